@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Builds Gasper's base image and the runtime images, skipping those already present.
+# The base comes from `debian:bookworm-slim` where a registry answers; otherwise it is made
+# with debootstrap from the host's own Debian mirror and `docker import`ed, so a machine with
+# no registry access can still run Gasper.
+#   usage: docker/build-images.sh [--force] [IMAGE-NAME ...]   (names: base node python static)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+prefix=${GASPER_IMAGE_PREFIX:-gasper}
+base="$prefix/base:bookworm"
+force=0
+[ "${1:-}" = "--force" ] && { force=1; shift; }
+wanted=("$@")
+[ ${#wanted[@]} -gt 0 ] || wanted=(base $(ls "$here/runtimes"))
+
+exists() { docker image inspect "$1" >/dev/null 2>&1; }
+# --force rebuilds the images named on the command line, not the base they are built from.
+present() { [ "$force" = 0 ] && exists "$1"; }
+
+debian_mirror() {
+  # The first Debian archive URI the host's apt uses (one-line or deb822 sources).
+  local uri
+  uri=$(grep -hoE '^(deb\s+(\[[^]]*\]\s+)?|URIs:\s*)\S+' /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+        /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | awk '{print $NF}' | head -n1 || true)
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+
+build_base() {
+  local mode=${1:-}
+  if [ "$mode" = dependency ] && exists "$base"; then return; fi
+  if [ "$mode" != dependency ] && present "$base"; then echo "base: $base present"; return; fi
+  if timeout 60 docker pull debian:bookworm-slim >/dev/null 2>&1; then
+    docker tag debian:bookworm-slim "$base"; echo "base: tagged debian:bookworm-slim as $base"; return
+  fi
+  command -v debootstrap >/dev/null || { echo "debootstrap is missing (apt-get install -y debootstrap)" >&2; exit 1; }
+  local dir; dir=$(mktemp -d /tmp/gasper-rootfs.XXXXXX)
+  trap 'rm -rf "$dir"' RETURN
+  local mirror; mirror=$(debian_mirror)
+  echo "base: no registry; debootstrap bookworm from $mirror"
+  debootstrap --variant=minbase bookworm "$dir" "$mirror" >/tmp/gasper-debootstrap.log 2>&1 \
+    || { tail -n 20 /tmp/gasper-debootstrap.log >&2; exit 1; }
+  # Same apt sources as the host inside the image, so `apt-get` in runtime builds uses the mirror.
+  echo "deb $mirror bookworm main" > "$dir/etc/apt/sources.list"
+  rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
+  tar -C "$dir" -c . | docker import -c 'CMD ["/bin/bash"]' -c 'ENV LANG=C.UTF-8' - "$base" >/dev/null
+  echo "base: imported $base"
+}
+
+build_runtime() {
+  local name=$1 image="$prefix/$1:latest"
+  if present "$image"; then echo "$name: $image present"; return; fi
+  echo "$name: building $image"
+  local log; log=$(mktemp)
+  if ! docker build -q --build-arg "BASE=$base" -t "$image" "$here/runtimes/$name" >"$log" 2>&1; then
+    cat "$log" >&2; rm -f "$log"; exit 1
+  fi
+  rm -f "$log"
+  echo "$name: built $image"
+}
+
+for w in "${wanted[@]}"; do
+  case "$w" in
+    base) build_base ;;
+    *) [ -d "$here/runtimes/$w" ] || { echo "unknown image: $w" >&2; exit 2; }
+       build_base dependency; build_runtime "$w" ;;
+  esac
+done

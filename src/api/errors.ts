@@ -1,0 +1,66 @@
+import type { ErrorRequestHandler } from 'express';
+import { z } from 'zod';
+import type { Logger } from '../core/log.ts';
+
+/**
+ * Every error the API answers with, by stable code. Responses are
+ * `{statusCode, code, message, fields?}`; the README lists the codes.
+ */
+export const errorCatalog = {
+  VALIDATION_FAILED: 400,
+  INVALID_JSON: 400,
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  APP_EXISTS: 409,
+  APP_BUSY: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  NO_NODE_AVAILABLE: 503,
+  INTERNAL: 500,
+} as const;
+export type ErrorCode = keyof typeof errorCatalog;
+
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Field path → problem, for validation errors. */
+    readonly fields?: Record<string, string>,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = errorCatalog[code];
+  }
+}
+
+/** Turns zod issues into `{ "repo.url": "problem" }` and one message naming the fields. */
+export function validationError(error: z.ZodError, prefix = ''): ApiError {
+  const fields: Record<string, string> = {};
+  for (const issue of error.issues) {
+    const field = prefix + (issue.path.length ? issue.path.join('.') : '(body)');
+    fields[field] ??= issue.message;
+  }
+  const summary = Object.entries(fields).map(([f, m]) => `${f}: ${m}`).join('; ');
+  return new ApiError('VALIDATION_FAILED', `invalid request: ${summary}`, fields);
+}
+
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    let apiError: ApiError;
+    if (err instanceof ApiError) apiError = err;
+    else if (err instanceof z.ZodError) apiError = validationError(err);
+    else if (err?.type === 'entity.too.large') apiError = new ApiError('PAYLOAD_TOO_LARGE', 'request body is too large');
+    else if (err?.type === 'entity.parse.failed') apiError = new ApiError('INVALID_JSON', 'request body is not valid JSON');
+    else {
+      log.error({ err, method: req.method, path: req.path }, 'unhandled API error');
+      apiError = new ApiError('INTERNAL', 'internal error');
+    }
+    res.status(apiError.status).json({
+      statusCode: apiError.status,
+      code: apiError.code,
+      message: apiError.message,
+      ...(apiError.fields ? { fields: apiError.fields } : {}),
+    });
+  };
+}

@@ -1,0 +1,64 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../core/log.ts';
+import type { SecretBox } from '../core/secret-box.ts';
+import { connectRedis } from '../core/redis.ts';
+import { createEnqueuer } from '../jobs/enqueue.ts';
+import { NodeQueues } from '../jobs/queues.ts';
+import { AppStore } from '../store/apps.ts';
+import { NodeStore } from '../store/nodes.ts';
+import { createApiApp } from './app.ts';
+import type { ApiOptions } from './deps.ts';
+
+export interface ApiServiceOptions extends ApiOptions {
+  host: string;
+  /** 0 picks a free port; the handle reports the one bound. */
+  port: number;
+  redisUrl: string;
+  jobAttempts: number;
+}
+
+export interface ApiHandle {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Starts the REST API. It records intent in Redis and enqueues jobs; it never calls Docker. */
+export async function startApi(options: ApiServiceOptions, deps: { log: Logger; secrets: SecretBox }): Promise<ApiHandle> {
+  const log = deps.log.child({ service: 'api' });
+  const redis: Redis = connectRedis(options.redisUrl);
+  const queues = new NodeQueues(redis);
+  const app = createApiApp({
+    redis,
+    apps: new AppStore(redis),
+    nodes: new NodeStore(redis),
+    queues,
+    enqueue: createEnqueuer(redis, queues, options.jobAttempts),
+    secrets: deps.secrets,
+    log,
+    options,
+  });
+  const server = http.createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, resolve);
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ port }, 'api listening');
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    close() {
+      closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        await queues.close();
+        redis.disconnect();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,88 @@
+import crypto from 'node:crypto';
+import { Router } from 'express';
+import { releaseId } from '../../core/naming.ts';
+import { NoNodeAvailableError, placeApp } from '../../core/placement.ts';
+import { runtimes } from '../../core/runtimes.ts';
+import type { AppDocument } from '../../store/app-document.ts';
+import { createAppRequest } from '../app-request.ts';
+import type { ApiDeps } from '../deps.ts';
+import { ApiError, validationError } from '../errors.ts';
+import { appView, jobRef } from '../views.ts';
+
+export function appsRouter(deps: ApiDeps): Router {
+  const { apps, nodes, enqueue, secrets, options } = deps;
+  const view = (doc: AppDocument) => appView(doc, options);
+  const createSchema = createAppRequest({ allowLocalRepos: options.allowLocalRepos });
+  const router = Router();
+
+  async function chooseNode(): Promise<string> {
+    const load = new Map<string, number>();
+    for (const app of await apps.list()) load.set(app.node, (load.get(app.node) ?? 0) + 1);
+    try {
+      return placeApp(await nodes.list(), { now: Date.now(), heartbeatTimeoutMs: options.nodeTimeoutMs, load });
+    } catch (err) {
+      if (err instanceof NoNodeAvailableError) throw new ApiError('NO_NODE_AVAILABLE', err.message);
+      throw err;
+    }
+  }
+
+  async function load(name: string): Promise<AppDocument> {
+    const doc = await apps.get(name);
+    if (!doc) throw new ApiError('NOT_FOUND', `app "${name}" not found`);
+    return doc;
+  }
+
+  router.post('/', async (req, res) => {
+    const parsed = createSchema.safeParse(req.body ?? {});
+    if (!parsed.success) throw validationError(parsed.error);
+    const body = parsed.data;
+    const node = await chooseNode();
+    const release = releaseId(1);
+    const now = new Date().toISOString();
+    const doc: AppDocument = {
+      name: body.name,
+      uid: crypto.randomBytes(5).toString('hex'),
+      repo: body.repo,
+      runtime: body.runtime,
+      build: body.build,
+      run: body.run,
+      port: body.port ?? runtimes[body.runtime]!.defaultPort,
+      sealedEnv: Object.fromEntries(Object.entries(body.env ?? {}).map(([k, v]) => [k, secrets.seal(v)])),
+      node,
+      status: 'queued',
+      pendingRelease: release,
+      instances: [],
+      createdAt: now,
+      updatedAt: now,
+    };
+    if (!(await apps.create(doc, 1))) throw new ApiError('APP_EXISTS', `app "${body.name}" already exists`, { name: 'already exists' });
+    let job;
+    try {
+      job = await enqueue.deployApp(node, { app: doc.name, uid: doc.uid, release });
+    } catch (err) {
+      await apps.remove(doc.name);
+      throw err;
+    }
+    const stored = (await apps.update(doc.name, (d) => ({ ...d, lastJob: job.id }))) ?? doc;
+    res.status(202).location(`/apps/${doc.name}`).json({ app: view(stored), job: jobRef(job.id) });
+  });
+
+  router.get('/', async (_req, res) => {
+    res.json({ apps: (await apps.list()).map(view) });
+  });
+
+  router.get('/:name', async (req, res) => {
+    res.json({ app: view(await load(req.params.name)) });
+  });
+
+  router.delete('/:name', async (req, res) => {
+    // Intent first: a deploy still running sees `deleting` and does not resurrect the app.
+    const doc = await apps.update(req.params.name, (d) => ({ ...d, status: 'deleting' }));
+    if (!doc) throw new ApiError('NOT_FOUND', `app "${req.params.name}" not found`);
+    const job = await enqueue.deleteApp(doc.node, { app: doc.name, uid: doc.uid });
+    const stored = await apps.update(doc.name, (d) => ({ ...d, lastJob: job.id }));
+    res.status(202).json({ app: view(stored ?? doc), job: jobRef(job.id) });
+  });
+
+  return router;
+}

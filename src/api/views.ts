@@ -1,0 +1,34 @@
+import { appUrl } from '../core/naming.ts';
+import type { AppDocument } from '../store/app-document.ts';
+
+export interface ViewOptions {
+  domain: string;
+  proxyPort: number;
+}
+
+/** The public shape of an app. Env values never leave the API: only their names do. */
+export function appView(doc: AppDocument, options: ViewOptions) {
+  return {
+    name: doc.name,
+    status: doc.status,
+    url: appUrl(doc.name, options.domain, options.proxyPort),
+    repo: doc.repo,
+    runtime: doc.runtime,
+    build: doc.build ?? null,
+    run: doc.run ?? null,
+    port: doc.port,
+    envKeys: Object.keys(doc.sealedEnv).sort(),
+    node: doc.node,
+    release: doc.release ?? null,
+    commit: doc.commit ?? null,
+    instances: doc.instances.map((i) => ({ node: i.node, host: i.address, port: i.port, container: i.container })),
+    lastError: doc.lastError ?? null,
+    lastJob: doc.lastJob ? { id: doc.lastJob, url: `/jobs/${doc.lastJob}` } : null,
+    createdAt: doc.createdAt,
+    updatedAt: doc.updatedAt,
+  };
+}
+
+export function jobRef(id: string) {
+  return { id, url: `/jobs/${id}` };
+}

@@ -1,0 +1,48 @@
+/** Names Gasper gives and accepts. Pure: unit-tested in test/core/naming.unit.test.ts. */
+
+/** Names that would collide with Gasper's own hosts or confuse users. */
+export const reservedAppNames = new Set([
+  'api', 'admin', 'www', 'gasper', 'proxy', 'dns', 'ssh', 'db', 'ns', 'ns1', 'ns2', 'mail', 'localhost', 'status',
+]);
+
+const dnsLabel = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+
+/** Why `name` cannot be an app name, or undefined when it can. */
+export function appNameProblem(name: string): string | undefined {
+  if (name.length < 1 || name.length > 40) return 'must be 1 to 40 characters';
+  if (!dnsLabel.test(name)) return 'must be lowercase letters, digits and inner dashes (a DNS label)';
+  if (name.includes('--')) return 'must not contain "--"';
+  if (reservedAppNames.has(name)) return `"${name}" is reserved`;
+  return undefined;
+}
+
+export const containerLabels = {
+  managed: 'io.gasper.managed',
+  app: 'io.gasper.app',
+  release: 'io.gasper.release',
+  node: 'io.gasper.node',
+  role: 'io.gasper.role',
+  specHash: 'io.gasper.spec-hash',
+} as const;
+
+export function appContainerName(app: string, release: string, instance: number): string {
+  return `gasper-${app}-${release}-${instance}`;
+}
+
+export function buildContainerName(app: string, release: string): string {
+  return `gasper-${app}-${release}-build`;
+}
+
+/** Release ids sort by age: `r<seq>` with the sequence zero-padded. */
+export function releaseId(seq: number): string {
+  return `r${String(seq).padStart(6, '0')}`;
+}
+
+export function queueName(nodeId: string): string {
+  return `node-${nodeId}`;
+}
+
+/** `<app>.<domain>` for the proxy's public port (no port when it is 80). */
+export function appUrl(app: string, domain: string, proxyPort: number): string {
+  return `http://${app}.${domain}${proxyPort === 80 ? '' : `:${proxyPort}`}`;
+}

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+
+/**
+ * State events, published by node workers and consumed by the proxy and DNS. Each event carries
+ * the whole current state of one entity (level, not edge), so a consumer that applies the latest
+ * event per entity is correct whatever it missed before.
+ */
+export const instanceSchema = z.object({
+  node: z.string(),
+  /** Address the instance is reachable on: the node's address, never a container IP. */
+  address: z.string(),
+  port: z.number().int().min(1).max(65535),
+  container: z.string(),
+});
+export type Instance = z.infer<typeof instanceSchema>;
+
+export const appInstancesEvent = z.object({
+  type: z.literal('app.instances'),
+  app: z.string(),
+  release: z.string(),
+  instances: z.array(instanceSchema),
+});
+
+export const appRemovedEvent = z.object({
+  type: z.literal('app.removed'),
+  app: z.string(),
+});
+
+export const eventSchema = z.discriminatedUnion('type', [appInstancesEvent, appRemovedEvent]);
+export type GasperEvent = z.infer<typeof eventSchema>;
+export type AppInstancesEvent = z.infer<typeof appInstancesEvent>;
+
+/** The entity an event describes; the latest event per entity is kept as a snapshot. */
+export function entityOf(event: GasperEvent): string {
+  return `app:${event.app}`;
+}
+
+/** Events that end an entity: its snapshot entry is dropped instead of replaced. */
+export function isTombstone(event: GasperEvent): boolean {
+  return event.type === 'app.removed';
+}

@@ -1,0 +1,49 @@
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { keys } from '../core/keys.ts';
+import type { NodeQueues } from './queues.ts';
+import { jobProgressSchema, type JobProgress } from './schemas.ts';
+
+/** What `GET /jobs/:id` answers: everything a client polling a deploy needs, from Redis alone. */
+export interface JobView {
+  id: string;
+  type: string;
+  queue: string;
+  state: string;
+  progress: JobProgress;
+  attempts: { made: number; max: number };
+  log: string[];
+  result: unknown;
+  error: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null);
+
+export async function findJob(redis: Redis, queues: NodeQueues, id: string): Promise<Job | undefined> {
+  const queueName = await redis.get(keys.jobQueue(id));
+  if (!queueName) return undefined;
+  return (await queues.byName(queueName).getJob(id)) ?? undefined;
+}
+
+export async function viewJob(queues: NodeQueues, job: Job): Promise<JobView> {
+  const queue = queues.byName(job.queueName);
+  const [state, logs] = await Promise.all([job.getState(), queue.getJobLogs(job.id!, 0, -1)]);
+  const progress = jobProgressSchema.safeParse(job.progress);
+  return {
+    id: job.id!,
+    type: job.name,
+    queue: job.queueName,
+    state,
+    progress: progress.success ? progress.data : { percent: 0, step: state },
+    attempts: { made: job.attemptsMade, max: job.opts.attempts ?? 1 },
+    log: logs.logs,
+    result: job.returnvalue ?? null,
+    error: job.failedReason || null,
+    createdAt: iso(job.timestamp)!,
+    startedAt: iso(job.processedOn),
+    finishedAt: iso(job.finishedOn),
+  };
+}

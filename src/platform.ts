@@ -1,0 +1,97 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { startApi, type ApiHandle } from './api/index.ts';
+import { ensureAdminToken } from './api/auth.ts';
+import type { Config } from './core/config.ts';
+import { createLogger, type Logger } from './core/log.ts';
+import { connectRedis, startEmbeddedRedis } from './core/redis.ts';
+import { createSecretBox, loadSecretKey, type SecretBox } from './core/secret-box.ts';
+import { startProxy, type ProxyHandle } from './proxy/index.ts';
+import { startWorker } from './workers/index.ts';
+
+export type ServiceName = 'api' | 'worker' | 'proxy';
+export const allServices: readonly ServiceName[] = ['worker', 'proxy', 'api'];
+
+export interface PlatformHandle {
+  redisUrl: string;
+  api?: ApiHandle;
+  proxy?: ProxyHandle;
+  /** Set when this start generated the admin token: shown once, stored only as a hash. */
+  generatedAdminToken?: string;
+  close(): Promise<void>;
+}
+
+/** Node heartbeat period and the silence after which the API stops placing on a node. */
+export const heartbeatMs = 5_000;
+export const nodeTimeoutMs = 30_000;
+
+/**
+ * Starts the given services in one process, in dependency order: Redis (a private one under
+ * the state dir unless REDIS_URL is set), the node worker, the proxy, the API. Closing stops
+ * them in reverse order; every step runs even if an earlier one fails.
+ */
+export async function startPlatform(
+  config: Readonly<Config>,
+  services: readonly ServiceName[] = allServices,
+  log: Logger = createLogger(config.logLevel),
+): Promise<PlatformHandle> {
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const closeOne of closers.reverse().splice(0)) {
+      await closeOne().catch((err) => log.error({ err }, 'shutdown step failed'));
+    }
+  };
+  try {
+    await fs.mkdir(config.stateDir, { recursive: true });
+    let redisUrl = config.redisUrl;
+    if (!redisUrl) {
+      const embedded = await startEmbeddedRedis(path.join(config.stateDir, 'redis'));
+      closers.push(() => embedded.close());
+      redisUrl = embedded.url;
+      log.info({ url: redisUrl }, 'started private redis-server (set REDIS_URL to use another)');
+    }
+    const secrets: SecretBox = createSecretBox(await loadSecretKey(config.stateDir, config.secretKey));
+    const handle: PlatformHandle = { redisUrl, close };
+
+    if (services.includes('api')) {
+      const redis = connectRedis(redisUrl);
+      try {
+        handle.generatedAdminToken = await ensureAdminToken(redis, config.adminToken);
+      } finally {
+        redis.disconnect();
+      }
+    }
+    if (services.includes('worker')) {
+      const worker = await startWorker(
+        {
+          redisUrl, stateDir: config.stateDir, dockerHost: config.dockerHost, concurrency: config.workerConcurrency,
+          heartbeatMs, nodeId: config.node.id, nodeAddress: config.node.address, allowLocalRepos: config.allowLocalRepos,
+          extraCaCerts: config.extraCaCerts, imagePrefix: config.imagePrefix, runtimeImages: config.runtimeImages,
+          healthTimeoutMs: config.healthTimeoutMs, buildTimeoutMs: config.buildTimeoutMs, keepReleases: 5,
+        },
+        { log, secrets },
+      );
+      closers.push(() => worker.close());
+    }
+    if (services.includes('proxy')) {
+      const proxy = await startProxy({ ...config.proxy, domain: config.domain, redisUrl }, { log });
+      closers.push(() => proxy.close());
+      handle.proxy = proxy;
+    }
+    if (services.includes('api')) {
+      const api = await startApi(
+        {
+          ...config.api, redisUrl, domain: config.domain, proxyPort: handle.proxy?.port ?? config.proxy.port,
+          allowLocalRepos: config.allowLocalRepos, nodeTimeoutMs, jobAttempts: config.jobAttempts,
+        },
+        { log, secrets },
+      );
+      closers.push(() => api.close());
+      handle.api = api;
+    }
+    return handle;
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

@@ -1,0 +1,103 @@
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import type { Upstream } from './route-table.ts';
+
+/** Headers that describe one connection, not the message: never forwarded (RFC 9110 §7.6.1). */
+const hopByHop = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer',
+  'transfer-encoding', 'upgrade',
+]);
+
+/**
+ * Builds upstream request headers from the raw header list (cheaper than the parsed object,
+ * and it keeps repeated headers), dropping hop-by-hop ones and those named in `Connection`,
+ * and appending the X-Forwarded-* set.
+ */
+export function forwardHeaders(req: http.IncomingMessage, clientIp: string, proto: string): string[] {
+  const raw = req.rawHeaders;
+  const out: string[] = [];
+  const connection = req.headers.connection;
+  const named = connection && connection !== 'keep-alive' && connection !== 'close'
+    ? new Set(connection.toLowerCase().split(',').map((s) => s.trim()))
+    : undefined;
+  let forwardedFor: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (hopByHop.has(lower) || named?.has(lower)) continue;
+    if (lower === 'x-forwarded-for') {
+      forwardedFor = forwardedFor ? `${forwardedFor}, ${raw[i + 1]}` : raw[i + 1];
+      continue;
+    }
+    if (lower === 'x-forwarded-proto' || lower === 'x-forwarded-host' || lower === 'x-forwarded-port') continue;
+    out.push(name, raw[i + 1]!);
+  }
+  const host = req.headers.host ?? '';
+  out.push(
+    'X-Forwarded-For', forwardedFor ? `${forwardedFor}, ${clientIp}` : clientIp,
+    'X-Forwarded-Proto', proto,
+    'X-Forwarded-Host', host,
+  );
+  return out;
+}
+
+/** Response headers back to the client, minus hop-by-hop ones. */
+export function responseHeaders(res: http.IncomingMessage): string[] {
+  const raw = res.rawHeaders;
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    if (!hopByHop.has(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
+  }
+  return out;
+}
+
+export function clientAddress(socket: Socket): string {
+  const address = socket.remoteAddress ?? '';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+export type ForwardError = 'unreachable' | 'timeout' | 'aborted';
+
+/**
+ * Forwards one request over a kept-alive agent and streams the response back. Calls `onError`
+ * at most once, and only before any response byte was sent; afterwards the client socket is
+ * simply closed, as a half-sent response cannot be turned into an error page.
+ */
+export function forward(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  upstream: Upstream,
+  agent: http.Agent,
+  headers: string[],
+  timeoutMs: number,
+  onError: (kind: ForwardError, err: Error) => void,
+): void {
+  const upstreamReq = http.request({
+    host: upstream.host,
+    port: upstream.port,
+    method: req.method,
+    path: req.url,
+    headers: headers as unknown as http.OutgoingHttpHeaders,
+    agent,
+    timeout: timeoutMs,
+  });
+  let failed = false;
+  const fail = (kind: ForwardError, err: Error) => {
+    if (failed) return;
+    failed = true;
+    upstreamReq.destroy();
+    if (res.headersSent) res.destroy(err);
+    else onError(kind, err);
+  };
+  upstreamReq.on('response', (upstreamRes) => {
+    res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, responseHeaders(upstreamRes));
+    upstreamRes.pipe(res);
+    upstreamRes.on('error', (err) => fail('aborted', err));
+  });
+  upstreamReq.on('timeout', () => fail('timeout', new Error('upstream timed out')));
+  upstreamReq.on('error', (err) => fail('unreachable', err));
+  res.on('close', () => {
+    if (!res.writableFinished) upstreamReq.destroy();
+  });
+  req.pipe(upstreamReq);
+}

@@ -1,0 +1,97 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createProxyServer } from 'http-proxy-3';
+import type { Logger } from '../core/log.ts';
+import { connectRedis } from '../core/redis.ts';
+import { subscribeEvents } from '../events/stream.ts';
+import { clientAddress, forward, forwardHeaders, type ForwardError } from './forward.ts';
+import { RouteTable } from './route-table.ts';
+
+export interface ProxyOptions {
+  host: string;
+  /** 0 picks a free port; the handle reports the one bound. */
+  port: number;
+  domain: string;
+  redisUrl: string;
+  /** Longest wait for an upstream's response. Default 60 s. */
+  upstreamTimeoutMs?: number;
+}
+
+export interface ProxyHandle {
+  port: number;
+  routes: RouteTable;
+  close(): Promise<void>;
+}
+
+const errorStatus: Record<ForwardError, number> = { unreachable: 502, timeout: 504, aborted: 502 };
+
+function reply(res: http.ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/**
+ * The host-based reverse proxy. Its routing table is built from the event stream (snapshot,
+ * then live events): it never polls the API. Plain HTTP goes through a lean forwarder over
+ * kept-alive connections; WebSocket upgrades go through http-proxy-3.
+ */
+export async function startProxy(options: ProxyOptions, deps: { log: Logger }): Promise<ProxyHandle> {
+  const log = deps.log.child({ service: 'proxy' });
+  const routes = new RouteTable(options.domain);
+  const subscription = subscribeEvents(connectRedis(options.redisUrl), (event) => routes.apply(event), log);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo', timeout: 30_000 });
+  const timeoutMs = options.upstreamTimeoutMs ?? 60_000;
+  const wsProxy = createProxyServer({ ws: true, xfwd: true });
+  wsProxy.on('error', (err, _req, socket) => {
+    log.debug({ err: err.message }, 'websocket proxy error');
+    if (socket && 'destroy' in socket) socket.destroy();
+  });
+
+  const server = http.createServer((req, res) => {
+    const route = routes.resolve(req.headers.host);
+    if (route.kind === 'unknown-host') return reply(res, 404, `no app at ${req.headers.host ?? '(no Host header)'}\n`);
+    if (route.kind === 'no-instances') return reply(res, 503, `app ${route.app} has no running instance\n`);
+    const headers = forwardHeaders(req, clientAddress(req.socket), 'http');
+    forward(req, res, route.upstream, agent, headers, timeoutMs, (kind, err) => {
+      log.debug({ app: route.app, upstream: route.upstream.key, err: err.message }, 'upstream error');
+      reply(res, errorStatus[kind], kind === 'timeout' ? `app ${route.app} timed out\n` : `app ${route.app} is not reachable\n`);
+    });
+  });
+  server.on('upgrade', (req, socket, head) => {
+    const route = routes.resolve(req.headers.host);
+    if (route.kind !== 'upstream') {
+      socket.end(`HTTP/1.1 ${route.kind === 'unknown-host' ? '404 Not Found' : '503 Service Unavailable'}\r\nConnection: close\r\n\r\n`);
+      return;
+    }
+    wsProxy.ws(req, socket, head, { target: `http://${route.upstream.key}` });
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  server.keepAliveTimeout = 65_000;
+
+  await subscription.ready;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, resolve);
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ port, routes: routes.size }, 'proxy listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    routes,
+    close() {
+      closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        await Promise.allSettled([closed, subscription.close()]);
+        wsProxy.close();
+        agent.destroy();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import type { GasperEvent, Instance } from '../events/schemas.ts';
+
+/** Where a request goes: an upstream, or why there is none. Pure; tested with tables. */
+export type RouteResult =
+  | { kind: 'upstream'; app: string; upstream: Upstream }
+  | { kind: 'unknown-host' }
+  | { kind: 'no-instances'; app: string };
+
+export interface Upstream {
+  host: string;
+  port: number;
+  /** `host:port`, precomputed: the agent pool key. */
+  key: string;
+}
+
+interface AppRoute {
+  upstreams: Upstream[];
+  next: number;
+}
+
+/**
+ * `Host: <app>.<domain>[:port]` → app name, or undefined. Only one label below the domain:
+ * `a.b.<domain>` is not an app.
+ */
+export function appFromHost(host: string | undefined, domain: string): string | undefined {
+  if (!host) return undefined;
+  let end = host.length;
+  const colon = host.lastIndexOf(':');
+  if (colon !== -1 && !host.includes(']')) end = colon;
+  const name = host.slice(0, end).toLowerCase().replace(/\.$/, '');
+  const suffixStart = name.length - domain.length - 1;
+  if (suffixStart < 1 || name.charCodeAt(suffixStart) !== 46 /* . */ || !name.endsWith(domain)) return undefined;
+  const app = name.slice(0, suffixStart);
+  return app.includes('.') ? undefined : app;
+}
+
+/** The proxy's routing table, kept from state events; balances round-robin over instances. */
+export class RouteTable {
+  private readonly routes = new Map<string, AppRoute>();
+
+  constructor(private readonly domain: string) {}
+
+  apply(event: GasperEvent): void {
+    if (event.type === 'app.removed') this.routes.delete(event.app);
+    else this.set(event.app, event.instances);
+  }
+
+  set(app: string, instances: readonly Instance[]): void {
+    const upstreams = instances.map((i) => ({ host: i.address, port: i.port, key: `${i.address}:${i.port}` }));
+    this.routes.set(app, { upstreams, next: 0 });
+  }
+
+  resolve(host: string | undefined): RouteResult {
+    const app = appFromHost(host, this.domain);
+    const route = app === undefined ? undefined : this.routes.get(app);
+    if (!route) return { kind: 'unknown-host' };
+    const { upstreams } = route;
+    if (upstreams.length === 0) return { kind: 'no-instances', app: app! };
+    const upstream = upstreams[route.next++ % upstreams.length]!;
+    if (route.next >= 1 << 30) route.next = 0;
+    return { kind: 'upstream', app: app!, upstream };
+  }
+
+  get size(): number {
+    return this.routes.size;
+  }
+
+  has(app: string): boolean {
+    return this.routes.has(app);
+  }
+}

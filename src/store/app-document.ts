@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { instanceSchema } from '../events/schemas.ts';
+
+export const appStatuses = ['queued', 'deploying', 'running', 'failed', 'deleting'] as const;
+export type AppStatus = (typeof appStatuses)[number];
+
+/**
+ * An app as Redis keeps it: the desired state (repo, commands, env) written by the API and the
+ * observed state (status, commit, instances) written by the node worker. Env values are sealed
+ * (see core/secret-box.ts); they are opened only by the worker, when it creates containers.
+ */
+export const appDocumentSchema = z.object({
+  name: z.string(),
+  /**
+   * Identity of this incarnation of the name: an app deleted and created again is another app,
+   * so jobs and job ids of the first can never act on (or be mistaken for) the second.
+   */
+  uid: z.string(),
+  repo: z.object({ url: z.string(), branch: z.string().optional() }),
+  runtime: z.string(),
+  build: z.array(z.string()).optional(),
+  run: z.string().optional(),
+  port: z.number().int(),
+  sealedEnv: z.record(z.string(), z.string()),
+  node: z.string(),
+  status: z.enum(appStatuses),
+  /** Release the latest deploy job builds; the current one is `release`. */
+  pendingRelease: z.string().optional(),
+  release: z.string().optional(),
+  commit: z.string().optional(),
+  instances: z.array(instanceSchema),
+  lastError: z.string().optional(),
+  lastJob: z.string().optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type AppDocument = z.infer<typeof appDocumentSchema>;

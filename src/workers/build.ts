@@ -1,0 +1,93 @@
+import { PassThrough } from 'node:stream';
+import type Docker from 'dockerode';
+import type { ContainerCreateOptions } from 'dockerode';
+import { ensureContainer, removeContainer } from './containers.ts';
+
+export class BuildFailedError extends Error {
+  constructor(message: string, readonly tail: string[]) {
+    super(message);
+    this.name = 'BuildFailedError';
+  }
+}
+
+export interface BuildOptions {
+  docker: Docker;
+  /** A `role: 'build'` spec: the runtime image, sleeping, with the release mounted at /app. */
+  spec: ContainerCreateOptions;
+  commands: string[];
+  timeoutMs: number;
+  /** Receives output lines, prefixed by the command's index, as they come. */
+  onLine: (line: string) => Promise<void> | void;
+}
+
+/** Splits a byte stream into lines, calling `emit` for each complete one (and the rest at end). */
+function lineSplitter(emit: (line: string) => void): PassThrough {
+  let pending = '';
+  const stream = new PassThrough();
+  stream.on('data', (chunk: Buffer) => {
+    const parts = (pending + chunk.toString('utf8')).split(/\r?\n/);
+    pending = parts.pop() ?? '';
+    parts.forEach(emit);
+  });
+  stream.on('end', () => pending && emit(pending));
+  return stream;
+}
+
+/**
+ * Runs the build commands one by one in a throwaway container of the app's image, each as
+ * `sh -c` through docker exec, so each has its own exit code and timing. The container is
+ * removed whatever happens. A failing command or the timeout fails the build (BuildFailedError,
+ * a user error) with the last lines of output; Docker trouble is thrown as is (transient).
+ */
+export async function runBuild(options: BuildOptions): Promise<void> {
+  const { docker } = options;
+  const { id } = await ensureContainer(docker, options.spec);
+  const tail: string[] = [];
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void removeContainer(docker, id);
+  }, options.timeoutMs);
+  try {
+    await docker.getContainer(id).start().catch((err: { statusCode?: number }) => {
+      if (err.statusCode !== 304) throw err;
+    });
+    for (const [index, command] of options.commands.entries()) {
+      await options.onLine(`$ ${command}`);
+      const exec = await docker.getContainer(id).exec({
+        Cmd: ['sh', '-c', command],
+        AttachStdout: true,
+        AttachStderr: true,
+        WorkingDir: '/app',
+      });
+      const stream = await exec.start({ hijack: true, stdin: false });
+      const lines: Promise<void>[] = [];
+      const emit = (line: string) => {
+        tail.push(line);
+        if (tail.length > 40) tail.shift();
+        lines.push(Promise.resolve(options.onLine(`  ${line}`)));
+      };
+      const out = lineSplitter(emit);
+      const err = lineSplitter(emit);
+      docker.modem.demuxStream(stream, out, err);
+      await new Promise<void>((resolve, reject) => {
+        stream.on('end', resolve);
+        stream.on('close', resolve);
+        stream.on('error', reject);
+      });
+      out.end();
+      err.end();
+      await Promise.all(lines);
+      const { ExitCode } = await exec.inspect();
+      if (ExitCode !== 0) {
+        throw new BuildFailedError(`build command ${index + 1} (${command}) exited with code ${ExitCode}`, tail.slice(-20));
+      }
+    }
+  } catch (err) {
+    if (timedOut) throw new BuildFailedError(`build timed out after ${Math.round(options.timeoutMs / 1000)} s`, tail.slice(-20));
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    await removeContainer(docker, id);
+  }
+}

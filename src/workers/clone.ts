@@ -1,0 +1,61 @@
+import fs from 'node:fs/promises';
+import { simpleGit } from 'simple-git';
+
+export class CloneFailedError extends Error {
+  constructor(message: string, readonly permanent: boolean) {
+    super(message);
+    this.name = 'CloneFailedError';
+  }
+}
+
+/** Git errors that another attempt will not fix. */
+const permanentPatterns = [
+  /repository .* not found/i,
+  /does not appear to be a git repository/i,
+  /Remote branch .* not found/i,
+  /couldn't find remote ref/i,
+  /Authentication failed/i,
+  /could not read Username/i,
+  /Permission denied/i,
+  /transport '.*' not allowed/i,
+];
+
+/**
+ * Shallow, single-branch clone into an empty `dir` (emptied first, so a retry starts clean).
+ * Only the network transports are allowed, plus `file` when local repositories are, whatever
+ * the URL validation upstream let through. Never prompts for credentials.
+ */
+export async function cloneRelease(options: {
+  url: string;
+  branch?: string;
+  dir: string;
+  allowLocal: boolean;
+  timeoutMs?: number;
+}): Promise<{ commit: string }> {
+  await fs.rm(options.dir, { recursive: true, force: true });
+  await fs.mkdir(options.dir, { recursive: true });
+  const allow = ['https', 'http', 'ssh', 'git', ...(options.allowLocal ? ['file'] : [])];
+  const config = ['protocol.allow=never', ...allow.map((p) => `protocol.${p}.allow=always`)];
+  // simple-git refuses these settings by default in case they come from users; here they are
+  // Gasper's own and only narrow what git may do: protocols allowed, no prompts, batch-mode ssh.
+  const git = simpleGit({
+    config,
+    timeout: { block: options.timeoutMs ?? 120_000 },
+    unsafe: { allowUnsafeProtocolOverride: true, allowUnsafeAskPass: true, allowUnsafeSshCommand: true },
+  }).env({
+    ...process.env,
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_ASKPASS: 'true',
+    GIT_SSH_COMMAND: 'ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new',
+  });
+  const args = ['--depth', '1', '--single-branch', '--no-tags', ...(options.branch ? ['--branch', options.branch] : [])];
+  try {
+    await git.clone(options.url, options.dir, args);
+    const commit = (await simpleGit(options.dir).revparse(['HEAD'])).trim();
+    await fs.rm(`${options.dir}/.git`, { recursive: true, force: true });
+    return { commit };
+  } catch (err) {
+    const message = (err as Error).message.trim();
+    throw new CloneFailedError(`git clone failed: ${message}`, permanentPatterns.some((p) => p.test(message)));
+  }
+}

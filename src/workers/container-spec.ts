@@ -1,0 +1,76 @@
+import crypto from 'node:crypto';
+import type { ContainerCreateOptions } from 'dockerode';
+import { containerLabels } from '../core/naming.ts';
+
+/** Where the extra CA bundle appears inside build and app containers. */
+export const containerCaPath = '/etc/gasper/extra-ca.crt';
+/** Containers run as this unprivileged uid:gid; the release directory is owned by it. */
+export const appUser = { uid: 10001, gid: 10001 };
+
+export interface ContainerSpecInput {
+  name: string;
+  image: string;
+  app: string;
+  release: string;
+  node: string;
+  role: 'app' | 'build';
+  releaseDir: string;
+  /** Shell command: the container's main process (app), or none (build: sleeps, commands are exec'd). */
+  command?: string;
+  port: number;
+  env: Record<string, string>;
+  /** Address host ports are published on (the node's address). */
+  publishAddress: string;
+  extraCaCerts?: string;
+}
+
+/** Env pointing every common TLS client at the extra CA bundle (node, OpenSSL, git, pip, requests). */
+export function caEnv(path: string): Record<string, string> {
+  return { NODE_EXTRA_CA_CERTS: path, SSL_CERT_FILE: path, GIT_SSL_CAINFO: path, PIP_CERT: path, REQUESTS_CA_BUNDLE: path };
+}
+
+/**
+ * The Docker create options for an app or build container. Pure: the same input gives the same
+ * options, and their hash, kept as a label, tells a retry whether an existing container is the
+ * one it would create (reuse) or a stale one (replace).
+ */
+export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions {
+  const env: Record<string, string> = {
+    HOME: '/tmp',
+    ...input.env,
+    PORT: String(input.port),
+    ...(input.extraCaCerts ? caEnv(containerCaPath) : {}),
+  };
+  const binds = [`${input.releaseDir}:/app`];
+  if (input.extraCaCerts) binds.push(`${input.extraCaCerts}:${containerCaPath}:ro`);
+  const portKey = `${input.port}/tcp`;
+  const spec: ContainerCreateOptions = {
+    name: input.name,
+    Image: input.image,
+    Cmd: input.role === 'app' ? ['sh', '-c', input.command ?? ''] : ['sleep', 'infinity'],
+    WorkingDir: '/app',
+    User: `${appUser.uid}:${appUser.gid}`,
+    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`).sort(),
+    Labels: {
+      [containerLabels.managed]: 'true',
+      [containerLabels.app]: input.app,
+      [containerLabels.release]: input.release,
+      [containerLabels.node]: input.node,
+      [containerLabels.role]: input.role,
+    },
+    ExposedPorts: input.role === 'app' ? { [portKey]: {} } : undefined,
+    HostConfig: {
+      Binds: binds,
+      PortBindings: input.role === 'app' ? { [portKey]: [{ HostIp: input.publishAddress, HostPort: '' }] } : undefined,
+      RestartPolicy: input.role === 'app' ? { Name: 'unless-stopped' } : { Name: 'no' },
+      SecurityOpt: ['no-new-privileges'],
+      CapDrop: ['ALL'],
+      PidsLimit: 1024,
+      Init: false,
+      LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
+    },
+  };
+  const hash = crypto.createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
+  spec.Labels![containerLabels.specHash] = hash;
+  return spec;
+}

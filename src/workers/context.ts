@@ -1,0 +1,31 @@
+import type Docker from 'dockerode';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../core/log.ts';
+import type { SecretBox } from '../core/secret-box.ts';
+import type { AppStore } from '../store/apps.ts';
+import type { ReleaseDirs } from './releases.ts';
+
+export interface NodeWorkerOptions {
+  nodeId: string;
+  /** Address container ports are published on, and that the proxy reaches them at. */
+  nodeAddress: string;
+  allowLocalRepos: boolean;
+  extraCaCerts: string | undefined;
+  imagePrefix: string;
+  runtimeImages: Record<string, string>;
+  healthTimeoutMs: number;
+  buildTimeoutMs: number;
+  /** Release directories kept per app. Default 5. */
+  keepReleases: number;
+}
+
+/** What job handlers share: clients passed in, so tests can hand their own. */
+export interface WorkerContext {
+  docker: Docker;
+  redis: Redis;
+  apps: AppStore;
+  releases: ReleaseDirs;
+  secrets: SecretBox;
+  log: Logger;
+  options: NodeWorkerOptions;
+}

@@ -1,0 +1,35 @@
+import type { Job } from 'bullmq';
+import { publishEvent } from '../events/stream.ts';
+import type { DeleteAppData } from '../jobs/schemas.ts';
+import { listManaged, removeContainer } from './containers.ts';
+import type { WorkerContext } from './context.ts';
+import { JobReporter } from './job-reporter.ts';
+
+export type DeleteResult = { outcome: 'deleted'; containers: number } | { outcome: 'skipped'; reason: string };
+
+/**
+ * Removes everything of an app on this node: containers (all releases, builds included),
+ * release directories, its route (tombstone event) and its keys. Safe to repeat.
+ */
+export async function deleteApp(ctx: WorkerContext, job: Job, data: DeleteAppData): Promise<DeleteResult> {
+  const report = new JobReporter(job, ctx.log);
+  const doc = await ctx.apps.get(data.app);
+  // A newer app of the same name (created after this deletion finished once) is not ours to delete.
+  if (doc && (doc.uid !== data.uid || doc.status !== 'deleting')) {
+    return { outcome: 'skipped', reason: 'app is not marked for deletion' };
+  }
+
+  await report.step(10, 'removing containers');
+  const containers = await listManaged(ctx.docker, { node: ctx.options.nodeId, app: data.app });
+  await Promise.all(containers.map((c) => removeContainer(ctx.docker, c.Id)));
+  await report.line(`removed ${containers.length} container(s)`);
+
+  await report.step(50, 'removing release directories');
+  await ctx.releases.removeApp(data.app);
+
+  await report.step(80, 'removing route and records');
+  await publishEvent(ctx.redis, { type: 'app.removed', app: data.app });
+  await ctx.apps.remove(data.app);
+  await report.step(100, 'deleted');
+  return { outcome: 'deleted', containers: containers.length };
+}

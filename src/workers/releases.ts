@@ -1,0 +1,43 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+
+/** Release directories: `<stateDir>/apps/<app>/releases/<release>`, mounted at /app. */
+export class ReleaseDirs {
+  constructor(private readonly stateDir: string) {}
+
+  appDir(app: string): string {
+    return path.join(this.stateDir, 'apps', app);
+  }
+
+  releaseDir(app: string, release: string): string {
+    return path.join(this.appDir(app), 'releases', release);
+  }
+
+  async removeRelease(app: string, release: string): Promise<void> {
+    await fs.rm(this.releaseDir(app, release), { recursive: true, force: true });
+  }
+
+  async removeApp(app: string): Promise<void> {
+    await fs.rm(this.appDir(app), { recursive: true, force: true });
+  }
+
+  /** Deletes all but the newest `keep` releases; `current` is always kept. */
+  async prune(app: string, keep: number, current: string): Promise<string[]> {
+    const dir = path.join(this.appDir(app), 'releases');
+    const names = (await fs.readdir(dir).catch(() => [] as string[])).sort();
+    const doomed = names.slice(0, Math.max(0, names.length - keep)).filter((n) => n !== current);
+    await Promise.all(doomed.map((n) => fs.rm(path.join(dir, n), { recursive: true, force: true })));
+    return doomed;
+  }
+}
+
+/** Hands a fresh clone to the unprivileged app user (only possible, and needed, when running as root). */
+export async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  await fs.chown(dir, uid, gid);
+  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) await chownTree(full, uid, gid);
+    else await fs.lchown(full, uid, gid);
+  }
+}
