@@ -21,6 +21,21 @@ const permanentPatterns = [
 ];
 
 /**
+ * What git inherits from the worker's environment: where to find things, how to reach the
+ * network (proxies, CA bundles, an ssh agent), and nothing that could run a program of the
+ * environment's choosing (EDITOR, PAGER, GIT_CONFIG_* and the like).
+ */
+const inheritedVariables = [
+  'PATH', 'HOME', 'LANG', 'LC_ALL', 'TMPDIR', 'SSH_AUTH_SOCK',
+  'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy',
+  'GIT_SSL_CAINFO', 'GIT_SSL_CAPATH', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'CURL_CA_BUNDLE',
+];
+
+function gitEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(inheritedVariables.flatMap((name) => (env[name] ? [[name, env[name]!]] : [])));
+}
+
+/**
  * Shallow, single-branch clone into an empty `dir` (emptied first, so a retry starts clean).
  * Only the network transports are allowed, plus `file` when local repositories are, whatever
  * the URL validation upstream let through. Never prompts for credentials.
@@ -43,7 +58,7 @@ export async function cloneRelease(options: {
     timeout: { block: options.timeoutMs ?? 120_000 },
     unsafe: { allowUnsafeProtocolOverride: true, allowUnsafeAskPass: true, allowUnsafeSshCommand: true },
   }).env({
-    ...process.env,
+    ...gitEnvironment(process.env),
     GIT_TERMINAL_PROMPT: '0',
     GIT_ASKPASS: 'true',
     GIT_SSH_COMMAND: 'ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new',
