@@ -92,13 +92,15 @@ function parseImageMap(value: string | undefined): Record<string, string> {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
-  const parsed = envSchema.safeParse(env);
+  // An empty variable means "unset" (as `FOO= gasper up` intends), not zero or an empty name.
+  const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''));
+  const parsed = envSchema.safeParse(given);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
   }
   const e = parsed.data;
-  return Object.freeze({
+  return deepFreeze({
     stateDir: path.resolve(e.GASPER_STATE_DIR),
     api: { host: e.GASPER_API_HOST, port: e.GASPER_API_PORT },
     proxy: { host: e.GASPER_PROXY_HOST, port: e.GASPER_PROXY_PORT },
@@ -118,4 +120,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     jobAttempts: e.GASPER_JOB_ATTEMPTS,
     logLevel: e.GASPER_LOG_LEVEL,
   });
+}
+
+function deepFreeze<T extends object>(value: T): Readonly<T> {
+  for (const child of Object.values(value)) if (child && typeof child === 'object') deepFreeze(child);
+  return Object.freeze(value);
 }

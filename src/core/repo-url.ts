@@ -24,6 +24,8 @@ export function repoUrlProblem(url: string, options: { allowLocal: boolean }): s
   }
   if (!networkSchemes.has(parsed.protocol)) return `scheme "${parsed.protocol.slice(0, -1)}" is not allowed`;
   if (!parsed.hostname) return 'must name a host';
+  // ssh would read a host like "-oProxyCommand=..." as an option (newer git refuses it too).
+  if (parsed.hostname.startsWith('-') || parsed.username.startsWith('-')) return 'host and user must not start with "-"';
   return undefined;
 }
 

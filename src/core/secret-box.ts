@@ -57,6 +57,7 @@ export function sha256(value: string): string {
 
 /** Compares two hex digests in constant time. */
 export function sameDigest(a: string, b: string): boolean {
+  if (!/^(?:[0-9a-f]{2})+$/i.test(a) || !/^(?:[0-9a-f]{2})+$/i.test(b)) return false;
   const x = Buffer.from(a, 'hex');
   const y = Buffer.from(b, 'hex');
   return x.length === y.length && crypto.timingSafeEqual(x, y);

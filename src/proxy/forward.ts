@@ -16,10 +16,7 @@ const hopByHop = new Set([
 export function forwardHeaders(req: http.IncomingMessage, clientIp: string, proto: string): string[] {
   const raw = req.rawHeaders;
   const out: string[] = [];
-  const connection = req.headers.connection;
-  const named = connection && connection !== 'keep-alive' && connection !== 'close'
-    ? new Set(connection.toLowerCase().split(',').map((s) => s.trim()))
-    : undefined;
+  const named = namedInConnection(req.headers.connection);
   let forwardedFor: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -41,12 +38,20 @@ export function forwardHeaders(req: http.IncomingMessage, clientIp: string, prot
   return out;
 }
 
-/** Response headers back to the client, minus hop-by-hop ones. */
+/** Headers a `Connection` header declares hop-by-hop; undefined for the common plain values. */
+function namedInConnection(connection: string | undefined): Set<string> | undefined {
+  if (!connection || connection === 'keep-alive' || connection === 'close') return undefined;
+  return new Set(connection.toLowerCase().split(',').map((s) => s.trim()));
+}
+
+/** Response headers back to the client, minus hop-by-hop ones and those named in `Connection`. */
 export function responseHeaders(res: http.IncomingMessage): string[] {
   const raw = res.rawHeaders;
   const out: string[] = [];
+  const named = namedInConnection(res.headers.connection);
   for (let i = 0; i < raw.length; i += 2) {
-    if (!hopByHop.has(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
+    const lower = raw[i]!.toLowerCase();
+    if (!hopByHop.has(lower) && !named?.has(lower)) out.push(raw[i]!, raw[i + 1]!);
   }
   return out;
 }

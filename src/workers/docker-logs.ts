@@ -19,5 +19,6 @@ export function demuxDockerLog(buffer: Buffer): { stream: 'stdout' | 'stderr'; t
 
 /** The last `count` non-empty lines of some output. */
 export function lastLines(text: string, count: number): string[] {
+  if (count <= 0) return [];
   return text.split(/\r?\n/).filter((l) => l.trim() !== '').slice(-count);
 }

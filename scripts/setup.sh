@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Everything Gasper needs on a Debian machine with Node.js, installed or started only when
+# missing, so it is cheap to run before every `npm run up` and `npm test`:
+#   system packages (docker.io, redis-server, git, debootstrap), a running Docker daemon,
+#   npm dependencies, and the base and runtime images (docker/build-images.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+node_ok=$(node -e 'const [a,b]=process.versions.node.split(".").map(Number); console.log(a>20||(a===20&&b>=19)?1:0)')
+[ "$node_ok" = 1 ] || { say "Node.js 20.19 or newer is required (found $(node --version))"; exit 1; }
+
+# Debian packages, by the command each provides.
+missing=()
+for pair in docker:docker.io dockerd:docker.io redis-server:redis-server git:git debootstrap:debootstrap curl:curl; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  say "installing ${missing[*]}"
+  as_root apt-get update -q >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Redis comes as a private child of `gasper up` (or of each test file), not as a system service:
+# the package's own service, if the package started one, is left alone.
+
+# A running Docker daemon: the system's service manager where there is one, else dockerd itself.
+if ! docker info >/dev/null 2>&1; then
+  if [ -d /run/systemd/system ]; then
+    say "starting docker (systemctl)"
+    as_root systemctl start docker
+  else
+    say "starting dockerd in the background (log: /var/log/gasper-dockerd.log)"
+    as_root sh -c 'nohup dockerd >/var/log/gasper-dockerd.log 2>&1 &'
+  fi
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  docker info >/dev/null 2>&1 || { say "dockerd did not start; see /var/log/gasper-dockerd.log"; exit 1; }
+fi
+
+# npm dependencies, when missing or older than the lock file.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
+  say "installing npm dependencies"
+  npm ci --no-audit --no-fund --loglevel=error
+  touch node_modules
+fi
+
+bash docker/build-images.sh

@@ -1,0 +1,107 @@
+import { expect } from 'chai';
+import { containerLabels } from '../../src/core/naming.ts';
+import { containerCaPath, containerSpec, type ContainerSpecInput } from '../../src/workers/container-spec.ts';
+
+const appInput: ContainerSpecInput = {
+  name: 'gasper-blog-r000001-0',
+  image: 'gasper/node:latest',
+  app: 'blog',
+  release: 'r000001',
+  node: 'n1',
+  role: 'app',
+  releaseDir: '/var/gasper/releases/blog/r000001',
+  command: 'npm start',
+  port: 8080,
+  env: { NODE_ENV: 'production', GREETING: 'a=b c' },
+  publishAddress: '10.0.0.5',
+};
+const buildInput: ContainerSpecInput = { ...appInput, name: 'gasper-blog-r000001-build', role: 'build', command: undefined };
+
+describe('containerSpec', () => {
+  it('runs an app container\'s command under sh, publishes its port and restarts it', () => {
+    const spec = containerSpec(appInput);
+    expect(spec.name).to.equal('gasper-blog-r000001-0');
+    expect(spec.Image).to.equal('gasper/node:latest');
+    expect(spec.Cmd).to.deep.equal(['sh', '-c', 'npm start']);
+    expect(spec.ExposedPorts).to.deep.equal({ '8080/tcp': {} });
+    expect(spec.HostConfig?.PortBindings).to.deep.equal({ '8080/tcp': [{ HostIp: '10.0.0.5', HostPort: '' }] });
+    expect(spec.HostConfig?.RestartPolicy).to.deep.equal({ Name: 'unless-stopped' });
+  });
+
+  it('keeps a build container idle, unpublished and not restarted', () => {
+    const spec = containerSpec(buildInput);
+    expect(spec.Cmd).to.deep.equal(['sleep', 'infinity']);
+    expect(spec.ExposedPorts).to.equal(undefined);
+    expect(spec.HostConfig?.PortBindings).to.equal(undefined);
+    expect(spec.HostConfig?.RestartPolicy).to.deep.equal({ Name: 'no' });
+  });
+
+  it('sets PORT, keeps the user env, and sorts Env', () => {
+    const env = containerSpec({ ...appInput, env: { ZED: '1', NODE_ENV: 'production', GREETING: 'a=b c' } }).Env;
+    expect(env).to.deep.equal(['GREETING=a=b c', 'HOME=/tmp', 'NODE_ENV=production', 'PORT=8080', 'ZED=1']);
+  });
+
+  it('lets PORT follow the port, not a user PORT, while a user HOME wins', () => {
+    const env = containerSpec({ ...appInput, env: { PORT: '1234', HOME: '/home/app' } }).Env;
+    expect(env).to.deep.equal(['HOME=/home/app', 'PORT=8080']);
+  });
+
+  it('binds only the release directory without an extra CA bundle', () => {
+    const spec = containerSpec(appInput);
+    expect(spec.HostConfig?.Binds).to.deep.equal(['/var/gasper/releases/blog/r000001:/app']);
+    expect(spec.Env!.filter((e) => /CA|CERT/.test(e))).to.deep.equal([]);
+  });
+
+  for (const role of ['app', 'build'] as const) {
+    it(`mounts the CA bundle read-only and points TLS clients at it (${role})`, () => {
+      const spec = containerSpec({ ...appInput, role, extraCaCerts: '/etc/ssl/corp.pem' });
+      expect(spec.HostConfig?.Binds).to.deep.equal([
+        '/var/gasper/releases/blog/r000001:/app',
+        `/etc/ssl/corp.pem:${containerCaPath}:ro`,
+      ]);
+      for (const variable of ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'GIT_SSL_CAINFO', 'PIP_CERT', 'REQUESTS_CA_BUNDLE']) {
+        expect(spec.Env).to.include(`${variable}=${containerCaPath}`);
+      }
+    });
+  }
+
+  it('labels the container', () => {
+    const labels = containerSpec(buildInput).Labels!;
+    expect(labels).to.deep.include({
+      [containerLabels.managed]: 'true',
+      [containerLabels.app]: 'blog',
+      [containerLabels.release]: 'r000001',
+      [containerLabels.node]: 'n1',
+      [containerLabels.role]: 'build',
+    });
+    expect(labels[containerLabels.specHash]).to.match(/^[0-9a-f]{16}$/);
+  });
+
+  describe('spec-hash label', () => {
+    const hash = (input: ContainerSpecInput) => containerSpec(input).Labels![containerLabels.specHash];
+
+    it('is the same for the same input', () => {
+      expect(hash({ ...appInput })).to.equal(hash(appInput));
+    });
+
+    it('does not depend on the order of env keys', () => {
+      expect(hash({ ...appInput, env: { GREETING: 'a=b c', NODE_ENV: 'production' } })).to.equal(hash(appInput));
+    });
+
+    const changes: [string, Partial<ContainerSpecInput>][] = [
+      ['image', { image: 'gasper/node:20' }],
+      ['command', { command: 'node server.js' }],
+      ['port', { port: 3000 }],
+      ['env value', { env: { NODE_ENV: 'development', GREETING: 'a=b c' } }],
+      ['role', { role: 'build' }],
+      ['publish address', { publishAddress: '10.0.0.6' }],
+      ['CA bundle', { extraCaCerts: '/etc/ssl/corp.pem' }],
+      ['release directory', { releaseDir: '/tmp/other' }],
+    ];
+    for (const [what, change] of changes) {
+      it(`changes with the ${what}`, () => {
+        expect(hash({ ...appInput, ...change })).not.to.equal(hash(appInput));
+      });
+    }
+  });
+});
