@@ -10,8 +10,14 @@ const checked = (problem: (value: string) => string | undefined) =>
     if (message) ctx.addIssue({ code: 'custom', message });
   });
 
-const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const envName = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
 const reservedEnv = new Set(['PORT']);
+
+function envNameProblem(name: string): string | undefined {
+  if (!envName.test(name)) return 'variable names are letters, digits and _ (not starting with a digit, at most 256)';
+  if (reservedEnv.has(name)) return `${name} is set by Gasper`;
+  return undefined;
+}
 
 /** The body of `POST /apps`. */
 export function createAppRequest(options: { allowLocalRepos: boolean }) {
@@ -30,11 +36,16 @@ export function createAppRequest(options: { allowLocalRepos: boolean }) {
       build: z.array(z.string().min(1).max(4096)).max(50).optional(),
       run: z.string().min(1).max(4096).optional(),
       env: z
-        .record(
-          z.string().max(256).regex(envName, 'variable names are letters, digits and _').refine((k) => !reservedEnv.has(k), 'PORT is set by Gasper'),
-          z.string().max(32 * 1024),
-        )
-        .refine((env) => Object.keys(env).length <= 200, 'at most 200 variables')
+        .record(z.string(), z.string().max(32 * 1024))
+        .superRefine((env, ctx) => {
+          const names = Object.keys(env);
+          if (names.length > 200) ctx.addIssue({ code: 'custom', message: 'at most 200 variables' });
+          // Checked here rather than as the record's key schema, whose messages zod replaces.
+          for (const name of names) {
+            const message = envNameProblem(name);
+            if (message) ctx.addIssue({ code: 'custom', path: [name], message });
+          }
+        })
         .optional(),
       port: z.number().int().min(1).max(65535).optional(),
     })

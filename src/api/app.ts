@@ -18,7 +18,8 @@ export function createApiApp(deps: ApiDeps): Express {
 
   app.use(requireAdmin(deps.redis));
   app.use((req, _res, next) => {
-    const hasBody = ['POST', 'PUT', 'PATCH'].includes(req.method) && Number(req.get('content-length') ?? 0) > 0;
+    // A chunked upload has a body and no Content-Length.
+    const hasBody = req.get('transfer-encoding') !== undefined || Number(req.get('content-length') ?? 0) > 0;
     if (hasBody && !req.is('application/json')) {
       return next(new ApiError('UNSUPPORTED_MEDIA_TYPE', 'request body must be application/json'));
     }

@@ -38,8 +38,10 @@ export class ApiError extends Error {
 export function validationError(error: z.ZodError, prefix = ''): ApiError {
   const fields: Record<string, string> = {};
   for (const issue of error.issues) {
-    const field = prefix + (issue.path.length ? issue.path.join('.') : '(body)');
-    fields[field] ??= issue.message;
+    const at = issue.path.map(String);
+    // One entry per unknown field, named like the known ones, rather than one for the object.
+    const named = issue.code === 'unrecognized_keys' ? issue.keys.map((key) => [...at, key]) : [at];
+    for (const path of named) fields[prefix + (path.length ? path.join('.') : '(body)')] ??= issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message;
   }
   const summary = Object.entries(fields).map(([f, m]) => `${f}: ${m}`).join('; ');
   return new ApiError('VALIDATION_FAILED', `invalid request: ${summary}`, fields);

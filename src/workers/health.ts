@@ -45,6 +45,6 @@ export async function waitForHttp(options: {
       if (!(await options.stillRunning())) throw new HealthTimeoutError('app exited before answering HTTP');
     }
     await new Promise((r) => setTimeout(r, interval));
-    interval = Math.min(interval * 1.5, 200);
+    interval = Math.min(interval * 1.5, 50);
   }
 }
