@@ -40,8 +40,8 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
   const report = new JobReporter(job, ctx.log);
   const doc = await apps.get(data.app);
   if (!doc || doc.uid !== data.uid || doc.status === 'deleting') return { outcome: 'skipped', reason: 'app is deleted or being deleted' };
-  if (doc.pendingRelease !== data.release) return { outcome: 'skipped', reason: `superseded by ${doc.pendingRelease ?? 'another release'}` };
   if (doc.release === data.release && doc.status === 'running') return { outcome: 'unchanged', reason: 'release already running' };
+  if (doc.pendingRelease !== data.release) return { outcome: 'skipped', reason: `superseded by ${doc.pendingRelease ?? 'another release'}` };
 
   await apps.update(doc.name, (d) => (d.status === 'deleting' ? undefined : { ...d, status: 'deploying' }));
   const dir = releases.releaseDir(doc.name, data.release);
