@@ -1,0 +1,122 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { requireDocker } from '../support/docker.ts';
+
+const bin = path.resolve('bin/gasper.js');
+
+interface Run {
+  child: ChildProcessWithoutNullStreams;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function gasper(args: string[], env: Record<string, string>): Run {
+  const child = spawn(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH!, HOME: os.tmpdir(), ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c));
+  child.stderr.on('data', (c: Buffer) => (stderr += c));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('gasper up (the command, as a process)', function () {
+  this.timeout(60_000);
+  let stateDir: string;
+
+  before(requireDocker);
+  beforeEach(async () => {
+    stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-test-up-'));
+  });
+  afterEach(async () => {
+    await fs.rm(stateDir, { recursive: true, force: true });
+  });
+
+  const badConfigs: [string, string][] = [
+    ['GASPER_API_PORT', 'http'],
+    ['GASPER_DOMAIN', 'Not A Domain'],
+    ['REDIS_URL', 'http://127.0.0.1:6379'],
+    ['GASPER_NODE_ADDRESS', 'somewhere'],
+    ['GASPER_ADMIN_TOKEN', 'short'],
+    ['GASPER_ALLOW_LOCAL_REPOS', 'perhaps'],
+  ];
+  for (const [variable, value] of badConfigs) {
+    it(`refuses to start when ${variable}=${JSON.stringify(value)}, naming the variable`, async () => {
+      const run = gasper(['up'], { GASPER_STATE_DIR: stateDir, [variable]: value });
+      expect(await run.exited).to.equal(2);
+      expect(run.stderr()).to.match(new RegExp(`^gasper: bad configuration: ${variable}: `));
+    });
+  }
+
+  it('starts Redis, worker, proxy and API; prints a generated admin token once; stops cleanly on SIGTERM', async () => {
+    const [apiPort, proxyPort] = [await freePort(), await freePort()];
+    const env = {
+      GASPER_STATE_DIR: stateDir, GASPER_API_PORT: String(apiPort), GASPER_PROXY_PORT: String(proxyPort),
+      GASPER_API_HOST: '127.0.0.1', GASPER_PROXY_HOST: '127.0.0.1', GASPER_NODE_ID: `t-up-${process.pid}`,
+    };
+    const first = gasper(['up'], env);
+    await until(() => first.stdout().includes('gasper is up'), 30_000, 'gasper up');
+    const token = /Admin token \(shown once, store it now\):\n\s+(\S+)/.exec(first.stderr())?.[1];
+    expect(token, first.stderr()).to.match(/^gsp_/);
+
+    const authed = await fetch(`http://127.0.0.1:${apiPort}/apps`, { headers: { authorization: `Bearer ${token}` } });
+    expect(authed.status).to.equal(200);
+    expect((await fetch(`http://127.0.0.1:${apiPort}/apps`)).status).to.equal(401);
+    const proxied = await fetch(`http://127.0.0.1:${proxyPort}/`, { headers: { host: `nothing.localhost:${proxyPort}` } });
+    expect(proxied.status).to.equal(404);
+    // Only the token's hash is kept, in Redis; the state dir holds no copy of it.
+    const aof = await readTree(stateDir);
+    expect(aof).to.not.include(token!);
+
+    first.child.kill('SIGTERM');
+    expect(await first.exited).to.equal(0);
+    expect(first.stdout()).to.include('shutting down');
+    await until(async () => !(await listening(apiPort)) && !(await listening(proxyPort)), 5_000, 'ports to close');
+
+    // Second start: same data (AOF), no new token, the first one still valid.
+    const second = gasper(['up'], env);
+    await until(() => second.stdout().includes('gasper is up'), 30_000, 'second gasper up');
+    expect(second.stderr()).to.not.include('Admin token');
+    const again = await fetch(`http://127.0.0.1:${apiPort}/apps`, { headers: { authorization: `Bearer ${token}` } });
+    expect(again.status).to.equal(200);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).to.equal(0);
+  });
+});
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function readTree(dir: string): Promise<string> {
+  let all = '';
+  for (const entry of await fs.readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) all += await fs.readFile(path.join(entry.parentPath, entry.name), 'utf8').catch(() => '');
+  }
+  return all;
+}
