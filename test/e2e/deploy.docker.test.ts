@@ -83,6 +83,17 @@ describe('deploy through the API (Docker, Redis, git)', function () {
     expect(built).to.match(/^built at \d+/);
   });
 
+  it('installs dependencies from the npm registry during the build (extra CA bundle mounted)', async () => {
+    const name = unique();
+    const { job } = await deploy({
+      name, repo: { url: repo.url }, runtime: 'node',
+      build: ['npm install --no-audit --no-fund --loglevel=error is-number@7.0.0'],
+      run: 'node -e "require(\'is-number\')" && node server.js',
+    });
+    expect(job.state, job.log.join('\n')).to.equal('completed');
+    expect((await viaProxy(gasper.proxyPort, host(name))).status).to.equal(200);
+  });
+
   it('fails a deploy whose build fails, with its output, without retrying, and leaves nothing behind', async () => {
     const name = unique();
     const { job } = await deploy({
