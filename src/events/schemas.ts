@@ -26,16 +26,35 @@ export const appRemovedEvent = z.object({
   app: z.string(),
 });
 
-export const eventSchema = z.discriminatedUnion('type', [appInstancesEvent, appRemovedEvent]);
+/**
+ * Where a database runs: DNS answers `<database>.db.<zone>` with its node's address. Published by
+ * the node worker that provisions it.
+ */
+export const databaseStateEvent = z.object({
+  type: z.literal('database.state'),
+  database: z.string(),
+  engine: z.string(),
+  node: z.string(),
+  address: z.string(),
+  port: z.number().int().min(1).max(65535),
+});
+
+export const databaseRemovedEvent = z.object({
+  type: z.literal('database.removed'),
+  database: z.string(),
+});
+
+export const eventSchema = z.discriminatedUnion('type', [appInstancesEvent, appRemovedEvent, databaseStateEvent, databaseRemovedEvent]);
 export type GasperEvent = z.infer<typeof eventSchema>;
 export type AppInstancesEvent = z.infer<typeof appInstancesEvent>;
+export type DatabaseStateEvent = z.infer<typeof databaseStateEvent>;
 
 /** The entity an event describes; the latest event per entity is kept as a snapshot. */
 export function entityOf(event: GasperEvent): string {
-  return `app:${event.app}`;
+  return 'app' in event ? `app:${event.app}` : `database:${event.database}`;
 }
 
 /** Events that end an entity: its snapshot entry is dropped instead of replaced. */
 export function isTombstone(event: GasperEvent): boolean {
-  return event.type === 'app.removed';
+  return event.type === 'app.removed' || event.type === 'database.removed';
 }

@@ -40,10 +40,15 @@ export function subscribeEvents(
   log: Logger,
 ): SubscriptionHandle {
   let closing = false;
-  const parse = (raw: string): GasperEvent | undefined => {
-    const result = eventSchema.safeParse(JSON.parse(raw));
-    if (!result.success) log.warn({ raw }, 'ignoring malformed event');
-    return result.success ? result.data : undefined;
+  const parse = (raw: string | undefined): GasperEvent | undefined => {
+    let result;
+    try {
+      result = eventSchema.safeParse(JSON.parse(raw ?? ''));
+    } catch {
+      result = undefined;
+    }
+    if (!result?.success) log.warn({ raw }, 'ignoring malformed event');
+    return result?.success ? result.data : undefined;
   };
   const deliver = (event: GasperEvent | undefined) => {
     if (!event) return;
@@ -86,8 +91,8 @@ export function subscribeEvents(
         for (const [, entries] of reply ?? []) {
           for (const [id, fields] of entries) {
             lastId = id;
-            const raw = fields[fields.indexOf('event') + 1];
-            if (raw) deliver(parse(raw));
+            const at = fields.indexOf('event');
+            deliver(parse(at === -1 ? undefined : fields[at + 1]));
           }
         }
       } catch (err) {

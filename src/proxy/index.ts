@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
 import type { Logger } from '../core/log.ts';
 import { connectRedis } from '../core/redis.ts';
@@ -57,7 +58,11 @@ export async function startProxy(options: ProxyOptions, deps: { log: Logger }): 
       reply(res, errorStatus[kind], kind === 'timeout' ? `app ${route.app} timed out\n` : `app ${route.app} is not reachable\n`);
     });
   });
+  // Upgraded connections leave the HTTP server's books: closeAllConnections() no longer sees them.
+  const upgraded = new Set<Duplex>();
   server.on('upgrade', (req, socket, head) => {
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
     const route = routes.resolve(req.headers.host);
     if (route.kind !== 'upstream') {
       socket.end(`HTTP/1.1 ${route.kind === 'unknown-host' ? '404 Not Found' : '503 Service Unavailable'}\r\nConnection: close\r\n\r\n`);
@@ -87,6 +92,7 @@ export async function startProxy(options: ProxyOptions, deps: { log: Logger }): 
       closing ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
+        for (const socket of upgraded) socket.destroy();
         await Promise.allSettled([closed, subscription.close()]);
         wsProxy.close();
         agent.destroy();

@@ -42,7 +42,7 @@ export class RouteTable {
 
   apply(event: GasperEvent): void {
     if (event.type === 'app.removed') this.routes.delete(event.app);
-    else this.set(event.app, event.instances);
+    else if (event.type === 'app.instances') this.set(event.app, event.instances);
   }
 
   set(app: string, instances: readonly Instance[]): void {

@@ -1,0 +1,476 @@
+/**
+ * Proxy throughput and latency: Gasper's proxy against nginx, both in front of the same upstream
+ * (a node:http server answering a small fixed body), with kept-alive connections on both hops.
+ * Also measures the upstream directly, as the floor both proxies sit on.
+ *
+ *   npm run bench:proxy
+ *   BENCH_SECONDS=10 BENCH_CONNECTIONS=100 BENCH_LOAD=node npm run bench:proxy
+ *   BENCH_CPU_PROF=/tmp/prof npm run bench:proxy     (CPU profile of the Gasper proxy process)
+ *
+ * Load comes from `wrk` when it is on PATH (apt-get install wrk), otherwise from a small
+ * kept-alive load generator in node (BENCH_LOAD=node forces it). Every process (upstream, Gasper
+ * proxy, nginx, load generator) is a process of its own, and every socket is on 127.0.0.1. Needs
+ * redis-server and nginx (/usr/sbin/nginx).
+ */
+import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const self = fileURLToPath(import.meta.url);
+const run = promisify(execFile);
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const warmupSeconds = 1;
+const nginxBin = process.env.NGINX ?? '/usr/sbin/nginx';
+const APP = 'bench';
+const DOMAIN = 'bench.test';
+const HOST = `${APP}.${DOMAIN}`;
+const BODY = 'hello from the upstream\n';
+
+interface LoadResult {
+  requests: number;
+  errors: number;
+  non2xx: number;
+  seconds: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+type Message = { port: number } | { result: LoadResult } | { error: string };
+
+// ------------------------------------------------------------------------------------------------
+// Roles run in child processes
+// ------------------------------------------------------------------------------------------------
+
+async function runUpstream(): Promise<void> {
+  const body = Buffer.from(BODY);
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+    res.end(body);
+  });
+  server.keepAliveTimeout = 120_000;
+  let accepted = 0;
+  server.on('connection', () => accepted++);
+  process.on('message', (m) => {
+    if (m === 'stats') process.send!({ accepted });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  process.send!({ port: (server.address() as net.AddressInfo).port } satisfies Message);
+}
+
+async function runGasperProxy(redisUrl: string): Promise<void> {
+  const { startProxy } = await import('../src/proxy/index.ts');
+  const { createLogger } = await import('../src/core/log.ts');
+  const proxy = await startProxy(
+    { host: '127.0.0.1', port: 0, domain: DOMAIN, redisUrl },
+    { log: createLogger(process.env.BENCH_LOG_LEVEL ?? 'silent') },
+  );
+  // The route comes from the event stream; wait (bounded) for it before reporting ready.
+  const deadline = Date.now() + 10_000;
+  while (!proxy.routes.has(APP)) {
+    if (Date.now() > deadline) throw new Error('proxy never got the bench route');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  process.on('SIGTERM', () => void proxy.close().then(() => process.exit(0)));
+  process.send!({ port: proxy.port } satisfies Message);
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/**
+ * `connections` kept-alive sockets, each sending the next GET as soon as the previous response
+ * is complete, for `durationMs`. Responses are parsed just enough: status, Content-Length or
+ * chunked framing.
+ */
+async function runNodeLoad(port: number, conns: number, durationMs: number): Promise<LoadResult> {
+  const request = Buffer.from(`GET / HTTP/1.1\r\nHost: ${HOST}\r\nUser-Agent: gasper-bench\r\nAccept: */*\r\n\r\n`);
+  const latencies: number[] = [];
+  let requests = 0;
+  let errors = 0;
+  let non2xx = 0;
+  let recording = true;
+  let stopping = false;
+
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const socket = net.connect({ host: '127.0.0.1', port, noDelay: true });
+      let buf: Buffer = Buffer.alloc(0);
+      let sentAt = 0;
+      const sendNext = () => {
+        if (stopping) {
+          socket.destroy();
+          return;
+        }
+        sentAt = performance.now();
+        socket.write(request);
+      };
+      socket.on('connect', sendNext);
+      socket.on('error', () => {
+        errors++;
+      });
+      socket.on('close', () => {
+        if (stopping) resolve();
+        else setTimeout(() => void one().then(resolve), 10); // reconnect after a dropped connection
+      });
+      socket.on('data', (chunk: Buffer) => {
+        buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+        for (;;) {
+          const headEnd = buf.indexOf('\r\n\r\n');
+          if (headEnd === -1) return;
+          const head = buf.subarray(0, headEnd).toString('latin1');
+          const status = Number(head.slice(9, 12));
+          const cl = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+          let total: number;
+          if (cl) {
+            total = headEnd + 4 + Number(cl[1]);
+            if (buf.length < total) return;
+          } else if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) {
+            const end = buf.indexOf('\r\n0\r\n\r\n', headEnd);
+            if (end === -1) return;
+            total = end + 7;
+          } else {
+            errors++;
+            socket.destroy();
+            return;
+          }
+          buf = buf.subarray(total);
+          if (recording) {
+            requests++;
+            latencies.push(performance.now() - sentAt);
+            if (status < 200 || status > 299) non2xx++;
+          }
+          sendNext();
+        }
+      });
+    });
+
+  const started = performance.now();
+  const all = Array.from({ length: conns }, () => one());
+  await new Promise((r) => setTimeout(r, durationMs));
+  recording = false;
+  const elapsed = (performance.now() - started) / 1000;
+  stopping = true;
+  await Promise.race([Promise.all(all), new Promise((r) => setTimeout(r, 5000))]);
+  const sorted = Float64Array.from(latencies).sort();
+  return {
+    requests,
+    errors,
+    non2xx,
+    seconds: elapsed,
+    rps: requests / elapsed,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Orchestration
+// ------------------------------------------------------------------------------------------------
+
+const children: ChildProcess[] = [];
+
+/** Forks this file in `role`; resolves with its first message (a port or a result). */
+function forkRole(role: string, args: string[]): { child: ChildProcess; message: Promise<Message> } {
+  const execArgv = ['--import', 'tsx'];
+  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the Gasper proxy process there.
+  if (role === 'proxy' && process.env.BENCH_CPU_PROF) execArgv.push('--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF);
+  const child = fork(self, ['--role', role, ...args], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.push(child);
+  const message = new Promise<Message>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as Message));
+    child.once('exit', (code) => reject(new Error(`${role} exited with code ${code} before reporting`)));
+  });
+  return { child, message };
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** One GET with the bench Host; resolves with the status and body. */
+function probe(port: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host: HOST }, agent: false, timeout: 2000 }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('probe timed out')));
+    req.on('error', reject);
+  });
+}
+
+async function untilServing(port: number, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const result = await probe(port).catch((err: Error) => ({ status: 0, body: err.message }));
+    if (result.status === 200 && result.body === BODY) return;
+    if (Date.now() > deadline) throw new Error(`${what} did not serve the upstream body: ${result.status} ${result.body}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function startNginx(dir: string, port: number, upstreamPort: number): Promise<ChildProcess> {
+  for (const sub of ['logs', 'tmp']) await fs.mkdir(path.join(dir, sub), { recursive: true });
+  const conf = `
+daemon off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/tmp/body;
+  proxy_temp_path ${dir}/tmp/proxy;
+  fastcgi_temp_path ${dir}/tmp/fastcgi;
+  uwsgi_temp_path ${dir}/tmp/uwsgi;
+  scgi_temp_path ${dir}/tmp/scgi;
+  keepalive_timeout 65s;
+  keepalive_requests 1000000;
+  upstream app {
+    server 127.0.0.1:${upstreamPort};
+    keepalive 64;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    server_name ${HOST};
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $http_host;
+    }
+  }
+}
+`;
+  const confPath = path.join(dir, 'nginx.conf');
+  await fs.writeFile(confPath, conf);
+  const child = spawn(nginxBin, ['-p', dir, '-c', confPath, '-e', path.join(dir, 'logs', 'error.log')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  children.push(child);
+  child.once('error', (err) => console.error(`cannot start nginx: ${err.message}`));
+  return child;
+}
+
+async function hasWrk(): Promise<boolean> {
+  if (process.env.BENCH_LOAD === 'node') return false;
+  try {
+    await run('wrk', ['--version']).catch((err: { stdout?: string }) => {
+      // wrk --version exits non-zero but prints its banner.
+      if (!String(err.stdout ?? '').includes('wrk')) throw err;
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** wrk's duration string ("812.00us", "1.20ms", "2.00s") in milliseconds. */
+function wrkMs(text: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text.trim());
+  if (!m) return NaN;
+  const value = Number(m[1]);
+  return m[2] === 'us' ? value / 1000 : m[2] === 'ms' ? value : m[2] === 's' ? value * 1000 : value * 60_000;
+}
+
+async function loadWithWrk(port: number, durationS: number): Promise<LoadResult> {
+  const url = `http://127.0.0.1:${port}/`;
+  const args = ['-t', '1', '-c', String(connections), '-H', `Host: ${HOST}`, '-d', `${durationS}s`, '--latency', url];
+  const { stdout } = await run('wrk', args, { timeout: (durationS + 30) * 1000 });
+  const requestsMatch = /(\d+) requests in ([\d.]+)(ms|s|m)/.exec(stdout);
+  const requests = Number(requestsMatch?.[1] ?? NaN);
+  const elapsed = wrkMs(`${requestsMatch?.[2]}${requestsMatch?.[3]}`) / 1000;
+  const errorsMatch = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
+  const errors = errorsMatch ? errorsMatch.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
+  return {
+    requests,
+    errors,
+    non2xx,
+    seconds: elapsed,
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? requests / elapsed),
+    p50Ms: wrkMs(/^\s+50%\s+(\S+)/m.exec(stdout)?.[1] ?? ''),
+    p99Ms: wrkMs(/^\s+99%\s+(\S+)/m.exec(stdout)?.[1] ?? ''),
+  };
+}
+
+async function loadWithNode(port: number, durationS: number): Promise<LoadResult> {
+  const { child, message } = forkRole('load', [String(port), String(connections), String(durationS * 1000)]);
+  const m = await message;
+  child.kill();
+  if ('error' in m) throw new Error(m.error);
+  if (!('result' in m)) throw new Error('load generator sent no result');
+  return m.result;
+}
+
+/** TCP connections the upstream has accepted so far. */
+function upstreamAccepted(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    const onMessage = (m: unknown) => {
+      if (m && typeof m === 'object' && 'accepted' in m) {
+        child.off('message', onMessage);
+        resolve((m as { accepted: number }).accepted);
+      }
+    };
+    child.on('message', onMessage);
+    child.send('stats');
+  });
+}
+
+/** user+system CPU seconds of `pids` (Linux /proc), or NaN where /proc cannot tell. */
+async function cpuSeconds(pids: number[]): Promise<number> {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+    } catch {
+      return NaN;
+    }
+  }
+  return ticks / clockTicks;
+}
+let clockTicks = 100;
+
+/** A process and its direct children (nginx's master and workers). */
+async function withChildren(pid: number): Promise<number[]> {
+  const kids = await fs.readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  return [pid, ...kids.split(/\s+/).filter(Boolean).map(Number)];
+}
+
+async function main(): Promise<void> {
+  clockTicks = Number((await run('getconf', ['CLK_TCK']).catch(() => ({ stdout: '100' }))).stdout.trim()) || 100;
+  const { startEmbeddedRedis, connectRedis } = await import('../src/core/redis.ts');
+  const { publishEvent } = await import('../src/events/stream.ts');
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-bench-proxy-'));
+  const redis = await startEmbeddedRedis(path.join(dir, 'redis'));
+  const useWrk = await hasWrk();
+  const load = useWrk ? loadWithWrk : loadWithNode;
+  try {
+    const upstream = forkRole('upstream', []);
+    const upstreamMsg = await upstream.message;
+    if (!('port' in upstreamMsg)) throw new Error('upstream did not report a port');
+    const upstreamPort = upstreamMsg.port;
+
+    const pub = connectRedis(redis.url);
+    await publishEvent(pub, {
+      type: 'app.instances',
+      app: APP,
+      release: 'r1',
+      instances: [{ node: 'bench', address: '127.0.0.1', port: upstreamPort, container: 'bench-1' }],
+    });
+    pub.disconnect();
+
+    const gasper = forkRole('proxy', [redis.url]);
+    const gasperPid = gasper.child.pid!;
+    const upstreamPid = upstream.child.pid!;
+    const gasperMsg = await gasper.message;
+    if (!('port' in gasperMsg)) throw new Error('proxy did not report a port');
+    const gasperPort = gasperMsg.port;
+
+    const nginxPort = await freePort();
+    const nginx = await startNginx(path.join(dir, 'nginx'), nginxPort, upstreamPort);
+
+    await untilServing(upstreamPort, 'upstream');
+    await untilServing(gasperPort, 'Gasper proxy');
+    await untilServing(nginxPort, 'nginx');
+
+    const cpus = os.cpus().length;
+    console.log(
+      `proxy bench: ${connections} kept-alive connections, ${seconds} s each after ${warmupSeconds} s warm-up, ` +
+        `load from ${useWrk ? 'wrk -t1' : 'a node load generator'}, ${cpus} CPU(s), body ${BODY.length} bytes`,
+    );
+    const nginxPids = await withChildren(nginx.pid!);
+    const results: [string, LoadResult & { proxyUs: number; upstreamUs: number; upstreamConns: number }][] = [];
+    const targets: [string, number, number[]][] = [
+      ['direct', upstreamPort, []],
+      ['gasper', gasperPort, [gasperPid]],
+      ['nginx', nginxPort, nginxPids],
+    ];
+    for (const [name, port, proxyPids] of targets) {
+      await load(port, warmupSeconds);
+      const before = [await cpuSeconds(proxyPids), await cpuSeconds([upstreamPid]), await upstreamAccepted(upstream.child)];
+      const r = await load(port, seconds);
+      const after = [await cpuSeconds(proxyPids), await cpuSeconds([upstreamPid]), await upstreamAccepted(upstream.child)];
+      const perRequestUs = (i: number) => ((after[i]! - before[i]!) / r.requests) * 1e6;
+      results.push([name, {
+        ...r,
+        proxyUs: proxyPids.length ? perRequestUs(0) : NaN,
+        upstreamUs: perRequestUs(1),
+        upstreamConns: after[2]! - before[2]!,
+      }]);
+    }
+    const pad = (s: string, n: number) => s.padStart(n);
+    console.log(
+      `${'target'.padEnd(8)}${pad('req/s', 10)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('requests', 10)}${pad('errors', 8)}` +
+        `${pad('non-2xx', 9)}${pad('proxy CPU µs/req', 18)}${pad('upstream CPU µs/req', 21)}${pad('upstream conns', 16)}`,
+    );
+    for (const [name, r] of results) {
+      console.log(
+        `${name.padEnd(8)}${pad(r.rps.toFixed(0), 10)}${pad(r.p50Ms.toFixed(2), 9)}${pad(r.p99Ms.toFixed(2), 9)}` +
+          `${pad(String(r.requests), 10)}${pad(String(r.errors), 8)}${pad(String(r.non2xx), 9)}` +
+          `${pad(Number.isNaN(r.proxyUs) ? '-' : r.proxyUs.toFixed(1), 18)}${pad(r.upstreamUs.toFixed(1), 21)}` +
+          `${pad(String(r.upstreamConns), 16)}`,
+      );
+    }
+    const g = results.find(([n]) => n === 'gasper')![1];
+    const x = results.find(([n]) => n === 'nginx')![1];
+    console.log(
+      `gasper/nginx: throughput ${(g.rps / x.rps).toFixed(2)}x, p50 ${(g.p50Ms / x.p50Ms).toFixed(2)}x, ` +
+        `p99 ${(g.p99Ms / x.p99Ms).toFixed(2)}x, proxy CPU per request ${(g.proxyUs / x.proxyUs).toFixed(2)}x`,
+    );
+  } finally {
+    for (const child of children) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    }
+    await Promise.all(
+      children.map((child) =>
+        child.exitCode !== null || child.signalCode !== null
+          ? undefined
+          : Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => setTimeout(r, 3000))]),
+      ),
+    );
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await redis.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+const roleIndex = process.argv.indexOf('--role');
+if (roleIndex === -1) {
+  await main();
+} else {
+  const role = process.argv[roleIndex + 1];
+  const args = process.argv.slice(roleIndex + 2);
+  try {
+    if (role === 'upstream') await runUpstream();
+    else if (role === 'proxy') await runGasperProxy(args[0]!);
+    else if (role === 'load') {
+      const result = await runNodeLoad(Number(args[0]), Number(args[1]), Number(args[2]));
+      process.send!({ result } satisfies Message);
+    } else throw new Error(`unknown role ${role}`);
+  } catch (err) {
+    process.send?.({ error: (err as Error).message } satisfies Message);
+    process.exitCode = 1;
+  }
+  // Roles stay up until the orchestrator ends them; they also go when it does.
+  process.on('disconnect', () => process.exit(0));
+}
