@@ -15,6 +15,13 @@ export class ImageMissingError extends Error {
   }
 }
 
+export class ContainerExitedError extends Error {
+  constructor(readonly exitCode: number) {
+    super(`app exited before answering HTTP (exit code ${exitCode})`);
+    this.name = 'ContainerExitedError';
+  }
+}
+
 /** Present locally, else pulled; a failed pull is permanent for this job. */
 export async function ensureImage(docker: Docker, image: string): Promise<void> {
   try {
@@ -80,6 +87,8 @@ export async function startAndGetHostPort(docker: Docker, id: string, containerP
   const info = await container.inspect();
   const binding = info.NetworkSettings.Ports?.[`${containerPort}/tcp`]?.[0];
   const port = Number(binding?.HostPort);
+  // A process that exits at once takes its port binding with it, before anyone could probe it.
+  if (!port && (!info.State.Running || info.State.Restarting)) throw new ContainerExitedError(info.State.ExitCode);
   if (!port) throw new Error(`container ${info.Name} has no published port for ${containerPort}/tcp`);
   return port;
 }

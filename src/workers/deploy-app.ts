@@ -9,7 +9,7 @@ import { BuildFailedError, runBuild } from './build.ts';
 import { CloneFailedError, cloneRelease } from './clone.ts';
 import { appUser, containerSpec } from './container-spec.ts';
 import {
-  containerLogTail, containerState, ensureContainer, ensureImage, ImageMissingError, listManaged, removeContainer,
+  ContainerExitedError, containerLogTail, containerState, ensureContainer, ensureImage, ImageMissingError, listManaged, removeContainer,
   startAndGetHostPort,
 } from './containers.ts';
 import type { WorkerContext } from './context.ts';
@@ -136,7 +136,7 @@ async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T
 /** Turns what went wrong into a message for the user, with the lines that explain it. */
 async function explain(ctx: WorkerContext, err: unknown, appContainer: string): Promise<DeployFailure> {
   if (err instanceof BuildFailedError) return new DeployFailure(err.message, err.tail, true);
-  if (err instanceof HealthTimeoutError) {
+  if (err instanceof HealthTimeoutError || err instanceof ContainerExitedError) {
     const tail = await containerLogTail(ctx.docker, appContainer, 20).catch(() => []);
     return new DeployFailure(`${err.message}; last lines of the app's output:`, tail, true);
   }
