@@ -1,9 +1,10 @@
 import express, { type Express } from 'express';
-import { requireAdmin } from './auth.ts';
+import { authenticate, limitJobCreation, requireScope } from './auth.ts';
 import type { ApiDeps } from './deps.ts';
 import { ApiError, errorHandler } from './errors.ts';
 import { appsRouter } from './routes/apps.ts';
 import { jobsRouter } from './routes/jobs.ts';
+import { usersRouter } from './routes/users.ts';
 
 /** The express application, without a listening socket (supertest drives it directly). */
 export function createApiApp(deps: ApiDeps): Express {
@@ -16,7 +17,8 @@ export function createApiApp(deps: ApiDeps): Express {
     res.json({ ok: true });
   });
 
-  app.use(requireAdmin(deps.redis));
+  app.use(authenticate({ ...deps, authFailures: deps.limits.authFailures, authFailuresPerMinute: deps.options.authFailuresPerMinute }));
+  app.use(requireScope());
   app.use((req, _res, next) => {
     // A chunked upload has a body and no Content-Length.
     const hasBody = req.get('transfer-encoding') !== undefined || Number(req.get('content-length') ?? 0) > 0;
@@ -26,7 +28,9 @@ export function createApiApp(deps: ApiDeps): Express {
     next();
   });
   app.use(express.json({ limit: deps.options.bodyLimit ?? '256kb' }));
+  app.use(limitJobCreation(deps.limits.changes, deps.options.changesPerMinute));
   app.use('/apps', appsRouter(deps));
+  app.use('/users', usersRouter(deps));
   app.use('/jobs', jobsRouter(deps));
   app.use((req, _res, next) => next(new ApiError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.log));

@@ -1,16 +1,23 @@
 import crypto from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 import type { Redis } from 'ioredis';
+import { bootstrapAdmin, hasScope, scopeForMethod, type Principal, type Scope } from '../core/access.ts';
 import { keys } from '../core/keys.ts';
 import { sameDigest, sha256 } from '../core/secret-box.ts';
+import type { RateLimiter } from '../store/rate-limits.ts';
+import type { TokenStore } from '../store/tokens.ts';
+import type { UserStore } from '../store/users.ts';
 import { ApiError } from './errors.ts';
 
 /**
  * Makes sure an admin token exists and returns a new one only when it was just generated
  * (to be printed once). Only the token's SHA-256 is stored: tokens are 256-bit random values,
- * so a fast hash suffices (a memory-hard one is for low-entropy passwords).
+ * so a fast hash suffices (a memory-hard one is for low-entropy passwords). The token acts as
+ * the `admin` user, created here too.
  */
 export async function ensureAdminToken(redis: Redis, configured: string | undefined): Promise<string | undefined> {
+  await redis.set(keys.user(bootstrapAdmin.user), JSON.stringify({ name: bootstrapAdmin.user, role: 'admin', quotas: {}, createdAt: new Date().toISOString() }), 'NX');
+  await redis.sadd(keys.users, bootstrapAdmin.user);
   if (configured) {
     await redis.set(keys.adminTokenHash, sha256(configured));
     return undefined;
@@ -20,13 +27,79 @@ export async function ensureAdminToken(redis: Redis, configured: string | undefi
   return created === 'OK' ? token : undefined;
 }
 
-/** `Authorization: Bearer <token>` checked against the stored hash (read per request: rotation applies at once). */
-export function requireAdmin(redis: Redis): RequestHandler {
-  return async (req, _res, next) => {
-    const match = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
-    if (!match) return next(new ApiError('UNAUTHORIZED', 'missing "Authorization: Bearer <token>" header'));
-    const stored = await redis.get(keys.adminTokenHash);
-    if (!stored || !sameDigest(sha256(match[1]!), stored)) return next(new ApiError('UNAUTHORIZED', 'invalid token'));
+export interface AuthDeps {
+  redis: Redis;
+  users: UserStore;
+  tokens: TokenStore;
+  /** Counts failed authentications per client address. */
+  authFailures: RateLimiter;
+  /** Failed authentications allowed per address and minute before 429s. */
+  authFailuresPerMinute: number;
+}
+
+/**
+ * `Authorization: Bearer <token>`: the bootstrap admin token (checked against its stored hash,
+ * read per request so rotation applies at once) or a user's API token. Sets the principal; a
+ * client that keeps failing gets 429 for the rest of the minute, before any token is looked at.
+ */
+export function authenticate(deps: AuthDeps): RequestHandler {
+  return async (req, res, next) => {
+    const client = req.ip ?? 'unknown';
+    const limited = await deps.authFailures.peek(client, deps.authFailuresPerMinute);
+    if (!limited.allowed) {
+      res.setHeader('retry-after', String(limited.retryAfterSeconds));
+      return next(new ApiError('RATE_LIMITED', 'too many failed authentications; try again later'));
+    }
+    const principal = await resolvePrincipal(deps, req.get('authorization'));
+    if (!principal) {
+      await deps.authFailures.hit(client, deps.authFailuresPerMinute);
+      return next(new ApiError('UNAUTHORIZED', req.get('authorization') ? 'invalid token' : 'missing "Authorization: Bearer <token>" header'));
+    }
+    res.locals.principal = principal;
+    next();
+  };
+}
+
+async function resolvePrincipal(deps: AuthDeps, header: string | undefined): Promise<Principal | undefined> {
+  const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+  if (!match) return undefined;
+  const secret = match[1]!;
+  const adminHash = await deps.redis.get(keys.adminTokenHash);
+  if (adminHash && sameDigest(sha256(secret), adminHash)) return bootstrapAdmin;
+  const token = await deps.tokens.verify(secret);
+  if (!token) return undefined;
+  const user = await deps.users.get(token.user);
+  if (!user) return undefined;
+  return { user: user.name, role: user.role, scopes: token.scopes, tokenId: token.id };
+}
+
+/** The principal `authenticate` set. */
+export function principalOf(res: Response): Principal {
+  const principal = res.locals.principal as Principal | undefined;
+  if (!principal) throw new Error('no principal: authenticate() must run first');
+  return principal;
+}
+
+/** Reads need the `read` scope, changes `deploy`; `scope` overrides (e.g. `admin`). */
+export function requireScope(scope?: Scope): RequestHandler {
+  return (req, res, next) => {
+    const needed = scope ?? scopeForMethod(req.method);
+    if (!hasScope(principalOf(res), needed)) {
+      return next(new ApiError('FORBIDDEN', `this token lacks the "${needed}" scope`));
+    }
+    next();
+  };
+}
+
+/** Requests that start jobs, per user and minute. */
+export function limitJobCreation(limiter: RateLimiter, perMinute: number): RequestHandler {
+  return async (req, res, next) => {
+    if (scopeForMethod(req.method) === 'read') return next();
+    const decision = await limiter.hit(principalOf(res).user, perMinute);
+    if (!decision.allowed) {
+      res.setHeader('retry-after', String(decision.retryAfterSeconds));
+      return next(new ApiError('RATE_LIMITED', `at most ${perMinute} changes per minute; try again later`));
+    }
     next();
   };
 }

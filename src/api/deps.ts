@@ -5,6 +5,9 @@ import type { Enqueuer } from '../jobs/enqueue.ts';
 import type { NodeQueues } from '../jobs/queues.ts';
 import type { AppStore } from '../store/apps.ts';
 import type { NodeStore } from '../store/nodes.ts';
+import type { RateLimiter } from '../store/rate-limits.ts';
+import type { TokenStore } from '../store/tokens.ts';
+import type { UserStore } from '../store/users.ts';
 
 export interface ApiOptions {
   domain: string;
@@ -15,6 +18,10 @@ export interface ApiOptions {
   nodeTimeoutMs: number;
   /** Largest accepted request body. Default 256 KiB. */
   bodyLimit?: string;
+  /** Failed authentications per client address and minute before 429s. */
+  authFailuresPerMinute: number;
+  /** Requests that change something (and so start jobs), per user and minute. */
+  changesPerMinute: number;
 }
 
 /** What the HTTP layer needs; all of it is Redis-backed, none of it talks to Docker. */
@@ -22,6 +29,9 @@ export interface ApiDeps {
   redis: Redis;
   apps: AppStore;
   nodes: NodeStore;
+  users: UserStore;
+  tokens: TokenStore;
+  limits: { authFailures: RateLimiter; changes: RateLimiter };
   queues: NodeQueues;
   enqueue: Enqueuer;
   secrets: SecretBox;

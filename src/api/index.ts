@@ -8,6 +8,9 @@ import { createEnqueuer } from '../jobs/enqueue.ts';
 import { NodeQueues } from '../jobs/queues.ts';
 import { AppStore } from '../store/apps.ts';
 import { NodeStore } from '../store/nodes.ts';
+import { RateLimiter } from '../store/rate-limits.ts';
+import { TokenStore } from '../store/tokens.ts';
+import { UserStore } from '../store/users.ts';
 import { createApiApp } from './app.ts';
 import type { ApiOptions } from './deps.ts';
 
@@ -33,6 +36,9 @@ export async function startApi(options: ApiServiceOptions, deps: { log: Logger; 
     redis,
     apps: new AppStore(redis),
     nodes: new NodeStore(redis),
+    users: new UserStore(redis),
+    tokens: new TokenStore(redis),
+    limits: { authFailures: new RateLimiter(redis, 'auth-failures'), changes: new RateLimiter(redis, 'changes') },
     queues,
     enqueue: createEnqueuer(redis, queues, options.jobAttempts),
     secrets: deps.secrets,

@@ -10,6 +10,7 @@ export interface ViewOptions {
 export function appView(doc: AppDocument, options: ViewOptions) {
   return {
     name: doc.name,
+    owner: doc.owner,
     status: doc.status,
     url: appUrl(doc.name, options.domain, options.proxyPort),
     repo: doc.repo,

@@ -45,6 +45,8 @@ const envSchema = z.object({
   GASPER_BUILD_TIMEOUT_MS: z.coerce.number().int().min(1000).default(15 * 60_000),
   GASPER_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   GASPER_JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
+  GASPER_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(30),
+  GASPER_CHANGES_PER_MINUTE: z.coerce.number().int().min(1).default(120),
   GASPER_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -70,6 +72,8 @@ export interface Config {
   buildTimeoutMs: number;
   workerConcurrency: number;
   jobAttempts: number;
+  /** Failed authentications per client address, and changing requests per user, per minute. */
+  limits: { authFailuresPerMinute: number; changesPerMinute: number };
   logLevel: Env['GASPER_LOG_LEVEL'];
 }
 
@@ -118,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     buildTimeoutMs: e.GASPER_BUILD_TIMEOUT_MS,
     workerConcurrency: e.GASPER_WORKER_CONCURRENCY,
     jobAttempts: e.GASPER_JOB_ATTEMPTS,
+    limits: { authFailuresPerMinute: e.GASPER_AUTH_FAILURES_PER_MINUTE, changesPerMinute: e.GASPER_CHANGES_PER_MINUTE },
     logLevel: e.GASPER_LOG_LEVEL,
   });
 }

@@ -8,6 +8,15 @@ export const keys = {
   /** Which queue holds a job; expires with the job's retention. */
   jobQueue: (jobId: string) => `gasper:job:${jobId}:queue`,
   adminTokenHash: 'gasper:admin-token-hash',
+  user: (name: string) => `gasper:user:${name}`,
+  users: 'gasper:users',
+  /** token id → token hash, per user (listing and revocation by id). */
+  userTokens: (user: string) => `gasper:user:${user}:tokens`,
+  /** SHA-256 of a token → its record. */
+  token: (hash: string) => `gasper:token:${hash}`,
+  /** Who may see a job (its resource's owner); expires with the job's retention. */
+  jobOwner: (jobId: string) => `gasper:job:${jobId}:owner`,
+  rateLimit: (name: string, subject: string) => `gasper:rate:${name}:${subject}`,
   events: 'gasper:events',
   eventsLatest: 'gasper:events:latest',
 } as const;

@@ -9,9 +9,10 @@ export interface EnqueuedJob {
   queue: string;
 }
 
+/** Every job is enqueued on behalf of a user, who (with admins) may then see it. */
 export interface Enqueuer {
-  deployApp(node: string, data: DeployAppData): Promise<EnqueuedJob>;
-  deleteApp(node: string, data: DeleteAppData): Promise<EnqueuedJob>;
+  deployApp(node: string, data: DeployAppData, owner: string): Promise<EnqueuedJob>;
+  deleteApp(node: string, data: DeleteAppData, owner: string): Promise<EnqueuedJob>;
 }
 
 interface JobDefinition<S extends z.ZodType> {
@@ -24,9 +25,13 @@ interface JobDefinition<S extends z.ZodType> {
  * one job. The id → queue index lets `GET /jobs/:id` find a job without knowing its node.
  */
 export function createEnqueuer(redis: Redis, queues: NodeQueues, attempts: number): Enqueuer {
-  async function add<S extends z.ZodType>(node: string, job: JobDefinition<S>, id: string, data: z.infer<S>) {
+  async function add<S extends z.ZodType>(node: string, job: JobDefinition<S>, id: string, data: z.infer<S>, owner: string) {
     const queue = queues.forNode(node);
-    await redis.set(keys.jobQueue(id), queue.name, 'EX', jobRetentionSeconds);
+    await redis
+      .multi()
+      .set(keys.jobQueue(id), queue.name, 'EX', jobRetentionSeconds)
+      .set(keys.jobOwner(id), owner, 'EX', jobRetentionSeconds)
+      .exec();
     const added = await queue.add(job.name, job.schema.parse(data), { ...defaultJobOptions(attempts), jobId: id });
     // A fixed id dedupes a repeated request; but one that failed for good is run again, since
     // asking again after a failure (say, Docker was down) means "try once more".
@@ -34,8 +39,8 @@ export function createEnqueuer(redis: Redis, queues: NodeQueues, attempts: numbe
     return { id, queue: queue.name };
   }
   return {
-    deployApp: (node, data) => add(node, deployAppJob, `deploy-${data.app}-${data.uid}-${data.release}`, data),
+    deployApp: (node, data, owner) => add(node, deployAppJob, `deploy-${data.app}-${data.uid}-${data.release}`, data, owner),
     // One deletion per incarnation: asking twice returns the job already queued.
-    deleteApp: (node, data) => add(node, deleteAppJob, `delete-${data.app}-${data.uid}`, data),
+    deleteApp: (node, data, owner) => add(node, deleteAppJob, `delete-${data.app}-${data.uid}`, data, owner),
   };
 }

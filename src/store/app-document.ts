@@ -16,6 +16,8 @@ export const appDocumentSchema = z.object({
    * so jobs and job ids of the first can never act on (or be mistaken for) the second.
    */
   uid: z.string(),
+  /** The user who owns the app; documents from before users existed belong to the admin. */
+  owner: z.string().default('admin'),
   repo: z.object({ url: z.string(), branch: z.string().optional() }),
   runtime: z.string(),
   build: z.array(z.string()).optional(),

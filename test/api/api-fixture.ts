@@ -14,6 +14,9 @@ import { createEnqueuer } from '../../src/jobs/enqueue.ts';
 import { NodeQueues } from '../../src/jobs/queues.ts';
 import { AppStore } from '../../src/store/apps.ts';
 import { NodeStore, type NodeDocument } from '../../src/store/nodes.ts';
+import { RateLimiter } from '../../src/store/rate-limits.ts';
+import { TokenStore } from '../../src/store/tokens.ts';
+import { UserStore } from '../../src/store/users.ts';
 import { startTestRedis } from '../support/redis.ts';
 
 /** A random suffix, so names never collide across runs or test files. */
@@ -29,6 +32,8 @@ export const defaultOptions: ApiOptions = {
   proxyPort: 8088,
   allowLocalRepos: true,
   nodeTimeoutMs: 30_000,
+  authFailuresPerMinute: 1000,
+  changesPerMinute: 1000,
 };
 
 export interface Snapshot {
@@ -53,6 +58,7 @@ export interface ApiFixture {
   /** Authenticated requests against `app` (or another express app). */
   get(path: string, app?: Express): supertest.Test;
   post(path: string, app?: Express): supertest.Test;
+  patch(path: string, app?: Express): supertest.Test;
   del(path: string, app?: Express): supertest.Test;
   /** Every `gasper:*` key and the job counts of every known queue. */
   snapshot(): Promise<Snapshot>;
@@ -75,6 +81,9 @@ export async function startApiFixture(options: Partial<ApiOptions> = {}): Promis
     redis,
     apps,
     nodes,
+    users: new UserStore(redis),
+    tokens: new TokenStore(redis),
+    limits: { authFailures: new RateLimiter(redis, 'auth-failures'), changes: new RateLimiter(redis, 'changes') },
     queues,
     enqueue: createEnqueuer(redis, queues, JOB_ATTEMPTS),
     secrets,
@@ -96,7 +105,9 @@ export async function startApiFixture(options: Partial<ApiOptions> = {}): Promis
   async function snapshot(): Promise<Snapshot> {
     const jobCounts: Snapshot['jobCounts'] = {};
     for (const queue of queues.all()) jobCounts[queue.name] = await queue.getJobCounts();
-    return { keys: (await redis.keys('gasper:*')).sort(), jobCounts };
+    // Rate-limit counters are bookkeeping, not state a request creates.
+    const all = await redis.keys('gasper:*');
+    return { keys: all.filter((k) => !k.startsWith('gasper:rate:')).sort(), jobCounts };
   }
 
   return {
@@ -123,6 +134,7 @@ export async function startApiFixture(options: Partial<ApiOptions> = {}): Promis
     },
     get: (path, target = app) => auth(supertest(target).get(path)),
     post: (path, target = app) => auth(supertest(target).post(path)),
+    patch: (path, target = app) => auth(supertest(target).patch(path)),
     del: (path, target = app) => auth(supertest(target).delete(path)),
     snapshot,
     async expectNothingCreated(before, name) {

@@ -62,7 +62,7 @@ describe('deploy and delete steps are idempotent (Docker, Redis)', function () {
   async function createApp(name: string): Promise<{ job: Job; data: DeployAppData }> {
     const now = new Date().toISOString();
     const doc: AppDocument = {
-      name, uid: crypto.randomBytes(5).toString('hex'), repo: { url: repo.url }, runtime: 'node', run: 'node server.js',
+      name, uid: crypto.randomBytes(5).toString('hex'), owner: 'admin', repo: { url: repo.url }, runtime: 'node', run: 'node server.js',
       port: 8080, sealedEnv: {}, node, status: 'queued', pendingRelease: 'r000001', instances: [], createdAt: now, updatedAt: now,
     };
     expect(await ctx.apps.create(doc, 1)).to.equal(true);

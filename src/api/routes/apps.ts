@@ -1,9 +1,11 @@
 import crypto from 'node:crypto';
-import { Router } from 'express';
+import { Router, type Response } from 'express';
 import { releaseId } from '../../core/naming.ts';
 import { NoNodeAvailableError, placeApp } from '../../core/placement.ts';
 import { runtimes } from '../../core/runtimes.ts';
+import { canSee, quotaProblem } from '../../core/access.ts';
 import type { AppDocument } from '../../store/app-document.ts';
+import { principalOf } from '../auth.ts';
 import { createAppRequest } from '../app-request.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
@@ -26,9 +28,10 @@ export function appsRouter(deps: ApiDeps): Router {
     }
   }
 
-  async function load(name: string): Promise<AppDocument> {
+  /** The app, if the caller may see it: another user's app is as absent as a missing one. */
+  async function load(res: Response, name: string): Promise<AppDocument> {
     const doc = await apps.get(name);
-    if (!doc) throw new ApiError('NOT_FOUND', `app "${name}" not found`);
+    if (!doc || !canSee(principalOf(res), doc.owner)) throw new ApiError('NOT_FOUND', `app "${name}" not found`);
     return doc;
   }
 
@@ -36,12 +39,18 @@ export function appsRouter(deps: ApiDeps): Router {
     const parsed = createSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw validationError(parsed.error);
     const body = parsed.data;
+    const principal = principalOf(res);
+    const quotas = (await deps.users.get(principal.user))?.quotas ?? {};
+    const owned = (await apps.list()).filter((a) => a.owner === principal.user).length;
+    const overQuota = quotaProblem(quotas, { apps: owned, databases: 0 }, 'app');
+    if (overQuota) throw new ApiError('QUOTA_EXCEEDED', overQuota);
     const node = await chooseNode();
     const release = releaseId(1);
     const now = new Date().toISOString();
     const doc: AppDocument = {
       name: body.name,
       uid: crypto.randomBytes(5).toString('hex'),
+      owner: principal.user,
       repo: body.repo,
       runtime: body.runtime,
       build: body.build,
@@ -58,7 +67,7 @@ export function appsRouter(deps: ApiDeps): Router {
     if (!(await apps.create(doc, 1))) throw new ApiError('APP_EXISTS', `app "${body.name}" already exists`, { name: 'already exists' });
     let job;
     try {
-      job = await enqueue.deployApp(node, { app: doc.name, uid: doc.uid, release });
+      job = await enqueue.deployApp(node, { app: doc.name, uid: doc.uid, release }, doc.owner);
     } catch (err) {
       await apps.remove(doc.name);
       throw err;
@@ -68,18 +77,20 @@ export function appsRouter(deps: ApiDeps): Router {
   });
 
   router.get('/', async (_req, res) => {
-    res.json({ apps: (await apps.list()).map(view) });
+    const principal = principalOf(res);
+    res.json({ apps: (await apps.list()).filter((a) => canSee(principal, a.owner)).map(view) });
   });
 
   router.get('/:name', async (req, res) => {
-    res.json({ app: view(await load(req.params.name)) });
+    res.json({ app: view(await load(res, req.params.name)) });
   });
 
   router.delete('/:name', async (req, res) => {
+    await load(res, req.params.name);
     // Intent first: a deploy still running sees `deleting` and does not resurrect the app.
     const doc = await apps.update(req.params.name, (d) => ({ ...d, status: 'deleting' }));
     if (!doc) throw new ApiError('NOT_FOUND', `app "${req.params.name}" not found`);
-    const job = await enqueue.deleteApp(doc.node, { app: doc.name, uid: doc.uid });
+    const job = await enqueue.deleteApp(doc.node, { app: doc.name, uid: doc.uid }, doc.owner);
     const stored = await apps.update(doc.name, (d) => ({ ...d, lastJob: job.id }));
     res.status(202).json({ app: view(stored ?? doc), job: jobRef(job.id) });
   });

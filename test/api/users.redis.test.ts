@@ -1,0 +1,148 @@
+import { expect } from 'chai';
+import supertest from 'supertest';
+import type { Express } from 'express';
+import { appName, expectError, expectFieldError, startApiFixture, suffix, validBody, type ApiFixture } from './api-fixture.ts';
+
+/** Users, tokens, scopes, ownership, rate limits and quotas, with a real Redis behind the API. */
+describe('API users and access (real Redis)', () => {
+  let fx: ApiFixture;
+  const as = (token: string, app: Express = fx.app) => ({
+    get: (p: string) => supertest(app).get(p).set('authorization', `Bearer ${token}`),
+    post: (p: string) => supertest(app).post(p).set('authorization', `Bearer ${token}`),
+    patch: (p: string) => supertest(app).patch(p).set('authorization', `Bearer ${token}`),
+    del: (p: string) => supertest(app).delete(p).set('authorization', `Bearer ${token}`),
+  });
+  async function createUser(role: 'member' | 'admin' = 'member'): Promise<{ name: string; token: string }> {
+    const name = `user-${suffix()}`;
+    const res = await fx.post('/users').send({ name, role }).expect(201);
+    expect(res.body.user).to.include({ name, role });
+    expect(res.body.token).to.match(/^gsp_/);
+    return { name, token: res.body.token };
+  }
+
+  before(async () => {
+    fx = await startApiFixture();
+    await fx.registerNode(`n-${suffix()}`);
+  });
+  after(() => fx?.close());
+
+  it('an admin creates a user whose first token is shown once and stored only hashed', async () => {
+    const alice = await createUser();
+    const me = await as(alice.token).get('/users/me').expect(200);
+    expect(me.body.user).to.include({ name: alice.name, role: 'member' });
+    const tokens = await as(alice.token).get('/users/me/tokens').expect(200);
+    expect(tokens.body.tokens).to.have.length(1);
+    expect(JSON.stringify(tokens.body)).to.not.include(alice.token);
+    const everything = await fx.redis.keys('gasper:*');
+    for (const key of everything) {
+      const type = await fx.redis.type(key);
+      const value = type === 'string' ? await fx.redis.get(key) : type === 'hash' ? JSON.stringify(await fx.redis.hgetall(key)) : '';
+      expect(value ?? '', key).to.not.include(alice.token);
+    }
+  });
+
+  it('refuses bad user requests with the field named, and duplicates with 409', async () => {
+    expectFieldError(await fx.post('/users').send({ name: 'Bad Name' }), 'name');
+    expectFieldError(await fx.post('/users').send({ name: `u-${suffix()}`, role: 'root' }), 'role');
+    expectFieldError(await fx.post('/users').send({ name: `u-${suffix()}`, quotas: { maxApps: -1 } }), 'quotas.maxApps');
+    const alice = await createUser();
+    expectError(await fx.post('/users').send({ name: alice.name }), 409, 'USER_EXISTS');
+  });
+
+  it('members see and touch only their own apps and jobs; others answer 404; admins see all', async () => {
+    const alice = await createUser();
+    const bob = await createUser();
+    const name = appName('own');
+    const created = await as(alice.token).post('/apps').send(validBody(name)).expect(202);
+    expect(created.body.app.owner).to.equal(alice.name);
+    const jobId = created.body.job.id;
+
+    expect((await as(alice.token).get('/apps').expect(200)).body.apps.map((a: { name: string }) => a.name)).to.deep.equal([name]);
+    expect((await as(bob.token).get('/apps').expect(200)).body.apps).to.deep.equal([]);
+    expectError(await as(bob.token).get(`/apps/${name}`), 404, 'NOT_FOUND');
+    expectError(await as(bob.token).del(`/apps/${name}`), 404, 'NOT_FOUND');
+    expectError(await as(bob.token).get(`/jobs/${jobId}`), 404, 'NOT_FOUND');
+    expect((await fx.apps.get(name))?.status).to.equal('queued');
+
+    await as(alice.token).get(`/jobs/${jobId}`).expect(200);
+    await fx.get(`/apps/${name}`).expect(200);
+    await fx.get(`/jobs/${jobId}`).expect(200);
+    // The same name is taken for everyone, whoever owns it.
+    expectError(await as(bob.token).post('/apps').send(validBody(name)), 409, 'APP_EXISTS');
+  });
+
+  it('members cannot manage users: 403 for admin routes, 404 for another user', async () => {
+    const alice = await createUser();
+    const bob = await createUser();
+    expectError(await as(alice.token).post('/users').send({ name: `u-${suffix()}` }), 403, 'FORBIDDEN');
+    expectError(await as(alice.token).get('/users'), 403, 'FORBIDDEN');
+    expectError(await as(alice.token).get(`/users/${bob.name}`), 404, 'NOT_FOUND');
+    expectError(await as(alice.token).get(`/users/${bob.name}/tokens`), 404, 'NOT_FOUND');
+    expectError(await as(alice.token).patch(`/users/${alice.name}`).send({ role: 'admin' }), 403, 'FORBIDDEN');
+  });
+
+  it('tokens carry scopes: a read token cannot deploy, a member cannot mint an admin token', async () => {
+    const alice = await createUser();
+    const minted = await as(alice.token).post('/users/me/tokens').send({ name: 'ci read-only', scopes: ['read'] }).expect(201);
+    expect(minted.body.token).to.include({ name: 'ci read-only', user: alice.name });
+    expect(minted.body.token.scopes).to.deep.equal(['read']);
+    const readOnly = minted.body.secret as string;
+    await as(readOnly).get('/apps').expect(200);
+    expectError(await as(readOnly).post('/apps').send(validBody(appName('ro'))), 403, 'FORBIDDEN');
+    expectError(await as(readOnly).post('/users/me/tokens').send({ name: 'x' }), 403, 'FORBIDDEN');
+    expectFieldError(await as(alice.token).post('/users/me/tokens').send({ name: 'x', scopes: ['admin'] }), 'scopes');
+    expectFieldError(await as(alice.token).post('/users/me/tokens').send({ name: 'x', scopes: ['root'] }), 'scopes.0');
+  });
+
+  it('a revoked token stops working at once', async () => {
+    const alice = await createUser();
+    const minted = await as(alice.token).post('/users/me/tokens').send({ name: 'temp' }).expect(201);
+    await as(minted.body.secret).get('/apps').expect(200);
+    await as(alice.token).del(`/users/me/tokens/${minted.body.token.id}`).expect(204);
+    expectError(await as(minted.body.secret).get('/apps'), 401, 'UNAUTHORIZED');
+    expectError(await as(alice.token).del(`/users/me/tokens/${minted.body.token.id}`), 404, 'NOT_FOUND');
+  });
+
+  it('quotas set by an admin refuse the app over the limit, creating nothing', async () => {
+    const alice = await createUser();
+    await fx.patch(`/users/${alice.name}`).send({ quotas: { maxApps: 1 } }).expect(200);
+    await as(alice.token).post('/apps').send(validBody(appName('q1'))).expect(202);
+    const before = await fx.snapshot();
+    const over = appName('q2');
+    expectError(await as(alice.token).post('/apps').send(validBody(over)), 403, 'QUOTA_EXCEEDED');
+    await fx.expectNothingCreated(before, over);
+  });
+
+  it('a user who owns apps cannot be deleted; one who does not can, and their tokens die', async () => {
+    const alice = await createUser();
+    const name = appName('keep');
+    await as(alice.token).post('/apps').send(validBody(name)).expect(202);
+    expectError(await fx.del(`/users/${alice.name}`), 409, 'USER_HAS_RESOURCES');
+    await fx.apps.remove(name);
+    await fx.del(`/users/${alice.name}`).expect(204);
+    expectError(await as(alice.token).get('/apps'), 401, 'UNAUTHORIZED');
+    expectError(await fx.del('/users/admin'), 400, 'VALIDATION_FAILED');
+  });
+
+  it('rate-limits failed authentications per address, even for a good token afterwards', async () => {
+    const strict = fx.withOptions({ authFailuresPerMinute: 3 });
+    // The counter is per client address (X-Forwarded-For from loopback is trusted): use a fresh one.
+    const address = `198.51.100.${Math.floor(Math.random() * 250)}`;
+    for (let i = 0; i < 3; i++) {
+      expectError(await supertest(strict).get('/apps').set('authorization', 'Bearer wrong').set('x-forwarded-for', address), 401, 'UNAUTHORIZED');
+    }
+    const limited = await supertest(strict).get('/apps').set('authorization', `Bearer ${fx.token}`).set('x-forwarded-for', address);
+    expectError(limited, 429, 'RATE_LIMITED');
+    expect(Number(limited.headers['retry-after'])).to.be.within(1, 60);
+  });
+
+  it('rate-limits changes per user', async () => {
+    const alice = await createUser();
+    const strict = fx.withOptions({ changesPerMinute: 2 });
+    await as(alice.token, strict).post('/apps').send(validBody(appName('r1'))).expect(202);
+    await as(alice.token, strict).post('/apps').send(validBody(appName('r2'))).expect(202);
+    expectError(await as(alice.token, strict).post('/apps').send(validBody(appName('r3'))), 429, 'RATE_LIMITED');
+    // Reads are not limited.
+    await as(alice.token, strict).get('/apps').expect(200);
+  });
+});
