@@ -4,6 +4,7 @@ import type { ApiDeps } from './deps.ts';
 import { ApiError, errorHandler } from './errors.ts';
 import { appsRouter } from './routes/apps.ts';
 import { jobsRouter } from './routes/jobs.ts';
+import { sshCredentialsRouter } from './routes/ssh-credentials.ts';
 
 /** The express application, without a listening socket (supertest drives it directly). */
 export function createApiApp(deps: ApiDeps): Express {
@@ -27,6 +28,7 @@ export function createApiApp(deps: ApiDeps): Express {
   });
   app.use(express.json({ limit: deps.options.bodyLimit ?? '256kb' }));
   app.use('/apps', appsRouter(deps));
+  app.use('/apps', sshCredentialsRouter(deps));
   app.use('/jobs', jobsRouter(deps));
   app.use((req, _res, next) => next(new ApiError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.log));
