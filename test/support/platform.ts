@@ -16,6 +16,8 @@ export interface TestPlatform {
   token: string;
   apiUrl: string;
   proxyPort: number;
+  /** Port of the SSH service (on 127.0.0.1). */
+  sshPort: number;
   /** A supertest client for the API with the admin token set. */
   api(): { get(p: string): supertest.Test; post(p: string): supertest.Test; delete(p: string): supertest.Test };
   /** Polls `GET /jobs/:id` until the job is completed or failed. */
@@ -46,6 +48,8 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     GASPER_API_HOST: '127.0.0.1',
     GASPER_PROXY_PORT: '0',
     GASPER_PROXY_HOST: '127.0.0.1',
+    GASPER_SSH_PORT: '0',
+    GASPER_SSH_HOST: '127.0.0.1',
     GASPER_NODE_ID: nodeId,
     GASPER_ADMIN_TOKEN: token,
     GASPER_ALLOW_LOCAL_REPOS: '1',
@@ -69,6 +73,7 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     token,
     apiUrl,
     proxyPort: platform.proxy!.port,
+    sshPort: platform.ssh!.port,
     api,
     async waitForJob(id, timeoutMs = 90_000) {
       const deadline = Date.now() + timeoutMs;
