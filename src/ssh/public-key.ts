@@ -26,8 +26,8 @@ export function fingerprintOf(blob: Buffer): string {
 export function parsePublicKeyLine(line: string): ParsedPublicKey {
   const trimmed = line.trim();
   if (trimmed === '') return { ok: false, problem: 'is empty' };
-  if (/[\r\n]/.test(trimmed)) return { ok: false, problem: 'must be a single line (one OpenSSH public key)' };
   if (trimmed.includes('PRIVATE KEY')) return { ok: false, problem: 'is a private key: send the public key (the .pub file)' };
+  if (/[\r\n]/.test(trimmed)) return { ok: false, problem: 'must be a single line (one OpenSSH public key)' };
   const match = /^(\S+)\s+([A-Za-z0-9+/]+={0,2})(?:\s+(.*))?$/.exec(trimmed);
   if (!match) return { ok: false, problem: 'must be an OpenSSH public key line: "<type> <base64> [comment]"' };
   const parsed = ssh2.utils.parseKey(trimmed);

@@ -53,6 +53,7 @@ export interface ApiFixture {
   /** Authenticated requests against `app` (or another express app). */
   get(path: string, app?: Express): supertest.Test;
   post(path: string, app?: Express): supertest.Test;
+  put(path: string, app?: Express): supertest.Test;
   del(path: string, app?: Express): supertest.Test;
   /** Every `gasper:*` key and the job counts of every known queue. */
   snapshot(): Promise<Snapshot>;
@@ -123,6 +124,7 @@ export async function startApiFixture(options: Partial<ApiOptions> = {}): Promis
     },
     get: (path, target = app) => auth(supertest(target).get(path)),
     post: (path, target = app) => auth(supertest(target).post(path)),
+    put: (path, target = app) => auth(supertest(target).put(path)),
     del: (path, target = app) => auth(supertest(target).delete(path)),
     snapshot,
     async expectNothingCreated(before, name) {
