@@ -36,10 +36,29 @@ export function parsePublicKeyLine(line: string): ParsedPublicKey {
   const blob = parsed.getPublicSSH();
   // ssh2 keeps the declared type; the blob must agree with it.
   if (parsed.type !== match[1]) return { ok: false, problem: `declares type ${match[1]} but holds a ${parsed.type} key` };
+  if (parsed.type === 'ssh-rsa' && rsaModulusBits(blob) < 2048) return { ok: false, problem: 'is an RSA key shorter than 2048 bits' };
   return {
     ok: true,
     key: { type: parsed.type, fingerprint: fingerprintOf(blob), comment: (match[3] ?? '').trim(), blob: blob.toString('base64') },
   };
+}
+
+/** Bits of an ssh-rsa blob's modulus: string "ssh-rsa", mpint e, mpint n (RFC 4253 §6.6). */
+function rsaModulusBits(blob: Buffer): number {
+  let offset = 0;
+  const next = () => {
+    const length = blob.readUInt32BE(offset);
+    const value = blob.subarray(offset + 4, offset + 4 + length);
+    offset += 4 + length;
+    return value;
+  };
+  next();
+  next();
+  const n = next();
+  let start = 0;
+  while (start < n.length && n[start] === 0) start++;
+  if (start === n.length) return 0;
+  return (n.length - start - 1) * 8 + (32 - Math.clz32(n[start]!));
 }
 
 /**
