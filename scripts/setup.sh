@@ -14,7 +14,8 @@ node_ok=$(node -e 'const [a,b]=process.versions.node.split(".").map(Number); con
 
 # Debian packages, by the command each provides.
 missing=()
-for pair in docker:docker.io dockerd:docker.io redis-server:redis-server git:git debootstrap:debootstrap curl:curl; do
+for pair in docker:docker.io dockerd:docker.io redis-server:redis-server git:git debootstrap:debootstrap curl:curl \
+    ssh:openssh-client ssh-keygen:openssh-client sshpass:sshpass tmux:tmux script:bsdutils; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -29,7 +29,7 @@ async function serve(services: readonly ServiceName[]): Promise<void> {
     process.stderr.write(`\nAdmin token (shown once, store it now):\n  ${platform.generatedAdminToken}\n\n`);
   }
   log.info(
-    { services, api: platform.api?.port, proxy: platform.proxy?.port, domain: config.domain },
+    { services, api: platform.api?.port, proxy: platform.proxy?.port, ssh: platform.ssh?.port, domain: config.domain },
     `gasper is up${platform.api ? `: API on :${platform.api.port}` : ''}${platform.proxy ? `, apps at http://<app>.${config.domain}:${platform.proxy.port}` : ''}`,
   );
   let stopping = false;
@@ -48,4 +48,5 @@ program.command('up').description('run the whole platform on this machine: worke
 program.command('api').description('run only the REST API (needs REDIS_URL)').action(() => serve(['api']));
 program.command('worker').description("run only this node's worker (needs REDIS_URL and Docker)").action(() => serve(['worker']));
 program.command('proxy').description('run only the reverse proxy (needs REDIS_URL)').action(() => serve(['proxy']));
+program.command('ssh').description("run only the SSH service into apps' containers (needs REDIS_URL and Docker)").action(() => serve(['ssh']));
 await program.parseAsync();

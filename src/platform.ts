@@ -7,15 +7,17 @@ import { createLogger, type Logger } from './core/log.ts';
 import { connectRedis, startEmbeddedRedis } from './core/redis.ts';
 import { createSecretBox, loadSecretKey, type SecretBox } from './core/secret-box.ts';
 import { startProxy, type ProxyHandle } from './proxy/index.ts';
+import { startSsh, type SshHandle } from './ssh/index.ts';
 import { startWorker } from './workers/index.ts';
 
-export type ServiceName = 'api' | 'worker' | 'proxy';
-export const allServices: readonly ServiceName[] = ['worker', 'proxy', 'api'];
+export type ServiceName = 'api' | 'worker' | 'proxy' | 'ssh';
+export const allServices: readonly ServiceName[] = ['worker', 'proxy', 'ssh', 'api'];
 
 export interface PlatformHandle {
   redisUrl: string;
   api?: ApiHandle;
   proxy?: ProxyHandle;
+  ssh?: SshHandle;
   /** Set when this start generated the admin token: shown once, stored only as a hash. */
   generatedAdminToken?: string;
   close(): Promise<void>;
@@ -68,6 +70,7 @@ export async function startPlatform(
           heartbeatMs, nodeId: config.node.id, nodeAddress: config.node.address, allowLocalRepos: config.allowLocalRepos,
           extraCaCerts: config.extraCaCerts, imagePrefix: config.imagePrefix, runtimeImages: config.runtimeImages,
           healthTimeoutMs: config.healthTimeoutMs, buildTimeoutMs: config.buildTimeoutMs, keepReleases: 5,
+          advertisedDockerHost: config.nodeDockerHost,
         },
         { log, secrets },
       );
@@ -77,6 +80,14 @@ export async function startPlatform(
       const proxy = await startProxy({ ...config.proxy, domain: config.domain, redisUrl }, { log });
       closers.push(() => proxy.close());
       handle.proxy = proxy;
+    }
+    if (services.includes('ssh')) {
+      const ssh = await startSsh(
+        { ...config.ssh, stateDir: config.stateDir, redisUrl, nodeId: config.node.id, dockerHost: config.dockerHost },
+        { log },
+      );
+      closers.push(() => ssh.close());
+      handle.ssh = ssh;
     }
     if (services.includes('api')) {
       const api = await startApi(

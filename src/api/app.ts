@@ -5,6 +5,7 @@ import { ApiError, errorHandler } from './errors.ts';
 import { appsRouter } from './routes/apps.ts';
 import { jobsRouter } from './routes/jobs.ts';
 import { usersRouter } from './routes/users.ts';
+import { sshCredentialsRouter } from './routes/ssh-credentials.ts';
 
 /** The express application, without a listening socket (supertest drives it directly). */
 export function createApiApp(deps: ApiDeps): Express {
@@ -31,6 +32,7 @@ export function createApiApp(deps: ApiDeps): Express {
   app.use(limitJobCreation(deps.limits.changes, deps.options.changesPerMinute));
   app.use('/apps', appsRouter(deps));
   app.use('/users', usersRouter(deps));
+  app.use('/apps', sshCredentialsRouter(deps));
   app.use('/jobs', jobsRouter(deps));
   app.use((req, _res, next) => next(new ApiError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.log));

@@ -21,6 +21,8 @@ const envSchema = z.object({
   GASPER_API_HOST: z.string().min(1).default('0.0.0.0'),
   GASPER_PROXY_PORT: port.default(8080),
   GASPER_PROXY_HOST: z.string().min(1).default('0.0.0.0'),
+  GASPER_SSH_PORT: port.default(2222),
+  GASPER_SSH_HOST: z.string().min(1).default('0.0.0.0'),
   GASPER_DOMAIN: z
     .string()
     .regex(/^(?=.{1,200}$)([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, 'must be a lowercase DNS name')
@@ -32,6 +34,9 @@ const envSchema = z.object({
     .regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'must be lowercase letters, digits and dashes (max 40)')
     .default(os.hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+/, '').slice(0, 40) || 'node'),
   GASPER_NODE_ADDRESS: z.union([z.ipv4(), z.ipv6()]).default('127.0.0.1'),
+  GASPER_NODE_DOCKER_HOST: optional.pipe(
+    z.string().regex(/^(unix|tcp|http|https):\/\/\S+$/, 'must be unix://, tcp://, http:// or https:// (DOCKER_HOST syntax)').optional(),
+  ),
   GASPER_ADMIN_TOKEN: optional.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   GASPER_SECRET_KEY: optional.pipe(
     z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 hex characters (32 bytes)').optional(),
@@ -56,10 +61,16 @@ export interface Config {
   stateDir: string;
   api: { host: string; port: number };
   proxy: { host: string; port: number };
+  ssh: { host: string; port: number };
   domain: string;
   redisUrl: string | undefined;
   dockerHost: string | undefined;
   node: { id: string; address: string };
+  /**
+   * The Docker endpoint this node advertises in its node document, so the SSH service of another
+   * node can exec into this node's containers. Unset: not advertised (only local SSH sessions).
+   */
+  nodeDockerHost: string | undefined;
   adminToken: string | undefined;
   secretKey: string | undefined;
   allowLocalRepos: boolean;
@@ -108,10 +119,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     stateDir: path.resolve(e.GASPER_STATE_DIR),
     api: { host: e.GASPER_API_HOST, port: e.GASPER_API_PORT },
     proxy: { host: e.GASPER_PROXY_HOST, port: e.GASPER_PROXY_PORT },
+    ssh: { host: e.GASPER_SSH_HOST, port: e.GASPER_SSH_PORT },
     domain: e.GASPER_DOMAIN,
     redisUrl: e.REDIS_URL,
     dockerHost: e.DOCKER_HOST,
     node: { id: e.GASPER_NODE_ID, address: e.GASPER_NODE_ADDRESS },
+    nodeDockerHost: e.GASPER_NODE_DOCKER_HOST,
     adminToken: e.GASPER_ADMIN_TOKEN,
     secretKey: e.GASPER_SECRET_KEY,
     allowLocalRepos: e.GASPER_ALLOW_LOCAL_REPOS,

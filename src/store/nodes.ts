@@ -8,6 +8,11 @@ export const nodeDocumentSchema = z.object({
   capacity: z.object({ cpus: z.number(), memoryBytes: z.number() }),
   startedAt: z.string(),
   heartbeatAt: z.string(),
+  /**
+   * Docker endpoint of this node's daemon (DOCKER_HOST syntax), advertised so that the SSH
+   * service of another node can exec into its containers. Whoever reaches it controls the node.
+   */
+  docker: z.string().optional(),
 });
 export type NodeDocument = z.infer<typeof nodeDocumentSchema>;
 

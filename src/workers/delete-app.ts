@@ -4,6 +4,7 @@ import type { DeleteAppData } from '../jobs/schemas.ts';
 import { listManaged, removeContainer } from './containers.ts';
 import type { WorkerContext } from './context.ts';
 import { JobReporter } from './job-reporter.ts';
+import { SshCredentialStore } from '../store/ssh-credentials.ts';
 
 export type DeleteResult = { outcome: 'deleted'; containers: number } | { outcome: 'skipped'; reason: string };
 
@@ -29,6 +30,7 @@ export async function deleteApp(ctx: WorkerContext, job: Job, data: DeleteAppDat
 
   await report.step(80, 'removing route and records');
   await publishEvent(ctx.redis, { type: 'app.removed', app: data.app });
+  await new SshCredentialStore(ctx.redis).removeApp(data.app);
   await ctx.apps.remove(data.app);
   await report.step(100, 'deleted');
   return { outcome: 'deleted', containers: containers.length };

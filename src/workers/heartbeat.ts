@@ -5,7 +5,7 @@ import type { NodeStore } from '../store/nodes.ts';
 /** Registers the node and refreshes its document every `intervalMs`; the API places only on fresh ones. */
 export async function startHeartbeat(
   nodes: NodeStore,
-  node: { id: string; address: string },
+  node: { id: string; address: string; docker?: string },
   intervalMs: number,
   log: Logger,
 ): Promise<{ close(): void }> {
@@ -14,6 +14,7 @@ export async function startHeartbeat(
     nodes.put({
       id: node.id,
       address: node.address,
+      ...(node.docker ? { docker: node.docker } : {}),
       capacity: { cpus: os.cpus().length, memoryBytes: os.totalmem() },
       startedAt,
       heartbeatAt: new Date().toISOString(),

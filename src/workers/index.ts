@@ -21,6 +21,8 @@ export interface WorkerServiceOptions extends NodeWorkerOptions {
   dockerHost: string | undefined;
   concurrency: number;
   heartbeatMs: number;
+  /** Docker endpoint advertised in the node document for other nodes' SSH services; unset: none. */
+  advertisedDockerHost?: string;
 }
 
 export interface WorkerHandle {
@@ -81,7 +83,7 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
   worker.on('failed', (job, err) => log.warn({ job: job?.id, err: err.message }, 'job failed'));
   worker.on('completed', (job) => log.info({ job: job.id, result: job.returnvalue }, 'job completed'));
   worker.on('error', (err) => log.error({ err }, 'worker error'));
-  const heartbeat = await startHeartbeat(new NodeStore(redis), { id: options.nodeId, address: options.nodeAddress }, options.heartbeatMs, log);
+  const heartbeat = await startHeartbeat(new NodeStore(redis), { id: options.nodeId, address: options.nodeAddress, docker: options.advertisedDockerHost }, options.heartbeatMs, log);
   void worker.run();
   await worker.waitUntilReady();
   log.info({ queue: worker.name }, 'worker started');

@@ -59,6 +59,7 @@ export interface ApiFixture {
   get(path: string, app?: Express): supertest.Test;
   post(path: string, app?: Express): supertest.Test;
   patch(path: string, app?: Express): supertest.Test;
+  put(path: string, app?: Express): supertest.Test;
   del(path: string, app?: Express): supertest.Test;
   /** Every `gasper:*` key and the job counts of every known queue. */
   snapshot(): Promise<Snapshot>;
@@ -135,6 +136,7 @@ export async function startApiFixture(options: Partial<ApiOptions> = {}): Promis
     get: (path, target = app) => auth(supertest(target).get(path)),
     post: (path, target = app) => auth(supertest(target).post(path)),
     patch: (path, target = app) => auth(supertest(target).patch(path)),
+    put: (path, target = app) => auth(supertest(target).put(path)),
     del: (path, target = app) => auth(supertest(target).delete(path)),
     snapshot,
     async expectNothingCreated(before, name) {

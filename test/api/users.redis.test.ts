@@ -10,6 +10,7 @@ describe('API users and access (real Redis)', () => {
     get: (p: string) => supertest(app).get(p).set('authorization', `Bearer ${token}`),
     post: (p: string) => supertest(app).post(p).set('authorization', `Bearer ${token}`),
     patch: (p: string) => supertest(app).patch(p).set('authorization', `Bearer ${token}`),
+    put: (p: string) => supertest(app).put(p).set('authorization', `Bearer ${token}`),
     del: (p: string) => supertest(app).delete(p).set('authorization', `Bearer ${token}`),
   });
   async function createUser(role: 'member' | 'admin' = 'member'): Promise<{ name: string; token: string }> {
@@ -63,6 +64,12 @@ describe('API users and access (real Redis)', () => {
     expectError(await as(bob.token).del(`/apps/${name}`), 404, 'NOT_FOUND');
     expectError(await as(bob.token).get(`/jobs/${jobId}`), 404, 'NOT_FOUND');
     expect((await fx.apps.get(name))?.status).to.equal('queued');
+
+    const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGv2ZQzUqW4c7wY9m2VQm6y6oU0pGq2l0v6r9o3QnHkK bob@laptop';
+    expectError(await as(bob.token).post(`/apps/${name}/ssh-keys`).send({ key }), 404, 'NOT_FOUND');
+    expectError(await as(bob.token).get(`/apps/${name}/ssh-keys`), 404, 'NOT_FOUND');
+    expectError(await as(bob.token).put(`/apps/${name}/ssh-password`).send({ password: 'let-me-in-please' }), 404, 'NOT_FOUND');
+    await as(alice.token).post(`/apps/${name}/ssh-keys`).send({ key }).expect(201);
 
     await as(alice.token).get(`/jobs/${jobId}`).expect(200);
     await fx.get(`/apps/${name}`).expect(200);

@@ -73,7 +73,7 @@ describe('gasper up (the command, as a process)', function () {
     const [apiPort, proxyPort] = [await freePort(), await freePort()];
     const env = {
       GASPER_STATE_DIR: stateDir, GASPER_API_PORT: String(apiPort), GASPER_PROXY_PORT: String(proxyPort),
-      GASPER_API_HOST: '127.0.0.1', GASPER_PROXY_HOST: '127.0.0.1', GASPER_NODE_ID: `t-up-${process.pid}`,
+      GASPER_API_HOST: '127.0.0.1', GASPER_PROXY_HOST: '127.0.0.1', GASPER_SSH_PORT: '0', GASPER_SSH_HOST: '127.0.0.1', GASPER_NODE_ID: `t-up-${process.pid}`,
     };
     const first = gasper(['up'], env);
     await until(() => first.stdout().includes('gasper is up'), 30_000, 'gasper up');

@@ -16,8 +16,10 @@ export interface TestPlatform {
   token: string;
   apiUrl: string;
   proxyPort: number;
+  /** Port of the SSH service (on 127.0.0.1). */
+  sshPort: number;
   /** A supertest client for the API with the admin token set. */
-  api(): { get(p: string): supertest.Test; post(p: string): supertest.Test; delete(p: string): supertest.Test };
+  api(): { get(p: string): supertest.Test; post(p: string): supertest.Test; put(p: string): supertest.Test; delete(p: string): supertest.Test };
   /** Polls `GET /jobs/:id` until the job is completed or failed. */
   waitForJob(id: string, timeoutMs?: number): Promise<JobView>;
   close(): Promise<void>;
@@ -46,6 +48,8 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     GASPER_API_HOST: '127.0.0.1',
     GASPER_PROXY_PORT: '0',
     GASPER_PROXY_HOST: '127.0.0.1',
+    GASPER_SSH_PORT: '0',
+    GASPER_SSH_HOST: '127.0.0.1',
     GASPER_NODE_ID: nodeId,
     GASPER_ADMIN_TOKEN: token,
     GASPER_ALLOW_LOCAL_REPOS: '1',
@@ -60,6 +64,7 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
   const api = () => ({
     get: (p: string) => auth(supertest(apiUrl).get(p)),
     post: (p: string) => auth(supertest(apiUrl).post(p)),
+    put: (p: string) => auth(supertest(apiUrl).put(p)),
     delete: (p: string) => auth(supertest(apiUrl).delete(p)),
   });
   return {
@@ -69,6 +74,7 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     token,
     apiUrl,
     proxyPort: platform.proxy!.port,
+    sshPort: platform.ssh!.port,
     api,
     async waitForJob(id, timeoutMs = 90_000) {
       const deadline = Date.now() + timeoutMs;

@@ -1,0 +1,112 @@
+import type Docker from 'dockerode';
+import ssh2 from 'ssh2';
+import type { Logger } from '../core/log.ts';
+import { connectRedis } from '../core/redis.ts';
+import { AppStore } from '../store/apps.ts';
+import { NodeStore } from '../store/nodes.ts';
+import { SshCredentialStore } from '../store/ssh-credentials.ts';
+import { dockerFromHost } from '../workers/index.ts';
+import { AuthLimiter, type AuthLimiterOptions } from './auth-limiter.ts';
+import { handleAuthentication } from './authenticate.ts';
+import type { ContainerExec } from './container-exec.ts';
+import { ensureHostKey } from './host-key.ts';
+import { handleSession } from './session.ts';
+import type { SshTarget } from './target.ts';
+
+export interface SshOptions {
+  host: string;
+  /** 0 picks a free port; the handle reports the one bound. */
+  port: number;
+  /** The host key is kept under `<stateDir>/ssh/`. */
+  stateDir: string;
+  redisUrl: string;
+  /** This node: its own instances are reached through `dockerHost`. */
+  nodeId: string;
+  /** This node's Docker daemon (DOCKER_HOST syntax); undefined: the local socket. */
+  dockerHost: string | undefined;
+  /** Slowing down of repeated failures per address (see AuthLimiter for defaults). */
+  limiter?: AuthLimiterOptions;
+  /** Authentication attempts one connection may make before it is closed. Default 6. */
+  maxAuthTries?: number;
+}
+
+export interface SshHandle {
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The SSH service: `ssh <app>[.<n>]@host` authenticates against the app's registered keys or
+ * password, then opens a shell or runs a command in one of the app's containers, through the
+ * Docker daemon of the node that runs it.
+ */
+export async function startSsh(options: SshOptions, deps: { log: Logger; docker?: Docker }): Promise<SshHandle> {
+  const log = deps.log.child({ service: 'ssh' });
+  const maxAuthTries = options.maxAuthTries ?? 6;
+  if (!Number.isInteger(maxAuthTries) || maxAuthTries < 1) throw new RangeError('ssh: maxAuthTries must be a positive integer');
+  const limiter = new AuthLimiter(options.limiter);
+  const hostKey = await ensureHostKey(options.stateDir);
+  const redis = connectRedis(options.redisUrl);
+  const apps = new AppStore(redis);
+  const nodes = new NodeStore(redis);
+  const credentials = new SshCredentialStore(redis);
+  const dockers = new Map<string, Docker>();
+  const dockerFor = (endpoint: string | undefined) => {
+    if (endpoint === options.dockerHost && deps.docker) return deps.docker;
+    const key = endpoint ?? '';
+    let docker = dockers.get(key);
+    if (!docker) dockers.set(key, (docker = dockerFromHost(endpoint)));
+    return docker;
+  };
+  const running = new Set<ContainerExec>();
+  const clients = new Set<ssh2.Connection>();
+
+  const server = new ssh2.Server({ hostKeys: [hostKey], ident: 'gasper' }, (client, info) => {
+    clients.add(client);
+    const remote = info.ip;
+    let target: SshTarget | undefined;
+    let attempts = 0;
+    client.on('authentication', (ctx) => {
+      if (ctx.method !== 'none' && ++attempts > maxAuthTries) {
+        log.warn({ remote, user: ctx.username }, 'too many ssh authentication attempts: disconnecting');
+        client.end();
+        return;
+      }
+      handleAuthentication(ctx, remote, { apps, credentials, limiter, log }, (t) => {
+        target = t;
+      });
+    });
+    client.on('ready', () => {
+      client.on('session', (accept) => {
+        handleSession(accept(), target!, { apps, nodes, self: { nodeId: options.nodeId, dockerHost: options.dockerHost }, dockerFor, log, running });
+      });
+    });
+    client.on('error', (err: Error) => log.debug({ err: err.message, remote }, 'ssh connection error'));
+    client.on('close', () => clients.delete(client));
+  });
+  server.on('error', (err: Error) => log.error({ err }, 'ssh server error'));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as { port: number }).port;
+  log.info({ port }, 'ssh listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    close() {
+      closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const client of clients) client.end();
+        await Promise.all([...running].map((exec) => exec.kill().catch((err: Error) => log.warn({ err }, 'could not end an ssh session'))));
+        await closed;
+        redis.disconnect();
+      })();
+      return closing;
+    },
+  };
+}

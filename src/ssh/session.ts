@@ -1,0 +1,98 @@
+import type Docker from 'dockerode';
+import type { PseudoTtyInfo, ServerChannel, Session } from 'ssh2';
+import type { Logger } from '../core/log.ts';
+import type { AppStore } from '../store/apps.ts';
+import type { NodeStore } from '../store/nodes.ts';
+import { startContainerExec, type ContainerExec } from './container-exec.ts';
+import { chooseInstance, dockerEndpointFor, type SshTarget } from './target.ts';
+
+export interface SessionDeps {
+  apps: AppStore;
+  nodes: NodeStore;
+  /** This node, and how it reaches its own Docker daemon. */
+  self: { nodeId: string; dockerHost: string | undefined };
+  /** A Docker client for an endpoint (undefined: the local socket), cached by the caller. */
+  dockerFor(endpoint: string | undefined): Docker;
+  log: Logger;
+  /** Every running exec, so closing the service can end them. */
+  running: Set<ContainerExec>;
+}
+
+/**
+ * One SSH session channel: records the PTY request and window changes, then runs the shell or
+ * the command in a container of the target app. The client going away ends the process.
+ */
+export function handleSession(session: Session, target: SshTarget, deps: SessionDeps): void {
+  let pty: PseudoTtyInfo | undefined;
+  let exec: ContainerExec | undefined;
+  let started = false;
+
+  session.on('pty', (accept, _reject, info) => {
+    pty = info;
+    accept?.();
+  });
+  session.on('window-change', (accept, _reject, info) => {
+    if (pty) pty = { ...pty, cols: info.cols, rows: info.rows };
+    if (exec) void exec.resize(info.cols, info.rows);
+    accept?.();
+  });
+  // Client environment (LANG, LC_*) is not passed in: the container's own env is the app's.
+  session.on('env', (_accept, reject) => reject?.());
+  session.on('subsystem', (_accept, reject) => reject());
+
+  const start = (channel: ServerChannel, command: string | undefined) => {
+    if (started) return;
+    started = true;
+    run(channel, command).catch((err: Error) => {
+      deps.log.error({ err, app: target.app }, 'ssh session failed');
+      fail(channel, 'could not start the session');
+    });
+  };
+  session.on('shell', (accept) => start(accept(), undefined));
+  session.on('exec', (accept, _reject, info) => start(accept(), info.command));
+
+  async function run(channel: ServerChannel, command: string | undefined): Promise<void> {
+    const doc = await deps.apps.get(target.app);
+    if (!doc || doc.status === 'deleting') return fail(channel, `app "${target.app}" not found`);
+    const choice = chooseInstance(doc.instances, target);
+    if (!choice.ok) return fail(channel, choice.problem);
+    const endpoint = dockerEndpointFor(choice.instance, deps.self, await deps.nodes.list());
+    if (!endpoint.ok) return fail(channel, endpoint.problem);
+    let closed = false;
+    channel.once('close', () => {
+      closed = true;
+    });
+    exec = await startContainerExec({
+      docker: deps.dockerFor(endpoint.endpoint),
+      container: choice.instance.container,
+      command,
+      pty: pty ? { term: pty.term, cols: pty.cols, rows: pty.rows } : undefined,
+    });
+    const current = exec;
+    deps.running.add(current);
+    let exited = false;
+    const hangUp = () => {
+      if (exited) return;
+      deps.log.info({ app: target.app, container: choice.instance.container }, 'ssh client went away: ending its processes');
+      current.kill().catch((err: Error) => deps.log.warn({ err, app: target.app }, 'could not end the session\'s processes'));
+    };
+    channel.once('close', hangUp);
+    if (closed) hangUp();
+    channel.pipe(current.stdin);
+    deps.log.info({ app: target.app, container: choice.instance.container, pty: pty !== undefined, command: command !== undefined }, 'ssh session started');
+    const code = await current.run(channel, channel.stderr);
+    exited = true;
+    deps.running.delete(current);
+    if (!closed) {
+      channel.exit(code);
+      channel.end();
+    }
+  }
+}
+
+function fail(channel: ServerChannel, message: string): void {
+  if (!channel.writable) return;
+  channel.stderr.write(`gasper: ${message}\r\n`);
+  channel.exit(1);
+  channel.end();
+}

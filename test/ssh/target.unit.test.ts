@@ -1,0 +1,56 @@
+import { expect } from 'chai';
+import { chooseInstance, dockerEndpointFor, parseSshUser } from '../../src/ssh/target.ts';
+
+const instance = (node: string, container: string) => ({ node, address: '127.0.0.1', port: 40000, container });
+
+describe('parseSshUser', () => {
+  const cases: Array<[string, ReturnType<typeof parseSshUser>]> = [
+    ['shop', { app: 'shop' }],
+    ['shop-2', { app: 'shop-2' }],
+    ['shop.0', { app: 'shop', instance: 0 }],
+    ['shop.12', { app: 'shop', instance: 12 }],
+    ['Shop', undefined],
+    ['shop.', undefined],
+    ['shop.x', undefined],
+    ['shop.1.2', undefined],
+    ['shop.1234', undefined],
+    ['-shop', undefined],
+    ['api', undefined],
+    ['root', { app: 'root' }],
+    ['', undefined],
+    ['shop;id', undefined],
+  ];
+  for (const [user, expected] of cases) {
+    it(`${JSON.stringify(user)} → ${JSON.stringify(expected)}`, () => expect(parseSshUser(user)).to.deep.equal(expected));
+  }
+});
+
+describe('chooseInstance', () => {
+  const instances = [instance('n1', 'c0'), instance('n2', 'c1')];
+  it('takes the first instance by default', () => {
+    expect(chooseInstance(instances, { app: 'a' })).to.deep.equal({ ok: true, instance: instances[0] });
+  });
+  it('takes the one asked for', () => {
+    expect(chooseInstance(instances, { app: 'a', instance: 1 })).to.deep.equal({ ok: true, instance: instances[1] });
+  });
+  it('says when the instance does not exist, and when there is none', () => {
+    expect(chooseInstance(instances, { app: 'a', instance: 2 })).to.deep.equal({ ok: false, problem: 'app "a" has no instance 2 (it has 2: 0..1)' });
+    expect(chooseInstance([], { app: 'a' })).to.deep.equal({ ok: false, problem: 'app "a" has no running instance' });
+  });
+});
+
+describe('dockerEndpointFor', () => {
+  const self = { nodeId: 'n1', dockerHost: 'unix:///var/run/docker.sock' };
+  const nodes = [{ id: 'n1' }, { id: 'n2', docker: 'tcp://10.0.0.2:2376' }, { id: 'n3' }];
+  it("uses this node's own DOCKER_HOST for its instances, whatever its document says", () => {
+    expect(dockerEndpointFor(instance('n1', 'c'), self, nodes)).to.deep.equal({ ok: true, endpoint: 'unix:///var/run/docker.sock' });
+    expect(dockerEndpointFor(instance('n1', 'c'), { nodeId: 'n1', dockerHost: undefined }, nodes)).to.deep.equal({ ok: true, endpoint: undefined });
+  });
+  it('uses the endpoint another node advertises', () => {
+    expect(dockerEndpointFor(instance('n2', 'c'), self, nodes)).to.deep.equal({ ok: true, endpoint: 'tcp://10.0.0.2:2376' });
+  });
+  it('explains when another node cannot be reached', () => {
+    expect(dockerEndpointFor(instance('n3', 'c'), self, nodes)).to.deep.include({ ok: false }).and.have.property('problem').that.matches(/does not advertise/);
+    expect(dockerEndpointFor(instance('n9', 'c'), self, nodes)).to.deep.equal({ ok: false, problem: 'node "n9" is not registered' });
+  });
+});
