@@ -1,9 +1,14 @@
 import express, { type Express } from 'express';
+import { adminSessionRouter } from './admin/session.ts';
+import { queuesBoardRouter } from './admin/queues-board.ts';
 import { requireAdmin } from './auth.ts';
 import type { ApiDeps } from './deps.ts';
 import { ApiError, errorHandler } from './errors.ts';
 import { appsRouter } from './routes/apps.ts';
 import { jobsRouter } from './routes/jobs.ts';
+import { openApiRouter } from './openapi/routes.ts';
+import { githubWebhookRouter } from './webhooks/github.ts';
+import { webhookSecretRouter } from './webhooks/secret-routes.ts';
 
 /** The express application, without a listening socket (supertest drives it directly). */
 export function createApiApp(deps: ApiDeps): Express {
@@ -15,6 +20,13 @@ export function createApiApp(deps: ApiDeps): Express {
     await deps.redis.ping();
     res.json({ ok: true });
   });
+
+  // Before the token check: public documents, signed webhooks (raw body), and the admin pages
+  // a browser opens with a session cookie.
+  app.use(openApiRouter());
+  app.use('/webhooks', githubWebhookRouter(deps));
+  app.use('/admin', adminSessionRouter(deps.redis));
+  app.use(queuesBoardRouter(deps));
 
   app.use(requireAdmin(deps.redis));
   app.use((req, _res, next) => {
@@ -28,6 +40,7 @@ export function createApiApp(deps: ApiDeps): Express {
   app.use(express.json({ limit: deps.options.bodyLimit ?? '256kb' }));
   app.use('/apps', appsRouter(deps));
   app.use('/jobs', jobsRouter(deps));
+  app.use('/apps', webhookSecretRouter(deps));
   app.use((req, _res, next) => next(new ApiError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.log));
   return app;
