@@ -1,11 +1,11 @@
 import crypto from 'node:crypto';
 import express, { Router, type Request, type RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import { keys } from '../../core/keys.ts';
 import { sameDigest, sha256 } from '../../core/secret-box.ts';
 import { ApiError } from '../errors.ts';
 import { apiRoutes } from '../openapi/registry.ts';
-import { z } from 'zod';
 
 export const sessionCookie = 'gasper_admin';
 /** A browser session lasts 12 hours. */

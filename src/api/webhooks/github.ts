@@ -1,12 +1,13 @@
 import { verify } from '@octokit/webhooks-methods';
 import express, { Router, type Request } from 'express';
+import { z } from 'zod';
 import { appNameProblem } from '../../core/naming.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
+import { jobRefSchema } from '../openapi/core-routes.ts';
 import { apiRoutes } from '../openapi/registry.ts';
-import { jobRef } from '../views.ts';
-import { z } from 'zod';
 import { enqueueRedeploy } from '../redeploy.ts';
+import { jobRef } from '../views.ts';
 import { Deliveries } from './deliveries.ts';
 import { decidePush, pushPayloadSchema } from './push-decision.ts';
 
@@ -14,8 +15,6 @@ import { decidePush, pushPayloadSchema } from './push-decision.ts';
 export const webhookBodyLimit = '25mb';
 
 const signatureHeader = /^sha256=[0-9a-f]{64}$/;
-
-const jobRefSchema = z.object({ id: z.string(), url: z.string() });
 
 apiRoutes.add({
   method: 'post', path: '/webhooks/github/:app', summary: 'GitHub push webhook: redeploy the pushed commit', tags: ['webhooks'],
