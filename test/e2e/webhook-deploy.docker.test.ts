@@ -16,7 +16,8 @@ describe('push webhook deploys the pushed commit (Docker, Redis, git)', function
 
   before(async () => {
     await requireDocker();
-    gasper = await startTestPlatform();
+    // A machine shared with other test runs can be slow to start a container.
+    gasper = await startTestPlatform({ GASPER_HEALTH_TIMEOUT_MS: '60000' });
     repo = await createGitRepo(helloNodeApp('v1'));
   });
   after(async () => {
@@ -28,7 +29,8 @@ describe('push webhook deploys the pushed commit (Docker, Redis, git)', function
     const name = `hook-${crypto.randomBytes(3).toString('hex')}`;
     const host = `${name}.localhost:${gasper.proxyPort}`;
     const created = await gasper.api().post('/apps').send({ name, repo: { url: repo.url, branch: 'main' }, runtime: 'node' }).expect(202);
-    expect((await gasper.waitForJob(created.body.job.id)).state).to.equal('completed');
+    const first = await gasper.waitForJob(created.body.job.id);
+    expect(first.state, first.log.join('\n')).to.equal('completed');
     expect((await viaProxy(gasper.proxyPort, host)).body).to.equal('v1 world\n');
 
     const hook = (await gasper.api().post(`/apps/${name}/webhook`).expect(201)).body;
