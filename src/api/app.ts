@@ -1,11 +1,16 @@
 import express, { type Express } from 'express';
 import { authenticate, limitJobCreation, requireScope } from './auth.ts';
+import { adminSessionRouter } from './admin/session.ts';
+import { queuesBoardRouter } from './admin/queues-board.ts';
 import type { ApiDeps } from './deps.ts';
 import { ApiError, errorHandler } from './errors.ts';
 import { appsRouter } from './routes/apps.ts';
 import { jobsRouter } from './routes/jobs.ts';
 import { usersRouter } from './routes/users.ts';
 import { sshCredentialsRouter } from './routes/ssh-credentials.ts';
+import { openApiRouter } from './openapi/routes.ts';
+import { githubWebhookRouter } from './webhooks/github.ts';
+import { webhookSecretRouter } from './webhooks/secret-routes.ts';
 
 /** The express application, without a listening socket (supertest drives it directly). */
 export function createApiApp(deps: ApiDeps): Express {
@@ -17,6 +22,13 @@ export function createApiApp(deps: ApiDeps): Express {
     await deps.redis.ping();
     res.json({ ok: true });
   });
+
+  // Before the token check: public documents, signed webhooks (raw body), and the admin pages
+  // a browser opens with a session cookie.
+  app.use(openApiRouter());
+  app.use('/webhooks', githubWebhookRouter(deps));
+  app.use('/admin', adminSessionRouter(deps.redis));
+  app.use(queuesBoardRouter(deps));
 
   app.use(authenticate({ ...deps, authFailures: deps.limits.authFailures, authFailuresPerMinute: deps.options.authFailuresPerMinute }));
   app.use(requireScope());
@@ -34,6 +46,7 @@ export function createApiApp(deps: ApiDeps): Express {
   app.use('/users', usersRouter(deps));
   app.use('/apps', sshCredentialsRouter(deps));
   app.use('/jobs', jobsRouter(deps));
+  app.use('/apps', webhookSecretRouter(deps));
   app.use((req, _res, next) => next(new ApiError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.log));
   return app;

@@ -60,7 +60,7 @@ export function authenticate(deps: AuthDeps): RequestHandler {
   };
 }
 
-async function resolvePrincipal(deps: AuthDeps, header: string | undefined): Promise<Principal | undefined> {
+export async function resolvePrincipal(deps: Pick<AuthDeps, 'redis' | 'users' | 'tokens'>, header: string | undefined): Promise<Principal | undefined> {
   const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
   if (!match) return undefined;
   const secret = match[1]!;

@@ -16,6 +16,8 @@ export interface ApiOptions {
   allowLocalRepos: boolean;
   /** Nodes silent for longer are not placed on. */
   nodeTimeoutMs: number;
+  /** The API's public base URL, for the webhook URLs it hands out. Default: the request's origin. */
+  publicUrl?: string;
   /** Largest accepted request body. Default 256 KiB. */
   bodyLimit?: string;
   /** Failed authentications per client address and minute before 429s. */

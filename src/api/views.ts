@@ -25,6 +25,8 @@ export function appView(doc: AppDocument, options: ViewOptions) {
     instances: doc.instances.map((i) => ({ node: i.node, host: i.address, port: i.port, container: i.container })),
     lastError: doc.lastError ?? null,
     lastJob: doc.lastJob ? { id: doc.lastJob, url: `/jobs/${doc.lastJob}` } : null,
+    // Whether a push webhook is set up, and since when; its secret is never shown again.
+    webhook: doc.webhook ? { createdAt: doc.webhook.createdAt } : null,
     createdAt: doc.createdAt,
     updatedAt: doc.updatedAt,
   };

@@ -19,6 +19,9 @@ const envSchema = z.object({
   GASPER_STATE_DIR: z.string().min(1).default(path.join(os.homedir(), '.gasper')),
   GASPER_API_PORT: port.default(3000),
   GASPER_API_HOST: z.string().min(1).default('0.0.0.0'),
+  GASPER_API_URL: optional.pipe(
+    z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).transform((u) => u.replace(/\/+$/, '')).optional(),
+  ),
   GASPER_PROXY_PORT: port.default(8080),
   GASPER_PROXY_HOST: z.string().min(1).default('0.0.0.0'),
   GASPER_SSH_PORT: port.default(2222),
@@ -59,7 +62,8 @@ export type Env = z.infer<typeof envSchema>;
 
 export interface Config {
   stateDir: string;
-  api: { host: string; port: number };
+  /** `publicUrl`: the API's address as GitHub and browsers reach it (webhook URLs). */
+  api: { host: string; port: number; publicUrl?: string };
   proxy: { host: string; port: number };
   ssh: { host: string; port: number };
   domain: string;
@@ -117,7 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   const e = parsed.data;
   return deepFreeze({
     stateDir: path.resolve(e.GASPER_STATE_DIR),
-    api: { host: e.GASPER_API_HOST, port: e.GASPER_API_PORT },
+    api: { host: e.GASPER_API_HOST, port: e.GASPER_API_PORT, ...(e.GASPER_API_URL ? { publicUrl: e.GASPER_API_URL } : {}) },
     proxy: { host: e.GASPER_PROXY_HOST, port: e.GASPER_PROXY_PORT },
     ssh: { host: e.GASPER_SSH_HOST, port: e.GASPER_SSH_PORT },
     domain: e.GASPER_DOMAIN,

@@ -23,6 +23,10 @@ export const keys = {
   rateLimit: (name: string, subject: string) => `gasper:rate:${name}:${subject}`,
   events: 'gasper:events',
   eventsLatest: 'gasper:events:latest',
+  /** A GitHub delivery id already handled → the deploy job it enqueued; expires (deliveries.ts). */
+  webhookDelivery: (deliveryId: string) => `gasper:webhook-delivery:${deliveryId}`,
+  /** A Bull Board browser session, by the SHA-256 of its cookie; expires. */
+  adminSession: (sessionHash: string) => `gasper:admin-session:${sessionHash}`,
 } as const;
 
 /** BullMQ key prefix: queues live under `gasper:bull:<queue>`. */

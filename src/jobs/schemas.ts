@@ -7,7 +7,11 @@ import { z } from 'zod';
  */
 export const deployAppJob = {
   name: 'deploy-app',
-  schema: z.object({ app: z.string(), uid: z.string(), release: z.string() }),
+  schema: z.object({
+    app: z.string(), uid: z.string(), release: z.string(),
+    /** Deploy exactly this commit (a push webhook's `after`) instead of the branch head. */
+    commit: z.string().regex(/^[0-9a-f]{40}$/).optional(),
+  }),
 } as const;
 
 export const deleteAppJob = {

@@ -33,6 +33,8 @@ export const appDocumentSchema = z.object({
   instances: z.array(instanceSchema),
   lastError: z.string().optional(),
   lastJob: z.string().optional(),
+  /** The push webhook's secret, sealed: HMAC verification needs it in the clear, so not hashed. */
+  webhook: z.object({ sealedSecret: z.string(), createdAt: z.string() }).optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

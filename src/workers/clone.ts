@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises';
-import { simpleGit } from 'simple-git';
+import { simpleGit, type SimpleGit } from 'simple-git';
 
 export class CloneFailedError extends Error {
   constructor(message: string, readonly permanent: boolean) {
@@ -18,6 +18,7 @@ const permanentPatterns = [
   /could not read Username/i,
   /Permission denied/i,
   /transport '.*' not allowed/i,
+  /commit [0-9a-f]+ is not on branch/i,
 ];
 
 /**
@@ -36,13 +37,16 @@ function gitEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
 }
 
 /**
- * Shallow, single-branch clone into an empty `dir` (emptied first, so a retry starts clean).
+ * Shallow, single-branch clone into an empty `dir` (emptied first, so a retry starts clean);
+ * with `commit`, that exact commit instead of the branch head (see checkoutCommit).
  * Only the network transports are allowed, plus `file` when local repositories are, whatever
  * the URL validation upstream let through. Never prompts for credentials.
  */
 export async function cloneRelease(options: {
   url: string;
   branch?: string;
+  /** A full commit id to check out instead of the branch head (a push webhook's `after`). */
+  commit?: string;
   dir: string;
   allowLocal: boolean;
   timeoutMs?: number;
@@ -65,12 +69,39 @@ export async function cloneRelease(options: {
   });
   const args = ['--depth', '1', '--single-branch', '--no-tags', ...(options.branch ? ['--branch', options.branch] : [])];
   try {
-    await git.clone(options.url, options.dir, args);
+    if (options.commit) await checkoutCommit(git, { ...options, commit: options.commit });
+    else await git.clone(options.url, options.dir, args);
     const commit = (await simpleGit(options.dir).revparse(['HEAD'])).trim();
     await fs.rm(`${options.dir}/.git`, { recursive: true, force: true });
     return { commit };
   } catch (err) {
     const message = (err as Error).message.trim();
     throw new CloneFailedError(`git clone failed: ${message}`, permanentPatterns.some((p) => p.test(message)));
+  }
+}
+
+/**
+ * Fetches one commit shallowly (`git init` + `fetch --depth 1 origin <sha>`), which works
+ * against servers that serve any reachable commit (GitHub, GitLab, protocol v2 servers, or
+ * `uploadpack.allowReachableSHA1InWant`). Servers that refuse get a full clone of the branch
+ * and a checkout of the commit, which must be on it.
+ */
+async function checkoutCommit(git: SimpleGit, options: { url: string; branch?: string; commit: string; dir: string }): Promise<void> {
+  const repo = git.cwd(options.dir);
+  try {
+    await repo.init(['-q']);
+    await repo.addRemote('origin', options.url);
+    await repo.fetch(['--depth', '1', '--no-tags', '--quiet', 'origin', options.commit]);
+    await repo.checkout(['-q', '--detach', options.commit]);
+    return;
+  } catch {
+    await fs.rm(options.dir, { recursive: true, force: true });
+    await fs.mkdir(options.dir, { recursive: true });
+  }
+  await git.clone(options.url, options.dir, ['--single-branch', '--no-tags', '--quiet', ...(options.branch ? ['--branch', options.branch] : [])]);
+  try {
+    await git.cwd(options.dir).checkout(['-q', '--detach', options.commit]);
+  } catch {
+    throw new Error(`commit ${options.commit} is not on branch ${options.branch ?? '(default)'} of ${options.url}`);
   }
 }

@@ -57,7 +57,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
   try {
     await report.step(5, 'cloning repository and preparing container');
     const [clone] = await settleAll([
-      cloneRelease({ url: doc.repo.url, branch: doc.repo.branch, dir, allowLocal: options.allowLocalRepos }).then(async (c) => {
+      cloneRelease({ url: doc.repo.url, branch: doc.repo.branch, commit: data.commit, dir, allowLocal: options.allowLocalRepos }).then(async (c) => {
         await chownTree(dir, appUser.uid, appUser.gid);
         await report.line(`cloned ${doc.repo.url}${doc.repo.branch ? ` (${doc.repo.branch})` : ''} at ${c.commit.slice(0, 12)}`);
         return c;

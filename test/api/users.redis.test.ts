@@ -70,6 +70,9 @@ describe('API users and access (real Redis)', () => {
     expectError(await as(bob.token).get(`/apps/${name}/ssh-keys`), 404, 'NOT_FOUND');
     expectError(await as(bob.token).put(`/apps/${name}/ssh-password`).send({ password: 'let-me-in-please' }), 404, 'NOT_FOUND');
     await as(alice.token).post(`/apps/${name}/ssh-keys`).send({ key }).expect(201);
+    expectError(await as(bob.token).post(`/apps/${name}/webhook`), 404, 'NOT_FOUND');
+    expectError(await as(bob.token).del(`/apps/${name}/webhook`), 404, 'NOT_FOUND');
+    await as(alice.token).post(`/apps/${name}/webhook`).expect(201);
 
     await as(alice.token).get(`/jobs/${jobId}`).expect(200);
     await fx.get(`/apps/${name}`).expect(200);

@@ -131,3 +131,14 @@ describe('loadConfig', () => {
     expect(config.domain).to.equal('localhost');
   });
 });
+
+describe('loadConfig: GASPER_API_URL', () => {
+  it('is the public URL webhook URLs are built on, without a trailing slash', () => {
+    expect(loadConfig({ GASPER_API_URL: 'https://gasper.example.com/' }).api.publicUrl).to.equal('https://gasper.example.com');
+    expect(loadConfig({}).api).to.not.have.property('publicUrl');
+  });
+  it('must be an http(s) URL', () => {
+    expect(() => loadConfig({ GASPER_API_URL: 'ftp://x' })).to.throw(/GASPER_API_URL/);
+    expect(() => loadConfig({ GASPER_API_URL: 'not a url' })).to.throw(/GASPER_API_URL/);
+  });
+});

@@ -76,7 +76,7 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     proxyPort: platform.proxy!.port,
     sshPort: platform.ssh!.port,
     api,
-    async waitForJob(id, timeoutMs = 90_000) {
+    async waitForJob(id, timeoutMs = 180_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const res = await api().get(`/jobs/${id}`).expect(200);

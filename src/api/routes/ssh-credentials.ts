@@ -8,6 +8,7 @@ import { canSee } from '../../core/access.ts';
 import { principalOf } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
+import { apiRoutes } from '../openapi/registry.ts';
 
 const addKeySchema = z.strictObject({ key: z.string().max(16_384, 'must be at most 16 KiB') });
 const passwordSchema = z.strictObject({
@@ -83,3 +84,28 @@ export function sshCredentialsRouter(deps: ApiDeps): Router {
 
   return router;
 }
+
+const sshKeySchema = z.object({ id: z.string(), type: z.string(), fingerprint: z.string(), comment: z.string(), createdAt: z.string() });
+const app = { name: 'the app name' };
+apiRoutes.add(
+  {
+    method: 'post', path: '/apps/:name/ssh-keys', summary: 'Register an SSH public key for `ssh <app>@host`', tags: ['ssh'], auth: 'admin', params: app, body: addKeySchema,
+    responses: { 201: { description: 'the key', schema: sshKeySchema }, 400: { description: 'not an OpenSSH public key line' }, 409: { description: 'the app already has this key' } },
+  },
+  {
+    method: 'get', path: '/apps/:name/ssh-keys', summary: 'List the app\'s SSH keys', tags: ['ssh'], auth: 'admin', params: app,
+    responses: { 200: { description: 'the keys', schema: z.object({ keys: z.array(sshKeySchema) }) } },
+  },
+  {
+    method: 'delete', path: '/apps/:name/ssh-keys/:id', summary: 'Remove an SSH key', tags: ['ssh'], auth: 'admin', params: { ...app, id: 'the key id' },
+    responses: { 204: { description: 'removed' }, 404: { description: 'no such key' } },
+  },
+  {
+    method: 'put', path: '/apps/:name/ssh-password', summary: 'Set the app\'s SSH password (stored as a scrypt hash)', tags: ['ssh'], auth: 'admin', params: app, body: passwordSchema,
+    responses: { 204: { description: 'set' } },
+  },
+  {
+    method: 'delete', path: '/apps/:name/ssh-password', summary: 'Remove the app\'s SSH password', tags: ['ssh'], auth: 'admin', params: app,
+    responses: { 204: { description: 'removed' }, 404: { description: 'no password is set' } },
+  },
+);

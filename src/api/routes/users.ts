@@ -6,6 +6,7 @@ import { quotasSchema, type UserDocument } from '../../store/users.ts';
 import { principalOf, requireScope } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
+import { apiRoutes } from '../openapi/registry.ts';
 
 const userName = z.string().superRefine((name, ctx) => {
   // User names share the rules of app names: they appear in URLs and labels.
@@ -106,3 +107,38 @@ export function usersRouter(deps: ApiDeps): Router {
 
   return router;
 }
+
+const userSchema = z.object({ name: z.string(), role: z.enum(roles), quotas: quotasSchema, createdAt: z.string() });
+const tokenSchema = z.object({ id: z.string(), user: z.string(), name: z.string(), scopes: z.array(z.enum(scopes)), createdAt: z.string() });
+const user = { name: 'a user name, or `me`' };
+apiRoutes.add(
+  {
+    method: 'post', path: '/users', summary: 'Create a user (admins)', tags: ['users'], auth: 'admin', body: createUserRequest,
+    responses: { 201: { description: 'the user and their first token, shown once', schema: z.object({ user: userSchema, token: z.string() }) }, 409: { description: 'the name is taken' } },
+  },
+  { method: 'get', path: '/users', summary: 'List users (admins)', tags: ['users'], auth: 'admin', responses: { 200: { description: 'every user', schema: z.object({ users: z.array(userSchema) }) } } },
+  {
+    method: 'get', path: '/users/:name', summary: 'Show a user', tags: ['users'], auth: 'admin', params: user,
+    responses: { 200: { description: 'the user', schema: z.object({ user: userSchema }) }, 404: { description: 'no such user (or not yours)' } },
+  },
+  {
+    method: 'patch', path: '/users/:name', summary: 'Change a user\'s role or quotas (admins)', tags: ['users'], auth: 'admin', params: user, body: updateUserRequest,
+    responses: { 200: { description: 'the user', schema: z.object({ user: userSchema }) }, 404: { description: 'no such user' } },
+  },
+  {
+    method: 'delete', path: '/users/:name', summary: 'Delete a user and their tokens (admins)', tags: ['users'], auth: 'admin', params: user,
+    responses: { 204: { description: 'deleted' }, 409: { description: 'the user still owns apps' } },
+  },
+  {
+    method: 'post', path: '/users/:name/tokens', summary: 'Create an API token', tags: ['users'], auth: 'admin', params: user, body: createTokenRequest,
+    responses: { 201: { description: 'the token; its secret is shown once', schema: z.object({ token: tokenSchema, secret: z.string() }) } },
+  },
+  {
+    method: 'get', path: '/users/:name/tokens', summary: 'List API tokens (never their secrets)', tags: ['users'], auth: 'admin', params: user,
+    responses: { 200: { description: 'the tokens', schema: z.object({ tokens: z.array(tokenSchema) }) } },
+  },
+  {
+    method: 'delete', path: '/users/:name/tokens/:id', summary: 'Revoke an API token', tags: ['users'], auth: 'admin', params: { ...user, id: 'the token id' },
+    responses: { 204: { description: 'revoked' }, 404: { description: 'no such token' } },
+  },
+);

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { appStatuses } from '../../store/app-document.ts';
+import { createAppRequest } from '../app-request.ts';
+import { apiRoutes } from './registry.ts';
+
+/** Response shapes, for the document only (views.ts builds them). */
+export const jobRefSchema = z.object({ id: z.string(), url: z.string() });
+
+export const appViewSchema = z.object({
+  name: z.string(),
+  status: z.enum(appStatuses),
+  url: z.string(),
+  repo: z.object({ url: z.string(), branch: z.string().optional() }),
+  runtime: z.string(),
+  build: z.array(z.string()).nullable(),
+  run: z.string().nullable(),
+  port: z.number().int(),
+  envKeys: z.array(z.string()).describe('names of the env variables; values are never returned'),
+  node: z.string(),
+  release: z.string().nullable(),
+  commit: z.string().nullable(),
+  instances: z.array(z.object({ node: z.string(), host: z.string(), port: z.number().int(), container: z.string() })),
+  lastError: z.string().nullable(),
+  lastJob: jobRefSchema.nullable(),
+  webhook: z.object({ createdAt: z.string() }).nullable().describe('set up by POST /apps/{name}/webhook; the secret is never shown again'),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+export const jobViewSchema = z.object({
+  id: z.string(),
+  type: z.string(),
+  queue: z.string(),
+  state: z.string().describe('waiting, active, delayed, completed or failed'),
+  progress: z.object({ percent: z.number(), step: z.string() }),
+  attempts: z.object({ made: z.number().int(), max: z.number().int() }),
+  log: z.array(z.string()),
+  result: z.unknown(),
+  error: z.string().nullable(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+});
+
+const appAndJob = z.object({ app: appViewSchema, job: jobRefSchema });
+const name = { name: 'the app name' };
+
+// The deploy spine's routes (src/api/app.ts, routes/apps.ts, routes/jobs.ts).
+apiRoutes.add(
+  {
+    method: 'get', path: '/healthz', summary: 'Liveness: 200 when Redis answers', tags: ['meta'], auth: 'none',
+    responses: { 200: { description: 'Redis answers', schema: z.object({ ok: z.literal(true) }) } },
+  },
+  {
+    method: 'post', path: '/apps', summary: 'Create and deploy an app', tags: ['apps'], auth: 'admin',
+    description: 'Validates the request, stores the app and enqueues its first deploy on a node. Poll the job.',
+    body: createAppRequest({ allowLocalRepos: false }),
+    responses: {
+      202: { description: 'app stored, deploy enqueued', schema: appAndJob },
+      400: { description: 'a field is invalid (`fields` names it)' },
+      409: { description: 'the name is taken' },
+      503: { description: 'no node worker is alive' },
+    },
+  },
+  {
+    method: 'get', path: '/apps', summary: 'List apps', tags: ['apps'], auth: 'admin',
+    responses: { 200: { description: 'every app', schema: z.object({ apps: z.array(appViewSchema) }) } },
+  },
+  {
+    method: 'get', path: '/apps/:name', summary: 'Show an app', tags: ['apps'], auth: 'admin', params: name,
+    responses: { 200: { description: 'the app', schema: z.object({ app: appViewSchema }) }, 404: { description: 'no such app' } },
+  },
+  {
+    method: 'delete', path: '/apps/:name', summary: 'Delete an app', tags: ['apps'], auth: 'admin', params: name,
+    description: 'Enqueues the removal of containers, release directories, route and keys. Repeating it returns the same job.',
+    responses: { 202: { description: 'deletion enqueued', schema: appAndJob }, 404: { description: 'no such app' } },
+  },
+  {
+    method: 'get', path: '/jobs/:id', summary: 'A job: state, progress, log', tags: ['jobs'], auth: 'admin', params: { id: 'the job id' },
+    responses: { 200: { description: 'the job', schema: z.object({ job: jobViewSchema }) }, 404: { description: 'no such job' } },
+  },
+);

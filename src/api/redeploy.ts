@@ -1,0 +1,35 @@
+import { releaseId } from '../core/naming.ts';
+import type { EnqueuedJob } from '../jobs/enqueue.ts';
+import type { ApiDeps } from './deps.ts';
+
+export interface Redeploy {
+  release: string;
+  job: EnqueuedJob;
+}
+
+/**
+ * Starts a new release of an existing app, as `POST /apps` starts the first: a new release
+ * sequence, `pendingRelease` recorded, a `deploy-app` job on the app's node. With `commit`, the
+ * worker deploys exactly that commit instead of the branch head. Undefined when the app is gone
+ * or being deleted. A deploy still running for an older release sees it was superseded.
+ */
+export async function enqueueRedeploy(
+  deps: Pick<ApiDeps, 'apps' | 'enqueue'>,
+  name: string,
+  options: { commit?: string } = {},
+): Promise<Redeploy | undefined> {
+  if (!(await deps.apps.get(name))) return undefined;
+  const release = releaseId(await deps.apps.nextReleaseSeq(name));
+  const doc = await deps.apps.update(name, (d) =>
+    d.status === 'deleting'
+      ? undefined
+      // An app that never ran is queued again; a running one keeps serving until the switch.
+      : { ...d, pendingRelease: release, status: d.release ? d.status : 'queued' },
+  );
+  if (!doc || doc.pendingRelease !== release) return undefined;
+  const job = await deps.enqueue.deployApp(doc.node, {
+    app: doc.name, uid: doc.uid, release, ...(options.commit ? { commit: options.commit } : {}),
+  }, doc.owner);
+  await deps.apps.update(name, (d) => (d.uid === doc.uid ? { ...d, lastJob: job.id } : undefined));
+  return { release, job };
+}
