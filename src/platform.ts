@@ -68,6 +68,7 @@ export async function startPlatform(
           heartbeatMs, nodeId: config.node.id, nodeAddress: config.node.address, allowLocalRepos: config.allowLocalRepos,
           extraCaCerts: config.extraCaCerts, imagePrefix: config.imagePrefix, runtimeImages: config.runtimeImages,
           healthTimeoutMs: config.healthTimeoutMs, buildTimeoutMs: config.buildTimeoutMs, keepReleases: 5,
+          observability: { logLines: config.logLines, metricsIntervalMs: config.metrics.intervalMs, metricsHistory: config.metrics.history },
         },
         { log, secrets },
       );

@@ -45,6 +45,10 @@ const envSchema = z.object({
   GASPER_BUILD_TIMEOUT_MS: z.coerce.number().int().min(1000).default(15 * 60_000),
   GASPER_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   GASPER_JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
+  GASPER_LOG_LINES: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
+  GASPER_METRICS_INTERVAL_MS: z.coerce.number().int().min(500).default(5000),
+  GASPER_METRICS_HISTORY: z.coerce.number().int().min(2).max(10_000).default(60),
+  GASPER_METRICS_TOKEN: optional.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   GASPER_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -71,6 +75,12 @@ export interface Config {
   workerConcurrency: number;
   jobAttempts: number;
   logLevel: Env['GASPER_LOG_LEVEL'];
+  /** Container output lines kept per app (a capped Redis stream). */
+  logLines: number;
+  /** How often the node worker samples each instance's CPU and memory, and how many samples it keeps. */
+  metrics: { intervalMs: number; history: number };
+  /** A token that may read `GET /metrics` only (the admin token always may). */
+  metricsToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -119,6 +129,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     workerConcurrency: e.GASPER_WORKER_CONCURRENCY,
     jobAttempts: e.GASPER_JOB_ATTEMPTS,
     logLevel: e.GASPER_LOG_LEVEL,
+    logLines: e.GASPER_LOG_LINES,
+    metrics: { intervalMs: e.GASPER_METRICS_INTERVAL_MS, history: e.GASPER_METRICS_HISTORY },
+    metricsToken: e.GASPER_METRICS_TOKEN,
   });
 }
 
