@@ -4,6 +4,7 @@ import { startApi, type ApiHandle } from './api/index.ts';
 import { ensureAdminToken } from './api/auth.ts';
 import type { Config } from './core/config.ts';
 import { createLogger, type Logger } from './core/log.ts';
+import { createProcessMetrics } from './core/process-metrics.ts';
 import { connectRedis, startEmbeddedRedis } from './core/redis.ts';
 import { createSecretBox, loadSecretKey, type SecretBox } from './core/secret-box.ts';
 import { startProxy, type ProxyHandle } from './proxy/index.ts';
@@ -52,6 +53,7 @@ export async function startPlatform(
     }
     const secrets: SecretBox = createSecretBox(await loadSecretKey(config.stateDir, config.secretKey));
     const handle: PlatformHandle = { redisUrl, close };
+    const metrics = createProcessMetrics();
 
     if (services.includes('api')) {
       const redis = connectRedis(redisUrl);
@@ -75,7 +77,7 @@ export async function startPlatform(
       closers.push(() => worker.close());
     }
     if (services.includes('proxy')) {
-      const proxy = await startProxy({ ...config.proxy, domain: config.domain, redisUrl }, { log });
+      const proxy = await startProxy({ ...config.proxy, domain: config.domain, redisUrl }, { log, metrics });
       closers.push(() => proxy.close());
       handle.proxy = proxy;
     }
@@ -84,8 +86,9 @@ export async function startPlatform(
         {
           ...config.api, redisUrl, domain: config.domain, proxyPort: handle.proxy?.port ?? config.proxy.port,
           allowLocalRepos: config.allowLocalRepos, nodeTimeoutMs, jobAttempts: config.jobAttempts,
+          metricsToken: config.metricsToken,
         },
-        { log, secrets },
+        { log, secrets, processMetrics: metrics },
       );
       closers.push(() => api.close());
       handle.api = api;

@@ -2,8 +2,10 @@ import express, { type Express } from 'express';
 import { requireAdmin } from './auth.ts';
 import type { ApiDeps } from './deps.ts';
 import { ApiError, errorHandler } from './errors.ts';
+import { metricsHandler } from './prometheus.ts';
 import { appsRouter } from './routes/apps.ts';
 import { jobsRouter } from './routes/jobs.ts';
+import { observabilityRouter } from './routes/observability.ts';
 
 /** The express application, without a listening socket (supertest drives it directly). */
 export function createApiApp(deps: ApiDeps): Express {
@@ -16,6 +18,8 @@ export function createApiApp(deps: ApiDeps): Express {
     res.json({ ok: true });
   });
 
+  app.get('/metrics', metricsHandler(deps));
+
   app.use(requireAdmin(deps.redis));
   app.use((req, _res, next) => {
     // A chunked upload has a body and no Content-Length.
@@ -27,6 +31,7 @@ export function createApiApp(deps: ApiDeps): Express {
   });
   app.use(express.json({ limit: deps.options.bodyLimit ?? '256kb' }));
   app.use('/apps', appsRouter(deps));
+  app.use('/apps', observabilityRouter(deps));
   app.use('/jobs', jobsRouter(deps));
   app.use((req, _res, next) => next(new ApiError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.log));

@@ -21,6 +21,7 @@ const envSchema = z.object({
   GASPER_API_HOST: z.string().min(1).default('0.0.0.0'),
   GASPER_PROXY_PORT: port.default(8080),
   GASPER_PROXY_HOST: z.string().min(1).default('0.0.0.0'),
+  GASPER_PROXY_METRICS_PORT: port.optional(),
   GASPER_DOMAIN: z
     .string()
     .regex(/^(?=.{1,200}$)([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, 'must be a lowercase DNS name')
@@ -57,7 +58,8 @@ export type Env = z.infer<typeof envSchema>;
 export interface Config {
   stateDir: string;
   api: { host: string; port: number };
-  proxy: { host: string; port: number };
+  /** `metricsPort`: where a proxy running on its own serves `GET /metrics` (unset: nowhere). */
+  proxy: { host: string; port: number; metricsPort?: number };
   domain: string;
   redisUrl: string | undefined;
   dockerHost: string | undefined;
@@ -113,7 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   return deepFreeze({
     stateDir: path.resolve(e.GASPER_STATE_DIR),
     api: { host: e.GASPER_API_HOST, port: e.GASPER_API_PORT },
-    proxy: { host: e.GASPER_PROXY_HOST, port: e.GASPER_PROXY_PORT },
+    proxy: { host: e.GASPER_PROXY_HOST, port: e.GASPER_PROXY_PORT, ...(e.GASPER_PROXY_METRICS_PORT !== undefined ? { metricsPort: e.GASPER_PROXY_METRICS_PORT } : {}) },
     domain: e.GASPER_DOMAIN,
     redisUrl: e.REDIS_URL,
     dockerHost: e.DOCKER_HOST,
