@@ -171,7 +171,7 @@ export function startLogCollector(
 
   let closed: Promise<void> | undefined;
   return {
-    following: () => [...followed.keys()],
+    following: () => [...followed].filter(([, entry]) => entry.stream).map(([id]) => id),
     resync,
     close() {
       closed ??= (async () => {
