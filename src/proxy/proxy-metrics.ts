@@ -20,6 +20,8 @@ export class ProxyMetrics {
   private readonly errors: Counter<'app' | 'reason'>;
   private readonly duration: Histogram<'app'>;
   private readonly unknownHost: Counter;
+  /** Labelled children per app, so the per-request path does not hash label sets. */
+  private readonly perApp = new Map<string, { requests: Map<string, { inc(): void }>; duration: { observe(v: number): void } }>();
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -40,8 +42,19 @@ export class ProxyMetrics {
   }
 
   response(app: string, status: number, seconds: number): void {
-    this.requests.inc({ app, status: statusClass(status) });
-    this.duration.observe({ app }, seconds);
+    let children = this.perApp.get(app);
+    if (!children) {
+      children = { requests: new Map(), duration: this.duration.labels({ app }) };
+      this.perApp.set(app, children);
+    }
+    const statusLabel = statusClass(status);
+    let counter = children.requests.get(statusLabel);
+    if (!counter) {
+      counter = this.requests.labels({ app, status: statusLabel });
+      children.requests.set(statusLabel, counter);
+    }
+    counter.inc();
+    children.duration.observe(seconds);
   }
 
   failure(app: string, reason: ProxyFailure): void {
@@ -54,6 +67,7 @@ export class ProxyMetrics {
 
   /** Drops a deleted app's series. */
   forget(app: string): void {
+    this.perApp.delete(app);
     for (const status of statusClasses) this.requests.remove({ app, status });
     for (const reason of failures) this.errors.remove({ app, reason });
     this.duration.remove({ app });
