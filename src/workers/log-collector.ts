@@ -21,6 +21,13 @@ export interface LogCollectorHandle {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+interface FollowEntry {
+  stream?: Readable;
+  done: Promise<void>;
+  /** Follow again when this one ends (the container started again meanwhile). */
+  again: boolean;
+}
+
 /**
  * Follows the output of this node's app containers into each app's log stream in Redis. It
  * finds them by Gasper's labels, from Docker events (a container starts: follow it) and a
@@ -36,7 +43,7 @@ export function startLogCollector(
   const { docker, store } = deps;
   const log = deps.log.child({ component: 'log-collector' });
   const labelFilter = [`${containerLabels.managed}=true`, `${containerLabels.node}=${options.nodeId}`];
-  const followed = new Map<string, { stream?: Readable; done: Promise<void> }>();
+  const followed = new Map<string, FollowEntry>();
   let closing = false;
   let events: Readable | undefined;
 
@@ -61,6 +68,7 @@ export function startLogCollector(
     let pending: LineToAppend[] = [];
     let writing: Promise<void> = Promise.resolve();
     let scheduled = false;
+    let failed = false;
     // Lines are written in batches (one round trip per burst, not per line), in order.
     const write = () => {
       scheduled = false;
@@ -68,11 +76,13 @@ export function startLogCollector(
       pending = [];
       const cursor = String(newest);
       writing = writing.then(async () => {
-        if (batch.length === 0) return;
+        // After a failed batch, no later one may move the cursor past the lines it lost.
+        if (batch.length === 0 || failed) return;
         try {
           await store.append(app, { ...source, cursor }, batch);
         } catch (err) {
           // The cursor did not move: ending the follow lets the next resync re-read these lines.
+          failed = true;
           log.warn({ err: (err as Error).message, container: source.instance }, 'cannot store log lines; will resume');
           stream.destroy();
         }
@@ -114,16 +124,28 @@ export function startLogCollector(
     await writing;
   }
 
-  /** Follows a container until its output ends (it stopped); a second call while following is a no-op. */
+  /**
+   * Follows a container until its output ends (it stopped). A call while it is followed only
+   * asks for another follow once this one ends: a container Docker restarts emits `start` while
+   * the follow of its previous run may still be draining.
+   */
   function follow(id: string): void {
-    if (closing || followed.has(id)) return;
-    const entry: { stream?: Readable; done: Promise<void> } = { done: Promise.resolve() };
+    if (closing) return;
+    const current = followed.get(id);
+    if (current) {
+      current.again = true;
+      return;
+    }
+    const entry: FollowEntry = { done: Promise.resolve(), again: false };
     followed.set(id, entry);
     entry.done = followContainer(id)
       .catch((err) => {
         if ((err as { statusCode?: number }).statusCode !== 404) log.warn({ err: (err as Error).message, container: id }, 'cannot follow container output');
       })
-      .finally(() => followed.delete(id));
+      .finally(() => {
+        followed.delete(id);
+        if (entry.again) follow(id);
+      });
   }
 
   async function resync(): Promise<void> {

@@ -95,4 +95,18 @@ describe('log collector (Docker, Redis)', function () {
     await until('the follow to end', async () => collector!.following().length === 0);
     await until('the cursor to go', async () => (await redis.hexists(keys.appLogCursors(app), counter.id)) === 0);
   });
+
+  it('collects each run of a container Docker restarts, once', async () => {
+    collector = startLogCollector({ nodeId: node }, { docker, store, log });
+    const before = (await texts()).length;
+    const restarted = await run('app', 'restarted', 'echo "boot $(cat /proc/uptime)"; sleep 600');
+    await until('the first boot line', async () => (await texts()).length === before + 1);
+    await restarted.restart({ t: 0 });
+    await until('the second boot line', async () => (await texts()).length === before + 2);
+    await new Promise((r) => setTimeout(r, 500));
+    const boots = (await texts()).slice(before);
+    expect(boots).to.have.length(2);
+    expect(boots[0]).to.match(/^boot /);
+    expect(boots[1]).to.match(/^boot /).and.not.equal(boots[0]);
+  });
 });
