@@ -4,6 +4,7 @@ import { startApi, type ApiHandle } from './api/index.ts';
 import { ensureAdminToken } from './api/auth.ts';
 import type { Config } from './core/config.ts';
 import { createLogger, type Logger } from './core/log.ts';
+import { createProcessMetrics } from './core/process-metrics.ts';
 import { connectRedis, startEmbeddedRedis } from './core/redis.ts';
 import { createSecretBox, loadSecretKey, type SecretBox } from './core/secret-box.ts';
 import { startProxy, type ProxyHandle } from './proxy/index.ts';
@@ -54,6 +55,7 @@ export async function startPlatform(
     }
     const secrets: SecretBox = createSecretBox(await loadSecretKey(config.stateDir, config.secretKey));
     const handle: PlatformHandle = { redisUrl, close };
+    const metrics = createProcessMetrics();
 
     if (services.includes('api')) {
       const redis = connectRedis(redisUrl);
@@ -71,13 +73,14 @@ export async function startPlatform(
           extraCaCerts: config.extraCaCerts, imagePrefix: config.imagePrefix, runtimeImages: config.runtimeImages,
           healthTimeoutMs: config.healthTimeoutMs, buildTimeoutMs: config.buildTimeoutMs, keepReleases: 5,
           advertisedDockerHost: config.nodeDockerHost,
+          observability: { logLines: config.logLines, metricsIntervalMs: config.metrics.intervalMs, metricsHistory: config.metrics.history },
         },
         { log, secrets },
       );
       closers.push(() => worker.close());
     }
     if (services.includes('proxy')) {
-      const proxy = await startProxy({ ...config.proxy, domain: config.domain, redisUrl }, { log });
+      const proxy = await startProxy({ ...config.proxy, domain: config.domain, redisUrl }, { log, metrics });
       closers.push(() => proxy.close());
       handle.proxy = proxy;
     }
@@ -95,8 +98,9 @@ export async function startPlatform(
           ...config.api, redisUrl, domain: config.domain, proxyPort: handle.proxy?.port ?? config.proxy.port,
           allowLocalRepos: config.allowLocalRepos, nodeTimeoutMs, jobAttempts: config.jobAttempts,
           authFailuresPerMinute: config.limits.authFailuresPerMinute, changesPerMinute: config.limits.changesPerMinute,
+          metricsToken: config.metricsToken,
         },
-        { log, secrets },
+        { log, secrets, processMetrics: metrics },
       );
       closers.push(() => api.close());
       handle.api = api;

@@ -4,6 +4,7 @@ import { adminSessionRouter } from './admin/session.ts';
 import { queuesBoardRouter } from './admin/queues-board.ts';
 import type { ApiDeps } from './deps.ts';
 import { ApiError, errorHandler } from './errors.ts';
+import { metricsHandler } from './prometheus.ts';
 import { appsRouter } from './routes/apps.ts';
 import { jobsRouter } from './routes/jobs.ts';
 import { usersRouter } from './routes/users.ts';
@@ -11,6 +12,7 @@ import { sshCredentialsRouter } from './routes/ssh-credentials.ts';
 import { openApiRouter } from './openapi/routes.ts';
 import { githubWebhookRouter } from './webhooks/github.ts';
 import { webhookSecretRouter } from './webhooks/secret-routes.ts';
+import { observabilityRouter } from './routes/observability.ts';
 
 /** The express application, without a listening socket (supertest drives it directly). */
 export function createApiApp(deps: ApiDeps): Express {
@@ -29,6 +31,7 @@ export function createApiApp(deps: ApiDeps): Express {
   app.use('/webhooks', githubWebhookRouter(deps));
   app.use('/admin', adminSessionRouter(deps.redis));
   app.use(queuesBoardRouter(deps));
+  app.get('/metrics', metricsHandler(deps));
 
   app.use(authenticate({ ...deps, authFailures: deps.limits.authFailures, authFailuresPerMinute: deps.options.authFailuresPerMinute }));
   app.use(requireScope());
@@ -45,6 +48,7 @@ export function createApiApp(deps: ApiDeps): Express {
   app.use('/apps', appsRouter(deps));
   app.use('/users', usersRouter(deps));
   app.use('/apps', sshCredentialsRouter(deps));
+  app.use('/apps', observabilityRouter(deps));
   app.use('/jobs', jobsRouter(deps));
   app.use('/apps', webhookSecretRouter(deps));
   app.use((req, _res, next) => next(new ApiError('NOT_FOUND', `no route ${req.method} ${req.path}`)));

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
 import type { Logger } from '../core/log.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import type { Enqueuer } from '../jobs/enqueue.ts';
@@ -24,6 +25,10 @@ export interface ApiOptions {
   authFailuresPerMinute: number;
   /** Requests that change something (and so start jobs), per user and minute. */
   changesPerMinute: number;
+  /** Longest wait of one blocking read of a log follow before a keep-alive. Default 15 s. */
+  logFollowBlockMs?: number;
+  /** A token that may read `GET /metrics` only (the admin token always may). */
+  metricsToken?: string;
 }
 
 /** What the HTTP layer needs; all of it is Redis-backed, none of it talks to Docker. */
@@ -39,4 +44,8 @@ export interface ApiDeps {
   secrets: SecretBox;
   log: Logger;
   options: ApiOptions;
+  /** Aborted when the API closes: ends long-lived responses (log follows). */
+  shutdown?: AbortSignal;
+  /** This process's metrics (the proxy's, when it runs here), served with the API's at /metrics. */
+  processMetrics?: Registry;
 }

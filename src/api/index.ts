@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
 import type { Logger } from '../core/log.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import { connectRedis } from '../core/redis.ts';
@@ -28,10 +29,14 @@ export interface ApiHandle {
 }
 
 /** Starts the REST API. It records intent in Redis and enqueues jobs; it never calls Docker. */
-export async function startApi(options: ApiServiceOptions, deps: { log: Logger; secrets: SecretBox }): Promise<ApiHandle> {
+export async function startApi(
+  options: ApiServiceOptions,
+  deps: { log: Logger; secrets: SecretBox; processMetrics?: Registry },
+): Promise<ApiHandle> {
   const log = deps.log.child({ service: 'api' });
   const redis: Redis = connectRedis(options.redisUrl);
   const queues = new NodeQueues(redis);
+  const shutdown = new AbortController();
   const app = createApiApp({
     redis,
     apps: new AppStore(redis),
@@ -44,6 +49,8 @@ export async function startApi(options: ApiServiceOptions, deps: { log: Logger; 
     secrets: deps.secrets,
     log,
     options,
+    shutdown: shutdown.signal,
+    processMetrics: deps.processMetrics,
   });
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {
@@ -57,6 +64,7 @@ export async function startApi(options: ApiServiceOptions, deps: { log: Logger; 
     port,
     close() {
       closing ??= (async () => {
+        shutdown.abort();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

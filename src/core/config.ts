@@ -26,6 +26,7 @@ const envSchema = z.object({
   GASPER_PROXY_HOST: z.string().min(1).default('0.0.0.0'),
   GASPER_SSH_PORT: port.default(2222),
   GASPER_SSH_HOST: z.string().min(1).default('0.0.0.0'),
+  GASPER_PROXY_METRICS_PORT: port.optional(),
   GASPER_DOMAIN: z
     .string()
     .regex(/^(?=.{1,200}$)([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, 'must be a lowercase DNS name')
@@ -55,6 +56,10 @@ const envSchema = z.object({
   GASPER_JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   GASPER_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(30),
   GASPER_CHANGES_PER_MINUTE: z.coerce.number().int().min(1).default(120),
+  GASPER_LOG_LINES: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
+  GASPER_METRICS_INTERVAL_MS: z.coerce.number().int().min(500).default(5000),
+  GASPER_METRICS_HISTORY: z.coerce.number().int().min(2).max(10_000).default(60),
+  GASPER_METRICS_TOKEN: optional.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   GASPER_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -64,7 +69,8 @@ export interface Config {
   stateDir: string;
   /** `publicUrl`: the API's address as GitHub and browsers reach it (webhook URLs). */
   api: { host: string; port: number; publicUrl?: string };
-  proxy: { host: string; port: number };
+  /** `metricsPort`: where a proxy running on its own serves `GET /metrics` (unset: nowhere). */
+  proxy: { host: string; port: number; metricsPort?: number };
   ssh: { host: string; port: number };
   domain: string;
   redisUrl: string | undefined;
@@ -90,6 +96,12 @@ export interface Config {
   /** Failed authentications per client address, and changing requests per user, per minute. */
   limits: { authFailuresPerMinute: number; changesPerMinute: number };
   logLevel: Env['GASPER_LOG_LEVEL'];
+  /** Container output lines kept per app (a capped Redis stream). */
+  logLines: number;
+  /** How often the node worker samples each instance's CPU and memory, and how many samples it keeps. */
+  metrics: { intervalMs: number; history: number };
+  /** A token that may read `GET /metrics` only (the admin token always may). */
+  metricsToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -122,7 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   return deepFreeze({
     stateDir: path.resolve(e.GASPER_STATE_DIR),
     api: { host: e.GASPER_API_HOST, port: e.GASPER_API_PORT, ...(e.GASPER_API_URL ? { publicUrl: e.GASPER_API_URL } : {}) },
-    proxy: { host: e.GASPER_PROXY_HOST, port: e.GASPER_PROXY_PORT },
+    proxy: { host: e.GASPER_PROXY_HOST, port: e.GASPER_PROXY_PORT, ...(e.GASPER_PROXY_METRICS_PORT !== undefined ? { metricsPort: e.GASPER_PROXY_METRICS_PORT } : {}) },
     ssh: { host: e.GASPER_SSH_HOST, port: e.GASPER_SSH_PORT },
     domain: e.GASPER_DOMAIN,
     redisUrl: e.REDIS_URL,
@@ -141,6 +153,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     jobAttempts: e.GASPER_JOB_ATTEMPTS,
     limits: { authFailuresPerMinute: e.GASPER_AUTH_FAILURES_PER_MINUTE, changesPerMinute: e.GASPER_CHANGES_PER_MINUTE },
     logLevel: e.GASPER_LOG_LEVEL,
+    logLines: e.GASPER_LOG_LINES,
+    metrics: { intervalMs: e.GASPER_METRICS_INTERVAL_MS, history: e.GASPER_METRICS_HISTORY },
+    metricsToken: e.GASPER_METRICS_TOKEN,
   });
 }
 

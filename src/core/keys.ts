@@ -27,6 +27,14 @@ export const keys = {
   webhookDelivery: (deliveryId: string) => `gasper:webhook-delivery:${deliveryId}`,
   /** A Bull Board browser session, by the SHA-256 of its cookie; expires. */
   adminSession: (sessionHash: string) => `gasper:admin-session:${sessionHash}`,
+  /** The app's container output: a capped stream (see store/app-logs.ts). */
+  appLogs: (name: string) => `gasper:app:${name}:logs`,
+  /** Per container, the Docker timestamp of the last line collected (resumes after a worker restart). */
+  appLogCursors: (name: string) => `gasper:app:${name}:log-cursors`,
+  /** Per instance, the last resource samples (see store/app-metrics.ts). */
+  appMetrics: (name: string) => `gasper:app:${name}:metrics`,
+  /** Cluster-wide deploy duration histogram, rendered by the API's /metrics. */
+  deployDurations: 'gasper:metrics:deploy-seconds',
 } as const;
 
 /** BullMQ key prefix: queues live under `gasper:bull:<queue>`. */

@@ -2,10 +2,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
+import { Registry } from 'prom-client';
 import type { Logger } from '../core/log.ts';
 import { connectRedis } from '../core/redis.ts';
 import { subscribeEvents } from '../events/stream.ts';
 import { clientAddress, forward, forwardHeaders, type ForwardError } from './forward.ts';
+import { ProxyMetrics } from './proxy-metrics.ts';
 import { RouteTable } from './route-table.ts';
 
 export interface ProxyOptions {
@@ -16,11 +18,15 @@ export interface ProxyOptions {
   redisUrl: string;
   /** Longest wait for an upstream's response. Default 60 s. */
   upstreamTimeoutMs?: number;
+  /** When set, `GET /metrics` of this process's registry is served on this port (0: a free one), on `host`. */
+  metricsPort?: number;
 }
 
 export interface ProxyHandle {
   port: number;
   routes: RouteTable;
+  /** The port of the metrics endpoint, when `metricsPort` was given. */
+  metricsPort?: number;
   close(): Promise<void>;
 }
 
@@ -36,10 +42,15 @@ function reply(res: http.ServerResponse, status: number, body: string): void {
  * then live events): it never polls the API. Plain HTTP goes through a lean forwarder over
  * kept-alive connections; WebSocket upgrades go through http-proxy-3.
  */
-export async function startProxy(options: ProxyOptions, deps: { log: Logger }): Promise<ProxyHandle> {
+export async function startProxy(options: ProxyOptions, deps: { log: Logger; metrics?: Registry }): Promise<ProxyHandle> {
   const log = deps.log.child({ service: 'proxy' });
   const routes = new RouteTable(options.domain);
-  const subscription = subscribeEvents(connectRedis(options.redisUrl), (event) => routes.apply(event), log);
+  const registry = deps.metrics ?? new Registry();
+  const metrics = new ProxyMetrics(registry);
+  const subscription = subscribeEvents(connectRedis(options.redisUrl), (event) => {
+    routes.apply(event);
+    if (event.type === 'app.removed') metrics.forget(event.app);
+  }, log);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo', timeout: 30_000 });
   const timeoutMs = options.upstreamTimeoutMs ?? 60_000;
   const wsProxy = createProxyServer({ ws: true, xfwd: true });
@@ -50,10 +61,19 @@ export async function startProxy(options: ProxyOptions, deps: { log: Logger }): 
 
   const server = http.createServer((req, res) => {
     const route = routes.resolve(req.headers.host);
-    if (route.kind === 'unknown-host') return reply(res, 404, `no app at ${req.headers.host ?? '(no Host header)'}\n`);
-    if (route.kind === 'no-instances') return reply(res, 503, `app ${route.app} has no running instance\n`);
+    if (route.kind === 'unknown-host') {
+      metrics.unknown();
+      return reply(res, 404, `no app at ${req.headers.host ?? '(no Host header)'}\n`);
+    }
+    const started = performance.now();
+    res.once('close', () => metrics.response(route.app, res.statusCode, (performance.now() - started) / 1000));
+    if (route.kind === 'no-instances') {
+      metrics.failure(route.app, 'no_instances');
+      return reply(res, 503, `app ${route.app} has no running instance\n`);
+    }
     const headers = forwardHeaders(req, clientAddress(req.socket), 'http');
     forward(req, res, route.upstream, agent, headers, timeoutMs, (kind, err) => {
+      metrics.failure(route.app, kind);
       log.debug({ app: route.app, upstream: route.upstream.key, err: err.message }, 'upstream error');
       reply(res, errorStatus[kind], kind === 'timeout' ? `app ${route.app} timed out\n` : `app ${route.app} is not reachable\n`);
     });
@@ -83,13 +103,17 @@ export async function startProxy(options: ProxyOptions, deps: { log: Logger }): 
   });
   const port = (server.address() as AddressInfo).port;
   log.info({ port, routes: routes.size }, 'proxy listening');
+  const metricsServer = options.metricsPort === undefined ? undefined : await serveMetrics(registry, options.host, options.metricsPort);
 
   let closing: Promise<void> | undefined;
   return {
     port,
     routes,
+    metricsPort: metricsServer ? (metricsServer.address() as AddressInfo).port : undefined,
     close() {
       closing ??= (async () => {
+        metricsServer?.close();
+        metricsServer?.closeAllConnections();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         for (const socket of upgraded) socket.destroy();
@@ -100,4 +124,23 @@ export async function startProxy(options: ProxyOptions, deps: { log: Logger }): 
       return closing;
     },
   };
+}
+
+/** A plain `GET /metrics` endpoint for a proxy running in a process of its own (Prometheus scrapes each process). */
+async function serveMetrics(registry: Registry, host: string, port: number): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' || req.url !== '/metrics') return reply(res, 404, 'not found\n');
+    registry.metrics().then(
+      (body) => {
+        res.writeHead(200, { 'content-type': registry.contentType });
+        res.end(body);
+      },
+      () => reply(res, 500, 'cannot collect metrics\n'),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+  return server;
 }

@@ -62,7 +62,11 @@ export class AppStore {
 
   /** Removes every key of the app. */
   async remove(name: string): Promise<void> {
-    await this.redis.multi().del(keys.app(name), keys.appReleaseSeq(name)).srem(keys.apps, name).exec();
+    await this.redis
+      .multi()
+      .del(keys.app(name), keys.appReleaseSeq(name), keys.appLogs(name), keys.appLogCursors(name), keys.appMetrics(name))
+      .srem(keys.apps, name)
+      .exec();
   }
 
   async nextReleaseSeq(name: string): Promise<number> {

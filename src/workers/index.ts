@@ -13,6 +13,7 @@ import { deleteApp } from './delete-app.ts';
 import { deployApp } from './deploy-app.ts';
 import { startHeartbeat } from './heartbeat.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
+import { startWorkerObservability, type WorkerObservabilityOptions } from './observability.ts';
 import { ReleaseDirs } from './releases.ts';
 
 export interface WorkerServiceOptions extends NodeWorkerOptions {
@@ -23,6 +24,7 @@ export interface WorkerServiceOptions extends NodeWorkerOptions {
   heartbeatMs: number;
   /** Docker endpoint advertised in the node document for other nodes' SSH services; unset: none. */
   advertisedDockerHost?: string;
+  observability?: WorkerObservabilityOptions;
 }
 
 export interface WorkerHandle {
@@ -84,6 +86,7 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
   worker.on('completed', (job) => log.info({ job: job.id, result: job.returnvalue }, 'job completed'));
   worker.on('error', (err) => log.error({ err }, 'worker error'));
   const heartbeat = await startHeartbeat(new NodeStore(redis), { id: options.nodeId, address: options.nodeAddress, docker: options.advertisedDockerHost }, options.heartbeatMs, log);
+  const observability = startWorkerObservability({ ...options.observability, nodeId: options.nodeId }, { docker, redis, worker, log });
   void worker.run();
   await worker.waitUntilReady();
   log.info({ queue: worker.name }, 'worker started');
@@ -93,6 +96,7 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
     close() {
       closing ??= (async () => {
         heartbeat.close();
+        await observability.close();
         await worker.close().catch((err) => log.warn({ err }, 'worker close failed'));
         workerConnection.disconnect();
         redis.disconnect();

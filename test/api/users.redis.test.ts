@@ -73,6 +73,11 @@ describe('API users and access (real Redis)', () => {
     expectError(await as(bob.token).post(`/apps/${name}/webhook`), 404, 'NOT_FOUND');
     expectError(await as(bob.token).del(`/apps/${name}/webhook`), 404, 'NOT_FOUND');
     await as(alice.token).post(`/apps/${name}/webhook`).expect(201);
+    expectError(await as(bob.token).get(`/apps/${name}/logs?tail=5`), 404, 'NOT_FOUND');
+    expectError(await as(bob.token).get(`/apps/${name}/metrics`), 404, 'NOT_FOUND');
+    expectError(await as(bob.token).get(`/apps/${name}/releases/r000001/build-log`), 404, 'NOT_FOUND');
+    expectError(await as(bob.token).get('/metrics'), 403, 'FORBIDDEN');
+    await as(alice.token).get(`/apps/${name}/metrics`).expect(200);
 
     await as(alice.token).get(`/jobs/${jobId}`).expect(200);
     await fx.get(`/apps/${name}`).expect(200);

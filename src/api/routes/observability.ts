@@ -1,0 +1,149 @@
+import type { Request, Response } from 'express';
+import { Router } from 'express';
+import { z } from 'zod';
+import { canSee } from '../../core/access.ts';
+import { findJob } from '../../jobs/status.ts';
+import { AppLogStore, type LogLine } from '../../store/app-logs.ts';
+import { AppMetricsStore } from '../../store/app-metrics.ts';
+import { principalOf } from '../auth.ts';
+import type { ApiDeps } from '../deps.ts';
+import { ApiError, validationError } from '../errors.ts';
+import { jobRef } from '../views.ts';
+
+const flag = z.enum(['1', '0', 'true', 'false']).transform((v) => v === '1' || v === 'true');
+const logsQuery = z
+  .object({
+    tail: z.coerce.number().int().min(0).max(10_000).default(100),
+    follow: flag.default(false),
+  })
+  .strict();
+const streamId = /^\d+-\d+$/;
+const releaseName = /^[a-z0-9][a-z0-9-]{0,39}$/;
+
+/** How long one blocking read waits before the follow sends a keep-alive and checks the app. */
+const defaultFollowBlockMs = 15_000;
+
+/**
+ * Reads about an app's running life: its output (`/logs`, tail or follow), the build output of
+ * a release (`/releases/:release/build-log`) and its instances' resource samples (`/metrics`).
+ * All of it comes from Redis, where the node workers put it; nothing here talks to Docker.
+ */
+export function observabilityRouter(deps: ApiDeps): Router {
+  const logs = new AppLogStore(deps.redis);
+  const metrics = new AppMetricsStore(deps.redis);
+  const router = Router();
+
+  /** The app, if the caller may see it: another user's app is as absent as a missing one. */
+  async function load(res: Response, name: string) {
+    const doc = await deps.apps.get(name);
+    if (!doc || !canSee(principalOf(res), doc.owner)) throw new ApiError('NOT_FOUND', `app "${name}" not found`);
+    return doc;
+  }
+
+  router.get('/:name/logs', async (req, res) => {
+    const parsed = logsQuery.safeParse(req.query);
+    if (!parsed.success) throw validationError(parsed.error);
+    await load(res, req.params.name);
+    const { tail, follow } = parsed.data;
+    if (!follow) {
+      const { lines } = await logs.tail(req.params.name, tail);
+      res.json({ lines: lines.map(publicLine) });
+      return;
+    }
+    // A reconnecting EventSource says where it stopped; it gets what came after, not a new tail.
+    const resumeFrom = req.get('last-event-id');
+    if (resumeFrom !== undefined && streamId.test(resumeFrom)) return followLogs(req, res, [], resumeFrom);
+    const { lines, lastId } = await logs.tail(req.params.name, tail);
+    return followLogs(req, res, lines, lastId);
+  });
+
+  /**
+   * Server-sent events: one `data:` JSON line per log line, its stream id as the event id;
+   * a comment every block period keeps proxies from closing an idle stream; `event: end` when
+   * the app is deleted. The blocking reads run on a connection of their own, closed as soon as
+   * the client leaves or the API shuts down.
+   */
+  async function followLogs(req: Request, res: Response, initial: LogLine[], afterId: string): Promise<void> {
+    const app = req.params.name as string;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      'x-accel-buffering': 'no',
+      // The connection ends with the stream, so closing the API never waits on it going idle.
+      connection: 'close',
+    });
+    res.flushHeaders();
+    const connection = deps.redis.duplicate({ connectionName: 'gasper-log-follow' });
+    connection.on('error', () => {}); // a failed read ends the follow below
+    let open = true;
+    const stop = () => {
+      if (!open) return;
+      open = false;
+      connection.disconnect();
+    };
+    res.on('close', stop);
+    deps.shutdown?.addEventListener('abort', stop);
+    const send = async (text: string) => {
+      if (!res.write(text)) await new Promise((resolve) => (res.once('drain', resolve), res.once('close', resolve)));
+    };
+    try {
+      let lastId = afterId;
+      for (const line of initial) await send(sseEvent(line));
+      while (open) {
+        let lines: LogLine[] | null;
+        try {
+          lines = await AppLogStore.readAfter(connection, app, lastId, deps.options.logFollowBlockMs ?? defaultFollowBlockMs);
+        } catch (err) {
+          if (open) deps.log.warn({ err: (err as Error).message, app }, 'log follow read failed');
+          break;
+        }
+        if (!open) break;
+        if (lines === null) {
+          if (!(await deps.apps.get(app))) {
+            await send('event: end\ndata: {"reason":"app deleted"}\n\n');
+            break;
+          }
+          await send(': keep-alive\n\n');
+          continue;
+        }
+        for (const line of lines) {
+          lastId = line.id;
+          await send(sseEvent(line));
+        }
+      }
+    } finally {
+      stop();
+      res.off('close', stop);
+      deps.shutdown?.removeEventListener('abort', stop);
+      res.end();
+    }
+  }
+
+  router.get('/:name/releases/:release/build-log', async (req, res) => {
+    const { name, release } = req.params;
+    if (!releaseName.test(release)) {
+      throw new ApiError('VALIDATION_FAILED', 'invalid request: release: not a release id', { release: 'not a release id' });
+    }
+    const doc = await load(res, name);
+    const id = `deploy-${name}-${doc.uid}-${release}`;
+    const job = await findJob(deps.redis, deps.queues, id);
+    if (!job) throw new ApiError('NOT_FOUND', `no build log for release ${release} of "${name}" (deploy jobs are kept a day, failed ones a week)`);
+    const [state, { logs: log }] = await Promise.all([job.getState(), deps.queues.byName(job.queueName).getJobLogs(id, 0, -1)]);
+    res.json({ release, job: { ...jobRef(id), state }, log });
+  });
+
+  router.get('/:name/metrics', async (req, res) => {
+    await load(res, req.params.name);
+    res.json({ app: req.params.name, instances: await metrics.list(req.params.name) });
+  });
+
+  return router;
+}
+
+function publicLine(line: LogLine) {
+  return { id: line.id, instance: line.instance, release: line.release, stream: line.stream, timestamp: line.timestamp, text: line.text };
+}
+
+function sseEvent(line: LogLine): string {
+  return `id: ${line.id}\ndata: ${JSON.stringify(publicLine(line))}\n\n`;
+}

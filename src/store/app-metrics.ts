@@ -1,0 +1,57 @@
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { keys } from '../core/keys.ts';
+
+const sampleSchema = z.object({
+  at: z.string(),
+  cpu: z.object({ cores: z.number(), limitCores: z.number(), percent: z.number() }).nullable(),
+  memory: z.object({ usageBytes: z.number(), limitBytes: z.number(), percent: z.number() }).nullable(),
+});
+/** One reading of an instance: CPU as a rate over the last interval, memory at that moment. */
+export type ResourceSample = z.infer<typeof sampleSchema>;
+
+const instanceMetricsSchema = z.object({
+  instance: z.string(),
+  node: z.string(),
+  release: z.string(),
+  samples: z.array(sampleSchema),
+});
+export type InstanceMetrics = z.infer<typeof instanceMetricsSchema>;
+
+/** Writes only while the app exists, so a late sample cannot bring a deleted app's keys back. */
+const putScript = `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]) return 1`;
+
+/**
+ * The recent resource samples of an app's instances: one hash per app, one field per instance
+ * holding its last `history` samples. Each instance is written only by the worker of its node,
+ * so the read-modify-write of a field has a single writer.
+ */
+export class AppMetricsStore {
+  constructor(private readonly redis: Redis, private readonly history = 60) {}
+
+  async record(app: string, instance: { instance: string; node: string; release: string }, sample: ResourceSample): Promise<boolean> {
+    const key = keys.appMetrics(app);
+    const raw = await this.redis.hget(key, instance.instance);
+    const previous = raw ? instanceMetricsSchema.safeParse(JSON.parse(raw)) : undefined;
+    const samples = [...(previous?.success ? previous.data.samples : []), sample].slice(-this.history);
+    const value: InstanceMetrics = { ...instance, samples };
+    return (await this.redis.eval(putScript, 2, keys.app(app), key, instance.instance, JSON.stringify(value))) === 1;
+  }
+
+  /** Drops the instances of `node` that are not in `current` (their containers are gone). */
+  async prune(app: string, node: string, current: ReadonlySet<string>): Promise<void> {
+    const stale = (await this.list(app)).filter((i) => i.node === node && !current.has(i.instance)).map((i) => i.instance);
+    if (stale.length) await this.redis.hdel(keys.appMetrics(app), ...stale);
+  }
+
+  async list(app: string): Promise<InstanceMetrics[]> {
+    const all = await this.redis.hgetall(keys.appMetrics(app));
+    return Object.values(all)
+      .flatMap((raw) => {
+        const parsed = instanceMetricsSchema.safeParse(JSON.parse(raw));
+        return parsed.success ? [parsed.data] : [];
+      })
+      .sort((a, b) => a.instance.localeCompare(b.instance));
+  }
+}
