@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { startApi, type ApiHandle } from './api/index.ts';
+import { startDns, type DnsHandle } from './dns/index.ts';
 import { ensureAdminToken } from './api/auth.ts';
 import type { Config } from './core/config.ts';
 import { createLogger, type Logger } from './core/log.ts';
@@ -9,13 +10,14 @@ import { createSecretBox, loadSecretKey, type SecretBox } from './core/secret-bo
 import { startProxy, type ProxyHandle } from './proxy/index.ts';
 import { startWorker } from './workers/index.ts';
 
-export type ServiceName = 'api' | 'worker' | 'proxy';
-export const allServices: readonly ServiceName[] = ['worker', 'proxy', 'api'];
+export type ServiceName = 'api' | 'worker' | 'proxy' | 'dns';
+export const allServices: readonly ServiceName[] = ['worker', 'proxy', 'dns', 'api'];
 
 export interface PlatformHandle {
   redisUrl: string;
   api?: ApiHandle;
   proxy?: ProxyHandle;
+  dns?: DnsHandle;
   /** Set when this start generated the admin token: shown once, stored only as a hash. */
   generatedAdminToken?: string;
   close(): Promise<void>;
@@ -77,6 +79,18 @@ export async function startPlatform(
       const proxy = await startProxy({ ...config.proxy, domain: config.domain, redisUrl }, { log });
       closers.push(() => proxy.close());
       handle.proxy = proxy;
+    }
+    if (services.includes('dns')) {
+      const { dns: d } = config;
+      const dns = await startDns(
+        {
+          host: d.host, port: d.port, redisUrl, apex: config.domain, ttl: d.ttl, nameservers: d.nameservers,
+          proxyAddresses: d.proxyAddresses, nsAddresses: d.nsAddresses,
+        },
+        { log },
+      );
+      closers.push(() => dns.close());
+      handle.dns = dns;
     }
     if (services.includes('api')) {
       const api = await startApi(
