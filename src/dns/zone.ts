@@ -138,8 +138,8 @@ export function recordsAt(name: string, zone: Zone): ResourceRecord[] | undefine
   }
   if (zone.nameservers.includes(name)) return addressRecords(name, zone.nsAddresses, ttl);
   const relative = name.slice(0, name.length - apex.length - 1);
+  if (relative === 'db') return zone.databases.size > 0 ? [] : undefined; // `db` is reserved: never an app
   if (!relative.includes('.')) return zone.apps.has(relative) ? addressRecords(name, zone.proxyAddresses, ttl) : undefined;
-  if (relative === 'db') return zone.databases.size > 0 ? [] : undefined;
   const database = relative.endsWith('.db') ? relative.slice(0, -3) : '';
   if (database && !database.includes('.')) {
     const address = zone.databases.get(database);
