@@ -1,12 +1,10 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { TCPServer } from 'dns2';
 import type { Logger } from '../core/log.ts';
 import { connectRedis } from '../core/redis.ts';
 import { subscribeEvents } from '../events/stream.ts';
-import { AnswerCache } from './answer-cache.ts';
-import { respond, respondToMessage } from './packets.ts';
-import { assembleResponse, emptyQueryView, parseQuery } from './wire.ts';
+import { Responder } from './responder.ts';
+import { createDnsTcpServer } from './tcp.ts';
 import { applyEvent, createZone, type Zone, type ZoneConfig } from './zone.ts';
 
 export interface DnsOptions extends ZoneConfig {
@@ -31,22 +29,21 @@ const seconds = () => Math.floor(Date.now() / 1000);
 /**
  * Gasper's authoritative DNS. The zone is folded from the event stream (snapshot, then live
  * events), so names follow deploys and deletions without polling, and a restart rebuilds it.
- * UDP goes through a fast path over a plain dgram socket (cached, pre-encoded answers patched
- * with the query's id and question); anything unusual, and TCP, through dns2.
+ * UDP and TCP share one responder: ordinary queries take a fast path (cached, pre-encoded
+ * answers patched with the query's id and question); anything unusual goes through dns2.
  */
 export async function startDns(options: DnsOptions, deps: { log: Logger }): Promise<DnsHandle> {
   const log = deps.log.child({ service: 'dns' });
   const zone = createZone(options, seconds());
-  const cache = new AnswerCache(zone);
+  const responder = new Responder(zone);
   const subscription = subscribeEvents(
     connectRedis(options.redisUrl),
     (event) => {
-      if (applyEvent(zone, event, seconds())) cache.clear();
+      if (applyEvent(zone, event, seconds())) responder.zoneChanged();
     },
     log,
   );
 
-  const query = emptyQueryView();
   const createUdp = () => {
     const udp = dgram.createSocket({ type: net.isIPv6(options.host) ? 'udp6' : 'udp4' });
     const onSent = (err: Error | null) => {
@@ -54,8 +51,7 @@ export async function startDns(options: DnsOptions, deps: { log: Logger }): Prom
     };
     udp.on('message', (msg, rinfo) => {
       try {
-        const fast = parseQuery(msg, query) ? assembleResponse(msg, query, cache.get(msg, query)) : undefined;
-        const response = fast ?? respondToMessage(msg, zone);
+        const response = responder.answer(msg, 'udp');
         if (response) udp.send(response, rinfo.port, rinfo.address, onSent);
       } catch (err) {
         // A packet must never take the server down; one that breaks the responder is dropped.
@@ -65,19 +61,16 @@ export async function startDns(options: DnsOptions, deps: { log: Logger }): Prom
     return udp;
   };
 
-  const tcp = new TCPServer();
-  (tcp as TCPServer & { idleTimeout: number }).idleTimeout = options.tcpIdleTimeoutMs ?? 10_000;
-  tcp.on('request', (request, send, client) => {
-    const response = respond(request, zone);
-    // dns2's TCP send writes synchronously and returns nothing, despite its type.
-    if (response) void Promise.resolve(send(response)).catch(() => {});
-    else (client as net.Socket).destroy();
-  });
-  tcp.on('requestError', (err: Error) => log.debug({ err: err.message }, 'dropped a malformed TCP message'));
+  const { server: tcp, destroyConnections } = createDnsTcpServer(
+    (message) => responder.answer(message, 'tcp'),
+    { idleTimeoutMs: options.tcpIdleTimeoutMs ?? 10_000, maxConnections: 1024 },
+    log,
+  );
   tcp.on('error', (err) => log.error({ err }, 'tcp server error'));
 
   let udp: dgram.Socket | undefined;
   const closeSockets = async () => {
+    destroyConnections();
     await Promise.allSettled([
       new Promise<void>((resolve) => (udp ? udp.close(() => resolve()) : resolve())),
       new Promise<void>((resolve) => (tcp.listening ? tcp.close(() => resolve()) : resolve())),

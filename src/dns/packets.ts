@@ -88,9 +88,23 @@ export function encodeForUdp(response: Packet, request: Packet): Buffer {
   return response.toBuffer();
 }
 
-/** Parses and answers one UDP message the fast path declined; undefined means drop it. */
-export function respondToMessage(message: Buffer, zone: Zone): Buffer | undefined {
-  if (message.length < 12 || message[2]! & 0x80) return undefined; // too short for a header, or a response
+/**
+ * Whether the header's record counts could fit in the message (a question takes at least 5
+ * bytes, a record 11). dns2's parser tries every counted record, throwing and catching for
+ * each, so a 12-byte packet claiming 65535 of each kept it busy for seconds: such packets
+ * never reach it.
+ */
+export function plausibleCounts(message: Buffer): boolean {
+  const records = message.readUInt16BE(6) + message.readUInt16BE(8) + message.readUInt16BE(10);
+  return message.readUInt16BE(4) * 5 + records * 11 <= message.length - 12;
+}
+
+/**
+ * Parses and answers one message the fast path declined; undefined means drop it (too short
+ * for a header, a response, counts that cannot fit, or bytes dns2 cannot parse).
+ */
+export function respondToMessage(message: Buffer, zone: Zone, transport: 'udp' | 'tcp' = 'udp'): Buffer | undefined {
+  if (message.length < 12 || message[2]! & 0x80 || !plausibleCounts(message)) return undefined;
   let request: Packet;
   try {
     request = Packet.parse(message);
@@ -98,5 +112,6 @@ export function respondToMessage(message: Buffer, zone: Zone): Buffer | undefine
     return undefined;
   }
   const response = respond(request, zone);
-  return response && encodeForUdp(response, request);
+  if (!response) return undefined;
+  return transport === 'udp' ? encodeForUdp(response, request) : response.toBuffer();
 }

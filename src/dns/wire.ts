@@ -139,12 +139,12 @@ const OPT_RECORD = Buffer.from([0, 0, TYPE_OPT, EDNS_UDP_SIZE >> 8, EDNS_UDP_SIZ
 /**
  * The response to the query in `msg` (read by parseQuery into `q`): its id and question copied,
  * flags QR, AA (when authoritative) and the query's RD, then the answer's sections and an OPT
- * record when the query had one. Returns undefined when it would not fit the client's UDP
+ * record when the query had one. Over UDP, returns undefined when it would not fit the client's
  * limit, so the caller can answer with TC through the general path.
  */
-export function assembleResponse(msg: Buffer, q: QueryView, answer: EncodedAnswer): Buffer | undefined {
+export function assembleResponse(msg: Buffer, q: QueryView, answer: EncodedAnswer, transport: 'udp' | 'tcp' = 'udp'): Buffer | undefined {
   const size = q.questionEnd + answer.tail.length + (q.edns ? OPT_RECORD.length : 0);
-  if (size > (q.edns ? EDNS_UDP_SIZE : PLAIN_UDP_SIZE)) return undefined;
+  if (transport === 'udp' && size > (q.edns ? EDNS_UDP_SIZE : PLAIN_UDP_SIZE)) return undefined;
   const out = Buffer.allocUnsafe(size);
   msg.copy(out, 0, 0, q.questionEnd);
   out[2] = 0x80 | (answer.authoritative ? 0x04 : 0) | (msg[2]! & 0x01);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Packet } from 'dns2';
-import { respondToMessage } from '../../src/dns/packets.ts';
+import { plausibleCounts, respondToMessage } from '../../src/dns/packets.ts';
 import { applyEvent, createZone, Rcode, RRType, type Zone } from '../../src/dns/zone.ts';
 
 function testZone(): Zone {
@@ -51,6 +51,16 @@ describe('respondToMessage (dns2, the general path)', () => {
     const res = respond(request(['hello.gasper.test'], { ednsVersion: 1 }));
     expect(res.header.rcode).to.equal(16);
     expect(res.answers).to.have.length(0);
+  });
+
+  it('drops a header claiming more records than its bytes can hold, before dns2 parses it', () => {
+    // dns2 alone spends seconds on this 12-byte packet (it tries and fails 4 × 65535 records);
+    // the test's 2 s timeout would catch that.
+    const flood = Buffer.alloc(12, 0xff);
+    flood[2] = 0;
+    expect(plausibleCounts(flood)).to.equal(false);
+    expect(respondToMessage(flood, testZone())).to.equal(undefined);
+    expect(plausibleCounts(request(['hello.gasper.test']))).to.equal(true);
   });
 
   it('drops responses, short packets and garbage without throwing', () => {
