@@ -7,7 +7,7 @@ import type { GasperEvent } from '../events/schemas.ts';
  * test/dns/zone.unit.test.ts; the fast path (answer-cache.ts) and the dns2 responder both ask it.
  */
 
-export const RRType = { A: 1, NS: 2, SOA: 6, AAAA: 28, OPT: 41, ANY: 255 } as const;
+export const RRType = { A: 1, NS: 2, SOA: 6, AAAA: 28, OPT: 41, IXFR: 251, AXFR: 252, ANY: 255 } as const;
 export const RRClass = { IN: 1, ANY: 255 } as const;
 export const Rcode = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
 
@@ -155,11 +155,13 @@ export function isInZone(name: string, apex: string): boolean {
 /**
  * The answer to one question: REFUSED outside the zone (no open resolver), NXDOMAIN with the SOA
  * in the authority section for unknown names, NOERROR without data (and the SOA, for negative
- * caching) for other types of known names.
+ * caching) for other types of known names. Zone transfers are refused: the zone lives in the
+ * event stream, and every Gasper DNS server follows it itself.
  */
 export function answerQuery(question: Question, zone: Zone): QueryAnswer {
   const name = question.name.toLowerCase().replace(/\.$/, '');
-  if (!isInZone(name, zone.apex) || (question.class !== RRClass.IN && question.class !== RRClass.ANY)) {
+  const transfer = question.type === RRType.AXFR || question.type === RRType.IXFR;
+  if (transfer || !isInZone(name, zone.apex) || (question.class !== RRClass.IN && question.class !== RRClass.ANY)) {
     return { rcode: Rcode.REFUSED, authoritative: false, answers: [], authority: [] };
   }
   const records = recordsAt(name, zone);

@@ -46,6 +46,8 @@ const table: [string, number, number, string[], number[]][] = [
   ['xapps.example.com', A, Rcode.REFUSED, [], []],
   ['hello.apps.example.com.evil.org', A, Rcode.REFUSED, [], []],
   ['', NS, Rcode.REFUSED, [], []],
+  ['apps.example.com', RRType.AXFR, Rcode.REFUSED, [], []],
+  ['apps.example.com', RRType.IXFR, Rcode.REFUSED, [], []],
 ];
 
 function dataOf(record: object): string {
