@@ -30,7 +30,7 @@ async function serve(services: readonly ServiceName[]): Promise<void> {
   }
   log.info(
     { services, api: platform.api?.port, proxy: platform.proxy?.port, dns: platform.dns?.port, domain: config.domain },
-    `gasper is up${platform.api ? `: API on :${platform.api.port}` : ''}${platform.proxy ? `, apps at http://<app>.${config.domain}:${platform.proxy.port}` : ''}`,
+    `gasper is up${platform.api ? `: API on :${platform.api.port}` : ''}${platform.proxy ? `, apps at http://<app>.${config.domain}:${platform.proxy.port}` : ''}${platform.dns ? `, DNS on :${platform.dns.port}` : ''}`,
   );
   let stopping = false;
   const stop = (signal: string) => {

@@ -130,7 +130,11 @@ async function listenBoth(tcp: net.Server, createUdp: () => dgram.Socket, host: 
       });
       return { udp, port: bound };
     } catch (err) {
-      udp.close();
+      try {
+        udp.close();
+      } catch {
+        /* never bound */
+      }
       await new Promise<void>((resolve) => tcp.close(() => resolve()));
       if (port !== 0 || attempt >= 5) throw err;
     }
