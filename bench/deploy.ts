@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   const token = crypto.randomBytes(16).toString('hex');
   const config = loadConfig({
     GASPER_STATE_DIR: stateDir, GASPER_API_PORT: '0', GASPER_API_HOST: '127.0.0.1', GASPER_PROXY_PORT: '0',
-    GASPER_PROXY_HOST: '127.0.0.1', GASPER_NODE_ID: `bench-${crypto.randomBytes(3).toString('hex')}`,
+    GASPER_PROXY_HOST: '127.0.0.1', GASPER_DNS_PORT: '0', GASPER_DNS_HOST: '127.0.0.1', GASPER_NODE_ID: `bench-${crypto.randomBytes(3).toString('hex')}`,
     GASPER_ADMIN_TOKEN: token, GASPER_ALLOW_LOCAL_REPOS: '1', GASPER_LOG_LEVEL: 'warn',
   });
   const platform = await startPlatform(config, undefined, createLogger(config.logLevel));

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything Gasper needs on a Debian machine with Node.js, installed or started only when
 # missing, so it is cheap to run before every `npm run up` and `npm test`:
-#   system packages (docker.io, redis-server, git, debootstrap), a running Docker daemon,
+#   system packages (docker.io, redis-server, git, debootstrap, and the DNS tools dig, dnsperf and
+#   dnsmasq), a running Docker daemon,
 #   npm dependencies, and the base and runtime images (docker/build-images.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,9 +16,14 @@ node_ok=$(node -e 'const [a,b]=process.versions.node.split(".").map(Number); con
 # Debian packages, by the command each provides.
 missing=()
 for pair in docker:docker.io dockerd:docker.io redis-server:redis-server git:git debootstrap:debootstrap curl:curl \
-    ssh:openssh-client ssh-keygen:openssh-client sshpass:sshpass tmux:tmux script:bsdutils; do
+    ssh:openssh-client ssh-keygen:openssh-client sshpass:sshpass tmux:tmux script:bsdutils \
+    dig:dnsutils dnsperf:dnsperf; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
+# dnsmasq is bench/dns's baseline, run as a foreground child on a high port. dnsmasq-base holds
+# just the binary: the `dnsmasq` package would add a system service that takes port 53 and, on
+# systemd machines, fights systemd-resolved for it.
+[ -x /usr/sbin/dnsmasq ] || command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base)
 if [ ${#missing[@]} -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   say "installing ${missing[*]}"

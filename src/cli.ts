@@ -29,8 +29,8 @@ async function serve(services: readonly ServiceName[]): Promise<void> {
     process.stderr.write(`\nAdmin token (shown once, store it now):\n  ${platform.generatedAdminToken}\n\n`);
   }
   log.info(
-    { services, api: platform.api?.port, proxy: platform.proxy?.port, ssh: platform.ssh?.port, domain: config.domain },
-    `gasper is up${platform.api ? `: API on :${platform.api.port}` : ''}${platform.proxy ? `, apps at http://<app>.${config.domain}:${platform.proxy.port}` : ''}`,
+    { services, api: platform.api?.port, proxy: platform.proxy?.port, ssh: platform.ssh?.port, dns: platform.dns?.port, domain: config.domain },
+    `gasper is up${platform.api ? `: API on :${platform.api.port}` : ''}${platform.proxy ? `, apps at http://<app>.${config.domain}:${platform.proxy.port}` : ''}${platform.dns ? `, DNS on :${platform.dns.port}` : ''}`,
   );
   let stopping = false;
   const stop = (signal: string) => {
@@ -44,9 +44,10 @@ async function serve(services: readonly ServiceName[]): Promise<void> {
 }
 
 const program = new Command('gasper').description('Your cloud in a binary: a self-hosted PaaS on Docker and Redis.');
-program.command('up').description('run the whole platform on this machine: worker, proxy and API (and Redis unless REDIS_URL)').action(() => serve(allServices));
+program.command('up').description('run the whole platform on this machine: worker, proxy, DNS and API (and Redis unless REDIS_URL)').action(() => serve(allServices));
 program.command('api').description('run only the REST API (needs REDIS_URL)').action(() => serve(['api']));
 program.command('worker').description("run only this node's worker (needs REDIS_URL and Docker)").action(() => serve(['worker']));
 program.command('proxy').description('run only the reverse proxy (needs REDIS_URL)').action(() => serve(['proxy']));
 program.command('ssh').description("run only the SSH service into apps' containers (needs REDIS_URL and Docker)").action(() => serve(['ssh']));
+program.command('dns').description('run only the authoritative DNS for GASPER_DOMAIN (needs REDIS_URL)').action(() => serve(['dns']));
 await program.parseAsync();

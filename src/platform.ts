@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { startApi, type ApiHandle } from './api/index.ts';
+import { startDns, type DnsHandle } from './dns/index.ts';
 import { ensureAdminToken } from './api/auth.ts';
 import type { Config } from './core/config.ts';
 import { createLogger, type Logger } from './core/log.ts';
@@ -11,14 +12,15 @@ import { startProxy, type ProxyHandle } from './proxy/index.ts';
 import { startSsh, type SshHandle } from './ssh/index.ts';
 import { startWorker } from './workers/index.ts';
 
-export type ServiceName = 'api' | 'worker' | 'proxy' | 'ssh';
-export const allServices: readonly ServiceName[] = ['worker', 'proxy', 'ssh', 'api'];
+export type ServiceName = 'api' | 'worker' | 'proxy' | 'ssh' | 'dns';
+export const allServices: readonly ServiceName[] = ['worker', 'proxy', 'ssh', 'dns', 'api'];
 
 export interface PlatformHandle {
   redisUrl: string;
   api?: ApiHandle;
   proxy?: ProxyHandle;
   ssh?: SshHandle;
+  dns?: DnsHandle;
   /** Set when this start generated the admin token: shown once, stored only as a hash. */
   generatedAdminToken?: string;
   close(): Promise<void>;
@@ -91,6 +93,18 @@ export async function startPlatform(
       );
       closers.push(() => ssh.close());
       handle.ssh = ssh;
+    }
+    if (services.includes('dns')) {
+      const { dns: d } = config;
+      const dns = await startDns(
+        {
+          host: d.host, port: d.port, redisUrl, apex: config.domain, ttl: d.ttl, nameservers: d.nameservers,
+          proxyAddresses: d.proxyAddresses, nsAddresses: d.nsAddresses,
+        },
+        { log },
+      );
+      closers.push(() => dns.close());
+      handle.dns = dns;
     }
     if (services.includes('api')) {
       const api = await startApi(

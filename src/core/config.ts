@@ -60,6 +60,12 @@ const envSchema = z.object({
   GASPER_METRICS_INTERVAL_MS: z.coerce.number().int().min(500).default(5000),
   GASPER_METRICS_HISTORY: z.coerce.number().int().min(2).max(10_000).default(60),
   GASPER_METRICS_TOKEN: optional.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  GASPER_DNS_PORT: port.default(8053),
+  GASPER_DNS_HOST: z.string().min(1).default('0.0.0.0'),
+  GASPER_DNS_PROXY_ADDRESSES: optional,
+  GASPER_DNS_NAMESERVERS: optional,
+  GASPER_DNS_NS_ADDRESSES: optional,
+  GASPER_DNS_TTL: z.coerce.number().int().min(0).max(86_400).default(30),
   GASPER_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -95,6 +101,18 @@ export interface Config {
   jobAttempts: number;
   /** Failed authentications per client address, and changing requests per user, per minute. */
   limits: { authFailuresPerMinute: number; changesPerMinute: number };
+  /** Authoritative DNS for `domain`: `<app>.<domain>` → proxyAddresses, `<db>.db.<domain>` → its node. */
+  dns: {
+    host: string;
+    port: number;
+    /** IPv4 and IPv6 addresses apps resolve to (A and AAAA). */
+    proxyAddresses: string[];
+    /** NS names of the zone; the first is the SOA's primary. */
+    nameservers: string[];
+    /** Addresses of the NS names inside the zone. */
+    nsAddresses: string[];
+    ttl: number;
+  };
   logLevel: Env['GASPER_LOG_LEVEL'];
   /** Container output lines kept per app (a capped Redis stream). */
   logLines: number;
@@ -120,6 +138,19 @@ function parseImageMap(value: string | undefined): Record<string, string> {
     map[runtime] = image;
   }
   return map;
+}
+
+const ipAddress = z.union([z.ipv4(), z.ipv6()]);
+const dnsName = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
+
+/** A comma-separated list, each item checked; undefined when the variable is unset. */
+function parseList(variable: string, value: string | undefined, check: (item: string) => boolean, what: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  const items = value.split(',').map((item) => item.trim().toLowerCase()).filter(Boolean);
+  const bad = items.find((item) => !check(item));
+  if (bad !== undefined) throw new ConfigError(variable, `"${bad}" is not ${what}`);
+  if (items.length === 0) throw new ConfigError(variable, `must list at least one ${what}`);
+  return items;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
@@ -152,11 +183,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     workerConcurrency: e.GASPER_WORKER_CONCURRENCY,
     jobAttempts: e.GASPER_JOB_ATTEMPTS,
     limits: { authFailuresPerMinute: e.GASPER_AUTH_FAILURES_PER_MINUTE, changesPerMinute: e.GASPER_CHANGES_PER_MINUTE },
+    dns: dnsConfig(e),
     logLevel: e.GASPER_LOG_LEVEL,
     logLines: e.GASPER_LOG_LINES,
     metrics: { intervalMs: e.GASPER_METRICS_INTERVAL_MS, history: e.GASPER_METRICS_HISTORY },
     metricsToken: e.GASPER_METRICS_TOKEN,
   });
+}
+
+function dnsConfig(e: Env): Config['dns'] {
+  const isAddress = (item: string) => ipAddress.safeParse(item).success;
+  const proxyAddresses =
+    parseList('GASPER_DNS_PROXY_ADDRESSES', e.GASPER_DNS_PROXY_ADDRESSES, isAddress, 'an IPv4 or IPv6 address') ?? [e.GASPER_NODE_ADDRESS];
+  return {
+    host: e.GASPER_DNS_HOST,
+    port: e.GASPER_DNS_PORT,
+    proxyAddresses,
+    nameservers:
+      parseList('GASPER_DNS_NAMESERVERS', e.GASPER_DNS_NAMESERVERS, (item) => dnsName.test(item.replace(/\.$/, '')), 'a DNS name')?.map((n) =>
+        n.replace(/\.$/, ''),
+      ) ?? [`ns1.${e.GASPER_DOMAIN}`],
+    nsAddresses: parseList('GASPER_DNS_NS_ADDRESSES', e.GASPER_DNS_NS_ADDRESSES, isAddress, 'an IPv4 or IPv6 address') ?? proxyAddresses,
+    ttl: e.GASPER_DNS_TTL,
+  };
 }
 
 function deepFreeze<T extends object>(value: T): Readonly<T> {

@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { dig } from '../support/dig.ts';
 import { requireDocker } from '../support/docker.ts';
 
 const bin = path.resolve('bin/gasper.js');
@@ -60,6 +61,7 @@ describe('gasper up (the command, as a process)', function () {
     ['GASPER_NODE_ADDRESS', 'somewhere'],
     ['GASPER_ADMIN_TOKEN', 'short'],
     ['GASPER_ALLOW_LOCAL_REPOS', 'perhaps'],
+    ['GASPER_DNS_PROXY_ADDRESSES', 'proxy.local'],
   ];
   for (const [variable, value] of badConfigs) {
     it(`refuses to start when ${variable}=${JSON.stringify(value)}, naming the variable`, async () => {
@@ -69,11 +71,12 @@ describe('gasper up (the command, as a process)', function () {
     });
   }
 
-  it('starts Redis, worker, proxy and API; prints a generated admin token once; stops cleanly on SIGTERM', async () => {
-    const [apiPort, proxyPort] = [await freePort(), await freePort()];
+  it('starts Redis, worker, proxy, DNS and API; prints a generated admin token once; stops cleanly on SIGTERM', async () => {
+    const [apiPort, proxyPort, dnsPort] = [await freePort(), await freePort(), await freePort()];
     const env = {
       GASPER_STATE_DIR: stateDir, GASPER_API_PORT: String(apiPort), GASPER_PROXY_PORT: String(proxyPort),
       GASPER_API_HOST: '127.0.0.1', GASPER_PROXY_HOST: '127.0.0.1', GASPER_SSH_PORT: '0', GASPER_SSH_HOST: '127.0.0.1', GASPER_NODE_ID: `t-up-${process.pid}`,
+      GASPER_DNS_PORT: String(dnsPort), GASPER_DNS_HOST: '127.0.0.1',
     };
     const first = gasper(['up'], env);
     await until(() => first.stdout().includes('gasper is up'), 30_000, 'gasper up');
@@ -85,6 +88,9 @@ describe('gasper up (the command, as a process)', function () {
     expect((await fetch(`http://127.0.0.1:${apiPort}/apps`)).status).to.equal(401);
     const proxied = await fetch(`http://127.0.0.1:${proxyPort}/`, { headers: { host: `nothing.localhost:${proxyPort}` } });
     expect(proxied.status).to.equal(404);
+    const soa = await dig(dnsPort, 'localhost', 'SOA');
+    expect(soa.status).to.equal('NOERROR');
+    expect(soa.flags).to.include('aa');
     // Only the token's hash is kept, in Redis; the state dir holds no copy of it.
     const aof = await readTree(stateDir);
     expect(aof).to.not.include(token!);

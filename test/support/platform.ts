@@ -50,6 +50,8 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     GASPER_PROXY_HOST: '127.0.0.1',
     GASPER_SSH_PORT: '0',
     GASPER_SSH_HOST: '127.0.0.1',
+    GASPER_DNS_PORT: '0',
+    GASPER_DNS_HOST: '127.0.0.1',
     GASPER_NODE_ID: nodeId,
     GASPER_ADMIN_TOKEN: token,
     GASPER_ALLOW_LOCAL_REPOS: '1',
