@@ -68,6 +68,10 @@ export async function startPlatform(
           heartbeatMs, nodeId: config.node.id, nodeAddress: config.node.address, allowLocalRepos: config.allowLocalRepos,
           extraCaCerts: config.extraCaCerts, imagePrefix: config.imagePrefix, runtimeImages: config.runtimeImages,
           healthTimeoutMs: config.healthTimeoutMs, buildTimeoutMs: config.buildTimeoutMs, keepReleases: 5,
+          databases: {
+            databaseImages: config.databases.images, readyTimeoutMs: config.databases.readyTimeoutMs,
+            backupMaxBytes: config.databases.backupMaxBytes, backupsKept: config.databases.backupsKept,
+          },
         },
         { log, secrets },
       );

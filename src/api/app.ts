@@ -2,7 +2,9 @@ import express, { type Express } from 'express';
 import { requireAdmin } from './auth.ts';
 import type { ApiDeps } from './deps.ts';
 import { ApiError, errorHandler } from './errors.ts';
+import { appDatabasesRouter } from './routes/app-databases.ts';
 import { appsRouter } from './routes/apps.ts';
+import { databasesRouter } from './routes/databases.ts';
 import { jobsRouter } from './routes/jobs.ts';
 
 /** The express application, without a listening socket (supertest drives it directly). */
@@ -26,7 +28,9 @@ export function createApiApp(deps: ApiDeps): Express {
     next();
   });
   app.use(express.json({ limit: deps.options.bodyLimit ?? '256kb' }));
+  app.use('/apps', appDatabasesRouter(deps));
   app.use('/apps', appsRouter(deps));
+  app.use('/databases', databasesRouter(deps));
   app.use('/jobs', jobsRouter(deps));
   app.use((req, _res, next) => next(new ApiError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.log));

@@ -31,6 +31,8 @@ export const appDocumentSchema = z.object({
   instances: z.array(instanceSchema),
   lastError: z.string().optional(),
   lastJob: z.string().optional(),
+  /** Databases linked to the app: their URLs are in its env, and it joins their networks. */
+  databases: z.array(z.string()).optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
