@@ -180,10 +180,13 @@ export function engineImage(engine: string, options: { imagePrefix: string; data
   return options.databaseImages[engine] ?? `${options.imagePrefix}/${engine}:latest`;
 }
 
-/** Database and user names inside the engine: the database's name with `_` for `-`. */
+/**
+ * Database and user names inside the engine: the database's name with `_` for `-`, and the user
+ * that with a `u_` prefix (PostgreSQL refuses role names that begin with `pg_`).
+ */
 export function engineIdentifiers(name: string): { database: string; user: string } {
   const id = name.replace(/-/g, '_');
-  return { database: id, user: id };
+  return { database: id, user: `u_${id}` };
 }
 
 /** The connection URL a client (or a linked app) uses. */

@@ -9,7 +9,9 @@ import {
   ensureNetwork, ensureVolume, execSucceeded, ExecOutputTooLargeError, removeNetwork, removeVolume, runExec,
 } from './database-docker.ts';
 import { databaseContainerSpec, databaseLabels } from './database-spec.ts';
-import { ensureContainer, ensureImage, ImageMissingError, removeContainer, startAndGetHostPort } from './containers.ts';
+import {
+  containerLogTail, ensureContainer, ensureImage, ImageMissingError, removeContainer, startAndGetHostPort,
+} from './containers.ts';
 import { JobReporter } from './job-reporter.ts';
 
 export type DatabaseJobResult =
@@ -53,13 +55,21 @@ async function current(ctx: DatabaseWorkerContext, data: DatabaseJobData): Promi
 async function execUntilOk(ctx: DatabaseWorkerContext, container: string, spec: EngineExec, what: string, deadline: number): Promise<void> {
   let last = '';
   for (let delay = 100; ; delay = Math.min(delay * 1.5, 1000)) {
-    const result = await runExec(ctx.docker, container, spec, { timeoutMs: 30_000 });
-    if (execSucceeded(spec, result)) return;
-    last = (result.stderr || result.stdout.toString('utf8')).trim().split('\n').slice(-3).join(' | ');
-    if (Date.now() > deadline) throw new DatabaseJobFailure(`${what} did not succeed in time: ${last || `exit code ${result.exitCode}`}`, true);
-    const state = (await ctx.docker.getContainer(container).inspect()).State;
-    if (!state.Running && !state.Restarting) {
-      throw new DatabaseJobFailure(`the database container stopped (exit code ${state.ExitCode}) during ${what}: ${last}`, true);
+    try {
+      const result = await runExec(ctx.docker, container, spec, { timeoutMs: 30_000 });
+      if (execSucceeded(spec, result)) return;
+      last = (result.stderr || result.stdout.toString('utf8')).trim().split('\n').slice(-3).join(' | ') || `exit code ${result.exitCode}`;
+    } catch (err) {
+      // 409: the container is not running (it is restarting): judged below.
+      if ((err as { statusCode?: number }).statusCode !== 409) throw err;
+      last = (err as Error).message;
+    }
+    if (Date.now() > deadline) throw new DatabaseJobFailure(`${what} did not succeed in time: ${last}`, true);
+    const info = await ctx.docker.getContainer(container).inspect();
+    // The server exits as it starts (a bad image or data): the restart policy would loop forever.
+    if ((!info.State.Running && !info.State.Restarting) || info.RestartCount > 0) {
+      const tail = await containerLogTail(ctx.docker, container, 10).catch(() => []);
+      throw new DatabaseJobFailure(`the database server exited (code ${info.State.ExitCode}) during ${what}; its last lines:\n${tail.join('\n')}`, true);
     }
     await new Promise((r) => setTimeout(r, delay));
   }
