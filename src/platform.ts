@@ -87,6 +87,7 @@ export async function startPlatform(
         {
           ...config.api, redisUrl, domain: config.domain, proxyPort: handle.proxy?.port ?? config.proxy.port,
           allowLocalRepos: config.allowLocalRepos, nodeTimeoutMs, jobAttempts: config.jobAttempts,
+          databasePorts: config.databases.ports,
         },
         { log, secrets },
       );

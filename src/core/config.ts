@@ -42,6 +42,12 @@ const envSchema = z.object({
   GASPER_IMAGE_PREFIX: z.string().min(1).default('gasper'),
   GASPER_RUNTIME_IMAGES: optional,
   GASPER_DATABASE_IMAGES: optional,
+  GASPER_DB_PORTS: z
+    .string()
+    .regex(/^\d{1,5}-\d{1,5}$/, 'must be a range like 15000-19999')
+    .transform((v) => v.split('-').map(Number) as [number, number])
+    .refine(([min, max]) => min >= 1 && max <= 65535 && min <= max, 'must be a range of ports, low-high')
+    .default([15000, 19999]),
   GASPER_DB_READY_TIMEOUT_MS: z.coerce.number().int().min(1000).default(90_000),
   GASPER_DB_BACKUP_MAX_BYTES: z.coerce.number().int().min(1024).max(512 * 1024 * 1024).default(64 * 1024 * 1024),
   GASPER_DB_BACKUPS_KEPT: z.coerce.number().int().min(1).max(100).default(5),
@@ -71,7 +77,14 @@ export interface Config {
   /** Image per runtime, overriding `<prefix>/<runtime>:latest` (e.g. official images). */
   runtimeImages: Record<string, string>;
   /** Databases: image per engine (overriding `<prefix>/<engine>:latest`), readiness, backup limits. */
-  databases: { images: Record<string, string>; readyTimeoutMs: number; backupMaxBytes: number; backupsKept: number };
+  databases: {
+    images: Record<string, string>;
+    /** Host ports databases are published on, reserved per node. */
+    ports: { min: number; max: number };
+    readyTimeoutMs: number;
+    backupMaxBytes: number;
+    backupsKept: number;
+  };
   healthTimeoutMs: number;
   buildTimeoutMs: number;
   workerConcurrency: number;
@@ -122,6 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     runtimeImages: parseImageMap(e.GASPER_RUNTIME_IMAGES),
     databases: {
       images: parseImageMap(e.GASPER_DATABASE_IMAGES, 'GASPER_DATABASE_IMAGES'),
+      ports: { min: e.GASPER_DB_PORTS[0], max: e.GASPER_DB_PORTS[1] },
       readyTimeoutMs: e.GASPER_DB_READY_TIMEOUT_MS,
       backupMaxBytes: e.GASPER_DB_BACKUP_MAX_BYTES,
       backupsKept: e.GASPER_DB_BACKUPS_KEPT,

@@ -95,9 +95,9 @@ export async function provisionDatabase(ctx: DatabaseWorkerContext, job: Job, da
   const image = engineImage(doc.engine, options);
   const n = names(doc);
   const labels = databaseLabels({ name: doc.name, uid: doc.uid, node: options.nodeId });
-  if (doc.status !== 'running') {
-    doc = (await ctx.databases.update(doc.name, (d) => (d.status === 'deleting' ? undefined : { ...d, status: 'provisioning' }))) ?? doc;
-  }
+  // Also for a rotation of a running database: the monitor leaves `provisioning` alone, so the
+  // container being replaced is not reported as down.
+  doc = (await ctx.databases.update(doc.name, (d) => (d.status === 'deleting' ? undefined : { ...d, status: 'provisioning' }))) ?? doc;
   const credentials = credentialsOf(doc, ctx.secrets);
   try {
     await report.step(10, `preparing ${doc.engine} (${image}), network and volume`);
