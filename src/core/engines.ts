@@ -51,7 +51,7 @@ export interface Engine {
   backup(c: DatabaseCredentials): EngineExec;
   /** Reads a backup made by `backup` on stdin and puts the database back as it was then. */
   restore(c: DatabaseCredentials): EngineExec;
-  /** The engine loads a restore only on its next start: wait for the restart, then run `afterRestore`. */
+  /** The engine loads a restore only on its next start: the worker restarts it, then runs `afterRestore`. */
   restartAfterRestore?: boolean;
   afterRestore?(c: DatabaseCredentials): EngineExec;
   /** File extension of a backup, for downloads. */
@@ -159,10 +159,8 @@ const redis: Engine = {
     cmd: ['sh', '-c', 'f=$(mktemp) && redis-cli --no-auth-warning -h 127.0.0.1 --rdb "$f" >/dev/null && cat "$f"; s=$?; rm -f "$f"; exit $s'],
     env: { REDISCLI_AUTH: c.password },
   }),
-  restore: (c) => ({
-    cmd: ['sh', '-c', 'cat > /data/restore.rdb && redis-cli --no-auth-warning -h 127.0.0.1 shutdown nosave || true'],
-    env: { REDISCLI_AUTH: c.password },
-  }),
+  // Loaded by the container's command on the next start (the worker restarts it).
+  restore: () => ({ cmd: ['sh', '-c', 'cat > /data/restore.rdb.part && mv /data/restore.rdb.part /data/restore.rdb'] }),
   restartAfterRestore: true,
   afterRestore: (c) => ({
     cmd: ['redis-cli', '--no-auth-warning', '-h', '127.0.0.1', 'config', 'set', 'appendonly', 'yes'],

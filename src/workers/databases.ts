@@ -240,14 +240,13 @@ export async function restoreDatabase(ctx: DatabaseWorkerContext, job: Job, data
     if (!backup) throw new DatabaseJobFailure(`backup ${data.backup} no longer exists`, true);
     const credentials = credentialsOf(found, ctx.secrets);
     await report.step(10, `restoring ${data.backup} (${backup.length} bytes)`);
-    const before = (await ctx.docker.getContainer(container).inspect()).State.StartedAt;
     const spec = engine.restore(credentials);
     const result = await runExec(ctx.docker, container, spec, { input: backup });
     if (!execSucceeded(spec, result)) throw new DatabaseJobFailure(`restore failed (exit code ${result.exitCode}): ${result.stderr.trim().slice(-500)}`, true);
     const deadline = Date.now() + ctx.options.readyTimeoutMs;
     if (engine.restartAfterRestore) {
-      await report.step(60, 'waiting for the engine to restart and load the backup');
-      await waitForRestart(ctx, container, before, deadline);
+      await report.step(60, 'restarting the engine to load the backup');
+      await ctx.docker.getContainer(container).restart({ t: 10 });
       await execUntilOk(ctx, container, engine.loginCheck(credentials), 'a login after the restore', deadline);
       if (engine.afterRestore) await execUntilOk(ctx, container, engine.afterRestore(credentials), 'finishing the restore', deadline);
     }
@@ -258,15 +257,5 @@ export async function restoreDatabase(ctx: DatabaseWorkerContext, job: Job, data
     const failure = explain(err);
     await report.line(`failed: ${failure.message}`);
     throw failure.permanent ? new UnrecoverableError(failure.message) : err;
-  }
-}
-
-/** Waits until Docker has started the container again (restart policy) after `startedAt`. */
-async function waitForRestart(ctx: DatabaseWorkerContext, container: string, startedAt: string, deadline: number): Promise<void> {
-  for (;;) {
-    const state = (await ctx.docker.getContainer(container).inspect()).State;
-    if (state.Running && state.StartedAt !== startedAt) return;
-    if (Date.now() > deadline) throw new DatabaseJobFailure('the engine did not restart after the restore', true);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
