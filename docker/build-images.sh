@@ -3,7 +3,8 @@
 # The base comes from `debian:bookworm-slim` where a registry answers; otherwise it is made
 # with debootstrap from the host's own Debian mirror and `docker import`ed, so a machine with
 # no registry access can still run Gasper.
-#   usage: docker/build-images.sh [--force] [IMAGE-NAME ...]   (names: base node python static)
+#   usage: docker/build-images.sh [--force] [IMAGE-NAME ...]
+#   (names: base, the runtimes node python static, the databases postgres mysql redis)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 prefix=${GASPER_IMAGE_PREFIX:-gasper}
@@ -11,7 +12,7 @@ base="$prefix/base:bookworm"
 force=0
 [ "${1:-}" = "--force" ] && { force=1; shift; }
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(base $(ls "$here/runtimes"))
+[ ${#wanted[@]} -gt 0 ] || wanted=(base $(ls "$here/runtimes") $(ls "$here/databases"))
 
 exists() { docker image inspect "$1" >/dev/null 2>&1; }
 # --force rebuilds the images named on the command line, not the base they are built from.
@@ -48,10 +49,12 @@ build_base() {
 
 build_runtime() {
   local name=$1 image="$prefix/$1:latest"
+  # Runtime images live in runtimes/, database engine images in databases/.
+  local dir="$here/runtimes/$name"; [ -d "$dir" ] || dir="$here/databases/$name"
   if present "$image"; then echo "$name: $image present"; return; fi
   echo "$name: building $image"
   local log; log=$(mktemp)
-  if ! docker build -q --build-arg "BASE=$base" -t "$image" "$here/runtimes/$name" >"$log" 2>&1; then
+  if ! docker build -q --build-arg "BASE=$base" -t "$image" "$dir" >"$log" 2>&1; then
     cat "$log" >&2; rm -f "$log"; exit 1
   fi
   rm -f "$log"
@@ -61,7 +64,7 @@ build_runtime() {
 for w in "${wanted[@]}"; do
   case "$w" in
     base) build_base ;;
-    *) [ -d "$here/runtimes/$w" ] || { echo "unknown image: $w" >&2; exit 2; }
+    *) [ -d "$here/runtimes/$w" ] || [ -d "$here/databases/$w" ] || { echo "unknown image: $w" >&2; exit 2; }
        build_base dependency; build_runtime "$w" ;;
   esac
 done

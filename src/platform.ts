@@ -76,6 +76,10 @@ export async function startPlatform(
           healthTimeoutMs: config.healthTimeoutMs, buildTimeoutMs: config.buildTimeoutMs, keepReleases: 5,
           advertisedDockerHost: config.nodeDockerHost,
           observability: { logLines: config.logLines, metricsIntervalMs: config.metrics.intervalMs, metricsHistory: config.metrics.history },
+          databases: {
+            databaseImages: config.databases.images, readyTimeoutMs: config.databases.readyTimeoutMs,
+            backupMaxBytes: config.databases.backupMaxBytes, backupsKept: config.databases.backupsKept,
+          },
         },
         { log, secrets },
       );
@@ -113,6 +117,7 @@ export async function startPlatform(
           allowLocalRepos: config.allowLocalRepos, nodeTimeoutMs, jobAttempts: config.jobAttempts,
           authFailuresPerMinute: config.limits.authFailuresPerMinute, changesPerMinute: config.limits.changesPerMinute,
           metricsToken: config.metricsToken,
+          databasePorts: config.databases.ports,
         },
         { log, secrets, processMetrics: metrics },
       );

@@ -29,6 +29,10 @@ export interface ApiOptions {
   logFollowBlockMs?: number;
   /** A token that may read `GET /metrics` only (the admin token always may). */
   metricsToken?: string;
+  /** Attempts for jobs that fail transiently (database jobs). Default 3. */
+  jobAttempts?: number;
+  /** Host ports databases are published on, per node. Default 15000–19999. */
+  databasePorts?: { min: number; max: number };
 }
 
 /** What the HTTP layer needs; all of it is Redis-backed, none of it talks to Docker. */

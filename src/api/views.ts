@@ -19,6 +19,7 @@ export function appView(doc: AppDocument, options: ViewOptions) {
     run: doc.run ?? null,
     port: doc.port,
     envKeys: Object.keys(doc.sealedEnv).sort(),
+    databases: doc.databases ?? [],
     node: doc.node,
     release: doc.release ?? null,
     commit: doc.commit ?? null,

@@ -50,6 +50,16 @@ const envSchema = z.object({
   NODE_EXTRA_CA_CERTS: optional,
   GASPER_IMAGE_PREFIX: z.string().min(1).default('gasper'),
   GASPER_RUNTIME_IMAGES: optional,
+  GASPER_DATABASE_IMAGES: optional,
+  GASPER_DB_PORTS: z
+    .string()
+    .regex(/^\d{1,5}-\d{1,5}$/, 'must be a range like 15000-19999')
+    .transform((v) => v.split('-').map(Number) as [number, number])
+    .refine(([min, max]) => min >= 1 && max <= 65535 && min <= max, 'must be a range of ports, low-high')
+    .default([15000, 19999]),
+  GASPER_DB_READY_TIMEOUT_MS: z.coerce.number().int().min(1000).default(90_000),
+  GASPER_DB_BACKUP_MAX_BYTES: z.coerce.number().int().min(1024).max(512 * 1024 * 1024).default(64 * 1024 * 1024),
+  GASPER_DB_BACKUPS_KEPT: z.coerce.number().int().min(1).max(100).default(5),
   GASPER_HEALTH_TIMEOUT_MS: z.coerce.number().int().min(500).default(60_000),
   GASPER_BUILD_TIMEOUT_MS: z.coerce.number().int().min(1000).default(15 * 60_000),
   GASPER_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
@@ -95,6 +105,15 @@ export interface Config {
   imagePrefix: string;
   /** Image per runtime, overriding `<prefix>/<runtime>:latest` (e.g. official images). */
   runtimeImages: Record<string, string>;
+  /** Databases: image per engine (overriding `<prefix>/<engine>:latest`), readiness, backup limits. */
+  databases: {
+    images: Record<string, string>;
+    /** Host ports databases are published on, reserved per node. */
+    ports: { min: number; max: number };
+    readyTimeoutMs: number;
+    backupMaxBytes: number;
+    backupsKept: number;
+  };
   healthTimeoutMs: number;
   buildTimeoutMs: number;
   workerConcurrency: number;
@@ -130,11 +149,11 @@ export class ConfigError extends Error {
 }
 
 /** `node=node:20-bookworm-slim,python=python:3.12-slim` → `{node: ..., python: ...}` */
-function parseImageMap(value: string | undefined): Record<string, string> {
+function parseImageMap(value: string | undefined, variable = 'GASPER_RUNTIME_IMAGES'): Record<string, string> {
   const map: Record<string, string> = {};
   for (const pair of (value ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
     const [runtime, image] = pair.split('=', 2).map((s) => s?.trim());
-    if (!runtime || !image) throw new ConfigError('GASPER_RUNTIME_IMAGES', `"${pair}" is not runtime=image`);
+    if (!runtime || !image) throw new ConfigError(variable, `"${pair}" is not name=image`);
     map[runtime] = image;
   }
   return map;
@@ -178,6 +197,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     extraCaCerts: e.GASPER_EXTRA_CA_CERTS ?? e.NODE_EXTRA_CA_CERTS,
     imagePrefix: e.GASPER_IMAGE_PREFIX,
     runtimeImages: parseImageMap(e.GASPER_RUNTIME_IMAGES),
+    databases: {
+      images: parseImageMap(e.GASPER_DATABASE_IMAGES, 'GASPER_DATABASE_IMAGES'),
+      ports: { min: e.GASPER_DB_PORTS[0], max: e.GASPER_DB_PORTS[1] },
+      readyTimeoutMs: e.GASPER_DB_READY_TIMEOUT_MS,
+      backupMaxBytes: e.GASPER_DB_BACKUP_MAX_BYTES,
+      backupsKept: e.GASPER_DB_BACKUPS_KEPT,
+    },
     healthTimeoutMs: e.GASPER_HEALTH_TIMEOUT_MS,
     buildTimeoutMs: e.GASPER_BUILD_TIMEOUT_MS,
     workerConcurrency: e.GASPER_WORKER_CONCURRENCY,

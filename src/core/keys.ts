@@ -11,6 +11,13 @@ export const keys = {
   nodes: 'gasper:nodes',
   /** Which queue holds a job; expires with the job's retention. */
   jobQueue: (jobId: string) => `gasper:job:${jobId}:queue`,
+  database: (name: string) => `gasper:database:${name}`,
+  databases: 'gasper:databases',
+  /** Host ports taken by databases on a node. */
+  nodeDatabasePorts: (id: string) => `gasper:node:${id}:db-ports`,
+  /** Backups of a database: a hash of id → metadata JSON, and one binary value per backup. */
+  databaseBackups: (name: string) => `gasper:database:${name}:backups`,
+  databaseBackup: (name: string, id: string) => `gasper:database:${name}:backup:${id}`,
   adminTokenHash: 'gasper:admin-token-hash',
   user: (name: string) => `gasper:user:${name}`,
   users: 'gasper:users',

@@ -15,17 +15,18 @@ export interface Enqueuer {
   deleteApp(node: string, data: DeleteAppData, owner: string): Promise<EnqueuedJob>;
 }
 
-interface JobDefinition<S extends z.ZodType> {
+export interface JobDefinition<S extends z.ZodType> {
   name: string;
   schema: S;
 }
 
 /**
- * Fixed job ids make enqueueing idempotent: asking twice for the same release's deploy adds
- * one job. The id → queue index lets `GET /jobs/:id` find a job without knowing its node.
+ * Adds a job with a fixed id to a node's queue, recording which queue holds it and whom it is for.
+ * A fixed id dedupes a repeated request; but one that failed for good is run again, since asking
+ * again after a failure (say, Docker was down) means "try once more".
  */
-export function createEnqueuer(redis: Redis, queues: NodeQueues, attempts: number): Enqueuer {
-  async function add<S extends z.ZodType>(node: string, job: JobDefinition<S>, id: string, data: z.infer<S>, owner: string) {
+export function jobAdder(redis: Redis, queues: NodeQueues, attempts: number) {
+  return async function add<S extends z.ZodType>(node: string, job: JobDefinition<S>, id: string, data: z.infer<S>, owner: string): Promise<EnqueuedJob> {
     const queue = queues.forNode(node);
     await redis
       .multi()
@@ -33,11 +34,17 @@ export function createEnqueuer(redis: Redis, queues: NodeQueues, attempts: numbe
       .set(keys.jobOwner(id), owner, 'EX', jobRetentionSeconds)
       .exec();
     const added = await queue.add(job.name, job.schema.parse(data), { ...defaultJobOptions(attempts), jobId: id });
-    // A fixed id dedupes a repeated request; but one that failed for good is run again, since
-    // asking again after a failure (say, Docker was down) means "try once more".
     if ((await added.getState()) === 'failed') await added.retry('failed');
     return { id, queue: queue.name };
-  }
+  };
+}
+
+/**
+ * Fixed job ids make enqueueing idempotent: asking twice for the same release's deploy adds
+ * one job. The id → queue index lets `GET /jobs/:id` find a job without knowing its node.
+ */
+export function createEnqueuer(redis: Redis, queues: NodeQueues, attempts: number): Enqueuer {
+  const add = jobAdder(redis, queues, attempts);
   return {
     deployApp: (node, data, owner) => add(node, deployAppJob, `deploy-${data.app}-${data.uid}-${data.release}`, data, owner),
     // One deletion per incarnation: asking twice returns the job already queued.

@@ -35,6 +35,8 @@ export const appDocumentSchema = z.object({
   lastJob: z.string().optional(),
   /** The push webhook's secret, sealed: HMAC verification needs it in the clear, so not hashed. */
   webhook: z.object({ sealedSecret: z.string(), createdAt: z.string() }).optional(),
+  /** Databases linked to the app: their URLs are in its env, and it joins their networks. */
+  databases: z.array(z.string()).optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

@@ -16,6 +16,7 @@ import type { WorkerContext } from './context.ts';
 import { HealthTimeoutError, waitForHttp } from './health.ts';
 import { JobReporter } from './job-reporter.ts';
 import { chownTree } from './releases.ts';
+import { joinDatabaseNetworks, linkedDatabases } from './app-databases.ts';
 
 export type DeployResult =
   | { outcome: 'deployed'; release: string; commit: string; instances: Instance[]; durationMs: number }
@@ -46,7 +47,8 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
   await apps.update(doc.name, (d) => (d.status === 'deleting' ? undefined : { ...d, status: 'deploying' }));
   const dir = releases.releaseDir(doc.name, data.release);
   const image = runtimeImage(doc.runtime, options);
-  const env = Object.fromEntries(Object.entries(doc.sealedEnv).map(([k, v]) => [k, ctx.secrets.open(v)]));
+  const links = await linkedDatabases(ctx, doc);
+  const env = { ...Object.fromEntries(Object.entries(doc.sealedEnv).map(([k, v]) => [k, ctx.secrets.open(v)])), ...links.env };
   const common = {
     image, app: doc.name, release: data.release, node: options.nodeId, releaseDir: dir, port: doc.port, env,
     publishAddress: options.nodeAddress, extraCaCerts: options.extraCaCerts,
@@ -65,6 +67,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
       ensureImage(docker, image).then(async () => {
         const spec = containerSpec({ ...common, name: appContainer, role: 'app', command: doc.run ?? runtimes[doc.runtime]!.defaultRun });
         const { reused } = await ensureContainer(docker, spec);
+        await joinDatabaseNetworks(docker, appContainer, links.networks);
         await report.line(`${reused ? 'reusing' : 'created'} container ${appContainer} from ${image}`);
       }),
     ]);

@@ -15,6 +15,11 @@ import { startHeartbeat } from './heartbeat.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { startWorkerObservability, type WorkerObservabilityOptions } from './observability.ts';
 import { ReleaseDirs } from './releases.ts';
+import { DatabaseStore } from '../store/databases.ts';
+import { databaseJobNames } from '../jobs/database-jobs.ts';
+import { defaultDatabaseWorkerOptions, type DatabaseWorkerContext, type DatabaseWorkerOptions } from './database-context.ts';
+import { startDatabaseMonitor } from './database-monitor.ts';
+import { runDatabaseJob } from './database-jobs.ts';
 
 export interface WorkerServiceOptions extends NodeWorkerOptions {
   redisUrl: string;
@@ -25,6 +30,8 @@ export interface WorkerServiceOptions extends NodeWorkerOptions {
   /** Docker endpoint advertised in the node document for other nodes' SSH services; unset: none. */
   advertisedDockerHost?: string;
   observability?: WorkerObservabilityOptions;
+  /** Database engines: images, readiness timeout, backup limits, monitor period (see database-context.ts). */
+  databases?: Partial<Omit<DatabaseWorkerOptions, 'nodeId' | 'nodeAddress' | 'imagePrefix'>>;
 }
 
 export interface WorkerHandle {
@@ -59,6 +66,10 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
     log,
     options,
   };
+  const dbCtx: DatabaseWorkerContext = {
+    docker, redis, databases: new DatabaseStore(redis), secrets: deps.secrets, log,
+    options: { ...defaultDatabaseWorkerOptions, ...options.databases, nodeId: options.nodeId, nodeAddress: options.nodeAddress, imagePrefix: options.imagePrefix },
+  };
   const perApp = new KeyedMutex();
   const processor = async (job: Job) => {
     switch (job.name) {
@@ -71,6 +82,8 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
         return perApp.run(data.app, () => deleteApp(ctx, job, data));
       }
       default:
+        // Jobs of one database run one at a time, apart from the apps' (keys `db:<name>`).
+        if (databaseJobNames.has(job.name)) return perApp.run(`db:${String(job.data?.database)}`, () => runDatabaseJob(dbCtx, job));
         throw new Error(`unknown job type ${job.name}`);
     }
   };
@@ -87,6 +100,7 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
   worker.on('error', (err) => log.error({ err }, 'worker error'));
   const heartbeat = await startHeartbeat(new NodeStore(redis), { id: options.nodeId, address: options.nodeAddress, docker: options.advertisedDockerHost }, options.heartbeatMs, log);
   const observability = startWorkerObservability({ ...options.observability, nodeId: options.nodeId }, { docker, redis, worker, log });
+  const databaseMonitor = startDatabaseMonitor(dbCtx);
   void worker.run();
   await worker.waitUntilReady();
   log.info({ queue: worker.name }, 'worker started');
@@ -97,6 +111,7 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
       closing ??= (async () => {
         heartbeat.close();
         await observability.close();
+        await databaseMonitor.close();
         await worker.close().catch((err) => log.warn({ err }, 'worker close failed'));
         workerConnection.disconnect();
         redis.disconnect();

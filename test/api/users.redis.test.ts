@@ -86,6 +86,24 @@ describe('API users and access (real Redis)', () => {
     expectError(await as(bob.token).post('/apps').send(validBody(name)), 409, 'APP_EXISTS');
   });
 
+  it('databases have owners too: another member\'s database answers 404 and cannot be linked', async () => {
+    const alice = await createUser();
+    const bob = await createUser();
+    const db = `db-${suffix()}`;
+    const created = await as(alice.token).post('/databases').send({ name: db, engine: 'postgres' }).expect(202);
+    expect(created.body.credentials.url).to.match(/^postgres(ql)?:\/\//);
+    await as(alice.token).get(`/databases/${db}`).expect(200);
+    expectError(await as(bob.token).get(`/databases/${db}`), 404, 'NOT_FOUND');
+    expectError(await as(bob.token).del(`/databases/${db}`), 404, 'NOT_FOUND');
+    expectError(await as(bob.token).post(`/databases/${db}/rotate-password`), 404, 'NOT_FOUND');
+    expectError(await as(bob.token).get(`/jobs/${created.body.job.id}`), 404, 'NOT_FOUND');
+    expect((await as(bob.token).get('/databases').expect(200)).body.databases).to.deep.equal([]);
+    const app = appName('link');
+    await as(bob.token).post('/apps').send(validBody(app)).expect(202);
+    expectFieldError(await as(bob.token).patch(`/apps/${app}`).send({ databases: [db] }), 'databases.0');
+    expectError(await fx.del(`/users/${alice.name}`), 409, 'USER_HAS_RESOURCES');
+  });
+
   it('members cannot manage users: 403 for admin routes, 404 for another user', async () => {
     const alice = await createUser();
     const bob = await createUser();

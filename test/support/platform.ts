@@ -19,7 +19,7 @@ export interface TestPlatform {
   /** Port of the SSH service (on 127.0.0.1). */
   sshPort: number;
   /** A supertest client for the API with the admin token set. */
-  api(): { get(p: string): supertest.Test; post(p: string): supertest.Test; put(p: string): supertest.Test; delete(p: string): supertest.Test };
+  api(): { get(p: string): supertest.Test; post(p: string): supertest.Test; put(p: string): supertest.Test; patch(p: string): supertest.Test; delete(p: string): supertest.Test };
   /** Polls `GET /jobs/:id` until the job is completed or failed. */
   waitForJob(id: string, timeoutMs?: number): Promise<JobView>;
   close(): Promise<void>;
@@ -67,6 +67,7 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     get: (p: string) => auth(supertest(apiUrl).get(p)),
     post: (p: string) => auth(supertest(apiUrl).post(p)),
     put: (p: string) => auth(supertest(apiUrl).put(p)),
+    patch: (p: string) => auth(supertest(apiUrl).patch(p)),
     delete: (p: string) => auth(supertest(apiUrl).delete(p)),
   });
   return {

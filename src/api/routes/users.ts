@@ -2,6 +2,7 @@ import { Router, type Response } from 'express';
 import { z } from 'zod';
 import { bootstrapAdmin, grantableScopes, roles, scopes, type Principal } from '../../core/access.ts';
 import { appNameProblem } from '../../core/naming.ts';
+import { DatabaseStore } from '../../store/databases.ts';
 import { quotasSchema, type UserDocument } from '../../store/users.ts';
 import { principalOf, requireScope } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -74,8 +75,11 @@ export function usersRouter(deps: ApiDeps): Router {
   router.delete('/:name', requireScope('admin'), async (req, res) => {
     const { user } = await target(res, String(req.params.name));
     if (user.name === bootstrapAdmin.user) throw new ApiError('VALIDATION_FAILED', 'the admin user cannot be deleted', { name: 'is the admin user' });
-    const owned = (await deps.apps.list()).filter((app) => app.owner === user.name).length;
-    if (owned > 0) throw new ApiError('USER_HAS_RESOURCES', `user "${user.name}" still owns ${owned} app(s); delete them first`);
+    const apps = (await deps.apps.list()).filter((app) => app.owner === user.name).length;
+    const databases = (await new DatabaseStore(deps.redis).list()).filter((db) => db.owner === user.name).length;
+    if (apps + databases > 0) {
+      throw new ApiError('USER_HAS_RESOURCES', `user "${user.name}" still owns ${apps} app(s) and ${databases} database(s); delete them first`);
+    }
     await tokens.revokeAll(user.name);
     await users.remove(user.name);
     res.status(204).end();

@@ -1,0 +1,71 @@
+import { Router } from 'express';
+import { canSee, type Principal } from '../../core/access.ts';
+import { releaseId } from '../../core/naming.ts';
+import type { EnqueuedJob } from '../../jobs/enqueue.ts';
+import type { AppDocument } from '../../store/app-document.ts';
+import { DatabaseStore } from '../../store/databases.ts';
+import { principalOf } from '../auth.ts';
+import { linkDatabasesRequest } from '../database-request.ts';
+import type { ApiDeps } from '../deps.ts';
+import { ApiError, validationError } from '../errors.ts';
+import { appView, jobRef } from '../views.ts';
+
+/**
+ * A new release of the app, as `POST /apps` makes its first: the next release number becomes the
+ * pending one and a deploy job is queued. `mutate` changes the desired state in the same write.
+ */
+export async function redeployApp(
+  deps: ApiDeps,
+  name: string,
+  mutate: (doc: AppDocument) => AppDocument = (doc) => doc,
+): Promise<{ app: AppDocument; job: EnqueuedJob }> {
+  const existing = await deps.apps.get(name);
+  if (!existing || existing.status === 'deleting') throw new ApiError('NOT_FOUND', `app "${name}" not found`);
+  const release = releaseId(await deps.apps.nextReleaseSeq(name));
+  const updated = await deps.apps.update(name, (d) => (d.status === 'deleting' ? undefined : { ...mutate(d), pendingRelease: release }));
+  if (!updated || updated.status === 'deleting') throw new ApiError('NOT_FOUND', `app "${name}" not found`);
+  const job = await deps.enqueue.deployApp(updated.node, { app: name, uid: updated.uid, release }, updated.owner);
+  const stored = (await deps.apps.update(name, (d) => ({ ...d, lastJob: job.id }))) ?? updated;
+  return { app: stored, job };
+}
+
+/**
+ * Links the app to exactly `databases` (an empty list unlinks all) and redeploys it: the new release
+ * gets DATABASE_URL / REDIS_URL (or `<NAME>_URL` each, for several) and joins their networks.
+ * A database must run on the app's node: its network is a bridge of that node.
+ */
+export async function linkAppDatabases(
+  deps: ApiDeps, principal: Principal, name: string, body: unknown,
+): Promise<{ app: AppDocument; job: EnqueuedJob }> {
+  const parsed = linkDatabasesRequest.safeParse(body);
+  if (!parsed.success) throw validationError(parsed.error);
+  const app = await deps.apps.get(name);
+  if (!app || app.status === 'deleting' || !canSee(principal, app.owner)) throw new ApiError('NOT_FOUND', `app "${name}" not found`);
+  const store = new DatabaseStore(deps.redis);
+  const fields: Record<string, string> = {};
+  for (const [index, dbName] of parsed.data.databases.entries()) {
+    const db = await store.get(dbName);
+    // Another user's database is as absent as a missing one.
+    if (!db || db.status === 'deleting' || !canSee(principal, db.owner)) fields[`databases.${index}`] = `no database "${dbName}"`;
+    else if (db.node !== app.node) fields[`databases.${index}`] = `"${dbName}" runs on node ${db.node}, the app on ${app.node}`;
+  }
+  if (Object.keys(fields).length) {
+    const summary = Object.entries(fields).map(([f, m]) => `${f}: ${m}`).join('; ');
+    throw new ApiError('VALIDATION_FAILED', `invalid request: ${summary}`, fields);
+  }
+  return redeployApp(deps, name, (doc) => ({ ...doc, databases: parsed.data.databases }));
+}
+
+/**
+ * `PATCH /apps/:name` with `{databases: [...]}`. A body without `databases` passes on to the next
+ * `PATCH /apps/:name` handler (the general one), so both can be mounted.
+ */
+export function appDatabasesRouter(deps: ApiDeps): Router {
+  const router = Router();
+  router.patch('/:name', async (req, res, next) => {
+    if (!req.body || typeof req.body !== 'object' || !('databases' in req.body)) return next();
+    const { app, job } = await linkAppDatabases(deps, principalOf(res), req.params.name, req.body);
+    res.status(202).json({ app: appView(app, deps.options), job: jobRef(job.id) });
+  });
+  return router;
+}

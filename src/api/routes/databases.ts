@@ -1,0 +1,197 @@
+import crypto from 'node:crypto';
+import { Router, type Request, type Response } from 'express';
+import { canSee, quotaProblem } from '../../core/access.ts';
+import { newBackupId } from '../../core/database-naming.ts';
+import { engineIdentifiers } from '../../core/engines.ts';
+import { NoNodeAvailableError, placeApp } from '../../core/placement.ts';
+import { createDatabaseEnqueuer } from '../../jobs/database-enqueue.ts';
+import type { DatabaseDocument } from '../../store/database-document.ts';
+import { DatabaseStore } from '../../store/databases.ts';
+import { createDatabaseRequest, restoreRequest } from '../database-request.ts';
+import { backupView, credentialsView, databaseView } from '../database-views.ts';
+import { principalOf } from '../auth.ts';
+import type { ApiDeps } from '../deps.ts';
+import { ApiError, validationError } from '../errors.ts';
+import { jobRef } from '../views.ts';
+import { redeployApp } from './app-databases.ts';
+
+export const defaultDatabasePorts = { min: 15000, max: 19999 };
+
+/** 192 random bits, base64url: safe in URLs, SQL literals and shell words without quoting. */
+export function newDatabasePassword(): string {
+  return crypto.randomBytes(24).toString('base64url');
+}
+
+/**
+ * `/databases`: records intent in Redis and enqueues jobs on the database's node; never talks to
+ * Docker. The password is in the answer of the creation and of a rotation, and nowhere else.
+ */
+export function databasesRouter(deps: ApiDeps): Router {
+  const { apps, nodes, secrets, options } = deps;
+  const databases = new DatabaseStore(deps.redis);
+  const enqueue = createDatabaseEnqueuer(deps.redis, deps.queues, options.jobAttempts ?? 3);
+  const router = Router();
+
+  /** The database, if the caller may see it: another user's is as absent as a missing one. */
+  async function load(res: Response, name: string): Promise<DatabaseDocument> {
+    const doc = await databases.get(name);
+    if (!doc || doc.status === 'deleting' || !canSee(principalOf(res), doc.owner)) throw new ApiError('NOT_FOUND', `database "${name}" not found`);
+    return doc;
+  }
+
+  function requireRunning(doc: DatabaseDocument): void {
+    if (doc.status !== 'running') throw new ApiError('DATABASE_NOT_RUNNING', `database "${doc.name}" is ${doc.status}, not running`);
+  }
+
+  /** The live node with the fewest apps and databases (placement is shared with apps). */
+  async function chooseNode(): Promise<{ id: string; address: string }> {
+    const load = new Map<string, number>();
+    for (const item of [...(await apps.list()), ...(await databases.list())]) load.set(item.node, (load.get(item.node) ?? 0) + 1);
+    const all = await nodes.list();
+    try {
+      const id = placeApp(all, { now: Date.now(), heartbeatTimeoutMs: options.nodeTimeoutMs, load });
+      return { id, address: all.find((n) => n.id === id)!.address };
+    } catch (err) {
+      if (err instanceof NoNodeAvailableError) throw new ApiError('NO_NODE_AVAILABLE', err.message);
+      throw err;
+    }
+  }
+
+  router.post('/', async (req, res) => {
+    const parsed = createDatabaseRequest.safeParse(req.body ?? {});
+    if (!parsed.success) throw validationError(parsed.error);
+    const body = parsed.data;
+    const principal = principalOf(res);
+    const quotas = (await deps.users.get(principal.user))?.quotas ?? {};
+    const owned = (await databases.list()).filter((d) => d.owner === principal.user).length;
+    const overQuota = quotaProblem(quotas, { apps: 0, databases: owned }, 'database');
+    if (overQuota) throw new ApiError('QUOTA_EXCEEDED', overQuota);
+    if (await databases.get(body.name)) throw new ApiError('DATABASE_EXISTS', `database "${body.name}" already exists`, { name: 'already exists' });
+    const node = await chooseNode();
+    const port = await databases.allocatePort(node.id, options.databasePorts ?? defaultDatabasePorts);
+    if (!port) throw new ApiError('NO_DATABASE_PORT', `node ${node.id} has no free database port left`);
+    const password = newDatabasePassword();
+    const now = new Date().toISOString();
+    const doc: DatabaseDocument = {
+      name: body.name,
+      uid: crypto.randomBytes(5).toString('hex'),
+      owner: principal.user,
+      engine: body.engine,
+      node: node.id,
+      ...engineIdentifiers(body.name),
+      sealedPassword: secrets.seal(password),
+      passwordVersion: 1,
+      resources: body.resources,
+      status: 'queued',
+      host: node.address,
+      port,
+      createdAt: now,
+      updatedAt: now,
+    };
+    if (!(await databases.create(doc))) {
+      await databases.releasePort(node.id, port);
+      throw new ApiError('DATABASE_EXISTS', `database "${body.name}" already exists`, { name: 'already exists' });
+    }
+    let job;
+    try {
+      job = await enqueue.provision(node.id, { database: doc.name, uid: doc.uid }, doc.owner);
+    } catch (err) {
+      await databases.remove(doc.name);
+      throw err;
+    }
+    const stored = (await databases.update(doc.name, (d) => ({ ...d, lastJob: job.id }))) ?? doc;
+    res.status(202).location(`/databases/${doc.name}`).json({
+      database: databaseView(stored), job: jobRef(job.id), credentials: credentialsView(stored, password),
+    });
+  });
+
+  router.get('/', async (_req, res) => {
+    const principal = principalOf(res);
+    res.json({ databases: (await databases.list()).filter((d) => canSee(principal, d.owner)).map(databaseView) });
+  });
+
+  router.get('/:name', async (req, res) => {
+    res.json({ database: databaseView(await load(res, req.params.name)) });
+  });
+
+  router.delete('/:name', async (req, res) => {
+    const name = req.params.name;
+    const existing = await databases.get(name);
+    if (!existing || !canSee(principalOf(res), existing.owner)) throw new ApiError('NOT_FOUND', `database "${name}" not found`);
+    const linked = (await apps.list()).filter((a) => a.databases?.includes(name)).map((a) => a.name);
+    if (linked.length) {
+      throw new ApiError('DATABASE_LINKED', `database "${name}" is linked to ${linked.join(', ')}; unlink it first (PATCH /apps/:name)`);
+    }
+    // Intent first: a provision still running sees `deleting` and does not mark it running.
+    const doc = await databases.update(name, (d) => ({ ...d, status: 'deleting' }));
+    if (!doc) throw new ApiError('NOT_FOUND', `database "${name}" not found`);
+    const job = await enqueue.remove(doc.node, { database: doc.name, uid: doc.uid }, doc.owner);
+    const stored = await databases.update(name, (d) => ({ ...d, lastJob: job.id }));
+    res.status(202).json({ database: databaseView(stored ?? doc), job: jobRef(job.id) });
+  });
+
+  router.post('/:name/rotate-password', async (req, res) => {
+    const current = await load(res, req.params.name);
+    const password = newDatabasePassword();
+    const doc = await databases.update(current.name, (d) =>
+      d.status === 'deleting' ? undefined : { ...d, sealedPassword: secrets.seal(password), passwordVersion: d.passwordVersion + 1 },
+    );
+    if (!doc || doc.status === 'deleting') throw new ApiError('NOT_FOUND', `database "${current.name}" not found`);
+    const job = await enqueue.rotatePassword(doc.node, { database: doc.name, uid: doc.uid, version: doc.passwordVersion }, doc.owner);
+    const stored = (await databases.update(doc.name, (d) => ({ ...d, lastJob: job.id }))) ?? doc;
+    // Linked apps get the new URL in a new release; until the rotation job has run, it may be refused.
+    const redeployed: string[] = [];
+    for (const app of await apps.list()) {
+      if (app.databases?.includes(doc.name) && app.status !== 'deleting') {
+        await redeployApp(deps, app.name);
+        redeployed.push(app.name);
+      }
+    }
+    res.status(202).json({
+      database: databaseView(stored), job: jobRef(job.id), credentials: credentialsView(stored, password), redeployedApps: redeployed,
+    });
+  });
+
+  router.post('/:name/backups', async (req, res) => {
+    const doc = await load(res, req.params.name);
+    requireRunning(doc);
+    const backup = newBackupId();
+    const job = await enqueue.backup(doc.node, { database: doc.name, uid: doc.uid, backup }, doc.owner);
+    res.status(202).json({ backup: { id: backup, url: `/databases/${doc.name}/backups/${backup}` }, job: jobRef(job.id) });
+  });
+
+  router.get('/:name/backups', async (req, res) => {
+    const doc = await load(res, req.params.name);
+    res.json({ backups: (await databases.listBackups(doc.name)).map(backupView) });
+  });
+
+  router.get('/:name/backups/:id', async (req: Request<{ name: string; id: string }>, res) => {
+    const doc = await load(res, req.params.name);
+    const meta = await databases.getBackupMeta(doc.name, req.params.id);
+    const data = meta && (await databases.getBackupData(doc.name, meta.id));
+    if (!meta || !data) throw new ApiError('NOT_FOUND', `backup "${req.params.id}" of database "${doc.name}" not found`);
+    res
+      .status(200)
+      .type('application/octet-stream')
+      .attachment(meta.filename)
+      .send(data);
+  });
+
+  router.post('/:name/restore', async (req, res) => {
+    const doc = await load(res, req.params.name);
+    const parsed = restoreRequest.safeParse(req.body ?? {});
+    if (!parsed.success) throw validationError(parsed.error);
+    if (!(await databases.getBackupMeta(doc.name, parsed.data.backup))) {
+      throw new ApiError('VALIDATION_FAILED', `invalid request: backup: no backup "${parsed.data.backup}" of "${doc.name}"`, {
+        backup: `no backup "${parsed.data.backup}" of "${doc.name}"`,
+      });
+    }
+    requireRunning(doc);
+    const attempt = crypto.randomBytes(3).toString('hex');
+    const job = await enqueue.restore(doc.node, { database: doc.name, uid: doc.uid, backup: parsed.data.backup }, attempt, doc.owner);
+    const stored = (await databases.update(doc.name, (d) => ({ ...d, lastJob: job.id }))) ?? doc;
+    res.status(202).json({ database: databaseView(stored), job: jobRef(job.id) });
+  });
+
+  return router;
+}
