@@ -98,12 +98,16 @@ HTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
     expect(reply.body).to.equal('hello python from a wheel\n');
   });
 
-  it('php: the built-in server with public/ as the document root', async () => {
+  it('php: composer install (autoloader), then the built-in server with public/ as the document root', async () => {
     const { name, job, log } = await deploy('php', {
-      'public/index.php': '<?php echo "php " . PHP_MAJOR_VERSION . " " . ($_GET["q"] ?? "") . "\\n";',
+      // Packagist is not reachable from these machines: the sample needs only composer's autoloader.
+      'composer.json': JSON.stringify({ name: 'gasper/sample', require: { php: '>=8.1' }, autoload: { 'psr-4': { 'App\\': 'src/' } }, repositories: [{ 'packagist.org': false }] }),
+      'src/Greeter.php': '<?php\nnamespace App;\nclass Greeter { public static function greet(string $q): string { return "php " . PHP_MAJOR_VERSION . " " . $q; } }\n',
+      'public/index.php': '<?php\nrequire __DIR__ . "/../vendor/autoload.php";\necho \\App\\Greeter::greet($_GET["q"] ?? "") . "\\n";\n',
       'secrets.txt': 'not served\n',
     });
     expect(job.state, log).to.equal('completed');
+    expect(log).to.include('build: composer install --no-dev --no-interaction --no-progress --prefer-dist --optimize-autoloader (composer.json)');
     expect(log).to.include('run: php -S "0.0.0.0:$PORT" -t public');
     const reply = await get(name, '/?q=ok');
     expect(reply.status).to.equal(200);
