@@ -45,7 +45,6 @@ const goBuild = `CGO_ENABLED=0 go build -trimpath -o ${goBinary} .`;
 
 interface Layout {
   has(path: string): boolean;
-  runtime: string;
   listing: RepoListing;
 }
 
@@ -53,7 +52,7 @@ interface RuntimeConventions {
   build(layout: Layout): { commands: string[]; reason: string };
   run(layout: Layout): { command: string; reason: string } | undefined;
   /** What to add to the repository when `run` finds nothing, for the error message. */
-  runHint: string;
+  runHint?: string;
 }
 
 const none = (reason: string) => ({ commands: [] as string[], reason });
@@ -81,7 +80,7 @@ function packageJson(layout: Layout): PackageJson | undefined {
 const hasScript = (pkg: PackageJson, name: string) => typeof pkg.scripts?.[name] === 'string';
 const countKeys = (value: unknown) => (value && typeof value === 'object' ? Object.keys(value).length : 0);
 
-/** The first of `files` that exists, as `<prefix> <file>`. */
+/** The command for the first of `files` that exists. */
 function firstFile(layout: Layout, files: string[], command: (file: string) => string): { command: string; reason: string } | undefined {
   const file = files.find((f) => layout.has(f));
   return file ? { command: command(file), reason: `${file} found` } : undefined;
@@ -146,7 +145,6 @@ const conventions: Record<string, RuntimeConventions> = {
       layout.has('public/')
         ? { command: 'php -S "0.0.0.0:$PORT" -t public', reason: 'public/ found: the document root' }
         : { command: 'php -S "0.0.0.0:$PORT" -t .', reason: 'no public/: the repository is the document root' },
-    runHint: '',
   },
 
   ruby: {
@@ -175,7 +173,6 @@ const conventions: Record<string, RuntimeConventions> = {
   static: {
     build: () => none('static files are served as they are'),
     run: () => ({ command: 'busybox httpd -f -v -p "$PORT" -h /app', reason: 'busybox httpd serves the repository' }),
-    runHint: '',
   },
 };
 
@@ -207,7 +204,7 @@ export function planConventions(runtime: string, listing: RepoListing, given: { 
   const rules = conventions[runtime];
   if (!rules) throw new ConventionError(`no conventions for runtime ${runtime}`);
   const entries = new Set(listing.entries);
-  const layout: Layout = { has: (p) => entries.has(p), runtime, listing };
+  const layout: Layout = { has: (p) => entries.has(p), listing };
 
   const build = given.build ? { commands: given.build, reason: 'given by the app' } : rules.build(layout);
   if (given.run) return { build, run: { command: given.run, reason: 'given by the app' } };

@@ -13,10 +13,10 @@ import {
   startAndGetHostPort,
 } from './containers.ts';
 import type { WorkerContext } from './context.ts';
+import { ConventionError } from './conventions.ts';
 import { HealthTimeoutError, waitForHttp } from './health.ts';
 import { JobReporter } from './job-reporter.ts';
 import { launchDir, launcherCommand, prepareReleaseCommands } from './launcher.ts';
-import { ConventionError } from './conventions.ts';
 import { chownTree } from './releases.ts';
 
 export type DeployResult =
@@ -48,7 +48,8 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
   await apps.update(doc.name, (d) => (d.status === 'deleting' ? undefined : { ...d, status: 'deploying' }));
   const dir = releases.releaseDir(doc.name, data.release);
   const image = runtimeImage(doc.runtime, options);
-  const env = { ...runtimes[doc.runtime]?.env, ...Object.fromEntries(Object.entries(doc.sealedEnv).map(([k, v]) => [k, ctx.secrets.open(v)])) };
+  const userEnv = Object.fromEntries(Object.entries(doc.sealedEnv).map(([k, v]) => [k, ctx.secrets.open(v)]));
+  const env = { ...runtimes[doc.runtime]?.env, ...userEnv };
   const common = {
     image, app: doc.name, release: data.release, node: options.nodeId, releaseDir: dir, port: doc.port, env,
     publishAddress: options.nodeAddress, extraCaCerts: options.extraCaCerts,
