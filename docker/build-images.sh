@@ -3,7 +3,7 @@
 # The base comes from `debian:bookworm-slim` where a registry answers; otherwise it is made
 # with debootstrap from the host's own Debian mirror and `docker import`ed, so a machine with
 # no registry access can still run Gasper.
-#   usage: docker/build-images.sh [--force] [IMAGE-NAME ...]   (names: base node python static)
+#   usage: docker/build-images.sh [--force] [IMAGE-NAME ...]   (names: base node python static php ruby go)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 prefix=${GASPER_IMAGE_PREFIX:-gasper}

@@ -41,7 +41,9 @@ export class ConventionError extends Error {
 export const goBinary = 'gasper-app';
 
 const npmFlags = '--no-audit --no-fund';
-const goBuild = `CGO_ENABLED=0 go build -trimpath -o ${goBinary} .`;
+// Default flags on purpose: Debian's Go ships the standard library compiled for them, so a
+// build takes seconds; CGO_ENABLED=0 or -trimpath would recompile it on every deploy (a minute).
+const goBuild = `go build -o ${goBinary} .`;
 
 interface Layout {
   has(path: string): boolean;

@@ -147,7 +147,7 @@ func main() {
 `,
     });
     expect(job.state, log).to.equal('completed');
-    expect(log).to.include('build: CGO_ENABLED=0 go build -trimpath -o gasper-app . (go.mod)');
+    expect(log).to.include('build: go build -o gasper-app . (go.mod)');
     expect(log).to.include('run: ./gasper-app');
     const reply = await get(name);
     expect(reply.status).to.equal(200);

@@ -12,7 +12,7 @@ const npmCi = 'npm ci --no-audit --no-fund';
 const npmInstall = 'npm install --no-audit --no-fund';
 const pipInstall = 'pip install --user --no-cache-dir --no-warn-script-location -r requirements.txt';
 const composerInstall = 'composer install --no-dev --no-interaction --no-progress --prefer-dist --optimize-autoloader';
-const goBuild = 'CGO_ENABLED=0 go build -trimpath -o gasper-app .';
+const goBuild = 'go build -o gasper-app .';
 const busybox = 'busybox httpd -f -v -p "$PORT" -h /app';
 
 /** runtime, what the repository holds → default build commands and run command. */
