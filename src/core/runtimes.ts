@@ -1,19 +1,29 @@
 /**
- * The runtimes an app may ask for. An entry says what a plain repository of that kind needs;
- * the image comes from configuration (`<prefix>/<runtime>:latest` by default, or an official
- * image named in GASPER_RUNTIME_IMAGES).
+ * The runtimes an app may ask for. An entry says what every container of that runtime needs;
+ * what a repository needs to be built and run when the app does not say is decided from its
+ * files by `planConventions` (src/workers/conventions.ts). The image comes from configuration
+ * (`<prefix>/<runtime>:latest` by default, or an official image named in GASPER_RUNTIME_IMAGES).
  */
 export interface Runtime {
-  /** Run command when the app gives none. `$PORT` is set in the container. */
-  defaultRun: string;
   /** Port the app listens on when the request names none. */
   defaultPort: number;
+  /**
+   * Env set in build and app containers, below the app's own env (which may override it). It
+   * makes what the default build installs under /app visible to the app, whatever its run
+   * command: the release directory is the one place both containers share.
+   */
+  env: Readonly<Record<string, string>>;
 }
 
 export const runtimes: Readonly<Record<string, Runtime>> = Object.freeze({
-  node: { defaultRun: 'npm start', defaultPort: 8080 },
-  python: { defaultRun: 'python3 app.py', defaultPort: 8080 },
-  static: { defaultRun: 'busybox httpd -f -v -p "$PORT" -h /app', defaultPort: 8080 },
+  node: { defaultPort: 8080, env: {} },
+  // `pip install --user` goes to /app/.local, and python3 puts its user site-packages on sys.path.
+  python: { defaultPort: 8080, env: { PYTHONUSERBASE: '/app/.local' } },
+  static: { defaultPort: 8080, env: {} },
+  php: { defaultPort: 8080, env: {} },
+  // Gems go to /app/vendor/bundle; `bundle exec` finds them there at run time through the same env.
+  ruby: { defaultPort: 8080, env: { BUNDLE_PATH: '/app/vendor/bundle', BUNDLE_WITHOUT: 'development:test' } },
+  go: { defaultPort: 8080, env: {} },
 });
 
 export const runtimeNames = Object.keys(runtimes);

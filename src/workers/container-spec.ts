@@ -4,6 +4,8 @@ import { containerLabels } from '../core/naming.ts';
 
 /** Where the extra CA bundle appears inside build and app containers. */
 export const containerCaPath = '/etc/gasper/extra-ca.crt';
+/** Where the release's launch directory (see launcher.ts) appears in app containers. */
+export const containerLaunchDir = '/etc/gasper/launch';
 /** Containers run as this unprivileged uid:gid; the release directory is owned by it. */
 export const appUser = { uid: 10001, gid: 10001 };
 
@@ -22,6 +24,8 @@ export interface ContainerSpecInput {
   /** Address host ports are published on (the node's address). */
   publishAddress: string;
   extraCaCerts?: string;
+  /** App containers: the release's launch directory (see launcher.ts), mounted read-only. */
+  launchDir?: string;
 }
 
 /** Env pointing every common TLS client at the extra CA bundle (node, OpenSSL, git, pip, requests). */
@@ -43,6 +47,7 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
   };
   const binds = [`${input.releaseDir}:/app`];
   if (input.extraCaCerts) binds.push(`${input.extraCaCerts}:${containerCaPath}:ro`);
+  if (input.launchDir && input.role === 'app') binds.push(`${input.launchDir}:${containerLaunchDir}:ro`);
   const portKey = `${input.port}/tcp`;
   const spec: ContainerCreateOptions = {
     name: input.name,

@@ -13,8 +13,10 @@ import {
   startAndGetHostPort,
 } from './containers.ts';
 import type { WorkerContext } from './context.ts';
+import { ConventionError } from './conventions.ts';
 import { HealthTimeoutError, waitForHttp } from './health.ts';
 import { JobReporter } from './job-reporter.ts';
+import { launchDir, launcherCommand, prepareReleaseCommands } from './launcher.ts';
 import { chownTree } from './releases.ts';
 import { joinDatabaseNetworks, linkedDatabases } from './app-databases.ts';
 
@@ -48,7 +50,8 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
   const dir = releases.releaseDir(doc.name, data.release);
   const image = runtimeImage(doc.runtime, options);
   const links = await linkedDatabases(ctx, doc);
-  const env = { ...Object.fromEntries(Object.entries(doc.sealedEnv).map(([k, v]) => [k, ctx.secrets.open(v)])), ...links.env };
+  const userEnv = Object.fromEntries(Object.entries(doc.sealedEnv).map(([k, v]) => [k, ctx.secrets.open(v)]));
+  const env = { ...runtimes[doc.runtime]?.env, ...userEnv, ...links.env };
   const common = {
     image, app: doc.name, release: data.release, node: options.nodeId, releaseDir: dir, port: doc.port, env,
     publishAddress: options.nodeAddress, extraCaCerts: options.extraCaCerts,
@@ -62,10 +65,18 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
       cloneRelease({ url: doc.repo.url, branch: doc.repo.branch, commit: data.commit, dir, allowLocal: options.allowLocalRepos }).then(async (c) => {
         await chownTree(dir, appUser.uid, appUser.gid);
         await report.line(`cloned ${doc.repo.url}${doc.repo.branch ? ` (${doc.repo.branch})` : ''} at ${c.commit.slice(0, 12)}`);
-        return c;
+        // Build and run commands the app omits come from the repository (conventions.ts).
+        const commands = await prepareReleaseCommands({
+          appDir: releases.appDir(doc.name), release: data.release, releaseDir: dir, runtime: doc.runtime, build: doc.build, run: doc.run,
+        });
+        await report.line(`build: ${commands.build.commands.join(' && ') || '(none)'} (${commands.build.reason})`);
+        await report.line(`run: ${commands.run.command} (${commands.run.reason})`);
+        return { ...c, build: commands.build.commands };
       }),
       ensureImage(docker, image).then(async () => {
-        const spec = containerSpec({ ...common, name: appContainer, role: 'app', command: doc.run ?? runtimes[doc.runtime]!.defaultRun });
+        // Without `run`, the container starts the command written after the clone (launcher.ts).
+        const launch = doc.run ? {} : { launchDir: launchDir(releases.appDir(doc.name), data.release) };
+        const spec = containerSpec({ ...common, name: appContainer, role: 'app', command: doc.run ?? launcherCommand, ...launch });
         const { reused } = await ensureContainer(docker, spec);
         await joinDatabaseNetworks(docker, appContainer, links.networks);
         await report.line(`${reused ? 'reusing' : 'created'} container ${appContainer} from ${image}`);
@@ -73,12 +84,12 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     ]);
     await report.done('source and container ready');
 
-    if (doc.build?.length) {
-      await report.step(30, `building (${doc.build.length} command${doc.build.length > 1 ? 's' : ''})`);
+    if (clone.build.length) {
+      await report.step(30, `building (${clone.build.length} command${clone.build.length > 1 ? 's' : ''})`);
       await runBuild({
         docker,
         spec: containerSpec({ ...common, name: buildContainer, role: 'build' }),
-        commands: doc.build,
+        commands: clone.build,
         timeoutMs: options.buildTimeoutMs,
         onLine: (line) => report.line(line),
       });
@@ -144,6 +155,7 @@ async function explain(ctx: WorkerContext, err: unknown, appContainer: string): 
     return new DeployFailure(`${err.message}; last lines of the app's output:`, tail, true);
   }
   if (err instanceof ImageMissingError) return new DeployFailure(err.message, [], true);
+  if (err instanceof ConventionError) return new DeployFailure(err.message, [], true);
   if (err instanceof CloneFailedError) return new DeployFailure(err.message, [], err.permanent);
   return new DeployFailure((err as Error).message ?? String(err), [], false);
 }

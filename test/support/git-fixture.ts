@@ -11,7 +11,7 @@ export interface GitFixture {
   /** `file://` URL of the repository (needs GASPER_ALLOW_LOCAL_REPOS). */
   url: string;
   /** Writes the files and commits them on the branch; resolves to the new commit id. */
-  commit(files: Record<string, string>, message?: string): Promise<string>;
+  commit(files: Record<string, string | Buffer>, message?: string): Promise<string>;
   remove(): Promise<void>;
 }
 
@@ -22,7 +22,7 @@ const gitEnv = {
 };
 
 /** A real git repository on disk with a first commit of `files`. */
-export async function createGitRepo(files: Record<string, string>, branch = 'main'): Promise<GitFixture> {
+export async function createGitRepo(files: Record<string, string | Buffer>, branch = 'main'): Promise<GitFixture> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-test-repo-'));
   const git = (...args: string[]) => run('git', args, { cwd: dir, env: gitEnv });
   await git('init', '-q', '-b', branch);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { containerLabels } from '../../src/core/naming.ts';
-import { containerCaPath, containerSpec, type ContainerSpecInput } from '../../src/workers/container-spec.ts';
+import { containerCaPath, containerLaunchDir, containerSpec, type ContainerSpecInput } from '../../src/workers/container-spec.ts';
 
 const appInput: ContainerSpecInput = {
   name: 'gasper-blog-r000001-0',
@@ -65,6 +65,15 @@ describe('containerSpec', () => {
     });
   }
 
+  it('mounts the launch directory read-only in app containers only', () => {
+    const launchDir = '/var/gasper/apps/blog/launch/r000001';
+    expect(containerSpec({ ...appInput, launchDir }).HostConfig?.Binds).to.deep.equal([
+      '/var/gasper/releases/blog/r000001:/app',
+      `${launchDir}:${containerLaunchDir}:ro`,
+    ]);
+    expect(containerSpec({ ...buildInput, launchDir }).HostConfig?.Binds).to.deep.equal(['/var/gasper/releases/blog/r000001:/app']);
+  });
+
   it('labels the container', () => {
     const labels = containerSpec(buildInput).Labels!;
     expect(labels).to.deep.include({
@@ -97,6 +106,7 @@ describe('containerSpec', () => {
       ['publish address', { publishAddress: '10.0.0.6' }],
       ['CA bundle', { extraCaCerts: '/etc/ssl/corp.pem' }],
       ['release directory', { releaseDir: '/tmp/other' }],
+      ['launch directory', { launchDir: '/tmp/launch' }],
     ];
     for (const [what, change] of changes) {
       it(`changes with the ${what}`, () => {
