@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerClientCommands } from './client/commands.ts';
 import { ConfigError, loadConfig } from './core/config.ts';
 import { createLogger } from './core/log.ts';
 import { allServices, startPlatform, type ServiceName } from './platform.ts';
@@ -48,4 +49,5 @@ program.command('up').description('run the whole platform on this machine: worke
 program.command('api').description('run only the REST API (needs REDIS_URL)').action(() => serve(['api']));
 program.command('worker').description("run only this node's worker (needs REDIS_URL and Docker)").action(() => serve(['worker']));
 program.command('proxy').description('run only the reverse proxy (needs REDIS_URL)').action(() => serve(['proxy']));
+registerClientCommands(program);
 await program.parseAsync();
