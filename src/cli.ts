@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerClientCommands } from './client/commands.ts';
 import { ConfigError, loadConfig } from './core/config.ts';
 import { createLogger } from './core/log.ts';
 import { allServices, startPlatform, type ServiceName } from './platform.ts';
@@ -44,10 +45,11 @@ async function serve(services: readonly ServiceName[]): Promise<void> {
 }
 
 const program = new Command('gasper').description('Your cloud in a binary: a self-hosted PaaS on Docker and Redis.');
-program.command('up').description('run the whole platform on this machine: worker, proxy, DNS and API (and Redis unless REDIS_URL)').action(() => serve(allServices));
+program.command('up').description('run the whole platform on this machine: worker, proxy, SSH, DNS and API (and Redis unless REDIS_URL)').action(() => serve(allServices));
 program.command('api').description('run only the REST API (needs REDIS_URL)').action(() => serve(['api']));
 program.command('worker').description("run only this node's worker (needs REDIS_URL and Docker)").action(() => serve(['worker']));
 program.command('proxy').description('run only the reverse proxy (needs REDIS_URL)').action(() => serve(['proxy']));
 program.command('ssh').description("run only the SSH service into apps' containers (needs REDIS_URL and Docker)").action(() => serve(['ssh']));
 program.command('dns').description('run only the authoritative DNS for GASPER_DOMAIN (needs REDIS_URL)').action(() => serve(['dns']));
+registerClientCommands(program);
 await program.parseAsync();

@@ -1,0 +1,35 @@
+/** Readable terminal output. Pure: tested in test/client/format.unit.test.ts. */
+
+/** Left-aligned columns separated by two spaces; `rows` are already strings. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+/** `[#########-----------]  45%  building (2 commands)` */
+export function progressBar(percent: number, step: string, width = 24): string {
+  const clamped = Math.max(0, Math.min(100, Math.round(percent)));
+  const filled = Math.round((clamped / 100) * width);
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(clamped).padStart(3)}%  ${step}`;
+}
+
+/** `"name: problem"` lines for a validation error's fields. */
+export function fieldLines(fields: Record<string, string> | undefined): string[] {
+  return Object.entries(fields ?? {}).map(([field, problem]) => `  ${field}: ${problem}`);
+}
+
+/** `KEY=VALUE` pairs (repeatable option) → an object; the value may contain `=`. */
+export function parseEnvPairs(pairs: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new Error(`--env ${pair}: expected KEY=VALUE`);
+    env[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return env;
+}
+
+export function shortCommit(commit: unknown): string {
+  return typeof commit === 'string' ? commit.slice(0, 12) : '-';
+}

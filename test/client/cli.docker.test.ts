@@ -1,0 +1,104 @@
+import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { requireDocker } from '../support/docker.ts';
+import { createGitRepo, helloNodeApp, type GitFixture } from '../support/git-fixture.ts';
+import { startTestPlatform, viaProxy, type TestPlatform } from '../support/platform.ts';
+
+const bin = path.resolve('bin/gasper.js');
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The `gasper` command as a user runs it, with its own config directory. */
+function gasper(args: string[], env: Record<string, string>): Promise<Result> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH!, HOME: os.tmpdir(), ...env } }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('gasper CLI client (against a running platform)', function () {
+  this.timeout(180_000);
+  let platform: TestPlatform;
+  let repo: GitFixture;
+  let configHome: string;
+  let env: Record<string, string>;
+
+  before(async () => {
+    await requireDocker();
+    platform = await startTestPlatform();
+    repo = await createGitRepo(helloNodeApp('cli'));
+    configHome = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-test-cli-'));
+    env = { XDG_CONFIG_HOME: configHome };
+  });
+  after(async () => {
+    await platform?.close();
+    await repo?.remove();
+    if (configHome) await fs.rm(configHome, { recursive: true, force: true });
+  });
+
+  it('logs in, keeping the token in a file only its owner can read', async () => {
+    const bad = await gasper(['login', platform.apiUrl, '--token', 'wrong-token'], env);
+    expect(bad.code).to.equal(1);
+    expect(bad.stderr).to.include('invalid token');
+    const res = await gasper(['login', platform.apiUrl, '--token', platform.token], env);
+    expect(res.code, res.stderr).to.equal(0);
+    expect(res.stdout).to.include('as admin (admin)');
+    const file = path.join(configHome, 'gasper', 'client.json');
+    expect((await fs.stat(file)).mode & 0o777).to.equal(0o600);
+  });
+
+  it('creates an app, following the deploy with a progress bar, then lists, shows and deletes it', async () => {
+    const name = `cli-${crypto.randomBytes(3).toString('hex')}`;
+    const created = await gasper(['apps', 'create', name, '--repo', repo.url, '--runtime', 'node', '--run', 'node server.js', '--env', 'GREETING=terminal'], env);
+    expect(created.code, created.stderr).to.equal(0);
+    expect(created.stdout).to.include(`${name} is live at http://${name}.localhost:${platform.proxyPort}`);
+    expect(created.stderr).to.match(/\[#+\] 100%  deployed/);
+    expect((await viaProxy(platform.proxyPort, `${name}.localhost`)).body).to.equal('cli terminal\n');
+
+    const list = await gasper(['apps', 'list'], env);
+    expect(list.stdout).to.match(new RegExp(`^NAME\\s+STATUS\\s+URL`, 'm')).and.match(new RegExp(`^${name}\\s+running\\s+http://`, 'm'));
+    const shown = await gasper(['--json', 'apps', 'show', name], env);
+    expect(JSON.parse(shown.stdout).app).to.include({ name, status: 'running' });
+    const human = await gasper(['apps', 'show', name], env);
+    expect(human.stdout).to.include(`${name}  (running)`).and.include('env:       GREETING');
+
+    const deleted = await gasper(['apps', 'delete', name], env);
+    expect(deleted.code, deleted.stderr).to.equal(0);
+    expect(deleted.stdout).to.include(`${name} deleted`);
+    expect((await gasper(['apps', 'show', name], env)).stderr).to.include(`app "${name}" not found`);
+  });
+
+  it('names every bad field of a refused request and exits with 1', async () => {
+    const res = await gasper(['apps', 'create', 'Bad_Name', '--repo', 'ext::sh -c id', '--runtime', 'cobol'], env);
+    expect(res.code).to.equal(1);
+    expect(res.stderr).to.include('gasper: invalid request').and.include('  name: ').and.include('  repo.url: ').and.include('  runtime: ');
+  });
+
+  it('waits for a failing deploy and exits with 1, showing why', async () => {
+    const name = `clifail-${crypto.randomBytes(3).toString('hex')}`;
+    const res = await gasper(['apps', 'create', name, '--repo', repo.url, '--runtime', 'node', '--build', 'echo broken >&2; exit 4'], env);
+    expect(res.code).to.equal(1);
+    expect(res.stdout).to.include('failed: build command 1').and.include('broken');
+    const jobId = JSON.parse((await gasper(['--json', 'apps', 'show', name], env)).stdout).app.lastJob.id;
+    const waited = await gasper(['jobs', 'wait', jobId], env);
+    expect(waited.code).to.equal(1);
+  });
+
+  it('works from GASPER_URL and GASPER_TOKEN without a login', async () => {
+    const res = await gasper(['--json', 'apps', 'list'], { XDG_CONFIG_HOME: path.join(configHome, 'none'), GASPER_URL: platform.apiUrl, GASPER_TOKEN: platform.token });
+    expect(res.code, res.stderr).to.equal(0);
+    expect(JSON.parse(res.stdout)).to.have.property('apps');
+    const none = await gasper(['apps', 'list'], { XDG_CONFIG_HOME: path.join(configHome, 'none') });
+    expect(none.code).to.equal(1);
+    expect(none.stderr).to.include('not logged in');
+  });
+});

@@ -1,0 +1,37 @@
+import { expect } from 'chai';
+import { fieldLines, parseEnvPairs, progressBar, shortCommit, table } from '../../src/client/format.ts';
+
+describe('client output', () => {
+  it('aligns table columns and trims trailing space', () => {
+    expect(table(['NAME', 'STATUS'], [['web', 'running'], ['a-longer-name', 'failed']])).to.equal(
+      ['NAME           STATUS', 'web            running', 'a-longer-name  failed'].join('\n'),
+    );
+  });
+
+  const bars: [number, string][] = [
+    [0, '[------------------------]   0%  queued'],
+    [50, '[############------------]  50%  queued'],
+    [100, '[########################] 100%  queued'],
+    [140, '[########################] 100%  queued'],
+    [-5, '[------------------------]   0%  queued'],
+  ];
+  for (const [percent, expected] of bars) {
+    it(`draws a progress bar at ${percent}%`, () => expect(progressBar(percent, 'queued')).to.equal(expected));
+  }
+
+  it('lists each bad field of a validation error', () => {
+    expect(fieldLines({ 'repo.url': 'bad scheme', runtime: 'unknown' })).to.deep.equal(['  repo.url: bad scheme', '  runtime: unknown']);
+    expect(fieldLines(undefined)).to.deep.equal([]);
+  });
+
+  it('parses KEY=VALUE pairs, keeping = inside values', () => {
+    expect(parseEnvPairs(['A=1', 'URL=postgres://x?a=b'])).to.deep.equal({ A: '1', URL: 'postgres://x?a=b' });
+    expect(() => parseEnvPairs(['NOVALUE'])).to.throw(/KEY=VALUE/);
+    expect(() => parseEnvPairs(['=x'])).to.throw(/KEY=VALUE/);
+  });
+
+  it('shortens commits', () => {
+    expect(shortCommit('5460e11a4793a22fc8e31dc0015cf1b92fa39a13')).to.equal('5460e11a4793');
+    expect(shortCommit(null)).to.equal('-');
+  });
+});
