@@ -67,7 +67,8 @@ export async function startPlatform(
           redisUrl, stateDir: config.stateDir, dockerHost: config.dockerHost, concurrency: config.workerConcurrency,
           heartbeatMs, nodeId: config.node.id, nodeAddress: config.node.address, allowLocalRepos: config.allowLocalRepos,
           extraCaCerts: config.extraCaCerts, imagePrefix: config.imagePrefix, runtimeImages: config.runtimeImages,
-          healthTimeoutMs: config.healthTimeoutMs, buildTimeoutMs: config.buildTimeoutMs, keepReleases: 5,
+          healthTimeoutMs: config.healthTimeoutMs, buildTimeoutMs: config.buildTimeoutMs, keepReleases: config.lifecycle.keepReleases,
+          lifecycle: config.lifecycle,
         },
         { log, secrets },
       );

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import { keys } from '../core/keys.ts';
 import { defaultJobOptions, jobRetentionSeconds, type NodeQueues } from './queues.ts';
-import { deleteAppJob, deployAppJob, type DeleteAppData, type DeployAppData } from './schemas.ts';
+import { deleteAppJob, deployAppJob, operateAppJob, type DeleteAppData, type DeployAppData, type OperateAppData } from './schemas.ts';
 
 export interface EnqueuedJob {
   id: string;
@@ -12,6 +12,7 @@ export interface EnqueuedJob {
 export interface Enqueuer {
   deployApp(node: string, data: DeployAppData): Promise<EnqueuedJob>;
   deleteApp(node: string, data: DeleteAppData): Promise<EnqueuedJob>;
+  operateApp(node: string, data: OperateAppData): Promise<EnqueuedJob>;
 }
 
 interface JobDefinition<S extends z.ZodType> {
@@ -37,5 +38,11 @@ export function createEnqueuer(redis: Redis, queues: NodeQueues, attempts: numbe
     deployApp: (node, data) => add(node, deployAppJob, `deploy-${data.app}-${data.uid}-${data.release}`, data),
     // One deletion per incarnation: asking twice returns the job already queued.
     deleteApp: (node, data) => add(node, deleteAppJob, `delete-${data.app}-${data.uid}`, data),
+    operateApp: (node, data) => add(node, operateAppJob, operationJobId(data), data),
   };
+}
+
+/** `<op>-<app>-<uid>-<seq>`: `restart-blog-3f9c1a2b7e-4`. */
+export function operationJobId(data: OperateAppData): string {
+  return `${data.op}-${data.app}-${data.uid}-${data.seq}`;
 }

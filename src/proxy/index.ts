@@ -5,7 +5,7 @@ import { createProxyServer } from 'http-proxy-3';
 import type { Logger } from '../core/log.ts';
 import { connectRedis } from '../core/redis.ts';
 import { subscribeEvents } from '../events/stream.ts';
-import { clientAddress, forward, forwardHeaders, type ForwardError } from './forward.ts';
+import { clientAddress, forward, forwardHeaders, isRetryable, type ForwardError } from './forward.ts';
 import { RouteTable } from './route-table.ts';
 
 export interface ProxyOptions {
@@ -16,6 +16,8 @@ export interface ProxyOptions {
   redisUrl: string;
   /** Longest wait for an upstream's response. Default 60 s. */
   upstreamTimeoutMs?: number;
+  /** How long an upstream that refused a connection is skipped. Default 5 s. */
+  markDownMs?: number;
 }
 
 export interface ProxyHandle {
@@ -48,16 +50,35 @@ export async function startProxy(options: ProxyOptions, deps: { log: Logger }): 
     if (socket && 'destroy' in socket) socket.destroy();
   });
 
+  const markDownMs = options.markDownMs ?? 5_000;
   const server = http.createServer((req, res) => {
     const route = routes.resolve(req.headers.host);
     if (route.kind === 'unknown-host') return reply(res, 404, `no app at ${req.headers.host ?? '(no Host header)'}\n`);
     if (route.kind === 'no-instances') return reply(res, 503, `app ${route.app} has no running instance\n`);
     const headers = forwardHeaders(req, clientAddress(req.socket), 'http');
-    forward(req, res, route.upstream, agent, headers, timeoutMs, (kind, err) => {
-      log.debug({ app: route.app, upstream: route.upstream.key, err: err.message }, 'upstream error');
-      reply(res, errorStatus[kind], kind === 'timeout' ? `app ${route.app} timed out\n` : `app ${route.app} is not reachable\n`);
-    });
+    const tried = new Set<string>();
+    const attempt = (upstream: typeof route.upstream) => {
+      tried.add(upstream.key);
+      forward(req, res, upstream, agent, headers, timeoutMs, (kind, err) => {
+        log.debug({ app: route.app, upstream: upstream.key, err: err.message }, 'upstream error');
+        if (kind === 'unreachable') {
+          // Passive health: skip this instance for a while; a request without a body or side
+          // effects goes to another instance, so a dying instance costs no failed request.
+          routes.markDown(upstream.key, Date.now(), markDownMs);
+          if (isRetryable(req) && !res.headersSent && tried.size < routes.upstreamCount(route.app)) {
+            const next = routes.resolve(req.headers.host, { exclude: tried });
+            if (next.kind === 'upstream' && !tried.has(next.upstream.key)) return attempt(next.upstream);
+          }
+        }
+        reply(res, errorStatus[kind], kind === 'timeout' ? `app ${route.app} timed out\n` : `app ${route.app} is not reachable\n`);
+      });
+    };
+    attempt(route.upstream);
   });
+  // Idle kept-alive connections to instances no longer routed (an old release being drained) are
+  // closed, so the worker sees the old instance's connections end once its requests are done.
+  const sweep = setInterval(() => closeUnroutedSockets(agent, routes.routedKeys()), 500);
+  sweep.unref();
   // Upgraded connections leave the HTTP server's books: closeAllConnections() no longer sees them.
   const upgraded = new Set<Duplex>();
   server.on('upgrade', (req, socket, head) => {
@@ -90,6 +111,7 @@ export async function startProxy(options: ProxyOptions, deps: { log: Logger }): 
     routes,
     close() {
       closing ??= (async () => {
+        clearInterval(sweep);
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         for (const socket of upgraded) socket.destroy();
@@ -100,4 +122,12 @@ export async function startProxy(options: ProxyOptions, deps: { log: Logger }): 
       return closing;
     },
   };
+}
+
+/** Destroys free (idle) agent sockets whose upstream is not in `routed`. Agent pool names are `host:port:<local address>`. */
+function closeUnroutedSockets(agent: http.Agent, routed: Set<string>): void {
+  for (const [name, sockets] of Object.entries(agent.freeSockets)) {
+    const key = name.slice(0, name.lastIndexOf(':'));
+    if (!routed.has(key)) for (const socket of sockets ?? []) socket.destroy();
+  }
 }

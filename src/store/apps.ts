@@ -62,7 +62,7 @@ export class AppStore {
 
   /** Removes every key of the app. */
   async remove(name: string): Promise<void> {
-    await this.redis.multi().del(keys.app(name), keys.appReleaseSeq(name)).srem(keys.apps, name).exec();
+    await this.redis.multi().del(keys.app(name), keys.appReleaseSeq(name), keys.appReleases(name), keys.appOpSeq(name)).srem(keys.apps, name).exec();
   }
 
   async nextReleaseSeq(name: string): Promise<number> {

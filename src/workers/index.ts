@@ -5,15 +5,18 @@ import { bullPrefix } from '../core/keys.ts';
 import { queueName } from '../core/naming.ts';
 import { connectRedis } from '../core/redis.ts';
 import type { SecretBox } from '../core/secret-box.ts';
-import { deleteAppJob, deployAppJob } from '../jobs/schemas.ts';
+import { deleteAppJob, deployAppJob, operateAppJob } from '../jobs/schemas.ts';
 import { AppStore } from '../store/apps.ts';
 import { NodeStore } from '../store/nodes.ts';
+import { ReleaseStore } from '../store/release-records.ts';
 import type { NodeWorkerOptions, WorkerContext } from './context.ts';
 import { deleteApp } from './delete-app.ts';
 import { deployApp } from './deploy-app.ts';
 import { startHeartbeat } from './heartbeat.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
+import { operateApp } from './operate-app.ts';
 import { ReleaseDirs } from './releases.ts';
+import { startSupervisor } from './supervisor.ts';
 
 export interface WorkerServiceOptions extends NodeWorkerOptions {
   redisUrl: string;
@@ -51,11 +54,13 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
     redis,
     apps: new AppStore(redis),
     releases: new ReleaseDirs(options.stateDir),
+    records: new ReleaseStore(redis),
     secrets: deps.secrets,
     log,
     options,
   };
   const perApp = new KeyedMutex();
+  const supervisor = startSupervisor(ctx, perApp);
   const processor = async (job: Job) => {
     switch (job.name) {
       case deployAppJob.name: {
@@ -65,6 +70,10 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
       case deleteAppJob.name: {
         const data = deleteAppJob.schema.parse(job.data);
         return perApp.run(data.app, () => deleteApp(ctx, job, data));
+      }
+      case operateAppJob.name: {
+        const data = operateAppJob.schema.parse(job.data);
+        return perApp.run(data.app, () => operateApp(ctx, job, data, supervisor));
       }
       default:
         throw new Error(`unknown job type ${job.name}`);
@@ -91,6 +100,7 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
     close() {
       closing ??= (async () => {
         heartbeat.close();
+        await supervisor.close();
         await worker.close().catch((err) => log.warn({ err }, 'worker close failed'));
         workerConnection.disconnect();
         redis.disconnect();
