@@ -84,6 +84,7 @@ export async function startPlatform(
         {
           ...config.api, redisUrl, domain: config.domain, proxyPort: handle.proxy?.port ?? config.proxy.port,
           allowLocalRepos: config.allowLocalRepos, nodeTimeoutMs, jobAttempts: config.jobAttempts,
+          resources: config.lifecycle.resources,
         },
         { log, secrets },
       );

@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import { requireAdmin } from './auth.ts';
 import type { ApiDeps } from './deps.ts';
 import { ApiError, errorHandler } from './errors.ts';
+import { appOperationsRouter } from './routes/app-operations.ts';
 import { appsRouter } from './routes/apps.ts';
 import { jobsRouter } from './routes/jobs.ts';
 
@@ -26,6 +27,7 @@ export function createApiApp(deps: ApiDeps): Express {
     next();
   });
   app.use(express.json({ limit: deps.options.bodyLimit ?? '256kb' }));
+  app.use('/apps', appOperationsRouter(deps));
   app.use('/apps', appsRouter(deps));
   app.use('/jobs', jobsRouter(deps));
   app.use((req, _res, next) => next(new ApiError('NOT_FOUND', `no route ${req.method} ${req.path}`)));

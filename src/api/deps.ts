@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../core/log.ts';
+import type { ResourcePolicy } from '../core/resources.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import type { Enqueuer } from '../jobs/enqueue.ts';
 import type { NodeQueues } from '../jobs/queues.ts';
@@ -15,6 +16,8 @@ export interface ApiOptions {
   nodeTimeoutMs: number;
   /** Largest accepted request body. Default 256 KiB. */
   bodyLimit?: string;
+  /** Default and maximum instances, CPU and memory (GASPER_MAX_*). Default core/resources.ts's. */
+  resources?: ResourcePolicy;
 }
 
 /** What the HTTP layer needs; all of it is Redis-backed, none of it talks to Docker. */
