@@ -17,7 +17,7 @@ export interface TestPlatform {
   apiUrl: string;
   proxyPort: number;
   /** A supertest client for the API with the admin token set. */
-  api(): { get(p: string): supertest.Test; post(p: string): supertest.Test; delete(p: string): supertest.Test };
+  api(): { get(p: string): supertest.Test; post(p: string): supertest.Test; patch(p: string): supertest.Test; delete(p: string): supertest.Test };
   /** Polls `GET /jobs/:id` until the job is completed or failed. */
   waitForJob(id: string, timeoutMs?: number): Promise<JobView>;
   close(): Promise<void>;
@@ -60,6 +60,7 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
   const api = () => ({
     get: (p: string) => auth(supertest(apiUrl).get(p)),
     post: (p: string) => auth(supertest(apiUrl).post(p)),
+    patch: (p: string) => auth(supertest(apiUrl).patch(p)),
     delete: (p: string) => auth(supertest(apiUrl).delete(p)),
   });
   return {
