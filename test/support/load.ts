@@ -8,8 +8,10 @@ export interface LoadResult {
   failures: Record<string, number>;
   /** Distinct bodies seen, in order of first appearance. */
   bodies: string[];
-  /** Per request: start time (ms since the start) and latency (ms). */
+  /** Per request: start time (ms since `origin`) and latency (ms). */
   samples: { at: number; ms: number; ok: boolean }[];
+  /** performance.now() when the load started. */
+  origin: number;
 }
 
 /**
@@ -26,8 +28,8 @@ export async function loadThroughProxy(options: {
   maxMs: number;
 }): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-  const result: LoadResult = { sent: 0, ok: 0, failed: 0, failures: {}, bodies: [], samples: [] };
   const started = performance.now();
+  const result: LoadResult = { sent: 0, ok: 0, failed: 0, failures: {}, bodies: [], samples: [], origin: started };
   const inFlight = new Set<Promise<void>>();
   let done = false;
   void options.until.finally(() => (done = true));
