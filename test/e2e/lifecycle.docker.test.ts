@@ -9,7 +9,8 @@ import { startTestPlatform, viaProxy, type JobView, type TestPlatform } from '..
 
 /**
  * A node app that answers `<version> <hostname>` (the hostname tells instances apart), can be
- * made to allocate past its memory limit (/boom), and exits after CRASH_AFTER_MS when set.
+ * made to allocate past its memory limit (/boom), and, with CRASH_AFTER_ANSWER set, exits
+ * shortly after its first answer (so it passes the health check, then crashes, every time).
  */
 function lifecycleApp(version: string): Record<string, string> {
   return {
@@ -19,10 +20,11 @@ const os = require('os');
 const hold = [];
 http.createServer((req, res) => {
   if (req.url === '/boom') { for (;;) hold.push(Buffer.alloc(4 * 1024 * 1024, 1)); }
-  if (req.url === '/healthz') { res.statusCode = process.env.UNHEALTHY ? 500 : 200; return res.end('ok'); }
+  if (req.url === '/healthz') return res.end('ok');
+  if (req.url.startsWith('/missing')) { res.statusCode = 404; return res.end('not here'); }
   res.end('${version} ' + os.hostname() + '\\n');
+  if (process.env.CRASH_AFTER_ANSWER) setTimeout(() => { console.log('bye from crashy'); process.exit(3); }, 300);
 }).listen(process.env.PORT);
-if (process.env.CRASH_AFTER_MS) setTimeout(() => { console.log('bye from crashy'); process.exit(3); }, Number(process.env.CRASH_AFTER_MS));
 `,
   };
 }
@@ -31,6 +33,7 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
   this.timeout(240_000);
   let gasper: TestPlatform;
   let repo: GitFixture;
+  const repos: GitFixture[] = [];
   const unique = () => `lc-${crypto.randomBytes(3).toString('hex')}`;
   const host = (app: string) => `${app}.localhost:${gasper.proxyPort}`;
   const body = async (app: string, urlPath = '/') => (await viaProxy(gasper.proxyPort, host(app), urlPath)).body;
@@ -52,6 +55,7 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
   after(async () => {
     await gasper?.close();
     await repo?.remove();
+    await Promise.all(repos.map((r) => r.remove()));
   });
 
   async function completed(res: { body: { job: { id: string } } }): Promise<JobView> {
@@ -59,8 +63,14 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
     expect(job.state, `${job.error}\n${job.log.join('\n')}`).to.equal('completed');
     return job;
   }
-  async function deploy(name: string, extra: Record<string, unknown> = {}) {
-    const res = await gasper.api().post('/apps').send({ name, repo: { url: repo.url }, runtime: 'node', ...extra }).expect(202);
+  /** A repository of its own for a test that commits (tests never see each other's commits). */
+  async function ownRepo(): Promise<GitFixture> {
+    const own = await createGitRepo(lifecycleApp('v1'));
+    repos.push(own);
+    return own;
+  }
+  async function deploy(name: string, extra: Record<string, unknown> = {}, from: GitFixture = repo) {
+    const res = await gasper.api().post('/apps').send({ name, repo: { url: from.url }, runtime: 'node', ...extra }).expect(202);
     await completed(res);
     return (await gasper.api().get(`/apps/${name}`).expect(200)).body.app;
   }
@@ -77,7 +87,8 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
 
   it('restart, stop, start and rebuild are jobs that converge; stop takes the app out of the proxy', async () => {
     const name = unique();
-    const first = await deploy(name);
+    const own = await ownRepo();
+    const first = await deploy(name, {}, own);
     expect(first.status).to.equal('running');
     const [before] = first.instances;
 
@@ -107,20 +118,20 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
     const startAgain = await completed(await gasper.api().post(`/apps/${name}/start`).expect(202));
     expect(startAgain.result).to.have.property('outcome', 'unchanged');
 
-    const v2 = await repo.commit(lifecycleApp('v2'), 'v2');
+    const v2 = await own.commit(lifecycleApp('v2'), 'v2');
     const rebuild = await gasper.api().post(`/apps/${name}/rebuild`).expect(202);
     expect(rebuild.body.job.id).to.match(new RegExp(`^deploy-${name}-.*-r000002$`));
     await completed(rebuild);
     const rebuilt = await app(name);
     expect(rebuilt).to.include({ release: 'r000002', commit: v2, status: 'running' });
     expect(await body(name)).to.match(/^v2 /);
-    await repo.commit(lifecycleApp('v1'), 'back to v1');
   });
 
   it('redeploys with zero failed requests under continuous load, draining the old instance', async () => {
     const name = unique();
-    await deploy(name);
-    await repo.commit(lifecycleApp('v2'), 'v2');
+    const own = await ownRepo();
+    await deploy(name, {}, own);
+    await own.commit(lifecycleApp('v2'), 'v2');
     let redeployed!: Promise<JobView>;
     const load = loadThroughProxy({
       proxyPort: gasper.proxyPort, host: host(name), ratePerSecond: 100, maxMs: 60_000,
@@ -137,16 +148,16 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
     const [result, job] = await Promise.all([load, redeployed]);
     expect(result.failed, JSON.stringify(result.failures)).to.equal(0);
     expect(result.ok).to.be.greaterThan(100);
-    expect(result.bodies).to.deep.equal(['v1', 'v2']);
+    expect(result.bodies, JSON.stringify(job.result)).to.deep.equal(['v1', 'v2']);
     expect(job.log.join('\n')).to.include('draining the previous instances');
     expect(await managedContainers(gasper.nodeId, name)).to.have.length(1);
-    await repo.commit(lifecycleApp('v1'), 'back to v1');
   });
 
   it('records releases and rolls back to the previous one without cloning or building', async () => {
     const name = unique();
-    const first = await deploy(name, { build: ['echo building'], env: { SECRET_TOKEN: 'hunter2' } });
-    const v2 = await repo.commit(lifecycleApp('v2'), 'v2');
+    const own = await ownRepo();
+    const first = await deploy(name, { build: ['echo building'], env: { SECRET_TOKEN: 'hunter2' } }, own);
+    const v2 = await own.commit(lifecycleApp('v2'), 'v2');
     await completed(await gasper.api().post(`/apps/${name}/rebuild`).expect(202));
     expect(await body(name)).to.match(/^v2 /);
 
@@ -179,7 +190,6 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
     expect(dirs).to.deep.equal(['r000002', 'r000003']);
     const pruned = await gasper.api().post(`/apps/${name}/rollback`).send({ release: 'r000001' }).expect(409);
     expect(pruned.body.code).to.equal('RELEASE_NOT_ON_DISK');
-    await repo.commit(lifecycleApp('v1'), 'back to v1');
   });
 
   it('reports an app OOM-killed past its memory limit while a neighbour keeps answering', async () => {
@@ -205,7 +215,7 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
 
   it('ends a crash-looping app as crashed, with its last output lines', async () => {
     const name = unique();
-    await deploy(name, { env: { CRASH_AFTER_MS: '1500' } });
+    await deploy(name, { env: { CRASH_AFTER_ANSWER: '1' } });
     const crashed = await waitFor('status crashed', async () => {
       const a = await app(name);
       return a.status === 'crashed' && a;
@@ -214,7 +224,7 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
     expect(crashed.instances).to.deep.equal([]);
     expect((await viaProxy(gasper.proxyPort, host(name))).status).to.equal(503);
     // An operator fixes the config: the PATCH redeploys and the app runs again.
-    const fixed = await gasper.api().patch(`/apps/${name}`).send({ env: { CRASH_AFTER_MS: null } }).expect(202);
+    const fixed = await gasper.api().patch(`/apps/${name}`).send({ env: { CRASH_AFTER_ANSWER: null } }).expect(202);
     await completed(fixed);
     expect((await app(name)).status).to.equal('running');
   });
@@ -236,13 +246,13 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
       return a.instances.length === 2 && a.instances.some((i: { container: string }) => i.container === deployed.instances[0].container);
     });
     // A health check path that fails makes the instance unhealthy: it is restarted (and fails again: crash loop).
-    const patched = await gasper.api().patch(`/apps/${name}`).send({ healthCheck: { path: '/nope' } }).expect(200);
+    const patched = await gasper.api().patch(`/apps/${name}`).send({ healthCheck: { path: '/missing' } }).expect(200);
     expect(patched.body).to.include({ redeploy: false });
-    expect(patched.body.app.scale.healthCheck).to.deep.equal({ path: '/nope' });
+    expect(patched.body.app.scale.healthCheck).to.deep.equal({ path: '/missing' });
     const unhealthy = await waitFor('an unhealthy report', async () => {
       const a = await app(name);
       return /health checks/.test(a.lastError ?? '') && a;
     });
-    expect(unhealthy.lastError).to.include('GET /nope');
+    expect(unhealthy.lastError).to.include('GET /missing');
   });
 });
