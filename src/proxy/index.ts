@@ -51,6 +51,8 @@ export async function startProxy(options: ProxyOptions, deps: { log: Logger }): 
   });
 
   const markDownMs = options.markDownMs ?? 5_000;
+  /** Instances one request may try: it is never sent twice to the same one. */
+  const maxAttempts = 3;
   const server = http.createServer((req, res) => {
     const route = routes.resolve(req.headers.host);
     if (route.kind === 'unknown-host') return reply(res, 404, `no app at ${req.headers.host ?? '(no Host header)'}\n`);
@@ -65,7 +67,8 @@ export async function startProxy(options: ProxyOptions, deps: { log: Logger }): 
           // Passive health: skip this instance for a while; a request without a body or side
           // effects goes to another instance, so a dying instance costs no failed request.
           routes.markDown(upstream.key, Date.now(), markDownMs);
-          if (isRetryable(req) && !res.headersSent && tried.size < routes.upstreamCount(route.app)) {
+          // The route may have changed meanwhile (the worker took the failed instance out): ask again.
+          if (isRetryable(req) && !res.headersSent && tried.size < maxAttempts) {
             const next = routes.resolve(req.headers.host, { exclude: tried });
             if (next.kind === 'upstream' && !tried.has(next.upstream.key)) return attempt(next.upstream);
           }

@@ -102,11 +102,6 @@ export class RouteTable {
     return (this.downUntil.get(key) ?? 0) > now;
   }
 
-  /** Number of upstreams of `app` (0 when unknown): how many a retrying request may try. */
-  upstreamCount(app: string): number {
-    return this.routes.get(app)?.upstreams.length ?? 0;
-  }
-
   /** Every `host:port` some app routes to; kept-alive connections to others can be closed. */
   routedKeys(): Set<string> {
     const keys = new Set<string>();
