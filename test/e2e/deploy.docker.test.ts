@@ -62,9 +62,10 @@ describe('deploy through the API (Docker, Redis, git)', function () {
     const containers = await managedContainers(gasper.nodeId, name);
     expect(containers).to.have.length(1);
     expect(containers[0]!.State).to.equal('running');
-    // The run command is the container's main process, so Docker's restart policy applies to it.
+    // The run command is the container's main process; the worker's supervisor restarts it, not Docker.
     const info = await docker.getContainer(containers[0]!.Id).inspect();
-    expect(info.HostConfig.RestartPolicy?.Name).to.equal('unless-stopped');
+    expect(info.HostConfig.RestartPolicy?.Name).to.equal('no');
+    expect(info.HostConfig).to.include({ Memory: 512 * 1024 * 1024, MemorySwap: 512 * 1024 * 1024, NanoCpus: 1e9 });
     expect(info.Config.Cmd).to.deep.equal(['sh', '-c', 'node server.js']);
     expect(info.HostConfig.PortBindings?.['8080/tcp']?.[0]?.HostIp).to.equal('127.0.0.1');
   });
