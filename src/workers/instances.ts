@@ -86,8 +86,14 @@ export async function startInstances(ctx: WorkerContext, plan: InstancePlan, nam
   const { docker, options } = ctx;
   return Promise.all(
     names.map(async (name) => {
-      const port = await startAndGetHostPort(docker, name, plan.port);
+      let port = 0;
       try {
+        port = await startAndGetHostPort(docker, name, plan.port).catch(async (err) => {
+          // An app that exits at once has no published port any more: that is the app's failure.
+          const state = await containerState(docker, name).catch(() => undefined);
+          if (state && !state.running) throw new HealthTimeoutError('app exited before answering HTTP');
+          throw err;
+        });
         await waitForHttp({
           address: options.nodeAddress,
           port,

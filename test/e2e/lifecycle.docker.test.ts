@@ -153,6 +153,23 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
     expect(await managedContainers(gasper.nodeId, name)).to.have.length(1);
   });
 
+  it('a failed redeploy leaves the old release serving and says why in lastError', async () => {
+    const name = unique();
+    const first = await deploy(name);
+    const res = await gasper.api().patch(`/apps/${name}`).send({ run: 'echo "cannot start: missing DATABASE_URL" >&2; exit 1' }).expect(202);
+    const job = await gasper.waitForJob(res.body.job.id);
+    expect(job.state).to.equal('failed');
+    const after = await app(name);
+    expect(after).to.include({ status: 'running', release: first.release });
+    expect(after.lastError, after.lastError).to.include('app exited before answering HTTP').and.include('missing DATABASE_URL');
+    expect(after.instances).to.deep.equal(first.instances);
+    expect(await body(name)).to.match(/^v1 /);
+    expect(await managedContainers(gasper.nodeId, name)).to.have.length(1);
+    const releases = (await gasper.api().get(`/apps/${name}/releases`).expect(200)).body.releases;
+    expect(releases.map((r: { id: string; status: string }) => [r.id, r.status])).to.deep.equal([['r000002', 'failed'], ['r000001', 'active']]);
+    expect(releases[0]).to.include({ onDisk: false });
+  });
+
   it('records releases and rolls back to the previous one without cloning or building', async () => {
     const name = unique();
     const own = await ownRepo();
