@@ -110,7 +110,7 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
     expect((await viaProxy(gasper.proxyPort, host(name))).status).to.equal(503);
     // Stopping a stopped app is a job that changes nothing.
     const again = await completed(await gasper.api().post(`/apps/${name}/stop`).expect(202));
-    expect(again.result).to.deep.equal({ outcome: 'stopped', containers: 0 });
+    expect(again.result, JSON.stringify(again)).to.deep.equal({ outcome: 'stopped', containers: 0 });
 
     await completed(await gasper.api().post(`/apps/${name}/start`).expect(202));
     expect((await app(name)).status).to.equal('running');
