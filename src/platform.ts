@@ -73,13 +73,14 @@ export async function startPlatform(
           redisUrl, stateDir: config.stateDir, dockerHost: config.dockerHost, concurrency: config.workerConcurrency,
           heartbeatMs, nodeId: config.node.id, nodeAddress: config.node.address, allowLocalRepos: config.allowLocalRepos,
           extraCaCerts: config.extraCaCerts, imagePrefix: config.imagePrefix, runtimeImages: config.runtimeImages,
-          healthTimeoutMs: config.healthTimeoutMs, buildTimeoutMs: config.buildTimeoutMs, keepReleases: 5,
+          healthTimeoutMs: config.healthTimeoutMs, buildTimeoutMs: config.buildTimeoutMs, keepReleases: config.lifecycle.keepReleases,
           advertisedDockerHost: config.nodeDockerHost,
           observability: { logLines: config.logLines, metricsIntervalMs: config.metrics.intervalMs, metricsHistory: config.metrics.history },
           databases: {
             databaseImages: config.databases.images, readyTimeoutMs: config.databases.readyTimeoutMs,
             backupMaxBytes: config.databases.backupMaxBytes, backupsKept: config.databases.backupsKept,
           },
+          lifecycle: config.lifecycle,
         },
         { log, secrets },
       );
@@ -118,6 +119,7 @@ export async function startPlatform(
           authFailuresPerMinute: config.limits.authFailuresPerMinute, changesPerMinute: config.limits.changesPerMinute,
           metricsToken: config.metricsToken,
           databasePorts: config.databases.ports,
+          resources: config.lifecycle.resources,
         },
         { log, secrets, processMetrics: metrics },
       );

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { appNameProblem } from '../core/naming.ts';
 import { branchProblem, repoUrlProblem } from '../core/repo-url.ts';
+import { defaultResourcePolicy, type ResourcePolicy } from '../core/resources.ts';
 import { runtimeNames } from '../core/runtimes.ts';
+import { lifecycleFields } from './lifecycle-fields.ts';
 
 /** Adds a custom problem check to a string schema, so messages come from the pure checkers. */
 const checked = (problem: (value: string) => string | undefined) =>
@@ -13,14 +15,14 @@ const checked = (problem: (value: string) => string | undefined) =>
 const envName = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
 const reservedEnv = new Set(['PORT']);
 
-function envNameProblem(name: string): string | undefined {
+export function envNameProblem(name: string): string | undefined {
   if (!envName.test(name)) return 'variable names are letters, digits and _ (not starting with a digit, at most 256)';
   if (reservedEnv.has(name)) return `${name} is set by Gasper`;
   return undefined;
 }
 
 /** The body of `POST /apps`. */
-export function createAppRequest(options: { allowLocalRepos: boolean }) {
+export function createAppRequest(options: { allowLocalRepos: boolean; resources?: ResourcePolicy }) {
   return z
     .object({
       name: checked(appNameProblem),
@@ -48,6 +50,7 @@ export function createAppRequest(options: { allowLocalRepos: boolean }) {
         })
         .optional(),
       port: z.number().int().min(1).max(65535).optional(),
+      ...lifecycleFields(options.resources ?? defaultResourcePolicy),
     })
     .strict();
 }

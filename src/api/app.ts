@@ -6,6 +6,7 @@ import type { ApiDeps } from './deps.ts';
 import { ApiError, errorHandler } from './errors.ts';
 import { metricsHandler } from './prometheus.ts';
 import { appDatabasesRouter } from './routes/app-databases.ts';
+import { appOperationsRouter } from './routes/app-operations.ts';
 import { appsRouter } from './routes/apps.ts';
 import { databasesRouter } from './routes/databases.ts';
 import { jobsRouter } from './routes/jobs.ts';
@@ -48,6 +49,7 @@ export function createApiApp(deps: ApiDeps): Express {
   app.use(express.json({ limit: deps.options.bodyLimit ?? '256kb' }));
   app.use(limitJobCreation(deps.limits.changes, deps.options.changesPerMinute));
   app.use('/apps', appDatabasesRouter(deps));
+  app.use('/apps', appOperationsRouter(deps));
   app.use('/apps', appsRouter(deps));
   app.use('/databases', databasesRouter(deps));
   app.use('/users', usersRouter(deps));

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../core/log.ts';
+import type { ResourcePolicy } from '../core/resources.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import type { Enqueuer } from '../jobs/enqueue.ts';
 import type { NodeQueues } from '../jobs/queues.ts';
@@ -33,6 +34,8 @@ export interface ApiOptions {
   jobAttempts?: number;
   /** Host ports databases are published on, per node. Default 15000–19999. */
   databasePorts?: { min: number; max: number };
+  /** Default and maximum instances, CPU and memory (GASPER_MAX_*). Default core/resources.ts's. */
+  resources?: ResourcePolicy;
 }
 
 /** What the HTTP layer needs; all of it is Redis-backed, none of it talks to Docker. */

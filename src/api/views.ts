@@ -1,9 +1,11 @@
 import { appUrl } from '../core/naming.ts';
+import { defaultResourcePolicy, resolveResources, type ResourcePolicy } from '../core/resources.ts';
 import type { AppDocument } from '../store/app-document.ts';
 
 export interface ViewOptions {
   domain: string;
   proxyPort: number;
+  resources?: ResourcePolicy;
 }
 
 /** The public shape of an app. Env values never leave the API: only their names do. */
@@ -24,6 +26,12 @@ export function appView(doc: AppDocument, options: ViewOptions) {
     release: doc.release ?? null,
     commit: doc.commit ?? null,
     instances: doc.instances.map((i) => ({ node: i.node, host: i.address, port: i.port, container: i.container })),
+    /** Desired instance count, limits (defaults resolved) and health check. */
+    scale: {
+      instances: doc.instanceCount ?? 1,
+      resources: (({ cpu, memoryMb }) => ({ cpu, memory: memoryMb }))(resolveResources(doc.resources, options.resources ?? defaultResourcePolicy)),
+      healthCheck: { path: doc.healthCheck?.path ?? null },
+    },
     lastError: doc.lastError ?? null,
     lastJob: doc.lastJob ? { id: doc.lastJob, url: `/jobs/${doc.lastJob}` } : null,
     // Whether a push webhook is set up, and since when; its secret is never shown again.

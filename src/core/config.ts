@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { lifecycleOptionsFromEnv, type LifecycleOptions } from './lifecycle-options.ts';
 
 /**
  * Gasper's whole configuration, parsed once from the environment and frozen. No other module
@@ -76,6 +77,22 @@ const envSchema = z.object({
   GASPER_DNS_NAMESERVERS: optional,
   GASPER_DNS_NS_ADDRESSES: optional,
   GASPER_DNS_TTL: z.coerce.number().int().min(0).max(86_400).default(30),
+  GASPER_KEEP_RELEASES: z.coerce.number().int().min(1).max(100).default(5),
+  GASPER_DEFAULT_CPU: z.coerce.number().min(0.05).max(256).default(1),
+  GASPER_DEFAULT_MEMORY_MB: z.coerce.number().int().min(32).default(512),
+  GASPER_MAX_CPU: z.coerce.number().min(0.05).max(256).default(4),
+  GASPER_MAX_MEMORY_MB: z.coerce.number().int().min(32).default(4096),
+  GASPER_MAX_INSTANCES: z.coerce.number().int().min(1).max(100).default(10),
+  GASPER_PIDS_LIMIT: z.coerce.number().int().min(16).default(1024),
+  GASPER_DRAIN_GRACE_MS: z.coerce.number().int().min(0).default(1000),
+  GASPER_DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
+  GASPER_STOP_TIMEOUT_S: z.coerce.number().int().min(0).max(600).default(10),
+  GASPER_HEALTH_INTERVAL_MS: z.coerce.number().int().min(200).default(5000),
+  GASPER_HEALTH_FAILURES: z.coerce.number().int().min(1).max(100).default(3),
+  GASPER_RESTART_BACKOFF_MS: z.coerce.number().int().min(10).default(1000),
+  GASPER_RESTART_BACKOFF_MAX_MS: z.coerce.number().int().min(10).default(60_000),
+  GASPER_CRASH_LOOP_RESTARTS: z.coerce.number().int().min(1).max(100).default(5),
+  GASPER_CRASH_LOOP_WINDOW_MS: z.coerce.number().int().min(1000).default(10 * 60_000),
   GASPER_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -139,6 +156,8 @@ export interface Config {
   metrics: { intervalMs: number; history: number };
   /** A token that may read `GET /metrics` only (the admin token always may). */
   metricsToken: string | undefined;
+  /** Releases, limits, drain and crash handling: see core/lifecycle-options.ts. */
+  lifecycle: LifecycleOptions;
 }
 
 export class ConfigError extends Error {
@@ -214,6 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     logLines: e.GASPER_LOG_LINES,
     metrics: { intervalMs: e.GASPER_METRICS_INTERVAL_MS, history: e.GASPER_METRICS_HISTORY },
     metricsToken: e.GASPER_METRICS_TOKEN,
+    lifecycle: lifecycleOptionsFromEnv(e, (variable, reason) => new ConfigError(variable, reason)),
   });
 }
 

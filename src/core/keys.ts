@@ -7,6 +7,10 @@ export const keys = {
   appSshKeys: (name: string) => `gasper:app:${name}:ssh-keys`,
   /** The app's SSH password, as a scrypt hash only. */
   appSshPassword: (name: string) => `gasper:app:${name}:ssh-password`,
+  /** Release records of an app (hash: release id → JSON). */
+  appReleases: (name: string) => `gasper:app:${name}:releases`,
+  /** Sequence of an app's operation jobs (restart, stop, start, rollback). */
+  appOpSeq: (name: string) => `gasper:app:${name}:op-seq`,
   node: (id: string) => `gasper:node:${id}`,
   nodes: 'gasper:nodes',
   /** Which queue holds a job; expires with the job's retention. */

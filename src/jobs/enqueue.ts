@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import { keys } from '../core/keys.ts';
 import { defaultJobOptions, jobRetentionSeconds, type NodeQueues } from './queues.ts';
-import { deleteAppJob, deployAppJob, type DeleteAppData, type DeployAppData } from './schemas.ts';
+import { deleteAppJob, deployAppJob, operateAppJob, type DeleteAppData, type DeployAppData, type OperateAppData } from './schemas.ts';
 
 export interface EnqueuedJob {
   id: string;
@@ -13,6 +13,7 @@ export interface EnqueuedJob {
 export interface Enqueuer {
   deployApp(node: string, data: DeployAppData, owner: string): Promise<EnqueuedJob>;
   deleteApp(node: string, data: DeleteAppData, owner: string): Promise<EnqueuedJob>;
+  operateApp(node: string, data: OperateAppData, owner: string): Promise<EnqueuedJob>;
 }
 
 export interface JobDefinition<S extends z.ZodType> {
@@ -49,5 +50,11 @@ export function createEnqueuer(redis: Redis, queues: NodeQueues, attempts: numbe
     deployApp: (node, data, owner) => add(node, deployAppJob, `deploy-${data.app}-${data.uid}-${data.release}`, data, owner),
     // One deletion per incarnation: asking twice returns the job already queued.
     deleteApp: (node, data, owner) => add(node, deleteAppJob, `delete-${data.app}-${data.uid}`, data, owner),
+    operateApp: (node, data, owner) => add(node, operateAppJob, operationJobId(data), data, owner),
   };
+}
+
+/** `<op>-<app>-<uid>-<seq>`: `restart-blog-3f9c1a2b7e-4`. */
+export function operationJobId(data: OperateAppData): string {
+  return `${data.op}-${data.app}-${data.uid}-${data.seq}`;
 }

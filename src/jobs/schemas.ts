@@ -19,10 +19,22 @@ export const deleteAppJob = {
   schema: z.object({ app: z.string(), uid: z.string() }),
 } as const;
 
+/**
+ * Operations on releases already built (no clone, no build): restart, stop, start, roll back
+ * to `release`. `seq` numbers an app's operations, so each request has a fixed job id.
+ */
+export const appOperations = ['restart', 'stop', 'start', 'rollback'] as const;
+export type AppOperation = (typeof appOperations)[number];
+export const operateAppJob = {
+  name: 'operate-app',
+  schema: z.object({ app: z.string(), uid: z.string(), op: z.enum(appOperations), seq: z.number().int(), release: z.string().optional() }),
+} as const;
+
 export type DeployAppData = z.infer<typeof deployAppJob.schema>;
 export type DeleteAppData = z.infer<typeof deleteAppJob.schema>;
+export type OperateAppData = z.infer<typeof operateAppJob.schema>;
 
-export const jobTypes = [deployAppJob.name, deleteAppJob.name] as const;
+export const jobTypes = [deployAppJob.name, deleteAppJob.name, operateAppJob.name] as const;
 export type JobType = (typeof jobTypes)[number];
 
 /** What a job reports as progress: a percentage and the step it is in. */

@@ -28,9 +28,13 @@ export async function findJob(redis: Redis, queues: NodeQueues, id: string): Pro
   return (await queues.byName(queueName).getJob(id)) ?? undefined;
 }
 
-export async function viewJob(queues: NodeQueues, job: Job): Promise<JobView> {
-  const queue = queues.byName(job.queueName);
-  const [state, logs] = await Promise.all([job.getState(), queue.getJobLogs(job.id!, 0, -1)]);
+export async function viewJob(queues: NodeQueues, fetched: Job): Promise<JobView> {
+  const queue = queues.byName(fetched.queueName);
+  const [state, logs] = await Promise.all([fetched.getState(), queue.getJobLogs(fetched.id!, 0, -1)]);
+  // The job may have finished between reading it and reading its state: read it again, so a
+  // finished state never comes without its result.
+  const finished = state === 'completed' || state === 'failed';
+  const job = finished && !fetched.finishedOn ? ((await queue.getJob(fetched.id!)) ?? fetched) : fetched;
   const progress = jobProgressSchema.safeParse(job.progress);
   return {
     id: job.id!,

@@ -104,5 +104,14 @@ export function forward(
   res.on('close', () => {
     if (!res.writableFinished) upstreamReq.destroy();
   });
-  req.pipe(upstreamReq);
+  // A retry (see proxy/index.ts) forwards a body-less request whose stream already ended.
+  if (req.readableEnded) upstreamReq.end();
+  else req.pipe(upstreamReq);
+}
+
+/** Requests that may be sent to another instance after a failed connection: no body, no side effects. */
+export function isRetryable(req: http.IncomingMessage): boolean {
+  const method = req.method;
+  if (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') return false;
+  return req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
 }

@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import type { Logger } from '../core/log.ts';
 import { connectRedis } from '../core/redis.ts';
 import { subscribeEvents } from '../events/stream.ts';
-import { clientAddress, forward, forwardHeaders, type ForwardError } from './forward.ts';
+import { clientAddress, forward, forwardHeaders, isRetryable, type ForwardError } from './forward.ts';
 import { ProxyMetrics } from './proxy-metrics.ts';
 import { RouteTable } from './route-table.ts';
 
@@ -20,6 +20,8 @@ export interface ProxyOptions {
   upstreamTimeoutMs?: number;
   /** When set, `GET /metrics` of this process's registry is served on this port (0: a free one), on `host`. */
   metricsPort?: number;
+  /** How long an upstream that refused a connection is skipped. Default 5 s. */
+  markDownMs?: number;
 }
 
 export interface ProxyHandle {
@@ -59,6 +61,9 @@ export async function startProxy(options: ProxyOptions, deps: { log: Logger; met
     if (socket && 'destroy' in socket) socket.destroy();
   });
 
+  const markDownMs = options.markDownMs ?? 5_000;
+  /** Instances one request may try: it is never sent twice to the same one. */
+  const maxAttempts = 3;
   const server = http.createServer((req, res) => {
     const route = routes.resolve(req.headers.host);
     if (route.kind === 'unknown-host') {
@@ -72,12 +77,31 @@ export async function startProxy(options: ProxyOptions, deps: { log: Logger; met
       return reply(res, 503, `app ${route.app} has no running instance\n`);
     }
     const headers = forwardHeaders(req, clientAddress(req.socket), 'http');
-    forward(req, res, route.upstream, agent, headers, timeoutMs, (kind, err) => {
-      metrics.failure(route.app, kind);
-      log.debug({ app: route.app, upstream: route.upstream.key, err: err.message }, 'upstream error');
-      reply(res, errorStatus[kind], kind === 'timeout' ? `app ${route.app} timed out\n` : `app ${route.app} is not reachable\n`);
-    });
+    const tried = new Set<string>();
+    const attempt = (upstream: typeof route.upstream) => {
+      tried.add(upstream.key);
+      forward(req, res, upstream, agent, headers, timeoutMs, (kind, err) => {
+        metrics.failure(route.app, kind);
+        log.debug({ app: route.app, upstream: upstream.key, err: err.message }, 'upstream error');
+        if (kind === 'unreachable') {
+          // Passive health: skip this instance for a while; a request without a body or side
+          // effects goes to another instance, so a dying instance costs no failed request.
+          routes.markDown(upstream.key, Date.now(), markDownMs);
+          // The route may have changed meanwhile (the worker took the failed instance out): ask again.
+          if (isRetryable(req) && !res.headersSent && tried.size < maxAttempts) {
+            const next = routes.resolve(req.headers.host, { exclude: tried });
+            if (next.kind === 'upstream' && !tried.has(next.upstream.key)) return attempt(next.upstream);
+          }
+        }
+        reply(res, errorStatus[kind], kind === 'timeout' ? `app ${route.app} timed out\n` : `app ${route.app} is not reachable\n`);
+      });
+    };
+    attempt(route.upstream);
   });
+  // Idle kept-alive connections to instances no longer routed (an old release being drained) are
+  // closed, so the worker sees the old instance's connections end once its requests are done.
+  const sweep = setInterval(() => closeUnroutedSockets(agent, routes.routedKeys()), 500);
+  sweep.unref();
   // Upgraded connections leave the HTTP server's books: closeAllConnections() no longer sees them.
   const upgraded = new Set<Duplex>();
   server.on('upgrade', (req, socket, head) => {
@@ -114,6 +138,7 @@ export async function startProxy(options: ProxyOptions, deps: { log: Logger; met
       closing ??= (async () => {
         metricsServer?.close();
         metricsServer?.closeAllConnections();
+        clearInterval(sweep);
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         for (const socket of upgraded) socket.destroy();
@@ -143,4 +168,12 @@ async function serveMetrics(registry: Registry, host: string, port: number): Pro
     server.listen(port, host, resolve);
   });
   return server;
+}
+
+/** Destroys free (idle) agent sockets whose upstream is not in `routed`. Agent pool names are `host:port:<local address>`. */
+function closeUnroutedSockets(agent: http.Agent, routed: Set<string>): void {
+  for (const [name, sockets] of Object.entries(agent.freeSockets)) {
+    const key = name.slice(0, name.lastIndexOf(':'));
+    if (!routed.has(key)) for (const socket of sockets ?? []) socket.destroy();
+  }
 }

@@ -34,9 +34,22 @@ export function appFromHost(host: string | undefined, domain: string): string | 
   return app.includes('.') ? undefined : app;
 }
 
-/** The proxy's routing table, kept from state events; balances round-robin over instances. */
+/** Choosing an upstream: the clock (for down marks) and upstreams already tried for this request. */
+export interface ResolveOptions {
+  now?: number;
+  exclude?: ReadonlySet<string>;
+}
+
+/**
+ * The proxy's routing table, kept from state events; balances round-robin over instances.
+ * Health is both active and passive: the worker publishes only instances that pass its health
+ * checks, and the proxy marks an upstream down for a while when connecting to it fails
+ * (`markDown`), skipping it until then unless no other is left.
+ */
 export class RouteTable {
   private readonly routes = new Map<string, AppRoute>();
+  /** Upstream key → time until which it is skipped. */
+  private readonly downUntil = new Map<string, number>();
 
   constructor(private readonly domain: string) {}
 
@@ -47,18 +60,53 @@ export class RouteTable {
 
   set(app: string, instances: readonly Instance[]): void {
     const upstreams = instances.map((i) => ({ host: i.address, port: i.port, key: `${i.address}:${i.port}` }));
+    // The worker publishes instances that pass its health check: they are up again.
+    for (const u of upstreams) this.downUntil.delete(u.key);
     this.routes.set(app, { upstreams, next: 0 });
   }
 
-  resolve(host: string | undefined): RouteResult {
+  resolve(host: string | undefined, options: ResolveOptions = {}): RouteResult {
     const app = appFromHost(host, this.domain);
     const route = app === undefined ? undefined : this.routes.get(app);
     if (!route) return { kind: 'unknown-host' };
     const { upstreams } = route;
     if (upstreams.length === 0) return { kind: 'no-instances', app: app! };
-    const upstream = upstreams[route.next++ % upstreams.length]!;
     if (route.next >= 1 << 30) route.next = 0;
-    return { kind: 'upstream', app: app!, upstream };
+    // Fast path: one upstream, or nothing down and nothing to avoid.
+    if (!options.exclude?.size && (this.downUntil.size === 0 || upstreams.length === 1)) {
+      return { kind: 'upstream', app: app!, upstream: upstreams[route.next++ % upstreams.length]! };
+    }
+    const now = options.now ?? Date.now();
+    let fallback: Upstream | undefined;
+    for (let i = 0; i < upstreams.length; i++) {
+      const upstream = upstreams[route.next++ % upstreams.length]!;
+      if (options.exclude?.has(upstream.key)) continue;
+      const until = this.downUntil.get(upstream.key);
+      if (until === undefined || until <= now) return { kind: 'upstream', app: app!, upstream };
+      fallback ??= upstream;
+    }
+    // Every candidate is marked down: trying one beats refusing outright.
+    if (fallback) return { kind: 'upstream', app: app!, upstream: fallback };
+    return { kind: 'no-instances', app: app! };
+  }
+
+  /** Passive health: connecting to `key` failed; skip it for `forMs` unless nothing else is left. */
+  markDown(key: string, now: number, forMs: number): void {
+    this.downUntil.set(key, now + forMs);
+    if (this.downUntil.size > 1024) {
+      for (const [k, until] of this.downUntil) if (until <= now) this.downUntil.delete(k);
+    }
+  }
+
+  isDown(key: string, now: number): boolean {
+    return (this.downUntil.get(key) ?? 0) > now;
+  }
+
+  /** Every `host:port` some app routes to; kept-alive connections to others can be closed. */
+  routedKeys(): Set<string> {
+    const keys = new Set<string>();
+    for (const route of this.routes.values()) for (const u of route.upstreams) keys.add(u.key);
+    return keys;
   }
 
   get size(): number {

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { instanceSchema } from '../events/schemas.ts';
+import { lifecycleSettingsSchema } from './lifecycle-settings.ts';
 
-export const appStatuses = ['queued', 'deploying', 'running', 'failed', 'deleting'] as const;
+export const appStatuses = ['queued', 'deploying', 'running', 'failed', 'deleting', 'stopped', 'crashed'] as const;
 export type AppStatus = (typeof appStatuses)[number];
 
 /**
@@ -37,6 +38,8 @@ export const appDocumentSchema = z.object({
   webhook: z.object({ sealedSecret: z.string(), createdAt: z.string() }).optional(),
   /** Databases linked to the app: their URLs are in its env, and it joins their networks. */
   databases: z.array(z.string()).optional(),
+  /** Instance count, resources and health check: optional, defaults resolved by the worker. */
+  ...lifecycleSettingsSchema.shape,
   createdAt: z.string(),
   updatedAt: z.string(),
 });

@@ -64,7 +64,10 @@ export class AppStore {
   async remove(name: string): Promise<void> {
     await this.redis
       .multi()
-      .del(keys.app(name), keys.appReleaseSeq(name), keys.appLogs(name), keys.appLogCursors(name), keys.appMetrics(name))
+      .del(
+        keys.app(name), keys.appReleaseSeq(name), keys.appReleases(name), keys.appOpSeq(name),
+        keys.appLogs(name), keys.appLogCursors(name), keys.appMetrics(name),
+      )
       .srem(keys.apps, name)
       .exec();
   }

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { ContainerCreateOptions } from 'dockerode';
 import { containerLabels } from '../core/naming.ts';
+import { dockerLimits, type ResolvedResources } from '../core/resources.ts';
 
 /** Where the extra CA bundle appears inside build and app containers. */
 export const containerCaPath = '/etc/gasper/extra-ca.crt';
@@ -26,6 +27,10 @@ export interface ContainerSpecInput {
   extraCaCerts?: string;
   /** App containers: the release's launch directory (see launcher.ts), mounted read-only. */
   launchDir?: string;
+  /** CPU and memory limits (swap disabled); unset: none, as for a build. */
+  resources?: ResolvedResources;
+  /** Default 1024. */
+  pidsLimit?: number;
 }
 
 /** Env pointing every common TLS client at the extra CA bundle (node, OpenSSL, git, pip, requests). */
@@ -67,10 +72,13 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
     HostConfig: {
       Binds: binds,
       PortBindings: input.role === 'app' ? { [portKey]: [{ HostIp: input.publishAddress, HostPort: '' }] } : undefined,
-      RestartPolicy: input.role === 'app' ? { Name: 'unless-stopped' } : { Name: 'no' },
+      // Docker never restarts containers itself: the worker's supervisor does, with backoff and
+      // crash-loop detection (workers/supervisor.ts), which Docker's policies cannot give up on.
+      RestartPolicy: { Name: 'no' },
       SecurityOpt: ['no-new-privileges'],
       CapDrop: ['ALL'],
-      PidsLimit: 1024,
+      PidsLimit: input.pidsLimit ?? 1024,
+      ...(input.resources ? dockerLimits(input.resources, input.pidsLimit ?? 1024) : {}),
       Init: false,
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
     },

@@ -1,8 +1,10 @@
 import type Docker from 'dockerode';
 import type { Redis } from 'ioredis';
+import type { LifecycleOptions } from '../core/lifecycle-options.ts';
 import type { Logger } from '../core/log.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import type { AppStore } from '../store/apps.ts';
+import type { ReleaseStore } from '../store/release-records.ts';
 import type { ReleaseDirs } from './releases.ts';
 
 export interface NodeWorkerOptions {
@@ -17,6 +19,8 @@ export interface NodeWorkerOptions {
   buildTimeoutMs: number;
   /** Release directories kept per app. Default 5. */
   keepReleases: number;
+  /** Limits, drain, health and crash handling (core/lifecycle-options.ts). */
+  lifecycle: LifecycleOptions;
 }
 
 /** What job handlers share: clients passed in, so tests can hand their own. */
@@ -25,6 +29,8 @@ export interface WorkerContext {
   redis: Redis;
   apps: AppStore;
   releases: ReleaseDirs;
+  /** Release records (build logs, config snapshots) in Redis. */
+  records: ReleaseStore;
   secrets: SecretBox;
   log: Logger;
   options: NodeWorkerOptions;

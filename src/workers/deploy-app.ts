@@ -1,5 +1,5 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import { appContainerName, buildContainerName, containerLabels } from '../core/naming.ts';
+import { buildContainerName } from '../core/naming.ts';
 import { runtimeImage, runtimes } from '../core/runtimes.ts';
 import type { Instance } from '../events/schemas.ts';
 import { publishEvent } from '../events/stream.ts';
@@ -8,34 +8,33 @@ import type { AppDocument } from '../store/app-document.ts';
 import { BuildFailedError, runBuild } from './build.ts';
 import { CloneFailedError, cloneRelease } from './clone.ts';
 import { appUser, containerSpec } from './container-spec.ts';
-import {
-  ContainerExitedError, containerLogTail, containerState, ensureContainer, ensureImage, ImageMissingError, listManaged, removeContainer,
-  startAndGetHostPort,
-} from './containers.ts';
+import { containerLogTail, ensureImage, ImageMissingError, removeContainer } from './containers.ts';
 import type { WorkerContext } from './context.ts';
-import { ConventionError } from './conventions.ts';
-import { HealthTimeoutError, waitForHttp } from './health.ts';
+import { HealthTimeoutError } from './health.ts';
+import { containersOutside, drainAndRemove, InstanceStartError, prepareInstances, startInstances } from './instances.ts';
 import { JobReporter } from './job-reporter.ts';
-import { launchDir, launcherCommand, prepareReleaseCommands } from './launcher.ts';
+import { planExtras, planInstances, recordActivation, recordPruned, releaseConfig } from './release-plan.ts';
+import { launcherCommand, prepareReleaseCommands } from './launcher.ts';
+import { ConventionError } from './conventions.ts';
 import { chownTree } from './releases.ts';
-import { joinDatabaseNetworks, linkedDatabases } from './app-databases.ts';
 
 export type DeployResult =
   | { outcome: 'deployed'; release: string; commit: string; instances: Instance[]; durationMs: number }
   | { outcome: 'unchanged' | 'skipped'; reason: string };
 
 /** A user error carrying the lines that explain it (build output, app logs). */
-class DeployFailure extends Error {
+export class DeployFailure extends Error {
   constructor(message: string, readonly tail: string[], readonly permanent: boolean) {
     super(tail.length ? `${message}\n${tail.join('\n')}` : message);
   }
 }
 
 /**
- * Converges an app to `release`: clone the branch head in parallel with preparing the container,
- * build, start, wait for HTTP, switch (state + event), then remove the previous release's
- * containers. Every step checks what exists first, so a retry or a stalled-job re-run finishes
- * the work instead of duplicating it.
+ * Converges an app to `release`: clone the branch head in parallel with preparing the
+ * containers (one per instance), build, start them, wait until each passes the health check,
+ * switch (state + event), then drain and remove the previous release's containers: zero
+ * downtime. Every step checks what exists first, so a retry or a stalled-job re-run finishes the
+ * work instead of duplicating it. The release is recorded (config snapshot, build log, timings).
  */
 export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppData): Promise<DeployResult> {
   const { docker, apps, releases, options } = ctx;
@@ -49,15 +48,21 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
   await apps.update(doc.name, (d) => (d.status === 'deleting' ? undefined : { ...d, status: 'deploying' }));
   const dir = releases.releaseDir(doc.name, data.release);
   const image = runtimeImage(doc.runtime, options);
-  const links = await linkedDatabases(ctx, doc);
-  const userEnv = Object.fromEntries(Object.entries(doc.sealedEnv).map(([k, v]) => [k, ctx.secrets.open(v)]));
-  const env = { ...runtimes[doc.runtime]?.env, ...userEnv, ...links.env };
+  const command = doc.run ?? launcherCommand;
+  const plan = planInstances(ctx, doc, data.release, image, command, doc.sealedEnv, doc.port, await planExtras(ctx, doc, data.release, command));
+  const env = plan.env;
   const common = {
     image, app: doc.name, release: data.release, node: options.nodeId, releaseDir: dir, port: doc.port, env,
     publishAddress: options.nodeAddress, extraCaCerts: options.extraCaCerts,
   };
-  const appContainer = appContainerName(doc.name, data.release, 0);
   const buildContainer = buildContainerName(doc.name, data.release);
+  let appContainers: string[] = [];
+  const createdAt = new Date(job.timestamp).toISOString();
+  await ctx.records.put({
+    id: data.release, app: doc.name, status: 'building', config: releaseConfig(doc, plan), sealedEnv: doc.sealedEnv,
+    buildLog: [], job: job.id, onDisk: true, timings: { createdAt, activatedAt: [] },
+  });
+  const timings: { builtAt?: string; healthyAt?: string } = {};
 
   try {
     await report.step(5, 'cloning repository and preparing container');
@@ -74,12 +79,8 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
         return { ...c, build: commands.build.commands };
       }),
       ensureImage(docker, image).then(async () => {
-        // Without `run`, the container starts the command written after the clone (launcher.ts).
-        const launch = doc.run ? {} : { launchDir: launchDir(releases.appDir(doc.name), data.release) };
-        const spec = containerSpec({ ...common, name: appContainer, role: 'app', command: doc.run ?? launcherCommand, ...launch });
-        const { reused } = await ensureContainer(docker, spec);
-        await joinDatabaseNetworks(docker, appContainer, links.networks);
-        await report.line(`${reused ? 'reusing' : 'created'} container ${appContainer} from ${image}`);
+        appContainers = await prepareInstances(ctx, plan, doc.instances.map((i) => i.container));
+        await report.line(`prepared ${appContainers.join(', ')} from ${image} (${plan.resources.cpu} CPU, ${plan.resources.memoryMb} MiB)`);
       }),
     ]);
     await report.done('source and container ready');
@@ -96,22 +97,14 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
       await report.done('build succeeded');
     }
 
-    await report.step(70, 'starting container');
-    const port = await startAndGetHostPort(docker, appContainer, doc.port);
-    await report.step(80, `waiting for HTTP on ${options.nodeAddress}:${port}`);
-    await waitForHttp({
-      address: options.nodeAddress,
-      port,
-      timeoutMs: options.healthTimeoutMs,
-      stillRunning: async () => {
-        const state = await containerState(docker, appContainer);
-        return state.running && state.restarts === 0;
-      },
-    });
-    await report.done('app answers HTTP');
+    timings.builtAt = new Date().toISOString();
+    await ctx.records.update(doc.name, data.release, (r) => ({ ...r, status: 'starting' }));
+    await report.step(70, `starting ${appContainers.length} instance(s), waiting for ${plan.healthPath ? `GET ${plan.healthPath}` : 'HTTP'}`);
+    const instances: Instance[] = await startInstances(ctx, plan, appContainers);
+    timings.healthyAt = new Date().toISOString();
+    await report.done(plan.healthPath ? 'app passes its health check' : 'app answers HTTP');
 
     await report.step(90, 'switching traffic');
-    const instances: Instance[] = [{ node: options.nodeId, address: options.nodeAddress, port, container: appContainer }];
     const switched = await apps.update(doc.name, (d) =>
       d.status === 'deleting' || d.pendingRelease !== data.release
         ? undefined
@@ -120,19 +113,26 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     if (switched?.release !== data.release) return { outcome: 'skipped', reason: 'app was deleted or redeployed meanwhile' };
     await publishEvent(ctx.redis, { type: 'app.instances', app: doc.name, release: data.release, instances });
 
-    for (const old of await listManaged(docker, { node: options.nodeId, app: doc.name })) {
-      if (old.Labels[containerLabels.release] !== data.release) await removeContainer(docker, old.Id);
-    }
-    await releases.prune(doc.name, options.keepReleases, data.release);
+    await report.step(95, 'draining the previous instances');
+    await drainAndRemove(ctx, await containersOutside(ctx, doc.name, appContainers));
+    await recordPruned(ctx, doc.name, await releases.prune(doc.name, options.keepReleases, data.release));
     await report.step(100, 'deployed');
+    await recordActivation(ctx, doc.name, data.release, {
+      commit: clone.commit, buildLog: report.lines,
+      timings: { createdAt, ...timings, finishedAt: new Date().toISOString(), durationMs: Date.now() - started, activatedAt: [] },
+    });
     return { outcome: 'deployed', release: data.release, commit: clone.commit, instances, durationMs: Date.now() - started };
   } catch (err) {
-    const failure = await explain(ctx, err, appContainer);
-    await Promise.allSettled([removeContainer(docker, appContainer), removeContainer(docker, buildContainer)]);
+    const failure = await explain(ctx, err);
+    await Promise.allSettled([...appContainers, buildContainer].map((c) => removeContainer(docker, c)));
     // Nothing of a failed release stays on disk; an app that never ran keeps no directory at all.
     if (!doc.release) await releases.removeApp(doc.name);
     else if (doc.release !== data.release) await releases.removeRelease(doc.name, data.release);
     await report.line(`failed: ${failure.message}`);
+    await ctx.records.update(doc.name, data.release, (r) => ({
+      ...r, status: 'failed', error: failure.message, buildLog: report.lines, onDisk: doc.release === data.release,
+      timings: { ...r.timings, ...timings, finishedAt: new Date().toISOString(), durationMs: Date.now() - started },
+    })).catch((e) => ctx.log.warn({ err: e }, 'cannot record the failed release'));
     const final = failure.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     if (final) await markFailed(ctx, doc, data.release, failure.message);
     throw failure.permanent ? new UnrecoverableError(failure.message) : err;
@@ -148,12 +148,13 @@ async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T
 }
 
 /** Turns what went wrong into a message for the user, with the lines that explain it. */
-async function explain(ctx: WorkerContext, err: unknown, appContainer: string): Promise<DeployFailure> {
+export async function explain(ctx: WorkerContext, err: unknown): Promise<DeployFailure> {
   if (err instanceof BuildFailedError) return new DeployFailure(err.message, err.tail, true);
-  if (err instanceof HealthTimeoutError || err instanceof ContainerExitedError) {
-    const tail = await containerLogTail(ctx.docker, appContainer, 20).catch(() => []);
+  if (err instanceof InstanceStartError) {
+    const tail = await containerLogTail(ctx.docker, err.container, 20).catch(() => []);
     return new DeployFailure(`${err.message}; last lines of the app's output:`, tail, true);
   }
+  if (err instanceof HealthTimeoutError) return new DeployFailure(err.message, [], true);
   if (err instanceof ImageMissingError) return new DeployFailure(err.message, [], true);
   if (err instanceof ConventionError) return new DeployFailure(err.message, [], true);
   if (err instanceof CloneFailedError) return new DeployFailure(err.message, [], err.permanent);
@@ -165,6 +166,6 @@ async function markFailed(ctx: WorkerContext, doc: AppDocument, release: string,
   await ctx.apps.update(doc.name, (d) =>
     d.status === 'deleting' || d.pendingRelease !== release
       ? undefined
-      : { ...d, status: d.release ? 'running' : 'failed', lastError: message, pendingRelease: undefined },
+      : { ...d, status: d.release ? (doc.status === 'stopped' || doc.status === 'crashed' ? doc.status : 'running') : 'failed', lastError: message, pendingRelease: undefined },
   );
 }

@@ -1,11 +1,14 @@
 import http from 'node:http';
 
-/** One GET to `/` on the published port; any HTTP response means the app is serving. */
-export function probeHttp(address: string, port: number, timeoutMs = 1000): Promise<boolean> {
+/**
+ * One GET on the published port. Without a health path, any HTTP response to `/` means the app
+ * is serving; with one (the app's `healthCheck.path`), the answer must be 2xx or 3xx.
+ */
+export function probeHttp(address: string, port: number, timeoutMs = 1000, healthPath?: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.get({ host: address, port, path: '/', timeout: timeoutMs, agent: false }, (res) => {
+    const req = http.get({ host: address, port, path: healthPath ?? '/', timeout: timeoutMs, agent: false }, (res) => {
       res.resume();
-      resolve(true);
+      resolve(healthPath === undefined || (res.statusCode ?? 500) < 400);
     });
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(false));
@@ -27,6 +30,8 @@ export async function waitForHttp(options: {
   address: string;
   port: number;
   timeoutMs: number;
+  /** Health check path; unset: any response on `/`. */
+  healthPath?: string;
   stillRunning: () => Promise<boolean>;
   signal?: AbortSignal;
 }): Promise<void> {
@@ -34,11 +39,13 @@ export async function waitForHttp(options: {
   let lastStateCheck = started;
   let interval = 10;
   for (;;) {
-    if (await probeHttp(options.address, options.port)) return;
+    if (await probeHttp(options.address, options.port, 1000, options.healthPath)) return;
     options.signal?.throwIfAborted();
     const now = Date.now();
     if (now - started > options.timeoutMs) {
-      throw new HealthTimeoutError(`app did not answer HTTP on its port within ${Math.round(options.timeoutMs / 1000)} s`);
+      throw new HealthTimeoutError(options.healthPath
+        ? `app did not pass its health check (GET ${options.healthPath} answering 2xx or 3xx) within ${Math.round(options.timeoutMs / 1000)} s`
+        : `app did not answer HTTP on its port within ${Math.round(options.timeoutMs / 1000)} s`);
     }
     if (now - lastStateCheck > 300) {
       lastStateCheck = now;

@@ -5,9 +5,10 @@ import { bullPrefix } from '../core/keys.ts';
 import { queueName } from '../core/naming.ts';
 import { connectRedis } from '../core/redis.ts';
 import type { SecretBox } from '../core/secret-box.ts';
-import { deleteAppJob, deployAppJob } from '../jobs/schemas.ts';
+import { deleteAppJob, deployAppJob, operateAppJob } from '../jobs/schemas.ts';
 import { AppStore } from '../store/apps.ts';
 import { NodeStore } from '../store/nodes.ts';
+import { ReleaseStore } from '../store/release-records.ts';
 import type { NodeWorkerOptions, WorkerContext } from './context.ts';
 import { deleteApp } from './delete-app.ts';
 import { deployApp } from './deploy-app.ts';
@@ -20,6 +21,8 @@ import { databaseJobNames } from '../jobs/database-jobs.ts';
 import { defaultDatabaseWorkerOptions, type DatabaseWorkerContext, type DatabaseWorkerOptions } from './database-context.ts';
 import { startDatabaseMonitor } from './database-monitor.ts';
 import { runDatabaseJob } from './database-jobs.ts';
+import { operateApp } from './operate-app.ts';
+import { startSupervisor } from './supervisor.ts';
 
 export interface WorkerServiceOptions extends NodeWorkerOptions {
   redisUrl: string;
@@ -62,6 +65,7 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
     redis,
     apps: new AppStore(redis),
     releases: new ReleaseDirs(options.stateDir),
+    records: new ReleaseStore(redis),
     secrets: deps.secrets,
     log,
     options,
@@ -71,6 +75,7 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
     options: { ...defaultDatabaseWorkerOptions, ...options.databases, nodeId: options.nodeId, nodeAddress: options.nodeAddress, imagePrefix: options.imagePrefix },
   };
   const perApp = new KeyedMutex();
+  const supervisor = startSupervisor(ctx, perApp);
   const processor = async (job: Job) => {
     switch (job.name) {
       case deployAppJob.name: {
@@ -80,6 +85,10 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
       case deleteAppJob.name: {
         const data = deleteAppJob.schema.parse(job.data);
         return perApp.run(data.app, () => deleteApp(ctx, job, data));
+      }
+      case operateAppJob.name: {
+        const data = operateAppJob.schema.parse(job.data);
+        return perApp.run(data.app, () => operateApp(ctx, job, data, supervisor));
       }
       default:
         // Jobs of one database run one at a time, apart from the apps' (keys `db:<name>`).
@@ -112,6 +121,7 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
         heartbeat.close();
         await observability.close();
         await databaseMonitor.close();
+        await supervisor.close();
         await worker.close().catch((err) => log.warn({ err }, 'worker close failed'));
         workerConnection.disconnect();
         redis.disconnect();

@@ -6,7 +6,15 @@ export class JobReporter {
   private readonly started = Date.now();
   private stepStarted = Date.now();
 
+  /** Every line written, in order: a release keeps them as its build log. */
+  readonly lines: string[] = [];
+
   constructor(private readonly job: Job, private readonly log: Logger) {}
+
+  private write(text: string): Promise<number> {
+    this.lines.push(text);
+    return this.job.log(text);
+  }
 
   private stamp(): string {
     return `[+${((Date.now() - this.started) / 1000).toFixed(3)}s]`;
@@ -15,15 +23,15 @@ export class JobReporter {
   async step(percent: number, step: string): Promise<void> {
     this.stepStarted = Date.now();
     this.log.debug({ job: this.job.id, step }, 'step');
-    await Promise.all([this.job.updateProgress({ percent, step }), this.job.log(`${this.stamp()} ${step}`)]);
+    await Promise.all([this.job.updateProgress({ percent, step }), this.write(`${this.stamp()} ${step}`)]);
   }
 
   /** Closes a step with its duration. */
   async done(what: string): Promise<void> {
-    await this.job.log(`${this.stamp()} ${what} (${Date.now() - this.stepStarted} ms)`);
+    await this.write(`${this.stamp()} ${what} (${Date.now() - this.stepStarted} ms)`);
   }
 
   async line(text: string): Promise<void> {
-    await this.job.log(`${this.stamp()} ${text}`);
+    await this.write(`${this.stamp()} ${text}`);
   }
 }

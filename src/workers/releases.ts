@@ -13,6 +13,10 @@ export class ReleaseDirs {
     return path.join(this.appDir(app), 'releases', release);
   }
 
+  async exists(app: string, release: string): Promise<boolean> {
+    return fs.stat(this.releaseDir(app, release)).then((s) => s.isDirectory(), () => false);
+  }
+
   async removeRelease(app: string, release: string): Promise<void> {
     await fs.rm(this.releaseDir(app, release), { recursive: true, force: true });
   }

@@ -14,6 +14,8 @@ const allRoutes = [
   'POST /users/{name}/tokens', 'GET /users/{name}/tokens', 'DELETE /users/{name}/tokens/{id}',
   'POST /apps/{name}/ssh-keys', 'GET /apps/{name}/ssh-keys', 'DELETE /apps/{name}/ssh-keys/{id}',
   'PUT /apps/{name}/ssh-password', 'DELETE /apps/{name}/ssh-password',
+  'PATCH /apps/{name}', 'POST /apps/{name}/restart', 'POST /apps/{name}/stop', 'POST /apps/{name}/start', 'POST /apps/{name}/rebuild',
+  'POST /apps/{name}/rollback', 'GET /apps/{name}/releases', 'GET /apps/{name}/releases/{release}',
   'POST /webhooks/github/{app}',
   'GET /admin/login', 'POST /admin/login', 'POST /admin/logout', 'GET /admin/queues',
 ];
@@ -56,7 +58,7 @@ describe('OpenAPI document and /docs (real Redis)', function () {
     const body = doc.paths['/apps']!.post!.requestBody as OpenAPIV3.RequestBodyObject;
     const schema = body.content['application/json']!.schema as OpenAPIV3.SchemaObject;
     expect(schema.type).to.equal('object');
-    expect(Object.keys(schema.properties!)).to.have.members(['name', 'repo', 'runtime', 'build', 'run', 'env', 'port']);
+    expect(Object.keys(schema.properties!)).to.have.members(['name', 'repo', 'runtime', 'build', 'run', 'env', 'port', 'instances', 'resources', 'healthCheck']);
     expect(schema.required).to.have.members(['name', 'repo', 'runtime']);
     expect(schema.additionalProperties).to.equal(false);
     const repo = schema.properties!.repo as OpenAPIV3.SchemaObject;

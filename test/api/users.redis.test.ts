@@ -78,6 +78,12 @@ describe('API users and access (real Redis)', () => {
     expectError(await as(bob.token).get(`/apps/${name}/releases/r000001/build-log`), 404, 'NOT_FOUND');
     expectError(await as(bob.token).get('/metrics'), 403, 'FORBIDDEN');
     await as(alice.token).get(`/apps/${name}/metrics`).expect(200);
+    for (const op of ['restart', 'stop', 'start', 'rebuild', 'rollback']) {
+      expectError(await as(bob.token).post(`/apps/${name}/${op}`), 404, 'NOT_FOUND');
+    }
+    expectError(await as(bob.token).patch(`/apps/${name}`).send({ env: { X: '1' } }), 404, 'NOT_FOUND');
+    expectError(await as(bob.token).get(`/apps/${name}/releases`), 404, 'NOT_FOUND');
+    expectError(await as(bob.token).get(`/apps/${name}/releases/r000001`), 404, 'NOT_FOUND');
 
     await as(alice.token).get(`/jobs/${jobId}`).expect(200);
     await fx.get(`/apps/${name}`).expect(200);

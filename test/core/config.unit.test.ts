@@ -78,6 +78,12 @@ describe('loadConfig', () => {
     ['GASPER_RUNTIME_IMAGES', 'node='],
     ['GASPER_RUNTIME_IMAGES', '=node:20'],
     ['GASPER_LOG_LEVEL', 'loud'],
+    ['GASPER_KEEP_RELEASES', '0'],
+    ['GASPER_MAX_MEMORY_MB', '16'],
+    ['GASPER_DEFAULT_MEMORY_MB', '8192'],
+    ['GASPER_DEFAULT_CPU', '8'],
+    ['GASPER_CRASH_LOOP_RESTARTS', '0'],
+    ['GASPER_DRAIN_GRACE_MS', '-1'],
   ];
   for (const [variable, value] of bad) {
     it(`rejects ${variable}=${JSON.stringify(value)} naming the variable`, () => {
@@ -129,6 +135,18 @@ describe('loadConfig', () => {
     expect(config.api.port).to.equal(3000);
     expect(config.proxy.port).to.equal(8080);
     expect(config.domain).to.equal('localhost');
+  });
+
+  it('reads the lifecycle settings, with defaults', () => {
+    expect(loadConfig({}).lifecycle).to.deep.equal({
+      keepReleases: 5,
+      resources: { defaultCpu: 1, defaultMemoryMb: 512, maxCpu: 4, maxMemoryMb: 4096, maxInstances: 10, pidsLimit: 1024 },
+      drainGraceMs: 1000, drainTimeoutMs: 30_000, stopTimeoutS: 10, healthIntervalMs: 5000, healthFailures: 3,
+      restartBackoffMs: 1000, restartBackoffMaxMs: 60_000, crashLoopRestarts: 5, crashLoopWindowMs: 600_000,
+    });
+    const config = loadConfig({ GASPER_KEEP_RELEASES: '2', GASPER_MAX_MEMORY_MB: '1024', GASPER_DEFAULT_MEMORY_MB: '128' });
+    expect(config.lifecycle.keepReleases).to.equal(2);
+    expect(config.lifecycle.resources).to.include({ maxMemoryMb: 1024, defaultMemoryMb: 128 });
   });
 });
 

@@ -528,6 +528,45 @@ describe('proxy (real Redis, real upstreams)', function () {
     });
   });
 
+  describe('instance health', () => {
+    it('sends a GET to another instance when one refuses the connection, then skips the dead one', async () => {
+      const u = await upstreamFor('healthy');
+      const app = appName();
+      await routeLive(app, [await deadPort(), u.port]);
+      for (let i = 0; i < 6; i++) {
+        const r = await send(proxy.port, hostOf(app), { path: '/id' });
+        expect(r.status, `request ${i}`).to.equal(200);
+        expect(r.body.toString()).to.equal('healthy');
+      }
+      expect(u.seen).to.have.length(6);
+    });
+
+    it('does not resend a request with a body, but sends the next ones to the instance still up', async () => {
+      const u = await upstreamFor('healthy');
+      const app = appName();
+      await routeLive(app, [await deadPort(), u.port]);
+      const first = await send(proxy.port, hostOf(app), { method: 'POST', path: '/echo', body: Buffer.from('x') });
+      expect(first.status).to.equal(502);
+      for (let i = 0; i < 4; i++) {
+        expect((await send(proxy.port, hostOf(app), { method: 'POST', path: '/echo', body: Buffer.from('x') })).status).to.equal(200);
+      }
+    });
+
+    it('closes idle kept-alive connections to an instance once it is no longer routed (so it can drain)', async () => {
+      const old = await upstreamFor('old');
+      const app = appName();
+      await routeLive(app, [old.port]);
+      expect((await send(proxy.port, hostOf(app), { path: '/id' })).status).to.equal(200);
+      const open = () => new Promise<number>((resolve) => old.server.getConnections((_err, n) => resolve(n)));
+      expect(await open()).to.equal(1);
+      await publishInstances(app, [beta.port], 'r2');
+      await waitFor(() => proxy.routes.resolve(hostOf(app)).kind === 'upstream', 'the new route');
+      const deadline = Date.now() + 3000;
+      while ((await open()) > 0 && Date.now() < deadline) await sleep(50);
+      expect(await open()).to.equal(0);
+    });
+  });
+
   describe('headers', () => {
     it('sets X-Forwarded-For (appended), X-Forwarded-Proto and X-Forwarded-Host as seen by the upstream', async () => {
       const app = appName();

@@ -25,7 +25,7 @@ describe('containerSpec', () => {
     expect(spec.Cmd).to.deep.equal(['sh', '-c', 'npm start']);
     expect(spec.ExposedPorts).to.deep.equal({ '8080/tcp': {} });
     expect(spec.HostConfig?.PortBindings).to.deep.equal({ '8080/tcp': [{ HostIp: '10.0.0.5', HostPort: '' }] });
-    expect(spec.HostConfig?.RestartPolicy).to.deep.equal({ Name: 'unless-stopped' });
+    expect(spec.HostConfig?.RestartPolicy).to.deep.equal({ Name: 'no' });
   });
 
   it('keeps a build container idle, unpublished and not restarted', () => {

@@ -16,6 +16,8 @@ import type { WorkerContext } from '../../src/workers/context.ts';
 import { deleteApp } from '../../src/workers/delete-app.ts';
 import { deployApp } from '../../src/workers/deploy-app.ts';
 import { ReleaseDirs } from '../../src/workers/releases.ts';
+import { loadConfig } from '../../src/core/config.ts';
+import { ReleaseStore } from '../../src/store/release-records.ts';
 import { docker, managedContainers, removeNodeContainers, requireDocker } from '../support/docker.ts';
 import { createGitRepo, helloNodeApp, type GitFixture } from '../support/git-fixture.ts';
 import { startTestRedis } from '../support/redis.ts';
@@ -43,10 +45,11 @@ describe('deploy and delete steps are idempotent (Docker, Redis)', function () {
     stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-test-state-'));
     const secrets = createSecretBox(crypto.randomBytes(32).toString('hex'));
     ctx = {
-      docker, redis, apps: new AppStore(redis), releases: new ReleaseDirs(stateDir), secrets, log: createLogger('silent'),
+      docker, redis, apps: new AppStore(redis), releases: new ReleaseDirs(stateDir), records: new ReleaseStore(redis), secrets, log: createLogger('silent'),
       options: {
         nodeId: node, nodeAddress: '127.0.0.1', allowLocalRepos: true, extraCaCerts: undefined, imagePrefix: 'gasper',
         runtimeImages: {}, healthTimeoutMs: 20_000, buildTimeoutMs: 60_000, keepReleases: 5,
+        lifecycle: { ...loadConfig({}).lifecycle, drainGraceMs: 0 },
       },
     };
   });

@@ -14,7 +14,7 @@ import { appView, jobRef } from '../views.ts';
 export function appsRouter(deps: ApiDeps): Router {
   const { apps, nodes, enqueue, secrets, options } = deps;
   const view = (doc: AppDocument) => appView(doc, options);
-  const createSchema = createAppRequest({ allowLocalRepos: options.allowLocalRepos });
+  const createSchema = createAppRequest({ allowLocalRepos: options.allowLocalRepos, resources: options.resources });
   const router = Router();
 
   async function chooseNode(): Promise<string> {
@@ -61,6 +61,9 @@ export function appsRouter(deps: ApiDeps): Router {
       status: 'queued',
       pendingRelease: release,
       instances: [],
+      instanceCount: body.instances,
+      resources: body.resources,
+      healthCheck: body.healthCheck,
       createdAt: now,
       updatedAt: now,
     };

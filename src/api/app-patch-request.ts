@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import { defaultResourcePolicy, type ResourcePolicy } from '../core/resources.ts';
+import { envNameProblem } from './app-request.ts';
+import { lifecycleFields } from './lifecycle-fields.ts';
+
+/**
+ * The body of `PATCH /apps/:name`: every field optional, at least one given. `env` is merged
+ * into the app's env (a `null` value removes the variable); `build` and `run` replace the
+ * app's, and `null` goes back to the runtime's default. Add new fields here (and their effect
+ * in app-patch.ts).
+ */
+export function patchAppRequest(options: { resources?: ResourcePolicy } = {}) {
+  return z
+    .object({
+      env: z
+        .record(z.string(), z.string().max(32 * 1024).nullable())
+        .superRefine((env, ctx) => {
+          const names = Object.keys(env);
+          if (names.length > 200) ctx.addIssue({ code: 'custom', message: 'at most 200 variables' });
+          for (const name of names) {
+            const message = envNameProblem(name);
+            if (message) ctx.addIssue({ code: 'custom', path: [name], message });
+          }
+        })
+        .optional(),
+      build: z.array(z.string().min(1).max(4096)).max(50).nullable().optional(),
+      run: z.string().min(1).max(4096).nullable().optional(),
+      ...lifecycleFields(options.resources ?? defaultResourcePolicy),
+    })
+    .strict()
+    .refine((body) => Object.keys(body).length > 0, { message: 'nothing to change: give at least one field' });
+}
+export type PatchAppRequest = z.infer<ReturnType<typeof patchAppRequest>>;
+
+/** The body of `POST /apps/:name/rollback`. */
+export const rollbackRequest = z
+  .object({ release: z.string().regex(/^r\d{6}$/, 'a release id such as r000003').optional() })
+  .strict();

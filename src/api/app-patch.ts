@@ -1,0 +1,69 @@
+import { resolveResources, type ResourcePolicy } from '../core/resources.ts';
+import type { AppDocument } from '../store/app-document.ts';
+import type { PatchAppRequest } from './app-patch-request.ts';
+
+export interface PatchPlan {
+  /** The document with the change applied (unchanged fields kept). */
+  next: AppDocument;
+  /** Fields whose value actually changed. */
+  changed: string[];
+  /** Whether running the change needs new containers (a redeploy job). */
+  redeploy: boolean;
+}
+
+/** Fields whose change needs new containers; the others (the health check) apply as they are saved. */
+const needsContainers = new Set(['env', 'build', 'run', 'instances', 'resources']);
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+/**
+ * Applies a PATCH to an app document. Pure (sealing env values is passed in), unit-tested in
+ * test/api/app-patch.unit.test.ts. Resources are compared as resolved, so asking for the
+ * default explicitly changes nothing.
+ */
+export function planPatch(doc: AppDocument, patch: PatchAppRequest, seal: (value: string) => string, policy: ResourcePolicy): PatchPlan {
+  const next = structuredClone(doc);
+  const changed: string[] = [];
+  if (patch.env) {
+    const env = { ...next.sealedEnv };
+    let envChanged = false;
+    for (const [name, value] of Object.entries(patch.env)) {
+      if (value === null) {
+        if (name in env) {
+          delete env[name];
+          envChanged = true;
+        }
+      } else {
+        // Sealed values are randomised: a value given again counts as a change (it cannot be compared).
+        env[name] = seal(value);
+        envChanged = true;
+      }
+    }
+    if (envChanged) {
+      next.sealedEnv = env;
+      changed.push('env');
+    }
+  }
+  if (patch.build !== undefined && !same(patch.build?.length ? patch.build : undefined, doc.build?.length ? doc.build : undefined)) {
+    next.build = patch.build ?? undefined;
+    changed.push('build');
+  }
+  if (patch.run !== undefined && !same(patch.run, doc.run)) {
+    next.run = patch.run ?? undefined;
+    changed.push('run');
+  }
+  if (patch.instances !== undefined && patch.instances !== (doc.instanceCount ?? 1)) {
+    next.instanceCount = patch.instances;
+    changed.push('instances');
+  }
+  if (patch.resources !== undefined) {
+    const merged = { ...doc.resources, ...patch.resources };
+    if (!same(resolveResources(merged, policy), resolveResources(doc.resources, policy))) changed.push('resources');
+    next.resources = merged;
+  }
+  if (patch.healthCheck !== undefined && !same(patch.healthCheck.path, doc.healthCheck?.path)) {
+    next.healthCheck = patch.healthCheck.path === undefined ? undefined : { path: patch.healthCheck.path };
+    changed.push('healthCheck');
+  }
+  return { next, changed, redeploy: changed.some((f) => needsContainers.has(f)) };
+}

@@ -1,0 +1,186 @@
+import { Router, type Response } from 'express';
+import { canSee } from '../../core/access.ts';
+import { keys } from '../../core/keys.ts';
+import { releaseId } from '../../core/naming.ts';
+import { defaultResourcePolicy } from '../../core/resources.ts';
+import { operationJobId } from '../../jobs/enqueue.ts';
+import type { AppOperation } from '../../jobs/schemas.ts';
+import type { AppDocument } from '../../store/app-document.ts';
+import { ReleaseStore, type ReleaseRecord } from '../../store/release-records.ts';
+import { planPatch } from '../app-patch.ts';
+import { patchAppRequest, rollbackRequest } from '../app-patch-request.ts';
+import { principalOf } from '../auth.ts';
+import type { ApiDeps } from '../deps.ts';
+import { ApiError, validationError } from '../errors.ts';
+import { apiRoutes } from '../openapi/registry.ts';
+import { appView, jobRef } from '../views.ts';
+
+/** States in which a job has not started yet: asking again returns it instead of adding one. */
+const notStarted = new Set(['waiting', 'delayed', 'prioritized', 'waiting-children']);
+
+/** A release as the API shows it: never the sealed env; the build log only when asked for one release. */
+export function releaseView(record: ReleaseRecord, current: string | undefined, withLog: boolean) {
+  const { sealedEnv: _sealed, buildLog, ...rest } = record;
+  return { ...rest, current: record.id === current, buildLogLines: buildLog.length, ...(withLog ? { buildLog } : {}) };
+}
+
+/**
+ * Operations on an app: `PATCH /apps/:name`, restart, stop, start, rebuild, rollback, and its
+ * releases. Each operation is a job with a fixed id (202 with where to poll); repeating a
+ * request whose job has not started yet returns that job.
+ */
+export function appOperationsRouter(deps: ApiDeps): Router {
+  const { apps, enqueue, secrets, options, redis, queues } = deps;
+  const records = new ReleaseStore(redis);
+  const policy = options.resources ?? defaultResourcePolicy;
+  const patchSchema = patchAppRequest({ resources: policy });
+  const view = (doc: AppDocument) => appView(doc, options);
+  const router = Router();
+
+  /** The app, if the caller may see it: another user's app is as absent as a missing one. */
+  async function load(res: Response, name: string): Promise<AppDocument> {
+    const doc = await apps.get(name);
+    if (!doc || !canSee(principalOf(res), doc.owner)) throw new ApiError('NOT_FOUND', `app "${name}" not found`);
+    if (doc.status === 'deleting') throw new ApiError('APP_BUSY', `app "${name}" is being deleted`);
+    return doc;
+  }
+
+  /** The job, when it exists and has not started yet. */
+  async function notStartedJob(id: string | undefined) {
+    if (!id) return undefined;
+    const queueName = await redis.get(keys.jobQueue(id));
+    const job = queueName ? await queues.byName(queueName).getJob(id) : undefined;
+    return job && notStarted.has(await job.getState()) ? job : undefined;
+  }
+
+  /** The fields a PATCH sets, over the app as it is now (a worker may have changed the rest). */
+  const withSettings = (d: AppDocument, next: AppDocument | undefined): AppDocument =>
+    next
+      ? { ...d, sealedEnv: next.sealedEnv, build: next.build, run: next.run, instanceCount: next.instanceCount, resources: next.resources, healthCheck: next.healthCheck }
+      : d;
+
+  /** A deploy of the branch head as a new release, unless one not started yet would do the same. */
+  async function redeploy(doc: AppDocument, next?: AppDocument) {
+    const pendingJob = doc.pendingRelease ? `deploy-${doc.name}-${doc.uid}-${doc.pendingRelease}` : undefined;
+    if (pendingJob && (await notStartedJob(pendingJob))) {
+      // The queued deploy reads the app when it starts, so it will run the saved change too.
+      const stored = next ? await apps.update(doc.name, (d) => withSettings(d, next)) : doc;
+      return { doc: stored ?? doc, job: jobRef(pendingJob) };
+    }
+    const release = releaseId(await apps.nextReleaseSeq(doc.name));
+    const stored = await apps.update(doc.name, (d) => ({ ...withSettings(d, next), pendingRelease: release }));
+    const job = await enqueue.deployApp(doc.node, { app: doc.name, uid: doc.uid, release }, doc.owner);
+    const withJob = await apps.update(doc.name, (d) => ({ ...d, lastJob: job.id }));
+    return { doc: withJob ?? stored ?? doc, job: jobRef(job.id) };
+  }
+
+  async function operate(doc: AppDocument, op: AppOperation, release?: string) {
+    const last = doc.lastJob?.startsWith(`${op}-${doc.name}-${doc.uid}-`) ? await notStartedJob(doc.lastJob) : undefined;
+    if (last && (last.data as { release?: string }).release === release) return { doc, job: jobRef(last.id!) };
+    const seq = await redis.incr(keys.appOpSeq(doc.name));
+    const data = { app: doc.name, uid: doc.uid, op, seq, ...(release ? { release } : {}) };
+    const job = await enqueue.operateApp(doc.node, data, doc.owner);
+    const stored = await apps.update(doc.name, (d) => ({ ...d, lastJob: job.id }));
+    return { doc: stored ?? doc, job: jobRef(operationJobId(data)) };
+  }
+
+  router.patch('/:name', async (req, res) => {
+    const doc = await load(res, req.params.name);
+    const parsed = patchSchema.safeParse(req.body ?? {});
+    if (!parsed.success) throw validationError(parsed.error);
+    const plan = planPatch(doc, parsed.data, (v) => secrets.seal(v), policy);
+    if (plan.redeploy) {
+      const { doc: stored, job } = await redeploy(doc, plan.next);
+      return res.status(202).json({ app: view(stored), changed: plan.changed, redeploy: true, job });
+    }
+    const stored = plan.changed.length ? await apps.update(doc.name, (d) => ({ ...d, healthCheck: plan.next.healthCheck })) : doc;
+    res.status(200).json({ app: view(stored ?? doc), changed: plan.changed, redeploy: false });
+  });
+
+  router.post('/:name/rebuild', async (req, res) => {
+    const { doc, job } = await redeploy(await load(res, req.params.name));
+    res.status(202).json({ app: view(doc), job });
+  });
+
+  for (const op of ['restart', 'stop', 'start'] as const) {
+    router.post(`/:name/${op}`, async (req, res) => {
+      const doc = await load(res, req.params.name);
+      if (op !== 'stop' && !doc.release) throw new ApiError('NO_RELEASE', `app "${doc.name}" has no release to ${op} yet; POST /apps/${doc.name}/rebuild`);
+      const { doc: stored, job } = await operate(doc, op);
+      res.status(202).json({ app: view(stored), job });
+    });
+  }
+
+  router.post('/:name/rollback', async (req, res) => {
+    const doc = await load(res, req.params.name);
+    const parsed = rollbackRequest.safeParse(req.body ?? {});
+    if (!parsed.success) throw validationError(parsed.error);
+    const all = await records.list(doc.name);
+    let target: ReleaseRecord | undefined;
+    if (parsed.data.release) {
+      target = all.find((r) => r.id === parsed.data.release);
+      if (!target) throw new ApiError('NOT_FOUND', `app "${doc.name}" has no release ${parsed.data.release}`, { release: 'no such release' });
+      if (target.status === 'failed' || !target.timings.activatedAt.length) {
+        throw new ApiError('NO_RELEASE', `release ${target.id} never ran successfully`, { release: 'never ran successfully' });
+      }
+    } else {
+      // The previous release: the one that served most recently before the current one.
+      const lastServed = (r: ReleaseRecord) => r.timings.activatedAt.at(-1) ?? '';
+      target = all
+        .filter((r) => r.id !== doc.release && r.timings.activatedAt.length > 0 && r.status !== 'failed')
+        .sort((a, b) => (lastServed(a) < lastServed(b) ? 1 : -1))[0];
+      if (!target) throw new ApiError('NO_RELEASE', `app "${doc.name}" has no previous release to roll back to`);
+    }
+    if (!target.onDisk) {
+      throw new ApiError('RELEASE_NOT_ON_DISK', `release ${target.id} was pruned from disk (GASPER_KEEP_RELEASES)`, { release: 'no longer on disk' });
+    }
+    const { doc: stored, job } = await operate(doc, 'rollback', target.id);
+    res.status(202).json({ app: view(stored), release: target.id, job });
+  });
+
+  router.get('/:name/releases', async (req, res) => {
+    const doc = await apps.get(req.params.name);
+    if (!doc || !canSee(principalOf(res), doc.owner)) throw new ApiError('NOT_FOUND', `app "${req.params.name}" not found`);
+    res.json({ releases: (await records.list(doc.name)).map((r) => releaseView(r, doc.release, false)) });
+  });
+
+  router.get('/:name/releases/:release', async (req, res) => {
+    const found = await apps.get(req.params.name);
+    const doc = found && canSee(principalOf(res), found.owner) ? found : undefined;
+    const record = doc ? await records.get(doc.name, req.params.release) : undefined;
+    if (!doc || !record) throw new ApiError('NOT_FOUND', `app "${req.params.name}" has no release ${req.params.release}`);
+    res.json({ release: releaseView(record, doc.release, true) });
+  });
+
+  return router;
+}
+
+const appName = { name: 'the app name' };
+const accepted = (what: string) => ({ 202: { description: `${what} enqueued: poll the job` }, 404: { description: 'no such app' } });
+apiRoutes.add(
+  {
+    method: 'patch', path: '/apps/:name', summary: 'Change an app', tags: ['apps'], auth: 'admin', params: appName,
+    description: 'env (merged; null removes a variable), build, run, instances, resources, healthCheck. A change that needs new containers '
+      + 'answers 202 with the redeploy job; one that does not answers 200. A body of `{databases: [...]}` alone links exactly those '
+      + 'databases (DATABASE_URL / REDIS_URL, or `<NAME>_URL` each) and redeploys.',
+    body: patchAppRequest(),
+    responses: { 200: { description: 'saved, no redeploy needed' }, ...accepted('redeploy'), 400: { description: 'a field is invalid' } },
+  },
+  ...(['restart', 'stop', 'start', 'rebuild'] as const).map((op) => ({
+    method: 'post' as const, path: `/apps/:name/${op}`, summary: `${op[0]!.toUpperCase()}${op.slice(1)} the app`, tags: ['apps'], auth: 'admin' as const,
+    params: appName, responses: accepted(op),
+  })),
+  {
+    method: 'post', path: '/apps/:name/rollback', summary: 'Go back to the previous (or a named) release, without cloning or building',
+    tags: ['apps'], auth: 'admin', params: appName, body: rollbackRequest,
+    responses: { ...accepted('rollback'), 409: { description: 'no release to go back to, or its directory was pruned' } },
+  },
+  {
+    method: 'get', path: '/apps/:name/releases', summary: 'The app\'s releases, newest first (env values masked)', tags: ['apps'], auth: 'admin',
+    params: appName, responses: { 200: { description: 'the releases' }, 404: { description: 'no such app' } },
+  },
+  {
+    method: 'get', path: '/apps/:name/releases/:release', summary: 'One release, with its build log', tags: ['apps'], auth: 'admin',
+    params: { ...appName, release: 'the release id' }, responses: { 200: { description: 'the release' }, 404: { description: 'no such release' } },
+  },
+);

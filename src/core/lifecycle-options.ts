@@ -1,0 +1,74 @@
+import type { ResourcePolicy } from './resources.ts';
+
+/**
+ * How a node runs apps over time: releases kept, container limits, the zero-downtime switch
+ * and crash handling. Parsed from the environment by core/config.ts.
+ */
+export interface LifecycleOptions {
+  /** Release directories kept on disk per app (rollback targets). Default 5. */
+  keepReleases: number;
+  resources: ResourcePolicy;
+  /** Least time old instances keep serving after the proxy switched. Default 1000 ms. */
+  drainGraceMs: number;
+  /** Longest wait for old instances' open connections to close. Default 30 s. */
+  drainTimeoutMs: number;
+  /** Seconds between SIGTERM and SIGKILL when a container is stopped. Default 10. */
+  stopTimeoutS: number;
+  /** Period of the health check of running instances. Default 5 s. */
+  healthIntervalMs: number;
+  /** Consecutive failed health checks that make an instance unhealthy (restarted). Default 3. */
+  healthFailures: number;
+  /** First restart delay; doubled per crash in the window, up to the maximum. Default 1 s / 60 s. */
+  restartBackoffMs: number;
+  restartBackoffMaxMs: number;
+  /** Crashes within the window after which an instance is given up on (crash loop). Default 5 / 10 min. */
+  crashLoopRestarts: number;
+  crashLoopWindowMs: number;
+}
+
+interface LifecycleEnv {
+  GASPER_KEEP_RELEASES: number;
+  GASPER_DEFAULT_CPU: number;
+  GASPER_DEFAULT_MEMORY_MB: number;
+  GASPER_MAX_CPU: number;
+  GASPER_MAX_MEMORY_MB: number;
+  GASPER_MAX_INSTANCES: number;
+  GASPER_PIDS_LIMIT: number;
+  GASPER_DRAIN_GRACE_MS: number;
+  GASPER_DRAIN_TIMEOUT_MS: number;
+  GASPER_STOP_TIMEOUT_S: number;
+  GASPER_HEALTH_INTERVAL_MS: number;
+  GASPER_HEALTH_FAILURES: number;
+  GASPER_RESTART_BACKOFF_MS: number;
+  GASPER_RESTART_BACKOFF_MAX_MS: number;
+  GASPER_CRASH_LOOP_RESTARTS: number;
+  GASPER_CRASH_LOOP_WINDOW_MS: number;
+}
+
+/** `fail` builds the configuration error naming the variable (core/config.ts's ConfigError). */
+export function lifecycleOptionsFromEnv(e: LifecycleEnv, fail: (variable: string, reason: string) => Error): LifecycleOptions {
+  if (e.GASPER_DEFAULT_CPU > e.GASPER_MAX_CPU) throw fail('GASPER_DEFAULT_CPU', `must not exceed GASPER_MAX_CPU (${e.GASPER_MAX_CPU})`);
+  if (e.GASPER_DEFAULT_MEMORY_MB > e.GASPER_MAX_MEMORY_MB) {
+    throw fail('GASPER_DEFAULT_MEMORY_MB', `must not exceed GASPER_MAX_MEMORY_MB (${e.GASPER_MAX_MEMORY_MB})`);
+  }
+  return {
+    keepReleases: e.GASPER_KEEP_RELEASES,
+    resources: {
+      defaultCpu: e.GASPER_DEFAULT_CPU,
+      defaultMemoryMb: e.GASPER_DEFAULT_MEMORY_MB,
+      maxCpu: e.GASPER_MAX_CPU,
+      maxMemoryMb: e.GASPER_MAX_MEMORY_MB,
+      maxInstances: e.GASPER_MAX_INSTANCES,
+      pidsLimit: e.GASPER_PIDS_LIMIT,
+    },
+    drainGraceMs: e.GASPER_DRAIN_GRACE_MS,
+    drainTimeoutMs: e.GASPER_DRAIN_TIMEOUT_MS,
+    stopTimeoutS: e.GASPER_STOP_TIMEOUT_S,
+    healthIntervalMs: e.GASPER_HEALTH_INTERVAL_MS,
+    healthFailures: e.GASPER_HEALTH_FAILURES,
+    restartBackoffMs: e.GASPER_RESTART_BACKOFF_MS,
+    restartBackoffMaxMs: e.GASPER_RESTART_BACKOFF_MAX_MS,
+    crashLoopRestarts: e.GASPER_CRASH_LOOP_RESTARTS,
+    crashLoopWindowMs: e.GASPER_CRASH_LOOP_WINDOW_MS,
+  };
+}

@@ -1,0 +1,186 @@
+import fs from 'node:fs/promises';
+import type Docker from 'dockerode';
+import { appContainerName, containerLabels } from '../core/naming.ts';
+import type { ResolvedResources } from '../core/resources.ts';
+import type { Instance } from '../events/schemas.ts';
+import { containerSpec } from './container-spec.ts';
+import { containerState, ensureContainer, listManaged, removeContainer, startAndGetHostPort } from './containers.ts';
+import type { WorkerContext } from './context.ts';
+import { HealthTimeoutError, waitForHttp } from './health.ts';
+import { establishedOnPort } from './tcp-table.ts';
+import { joinDatabaseNetworks } from './app-databases.ts';
+
+/** The containers of one release of an app: what `prepareInstances` creates and `startInstances` starts. */
+export interface InstancePlan {
+  app: string;
+  release: string;
+  releaseDir: string;
+  image: string;
+  command: string;
+  env: Record<string, string>;
+  /** Docker networks (of linked databases) every instance joins. */
+  networks: string[];
+  /** Mounted read-only when `command` is the launcher (launcher.ts). */
+  launchDir?: string;
+  port: number;
+  count: number;
+  resources: ResolvedResources;
+  healthPath?: string;
+}
+
+/** The slot index a container name ends with (`gasper-<app>-<release>-<slot>`). */
+export function slotOf(name: string): number | undefined {
+  const match = /-(\d+)$/.exec(name.replace(/^\//, ''));
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * `count` slot indices not in `used`, lowest first. A restart of a release starts its new
+ * containers beside the serving ones (slots 0..N-1 serve, N..2N-1 start), so both sets exist
+ * until the switch.
+ */
+export function freeSlots(used: ReadonlySet<number>, count: number): number[] {
+  const slots: number[] = [];
+  for (let i = 0; slots.length < count; i++) if (!used.has(i)) slots.push(i);
+  return slots;
+}
+
+const nameOf = (c: Docker.ContainerInfo) => (c.Names[0] ?? '').replace(/^\//, '');
+
+/**
+ * Creates the plan's containers (reusing those an interrupted attempt left with the same spec)
+ * in slots the serving containers do not hold, and removes this release's other idle leftovers.
+ * Returns the container names.
+ */
+export async function prepareInstances(ctx: WorkerContext, plan: InstancePlan, serving: readonly string[]): Promise<string[]> {
+  const { docker, options } = ctx;
+  const servingNames = new Set(serving);
+  const ofRelease = (await listManaged(docker, { node: options.nodeId, app: plan.app })).filter(
+    (c) => c.Labels[containerLabels.release] === plan.release && c.Labels[containerLabels.role] === 'app',
+  );
+  const used = new Set(ofRelease.filter((c) => servingNames.has(nameOf(c))).flatMap((c) => slotOf(nameOf(c)) ?? []));
+  const names = freeSlots(used, plan.count).map((slot) => appContainerName(plan.app, plan.release, slot));
+  const stale = ofRelease.filter((c) => !servingNames.has(nameOf(c)) && !names.includes(nameOf(c)));
+  await Promise.all(stale.map((c) => removeContainer(docker, c.Id)));
+  await Promise.all(
+    names.map(async (name) => {
+      await ensureContainer(
+        docker,
+        containerSpec({
+          name, image: plan.image, app: plan.app, release: plan.release, node: options.nodeId, role: 'app',
+          releaseDir: plan.releaseDir, command: plan.command, port: plan.port, env: plan.env,
+          publishAddress: options.nodeAddress, extraCaCerts: options.extraCaCerts,
+          resources: plan.resources, pidsLimit: options.lifecycle.resources.pidsLimit,
+          ...(plan.launchDir ? { launchDir: plan.launchDir } : {}),
+        }),
+      );
+      await joinDatabaseNetworks(docker, name, plan.networks);
+    }),
+  );
+  return names;
+}
+
+/** A new instance that did not come up; `container` names it, for its log tail. */
+export class InstanceStartError extends HealthTimeoutError {
+  constructor(readonly container: string, message: string, readonly oomKilled: boolean) {
+    super(message);
+    this.name = 'InstanceStartError';
+  }
+}
+
+/** Starts the containers and waits until each passes the health check. */
+export async function startInstances(ctx: WorkerContext, plan: InstancePlan, names: readonly string[]): Promise<Instance[]> {
+  const { docker, options } = ctx;
+  return Promise.all(
+    names.map(async (name) => {
+      let port = 0;
+      try {
+        port = await startAndGetHostPort(docker, name, plan.port).catch(async (err) => {
+          // An app that exits at once has no published port any more: that is the app's failure.
+          const state = await containerState(docker, name).catch(() => undefined);
+          if (state && !state.running) throw new HealthTimeoutError('app exited before answering HTTP');
+          throw err;
+        });
+        await waitForHttp({
+          address: options.nodeAddress,
+          port,
+          timeoutMs: options.healthTimeoutMs,
+          healthPath: plan.healthPath,
+          stillRunning: async () => (await containerState(docker, name)).running,
+        });
+      } catch (err) {
+        if (!(err instanceof HealthTimeoutError)) throw err;
+        const oom = (await containerState(docker, name).catch(() => undefined))?.oomKilled ?? false;
+        const message = oom
+          ? `app was OOM-killed (out of memory: over its ${plan.resources.memoryMb} MiB limit) before answering HTTP`
+          : err.message;
+        throw new InstanceStartError(name, message, oom);
+      }
+      return { node: options.nodeId, address: options.nodeAddress, port, container: name };
+    }),
+  );
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Established connections to a running container's port, read from its network namespace on
+ * this host (`/proc/<pid>/net/tcp*`); undefined when that is not visible (a remote Docker
+ * daemon, no permission), in which case only the grace period applies.
+ */
+async function openConnections(docker: Docker, id: string): Promise<number | undefined> {
+  let info: Docker.ContainerInspectInfo;
+  try {
+    info = await docker.getContainer(id).inspect();
+  } catch {
+    return 0;
+  }
+  if (!info.State.Running || !info.State.Pid) return 0;
+  const port = Number(Object.keys(info.Config.ExposedPorts ?? {})[0]?.split('/')[0]);
+  if (!port) return undefined;
+  // The pid is the daemon's: make sure it is this host's process of this container.
+  const cgroup = await fs.readFile(`/proc/${info.State.Pid}/cgroup`, 'utf8').catch(() => '');
+  if (!cgroup.includes(info.Id)) return undefined;
+  const tables = await Promise.all(['tcp', 'tcp6'].map((f) => fs.readFile(`/proc/${info.State.Pid}/net/${f}`, 'utf8').catch(() => '')));
+  return tables.reduce((sum, table) => sum + establishedOnPort(table, port), 0);
+}
+
+/** SIGTERM, then SIGKILL after `timeoutS`; one already stopped or gone is fine. */
+export async function stopContainer(docker: Docker, id: string, timeoutS: number): Promise<void> {
+  try {
+    await docker.getContainer(id).stop({ t: timeoutS });
+  } catch (err) {
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status !== 304 && status !== 404) throw err;
+  }
+}
+
+/**
+ * Retires instances the proxy no longer routes to: waits the grace period (the proxy applies
+ * the switch within milliseconds, in-flight requests finish), then until they have no open
+ * connections (at most the drain timeout), then stops them with SIGTERM and the stop timeout,
+ * and removes them.
+ */
+export async function drainAndRemove(ctx: WorkerContext, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  const { drainGraceMs, drainTimeoutMs, stopTimeoutS } = ctx.options.lifecycle;
+  await sleep(drainGraceMs);
+  const deadline = Date.now() + drainTimeoutMs;
+  await Promise.all(
+    ids.map(async (id) => {
+      for (;;) {
+        const open = await openConnections(ctx.docker, id);
+        if (!open || Date.now() >= deadline) break;
+        await sleep(100);
+      }
+      await stopContainer(ctx.docker, id, stopTimeoutS);
+      await removeContainer(ctx.docker, id);
+    }),
+  );
+}
+
+/** Gasper's app containers of `app` on this node that are not among `keep` (names). */
+export async function containersOutside(ctx: WorkerContext, app: string, keep: readonly string[]): Promise<string[]> {
+  const all = await listManaged(ctx.docker, { node: ctx.options.nodeId, app });
+  return all.filter((c) => !keep.includes(nameOf(c))).map((c) => c.Id);
+}

@@ -1,0 +1,139 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import { runtimeImage } from '../core/runtimes.ts';
+import type { Instance } from '../events/schemas.ts';
+import { publishEvent } from '../events/stream.ts';
+import type { OperateAppData } from '../jobs/schemas.ts';
+import type { AppDocument } from '../store/app-document.ts';
+import type { ReleaseRecord } from '../store/release-records.ts';
+import { removeContainer } from './containers.ts';
+import type { WorkerContext } from './context.ts';
+import { explain } from './deploy-app.ts';
+import { containersOutside, drainAndRemove, prepareInstances, startInstances, type InstancePlan } from './instances.ts';
+import { JobReporter } from './job-reporter.ts';
+import { launcherCommand } from './launcher.ts';
+import { planExtras, planInstances, recordActivation } from './release-plan.ts';
+
+export type OperateResult =
+  | { outcome: 'restarted' | 'started' | 'rolled-back'; release: string; instances: Instance[]; durationMs: number }
+  | { outcome: 'stopped'; containers: number }
+  | { outcome: 'unchanged' | 'skipped'; reason: string };
+
+/** Something the supervisor is told when an operation changes which containers it should watch. */
+export interface OperationHooks {
+  /** Forget crash history and pending restarts of the app (it was stopped, restarted, rolled back). */
+  reset(app: string): void;
+}
+
+/**
+ * Restart, stop, start and rollback: operations on releases already on disk, so none clones or
+ * builds. Restart, start and rollback start new containers beside the serving ones, wait for
+ * their health check, switch the proxy, then drain the old ones (zero downtime). Each re-reads
+ * the app and converges, so running one twice changes nothing more.
+ */
+export async function operateApp(ctx: WorkerContext, job: Job, data: OperateAppData, hooks: OperationHooks): Promise<OperateResult> {
+  const report = new JobReporter(job, ctx.log);
+  const doc = await ctx.apps.get(data.app);
+  if (!doc || doc.uid !== data.uid || doc.status === 'deleting') return { outcome: 'skipped', reason: 'app is deleted or being deleted' };
+  if (data.op === 'stop') return stopApp(ctx, report, doc, hooks);
+  if (data.op === 'start' && doc.status === 'running' && doc.instances.length > 0) {
+    return { outcome: 'unchanged', reason: 'app is already running' };
+  }
+  const target = data.op === 'rollback' ? data.release! : doc.release;
+  if (!target) throw new UnrecoverableError('the app has no release yet: deploy it first (POST /apps/:name/rebuild)');
+  if (data.op === 'rollback' && target === doc.release && doc.status === 'running') {
+    return { outcome: 'unchanged', reason: `release ${target} is already running` };
+  }
+  const record = await ctx.records.get(doc.name, target);
+  if (data.op === 'rollback' && (!record || !record.onDisk || !(await ctx.releases.exists(doc.name, target)))) {
+    throw new UnrecoverableError(`release ${target} is no longer on disk (only the last ${ctx.options.keepReleases} are kept)`);
+  }
+
+  const started = Date.now();
+  const plan = await planFor(ctx, doc, target, record);
+  try {
+    await report.step(10, `${data.op === 'rollback' ? `rolling back to ${target}` : `${data.op}ing ${target}`}: preparing ${plan.count} instance(s)`);
+    const instances = await rollOut(ctx, report, doc, plan, (d) => (data.op === 'rollback' && record ? restoredConfig(d, record) : {}));
+    hooks.reset(doc.name);
+    if (data.op === 'rollback') await recordActivation(ctx, doc.name, target, {});
+    await report.step(100, data.op === 'rollback' ? `rolled back to ${target}` : `${data.op}ed`);
+    const outcome = data.op === 'rollback' ? 'rolled-back' : data.op === 'start' ? 'started' : 'restarted';
+    return { outcome, release: target, instances, durationMs: Date.now() - started };
+  } catch (err) {
+    const failure = await explain(ctx, err);
+    await report.line(`failed: ${failure.message}`);
+    const final = failure.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    // The serving instances (if any) keep serving; the status says why the operation failed.
+    if (final) await ctx.apps.update(doc.name, (d) => (d.status === 'deleting' ? undefined : { ...d, lastError: `${data.op} failed: ${failure.message}` }));
+    throw failure.permanent ? new UnrecoverableError(failure.message) : err;
+  }
+}
+
+/** The containers of `release`: its command, env and port as recorded; instances, limits and health from the app. */
+async function planFor(ctx: WorkerContext, doc: AppDocument, release: string, record: ReleaseRecord | undefined): Promise<InstancePlan> {
+  if (!record) {
+    const command = doc.run ?? launcherCommand;
+    const extras = await planExtras(ctx, doc, release, command);
+    return planInstances(ctx, doc, release, runtimeImage(doc.runtime, ctx.options), command, doc.sealedEnv, doc.port, extras);
+  }
+  const extras = await planExtras(ctx, doc, release, record.config.run);
+  return planInstances(ctx, doc, release, record.config.image, record.config.run, record.sealedEnv, record.config.port, extras);
+}
+
+/** A rollback restores the release's configuration too, so the app's desired state is what runs. */
+function restoredConfig(_doc: AppDocument, record: ReleaseRecord): Partial<AppDocument> {
+  return {
+    commit: record.commit,
+    build: record.config.build.length ? record.config.build : undefined,
+    run: record.config.run,
+    port: record.config.port,
+    sealedEnv: record.sealedEnv,
+  };
+}
+
+/**
+ * Starts `plan`'s containers beside the serving ones, waits for their health check, switches
+ * the app (document + event), then drains and removes every other container of the app.
+ */
+export async function rollOut(
+  ctx: WorkerContext,
+  report: JobReporter,
+  doc: AppDocument,
+  plan: InstancePlan,
+  patch: (d: AppDocument) => Partial<AppDocument>,
+): Promise<Instance[]> {
+  const names = await prepareInstances(ctx, plan, doc.instances.map((i) => i.container));
+  let instances: Instance[];
+  try {
+    await report.step(30, `starting ${names.join(', ')}, waiting for ${plan.healthPath ? `GET ${plan.healthPath}` : 'HTTP'}`);
+    instances = await startInstances(ctx, plan, names);
+    await report.done('new instances are healthy');
+  } catch (err) {
+    await Promise.allSettled(names.map((n) => removeContainer(ctx.docker, n)));
+    throw err;
+  }
+  await report.step(70, 'switching traffic');
+  const switched = await ctx.apps.update(doc.name, (d) =>
+    d.status === 'deleting' ? undefined : { ...d, ...patch(d), status: 'running', release: plan.release, instances, lastError: undefined },
+  );
+  if (!switched || switched.status === 'deleting') {
+    await Promise.allSettled(names.map((n) => removeContainer(ctx.docker, n)));
+    throw new UnrecoverableError('the app was deleted meanwhile');
+  }
+  await publishEvent(ctx.redis, { type: 'app.instances', app: doc.name, release: plan.release, instances });
+  await report.step(85, 'draining the previous instances');
+  await drainAndRemove(ctx, await containersOutside(ctx, doc.name, names));
+  return instances;
+}
+
+/** Takes the app out of the proxy, lets in-flight requests finish, stops its containers (SIGTERM) and removes them. */
+async function stopApp(ctx: WorkerContext, report: JobReporter, doc: AppDocument, hooks: OperationHooks): Promise<OperateResult> {
+  await report.step(10, 'taking the app out of the proxy');
+  await ctx.apps.update(doc.name, (d) => (d.status === 'deleting' ? undefined : { ...d, status: 'stopped', instances: [] }));
+  hooks.reset(doc.name);
+  if (doc.release) await publishEvent(ctx.redis, { type: 'app.instances', app: doc.name, release: doc.release, instances: [] });
+  await report.step(40, 'draining and stopping the containers');
+  const containers = await containersOutside(ctx, doc.name, []);
+  await drainAndRemove(ctx, containers);
+  await report.step(100, 'stopped');
+  return { outcome: 'stopped', containers: containers.length };
+}
