@@ -6,6 +6,7 @@ import { hasScope } from '../core/access.ts';
 import { resolvePrincipal } from './auth.ts';
 import type { ApiDeps } from './deps.ts';
 import { ApiError } from './errors.ts';
+import { apiRoutes } from './openapi/registry.ts';
 
 /** The BullMQ states `gasper_jobs` reports per queue. */
 export const jobStates = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed', 'paused'] as const;
@@ -105,3 +106,8 @@ export function metricsHandler(deps: ApiDeps): RequestHandler {
     res.type(registry.contentType).send(body);
   };
 }
+
+apiRoutes.add({
+  method: 'get', path: '/metrics', summary: 'Prometheus metrics (admins, or GASPER_METRICS_TOKEN)', tags: ['observability'], auth: 'admin',
+  responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain' }, 401: { description: 'missing or wrong token' } },
+});

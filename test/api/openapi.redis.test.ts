@@ -16,6 +16,9 @@ const allRoutes = [
   'PUT /apps/{name}/ssh-password', 'DELETE /apps/{name}/ssh-password',
   'PATCH /apps/{name}', 'POST /apps/{name}/restart', 'POST /apps/{name}/stop', 'POST /apps/{name}/start', 'POST /apps/{name}/rebuild',
   'POST /apps/{name}/rollback', 'GET /apps/{name}/releases', 'GET /apps/{name}/releases/{release}',
+  'POST /databases', 'GET /databases', 'GET /databases/{name}', 'DELETE /databases/{name}', 'POST /databases/{name}/rotate-password',
+  'POST /databases/{name}/backups', 'GET /databases/{name}/backups', 'GET /databases/{name}/backups/{id}', 'POST /databases/{name}/restore',
+  'GET /apps/{name}/logs', 'GET /apps/{name}/releases/{release}/build-log', 'GET /apps/{name}/metrics', 'GET /metrics',
   'POST /webhooks/github/{app}',
   'GET /admin/login', 'POST /admin/login', 'POST /admin/logout', 'GET /admin/queues',
 ];

@@ -14,6 +14,8 @@ import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { jobRef } from '../views.ts';
 import { redeployApp } from './app-databases.ts';
+import { z } from 'zod';
+import { apiRoutes } from '../openapi/registry.ts';
 
 export const defaultDatabasePorts = { min: 15000, max: 19999 };
 
@@ -195,3 +197,51 @@ export function databasesRouter(deps: ApiDeps): Router {
 
   return router;
 }
+
+const databaseSchema = z.object({
+  name: z.string(), engine: z.string(), status: z.string(), node: z.string(), host: z.string(), port: z.number().int(),
+  database: z.string().nullable(), user: z.string().nullable(), internalHost: z.string(),
+}).describe('never the password');
+const credentialsSchema = z.object({ password: z.string(), url: z.string() }).describe('shown in this answer only');
+const jobRefSchema = z.object({ id: z.string(), url: z.string() });
+const db = { name: 'the database name' };
+apiRoutes.add(
+  {
+    method: 'post', path: '/databases', summary: 'Create a database', tags: ['databases'], auth: 'admin', body: createDatabaseRequest,
+    description: 'Enqueues its provisioning on a node. The password and the connection URL are in this answer only.',
+    responses: {
+      202: { description: 'stored, provisioning enqueued', schema: z.object({ database: databaseSchema, job: jobRefSchema, credentials: credentialsSchema }) },
+      400: { description: 'a field is invalid' }, 409: { description: 'the name is taken' },
+    },
+  },
+  { method: 'get', path: '/databases', summary: 'List databases', tags: ['databases'], auth: 'admin', responses: { 200: { description: 'the caller\'s databases (all, for admins)', schema: z.object({ databases: z.array(databaseSchema) }) } } },
+  {
+    method: 'get', path: '/databases/:name', summary: 'Show a database', tags: ['databases'], auth: 'admin', params: db,
+    responses: { 200: { description: 'the database', schema: z.object({ database: databaseSchema }) }, 404: { description: 'no such database' } },
+  },
+  {
+    method: 'delete', path: '/databases/:name', summary: 'Delete a database (container, volume, network, keys)', tags: ['databases'], auth: 'admin', params: db,
+    responses: { 202: { description: 'deletion enqueued' }, 409: { description: 'still linked to an app' } },
+  },
+  {
+    method: 'post', path: '/databases/:name/rotate-password', summary: 'Rotate the password', tags: ['databases'], auth: 'admin', params: db,
+    description: 'The new password and URL are in this answer only; linked apps are redeployed with the new URL.',
+    responses: { 202: { description: 'rotation enqueued', schema: z.object({ database: databaseSchema, job: jobRefSchema, credentials: credentialsSchema, redeployedApps: z.array(z.string()) }) } },
+  },
+  {
+    method: 'post', path: '/databases/:name/backups', summary: 'Back up (pg_dump, mysqldump, Redis RDB)', tags: ['databases'], auth: 'admin', params: db,
+    responses: { 202: { description: 'backup enqueued', schema: z.object({ backup: z.object({ id: z.string(), url: z.string() }), job: jobRefSchema }) } },
+  },
+  {
+    method: 'get', path: '/databases/:name/backups', summary: 'List backups', tags: ['databases'], auth: 'admin', params: db,
+    responses: { 200: { description: 'the backups', schema: z.object({ backups: z.array(z.object({ id: z.string(), size: z.number().int(), createdAt: z.string() })) }) } },
+  },
+  {
+    method: 'get', path: '/databases/:name/backups/:id', summary: 'Download a backup', tags: ['databases'], auth: 'admin', params: { ...db, id: 'the backup id' },
+    responses: { 200: { description: 'the backup file', contentType: 'application/octet-stream' }, 404: { description: 'no such backup' } },
+  },
+  {
+    method: 'post', path: '/databases/:name/restore', summary: 'Restore a backup', tags: ['databases'], auth: 'admin', params: db, body: restoreRequest,
+    responses: { 202: { description: 'restore enqueued' }, 400: { description: 'no such backup' } },
+  },
+);

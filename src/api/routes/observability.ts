@@ -9,6 +9,7 @@ import { principalOf } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { jobRef } from '../views.ts';
+import { apiRoutes } from '../openapi/registry.ts';
 
 const flag = z.enum(['1', '0', 'true', 'false']).transform((v) => v === '1' || v === 'true');
 const logsQuery = z
@@ -147,3 +148,22 @@ function publicLine(line: LogLine) {
 function sseEvent(line: LogLine): string {
   return `id: ${line.id}\ndata: ${JSON.stringify(publicLine(line))}\n\n`;
 }
+
+const logLineSchema = z.object({ id: z.string(), instance: z.string(), release: z.string(), stream: z.string(), timestamp: z.string(), text: z.string() });
+const appName = { name: 'the app name' };
+apiRoutes.add(
+  {
+    method: 'get', path: '/apps/:name/logs', summary: 'The app\'s output: the last lines, or a live follow', tags: ['observability'], auth: 'admin', params: appName,
+    description: 'Query: `tail` (0–10000, default 100), `follow=1` for server-sent events (`text/event-stream`, resumable with `Last-Event-ID`).',
+    responses: { 200: { description: 'the last lines (or an event stream with follow=1)', schema: z.object({ lines: z.array(logLineSchema) }) }, 404: { description: 'no such app' } },
+  },
+  {
+    method: 'get', path: '/apps/:name/releases/:release/build-log', summary: 'A release\'s deploy job log (clone, build output, timings)', tags: ['observability'], auth: 'admin',
+    params: { ...appName, release: 'the release id (r000001)' },
+    responses: { 200: { description: 'the log', schema: z.object({ release: z.string(), job: z.object({ id: z.string(), url: z.string(), state: z.string() }), log: z.array(z.string()) }) }, 404: { description: 'no such release, or its job is no longer kept' } },
+  },
+  {
+    method: 'get', path: '/apps/:name/metrics', summary: 'CPU (percent of the limit) and memory per instance, with a short history', tags: ['observability'], auth: 'admin', params: appName,
+    responses: { 200: { description: 'samples per instance' }, 404: { description: 'no such app' } },
+  },
+);
