@@ -6,7 +6,7 @@ const knownStatuses = new Set(['queued', 'deploying', 'running', 'failed', 'dele
  * The apps table, updated in place by name: a periodic refresh changes the cells that changed
  * and keeps rows (and the keyboard focus on their buttons) where they are.
  */
-export function createAppsTable({ body, empty, onLogs, onRestart, onDelete }) {
+export function createAppsTable({ table, body, empty, onLogs, onRestart, onDelete }) {
   const rows = new Map();
 
   function createRow(name) {
@@ -25,7 +25,7 @@ export function createAppsTable({ body, empty, onLogs, onRestart, onDelete }) {
       h('td', { 'data-label': 'Status' }, status),
       url,
       runtime,
-      h('td', { 'data-label': 'Actions', class: 'actions' }, buttons),
+      h('td', { 'data-label': 'Actions', class: 'actions' }, h('div', { class: 'buttons' }, buttons)),
     );
     return { row, status, url, runtime, buttons, last: '' };
   }
@@ -64,6 +64,7 @@ export function createAppsTable({ body, empty, onLogs, onRestart, onDelete }) {
         }
       }
       empty.hidden = sorted.length > 0;
+      table.hidden = sorted.length === 0;
     },
     clear() {
       rows.clear();

@@ -12,9 +12,11 @@ const reconnectMs = 2000;
 export function createLogView({ section, title, status, list, stopButton }) {
   let controller;
 
-  function append(line) {
+  function append(app, line) {
     const time = String(line.timestamp ?? '').replace(/^.*T(\d\d:\d\d:\d\d).*$/, '$1');
-    const instance = String(line.instance ?? '').slice(0, 12);
+    // Containers are named gasper-<app>-<release>-<n>: the release and instance number tell them apart.
+    const container = String(line.instance ?? '');
+    const instance = container.startsWith(`gasper-${app}-`) ? container.slice(`gasper-${app}-`.length) : container.slice(0, 12);
     list.append(
       h('li', { class: line.stream === 'stderr' ? 'stderr' : undefined },
         h('span', { class: 'meta' }, `${time} ${instance} `),
@@ -45,7 +47,7 @@ export function createLogView({ section, title, status, list, stopButton }) {
             return;
           }
           try {
-            append(JSON.parse(event.data));
+            append(name, JSON.parse(event.data));
           } catch {
             // not a log line: skip it
           }

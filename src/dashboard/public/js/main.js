@@ -35,7 +35,7 @@ const jobs = createJobView({
   step: byId('job-step'), state: byId('job-state'), error: byId('job-error'), log: byId('job-log'),
 });
 const logs = createLogView({ section: byId('logs'), title: byId('logs-title'), status: byId('logs-status'), list: byId('log-lines'), stopButton: byId('logs-stop') });
-const apps = createAppsTable({ body: byId('apps-body'), empty: byId('apps-empty'), onLogs: showLogs, onRestart: restartApp, onDelete: deleteApp });
+const apps = createAppsTable({ table: byId('apps-table'), body: byId('apps-body'), empty: byId('apps-empty'), onLogs: showLogs, onRestart: restartApp, onDelete: deleteApp });
 
 const say = (text) => (ui.actionMessage.textContent = text);
 
