@@ -37,7 +37,11 @@ const jobs = createJobView({
 const logs = createLogView({ section: byId('logs'), title: byId('logs-title'), status: byId('logs-status'), list: byId('log-lines'), stopButton: byId('logs-stop') });
 const apps = createAppsTable({ table: byId('apps-table'), body: byId('apps-body'), empty: byId('apps-empty'), onLogs: showLogs, onRestart: restartApp, onDelete: deleteApp });
 
-const say = (text) => (ui.actionMessage.textContent = text);
+/** The status line under the apps; `problem` shows it as an error. */
+function say(text, problem = false) {
+  ui.actionMessage.textContent = text;
+  ui.actionMessage.classList.toggle('problem', problem);
+}
 
 // ---- session ----
 
@@ -127,9 +131,9 @@ async function restartApp(name) {
     const { job } = await api.restartApp(name);
     say(`Restart of ${name} enqueued.`);
     const done = await follow(job, `Restart of ${name}`);
-    if (done) say(`Restart of ${name}: ${done.state}.`);
+    if (done) say(`Restart of ${name}: ${done.state}.`, done.state !== 'completed');
   } catch (err) {
-    say(`Could not restart ${name}: ${err.message}`);
+    say(`Could not restart ${name}: ${err.message}`, true);
   }
 }
 
@@ -142,9 +146,9 @@ async function deleteApp(name) {
   try {
     const { job } = await api.deleteApp(name);
     const done = await follow(job, `Deletion of ${name}`);
-    if (done) say(done.state === 'completed' ? `${name} was deleted.` : `Deleting ${name} failed: ${done.error ?? done.state}`);
+    if (done) say(done.state === 'completed' ? `${name} was deleted.` : `Deleting ${name} failed: ${done.error ?? done.state}`, done.state !== 'completed');
   } catch (err) {
-    say(`Could not delete ${name}: ${err.message}`);
+    say(`Could not delete ${name}: ${err.message}`, true);
   }
 }
 
@@ -186,7 +190,7 @@ async function createApp(event) {
     await refreshApps();
     logs.follow(api, app.name);
     const done = await follow(job, `Deploy of ${app.name}`);
-    if (done) say(done.state === 'completed' ? `${app.name} is live at ${app.url}` : `The deploy of ${app.name} failed: ${done.error ?? done.state}`);
+    if (done) say(done.state === 'completed' ? `${app.name} is live at ${app.url}` : `The deploy of ${app.name} failed: ${done.error ?? done.state}`, done.state !== 'completed');
   } catch (err) {
     if (err instanceof ApiError && err.status === 400 && Object.keys(err.fields).length > 0) {
       const { byField, other } = placeFieldErrors(err.fields);
