@@ -52,8 +52,9 @@ async function signIn(token, { remembered = false } = {}) {
   try {
     me = await createApi(token).me();
   } catch (err) {
-    if (remembered) forgetToken();
-    showSignIn(err instanceof ApiError && err.status === 401 ? 'That token was not accepted.' : `Could not sign in: ${err.message}`);
+    const refused = err instanceof ApiError && err.status === 401;
+    if (remembered && refused) forgetToken();
+    showSignIn(refused ? 'That token was not accepted.' : `Could not sign in: ${err.message}`);
     return;
   }
   storeToken(token);
