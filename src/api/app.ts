@@ -16,6 +16,7 @@ import { openApiRouter } from './openapi/routes.ts';
 import { githubWebhookRouter } from './webhooks/github.ts';
 import { webhookSecretRouter } from './webhooks/secret-routes.ts';
 import { observabilityRouter } from './routes/observability.ts';
+import { dashboardRouter } from '../dashboard/router.ts';
 
 /** The express application, without a listening socket (supertest drives it directly). */
 export function createApiApp(deps: ApiDeps): Express {
@@ -35,6 +36,8 @@ export function createApiApp(deps: ApiDeps): Express {
   app.use('/admin', adminSessionRouter(deps.redis));
   app.use(queuesBoardRouter(deps));
   app.get('/metrics', metricsHandler(deps));
+  // The web dashboard's static page: it signs in with a token the browser then sends itself.
+  app.use('/dashboard', dashboardRouter());
 
   app.use(authenticate({ ...deps, authFailures: deps.limits.authFailures, authFailuresPerMinute: deps.options.authFailuresPerMinute }));
   app.use(requireScope());

@@ -1,0 +1,59 @@
+/** An error answer of the API: `{statusCode, code, message, fields?}`. */
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.message ?? `HTTP ${status}`);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = body?.code ?? 'HTTP_ERROR';
+    /** Field path → problem, for 400s. */
+    this.fields = body?.fields ?? {};
+  }
+}
+
+/**
+ * A client of the API on this origin. The token goes in `Authorization: Bearer`, added by this
+ * code only; `credentials: 'omit'` keeps cookies (the admin session's, say) out of every request.
+ * `onUnauthorized` runs when the API stops accepting the token (revoked, rotated).
+ */
+export function createApi(token, { onUnauthorized = () => {} } = {}) {
+  const headers = (extra = {}) => ({ authorization: `Bearer ${token}`, accept: 'application/json', ...extra });
+
+  async function request(method, path, body) {
+    const init = { method, headers: headers(), credentials: 'omit', cache: 'no-store' };
+    if (body !== undefined) {
+      init.headers = headers({ 'content-type': 'application/json' });
+      init.body = JSON.stringify(body);
+    }
+    const res = await fetch(path, init);
+    const text = await res.text();
+    let parsed;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (!res.ok) {
+      const error = new ApiError(res.status, parsed);
+      if (res.status === 401) onUnauthorized(error);
+      throw error;
+    }
+    return parsed;
+  }
+
+  return {
+    me: () => request('GET', '/users/me'),
+    listApps: () => request('GET', '/apps'),
+    createApp: (body) => request('POST', '/apps', body),
+    deleteApp: (name) => request('DELETE', `/apps/${encodeURIComponent(name)}`),
+    restartApp: (name) => request('POST', `/apps/${encodeURIComponent(name)}/restart`),
+    job: (id) => request('GET', `/jobs/${encodeURIComponent(id)}`),
+    /** The raw response of a log follow (server-sent events), for a stream reader. */
+    followLogs: (name, { signal, lastEventId, tail = 100 }) =>
+      fetch(`/apps/${encodeURIComponent(name)}/logs?follow=1&tail=${tail}`, {
+        headers: headers({ accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) }),
+        credentials: 'omit',
+        cache: 'no-store',
+        signal,
+      }),
+  };
+}
