@@ -84,7 +84,8 @@ function restoredConfig(_doc: AppDocument, record: ReleaseRecord): Partial<AppDo
   return {
     commit: record.commit,
     build: record.config.build.length ? record.config.build : undefined,
-    run: record.config.run,
+    // A release that ran the launcher had no `run` of its own: its command came from the repository.
+    run: record.config.run === launcherCommand ? undefined : record.config.run,
     port: record.config.port,
     sealedEnv: record.sealedEnv,
   };
