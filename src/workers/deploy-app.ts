@@ -1,6 +1,6 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { buildContainerName } from '../core/naming.ts';
-import { runtimeImage, runtimes } from '../core/runtimes.ts';
+import { runtimeImage } from '../core/runtimes.ts';
 import type { Instance } from '../events/schemas.ts';
 import { publishEvent } from '../events/stream.ts';
 import type { DeployAppData } from '../jobs/schemas.ts';
@@ -13,9 +13,9 @@ import type { WorkerContext } from './context.ts';
 import { HealthTimeoutError } from './health.ts';
 import { containersOutside, drainAndRemove, InstanceStartError, prepareInstances, startInstances } from './instances.ts';
 import { JobReporter } from './job-reporter.ts';
-import { planExtras, planInstances, recordActivation, recordPruned, releaseConfig } from './release-plan.ts';
 import { launcherCommand, prepareReleaseCommands } from './launcher.ts';
 import { ConventionError } from './conventions.ts';
+import { planExtras, planInstances, recordActivation, recordPruned, releaseConfig } from './release-plan.ts';
 import { chownTree } from './releases.ts';
 
 export type DeployResult =
@@ -50,9 +50,9 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
   const image = runtimeImage(doc.runtime, options);
   const command = doc.run ?? launcherCommand;
   const plan = planInstances(ctx, doc, data.release, image, command, doc.sealedEnv, doc.port, await planExtras(ctx, doc, data.release, command));
-  const env = plan.env;
+  // The build sees the env the app will run with (linked databases' URLs included).
   const common = {
-    image, app: doc.name, release: data.release, node: options.nodeId, releaseDir: dir, port: doc.port, env,
+    image, app: doc.name, release: data.release, node: options.nodeId, releaseDir: dir, port: doc.port, env: plan.env,
     publishAddress: options.nodeAddress, extraCaCerts: options.extraCaCerts,
   };
   const buildContainer = buildContainerName(doc.name, data.release);
