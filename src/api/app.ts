@@ -15,6 +15,7 @@ import { openApiRouter } from './openapi/routes.ts';
 import { githubWebhookRouter } from './webhooks/github.ts';
 import { webhookSecretRouter } from './webhooks/secret-routes.ts';
 import { observabilityRouter } from './routes/observability.ts';
+import { nodesRouter } from './routes/nodes.ts';
 
 /** The express application, without a listening socket (supertest drives it directly). */
 export function createApiApp(deps: ApiDeps): Express {
@@ -54,6 +55,7 @@ export function createApiApp(deps: ApiDeps): Express {
   app.use('/apps', sshCredentialsRouter(deps));
   app.use('/apps', observabilityRouter(deps));
   app.use('/jobs', jobsRouter(deps));
+  app.use('/nodes', nodesRouter(deps));
   app.use('/apps', webhookSecretRouter(deps));
   app.use((req, _res, next) => next(new ApiError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.log));

@@ -17,6 +17,8 @@ export interface ApiOptions {
   allowLocalRepos: boolean;
   /** Nodes silent for longer are not placed on. */
   nodeTimeoutMs: number;
+  /** How often the API checks node heartbeats (node-monitor.ts). Default: timeout / 3, at most 5 s. */
+  nodeCheckMs?: number;
   /** The API's public base URL, for the webhook URLs it hands out. Default: the request's origin. */
   publicUrl?: string;
   /** Largest accepted request body. Default 256 KiB. */

@@ -37,16 +37,33 @@ export function appFromHost(host: string | undefined, domain: string): string | 
 /** The proxy's routing table, kept from state events; balances round-robin over instances. */
 export class RouteTable {
   private readonly routes = new Map<string, AppRoute>();
+  /** Every app's published instances, down nodes' included, so a node coming back is routed again. */
+  private readonly published = new Map<string, readonly Instance[]>();
+  /** Nodes the node monitor declared down: their instances get no traffic. */
+  private readonly downNodes = new Set<string>();
 
   constructor(private readonly domain: string) {}
 
   apply(event: GasperEvent): void {
-    if (event.type === 'app.removed') this.routes.delete(event.app);
-    else if (event.type === 'app.instances') this.set(event.app, event.instances);
+    if (event.type === 'app.removed') {
+      this.routes.delete(event.app);
+      this.published.delete(event.app);
+    } else if (event.type === 'app.instances') this.set(event.app, event.instances);
+    else if (event.type === 'node.state') this.setNodeState(event.node, event.state);
+  }
+
+  /** Stops (or resumes) routing to the instances on `node`. */
+  setNodeState(node: string, state: 'up' | 'down'): void {
+    if ((state === 'down') === this.downNodes.has(node)) return;
+    if (state === 'down') this.downNodes.add(node);
+    else this.downNodes.delete(node);
+    for (const [app, instances] of this.published) if (instances.some((i) => i.node === node)) this.set(app, instances);
   }
 
   set(app: string, instances: readonly Instance[]): void {
-    const upstreams = instances.map((i) => ({ host: i.address, port: i.port, key: `${i.address}:${i.port}` }));
+    this.published.set(app, instances);
+    const live = this.downNodes.size ? instances.filter((i) => !this.downNodes.has(i.node)) : instances;
+    const upstreams = live.map((i) => ({ host: i.address, port: i.port, key: `${i.address}:${i.port}` }));
     this.routes.set(app, { upstreams, next: 0 });
   }
 
