@@ -115,7 +115,7 @@ export async function startPlatform(
       const api = await startApi(
         {
           ...config.api, redisUrl, domain: config.domain, proxyPort: handle.proxy?.port ?? config.proxy.port,
-          allowLocalRepos: config.allowLocalRepos, nodeTimeoutMs: config.nodes.timeoutMs, jobAttempts: config.jobAttempts,
+          allowLocalRepos: config.allowLocalRepos, nodeTimeoutMs: config.nodes.timeoutMs, cpuOvercommit: config.nodes.cpuOvercommit, jobAttempts: config.jobAttempts,
           authFailuresPerMinute: config.limits.authFailuresPerMinute, changesPerMinute: config.limits.changesPerMinute,
           metricsToken: config.metricsToken,
           databasePorts: config.databases.ports,

@@ -37,7 +37,9 @@ export async function chooseNode(
   context: { current?: string; exclude?: ReadonlySet<string>; apps?: readonly AppDocument[] } = {},
 ): Promise<string> {
   const [nodes, draining, apps] = await Promise.all([deps.nodes.list(), deps.nodes.draining(), context.apps ?? deps.apps.list()]);
-  const candidates = candidateNodes(nodes, { now: Date.now(), timeoutMs: deps.options.nodeTimeoutMs, draining, demands: demandsOf(apps) });
+  const candidates = candidateNodes(nodes, {
+    now: Date.now(), timeoutMs: deps.options.nodeTimeoutMs, draining, demands: demandsOf(apps), cpuOvercommit: deps.options.cpuOvercommit ?? 8,
+  });
   try {
     return placeInstances(candidates, {
       ...demand, instances: 1, ...(context.current ? { current: [context.current] } : {}), ...(context.exclude ? { exclude: context.exclude } : {}),

@@ -45,6 +45,7 @@ const envSchema = z.object({
   GASPER_NODE_TIMEOUT_MS: z.coerce.number().int().min(500).max(600_000).default(30_000),
   GASPER_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1000).default(60_000),
   GASPER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000),
+  GASPER_CPU_OVERCOMMIT: z.coerce.number().min(1).max(64).default(8),
   GASPER_ADMIN_TOKEN: optional.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   GASPER_SECRET_KEY: optional.pipe(
     z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 hex characters (32 bytes)').optional(),
@@ -106,7 +107,7 @@ export interface Config {
    * how often a worker reconciles its containers, and how often BullMQ looks for jobs whose
    * worker died (stalled jobs are run again).
    */
-  nodes: { heartbeatMs: number; timeoutMs: number; reconcileIntervalMs: number; stalledIntervalMs: number };
+  nodes: { heartbeatMs: number; timeoutMs: number; reconcileIntervalMs: number; stalledIntervalMs: number; cpuOvercommit: number };
   adminToken: string | undefined;
   secretKey: string | undefined;
   allowLocalRepos: boolean;
@@ -238,6 +239,7 @@ function nodesConfig(e: Env): Config['nodes'] {
     timeoutMs: e.GASPER_NODE_TIMEOUT_MS,
     reconcileIntervalMs: e.GASPER_RECONCILE_INTERVAL_MS,
     stalledIntervalMs: e.GASPER_STALLED_INTERVAL_MS,
+    cpuOvercommit: e.GASPER_CPU_OVERCOMMIT,
   };
 }
 

@@ -55,8 +55,20 @@ export interface AppDemand {
  */
 export function candidateNodes(
   nodes: readonly { id: string; heartbeatAt: string; capacity: { cpus: number; memoryBytes: number } }[],
-  context: { now: number; timeoutMs: number; draining: ReadonlySet<string>; demands: readonly AppDemand[] },
+  context: {
+    now: number;
+    timeoutMs: number;
+    draining: ReadonlySet<string>;
+    demands: readonly AppDemand[];
+    /**
+     * CPU limits promised per core. A CPU limit caps a container, it reserves nothing: most apps
+     * idle, so a node takes more limits than cores (OpenStack's default ratio is 16). Memory is
+     * never over-committed: its limit is hard, and exceeding the host's means OOM kills. Default 1.
+     */
+    cpuOvercommit?: number;
+  },
 ): CandidateNode[] {
+  const ratio = context.cpuOvercommit ?? 1;
   const allocated = new Map<string, { cpu: number; memoryBytes: number }>();
   for (const d of context.demands) {
     const a = allocated.get(d.node) ?? { cpu: 0, memoryBytes: 0 };
@@ -66,7 +78,7 @@ export function candidateNodes(
   }
   return nodes.map((n) => ({
     id: n.id,
-    capacity: { cpus: n.capacity.cpus, memoryBytes: n.capacity.memoryBytes },
+    capacity: { cpus: n.capacity.cpus * ratio, memoryBytes: n.capacity.memoryBytes },
     allocated: allocated.get(n.id) ?? { cpu: 0, memoryBytes: 0 },
     alive: nodeStateAt(n.heartbeatAt, context.now, context.timeoutMs) === 'up',
     draining: context.draining.has(n.id),

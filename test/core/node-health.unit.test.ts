@@ -48,4 +48,11 @@ describe('node-health', () => {
       { id: 'c', capacity, allocated: { cpu: 0, memoryBytes: 0 }, alive: true, draining: true },
     ]);
   });
+
+  it('over-commits CPU limits by the given ratio, never memory', () => {
+    const [c] = candidateNodes([{ id: 'a', heartbeatAt: ago(0), capacity: { cpus: 2, memoryBytes: 4e9 } }], {
+      now, timeoutMs: timeout, draining: new Set(), demands: [], cpuOvercommit: 8,
+    });
+    expect(c!.capacity).to.deep.equal({ cpus: 16, memoryBytes: 4e9 });
+  });
 });
