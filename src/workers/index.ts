@@ -101,7 +101,8 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
     concurrency: options.concurrency,
     autorun: false,
     // A job whose worker died (SIGKILL, lost node) is taken again after at most two checks.
-    ...(options.stalledIntervalMs ? { stalledInterval: options.stalledIntervalMs } : {}),
+    // The lock a live worker renews (every half of it) lasts as long as one check period.
+    ...(options.stalledIntervalMs ? { stalledInterval: options.stalledIntervalMs, lockDuration: Math.max(options.stalledIntervalMs, 1000) } : {}),
   });
   worker.on('failed', (job, err) => log.warn({ job: job?.id, err: err.message }, 'job failed'));
   worker.on('completed', (job) => log.info({ job: job.id, result: job.returnvalue }, 'job completed'));

@@ -86,6 +86,8 @@ export interface ReconcileReport {
   kept: number;
   dirsRemoved: string[];
   durationMs: number;
+  /** The latest removals of this and earlier runs, newest first (at most 50), each with when. */
+  recentRemovals: (Removal & { at: string })[];
 }
 
 /** Lists, plans, removes; records the report in Redis (shown by `GET /nodes`). Safe to repeat. */
@@ -112,8 +114,11 @@ export async function reconcileNode(ctx: WorkerContext): Promise<ReconcileReport
   const dirs = await fs.readdir(appsDir).catch(() => [] as string[]);
   const dirsRemoved = planDirRemovals(options.nodeId, apps, dirs, remaining);
   for (const app of dirsRemoved) await ctx.releases.removeApp(app);
+  const at = new Date().toISOString();
+  const previous = await ctx.redis.get(keys.nodeReconcile(options.nodeId)).then((raw) => (raw ? (JSON.parse(raw) as Partial<ReconcileReport>) : {}), () => ({}) as Partial<ReconcileReport>);
   const report: ReconcileReport = {
-    at: new Date().toISOString(), node: options.nodeId, removed, kept: observed.length - removed.length, dirsRemoved, durationMs: Date.now() - started,
+    at, node: options.nodeId, removed, kept: observed.length - removed.length, dirsRemoved, durationMs: Date.now() - started,
+    recentRemovals: [...removed.map((r) => ({ ...r, at })), ...(previous.recentRemovals ?? [])].slice(0, 50),
   };
   await ctx.redis.set(keys.nodeReconcile(options.nodeId), JSON.stringify(report));
   if (removed.length || dirsRemoved.length) ctx.log.info({ removed, dirsRemoved }, 'reconciliation removed orphans');
