@@ -26,6 +26,8 @@ export interface Removal {
 
 /** Build containers live at most the build timeout; this much more covers a slow removal. */
 const buildGraceMs = 60_000;
+/** How long an app that moved keeps its old containers after its document last changed. */
+const movedGraceMs = 5000;
 
 /**
  * Desired state (the app documents) against observed state (this node's labelled containers):
@@ -56,8 +58,10 @@ export function planReconcile(
       continue;
     }
     if (doc.node !== nodeId) {
-      // Until the new node's instances take the traffic, this one keeps serving.
-      if (!doc.instances.some((i) => i.node === nodeId)) remove(`app moved to node ${doc.node}`);
+      // Until the new node's instances take the traffic, this one keeps serving; and a little
+      // longer, so the proxies have applied the switch event before the old instance goes.
+      const switched = !doc.instances.some((i) => i.node === nodeId) && context.now - Date.parse(doc.updatedAt) > movedGraceMs;
+      if (switched) remove(`app moved to node ${doc.node}`);
       continue;
     }
     if (c.release !== doc.release && c.release !== doc.pendingRelease) {

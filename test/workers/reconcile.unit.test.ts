@@ -9,7 +9,7 @@ const me = 'n1';
 const app = (name: string, extra: Partial<AppDocument> = {}): AppDocument => ({
   name, uid: 'u1', owner: 'admin', repo: { url: 'file:///x' }, runtime: 'node', port: 3000, sealedEnv: {}, node: me,
   status: 'running', release: 'r000002', instances: [{ node: me, address: '127.0.0.1', port: 40000, container: `gasper-${name}-r000002-0` }],
-  createdAt: '', updatedAt: '', ...extra,
+  createdAt: '', updatedAt: new Date(now - 60_000).toISOString(), ...extra,
 });
 const container = (appName: string, release: string, role = 'app', ageMs = 1000): ObservedContainer => ({
   id: `id-${appName}-${release}-${role}`, name: `gasper-${appName}-${release}-${role === 'build' ? 'build' : '0'}`, app: appName, release, role, createdMs: now - ageMs,
@@ -41,6 +41,12 @@ describe('planReconcile', () => {
       [app('blog', { node: 'n2', release: 'r000003', instances: [{ node: 'n2', address: '127.0.0.1', port: 1, container: 'x' }] })],
       [container('blog', 'r000002')],
       [['gasper-blog-r000002-0', 'app moved to node n2']],
+    ],
+    [
+      'keeps an app moved away for a few seconds after the switch (proxies apply it)',
+      [app('blog', { node: 'n2', release: 'r000003', instances: [{ node: 'n2', address: '127.0.0.1', port: 1, container: 'x' }], updatedAt: new Date(now - 1000).toISOString() })],
+      [container('blog', 'r000002')],
+      [],
     ],
     ['leaves an app being deleted to its delete job', [app('blog', { status: 'deleting' })], [container('blog', 'r000001')], []],
   ];
