@@ -10,12 +10,12 @@ import { appsRouter } from './routes/apps.ts';
 import { databasesRouter } from './routes/databases.ts';
 import { jobsRouter } from './routes/jobs.ts';
 import { usersRouter } from './routes/users.ts';
+import { nodesRouter } from './routes/nodes.ts';
 import { sshCredentialsRouter } from './routes/ssh-credentials.ts';
 import { openApiRouter } from './openapi/routes.ts';
 import { githubWebhookRouter } from './webhooks/github.ts';
 import { webhookSecretRouter } from './webhooks/secret-routes.ts';
 import { observabilityRouter } from './routes/observability.ts';
-import { nodesRouter } from './routes/nodes.ts';
 
 /** The express application, without a listening socket (supertest drives it directly). */
 export function createApiApp(deps: ApiDeps): Express {
