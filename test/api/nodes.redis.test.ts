@@ -29,7 +29,7 @@ describe('nodes (API and monitor)', function () {
     const res = await fx.get('/nodes').expect(200);
     expect(res.body.nodes).to.have.length(1);
     expect(res.body.nodes[0]).to.deep.include({ id: a, address: '127.0.0.1', state: 'up', draining: false, apps: [name] });
-    expect(res.body.nodes[0].capacity).to.deep.equal({ cpus: 4, memoryBytes: 8 * 1024 ** 3 });
+    expect(res.body.nodes[0].capacity).to.deep.equal({ cpus: 16, memoryBytes: 64 * 1024 ** 3 });
     expect(res.body.nodes[0].reserved).to.deep.equal({ cpu: 1, memoryBytes: 512 * 1024 ** 2 });
 
     const member = await fx.post('/users').send({ name: `user-${suffix()}`, role: 'member' }).expect(201);
@@ -53,9 +53,9 @@ describe('nodes (API and monitor)', function () {
 
   it('409 NO_CAPACITY when no node has room, nothing created', async () => {
     const a = `a-${suffix()}`;
-    // 8 GiB: sixteen default apps (512 MiB) fill it; its 4 CPUs count 8 times (32 CPU limits).
-    await fx.registerNode(a);
-    for (let i = 0; i < 16; i++) await fx.post('/apps').send(validBody(appName('fill'))).expect(202);
+    // 2 GiB: four default apps (512 MiB) fill it; its 1 CPU counts 8 times (8 CPU limits).
+    await fx.nodes.put({ ...(await fx.registerNode(a)), capacity: { cpus: 1, memoryBytes: 2 * 1024 ** 3 } });
+    for (let i = 0; i < 4; i++) await fx.post('/apps').send(validBody(appName('fill'))).expect(202);
     const name = appName('toomuch');
     const before = await fx.snapshot();
     const res = await fx.post('/apps').send(validBody(name));
