@@ -34,7 +34,8 @@ const movedGraceMs = 5000;
  * which containers are orphans. Pure: tested in test/workers/reconcile.unit.test.ts.
  *  - the app no longer exists (or is another incarnation's leftovers: it was deleted meanwhile);
  *  - the app lives on another node now and serves nothing from here (it moved: drain, failover);
- *  - the release is neither the current nor the pending one (an interrupted deploy's leftovers);
+ *  - the release is neither the current nor the pending one, and the container is older than
+ *    `settleMs` (the health timeout and a minute): an interrupted deploy's leftovers;
  *  - a build container older than the build timeout (its worker died mid-build).
  * An app being deleted is left to its delete job.
  */
@@ -42,7 +43,7 @@ export function planReconcile(
   nodeId: string,
   apps: ReadonlyMap<string, AppDocument>,
   containers: readonly ObservedContainer[],
-  context: { now: number; buildTimeoutMs: number },
+  context: { now: number; buildTimeoutMs: number; settleMs: number },
 ): Removal[] {
   const removals: Removal[] = [];
   for (const c of containers) {
@@ -64,7 +65,9 @@ export function planReconcile(
       if (switched) remove(`app moved to node ${doc.node}`);
       continue;
     }
-    if (c.release !== doc.release && c.release !== doc.pendingRelease) {
+    // Younger containers of another release may be an operation's (a rollback starts the older
+    // release beside the serving one), which switches or removes them within the health timeout.
+    if (c.release !== doc.release && c.release !== doc.pendingRelease && context.now - c.createdMs > context.settleMs) {
       remove(`release ${c.release} is neither current (${doc.release ?? 'none'}) nor pending (${doc.pendingRelease ?? 'none'})`);
     }
   }
@@ -110,7 +113,9 @@ export async function reconcileNode(ctx: WorkerContext): Promise<ReconcileReport
     role: c.Labels[containerLabels.role] ?? 'app',
     createdMs: c.Created * 1000,
   }));
-  const removed = planReconcile(options.nodeId, apps, observed, { now: Date.now(), buildTimeoutMs: options.buildTimeoutMs });
+  const removed = planReconcile(options.nodeId, apps, observed, {
+    now: Date.now(), buildTimeoutMs: options.buildTimeoutMs, settleMs: options.healthTimeoutMs + 60_000,
+  });
   const doomed = new Set(removed.map((r) => r.container));
   for (const c of observed) if (doomed.has(c.name)) await removeContainer(docker, c.id);
   const remaining = new Set(observed.filter((c) => !doomed.has(c.name)).map((c) => c.app));

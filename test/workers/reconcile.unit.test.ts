@@ -15,17 +15,18 @@ const container = (appName: string, release: string, role = 'app', ageMs = 1000)
   id: `id-${appName}-${release}-${role}`, name: `gasper-${appName}-${release}-${role === 'build' ? 'build' : '0'}`, app: appName, release, role, createdMs: now - ageMs,
 });
 const plan = (apps: AppDocument[], containers: ObservedContainer[]) =>
-  planReconcile(me, new Map(apps.map((a) => [a.name, a])), containers, { now, buildTimeoutMs }).map((r) => [r.container, r.reason]);
+  planReconcile(me, new Map(apps.map((a) => [a.name, a])), containers, { now, buildTimeoutMs, settleMs: 90_000 }).map((r) => [r.container, r.reason]);
 
 describe('planReconcile', () => {
   const cases: [string, AppDocument[], ObservedContainer[], [string, string][]][] = [
     ['keeps the current release', [app('blog')], [container('blog', 'r000002')], []],
     ['keeps the pending release (a deploy in progress)', [app('blog', { pendingRelease: 'r000003' })], [container('blog', 'r000003'), container('blog', 'r000003', 'build')], []],
     ['removes containers of an app that no longer exists', [], [container('gone', 'r000001')], [['gasper-gone-r000001-0', 'app no longer exists']]],
+    ['keeps a young container of another release (a rollback in progress)', [app('blog')], [container('blog', 'r000001', 'app', 30_000)], []],
     [
       'removes a release neither current nor pending',
       [app('blog')],
-      [container('blog', 'r000001')],
+      [container('blog', 'r000001', 'app', 91_000)],
       [['gasper-blog-r000001-0', 'release r000001 is neither current (r000002) nor pending (none)']],
     ],
     [
