@@ -36,11 +36,6 @@ export class NodeStore {
     return raws.flatMap((raw) => (raw ? [nodeDocumentSchema.parse(JSON.parse(raw))] : []));
   }
 
-  async get(id: string): Promise<NodeDocument | undefined> {
-    const raw = await this.redis.get(keys.node(id));
-    return raw ? nodeDocumentSchema.parse(JSON.parse(raw)) : undefined;
-  }
-
   /** Drained nodes take nothing new; kept apart from the document, which heartbeats rewrite. */
   async setDraining(id: string, draining: boolean): Promise<void> {
     if (draining) await this.redis.sadd(keys.nodesDraining, id);
