@@ -26,7 +26,7 @@ export interface PlatformHandle {
   close(): Promise<void>;
 }
 
-/** Node heartbeat period and the silence after which the API stops placing on a node. */
+/** Node heartbeat period and the silence after which a node is down: defaults of GASPER_NODE_HEARTBEAT_MS and GASPER_NODE_TIMEOUT_MS. */
 export const heartbeatMs = 5_000;
 export const nodeTimeoutMs = 30_000;
 
@@ -71,10 +71,11 @@ export async function startPlatform(
       const worker = await startWorker(
         {
           redisUrl, stateDir: config.stateDir, dockerHost: config.dockerHost, concurrency: config.workerConcurrency,
-          heartbeatMs, nodeId: config.node.id, nodeAddress: config.node.address, allowLocalRepos: config.allowLocalRepos,
+          heartbeatMs: config.nodes.heartbeatMs, nodeId: config.node.id, nodeAddress: config.node.address, allowLocalRepos: config.allowLocalRepos,
           extraCaCerts: config.extraCaCerts, imagePrefix: config.imagePrefix, runtimeImages: config.runtimeImages,
           healthTimeoutMs: config.healthTimeoutMs, buildTimeoutMs: config.buildTimeoutMs, keepReleases: config.lifecycle.keepReleases,
           advertisedDockerHost: config.nodeDockerHost,
+          reconcileIntervalMs: config.nodes.reconcileIntervalMs, stalledIntervalMs: config.nodes.stalledIntervalMs,
           observability: { logLines: config.logLines, metricsIntervalMs: config.metrics.intervalMs, metricsHistory: config.metrics.history },
           databases: {
             databaseImages: config.databases.images, readyTimeoutMs: config.databases.readyTimeoutMs,
@@ -115,7 +116,7 @@ export async function startPlatform(
       const api = await startApi(
         {
           ...config.api, redisUrl, domain: config.domain, proxyPort: handle.proxy?.port ?? config.proxy.port,
-          allowLocalRepos: config.allowLocalRepos, nodeTimeoutMs, jobAttempts: config.jobAttempts,
+          allowLocalRepos: config.allowLocalRepos, nodeTimeoutMs: config.nodes.timeoutMs, cpuOvercommit: config.nodes.cpuOvercommit, jobAttempts: config.jobAttempts,
           authFailuresPerMinute: config.limits.authFailuresPerMinute, changesPerMinute: config.limits.changesPerMinute,
           metricsToken: config.metricsToken,
           databasePorts: config.databases.ports,

@@ -18,6 +18,10 @@ export interface ApiOptions {
   allowLocalRepos: boolean;
   /** Nodes silent for longer are not placed on. */
   nodeTimeoutMs: number;
+  /** CPU limits placed per core of a node (GASPER_CPU_OVERCOMMIT); memory is never over-committed. Default 8. */
+  cpuOvercommit?: number;
+  /** How often the API checks node heartbeats (node-monitor.ts). Default: timeout / 3, at most 5 s. */
+  nodeCheckMs?: number;
   /** The API's public base URL, for the webhook URLs it hands out. Default: the request's origin. */
   publicUrl?: string;
   /** Largest accepted request body. Default 256 KiB. */

@@ -28,6 +28,7 @@ export const errorCatalog = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
   NO_NODE_AVAILABLE: 503,
+  NO_CAPACITY: 409,
   INTERNAL: 500,
 } as const;
 export type ErrorCode = keyof typeof errorCatalog;

@@ -14,6 +14,7 @@ import { TokenStore } from '../store/tokens.ts';
 import { UserStore } from '../store/users.ts';
 import { createApiApp } from './app.ts';
 import type { ApiOptions } from './deps.ts';
+import { startNodeMonitor } from './node-monitor.ts';
 
 export interface ApiServiceOptions extends ApiOptions {
   host: string;
@@ -37,15 +38,18 @@ export async function startApi(
   const redis: Redis = connectRedis(options.redisUrl);
   const queues = new NodeQueues(redis);
   const shutdown = new AbortController();
+  const apps = new AppStore(redis);
+  const nodes = new NodeStore(redis);
+  const enqueue = createEnqueuer(redis, queues, options.jobAttempts);
   const app = createApiApp({
     redis,
-    apps: new AppStore(redis),
-    nodes: new NodeStore(redis),
+    apps,
+    nodes,
     users: new UserStore(redis),
     tokens: new TokenStore(redis),
     limits: { authFailures: new RateLimiter(redis, 'auth-failures'), changes: new RateLimiter(redis, 'changes') },
     queues,
-    enqueue: createEnqueuer(redis, queues, options.jobAttempts),
+    enqueue,
     secrets: deps.secrets,
     log,
     options,
@@ -59,12 +63,15 @@ export async function startApi(
   });
   const port = (server.address() as AddressInfo).port;
   log.info({ port }, 'api listening');
+  // Heartbeats are checked where placement is decided: down nodes are announced and failed over.
+  const monitor = startNodeMonitor({ timeoutMs: options.nodeTimeoutMs, intervalMs: options.nodeCheckMs }, { apps, nodes, enqueue, redis, options }, log);
   let closing: Promise<void> | undefined;
   return {
     port,
     close() {
       closing ??= (async () => {
         shutdown.abort();
+        await monitor.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

@@ -42,6 +42,11 @@ const envSchema = z.object({
   GASPER_NODE_DOCKER_HOST: optional.pipe(
     z.string().regex(/^(unix|tcp|http|https):\/\/\S+$/, 'must be unix://, tcp://, http:// or https:// (DOCKER_HOST syntax)').optional(),
   ),
+  GASPER_NODE_HEARTBEAT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
+  GASPER_NODE_TIMEOUT_MS: z.coerce.number().int().min(500).max(600_000).default(30_000),
+  GASPER_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1000).default(60_000),
+  GASPER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000),
+  GASPER_CPU_OVERCOMMIT: z.coerce.number().min(1).max(64).default(8),
   GASPER_ADMIN_TOKEN: optional.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   GASPER_SECRET_KEY: optional.pipe(
     z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 hex characters (32 bytes)').optional(),
@@ -114,6 +119,12 @@ export interface Config {
    * node can exec into this node's containers. Unset: not advertised (only local SSH sessions).
    */
   nodeDockerHost: string | undefined;
+  /**
+   * Several nodes: heartbeat period, the silence after which a node is down (its apps move),
+   * how often a worker reconciles its containers, and how often BullMQ looks for jobs whose
+   * worker died (stalled jobs are run again).
+   */
+  nodes: { heartbeatMs: number; timeoutMs: number; reconcileIntervalMs: number; stalledIntervalMs: number; cpuOvercommit: number };
   adminToken: string | undefined;
   secretKey: string | undefined;
   allowLocalRepos: boolean;
@@ -210,6 +221,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     dockerHost: e.DOCKER_HOST,
     node: { id: e.GASPER_NODE_ID, address: e.GASPER_NODE_ADDRESS },
     nodeDockerHost: e.GASPER_NODE_DOCKER_HOST,
+    nodes: nodesConfig(e),
     adminToken: e.GASPER_ADMIN_TOKEN,
     secretKey: e.GASPER_SECRET_KEY,
     allowLocalRepos: e.GASPER_ALLOW_LOCAL_REPOS,
@@ -235,6 +247,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     metricsToken: e.GASPER_METRICS_TOKEN,
     lifecycle: lifecycleOptionsFromEnv(e, (variable, reason) => new ConfigError(variable, reason)),
   });
+}
+
+function nodesConfig(e: Env): Config['nodes'] {
+  // Two missed heartbeats at least, or a busy moment would mark a live node down.
+  if (e.GASPER_NODE_TIMEOUT_MS < 2 * e.GASPER_NODE_HEARTBEAT_MS) {
+    throw new ConfigError('GASPER_NODE_TIMEOUT_MS', `must be at least twice GASPER_NODE_HEARTBEAT_MS (${e.GASPER_NODE_HEARTBEAT_MS})`);
+  }
+  return {
+    heartbeatMs: e.GASPER_NODE_HEARTBEAT_MS,
+    timeoutMs: e.GASPER_NODE_TIMEOUT_MS,
+    reconcileIntervalMs: e.GASPER_RECONCILE_INTERVAL_MS,
+    stalledIntervalMs: e.GASPER_STALLED_INTERVAL_MS,
+    cpuOvercommit: e.GASPER_CPU_OVERCOMMIT,
+  };
 }
 
 function dnsConfig(e: Env): Config['dns'] {

@@ -13,6 +13,12 @@ export const keys = {
   appOpSeq: (name: string) => `gasper:app:${name}:op-seq`,
   node: (id: string) => `gasper:node:${id}`,
   nodes: 'gasper:nodes',
+  /** Ids of the nodes an admin drained: nothing new is placed there. */
+  nodesDraining: 'gasper:nodes:draining',
+  /** `up` or `down`, as the node monitor last decided (it publishes a node.state event on change). */
+  nodeState: (id: string) => `gasper:node:${id}:state`,
+  /** What the node's last reconciliation did (JSON, see workers/reconcile.ts). */
+  nodeReconcile: (id: string) => `gasper:node:${id}:reconcile`,
   /** Which queue holds a job; expires with the job's retention. */
   jobQueue: (jobId: string) => `gasper:job:${jobId}:queue`,
   database: (name: string) => `gasper:database:${name}`,

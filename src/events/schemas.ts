@@ -44,13 +44,26 @@ export const databaseRemovedEvent = z.object({
   database: z.string(),
 });
 
-export const eventSchema = z.discriminatedUnion('type', [appInstancesEvent, appRemovedEvent, databaseStateEvent, databaseRemovedEvent]);
+/**
+ * A node's liveness, published on each change by the API's node monitor (src/api/node-monitor.ts):
+ * the proxy stops sending to instances on a node that is `down`.
+ */
+export const nodeStateEvent = z.object({
+  type: z.literal('node.state'),
+  node: z.string(),
+  state: z.enum(['up', 'down']),
+  address: z.string(),
+});
+
+export const eventSchema = z.discriminatedUnion('type', [appInstancesEvent, appRemovedEvent, databaseStateEvent, databaseRemovedEvent, nodeStateEvent]);
 export type GasperEvent = z.infer<typeof eventSchema>;
 export type AppInstancesEvent = z.infer<typeof appInstancesEvent>;
 export type DatabaseStateEvent = z.infer<typeof databaseStateEvent>;
+export type NodeStateEvent = z.infer<typeof nodeStateEvent>;
 
 /** The entity an event describes; the latest event per entity is kept as a snapshot. */
 export function entityOf(event: GasperEvent): string {
+  if (event.type === 'node.state') return `node:${event.node}`;
   return 'app' in event ? `app:${event.app}` : `database:${event.database}`;
 }
 

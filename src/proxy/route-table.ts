@@ -54,8 +54,9 @@ export class RouteTable {
   constructor(private readonly domain: string) {}
 
   apply(event: GasperEvent): void {
-    if (event.type === 'app.removed') this.routes.delete(event.app);
-    else if (event.type === 'app.instances') this.set(event.app, event.instances);
+    if (event.type === 'node.state') return this.setNodeState(event.node, event.state);
+    if (event.type === 'app.removed') this.forget(event.app);
+    else if (event.type === 'app.instances') this.publish(event.app, event.instances);
   }
 
   set(app: string, instances: readonly Instance[]): void {
@@ -115,5 +116,29 @@ export class RouteTable {
 
   has(app: string): boolean {
     return this.routes.has(app);
+  }
+
+  /** Every app's published instances, down nodes' included, so a node coming back is routed again. */
+  private readonly published = new Map<string, readonly Instance[]>();
+  /** Nodes the node monitor declared down (node.state events): their instances get no traffic. */
+  private readonly downNodes = new Set<string>();
+
+  /** Routes to the instances an app.instances event lists, but those on down nodes. */
+  private publish(app: string, instances: readonly Instance[]): void {
+    this.published.set(app, instances);
+    this.set(app, this.downNodes.size ? instances.filter((i) => !this.downNodes.has(i.node)) : instances);
+  }
+
+  private forget(app: string): void {
+    this.routes.delete(app);
+    this.published.delete(app);
+  }
+
+  /** Stops (or resumes) routing to the instances on `node`. */
+  setNodeState(node: string, state: 'up' | 'down'): void {
+    if ((state === 'down') === this.downNodes.has(node)) return;
+    if (state === 'down') this.downNodes.add(node);
+    else this.downNodes.delete(node);
+    for (const [app, instances] of this.published) if (instances.some((i) => i.node === node)) this.publish(app, instances);
   }
 }

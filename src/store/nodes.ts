@@ -5,7 +5,12 @@ import { keys } from '../core/keys.ts';
 export const nodeDocumentSchema = z.object({
   id: z.string(),
   address: z.string(),
-  capacity: z.object({ cpus: z.number(), memoryBytes: z.number() }),
+  /** `diskBytes`: size of the filesystem holding the state directory (releases, volumes' host side). */
+  capacity: z.object({ cpus: z.number(), memoryBytes: z.number(), diskBytes: z.number().optional() }),
+  /** Measured at the heartbeat: load average over the last minute per CPU, memory in use, disk free. */
+  usage: z.object({ load1PerCpu: z.number(), memoryUsedBytes: z.number(), diskFreeBytes: z.number().optional() }).optional(),
+  /** Gasper's running containers on the node and the limits they were given (Docker NanoCpus, Memory). */
+  allocations: z.object({ containers: z.number().int(), cpu: z.number(), memoryBytes: z.number() }).optional(),
   startedAt: z.string(),
   heartbeatAt: z.string(),
   /**
@@ -29,5 +34,26 @@ export class NodeStore {
     if (ids.length === 0) return [];
     const raws = await this.redis.mget(ids.map(keys.node));
     return raws.flatMap((raw) => (raw ? [nodeDocumentSchema.parse(JSON.parse(raw))] : []));
+  }
+
+  /** Drained nodes take nothing new; kept apart from the document, which heartbeats rewrite. */
+  async setDraining(id: string, draining: boolean): Promise<void> {
+    if (draining) await this.redis.sadd(keys.nodesDraining, id);
+    else await this.redis.srem(keys.nodesDraining, id);
+  }
+
+  async draining(): Promise<Set<string>> {
+    return new Set(await this.redis.smembers(keys.nodesDraining));
+  }
+
+  /** Records the node's state and returns the previous one (null: never decided), atomically. */
+  async swapState(id: string, state: 'up' | 'down'): Promise<string | null> {
+    return this.redis.set(keys.nodeState(id), state, 'GET');
+  }
+
+  async states(ids: readonly string[]): Promise<Map<string, string>> {
+    if (ids.length === 0) return new Map();
+    const values = await this.redis.mget(ids.map(keys.nodeState));
+    return new Map(ids.flatMap((id, i) => (values[i] ? [[id, values[i]!] as const] : [])));
   }
 }

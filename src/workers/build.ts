@@ -41,6 +41,9 @@ function lineSplitter(emit: (line: string) => void): PassThrough {
  */
 export async function runBuild(options: BuildOptions): Promise<void> {
   const { docker } = options;
+  // A build container an interrupted attempt left (its worker was killed) still mounts the
+  // release directory the retry has cloned again, deleted: exec would fail there. Start afresh.
+  await removeContainer(docker, options.spec.name!);
   const { id } = await ensureContainer(docker, options.spec);
   const tail: string[] = [];
   let timedOut = false;

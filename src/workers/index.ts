@@ -13,6 +13,8 @@ import type { NodeWorkerOptions, WorkerContext } from './context.ts';
 import { deleteApp } from './delete-app.ts';
 import { deployApp } from './deploy-app.ts';
 import { startHeartbeat } from './heartbeat.ts';
+import { dockerAllocations, measureNode } from './node-usage.ts';
+import { startReconciler } from './reconcile.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { startWorkerObservability, type WorkerObservabilityOptions } from './observability.ts';
 import { ReleaseDirs } from './releases.ts';
@@ -33,6 +35,10 @@ export interface WorkerServiceOptions extends NodeWorkerOptions {
   /** Docker endpoint advertised in the node document for other nodes' SSH services; unset: none. */
   advertisedDockerHost?: string;
   observability?: WorkerObservabilityOptions;
+  /** Containers reconciled against the app documents at start and this often (reconcile.ts). Default 60 s. */
+  reconcileIntervalMs?: number;
+  /** How often BullMQ checks for jobs whose worker died, to run them again. Default 30 s. */
+  stalledIntervalMs?: number;
   /** Database engines: images, readiness timeout, backup limits, monitor period (see database-context.ts). */
   databases?: Partial<Omit<DatabaseWorkerOptions, 'nodeId' | 'nodeAddress' | 'imagePrefix'>>;
 }
@@ -103,11 +109,17 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
     prefix: bullPrefix,
     concurrency: options.concurrency,
     autorun: false,
+    // A job whose worker died (SIGKILL, lost node) is taken again after at most two checks.
+    // The lock a live worker renews (every half of it) lasts as long as one check period.
+    ...(options.stalledIntervalMs ? { stalledInterval: options.stalledIntervalMs, lockDuration: Math.max(options.stalledIntervalMs, 1000) } : {}),
   });
   worker.on('failed', (job, err) => log.warn({ job: job?.id, err: err.message }, 'job failed'));
   worker.on('completed', (job) => log.info({ job: job.id, result: job.returnvalue }, 'job completed'));
   worker.on('error', (err) => log.error({ err }, 'worker error'));
-  const heartbeat = await startHeartbeat(new NodeStore(redis), { id: options.nodeId, address: options.nodeAddress, docker: options.advertisedDockerHost }, options.heartbeatMs, log);
+  const reconciler = await startReconciler(ctx, options.reconcileIntervalMs ?? 60_000);
+  log.info({ removed: reconciler.first.removed.length, kept: reconciler.first.kept }, 'reconciled containers at start');
+  const measure = () => measureNode(options.stateDir, () => dockerAllocations(docker, options.nodeId));
+  const heartbeat = await startHeartbeat(new NodeStore(redis), { id: options.nodeId, address: options.nodeAddress, docker: options.advertisedDockerHost }, options.heartbeatMs, log, measure);
   const observability = startWorkerObservability({ ...options.observability, nodeId: options.nodeId }, { docker, redis, worker, log });
   const databaseMonitor = startDatabaseMonitor(dbCtx);
   void worker.run();
@@ -119,6 +131,7 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
     close() {
       closing ??= (async () => {
         heartbeat.close();
+        await reconciler.close();
         await observability.close();
         await databaseMonitor.close();
         await supervisor.close();

@@ -125,7 +125,8 @@ export async function startApiFixture(options: Partial<ApiOptions> = {}): Promis
       const node: NodeDocument = {
         id,
         address: '127.0.0.1',
-        capacity: { cpus: 4, memoryBytes: 8 * 1024 ** 3 },
+        // Room for a hundred apps of the default size: placement refuses apps a node cannot hold.
+        capacity: { cpus: 16, memoryBytes: 64 * 1024 ** 3 },
         startedAt: new Date(heartbeatAt.getTime() - 60_000).toISOString(),
         heartbeatAt: heartbeatAt.toISOString(),
       };

@@ -1,13 +1,13 @@
 import crypto from 'node:crypto';
 import { Router, type Response } from 'express';
 import { releaseId } from '../../core/naming.ts';
-import { NoNodeAvailableError, placeApp } from '../../core/placement.ts';
 import { runtimes } from '../../core/runtimes.ts';
 import { canSee, quotaProblem } from '../../core/access.ts';
 import type { AppDocument } from '../../store/app-document.ts';
 import { principalOf } from '../auth.ts';
 import { createAppRequest } from '../app-request.ts';
 import type { ApiDeps } from '../deps.ts';
+import { chooseNode as chooseNodeFor, demandOf } from '../node-placement.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { appView, jobRef } from '../views.ts';
 
@@ -17,15 +17,9 @@ export function appsRouter(deps: ApiDeps): Router {
   const createSchema = createAppRequest({ allowLocalRepos: options.allowLocalRepos, resources: options.resources });
   const router = Router();
 
-  async function chooseNode(): Promise<string> {
-    const load = new Map<string, number>();
-    for (const app of await apps.list()) load.set(app.node, (load.get(app.node) ?? 0) + 1);
-    try {
-      return placeApp(await nodes.list(), { now: Date.now(), heartbeatTimeoutMs: options.nodeTimeoutMs, load });
-    } catch (err) {
-      if (err instanceof NoNodeAvailableError) throw new ApiError('NO_NODE_AVAILABLE', err.message);
-      throw err;
-    }
+  /** A live, non-draining node with room for the app's instances (node-placement.ts). */
+  async function chooseNode(request: object): Promise<string> {
+    return chooseNodeFor(deps, demandOf(request));
   }
 
   /** The app, if the caller may see it: another user's app is as absent as a missing one. */
@@ -44,7 +38,7 @@ export function appsRouter(deps: ApiDeps): Router {
     const owned = (await apps.list()).filter((a) => a.owner === principal.user).length;
     const overQuota = quotaProblem(quotas, { apps: owned, databases: 0 }, 'app');
     if (overQuota) throw new ApiError('QUOTA_EXCEEDED', overQuota);
-    const node = await chooseNode();
+    const node = await chooseNode(body);
     const release = releaseId(1);
     const now = new Date().toISOString();
     const doc: AppDocument = {

@@ -1,0 +1,81 @@
+import { Router } from 'express';
+import { keys } from '../../core/keys.ts';
+import { nodeStateAt } from '../../core/node-health.ts';
+import type { AppDocument } from '../../store/app-document.ts';
+import type { NodeDocument } from '../../store/nodes.ts';
+import { requireScope } from '../auth.ts';
+import type { ApiDeps } from '../deps.ts';
+import { ApiError } from '../errors.ts';
+import { demandOf, moveAppsOff } from '../node-placement.ts';
+
+/**
+ * The nodes, for admins: `GET /nodes`, `POST /nodes/:id/drain` (nothing new is placed there and
+ * its apps are redeployed elsewhere) and `POST /nodes/:id/undrain`.
+ */
+export function nodesRouter(deps: ApiDeps): Router {
+  const router = Router();
+  router.use(requireScope('admin'));
+
+  async function views(only?: string) {
+    const [nodes, draining, apps] = await Promise.all([deps.nodes.list(), deps.nodes.draining(), deps.apps.list()]);
+    const chosen = only === undefined ? nodes : nodes.filter((n) => n.id === only);
+    const reconciles = chosen.length ? await deps.redis.mget(chosen.map((n) => keys.nodeReconcile(n.id))) : [];
+    return chosen.map((n, i) => nodeView(n, { now: Date.now(), timeoutMs: deps.options.nodeTimeoutMs, draining: draining.has(n.id), apps, reconcile: reconciles[i] ?? null }));
+  }
+
+  async function existing(id: string) {
+    const [view] = await views(id);
+    if (!view) throw new ApiError('NOT_FOUND', `node "${id}" not found`);
+    return view;
+  }
+
+  router.get('/', async (_req, res) => {
+    res.json({ nodes: await views() });
+  });
+
+  router.get('/:id', async (req, res) => {
+    res.json({ node: await existing(req.params.id) });
+  });
+
+  router.post('/:id/drain', async (req, res) => {
+    await existing(req.params.id);
+    await deps.nodes.setDraining(req.params.id, true);
+    const report = await moveAppsOff(deps, req.params.id, deps.log);
+    res.status(202).json({ node: await existing(req.params.id), ...report });
+  });
+
+  router.post('/:id/undrain', async (req, res) => {
+    await existing(req.params.id);
+    await deps.nodes.setDraining(req.params.id, false);
+    res.json({ node: await existing(req.params.id) });
+  });
+  return router;
+}
+
+/** A node as `GET /nodes` shows it: what it reports, and what Gasper placed there. */
+export function nodeView(
+  node: NodeDocument,
+  context: { now: number; timeoutMs: number; draining: boolean; apps: readonly AppDocument[]; reconcile: string | null },
+) {
+  const placed = context.apps.filter((a) => a.node === node.id && a.status !== 'deleting');
+  const reserved = placed.reduce((sum, a) => {
+    const d = demandOf(a);
+    return { cpu: sum.cpu + d.cpu, memoryBytes: sum.memoryBytes + d.memoryBytes };
+  }, { cpu: 0, memoryBytes: 0 });
+  return {
+    id: node.id,
+    address: node.address,
+    state: nodeStateAt(node.heartbeatAt, context.now, context.timeoutMs),
+    draining: context.draining,
+    capacity: node.capacity,
+    usage: node.usage ?? null,
+    /** What the node's Docker runs (from its heartbeat). */
+    allocations: node.allocations ?? null,
+    /** What placement counts as taken: the limits of the apps placed there. */
+    reserved,
+    apps: placed.map((a) => a.name),
+    startedAt: node.startedAt,
+    heartbeatAt: node.heartbeatAt,
+    lastReconcile: context.reconcile ? (JSON.parse(context.reconcile) as unknown) : null,
+  };
+}

@@ -1,0 +1,160 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { containerLabels } from '../core/naming.ts';
+import { keys } from '../core/keys.ts';
+import type { AppDocument } from '../store/app-document.ts';
+import { listManaged, removeContainer } from './containers.ts';
+import type { WorkerContext } from './context.ts';
+
+/** One of Gasper's app or build containers on this node, as Docker labels describe it. */
+export interface ObservedContainer {
+  id: string;
+  name: string;
+  app: string;
+  release: string;
+  role: string;
+  /** Creation time, ms since the epoch. */
+  createdMs: number;
+}
+
+export interface Removal {
+  container: string;
+  app: string;
+  release: string;
+  reason: string;
+}
+
+/** Build containers live at most the build timeout; this much more covers a slow removal. */
+const buildGraceMs = 60_000;
+/** How long an app that moved keeps its old containers after its document last changed. */
+const movedGraceMs = 5000;
+
+/**
+ * Desired state (the app documents) against observed state (this node's labelled containers):
+ * which containers are orphans. Pure: tested in test/workers/reconcile.unit.test.ts.
+ *  - the app no longer exists (or is another incarnation's leftovers: it was deleted meanwhile);
+ *  - the app lives on another node now and serves nothing from here (it moved: drain, failover);
+ *  - the release is neither the current nor the pending one, and the container is older than
+ *    `settleMs` (the health timeout and a minute): an interrupted deploy's leftovers;
+ *  - a build container older than the build timeout (its worker died mid-build).
+ * An app being deleted is left to its delete job.
+ */
+export function planReconcile(
+  nodeId: string,
+  apps: ReadonlyMap<string, AppDocument>,
+  containers: readonly ObservedContainer[],
+  context: { now: number; buildTimeoutMs: number; settleMs: number },
+): Removal[] {
+  const removals: Removal[] = [];
+  for (const c of containers) {
+    const doc = apps.get(c.app);
+    const remove = (reason: string) => removals.push({ container: c.name, app: c.app, release: c.release, reason });
+    if (!doc) {
+      remove('app no longer exists');
+      continue;
+    }
+    if (doc.status === 'deleting') continue;
+    if (c.role === 'build' && context.now - c.createdMs > context.buildTimeoutMs + buildGraceMs) {
+      remove('build container older than the build timeout');
+      continue;
+    }
+    if (doc.node !== nodeId) {
+      // Until the new node's instances take the traffic, this one keeps serving; and a little
+      // longer, so the proxies have applied the switch event before the old instance goes.
+      const switched = !doc.instances.some((i) => i.node === nodeId) && context.now - Date.parse(doc.updatedAt) > movedGraceMs;
+      if (switched) remove(`app moved to node ${doc.node}`);
+      continue;
+    }
+    // Younger containers of another release may be an operation's (a rollback starts the older
+    // release beside the serving one), which switches or removes them within the health timeout.
+    if (c.release !== doc.release && c.release !== doc.pendingRelease && context.now - c.createdMs > context.settleMs) {
+      remove(`release ${c.release} is neither current (${doc.release ?? 'none'}) nor pending (${doc.pendingRelease ?? 'none'})`);
+    }
+  }
+  return removals;
+}
+
+/**
+ * App directories under the state dir this node no longer needs: apps that do not exist, or
+ * that live on another node and have no container left here.
+ */
+export function planDirRemovals(nodeId: string, apps: ReadonlyMap<string, AppDocument>, dirs: readonly string[], remaining: ReadonlySet<string>): string[] {
+  return dirs.filter((app) => {
+    const doc = apps.get(app);
+    if (!doc) return !remaining.has(app);
+    return doc.node !== nodeId && doc.status !== 'deleting' && !remaining.has(app);
+  });
+}
+
+export interface ReconcileReport {
+  at: string;
+  node: string;
+  removed: Removal[];
+  kept: number;
+  dirsRemoved: string[];
+  durationMs: number;
+  /** The latest removals of this and earlier runs, newest first (at most 50), each with when. */
+  recentRemovals: (Removal & { at: string })[];
+}
+
+/** Lists, plans, removes; records the report in Redis (shown by `GET /nodes`). Safe to repeat. */
+export async function reconcileNode(ctx: WorkerContext): Promise<ReconcileReport> {
+  const started = Date.now();
+  const { docker, options } = ctx;
+  // Containers first, documents second: a container created between the two reads has its
+  // document already, so it is never taken for an orphan.
+  const listed = (await listManaged(docker, { node: options.nodeId })).filter((c) => c.Labels[containerLabels.app]);
+  const apps = new Map((await ctx.apps.list()).map((a) => [a.name, a]));
+  const observed: ObservedContainer[] = listed.map((c) => ({
+    id: c.Id,
+    name: (c.Names[0] ?? c.Id).replace(/^\//, ''),
+    app: c.Labels[containerLabels.app]!,
+    release: c.Labels[containerLabels.release] ?? '',
+    role: c.Labels[containerLabels.role] ?? 'app',
+    createdMs: c.Created * 1000,
+  }));
+  const removed = planReconcile(options.nodeId, apps, observed, {
+    now: Date.now(), buildTimeoutMs: options.buildTimeoutMs, settleMs: options.healthTimeoutMs + 60_000,
+  });
+  const doomed = new Set(removed.map((r) => r.container));
+  for (const c of observed) if (doomed.has(c.name)) await removeContainer(docker, c.id);
+  const remaining = new Set(observed.filter((c) => !doomed.has(c.name)).map((c) => c.app));
+  const appsDir = path.dirname(ctx.releases.appDir('x'));
+  const dirs = await fs.readdir(appsDir).catch(() => [] as string[]);
+  const dirsRemoved = planDirRemovals(options.nodeId, apps, dirs, remaining);
+  for (const app of dirsRemoved) await ctx.releases.removeApp(app);
+  const at = new Date().toISOString();
+  const previous = await ctx.redis.get(keys.nodeReconcile(options.nodeId)).then((raw) => (raw ? (JSON.parse(raw) as Partial<ReconcileReport>) : {}), () => ({}) as Partial<ReconcileReport>);
+  const report: ReconcileReport = {
+    at, node: options.nodeId, removed, kept: observed.length - removed.length, dirsRemoved, durationMs: Date.now() - started,
+    recentRemovals: [...removed.map((r) => ({ ...r, at })), ...(previous.recentRemovals ?? [])].slice(0, 50),
+  };
+  await ctx.redis.set(keys.nodeReconcile(options.nodeId), JSON.stringify(report));
+  if (removed.length || dirsRemoved.length) ctx.log.info({ removed, dirsRemoved }, 'reconciliation removed orphans');
+  return report;
+}
+
+/**
+ * Reconciles at start (before the worker takes jobs, so a crash's leftovers go first) and every
+ * `intervalMs`. No lock with running jobs is needed: a deploy in progress builds its app's
+ * pending release, which the plan keeps.
+ */
+export async function startReconciler(ctx: WorkerContext, intervalMs: number): Promise<{ first: ReconcileReport; close(): Promise<void> }> {
+  const first = await reconcileNode(ctx);
+  let running: Promise<unknown> | undefined;
+  const timer = setInterval(() => {
+    running ??= reconcileNode(ctx)
+      .catch((err) => ctx.log.warn({ err }, 'reconciliation failed'))
+      .finally(() => {
+        running = undefined;
+      });
+  }, intervalMs);
+  timer.unref();
+  return {
+    first,
+    async close() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

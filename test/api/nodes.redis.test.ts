@@ -1,0 +1,146 @@
+import { expect } from 'chai';
+import supertest from 'supertest';
+import { startNodeMonitor } from '../../src/api/node-monitor.ts';
+import { keys } from '../../src/core/keys.ts';
+import { createLogger } from '../../src/core/log.ts';
+import { eventSchema } from '../../src/events/schemas.ts';
+import { appName, expectError, startApiFixture, suffix, validBody, type ApiFixture } from './api-fixture.ts';
+
+/** GET /nodes, drain and undrain, and the node monitor (down → node.state event, apps moved), on a real Redis. */
+describe('nodes (API and monitor)', function () {
+  let fx: ApiFixture;
+
+  beforeEach(async () => {
+    fx = await startApiFixture();
+  });
+  afterEach(() => fx?.close());
+
+  const queuedJobs = async (node: string) => (await fx.queues.forNode(node).getJobs(['waiting', 'delayed', 'active'])).map((j) => ({ name: j.name, data: j.data }));
+  const latestNodeEvent = async (node: string) => {
+    const raw = await fx.redis.hget(keys.eventsLatest, `node:${node}`);
+    return raw ? eventSchema.parse(JSON.parse(raw)) : undefined;
+  };
+
+  it('lists nodes with capacity, state, draining and what is placed there; admins only', async () => {
+    const a = `a-${suffix()}`;
+    await fx.registerNode(a);
+    const name = appName('listed');
+    await fx.post('/apps').send(validBody(name)).expect(202);
+    const res = await fx.get('/nodes').expect(200);
+    expect(res.body.nodes).to.have.length(1);
+    expect(res.body.nodes[0]).to.deep.include({ id: a, address: '127.0.0.1', state: 'up', draining: false, apps: [name] });
+    expect(res.body.nodes[0].capacity).to.deep.equal({ cpus: 16, memoryBytes: 64 * 1024 ** 3 });
+    expect(res.body.nodes[0].reserved).to.deep.equal({ cpu: 1, memoryBytes: 512 * 1024 ** 2 });
+
+    const member = await fx.post('/users').send({ name: `user-${suffix()}`, role: 'member' }).expect(201);
+    const asMember = (p: string) => supertest(fx.app).get(p).set('authorization', `Bearer ${member.body.token}`);
+    expectError(await asMember('/nodes'), 403, 'FORBIDDEN');
+    expectError(await fx.post('/nodes/nope/drain'), 404, 'NOT_FOUND');
+  });
+
+  it('places apps by free resources: each new app on the emptiest node', async () => {
+    const [a, b] = [`a-${suffix()}`, `b-${suffix()}`];
+    await fx.registerNode(a);
+    await fx.registerNode(b);
+    const placed = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await fx.post('/apps').send(validBody(appName('spread'))).expect(202);
+      placed.push((await fx.apps.get(res.body.app.name))!.node);
+    }
+    expect(placed.filter((n) => n === a)).to.have.length(2);
+    expect(placed.filter((n) => n === b)).to.have.length(2);
+  });
+
+  it('409 NO_CAPACITY when no node has room, nothing created', async () => {
+    const a = `a-${suffix()}`;
+    // 2 GiB: four default apps (512 MiB) fill it; its 1 CPU counts 8 times (8 CPU limits).
+    await fx.nodes.put({ ...(await fx.registerNode(a)), capacity: { cpus: 1, memoryBytes: 2 * 1024 ** 3 } });
+    for (let i = 0; i < 4; i++) await fx.post('/apps').send(validBody(appName('fill'))).expect(202);
+    const name = appName('toomuch');
+    const before = await fx.snapshot();
+    const res = await fx.post('/apps').send(validBody(name));
+    expectError(res, 409, 'NO_CAPACITY');
+    expect(res.body.message).to.match(/no node has 1 CPU and 512 MiB free/);
+    await fx.expectNothingCreated(before, name);
+  });
+
+  it('drain moves apps to another node with a redeploy of the same commit, and stops placing there; undrain', async () => {
+    const [a, b] = [`a-${suffix()}`, `b-${suffix()}`];
+    await fx.registerNode(a);
+    const name = appName('drained');
+    await fx.post('/apps').send(validBody(name)).expect(202);
+    // As if the first deploy ran: a release and its commit.
+    const commit = 'c'.repeat(40);
+    await fx.apps.update(name, (d) => ({ ...d, status: 'running', release: 'r000001', pendingRelease: undefined, commit }));
+    await fx.registerNode(b);
+
+    const res = await fx.post(`/nodes/${a}/drain`).expect(202);
+    expect(res.body.node).to.include({ id: a, draining: true });
+    expect(res.body.moved).to.have.length(1);
+    expect(res.body.moved[0]).to.include({ app: name, to: b });
+    expect(res.body.unplaced).to.deep.equal([]);
+    const doc = (await fx.apps.get(name))!;
+    expect(doc).to.include({ node: b, status: 'running', release: 'r000001', pendingRelease: 'r000002' });
+    expect(await queuedJobs(b)).to.deep.include({ name: 'deploy-app', data: { app: name, uid: doc.uid, release: 'r000002', commit } });
+    const job = await fx.get(`/jobs/${res.body.moved[0].job}`).expect(200);
+    expect(job.body.job.queue).to.equal(`node-${b}`);
+
+    // Draining twice moves nothing more; new apps avoid the drained node.
+    expect((await fx.post(`/nodes/${a}/drain`).expect(202)).body.moved).to.deep.equal([]);
+    const other = await fx.post('/apps').send(validBody(appName('after'))).expect(202);
+    expect((await fx.apps.get(other.body.app.name))!.node).to.equal(b);
+
+    expect((await fx.post(`/nodes/${a}/undrain`).expect(200)).body.node).to.include({ id: a, draining: false });
+    const third = await fx.post('/apps').send(validBody(appName('back'))).expect(202);
+    expect((await fx.apps.get(third.body.app.name))!.node).to.equal(a);
+  });
+
+  it('drain reports apps that fit nowhere and leaves them serving where they are', async () => {
+    const a = `a-${suffix()}`;
+    await fx.registerNode(a);
+    const name = appName('stuck');
+    await fx.post('/apps').send(validBody(name)).expect(202);
+    const res = await fx.post(`/nodes/${a}/drain`).expect(202);
+    expect(res.body.moved).to.deep.equal([]);
+    expect(res.body.unplaced).to.have.length(1);
+    expect(res.body.unplaced[0].app).to.equal(name);
+    expect(res.body.unplaced[0].reason).to.match(/none of the 1 registered nodes can take instances \(1 draining\)/);
+    expect((await fx.apps.get(name))!.node).to.equal(a);
+  });
+
+  it('the monitor marks a silent node down (node.state event), moves its apps, and marks it up again', async () => {
+    const [a, b] = [`a-${suffix()}`, `b-${suffix()}`];
+    await fx.registerNode(a);
+    await fx.registerNode(b);
+    const name = appName('failover');
+    await fx.post('/apps').send(validBody(name)).expect(202);
+    const from = (await fx.apps.get(name))!.node;
+    const to = from === a ? b : a;
+    const monitor = startNodeMonitor({ timeoutMs: 1000, intervalMs: 60_000 }, fx.deps, createLogger('silent'));
+    try {
+      await monitor.check();
+      expect(await latestNodeEvent(from)).to.equal(undefined); // up from the start: nothing to announce
+
+      await fx.registerNode(from, new Date(Date.now() - 5000)); // its heartbeats stopped
+      await monitor.check();
+      expect(await latestNodeEvent(from)).to.deep.equal({ type: 'node.state', node: from, state: 'down', address: '127.0.0.1' });
+      expect(await fx.redis.get(keys.nodeState(from))).to.equal('down');
+      const doc = (await fx.apps.get(name))!;
+      expect(doc.node).to.equal(to);
+      expect(doc.pendingRelease).to.equal('r000002');
+      expect((await queuedJobs(to)).map((j) => j.data.release)).to.include('r000002');
+      // The first release's job is still on the silent node's queue: superseded when it runs.
+      expect((await queuedJobs(from)).map((j) => j.data.release)).to.deep.equal(['r000001']);
+
+      await monitor.check(); // level-based: nothing more to move, nothing new to announce
+      expect((await fx.apps.get(name))!.pendingRelease).to.equal('r000002');
+
+      await fx.registerNode(from);
+      await monitor.check();
+      expect(await latestNodeEvent(from)).to.deep.include({ state: 'up' });
+      expect((await fx.get('/nodes').expect(200)).body.nodes.find((n: { id: string }) => n.id === from).state).to.equal('up');
+    } finally {
+      await monitor.close();
+    }
+  });
+});
