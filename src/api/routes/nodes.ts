@@ -6,6 +6,7 @@ import type { NodeDocument } from '../../store/nodes.ts';
 import { requireScope } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
+import { apiRoutes } from '../openapi/registry.ts';
 import { demandOf, moveAppsOff } from '../node-placement.ts';
 
 /**
@@ -79,3 +80,20 @@ export function nodeView(
     lastReconcile: context.reconcile ? (JSON.parse(context.reconcile) as unknown) : null,
   };
 }
+
+const node = { id: 'the node id' };
+apiRoutes.add(
+  { method: 'get', path: '/nodes', summary: 'Nodes: capacity, usage, allocations, state (admins)', tags: ['nodes'], auth: 'admin', responses: { 200: { description: 'every node' } } },
+  {
+    method: 'get', path: '/nodes/:id', summary: 'One node, with its last reconciliation removals (admins)', tags: ['nodes'], auth: 'admin', params: node,
+    responses: { 200: { description: 'the node' }, 404: { description: 'no such node' } },
+  },
+  {
+    method: 'post', path: '/nodes/:id/drain', summary: 'Stop placing on the node and move its apps elsewhere (admins)', tags: ['nodes'], auth: 'admin', params: node,
+    responses: { 202: { description: 'draining: redeploys enqueued' }, 404: { description: 'no such node' }, 409: { description: 'no other node has room' } },
+  },
+  {
+    method: 'post', path: '/nodes/:id/undrain', summary: 'Place on the node again (admins)', tags: ['nodes'], auth: 'admin', params: node,
+    responses: { 200: { description: 'the node' }, 404: { description: 'no such node' } },
+  },
+);
