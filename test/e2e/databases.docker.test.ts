@@ -67,8 +67,16 @@ describe('databases through the API (Docker, Redis, pg, mysql2, ioredis)', funct
     }
   }
 
+  /** Restarts the container and waits until the worker's monitor has seen it running again. */
   async function restartContainer(name: string): Promise<void> {
     await docker.getContainer(`gasper-db-${name}`).restart({ t: 5 });
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const { status } = (await gasper.api().get(`/databases/${name}`).expect(200)).body.database;
+      if (status === 'running') return;
+      if (Date.now() > deadline) throw new Error(`database ${name} still ${status} a minute after its restart`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 
   async function deleteDatabase(name: string): Promise<void> {
