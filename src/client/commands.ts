@@ -188,30 +188,42 @@ export function registerClientCommands(program: Command): void {
   }));
 }
 
-/** Log lines arrive as JSON objects, one per line (NDJSON) or as SSE `data:` lines. */
+/**
+ * Log lines come as one JSON document (`{lines}`, a tail) or as server-sent events whose `data:`
+ * is one line each (a follow, ended by `event: end`).
+ */
 async function printLogs(client: ApiClient, path: string, out: Output): Promise<void> {
   let pending = '';
+  let event = 'message';
+  let ended = false;
+  const print = (l: Json) =>
+    process.stdout.write(out.json ? `${JSON.stringify(l)}\n` : `${l.timestamp ?? ''} ${l.instance ?? ''} ${l.text ?? ''}\n`);
+  const handle = (raw: string) => {
+    if (raw.startsWith('event:')) return void (event = raw.slice(6).trim());
+    const line = raw.startsWith('data:') ? raw.slice(5).trim() : raw.trim();
+    if (!line || raw.startsWith(':') || raw.startsWith('id:')) return;
+    let entry: Json;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      return;
+    }
+    if (event === 'end') {
+      process.stderr.write(`gasper: log stream ended (${entry.reason ?? 'by the server'})\n`);
+      ended = true;
+    } else if (Array.isArray(entry.lines)) entry.lines.forEach(print);
+    else print(entry);
+  };
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
   try {
     for await (const chunk of client.stream(path, abort.signal)) {
       const parts = (pending + chunk).split('\n');
       pending = parts.pop() ?? '';
-      for (const raw of parts) {
-        const line = raw.startsWith('data:') ? raw.slice(5).trim() : raw.trim();
-        if (!line || raw.startsWith(':') || raw.startsWith('event:') || raw.startsWith('id:')) continue;
-        let entry: Json;
-        try {
-          entry = JSON.parse(line);
-        } catch {
-          continue;
-        }
-        const lines: Json[] = Array.isArray(entry.lines) ? entry.lines : [entry];
-        for (const l of lines) {
-          process.stdout.write(out.json ? `${JSON.stringify(l)}\n` : `${l.time ?? l.timestamp ?? ''} ${l.instance ?? ''} ${l.text ?? l.line ?? ''}\n`);
-        }
-      }
+      parts.forEach(handle);
+      if (ended) return;
     }
+    handle(pending);
   } catch (err) {
     if ((err as Error).name !== 'AbortError') throw err;
   }

@@ -77,6 +77,26 @@ describe('gasper CLI client (against a running platform)', function () {
     expect((await gasper(['apps', 'show', name], env)).stderr).to.include(`app "${name}" not found`);
   });
 
+  it('shows an app\'s logs and restarts it', async () => {
+    const name = `clilog-${crypto.randomBytes(3).toString('hex')}`;
+    const created = await gasper(['apps', 'create', name, '--repo', repo.url, '--runtime', 'node', '--run', 'echo booted-for-the-cli; node server.js'], env);
+    expect(created.code, created.stderr).to.equal(0);
+    // The node worker collects the app's output into Redis a moment after it is printed.
+    let logs: Result | undefined;
+    for (let i = 0; i < 40; i++) {
+      logs = await gasper(['apps', 'logs', name, '--tail', '20'], env);
+      if (logs.stdout.includes('booted-for-the-cli')) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(logs!.code, logs!.stderr).to.equal(0);
+    expect(logs!.stdout).to.match(new RegExp(`^\\d{4}-\\S+ gasper-${name}-r000001-\\d+ booted-for-the-cli$`, 'm'));
+    const restarted = await gasper(['apps', 'restart', name], env);
+    expect(restarted.code, restarted.stderr).to.equal(0);
+    expect(restarted.stdout).to.include(`${name} restarted`);
+    expect((await viaProxy(platform.proxyPort, `${name}.localhost`)).status).to.equal(200);
+    expect((await gasper(['apps', 'delete', name], env)).code).to.equal(0);
+  });
+
   it('names every bad field of a refused request and exits with 1', async () => {
     const res = await gasper(['apps', 'create', 'Bad_Name', '--repo', 'ext::sh -c id', '--runtime', 'cobol'], env);
     expect(res.code).to.equal(1);
