@@ -64,3 +64,22 @@ export function quotaProblem(quotas: Quotas, usage: { apps: number; databases: n
   }
   return undefined;
 }
+
+/** CPUs and memory an owner's instances ask for, summed (instances × per-instance limits). */
+export interface Demand {
+  cpu: number;
+  memoryMb: number;
+}
+
+/** Why `adding` on top of `current` would break the CPU or memory quota, or undefined. */
+export function demandProblem(quotas: Quotas, current: Demand, adding: Demand): string | undefined {
+  const cpu = current.cpu + adding.cpu;
+  const memoryMb = current.memoryMb + adding.memoryMb;
+  if (quotas.maxCpu !== undefined && cpu > quotas.maxCpu + 1e-9) {
+    return `quota reached: at most ${quotas.maxCpu} CPU over all instances (${current.cpu} in use, ${adding.cpu} asked)`;
+  }
+  if (quotas.maxMemoryMb !== undefined && memoryMb > quotas.maxMemoryMb) {
+    return `quota reached: at most ${quotas.maxMemoryMb} MiB over all instances (${current.memoryMb} in use, ${adding.memoryMb} asked)`;
+  }
+  return undefined;
+}

@@ -152,6 +152,24 @@ describe('API users and access (real Redis)', () => {
     await fx.expectNothingCreated(before, over);
   });
 
+  it('CPU and memory quotas count every instance of every app, at creation and when rescaling', async () => {
+    const alice = await createUser();
+    await fx.patch(`/users/${alice.name}`).send({ quotas: { maxCpu: 2, maxMemoryMb: 1536 } }).expect(200);
+    const first = appName('cpu1');
+    await as(alice.token).post('/apps').send(validBody(first, { resources: { cpu: 1, memory: 512 } })).expect(202);
+    const before = await fx.snapshot();
+    const big = appName('cpu2');
+    const refused = await as(alice.token).post('/apps').send(validBody(big, { instances: 2, resources: { cpu: 1, memory: 256 } }));
+    expectError(refused, 403, 'QUOTA_EXCEEDED');
+    expect(refused.body.message).to.match(/at most 2 CPU/);
+    await fx.expectNothingCreated(before, big);
+    await as(alice.token).post('/apps').send(validBody(appName('cpu3'), { resources: { cpu: 1, memory: 512 } })).expect(202);
+    const rescale = await as(alice.token).patch(`/apps/${first}`).send({ resources: { cpu: 1, memory: 1280 } });
+    expectError(rescale, 403, 'QUOTA_EXCEEDED');
+    expect(rescale.body.message).to.match(/at most 1536 MiB/);
+    expect((await fx.apps.get(first))?.resources).to.deep.equal({ cpu: 1, memory: 512 });
+  });
+
   it('a user who owns apps cannot be deleted; one who does not can, and their tokens die', async () => {
     const alice = await createUser();
     const name = appName('keep');

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { bootstrapAdmin, canSee, grantableScopes, hasScope, quotaProblem, scopeForMethod, type Principal } from '../../src/core/access.ts';
+import { bootstrapAdmin, canSee, demandProblem, grantableScopes, hasScope, quotaProblem, scopeForMethod, type Principal } from '../../src/core/access.ts';
 
 const member = (scopes: Principal['scopes']): Principal => ({ user: 'alice', role: 'member', scopes });
 
@@ -41,5 +41,14 @@ describe('access rules', () => {
     expect(quotaProblem({ maxApps: 2 }, { apps: 2, databases: 0 }, 'app')).to.match(/at most 2 app/);
     expect(quotaProblem({ maxApps: 2 }, { apps: 5, databases: 0 }, 'database')).to.equal(undefined);
     expect(quotaProblem({ maxDatabases: 0 }, { apps: 0, databases: 0 }, 'database')).to.match(/at most 0 database/);
+  });
+
+  it('CPU and memory quotas sum every instance, refusing only past the limit', () => {
+    const used = { cpu: 1.5, memoryMb: 1024 };
+    expect(demandProblem({}, used, { cpu: 100, memoryMb: 1e6 })).to.equal(undefined);
+    expect(demandProblem({ maxCpu: 2 }, used, { cpu: 0.5, memoryMb: 0 })).to.equal(undefined);
+    expect(demandProblem({ maxCpu: 2 }, used, { cpu: 0.75, memoryMb: 0 })).to.match(/at most 2 CPU/);
+    expect(demandProblem({ maxMemoryMb: 2048 }, used, { cpu: 0, memoryMb: 1024 })).to.equal(undefined);
+    expect(demandProblem({ maxMemoryMb: 2048 }, used, { cpu: 0, memoryMb: 1025 })).to.match(/at most 2048 MiB/);
   });
 });

@@ -10,6 +10,7 @@ import { ReleaseStore, type ReleaseRecord } from '../../store/release-records.ts
 import { planPatch } from '../app-patch.ts';
 import { patchAppRequest, rollbackRequest } from '../app-patch-request.ts';
 import { principalOf } from '../auth.ts';
+import { enforceAppQuotas } from '../quotas.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { apiRoutes } from '../openapi/registry.ts';
@@ -89,6 +90,9 @@ export function appOperationsRouter(deps: ApiDeps): Router {
     const parsed = patchSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw validationError(parsed.error);
     const plan = planPatch(doc, parsed.data, (v) => secrets.seal(v), policy);
+    if (plan.changed.includes('instances') || plan.changed.includes('resources')) {
+      await enforceAppQuotas(deps, doc.owner, doc.name, plan.next, false);
+    }
     if (plan.redeploy) {
       const { doc: stored, job } = await redeploy(doc, plan.next);
       return res.status(202).json({ app: view(stored), changed: plan.changed, redeploy: true, job });

@@ -1,0 +1,32 @@
+import { demandProblem, quotaProblem, type Demand } from '../core/access.ts';
+import { defaultResourcePolicy, resolveResources } from '../core/resources.ts';
+import type { AppDocument } from '../store/app-document.ts';
+import type { ApiDeps } from './deps.ts';
+import { ApiError } from './errors.ts';
+
+type Scale = Pick<AppDocument, 'instanceCount' | 'resources'>;
+
+/**
+ * Checks an app's owner's quotas before the app is created (`creating`) or rescaled: the number
+ * of apps, and the CPUs and memory of all the owner's instances with this app at `scale`.
+ * Throws QUOTA_EXCEEDED; a quota left unset is no limit.
+ */
+export async function enforceAppQuotas(deps: ApiDeps, owner: string, app: string, scale: Scale, creating: boolean): Promise<void> {
+  const quotas = (await deps.users.get(owner))?.quotas ?? {};
+  if (Object.keys(quotas).length === 0) return;
+  const policy = deps.options.resources ?? defaultResourcePolicy;
+  const demand = (s: Scale): Demand => {
+    const r = resolveResources(s.resources, policy);
+    const n = s.instanceCount ?? 1;
+    return { cpu: r.cpu * n, memoryMb: r.memoryMb * n };
+  };
+  const others = (await deps.apps.list()).filter((a) => a.owner === owner && a.name !== app);
+  const problem =
+    (creating ? quotaProblem(quotas, { apps: others.length, databases: 0 }, 'app') : undefined) ??
+    demandProblem(
+      quotas,
+      others.map(demand).reduce((a, b) => ({ cpu: a.cpu + b.cpu, memoryMb: a.memoryMb + b.memoryMb }), { cpu: 0, memoryMb: 0 }),
+      demand(scale),
+    );
+  if (problem) throw new ApiError('QUOTA_EXCEEDED', problem);
+}
