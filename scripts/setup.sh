@@ -17,7 +17,7 @@ node_ok=$(node -e 'const [a,b]=process.versions.node.split(".").map(Number); con
 missing=()
 for pair in docker:docker.io dockerd:docker.io redis-server:redis-server git:git debootstrap:debootstrap curl:curl \
     ssh:openssh-client ssh-keygen:openssh-client sshpass:sshpass tmux:tmux script:bsdutils \
-    dig:dnsutils dnsperf:dnsperf chromium:chromium; do
+    dig:dnsutils dnsperf:dnsperf chromium:chromium ip:iproute2; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 # dnsmasq is bench/dns's baseline, run as a foreground child on a high port. dnsmasq-base holds
