@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { stopChildren } from './support/children.ts';
 
 const self = fileURLToPath(import.meta.url);
 const run = promisify(execFile);
@@ -438,17 +439,7 @@ async function main(): Promise<void> {
         `p99 ${(g.p99Ms / x.p99Ms).toFixed(2)}x, proxy CPU per request ${(g.proxyUs / x.proxyUs).toFixed(2)}x`,
     );
   } finally {
-    for (const child of children) {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    }
-    await Promise.all(
-      children.map((child) =>
-        child.exitCode !== null || child.signalCode !== null
-          ? undefined
-          : Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => setTimeout(r, 3000))]),
-      ),
-    );
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await stopChildren(children);
     await redis.close();
     await fs.rm(dir, { recursive: true, force: true });
   }

@@ -1,6 +1,7 @@
 import { demandProblem, quotaProblem, type Demand } from '../core/access.ts';
 import { defaultResourcePolicy, resolveResources } from '../core/resources.ts';
 import type { AppDocument } from '../store/app-document.ts';
+import type { DatabaseStore } from '../store/databases.ts';
 import type { ApiDeps } from './deps.ts';
 import { ApiError } from './errors.ts';
 
@@ -28,5 +29,13 @@ export async function enforceAppQuotas(deps: ApiDeps, owner: string, app: string
       others.map(demand).reduce((a, b) => ({ cpu: a.cpu + b.cpu, memoryMb: a.memoryMb + b.memoryMb }), { cpu: 0, memoryMb: 0 }),
       demand(scale),
     );
+  if (problem) throw new ApiError('QUOTA_EXCEEDED', problem);
+}
+
+/** Checks the owner's database count quota before a database is created. */
+export async function enforceDatabaseQuota(deps: ApiDeps, databases: DatabaseStore, owner: string): Promise<void> {
+  const quotas = (await deps.users.get(owner))?.quotas ?? {};
+  const owned = (await databases.list()).filter((d) => d.owner === owner).length;
+  const problem = quotaProblem(quotas, { apps: 0, databases: owned }, 'database');
   if (problem) throw new ApiError('QUOTA_EXCEEDED', problem);
 }

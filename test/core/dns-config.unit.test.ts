@@ -11,8 +11,8 @@ describe('loadConfig: DNS settings', () => {
       nsAddresses: ['127.0.0.1'],
       ttl: 30,
     });
-    const config = loadConfig({ GASPER_DOMAIN: 'apps.example.com', GASPER_NODE_ADDRESS: '10.0.0.7' });
-    expect(config.dns.proxyAddresses).to.deep.equal(['10.0.0.7']);
+    const config = loadConfig({ GASPER_DOMAIN: 'apps.example.com', GASPER_NODE_ADDRESS: '198.51.100.7' });
+    expect(config.dns.proxyAddresses).to.deep.equal(['198.51.100.7']);
     expect(config.dns.nameservers).to.deep.equal(['ns1.apps.example.com']);
   });
 

@@ -10,7 +10,7 @@ function zone(): Zone {
     NOW,
   );
   applyEvent(z, { type: 'app.instances', app: 'hello', release: 'r000001', instances: [] }, NOW);
-  applyEvent(z, { type: 'database.state', database: 'orders', engine: 'postgres', node: 'n1', address: '10.0.0.5', port: 5432 }, NOW);
+  applyEvent(z, { type: 'database.state', database: 'orders', engine: 'postgres', node: 'n1', address: '198.51.100.5', port: 5432 }, NOW);
   applyEvent(z, { type: 'database.state', database: 'cache6', engine: 'redis', node: 'n2', address: 'fd00::6', port: 6379 }, NOW);
   return z;
 }
@@ -32,7 +32,7 @@ const table: [string, number, number, string[], number[]][] = [
   ['apps.example.com', A, Rcode.NOERROR, [], [SOA]],
   ['ns1.apps.example.com', A, Rcode.NOERROR, ['203.0.113.53'], []],
   ['ns1.apps.example.com', AAAA, Rcode.NOERROR, [], [SOA]],
-  ['orders.db.apps.example.com', A, Rcode.NOERROR, ['10.0.0.5'], []],
+  ['orders.db.apps.example.com', A, Rcode.NOERROR, ['198.51.100.5'], []],
   ['orders.db.apps.example.com', AAAA, Rcode.NOERROR, [], [SOA]],
   ['cache6.db.apps.example.com', AAAA, Rcode.NOERROR, ['fd00::6'], []],
   ['db.apps.example.com', A, Rcode.NOERROR, [], [SOA]], // an empty non-terminal: it has names below it
@@ -92,8 +92,8 @@ describe('applyEvent', () => {
     ['a known app redeployed', { type: 'app.instances', app: 'hello', release: 'r2', instances: [] }, false, (z) => z.apps.has('hello'), true],
     ['an app removed', { type: 'app.removed', app: 'hello' }, true, (z) => z.apps.has('hello'), false],
     ['an unknown app removed', { type: 'app.removed', app: 'ghost' }, false, (z) => z.apps.size, 1],
-    ['a database moved', { type: 'database.state', database: 'orders', engine: 'postgres', node: 'n3', address: '10.0.0.9', port: 5432 }, true, (z) => z.databases.get('orders'), '10.0.0.9'],
-    ['a database unchanged', { type: 'database.state', database: 'orders', engine: 'postgres', node: 'n1', address: '10.0.0.5', port: 5433 }, false, (z) => z.databases.get('orders'), '10.0.0.5'],
+    ['a database moved', { type: 'database.state', database: 'orders', engine: 'postgres', node: 'n3', address: '198.51.100.9', port: 5432 }, true, (z) => z.databases.get('orders'), '198.51.100.9'],
+    ['a database unchanged', { type: 'database.state', database: 'orders', engine: 'postgres', node: 'n1', address: '198.51.100.5', port: 5433 }, false, (z) => z.databases.get('orders'), '198.51.100.5'],
     ['a database removed', { type: 'database.removed', database: 'orders' }, true, (z) => z.databases.has('orders'), false],
   ];
   for (const [what, event, changed, probe, expected] of cases) {

@@ -3,7 +3,7 @@ import type { Instance } from '../../src/events/schemas.ts';
 import { appFromHost, RouteTable } from '../../src/proxy/route-table.ts';
 
 const domain = 'apps.test';
-const instance = (port: number, address = '10.0.0.1'): Instance => ({ node: 'n1', address, port, container: `c${port}` });
+const instance = (port: number, address = '198.51.100.1'): Instance => ({ node: 'n1', address, port, container: `c${port}` });
 
 describe('route-table', () => {
   describe('appFromHost', () => {
@@ -37,7 +37,7 @@ describe('route-table', () => {
       expect(table.resolve('blog.apps.test:8080')).to.deep.equal({
         kind: 'upstream',
         app: 'blog',
-        upstream: { host: '10.0.0.1', port: 32768, key: '10.0.0.1:32768' },
+        upstream: { host: '198.51.100.1', port: 32768, key: '198.51.100.1:32768' },
       });
       expect(table.size).to.equal(1);
       expect(table.has('blog')).to.equal(true);
@@ -49,16 +49,16 @@ describe('route-table', () => {
         type: 'app.instances',
         app: 'blog',
         release: 'r000001',
-        instances: [instance(1001), instance(1002, '10.0.0.2'), instance(1003)],
+        instances: [instance(1001), instance(1002, '198.51.100.2'), instance(1003)],
       });
       const keys = Array.from({ length: 7 }, () => {
         const result = table.resolve('blog.apps.test');
         return result.kind === 'upstream' ? result.upstream.key : result.kind;
       });
       expect(keys).to.deep.equal([
-        '10.0.0.1:1001', '10.0.0.2:1002', '10.0.0.1:1003',
-        '10.0.0.1:1001', '10.0.0.2:1002', '10.0.0.1:1003',
-        '10.0.0.1:1001',
+        '198.51.100.1:1001', '198.51.100.2:1002', '198.51.100.1:1003',
+        '198.51.100.1:1001', '198.51.100.2:1002', '198.51.100.1:1003',
+        '198.51.100.1:1001',
       ]);
     });
 
@@ -115,41 +115,41 @@ describe('route-table', () => {
 
     it('skips an upstream marked down until the mark expires', () => {
       const table = table3();
-      table.markDown('10.0.0.1:1002', 1000, 5000);
+      table.markDown('198.51.100.1:1002', 1000, 5000);
       const during = Array.from({ length: 6 }, () => pick(table, { now: 2000 }));
       expect(during).to.not.include(1002);
       expect(new Set(during)).to.deep.equal(new Set([1001, 1003]));
       const after = Array.from({ length: 3 }, () => pick(table, { now: 6000 }));
       expect(after).to.include(1002);
-      expect(table.isDown('10.0.0.1:1002', 5999)).to.equal(true);
-      expect(table.isDown('10.0.0.1:1002', 6000)).to.equal(false);
+      expect(table.isDown('198.51.100.1:1002', 5999)).to.equal(true);
+      expect(table.isDown('198.51.100.1:1002', 6000)).to.equal(false);
     });
 
     it('still tries a down upstream when every upstream is down', () => {
       const table = table3();
-      for (const port of [1001, 1002, 1003]) table.markDown(`10.0.0.1:${port}`, 0, 10_000);
+      for (const port of [1001, 1002, 1003]) table.markDown(`198.51.100.1:${port}`, 0, 10_000);
       expect(pick(table, { now: 1 })).to.be.oneOf([1001, 1002, 1003]);
     });
 
     it('never picks an excluded upstream (a retry), and has none left when all are excluded', () => {
       const table = table3();
-      const tried = new Set(['10.0.0.1:1001', '10.0.0.1:1003']);
+      const tried = new Set(['198.51.100.1:1001', '198.51.100.1:1003']);
       for (let i = 0; i < 4; i++) expect(pick(table, { exclude: tried })).to.equal(1002);
-      tried.add('10.0.0.1:1002');
+      tried.add('198.51.100.1:1002');
       expect(pick(table, { exclude: tried })).to.equal('no-instances');
     });
 
     it('clears the marks of upstreams a new app.instances event lists (the worker found them healthy)', () => {
       const table = table3();
-      table.markDown('10.0.0.1:1002', 0, 10_000);
+      table.markDown('198.51.100.1:1002', 0, 10_000);
       table.apply({ type: 'app.instances', app: 'blog', release: 'r000002', instances: [instance(1002)] });
-      expect(table.isDown('10.0.0.1:1002', 1)).to.equal(false);
+      expect(table.isDown('198.51.100.1:1002', 1)).to.equal(false);
     });
 
     it('lists the upstreams routed', () => {
       const table = table3();
       table.apply({ type: 'app.instances', app: 'shop', release: 'r000001', instances: [instance(2001)] });
-      expect(table.routedKeys()).to.deep.equal(new Set(['10.0.0.1:1001', '10.0.0.1:1002', '10.0.0.1:1003', '10.0.0.1:2001']));
+      expect(table.routedKeys()).to.deep.equal(new Set(['198.51.100.1:1001', '198.51.100.1:1002', '198.51.100.1:1003', '198.51.100.1:2001']));
     });
   });
 });

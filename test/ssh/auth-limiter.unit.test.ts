@@ -30,7 +30,7 @@ describe('AuthLimiter', () => {
     const limiter = new AuthLimiter(options);
     for (let i = 0; i < 8; i++) limiter.failure('198.51.100.1', 0);
     expect(limiter.check('198.51.100.1', 0).allowed).to.equal(false);
-    expect(limiter.check('10.0.0.2', 0)).to.deep.equal({ allowed: true, delayMs: 0 });
+    expect(limiter.check('198.51.100.2', 0)).to.deep.equal({ allowed: true, delayMs: 0 });
   });
 
   it('forgets failures after a quiet window', () => {

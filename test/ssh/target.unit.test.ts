@@ -41,13 +41,13 @@ describe('chooseInstance', () => {
 
 describe('dockerEndpointFor', () => {
   const self = { nodeId: 'n1', dockerHost: 'unix:///var/run/docker.sock' };
-  const nodes = [{ id: 'n1' }, { id: 'n2', docker: 'tcp://10.0.0.2:2376' }, { id: 'n3' }];
+  const nodes = [{ id: 'n1' }, { id: 'n2', docker: 'tcp://198.51.100.2:2376' }, { id: 'n3' }];
   it("uses this node's own DOCKER_HOST for its instances, whatever its document says", () => {
     expect(dockerEndpointFor(instance('n1', 'c'), self, nodes)).to.deep.equal({ ok: true, endpoint: 'unix:///var/run/docker.sock' });
     expect(dockerEndpointFor(instance('n1', 'c'), { nodeId: 'n1', dockerHost: undefined }, nodes)).to.deep.equal({ ok: true, endpoint: undefined });
   });
   it('uses the endpoint another node advertises', () => {
-    expect(dockerEndpointFor(instance('n2', 'c'), self, nodes)).to.deep.equal({ ok: true, endpoint: 'tcp://10.0.0.2:2376' });
+    expect(dockerEndpointFor(instance('n2', 'c'), self, nodes)).to.deep.equal({ ok: true, endpoint: 'tcp://198.51.100.2:2376' });
   });
   it('explains when another node cannot be reached', () => {
     expect(dockerEndpointFor(instance('n3', 'c'), self, nodes)).to.deep.include({ ok: false }).and.have.property('problem').that.matches(/does not advertise/);

@@ -13,7 +13,7 @@ const appInput: ContainerSpecInput = {
   command: 'npm start',
   port: 8080,
   env: { NODE_ENV: 'production', GREETING: 'a=b c' },
-  publishAddress: '10.0.0.5',
+  publishAddress: '198.51.100.5',
 };
 const buildInput: ContainerSpecInput = { ...appInput, name: 'gasper-blog-r000001-build', role: 'build', command: undefined };
 
@@ -24,7 +24,7 @@ describe('containerSpec', () => {
     expect(spec.Image).to.equal('gasper/node:latest');
     expect(spec.Cmd).to.deep.equal(['sh', '-c', 'npm start']);
     expect(spec.ExposedPorts).to.deep.equal({ '8080/tcp': {} });
-    expect(spec.HostConfig?.PortBindings).to.deep.equal({ '8080/tcp': [{ HostIp: '10.0.0.5', HostPort: '' }] });
+    expect(spec.HostConfig?.PortBindings).to.deep.equal({ '8080/tcp': [{ HostIp: '198.51.100.5', HostPort: '' }] });
     expect(spec.HostConfig?.RestartPolicy).to.deep.equal({ Name: 'no' });
   });
 
@@ -103,7 +103,7 @@ describe('containerSpec', () => {
       ['port', { port: 3000 }],
       ['env value', { env: { NODE_ENV: 'development', GREETING: 'a=b c' } }],
       ['role', { role: 'build' }],
-      ['publish address', { publishAddress: '10.0.0.6' }],
+      ['publish address', { publishAddress: '198.51.100.6' }],
       ['CA bundle', { extraCaCerts: '/etc/ssl/corp.pem' }],
       ['release directory', { releaseDir: '/tmp/other' }],
       ['launch directory', { launchDir: '/tmp/launch' }],

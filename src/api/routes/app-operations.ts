@@ -1,5 +1,4 @@
 import { Router, type Response } from 'express';
-import { canSee } from '../../core/access.ts';
 import { keys } from '../../core/keys.ts';
 import { releaseId } from '../../core/naming.ts';
 import { defaultResourcePolicy } from '../../core/resources.ts';
@@ -9,12 +8,12 @@ import type { AppDocument } from '../../store/app-document.ts';
 import { ReleaseStore, type ReleaseRecord } from '../../store/release-records.ts';
 import { planPatch } from '../app-patch.ts';
 import { patchAppRequest, rollbackRequest } from '../app-patch-request.ts';
-import { principalOf } from '../auth.ts';
 import { enforceAppQuotas } from '../quotas.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { apiRoutes } from '../openapi/registry.ts';
 import { appView, jobRef } from '../views.ts';
+import { visibleApp } from '../visible.ts';
 
 /** States in which a job has not started yet: asking again returns it instead of adding one. */
 const notStarted = new Set(['waiting', 'delayed', 'prioritized', 'waiting-children']);
@@ -38,10 +37,9 @@ export function appOperationsRouter(deps: ApiDeps): Router {
   const view = (doc: AppDocument) => appView(doc, options);
   const router = Router();
 
-  /** The app, if the caller may see it: another user's app is as absent as a missing one. */
+  /** The app, if the caller may see it and it is not being deleted. */
   async function load(res: Response, name: string): Promise<AppDocument> {
-    const doc = await apps.get(name);
-    if (!doc || !canSee(principalOf(res), doc.owner)) throw new ApiError('NOT_FOUND', `app "${name}" not found`);
+    const doc = await visibleApp(apps, res, name);
     if (doc.status === 'deleting') throw new ApiError('APP_BUSY', `app "${name}" is being deleted`);
     return doc;
   }
@@ -143,16 +141,14 @@ export function appOperationsRouter(deps: ApiDeps): Router {
   });
 
   router.get('/:name/releases', async (req, res) => {
-    const doc = await apps.get(req.params.name);
-    if (!doc || !canSee(principalOf(res), doc.owner)) throw new ApiError('NOT_FOUND', `app "${req.params.name}" not found`);
+    const doc = await visibleApp(apps, res, req.params.name);
     res.json({ releases: (await records.list(doc.name)).map((r) => releaseView(r, doc.release, false)) });
   });
 
   router.get('/:name/releases/:release', async (req, res) => {
-    const found = await apps.get(req.params.name);
-    const doc = found && canSee(principalOf(res), found.owner) ? found : undefined;
-    const record = doc ? await records.get(doc.name, req.params.release) : undefined;
-    if (!doc || !record) throw new ApiError('NOT_FOUND', `app "${req.params.name}" has no release ${req.params.release}`);
+    const doc = await visibleApp(apps, res, req.params.name);
+    const record = await records.get(doc.name, req.params.release);
+    if (!record) throw new ApiError('NOT_FOUND', `app "${req.params.name}" has no release ${req.params.release}`);
     res.json({ release: releaseView(record, doc.release, true) });
   });
 

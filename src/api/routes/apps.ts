@@ -11,6 +11,7 @@ import type { ApiDeps } from '../deps.ts';
 import { chooseNode as chooseNodeFor, demandOf } from '../node-placement.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { appView, jobRef } from '../views.ts';
+import { visibleApp } from '../visible.ts';
 
 export function appsRouter(deps: ApiDeps): Router {
   const { apps, nodes, enqueue, secrets, options } = deps;
@@ -23,12 +24,7 @@ export function appsRouter(deps: ApiDeps): Router {
     return chooseNodeFor(deps, demandOf(request));
   }
 
-  /** The app, if the caller may see it: another user's app is as absent as a missing one. */
-  async function load(res: Response, name: string): Promise<AppDocument> {
-    const doc = await apps.get(name);
-    if (!doc || !canSee(principalOf(res), doc.owner)) throw new ApiError('NOT_FOUND', `app "${name}" not found`);
-    return doc;
-  }
+  const load = (res: Response, name: string) => visibleApp(apps, res, name);
 
   router.post('/', async (req, res) => {
     const parsed = createSchema.safeParse(req.body ?? {});

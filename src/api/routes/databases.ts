@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
-import { canSee, quotaProblem } from '../../core/access.ts';
+import { canSee } from '../../core/access.ts';
 import { newBackupId } from '../../core/database-naming.ts';
 import { engineIdentifiers } from '../../core/engines.ts';
 import { NoNodeAvailableError, placeApp } from '../../core/placement.ts';
@@ -10,6 +10,7 @@ import { DatabaseStore } from '../../store/databases.ts';
 import { createDatabaseRequest, restoreRequest } from '../database-request.ts';
 import { backupView, credentialsView, databaseView } from '../database-views.ts';
 import { principalOf } from '../auth.ts';
+import { enforceDatabaseQuota } from '../quotas.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { jobRef } from '../views.ts';
@@ -64,10 +65,7 @@ export function databasesRouter(deps: ApiDeps): Router {
     if (!parsed.success) throw validationError(parsed.error);
     const body = parsed.data;
     const principal = principalOf(res);
-    const quotas = (await deps.users.get(principal.user))?.quotas ?? {};
-    const owned = (await databases.list()).filter((d) => d.owner === principal.user).length;
-    const overQuota = quotaProblem(quotas, { apps: 0, databases: owned }, 'database');
-    if (overQuota) throw new ApiError('QUOTA_EXCEEDED', overQuota);
+    await enforceDatabaseQuota(deps, databases, principal.user);
     if (await databases.get(body.name)) throw new ApiError('DATABASE_EXISTS', `database "${body.name}" already exists`, { name: 'already exists' });
     const node = await chooseNode();
     const port = await databases.allocatePort(node.id, options.databasePorts ?? defaultDatabasePorts);

@@ -1,15 +1,14 @@
 import type { Request, Response } from 'express';
 import { Router } from 'express';
 import { z } from 'zod';
-import { canSee } from '../../core/access.ts';
 import { findJob } from '../../jobs/status.ts';
 import { AppLogStore, type LogLine } from '../../store/app-logs.ts';
 import { AppMetricsStore } from '../../store/app-metrics.ts';
-import { principalOf } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { jobRef } from '../views.ts';
 import { apiRoutes } from '../openapi/registry.ts';
+import { visibleApp } from '../visible.ts';
 
 const flag = z.enum(['1', '0', 'true', 'false']).transform((v) => v === '1' || v === 'true');
 const logsQuery = z
@@ -34,12 +33,7 @@ export function observabilityRouter(deps: ApiDeps): Router {
   const metrics = new AppMetricsStore(deps.redis);
   const router = Router();
 
-  /** The app, if the caller may see it: another user's app is as absent as a missing one. */
-  async function load(res: Response, name: string) {
-    const doc = await deps.apps.get(name);
-    if (!doc || !canSee(principalOf(res), doc.owner)) throw new ApiError('NOT_FOUND', `app "${name}" not found`);
-    return doc;
-  }
+  const load = (res: Response, name: string) => visibleApp(deps.apps, res, name);
 
   router.get('/:name/logs', async (req, res) => {
     const parsed = logsQuery.safeParse(req.query);

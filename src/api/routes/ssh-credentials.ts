@@ -4,11 +4,10 @@ import { z } from 'zod';
 import { hashPassword } from '../../ssh/password.ts';
 import { parsePublicKeyLine } from '../../ssh/public-key.ts';
 import { SshCredentialStore, type SshKeyRecord } from '../../store/ssh-credentials.ts';
-import { canSee } from '../../core/access.ts';
-import { principalOf } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { apiRoutes } from '../openapi/registry.ts';
+import { visibleApp } from '../visible.ts';
 
 const addKeySchema = z.strictObject({ key: z.string().max(16_384, 'must be at most 16 KiB') });
 const passwordSchema = z.strictObject({
@@ -26,8 +25,8 @@ export function sshCredentialsRouter(deps: ApiDeps): Router {
 
   /** The app, if the caller may see it: another user's app is as absent as a missing one. */
   async function requireApp(res: Response, name: string): Promise<void> {
-    const doc = await deps.apps.get(name);
-    if (!doc || doc.status === 'deleting' || !canSee(principalOf(res), doc.owner)) throw noApp(name);
+    const doc = await visibleApp(deps.apps, res, name);
+    if (doc.status === 'deleting') throw noApp(name);
   }
 
   router.post('/:name/ssh-keys', async (req, res) => {

@@ -1,11 +1,10 @@
 import crypto from 'node:crypto';
-import { Router, type Request, type Response } from 'express';
-import { canSee } from '../../core/access.ts';
-import { principalOf } from '../auth.ts';
+import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { apiRoutes } from '../openapi/registry.ts';
+import { visibleApp } from '../visible.ts';
 
 export const webhookCreatedSchema = z.object({
   url: z.string().describe('the payload URL for GitHub'),
@@ -29,14 +28,8 @@ export function webhookUrl(req: Request, publicUrl: string | undefined, app: str
 export function webhookSecretRouter(deps: ApiDeps): Router {
   const router = Router();
 
-  /** Another user's app is as absent as a missing one. */
-  async function requireVisible(res: Response, name: string): Promise<void> {
-    const doc = await deps.apps.get(name);
-    if (!doc || !canSee(principalOf(res), doc.owner)) throw new ApiError('NOT_FOUND', `app "${name}" not found`);
-  }
-
   router.post('/:name/webhook', async (req, res) => {
-    await requireVisible(res, req.params.name);
+    await visibleApp(deps.apps, res, req.params.name);
     const secret = crypto.randomBytes(32).toString('base64url');
     const webhook = { sealedSecret: deps.secrets.seal(secret), createdAt: new Date().toISOString() };
     const doc = await deps.apps.update(req.params.name, (d) => (d.status === 'deleting' ? undefined : { ...d, webhook }));
@@ -51,7 +44,7 @@ export function webhookSecretRouter(deps: ApiDeps): Router {
   });
 
   router.delete('/:name/webhook', async (req, res) => {
-    await requireVisible(res, req.params.name);
+    await visibleApp(deps.apps, res, req.params.name);
     const doc = await deps.apps.update(req.params.name, (d) => (d.webhook ? { ...d, webhook: undefined } : undefined));
     if (!doc) throw new ApiError('NOT_FOUND', `app "${req.params.name}" not found`);
     res.status(204).end();
