@@ -2,7 +2,7 @@
  * Placement: BENCH_APPS apps (default 200) with 1–3 instances of mixed sizes placed one after the
  * other over BENCH_NODES simulated nodes of mixed sizes (pure functions, no I/O), by
  *  - placeInstances (src/core/place-instances.ts): free resources, spread, and
- *  - the seed's placeApp (src/core/placement.ts) as the baseline: fewest apps, every instance of
+ *  - the seed's placeApp (bench/support/seed-placement.ts) as the baseline: fewest apps, every instance of
  *    an app on its one node.
  * Prints the time per decision of each (median and p99 over BENCH_ROUNDS rounds), and the
  * balance achieved: the utilisation (busier of CPU and memory) of the least and most used node,
@@ -13,7 +13,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { PlacementError, placeInstances, type CandidateNode } from '../src/core/place-instances.ts';
-import { placeApp } from '../src/core/placement.ts';
+import { placeApp } from './support/seed-placement.ts';
 
 const appCount = Number(process.env.BENCH_APPS ?? 200);
 const nodeCount = Number(process.env.BENCH_NODES ?? 20);

@@ -2,6 +2,8 @@ import type { Logger } from '../core/log.ts';
 import { candidateNodes, type AppDemand } from '../core/node-health.ts';
 import { PlacementError, placeInstances } from '../core/place-instances.ts';
 import type { AppDocument } from '../store/app-document.ts';
+import type { DatabaseDocument, DatabaseResources } from '../store/database-document.ts';
+import { DatabaseStore } from '../store/databases.ts';
 import type { ApiDeps } from './deps.ts';
 import { ApiError } from './errors.ts';
 import { enqueueRedeploy } from './redeploy.ts';
@@ -25,20 +27,30 @@ export function demandOf(app: object): { cpu: number; memoryBytes: number } {
   return { cpu: count * cpu, memoryBytes: count * memoryMb * 1024 * 1024 };
 }
 
-const demandsOf = (apps: readonly AppDocument[]): AppDemand[] =>
-  apps.filter((a) => a.status !== 'deleting').map((a) => ({ node: a.node, ...demandOf(a) }));
+/** A database's demand on its node: its limits, or the same defaults as an app instance. */
+export function databaseDemand(resources: DatabaseResources | undefined): { cpu: number; memoryBytes: number } {
+  return { cpu: resources?.cpus ?? defaultInstanceDemand.cpu, memoryBytes: (resources?.memoryMb ?? defaultInstanceDemand.memoryMb) * 1024 * 1024 };
+}
 
-type PlacementDeps = Pick<ApiDeps, 'apps' | 'nodes' | 'options'>;
+/** What every app and database already asks of its node. */
+const demandsOf = (apps: readonly AppDocument[], databases: readonly DatabaseDocument[]): AppDemand[] => [
+  ...apps.filter((a) => a.status !== 'deleting').map((a) => ({ node: a.node, ...demandOf(a) })),
+  ...databases.filter((d) => d.status !== 'deleting').map((d) => ({ node: d.node, ...databaseDemand(d.resources) })),
+];
 
-/** Chooses the node for an app asking `demand`, or answers why none fits (503 / 409). */
+type PlacementDeps = Pick<ApiDeps, 'apps' | 'nodes' | 'options' | 'redis'>;
+
+/** Chooses the node for an app or a database asking `demand`, or answers why none fits (503 / 409). */
 export async function chooseNode(
   deps: PlacementDeps,
   demand: { cpu: number; memoryBytes: number },
   context: { current?: string; exclude?: ReadonlySet<string>; apps?: readonly AppDocument[] } = {},
 ): Promise<string> {
-  const [nodes, draining, apps] = await Promise.all([deps.nodes.list(), deps.nodes.draining(), context.apps ?? deps.apps.list()]);
+  const [nodes, draining, apps, databases] = await Promise.all([
+    deps.nodes.list(), deps.nodes.draining(), context.apps ?? deps.apps.list(), new DatabaseStore(deps.redis).list(),
+  ]);
   const candidates = candidateNodes(nodes, {
-    now: Date.now(), timeoutMs: deps.options.nodeTimeoutMs, draining, demands: demandsOf(apps), cpuOvercommit: deps.options.cpuOvercommit ?? 8,
+    now: Date.now(), timeoutMs: deps.options.nodeTimeoutMs, draining, demands: demandsOf(apps, databases), cpuOvercommit: deps.options.cpuOvercommit ?? 8,
   });
   try {
     return placeInstances(candidates, {

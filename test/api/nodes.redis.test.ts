@@ -64,6 +64,16 @@ describe('nodes (API and monitor)', function () {
     await fx.expectNothingCreated(before, name);
   });
 
+  it('databases take room on their node like apps do, and are refused when none is left', async () => {
+    const a = `a-${suffix()}`;
+    await fx.nodes.put({ ...(await fx.registerNode(a)), capacity: { cpus: 1, memoryBytes: 2 * 1024 ** 3 } });
+    await fx.post('/databases').send({ name: `db-${suffix()}`, engine: 'postgres', resources: { memoryMb: 1536 } }).expect(202);
+    await fx.post('/apps').send(validBody(appName('fits'))).expect(202);
+    const name = appName('toomuch');
+    expectError(await fx.post('/apps').send(validBody(name)), 409, 'NO_CAPACITY');
+    expectError(await fx.post('/databases').send({ name: `db-${suffix()}`, engine: 'redis' }), 409, 'NO_CAPACITY');
+  });
+
   it('drain moves apps to another node with a redeploy of the same commit, and stops placing there; undrain', async () => {
     const [a, b] = [`a-${suffix()}`, `b-${suffix()}`];
     await fx.registerNode(a);

@@ -3,13 +3,13 @@ import { Router, type Request, type Response } from 'express';
 import { canSee } from '../../core/access.ts';
 import { newBackupId } from '../../core/database-naming.ts';
 import { engineIdentifiers } from '../../core/engines.ts';
-import { NoNodeAvailableError, placeApp } from '../../core/placement.ts';
 import { createDatabaseEnqueuer } from '../../jobs/database-enqueue.ts';
 import type { DatabaseDocument } from '../../store/database-document.ts';
 import { DatabaseStore } from '../../store/databases.ts';
 import { createDatabaseRequest, restoreRequest } from '../database-request.ts';
 import { backupView, credentialsView, databaseView } from '../database-views.ts';
 import { principalOf } from '../auth.ts';
+import { chooseNode as chooseNodeFor, databaseDemand } from '../node-placement.ts';
 import { enforceDatabaseQuota } from '../quotas.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
@@ -46,18 +46,12 @@ export function databasesRouter(deps: ApiDeps): Router {
     if (doc.status !== 'running') throw new ApiError('DATABASE_NOT_RUNNING', `database "${doc.name}" is ${doc.status}, not running`);
   }
 
-  /** The live node with the fewest apps and databases (placement is shared with apps). */
-  async function chooseNode(): Promise<{ id: string; address: string }> {
-    const load = new Map<string, number>();
-    for (const item of [...(await apps.list()), ...(await databases.list())]) load.set(item.node, (load.get(item.node) ?? 0) + 1);
-    const all = await nodes.list();
-    try {
-      const id = placeApp(all, { now: Date.now(), heartbeatTimeoutMs: options.nodeTimeoutMs, load });
-      return { id, address: all.find((n) => n.id === id)!.address };
-    } catch (err) {
-      if (err instanceof NoNodeAvailableError) throw new ApiError('NO_NODE_AVAILABLE', err.message);
-      throw err;
-    }
+  /** The node with room for the database, chosen like an app's (node-placement.ts), and its address. */
+  async function chooseNode(resources: DatabaseDocument['resources']): Promise<{ id: string; address: string }> {
+    const id = await chooseNodeFor(deps, databaseDemand(resources));
+    const node = (await nodes.list()).find((n) => n.id === id);
+    if (!node) throw new ApiError('NO_NODE_AVAILABLE', `node ${id} left while the database was being placed`);
+    return { id, address: node.address };
   }
 
   router.post('/', async (req, res) => {
@@ -67,7 +61,7 @@ export function databasesRouter(deps: ApiDeps): Router {
     const principal = principalOf(res);
     await enforceDatabaseQuota(deps, databases, principal.user);
     if (await databases.get(body.name)) throw new ApiError('DATABASE_EXISTS', `database "${body.name}" already exists`, { name: 'already exists' });
-    const node = await chooseNode();
+    const node = await chooseNode(body.resources);
     const port = await databases.allocatePort(node.id, options.databasePorts ?? defaultDatabasePorts);
     if (!port) throw new ApiError('NO_DATABASE_PORT', `node ${node.id} has no free database port left`);
     const password = newDatabasePassword();

@@ -1,4 +1,4 @@
-/** Placement: which node runs an app. Pure, so it is tested with tables of nodes. */
+/** The seed system's placement, kept as bench/placement's baseline: the live node with the fewest apps. Pure. */
 export interface PlacementNode {
   id: string;
   heartbeatAt: string;

