@@ -49,7 +49,10 @@ export async function operateApp(ctx: WorkerContext, job: Job, data: OperateAppD
   }
   const record = await ctx.records.get(doc.name, target);
   if (data.op === 'rollback' && (!record || !record.onDisk || !(await ctx.releases.exists(doc.name, target)))) {
-    throw new UnrecoverableError(`release ${target} is no longer on disk (only the last ${ctx.options.keepReleases} are kept)`);
+    // A node that joined the app after that release never had it: the other nodes stop waiting.
+    const message = `release ${target} is not on disk on node ${ctx.options.nodeId} (only the last ${ctx.options.keepReleases} are kept, and only where it was deployed)`;
+    await failRollout(ctx, { app: doc.name, id: `op-${data.seq}` }, message);
+    throw new UnrecoverableError(message);
   }
 
   const started = Date.now();
