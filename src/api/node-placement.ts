@@ -1,4 +1,5 @@
 import type { Logger } from '../core/log.ts';
+import { placementOf } from '../core/app-placement.ts';
 import { candidateNodes, type AppDemand } from '../core/node-health.ts';
 import { PlacementError, placeInstances } from '../core/place-instances.ts';
 import type { AppDocument } from '../store/app-document.ts';
@@ -15,16 +16,20 @@ import { enqueueRedeploy } from './redeploy.ts';
 export const defaultInstanceDemand = { cpu: 1, memoryMb: 512 } as const;
 
 /**
- * The app's whole demand on its node: instances × per-instance limits. Read loosely, since an
- * app (or a create request) that sets no `instances`/`instanceCount` or `resources` gets defaults.
- * All of an app's instances run on its one node (`doc.node`); the deploy pipeline is per node.
+ * What one instance of an app asks of its node: its limits. Read loosely, since an app (or a
+ * create request) that sets no `resources` gets the defaults.
  */
-export function demandOf(app: object): { cpu: number; memoryBytes: number } {
-  const a = app as { instances?: unknown; instanceCount?: unknown; resources?: { cpu?: unknown; memory?: unknown } };
-  const count = typeof a.instanceCount === 'number' ? a.instanceCount : typeof a.instances === 'number' ? a.instances : 1;
+export function instanceDemandOf(app: object): { cpu: number; memoryBytes: number } {
+  const a = app as { resources?: { cpu?: unknown; memory?: unknown } };
   const cpu = typeof a.resources?.cpu === 'number' ? a.resources.cpu : defaultInstanceDemand.cpu;
   const memoryMb = typeof a.resources?.memory === 'number' ? a.resources.memory : defaultInstanceDemand.memoryMb;
-  return { cpu: count * cpu, memoryBytes: count * memoryMb * 1024 * 1024 };
+  return { cpu, memoryBytes: memoryMb * 1024 * 1024 };
+}
+
+/** How many instances an app (or a create or patch request) asks for. */
+export function instanceCountOf(app: object): number {
+  const a = app as { instances?: unknown; instanceCount?: unknown };
+  return typeof a.instanceCount === 'number' ? a.instanceCount : typeof a.instances === 'number' ? a.instances : 1;
 }
 
 /** A database's demand on its node: its limits, or the same defaults as an app instance. */
@@ -34,71 +39,112 @@ export function databaseDemand(resources: DatabaseResources | undefined): { cpu:
 
 /** What every app and database already asks of its node. */
 const demandsOf = (apps: readonly AppDocument[], databases: readonly DatabaseDocument[]): AppDemand[] => [
-  ...apps.filter((a) => a.status !== 'deleting').map((a) => ({ node: a.node, ...demandOf(a) })),
+  ...apps.filter((a) => a.status !== 'deleting').flatMap((a) => placementOf(a).map((node) => ({ node, ...instanceDemandOf(a) }))),
   ...databases.filter((d) => d.status !== 'deleting').map((d) => ({ node: d.node, ...databaseDemand(d.resources) })),
 ];
 
 type PlacementDeps = Pick<ApiDeps, 'apps' | 'nodes' | 'options' | 'redis'>;
 
-/** Chooses the node for an app or a database asking `demand`, or answers why none fits (503 / 409). */
-export async function chooseNode(
+export interface PlaceContext {
+  /** Nodes of the instances running now (one entry each): their resources are this app's to reuse. */
+  current?: readonly string[];
+  exclude?: ReadonlySet<string>;
+  /** Place only there: an app linked to a database runs on the database's node (its network is local). */
+  only?: string;
+}
+
+/**
+ * Chooses a node for each of `instances` instances asking `demand` each (spread over nodes, see
+ * core/place-instances.ts), or answers why they do not fit (503 / 409).
+ */
+export async function placeOnNodes(
   deps: PlacementDeps,
   demand: { cpu: number; memoryBytes: number },
-  context: { current?: string; exclude?: ReadonlySet<string>; apps?: readonly AppDocument[] } = {},
-): Promise<string> {
+  instances: number,
+  context: PlaceContext = {},
+): Promise<string[]> {
   const [nodes, draining, apps, databases] = await Promise.all([
-    deps.nodes.list(), deps.nodes.draining(), context.apps ?? deps.apps.list(), new DatabaseStore(deps.redis).list(),
+    deps.nodes.list(), deps.nodes.draining(), deps.apps.list(), new DatabaseStore(deps.redis).list(),
   ]);
-  const candidates = candidateNodes(nodes, {
+  const all = candidateNodes(nodes, {
     now: Date.now(), timeoutMs: deps.options.nodeTimeoutMs, draining, demands: demandsOf(apps, databases), cpuOvercommit: deps.options.cpuOvercommit ?? 8,
   });
+  const candidates = context.only === undefined ? all : all.filter((n) => n.id === context.only);
+  if (context.only !== undefined && candidates.length === 0) throw new ApiError('NO_NODE_AVAILABLE', `node "${context.only}" is not registered`);
   try {
     return placeInstances(candidates, {
-      ...demand, instances: 1, ...(context.current ? { current: [context.current] } : {}), ...(context.exclude ? { exclude: context.exclude } : {}),
-    })[0]!;
+      ...demand, instances, ...(context.current ? { current: context.current } : {}), ...(context.exclude ? { exclude: context.exclude } : {}),
+    });
   } catch (err) {
     if (err instanceof PlacementError) throw new ApiError(err.reason === 'no-node' ? 'NO_NODE_AVAILABLE' : 'NO_CAPACITY', err.message);
     throw err;
   }
 }
 
+/** Chooses the node for a database asking `demand`. */
+export async function chooseNode(deps: PlacementDeps, demand: { cpu: number; memoryBytes: number }): Promise<string> {
+  return (await placeOnNodes(deps, demand, 1))[0]!;
+}
+
+/**
+ * Where an app's instances go: spread over the nodes with room, or all on its databases' node
+ * when it links any (a database's network is a bridge of its node). Returns the placement (a node
+ * per instance) and the primary node, which is the first.
+ */
+export async function placeApp(
+  deps: PlacementDeps,
+  app: object & { databases?: readonly string[] | undefined },
+  context: Omit<PlaceContext, 'only'> = {},
+): Promise<{ node: string; placement: string[] }> {
+  const linked = app.databases?.length ? await new DatabaseStore(deps.redis).get(app.databases[0]!) : undefined;
+  if (linked && context.exclude?.has(linked.node)) {
+    throw new ApiError('NO_NODE_AVAILABLE', `the app runs beside its database "${linked.name}" on node ${linked.node}, which it cannot leave`);
+  }
+  const placement = await placeOnNodes(deps, instanceDemandOf(app), instanceCountOf(app), { ...context, ...(linked ? { only: linked.node } : {}) });
+  return { node: placement[0]!, placement };
+}
+
 export interface MoveReport {
-  moved: { app: string; to: string; job?: string }[];
+  moved: { app: string; to: string; placement: string[]; job?: string }[];
   unplaced: { app: string; reason: string }[];
 }
 
 /**
- * Moves every app placed on `from` to another node: the document's node changes, then a
- * redeploy of the same commit starts there. The old node keeps serving until the new instance
- * answers and traffic switches (the proxy follows the app.instances event); its reconciliation
- * then removes the old containers. Used by drain and by failover; safe to repeat (an app already
- * moved is not on `from` any more).
+ * Moves every app with instances on `from` to other nodes: the instances elsewhere stay where they
+ * are, those on `from` are placed anew, and a redeploy of the same commit starts on the new
+ * placement. The old node keeps serving until the new instances answer and traffic switches (the
+ * proxy follows the app.instances event); its reconciliation then removes the old containers.
+ * Used by drain and by failover; safe to repeat (an app already moved is not on `from` any more).
  */
 export async function moveAppsOff(deps: PlacementDeps & Pick<ApiDeps, 'enqueue'>, from: string, log: Logger): Promise<MoveReport> {
   const report: MoveReport = { moved: [], unplaced: [] };
   const exclude = new Set([from]);
   for (const doc of await deps.apps.list()) {
-    if (doc.node !== from || doc.status === 'deleting') continue;
-    let to: string;
+    const before = placementOf(doc);
+    if (!before.includes(from) || doc.status === 'deleting') continue;
+    let placed: { node: string; placement: string[] };
     try {
       // Each choice sees the apps moved before it.
-      to = await chooseNode(deps, demandOf(doc), { exclude });
+      placed = await placeApp(deps, doc, { exclude, current: before.filter((n) => n !== from) });
     } catch (err) {
       report.unplaced.push({ app: doc.name, reason: (err as Error).message });
       continue;
     }
-    const moved = await deps.apps.update(doc.name, (d) => (d.uid === doc.uid && d.node === from && d.status !== 'deleting' ? { ...d, node: to } : undefined));
-    if (moved?.node !== to) continue;
+    const to = placed.node;
+    const moved = await deps.apps.update(doc.name, (d) =>
+      d.uid === doc.uid && placementOf(d).includes(from) && d.status !== 'deleting' ? { ...d, ...placed } : undefined,
+    );
+    if (!moved || placementOf(moved).includes(from)) continue;
     // An app that never got a release has nothing to start elsewhere until it is deployed again.
     if (!moved.release && !moved.pendingRelease) {
-      report.moved.push({ app: doc.name, to });
+      report.moved.push({ app: doc.name, to, placement: placed.placement });
       continue;
     }
     // The commit that runs now, unless a newer deploy was asked for: that one goes on instead.
     const commit = moved.pendingRelease ? undefined : moved.commit;
     const redeploy = await enqueueRedeploy(deps, doc.name, commit ? { commit } : {});
-    report.moved.push({ app: doc.name, to, ...(redeploy ? { job: redeploy.job.id } : {}) });
-    log.info({ app: doc.name, from, to, job: redeploy?.job.id }, 'app moved to another node');
+    report.moved.push({ app: doc.name, to, placement: placed.placement, ...(redeploy ? { job: redeploy.job.id } : {}) });
+    log.info({ app: doc.name, from, placement: placed.placement, job: redeploy?.job.id }, 'app moved off a node');
   }
   return report;
 }

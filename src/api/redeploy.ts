@@ -1,3 +1,4 @@
+import { nodesOf } from '../core/app-placement.ts';
 import { releaseId } from '../core/naming.ts';
 import type { EnqueuedJob } from '../jobs/enqueue.ts';
 import type { ApiDeps } from './deps.ts';
@@ -9,7 +10,7 @@ export interface Redeploy {
 
 /**
  * Starts a new release of an existing app, as `POST /apps` starts the first: a new release
- * sequence, `pendingRelease` recorded, a `deploy-app` job on the app's node. With `commit`, the
+ * sequence, `pendingRelease` recorded, a `deploy-app` job on each of the app's nodes. With `commit`, the
  * worker deploys exactly that commit instead of the branch head. Undefined when the app is gone
  * or being deleted. A deploy still running for an older release sees it was superseded.
  */
@@ -27,7 +28,7 @@ export async function enqueueRedeploy(
       : { ...d, pendingRelease: release, status: d.release ? d.status : 'queued' },
   );
   if (!doc || doc.pendingRelease !== release) return undefined;
-  const job = await deps.enqueue.deployApp(doc.node, {
+  const job = await deps.enqueue.deployApp(nodesOf(doc), {
     app: doc.name, uid: doc.uid, release, ...(options.commit ? { commit: options.commit } : {}),
   }, doc.owner);
   await deps.apps.update(name, (d) => (d.uid === doc.uid ? { ...d, lastJob: job.id } : undefined));

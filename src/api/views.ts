@@ -1,3 +1,4 @@
+import { placementOf } from '../core/app-placement.ts';
 import { appUrl } from '../core/naming.ts';
 import { defaultResourcePolicy, resolveResources, type ResourcePolicy } from '../core/resources.ts';
 import type { AppDocument } from '../store/app-document.ts';
@@ -23,6 +24,8 @@ export function appView(doc: AppDocument, options: ViewOptions) {
     envKeys: Object.keys(doc.sealedEnv).sort(),
     databases: doc.databases ?? [],
     node: doc.node,
+    /** The node of each instance: an app's instances are spread over the nodes with room. */
+    placement: placementOf(doc),
     release: doc.release ?? null,
     commit: doc.commit ?? null,
     instances: doc.instances.map((i) => ({ node: i.node, host: i.address, port: i.port, container: i.container })),

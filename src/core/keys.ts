@@ -11,6 +11,11 @@ export const keys = {
   appReleases: (name: string) => `gasper:app:${name}:releases`,
   /** Sequence of an app's operation jobs (restart, stop, start, rollback). */
   appOpSeq: (name: string) => `gasper:app:${name}:op-seq`,
+  /**
+   * Hash: how one rollout of an app (a release's deploy, or an operation) goes on each of its
+   * nodes, and its outcome (workers/rollout.ts). Expires a day after its last write.
+   */
+  appRollout: (name: string, rollout: string) => `gasper:app:${name}:rollout:${rollout}`,
   node: (id: string) => `gasper:node:${id}`,
   nodes: 'gasper:nodes',
   /** Ids of the nodes an admin drained: nothing new is placed there. */

@@ -9,11 +9,15 @@ export interface EnqueuedJob {
   queue: string;
 }
 
-/** Every job is enqueued on behalf of a user, who (with admins) may then see it. */
+/**
+ * Every job is enqueued on behalf of a user, who (with admins) may then see it. An app's jobs go
+ * to each node it runs on (`nodes`, the primary first, see core/app-placement.ts); the primary's
+ * job is the one returned, to poll: it ends when every node's part has.
+ */
 export interface Enqueuer {
-  deployApp(node: string, data: DeployAppData, owner: string): Promise<EnqueuedJob>;
-  deleteApp(node: string, data: DeleteAppData, owner: string): Promise<EnqueuedJob>;
-  operateApp(node: string, data: OperateAppData, owner: string): Promise<EnqueuedJob>;
+  deployApp(nodes: readonly string[], data: DeployAppData, owner: string): Promise<EnqueuedJob>;
+  deleteApp(nodes: readonly string[], data: DeleteAppData, owner: string): Promise<EnqueuedJob>;
+  operateApp(nodes: readonly string[], data: OperateAppData, owner: string): Promise<EnqueuedJob>;
 }
 
 export interface JobDefinition<S extends z.ZodType> {
@@ -46,12 +50,27 @@ export function jobAdder(redis: Redis, queues: NodeQueues, attempts: number) {
  */
 export function createEnqueuer(redis: Redis, queues: NodeQueues, attempts: number): Enqueuer {
   const add = jobAdder(redis, queues, attempts);
+  /** One job per node; the others' ids are the primary's with `-on-<node>`. */
+  function fanOut<S extends z.ZodType>(job: JobDefinition<S>, id: string) {
+    return async (nodes: readonly string[], data: z.infer<S>, owner: string): Promise<EnqueuedJob> => {
+      const [primary, ...others] = nodes;
+      if (primary === undefined) throw new Error(`${job.name}: no node to run on`);
+      const first = await add(primary, job, id, data, owner);
+      await Promise.all(others.map((node) => add(node, job, nodeJobId(id, node), data, owner)));
+      return first;
+    };
+  }
   return {
-    deployApp: (node, data, owner) => add(node, deployAppJob, `deploy-${data.app}-${data.uid}-${data.release}`, data, owner),
+    deployApp: (nodes, data, owner) => fanOut(deployAppJob, `deploy-${data.app}-${data.uid}-${data.release}`)(nodes, data, owner),
     // One deletion per incarnation: asking twice returns the job already queued.
-    deleteApp: (node, data, owner) => add(node, deleteAppJob, `delete-${data.app}-${data.uid}`, data, owner),
-    operateApp: (node, data, owner) => add(node, operateAppJob, operationJobId(data), data, owner),
+    deleteApp: (nodes, data, owner) => fanOut(deleteAppJob, `delete-${data.app}-${data.uid}`)(nodes, data, owner),
+    operateApp: (nodes, data, owner) => fanOut(operateAppJob, operationJobId(data))(nodes, data, owner),
   };
+}
+
+/** The id of the part of job `id` that runs on a node other than the app's primary. */
+export function nodeJobId(id: string, node: string): string {
+  return `${id}-on-${node}`;
 }
 
 /** `<op>-<app>-<uid>-<seq>`: `restart-blog-3f9c1a2b7e-4`. */

@@ -25,7 +25,10 @@ export const appDocumentSchema = z.object({
   run: z.string().optional(),
   port: z.number().int(),
   sealedEnv: z.record(z.string(), z.string()),
+  /** The primary node: where the deploy job a client polls runs (core/app-placement.ts). */
   node: z.string(),
+  /** The node of each instance; absent in documents from before spreading, meaning all on `node`. */
+  placement: z.array(z.string()).optional(),
   status: z.enum(appStatuses),
   /** Release the latest deploy job builds; the current one is `release`. */
   pendingRelease: z.string().optional(),

@@ -62,8 +62,12 @@ export class AppStore {
 
   /** Removes every key of the app. */
   async remove(name: string): Promise<void> {
+    // Rollouts have one key each (they expire anyway); an app name is a glob without wildcards.
+    const rollouts: string[] = [];
+    for await (const batch of this.redis.scanStream({ match: keys.appRollout(name, '*'), count: 500 })) rollouts.push(...(batch as string[]));
     await this.redis
       .multi()
+      .del(...rollouts.length ? rollouts : [keys.appRollout(name, '-')])
       .del(
         keys.app(name), keys.appReleaseSeq(name), keys.appReleases(name), keys.appOpSeq(name),
         keys.appLogs(name), keys.appLogCursors(name), keys.appMetrics(name),

@@ -2,7 +2,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import { buildContainerName } from '../core/naming.ts';
 import { runtimeImage } from '../core/runtimes.ts';
 import type { Instance } from '../events/schemas.ts';
-import { publishEvent } from '../events/stream.ts';
+import { nodesOf, shareOf } from '../core/app-placement.ts';
 import type { DeployAppData } from '../jobs/schemas.ts';
 import type { AppDocument } from '../store/app-document.ts';
 import { BuildFailedError, runBuild } from './build.ts';
@@ -17,6 +17,7 @@ import { launcherCommand, prepareReleaseCommands } from './launcher.ts';
 import { ConventionError } from './conventions.ts';
 import { planExtras, planInstances, recordActivation, recordPruned, releaseConfig } from './release-plan.ts';
 import { chownTree } from './releases.ts';
+import { announceCommit, awaitCommit, failRollout, RolloutAbandoned, switchTogether, type Rollout } from './rollout.ts';
 
 export type DeployResult =
   | { outcome: 'deployed'; release: string; commit: string; instances: Instance[]; durationMs: number }
@@ -30,10 +31,11 @@ export class DeployFailure extends Error {
 }
 
 /**
- * Converges an app to `release`: clone the branch head in parallel with preparing the
- * containers (one per instance), build, start them, wait until each passes the health check,
- * switch (state + event), then drain and remove the previous release's containers: zero
- * downtime. Every step checks what exists first, so a retry or a stalled-job re-run finishes the
+ * Converges this node's share of an app to `release`: clone the branch head (on the primary node;
+ * the others clone the commit it got) in parallel with preparing the containers (one per
+ * instance), build, start them, wait until each passes the health check, switch when every
+ * node's share is healthy (rollout.ts: state + event), then drain and remove the previous
+ * release's containers: zero downtime. Every step checks what exists first, so a retry or a stalled-job re-run finishes the
  * work instead of duplicating it. The release is recorded (config snapshot, build log, timings).
  */
 export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppData): Promise<DeployResult> {
@@ -44,6 +46,16 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
   if (!doc || doc.uid !== data.uid || doc.status === 'deleting') return { outcome: 'skipped', reason: 'app is deleted or being deleted' };
   if (doc.release === data.release && doc.status === 'running') return { outcome: 'unchanged', reason: 'release already running' };
   if (doc.pendingRelease !== data.release) return { outcome: 'skipped', reason: `superseded by ${doc.pendingRelease ?? 'another release'}` };
+  if (shareOf(doc, options.nodeId) === 0) return { outcome: 'skipped', reason: `no instance of the app is placed on node ${options.nodeId}` };
+  // The primary node records the release and announces the commit; every node starts its share.
+  const primary = doc.node === options.nodeId;
+  const rollout: Rollout = {
+    app: doc.name, id: `deploy-${data.release}`, nodes: nodesOf(doc),
+    wanted: (d) => d.uid === doc.uid && d.status !== 'deleting' && d.pendingRelease === data.release,
+    switchTo: (d, instances) => ({ ...d, status: 'running', release: data.release, commit: cloned, instances, lastError: undefined, pendingRelease: undefined }),
+    timeoutMs: options.buildTimeoutMs + options.healthTimeoutMs + 120_000,
+  };
+  let cloned = data.commit ?? '';
 
   await apps.update(doc.name, (d) => (d.status === 'deleting' ? undefined : { ...d, status: 'deploying' }));
   const dir = releases.releaseDir(doc.name, data.release);
@@ -58,7 +70,8 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
   const buildContainer = buildContainerName(doc.name, data.release);
   let appContainers: string[] = [];
   const createdAt = new Date(job.timestamp).toISOString();
-  await ctx.records.put({
+  const records = primary ? ctx.records : undefined;
+  await records?.put({
     id: data.release, app: doc.name, status: 'building', config: releaseConfig(doc, plan), sealedEnv: doc.sealedEnv,
     buildLog: [], job: job.id, onDisk: true, timings: { createdAt, activatedAt: [] },
   });
@@ -67,7 +80,10 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
   try {
     await report.step(5, 'cloning repository and preparing container');
     const [clone] = await settleAll([
-      cloneRelease({ url: doc.repo.url, branch: doc.repo.branch, commit: data.commit, dir, allowLocal: options.allowLocalRepos }).then(async (c) => {
+      (primary || data.commit ? Promise.resolve(data.commit) : awaitCommit(ctx, rollout)).then(async (commit) => {
+        const c = await cloneRelease({ url: doc.repo.url, branch: doc.repo.branch, commit, dir, allowLocal: options.allowLocalRepos });
+        if (primary) await announceCommit(ctx, rollout, c.commit);
+        cloned = c.commit;
         await chownTree(dir, appUser.uid, appUser.gid);
         await report.line(`cloned ${doc.repo.url}${doc.repo.branch ? ` (${doc.repo.branch})` : ''} at ${c.commit.slice(0, 12)}`);
         // Build and run commands the app omits come from the repository (conventions.ts).
@@ -80,7 +96,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
       }),
       ensureImage(docker, image).then(async () => {
         appContainers = await prepareInstances(ctx, plan, doc.instances.map((i) => i.container));
-        await report.line(`prepared ${appContainers.join(', ')} from ${image} (${plan.resources.cpu} CPU, ${plan.resources.memoryMb} MiB)`);
+        await report.line(`prepared ${appContainers.join(', ')} on node ${options.nodeId} from ${image} (${plan.resources.cpu} CPU, ${plan.resources.memoryMb} MiB)`);
       }),
     ]);
     await report.done('source and container ready');
@@ -98,43 +114,51 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     }
 
     timings.builtAt = new Date().toISOString();
-    await ctx.records.update(doc.name, data.release, (r) => ({ ...r, status: 'starting' }));
+    await records?.update(doc.name, data.release, (r) => ({ ...r, status: 'starting' }));
     await report.step(70, `starting ${appContainers.length} instance(s), waiting for ${plan.healthPath ? `GET ${plan.healthPath}` : 'HTTP'}`);
     const instances: Instance[] = await startInstances(ctx, plan, appContainers);
     timings.healthyAt = new Date().toISOString();
     await report.done(plan.healthPath ? 'app passes its health check' : 'app answers HTTP');
 
-    await report.step(90, 'switching traffic');
-    const switched = await apps.update(doc.name, (d) =>
-      d.status === 'deleting' || d.pendingRelease !== data.release
-        ? undefined
-        : { ...d, status: 'running', release: data.release, commit: clone.commit, instances, lastError: undefined, pendingRelease: undefined },
-    );
-    if (switched?.release !== data.release) return { outcome: 'skipped', reason: 'app was deleted or redeployed meanwhile' };
-    await publishEvent(ctx.redis, { type: 'app.instances', app: doc.name, release: data.release, instances });
+    const others = rollout.nodes.length > 1 ? ` and on node${rollout.nodes.length > 2 ? 's' : ''} ${rollout.nodes.filter((n) => n !== options.nodeId).join(', ')}` : '';
+    await report.step(90, `switching traffic once the instances here${others} are healthy`);
+    const all = await switchTogether(ctx, rollout, instances);
 
     await report.step(95, 'draining the previous instances');
     await drainAndRemove(ctx, await containersOutside(ctx, doc.name, appContainers));
-    await recordPruned(ctx, doc.name, await releases.prune(doc.name, options.keepReleases, data.release));
+    const pruned = await releases.prune(doc.name, options.keepReleases, data.release);
     await report.step(100, 'deployed');
-    await recordActivation(ctx, doc.name, data.release, {
-      commit: clone.commit, buildLog: report.lines,
-      timings: { createdAt, ...timings, finishedAt: new Date().toISOString(), durationMs: Date.now() - started, activatedAt: [] },
-    });
-    return { outcome: 'deployed', release: data.release, commit: clone.commit, instances, durationMs: Date.now() - started };
+    if (primary) {
+      await recordPruned(ctx, doc.name, pruned);
+      await recordActivation(ctx, doc.name, data.release, {
+        commit: clone.commit, buildLog: report.lines,
+        timings: { createdAt, ...timings, finishedAt: new Date().toISOString(), durationMs: Date.now() - started, activatedAt: [] },
+      });
+    }
+    return { outcome: 'deployed', release: data.release, commit: clone.commit, instances: all, durationMs: Date.now() - started };
   } catch (err) {
+    if (err instanceof RolloutAbandoned && err.superseded) {
+      await Promise.allSettled([...appContainers, buildContainer].map((c) => removeContainer(docker, c)));
+      if (doc.release !== data.release) await releases.removeRelease(doc.name, data.release);
+      await records?.update(doc.name, data.release, (r) => ({ ...r, status: 'failed', error: `superseded: ${err.message}`, onDisk: false }));
+      return { outcome: 'skipped', reason: `app was deleted or redeployed meanwhile (${err.message})` };
+    }
     const failure = await explain(ctx, err);
     await Promise.allSettled([...appContainers, buildContainer].map((c) => removeContainer(docker, c)));
     // Nothing of a failed release stays on disk; an app that never ran keeps no directory at all.
     if (!doc.release) await releases.removeApp(doc.name);
     else if (doc.release !== data.release) await releases.removeRelease(doc.name, data.release);
     await report.line(`failed: ${failure.message}`);
-    await ctx.records.update(doc.name, data.release, (r) => ({
+    await records?.update(doc.name, data.release, (r) => ({
       ...r, status: 'failed', error: failure.message, buildLog: report.lines, onDisk: doc.release === data.release,
       timings: { ...r.timings, ...timings, finishedAt: new Date().toISOString(), durationMs: Date.now() - started },
     })).catch((e) => ctx.log.warn({ err: e }, 'cannot record the failed release'));
     const final = failure.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    if (final) await markFailed(ctx, doc, data.release, failure.message);
+    if (final) {
+      // The other nodes stop waiting and remove their new instances: the old release keeps serving.
+      if (!(err instanceof RolloutAbandoned)) await failRollout(ctx, rollout, failure.message);
+      await markFailed(ctx, doc, data.release, failure.message);
+    }
     throw failure.permanent ? new UnrecoverableError(failure.message) : err;
   }
 }
@@ -157,6 +181,7 @@ export async function explain(ctx: WorkerContext, err: unknown): Promise<DeployF
   if (err instanceof HealthTimeoutError) return new DeployFailure(err.message, [], true);
   if (err instanceof ImageMissingError) return new DeployFailure(err.message, [], true);
   if (err instanceof ConventionError) return new DeployFailure(err.message, [], true);
+  if (err instanceof RolloutAbandoned) return new DeployFailure(`abandoned on every node: ${err.message}`, [], true);
   if (err instanceof CloneFailedError) return new DeployFailure(err.message, [], err.permanent);
   return new DeployFailure((err as Error).message ?? String(err), [], false);
 }

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import type Docker from 'dockerode';
+import { freeSlotsIn } from '../core/app-placement.ts';
 import { appContainerName, containerLabels } from '../core/naming.ts';
 import type { ResolvedResources } from '../core/resources.ts';
 import type { Instance } from '../events/schemas.ts';
@@ -23,7 +24,10 @@ export interface InstancePlan {
   /** Mounted read-only when `command` is the launcher (launcher.ts). */
   launchDir?: string;
   port: number;
+  /** Instances on this node (its share of the app's). */
   count: number;
+  /** The container slots this node takes them from (core/app-placement.ts). */
+  slots: { offsets: number[]; stride: number };
   resources: ResolvedResources;
   healthPath?: string;
 }
@@ -34,22 +38,13 @@ export function slotOf(name: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-/**
- * `count` slot indices not in `used`, lowest first. A restart of a release starts its new
- * containers beside the serving ones (slots 0..N-1 serve, N..2N-1 start), so both sets exist
- * until the switch.
- */
-export function freeSlots(used: ReadonlySet<number>, count: number): number[] {
-  const slots: number[] = [];
-  for (let i = 0; slots.length < count; i++) if (!used.has(i)) slots.push(i);
-  return slots;
-}
-
 const nameOf = (c: Docker.ContainerInfo) => (c.Names[0] ?? '').replace(/^\//, '');
 
 /**
  * Creates the plan's containers (reusing those an interrupted attempt left with the same spec)
- * in slots the serving containers do not hold, and removes this release's other idle leftovers.
+ * in slots the serving containers do not hold (a restart of a release starts its new containers
+ * beside the serving ones, in the next round of slots), and removes this release's other idle
+ * leftovers.
  * Returns the container names.
  */
 export async function prepareInstances(ctx: WorkerContext, plan: InstancePlan, serving: readonly string[]): Promise<string[]> {
@@ -59,7 +54,7 @@ export async function prepareInstances(ctx: WorkerContext, plan: InstancePlan, s
     (c) => c.Labels[containerLabels.release] === plan.release && c.Labels[containerLabels.role] === 'app',
   );
   const used = new Set(ofRelease.filter((c) => servingNames.has(nameOf(c))).flatMap((c) => slotOf(nameOf(c)) ?? []));
-  const names = freeSlots(used, plan.count).map((slot) => appContainerName(plan.app, plan.release, slot));
+  const names = freeSlotsIn(plan.slots, used, plan.count).map((slot) => appContainerName(plan.app, plan.release, slot));
   const stale = ofRelease.filter((c) => !servingNames.has(nameOf(c)) && !names.includes(nameOf(c)));
   await Promise.all(stale.map((c) => removeContainer(docker, c.Id)));
   await Promise.all(

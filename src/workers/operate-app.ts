@@ -1,6 +1,7 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { runtimeImage } from '../core/runtimes.ts';
 import type { Instance } from '../events/schemas.ts';
+import { nodesOf, shareOf } from '../core/app-placement.ts';
 import { publishEvent } from '../events/stream.ts';
 import type { OperateAppData } from '../jobs/schemas.ts';
 import type { AppDocument } from '../store/app-document.ts';
@@ -12,6 +13,7 @@ import { containersOutside, drainAndRemove, prepareInstances, startInstances, ty
 import { JobReporter } from './job-reporter.ts';
 import { launcherCommand } from './launcher.ts';
 import { planExtras, planInstances, recordActivation } from './release-plan.ts';
+import { failRollout, RolloutAbandoned, switchTogether, type Rollout } from './rollout.ts';
 
 export type OperateResult =
   | { outcome: 'restarted' | 'started' | 'rolled-back'; release: string; instances: Instance[]; durationMs: number }
@@ -26,15 +28,17 @@ export interface OperationHooks {
 
 /**
  * Restart, stop, start and rollback: operations on releases already on disk, so none clones or
- * builds. Restart, start and rollback start new containers beside the serving ones, wait for
- * their health check, switch the proxy, then drain the old ones (zero downtime). Each re-reads
- * the app and converges, so running one twice changes nothing more.
+ * builds. Each node of the app runs its part. Restart, start and rollback start new containers
+ * beside the serving ones, wait for their health check, switch the proxy once every node's are
+ * healthy, then drain the old ones (zero downtime). Each re-reads the app and converges, so
+ * running one twice changes nothing more.
  */
 export async function operateApp(ctx: WorkerContext, job: Job, data: OperateAppData, hooks: OperationHooks): Promise<OperateResult> {
   const report = new JobReporter(job, ctx.log);
   const doc = await ctx.apps.get(data.app);
   if (!doc || doc.uid !== data.uid || doc.status === 'deleting') return { outcome: 'skipped', reason: 'app is deleted or being deleted' };
   if (data.op === 'stop') return stopApp(ctx, report, doc, hooks);
+  if (shareOf(doc, ctx.options.nodeId) === 0) return { outcome: 'skipped', reason: `no instance of the app is placed on node ${ctx.options.nodeId}` };
   if (data.op === 'start' && doc.status === 'running' && doc.instances.length > 0) {
     return { outcome: 'unchanged', reason: 'app is already running' };
   }
@@ -45,23 +49,36 @@ export async function operateApp(ctx: WorkerContext, job: Job, data: OperateAppD
   }
   const record = await ctx.records.get(doc.name, target);
   if (data.op === 'rollback' && (!record || !record.onDisk || !(await ctx.releases.exists(doc.name, target)))) {
-    throw new UnrecoverableError(`release ${target} is no longer on disk (only the last ${ctx.options.keepReleases} are kept)`);
+    // A node that joined the app after that release never had it: the other nodes stop waiting.
+    const message = `release ${target} is not on disk on node ${ctx.options.nodeId} (only the last ${ctx.options.keepReleases} are kept, and only where it was deployed)`;
+    await failRollout(ctx, { app: doc.name, id: `op-${data.seq}` }, message);
+    throw new UnrecoverableError(message);
   }
 
   const started = Date.now();
   const plan = await planFor(ctx, doc, target, record);
   try {
     await report.step(10, `${data.op === 'rollback' ? `rolling back to ${target}` : `${data.op}ing ${target}`}: preparing ${plan.count} instance(s)`);
-    const instances = await rollOut(ctx, report, doc, plan, (d) => (data.op === 'rollback' && record ? restoredConfig(d, record) : {}));
+    const rollout: Rollout = {
+      app: doc.name, id: `op-${data.seq}`, nodes: nodesOf(doc),
+      wanted: (d) => d.uid === doc.uid && d.status !== 'deleting',
+      switchTo: (d, instances) => ({
+        ...d, ...(data.op === 'rollback' && record ? restoredConfig(d, record) : {}), status: 'running', release: plan.release, instances, lastError: undefined,
+      }),
+      timeoutMs: ctx.options.healthTimeoutMs + 120_000,
+    };
+    const instances = await rollOut(ctx, report, doc, plan, rollout);
     hooks.reset(doc.name);
     if (data.op === 'rollback') await recordActivation(ctx, doc.name, target, {});
     await report.step(100, data.op === 'rollback' ? `rolled back to ${target}` : `${data.op}ed`);
     const outcome = data.op === 'rollback' ? 'rolled-back' : data.op === 'start' ? 'started' : 'restarted';
     return { outcome, release: target, instances, durationMs: Date.now() - started };
   } catch (err) {
+    if (err instanceof RolloutAbandoned && err.superseded) return { outcome: 'skipped', reason: err.message };
     const failure = await explain(ctx, err);
     await report.line(`failed: ${failure.message}`);
     const final = failure.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    if (final && !(err instanceof RolloutAbandoned)) await failRollout(ctx, { app: doc.name, id: `op-${data.seq}` }, failure.message);
     // The serving instances (if any) keep serving; the status says why the operation failed.
     if (final) await ctx.apps.update(doc.name, (d) => (d.status === 'deleting' ? undefined : { ...d, lastError: `${data.op} failed: ${failure.message}` }));
     throw failure.permanent ? new UnrecoverableError(failure.message) : err;
@@ -92,16 +109,11 @@ function restoredConfig(_doc: AppDocument, record: ReleaseRecord): Partial<AppDo
 }
 
 /**
- * Starts `plan`'s containers beside the serving ones, waits for their health check, switches
- * the app (document + event), then drains and removes every other container of the app.
+ * Starts this node's share of `plan`'s containers beside the serving ones, waits for their health
+ * check, switches the app when every node's share is healthy (rollout.ts), then drains and removes
+ * every other container of the app on this node.
  */
-export async function rollOut(
-  ctx: WorkerContext,
-  report: JobReporter,
-  doc: AppDocument,
-  plan: InstancePlan,
-  patch: (d: AppDocument) => Partial<AppDocument>,
-): Promise<Instance[]> {
+async function rollOut(ctx: WorkerContext, report: JobReporter, doc: AppDocument, plan: InstancePlan, rollout: Rollout): Promise<Instance[]> {
   const names = await prepareInstances(ctx, plan, doc.instances.map((i) => i.container));
   let instances: Instance[];
   try {
@@ -112,26 +124,30 @@ export async function rollOut(
     await Promise.allSettled(names.map((n) => removeContainer(ctx.docker, n)));
     throw err;
   }
-  await report.step(70, 'switching traffic');
-  const switched = await ctx.apps.update(doc.name, (d) =>
-    d.status === 'deleting' ? undefined : { ...d, ...patch(d), status: 'running', release: plan.release, instances, lastError: undefined },
-  );
-  if (!switched || switched.status === 'deleting') {
+  await report.step(70, rollout.nodes.length > 1 ? `switching traffic once every node's instances are healthy (${rollout.nodes.join(', ')})` : 'switching traffic');
+  let all: Instance[];
+  try {
+    all = await switchTogether(ctx, rollout, instances);
+  } catch (err) {
     await Promise.allSettled(names.map((n) => removeContainer(ctx.docker, n)));
-    throw new UnrecoverableError('the app was deleted meanwhile');
+    throw err;
   }
-  await publishEvent(ctx.redis, { type: 'app.instances', app: doc.name, release: plan.release, instances });
   await report.step(85, 'draining the previous instances');
   await drainAndRemove(ctx, await containersOutside(ctx, doc.name, names));
-  return instances;
+  return all;
 }
 
-/** Takes the app out of the proxy, lets in-flight requests finish, stops its containers (SIGTERM) and removes them. */
+/**
+ * Takes this node's instances out of the proxy, lets in-flight requests finish, stops its
+ * containers (SIGTERM) and removes them. Each node stops its own; the app is `stopped` from the
+ * first, so none of its instances is restarted meanwhile.
+ */
 async function stopApp(ctx: WorkerContext, report: JobReporter, doc: AppDocument, hooks: OperationHooks): Promise<OperateResult> {
   await report.step(10, 'taking the app out of the proxy');
-  await ctx.apps.update(doc.name, (d) => (d.status === 'deleting' ? undefined : { ...d, status: 'stopped', instances: [] }));
+  const here = (i: Instance) => i.node === ctx.options.nodeId;
+  const stopped = await ctx.apps.update(doc.name, (d) => (d.status === 'deleting' ? undefined : { ...d, status: 'stopped', instances: d.instances.filter((i) => !here(i)) }));
   hooks.reset(doc.name);
-  if (doc.release) await publishEvent(ctx.redis, { type: 'app.instances', app: doc.name, release: doc.release, instances: [] });
+  if (doc.release) await publishEvent(ctx.redis, { type: 'app.instances', app: doc.name, release: doc.release, instances: stopped?.instances ?? [] });
   await report.step(40, 'draining and stopping the containers');
   const containers = await containersOutside(ctx, doc.name, []);
   await drainAndRemove(ctx, containers);

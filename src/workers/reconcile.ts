@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { containerLabels } from '../core/naming.ts';
+import { nodesOf } from '../core/app-placement.ts';
 import { keys } from '../core/keys.ts';
 import type { AppDocument } from '../store/app-document.ts';
 import { listManaged, removeContainer } from './containers.ts';
@@ -33,7 +34,8 @@ const movedGraceMs = 5000;
  * Desired state (the app documents) against observed state (this node's labelled containers):
  * which containers are orphans. Pure: tested in test/workers/reconcile.unit.test.ts.
  *  - the app no longer exists (or is another incarnation's leftovers: it was deleted meanwhile);
- *  - the app lives on another node now and serves nothing from here (it moved: drain, failover);
+ *  - the app is not placed on this node any more and serves nothing from here (it moved: drain,
+ *    failover, a change of instances);
  *  - the release is neither the current nor the pending one, and the container is older than
  *    `settleMs` (the health timeout and a minute): an interrupted deploy's leftovers;
  *  - a build container older than the build timeout (its worker died mid-build).
@@ -58,11 +60,11 @@ export function planReconcile(
       remove('build container older than the build timeout');
       continue;
     }
-    if (doc.node !== nodeId) {
+    if (!nodesOf(doc).includes(nodeId)) {
       // Until the new node's instances take the traffic, this one keeps serving; and a little
       // longer, so the proxies have applied the switch event before the old instance goes.
       const switched = !doc.instances.some((i) => i.node === nodeId) && context.now - Date.parse(doc.updatedAt) > movedGraceMs;
-      if (switched) remove(`app moved to node ${doc.node}`);
+      if (switched) remove(`app moved to node${nodesOf(doc).length > 1 ? 's' : ''} ${nodesOf(doc).join(', ')}`);
       continue;
     }
     // Younger containers of another release may be an operation's (a rollback starts the older
@@ -82,7 +84,7 @@ export function planDirRemovals(nodeId: string, apps: ReadonlyMap<string, AppDoc
   return dirs.filter((app) => {
     const doc = apps.get(app);
     if (!doc) return !remaining.has(app);
-    return doc.node !== nodeId && doc.status !== 'deleting' && !remaining.has(app);
+    return !nodesOf(doc).includes(nodeId) && doc.status !== 'deleting' && !remaining.has(app);
   });
 }
 

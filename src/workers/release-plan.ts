@@ -1,3 +1,4 @@
+import { placementOf, shareOf, slotSequence } from '../core/app-placement.ts';
 import { resolveResources } from '../core/resources.ts';
 import { runtimes } from '../core/runtimes.ts';
 import { linkedDatabases } from './app-databases.ts';
@@ -52,7 +53,9 @@ export function planInstances(
     networks: extras.networks ?? [],
     ...(extras.launchDir ? { launchDir: extras.launchDir } : {}),
     port,
-    count: doc.instanceCount ?? 1,
+    // This node's share of the instances, in slots no other node uses.
+    count: shareOf(doc, ctx.options.nodeId),
+    slots: slotSequence(placementOf(doc), ctx.options.nodeId),
     resources: resolveResources(doc.resources, ctx.options.lifecycle.resources),
     healthPath: doc.healthCheck?.path,
   };
@@ -68,7 +71,7 @@ export function releaseConfig(doc: AppDocument, plan: InstancePlan): ReleaseConf
     run: plan.command,
     port: plan.port,
     env: Object.fromEntries(Object.keys(doc.sealedEnv).sort().map((k) => [k, maskedValue])),
-    instances: plan.count,
+    instances: doc.instanceCount ?? 1,
     resources: { cpu: plan.resources.cpu, memory: plan.resources.memoryMb },
     healthCheck: doc.healthCheck ?? {},
   };

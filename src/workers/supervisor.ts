@@ -140,7 +140,7 @@ export function startSupervisor(ctx: WorkerContext, perApp: KeyedMutex): Supervi
   }
 
   async function check(): Promise<void> {
-    const apps = (await ctx.apps.list()).filter((a) => a.node === options.nodeId && a.status === 'running');
+    const apps = (await ctx.apps.list()).filter((a) => a.status === 'running' && a.instances.some((i) => i.node === options.nodeId));
     const serving = new Set(apps.flatMap((a) => a.instances.map((i) => i.container)));
     for (const [container, w] of watched) {
       if (!w.restart && !serving.has(container) && recentCrashes(w.crashes, Date.now(), policy.windowMs).length === 0) watched.delete(container);
@@ -149,7 +149,7 @@ export function startSupervisor(ctx: WorkerContext, perApp: KeyedMutex): Supervi
   }
 
   async function checkApp(doc: AppDocument): Promise<void> {
-    for (const instance of doc.instances) {
+    for (const instance of doc.instances.filter((i) => i.node === options.nodeId)) {
       const w = entry(doc.name, instance.container);
       if (w.restart) continue;
       // Failed checks are counted per container; old containers' entries go with the release.

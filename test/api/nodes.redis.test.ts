@@ -51,6 +51,55 @@ describe('nodes (API and monitor)', function () {
     expect(placed.filter((n) => n === b)).to.have.length(2);
   });
 
+  it('spreads one app\'s instances over the nodes: a deploy job on each, the primary\'s to poll; rescaling places anew', async () => {
+    const [a, b] = [`a-${suffix()}`, `b-${suffix()}`];
+    await fx.registerNode(a);
+    await fx.registerNode(b);
+    const name = appName('wide');
+    const res = await fx.post('/apps').send({ ...validBody(name), instances: 3 }).expect(202);
+    const doc = (await fx.apps.get(name))!;
+    // Spread first, then the emptiest (equal here), then the smaller id.
+    expect(doc.placement).to.deep.equal([a, b, a]);
+    expect(doc.node).to.equal(doc.placement![0]);
+    expect(res.body.app.placement).to.deep.equal(doc.placement);
+    const other = doc.node === a ? b : a;
+    expect(res.body.job.id).to.equal(`deploy-${name}-${doc.uid}-r000001`);
+    expect((await queuedJobs(doc.node)).map((j) => j.data.release)).to.deep.equal(['r000001']);
+    expect((await queuedJobs(other)).map((j) => j.data.release)).to.deep.equal(['r000001']);
+    expect((await fx.get(`/jobs/deploy-${name}-${doc.uid}-r000001-on-${other}`).expect(200)).body.job.queue).to.equal(`node-${other}`);
+    // GET /nodes counts each node's share.
+    const nodes = (await fx.get('/nodes').expect(200)).body.nodes as { id: string; apps: string[]; reserved: { cpu: number } }[];
+    for (const n of nodes) {
+      expect(n.apps).to.deep.equal([name]);
+      expect(n.reserved.cpu).to.equal(doc.placement!.filter((p) => p === n.id).length);
+    }
+
+    // Down to one instance: one node, and the deploy goes there only.
+    await fx.apps.update(name, (d) => ({ ...d, status: 'running', release: 'r000001', pendingRelease: undefined }));
+    const patched = await fx.patch(`/apps/${name}`).send({ instances: 1 }).expect(202);
+    const one = (await fx.apps.get(name))!;
+    expect(one.placement).to.have.length(1);
+    expect(patched.body.app.placement).to.deep.equal(one.placement);
+    expect(await queuedJobs(one.node)).to.have.length(2);
+    expect(await queuedJobs(one.node === a ? b : a)).to.have.length(1);
+  });
+
+  it('an app linked to a database runs all its instances on the database\'s node', async () => {
+    const [a, b] = [`a-${suffix()}`, `b-${suffix()}`];
+    await fx.registerNode(a);
+    await fx.registerNode(b);
+    const db = `db-${suffix()}`;
+    await fx.post('/databases').send({ name: db, engine: 'redis' }).expect(202);
+    const dbNode = (await fx.get(`/databases/${db}`).expect(200)).body.database.node as string;
+    const name = appName('linked');
+    await fx.post('/apps').send({ ...validBody(name), instances: 2 }).expect(202);
+    expect(new Set((await fx.apps.get(name))!.placement).size).to.equal(2);
+    await fx.patch(`/apps/${name}`).send({ databases: [db] }).expect(202);
+    const doc = (await fx.apps.get(name))!;
+    expect(doc.placement).to.deep.equal([dbNode, dbNode]);
+    expect(doc.node).to.equal(dbNode);
+  });
+
   it('409 NO_CAPACITY when no node has room, nothing created', async () => {
     const a = `a-${suffix()}`;
     // 2 GiB: four default apps (512 MiB) fill it; its 1 CPU counts 8 times (8 CPU limits).

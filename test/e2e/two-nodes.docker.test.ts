@@ -12,8 +12,9 @@ import { startSecondDocker, type SecondDocker } from '../support/second-docker.t
 /**
  * Two nodes, each a `gasper worker` process with a Docker daemon of its own (the machine's, and
  * a second dockerd with its own data root, socket and bridge), one Redis, API and proxy in this
- * process. Apps spread over both; a drain moves them with no failed request; a node whose worker
- * is killed and daemon stopped has its apps started on the other within the configured time.
+ * process. Apps spread over both, and so do the two instances of one app; a drain moves them with
+ * no failed request; a node whose worker is killed and daemon stopped has its apps started on the
+ * other within the configured time.
  */
 describe('two nodes, two Docker daemons (Docker, Redis, processes)', function () {
   this.timeout(300_000);
@@ -24,9 +25,17 @@ describe('two nodes, two Docker daemons (Docker, Redis, processes)', function ()
   let cluster: ClusterEnv;
   let control: ControlPlane;
   let repo: GitFixture;
+  /** An app that answers with its container's host name, so a test sees which instance answered. */
+  let whoRepo: GitFixture;
   let workerA: GasperProcess & { stateDir: string };
   let workerB: GasperProcess & { stateDir: string };
   const apps: string[] = [];
+  /** Apps whose instances are spread over both nodes: the drain and the failover move them too. */
+  const spread: string[] = [];
+  const spreadOver = async (name: string, nodes: string[]) => {
+    const d = await doc(name);
+    return d.status === 'running' && d.instances.length === 2 && d.instances.every((i: { node: string }, k: number) => i.node === nodes[k]);
+  };
   const host = (app: string) => `${app}.localhost:${control.proxyPort}`;
   const doc = async (name: string) => (await control.api().get(`/apps/${name}`).expect(200)).body.app;
   const nodeOf = async (name: string) => (await control.api().get('/nodes').expect(200)).body.nodes.find((n: { apps: string[] }) => n.apps.includes(name))?.id as string;
@@ -39,6 +48,9 @@ describe('two nodes, two Docker daemons (Docker, Redis, processes)', function ()
     cluster = { redisUrl: redis.url, secretKey: newSecretKey() };
     control = await startControlPlane(cluster);
     repo = await createGitRepo(helloNodeApp('spread'));
+    whoRepo = await createGitRepo({
+      'server.js': "require('http').createServer((req, res) => res.end(require('os').hostname())).listen(process.env.PORT);\n",
+    });
     workerA = await spawnWorker(cluster, { id: nodeA });
     workerB = await spawnWorker(cluster, { id: nodeB, dockerHost: second.host });
     await eventually('both nodes up', async () => {
@@ -57,6 +69,7 @@ describe('two nodes, two Docker daemons (Docker, Redis, processes)', function ()
     await second?.close();
     await redis?.close();
     await repo?.remove();
+    await whoRepo?.remove();
     for (const w of [workerA, workerB]) if (w) await fs.rm(w.stateDir, { recursive: true, force: true });
   });
 
@@ -86,10 +99,63 @@ describe('two nodes, two Docker daemons (Docker, Redis, processes)', function ()
     }
   });
 
+  it("spreads one app's instances over both nodes: one switch when both are healthy, the proxy reaches both; restart and delete act on both", async () => {
+    const name = `wide-${hex()}`;
+    const res = await control.api().post('/apps').send({ name, repo: { url: whoRepo.url }, runtime: 'node', run: 'node server.js', instances: 2 }).expect(202);
+    const primaryJob = await control.waitForJob(res.body.job.id);
+    expect(primaryJob.state, `${primaryJob.error}\n${primaryJob.log.join('\n')}`).to.equal('completed');
+    const d = await doc(name);
+    const other = d.node === nodeA ? nodeB : nodeA;
+    expect([...d.placement].sort()).to.deep.equal([nodeA, nodeB].sort());
+    const part = await control.waitForJob(`${res.body.job.id}-on-${other}`);
+    expect(part.state, `${part.error}\n${part.log.join('\n')}`).to.equal('completed');
+    expect(d.instances.map((i: { node: string }) => i.node)).to.deep.equal(d.placement);
+    // Slots are the placement's indices: container names are unique over the cluster.
+    expect(d.instances.map((i: { container: string }) => i.container)).to.deep.equal([`gasper-${name}-r000001-0`, `gasper-${name}-r000001-1`]);
+    expect((await second.docker.listContainers()).map((c) => c.Names[0])).to.include(`/gasper-${name}-r000001-${d.placement.indexOf(nodeB)}`);
+
+    const answering = async () => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 12; i++) {
+        const reply = await viaProxy(control.proxyPort, host(name));
+        expect(reply.status).to.equal(200);
+        seen.add(reply.body);
+      }
+      return seen;
+    };
+    expect((await answering()).size, 'distinct instances answering through the proxy').to.equal(2);
+
+    const restart = await control.api().post(`/apps/${name}/restart`).expect(202);
+    const restarted = await control.waitForJob(restart.body.job.id);
+    expect(restarted.state, `${restarted.error}\n${restarted.log.join('\n')}`).to.equal('completed');
+    const after = await doc(name);
+    expect(after.instances.map((i: { node: string }) => i.node)).to.deep.equal(d.placement);
+    // The next round of slots: 2 and 3, beside the serving 0 and 1 until the switch.
+    expect(after.instances.map((i: { container: string }) => i.container)).to.deep.equal([`gasper-${name}-r000001-2`, `gasper-${name}-r000001-3`]);
+    expect((await answering()).size).to.equal(2);
+
+    const removed = await control.api().delete(`/apps/${name}`).expect(202);
+    const deleted = await control.waitForJob(removed.body.job.id);
+    expect(deleted.state, `${deleted.error}\n${deleted.log.join('\n')}`).to.equal('completed');
+    await eventually('no container of the app on either daemon', async () => {
+      const onB = (await second.docker.listContainers({ all: true })).filter((c) => c.Names[0]?.startsWith(`/gasper-${name}-`));
+      return onB.length === 0 && (await managedContainers(nodeA, name)).length === 0;
+    }, 30_000);
+    await control.api().get(`/apps/${name}`).expect(404);
+
+    // Another, kept: the drain and the failover below move it with the single-instance apps.
+    const kept = `wide-${hex()}`;
+    const created = await control.api().post('/apps').send({ name: kept, repo: { url: whoRepo.url }, runtime: 'node', run: 'node server.js', instances: 2 }).expect(202);
+    expect((await control.waitForJob(created.body.job.id)).state).to.equal('completed');
+    expect(new Set((await doc(kept)).instances.map((i: { node: string }) => i.node)).size).to.equal(2);
+    spread.push(kept);
+  });
+
   it('drain moves the apps of a node to the other with no failed request, and undrain places there again', async () => {
     const onA: string[] = [];
     for (const name of apps) if ((await nodeOf(name)) === nodeA) onA.push(name);
     expect(onA).to.have.length(2);
+    onA.push(...spread);
     let requests = 0;
     const failures: string[] = [];
     let loading = true;
@@ -118,8 +184,9 @@ describe('two nodes, two Docker daemons (Docker, Redis, processes)', function ()
     expect(failures, `${failures.length} of ${requests} requests failed`).to.deep.equal([]);
     expect(requests).to.be.greaterThan(20);
     for (const name of onA) {
-      expect((await doc(name)).instances[0].node).to.equal(nodeB);
-      expect((await viaProxy(control.proxyPort, host(name))).body).to.equal(`spread ${name}\n`);
+      const d = await doc(name);
+      expect(d.instances.map((i: { node: string }) => i.node)).to.deep.equal(d.instances.map(() => nodeB));
+      if (!spread.includes(name)) expect((await viaProxy(control.proxyPort, host(name))).body).to.equal(`spread ${name}\n`);
     }
     console.log(`      drain: ${onA.length} apps moved in ${moveMs} ms, ${requests} requests, 0 failed`);
 
@@ -132,6 +199,7 @@ describe('two nodes, two Docker daemons (Docker, Redis, processes)', function ()
     const onB: string[] = [];
     for (const name of apps) if ((await nodeOf(name)) === nodeB) onB.push(name);
     expect(onB.length).to.be.greaterThan(0);
+    for (const name of spread) expect(await spreadOver(name, [nodeB, nodeB]), `${name} on ${nodeB} after the drain`).to.equal(true);
     const killed = Date.now();
     workerB.child.kill('SIGKILL');
     await workerB.exited;
@@ -143,6 +211,10 @@ describe('two nodes, two Docker daemons (Docker, Redis, processes)', function ()
         const reply = await viaProxy(control.proxyPort, host(name));
         if (reply.status !== 200 || reply.body !== `spread ${name}\n`) return false;
       }
+      for (const name of spread) {
+        if (!(await spreadOver(name, [nodeA, nodeA]))) return false;
+        if ((await viaProxy(control.proxyPort, host(name))).status !== 200) return false;
+      }
       return true;
     }, 90_000);
     const backMs = Date.now() - killed;
@@ -150,6 +222,6 @@ describe('two nodes, two Docker daemons (Docker, Redis, processes)', function ()
     expect(nodes.find((n: { id: string }) => n.id === nodeB).state).to.equal('down');
     // Node timeout 3 s, a check per second, then a deploy (clone, start, health): well under a minute here.
     expect(backMs).to.be.below(60_000);
-    console.log(`      failover: ${onB.length} apps back on ${nodeA} ${backMs} ms after the kill (node timeout 3000 ms)`);
+    console.log(`      failover: ${onB.length + spread.length} apps back on ${nodeA} ${backMs} ms after the kill (node timeout 3000 ms)`);
   });
 });

@@ -83,7 +83,7 @@ export interface ControlPlane {
   platform: PlatformHandle;
   token: string;
   proxyPort: number;
-  api(): { get(p: string): supertest.Test; post(p: string): supertest.Test };
+  api(): { get(p: string): supertest.Test; post(p: string): supertest.Test; delete(p: string): supertest.Test };
   waitForJob(id: string, timeoutMs?: number): Promise<JobView>;
   close(): Promise<void>;
 }
@@ -109,7 +109,11 @@ export async function startControlPlane(cluster: ClusterEnv, env: Record<string,
   const platform = await startPlatform(config, ['proxy', 'api'], createLogger(config.logLevel));
   const apiUrl = `http://127.0.0.1:${platform.api!.port}`;
   const auth = (t: supertest.Test) => t.set('authorization', `Bearer ${token}`);
-  const api = () => ({ get: (p: string) => auth(supertest(apiUrl).get(p)), post: (p: string) => auth(supertest(apiUrl).post(p)) });
+  const api = () => ({
+    get: (p: string) => auth(supertest(apiUrl).get(p)),
+    post: (p: string) => auth(supertest(apiUrl).post(p)),
+    delete: (p: string) => auth(supertest(apiUrl).delete(p)),
+  });
   return {
     platform,
     token,

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { establishedOnPort } from '../../src/workers/tcp-table.ts';
-import { freeSlots, slotOf } from '../../src/workers/instances.ts';
+import { slotOf } from '../../src/workers/instances.ts';
 
 // Port 8080 is 1F90; state 01 is ESTABLISHED, 0A LISTEN, 06 TIME_WAIT.
 const tcp = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -28,13 +28,6 @@ describe('tcp-table', () => {
 });
 
 describe('instance slots', () => {
-  it('takes the lowest slots the serving containers do not hold', () => {
-    expect(freeSlots(new Set(), 2)).to.deep.equal([0, 1]);
-    expect(freeSlots(new Set([0]), 1)).to.deep.equal([1]);
-    expect(freeSlots(new Set([0, 1]), 2)).to.deep.equal([2, 3]);
-    expect(freeSlots(new Set([1, 2]), 2)).to.deep.equal([0, 3]);
-    expect(freeSlots(new Set([0]), 0)).to.deep.equal([]);
-  });
   it('reads the slot from a container name', () => {
     expect(slotOf('gasper-blog-r000003-2')).to.equal(2);
     expect(slotOf('/gasper-blog-r000003-12')).to.equal(12);

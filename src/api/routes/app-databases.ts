@@ -9,6 +9,8 @@ import { linkDatabasesRequest } from '../database-request.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { appView, jobRef } from '../views.ts';
+import { placeApp } from '../node-placement.ts';
+import { nodesOf, placementOf } from '../../core/app-placement.ts';
 
 /**
  * A new release of the app, as `POST /apps` makes its first: the next release number becomes the
@@ -21,10 +23,12 @@ export async function redeployApp(
 ): Promise<{ app: AppDocument; job: EnqueuedJob }> {
   const existing = await deps.apps.get(name);
   if (!existing || existing.status === 'deleting') throw new ApiError('NOT_FOUND', `app "${name}" not found`);
+  // Linking a database pins the app to the database's node; unlinking lets it spread again.
+  const placed = await placeApp(deps, mutate(existing), { current: placementOf(existing) });
   const release = releaseId(await deps.apps.nextReleaseSeq(name));
-  const updated = await deps.apps.update(name, (d) => (d.status === 'deleting' ? undefined : { ...mutate(d), pendingRelease: release }));
+  const updated = await deps.apps.update(name, (d) => (d.status === 'deleting' ? undefined : { ...mutate(d), ...placed, pendingRelease: release }));
   if (!updated || updated.status === 'deleting') throw new ApiError('NOT_FOUND', `app "${name}" not found`);
-  const job = await deps.enqueue.deployApp(updated.node, { app: name, uid: updated.uid, release }, updated.owner);
+  const job = await deps.enqueue.deployApp(nodesOf(updated), { app: name, uid: updated.uid, release }, updated.owner);
   const stored = (await deps.apps.update(name, (d) => ({ ...d, lastJob: job.id }))) ?? updated;
   return { app: stored, job };
 }
@@ -32,7 +36,8 @@ export async function redeployApp(
 /**
  * Links the app to exactly `databases` (an empty list unlinks all) and redeploys it: the new release
  * gets DATABASE_URL / REDIS_URL (or `<NAME>_URL` each, for several) and joins their networks.
- * A database must run on the app's node: its network is a bridge of that node.
+ * The app's instances move to the databases' node (their network is a bridge of that node), so
+ * the databases must share one node, with room for the app there.
  */
 export async function linkAppDatabases(
   deps: ApiDeps, principal: Principal, name: string, body: unknown,
@@ -43,11 +48,13 @@ export async function linkAppDatabases(
   if (!app || app.status === 'deleting' || !canSee(principal, app.owner)) throw new ApiError('NOT_FOUND', `app "${name}" not found`);
   const store = new DatabaseStore(deps.redis);
   const fields: Record<string, string> = {};
+  let firstNode: string | undefined;
   for (const [index, dbName] of parsed.data.databases.entries()) {
     const db = await store.get(dbName);
     // Another user's database is as absent as a missing one.
     if (!db || db.status === 'deleting' || !canSee(principal, db.owner)) fields[`databases.${index}`] = `no database "${dbName}"`;
-    else if (db.node !== app.node) fields[`databases.${index}`] = `"${dbName}" runs on node ${db.node}, the app on ${app.node}`;
+    else if (index > 0 && firstNode !== undefined && db.node !== firstNode) fields[`databases.${index}`] = `"${dbName}" runs on node ${db.node}, "${parsed.data.databases[0]}" on ${firstNode}: an app's databases must share a node`;
+    if (index === 0) firstNode = db?.node;
   }
   if (Object.keys(fields).length) {
     const summary = Object.entries(fields).map(([f, m]) => `${f}: ${m}`).join('; ');

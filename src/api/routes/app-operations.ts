@@ -6,7 +6,9 @@ import { operationJobId } from '../../jobs/enqueue.ts';
 import type { AppOperation } from '../../jobs/schemas.ts';
 import type { AppDocument } from '../../store/app-document.ts';
 import { ReleaseStore, type ReleaseRecord } from '../../store/release-records.ts';
+import { nodesOf, placementOf } from '../../core/app-placement.ts';
 import { planPatch } from '../app-patch.ts';
+import { placeApp } from '../node-placement.ts';
 import { patchAppRequest, rollbackRequest } from '../app-patch-request.ts';
 import { enforceAppQuotas } from '../quotas.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -58,17 +60,25 @@ export function appOperationsRouter(deps: ApiDeps): Router {
       ? { ...d, sealedEnv: next.sealedEnv, build: next.build, run: next.run, instanceCount: next.instanceCount, resources: next.resources, healthCheck: next.healthCheck }
       : d;
 
-  /** A deploy of the branch head as a new release, unless one not started yet would do the same. */
+  /**
+   * A deploy of the branch head as a new release, unless one not started yet would do the same.
+   * A change of instances or resources places the app anew (core/place-instances.ts: its
+   * instances stay where they are when they still fit).
+   */
   async function redeploy(doc: AppDocument, next?: AppDocument) {
+    const placed = next && (next.instanceCount !== doc.instanceCount || JSON.stringify(next.resources) !== JSON.stringify(doc.resources))
+      ? await placeApp(deps, next, { current: placementOf(doc) })
+      : undefined;
+    const moves = placed !== undefined && JSON.stringify(placed.placement) !== JSON.stringify(placementOf(doc));
     const pendingJob = doc.pendingRelease ? `deploy-${doc.name}-${doc.uid}-${doc.pendingRelease}` : undefined;
-    if (pendingJob && (await notStartedJob(pendingJob))) {
+    if (!moves && pendingJob && (await notStartedJob(pendingJob))) {
       // The queued deploy reads the app when it starts, so it will run the saved change too.
       const stored = next ? await apps.update(doc.name, (d) => withSettings(d, next)) : doc;
       return { doc: stored ?? doc, job: jobRef(pendingJob) };
     }
     const release = releaseId(await apps.nextReleaseSeq(doc.name));
-    const stored = await apps.update(doc.name, (d) => ({ ...withSettings(d, next), pendingRelease: release }));
-    const job = await enqueue.deployApp(doc.node, { app: doc.name, uid: doc.uid, release }, doc.owner);
+    const stored = await apps.update(doc.name, (d) => ({ ...withSettings(d, next), ...placed, pendingRelease: release }));
+    const job = await enqueue.deployApp(nodesOf(stored ?? doc), { app: doc.name, uid: doc.uid, release }, doc.owner);
     const withJob = await apps.update(doc.name, (d) => ({ ...d, lastJob: job.id }));
     return { doc: withJob ?? stored ?? doc, job: jobRef(job.id) };
   }
@@ -78,7 +88,7 @@ export function appOperationsRouter(deps: ApiDeps): Router {
     if (last && (last.data as { release?: string }).release === release) return { doc, job: jobRef(last.id!) };
     const seq = await redis.incr(keys.appOpSeq(doc.name));
     const data = { app: doc.name, uid: doc.uid, op, seq, ...(release ? { release } : {}) };
-    const job = await enqueue.operateApp(doc.node, data, doc.owner);
+    const job = await enqueue.operateApp(nodesOf(doc), data, doc.owner);
     const stored = await apps.update(doc.name, (d) => ({ ...d, lastJob: job.id }));
     return { doc: stored ?? doc, job: jobRef(operationJobId(data)) };
   }

@@ -8,7 +8,8 @@ import { principalOf } from '../auth.ts';
 import { enforceAppQuotas } from '../quotas.ts';
 import { createAppRequest } from '../app-request.ts';
 import type { ApiDeps } from '../deps.ts';
-import { chooseNode as chooseNodeFor, demandOf } from '../node-placement.ts';
+import { placeApp } from '../node-placement.ts';
+import { nodesOf } from '../../core/app-placement.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { appView, jobRef } from '../views.ts';
 import { visibleApp } from '../visible.ts';
@@ -19,11 +20,6 @@ export function appsRouter(deps: ApiDeps): Router {
   const createSchema = createAppRequest({ allowLocalRepos: options.allowLocalRepos, resources: options.resources });
   const router = Router();
 
-  /** A live, non-draining node with room for the app's instances (node-placement.ts). */
-  async function chooseNode(request: object): Promise<string> {
-    return chooseNodeFor(deps, demandOf(request));
-  }
-
   const load = (res: Response, name: string) => visibleApp(apps, res, name);
 
   router.post('/', async (req, res) => {
@@ -32,7 +28,8 @@ export function appsRouter(deps: ApiDeps): Router {
     const body = parsed.data;
     const principal = principalOf(res);
     await enforceAppQuotas(deps, principal.user, body.name, { instanceCount: body.instances, resources: body.resources }, true);
-    const node = await chooseNode(body);
+    // Live, non-draining nodes with room, the instances spread over them (node-placement.ts).
+    const { node, placement } = await placeApp(deps, body);
     const release = releaseId(1);
     const now = new Date().toISOString();
     const doc: AppDocument = {
@@ -46,6 +43,7 @@ export function appsRouter(deps: ApiDeps): Router {
       port: body.port ?? runtimes[body.runtime]!.defaultPort,
       sealedEnv: Object.fromEntries(Object.entries(body.env ?? {}).map(([k, v]) => [k, secrets.seal(v)])),
       node,
+      placement,
       status: 'queued',
       pendingRelease: release,
       instances: [],
@@ -58,7 +56,7 @@ export function appsRouter(deps: ApiDeps): Router {
     if (!(await apps.create(doc, 1))) throw new ApiError('APP_EXISTS', `app "${body.name}" already exists`, { name: 'already exists' });
     let job;
     try {
-      job = await enqueue.deployApp(node, { app: doc.name, uid: doc.uid, release }, doc.owner);
+      job = await enqueue.deployApp(nodesOf(doc), { app: doc.name, uid: doc.uid, release }, doc.owner);
     } catch (err) {
       await apps.remove(doc.name);
       throw err;
@@ -81,7 +79,8 @@ export function appsRouter(deps: ApiDeps): Router {
     // Intent first: a deploy still running sees `deleting` and does not resurrect the app.
     const doc = await apps.update(req.params.name, (d) => ({ ...d, status: 'deleting' }));
     if (!doc) throw new ApiError('NOT_FOUND', `app "${req.params.name}" not found`);
-    const job = await enqueue.deleteApp(doc.node, { app: doc.name, uid: doc.uid }, doc.owner);
+    // Every node that may hold its containers: those it is placed on, and those still serving it after a move.
+    const job = await enqueue.deleteApp([...new Set([...nodesOf(doc), ...doc.instances.map((i) => i.node)])], { app: doc.name, uid: doc.uid }, doc.owner);
     const stored = await apps.update(doc.name, (d) => ({ ...d, lastJob: job.id }));
     res.status(202).json({ app: view(stored ?? doc), job: jobRef(job.id) });
   });

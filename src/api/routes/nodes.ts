@@ -7,7 +7,8 @@ import { requireScope } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { apiRoutes } from '../openapi/registry.ts';
-import { demandOf, moveAppsOff } from '../node-placement.ts';
+import { instanceDemandOf, moveAppsOff } from '../node-placement.ts';
+import { shareOf } from '../../core/app-placement.ts';
 
 /**
  * The nodes, for admins: `GET /nodes`, `POST /nodes/:id/drain` (nothing new is placed there and
@@ -58,10 +59,11 @@ export function nodeView(
   node: NodeDocument,
   context: { now: number; timeoutMs: number; draining: boolean; apps: readonly AppDocument[]; reconcile: string | null },
 ) {
-  const placed = context.apps.filter((a) => a.node === node.id && a.status !== 'deleting');
+  const placed = context.apps.filter((a) => shareOf(a, node.id) > 0 && a.status !== 'deleting');
   const reserved = placed.reduce((sum, a) => {
-    const d = demandOf(a);
-    return { cpu: sum.cpu + d.cpu, memoryBytes: sum.memoryBytes + d.memoryBytes };
+    const one = instanceDemandOf(a);
+    const share = shareOf(a, node.id);
+    return { cpu: sum.cpu + share * one.cpu, memoryBytes: sum.memoryBytes + share * one.memoryBytes };
   }, { cpu: 0, memoryBytes: 0 });
   return {
     id: node.id,
@@ -72,7 +74,7 @@ export function nodeView(
     usage: node.usage ?? null,
     /** What the node's Docker runs (from its heartbeat). */
     allocations: node.allocations ?? null,
-    /** What placement counts as taken: the limits of the apps placed there. */
+    /** What placement counts as taken: the limits of the app instances placed there. */
     reserved,
     apps: placed.map((a) => a.name),
     startedAt: node.startedAt,
