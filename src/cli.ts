@@ -3,6 +3,7 @@ import { registerClientCommands } from './client/commands.ts';
 import { ConfigError, loadConfig } from './core/config.ts';
 import { createLogger } from './core/log.ts';
 import { allServices, startPlatform, type ServiceName } from './platform.ts';
+import { PreflightError } from './preflight.ts';
 
 /** Runs services until SIGTERM/SIGINT, then closes them cleanly. */
 async function serve(services: readonly ServiceName[]): Promise<void> {
@@ -22,6 +23,11 @@ async function serve(services: readonly ServiceName[]): Promise<void> {
   }
   const log = createLogger(config.logLevel);
   const platform = await startPlatform(config, services, log).catch((err: Error) => {
+    if (err instanceof PreflightError) {
+      // A dependency this service needs is missing or unlike the cluster's: name the variable.
+      process.stderr.write(`gasper: cannot start ${services.join(', ')}: ${err.message}\n`);
+      process.exit(1);
+    }
     log.fatal({ err }, 'start-up failed');
     process.exit(1);
   });

@@ -8,6 +8,7 @@ import { createLogger, type Logger } from './core/log.ts';
 import { createProcessMetrics } from './core/process-metrics.ts';
 import { connectRedis, startEmbeddedRedis } from './core/redis.ts';
 import { createSecretBox, loadSecretKey, type SecretBox } from './core/secret-box.ts';
+import { checkDocker, checkRedis, ensureSharedSecretKey } from './preflight.ts';
 import { startProxy, type ProxyHandle } from './proxy/index.ts';
 import { startSsh, type SshHandle } from './ssh/index.ts';
 import { startWorker } from './workers/index.ts';
@@ -55,7 +56,19 @@ export async function startPlatform(
       redisUrl = embedded.url;
       log.info({ url: redisUrl }, 'started private redis-server (set REDIS_URL to use another)');
     }
-    const secrets: SecretBox = createSecretBox(await loadSecretKey(config.stateDir, config.secretKey));
+    await checkRedis(redisUrl);
+    if (services.includes('worker') || services.includes('ssh')) await checkDocker(config.dockerHost);
+    // Only API and worker seal and open secrets: the others neither need the key nor create one.
+    let secrets: SecretBox | undefined;
+    if (services.includes('api') || services.includes('worker')) {
+      secrets = createSecretBox(await loadSecretKey(config.stateDir, config.secretKey));
+      const redis = connectRedis(redisUrl);
+      try {
+        await ensureSharedSecretKey(redis, secrets);
+      } finally {
+        redis.disconnect();
+      }
+    }
     const handle: PlatformHandle = { redisUrl, close };
     const metrics = createProcessMetrics();
 
@@ -83,7 +96,7 @@ export async function startPlatform(
           },
           lifecycle: config.lifecycle,
         },
-        { log, secrets },
+        { log, secrets: secrets! },
       );
       closers.push(() => worker.close());
     }
@@ -122,7 +135,7 @@ export async function startPlatform(
           databasePorts: config.databases.ports,
           resources: config.lifecycle.resources,
         },
-        { log, secrets, processMetrics: metrics },
+        { log, secrets: secrets!, processMetrics: metrics },
       );
       closers.push(() => api.close());
       handle.api = api;

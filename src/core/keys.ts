@@ -34,6 +34,8 @@ export const keys = {
   databaseBackups: (name: string) => `gasper:database:${name}:backups`,
   databaseBackup: (name: string, id: string) => `gasper:database:${name}:backup:${id}`,
   adminTokenHash: 'gasper:admin-token-hash',
+  /** A value sealed with the cluster's secret key: services holding another key refuse to start (src/preflight.ts). */
+  secretKeyCheck: 'gasper:secret-key-check',
   user: (name: string) => `gasper:user:${name}`,
   users: 'gasper:users',
   /** token id → token hash, per user (listing and revocation by id). */
