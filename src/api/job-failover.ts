@@ -39,8 +39,9 @@ export interface JobFailoverHandle {
  * hand, as BullMQ documents for manual processing (docs.bullmq.io/patterns/manually-fetching-jobs):
  * a Worker without a processor runs the stalled check (an active job whose lock expired goes back
  * to wait), takes jobs with `getNextJob` and ends them with `moveToFailed`/`moveToCompleted` under
- * its own lock token. BullMQ can only finish an active job, so a waiting job that must wait is
- * taken too, held, and put back at the head of the queue (`moveToWait`) in its order.
+ * its own lock token. BullMQ finishes only active jobs and `getNextJob` takes the head of the
+ * queue, so each job to end is first moved to the head (`changePriority` with `lifo`); the jobs
+ * that wait stay as they are (not started, in their order).
  * Every step is atomic in Redis, so several API processes may run this at once: a job is taken by
  * one of them only.
  */
@@ -86,20 +87,22 @@ export function startJobFailover(options: JobFailoverOptions, deps: Pick<ApiDeps
     for (const job of await queue.getJobs(['delayed'])) {
       if ((await planFor(job, node)).action !== 'wait') await job.promote().catch(() => undefined);
     }
-    // Oldest first, the order getNextJob takes them in: only jobs up to the last to end are taken.
-    const waiting = await queue.getJobs(['wait'], 0, -1, true);
-    let last = -1;
-    for (const [i, job] of waiting.entries()) if ((await planFor(job, node)).action !== 'wait') last = i;
-    if (last < 0) return [];
+    const targets: Job[] = [];
+    for (const job of await queue.getJobs(['wait'], 0, -1, true)) if ((await planFor(job, node)).action !== 'wait') targets.push(job);
+    if (!targets.length) return [];
 
     const token = `failover-${crypto.randomUUID()}`;
     const held: Job[] = [];
     const settled: SettledJob[] = [];
     try {
-      for (let i = 0; i <= last; i++) {
+      for (const target of targets) {
+        // To the head of the queue (BullMQ's changePriority with lifo), so getNextJob takes this
+        // job and no other: the jobs that wait are never touched.
+        await target.changePriority({ priority: 0, lifo: true });
         const job = await worker.getNextJob(token, { block: false });
-        if (!job) break;
-        // Planned again on what the app is now: it may have changed since the listing.
+        if (!job) continue; // taken meanwhile by another API process
+        // Planned again on what the app is now, and for the job actually taken: a stalled job or
+        // another process's target may have come to the head first.
         const plan = await planFor(job, node);
         const record = (detail: string) => settled.push({ node: node.id, job: job.id!, action: plan.action, detail });
         switch (plan.action) {
@@ -126,7 +129,7 @@ export function startJobFailover(options: JobFailoverOptions, deps: Pick<ApiDeps
         }
       }
     } finally {
-      // Each goes back to the head of the queue: the last taken first, so the order is kept.
+      // Back to the head of the queue, the last taken first, so their order is kept.
       for (const job of held.reverse()) await job.moveToWait(token).catch((err: Error) => log.warn({ err, job: job.id }, 'could not put a job back'));
     }
     return settled;
