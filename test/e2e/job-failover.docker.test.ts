@@ -14,8 +14,9 @@ import { startTestRedis } from '../support/redis.ts';
  * The jobs waiting on a node whose worker is killed (SIGKILL), with real `gasper worker`
  * processes (both on this machine's Docker daemon, told apart by their node labels), API and
  * proxy in this process: a restart of an app that moves ends failed naming the redeploy, a
- * deletion completes without the node, and when the node's worker returns its reconciliation
- * removes what it still held of both apps.
+ * deletion completes without the node, a database's backup waits (the database shows
+ * unavailable); when the node's worker returns the backup runs and its reconciliation removes
+ * what it still held of both apps.
  */
 describe('jobs of a killed node (Docker, Redis, processes)', function () {
   this.timeout(240_000);
@@ -63,7 +64,12 @@ describe('jobs of a killed node (Docker, Redis, processes)', function () {
       const done = await control.waitForJob(res.body.job.id);
       expect(done.state, `${done.error}\n${done.log.join('\n')}\n${workerB.output()}`).to.equal('completed');
     }
-    expect((await managedContainers(nodeB)).length).to.equal(2);
+    // A database on node B too: only B is up, so it is placed there.
+    const db = `db-${hex()}`;
+    const provisioned = await control.waitForJob((await api().post('/databases').send({ name: db, engine: 'redis' }).expect(202)).body.job.id);
+    expect(provisioned.state, `${provisioned.error}\n${provisioned.log.join('\n')}`).to.equal('completed');
+    const appsOnB = async () => (await managedContainers(nodeB)).flatMap((c) => c.Labels[containerLabels.app] ?? []).sort();
+    expect(await appsOnB()).to.deep.equal([deleted, moving].sort());
     const workerA = await spawnWorker(cluster, { id: nodeA });
     workers.push(workerA);
     await nodeUp(nodeA);
@@ -74,6 +80,7 @@ describe('jobs of a killed node (Docker, Redis, processes)', function () {
     await workerB.exited;
     const restart = (await api().post(`/apps/${moving}/restart`).expect(202)).body.job.id as string;
     const deletion = (await del(`/apps/${deleted}`).expect(202)).body.job.id as string;
+    const backup = (await api().post(`/databases/${db}/backups`).expect(202)).body.job.id as string;
     expect((await job(restart)).queue).to.equal(`node-${nodeB}`);
     expect((await job(deletion)).state).to.equal('waiting');
 
@@ -92,12 +99,28 @@ describe('jobs of a killed node (Docker, Redis, processes)', function () {
     expect((removed.result as { withoutNode: string }).withoutNode).to.match(new RegExp(`^node ${nodeB} is down`));
     await api().get(`/apps/${deleted}`).expect(404);
     // The node is dead, its daemon is not: what it ran is still there until it comes back.
-    expect((await managedContainers(nodeB)).map((c) => c.Labels[containerLabels.app]).sort()).to.deep.equal([deleted, moving].sort());
+    expect(await appsOnB()).to.deep.equal([deleted, moving].sort());
+
+    // The database stays on its node: unavailable, its backup job waiting for the node.
+    const unavailable = (await api().get(`/databases/${db}`).expect(200)).body.database;
+    expect(unavailable).to.deep.include({ status: 'unavailable', node: nodeB });
+    expect(unavailable.nodeState).to.include({ state: 'down' });
+    const waiting = await job(backup);
+    expect(waiting.state).to.equal('waiting');
+    expect(waiting.blocked).to.match(/database jobs run on the database's node only/);
 
     const back = Date.now();
     workers.push(await spawnWorker(cluster, { id: nodeB, stateDir: workerB.stateDir }));
     await nodeUp(nodeB, back - 1000);
-    await eventually(`node ${nodeB} to hold no container of either app`, async () => (await managedContainers(nodeB)).length === 0, 60_000);
+    await eventually(`node ${nodeB} to hold no container of either app`, async () => (await appsOnB()).length === 0, 60_000);
+    // Back: the backup runs there, the database shows its own status again.
+    const backedUp = await control.waitForJob(backup, 60_000);
+    expect(backedUp.state, `${backedUp.error}\n${backedUp.log.join('\n')}`).to.equal('completed');
+    const recovered = (await api().get(`/databases/${db}`).expect(200)).body.database;
+    expect(recovered.status).to.equal('running');
+    expect(recovered.nodeState).to.include({ id: nodeB, state: 'up', draining: false, message: null });
+    const dropped = await control.waitForJob((await del(`/databases/${db}`).expect(202)).body.job.id);
+    expect(dropped.state).to.equal('completed');
     const report = (await api().get(`/nodes/${nodeB}`).expect(200)).body.node.lastReconcile;
     const reasons = (report.recentRemovals as { app: string; reason: string }[]).map((r) => [r.app, r.reason]);
     expect(reasons).to.deep.include([deleted, 'app no longer exists']);
