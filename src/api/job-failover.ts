@@ -97,8 +97,8 @@ export function startJobFailover(options: JobFailoverOptions, deps: Pick<ApiDeps
     try {
       for (const target of targets) {
         // To the head of the queue (BullMQ's changePriority with lifo), so getNextJob takes this
-        // job and no other: the jobs that wait are never touched.
-        await target.changePriority({ priority: 0, lifo: true });
+        // job and no other: the jobs that wait are never touched. Gone meanwhile: nothing to do.
+        if (!(await target.changePriority({ priority: 0, lifo: true }).then(() => true, () => false))) continue;
         const job = await worker.getNextJob(token, { block: false });
         if (!job) continue; // taken meanwhile by another API process
         // Planned again on what the app is now, and for the job actually taken: a stalled job or
