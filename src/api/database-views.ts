@@ -1,15 +1,32 @@
 import { databaseContainerName } from '../core/database-naming.ts';
 import { connectionUrl, engines } from '../core/engines.ts';
+import { databaseStaysReason, describeNodeDown, type NodeCondition } from '../core/node-condition.ts';
 import type { BackupMeta, DatabaseDocument } from '../store/database-document.ts';
 
-/** The public shape of a database. The password never leaves the API after creation or rotation. */
-export function databaseView(doc: DatabaseDocument) {
+/** States a lost node freezes: what the worker last wrote no longer says anything. */
+const liveStatuses: ReadonlySet<string> = new Set(['queued', 'provisioning', 'running', 'restarting', 'down']);
+
+/**
+ * The public shape of a database. The password never leaves the API after creation or rotation.
+ * With its node's condition (`node`): while the node is down, `status` is `unavailable` and
+ * `nodeState` says why; both follow the node back when it returns (nothing is written).
+ */
+export function databaseView(doc: DatabaseDocument, node?: NodeCondition) {
   const engine = engines[doc.engine];
+  const lost = node !== undefined && node.state !== 'up' && liveStatuses.has(doc.status);
   return {
     name: doc.name,
     engine: doc.engine,
-    status: doc.status,
+    status: lost ? 'unavailable' : doc.status,
     node: doc.node,
+    nodeState: node
+      ? {
+        ...node,
+        message: lost
+          ? `${describeNodeDown(node)}: the database is unreachable until the node returns; it is not moved, since ${databaseStaysReason}`
+          : node.draining ? `node ${node.id} is draining; the database stays, since ${databaseStaysReason}` : null,
+      }
+      : null,
     host: doc.host,
     port: doc.port,
     database: engine?.namedUser ? doc.database : null,

@@ -2,6 +2,7 @@ import type { Logger } from '../core/log.ts';
 import { nodeStateAt, nodeTransitions } from '../core/node-health.ts';
 import { publishEvent } from '../events/stream.ts';
 import type { ApiDeps } from './deps.ts';
+import { startJobFailover } from './job-failover.ts';
 import { moveAppsOff } from './node-placement.ts';
 
 export interface NodeMonitorOptions {
@@ -31,6 +32,8 @@ export function startNodeMonitor(
 ): NodeMonitorHandle {
   const intervalMs = options.intervalMs ?? Math.min(5000, Math.max(200, Math.floor(options.timeoutMs / 3)));
   let running: Promise<void> | undefined;
+  // The jobs left in a down node's queue: ended when their app moved, kept waiting otherwise.
+  const failover = startJobFailover({ intervalMs }, deps, log);
 
   async function checkOnce(): Promise<void> {
     const now = Date.now();
@@ -48,6 +51,7 @@ export function startNodeMonitor(
       const report = await moveAppsOff(deps, node.id, log);
       if (report.unplaced.length) log.warn({ node: node.id, unplaced: report.unplaced }, 'apps of a down node found no other node');
     }
+    await failover.check(nodes.filter((n) => nodeStateAt(n.heartbeatAt, now, options.timeoutMs) === 'down'));
   }
 
   const check = () => {
@@ -67,6 +71,7 @@ export function startNodeMonitor(
       closing ??= (async () => {
         clearInterval(timer);
         await running;
+        await failover.close();
       })();
       return closing;
     },

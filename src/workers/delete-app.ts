@@ -1,10 +1,9 @@
 import type { Job } from 'bullmq';
-import { publishEvent } from '../events/stream.ts';
 import type { DeleteAppData } from '../jobs/schemas.ts';
 import { listManaged, removeContainer } from './containers.ts';
 import type { WorkerContext } from './context.ts';
 import { JobReporter } from './job-reporter.ts';
-import { SshCredentialStore } from '../store/ssh-credentials.ts';
+import { removeAppRecords } from '../store/app-removal.ts';
 
 export type DeleteResult = { outcome: 'deleted'; containers: number } | { outcome: 'skipped'; reason: string };
 
@@ -29,9 +28,7 @@ export async function deleteApp(ctx: WorkerContext, job: Job, data: DeleteAppDat
   await ctx.releases.removeApp(data.app);
 
   await report.step(80, 'removing route and records');
-  await publishEvent(ctx.redis, { type: 'app.removed', app: data.app });
-  await new SshCredentialStore(ctx.redis).removeApp(data.app);
-  await ctx.apps.remove(data.app);
+  await removeAppRecords(ctx.redis, ctx.apps, data.app);
   await report.step(100, 'deleted');
   return { outcome: 'deleted', containers: containers.length };
 }

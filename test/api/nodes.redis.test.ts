@@ -188,8 +188,11 @@ describe('nodes (API and monitor)', function () {
       expect(doc.node).to.equal(to);
       expect(doc.pendingRelease).to.equal('r000002');
       expect((await queuedJobs(to)).map((j) => j.data.release)).to.include('r000002');
-      // The first release's job is still on the silent node's queue: superseded when it runs.
-      expect((await queuedJobs(from)).map((j) => j.data.release)).to.deep.equal(['r000001']);
+      // The first release's job, left on the silent node's queue, ended (api/job-failover.ts).
+      expect(await queuedJobs(from)).to.deep.equal([]);
+      const first = (await fx.queues.forNode(from).getJobs(['failed']))[0]!;
+      expect(first.data.release).to.equal('r000001');
+      expect(first.failedReason).to.match(new RegExp(`^node ${from} is down .*; the app was moved to node ${to}: see job ${doc.lastJob}$`));
 
       await monitor.check(); // level-based: nothing more to move, nothing new to announce
       expect((await fx.apps.get(name))!.pendingRelease).to.equal('r000002');

@@ -40,6 +40,9 @@ export const jobViewSchema = z.object({
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
+  node: z.object({ id: z.string(), state: z.enum(['up', 'down', 'unknown']), draining: z.boolean(), heartbeatAt: z.string().nullable() })
+    .describe('the node whose queue holds the job'),
+  blocked: z.string().nullable().describe('while the job is unfinished and its node is down: whether it waits for the node or is being ended, and why'),
 });
 
 const appAndJob = z.object({ app: appViewSchema, job: jobRefSchema });

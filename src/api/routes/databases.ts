@@ -11,6 +11,7 @@ import { backupView, credentialsView, databaseView } from '../database-views.ts'
 import { principalOf } from '../auth.ts';
 import { chooseNode as chooseNodeFor, databaseDemand } from '../node-placement.ts';
 import { enforceDatabaseQuota } from '../quotas.ts';
+import { loadNodeConditions } from '../node-conditions.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { jobRef } from '../views.ts';
@@ -101,11 +102,13 @@ export function databasesRouter(deps: ApiDeps): Router {
 
   router.get('/', async (_req, res) => {
     const principal = principalOf(res);
-    res.json({ databases: (await databases.list()).filter((d) => canSee(principal, d.owner)).map(databaseView) });
+    const nodeOf = await loadNodeConditions(deps);
+    res.json({ databases: (await databases.list()).filter((d) => canSee(principal, d.owner)).map((d) => databaseView(d, nodeOf(d.node))) });
   });
 
   router.get('/:name', async (req, res) => {
-    res.json({ database: databaseView(await load(res, req.params.name)) });
+    const doc = await load(res, req.params.name);
+    res.json({ database: databaseView(doc, (await loadNodeConditions(deps))(doc.node)) });
   });
 
   router.delete('/:name', async (req, res) => {
@@ -193,6 +196,9 @@ export function databasesRouter(deps: ApiDeps): Router {
 const databaseSchema = z.object({
   name: z.string(), engine: z.string(), status: z.string(), node: z.string(), host: z.string(), port: z.number().int(),
   database: z.string().nullable(), user: z.string().nullable(), internalHost: z.string(),
+  nodeState: z.object({
+    id: z.string(), state: z.enum(['up', 'down', 'unknown']), draining: z.boolean(), heartbeatAt: z.string().nullable(), message: z.string().nullable(),
+  }).nullable().describe('the node holding the data; while it is down, status is "unavailable"'),
 }).describe('never the password');
 const credentialsSchema = z.object({ password: z.string(), url: z.string() }).describe('shown in this answer only');
 const jobRefSchema = z.object({ id: z.string(), url: z.string() });

@@ -1,6 +1,9 @@
 import { Router } from 'express';
 import { keys } from '../../core/keys.ts';
 import { nodeStateAt } from '../../core/node-health.ts';
+import { databaseStaysReason } from '../../core/node-condition.ts';
+import type { DatabaseDocument } from '../../store/database-document.ts';
+import { DatabaseStore } from '../../store/databases.ts';
 import type { AppDocument } from '../../store/app-document.ts';
 import type { NodeDocument } from '../../store/nodes.ts';
 import { requireScope } from '../auth.ts';
@@ -19,10 +22,10 @@ export function nodesRouter(deps: ApiDeps): Router {
   router.use(requireScope('admin'));
 
   async function views(only?: string) {
-    const [nodes, draining, apps] = await Promise.all([deps.nodes.list(), deps.nodes.draining(), deps.apps.list()]);
+    const [nodes, draining, apps, databases] = await Promise.all([deps.nodes.list(), deps.nodes.draining(), deps.apps.list(), new DatabaseStore(deps.redis).list()]);
     const chosen = only === undefined ? nodes : nodes.filter((n) => n.id === only);
     const reconciles = chosen.length ? await deps.redis.mget(chosen.map((n) => keys.nodeReconcile(n.id))) : [];
-    return chosen.map((n, i) => nodeView(n, { now: Date.now(), timeoutMs: deps.options.nodeTimeoutMs, draining: draining.has(n.id), apps, reconcile: reconciles[i] ?? null }));
+    return chosen.map((n, i) => nodeView(n, { now: Date.now(), timeoutMs: deps.options.nodeTimeoutMs, draining: draining.has(n.id), apps, reconcile: reconciles[i] ?? null, databases }));
   }
 
   async function existing(id: string) {
@@ -43,7 +46,9 @@ export function nodesRouter(deps: ApiDeps): Router {
     await existing(req.params.id);
     await deps.nodes.setDraining(req.params.id, true);
     const report = await moveAppsOff(deps, req.params.id, deps.log);
-    res.status(202).json({ node: await existing(req.params.id), ...report });
+    const node = await existing(req.params.id);
+    // What the drain leaves behind, and why: databases stay (the node's `staying`).
+    res.status(202).json({ node, ...report, staying: node.staying });
   });
 
   router.post('/:id/undrain', async (req, res) => {
@@ -57,8 +62,9 @@ export function nodesRouter(deps: ApiDeps): Router {
 /** A node as `GET /nodes` shows it: what it reports, and what Gasper placed there. */
 export function nodeView(
   node: NodeDocument,
-  context: { now: number; timeoutMs: number; draining: boolean; apps: readonly AppDocument[]; reconcile: string | null },
+  context: { now: number; timeoutMs: number; draining: boolean; apps: readonly AppDocument[]; reconcile: string | null; databases?: readonly DatabaseDocument[] },
 ) {
+  const databases = (context.databases ?? []).filter((d) => d.node === node.id && d.status !== 'deleting').map((d) => d.name);
   const placed = context.apps.filter((a) => shareOf(a, node.id) > 0 && a.status !== 'deleting');
   const reserved = placed.reduce((sum, a) => {
     const one = instanceDemandOf(a);
@@ -77,6 +83,9 @@ export function nodeView(
     /** What placement counts as taken: the limits of the app instances placed there. */
     reserved,
     apps: placed.map((a) => a.name),
+    databases,
+    /** Databases never leave their node (their data is there): those a drain or a failure leaves behind. */
+    staying: context.draining || nodeStateAt(node.heartbeatAt, context.now, context.timeoutMs) === 'down' ? databases.map((database) => ({ database, reason: databaseStaysReason })) : [],
     startedAt: node.startedAt,
     heartbeatAt: node.heartbeatAt,
     lastReconcile: context.reconcile ? (JSON.parse(context.reconcile) as unknown) : null,

@@ -1,0 +1,28 @@
+import { describeNodeDown, nodeCondition, type NodeCondition } from '../core/node-condition.ts';
+import { planFailover } from '../jobs/failover-plan.ts';
+import type { JobView } from '../jobs/status.ts';
+import type { ApiDeps } from './deps.ts';
+
+/** Every node's condition now, for views that name a node: unknown ids answer `unknown`. */
+export async function loadNodeConditions(deps: Pick<ApiDeps, 'nodes' | 'options'>): Promise<(id: string) => NodeCondition> {
+  const [nodes, draining] = await Promise.all([deps.nodes.list(), deps.nodes.draining()]);
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const context = { now: Date.now(), timeoutMs: deps.options.nodeTimeoutMs, draining };
+  return (id) => nodeCondition(id, byId.get(id), context);
+}
+
+const unfinished = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
+
+/**
+ * What `GET /jobs/:id` adds to the queue's view: the node the job is bound to and, while the job
+ * is not finished and that node is down, what happens to it (api/job-failover.ts does it).
+ */
+export async function jobNodeFields(deps: Pick<ApiDeps, 'nodes' | 'options' | 'apps'>, view: Pick<JobView, 'id' | 'type' | 'queue' | 'state'>, data: unknown) {
+  const node = (await loadNodeConditions(deps))(view.queue.replace(/^node-/, ''));
+  if (node.state === 'up' || !unfinished.has(view.state)) return { node, blocked: null };
+  const appName = (data as { app?: unknown } | undefined)?.app;
+  const app = typeof appName === 'string' ? await deps.apps.get(appName) : undefined;
+  const plan = planFailover({ id: view.id, name: view.type, data }, node, app);
+  const blocked = plan.action === 'wait' ? plan.reason : `${describeNodeDown(node)}: the job is ended at the node monitor's next check`;
+  return { node, blocked };
+}
