@@ -35,8 +35,8 @@ export class DeployFailure extends Error {
  * the others clone the commit it got) in parallel with preparing the containers (one per
  * instance), build, start them, wait until each passes the health check, switch when every
  * node's share is healthy (rollout.ts: state + event), then drain and remove the previous
- * release's containers: zero downtime. Every step checks what exists first, so a retry or a stalled-job re-run finishes the
- * work instead of duplicating it. The release is recorded (config snapshot, build log, timings).
+ * release's containers: zero downtime. Every step checks what exists first, so a retry or a
+ * stalled-job re-run finishes the work instead of duplicating it. The release is recorded (config snapshot, build log, timings).
  */
 export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppData): Promise<DeployResult> {
   const { docker, apps, releases, options } = ctx;
@@ -49,13 +49,13 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
   if (shareOf(doc, options.nodeId) === 0) return { outcome: 'skipped', reason: `no instance of the app is placed on node ${options.nodeId}` };
   // The primary node records the release and announces the commit; every node starts its share.
   const primary = doc.node === options.nodeId;
+  let cloned = data.commit ?? '';
   const rollout: Rollout = {
     app: doc.name, id: `deploy-${data.release}`, nodes: nodesOf(doc),
     wanted: (d) => d.uid === doc.uid && d.status !== 'deleting' && d.pendingRelease === data.release,
     switchTo: (d, instances) => ({ ...d, status: 'running', release: data.release, commit: cloned, instances, lastError: undefined, pendingRelease: undefined }),
     timeoutMs: options.buildTimeoutMs + options.healthTimeoutMs + 120_000,
   };
-  let cloned = data.commit ?? '';
 
   await apps.update(doc.name, (d) => (d.status === 'deleting' ? undefined : { ...d, status: 'deploying' }));
   const dir = releases.releaseDir(doc.name, data.release);
