@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { bullPrefix } from '../core/keys.ts';
+import { bullPrefix, keys } from '../core/keys.ts';
 import type { Logger } from '../core/log.ts';
 import { queueName } from '../core/naming.ts';
 import { planFailover, type FailoverAction } from '../jobs/failover-plan.ts';
@@ -8,6 +8,8 @@ import { NodeQueues } from '../jobs/queues.ts';
 import type { NodeDocument } from '../store/nodes.ts';
 import { removeAppRecords } from '../store/app-removal.ts';
 import type { ApiDeps } from './deps.ts';
+
+const releaseLock = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 export interface JobFailoverOptions {
   /** How often the stalled jobs of a down node's queue are looked for: the node monitor's interval. */
@@ -41,8 +43,8 @@ export interface JobFailoverHandle {
  * its own lock token. BullMQ finishes only active jobs and `getNextJob` takes the head of the
  * queue, so each job to end is first moved to the head (`changePriority` with `lifo`); the jobs
  * that wait stay as they are (not started, in their order).
- * Every step is atomic in Redis, so several API processes may run this at once: a job is taken by
- * one of them only.
+ * Several API processes may run this at once: a lock lets one settle a node's queue at a time,
+ * and each step is atomic in Redis, so a job is taken by one of them only.
  */
 export function startJobFailover(options: JobFailoverOptions, deps: Pick<ApiDeps, 'apps' | 'redis'>, log: Logger): JobFailoverHandle {
   const queues = new NodeQueues(deps.redis);
@@ -75,6 +77,22 @@ export function startJobFailover(options: JobFailoverOptions, deps: Pick<ApiDeps
     const doc = await deps.apps.get(name);
     if (doc && (doc.uid !== uid || doc.status !== 'deleting')) return;
     await removeAppRecords(deps.redis, deps.apps, name);
+  }
+
+  /**
+   * One API process at a time settles a node's queue: two interleaving would take each other's
+   * targets and put the waiting jobs back out of order. The others skip the round.
+   */
+  async function settleAlone(node: NodeDocument): Promise<SettledJob[]> {
+    workerFor(node.id); // the stalled check runs in every process; it is atomic in Redis
+    const lock = keys.nodeFailoverLock(node.id);
+    const owner = crypto.randomUUID();
+    if ((await deps.redis.set(lock, owner, 'PX', options.lockDurationMs ?? 30_000, 'NX')) !== 'OK') return [];
+    try {
+      return await settle(node);
+    } finally {
+      await deps.redis.eval(releaseLock, 1, lock, owner);
+    }
   }
 
   async function settle(node: NodeDocument): Promise<SettledJob[]> {
@@ -146,7 +164,7 @@ export function startJobFailover(options: JobFailoverOptions, deps: Pick<ApiDeps
       const settled: SettledJob[] = [];
       for (const node of down) {
         try {
-          settled.push(...(await settle(node)));
+          settled.push(...(await settleAlone(node)));
         } catch (err) {
           log.warn({ err, node: node.id }, 'could not settle the jobs of a down node');
         }

@@ -22,6 +22,8 @@ export const keys = {
   nodesDraining: 'gasper:nodes:draining',
   /** `up` or `down`, as the node monitor last decided (it publishes a node.state event on change). */
   nodeState: (id: string) => `gasper:node:${id}:state`,
+  /** Held by the one API process settling a down node's queue (api/job-failover.ts); expires. */
+  nodeFailoverLock: (id: string) => `gasper:node:${id}:failover-lock`,
   /** What the node's last reconciliation did (JSON, see workers/reconcile.ts). */
   nodeReconcile: (id: string) => `gasper:node:${id}:reconcile`,
   /** Which queue holds a job; expires with the job's retention. */

@@ -22,8 +22,10 @@ export interface GasperProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export function spawnGasper(command: string, env: Record<string, string>): GasperProcess {
-  const child = spawn(process.execPath, [gasperBin, command], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `gasper <command>` with this process's environment and `env` over it (or `env` alone, with `inheritEnv: false`). */
+export function spawnGasper(command: string, env: Record<string, string>, options: { inheritEnv?: boolean } = {}): GasperProcess {
+  const childEnv = options.inheritEnv === false ? env : { ...process.env, ...env };
+  const child = spawn(process.execPath, [gasperBin, command], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString('utf8')).slice(-20_000);

@@ -1,10 +1,6 @@
-import { spawn } from 'node:child_process';
 import net from 'node:net';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
-import type { GasperProcess } from './node-processes.ts';
-
-const gasperBin = fileURLToPath(new URL('../../bin/gasper.js', import.meta.url));
+import { spawnGasper, type GasperProcess } from './node-processes.ts';
 
 /**
  * `gasper <command>` with nothing of this process's environment but PATH, a HOME of its own and
@@ -13,26 +9,7 @@ const gasperBin = fileURLToPath(new URL('../../bin/gasper.js', import.meta.url))
 export function spawnService(command: string, env: Record<string, string>): GasperProcess {
   const base: Record<string, string> = { PATH: process.env.PATH!, HOME: os.tmpdir() };
   if (process.env.NODE_EXTRA_CA_CERTS) base.NODE_EXTRA_CA_CERTS = process.env.NODE_EXTRA_CA_CERTS;
-  const child = spawn(process.execPath, [gasperBin, command], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString('utf8')).slice(-20_000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    child,
-    output: () => output,
-    exited,
-    async stop(signal = 'SIGTERM') {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+  return spawnGasper(command, { ...base, ...env }, { inheritEnv: false });
 }
 
 /** Resolves once the service logged that it is up; fails with its output if it exits first. */
