@@ -57,22 +57,24 @@ export async function prepareInstances(ctx: WorkerContext, plan: InstancePlan, s
   const names = freeSlotsIn(plan.slots, used, plan.count).map((slot) => appContainerName(plan.app, plan.release, slot));
   const stale = ofRelease.filter((c) => !servingNames.has(nameOf(c)) && !names.includes(nameOf(c)));
   await Promise.all(stale.map((c) => removeContainer(docker, c.Id)));
-  await Promise.all(
-    names.map(async (name) => {
-      await ensureContainer(
-        docker,
-        containerSpec({
-          name, image: plan.image, app: plan.app, release: plan.release, node: options.nodeId, role: 'app',
-          releaseDir: plan.releaseDir, command: plan.command, port: plan.port, env: plan.env,
-          publishAddress: options.nodeAddress, extraCaCerts: options.extraCaCerts,
-          resources: plan.resources, pidsLimit: options.lifecycle.resources.pidsLimit,
-          ...(plan.launchDir ? { launchDir: plan.launchDir } : {}),
-        }),
-      );
-      await joinDatabaseNetworks(docker, name, plan.networks);
+  await Promise.all(names.map((name) => createInstance(ctx, plan, name)));
+  return names;
+}
+
+/** The container `name` of the plan's release (not started), joined to its databases' networks; one with the same spec is reused. */
+export async function createInstance(ctx: WorkerContext, plan: InstancePlan, name: string): Promise<void> {
+  const { docker, options } = ctx;
+  await ensureContainer(
+    docker,
+    containerSpec({
+      name, image: plan.image, app: plan.app, release: plan.release, node: options.nodeId, role: 'app',
+      releaseDir: plan.releaseDir, command: plan.command, port: plan.port, env: plan.env,
+      publishAddress: options.nodeAddress, extraCaCerts: options.extraCaCerts,
+      resources: plan.resources, pidsLimit: options.lifecycle.resources.pidsLimit,
+      ...(plan.launchDir ? { launchDir: plan.launchDir } : {}),
     }),
   );
-  return names;
+  await joinDatabaseNetworks(docker, name, plan.networks);
 }
 
 /** A new instance that did not come up; `container` names it, for its log tail. */

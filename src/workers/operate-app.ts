@@ -1,5 +1,4 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import { runtimeImage } from '../core/runtimes.ts';
 import type { Instance } from '../events/schemas.ts';
 import { nodesOf, shareOf } from '../core/app-placement.ts';
 import { publishEvent } from '../events/stream.ts';
@@ -12,7 +11,7 @@ import { explain } from './deploy-app.ts';
 import { containersOutside, drainAndRemove, prepareInstances, startInstances, type InstancePlan } from './instances.ts';
 import { JobReporter } from './job-reporter.ts';
 import { launcherCommand } from './launcher.ts';
-import { planExtras, planInstances, recordActivation } from './release-plan.ts';
+import { planForRelease, recordActivation } from './release-plan.ts';
 import { failRollout, RolloutAbandoned, switchTogether, type Rollout } from './rollout.ts';
 
 export type OperateResult =
@@ -56,7 +55,7 @@ export async function operateApp(ctx: WorkerContext, job: Job, data: OperateAppD
   }
 
   const started = Date.now();
-  const plan = await planFor(ctx, doc, target, record);
+  const plan = await planForRelease(ctx, doc, target, record);
   try {
     await report.step(10, `${data.op === 'rollback' ? `rolling back to ${target}` : `${data.op}ing ${target}`}: preparing ${plan.count} instance(s)`);
     const rollout: Rollout = {
@@ -83,17 +82,6 @@ export async function operateApp(ctx: WorkerContext, job: Job, data: OperateAppD
     if (final) await ctx.apps.update(doc.name, (d) => (d.status === 'deleting' ? undefined : { ...d, lastError: `${data.op} failed: ${failure.message}` }));
     throw failure.permanent ? new UnrecoverableError(failure.message) : err;
   }
-}
-
-/** The containers of `release`: its command, env and port as recorded; instances, limits and health from the app. */
-async function planFor(ctx: WorkerContext, doc: AppDocument, release: string, record: ReleaseRecord | undefined): Promise<InstancePlan> {
-  if (!record) {
-    const command = doc.run ?? launcherCommand;
-    const extras = await planExtras(ctx, doc, release, command);
-    return planInstances(ctx, doc, release, runtimeImage(doc.runtime, ctx.options), command, doc.sealedEnv, doc.port, extras);
-  }
-  const extras = await planExtras(ctx, doc, release, record.config.run);
-  return planInstances(ctx, doc, release, record.config.image, record.config.run, record.sealedEnv, record.config.port, extras);
 }
 
 /** A rollback restores the release's configuration too, so the app's desired state is what runs. */

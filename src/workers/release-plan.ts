@@ -1,6 +1,6 @@
 import { placementOf, shareOf, slotSequence } from '../core/app-placement.ts';
 import { resolveResources } from '../core/resources.ts';
-import { runtimes } from '../core/runtimes.ts';
+import { runtimeImage, runtimes } from '../core/runtimes.ts';
 import { linkedDatabases } from './app-databases.ts';
 import { launchDir, launcherCommand } from './launcher.ts';
 import type { AppDocument } from '../store/app-document.ts';
@@ -59,6 +59,17 @@ export function planInstances(
     resources: resolveResources(doc.resources, ctx.options.lifecycle.resources),
     healthPath: doc.healthCheck?.path,
   };
+}
+
+/** The containers of `release`: its command, env and port as recorded; instances, limits and health from the app. */
+export async function planForRelease(ctx: WorkerContext, doc: AppDocument, release: string, record: ReleaseRecord | undefined): Promise<InstancePlan> {
+  if (!record) {
+    const command = doc.run ?? launcherCommand;
+    const extras = await planExtras(ctx, doc, release, command);
+    return planInstances(ctx, doc, release, runtimeImage(doc.runtime, ctx.options), command, doc.sealedEnv, doc.port, extras);
+  }
+  const extras = await planExtras(ctx, doc, release, record.config.run);
+  return planInstances(ctx, doc, release, record.config.image, record.config.run, record.sealedEnv, record.config.port, extras);
 }
 
 /** The snapshot a release record keeps: what ran, with env values masked. */

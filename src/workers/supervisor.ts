@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { containerLabels } from '../core/naming.ts';
+import { appContainerName, containerLabels } from '../core/naming.ts';
 import { resolveResources } from '../core/resources.ts';
 import { publishEvent } from '../events/stream.ts';
 import type { AppDocument } from '../store/app-document.ts';
@@ -8,7 +8,8 @@ import type { WorkerContext } from './context.ts';
 import { decideRestart, recentCrashes, type CrashPolicy } from './crash-policy.ts';
 import { probeHttp, waitForHttp } from './health.ts';
 import type { KeyedMutex } from './keyed-mutex.ts';
-import { stopContainer } from './instances.ts';
+import { createInstance, slotOf, stopContainer } from './instances.ts';
+import { planForRelease } from './release-plan.ts';
 
 export interface SupervisorHandle {
   /** Forgets an app's crash history and cancels its pending restarts (after stop, restart, rollback). */
@@ -29,8 +30,8 @@ interface Watched {
 /**
  * Keeps the serving instances of this node's apps alive. Docker events (`die`, filtered on
  * Gasper's labels) report a crash at once; a periodic check catches what events cannot (an
- * instance that hangs, a daemon restart) by inspecting each instance and probing its health
- * path. A failed instance leaves the proxy at once and is restarted after a backoff
+ * instance that hangs, a daemon restart, a container removed by hand) by inspecting each instance
+ * and probing its health path. A failed instance leaves the proxy at once and is restarted after a backoff
  * (crash-policy.ts); one that crash-loops is given up on, and an app with no instance left is
  * `crashed`, with the last lines of the app's output in `lastError`. Works under the per-app
  * mutex, so it never races a deploy or an operation.
@@ -106,7 +107,12 @@ export function startSupervisor(ctx: WorkerContext, perApp: KeyedMutex): Supervi
         const doc = await ctx.apps.get(app);
         if (closed || !doc || doc.status !== 'running') return;
         const c = docker.getContainer(container);
-        const info = await c.inspect().catch(() => undefined);
+        let info = await c.inspect().catch(() => undefined);
+        // Gone since it failed (removed by hand): created again, if it is one of the current release's.
+        if (!info && appContainerName(app, doc.release!, slotOf(container) ?? -1) === container) {
+          await createInstance(ctx, await planForRelease(ctx, doc, doc.release!, await ctx.records.get(app, doc.release!)), container);
+          info = await c.inspect();
+        }
         if (!info || info.Config.Labels?.[containerLabels.release] !== doc.release) return;
         if (info.State.Running) await stopContainer(docker, container, lifecycle.stopTimeoutS);
         await c.start();
@@ -139,6 +145,30 @@ export function startSupervisor(ctx: WorkerContext, perApp: KeyedMutex): Supervi
     if (failed && !closed) await recover(app, container, 'exited', true);
   }
 
+  /**
+   * An instance whose container is gone (removed by hand, or lost with the daemon's data): it
+   * leaves the proxy and is restarted, which creates it again from its release.
+   */
+  async function replaceMissing(app: string, container: string): Promise<void> {
+    const w = entry(app, container);
+    if (w.restart) return;
+    let missing = false;
+    await perApp.run(app, async () => {
+      const doc = await ctx.apps.get(app);
+      // Re-read under the app's lock: a deploy may have replaced the instance meanwhile.
+      const mine = doc?.instances.some((i) => i.container === container && i.node === options.nodeId);
+      if (closed || !doc || doc.status !== 'running' || !doc.release || !mine || w.restart) return;
+      if (await docker.getContainer(container).inspect().then(() => true, () => false)) return;
+      const instances = doc.instances.filter((i) => i.container !== container);
+      const lastError = `instance ${container} was removed outside Gasper; creating it again`;
+      log.warn({ app, container }, 'instance container is missing: creating it again');
+      await ctx.apps.update(app, (d) => (d.status !== 'running' ? undefined : { ...d, instances, lastError }));
+      await publishEvent(ctx.redis, { type: 'app.instances', app, release: doc.release, instances });
+      missing = true;
+    });
+    if (missing && !closed) await restart(app, container, w);
+  }
+
   async function check(): Promise<void> {
     const apps = (await ctx.apps.list()).filter((a) => a.status === 'running' && a.instances.some((i) => i.node === options.nodeId));
     const serving = new Set(apps.flatMap((a) => a.instances.map((i) => i.container)));
@@ -153,7 +183,11 @@ export function startSupervisor(ctx: WorkerContext, perApp: KeyedMutex): Supervi
       const w = entry(doc.name, instance.container);
       if (w.restart) continue;
       // Failed checks are counted per container; old containers' entries go with the release.
-      const info = await docker.getContainer(instance.container).inspect().catch(() => undefined);
+      const info = await docker.getContainer(instance.container).inspect().catch((err: { statusCode?: number }) => (err.statusCode === 404 ? null : undefined));
+      if (info === null) {
+        void replaceMissing(doc.name, instance.container).catch((err) => log.warn({ err, app: doc.name, container: instance.container }, 'cannot create a missing instance again'));
+        continue;
+      }
       if (!info) continue;
       if (!info.State.Running) {
         void recover(doc.name, instance.container, 'exited');

@@ -272,4 +272,20 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
     });
     expect(unhealthy.lastError).to.include('GET /missing');
   });
+
+  it('creates again an instance whose container was removed by hand, and serves from it', async () => {
+    const name = unique();
+    const deployed = await deploy(name);
+    const container = deployed.instances[0].container as string;
+    await docker.getContainer(container).remove({ force: true });
+    const back = await waitFor('the removed instance created again and back in the proxy', async () => {
+      const a = await app(name);
+      return a.instances.some((i: { container: string }) => i.container === container) && a;
+    });
+    expect(back.status).to.equal('running');
+    // Docker reports the removal as a `die` first (a crash), or the periodic check finds it missing.
+    expect(back.lastError).to.include(`instance ${container}`);
+    expect((await docker.getContainer(container).inspect()).State.Running).to.equal(true);
+    expect((await viaProxy(gasper.proxyPort, host(name))).status).to.equal(200);
+  });
 });

@@ -15,7 +15,7 @@ import { appView, jobRef } from '../views.ts';
 import { visibleApp } from '../visible.ts';
 
 export function appsRouter(deps: ApiDeps): Router {
-  const { apps, nodes, enqueue, secrets, options } = deps;
+  const { apps, enqueue, secrets, options } = deps;
   const view = (doc: AppDocument) => appView(doc, options);
   const createSchema = createAppRequest({ allowLocalRepos: options.allowLocalRepos, resources: options.resources });
   const router = Router();
