@@ -4,9 +4,12 @@ import { bullPrefix, keys } from '../core/keys.ts';
 import type { Logger } from '../core/log.ts';
 import { queueName } from '../core/naming.ts';
 import { planFailover, type FailoverAction } from '../jobs/failover-plan.ts';
+import { subjectsOf } from './node-conditions.ts';
 import { NodeQueues } from '../jobs/queues.ts';
 import type { NodeDocument } from '../store/nodes.ts';
-import { removeAppRecords } from '../store/app-removal.ts';
+import { removeAppRecords, removeDatabaseRecords } from '../store/record-removal.ts';
+import { DatabaseStore } from '../store/databases.ts';
+import { deleteDatabaseJob } from '../jobs/database-jobs.ts';
 import type { ApiDeps } from './deps.ts';
 
 const releaseLock = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
@@ -48,6 +51,7 @@ export interface JobFailoverHandle {
  */
 export function startJobFailover(options: JobFailoverOptions, deps: Pick<ApiDeps, 'apps' | 'redis'>, log: Logger): JobFailoverHandle {
   const queues = new NodeQueues(deps.redis);
+  const databases = new DatabaseStore(deps.redis);
   const workers = new Map<string, Worker>();
 
   /** The hand-worked Worker of a down node's queue: its stalled check starts at once. */
@@ -67,16 +71,25 @@ export function startJobFailover(options: JobFailoverOptions, deps: Pick<ApiDeps
   }
 
   const planFor = async (job: Job, node: NodeDocument) => {
-    const name = (job.data as { app?: unknown } | undefined)?.app;
-    const app = typeof name === 'string' ? await deps.apps.get(name) : undefined;
-    return planFailover({ id: job.id!, name: job.name, data: job.data }, node, app);
+    const { app, database } = await subjectsOf(deps, job.data);
+    return planFailover({ id: job.id!, name: job.name, data: job.data }, node, app, database);
   };
 
-  /** The records of an app being deleted, removed as workers/delete-app.ts does, minus Docker and files. */
-  async function deleteWithoutNode(name: string, uid: string): Promise<void> {
-    const doc = await deps.apps.get(name);
-    if (doc && (doc.uid !== uid || doc.status !== 'deleting')) return;
-    await removeAppRecords(deps.redis, deps.apps, name);
+  /**
+   * The records of an app or database being deleted, removed as the node's delete job does,
+   * minus Docker and files: those go with the node's reconciliation when it returns.
+   */
+  async function deleteWithoutNode(job: Job): Promise<void> {
+    const data = job.data as { app?: string; database?: string; uid: string };
+    if (job.name === deleteDatabaseJob.name && data.database) {
+      const doc = await databases.get(data.database);
+      if (doc && (doc.uid !== data.uid || doc.status !== 'deleting')) return;
+      await removeDatabaseRecords(deps.redis, databases, data.database);
+      return;
+    }
+    const doc = data.app ? await deps.apps.get(data.app) : undefined;
+    if (!data.app || (doc && (doc.uid !== data.uid || doc.status !== 'deleting'))) return;
+    await removeAppRecords(deps.redis, deps.apps, data.app);
   }
 
   /**
@@ -130,8 +143,7 @@ export function startJobFailover(options: JobFailoverOptions, deps: Pick<ApiDeps
             record(plan.reason);
             break;
           case 'delete': {
-            const data = job.data as { app: string; uid: string };
-            await deleteWithoutNode(data.app, data.uid);
+            await deleteWithoutNode(job);
             await job.log(plan.result.withoutNode);
             await job.moveToCompleted(plan.result, token, false);
             record(plan.result.withoutNode);

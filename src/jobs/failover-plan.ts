@@ -1,19 +1,20 @@
 import { nodesOf, shareOf, type PlacedApp } from '../core/app-placement.ts';
 import { describeNodeDown } from '../core/node-condition.ts';
-import { databaseJobNames } from './database-jobs.ts';
+import { databaseJobNames, deleteDatabaseJob } from './database-jobs.ts';
 import { deleteAppJob, deployAppJob, operateAppJob } from './schemas.ts';
 
 /**
  * What becomes of a job queued (or stalled) on a node that is down. Pure: tested in
  * test/jobs/failover-plan.unit.test.ts; api/job-failover.ts applies it.
- *  - `wait`: left in the node's queue; it runs when the node returns. Database jobs always wait
- *    (the data is in a volume on that node), and so do an app's jobs while the app is still
- *    placed there (no other node had room).
+ *  - `wait`: left in the node's queue; it runs when the node returns. Database jobs wait (the
+ *    data is in a volume on that node), but for a deletion, and so do an app's jobs while the
+ *    app is still placed there (no other node had room).
  *  - `fail`: the app was moved to another node (which redeploys it) or is gone: the job can never
  *    do anything useful, so it fails with the reason and where to look instead.
- *  - `delete`: the app is being deleted: its records are removed without the node, whose
- *    reconciliation removes its containers and release files when it returns.
- *  - `skip`: a deletion for an app that is not marked for deletion (another incarnation): ends
+ *  - `delete`: the app or database is being deleted: its records are removed without the node,
+ *    whose reconciliation removes its containers, release files, volumes and networks when it
+ *    returns.
+ *  - `skip`: a deletion for an app or database not marked for deletion (another incarnation): ends
  *    completed with nothing done, as the worker itself would end it.
  */
 export type FailoverAction =
@@ -41,8 +42,23 @@ export function planFailover(
   job: { id: string; name: string; data: unknown },
   node: { id: string; heartbeatAt: string | null },
   app: AppPlacement | undefined,
+  database?: { uid: string; status: string },
 ): FailoverAction {
   const down = describeNodeDown({ ...node, state: 'down' });
+  if (job.name === deleteDatabaseJob.name) {
+    // Deleting needs nothing of the data: the records go now, the node's files when it returns.
+    const uid = (job.data as { uid?: unknown } | undefined)?.uid;
+    if (database && (database.uid !== uid || database.status !== 'deleting')) {
+      return { action: 'skip', result: { outcome: 'skipped', reason: 'database is not marked for deletion' } };
+    }
+    return {
+      action: 'delete',
+      result: {
+        outcome: 'deleted', containers: 0,
+        withoutNode: `${down}: the database was deleted without it; the node's reconciliation removes its container, volume (the data) and network when it returns`,
+      },
+    };
+  }
   if (databaseJobNames.has(job.name)) {
     return { action: 'wait', reason: `${down}: database jobs run on the database's node only (its data is in a volume there); this one runs when the node returns` };
   }

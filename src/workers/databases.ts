@@ -4,6 +4,7 @@ import { engineImage, engines, type Engine, type EngineExec } from '../core/engi
 import { publishEvent } from '../events/stream.ts';
 import type { BackupJobData, DatabaseJobData, RotateJobData } from '../jobs/database-jobs.ts';
 import type { DatabaseDocument } from '../store/database-document.ts';
+import { removeDatabaseRecords } from '../store/record-removal.ts';
 import { credentialsOf, type DatabaseWorkerContext } from './database-context.ts';
 import {
   ensureNetwork, ensureVolume, execSucceeded, ExecOutputTooLargeError, removeNetwork, removeVolume, runExec,
@@ -186,8 +187,7 @@ export async function deleteDatabase(ctx: DatabaseWorkerContext, job: Job, data:
   await removeNetwork(ctx.docker, n.network);
   await removeVolume(ctx.docker, n.volume);
   await report.step(80, 'removing records and backups');
-  await publishEvent(ctx.redis, { type: 'database.removed', database: data.database });
-  if (doc) await ctx.databases.remove(data.database);
+  await removeDatabaseRecords(ctx.redis, ctx.databases, data.database);
   await report.step(100, 'deleted');
   return { outcome: 'deleted' };
 }

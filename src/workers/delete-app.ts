@@ -3,7 +3,7 @@ import type { DeleteAppData } from '../jobs/schemas.ts';
 import { listManaged, removeContainer } from './containers.ts';
 import type { WorkerContext } from './context.ts';
 import { JobReporter } from './job-reporter.ts';
-import { removeAppRecords } from '../store/app-removal.ts';
+import { removeAppRecords } from '../store/record-removal.ts';
 
 export type DeleteResult = { outcome: 'deleted'; containers: number } | { outcome: 'skipped'; reason: string };
 

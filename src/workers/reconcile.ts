@@ -4,7 +4,10 @@ import { containerLabels } from '../core/naming.ts';
 import { nodesOf } from '../core/app-placement.ts';
 import { keys } from '../core/keys.ts';
 import type { AppDocument } from '../store/app-document.ts';
+import { databaseLabel, databaseUidLabel } from '../core/database-naming.ts';
+import { DatabaseStore } from '../store/databases.ts';
 import { listManaged, removeContainer } from './containers.ts';
+import { removeNetwork, removeVolume } from './database-docker.ts';
 import type { WorkerContext } from './context.ts';
 
 /** One of Gasper's app or build containers on this node, as Docker labels describe it. */
@@ -88,15 +91,52 @@ export function planDirRemovals(nodeId: string, apps: ReadonlyMap<string, AppDoc
   });
 }
 
+/** Something a database owns on this node (container, volume, network), as its labels say. */
+export interface DatabaseResource {
+  kind: 'container' | 'volume' | 'network';
+  /** Docker's id or name, to remove it. */
+  id: string;
+  database: string;
+  uid: string;
+}
+
+export interface DatabaseRemoval {
+  kind: DatabaseResource['kind'];
+  id: string;
+  database: string;
+  reason: string;
+}
+
+/**
+ * What databases deleted without this node (it was down: api/job-failover.ts) left here: their
+ * container, volume (the data, which the user asked to delete) and network. A database that
+ * exists with the same uid is left alone, whatever its status: its own jobs own it. Pure.
+ */
+export function planDatabaseRemovals(
+  databases: ReadonlyMap<string, { uid: string }>,
+  resources: readonly DatabaseResource[],
+): DatabaseRemoval[] {
+  return resources.flatMap((r) => {
+    const doc = databases.get(r.database);
+    if (doc?.uid === r.uid) return [];
+    const reason = doc ? `database ${r.database} is another incarnation now` : `database ${r.database} no longer exists`;
+    return [{ kind: r.kind, id: r.id, database: r.database, reason }];
+  });
+}
+
 export interface ReconcileReport {
   at: string;
   node: string;
   removed: Removal[];
+  /** Containers, volumes and networks of deleted databases. */
+  databasesRemoved: DatabaseRemoval[];
   kept: number;
   dirsRemoved: string[];
   durationMs: number;
   /** The latest removals of this and earlier runs, newest first (at most 50), each with when. */
   recentRemovals: (Removal & { at: string })[];
+  /** The same for deleted databases' containers, volumes and networks. */
+  recentDatabaseRemovals: (DatabaseRemoval & { at: string })[];
 }
 
 /** Lists, plans, removes; records the report in Redis (shown by `GET /nodes`). Safe to repeat. */
@@ -120,6 +160,7 @@ export async function reconcileNode(ctx: WorkerContext): Promise<ReconcileReport
   });
   const doomed = new Set(removed.map((r) => r.container));
   for (const c of observed) if (doomed.has(c.name)) await removeContainer(docker, c.id);
+  const databasesRemoved = await reconcileDatabases(ctx);
   const remaining = new Set(observed.filter((c) => !doomed.has(c.name)).map((c) => c.app));
   const appsDir = path.dirname(ctx.releases.appDir('x'));
   const dirs = await fs.readdir(appsDir).catch(() => [] as string[]);
@@ -128,12 +169,41 @@ export async function reconcileNode(ctx: WorkerContext): Promise<ReconcileReport
   const at = new Date().toISOString();
   const previous = await ctx.redis.get(keys.nodeReconcile(options.nodeId)).then((raw) => (raw ? (JSON.parse(raw) as Partial<ReconcileReport>) : {}), () => ({}) as Partial<ReconcileReport>);
   const report: ReconcileReport = {
-    at, node: options.nodeId, removed, kept: observed.length - removed.length, dirsRemoved, durationMs: Date.now() - started,
+    at, node: options.nodeId, removed, databasesRemoved, kept: observed.length - removed.length, dirsRemoved, durationMs: Date.now() - started,
     recentRemovals: [...removed.map((r) => ({ ...r, at })), ...(previous.recentRemovals ?? [])].slice(0, 50),
+    recentDatabaseRemovals: [...databasesRemoved.map((r) => ({ ...r, at })), ...(previous.recentDatabaseRemovals ?? [])].slice(0, 50),
   };
   await ctx.redis.set(keys.nodeReconcile(options.nodeId), JSON.stringify(report));
-  if (removed.length || dirsRemoved.length) ctx.log.info({ removed, dirsRemoved }, 'reconciliation removed orphans');
+  if (removed.length || dirsRemoved.length || databasesRemoved.length) ctx.log.info({ removed, dirsRemoved, databasesRemoved }, 'reconciliation removed orphans');
   return report;
+}
+
+/** Lists this node's database resources (resources first, documents second, as for apps), removes the orphans. */
+async function reconcileDatabases(ctx: WorkerContext): Promise<DatabaseRemoval[]> {
+  const { docker, options } = ctx;
+  const label = [`${containerLabels.node}=${options.nodeId}`, databaseLabel];
+  const owner = (labels: Record<string, string> | undefined) => ({ database: labels?.[databaseLabel] ?? '', uid: labels?.[databaseUidLabel] ?? '' });
+  const [containers, volumes, networks] = await Promise.all([
+    docker.listContainers({ all: true, filters: { label } }),
+    docker.listVolumes({ filters: { label } }),
+    docker.listNetworks({ filters: { label } }),
+  ]);
+  const resources: DatabaseResource[] = [
+    ...containers.map((c) => ({ kind: 'container' as const, id: c.Id, ...owner(c.Labels) })),
+    ...(volumes.Volumes ?? []).map((v) => ({ kind: 'volume' as const, id: v.Name, ...owner(v.Labels ?? undefined) })),
+    ...networks.map((n) => ({ kind: 'network' as const, id: n.Id, ...owner(n.Labels) })),
+  ].filter((r) => r.database);
+  if (resources.length === 0) return [];
+  const databases = new Map((await new DatabaseStore(ctx.redis).list()).map((d) => [d.name, d]));
+  const removals = planDatabaseRemovals(databases, resources);
+  // The container first: a volume or network in use cannot go.
+  const order = { container: 0, network: 1, volume: 2 } as const;
+  for (const r of [...removals].sort((a, b) => order[a.kind] - order[b.kind])) {
+    if (r.kind === 'container') await removeContainer(docker, r.id);
+    else if (r.kind === 'network') await removeNetwork(docker, r.id);
+    else await removeVolume(docker, r.id);
+  }
+  return removals;
 }
 
 /**

@@ -5,6 +5,7 @@ import { bullPrefix, keys } from '../../src/core/keys.ts';
 import { createLogger } from '../../src/core/log.ts';
 import { queueName } from '../../src/core/naming.ts';
 import { eventSchema } from '../../src/events/schemas.ts';
+import { DatabaseStore } from '../../src/store/databases.ts';
 import { eventually } from '../support/node-processes.ts';
 import { appName, startApiFixture, suffix, validBody, type ApiFixture } from './api-fixture.ts';
 
@@ -150,6 +151,27 @@ describe('jobs of a down node (API monitor, BullMQ)', function () {
     await eventually('the stalled database job to wait again', async () => (await stateOf(a, jobs.provision)) === 'waiting', 10_000);
     await m.check();
     expect(await stateOf(a, jobs.provision)).to.equal('waiting');
+  });
+
+  it('a database deleted while its node is down is deleted without it: records and DNS name gone, the name free', async () => {
+    const a = `a-${suffix()}`;
+    await fx.registerNode(a);
+    const db = `db-${suffix()}`;
+    await fx.post('/databases').send({ name: db, engine: 'redis' }).expect(202);
+    await new DatabaseStore(fx.redis).update(db, (d) => ({ ...d, status: 'running' }));
+    const silent = await silence(a);
+    const deletion = (await fx.del(`/databases/${db}`).expect(202)).body.job.id as string;
+    await monitor().check();
+    const view = await jobView(deletion);
+    expect(view.state).to.equal('completed');
+    expect(view.result).to.deep.equal({
+      outcome: 'deleted', containers: 0,
+      withoutNode: `node ${a} is down (no heartbeat since ${silent.heartbeatAt}): the database was deleted without it; the node's reconciliation removes its container, volume (the data) and network when it returns`,
+    });
+    await fx.get(`/databases/${db}`).expect(404);
+    expect(await fx.redis.exists(keys.database(db))).to.equal(0);
+    const latest = await fx.redis.hget(keys.eventsLatest, `database:${db}`);
+    expect(latest).to.equal(null); // the tombstone drops it from the snapshot
   });
 
   it('several API processes settle each job once', async () => {

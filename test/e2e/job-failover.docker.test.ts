@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import supertest from 'supertest';
 import { containerLabels } from '../../src/core/naming.ts';
 import type { EmbeddedRedisHandle } from '../../src/core/redis.ts';
-import { managedContainers, removeNodeContainers, requireDocker } from '../support/docker.ts';
+import { docker, managedContainers, removeNodeContainers, requireDocker } from '../support/docker.ts';
 import { createGitRepo, helloNodeApp, type GitFixture } from '../support/git-fixture.ts';
 import { eventually, newSecretKey, spawnWorker, startControlPlane, type ClusterEnv, type ControlPlane, type GasperProcess } from '../support/node-processes.ts';
 import { viaProxy } from '../support/platform.ts';
@@ -65,9 +65,19 @@ describe('jobs of a killed node (Docker, Redis, processes)', function () {
       expect(done.state, `${done.error}\n${done.log.join('\n')}\n${workerB.output()}`).to.equal('completed');
     }
     // A database on node B too: only B is up, so it is placed there.
-    const db = `db-${hex()}`;
-    const provisioned = await control.waitForJob((await api().post('/databases').send({ name: db, engine: 'redis' }).expect(202)).body.job.id);
-    expect(provisioned.state, `${provisioned.error}\n${provisioned.log.join('\n')}`).to.equal('completed');
+    const [db, gone] = [`db-${hex()}`, `gone-${hex()}`];
+    for (const name of [db, gone]) {
+      const provisioned = await control.waitForJob((await api().post('/databases').send({ name, engine: 'redis' }).expect(202)).body.job.id);
+      expect(provisioned.state, `${provisioned.error}\n${provisioned.log.join('\n')}`).to.equal('completed');
+    }
+    const goneResources = async () => {
+      const label = [`io.gasper.database=${gone}`];
+      const [containers, volumes, networks] = await Promise.all([
+        docker.listContainers({ all: true, filters: { label } }), docker.listVolumes({ filters: { label } }), docker.listNetworks({ filters: { label } }),
+      ]);
+      return containers.length + (volumes.Volumes ?? []).length + networks.length;
+    };
+    expect(await goneResources()).to.equal(3);
     const appsOnB = async () => (await managedContainers(nodeB)).flatMap((c) => c.Labels[containerLabels.app] ?? []).sort();
     expect(await appsOnB()).to.deep.equal([deleted, moving].sort());
     const workerA = await spawnWorker(cluster, { id: nodeA });
@@ -81,6 +91,7 @@ describe('jobs of a killed node (Docker, Redis, processes)', function () {
     const restart = (await api().post(`/apps/${moving}/restart`).expect(202)).body.job.id as string;
     const deletion = (await del(`/apps/${deleted}`).expect(202)).body.job.id as string;
     const backup = (await api().post(`/databases/${db}/backups`).expect(202)).body.job.id as string;
+    const dropGone = (await del(`/databases/${gone}`).expect(202)).body.job.id as string;
     expect((await job(restart)).queue).to.equal(`node-${nodeB}`);
     expect((await job(deletion)).state).to.equal('waiting');
 
@@ -101,6 +112,13 @@ describe('jobs of a killed node (Docker, Redis, processes)', function () {
     // The node is dead, its daemon is not: what it ran is still there until it comes back.
     expect(await appsOnB()).to.deep.equal([deleted, moving].sort());
 
+    // A database deleted meanwhile is deleted without the node; its data goes when the node is back.
+    const droppedGone = await control.waitForJob(dropGone, 60_000);
+    expect(droppedGone.state).to.equal('completed');
+    expect((droppedGone.result as { withoutNode: string }).withoutNode).to.match(/the database was deleted without it/);
+    await api().get(`/databases/${gone}`).expect(404);
+    expect(await goneResources()).to.equal(3);
+
     // The database stays on its node: unavailable, its backup job waiting for the node.
     const unavailable = (await api().get(`/databases/${db}`).expect(200)).body.database;
     expect(unavailable).to.deep.include({ status: 'unavailable', node: nodeB });
@@ -113,6 +131,7 @@ describe('jobs of a killed node (Docker, Redis, processes)', function () {
     workers.push(await spawnWorker(cluster, { id: nodeB, stateDir: workerB.stateDir }));
     await nodeUp(nodeB, back - 1000);
     await eventually(`node ${nodeB} to hold no container of either app`, async () => (await appsOnB()).length === 0, 60_000);
+    await eventually(`node ${nodeB} to hold nothing of the deleted database`, async () => (await goneResources()) === 0, 60_000);
     // Back: the backup runs there, the database shows its own status again.
     const backedUp = await control.waitForJob(backup, 60_000);
     expect(backedUp.state, `${backedUp.error}\n${backedUp.log.join('\n')}`).to.equal('completed');
@@ -125,6 +144,10 @@ describe('jobs of a killed node (Docker, Redis, processes)', function () {
     const reasons = (report.recentRemovals as { app: string; reason: string }[]).map((r) => [r.app, r.reason]);
     expect(reasons).to.deep.include([deleted, 'app no longer exists']);
     expect(reasons).to.deep.include([moving, `app moved to node ${nodeA}`]);
+    const databaseRemovals = report.recentDatabaseRemovals as { kind: string; database: string; reason: string }[];
+    expect(databaseRemovals.map((r) => [r.kind, r.database, r.reason]).sort()).to.deep.equal(
+      ['container', 'network', 'volume'].map((kind) => [kind, gone, `database ${gone} no longer exists`]),
+    );
     console.log(`      job failover: restart on the killed node failed ${failoverMs} ms after the kill (node timeout 3000 ms)`);
   });
 });

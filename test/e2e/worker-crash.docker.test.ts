@@ -1,7 +1,9 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import { expect } from 'chai';
+import pg from 'pg';
 import { containerLabels } from '../../src/core/naming.ts';
+import { requireDatabaseImages } from '../support/databases.ts';
 import { docker, managedContainers, removeNodeContainers, requireDocker } from '../support/docker.ts';
 import { createGitRepo, helloNodeApp, type GitFixture } from '../support/git-fixture.ts';
 import { eventually, newSecretKey, spawnWorker, startControlPlane, type ClusterEnv, type ControlPlane, type GasperProcess } from '../support/node-processes.ts';
@@ -12,8 +14,9 @@ import type { EmbeddedRedisHandle } from '../../src/core/redis.ts';
 /**
  * A worker process killed with SIGKILL in the middle of a deploy's build: another worker for the
  * same node takes the stalled job (BullMQ), which ends completed or failed with a reason, and the
- * node's reconciliation leaves no orphan container. API and proxy run in this process, workers
- * as `gasper worker` processes.
+ * node's reconciliation leaves no orphan container; a database serves on through a worker killed
+ * and restarted, untouched. API and proxy run in this process, workers as `gasper worker`
+ * processes.
  */
 describe('worker crash mid-deploy (Docker, Redis, processes)', function () {
   this.timeout(240_000);
@@ -27,6 +30,7 @@ describe('worker crash mid-deploy (Docker, Redis, processes)', function () {
 
   before(async () => {
     await requireDocker();
+    await requireDatabaseImages(['postgres']);
     redis = await startTestRedis();
     cluster = { redisUrl: redis.url, secretKey: newSecretKey() };
     control = await startControlPlane(cluster);
@@ -103,5 +107,39 @@ describe('worker crash mid-deploy (Docker, Redis, processes)', function () {
     const node = (await control.api().get(`/nodes/${nodeId}`).expect(200)).body.node;
     const removal = node.lastReconcile.recentRemovals.find((r: { container: string }) => r.container === orphan);
     expect(removal).to.include({ reason: 'app no longer exists', release: 'r000001' });
+  });
+
+  it('a database serves on while its worker is dead, and keeps its container and data when a worker comes back', async () => {
+    if (workers.every((w) => w.child.exitCode !== null || w.child.signalCode !== null)) await startWorker();
+    const name = `keep-${crypto.randomBytes(3).toString('hex')}`;
+    const created = await control.api().post('/databases').send({ name, engine: 'postgres' }).expect(202);
+    const provisioned = await control.waitForJob(created.body.job.id, 180_000);
+    expect(provisioned.state, `${provisioned.error}\n${provisioned.log.join('\n')}`).to.equal('completed');
+    const query = async (sql: string) => {
+      const client = new pg.Client({ connectionString: created.body.credentials.url as string });
+      await client.connect();
+      try {
+        return (await client.query(sql)).rows;
+      } finally {
+        await client.end();
+      }
+    };
+    await query("CREATE TABLE notes (body text); INSERT INTO notes VALUES ('kept')");
+    const before = await docker.getContainer(`gasper-db-${name}`).inspect();
+
+    for (const w of workers) w.child.kill('SIGKILL');
+    await Promise.all(workers.map((w) => w.exited));
+    expect(await query('SELECT body FROM notes')).to.deep.equal([{ body: 'kept' }]);
+
+    await startWorker();
+    // The new worker's reconciliation and database monitor have run once it is up; give them a round.
+    await new Promise((r) => setTimeout(r, 2000));
+    expect((await control.api().get(`/databases/${name}`).expect(200)).body.database.status).to.equal('running');
+    expect(await query('SELECT body FROM notes')).to.deep.equal([{ body: 'kept' }]);
+    const after = await docker.getContainer(`gasper-db-${name}`).inspect();
+    expect({ id: after.Id, startedAt: after.State.StartedAt }).to.deep.equal({ id: before.Id, startedAt: before.State.StartedAt });
+
+    const removed = await control.api().delete(`/databases/${name}`).expect(202);
+    expect((await control.waitForJob(removed.body.job.id)).state).to.equal('completed');
   });
 });

@@ -54,8 +54,22 @@ describe('failover plan: the jobs of a down node', () => {
     expect(planFailover(remove, node, app({ uid: 'u2', status: 'deleting' })).action).to.equal('skip');
   });
 
-  it('database jobs and unknown jobs wait for the node', () => {
-    for (const name of ['db-provision', 'db-backup', 'db-restore', 'db-delete', 'db-rotate-password']) {
+  it('finishes a database deletion without the node; skips one whose database is not marked for deletion', () => {
+    const drop = { id: 'db-delete-shop-u1', name: 'db-delete', data: { database: 'shop', uid: 'u1' } };
+    expect(planFailover(drop, node, undefined, { uid: 'u1', status: 'deleting' })).to.deep.equal({
+      action: 'delete',
+      result: {
+        outcome: 'deleted', containers: 0,
+        withoutNode: `${down}: the database was deleted without it; the node's reconciliation removes its container, volume (the data) and network when it returns`,
+      },
+    });
+    expect(planFailover(drop, node, undefined).action).to.equal('delete'); // records already gone
+    expect(planFailover(drop, node, undefined, { uid: 'u1', status: 'running' })).to.deep.equal({ action: 'skip', result: { outcome: 'skipped', reason: 'database is not marked for deletion' } });
+    expect(planFailover(drop, node, undefined, { uid: 'u2', status: 'deleting' }).action).to.equal('skip');
+  });
+
+  it('the other database jobs and unknown jobs wait for the node', () => {
+    for (const name of ['db-provision', 'db-backup', 'db-restore', 'db-rotate-password']) {
       const plan = planFailover({ id: `${name}-x`, name, data: { database: 'x', uid: 'u' } }, node, undefined);
       expect(plan.action, name).to.equal('wait');
       expect(plan).to.have.property('reason').that.equals(`${down}: database jobs run on the database's node only (its data is in a volume there); this one runs when the node returns`);

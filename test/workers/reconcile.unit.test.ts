@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { AppDocument } from '../../src/store/app-document.ts';
-import { planDirRemovals, planReconcile, type ObservedContainer } from '../../src/workers/reconcile.ts';
+import { planDatabaseRemovals, planDirRemovals, planReconcile, type ObservedContainer } from '../../src/workers/reconcile.ts';
 
 const now = Date.parse('2024-06-01T12:00:00.000Z');
 const buildTimeoutMs = 60_000;
@@ -64,5 +64,23 @@ describe('planDirRemovals', () => {
       ['moving', app('moving', { node: 'n2' })],
     ]);
     expect(planDirRemovals(me, apps, ['here', 'moved', 'moving', 'gone'], new Set(['moving']))).to.deep.equal(['moved', 'gone']);
+  });
+});
+
+describe('planDatabaseRemovals', () => {
+  const owned = (kind: 'container' | 'volume' | 'network', database: string, uid: string) => ({ kind, id: `${kind}-${database}-${uid}`, database, uid });
+  it('removes what a database deleted without this node left here, and leaves existing ones alone whatever their status', () => {
+    const databases = new Map([['shop', { uid: 'u1' }], ['cache', { uid: 'u9' }]]);
+    const resources = [
+      owned('container', 'shop', 'u1'), owned('volume', 'shop', 'u1'), owned('network', 'shop', 'u1'),
+      owned('container', 'gone', 'u2'), owned('volume', 'gone', 'u2'), owned('network', 'gone', 'u2'),
+      owned('volume', 'cache', 'u3'),
+    ];
+    expect(planDatabaseRemovals(databases, resources)).to.deep.equal([
+      { kind: 'container', id: 'container-gone-u2', database: 'gone', reason: 'database gone no longer exists' },
+      { kind: 'volume', id: 'volume-gone-u2', database: 'gone', reason: 'database gone no longer exists' },
+      { kind: 'network', id: 'network-gone-u2', database: 'gone', reason: 'database gone no longer exists' },
+      { kind: 'volume', id: 'volume-cache-u3', database: 'cache', reason: 'database cache is another incarnation now' },
+    ]);
   });
 });

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { publishEvent } from '../events/stream.ts';
 import type { AppStore } from './apps.ts';
+import type { DatabaseStore } from './databases.ts';
 import { SshCredentialStore } from './ssh-credentials.ts';
 
 /**
@@ -12,4 +13,10 @@ export async function removeAppRecords(redis: Redis, apps: AppStore, name: strin
   await publishEvent(redis, { type: 'app.removed', app: name });
   await new SshCredentialStore(redis).removeApp(name);
   await apps.remove(name);
+}
+
+/** The last step of deleting a database, on its node or without it: its DNS name and every key of its own. */
+export async function removeDatabaseRecords(redis: Redis, databases: DatabaseStore, name: string): Promise<void> {
+  await publishEvent(redis, { type: 'database.removed', database: name });
+  await databases.remove(name);
 }
