@@ -79,11 +79,13 @@ export function startJobFailover(options: JobFailoverOptions, deps: Pick<ApiDeps
    * The records of an app or database being deleted, removed as the node's delete job does,
    * minus Docker and files: those go with the node's reconciliation when it returns.
    */
-  async function deleteWithoutNode(job: Job): Promise<void> {
+  async function deleteWithoutNode(job: Job, node: string): Promise<void> {
     const data = job.data as { app?: string; database?: string; uid: string };
     if (job.name === deleteDatabaseJob.name && data.database) {
       const doc = await databases.get(data.database);
       if (doc && (doc.uid !== data.uid || doc.status !== 'deleting')) return;
+      // The node removes the data when it returns, because it is recorded as deleted here.
+      await deps.redis.sadd(keys.nodeDeletedDatabases(node), `${data.database}/${data.uid}`);
       await removeDatabaseRecords(deps.redis, databases, data.database);
       return;
     }
@@ -143,7 +145,7 @@ export function startJobFailover(options: JobFailoverOptions, deps: Pick<ApiDeps
             record(plan.reason);
             break;
           case 'delete': {
-            await deleteWithoutNode(job);
+            await deleteWithoutNode(job, node.id);
             await job.log(plan.result.withoutNode);
             await job.moveToCompleted(plan.result, token, false);
             record(plan.result.withoutNode);

@@ -22,6 +22,11 @@ export const keys = {
   nodesDraining: 'gasper:nodes:draining',
   /** `up` or `down`, as the node monitor last decided (it publishes a node.state event on change). */
   nodeState: (id: string) => `gasper:node:${id}:state`,
+  /**
+   * Set of `<database>/<uid>` deleted while the node was down: its reconciliation removes their
+   * container, volume and network, and only theirs (never data merely missing from Redis).
+   */
+  nodeDeletedDatabases: (id: string) => `gasper:node:${id}:deleted-databases`,
   /** Held by the one API process settling a down node's queue (api/job-failover.ts); expires. */
   nodeFailoverLock: (id: string) => `gasper:node:${id}:failover-lock`,
   /** What the node's last reconciliation did (JSON, see workers/reconcile.ts). */

@@ -109,18 +109,18 @@ export interface DatabaseRemoval {
 
 /**
  * What databases deleted without this node (it was down: api/job-failover.ts) left here: their
- * container, volume (the data, which the user asked to delete) and network. A database that
- * exists with the same uid is left alone, whatever its status: its own jobs own it. Pure.
+ * container, volume (the data, which the user asked to delete) and network. Only those recorded
+ * as deleted (`deleted`: `<database>/<uid>`) go, and only if no database of that uid exists: a
+ * database merely missing from Redis (a wrong REDIS_URL, a lost Redis) keeps its data. Pure.
  */
 export function planDatabaseRemovals(
   databases: ReadonlyMap<string, { uid: string }>,
   resources: readonly DatabaseResource[],
+  deleted: ReadonlySet<string>,
 ): DatabaseRemoval[] {
   return resources.flatMap((r) => {
-    const doc = databases.get(r.database);
-    if (doc?.uid === r.uid) return [];
-    const reason = doc ? `database ${r.database} is another incarnation now` : `database ${r.database} no longer exists`;
-    return [{ kind: r.kind, id: r.id, database: r.database, reason }];
+    if (!deleted.has(`${r.database}/${r.uid}`) || databases.get(r.database)?.uid === r.uid) return [];
+    return [{ kind: r.kind, id: r.id, database: r.database, reason: `database ${r.database} was deleted while this node was down` }];
   });
 }
 
@@ -193,9 +193,11 @@ async function reconcileDatabases(ctx: WorkerContext): Promise<DatabaseRemoval[]
     ...(volumes.Volumes ?? []).map((v) => ({ kind: 'volume' as const, id: v.Name, ...owner(v.Labels ?? undefined) })),
     ...networks.map((n) => ({ kind: 'network' as const, id: n.Id, ...owner(n.Labels) })),
   ].filter((r) => r.database);
-  if (resources.length === 0) return [];
+  const tombstones = keys.nodeDeletedDatabases(options.nodeId);
+  const deleted = new Set(await ctx.redis.smembers(tombstones));
+  if (deleted.size === 0) return [];
   const databases = new Map((await new DatabaseStore(ctx.redis).list()).map((d) => [d.name, d]));
-  const removals = planDatabaseRemovals(databases, resources);
+  const removals = planDatabaseRemovals(databases, resources, deleted);
   // The container first: a volume or network in use cannot go.
   const order = { container: 0, network: 1, volume: 2 } as const;
   for (const r of [...removals].sort((a, b) => order[a.kind] - order[b.kind])) {
@@ -203,6 +205,10 @@ async function reconcileDatabases(ctx: WorkerContext): Promise<DatabaseRemoval[]
     else if (r.kind === 'network') await removeNetwork(docker, r.id);
     else await removeVolume(docker, r.id);
   }
+  // Recorded deletions with nothing left here are done.
+  const left = new Set(resources.filter((r) => !removals.some((x) => x.id === r.id)).map((r) => `${r.database}/${r.uid}`));
+  const done = [...deleted].filter((d) => !left.has(d));
+  if (done.length) await ctx.redis.srem(tombstones, ...done);
   return removals;
 }
 

@@ -158,7 +158,7 @@ describe('jobs of a down node (API monitor, BullMQ)', function () {
     await fx.registerNode(a);
     const db = `db-${suffix()}`;
     await fx.post('/databases').send({ name: db, engine: 'redis' }).expect(202);
-    await new DatabaseStore(fx.redis).update(db, (d) => ({ ...d, status: 'running' }));
+    const { uid } = (await new DatabaseStore(fx.redis).update(db, (d) => ({ ...d, status: 'running' })))!;
     const silent = await silence(a);
     const deletion = (await fx.del(`/databases/${db}`).expect(202)).body.job.id as string;
     await monitor().check();
@@ -172,6 +172,8 @@ describe('jobs of a down node (API monitor, BullMQ)', function () {
     expect(await fx.redis.exists(keys.database(db))).to.equal(0);
     const latest = await fx.redis.hget(keys.eventsLatest, `database:${db}`);
     expect(latest).to.equal(null); // the tombstone drops it from the snapshot
+    // Recorded for the node, whose reconciliation removes the data when it returns, and only this.
+    expect(await fx.redis.smembers(keys.nodeDeletedDatabases(a))).to.deep.equal([`${db}/${uid}`]);
   });
 
   it('several API processes settle each job once', async () => {

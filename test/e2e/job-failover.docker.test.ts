@@ -146,7 +146,7 @@ describe('jobs of a killed node (Docker, Redis, processes)', function () {
     expect(reasons).to.deep.include([moving, `app moved to node ${nodeA}`]);
     const databaseRemovals = report.recentDatabaseRemovals as { kind: string; database: string; reason: string }[];
     expect(databaseRemovals.map((r) => [r.kind, r.database, r.reason]).sort()).to.deep.equal(
-      ['container', 'network', 'volume'].map((kind) => [kind, gone, `database ${gone} no longer exists`]),
+      ['container', 'network', 'volume'].map((kind) => [kind, gone, `database ${gone} was deleted while this node was down`]),
     );
     console.log(`      job failover: restart on the killed node failed ${failoverMs} ms after the kill (node timeout 3000 ms)`);
   });

@@ -69,18 +69,23 @@ describe('planDirRemovals', () => {
 
 describe('planDatabaseRemovals', () => {
   const owned = (kind: 'container' | 'volume' | 'network', database: string, uid: string) => ({ kind, id: `${kind}-${database}-${uid}`, database, uid });
-  it('removes what a database deleted without this node left here, and leaves existing ones alone whatever their status', () => {
+  it('removes only what a database recorded as deleted without this node left here', () => {
     const databases = new Map([['shop', { uid: 'u1' }], ['cache', { uid: 'u9' }]]);
     const resources = [
       owned('container', 'shop', 'u1'), owned('volume', 'shop', 'u1'), owned('network', 'shop', 'u1'),
       owned('container', 'gone', 'u2'), owned('volume', 'gone', 'u2'), owned('network', 'gone', 'u2'),
       owned('volume', 'cache', 'u3'),
+      // Missing from Redis but never recorded as deleted: a wrong or emptied Redis must not cost the data.
+      owned('volume', 'unknown', 'u4'),
     ];
-    expect(planDatabaseRemovals(databases, resources)).to.deep.equal([
-      { kind: 'container', id: 'container-gone-u2', database: 'gone', reason: 'database gone no longer exists' },
-      { kind: 'volume', id: 'volume-gone-u2', database: 'gone', reason: 'database gone no longer exists' },
-      { kind: 'network', id: 'network-gone-u2', database: 'gone', reason: 'database gone no longer exists' },
-      { kind: 'volume', id: 'volume-cache-u3', database: 'cache', reason: 'database cache is another incarnation now' },
+    const deleted = new Set(['gone/u2', 'cache/u3', 'shop/u1']);
+    const reason = (db: string) => `database ${db} was deleted while this node was down`;
+    expect(planDatabaseRemovals(databases, resources, deleted)).to.deep.equal([
+      { kind: 'container', id: 'container-gone-u2', database: 'gone', reason: reason('gone') },
+      { kind: 'volume', id: 'volume-gone-u2', database: 'gone', reason: reason('gone') },
+      { kind: 'network', id: 'network-gone-u2', database: 'gone', reason: reason('gone') },
+      { kind: 'volume', id: 'volume-cache-u3', database: 'cache', reason: reason('cache') },
     ]);
+    expect(planDatabaseRemovals(new Map(), resources, new Set())).to.deep.equal([]);
   });
 });
