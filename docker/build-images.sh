@@ -61,10 +61,24 @@ build_runtime() {
   echo "$name: built $image"
 }
 
+# The base first; then the images built from it, a few at a time (most of their time is apt
+# downloading and unpacking, which overlaps well). GASPER_IMAGE_JOBS sets how many (default 3).
 for w in "${wanted[@]}"; do
   case "$w" in
     base) build_base ;;
     *) [ -d "$here/runtimes/$w" ] || [ -d "$here/databases/$w" ] || { echo "unknown image: $w" >&2; exit 2; }
-       build_base dependency; build_runtime "$w" ;;
+       build_base dependency ;;
   esac
 done
+parallel=${GASPER_IMAGE_JOBS:-3}
+pids=()
+for w in "${wanted[@]}"; do
+  [ "$w" = base ] && continue
+  while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do wait -n || true; done
+  build_runtime "$w" &
+  pids+=("$!")
+done
+# Each build's own status, even of one that ended while another was awaited.
+failed=0
+for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+exit "$failed"
