@@ -5,7 +5,8 @@
 
 /** The fields of Docker's `cpu_stats` / `precpu_stats` this module reads. */
 export interface CpuStats {
-  cpu_usage: { total_usage: number; percpu_usage?: number[] };
+  /** Absent in the stats of a container that has just stopped. */
+  cpu_usage?: { total_usage: number; percpu_usage?: number[] };
   /** Host CPU time over all CPUs (ns); absent in an empty `precpu_stats`. */
   system_cpu_usage?: number;
   online_cpus?: number;
@@ -75,6 +76,7 @@ export function cpuLimitCores(config: CpuLimitConfig): number | undefined {
  * Undefined when the samples cannot be compared (no earlier sample, a counter reset).
  */
 export function cpuUsage(previous: CpuStats, current: CpuStats, limitCores?: number): CpuUsage | undefined {
+  if (!previous.cpu_usage || !current.cpu_usage) return undefined;
   const cpuDelta = current.cpu_usage.total_usage - previous.cpu_usage.total_usage;
   const systemDelta = (current.system_cpu_usage ?? 0) - (previous.system_cpu_usage ?? 0);
   if (!previous.system_cpu_usage || !(systemDelta > 0) || cpuDelta < 0) return undefined;

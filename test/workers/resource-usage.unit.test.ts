@@ -37,6 +37,10 @@ describe('resource-usage', () => {
       expect(cpuUsage(stats(5e9, 100e9), stats(1e9, 104e9))).to.equal(undefined);
       expect(cpuUsage(stats(1e9, 104e9), stats(2e9, 104e9))).to.equal(undefined);
     });
+    it('is undefined for a container that has just stopped (empty cpu_stats)', () => {
+      expect(cpuUsage(stats(1e9, 100e9), {})).to.equal(undefined);
+      expect(cpuUsage({}, stats(1e9, 100e9))).to.equal(undefined);
+    });
   });
 
   describe('cpuLimitCores', () => {
