@@ -29,6 +29,7 @@ export const errorCatalog = {
   RATE_LIMITED: 429,
   NO_NODE_AVAILABLE: 503,
   NO_CAPACITY: 409,
+  NODE_IN_USE: 409,
   INTERNAL: 500,
 } as const;
 export type ErrorCode = keyof typeof errorCatalog;

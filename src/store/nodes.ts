@@ -36,6 +36,14 @@ export class NodeStore {
     return raws.flatMap((raw) => (raw ? [nodeDocumentSchema.parse(JSON.parse(raw))] : []));
   }
 
+  /**
+   * Forgets a retired node: its document, state, drain mark and last reconciliation. Its queue
+   * and the deletions recorded for it stay: a worker that comes back registers anew and cleans up.
+   */
+  async remove(id: string): Promise<void> {
+    await this.redis.multi().del(keys.node(id), keys.nodeState(id), keys.nodeReconcile(id)).srem(keys.nodes, id).srem(keys.nodesDraining, id).exec();
+  }
+
   /** Drained nodes take nothing new; kept apart from the document, which heartbeats rewrite. */
   async setDraining(id: string, draining: boolean): Promise<void> {
     if (draining) await this.redis.sadd(keys.nodesDraining, id);

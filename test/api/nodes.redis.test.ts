@@ -167,6 +167,38 @@ describe('nodes (API and monitor)', function () {
     expect((await fx.apps.get(name))!.node).to.equal(a);
   });
 
+  it('retires a node whose worker is gone and that holds nothing any more; refuses one that is up or still holds apps or databases', async () => {
+    const [a, b] = [`a-${suffix()}`, `b-${suffix()}`];
+    await fx.registerNode(a);
+    const name = appName('retired');
+    await fx.post('/apps').send(validBody(name)).expect(202);
+    await fx.registerNode(b);
+    const db = `db-${suffix()}`;
+    await fx.post('/databases').send({ name: db, engine: 'redis' }).expect(202);
+    expect((await fx.get(`/databases/${db}`).expect(200)).body.database.node).to.equal(b);
+
+    const up = await fx.del(`/nodes/${a}`);
+    expectError(up, 409, 'NODE_IN_USE');
+    expect(up.body.message).to.match(/is up: stop its worker first/);
+    await fx.registerNode(a, new Date(Date.now() - 60_000)); // its worker is gone
+    const holding = await fx.del(`/nodes/${a}`);
+    expectError(holding, 409, 'NODE_IN_USE');
+    expect(holding.body.message).to.include(`still holds app ${name}`);
+
+    await fx.post(`/nodes/${a}/drain`).expect(202);
+    expect((await fx.del(`/nodes/${a}`).expect(200)).body).to.deep.equal({ removed: a });
+    await fx.get(`/nodes/${a}`).expect(404);
+    expect((await fx.get('/nodes').expect(200)).body.nodes.map((n: { id: string }) => n.id)).to.deep.equal([b]);
+    for (const key of [keys.node(a), keys.nodeState(a), keys.nodeReconcile(a)]) expect(await fx.redis.exists(key), key).to.equal(0);
+    expect(await fx.redis.sismember(keys.nodesDraining, a)).to.equal(0);
+    expectError(await fx.del(`/nodes/${a}`), 404, 'NOT_FOUND');
+
+    await fx.registerNode(b, new Date(Date.now() - 60_000));
+    const withDatabase = await fx.del(`/nodes/${b}`);
+    expectError(withDatabase, 409, 'NODE_IN_USE');
+    expect(withDatabase.body.message).to.include(`app ${name}, database ${db}`);
+  });
+
   it('the monitor marks a silent node down (node.state event), moves its apps, and marks it up again', async () => {
     const [a, b] = [`a-${suffix()}`, `b-${suffix()}`];
     await fx.registerNode(a);

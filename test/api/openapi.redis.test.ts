@@ -10,7 +10,7 @@ const allRoutes = [
   'POST /apps', 'GET /apps', 'GET /apps/{name}', 'DELETE /apps/{name}',
   'POST /apps/{name}/webhook', 'DELETE /apps/{name}/webhook',
   'GET /jobs/{id}',
-  'GET /nodes', 'GET /nodes/{id}', 'POST /nodes/{id}/drain', 'POST /nodes/{id}/undrain',
+  'GET /nodes', 'GET /nodes/{id}', 'POST /nodes/{id}/drain', 'POST /nodes/{id}/undrain', 'DELETE /nodes/{id}',
   'POST /users', 'GET /users', 'GET /users/{name}', 'PATCH /users/{name}', 'DELETE /users/{name}',
   'POST /users/{name}/tokens', 'GET /users/{name}/tokens', 'DELETE /users/{name}/tokens/{id}',
   'POST /apps/{name}/ssh-keys', 'GET /apps/{name}/ssh-keys', 'DELETE /apps/{name}/ssh-keys/{id}',

@@ -15,7 +15,8 @@ import { shareOf } from '../../core/app-placement.ts';
 
 /**
  * The nodes, for admins: `GET /nodes`, `POST /nodes/:id/drain` (nothing new is placed there and
- * its apps are redeployed elsewhere) and `POST /nodes/:id/undrain`.
+ * its apps are redeployed elsewhere), `POST /nodes/:id/undrain`, and `DELETE /nodes/:id` to
+ * retire a node whose worker is gone.
  */
 export function nodesRouter(deps: ApiDeps): Router {
   const router = Router();
@@ -49,6 +50,25 @@ export function nodesRouter(deps: ApiDeps): Router {
     const node = await existing(req.params.id);
     // What the drain leaves behind, and why: databases stay (the node's `staying`).
     res.status(202).json({ node, ...report, staying: node.staying });
+  });
+
+  /**
+   * Retires a node: only one whose worker is gone (down) and that nothing is placed on any more
+   * (drain it first, or let failover move its apps); its databases must be deleted first.
+   */
+  router.delete('/:id', async (req, res) => {
+    const node = await existing(req.params.id);
+    if (node.state !== 'down') {
+      throw new ApiError('NODE_IN_USE', `node "${node.id}" is up: stop its worker first (a running worker registers again at its next heartbeat)`);
+    }
+    const apps = (await deps.apps.list()).filter((a) => a.status !== 'deleting' && (shareOf(a, node.id) > 0 || a.instances.some((i) => i.node === node.id)));
+    if (apps.length || node.databases.length) {
+      const held = [...apps.map((a) => `app ${a.name}`), ...node.databases.map((d) => `database ${d}`)].join(', ');
+      throw new ApiError('NODE_IN_USE', `node "${node.id}" still holds ${held}: drain it (apps) and delete or back up and re-create its databases first`);
+    }
+    await deps.nodes.remove(node.id);
+    deps.log.info({ node: node.id }, 'node retired');
+    res.json({ removed: node.id });
   });
 
   router.post('/:id/undrain', async (req, res) => {
@@ -102,6 +122,10 @@ apiRoutes.add(
   {
     method: 'post', path: '/nodes/:id/drain', summary: 'Stop placing on the node and move its apps elsewhere (admins)', tags: ['nodes'], auth: 'admin', params: node,
     responses: { 202: { description: 'draining: redeploys enqueued' }, 404: { description: 'no such node' }, 409: { description: 'no other node has room' } },
+  },
+  {
+    method: 'delete', path: '/nodes/:id', summary: 'Retire a node whose worker is gone and that holds nothing any more (admins)', tags: ['nodes'], auth: 'admin', params: node,
+    responses: { 200: { description: 'forgotten' }, 404: { description: 'no such node' }, 409: { description: 'the node is up, or still holds apps or databases' } },
   },
   {
     method: 'post', path: '/nodes/:id/undrain', summary: 'Place on the node again (admins)', tags: ['nodes'], auth: 'admin', params: node,
