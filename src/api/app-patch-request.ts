@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defaultResourcePolicy, type ResourcePolicy } from '../core/resources.ts';
-import { envNameProblem } from './app-request.ts';
+import { refineEnvNames } from './app-request.ts';
 import { lifecycleFields } from './lifecycle-fields.ts';
 
 /**
@@ -14,14 +14,7 @@ export function patchAppRequest(options: { resources?: ResourcePolicy } = {}) {
     .object({
       env: z
         .record(z.string(), z.string().max(32 * 1024).nullable())
-        .superRefine((env, ctx) => {
-          const names = Object.keys(env);
-          if (names.length > 200) ctx.addIssue({ code: 'custom', message: 'at most 200 variables' });
-          for (const name of names) {
-            const message = envNameProblem(name);
-            if (message) ctx.addIssue({ code: 'custom', path: [name], message });
-          }
-        })
+        .superRefine(refineEnvNames)
         .optional(),
       build: z.array(z.string().min(1).max(4096)).max(50).nullable().optional(),
       run: z.string().min(1).max(4096).nullable().optional(),

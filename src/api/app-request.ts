@@ -21,6 +21,19 @@ export function envNameProblem(name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The env map's own rules, for `POST /apps` and `PATCH /apps/:name`: at most 200 variables, each
+ * name valid. Checked here rather than as the record's key schema, whose messages zod replaces.
+ */
+export function refineEnvNames(env: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  const names = Object.keys(env);
+  if (names.length > 200) ctx.addIssue({ code: 'custom', message: 'at most 200 variables' });
+  for (const name of names) {
+    const message = envNameProblem(name);
+    if (message) ctx.addIssue({ code: 'custom', path: [name], message });
+  }
+}
+
 /** The body of `POST /apps`. */
 export function createAppRequest(options: { allowLocalRepos: boolean; resources?: ResourcePolicy }) {
   return z
@@ -39,15 +52,7 @@ export function createAppRequest(options: { allowLocalRepos: boolean; resources?
       run: z.string().min(1).max(4096).optional(),
       env: z
         .record(z.string(), z.string().max(32 * 1024))
-        .superRefine((env, ctx) => {
-          const names = Object.keys(env);
-          if (names.length > 200) ctx.addIssue({ code: 'custom', message: 'at most 200 variables' });
-          // Checked here rather than as the record's key schema, whose messages zod replaces.
-          for (const name of names) {
-            const message = envNameProblem(name);
-            if (message) ctx.addIssue({ code: 'custom', path: [name], message });
-          }
-        })
+        .superRefine(refineEnvNames)
         .optional(),
       port: z.number().int().min(1).max(65535).optional(),
       ...lifecycleFields(options.resources ?? defaultResourcePolicy),

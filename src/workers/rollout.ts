@@ -63,11 +63,6 @@ export async function abandonRollout(ctx: WorkerContext, rollout: Pick<Rollout, 
   await write(ctx, rollout, 'outcome', { abandoned: reason, superseded } satisfies Outcome, true);
 }
 
-async function outcomeOf(ctx: WorkerContext, rollout: Pick<Rollout, 'app' | 'id'>): Promise<Outcome | undefined> {
-  const raw = await ctx.redis.hget(keyOf(rollout), 'outcome');
-  return raw ? outcomeSchema.parse(JSON.parse(raw)) : undefined;
-}
-
 /**
  * The commit every node deploys: the primary clones the branch head and announces what it got;
  * the others clone exactly that, so a push landing mid-deploy cannot split the app over two commits.
@@ -125,7 +120,6 @@ async function waitFor<T>(ctx: WorkerContext, rollout: Rollout, ready: (all: Rec
     if (value !== undefined) return value;
     // Switched without this node's current part (it was written again after the switch).
     if (outcome) throw new RolloutAbandoned('the app switched without these instances', true);
-    if ((await outcomeOf(ctx, rollout)) !== undefined) continue;
     if (Date.now() >= deadline) {
       await abandonRollout(ctx, rollout, `gave up waiting ${Math.round(rollout.timeoutMs / 1000)} s for ${what}`);
       continue;
