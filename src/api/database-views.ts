@@ -1,4 +1,4 @@
-import { databaseContainerName } from '../core/database-naming.ts';
+import { databaseHostName } from '../core/database-naming.ts';
 import { connectionUrl, engines } from '../core/engines.ts';
 import { databaseStaysReason, describeNodeDown, type NodeCondition } from '../core/node-condition.ts';
 import type { BackupMeta, DatabaseDocument } from '../store/database-document.ts';
@@ -32,7 +32,7 @@ export function databaseView(doc: DatabaseDocument, node?: NodeCondition) {
     database: engine?.namedUser ? doc.database : null,
     user: engine?.namedUser ? doc.user : null,
     /** Host name linked apps reach it at, on the database's own network. */
-    internalHost: databaseContainerName(doc.name),
+    internalHost: databaseHostName(doc.name),
     internalPort: engine?.port ?? null,
     resources: doc.resources ?? null,
     restarts: doc.restarts ?? 0,

@@ -31,7 +31,7 @@ export function shareOf(app: PlacedApp, node: string): number {
 /**
  * The container slots `node` may use, in the order to take them: the indices of its instances in
  * the placement, then the same plus the instance count, and so on. Nodes never share a slot, so
- * container names (`gasper-<app>-<release>-<slot>`) are unique over the whole cluster, and a
+ * container names (`gasper-<installation>-<app>-<release>-<slot>`) are unique over the whole cluster, and a
  * restart's new containers (the next round of slots) never collide with the serving ones.
  */
 export function slotSequence(placement: readonly string[], node: string): { offsets: number[]; stride: number } {

@@ -10,9 +10,14 @@ export function databaseNameProblem(name: string): string | undefined {
   return appNameProblem(name);
 }
 
-/** The container, and the host name linked apps reach it by on its network. */
-export function databaseContainerName(name: string): string {
+/** The host name linked apps reach the database by, on its own network (an alias of its container). */
+export function databaseHostName(name: string): string {
   return `gasper-db-${name}`;
+}
+
+/** The container: unique per installation, since two installations may share a Docker daemon. */
+export function databaseContainerName(installation: string, name: string): string {
+  return `gasper-${installation}-db-${name}`;
 }
 
 /** One volume per incarnation: a database created again under the same name starts empty. */

@@ -1,5 +1,7 @@
 /** Every Redis key Gasper writes, in one place, so a deletion can be checked against the list. */
 export const keys = {
+  /** This installation's id (core/installation.ts): created once, labels every Docker object it creates. */
+  installation: 'gasper:installation',
   app: (name: string) => `gasper:app:${name}`,
   apps: 'gasper:apps',
   appReleaseSeq: (name: string) => `gasper:app:${name}:release-seq`,

@@ -18,6 +18,8 @@ export function appNameProblem(name: string): string | undefined {
 
 export const containerLabels = {
   managed: 'io.gasper.managed',
+  /** The installation (core/installation.ts) whose worker created the object. */
+  installation: 'io.gasper.installation',
   app: 'io.gasper.app',
   release: 'io.gasper.release',
   node: 'io.gasper.node',
@@ -25,12 +27,16 @@ export const containerLabels = {
   specHash: 'io.gasper.spec-hash',
 } as const;
 
-export function appContainerName(app: string, release: string, instance: number): string {
-  return `gasper-${app}-${release}-${instance}`;
+/**
+ * Container names carry the installation id: Docker names are unique per daemon, and two
+ * installations on one daemon may both have an app called `blog`.
+ */
+export function appContainerName(installation: string, app: string, release: string, instance: number): string {
+  return `gasper-${installation}-${app}-${release}-${instance}`;
 }
 
-export function buildContainerName(app: string, release: string): string {
-  return `gasper-${app}-${release}-build`;
+export function buildContainerName(installation: string, app: string, release: string): string {
+  return `gasper-${installation}-${app}-${release}-build`;
 }
 
 /** Release ids sort by age: `r<seq>` with the sequence zero-padded. */

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import type { Redis } from 'ioredis';
-import { databaseContainerName, databaseNetworkName, linkedUrlVariable } from '../core/database-naming.ts';
+import { databaseHostName, databaseNetworkName, linkedUrlVariable } from '../core/database-naming.ts';
 import { connectionUrl, engines } from '../core/engines.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import type { AppDocument } from '../store/app-document.ts';
@@ -29,7 +29,7 @@ export async function linkedDatabases(ctx: { redis: Redis; secrets: SecretBox },
     const engine = db && engines[db.engine];
     if (!db || !engine || db.status === 'deleting') continue;
     const url = connectionUrl(
-      engine, { database: db.database, user: db.user, password: ctx.secrets.open(db.sealedPassword) }, databaseContainerName(name), engine.port,
+      engine, { database: db.database, user: db.user, password: ctx.secrets.open(db.sealedPassword) }, databaseHostName(name), engine.port,
     );
     links.env[names.length === 1 ? engine.urlVariable : linkedUrlVariable(name)] = url;
     links.networks.push(databaseNetworkName(name, db.uid));

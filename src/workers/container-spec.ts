@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { ContainerCreateOptions } from 'dockerode';
+import { scopeLabels } from '../core/installation.ts';
 import { containerLabels } from '../core/naming.ts';
 import { dockerLimits, type ResolvedResources } from '../core/resources.ts';
 
@@ -15,6 +16,8 @@ export interface ContainerSpecInput {
   image: string;
   app: string;
   release: string;
+  /** The installation (core/installation.ts) and node whose container this is: its labels. */
+  installation: string;
   node: string;
   role: 'app' | 'build';
   releaseDir: string;
@@ -62,10 +65,9 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
     User: `${appUser.uid}:${appUser.gid}`,
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`).sort(),
     Labels: {
-      [containerLabels.managed]: 'true',
+      ...scopeLabels(input),
       [containerLabels.app]: input.app,
       [containerLabels.release]: input.release,
-      [containerLabels.node]: input.node,
       [containerLabels.role]: input.role,
     },
     ExposedPorts: input.role === 'app' ? { [portKey]: {} } : undefined,

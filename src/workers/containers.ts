@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import type { ContainerCreateOptions, ContainerInfo } from 'dockerode';
+import { ownedBy, scopeFilter, type DockerScope } from '../core/installation.ts';
 import { containerLabels } from '../core/naming.ts';
 import { demuxDockerLog, lastLines } from './docker-logs.ts';
 
@@ -49,6 +50,11 @@ export async function ensureContainer(docker: Docker, spec: ContainerCreateOptio
   const wanted = spec.Labels?.[containerLabels.specHash];
   try {
     const existing = await docker.getContainer(name).inspect();
+    // Names hold the installation id, so this is a defence: never replace what is not ours.
+    const installation = spec.Labels?.[containerLabels.installation];
+    if (!installation || !ownedBy(installation, existing.Config.Labels)) {
+      throw new Error(`a container named ${name} exists and is not this installation's: left alone`);
+    }
     if (existing.Config.Labels?.[containerLabels.specHash] === wanted) return { id: existing.Id, reused: true };
     await removeContainer(docker, existing.Id);
   } catch (err) {
@@ -68,10 +74,9 @@ export async function removeContainer(docker: Docker, idOrName: string): Promise
   }
 }
 
-/** Gasper's containers on this node, by label (all states). */
-export async function listManaged(docker: Docker, filter: { node: string; app?: string }): Promise<ContainerInfo[]> {
-  const label = [`${containerLabels.managed}=true`, `${containerLabels.node}=${filter.node}`];
-  if (filter.app) label.push(`${containerLabels.app}=${filter.app}`);
+/** This installation's containers on this node, by label (all states); never another's, nor unlabelled ones. */
+export async function listManaged(docker: Docker, scope: DockerScope, filter: { app?: string } = {}): Promise<ContainerInfo[]> {
+  const label = scopeFilter(scope, filter.app ? { [containerLabels.app]: filter.app } : {});
   return docker.listContainers({ all: true, filters: { label } });
 }
 

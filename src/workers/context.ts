@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import type { Redis } from 'ioredis';
+import type { DockerScope } from '../core/installation.ts';
 import type { LifecycleOptions } from '../core/lifecycle-options.ts';
 import type { Logger } from '../core/log.ts';
 import type { SecretBox } from '../core/secret-box.ts';
@@ -34,4 +35,6 @@ export interface WorkerContext {
   secrets: SecretBox;
   log: Logger;
   options: NodeWorkerOptions;
+  /** This installation and node: the labels of what the worker creates, and the filter of what it may touch. */
+  scope: DockerScope;
 }

@@ -8,6 +8,8 @@ import type { DatabaseStore } from '../store/databases.ts';
 
 /** What the database jobs need to know about this node and its limits. */
 export interface DatabaseWorkerOptions {
+  /** The installation (core/installation.ts): labels and names of what the jobs create. */
+  installation: string;
   nodeId: string;
   nodeAddress: string;
   imagePrefix: string;

@@ -1,6 +1,6 @@
-import { databaseLabel } from '../core/database-naming.ts';
+import { databaseLabel, databaseUidLabel } from '../core/database-naming.ts';
 import { engines } from '../core/engines.ts';
-import { containerLabels } from '../core/naming.ts';
+import { scopeFilter } from '../core/installation.ts';
 import { publishEvent } from '../events/stream.ts';
 import type { DatabaseWorkerContext } from './database-context.ts';
 import { observeDatabase } from './database-health.ts';
@@ -16,14 +16,14 @@ const observed = new Set(['running', 'restarting', 'down']);
 export async function checkDatabases(ctx: DatabaseWorkerContext): Promise<number> {
   const containers = await ctx.docker.listContainers({
     all: true,
-    filters: { label: [`${containerLabels.node}=${ctx.options.nodeId}`, databaseLabel] },
+    filters: { label: [...scopeFilter({ installation: ctx.options.installation, node: ctx.options.nodeId }), databaseLabel] },
   });
   let changed = 0;
   for (const c of containers) {
     const name = c.Labels[databaseLabel]!;
     const doc = await ctx.databases.get(name);
     const engine = doc && engines[doc.engine];
-    if (!doc || !engine || !observed.has(doc.status) || doc.uid !== c.Labels['io.gasper.database-uid']) continue;
+    if (!doc || !engine || !observed.has(doc.status) || doc.uid !== c.Labels[databaseUidLabel]) continue;
     const info = await ctx.docker.getContainer(c.Id).inspect().catch(() => undefined);
     if (!info) continue;
     const seen = observeDatabase(info, engine.port);

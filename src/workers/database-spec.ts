@@ -2,17 +2,21 @@ import crypto from 'node:crypto';
 import type { ContainerCreateOptions } from 'dockerode';
 import { databaseLabel, databaseUidLabel } from '../core/database-naming.ts';
 import type { DatabaseCredentials, Engine } from '../core/engines.ts';
+import { scopeLabels } from '../core/installation.ts';
 import { containerLabels } from '../core/naming.ts';
 import type { DatabaseResources } from '../store/database-document.ts';
 
 export interface DatabaseSpecInput {
   name: string;
   uid: string;
+  installation: string;
   node: string;
   engine: Engine;
   image: string;
   credentials: DatabaseCredentials;
   container: string;
+  /** The host name linked apps use: the container's alias on its network. */
+  host: string;
   volume: string;
   network: string;
   /** Address the engine's port is published on (the node's address). */
@@ -23,10 +27,9 @@ export interface DatabaseSpecInput {
 }
 
 /** Labels of everything a database owns (container, volume, network), to find and clean them up. */
-export function databaseLabels(input: { name: string; uid: string; node: string }): Record<string, string> {
+export function databaseLabels(input: { name: string; uid: string; installation: string; node: string }): Record<string, string> {
   return {
-    [containerLabels.managed]: 'true',
-    [containerLabels.node]: input.node,
+    ...scopeLabels(input),
     [containerLabels.role]: 'database',
     [databaseLabel]: input.name,
     [databaseUidLabel]: input.uid,
@@ -43,7 +46,7 @@ export function databaseContainerSpec(input: DatabaseSpecInput): ContainerCreate
   const spec: ContainerCreateOptions = {
     name: input.container,
     Image: input.image,
-    Hostname: input.container,
+    Hostname: input.host,
     Cmd: input.engine.command,
     Env: Object.entries(input.engine.env(input.credentials)).map(([k, v]) => `${k}=${v}`).sort(),
     Labels: databaseLabels(input),
@@ -62,7 +65,7 @@ export function databaseContainerSpec(input: DatabaseSpecInput): ContainerCreate
       NanoCpus: input.resources?.cpus ? Math.round(input.resources.cpus * 1e9) : undefined,
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
     },
-    NetworkingConfig: { EndpointsConfig: { [input.network]: { Aliases: [input.container] } } },
+    NetworkingConfig: { EndpointsConfig: { [input.network]: { Aliases: [input.host] } } },
   };
   const hash = crypto.createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
   spec.Labels![containerLabels.specHash] = hash;

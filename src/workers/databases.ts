@@ -1,5 +1,6 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import { databaseContainerName, databaseNetworkName, databaseVolumeName } from '../core/database-naming.ts';
+import { databaseContainerName, databaseHostName, databaseNetworkName, databaseUidLabel, databaseVolumeName } from '../core/database-naming.ts';
+import { ownedBy } from '../core/installation.ts';
 import { engineImage, engines, type Engine, type EngineExec } from '../core/engines.ts';
 import { publishEvent } from '../events/stream.ts';
 import type { BackupJobData, DatabaseJobData, RotateJobData } from '../jobs/database-jobs.ts';
@@ -36,11 +37,13 @@ function engineOf(doc: DatabaseDocument): Engine {
   return engine;
 }
 
-function names(doc: DatabaseDocument) {
+/** Volume and network names hold the incarnation's uid, which is unique already; the container's holds the installation. */
+function names(installation: string, database: { name: string; uid: string }) {
   return {
-    container: databaseContainerName(doc.name),
-    volume: databaseVolumeName(doc.name, doc.uid),
-    network: databaseNetworkName(doc.name, doc.uid),
+    container: databaseContainerName(installation, database.name),
+    host: databaseHostName(database.name),
+    volume: databaseVolumeName(database.name, database.uid),
+    network: databaseNetworkName(database.name, database.uid),
   };
 }
 
@@ -94,8 +97,8 @@ export async function provisionDatabase(ctx: DatabaseWorkerContext, job: Job, da
   const firstTime = doc.provisionedAt === undefined;
   const engine = engineOf(doc);
   const image = engineImage(doc.engine, options);
-  const n = names(doc);
-  const labels = databaseLabels({ name: doc.name, uid: doc.uid, node: options.nodeId });
+  const n = names(options.installation, doc);
+  const labels = databaseLabels({ name: doc.name, uid: doc.uid, installation: options.installation, node: options.nodeId });
   // Also for a rotation of a running database: the monitor leaves `provisioning` alone, so the
   // container being replaced is not reported as down.
   doc = (await ctx.databases.update(doc.name, (d) => (d.status === 'deleting' ? undefined : { ...d, status: 'provisioning' }))) ?? doc;
@@ -104,7 +107,7 @@ export async function provisionDatabase(ctx: DatabaseWorkerContext, job: Job, da
     await report.step(10, `preparing ${doc.engine} (${image}), network and volume`);
     await Promise.all([ensureImage(docker, image), ensureNetwork(docker, n.network, labels), ensureVolume(docker, n.volume, labels)]);
     const spec = databaseContainerSpec({
-      name: doc.name, uid: doc.uid, node: options.nodeId, engine, image, credentials, container: n.container,
+      name: doc.name, uid: doc.uid, installation: options.installation, node: options.nodeId, engine, image, credentials, container: n.container, host: n.host,
       volume: n.volume, network: n.network, publishAddress: options.nodeAddress, hostPort: doc.port, resources: doc.resources,
     });
     const { id, reused } = await ensureContainer(docker, spec);
@@ -164,7 +167,7 @@ function explain(err: unknown): DatabaseJobFailure {
 }
 
 async function removeEverything(ctx: DatabaseWorkerContext, doc: DatabaseDocument): Promise<void> {
-  const n = names(doc);
+  const n = names(ctx.options.installation, doc);
   await removeContainer(ctx.docker, n.container);
   await removeNetwork(ctx.docker, n.network);
   await removeVolume(ctx.docker, n.volume);
@@ -176,14 +179,10 @@ export async function deleteDatabase(ctx: DatabaseWorkerContext, job: Job, data:
   const doc = await ctx.databases.get(data.database);
   if (doc && (doc.uid !== data.uid || doc.status !== 'deleting')) return { outcome: 'skipped', reason: 'database is not marked for deletion' };
   await report.step(10, 'removing container, network and volume');
-  const n = {
-    container: databaseContainerName(data.database),
-    volume: databaseVolumeName(data.database, data.uid),
-    network: databaseNetworkName(data.database, data.uid),
-  };
+  const n = names(ctx.options.installation, { name: data.database, uid: data.uid });
   // The container of another incarnation (same name) is not ours: check its uid label.
   const info = await ctx.docker.getContainer(n.container).inspect().catch(() => undefined);
-  if (info && info.Config.Labels?.['io.gasper.database-uid'] === data.uid) await removeContainer(ctx.docker, info.Id);
+  if (info && info.Config.Labels?.[databaseUidLabel] === data.uid && ownedBy(ctx.options.installation, info.Config.Labels)) await removeContainer(ctx.docker, info.Id);
   await removeNetwork(ctx.docker, n.network);
   await removeVolume(ctx.docker, n.volume);
   await report.step(80, 'removing records and backups');

@@ -20,7 +20,7 @@ export async function deleteApp(ctx: WorkerContext, job: Job, data: DeleteAppDat
   }
 
   await report.step(10, 'removing containers');
-  const containers = await listManaged(ctx.docker, { node: ctx.options.nodeId, app: data.app });
+  const containers = await listManaged(ctx.docker, ctx.scope, { app: data.app });
   await Promise.all(containers.map((c) => removeContainer(ctx.docker, c.Id)));
   await report.line(`removed ${containers.length} container(s)`);
 

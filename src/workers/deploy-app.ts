@@ -64,10 +64,10 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
   const plan = planInstances(ctx, doc, data.release, image, command, doc.sealedEnv, doc.port, await planExtras(ctx, doc, data.release, command));
   // The build sees the env the app will run with (linked databases' URLs included).
   const common = {
-    image, app: doc.name, release: data.release, node: options.nodeId, releaseDir: dir, port: doc.port, env: plan.env,
+    image, app: doc.name, release: data.release, ...ctx.scope, releaseDir: dir, port: doc.port, env: plan.env,
     publishAddress: options.nodeAddress, extraCaCerts: options.extraCaCerts,
   };
-  const buildContainer = buildContainerName(doc.name, data.release);
+  const buildContainer = buildContainerName(ctx.scope.installation, doc.name, data.release);
   let appContainers: string[] = [];
   const createdAt = new Date(job.timestamp).toISOString();
   const records = primary ? ctx.records : undefined;

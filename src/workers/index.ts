@@ -1,5 +1,6 @@
 import { Worker, type Job } from 'bullmq';
 import Docker from 'dockerode';
+import { ensureInstallation, type DockerScope } from '../core/installation.ts';
 import type { Logger } from '../core/log.ts';
 import { bullPrefix } from '../core/keys.ts';
 import { queueName } from '../core/naming.ts';
@@ -40,7 +41,7 @@ export interface WorkerServiceOptions extends NodeWorkerOptions {
   /** How often BullMQ checks for jobs whose worker died, to run them again. Default 30 s. */
   stalledIntervalMs?: number;
   /** Database engines: images, readiness timeout, backup limits, monitor period (see database-context.ts). */
-  databases?: Partial<Omit<DatabaseWorkerOptions, 'nodeId' | 'nodeAddress' | 'imagePrefix'>>;
+  databases?: Partial<Omit<DatabaseWorkerOptions, 'installation' | 'nodeId' | 'nodeAddress' | 'imagePrefix'>>;
 }
 
 export interface WorkerHandle {
@@ -66,6 +67,8 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
     throw new Error(`cannot reach the Docker daemon (DOCKER_HOST=${options.dockerHost ?? 'default socket'}): ${err.message}`);
   });
   const redis = connectRedis(options.redisUrl);
+  const scope: DockerScope = { installation: await ensureInstallation(redis), node: options.nodeId };
+  log.info({ installation: scope.installation }, 'installation');
   const ctx: WorkerContext = {
     docker,
     redis,
@@ -75,10 +78,11 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
     secrets: deps.secrets,
     log,
     options,
+    scope,
   };
   const dbCtx: DatabaseWorkerContext = {
     docker, redis, databases: new DatabaseStore(redis), secrets: deps.secrets, log,
-    options: { ...defaultDatabaseWorkerOptions, ...options.databases, nodeId: options.nodeId, nodeAddress: options.nodeAddress, imagePrefix: options.imagePrefix },
+    options: { ...defaultDatabaseWorkerOptions, ...options.databases, installation: scope.installation, nodeId: options.nodeId, nodeAddress: options.nodeAddress, imagePrefix: options.imagePrefix },
   };
   const perApp = new KeyedMutex();
   const supervisor = startSupervisor(ctx, perApp);
@@ -118,9 +122,9 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
   worker.on('error', (err) => log.error({ err }, 'worker error'));
   const reconciler = await startReconciler(ctx, options.reconcileIntervalMs ?? 60_000);
   log.info({ removed: reconciler.first.removed.length, kept: reconciler.first.kept }, 'reconciled containers at start');
-  const measure = () => measureNode(options.stateDir, () => dockerAllocations(docker, options.nodeId));
+  const measure = () => measureNode(options.stateDir, () => dockerAllocations(docker, scope));
   const heartbeat = await startHeartbeat(new NodeStore(redis), { id: options.nodeId, address: options.nodeAddress, docker: options.advertisedDockerHost }, options.heartbeatMs, log, measure);
-  const observability = startWorkerObservability({ ...options.observability, nodeId: options.nodeId }, { docker, redis, worker, log });
+  const observability = startWorkerObservability({ ...options.observability, scope }, { docker, redis, worker, log });
   const databaseMonitor = startDatabaseMonitor(dbCtx);
   void worker.run();
   await worker.waitUntilReady();

@@ -32,7 +32,7 @@ export interface InstancePlan {
   healthPath?: string;
 }
 
-/** The slot index a container name ends with (`gasper-<app>-<release>-<slot>`). */
+/** The slot index a container name ends with (`gasper-<installation>-<app>-<release>-<slot>`). */
 export function slotOf(name: string): number | undefined {
   const match = /-(\d+)$/.exec(name.replace(/^\//, ''));
   return match ? Number(match[1]) : undefined;
@@ -50,11 +50,11 @@ const nameOf = (c: Docker.ContainerInfo) => (c.Names[0] ?? '').replace(/^\//, ''
 export async function prepareInstances(ctx: WorkerContext, plan: InstancePlan, serving: readonly string[]): Promise<string[]> {
   const { docker, options } = ctx;
   const servingNames = new Set(serving);
-  const ofRelease = (await listManaged(docker, { node: options.nodeId, app: plan.app })).filter(
+  const ofRelease = (await listManaged(docker, ctx.scope, { app: plan.app })).filter(
     (c) => c.Labels[containerLabels.release] === plan.release && c.Labels[containerLabels.role] === 'app',
   );
   const used = new Set(ofRelease.filter((c) => servingNames.has(nameOf(c))).flatMap((c) => slotOf(nameOf(c)) ?? []));
-  const names = freeSlotsIn(plan.slots, used, plan.count).map((slot) => appContainerName(plan.app, plan.release, slot));
+  const names = freeSlotsIn(plan.slots, used, plan.count).map((slot) => appContainerName(ctx.scope.installation, plan.app, plan.release, slot));
   const stale = ofRelease.filter((c) => !servingNames.has(nameOf(c)) && !names.includes(nameOf(c)));
   await Promise.all(stale.map((c) => removeContainer(docker, c.Id)));
   await Promise.all(names.map((name) => createInstance(ctx, plan, name)));
@@ -67,7 +67,7 @@ export async function createInstance(ctx: WorkerContext, plan: InstancePlan, nam
   await ensureContainer(
     docker,
     containerSpec({
-      name, image: plan.image, app: plan.app, release: plan.release, node: options.nodeId, role: 'app',
+      name, image: plan.image, app: plan.app, release: plan.release, ...ctx.scope, role: 'app',
       releaseDir: plan.releaseDir, command: plan.command, port: plan.port, env: plan.env,
       publishAddress: options.nodeAddress, extraCaCerts: options.extraCaCerts,
       resources: plan.resources, pidsLimit: options.lifecycle.resources.pidsLimit,
@@ -178,6 +178,6 @@ export async function drainAndRemove(ctx: WorkerContext, ids: readonly string[])
 
 /** Gasper's app containers of `app` on this node that are not among `keep` (names). */
 export async function containersOutside(ctx: WorkerContext, app: string, keep: readonly string[]): Promise<string[]> {
-  const all = await listManaged(ctx.docker, { node: ctx.options.nodeId, app });
+  const all = await listManaged(ctx.docker, ctx.scope, { app });
   return all.filter((c) => !keep.includes(nameOf(c))).map((c) => c.Id);
 }

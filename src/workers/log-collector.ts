@@ -1,12 +1,14 @@
 import { PassThrough, type Readable } from 'node:stream';
 import type Docker from 'dockerode';
+import { scopeFilter, type DockerScope } from '../core/installation.ts';
 import type { Logger } from '../core/log.ts';
 import { containerLabels } from '../core/naming.ts';
 import type { AppLogStore, LineToAppend } from '../store/app-logs.ts';
 import { LineBuffer, parseTimedLine, sinceParameter, timestampNanos } from './log-lines.ts';
 
 export interface LogCollectorOptions {
-  nodeId: string;
+  /** Whose containers to observe: this installation's, on this node. */
+  scope: DockerScope;
   /** How often running containers are listed, to catch any a missed event would hide. Default 30 s. */
   resyncMs?: number;
 }
@@ -42,7 +44,7 @@ export function startLogCollector(
 ): LogCollectorHandle {
   const { docker, store } = deps;
   const log = deps.log.child({ component: 'log-collector' });
-  const labelFilter = [`${containerLabels.managed}=true`, `${containerLabels.node}=${options.nodeId}`];
+  const labelFilter = scopeFilter(options.scope);
   const followed = new Map<string, FollowEntry>();
   let closing = false;
   let events: Readable | undefined;

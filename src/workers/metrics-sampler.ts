@@ -1,11 +1,13 @@
 import type Docker from 'dockerode';
+import { scopeFilter, type DockerScope } from '../core/installation.ts';
 import type { Logger } from '../core/log.ts';
 import { containerLabels } from '../core/naming.ts';
 import type { AppMetricsStore, ResourceSample } from '../store/app-metrics.ts';
 import { cpuLimitCores, cpuUsage, memoryUsage, type CpuStats, type MemoryStats } from './resource-usage.ts';
 
 export interface MetricsSamplerOptions {
-  nodeId: string;
+  /** Whose containers to observe: this installation's, on this node. */
+  scope: DockerScope;
   /** Pause between two rounds of sampling. Default 5 s. */
   intervalMs?: number;
 }
@@ -42,13 +44,13 @@ export function startMetricsSampler(
       cpu: cpuUsage(stats.precpu_stats, stats.cpu_stats, limits.get(id)) ?? null,
       memory: memoryUsage(stats.memory_stats) ?? null,
     };
-    await store.record(labels[containerLabels.app]!, { instance: name, node: options.nodeId, release: labels[containerLabels.release] ?? '' }, sample);
+    await store.record(labels[containerLabels.app]!, { instance: name, node: options.scope.node, release: labels[containerLabels.release] ?? '' }, sample);
   }
 
   async function sampleOnce(): Promise<void> {
     const running = await docker.listContainers({
       filters: {
-        label: [`${containerLabels.managed}=true`, `${containerLabels.node}=${options.nodeId}`, `${containerLabels.role}=app`],
+        label: scopeFilter(options.scope, { [containerLabels.role]: 'app' }),
         status: ['running'],
       },
     });
@@ -69,7 +71,7 @@ export function startMetricsSampler(
     for (const id of limits.keys()) if (!ids.has(id)) limits.delete(id);
     // Instances that stopped on this node leave the history (an app stopped entirely, too).
     for (const app of new Set([...appsSeen, ...current.keys()])) {
-      await store.prune(app, options.nodeId, current.get(app) ?? new Set()).catch(() => {});
+      await store.prune(app, options.scope.node, current.get(app) ?? new Set()).catch(() => {});
     }
     appsSeen = new Set(current.keys());
   }

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import type Docker from 'dockerode';
+import type { DockerScope } from '../core/installation.ts';
 import { listManaged } from './containers.ts';
 
 /** What a heartbeat reports beyond liveness (see store/nodes.ts). */
@@ -24,8 +25,8 @@ async function disk(stateDir: string): Promise<{ total: number; free: number } |
  * The limits Docker enforces on Gasper's running containers on this node: CPUs (NanoCpus) and
  * memory. A container without a limit counts as a container only.
  */
-export async function dockerAllocations(docker: Docker, nodeId: string): Promise<NonNullable<NodeMeasurements['allocations']>> {
-  const running = (await listManaged(docker, { node: nodeId })).filter((c) => c.State === 'running');
+export async function dockerAllocations(docker: Docker, scope: DockerScope): Promise<NonNullable<NodeMeasurements['allocations']>> {
+  const running = (await listManaged(docker, scope)).filter((c) => c.State === 'running');
   const inspected = await Promise.all(running.map((c) => docker.getContainer(c.Id).inspect().catch(() => undefined)));
   let cpu = 0;
   let memoryBytes = 0;

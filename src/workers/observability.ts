@@ -1,6 +1,7 @@
 import type { Job, Worker } from 'bullmq';
 import type Docker from 'dockerode';
 import type { Redis } from 'ioredis';
+import type { DockerScope } from '../core/installation.ts';
 import type { Logger } from '../core/log.ts';
 import { deployAppJob } from '../jobs/schemas.ts';
 import { AppLogStore } from '../store/app-logs.ts';
@@ -33,16 +34,16 @@ function deploySeconds(job: Job): number | undefined {
  * path: a failure here is logged and never fails a deploy.
  */
 export function startWorkerObservability(
-  options: WorkerObservabilityOptions & { nodeId: string },
+  options: WorkerObservabilityOptions & { scope: DockerScope },
   deps: { docker: Docker; redis: Redis; worker: Worker; log: Logger },
 ): { close(): Promise<void> } {
   const { docker, redis, log } = deps;
   const collector = startLogCollector(
-    { nodeId: options.nodeId, resyncMs: options.logResyncMs },
+    { scope: options.scope, resyncMs: options.logResyncMs },
     { docker, store: new AppLogStore(redis, options.logLines), log },
   );
   const sampler = startMetricsSampler(
-    { nodeId: options.nodeId, intervalMs: options.metricsIntervalMs },
+    { scope: options.scope, intervalMs: options.metricsIntervalMs },
     { docker, store: new AppMetricsStore(redis, options.metricsHistory), log },
   );
   const durations = new DeployDurations(redis);

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { scopeFilter } from '../core/installation.ts';
 import { containerLabels } from '../core/naming.ts';
 import { nodesOf } from '../core/app-placement.ts';
 import { keys } from '../core/keys.ts';
@@ -145,7 +146,7 @@ export async function reconcileNode(ctx: WorkerContext): Promise<ReconcileReport
   const { docker, options } = ctx;
   // Containers first, documents second: a container created between the two reads has its
   // document already, so it is never taken for an orphan.
-  const listed = (await listManaged(docker, { node: options.nodeId })).filter((c) => c.Labels[containerLabels.app]);
+  const listed = (await listManaged(docker, ctx.scope)).filter((c) => c.Labels[containerLabels.app]);
   const apps = new Map((await ctx.apps.list()).map((a) => [a.name, a]));
   const observed: ObservedContainer[] = listed.map((c) => ({
     id: c.Id,
@@ -181,7 +182,7 @@ export async function reconcileNode(ctx: WorkerContext): Promise<ReconcileReport
 /** Lists this node's database resources (resources first, documents second, as for apps), removes the orphans. */
 async function reconcileDatabases(ctx: WorkerContext): Promise<DatabaseRemoval[]> {
   const { docker, options } = ctx;
-  const label = [`${containerLabels.node}=${options.nodeId}`, databaseLabel];
+  const label = [...scopeFilter(ctx.scope), databaseLabel];
   const owner = (labels: Record<string, string> | undefined) => ({ database: labels?.[databaseLabel] ?? '', uid: labels?.[databaseUidLabel] ?? '' });
   const [containers, volumes, networks] = await Promise.all([
     docker.listContainers({ all: true, filters: { label } }),

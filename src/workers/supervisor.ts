@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { scopeFilter } from '../core/installation.ts';
 import { appContainerName, containerLabels } from '../core/naming.ts';
 import { resolveResources } from '../core/resources.ts';
 import { publishEvent } from '../events/stream.ts';
@@ -109,7 +110,7 @@ export function startSupervisor(ctx: WorkerContext, perApp: KeyedMutex): Supervi
         const c = docker.getContainer(container);
         let info = await c.inspect().catch(() => undefined);
         // Gone since it failed (removed by hand): created again, if it is one of the current release's.
-        if (!info && appContainerName(app, doc.release!, slotOf(container) ?? -1) === container) {
+        if (!info && appContainerName(ctx.scope.installation, app, doc.release!, slotOf(container) ?? -1) === container) {
           await createInstance(ctx, await planForRelease(ctx, doc, doc.release!, await ctx.records.get(app, doc.release!)), container);
           info = await c.inspect();
         }
@@ -206,7 +207,7 @@ export function startSupervisor(ctx: WorkerContext, perApp: KeyedMutex): Supervi
           filters: {
             type: ['container'],
             event: ['die'],
-            label: [`${containerLabels.managed}=true`, `${containerLabels.node}=${options.nodeId}`, `${containerLabels.role}=app`],
+            label: scopeFilter(ctx.scope, { [containerLabels.role]: 'app' }),
           },
         })) as unknown as Readable;
         events = stream;

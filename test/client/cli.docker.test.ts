@@ -89,7 +89,7 @@ describe('gasper CLI client (against a running platform)', function () {
       await new Promise((r) => setTimeout(r, 500));
     }
     expect(logs!.code, logs!.stderr).to.equal(0);
-    expect(logs!.stdout).to.match(new RegExp(`^\\d{4}-\\S+ gasper-${name}-r000001-\\d+ booted-for-the-cli$`, 'm'));
+    expect(logs!.stdout).to.match(new RegExp(`^\\d{4}-\\S+ gasper-[0-9a-f]{8}-${name}-r000001-\\d+ booted-for-the-cli$`, 'm'));
     const restarted = await gasper(['apps', 'restart', name], env);
     expect(restarted.code, restarted.stderr).to.equal(0);
     expect(restarted.stdout).to.include(`${name} restarted`);

@@ -17,7 +17,7 @@ describe('resources', () => {
 
   it('puts them into app container specs, keeping no-new-privileges and no capabilities', () => {
     const spec = containerSpec({
-      name: 'c', image: 'i', app: 'a', release: 'r000001', node: 'n', role: 'app', releaseDir: '/x', command: 'x', port: 8080,
+      name: 'c', image: 'i', app: 'a', release: 'r000001', installation: 'a1b2c3d4', node: 'n', role: 'app', releaseDir: '/x', command: 'x', port: 8080,
       env: {}, publishAddress: '127.0.0.1', resources: { cpu: 2, memoryMb: 128 }, pidsLimit: 100,
     });
     expect(spec.HostConfig).to.include({ Memory: 128 * 1024 ** 2, MemorySwap: 128 * 1024 ** 2, NanoCpus: 2e9, PidsLimit: 100 });

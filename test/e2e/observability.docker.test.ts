@@ -126,7 +126,7 @@ describe('logs and metrics through the API (Docker, Redis, git)', function () {
     expect((await viaProxy(gasper.proxyPort, host(), marker)).status).to.equal(200);
     const seen = await until('the followed line', async () => events.find((l) => l.text === `request ${marker}`));
     expect(events[0]).to.equal(seen);
-    expect(seen.instance).to.match(new RegExp(`^gasper-${name}-`));
+    expect(seen.instance).to.match(new RegExp(`^gasper-[0-9a-f]{8}-${name}-`));
     expect(seen.stream).to.equal('stdout');
 
     req.destroy();

@@ -3,10 +3,11 @@ import { containerLabels } from '../../src/core/naming.ts';
 import { containerCaPath, containerLaunchDir, containerSpec, type ContainerSpecInput } from '../../src/workers/container-spec.ts';
 
 const appInput: ContainerSpecInput = {
-  name: 'gasper-blog-r000001-0',
+  name: 'gasper-a1b2c3d4-blog-r000001-0',
   image: 'gasper/node:latest',
   app: 'blog',
   release: 'r000001',
+  installation: 'a1b2c3d4',
   node: 'n1',
   role: 'app',
   releaseDir: '/var/gasper/releases/blog/r000001',
@@ -15,12 +16,12 @@ const appInput: ContainerSpecInput = {
   env: { NODE_ENV: 'production', GREETING: 'a=b c' },
   publishAddress: '198.51.100.5',
 };
-const buildInput: ContainerSpecInput = { ...appInput, name: 'gasper-blog-r000001-build', role: 'build', command: undefined };
+const buildInput: ContainerSpecInput = { ...appInput, name: 'gasper-a1b2c3d4-blog-r000001-build', role: 'build', command: undefined };
 
 describe('containerSpec', () => {
   it('runs an app container\'s command under sh, publishes its port and restarts it', () => {
     const spec = containerSpec(appInput);
-    expect(spec.name).to.equal('gasper-blog-r000001-0');
+    expect(spec.name).to.equal('gasper-a1b2c3d4-blog-r000001-0');
     expect(spec.Image).to.equal('gasper/node:latest');
     expect(spec.Cmd).to.deep.equal(['sh', '-c', 'npm start']);
     expect(spec.ExposedPorts).to.deep.equal({ '8080/tcp': {} });

@@ -5,9 +5,9 @@ import { databaseContainerSpec, type DatabaseSpecInput } from '../../src/workers
 
 describe('database container spec and health (pure)', () => {
   const input: DatabaseSpecInput = {
-    name: 'shop', uid: 'abc', node: 'n1', engine: engines.postgres!, image: 'gasper/postgres:latest',
+    name: 'shop', uid: 'abc', installation: 'a1b2c3d4', node: 'n1', engine: engines.postgres!, image: 'gasper/postgres:latest',
     credentials: { database: 'shop', user: 'u_shop', password: 'secret' },
-    container: 'gasper-db-shop', volume: 'gasper-db-shop-abc', network: 'gasper-db-shop-abc', publishAddress: '127.0.0.1', hostPort: 15123,
+    container: 'gasper-a1b2c3d4-db-shop', host: 'gasper-db-shop', volume: 'gasper-db-shop-abc', network: 'gasper-db-shop-abc', publishAddress: '127.0.0.1', hostPort: 15123,
   };
 
   it('puts the database on its own network, publishes on the node address only, keeps data in the volume', () => {
@@ -16,7 +16,9 @@ describe('database container spec and health (pure)', () => {
     expect(spec.HostConfig?.PortBindings).to.deep.equal({ '5432/tcp': [{ HostIp: '127.0.0.1', HostPort: '15123' }] });
     expect(spec.HostConfig?.Mounts).to.deep.equal([{ Type: 'volume', Source: 'gasper-db-shop-abc', Target: '/var/lib/postgresql/data' }]);
     expect(spec.HostConfig?.RestartPolicy).to.deep.equal({ Name: 'unless-stopped' });
-    expect(spec.Labels).to.include({ 'io.gasper.database': 'shop', 'io.gasper.node': 'n1', 'io.gasper.role': 'database' });
+    expect(spec.Labels).to.include({ 'io.gasper.database': 'shop', 'io.gasper.installation': 'a1b2c3d4', 'io.gasper.node': 'n1', 'io.gasper.role': 'database' });
+    // Linked apps reach it by the same host name whatever the installation.
+    expect(spec.NetworkingConfig?.EndpointsConfig?.['gasper-db-shop-abc']?.Aliases).to.deep.equal(['gasper-db-shop']);
   });
 
   it('applies resource limits', () => {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Queue, type Job } from 'bullmq';
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
+import { scopeLabels } from '../../src/core/installation.ts';
 import { keys, bullPrefix } from '../../src/core/keys.ts';
 import { createLogger } from '../../src/core/log.ts';
 import { connectRedis } from '../../src/core/redis.ts';
@@ -35,6 +36,7 @@ describe('deploy and delete steps are idempotent (Docker, Redis)', function () {
   let stateDir: string;
   let ctx: WorkerContext;
   const node = `t-${crypto.randomBytes(4).toString('hex')}`;
+  const installation = crypto.randomBytes(4).toString('hex');
 
   before(async () => {
     await requireDocker();
@@ -51,6 +53,7 @@ describe('deploy and delete steps are idempotent (Docker, Redis)', function () {
         runtimeImages: {}, healthTimeoutMs: 20_000, buildTimeoutMs: 60_000, keepReleases: 5,
         lifecycle: { ...loadConfig({}).lifecycle, drainGraceMs: 0 },
       },
+      scope: { installation, node },
     };
   });
   after(async () => {
@@ -100,13 +103,29 @@ describe('deploy and delete steps are idempotent (Docker, Redis)', function () {
     const name = `stale-${crypto.randomBytes(3).toString('hex')}`;
     const { job, data } = await createApp(name);
     const stale = await docker.createContainer({
-      name: `gasper-${name}-r000001-0`, Image: 'gasper/node:latest', Cmd: ['sleep', 'infinity'],
-      Labels: { 'io.gasper.managed': 'true', 'io.gasper.node': node, 'io.gasper.app': name, 'io.gasper.spec-hash': 'old' },
+      name: `gasper-${installation}-${name}-r000001-0`, Image: 'gasper/node:latest', Cmd: ['sleep', 'infinity'],
+      Labels: { ...scopeLabels(ctx.scope), 'io.gasper.app': name, 'io.gasper.spec-hash': 'old' },
     });
     expect((await deployApp(ctx, job, data)).outcome).to.equal('deployed');
     const containers = await managedContainers(node, name);
     expect(containers).to.have.length(1);
     expect(containers[0]!.Id).to.not.equal(stale.id);
+  });
+
+  it('a deploy never replaces a container of its name that another installation (or nobody) labelled', async () => {
+    const name = `foreign-${crypto.randomBytes(3).toString('hex')}`;
+    const { job, data } = await createApp(name);
+    const foreign = await docker.createContainer({
+      name: `gasper-${installation}-${name}-r000001-0`, Image: 'gasper/node:latest', Cmd: ['sleep', 'infinity'],
+      Labels: { ...scopeLabels({ installation: 'ffffffff', node }), 'io.gasper.app': name, 'io.gasper.spec-hash': 'old' },
+    });
+    try {
+      const failure = await deployApp(ctx, job, data).then(() => undefined, (err: Error) => err);
+      expect(failure?.message).to.match(/is not this installation's/);
+      expect((await docker.getContainer(foreign.id).inspect()).Id).to.equal(foreign.id);
+    } finally {
+      await docker.getContainer(foreign.id).remove({ force: true });
+    }
   });
 
   it('a deploy of an app deleted meanwhile, or of another incarnation of its name, does nothing', async () => {

@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import { keys } from '../../src/core/keys.ts';
 import { createLogger } from '../../src/core/log.ts';
+import { scopeLabels } from '../../src/core/installation.ts';
 import { containerLabels } from '../../src/core/naming.ts';
 import { connectRedis } from '../../src/core/redis.ts';
 import { AppLogStore } from '../../src/store/app-logs.ts';
@@ -17,6 +18,7 @@ import { startTestRedis } from '../support/redis.ts';
 describe('log collector (Docker, Redis)', function () {
   this.timeout(120_000);
   const node = `t-${crypto.randomBytes(4).toString('hex')}`;
+  const scope = { installation: crypto.randomBytes(4).toString('hex'), node };
   const app = `logs-${crypto.randomBytes(3).toString('hex')}`;
   const log = createLogger('silent');
   let redisHandle: Awaited<ReturnType<typeof startTestRedis>>;
@@ -47,7 +49,7 @@ describe('log collector (Docker, Redis)', function () {
       Image: 'gasper/base:bookworm',
       Cmd: ['sh', '-c', script],
       Labels: {
-        [containerLabels.managed]: 'true', [containerLabels.node]: node, [containerLabels.app]: app,
+        ...scopeLabels(scope), [containerLabels.app]: app,
         [containerLabels.release]: 'r000001', [containerLabels.role]: role,
       },
     });
@@ -68,7 +70,7 @@ describe('log collector (Docker, Redis)', function () {
   }
 
   it('follows app containers it did not create, resumes after a restart without gaps or duplicates, and skips other roles', async () => {
-    collector = startLogCollector({ nodeId: node }, { docker, store, log });
+    collector = startLogCollector({ scope }, { docker, store, log });
     const counter = await run('app', 'counter', 'i=0; while [ $i -lt 150 ]; do i=$((i+1)); echo "line-$i"; sleep 0.01; done; sleep 600');
     await run('build', 'builder', 'echo "build container output"; sleep 600');
     await until('first lines', async () => (await texts()).length >= 20);
@@ -77,7 +79,7 @@ describe('log collector (Docker, Redis)', function () {
 
     // Lines printed while no collector runs are picked up from the stored resume point.
     await new Promise((r) => setTimeout(r, 700));
-    collector = startLogCollector({ nodeId: node }, { docker, store, log });
+    collector = startLogCollector({ scope }, { docker, store, log });
     // Generous: the lines come as fast as a loaded machine forks `sleep`.
     await until('all 150 lines', async () => (await texts()).length >= 150, 50_000).catch(async (err) => {
       const got = await texts();
@@ -97,7 +99,7 @@ describe('log collector (Docker, Redis)', function () {
   });
 
   it('collects each run of a container Docker restarts, once', async () => {
-    collector = startLogCollector({ nodeId: node }, { docker, store, log });
+    collector = startLogCollector({ scope }, { docker, store, log });
     const before = (await texts()).length;
     const restarted = await run('app', 'restarted', 'echo "boot $(cat /proc/uptime)"; sleep 600');
     await until('the first boot line', async () => (await texts()).length === before + 1);

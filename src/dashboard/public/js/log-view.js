@@ -14,9 +14,10 @@ export function createLogView({ section, title, status, list, stopButton }) {
 
   function append(app, line) {
     const time = String(line.timestamp ?? '').replace(/^.*T(\d\d:\d\d:\d\d).*$/, '$1');
-    // Containers are named gasper-<app>-<release>-<n>: the release and instance number tell them apart.
+    // Containers are named gasper-<installation>-<app>-<release>-<n>: the release and instance number tell them apart.
     const container = String(line.instance ?? '');
-    const instance = container.startsWith(`gasper-${app}-`) ? container.slice(`gasper-${app}-`.length) : container.slice(0, 12);
+    const prefix = container.match(/^gasper-[0-9a-f]{8}-/)?.[0] ?? 'gasper-';
+    const instance = container.startsWith(`${prefix}${app}-`) ? container.slice(`${prefix}${app}-`.length) : container.slice(0, 12);
     list.append(
       h('li', { class: line.stream === 'stderr' ? 'stderr' : undefined },
         h('span', { class: 'meta' }, `${time} ${instance} `),
