@@ -4,7 +4,7 @@ import type { Logger } from '../core/log.ts';
 
 /**
  * Every error the API answers with, by stable code. Responses are
- * `{statusCode, code, message, fields?}`; the README lists the codes.
+ * `{statusCode, code, message, fields?}`; docs/reference/errors.md lists the codes.
  */
 export const errorCatalog = {
   VALIDATION_FAILED: 400,
@@ -33,6 +33,37 @@ export const errorCatalog = {
   INTERNAL: 500,
 } as const;
 export type ErrorCode = keyof typeof errorCatalog;
+
+/**
+ * When each code is answered, in a user's words: `npm run docs` writes the catalogue
+ * (docs/reference/errors.md) from this and `errorCatalog`, so a new code needs its line here.
+ */
+export const errorMeanings: Record<ErrorCode, string> = {
+  VALIDATION_FAILED: 'a field is invalid or unknown. `fields` names each one',
+  INVALID_JSON: 'the body is not JSON',
+  UNAUTHORIZED: 'missing or wrong token, or a missing or wrong webhook signature',
+  FORBIDDEN: 'the token lacks the scope the request needs',
+  NOT_FOUND: "no such app, job or route (or a resource another user owns: its existence doesn't leak)",
+  APP_EXISTS: 'the name is taken',
+  USER_EXISTS: 'the user name is taken',
+  USER_HAS_RESOURCES: 'the user still owns apps or databases',
+  QUOTA_EXCEEDED: "creating the resource would break one of the user's quotas",
+  SSH_KEY_EXISTS: 'the app already has this SSH key',
+  DATABASE_EXISTS: 'the database name is taken',
+  DATABASE_NOT_RUNNING: 'a backup or restore of a database that is not `running`',
+  DATABASE_LINKED: 'deleting a database an app is linked to',
+  NO_DATABASE_PORT: 'every port of `GASPER_DB_PORTS` on the chosen node is taken',
+  APP_BUSY: 'the app is being deleted',
+  NO_RELEASE: 'restart/start of an app never deployed; rollback with no previous release, or to one that never ran',
+  RELEASE_NOT_ON_DISK: 'rollback to a release whose directory was pruned (`GASPER_KEEP_RELEASES`)',
+  PAYLOAD_TOO_LARGE: 'the body is over the limit',
+  UNSUPPORTED_MEDIA_TYPE: 'a body that is not `application/json`',
+  RATE_LIMITED: 'too many failed authentications from an address, or changes by a user. See `Retry-After`',
+  NO_NODE_AVAILABLE: 'no node can take apps: none registered, or every one is down (no heartbeat for `GASPER_NODE_TIMEOUT_MS`) or draining',
+  NO_CAPACITY: 'live nodes exist, but none has the CPU and memory the app needs free. The message names the node with the most room',
+  NODE_IN_USE: '`DELETE /nodes/:id` of a node that is up, or still holds app instances or databases: the message names them',
+  INTERNAL: 'anything else. It is logged, never leaked',
+};
 
 export class ApiError extends Error {
   readonly status: number;

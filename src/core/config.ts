@@ -6,6 +6,10 @@ import { lifecycleOptionsFromEnv, type LifecycleOptions } from './lifecycle-opti
 /**
  * Gasper's whole configuration, parsed once from the environment and frozen. No other module
  * reads `process.env`: each service receives the slice it needs from its entry.
+ *
+ * Each variable carries its meaning (`.describe`, or `.meta({description, shownDefault})` when
+ * the default is not a plain value): `npm run docs` writes them into
+ * docs/operations/configuration.md, and test/docs checks that page against this schema.
  */
 const port = z.coerce.number().int().min(0).max(65535);
 const flag = z
@@ -16,89 +20,171 @@ const optional = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
-const envSchema = z.object({
-  GASPER_STATE_DIR: z.string().min(1).default(path.join(os.homedir(), '.gasper')),
-  GASPER_API_PORT: port.default(3000),
-  GASPER_API_HOST: z.string().min(1).default('0.0.0.0'),
+export const envSchema = z.object({
+  GASPER_STATE_DIR: z.string().min(1).default(path.join(os.homedir(), '.gasper'))
+    .meta({ description: "release directories, the embedded Redis's data, the secret key", shownDefault: '`~/.gasper`' }),
+  GASPER_API_PORT: port.default(3000).describe('port of the REST API (and the dashboard it serves)'),
+  GASPER_API_HOST: z.string().min(1).default('0.0.0.0').describe('address the REST API listens on'),
   GASPER_API_URL: optional.pipe(
     z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).transform((u) => u.replace(/\/+$/, '')).optional(),
-  ),
-  GASPER_PROXY_PORT: port.default(8080),
-  GASPER_PROXY_HOST: z.string().min(1).default('0.0.0.0'),
-  GASPER_SSH_PORT: port.default(2222),
-  GASPER_SSH_HOST: z.string().min(1).default('0.0.0.0'),
-  GASPER_PROXY_METRICS_PORT: port.optional(),
+  )
+    .meta({
+      description: "the API's public URL (`https://gasper.example.com`), used for the webhook URLs it hands out",
+      shownDefault: 'unset: the address each request came to',
+    }),
+  GASPER_PROXY_PORT: port.default(8080).describe('port of the reverse proxy'),
+  GASPER_PROXY_HOST: z.string().min(1).default('0.0.0.0').describe('address the reverse proxy listens on'),
+  GASPER_SSH_PORT: port.default(2222).describe('port of the SSH service. Its host key is `<state>/ssh/host_ed25519_key`'),
+  GASPER_SSH_HOST: z.string().min(1).default('0.0.0.0').describe('address the SSH service listens on'),
+  GASPER_PROXY_METRICS_PORT: port.optional().meta({
+    description: 'for a proxy running on its own: the port where it serves `GET /metrics` (on `GASPER_PROXY_HOST`, with no token)',
+    shownDefault: 'unset: not served',
+  }),
   GASPER_DOMAIN: z
     .string()
     .regex(/^(?=.{1,200}$)([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, 'must be a lowercase DNS name')
-    .default('localhost'),
-  REDIS_URL: optional.pipe(z.url({ protocol: /^rediss?$/ }).optional()),
-  DOCKER_HOST: optional,
+    .default('localhost')
+    .describe('apps are `<app>.<domain>`; the zone the DNS server is authoritative for'),
+  REDIS_URL: optional.pipe(z.url({ protocol: /^rediss?$/ }).optional()).meta({
+    description: 'shared Redis (required for `gasper api`/`worker`/`proxy`/`dns`/`ssh` on their own). It must answer within 5 s at start and use `maxmemory-policy noeviction` (BullMQ needs it), or the process stops',
+    shownDefault: 'unset: a private `redis-server` child with its data under `<state>/redis`, AOF on, `noeviction`, loopback only',
+  }),
+  DOCKER_HOST: optional.meta({ description: '`unix:///path` or `tcp://host:port`', shownDefault: 'the local socket' }),
   GASPER_NODE_ID: z
     .string()
     .regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'must be lowercase letters, digits and dashes (max 40)')
-    .default(os.hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+/, '').slice(0, 40) || 'node'),
-  GASPER_NODE_ADDRESS: z.union([z.ipv4(), z.ipv6()]).default('127.0.0.1'),
+    .default(os.hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+/, '').slice(0, 40) || 'node')
+    .meta({
+      description: "this node's id (lowercase, digits, dashes); its queue is `node-<id>`",
+      shownDefault: 'the host name',
+    }),
+  GASPER_NODE_ADDRESS: z.union([z.ipv4(), z.ipv6()]).default('127.0.0.1')
+    .describe('address container ports are published on and the proxy reaches them at'),
   GASPER_NODE_DOCKER_HOST: optional.pipe(
     z.string().regex(/^(unix|tcp|http|https):\/\/\S+$/, 'must be unix://, tcp://, http:// or https:// (DOCKER_HOST syntax)').optional(),
-  ),
-  GASPER_NODE_HEARTBEAT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
-  GASPER_NODE_TIMEOUT_MS: z.coerce.number().int().min(500).max(600_000).default(30_000),
-  GASPER_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1000).default(60_000),
-  GASPER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000),
-  GASPER_CPU_OVERCOMMIT: z.coerce.number().min(1).max(64).default(8),
-  GASPER_ADMIN_TOKEN: optional.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  )
+    .meta({
+      description: "this node's Docker endpoint (`tcp://…`, `https://…`, `unix://…`) written into its node document, so the SSH service on another node can exec into its containers. See the security notes",
+      shownDefault: 'unset: not advertised',
+    }),
+  GASPER_NODE_HEARTBEAT_MS: z.coerce.number().int().min(100).max(60_000).default(5000)
+    .describe('how often a worker rewrites its node document (capacity, usage, allocations)'),
+  GASPER_NODE_TIMEOUT_MS: z.coerce.number().int().min(500).max(600_000).default(30_000)
+    .describe('silence after which a node is `down`: the proxy stops sending to it and its apps are redeployed elsewhere. At least twice the heartbeat'),
+  GASPER_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1000).default(60_000)
+    .describe('how often a worker removes orphan containers (it also does at start)'),
+  GASPER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000)
+    .describe("how often BullMQ looks for jobs whose worker died (and the job lock's duration); such a job is run again"),
+  GASPER_CPU_OVERCOMMIT: z.coerce.number().min(1).max(64).default(8)
+    .describe('CPU limits placed per core of a node (1–64). Memory is never over-committed'),
+  GASPER_ADMIN_TOKEN: optional.pipe(z.string().min(16, 'must be at least 16 characters').optional()).meta({
+    description: 'the admin API token (16+ characters)',
+    shownDefault: 'unset: generated on first start, printed once, only its SHA-256 kept',
+  }),
   GASPER_SECRET_KEY: optional.pipe(
     z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 hex characters (32 bytes)').optional(),
-  ),
-  GASPER_ALLOW_LOCAL_REPOS: flag.default(false),
-  GASPER_EXTRA_CA_CERTS: optional,
-  NODE_EXTRA_CA_CERTS: optional,
-  GASPER_IMAGE_PREFIX: z.string().min(1).default('gasper'),
-  GASPER_RUNTIME_IMAGES: optional,
-  GASPER_DATABASE_IMAGES: optional,
+  )
+    .meta({
+      description: '64 hex characters. Encrypts env values, database passwords and webhook secrets at rest. The API and every worker of one cluster must share it: one holding another key stops at start',
+      shownDefault: 'unset: generated into `<state>/secret.key` (mode 600)',
+    }),
+  GASPER_ALLOW_LOCAL_REPOS: flag.default(false).describe('allow `file://` repositories (tests, single-user set-ups)'),
+  GASPER_EXTRA_CA_CERTS: optional.meta({
+    description: 'extra CA certificates for builds and apps, mounted read-only',
+    shownDefault: "the host's `NODE_EXTRA_CA_CERTS`",
+  }),
+  NODE_EXTRA_CA_CERTS: optional.describe("Node's own variable, read only as the default of `GASPER_EXTRA_CA_CERTS`"),
+  GASPER_IMAGE_PREFIX: z.string().min(1).default('gasper')
+    .describe('runtime images are `<prefix>/<runtime>:latest`, database images `<prefix>/<engine>:latest`'),
+  GASPER_RUNTIME_IMAGES: optional.meta({
+    description: 'per-runtime images, e.g. `node=node:22-bookworm-slim,python=python:3.12-slim`',
+    shownDefault: 'unset: `<prefix>/<runtime>:latest`',
+  }),
+  GASPER_DATABASE_IMAGES: optional.meta({
+    description: 'per-engine images, e.g. `postgres=postgres:15,mysql=mariadb:10.11`',
+    shownDefault: 'unset: `<prefix>/<engine>:latest`',
+  }),
   GASPER_DB_PORTS: z
     .string()
     .regex(/^\d{1,5}-\d{1,5}$/, 'must be a range like 15000-19999')
     .transform((v) => v.split('-').map(Number) as [number, number])
     .refine(([min, max]) => min >= 1 && max <= 65535 && min <= max, 'must be a range of ports, low-high')
-    .default([15000, 19999]),
-  GASPER_DB_READY_TIMEOUT_MS: z.coerce.number().int().min(1000).default(90_000),
-  GASPER_DB_BACKUP_MAX_BYTES: z.coerce.number().int().min(1024).max(512 * 1024 * 1024).default(64 * 1024 * 1024),
-  GASPER_DB_BACKUPS_KEPT: z.coerce.number().int().min(1).max(100).default(5),
-  GASPER_HEALTH_TIMEOUT_MS: z.coerce.number().int().min(500).default(60_000),
-  GASPER_BUILD_TIMEOUT_MS: z.coerce.number().int().min(1000).default(15 * 60_000),
-  GASPER_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
-  GASPER_JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
-  GASPER_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(30),
-  GASPER_CHANGES_PER_MINUTE: z.coerce.number().int().min(1).default(120),
-  GASPER_LOG_LINES: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
-  GASPER_METRICS_INTERVAL_MS: z.coerce.number().int().min(500).default(5000),
-  GASPER_METRICS_HISTORY: z.coerce.number().int().min(2).max(10_000).default(60),
-  GASPER_METRICS_TOKEN: optional.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
-  GASPER_DNS_PORT: port.default(8053),
-  GASPER_DNS_HOST: z.string().min(1).default('0.0.0.0'),
-  GASPER_DNS_PROXY_ADDRESSES: optional,
-  GASPER_DNS_NAMESERVERS: optional,
-  GASPER_DNS_NS_ADDRESSES: optional,
-  GASPER_DNS_TTL: z.coerce.number().int().min(0).max(86_400).default(30),
-  GASPER_KEEP_RELEASES: z.coerce.number().int().min(1).max(100).default(5),
-  GASPER_DEFAULT_CPU: z.coerce.number().min(0.05).max(256).default(1),
-  GASPER_DEFAULT_MEMORY_MB: z.coerce.number().int().min(32).default(512),
-  GASPER_MAX_CPU: z.coerce.number().min(0.05).max(256).default(4),
-  GASPER_MAX_MEMORY_MB: z.coerce.number().int().min(32).default(4096),
-  GASPER_MAX_INSTANCES: z.coerce.number().int().min(1).max(100).default(10),
-  GASPER_PIDS_LIMIT: z.coerce.number().int().min(16).default(1024),
-  GASPER_DRAIN_GRACE_MS: z.coerce.number().int().min(0).default(1000),
-  GASPER_DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
-  GASPER_STOP_TIMEOUT_S: z.coerce.number().int().min(0).max(600).default(10),
-  GASPER_HEALTH_INTERVAL_MS: z.coerce.number().int().min(200).default(5000),
-  GASPER_HEALTH_FAILURES: z.coerce.number().int().min(1).max(100).default(3),
-  GASPER_RESTART_BACKOFF_MS: z.coerce.number().int().min(10).default(1000),
-  GASPER_RESTART_BACKOFF_MAX_MS: z.coerce.number().int().min(10).default(60_000),
-  GASPER_CRASH_LOOP_RESTARTS: z.coerce.number().int().min(1).max(100).default(5),
-  GASPER_CRASH_LOOP_WINDOW_MS: z.coerce.number().int().min(1000).default(10 * 60_000),
-  GASPER_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    .default([15000, 19999])
+    .meta({
+      description: 'host ports databases are published on, reserved per node by the API',
+      shownDefault: '`15000-19999`',
+    }),
+  GASPER_DB_READY_TIMEOUT_MS: z.coerce.number().int().min(1000).default(90_000)
+    .describe('how long a new database has to accept a login'),
+  GASPER_DB_BACKUP_MAX_BYTES: z.coerce.number().int().min(1024).max(512 * 1024 * 1024).default(64 * 1024 * 1024)
+    .meta({ description: 'largest backup kept (backups live in Redis)', shownDefault: '`67108864` (64 MiB)' }),
+  GASPER_DB_BACKUPS_KEPT: z.coerce.number().int().min(1).max(100).default(5)
+    .describe('backups kept per database; older ones are dropped'),
+  GASPER_HEALTH_TIMEOUT_MS: z.coerce.number().int().min(500).default(60_000).describe('how long a new app has to answer HTTP'),
+  GASPER_BUILD_TIMEOUT_MS: z.coerce.number().int().min(1000).default(15 * 60_000)
+    .describe('how long all build commands may take together'),
+  GASPER_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4)
+    .describe('jobs a node worker runs at once (jobs of one app always run one at a time)'),
+  GASPER_JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3)
+    .describe('attempts for jobs that fail transiently (exponential backoff from 2 s)'),
+  GASPER_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(30)
+    .describe('failed authentications per client address (sliding minute) before `429`'),
+  GASPER_CHANGES_PER_MINUTE: z.coerce.number().int().min(1).default(120)
+    .describe('requests that change something, per user (sliding minute)'),
+  GASPER_LOG_LINES: z.coerce.number().int().min(100).max(1_000_000).default(10_000)
+    .describe('lines of app output kept per app (a capped Redis stream, trimmed approximately)'),
+  GASPER_METRICS_INTERVAL_MS: z.coerce.number().int().min(500).default(5000)
+    .describe('pause between two rounds of CPU and memory sampling on each node'),
+  GASPER_METRICS_HISTORY: z.coerce.number().int().min(2).max(10_000).default(60).describe('samples kept per instance'),
+  GASPER_METRICS_TOKEN: optional.pipe(z.string().min(16, 'must be at least 16 characters').optional())
+    .describe('a token (16+ characters) that can read `GET /metrics` and nothing else. The admin token can always read it'),
+  GASPER_DNS_PORT: port.default(8053)
+    .describe('DNS port, UDP and TCP. Use `53` in production. The default needs no privileges and avoids 5353, which is mDNS (avahi)'),
+  GASPER_DNS_HOST: z.string().min(1).default('0.0.0.0').describe('address the DNS server listens on. `::` listens on IPv6'),
+  GASPER_DNS_PROXY_ADDRESSES: optional.meta({
+    description: 'comma-separated IPv4/IPv6 addresses that `<app>.<domain>` resolves to (A and AAAA): where the proxy listens',
+    shownDefault: '`GASPER_NODE_ADDRESS`',
+  }),
+  GASPER_DNS_NAMESERVERS: optional.meta({
+    description: "comma-separated NS names of the zone. The first is the SOA's primary",
+    shownDefault: '`ns1.<domain>`',
+  }),
+  GASPER_DNS_NS_ADDRESSES: optional.meta({
+    description: "addresses of the NS names inside the zone (the delegation's glue)",
+    shownDefault: '`GASPER_DNS_PROXY_ADDRESSES`',
+  }),
+  GASPER_DNS_TTL: z.coerce.number().int().min(0).max(86_400).default(30)
+    .describe('TTL of every record, and the negative-caching TTL (SOA minimum), in seconds'),
+  GASPER_KEEP_RELEASES: z.coerce.number().int().min(1).max(100).default(5)
+    .describe('release directories kept on disk per app (rollback targets)'),
+  GASPER_DEFAULT_CPU: z.coerce.number().min(0.05).max(256).default(1)
+    .describe('CPU cores per instance when the app asks for none'),
+  GASPER_DEFAULT_MEMORY_MB: z.coerce.number().int().min(32).default(512)
+    .describe('memory per instance (MiB, swap disabled) when the app asks for none'),
+  GASPER_MAX_CPU: z.coerce.number().min(0.05).max(256).default(4).describe('the most CPU cores per instance an app may ask for'),
+  GASPER_MAX_MEMORY_MB: z.coerce.number().int().min(32).default(4096)
+    .describe('the most memory per instance (MiB) an app may ask for'),
+  GASPER_MAX_INSTANCES: z.coerce.number().int().min(1).max(100).default(10).describe('the most instances an app may ask for'),
+  GASPER_PIDS_LIMIT: z.coerce.number().int().min(16).default(1024).describe('processes and threads per container'),
+  GASPER_DRAIN_GRACE_MS: z.coerce.number().int().min(0).default(1000)
+    .describe('least time old instances keep serving after the switch'),
+  GASPER_DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000)
+    .describe("longest wait for old instances' connections to close"),
+  GASPER_STOP_TIMEOUT_S: z.coerce.number().int().min(0).max(600).default(10)
+    .describe('SIGTERM → SIGKILL delay when a container is stopped'),
+  GASPER_HEALTH_INTERVAL_MS: z.coerce.number().int().min(200).default(5000)
+    .describe('period of the health check of running instances'),
+  GASPER_HEALTH_FAILURES: z.coerce.number().int().min(1).max(100).default(3)
+    .describe('failed checks in a row that make an instance unhealthy'),
+  GASPER_RESTART_BACKOFF_MS: z.coerce.number().int().min(10).default(1000)
+    .describe('first restart delay after a crash, doubled per recent crash'),
+  GASPER_RESTART_BACKOFF_MAX_MS: z.coerce.number().int().min(10).default(60_000).describe('the longest restart delay'),
+  GASPER_CRASH_LOOP_RESTARTS: z.coerce.number().int().min(1).max(100).default(5)
+    .describe('crashes within the window that make a crash loop (the instance is given up on)'),
+  GASPER_CRASH_LOOP_WINDOW_MS: z.coerce.number().int().min(1000).default(10 * 60_000)
+    .describe('the window in which crashes are counted'),
+  GASPER_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')
+    .describe('pino level. Logs are JSON on stdout, with secrets redacted'),
 });
 
 export type Env = z.infer<typeof envSchema>;
