@@ -28,6 +28,12 @@ export interface ApiOptions {
   bodyLimit?: string;
   /** Failed authentications per client address and minute before 429s. */
   authFailuresPerMinute: number;
+  /**
+   * Reverse proxies whose `X-Forwarded-For`/`-Proto` are believed (addresses, CIDRs, or
+   * `loopback`/`linklocal`/`uniquelocal`), as express's `trust proxy`. Default none: the client
+   * address is the socket's peer, which no header can change.
+   */
+  trustedProxies?: readonly string[];
   /** Requests that change something (and so start jobs), per user and minute. */
   changesPerMinute: number;
   /** Longest wait of one blocking read of a log follow before a keep-alive. Default 15 s. */

@@ -72,6 +72,9 @@ const envSchema = z.object({
   GASPER_JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   GASPER_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(30),
   GASPER_CHANGES_PER_MINUTE: z.coerce.number().int().min(1).default(120),
+  // Comma-separated addresses, CIDRs or loopback/linklocal/uniquelocal of reverse proxies in
+  // front of the API, whose X-Forwarded-For is believed. Unset: none (the socket's peer counts).
+  GASPER_TRUSTED_PROXIES: optional,
   GASPER_LOG_LINES: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
   GASPER_METRICS_INTERVAL_MS: z.coerce.number().int().min(500).default(5000),
   GASPER_METRICS_HISTORY: z.coerce.number().int().min(2).max(10_000).default(60),
@@ -148,6 +151,8 @@ export interface Config {
   jobAttempts: number;
   /** Failed authentications per client address, and changing requests per user, per minute. */
   limits: { authFailuresPerMinute: number; changesPerMinute: number };
+  /** Reverse proxies in front of the API whose X-Forwarded-For is believed (none by default). */
+  trustedProxies: string[];
   /** Authoritative DNS for `domain`: `<app>.<domain>` → proxyAddresses, `<db>.db.<domain>` → its node. */
   dns: {
     host: string;
@@ -190,6 +195,8 @@ function parseImageMap(value: string | undefined, variable = 'GASPER_RUNTIME_IMA
 }
 
 const ipAddress = z.union([z.ipv4(), z.ipv6()]);
+const proxyAddress = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6(), z.enum(['loopback', 'linklocal', 'uniquelocal'])]);
+const isProxyAddress = (item: string) => proxyAddress.safeParse(item).success;
 const dnsName = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
 
 /** A comma-separated list, each item checked; undefined when the variable is unset. */
@@ -240,6 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     workerConcurrency: e.GASPER_WORKER_CONCURRENCY,
     jobAttempts: e.GASPER_JOB_ATTEMPTS,
     limits: { authFailuresPerMinute: e.GASPER_AUTH_FAILURES_PER_MINUTE, changesPerMinute: e.GASPER_CHANGES_PER_MINUTE },
+    trustedProxies: parseList('GASPER_TRUSTED_PROXIES', e.GASPER_TRUSTED_PROXIES, isProxyAddress, 'an IP address, a CIDR, or loopback/linklocal/uniquelocal') ?? [],
     dns: dnsConfig(e),
     logLevel: e.GASPER_LOG_LEVEL,
     logLines: e.GASPER_LOG_LINES,

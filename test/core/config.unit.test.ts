@@ -160,3 +160,18 @@ describe('loadConfig: GASPER_API_URL', () => {
     expect(() => loadConfig({ GASPER_API_URL: 'not a url' })).to.throw(/GASPER_API_URL/);
   });
 });
+
+describe('loadConfig: GASPER_TRUSTED_PROXIES', () => {
+  it('is empty by default: no forwarded header is believed', () => {
+    expect(loadConfig({}).trustedProxies).to.deep.equal([]);
+  });
+  it('takes addresses, CIDRs and the named ranges', () => {
+    expect(loadConfig({ GASPER_TRUSTED_PROXIES: '10.0.0.5, 192.168.0.0/16,::1,fd00::/8,loopback' }).trustedProxies)
+      .to.deep.equal(['10.0.0.5', '192.168.0.0/16', '::1', 'fd00::/8', 'loopback']);
+  });
+  for (const value of ['10.0.0.300', 'proxy.example.com', '10.0.0.0/33', 'everything']) {
+    it(`rejects ${JSON.stringify(value)} naming the variable`, () => {
+      expect(() => loadConfig({ GASPER_TRUSTED_PROXIES: value })).to.throw(/^GASPER_TRUSTED_PROXIES: /);
+    });
+  }
+});
