@@ -26,6 +26,8 @@ export interface ApiOptions {
   publicUrl?: string;
   /** Largest accepted request body. Default 256 KiB. */
   bodyLimit?: string;
+  /** Largest GitHub webhook body read (GASPER_WEBHOOK_MAX_BYTES). Default 2 MiB. */
+  webhookMaxBytes?: number;
   /** Failed authentications per client address and minute before 429s. */
   authFailuresPerMinute: number;
   /**

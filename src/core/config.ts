@@ -76,6 +76,8 @@ const envSchema = z.object({
   // front of the API, whose X-Forwarded-For is believed. Unset: none (the socket's peer counts).
   GASPER_TRUSTED_PROXIES: optional,
   GASPER_LOG_LINES: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
+  // Largest GitHub webhook body the API reads (bytes); a larger one gets 413 unread.
+  GASPER_WEBHOOK_MAX_BYTES: z.coerce.number().int().min(64 * 1024).max(25 * 1024 * 1024).default(2 * 1024 * 1024),
   GASPER_METRICS_INTERVAL_MS: z.coerce.number().int().min(500).default(5000),
   GASPER_METRICS_HISTORY: z.coerce.number().int().min(2).max(10_000).default(60),
   GASPER_METRICS_TOKEN: optional.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
@@ -153,6 +155,8 @@ export interface Config {
   limits: { authFailuresPerMinute: number; changesPerMinute: number };
   /** Reverse proxies in front of the API whose X-Forwarded-For is believed (none by default). */
   trustedProxies: string[];
+  /** Largest GitHub webhook body read, in bytes. */
+  webhookMaxBytes: number;
   /** Authoritative DNS for `domain`: `<app>.<domain>` → proxyAddresses, `<db>.db.<domain>` → its node. */
   dns: {
     host: string;
@@ -247,6 +251,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     workerConcurrency: e.GASPER_WORKER_CONCURRENCY,
     jobAttempts: e.GASPER_JOB_ATTEMPTS,
     limits: { authFailuresPerMinute: e.GASPER_AUTH_FAILURES_PER_MINUTE, changesPerMinute: e.GASPER_CHANGES_PER_MINUTE },
+    webhookMaxBytes: e.GASPER_WEBHOOK_MAX_BYTES,
     trustedProxies: parseList('GASPER_TRUSTED_PROXIES', e.GASPER_TRUSTED_PROXIES, isProxyAddress, 'an IP address, a CIDR, or loopback/linklocal/uniquelocal') ?? [],
     dns: dnsConfig(e),
     logLevel: e.GASPER_LOG_LEVEL,

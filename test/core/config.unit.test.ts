@@ -84,6 +84,8 @@ describe('loadConfig', () => {
     ['GASPER_DEFAULT_CPU', '8'],
     ['GASPER_CRASH_LOOP_RESTARTS', '0'],
     ['GASPER_DRAIN_GRACE_MS', '-1'],
+    ['GASPER_WEBHOOK_MAX_BYTES', '1000'],
+    ['GASPER_WEBHOOK_MAX_BYTES', String(26 * 1024 * 1024)],
   ];
   for (const [variable, value] of bad) {
     it(`rejects ${variable}=${JSON.stringify(value)} naming the variable`, () => {
