@@ -131,6 +131,7 @@ export async function startPlatform(
           ...config.api, redisUrl, domain: config.domain, proxyPort: handle.proxy?.port ?? config.proxy.port,
           allowLocalRepos: config.allowLocalRepos, nodeTimeoutMs: config.nodes.timeoutMs, cpuOvercommit: config.nodes.cpuOvercommit, jobAttempts: config.jobAttempts,
           authFailuresPerMinute: config.limits.authFailuresPerMinute, changesPerMinute: config.limits.changesPerMinute,
+          trustedProxies: config.trustedProxies, webhookMaxBytes: config.webhookMaxBytes,
           metricsToken: config.metricsToken,
           databasePorts: config.databases.ports,
           resources: config.lifecycle.resources,

@@ -23,7 +23,9 @@ import { dashboardRouter } from '../dashboard/router.ts';
 export function createApiApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  // X-Forwarded-For decides the address failed authentications are counted for (and
+  // `req.protocol` the webhook URL's scheme): believed only from the configured proxies.
+  app.set('trust proxy', deps.options.trustedProxies?.length ? [...deps.options.trustedProxies] : false);
 
   app.get('/healthz', async (_req, res) => {
     await deps.redis.ping();

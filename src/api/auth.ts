@@ -39,24 +39,29 @@ export interface AuthDeps {
 
 /**
  * `Authorization: Bearer <token>`: the bootstrap admin token (checked against its stored hash,
- * read per request so rotation applies at once) or a user's API token. Sets the principal; a
- * client that keeps failing gets 429 for the rest of the minute, before any token is looked at.
+ * read per request so rotation applies at once) or a user's API token. Sets the principal.
+ *
+ * The token is checked first: a valid token is never refused, whatever failures were counted for
+ * its address, so a flood of bad tokens (from a client sharing the address, or one that spoofs
+ * it) cannot lock the admin out. Only failures are limited: a client past
+ * `authFailuresPerMinute` gets 429 for the rest of the minute instead of 401, and its further
+ * failures are not counted (the window stays bounded).
  */
 export function authenticate(deps: AuthDeps): RequestHandler {
   return async (req, res, next) => {
+    const principal = await resolvePrincipal(deps, req.get('authorization'));
+    if (principal) {
+      res.locals.principal = principal;
+      return next();
+    }
     const client = req.ip ?? 'unknown';
     const limited = await deps.authFailures.peek(client, deps.authFailuresPerMinute);
     if (!limited.allowed) {
       res.setHeader('retry-after', String(limited.retryAfterSeconds));
       return next(new ApiError('RATE_LIMITED', 'too many failed authentications; try again later'));
     }
-    const principal = await resolvePrincipal(deps, req.get('authorization'));
-    if (!principal) {
-      await deps.authFailures.hit(client, deps.authFailuresPerMinute);
-      return next(new ApiError('UNAUTHORIZED', req.get('authorization') ? 'invalid token' : 'missing "Authorization: Bearer <token>" header'));
-    }
-    res.locals.principal = principal;
-    next();
+    await deps.authFailures.hit(client, deps.authFailuresPerMinute);
+    next(new ApiError('UNAUTHORIZED', req.get('authorization') ? 'invalid token' : 'missing "Authorization: Bearer <token>" header'));
   };
 }
 

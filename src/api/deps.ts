@@ -26,8 +26,16 @@ export interface ApiOptions {
   publicUrl?: string;
   /** Largest accepted request body. Default 256 KiB. */
   bodyLimit?: string;
+  /** Largest GitHub webhook body read (GASPER_WEBHOOK_MAX_BYTES). Default 2 MiB. */
+  webhookMaxBytes?: number;
   /** Failed authentications per client address and minute before 429s. */
   authFailuresPerMinute: number;
+  /**
+   * Reverse proxies whose `X-Forwarded-For`/`-Proto` are believed (addresses, CIDRs, or
+   * `loopback`/`linklocal`/`uniquelocal`), as express's `trust proxy`. Default none: the client
+   * address is the socket's peer, which no header can change.
+   */
+  trustedProxies?: readonly string[];
   /** Requests that change something (and so start jobs), per user and minute. */
   changesPerMinute: number;
   /** Longest wait of one blocking read of a log follow before a keep-alive. Default 15 s. */

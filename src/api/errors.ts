@@ -9,6 +9,7 @@ import type { Logger } from '../core/log.ts';
 export const errorCatalog = {
   VALIDATION_FAILED: 400,
   INVALID_JSON: 400,
+  BAD_REQUEST: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
@@ -41,6 +42,7 @@ export type ErrorCode = keyof typeof errorCatalog;
 export const errorMeanings: Record<ErrorCode, string> = {
   VALIDATION_FAILED: 'a field is invalid or unknown. `fields` names each one',
   INVALID_JSON: 'the body is not JSON',
+  BAD_REQUEST: 'the request cannot be read: a malformed %-escape in the path, an unsupported charset or Content-Encoding, a body that does not decompress',
   UNAUTHORIZED: 'missing or wrong token, or a missing or wrong webhook signature',
   FORBIDDEN: 'the token lacks the scope the request needs',
   NOT_FOUND: "no such app, job or route (or a resource another user owns: its existence doesn't leak)",
@@ -57,7 +59,7 @@ export const errorMeanings: Record<ErrorCode, string> = {
   NO_RELEASE: 'restart/start of an app never deployed; rollback with no previous release, or to one that never ran',
   RELEASE_NOT_ON_DISK: 'rollback to a release whose directory was pruned (`GASPER_KEEP_RELEASES`)',
   PAYLOAD_TOO_LARGE: 'the body is over the limit',
-  UNSUPPORTED_MEDIA_TYPE: 'a body that is not `application/json`',
+  UNSUPPORTED_MEDIA_TYPE: 'a body that is not `application/json`, or in a charset or Content-Encoding the API does not read',
   RATE_LIMITED: 'too many failed authentications from an address, or changes by a user. See `Retry-After`',
   NO_NODE_AVAILABLE: 'no node can take apps: none registered, or every one is down (no heartbeat for `GASPER_NODE_TIMEOUT_MS`) or draining',
   NO_CAPACITY: 'live nodes exist, but none has the CPU and memory the app needs free. The message names the node with the most room',
@@ -92,16 +94,53 @@ export function validationError(error: z.ZodError, prefix = ''): ApiError {
   return new ApiError('VALIDATION_FAILED', `invalid request: ${summary}`, fields);
 }
 
+/**
+ * The 4xx a request that cannot be read at all deserves: a malformed `%` escape in a path
+ * parameter (express's router), a body parser's refusal (body-parser's error `type`s), a body
+ * that does not decompress. Undefined for anything else.
+ */
+export function requestErrorOf(err: unknown): ApiError | undefined {
+  if (!err || typeof err !== 'object') return undefined;
+  const e = err as { type?: unknown; status?: unknown; expose?: unknown; message?: unknown; charset?: unknown; encoding?: unknown };
+  if (err instanceof URIError) return new ApiError('BAD_REQUEST', 'the path holds a malformed %-escape (each % must start %XX)');
+  switch (e.type) {
+    case 'entity.too.large':
+      return new ApiError('PAYLOAD_TOO_LARGE', 'request body is too large');
+    case 'entity.parse.failed':
+      return new ApiError('INVALID_JSON', 'request body is not valid JSON');
+    case 'charset.unsupported':
+      return new ApiError('UNSUPPORTED_MEDIA_TYPE', `unsupported charset "${String(e.charset ?? '')}"; send UTF-8`);
+    case 'encoding.unsupported':
+      return new ApiError('UNSUPPORTED_MEDIA_TYPE', `unsupported Content-Encoding "${String(e.encoding ?? '')}"; send identity, gzip, deflate or br`);
+    case 'request.aborted':
+    case 'request.size.invalid':
+      return new ApiError('BAD_REQUEST', 'the request body ended before its Content-Length');
+  }
+  // What else the body parser refuses carries an http-errors status meant for the client
+  // (`expose`): a body that does not decompress is a 400 wrapping zlib's error.
+  if (e.expose === true && e.status === 400) return new ApiError('BAD_REQUEST', `the request body cannot be read: ${String(e.message)}`);
+  return undefined;
+}
+
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     let apiError: ApiError;
     if (err instanceof ApiError) apiError = err;
     else if (err instanceof z.ZodError) apiError = validationError(err);
-    else if (err?.type === 'entity.too.large') apiError = new ApiError('PAYLOAD_TOO_LARGE', 'request body is too large');
-    else if (err?.type === 'entity.parse.failed') apiError = new ApiError('INVALID_JSON', 'request body is not valid JSON');
     else {
-      log.error({ err, method: req.method, path: req.path }, 'unhandled API error');
-      apiError = new ApiError('INTERNAL', 'internal error');
+      const unreadable = requestErrorOf(err);
+      if (unreadable) {
+        // The client's mistake: worth a line when debugging, not a stack trace.
+        log.debug({ code: unreadable.code, reason: (err as Error).message, method: req.method, path: req.path }, 'unreadable request');
+        apiError = unreadable;
+      } else {
+        log.error({ err, method: req.method, path: req.path }, 'unhandled API error');
+        apiError = new ApiError('INTERNAL', 'internal error');
+      }
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
     }
     res.status(apiError.status).json({
       statusCode: apiError.status,

@@ -131,6 +131,11 @@ export const envSchema = z.object({
     .describe('failed authentications per client address (sliding minute) before `429`'),
   GASPER_CHANGES_PER_MINUTE: z.coerce.number().int().min(1).default(120)
     .describe('requests that change something, per user (sliding minute)'),
+  GASPER_TRUSTED_PROXIES: optional.describe(
+    'comma-separated addresses or CIDRs (or `loopback`, `linklocal`, `uniquelocal`) of reverse proxies in front of the API whose X-Forwarded-For is believed. Unset: none, the socket peer counts',
+  ),
+  GASPER_WEBHOOK_MAX_BYTES: z.coerce.number().int().min(64 * 1024).max(25 * 1024 * 1024).default(2 * 1024 * 1024)
+    .meta({ description: 'largest GitHub webhook body the API reads; a larger one gets 413 unread', shownDefault: '`2097152` (2 MiB)' }),
   GASPER_LOG_LINES: z.coerce.number().int().min(100).max(1_000_000).default(10_000)
     .describe('lines of app output kept per app (a capped Redis stream, trimmed approximately)'),
   GASPER_METRICS_INTERVAL_MS: z.coerce.number().int().min(500).default(5000)
@@ -234,6 +239,10 @@ export interface Config {
   jobAttempts: number;
   /** Failed authentications per client address, and changing requests per user, per minute. */
   limits: { authFailuresPerMinute: number; changesPerMinute: number };
+  /** Reverse proxies in front of the API whose X-Forwarded-For is believed (none by default). */
+  trustedProxies: string[];
+  /** Largest GitHub webhook body read, in bytes. */
+  webhookMaxBytes: number;
   /** Authoritative DNS for `domain`: `<app>.<domain>` → proxyAddresses, `<db>.db.<domain>` → its node. */
   dns: {
     host: string;
@@ -276,6 +285,8 @@ function parseImageMap(value: string | undefined, variable = 'GASPER_RUNTIME_IMA
 }
 
 const ipAddress = z.union([z.ipv4(), z.ipv6()]);
+const proxyAddress = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6(), z.enum(['loopback', 'linklocal', 'uniquelocal'])]);
+const isProxyAddress = (item: string) => proxyAddress.safeParse(item).success;
 const dnsName = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
 
 /** A comma-separated list, each item checked; undefined when the variable is unset. */
@@ -326,6 +337,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     workerConcurrency: e.GASPER_WORKER_CONCURRENCY,
     jobAttempts: e.GASPER_JOB_ATTEMPTS,
     limits: { authFailuresPerMinute: e.GASPER_AUTH_FAILURES_PER_MINUTE, changesPerMinute: e.GASPER_CHANGES_PER_MINUTE },
+    webhookMaxBytes: e.GASPER_WEBHOOK_MAX_BYTES,
+    trustedProxies: parseList('GASPER_TRUSTED_PROXIES', e.GASPER_TRUSTED_PROXIES, isProxyAddress, 'an IP address, a CIDR, or loopback/linklocal/uniquelocal') ?? [],
     dns: dnsConfig(e),
     logLevel: e.GASPER_LOG_LEVEL,
     logLines: e.GASPER_LOG_LINES,

@@ -56,8 +56,8 @@ export const keys = {
   rateLimit: (name: string, subject: string) => `gasper:rate:${name}:${subject}`,
   events: 'gasper:events',
   eventsLatest: 'gasper:events:latest',
-  /** A GitHub delivery id already handled → the deploy job it enqueued; expires (deliveries.ts). */
-  webhookDelivery: (deliveryId: string) => `gasper:webhook-delivery:${deliveryId}`,
+  /** A push payload an app deployed, by the SHA-256 of its body → its deploy job; expires (api/webhooks/deliveries.ts). */
+  webhookPayload: (appUid: string, digest: string) => `gasper:webhook-payload:${appUid}:${digest}`,
   /** A Bull Board browser session, by the SHA-256 of its cookie; expires. */
   adminSession: (sessionHash: string) => `gasper:admin-session:${sessionHash}`,
   /** The app's container output: a capped stream (see store/app-logs.ts). */

@@ -37,8 +37,17 @@ export const appDocumentSchema = z.object({
   instances: z.array(instanceSchema),
   lastError: z.string().optional(),
   lastJob: z.string().optional(),
-  /** The push webhook's secret, sealed: HMAC verification needs it in the clear, so not hashed. */
-  webhook: z.object({ sealedSecret: z.string(), createdAt: z.string() }).optional(),
+  /**
+   * The push webhook's secret, sealed: HMAC verification needs it in the clear, so not hashed.
+   * `lastPush`: the newest push deployed (api/webhooks/push-decision.ts `orderPush`).
+   */
+  webhook: z
+    .object({
+      sealedSecret: z.string(),
+      createdAt: z.string(),
+      lastPush: z.object({ pushedAt: z.number(), commits: z.array(z.string()) }).optional(),
+    })
+    .optional(),
   /** Databases linked to the app: their URLs are in its env, and it joins their networks. */
   databases: z.array(z.string()).optional(),
   /** Instance count, resources and health check: optional, defaults resolved by the worker. */

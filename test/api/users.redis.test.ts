@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import supertest from 'supertest';
 import type { Express } from 'express';
+import { keys } from '../../src/core/keys.ts';
 import { appName, expectError, expectFieldError, startApiFixture, suffix, validBody, type ApiFixture } from './api-fixture.ts';
 
 /** Users, tokens, scopes, ownership, rate limits and quotas, with a real Redis behind the API. */
@@ -181,16 +182,50 @@ describe('API users and access (real Redis)', () => {
     expectError(await fx.del('/users/admin'), 400, 'VALIDATION_FAILED');
   });
 
-  it('rate-limits failed authentications per address, even for a good token afterwards', async () => {
-    const strict = fx.withOptions({ authFailuresPerMinute: 3 });
-    // The counter is per client address (X-Forwarded-For from loopback is trusted): use a fresh one.
-    const address = `198.51.100.${Math.floor(Math.random() * 250)}`;
-    for (let i = 0; i < 3; i++) {
-      expectError(await supertest(strict).get('/apps').set('authorization', 'Bearer wrong').set('x-forwarded-for', address), 401, 'UNAUTHORIZED');
-    }
-    const limited = await supertest(strict).get('/apps').set('authorization', `Bearer ${fx.token}`).set('x-forwarded-for', address);
-    expectError(limited, 429, 'RATE_LIMITED');
-    expect(Number(limited.headers['retry-after'])).to.be.within(1, 60);
+  describe('failed authentications, per client address', () => {
+    const bad = (target: Express, forwardedFor: string) =>
+      supertest(target).get('/apps').set('authorization', 'Bearer wrong').set('x-forwarded-for', forwardedFor);
+    // Other tests of this file fail authentications from this same loopback address too.
+    beforeEach(async () => {
+      for (const key of await fx.redis.keys(`${keys.rateLimit('auth-failures', '')}*`)) await fx.redis.del(key);
+    });
+
+    it('past the limit, failures get 429 with Retry-After; a valid token from the same address still passes', async () => {
+      const strict = fx.withOptions({ authFailuresPerMinute: 3 });
+      for (let i = 0; i < 3; i++) expectError(await bad(strict, '198.51.100.1'), 401, 'UNAUTHORIZED');
+      for (let i = 0; i < 20; i++) {
+        const limited = await bad(strict, '198.51.100.1');
+        expectError(limited, 429, 'RATE_LIMITED');
+        expect(Number(limited.headers['retry-after'])).to.be.within(1, 60);
+      }
+      expectError(await supertest(strict).get('/apps'), 429, 'RATE_LIMITED');
+      // The admin's token, from the locked-out address, is not refused.
+      await supertest(strict).get('/apps').set('authorization', `Bearer ${fx.token}`).expect(200);
+      const alice = await createUser();
+      await as(alice.token, strict).get('/apps').expect(200);
+      // A locked-out client's failures are not counted further: the window stays bounded.
+      const [counter] = await fx.redis.keys(`${keys.rateLimit('auth-failures', '')}*`);
+      expect(await fx.redis.zcard(counter!)).to.equal(3);
+    });
+
+    it('X-Forwarded-For is ignored by default: a client cannot pick the address it is counted under', async () => {
+      const strict = fx.withOptions({ authFailuresPerMinute: 3 });
+      for (let i = 0; i < 3; i++) expectError(await bad(strict, `198.51.100.${10 + i}`), 401, 'UNAUTHORIZED');
+      // A fourth "address" does not dodge the limit...
+      expectError(await bad(strict, '198.51.100.99'), 429, 'RATE_LIMITED');
+      // ...and no counter was kept for an address a header named.
+      const counted = await fx.redis.keys(`${keys.rateLimit('auth-failures', '')}*`);
+      expect(counted).to.have.length(1);
+      expect(counted[0]).to.not.include('198.51.100');
+    });
+
+    it('from a configured proxy, X-Forwarded-For names the client: each is counted apart', async () => {
+      const behindProxy = fx.withOptions({ authFailuresPerMinute: 3, trustedProxies: ['loopback'] });
+      for (let i = 0; i < 3; i++) expectError(await bad(behindProxy, '198.51.100.20'), 401, 'UNAUTHORIZED');
+      expectError(await bad(behindProxy, '198.51.100.20'), 429, 'RATE_LIMITED');
+      expectError(await bad(behindProxy, '198.51.100.21'), 401, 'UNAUTHORIZED');
+      expect(await fx.redis.exists(keys.rateLimit('auth-failures', '198.51.100.20'))).to.equal(1);
+    });
   });
 
   it('rate-limits changes per user', async () => {

@@ -1,4 +1,7 @@
 import crypto from 'node:crypto';
+import http from 'node:http';
+import type net from 'node:net';
+import zlib from 'node:zlib';
 import { expect } from 'chai';
 import supertest from 'supertest';
 import { keys } from '../../src/core/keys.ts';
@@ -30,11 +33,11 @@ describe('GitHub push webhooks (real Redis, real BullMQ queues, GitHub example p
   }
 
   const path = (name: string) => `/webhooks/github/${name}`;
-  const push = (name: string, secret: string, options: { ref?: string; after?: string; deleted?: boolean; delivery?: string } = {}) =>
-    deliver(fx.app, path(name), {
-      event: 'push', secret, delivery: options.delivery,
-      payload: pushPayload({ ref: options.ref ?? 'refs/heads/main', after: options.after ?? sha(), repoUrl, deleted: options.deleted }),
-    });
+  type PushOptions = { ref?: string; after?: string; deleted?: boolean; delivery?: string; pushedAt?: number };
+  const payloadOf = (options: PushOptions) =>
+    pushPayload({ ref: options.ref ?? 'refs/heads/main', after: options.after ?? sha(), repoUrl, deleted: options.deleted, pushedAt: options.pushedAt });
+  const push = (name: string, secret: string, options: PushOptions = {}) =>
+    deliver(fx.app, path(name), { event: 'push', secret, delivery: options.delivery, payload: payloadOf(options) });
   const jobCount = async () => Object.values(await fx.queues.forNode(nodeId).getJobCounts()).reduce((a, b) => a + b, 0);
 
   describe('POST /apps/:name/webhook', function () {
@@ -174,7 +177,7 @@ describe('GitHub push webhooks (real Redis, real BullMQ queues, GitHub example p
       expect(res.body).to.deep.equal({ ignored: true, reason: 'event "star" is not handled; only push deploys' });
     });
 
-    it('a repeated X-GitHub-Delivery is not deployed twice -> 200 with the first job', async function () {
+    it('a redelivery (the same signed body) is not deployed twice -> 200 with the first job', async function () {
       const { name, secret } = await appWithWebhook();
       const delivery = crypto.randomUUID();
       const after = sha();
@@ -189,9 +192,63 @@ describe('GitHub push webhooks (real Redis, real BullMQ queues, GitHub example p
       expect(racing.map((r) => r.status)).to.deep.equal([200, 200, 200]);
       expect(await jobCount()).to.equal(count);
       expect((await fx.apps.get(name))?.pendingRelease).to.equal('r000002');
-      expect(await fx.redis.ttl(keys.webhookDelivery(delivery))).to.be.greaterThan(6 * 24 * 3600);
+      const digest = crypto.createHash('sha256').update(JSON.stringify(payloadOf({ after }))).digest('hex');
+      expect(await fx.redis.ttl(keys.webhookPayload((await fx.apps.get(name))!.uid, digest))).to.be.greaterThan(6 * 24 * 3600);
       // A new delivery of another push deploys.
       expect((await push(name, secret)).body.release).to.equal('r000003');
+    });
+
+    describe('replays: the delivery id is not signed, the body is', function () {
+      it('a captured body sent again under a new X-GitHub-Delivery -> 200 duplicate, nothing enqueued', async function () {
+        const { name, secret } = await appWithWebhook();
+        const after = sha();
+        const first = await push(name, secret, { after });
+        expect(first.status, JSON.stringify(first.body)).to.equal(202);
+        const before = await fx.snapshot();
+        for (let i = 0; i < 5; i++) {
+          const replay = await push(name, secret, { after, delivery: crypto.randomUUID() });
+          expect(replay.status).to.equal(200);
+          expect(replay.body).to.deep.include({ duplicate: true, job: first.body.job });
+        }
+        await fx.expectNothingCreated(before);
+      });
+
+      it('an older push after a newer one is not deployed: a replay cannot roll the app back', async function () {
+        const { name, secret } = await appWithWebhook();
+        const old = { after: sha(), pushedAt: 1_700_000_000 };
+        const recent = { after: sha(), pushedAt: 1_700_000_600 };
+        expect((await push(name, secret, old)).status).to.equal(202);
+        expect((await push(name, secret, recent)).body.release).to.equal('r000003');
+        // The old push, delivered again after the payload memory expired (or tweaked nowhere: it is signed).
+        await fx.redis.del(...(await fx.redis.keys(keys.webhookPayload((await fx.apps.get(name))!.uid, '*'))));
+        const before = await fx.snapshot();
+        const replay = await push(name, secret, { ...old, delivery: crypto.randomUUID() });
+        expect(replay.status).to.equal(202);
+        expect(replay.body).to.deep.equal({
+          ignored: true,
+          reason: 'push of 2023-11-14T22:13:20.000Z is older than the last deployed push (2023-11-14T22:23:20.000Z); not deployed again',
+        });
+        // The same push under its own payload memory is refused the same way, and so is the latest again.
+        expect((await push(name, secret, { ...recent, delivery: crypto.randomUUID() })).body.reason).to.match(/was already deployed$/);
+        await fx.expectNothingCreated(before);
+        expect((await fx.apps.get(name))?.pendingRelease).to.equal('r000003');
+        // A force push back to the old commit is a new push (newer pushed_at): it deploys.
+        const back = await push(name, secret, { after: old.after, pushedAt: 1_700_000_900 });
+        expect(back.status, JSON.stringify(back.body)).to.equal(202);
+        expect(back.body).to.include({ commit: old.after, release: 'r000004' });
+        // Two pushes of one second both deploy.
+        expect((await push(name, secret, { pushedAt: 1_700_000_900 })).body.release).to.equal('r000005');
+      });
+
+      it('concurrent deliveries of an old and a new push: the old one never deploys after the new', async function () {
+        const { name, secret } = await appWithWebhook();
+        expect((await push(name, secret, { pushedAt: 1_700_000_600 })).status).to.equal(202);
+        const count = await jobCount();
+        const answers = await Promise.all([1_700_000_000, 1_700_000_100, 1_700_000_200].map((pushedAt) => push(name, secret, { pushedAt })));
+        expect(answers.map((r) => r.status)).to.deep.equal([202, 202, 202]);
+        expect(answers.every((r) => r.body.ignored === true)).to.equal(true);
+        expect(await jobCount()).to.equal(count);
+      });
     });
 
     it('concurrent first deliveries of one id enqueue one deploy', async function () {
@@ -202,6 +259,107 @@ describe('GitHub push webhooks (real Redis, real BullMQ queues, GitHub example p
       const answers = await Promise.all([1, 2, 3, 4].map(() => push(name, secret, { after, delivery })));
       expect(answers.map((r) => r.status).sort()).to.deep.equal([200, 200, 200, 202]);
       expect(await jobCount()).to.equal(before + 1);
+    });
+
+    describe('body size: at most GASPER_WEBHOOK_MAX_BYTES is ever read', function () {
+      const limit = 2 * 1024 * 1024;
+      let server: http.Server;
+      let port: number;
+      const sockets: net.Socket[] = [];
+      before(async function () {
+        server = http.createServer(fx.app);
+        server.on('connection', (socket) => sockets.push(socket));
+        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+        port = (server.address() as net.AddressInfo).port;
+      });
+      after(async function () {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      });
+
+      /**
+       * Streams `total` bytes (one reused 64 KiB chunk, so the client holds no such body) and
+       * answers the status, and how many bytes the server read from the connection.
+       */
+      async function send(app: string, total: number, headers: Record<string, string>): Promise<{ status: number; body: string; read: number }> {
+        const seen = sockets.length;
+        const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: path(app), headers: {
+            'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': crypto.randomUUID(),
+            'x-hub-signature-256': `sha256=${'ab'.repeat(32)}`, ...headers,
+          } }, (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (d: string) => (body += d));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          });
+          // The server closes the connection on a refusal: writing then fails, the answer came first.
+          req.on('error', (err) => setTimeout(() => reject(err), 1000));
+          const chunk = Buffer.alloc(64 * 1024, 0x20);
+          let sent = 0;
+          const pump = () => {
+            while (sent < total) {
+              sent += chunk.length;
+              if (!req.write(chunk)) return void req.once('drain', pump);
+            }
+            req.end();
+          };
+          pump();
+        });
+        const socket = sockets[seen]!;
+        if (!socket.destroyed) await new Promise((resolve) => socket.once('close', resolve));
+        return { ...answer, read: socket.bytesRead };
+      }
+      const huge = 24 * 1024 * 1024;
+
+      it('a declared Content-Length over the limit -> 413 before reading the body', async function () {
+        const { name } = await appWithWebhook();
+        const res = await send(name, huge, { 'content-length': String(huge) });
+        expect(res.status, res.body).to.equal(413);
+        expect(JSON.parse(res.body).code).to.equal('PAYLOAD_TOO_LARGE');
+        expect(res.read, 'bytes the server read').to.be.below(1024 * 1024);
+      });
+
+      it('a chunked body past the limit -> 413 once the limit is passed, the rest unread', async function () {
+        const { name } = await appWithWebhook();
+        const res = await send(name, huge, { 'transfer-encoding': 'chunked' });
+        expect(res.status, res.body).to.equal(413);
+        expect(res.read, 'bytes the server read').to.be.below(limit + 1024 * 1024);
+      });
+
+      it('ten unsigned 24 MB bodies hardly move the API\'s memory', async function () {
+        this.timeout(60_000);
+        const { name } = await appWithWebhook();
+        const before = process.memoryUsage().rss;
+        for (let i = 0; i < 10; i++) {
+          const res = await send(name, huge, i % 2 ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(huge) });
+          expect(res.status).to.equal(413);
+        }
+        const grown = (process.memoryUsage().rss - before) / 1024 / 1024;
+        console.log(`      RSS grew ${grown.toFixed(1)} MB over ten 24 MB webhook bodies`);
+        expect(grown).to.be.below(30);
+      });
+
+      it('a signed push over a configured smaller limit -> 413, nothing enqueued; under it -> 202', async function () {
+        const { name, secret } = await appWithWebhook();
+        const small = fx.withOptions({ webhookMaxBytes: 64 * 1024 });
+        const payload = payloadOf({});
+        payload.commits = [{ message: 'x'.repeat(70 * 1024) }];
+        const before = await fx.snapshot();
+        expectError(await deliver(small, path(name), { event: 'push', secret, payload }), 413, 'PAYLOAD_TOO_LARGE');
+        await fx.expectNothingCreated(before);
+        payload.commits = [];
+        expect((await deliver(small, path(name), { event: 'push', secret, payload })).status).to.equal(202);
+      });
+
+      it('a compressed body -> 415 (GitHub sends them uncompressed)', async function () {
+        const { name, secret } = await appWithWebhook();
+        const body = zlib.gzipSync(JSON.stringify(payloadOf({})));
+        const res = await supertest(fx.app).post(path(name)).set('content-type', 'application/json').set('content-encoding', 'gzip')
+          .set('x-github-event', 'push').set('x-github-delivery', crypto.randomUUID()).set('x-hub-signature-256', githubSignature(secret, body))
+          .serialize((b: Buffer) => b as unknown as string).send(body as unknown as object);
+        expectError(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
+      });
     });
 
     describe('signatures: 401 and nothing enqueued', function () {

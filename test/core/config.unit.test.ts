@@ -84,6 +84,8 @@ describe('loadConfig', () => {
     ['GASPER_DEFAULT_CPU', '8'],
     ['GASPER_CRASH_LOOP_RESTARTS', '0'],
     ['GASPER_DRAIN_GRACE_MS', '-1'],
+    ['GASPER_WEBHOOK_MAX_BYTES', '1000'],
+    ['GASPER_WEBHOOK_MAX_BYTES', String(26 * 1024 * 1024)],
   ];
   for (const [variable, value] of bad) {
     it(`rejects ${variable}=${JSON.stringify(value)} naming the variable`, () => {
@@ -159,4 +161,19 @@ describe('loadConfig: GASPER_API_URL', () => {
     expect(() => loadConfig({ GASPER_API_URL: 'ftp://x' })).to.throw(/GASPER_API_URL/);
     expect(() => loadConfig({ GASPER_API_URL: 'not a url' })).to.throw(/GASPER_API_URL/);
   });
+});
+
+describe('loadConfig: GASPER_TRUSTED_PROXIES', () => {
+  it('is empty by default: no forwarded header is believed', () => {
+    expect(loadConfig({}).trustedProxies).to.deep.equal([]);
+  });
+  it('takes addresses, CIDRs and the named ranges', () => {
+    expect(loadConfig({ GASPER_TRUSTED_PROXIES: '10.0.0.5, 192.168.0.0/16,::1,fd00::/8,loopback' }).trustedProxies)
+      .to.deep.equal(['10.0.0.5', '192.168.0.0/16', '::1', 'fd00::/8', 'loopback']);
+  });
+  for (const value of ['10.0.0.300', 'proxy.example.com', '10.0.0.0/33', 'everything']) {
+    it(`rejects ${JSON.stringify(value)} naming the variable`, () => {
+      expect(() => loadConfig({ GASPER_TRUSTED_PROXIES: value })).to.throw(/^GASPER_TRUSTED_PROXIES: /);
+    });
+  }
 });

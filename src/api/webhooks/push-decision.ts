@@ -16,6 +16,12 @@ export const pushPayloadSchema = z.object({
     git_url: z.string().optional(),
     html_url: z.string().optional(),
     url: z.string().optional(),
+    /**
+     * When GitHub received the push: Unix seconds in push payloads (an ISO time in other
+     * events). Signed like the rest, and new for every push (a force push back to an old commit
+     * too), so it orders pushes: a replayed old delivery is older than the last one deployed.
+     */
+    pushed_at: z.union([z.number().int().nonnegative(), z.iso.datetime({ offset: true })]),
   }),
 });
 export type PushPayload = z.infer<typeof pushPayloadSchema>;
@@ -64,4 +70,37 @@ export function decidePush(app: { repo: { url: string; branch?: string } }, push
   }
   if (!sha.test(push.after)) return { deploy: false, reason: `"after" is not a commit id: ${push.after.slice(0, 64)}` };
   return { deploy: true, branch, commit: push.after };
+}
+
+/** The pushes an app last deployed: their time, and the commits pushed at that very second. */
+export interface LastPush {
+  /** `repository.pushed_at`, Unix seconds. */
+  pushedAt: number;
+  commits: string[];
+}
+
+/** `repository.pushed_at` as Unix seconds. */
+export function pushedAtSeconds(push: PushPayload): number {
+  const at = push.repository.pushed_at;
+  return typeof at === 'number' ? at : Math.floor(Date.parse(at) / 1000);
+}
+
+export type PushOrder = { deploy: true; lastPush: LastPush } | { deploy: false; reason: string };
+
+/**
+ * Whether a signed push is newer than the last one the app deployed from a push, so a captured
+ * delivery replayed later (with any delivery id) cannot roll the app back. `pushed_at` has
+ * one-second precision: two pushes in the same second both deploy, the same commit at the same
+ * second only once. Answers the record to keep when it deploys.
+ */
+export function orderPush(last: LastPush | undefined, push: PushPayload, commit: string): PushOrder {
+  const pushedAt = pushedAtSeconds(push);
+  const when = (seconds: number) => new Date(seconds * 1000).toISOString();
+  if (!last || pushedAt > last.pushedAt) return { deploy: true, lastPush: { pushedAt, commits: [commit] } };
+  if (pushedAt < last.pushedAt) {
+    return { deploy: false, reason: `push of ${when(pushedAt)} is older than the last deployed push (${when(last.pushedAt)}); not deployed again` };
+  }
+  if (last.commits.includes(commit)) return { deploy: false, reason: `push of ${commit} at ${when(pushedAt)} was already deployed` };
+  // Bounded: a replay could otherwise grow the record (each entry is still a signed push).
+  return { deploy: true, lastPush: { pushedAt, commits: [...last.commits, commit].slice(-20) } };
 }

@@ -1,10 +1,11 @@
 import { expect } from 'chai';
-import { decidePush, normalizeRepoUrl, type PushPayload } from '../../../src/api/webhooks/push-decision.ts';
+import { decidePush, normalizeRepoUrl, orderPush, pushPayloadSchema, type LastPush, type PushPayload } from '../../../src/api/webhooks/push-decision.ts';
 
 const sha = 'a'.repeat(40);
 const repository = {
   full_name: 'o/r', default_branch: 'trunk',
   clone_url: 'https://github.com/o/r.git', ssh_url: 'git@github.com:o/r.git', git_url: 'git://github.com/o/r.git', html_url: 'https://github.com/o/r',
+  pushed_at: 1_700_000_000,
 };
 const push = (over: Partial<PushPayload> = {}): PushPayload => ({ ref: 'refs/heads/main', after: sha, repository, ...over });
 
@@ -39,4 +40,39 @@ describe('decidePush', function () {
       { deploy: false, reason: 'the app has no branch and the payload names no default branch' }],
   ];
   for (const [what, a, p, expected] of table) it(what, () => expect(decidePush(a, p)).to.deep.equal(expected));
+});
+
+describe('orderPush', function () {
+  const at = (pushedAt: number | string) => push({ repository: { ...repository, pushed_at: pushedAt } });
+  const b = 'b'.repeat(40);
+  const last: LastPush = { pushedAt: 1_700_000_000, commits: [sha] };
+  const table: Array<[string, LastPush | undefined, PushPayload, string, ReturnType<typeof orderPush>]> = [
+    ['the first push', undefined, at(1_700_000_000), sha, { deploy: true, lastPush: { pushedAt: 1_700_000_000, commits: [sha] } }],
+    ['a newer push', last, at(1_700_000_060), b, { deploy: true, lastPush: { pushedAt: 1_700_000_060, commits: [b] } }],
+    ['a newer push of an older commit (a force push back)', { pushedAt: 1_700_000_000, commits: [b] }, at(1_700_000_060), sha,
+      { deploy: true, lastPush: { pushedAt: 1_700_000_060, commits: [sha] } }],
+    ['an older push (a replayed delivery)', last, at(1_699_999_000), b,
+      { deploy: false, reason: 'push of 2023-11-14T21:56:40.000Z is older than the last deployed push (2023-11-14T22:13:20.000Z); not deployed again' }],
+    ['the same push again', last, at(1_700_000_000), sha, { deploy: false, reason: `push of ${sha} at 2023-11-14T22:13:20.000Z was already deployed` }],
+    ['another commit pushed the same second', last, at(1_700_000_000), b, { deploy: true, lastPush: { pushedAt: 1_700_000_000, commits: [sha, b] } }],
+    ['an ISO pushed_at', last, at('2023-11-14T22:14:20Z'), b, { deploy: true, lastPush: { pushedAt: 1_700_000_060, commits: [b] } }],
+  ];
+  for (const [what, before, p, commit, expected] of table) it(what, () => expect(orderPush(before, p, commit)).to.deep.equal(expected));
+
+  it('keeps at most 20 commits of one second', () => {
+    let record: LastPush = { pushedAt: 1, commits: [] };
+    for (let i = 0; i < 30; i++) {
+      const order = orderPush(record, at(1), i.toString(16).padStart(40, '0'));
+      if (!order.deploy) throw new Error(order.reason);
+      record = order.lastPush;
+    }
+    expect(record.commits).to.have.length(20);
+  });
+
+  it('the payload schema needs repository.pushed_at, a number or an ISO time', () => {
+    const { pushed_at: _omitted, ...without } = repository;
+    expect(pushPayloadSchema.safeParse({ ref: 'refs/heads/main', after: sha, repository: without }).success).to.equal(false);
+    expect(pushPayloadSchema.safeParse(at('yesterday')).success).to.equal(false);
+    expect(pushPayloadSchema.safeParse(at('2023-11-14T22:14:20+02:00')).success).to.equal(true);
+  });
 });
