@@ -6,8 +6,8 @@ import { lifecycleFields } from './lifecycle-fields.ts';
 /**
  * The body of `PATCH /apps/:name`: every field optional, at least one given. `env` is merged
  * into the app's env (a `null` value removes the variable); `build` and `run` replace the
- * app's, and `null` goes back to the runtime's default. Add new fields here (and their effect
- * in app-patch.ts).
+ * app's (`build: []` means no build at all), and `null` goes back to the runtime's default.
+ * Add new fields here (and their effect in app-patch.ts).
  */
 export function patchAppRequest(options: { resources?: ResourcePolicy } = {}) {
   return z

@@ -44,7 +44,8 @@ export function planPatch(doc: AppDocument, patch: PatchAppRequest, seal: (value
       changed.push('env');
     }
   }
-  if (patch.build !== undefined && !same(patch.build?.length ? patch.build : undefined, doc.build?.length ? doc.build : undefined)) {
+  // `[]` (no build at all) differs from `null`/absent (the runtime's default build, decided from the clone).
+  if (patch.build !== undefined && !same(patch.build, doc.build)) {
     next.build = patch.build ?? undefined;
     changed.push('build');
   }

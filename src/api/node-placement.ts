@@ -37,16 +37,41 @@ export function databaseDemand(resources: DatabaseResources | undefined): { cpu:
   return { cpu: resources?.cpus ?? defaultInstanceDemand.cpu, memoryBytes: (resources?.memoryMb ?? defaultInstanceDemand.memoryMb) * 1024 * 1024 };
 }
 
-/** What every app and database already asks of its node. */
-const demandsOf = (apps: readonly AppDocument[], databases: readonly DatabaseDocument[]): AppDemand[] => [
-  ...apps.filter((a) => a.status !== 'deleting').flatMap((a) => placementOf(a).map((node) => ({ node, ...instanceDemandOf(a) }))),
-  ...databases.filter((d) => d.status !== 'deleting').map((d) => ({ node: d.node, ...databaseDemand(d.resources) })),
-];
+/**
+ * Whether an app holds room on its nodes: while it runs (has instances) or is being deployed. A
+ * stopped, crashed or failed app with no container holds nothing; its rebuild, start, restart
+ * or rollback asks for room again (see `placeOnNodes`).
+ */
+export function holdsCapacity(app: Pick<AppDocument, 'status' | 'instances' | 'pendingRelease'>): boolean {
+  if (app.status === 'deleting') return false;
+  return app.instances.length > 0 || app.pendingRelease !== undefined || app.status === 'queued' || app.status === 'deploying' || app.status === 'running';
+}
+
+/** A database holds room unless it is being deleted or never ran (a failed first provision leaves nothing). */
+export function databaseHoldsCapacity(database: Pick<DatabaseDocument, 'status'>): boolean {
+  return database.status !== 'deleting' && database.status !== 'failed';
+}
+
+/**
+ * What the apps and databases that hold room ask of their nodes, each named (the NO_CAPACITY
+ * message names the biggest). Pure: tested in test/api/node-placement.unit.test.ts.
+ */
+export function demandsOf(apps: readonly AppDocument[], databases: readonly DatabaseDocument[]): AppDemand[] {
+  return [
+    ...apps.filter(holdsCapacity).flatMap((a) => placementOf(a).map((node) => ({ node, holder: `app ${a.name}`, ...instanceDemandOf(a) }))),
+    ...databases.filter(databaseHoldsCapacity).map((d) => ({ node: d.node, holder: `database ${d.name}`, ...databaseDemand(d.resources) })),
+  ];
+}
 
 type PlacementDeps = Pick<ApiDeps, 'apps' | 'nodes' | 'options' | 'redis'>;
 
 export interface PlaceContext {
-  /** Nodes of the instances running now (one entry each): their resources are this app's to reuse. */
+  /**
+   * The app being placed again: what its document holds is not counted, since `current` stands
+   * for it (so an app that holds nothing, stopped or failed, is not given back room it did not take).
+   */
+  app?: string;
+  /** Nodes of the app's instances now (one entry each): their resources are this app's to reuse. */
   current?: readonly string[];
   exclude?: ReadonlySet<string>;
   /** Place only there: an app linked to a database runs on the database's node (its network is local). */
@@ -66,8 +91,12 @@ export async function placeOnNodes(
   const [nodes, draining, apps, databases] = await Promise.all([
     deps.nodes.list(), deps.nodes.draining(), deps.apps.list(), new DatabaseStore(deps.redis).list(),
   ]);
+  // The app's current instances are counted at the size asked now, which placeInstances then
+  // gives back to it: a resize is judged on what the other apps and databases hold.
+  const others = context.app === undefined ? apps : apps.filter((a) => a.name !== context.app);
+  const own = (context.current ?? []).map((node) => ({ node, ...demand }));
   const all = candidateNodes(nodes, {
-    now: Date.now(), timeoutMs: deps.options.nodeTimeoutMs, draining, demands: demandsOf(apps, databases), cpuOvercommit: deps.options.cpuOvercommit ?? 8,
+    now: Date.now(), timeoutMs: deps.options.nodeTimeoutMs, draining, demands: [...demandsOf(others, databases), ...own], cpuOvercommit: deps.options.cpuOvercommit ?? 8,
   });
   const candidates = context.only === undefined ? all : all.filter((n) => n.id === context.only);
   if (context.only !== undefined && candidates.length === 0) throw new ApiError('NO_NODE_AVAILABLE', `node "${context.only}" is not registered`);
@@ -93,15 +122,33 @@ export async function chooseNode(deps: PlacementDeps, demand: { cpu: number; mem
  */
 export async function placeApp(
   deps: PlacementDeps,
-  app: object & { databases?: readonly string[] | undefined },
+  app: object & { name?: string; databases?: readonly string[] | undefined },
   context: Omit<PlaceContext, 'only'> = {},
 ): Promise<{ node: string; placement: string[] }> {
   const linked = app.databases?.length ? await new DatabaseStore(deps.redis).get(app.databases[0]!) : undefined;
   if (linked && context.exclude?.has(linked.node)) {
     throw new ApiError('NO_NODE_AVAILABLE', `the app runs beside its database "${linked.name}" on node ${linked.node}, which it cannot leave`);
   }
-  const placement = await placeOnNodes(deps, instanceDemandOf(app), instanceCountOf(app), { ...context, ...(linked ? { only: linked.node } : {}) });
+  const placement = await placeOnNodes(deps, instanceDemandOf(app), instanceCountOf(app), {
+    ...context, ...(app.name !== undefined && context.current ? { app: app.name } : {}), ...(linked ? { only: linked.node } : {}),
+  });
   return { node: placement[0]!, placement };
+}
+
+/**
+ * For start, restart and rollback of an app that holds no room: its releases are on its nodes,
+ * so its instances must fit there again (409 NO_CAPACITY naming what holds the room). A node that
+ * is down or draining is left to the operation's job, as before.
+ */
+export async function ensureRoomInPlace(deps: PlacementDeps, app: AppDocument): Promise<void> {
+  const placement = placementOf(app);
+  for (const node of new Set(placement)) {
+    try {
+      await placeOnNodes(deps, instanceDemandOf(app), placement.filter((n) => n === node).length, { app: app.name, only: node });
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === 'NO_NODE_AVAILABLE')) throw err;
+    }
+  }
 }
 
 export interface MoveReport {

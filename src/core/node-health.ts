@@ -1,4 +1,4 @@
-import type { CandidateNode } from './place-instances.ts';
+import type { CandidateNode, Holder } from './place-instances.ts';
 
 /**
  * Node liveness and what placement may use, decided from timestamps and documents alone. Pure:
@@ -44,6 +44,8 @@ export function nodeTransitions(
 /** What an app asks of the node it runs on: all of its instances' limits together. */
 export interface AppDemand {
   node: string;
+  /** What holds it (`app blog`, `database cache`): a refusal names the biggest holders. */
+  holder?: string;
   cpu: number;
   memoryBytes: number;
 }
@@ -70,16 +72,25 @@ export function candidateNodes(
 ): CandidateNode[] {
   const ratio = context.cpuOvercommit ?? 1;
   const allocated = new Map<string, { cpu: number; memoryBytes: number }>();
+  const holders = new Map<string, Map<string, Holder>>();
   for (const d of context.demands) {
     const a = allocated.get(d.node) ?? { cpu: 0, memoryBytes: 0 };
     a.cpu += d.cpu;
     a.memoryBytes += d.memoryBytes;
     allocated.set(d.node, a);
+    if (d.holder === undefined) continue;
+    const onNode = holders.get(d.node) ?? new Map<string, Holder>();
+    const h = onNode.get(d.holder) ?? { name: d.holder, cpu: 0, memoryBytes: 0 };
+    h.cpu += d.cpu;
+    h.memoryBytes += d.memoryBytes;
+    onNode.set(d.holder, h);
+    holders.set(d.node, onNode);
   }
   return nodes.map((n) => ({
     id: n.id,
     capacity: { cpus: n.capacity.cpus * ratio, memoryBytes: n.capacity.memoryBytes },
     allocated: allocated.get(n.id) ?? { cpu: 0, memoryBytes: 0 },
+    ...(holders.has(n.id) ? { holders: [...holders.get(n.id)!.values()] } : {}),
     alive: nodeStateAt(n.heartbeatAt, context.now, context.timeoutMs) === 'up',
     draining: context.draining.has(n.id),
   }));

@@ -3,12 +3,22 @@
  * of nodes (test/core/place-instances.unit.test.ts) and benchmarked (bench/placement.ts).
  */
 
+/** An app or database that holds room on a node (all its instances there together). */
+export interface Holder {
+  /** `app blog`, `database cache`. */
+  name: string;
+  cpu: number;
+  memoryBytes: number;
+}
+
 /** A node as placement sees it: what it has, what is promised already, whether it may take more. */
 export interface CandidateNode {
   id: string;
   capacity: { cpus: number; memoryBytes: number };
   /** Resources promised to instances already placed there (this app's current ones included). */
   allocated: { cpu: number; memoryBytes: number };
+  /** What makes up `allocated`, where known: a refusal names the biggest. */
+  holders?: readonly Holder[];
   /** False once the node missed its heartbeats (see node-health.ts). */
   alive: boolean;
   /** A draining node keeps what it runs until it is moved, and takes nothing new. */
@@ -127,11 +137,30 @@ function noNodeMessage(nodes: readonly CandidateNode[], exclude: ReadonlySet<str
   return `none of the ${nodes.length} registered nodes can take instances (${parts.join(', ')})`;
 }
 
+/** How many holders a refusal names. */
+const namedHolders = 3;
+
 function noCapacityMessage(slots: readonly Slot[], request: PlacementRequest, index: number): string {
   const roomiest = [...slots].sort((a, b) => b.freeMemory - a.freeMemory || b.freeCpu - a.freeCpu)[0]!;
   const what = request.instances > 1 ? `instance ${index + 1} of ${request.instances}` : 'the instance';
   return (
     `no node has ${fmtCpu(request.cpu)} CPU and ${mib(request.memoryBytes)} MiB free for ${what} ` +
-    `(most free: ${roomiest.node.id} with ${fmtCpu(Math.max(0, roomiest.freeCpu))} CPU, ${mib(Math.max(0, roomiest.freeMemory))} MiB)`
+    `(most free: ${roomiest.node.id} with ${fmtCpu(Math.max(0, roomiest.freeCpu))} CPU, ${mib(Math.max(0, roomiest.freeMemory))} MiB)` +
+    biggestHolders(slots, request)
   );
+}
+
+/**
+ * `; held most by app a on n1 (1 CPU, 512 MiB), …`: the holders of the usable nodes, those with
+ * the most of the scarcer resource first (memory when the request's memory fits nowhere, else CPU).
+ */
+function biggestHolders(slots: readonly Slot[], request: PlacementRequest): string {
+  const all = slots.flatMap((s) => (s.node.holders ?? []).map((h) => ({ ...h, node: s.node.id })));
+  if (all.length === 0) return '';
+  const memoryShort = slots.every((s) => s.freeMemory + 1e-9 < request.memoryBytes);
+  const key = (h: Holder) => (memoryShort ? [h.memoryBytes, h.cpu] : [h.cpu, h.memoryBytes]);
+  const sorted = all.sort((a, b) => key(b)[0]! - key(a)[0]! || key(b)[1]! - key(a)[1]! || (a.name < b.name ? -1 : 1));
+  const named = sorted.slice(0, namedHolders).map((h) => `${h.name} on ${h.node} (${fmtCpu(h.cpu)} CPU, ${mib(h.memoryBytes)} MiB)`);
+  const more = sorted.length > namedHolders ? ` and ${sorted.length - namedHolders} more` : '';
+  return `; held most by ${named.join(', ')}${more}`;
 }

@@ -75,11 +75,28 @@ export class AppLogStore {
     await this.redis.hdel(keys.appLogCursors(app), containerId);
   }
 
-  /** The last `count` lines, oldest first, and the stream's last id (`0-0` when empty) to follow from. */
-  async tail(app: string, count: number): Promise<{ lines: LogLine[]; lastId: string }> {
-    const raw = (await this.redis.xrevrange(keys.appLogs(app), '+', '-', 'COUNT', Math.max(count, 1))) as RawEntry[];
-    const lastId = raw[0]?.[0] ?? '0-0';
-    return { lines: raw.slice(0, count).reverse().map(toLine), lastId };
+  /**
+   * The last `count` lines that `keep` keeps, oldest first, and the stream's last id (`0-0` when
+   * empty) to follow from. Reads back page by page while lines are left out, at most the whole
+   * capped stream.
+   */
+  async tail(app: string, count: number, keep: (line: LogLine) => boolean = () => true): Promise<{ lines: LogLine[]; lastId: string }> {
+    const kept: LogLine[] = [];
+    let lastId: string | undefined;
+    let end = '+';
+    for (let scanned = 0, page = Math.max(count, 1); ; page = Math.max(count, 500)) {
+      const raw = (await this.redis.xrevrange(keys.appLogs(app), end, '-', 'COUNT', page)) as RawEntry[];
+      lastId ??= raw[0]?.[0];
+      for (const entry of raw) {
+        if (kept.length === count) break;
+        const line = toLine(entry);
+        if (keep(line)) kept.push(line);
+      }
+      scanned += raw.length;
+      if (kept.length >= count || raw.length < page || scanned >= this.maxLines) break;
+      end = `(${raw.at(-1)![0]}`;
+    }
+    return { lines: kept.reverse(), lastId: lastId ?? '0-0' };
   }
 
   /**

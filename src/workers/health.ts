@@ -1,4 +1,8 @@
 import http from 'node:http';
+import { healthProbeHeader, healthProbeUserAgent } from '../core/health-probe.ts';
+
+/** Marks the probe in the app's access log (core/health-probe.ts). */
+const probeHeaders = { 'user-agent': healthProbeUserAgent, [healthProbeHeader]: '1' };
 
 /**
  * One GET on the published port. Without a health path, any HTTP response to `/` means the app
@@ -6,7 +10,7 @@ import http from 'node:http';
  */
 export function probeHttp(address: string, port: number, timeoutMs = 1000, healthPath?: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.get({ host: address, port, path: healthPath ?? '/', timeout: timeoutMs, agent: false }, (res) => {
+    const req = http.get({ host: address, port, path: healthPath ?? '/', timeout: timeoutMs, agent: false, headers: probeHeaders }, (res) => {
       res.resume();
       resolve(healthPath === undefined || (res.statusCode ?? 500) < 400);
     });

@@ -8,7 +8,7 @@ import { containerSpec } from './container-spec.ts';
 import { containerState, ensureContainer, listManaged, removeContainer, startAndGetHostPort } from './containers.ts';
 import type { WorkerContext } from './context.ts';
 import { HealthTimeoutError, waitForHttp } from './health.ts';
-import { establishedOnPort } from './tcp-table.ts';
+import { establishedOnPort, listeningOnPort } from './tcp-table.ts';
 import { joinDatabaseNetworks } from './app-databases.ts';
 
 /** The containers of one release of an app: what `prepareInstances` creates and `startInstances` starts. */
@@ -133,13 +133,29 @@ async function openConnections(docker: Docker, id: string): Promise<number | und
     return 0;
   }
   if (!info.State.Running || !info.State.Pid) return 0;
+  const read = await tcpTables(info);
+  return read && read.tables.reduce((sum, table) => sum + establishedOnPort(table, read.port), 0);
+}
+
+/**
+ * Whether a running container still listens on its app port, read from its network namespace
+ * (no request reaches the app, so nothing shows in its logs); undefined when that is not
+ * visible from here.
+ */
+export async function listensOnAppPort(info: Docker.ContainerInspectInfo): Promise<boolean | undefined> {
+  const read = await tcpTables(info);
+  return read && read.tables.some((table) => listeningOnPort(table, read.port));
+}
+
+/** The TCP tables of a running container's network namespace and its app port, if this host can see them. */
+async function tcpTables(info: Docker.ContainerInspectInfo): Promise<{ port: number; tables: string[] } | undefined> {
   const port = Number(Object.keys(info.Config.ExposedPorts ?? {})[0]?.split('/')[0]);
-  if (!port) return undefined;
+  if (!port || !info.State.Pid) return undefined;
   // The pid is the daemon's: make sure it is this host's process of this container.
   const cgroup = await fs.readFile(`/proc/${info.State.Pid}/cgroup`, 'utf8').catch(() => '');
   if (!cgroup.includes(info.Id)) return undefined;
   const tables = await Promise.all(['tcp', 'tcp6'].map((f) => fs.readFile(`/proc/${info.State.Pid}/net/${f}`, 'utf8').catch(() => '')));
-  return tables.reduce((sum, table) => sum + establishedOnPort(table, port), 0);
+  return { port, tables };
 }
 
 /** SIGTERM, then SIGKILL after `timeoutS`; one already stopped or gone is fine. */

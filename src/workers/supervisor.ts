@@ -9,7 +9,7 @@ import type { WorkerContext } from './context.ts';
 import { decideRestart, recentCrashes, type CrashPolicy } from './crash-policy.ts';
 import { probeHttp, waitForHttp } from './health.ts';
 import type { KeyedMutex } from './keyed-mutex.ts';
-import { createInstance, slotOf, stopContainer } from './instances.ts';
+import { createInstance, listensOnAppPort, slotOf, stopContainer } from './instances.ts';
 import { planForRelease } from './release-plan.ts';
 
 export interface SupervisorHandle {
@@ -31,9 +31,10 @@ interface Watched {
 /**
  * Keeps the serving instances of this node's apps alive. Docker events (`die`, filtered on
  * Gasper's labels) report a crash at once; a periodic check catches what events cannot (an
- * instance that hangs, a daemon restart, a container removed by hand) by inspecting each instance
- * and probing its health path. A failed instance leaves the proxy at once and is restarted after a backoff
- * (crash-policy.ts); one that crash-loops is given up on, and an app with no instance left is
+ * instance that stops serving, a daemon restart, a container removed by hand) by inspecting each
+ * instance and checking that it still listens on its port (quiet: no request reaches the app),
+ * or GETting its health path when it has one. A failed instance leaves the proxy at once and is
+ * restarted after a backoff (crash-policy.ts); one that crash-loops is given up on, and an app with no instance left is
  * `crashed`, with the last lines of the app's output in `lastError`. Works under the per-app
  * mutex, so it never races a deploy or an operation.
  */
@@ -194,7 +195,11 @@ export function startSupervisor(ctx: WorkerContext, perApp: KeyedMutex): Supervi
         void recover(doc.name, instance.container, 'exited');
         continue;
       }
-      const healthy = await probeHttp(instance.address, instance.port, 2000, doc.healthCheck?.path);
+      // The deploy checked HTTP; from then on the check is quiet (nothing in the app's logs)
+      // unless the app has a health path: it still listens on its port.
+      const healthy = doc.healthCheck?.path
+        ? await probeHttp(instance.address, instance.port, 2000, doc.healthCheck.path)
+        : ((await listensOnAppPort(info)) ?? (await probeHttp(instance.address, instance.port, 2000)));
       w.failedChecks = healthy ? 0 : w.failedChecks + 1;
       if (w.failedChecks >= lifecycle.healthFailures) void recover(doc.name, instance.container, 'unhealthy');
     }

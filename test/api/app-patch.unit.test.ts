@@ -20,6 +20,7 @@ describe('app-patch', () => {
     ['new build commands', { build: ['npm ci', 'npm run build'] }, ['build'], true],
     ['the same build commands', { build: ['npm ci'] }, [], false],
     ['build back to the default', { build: null }, ['build'], true],
+    ['no build at all ([]), after build commands', { build: [] }, ['build'], true],
     ['a new run command', { run: 'node other.js' }, ['run'], true],
     ['the same run command', { run: 'node server.js' }, [], false],
     ['more instances', { instances: 3 }, ['instances'], true],
@@ -34,6 +35,22 @@ describe('app-patch', () => {
       const result = plan(body);
       expect(result.changed).to.deep.equal(changed);
       expect(result.redeploy).to.equal(redeploy);
+    });
+  }
+
+  const defaultBuild = { ...doc, build: undefined };
+  const noBuild = { ...doc, build: [] };
+  const buildCases: [string, AppDocument, unknown, string[], string[] | undefined][] = [
+    ['no build ([]) when the app used the default build', defaultBuild, [], ['build'], []],
+    ['the default build (null) when the app used the default build', defaultBuild, null, [], undefined],
+    ['the default build (null) when the app had no build ([])', noBuild, null, ['build'], undefined],
+    ['no build ([]) again', noBuild, [], [], []],
+  ];
+  for (const [what, base, build, changed, saved] of buildCases) {
+    it(`build: ${what}: changed ${JSON.stringify(changed)}, saved ${JSON.stringify(saved)}`, () => {
+      const result = planPatch(base, patchAppRequest().parse({ build }), seal, defaultResourcePolicy);
+      expect(result.changed).to.deep.equal(changed);
+      expect(result.next.build).to.deep.equal(saved);
     });
   }
 

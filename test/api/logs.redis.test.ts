@@ -109,6 +109,24 @@ describe('GET /apps/:name/logs (Redis)', function () {
     expect(bad.body.fields).to.have.property('follow');
   });
 
+  it('leaves out the lines of Gasper\'s health probes unless probes=1, in the tail and in a follow', async () => {
+    const app = await createApp();
+    const probe = (i: number) => `127.0.0.1 - - "GET /healthz HTTP/1.1" 200 2 "-" "gasper-health/1" #${i}`;
+    // One request of a visitor among 600 probe lines: more than one page of the stream to read back.
+    await print(app, 'GET / from a visitor', ...Array.from({ length: 600 }, (_, i) => probe(i)), 'last words');
+    const texts = async (query: string) => (await get(`/apps/${app}/logs?${query}`).expect(200)).body.lines.map((l: { text: string }) => l.text);
+    expect(await texts('tail=2')).to.deep.equal(['GET / from a visitor', 'last words']);
+    expect(await texts('tail=2&probes=1')).to.deep.equal([probe(599), 'last words']);
+    expect(await texts('tail=1000&probes=1')).to.have.length(602);
+
+    const stream = follow(app, 'follow=1&tail=1');
+    await until('the tail', () => stream.body.includes('last words'));
+    await print(app, probe(600), 'after the probe');
+    await until('the line after the probe', () => stream.body.includes('after the probe'));
+    expect(stream.body).to.not.include('gasper-health');
+    stream.req.destroy();
+  });
+
   it('writes nothing for an app that does not exist (a line collected during a deletion)', async () => {
     expect(await print('ghost-app', 'late line')).to.equal(false);
     expect(await redis.exists(keys.appLogs('ghost-app'), keys.appLogCursors('ghost-app'))).to.equal(0);

@@ -123,6 +123,42 @@ describe('nodes (API and monitor)', function () {
     expectError(await fx.post('/databases').send({ name: `db-${suffix()}`, engine: 'redis' }), 409, 'NO_CAPACITY');
   });
 
+  it('apps that failed, stopped or crashed with no container hold no room; a refusal names the biggest holders', async () => {
+    const a = `a-${suffix()}`;
+    // 2 cores (16 CPU limits at the default over-commit) and 2.5 GiB: five default apps (512 MiB) fill it.
+    await fx.nodes.put({ ...(await fx.registerNode(a)), capacity: { cpus: 2, memoryBytes: 2.5 * 1024 ** 3 } });
+    const idle: string[] = [];
+    for (const status of ['failed', 'failed', 'failed', 'stopped', 'crashed'] as const) {
+      const name = appName(status);
+      await fx.post('/apps').send(validBody(name)).expect(202);
+      // What the worker leaves: a first deploy that failed, or an app whose containers are gone.
+      await fx.apps.update(name, (d) => ({ ...d, status, pendingRelease: undefined, instances: [], ...(status === 'failed' ? {} : { release: 'r000001' }) }));
+      idle.push(name);
+    }
+    expect((await fx.get(`/nodes/${a}`).expect(200)).body.node.reserved).to.deep.equal({ cpu: 0, memoryBytes: 0 });
+    const db = `db-${suffix()}`;
+    await fx.post('/databases').send({ name: db, engine: 'redis' }).expect(202);
+    const big = appName('big');
+    await fx.post('/apps').send({ ...validBody(big), resources: { memory: 1024 } }).expect(202);
+    const small = appName('small');
+    await fx.post('/apps').send({ ...validBody(small), resources: { cpu: 0.5, memory: 256 } }).expect(202);
+
+    // 1792 of 2560 MiB held now: 1024 MiB more fits nowhere, and the message says who holds it.
+    const res = await fx.post('/apps').send({ ...validBody(appName('toomuch')), resources: { memory: 1024 } });
+    expectError(res, 409, 'NO_CAPACITY');
+    expect(res.body.message).to.include(
+      `held most by app ${big} on ${a} (1 CPU, 1024 MiB), database ${db} on ${a} (1 CPU, 512 MiB), app ${small} on ${a} (0.5 CPU, 256 MiB)`,
+    );
+    for (const name of idle) expect(res.body.message).not.to.include(name);
+
+    // An app that holds nothing asks for room again: a rebuild or a start is refused while none is left.
+    const [failed, , , stopped] = idle as [string, string, string, string, string];
+    await fx.post('/apps').send({ ...validBody(appName('last')), resources: { cpu: 0.5, memory: 512 } }).expect(202);
+    expectError(await fx.post(`/apps/${failed}/rebuild`), 409, 'NO_CAPACITY');
+    expectError(await fx.post(`/apps/${stopped}/start`), 409, 'NO_CAPACITY');
+    expect((await fx.apps.get(failed))!.pendingRelease).to.equal(undefined);
+  });
+
   it('drain moves apps to another node with a redeploy of the same commit, and stops placing there; undrain', async () => {
     const [a, b] = [`a-${suffix()}`, `b-${suffix()}`];
     await fx.registerNode(a);

@@ -49,6 +49,18 @@ describe('node-health', () => {
     ]);
   });
 
+  it("names what holds each node, an app's instances there together", () => {
+    const [a, b] = candidateNodes([{ id: 'a', heartbeatAt: ago(0), capacity: { cpus: 2, memoryBytes: 4e9 } }, { id: 'b', heartbeatAt: ago(0), capacity: { cpus: 2, memoryBytes: 4e9 } }], {
+      now, timeoutMs: timeout, draining: new Set(),
+      demands: [
+        { node: 'a', holder: 'app web', cpu: 1, memoryBytes: 1e9 }, { node: 'a', holder: 'database db', cpu: 0.5, memoryBytes: 2e9 },
+        { node: 'a', holder: 'app web', cpu: 1, memoryBytes: 1e9 }, { node: 'b', cpu: 1, memoryBytes: 1e9 },
+      ],
+    });
+    expect(a!.holders).to.deep.equal([{ name: 'app web', cpu: 2, memoryBytes: 2e9 }, { name: 'database db', cpu: 0.5, memoryBytes: 2e9 }]);
+    expect(b!.holders).to.equal(undefined);
+  });
+
   it('over-commits CPU limits by the given ratio, never memory', () => {
     const [c] = candidateNodes([{ id: 'a', heartbeatAt: ago(0), capacity: { cpus: 2, memoryBytes: 4e9 } }], {
       now, timeoutMs: timeout, draining: new Set(), demands: [], cpuOvercommit: 8,

@@ -13,6 +13,7 @@ const node = (id: string, cpus = 4, memGiB = 8, usedCpu = 0, usedGiB = 0, extra:
   draining: false,
   ...extra,
 });
+const held = (name: string, cpu: number, memGiB: number) => ({ name, cpu, memoryBytes: memGiB * GiB });
 const req = (instances: number, cpu = 1, memGiB = 1, extra: Partial<PlacementRequest> = {}): PlacementRequest => ({
   cpu, memoryBytes: memGiB * GiB, instances, ...extra,
 });
@@ -53,7 +54,19 @@ describe('placeInstances', () => {
     ['the only live node excluded', [node('a')], req(1, 1, 1, { exclude: new Set(['a']) }), 'no-node', /1 excluded/],
     ['an instance larger than any node', [node('a', 2, 4), node('b', 4, 2)], req(1, 3, 3), 'no-capacity', /no node has 3 CPU and 3072 MiB free for the instance \(most free: a with 2 CPU, 4096 MiB\)/],
     ['the third instance does not fit', [node('a', 1, 8), node('b', 1, 8)], req(3), 'no-capacity', /for instance 3 of 3/],
-    ['memory is full', [node('a', 8, 1, 0, 0.75)], { cpu: 0.5, memoryBytes: 512 * MiB, instances: 1 }, 'no-capacity', /512 MiB free .*a with 8 CPU, 256 MiB/],
+    ['memory is full', [node('a', 8, 1, 0, 0.75)], { cpu: 0.5, memoryBytes: 512 * MiB, instances: 1 }, 'no-capacity', /512 MiB free .*a with 8 CPU, 256 MiB\)$/],
+    [
+      'memory is full: the three holders with the most memory named, the rest counted',
+      [node('a', 16, 2, 4, 2, { holders: [held('app small', 2, 0.25), held('app big', 1, 1), held('database db', 0.5, 0.5), held('app tiny', 0.5, 0.25)] })],
+      req(1, 1, 0.5), 'no-capacity',
+      /; held most by app big on a \(1 CPU, 1024 MiB\), database db on a \(0\.5 CPU, 512 MiB\), app small on a \(2 CPU, 256 MiB\) and 1 more$/,
+    ],
+    [
+      'CPU is full: the holders with the most CPU first, over every node',
+      [node('a', 2, 8, 2, 1, { holders: [held('app one', 1.5, 1), held('app two', 0.5, 0)] }), node('b', 1, 8, 1, 0, { holders: [held('database db', 1, 0)] })],
+      req(1, 1, 0.5), 'no-capacity',
+      /; held most by app one on a \(1\.5 CPU, 1024 MiB\), database db on b \(1 CPU, 0 MiB\), app two on a \(0\.5 CPU, 0 MiB\)$/,
+    ],
   ];
   for (const [what, nodes, request, reason, message] of refusals) {
     it(`refuses when ${what}`, () => {

@@ -29,6 +29,24 @@ http.createServer((req, res) => {
   };
 }
 
+/**
+ * A node app that logs each request's method, path and user agent, and that stops listening
+ * (its process stays) on /close: what a hung or broken server looks like from outside.
+ */
+function loggingApp(): Record<string, string> {
+  return {
+    'package.json': JSON.stringify({ name: 'logging', version: '1.0.0', scripts: { start: 'node server.js' } }),
+    'server.js': `const http = require('http');
+const server = http.createServer((req, res) => {
+  console.log(req.method + ' ' + req.url + ' ' + req.headers['user-agent']);
+  res.end('ok\\n');
+  if (req.url === '/close') server.close();
+}).listen(process.env.PORT);
+setInterval(() => {}, 60000);
+`,
+  };
+}
+
 describe('app lifecycle through the API (Docker, Redis, git)', function () {
   this.timeout(240_000);
   let gasper: TestPlatform;
@@ -271,6 +289,41 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
       return /health checks/.test(a.lastError ?? '') && a;
     });
     expect(unhealthy.lastError).to.include('GET /missing');
+  });
+
+  it('watches instances quietly after the deploy: no probe in the app\'s logs over several intervals, and an instance that stops listening is restarted', async () => {
+    const name = unique();
+    const own = await createGitRepo(loggingApp());
+    repos.push(own);
+    await deploy(name, {}, own);
+    const lines = async (query = '') => ((await gasper.api().get(`/apps/${name}/logs?tail=1000${query}`).expect(200)).body.lines as { text: string }[]).map((l) => l.text);
+    /** A visitor's request, then its line in the logs: what the app printed before it has been collected. */
+    const mark = async (tag: string) => {
+      expect((await viaProxy(gasper.proxyPort, host(name), `/${tag}`)).status).to.equal(200);
+      await waitFor(`${tag} in the logs`, async () => (await lines()).some((l) => l.startsWith(`GET /${tag} `)));
+    };
+    await mark('first');
+    // The deploy's own HTTP check is marked, so the logs API hides it unless asked.
+    const deployProbes = (await lines('&probes=1')).filter((l) => l.includes('gasper-health/1'));
+    expect(deployProbes.length).to.be.at.least(1);
+    expect((await lines()).filter((l) => l.includes('gasper-health/1'))).to.deep.equal([]);
+
+    // Five health intervals (1 s here): the periodic check sends the app no request.
+    await new Promise((r) => setTimeout(r, 5000));
+    await mark('second');
+    const all = await lines('&probes=1');
+    expect(all.filter((l) => l.startsWith('GET / ')), all.join('\n')).to.deep.equal(deployProbes);
+    expect(all.filter((l) => l.startsWith('GET') && !l.startsWith('GET / '))).to.deep.equal(['GET /first undefined', 'GET /second undefined']);
+
+    // It stops listening (the process stays): the quiet check finds it, and the restart serves again.
+    const container = (await app(name)).instances[0].container as string;
+    await viaProxy(gasper.proxyPort, host(name), '/close');
+    const unhealthy = await waitFor('an unhealthy report', async () => {
+      const a = await app(name);
+      return /health checks/.test(a.lastError ?? '') && a;
+    });
+    expect(unhealthy.lastError).to.include(`instance ${container} failed 3 health checks in a row`);
+    await waitFor('the instance back in the proxy', async () => (await app(name)).instances.length === 1 && (await viaProxy(gasper.proxyPort, host(name), '/again')).status === 200);
   });
 
   it('creates again an instance whose container was removed by hand, and serves from it', async () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { establishedOnPort } from '../../src/workers/tcp-table.ts';
+import { establishedOnPort, listeningOnPort } from '../../src/workers/tcp-table.ts';
 import { slotOf } from '../../src/workers/instances.ts';
 
 // Port 8080 is 1F90; state 01 is ESTABLISHED, 0A LISTEN, 06 TIME_WAIT.
@@ -25,6 +25,15 @@ describe('tcp-table', () => {
     expect(establishedOnPort(tcp, 3000)).to.equal(0);
     expect(establishedOnPort('', 8080)).to.equal(0);
   });
+  const listening: [string, string, number, boolean][] = [
+    ['a listener on the port', tcp, 8080, true],
+    ['connections but no listener (tcp6 table)', tcp6, 8080, false],
+    ['a listener on another port only', tcp, 3000, false],
+    ['an empty table', '', 8080, false],
+  ];
+  for (const [what, table, port, expected] of listening) {
+    it(`listening on ${port}: ${expected} for ${what}`, () => expect(listeningOnPort(table, port)).to.equal(expected));
+  }
 });
 
 describe('instance slots', () => {

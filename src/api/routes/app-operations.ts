@@ -8,7 +8,7 @@ import type { AppDocument } from '../../store/app-document.ts';
 import { ReleaseStore, type ReleaseRecord } from '../../store/release-records.ts';
 import { nodesOf, placementOf } from '../../core/app-placement.ts';
 import { planPatch } from '../app-patch.ts';
-import { placeApp } from '../node-placement.ts';
+import { ensureRoomInPlace, holdsCapacity, placeApp } from '../node-placement.ts';
 import { patchAppRequest, rollbackRequest } from '../app-patch-request.ts';
 import { enforceAppQuotas } from '../quotas.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -66,9 +66,9 @@ export function appOperationsRouter(deps: ApiDeps): Router {
    * instances stay where they are when they still fit).
    */
   async function redeploy(doc: AppDocument, next?: AppDocument) {
-    const placed = next && (next.instanceCount !== doc.instanceCount || JSON.stringify(next.resources) !== JSON.stringify(doc.resources))
-      ? await placeApp(deps, next, { current: placementOf(doc) })
-      : undefined;
+    const resized = next && (next.instanceCount !== doc.instanceCount || JSON.stringify(next.resources) !== JSON.stringify(doc.resources));
+    // An app that holds no room (failed, stopped, crashed: no container) asks for it again.
+    const placed = resized || !holdsCapacity(doc) ? await placeApp(deps, next ?? doc, { current: placementOf(doc) }) : undefined;
     const moves = placed !== undefined && JSON.stringify(placed.placement) !== JSON.stringify(placementOf(doc));
     const pendingJob = doc.pendingRelease ? `deploy-${doc.name}-${doc.uid}-${doc.pendingRelease}` : undefined;
     if (!moves && pendingJob && (await notStartedJob(pendingJob))) {
@@ -84,6 +84,8 @@ export function appOperationsRouter(deps: ApiDeps): Router {
   }
 
   async function operate(doc: AppDocument, op: AppOperation, release?: string) {
+    // Its releases are on its nodes: an app that holds no room must find it there again.
+    if (op !== 'stop' && !holdsCapacity(doc)) await ensureRoomInPlace(deps, doc);
     const last = doc.lastJob?.startsWith(`${op}-${doc.name}-${doc.uid}-`) ? await notStartedJob(doc.lastJob) : undefined;
     if (last && (last.data as { release?: string }).release === release) return { doc, job: jobRef(last.id!) };
     const seq = await redis.incr(keys.appOpSeq(doc.name));

@@ -10,7 +10,7 @@ import { requireScope } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { apiRoutes } from '../openapi/registry.ts';
-import { instanceDemandOf, moveAppsOff } from '../node-placement.ts';
+import { holdsCapacity, instanceDemandOf, moveAppsOff } from '../node-placement.ts';
 import { shareOf } from '../../core/app-placement.ts';
 
 /**
@@ -86,7 +86,7 @@ export function nodeView(
 ) {
   const databases = (context.databases ?? []).filter((d) => d.node === node.id && d.status !== 'deleting').map((d) => d.name);
   const placed = context.apps.filter((a) => shareOf(a, node.id) > 0 && a.status !== 'deleting');
-  const reserved = placed.reduce((sum, a) => {
+  const reserved = placed.filter(holdsCapacity).reduce((sum, a) => {
     const one = instanceDemandOf(a);
     const share = shareOf(a, node.id);
     return { cpu: sum.cpu + share * one.cpu, memoryBytes: sum.memoryBytes + share * one.memoryBytes };
@@ -100,7 +100,7 @@ export function nodeView(
     usage: node.usage ?? null,
     /** What the node's Docker runs (from its heartbeat). */
     allocations: node.allocations ?? null,
-    /** What placement counts as taken: the limits of the app instances placed there. */
+    /** What placement counts as taken: the limits of the app instances placed there that run or are being deployed. */
     reserved,
     apps: placed.map((a) => a.name),
     databases,

@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import { Router } from 'express';
 import { z } from 'zod';
 import { findJob } from '../../jobs/status.ts';
+import { isProbeLine } from '../../core/health-probe.ts';
 import { AppLogStore, type LogLine } from '../../store/app-logs.ts';
 import { AppMetricsStore } from '../../store/app-metrics.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -15,6 +16,8 @@ const logsQuery = z
   .object({
     tail: z.coerce.number().int().min(0).max(10_000).default(100),
     follow: flag.default(false),
+    /** Lines of Gasper's health probes (core/health-probe.ts) are left out unless asked for. */
+    probes: flag.default(false),
   })
   .strict();
 const streamId = /^\d+-\d+$/;
@@ -39,17 +42,18 @@ export function observabilityRouter(deps: ApiDeps): Router {
     const parsed = logsQuery.safeParse(req.query);
     if (!parsed.success) throw validationError(parsed.error);
     await load(res, req.params.name);
-    const { tail, follow } = parsed.data;
+    const { tail, follow, probes } = parsed.data;
+    const keep = probes ? () => true : (line: LogLine) => !isProbeLine(line.text);
     if (!follow) {
-      const { lines } = await logs.tail(req.params.name, tail);
+      const { lines } = await logs.tail(req.params.name, tail, keep);
       res.json({ lines: lines.map(publicLine) });
       return;
     }
     // A reconnecting EventSource says where it stopped; it gets what came after, not a new tail.
     const resumeFrom = req.get('last-event-id');
-    if (resumeFrom !== undefined && streamId.test(resumeFrom)) return followLogs(req, res, [], resumeFrom);
-    const { lines, lastId } = await logs.tail(req.params.name, tail);
-    return followLogs(req, res, lines, lastId);
+    if (resumeFrom !== undefined && streamId.test(resumeFrom)) return followLogs(req, res, [], resumeFrom, keep);
+    const { lines, lastId } = await logs.tail(req.params.name, tail, keep);
+    return followLogs(req, res, lines, lastId, keep);
   });
 
   /**
@@ -58,7 +62,7 @@ export function observabilityRouter(deps: ApiDeps): Router {
    * the app is deleted. The blocking reads run on a connection of their own, closed as soon as
    * the client leaves or the API shuts down.
    */
-  async function followLogs(req: Request, res: Response, initial: LogLine[], afterId: string): Promise<void> {
+  async function followLogs(req: Request, res: Response, initial: LogLine[], afterId: string, keep: (line: LogLine) => boolean): Promise<void> {
     const app = req.params.name as string;
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -103,7 +107,7 @@ export function observabilityRouter(deps: ApiDeps): Router {
         }
         for (const line of lines) {
           lastId = line.id;
-          await send(sseEvent(line));
+          if (keep(line)) await send(sseEvent(line));
         }
       }
     } finally {
@@ -148,7 +152,7 @@ const appName = { name: 'the app name' };
 apiRoutes.add(
   {
     method: 'get', path: '/apps/:name/logs', summary: 'The app\'s output: the last lines, or a live follow', tags: ['observability'], auth: 'admin', params: appName,
-    description: 'Query: `tail` (0–10000, default 100), `follow=1` for server-sent events (`text/event-stream`, resumable with `Last-Event-ID`).',
+    description: 'Query: `tail` (0–10000, default 100), `follow=1` for server-sent events (`text/event-stream`, resumable with `Last-Event-ID`), `probes=1` to include the lines of Gasper\'s health probes (those with `gasper-health/1`, left out by default).',
     responses: { 200: { description: 'the last lines (or an event stream with follow=1)', schema: z.object({ lines: z.array(logLineSchema) }) }, 404: { description: 'no such app' } },
   },
   {
