@@ -7,7 +7,7 @@ import { databaseLabel } from '../../src/core/database-naming.ts';
 import { keys } from '../../src/core/keys.ts';
 import { connectRedis } from '../../src/core/redis.ts';
 import { createDatabase, eventually, requireDatabaseImages, type CreatedDatabase } from '../support/databases.ts';
-import { docker, requireDocker } from '../support/docker.ts';
+import { databaseContainer, docker, requireDocker } from '../support/docker.ts';
 import { createGitRepo, type GitFixture } from '../support/git-fixture.ts';
 import { startTestPlatform, viaProxy, type TestPlatform } from '../support/platform.ts';
 
@@ -69,7 +69,7 @@ describe('databases through the API (Docker, Redis, pg, mysql2, ioredis)', funct
 
   /** Restarts the container and waits until the worker's monitor has seen it running again. */
   async function restartContainer(name: string): Promise<void> {
-    await docker.getContainer(`gasper-db-${name}`).restart({ t: 5 });
+    await (await databaseContainer(name)).restart({ t: 5 });
     const deadline = Date.now() + 60_000;
     for (;;) {
       const { status } = (await gasper.api().get(`/databases/${name}`).expect(200)).body.database;
@@ -118,7 +118,7 @@ describe('databases through the API (Docker, Redis, pg, mysql2, ioredis)', funct
       for (const text of [JSON.stringify(view), JSON.stringify(list), String(await redis.get(keys.database(a.name)))]) {
         expect(text).not.to.include(a.password);
       }
-      const info = await docker.getContainer(`gasper-db-${a.name}`).inspect();
+      const info = await (await databaseContainer(a.name)).inspect();
       expect(info.HostConfig.PortBindings?.['5432/tcp']?.[0]).to.deep.equal({ HostIp: '127.0.0.1', HostPort: String(a.port) });
       expect(info.HostConfig.RestartPolicy?.Name).to.equal('unless-stopped');
       expect(Object.keys(info.NetworkSettings.Networks)).to.deep.equal([info.HostConfig.NetworkMode]);
@@ -179,7 +179,7 @@ describe('databases through the API (Docker, Redis, pg, mysql2, ioredis)', funct
     });
 
     it('restarts a database whose server dies and reports it', async () => {
-      const container = docker.getContainer(`gasper-db-${a.name}`);
+      const container = await databaseContainer(a.name);
       const exec = await container.exec({ Cmd: ['sh', '-c', 'kill -9 $(head -1 "$PGDATA/postmaster.pid")'], User: 'postgres' });
       await exec.start({});
       const view = await eventually(async () => {

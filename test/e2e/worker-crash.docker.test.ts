@@ -2,9 +2,12 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import { expect } from 'chai';
 import pg from 'pg';
+import { Redis } from 'ioredis';
+import { scopeLabels } from '../../src/core/installation.ts';
+import { keys } from '../../src/core/keys.ts';
 import { containerLabels } from '../../src/core/naming.ts';
 import { requireDatabaseImages } from '../support/databases.ts';
-import { docker, managedContainers, removeNodeContainers, requireDocker } from '../support/docker.ts';
+import { databaseContainer, docker, managedContainers, removeNodeContainers, requireDocker, withoutInstallation } from '../support/docker.ts';
 import { createGitRepo, helloNodeApp, type GitFixture } from '../support/git-fixture.ts';
 import { eventually, newSecretKey, spawnWorker, startControlPlane, type ClusterEnv, type ControlPlane, type GasperProcess } from '../support/node-processes.ts';
 import { viaProxy } from '../support/platform.ts';
@@ -83,7 +86,7 @@ describe('worker crash mid-deploy (Docker, Redis, processes)', function () {
     const app = (await control.api().get(`/apps/${name}`).expect(200)).body.app;
     const expected = job.state === 'completed' ? [`gasper-${name}-${app.release}-0`] : [];
     const names = await eventually('only the current release container to remain', async () => {
-      const now = (await managedContainers(nodeId)).map((c) => c.Names[0]!.replace(/^\//, '')).sort();
+      const now = (await managedContainers(nodeId)).map((c) => withoutInstallation(c.Names[0]!.replace(/^\//, ''))).sort();
       return JSON.stringify(now) === JSON.stringify(expected) ? now : undefined;
     }, 30_000);
     expect(names).to.deep.equal(expected);
@@ -97,11 +100,16 @@ describe('worker crash mid-deploy (Docker, Redis, processes)', function () {
 
   it("removes an orphan container (an app that no longer exists) and reports it in the node's last reconciliation", async () => {
     if (workers.every((w) => w.child.exitCode !== null || w.child.signalCode !== null)) await startWorker();
-    const orphan = `gasper-ghost-${crypto.randomBytes(3).toString('hex')}-r000001-0`;
+    // The orphan carries this installation's id, as a container of a deleted app would: a worker
+    // never removes what another installation (or nobody) labelled.
+    const client = new Redis(redis.url);
+    const installation = (await client.get(keys.installation).finally(() => client.disconnect()))!;
+    const app = `ghost-${crypto.randomBytes(3).toString('hex')}`;
+    const orphan = `gasper-${installation}-${app}-r000001-0`;
     const image = (await docker.listImages({ filters: { reference: ['gasper/node:latest'] } })).length ? 'gasper/node:latest' : 'gasper/base:bookworm';
     await docker.createContainer({
       name: orphan, Image: image, Cmd: ['sleep', '300'],
-      Labels: { [containerLabels.managed]: 'true', [containerLabels.node]: nodeId, [containerLabels.app]: orphan.split('-r0')[0]!.replace(/^gasper-/, ''), [containerLabels.release]: 'r000001', [containerLabels.role]: 'app' },
+      Labels: { ...scopeLabels({ installation, node: nodeId }), [containerLabels.app]: app, [containerLabels.release]: 'r000001', [containerLabels.role]: 'app' },
     });
     await eventually('the orphan to be removed', async () => !(await managedContainers(nodeId)).some((c) => c.Names[0] === `/${orphan}`), 30_000);
     const node = (await control.api().get(`/nodes/${nodeId}`).expect(200)).body.node;
@@ -125,7 +133,7 @@ describe('worker crash mid-deploy (Docker, Redis, processes)', function () {
       }
     };
     await query("CREATE TABLE notes (body text); INSERT INTO notes VALUES ('kept')");
-    const before = await docker.getContainer(`gasper-db-${name}`).inspect();
+    const before = await (await databaseContainer(name)).inspect();
 
     for (const w of workers) w.child.kill('SIGKILL');
     await Promise.all(workers.map((w) => w.exited));
@@ -136,7 +144,7 @@ describe('worker crash mid-deploy (Docker, Redis, processes)', function () {
     await new Promise((r) => setTimeout(r, 2000));
     expect((await control.api().get(`/databases/${name}`).expect(200)).body.database.status).to.equal('running');
     expect(await query('SELECT body FROM notes')).to.deep.equal([{ body: 'kept' }]);
-    const after = await docker.getContainer(`gasper-db-${name}`).inspect();
+    const after = await (await databaseContainer(name)).inspect();
     expect({ id: after.Id, startedAt: after.State.StartedAt }).to.deep.equal({ id: before.Id, startedAt: before.State.StartedAt });
 
     const removed = await control.api().delete(`/databases/${name}`).expect(202);
