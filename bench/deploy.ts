@@ -15,6 +15,7 @@ import { loadConfig } from '../src/core/config.ts';
 import { createLogger } from '../src/core/log.ts';
 import { startPlatform } from '../src/platform.ts';
 import { createGitRepo, helloNodeApp } from '../test/support/git-fixture.ts';
+import { benchPlatformEnv } from './support/platform-env.ts';
 
 const run = promisify(execFile);
 const rounds = Number(process.env.BENCH_N ?? 10);
@@ -63,11 +64,7 @@ async function main(): Promise<void> {
   const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-bench-'));
   const repo = await createGitRepo(helloNodeApp('bench'));
   const token = crypto.randomBytes(16).toString('hex');
-  const config = loadConfig({
-    GASPER_STATE_DIR: stateDir, GASPER_API_PORT: '0', GASPER_API_HOST: '127.0.0.1', GASPER_PROXY_PORT: '0',
-    GASPER_PROXY_HOST: '127.0.0.1', GASPER_DNS_PORT: '0', GASPER_DNS_HOST: '127.0.0.1', GASPER_NODE_ID: `bench-${crypto.randomBytes(3).toString('hex')}`,
-    GASPER_ADMIN_TOKEN: token, GASPER_ALLOW_LOCAL_REPOS: '1', GASPER_LOG_LEVEL: 'warn',
-  });
+  const config = loadConfig(benchPlatformEnv(stateDir, token));
   const platform = await startPlatform(config, undefined, createLogger(config.logLevel));
   const apiPort = platform.api!.port;
   const proxyPort = platform.proxy!.port;

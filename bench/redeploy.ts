@@ -15,6 +15,7 @@ import { createLogger } from '../src/core/log.ts';
 import { startPlatform } from '../src/platform.ts';
 import { createGitRepo, helloNodeApp } from '../test/support/git-fixture.ts';
 import { loadThroughProxy } from '../test/support/load.ts';
+import { benchPlatformEnv } from './support/platform-env.ts';
 
 const rounds = Number(process.env.BENCH_N ?? 10);
 const rate = Number(process.env.BENCH_RATE ?? 200);
@@ -30,11 +31,7 @@ async function main(): Promise<void> {
   const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-bench-'));
   const repo = await createGitRepo(helloNodeApp('v0'));
   const token = crypto.randomBytes(16).toString('hex');
-  const config = loadConfig({
-    GASPER_STATE_DIR: stateDir, GASPER_API_PORT: '0', GASPER_API_HOST: '127.0.0.1', GASPER_PROXY_PORT: '0',
-    GASPER_PROXY_HOST: '127.0.0.1', GASPER_NODE_ID: `bench-${crypto.randomBytes(3).toString('hex')}`,
-    GASPER_ADMIN_TOKEN: token, GASPER_ALLOW_LOCAL_REPOS: '1', GASPER_LOG_LEVEL: 'warn', GASPER_HEALTH_TIMEOUT_MS: '60000',
-  });
+  const config = loadConfig(benchPlatformEnv(stateDir, token, { GASPER_HEALTH_TIMEOUT_MS: '60000' }));
   const platform = await startPlatform(config, undefined, createLogger(config.logLevel));
   const call = async (method: string, urlPath: string, body?: unknown) => {
     const res = await fetch(`http://127.0.0.1:${platform.api!.port}${urlPath}`, {

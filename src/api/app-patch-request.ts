@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defaultResourcePolicy, type ResourcePolicy } from '../core/resources.ts';
-import { refineEnvNames } from './app-request.ts';
+import { envMap } from './app-request.ts';
 import { lifecycleFields } from './lifecycle-fields.ts';
 
 /**
@@ -12,10 +12,7 @@ import { lifecycleFields } from './lifecycle-fields.ts';
 export function patchAppRequest(options: { resources?: ResourcePolicy } = {}) {
   return z
     .object({
-      env: z
-        .record(z.string(), z.string().max(32 * 1024).nullable())
-        .superRefine(refineEnvNames)
-        .optional(),
+      env: envMap(z.string().max(32 * 1024).nullable()).optional(),
       build: z.array(z.string().min(1).max(4096)).max(50).nullable().optional(),
       run: z.string().min(1).max(4096).nullable().optional(),
       ...lifecycleFields(options.resources ?? defaultResourcePolicy),

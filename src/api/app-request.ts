@@ -16,6 +16,7 @@ const envName = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
 const reservedEnv = new Set(['PORT']);
 
 export function envNameProblem(name: string): string | undefined {
+  if (name === '__proto__') return '__proto__ cannot be a variable name';
   if (!envName.test(name)) return 'variable names are letters, digits and _ (not starting with a digit, at most 256)';
   if (reservedEnv.has(name)) return `${name} is set by Gasper`;
   return undefined;
@@ -25,13 +26,26 @@ export function envNameProblem(name: string): string | undefined {
  * The env map's own rules, for `POST /apps` and `PATCH /apps/:name`: at most 200 variables, each
  * name valid. Checked here rather than as the record's key schema, whose messages zod replaces.
  */
-export function refineEnvNames(env: Record<string, unknown>, ctx: z.RefinementCtx): void {
+function refineEnvNames(env: unknown, ctx: z.RefinementCtx): void {
+  if (typeof env !== 'object' || env === null || Array.isArray(env)) {
+    ctx.addIssue({ code: 'custom', message: 'an object of variable names to values' });
+    return;
+  }
   const names = Object.keys(env);
   if (names.length > 200) ctx.addIssue({ code: 'custom', message: 'at most 200 variables' });
   for (const name of names) {
     const message = envNameProblem(name);
     if (message) ctx.addIssue({ code: 'custom', path: [name], message });
   }
+}
+
+/**
+ * An env map. Its names are checked on the object as sent, before zod builds its own copy: an own
+ * `__proto__` key (JSON.parse makes one) would vanish from that copy without a word, and a
+ * variable the user set must never be dropped silently.
+ */
+export function envMap<V extends z.ZodType>(value: V) {
+  return z.unknown().superRefine(refineEnvNames).pipe(z.record(z.string(), value));
 }
 
 /** The body of `POST /apps`. */
@@ -50,10 +64,7 @@ export function createAppRequest(options: { allowLocalRepos: boolean; resources?
       }),
       build: z.array(z.string().min(1).max(4096)).max(50).optional(),
       run: z.string().min(1).max(4096).optional(),
-      env: z
-        .record(z.string(), z.string().max(32 * 1024))
-        .superRefine(refineEnvNames)
-        .optional(),
+      env: envMap(z.string().max(32 * 1024)).optional(),
       port: z.number().int().min(1).max(65535).optional(),
       ...lifecycleFields(options.resources ?? defaultResourcePolicy),
     })

@@ -36,6 +36,8 @@ export interface Engine {
   urlVariable: string;
   /** Whether the URL names a user and a database (Redis has one password and numbered dbs). */
   namedUser: boolean;
+  /** The user in the URL of an engine without named users (Redis: `default`). */
+  urlUser?: string;
   /** Container environment. Official images read the same variables on their first start. */
   env(c: DatabaseCredentials): Record<string, string>;
   /** Container command, when the image's default is not enough. */
@@ -148,6 +150,9 @@ const redis: Engine = {
   scheme: 'redis',
   urlVariable: 'REDIS_URL',
   namedUser: false,
+  // `redis://:pw@` (no user) makes Debian's redis-cli -u send no AUTH at all (NOAUTH); `default`
+  // is the user a requirepass password belongs to, and every common client accepts it.
+  urlUser: 'default',
   env: (c) => ({ REDIS_PASSWORD: c.password }),
   command: ['sh', '-c', redisStart],
   loginCheck: (c) => ({
@@ -189,7 +194,8 @@ export function engineIdentifiers(name: string): { database: string; user: strin
 
 /** The connection URL a client (or a linked app) uses. */
 export function connectionUrl(engine: Engine, c: DatabaseCredentials, host: string, port: number): string {
-  const auth = engine.namedUser ? `${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}` : `:${encodeURIComponent(c.password)}`;
+  const user = engine.namedUser ? c.user : (engine.urlUser ?? '');
+  const auth = `${encodeURIComponent(user)}:${encodeURIComponent(c.password)}`;
   const path = engine.namedUser ? `/${encodeURIComponent(c.database)}` : '';
   return `${engine.scheme}://${auth}@${host}:${port}${path}`;
 }

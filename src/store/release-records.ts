@@ -3,7 +3,11 @@ import { z } from 'zod';
 import { keys } from '../core/keys.ts';
 import { healthCheckSchema, resourcesSchema } from './lifecycle-settings.ts';
 
-export const releaseStatuses = ['building', 'starting', 'active', 'superseded', 'failed'] as const;
+/**
+ * `superseded`: it served, then another release did. `cancelled`: a newer deploy (or the app's
+ * deletion) replaced it before it served; not a failure, so it must not read as one.
+ */
+export const releaseStatuses = ['building', 'starting', 'active', 'superseded', 'cancelled', 'failed'] as const;
 export type ReleaseStatus = (typeof releaseStatuses)[number];
 
 /** What a release ran with. Env values are masked here; the sealed ones are kept apart for rollbacks. */

@@ -140,7 +140,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     if (err instanceof RolloutAbandoned && err.superseded) {
       await Promise.allSettled([...appContainers, buildContainer].map((c) => removeContainer(docker, c)));
       if (doc.release !== data.release) await releases.removeRelease(doc.name, data.release);
-      await records?.update(doc.name, data.release, (r) => ({ ...r, status: 'failed', error: `superseded: ${err.message}`, onDisk: false }));
+      await records?.update(doc.name, data.release, (r) => ({ ...r, status: 'cancelled', error: err.message, buildLog: report.lines, onDisk: false }));
       return { outcome: 'skipped', reason: `app was deleted or redeployed meanwhile (${err.message})` };
     }
     const failure = await explain(ctx, err);

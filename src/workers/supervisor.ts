@@ -57,8 +57,13 @@ export function startSupervisor(ctx: WorkerContext, perApp: KeyedMutex): Supervi
     return w;
   };
 
-  /** An instance of the app's current release that crashed or failed its health checks. */
-  async function recover(app: string, container: string, cause: 'exited' | 'unhealthy', afterRestart = false): Promise<void> {
+  /**
+   * An instance of the app's current release that crashed or failed its health checks. `id` is
+   * the container a Docker event was about: by the time the event is handled (after the
+   * operation holding the app's lock), a stop then a start may have created another container of
+   * the same name, which did not crash.
+   */
+  async function recover(app: string, container: string, cause: 'exited' | 'unhealthy', afterRestart = false, id?: string): Promise<void> {
     if (watched.get(container)?.restart) return;
     await perApp.run(app, async () => {
       const doc = await ctx.apps.get(app);
@@ -67,6 +72,9 @@ export function startSupervisor(ctx: WorkerContext, perApp: KeyedMutex): Supervi
       if (closed || !doc || doc.status !== 'running' || !ours) return;
       const info = await docker.getContainer(container).inspect().catch(() => undefined);
       if (!info || info.Config.Labels?.[containerLabels.release] !== doc.release) return;
+      if (id && info.Id !== id) return;
+      // It runs: whatever exited is not this instance (a restart that never answered still counts).
+      if (cause === 'exited' && !afterRestart && info.State.Running) return;
       const w = entry(app, container);
       if (w.restart) return;
       const now = Date.now();
@@ -237,11 +245,11 @@ export function startSupervisor(ctx: WorkerContext, perApp: KeyedMutex): Supervi
   function onEvent(line: string): void {
     if (!line.trim()) return;
     try {
-      const event = JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } };
+      const event = JSON.parse(line) as { Actor?: { ID?: string; Attributes?: Record<string, string> } };
       const attributes = event.Actor?.Attributes ?? {};
       const app = attributes[containerLabels.app];
       const name = attributes.name;
-      if (app && name) void recover(app, name, 'exited').catch((err) => log.warn({ err, app, name }, 'recovery failed'));
+      if (app && name) void recover(app, name, 'exited', false, event.Actor?.ID).catch((err) => log.warn({ err, app, name }, 'recovery failed'));
     } catch {
       log.debug({ line }, 'ignoring unparsable Docker event');
     }

@@ -441,6 +441,18 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
       expectFieldError(res, 'env.1X');
       expect(res.body.fields['env.1X']).to.match(/letters, digits and _/);
     });
+    it('refuses an env variable named __proto__ instead of dropping it (POST and PATCH)', async function () {
+      const name = appName('proto');
+      const before = await fx.snapshot();
+      const body = JSON.stringify(validBody(name, {})).replace(/}$/, ',"env":{"__proto__":"x","A":"b"}}');
+      const res = await fx.post('/apps').set('content-type', 'application/json').send(body);
+      expectFieldError(res, 'env.__proto__');
+      expect(res.body.fields['env.__proto__']).to.match(/__proto__ cannot be a variable name/);
+      await fx.expectNothingCreated(before);
+      await fx.post('/apps').send(validBody(name)).expect(202);
+      const patched = await fx.patch(`/apps/${name}`).set('content-type', 'application/json').send('{"env":{"__proto__":"x"}}');
+      expectFieldError(patched, 'env.__proto__');
+    });
   });
 
   describe('POST /apps body size and media type', function () {

@@ -13,7 +13,7 @@ describe('database engines (pure)', () => {
   it('builds connection URLs per engine', () => {
     expect(connectionUrl(engines.postgres!, c, '127.0.0.1', 15001)).to.equal('postgres://u_shop_db:p4ss_w-rd@127.0.0.1:15001/shop_db');
     expect(connectionUrl(engines.mysql!, c, 'gasper-db-shop-db', 3306)).to.equal('mysql://u_shop_db:p4ss_w-rd@gasper-db-shop-db:3306/shop_db');
-    expect(connectionUrl(engines.redis!, c, '127.0.0.1', 15002)).to.equal('redis://:p4ss_w-rd@127.0.0.1:15002');
+    expect(connectionUrl(engines.redis!, c, '127.0.0.1', 15002)).to.equal('redis://default:p4ss_w-rd@127.0.0.1:15002');
   });
 
   it('derives identifiers the engines accept (no role name starting with pg_)', () => {

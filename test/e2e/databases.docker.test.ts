@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
+import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
@@ -10,6 +12,8 @@ import { createDatabase, eventually, requireDatabaseImages, type CreatedDatabase
 import { databaseContainer, docker, requireDocker } from '../support/docker.ts';
 import { createGitRepo, type GitFixture } from '../support/git-fixture.ts';
 import { startTestPlatform, viaProxy, type TestPlatform } from '../support/platform.ts';
+
+const execFileAsync = promisify(execFile);
 
 /**
  * Databases end to end with real parts: REST call → job → node worker → Docker, then the real
@@ -257,12 +261,16 @@ describe('databases through the API (Docker, Redis, pg, mysql2, ioredis)', funct
     after(async () => a && deleteDatabase(a.name));
 
     it('writes, reads after a restart, refuses a wrong password, and restores an RDB backup', async () => {
-      expect(a.url).to.match(/^redis:\/\/:[A-Za-z0-9_-]{32}@127\.0\.0\.1:\d+$/);
+      expect(a.url).to.match(/^redis:\/\/default:[A-Za-z0-9_-]{32}@127\.0\.0\.1:\d+$/);
       await withRedis(a.url, (r) => r.set('greeting', 'hello'));
+      // Debian's redis-cli sends AUTH from a URL only when it names a user.
+      const cli = await execFileAsync('redis-cli', ['-u', a.url, '--no-auth-warning', 'get', 'greeting']);
+      expect(cli.stdout.trim()).to.equal('hello');
       await restartContainer(a.name);
       expect(await eventually(() => withRedis(a.url, (r) => r.get('greeting')))).to.equal('hello');
       // Without the password nothing is readable; with a wrong one AUTH is refused.
       const anonymous = new URL(a.url);
+      anonymous.username = '';
       anonymous.password = '';
       expect(await withRedis(anonymous.toString(), (r) => r.get('greeting')).catch((e: Error) => e))
         .to.be.instanceOf(Error).with.property('message').that.match(/NOAUTH/);

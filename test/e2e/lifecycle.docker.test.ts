@@ -188,6 +188,42 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
     expect(releases[0]).to.include({ onDisk: false });
   });
 
+  it('records no crash when stop, start and restart are sent one right after another, and ends as the last one asked', async () => {
+    const name = unique();
+    await deploy(name);
+    for (const ops of [['stop', 'start', 'restart'], ['restart', 'stop', 'start'], ['start', 'restart', 'stop']]) {
+      // Each request answers at once; the jobs overlap (the worker takes them together).
+      const jobs = [];
+      for (const op of ops) jobs.push(await gasper.api().post(`/apps/${name}/${op}`).expect(202));
+      for (const res of jobs) {
+        const job = await gasper.waitForJob(res.body.job.id);
+        expect(job.state, `${job.error}\n${job.log.join('\n')}`).to.equal('completed');
+      }
+      // The supervisor hears the containers' die events after the jobs: give it a health round.
+      await new Promise((r) => setTimeout(r, 2500));
+      const after = await app(name);
+      const last = ops.at(-1);
+      expect(after.status, `${ops.join(', ')}: ${after.lastError}`).to.equal(last === 'stop' ? 'stopped' : 'running');
+      expect(after.lastError ?? '', ops.join(', ')).to.not.match(/exited|crash|restarting|health/);
+      if (last !== 'stop') expect(await body(name)).to.match(/^v1 /);
+    }
+  });
+
+  it('lists a deploy replaced by a newer one before it served as cancelled, not failed', async () => {
+    const name = unique();
+    await deploy(name);
+    const slow = await gasper.api().patch(`/apps/${name}`).send({ build: ['sleep 5'] }).expect(202);
+    await waitFor('the slow build to start', async () => (await gasper.api().get(`/jobs/${slow.body.job.id}`).expect(200)).body.job.progress.step.startsWith('building'));
+    const newer = await gasper.api().patch(`/apps/${name}`).send({ build: [] }).expect(202);
+    const replaced = await gasper.waitForJob(slow.body.job.id);
+    expect(replaced.state, replaced.log.join('\n')).to.equal('completed');
+    await completed(newer);
+    const releases = (await gasper.api().get(`/apps/${name}/releases`).expect(200)).body.releases;
+    expect(releases.map((r: { id: string; status: string }) => [r.id, r.status])).to.deep.equal([['r000003', 'active'], ['r000002', 'cancelled'], ['r000001', 'superseded']]);
+    expect(releases[1].error).to.be.a('string').and.not.match(/fail/i);
+    expect(await app(name)).to.include({ status: 'running', release: 'r000003' });
+  });
+
   it('records releases and rolls back to the previous one without cloning or building', async () => {
     const name = unique();
     const own = await ownRepo();
