@@ -48,7 +48,7 @@ describe('databases API (Redis, BullMQ)', function () {
   it('never returns or stores the password in clear', async () => {
     const name = dbName();
     const { credentials } = await create(name, 'redis');
-    expect(credentials.url).to.match(/^redis:\/\/:[A-Za-z0-9_-]{32}@127\.0\.0\.1:\d+$/);
+    expect(credentials.url).to.match(/^redis:\/\/default:[A-Za-z0-9_-]{32}@127\.0\.0\.1:\d+$/);
     const answers = [
       (await f.get(`/databases/${name}`).expect(200)).body,
       (await f.get('/databases').expect(200)).body,
