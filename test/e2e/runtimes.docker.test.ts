@@ -1,8 +1,12 @@
+import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
+import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { docker, managedContainers, requireDocker } from '../support/docker.ts';
 import { createGitRepo, type GitFixture } from '../support/git-fixture.ts';
 import { startTestPlatform, viaProxy, type TestPlatform } from '../support/platform.ts';
+
+const curl = (...args: string[]) => promisify(execFile)('curl', args);
 
 /**
  * One sample app per runtime, deployed with neither `build` nor `run`: the conventions alone
@@ -161,6 +165,21 @@ func main() {
     const reply = await get(name);
     expect(reply.status).to.equal(200);
     expect(reply.body).to.equal('<h1>static</h1>\n');
+  });
+
+  it('static: HEAD through the proxy answers 200 with the headers (50 times curl -I)', async () => {
+    const { name, job, log } = await deploy('static', { 'index.html': '<h1>static</h1>\n' });
+    expect(job.state, log).to.equal('completed');
+    const outcomes: Record<string, number> = {};
+    for (let i = 0; i < 50; i++) {
+      const { stdout } = await curl('-sS', '-I', '-m', '10', '-w', '%{http_code}', '-H', `Host: ${name}.localhost:${gasper.proxyPort}`, `http://127.0.0.1:${gasper.proxyPort}/`).catch(
+        (err: { stdout?: string; code?: number }) => ({ stdout: `curl exit ${err.code}: ${err.stdout ?? ''}` }),
+      );
+      const complete = /^HTTP\/1\.1 200 OK\r\n/.test(stdout) && /\r\ncontent-length: 16\r\n/i.test(stdout) && /\r\ncontent-type: text\/html/i.test(stdout) && stdout.endsWith('\r\n\r\n200');
+      const key = complete ? '200 with its headers' : JSON.stringify(stdout.slice(-80));
+      outcomes[key] = (outcomes[key] ?? 0) + 1;
+    }
+    expect(outcomes).to.deep.equal({ '200 with its headers': 50 });
   });
 
   it('a Procfile web: process overrides the runtime default', async () => {
