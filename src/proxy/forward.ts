@@ -66,7 +66,8 @@ export type ForwardError = 'unreachable' | 'timeout' | 'aborted';
 /**
  * Forwards one request over a kept-alive agent and streams the response back. Calls `onError`
  * at most once, and only before any response byte was sent; afterwards the client socket is
- * simply closed, as a half-sent response cannot be turned into an error page.
+ * simply closed, as a half-sent response cannot be turned into an error page. An error after the
+ * upstream's response was complete changes nothing for the client.
  */
 export function forward(
   req: http.IncomingMessage,
@@ -87,17 +88,24 @@ export function forward(
     timeout: timeoutMs,
   });
   let failed = false;
+  let upstreamRes: http.IncomingMessage | undefined;
   const fail = (kind: ForwardError, err: Error) => {
     if (failed) return;
     failed = true;
+    // The response was already received whole: it goes on to the client as it is. This is a
+    // server that sends bytes after its response, such as busybox httpd answering HEAD with the
+    // body too: the parser fails on them after the response is complete (Node drops that
+    // socket). Destroying here threw away the response the client was about to get (curl: 000).
+    if (upstreamRes?.complete) return;
     upstreamReq.destroy();
     if (res.headersSent) res.destroy(err);
     else onError(kind, err);
   };
-  upstreamReq.on('response', (upstreamRes) => {
-    res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, responseHeaders(upstreamRes));
-    upstreamRes.pipe(res);
-    upstreamRes.on('error', (err) => fail('aborted', err));
+  upstreamReq.on('response', (received) => {
+    upstreamRes = received;
+    res.writeHead(received.statusCode ?? 502, received.statusMessage, responseHeaders(received));
+    received.pipe(res);
+    received.on('error', (err) => fail('aborted', err));
   });
   upstreamReq.on('timeout', () => fail('timeout', new Error('upstream timed out')));
   upstreamReq.on('error', (err) => fail('unreachable', err));

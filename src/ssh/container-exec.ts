@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import type { Duplex, Writable } from 'node:stream';
+import { Writable, type Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { appUser } from '../workers/container-spec.ts';
 
@@ -20,9 +20,17 @@ export interface ContainerExecOptions {
 }
 
 export interface ContainerExec {
-  /** Input of the process (the client's stdin). End it to send EOF. */
+  /**
+   * Input of the process (the client's stdin). Without a PTY, ending it sends EOF. With a PTY its
+   * end is ignored, as sshd ignores a client's EOF on a PTY session (a terminal's EOF is ^D in
+   * the data): Docker answers a TTY exec's stdin EOF by closing its output at once, which lost
+   * whatever the process had not yet printed (`ssh -tt app@host 'echo a; echo b'` printed nothing).
+   */
   stdin: Writable;
-  /** Wires the output: with a PTY everything goes to `stdout`. Resolves with the exit code. */
+  /**
+   * Wires the output: with a PTY everything goes to `stdout`. Resolves with the exit code once
+   * the process has exited and all its output was handed to `stdout` and `stderr`.
+   */
   run(stdout: Writable, stderr: Writable): Promise<number>;
   resize(cols: number, rows: number): Promise<void>;
   /** Ends every process of the session. Safe to repeat. */
@@ -45,6 +53,34 @@ kill -HUP $p 2>/dev/null
 for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0.2; p=$(victims); [ -z "$p" ] && exit 0; done
 kill -KILL $p 2>/dev/null
 exit 0`;
+
+/**
+ * Passes chunks on to `to` and tracks the callback of the last one: once it ran, every byte
+ * before it was handed on as well (the SSH channel holds data back while the client's window is full).
+ */
+function relay(to: Writable): Writable & { flushed(): Promise<void> } {
+  let last: Promise<void> = Promise.resolve();
+  return Object.assign(
+    new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        last = new Promise<void>((resolve) => to.write(chunk, () => resolve()));
+        callback();
+      },
+    }),
+    { flushed: () => last },
+  );
+}
+
+/** Writes through to `stream`, but never ends it: see `ContainerExec.stdin`. */
+function keepOpen(stream: Duplex): Writable {
+  return new Writable({
+    write: (chunk: Buffer, _encoding, callback) => {
+      if (stream.destroyed || !stream.writable) return callback();
+      stream.write(chunk, () => callback());
+    },
+    final: (callback) => callback(),
+  });
+}
 
 export async function startContainerExec(options: ContainerExecOptions): Promise<ContainerExec> {
   const { docker, pty } = options;
@@ -78,11 +114,17 @@ export async function startContainerExec(options: ContainerExecOptions): Promise
 
   let killing: Promise<void> | undefined;
   return {
-    stdin: stream,
+    stdin: pty ? keepOpen(stream) : stream,
     async run(stdout, stderr) {
-      if (pty) stream.on('data', (chunk: Buffer) => stdout.write(chunk));
-      else docker.modem.demuxStream(stream, stdout, stderr);
+      const out = relay(stdout);
+      const err = relay(stderr);
+      if (pty) stream.on('data', (chunk: Buffer) => out.write(chunk));
+      else docker.modem.demuxStream(stream, out, err);
       await ended;
+      // Only now may the caller send the exit status: the client must have all the output first.
+      // A client gone meanwhile takes nothing more (its channel may never call back).
+      const gone = new Promise<void>((resolve) => (stdout.destroyed ? resolve() : stdout.once('close', () => resolve())));
+      await Promise.race([Promise.all([out.flushed(), err.flushed()]), gone]);
       finished = true;
       // The stream ends as the process exits; Docker may report it as running a moment longer.
       for (let i = 0; i < 50; i++) {

@@ -57,6 +57,9 @@ interface RuntimeConventions {
   runHint?: string;
 }
 
+/** The static runtime's document roots, the first found wins (gasper-static accepts exactly these). */
+export const staticDocroots = ['public', 'dist', 'build', '_site'] as const;
+
 const none = (reason: string) => ({ commands: [] as string[], reason });
 
 interface PackageJson {
@@ -174,7 +177,14 @@ const conventions: Record<string, RuntimeConventions> = {
 
   static: {
     build: () => none('static files are served as they are'),
-    run: () => ({ command: 'busybox httpd -f -v -p "$PORT" -h /app', reason: 'busybox httpd serves the repository' }),
+    // gasper-static (docker/runtimes/static) serves no dotfiles, and from the repository root no
+    // manifests or build files either; a site's usual output directory is its document root.
+    run(layout) {
+      const docroot = staticDocroots.find((dir) => layout.has(`${dir}/`));
+      return docroot
+        ? { command: `gasper-static ${docroot}`, reason: `static: serving ${docroot}/` }
+        : { command: 'gasper-static .', reason: `static: serving the repository root (no ${staticDocroots.map((d) => `${d}/`).join(', ')})` };
+    },
   },
 };
 

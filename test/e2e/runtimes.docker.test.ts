@@ -1,8 +1,12 @@
+import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
+import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { docker, managedContainers, requireDocker } from '../support/docker.ts';
 import { createGitRepo, type GitFixture } from '../support/git-fixture.ts';
 import { startTestPlatform, viaProxy, type TestPlatform } from '../support/platform.ts';
+
+const curl = (...args: string[]) => promisify(execFile)('curl', args);
 
 /**
  * One sample app per runtime, deployed with neither `build` nor `run`: the conventions alone
@@ -154,13 +158,77 @@ func main() {
     expect(reply.body).to.equal('go linux\n');
   });
 
-  it('static: busybox httpd serves the repository', async () => {
-    const { name, job, log } = await deploy('static', { 'index.html': '<h1>static</h1>\n' });
+  it('static: the repository root is served, without dotfiles and build files', async () => {
+    const { name, job, log } = await deploy('static', {
+      'index.html': '<h1>static</h1>\n',
+      'about/index.html': 'about\n',
+      '.env': 'SECRET=1\n',
+      '.well-known/x': 'hidden\n',
+      'package.json': '{}\n',
+      'app.json': '{}\n',
+      Procfile: 'worker: true\n',
+      'Gemfile.lock': 'x\n',
+      'yarn.lock': 'x\n',
+      'requirements.txt': 'x\n',
+      'sub/package.json': '{}\n',
+      'notes.txt': 'served\n',
+    });
     expect(job.state, log).to.equal('completed');
     expect(log).to.include('build: (none)');
+    expect(log).to.include('run: gasper-static . (static: serving the repository root');
     const reply = await get(name);
     expect(reply.status).to.equal(200);
     expect(reply.body).to.equal('<h1>static</h1>\n');
+    expect((await get(name, '/notes.txt')).body).to.equal('served\n');
+    expect((await get(name, '/about/')).body).to.equal('about\n');
+    // A directory without its slash is redirected without naming the container's port.
+    const redirect = await get(name, '/about');
+    expect(redirect.status).to.equal(301);
+    expect(redirect.headers.location).to.equal('/about/');
+    const statuses: Record<string, number> = {};
+    for (const path of ['/.env', '/%2eenv', '/sub/../.env', '/.well-known/x', '/package.json', '/app.json', '/Procfile', '/Gemfile.lock', '/yarn.lock', '/requirements.txt', '/sub/package.json', '/.git/config']) {
+      statuses[path] = (await get(name, path)).status;
+    }
+    expect(Object.entries(statuses).filter(([, status]) => status !== 404)).to.deep.equal([]);
+  });
+
+  it('static: dist/ is the document root when the repository has one', async () => {
+    const { name, job, log } = await deploy('static', {
+      'index.html': 'the repository root\n',
+      'dist/index.html': '<h1>dist</h1>\n',
+      'dist/.env': 'SECRET=2\n',
+      'build/index.html': 'build\n',
+      '.env': 'SECRET=1\n',
+      'package.json': '{}\n',
+    });
+    expect(job.state, log).to.equal('completed');
+    expect(log).to.include('run: gasper-static dist (static: serving dist/)');
+    const reply = await get(name);
+    expect(reply.status).to.equal(200);
+    expect(reply.body).to.equal('<h1>dist</h1>\n');
+    const statuses: Record<string, number> = {};
+    for (const path of ['/.env', '/package.json', '/dist/index.html', '/build/index.html', '/../.env', '/%2e%2e/.env']) {
+      statuses[path] = (await get(name, path)).status;
+    }
+    // A path above the document root is a bad request to nginx.
+    expect(statuses).to.deep.equal({
+      '/.env': 404, '/package.json': 404, '/dist/index.html': 404, '/build/index.html': 404, '/../.env': 400, '/%2e%2e/.env': 400,
+    });
+  });
+
+  it('static: HEAD through the proxy answers 200 with the headers (50 times curl -I)', async () => {
+    const { name, job, log } = await deploy('static', { 'index.html': '<h1>static</h1>\n' });
+    expect(job.state, log).to.equal('completed');
+    const outcomes: Record<string, number> = {};
+    for (let i = 0; i < 50; i++) {
+      const { stdout } = await curl('-sS', '-I', '-m', '10', '-w', '%{http_code}', '-H', `Host: ${name}.localhost:${gasper.proxyPort}`, `http://127.0.0.1:${gasper.proxyPort}/`).catch(
+        (err: { stdout?: string; code?: number }) => ({ stdout: `curl exit ${err.code}: ${err.stdout ?? ''}` }),
+      );
+      const complete = /^HTTP\/1\.1 200 OK\r\n/.test(stdout) && /\r\ncontent-length: 16\r\n/i.test(stdout) && /\r\ncontent-type: text\/html/i.test(stdout) && stdout.endsWith('\r\n\r\n200');
+      const key = complete ? '200 with its headers' : JSON.stringify(stdout.slice(-80));
+      outcomes[key] = (outcomes[key] ?? 0) + 1;
+    }
+    expect(outcomes).to.deep.equal({ '200 with its headers': 50 });
   });
 
   it('a Procfile web: process overrides the runtime default', async () => {

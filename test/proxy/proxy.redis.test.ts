@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
+import { promisify } from 'node:util';
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import { createLogger } from '../../src/core/log.ts';
@@ -10,6 +12,7 @@ import { startProxy, type ProxyHandle } from '../../src/proxy/index.ts';
 import { startTestRedis } from '../support/redis.ts';
 
 const DOMAIN = 'gasper.test';
+const curl = (...args: string[]) => promisify(execFile)('curl', args);
 const silent = createLogger('silent');
 
 function appName(): string {
@@ -512,6 +515,35 @@ describe('proxy (real Redis, real upstreams)', function () {
         expect(r.status).to.equal(200);
         expect(r.body.toString()).to.equal('alpha');
       }
+    });
+
+    it('answers HEAD whole when the upstream also sends a body (as busybox httpd does): 50 times curl -I', async () => {
+      // busybox httpd answers HEAD with the body too, then closes: Node's client parser sees the
+      // body as a malformed next response and errors the request after the response had ended.
+      const sloppy = net.createServer((socket) => {
+        socket.once('data', () => {
+          socket.end('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-type: text/html\r\nETag: "x-b"\r\nContent-Length: 11\r\n\r\n<h1>x</h1>\n');
+        });
+        socket.on('error', () => {});
+      });
+      await new Promise<void>((resolve) => sloppy.listen(0, '127.0.0.1', resolve));
+      cleanups.push(() => new Promise((resolve) => sloppy.close(resolve)));
+      const app = appName();
+      await routeLive(app, [(sloppy.address() as net.AddressInfo).port]);
+      const outcomes: Record<string, number> = {};
+      for (let i = 0; i < 50; i++) {
+        const { stdout } = await curl('-sS', '-I', '-m', '5', '-w', '%{http_code}', '-H', `Host: ${hostOf(app)}`, `http://127.0.0.1:${proxy.port}/`).catch(
+          (err: { stdout?: string; code?: number }) => ({ stdout: `curl exit ${err.code}: ${err.stdout ?? ''}` }),
+        );
+        const complete = /^HTTP\/1\.1 200 OK\r\n/.test(stdout) && /\r\ncontent-length: 11\r\n/i.test(stdout) && /\r\netag: "x-b"\r\n/i.test(stdout) && stdout.endsWith('\r\n\r\n200');
+        const key = complete ? '200 with its headers' : JSON.stringify(stdout.slice(-80));
+        outcomes[key] = (outcomes[key] ?? 0) + 1;
+      }
+      expect(outcomes).to.deep.equal({ '200 with its headers': 50 });
+      // A GET still gets the body.
+      const r = await send(proxy.port, hostOf(app), { path: '/' });
+      expect(r.status).to.equal(200);
+      expect(r.body.toString()).to.equal('<h1>x</h1>\n');
     });
 
     it('does not crash when the client goes away before the upstream answers', async () => {

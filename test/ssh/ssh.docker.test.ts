@@ -90,6 +90,24 @@ describe('ssh into an app (OpenSSH client, Docker, Redis)', function () {
     expect(stdout).to.match(/^\/dev\/pts\/\d+\r?$/m);
   });
 
+  it('gives a PTY command all its output before the exit status, with the client\'s stdin at its end (ssh -tt, 50 runs)', async function () {
+    this.timeout(600_000);
+    // The client's stdin is empty, so ssh sends EOF at once: Docker used to close a TTY exec's
+    // output on that EOF, and 2 runs in 10 printed nothing or only `a`.
+    const runs = async (command: string, count: number, expected: RegExp) => {
+      const wrong: string[] = [];
+      for (let i = 0; i < count; i++) {
+        const result = await client.exec(sshPort, app, command, { identity: alice.identity, extra: ['-tt'] });
+        if (!expected.test(result.stdout) || result.code !== 0) wrong.push(JSON.stringify(result));
+      }
+      return wrong;
+    };
+    const echoes = await runs('echo a; echo b; echo c', 50, /^a\r\nb\r\nc\r\n$/);
+    expect(echoes, `${echoes.length} of 50 runs lost output:\n${echoes.slice(0, 5).join('\n')}`).to.deep.equal([]);
+    const ttys = await runs('tty; stty size', 20, /^\/dev\/pts\/\d+\r\n\d+ \d+\r\n$/);
+    expect(ttys, `${ttys.length} of 20 runs lost output:\n${ttys.slice(0, 5).join('\n')}`).to.deep.equal([]);
+  });
+
   it('follows window changes (tmux resizes the client terminal)', async () => {
     const socket = path.join(client.dir, `tmux-${crypto.randomBytes(3).toString('hex')}`);
     const tmux = (...args: string[]) => run('tmux', ['-S', socket, '-f', '/dev/null', ...args], { env: { PATH: process.env.PATH!, HOME: client.dir } });

@@ -13,7 +13,7 @@ const npmInstall = 'npm install --no-audit --no-fund';
 const pipInstall = 'pip install --user --no-cache-dir --no-warn-script-location -r requirements.txt';
 const composerInstall = 'composer install --no-dev --no-interaction --no-progress --prefer-dist --optimize-autoloader';
 const goBuild = 'go build -o gasper-app .';
-const busybox = 'busybox httpd -f -v -p "$PORT" -h /app';
+const staticRoot = 'gasper-static .';
 
 /** runtime, what the repository holds → default build commands and run command. */
 const layouts: [string, string, RepoListing, string[], string][] = [
@@ -47,8 +47,13 @@ const layouts: [string, string, RepoListing, string[], string][] = [
   ['go', 'a module', repo(['go.mod', 'go.sum', 'main.go', 'internal/']), [goBuild], './gasper-app'],
   ['go', '.go files without go.mod', repo(['main.go', 'main_test.go']), [`GO111MODULE=off ${goBuild}`], './gasper-app'],
   // static
-  ['static', 'files are served as they are', repo(['index.html', 'package.json']), [], busybox],
-  ['static', 'an empty repository', repo([]), [], busybox],
+  ['static', 'files are served from the repository root', repo(['index.html', 'package.json']), [], staticRoot],
+  ['static', 'an empty repository', repo([]), [], staticRoot],
+  ['static', 'dist/ is the document root', repo(['dist/', 'dist/index.html', 'package.json', '.env']), [], 'gasper-static dist'],
+  ['static', 'public/ before dist/, build/ and _site/', repo(['_site/', 'build/', 'dist/', 'public/']), [], 'gasper-static public'],
+  ['static', 'build/ before _site/', repo(['_site/', 'build/']), [], 'gasper-static build'],
+  ['static', '_site/ (Jekyll)', repo(['_site/', '_config.yml']), [], 'gasper-static _site'],
+  ['static', 'a file named dist is not a directory', repo(['dist', 'index.html']), [], staticRoot],
 ];
 
 /** runtime, what the repository holds → the problem when `run` is omitted. */
