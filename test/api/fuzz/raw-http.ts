@@ -14,7 +14,9 @@ export interface RawOutcome {
  * Sends a request exactly as given (no client-side checks of the target or the headers, which
  * node's http client would refuse), over its own connection, and waits for the status line and
  * headers at most `timeoutMs`. A body is written while the answer is read, so a server that
- * answers early (413) is heard even if it then closes the connection.
+ * answers early (413) is heard even if it then closes the connection. The client never
+ * half-closes: Node's HTTP server (without `httpAllowHalfOpen`) takes a FIN from the client as
+ * an aborted request, and browsers and HTTP clients do not send one before the answer.
  */
 export function sendRaw(port: number, request: FuzzRequest, timeoutMs: number): Promise<RawOutcome> {
   return new Promise((resolve) => {
@@ -54,7 +56,7 @@ export function sendRaw(port: number, request: FuzzRequest, timeoutMs: number): 
       socket.write(Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'));
       if (body === undefined) return;
       if (!request.chunked) {
-        socket.end(body);
+        socket.write(body);
         return;
       }
       for (let offset = 0; offset < body.length; offset += 64 * 1024) {
@@ -63,7 +65,7 @@ export function sendRaw(port: number, request: FuzzRequest, timeoutMs: number): 
         socket.write(part);
         socket.write('\r\n');
       }
-      socket.end('0\r\n\r\n');
+      socket.write('0\r\n\r\n');
     });
   });
 }
