@@ -38,7 +38,8 @@ describe('fuzz: generated hostile requests across every route (real Redis, real 
   const errors: unknown[] = [];
 
   before(async function () {
-    fx = await startApiFixture({ authFailuresPerMinute: 1_000_000, changesPerMinute: 1_000_000 });
+    // No worker beats for the nodes: they must not go down during the run.
+    fx = await startApiFixture({ authFailuresPerMinute: 1_000_000, changesPerMinute: 1_000_000, nodeTimeoutMs: 3_600_000 });
     const app = createApiApp({ ...fx.deps, log: fx.deps.log });
     server = http.createServer(app);
     server.on('clientError', (err) => errors.push(err));
