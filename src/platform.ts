@@ -89,7 +89,9 @@ export async function startPlatform(
           healthTimeoutMs: config.healthTimeoutMs, buildTimeoutMs: config.buildTimeoutMs, keepReleases: config.lifecycle.keepReleases,
           advertisedDockerHost: config.nodeDockerHost,
           reconcileIntervalMs: config.nodes.reconcileIntervalMs, stalledIntervalMs: config.nodes.stalledIntervalMs,
-          observability: { logLines: config.logLines, metricsIntervalMs: config.metrics.intervalMs, metricsHistory: config.metrics.history },
+          observability: {
+            logLines: config.logLines, logMaxBytes: config.logMaxBytes, logLineMaxBytes: config.logLineMaxBytes, metricsIntervalMs: config.metrics.intervalMs, metricsHistory: config.metrics.history,
+          },
           databases: {
             databaseImages: config.databases.images, readyTimeoutMs: config.databases.readyTimeoutMs,
             backupMaxBytes: config.databases.backupMaxBytes, backupsKept: config.databases.backupsKept,
@@ -132,6 +134,7 @@ export async function startPlatform(
           allowLocalRepos: config.allowLocalRepos, nodeTimeoutMs: config.nodes.timeoutMs, cpuOvercommit: config.nodes.cpuOvercommit, jobAttempts: config.jobAttempts,
           authFailuresPerMinute: config.limits.authFailuresPerMinute, changesPerMinute: config.limits.changesPerMinute,
           trustedProxies: config.trustedProxies, webhookMaxBytes: config.webhookMaxBytes,
+          logFollowsPerUser: config.logFollows.perUser, logFollowsMax: config.logFollows.max,
           metricsToken: config.metricsToken,
           databasePorts: config.databases.ports,
           resources: config.lifecycle.resources,

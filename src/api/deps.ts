@@ -40,6 +40,10 @@ export interface ApiOptions {
   changesPerMinute: number;
   /** Longest wait of one blocking read of a log follow before a keep-alive. Default 15 s. */
   logFollowBlockMs?: number;
+  /** Log follows one user may hold open on this process (GASPER_LOG_FOLLOWS_PER_USER). Default 10. */
+  logFollowsPerUser?: number;
+  /** Log follows open on this process in all (GASPER_LOG_FOLLOWS_MAX). Default 500. */
+  logFollowsMax?: number;
   /** A token that may read `GET /metrics` only (the admin token always may). */
   metricsToken?: string;
   /** Attempts for jobs that fail transiently (database jobs). Default 3. */

@@ -60,7 +60,7 @@ export const errorMeanings: Record<ErrorCode, string> = {
   RELEASE_NOT_ON_DISK: 'rollback to a release whose directory was pruned (`GASPER_KEEP_RELEASES`)',
   PAYLOAD_TOO_LARGE: 'the body is over the limit',
   UNSUPPORTED_MEDIA_TYPE: 'a body that is not `application/json`, or in a charset or Content-Encoding the API does not read',
-  RATE_LIMITED: 'too many failed authentications from an address, or changes by a user. See `Retry-After`',
+  RATE_LIMITED: 'too many failed authentications from an address, or changes by a user (see `Retry-After`), or log follows open (per user or in all: the message names the setting)',
   NO_NODE_AVAILABLE: 'no node can take apps: none registered, or every one is down (no heartbeat for `GASPER_NODE_TIMEOUT_MS`) or draining',
   NO_CAPACITY: 'live nodes exist, but none has the CPU and memory the app needs free. The message names the node with the most room',
   NODE_IN_USE: '`DELETE /nodes/:id` of a node that is up, or still holds app instances or databases: the message names them',

@@ -137,7 +137,15 @@ export const envSchema = z.object({
   GASPER_WEBHOOK_MAX_BYTES: z.coerce.number().int().min(64 * 1024).max(25 * 1024 * 1024).default(2 * 1024 * 1024)
     .meta({ description: 'largest GitHub webhook body the API reads; a larger one gets 413 unread', shownDefault: '`2097152` (2 MiB)' }),
   GASPER_LOG_LINES: z.coerce.number().int().min(100).max(1_000_000).default(10_000)
-    .describe('lines of app output kept per app (a capped Redis stream, trimmed approximately)'),
+    .describe('lines of app output kept per app (a capped Redis stream)'),
+  GASPER_LOG_MAX_BYTES: z.coerce.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(8 * 1024 * 1024)
+    .meta({ description: "bytes of app output kept per app in Redis (64 KiB to 1 GiB): the oldest lines go first, whichever of this and `GASPER_LOG_LINES` is reached first", shownDefault: '`8388608` (8 MiB)' }),
+  GASPER_LOG_LINE_MAX_BYTES: z.coerce.number().int().min(256).max(1024 * 1024).default(8 * 1024)
+    .describe('longest line of app output kept (256 to 1048576 bytes); a longer one is cut and ends with `… [truncated N bytes]`'),
+  GASPER_LOG_FOLLOWS_PER_USER: z.coerce.number().int().min(1).max(100_000).default(10)
+    .describe('log follows (`GET /apps/:name/logs?follow=1`) one user may hold open at once on one API process; one more gets `429`'),
+  GASPER_LOG_FOLLOWS_MAX: z.coerce.number().int().min(1).max(100_000).default(500)
+    .describe('log follows open at once on one API process, all users together; one more gets `429`. They share one Redis connection'),
   GASPER_METRICS_INTERVAL_MS: z.coerce.number().int().min(500).default(5000)
     .describe('pause between two rounds of CPU and memory sampling on each node'),
   GASPER_METRICS_HISTORY: z.coerce.number().int().min(2).max(10_000).default(60).describe('samples kept per instance'),
@@ -258,6 +266,11 @@ export interface Config {
   logLevel: Env['GASPER_LOG_LEVEL'];
   /** Container output lines kept per app (a capped Redis stream). */
   logLines: number;
+  /** Bytes of container output kept per app, and the longest line kept (longer ones are cut and marked). */
+  logMaxBytes: number;
+  logLineMaxBytes: number;
+  /** Log follows open at once on one API process: per user, and in all. */
+  logFollows: { perUser: number; max: number };
   /** How often the node worker samples each instance's CPU and memory, and how many samples it keeps. */
   metrics: { intervalMs: number; history: number };
   /** A token that may read `GET /metrics` only (the admin token always may). */
@@ -342,6 +355,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     dns: dnsConfig(e),
     logLevel: e.GASPER_LOG_LEVEL,
     logLines: e.GASPER_LOG_LINES,
+    logMaxBytes: e.GASPER_LOG_MAX_BYTES,
+    logLineMaxBytes: e.GASPER_LOG_LINE_MAX_BYTES,
+    logFollows: { perUser: e.GASPER_LOG_FOLLOWS_PER_USER, max: e.GASPER_LOG_FOLLOWS_MAX },
     metrics: { intervalMs: e.GASPER_METRICS_INTERVAL_MS, history: e.GASPER_METRICS_HISTORY },
     metricsToken: e.GASPER_METRICS_TOKEN,
     lifecycle: lifecycleOptionsFromEnv(e, (variable, reason) => new ConfigError(variable, reason)),

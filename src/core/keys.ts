@@ -64,6 +64,8 @@ export const keys = {
   appLogs: (name: string) => `gasper:app:${name}:logs`,
   /** Per container, the Docker timestamp of the last line collected (resumes after a worker restart). */
   appLogCursors: (name: string) => `gasper:app:${name}:log-cursors`,
+  /** Bytes the app's log stream holds, as store/app-logs.ts counts them (its byte budget). */
+  appLogBytes: (name: string) => `gasper:app:${name}:log-bytes`,
   /** Per instance, the last resource samples (see store/app-metrics.ts). */
   appMetrics: (name: string) => `gasper:app:${name}:metrics`,
   /** Cluster-wide deploy duration histogram, rendered by the API's /metrics. */

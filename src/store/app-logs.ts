@@ -20,23 +20,84 @@ export interface LineToAppend {
   text: string;
 }
 
+/** Bounds of one app's log stream (GASPER_LOG_LINES, GASPER_LOG_MAX_BYTES, GASPER_LOG_LINE_MAX_BYTES). */
+export interface LogLimits {
+  /** Lines kept. */
+  maxLines: number;
+  /** Bytes kept, as `entryBytes` counts them: a few long lines must not hold as much as many short ones. */
+  maxBytes: number;
+  /** Longest line kept: a longer one is cut and ends with `… [truncated N bytes]`. */
+  maxLineBytes: number;
+}
+
+export const defaultLogLimits: Readonly<LogLimits> = Object.freeze({ maxLines: 10_000, maxBytes: 8 * 1024 * 1024, maxLineBytes: 8 * 1024 });
+
+/** What an entry costs besides its field values (ids, field names, listpack headers), roughly. */
+const entryOverhead = 40;
+
+/**
+ * `text` cut to at most `maxBytes` bytes of UTF-8 (never inside a character), ending with
+ * `… [truncated 12,345 bytes]` when anything was cut. `alreadyDropped`: bytes of the line
+ * a reader threw away before (LineBuffer), counted in the mark.
+ */
+export function truncateLine(text: string, maxBytes: number, alreadyDropped = 0): string {
+  const bytes = Buffer.byteLength(text);
+  if (bytes <= maxBytes && alreadyDropped === 0) return text;
+  const mark = (n: number) => `… [truncated ${n.toLocaleString('en-US')} bytes]`;
+  // The mark's length depends on the count, which depends on the cut: size it for the most.
+  const room = Math.max(0, maxBytes - Buffer.byteLength(mark(bytes + alreadyDropped)));
+  const buffer = Buffer.from(text);
+  let cut = Math.min(room, buffer.length);
+  while (cut > 0 && cut < buffer.length && (buffer[cut]! & 0xc0) === 0x80) cut--;
+  return buffer.subarray(0, cut).toString('utf8') + mark(buffer.length - cut + alreadyDropped);
+}
+
 /**
  * Appends only while the app exists, so a line collected while the app is being deleted cannot
- * bring its keys back; moves the container's resume point in the same step.
- * KEYS: app, logs, cursors. ARGV: maxlen, container id, cursor, instance, release, then
- * (stream, timestamp, text) per line.
+ * bring its keys back; moves the container's resume point in the same step. Then trims the
+ * oldest entries until the stream is within both its line count and its byte budget: each
+ * entry's size is counted when it is added and subtracted when it is trimmed (a counter key),
+ * so trimming reads only the entries it removes.
+ * KEYS: app, logs, cursors, bytes. ARGV: maxLines, maxBytes, container id, cursor, instance,
+ * release, then (stream, timestamp, text) per line.
  */
 const appendScript = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-for i = 6, #ARGV, 3 do
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'i', ARGV[4], 'r', ARGV[5], 's', ARGV[i], 't', ARGV[i + 1], 'm', ARGV[i + 2])
+local overhead = ${entryOverhead}
+local added = 0
+for i = 7, #ARGV, 3 do
+  redis.call('XADD', KEYS[2], '*', 'i', ARGV[5], 'r', ARGV[6], 's', ARGV[i], 't', ARGV[i + 1], 'm', ARGV[i + 2])
+  added = added + overhead + #ARGV[5] + #ARGV[6] + #ARGV[i] + #ARGV[i + 1] + #ARGV[i + 2]
 end
-redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
+local bytes = redis.call('INCRBY', KEYS[4], added)
+local len = redis.call('XLEN', KEYS[2])
+local maxLines, maxBytes = tonumber(ARGV[1]), tonumber(ARGV[2])
+if len <= maxLines and bytes <= maxBytes then return 1 end
+local start = '-'
+local keep = nil
+while keep == nil and len > 1 do
+  local page = redis.call('XRANGE', KEYS[2], start, '+', 'COUNT', 200)
+  if #page == 0 then break end
+  for _, entry in ipairs(page) do
+    if len <= 1 or (len <= maxLines and bytes <= maxBytes) then keep = entry[1] break end
+    local size = overhead
+    local fields = entry[2]
+    for f = 2, #fields, 2 do size = size + #fields[f] end
+    bytes = bytes - size
+    len = len - 1
+    start = '(' .. entry[1]
+  end
+end
+if keep ~= nil then redis.call('XTRIM', KEYS[2], 'MINID', keep) end
+-- Lines written before the counter existed were never counted: never below zero.
+if bytes < 0 then bytes = 0 end
+redis.call('SET', KEYS[4], bytes)
 return 1`;
 
-type RawEntry = [string, string[]];
+export type RawEntry = [string, string[]];
 
-function toLine([id, fields]: RawEntry): LogLine {
+export function toLine([id, fields]: RawEntry): LogLine {
   const get = (name: string) => {
     for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1] ?? '';
     return '';
@@ -45,11 +106,19 @@ function toLine([id, fields]: RawEntry): LogLine {
 }
 
 /**
- * An app's container output in Redis: one capped stream per app (`maxLines`, trimmed
- * approximately, which is cheap), written by the node workers, read by the API.
+ * An app's container output in Redis: one stream per app, within a line count and a byte
+ * budget, long lines cut and marked (`limits`), written by the node workers, read by the API.
  */
 export class AppLogStore {
-  constructor(private readonly redis: Redis, private readonly maxLines = 10_000) {}
+  readonly limits: Readonly<LogLimits>;
+
+  constructor(private readonly redis: Redis, limits: Partial<LogLimits> = {}) {
+    this.limits = { ...defaultLogLimits, ...limits };
+  }
+
+  private get maxLines(): number {
+    return this.limits.maxLines;
+  }
 
   /** False when the app no longer exists (nothing was written). */
   async append(
@@ -58,10 +127,10 @@ export class AppLogStore {
     lines: readonly LineToAppend[],
   ): Promise<boolean> {
     if (lines.length === 0) return true;
-    const args = lines.flatMap((l) => [l.stream, l.timestamp, l.text]);
+    const args = lines.flatMap((l) => [l.stream, l.timestamp, truncateLine(l.text, this.limits.maxLineBytes)]);
     const written = await this.redis.eval(
-      appendScript, 3, keys.app(app), keys.appLogs(app), keys.appLogCursors(app),
-      this.maxLines, source.containerId, source.cursor, source.instance, source.release, ...args,
+      appendScript, 4, keys.app(app), keys.appLogs(app), keys.appLogCursors(app), keys.appLogBytes(app),
+      this.limits.maxLines, this.limits.maxBytes, source.containerId, source.cursor, source.instance, source.release, ...args,
     );
     return written === 1;
   }
@@ -99,6 +168,17 @@ export class AppLogStore {
     return { lines: kept.reverse(), lastId: lastId ?? '0-0' };
   }
 
+  /** Up to `count` lines after `afterId`, oldest first, without waiting. */
+  async after(app: string, afterId: string, count: number): Promise<LogLine[]> {
+    return ((await this.redis.xrange(keys.appLogs(app), `(${afterId}`, '+', 'COUNT', count)) as RawEntry[]).map(toLine);
+  }
+
+  /** The stream's last id, `0-0` when it is empty. */
+  async lastId(app: string): Promise<string> {
+    const [last] = (await this.redis.xrevrange(keys.appLogs(app), '+', '-', 'COUNT', 1)) as RawEntry[];
+    return last?.[0] ?? '0-0';
+  }
+
   /**
    * Lines after `afterId`, waiting up to `blockMs` for some: null on time-out. `connection` must
    * be one of its own, since a blocking read holds it.
@@ -109,4 +189,11 @@ export class AppLogStore {
       | null;
     return reply ? reply.flatMap(([, entries]) => entries.map(toLine)) : null;
   }
+}
+
+/** Orders two stream ids (`<ms>-<seq>`): negative, zero or positive. */
+export function compareStreamIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am - bm || as - bs;
 }

@@ -70,7 +70,7 @@ export class AppStore {
       .del(...rollouts.length ? rollouts : [keys.appRollout(name, '-')])
       .del(
         keys.app(name), keys.appReleaseSeq(name), keys.appReleases(name), keys.appOpSeq(name),
-        keys.appLogs(name), keys.appLogCursors(name), keys.appMetrics(name),
+        keys.appLogs(name), keys.appLogCursors(name), keys.appLogBytes(name), keys.appMetrics(name),
       )
       .srem(keys.apps, name)
       .exec();

@@ -25,12 +25,16 @@ export type UserDocument = z.infer<typeof userDocumentSchema>;
 export class UserStore {
   constructor(private readonly redis: Redis) {}
 
-  /** False when the name is taken. */
+  /**
+   * False when the name is taken. One script: a user is never stored without being listed
+   * (an API process stopped between two commands left exactly that).
+   */
   async create(user: UserDocument): Promise<boolean> {
-    const created = await this.redis.set(keys.user(user.name), JSON.stringify(userDocumentSchema.parse(user)), 'NX');
-    if (created !== 'OK') return false;
-    await this.redis.sadd(keys.users, user.name);
-    return true;
+    const created = await this.redis.eval(
+      "if redis.call('SET', KEYS[1], ARGV[1], 'NX') then redis.call('SADD', KEYS[2], ARGV[2]) return 1 end return 0",
+      2, keys.user(user.name), keys.users, JSON.stringify(userDocumentSchema.parse(user)), user.name,
+    );
+    return created === 1;
   }
 
   async get(name: string): Promise<UserDocument | undefined> {

@@ -92,7 +92,7 @@ export function startLogCollector(
     };
     const take = (kind: 'stdout' | 'stderr', lines: string[]) => {
       for (const raw of lines) {
-        const line = parseTimedLine(raw, new Date().toISOString());
+        const line = parseTimedLine(raw, new Date().toISOString(), store.limits.maxLineBytes);
         const nanos = timestampNanos(line.timestamp);
         // Docker's `since` is inclusive: the last line already stored comes again.
         if (nanos !== undefined && resumeAfter !== undefined && nanos <= resumeAfter) continue;
@@ -107,7 +107,7 @@ export function startLogCollector(
     };
     const outputs = { stdout: new PassThrough(), stderr: new PassThrough() };
     const drained = (['stdout', 'stderr'] as const).map((kind) => {
-      const buffer = new LineBuffer();
+      const buffer = new LineBuffer(store.limits.maxLineBytes);
       outputs[kind].setEncoding('utf8');
       outputs[kind].on('data', (chunk: string) => take(kind, buffer.push(chunk)));
       return new Promise<void>((resolve) => outputs[kind].once('end', () => resolve(take(kind, buffer.flush()))));
@@ -165,7 +165,8 @@ export function startLogCollector(
         if (closing) stream.destroy();
         // Whatever started while no event stream was open is found by listing.
         await resync();
-        const buffer = new LineBuffer();
+        // Events are small JSON lines; the bound only keeps a broken stream from growing one without end.
+        const buffer = new LineBuffer(1024 * 1024);
         stream.setEncoding('utf8');
         for await (const chunk of stream) {
           for (const line of buffer.push(chunk as string)) {

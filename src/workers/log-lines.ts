@@ -9,16 +9,21 @@ export interface TimedLine {
   text: string;
 }
 
-/** Longest line kept; Docker itself splits lines at 16 KiB. */
-export const maxLineLength = 16 * 1024;
+import { defaultLogLimits, truncateLine } from '../store/app-logs.ts';
+
+/** Longest line kept by default (GASPER_LOG_LINE_MAX_BYTES), in bytes of UTF-8. */
+export const maxLineLength = defaultLogLimits.maxLineBytes;
 
 const timestampPrefix = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})) /;
 
-/** `2024-05-01T10:00:00.123456789Z hello` → `{timestamp, text}`; a line without one keeps `fallback`. */
-export function parseTimedLine(raw: string, fallback: string): TimedLine {
+/**
+ * `2024-05-01T10:00:00.123456789Z hello` → `{timestamp, text}`; a line without one keeps
+ * `fallback`. A text over `maxBytes` is cut and says so (`… [truncated N bytes]`).
+ */
+export function parseTimedLine(raw: string, fallback: string, maxBytes = maxLineLength): TimedLine {
   const match = timestampPrefix.exec(raw);
   const text = match ? raw.slice(match[0].length) : raw;
-  return { timestamp: match ? match[1]! : fallback, text: text.length > maxLineLength ? text.slice(0, maxLineLength) : text };
+  return { timestamp: match ? match[1]! : fallback, text: truncateLine(text, maxBytes) };
 }
 
 /**
@@ -41,25 +46,54 @@ export function sinceParameter(nanos: bigint): string {
 
 /**
  * Splits chunks of text into complete lines, keeping a partial last line for the next chunk.
- * `flush` returns what is left when the stream ends.
+ * `flush` returns what is left when the stream ends. A line longer than `maxBytes` keeps its
+ * head only: the rest is counted, not held, until its newline comes, and the line then ends
+ * with `… [truncated N bytes]`, so an endless line costs no memory and is still one line.
  */
 export class LineBuffer {
   private pending = '';
+  /** Bytes of the current line thrown away. */
+  private dropped = 0;
+
+  constructor(private readonly maxBytes = maxLineLength) {}
 
   push(chunk: string): string[] {
-    const parts = (this.pending + chunk).split('\n');
-    this.pending = parts.pop() ?? '';
-    // A line longer than Docker's own split has no newline for a long time: cut it.
-    if (this.pending.length > 2 * maxLineLength) {
-      parts.push(this.pending);
-      this.pending = '';
+    const lines: string[] = [];
+    for (let start = 0; ; ) {
+      const newline = chunk.indexOf('\n', start);
+      this.append(newline === -1 ? chunk.slice(start) : chunk.slice(start, newline));
+      if (newline === -1) break;
+      lines.push(this.take());
+      start = newline + 1;
     }
-    return parts.map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line));
+    return lines;
   }
 
   flush(): string[] {
-    const rest = this.pending;
+    return this.pending || this.dropped ? [this.take()] : [];
+  }
+
+  private append(piece: string): void {
+    if (this.dropped > 0) {
+      this.dropped += Buffer.byteLength(piece);
+      return;
+    }
+    this.pending += piece;
+    // A character is at least one byte: only a line this long in characters can be over in bytes.
+    if (this.pending.length <= this.maxBytes) return;
+    const bytes = Buffer.from(this.pending);
+    if (bytes.length <= this.maxBytes) return;
+    let cut = this.maxBytes;
+    while (cut > 0 && (bytes[cut]! & 0xc0) === 0x80) cut--;
+    this.pending = bytes.subarray(0, cut).toString('utf8');
+    this.dropped = bytes.length - cut;
+  }
+
+  private take(): string {
+    const line = this.pending.endsWith('\r') && this.dropped === 0 ? this.pending.slice(0, -1) : this.pending;
+    const dropped = this.dropped;
     this.pending = '';
-    return rest ? [rest] : [];
+    this.dropped = 0;
+    return dropped > 0 ? truncateLine(line, this.maxBytes, dropped) : line;
   }
 }

@@ -14,6 +14,9 @@ import { startMetricsSampler } from './metrics-sampler.ts';
 export interface WorkerObservabilityOptions {
   /** Container output lines kept per app (10 000). */
   logLines?: number;
+  /** Bytes of container output kept per app (8 MiB), and the longest line (8 KiB): store/app-logs.ts. */
+  logMaxBytes?: number;
+  logLineMaxBytes?: number;
   /** Pause between resource samples (5 s) and samples kept per instance (60). */
   metricsIntervalMs?: number;
   metricsHistory?: number;
@@ -40,7 +43,11 @@ export function startWorkerObservability(
   const { docker, redis, log } = deps;
   const collector = startLogCollector(
     { scope: options.scope, resyncMs: options.logResyncMs },
-    { docker, store: new AppLogStore(redis, options.logLines), log },
+    { docker, store: new AppLogStore(redis, {
+      ...(options.logLines !== undefined ? { maxLines: options.logLines } : {}),
+      ...(options.logMaxBytes !== undefined ? { maxBytes: options.logMaxBytes } : {}),
+      ...(options.logLineMaxBytes !== undefined ? { maxLineBytes: options.logLineMaxBytes } : {}),
+    }), log },
   );
   const sampler = startMetricsSampler(
     { scope: options.scope, intervalMs: options.metricsIntervalMs },

@@ -37,15 +37,21 @@ describe('GET /apps/:name/logs (Redis)', function () {
     logs = new AppLogStore(redis);
     await ensureAdminToken(redis, token);
   });
-  beforeEach(async () => {
+  async function restartApi(extra: Partial<Parameters<typeof startApi>[0]> = {}) {
+    await api?.close();
     api = await startApi(
       {
         host: '127.0.0.1', port: 0, redisUrl: redisHandle.url, jobAttempts: 1, domain: 'apps.test', proxyPort: 8080,
         allowLocalRepos: true, nodeTimeoutMs: 30_000, logFollowBlockMs: 200, authFailuresPerMinute: 1000, changesPerMinute: 1000,
+        ...extra,
       },
       { log: createLogger('silent'), secrets },
     );
     url = `http://127.0.0.1:${api.port}`;
+  }
+  beforeEach(async () => {
+    api = undefined;
+    await restartApi();
   });
   afterEach(async () => api?.close());
   after(async () => {
@@ -74,11 +80,12 @@ describe('GET /apps/:name/logs (Redis)', function () {
   const followers = async () => ((await redis.client('LIST')) as string).split('\n').filter((l) => l.includes('name=gasper-log-follow')).length;
 
   /** Opens a follow and collects its raw body; `ended` resolves when the server ends it. */
-  function follow(app: string, query = 'follow=1&tail=0') {
-    const state = { body: '', ended: undefined as unknown as Promise<void>, req: undefined as unknown as http.ClientRequest };
+  function follow(app: string, query = 'follow=1&tail=0', as = token, status = 200) {
+    const state = { body: '', status: 0, ended: undefined as unknown as Promise<void>, req: undefined as unknown as http.ClientRequest };
     state.ended = new Promise<void>((resolve, reject) => {
-      state.req = http.get(`${url}/apps/${app}/logs?${query}`, { headers: { authorization: `Bearer ${token}` } }, (res) => {
-        expect(res.statusCode).to.equal(200);
+      state.req = http.get(`${url}/apps/${app}/logs?${query}`, { headers: { authorization: `Bearer ${as}` } }, (res) => {
+        state.status = res.statusCode ?? 0;
+        expect(res.statusCode).to.equal(status);
         res.setEncoding('utf8');
         res.on('data', (c: string) => (state.body += c));
         res.on('end', resolve);
@@ -159,11 +166,109 @@ describe('GET /apps/:name/logs (Redis)', function () {
   it('ends open follows when the API closes, so shutdown does not wait on them', async () => {
     const app = await createApp();
     const streams = [follow(app), follow(app)];
-    await until('two follow connections', async () => (await followers()) === 2);
+    // Both follows share the API's one reader.
+    await until('the follow connection', async () => (await followers()) === 1);
+    await until('both follows answered', () => streams.every((s) => s.status === 200));
     const started = Date.now();
     await api!.close();
     await Promise.all(streams.map((s) => s.ended));
     expect(Date.now() - started).to.be.below(2000);
     await until('no follow connection', async () => (await followers()) === 0);
+  });
+
+  describe('follows are capped, and share one Redis connection', function () {
+    const clients = async () => ((await redis.client('LIST')) as string).trim().split('\n').length;
+    const openAll = async (streams: ReturnType<typeof follow>[]) =>
+      until('the follows to answer', () => streams.every((s) => s.status !== 0), 10_000);
+
+    it('N follows by one user hold one Redis connection; the N+1st gets 429 naming the limit; a closed one gives its place back', async () => {
+      const perUser = 20;
+      await restartApi({ logFollowsPerUser: perUser, logFollowsMax: 1000 });
+      const apps = [await createApp(), await createApp()];
+      const before = await clients();
+      const streams = Array.from({ length: perUser }, (_, i) => follow(apps[i % 2]!));
+      await openAll(streams);
+      const during = await clients();
+      console.log(`      ${perUser} follows of 2 apps: Redis clients ${before} -> ${during}, follow connections ${await followers()}`);
+      expect(await followers()).to.equal(1);
+      expect(during - before).to.be.at.most(1);
+
+      const refused = await get(`/apps/${apps[0]}/logs?follow=1`).expect(429);
+      expect(refused.body.code).to.equal('RATE_LIMITED');
+      expect(refused.body.message).to.include('GASPER_LOG_FOLLOWS_PER_USER').and.include(String(perUser));
+      // The tail without follow is not a follow: still answered.
+      await get(`/apps/${apps[0]}/logs?tail=1`).expect(200);
+
+      // Every follow still gets new lines, from the one reader.
+      await print(apps[0]!, 'to the even ones');
+      await print(apps[1]!, 'to the odd ones');
+      await until('the lines in every follow', () => streams.every((s, i) => s.body.includes(i % 2 ? 'to the odd ones' : 'to the even ones')));
+
+      streams[0]!.req.destroy();
+      await until('a place given back', async () => (await get(`/apps/${apps[0]}/logs?follow=1&tail=0`).timeout(300).catch((e) => e)).status !== 429);
+      for (const s of streams) s.req.destroy();
+      await until('no follow connection', async () => (await followers()) === 0);
+    });
+
+    it('the total cap holds over users: another user is refused naming GASPER_LOG_FOLLOWS_MAX', async () => {
+      await restartApi({ logFollowsPerUser: 10, logFollowsMax: 3 });
+      const app = await createApp();
+      const other = await supertest(url).post('/users').set('authorization', `Bearer ${token}`).send({ name: `u-${crypto.randomBytes(3).toString('hex')}`, role: 'admin' }).expect(201);
+      const streams = [follow(app), follow(app), follow(app, undefined, other.body.token)];
+      await openAll(streams);
+      const refused = await supertest(url).get(`/apps/${app}/logs?follow=1`).set('authorization', `Bearer ${other.body.token}`).expect(429);
+      expect(refused.body.message).to.include('GASPER_LOG_FOLLOWS_MAX').and.include('3');
+      for (const s of streams) s.req.destroy();
+    });
+
+    it('a client that does not read loses no line and holds no memory: it reads on from Redis', async () => {
+      await restartApi({ logFollowsPerUser: 10, logFollowsMax: 10 });
+      const app = await createApp();
+      const slow = follow(app);
+      await openAll([slow]);
+      slow.req.socket?.pause();
+      for (let batch = 0; batch < 6; batch++) await print(app, ...Array.from({ length: 500 }, (_, i) => `line ${batch * 500 + i} ${'y'.repeat(200)}`));
+      await print(app, 'the very last');
+      slow.req.socket?.resume();
+      await until('the last line', () => slow.body.includes('the very last'), 15_000);
+      const ids = [...slow.body.matchAll(/"text":"line (\d+) /g)].map((m) => Number(m[1]));
+      expect(ids).to.deep.equal(Array.from({ length: 3000 }, (_, i) => i));
+      slow.req.destroy();
+    });
+  });
+
+  describe('the byte budget', function () {
+    it('16 KiB lines: the stream stays under GASPER_LOG_MAX_BYTES, each line cut and marked', async () => {
+      const app = await createApp();
+      const bounded = new AppLogStore(redis, { maxBytes: 1024 * 1024, maxLineBytes: 4096 });
+      const line = (i: number) => `${i} ${'x'.repeat(16 * 1024)}`;
+      for (let batch = 0; batch < 10; batch++) {
+        await bounded.append(app, { containerId: 'c1', instance: 'i', release: 'r000001', cursor: '1' }, Array.from({ length: 100 }, (_, i) => ({ stream: 'stdout' as const, timestamp: new Date().toISOString(), text: line(batch * 100 + i) })));
+      }
+      const memory = Number(await redis.call('MEMORY', 'USAGE', keys.appLogs(app), 'SAMPLES', '0'));
+      const length = await redis.xlen(keys.appLogs(app));
+      console.log(`      1000 lines of 16 KiB (16 MiB printed): ${length} lines kept, MEMORY USAGE ${memory} bytes (budget 1 MiB)`);
+      // The budget counts the lines' bytes; Redis's own overhead (allocator rounding, one listpack
+      // node per long entry) adds about 30% for 4 KiB entries.
+      expect(memory).to.be.below(1024 * 1024 * 1.4);
+      expect(length).to.be.above(150); // the budget is used, not emptied
+      const { lines } = await bounded.tail(app, 10_000);
+      expect(lines.at(-1)!.text.startsWith('999 x')).to.equal(true);
+      for (const l of lines) {
+        expect(Buffer.byteLength(l.text)).to.be.at.most(4096);
+        expect(l.text).to.match(/… \[truncated 12,\d{3} bytes\]$/);
+      }
+      expect(Number(await redis.get(keys.appLogBytes(app)))).to.be.at.most(1024 * 1024);
+      await apps.remove(app);
+      expect(await redis.exists(keys.appLogBytes(app), keys.appLogs(app))).to.equal(0);
+    });
+
+    it('short lines are kept by line count as before', async () => {
+      const app = await createApp();
+      const bounded = new AppLogStore(redis, { maxLines: 100 });
+      await bounded.append(app, { containerId: 'c1', instance: 'i', release: 'r000001', cursor: '1' }, Array.from({ length: 250 }, (_, i) => ({ stream: 'stdout' as const, timestamp: new Date().toISOString(), text: `short ${i}` })));
+      const { lines } = await bounded.tail(app, 10_000);
+      expect(lines.map((l) => l.text)).to.deep.equal(Array.from({ length: 100 }, (_, i) => `short ${150 + i}`));
+    });
   });
 });

@@ -111,4 +111,35 @@ describe('log collector (Docker, Redis)', function () {
     expect(boots[0]).to.match(/^boot /);
     expect(boots[1]).to.match(/^boot /).and.not.equal(boots[0]);
   });
+
+  it('an app printing 16 KiB lines stays within the byte budget in Redis, each line cut and marked', async () => {
+    const loud = `loud-${crypto.randomBytes(3).toString('hex')}`;
+    await redis.set(keys.app(loud), '{}');
+    const bounded = new AppLogStore(redis, { maxBytes: 1024 * 1024, maxLineBytes: 4096 });
+    collector = startLogCollector({ scope }, { docker, store: bounded, log });
+    const printed = 1500; // 24 MiB of output
+    const container = await docker.createContainer({
+      name: `loud-${node}`,
+      Image: 'gasper/base:bookworm',
+      // About 16,375 characters and a newline: one line each, just under Docker's own 16 KiB split.
+      Cmd: ['sh', '-c', `l=$(head -c 16370 /dev/zero | tr '\\0' x); i=1000; while [ $i -lt ${1000 + printed} ]; do i=$((i+1)); echo "$i $l"; done; echo done; sleep 600`],
+      Labels: { ...scopeLabels(scope), [containerLabels.app]: loud, [containerLabels.release]: 'r000001', [containerLabels.role]: 'app' },
+    });
+    await container.start();
+    const last = async () => (await bounded.tail(loud, 1)).lines[0]?.text;
+    await until('the last line', async () => (await last()) === 'done', 90_000);
+    const memory = Number(await redis.call('MEMORY', 'USAGE', keys.appLogs(loud), 'SAMPLES', '0'));
+    const { lines } = await bounded.tail(loud, 10_000);
+    console.log(`      ${printed} lines of 16 KiB printed (24 MiB): ${lines.length} kept, MEMORY USAGE ${memory} bytes (budget 1 MiB, lines cut at 4 KiB)`);
+    expect(memory).to.be.below(1.4 * 1024 * 1024);
+    expect(lines.length).to.be.above(150);
+    const cut = lines.slice(0, -1);
+    for (const line of cut) {
+      expect(Buffer.byteLength(line.text)).to.be.at.most(4096);
+      expect(line.text).to.match(/^\d{4} x+… \[truncated 12,\d{3} bytes\]$/);
+    }
+    // The newest lines are the ones kept.
+    expect(cut.at(-1)!.text.startsWith(`${1000 + printed} `)).to.equal(true);
+    await container.remove({ force: true });
+  });
 });

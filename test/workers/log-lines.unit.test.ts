@@ -15,9 +15,18 @@ describe('log-lines', () => {
       it(`reads ${JSON.stringify(raw)}`, () => expect(parseTimedLine(raw, 'FALLBACK')).to.deep.equal(expected));
     }
 
-    it('cuts a line longer than the limit', () => {
+    it('cuts a line longer than the limit, and says so with the bytes cut', () => {
       const line = parseTimedLine(`2024-05-01T10:00:00Z ${'x'.repeat(maxLineLength + 10)}`, '');
-      expect(line.text).to.have.length(maxLineLength);
+      expect(Buffer.byteLength(line.text)).to.be.at.most(maxLineLength);
+      const mark = /… \[truncated ([\d,]+) bytes\]$/.exec(line.text)!;
+      expect(line.text.length - mark[0].length + Number(mark[1]!.replace(/,/g, ''))).to.equal(maxLineLength + 10);
+    });
+
+    it('never cuts inside a UTF-8 character', () => {
+      const text = parseTimedLine('é'.repeat(1000), '', 300).text;
+      expect(Buffer.byteLength(text)).to.be.at.most(300);
+      expect(text).to.not.include('\ufffd');
+      expect(text).to.match(/^é+… \[truncated [\d,]+ bytes\]$/);
     });
   });
 
@@ -59,11 +68,15 @@ describe('log-lines', () => {
       expect(new LineBuffer().push('a\n\nb\n')).to.deep.equal(['a', '', 'b']);
     });
 
-    it('does not hold an endless line forever', () => {
-      const buffer = new LineBuffer();
-      const out = buffer.push('y'.repeat(3 * maxLineLength));
-      expect(out).to.have.length(1);
-      expect(buffer.flush()).to.deep.equal([]);
+    it('keeps only the head of an endless line, counts the rest, and ends it as one marked line', () => {
+      const buffer = new LineBuffer(1000);
+      for (let i = 0; i < 100; i++) expect(buffer.push('y'.repeat(10_000))).to.deep.equal([]);
+      const [line, next] = buffer.push('yy\nnext\n');
+      expect(Buffer.byteLength(line!)).to.be.at.most(1000);
+      expect(line).to.match(/^y+… \[truncated 999,\d{3} bytes\]$/);
+      expect(next).to.equal('next');
+      expect(buffer.push('z'.repeat(5000))).to.deep.equal([]);
+      expect(buffer.flush()[0]).to.match(/^z+… \[truncated 4,\d{3} bytes\]$/);
     });
   });
 });

@@ -1,11 +1,14 @@
+import { setMaxListeners } from 'node:events';
 import type { Request, Response } from 'express';
 import { Router } from 'express';
 import { z } from 'zod';
 import { findJob } from '../../jobs/status.ts';
 import { isProbeLine } from '../../core/health-probe.ts';
-import { AppLogStore, type LogLine } from '../../store/app-logs.ts';
+import { AppLogStore, compareStreamIds, type LogLine } from '../../store/app-logs.ts';
 import { AppMetricsStore } from '../../store/app-metrics.ts';
+import { principalOf } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
+import { LogFollowHub } from '../log-follows.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { jobRef } from '../views.ts';
 import { apiRoutes } from '../openapi/registry.ts';
@@ -23,8 +26,10 @@ const logsQuery = z
 const streamId = /^\d+-\d+$/;
 const releaseName = /^[a-z0-9][a-z0-9-]{0,39}$/;
 
-/** How long one blocking read waits before the follow sends a keep-alive and checks the app. */
+/** How long a quiet follow waits before it sends a keep-alive and checks the app. */
 const defaultFollowBlockMs = 15_000;
+/** Lines handed to one follow and not sent yet, past which it reads them again from Redis itself. */
+const maxHandedLines = 1000;
 
 /**
  * Reads about an app's running life: its output (`/logs`, tail or follow), the build output of
@@ -34,6 +39,16 @@ const defaultFollowBlockMs = 15_000;
 export function observabilityRouter(deps: ApiDeps): Router {
   const logs = new AppLogStore(deps.redis);
   const metrics = new AppMetricsStore(deps.redis);
+  const follows = new LogFollowHub(deps.redis, {
+    limits: { perUser: deps.options.logFollowsPerUser ?? 10, max: deps.options.logFollowsMax ?? 500 },
+    blockMs: deps.options.logFollowBlockMs ?? defaultFollowBlockMs,
+    log: deps.log,
+  });
+  if (deps.shutdown) {
+    // Each open follow listens for the shutdown; their number is bounded by the caps above.
+    setMaxListeners(0, deps.shutdown);
+    deps.shutdown.addEventListener('abort', () => follows.close());
+  }
   const router = Router();
 
   const load = (res: Response, name: string) => visibleApp(deps.apps, res, name);
@@ -59,59 +74,103 @@ export function observabilityRouter(deps: ApiDeps): Router {
   /**
    * Server-sent events: one `data:` JSON line per log line, its stream id as the event id;
    * a comment every block period keeps proxies from closing an idle stream; `event: end` when
-   * the app is deleted. The blocking reads run on a connection of their own, closed as soon as
-   * the client leaves or the API shuts down.
+   * the app is deleted. New lines come from the process's shared reader (log-follows.ts); a
+   * follow that cannot keep up (a slow client) drops what it was handed and reads on from its
+   * last id itself, so a slow client costs neither memory nor lines.
    */
   async function followLogs(req: Request, res: Response, initial: LogLine[], afterId: string, keep: (line: LogLine) => boolean): Promise<void> {
     const app = req.params.name as string;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      'x-accel-buffering': 'no',
-      // The connection ends with the stream, so closing the API never waits on it going idle.
-      connection: 'close',
-    });
-    res.flushHeaders();
-    const connection = deps.redis.duplicate({ connectionName: 'gasper-log-follow' });
-    connection.on('error', () => {}); // a failed read ends the follow below
+    const release = follows.admit(principalOf(res).user);
     let open = true;
+    let wake: (() => void) | undefined;
     const stop = () => {
-      if (!open) return;
       open = false;
-      connection.disconnect();
+      wake?.();
     };
-    res.on('close', stop);
-    deps.shutdown?.addEventListener('abort', stop);
-    const send = async (text: string) => {
-      if (!res.write(text)) await new Promise((resolve) => (res.once('drain', resolve), res.once('close', resolve)));
-    };
+    let unsubscribe: (() => void) | undefined;
     try {
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        'x-accel-buffering': 'no',
+        // The connection ends with the stream, so closing the API never waits on it going idle.
+        connection: 'close',
+      });
+      res.flushHeaders();
+      res.on('close', stop);
+      deps.shutdown?.addEventListener('abort', stop);
+      const send = async (text: string) => {
+        if (res.write(text)) return;
+        // Waits for either; the other listener goes too, or a slow client would pile them up.
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      };
       let lastId = afterId;
-      for (const line of initial) await send(sseEvent(line));
-      while (open) {
-        let lines: LogLine[] | null;
-        try {
-          lines = await AppLogStore.readAfter(connection, app, lastId, deps.options.logFollowBlockMs ?? defaultFollowBlockMs);
-        } catch (err) {
-          if (open) deps.log.warn({ err: (err as Error).message, app }, 'log follow read failed');
-          break;
-        }
-        if (!open) break;
-        if (lines === null) {
-          if (!(await deps.apps.get(app))) {
-            await send('event: end\ndata: {"reason":"app deleted"}\n\n');
-            break;
+      // Lines the shared reader handed over, or, when too many waited, a note to read them again.
+      let handed: LogLine[] = [];
+      let behind = true; // first, whatever came between the tail and the subscription
+      unsubscribe = await follows.subscribe(app, (lines) => {
+        if (!behind) {
+          handed.push(...lines);
+          if (handed.length > maxHandedLines) {
+            behind = true;
+            handed = [];
           }
-          await send(': keep-alive\n\n');
-          continue;
         }
+        wake?.();
+      });
+      const sendLines = async (lines: LogLine[]) => {
         for (const line of lines) {
+          if (!open) return;
+          if (compareStreamIds(line.id, lastId) <= 0) continue;
           lastId = line.id;
           if (keep(line)) await send(sseEvent(line));
         }
+      };
+      for (const line of initial) await send(sseEvent(line));
+      const blockMs = deps.options.logFollowBlockMs ?? defaultFollowBlockMs;
+      while (open) {
+        if (behind) {
+          behind = false;
+          handed = [];
+          const page = await logs.after(app, lastId, 500);
+          if (page.length === 500) behind = true;
+          await sendLines(page);
+          continue;
+        }
+        if (handed.length > 0) {
+          const batch = handed;
+          handed = [];
+          await sendLines(batch);
+          continue;
+        }
+        let timer: NodeJS.Timeout | undefined;
+        const woken = await new Promise<boolean>((resolve) => {
+          wake = () => resolve(true);
+          timer = setTimeout(() => resolve(false), blockMs);
+        });
+        clearTimeout(timer);
+        wake = undefined;
+        if (!open || woken) continue;
+        if (!(await deps.apps.get(app))) {
+          await send('event: end\ndata: {"reason":"app deleted"}\n\n');
+          break;
+        }
+        await send(': keep-alive\n\n');
       }
+    } catch (err) {
+      if (open) deps.log.warn({ err: (err as Error).message, app }, 'log follow failed');
     } finally {
-      stop();
+      open = false;
+      unsubscribe?.();
+      release();
       res.off('close', stop);
       deps.shutdown?.removeEventListener('abort', stop);
       res.end();
