@@ -40,6 +40,7 @@ export class DeployFailure extends Error {
  */
 export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppData): Promise<DeployResult> {
   const { docker, apps, releases, options } = ctx;
+  const { lifecycle } = options;
   const started = Date.now();
   const report = new JobReporter(job, ctx.log);
   const doc = await apps.get(data.app);
@@ -105,7 +106,11 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
       await report.step(30, `building (${clone.build.length} command${clone.build.length > 1 ? 's' : ''})`);
       await runBuild({
         docker,
-        spec: containerSpec({ ...common, name: buildContainer, role: 'build' }),
+        spec: containerSpec({
+          ...common, name: buildContainer, role: 'build',
+          resources: { cpu: lifecycle.build.cpu, memoryMb: lifecycle.build.memoryMb }, pidsLimit: lifecycle.build.pidsLimit,
+        }),
+        memoryMb: lifecycle.build.memoryMb,
         commands: clone.build,
         timeoutMs: options.buildTimeoutMs,
         onLine: (line) => report.line(line),
