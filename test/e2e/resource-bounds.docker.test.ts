@@ -12,6 +12,7 @@ describe('resource bounds of builds and apps (Docker, Redis, git)', function () 
   this.timeout(240_000);
   let gasper: TestPlatform;
   let repo: GitFixture;
+  let hogRepo: GitFixture;
   const unique = () => `rb-${crypto.randomBytes(3).toString('hex')}`;
   const host = (app: string) => `${app}.localhost:${gasper.proxyPort}`;
 
@@ -26,10 +27,23 @@ describe('resource bounds of builds and apps (Docker, Redis, git)', function () 
       GASPER_TMP_MB: '8',
     });
     repo = await createGitRepo(helloNodeApp('hello'));
+    hogRepo = await createGitRepo({
+      'package.json': JSON.stringify({ name: 'hog', version: '1.0.0' }),
+      // GET /fill?into=<file> writes 30 MiB of zeros (real blocks, not a sparse file) there.
+      'server.js': `const http = require('http');
+const { execFileSync } = require('child_process');
+http.createServer((req, res) => {
+  const into = new URL(req.url, 'http://x').searchParams.get('into');
+  if (into) execFileSync('dd', ['if=/dev/zero', 'of=' + into, 'bs=1M', 'count=30']);
+  res.end('hog ' + (into ? 'filled ' + into : 'idle') + '\\n');
+}).listen(process.env.PORT);
+`,
+    });
   });
   after(async () => {
     await gasper?.close();
     await repo?.remove();
+    await hogRepo?.remove();
   });
 
   async function deploy(body: Record<string, unknown>) {
@@ -78,5 +92,71 @@ describe('resource bounds of builds and apps (Docker, Redis, git)', function () 
     const out = Buffer.concat(chunks).toString('utf8');
     expect(out).to.include('No space left on device').and.match(/status=[1-9]/);
     expect((await viaProxy(gasper.proxyPort, host(name))).status).to.equal(200);
+  });
+
+  async function waitFor<T>(what: string, probe: () => Promise<T | false | undefined>, timeoutMs = 60_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await probe();
+      if (value) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  const appView = async (name: string) => (await gasper.api().get(`/apps/${name}`).expect(200)).body.app;
+
+  it('stops an app that writes past its disk limit (into /app, into its root filesystem) and reports it, while a neighbour keeps serving', async () => {
+    const neighbour = unique();
+    const intoApp = unique();
+    const intoRoot = unique();
+    for (const [name, url] of [[neighbour, repo.url], [intoApp, hogRepo.url], [intoRoot, hogRepo.url]] as const) {
+      const job = await deploy({ name, repo: { url }, runtime: 'node', run: 'node server.js' });
+      expect(job.state, job.log.join('\n')).to.equal('completed');
+    }
+    // Two rounds of the watchdog: nobody is stopped for what a fresh release holds.
+    await new Promise((r) => setTimeout(r, 2500));
+    for (const name of [neighbour, intoApp, intoRoot]) expect((await appView(name)).status).to.equal('running');
+
+    const started = Date.now();
+    expect((await viaProxy(gasper.proxyPort, host(intoApp), '/fill?into=/app/fill')).body).to.equal('hog filled /app/fill\n');
+    expect((await viaProxy(gasper.proxyPort, host(intoRoot), '/fill?into=/home/app/fill')).body).to.equal('hog filled /home/app/fill\n');
+    let served = 0;
+    for (const [name, where] of [[intoApp, 'release directory 3'], [intoRoot, 'container layers 3']] as const) {
+      const crashed = await waitFor(`${name} stopped`, async () => {
+        expect((await viaProxy(gasper.proxyPort, host(neighbour))).status).to.equal(200);
+        served++;
+        const a = await appView(name);
+        return a.status === 'crashed' && a;
+      });
+      expect(crashed.lastError).to.include('over the limit of 20 MiB (GASPER_APP_DISK_MB)').and.include(where);
+      expect(crashed.instances).to.deep.equal([]);
+      // Stopped with SIGTERM and the stop timeout: the document says so first.
+      await waitFor(`${name}'s container stopped`, async () => (await managedContainers(gasper.nodeId, name))[0]?.State === 'exited', 30_000);
+      expect((await viaProxy(gasper.proxyPort, host(name))).status).to.equal(503);
+      console.log(`      ${name} after ${Date.now() - started} ms: ${crashed.lastError}`);
+    }
+    const neighbourApp = await appView(neighbour);
+    expect(neighbourApp.status).to.equal('running');
+    expect(neighbourApp.lastError ?? null).to.equal(null);
+    for (let i = 0; i < 10; i++) expect((await viaProxy(gasper.proxyPort, host(neighbour))).body).to.equal('hello world\n');
+    console.log(`      neighbour answered ${served + 10} requests with 200 meanwhile`);
+  });
+
+  it('fails a build that writes past the disk limit, with the reason in the job log, without a retry', async () => {
+    const name = unique();
+    const job = await deploy({
+      name, repo: { url: repo.url }, runtime: 'node',
+      // /tmp of a build is on its writable layer; the sleep stands for a long build.
+      build: ['dd if=/dev/zero of=/tmp/fill bs=1M count=30 2>/dev/null', 'sleep 60', 'echo never-reached'],
+    });
+    expect(job.state).to.equal('failed');
+    expect(job.error).to.match(/^the build used 3\d(\.\d)? MiB of disk on node .*over the limit of 20 MiB \(GASPER_APP_DISK_MB\); it was stopped/);
+    expect(job.log.join('\n')).to.include('failed: the build used').and.not.include('  never-reached');
+    expect((await gasper.api().get(`/jobs/${job.id}`).expect(200)).body.job.attempts.made).to.equal(1);
+    const app = await appView(name);
+    expect(app.status).to.equal('failed');
+    expect(app.lastError).to.include('GASPER_APP_DISK_MB');
+    expect(await managedContainers(gasper.nodeId, name)).to.have.length(0);
+    console.log(`      build: ${job.error!.split('\n')[0]}`);
   });
 });
