@@ -179,6 +179,16 @@ export const envSchema = z.object({
     .describe('the most memory per instance (MiB) an app may ask for'),
   GASPER_MAX_INSTANCES: z.coerce.number().int().min(1).max(100).default(10).describe('the most instances an app may ask for'),
   GASPER_PIDS_LIMIT: z.coerce.number().int().min(16).default(1024).describe('processes and threads per container'),
+  GASPER_BUILD_MEMORY_MB: z.coerce.number().int().min(32).default(1024)
+    .describe('memory of a build container (MiB, swap disabled). A build that needs more is OOM-killed and fails saying so (not retried)'),
+  GASPER_BUILD_CPU: z.coerce.number().min(0.05).max(256).default(1).describe('CPU cores of a build container'),
+  GASPER_BUILD_PIDS_LIMIT: z.coerce.number().int().min(16).default(1024).describe('processes and threads of a build container'),
+  GASPER_TMP_MB: z.coerce.number().int().min(1).max(65_536).default(128)
+    .describe("size of the tmpfs mounted at an app container's `/tmp` (MiB; it counts against the app's memory too). Builds keep `/tmp` on their writable layer, under `GASPER_APP_DISK_MB`"),
+  GASPER_APP_DISK_MB: z.coerce.number().int().min(1).default(4096)
+    .describe("disk one release of an app may use on a node: its release directory (`/app`) plus its containers' writable layers. Over it, the app's instances there are stopped and the app is `crashed`, or the build fails. Checked every `GASPER_DISK_CHECK_INTERVAL_MS`, not enforced by the kernel"),
+  GASPER_DISK_CHECK_INTERVAL_MS: z.coerce.number().int().min(500).default(15_000)
+    .describe('how often a worker measures the disk its apps and builds use (see `GASPER_APP_DISK_MB`)'),
   GASPER_DRAIN_GRACE_MS: z.coerce.number().int().min(0).default(1000)
     .describe('least time old instances keep serving after the switch'),
   GASPER_DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000)

@@ -24,6 +24,14 @@ export interface LifecycleOptions {
   /** Crashes within the window after which an instance is given up on (crash loop). Default 5 / 10 min. */
   crashLoopRestarts: number;
   crashLoopWindowMs: number;
+  /** Build containers' own limits (memory in MiB, swap disabled). Default 1 CPU, 1024 MiB, 1024 pids. */
+  build: { cpu: number; memoryMb: number; pidsLimit: number };
+  /**
+   * What an app may write: the size of the tmpfs at its containers' /tmp (MiB, default 128), and
+   * the disk one release may use on a node, release directory plus writable layers (MiB, default
+   * 4096), measured every `checkIntervalMs` (default 15 s) by workers/disk-watchdog.ts.
+   */
+  disk: { tmpMb: number; appMb: number; checkIntervalMs: number };
 }
 
 interface LifecycleEnv {
@@ -43,6 +51,12 @@ interface LifecycleEnv {
   GASPER_RESTART_BACKOFF_MAX_MS: number;
   GASPER_CRASH_LOOP_RESTARTS: number;
   GASPER_CRASH_LOOP_WINDOW_MS: number;
+  GASPER_BUILD_MEMORY_MB: number;
+  GASPER_BUILD_CPU: number;
+  GASPER_BUILD_PIDS_LIMIT: number;
+  GASPER_TMP_MB: number;
+  GASPER_APP_DISK_MB: number;
+  GASPER_DISK_CHECK_INTERVAL_MS: number;
 }
 
 /** `fail` builds the configuration error naming the variable (core/config.ts's ConfigError). */
@@ -70,5 +84,7 @@ export function lifecycleOptionsFromEnv(e: LifecycleEnv, fail: (variable: string
     restartBackoffMaxMs: e.GASPER_RESTART_BACKOFF_MAX_MS,
     crashLoopRestarts: e.GASPER_CRASH_LOOP_RESTARTS,
     crashLoopWindowMs: e.GASPER_CRASH_LOOP_WINDOW_MS,
+    build: { cpu: e.GASPER_BUILD_CPU, memoryMb: e.GASPER_BUILD_MEMORY_MB, pidsLimit: e.GASPER_BUILD_PIDS_LIMIT },
+    disk: { tmpMb: e.GASPER_TMP_MB, appMb: e.GASPER_APP_DISK_MB, checkIntervalMs: e.GASPER_DISK_CHECK_INTERVAL_MS },
   };
 }

@@ -16,6 +16,13 @@ export interface BuildOptions {
   spec: ContainerCreateOptions;
   commands: string[];
   timeoutMs: number;
+  /** The build container's memory limit (MiB), named when a command runs out of it. */
+  memoryMb?: number;
+  /**
+   * Why the build container was killed from outside (the disk watchdog), if it was: the build
+   * then fails with that reason instead of the command's exit code.
+   */
+  killedBecause?: () => string | undefined;
   /** Receives output lines, prefixed by the command's index, as they come. */
   onLine: (line: string) => Promise<void> | void;
 }
@@ -34,6 +41,42 @@ function lineSplitter(emit: (line: string) => void): PassThrough {
 }
 
 /**
+ * OOM kills so far in a container's memory cgroup, from the text of cgroup v2's `memory.events`
+ * or v1's `memory.oom_control` (both have an `oom_kill <n>` line; the file absent or the line
+ * missing: 0). Docker's State.OOMKilled cannot tell: it concerns the container's main process,
+ * and a build's commands are exec'd beside it.
+ */
+export function oomKills(text: string): number {
+  const match = /^oom_kill (\d+)$/m.exec(text);
+  return match ? Number(match[1]) : 0;
+}
+
+/** The user's message for a build command the kernel killed for memory. */
+export function outOfMemoryMessage(index: number, command: string, memoryMb: number | undefined): string {
+  const limit = memoryMb === undefined ? 'its memory limit' : `limit ${memoryMb} MiB`;
+  return `the build ran out of memory (${limit}, GASPER_BUILD_MEMORY_MB): build command ${index + 1} (${command}) was killed`;
+}
+
+async function readOomKills(docker: Docker, id: string): Promise<number> {
+  const exec = await docker.getContainer(id).exec({
+    Cmd: ['sh', '-c', 'cat /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null; true'],
+    AttachStdout: true,
+    AttachStderr: false,
+  });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on('data', (c: Buffer) => chunks.push(c));
+  docker.modem.demuxStream(stream, out, new PassThrough());
+  await new Promise<void>((resolve, reject) => {
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+    stream.on('error', reject);
+  });
+  return oomKills(Buffer.concat(chunks).toString('utf8'));
+}
+
+/**
  * Runs the build commands one by one in a throwaway container of the app's image, each as
  * `sh -c` through docker exec, so each has its own exit code and timing. The container is
  * removed whatever happens. A failing command or the timeout fails the build (BuildFailedError,
@@ -47,6 +90,7 @@ export async function runBuild(options: BuildOptions): Promise<void> {
   const { id } = await ensureContainer(docker, options.spec);
   const tail: string[] = [];
   let timedOut = false;
+  let oomSeen = 0;
   const timer = setTimeout(() => {
     timedOut = true;
     void removeContainer(docker, id);
@@ -82,12 +126,22 @@ export async function runBuild(options: BuildOptions): Promise<void> {
       err.end();
       await Promise.all(lines);
       const { ExitCode } = await exec.inspect();
+      const killed = options.killedBecause?.();
+      if (killed) throw new BuildFailedError(killed, tail.slice(-20));
+      // Counted per command: a command that survived the kill of one of its children (npm, make
+      // -j) and succeeded passes, and a later failure is not blamed on that kill.
+      const oom = await readOomKills(docker, id);
+      const outOfMemory = oom > oomSeen;
+      oomSeen = oom;
+      if (ExitCode !== 0 && outOfMemory) throw new BuildFailedError(outOfMemoryMessage(index, command, options.memoryMb), tail.slice(-20));
       if (ExitCode !== 0) {
         throw new BuildFailedError(`build command ${index + 1} (${command}) exited with code ${ExitCode}`, tail.slice(-20));
       }
     }
   } catch (err) {
     if (timedOut) throw new BuildFailedError(`build timed out after ${Math.round(options.timeoutMs / 1000)} s`, tail.slice(-20));
+    const killed = options.killedBecause?.();
+    if (killed && !(err instanceof BuildFailedError)) throw new BuildFailedError(killed, tail.slice(-20));
     throw err;
   } finally {
     clearTimeout(timer);

@@ -30,10 +30,17 @@ export interface ContainerSpecInput {
   extraCaCerts?: string;
   /** App containers: the release's launch directory (see launcher.ts), mounted read-only. */
   launchDir?: string;
-  /** CPU and memory limits (swap disabled); unset: none, as for a build. */
+  /** CPU and memory limits (swap disabled): the app's, or the build's own (GASPER_BUILD_*); unset: none. */
   resources?: ResolvedResources;
   /** Default 1024. */
   pidsLimit?: number;
+  /**
+   * App containers: the size of the tmpfs at /tmp, MiB (GASPER_TMP_MB), so scratch files cost
+   * memory the app is limited in rather than the node's disk; unset: none. Builds keep /tmp on
+   * their writable layer, which the disk watchdog measures: package caches live there (HOME=/tmp)
+   * and would otherwise eat the build's memory.
+   */
+  tmpMb?: number;
 }
 
 /** Env pointing every common TLS client at the extra CA bundle (node, OpenSSL, git, pip, requests). */
@@ -73,6 +80,8 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
     ExposedPorts: input.role === 'app' ? { [portKey]: {} } : undefined,
     HostConfig: {
       Binds: binds,
+      // exec: apps may run binaries they unpack into /tmp; Docker's default for a tmpfs is noexec.
+      ...(input.tmpMb && input.role === 'app' ? { Tmpfs: { '/tmp': `rw,exec,nosuid,nodev,size=${input.tmpMb}m,mode=1777` } } : {}),
       PortBindings: input.role === 'app' ? { [portKey]: [{ HostIp: input.publishAddress, HostPort: '' }] } : undefined,
       // Docker never restarts containers itself: the worker's supervisor does, with backoff and
       // crash-loop detection (workers/supervisor.ts), which Docker's policies cannot give up on.

@@ -37,4 +37,9 @@ export interface WorkerContext {
   options: NodeWorkerOptions;
   /** This installation and node: the labels of what the worker creates, and the filter of what it may touch. */
   scope: DockerScope;
+  /**
+   * Build containers the disk watchdog killed (by name), with the reason the build then fails
+   * with (disk-watchdog.ts); unset: no watchdog runs.
+   */
+  killedBuilds?: Map<string, string>;
 }

@@ -40,6 +40,7 @@ export class DeployFailure extends Error {
  */
 export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppData): Promise<DeployResult> {
   const { docker, apps, releases, options } = ctx;
+  const { lifecycle } = options;
   const started = Date.now();
   const report = new JobReporter(job, ctx.log);
   const doc = await apps.get(data.app);
@@ -103,13 +104,23 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
 
     if (clone.build.length) {
       await report.step(30, `building (${clone.build.length} command${clone.build.length > 1 ? 's' : ''})`);
-      await runBuild({
-        docker,
-        spec: containerSpec({ ...common, name: buildContainer, role: 'build' }),
-        commands: clone.build,
-        timeoutMs: options.buildTimeoutMs,
-        onLine: (line) => report.line(line),
-      });
+      try {
+        await runBuild({
+          docker,
+          spec: containerSpec({
+            ...common, name: buildContainer, role: 'build',
+            resources: { cpu: lifecycle.build.cpu, memoryMb: lifecycle.build.memoryMb }, pidsLimit: lifecycle.build.pidsLimit,
+          }),
+          memoryMb: lifecycle.build.memoryMb,
+          killedBecause: () => ctx.killedBuilds?.get(buildContainer),
+          commands: clone.build,
+          timeoutMs: options.buildTimeoutMs,
+          onLine: (line) => report.line(line),
+        });
+      } finally {
+        // Read by runBuild only: a later attempt's build of the same name starts with no reason.
+        ctx.killedBuilds?.delete(buildContainer);
+      }
       await report.done('build succeeded');
     }
 

@@ -26,6 +26,7 @@ import { startDatabaseMonitor } from './database-monitor.ts';
 import { runDatabaseJob } from './database-jobs.ts';
 import { operateApp } from './operate-app.ts';
 import { startSupervisor } from './supervisor.ts';
+import { startDiskWatchdog } from './disk-watchdog.ts';
 
 export interface WorkerServiceOptions extends NodeWorkerOptions {
   redisUrl: string;
@@ -79,6 +80,7 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
     log,
     options,
     scope,
+    killedBuilds: new Map(),
   };
   const dbCtx: DatabaseWorkerContext = {
     docker, redis, databases: new DatabaseStore(redis), secrets: deps.secrets, log,
@@ -86,6 +88,7 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
   };
   const perApp = new KeyedMutex();
   const supervisor = startSupervisor(ctx, perApp);
+  const diskWatchdog = startDiskWatchdog(ctx, perApp, supervisor);
   const processor = async (job: Job) => {
     switch (job.name) {
       case deployAppJob.name: {
@@ -138,6 +141,7 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
         await reconciler.close();
         await observability.close();
         await databaseMonitor.close();
+        await diskWatchdog.close();
         await supervisor.close();
         await worker.close().catch((err) => log.warn({ err }, 'worker close failed'));
         workerConnection.disconnect();

@@ -70,7 +70,7 @@ export async function createInstance(ctx: WorkerContext, plan: InstancePlan, nam
       name, image: plan.image, app: plan.app, release: plan.release, ...ctx.scope, role: 'app',
       releaseDir: plan.releaseDir, command: plan.command, port: plan.port, env: plan.env,
       publishAddress: options.nodeAddress, extraCaCerts: options.extraCaCerts,
-      resources: plan.resources, pidsLimit: options.lifecycle.resources.pidsLimit,
+      resources: plan.resources, pidsLimit: options.lifecycle.resources.pidsLimit, tmpMb: options.lifecycle.disk.tmpMb,
       ...(plan.launchDir ? { launchDir: plan.launchDir } : {}),
     }),
   );

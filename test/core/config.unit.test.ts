@@ -145,6 +145,8 @@ describe('loadConfig', () => {
       resources: { defaultCpu: 1, defaultMemoryMb: 512, maxCpu: 4, maxMemoryMb: 4096, maxInstances: 10, pidsLimit: 1024 },
       drainGraceMs: 1000, drainTimeoutMs: 30_000, stopTimeoutS: 10, healthIntervalMs: 5000, healthFailures: 3,
       restartBackoffMs: 1000, restartBackoffMaxMs: 60_000, crashLoopRestarts: 5, crashLoopWindowMs: 600_000,
+      build: { cpu: 1, memoryMb: 1024, pidsLimit: 1024 },
+      disk: { tmpMb: 128, appMb: 4096, checkIntervalMs: 15_000 },
     });
     const config = loadConfig({ GASPER_KEEP_RELEASES: '2', GASPER_MAX_MEMORY_MB: '1024', GASPER_DEFAULT_MEMORY_MB: '128' });
     expect(config.lifecycle.keepReleases).to.equal(2);

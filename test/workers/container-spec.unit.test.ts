@@ -87,6 +87,18 @@ describe('containerSpec', () => {
     expect(labels[containerLabels.specHash]).to.match(/^[0-9a-f]{16}$/);
   });
 
+  it('carries the build\'s own limits: memory without swap, CPU, pids; no tmpfs (its /tmp is on the measured layer)', () => {
+    const spec = containerSpec({ ...buildInput, resources: { cpu: 0.5, memoryMb: 256 }, pidsLimit: 300, tmpMb: 16 });
+    expect(spec.HostConfig).to.include({ Memory: 256 * 1024 * 1024, MemorySwap: 256 * 1024 * 1024, NanoCpus: 500_000_000, PidsLimit: 300 });
+    expect(spec.HostConfig?.Tmpfs).to.equal(undefined);
+  });
+
+  it('mounts a size-limited tmpfs at an app\'s /tmp, executable, sticky', () => {
+    const spec = containerSpec({ ...appInput, resources: { cpu: 1, memoryMb: 128 }, tmpMb: 16 });
+    expect(spec.HostConfig?.Tmpfs).to.deep.equal({ '/tmp': 'rw,exec,nosuid,nodev,size=16m,mode=1777' });
+    expect(spec.HostConfig).to.include({ Memory: 128 * 1024 * 1024, MemorySwap: 128 * 1024 * 1024 });
+  });
+
   describe('spec-hash label', () => {
     const hash = (input: ContainerSpecInput) => containerSpec(input).Labels![containerLabels.specHash];
 
@@ -108,6 +120,8 @@ describe('containerSpec', () => {
       ['CA bundle', { extraCaCerts: '/etc/ssl/corp.pem' }],
       ['release directory', { releaseDir: '/tmp/other' }],
       ['launch directory', { launchDir: '/tmp/launch' }],
+      ['limits', { resources: { cpu: 1, memoryMb: 64 } }],
+      ['tmpfs size', { tmpMb: 32 }],
     ];
     for (const [what, change] of changes) {
       it(`changes with the ${what}`, () => {
