@@ -77,7 +77,7 @@ export function releaseConfig(doc: AppDocument, plan: InstancePlan): ReleaseConf
   return {
     runtime: doc.runtime,
     image: plan.image,
-    repo: doc.repo,
+    repo: { url: doc.repo.url, ...(doc.repo.branch ? { branch: doc.repo.branch } : {}) },
     build: doc.build ?? [],
     run: plan.command,
     port: plan.port,

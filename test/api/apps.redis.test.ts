@@ -302,6 +302,53 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
         expect(res.body.fields['repo.url']).to.match(/file/);
       });
 
+      // #11 item 7: git's option-injection forms, refused whatever the operator allows.
+      for (const url of ['ssh://%2DoProxyCommand=touch%20x/r.git', 'git@example.com:--upload-pack=x', 'x@-oProxyCommand:x', 'ssh://git@example.com/%2Dx']) {
+        it(`rejects the option-injection form ${JSON.stringify(url)}`, async function () {
+          const res = await rejects(validBody(appName('inj'), { repo: { url } }), 'repo.url');
+          expect(res.body.fields['repo.url']).to.match(/"-"/);
+        });
+      }
+
+      // #11 item 7: hosts on this machine, its networks or a metadata service, in any spelling.
+      const internal: Array<[string, RegExp]> = [
+        ['http://2130706433/r.git', /127\.0\.0\.1.*loopback/],
+        ['http://0x7f.1/r.git', /loopback/],
+        ['git://0177.0.0.1/r.git', /loopback/],
+        ['git://127.0.0.1:9418/r.git', /loopback/],
+        ['https://localhost/r.git', /localhost \(.*\) is a loopback/],
+        ['http://[::1]:8080/r.git', /loopback/],
+        ['http://[::ffff:127.0.0.1]/r.git', /loopback/],
+        ['ssh://git@10.1.2.3/r.git', /private/],
+        ['git@192.168.1.1:r.git', /private/],
+        ['http://172.17.0.1:3000/r.git', /private/],
+        ['http://100.64.0.1/r.git', /CGNAT/],
+        ['http://169.254.169.254/latest/meta-data/', /metadata/],
+        ['http://[fd00:ec2::254]/r.git', /metadata/],
+        ['http://169.254.10.10/r.git', /link-local/],
+        ['http://0.0.0.0:3000/r.git', /unspecified/],
+        ['http://0/r.git', /unspecified/],
+      ];
+      for (const [url, message] of internal) {
+        it(`rejects ${url} when local repositories are not allowed`, async function () {
+          const strict = fx.withOptions({ allowLocalRepos: false });
+          const res = await rejects(validBody(appName('net'), { repo: { url } }), 'repo.url', undefined, strict);
+          expect(res.body.fields['repo.url']).to.match(message);
+        });
+      }
+
+      it('rejects a metadata address even when local repositories are allowed', async function () {
+        const res = await rejects(validBody(appName('meta'), { repo: { url: 'http://169.254.169.254/r.git' } }), 'repo.url');
+        expect(res.body.fields['repo.url']).to.match(/metadata/);
+      });
+
+      it('accepts a host it cannot resolve now (the worker checks again when it clones)', async function () {
+        const strict = fx.withOptions({ allowLocalRepos: false });
+        const name = appName('unres');
+        await fx.post('/apps', strict).send(validBody(name, { repo: { url: 'https://git.example.invalid/r.git' } })).expect(202);
+        await fx.del(`/apps/${name}`).expect(202);
+      });
+
       it('rejects a missing url', async function () {
         await rejects(validBody(appName('nourl'), { repo: {} }), 'repo.url');
       });
