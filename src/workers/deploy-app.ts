@@ -6,6 +6,7 @@ import { nodesOf, shareOf } from '../core/app-placement.ts';
 import type { DeployAppData } from '../jobs/schemas.ts';
 import type { AppDocument } from '../store/app-document.ts';
 import { BuildFailedError, runBuild } from './build.ts';
+import { openCredentials } from '../core/repo-credentials.ts';
 import { CloneFailedError, cloneRelease } from './clone.ts';
 import { appUser, containerSpec } from './container-spec.ts';
 import { containerLogTail, ensureImage, ImageMissingError, removeContainer } from './containers.ts';
@@ -81,7 +82,14 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     await report.step(5, 'cloning repository and preparing container');
     const [clone] = await settleAll([
       (primary || data.commit ? Promise.resolve(data.commit) : awaitCommit(ctx, rollout)).then(async (commit) => {
-        const c = await cloneRelease({ url: doc.repo.url, branch: doc.repo.branch, commit, dir, allowLocal: options.allowLocalRepos });
+        const c = await cloneRelease({
+          url: doc.repo.url, branch: doc.repo.branch, commit, dir, allowLocal: options.allowLocalRepos, limits: options.clone, sshDir: releases.gitSshDir(),
+          credentials: doc.repo.sealedCredentials ? openCredentials(ctx.secrets, doc.repo.sealedCredentials) : undefined,
+        }).catch((err: unknown) => {
+          // git's own words (masked) for the operator; the user gets words that do not map the network.
+          if (err instanceof CloneFailedError && err.detail) ctx.log.warn({ app: doc.name, job: job.id, git: err.detail }, err.message);
+          throw err;
+        });
         if (primary) await announceCommit(ctx, rollout, c.commit);
         cloned = c.commit;
         await chownTree(dir, appUser.uid, appUser.gid);

@@ -32,6 +32,8 @@ export interface WorkerServiceOptions extends NodeWorkerOptions {
   stateDir: string;
   dockerHost: string | undefined;
   concurrency: number;
+  /** App jobs of one owner run at once on this node (owner-slots.ts). Default 2. */
+  jobsPerOwner?: number;
   heartbeatMs: number;
   /** Docker endpoint advertised in the node document for other nodes' SSH services; unset: none. */
   advertisedDockerHost?: string;
