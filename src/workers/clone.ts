@@ -40,7 +40,7 @@ export const defaultCloneLimits: CloneLimits = { idleTimeoutMs: 60_000, timeoutM
 const userErrors: Array<[RegExp, (where: string, branch?: string) => string]> = [
   [/repository .*not found|Repository not found|does not appear to be a git repository|The requested URL returned error: 404/i,
     (where) => `repository ${where} not found (or the credentials given cannot read it)`],
-  [/Authentication failed|could not read (?:Username|Password)|The requested URL returned error: 40[13]|Permission denied \(publickey|Invalid username or password/i,
+  [/Authentication failed|could not read (?:Username|Password)|The requested URL returned error: 40[13]|Permission denied \(|Invalid username or password/i,
     (where) => `authentication failed for ${where}: give repo.token (https) or check that the repository is public`],
   [/Remote branch (\S+) not found|couldn't find remote ref/i, (where, branch) => `branch ${branch ?? '(default)'} not found in ${where}`],
   [/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i, (where) => `the SSH host key of ${where} differs from the one recorded at the first clone`],
