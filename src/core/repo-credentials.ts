@@ -13,7 +13,7 @@ export interface RepoCredentials {
 /** GitHub's name for "whoever owns this token"; GitLab and Gitea take any name with a token. */
 export const defaultTokenUser = 'x-access-token';
 
-export function sealCredentials(secrets: SecretBox, credentials: RepoCredentials): string {
+export function sealCredentials(secrets: Pick<SecretBox, 'seal'>, credentials: RepoCredentials): string {
   return secrets.seal(JSON.stringify({ username: credentials.username, token: credentials.token }));
 }
 

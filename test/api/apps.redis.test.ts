@@ -104,7 +104,7 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
       expect(app.name).to.equal(name);
       expect(app.status).to.equal('queued');
       expect(app.url).to.equal(`http://${name}.apps.test:8088`);
-      expect(app.repo).to.deep.equal({ url: 'file:///srv/git/demo.git' });
+      expect(app.repo).to.deep.equal({ url: 'file:///srv/git/demo.git', hasToken: false });
       expect(app.runtime).to.equal('node');
       expect(app.port).to.equal(8080); // the node runtime's default
       expect(app.node).to.equal(nodeId);
@@ -178,7 +178,7 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
       ]);
       expect(after.jobCounts[`node-${nodeId}`]!.waiting).to.equal(before.jobCounts[`node-${nodeId}`]!.waiting! + 1);
       expect(res.body.app).to.include({ runtime: 'python', run: 'python3 server.py', port: 5000 });
-      expect(res.body.app.repo).to.deep.equal({ url: 'https://git.example.com/team/site.git', branch: 'feature/new-ui' });
+      expect(res.body.app.repo).to.deep.equal({ url: 'https://git.example.com/team/site.git', branch: 'feature/new-ui', hasToken: false });
       expect(res.body.app.build).to.deep.equal(['pip install -r requirements.txt']);
       expect(res.body.app.envKeys).to.deep.equal([]);
     });
@@ -364,6 +364,54 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
       });
     });
 
+    describe('repo credentials (#11 item 8)', function () {
+      const token = `ghp_${suffix()}${suffix()}${suffix()}`;
+      const everything = async () => {
+        const parts: string[] = [];
+        for (const key of await fx.redis.keys('*')) {
+          const type = await fx.redis.type(key);
+          if (type === 'string') parts.push(key, (await fx.redis.get(key)) ?? '');
+          else if (type === 'hash') parts.push(key, JSON.stringify(await fx.redis.hgetall(key)));
+          else if (type === 'list') parts.push(key, JSON.stringify(await fx.redis.lrange(key, 0, -1)));
+          else if (type === 'stream') parts.push(key, JSON.stringify(await fx.redis.xrange(key, '-', '+')));
+          else parts.push(key);
+        }
+        return parts.join('\n');
+      };
+
+      it('moves credentials out of an https URL into a sealed secret, shows only that one is set, and PATCH removes or sets it', async function () {
+        const name = appName('creds');
+        const res = await fx.post('/apps').send(validBody(name, { repo: { url: `https://alice:${token}@github.com/o/r.git` } })).expect(202);
+        expect(res.body.app.repo).to.deep.equal({ url: 'https://github.com/o/r.git', hasToken: true });
+        expect(JSON.stringify((await fx.get('/apps').expect(200)).body)).not.to.include(token);
+        expect(JSON.stringify((await fx.get(`/apps/${name}`).expect(200)).body)).not.to.include(token);
+        const stored = await everything();
+        expect(stored).to.include('github.com/o/r.git');
+        expect(stored).not.to.include(token);
+
+        const removed = await fx.patch(`/apps/${name}`).send({ repo: { token: null } }).expect(200);
+        expect(removed.body).to.deep.include({ changed: ['repo.token'], redeploy: false });
+        expect(removed.body.app.repo).to.deep.equal({ url: 'https://github.com/o/r.git', hasToken: false });
+        const set = await fx.patch(`/apps/${name}`).send({ repo: { token, username: 'alice' } }).expect(200);
+        expect(set.body.app.repo.hasToken).to.equal(true);
+        expect(await everything()).not.to.include(token);
+        await fx.del(`/apps/${name}`).expect(202);
+      });
+
+      it('refuses a token for a non-https URL, credentials given twice, a password in an ssh URL, a bad username', async function () {
+        await rejects(validBody(appName('tok'), { repo: { url: 'ssh://git@example.com/r.git', token } }), 'repo.token');
+        await rejects(validBody(appName('tok'), { repo: { url: 'https://a:b@example.com/r.git', token } }), 'repo.url');
+        await rejects(validBody(appName('tok'), { repo: { url: 'ssh://git:pw@example.com/r.git' } }), 'repo.url');
+        await rejects(validBody(appName('tok'), { repo: { url: 'https://example.com/r.git', token, username: 'a:b' } }), 'repo.username');
+        await rejects(validBody(appName('tok'), { repo: { url: 'https://example.com/r.git', token: 'has space' } }), 'repo.token');
+        await rejects(validBody(appName('tok'), { repo: { url: 'https://example.com/r.git', username: 'alone' } }), 'repo.username');
+        const name = appName('sshpatch');
+        await fx.post('/apps').send(validBody(name, { repo: { url: 'git@example.com:o/r.git' } })).expect(202);
+        expectFieldError(await fx.patch(`/apps/${name}`).send({ repo: { token } }), 'repo.token');
+        await fx.del(`/apps/${name}`).expect(202);
+      });
+    });
+
     describe('repo.branch', function () {
       for (const branch of ['-x', 'a..b', 'a b', 'a~1', 'a^', 'a:b', 'a?', 'a*', 'a[b', 'a\\b', '@', 'a@{1}', '/a', 'a/', 'a.', 'a//b', '.a', 'a.lock', '']) {
         it(`rejects ${JSON.stringify(branch)}`, async function () {
@@ -432,8 +480,8 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
 
     it('rejects an unknown field inside repo (strict), naming it', async function () {
       const name = appName('extra');
-      const res = await rejects(validBody(name, { repo: { url: 'https://example.com/r.git', token: 'x' } }), 'repo.token', name);
-      expect(res.body.fields['repo.token']).to.equal('unknown field');
+      const res = await rejects(validBody(name, { repo: { url: 'https://example.com/r.git', password: 'x' } }), 'repo.password', name);
+      expect(res.body.fields['repo.password']).to.equal('unknown field');
     });
 
     it('reports every invalid field at once', async function () {
