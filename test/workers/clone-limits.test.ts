@@ -136,6 +136,21 @@ describe('cloneRelease: limits, user errors, hosts, credentials (real git, serve
       }
     });
 
+    it('http(s): git connects to the addresses checked, not to what DNS says next (rebinding)', async function () {
+      const server = await startGitHttpServer(repo.dir);
+      try {
+        const url = server.url.replace('127.0.0.1', 'localhost');
+        // The check saw 127.0.0.2 (where nothing listens); the system resolver would say 127.0.0.1.
+        const { err } = await failure({ ...base, url, lookup: async () => ['127.0.0.2'] });
+        expect(err.message).to.equal('git clone failed: could not reach the repository at localhost');
+        expect(server.requests).to.deep.equal([]);
+        const ok = await cloneRelease({ ...base, url, lookup: async () => ['127.0.0.1'] });
+        expect(ok.commit).to.match(/^[0-9a-f]{40}$/);
+      } finally {
+        await server.close();
+      }
+    });
+
     it('a closed port and an open port that is not git read the same', async function () {
       const closed = await new Promise<number>((resolve) => {
         const s = net.createServer().listen(0, '127.0.0.1', () => {
