@@ -38,7 +38,7 @@ export const defaultCloneLimits: CloneLimits = { idleTimeoutMs: 60_000, timeoutM
  * full message goes to the worker's log (`detail`).
  */
 const userErrors: Array<[RegExp, (where: string, branch?: string) => string]> = [
-  [/repository .*not found|Repository not found|does not appear to be a git repository|The requested URL returned error: 404/i,
+  [/repository .*not found|Repository not found|repository not exported|does not appear to be a git repository|The requested URL returned error: 404/i,
     (where) => `repository ${where} not found (or the credentials given cannot read it)`],
   [/Authentication failed|could not read (?:Username|Password)|The requested URL returned error: 40[13]|Permission denied \(|Invalid username or password/i,
     (where) => `authentication failed for ${where}: give repo.token (https) or check that the repository is public`],

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import http from 'node:http';
@@ -104,6 +104,50 @@ describe('cloneRelease: limits, user errors, hosts, credentials (real git, serve
         expect(err.permanent).to.equal(true);
       } finally {
         server.closeAllConnections();
+        server.close();
+      }
+    });
+
+    it('git://: a repository the daemon does not have is "not found", permanent', async function () {
+      const port = await new Promise<number>((resolve) => {
+        const s = net.createServer().listen(0, '127.0.0.1', () => {
+          const { port } = s.address() as net.AddressInfo;
+          s.close(() => resolve(port));
+        });
+      });
+      const daemon = spawn('git', ['daemon', '--listen=127.0.0.1', `--port=${port}`, '--export-all', '--reuseaddr', `--base-path=${work}`, work], { stdio: 'ignore' });
+      try {
+        for (let i = 0; i < 50 && !(await new Promise((r) => net.connect(port, '127.0.0.1').on('connect', function (this: net.Socket) { this.destroy(); r(true); }).on('error', () => r(false)))); i++) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        const { err } = await failure({ ...base, url: `git://127.0.0.1:${port}/nope.git` });
+        expect(err.message).to.match(/repository 127\.0\.0\.1 not found/);
+        expect(err.permanent).to.equal(true);
+      } finally {
+        daemon.kill();
+      }
+    });
+
+    it("ssh://: GitHub's \"ERROR: Repository not found.\" is \"not found\", permanent", async function () {
+      const hostKey = await ensureHostKey(path.join(work, 'hostkey'));
+      const server = new ssh2.Server({ hostKeys: [hostKey] }, (client) => {
+        client.on('authentication', (ctx) => ctx.accept());
+        client.on('session', (accept) => {
+          accept().on('exec', (acceptExec) => {
+            const stream = acceptExec();
+            stream.stderr.write('ERROR: Repository not found.\n');
+            stream.exit(1);
+            stream.end();
+          });
+        });
+        client.on('error', () => {});
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      try {
+        const { err } = await failure({ ...base, url: `ssh://git@127.0.0.1:${(server.address() as net.AddressInfo).port}/o/nope.git` });
+        expect(err.message).to.match(/repository 127\.0\.0\.1 not found/);
+        expect(err.permanent).to.equal(true);
+      } finally {
         server.close();
       }
     });
