@@ -6,6 +6,7 @@ import { bullPrefix, keys } from '../core/keys.ts';
 import { queueName } from '../core/naming.ts';
 import { connectRedis } from '../core/redis.ts';
 import type { SecretBox } from '../core/secret-box.ts';
+import { nodeJobId } from '../jobs/enqueue.ts';
 import { deleteAppJob, deployAppJob, operateAppJob } from '../jobs/schemas.ts';
 import { AppStore } from '../store/apps.ts';
 import { NodeStore } from '../store/nodes.ts';
@@ -100,7 +101,11 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
    * may be another owner's.
    */
   const appJob = async (job: Job, token: string | undefined, app: string, run: () => Promise<unknown>) => {
-    const owner = await redis.get(keys.jobOwner(job.id!));
+    // Only an app's primary job counts. Its parts on the other nodes (`<id>-on-<node>`) wait for
+    // the primary, which already holds its owner's slot: counting them too could make two
+    // spread apps of one owner wait for each other across nodes until their rollouts time out.
+    const part = job.id!.endsWith(nodeJobId('', options.nodeId));
+    const owner = part ? null : await redis.get(keys.jobOwner(job.id!));
     const lease = owner ? await ownerSlots.acquire(owner, job.id!) : undefined;
     if (owner && !lease) {
       await job.moveToDelayed(Date.now() + (options.ownerRetryMs ?? 1000) + Math.floor(Math.random() * 250), token);
