@@ -87,7 +87,7 @@ export async function startPlatform(
           heartbeatMs: config.nodes.heartbeatMs, nodeId: config.node.id, nodeAddress: config.node.address, allowLocalRepos: config.allowLocalRepos,
           extraCaCerts: config.extraCaCerts, imagePrefix: config.imagePrefix, runtimeImages: config.runtimeImages,
           healthTimeoutMs: config.healthTimeoutMs, buildTimeoutMs: config.buildTimeoutMs, keepReleases: config.lifecycle.keepReleases,
-          advertisedDockerHost: config.nodeDockerHost,
+          advertisedDockerHost: config.nodeDockerHost, clone: config.clone, jobsPerOwner: config.jobsPerOwner,
           reconcileIntervalMs: config.nodes.reconcileIntervalMs, stalledIntervalMs: config.nodes.stalledIntervalMs,
           observability: {
             logLines: config.logLines, logMaxBytes: config.logMaxBytes, logLineMaxBytes: config.logLineMaxBytes, metricsIntervalMs: config.metrics.intervalMs, metricsHistory: config.metrics.history,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { defaultResourcePolicy, type ResourcePolicy } from '../core/resources.ts';
 import { envMap } from './app-request.ts';
 import { lifecycleFields } from './lifecycle-fields.ts';
+import { repoTokenField, repoUsernameField } from './repo-settings.ts';
 
 /**
  * The body of `PATCH /apps/:name`: every field optional, at least one given. `env` is merged
@@ -15,6 +16,8 @@ export function patchAppRequest(options: { resources?: ResourcePolicy } = {}) {
       env: envMap(z.string().max(32 * 1024).nullable()).optional(),
       build: z.array(z.string().min(1).max(4096)).max(50).nullable().optional(),
       run: z.string().min(1).max(4096).nullable().optional(),
+      /** Sets (or with `null` removes) the https repository's token; the next clone uses it. */
+      repo: z.object({ token: repoTokenField.nullable(), username: repoUsernameField.optional() }).strict().optional(),
       ...lifecycleFields(options.resources ?? defaultResourcePolicy),
     })
     .strict()

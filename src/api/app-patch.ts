@@ -1,4 +1,5 @@
 import { resolveResources, type ResourcePolicy } from '../core/resources.ts';
+import { defaultTokenUser, sealCredentials } from '../core/repo-credentials.ts';
 import type { AppDocument } from '../store/app-document.ts';
 import type { PatchAppRequest } from './app-patch-request.ts';
 
@@ -61,6 +62,14 @@ export function planPatch(doc: AppDocument, patch: PatchAppRequest, seal: (value
     const merged = { ...doc.resources, ...patch.resources };
     if (!same(resolveResources(merged, policy), resolveResources(doc.resources, policy))) changed.push('resources');
     next.resources = merged;
+  }
+  // A token is secret and sealed anew each time: given, it counts as a change. No redeploy: the next clone uses it.
+  if (patch.repo) {
+    const { sealedCredentials: _old, ...repo } = next.repo;
+    next.repo = patch.repo.token === null
+      ? repo
+      : { ...repo, sealedCredentials: sealCredentials({ seal }, { username: patch.repo.username ?? defaultTokenUser, token: patch.repo.token }) };
+    if (patch.repo.token !== null || doc.repo.sealedCredentials) changed.push('repo.token');
   }
   if (patch.healthCheck !== undefined && !same(patch.healthCheck.path, doc.healthCheck?.path)) {
     next.healthCheck = patch.healthCheck.path === undefined ? undefined : { path: patch.healthCheck.path };

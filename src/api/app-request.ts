@@ -4,6 +4,7 @@ import { branchProblem, repoUrlProblem } from '../core/repo-url.ts';
 import { defaultResourcePolicy, type ResourcePolicy } from '../core/resources.ts';
 import { runtimeNames } from '../core/runtimes.ts';
 import { lifecycleFields } from './lifecycle-fields.ts';
+import { repoTokenField, repoUsernameField } from './repo-settings.ts';
 
 /** Adds a custom problem check to a string schema, so messages come from the pure checkers. */
 const checked = (problem: (value: string) => string | undefined) =>
@@ -57,6 +58,9 @@ export function createAppRequest(options: { allowLocalRepos: boolean; resources?
         .object({
           url: checked((url) => repoUrlProblem(url, { allowLocal: options.allowLocalRepos })),
           branch: checked(branchProblem).optional(),
+          /** A token for an https repository: sealed, never shown again (repo-settings.ts). */
+          token: repoTokenField.optional(),
+          username: repoUsernameField.optional(),
         })
         .strict(),
       runtime: z.string().refine((r) => runtimeNames.includes(r), {

@@ -16,7 +16,8 @@ export function appView(doc: AppDocument, options: ViewOptions) {
     owner: doc.owner,
     status: doc.status,
     url: appUrl(doc.name, options.domain, options.proxyPort),
-    repo: doc.repo,
+    // Whether the repository has a token; the token itself never leaves the API.
+    repo: { url: doc.repo.url, ...(doc.repo.branch ? { branch: doc.repo.branch } : {}), hasToken: doc.repo.sealedCredentials !== undefined },
     runtime: doc.runtime,
     build: doc.build ?? null,
     run: doc.run ?? null,

@@ -88,7 +88,7 @@ export const envSchema = z.object({
       description: '64 hex characters. Encrypts env values, database passwords and webhook secrets at rest. The API and every worker of one cluster must share it: one holding another key stops at start',
       shownDefault: 'unset: generated into `<state>/secret.key` (mode 600)',
     }),
-  GASPER_ALLOW_LOCAL_REPOS: flag.default(false).describe('allow `file://` repositories (tests, single-user set-ups)'),
+  GASPER_ALLOW_LOCAL_REPOS: flag.default(false).describe('allow `file://` repositories, and repository hosts that resolve to loopback, private, link-local, CGNAT or unspecified addresses (tests, single-user set-ups). Cloud metadata addresses stay refused'),
   GASPER_EXTRA_CA_CERTS: optional.meta({
     description: 'extra CA certificates for builds and apps, mounted read-only',
     shownDefault: "the host's `NODE_EXTRA_CA_CERTS`",
@@ -123,6 +123,12 @@ export const envSchema = z.object({
   GASPER_HEALTH_TIMEOUT_MS: z.coerce.number().int().min(500).default(60_000).describe('how long a new app has to answer HTTP'),
   GASPER_BUILD_TIMEOUT_MS: z.coerce.number().int().min(1000).default(15 * 60_000)
     .describe('how long all build commands may take together'),
+  GASPER_CLONE_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000)
+    .describe('a clone is stopped when git shows nothing (no answer, no progress) for this long; such a timeout is not retried'),
+  GASPER_CLONE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(24 * 3_600_000).default(10 * 60_000)
+    .describe('the longest a clone may take, however busy; such a timeout is not retried'),
+  GASPER_JOBS_PER_OWNER: z.coerce.number().int().min(1).max(64).default(2)
+    .describe("app jobs of one owner a node worker runs at once; another of theirs waits (delayed, not counted as an attempt) so other owners' jobs get the free slots"),
   GASPER_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4)
     .describe('jobs a node worker runs at once (jobs of one app always run one at a time)'),
   GASPER_JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3)
@@ -254,6 +260,10 @@ export interface Config {
   healthTimeoutMs: number;
   buildTimeoutMs: number;
   workerConcurrency: number;
+  /** App jobs of one owner a node worker runs at once (fairness between owners). */
+  jobsPerOwner: number;
+  /** Clone limits: silence (no answer, no progress) and total time. */
+  clone: { idleTimeoutMs: number; timeoutMs: number };
   jobAttempts: number;
   /** Failed authentications per client address, and changing requests per user, per minute. */
   limits: { authFailuresPerMinute: number; changesPerMinute: number };
@@ -358,6 +368,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     healthTimeoutMs: e.GASPER_HEALTH_TIMEOUT_MS,
     buildTimeoutMs: e.GASPER_BUILD_TIMEOUT_MS,
     workerConcurrency: e.GASPER_WORKER_CONCURRENCY,
+    jobsPerOwner: e.GASPER_JOBS_PER_OWNER,
+    clone: { idleTimeoutMs: e.GASPER_CLONE_IDLE_TIMEOUT_MS, timeoutMs: e.GASPER_CLONE_TIMEOUT_MS },
     jobAttempts: e.GASPER_JOB_ATTEMPTS,
     limits: { authFailuresPerMinute: e.GASPER_AUTH_FAILURES_PER_MINUTE, changesPerMinute: e.GASPER_CHANGES_PER_MINUTE },
     webhookMaxBytes: e.GASPER_WEBHOOK_MAX_BYTES,

@@ -33,6 +33,11 @@ export const keys = {
   nodeFailoverLock: (id: string) => `gasper:node:${id}:failover-lock`,
   /** What the node's last reconciliation did (JSON, see workers/reconcile.ts). */
   nodeReconcile: (id: string) => `gasper:node:${id}:reconcile`,
+  /**
+   * Sorted set: leases (job id → expiry) of one owner's app jobs running on a node
+   * (workers/owner-slots.ts). Expires with its last lease.
+   */
+  ownerSlots: (node: string, owner: string) => `gasper:owner-slots:${node}:${owner}`,
   /** Which queue holds a job; expires with the job's retention. */
   jobQueue: (jobId: string) => `gasper:job:${jobId}:queue`,
   database: (name: string) => `gasper:database:${name}`,

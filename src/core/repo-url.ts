@@ -1,32 +1,92 @@
 /**
  * Checks on repository URLs and branch names before they reach git. Git accepts transports
  * that run commands (`ext::`), options disguised as URLs (`--upload-pack=...`) and local paths;
- * only the plain network transports pass, plus `file://` where the operator allows it.
+ * only the plain network transports pass, plus `file://` where the operator allows it. Where a
+ * URL's host may point is checked apart, with DNS (repo-host.ts).
  */
 const networkSchemes = new Set(['https:', 'http:', 'ssh:', 'git:']);
 /** `user@host:path`, git's scp-like ssh syntax. */
-const scpLike = /^[a-z0-9._-]+@[a-z0-9.-]+:(?!\/\/)[^\s]+$/i;
+const scpLike = /^([^@/:\s]+)@([^@/:\s]+):(?!\/\/)(\S+)$/;
+/** A host name or an IPv6 literal, after percent-decoding. */
+const hostName = /^(?:[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?|\[[0-9a-f:.]+\])$/i;
+
+/** The parts of a repository URL that git hands to ssh or to the resolver, percent-decoded. */
+export interface RepoUrlParts {
+  kind: 'url' | 'scp' | 'file';
+  scheme: string;
+  host: string;
+  username: string;
+  password: string;
+  path: string;
+}
+
+function decode(part: string): string | undefined {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Splits a URL git would accept into its parts; undefined when it is not one. */
+export function parseRepoUrl(url: string): RepoUrlParts | undefined {
+  const scp = scpLike.exec(url);
+  if (scp) return { kind: 'scp', scheme: 'ssh', username: scp[1]!, host: scp[2]!, password: '', path: scp[3]! };
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  const [host, username, password, path] = [parsed.hostname, parsed.username, parsed.password, parsed.pathname].map(decode);
+  if (host === undefined || username === undefined || password === undefined || path === undefined) return undefined;
+  return { kind: parsed.protocol === 'file:' ? 'file' : 'url', scheme: parsed.protocol.slice(0, -1), host, username, password, path };
+}
 
 export function repoUrlProblem(url: string, options: { allowLocal: boolean }): string | undefined {
   if (url.length === 0 || url.length > 2048) return 'must be 1 to 2048 characters';
   if (/[\s\0-\x1f\x7f]/.test(url)) return 'must not contain spaces or control characters';
   if (url.startsWith('-')) return 'must not start with "-"';
   if (/^[a-z0-9+.-]*::/i.test(url)) return 'remote helper transports ("ext::" and the like) are not allowed';
-  if (scpLike.test(url)) return undefined;
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return 'must be a URL (https://, http://, ssh://, git:// or user@host:path)';
-  }
-  if (parsed.protocol === 'file:') {
+  const parts = parseRepoUrl(url);
+  if (!parts) return 'must be a URL (https://, http://, ssh://, git:// or user@host:path) with valid %-escapes';
+  if (parts.kind === 'file') {
     return options.allowLocal ? undefined : 'file:// repositories are disabled (GASPER_ALLOW_LOCAL_REPOS)';
   }
-  if (!networkSchemes.has(parsed.protocol)) return `scheme "${parsed.protocol.slice(0, -1)}" is not allowed`;
-  if (!parsed.hostname) return 'must name a host';
-  // ssh would read a host like "-oProxyCommand=..." as an option (newer git refuses it too).
-  if (parsed.hostname.startsWith('-') || parsed.username.startsWith('-')) return 'host and user must not start with "-"';
+  if (!networkSchemes.has(`${parts.scheme}:`)) return `scheme "${parts.scheme}" is not allowed`;
+  if (!parts.host) return 'must name a host';
+  // ssh reads a host, user or path like "-oProxyCommand=..." as an option, and git hands the
+  // path of an scp-like URL to git-upload-pack; git decodes %-escapes first (%2D is "-").
+  if (parts.host.startsWith('-') || parts.username.startsWith('-')) return 'host and user must not start with "-"';
+  if (parts.path.replace(/^[/~]+/, '').startsWith('-')) return 'the path must not start with "-"';
+  if (!hostName.test(parts.host)) return 'the host must be a host name or an IP address';
+  if (parts.password && (parts.scheme === 'ssh' || parts.scheme === 'git')) {
+    return `${parts.scheme}:// URLs cannot carry a password (use an https URL and repo.token)`;
+  }
+  if (parts.username && parts.scheme === 'git') return 'git:// URLs carry no user';
   return undefined;
+}
+
+/**
+ * An http(s) URL's user name and password are credentials: they are moved out of the URL (which
+ * is stored, shown and logged) into the app's sealed secret. Other URLs are returned unchanged
+ * (an ssh user name is not a secret).
+ */
+export function splitRepoCredentials(url: string): { url: string; credentials?: { username: string; token: string } } {
+  const parts = parseRepoUrl(url);
+  if (!parts || parts.kind !== 'url' || (parts.scheme !== 'http' && parts.scheme !== 'https')) return { url };
+  if (!parts.username && !parts.password) return { url };
+  const stripped = new URL(url);
+  stripped.username = '';
+  stripped.password = '';
+  return { url: stripped.toString(), credentials: { username: parts.username, token: parts.password } };
+}
+
+/** The host a repository URL names, as git will resolve it; undefined for file:// and non-URLs. */
+export function repoHost(url: string): string | undefined {
+  const parts = parseRepoUrl(url);
+  if (!parts || parts.kind === 'file') return undefined;
+  return parts.host.startsWith('[') ? parts.host.slice(1, -1) : parts.host;
 }
 
 /** The rules of `git check-ref-format --branch`, as a pure function. */

@@ -19,7 +19,11 @@ export const appDocumentSchema = z.object({
   uid: z.string(),
   /** The user who owns the app; documents from before users existed belong to the admin. */
   owner: z.string().default('admin'),
-  repo: z.object({ url: z.string(), branch: z.string().optional() }),
+  /**
+   * `url` never carries credentials: a token (and its user name) is `sealedCredentials`
+   * (core/repo-credentials.ts), opened only by the worker when it clones.
+   */
+  repo: z.object({ url: z.string(), branch: z.string().optional(), sealedCredentials: z.string().optional() }),
   runtime: z.string(),
   build: z.array(z.string()).optional(),
   run: z.string().optional(),

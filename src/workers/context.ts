@@ -6,6 +6,7 @@ import type { Logger } from '../core/log.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import type { AppStore } from '../store/apps.ts';
 import type { ReleaseStore } from '../store/release-records.ts';
+import type { CloneLimits } from './clone.ts';
 import type { ReleaseDirs } from './releases.ts';
 
 export interface NodeWorkerOptions {
@@ -18,6 +19,8 @@ export interface NodeWorkerOptions {
   runtimeImages: Record<string, string>;
   healthTimeoutMs: number;
   buildTimeoutMs: number;
+  /** Clone time limits (GASPER_CLONE_IDLE_TIMEOUT_MS, GASPER_CLONE_TIMEOUT_MS). Default clone.ts's. */
+  clone?: Partial<CloneLimits>;
   /** Release directories kept per app. Default 5. */
   keepReleases: number;
   /** Limits, drain, health and crash handling (core/lifecycle-options.ts). */

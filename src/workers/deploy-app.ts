@@ -6,6 +6,8 @@ import { nodesOf, shareOf } from '../core/app-placement.ts';
 import type { DeployAppData } from '../jobs/schemas.ts';
 import type { AppDocument } from '../store/app-document.ts';
 import { BuildFailedError, runBuild } from './build.ts';
+import { openCredentials } from '../core/repo-credentials.ts';
+import { splitRepoCredentials } from '../core/repo-url.ts';
 import { CloneFailedError, cloneRelease } from './clone.ts';
 import { appUser, containerSpec } from './container-spec.ts';
 import { containerLogTail, ensureImage, ImageMissingError, removeContainer } from './containers.ts';
@@ -58,6 +60,9 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     timeoutMs: options.buildTimeoutMs + options.healthTimeoutMs + 120_000,
   };
 
+  // Documents written before credentials were kept apart may still carry them in the URL:
+  // they go to git the same way as a sealed token, never in its arguments or the job log.
+  const { url: repoUrl, credentials: legacyCredentials } = splitRepoCredentials(doc.repo.url);
   await apps.update(doc.name, (d) => (d.status === 'deleting' ? undefined : { ...d, status: 'deploying' }));
   const dir = releases.releaseDir(doc.name, data.release);
   const image = runtimeImage(doc.runtime, options);
@@ -82,11 +87,18 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     await report.step(5, 'cloning repository and preparing container');
     const [clone] = await settleAll([
       (primary || data.commit ? Promise.resolve(data.commit) : awaitCommit(ctx, rollout)).then(async (commit) => {
-        const c = await cloneRelease({ url: doc.repo.url, branch: doc.repo.branch, commit, dir, allowLocal: options.allowLocalRepos });
+        const c = await cloneRelease({
+          url: repoUrl, branch: doc.repo.branch, commit, dir, allowLocal: options.allowLocalRepos, limits: options.clone, sshDir: releases.gitSshDir(),
+          credentials: doc.repo.sealedCredentials ? openCredentials(ctx.secrets, doc.repo.sealedCredentials) : legacyCredentials,
+        }).catch((err: unknown) => {
+          // git's own words (masked) for the operator; the user gets words that do not map the network.
+          if (err instanceof CloneFailedError && err.detail) ctx.log.warn({ app: doc.name, job: job.id, git: err.detail }, err.message);
+          throw err;
+        });
         if (primary) await announceCommit(ctx, rollout, c.commit);
         cloned = c.commit;
         await chownTree(dir, appUser.uid, appUser.gid);
-        await report.line(`cloned ${doc.repo.url}${doc.repo.branch ? ` (${doc.repo.branch})` : ''} at ${c.commit.slice(0, 12)}`);
+        await report.line(`cloned ${repoUrl}${doc.repo.branch ? ` (${doc.repo.branch})` : ''} at ${c.commit.slice(0, 12)}`);
         // Build and run commands the app omits come from the repository (conventions.ts).
         const commands = await prepareReleaseCommands({
           appDir: releases.appDir(doc.name), release: data.release, releaseDir: dir, runtime: doc.runtime, build: doc.build, run: doc.run,

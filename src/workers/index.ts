@@ -1,11 +1,12 @@
-import { Worker, type Job } from 'bullmq';
+import { DelayedError, Worker, type Job } from 'bullmq';
 import Docker from 'dockerode';
 import { ensureInstallation, type DockerScope } from '../core/installation.ts';
 import type { Logger } from '../core/log.ts';
-import { bullPrefix } from '../core/keys.ts';
+import { bullPrefix, keys } from '../core/keys.ts';
 import { queueName } from '../core/naming.ts';
 import { connectRedis } from '../core/redis.ts';
 import type { SecretBox } from '../core/secret-box.ts';
+import { nodeJobId } from '../jobs/enqueue.ts';
 import { deleteAppJob, deployAppJob, operateAppJob } from '../jobs/schemas.ts';
 import { AppStore } from '../store/apps.ts';
 import { NodeStore } from '../store/nodes.ts';
@@ -17,6 +18,7 @@ import { startHeartbeat } from './heartbeat.ts';
 import { dockerAllocations, measureNode } from './node-usage.ts';
 import { startReconciler } from './reconcile.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
+import { OwnerSlots } from './owner-slots.ts';
 import { startWorkerObservability, type WorkerObservabilityOptions } from './observability.ts';
 import { ReleaseDirs } from './releases.ts';
 import { DatabaseStore } from '../store/databases.ts';
@@ -33,6 +35,8 @@ export interface WorkerServiceOptions extends NodeWorkerOptions {
   stateDir: string;
   dockerHost: string | undefined;
   concurrency: number;
+  /** App jobs of one owner run at once on this node (owner-slots.ts). Default 2. */
+  jobsPerOwner?: number;
   heartbeatMs: number;
   /** Docker endpoint advertised in the node document for other nodes' SSH services; unset: none. */
   advertisedDockerHost?: string;
@@ -41,6 +45,10 @@ export interface WorkerServiceOptions extends NodeWorkerOptions {
   reconcileIntervalMs?: number;
   /** How often BullMQ checks for jobs whose worker died, to run them again. Default 30 s. */
   stalledIntervalMs?: number;
+  /** How long an owner's job lease lives unrenewed (a dead worker's slot frees after it). Default 30 s. */
+  ownerLeaseMs?: number;
+  /** How long a job of an owner at the limit waits before it is looked at again. Default 1 s. */
+  ownerRetryMs?: number;
   /** Database engines: images, readiness timeout, backup limits, monitor period (see database-context.ts). */
   databases?: Partial<Omit<DatabaseWorkerOptions, 'installation' | 'nodeId' | 'nodeAddress' | 'imagePrefix'>>;
 }
@@ -89,19 +97,42 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
   const perApp = new KeyedMutex();
   const supervisor = startSupervisor(ctx, perApp);
   const diskWatchdog = startDiskWatchdog(ctx, perApp, supervisor);
-  const processor = async (job: Job) => {
+  const ownerSlots = new OwnerSlots(redis, options.nodeId, options.jobsPerOwner ?? 2, options.ownerLeaseMs ?? 30_000);
+  /**
+   * An app job runs once its owner has a free slot on this node. Otherwise it goes back to the
+   * queue, delayed (not counted as an attempt), and the worker slot goes to the next job, which
+   * may be another owner's.
+   */
+  const appJob = async (job: Job, token: string | undefined, app: string, run: () => Promise<unknown>) => {
+    // Only an app's primary job counts. Its parts on the other nodes (`<id>-on-<node>`) wait for
+    // the primary, which already holds its owner's slot: counting them too could make two
+    // spread apps of one owner wait for each other across nodes until their rollouts time out.
+    const part = job.id!.endsWith(nodeJobId('', options.nodeId));
+    const owner = part ? null : await redis.get(keys.jobOwner(job.id!));
+    const lease = owner ? await ownerSlots.acquire(owner, job.id!) : undefined;
+    if (owner && !lease) {
+      await job.moveToDelayed(Date.now() + (options.ownerRetryMs ?? 1000) + Math.floor(Math.random() * 250), token);
+      throw new DelayedError(`owner ${owner} already runs ${options.jobsPerOwner ?? 2} job(s) on node ${options.nodeId}`);
+    }
+    try {
+      return await perApp.run(app, run);
+    } finally {
+      await lease?.release();
+    }
+  };
+  const processor = async (job: Job, token?: string) => {
     switch (job.name) {
       case deployAppJob.name: {
         const data = deployAppJob.schema.parse(job.data);
-        return perApp.run(data.app, () => deployApp(ctx, job, data));
+        return appJob(job, token, data.app, () => deployApp(ctx, job, data));
       }
       case deleteAppJob.name: {
         const data = deleteAppJob.schema.parse(job.data);
-        return perApp.run(data.app, () => deleteApp(ctx, job, data));
+        return appJob(job, token, data.app, () => deleteApp(ctx, job, data));
       }
       case operateAppJob.name: {
         const data = operateAppJob.schema.parse(job.data);
-        return perApp.run(data.app, () => operateApp(ctx, job, data, supervisor));
+        return appJob(job, token, data.app, () => operateApp(ctx, job, data, supervisor));
       }
       default:
         // Jobs of one database run one at a time, apart from the apps' (keys `db:<name>`).

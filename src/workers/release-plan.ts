@@ -1,4 +1,5 @@
 import { placementOf, shareOf, slotSequence } from '../core/app-placement.ts';
+import { splitRepoCredentials } from '../core/repo-url.ts';
 import { resolveResources } from '../core/resources.ts';
 import { runtimeImage, runtimes } from '../core/runtimes.ts';
 import { linkedDatabases } from './app-databases.ts';
@@ -77,7 +78,7 @@ export function releaseConfig(doc: AppDocument, plan: InstancePlan): ReleaseConf
   return {
     runtime: doc.runtime,
     image: plan.image,
-    repo: doc.repo,
+    repo: { url: splitRepoCredentials(doc.repo.url).url, ...(doc.repo.branch ? { branch: doc.repo.branch } : {}) },
     build: doc.build ?? [],
     run: plan.command,
     port: plan.port,

@@ -13,6 +13,11 @@ export class ReleaseDirs {
     return path.join(this.appDir(app), 'releases', release);
   }
 
+  /** This installation's ssh `known_hosts` for clones (and an optional `id_ed25519`), never root's ~/.ssh. */
+  gitSshDir(): string {
+    return path.join(this.stateDir, 'git-ssh');
+  }
+
   async exists(app: string, release: string): Promise<boolean> {
     return fs.stat(this.releaseDir(app, release)).then((s) => s.isDirectory(), () => false);
   }

@@ -58,7 +58,8 @@ describe('API app operations (real Redis, real BullMQ queues)', function () {
       ['a health path with a space', { healthCheck: { path: '/a b' } }, 'healthCheck.path'],
       ['a bad env name', { env: { '1X': 'v' } }, 'env.1X'],
       ['PORT in env', { env: { PORT: '1' } }, 'env.PORT'],
-      ['an unknown field', { repo: { url: 'https://x/y.git' } }, 'repo'],
+      ['an unknown field', { repository: { url: 'https://x/y.git' } }, 'repository'],
+      ['a repo url (only repo.token may change)', { repo: { url: 'https://x/y.git' } }, 'repo.url'],
       ['an empty run command', { run: '' }, 'run'],
     ];
     for (const [what, body, field] of bad) {

@@ -104,7 +104,7 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
       expect(app.name).to.equal(name);
       expect(app.status).to.equal('queued');
       expect(app.url).to.equal(`http://${name}.apps.test:8088`);
-      expect(app.repo).to.deep.equal({ url: 'file:///srv/git/demo.git' });
+      expect(app.repo).to.deep.equal({ url: 'file:///srv/git/demo.git', hasToken: false });
       expect(app.runtime).to.equal('node');
       expect(app.port).to.equal(8080); // the node runtime's default
       expect(app.node).to.equal(nodeId);
@@ -178,7 +178,7 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
       ]);
       expect(after.jobCounts[`node-${nodeId}`]!.waiting).to.equal(before.jobCounts[`node-${nodeId}`]!.waiting! + 1);
       expect(res.body.app).to.include({ runtime: 'python', run: 'python3 server.py', port: 5000 });
-      expect(res.body.app.repo).to.deep.equal({ url: 'https://git.example.com/team/site.git', branch: 'feature/new-ui' });
+      expect(res.body.app.repo).to.deep.equal({ url: 'https://git.example.com/team/site.git', branch: 'feature/new-ui', hasToken: false });
       expect(res.body.app.build).to.deep.equal(['pip install -r requirements.txt']);
       expect(res.body.app.envKeys).to.deep.equal([]);
     });
@@ -302,6 +302,53 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
         expect(res.body.fields['repo.url']).to.match(/file/);
       });
 
+      // #11 item 7: git's option-injection forms, refused whatever the operator allows.
+      for (const url of ['ssh://%2DoProxyCommand=touch%20x/r.git', 'git@example.com:--upload-pack=x', 'x@-oProxyCommand:x', 'ssh://git@example.com/%2Dx']) {
+        it(`rejects the option-injection form ${JSON.stringify(url)}`, async function () {
+          const res = await rejects(validBody(appName('inj'), { repo: { url } }), 'repo.url');
+          expect(res.body.fields['repo.url']).to.match(/"-"/);
+        });
+      }
+
+      // #11 item 7: hosts on this machine, its networks or a metadata service, in any spelling.
+      const internal: Array<[string, RegExp]> = [
+        ['http://2130706433/r.git', /127\.0\.0\.1.*loopback/],
+        ['http://0x7f.1/r.git', /loopback/],
+        ['git://0177.0.0.1/r.git', /loopback/],
+        ['git://127.0.0.1:9418/r.git', /loopback/],
+        ['https://localhost/r.git', /localhost \(.*\) is a loopback/],
+        ['http://[::1]:8080/r.git', /loopback/],
+        ['http://[::ffff:127.0.0.1]/r.git', /loopback/],
+        ['ssh://git@10.1.2.3/r.git', /private/],
+        ['git@192.168.1.1:r.git', /private/],
+        ['http://172.17.0.1:3000/r.git', /private/],
+        ['http://100.64.0.1/r.git', /CGNAT/],
+        ['http://169.254.169.254/latest/meta-data/', /metadata/],
+        ['http://[fd00:ec2::254]/r.git', /metadata/],
+        ['http://169.254.10.10/r.git', /link-local/],
+        ['http://0.0.0.0:3000/r.git', /unspecified/],
+        ['http://0/r.git', /unspecified/],
+      ];
+      for (const [url, message] of internal) {
+        it(`rejects ${url} when local repositories are not allowed`, async function () {
+          const strict = fx.withOptions({ allowLocalRepos: false });
+          const res = await rejects(validBody(appName('net'), { repo: { url } }), 'repo.url', undefined, strict);
+          expect(res.body.fields['repo.url']).to.match(message);
+        });
+      }
+
+      it('rejects a metadata address even when local repositories are allowed', async function () {
+        const res = await rejects(validBody(appName('meta'), { repo: { url: 'http://169.254.169.254/r.git' } }), 'repo.url');
+        expect(res.body.fields['repo.url']).to.match(/metadata/);
+      });
+
+      it('accepts a host it cannot resolve now (the worker checks again when it clones)', async function () {
+        const strict = fx.withOptions({ allowLocalRepos: false });
+        const name = appName('unres');
+        await fx.post('/apps', strict).send(validBody(name, { repo: { url: 'https://git.example.invalid/r.git' } })).expect(202);
+        await fx.del(`/apps/${name}`).expect(202);
+      });
+
       it('rejects a missing url', async function () {
         await rejects(validBody(appName('nourl'), { repo: {} }), 'repo.url');
       });
@@ -314,6 +361,54 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
 
       it('rejects a non-string url', async function () {
         await rejects(validBody(appName('numurl'), { repo: { url: 7 } }), 'repo.url');
+      });
+    });
+
+    describe('repo credentials (#11 item 8)', function () {
+      const token = `ghp_${suffix()}${suffix()}${suffix()}`;
+      const everything = async () => {
+        const parts: string[] = [];
+        for (const key of await fx.redis.keys('*')) {
+          const type = await fx.redis.type(key);
+          if (type === 'string') parts.push(key, (await fx.redis.get(key)) ?? '');
+          else if (type === 'hash') parts.push(key, JSON.stringify(await fx.redis.hgetall(key)));
+          else if (type === 'list') parts.push(key, JSON.stringify(await fx.redis.lrange(key, 0, -1)));
+          else if (type === 'stream') parts.push(key, JSON.stringify(await fx.redis.xrange(key, '-', '+')));
+          else parts.push(key);
+        }
+        return parts.join('\n');
+      };
+
+      it('moves credentials out of an https URL into a sealed secret, shows only that one is set, and PATCH removes or sets it', async function () {
+        const name = appName('creds');
+        const res = await fx.post('/apps').send(validBody(name, { repo: { url: `https://alice:${token}@github.com/o/r.git` } })).expect(202);
+        expect(res.body.app.repo).to.deep.equal({ url: 'https://github.com/o/r.git', hasToken: true });
+        expect(JSON.stringify((await fx.get('/apps').expect(200)).body)).not.to.include(token);
+        expect(JSON.stringify((await fx.get(`/apps/${name}`).expect(200)).body)).not.to.include(token);
+        const stored = await everything();
+        expect(stored).to.include('github.com/o/r.git');
+        expect(stored).not.to.include(token);
+
+        const removed = await fx.patch(`/apps/${name}`).send({ repo: { token: null } }).expect(200);
+        expect(removed.body).to.deep.include({ changed: ['repo.token'], redeploy: false });
+        expect(removed.body.app.repo).to.deep.equal({ url: 'https://github.com/o/r.git', hasToken: false });
+        const set = await fx.patch(`/apps/${name}`).send({ repo: { token, username: 'alice' } }).expect(200);
+        expect(set.body.app.repo.hasToken).to.equal(true);
+        expect(await everything()).not.to.include(token);
+        await fx.del(`/apps/${name}`).expect(202);
+      });
+
+      it('refuses a token for a non-https URL, credentials given twice, a password in an ssh URL, a bad username', async function () {
+        await rejects(validBody(appName('tok'), { repo: { url: 'ssh://git@example.com/r.git', token } }), 'repo.token');
+        await rejects(validBody(appName('tok'), { repo: { url: 'https://a:b@example.com/r.git', token } }), 'repo.url');
+        await rejects(validBody(appName('tok'), { repo: { url: 'ssh://git:pw@example.com/r.git' } }), 'repo.url');
+        await rejects(validBody(appName('tok'), { repo: { url: 'https://example.com/r.git', token, username: 'a:b' } }), 'repo.username');
+        await rejects(validBody(appName('tok'), { repo: { url: 'https://example.com/r.git', token: 'has space' } }), 'repo.token');
+        await rejects(validBody(appName('tok'), { repo: { url: 'https://example.com/r.git', username: 'alone' } }), 'repo.username');
+        const name = appName('sshpatch');
+        await fx.post('/apps').send(validBody(name, { repo: { url: 'git@example.com:o/r.git' } })).expect(202);
+        expectFieldError(await fx.patch(`/apps/${name}`).send({ repo: { token } }), 'repo.token');
+        await fx.del(`/apps/${name}`).expect(202);
       });
     });
 
@@ -385,8 +480,8 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
 
     it('rejects an unknown field inside repo (strict), naming it', async function () {
       const name = appName('extra');
-      const res = await rejects(validBody(name, { repo: { url: 'https://example.com/r.git', token: 'x' } }), 'repo.token', name);
-      expect(res.body.fields['repo.token']).to.equal('unknown field');
+      const res = await rejects(validBody(name, { repo: { url: 'https://example.com/r.git', password: 'x' } }), 'repo.password', name);
+      expect(res.body.fields['repo.password']).to.equal('unknown field');
     });
 
     it('reports every invalid field at once', async function () {

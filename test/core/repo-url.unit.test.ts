@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { branchProblem, repoUrlProblem } from '../../src/core/repo-url.ts';
+import { branchProblem, repoHost, repoUrlProblem, splitRepoCredentials } from '../../src/core/repo-url.ts';
 
 describe('repo-url', () => {
   describe('repoUrlProblem', () => {
@@ -10,6 +10,9 @@ describe('repo-url', () => {
       'git://example.org/repo.git',
       'git@github.com:owner/repo.git',
       'deploy@git.example.com:team/app',
+      'https://user:token@github.com/owner/repo.git',
+      'ssh://git@[2001:db8::1]:2222/repo.git',
+      'git@github.com:owner/-repo.git',
     ];
     for (const url of accepted) {
       it(`accepts ${url}`, () => {
@@ -35,6 +38,21 @@ describe('repo-url', () => {
       ['a scheme and nothing else', 'https://', /must be a URL/],
       ['a local path', '/srv/git/repo.git', /must be a URL/],
       ['a relative path', '../repo', /must be a URL/],
+      // The option-injection forms that only git's own checks stopped (#11 item 7).
+      ['a %-encoded option as ssh host', 'ssh://%2DoProxyCommand=touch%20x/repo', /must not start with "-"/],
+      ['a lowercase %-encoded option as ssh host', 'ssh://%2doProxyCommand=x/repo', /must not start with "-"/],
+      ['an option as scp-like path', 'git@example.com:--upload-pack=touch x', /spaces/],
+      ['an option as scp-like path, no spaces', 'git@example.com:--upload-pack=x', /path must not start with "-"/],
+      ['an option as scp-like host', 'x@-oProxyCommand:x', /must not start with "-"/],
+      ['an option as ssh user', 'ssh://-oProxyCommand=x@example.com/repo', /must not start with "-"/],
+      ['a %-encoded option as ssh user', 'ssh://%2DoProxyCommand=x@example.com/repo', /must not start with "-"/],
+      ['an option as ssh path', 'ssh://example.com/-oProxyCommand=x', /path must not start with "-"/],
+      ['a %-encoded option as ssh path', 'ssh://example.com/%2Dx', /path must not start with "-"/],
+      ['an option after ~ in the path', 'ssh://example.com/~-x', /path must not start with "-"/],
+      ['a broken %-escape', 'ssh://exa%zzmple.com/repo', /must be a URL|host name/],
+      ['odd characters in a host once decoded', 'git://exa%3Dmple.com/repo', /host name or an IP address/],
+      ['a password in an ssh URL', 'ssh://git:secret@example.com/repo', /cannot carry a password/],
+      ['a user in a git:// URL', 'git://me@example.com/repo', /carry no user/],
     ];
     for (const [why, url, message] of rejected) {
       it(`rejects ${why}`, () => {
@@ -46,6 +64,35 @@ describe('repo-url', () => {
       expect(repoUrlProblem('file:///srv/git/repo', { allowLocal: true })).to.equal(undefined);
       expect(repoUrlProblem('file:///srv/git/repo', { allowLocal: false })).to.match(/GASPER_ALLOW_LOCAL_REPOS/);
     });
+  });
+
+  describe('splitRepoCredentials', () => {
+    const table: Array<[string, string, { username: string; token: string } | undefined]> = [
+      ['https://user:tok%40en@github.com/o/r.git', 'https://github.com/o/r.git', { username: 'user', token: 'tok@en' }],
+      ['https://ghp_abc@github.com/o/r.git', 'https://github.com/o/r.git', { username: 'ghp_abc', token: '' }],
+      ['http://:tok@127.0.0.1:8080/r', 'http://127.0.0.1:8080/r', { username: '', token: 'tok' }],
+      ['https://github.com/o/r.git', 'https://github.com/o/r.git', undefined],
+      ['ssh://git@example.com/r.git', 'ssh://git@example.com/r.git', undefined],
+      ['git@example.com:r.git', 'git@example.com:r.git', undefined],
+    ];
+    for (const [url, stripped, credentials] of table) {
+      it(`${url} → ${stripped}`, () => {
+        expect(splitRepoCredentials(url)).to.deep.equal(credentials ? { url: stripped, credentials } : { url: stripped });
+      });
+    }
+  });
+
+  describe('repoHost', () => {
+    const table: Array<[string, string | undefined]> = [
+      ['https://GitHub.com/o/r', 'github.com'],
+      ['git://2130706433/r', '2130706433'],
+      ['ssh://git@[::1]:22/r', '::1'],
+      ['git@10.0.0.1:r', '10.0.0.1'],
+      ['file:///srv/r', undefined],
+    ];
+    for (const [url, host] of table) {
+      it(`${url} → ${host}`, () => expect(repoHost(url)).to.equal(host));
+    }
   });
 
   describe('branchProblem', () => {

@@ -10,7 +10,7 @@ export const appViewSchema = z.object({
   name: z.string(),
   status: z.enum(appStatuses),
   url: z.string(),
-  repo: z.object({ url: z.string(), branch: z.string().optional() }),
+  repo: z.object({ url: z.string(), branch: z.string().optional(), hasToken: z.boolean().describe('whether repo.token is set; it is never returned') }),
   runtime: z.string(),
   build: z.array(z.string()).nullable(),
   run: z.string().nullable(),

@@ -1,4 +1,5 @@
 import { Router, type Response } from 'express';
+import { parseRepoUrl } from '../../core/repo-url.ts';
 import { keys } from '../../core/keys.ts';
 import { releaseId } from '../../core/naming.ts';
 import { defaultResourcePolicy } from '../../core/resources.ts';
@@ -57,7 +58,7 @@ export function appOperationsRouter(deps: ApiDeps): Router {
   /** The fields a PATCH sets, over the app as it is now (a worker may have changed the rest). */
   const withSettings = (d: AppDocument, next: AppDocument | undefined): AppDocument =>
     next
-      ? { ...d, sealedEnv: next.sealedEnv, build: next.build, run: next.run, instanceCount: next.instanceCount, resources: next.resources, healthCheck: next.healthCheck }
+      ? { ...d, repo: next.repo, sealedEnv: next.sealedEnv, build: next.build, run: next.run, instanceCount: next.instanceCount, resources: next.resources, healthCheck: next.healthCheck }
       : d;
 
   /**
@@ -99,6 +100,10 @@ export function appOperationsRouter(deps: ApiDeps): Router {
     const doc = await load(res, req.params.name);
     const parsed = patchSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw validationError(parsed.error);
+    const scheme = parseRepoUrl(doc.repo.url)?.scheme;
+    if (parsed.data.repo?.token && scheme !== 'https' && scheme !== 'http') {
+      throw new ApiError('VALIDATION_FAILED', 'invalid request: repo.token: a token is for https:// repositories', { 'repo.token': 'a token is for https:// repositories' });
+    }
     const plan = planPatch(doc, parsed.data, (v) => secrets.seal(v), policy);
     if (plan.changed.includes('instances') || plan.changed.includes('resources')) {
       await enforceAppQuotas(deps, doc.owner, doc.name, plan.next, false);
@@ -107,7 +112,7 @@ export function appOperationsRouter(deps: ApiDeps): Router {
       const { doc: stored, job } = await redeploy(doc, plan.next);
       return res.status(202).json({ app: view(stored), changed: plan.changed, redeploy: true, job });
     }
-    const stored = plan.changed.length ? await apps.update(doc.name, (d) => ({ ...d, healthCheck: plan.next.healthCheck })) : doc;
+    const stored = plan.changed.length ? await apps.update(doc.name, (d) => ({ ...d, healthCheck: plan.next.healthCheck, repo: plan.next.repo })) : doc;
     res.status(200).json({ app: view(stored ?? doc), changed: plan.changed, redeploy: false });
   });
 

@@ -11,6 +11,7 @@ import type { ApiDeps } from '../deps.ts';
 import { placeApp } from '../node-placement.ts';
 import { nodesOf } from '../../core/app-placement.ts';
 import { ApiError, validationError } from '../errors.ts';
+import { storedRepo } from '../repo-settings.ts';
 import { appView, jobRef } from '../views.ts';
 import { visibleApp } from '../visible.ts';
 
@@ -26,6 +27,7 @@ export function appsRouter(deps: ApiDeps): Router {
     const parsed = createSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw validationError(parsed.error);
     const body = parsed.data;
+    const repo = await storedRepo(body.repo, { allowLocal: options.allowLocalRepos, secrets });
     const principal = principalOf(res);
     await enforceAppQuotas(deps, principal.user, body.name, { instanceCount: body.instances, resources: body.resources }, true);
     // Live, non-draining nodes with room, the instances spread over them (node-placement.ts).
@@ -36,7 +38,7 @@ export function appsRouter(deps: ApiDeps): Router {
       name: body.name,
       uid: crypto.randomBytes(5).toString('hex'),
       owner: principal.user,
-      repo: body.repo,
+      repo,
       runtime: body.runtime,
       build: body.build,
       run: body.run,

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { defaultTokenUser, sealCredentials, type RepoCredentials } from '../core/repo-credentials.ts';
+import { hostProblem, type Lookup } from '../core/repo-host.ts';
+import { parseRepoUrl, repoHost, splitRepoCredentials } from '../core/repo-url.ts';
+import type { SecretBox } from '../core/secret-box.ts';
+import type { AppDocument } from '../store/app-document.ts';
+import { ApiError } from './errors.ts';
+
+/** `repo.token`: a secret for https repositories (a personal or deploy access token). */
+export const repoTokenField = z
+  .string()
+  .min(1)
+  .max(4096)
+  .regex(/^[\x21-\x7e]+$/, 'printable ASCII with no spaces');
+/** `repo.username`: the user name the token goes with (default `x-access-token`). */
+export const repoUsernameField = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[\x21-\x39\x3b-\x7e]+$/, 'printable ASCII with no spaces or ":"');
+
+export interface RepoCheckOptions {
+  allowLocal: boolean;
+  secrets: SecretBox;
+  /** The resolver (tests); default the system's. */
+  lookup?: Lookup;
+}
+
+const invalid = (field: string, message: string) => new ApiError('VALIDATION_FAILED', `invalid request: ${field}: ${message}`, { [field]: message });
+
+/**
+ * The repository as stored: credentials in the URL moved into the sealed secret (the URL is
+ * shown, logged and copied into releases), the host checked against where it resolves now (the
+ * worker checks again when it clones: DNS may change).
+ */
+export async function storedRepo(
+  repo: { url: string; branch?: string; token?: string; username?: string },
+  options: RepoCheckOptions,
+): Promise<AppDocument['repo']> {
+  const { url, credentials: inUrl } = splitRepoCredentials(repo.url);
+  if (inUrl && repo.token) throw invalid('repo.url', 'carries credentials and repo.token is given too: give the token once');
+  let credentials: RepoCredentials | undefined = inUrl;
+  if (repo.token) {
+    const scheme = parseRepoUrl(url)?.scheme;
+    if (scheme !== 'https' && scheme !== 'http') throw invalid('repo.token', 'a token is for https:// repositories');
+    credentials = { username: repo.username ?? defaultTokenUser, token: repo.token };
+  } else if (repo.username) {
+    throw invalid('repo.username', 'goes with repo.token');
+  }
+  await checkRepoHost(url, options);
+  return {
+    url,
+    ...(repo.branch ? { branch: repo.branch } : {}),
+    ...(credentials ? { sealedCredentials: sealCredentials(options.secrets, credentials) } : {}),
+  };
+}
+
+/** 400 naming `repo.url` when the host resolves to an address repositories may not be on. */
+export async function checkRepoHost(url: string, options: { allowLocal: boolean; lookup?: Lookup }): Promise<void> {
+  const host = repoHost(url);
+  if (host === undefined) return;
+  // An unresolvable host passes here (DNS may be down for a moment); the worker refuses it.
+  const problem = await hostProblem(host, { allowLocal: options.allowLocal, lookup: options.lookup, timeoutMs: 3000, onLookupError: 'accept' });
+  if (problem) throw invalid('repo.url', problem);
+}
