@@ -140,9 +140,9 @@ describe('worker crash mid-deploy (Docker, Redis, processes)', function () {
     expect(await query('SELECT body FROM notes')).to.deep.equal([{ body: 'kept' }]);
 
     await startWorker();
-    // The new worker's reconciliation and database monitor have run once it is up; give them a round.
-    await new Promise((r) => setTimeout(r, 2000));
-    expect((await control.api().get(`/databases/${name}`).expect(200)).body.database.status).to.equal('running');
+    // While no worker heartbeats, the API reports the database unavailable; the new worker's
+    // database monitor reports it running again, without touching its container.
+    await eventually('the database reported running again', async () => (await control.api().get(`/databases/${name}`).expect(200)).body.database.status === 'running', 30_000);
     expect(await query('SELECT body FROM notes')).to.deep.equal([{ body: 'kept' }]);
     const after = await (await databaseContainer(name)).inspect();
     expect({ id: after.Id, startedAt: after.State.StartedAt }).to.deep.equal({ id: before.Id, startedAt: before.State.StartedAt });
