@@ -95,6 +95,7 @@ export async function startPlatform(
             backupMaxBytes: config.databases.backupMaxBytes, backupsKept: config.databases.backupsKept,
           },
           lifecycle: config.lifecycle,
+          networkPool: config.networkPool,
         },
         { log, secrets: secrets! },
       );

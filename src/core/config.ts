@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { lifecycleOptionsFromEnv, type LifecycleOptions } from './lifecycle-options.ts';
+import { networkPoolProblem } from './networks.ts';
 
 /**
  * Gasper's whole configuration, parsed once from the environment and frozen. No other module
@@ -60,6 +61,11 @@ export const envSchema = z.object({
     }),
   GASPER_NODE_ADDRESS: z.union([z.ipv4(), z.ipv6()]).default('127.0.0.1')
     .describe('address container ports are published on and the proxy reaches them at'),
+  GASPER_NETWORK_POOL: z.string().default('10.210.0.0/16')
+    .refine((v) => networkPoolProblem(v) === undefined, { error: (issue) => networkPoolProblem(String(issue.input)) ?? 'invalid' })
+    .describe('IPv4 range the bridge network of each app and each database gets a /26 of (Docker\'s own pools hold about 30 networks). Subnets already used by Docker or routed on the host are skipped'),
+  GASPER_APP_FIREWALL: flag.default(true)
+    .describe("on a worker: keep app, build and database containers from opening connections to this host's own services (API, SSH, DNS, Redis, metrics; only the proxy's port stays open) and to the Redis of `REDIS_URL` elsewhere, with iptables rules of its own chain. The worker refuses to start when iptables cannot be used; `off` leaves the host reachable (see the security notes)"),
   GASPER_NODE_DOCKER_HOST: optional.pipe(
     z.string().regex(/^(unix|tcp|http|https):\/\/\S+$/, 'must be unix://, tcp://, http:// or https:// (DOCKER_HOST syntax)').optional(),
   )
@@ -205,6 +211,10 @@ export interface Config {
   redisUrl: string | undefined;
   dockerHost: string | undefined;
   node: { id: string; address: string };
+  /** IPv4 range app and database networks get a /26 of. */
+  networkPool: string;
+  /** Whether the worker keeps containers from reaching this host's services (workers/app-firewall.ts). */
+  appFirewall: boolean;
   /**
    * The Docker endpoint this node advertises in its node document, so the SSH service of another
    * node can exec into this node's containers. Unset: not advertised (only local SSH sessions).
@@ -317,6 +327,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     redisUrl: e.REDIS_URL,
     dockerHost: e.DOCKER_HOST,
     node: { id: e.GASPER_NODE_ID, address: e.GASPER_NODE_ADDRESS },
+    networkPool: e.GASPER_NETWORK_POOL,
+    appFirewall: e.GASPER_APP_FIREWALL,
     nodeDockerHost: e.GASPER_NODE_DOCKER_HOST,
     nodes: nodesConfig(e),
     adminToken: e.GASPER_ADMIN_TOKEN,

@@ -34,6 +34,8 @@ export interface ContainerSpecInput {
   resources?: ResolvedResources;
   /** Default 1024. */
   pidsLimit?: number;
+  /** The app's own bridge network (workers/networks.ts); unset: Docker's default bridge, shared by every container. */
+  network?: string;
 }
 
 /** Env pointing every common TLS client at the extra CA bundle (node, OpenSSL, git, pip, requests). */
@@ -73,6 +75,7 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
     ExposedPorts: input.role === 'app' ? { [portKey]: {} } : undefined,
     HostConfig: {
       Binds: binds,
+      ...(input.network ? { NetworkMode: input.network } : {}),
       PortBindings: input.role === 'app' ? { [portKey]: [{ HostIp: input.publishAddress, HostPort: '' }] } : undefined,
       // Docker never restarts containers itself: the worker's supervisor does, with backoff and
       // crash-loop detection (workers/supervisor.ts), which Docker's policies cannot give up on.

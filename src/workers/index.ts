@@ -41,7 +41,7 @@ export interface WorkerServiceOptions extends NodeWorkerOptions {
   /** How often BullMQ checks for jobs whose worker died, to run them again. Default 30 s. */
   stalledIntervalMs?: number;
   /** Database engines: images, readiness timeout, backup limits, monitor period (see database-context.ts). */
-  databases?: Partial<Omit<DatabaseWorkerOptions, 'installation' | 'nodeId' | 'nodeAddress' | 'imagePrefix'>>;
+  databases?: Partial<Omit<DatabaseWorkerOptions, 'installation' | 'nodeId' | 'nodeAddress' | 'imagePrefix' | 'networkPool'>>;
 }
 
 export interface WorkerHandle {
@@ -82,7 +82,10 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
   };
   const dbCtx: DatabaseWorkerContext = {
     docker, redis, databases: new DatabaseStore(redis), secrets: deps.secrets, log,
-    options: { ...defaultDatabaseWorkerOptions, ...options.databases, installation: scope.installation, nodeId: options.nodeId, nodeAddress: options.nodeAddress, imagePrefix: options.imagePrefix },
+    options: {
+      ...defaultDatabaseWorkerOptions, ...options.databases, installation: scope.installation, nodeId: options.nodeId, nodeAddress: options.nodeAddress,
+      imagePrefix: options.imagePrefix, networkPool: options.networkPool,
+    },
   };
   const perApp = new KeyedMutex();
   const supervisor = startSupervisor(ctx, perApp);

@@ -1,0 +1,71 @@
+import crypto from 'node:crypto';
+import { expect } from 'chai';
+import type Docker from 'dockerode';
+import { runExec } from '../../src/workers/database-docker.ts';
+import { docker, managedContainers, requireDocker } from '../support/docker.ts';
+import { createGitRepo, helloNodeApp, type GitFixture } from '../support/git-fixture.ts';
+import { startTestPlatform, viaProxy, type TestPlatform } from '../support/platform.ts';
+
+/**
+ * What one tenant's container can reach: another app's container only through the proxy, never
+ * at its container address (each app has a network of its own).
+ */
+describe('network isolation between apps (Docker)', function () {
+  this.timeout(240_000);
+  let gasper: TestPlatform;
+  let repo: GitFixture;
+
+  before(async () => {
+    await requireDocker();
+    repo = await createGitRepo(helloNodeApp('hello'));
+    gasper = await startTestPlatform();
+  });
+  after(async () => {
+    await gasper?.close();
+    await repo?.remove();
+  });
+
+  async function deploy(name: string): Promise<Docker.ContainerInspectInfo> {
+    const res = await gasper.api().post('/apps').send({ name, repo: { url: repo.url }, runtime: 'node', run: 'node server.js' }).expect(202);
+    const job = await gasper.waitForJob(res.body.job.id);
+    expect(job.state, `${job.error}\n${job.log.join('\n')}`).to.equal('completed');
+    const [container] = await managedContainers(gasper.nodeId, name);
+    return docker.getContainer(container!.Id).inspect();
+  }
+
+  it("app B cannot open a connection to app A's container address; through the proxy both serve", async () => {
+    const suffix = crypto.randomBytes(3).toString('hex');
+    const a = await deploy(`iso-a-${suffix}`);
+    const b = await deploy(`iso-b-${suffix}`);
+    const addresses = Object.values(a.NetworkSettings.Networks).map((n) => n.IPAddress).filter(Boolean);
+    expect(addresses, 'app A has a container address').to.not.be.empty;
+    const port = Number(Object.keys(a.Config.ExposedPorts ?? {})[0]!.split('/')[0]);
+
+    for (const address of addresses) {
+      const started = Date.now();
+      const outcome = await tryConnect(b.Id, address, port);
+      expect(outcome, `from app B to app A at ${address}:${port}`).to.not.equal('connected');
+      expect(Date.now() - started, 'the attempt ends within a few seconds').to.be.below(10_000);
+    }
+    // A container of the same app reaches its own address: the probe itself works.
+    expect(await tryConnect(b.Id, Object.values(b.NetworkSettings.Networks)[0]!.IPAddress, port)).to.equal('connected');
+
+    for (const name of [`iso-a-${suffix}`, `iso-b-${suffix}`]) {
+      const reply = await viaProxy(gasper.proxyPort, `${name}.localhost`);
+      expect(reply.status, name).to.equal(200);
+      expect(reply.body).to.equal('hello world\n');
+    }
+  });
+});
+
+/** From inside `container`: `connected`, or why not (`timeout`, `ECONNREFUSED`, `EHOSTUNREACH`...), within 3 s. */
+export async function tryConnect(container: string, host: string, port: number): Promise<string> {
+  const script = `const s = require('net').connect({ host: ${JSON.stringify(host)}, port: ${port} });
+const done = (what) => { console.log(what); process.exit(0); };
+s.setTimeout(3000, () => done('timeout'));
+s.on('connect', () => done('connected'));
+s.on('error', (e) => done(e.code || e.message));`;
+  const result = await runExec(docker, container, { cmd: ['node', '-e', script] }, { timeoutMs: 15_000 });
+  if (result.exitCode !== 0) throw new Error(`probe failed (${result.exitCode}): ${result.stderr}`);
+  return result.stdout.toString('utf8').trim();
+}
