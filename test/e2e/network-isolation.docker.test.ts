@@ -55,6 +55,14 @@ describe('network isolation between apps (Docker)', function () {
       expect(reply.status, name).to.equal(200);
       expect(reply.body).to.equal('hello world\n');
     }
+
+    // Deleting an app removes its network.
+    const network = Object.keys(a.NetworkSettings.Networks)[0]!;
+    expect(network).to.match(/^gasper-[0-9a-f]{8}-app-iso-a-/);
+    const res = await gasper.api().delete(`/apps/iso-a-${suffix}`).expect(202);
+    expect((await gasper.waitForJob(res.body.job.id)).state).to.equal('completed');
+    const left = await docker.listNetworks({ filters: { name: [network] } });
+    expect(left.map((n) => n.Name)).to.not.include(network);
   });
 });
 

@@ -18,10 +18,12 @@ export async function managedContainers(node: string, app?: string): Promise<Doc
   return docker.listContainers({ all: true, filters: { label } });
 }
 
-/** Removes every container a test node left behind (after a failed assertion, say). */
+/** Removes every container a test node left behind (after a failed assertion, say), then its networks (apps', databases'). */
 export async function removeNodeContainers(node: string): Promise<void> {
   const containers = await managedContainers(node);
   await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
+  const networks = await docker.listNetworks({ filters: { label: [`${containerLabels.managed}=true`, `${containerLabels.node}=${node}`] } });
+  await Promise.all(networks.map((n) => docker.getNetwork(n.Id).remove().catch(() => {})));
 }
 
 /**
