@@ -38,7 +38,7 @@ export const envSchema = z.object({
   GASPER_SSH_PORT: port.default(2222).describe('port of the SSH service. Its host key is `<state>/ssh/host_ed25519_key`'),
   GASPER_SSH_HOST: z.string().min(1).default('0.0.0.0').describe('address the SSH service listens on'),
   GASPER_PROXY_METRICS_PORT: port.optional().meta({
-    description: 'for a proxy running on its own: the port where it serves `GET /metrics` (on `GASPER_PROXY_HOST`, with no token)',
+    description: 'for a proxy running on its own: the port where it serves `GET /metrics` (on `GASPER_PROXY_HOST`), to `Authorization: Bearer <GASPER_METRICS_TOKEN>` only; setting it without `GASPER_METRICS_TOKEN` is refused',
     shownDefault: 'unset: not served',
   }),
   GASPER_DOMAIN: z
@@ -205,7 +205,7 @@ export interface Config {
   /** `publicUrl`: the API's address as GitHub and browsers reach it (webhook URLs). */
   api: { host: string; port: number; publicUrl?: string };
   /** `metricsPort`: where a proxy running on its own serves `GET /metrics` (unset: nowhere). */
-  proxy: { host: string; port: number; metricsPort?: number };
+  proxy: { host: string; port: number; metricsPort?: number; metricsToken?: string };
   ssh: { host: string; port: number };
   domain: string;
   redisUrl: string | undefined;
@@ -318,10 +318,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
   }
   const e = parsed.data;
+  if (e.GASPER_PROXY_METRICS_PORT !== undefined && !e.GASPER_METRICS_TOKEN) {
+    throw new ConfigError('GASPER_PROXY_METRICS_PORT', 'needs GASPER_METRICS_TOKEN: the proxy serves its metrics to that token only');
+  }
   return deepFreeze({
     stateDir: path.resolve(e.GASPER_STATE_DIR),
     api: { host: e.GASPER_API_HOST, port: e.GASPER_API_PORT, ...(e.GASPER_API_URL ? { publicUrl: e.GASPER_API_URL } : {}) },
-    proxy: { host: e.GASPER_PROXY_HOST, port: e.GASPER_PROXY_PORT, ...(e.GASPER_PROXY_METRICS_PORT !== undefined ? { metricsPort: e.GASPER_PROXY_METRICS_PORT } : {}) },
+    proxy: {
+      host: e.GASPER_PROXY_HOST, port: e.GASPER_PROXY_PORT,
+      ...(e.GASPER_PROXY_METRICS_PORT !== undefined ? { metricsPort: e.GASPER_PROXY_METRICS_PORT, metricsToken: e.GASPER_METRICS_TOKEN } : {}),
+    },
     ssh: { host: e.GASPER_SSH_HOST, port: e.GASPER_SSH_PORT },
     domain: e.GASPER_DOMAIN,
     redisUrl: e.REDIS_URL,
