@@ -96,6 +96,9 @@ export async function startPlatform(
           },
           lifecycle: config.lifecycle,
           networkPool: config.networkPool,
+          appFirewall: config.appFirewall,
+          // The proxy's public port stays open to apps, as it is to anyone (0: a free port, unknown yet).
+          firewallAllowPorts: config.proxy.port ? [config.proxy.port] : [],
         },
         { log, secrets: secrets! },
       );

@@ -11,6 +11,7 @@ import { AppStore } from '../store/apps.ts';
 import { NodeStore } from '../store/nodes.ts';
 import { ReleaseStore } from '../store/release-records.ts';
 import type { NodeWorkerOptions, WorkerContext } from './context.ts';
+import { startAppFirewall, redisTargets, type FirewallHandle } from './app-firewall.ts';
 import { deleteApp } from './delete-app.ts';
 import { deployApp } from './deploy-app.ts';
 import { startHeartbeat } from './heartbeat.ts';
@@ -40,6 +41,13 @@ export interface WorkerServiceOptions extends NodeWorkerOptions {
   reconcileIntervalMs?: number;
   /** How often BullMQ checks for jobs whose worker died, to run them again. Default 30 s. */
   stalledIntervalMs?: number;
+  /**
+   * Keep containers from opening connections to this host's services (app-firewall.ts); the
+   * worker does not start when it cannot. Default off here; `GASPER_APP_FIREWALL` (on) for the CLI.
+   */
+  appFirewall?: boolean;
+  /** TCP ports of this host containers may still open when the firewall is on (the proxy's). */
+  firewallAllowPorts?: number[];
   /** Database engines: images, readiness timeout, backup limits, monitor period (see database-context.ts). */
   databases?: Partial<Omit<DatabaseWorkerOptions, 'installation' | 'nodeId' | 'nodeAddress' | 'imagePrefix' | 'networkPool'>>;
 }
@@ -69,6 +77,18 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
   const redis = connectRedis(options.redisUrl);
   const scope: DockerScope = { installation: await ensureInstallation(redis), node: options.nodeId };
   log.info({ installation: scope.installation }, 'installation');
+  let firewall: FirewallHandle | undefined;
+  if (options.appFirewall) {
+    try {
+      firewall = await startAppFirewall({
+        installation: scope.installation, node: options.nodeId, dockerHost: options.dockerHost,
+        allowPorts: options.firewallAllowPorts ?? [], blocked: await redisTargets(options.redisUrl),
+      }, log);
+    } catch (err) {
+      redis.disconnect();
+      throw err;
+    }
+  }
   const ctx: WorkerContext = {
     docker,
     redis,
@@ -145,6 +165,7 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
         await worker.close().catch((err) => log.warn({ err }, 'worker close failed'));
         workerConnection.disconnect();
         redis.disconnect();
+        await firewall?.close().catch((err) => log.warn({ err }, 'cannot remove the app firewall rules'));
       })();
       return closing;
     },
