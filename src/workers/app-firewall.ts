@@ -43,9 +43,12 @@ export interface FirewallPlan {
   hooks: { chain: string; rule: string[] }[];
 }
 
+/** The part of the chains' names that stands for the node id (6 hex characters of its hash). */
+export const firewallNodeTag = (node: string) => crypto.createHash('sha256').update(node).digest('hex').slice(0, 6);
+
 /** The chains' names: at most 28 characters (the kernel's limit), distinct per installation and node. */
 export function firewallChains(installation: string, node: string): { input: string; forward: string } {
-  const tag = crypto.createHash('sha256').update(node).digest('hex').slice(0, 6);
+  const tag = firewallNodeTag(node);
   return { input: `GSP-${installation}-${tag}-I`, forward: `GSP-${installation}-${tag}-F` };
 }
 
