@@ -64,6 +64,10 @@ export const envSchema = z.object({
   GASPER_NETWORK_POOL: z.string().default('10.210.0.0/16')
     .refine((v) => networkPoolProblem(v) === undefined, { error: (issue) => networkPoolProblem(String(issue.input)) ?? 'invalid' })
     .describe('IPv4 range the bridge network of each app and each database gets a /26 of (Docker\'s own pools hold about 30 networks). Subnets already used by Docker or routed on the host are skipped'),
+  GASPER_APP_FIREWALL_DENY: optional.meta({
+    description: 'with `GASPER_APP_FIREWALL`: comma-separated IPv4/IPv6 addresses or CIDRs (another machine\'s API, SSH, a private network) that app containers may not open connections to either',
+    shownDefault: 'unset: none besides Redis and link-local',
+  }),
   GASPER_APP_FIREWALL: flag.default(true)
     .describe("on a worker: keep app, build and database containers from opening connections to this host's own services (API, SSH, DNS, Redis, metrics; only the proxy's port stays open) and to the Redis of `REDIS_URL` elsewhere, with iptables rules of its own chain. The worker refuses to start when iptables cannot be used; `off` leaves the host reachable (see the security notes)"),
   GASPER_NODE_DOCKER_HOST: optional.pipe(
@@ -215,6 +219,8 @@ export interface Config {
   networkPool: string;
   /** Whether the worker keeps containers from reaching this host's services (workers/app-firewall.ts). */
   appFirewall: boolean;
+  /** Addresses and CIDRs elsewhere containers may not reach either. */
+  appFirewallDeny: string[];
   /**
    * The Docker endpoint this node advertises in its node document, so the SSH service of another
    * node can exec into this node's containers. Unset: not advertised (only local SSH sessions).
@@ -296,6 +302,7 @@ function parseImageMap(value: string | undefined, variable = 'GASPER_RUNTIME_IMA
 
 const ipAddress = z.union([z.ipv4(), z.ipv6()]);
 const proxyAddress = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6(), z.enum(['loopback', 'linklocal', 'uniquelocal'])]);
+const firewallTarget = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()]);
 const isProxyAddress = (item: string) => proxyAddress.safeParse(item).success;
 const dnsName = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
 
@@ -335,6 +342,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     node: { id: e.GASPER_NODE_ID, address: e.GASPER_NODE_ADDRESS },
     networkPool: e.GASPER_NETWORK_POOL,
     appFirewall: e.GASPER_APP_FIREWALL,
+    appFirewallDeny: parseList('GASPER_APP_FIREWALL_DENY', e.GASPER_APP_FIREWALL_DENY, (item) => firewallTarget.safeParse(item).success, 'an IPv4/IPv6 address or CIDR') ?? [],
     nodeDockerHost: e.GASPER_NODE_DOCKER_HOST,
     nodes: nodesConfig(e),
     adminToken: e.GASPER_ADMIN_TOKEN,

@@ -15,7 +15,8 @@ import { bridgePrefix } from '../core/networks.ts';
  *  - INPUT (`-i g<installation>+`): new connections from a container to this host are refused,
  *    except to the allowed ports (the proxy's, as from anywhere else);
  *  - FORWARD, through Docker's DOCKER-USER chain when there is one: connections to the Redis of
- *    `REDIS_URL` on another machine, and to link-local addresses (cloud metadata services).
+ *    `REDIS_URL` on another machine, to link-local addresses (cloud metadata services) and to
+ *    what GASPER_APP_FIREWALL_DENY lists (the control plane's other machines).
  * Replies to connections the host opened (the proxy and the health checks use published ports,
  * which are forwarded, not input) and traffic to the internet (npm install) are untouched.
  *
@@ -34,6 +35,8 @@ export interface FirewallInput {
   allowPorts: readonly number[];
   /** Addresses and ports of services elsewhere containers must not reach (the Redis of REDIS_URL). */
   blocked: readonly { address: string; port: number }[];
+  /** Addresses and CIDRs elsewhere containers must not reach at all (GASPER_APP_FIREWALL_DENY). */
+  denied?: readonly string[];
 }
 
 export interface FirewallPlan {
@@ -68,9 +71,10 @@ export function planFirewall(input: FirewallInput, family: 4 | 6, forwardHook: s
     ['-p', 'tcp', '-j', 'REJECT', '--reject-with', 'tcp-reset'],
     ['-j', 'REJECT', '--reject-with', reject],
   ];
-  const isFamily = (address: string) => net.isIP(address) === family;
+  const isFamily = (address: string) => net.isIP(address.split('/')[0]!) === family;
   const fwdRules: string[][] = [
     ...input.blocked.filter((b) => isFamily(b.address)).map((b) => ['-d', b.address, '-p', 'tcp', '--dport', String(b.port), '-j', 'REJECT', '--reject-with', 'tcp-reset']),
+    ...(input.denied ?? []).filter(isFamily).map((d) => ['-d', d, '-j', 'REJECT', '--reject-with', reject]),
     ...(family === 4 ? [['-d', '169.254.0.0/16', '-j', 'REJECT', '--reject-with', reject]] : []),
     ['-j', 'RETURN'],
   ];

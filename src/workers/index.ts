@@ -48,6 +48,8 @@ export interface WorkerServiceOptions extends NodeWorkerOptions {
   appFirewall?: boolean;
   /** TCP ports of this host containers may still open when the firewall is on (the proxy's). */
   firewallAllowPorts?: number[];
+  /** Addresses and CIDRs elsewhere containers may not open connections to (GASPER_APP_FIREWALL_DENY). */
+  firewallDeny?: string[];
   /** Database engines: images, readiness timeout, backup limits, monitor period (see database-context.ts). */
   databases?: Partial<Omit<DatabaseWorkerOptions, 'installation' | 'nodeId' | 'nodeAddress' | 'imagePrefix' | 'networkPool'>>;
 }
@@ -82,7 +84,7 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
     try {
       firewall = await startAppFirewall({
         installation: scope.installation, node: options.nodeId, dockerHost: options.dockerHost,
-        allowPorts: options.firewallAllowPorts ?? [], blocked: await redisTargets(options.redisUrl),
+        allowPorts: options.firewallAllowPorts ?? [], blocked: await redisTargets(options.redisUrl), denied: options.firewallDeny ?? [],
       }, log);
     } catch (err) {
       redis.disconnect();

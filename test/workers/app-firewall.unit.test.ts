@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { firewallChains, planFirewall, redisTargets } from '../../src/workers/app-firewall.ts';
 
 describe('app firewall rules (pure)', () => {
-  const input = { installation: '1a2b3c4d', node: 'n1', allowPorts: [8080, 8080, 0], blocked: [{ address: '10.0.0.5', port: 6379 }, { address: 'fd00::5', port: 6380 }] };
+  const input = { installation: '1a2b3c4d', node: 'n1', allowPorts: [8080, 8080, 0], blocked: [{ address: '10.0.0.5', port: 6379 }, { address: 'fd00::5', port: 6380 }], denied: ['10.0.0.0/24', 'fd00::/64'] };
 
   it('chains named for the installation and the node, within the kernel limit of 28 characters', () => {
     const a = firewallChains('1a2b3c4d', 'n1');
@@ -29,6 +29,7 @@ describe('app firewall rules (pure)', () => {
     ]);
     expect(plan.chains[forward]).to.deep.equal([
       ['-d', '10.0.0.5', '-p', 'tcp', '--dport', '6379', '-j', 'REJECT', '--reject-with', 'tcp-reset'],
+      ['-d', '10.0.0.0/24', '-j', 'REJECT', '--reject-with', 'icmp-port-unreachable'],
       ['-d', '169.254.0.0/16', '-j', 'REJECT', '--reject-with', 'icmp-port-unreachable'],
       ['-j', 'RETURN'],
     ]);
@@ -42,6 +43,7 @@ describe('app firewall rules (pure)', () => {
     expect(plan.chains[inChain]!.at(-1)).to.deep.equal(['-j', 'REJECT', '--reject-with', 'icmp6-port-unreachable']);
     expect(plan.chains[forward]).to.deep.equal([
       ['-d', 'fd00::5', '-p', 'tcp', '--dport', '6380', '-j', 'REJECT', '--reject-with', 'tcp-reset'],
+      ['-d', 'fd00::/64', '-j', 'REJECT', '--reject-with', 'icmp6-port-unreachable'],
       ['-j', 'RETURN'],
     ]);
   });
