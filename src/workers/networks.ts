@@ -25,10 +25,10 @@ export interface BridgeNetwork {
 /** Subnets no new network may take: Docker's networks' and the routes of this host. */
 async function usedRanges(docker: Docker): Promise<Range[]> {
   const networks = await docker.listNetworks();
-  const docker_ = networks.flatMap((n) => (n.IPAM?.Config ?? []).flatMap((c) => (c.Subnet ? [cidrRange(c.Subnet)] : [])).filter((r): r is Range => !!r));
+  const ofDocker = networks.flatMap((n) => (n.IPAM?.Config ?? []).flatMap((c) => (c.Subnet ? [cidrRange(c.Subnet)] : [])).filter((r): r is Range => !!r));
   // The daemon's host is this one in the usual set-up; elsewhere, the routes do no harm.
   const routes = routedRanges(await fs.readFile('/proc/net/route', 'utf8').catch(() => ''));
-  return [...docker_, ...routes];
+  return [...ofDocker, ...routes];
 }
 
 /**
