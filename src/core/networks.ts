@@ -36,10 +36,13 @@ export function bridgeName(installation: string, key: string): string {
   return `${bridgePrefix(installation)}${tail}`;
 }
 
-/** The key an app network's bridge name is hashed from. */
-export const appBridgeKey = (app: string, uid: string) => `app:${app}:${uid}`;
-/** The key a database network's bridge name is hashed from. */
-export const databaseBridgeKey = (name: string, uid: string) => `db:${name}:${uid}`;
+/**
+ * The key an app network's bridge name is hashed from. It holds the node: two nodes' daemons on
+ * one host (an app spread over both) create bridges in one kernel, whose interface names must differ.
+ */
+export const appBridgeKey = (node: string, app: string, uid: string) => `app:${node}:${app}:${uid}`;
+/** The key a database network's bridge name is hashed from (with the node, as for apps). */
+export const databaseBridgeKey = (node: string, name: string, uid: string) => `db:${node}:${name}:${uid}`;
 
 /** An IPv4 range as [first, last] address numbers. */
 export type Range = readonly [number, number];

@@ -108,7 +108,7 @@ export async function provisionDatabase(ctx: DatabaseWorkerContext, job: Job, da
   try {
     await report.step(10, `preparing ${doc.engine} (${image}), network and volume`);
     await Promise.all([ensureImage(docker, image), ensureBridgeNetwork(docker, {
-      name: n.network, labels, bridge: bridgeName(options.installation, databaseBridgeKey(doc.name, doc.uid)), pool: options.networkPool ?? defaultNetworkPool,
+      name: n.network, labels, bridge: bridgeName(options.installation, databaseBridgeKey(options.nodeId, doc.name, doc.uid)), pool: options.networkPool ?? defaultNetworkPool,
     }), ensureVolume(docker, n.volume, labels)]);
     const spec = databaseContainerSpec({
       name: doc.name, uid: doc.uid, installation: options.installation, node: options.nodeId, engine, image, credentials, container: n.container, host: n.host,

@@ -71,7 +71,7 @@ export function appNetwork(scope: DockerScope, app: string, uid: string, pool: s
   return {
     name: appNetworkName(scope.installation, app, uid),
     labels: { ...scopeLabels(scope), [containerLabels.role]: appNetworkRole, [containerLabels.app]: app, [appUidLabel]: uid },
-    bridge: bridgeName(scope.installation, appBridgeKey(app, uid)),
+    bridge: bridgeName(scope.installation, appBridgeKey(scope.node, app, uid)),
     pool,
   };
 }

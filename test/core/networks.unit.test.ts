@@ -4,15 +4,16 @@ import {
 } from '../../src/core/networks.ts';
 
 describe('network names and subnets (pure)', () => {
-  it('bridge names: 15 characters, the installation prefix, distinct per app incarnation and database', () => {
-    const names = [appBridgeKey('web', 'a1'), appBridgeKey('web', 'a2'), appBridgeKey('api', 'a1'), databaseBridgeKey('web', 'a1')].map((k) => bridgeName('1a2b3c4d', k));
+  it('bridge names: 15 characters, the installation prefix, distinct per app incarnation, database and node', () => {
+    const keys = [appBridgeKey('n1', 'web', 'a1'), appBridgeKey('n1', 'web', 'a2'), appBridgeKey('n1', 'api', 'a1'), databaseBridgeKey('n1', 'web', 'a1'), appBridgeKey('n2', 'web', 'a1')];
+    const names = keys.map((k) => bridgeName('1a2b3c4d', k));
     for (const n of names) {
       expect(n).to.have.length(15);
       expect(n.startsWith(bridgePrefix('1a2b3c4d'))).to.equal(true);
       expect(n).to.match(/^[a-z0-9]+$/);
     }
-    expect(new Set(names).size).to.equal(4);
-    expect(bridgeName('1a2b3c4d', appBridgeKey('web', 'a1'))).to.equal(names[0]);
+    expect(new Set(names).size).to.equal(5);
+    expect(bridgeName('1a2b3c4d', appBridgeKey('n1', 'web', 'a1'))).to.equal(names[0]);
   });
 
   it('pool check', () => {
