@@ -45,7 +45,8 @@ export async function ensureBridgeNetwork(docker: Docker, network: BridgeNetwork
   const taken: Range[] = [];
   for (let attempt = 0; ; attempt++) {
     const used = [...(await usedRanges(docker)), ...taken];
-    const subnet = pickSubnet(network.pool, used, network.name);
+    // The bridge name differs per node: two daemons on one host starting together pick apart.
+    const subnet = pickSubnet(network.pool, used, network.bridge);
     if (!subnet) throw new Error(`no free /26 subnet left in ${network.pool} for network ${network.name} (GASPER_NETWORK_POOL)`);
     try {
       const created = await docker.createNetwork({
