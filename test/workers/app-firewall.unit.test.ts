@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { firewallChains, planFirewall, redisTargets } from '../../src/workers/app-firewall.ts';
+import { createLogger } from '../../src/core/log.ts';
+import { firewallChains, planFirewall, redisTargets, startAppFirewall } from '../../src/workers/app-firewall.ts';
 
 describe('app firewall rules (pure)', () => {
   const input = { installation: '1a2b3c4d', node: 'n1', allowPorts: [8080, 8080, 0], blocked: [{ address: '10.0.0.5', port: 6379 }, { address: 'fd00::5', port: 6380 }], denied: ['10.0.0.0/24', 'fd00::/64'] };
@@ -53,5 +54,10 @@ describe('app firewall rules (pure)', () => {
     expect(await redisTargets('redis://[fd00::5]')).to.deep.equal([{ address: 'fd00::5', port: 6379 }]);
     expect(await redisTargets('redis://127.0.0.1:6379')).to.deep.equal([]);
     expect(await redisTargets('redis://localhost:6379')).to.deep.equal([]);
+  });
+
+  it('refuses a Docker daemon on another host, naming the setting (its rules would protect nothing here)', async () => {
+    const error = await startAppFirewall({ ...input, dockerHost: 'tcp://10.0.0.9:2375' }, createLogger('silent')).then(() => undefined, (err: Error) => err);
+    expect(error?.message).to.match(/GASPER_APP_FIREWALL=on .*not on this host.*GASPER_APP_FIREWALL=off/);
   });
 });
