@@ -97,6 +97,11 @@ export async function startPlatform(
             backupMaxBytes: config.databases.backupMaxBytes, backupsKept: config.databases.backupsKept,
           },
           lifecycle: config.lifecycle,
+          networkPool: config.networkPool,
+          appFirewall: config.appFirewall,
+          firewallDeny: config.appFirewallDeny,
+          // The proxy's public port stays open to apps, as it is to anyone (0: a free port, unknown yet).
+          firewallAllowPorts: config.proxy.port ? [config.proxy.port] : [],
         },
         { log, secrets: secrets! },
       );

@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { lifecycleOptionsFromEnv, type LifecycleOptions } from './lifecycle-options.ts';
+import { networkPoolProblem } from './networks.ts';
 
 /**
  * Gasper's whole configuration, parsed once from the environment and frozen. No other module
@@ -37,7 +38,7 @@ export const envSchema = z.object({
   GASPER_SSH_PORT: port.default(2222).describe('port of the SSH service. Its host key is `<state>/ssh/host_ed25519_key`'),
   GASPER_SSH_HOST: z.string().min(1).default('0.0.0.0').describe('address the SSH service listens on'),
   GASPER_PROXY_METRICS_PORT: port.optional().meta({
-    description: 'for a proxy running on its own: the port where it serves `GET /metrics` (on `GASPER_PROXY_HOST`, with no token)',
+    description: 'for a proxy running on its own: the port where it serves `GET /metrics` (on `GASPER_PROXY_HOST`), to `Authorization: Bearer <GASPER_METRICS_TOKEN>` only; setting it without `GASPER_METRICS_TOKEN` is refused',
     shownDefault: 'unset: not served',
   }),
   GASPER_DOMAIN: z
@@ -60,6 +61,15 @@ export const envSchema = z.object({
     }),
   GASPER_NODE_ADDRESS: z.union([z.ipv4(), z.ipv6()]).default('127.0.0.1')
     .describe('address container ports are published on and the proxy reaches them at'),
+  GASPER_NETWORK_POOL: z.string().default('10.210.0.0/16')
+    .refine((v) => networkPoolProblem(v) === undefined, { error: (issue) => networkPoolProblem(String(issue.input)) ?? 'invalid' })
+    .describe('IPv4 range the bridge network of each app and each database gets a /26 of (Docker\'s own pools hold about 30 networks). Subnets already used by Docker or routed on the host are skipped'),
+  GASPER_APP_FIREWALL_DENY: optional.meta({
+    description: 'with `GASPER_APP_FIREWALL`: comma-separated IPv4/IPv6 addresses or CIDRs (another machine\'s API, SSH, a private network) that app containers may not open connections to either',
+    shownDefault: 'unset: none besides Redis and link-local',
+  }),
+  GASPER_APP_FIREWALL: flag.default(true)
+    .describe("on a worker: keep app, build and database containers from opening connections to this host's own services (API, SSH, DNS, Redis, metrics; only the proxy's port stays open) and to the Redis of `REDIS_URL` elsewhere, with iptables rules of its own chain. The worker refuses to start when iptables cannot be used; `off` leaves the host reachable (see the security notes)"),
   GASPER_NODE_DOCKER_HOST: optional.pipe(
     z.string().regex(/^(unix|tcp|http|https):\/\/\S+$/, 'must be unix://, tcp://, http:// or https:// (DOCKER_HOST syntax)').optional(),
   )
@@ -223,12 +233,18 @@ export interface Config {
   /** `publicUrl`: the API's address as GitHub and browsers reach it (webhook URLs). */
   api: { host: string; port: number; publicUrl?: string };
   /** `metricsPort`: where a proxy running on its own serves `GET /metrics` (unset: nowhere). */
-  proxy: { host: string; port: number; metricsPort?: number };
+  proxy: { host: string; port: number; metricsPort?: number; metricsToken?: string };
   ssh: { host: string; port: number };
   domain: string;
   redisUrl: string | undefined;
   dockerHost: string | undefined;
   node: { id: string; address: string };
+  /** IPv4 range app and database networks get a /26 of. */
+  networkPool: string;
+  /** Whether the worker keeps containers from reaching this host's services (workers/app-firewall.ts). */
+  appFirewall: boolean;
+  /** Addresses and CIDRs elsewhere containers may not reach either. */
+  appFirewallDeny: string[];
   /**
    * The Docker endpoint this node advertises in its node document, so the SSH service of another
    * node can exec into this node's containers. Unset: not advertised (only local SSH sessions).
@@ -319,6 +335,7 @@ function parseImageMap(value: string | undefined, variable = 'GASPER_RUNTIME_IMA
 
 const ipAddress = z.union([z.ipv4(), z.ipv6()]);
 const proxyAddress = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6(), z.enum(['loopback', 'linklocal', 'uniquelocal'])]);
+const firewallTarget = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()]);
 const isProxyAddress = (item: string) => proxyAddress.safeParse(item).success;
 const dnsName = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
 
@@ -341,15 +358,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
   }
   const e = parsed.data;
+  if (e.GASPER_PROXY_METRICS_PORT !== undefined && !e.GASPER_METRICS_TOKEN) {
+    throw new ConfigError('GASPER_PROXY_METRICS_PORT', 'needs GASPER_METRICS_TOKEN: the proxy serves its metrics to that token only');
+  }
   return deepFreeze({
     stateDir: path.resolve(e.GASPER_STATE_DIR),
     api: { host: e.GASPER_API_HOST, port: e.GASPER_API_PORT, ...(e.GASPER_API_URL ? { publicUrl: e.GASPER_API_URL } : {}) },
-    proxy: { host: e.GASPER_PROXY_HOST, port: e.GASPER_PROXY_PORT, ...(e.GASPER_PROXY_METRICS_PORT !== undefined ? { metricsPort: e.GASPER_PROXY_METRICS_PORT } : {}) },
+    proxy: {
+      host: e.GASPER_PROXY_HOST, port: e.GASPER_PROXY_PORT,
+      ...(e.GASPER_PROXY_METRICS_PORT !== undefined ? { metricsPort: e.GASPER_PROXY_METRICS_PORT, metricsToken: e.GASPER_METRICS_TOKEN } : {}),
+    },
     ssh: { host: e.GASPER_SSH_HOST, port: e.GASPER_SSH_PORT },
     domain: e.GASPER_DOMAIN,
     redisUrl: e.REDIS_URL,
     dockerHost: e.DOCKER_HOST,
     node: { id: e.GASPER_NODE_ID, address: e.GASPER_NODE_ADDRESS },
+    networkPool: e.GASPER_NETWORK_POOL,
+    appFirewall: e.GASPER_APP_FIREWALL,
+    appFirewallDeny: parseList('GASPER_APP_FIREWALL_DENY', e.GASPER_APP_FIREWALL_DENY, (item) => firewallTarget.safeParse(item).success, 'an IPv4/IPv6 address or CIDR') ?? [],
     nodeDockerHost: e.GASPER_NODE_DOCKER_HOST,
     nodes: nodesConfig(e),
     adminToken: e.GASPER_ADMIN_TOKEN,

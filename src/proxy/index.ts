@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -20,6 +21,8 @@ export interface ProxyOptions {
   upstreamTimeoutMs?: number;
   /** When set, `GET /metrics` of this process's registry is served on this port (0: a free one), on `host`. */
   metricsPort?: number;
+  /** The bearer token `GET /metrics` on `metricsPort` needs (GASPER_METRICS_TOKEN); required with `metricsPort`. */
+  metricsToken?: string;
   /** How long an upstream that refused a connection is skipped. Default 5 s. */
   markDownMs?: number;
 }
@@ -46,6 +49,10 @@ function reply(res: http.ServerResponse, status: number, body: string): void {
  */
 export async function startProxy(options: ProxyOptions, deps: { log: Logger; metrics?: Registry }): Promise<ProxyHandle> {
   const log = deps.log.child({ service: 'proxy' });
+  // The counters name every app; app containers may reach the host, so no token is no endpoint.
+  if (options.metricsPort !== undefined && !options.metricsToken) {
+    throw new Error('the proxy metrics port (GASPER_PROXY_METRICS_PORT) needs GASPER_METRICS_TOKEN: it serves nothing without a token');
+  }
   const routes = new RouteTable(options.domain);
   const registry = deps.metrics ?? new Registry();
   const metrics = new ProxyMetrics(registry);
@@ -127,7 +134,7 @@ export async function startProxy(options: ProxyOptions, deps: { log: Logger; met
   });
   const port = (server.address() as AddressInfo).port;
   log.info({ port, routes: routes.size }, 'proxy listening');
-  const metricsServer = options.metricsPort === undefined ? undefined : await serveMetrics(registry, options.host, options.metricsPort);
+  const metricsServer = options.metricsPort === undefined ? undefined : await serveMetrics(registry, options.host, options.metricsPort, options.metricsToken!);
 
   let closing: Promise<void> | undefined;
   return {
@@ -151,10 +158,22 @@ export async function startProxy(options: ProxyOptions, deps: { log: Logger; met
   };
 }
 
-/** A plain `GET /metrics` endpoint for a proxy running in a process of its own (Prometheus scrapes each process). */
-async function serveMetrics(registry: Registry, host: string, port: number): Promise<http.Server> {
+const sha256 = (value: string) => crypto.createHash('sha256').update(value).digest();
+
+/**
+ * A plain `GET /metrics` endpoint for a proxy running in a process of its own (Prometheus scrapes
+ * each process), for `Authorization: Bearer <token>` only, as the API's `/metrics` with the metrics token.
+ */
+async function serveMetrics(registry: Registry, host: string, port: number, token: string): Promise<http.Server> {
+  const wanted = sha256(token);
   const server = http.createServer((req, res) => {
     if (req.method !== 'GET' || req.url !== '/metrics') return reply(res, 404, 'not found\n');
+    const match = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+    // Digests of equal length: the comparison takes the same time whatever the token sent.
+    if (!match || !crypto.timingSafeEqual(sha256(match[1]!), wanted)) {
+      res.setHeader('www-authenticate', 'Bearer');
+      return reply(res, 401, 'missing or wrong "Authorization: Bearer <GASPER_METRICS_TOKEN>" header\n');
+    }
     registry.metrics().then(
       (body) => {
         res.writeHead(200, { 'content-type': registry.contentType });

@@ -41,6 +41,8 @@ export interface ContainerSpecInput {
    * and would otherwise eat the build's memory.
    */
   tmpMb?: number;
+  /** The app's own bridge network (workers/networks.ts); unset: Docker's default bridge, shared by every container. */
+  network?: string;
 }
 
 /** Env pointing every common TLS client at the extra CA bundle (node, OpenSSL, git, pip, requests). */
@@ -82,6 +84,7 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
       Binds: binds,
       // exec: apps may run binaries they unpack into /tmp; Docker's default for a tmpfs is noexec.
       ...(input.tmpMb && input.role === 'app' ? { Tmpfs: { '/tmp': `rw,exec,nosuid,nodev,size=${input.tmpMb}m,mode=1777` } } : {}),
+      ...(input.network ? { NetworkMode: input.network } : {}),
       PortBindings: input.role === 'app' ? { [portKey]: [{ HostIp: input.publishAddress, HostPort: '' }] } : undefined,
       // Docker never restarts containers itself: the worker's supervisor does, with backoff and
       // crash-loop detection (workers/supervisor.ts), which Docker's policies cannot give up on.

@@ -25,6 +25,8 @@ export interface NodeWorkerOptions {
   keepReleases: number;
   /** Limits, drain, health and crash handling (core/lifecycle-options.ts). */
   lifecycle: LifecycleOptions;
+  /** IPv4 CIDR the subnets of app and database networks are taken from (a /26 each). Default 10.210.0.0/16. */
+  networkPool?: string;
 }
 
 /** What job handlers share: clients passed in, so tests can hand their own. */

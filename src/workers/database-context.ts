@@ -23,6 +23,8 @@ export interface DatabaseWorkerOptions {
   backupsKept: number;
   /** Period of the health monitor. Default 5 s. */
   monitorMs: number;
+  /** IPv4 CIDR the database networks' subnets are taken from (workers/networks.ts). */
+  networkPool?: string;
 }
 
 export const defaultDatabaseWorkerOptions = {

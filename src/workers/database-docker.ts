@@ -19,23 +19,6 @@ export async function removeVolume(docker: Docker, name: string): Promise<void> 
   }
 }
 
-/** A bridge network of its own; returns its id. Reuses one of that name (a retry). */
-export async function ensureNetwork(docker: Docker, name: string, labels: Record<string, string>): Promise<string> {
-  try {
-    return (await docker.getNetwork(name).inspect()).Id as string;
-  } catch (err) {
-    if (statusOf(err) !== 404) throw err;
-  }
-  try {
-    const network = await docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: labels });
-    return network.id;
-  } catch (err) {
-    // Created by a concurrent attempt between our inspect and create.
-    if (statusOf(err) === 409) return (await docker.getNetwork(name).inspect()).Id as string;
-    throw err;
-  }
-}
-
 /** Disconnects every container still on the network (linked apps), then removes it. */
 export async function removeNetwork(docker: Docker, name: string): Promise<void> {
   let info;

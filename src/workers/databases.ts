@@ -1,4 +1,6 @@
 import { UnrecoverableError, type Job } from 'bullmq';
+import { bridgeName, databaseBridgeKey } from '../core/networks.ts';
+import { defaultNetworkPool, ensureBridgeNetwork } from './networks.ts';
 import { databaseContainerName, databaseHostName, databaseNetworkName, databaseUidLabel, databaseVolumeName } from '../core/database-naming.ts';
 import { ownedBy } from '../core/installation.ts';
 import { engineImage, engines, type Engine, type EngineExec } from '../core/engines.ts';
@@ -8,7 +10,7 @@ import type { DatabaseDocument } from '../store/database-document.ts';
 import { removeDatabaseRecords } from '../store/record-removal.ts';
 import { credentialsOf, type DatabaseWorkerContext } from './database-context.ts';
 import {
-  ensureNetwork, ensureVolume, execSucceeded, ExecOutputTooLargeError, removeNetwork, removeVolume, runExec,
+  ensureVolume, execSucceeded, ExecOutputTooLargeError, removeNetwork, removeVolume, runExec,
 } from './database-docker.ts';
 import { databaseContainerSpec, databaseLabels } from './database-spec.ts';
 import {
@@ -105,7 +107,9 @@ export async function provisionDatabase(ctx: DatabaseWorkerContext, job: Job, da
   const credentials = credentialsOf(doc, ctx.secrets);
   try {
     await report.step(10, `preparing ${doc.engine} (${image}), network and volume`);
-    await Promise.all([ensureImage(docker, image), ensureNetwork(docker, n.network, labels), ensureVolume(docker, n.volume, labels)]);
+    await Promise.all([ensureImage(docker, image), ensureBridgeNetwork(docker, {
+      name: n.network, labels, bridge: bridgeName(options.installation, databaseBridgeKey(options.nodeId, doc.name, doc.uid)), pool: options.networkPool ?? defaultNetworkPool,
+    }), ensureVolume(docker, n.volume, labels)]);
     const spec = databaseContainerSpec({
       name: doc.name, uid: doc.uid, installation: options.installation, node: options.nodeId, engine, image, credentials, container: n.container, host: n.host,
       volume: n.volume, network: n.network, publishAddress: options.nodeAddress, hostPort: doc.port, resources: doc.resources,

@@ -3,12 +3,13 @@ import type { DeleteAppData } from '../jobs/schemas.ts';
 import { listManaged, removeContainer } from './containers.ts';
 import type { WorkerContext } from './context.ts';
 import { JobReporter } from './job-reporter.ts';
+import { listAppNetworks, removeUnusedNetwork } from './networks.ts';
 import { removeAppRecords } from '../store/record-removal.ts';
 
 export type DeleteResult = { outcome: 'deleted'; containers: number } | { outcome: 'skipped'; reason: string };
 
 /**
- * Removes everything of an app on this node: containers (all releases, builds included),
+ * Removes everything of an app on this node: containers (all releases, builds included), its network,
  * release directories, its route (tombstone event) and its keys. Safe to repeat.
  */
 export async function deleteApp(ctx: WorkerContext, job: Job, data: DeleteAppData): Promise<DeleteResult> {
@@ -23,6 +24,10 @@ export async function deleteApp(ctx: WorkerContext, job: Job, data: DeleteAppDat
   const containers = await listManaged(ctx.docker, ctx.scope, { app: data.app });
   await Promise.all(containers.map((c) => removeContainer(ctx.docker, c.Id)));
   await report.line(`removed ${containers.length} container(s)`);
+  // Its network too, now that no container of the app uses it.
+  for (const network of await listAppNetworks(ctx.docker, ctx.scope, data.app)) {
+    if (network.uid === data.uid && (await removeUnusedNetwork(ctx.docker, network.id))) await report.line(`removed network ${network.name}`);
+  }
 
   await report.step(50, 'removing release directories');
   await ctx.releases.removeApp(data.app);

@@ -13,7 +13,7 @@ import { appUser, containerSpec } from './container-spec.ts';
 import { containerLogTail, ensureImage, ImageMissingError, removeContainer } from './containers.ts';
 import type { WorkerContext } from './context.ts';
 import { HealthTimeoutError } from './health.ts';
-import { containersOutside, drainAndRemove, InstanceStartError, prepareInstances, startInstances } from './instances.ts';
+import { containersOutside, drainAndRemove, ensureAppNetwork, InstanceStartError, prepareInstances, startInstances } from './instances.ts';
 import { JobReporter } from './job-reporter.ts';
 import { launcherCommand, prepareReleaseCommands } from './launcher.ts';
 import { ConventionError } from './conventions.ts';
@@ -116,11 +116,13 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
 
     if (clone.build.length) {
       await report.step(30, `building (${clone.build.length} command${clone.build.length > 1 ? 's' : ''})`);
+      // The build runs on the app's network: it reaches the internet, not other tenants' containers.
+      const network = await ensureAppNetwork(ctx, doc.name, doc.uid);
       try {
         await runBuild({
           docker,
           spec: containerSpec({
-            ...common, name: buildContainer, role: 'build',
+            ...common, name: buildContainer, role: 'build', network,
             resources: { cpu: lifecycle.build.cpu, memoryMb: lifecycle.build.memoryMb }, pidsLimit: lifecycle.build.pidsLimit,
           }),
           memoryMb: lifecycle.build.memoryMb,

@@ -12,6 +12,7 @@ import { AppStore } from '../store/apps.ts';
 import { NodeStore } from '../store/nodes.ts';
 import { ReleaseStore } from '../store/release-records.ts';
 import type { NodeWorkerOptions, WorkerContext } from './context.ts';
+import { startAppFirewall, redisTargets, type FirewallHandle } from './app-firewall.ts';
 import { deleteApp } from './delete-app.ts';
 import { deployApp } from './deploy-app.ts';
 import { startHeartbeat } from './heartbeat.ts';
@@ -49,8 +50,17 @@ export interface WorkerServiceOptions extends NodeWorkerOptions {
   ownerLeaseMs?: number;
   /** How long a job of an owner at the limit waits before it is looked at again. Default 1 s. */
   ownerRetryMs?: number;
+  /**
+   * Keep containers from opening connections to this host's services (app-firewall.ts); the
+   * worker does not start when it cannot. Default off here; `GASPER_APP_FIREWALL` (on) for the CLI.
+   */
+  appFirewall?: boolean;
+  /** TCP ports of this host containers may still open when the firewall is on (the proxy's). */
+  firewallAllowPorts?: number[];
+  /** Addresses and CIDRs elsewhere containers may not open connections to (GASPER_APP_FIREWALL_DENY). */
+  firewallDeny?: string[];
   /** Database engines: images, readiness timeout, backup limits, monitor period (see database-context.ts). */
-  databases?: Partial<Omit<DatabaseWorkerOptions, 'installation' | 'nodeId' | 'nodeAddress' | 'imagePrefix'>>;
+  databases?: Partial<Omit<DatabaseWorkerOptions, 'installation' | 'nodeId' | 'nodeAddress' | 'imagePrefix' | 'networkPool'>>;
 }
 
 export interface WorkerHandle {
@@ -78,6 +88,18 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
   const redis = connectRedis(options.redisUrl);
   const scope: DockerScope = { installation: await ensureInstallation(redis), node: options.nodeId };
   log.info({ installation: scope.installation }, 'installation');
+  let firewall: FirewallHandle | undefined;
+  if (options.appFirewall) {
+    try {
+      firewall = await startAppFirewall({
+        installation: scope.installation, node: options.nodeId, dockerHost: options.dockerHost,
+        allowPorts: options.firewallAllowPorts ?? [], blocked: await redisTargets(options.redisUrl), denied: options.firewallDeny ?? [],
+      }, log);
+    } catch (err) {
+      redis.disconnect();
+      throw err;
+    }
+  }
   const ctx: WorkerContext = {
     docker,
     redis,
@@ -92,7 +114,10 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
   };
   const dbCtx: DatabaseWorkerContext = {
     docker, redis, databases: new DatabaseStore(redis), secrets: deps.secrets, log,
-    options: { ...defaultDatabaseWorkerOptions, ...options.databases, installation: scope.installation, nodeId: options.nodeId, nodeAddress: options.nodeAddress, imagePrefix: options.imagePrefix },
+    options: {
+      ...defaultDatabaseWorkerOptions, ...options.databases, installation: scope.installation, nodeId: options.nodeId, nodeAddress: options.nodeAddress,
+      imagePrefix: options.imagePrefix, networkPool: options.networkPool,
+    },
   };
   const perApp = new KeyedMutex();
   const supervisor = startSupervisor(ctx, perApp);
@@ -177,6 +202,7 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
         await worker.close().catch((err) => log.warn({ err }, 'worker close failed'));
         workerConnection.disconnect();
         redis.disconnect();
+        await firewall?.close().catch((err) => log.warn({ err }, 'cannot remove the app firewall rules'));
       })();
       return closing;
     },

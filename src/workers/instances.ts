@@ -10,10 +10,13 @@ import type { WorkerContext } from './context.ts';
 import { HealthTimeoutError, waitForHttp } from './health.ts';
 import { establishedOnPort, listeningOnPort } from './tcp-table.ts';
 import { joinDatabaseNetworks } from './app-databases.ts';
+import { appNetwork, defaultNetworkPool, ensureBridgeNetwork } from './networks.ts';
 
 /** The containers of one release of an app: what `prepareInstances` creates and `startInstances` starts. */
 export interface InstancePlan {
   app: string;
+  /** The app's incarnation: its network is this one's (workers/networks.ts). */
+  uid: string;
   release: string;
   releaseDir: string;
   image: string;
@@ -61,9 +64,13 @@ export async function prepareInstances(ctx: WorkerContext, plan: InstancePlan, s
   return names;
 }
 
-/** The container `name` of the plan's release (not started), joined to its databases' networks; one with the same spec is reused. */
+/**
+ * The container `name` of the plan's release (not started), on the app's own network (created if
+ * missing) and joined to its databases' networks; one with the same spec is reused.
+ */
 export async function createInstance(ctx: WorkerContext, plan: InstancePlan, name: string): Promise<void> {
   const { docker, options } = ctx;
+  const network = await ensureAppNetwork(ctx, plan.app, plan.uid);
   await ensureContainer(
     docker,
     containerSpec({
@@ -72,9 +79,17 @@ export async function createInstance(ctx: WorkerContext, plan: InstancePlan, nam
       publishAddress: options.nodeAddress, extraCaCerts: options.extraCaCerts,
       resources: plan.resources, pidsLimit: options.lifecycle.resources.pidsLimit, tmpMb: options.lifecycle.disk.tmpMb,
       ...(plan.launchDir ? { launchDir: plan.launchDir } : {}),
+      network,
     }),
   );
   await joinDatabaseNetworks(docker, name, plan.networks);
+}
+
+/** The app's network on this node, created if missing; returns its name. */
+export async function ensureAppNetwork(ctx: WorkerContext, app: string, uid: string): Promise<string> {
+  const network = appNetwork(ctx.scope, app, uid, ctx.options.networkPool ?? defaultNetworkPool);
+  await ensureBridgeNetwork(ctx.docker, network);
+  return network.name;
 }
 
 /** A new instance that did not come up; `container` names it, for its log tail. */

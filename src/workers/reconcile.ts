@@ -10,6 +10,7 @@ import { DatabaseStore } from '../store/databases.ts';
 import { listManaged, removeContainer } from './containers.ts';
 import { removeNetwork, removeVolume } from './database-docker.ts';
 import type { WorkerContext } from './context.ts';
+import { listAppNetworks, removeUnusedNetwork } from './networks.ts';
 
 /** One of Gasper's app or build containers on this node, as Docker labels describe it. */
 export interface ObservedContainer {
@@ -92,6 +93,31 @@ export function planDirRemovals(nodeId: string, apps: ReadonlyMap<string, AppDoc
   });
 }
 
+/** One of this node's app networks (workers/networks.ts), as its labels say. */
+export interface ObservedNetwork {
+  id: string;
+  name: string;
+  app: string;
+  uid: string;
+}
+
+/**
+ * App networks this node no longer needs: the app is gone (or that was an earlier incarnation),
+ * or it moved off this node and no container of it is left here. A network still in use is
+ * left for a later run; an app being deleted is left to its delete job. Pure.
+ */
+export function planNetworkRemovals(
+  nodeId: string, apps: ReadonlyMap<string, AppDocument>, networks: readonly ObservedNetwork[], remaining: ReadonlySet<string>,
+): { id: string; name: string; reason: string }[] {
+  return networks.flatMap((n) => {
+    const doc = apps.get(n.app);
+    if (!doc || doc.uid !== n.uid) return [{ id: n.id, name: n.name, reason: 'app no longer exists' }];
+    if (doc.status === 'deleting') return [];
+    if (!nodesOf(doc).includes(nodeId) && !remaining.has(n.app)) return [{ id: n.id, name: n.name, reason: 'app moved to another node' }];
+    return [];
+  });
+}
+
 /** Something a database owns on this node (container, volume, network), as its labels say. */
 export interface DatabaseResource {
   kind: 'container' | 'volume' | 'network';
@@ -133,6 +159,8 @@ export interface ReconcileReport {
   databasesRemoved: DatabaseRemoval[];
   kept: number;
   dirsRemoved: string[];
+  /** App networks of deleted or moved apps. */
+  networksRemoved?: string[];
   durationMs: number;
   /** The latest removals of this and earlier runs, newest first (at most 50), each with when. */
   recentRemovals: (Removal & { at: string })[];
@@ -147,6 +175,7 @@ export async function reconcileNode(ctx: WorkerContext): Promise<ReconcileReport
   // Containers first, documents second: a container created between the two reads has its
   // document already, so it is never taken for an orphan.
   const listed = (await listManaged(docker, ctx.scope)).filter((c) => c.Labels[containerLabels.app]);
+  const networks = await listAppNetworks(docker, ctx.scope);
   const apps = new Map((await ctx.apps.list()).map((a) => [a.name, a]));
   const observed: ObservedContainer[] = listed.map((c) => ({
     id: c.Id,
@@ -167,15 +196,21 @@ export async function reconcileNode(ctx: WorkerContext): Promise<ReconcileReport
   const dirs = await fs.readdir(appsDir).catch(() => [] as string[]);
   const dirsRemoved = planDirRemovals(options.nodeId, apps, dirs, remaining);
   for (const app of dirsRemoved) await ctx.releases.removeApp(app);
+  const networksRemoved: string[] = [];
+  for (const n of planNetworkRemovals(options.nodeId, apps, networks, remaining)) {
+    if (await removeUnusedNetwork(docker, n.id)) networksRemoved.push(n.name);
+  }
   const at = new Date().toISOString();
   const previous = await ctx.redis.get(keys.nodeReconcile(options.nodeId)).then((raw) => (raw ? (JSON.parse(raw) as Partial<ReconcileReport>) : {}), () => ({}) as Partial<ReconcileReport>);
   const report: ReconcileReport = {
-    at, node: options.nodeId, removed, databasesRemoved, kept: observed.length - removed.length, dirsRemoved, durationMs: Date.now() - started,
+    at, node: options.nodeId, removed, databasesRemoved, kept: observed.length - removed.length, dirsRemoved, networksRemoved, durationMs: Date.now() - started,
     recentRemovals: [...removed.map((r) => ({ ...r, at })), ...(previous.recentRemovals ?? [])].slice(0, 50),
     recentDatabaseRemovals: [...databasesRemoved.map((r) => ({ ...r, at })), ...(previous.recentDatabaseRemovals ?? [])].slice(0, 50),
   };
   await ctx.redis.set(keys.nodeReconcile(options.nodeId), JSON.stringify(report));
-  if (removed.length || dirsRemoved.length || databasesRemoved.length) ctx.log.info({ removed, dirsRemoved, databasesRemoved }, 'reconciliation removed orphans');
+  if (removed.length || dirsRemoved.length || databasesRemoved.length || networksRemoved.length) {
+    ctx.log.info({ removed, dirsRemoved, databasesRemoved, networksRemoved }, 'reconciliation removed orphans');
+  }
   return report;
 }
 

@@ -46,6 +46,7 @@ export function planInstances(
   const own = Object.fromEntries(Object.entries(sealedEnv).map(([k, v]) => [k, ctx.secrets.open(v)]));
   return {
     app: doc.name,
+    uid: doc.uid,
     release,
     releaseDir: ctx.releases.releaseDir(doc.name, release),
     image,

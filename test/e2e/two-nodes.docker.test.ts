@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import { expect } from 'chai';
 import type { EmbeddedRedisHandle } from '../../src/core/redis.ts';
-import { managedContainers, removeNodeContainers, requireDocker, withoutInstallation } from '../support/docker.ts';
+import { managedContainers, removeNodeContainers, removeNodeFirewall, requireDocker, withoutInstallation } from '../support/docker.ts';
 import { createGitRepo, helloNodeApp, type GitFixture } from '../support/git-fixture.ts';
 import { eventually, newSecretKey, spawnWorker, startControlPlane, type ClusterEnv, type ControlPlane, type GasperProcess } from '../support/node-processes.ts';
 import { viaProxy } from '../support/platform.ts';
@@ -67,6 +67,8 @@ describe('two nodes, two Docker daemons (Docker, Redis, processes)', function ()
     await workerA?.stop();
     await workerB?.stop('SIGKILL');
     await removeNodeContainers(nodeA);
+    // Node B's containers went with its daemon; its worker, killed, left its firewall chains.
+    await removeNodeFirewall(nodeB);
     await control?.close();
     await second?.close();
     await redis?.close();

@@ -19,6 +19,7 @@ describe('proxy metrics endpoint (Redis)', function () {
   let upstream: http.Server;
   const ok = `ok-${crypto.randomBytes(3).toString('hex')}`;
   const dead = `dead-${crypto.randomBytes(3).toString('hex')}`;
+  const token = `metrics-${crypto.randomBytes(12).toString('hex')}`;
 
   before(async () => {
     redisHandle = await startTestRedis();
@@ -35,7 +36,7 @@ describe('proxy metrics endpoint (Redis)', function () {
     await publishEvent(redis, { type: 'app.instances', app: ok, release: 'r000001', instances: [instance((upstream.address() as net.AddressInfo).port)] });
     await publishEvent(redis, { type: 'app.instances', app: dead, release: 'r000001', instances: [instance(closedPort)] });
     redis.disconnect();
-    proxy = await startProxy({ host: '127.0.0.1', port: 0, domain: DOMAIN, redisUrl: redisHandle.url, metricsPort: 0 }, { log: createLogger('silent') });
+    proxy = await startProxy({ host: '127.0.0.1', port: 0, domain: DOMAIN, redisUrl: redisHandle.url, metricsPort: 0, metricsToken: token }, { log: createLogger('silent') });
   });
   after(async () => {
     await proxy?.close();
@@ -43,14 +44,30 @@ describe('proxy metrics endpoint (Redis)', function () {
     await redisHandle?.close();
   });
 
-  function scrape(path = '/metrics'): Promise<{ status: number; type?: string; body: string }> {
+  function scrape(path = '/metrics', authorization: string | undefined = `Bearer ${token}`): Promise<{ status: number; type?: string; body: string }> {
     return new Promise((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: proxy.metricsPort, path }, (res) => {
+      http.get({ host: '127.0.0.1', port: proxy.metricsPort, path, headers: authorization ? { authorization } : {} }, (res) => {
         let body = '';
         res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode!, type: res.headers['content-type'], body }));
       }).on('error', reject);
     });
   }
+
+  it('answers only with GASPER_METRICS_TOKEN: 401 without it or with another token, and the body names no app', async () => {
+    for (const authorization of ['', 'Bearer wrong-token-of-some-length', `Basic ${token}`, token]) {
+      const { status, body } = await scrape('/metrics', authorization);
+      expect(status, authorization || 'no header').to.equal(401);
+      expect(body).to.not.include('gasper_proxy');
+    }
+    expect((await scrape('/metrics')).status).to.equal(200);
+  });
+
+  it('refuses to start a metrics port without a token', async () => {
+    let error: Error | undefined;
+    await startProxy({ host: '127.0.0.1', port: 0, domain: DOMAIN, redisUrl: redisHandle.url, metricsPort: 0 }, { log: createLogger('silent') })
+      .then((p) => p.close(), (err: Error) => (error = err));
+    expect(error?.message).to.match(/GASPER_METRICS_TOKEN/);
+  });
 
   it('counts responses, latency and failures per app', async () => {
     for (let i = 0; i < 4; i++) expect((await viaProxy(proxy.port, `${ok}.${DOMAIN}`)).status).to.equal(200);

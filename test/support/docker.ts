@@ -1,8 +1,12 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import Docker from 'dockerode';
+import { firewallNodeTag } from '../../src/workers/app-firewall.ts';
 import { databaseLabel } from '../../src/core/database-naming.ts';
 import { containerLabels } from '../../src/core/naming.ts';
 
 export const docker = new Docker();
+const run = promisify(execFile);
 
 /** Fails (never skips) when no Docker daemon answers: these tests need the real engine. */
 export async function requireDocker(): Promise<void> {
@@ -18,10 +22,32 @@ export async function managedContainers(node: string, app?: string): Promise<Doc
   return docker.listContainers({ all: true, filters: { label } });
 }
 
-/** Removes every container a test node left behind (after a failed assertion, say). */
+/** Removes every container a test node left behind (after a failed assertion, say), then its networks (apps', databases'). */
 export async function removeNodeContainers(node: string): Promise<void> {
   const containers = await managedContainers(node);
   await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
+  const networks = await docker.listNetworks({ filters: { label: [`${containerLabels.managed}=true`, `${containerLabels.node}=${node}`] } });
+  await Promise.all(networks.map((n) => docker.getNetwork(n.Id).remove().catch(() => {})));
+  await removeNodeFirewall(node);
+}
+
+/** The app firewall chains (and their hooks) of a test node whose worker was killed before it could remove them. */
+export async function removeNodeFirewall(node: string): Promise<void> {
+  const ours = new RegExp(`^-A (\\S+) (.*-j (GSP-[0-9a-f]{8}-${firewallNodeTag(node)}-[IF]))$`);
+  for (const binary of ['iptables', 'ip6tables']) {
+    const rules = await run(binary, ['-w', '5', '-S']).then((r) => r.stdout.split('\n'), () => [] as string[]);
+    const chains = new Set<string>();
+    for (const line of rules) {
+      const hook = ours.exec(line);
+      if (!hook) continue;
+      chains.add(hook[3]!);
+      await run(binary, ['-w', '5', '-D', hook[1]!, ...hook[2]!.split(' ')]).catch(() => {});
+    }
+    for (const chain of chains) {
+      await run(binary, ['-w', '5', '-F', chain]).catch(() => {});
+      await run(binary, ['-w', '5', '-X', chain]).catch(() => {});
+    }
+  }
 }
 
 /**

@@ -40,7 +40,8 @@ export interface JobView {
  */
 export async function startTestPlatform(env: Record<string, string> = {}): Promise<TestPlatform> {
   const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-test-state-'));
-  const nodeId = `t-${crypto.randomBytes(4).toString('hex')}`;
+  // A test may choose the node id (two platforms sharing one): close() cleans up that node.
+  const nodeId = env.GASPER_NODE_ID ?? `t-${crypto.randomBytes(4).toString('hex')}`;
   const token = `test-${crypto.randomBytes(16).toString('hex')}`;
   const config = loadConfig({
     GASPER_STATE_DIR: stateDir,

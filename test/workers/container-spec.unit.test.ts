@@ -37,6 +37,13 @@ describe('containerSpec', () => {
     expect(spec.HostConfig?.RestartPolicy).to.deep.equal({ Name: 'no' });
   });
 
+  it("puts app and build containers on the app's network, never on Docker's default bridge when one is given", () => {
+    const network = 'gasper-a1b2c3d4-app-blog-0123456789';
+    expect(containerSpec({ ...appInput, network }).HostConfig?.NetworkMode).to.equal(network);
+    expect(containerSpec({ ...buildInput, network }).HostConfig?.NetworkMode).to.equal(network);
+    expect(containerSpec({ ...appInput, network }).Labels![containerLabels.specHash]).to.not.equal(containerSpec(appInput).Labels![containerLabels.specHash]);
+  });
+
   it('sets PORT, keeps the user env, and sorts Env', () => {
     const env = containerSpec({ ...appInput, env: { ZED: '1', NODE_ENV: 'production', GREETING: 'a=b c' } }).Env;
     expect(env).to.deep.equal(['GREETING=a=b c', 'HOME=/tmp', 'NODE_ENV=production', 'PORT=8080', 'ZED=1']);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { AppDocument } from '../../src/store/app-document.ts';
-import { planDatabaseRemovals, planDirRemovals, planReconcile, type ObservedContainer } from '../../src/workers/reconcile.ts';
+import { planDatabaseRemovals, planDirRemovals, planNetworkRemovals, planReconcile, type ObservedContainer } from '../../src/workers/reconcile.ts';
 
 const now = Date.parse('2024-06-01T12:00:00.000Z');
 const buildTimeoutMs = 60_000;
@@ -87,5 +87,22 @@ describe('planDatabaseRemovals', () => {
       { kind: 'volume', id: 'volume-cache-u3', database: 'cache', reason: reason('cache') },
     ]);
     expect(planDatabaseRemovals(new Map(), resources, new Set())).to.deep.equal([]);
+  });
+});
+
+describe('planNetworkRemovals', () => {
+  const network = (appName: string, uid: string) => ({ id: `id-${appName}-${uid}`, name: `gasper-1a2b3c4d-app-${appName}-${uid}`, app: appName, uid });
+  const apps = (...docs: AppDocument[]) => new Map(docs.map((d) => [d.name, d]));
+
+  it('removes the networks of deleted apps and earlier incarnations; keeps the current one, deletions and moves with containers left', () => {
+    const current = app('web', { uid: 'u2' });
+    const removals = planNetworkRemovals(me, apps(current, app('gone-soon', { uid: 'u3', status: 'deleting' }), app('moved', { uid: 'u4', node: 'n2' }), app('moving', { uid: 'u5', node: 'n2' })), [
+      network('web', 'u2'), network('web', 'u1'), network('deleted', 'u9'), network('gone-soon', 'u3'), network('moved', 'u4'), network('moving', 'u5'),
+    ], new Set(['moving']));
+    expect(removals.map((r) => [r.name, r.reason])).to.deep.equal([
+      ['gasper-1a2b3c4d-app-web-u1', 'app no longer exists'],
+      ['gasper-1a2b3c4d-app-deleted-u9', 'app no longer exists'],
+      ['gasper-1a2b3c4d-app-moved-u4', 'app moved to another node'],
+    ]);
   });
 });
