@@ -18,8 +18,9 @@ function action<A extends unknown[]>(run: (client: ApiClient, ...args: A) => Pro
       const config = await loadClientConfig();
       await run(new ApiClient(config.url, config.token), ...args);
     } catch (err) {
-      const lines = [`gasper: ${(err as Error).message}`];
-      if (err instanceof ClientError) lines.push(...fieldLines(err.fields));
+      // A validation error's message lists its fields on one line; a line per field reads better.
+      const fields = err instanceof ClientError ? fieldLines(err.fields) : [];
+      const lines = fields.length ? [`gasper: ${err instanceof ClientError && err.code === 'VALIDATION_FAILED' ? 'invalid request:' : (err as Error).message}`, ...fields] : [`gasper: ${(err as Error).message}`];
       process.stderr.write(`${lines.join('\n')}\n`);
       process.exitCode = 1;
     }
