@@ -71,7 +71,7 @@ describe('network isolation between apps (Docker)', function () {
 
 /**
  * What an app container can reach on its host: with the services on all addresses (the default
- * `0.0.0.0`), the API and SSH ports at the gateway address of the app's network (and of Docker's
+ * `0.0.0.0`), the API, SSH and DNS (TCP) ports at the gateway address of the app's network (and of Docker's
  * default bridge) refuse it; the rules are gone when the worker closes.
  */
 describe("the host's services from inside an app container (Docker, iptables)", function () {
@@ -82,14 +82,14 @@ describe("the host's services from inside an app container (Docker, iptables)", 
   before(async () => {
     await requireDocker();
     repo = await createGitRepo(helloNodeApp('hello'));
-    gasper = await startTestPlatform({ GASPER_API_HOST: '0.0.0.0', GASPER_SSH_HOST: '0.0.0.0' });
+    gasper = await startTestPlatform({ GASPER_API_HOST: '0.0.0.0', GASPER_SSH_HOST: '0.0.0.0', GASPER_DNS_HOST: '0.0.0.0' });
   });
   after(async () => {
     await gasper?.close();
     await repo?.remove();
   });
 
-  it('the API and SSH ports on the gateway addresses are not reachable; the chains go with the worker', async () => {
+  it('the API, SSH and DNS ports on the gateway addresses are not reachable; the chains go with the worker', async () => {
     const name = `fw-${crypto.randomBytes(3).toString('hex')}`;
     const res = await gasper!.api().post('/apps').send({ name, repo: { url: repo.url }, runtime: 'node', run: 'node server.js' }).expect(202);
     const job = await gasper!.waitForJob(res.body.job.id);
@@ -100,7 +100,7 @@ describe("the host's services from inside an app container (Docker, iptables)", 
     const apiPort = Number(new URL(gasper!.apiUrl).port);
     const outcomes: string[] = [];
     for (const gateway of gateways) {
-      for (const [service, port] of [['API', apiPort], ['SSH', gasper!.sshPort]] as const) {
+      for (const [service, port] of [['API', apiPort], ['SSH', gasper!.sshPort], ['DNS', gasper!.platform.dns!.port]] as const) {
         const outcome = await tryConnect(container!.Id, gateway, port);
         outcomes.push(`${service} ${gateway}:${port} ${outcome}`);
         expect(outcome, `${service} at ${gateway}:${port} from inside the app`).to.not.equal('connected');
