@@ -99,10 +99,13 @@ export function literalAddress(host: string): string | undefined {
 export function addressProblem(host: string, address: string, options: { allowLocal: boolean }): string | undefined {
   const cls = addressClass(address);
   if (!cls) return undefined;
-  const shown = host === address ? address : `${host} (${address})`;
-  if (cls === 'metadata') return `host ${shown} is a cloud metadata address, never cloned from`;
+  const kind = `${cls === 'metadata' ? 'cloud metadata' : cls} address`;
+  // An address the user wrote (in any spelling) is shown; a name's address is not: it would give
+  // a tenant a map of the internal network.
+  const what = literalAddress(host) ? `host ${host === address ? address : `${host} (${address})`} is a ${kind}` : `host ${host} resolves to a ${kind}`;
+  if (cls === 'metadata') return `${what}, never cloned from`;
   if (options.allowLocal) return undefined;
-  return `host ${shown} is a ${cls} address; repositories must be on the public internet (GASPER_ALLOW_LOCAL_REPOS allows others)`;
+  return `${what}; repositories must be on the public internet (GASPER_ALLOW_LOCAL_REPOS allows others)`;
 }
 
 export type Lookup = (host: string) => Promise<string[]>;

@@ -48,6 +48,12 @@ export function repoUrlProblem(url: string, options: { allowLocal: boolean }): s
   if (/[\s\0-\x1f\x7f]/.test(url)) return 'must not contain spaces or control characters';
   if (url.startsWith('-')) return 'must not start with "-"';
   if (/^[a-z0-9+.-]*::/i.test(url)) return 'remote helper transports ("ext::" and the like) are not allowed';
+  // URL parsers disagree on these, and the host we check must be the host git connects to:
+  // Node reads "\\" as "/" in http(s) URLs where curl keeps it in the user name
+  // (http://example.com\\@127.0.0.1/ is example.com to one and 127.0.0.1 to the other), and
+  // two "@" in the authority split differently from one parser to the next.
+  if (url.includes('\\')) return 'must not contain "\\"';
+  if ((/^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(url)?.[1] ?? '').split('@').length > 2) return 'must not contain more than one "@" before the host';
   const parts = parseRepoUrl(url);
   if (!parts) return 'must be a URL (https://, http://, ssh://, git:// or user@host:path) with valid %-escapes';
   if (parts.kind === 'file') {

@@ -126,7 +126,9 @@ export async function cloneRelease(options: CloneOptions): Promise<{ commit: str
   await fs.mkdir(options.dir, { recursive: true });
   await fs.mkdir(options.sshDir, { recursive: true, mode: 0o700 });
   const allow = ['https', 'http', 'ssh', 'git', ...(options.allowLocal ? ['file'] : [])];
-  const config = ['protocol.allow=never', ...allow.map((p) => `protocol.${p}.allow=always`), ...pinConfig(options.url, host, pinned)];
+  // No redirects: the host checked (and pinned) must be the only one git talks to; a redirect
+  // would take it to any address, metadata services included.
+  const config = ['protocol.allow=never', ...allow.map((p) => `protocol.${p}.allow=always`), 'http.followRedirects=false', ...pinConfig(options.url, host, pinned)];
   const env = gitEnvironment({ sshDir: options.sshDir, idleTimeoutMs: limits.idleTimeoutMs, credentials: options.credentials, url: options.url });
   const git = (args: string[], cwd?: string) =>
     runGit([...config.flatMap((c) => ['-c', c]), ...args], {

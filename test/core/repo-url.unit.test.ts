@@ -36,6 +36,9 @@ describe('repo-url', () => {
       ['no host', 'ssh:///srv/repo.git', /must name a host/],
       ['an option as ssh host', 'ssh://-oProxyCommand=x/repo', /must not start with "-"/],
       ['a scheme and nothing else', 'https://', /must be a URL/],
+      // Node reads "\\" as "/" (host example.com); curl keeps it in the user name (host 127.0.0.1).
+      ['a backslash before "@"', 'http://example.com\\@127.0.0.1:9/x', /must not contain "\\"/],
+      ['two "@" in the authority', 'https://a@github.com@127.0.0.1/x', /more than one "@"/],
       ['a local path', '/srv/git/repo.git', /must be a URL/],
       ['a relative path', '../repo', /must be a URL/],
       // The option-injection forms that only git's own checks stopped (#11 item 7).

@@ -195,6 +195,22 @@ describe('cloneRelease: limits, user errors, hosts, credentials (real git, serve
       }
     });
 
+    it('http(s): a redirect is not followed (it would lead git past the host check)', async function () {
+      const server = await startGitHttpServer(repo.dir);
+      const redirector = http.createServer((req, res) => res.writeHead(302, { location: `${server.url}${(req.url ?? '/').replace(/^\/repo\.git/, '')}` }).end());
+      await new Promise<void>((r) => redirector.listen(0, '127.0.0.1', r));
+      try {
+        const url = `http://127.0.0.1:${(redirector.address() as net.AddressInfo).port}/repo.git`;
+        const { err } = await failure({ ...base, url });
+        expect(err.message).to.match(/^git clone failed: /);
+        expect(server.requests, 'the redirect target was never asked').to.deep.equal([]);
+      } finally {
+        redirector.closeAllConnections();
+        redirector.close();
+        await server.close();
+      }
+    });
+
     it('a closed port and an open port that is not git read the same', async function () {
       const closed = await new Promise<number>((resolve) => {
         const s = net.createServer().listen(0, '127.0.0.1', () => {
