@@ -316,7 +316,7 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
         ['http://0x7f.1/r.git', /loopback/],
         ['git://0177.0.0.1/r.git', /loopback/],
         ['git://127.0.0.1:9418/r.git', /loopback/],
-        ['https://localhost/r.git', /localhost \(.*\) is a loopback/],
+        ['https://localhost/r.git', /localhost resolves to a loopback address/],
         ['http://[::1]:8080/r.git', /loopback/],
         ['http://[::ffff:127.0.0.1]/r.git', /loopback/],
         ['ssh://git@10.1.2.3/r.git', /private/],
