@@ -1,6 +1,7 @@
 import { placementOf } from '../core/app-placement.ts';
 import { appUrl } from '../core/naming.ts';
 import { defaultResourcePolicy, resolveResources, type ResourcePolicy } from '../core/resources.ts';
+import { splitRepoCredentials } from '../core/repo-url.ts';
 import type { AppDocument } from '../store/app-document.ts';
 
 export interface ViewOptions {
@@ -17,7 +18,8 @@ export function appView(doc: AppDocument, options: ViewOptions) {
     status: doc.status,
     url: appUrl(doc.name, options.domain, options.proxyPort),
     // Whether the repository has a token; the token itself never leaves the API.
-    repo: { url: doc.repo.url, ...(doc.repo.branch ? { branch: doc.repo.branch } : {}), hasToken: doc.repo.sealedCredentials !== undefined },
+    // Documents from before sealed credentials may still hold them in the URL: never shown.
+    repo: { url: splitRepoCredentials(doc.repo.url).url, ...(doc.repo.branch ? { branch: doc.repo.branch } : {}), hasToken: doc.repo.sealedCredentials !== undefined },
     runtime: doc.runtime,
     build: doc.build ?? null,
     run: doc.run ?? null,

@@ -379,6 +379,17 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
         return parts.join('\n');
       };
 
+      it('never shows credentials a document from before sealed tokens kept in its URL', async function () {
+        const name = appName('oldcreds');
+        await fx.post('/apps').send(validBody(name, { repo: { url: 'https://github.com/o/r.git' } })).expect(202);
+        // As an older version stored it: the token inside the URL.
+        const stored = JSON.parse((await fx.redis.get(keys.app(name)))!);
+        await fx.redis.set(keys.app(name), JSON.stringify({ ...stored, repo: { url: `https://alice:${token}@github.com/o/r.git` } }));
+        expect(JSON.stringify((await fx.get(`/apps/${name}`).expect(200)).body)).not.to.include(token);
+        expect(JSON.stringify((await fx.get('/apps').expect(200)).body)).not.to.include(token);
+        await fx.del(`/apps/${name}`).expect(202);
+      });
+
       it('moves credentials out of an https URL into a sealed secret, shows only that one is set, and PATCH removes or sets it', async function () {
         const name = appName('creds');
         const res = await fx.post('/apps').send(validBody(name, { repo: { url: `https://alice:${token}@github.com/o/r.git` } })).expect(202);

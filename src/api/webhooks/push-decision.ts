@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { splitRepoCredentials } from '../../core/repo-url.ts';
 
 /**
  * What Gasper reads of a GitHub `push` payload (https://docs.github.com/webhooks/webhook-events-and-payloads#push).
@@ -66,7 +67,7 @@ export function decidePush(app: { repo: { url: string; branch?: string } }, push
   const r = push.repository;
   const candidates = [r.clone_url, r.ssh_url, r.git_url, r.html_url].filter((u): u is string => Boolean(u));
   if (!candidates.some((u) => normalizeRepoUrl(u) === target)) {
-    return { deploy: false, reason: `push to repository ${r.full_name ?? candidates[0] ?? '(unnamed)'}; the app deploys ${app.repo.url}` };
+    return { deploy: false, reason: `push to repository ${r.full_name ?? candidates[0] ?? '(unnamed)'}; the app deploys ${splitRepoCredentials(app.repo.url).url}` };
   }
   if (!sha.test(push.after)) return { deploy: false, reason: `"after" is not a commit id: ${push.after.slice(0, 64)}` };
   return { deploy: true, branch, commit: push.after };
