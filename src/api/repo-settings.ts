@@ -29,6 +29,18 @@ export interface RepoCheckOptions {
 const invalid = (field: string, message: string) => new ApiError('VALIDATION_FAILED', `invalid request: ${field}: ${message}`, { [field]: message });
 
 /**
+ * Why a token may not go with `url`: git sends it as Basic auth, in clear over http://. Local
+ * test servers (GASPER_ALLOW_LOCAL_REPOS) may be plain http.
+ */
+export function tokenSchemeProblem(url: string, allowLocal: boolean): string | undefined {
+  const scheme = parseRepoUrl(url)?.scheme;
+  if (scheme === 'https' || (scheme === 'http' && allowLocal)) return undefined;
+  return scheme === 'http'
+    ? 'a token is sent only over https:// (over http:// anyone on the way would read it)'
+    : 'a token is for https:// repositories';
+}
+
+/**
  * The repository as stored: credentials in the URL moved into the sealed secret (the URL is
  * shown, logged and copied into releases), the host checked against where it resolves now (the
  * worker checks again when it clones: DNS may change).
@@ -40,9 +52,10 @@ export async function storedRepo(
   const { url, credentials: inUrl } = splitRepoCredentials(repo.url);
   if (inUrl && repo.token) throw invalid('repo.url', 'carries credentials and repo.token is given too: give the token once');
   let credentials: RepoCredentials | undefined = inUrl;
+  const schemeProblem = tokenSchemeProblem(url, options.allowLocal);
+  if (inUrl && schemeProblem) throw invalid('repo.url', `carries credentials: ${schemeProblem}`);
   if (repo.token) {
-    const scheme = parseRepoUrl(url)?.scheme;
-    if (scheme !== 'https' && scheme !== 'http') throw invalid('repo.token', 'a token is for https:// repositories');
+    if (schemeProblem) throw invalid('repo.token', schemeProblem);
     credentials = { username: repo.username ?? defaultTokenUser, token: repo.token };
   } else if (repo.username) {
     throw invalid('repo.username', 'goes with repo.token');

@@ -381,12 +381,14 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
 
       it('never shows credentials a document from before sealed tokens kept in its URL', async function () {
         const name = appName('oldcreds');
+        const old = 'ghp_stored-by-an-older-version';
         await fx.post('/apps').send(validBody(name, { repo: { url: 'https://github.com/o/r.git' } })).expect(202);
         // As an older version stored it: the token inside the URL.
         const stored = JSON.parse((await fx.redis.get(keys.app(name)))!);
-        await fx.redis.set(keys.app(name), JSON.stringify({ ...stored, repo: { url: `https://alice:${token}@github.com/o/r.git` } }));
-        expect(JSON.stringify((await fx.get(`/apps/${name}`).expect(200)).body)).not.to.include(token);
-        expect(JSON.stringify((await fx.get('/apps').expect(200)).body)).not.to.include(token);
+        await fx.redis.set(keys.app(name), JSON.stringify({ ...stored, repo: { url: `https://alice:${old}@github.com/o/r.git` } }));
+        expect(JSON.stringify((await fx.get(`/apps/${name}`).expect(200)).body)).not.to.include(old);
+        expect(JSON.stringify((await fx.get('/apps').expect(200)).body)).not.to.include(old);
+        await fx.redis.set(keys.app(name), JSON.stringify(stored));
         await fx.del(`/apps/${name}`).expect(202);
       });
 
@@ -411,6 +413,12 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
 
       it('refuses a token for a non-https URL, credentials given twice, a password in an ssh URL, a bad username', async function () {
         await rejects(validBody(appName('tok'), { repo: { url: 'ssh://git@example.com/r.git', token } }), 'repo.token');
+        // Over http:// the token would travel in clear: only for local test servers.
+        const strict = fx.withOptions({ allowLocalRepos: false });
+        const plain = await fx.post('/apps', strict).send(validBody(appName('tok'), { repo: { url: 'http://example.com/r.git', token } }));
+        expectFieldError(plain, 'repo.token');
+        expect(plain.body.fields['repo.token']).to.match(/only over https/);
+        expectFieldError(await fx.post('/apps', strict).send(validBody(appName('tok'), { repo: { url: `http://a:${token}@example.com/r.git` } })), 'repo.url');
         await rejects(validBody(appName('tok'), { repo: { url: 'https://a:b@example.com/r.git', token } }), 'repo.url');
         await rejects(validBody(appName('tok'), { repo: { url: 'ssh://git:pw@example.com/r.git' } }), 'repo.url');
         await rejects(validBody(appName('tok'), { repo: { url: 'https://example.com/r.git', token, username: 'a:b' } }), 'repo.username');

@@ -1,5 +1,4 @@
 import { Router, type Response } from 'express';
-import { parseRepoUrl } from '../../core/repo-url.ts';
 import { keys } from '../../core/keys.ts';
 import { releaseId } from '../../core/naming.ts';
 import { defaultResourcePolicy } from '../../core/resources.ts';
@@ -12,6 +11,7 @@ import { planPatch } from '../app-patch.ts';
 import { ensureRoomInPlace, holdsCapacity, placeApp } from '../node-placement.ts';
 import { patchAppRequest, rollbackRequest } from '../app-patch-request.ts';
 import { enforceAppQuotas } from '../quotas.ts';
+import { tokenSchemeProblem } from '../repo-settings.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { apiRoutes } from '../openapi/registry.ts';
@@ -100,10 +100,8 @@ export function appOperationsRouter(deps: ApiDeps): Router {
     const doc = await load(res, req.params.name);
     const parsed = patchSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw validationError(parsed.error);
-    const scheme = parseRepoUrl(doc.repo.url)?.scheme;
-    if (parsed.data.repo?.token && scheme !== 'https' && scheme !== 'http') {
-      throw new ApiError('VALIDATION_FAILED', 'invalid request: repo.token: a token is for https:// repositories', { 'repo.token': 'a token is for https:// repositories' });
-    }
+    const tokenProblem = parsed.data.repo?.token ? tokenSchemeProblem(doc.repo.url, options.allowLocalRepos) : undefined;
+    if (tokenProblem) throw new ApiError('VALIDATION_FAILED', `invalid request: repo.token: ${tokenProblem}`, { 'repo.token': tokenProblem });
     const plan = planPatch(doc, parsed.data, (v) => secrets.seal(v), policy);
     if (plan.changed.includes('instances') || plan.changed.includes('resources')) {
       await enforceAppQuotas(deps, doc.owner, doc.name, plan.next, false);
