@@ -52,7 +52,11 @@ export function planDiskActions(input: DiskPlanInput): DiskAction[] {
     const layerBytes = containers.reduce((sum, c) => sum + c.layerBytes, 0);
     const used = dirBytes + layerBytes;
     if (used <= input.limitBytes) continue;
-    const measured = `${mib(used)} of disk on node ${input.node} (release directory ${mib(dirBytes)}, container layers ${mib(layerBytes)}), over the limit of ${mib(input.limitBytes)} (GASPER_APP_DISK_MB)`;
+    // A release directory du could not finish counting (millions of small files) is over the
+    // limit too: otherwise filling it that way would escape the watchdog.
+    const measured = Number.isFinite(dirBytes)
+      ? `${mib(used)} of disk on node ${input.node} (release directory ${mib(dirBytes)}, container layers ${mib(layerBytes)}), over the limit of ${mib(input.limitBytes)} (GASPER_APP_DISK_MB)`
+      : `more disk on node ${input.node} than could be counted in time (its release directory holds too many files), over the limit of ${mib(input.limitBytes)} (GASPER_APP_DISK_MB)`;
     const builds = containers.filter((c) => c.role === 'build' && c.running);
     if (builds.length) {
       // A build of this release: it alone is stopped; the deploy fails and removes what it made.

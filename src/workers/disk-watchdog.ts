@@ -12,11 +12,15 @@ export interface DiskWatchdogHandle {
   close(): Promise<void>;
 }
 
-/** Size on disk of a directory (`du -sk`: blocks, so sparse files count what they hold); missing: 0. */
-export function diskUsage(dir: string): Promise<number> {
+/**
+ * Size on disk of a directory (`du -sk`: blocks, so sparse files count what they hold); missing:
+ * 0. Infinity when du did not finish in time: a directory of millions of files is over any limit.
+ */
+export function diskUsage(dir: string, timeoutMs = 60_000): Promise<number> {
   return new Promise((resolve) => {
     // du exits 1 when a file vanished while it walked (an app deleting files): its total stands.
-    execFile('du', ['-sk', '--', dir], { timeout: 60_000 }, (_err, stdout) => {
+    execFile('du', ['-sk', '--', dir], { timeout: timeoutMs }, (err, stdout) => {
+      if ((err as { killed?: boolean } | null)?.killed) return resolve(Number.POSITIVE_INFINITY);
       const kib = Number(/^(\d+)/.exec(String(stdout))?.[1] ?? 0);
       resolve(kib * 1024);
     });
@@ -70,10 +74,13 @@ export function startDiskWatchdog(ctx: WorkerContext, perApp: KeyedMutex, superv
       ctx.killedBuilds?.set(action.container, action.message);
       await docker.getContainer(action.container).kill().catch((err: { statusCode?: number }) => {
         if (err.statusCode !== 404 && err.statusCode !== 409) throw err;
+        // The build ended meanwhile: no reason may wait for a later attempt's build of that name.
+        ctx.killedBuilds?.delete(action.container);
       });
       return;
     }
     await perApp.run(action.app, async () => {
+      if (closed) return;
       const doc = await ctx.apps.get(action.app);
       if (!doc || doc.release !== action.release || doc.status === 'deleting') return;
       const stopped = new Set(action.containers);
@@ -90,11 +97,22 @@ export function startDiskWatchdog(ctx: WorkerContext, perApp: KeyedMutex, superv
     });
   }
 
+  /** Apps with a stop waiting for their lock: one at a time each. */
+  const stopping = new Set<string>();
+
   async function check(): Promise<void> {
     const actions = await measure();
     for (const action of actions) {
       if (closed) return;
-      await apply(action).catch((err) => log.warn({ err, app: action.app }, 'cannot act on a disk limit'));
+      const failed = (err: unknown) => log.warn({ err, app: action.app }, 'cannot act on a disk limit');
+      if (action.kind === 'kill-build') {
+        await apply(action).catch(failed);
+      } else if (!stopping.has(action.app)) {
+        // Not awaited: a stop waits for the app's lock, which a deploy may hold for minutes, and
+        // the other apps' measures and builds must not wait with it.
+        stopping.add(action.app);
+        void apply(action).catch(failed).finally(() => stopping.delete(action.app));
+      }
     }
   }
 

@@ -29,6 +29,7 @@ const rows: Row[] = [
   ['a stopped build container is not killed again', [c('wb', 'web', 'r2', 'build', 30, false)], {}, { web: 'r1' }, []],
   ['new instances of a deploy not yet switched to are left to it', [c('w0', 'web', 'r2', 'app', 30)], {}, { web: 'r1' }, []],
   ['containers of an app with no document are left to reconciliation', [c('x0', 'gone', 'r1', 'app', 30)], {}, {}, []],
+  ['a release directory du could not count in time is over the limit', [c('w0', 'web', 'r1', 'app', 0)], { 'web/r1': Infinity }, { web: 'r1' }, [['stop-instances', 'web', ['w0']]]],
 ];
 
 describe('planDiskActions (limit 20 MiB)', () => {
@@ -57,5 +58,9 @@ describe('planDiskActions (limit 20 MiB)', () => {
       containers: [c('wb', 'web', 'r2', 'build', 30)], releaseDirBytes: new Map(), serving: new Map([['web', 'r1']]), limitBytes: 20 * MiB, node: 'n1',
     });
     expect(kill!.message).to.match(/^the build used 30 MiB of disk on node n1 .* \(GASPER_APP_DISK_MB\); it was stopped$/);
+    const [uncounted] = planDiskActions({
+      containers: [c('w0', 'web', 'r1', 'app', 0)], releaseDirBytes: new Map([['web/r1', Infinity]]), serving: new Map([['web', 'r1']]), limitBytes: 20 * MiB, node: 'n1',
+    });
+    expect(uncounted!.message).to.match(/^release r1 used more disk on node n1 than could be counted in time \(its release directory holds too many files\), over the limit of 20 MiB/);
   });
 });
