@@ -1,6 +1,6 @@
 import { DelayedError, Worker, type Job } from 'bullmq';
 import Docker from 'dockerode';
-import { ensureInstallation, type DockerScope } from '../core/installation.ts';
+import { ensureInstallation, scopeFilter, type DockerScope } from '../core/installation.ts';
 import type { Logger } from '../core/log.ts';
 import { bullPrefix, keys } from '../core/keys.ts';
 import { queueName } from '../core/naming.ts';
@@ -202,7 +202,11 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
         await worker.close().catch((err) => log.warn({ err }, 'worker close failed'));
         workerConnection.disconnect();
         redis.disconnect();
-        await firewall?.close().catch((err) => log.warn({ err }, 'cannot remove the app firewall rules'));
+        // Apps keep running while their worker is stopped (an upgrade): so do the rules that keep
+        // them from this host's services. The next start sets them up again, idempotently.
+        const running = firewall ? await docker.listContainers({ filters: { label: scopeFilter(scope), status: ['running'] } }).catch(() => undefined) : [];
+        if (running?.length === 0) await firewall?.close().catch((err) => log.warn({ err }, 'cannot remove the app firewall rules'));
+        else if (firewall) log.info({ running: running?.length }, 'app firewall rules kept: containers of this node still run');
       })();
       return closing;
     },

@@ -89,7 +89,7 @@ describe("the host's services from inside an app container (Docker, iptables)", 
     await repo?.remove();
   });
 
-  it('the API, SSH and DNS ports on the gateway addresses are not reachable; the chains go with the worker', async () => {
+  it('the API, SSH and DNS ports on the gateway addresses are not reachable, also while the worker is stopped and the app runs', async () => {
     const name = `fw-${crypto.randomBytes(3).toString('hex')}`;
     const res = await gasper!.api().post('/apps').send({ name, repo: { url: repo.url }, runtime: 'node', run: 'node server.js' }).expect(202);
     const job = await gasper!.waitForJob(res.body.job.id);
@@ -116,6 +116,12 @@ describe("the host's services from inside an app container (Docker, iptables)", 
     const installation = info.Config.Labels['io.gasper.installation'];
     const mine = chains.filter((c) => c.startsWith(`GSP-${installation}-`));
     expect(mine, 'this worker\'s input and forward chains').to.have.length(2);
+    // The app still runs when its worker stops (as during an upgrade): the rules stay with it.
+    await gasper!.platform.close();
+    expect(await tryConnect(container!.Id, gateways[0]!, apiPort), 'the API from inside the app, worker stopped').to.not.equal('connected');
+    const kept = await run('iptables', ['-S']);
+    for (const chain of mine) expect(kept, `${chain} kept while the app runs`).to.include(`-N ${chain}`);
+    // The test's cleanup removes the containers, then the rules a worker would remove at its next stop.
     await gasper!.close();
     gasper = undefined;
     const after = await run('iptables', ['-S']);
