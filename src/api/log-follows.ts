@@ -40,11 +40,6 @@ export class LogFollowHub {
     private readonly options: { limits: LogFollowLimits; blockMs: number; log: Logger },
   ) {}
 
-  /** Follows open now: in all, and of one user. */
-  open(user?: string): number {
-    return user === undefined ? this.total : (this.perUser.get(user) ?? 0);
-  }
-
   /**
    * Counts a follow of `user`, or throws 429 naming the limit reached. The returned function
    * gives the place back (once, however often it is called).
@@ -56,7 +51,8 @@ export class LogFollowHub {
       throw new ApiError('RATE_LIMITED', `too many log follows: user "${user}" already has ${mine} open, the limit per user (GASPER_LOG_FOLLOWS_PER_USER is ${perUser}); close one first`);
     }
     if (this.total >= max) {
-      throw new ApiError('RATE_LIMITED', `too many log follows: ${this.total} are open on this API, the limit (GASPER_LOG_FOLLOWS_MAX is ${max}); try again later`);
+      // No count: how many others follow is not a tenant's business. The operator's log says.
+      throw new ApiError('RATE_LIMITED', 'too many log follows are open on this API (GASPER_LOG_FOLLOWS_MAX); try again later');
     }
     this.perUser.set(user, mine + 1);
     this.total++;

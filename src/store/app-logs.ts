@@ -172,23 +172,6 @@ export class AppLogStore {
   async after(app: string, afterId: string, count: number): Promise<LogLine[]> {
     return ((await this.redis.xrange(keys.appLogs(app), `(${afterId}`, '+', 'COUNT', count)) as RawEntry[]).map(toLine);
   }
-
-  /** The stream's last id, `0-0` when it is empty. */
-  async lastId(app: string): Promise<string> {
-    const [last] = (await this.redis.xrevrange(keys.appLogs(app), '+', '-', 'COUNT', 1)) as RawEntry[];
-    return last?.[0] ?? '0-0';
-  }
-
-  /**
-   * Lines after `afterId`, waiting up to `blockMs` for some: null on time-out. `connection` must
-   * be one of its own, since a blocking read holds it.
-   */
-  static async readAfter(connection: Redis, app: string, afterId: string, blockMs: number): Promise<LogLine[] | null> {
-    const reply = (await connection.xread('COUNT', 500, 'BLOCK', blockMs, 'STREAMS', keys.appLogs(app), afterId)) as
-      | [string, RawEntry[]][]
-      | null;
-    return reply ? reply.flatMap(([, entries]) => entries.map(toLine)) : null;
-  }
 }
 
 /** Orders two stream ids (`<ms>-<seq>`): negative, zero or positive. */

@@ -2,14 +2,13 @@
  * Lines of a followed container log (`docker logs --timestamps`). Pure, so the parsing and the
  * resume arithmetic are unit-tested in test/workers/log-lines.unit.test.ts.
  */
+import { defaultLogLimits, truncateLine } from '../store/app-logs.ts';
 
 /** One output line with Docker's timestamp (RFC 3339 with nanoseconds, UTC). */
 export interface TimedLine {
   timestamp: string;
   text: string;
 }
-
-import { defaultLogLimits, truncateLine } from '../store/app-logs.ts';
 
 /** Longest line kept by default (GASPER_LOG_LINE_MAX_BYTES), in bytes of UTF-8. */
 export const maxLineLength = defaultLogLimits.maxLineBytes;
@@ -82,7 +81,6 @@ export class LineBuffer {
     // A character is at least one byte: only a line this long in characters can be over in bytes.
     if (this.pending.length <= this.maxBytes) return;
     const bytes = Buffer.from(this.pending);
-    if (bytes.length <= this.maxBytes) return;
     let cut = this.maxBytes;
     while (cut > 0 && (bytes[cut]! & 0xc0) === 0x80) cut--;
     this.pending = bytes.subarray(0, cut).toString('utf8');

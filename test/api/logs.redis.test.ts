@@ -217,7 +217,7 @@ describe('GET /apps/:name/logs (Redis)', function () {
       const streams = [follow(app), follow(app), follow(app, undefined, other.body.token)];
       await openAll(streams);
       const refused = await supertest(url).get(`/apps/${app}/logs?follow=1`).set('authorization', `Bearer ${other.body.token}`).expect(429);
-      expect(refused.body.message).to.include('GASPER_LOG_FOLLOWS_MAX').and.include('3');
+      expect(refused.body.message).to.include('GASPER_LOG_FOLLOWS_MAX').and.not.match(/\d/);
       for (const s of streams) s.req.destroy();
     });
 
