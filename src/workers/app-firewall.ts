@@ -22,8 +22,9 @@ import { bridgePrefix } from '../core/networks.ts';
  *
  * The rules live in chains of their own, named for the installation and the node
  * (`GSP-<installation>-<node hash>-I`/`-F`), hooked by one rule each. The worker creates them at
- * start (again from scratch: a killed worker's are replaced) and removes them on close; it never
- * touches a rule it did not create, and another installation's chains have other names.
+ * start (again from scratch: a killed worker's are replaced) and removes them when it stops with
+ * none of its node's containers running (workers/index.ts); it never touches a rule it did not
+ * create, and another installation's chains have other names.
  */
 
 const run = promisify(execFile);
