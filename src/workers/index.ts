@@ -119,9 +119,20 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
       imagePrefix: options.imagePrefix, networkPool: options.networkPool,
     },
   };
+  /**
+   * What has started so far, closed in reverse when a later step of the start fails, so a worker
+   * that cannot start leaves no timers or connections behind. The firewall's rules stay, as when
+   * a worker stops with apps running: the next start sets them up again.
+   */
+  const started: (() => unknown)[] = [() => redis.disconnect()];
+  const undo = async (err: unknown): Promise<never> => {
+    for (const close of started.reverse()) await Promise.resolve().then(close).catch(() => {});
+    throw err;
+  };
   const perApp = new KeyedMutex();
   const supervisor = startSupervisor(ctx, perApp);
   const diskWatchdog = startDiskWatchdog(ctx, perApp, supervisor);
+  started.push(() => supervisor.close(), () => diskWatchdog.close());
   const ownerSlots = new OwnerSlots(redis, options.nodeId, options.jobsPerOwner ?? 2, options.ownerLeaseMs ?? 30_000);
   /**
    * An app job runs once its owner has a free slot on this node. Otherwise it goes back to the
@@ -179,14 +190,18 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
   worker.on('failed', (job, err) => log.warn({ job: job?.id, err: err.message }, 'job failed'));
   worker.on('completed', (job) => log.info({ job: job.id, result: job.returnvalue }, 'job completed'));
   worker.on('error', (err) => log.error({ err }, 'worker error'));
-  const reconciler = await startReconciler(ctx, options.reconcileIntervalMs ?? 60_000);
+  started.push(() => workerConnection.disconnect(), () => worker.close());
+  const reconciler = await startReconciler(ctx, options.reconcileIntervalMs ?? 60_000).catch(undo);
+  started.push(() => reconciler.close());
   log.info({ removed: reconciler.first.removed.length, kept: reconciler.first.kept }, 'reconciled containers at start');
   const measure = () => measureNode(options.stateDir, () => dockerAllocations(docker, scope));
-  const heartbeat = await startHeartbeat(new NodeStore(redis), { id: options.nodeId, address: options.nodeAddress, docker: options.advertisedDockerHost }, options.heartbeatMs, log, measure);
+  const heartbeat = await startHeartbeat(new NodeStore(redis), { id: options.nodeId, address: options.nodeAddress, docker: options.advertisedDockerHost }, options.heartbeatMs, log, measure).catch(undo);
+  started.push(() => heartbeat.close());
   const observability = startWorkerObservability({ ...options.observability, scope }, { docker, redis, worker, log });
   const databaseMonitor = startDatabaseMonitor(dbCtx);
+  started.push(() => observability.close(), () => databaseMonitor.close());
   void worker.run();
-  await worker.waitUntilReady();
+  await worker.waitUntilReady().catch(undo);
   log.info({ queue: worker.name }, 'worker started');
 
   let closing: Promise<void> | undefined;
