@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { scopeLabels } from '../../src/core/installation.ts';
+import { databaseLabel } from '../../src/core/database-naming.ts';
 import { keys } from '../../src/core/keys.ts';
 import { containerLabels } from '../../src/core/naming.ts';
 import { requireDatabaseImages } from '../support/databases.ts';
@@ -149,5 +150,9 @@ describe('worker crash mid-deploy (Docker, Redis, processes)', function () {
 
     const removed = await control.api().delete(`/databases/${name}`).expect(202);
     expect((await control.waitForJob(removed.body.job.id)).state).to.equal('completed');
+    // The worker that came back deletes what the killed one created: container, volume, network.
+    const left = (await docker.listVolumes({ filters: { label: [`${databaseLabel}=${name}`] } })).Volumes ?? [];
+    expect(left.map((v) => v.Name), 'volumes left').to.deep.equal([]);
+    expect(await docker.listNetworks({ filters: { label: [`${databaseLabel}=${name}`] } }), 'networks left').to.have.length(0);
   });
 });

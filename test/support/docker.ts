@@ -22,12 +22,15 @@ export async function managedContainers(node: string, app?: string): Promise<Doc
   return docker.listContainers({ all: true, filters: { label } });
 }
 
-/** Removes every container a test node left behind (after a failed assertion, say), then its networks (apps', databases'). */
+/** Removes every container a test node left behind (after a failed assertion, say), then its networks and volumes (apps', databases'). */
 export async function removeNodeContainers(node: string): Promise<void> {
   const containers = await managedContainers(node);
   await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
   const networks = await docker.listNetworks({ filters: { label: [`${containerLabels.managed}=true`, `${containerLabels.node}=${node}`] } });
   await Promise.all(networks.map((n) => docker.getNetwork(n.Id).remove().catch(() => {})));
+  // A database's volume, when the test ended before its delete job did (a failed assertion).
+  const volumes = (await docker.listVolumes({ filters: { label: [`${containerLabels.managed}=true`, `${containerLabels.node}=${node}`] } })).Volumes ?? [];
+  await Promise.all(volumes.map((v) => docker.getVolume(v.Name).remove({ force: true }).catch(() => {})));
   await removeNodeFirewall(node);
 }
 
