@@ -1,5 +1,6 @@
 import dns from 'node:dns';
 import net from 'node:net';
+import { ipv4String } from './networks.ts';
 
 /**
  * Where a repository host may point. A tenant chooses the URL and the worker clones it from
@@ -52,7 +53,7 @@ export function addressClass(address: string): AddressClass | undefined {
   const nat64 = /^64:ff9b::([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(normalizeIpv6(address) ?? '');
   if (nat64) {
     const n = (parseInt(nat64[1]!, 16) << 16) | parseInt(nat64[2]!, 16);
-    return addressClass([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.'));
+    return addressClass(ipv4String(n));
   }
   return undefined;
 }
@@ -85,7 +86,7 @@ export function looseIpv4(host: string): string | undefined {
   const last = values.pop()!;
   if (values.some((v) => v > 255) || last >= 2 ** (8 * (4 - values.length))) return undefined;
   const n = values.reduce((acc, v, i) => acc + v * 2 ** (8 * (3 - i)), 0) + last;
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+  return ipv4String(n);
 }
 
 /** The address a host name is, when it is an address literal in any spelling git accepts. */

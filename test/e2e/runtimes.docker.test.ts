@@ -41,6 +41,12 @@ describe('runtimes and conventions: sample apps with no build or run (Docker, Re
     return { name, job, log: job.log.join('\n') };
   }
   const get = (name: string, path = '/') => viaProxy(gasper.proxyPort, `${name}.localhost:${gasper.proxyPort}`, path);
+  /** The status of each path, in order. */
+  const statusesOf = async (name: string, paths: string[]): Promise<Record<string, number>> => {
+    const statuses: Record<string, number> = {};
+    for (const path of paths) statuses[path] = (await get(name, path)).status;
+    return statuses;
+  };
 
   it('node: npm ci from package-lock.json (a dependency from the npm registry), then npm start', async () => {
     const { name, job, log } = await deploy('node', {
@@ -185,10 +191,7 @@ func main() {
     const redirect = await get(name, '/about');
     expect(redirect.status).to.equal(301);
     expect(redirect.headers.location).to.equal('/about/');
-    const statuses: Record<string, number> = {};
-    for (const path of ['/.env', '/%2eenv', '/sub/../.env', '/.well-known/x', '/package.json', '/app.json', '/Procfile', '/Gemfile.lock', '/yarn.lock', '/requirements.txt', '/sub/package.json', '/.git/config']) {
-      statuses[path] = (await get(name, path)).status;
-    }
+    const statuses = await statusesOf(name, ['/.env', '/%2eenv', '/sub/../.env', '/.well-known/x', '/package.json', '/app.json', '/Procfile', '/Gemfile.lock', '/yarn.lock', '/requirements.txt', '/sub/package.json', '/.git/config']);
     expect(Object.entries(statuses).filter(([, status]) => status !== 404)).to.deep.equal([]);
   });
 
@@ -206,10 +209,7 @@ func main() {
     const reply = await get(name);
     expect(reply.status).to.equal(200);
     expect(reply.body).to.equal('<h1>dist</h1>\n');
-    const statuses: Record<string, number> = {};
-    for (const path of ['/.env', '/package.json', '/dist/index.html', '/build/index.html', '/../.env', '/%2e%2e/.env']) {
-      statuses[path] = (await get(name, path)).status;
-    }
+    const statuses = await statusesOf(name, ['/.env', '/package.json', '/dist/index.html', '/build/index.html', '/../.env', '/%2e%2e/.env']);
     // A path above the document root is a bad request to nginx.
     expect(statuses).to.deep.equal({
       '/.env': 404, '/package.json': 404, '/dist/index.html': 404, '/build/index.html': 404, '/../.env': 400, '/%2e%2e/.env': 400,
