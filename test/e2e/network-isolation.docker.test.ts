@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import type Docker from 'dockerode';
+import { cidrRange, ipv4String } from '../../src/core/networks.ts';
 import { runExec } from '../../src/workers/database-docker.ts';
 import { docker, managedContainers, requireDocker } from '../support/docker.ts';
 import { createGitRepo, helloNodeApp, type GitFixture } from '../support/git-fixture.ts';
@@ -96,7 +97,13 @@ describe("the host's services from inside an app container (Docker, iptables)", 
     expect(job.state, `${job.error}\n${job.log.join('\n')}`).to.equal('completed');
     const [container] = await managedContainers(gasper!.nodeId, name);
     const info = await docker.getContainer(container!.Id).inspect();
-    const gateways = [...new Set([...Object.values(info.NetworkSettings.Networks).map((n) => n.Gateway), '172.17.0.1'].filter(Boolean))];
+    // The app network's gateway, and Docker's default bridge's (the host too), as Docker reports it.
+    // (Some daemons report only the subnet: the gateway is then its first address.)
+    const bridgeConfig = (await docker.getNetwork('bridge').inspect()).IPAM?.Config?.[0] as { Gateway?: string; Subnet?: string } | undefined;
+    const bridgeRange = cidrRange(bridgeConfig?.Subnet ?? '');
+    const defaultBridge = bridgeConfig?.Gateway ?? (bridgeRange ? ipv4String(bridgeRange[0] + 1) : undefined);
+    const gateways = [...new Set([...Object.values(info.NetworkSettings.Networks).map((n) => n.Gateway), defaultBridge].filter((g): g is string => Boolean(g)))];
+    expect(gateways, 'two gateway addresses to try').to.have.length(2);
     const apiPort = Number(new URL(gasper!.apiUrl).port);
     const outcomes: string[] = [];
     for (const gateway of gateways) {
