@@ -47,8 +47,22 @@ async function rawFloor(appDir: string): Promise<number> {
   const name = `gasper-bench-raw-${crypto.randomBytes(3).toString('hex')}`;
   const started = performance.now();
   await run('docker', [
-    'run', '-d', '--name', name, '-p', '127.0.0.1::8080', '-e', 'PORT=8080', '-v', `${appDir}:/app`, '-w', '/app',
-    image, 'sh', '-c', 'node server.js',
+    'run',
+    '-d',
+    '--name',
+    name,
+    '-p',
+    '127.0.0.1::8080',
+    '-e',
+    'PORT=8080',
+    '-v',
+    `${appDir}:/app`,
+    '-w',
+    '/app',
+    image,
+    'sh',
+    '-c',
+    'node server.js',
   ]);
   try {
     const { stdout } = await run('docker', ['port', name, '8080/tcp']);
@@ -103,7 +117,9 @@ async function main(): Promise<void> {
       await waitJob(job!.id);
       // Interleaved so that any drift of the machine affects both series alike.
       if (i > 0) raw.push(await rawFloor(repo.dir));
-      process.stderr.write(`round ${i}/${rounds}${i === 0 ? ' (warm-up)' : `: gasper ${elapsed.toFixed(0)} ms, raw ${raw.at(-1)!.toFixed(0)} ms`}\n`);
+      process.stderr.write(
+        `round ${i}/${rounds}${i === 0 ? ' (warm-up)' : `: gasper ${elapsed.toFixed(0)} ms, raw ${raw.at(-1)!.toFixed(0)} ms`}\n`,
+      );
     }
   } finally {
     await platform.close();
@@ -115,7 +131,9 @@ async function main(): Promise<void> {
   console.log(`\ndeploy of a no-dependency node app, ${rounds} rounds`);
   console.log(row('raw floor (docker run → first 200)', raw));
   console.log(row('gasper (POST /apps → first 200 via proxy)', gasper));
-  console.log(`ratio p50 ${(percentile(gasper, 50) / percentile(raw, 50)).toFixed(2)}×   p90 ${(percentile(gasper, 90) / percentile(raw, 90)).toFixed(2)}×   (goal: p50 ≤ 1.3×)`);
+  console.log(
+    `ratio p50 ${(percentile(gasper, 50) / percentile(raw, 50)).toFixed(2)}×   p90 ${(percentile(gasper, 90) / percentile(raw, 90)).toFixed(2)}×   (goal: p50 ≤ 1.3×)`,
+  );
 }
 
 await main();

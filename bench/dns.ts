@@ -47,7 +47,16 @@ async function runGasperDns(redisUrl: string): Promise<void> {
   const { startDns } = await import('../src/dns/index.ts');
   const { createLogger } = await import('../src/core/log.ts');
   const dns = await startDns(
-    { host: '127.0.0.1', port: 0, redisUrl, apex: DOMAIN, ttl: 30, nameservers: [`ns1.${DOMAIN}`], proxyAddresses: [ADDRESS], nsAddresses: [ADDRESS] },
+    {
+      host: '127.0.0.1',
+      port: 0,
+      redisUrl,
+      apex: DOMAIN,
+      ttl: 30,
+      nameservers: [`ns1.${DOMAIN}`],
+      proxyAddresses: [ADDRESS],
+      nsAddresses: [ADDRESS],
+    },
     { log: createLogger(process.env.BENCH_LOG_LEVEL ?? 'silent') },
   );
   const deadline = Date.now() + 10_000;
@@ -67,7 +76,13 @@ async function runBareDns2(): Promise<void> {
     handle: (request, send) => {
       const response = dns2.Packet.createResponseFromRequest(request);
       const [question] = request.questions;
-      response.answers.push({ name: question!.name, type: dns2.Packet.TYPE.A, class: dns2.Packet.CLASS.IN, ttl: 30, address: ADDRESS } as never);
+      response.answers.push({
+        name: question!.name,
+        type: dns2.Packet.TYPE.A,
+        class: dns2.Packet.CLASS.IN,
+        ttl: 30,
+        address: ADDRESS,
+      } as never);
       void send(response);
     },
   });
@@ -114,7 +129,9 @@ async function startDnsmasq(dir: string, port: number): Promise<ChildProcess> {
   ].join('\n');
   const confPath = path.join(dir, 'dnsmasq.conf');
   await fs.writeFile(confPath, `${conf}\n`);
-  const child = spawn(dnsmasqBin, ['--keep-in-foreground', `--conf-file=${confPath}`, '--pid-file'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(dnsmasqBin, ['--keep-in-foreground', `--conf-file=${confPath}`, '--pid-file'], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   children.push(child);
   child.once('error', (err) => console.error(`cannot start dnsmasq (${dnsmasqBin}): ${err.message}`));
   return child;
@@ -124,7 +141,16 @@ async function startDnsmasq(dir: string, port: number): Promise<ChildProcess> {
 async function untilAnswering(port: number, what: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const out = await run('dig', ['@127.0.0.1', '-p', String(port), '+tries=1', '+time=1', '+short', `${apps[0]}.${DOMAIN}`, 'A'])
+    const out = await run('dig', [
+      '@127.0.0.1',
+      '-p',
+      String(port),
+      '+tries=1',
+      '+time=1',
+      '+short',
+      `${apps[0]}.${DOMAIN}`,
+      'A',
+    ])
       .then((r) => r.stdout.trim())
       .catch((err: Error) => err.message);
     if (out === ADDRESS) return;
@@ -134,11 +160,31 @@ async function untilAnswering(port: number, what: string): Promise<void> {
 }
 
 async function dnsperf(port: number, queryFile: string, durationS: number): Promise<PerfResult> {
-  const args = ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, '-l', String(durationS), '-q', String(outstanding), '-t', '2', '-T', '1', '-c', '1'];
-  const { stdout } = await run('dnsperf', args, { timeout: (durationS + 30) * 1000 }).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') throw new Error('dnsperf is not installed (apt-get install dnsperf; scripts/setup.sh does it)');
-    throw err;
-  });
+  const args = [
+    '-s',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-d',
+    queryFile,
+    '-l',
+    String(durationS),
+    '-q',
+    String(outstanding),
+    '-t',
+    '2',
+    '-T',
+    '1',
+    '-c',
+    '1',
+  ];
+  const { stdout } = await run('dnsperf', args, { timeout: (durationS + 30) * 1000 }).catch(
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT')
+        throw new Error('dnsperf is not installed (apt-get install dnsperf; scripts/setup.sh does it)');
+      throw err;
+    },
+  );
   const num = (re: RegExp) => Number(re.exec(stdout)?.[1] ?? NaN);
   return {
     sent: num(/Queries sent:\s+(\d+)/),
@@ -157,7 +203,10 @@ function median(values: number[]): number {
 
 /** Forks this file in `role`; resolves with the port it reports. */
 async function forkRole(role: string, arg: string): Promise<number> {
-  const child = fork(self, ['--role', role, arg], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(self, ['--role', role, arg], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   children.push(child);
   const message = await new Promise<{ port?: number; error?: string }>((resolve, reject) => {
     child.once('message', (m) => resolve(m as { port?: number; error?: string }));
@@ -175,7 +224,12 @@ async function main(): Promise<void> {
   try {
     const pub = connectRedis(redis.url);
     for (const app of apps) {
-      await publishEvent(pub, { type: 'app.instances', app, release: 'r1', instances: [{ node: 'bench', address: ADDRESS, port: 8080, container: `${app}-1` }] });
+      await publishEvent(pub, {
+        type: 'app.instances',
+        app,
+        release: 'r1',
+        instances: [{ node: 'bench', address: ADDRESS, port: 8080, container: `${app}-1` }],
+      });
     }
     pub.disconnect();
 
@@ -191,7 +245,10 @@ async function main(): Promise<void> {
       `dns bench: dnsperf, ${outstanding} queries outstanding, ${seconds} s per round after 1 s warm-up, ${rounds} round(s), ` +
         `${apps.length} names (A), ${os.cpus().length} CPU(s)`,
     );
-    const targets: [string, number][] = [['gasper', gasperPort], ['dnsmasq', dnsmasqPort]];
+    const targets: [string, number][] = [
+      ['gasper', gasperPort],
+      ['dnsmasq', dnsmasqPort],
+    ];
     if (process.env.BENCH_DNS2) targets.push(['dns2', await forkRole('dns2', '')]);
     for (const [, port] of targets) await dnsperf(port, queryFile, 1);
     const results = new Map<string, PerfResult[]>(targets.map(([name]) => [name, []]));
@@ -199,7 +256,9 @@ async function main(): Promise<void> {
       for (const [name, port] of targets) results.get(name)!.push(await dnsperf(port, queryFile, seconds));
     }
     const pad = (s: string, n: number) => s.padStart(n);
-    console.log(`${'target'.padEnd(9)}${pad('qps (median)', 14)}${pad('qps per round', 24)}${pad('avg ms', 9)}${pad('sent', 10)}${pad('lost', 7)}`);
+    console.log(
+      `${'target'.padEnd(9)}${pad('qps (median)', 14)}${pad('qps per round', 24)}${pad('avg ms', 9)}${pad('sent', 10)}${pad('lost', 7)}`,
+    );
     const summary = new Map<string, { qps: number; lost: number }>();
     for (const [name, runs] of results) {
       const qps = median(runs.map((r) => r.qps));
@@ -213,7 +272,9 @@ async function main(): Promise<void> {
     const g = summary.get('gasper')!;
     const d = summary.get('dnsmasq')!;
     const ratio = g.qps / d.qps;
-    console.log(`gasper/dnsmasq: ${ratio.toFixed(2)}x throughput (goal ≥ 0.30), lost: gasper ${g.lost}, dnsmasq ${d.lost} (goal 0)`);
+    console.log(
+      `gasper/dnsmasq: ${ratio.toFixed(2)}x throughput (goal ≥ 0.30), lost: gasper ${g.lost}, dnsmasq ${d.lost} (goal 0)`,
+    );
   } finally {
     await stopChildren(children);
     await redis.close();

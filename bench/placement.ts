@@ -44,7 +44,11 @@ const pick = <T>(items: readonly T[]) => items[Math.floor(rand() * items.length)
 // Sizes of a small fleet: a few big machines among smaller ones.
 const nodeShapes = Array.from({ length: nodeCount }, (_, i) => ({
   id: `node-${String(i).padStart(2, '0')}`,
-  ...pick([{ cpus: 4, memoryBytes: 16 * GiB }, { cpus: 8, memoryBytes: 32 * GiB }, { cpus: 16, memoryBytes: 64 * GiB }]),
+  ...pick([
+    { cpus: 4, memoryBytes: 16 * GiB },
+    { cpus: 8, memoryBytes: 32 * GiB },
+    { cpus: 16, memoryBytes: 64 * GiB },
+  ]),
 }));
 const requests: AppRequest[] = Array.from({ length: appCount }, () => ({
   cpu: pick([0.1, 0.25, 0.25, 0.5, 1]),
@@ -53,7 +57,13 @@ const requests: AppRequest[] = Array.from({ length: appCount }, () => ({
 }));
 
 const freshNodes = (): CandidateNode[] =>
-  nodeShapes.map((s) => ({ id: s.id, capacity: { cpus: s.cpus, memoryBytes: s.memoryBytes }, allocated: { cpu: 0, memoryBytes: 0 }, alive: true, draining: false }));
+  nodeShapes.map((s) => ({
+    id: s.id,
+    capacity: { cpus: s.cpus, memoryBytes: s.memoryBytes },
+    allocated: { cpu: 0, memoryBytes: 0 },
+    alive: true,
+    draining: false,
+  }));
 
 interface Outcome {
   decisionsMs: number[];
@@ -112,7 +122,8 @@ function runBaseline(): Outcome {
   return { decisionsMs, nodes, refused: 0, unspread };
 }
 
-const utilisation = (n: CandidateNode) => Math.max(n.allocated.cpu / n.capacity.cpus, n.allocated.memoryBytes / n.capacity.memoryBytes);
+const utilisation = (n: CandidateNode) =>
+  Math.max(n.allocated.cpu / n.capacity.cpus, n.allocated.memoryBytes / n.capacity.memoryBytes);
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 

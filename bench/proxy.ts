@@ -184,7 +184,8 @@ const children: ChildProcess[] = [];
 function forkRole(role: string, args: string[]): { child: ChildProcess; message: Promise<Message> } {
   const execArgv = ['--import', 'tsx'];
   // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the Gasper proxy process there.
-  if (role === 'proxy' && process.env.BENCH_CPU_PROF) execArgv.push('--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF);
+  if (role === 'proxy' && process.env.BENCH_CPU_PROF)
+    execArgv.push('--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF);
   const child = fork(self, ['--role', role, ...args], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   children.push(child);
   const message = new Promise<Message>((resolve, reject) => {
@@ -205,11 +206,14 @@ async function freePort(): Promise<number> {
 /** One GET with the bench Host; resolves with the status and body. */
 function probe(port: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host: HOST }, agent: false, timeout: 2000 }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = http.get(
+      { host: '127.0.0.1', port, path: '/', headers: { host: HOST }, agent: false, timeout: 2000 },
+      (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('probe timed out')));
     req.on('error', reject);
   });
@@ -220,7 +224,8 @@ async function untilServing(port: number, what: string): Promise<void> {
   for (;;) {
     const result = await probe(port).catch((err: Error) => ({ status: 0, body: err.message }));
     if (result.status === 200 && result.body === BODY) return;
-    if (Date.now() > deadline) throw new Error(`${what} did not serve the upstream body: ${result.status} ${result.body}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what} did not serve the upstream body: ${result.status} ${result.body}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -264,7 +269,9 @@ http {
 `;
   const confPath = path.join(dir, 'nginx.conf');
   await fs.writeFile(confPath, conf);
-  const child = spawn(nginxBin, ['-p', dir, '-c', confPath, '-e', path.join(dir, 'logs', 'error.log')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(nginxBin, ['-p', dir, '-c', confPath, '-e', path.join(dir, 'logs', 'error.log')], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   children.push(child);
   child.once('error', (err) => console.error(`cannot start nginx: ${err.message}`));
   return child;
@@ -408,16 +415,27 @@ async function main(): Promise<void> {
     ];
     for (const [name, port, proxyPids] of targets) {
       await load(port, warmupSeconds);
-      const before = [await cpuSeconds(proxyPids), await cpuSeconds([upstreamPid]), await upstreamAccepted(upstream.child)];
+      const before = [
+        await cpuSeconds(proxyPids),
+        await cpuSeconds([upstreamPid]),
+        await upstreamAccepted(upstream.child),
+      ];
       const r = await load(port, seconds);
-      const after = [await cpuSeconds(proxyPids), await cpuSeconds([upstreamPid]), await upstreamAccepted(upstream.child)];
+      const after = [
+        await cpuSeconds(proxyPids),
+        await cpuSeconds([upstreamPid]),
+        await upstreamAccepted(upstream.child),
+      ];
       const perRequestUs = (i: number) => ((after[i]! - before[i]!) / r.requests) * 1e6;
-      results.push([name, {
-        ...r,
-        proxyUs: proxyPids.length ? perRequestUs(0) : NaN,
-        upstreamUs: perRequestUs(1),
-        upstreamConns: after[2]! - before[2]!,
-      }]);
+      results.push([
+        name,
+        {
+          ...r,
+          proxyUs: proxyPids.length ? perRequestUs(0) : NaN,
+          upstreamUs: perRequestUs(1),
+          upstreamConns: after[2]! - before[2]!,
+        },
+      ]);
     }
     const pad = (s: string, n: number) => s.padStart(n);
     console.log(

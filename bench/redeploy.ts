@@ -39,7 +39,9 @@ async function main(): Promise<void> {
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    const json = (await res.json()) as { job?: { id: string; state?: string; error?: string; progress?: { step: string } } };
+    const json = (await res.json()) as {
+      job?: { id: string; state?: string; error?: string; progress?: { step: string } };
+    };
     if (res.status >= 400) throw new Error(`${method} ${urlPath}: ${res.status} ${JSON.stringify(json)}`);
     return json;
   };
@@ -59,7 +61,12 @@ async function main(): Promise<void> {
   const host = `${name}.${config.domain}`;
   const windows: { start: number; switchAt: number; end: number }[] = [];
   try {
-    const created = await call('POST', '/apps', { name, repo: { url: repo.url }, runtime: 'node', run: 'node server.js' });
+    const created = await call('POST', '/apps', {
+      name,
+      repo: { url: repo.url },
+      runtime: 'node',
+      run: 'node server.js',
+    });
     await waitJob(created.job!.id);
     const redeploys = (async () => {
       await new Promise((r) => setTimeout(r, steadyMs));
@@ -69,11 +76,19 @@ async function main(): Promise<void> {
         const { job } = await call('POST', `/apps/${name}/rebuild`);
         const { switchAt, doneAt } = await waitJob(job!.id);
         windows.push({ start, switchAt, end: doneAt });
-        process.stderr.write(`redeploy ${i}/${rounds}: ${(doneAt - start).toFixed(0)} ms (switch + drain ${(doneAt - switchAt).toFixed(0)} ms)\n`);
+        process.stderr.write(
+          `redeploy ${i}/${rounds}: ${(doneAt - start).toFixed(0)} ms (switch + drain ${(doneAt - switchAt).toFixed(0)} ms)\n`,
+        );
         await new Promise((r) => setTimeout(r, 1000));
       }
     })();
-    const result = await loadThroughProxy({ proxyPort: platform.proxy!.port, host, ratePerSecond: rate, until: redeploys, maxMs: 15 * 60_000 });
+    const result = await loadThroughProxy({
+      proxyPort: platform.proxy!.port,
+      host,
+      ratePerSecond: rate,
+      until: redeploys,
+      maxMs: 15 * 60_000,
+    });
     await redeploys;
 
     const at = (s: { at: number }) => result.origin + s.at;
@@ -86,14 +101,20 @@ async function main(): Promise<void> {
     const elapsedS = (performance.now() - result.origin) / 1000;
     const row = (label: string, values: number[]) =>
       `${label.padEnd(44)} n ${String(values.length).padStart(6)}   p50 ${percentile(values, 50).toFixed(1).padStart(6)} ms   p99 ${percentile(values, 99).toFixed(1).padStart(6)} ms`;
-    console.log(`\n${rounds} redeploys under ${rate} GET/s through the proxy (${result.sent} requests in ${elapsedS.toFixed(0)} s, versions seen: ${result.bodies.join(' ')})`);
-    console.log(`failed requests: ${result.failed}${result.failed ? ` ${JSON.stringify(result.failures)}` : ''}   (goal: 0)`);
+    console.log(
+      `\n${rounds} redeploys under ${rate} GET/s through the proxy (${result.sent} requests in ${elapsedS.toFixed(0)} s, versions seen: ${result.bodies.join(' ')})`,
+    );
+    console.log(
+      `failed requests: ${result.failed}${result.failed ? ` ${JSON.stringify(result.failures)}` : ''}   (goal: 0)`,
+    );
     console.log(row('steady state (no redeploy in progress)', steady));
     console.log(row('during redeploys (clone, build, start)', redeploying));
     console.log(row('during the switch and drain', switching));
     console.log(`p99 ratio switch / steady: ${(percentile(switching, 99) / percentile(steady, 99)).toFixed(2)}×`);
   } finally {
-    await call('DELETE', `/apps/${name}`).then(({ job }) => waitJob(job!.id)).catch((err) => console.error(`cleanup: ${err.message}`));
+    await call('DELETE', `/apps/${name}`)
+      .then(({ job }) => waitJob(job!.id))
+      .catch((err) => console.error(`cleanup: ${err.message}`));
     await platform.close();
     await repo.remove();
     await fs.rm(stateDir, { recursive: true, force: true });

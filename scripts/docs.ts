@@ -37,7 +37,9 @@ type JsonSchema = { type?: string; minimum?: number; maximum?: number; enum?: st
 function accepts(json: JsonSchema): string {
   if (json.enum) {
     const words = json.enum.filter((v) => v !== '');
-    return words.includes('true') ? 'on/off: `1`, `true`, `yes`, `on` or `0`, `false`, `no`, `off`' : words.map((w) => `\`${w}\``).join(', ');
+    return words.includes('true')
+      ? 'on/off: `1`, `true`, `yes`, `on` or `0`, `false`, `no`, `off`'
+      : words.map((w) => `\`${w}\``).join(', ');
   }
   if (json.type !== 'integer' && json.type !== 'number') return '';
   const unit = json.type === 'integer' ? 'integer' : 'number';
@@ -109,7 +111,13 @@ type ObjectJson = { properties?: Record<string, unknown>; required?: string[] };
 
 /** A field's type in a few characters: `string`, `integer`, `[{node, address, port, container}]`. */
 function typeOf(json: unknown): string {
-  const j = json as { type?: string; enum?: unknown[]; items?: unknown; properties?: Record<string, unknown>; const?: unknown };
+  const j = json as {
+    type?: string;
+    enum?: unknown[];
+    items?: unknown;
+    properties?: Record<string, unknown>;
+    const?: unknown;
+  };
   if (j.const !== undefined) return `\`${JSON.stringify(j.const)}\``;
   if (j.enum) return j.enum.map((v) => `\`${JSON.stringify(v)}\``).join(' \\| ');
   if (j.type === 'array') return `[${typeOf(j.items)}]`;
@@ -162,7 +170,9 @@ export function stalePages(root = repoRoot): { file: string; expected: string }[
       throw new Error(`${block.file}: ${(err as Error).message}`);
     }
   }
-  return [...pages].filter(([file, expected]) => fs.readFileSync(path.join(root, file), 'utf8') !== expected).map(([file, expected]) => ({ file, expected }));
+  return [...pages]
+    .filter(([file, expected]) => fs.readFileSync(path.join(root, file), 'utf8') !== expected)
+    .map(([file, expected]) => ({ file, expected }));
 }
 
 function main(): void {

@@ -18,7 +18,9 @@ async function serve(services: readonly ServiceName[]): Promise<void> {
     throw err;
   }
   if (services.length < allServices.length && !config.redisUrl) {
-    process.stderr.write('gasper: REDIS_URL is required when services run apart (only `gasper up` starts its own Redis)\n');
+    process.stderr.write(
+      'gasper: REDIS_URL is required when services run apart (only `gasper up` starts its own Redis)\n',
+    );
     process.exit(2);
   }
   const log = createLogger(config.logLevel);
@@ -36,7 +38,14 @@ async function serve(services: readonly ServiceName[]): Promise<void> {
     process.stderr.write(`\nAdmin token (shown once, store it now):\n  ${platform.generatedAdminToken}\n\n`);
   }
   log.info(
-    { services, api: platform.api?.port, proxy: platform.proxy?.port, ssh: platform.ssh?.port, dns: platform.dns?.port, domain: config.domain },
+    {
+      services,
+      api: platform.api?.port,
+      proxy: platform.proxy?.port,
+      ssh: platform.ssh?.port,
+      dns: platform.dns?.port,
+      domain: config.domain,
+    },
     `gasper is up${platform.api ? `: API on :${platform.api.port}` : ''}${platform.proxy ? `, apps at http://<app>.${config.domain}:${platform.proxy.port}` : ''}${platform.dns ? `, DNS on :${platform.dns.port}` : ''}`,
   );
   let stopping = false;
@@ -44,18 +53,39 @@ async function serve(services: readonly ServiceName[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    platform.close().then(() => process.exit(0), () => process.exit(1));
+    platform.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
 const program = new Command('gasper').description('Your cloud in a binary: a self-hosted PaaS on Docker and Redis.');
-program.command('up').description('run the whole platform on this machine: worker, proxy, SSH, DNS and API (and Redis unless REDIS_URL)').action(() => serve(allServices));
-program.command('api').description('run only the REST API (needs REDIS_URL)').action(() => serve(['api']));
-program.command('worker').description("run only this node's worker (needs REDIS_URL and Docker)").action(() => serve(['worker']));
-program.command('proxy').description('run only the reverse proxy (needs REDIS_URL)').action(() => serve(['proxy']));
-program.command('ssh').description("run only the SSH service into apps' containers (needs REDIS_URL and Docker)").action(() => serve(['ssh']));
-program.command('dns').description('run only the authoritative DNS for GASPER_DOMAIN (needs REDIS_URL)').action(() => serve(['dns']));
+program
+  .command('up')
+  .description('run the whole platform on this machine: worker, proxy, SSH, DNS and API (and Redis unless REDIS_URL)')
+  .action(() => serve(allServices));
+program
+  .command('api')
+  .description('run only the REST API (needs REDIS_URL)')
+  .action(() => serve(['api']));
+program
+  .command('worker')
+  .description("run only this node's worker (needs REDIS_URL and Docker)")
+  .action(() => serve(['worker']));
+program
+  .command('proxy')
+  .description('run only the reverse proxy (needs REDIS_URL)')
+  .action(() => serve(['proxy']));
+program
+  .command('ssh')
+  .description("run only the SSH service into apps' containers (needs REDIS_URL and Docker)")
+  .action(() => serve(['ssh']));
+program
+  .command('dns')
+  .description('run only the authoritative DNS for GASPER_DOMAIN (needs REDIS_URL)')
+  .action(() => serve(['dns']));
 registerClientCommands(program);
 await program.parseAsync();

@@ -9,7 +9,10 @@ import { dockerFromHost } from './workers/index.ts';
  * against a Redis it cannot reach or failing on its first job.
  */
 export class PreflightError extends Error {
-  constructor(readonly variable: string, reason: string) {
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
     super(`${variable}: ${reason}`);
     this.name = 'PreflightError';
   }
@@ -32,7 +35,12 @@ export function redactUrl(url: string): string {
  */
 export async function checkRedis(url: string, timeoutMs = 5000): Promise<void> {
   const redis = new Redis(url, {
-    lazyConnect: true, connectTimeout: timeoutMs, commandTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false,
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
   });
   let lastError: Error | undefined;
   redis.on('error', (err: Error) => (lastError = err));
@@ -41,7 +49,10 @@ export async function checkRedis(url: string, timeoutMs = 5000): Promise<void> {
     await redis.ping();
     const policy = /^maxmemory_policy:(\S+)/m.exec(await redis.info('memory'))?.[1];
     if (policy && policy !== 'noeviction') {
-      throw new PreflightError('REDIS_URL', `the Redis at ${redactUrl(url)} has maxmemory-policy ${policy}; Gasper needs noeviction (jobs and documents must never be evicted)`);
+      throw new PreflightError(
+        'REDIS_URL',
+        `the Redis at ${redactUrl(url)} has maxmemory-policy ${policy}; Gasper needs noeviction (jobs and documents must never be evicted)`,
+      );
     }
   } catch (err) {
     if (err instanceof PreflightError) throw err;
@@ -55,9 +66,14 @@ export async function checkRedis(url: string, timeoutMs = 5000): Promise<void> {
 /** The node's Docker daemon answers (worker and SSH service exec into its containers). */
 export async function checkDocker(dockerHost: string | undefined, timeoutMs = 5000): Promise<void> {
   const ping = dockerFromHost(dockerHost).ping();
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs).unref());
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs).unref(),
+  );
   await Promise.race([ping, timeout]).catch((err: Error) => {
-    throw new PreflightError('DOCKER_HOST', `cannot reach the Docker daemon at ${dockerHost ?? 'the default socket (unix:///var/run/docker.sock)'}: ${err.message}`);
+    throw new PreflightError(
+      'DOCKER_HOST',
+      `cannot reach the Docker daemon at ${dockerHost ?? 'the default socket (unix:///var/run/docker.sock)'}: ${err.message}`,
+    );
   });
 }
 

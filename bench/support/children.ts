@@ -7,7 +7,9 @@ export async function stopChildren(children: readonly ChildProcess[]): Promise<v
   for (const child of children) if (running(child)) child.kill('SIGTERM');
   await Promise.all(
     children.map((child) =>
-      running(child) ? Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => setTimeout(r, 3000))]) : undefined,
+      running(child)
+        ? Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => setTimeout(r, 3000))])
+        : undefined,
     ),
   );
   for (const child of children) if (running(child)) child.kill('SIGKILL');

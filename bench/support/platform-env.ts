@@ -5,15 +5,25 @@
  */
 import crypto from 'node:crypto';
 
-export function benchPlatformEnv(stateDir: string, token: string, extra: Record<string, string> = {}): Record<string, string> {
+export function benchPlatformEnv(
+  stateDir: string,
+  token: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return {
     GASPER_STATE_DIR: stateDir,
-    GASPER_API_PORT: '0', GASPER_API_HOST: '127.0.0.1',
-    GASPER_PROXY_PORT: '0', GASPER_PROXY_HOST: '127.0.0.1',
-    GASPER_DNS_PORT: '0', GASPER_DNS_HOST: '127.0.0.1',
-    GASPER_SSH_PORT: '0', GASPER_SSH_HOST: '127.0.0.1',
+    GASPER_API_PORT: '0',
+    GASPER_API_HOST: '127.0.0.1',
+    GASPER_PROXY_PORT: '0',
+    GASPER_PROXY_HOST: '127.0.0.1',
+    GASPER_DNS_PORT: '0',
+    GASPER_DNS_HOST: '127.0.0.1',
+    GASPER_SSH_PORT: '0',
+    GASPER_SSH_HOST: '127.0.0.1',
     GASPER_NODE_ID: `bench-${crypto.randomBytes(3).toString('hex')}`,
-    GASPER_ADMIN_TOKEN: token, GASPER_ALLOW_LOCAL_REPOS: '1', GASPER_LOG_LEVEL: 'warn',
+    GASPER_ADMIN_TOKEN: token,
+    GASPER_ALLOW_LOCAL_REPOS: '1',
+    GASPER_LOG_LEVEL: 'warn',
     ...extra,
   };
 }

@@ -13,7 +13,12 @@ import { repoTokenField, repoUsernameField } from './repo-settings.ts';
 export function patchAppRequest(options: { resources?: ResourcePolicy } = {}) {
   return z
     .object({
-      env: envMap(z.string().max(32 * 1024).nullable()).optional(),
+      env: envMap(
+        z
+          .string()
+          .max(32 * 1024)
+          .nullable(),
+      ).optional(),
       build: z.array(z.string().min(1).max(4096)).max(50).nullable().optional(),
       run: z.string().min(1).max(4096).nullable().optional(),
       /** Sets (or with `null` removes) the https repository's token; the next clone uses it. */
@@ -27,5 +32,10 @@ export type PatchAppRequest = z.infer<ReturnType<typeof patchAppRequest>>;
 
 /** The body of `POST /apps/:name/rollback`. */
 export const rollbackRequest = z
-  .object({ release: z.string().regex(/^r\d{6}$/, 'a release id such as r000003').optional() })
+  .object({
+    release: z
+      .string()
+      .regex(/^r\d{6}$/, 'a release id such as r000003')
+      .optional(),
+  })
   .strict();

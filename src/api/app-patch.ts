@@ -22,7 +22,12 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stri
  * test/api/app-patch.unit.test.ts. Resources are compared as resolved, so asking for the
  * default explicitly changes nothing.
  */
-export function planPatch(doc: AppDocument, patch: PatchAppRequest, seal: (value: string) => string, policy: ResourcePolicy): PatchPlan {
+export function planPatch(
+  doc: AppDocument,
+  patch: PatchAppRequest,
+  seal: (value: string) => string,
+  policy: ResourcePolicy,
+): PatchPlan {
   const next = structuredClone(doc);
   const changed: string[] = [];
   if (patch.env) {
@@ -66,9 +71,16 @@ export function planPatch(doc: AppDocument, patch: PatchAppRequest, seal: (value
   // A token is secret and sealed anew each time: given, it counts as a change. No redeploy: the next clone uses it.
   if (patch.repo) {
     const { sealedCredentials: _old, ...repo } = next.repo;
-    next.repo = patch.repo.token === null
-      ? repo
-      : { ...repo, sealedCredentials: sealCredentials({ seal }, { username: patch.repo.username ?? defaultTokenUser, token: patch.repo.token }) };
+    next.repo =
+      patch.repo.token === null
+        ? repo
+        : {
+            ...repo,
+            sealedCredentials: sealCredentials(
+              { seal },
+              { username: patch.repo.username ?? defaultTokenUser, token: patch.repo.token },
+            ),
+          };
     if (patch.repo.token !== null || doc.repo.sealedCredentials) changed.push('repo.token');
   }
   if (patch.healthCheck !== undefined && !same(patch.healthCheck.path, doc.healthCheck?.path)) {

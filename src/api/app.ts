@@ -42,7 +42,13 @@ export function createApiApp(deps: ApiDeps): Express {
   // The web dashboard's static page: it signs in with a token the browser then sends itself.
   app.use('/dashboard', dashboardRouter());
 
-  app.use(authenticate({ ...deps, authFailures: deps.limits.authFailures, authFailuresPerMinute: deps.options.authFailuresPerMinute }));
+  app.use(
+    authenticate({
+      ...deps,
+      authFailures: deps.limits.authFailures,
+      authFailuresPerMinute: deps.options.authFailuresPerMinute,
+    }),
+  );
   app.use(requireScope());
   app.use((req, _res, next) => {
     // A chunked upload has a body and no Content-Length.

@@ -16,7 +16,11 @@ import { ApiError } from './errors.ts';
  * the `admin` user, created here too.
  */
 export async function ensureAdminToken(redis: Redis, configured: string | undefined): Promise<string | undefined> {
-  await redis.set(keys.user(bootstrapAdmin.user), JSON.stringify({ name: bootstrapAdmin.user, role: 'admin', quotas: {}, createdAt: new Date().toISOString() }), 'NX');
+  await redis.set(
+    keys.user(bootstrapAdmin.user),
+    JSON.stringify({ name: bootstrapAdmin.user, role: 'admin', quotas: {}, createdAt: new Date().toISOString() }),
+    'NX',
+  );
   await redis.sadd(keys.users, bootstrapAdmin.user);
   if (configured) {
     await redis.set(keys.adminTokenHash, sha256(configured));
@@ -61,11 +65,19 @@ export function authenticate(deps: AuthDeps): RequestHandler {
       return next(new ApiError('RATE_LIMITED', 'too many failed authentications; try again later'));
     }
     await deps.authFailures.hit(client, deps.authFailuresPerMinute);
-    next(new ApiError('UNAUTHORIZED', req.get('authorization') ? 'invalid token' : 'missing "Authorization: Bearer <token>" header'));
+    next(
+      new ApiError(
+        'UNAUTHORIZED',
+        req.get('authorization') ? 'invalid token' : 'missing "Authorization: Bearer <token>" header',
+      ),
+    );
   };
 }
 
-export async function resolvePrincipal(deps: Pick<AuthDeps, 'redis' | 'users' | 'tokens'>, header: string | undefined): Promise<Principal | undefined> {
+export async function resolvePrincipal(
+  deps: Pick<AuthDeps, 'redis' | 'users' | 'tokens'>,
+  header: string | undefined,
+): Promise<Principal | undefined> {
   const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
   if (!match) return undefined;
   const secret = match[1]!;

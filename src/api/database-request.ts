@@ -23,5 +23,10 @@ export const restoreRequest = z.object({ backup: z.string().min(1).max(100) }).s
 
 /** The body of `PATCH /apps/:name` when it links databases. */
 export const linkDatabasesRequest = z
-  .object({ databases: z.array(z.string().min(1).max(40)).max(20).refine((l) => new Set(l).size === l.length, 'must not repeat a database') })
+  .object({
+    databases: z
+      .array(z.string().min(1).max(40))
+      .max(20)
+      .refine((l) => new Set(l).size === l.length, 'must not repeat a database'),
+  })
   .strict();

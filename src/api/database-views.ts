@@ -21,11 +21,13 @@ export function databaseView(doc: DatabaseDocument, node?: NodeCondition) {
     node: doc.node,
     nodeState: node
       ? {
-        ...node,
-        message: lost
-          ? `${describeNodeDown(node)}: the database is unreachable until the node returns; it is not moved, since ${databaseStaysReason}`
-          : node.draining ? `node ${node.id} is draining; the database stays, since ${databaseStaysReason}` : null,
-      }
+          ...node,
+          message: lost
+            ? `${describeNodeDown(node)}: the database is unreachable until the node returns; it is not moved, since ${databaseStaysReason}`
+            : node.draining
+              ? `node ${node.id} is draining; the database stays, since ${databaseStaysReason}`
+              : null,
+        }
       : null,
     host: doc.host,
     port: doc.port,
@@ -47,7 +49,10 @@ export function databaseView(doc: DatabaseDocument, node?: NodeCondition) {
 /** The one-time credentials: the password and the full URL (node address and reserved port). */
 export function credentialsView(doc: DatabaseDocument, password: string) {
   const engine = engines[doc.engine]!;
-  return { password, url: connectionUrl(engine, { database: doc.database, user: doc.user, password }, doc.host, doc.port) };
+  return {
+    password,
+    url: connectionUrl(engine, { database: doc.database, user: doc.user, password }, doc.host, doc.port),
+  };
 }
 
 export function backupView(meta: BackupMeta) {

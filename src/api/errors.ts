@@ -42,7 +42,8 @@ export type ErrorCode = keyof typeof errorCatalog;
 export const errorMeanings: Record<ErrorCode, string> = {
   VALIDATION_FAILED: 'a field is invalid or unknown. `fields` names each one',
   INVALID_JSON: 'the body is not JSON',
-  BAD_REQUEST: 'the request cannot be read: a malformed %-escape in the path, an unsupported charset or Content-Encoding, a body that does not decompress',
+  BAD_REQUEST:
+    'the request cannot be read: a malformed %-escape in the path, an unsupported charset or Content-Encoding, a body that does not decompress',
   UNAUTHORIZED: 'missing or wrong token, or a missing or wrong webhook signature',
   FORBIDDEN: 'the token lacks the scope the request needs',
   NOT_FOUND: "no such app, job or route (or a resource another user owns: its existence doesn't leak)",
@@ -59,11 +60,16 @@ export const errorMeanings: Record<ErrorCode, string> = {
   NO_RELEASE: 'restart/start of an app never deployed; rollback with no previous release, or to one that never ran',
   RELEASE_NOT_ON_DISK: 'rollback to a release whose directory was pruned (`GASPER_KEEP_RELEASES`)',
   PAYLOAD_TOO_LARGE: 'the body is over the limit',
-  UNSUPPORTED_MEDIA_TYPE: 'a body that is not `application/json`, or in a charset or Content-Encoding the API does not read',
-  RATE_LIMITED: 'too many failed authentications from an address, or changes by a user (see `Retry-After`), or log follows open (per user or in all: the message names the setting)',
-  NO_NODE_AVAILABLE: 'no node can take apps: none registered, or every one is down (no heartbeat for `GASPER_NODE_TIMEOUT_MS`) or draining',
-  NO_CAPACITY: 'live nodes exist, but none has the CPU and memory the app needs free. The message names the node with the most room',
-  NODE_IN_USE: '`DELETE /nodes/:id` of a node that is up, or still holds app instances or databases: the message names them',
+  UNSUPPORTED_MEDIA_TYPE:
+    'a body that is not `application/json`, or in a charset or Content-Encoding the API does not read',
+  RATE_LIMITED:
+    'too many failed authentications from an address, or changes by a user (see `Retry-After`), or log follows open (per user or in all: the message names the setting)',
+  NO_NODE_AVAILABLE:
+    'no node can take apps: none registered, or every one is down (no heartbeat for `GASPER_NODE_TIMEOUT_MS`) or draining',
+  NO_CAPACITY:
+    'live nodes exist, but none has the CPU and memory the app needs free. The message names the node with the most room',
+  NODE_IN_USE:
+    '`DELETE /nodes/:id` of a node that is up, or still holds app instances or databases: the message names them',
   INTERNAL: 'anything else. It is logged, never leaked',
 };
 
@@ -88,9 +94,13 @@ export function validationError(error: z.ZodError, prefix = ''): ApiError {
     const at = issue.path.map(String);
     // One entry per unknown field, named like the known ones, rather than one for the object.
     const named = issue.code === 'unrecognized_keys' ? issue.keys.map((key) => [...at, key]) : [at];
-    for (const path of named) fields[prefix + (path.length ? path.join('.') : '(body)')] ??= issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message;
+    for (const path of named)
+      fields[prefix + (path.length ? path.join('.') : '(body)')] ??=
+        issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message;
   }
-  const summary = Object.entries(fields).map(([f, m]) => `${f}: ${m}`).join('; ');
+  const summary = Object.entries(fields)
+    .map(([f, m]) => `${f}: ${m}`)
+    .join('; ');
   return new ApiError('VALIDATION_FAILED', `invalid request: ${summary}`, fields);
 }
 
@@ -101,8 +111,16 @@ export function validationError(error: z.ZodError, prefix = ''): ApiError {
  */
 export function requestErrorOf(err: unknown): ApiError | undefined {
   if (!err || typeof err !== 'object') return undefined;
-  const e = err as { type?: unknown; status?: unknown; expose?: unknown; message?: unknown; charset?: unknown; encoding?: unknown };
-  if (err instanceof URIError) return new ApiError('BAD_REQUEST', 'the path holds a malformed %-escape (each % must start %XX)');
+  const e = err as {
+    type?: unknown;
+    status?: unknown;
+    expose?: unknown;
+    message?: unknown;
+    charset?: unknown;
+    encoding?: unknown;
+  };
+  if (err instanceof URIError)
+    return new ApiError('BAD_REQUEST', 'the path holds a malformed %-escape (each % must start %XX)');
   switch (e.type) {
     case 'entity.too.large':
       return new ApiError('PAYLOAD_TOO_LARGE', 'request body is too large');
@@ -111,14 +129,18 @@ export function requestErrorOf(err: unknown): ApiError | undefined {
     case 'charset.unsupported':
       return new ApiError('UNSUPPORTED_MEDIA_TYPE', `unsupported charset "${String(e.charset ?? '')}"; send UTF-8`);
     case 'encoding.unsupported':
-      return new ApiError('UNSUPPORTED_MEDIA_TYPE', `unsupported Content-Encoding "${String(e.encoding ?? '')}"; send identity, gzip, deflate or br`);
+      return new ApiError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `unsupported Content-Encoding "${String(e.encoding ?? '')}"; send identity, gzip, deflate or br`,
+      );
     case 'request.aborted':
     case 'request.size.invalid':
       return new ApiError('BAD_REQUEST', 'the request body ended before its Content-Length');
   }
   // What else the body parser refuses carries an http-errors status meant for the client
   // (`expose`): a body that does not decompress is a 400 wrapping zlib's error.
-  if (e.expose === true && e.status === 400) return new ApiError('BAD_REQUEST', `the request body cannot be read: ${String(e.message)}`);
+  if (e.expose === true && e.status === 400)
+    return new ApiError('BAD_REQUEST', `the request body cannot be read: ${String(e.message)}`);
   return undefined;
 }
 
@@ -131,7 +153,10 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       const unreadable = requestErrorOf(err);
       if (unreadable) {
         // The client's mistake: worth a line when debugging, not a stack trace.
-        log.debug({ code: unreadable.code, reason: (err as Error).message, method: req.method, path: req.path }, 'unreadable request');
+        log.debug(
+          { code: unreadable.code, reason: (err as Error).message, method: req.method, path: req.path },
+          'unreadable request',
+        );
         apiError = unreadable;
       } else {
         log.error({ err, method: req.method, path: req.path }, 'unhandled API error');

@@ -64,7 +64,11 @@ export async function startApi(
   const port = (server.address() as AddressInfo).port;
   log.info({ port }, 'api listening');
   // Heartbeats are checked where placement is decided: down nodes are announced and failed over.
-  const monitor = startNodeMonitor({ timeoutMs: options.nodeTimeoutMs, intervalMs: options.nodeCheckMs }, { apps, nodes, enqueue, redis, options }, log);
+  const monitor = startNodeMonitor(
+    { timeoutMs: options.nodeTimeoutMs, intervalMs: options.nodeCheckMs },
+    { apps, nodes, enqueue, redis, options },
+    log,
+  );
   let closing: Promise<void> | undefined;
   return {
     port,

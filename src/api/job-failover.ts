@@ -49,7 +49,11 @@ export interface JobFailoverHandle {
  * Several API processes may run this at once: a lock lets one settle a node's queue at a time,
  * and each step is atomic in Redis, so a job is taken by one of them only.
  */
-export function startJobFailover(options: JobFailoverOptions, deps: Pick<ApiDeps, 'apps' | 'redis'>, log: Logger): JobFailoverHandle {
+export function startJobFailover(
+  options: JobFailoverOptions,
+  deps: Pick<ApiDeps, 'apps' | 'redis'>,
+  log: Logger,
+): JobFailoverHandle {
   const queues = new NodeQueues(deps.redis);
   const databases = new DatabaseStore(deps.redis);
   const workers = new Map<string, Worker>();
@@ -59,8 +63,12 @@ export function startJobFailover(options: JobFailoverOptions, deps: Pick<ApiDeps
     let worker = workers.get(node);
     if (!worker) {
       worker = new Worker(queueName(node), null, {
-        connection: deps.redis, prefix: bullPrefix, autorun: false, name: 'gasper-failover',
-        stalledInterval: options.intervalMs, lockDuration: options.lockDurationMs ?? 30_000,
+        connection: deps.redis,
+        prefix: bullPrefix,
+        autorun: false,
+        name: 'gasper-failover',
+        stalledInterval: options.intervalMs,
+        lockDuration: options.lockDurationMs ?? 30_000,
       });
       worker.on('error', (err) => log.warn({ err, node }, 'failover worker error'));
       worker.on('stalled', (job) => log.info({ node, job }, 'job of a down node was stalled: back to wait'));
@@ -118,7 +126,8 @@ export function startJobFailover(options: JobFailoverOptions, deps: Pick<ApiDeps
       if ((await planFor(job, node)).action !== 'wait') await job.promote().catch(() => undefined);
     }
     const targets: Job[] = [];
-    for (const job of await queue.getJobs(['wait'], 0, -1, true)) if ((await planFor(job, node)).action !== 'wait') targets.push(job);
+    for (const job of await queue.getJobs(['wait'], 0, -1, true))
+      if ((await planFor(job, node)).action !== 'wait') targets.push(job);
     if (!targets.length) return [];
 
     const token = `failover-${crypto.randomUUID()}`;
@@ -128,7 +137,13 @@ export function startJobFailover(options: JobFailoverOptions, deps: Pick<ApiDeps
       for (const target of targets) {
         // To the head of the queue (BullMQ's changePriority with lifo), so getNextJob takes this
         // job and no other: the jobs that wait are never touched. Gone meanwhile: nothing to do.
-        if (!(await target.changePriority({ priority: 0, lifo: true }).then(() => true, () => false))) continue;
+        if (
+          !(await target.changePriority({ priority: 0, lifo: true }).then(
+            () => true,
+            () => false,
+          ))
+        )
+          continue;
         const job = await worker.getNextJob(token, { block: false });
         if (!job) continue; // taken meanwhile by another API process
         // Planned again on what the app is now, and for the job actually taken: a stalled job or
@@ -159,7 +174,8 @@ export function startJobFailover(options: JobFailoverOptions, deps: Pick<ApiDeps
       }
     } finally {
       // Back to the head of the queue, the last taken first, so their order is kept.
-      for (const job of held.reverse()) await job.moveToWait(token).catch((err: Error) => log.warn({ err, job: job.id }, 'could not put a job back'));
+      for (const job of held.reverse())
+        await job.moveToWait(token).catch((err: Error) => log.warn({ err, job: job.id }, 'could not put a job back'));
     }
     return settled;
   }

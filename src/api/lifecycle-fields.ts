@@ -15,7 +15,11 @@ export function lifecycleFields(policy: ResourcePolicy) {
       .optional(),
     resources: z
       .object({
-        cpu: z.number().min(minCpu, `at least ${minCpu}`).max(policy.maxCpu, `at most ${policy.maxCpu} (GASPER_MAX_CPU)`).optional(),
+        cpu: z
+          .number()
+          .min(minCpu, `at least ${minCpu}`)
+          .max(policy.maxCpu, `at most ${policy.maxCpu} (GASPER_MAX_CPU)`)
+          .optional(),
         memory: z
           .number()
           .int('a whole number of MiB')

@@ -48,11 +48,17 @@ export class LogFollowHub {
     const { perUser, max } = this.options.limits;
     const mine = this.perUser.get(user) ?? 0;
     if (mine >= perUser) {
-      throw new ApiError('RATE_LIMITED', `too many log follows: user "${user}" already has ${mine} open, the limit per user (GASPER_LOG_FOLLOWS_PER_USER is ${perUser}); close one first`);
+      throw new ApiError(
+        'RATE_LIMITED',
+        `too many log follows: user "${user}" already has ${mine} open, the limit per user (GASPER_LOG_FOLLOWS_PER_USER is ${perUser}); close one first`,
+      );
     }
     if (this.total >= max) {
       // No count: how many others follow is not a tenant's business. The operator's log says.
-      throw new ApiError('RATE_LIMITED', 'too many log follows are open on this API (GASPER_LOG_FOLLOWS_MAX); try again later');
+      throw new ApiError(
+        'RATE_LIMITED',
+        'too many log follows are open on this API (GASPER_LOG_FOLLOWS_MAX); try again later',
+      );
     }
     this.perUser.set(user, mine + 1);
     this.total++;
@@ -149,7 +155,13 @@ export class LogFollowHub {
           continue;
         }
         reply = (await reader.xread(
-          'COUNT', 500, 'BLOCK', blockMs, 'STREAMS', ...apps.map((app) => keys.appLogs(app)), ...apps.map((app) => this.cursors.get(app)!),
+          'COUNT',
+          500,
+          'BLOCK',
+          blockMs,
+          'STREAMS',
+          ...apps.map((app) => keys.appLogs(app)),
+          ...apps.map((app) => this.cursors.get(app)!),
         )) as [string, RawEntry[]][] | null;
       } catch (err) {
         if (this.reader !== reader) break;

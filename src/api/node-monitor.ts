@@ -44,12 +44,16 @@ export function startNodeMonitor(
       if (previous === change.to) continue; // another API process announced it first
       const node = nodes.find((n) => n.id === change.node)!;
       await publishEvent(deps.redis, { type: 'node.state', node: node.id, state: change.to, address: node.address });
-      log[change.to === 'down' ? 'warn' : 'info']({ node: node.id, heartbeatAt: node.heartbeatAt }, `node is ${change.to}`);
+      log[change.to === 'down' ? 'warn' : 'info'](
+        { node: node.id, heartbeatAt: node.heartbeatAt },
+        `node is ${change.to}`,
+      );
     }
     for (const node of nodes) {
       if (nodeStateAt(node.heartbeatAt, now, options.timeoutMs) !== 'down') continue;
       const report = await moveAppsOff(deps, node.id, log);
-      if (report.unplaced.length) log.warn({ node: node.id, unplaced: report.unplaced }, 'apps of a down node found no other node');
+      if (report.unplaced.length)
+        log.warn({ node: node.id, unplaced: report.unplaced }, 'apps of a down node found no other node');
     }
     await failover.check(nodes.filter((n) => nodeStateAt(n.heartbeatAt, now, options.timeoutMs) === 'down'));
   }

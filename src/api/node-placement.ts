@@ -34,7 +34,10 @@ export function instanceCountOf(app: object): number {
 
 /** A database's demand on its node: its limits, or the same defaults as an app instance. */
 export function databaseDemand(resources: DatabaseResources | undefined): { cpu: number; memoryBytes: number } {
-  return { cpu: resources?.cpus ?? defaultInstanceDemand.cpu, memoryBytes: (resources?.memoryMb ?? defaultInstanceDemand.memoryMb) * 1024 * 1024 };
+  return {
+    cpu: resources?.cpus ?? defaultInstanceDemand.cpu,
+    memoryBytes: (resources?.memoryMb ?? defaultInstanceDemand.memoryMb) * 1024 * 1024,
+  };
 }
 
 /**
@@ -44,7 +47,13 @@ export function databaseDemand(resources: DatabaseResources | undefined): { cpu:
  */
 export function holdsCapacity(app: Pick<AppDocument, 'status' | 'instances' | 'pendingRelease'>): boolean {
   if (app.status === 'deleting') return false;
-  return app.instances.length > 0 || app.pendingRelease !== undefined || app.status === 'queued' || app.status === 'deploying' || app.status === 'running';
+  return (
+    app.instances.length > 0 ||
+    app.pendingRelease !== undefined ||
+    app.status === 'queued' ||
+    app.status === 'deploying' ||
+    app.status === 'running'
+  );
 }
 
 /** A database holds room unless it is being deleted or never ran (a failed first provision leaves nothing). */
@@ -58,8 +67,12 @@ export function databaseHoldsCapacity(database: Pick<DatabaseDocument, 'status'>
  */
 export function demandsOf(apps: readonly AppDocument[], databases: readonly DatabaseDocument[]): AppDemand[] {
   return [
-    ...apps.filter(holdsCapacity).flatMap((a) => placementOf(a).map((node) => ({ node, holder: `app ${a.name}`, ...instanceDemandOf(a) }))),
-    ...databases.filter(databaseHoldsCapacity).map((d) => ({ node: d.node, holder: `database ${d.name}`, ...databaseDemand(d.resources) })),
+    ...apps
+      .filter(holdsCapacity)
+      .flatMap((a) => placementOf(a).map((node) => ({ node, holder: `app ${a.name}`, ...instanceDemandOf(a) }))),
+    ...databases
+      .filter(databaseHoldsCapacity)
+      .map((d) => ({ node: d.node, holder: `database ${d.name}`, ...databaseDemand(d.resources) })),
   ];
 }
 
@@ -89,23 +102,35 @@ export async function placeOnNodes(
   context: PlaceContext = {},
 ): Promise<string[]> {
   const [nodes, draining, apps, databases] = await Promise.all([
-    deps.nodes.list(), deps.nodes.draining(), deps.apps.list(), new DatabaseStore(deps.redis).list(),
+    deps.nodes.list(),
+    deps.nodes.draining(),
+    deps.apps.list(),
+    new DatabaseStore(deps.redis).list(),
   ]);
   // The app's current instances are counted at the size asked now, which placeInstances then
   // gives back to it: a resize is judged on what the other apps and databases hold.
   const others = context.app === undefined ? apps : apps.filter((a) => a.name !== context.app);
   const own = (context.current ?? []).map((node) => ({ node, ...demand }));
   const all = candidateNodes(nodes, {
-    now: Date.now(), timeoutMs: deps.options.nodeTimeoutMs, draining, demands: [...demandsOf(others, databases), ...own], cpuOvercommit: deps.options.cpuOvercommit ?? 8,
+    now: Date.now(),
+    timeoutMs: deps.options.nodeTimeoutMs,
+    draining,
+    demands: [...demandsOf(others, databases), ...own],
+    cpuOvercommit: deps.options.cpuOvercommit ?? 8,
   });
   const candidates = context.only === undefined ? all : all.filter((n) => n.id === context.only);
-  if (context.only !== undefined && candidates.length === 0) throw new ApiError('NO_NODE_AVAILABLE', `node "${context.only}" is not registered`);
+  if (context.only !== undefined && candidates.length === 0)
+    throw new ApiError('NO_NODE_AVAILABLE', `node "${context.only}" is not registered`);
   try {
     return placeInstances(candidates, {
-      ...demand, instances, ...(context.current ? { current: context.current } : {}), ...(context.exclude ? { exclude: context.exclude } : {}),
+      ...demand,
+      instances,
+      ...(context.current ? { current: context.current } : {}),
+      ...(context.exclude ? { exclude: context.exclude } : {}),
     });
   } catch (err) {
-    if (err instanceof PlacementError) throw new ApiError(err.reason === 'no-node' ? 'NO_NODE_AVAILABLE' : 'NO_CAPACITY', err.message);
+    if (err instanceof PlacementError)
+      throw new ApiError(err.reason === 'no-node' ? 'NO_NODE_AVAILABLE' : 'NO_CAPACITY', err.message);
     throw err;
   }
 }
@@ -127,10 +152,15 @@ export async function placeApp(
 ): Promise<{ node: string; placement: string[] }> {
   const linked = app.databases?.length ? await new DatabaseStore(deps.redis).get(app.databases[0]!) : undefined;
   if (linked && context.exclude?.has(linked.node)) {
-    throw new ApiError('NO_NODE_AVAILABLE', `the app runs beside its database "${linked.name}" on node ${linked.node}, which it cannot leave`);
+    throw new ApiError(
+      'NO_NODE_AVAILABLE',
+      `the app runs beside its database "${linked.name}" on node ${linked.node}, which it cannot leave`,
+    );
   }
   const placement = await placeOnNodes(deps, instanceDemandOf(app), instanceCountOf(app), {
-    ...context, ...(app.name !== undefined && context.current ? { app: app.name } : {}), ...(linked ? { only: linked.node } : {}),
+    ...context,
+    ...(app.name !== undefined && context.current ? { app: app.name } : {}),
+    ...(linked ? { only: linked.node } : {}),
   });
   return { node: placement[0]!, placement };
 }
@@ -144,7 +174,10 @@ export async function ensureRoomInPlace(deps: PlacementDeps, app: AppDocument): 
   const placement = placementOf(app);
   for (const node of new Set(placement)) {
     try {
-      await placeOnNodes(deps, instanceDemandOf(app), placement.filter((n) => n === node).length, { app: app.name, only: node });
+      await placeOnNodes(deps, instanceDemandOf(app), placement.filter((n) => n === node).length, {
+        app: app.name,
+        only: node,
+      });
     } catch (err) {
       if (!(err instanceof ApiError && err.code === 'NO_NODE_AVAILABLE')) throw err;
     }
@@ -163,7 +196,11 @@ export interface MoveReport {
  * proxy follows the app.instances event); its reconciliation then removes the old containers.
  * Used by drain and by failover; safe to repeat (an app already moved is not on `from` any more).
  */
-export async function moveAppsOff(deps: PlacementDeps & Pick<ApiDeps, 'enqueue'>, from: string, log: Logger): Promise<MoveReport> {
+export async function moveAppsOff(
+  deps: PlacementDeps & Pick<ApiDeps, 'enqueue'>,
+  from: string,
+  log: Logger,
+): Promise<MoveReport> {
   const report: MoveReport = { moved: [], unplaced: [] };
   const exclude = new Set([from]);
   for (const doc of await deps.apps.list()) {
@@ -190,7 +227,12 @@ export async function moveAppsOff(deps: PlacementDeps & Pick<ApiDeps, 'enqueue'>
     // The commit that runs now, unless a newer deploy was asked for: that one goes on instead.
     const commit = moved.pendingRelease ? undefined : moved.commit;
     const redeploy = await enqueueRedeploy(deps, doc.name, commit ? { commit } : {});
-    report.moved.push({ app: doc.name, to, placement: placed.placement, ...(redeploy ? { job: redeploy.job.id } : {}) });
+    report.moved.push({
+      app: doc.name,
+      to,
+      placement: placed.placement,
+      ...(redeploy ? { job: redeploy.job.id } : {}),
+    });
     log.info({ app: doc.name, from, placement: placed.placement, job: redeploy?.job.id }, 'app moved off a node');
   }
   return report;

@@ -9,7 +9,16 @@ import { ApiError } from './errors.ts';
 import { apiRoutes } from './openapi/registry.ts';
 
 /** The BullMQ states `gasper_jobs` reports per queue. */
-export const jobStates = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed', 'paused'] as const;
+export const jobStates = [
+  'waiting',
+  'active',
+  'delayed',
+  'prioritized',
+  'waiting-children',
+  'completed',
+  'failed',
+  'paused',
+] as const;
 
 /**
  * The cluster's state as the API sees it in Redis, read at scrape time: jobs per node queue
@@ -74,7 +83,8 @@ function deployDurationMetric(durations: DeployDurations): Metric {
     async get() {
       const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
       for (const [outcome, state] of await durations.read()) {
-        for (const bucket of state.buckets) values.push({ metricName: `${name}_bucket`, labels: { outcome, le: bucket.le }, value: bucket.count });
+        for (const bucket of state.buckets)
+          values.push({ metricName: `${name}_bucket`, labels: { outcome, le: bucket.le }, value: bucket.count });
         values.push({ metricName: `${name}_bucket`, labels: { outcome, le: '+Inf' }, value: state.count });
         values.push({ metricName: `${name}_sum`, labels: { outcome }, value: state.sum });
         values.push({ metricName: `${name}_count`, labels: { outcome }, value: state.count });
@@ -100,7 +110,8 @@ export function metricsHandler(deps: ApiDeps): RequestHandler {
     // Otherwise any admin's token with the admin scope (the bootstrap token among them).
     const principal = scraper ? undefined : await resolvePrincipal(deps, req.get('authorization'));
     if (!scraper && !principal) throw new ApiError('UNAUTHORIZED', 'invalid token');
-    if (principal && !hasScope(principal, 'admin')) throw new ApiError('FORBIDDEN', 'metrics are for admins and the metrics token');
+    if (principal && !hasScope(principal, 'admin'))
+      throw new ApiError('FORBIDDEN', 'metrics are for admins and the metrics token');
     const registry = deps.processMetrics ? Registry.merge([cluster, deps.processMetrics]) : cluster;
     const body = await registry.metrics();
     res.type(registry.contentType).send(body);
@@ -108,6 +119,13 @@ export function metricsHandler(deps: ApiDeps): RequestHandler {
 }
 
 apiRoutes.add({
-  method: 'get', path: '/metrics', summary: 'Prometheus metrics (admins, or GASPER_METRICS_TOKEN)', tags: ['observability'], auth: 'admin',
-  responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain' }, 401: { description: 'missing or wrong token' } },
+  method: 'get',
+  path: '/metrics',
+  summary: 'Prometheus metrics (admins, or GASPER_METRICS_TOKEN)',
+  tags: ['observability'],
+  auth: 'admin',
+  responses: {
+    200: { description: 'Prometheus text format', contentType: 'text/plain' },
+    401: { description: 'missing or wrong token' },
+  },
 });

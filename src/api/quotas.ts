@@ -12,7 +12,13 @@ type Scale = Pick<AppDocument, 'instanceCount' | 'resources'>;
  * of apps, and the CPUs and memory of all the owner's instances with this app at `scale`.
  * Throws QUOTA_EXCEEDED; a quota left unset is no limit.
  */
-export async function enforceAppQuotas(deps: ApiDeps, owner: string, app: string, scale: Scale, creating: boolean): Promise<void> {
+export async function enforceAppQuotas(
+  deps: ApiDeps,
+  owner: string,
+  app: string,
+  scale: Scale,
+  creating: boolean,
+): Promise<void> {
   const quotas = (await deps.users.get(owner))?.quotas ?? {};
   if (Object.keys(quotas).length === 0) return;
   const policy = deps.options.resources ?? defaultResourcePolicy;
@@ -26,7 +32,9 @@ export async function enforceAppQuotas(deps: ApiDeps, owner: string, app: string
     (creating ? quotaProblem(quotas, { apps: others.length, databases: 0 }, 'app') : undefined) ??
     demandProblem(
       quotas,
-      others.map(demand).reduce((a, b) => ({ cpu: a.cpu + b.cpu, memoryMb: a.memoryMb + b.memoryMb }), { cpu: 0, memoryMb: 0 }),
+      others
+        .map(demand)
+        .reduce((a, b) => ({ cpu: a.cpu + b.cpu, memoryMb: a.memoryMb + b.memoryMb }), { cpu: 0, memoryMb: 0 }),
       demand(scale),
     );
   if (problem) throw new ApiError('QUOTA_EXCEEDED', problem);

@@ -24,13 +24,20 @@ export async function enqueueRedeploy(
   const doc = await deps.apps.update(name, (d) =>
     d.status === 'deleting'
       ? undefined
-      // An app that never ran is queued again; a running one keeps serving until the switch.
-      : { ...d, pendingRelease: release, status: d.release ? d.status : 'queued' },
+      : // An app that never ran is queued again; a running one keeps serving until the switch.
+        { ...d, pendingRelease: release, status: d.release ? d.status : 'queued' },
   );
   if (!doc || doc.pendingRelease !== release) return undefined;
-  const job = await deps.enqueue.deployApp(nodesOf(doc), {
-    app: doc.name, uid: doc.uid, release, ...(options.commit ? { commit: options.commit } : {}),
-  }, doc.owner);
+  const job = await deps.enqueue.deployApp(
+    nodesOf(doc),
+    {
+      app: doc.name,
+      uid: doc.uid,
+      release,
+      ...(options.commit ? { commit: options.commit } : {}),
+    },
+    doc.owner,
+  );
   await deps.apps.update(name, (d) => (d.uid === doc.uid ? { ...d, lastJob: job.id } : undefined));
   return { release, job };
 }

@@ -26,7 +26,8 @@ export interface RepoCheckOptions {
   lookup?: Lookup;
 }
 
-const invalid = (field: string, message: string) => new ApiError('VALIDATION_FAILED', `invalid request: ${field}: ${message}`, { [field]: message });
+const invalid = (field: string, message: string) =>
+  new ApiError('VALIDATION_FAILED', `invalid request: ${field}: ${message}`, { [field]: message });
 
 /**
  * Why a token may not go with `url`: git sends it as Basic auth, in clear over http://. Local
@@ -50,7 +51,8 @@ export async function storedRepo(
   options: RepoCheckOptions,
 ): Promise<AppDocument['repo']> {
   const { url, credentials: inUrl } = splitRepoCredentials(repo.url);
-  if (inUrl && repo.token) throw invalid('repo.url', 'carries credentials and repo.token is given too: give the token once');
+  if (inUrl && repo.token)
+    throw invalid('repo.url', 'carries credentials and repo.token is given too: give the token once');
   let credentials: RepoCredentials | undefined = inUrl;
   const schemeProblem = tokenSchemeProblem(url, options.allowLocal);
   if (inUrl && schemeProblem) throw invalid('repo.url', `carries credentials: ${schemeProblem}`);
@@ -73,6 +75,11 @@ export async function checkRepoHost(url: string, options: { allowLocal: boolean;
   const host = repoHost(url);
   if (host === undefined) return;
   // An unresolvable host passes here (DNS may be down for a moment); the worker refuses it.
-  const problem = await hostProblem(host, { allowLocal: options.allowLocal, lookup: options.lookup, timeoutMs: 3000, onLookupError: 'accept' });
+  const problem = await hostProblem(host, {
+    allowLocal: options.allowLocal,
+    lookup: options.lookup,
+    timeoutMs: 3000,
+    onLookupError: 'accept',
+  });
   if (problem) throw invalid('repo.url', problem);
 }

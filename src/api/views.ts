@@ -19,7 +19,11 @@ export function appView(doc: AppDocument, options: ViewOptions) {
     url: appUrl(doc.name, options.domain, options.proxyPort),
     // Whether the repository has a token; the token itself never leaves the API.
     // Documents from before sealed credentials may still hold them in the URL: never shown.
-    repo: { url: splitRepoCredentials(doc.repo.url).url, ...(doc.repo.branch ? { branch: doc.repo.branch } : {}), hasToken: doc.repo.sealedCredentials !== undefined },
+    repo: {
+      url: splitRepoCredentials(doc.repo.url).url,
+      ...(doc.repo.branch ? { branch: doc.repo.branch } : {}),
+      hasToken: doc.repo.sealedCredentials !== undefined,
+    },
     runtime: doc.runtime,
     build: doc.build ?? null,
     run: doc.run ?? null,
@@ -35,7 +39,9 @@ export function appView(doc: AppDocument, options: ViewOptions) {
     /** Desired instance count, limits (defaults resolved) and health check. */
     scale: {
       instances: doc.instanceCount ?? 1,
-      resources: (({ cpu, memoryMb }) => ({ cpu, memory: memoryMb }))(resolveResources(doc.resources, options.resources ?? defaultResourcePolicy)),
+      resources: (({ cpu, memoryMb }) => ({ cpu, memory: memoryMb }))(
+        resolveResources(doc.resources, options.resources ?? defaultResourcePolicy),
+      ),
       healthCheck: { path: doc.healthCheck?.path ?? null },
     },
     lastError: doc.lastError ?? null,

@@ -12,18 +12,28 @@ export class ClientError extends Error {
 }
 
 export class ApiClient {
-  constructor(readonly url: string, private readonly token: string) {}
+  constructor(
+    readonly url: string,
+    private readonly token: string,
+  ) {}
 
   async request<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
       res = await fetch(`${this.url}${path}`, {
         method,
-        headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (err) {
-      throw new ClientError(0, 'UNREACHABLE', `cannot reach ${this.url}: ${(err as Error).cause ?? (err as Error).message}`);
+      throw new ClientError(
+        0,
+        'UNREACHABLE',
+        `cannot reach ${this.url}: ${(err as Error).cause ?? (err as Error).message}`,
+      );
     }
     if (res.status === 204) return {} as T;
     const text = await res.text();
@@ -34,7 +44,12 @@ export class ApiClient {
       throw new ClientError(res.status, 'BAD_RESPONSE', `${method} ${path}: ${res.status} ${text.slice(0, 200)}`);
     }
     if (!res.ok) {
-      throw new ClientError(res.status, String(json.code ?? res.status), String(json.message ?? res.statusText), json.fields as Record<string, string> | undefined);
+      throw new ClientError(
+        res.status,
+        String(json.code ?? res.status),
+        String(json.message ?? res.statusText),
+        json.fields as Record<string, string> | undefined,
+      );
     }
     return json as T;
   }

@@ -20,7 +20,12 @@ function action<A extends unknown[]>(run: (client: ApiClient, ...args: A) => Pro
     } catch (err) {
       // A validation error's message lists its fields on one line; a line per field reads better.
       const fields = err instanceof ClientError ? fieldLines(err.fields) : [];
-      const lines = fields.length ? [`gasper: ${err instanceof ClientError && err.code === 'VALIDATION_FAILED' ? 'invalid request:' : (err as Error).message}`, ...fields] : [`gasper: ${(err as Error).message}`];
+      const lines = fields.length
+        ? [
+            `gasper: ${err instanceof ClientError && err.code === 'VALIDATION_FAILED' ? 'invalid request:' : (err as Error).message}`,
+            ...fields,
+          ]
+        : [`gasper: ${(err as Error).message}`];
       process.stderr.write(`${lines.join('\n')}\n`);
       process.exitCode = 1;
     }
@@ -35,7 +40,11 @@ function print(out: Output, json: unknown, human: () => string): void {
  * Polls a job until it ends, drawing a progress bar on a terminal (one line per step
  * otherwise). Resolves to the final job; a failed job sets exit code 1.
  */
-export async function waitForJob(client: ApiClient, id: string, options: { quiet?: boolean; intervalMs?: number } = {}): Promise<Json> {
+export async function waitForJob(
+  client: ApiClient,
+  id: string,
+  options: { quiet?: boolean; intervalMs?: number } = {},
+): Promise<Json> {
   const tty = process.stderr.isTTY === true;
   let lastStep = '';
   for (;;) {
@@ -79,8 +88,15 @@ function appDetails(app: Json): string {
 }
 
 /** After a request that started a job: wait for it (unless --no-wait) and report. */
-async function finish(client: ApiClient, out: Output, body: Json, wait: boolean, done: (job: Json) => string): Promise<void> {
-  if (!wait || !body.job) return print(out, body, () => `job ${body.job?.id ?? '-'} queued (gasper jobs wait ${body.job?.id ?? ''})`);
+async function finish(
+  client: ApiClient,
+  out: Output,
+  body: Json,
+  wait: boolean,
+  done: (job: Json) => string,
+): Promise<void> {
+  if (!wait || !body.job)
+    return print(out, body, () => `job ${body.job?.id ?? '-'} queued (gasper jobs wait ${body.job?.id ?? ''})`);
   const job = await waitForJob(client, body.job.id, { quiet: out.json });
   print(out, { ...body, job }, () => (job.state === 'completed' ? done(job) : `failed: ${job.error}`));
 }
@@ -100,7 +116,11 @@ export function registerClientCommands(program: Command): void {
         const client = new ApiClient(url.replace(/\/+$/, ''), opts.token);
         const { user } = await client.request<{ user: Json }>('GET', '/users/me');
         const file = await saveClientConfig({ url: client.url, token: opts.token });
-        print(out(), { user, config: file }, () => `logged in to ${client.url} as ${user.name} (${user.role}); saved in ${file}`);
+        print(
+          out(),
+          { user, config: file },
+          () => `logged in to ${client.url} as ${user.name} (${user.role}); saved in ${file}`,
+        );
       } catch (err) {
         process.stderr.write(`gasper: ${(err as Error).message}\n`);
         process.exitCode = 1;
@@ -119,74 +139,173 @@ export function registerClientCommands(program: Command): void {
     .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect)
     .option('--port <port>', 'port the app listens on', (v) => Number(v))
     .option('--no-wait', 'return once the deploy is queued')
-    .action(action(async (client, name: string, o: Json) => {
-      const body = await client.request('POST', '/apps', {
-        name, runtime: o.runtime, repo: { url: o.repo, ...(o.branch ? { branch: o.branch } : {}) },
-        ...(o.build ? { build: o.build } : {}), ...(o.run ? { run: o.run } : {}),
-        ...(o.env ? { env: parseEnvPairs(o.env) } : {}), ...(o.port ? { port: o.port } : {}),
-      });
-      await finish(client, out(), body, o.wait, () => `${name} is live at ${(body.app as Json).url}`);
-    }));
-  apps.command('list').alias('ls').action(action(async (client) => {
-    const body = await client.request<{ apps: Json[] }>('GET', '/apps');
-    print(out(), body, () => (body.apps.length ? appRows(body.apps) : 'no apps yet'));
-  }));
-  apps.command('show').argument('<name>').action(action(async (client, name: string) => {
-    const body = await client.request<{ app: Json }>('GET', `/apps/${encodeURIComponent(name)}`);
-    print(out(), body, () => appDetails(body.app));
-  }));
-  for (const [verb, what] of [['restart', 'restarted'], ['rebuild', 'rebuilt'], ['stop', 'stopped'], ['start', 'started']] as const) {
-    apps.command(verb).argument('<name>').option('--no-wait').action(action(async (client, name: string, o: Json) => {
-      const body = await client.request('POST', `/apps/${encodeURIComponent(name)}/${verb}`);
-      await finish(client, out(), body, o.wait, () => `${name} ${what}`);
-    }));
+    .action(
+      action(async (client, name: string, o: Json) => {
+        const body = await client.request('POST', '/apps', {
+          name,
+          runtime: o.runtime,
+          repo: { url: o.repo, ...(o.branch ? { branch: o.branch } : {}) },
+          ...(o.build ? { build: o.build } : {}),
+          ...(o.run ? { run: o.run } : {}),
+          ...(o.env ? { env: parseEnvPairs(o.env) } : {}),
+          ...(o.port ? { port: o.port } : {}),
+        });
+        await finish(client, out(), body, o.wait, () => `${name} is live at ${(body.app as Json).url}`);
+      }),
+    );
+  apps
+    .command('list')
+    .alias('ls')
+    .action(
+      action(async (client) => {
+        const body = await client.request<{ apps: Json[] }>('GET', '/apps');
+        print(out(), body, () => (body.apps.length ? appRows(body.apps) : 'no apps yet'));
+      }),
+    );
+  apps
+    .command('show')
+    .argument('<name>')
+    .action(
+      action(async (client, name: string) => {
+        const body = await client.request<{ app: Json }>('GET', `/apps/${encodeURIComponent(name)}`);
+        print(out(), body, () => appDetails(body.app));
+      }),
+    );
+  for (const [verb, what] of [
+    ['restart', 'restarted'],
+    ['rebuild', 'rebuilt'],
+    ['stop', 'stopped'],
+    ['start', 'started'],
+  ] as const) {
+    apps
+      .command(verb)
+      .argument('<name>')
+      .option('--no-wait')
+      .action(
+        action(async (client, name: string, o: Json) => {
+          const body = await client.request('POST', `/apps/${encodeURIComponent(name)}/${verb}`);
+          await finish(client, out(), body, o.wait, () => `${name} ${what}`);
+        }),
+      );
   }
-  apps.command('rollback').argument('<name>').option('--release <id>', 'release to go back to (default: the previous)').option('--no-wait')
-    .action(action(async (client, name: string, o: Json) => {
-      const body = await client.request('POST', `/apps/${encodeURIComponent(name)}/rollback`, o.release ? { release: o.release } : {});
-      await finish(client, out(), body, o.wait, () => `${name} rolled back`);
-    }));
-  apps.command('delete').alias('rm').argument('<name>').option('--no-wait').action(action(async (client, name: string, o: Json) => {
-    const body = await client.request('DELETE', `/apps/${encodeURIComponent(name)}`);
-    await finish(client, out(), body, o.wait, () => `${name} deleted`);
-  }));
-  apps.command('logs').argument('<name>').option('--tail <n>', 'lines to show', (v) => Number(v), 100).option('-f, --follow', 'keep printing new lines')
-    .action(action(async (client, name: string, o: Json) => {
-      const query = `tail=${o.tail}${o.follow ? '&follow=1' : ''}`;
-      await printLogs(client, `/apps/${encodeURIComponent(name)}/logs?${query}`, out());
-    }));
+  apps
+    .command('rollback')
+    .argument('<name>')
+    .option('--release <id>', 'release to go back to (default: the previous)')
+    .option('--no-wait')
+    .action(
+      action(async (client, name: string, o: Json) => {
+        const body = await client.request(
+          'POST',
+          `/apps/${encodeURIComponent(name)}/rollback`,
+          o.release ? { release: o.release } : {},
+        );
+        await finish(client, out(), body, o.wait, () => `${name} rolled back`);
+      }),
+    );
+  apps
+    .command('delete')
+    .alias('rm')
+    .argument('<name>')
+    .option('--no-wait')
+    .action(
+      action(async (client, name: string, o: Json) => {
+        const body = await client.request('DELETE', `/apps/${encodeURIComponent(name)}`);
+        await finish(client, out(), body, o.wait, () => `${name} deleted`);
+      }),
+    );
+  apps
+    .command('logs')
+    .argument('<name>')
+    .option('--tail <n>', 'lines to show', (v) => Number(v), 100)
+    .option('-f, --follow', 'keep printing new lines')
+    .action(
+      action(async (client, name: string, o: Json) => {
+        const query = `tail=${o.tail}${o.follow ? '&follow=1' : ''}`;
+        await printLogs(client, `/apps/${encodeURIComponent(name)}/logs?${query}`, out());
+      }),
+    );
 
   const jobs = program.command('jobs').description('follow the work the API queued');
-  jobs.command('show').argument('<id>').action(action(async (client, id: string) => {
-    const body = await client.request<{ job: Json }>('GET', `/jobs/${encodeURIComponent(id)}`);
-    print(out(), body, () => [`${body.job.id}  ${body.job.type}  ${body.job.state}`, progressBar(body.job.progress.percent, body.job.progress.step), ...body.job.log].join('\n'));
-  }));
-  jobs.command('wait').argument('<id>').description('wait for a job to end, with a progress bar; exit code 1 if it failed')
-    .action(action(async (client, id: string) => {
-      const job = await waitForJob(client, id, { quiet: out().json });
-      print(out(), { job }, () => (job.state === 'completed' ? `${id} completed` : `${id} failed: ${job.error}`));
-    }));
+  jobs
+    .command('show')
+    .argument('<id>')
+    .action(
+      action(async (client, id: string) => {
+        const body = await client.request<{ job: Json }>('GET', `/jobs/${encodeURIComponent(id)}`);
+        print(out(), body, () =>
+          [
+            `${body.job.id}  ${body.job.type}  ${body.job.state}`,
+            progressBar(body.job.progress.percent, body.job.progress.step),
+            ...body.job.log,
+          ].join('\n'),
+        );
+      }),
+    );
+  jobs
+    .command('wait')
+    .argument('<id>')
+    .description('wait for a job to end, with a progress bar; exit code 1 if it failed')
+    .action(
+      action(async (client, id: string) => {
+        const job = await waitForJob(client, id, { quiet: out().json });
+        print(out(), { job }, () => (job.state === 'completed' ? `${id} completed` : `${id} failed: ${job.error}`));
+      }),
+    );
 
   const databases = program.command('databases').alias('db').description('databases as a service');
-  databases.command('create').argument('<name>').requiredOption('--engine <engine>', 'postgres, mysql or redis').option('--no-wait')
-    .action(action(async (client, name: string, o: Json) => {
-      const body = await client.request('POST', '/databases', { name, engine: o.engine });
-      // The password is shown once, in this answer: print it before waiting.
-      if (!out().json && body.credentials) process.stdout.write(`connection (shown once): ${(body.credentials as Json).url}\n`);
-      await finish(client, out(), body, o.wait, () => `${name} is ready`);
-    }));
-  databases.command('list').alias('ls').action(action(async (client) => {
-    const body = await client.request<{ databases: Json[] }>('GET', '/databases');
-    print(out(), body, () => table(['NAME', 'ENGINE', 'STATUS', 'HOST', 'PORT'], body.databases.map((d) => [d.name, d.engine, d.status, d.host ?? '-', String(d.port ?? '-')])));
-  }));
-  databases.command('show').argument('<name>').action(action(async (client, name: string) => {
-    const body = await client.request<{ database: Json }>('GET', `/databases/${encodeURIComponent(name)}`);
-    print(out(), body, () => Object.entries(body.database).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join('\n'));
-  }));
-  databases.command('delete').alias('rm').argument('<name>').option('--no-wait').action(action(async (client, name: string, o: Json) => {
-    const body = await client.request('DELETE', `/databases/${encodeURIComponent(name)}`);
-    await finish(client, out(), body, o.wait, () => `${name} deleted`);
-  }));
+  databases
+    .command('create')
+    .argument('<name>')
+    .requiredOption('--engine <engine>', 'postgres, mysql or redis')
+    .option('--no-wait')
+    .action(
+      action(async (client, name: string, o: Json) => {
+        const body = await client.request('POST', '/databases', { name, engine: o.engine });
+        // The password is shown once, in this answer: print it before waiting.
+        if (!out().json && body.credentials)
+          process.stdout.write(`connection (shown once): ${(body.credentials as Json).url}\n`);
+        await finish(client, out(), body, o.wait, () => `${name} is ready`);
+      }),
+    );
+  databases
+    .command('list')
+    .alias('ls')
+    .action(
+      action(async (client) => {
+        const body = await client.request<{ databases: Json[] }>('GET', '/databases');
+        print(out(), body, () =>
+          table(
+            ['NAME', 'ENGINE', 'STATUS', 'HOST', 'PORT'],
+            body.databases.map((d) => [d.name, d.engine, d.status, d.host ?? '-', String(d.port ?? '-')]),
+          ),
+        );
+      }),
+    );
+  databases
+    .command('show')
+    .argument('<name>')
+    .action(
+      action(async (client, name: string) => {
+        const body = await client.request<{ database: Json }>('GET', `/databases/${encodeURIComponent(name)}`);
+        print(out(), body, () =>
+          Object.entries(body.database)
+            .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`)
+            .join('\n'),
+        );
+      }),
+    );
+  databases
+    .command('delete')
+    .alias('rm')
+    .argument('<name>')
+    .option('--no-wait')
+    .action(
+      action(async (client, name: string, o: Json) => {
+        const body = await client.request('DELETE', `/databases/${encodeURIComponent(name)}`);
+        await finish(client, out(), body, o.wait, () => `${name} deleted`);
+      }),
+    );
 }
 
 /**
@@ -198,7 +317,9 @@ async function printLogs(client: ApiClient, path: string, out: Output): Promise<
   let event = 'message';
   let ended = false;
   const print = (l: Json) =>
-    process.stdout.write(out.json ? `${JSON.stringify(l)}\n` : `${l.timestamp ?? ''} ${l.instance ?? ''} ${l.text ?? ''}\n`);
+    process.stdout.write(
+      out.json ? `${JSON.stringify(l)}\n` : `${l.timestamp ?? ''} ${l.instance ?? ''} ${l.text ?? ''}\n`,
+    );
   const handle = (raw: string) => {
     if (raw.startsWith('event:')) return void (event = raw.slice(6).trim());
     const line = raw.startsWith('data:') ? raw.slice(5).trim() : raw.trim();

@@ -21,7 +21,8 @@ export async function loadClientConfig(env: NodeJS.ProcessEnv = process.env): Pr
     .catch(() => ({}) as Partial<ClientConfig>);
   const url = env.GASPER_URL || saved.url;
   const token = env.GASPER_TOKEN || saved.token;
-  if (!url || !token) throw new Error('not logged in: run `gasper login <url> --token <token>` (or set GASPER_URL and GASPER_TOKEN)');
+  if (!url || !token)
+    throw new Error('not logged in: run `gasper login <url> --token <token>` (or set GASPER_URL and GASPER_TOKEN)');
   return { url: url.replace(/\/+$/, ''), token };
 }
 

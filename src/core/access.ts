@@ -20,7 +20,11 @@ export interface Principal {
 }
 
 /** The user the bootstrap admin token (GASPER_ADMIN_TOKEN) acts as. */
-export const bootstrapAdmin: Principal = Object.freeze({ user: 'admin', role: 'admin', scopes: Object.freeze([...scopes]) });
+export const bootstrapAdmin: Principal = Object.freeze({
+  user: 'admin',
+  role: 'admin',
+  scopes: Object.freeze([...scopes]),
+});
 
 /** Reads need `read`; every other method changes something and needs `deploy`. */
 export function scopeForMethod(method: string): Scope {
@@ -55,7 +59,11 @@ export interface Quotas {
 }
 
 /** Why creating one more resource would break a quota, or undefined when it fits. */
-export function quotaProblem(quotas: Quotas, usage: { apps: number; databases: number }, adding: 'app' | 'database'): string | undefined {
+export function quotaProblem(
+  quotas: Quotas,
+  usage: { apps: number; databases: number },
+  adding: 'app' | 'database',
+): string | undefined {
   if (adding === 'app' && quotas.maxApps !== undefined && usage.apps >= quotas.maxApps) {
     return `quota reached: at most ${quotas.maxApps} app(s)`;
   }

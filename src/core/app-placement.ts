@@ -40,7 +40,11 @@ export function slotSequence(placement: readonly string[], node: string): { offs
 }
 
 /** `count` slots from the sequence that `used` does not hold, lowest round first. */
-export function freeSlotsIn(sequence: { offsets: readonly number[]; stride: number }, used: ReadonlySet<number>, count: number): number[] {
+export function freeSlotsIn(
+  sequence: { offsets: readonly number[]; stride: number },
+  used: ReadonlySet<number>,
+  count: number,
+): number[] {
   const slots: number[] = [];
   if (sequence.offsets.length === 0) return slots;
   for (let round = 0; slots.length < count; round++) {
@@ -53,7 +57,10 @@ export function freeSlotsIn(sequence: { offsets: readonly number[]; stride: numb
 }
 
 /** Whether two instance lists name the same containers on the same nodes, in any order. */
-export function sameInstances(a: readonly { node: string; container: string }[], b: readonly { node: string; container: string }[]): boolean {
+export function sameInstances(
+  a: readonly { node: string; container: string }[],
+  b: readonly { node: string; container: string }[],
+): boolean {
   if (a.length !== b.length) return false;
   const key = (i: { node: string; container: string }) => `${i.node}/${i.container}`;
   const set = new Set(a.map(key));

@@ -22,89 +22,169 @@ const optional = z
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
 export const envSchema = z.object({
-  GASPER_STATE_DIR: z.string().min(1).default(path.join(os.homedir(), '.gasper'))
-    .meta({ description: "release directories, the embedded Redis's data, the secret key", shownDefault: '`~/.gasper`' }),
+  GASPER_STATE_DIR: z
+    .string()
+    .min(1)
+    .default(path.join(os.homedir(), '.gasper'))
+    .meta({
+      description: "release directories, the embedded Redis's data, the secret key",
+      shownDefault: '`~/.gasper`',
+    }),
   GASPER_API_PORT: port.default(3000).describe('port of the REST API (and the dashboard it serves)'),
   GASPER_API_HOST: z.string().min(1).default('0.0.0.0').describe('address the REST API listens on'),
-  GASPER_API_URL: optional.pipe(
-    z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).transform((u) => u.replace(/\/+$/, '')).optional(),
-  )
+  GASPER_API_URL: optional
+    .pipe(
+      z
+        .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+        .transform((u) => u.replace(/\/+$/, ''))
+        .optional(),
+    )
     .meta({
       description: "the API's public URL (`https://gasper.example.com`), used for the webhook URLs it hands out",
       shownDefault: 'unset: the address each request came to',
     }),
   GASPER_PROXY_PORT: port.default(8080).describe('port of the reverse proxy'),
   GASPER_PROXY_HOST: z.string().min(1).default('0.0.0.0').describe('address the reverse proxy listens on'),
-  GASPER_SSH_PORT: port.default(2222).describe('port of the SSH service. Its host key is `<state>/ssh/host_ed25519_key`'),
+  GASPER_SSH_PORT: port
+    .default(2222)
+    .describe('port of the SSH service. Its host key is `<state>/ssh/host_ed25519_key`'),
   GASPER_SSH_HOST: z.string().min(1).default('0.0.0.0').describe('address the SSH service listens on'),
   GASPER_PROXY_METRICS_PORT: port.optional().meta({
-    description: 'for a proxy running on its own: the port where it serves `GET /metrics` (on `GASPER_PROXY_HOST`), to `Authorization: Bearer <GASPER_METRICS_TOKEN>` only; setting it without `GASPER_METRICS_TOKEN` is refused',
+    description:
+      'for a proxy running on its own: the port where it serves `GET /metrics` (on `GASPER_PROXY_HOST`), to `Authorization: Bearer <GASPER_METRICS_TOKEN>` only; setting it without `GASPER_METRICS_TOKEN` is refused',
     shownDefault: 'unset: not served',
   }),
   GASPER_DOMAIN: z
     .string()
-    .regex(/^(?=.{1,200}$)([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, 'must be a lowercase DNS name')
+    .regex(
+      /^(?=.{1,200}$)([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/,
+      'must be a lowercase DNS name',
+    )
     .default('localhost')
     .describe('apps are `<app>.<domain>`; the zone the DNS server is authoritative for'),
   REDIS_URL: optional.pipe(z.url({ protocol: /^rediss?$/ }).optional()).meta({
-    description: 'shared Redis (required for `gasper api`/`worker`/`proxy`/`dns`/`ssh` on their own). It must answer within 5 s at start and use `maxmemory-policy noeviction` (BullMQ needs it), or the process stops',
-    shownDefault: 'unset: a private `redis-server` child with its data under `<state>/redis`, AOF on, `noeviction`, loopback only',
+    description:
+      'shared Redis (required for `gasper api`/`worker`/`proxy`/`dns`/`ssh` on their own). It must answer within 5 s at start and use `maxmemory-policy noeviction` (BullMQ needs it), or the process stops',
+    shownDefault:
+      'unset: a private `redis-server` child with its data under `<state>/redis`, AOF on, `noeviction`, loopback only',
   }),
   DOCKER_HOST: optional.meta({ description: '`unix:///path` or `tcp://host:port`', shownDefault: 'the local socket' }),
   GASPER_NODE_ID: z
     .string()
     .regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'must be lowercase letters, digits and dashes (max 40)')
-    .default(os.hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+/, '').slice(0, 40) || 'node')
+    .default(
+      os
+        .hostname()
+        .toLowerCase()
+        .replace(/[^a-z0-9-]/g, '-')
+        .replace(/^-+/, '')
+        .slice(0, 40) || 'node',
+    )
     .meta({
       description: "this node's id (lowercase, digits, dashes); its queue is `node-<id>`",
       shownDefault: 'the host name',
     }),
-  GASPER_NODE_ADDRESS: z.union([z.ipv4(), z.ipv6()]).default('127.0.0.1')
+  GASPER_NODE_ADDRESS: z
+    .union([z.ipv4(), z.ipv6()])
+    .default('127.0.0.1')
     .describe('address container ports are published on and the proxy reaches them at'),
-  GASPER_NETWORK_POOL: z.string().default('10.210.0.0/16')
-    .refine((v) => networkPoolProblem(v) === undefined, { error: (issue) => networkPoolProblem(String(issue.input)) ?? 'invalid' })
-    .describe('IPv4 range the bridge network of each app and each database gets a /26 of (Docker\'s own pools hold about 30 networks). Subnets already used by Docker or routed on the host are skipped'),
+  GASPER_NETWORK_POOL: z
+    .string()
+    .default('10.210.0.0/16')
+    .refine((v) => networkPoolProblem(v) === undefined, {
+      error: (issue) => networkPoolProblem(String(issue.input)) ?? 'invalid',
+    })
+    .describe(
+      "IPv4 range the bridge network of each app and each database gets a /26 of (Docker's own pools hold about 30 networks). Subnets already used by Docker or routed on the host are skipped",
+    ),
   GASPER_APP_FIREWALL_DENY: optional.meta({
-    description: 'with `GASPER_APP_FIREWALL`: comma-separated IPv4/IPv6 addresses or CIDRs (another machine\'s API, SSH, a private network) that app containers may not open connections to either',
+    description:
+      "with `GASPER_APP_FIREWALL`: comma-separated IPv4/IPv6 addresses or CIDRs (another machine's API, SSH, a private network) that app containers may not open connections to either",
     shownDefault: 'unset: none besides Redis and link-local',
   }),
-  GASPER_APP_FIREWALL: flag.default(true)
-    .describe("on a worker: keep app, build and database containers from opening connections to this host's own services (API, SSH, DNS, Redis, metrics; only the proxy's port stays open) and to the Redis of `REDIS_URL` elsewhere, with iptables rules of its own chain. The worker refuses to start when iptables cannot be used; `off` leaves the host reachable (see the security notes)"),
-  GASPER_NODE_DOCKER_HOST: optional.pipe(
-    z.string().regex(/^(unix|tcp|http|https):\/\/\S+$/, 'must be unix://, tcp://, http:// or https:// (DOCKER_HOST syntax)').optional(),
-  )
+  GASPER_APP_FIREWALL: flag
+    .default(true)
+    .describe(
+      "on a worker: keep app, build and database containers from opening connections to this host's own services (API, SSH, DNS, Redis, metrics; only the proxy's port stays open) and to the Redis of `REDIS_URL` elsewhere, with iptables rules of its own chain. The worker refuses to start when iptables cannot be used; `off` leaves the host reachable (see the security notes)",
+    ),
+  GASPER_NODE_DOCKER_HOST: optional
+    .pipe(
+      z
+        .string()
+        .regex(/^(unix|tcp|http|https):\/\/\S+$/, 'must be unix://, tcp://, http:// or https:// (DOCKER_HOST syntax)')
+        .optional(),
+    )
     .meta({
-      description: "this node's Docker endpoint (`tcp://…`, `https://…`, `unix://…`) written into its node document, so the SSH service on another node can exec into its containers. See the security notes",
+      description:
+        "this node's Docker endpoint (`tcp://…`, `https://…`, `unix://…`) written into its node document, so the SSH service on another node can exec into its containers. See the security notes",
       shownDefault: 'unset: not advertised',
     }),
-  GASPER_NODE_HEARTBEAT_MS: z.coerce.number().int().min(100).max(60_000).default(5000)
+  GASPER_NODE_HEARTBEAT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(60_000)
+    .default(5000)
     .describe('how often a worker rewrites its node document (capacity, usage, allocations)'),
-  GASPER_NODE_TIMEOUT_MS: z.coerce.number().int().min(500).max(600_000).default(30_000)
-    .describe('silence after which a node is `down`: the proxy stops sending to it and its apps are redeployed elsewhere. At least twice the heartbeat'),
-  GASPER_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1000).default(60_000)
+  GASPER_NODE_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(500)
+    .max(600_000)
+    .default(30_000)
+    .describe(
+      'silence after which a node is `down`: the proxy stops sending to it and its apps are redeployed elsewhere. At least twice the heartbeat',
+    ),
+  GASPER_RECONCILE_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(60_000)
     .describe('how often a worker removes orphan containers (it also does at start)'),
-  GASPER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000)
-    .describe("how often BullMQ looks for jobs whose worker died (and the job lock's duration); such a job is run again"),
-  GASPER_CPU_OVERCOMMIT: z.coerce.number().min(1).max(64).default(8)
+  GASPER_STALLED_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(500)
+    .default(30_000)
+    .describe(
+      "how often BullMQ looks for jobs whose worker died (and the job lock's duration); such a job is run again",
+    ),
+  GASPER_CPU_OVERCOMMIT: z.coerce
+    .number()
+    .min(1)
+    .max(64)
+    .default(8)
     .describe('CPU limits placed per core of a node (1–64). Memory is never over-committed'),
   GASPER_ADMIN_TOKEN: optional.pipe(z.string().min(16, 'must be at least 16 characters').optional()).meta({
     description: 'the admin API token (16+ characters)',
     shownDefault: 'unset: generated on first start, printed once, only its SHA-256 kept',
   }),
-  GASPER_SECRET_KEY: optional.pipe(
-    z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 hex characters (32 bytes)').optional(),
-  )
+  GASPER_SECRET_KEY: optional
+    .pipe(
+      z
+        .string()
+        .regex(/^[0-9a-f]{64}$/, 'must be 64 hex characters (32 bytes)')
+        .optional(),
+    )
     .meta({
-      description: '64 hex characters. Encrypts env values, database passwords and webhook secrets at rest. The API and every worker of one cluster must share it: one holding another key stops at start',
+      description:
+        '64 hex characters. Encrypts env values, database passwords and webhook secrets at rest. The API and every worker of one cluster must share it: one holding another key stops at start',
       shownDefault: 'unset: generated into `<state>/secret.key` (mode 600)',
     }),
-  GASPER_ALLOW_LOCAL_REPOS: flag.default(false).describe('allow `file://` repositories, and repository hosts that resolve to loopback, private, link-local, CGNAT or unspecified addresses (tests, single-user set-ups). Cloud metadata addresses stay refused'),
+  GASPER_ALLOW_LOCAL_REPOS: flag
+    .default(false)
+    .describe(
+      'allow `file://` repositories, and repository hosts that resolve to loopback, private, link-local, CGNAT or unspecified addresses (tests, single-user set-ups). Cloud metadata addresses stay refused',
+    ),
   GASPER_EXTRA_CA_CERTS: optional.meta({
     description: 'extra CA certificates for builds and apps, mounted read-only',
     shownDefault: "the host's `NODE_EXTRA_CA_CERTS`",
   }),
   NODE_EXTRA_CA_CERTS: optional.describe("Node's own variable, read only as the default of `GASPER_EXTRA_CA_CERTS`"),
-  GASPER_IMAGE_PREFIX: z.string().min(1).default('gasper')
+  GASPER_IMAGE_PREFIX: z
+    .string()
+    .min(1)
+    .default('gasper')
     .describe('runtime images are `<prefix>/<runtime>:latest`, database images `<prefix>/<engine>:latest`'),
   GASPER_RUNTIME_IMAGES: optional.meta({
     description: 'per-runtime images, e.g. `node=node:22-bookworm-slim,python=python:3.12-slim`',
@@ -124,54 +204,172 @@ export const envSchema = z.object({
       description: 'host ports databases are published on, reserved per node by the API',
       shownDefault: '`15000-19999`',
     }),
-  GASPER_DB_READY_TIMEOUT_MS: z.coerce.number().int().min(1000).default(90_000)
+  GASPER_DB_READY_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(90_000)
     .describe('how long a new database has to accept a login'),
-  GASPER_DB_BACKUP_MAX_BYTES: z.coerce.number().int().min(1024).max(512 * 1024 * 1024).default(64 * 1024 * 1024)
+  GASPER_DB_BACKUP_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(512 * 1024 * 1024)
+    .default(64 * 1024 * 1024)
     .meta({ description: 'largest backup kept (backups live in Redis)', shownDefault: '`67108864` (64 MiB)' }),
-  GASPER_DB_BACKUPS_KEPT: z.coerce.number().int().min(1).max(100).default(5)
+  GASPER_DB_BACKUPS_KEPT: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(5)
     .describe('backups kept per database; older ones are dropped'),
-  GASPER_HEALTH_TIMEOUT_MS: z.coerce.number().int().min(500).default(60_000).describe('how long a new app has to answer HTTP'),
-  GASPER_BUILD_TIMEOUT_MS: z.coerce.number().int().min(1000).default(15 * 60_000)
+  GASPER_HEALTH_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(500)
+    .default(60_000)
+    .describe('how long a new app has to answer HTTP'),
+  GASPER_BUILD_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(15 * 60_000)
     .describe('how long all build commands may take together'),
-  GASPER_CLONE_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000)
-    .describe('a clone is stopped when git shows nothing (no answer, no progress) for this long; such a timeout is not retried'),
-  GASPER_CLONE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(24 * 3_600_000).default(10 * 60_000)
+  GASPER_CLONE_IDLE_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .max(3_600_000)
+    .default(60_000)
+    .describe(
+      'a clone is stopped when git shows nothing (no answer, no progress) for this long; such a timeout is not retried',
+    ),
+  GASPER_CLONE_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .max(24 * 3_600_000)
+    .default(10 * 60_000)
     .describe('the longest a clone may take, however busy; such a timeout is not retried'),
-  GASPER_JOBS_PER_OWNER: z.coerce.number().int().min(1).max(64).default(2)
-    .describe("app jobs of one owner a node worker runs at once; another of theirs waits (delayed, not counted as an attempt) so other owners' jobs get the free slots"),
-  GASPER_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4)
+  GASPER_JOBS_PER_OWNER: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(2)
+    .describe(
+      "app jobs of one owner a node worker runs at once; another of theirs waits (delayed, not counted as an attempt) so other owners' jobs get the free slots",
+    ),
+  GASPER_WORKER_CONCURRENCY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(4)
     .describe('jobs a node worker runs at once (jobs of one app always run one at a time)'),
-  GASPER_JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3)
+  GASPER_JOB_ATTEMPTS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(20)
+    .default(3)
     .describe('attempts for jobs that fail transiently (exponential backoff from 2 s)'),
-  GASPER_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(30)
+  GASPER_AUTH_FAILURES_PER_MINUTE: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(30)
     .describe('failed authentications per client address (sliding minute) before `429`'),
-  GASPER_CHANGES_PER_MINUTE: z.coerce.number().int().min(1).default(120)
+  GASPER_CHANGES_PER_MINUTE: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(120)
     .describe('requests that change something, per user (sliding minute)'),
   GASPER_TRUSTED_PROXIES: optional.describe(
     'comma-separated addresses or CIDRs (or `loopback`, `linklocal`, `uniquelocal`) of reverse proxies in front of the API whose X-Forwarded-For is believed. Unset: none, the socket peer counts',
   ),
-  GASPER_WEBHOOK_MAX_BYTES: z.coerce.number().int().min(64 * 1024).max(25 * 1024 * 1024).default(2 * 1024 * 1024)
-    .meta({ description: 'largest GitHub webhook body the API reads; a larger one gets 413 unread', shownDefault: '`2097152` (2 MiB)' }),
-  GASPER_LOG_LINES: z.coerce.number().int().min(100).max(1_000_000).default(10_000)
+  GASPER_WEBHOOK_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024)
+    .max(25 * 1024 * 1024)
+    .default(2 * 1024 * 1024)
+    .meta({
+      description: 'largest GitHub webhook body the API reads; a larger one gets 413 unread',
+      shownDefault: '`2097152` (2 MiB)',
+    }),
+  GASPER_LOG_LINES: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(1_000_000)
+    .default(10_000)
     .describe('lines of app output kept per app (a capped Redis stream)'),
-  GASPER_LOG_MAX_BYTES: z.coerce.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(8 * 1024 * 1024)
-    .meta({ description: "bytes of app output kept per app in Redis (64 KiB to 1 GiB): the oldest lines go first, whichever of this and `GASPER_LOG_LINES` is reached first", shownDefault: '`8388608` (8 MiB)' }),
-  GASPER_LOG_LINE_MAX_BYTES: z.coerce.number().int().min(256).max(1024 * 1024).default(8 * 1024)
-    .describe('longest line of app output kept (256 to 1048576 bytes); a longer one is cut and ends with `… [truncated N bytes]`'),
-  GASPER_LOG_FOLLOWS_PER_USER: z.coerce.number().int().min(1).max(100_000).default(10)
-    .describe('log follows (`GET /apps/:name/logs?follow=1`) one user may hold open at once on one API process; one more gets `429`'),
-  GASPER_LOG_FOLLOWS_MAX: z.coerce.number().int().min(1).max(100_000).default(500)
-    .describe('log follows open at once on one API process, all users together; one more gets `429`. They share one Redis connection'),
-  GASPER_METRICS_INTERVAL_MS: z.coerce.number().int().min(500).default(5000)
+  GASPER_LOG_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024)
+    .max(1024 * 1024 * 1024)
+    .default(8 * 1024 * 1024)
+    .meta({
+      description:
+        'bytes of app output kept per app in Redis (64 KiB to 1 GiB): the oldest lines go first, whichever of this and `GASPER_LOG_LINES` is reached first',
+      shownDefault: '`8388608` (8 MiB)',
+    }),
+  GASPER_LOG_LINE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(256)
+    .max(1024 * 1024)
+    .default(8 * 1024)
+    .describe(
+      'longest line of app output kept (256 to 1048576 bytes); a longer one is cut and ends with `… [truncated N bytes]`',
+    ),
+  GASPER_LOG_FOLLOWS_PER_USER: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(10)
+    .describe(
+      'log follows (`GET /apps/:name/logs?follow=1`) one user may hold open at once on one API process; one more gets `429`',
+    ),
+  GASPER_LOG_FOLLOWS_MAX: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(500)
+    .describe(
+      'log follows open at once on one API process, all users together; one more gets `429`. They share one Redis connection',
+    ),
+  GASPER_METRICS_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(500)
+    .default(5000)
     .describe('pause between two rounds of CPU and memory sampling on each node'),
   GASPER_METRICS_HISTORY: z.coerce.number().int().min(2).max(10_000).default(60).describe('samples kept per instance'),
-  GASPER_METRICS_TOKEN: optional.pipe(z.string().min(16, 'must be at least 16 characters').optional())
-    .describe('a token (16+ characters) that can read `GET /metrics` and nothing else. The admin token can always read it'),
-  GASPER_DNS_PORT: port.default(8053)
-    .describe('DNS port, UDP and TCP. Use `53` in production. The default needs no privileges and avoids 5353, which is mDNS (avahi)'),
-  GASPER_DNS_HOST: z.string().min(1).default('0.0.0.0').describe('address the DNS server listens on. `::` listens on IPv6'),
+  GASPER_METRICS_TOKEN: optional
+    .pipe(z.string().min(16, 'must be at least 16 characters').optional())
+    .describe(
+      'a token (16+ characters) that can read `GET /metrics` and nothing else. The admin token can always read it',
+    ),
+  GASPER_DNS_PORT: port
+    .default(8053)
+    .describe(
+      'DNS port, UDP and TCP. Use `53` in production. The default needs no privileges and avoids 5353, which is mDNS (avahi)',
+    ),
+  GASPER_DNS_HOST: z
+    .string()
+    .min(1)
+    .default('0.0.0.0')
+    .describe('address the DNS server listens on. `::` listens on IPv6'),
   GASPER_DNS_PROXY_ADDRESSES: optional.meta({
-    description: 'comma-separated IPv4/IPv6 addresses that `<app>.<domain>` resolves to (A and AAAA): where the proxy listens',
+    description:
+      'comma-separated IPv4/IPv6 addresses that `<app>.<domain>` resolves to (A and AAAA): where the proxy listens',
     shownDefault: '`GASPER_NODE_ADDRESS`',
   }),
   GASPER_DNS_NAMESERVERS: optional.meta({
@@ -182,47 +380,145 @@ export const envSchema = z.object({
     description: "addresses of the NS names inside the zone (the delegation's glue)",
     shownDefault: '`GASPER_DNS_PROXY_ADDRESSES`',
   }),
-  GASPER_DNS_TTL: z.coerce.number().int().min(0).max(86_400).default(30)
+  GASPER_DNS_TTL: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(86_400)
+    .default(30)
     .describe('TTL of every record, and the negative-caching TTL (SOA minimum), in seconds'),
-  GASPER_KEEP_RELEASES: z.coerce.number().int().min(1).max(100).default(5)
+  GASPER_KEEP_RELEASES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(5)
     .describe('release directories kept on disk per app (rollback targets)'),
-  GASPER_DEFAULT_CPU: z.coerce.number().min(0.05).max(256).default(1)
+  GASPER_DEFAULT_CPU: z.coerce
+    .number()
+    .min(0.05)
+    .max(256)
+    .default(1)
     .describe('CPU cores per instance when the app asks for none'),
-  GASPER_DEFAULT_MEMORY_MB: z.coerce.number().int().min(32).default(512)
+  GASPER_DEFAULT_MEMORY_MB: z.coerce
+    .number()
+    .int()
+    .min(32)
+    .default(512)
     .describe('memory per instance (MiB, swap disabled) when the app asks for none'),
-  GASPER_MAX_CPU: z.coerce.number().min(0.05).max(256).default(4).describe('the most CPU cores per instance an app may ask for'),
-  GASPER_MAX_MEMORY_MB: z.coerce.number().int().min(32).default(4096)
+  GASPER_MAX_CPU: z.coerce
+    .number()
+    .min(0.05)
+    .max(256)
+    .default(4)
+    .describe('the most CPU cores per instance an app may ask for'),
+  GASPER_MAX_MEMORY_MB: z.coerce
+    .number()
+    .int()
+    .min(32)
+    .default(4096)
     .describe('the most memory per instance (MiB) an app may ask for'),
-  GASPER_MAX_INSTANCES: z.coerce.number().int().min(1).max(100).default(10).describe('the most instances an app may ask for'),
+  GASPER_MAX_INSTANCES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(10)
+    .describe('the most instances an app may ask for'),
   GASPER_PIDS_LIMIT: z.coerce.number().int().min(16).default(1024).describe('processes and threads per container'),
-  GASPER_BUILD_MEMORY_MB: z.coerce.number().int().min(32).default(1024)
-    .describe('memory of a build container (MiB, swap disabled). A build that needs more is OOM-killed and fails saying so (not retried)'),
+  GASPER_BUILD_MEMORY_MB: z.coerce
+    .number()
+    .int()
+    .min(32)
+    .default(1024)
+    .describe(
+      'memory of a build container (MiB, swap disabled). A build that needs more is OOM-killed and fails saying so (not retried)',
+    ),
   GASPER_BUILD_CPU: z.coerce.number().min(0.05).max(256).default(1).describe('CPU cores of a build container'),
-  GASPER_BUILD_PIDS_LIMIT: z.coerce.number().int().min(16).default(1024).describe('processes and threads of a build container'),
-  GASPER_TMP_MB: z.coerce.number().int().min(1).max(65_536).default(128)
-    .describe("size of the tmpfs mounted at an app container's `/tmp` (MiB; it counts against the app's memory too). Builds keep `/tmp` on their writable layer, under `GASPER_APP_DISK_MB`"),
-  GASPER_APP_DISK_MB: z.coerce.number().int().min(1).default(4096)
-    .describe("disk one release of an app may use on a node: its release directory (`/app`) plus its containers' writable layers. Over it, the app's instances there are stopped and the app is `crashed`, or the build fails. Checked every `GASPER_DISK_CHECK_INTERVAL_MS`, not enforced by the kernel"),
-  GASPER_DISK_CHECK_INTERVAL_MS: z.coerce.number().int().min(500).default(15_000)
+  GASPER_BUILD_PIDS_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(16)
+    .default(1024)
+    .describe('processes and threads of a build container'),
+  GASPER_TMP_MB: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(65_536)
+    .default(128)
+    .describe(
+      "size of the tmpfs mounted at an app container's `/tmp` (MiB; it counts against the app's memory too). Builds keep `/tmp` on their writable layer, under `GASPER_APP_DISK_MB`",
+    ),
+  GASPER_APP_DISK_MB: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(4096)
+    .describe(
+      "disk one release of an app may use on a node: its release directory (`/app`) plus its containers' writable layers. Over it, the app's instances there are stopped and the app is `crashed`, or the build fails. Checked every `GASPER_DISK_CHECK_INTERVAL_MS`, not enforced by the kernel",
+    ),
+  GASPER_DISK_CHECK_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(500)
+    .default(15_000)
     .describe('how often a worker measures the disk its apps and builds use (see `GASPER_APP_DISK_MB`)'),
-  GASPER_DRAIN_GRACE_MS: z.coerce.number().int().min(0).default(1000)
+  GASPER_DRAIN_GRACE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(1000)
     .describe('least time old instances keep serving after the switch'),
-  GASPER_DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000)
+  GASPER_DRAIN_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(30_000)
     .describe("longest wait for old instances' connections to close"),
-  GASPER_STOP_TIMEOUT_S: z.coerce.number().int().min(0).max(600).default(10)
+  GASPER_STOP_TIMEOUT_S: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(600)
+    .default(10)
     .describe('SIGTERM → SIGKILL delay when a container is stopped'),
-  GASPER_HEALTH_INTERVAL_MS: z.coerce.number().int().min(200).default(5000)
+  GASPER_HEALTH_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(200)
+    .default(5000)
     .describe('period of the health check of running instances'),
-  GASPER_HEALTH_FAILURES: z.coerce.number().int().min(1).max(100).default(3)
+  GASPER_HEALTH_FAILURES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(3)
     .describe('failed checks in a row that make an instance unhealthy'),
-  GASPER_RESTART_BACKOFF_MS: z.coerce.number().int().min(10).default(1000)
+  GASPER_RESTART_BACKOFF_MS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .default(1000)
     .describe('first restart delay after a crash, doubled per recent crash'),
   GASPER_RESTART_BACKOFF_MAX_MS: z.coerce.number().int().min(10).default(60_000).describe('the longest restart delay'),
-  GASPER_CRASH_LOOP_RESTARTS: z.coerce.number().int().min(1).max(100).default(5)
+  GASPER_CRASH_LOOP_RESTARTS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(5)
     .describe('crashes within the window that make a crash loop (the instance is given up on)'),
-  GASPER_CRASH_LOOP_WINDOW_MS: z.coerce.number().int().min(1000).default(10 * 60_000)
+  GASPER_CRASH_LOOP_WINDOW_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(10 * 60_000)
     .describe('the window in which crashes are counted'),
-  GASPER_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')
+  GASPER_LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
     .describe('pino level. Logs are JSON on stdout, with secrets redacted'),
 });
 
@@ -255,7 +551,13 @@ export interface Config {
    * how often a worker reconciles its containers, and how often BullMQ looks for jobs whose
    * worker died (stalled jobs are run again).
    */
-  nodes: { heartbeatMs: number; timeoutMs: number; reconcileIntervalMs: number; stalledIntervalMs: number; cpuOvercommit: number };
+  nodes: {
+    heartbeatMs: number;
+    timeoutMs: number;
+    reconcileIntervalMs: number;
+    stalledIntervalMs: number;
+    cpuOvercommit: number;
+  };
   adminToken: string | undefined;
   secretKey: string | undefined;
   allowLocalRepos: boolean;
@@ -316,7 +618,10 @@ export interface Config {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly variable: string, reason: string) {
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
     super(`${variable}: ${reason}`);
     this.name = 'ConfigError';
   }
@@ -325,7 +630,10 @@ export class ConfigError extends Error {
 /** `node=node:20-bookworm-slim,python=python:3.12-slim` → `{node: ..., python: ...}` */
 function parseImageMap(value: string | undefined, variable = 'GASPER_RUNTIME_IMAGES'): Record<string, string> {
   const map: Record<string, string> = {};
-  for (const pair of (value ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const pair of (value ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const [runtime, image] = pair.split('=', 2).map((s) => s?.trim());
     if (!runtime || !image) throw new ConfigError(variable, `"${pair}" is not name=image`);
     map[runtime] = image;
@@ -334,15 +642,29 @@ function parseImageMap(value: string | undefined, variable = 'GASPER_RUNTIME_IMA
 }
 
 const ipAddress = z.union([z.ipv4(), z.ipv6()]);
-const proxyAddress = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6(), z.enum(['loopback', 'linklocal', 'uniquelocal'])]);
+const proxyAddress = z.union([
+  z.ipv4(),
+  z.ipv6(),
+  z.cidrv4(),
+  z.cidrv6(),
+  z.enum(['loopback', 'linklocal', 'uniquelocal']),
+]);
 const firewallTarget = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()]);
 const isProxyAddress = (item: string) => proxyAddress.safeParse(item).success;
 const dnsName = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
 
 /** A comma-separated list, each item checked; undefined when the variable is unset. */
-function parseList(variable: string, value: string | undefined, check: (item: string) => boolean, what: string): string[] | undefined {
+function parseList(
+  variable: string,
+  value: string | undefined,
+  check: (item: string) => boolean,
+  what: string,
+): string[] | undefined {
   if (value === undefined) return undefined;
-  const items = value.split(',').map((item) => item.trim().toLowerCase()).filter(Boolean);
+  const items = value
+    .split(',')
+    .map((item) => item.trim().toLowerCase())
+    .filter(Boolean);
   const bad = items.find((item) => !check(item));
   if (bad !== undefined) throw new ConfigError(variable, `"${bad}" is not ${what}`);
   if (items.length === 0) throw new ConfigError(variable, `must list at least one ${what}`);
@@ -351,7 +673,9 @@ function parseList(variable: string, value: string | undefined, check: (item: st
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
   // An empty variable means "unset" (as `FOO= gasper up` intends), not zero or an empty name.
-  const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''));
+  const given = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''),
+  );
   const parsed = envSchema.safeParse(given);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -359,14 +683,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   }
   const e = parsed.data;
   if (e.GASPER_PROXY_METRICS_PORT !== undefined && !e.GASPER_METRICS_TOKEN) {
-    throw new ConfigError('GASPER_PROXY_METRICS_PORT', 'needs GASPER_METRICS_TOKEN: the proxy serves its metrics to that token only');
+    throw new ConfigError(
+      'GASPER_PROXY_METRICS_PORT',
+      'needs GASPER_METRICS_TOKEN: the proxy serves its metrics to that token only',
+    );
   }
   return deepFreeze({
     stateDir: path.resolve(e.GASPER_STATE_DIR),
-    api: { host: e.GASPER_API_HOST, port: e.GASPER_API_PORT, ...(e.GASPER_API_URL ? { publicUrl: e.GASPER_API_URL } : {}) },
+    api: {
+      host: e.GASPER_API_HOST,
+      port: e.GASPER_API_PORT,
+      ...(e.GASPER_API_URL ? { publicUrl: e.GASPER_API_URL } : {}),
+    },
     proxy: {
-      host: e.GASPER_PROXY_HOST, port: e.GASPER_PROXY_PORT,
-      ...(e.GASPER_PROXY_METRICS_PORT !== undefined ? { metricsPort: e.GASPER_PROXY_METRICS_PORT, metricsToken: e.GASPER_METRICS_TOKEN } : {}),
+      host: e.GASPER_PROXY_HOST,
+      port: e.GASPER_PROXY_PORT,
+      ...(e.GASPER_PROXY_METRICS_PORT !== undefined
+        ? { metricsPort: e.GASPER_PROXY_METRICS_PORT, metricsToken: e.GASPER_METRICS_TOKEN }
+        : {}),
     },
     ssh: { host: e.GASPER_SSH_HOST, port: e.GASPER_SSH_PORT },
     domain: e.GASPER_DOMAIN,
@@ -375,7 +709,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     node: { id: e.GASPER_NODE_ID, address: e.GASPER_NODE_ADDRESS },
     networkPool: e.GASPER_NETWORK_POOL,
     appFirewall: e.GASPER_APP_FIREWALL,
-    appFirewallDeny: parseList('GASPER_APP_FIREWALL_DENY', e.GASPER_APP_FIREWALL_DENY, (item) => firewallTarget.safeParse(item).success, 'an IPv4/IPv6 address or CIDR') ?? [],
+    appFirewallDeny:
+      parseList(
+        'GASPER_APP_FIREWALL_DENY',
+        e.GASPER_APP_FIREWALL_DENY,
+        (item) => firewallTarget.safeParse(item).success,
+        'an IPv4/IPv6 address or CIDR',
+      ) ?? [],
     nodeDockerHost: e.GASPER_NODE_DOCKER_HOST,
     nodes: nodesConfig(e),
     adminToken: e.GASPER_ADMIN_TOKEN,
@@ -399,7 +739,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     jobAttempts: e.GASPER_JOB_ATTEMPTS,
     limits: { authFailuresPerMinute: e.GASPER_AUTH_FAILURES_PER_MINUTE, changesPerMinute: e.GASPER_CHANGES_PER_MINUTE },
     webhookMaxBytes: e.GASPER_WEBHOOK_MAX_BYTES,
-    trustedProxies: parseList('GASPER_TRUSTED_PROXIES', e.GASPER_TRUSTED_PROXIES, isProxyAddress, 'an IP address, a CIDR, or loopback/linklocal/uniquelocal') ?? [],
+    trustedProxies:
+      parseList(
+        'GASPER_TRUSTED_PROXIES',
+        e.GASPER_TRUSTED_PROXIES,
+        isProxyAddress,
+        'an IP address, a CIDR, or loopback/linklocal/uniquelocal',
+      ) ?? [],
     dns: dnsConfig(e),
     logLevel: e.GASPER_LOG_LEVEL,
     logLines: e.GASPER_LOG_LINES,
@@ -415,7 +761,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
 function nodesConfig(e: Env): Config['nodes'] {
   // Two missed heartbeats at least, or a busy moment would mark a live node down.
   if (e.GASPER_NODE_TIMEOUT_MS < 2 * e.GASPER_NODE_HEARTBEAT_MS) {
-    throw new ConfigError('GASPER_NODE_TIMEOUT_MS', `must be at least twice GASPER_NODE_HEARTBEAT_MS (${e.GASPER_NODE_HEARTBEAT_MS})`);
+    throw new ConfigError(
+      'GASPER_NODE_TIMEOUT_MS',
+      `must be at least twice GASPER_NODE_HEARTBEAT_MS (${e.GASPER_NODE_HEARTBEAT_MS})`,
+    );
   }
   return {
     heartbeatMs: e.GASPER_NODE_HEARTBEAT_MS,
@@ -428,17 +777,25 @@ function nodesConfig(e: Env): Config['nodes'] {
 
 function dnsConfig(e: Env): Config['dns'] {
   const isAddress = (item: string) => ipAddress.safeParse(item).success;
-  const proxyAddresses =
-    parseList('GASPER_DNS_PROXY_ADDRESSES', e.GASPER_DNS_PROXY_ADDRESSES, isAddress, 'an IPv4 or IPv6 address') ?? [e.GASPER_NODE_ADDRESS];
+  const proxyAddresses = parseList(
+    'GASPER_DNS_PROXY_ADDRESSES',
+    e.GASPER_DNS_PROXY_ADDRESSES,
+    isAddress,
+    'an IPv4 or IPv6 address',
+  ) ?? [e.GASPER_NODE_ADDRESS];
   return {
     host: e.GASPER_DNS_HOST,
     port: e.GASPER_DNS_PORT,
     proxyAddresses,
-    nameservers:
-      parseList('GASPER_DNS_NAMESERVERS', e.GASPER_DNS_NAMESERVERS, (item) => dnsName.test(item.replace(/\.$/, '')), 'a DNS name')?.map((n) =>
-        n.replace(/\.$/, ''),
-      ) ?? [`ns1.${e.GASPER_DOMAIN}`],
-    nsAddresses: parseList('GASPER_DNS_NS_ADDRESSES', e.GASPER_DNS_NS_ADDRESSES, isAddress, 'an IPv4 or IPv6 address') ?? proxyAddresses,
+    nameservers: parseList(
+      'GASPER_DNS_NAMESERVERS',
+      e.GASPER_DNS_NAMESERVERS,
+      (item) => dnsName.test(item.replace(/\.$/, '')),
+      'a DNS name',
+    )?.map((n) => n.replace(/\.$/, '')) ?? [`ns1.${e.GASPER_DOMAIN}`],
+    nsAddresses:
+      parseList('GASPER_DNS_NS_ADDRESSES', e.GASPER_DNS_NS_ADDRESSES, isAddress, 'an IPv4 or IPv6 address') ??
+      proxyAddresses,
     ttl: e.GASPER_DNS_TTL,
   };
 }

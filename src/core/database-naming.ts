@@ -37,5 +37,9 @@ export function linkedUrlVariable(name: string): string {
 
 /** A new backup id: sorts by time, unique enough within one database, safe in job ids and URLs. */
 export function newBackupId(now = new Date()): string {
-  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').toLowerCase()}-${crypto.randomBytes(2).toString('hex')}`;
+  return `${now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
+    .toLowerCase()}-${crypto.randomBytes(2).toString('hex')}`;
 }

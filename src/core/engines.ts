@@ -104,7 +104,10 @@ const mysql: Engine = {
   urlVariable: 'DATABASE_URL',
   namedUser: true,
   env: (c) => ({
-    MARIADB_USER: c.user, MARIADB_PASSWORD: c.password, MARIADB_DATABASE: c.database, MARIADB_RANDOM_ROOT_PASSWORD: '1',
+    MARIADB_USER: c.user,
+    MARIADB_PASSWORD: c.password,
+    MARIADB_DATABASE: c.database,
+    MARIADB_RANDOM_ROOT_PASSWORD: '1',
   }),
   // As root over the unix socket (socket authentication: only `docker exec` as root gets in).
   createUser: (c) => ({
@@ -120,7 +123,16 @@ const mysql: Engine = {
     ].join('\n'),
   }),
   loginCheck: (c) => ({
-    cmd: ['mariadb', '--protocol=TCP', '-h127.0.0.1', `-u${c.user}`, '--connect-timeout=3', '-NBe', 'SELECT 1', c.database],
+    cmd: [
+      'mariadb',
+      '--protocol=TCP',
+      '-h127.0.0.1',
+      `-u${c.user}`,
+      '--connect-timeout=3',
+      '-NBe',
+      'SELECT 1',
+      c.database,
+    ],
     env: { MYSQL_PWD: c.password },
     expect: /^1$/m,
   }),
@@ -161,7 +173,11 @@ const redis: Engine = {
     expect: /^PONG$/m,
   }),
   backup: (c) => ({
-    cmd: ['sh', '-c', 'f=$(mktemp) && redis-cli --no-auth-warning -h 127.0.0.1 --rdb "$f" >/dev/null && cat "$f"; s=$?; rm -f "$f"; exit $s'],
+    cmd: [
+      'sh',
+      '-c',
+      'f=$(mktemp) && redis-cli --no-auth-warning -h 127.0.0.1 --rdb "$f" >/dev/null && cat "$f"; s=$?; rm -f "$f"; exit $s',
+    ],
     env: { REDISCLI_AUTH: c.password },
   }),
   // Loaded by the container's command on the next start (the worker restarts it).
@@ -179,7 +195,10 @@ export const engines: Readonly<Record<string, Engine>> = Object.freeze({ postgre
 export const engineNames = Object.keys(engines);
 
 /** `<prefix>/<engine>:latest` unless GASPER_DATABASE_IMAGES names another (e.g. an official image). */
-export function engineImage(engine: string, options: { imagePrefix: string; databaseImages: Record<string, string> }): string {
+export function engineImage(
+  engine: string,
+  options: { imagePrefix: string; databaseImages: Record<string, string> },
+): string {
   return options.databaseImages[engine] ?? `${options.imagePrefix}/${engine}:latest`;
 }
 

@@ -33,7 +33,11 @@ export interface DockerScope {
 
 /** The labels that mark an object as this scope's (with the kind-specific labels beside them). */
 export function scopeLabels(scope: DockerScope): Record<string, string> {
-  return { [containerLabels.managed]: 'true', [containerLabels.installation]: scope.installation, [containerLabels.node]: scope.node };
+  return {
+    [containerLabels.managed]: 'true',
+    [containerLabels.installation]: scope.installation,
+    [containerLabels.node]: scope.node,
+  };
 }
 
 /** A Docker `label` filter selecting this scope's objects, narrowed by `extra` labels. */

@@ -60,8 +60,12 @@ interface LifecycleEnv {
 }
 
 /** `fail` builds the configuration error naming the variable (core/config.ts's ConfigError). */
-export function lifecycleOptionsFromEnv(e: LifecycleEnv, fail: (variable: string, reason: string) => Error): LifecycleOptions {
-  if (e.GASPER_DEFAULT_CPU > e.GASPER_MAX_CPU) throw fail('GASPER_DEFAULT_CPU', `must not exceed GASPER_MAX_CPU (${e.GASPER_MAX_CPU})`);
+export function lifecycleOptionsFromEnv(
+  e: LifecycleEnv,
+  fail: (variable: string, reason: string) => Error,
+): LifecycleOptions {
+  if (e.GASPER_DEFAULT_CPU > e.GASPER_MAX_CPU)
+    throw fail('GASPER_DEFAULT_CPU', `must not exceed GASPER_MAX_CPU (${e.GASPER_MAX_CPU})`);
   if (e.GASPER_DEFAULT_MEMORY_MB > e.GASPER_MAX_MEMORY_MB) {
     throw fail('GASPER_DEFAULT_MEMORY_MB', `must not exceed GASPER_MAX_MEMORY_MB (${e.GASPER_MAX_MEMORY_MB})`);
   }

@@ -8,7 +8,22 @@ export function createLogger(level: string = 'info'): Logger {
     level,
     base: undefined,
     redact: {
-      paths: ['token', '*.token', 'password', '*.password', 'secret', '*.secret', 'env', '*.env', 'authorization', '*.authorization', 'req.headers.authorization', '*.repo.token', 'credentials', '*.credentials'],
+      paths: [
+        'token',
+        '*.token',
+        'password',
+        '*.password',
+        'secret',
+        '*.secret',
+        'env',
+        '*.env',
+        'authorization',
+        '*.authorization',
+        'req.headers.authorization',
+        '*.repo.token',
+        'credentials',
+        '*.credentials',
+      ],
       censor: '[redacted]',
     },
   });

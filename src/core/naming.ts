@@ -2,7 +2,20 @@
 
 /** Names that would collide with Gasper's own hosts or confuse users. */
 export const reservedAppNames = new Set([
-  'api', 'admin', 'www', 'gasper', 'proxy', 'dns', 'ssh', 'db', 'ns', 'ns1', 'ns2', 'mail', 'localhost', 'status',
+  'api',
+  'admin',
+  'www',
+  'gasper',
+  'proxy',
+  'dns',
+  'ssh',
+  'db',
+  'ns',
+  'ns1',
+  'ns2',
+  'mail',
+  'localhost',
+  'status',
 ]);
 
 const dnsLabel = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;

@@ -133,7 +133,9 @@ function noNodeMessage(nodes: readonly CandidateNode[], exclude: ReadonlySet<str
   const down = nodes.filter((n) => !n.alive).length;
   const draining = nodes.filter((n) => n.alive && n.draining).length;
   const excluded = nodes.filter((n) => n.alive && !n.draining && exclude?.has(n.id)).length;
-  const parts = [down && `${down} down`, draining && `${draining} draining`, excluded && `${excluded} excluded`].filter(Boolean);
+  const parts = [down && `${down} down`, draining && `${draining} draining`, excluded && `${excluded} excluded`].filter(
+    Boolean,
+  );
   return `none of the ${nodes.length} registered nodes can take instances (${parts.join(', ')})`;
 }
 
@@ -160,7 +162,9 @@ function biggestHolders(slots: readonly Slot[], request: PlacementRequest): stri
   const memoryShort = slots.every((s) => s.freeMemory + 1e-9 < request.memoryBytes);
   const key = (h: Holder) => (memoryShort ? [h.memoryBytes, h.cpu] : [h.cpu, h.memoryBytes]);
   const sorted = all.sort((a, b) => key(b)[0]! - key(a)[0]! || key(b)[1]! - key(a)[1]! || (a.name < b.name ? -1 : 1));
-  const named = sorted.slice(0, namedHolders).map((h) => `${h.name} on ${h.node} (${fmtCpu(h.cpu)} CPU, ${mib(h.memoryBytes)} MiB)`);
+  const named = sorted
+    .slice(0, namedHolders)
+    .map((h) => `${h.name} on ${h.node} (${fmtCpu(h.cpu)} CPU, ${mib(h.memoryBytes)} MiB)`);
   const more = sorted.length > namedHolders ? ` and ${sorted.length - namedHolders} more` : '';
   return `; held most by ${named.join(', ')}${more}`;
 }

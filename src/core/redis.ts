@@ -35,16 +35,33 @@ async function freePort(): Promise<number> {
 export async function startEmbeddedRedis(dir: string, options: { port?: number } = {}): Promise<EmbeddedRedisHandle> {
   await fs.mkdir(dir, { recursive: true });
   const portFile = path.join(dir, 'port');
-  const port =
-    options.port ?? (Number(await fs.readFile(portFile, 'utf8').catch(() => '')) || (await freePort()));
+  const port = options.port ?? (Number(await fs.readFile(portFile, 'utf8').catch(() => '')) || (await freePort()));
   await fs.writeFile(portFile, String(port));
   const child: ChildProcess = spawn(
     'redis-server',
     [
-      '--bind', '127.0.0.1', '--port', String(port), '--dir', dir,
-      '--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction',
-      '--save', '', '--daemonize', 'no', '--protected-mode', 'yes', '--loglevel', 'warning',
-      '--logfile', path.join(dir, 'redis.log'),
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--maxmemory-policy',
+      'noeviction',
+      '--save',
+      '',
+      '--daemonize',
+      'no',
+      '--protected-mode',
+      'yes',
+      '--loglevel',
+      'warning',
+      '--logfile',
+      path.join(dir, 'redis.log'),
     ],
     { stdio: 'ignore' },
   );

@@ -8,7 +8,15 @@ import { ipv4String } from './networks.ts';
  * a cloud's metadata service are refused unless the operator allows local repositories
  * (GASPER_ALLOW_LOCAL_REPOS); metadata addresses are refused even then: no git server lives there.
  */
-type AddressClass = 'metadata' | 'loopback' | 'private' | 'link-local' | 'CGNAT' | 'unspecified' | 'multicast' | 'reserved';
+type AddressClass =
+  | 'metadata'
+  | 'loopback'
+  | 'private'
+  | 'link-local'
+  | 'CGNAT'
+  | 'unspecified'
+  | 'multicast'
+  | 'reserved';
 
 const ranges: Array<[AddressClass, string, number, 'ipv4' | 'ipv6']> = [
   ['metadata', '169.254.169.254', 32, 'ipv4'],
@@ -103,7 +111,9 @@ export function addressProblem(host: string, address: string, options: { allowLo
   const kind = `${cls === 'metadata' ? 'cloud metadata' : cls} address`;
   // An address the user wrote (in any spelling) is shown; a name's address is not: it would give
   // a tenant a map of the internal network.
-  const what = literalAddress(host) ? `host ${host === address ? address : `${host} (${address})`} is a ${kind}` : `host ${host} resolves to a ${kind}`;
+  const what = literalAddress(host)
+    ? `host ${host === address ? address : `${host} (${address})`} is a ${kind}`
+    : `host ${host} resolves to a ${kind}`;
   if (cls === 'metadata') return `${what}, never cloned from`;
   if (options.allowLocal) return undefined;
   return `${what}; repositories must be on the public internet (GASPER_ALLOW_LOCAL_REPOS allows others)`;

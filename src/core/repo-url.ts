@@ -38,9 +38,18 @@ export function parseRepoUrl(url: string): RepoUrlParts | undefined {
   } catch {
     return undefined;
   }
-  const [host, username, password, path] = [parsed.hostname, parsed.username, parsed.password, parsed.pathname].map(decode);
+  const [host, username, password, path] = [parsed.hostname, parsed.username, parsed.password, parsed.pathname].map(
+    decode,
+  );
   if (host === undefined || username === undefined || password === undefined || path === undefined) return undefined;
-  return { kind: parsed.protocol === 'file:' ? 'file' : 'url', scheme: parsed.protocol.slice(0, -1), host, username, password, path };
+  return {
+    kind: parsed.protocol === 'file:' ? 'file' : 'url',
+    scheme: parsed.protocol.slice(0, -1),
+    host,
+    username,
+    password,
+    path,
+  };
 }
 
 export function repoUrlProblem(url: string, options: { allowLocal: boolean }): string | undefined {
@@ -53,7 +62,8 @@ export function repoUrlProblem(url: string, options: { allowLocal: boolean }): s
   // (http://example.com\\@127.0.0.1/ is example.com to one and 127.0.0.1 to the other), and
   // two "@" in the authority split differently from one parser to the next.
   if (url.includes('\\')) return 'must not contain "\\"';
-  if ((/^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(url)?.[1] ?? '').split('@').length > 2) return 'must not contain more than one "@" before the host';
+  if ((/^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(url)?.[1] ?? '').split('@').length > 2)
+    return 'must not contain more than one "@" before the host';
   const parts = parseRepoUrl(url);
   if (!parts) return 'must be a URL (https://, http://, ssh://, git:// or user@host:path) with valid %-escapes';
   if (parts.kind === 'file') {
@@ -102,8 +112,10 @@ export function branchProblem(branch: string): string | undefined {
   if (branch === '@') return 'must not be "@"';
   // eslint-disable-next-line no-control-regex
   if (/[\0-\x20\x7f~^:?*[\\]/.test(branch)) return 'must not contain spaces, control characters or ~^:?*[\\';
-  if (branch.includes('..') || branch.includes('@{') || branch.includes('//')) return 'must not contain "..", "@{" or "//"';
-  if (branch.startsWith('/') || branch.endsWith('/') || branch.endsWith('.')) return 'must not start or end with "/" or end with "."';
+  if (branch.includes('..') || branch.includes('@{') || branch.includes('//'))
+    return 'must not contain "..", "@{" or "//"';
+  if (branch.startsWith('/') || branch.endsWith('/') || branch.endsWith('.'))
+    return 'must not start or end with "/" or end with "."';
   if (branch.split('/').some((part) => part.startsWith('.') || part.endsWith('.lock'))) {
     return 'no component may start with "." or end with ".lock"';
   }

@@ -33,7 +33,10 @@ export interface ResolvedResources {
   memoryMb: number;
 }
 
-export function resolveResources(requested: { cpu?: number; memory?: number } | undefined, policy: ResourcePolicy): ResolvedResources {
+export function resolveResources(
+  requested: { cpu?: number; memory?: number } | undefined,
+  policy: ResourcePolicy,
+): ResolvedResources {
   return { cpu: requested?.cpu ?? policy.defaultCpu, memoryMb: requested?.memory ?? policy.defaultMemoryMb };
 }
 

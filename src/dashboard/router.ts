@@ -45,7 +45,9 @@ export function dashboardRouter(): Router {
   const router = Router();
   router.use(securityHeaders);
   // Relative URLs in the page resolve under /dashboard/ only with the trailing slash.
-  router.get('/', (req, res, next) => (req.originalUrl.split('?')[0]!.endsWith('/') ? next() : res.redirect(301, '/dashboard/')));
+  router.get('/', (req, res, next) =>
+    req.originalUrl.split('?')[0]!.endsWith('/') ? next() : res.redirect(301, '/dashboard/'),
+  );
   // Public facts the create form needs, so the page never hard-codes them.
   router.get('/settings.json', (_req, res) => {
     res.json({ runtimes: runtimeNames });

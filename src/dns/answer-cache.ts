@@ -19,7 +19,10 @@ export class AnswerCache {
   private entries = new Map<number, Entry>();
   private count = 0;
 
-  constructor(private readonly zone: Zone, private readonly maxEntries = 20_000) {}
+  constructor(
+    private readonly zone: Zone,
+    private readonly maxEntries = 20_000,
+  ) {}
 
   get(msg: Buffer, q: QueryView): EncodedAnswer {
     for (let e = this.entries.get(q.hash); e; e = e.next) {

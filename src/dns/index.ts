@@ -87,7 +87,10 @@ export async function startDns(options: DnsOptions, deps: { log: Logger }): Prom
     } catch {
       /* keep the default */
     }
-    log.info({ port, host: options.host, zone: zone.apex, apps: zone.apps.size, databases: zone.databases.size }, 'dns listening');
+    log.info(
+      { port, host: options.host, zone: zone.apex, apps: zone.apps.size, databases: zone.databases.size },
+      'dns listening',
+    );
     let closing: Promise<void> | undefined;
     return {
       port,
@@ -109,7 +112,12 @@ export async function startDns(options: DnsOptions, deps: { log: Logger }): Prom
  * Binds TCP and UDP to one port. With port 0, TCP picks a free port and UDP takes the same; if
  * another process holds that UDP port, a few other ports are tried.
  */
-async function listenBoth(tcp: net.Server, createUdp: () => dgram.Socket, host: string, port: number): Promise<{ udp: dgram.Socket; port: number }> {
+async function listenBoth(
+  tcp: net.Server,
+  createUdp: () => dgram.Socket,
+  host: string,
+  port: number,
+): Promise<{ udp: dgram.Socket; port: number }> {
   for (let attempt = 0; ; attempt++) {
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', reject);

@@ -17,7 +17,10 @@ function asResources(records: ResourceRecord[]): DnsResource[] {
 
 /** The wire length of a plain name's encoding (labels, no compression). */
 function nameLength(name: string): number {
-  return name.split('.').filter(Boolean).reduce((sum, label) => sum + label.length + 1, 1);
+  return name
+    .split('.')
+    .filter(Boolean)
+    .reduce((sum, label) => sum + label.length + 1, 1);
 }
 
 /**
@@ -28,7 +31,12 @@ function nameLength(name: string): number {
  * asked may not be one dns2 can write back (escaped bytes).
  */
 export function encodeAnswer(name: string, qtype: number, qclass: number, answer: QueryAnswer): EncodedAnswer {
-  const base = { rcode: answer.rcode, authoritative: answer.authoritative, ancount: answer.answers.length, nscount: answer.authority.length };
+  const base = {
+    rcode: answer.rcode,
+    authoritative: answer.authoritative,
+    ancount: answer.answers.length,
+    nscount: answer.authority.length,
+  };
   if (answer.answers.length === 0) {
     const tail = Buffer.concat(asResources(answer.authority).map((record) => Packet.Resource.encode(record)));
     return { ...base, tail };

@@ -19,7 +19,9 @@ export class Responder {
 
   answer(message: Buffer, transport: 'udp' | 'tcp'): Buffer | undefined {
     const q = this.view;
-    const fast = parseQuery(message, q) ? assembleResponse(message, q, this.cache.get(message, q), transport) : undefined;
+    const fast = parseQuery(message, q)
+      ? assembleResponse(message, q, this.cache.get(message, q), transport)
+      : undefined;
     return fast ?? respondToMessage(message, this.zone, transport);
   }
 

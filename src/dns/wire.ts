@@ -45,7 +45,8 @@ export function parseQuery(msg: Buffer, out: QueryView): boolean {
   if (length < HEADER + 5) return false;
   // flags: QR (0x80) and opcode (0x78) of byte 2 must be zero; TC (0x02) too.
   if ((msg[2]! & 0xfa) !== 0) return false;
-  if (msg[4] !== 0 || msg[5] !== 1 || msg[6] !== 0 || msg[7] !== 0 || msg[8] !== 0 || msg[9] !== 0 || msg[10] !== 0) return false;
+  if (msg[4] !== 0 || msg[5] !== 1 || msg[6] !== 0 || msg[7] !== 0 || msg[8] !== 0 || msg[9] !== 0 || msg[10] !== 0)
+    return false;
   const arcount = msg[11]!;
   if (arcount > 1) return false;
 
@@ -118,7 +119,8 @@ export function nameText(msg: Buffer, nameEnd: number): string {
     if (text) text += '.';
     for (pos++; pos < end; pos++) {
       const c = lower(msg[pos]!);
-      text += c > 0x20 && c < 0x7f && c !== 0x2e && c !== 0x5c ? String.fromCharCode(c) : `\\${String(c).padStart(3, '0')}`;
+      text +=
+        c > 0x20 && c < 0x7f && c !== 0x2e && c !== 0x5c ? String.fromCharCode(c) : `\\${String(c).padStart(3, '0')}`;
     }
   }
   return text;
@@ -142,7 +144,12 @@ const OPT_RECORD = Buffer.from([0, 0, TYPE_OPT, EDNS_UDP_SIZE >> 8, EDNS_UDP_SIZ
  * record when the query had one. Over UDP, returns undefined when it would not fit the client's
  * limit, so the caller can answer with TC through the general path.
  */
-export function assembleResponse(msg: Buffer, q: QueryView, answer: EncodedAnswer, transport: 'udp' | 'tcp' = 'udp'): Buffer | undefined {
+export function assembleResponse(
+  msg: Buffer,
+  q: QueryView,
+  answer: EncodedAnswer,
+  transport: 'udp' | 'tcp' = 'udp',
+): Buffer | undefined {
   const size = q.questionEnd + answer.tail.length + (q.edns ? OPT_RECORD.length : 0);
   if (transport === 'udp' && size > (q.edns ? EDNS_UDP_SIZE : PLAIN_UDP_SIZE)) return undefined;
   const out = Buffer.allocUnsafe(size);

@@ -134,12 +134,16 @@ function addressRecords(name: string, addresses: readonly string[], ttl: number)
 export function recordsAt(name: string, zone: Zone): ResourceRecord[] | undefined {
   const { apex, ttl } = zone;
   if (name === apex) {
-    return [soaRecord(zone), ...zone.nameservers.map((ns): ResourceRecord => ({ name, type: RRType.NS, class: RRClass.IN, ttl, ns }))];
+    return [
+      soaRecord(zone),
+      ...zone.nameservers.map((ns): ResourceRecord => ({ name, type: RRType.NS, class: RRClass.IN, ttl, ns })),
+    ];
   }
   if (zone.nameservers.includes(name)) return addressRecords(name, zone.nsAddresses, ttl);
   const relative = name.slice(0, name.length - apex.length - 1);
   if (relative === 'db') return zone.databases.size > 0 ? [] : undefined; // `db` is reserved: never an app
-  if (!relative.includes('.')) return zone.apps.has(relative) ? addressRecords(name, zone.proxyAddresses, ttl) : undefined;
+  if (!relative.includes('.'))
+    return zone.apps.has(relative) ? addressRecords(name, zone.proxyAddresses, ttl) : undefined;
   const database = relative.endsWith('.db') ? relative.slice(0, -3) : '';
   if (database && !database.includes('.')) {
     const address = zone.databases.get(database);
@@ -149,7 +153,7 @@ export function recordsAt(name: string, zone: Zone): ResourceRecord[] | undefine
 }
 
 export function isInZone(name: string, apex: string): boolean {
-  return name === apex || (name.endsWith(apex) && name.charCodeAt(name.length - apex.length - 1) === 46 /* . */);
+  return name === apex || (name.endsWith(apex) && name.charCodeAt(name.length - apex.length - 1) === 46) /* . */;
 }
 
 /**
@@ -167,6 +171,7 @@ export function answerQuery(question: Question, zone: Zone): QueryAnswer {
   const records = recordsAt(name, zone);
   if (!records) return { rcode: Rcode.NXDOMAIN, authoritative: true, answers: [], authority: [soaRecord(zone)] };
   const answers = question.type === RRType.ANY ? records : records.filter((r) => r.type === question.type);
-  if (answers.length === 0) return { rcode: Rcode.NOERROR, authoritative: true, answers: [], authority: [soaRecord(zone)] };
+  if (answers.length === 0)
+    return { rcode: Rcode.NOERROR, authoritative: true, answers: [], authority: [soaRecord(zone)] };
   return { rcode: Rcode.NOERROR, authoritative: true, answers, authority: [] };
 }

@@ -55,7 +55,13 @@ export const nodeStateEvent = z.object({
   address: z.string(),
 });
 
-export const eventSchema = z.discriminatedUnion('type', [appInstancesEvent, appRemovedEvent, databaseStateEvent, databaseRemovedEvent, nodeStateEvent]);
+export const eventSchema = z.discriminatedUnion('type', [
+  appInstancesEvent,
+  appRemovedEvent,
+  databaseStateEvent,
+  databaseRemovedEvent,
+  nodeStateEvent,
+]);
 export type GasperEvent = z.infer<typeof eventSchema>;
 export type AppInstancesEvent = z.infer<typeof appInstancesEvent>;
 export type DatabaseStateEvent = z.infer<typeof databaseStateEvent>;

@@ -34,11 +34,7 @@ export interface SubscriptionHandle {
  * transaction as the stream's last id), then every event after that id, blocking on XREAD.
  * `redis` must be a connection of its own: a blocking read holds it.
  */
-export function subscribeEvents(
-  redis: Redis,
-  onEvent: (event: GasperEvent) => void,
-  log: Logger,
-): SubscriptionHandle {
+export function subscribeEvents(redis: Redis, onEvent: (event: GasperEvent) => void, log: Logger): SubscriptionHandle {
   let closing = false;
   const parse = (raw: string | undefined): GasperEvent | undefined => {
     let result;

@@ -2,8 +2,14 @@ import type { Redis } from 'ioredis';
 import { jobAdder, type EnqueuedJob } from './enqueue.ts';
 import type { NodeQueues } from './queues.ts';
 import {
-  backupDatabaseJob, deleteDatabaseJob, provisionDatabaseJob, restoreDatabaseJob, rotateDatabasePasswordJob,
-  type BackupJobData, type DatabaseJobData, type RotateJobData,
+  backupDatabaseJob,
+  deleteDatabaseJob,
+  provisionDatabaseJob,
+  restoreDatabaseJob,
+  rotateDatabasePasswordJob,
+  type BackupJobData,
+  type DatabaseJobData,
+  type RotateJobData,
 } from './database-jobs.ts';
 
 /** Every job is enqueued on behalf of a user, who (with admins) may then see it. */
@@ -24,7 +30,9 @@ export function createDatabaseEnqueuer(redis: Redis, queues: NodeQueues, attempt
     remove: (node, d, owner) => add(node, deleteDatabaseJob, `db-delete-${base(d)}`, d, owner),
     backup: (node, d, owner) => add(node, backupDatabaseJob, `db-backup-${base(d)}-${d.backup}`, d, owner),
     // A backup may be restored many times: each request names its attempt.
-    restore: (node, d, attempt, owner) => add(node, restoreDatabaseJob, `db-restore-${base(d)}-${d.backup}-${attempt}`, d, owner),
-    rotatePassword: (node, d, owner) => add(node, rotateDatabasePasswordJob, `db-rotate-${base(d)}-v${d.version}`, d, owner),
+    restore: (node, d, attempt, owner) =>
+      add(node, restoreDatabaseJob, `db-restore-${base(d)}-${d.backup}-${attempt}`, d, owner),
+    rotatePassword: (node, d, owner) =>
+      add(node, rotateDatabasePasswordJob, `db-rotate-${base(d)}-v${d.version}`, d, owner),
   };
 }

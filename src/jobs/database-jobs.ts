@@ -22,6 +22,9 @@ export type BackupJobData = z.infer<typeof backupDatabaseJob.schema>;
 export type RotateJobData = z.infer<typeof rotateDatabasePasswordJob.schema>;
 
 export const databaseJobNames: ReadonlySet<string> = new Set([
-  provisionDatabaseJob.name, deleteDatabaseJob.name, backupDatabaseJob.name, restoreDatabaseJob.name,
+  provisionDatabaseJob.name,
+  deleteDatabaseJob.name,
+  backupDatabaseJob.name,
+  restoreDatabaseJob.name,
   rotateDatabasePasswordJob.name,
 ]);

@@ -2,7 +2,14 @@ import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import { keys } from '../core/keys.ts';
 import { defaultJobOptions, jobRetentionSeconds, type NodeQueues } from './queues.ts';
-import { deleteAppJob, deployAppJob, operateAppJob, type DeleteAppData, type DeployAppData, type OperateAppData } from './schemas.ts';
+import {
+  deleteAppJob,
+  deployAppJob,
+  operateAppJob,
+  type DeleteAppData,
+  type DeployAppData,
+  type OperateAppData,
+} from './schemas.ts';
 
 export interface EnqueuedJob {
   id: string;
@@ -31,7 +38,13 @@ export interface JobDefinition<S extends z.ZodType> {
  * again after a failure (say, Docker was down) means "try once more".
  */
 export function jobAdder(redis: Redis, queues: NodeQueues, attempts: number) {
-  return async function add<S extends z.ZodType>(node: string, job: JobDefinition<S>, id: string, data: z.infer<S>, owner: string): Promise<EnqueuedJob> {
+  return async function add<S extends z.ZodType>(
+    node: string,
+    job: JobDefinition<S>,
+    id: string,
+    data: z.infer<S>,
+    owner: string,
+  ): Promise<EnqueuedJob> {
     const queue = queues.forNode(node);
     await redis
       .multi()
@@ -61,7 +74,8 @@ export function createEnqueuer(redis: Redis, queues: NodeQueues, attempts: numbe
     };
   }
   return {
-    deployApp: (nodes, data, owner) => fanOut(deployAppJob, `deploy-${data.app}-${data.uid}-${data.release}`)(nodes, data, owner),
+    deployApp: (nodes, data, owner) =>
+      fanOut(deployAppJob, `deploy-${data.app}-${data.uid}-${data.release}`)(nodes, data, owner),
     // One deletion per incarnation: asking twice returns the job already queued.
     deleteApp: (nodes, data, owner) => fanOut(deleteAppJob, `delete-${data.app}-${data.uid}`)(nodes, data, owner),
     operateApp: (nodes, data, owner) => fanOut(operateAppJob, operationJobId(data))(nodes, data, owner),

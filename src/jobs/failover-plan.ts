@@ -54,13 +54,17 @@ export function planFailover(
     return {
       action: 'delete',
       result: {
-        outcome: 'deleted', containers: 0,
+        outcome: 'deleted',
+        containers: 0,
         withoutNode: `${down}: the database was deleted without it; the node's reconciliation removes its container, volume (the data) and network when it returns`,
       },
     };
   }
   if (databaseJobNames.has(job.name)) {
-    return { action: 'wait', reason: `${down}: database jobs run on the database's node only (its data is in a volume there); this one runs when the node returns` };
+    return {
+      action: 'wait',
+      reason: `${down}: database jobs run on the database's node only (its data is in a volume there); this one runs when the node returns`,
+    };
   }
   const isAppJob = job.name === deployAppJob.name || job.name === operateAppJob.name || job.name === deleteAppJob.name;
   const data = job.data as { app?: unknown; uid?: unknown } | undefined;
@@ -70,11 +74,13 @@ export function planFailover(
   const ours = app !== undefined && app.uid === data.uid;
 
   if (job.name === deleteAppJob.name) {
-    if (app && (!ours || app.status !== 'deleting')) return { action: 'skip', result: { outcome: 'skipped', reason: 'app is not marked for deletion' } };
+    if (app && (!ours || app.status !== 'deleting'))
+      return { action: 'skip', result: { outcome: 'skipped', reason: 'app is not marked for deletion' } };
     return {
       action: 'delete',
       result: {
-        outcome: 'deleted', containers: 0,
+        outcome: 'deleted',
+        containers: 0,
         withoutNode: `${down}: the app was deleted without it; the node's reconciliation removes its containers and release files when it returns`,
       },
     };
@@ -83,11 +89,18 @@ export function planFailover(
   if (!ours) return { action: 'fail', reason: `${down}; the app no longer exists` };
   if (app.status === 'deleting') return { action: 'fail', reason: `${down}; the app is being deleted` };
   if (placedOn(app, node.id)) {
-    return { action: 'wait', reason: `${down}: no other node had room for the app, so the job runs when the node returns` };
+    return {
+      action: 'wait',
+      reason: `${down}: no other node had room for the app, so the job runs when the node returns`,
+    };
   }
-  const next = app.lastJob && app.lastJob !== job.id ? `: see job ${app.lastJob}` : '; deploy it again to start it there';
+  const next =
+    app.lastJob && app.lastJob !== job.id ? `: see job ${app.lastJob}` : '; deploy it again to start it there';
   const nodes = nodesOf(app);
-  return { action: 'fail', reason: `${down}; the app was moved to node${nodes.length > 1 ? 's' : ''} ${nodes.join(', ')}${next}` };
+  return {
+    action: 'fail',
+    reason: `${down}; the app was moved to node${nodes.length > 1 ? 's' : ''} ${nodes.join(', ')}${next}`,
+  };
 }
 
 /** Whether any instance of the app is (still) placed on `node`. */

@@ -8,9 +8,14 @@ import { z } from 'zod';
 export const deployAppJob = {
   name: 'deploy-app',
   schema: z.object({
-    app: z.string(), uid: z.string(), release: z.string(),
+    app: z.string(),
+    uid: z.string(),
+    release: z.string(),
     /** Deploy exactly this commit (a push webhook's `after`) instead of the branch head. */
-    commit: z.string().regex(/^[0-9a-f]{40}$/).optional(),
+    commit: z
+      .string()
+      .regex(/^[0-9a-f]{40}$/)
+      .optional(),
   }),
 } as const;
 
@@ -27,7 +32,13 @@ export const appOperations = ['restart', 'stop', 'start', 'rollback'] as const;
 export type AppOperation = (typeof appOperations)[number];
 export const operateAppJob = {
   name: 'operate-app',
-  schema: z.object({ app: z.string(), uid: z.string(), op: z.enum(appOperations), seq: z.number().int(), release: z.string().optional() }),
+  schema: z.object({
+    app: z.string(),
+    uid: z.string(),
+    op: z.enum(appOperations),
+    seq: z.number().int(),
+    release: z.string().optional(),
+  }),
 } as const;
 
 export type DeployAppData = z.infer<typeof deployAppJob.schema>;

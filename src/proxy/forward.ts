@@ -4,8 +4,15 @@ import type { Upstream } from './route-table.ts';
 
 /** Headers that describe one connection, not the message: never forwarded (RFC 9110 §7.6.1). */
 const hopByHop = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer',
-  'transfer-encoding', 'upgrade',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
 ]);
 
 /**
@@ -31,9 +38,12 @@ export function forwardHeaders(req: http.IncomingMessage, clientIp: string, prot
   }
   const host = req.headers.host ?? '';
   out.push(
-    'X-Forwarded-For', forwardedFor ? `${forwardedFor}, ${clientIp}` : clientIp,
-    'X-Forwarded-Proto', proto,
-    'X-Forwarded-Host', host,
+    'X-Forwarded-For',
+    forwardedFor ? `${forwardedFor}, ${clientIp}` : clientIp,
+    'X-Forwarded-Proto',
+    proto,
+    'X-Forwarded-Host',
+    host,
   );
   return out;
 }
@@ -41,7 +51,12 @@ export function forwardHeaders(req: http.IncomingMessage, clientIp: string, prot
 /** Headers a `Connection` header declares hop-by-hop; undefined for the common plain values. */
 function namedInConnection(connection: string | undefined): Set<string> | undefined {
   if (!connection || connection === 'keep-alive' || connection === 'close') return undefined;
-  return new Set(connection.toLowerCase().split(',').map((s) => s.trim()));
+  return new Set(
+    connection
+      .toLowerCase()
+      .split(',')
+      .map((s) => s.trim()),
+  );
 }
 
 /** Response headers back to the client, minus hop-by-hop ones and those named in `Connection`. */

@@ -47,20 +47,35 @@ function reply(res: http.ServerResponse, status: number, body: string): void {
  * then live events): it never polls the API. Plain HTTP goes through a lean forwarder over
  * kept-alive connections; WebSocket upgrades go through http-proxy-3.
  */
-export async function startProxy(options: ProxyOptions, deps: { log: Logger; metrics?: Registry }): Promise<ProxyHandle> {
+export async function startProxy(
+  options: ProxyOptions,
+  deps: { log: Logger; metrics?: Registry },
+): Promise<ProxyHandle> {
   const log = deps.log.child({ service: 'proxy' });
   // The counters name every app; app containers may reach the host, so no token is no endpoint.
   if (options.metricsPort !== undefined && !options.metricsToken) {
-    throw new Error('the proxy metrics port (GASPER_PROXY_METRICS_PORT) needs GASPER_METRICS_TOKEN: it serves nothing without a token');
+    throw new Error(
+      'the proxy metrics port (GASPER_PROXY_METRICS_PORT) needs GASPER_METRICS_TOKEN: it serves nothing without a token',
+    );
   }
   const routes = new RouteTable(options.domain);
   const registry = deps.metrics ?? new Registry();
   const metrics = new ProxyMetrics(registry);
-  const subscription = subscribeEvents(connectRedis(options.redisUrl), (event) => {
-    routes.apply(event);
-    if (event.type === 'app.removed') metrics.forget(event.app);
-  }, log);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo', timeout: 30_000 });
+  const subscription = subscribeEvents(
+    connectRedis(options.redisUrl),
+    (event) => {
+      routes.apply(event);
+      if (event.type === 'app.removed') metrics.forget(event.app);
+    },
+    log,
+  );
+  const agent = new http.Agent({
+    keepAlive: true,
+    maxSockets: 256,
+    maxFreeSockets: 64,
+    scheduling: 'lifo',
+    timeout: 30_000,
+  });
   const timeoutMs = options.upstreamTimeoutMs ?? 60_000;
   const wsProxy = createProxyServer({ ws: true, xfwd: true });
   wsProxy.on('error', (err, _req, socket) => {
@@ -100,7 +115,11 @@ export async function startProxy(options: ProxyOptions, deps: { log: Logger; met
             if (next.kind === 'upstream' && !tried.has(next.upstream.key)) return attempt(next.upstream);
           }
         }
-        reply(res, errorStatus[kind], kind === 'timeout' ? `app ${route.app} timed out\n` : `app ${route.app} is not reachable\n`);
+        reply(
+          res,
+          errorStatus[kind],
+          kind === 'timeout' ? `app ${route.app} timed out\n` : `app ${route.app} is not reachable\n`,
+        );
       });
     };
     attempt(route.upstream);
@@ -116,7 +135,9 @@ export async function startProxy(options: ProxyOptions, deps: { log: Logger; met
     socket.once('close', () => upgraded.delete(socket));
     const route = routes.resolve(req.headers.host);
     if (route.kind !== 'upstream') {
-      socket.end(`HTTP/1.1 ${route.kind === 'unknown-host' ? '404 Not Found' : '503 Service Unavailable'}\r\nConnection: close\r\n\r\n`);
+      socket.end(
+        `HTTP/1.1 ${route.kind === 'unknown-host' ? '404 Not Found' : '503 Service Unavailable'}\r\nConnection: close\r\n\r\n`,
+      );
       return;
     }
     wsProxy.ws(req, socket, head, { target: `http://${route.upstream.key}` });
@@ -134,7 +155,10 @@ export async function startProxy(options: ProxyOptions, deps: { log: Logger; met
   });
   const port = (server.address() as AddressInfo).port;
   log.info({ port, routes: routes.size }, 'proxy listening');
-  const metricsServer = options.metricsPort === undefined ? undefined : await serveMetrics(registry, options.host, options.metricsPort, options.metricsToken!);
+  const metricsServer =
+    options.metricsPort === undefined
+      ? undefined
+      : await serveMetrics(registry, options.host, options.metricsPort, options.metricsToken!);
 
   let closing: Promise<void> | undefined;
   return {

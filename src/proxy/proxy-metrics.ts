@@ -21,15 +21,24 @@ export class ProxyMetrics {
   private readonly duration: Histogram<'app'>;
   private readonly unknownHost: Counter;
   /** Labelled children per app, so the per-request path does not hash label sets. */
-  private readonly perApp = new Map<string, { requests: Map<string, { inc(): void }>; duration: { observe(v: number): void } }>();
+  private readonly perApp = new Map<
+    string,
+    { requests: Map<string, { inc(): void }>; duration: { observe(v: number): void } }
+  >();
 
   constructor(registry: Registry) {
     const registers = [registry];
     this.requests = new Counter({
-      name: 'gasper_proxy_requests_total', help: 'Requests the proxy answered for an app, by status class', labelNames: ['app', 'status'], registers,
+      name: 'gasper_proxy_requests_total',
+      help: 'Requests the proxy answered for an app, by status class',
+      labelNames: ['app', 'status'],
+      registers,
     });
     this.errors = new Counter({
-      name: 'gasper_proxy_errors_total', help: 'Requests the proxy could not hand to the app, by reason', labelNames: ['app', 'reason'], registers,
+      name: 'gasper_proxy_errors_total',
+      help: 'Requests the proxy could not hand to the app, by reason',
+      labelNames: ['app', 'reason'],
+      registers,
     });
     this.duration = new Histogram({
       name: 'gasper_proxy_request_duration_seconds',
@@ -38,7 +47,11 @@ export class ProxyMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
-    this.unknownHost = new Counter({ name: 'gasper_proxy_unknown_host_requests_total', help: 'Requests for a host that is no app', registers });
+    this.unknownHost = new Counter({
+      name: 'gasper_proxy_unknown_host_requests_total',
+      help: 'Requests for a host that is no app',
+      registers,
+    });
   }
 
   response(app: string, status: number, seconds: number): void {

@@ -139,6 +139,7 @@ export class RouteTable {
     if ((state === 'down') === this.downNodes.has(node)) return;
     if (state === 'down') this.downNodes.add(node);
     else this.downNodes.delete(node);
-    for (const [app, instances] of this.published) if (instances.some((i) => i.node === node)) this.publish(app, instances);
+    for (const [app, instances] of this.published)
+      if (instances.some((i) => i.node === node)) this.publish(app, instances);
   }
 }

@@ -30,7 +30,13 @@ interface Entry {
 }
 
 const defaults: Required<AuthLimiterOptions> = {
-  freeFailures: 3, baseDelayMs: 500, maxDelayMs: 8_000, lockoutAfter: 20, lockoutMs: 15 * 60_000, windowMs: 15 * 60_000, maxAddresses: 10_000,
+  freeFailures: 3,
+  baseDelayMs: 500,
+  maxDelayMs: 8_000,
+  lockoutAfter: 20,
+  lockoutMs: 15 * 60_000,
+  windowMs: 15 * 60_000,
+  maxAddresses: 10_000,
 };
 
 export class AuthLimiter {
@@ -40,7 +46,8 @@ export class AuthLimiter {
   constructor(options: AuthLimiterOptions = {}) {
     this.options = { ...defaults, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
     for (const [name, value] of Object.entries(this.options)) {
-      if (!Number.isFinite(value) || value < 0) throw new RangeError(`AuthLimiter: ${name} must be a non-negative number`);
+      if (!Number.isFinite(value) || value < 0)
+        throw new RangeError(`AuthLimiter: ${name} must be a non-negative number`);
     }
   }
 

@@ -20,7 +20,10 @@ export interface AuthDeps {
   now?: () => number;
 }
 
-export type AuthOutcome = { result: 'accepted'; target: SshTarget } | { result: 'key-ok' } | { result: 'rejected'; counted: boolean };
+export type AuthOutcome =
+  | { result: 'accepted'; target: SshTarget }
+  | { result: 'key-ok' }
+  | { result: 'rejected'; counted: boolean };
 
 /**
  * Decides one authentication request. `none` and other methods are refused without counting;
@@ -65,7 +68,11 @@ export function handleAuthentication(
   const now = deps.now ?? Date.now;
   const verdict = deps.limiter.check(remote, now());
   if (!verdict.allowed) {
-    if (ctx.method !== 'none') deps.log.warn({ remote, user: ctx.username, retryAfterMs: verdict.retryAfterMs }, 'ssh authentication refused: address locked out');
+    if (ctx.method !== 'none')
+      deps.log.warn(
+        { remote, user: ctx.username, retryAfterMs: verdict.retryAfterMs },
+        'ssh authentication refused: address locked out',
+      );
     ctx.reject(offeredMethods);
     return;
   }

@@ -41,7 +41,10 @@ export const sessionMarker = 'GASPER_SSH_SESSION';
 
 /** /bin/bash where the image has it, else /bin/sh; with `-c <command>` for a command. */
 const shellCmd = (command: string | undefined) => [
-  '/bin/sh', '-c', 'if [ -x /bin/bash ]; then exec /bin/bash "$@"; fi; exec /bin/sh "$@"', 'gasper-shell',
+  '/bin/sh',
+  '-c',
+  'if [ -x /bin/bash ]; then exec /bin/bash "$@"; fi; exec /bin/sh "$@"',
+  'gasper-shell',
   ...(command === undefined ? [] : ['-c', command]),
 ];
 
@@ -123,7 +126,9 @@ export async function startContainerExec(options: ContainerExecOptions): Promise
       await ended;
       // Only now may the caller send the exit status: the client must have all the output first.
       // A client gone meanwhile takes nothing more (its channel may never call back).
-      const gone = new Promise<void>((resolve) => (stdout.destroyed ? resolve() : stdout.once('close', () => resolve())));
+      const gone = new Promise<void>((resolve) =>
+        stdout.destroyed ? resolve() : stdout.once('close', () => resolve()),
+      );
       await Promise.race([Promise.all([out.flushed(), err.flushed()]), gone]);
       finished = true;
       // The stream ends as the process exits; Docker may report it as running a moment longer.
@@ -139,7 +144,10 @@ export async function startContainerExec(options: ContainerExecOptions): Promise
       killing ??= (async () => {
         stream.destroy();
         const killer = await container.exec({
-          Cmd: ['/bin/sh', '-c', killScript, 'gasper-ssh-kill', token], User: user, AttachStdout: true, AttachStderr: true,
+          Cmd: ['/bin/sh', '-c', killScript, 'gasper-ssh-kill', token],
+          User: user,
+          AttachStdout: true,
+          AttachStderr: true,
         });
         const out = (await killer.start({ hijack: true, stdin: false })) as Duplex;
         out.resume();

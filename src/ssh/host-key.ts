@@ -30,15 +30,23 @@ export function ed25519ToOpenSsh(privateKey: crypto.KeyObject, comment = 'gasper
   const publicBlob = Buffer.concat([sshString('ssh-ed25519'), sshString(pub)]);
   const check = crypto.randomBytes(4).readUInt32BE();
   let section = Buffer.concat([
-    uint32(check), uint32(check),
-    sshString('ssh-ed25519'), sshString(pub), sshString(Buffer.concat([seed, pub])), sshString(comment),
+    uint32(check),
+    uint32(check),
+    sshString('ssh-ed25519'),
+    sshString(pub),
+    sshString(Buffer.concat([seed, pub])),
+    sshString(comment),
   ]);
   const padding = Buffer.from(Array.from({ length: (8 - (section.length % 8)) % 8 }, (_, i) => i + 1));
   section = Buffer.concat([section, padding]);
   const body = Buffer.concat([
     Buffer.from('openssh-key-v1\0'),
-    sshString('none'), sshString('none'), sshString(''), uint32(1),
-    sshString(publicBlob), sshString(section),
+    sshString('none'),
+    sshString('none'),
+    sshString(''),
+    uint32(1),
+    sshString(publicBlob),
+    sshString(section),
   ]);
   const lines = body.toString('base64').match(/.{1,70}/g)!;
   return `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join('\n')}\n-----END OPENSSH PRIVATE KEY-----\n`;

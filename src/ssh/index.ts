@@ -43,7 +43,8 @@ export interface SshHandle {
 export async function startSsh(options: SshOptions, deps: { log: Logger; docker?: Docker }): Promise<SshHandle> {
   const log = deps.log.child({ service: 'ssh' });
   const maxAuthTries = options.maxAuthTries ?? 6;
-  if (!Number.isInteger(maxAuthTries) || maxAuthTries < 1) throw new RangeError('ssh: maxAuthTries must be a positive integer');
+  if (!Number.isInteger(maxAuthTries) || maxAuthTries < 1)
+    throw new RangeError('ssh: maxAuthTries must be a positive integer');
   const limiter = new AuthLimiter(options.limiter);
   const hostKey = await ensureHostKey(options.stateDir);
   const redis = connectRedis(options.redisUrl);
@@ -78,7 +79,14 @@ export async function startSsh(options: SshOptions, deps: { log: Logger; docker?
     });
     client.on('ready', () => {
       client.on('session', (accept) => {
-        handleSession(accept(), target!, { apps, nodes, self: { nodeId: options.nodeId, dockerHost: options.dockerHost }, dockerFor, log, running });
+        handleSession(accept(), target!, {
+          apps,
+          nodes,
+          self: { nodeId: options.nodeId, dockerHost: options.dockerHost },
+          dockerFor,
+          log,
+          running,
+        });
       });
     });
     client.on('error', (err: Error) => log.debug({ err: err.message, remote }, 'ssh connection error'));
@@ -102,7 +110,11 @@ export async function startSsh(options: SshOptions, deps: { log: Logger; docker?
       closing ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const client of clients) client.end();
-        await Promise.all([...running].map((exec) => exec.kill().catch((err: Error) => log.warn({ err }, 'could not end an ssh session'))));
+        await Promise.all(
+          [...running].map((exec) =>
+            exec.kill().catch((err: Error) => log.warn({ err }, 'could not end an ssh session')),
+          ),
+        );
         await closed;
         redis.disconnect();
       })();

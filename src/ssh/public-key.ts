@@ -26,7 +26,8 @@ export function fingerprintOf(blob: Buffer): string {
 export function parsePublicKeyLine(line: string): ParsedPublicKey {
   const trimmed = line.trim();
   if (trimmed === '') return { ok: false, problem: 'is empty' };
-  if (trimmed.includes('PRIVATE KEY')) return { ok: false, problem: 'is a private key: send the public key (the .pub file)' };
+  if (trimmed.includes('PRIVATE KEY'))
+    return { ok: false, problem: 'is a private key: send the public key (the .pub file)' };
   if (/[\r\n]/.test(trimmed)) return { ok: false, problem: 'must be a single line (one OpenSSH public key)' };
   const match = /^(\S+)\s+([A-Za-z0-9+/]+={0,2})(?:\s+(.*))?$/.exec(trimmed);
   if (!match) return { ok: false, problem: 'must be an OpenSSH public key line: "<type> <base64> [comment]"' };
@@ -35,11 +36,18 @@ export function parsePublicKeyLine(line: string): ParsedPublicKey {
   if (Array.isArray(parsed) || parsed.isPrivateKey()) return { ok: false, problem: 'must be exactly one public key' };
   const blob = parsed.getPublicSSH();
   // ssh2 keeps the declared type; the blob must agree with it.
-  if (parsed.type !== match[1]) return { ok: false, problem: `declares type ${match[1]} but holds a ${parsed.type} key` };
-  if (parsed.type === 'ssh-rsa' && rsaModulusBits(blob) < 2048) return { ok: false, problem: 'is an RSA key shorter than 2048 bits' };
+  if (parsed.type !== match[1])
+    return { ok: false, problem: `declares type ${match[1]} but holds a ${parsed.type} key` };
+  if (parsed.type === 'ssh-rsa' && rsaModulusBits(blob) < 2048)
+    return { ok: false, problem: 'is an RSA key shorter than 2048 bits' };
   return {
     ok: true,
-    key: { type: parsed.type, fingerprint: fingerprintOf(blob), comment: (match[3] ?? '').trim(), blob: blob.toString('base64') },
+    key: {
+      type: parsed.type,
+      fingerprint: fingerprintOf(blob),
+      comment: (match[3] ?? '').trim(),
+      blob: blob.toString('base64'),
+    },
   };
 }
 
@@ -66,7 +74,10 @@ function rsaModulusBits(blob: Buffer): number {
  * comparison is constant-time and every registered key is compared, so the time taken does not
  * tell which key, or how much of one, matched.
  */
-export function findMatchingKey<T extends { blob: string }>(registered: readonly T[], presented: Buffer): T | undefined {
+export function findMatchingKey<T extends { blob: string }>(
+  registered: readonly T[],
+  presented: Buffer,
+): T | undefined {
   let found: T | undefined;
   for (const key of registered) {
     const blob = Buffer.from(key.blob, 'base64');

@@ -73,13 +73,21 @@ export function handleSession(session: Session, target: SshTarget, deps: Session
     let exited = false;
     const hangUp = () => {
       if (exited) return;
-      deps.log.info({ app: target.app, container: choice.instance.container }, 'ssh client went away: ending its processes');
-      current.kill().catch((err: Error) => deps.log.warn({ err, app: target.app }, 'could not end the session\'s processes'));
+      deps.log.info(
+        { app: target.app, container: choice.instance.container },
+        'ssh client went away: ending its processes',
+      );
+      current
+        .kill()
+        .catch((err: Error) => deps.log.warn({ err, app: target.app }, "could not end the session's processes"));
     };
     channel.once('close', hangUp);
     if (closed) hangUp();
     channel.pipe(current.stdin);
-    deps.log.info({ app: target.app, container: choice.instance.container, pty: pty !== undefined, command: command !== undefined }, 'ssh session started');
+    deps.log.info(
+      { app: target.app, container: choice.instance.container, pty: pty !== undefined, command: command !== undefined },
+      'ssh session started',
+    );
     const code = await current.run(channel, channel.stderr);
     exited = true;
     deps.running.delete(current);

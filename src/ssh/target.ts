@@ -22,7 +22,10 @@ export function chooseInstance(instances: readonly Instance[], target: SshTarget
   if (target.instance === undefined) return { ok: true, instance: instances[0]! };
   const instance = instances[target.instance];
   if (!instance) {
-    return { ok: false, problem: `app "${target.app}" has no instance ${target.instance} (it has ${instances.length}: 0..${instances.length - 1})` };
+    return {
+      ok: false,
+      problem: `app "${target.app}" has no instance ${target.instance} (it has ${instances.length}: 0..${instances.length - 1})`,
+    };
   }
   return { ok: true, instance };
 }
@@ -41,6 +44,10 @@ export function dockerEndpointFor(
   if (instance.node === self.nodeId) return { ok: true, endpoint: self.dockerHost };
   const node = nodes.find((n) => n.id === instance.node);
   if (!node) return { ok: false, problem: `node "${instance.node}" is not registered` };
-  if (!node.docker) return { ok: false, problem: `node "${instance.node}" does not advertise a Docker endpoint (GASPER_NODE_DOCKER_HOST)` };
+  if (!node.docker)
+    return {
+      ok: false,
+      problem: `node "${instance.node}" does not advertise a Docker endpoint (GASPER_NODE_DOCKER_HOST)`,
+    };
   return { ok: true, endpoint: node.docker };
 }

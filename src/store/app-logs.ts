@@ -30,7 +30,11 @@ export interface LogLimits {
   maxLineBytes: number;
 }
 
-export const defaultLogLimits: Readonly<LogLimits> = Object.freeze({ maxLines: 10_000, maxBytes: 8 * 1024 * 1024, maxLineBytes: 8 * 1024 });
+export const defaultLogLimits: Readonly<LogLimits> = Object.freeze({
+  maxLines: 10_000,
+  maxBytes: 8 * 1024 * 1024,
+  maxLineBytes: 8 * 1024,
+});
 
 /** What an entry costs besides its field values (ids, field names, listpack headers), roughly. */
 const entryOverhead = 40;
@@ -102,7 +106,14 @@ export function toLine([id, fields]: RawEntry): LogLine {
     for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1] ?? '';
     return '';
   };
-  return { id, instance: get('i'), release: get('r'), stream: get('s') === 'stderr' ? 'stderr' : 'stdout', timestamp: get('t'), text: get('m') };
+  return {
+    id,
+    instance: get('i'),
+    release: get('r'),
+    stream: get('s') === 'stderr' ? 'stderr' : 'stdout',
+    timestamp: get('t'),
+    text: get('m'),
+  };
 }
 
 /**
@@ -112,7 +123,10 @@ export function toLine([id, fields]: RawEntry): LogLine {
 export class AppLogStore {
   readonly limits: Readonly<LogLimits>;
 
-  constructor(private readonly redis: Redis, limits: Partial<LogLimits> = {}) {
+  constructor(
+    private readonly redis: Redis,
+    limits: Partial<LogLimits> = {},
+  ) {
     this.limits = { ...defaultLogLimits, ...limits };
   }
 
@@ -129,8 +143,19 @@ export class AppLogStore {
     if (lines.length === 0) return true;
     const args = lines.flatMap((l) => [l.stream, l.timestamp, truncateLine(l.text, this.limits.maxLineBytes)]);
     const written = await this.redis.eval(
-      appendScript, 4, keys.app(app), keys.appLogs(app), keys.appLogCursors(app), keys.appLogBytes(app),
-      this.limits.maxLines, this.limits.maxBytes, source.containerId, source.cursor, source.instance, source.release, ...args,
+      appendScript,
+      4,
+      keys.app(app),
+      keys.appLogs(app),
+      keys.appLogCursors(app),
+      keys.appLogBytes(app),
+      this.limits.maxLines,
+      this.limits.maxBytes,
+      source.containerId,
+      source.cursor,
+      source.instance,
+      source.release,
+      ...args,
     );
     return written === 1;
   }
@@ -149,7 +174,11 @@ export class AppLogStore {
    * empty) to follow from. Reads back page by page while lines are left out, at most the whole
    * capped stream.
    */
-  async tail(app: string, count: number, keep: (line: LogLine) => boolean = () => true): Promise<{ lines: LogLine[]; lastId: string }> {
+  async tail(
+    app: string,
+    count: number,
+    keep: (line: LogLine) => boolean = () => true,
+  ): Promise<{ lines: LogLine[]; lastId: string }> {
     const kept: LogLine[] = [];
     let lastId: string | undefined;
     let end = '+';

@@ -28,9 +28,16 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]) return 1`;
  * so the read-modify-write of a field has a single writer.
  */
 export class AppMetricsStore {
-  constructor(private readonly redis: Redis, private readonly history = 60) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly history = 60,
+  ) {}
 
-  async record(app: string, instance: { instance: string; node: string; release: string }, sample: ResourceSample): Promise<boolean> {
+  async record(
+    app: string,
+    instance: { instance: string; node: string; release: string },
+    sample: ResourceSample,
+  ): Promise<boolean> {
     const key = keys.appMetrics(app);
     const raw = await this.redis.hget(key, instance.instance);
     const previous = raw ? instanceMetricsSchema.safeParse(JSON.parse(raw)) : undefined;
@@ -41,7 +48,9 @@ export class AppMetricsStore {
 
   /** Drops the instances of `node` that are not in `current` (their containers are gone). */
   async prune(app: string, node: string, current: ReadonlySet<string>): Promise<void> {
-    const stale = (await this.list(app)).filter((i) => i.node === node && !current.has(i.instance)).map((i) => i.instance);
+    const stale = (await this.list(app))
+      .filter((i) => i.node === node && !current.has(i.instance))
+      .map((i) => i.instance);
     if (stale.length) await this.redis.hdel(keys.appMetrics(app), ...stale);
   }
 

@@ -17,8 +17,14 @@ export class AppStore {
    */
   async create(doc: AppDocument, releaseSeq: number): Promise<boolean> {
     const created = await this.redis.eval(
-      createScript, 3, keys.app(doc.name), keys.apps, keys.appReleaseSeq(doc.name),
-      JSON.stringify(appDocumentSchema.parse(doc)), doc.name, releaseSeq,
+      createScript,
+      3,
+      keys.app(doc.name),
+      keys.apps,
+      keys.appReleaseSeq(doc.name),
+      JSON.stringify(appDocumentSchema.parse(doc)),
+      doc.name,
+      releaseSeq,
     );
     return created === 1;
   }
@@ -42,10 +48,7 @@ export class AppStore {
    * undefined to leave the app unchanged. Resolves to the stored document, or undefined when
    * the app does not exist.
    */
-  async update(
-    name: string,
-    mutate: (doc: AppDocument) => AppDocument | undefined,
-  ): Promise<AppDocument | undefined> {
+  async update(name: string, mutate: (doc: AppDocument) => AppDocument | undefined): Promise<AppDocument | undefined> {
     const key = keys.app(name);
     for (let attempt = 0; attempt < 50; attempt++) {
       const raw = await this.redis.get(key);
@@ -64,13 +67,20 @@ export class AppStore {
   async remove(name: string): Promise<void> {
     // Rollouts have one key each (they expire anyway); an app name is a glob without wildcards.
     const rollouts: string[] = [];
-    for await (const batch of this.redis.scanStream({ match: keys.appRollout(name, '*'), count: 500 })) rollouts.push(...(batch as string[]));
+    for await (const batch of this.redis.scanStream({ match: keys.appRollout(name, '*'), count: 500 }))
+      rollouts.push(...(batch as string[]));
     await this.redis
       .multi()
-      .del(...rollouts.length ? rollouts : [keys.appRollout(name, '-')])
+      .del(...(rollouts.length ? rollouts : [keys.appRollout(name, '-')]))
       .del(
-        keys.app(name), keys.appReleaseSeq(name), keys.appReleases(name), keys.appOpSeq(name),
-        keys.appLogs(name), keys.appLogCursors(name), keys.appLogBytes(name), keys.appMetrics(name),
+        keys.app(name),
+        keys.appReleaseSeq(name),
+        keys.appReleases(name),
+        keys.appOpSeq(name),
+        keys.appLogs(name),
+        keys.appLogCursors(name),
+        keys.appLogBytes(name),
+        keys.appMetrics(name),
       )
       .srem(keys.apps, name)
       .exec();

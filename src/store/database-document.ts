@@ -1,12 +1,25 @@
 import { z } from 'zod';
 
-export const databaseStatuses = ['queued', 'provisioning', 'running', 'restarting', 'down', 'failed', 'deleting'] as const;
+export const databaseStatuses = [
+  'queued',
+  'provisioning',
+  'running',
+  'restarting',
+  'down',
+  'failed',
+  'deleting',
+] as const;
 export type DatabaseStatus = (typeof databaseStatuses)[number];
 
 export const databaseResourcesSchema = z
   .object({
     /** Memory limit of the container, in MiB. */
-    memoryMb: z.number().int().min(32).max(1024 * 1024).optional(),
+    memoryMb: z
+      .number()
+      .int()
+      .min(32)
+      .max(1024 * 1024)
+      .optional(),
     /** CPU share of the container (1.5 = one and a half cores). */
     cpus: z.number().min(0.05).max(256).optional(),
   })

@@ -1,6 +1,11 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../core/keys.ts';
-import { backupMetaSchema, databaseDocumentSchema, type BackupMeta, type DatabaseDocument } from './database-document.ts';
+import {
+  backupMetaSchema,
+  databaseDocumentSchema,
+  type BackupMeta,
+  type DatabaseDocument,
+} from './database-document.ts';
 
 const compareAndSet = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end return 0`;
 /** Picks a free port of the range for the node, from a random start, and reserves it. */
@@ -21,7 +26,12 @@ export class DatabaseStore {
   /** False when the name is taken; one script, so two requests for a name cannot both win. */
   async create(doc: DatabaseDocument): Promise<boolean> {
     const created = await this.redis.eval(
-      createScript, 2, keys.database(doc.name), keys.databases, JSON.stringify(databaseDocumentSchema.parse(doc)), doc.name,
+      createScript,
+      2,
+      keys.database(doc.name),
+      keys.databases,
+      JSON.stringify(databaseDocumentSchema.parse(doc)),
+      doc.name,
     );
     return created === 1;
   }
@@ -50,7 +60,13 @@ export class DatabaseStore {
       const next = mutate(databaseDocumentSchema.parse(JSON.parse(raw)));
       if (!next) return databaseDocumentSchema.parse(JSON.parse(raw));
       next.updatedAt = new Date().toISOString();
-      const swapped = await this.redis.eval(compareAndSet, 1, key, raw, JSON.stringify(databaseDocumentSchema.parse(next)));
+      const swapped = await this.redis.eval(
+        compareAndSet,
+        1,
+        key,
+        raw,
+        JSON.stringify(databaseDocumentSchema.parse(next)),
+      );
       if (swapped === 1) return next;
     }
     throw new Error(`database ${name}: too many concurrent updates`);
@@ -59,7 +75,9 @@ export class DatabaseStore {
   /** Reserves a host port on the node; undefined when the range is full. */
   async allocatePort(node: string, range: { min: number; max: number }): Promise<number | undefined> {
     const start = range.min + Math.floor(Math.random() * (range.max - range.min + 1));
-    const port = Number(await this.redis.eval(allocatePortScript, 1, keys.nodeDatabasePorts(node), range.min, range.max, start));
+    const port = Number(
+      await this.redis.eval(allocatePortScript, 1, keys.nodeDatabasePorts(node), range.min, range.max, start),
+    );
     return port || undefined;
   }
 
@@ -81,7 +99,9 @@ export class DatabaseStore {
 
   async listBackups(name: string): Promise<BackupMeta[]> {
     const all = await this.redis.hvals(keys.databaseBackups(name));
-    return all.map((raw) => backupMetaSchema.parse(JSON.parse(raw))).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+    return all
+      .map((raw) => backupMetaSchema.parse(JSON.parse(raw)))
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   }
 
   async getBackupMeta(name: string, id: string): Promise<BackupMeta | undefined> {
@@ -103,7 +123,11 @@ export class DatabaseStore {
     const all = await this.listBackups(name);
     const doomed = all.slice(0, Math.max(0, all.length - keep)).map((b) => b.id);
     if (doomed.length) {
-      await this.redis.multi().hdel(keys.databaseBackups(name), ...doomed).del(...doomed.map((id) => keys.databaseBackup(name, id))).exec();
+      await this.redis
+        .multi()
+        .hdel(keys.databaseBackups(name), ...doomed)
+        .del(...doomed.map((id) => keys.databaseBackup(name, id)))
+        .exec();
     }
     return doomed;
   }

@@ -29,7 +29,11 @@ export class DeployDurations {
   async observe(outcome: DeployOutcome, seconds: number): Promise<void> {
     const tx = this.redis.multi();
     for (const le of bucketsFor(seconds)) tx.hincrby(keys.deployDurations, `${outcome}|${le}`, 1);
-    tx.hincrbyfloat(keys.deployDurations, `${outcome}|sum`, seconds).hincrby(keys.deployDurations, `${outcome}|count`, 1);
+    tx.hincrbyfloat(keys.deployDurations, `${outcome}|sum`, seconds).hincrby(
+      keys.deployDurations,
+      `${outcome}|count`,
+      1,
+    );
     await tx.exec();
   }
 

@@ -8,7 +8,9 @@ export const nodeDocumentSchema = z.object({
   /** `diskBytes`: size of the filesystem holding the state directory (releases, volumes' host side). */
   capacity: z.object({ cpus: z.number(), memoryBytes: z.number(), diskBytes: z.number().optional() }),
   /** Measured at the heartbeat: load average over the last minute per CPU, memory in use, disk free. */
-  usage: z.object({ load1PerCpu: z.number(), memoryUsedBytes: z.number(), diskFreeBytes: z.number().optional() }).optional(),
+  usage: z
+    .object({ load1PerCpu: z.number(), memoryUsedBytes: z.number(), diskFreeBytes: z.number().optional() })
+    .optional(),
   /** Gasper's running containers on the node and the limits they were given (Docker NanoCpus, Memory). */
   allocations: z.object({ containers: z.number().int(), cpu: z.number(), memoryBytes: z.number() }).optional(),
   startedAt: z.string(),
@@ -41,7 +43,12 @@ export class NodeStore {
    * and the deletions recorded for it stay: a worker that comes back registers anew and cleans up.
    */
   async remove(id: string): Promise<void> {
-    await this.redis.multi().del(keys.node(id), keys.nodeState(id), keys.nodeReconcile(id)).srem(keys.nodes, id).srem(keys.nodesDraining, id).exec();
+    await this.redis
+      .multi()
+      .del(keys.node(id), keys.nodeState(id), keys.nodeReconcile(id))
+      .srem(keys.nodes, id)
+      .srem(keys.nodesDraining, id)
+      .exec();
   }
 
   /** Drained nodes take nothing new; kept apart from the document, which heartbeats rewrite. */

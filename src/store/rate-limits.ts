@@ -14,7 +14,10 @@ export interface RateDecision {
  * around a boundary. `hit` counts one event; `peek` only reads.
  */
 export class RateLimiter {
-  constructor(private readonly redis: Redis, private readonly name: string) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly name: string,
+  ) {}
 
   async hit(subject: string, limit: number, windowSeconds = 60, now = Date.now()): Promise<RateDecision> {
     const key = keys.rateLimit(this.name, subject);
@@ -41,7 +44,13 @@ export class RateLimiter {
   }
 
   /** Allowed while fewer than `ceiling` events are in the window. */
-  private decide(count: number, oldest: string[] | undefined, ceiling: number, windowSeconds: number, now: number): RateDecision {
+  private decide(
+    count: number,
+    oldest: string[] | undefined,
+    ceiling: number,
+    windowSeconds: number,
+    now: number,
+  ): RateDecision {
     const oldestAt = Number(oldest?.[1] ?? now);
     const retryAfterSeconds = Math.max(1, Math.ceil((oldestAt + windowSeconds * 1000 - now) / 1000));
     return { allowed: count < ceiling, retryAfterSeconds };

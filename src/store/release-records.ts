@@ -71,7 +71,8 @@ export class ReleaseStore {
     const parsed = releaseRecordSchema.parse({ ...record, buildLog: record.buildLog.slice(-BUILD_LOG_LINES) });
     await this.redis.hset(keys.appReleases(record.app), record.id, JSON.stringify(parsed));
     const ids = (await this.redis.hkeys(keys.appReleases(record.app))).sort();
-    if (ids.length > RECORDS_KEPT) await this.redis.hdel(keys.appReleases(record.app), ...ids.slice(0, ids.length - RECORDS_KEPT));
+    if (ids.length > RECORDS_KEPT)
+      await this.redis.hdel(keys.appReleases(record.app), ...ids.slice(0, ids.length - RECORDS_KEPT));
   }
 
   async get(app: string, id: string): Promise<ReleaseRecord | undefined> {
@@ -86,7 +87,11 @@ export class ReleaseStore {
   }
 
   /** Read-modify-write of one record (jobs of one app run one at a time, so no CAS is needed). */
-  async update(app: string, id: string, mutate: (r: ReleaseRecord) => ReleaseRecord): Promise<ReleaseRecord | undefined> {
+  async update(
+    app: string,
+    id: string,
+    mutate: (r: ReleaseRecord) => ReleaseRecord,
+  ): Promise<ReleaseRecord | undefined> {
     const current = await this.get(app, id);
     if (!current) return undefined;
     const next = mutate(current);

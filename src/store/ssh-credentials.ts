@@ -35,14 +35,21 @@ export class SshCredentialStore {
 
   async addKey(app: string, record: SshKeyRecord): Promise<WriteOutcome> {
     const added = await this.redis.eval(
-      addKeyScript, 2, keys.app(app), keys.appSshKeys(app), record.id, JSON.stringify(sshKeyRecordSchema.parse(record)),
+      addKeyScript,
+      2,
+      keys.app(app),
+      keys.appSshKeys(app),
+      record.id,
+      JSON.stringify(sshKeyRecordSchema.parse(record)),
     );
     return added === -1 ? 'no-app' : added === 1 ? 'written' : 'exists';
   }
 
   async listKeys(app: string): Promise<SshKeyRecord[]> {
     const raw = await this.redis.hvals(keys.appSshKeys(app));
-    return raw.map((r) => sshKeyRecordSchema.parse(JSON.parse(r))).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+    return raw
+      .map((r) => sshKeyRecordSchema.parse(JSON.parse(r)))
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   }
 
   /** True when the key existed. */

@@ -22,10 +22,18 @@ export type TokenRecord = z.infer<typeof tokenRecordSchema>;
 export class TokenStore {
   constructor(private readonly redis: Redis) {}
 
-  async issue(user: string, name: string, tokenScopes: readonly (typeof scopes)[number][]): Promise<{ record: TokenRecord; secret: string }> {
+  async issue(
+    user: string,
+    name: string,
+    tokenScopes: readonly (typeof scopes)[number][],
+  ): Promise<{ record: TokenRecord; secret: string }> {
     const secret = `gsp_${crypto.randomBytes(32).toString('base64url')}`;
     const record: TokenRecord = {
-      id: `tok_${crypto.randomBytes(6).toString('hex')}`, user, name, scopes: [...tokenScopes], createdAt: new Date().toISOString(),
+      id: `tok_${crypto.randomBytes(6).toString('hex')}`,
+      user,
+      name,
+      scopes: [...tokenScopes],
+      createdAt: new Date().toISOString(),
     };
     const hash = sha256(secret);
     await this.redis

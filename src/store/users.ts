@@ -32,7 +32,11 @@ export class UserStore {
   async create(user: UserDocument): Promise<boolean> {
     const created = await this.redis.eval(
       "if redis.call('SET', KEYS[1], ARGV[1], 'NX') then redis.call('SADD', KEYS[2], ARGV[2]) return 1 end return 0",
-      2, keys.user(user.name), keys.users, JSON.stringify(userDocumentSchema.parse(user)), user.name,
+      2,
+      keys.user(user.name),
+      keys.users,
+      JSON.stringify(userDocumentSchema.parse(user)),
+      user.name,
     );
     return created === 1;
   }
@@ -50,7 +54,11 @@ export class UserStore {
   }
 
   async put(user: UserDocument): Promise<void> {
-    await this.redis.multi().set(keys.user(user.name), JSON.stringify(userDocumentSchema.parse(user))).sadd(keys.users, user.name).exec();
+    await this.redis
+      .multi()
+      .set(keys.user(user.name), JSON.stringify(userDocumentSchema.parse(user)))
+      .sadd(keys.users, user.name)
+      .exec();
   }
 
   async remove(name: string): Promise<void> {

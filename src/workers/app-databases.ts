@@ -19,7 +19,10 @@ export interface DatabaseLinks {
  * its own network, so they work from inside the app whatever host port the engine has. A database
  * gone or being deleted is left out (the API refuses to delete a linked one).
  */
-export async function linkedDatabases(ctx: { redis: Redis; secrets: SecretBox }, app: AppDocument): Promise<DatabaseLinks> {
+export async function linkedDatabases(
+  ctx: { redis: Redis; secrets: SecretBox },
+  app: AppDocument,
+): Promise<DatabaseLinks> {
   const names = app.databases ?? [];
   const links: DatabaseLinks = { env: {}, networks: [] };
   if (names.length === 0) return links;
@@ -29,7 +32,10 @@ export async function linkedDatabases(ctx: { redis: Redis; secrets: SecretBox },
     const engine = db && engines[db.engine];
     if (!db || !engine || db.status === 'deleting') continue;
     const url = connectionUrl(
-      engine, { database: db.database, user: db.user, password: ctx.secrets.open(db.sealedPassword) }, databaseHostName(name), engine.port,
+      engine,
+      { database: db.database, user: db.user, password: ctx.secrets.open(db.sealedPassword) },
+      databaseHostName(name),
+      engine.port,
     );
     links.env[names.length === 1 ? engine.urlVariable : linkedUrlVariable(name)] = url;
     links.networks.push(databaseNetworkName(name, db.uid));
@@ -38,6 +44,10 @@ export async function linkedDatabases(ctx: { redis: Redis; secrets: SecretBox },
 }
 
 /** Joins the (created, not necessarily started) app container to its databases' networks. */
-export async function joinDatabaseNetworks(docker: Docker, container: string, networks: readonly string[]): Promise<void> {
+export async function joinDatabaseNetworks(
+  docker: Docker,
+  container: string,
+  networks: readonly string[],
+): Promise<void> {
   for (const network of networks) await connectNetwork(docker, network, container);
 }

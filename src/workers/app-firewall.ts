@@ -68,13 +68,28 @@ export function planFirewall(input: FirewallInput, family: 4 | 6, forwardHook: s
     ['-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'RETURN'],
     // IPv6 neighbour discovery and ICMP errors keep the bridge working; they open nothing.
     ...(family === 6 ? [['-p', 'ipv6-icmp', '-j', 'RETURN']] : []),
-    ...[...new Set(input.allowPorts)].filter((p) => p > 0).map((p) => ['-p', 'tcp', '--dport', String(p), '-j', 'RETURN']),
+    ...[...new Set(input.allowPorts)]
+      .filter((p) => p > 0)
+      .map((p) => ['-p', 'tcp', '--dport', String(p), '-j', 'RETURN']),
     ['-p', 'tcp', '-j', 'REJECT', '--reject-with', 'tcp-reset'],
     ['-j', 'REJECT', '--reject-with', reject],
   ];
   const isFamily = (address: string) => net.isIP(address.split('/')[0]!) === family;
   const fwdRules: string[][] = [
-    ...input.blocked.filter((b) => isFamily(b.address)).map((b) => ['-d', b.address, '-p', 'tcp', '--dport', String(b.port), '-j', 'REJECT', '--reject-with', 'tcp-reset']),
+    ...input.blocked
+      .filter((b) => isFamily(b.address))
+      .map((b) => [
+        '-d',
+        b.address,
+        '-p',
+        'tcp',
+        '--dport',
+        String(b.port),
+        '-j',
+        'REJECT',
+        '--reject-with',
+        'tcp-reset',
+      ]),
     ...(input.denied ?? []).filter(isFamily).map((d) => ['-d', d, '-j', 'REJECT', '--reject-with', reject]),
     ...(family === 4 ? [['-d', '169.254.0.0/16', '-j', 'REJECT', '--reject-with', reject]] : []),
     ['-j', 'RETURN'],
@@ -93,7 +108,9 @@ export async function redisTargets(redisUrl: string): Promise<{ address: string;
   const url = new URL(redisUrl);
   const port = Number(url.port) || 6379;
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  const addresses = net.isIP(host) ? [host] : (await dns.lookup(host, { all: true }).catch(() => [])).map((a) => a.address);
+  const addresses = net.isIP(host)
+    ? [host]
+    : (await dns.lookup(host, { all: true }).catch(() => [])).map((a) => a.address);
   return addresses.filter((a) => !/^127\.|^::1$/.test(a)).map((address) => ({ address, port }));
 }
 
@@ -109,9 +126,11 @@ export class FirewallError extends Error {
 
 type Tool = (args: string[]) => Promise<void>;
 
-const tool = (binary: string): Tool => async (args) => {
-  await run(binary, ['-w', '5', ...args], { timeout: 20_000 });
-};
+const tool =
+  (binary: string): Tool =>
+  async (args) => {
+    await run(binary, ['-w', '5', ...args], { timeout: 20_000 });
+  };
 
 /** Creates (or refills) the chains and adds the hooks that are not there yet. */
 async function install(iptables: Tool, plan: FirewallPlan): Promise<void> {
@@ -121,7 +140,10 @@ async function install(iptables: Tool, plan: FirewallPlan): Promise<void> {
     for (const rule of rules) await iptables(['-A', chain, ...rule]);
   }
   for (const hook of plan.hooks) {
-    const present = await iptables(['-C', hook.chain, ...hook.rule]).then(() => true, () => false);
+    const present = await iptables(['-C', hook.chain, ...hook.rule]).then(
+      () => true,
+      () => false,
+    );
     if (!present) await iptables(['-I', hook.chain, '1', ...hook.rule]);
   }
 }
@@ -129,7 +151,14 @@ async function install(iptables: Tool, plan: FirewallPlan): Promise<void> {
 /** Removes the hooks (every copy) and the chains; what is gone already is fine. */
 async function uninstall(iptables: Tool, plan: FirewallPlan): Promise<void> {
   for (const hook of plan.hooks) {
-    for (let i = 0; i < 10; i++) if (!(await iptables(['-D', hook.chain, ...hook.rule]).then(() => true, () => false))) break;
+    for (let i = 0; i < 10; i++)
+      if (
+        !(await iptables(['-D', hook.chain, ...hook.rule]).then(
+          () => true,
+          () => false,
+        ))
+      )
+        break;
   }
   for (const chain of Object.keys(plan.chains)) {
     await iptables(['-F', chain]).catch(() => {});
@@ -147,33 +176,55 @@ export interface FirewallHandle {
  * one may reach the host). `dockerHost` must be this host's daemon: rules here protect nothing
  * of another machine's.
  */
-export async function startAppFirewall(input: FirewallInput & { dockerHost: string | undefined }, log: Logger): Promise<FirewallHandle> {
+export async function startAppFirewall(
+  input: FirewallInput & { dockerHost: string | undefined },
+  log: Logger,
+): Promise<FirewallHandle> {
   if (input.dockerHost && !input.dockerHost.startsWith('unix://')) {
-    throw new FirewallError(`the Docker daemon (${input.dockerHost}) is not on this host; set the rules up there (docs/operations/security.md)`);
+    throw new FirewallError(
+      `the Docker daemon (${input.dockerHost}) is not on this host; set the rules up there (docs/operations/security.md)`,
+    );
   }
   const installed: { iptables: Tool; plan: FirewallPlan }[] = [];
-  for (const [family, binary] of [[4, 'iptables'], [6, 'ip6tables']] as const) {
+  for (const [family, binary] of [
+    [4, 'iptables'],
+    [6, 'ip6tables'],
+  ] as const) {
     const iptables = tool(binary);
     try {
       await iptables(['-S', 'INPUT']);
     } catch (err) {
-      if (family === 4) throw new FirewallError(`${binary} cannot be used (${String((err as Error).message).split('\n')[0]})`);
-      log.warn({ err: (err as Error).message }, 'ip6tables cannot be used: app containers are not kept from this host over IPv6');
+      if (family === 4)
+        throw new FirewallError(`${binary} cannot be used (${String((err as Error).message).split('\n')[0]})`);
+      log.warn(
+        { err: (err as Error).message },
+        'ip6tables cannot be used: app containers are not kept from this host over IPv6',
+      );
       continue;
     }
-    const hook = await iptables(['-S', 'DOCKER-USER']).then(() => 'DOCKER-USER', () => 'FORWARD');
+    const hook = await iptables(['-S', 'DOCKER-USER']).then(
+      () => 'DOCKER-USER',
+      () => 'FORWARD',
+    );
     const plan = planFirewall(input, family, hook);
     try {
       await install(iptables, plan);
     } catch (err) {
       await uninstall(iptables, plan);
-      if (family === 4) throw new FirewallError(`${binary} refused a rule (${String((err as Error).message).split('\n')[0]})`);
-      log.warn({ err: (err as Error).message }, 'ip6tables refused a rule: app containers are not kept from this host over IPv6');
+      if (family === 4)
+        throw new FirewallError(`${binary} refused a rule (${String((err as Error).message).split('\n')[0]})`);
+      log.warn(
+        { err: (err as Error).message },
+        'ip6tables refused a rule: app containers are not kept from this host over IPv6',
+      );
       continue;
     }
     installed.push({ iptables, plan });
   }
-  log.info({ chains: Object.keys(installed[0]!.plan.chains), allowPorts: input.allowPorts, blocked: input.blocked }, 'app firewall set up');
+  log.info(
+    { chains: Object.keys(installed[0]!.plan.chains), allowPorts: input.allowPorts, blocked: input.blocked },
+    'app firewall set up',
+  );
   let closing: Promise<void> | undefined;
   return {
     close() {

@@ -4,7 +4,10 @@ import type { ContainerCreateOptions } from 'dockerode';
 import { ensureContainer, removeContainer } from './containers.ts';
 
 export class BuildFailedError extends Error {
-  constructor(message: string, readonly tail: string[]) {
+  constructor(
+    message: string,
+    readonly tail: string[],
+  ) {
     super(message);
     this.name = 'BuildFailedError';
   }
@@ -96,9 +99,12 @@ export async function runBuild(options: BuildOptions): Promise<void> {
     void removeContainer(docker, id);
   }, options.timeoutMs);
   try {
-    await docker.getContainer(id).start().catch((err: { statusCode?: number }) => {
-      if (err.statusCode !== 304) throw err;
-    });
+    await docker
+      .getContainer(id)
+      .start()
+      .catch((err: { statusCode?: number }) => {
+        if (err.statusCode !== 304) throw err;
+      });
     for (const [index, command] of options.commands.entries()) {
       await options.onLine(`$ ${command}`);
       const exec = await docker.getContainer(id).exec({
@@ -133,13 +139,18 @@ export async function runBuild(options: BuildOptions): Promise<void> {
       const oom = await readOomKills(docker, id);
       const outOfMemory = oom > oomSeen;
       oomSeen = oom;
-      if (ExitCode !== 0 && outOfMemory) throw new BuildFailedError(outOfMemoryMessage(index, command, options.memoryMb), tail.slice(-20));
+      if (ExitCode !== 0 && outOfMemory)
+        throw new BuildFailedError(outOfMemoryMessage(index, command, options.memoryMb), tail.slice(-20));
       if (ExitCode !== 0) {
-        throw new BuildFailedError(`build command ${index + 1} (${command}) exited with code ${ExitCode}`, tail.slice(-20));
+        throw new BuildFailedError(
+          `build command ${index + 1} (${command}) exited with code ${ExitCode}`,
+          tail.slice(-20),
+        );
       }
     }
   } catch (err) {
-    if (timedOut) throw new BuildFailedError(`build timed out after ${Math.round(options.timeoutMs / 1000)} s`, tail.slice(-20));
+    if (timedOut)
+      throw new BuildFailedError(`build timed out after ${Math.round(options.timeoutMs / 1000)} s`, tail.slice(-20));
     const killed = options.killedBecause?.();
     if (killed && !(err instanceof BuildFailedError)) throw new BuildFailedError(killed, tail.slice(-20));
     throw err;

@@ -15,7 +15,11 @@ export type CloneFailureKind = 'user' | 'timeout' | 'transient';
 
 export class CloneFailedError extends Error {
   readonly permanent: boolean;
-  constructor(message: string, readonly kind: CloneFailureKind, readonly detail?: string) {
+  constructor(
+    message: string,
+    readonly kind: CloneFailureKind,
+    readonly detail?: string,
+  ) {
     super(message);
     this.name = 'CloneFailedError';
     this.permanent = kind !== 'transient';
@@ -38,12 +42,22 @@ export const defaultCloneLimits: CloneLimits = { idleTimeoutMs: 60_000, timeoutM
  * full message goes to the worker's log (`detail`).
  */
 const userErrors: Array<[RegExp, (where: string, branch?: string) => string]> = [
-  [/repository .*not found|Repository not found|repository not exported|does not appear to be a git repository|The requested URL returned error: 404/i,
-    (where) => `repository ${where} not found (or the credentials given cannot read it)`],
-  [/Authentication failed|could not read (?:Username|Password)|The requested URL returned error: 40[13]|Permission denied \(|Invalid username or password/i,
-    (where) => `authentication failed for ${where}: give repo.token (https) or check that the repository is public`],
-  [/Remote branch (\S+) not found|couldn't find remote ref/i, (where, branch) => `branch ${branch ?? '(default)'} not found in ${where}`],
-  [/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i, (where) => `the SSH host key of ${where} differs from the one recorded at the first clone`],
+  [
+    /repository .*not found|Repository not found|repository not exported|does not appear to be a git repository|The requested URL returned error: 404/i,
+    (where) => `repository ${where} not found (or the credentials given cannot read it)`,
+  ],
+  [
+    /Authentication failed|could not read (?:Username|Password)|The requested URL returned error: 40[13]|Permission denied \(|Invalid username or password/i,
+    (where) => `authentication failed for ${where}: give repo.token (https) or check that the repository is public`,
+  ],
+  [
+    /Remote branch (\S+) not found|couldn't find remote ref/i,
+    (where, branch) => `branch ${branch ?? '(default)'} not found in ${where}`,
+  ],
+  [
+    /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i,
+    (where) => `the SSH host key of ${where} differs from the one recorded at the first clone`,
+  ],
   [/transport '.*' not allowed/i, () => 'this kind of repository URL is not allowed'],
 ];
 const tlsError = /SSL certificate problem|server certificate verification failed|certificate verify failed/i;
@@ -55,15 +69,35 @@ const tlsError = /SSL certificate problem|server certificate verification failed
  * tenant's URL (SSH_AUTH_SOCK: root's keys).
  */
 const inheritedVariables = [
-  'PATH', 'HOME', 'LANG', 'LC_ALL', 'TMPDIR',
-  'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy',
-  'GIT_SSL_CAINFO', 'GIT_SSL_CAPATH', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'CURL_CA_BUNDLE',
+  'PATH',
+  'HOME',
+  'LANG',
+  'LC_ALL',
+  'TMPDIR',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'GIT_SSL_CAINFO',
+  'GIT_SSL_CAPATH',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+  'CURL_CA_BUNDLE',
 ];
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-function gitEnvironment(options: { sshDir: string; idleTimeoutMs: number; credentials?: RepoCredentials; url: string }): Record<string, string> {
-  const env: Record<string, string> = Object.fromEntries(inheritedVariables.flatMap((name) => (process.env[name] ? [[name, process.env[name]!]] : [])));
+function gitEnvironment(options: {
+  sshDir: string;
+  idleTimeoutMs: number;
+  credentials?: RepoCredentials;
+  url: string;
+}): Record<string, string> {
+  const env: Record<string, string> = Object.fromEntries(
+    inheritedVariables.flatMap((name) => (process.env[name] ? [[name, process.env[name]!]] : [])),
+  );
   const connectSeconds = Math.max(1, Math.ceil(options.idleTimeoutMs / 1000));
   Object.assign(env, {
     // Gasper's settings only: neither the operator's ~/.gitconfig nor /etc/gitconfig (insteadOf, hooks, helpers).
@@ -74,10 +108,23 @@ function gitEnvironment(options: { sshDir: string; idleTimeoutMs: number; creden
     // This installation's known_hosts (first use recorded, changes refused), no ssh config, and
     // no key but the installation's own (root's ~/.ssh keys must not open tenants' URLs).
     GIT_SSH_COMMAND: [
-      'ssh', '-F', '/dev/null', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=accept-new',
-      '-o', `UserKnownHostsFile=${shellQuote(path.join(options.sshDir, 'known_hosts'))}`, '-o', 'GlobalKnownHostsFile=/dev/null',
-      '-o', 'IdentitiesOnly=yes', '-o', `IdentityFile=${shellQuote(path.join(options.sshDir, 'id_ed25519'))}`,
-      '-o', `ConnectTimeout=${connectSeconds}`,
+      'ssh',
+      '-F',
+      '/dev/null',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'StrictHostKeyChecking=accept-new',
+      '-o',
+      `UserKnownHostsFile=${shellQuote(path.join(options.sshDir, 'known_hosts'))}`,
+      '-o',
+      'GlobalKnownHostsFile=/dev/null',
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      `IdentityFile=${shellQuote(path.join(options.sshDir, 'id_ed25519'))}`,
+      '-o',
+      `ConnectTimeout=${connectSeconds}`,
     ].join(' '),
     GIT_SSH_VARIANT: 'ssh',
   });
@@ -128,15 +175,40 @@ export async function cloneRelease(options: CloneOptions): Promise<{ commit: str
   const allow = ['https', 'http', 'ssh', 'git', ...(options.allowLocal ? ['file'] : [])];
   // No redirects: the host checked (and pinned) must be the only one git talks to; a redirect
   // would take it to any address, metadata services included.
-  const config = ['protocol.allow=never', ...allow.map((p) => `protocol.${p}.allow=always`), 'http.followRedirects=false', ...pinConfig(options.url, host, pinned)];
-  const env = gitEnvironment({ sshDir: options.sshDir, idleTimeoutMs: limits.idleTimeoutMs, credentials: options.credentials, url: options.url });
+  const config = [
+    'protocol.allow=never',
+    ...allow.map((p) => `protocol.${p}.allow=always`),
+    'http.followRedirects=false',
+    ...pinConfig(options.url, host, pinned),
+  ];
+  const env = gitEnvironment({
+    sshDir: options.sshDir,
+    idleTimeoutMs: limits.idleTimeoutMs,
+    credentials: options.credentials,
+    url: options.url,
+  });
   const git = (args: string[], cwd?: string) =>
     runGit([...config.flatMap((c) => ['-c', c]), ...args], {
-      cwd, env, idleTimeoutMs: limits.idleTimeoutMs, timeoutMs: Math.max(1, deadline - Date.now()),
+      cwd,
+      env,
+      idleTimeoutMs: limits.idleTimeoutMs,
+      timeoutMs: Math.max(1, deadline - Date.now()),
     });
   try {
     if (options.commit) await checkoutCommit(git, { ...options, commit: options.commit });
-    else await git(['clone', '--progress', '--depth', '1', '--single-branch', '--no-tags', ...(options.branch ? ['--branch', options.branch] : []), '--', options.url, options.dir]);
+    else
+      await git([
+        'clone',
+        '--progress',
+        '--depth',
+        '1',
+        '--single-branch',
+        '--no-tags',
+        ...(options.branch ? ['--branch', options.branch] : []),
+        '--',
+        options.url,
+        options.dir,
+      ]);
     const commit = (await git(['rev-parse', 'HEAD'], options.dir)).stdout.trim();
     await fs.rm(`${options.dir}/.git`, { recursive: true, force: true });
     return { commit };
@@ -149,7 +221,11 @@ export async function cloneRelease(options: CloneOptions): Promise<{ commit: str
 async function checkHost(host: string, options: CloneOptions): Promise<string[]> {
   const literal = literalAddress(host);
   const addresses = literal ? [literal] : await (options.lookup ?? systemLookup)(host).catch(() => undefined);
-  if (!addresses?.length) throw new CloneFailedError(`could not reach the repository at ${host}: the host name does not resolve`, 'transient');
+  if (!addresses?.length)
+    throw new CloneFailedError(
+      `could not reach the repository at ${host}: the host name does not resolve`,
+      'transient',
+    );
   for (const address of addresses) {
     const problem = addressProblem(host, address, options);
     if (problem) throw new CloneFailedError(`repository refused: ${problem}`, 'user');
@@ -176,7 +252,10 @@ type Git = (args: string[], cwd?: string) => Promise<{ stdout: string; stderr: s
  * `uploadpack.allowReachableSHA1InWant`). Servers that refuse get a full clone of the branch
  * and a checkout of the commit, which must be on it. A timeout is not tried the other way.
  */
-async function checkoutCommit(git: Git, options: { url: string; branch?: string; commit: string; dir: string }): Promise<void> {
+async function checkoutCommit(
+  git: Git,
+  options: { url: string; branch?: string; commit: string; dir: string },
+): Promise<void> {
   try {
     await git(['init', '-q'], options.dir);
     await git(['remote', 'add', 'origin', options.url], options.dir);
@@ -188,27 +267,55 @@ async function checkoutCommit(git: Git, options: { url: string; branch?: string;
     await fs.rm(options.dir, { recursive: true, force: true });
     await fs.mkdir(options.dir, { recursive: true });
   }
-  await git(['clone', '--progress', '--single-branch', '--no-tags', ...(options.branch ? ['--branch', options.branch] : []), '--', options.url, options.dir]);
+  await git([
+    'clone',
+    '--progress',
+    '--single-branch',
+    '--no-tags',
+    ...(options.branch ? ['--branch', options.branch] : []),
+    '--',
+    options.url,
+    options.dir,
+  ]);
   try {
     await git(['checkout', '-q', '--detach', options.commit], options.dir);
   } catch {
-    throw new CloneFailedError(`commit ${options.commit} is not on branch ${options.branch ?? '(default)'} of ${options.url}`, 'user');
+    throw new CloneFailedError(
+      `commit ${options.commit} is not on branch ${options.branch ?? '(default)'} of ${options.url}`,
+      'user',
+    );
   }
 }
 
-function explainGitFailure(err: unknown, where: string, limits: CloneLimits, credentials: RepoCredentials | undefined, branch?: string): CloneFailedError {
+function explainGitFailure(
+  err: unknown,
+  where: string,
+  limits: CloneLimits,
+  credentials: RepoCredentials | undefined,
+  branch?: string,
+): CloneFailedError {
   if (err instanceof CloneFailedError) return err;
   if (err instanceof GitTimeoutError) {
     const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
-    const message = err.reason === 'total'
-      ? `git clone failed: cloning from ${where} took longer than ${seconds(limits.timeoutMs)} (GASPER_CLONE_TIMEOUT_MS)`
-      : err.heard
-        ? `git clone failed: ${where} stopped sending for ${seconds(limits.idleTimeoutMs)} (GASPER_CLONE_IDLE_TIMEOUT_MS)`
-        : `git clone failed: the server at ${where} did not answer within ${seconds(limits.idleTimeoutMs)} (GASPER_CLONE_IDLE_TIMEOUT_MS)`;
+    const message =
+      err.reason === 'total'
+        ? `git clone failed: cloning from ${where} took longer than ${seconds(limits.timeoutMs)} (GASPER_CLONE_TIMEOUT_MS)`
+        : err.heard
+          ? `git clone failed: ${where} stopped sending for ${seconds(limits.idleTimeoutMs)} (GASPER_CLONE_IDLE_TIMEOUT_MS)`
+          : `git clone failed: the server at ${where} did not answer within ${seconds(limits.idleTimeoutMs)} (GASPER_CLONE_IDLE_TIMEOUT_MS)`;
     return new CloneFailedError(message, 'timeout', maskCredentials(err.output, credentials));
   }
-  const detail = maskCredentials(err instanceof GitCommandError ? err.stderr : String((err as Error)?.message ?? err), credentials);
-  for (const [pattern, say] of userErrors) if (pattern.test(detail)) return new CloneFailedError(`git clone failed: ${say(where, branch)}`, 'user', detail);
-  if (tlsError.test(detail)) return new CloneFailedError(`git clone failed: the TLS certificate of ${where} could not be verified`, 'user', detail);
+  const detail = maskCredentials(
+    err instanceof GitCommandError ? err.stderr : String((err as Error)?.message ?? err),
+    credentials,
+  );
+  for (const [pattern, say] of userErrors)
+    if (pattern.test(detail)) return new CloneFailedError(`git clone failed: ${say(where, branch)}`, 'user', detail);
+  if (tlsError.test(detail))
+    return new CloneFailedError(
+      `git clone failed: the TLS certificate of ${where} could not be verified`,
+      'user',
+      detail,
+    );
   return new CloneFailedError(`git clone failed: could not reach the repository at ${where}`, 'transient', detail);
 }

@@ -47,7 +47,13 @@ export interface ContainerSpecInput {
 
 /** Env pointing every common TLS client at the extra CA bundle (node, OpenSSL, git, pip, requests). */
 export function caEnv(path: string): Record<string, string> {
-  return { NODE_EXTRA_CA_CERTS: path, SSL_CERT_FILE: path, GIT_SSL_CAINFO: path, PIP_CERT: path, REQUESTS_CA_BUNDLE: path };
+  return {
+    NODE_EXTRA_CA_CERTS: path,
+    SSL_CERT_FILE: path,
+    GIT_SSL_CAINFO: path,
+    PIP_CERT: path,
+    REQUESTS_CA_BUNDLE: path,
+  };
 }
 
 /**
@@ -72,7 +78,9 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
     Cmd: input.role === 'app' ? ['sh', '-c', input.command ?? ''] : ['sleep', 'infinity'],
     WorkingDir: '/app',
     User: `${appUser.uid}:${appUser.gid}`,
-    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`).sort(),
+    Env: Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .sort(),
     Labels: {
       ...scopeLabels(input),
       [containerLabels.app]: input.app,
@@ -83,7 +91,9 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
     HostConfig: {
       Binds: binds,
       // exec: apps may run binaries they unpack into /tmp; Docker's default for a tmpfs is noexec.
-      ...(input.tmpMb && input.role === 'app' ? { Tmpfs: { '/tmp': `rw,exec,nosuid,nodev,size=${input.tmpMb}m,mode=1777` } } : {}),
+      ...(input.tmpMb && input.role === 'app'
+        ? { Tmpfs: { '/tmp': `rw,exec,nosuid,nodev,size=${input.tmpMb}m,mode=1777` } }
+        : {}),
       ...(input.network ? { NetworkMode: input.network } : {}),
       PortBindings: input.role === 'app' ? { [portKey]: [{ HostIp: input.publishAddress, HostPort: '' }] } : undefined,
       // Docker never restarts containers itself: the worker's supervisor does, with backoff and

@@ -45,7 +45,10 @@ export async function ensureImage(docker: Docker, image: string): Promise<void> 
  * Creates the container unless one with this name and the same spec hash exists (a retry):
  * that one is reused; a stale one of the same name is replaced. Returns its id.
  */
-export async function ensureContainer(docker: Docker, spec: ContainerCreateOptions): Promise<{ id: string; reused: boolean }> {
+export async function ensureContainer(
+  docker: Docker,
+  spec: ContainerCreateOptions,
+): Promise<{ id: string; reused: boolean }> {
   const name = spec.name!;
   const wanted = spec.Labels?.[containerLabels.specHash];
   try {
@@ -75,7 +78,11 @@ export async function removeContainer(docker: Docker, idOrName: string): Promise
 }
 
 /** This installation's containers on this node, by label (all states); never another's, nor unlabelled ones. */
-export async function listManaged(docker: Docker, scope: DockerScope, filter: { app?: string } = {}): Promise<ContainerInfo[]> {
+export async function listManaged(
+  docker: Docker,
+  scope: DockerScope,
+  filter: { app?: string } = {},
+): Promise<ContainerInfo[]> {
   const label = scopeFilter(scope, filter.app ? { [containerLabels.app]: filter.app } : {});
   return docker.listContainers({ all: true, filters: { label } });
 }
@@ -98,7 +105,10 @@ export async function startAndGetHostPort(docker: Docker, id: string, containerP
   return port;
 }
 
-export async function containerState(docker: Docker, id: string): Promise<{ running: boolean; exitCode: number; restarts: number; oomKilled: boolean }> {
+export async function containerState(
+  docker: Docker,
+  id: string,
+): Promise<{ running: boolean; exitCode: number; restarts: number; oomKilled: boolean }> {
   const info = await docker.getContainer(id).inspect();
   return {
     running: info.State.Running && !info.State.Restarting,
@@ -111,8 +121,15 @@ export async function containerState(docker: Docker, id: string): Promise<{ runn
 /** The last lines a container wrote (stdout and stderr interleaved). */
 export async function containerLogTail(docker: Docker, id: string, lines = 30): Promise<string[]> {
   try {
-    const buffer = (await docker.getContainer(id).logs({ stdout: true, stderr: true, tail: lines, follow: false })) as unknown as Buffer;
-    return lastLines(demuxDockerLog(buffer).map((f) => f.text).join(''), lines);
+    const buffer = (await docker
+      .getContainer(id)
+      .logs({ stdout: true, stderr: true, tail: lines, follow: false })) as unknown as Buffer;
+    return lastLines(
+      demuxDockerLog(buffer)
+        .map((f) => f.text)
+        .join(''),
+      lines,
+    );
   } catch (err) {
     if (isNotFound(err)) return [];
     throw err;

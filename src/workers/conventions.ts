@@ -86,7 +86,11 @@ const hasScript = (pkg: PackageJson, name: string) => typeof pkg.scripts?.[name]
 const countKeys = (value: unknown) => (value && typeof value === 'object' ? Object.keys(value).length : 0);
 
 /** The command for the first of `files` that exists. */
-function firstFile(layout: Layout, files: string[], command: (file: string) => string): { command: string; reason: string } | undefined {
+function firstFile(
+  layout: Layout,
+  files: string[],
+  command: (file: string) => string,
+): { command: string; reason: string } | undefined {
   const file = files.find((f) => layout.has(f));
   return file ? { command: command(file), reason: `${file} found` } : undefined;
 }
@@ -101,7 +105,10 @@ const conventions: Record<string, RuntimeConventions> = {
       if (layout.has('package-lock.json') || layout.has('npm-shrinkwrap.json')) {
         commands.push(`npm ci ${npmFlags}`);
         reasons.push(layout.has('package-lock.json') ? 'package-lock.json' : 'npm-shrinkwrap.json');
-      } else if (countKeys(pkg.dependencies) + countKeys(pkg.devDependencies) + countKeys(pkg.optionalDependencies) > 0) {
+      } else if (
+        countKeys(pkg.dependencies) + countKeys(pkg.devDependencies) + countKeys(pkg.optionalDependencies) >
+        0
+      ) {
         commands.push(`npm install ${npmFlags}`);
         reasons.push('package.json has dependencies, no lock file');
       }
@@ -109,14 +116,17 @@ const conventions: Record<string, RuntimeConventions> = {
         commands.push('npm run build');
         reasons.push('package.json has a build script');
       }
-      return commands.length ? { commands, reason: reasons.join('; ') } : none('package.json has no dependencies and no build script');
+      return commands.length
+        ? { commands, reason: reasons.join('; ') }
+        : none('package.json has no dependencies and no build script');
     },
     run(layout) {
       const pkg = packageJson(layout);
       if (pkg && hasScript(pkg, 'start')) return { command: 'npm start', reason: 'package.json has a start script' };
       if (pkg && typeof pkg.main === 'string') {
         const main = pkg.main.replace(/^\.\//, '');
-        if (layout.has(main) || layout.has(`${main}.js`)) return { command: `node ${shellWord(main)}`, reason: 'package.json "main"' };
+        if (layout.has(main) || layout.has(`${main}.js`))
+          return { command: `node ${shellWord(main)}`, reason: 'package.json "main"' };
       }
       return firstFile(layout, ['server.js', 'index.js', 'app.js', 'main.js'], (f) => `node ${f}`);
     },
@@ -126,7 +136,10 @@ const conventions: Record<string, RuntimeConventions> = {
   python: {
     build: (layout) =>
       layout.has('requirements.txt')
-        ? { commands: ['pip install --user --no-cache-dir --no-warn-script-location -r requirements.txt'], reason: 'requirements.txt' }
+        ? {
+            commands: ['pip install --user --no-cache-dir --no-warn-script-location -r requirements.txt'],
+            reason: 'requirements.txt',
+          }
         : none('no requirements.txt'),
     run(layout) {
       const script = firstFile(layout, ['app.py', 'main.py', 'server.py'], (f) => `python3 ${f}`);
@@ -135,7 +148,8 @@ const conventions: Record<string, RuntimeConventions> = {
       const packages = layout.listing.entries
         .filter((e) => /^[A-Za-z_][A-Za-z0-9_]*\/__main__\.py$/.test(e))
         .map((e) => e.slice(0, e.indexOf('/')));
-      if (packages.length === 1) return { command: `python3 -m ${packages[0]}`, reason: `${packages[0]}/__main__.py found` };
+      if (packages.length === 1)
+        return { command: `python3 -m ${packages[0]}`, reason: `${packages[0]}/__main__.py found` };
       return undefined;
     },
     runHint: 'app.py, main.py or server.py, or one package with a __main__.py',
@@ -144,7 +158,10 @@ const conventions: Record<string, RuntimeConventions> = {
   php: {
     build: (layout) =>
       layout.has('composer.json')
-        ? { commands: ['composer install --no-dev --no-interaction --no-progress --prefer-dist --optimize-autoloader'], reason: 'composer.json' }
+        ? {
+            commands: ['composer install --no-dev --no-interaction --no-progress --prefer-dist --optimize-autoloader'],
+            reason: 'composer.json',
+          }
         : none('no composer.json'),
     run: (layout) =>
       layout.has('public/')
@@ -154,10 +171,13 @@ const conventions: Record<string, RuntimeConventions> = {
 
   ruby: {
     build: (layout) =>
-      layout.has('Gemfile') ? { commands: ['bundle install --jobs 4'], reason: 'Gemfile (gems into /app/vendor/bundle)' } : none('no Gemfile'),
+      layout.has('Gemfile')
+        ? { commands: ['bundle install --jobs 4'], reason: 'Gemfile (gems into /app/vendor/bundle)' }
+        : none('no Gemfile'),
     run(layout) {
       const bundle = layout.has('Gemfile') ? 'bundle exec ' : '';
-      if (layout.has('config.ru')) return { command: `${bundle}rackup -p "$PORT" -o 0.0.0.0`, reason: 'config.ru found' };
+      if (layout.has('config.ru'))
+        return { command: `${bundle}rackup -p "$PORT" -o 0.0.0.0`, reason: 'config.ru found' };
       return firstFile(layout, ['app.rb', 'server.rb', 'main.rb'], (f) => `${bundle}ruby ${f}`);
     },
     runHint: 'config.ru, or app.rb',
@@ -171,7 +191,9 @@ const conventions: Record<string, RuntimeConventions> = {
       return none('no go.mod and no .go files');
     },
     run: (layout) =>
-      layout.has('go.mod') || hasGoSources(layout) ? { command: `./${goBinary}`, reason: 'the binary the default build makes' } : undefined,
+      layout.has('go.mod') || hasGoSources(layout)
+        ? { command: `./${goBinary}`, reason: 'the binary the default build makes' }
+        : undefined,
     runHint: 'a main package (go.mod, or .go files) at the top level',
   },
 
@@ -183,7 +205,10 @@ const conventions: Record<string, RuntimeConventions> = {
       const docroot = staticDocroots.find((dir) => layout.has(`${dir}/`));
       return docroot
         ? { command: `gasper-static ${docroot}`, reason: `static: serving ${docroot}/` }
-        : { command: 'gasper-static .', reason: `static: serving the repository root (no ${staticDocroots.map((d) => `${d}/`).join(', ')})` };
+        : {
+            command: 'gasper-static .',
+            reason: `static: serving the repository root (no ${staticDocroots.map((d) => `${d}/`).join(', ')})`,
+          };
     },
   },
 };
@@ -212,7 +237,11 @@ export function parseProcfile(text: string): Record<string, string> {
 }
 
 /** The build and run commands of a release: the app's own where given, else the conventions'. */
-export function planConventions(runtime: string, listing: RepoListing, given: { build?: string[]; run?: string }): ConventionPlan {
+export function planConventions(
+  runtime: string,
+  listing: RepoListing,
+  given: { build?: string[]; run?: string },
+): ConventionPlan {
   const rules = conventions[runtime];
   if (!rules) throw new ConventionError(`no conventions for runtime ${runtime}`);
   const entries = new Set(listing.entries);

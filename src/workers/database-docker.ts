@@ -111,10 +111,13 @@ export async function runExec(
   if (input !== undefined) stream.end(input);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      stream.destroy();
-      reject(new Error(`${spec.cmd[0]} did not finish within ${options.timeoutMs} ms`));
-    }, options.timeoutMs ?? 10 * 60_000);
+    timer = setTimeout(
+      () => {
+        stream.destroy();
+        reject(new Error(`${spec.cmd[0]} did not finish within ${options.timeoutMs} ms`));
+      },
+      options.timeoutMs ?? 10 * 60_000,
+    );
   });
   try {
     await Promise.race([ended, timeout]);

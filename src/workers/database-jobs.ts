@@ -1,9 +1,19 @@
 import type { Job } from 'bullmq';
 import {
-  backupDatabaseJob, deleteDatabaseJob, provisionDatabaseJob, restoreDatabaseJob, rotateDatabasePasswordJob,
+  backupDatabaseJob,
+  deleteDatabaseJob,
+  provisionDatabaseJob,
+  restoreDatabaseJob,
+  rotateDatabasePasswordJob,
 } from '../jobs/database-jobs.ts';
 import type { DatabaseWorkerContext } from './database-context.ts';
-import { backupDatabase, deleteDatabase, provisionDatabase, restoreDatabase, type DatabaseJobResult } from './databases.ts';
+import {
+  backupDatabase,
+  deleteDatabase,
+  provisionDatabase,
+  restoreDatabase,
+  type DatabaseJobResult,
+} from './databases.ts';
 
 /** Parses a database job's payload with its declared schema and runs its handler. */
 export function runDatabaseJob(ctx: DatabaseWorkerContext, job: Job): Promise<DatabaseJobResult> {

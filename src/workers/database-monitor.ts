@@ -16,7 +16,9 @@ const observed = new Set(['running', 'restarting', 'down']);
 export async function checkDatabases(ctx: DatabaseWorkerContext): Promise<number> {
   const containers = await ctx.docker.listContainers({
     all: true,
-    filters: { label: [...scopeFilter({ installation: ctx.options.installation, node: ctx.options.nodeId }), databaseLabel] },
+    filters: {
+      label: [...scopeFilter({ installation: ctx.options.installation, node: ctx.options.nodeId }), databaseLabel],
+    },
   });
   let changed = 0;
   for (const c of containers) {
@@ -24,7 +26,10 @@ export async function checkDatabases(ctx: DatabaseWorkerContext): Promise<number
     const doc = await ctx.databases.get(name);
     const engine = doc && engines[doc.engine];
     if (!doc || !engine || !observed.has(doc.status) || doc.uid !== c.Labels[databaseUidLabel]) continue;
-    const info = await ctx.docker.getContainer(c.Id).inspect().catch(() => undefined);
+    const info = await ctx.docker
+      .getContainer(c.Id)
+      .inspect()
+      .catch(() => undefined);
     if (!info) continue;
     const seen = observeDatabase(info, engine.port);
     const port = seen.port ?? doc.port;
@@ -33,15 +38,26 @@ export async function checkDatabases(ctx: DatabaseWorkerContext): Promise<number
       !observed.has(d.status) || d.uid !== doc.uid
         ? undefined
         : {
-            ...d, status: seen.status, restarts: seen.restarts, port, checkedAt: new Date().toISOString(),
-            lastError: seen.problem ?? (seen.restarts > (d.restarts ?? 0) ? `restarted by Docker (${seen.restarts} restarts)` : d.lastError),
+            ...d,
+            status: seen.status,
+            restarts: seen.restarts,
+            port,
+            checkedAt: new Date().toISOString(),
+            lastError:
+              seen.problem ??
+              (seen.restarts > (d.restarts ?? 0) ? `restarted by Docker (${seen.restarts} restarts)` : d.lastError),
           },
     );
     changed++;
     ctx.log.warn({ database: name, status: seen.status, restarts: seen.restarts }, 'database state changed');
     if (stored && port && port !== doc.port) {
       await publishEvent(ctx.redis, {
-        type: 'database.state', database: name, engine: doc.engine, node: ctx.options.nodeId, address: ctx.options.nodeAddress, port,
+        type: 'database.state',
+        database: name,
+        engine: doc.engine,
+        node: ctx.options.nodeId,
+        address: ctx.options.nodeAddress,
+        port,
       });
     }
   }

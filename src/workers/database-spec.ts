@@ -27,7 +27,12 @@ export interface DatabaseSpecInput {
 }
 
 /** Labels of everything a database owns (container, volume, network), to find and clean them up. */
-export function databaseLabels(input: { name: string; uid: string; installation: string; node: string }): Record<string, string> {
+export function databaseLabels(input: {
+  name: string;
+  uid: string;
+  installation: string;
+  node: string;
+}): Record<string, string> {
   return {
     ...scopeLabels(input),
     [containerLabels.role]: 'database',
@@ -48,7 +53,9 @@ export function databaseContainerSpec(input: DatabaseSpecInput): ContainerCreate
     Image: input.image,
     Hostname: input.host,
     Cmd: input.engine.command,
-    Env: Object.entries(input.engine.env(input.credentials)).map(([k, v]) => `${k}=${v}`).sort(),
+    Env: Object.entries(input.engine.env(input.credentials))
+      .map(([k, v]) => `${k}=${v}`)
+      .sort(),
     Labels: databaseLabels(input),
     ExposedPorts: { [portKey]: {} },
     HostConfig: {

@@ -1,7 +1,13 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { bridgeName, databaseBridgeKey } from '../core/networks.ts';
 import { defaultNetworkPool, ensureBridgeNetwork } from './networks.ts';
-import { databaseContainerName, databaseHostName, databaseNetworkName, databaseUidLabel, databaseVolumeName } from '../core/database-naming.ts';
+import {
+  databaseContainerName,
+  databaseHostName,
+  databaseNetworkName,
+  databaseUidLabel,
+  databaseVolumeName,
+} from '../core/database-naming.ts';
 import { ownedBy } from '../core/installation.ts';
 import { engineImage, engines, type Engine, type EngineExec } from '../core/engines.ts';
 import { publishEvent } from '../events/stream.ts';
@@ -10,11 +16,21 @@ import type { DatabaseDocument } from '../store/database-document.ts';
 import { removeDatabaseRecords } from '../store/record-removal.ts';
 import { credentialsOf, type DatabaseWorkerContext } from './database-context.ts';
 import {
-  ensureVolume, execSucceeded, ExecOutputTooLargeError, removeNetwork, removeVolume, runExec,
+  ensureVolume,
+  execSucceeded,
+  ExecOutputTooLargeError,
+  removeNetwork,
+  removeVolume,
+  runExec,
 } from './database-docker.ts';
 import { databaseContainerSpec, databaseLabels } from './database-spec.ts';
 import {
-  containerLogTail, ensureContainer, ensureImage, ImageMissingError, removeContainer, startAndGetHostPort,
+  containerLogTail,
+  ensureContainer,
+  ensureImage,
+  ImageMissingError,
+  removeContainer,
+  startAndGetHostPort,
 } from './containers.ts';
 import { JobReporter } from './job-reporter.ts';
 
@@ -27,7 +43,10 @@ export type DatabaseJobResult =
 
 /** A failure another attempt will not fix: the message is for the user. */
 class DatabaseJobFailure extends Error {
-  constructor(message: string, readonly permanent: boolean) {
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+  ) {
     super(message);
     this.name = 'DatabaseJobFailure';
   }
@@ -58,13 +77,21 @@ async function current(ctx: DatabaseWorkerContext, data: DatabaseJobData): Promi
 }
 
 /** Repeats an exec until it succeeds (the server may still be starting) or time runs out. */
-async function execUntilOk(ctx: DatabaseWorkerContext, container: string, spec: EngineExec, what: string, deadline: number): Promise<void> {
+async function execUntilOk(
+  ctx: DatabaseWorkerContext,
+  container: string,
+  spec: EngineExec,
+  what: string,
+  deadline: number,
+): Promise<void> {
   let last = '';
   for (let delay = 100; ; delay = Math.min(delay * 1.5, 1000)) {
     try {
       const result = await runExec(ctx.docker, container, spec, { timeoutMs: 30_000 });
       if (execSucceeded(spec, result)) return;
-      last = (result.stderr || result.stdout.toString('utf8')).trim().split('\n').slice(-3).join(' | ') || `exit code ${result.exitCode}`;
+      last =
+        (result.stderr || result.stdout.toString('utf8')).trim().split('\n').slice(-3).join(' | ') ||
+        `exit code ${result.exitCode}`;
     } catch (err) {
       // 409: the container is not running (it is restarting): judged below.
       if ((err as { statusCode?: number }).statusCode !== 409) throw err;
@@ -75,7 +102,10 @@ async function execUntilOk(ctx: DatabaseWorkerContext, container: string, spec: 
     // The server exits as it starts (a bad image or data): the restart policy would loop forever.
     if ((!info.State.Running && !info.State.Restarting) || info.RestartCount > 0) {
       const tail = await containerLogTail(ctx.docker, container, 10).catch(() => []);
-      throw new DatabaseJobFailure(`the database server exited (code ${info.State.ExitCode}) during ${what}; its last lines:\n${tail.join('\n')}`, true);
+      throw new DatabaseJobFailure(
+        `the database server exited (code ${info.State.ExitCode}) during ${what}; its last lines:\n${tail.join('\n')}`,
+        true,
+      );
     }
     await new Promise((r) => setTimeout(r, delay));
   }
@@ -86,7 +116,11 @@ async function execUntilOk(ctx: DatabaseWorkerContext, container: string, spec: 
  * when the password changed), user and database, then a real login with the credentials. Only
  * then is it `running` and announced (database.state, for DNS). Safe to repeat.
  */
-export async function provisionDatabase(ctx: DatabaseWorkerContext, job: Job, data: DatabaseJobData | RotateJobData): Promise<DatabaseJobResult> {
+export async function provisionDatabase(
+  ctx: DatabaseWorkerContext,
+  job: Job,
+  data: DatabaseJobData | RotateJobData,
+): Promise<DatabaseJobResult> {
   const started = Date.now();
   const report = new JobReporter(job, ctx.log);
   const found = await current(ctx, data);
@@ -100,19 +134,46 @@ export async function provisionDatabase(ctx: DatabaseWorkerContext, job: Job, da
   const engine = engineOf(doc);
   const image = engineImage(doc.engine, options);
   const n = names(options.installation, doc);
-  const labels = databaseLabels({ name: doc.name, uid: doc.uid, installation: options.installation, node: options.nodeId });
+  const labels = databaseLabels({
+    name: doc.name,
+    uid: doc.uid,
+    installation: options.installation,
+    node: options.nodeId,
+  });
   // Also for a rotation of a running database: the monitor leaves `provisioning` alone, so the
   // container being replaced is not reported as down.
-  doc = (await ctx.databases.update(doc.name, (d) => (d.status === 'deleting' ? undefined : { ...d, status: 'provisioning' }))) ?? doc;
+  doc =
+    (await ctx.databases.update(doc.name, (d) =>
+      d.status === 'deleting' ? undefined : { ...d, status: 'provisioning' },
+    )) ?? doc;
   const credentials = credentialsOf(doc, ctx.secrets);
   try {
     await report.step(10, `preparing ${doc.engine} (${image}), network and volume`);
-    await Promise.all([ensureImage(docker, image), ensureBridgeNetwork(docker, {
-      name: n.network, labels, bridge: bridgeName(options.installation, databaseBridgeKey(options.nodeId, doc.name, doc.uid)), pool: options.networkPool ?? defaultNetworkPool,
-    }), ensureVolume(docker, n.volume, labels)]);
+    await Promise.all([
+      ensureImage(docker, image),
+      ensureBridgeNetwork(docker, {
+        name: n.network,
+        labels,
+        bridge: bridgeName(options.installation, databaseBridgeKey(options.nodeId, doc.name, doc.uid)),
+        pool: options.networkPool ?? defaultNetworkPool,
+      }),
+      ensureVolume(docker, n.volume, labels),
+    ]);
     const spec = databaseContainerSpec({
-      name: doc.name, uid: doc.uid, installation: options.installation, node: options.nodeId, engine, image, credentials, container: n.container, host: n.host,
-      volume: n.volume, network: n.network, publishAddress: options.nodeAddress, hostPort: doc.port, resources: doc.resources,
+      name: doc.name,
+      uid: doc.uid,
+      installation: options.installation,
+      node: options.nodeId,
+      engine,
+      image,
+      credentials,
+      container: n.container,
+      host: n.host,
+      volume: n.volume,
+      network: n.network,
+      publishAddress: options.nodeAddress,
+      hostPort: doc.port,
+      resources: doc.resources,
     });
     const { id, reused } = await ensureContainer(docker, spec);
     await report.line(`${reused ? 'reusing' : 'created'} container ${n.container}`);
@@ -120,7 +181,8 @@ export async function provisionDatabase(ctx: DatabaseWorkerContext, job: Job, da
     await report.step(40, 'starting');
     const port = await startAndGetHostPort(docker, id, engine.port).catch((err: Error) => {
       // Another program took the reserved port: the user has to pick up a new URL (delete, create).
-      if (/port is already allocated|address already in use/i.test(err.message)) throw new DatabaseJobFailure(`host port ${doc.port} is taken on this node: ${err.message}`, true);
+      if (/port is already allocated|address already in use/i.test(err.message))
+        throw new DatabaseJobFailure(`host port ${doc.port} is taken on this node: ${err.message}`, true);
       throw err;
     });
     const deadline = Date.now() + options.readyTimeoutMs;
@@ -136,15 +198,25 @@ export async function provisionDatabase(ctx: DatabaseWorkerContext, job: Job, da
       d.status === 'deleting' || d.uid !== doc.uid || d.sealedPassword !== doc.sealedPassword
         ? undefined
         : {
-            ...d, status: 'running', container: n.container, restarts: 0, provisionedAt: d.provisionedAt ?? new Date().toISOString(),
-            checkedAt: new Date().toISOString(), lastError: undefined,
+            ...d,
+            status: 'running',
+            container: n.container,
+            restarts: 0,
+            provisionedAt: d.provisionedAt ?? new Date().toISOString(),
+            checkedAt: new Date().toISOString(),
+            lastError: undefined,
           },
     );
     if (stored?.status !== 'running' || stored.port !== port) {
       return { outcome: 'skipped', reason: 'database was deleted or its password changed meanwhile' };
     }
     await publishEvent(ctx.redis, {
-      type: 'database.state', database: doc.name, engine: doc.engine, node: options.nodeId, address: options.nodeAddress, port,
+      type: 'database.state',
+      database: doc.name,
+      engine: doc.engine,
+      node: options.nodeId,
+      address: options.nodeAddress,
+      port,
     });
     await report.step(100, 'running');
     return { outcome: 'provisioned', host: options.nodeAddress, port, durationMs: Date.now() - started };
@@ -154,9 +226,18 @@ export async function provisionDatabase(ctx: DatabaseWorkerContext, job: Job, da
     const final = failure.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     if (final) {
       // A database that never ran leaves nothing behind; one that ran keeps its data.
-      if (firstTime) await removeEverything(ctx, doc).catch((e) => ctx.log.warn({ err: e }, 'cleanup after a failed provision failed'));
+      if (firstTime)
+        await removeEverything(ctx, doc).catch((e) =>
+          ctx.log.warn({ err: e }, 'cleanup after a failed provision failed'),
+        );
       await ctx.databases.update(doc.name, (d) =>
-        d.status === 'deleting' || d.uid !== doc.uid ? undefined : { ...d, status: firstTime ? 'failed' : d.status === 'provisioning' ? 'down' : d.status, lastError: failure.message },
+        d.status === 'deleting' || d.uid !== doc.uid
+          ? undefined
+          : {
+              ...d,
+              status: firstTime ? 'failed' : d.status === 'provisioning' ? 'down' : d.status,
+              lastError: failure.message,
+            },
       );
     }
     throw failure.permanent ? new UnrecoverableError(failure.message) : err;
@@ -166,7 +247,8 @@ export async function provisionDatabase(ctx: DatabaseWorkerContext, job: Job, da
 function explain(err: unknown): DatabaseJobFailure {
   if (err instanceof DatabaseJobFailure) return err;
   if (err instanceof ImageMissingError) return new DatabaseJobFailure(err.message, true);
-  if (err instanceof ExecOutputTooLargeError) return new DatabaseJobFailure(`backup ${err.message} (GASPER_DB_BACKUP_MAX_BYTES)`, true);
+  if (err instanceof ExecOutputTooLargeError)
+    return new DatabaseJobFailure(`backup ${err.message} (GASPER_DB_BACKUP_MAX_BYTES)`, true);
   return new DatabaseJobFailure((err as Error).message ?? String(err), false);
 }
 
@@ -178,15 +260,28 @@ async function removeEverything(ctx: DatabaseWorkerContext, doc: DatabaseDocumen
 }
 
 /** Removes the container, its volume (the data), its network (linked apps are cut off), its keys. */
-export async function deleteDatabase(ctx: DatabaseWorkerContext, job: Job, data: DatabaseJobData): Promise<DatabaseJobResult> {
+export async function deleteDatabase(
+  ctx: DatabaseWorkerContext,
+  job: Job,
+  data: DatabaseJobData,
+): Promise<DatabaseJobResult> {
   const report = new JobReporter(job, ctx.log);
   const doc = await ctx.databases.get(data.database);
-  if (doc && (doc.uid !== data.uid || doc.status !== 'deleting')) return { outcome: 'skipped', reason: 'database is not marked for deletion' };
+  if (doc && (doc.uid !== data.uid || doc.status !== 'deleting'))
+    return { outcome: 'skipped', reason: 'database is not marked for deletion' };
   await report.step(10, 'removing container, network and volume');
   const n = names(ctx.options.installation, { name: data.database, uid: data.uid });
   // The container of another incarnation (same name) is not ours: check its uid label.
-  const info = await ctx.docker.getContainer(n.container).inspect().catch(() => undefined);
-  if (info && info.Config.Labels?.[databaseUidLabel] === data.uid && ownedBy(ctx.options.installation, info.Config.Labels)) await removeContainer(ctx.docker, info.Id);
+  const info = await ctx.docker
+    .getContainer(n.container)
+    .inspect()
+    .catch(() => undefined);
+  if (
+    info &&
+    info.Config.Labels?.[databaseUidLabel] === data.uid &&
+    ownedBy(ctx.options.installation, info.Config.Labels)
+  )
+    await removeContainer(ctx.docker, info.Id);
   await removeNetwork(ctx.docker, n.network);
   await removeVolume(ctx.docker, n.volume);
   await report.step(80, 'removing records and backups');
@@ -203,21 +298,32 @@ function runningContainer(doc: DatabaseDocument): string {
 }
 
 /** Runs the engine's dump in the container and keeps its output in Redis (bounded, newest N). */
-export async function backupDatabase(ctx: DatabaseWorkerContext, job: Job, data: BackupJobData): Promise<DatabaseJobResult> {
+export async function backupDatabase(
+  ctx: DatabaseWorkerContext,
+  job: Job,
+  data: BackupJobData,
+): Promise<DatabaseJobResult> {
   const report = new JobReporter(job, ctx.log);
   const found = await current(ctx, data);
   if (typeof found === 'string') return { outcome: 'skipped', reason: found };
-  if (await ctx.databases.getBackupMeta(found.name, data.backup)) return { outcome: 'skipped', reason: 'backup exists' };
+  if (await ctx.databases.getBackupMeta(found.name, data.backup))
+    return { outcome: 'skipped', reason: 'backup exists' };
   try {
     const container = runningContainer(found);
     const engine = engineOf(found);
     await report.step(10, `dumping ${found.database}`);
     const spec = engine.backup(credentialsOf(found, ctx.secrets));
     const result = await runExec(ctx.docker, container, spec, { maxStdout: ctx.options.backupMaxBytes });
-    if (!execSucceeded(spec, result)) throw new DatabaseJobFailure(`dump failed (exit code ${result.exitCode}): ${result.stderr.trim().slice(-500)}`, false);
+    if (!execSucceeded(spec, result))
+      throw new DatabaseJobFailure(
+        `dump failed (exit code ${result.exitCode}): ${result.stderr.trim().slice(-500)}`,
+        false,
+      );
     await report.done(`dumped ${result.stdout.length} bytes`);
     const meta = {
-      id: data.backup, size: result.stdout.length, createdAt: new Date().toISOString(),
+      id: data.backup,
+      size: result.stdout.length,
+      createdAt: new Date().toISOString(),
       filename: `${found.name}-${data.backup}.${engine.backupExtension}`,
     };
     const dropped = await ctx.databases.putBackup(found.name, meta, result.stdout, ctx.options.backupsKept);
@@ -232,7 +338,11 @@ export async function backupDatabase(ctx: DatabaseWorkerContext, job: Job, data:
 }
 
 /** Feeds a stored backup to the engine's restore command; for Redis, restarts it to load the RDB. */
-export async function restoreDatabase(ctx: DatabaseWorkerContext, job: Job, data: BackupJobData): Promise<DatabaseJobResult> {
+export async function restoreDatabase(
+  ctx: DatabaseWorkerContext,
+  job: Job,
+  data: BackupJobData,
+): Promise<DatabaseJobResult> {
   const report = new JobReporter(job, ctx.log);
   const found = await current(ctx, data);
   if (typeof found === 'string') return { outcome: 'skipped', reason: found };
@@ -245,13 +355,18 @@ export async function restoreDatabase(ctx: DatabaseWorkerContext, job: Job, data
     await report.step(10, `restoring ${data.backup} (${backup.length} bytes)`);
     const spec = engine.restore(credentials);
     const result = await runExec(ctx.docker, container, spec, { input: backup });
-    if (!execSucceeded(spec, result)) throw new DatabaseJobFailure(`restore failed (exit code ${result.exitCode}): ${result.stderr.trim().slice(-500)}`, true);
+    if (!execSucceeded(spec, result))
+      throw new DatabaseJobFailure(
+        `restore failed (exit code ${result.exitCode}): ${result.stderr.trim().slice(-500)}`,
+        true,
+      );
     const deadline = Date.now() + ctx.options.readyTimeoutMs;
     if (engine.restartAfterRestore) {
       await report.step(60, 'restarting the engine to load the backup');
       await ctx.docker.getContainer(container).restart({ t: 10 });
       await execUntilOk(ctx, container, engine.loginCheck(credentials), 'a login after the restore', deadline);
-      if (engine.afterRestore) await execUntilOk(ctx, container, engine.afterRestore(credentials), 'finishing the restore', deadline);
+      if (engine.afterRestore)
+        await execUntilOk(ctx, container, engine.afterRestore(credentials), 'finishing the restore', deadline);
     }
     await execUntilOk(ctx, container, engine.loginCheck(credentials), 'a login after the restore', deadline);
     await report.step(100, 'restored');

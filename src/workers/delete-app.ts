@@ -26,7 +26,8 @@ export async function deleteApp(ctx: WorkerContext, job: Job, data: DeleteAppDat
   await report.line(`removed ${containers.length} container(s)`);
   // Its network too, now that no container of the app uses it.
   for (const network of await listAppNetworks(ctx.docker, ctx.scope, data.app)) {
-    if (network.uid === data.uid && (await removeUnusedNetwork(ctx.docker, network.id))) await report.line(`removed network ${network.name}`);
+    if (network.uid === data.uid && (await removeUnusedNetwork(ctx.docker, network.id)))
+      await report.line(`removed network ${network.name}`);
   }
 
   await report.step(50, 'removing release directories');

@@ -13,7 +13,14 @@ import { appUser, containerSpec } from './container-spec.ts';
 import { containerLogTail, ensureImage, ImageMissingError, removeContainer } from './containers.ts';
 import type { WorkerContext } from './context.ts';
 import { HealthTimeoutError } from './health.ts';
-import { containersOutside, drainAndRemove, ensureAppNetwork, InstanceStartError, prepareInstances, startInstances } from './instances.ts';
+import {
+  containersOutside,
+  drainAndRemove,
+  ensureAppNetwork,
+  InstanceStartError,
+  prepareInstances,
+  startInstances,
+} from './instances.ts';
 import { JobReporter } from './job-reporter.ts';
 import { launcherCommand, prepareReleaseCommands } from './launcher.ts';
 import { ConventionError } from './conventions.ts';
@@ -27,7 +34,11 @@ export type DeployResult =
 
 /** A user error carrying the lines that explain it (build output, app logs). */
 export class DeployFailure extends Error {
-  constructor(message: string, readonly tail: string[], readonly permanent: boolean) {
+  constructor(
+    message: string,
+    readonly tail: string[],
+    readonly permanent: boolean,
+  ) {
     super(tail.length ? `${message}\n${tail.join('\n')}` : message);
   }
 }
@@ -46,17 +57,31 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
   const started = Date.now();
   const report = new JobReporter(job, ctx.log);
   const doc = await apps.get(data.app);
-  if (!doc || doc.uid !== data.uid || doc.status === 'deleting') return { outcome: 'skipped', reason: 'app is deleted or being deleted' };
-  if (doc.release === data.release && doc.status === 'running') return { outcome: 'unchanged', reason: 'release already running' };
-  if (doc.pendingRelease !== data.release) return { outcome: 'skipped', reason: `superseded by ${doc.pendingRelease ?? 'another release'}` };
-  if (shareOf(doc, options.nodeId) === 0) return { outcome: 'skipped', reason: `no instance of the app is placed on node ${options.nodeId}` };
+  if (!doc || doc.uid !== data.uid || doc.status === 'deleting')
+    return { outcome: 'skipped', reason: 'app is deleted or being deleted' };
+  if (doc.release === data.release && doc.status === 'running')
+    return { outcome: 'unchanged', reason: 'release already running' };
+  if (doc.pendingRelease !== data.release)
+    return { outcome: 'skipped', reason: `superseded by ${doc.pendingRelease ?? 'another release'}` };
+  if (shareOf(doc, options.nodeId) === 0)
+    return { outcome: 'skipped', reason: `no instance of the app is placed on node ${options.nodeId}` };
   // The primary node records the release and announces the commit; every node starts its share.
   const primary = doc.node === options.nodeId;
   let cloned = data.commit ?? '';
   const rollout: Rollout = {
-    app: doc.name, id: `deploy-${data.release}`, nodes: nodesOf(doc),
+    app: doc.name,
+    id: `deploy-${data.release}`,
+    nodes: nodesOf(doc),
     wanted: (d) => d.uid === doc.uid && d.status !== 'deleting' && d.pendingRelease === data.release,
-    switchTo: (d, instances) => ({ ...d, status: 'running', release: data.release, commit: cloned, instances, lastError: undefined, pendingRelease: undefined }),
+    switchTo: (d, instances) => ({
+      ...d,
+      status: 'running',
+      release: data.release,
+      commit: cloned,
+      instances,
+      lastError: undefined,
+      pendingRelease: undefined,
+    }),
     timeoutMs: options.buildTimeoutMs + options.healthTimeoutMs + 120_000,
   };
 
@@ -67,19 +92,42 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
   const dir = releases.releaseDir(doc.name, data.release);
   const image = runtimeImage(doc.runtime, options);
   const command = doc.run ?? launcherCommand;
-  const plan = planInstances(ctx, doc, data.release, image, command, doc.sealedEnv, doc.port, await planExtras(ctx, doc, data.release, command));
+  const plan = planInstances(
+    ctx,
+    doc,
+    data.release,
+    image,
+    command,
+    doc.sealedEnv,
+    doc.port,
+    await planExtras(ctx, doc, data.release, command),
+  );
   // The build sees the env the app will run with (linked databases' URLs included).
   const common = {
-    image, app: doc.name, release: data.release, ...ctx.scope, releaseDir: dir, port: doc.port, env: plan.env,
-    publishAddress: options.nodeAddress, extraCaCerts: options.extraCaCerts,
+    image,
+    app: doc.name,
+    release: data.release,
+    ...ctx.scope,
+    releaseDir: dir,
+    port: doc.port,
+    env: plan.env,
+    publishAddress: options.nodeAddress,
+    extraCaCerts: options.extraCaCerts,
   };
   const buildContainer = buildContainerName(ctx.scope.installation, doc.name, data.release);
   let appContainers: string[] = [];
   const createdAt = new Date(job.timestamp).toISOString();
   const records = primary ? ctx.records : undefined;
   await records?.put({
-    id: data.release, app: doc.name, status: 'building', config: releaseConfig(doc, plan), sealedEnv: doc.sealedEnv,
-    buildLog: [], job: job.id, onDisk: true, timings: { createdAt, activatedAt: [] },
+    id: data.release,
+    app: doc.name,
+    status: 'building',
+    config: releaseConfig(doc, plan),
+    sealedEnv: doc.sealedEnv,
+    buildLog: [],
+    job: job.id,
+    onDisk: true,
+    timings: { createdAt, activatedAt: [] },
   });
   const timings: { builtAt?: string; healthyAt?: string } = {};
 
@@ -88,28 +136,50 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     const [clone] = await settleAll([
       (primary || data.commit ? Promise.resolve(data.commit) : awaitCommit(ctx, rollout)).then(async (commit) => {
         const c = await cloneRelease({
-          url: repoUrl, branch: doc.repo.branch, commit, dir, allowLocal: options.allowLocalRepos, limits: options.clone, sshDir: releases.gitSshDir(),
-          credentials: doc.repo.sealedCredentials ? openCredentials(ctx.secrets, doc.repo.sealedCredentials) : legacyCredentials,
+          url: repoUrl,
+          branch: doc.repo.branch,
+          commit,
+          dir,
+          allowLocal: options.allowLocalRepos,
+          limits: options.clone,
+          sshDir: releases.gitSshDir(),
+          credentials: doc.repo.sealedCredentials
+            ? openCredentials(ctx.secrets, doc.repo.sealedCredentials)
+            : legacyCredentials,
         }).catch((err: unknown) => {
           // git's own words (masked) for the operator; the user gets words that do not map the network.
-          if (err instanceof CloneFailedError && err.detail) ctx.log.warn({ app: doc.name, job: job.id, git: err.detail }, err.message);
+          if (err instanceof CloneFailedError && err.detail)
+            ctx.log.warn({ app: doc.name, job: job.id, git: err.detail }, err.message);
           throw err;
         });
         if (primary) await announceCommit(ctx, rollout, c.commit);
         cloned = c.commit;
         await chownTree(dir, appUser.uid, appUser.gid);
-        await report.line(`cloned ${repoUrl}${doc.repo.branch ? ` (${doc.repo.branch})` : ''} at ${c.commit.slice(0, 12)}`);
+        await report.line(
+          `cloned ${repoUrl}${doc.repo.branch ? ` (${doc.repo.branch})` : ''} at ${c.commit.slice(0, 12)}`,
+        );
         // Build and run commands the app omits come from the repository (conventions.ts).
         const commands = await prepareReleaseCommands({
-          appDir: releases.appDir(doc.name), release: data.release, releaseDir: dir, runtime: doc.runtime, build: doc.build, run: doc.run,
+          appDir: releases.appDir(doc.name),
+          release: data.release,
+          releaseDir: dir,
+          runtime: doc.runtime,
+          build: doc.build,
+          run: doc.run,
         });
         await report.line(`build: ${commands.build.commands.join(' && ') || '(none)'} (${commands.build.reason})`);
         await report.line(`run: ${commands.run.command} (${commands.run.reason})`);
         return { ...c, build: commands.build.commands };
       }),
       ensureImage(docker, image).then(async () => {
-        appContainers = await prepareInstances(ctx, plan, doc.instances.map((i) => i.container));
-        await report.line(`prepared ${appContainers.join(', ')} on node ${options.nodeId} from ${image} (${plan.resources.cpu} CPU, ${plan.resources.memoryMb} MiB)`);
+        appContainers = await prepareInstances(
+          ctx,
+          plan,
+          doc.instances.map((i) => i.container),
+        );
+        await report.line(
+          `prepared ${appContainers.join(', ')} on node ${options.nodeId} from ${image} (${plan.resources.cpu} CPU, ${plan.resources.memoryMb} MiB)`,
+        );
       }),
     ]);
     await report.done('source and container ready');
@@ -122,8 +192,12 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
         await runBuild({
           docker,
           spec: containerSpec({
-            ...common, name: buildContainer, role: 'build', network,
-            resources: { cpu: lifecycle.build.cpu, memoryMb: lifecycle.build.memoryMb }, pidsLimit: lifecycle.build.pidsLimit,
+            ...common,
+            name: buildContainer,
+            role: 'build',
+            network,
+            resources: { cpu: lifecycle.build.cpu, memoryMb: lifecycle.build.memoryMb },
+            pidsLimit: lifecycle.build.pidsLimit,
           }),
           memoryMb: lifecycle.build.memoryMb,
           killedBecause: () => ctx.killedBuilds?.get(buildContainer),
@@ -140,12 +214,18 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
 
     timings.builtAt = new Date().toISOString();
     await records?.update(doc.name, data.release, (r) => ({ ...r, status: 'starting' }));
-    await report.step(70, `starting ${appContainers.length} instance(s), waiting for ${plan.healthPath ? `GET ${plan.healthPath}` : 'HTTP'}`);
+    await report.step(
+      70,
+      `starting ${appContainers.length} instance(s), waiting for ${plan.healthPath ? `GET ${plan.healthPath}` : 'HTTP'}`,
+    );
     const instances: Instance[] = await startInstances(ctx, plan, appContainers);
     timings.healthyAt = new Date().toISOString();
     await report.done(plan.healthPath ? 'app passes its health check' : 'app answers HTTP');
 
-    const others = rollout.nodes.length > 1 ? ` and on node${rollout.nodes.length > 2 ? 's' : ''} ${rollout.nodes.filter((n) => n !== options.nodeId).join(', ')}` : '';
+    const others =
+      rollout.nodes.length > 1
+        ? ` and on node${rollout.nodes.length > 2 ? 's' : ''} ${rollout.nodes.filter((n) => n !== options.nodeId).join(', ')}`
+        : '';
     await report.step(90, `switching traffic once the instances here${others} are healthy`);
     const all = await switchTogether(ctx, rollout, instances);
 
@@ -156,16 +236,35 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     if (primary) {
       await recordPruned(ctx, doc.name, pruned);
       await recordActivation(ctx, doc.name, data.release, {
-        commit: clone.commit, buildLog: report.lines,
-        timings: { createdAt, ...timings, finishedAt: new Date().toISOString(), durationMs: Date.now() - started, activatedAt: [] },
+        commit: clone.commit,
+        buildLog: report.lines,
+        timings: {
+          createdAt,
+          ...timings,
+          finishedAt: new Date().toISOString(),
+          durationMs: Date.now() - started,
+          activatedAt: [],
+        },
       });
     }
-    return { outcome: 'deployed', release: data.release, commit: clone.commit, instances: all, durationMs: Date.now() - started };
+    return {
+      outcome: 'deployed',
+      release: data.release,
+      commit: clone.commit,
+      instances: all,
+      durationMs: Date.now() - started,
+    };
   } catch (err) {
     if (err instanceof RolloutAbandoned && err.superseded) {
       await Promise.allSettled([...appContainers, buildContainer].map((c) => removeContainer(docker, c)));
       if (doc.release !== data.release) await releases.removeRelease(doc.name, data.release);
-      await records?.update(doc.name, data.release, (r) => ({ ...r, status: 'cancelled', error: err.message, buildLog: report.lines, onDisk: false }));
+      await records?.update(doc.name, data.release, (r) => ({
+        ...r,
+        status: 'cancelled',
+        error: err.message,
+        buildLog: report.lines,
+        onDisk: false,
+      }));
       return { outcome: 'skipped', reason: `app was deleted or redeployed meanwhile (${err.message})` };
     }
     const failure = await explain(ctx, err);
@@ -174,10 +273,16 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     if (!doc.release) await releases.removeApp(doc.name);
     else if (doc.release !== data.release) await releases.removeRelease(doc.name, data.release);
     await report.line(`failed: ${failure.message}`);
-    await records?.update(doc.name, data.release, (r) => ({
-      ...r, status: 'failed', error: failure.message, buildLog: report.lines, onDisk: doc.release === data.release,
-      timings: { ...r.timings, ...timings, finishedAt: new Date().toISOString(), durationMs: Date.now() - started },
-    })).catch((e) => ctx.log.warn({ err: e }, 'cannot record the failed release'));
+    await records
+      ?.update(doc.name, data.release, (r) => ({
+        ...r,
+        status: 'failed',
+        error: failure.message,
+        buildLog: report.lines,
+        onDisk: doc.release === data.release,
+        timings: { ...r.timings, ...timings, finishedAt: new Date().toISOString(), durationMs: Date.now() - started },
+      }))
+      .catch((e) => ctx.log.warn({ err: e }, 'cannot record the failed release'));
     const final = failure.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     if (final) {
       // The other nodes stop waiting and remove their new instances: the old release keeps serving.
@@ -216,6 +321,15 @@ async function markFailed(ctx: WorkerContext, doc: AppDocument, release: string,
   await ctx.apps.update(doc.name, (d) =>
     d.status === 'deleting' || d.pendingRelease !== release
       ? undefined
-      : { ...d, status: d.release ? (doc.status === 'stopped' || doc.status === 'crashed' ? doc.status : 'running') : 'failed', lastError: message, pendingRelease: undefined },
+      : {
+          ...d,
+          status: d.release
+            ? doc.status === 'stopped' || doc.status === 'crashed'
+              ? doc.status
+              : 'running'
+            : 'failed',
+          lastError: message,
+          pendingRelease: undefined,
+        },
   );
 }

@@ -61,7 +61,14 @@ export function planDiskActions(input: DiskPlanInput): DiskAction[] {
     if (builds.length) {
       // A build of this release: it alone is stopped; the deploy fails and removes what it made.
       for (const b of builds) {
-        actions.push({ kind: 'kill-build', app, release, container: b.name, usedBytes: used, message: `the build used ${measured}; it was stopped` });
+        actions.push({
+          kind: 'kill-build',
+          app,
+          release,
+          container: b.name,
+          usedBytes: used,
+          message: `the build used ${measured}; it was stopped`,
+        });
       }
       continue;
     }
@@ -71,7 +78,11 @@ export function planDiskActions(input: DiskPlanInput): DiskAction[] {
     const running = containers.filter((c) => c.role === 'app' && c.running).map((c) => c.name);
     if (running.length === 0) continue;
     actions.push({
-      kind: 'stop-instances', app, release, containers: running.sort(), usedBytes: used,
+      kind: 'stop-instances',
+      app,
+      release,
+      containers: running.sort(),
+      usedBytes: used,
       message: `release ${release} used ${measured}; its instances on node ${input.node} were stopped. Redeploy to start from a clean release directory`,
     });
   }

@@ -35,7 +35,11 @@ export function diskUsage(dir: string, timeoutMs = 60_000): Promise<number> {
  * `crashed` when none is left, with the reason in `lastError`. A check, not a quota: between two
  * rounds an app can write more than the limit.
  */
-export function startDiskWatchdog(ctx: WorkerContext, perApp: KeyedMutex, supervisor: SupervisorHandle): DiskWatchdogHandle {
+export function startDiskWatchdog(
+  ctx: WorkerContext,
+  perApp: KeyedMutex,
+  supervisor: SupervisorHandle,
+): DiskWatchdogHandle {
   const { docker, log, options } = ctx;
   const { disk, stopTimeoutS } = options.lifecycle;
   let closed = false;
@@ -50,33 +54,55 @@ export function startDiskWatchdog(ctx: WorkerContext, perApp: KeyedMutex, superv
       const app = labels[containerLabels.app];
       const release = labels[containerLabels.release];
       if ((role !== 'app' && role !== 'build') || !app || !release) return [];
-      return [{ name: (c.Names[0] ?? c.Id).replace(/^\//, ''), app, release, role, running: c.State === 'running', layerBytes: (c as { SizeRw?: number }).SizeRw ?? 0 }];
+      return [
+        {
+          name: (c.Names[0] ?? c.Id).replace(/^\//, ''),
+          app,
+          release,
+          role,
+          running: c.State === 'running',
+          layerBytes: (c as { SizeRw?: number }).SizeRw ?? 0,
+        },
+      ];
     });
     const releaseDirBytes = new Map<string, number>();
     for (const c of containers) {
       const key = releaseKey(c.app, c.release);
       // One du at a time: the watchdog should not itself load the disk it guards.
-      if (!releaseDirBytes.has(key)) releaseDirBytes.set(key, await diskUsage(ctx.releases.releaseDir(c.app, c.release)));
+      if (!releaseDirBytes.has(key))
+        releaseDirBytes.set(key, await diskUsage(ctx.releases.releaseDir(c.app, c.release)));
     }
     const serving = new Map<string, string | undefined>();
     for (const app of new Set(containers.map((c) => c.app))) {
       const doc = await ctx.apps.get(app);
       if (doc && doc.status !== 'deleting') serving.set(app, doc.release);
     }
-    return planDiskActions({ containers, releaseDirBytes, serving, limitBytes: disk.appMb * 1024 * 1024, node: options.nodeId });
+    return planDiskActions({
+      containers,
+      releaseDirBytes,
+      serving,
+      limitBytes: disk.appMb * 1024 * 1024,
+      node: options.nodeId,
+    });
   }
 
   async function apply(action: DiskAction): Promise<void> {
-    log.warn({ app: action.app, release: action.release, usedBytes: action.usedBytes, action: action.kind }, 'over the disk limit');
+    log.warn(
+      { app: action.app, release: action.release, usedBytes: action.usedBytes, action: action.kind },
+      'over the disk limit',
+    );
     if (action.kind === 'kill-build') {
       // Not under the app's lock: the deploy running the build holds it. The reason is set first,
       // so the build that sees its container die reports it.
       ctx.killedBuilds?.set(action.container, action.message);
-      await docker.getContainer(action.container).kill().catch((err: { statusCode?: number }) => {
-        if (err.statusCode !== 404 && err.statusCode !== 409) throw err;
-        // The build ended meanwhile: no reason may wait for a later attempt's build of that name.
-        ctx.killedBuilds?.delete(action.container);
-      });
+      await docker
+        .getContainer(action.container)
+        .kill()
+        .catch((err: { statusCode?: number }) => {
+          if (err.statusCode !== 404 && err.statusCode !== 409) throw err;
+          // The build ended meanwhile: no reason may wait for a later attempt's build of that name.
+          ctx.killedBuilds?.delete(action.container);
+        });
       return;
     }
     await perApp.run(action.app, async () => {
@@ -89,7 +115,12 @@ export function startDiskWatchdog(ctx: WorkerContext, perApp: KeyedMutex, superv
       await ctx.apps.update(action.app, (d) =>
         d.status === 'deleting' || d.release !== action.release
           ? undefined
-          : { ...d, instances, status: instances.length === 0 && d.status === 'running' ? 'crashed' : d.status, lastError: action.message },
+          : {
+              ...d,
+              instances,
+              status: instances.length === 0 && d.status === 'running' ? 'crashed' : d.status,
+              lastError: action.message,
+            },
       );
       await publishEvent(ctx.redis, { type: 'app.instances', app: action.app, release: action.release, instances });
       supervisor.reset(action.app);
@@ -111,7 +142,9 @@ export function startDiskWatchdog(ctx: WorkerContext, perApp: KeyedMutex, superv
         // Not awaited: a stop waits for the app's lock, which a deploy may hold for minutes, and
         // the other apps' measures and builds must not wait with it.
         stopping.add(action.app);
-        void apply(action).catch(failed).finally(() => stopping.delete(action.app));
+        void apply(action)
+          .catch(failed)
+          .finally(() => stopping.delete(action.app));
       }
     }
   }

@@ -9,7 +9,10 @@ export function demuxDockerLog(buffer: Buffer): { stream: 'stdout' | 'stderr'; t
     const type = buffer[offset];
     const length = buffer.readUInt32BE(offset + 4);
     if (type !== 1 && type !== 2) break;
-    frames.push({ stream: type === 2 ? 'stderr' : 'stdout', text: buffer.subarray(offset + 8, offset + 8 + length).toString('utf8') });
+    frames.push({
+      stream: type === 2 ? 'stderr' : 'stdout',
+      text: buffer.subarray(offset + 8, offset + 8 + length).toString('utf8'),
+    });
     offset += 8 + length;
   }
   // Not multiplexed (a TTY container): the whole buffer is plain output.
@@ -20,5 +23,8 @@ export function demuxDockerLog(buffer: Buffer): { stream: 'stdout' | 'stderr'; t
 /** The last `count` non-empty lines of some output. */
 export function lastLines(text: string, count: number): string[] {
   if (count <= 0) return [];
-  return text.split(/\r?\n/).filter((l) => l.trim() !== '').slice(-count);
+  return text
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== '')
+    .slice(-count);
 }

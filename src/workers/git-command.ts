@@ -2,14 +2,21 @@ import { spawn } from 'node:child_process';
 
 /** git ran past a limit: no output for `idleTimeoutMs` (`idle`), or longer than `timeoutMs` (`total`). */
 export class GitTimeoutError extends Error {
-  constructor(readonly reason: 'idle' | 'total', readonly heard: boolean, readonly output: string) {
+  constructor(
+    readonly reason: 'idle' | 'total',
+    readonly heard: boolean,
+    readonly output: string,
+  ) {
     super(`git ${reason === 'idle' ? 'was silent too long' : 'ran too long'}`);
     this.name = 'GitTimeoutError';
   }
 }
 
 export class GitCommandError extends Error {
-  constructor(readonly code: number | null, readonly stderr: string) {
+  constructor(
+    readonly code: number | null,
+    readonly stderr: string,
+  ) {
     super(stderr.trim() || `git exited with ${code}`);
     this.name = 'GitCommandError';
   }
@@ -28,7 +35,12 @@ export function runGit(
   options: { cwd?: string; env: Record<string, string>; idleTimeoutMs: number; timeoutMs: number },
 ): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn('git', args, {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     let stdout = '';
     let stderr = '';
     let heard = false;
@@ -68,6 +80,8 @@ export function runGit(
       heardFrom();
     });
     child.on('error', (err) => finish(() => reject(err)));
-    child.on('close', (code) => finish(() => (code === 0 ? resolve({ stdout, stderr }) : reject(new GitCommandError(code, stderr)))));
+    child.on('close', (code) =>
+      finish(() => (code === 0 ? resolve({ stdout, stderr }) : reject(new GitCommandError(code, stderr)))),
+    );
   });
 }

@@ -10,10 +10,13 @@ const probeHeaders = { 'user-agent': healthProbeUserAgent, [healthProbeHeader]: 
  */
 export function probeHttp(address: string, port: number, timeoutMs = 1000, healthPath?: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.get({ host: address, port, path: healthPath ?? '/', timeout: timeoutMs, agent: false, headers: probeHeaders }, (res) => {
-      res.resume();
-      resolve(healthPath === undefined || (res.statusCode ?? 500) < 400);
-    });
+    const req = http.get(
+      { host: address, port, path: healthPath ?? '/', timeout: timeoutMs, agent: false, headers: probeHeaders },
+      (res) => {
+        res.resume();
+        resolve(healthPath === undefined || (res.statusCode ?? 500) < 400);
+      },
+    );
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(false));
   });
@@ -47,9 +50,11 @@ export async function waitForHttp(options: {
     options.signal?.throwIfAborted();
     const now = Date.now();
     if (now - started > options.timeoutMs) {
-      throw new HealthTimeoutError(options.healthPath
-        ? `app did not pass its health check (GET ${options.healthPath} answering 2xx or 3xx) within ${Math.round(options.timeoutMs / 1000)} s`
-        : `app did not answer HTTP on its port within ${Math.round(options.timeoutMs / 1000)} s`);
+      throw new HealthTimeoutError(
+        options.healthPath
+          ? `app did not pass its health check (GET ${options.healthPath} answering 2xx or 3xx) within ${Math.round(options.timeoutMs / 1000)} s`
+          : `app did not answer HTTP on its port within ${Math.round(options.timeoutMs / 1000)} s`,
+      );
     }
     if (now - lastStateCheck > 300) {
       lastStateCheck = now;

@@ -19,7 +19,11 @@ export async function startHeartbeat(
       id: node.id,
       address: node.address,
       ...(node.docker ? { docker: node.docker } : {}),
-      capacity: { cpus: os.cpus().length, memoryBytes: os.totalmem(), ...(m?.diskBytes !== undefined ? { diskBytes: m.diskBytes } : {}) },
+      capacity: {
+        cpus: os.cpus().length,
+        memoryBytes: os.totalmem(),
+        ...(m?.diskBytes !== undefined ? { diskBytes: m.diskBytes } : {}),
+      },
       ...(m ? { usage: m.usage } : {}),
       ...(m?.allocations ? { allocations: m.allocations } : {}),
       startedAt,

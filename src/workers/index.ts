@@ -24,7 +24,11 @@ import { startWorkerObservability, type WorkerObservabilityOptions } from './obs
 import { ReleaseDirs } from './releases.ts';
 import { DatabaseStore } from '../store/databases.ts';
 import { databaseJobNames } from '../jobs/database-jobs.ts';
-import { defaultDatabaseWorkerOptions, type DatabaseWorkerContext, type DatabaseWorkerOptions } from './database-context.ts';
+import {
+  defaultDatabaseWorkerOptions,
+  type DatabaseWorkerContext,
+  type DatabaseWorkerOptions,
+} from './database-context.ts';
 import { startDatabaseMonitor } from './database-monitor.ts';
 import { runDatabaseJob } from './database-jobs.ts';
 import { operateApp } from './operate-app.ts';
@@ -60,7 +64,9 @@ export interface WorkerServiceOptions extends NodeWorkerOptions {
   /** Addresses and CIDRs elsewhere containers may not open connections to (GASPER_APP_FIREWALL_DENY). */
   firewallDeny?: string[];
   /** Database engines: images, readiness timeout, backup limits, monitor period (see database-context.ts). */
-  databases?: Partial<Omit<DatabaseWorkerOptions, 'installation' | 'nodeId' | 'nodeAddress' | 'imagePrefix' | 'networkPool'>>;
+  databases?: Partial<
+    Omit<DatabaseWorkerOptions, 'installation' | 'nodeId' | 'nodeAddress' | 'imagePrefix' | 'networkPool'>
+  >;
 }
 
 export interface WorkerHandle {
@@ -72,18 +78,27 @@ export function dockerFromHost(dockerHost: string | undefined): Docker {
   if (!dockerHost) return new Docker();
   const url = new URL(dockerHost);
   if (url.protocol === 'unix:') return new Docker({ socketPath: url.pathname });
-  return new Docker({ host: url.hostname, port: Number(url.port) || 2375, protocol: url.protocol === 'https:' ? 'https' : 'http' });
+  return new Docker({
+    host: url.hostname,
+    port: Number(url.port) || 2375,
+    protocol: url.protocol === 'https:' ? 'https' : 'http',
+  });
 }
 
 /**
  * The node worker: pulls this node's jobs from its queue and runs them against its Docker
  * daemon. Jobs of one app run one at a time; jobs of different apps run concurrently.
  */
-export async function startWorker(options: WorkerServiceOptions, deps: { log: Logger; secrets: SecretBox; docker?: Docker }): Promise<WorkerHandle> {
+export async function startWorker(
+  options: WorkerServiceOptions,
+  deps: { log: Logger; secrets: SecretBox; docker?: Docker },
+): Promise<WorkerHandle> {
   const log = deps.log.child({ service: 'worker', node: options.nodeId });
   const docker = deps.docker ?? dockerFromHost(options.dockerHost);
   await docker.ping().catch((err: Error) => {
-    throw new Error(`cannot reach the Docker daemon (DOCKER_HOST=${options.dockerHost ?? 'default socket'}): ${err.message}`);
+    throw new Error(
+      `cannot reach the Docker daemon (DOCKER_HOST=${options.dockerHost ?? 'default socket'}): ${err.message}`,
+    );
   });
   const redis = connectRedis(options.redisUrl);
   const scope: DockerScope = { installation: await ensureInstallation(redis), node: options.nodeId };
@@ -91,10 +106,17 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
   let firewall: FirewallHandle | undefined;
   if (options.appFirewall) {
     try {
-      firewall = await startAppFirewall({
-        installation: scope.installation, node: options.nodeId, dockerHost: options.dockerHost,
-        allowPorts: options.firewallAllowPorts ?? [], blocked: await redisTargets(options.redisUrl), denied: options.firewallDeny ?? [],
-      }, log);
+      firewall = await startAppFirewall(
+        {
+          installation: scope.installation,
+          node: options.nodeId,
+          dockerHost: options.dockerHost,
+          allowPorts: options.firewallAllowPorts ?? [],
+          blocked: await redisTargets(options.redisUrl),
+          denied: options.firewallDeny ?? [],
+        },
+        log,
+      );
     } catch (err) {
       redis.disconnect();
       throw err;
@@ -113,10 +135,19 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
     killedBuilds: new Map(),
   };
   const dbCtx: DatabaseWorkerContext = {
-    docker, redis, databases: new DatabaseStore(redis), secrets: deps.secrets, log,
+    docker,
+    redis,
+    databases: new DatabaseStore(redis),
+    secrets: deps.secrets,
+    log,
     options: {
-      ...defaultDatabaseWorkerOptions, ...options.databases, installation: scope.installation, nodeId: options.nodeId, nodeAddress: options.nodeAddress,
-      imagePrefix: options.imagePrefix, networkPool: options.networkPool,
+      ...defaultDatabaseWorkerOptions,
+      ...options.databases,
+      installation: scope.installation,
+      nodeId: options.nodeId,
+      nodeAddress: options.nodeAddress,
+      imagePrefix: options.imagePrefix,
+      networkPool: options.networkPool,
     },
   };
   /**
@@ -126,13 +157,19 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
    */
   const started: (() => unknown)[] = [() => redis.disconnect()];
   const undo = async (err: unknown): Promise<never> => {
-    for (const close of started.reverse()) await Promise.resolve().then(close).catch(() => {});
+    for (const close of started.reverse())
+      await Promise.resolve()
+        .then(close)
+        .catch(() => {});
     throw err;
   };
   const perApp = new KeyedMutex();
   const supervisor = startSupervisor(ctx, perApp);
   const diskWatchdog = startDiskWatchdog(ctx, perApp, supervisor);
-  started.push(() => supervisor.close(), () => diskWatchdog.close());
+  started.push(
+    () => supervisor.close(),
+    () => diskWatchdog.close(),
+  );
   const ownerSlots = new OwnerSlots(redis, options.nodeId, options.jobsPerOwner ?? 2, options.ownerLeaseMs ?? 30_000);
   /**
    * An app job runs once its owner has a free slot on this node. Otherwise it goes back to the
@@ -148,7 +185,9 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
     const lease = owner ? await ownerSlots.acquire(owner, job.id!) : undefined;
     if (owner && !lease) {
       await job.moveToDelayed(Date.now() + (options.ownerRetryMs ?? 1000) + Math.floor(Math.random() * 250), token);
-      throw new DelayedError(`owner ${owner} already runs ${options.jobsPerOwner ?? 2} job(s) on node ${options.nodeId}`);
+      throw new DelayedError(
+        `owner ${owner} already runs ${options.jobsPerOwner ?? 2} job(s) on node ${options.nodeId}`,
+      );
     }
     try {
       return await perApp.run(app, run);
@@ -172,7 +211,8 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
       }
       default:
         // Jobs of one database run one at a time, apart from the apps' (keys `db:<name>`).
-        if (databaseJobNames.has(job.name)) return perApp.run(`db:${String(job.data?.database)}`, () => runDatabaseJob(dbCtx, job));
+        if (databaseJobNames.has(job.name))
+          return perApp.run(`db:${String(job.data?.database)}`, () => runDatabaseJob(dbCtx, job));
         throw new Error(`unknown job type ${job.name}`);
     }
   };
@@ -185,21 +225,35 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
     autorun: false,
     // A job whose worker died (SIGKILL, lost node) is taken again after at most two checks.
     // The lock a live worker renews (every half of it) lasts as long as one check period.
-    ...(options.stalledIntervalMs ? { stalledInterval: options.stalledIntervalMs, lockDuration: Math.max(options.stalledIntervalMs, 1000) } : {}),
+    ...(options.stalledIntervalMs
+      ? { stalledInterval: options.stalledIntervalMs, lockDuration: Math.max(options.stalledIntervalMs, 1000) }
+      : {}),
   });
   worker.on('failed', (job, err) => log.warn({ job: job?.id, err: err.message }, 'job failed'));
   worker.on('completed', (job) => log.info({ job: job.id, result: job.returnvalue }, 'job completed'));
   worker.on('error', (err) => log.error({ err }, 'worker error'));
-  started.push(() => workerConnection.disconnect(), () => worker.close());
+  started.push(
+    () => workerConnection.disconnect(),
+    () => worker.close(),
+  );
   const reconciler = await startReconciler(ctx, options.reconcileIntervalMs ?? 60_000).catch(undo);
   started.push(() => reconciler.close());
   log.info({ removed: reconciler.first.removed.length, kept: reconciler.first.kept }, 'reconciled containers at start');
   const measure = () => measureNode(options.stateDir, () => dockerAllocations(docker, scope));
-  const heartbeat = await startHeartbeat(new NodeStore(redis), { id: options.nodeId, address: options.nodeAddress, docker: options.advertisedDockerHost }, options.heartbeatMs, log, measure).catch(undo);
+  const heartbeat = await startHeartbeat(
+    new NodeStore(redis),
+    { id: options.nodeId, address: options.nodeAddress, docker: options.advertisedDockerHost },
+    options.heartbeatMs,
+    log,
+    measure,
+  ).catch(undo);
   started.push(() => heartbeat.close());
   const observability = startWorkerObservability({ ...options.observability, scope }, { docker, redis, worker, log });
   const databaseMonitor = startDatabaseMonitor(dbCtx);
-  started.push(() => observability.close(), () => databaseMonitor.close());
+  started.push(
+    () => observability.close(),
+    () => databaseMonitor.close(),
+  );
   void worker.run();
   await worker.waitUntilReady().catch(undo);
   log.info({ queue: worker.name }, 'worker started');
@@ -219,9 +273,15 @@ export async function startWorker(options: WorkerServiceOptions, deps: { log: Lo
         redis.disconnect();
         // Apps keep running while their worker is stopped (an upgrade): so do the rules that keep
         // them from this host's services. The next start sets them up again, idempotently.
-        const running = firewall ? await docker.listContainers({ filters: { label: scopeFilter(scope), status: ['running'] } }).catch(() => undefined) : [];
-        if (running?.length === 0) await firewall?.close().catch((err) => log.warn({ err }, 'cannot remove the app firewall rules'));
-        else if (firewall) log.info({ running: running?.length }, 'app firewall rules kept: containers of this node still run');
+        const running = firewall
+          ? await docker
+              .listContainers({ filters: { label: scopeFilter(scope), status: ['running'] } })
+              .catch(() => undefined)
+          : [];
+        if (running?.length === 0)
+          await firewall?.close().catch((err) => log.warn({ err }, 'cannot remove the app firewall rules'));
+        else if (firewall)
+          log.info({ running: running?.length }, 'app firewall rules kept: containers of this node still run');
       })();
       return closing;
     },

@@ -50,14 +50,20 @@ const nameOf = (c: Docker.ContainerInfo) => (c.Names[0] ?? '').replace(/^\//, ''
  * leftovers.
  * Returns the container names.
  */
-export async function prepareInstances(ctx: WorkerContext, plan: InstancePlan, serving: readonly string[]): Promise<string[]> {
+export async function prepareInstances(
+  ctx: WorkerContext,
+  plan: InstancePlan,
+  serving: readonly string[],
+): Promise<string[]> {
   const { docker, options } = ctx;
   const servingNames = new Set(serving);
   const ofRelease = (await listManaged(docker, ctx.scope, { app: plan.app })).filter(
     (c) => c.Labels[containerLabels.release] === plan.release && c.Labels[containerLabels.role] === 'app',
   );
   const used = new Set(ofRelease.filter((c) => servingNames.has(nameOf(c))).flatMap((c) => slotOf(nameOf(c)) ?? []));
-  const names = freeSlotsIn(plan.slots, used, plan.count).map((slot) => appContainerName(ctx.scope.installation, plan.app, plan.release, slot));
+  const names = freeSlotsIn(plan.slots, used, plan.count).map((slot) =>
+    appContainerName(ctx.scope.installation, plan.app, plan.release, slot),
+  );
   const stale = ofRelease.filter((c) => !servingNames.has(nameOf(c)) && !names.includes(nameOf(c)));
   await Promise.all(stale.map((c) => removeContainer(docker, c.Id)));
   await Promise.all(names.map((name) => createInstance(ctx, plan, name)));
@@ -74,10 +80,21 @@ export async function createInstance(ctx: WorkerContext, plan: InstancePlan, nam
   await ensureContainer(
     docker,
     containerSpec({
-      name, image: plan.image, app: plan.app, release: plan.release, ...ctx.scope, role: 'app',
-      releaseDir: plan.releaseDir, command: plan.command, port: plan.port, env: plan.env,
-      publishAddress: options.nodeAddress, extraCaCerts: options.extraCaCerts,
-      resources: plan.resources, pidsLimit: options.lifecycle.resources.pidsLimit, tmpMb: options.lifecycle.disk.tmpMb,
+      name,
+      image: plan.image,
+      app: plan.app,
+      release: plan.release,
+      ...ctx.scope,
+      role: 'app',
+      releaseDir: plan.releaseDir,
+      command: plan.command,
+      port: plan.port,
+      env: plan.env,
+      publishAddress: options.nodeAddress,
+      extraCaCerts: options.extraCaCerts,
+      resources: plan.resources,
+      pidsLimit: options.lifecycle.resources.pidsLimit,
+      tmpMb: options.lifecycle.disk.tmpMb,
       ...(plan.launchDir ? { launchDir: plan.launchDir } : {}),
       network,
     }),
@@ -94,14 +111,22 @@ export async function ensureAppNetwork(ctx: WorkerContext, app: string, uid: str
 
 /** A new instance that did not come up; `container` names it, for its log tail. */
 export class InstanceStartError extends HealthTimeoutError {
-  constructor(readonly container: string, message: string, readonly oomKilled: boolean) {
+  constructor(
+    readonly container: string,
+    message: string,
+    readonly oomKilled: boolean,
+  ) {
     super(message);
     this.name = 'InstanceStartError';
   }
 }
 
 /** Starts the containers and waits until each passes the health check. */
-export async function startInstances(ctx: WorkerContext, plan: InstancePlan, names: readonly string[]): Promise<Instance[]> {
+export async function startInstances(
+  ctx: WorkerContext,
+  plan: InstancePlan,
+  names: readonly string[],
+): Promise<Instance[]> {
   const { docker, options } = ctx;
   return Promise.all(
     names.map(async (name) => {
@@ -169,7 +194,9 @@ async function tcpTables(info: Docker.ContainerInspectInfo): Promise<{ port: num
   // The pid is the daemon's: make sure it is this host's process of this container.
   const cgroup = await fs.readFile(`/proc/${info.State.Pid}/cgroup`, 'utf8').catch(() => '');
   if (!cgroup.includes(info.Id)) return undefined;
-  const tables = await Promise.all(['tcp', 'tcp6'].map((f) => fs.readFile(`/proc/${info.State.Pid}/net/${f}`, 'utf8').catch(() => '')));
+  const tables = await Promise.all(
+    ['tcp', 'tcp6'].map((f) => fs.readFile(`/proc/${info.State.Pid}/net/${f}`, 'utf8').catch(() => '')),
+  );
   return { port, tables };
 }
 

@@ -9,7 +9,10 @@ export class JobReporter {
   /** Every line written, in order: a release keeps them as its build log. */
   readonly lines: string[] = [];
 
-  constructor(private readonly job: Job, private readonly log: Logger) {}
+  constructor(
+    private readonly job: Job,
+    private readonly log: Logger,
+  ) {}
 
   private write(text: string): Promise<number> {
     this.lines.push(text);

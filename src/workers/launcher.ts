@@ -56,7 +56,10 @@ export async function prepareReleaseCommands(input: {
   build?: string[];
   run?: string;
 }): Promise<ConventionPlan> {
-  const plan = planConventions(input.runtime, await readRepoListing(input.releaseDir), { build: input.build, run: input.run });
+  const plan = planConventions(input.runtime, await readRepoListing(input.releaseDir), {
+    build: input.build,
+    run: input.run,
+  });
   if (!input.run) {
     await pruneLaunchDirs(input.appDir);
     await writeRunCommand(launchDir(input.appDir, input.release), plan.run.command);

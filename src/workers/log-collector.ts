@@ -55,11 +55,18 @@ export function startLogCollector(
     const labels = info.Config.Labels ?? {};
     const app = labels[containerLabels.app];
     if (labels[containerLabels.role] !== 'app' || !app || !info.State.Running) return;
-    const source = { containerId: id, instance: info.Name.replace(/^\//, ''), release: labels[containerLabels.release] ?? '' };
+    const source = {
+      containerId: id,
+      instance: info.Name.replace(/^\//, ''),
+      release: labels[containerLabels.release] ?? '',
+    };
     const stored = await store.cursor(app, id);
     const resumeAfter = stored ? BigInt(stored) : undefined;
     const stream = (await container.logs({
-      follow: true, stdout: true, stderr: true, timestamps: true,
+      follow: true,
+      stdout: true,
+      stderr: true,
+      timestamps: true,
       ...(resumeAfter !== undefined ? { since: sinceParameter(resumeAfter) as unknown as number } : {}),
     })) as unknown as Readable;
     const entry = followed.get(id);
@@ -142,7 +149,8 @@ export function startLogCollector(
     followed.set(id, entry);
     entry.done = followContainer(id)
       .catch((err) => {
-        if ((err as { statusCode?: number }).statusCode !== 404) log.warn({ err: (err as Error).message, container: id }, 'cannot follow container output');
+        if ((err as { statusCode?: number }).statusCode !== 404)
+          log.warn({ err: (err as Error).message, container: id }, 'cannot follow container output');
       })
       .finally(() => {
         followed.delete(id);
@@ -151,7 +159,9 @@ export function startLogCollector(
   }
 
   async function resync(): Promise<void> {
-    const running = await docker.listContainers({ filters: { label: [...labelFilter, `${containerLabels.role}=app`], status: ['running'] } });
+    const running = await docker.listContainers({
+      filters: { label: [...labelFilter, `${containerLabels.role}=app`], status: ['running'] },
+    });
     running.forEach((c) => follow(c.Id));
   }
 
@@ -170,7 +180,12 @@ export function startLogCollector(
         stream.setEncoding('utf8');
         for await (const chunk of stream) {
           for (const line of buffer.push(chunk as string)) {
-            let event: { status?: string; Action?: string; id?: string; Actor?: { Attributes?: Record<string, string> } };
+            let event: {
+              status?: string;
+              Action?: string;
+              id?: string;
+              Actor?: { Attributes?: Record<string, string> };
+            };
             try {
               event = JSON.parse(line);
             } catch {

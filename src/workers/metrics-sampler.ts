@@ -37,14 +37,21 @@ export function startMetricsSampler(
     const container = docker.getContainer(id);
     if (!limits.has(id)) limits.set(id, cpuLimitCores((await container.inspect()).HostConfig));
     const stats = (await container.stats({ stream: false })) as unknown as {
-      read?: string; cpu_stats: CpuStats; precpu_stats: CpuStats; memory_stats: MemoryStats;
+      read?: string;
+      cpu_stats: CpuStats;
+      precpu_stats: CpuStats;
+      memory_stats: MemoryStats;
     };
     const sample: ResourceSample = {
       at: stats.read && !stats.read.startsWith('0001') ? stats.read : new Date().toISOString(),
       cpu: cpuUsage(stats.precpu_stats, stats.cpu_stats, limits.get(id)) ?? null,
       memory: memoryUsage(stats.memory_stats) ?? null,
     };
-    await store.record(labels[containerLabels.app]!, { instance: name, node: options.scope.node, release: labels[containerLabels.release] ?? '' }, sample);
+    await store.record(
+      labels[containerLabels.app]!,
+      { instance: name, node: options.scope.node, release: labels[containerLabels.release] ?? '' },
+      sample,
+    );
   }
 
   async function sampleOnce(): Promise<void> {
@@ -63,7 +70,8 @@ export function startMetricsSampler(
         current.set(app, (current.get(app) ?? new Set()).add(name));
         await sampleContainer(c.Id, c.Labels, name).catch((err) => {
           // A container stopping between the listing and its stats is routine.
-          if ((err as { statusCode?: number }).statusCode !== 404) log.warn({ err: (err as Error).message, container: name }, 'cannot sample container');
+          if ((err as { statusCode?: number }).statusCode !== 404)
+            log.warn({ err: (err as Error).message, container: name }, 'cannot sample container');
         });
       }),
     );

@@ -3,7 +3,15 @@ import type Docker from 'dockerode';
 import { scopeFilter, scopeLabels, type DockerScope } from '../core/installation.ts';
 import { containerLabels } from '../core/naming.ts';
 import {
-  appBridgeKey, appNetworkName, appNetworkRole, appUidLabel, bridgeName, cidrRange, pickSubnet, routedRanges, type Range,
+  appBridgeKey,
+  appNetworkName,
+  appNetworkRole,
+  appUidLabel,
+  bridgeName,
+  cidrRange,
+  pickSubnet,
+  routedRanges,
+  type Range,
 } from '../core/networks.ts';
 
 /** Narrow Docker adapter for the bridge networks of apps and databases (core/networks.ts says why). */
@@ -25,7 +33,9 @@ export interface BridgeNetwork {
 /** Subnets no new network may take: Docker's networks' and the routes of this host. */
 async function usedRanges(docker: Docker): Promise<Range[]> {
   const networks = await docker.listNetworks();
-  const ofDocker = networks.flatMap((n) => (n.IPAM?.Config ?? []).flatMap((c) => (c.Subnet ? [cidrRange(c.Subnet)] : [])).filter((r): r is Range => !!r));
+  const ofDocker = networks.flatMap((n) =>
+    (n.IPAM?.Config ?? []).flatMap((c) => (c.Subnet ? [cidrRange(c.Subnet)] : [])).filter((r): r is Range => !!r),
+  );
   // The daemon's host is this one in the usual set-up; elsewhere, the routes do no harm.
   const routes = routedRanges(await fs.readFile('/proc/net/route', 'utf8').catch(() => ''));
   return [...ofDocker, ...routes];
@@ -47,10 +57,14 @@ export async function ensureBridgeNetwork(docker: Docker, network: BridgeNetwork
     const used = [...(await usedRanges(docker)), ...taken];
     // The bridge name differs per node: two daemons on one host starting together pick apart.
     const subnet = pickSubnet(network.pool, used, network.bridge);
-    if (!subnet) throw new Error(`no free /26 subnet left in ${network.pool} for network ${network.name} (GASPER_NETWORK_POOL)`);
+    if (!subnet)
+      throw new Error(`no free /26 subnet left in ${network.pool} for network ${network.name} (GASPER_NETWORK_POOL)`);
     try {
       const created = await docker.createNetwork({
-        Name: network.name, Driver: 'bridge', CheckDuplicate: true, Labels: network.labels,
+        Name: network.name,
+        Driver: 'bridge',
+        CheckDuplicate: true,
+        Labels: network.labels,
         IPAM: { Driver: 'default', Config: [{ Subnet: subnet }] },
         Options: { 'com.docker.network.bridge.name': network.bridge },
       });
@@ -71,17 +85,34 @@ export async function ensureBridgeNetwork(docker: Docker, network: BridgeNetwork
 export function appNetwork(scope: DockerScope, app: string, uid: string, pool: string): BridgeNetwork {
   return {
     name: appNetworkName(scope.installation, app, uid),
-    labels: { ...scopeLabels(scope), [containerLabels.role]: appNetworkRole, [containerLabels.app]: app, [appUidLabel]: uid },
+    labels: {
+      ...scopeLabels(scope),
+      [containerLabels.role]: appNetworkRole,
+      [containerLabels.app]: app,
+      [appUidLabel]: uid,
+    },
     bridge: bridgeName(scope.installation, appBridgeKey(scope.node, app, uid)),
     pool,
   };
 }
 
 /** This scope's app networks, optionally of one app: name, app and uid as their labels say. */
-export async function listAppNetworks(docker: Docker, scope: DockerScope, app?: string): Promise<{ id: string; name: string; app: string; uid: string }[]> {
-  const filter = scopeFilter(scope, { [containerLabels.role]: appNetworkRole, ...(app ? { [containerLabels.app]: app } : {}) });
+export async function listAppNetworks(
+  docker: Docker,
+  scope: DockerScope,
+  app?: string,
+): Promise<{ id: string; name: string; app: string; uid: string }[]> {
+  const filter = scopeFilter(scope, {
+    [containerLabels.role]: appNetworkRole,
+    ...(app ? { [containerLabels.app]: app } : {}),
+  });
   const networks = await docker.listNetworks({ filters: { label: filter } });
-  return networks.map((n) => ({ id: n.Id, name: n.Name, app: n.Labels?.[containerLabels.app] ?? '', uid: n.Labels?.[appUidLabel] ?? '' }));
+  return networks.map((n) => ({
+    id: n.Id,
+    name: n.Name,
+    app: n.Labels?.[containerLabels.app] ?? '',
+    uid: n.Labels?.[appUidLabel] ?? '',
+  }));
 }
 
 /**

@@ -25,9 +25,19 @@ async function disk(stateDir: string): Promise<{ total: number; free: number } |
  * The limits Docker enforces on Gasper's running containers on this node: CPUs (NanoCpus) and
  * memory. A container without a limit counts as a container only.
  */
-export async function dockerAllocations(docker: Docker, scope: DockerScope): Promise<NonNullable<NodeMeasurements['allocations']>> {
+export async function dockerAllocations(
+  docker: Docker,
+  scope: DockerScope,
+): Promise<NonNullable<NodeMeasurements['allocations']>> {
   const running = (await listManaged(docker, scope)).filter((c) => c.State === 'running');
-  const inspected = await Promise.all(running.map((c) => docker.getContainer(c.Id).inspect().catch(() => undefined)));
+  const inspected = await Promise.all(
+    running.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .inspect()
+        .catch(() => undefined),
+    ),
+  );
   let cpu = 0;
   let memoryBytes = 0;
   for (const info of inspected) {
@@ -37,7 +47,10 @@ export async function dockerAllocations(docker: Docker, scope: DockerScope): Pro
   return { containers: running.length, cpu, memoryBytes };
 }
 
-export async function measureNode(stateDir: string, allocations?: () => Promise<NodeMeasurements['allocations']>): Promise<NodeMeasurements> {
+export async function measureNode(
+  stateDir: string,
+  allocations?: () => Promise<NodeMeasurements['allocations']>,
+): Promise<NodeMeasurements> {
   const [d, a] = await Promise.all([disk(stateDir), allocations?.().catch(() => undefined)]);
   return {
     ...(d ? { diskBytes: d.total } : {}),

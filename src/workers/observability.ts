@@ -43,11 +43,15 @@ export function startWorkerObservability(
   const { docker, redis, log } = deps;
   const collector = startLogCollector(
     { scope: options.scope, resyncMs: options.logResyncMs },
-    { docker, store: new AppLogStore(redis, {
-      ...(options.logLines !== undefined ? { maxLines: options.logLines } : {}),
-      ...(options.logMaxBytes !== undefined ? { maxBytes: options.logMaxBytes } : {}),
-      ...(options.logLineMaxBytes !== undefined ? { maxLineBytes: options.logLineMaxBytes } : {}),
-    }), log },
+    {
+      docker,
+      store: new AppLogStore(redis, {
+        ...(options.logLines !== undefined ? { maxLines: options.logLines } : {}),
+        ...(options.logMaxBytes !== undefined ? { maxBytes: options.logMaxBytes } : {}),
+        ...(options.logLineMaxBytes !== undefined ? { maxLineBytes: options.logLineMaxBytes } : {}),
+      }),
+      log,
+    },
   );
   const sampler = startMetricsSampler(
     { scope: options.scope, intervalMs: options.metricsIntervalMs },
@@ -57,7 +61,9 @@ export function startWorkerObservability(
   const observe = (job: Job | undefined, outcome: DeployOutcome) => {
     const seconds = job?.name === deployAppJob.name ? deploySeconds(job) : undefined;
     if (seconds === undefined) return;
-    durations.observe(outcome, seconds).catch((err) => log.warn({ err: (err as Error).message }, 'cannot record deploy duration'));
+    durations
+      .observe(outcome, seconds)
+      .catch((err) => log.warn({ err: (err as Error).message }, 'cannot record deploy duration'));
   };
   const onCompleted = (job: Job) => {
     // Only deploys that did something: a skipped or unchanged job says nothing about deploy time.

@@ -32,12 +32,19 @@ export interface OperationHooks {
  * healthy, then drain the old ones (zero downtime). Each re-reads the app and converges, so
  * running one twice changes nothing more.
  */
-export async function operateApp(ctx: WorkerContext, job: Job, data: OperateAppData, hooks: OperationHooks): Promise<OperateResult> {
+export async function operateApp(
+  ctx: WorkerContext,
+  job: Job,
+  data: OperateAppData,
+  hooks: OperationHooks,
+): Promise<OperateResult> {
   const report = new JobReporter(job, ctx.log);
   const doc = await ctx.apps.get(data.app);
-  if (!doc || doc.uid !== data.uid || doc.status === 'deleting') return { outcome: 'skipped', reason: 'app is deleted or being deleted' };
+  if (!doc || doc.uid !== data.uid || doc.status === 'deleting')
+    return { outcome: 'skipped', reason: 'app is deleted or being deleted' };
   if (data.op === 'stop') return stopApp(ctx, report, doc, hooks);
-  if (shareOf(doc, ctx.options.nodeId) === 0) return { outcome: 'skipped', reason: `no instance of the app is placed on node ${ctx.options.nodeId}` };
+  if (shareOf(doc, ctx.options.nodeId) === 0)
+    return { outcome: 'skipped', reason: `no instance of the app is placed on node ${ctx.options.nodeId}` };
   if (data.op === 'start' && doc.status === 'running' && doc.instances.length > 0) {
     return { outcome: 'unchanged', reason: 'app is already running' };
   }
@@ -57,12 +64,22 @@ export async function operateApp(ctx: WorkerContext, job: Job, data: OperateAppD
   const started = Date.now();
   const plan = await planForRelease(ctx, doc, target, record);
   try {
-    await report.step(10, `${data.op === 'rollback' ? `rolling back to ${target}` : `${data.op}ing ${target}`}: preparing ${plan.count} instance(s)`);
+    await report.step(
+      10,
+      `${data.op === 'rollback' ? `rolling back to ${target}` : `${data.op}ing ${target}`}: preparing ${plan.count} instance(s)`,
+    );
     const rollout: Rollout = {
-      app: doc.name, id: `op-${data.seq}`, nodes: nodesOf(doc),
+      app: doc.name,
+      id: `op-${data.seq}`,
+      nodes: nodesOf(doc),
       wanted: (d) => d.uid === doc.uid && d.status !== 'deleting',
       switchTo: (d, instances) => ({
-        ...d, ...(data.op === 'rollback' && record ? restoredConfig(d, record) : {}), status: 'running', release: plan.release, instances, lastError: undefined,
+        ...d,
+        ...(data.op === 'rollback' && record ? restoredConfig(d, record) : {}),
+        status: 'running',
+        release: plan.release,
+        instances,
+        lastError: undefined,
       }),
       timeoutMs: ctx.options.healthTimeoutMs + 120_000,
     };
@@ -77,9 +94,13 @@ export async function operateApp(ctx: WorkerContext, job: Job, data: OperateAppD
     const failure = await explain(ctx, err);
     await report.line(`failed: ${failure.message}`);
     const final = failure.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    if (final && !(err instanceof RolloutAbandoned)) await failRollout(ctx, { app: doc.name, id: `op-${data.seq}` }, failure.message);
+    if (final && !(err instanceof RolloutAbandoned))
+      await failRollout(ctx, { app: doc.name, id: `op-${data.seq}` }, failure.message);
     // The serving instances (if any) keep serving; the status says why the operation failed.
-    if (final) await ctx.apps.update(doc.name, (d) => (d.status === 'deleting' ? undefined : { ...d, lastError: `${data.op} failed: ${failure.message}` }));
+    if (final)
+      await ctx.apps.update(doc.name, (d) =>
+        d.status === 'deleting' ? undefined : { ...d, lastError: `${data.op} failed: ${failure.message}` },
+      );
     throw failure.permanent ? new UnrecoverableError(failure.message) : err;
   }
 }
@@ -101,18 +122,36 @@ function restoredConfig(_doc: AppDocument, record: ReleaseRecord): Partial<AppDo
  * check, switches the app when every node's share is healthy (rollout.ts), then drains and removes
  * every other container of the app on this node.
  */
-async function rollOut(ctx: WorkerContext, report: JobReporter, doc: AppDocument, plan: InstancePlan, rollout: Rollout): Promise<Instance[]> {
-  const names = await prepareInstances(ctx, plan, doc.instances.map((i) => i.container));
+async function rollOut(
+  ctx: WorkerContext,
+  report: JobReporter,
+  doc: AppDocument,
+  plan: InstancePlan,
+  rollout: Rollout,
+): Promise<Instance[]> {
+  const names = await prepareInstances(
+    ctx,
+    plan,
+    doc.instances.map((i) => i.container),
+  );
   let instances: Instance[];
   try {
-    await report.step(30, `starting ${names.join(', ')}, waiting for ${plan.healthPath ? `GET ${plan.healthPath}` : 'HTTP'}`);
+    await report.step(
+      30,
+      `starting ${names.join(', ')}, waiting for ${plan.healthPath ? `GET ${plan.healthPath}` : 'HTTP'}`,
+    );
     instances = await startInstances(ctx, plan, names);
     await report.done('new instances are healthy');
   } catch (err) {
     await Promise.allSettled(names.map((n) => removeContainer(ctx.docker, n)));
     throw err;
   }
-  await report.step(70, rollout.nodes.length > 1 ? `switching traffic once every node's instances are healthy (${rollout.nodes.join(', ')})` : 'switching traffic');
+  await report.step(
+    70,
+    rollout.nodes.length > 1
+      ? `switching traffic once every node's instances are healthy (${rollout.nodes.join(', ')})`
+      : 'switching traffic',
+  );
   let all: Instance[];
   try {
     all = await switchTogether(ctx, rollout, instances);
@@ -130,12 +169,25 @@ async function rollOut(ctx: WorkerContext, report: JobReporter, doc: AppDocument
  * containers (SIGTERM) and removes them. Each node stops its own; the app is `stopped` from the
  * first, so none of its instances is restarted meanwhile.
  */
-async function stopApp(ctx: WorkerContext, report: JobReporter, doc: AppDocument, hooks: OperationHooks): Promise<OperateResult> {
+async function stopApp(
+  ctx: WorkerContext,
+  report: JobReporter,
+  doc: AppDocument,
+  hooks: OperationHooks,
+): Promise<OperateResult> {
   await report.step(10, 'taking the app out of the proxy');
   const here = (i: Instance) => i.node === ctx.options.nodeId;
-  const stopped = await ctx.apps.update(doc.name, (d) => (d.status === 'deleting' ? undefined : { ...d, status: 'stopped', instances: d.instances.filter((i) => !here(i)) }));
+  const stopped = await ctx.apps.update(doc.name, (d) =>
+    d.status === 'deleting' ? undefined : { ...d, status: 'stopped', instances: d.instances.filter((i) => !here(i)) },
+  );
   hooks.reset(doc.name);
-  if (doc.release) await publishEvent(ctx.redis, { type: 'app.instances', app: doc.name, release: doc.release, instances: stopped?.instances ?? [] });
+  if (doc.release)
+    await publishEvent(ctx.redis, {
+      type: 'app.instances',
+      app: doc.name,
+      release: doc.release,
+      instances: stopped?.instances ?? [],
+    });
   await report.step(40, 'draining and stopping the containers');
   const containers = await containersOutside(ctx, doc.name, []);
   await drainAndRemove(ctx, containers);

@@ -34,7 +34,14 @@ export class OwnerSlots {
   ) {}
 
   private async take(owner: string, job: string): Promise<boolean> {
-    const taken = await this.redis.eval(acquireScript, 1, keys.ownerSlots(this.node, owner), String(this.leaseMs), String(this.limit), job);
+    const taken = await this.redis.eval(
+      acquireScript,
+      1,
+      keys.ownerSlots(this.node, owner),
+      String(this.leaseMs),
+      String(this.limit),
+      job,
+    );
     return taken === 1;
   }
 
@@ -42,10 +49,13 @@ export class OwnerSlots {
   async acquire(owner: string, job: string): Promise<OwnerLease | undefined> {
     if (!(await this.take(owner, job))) return undefined;
     let renewing: Promise<unknown> = Promise.resolve();
-    const renew = setInterval(() => {
-      // Renewing is taking again with the same member: it is refreshed, never refused.
-      renewing = this.take(owner, job).catch(() => {});
-    }, Math.max(100, Math.floor(this.leaseMs / 3)));
+    const renew = setInterval(
+      () => {
+        // Renewing is taking again with the same member: it is refreshed, never refused.
+        renewing = this.take(owner, job).catch(() => {});
+      },
+      Math.max(100, Math.floor(this.leaseMs / 3)),
+    );
     renew.unref();
     return {
       release: async () => {

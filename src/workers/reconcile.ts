@@ -68,14 +68,17 @@ export function planReconcile(
     if (!nodesOf(doc).includes(nodeId)) {
       // Until the new node's instances take the traffic, this one keeps serving; and a little
       // longer, so the proxies have applied the switch event before the old instance goes.
-      const switched = !doc.instances.some((i) => i.node === nodeId) && context.now - Date.parse(doc.updatedAt) > movedGraceMs;
+      const switched =
+        !doc.instances.some((i) => i.node === nodeId) && context.now - Date.parse(doc.updatedAt) > movedGraceMs;
       if (switched) remove(`app moved to node${nodesOf(doc).length > 1 ? 's' : ''} ${nodesOf(doc).join(', ')}`);
       continue;
     }
     // Younger containers of another release may be an operation's (a rollback starts the older
     // release beside the serving one), which switches or removes them within the health timeout.
     if (c.release !== doc.release && c.release !== doc.pendingRelease && context.now - c.createdMs > context.settleMs) {
-      remove(`release ${c.release} is neither current (${doc.release ?? 'none'}) nor pending (${doc.pendingRelease ?? 'none'})`);
+      remove(
+        `release ${c.release} is neither current (${doc.release ?? 'none'}) nor pending (${doc.pendingRelease ?? 'none'})`,
+      );
     }
   }
   return removals;
@@ -85,7 +88,12 @@ export function planReconcile(
  * App directories under the state dir this node no longer needs: apps that do not exist, or
  * that live on another node and have no container left here.
  */
-export function planDirRemovals(nodeId: string, apps: ReadonlyMap<string, AppDocument>, dirs: readonly string[], remaining: ReadonlySet<string>): string[] {
+export function planDirRemovals(
+  nodeId: string,
+  apps: ReadonlyMap<string, AppDocument>,
+  dirs: readonly string[],
+  remaining: ReadonlySet<string>,
+): string[] {
   return dirs.filter((app) => {
     const doc = apps.get(app);
     if (!doc) return !remaining.has(app);
@@ -107,13 +115,17 @@ export interface ObservedNetwork {
  * left for a later run; an app being deleted is left to its delete job. Pure.
  */
 export function planNetworkRemovals(
-  nodeId: string, apps: ReadonlyMap<string, AppDocument>, networks: readonly ObservedNetwork[], remaining: ReadonlySet<string>,
+  nodeId: string,
+  apps: ReadonlyMap<string, AppDocument>,
+  networks: readonly ObservedNetwork[],
+  remaining: ReadonlySet<string>,
 ): { id: string; name: string; reason: string }[] {
   return networks.flatMap((n) => {
     const doc = apps.get(n.app);
     if (!doc || doc.uid !== n.uid) return [{ id: n.id, name: n.name, reason: 'app no longer exists' }];
     if (doc.status === 'deleting') return [];
-    if (!nodesOf(doc).includes(nodeId) && !remaining.has(n.app)) return [{ id: n.id, name: n.name, reason: 'app moved to another node' }];
+    if (!nodesOf(doc).includes(nodeId) && !remaining.has(n.app))
+      return [{ id: n.id, name: n.name, reason: 'app moved to another node' }];
     return [];
   });
 }
@@ -147,7 +159,14 @@ export function planDatabaseRemovals(
 ): DatabaseRemoval[] {
   return resources.flatMap((r) => {
     if (!deleted.has(`${r.database}/${r.uid}`) || databases.get(r.database)?.uid === r.uid) return [];
-    return [{ kind: r.kind, id: r.id, database: r.database, reason: `database ${r.database} was deleted while this node was down` }];
+    return [
+      {
+        kind: r.kind,
+        id: r.id,
+        database: r.database,
+        reason: `database ${r.database} was deleted while this node was down`,
+      },
+    ];
   });
 }
 
@@ -186,7 +205,9 @@ export async function reconcileNode(ctx: WorkerContext): Promise<ReconcileReport
     createdMs: c.Created * 1000,
   }));
   const removed = planReconcile(options.nodeId, apps, observed, {
-    now: Date.now(), buildTimeoutMs: options.buildTimeoutMs, settleMs: options.healthTimeoutMs + 60_000,
+    now: Date.now(),
+    buildTimeoutMs: options.buildTimeoutMs,
+    settleMs: options.healthTimeoutMs + 60_000,
   });
   const doomed = new Set(removed.map((r) => r.container));
   for (const c of observed) if (doomed.has(c.name)) await removeContainer(docker, c.id);
@@ -201,11 +222,24 @@ export async function reconcileNode(ctx: WorkerContext): Promise<ReconcileReport
     if (await removeUnusedNetwork(docker, n.id)) networksRemoved.push(n.name);
   }
   const at = new Date().toISOString();
-  const previous = await ctx.redis.get(keys.nodeReconcile(options.nodeId)).then((raw) => (raw ? (JSON.parse(raw) as Partial<ReconcileReport>) : {}), () => ({}) as Partial<ReconcileReport>);
+  const previous = await ctx.redis.get(keys.nodeReconcile(options.nodeId)).then(
+    (raw) => (raw ? (JSON.parse(raw) as Partial<ReconcileReport>) : {}),
+    () => ({}) as Partial<ReconcileReport>,
+  );
   const report: ReconcileReport = {
-    at, node: options.nodeId, removed, databasesRemoved, kept: observed.length - removed.length, dirsRemoved, networksRemoved, durationMs: Date.now() - started,
+    at,
+    node: options.nodeId,
+    removed,
+    databasesRemoved,
+    kept: observed.length - removed.length,
+    dirsRemoved,
+    networksRemoved,
+    durationMs: Date.now() - started,
     recentRemovals: [...removed.map((r) => ({ ...r, at })), ...(previous.recentRemovals ?? [])].slice(0, 50),
-    recentDatabaseRemovals: [...databasesRemoved.map((r) => ({ ...r, at })), ...(previous.recentDatabaseRemovals ?? [])].slice(0, 50),
+    recentDatabaseRemovals: [
+      ...databasesRemoved.map((r) => ({ ...r, at })),
+      ...(previous.recentDatabaseRemovals ?? []),
+    ].slice(0, 50),
   };
   await ctx.redis.set(keys.nodeReconcile(options.nodeId), JSON.stringify(report));
   if (removed.length || dirsRemoved.length || databasesRemoved.length || networksRemoved.length) {
@@ -218,7 +252,10 @@ export async function reconcileNode(ctx: WorkerContext): Promise<ReconcileReport
 async function reconcileDatabases(ctx: WorkerContext): Promise<DatabaseRemoval[]> {
   const { docker, options } = ctx;
   const label = [...scopeFilter(ctx.scope), databaseLabel];
-  const owner = (labels: Record<string, string> | undefined) => ({ database: labels?.[databaseLabel] ?? '', uid: labels?.[databaseUidLabel] ?? '' });
+  const owner = (labels: Record<string, string> | undefined) => ({
+    database: labels?.[databaseLabel] ?? '',
+    uid: labels?.[databaseUidLabel] ?? '',
+  });
   const [containers, volumes, networks] = await Promise.all([
     docker.listContainers({ all: true, filters: { label } }),
     docker.listVolumes({ filters: { label } }),
@@ -242,7 +279,9 @@ async function reconcileDatabases(ctx: WorkerContext): Promise<DatabaseRemoval[]
     else await removeVolume(docker, r.id);
   }
   // Recorded deletions with nothing left here are done.
-  const left = new Set(resources.filter((r) => !removals.some((x) => x.id === r.id)).map((r) => `${r.database}/${r.uid}`));
+  const left = new Set(
+    resources.filter((r) => !removals.some((x) => x.id === r.id)).map((r) => `${r.database}/${r.uid}`),
+  );
   const done = [...deleted].filter((d) => !left.has(d));
   if (done.length) await ctx.redis.srem(tombstones, ...done);
   return removals;
@@ -253,7 +292,10 @@ async function reconcileDatabases(ctx: WorkerContext): Promise<DatabaseRemoval[]
  * `intervalMs`. No lock with running jobs is needed: a deploy in progress builds its app's
  * pending release, which the plan keeps.
  */
-export async function startReconciler(ctx: WorkerContext, intervalMs: number): Promise<{ first: ReconcileReport; close(): Promise<void> }> {
+export async function startReconciler(
+  ctx: WorkerContext,
+  intervalMs: number,
+): Promise<{ first: ReconcileReport; close(): Promise<void> }> {
   const first = await reconcileNode(ctx);
   let running: Promise<unknown> | undefined;
   const timer = setInterval(() => {

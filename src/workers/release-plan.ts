@@ -22,7 +22,12 @@ export interface PlanExtras {
 }
 
 /** The extras of `doc`'s containers for `release` running `command`. */
-export async function planExtras(ctx: WorkerContext, doc: AppDocument, release: string, command: string): Promise<PlanExtras> {
+export async function planExtras(
+  ctx: WorkerContext,
+  doc: AppDocument,
+  release: string,
+  command: string,
+): Promise<PlanExtras> {
   const links = await linkedDatabases(ctx, doc);
   return {
     runtimeEnv: runtimes[doc.runtime]?.env,
@@ -64,14 +69,37 @@ export function planInstances(
 }
 
 /** The containers of `release`: its command, env and port as recorded; instances, limits and health from the app. */
-export async function planForRelease(ctx: WorkerContext, doc: AppDocument, release: string, record: ReleaseRecord | undefined): Promise<InstancePlan> {
+export async function planForRelease(
+  ctx: WorkerContext,
+  doc: AppDocument,
+  release: string,
+  record: ReleaseRecord | undefined,
+): Promise<InstancePlan> {
   if (!record) {
     const command = doc.run ?? launcherCommand;
     const extras = await planExtras(ctx, doc, release, command);
-    return planInstances(ctx, doc, release, runtimeImage(doc.runtime, ctx.options), command, doc.sealedEnv, doc.port, extras);
+    return planInstances(
+      ctx,
+      doc,
+      release,
+      runtimeImage(doc.runtime, ctx.options),
+      command,
+      doc.sealedEnv,
+      doc.port,
+      extras,
+    );
   }
   const extras = await planExtras(ctx, doc, release, record.config.run);
-  return planInstances(ctx, doc, release, record.config.image, record.config.run, record.sealedEnv, record.config.port, extras);
+  return planInstances(
+    ctx,
+    doc,
+    release,
+    record.config.image,
+    record.config.run,
+    record.sealedEnv,
+    record.config.port,
+    extras,
+  );
 }
 
 /** The snapshot a release record keeps: what ran, with env values masked. */
@@ -83,7 +111,11 @@ export function releaseConfig(doc: AppDocument, plan: InstancePlan): ReleaseConf
     build: doc.build ?? [],
     run: plan.command,
     port: plan.port,
-    env: Object.fromEntries(Object.keys(doc.sealedEnv).sort().map((k) => [k, maskedValue])),
+    env: Object.fromEntries(
+      Object.keys(doc.sealedEnv)
+        .sort()
+        .map((k) => [k, maskedValue]),
+    ),
     instances: doc.instanceCount ?? 1,
     resources: { cpu: plan.resources.cpu, memory: plan.resources.memoryMb },
     healthCheck: doc.healthCheck ?? {},
@@ -91,11 +123,21 @@ export function releaseConfig(doc: AppDocument, plan: InstancePlan): ReleaseConf
 }
 
 /** Marks `active` the serving release and every other formerly active one `superseded`. */
-export async function recordActivation(ctx: WorkerContext, app: string, active: string, patch: Partial<ReleaseRecord>): Promise<void> {
+export async function recordActivation(
+  ctx: WorkerContext,
+  app: string,
+  active: string,
+  patch: Partial<ReleaseRecord>,
+): Promise<void> {
   const now = new Date().toISOString();
   for (const record of await ctx.records.list(app)) {
     if (record.id === active) {
-      await ctx.records.put({ ...record, ...patch, status: 'active', timings: { ...record.timings, ...patch.timings, activatedAt: [...record.timings.activatedAt, now] } });
+      await ctx.records.put({
+        ...record,
+        ...patch,
+        status: 'active',
+        timings: { ...record.timings, ...patch.timings, activatedAt: [...record.timings.activatedAt, now] },
+      });
     } else if (record.status === 'active') {
       await ctx.records.put({ ...record, status: 'superseded' });
     }

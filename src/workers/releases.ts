@@ -19,7 +19,10 @@ export class ReleaseDirs {
   }
 
   async exists(app: string, release: string): Promise<boolean> {
-    return fs.stat(this.releaseDir(app, release)).then((s) => s.isDirectory(), () => false);
+    return fs.stat(this.releaseDir(app, release)).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
   }
 
   async removeRelease(app: string, release: string): Promise<void> {

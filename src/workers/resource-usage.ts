@@ -64,7 +64,8 @@ export function cpusetSize(cpuset: string | undefined): number | undefined {
 export function cpuLimitCores(config: CpuLimitConfig): number | undefined {
   const limits: number[] = [];
   if (config.NanoCpus && config.NanoCpus > 0) limits.push(config.NanoCpus / 1e9);
-  if (config.CpuQuota && config.CpuQuota > 0 && config.CpuPeriod && config.CpuPeriod > 0) limits.push(config.CpuQuota / config.CpuPeriod);
+  if (config.CpuQuota && config.CpuQuota > 0 && config.CpuPeriod && config.CpuPeriod > 0)
+    limits.push(config.CpuQuota / config.CpuPeriod);
   const cpuset = cpusetSize(config.CpusetCpus);
   if (cpuset) limits.push(cpuset);
   return limits.length ? Math.min(...limits) : undefined;

@@ -29,12 +29,18 @@ export interface Rollout {
 }
 
 const partSchema = z.union([z.object({ ready: z.array(instanceSchema) }), z.object({ failed: z.string() })]);
-const outcomeSchema = z.union([z.object({ switched: z.literal(true) }), z.object({ abandoned: z.string(), superseded: z.boolean() })]);
+const outcomeSchema = z.union([
+  z.object({ switched: z.literal(true) }),
+  z.object({ abandoned: z.string(), superseded: z.boolean() }),
+]);
 type Outcome = z.infer<typeof outcomeSchema>;
 
 /** The rollout ended without switching; `superseded` when a newer deploy (or a deletion) replaced it. */
 export class RolloutAbandoned extends Error {
-  constructor(message: string, readonly superseded: boolean) {
+  constructor(
+    message: string,
+    readonly superseded: boolean,
+  ) {
     super(message);
     this.name = 'RolloutAbandoned';
   }
@@ -50,7 +56,13 @@ function keyOf(rollout: Pick<Rollout, 'app' | 'id'>): string {
   return keys.appRollout(rollout.app, rollout.id);
 }
 
-async function write(ctx: WorkerContext, rollout: Pick<Rollout, 'app' | 'id'>, field: string, value: unknown, onlyFirst = false): Promise<void> {
+async function write(
+  ctx: WorkerContext,
+  rollout: Pick<Rollout, 'app' | 'id'>,
+  field: string,
+  value: unknown,
+  onlyFirst = false,
+): Promise<void> {
   const key = keyOf(rollout);
   const multi = ctx.redis.multi();
   if (onlyFirst) multi.hsetnx(key, field, JSON.stringify(value));
@@ -59,7 +71,12 @@ async function write(ctx: WorkerContext, rollout: Pick<Rollout, 'app' | 'id'>, f
 }
 
 /** Ends the rollout for every node; the first outcome written is the one that stands. */
-export async function abandonRollout(ctx: WorkerContext, rollout: Pick<Rollout, 'app' | 'id'>, reason: string, superseded = false): Promise<void> {
+export async function abandonRollout(
+  ctx: WorkerContext,
+  rollout: Pick<Rollout, 'app' | 'id'>,
+  reason: string,
+  superseded = false,
+): Promise<void> {
   await write(ctx, rollout, 'outcome', { abandoned: reason, superseded } satisfies Outcome, true);
 }
 
@@ -67,12 +84,21 @@ export async function abandonRollout(ctx: WorkerContext, rollout: Pick<Rollout, 
  * The commit every node deploys: the primary clones the branch head and announces what it got;
  * the others clone exactly that, so a push landing mid-deploy cannot split the app over two commits.
  */
-export async function announceCommit(ctx: WorkerContext, rollout: Pick<Rollout, 'app' | 'id'>, commit: string): Promise<void> {
+export async function announceCommit(
+  ctx: WorkerContext,
+  rollout: Pick<Rollout, 'app' | 'id'>,
+  commit: string,
+): Promise<void> {
   await write(ctx, rollout, 'commit', commit, true);
 }
 
 export async function awaitCommit(ctx: WorkerContext, rollout: Rollout): Promise<string> {
-  return waitFor(ctx, rollout, async (all) => (all.commit ? (JSON.parse(all.commit) as string) : undefined), 'the primary node to clone the repository');
+  return waitFor(
+    ctx,
+    rollout,
+    async (all) => (all.commit ? (JSON.parse(all.commit) as string) : undefined),
+    'the primary node to clone the repository',
+  );
 }
 
 /**
@@ -80,28 +106,45 @@ export async function awaitCommit(ctx: WorkerContext, rollout: Rollout): Promise
  * all of them at once (document, then `app.instances` event). Returns them; throws
  * RolloutAbandoned when another node failed, the wait timed out, or the app no longer wants it.
  */
-export async function switchTogether(ctx: WorkerContext, rollout: Rollout, mine: readonly Instance[]): Promise<Instance[]> {
+export async function switchTogether(
+  ctx: WorkerContext,
+  rollout: Rollout,
+  mine: readonly Instance[],
+): Promise<Instance[]> {
   await write(ctx, rollout, `node:${ctx.options.nodeId}`, { ready: mine });
-  return waitFor(ctx, rollout, async (all) => {
-    const parts = rollout.nodes.map((node) => ({ node, part: all[`node:${node}`] ? partSchema.parse(JSON.parse(all[`node:${node}`]!)) : undefined }));
-    const failed = parts.find((p) => p.part && 'failed' in p.part);
-    if (failed) {
-      await abandonRollout(ctx, rollout, `node ${failed.node}: ${(failed.part as { failed: string }).failed}`);
-      return undefined;
-    }
-    if (!parts.every((p) => p.part)) return undefined;
-    const instances = parts.flatMap((p) => (p.part as { ready: Instance[] }).ready);
-    const doc = await ctx.apps.update(rollout.app, (d) =>
-      sameInstances(d.instances, instances) || !rollout.wanted(d) ? undefined : rollout.switchTo(d, instances),
-    );
-    if (!doc || !sameInstances(doc.instances, instances)) {
-      await abandonRollout(ctx, rollout, doc ? 'a newer deploy or operation replaced this one' : 'the app was deleted', true);
-      return undefined;
-    }
-    await write(ctx, rollout, 'outcome', { switched: true } satisfies Outcome, true);
-    await publishEvent(ctx.redis, { type: 'app.instances', app: rollout.app, release: doc.release ?? '', instances });
-    return instances;
-  }, 'the other nodes\' instances');
+  return waitFor(
+    ctx,
+    rollout,
+    async (all) => {
+      const parts = rollout.nodes.map((node) => ({
+        node,
+        part: all[`node:${node}`] ? partSchema.parse(JSON.parse(all[`node:${node}`]!)) : undefined,
+      }));
+      const failed = parts.find((p) => p.part && 'failed' in p.part);
+      if (failed) {
+        await abandonRollout(ctx, rollout, `node ${failed.node}: ${(failed.part as { failed: string }).failed}`);
+        return undefined;
+      }
+      if (!parts.every((p) => p.part)) return undefined;
+      const instances = parts.flatMap((p) => (p.part as { ready: Instance[] }).ready);
+      const doc = await ctx.apps.update(rollout.app, (d) =>
+        sameInstances(d.instances, instances) || !rollout.wanted(d) ? undefined : rollout.switchTo(d, instances),
+      );
+      if (!doc || !sameInstances(doc.instances, instances)) {
+        await abandonRollout(
+          ctx,
+          rollout,
+          doc ? 'a newer deploy or operation replaced this one' : 'the app was deleted',
+          true,
+        );
+        return undefined;
+      }
+      await write(ctx, rollout, 'outcome', { switched: true } satisfies Outcome, true);
+      await publishEvent(ctx.redis, { type: 'app.instances', app: rollout.app, release: doc.release ?? '', instances });
+      return instances;
+    },
+    "the other nodes' instances",
+  );
 }
 
 /**
@@ -109,7 +152,12 @@ export async function switchTogether(ctx: WorkerContext, rollout: Rollout, mine:
  * is up (then abandons it). A switched outcome read by a node that did not switch itself passes
  * to `ready` too, which finds the document already switched.
  */
-async function waitFor<T>(ctx: WorkerContext, rollout: Rollout, ready: (all: Record<string, string>) => Promise<T | undefined>, what: string): Promise<T> {
+async function waitFor<T>(
+  ctx: WorkerContext,
+  rollout: Rollout,
+  ready: (all: Record<string, string>) => Promise<T | undefined>,
+  what: string,
+): Promise<T> {
   const deadline = Date.now() + rollout.timeoutMs;
   let nextWantedCheck = Date.now() + wantedCheckMs;
   for (;;) {
@@ -127,7 +175,13 @@ async function waitFor<T>(ctx: WorkerContext, rollout: Rollout, ready: (all: Rec
     if (Date.now() >= nextWantedCheck) {
       nextWantedCheck = Date.now() + wantedCheckMs;
       const doc = await ctx.apps.get(rollout.app);
-      if (!doc || !rollout.wanted(doc)) await abandonRollout(ctx, rollout, doc ? 'a newer deploy or operation replaced this one' : 'the app was deleted', true);
+      if (!doc || !rollout.wanted(doc))
+        await abandonRollout(
+          ctx,
+          rollout,
+          doc ? 'a newer deploy or operation replaced this one' : 'the app was deleted',
+          true,
+        );
       continue;
     }
     await sleep(pollMs);
@@ -135,7 +189,11 @@ async function waitFor<T>(ctx: WorkerContext, rollout: Rollout, ready: (all: Rec
 }
 
 /** Records that this node's part failed for good: the rollout is abandoned on every node. */
-export async function failRollout(ctx: WorkerContext, rollout: Pick<Rollout, 'app' | 'id'>, message: string): Promise<void> {
+export async function failRollout(
+  ctx: WorkerContext,
+  rollout: Pick<Rollout, 'app' | 'id'>,
+  message: string,
+): Promise<void> {
   await write(ctx, rollout, `node:${ctx.options.nodeId}`, { failed: message });
   await abandonRollout(ctx, rollout, `node ${ctx.options.nodeId}: ${message}`);
 }

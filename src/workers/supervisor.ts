@@ -63,14 +63,23 @@ export function startSupervisor(ctx: WorkerContext, perApp: KeyedMutex): Supervi
    * operation holding the app's lock), a stop then a start may have created another container of
    * the same name, which did not crash.
    */
-  async function recover(app: string, container: string, cause: 'exited' | 'unhealthy', afterRestart = false, id?: string): Promise<void> {
+  async function recover(
+    app: string,
+    container: string,
+    cause: 'exited' | 'unhealthy',
+    afterRestart = false,
+    id?: string,
+  ): Promise<void> {
     if (watched.get(container)?.restart) return;
     await perApp.run(app, async () => {
       const doc = await ctx.apps.get(app);
       // A restart that failed concerns an instance already out of the app's list.
       const ours = afterRestart || doc?.instances.some((i) => i.container === container);
       if (closed || !doc || doc.status !== 'running' || !ours) return;
-      const info = await docker.getContainer(container).inspect().catch(() => undefined);
+      const info = await docker
+        .getContainer(container)
+        .inspect()
+        .catch(() => undefined);
       if (!info || info.Config.Labels?.[containerLabels.release] !== doc.release) return;
       if (id && info.Id !== id) return;
       // It runs: whatever exited is not this instance (a restart that never answered still counts).
@@ -119,8 +128,15 @@ export function startSupervisor(ctx: WorkerContext, perApp: KeyedMutex): Supervi
         const c = docker.getContainer(container);
         let info = await c.inspect().catch(() => undefined);
         // Gone since it failed (removed by hand): created again, if it is one of the current release's.
-        if (!info && appContainerName(ctx.scope.installation, app, doc.release!, slotOf(container) ?? -1) === container) {
-          await createInstance(ctx, await planForRelease(ctx, doc, doc.release!, await ctx.records.get(app, doc.release!)), container);
+        if (
+          !info &&
+          appContainerName(ctx.scope.installation, app, doc.release!, slotOf(container) ?? -1) === container
+        ) {
+          await createInstance(
+            ctx,
+            await planForRelease(ctx, doc, doc.release!, await ctx.records.get(app, doc.release!)),
+            container,
+          );
           info = await c.inspect();
         }
         if (!info || info.Config.Labels?.[containerLabels.release] !== doc.release) return;
@@ -129,7 +145,10 @@ export function startSupervisor(ctx: WorkerContext, perApp: KeyedMutex): Supervi
         const port = Number((await c.inspect()).NetworkSettings.Ports?.[`${doc.port}/tcp`]?.[0]?.HostPort);
         try {
           await waitForHttp({
-            address: options.nodeAddress, port, timeoutMs: options.healthTimeoutMs, healthPath: doc.healthCheck?.path,
+            address: options.nodeAddress,
+            port,
+            timeoutMs: options.healthTimeoutMs,
+            healthPath: doc.healthCheck?.path,
             stillRunning: async () => (await c.inspect()).State.Running,
           });
         } catch {
@@ -138,10 +157,17 @@ export function startSupervisor(ctx: WorkerContext, perApp: KeyedMutex): Supervi
         }
         const instance = { node: options.nodeId, address: options.nodeAddress, port, container };
         const updated = await ctx.apps.update(app, (d) =>
-          d.status !== 'running' || d.release !== doc.release ? undefined : { ...d, instances: [...d.instances.filter((i) => i.container !== container), instance] },
+          d.status !== 'running' || d.release !== doc.release
+            ? undefined
+            : { ...d, instances: [...d.instances.filter((i) => i.container !== container), instance] },
         );
         if (updated?.instances.some((i) => i.container === container)) {
-          await publishEvent(ctx.redis, { type: 'app.instances', app, release: updated.release!, instances: updated.instances });
+          await publishEvent(ctx.redis, {
+            type: 'app.instances',
+            app,
+            release: updated.release!,
+            instances: updated.instances,
+          });
           log.info({ app, container, port }, 'instance restarted');
         }
       });
@@ -168,7 +194,16 @@ export function startSupervisor(ctx: WorkerContext, perApp: KeyedMutex): Supervi
       // Re-read under the app's lock: a deploy may have replaced the instance meanwhile.
       const mine = doc?.instances.some((i) => i.container === container && i.node === options.nodeId);
       if (closed || !doc || doc.status !== 'running' || !doc.release || !mine || w.restart) return;
-      if (await docker.getContainer(container).inspect().then(() => true, () => false)) return;
+      if (
+        await docker
+          .getContainer(container)
+          .inspect()
+          .then(
+            () => true,
+            () => false,
+          )
+      )
+        return;
       const instances = doc.instances.filter((i) => i.container !== container);
       const lastError = `instance ${container} was removed outside Gasper; creating it again`;
       log.warn({ app, container }, 'instance container is missing: creating it again');
@@ -180,10 +215,13 @@ export function startSupervisor(ctx: WorkerContext, perApp: KeyedMutex): Supervi
   }
 
   async function check(): Promise<void> {
-    const apps = (await ctx.apps.list()).filter((a) => a.status === 'running' && a.instances.some((i) => i.node === options.nodeId));
+    const apps = (await ctx.apps.list()).filter(
+      (a) => a.status === 'running' && a.instances.some((i) => i.node === options.nodeId),
+    );
     const serving = new Set(apps.flatMap((a) => a.instances.map((i) => i.container)));
     for (const [container, w] of watched) {
-      if (!w.restart && !serving.has(container) && recentCrashes(w.crashes, Date.now(), policy.windowMs).length === 0) watched.delete(container);
+      if (!w.restart && !serving.has(container) && recentCrashes(w.crashes, Date.now(), policy.windowMs).length === 0)
+        watched.delete(container);
     }
     await Promise.all(apps.map((doc) => checkApp(doc)));
   }
@@ -193,9 +231,14 @@ export function startSupervisor(ctx: WorkerContext, perApp: KeyedMutex): Supervi
       const w = entry(doc.name, instance.container);
       if (w.restart) continue;
       // Failed checks are counted per container; old containers' entries go with the release.
-      const info = await docker.getContainer(instance.container).inspect().catch((err: { statusCode?: number }) => (err.statusCode === 404 ? null : undefined));
+      const info = await docker
+        .getContainer(instance.container)
+        .inspect()
+        .catch((err: { statusCode?: number }) => (err.statusCode === 404 ? null : undefined));
       if (info === null) {
-        void replaceMissing(doc.name, instance.container).catch((err) => log.warn({ err, app: doc.name, container: instance.container }, 'cannot create a missing instance again'));
+        void replaceMissing(doc.name, instance.container).catch((err) =>
+          log.warn({ err, app: doc.name, container: instance.container }, 'cannot create a missing instance again'),
+        );
         continue;
       }
       if (!info) continue;
@@ -249,14 +292,20 @@ export function startSupervisor(ctx: WorkerContext, perApp: KeyedMutex): Supervi
       const attributes = event.Actor?.Attributes ?? {};
       const app = attributes[containerLabels.app];
       const name = attributes.name;
-      if (app && name) void recover(app, name, 'exited', false, event.Actor?.ID).catch((err) => log.warn({ err, app, name }, 'recovery failed'));
+      if (app && name)
+        void recover(app, name, 'exited', false, event.Actor?.ID).catch((err) =>
+          log.warn({ err, app, name }, 'recovery failed'),
+        );
     } catch {
       log.debug({ line }, 'ignoring unparsable Docker event');
     }
   }
 
   void followEvents();
-  const timer = setInterval(() => void check().catch((err) => log.warn({ err }, 'health check round failed')), lifecycle.healthIntervalMs);
+  const timer = setInterval(
+    () => void check().catch((err) => log.warn({ err }, 'health check round failed')),
+    lifecycle.healthIntervalMs,
+  );
   timer.unref();
 
   return {

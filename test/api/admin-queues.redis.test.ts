@@ -27,9 +27,21 @@ describe('Bull Board at /admin/queues (real Redis, real BullMQ queues)', functio
     const page = await supertest(fx.app).get('/admin/queues').set('accept', 'text/html').redirects(0);
     expect(page.status).to.equal(303);
     expect(page.headers.location).to.equal('/admin/login');
-    expectError(await supertest(fx.app).get('/admin/queues/api/queues').set('accept', 'application/json'), 401, 'UNAUTHORIZED');
-    expectError(await supertest(fx.app).get('/admin/queues/api/queues').set('authorization', 'Bearer wrong'), 401, 'UNAUTHORIZED');
-    expectError(await supertest(fx.app).get('/admin/queues/api/queues').set('cookie', 'gasper_admin=forged'), 401, 'UNAUTHORIZED');
+    expectError(
+      await supertest(fx.app).get('/admin/queues/api/queues').set('accept', 'application/json'),
+      401,
+      'UNAUTHORIZED',
+    );
+    expectError(
+      await supertest(fx.app).get('/admin/queues/api/queues').set('authorization', 'Bearer wrong'),
+      401,
+      'UNAUTHORIZED',
+    );
+    expectError(
+      await supertest(fx.app).get('/admin/queues/api/queues').set('cookie', 'gasper_admin=forged'),
+      401,
+      'UNAUTHORIZED',
+    );
     expectError(await supertest(fx.app).put('/admin/queues/api/queues/pause'), 401, 'UNAUTHORIZED');
   });
 
@@ -45,15 +57,20 @@ describe('Bull Board at /admin/queues (real Redis, real BullMQ queues)', functio
     expect(JSON.stringify(queue.jobs)).to.include(created.body.job.id);
   });
 
-  it('shows a node\'s queue once the node registers', async function () {
+  it("shows a node's queue once the node registers", async function () {
     const later = `n-${suffix()}`;
     expect(queueNames(await fx.get('/admin/queues/api/queues').expect(200))).to.not.include(`node-${later}`);
     await fx.registerNode(later);
-    expect(queueNames(await fx.get('/admin/queues/api/queues').expect(200))).to.include.members([`node-${nodeId}`, `node-${later}`]);
+    expect(queueNames(await fx.get('/admin/queues/api/queues').expect(200))).to.include.members([
+      `node-${nodeId}`,
+      `node-${later}`,
+    ]);
   });
 
   it('signs a browser in with a session cookie: HttpOnly, SameSite=Strict, only its hash stored', async function () {
-    expect((await supertest(fx.app).get('/admin/login').expect(200)).text).to.include('<form method="post" action="/admin/login">');
+    expect((await supertest(fx.app).get('/admin/login').expect(200)).text).to.include(
+      '<form method="post" action="/admin/login">',
+    );
     const wrong = await login('not-the-token');
     expect(wrong.status).to.equal(401);
     expect(wrong.headers['set-cookie']).to.equal(undefined);
@@ -62,7 +79,11 @@ describe('Bull Board at /admin/queues (real Redis, real BullMQ queues)', functio
     expect(res.status).to.equal(303);
     expect(res.headers.location).to.equal('/admin/queues');
     const cookie = String(res.headers['set-cookie']);
-    expect(cookie).to.match(/HttpOnly/).and.match(/SameSite=Strict/).and.match(/Path=\/admin/).and.match(/Max-Age=43200/);
+    expect(cookie)
+      .to.match(/HttpOnly/)
+      .and.match(/SameSite=Strict/)
+      .and.match(/Path=\/admin/)
+      .and.match(/Max-Age=43200/);
     const session = sessionOf(res);
     const page = await supertest(fx.app).get('/admin/queues').set('cookie', `gasper_admin=${session}`).expect(200);
     expect(page.text).to.include('Gasper queues');
@@ -80,7 +101,11 @@ describe('Bull Board at /admin/queues (real Redis, real BullMQ queues)', functio
     const out = await supertest(fx.app).post('/admin/logout').set('cookie', `gasper_admin=${session}`).redirects(0);
     expect(out.status).to.equal(303);
     expect(String(out.headers['set-cookie'])).to.match(/gasper_admin=;/);
-    expectError(await supertest(fx.app).get('/admin/queues/api/queues').set('cookie', `gasper_admin=${session}`), 401, 'UNAUTHORIZED');
+    expectError(
+      await supertest(fx.app).get('/admin/queues/api/queues').set('cookie', `gasper_admin=${session}`),
+      401,
+      'UNAUTHORIZED',
+    );
   });
 
   it('rotating the admin token ends every session', async function () {
@@ -89,7 +114,11 @@ describe('Bull Board at /admin/queues (real Redis, real BullMQ queues)', functio
     const rotated = `gsp_rotated_${suffix()}${suffix()}`;
     await ensureAdminToken(fx.redis, rotated);
     try {
-      expectError(await supertest(fx.app).get('/admin/queues/api/queues').set('cookie', `gasper_admin=${session}`), 401, 'UNAUTHORIZED');
+      expectError(
+        await supertest(fx.app).get('/admin/queues/api/queues').set('cookie', `gasper_admin=${session}`),
+        401,
+        'UNAUTHORIZED',
+      );
     } finally {
       await ensureAdminToken(fx.redis, fx.token);
     }

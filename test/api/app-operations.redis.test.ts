@@ -2,7 +2,15 @@ import { expect } from 'chai';
 import supertest from 'supertest';
 import { keys } from '../../src/core/keys.ts';
 import { ReleaseStore, type ReleaseRecord } from '../../src/store/release-records.ts';
-import { appName, expectError, expectFieldError, startApiFixture, suffix, validBody, type ApiFixture } from './api-fixture.ts';
+import {
+  appName,
+  expectError,
+  expectFieldError,
+  startApiFixture,
+  suffix,
+  validBody,
+  type ApiFixture,
+} from './api-fixture.ts';
 
 /**
  * The operation routes in-process with real Redis and BullMQ queues and no worker: jobs stay
@@ -35,10 +43,24 @@ describe('API app operations (real Redis, real BullMQ queues)', function () {
   }
   function record(app: string, id: string, patchRecord: Partial<ReleaseRecord> = {}): ReleaseRecord {
     return {
-      id, app, status: 'superseded', commit: `c-${id}`, sealedEnv: { S: 'sealed' }, buildLog: ['line'], onDisk: true,
+      id,
+      app,
+      status: 'superseded',
+      commit: `c-${id}`,
+      sealedEnv: { S: 'sealed' },
+      buildLog: ['line'],
+      onDisk: true,
       config: {
-        runtime: 'node', image: 'gasper/node:latest', repo: { url: 'file:///x' }, build: [], run: 'npm start', port: 8080,
-        env: { S: '••••••' }, instances: 1, resources: { cpu: 1, memory: 512 }, healthCheck: {},
+        runtime: 'node',
+        image: 'gasper/node:latest',
+        repo: { url: 'file:///x' },
+        build: [],
+        run: 'npm start',
+        port: 8080,
+        env: { S: '••••••' },
+        instances: 1,
+        resources: { cpu: 1, memory: 512 },
+        healthCheck: {},
       },
       timings: { createdAt: '2026-01-01T00:00:00Z', activatedAt: ['2026-01-01T00:00:01Z'] },
       ...patchRecord,
@@ -87,7 +109,8 @@ describe('API app operations (real Redis, real BullMQ queues)', function () {
     it('unknown apps -> 404 on every route', async function () {
       const name = appName('none');
       expectError(await patch(`/apps/${name}`).send({ instances: 2 }), 404, 'NOT_FOUND');
-      for (const op of ['restart', 'stop', 'start', 'rebuild', 'rollback']) expectError(await fx.post(`/apps/${name}/${op}`), 404, 'NOT_FOUND');
+      for (const op of ['restart', 'stop', 'start', 'rebuild', 'rollback'])
+        expectError(await fx.post(`/apps/${name}/${op}`), 404, 'NOT_FOUND');
       expectError(await fx.get(`/apps/${name}/releases`), 404, 'NOT_FOUND');
     });
 
@@ -103,12 +126,18 @@ describe('API app operations (real Redis, real BullMQ queues)', function () {
     it('a change that needs new containers enqueues a deploy of a new release; asked again before it starts, the same job', async function () {
       const { name } = await createApp({ resources: { cpu: 0.5 } });
       await markDeployed(name);
-      const res = await patch(`/apps/${name}`).send({ env: { GREETING: 'hi' }, instances: 2, resources: { memory: 256 } }).expect(202);
+      const res = await patch(`/apps/${name}`)
+        .send({ env: { GREETING: 'hi' }, instances: 2, resources: { memory: 256 } })
+        .expect(202);
       expect(res.body).to.include({ redeploy: true });
       expect(res.body.changed).to.deep.equal(['env', 'instances', 'resources']);
       expect(res.body.job.id).to.match(new RegExp(`^deploy-${name}-[0-9a-f]+-r000002$`));
       expect(res.body.app.envKeys).to.deep.equal(['GREETING']);
-      expect(res.body.app.scale).to.deep.equal({ instances: 2, resources: { cpu: 0.5, memory: 256 }, healthCheck: { path: null } });
+      expect(res.body.app.scale).to.deep.equal({
+        instances: 2,
+        resources: { cpu: 0.5, memory: 256 },
+        healthCheck: { path: null },
+      });
       const stored = await fx.apps.get(name);
       expect(stored!.sealedEnv.GREETING).to.be.a('string').and.not.equal('hi');
       expect(stored!.pendingRelease).to.equal('r000002');
@@ -124,10 +153,14 @@ describe('API app operations (real Redis, real BullMQ queues)', function () {
       const { name } = await createApp();
       await markDeployed(name);
       const before = await fx.snapshot();
-      const res = await patch(`/apps/${name}`).send({ healthCheck: { path: '/healthz' } }).expect(200);
+      const res = await patch(`/apps/${name}`)
+        .send({ healthCheck: { path: '/healthz' } })
+        .expect(200);
       expect(res.body).to.deep.include({ redeploy: false, changed: ['healthCheck'] });
       expect(res.body.app.scale.healthCheck).to.deep.equal({ path: '/healthz' });
-      const same = await patch(`/apps/${name}`).send({ instances: 1, healthCheck: { path: '/healthz' } }).expect(200);
+      const same = await patch(`/apps/${name}`)
+        .send({ instances: 1, healthCheck: { path: '/healthz' } })
+        .expect(200);
       expect(same.body).to.deep.include({ redeploy: false, changed: [] });
       const after = await fx.snapshot();
       expect(after.jobCounts).to.deep.equal(before.jobCounts);
@@ -169,9 +202,18 @@ describe('API app operations (real Redis, real BullMQ queues)', function () {
       const { name } = await createApp();
       expectError(await fx.post(`/apps/${name}/rollback`).send({}), 409, 'NO_RELEASE');
       await markDeployed(name, 'r000003');
-      await records.put(record(name, 'r000001', { timings: { createdAt: 'x', activatedAt: ['2026-01-01T00:00:01Z'] } }));
-      await records.put(record(name, 'r000002', { timings: { createdAt: 'x', activatedAt: ['2026-01-01T00:00:02Z'] } }));
-      await records.put(record(name, 'r000003', { status: 'active', timings: { createdAt: 'x', activatedAt: ['2026-01-01T00:00:03Z'] } }));
+      await records.put(
+        record(name, 'r000001', { timings: { createdAt: 'x', activatedAt: ['2026-01-01T00:00:01Z'] } }),
+      );
+      await records.put(
+        record(name, 'r000002', { timings: { createdAt: 'x', activatedAt: ['2026-01-01T00:00:02Z'] } }),
+      );
+      await records.put(
+        record(name, 'r000003', {
+          status: 'active',
+          timings: { createdAt: 'x', activatedAt: ['2026-01-01T00:00:03Z'] },
+        }),
+      );
       await records.put(record(name, 'r000004', { status: 'failed', timings: { createdAt: 'x', activatedAt: [] } }));
 
       const res = await fx.post(`/apps/${name}/rollback`).send({}).expect(202);

@@ -5,9 +5,21 @@ import { defaultResourcePolicy } from '../../src/core/resources.ts';
 import type { AppDocument } from '../../src/store/app-document.ts';
 
 const doc: AppDocument = {
-  name: 'blog', owner: 'admin', uid: 'u1', repo: { url: 'https://example.com/blog.git' }, runtime: 'node', build: ['npm ci'], run: 'node server.js',
-  port: 8080, sealedEnv: { A: 'sealed-a', B: 'sealed-b' }, node: 'n1', status: 'running', release: 'r000002',
-  instances: [], createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z',
+  name: 'blog',
+  owner: 'admin',
+  uid: 'u1',
+  repo: { url: 'https://example.com/blog.git' },
+  runtime: 'node',
+  build: ['npm ci'],
+  run: 'node server.js',
+  port: 8080,
+  sealedEnv: { A: 'sealed-a', B: 'sealed-b' },
+  node: 'n1',
+  status: 'running',
+  release: 'r000002',
+  instances: [],
+  createdAt: '2026-01-01T00:00:00Z',
+  updatedAt: '2026-01-01T00:00:00Z',
 };
 const seal = (v: string) => `sealed(${v})`;
 const plan = (body: unknown) => planPatch(doc, patchAppRequest().parse(body), seal, defaultResourcePolicy);
@@ -26,7 +38,12 @@ describe('app-patch', () => {
     ['more instances', { instances: 3 }, ['instances'], true],
     ['the default instance count given explicitly', { instances: 1 }, [], false],
     ['more memory', { resources: { memory: 1024 } }, ['resources'], true],
-    ['the default memory given explicitly', { resources: { memory: defaultResourcePolicy.defaultMemoryMb } }, [], false],
+    [
+      'the default memory given explicitly',
+      { resources: { memory: defaultResourcePolicy.defaultMemoryMb } },
+      [],
+      false,
+    ],
     ['a health check path only', { healthCheck: { path: '/healthz' } }, ['healthCheck'], false],
     ['health path and instances', { healthCheck: { path: '/up' }, instances: 2 }, ['instances', 'healthCheck'], true],
   ];
@@ -60,7 +77,12 @@ describe('app-patch', () => {
 
   it('merges resources with what the app had', () => {
     const withCpu = { ...doc, resources: { cpu: 0.5 } };
-    const result = planPatch(withCpu, patchAppRequest().parse({ resources: { memory: 256 } }), seal, defaultResourcePolicy);
+    const result = planPatch(
+      withCpu,
+      patchAppRequest().parse({ resources: { memory: 256 } }),
+      seal,
+      defaultResourcePolicy,
+    );
     expect(result.next.resources).to.deep.equal({ cpu: 0.5, memory: 256 });
   });
 

@@ -94,9 +94,7 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
     it('creates the app, seals its env and enqueues a deploy job on the node -> 202', async function () {
       const name = appName('web');
       const secret = `s3cret-${suffix()}-value`;
-      const res = await fx
-        .post('/apps')
-        .send(validBody(name, { env: { DEBUG: '1', API_KEY: secret } }));
+      const res = await fx.post('/apps').send(validBody(name, { env: { DEBUG: '1', API_KEY: secret } }));
       expect(res.status, JSON.stringify(res.body)).to.equal(202);
       expect(res.headers.location).to.equal(`/apps/${name}`);
 
@@ -178,7 +176,11 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
       ]);
       expect(after.jobCounts[`node-${nodeId}`]!.waiting).to.equal(before.jobCounts[`node-${nodeId}`]!.waiting! + 1);
       expect(res.body.app).to.include({ runtime: 'python', run: 'python3 server.py', port: 5000 });
-      expect(res.body.app.repo).to.deep.equal({ url: 'https://git.example.com/team/site.git', branch: 'feature/new-ui', hasToken: false });
+      expect(res.body.app.repo).to.deep.equal({
+        url: 'https://git.example.com/team/site.git',
+        branch: 'feature/new-ui',
+        hasToken: false,
+      });
       expect(res.body.app.build).to.deep.equal(['pip install -r requirements.txt']);
       expect(res.body.app.envKeys).to.deep.equal([]);
     });
@@ -210,7 +212,9 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
 
       const res = await fx
         .post('/apps')
-        .send(validBody(name, { runtime: 'static', env: { A: 'two' }, repo: { url: 'https://example.com/other.git' } }));
+        .send(
+          validBody(name, { runtime: 'static', env: { A: 'two' }, repo: { url: 'https://example.com/other.git' } }),
+        );
       expectError(res, 409, 'APP_EXISTS');
       expect(res.body.fields).to.have.property('name');
 
@@ -240,7 +244,7 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
       const before = await fx.snapshot();
       const res = await fx.post('/apps', target).send(body as object);
       expectFieldError(res, field);
-      await fx.expectNothingCreated(before, name ?? (body as { name?: unknown })?.name as string | undefined);
+      await fx.expectNothingCreated(before, name ?? ((body as { name?: unknown })?.name as string | undefined));
       return res;
     }
 
@@ -298,12 +302,22 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
 
       it('rejects file:// when local repositories are not allowed', async function () {
         const strict = fx.withOptions({ allowLocalRepos: false });
-        const res = await rejects(validBody(appName('local'), { repo: { url: 'file:///srv/git/demo.git' } }), 'repo.url', undefined, strict);
+        const res = await rejects(
+          validBody(appName('local'), { repo: { url: 'file:///srv/git/demo.git' } }),
+          'repo.url',
+          undefined,
+          strict,
+        );
         expect(res.body.fields['repo.url']).to.match(/file/);
       });
 
       // #11 item 7: git's option-injection forms, refused whatever the operator allows.
-      for (const url of ['ssh://%2DoProxyCommand=touch%20x/r.git', 'git@example.com:--upload-pack=x', 'x@-oProxyCommand:x', 'ssh://git@example.com/%2Dx']) {
+      for (const url of [
+        'ssh://%2DoProxyCommand=touch%20x/r.git',
+        'git@example.com:--upload-pack=x',
+        'x@-oProxyCommand:x',
+        'ssh://git@example.com/%2Dx',
+      ]) {
         it(`rejects the option-injection form ${JSON.stringify(url)}`, async function () {
           const res = await rejects(validBody(appName('inj'), { repo: { url } }), 'repo.url');
           expect(res.body.fields['repo.url']).to.match(/"-"/);
@@ -338,14 +352,20 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
       }
 
       it('rejects a metadata address even when local repositories are allowed', async function () {
-        const res = await rejects(validBody(appName('meta'), { repo: { url: 'http://169.254.169.254/r.git' } }), 'repo.url');
+        const res = await rejects(
+          validBody(appName('meta'), { repo: { url: 'http://169.254.169.254/r.git' } }),
+          'repo.url',
+        );
         expect(res.body.fields['repo.url']).to.match(/metadata/);
       });
 
       it('accepts a host it cannot resolve now (the worker checks again when it clones)', async function () {
         const strict = fx.withOptions({ allowLocalRepos: false });
         const name = appName('unres');
-        await fx.post('/apps', strict).send(validBody(name, { repo: { url: 'https://git.example.invalid/r.git' } })).expect(202);
+        await fx
+          .post('/apps', strict)
+          .send(validBody(name, { repo: { url: 'https://git.example.invalid/r.git' } }))
+          .expect(202);
         await fx.del(`/apps/${name}`).expect(202);
       });
 
@@ -382,10 +402,16 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
       it('never shows credentials a document from before sealed tokens kept in its URL', async function () {
         const name = appName('oldcreds');
         const old = 'ghp_stored-by-an-older-version';
-        await fx.post('/apps').send(validBody(name, { repo: { url: 'https://github.com/o/r.git' } })).expect(202);
+        await fx
+          .post('/apps')
+          .send(validBody(name, { repo: { url: 'https://github.com/o/r.git' } }))
+          .expect(202);
         // As an older version stored it: the token inside the URL.
         const stored = JSON.parse((await fx.redis.get(keys.app(name)))!);
-        await fx.redis.set(keys.app(name), JSON.stringify({ ...stored, repo: { url: `https://alice:${old}@github.com/o/r.git` } }));
+        await fx.redis.set(
+          keys.app(name),
+          JSON.stringify({ ...stored, repo: { url: `https://alice:${old}@github.com/o/r.git` } }),
+        );
         expect(JSON.stringify((await fx.get(`/apps/${name}`).expect(200)).body)).not.to.include(old);
         expect(JSON.stringify((await fx.get('/apps').expect(200)).body)).not.to.include(old);
         await fx.redis.set(keys.app(name), JSON.stringify(stored));
@@ -394,7 +420,10 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
 
       it('moves credentials out of an https URL into a sealed secret, shows only that one is set, and PATCH removes or sets it', async function () {
         const name = appName('creds');
-        const res = await fx.post('/apps').send(validBody(name, { repo: { url: `https://alice:${token}@github.com/o/r.git` } })).expect(202);
+        const res = await fx
+          .post('/apps')
+          .send(validBody(name, { repo: { url: `https://alice:${token}@github.com/o/r.git` } }))
+          .expect(202);
         expect(res.body.app.repo).to.deep.equal({ url: 'https://github.com/o/r.git', hasToken: true });
         expect(JSON.stringify((await fx.get('/apps').expect(200)).body)).not.to.include(token);
         expect(JSON.stringify((await fx.get(`/apps/${name}`).expect(200)).body)).not.to.include(token);
@@ -402,10 +431,16 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
         expect(stored).to.include('github.com/o/r.git');
         expect(stored).not.to.include(token);
 
-        const removed = await fx.patch(`/apps/${name}`).send({ repo: { token: null } }).expect(200);
+        const removed = await fx
+          .patch(`/apps/${name}`)
+          .send({ repo: { token: null } })
+          .expect(200);
         expect(removed.body).to.deep.include({ changed: ['repo.token'], redeploy: false });
         expect(removed.body.app.repo).to.deep.equal({ url: 'https://github.com/o/r.git', hasToken: false });
-        const set = await fx.patch(`/apps/${name}`).send({ repo: { token, username: 'alice' } }).expect(200);
+        const set = await fx
+          .patch(`/apps/${name}`)
+          .send({ repo: { token, username: 'alice' } })
+          .expect(200);
         expect(set.body.app.repo.hasToken).to.equal(true);
         expect(await everything()).not.to.include(token);
         await fx.del(`/apps/${name}`).expect(202);
@@ -415,26 +450,68 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
         await rejects(validBody(appName('tok'), { repo: { url: 'ssh://git@example.com/r.git', token } }), 'repo.token');
         // Over http:// the token would travel in clear: only for local test servers.
         const strict = fx.withOptions({ allowLocalRepos: false });
-        const plain = await fx.post('/apps', strict).send(validBody(appName('tok'), { repo: { url: 'http://example.com/r.git', token } }));
+        const plain = await fx
+          .post('/apps', strict)
+          .send(validBody(appName('tok'), { repo: { url: 'http://example.com/r.git', token } }));
         expectFieldError(plain, 'repo.token');
         expect(plain.body.fields['repo.token']).to.match(/only over https/);
-        expectFieldError(await fx.post('/apps', strict).send(validBody(appName('tok'), { repo: { url: `http://a:${token}@example.com/r.git` } })), 'repo.url');
+        expectFieldError(
+          await fx
+            .post('/apps', strict)
+            .send(validBody(appName('tok'), { repo: { url: `http://a:${token}@example.com/r.git` } })),
+          'repo.url',
+        );
         await rejects(validBody(appName('tok'), { repo: { url: 'https://a:b@example.com/r.git', token } }), 'repo.url');
         await rejects(validBody(appName('tok'), { repo: { url: 'ssh://git:pw@example.com/r.git' } }), 'repo.url');
-        await rejects(validBody(appName('tok'), { repo: { url: 'https://example.com/r.git', token, username: 'a:b' } }), 'repo.username');
-        await rejects(validBody(appName('tok'), { repo: { url: 'https://example.com/r.git', token: 'has space' } }), 'repo.token');
-        await rejects(validBody(appName('tok'), { repo: { url: 'https://example.com/r.git', username: 'alone' } }), 'repo.username');
+        await rejects(
+          validBody(appName('tok'), { repo: { url: 'https://example.com/r.git', token, username: 'a:b' } }),
+          'repo.username',
+        );
+        await rejects(
+          validBody(appName('tok'), { repo: { url: 'https://example.com/r.git', token: 'has space' } }),
+          'repo.token',
+        );
+        await rejects(
+          validBody(appName('tok'), { repo: { url: 'https://example.com/r.git', username: 'alone' } }),
+          'repo.username',
+        );
         const name = appName('sshpatch');
-        await fx.post('/apps').send(validBody(name, { repo: { url: 'git@example.com:o/r.git' } })).expect(202);
+        await fx
+          .post('/apps')
+          .send(validBody(name, { repo: { url: 'git@example.com:o/r.git' } }))
+          .expect(202);
         expectFieldError(await fx.patch(`/apps/${name}`).send({ repo: { token } }), 'repo.token');
         await fx.del(`/apps/${name}`).expect(202);
       });
     });
 
     describe('repo.branch', function () {
-      for (const branch of ['-x', 'a..b', 'a b', 'a~1', 'a^', 'a:b', 'a?', 'a*', 'a[b', 'a\\b', '@', 'a@{1}', '/a', 'a/', 'a.', 'a//b', '.a', 'a.lock', '']) {
+      for (const branch of [
+        '-x',
+        'a..b',
+        'a b',
+        'a~1',
+        'a^',
+        'a:b',
+        'a?',
+        'a*',
+        'a[b',
+        'a\\b',
+        '@',
+        'a@{1}',
+        '/a',
+        'a/',
+        'a.',
+        'a//b',
+        '.a',
+        'a.lock',
+        '',
+      ]) {
         it(`rejects ${JSON.stringify(branch)}`, async function () {
-          await rejects(validBody(appName('br'), { repo: { url: 'https://example.com/r.git', branch } }), 'repo.branch');
+          await rejects(
+            validBody(appName('br'), { repo: { url: 'https://example.com/r.git', branch } }),
+            'repo.branch',
+          );
         });
       }
     });
@@ -499,7 +576,11 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
 
     it('rejects an unknown field inside repo (strict), naming it', async function () {
       const name = appName('extra');
-      const res = await rejects(validBody(name, { repo: { url: 'https://example.com/r.git', password: 'x' } }), 'repo.password', name);
+      const res = await rejects(
+        validBody(name, { repo: { url: 'https://example.com/r.git', password: 'x' } }),
+        'repo.password',
+        name,
+      );
       expect(res.body.fields['repo.password']).to.equal('unknown field');
     });
 
@@ -564,7 +645,10 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
       expect(res.body.fields['env.__proto__']).to.match(/__proto__ cannot be a variable name/);
       await fx.expectNothingCreated(before);
       await fx.post('/apps').send(validBody(name)).expect(202);
-      const patched = await fx.patch(`/apps/${name}`).set('content-type', 'application/json').send('{"env":{"__proto__":"x"}}');
+      const patched = await fx
+        .patch(`/apps/${name}`)
+        .set('content-type', 'application/json')
+        .send('{"env":{"__proto__":"x"}}');
       expectFieldError(patched, 'env.__proto__');
     });
   });
@@ -588,7 +672,11 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
     it('413 PAYLOAD_TOO_LARGE over the default 256kb', async function () {
       const name = appName('huge');
       const before = await fx.snapshot();
-      const body = validBody(name, { build: Array.from({ length: 40 }, () => 'x'.repeat(4000)), run: 'y'.repeat(4000), env: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`V${i}`, 'z'.repeat(8000)])) });
+      const body = validBody(name, {
+        build: Array.from({ length: 40 }, () => 'x'.repeat(4000)),
+        run: 'y'.repeat(4000),
+        env: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`V${i}`, 'z'.repeat(8000)])),
+      });
       expect(JSON.stringify(body).length).to.be.greaterThan(256 * 1024);
       const res = await fx.post('/apps').send(body);
       expectError(res, 413, 'PAYLOAD_TOO_LARGE');

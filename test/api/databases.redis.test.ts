@@ -2,7 +2,15 @@ import { expect } from 'chai';
 import supertest from 'supertest';
 import { keys } from '../../src/core/keys.ts';
 import { DatabaseStore } from '../../src/store/databases.ts';
-import { appName, expectError, expectFieldError, startApiFixture, suffix, validBody, type ApiFixture } from './api-fixture.ts';
+import {
+  appName,
+  expectError,
+  expectFieldError,
+  startApiFixture,
+  suffix,
+  validBody,
+  type ApiFixture,
+} from './api-fixture.ts';
 
 /** The `/databases` routes and database linking, in-process, with real Redis and BullMQ. */
 describe('databases API (Redis, BullMQ)', function () {
@@ -39,7 +47,9 @@ describe('databases API (Redis, BullMQ)', function () {
     expect(body.job.id).to.match(new RegExp(`^db-provision-${name}-[0-9a-f]{10}$`));
     expect(body.credentials.password).to.match(/^[A-Za-z0-9_-]{32}$/);
     const id = name.replace(/-/g, '_');
-    expect(body.credentials.url).to.equal(`postgres://u_${id}:${body.credentials.password}@127.0.0.1:${body.database.port}/${id}`);
+    expect(body.credentials.url).to.equal(
+      `postgres://u_${id}:${body.credentials.password}@127.0.0.1:${body.database.port}/${id}`,
+    );
     const job = await f.queues.forNode(node).getJob(body.job.id);
     expect(job?.name).to.equal('db-provision');
     expect(job?.data).to.deep.equal({ database: name, uid: JSON.parse((await f.redis.get(keys.database(name)))!).uid });
@@ -55,7 +65,8 @@ describe('databases API (Redis, BullMQ)', function () {
     ];
     for (const answer of answers) expect(JSON.stringify(answer)).not.to.include(credentials.password);
     for (const key of await f.redis.keys('gasper:*')) {
-      if ((await f.redis.type(key)) === 'string') expect(String(await f.redis.get(key))).not.to.include(credentials.password);
+      if ((await f.redis.type(key)) === 'string')
+        expect(String(await f.redis.get(key))).not.to.include(credentials.password);
     }
     const doc = await new DatabaseStore(f.redis).get(name);
     expect(f.secrets.open(doc!.sealedPassword)).to.equal(credentials.password);

@@ -39,7 +39,11 @@ describe('fuzz: generated hostile requests across every route (real Redis, real 
 
   before(async function () {
     // No worker beats for the nodes: they must not go down during the run.
-    fx = await startApiFixture({ authFailuresPerMinute: 1_000_000, changesPerMinute: 1_000_000, nodeTimeoutMs: 3_600_000 });
+    fx = await startApiFixture({
+      authFailuresPerMinute: 1_000_000,
+      changesPerMinute: 1_000_000,
+      nodeTimeoutMs: 3_600_000,
+    });
     const app = createApiApp({ ...fx.deps, log: fx.deps.log });
     server = http.createServer(app);
     server.on('clientError', (err) => errors.push(err));
@@ -58,7 +62,10 @@ describe('fuzz: generated hostile requests across every route (real Redis, real 
     // A node the requests never name: draining the one they know (they do) leaves room, so a
     // 503 NO_NODE_AVAILABLE (the answer when every node is drained) never excuses a 5xx here.
     await fx.registerNode(`n-hidden-${suffix()}`);
-    const member = await fx.post('/users').send({ name: `fz-member-${suffix()}`, role: 'member' }).expect(201);
+    const member = await fx
+      .post('/users')
+      .send({ name: `fz-member-${suffix()}`, role: 'member' })
+      .expect(201);
     const appNames = [`fz-${suffix()}`, `fz-${suffix()}`];
     for (const name of appNames) await fx.post('/apps').send(validBody(name)).expect(202);
     const database = `fzdb-${suffix()}`;
@@ -100,11 +107,17 @@ describe('fuzz: generated hostile requests across every route (real Redis, real 
       const what = `#${index} ${request.method} ${request.target.slice(0, 120)} [${request.kind}${request.body ? `, ${request.body.length} B` : ''}${request.chunked ? ', chunked' : ''}] ${JSON.stringify(request.headers.filter(([n]) => n !== 'authorization')).slice(0, 200)}`;
       const key = outcome.status !== undefined ? String(outcome.status) : outcome.failure!;
       byStatus.set(key, (byStatus.get(key) ?? 0) + 1);
-      if (outcome.status !== undefined && outcome.status >= 500) serverErrors.push(`${what} -> ${outcome.text?.slice(0, 600)}`);
+      if (outcome.status !== undefined && outcome.status >= 500)
+        serverErrors.push(`${what} -> ${outcome.text?.slice(0, 600)}`);
       else if (outcome.status === undefined) unanswered.push(`${what} -> ${outcome.failure}`);
     });
-    const figures = [...byStatus].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}: ${n}`).join(', ');
-    console.log(`      fuzz: ${sent} requests in ${seconds.toFixed(1)} s (seed ${seed}), ${serverErrors.length} 5xx, ${unanswered.length} unanswered; ${figures}`);
+    const figures = [...byStatus]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, n]) => `${k}: ${n}`)
+      .join(', ');
+    console.log(
+      `      fuzz: ${sent} requests in ${seconds.toFixed(1)} s (seed ${seed}), ${serverErrors.length} 5xx, ${unanswered.length} unanswered; ${figures}`,
+    );
     expect(serverErrors, `5xx answers (first 10 of ${serverErrors.length})`).to.deep.equal([]);
     expect(unanswered, `requests without an answer (first of ${unanswered.length})`).to.deep.equal([]);
     expect(sent, 'requests sent within the time budget').to.be.at.least(Math.min(requests, 1000));
@@ -119,7 +132,12 @@ describe('fuzz: generated hostile requests across every route (real Redis, real 
 async function expectWholeDocuments(fx: ApiFixture): Promise<void> {
   const { redis } = fx;
   const problems: string[] = [];
-  const documents = async (prefix: string, set: string, schema: { safeParse(v: unknown): { success: boolean; error?: unknown } }, what: string) => {
+  const documents = async (
+    prefix: string,
+    set: string,
+    schema: { safeParse(v: unknown): { success: boolean; error?: unknown } },
+    what: string,
+  ) => {
     const listed = new Set(await redis.smembers(set));
     // Document keys are `<prefix><name>`: names hold no colon, other keys of a resource do.
     const stored = (await redis.keys(`${prefix}*`)).filter((k) => !k.slice(prefix.length).includes(':'));
@@ -133,10 +151,13 @@ async function expectWholeDocuments(fx: ApiFixture): Promise<void> {
       } catch (err) {
         parsed = { success: false, error: (err as Error).message };
       }
-      if (!parsed.success) problems.push(`${what} ${name}: not a valid document: ${String(parsed.error).slice(0, 300)}`);
-      else if ((JSON.parse(raw!) as { name?: string }).name !== name) problems.push(`${what} ${name}: its document names another`);
+      if (!parsed.success)
+        problems.push(`${what} ${name}: not a valid document: ${String(parsed.error).slice(0, 300)}`);
+      else if ((JSON.parse(raw!) as { name?: string }).name !== name)
+        problems.push(`${what} ${name}: its document names another`);
     }
-    for (const name of listed) if (!stored.includes(`${prefix}${name}`)) problems.push(`${what} ${name}: in ${set} but not stored`);
+    for (const name of listed)
+      if (!stored.includes(`${prefix}${name}`)) problems.push(`${what} ${name}: in ${set} but not stored`);
     return stored.length;
   };
   const apps = await documents('gasper:app:', keys.apps, appDocumentSchema, 'app');
@@ -146,10 +167,12 @@ async function expectWholeDocuments(fx: ApiFixture): Promise<void> {
   for (const key of tokens) {
     const parsed = tokenRecordSchema.safeParse(JSON.parse((await redis.get(key)) ?? 'null'));
     if (!parsed.success) problems.push(`token ${key}: not a valid record`);
-    else if (!(await redis.sismember(keys.users, parsed.data.user))) problems.push(`token ${key}: of user ${parsed.data.user}, who does not exist`);
+    else if (!(await redis.sismember(keys.users, parsed.data.user)))
+      problems.push(`token ${key}: of user ${parsed.data.user}, who does not exist`);
   }
-  console.log(`      after the run: ${apps} apps, ${databases} databases, ${users} users, ${tokens.length} tokens; ${problems.length} problems`);
+  console.log(
+    `      after the run: ${apps} apps, ${databases} databases, ${users} users, ${tokens.length} tokens; ${problems.length} problems`,
+  );
   expect(problems).to.deep.equal([]);
   expect(apps, 'apps created by valid requests').to.be.above(2);
 }
-

@@ -44,18 +44,37 @@ describe('jobs of a down node (API monitor, BullMQ)', function () {
     await fx.registerNode(a);
     const moving = appName('moving');
     const first = await fx.post('/apps').send(validBody(moving)).expect(202);
-    await fx.apps.update(moving, (d) => ({ ...d, status: 'running', release: 'r000001', pendingRelease: undefined, commit: 'c'.repeat(40) }));
+    await fx.apps.update(moving, (d) => ({
+      ...d,
+      status: 'running',
+      release: 'r000001',
+      pendingRelease: undefined,
+      commit: 'c'.repeat(40),
+    }));
     const db = `db-${suffix()}`;
     const provision = await fx.post('/databases').send({ name: db, engine: 'postgres' }).expect(202);
     const restart = await fx.post(`/apps/${moving}/restart`).expect(202);
     const deleted = appName('deleted');
     await fx.post('/apps').send(validBody(deleted)).expect(202);
     const deletion = await fx.del(`/apps/${deleted}`).expect(202);
-    const later = await fx.post('/databases').send({ name: `db-${suffix()}`, engine: 'redis' }).expect(202);
+    const later = await fx
+      .post('/databases')
+      .send({ name: `db-${suffix()}`, engine: 'redis' })
+      .expect(202);
     await fx.registerNode(b);
     return {
-      a, b, moving, deleted, db,
-      jobs: { deploy: first.body.job.id, restart: restart.body.job.id, provision: provision.body.job.id, deletion: deletion.body.job.id, later: later.body.job.id },
+      a,
+      b,
+      moving,
+      deleted,
+      db,
+      jobs: {
+        deploy: first.body.job.id,
+        restart: restart.body.job.id,
+        provision: provision.body.job.id,
+        deletion: deletion.body.job.id,
+        later: later.body.job.id,
+      },
     };
   }
 
@@ -74,7 +93,9 @@ describe('jobs of a down node (API monitor, BullMQ)', function () {
     for (const id of [jobs.deploy, jobs.restart]) {
       const view = await jobView(id);
       expect(view.state, id).to.equal('failed');
-      expect(view.error).to.equal(`node ${a} is down (no heartbeat since ${silent.heartbeatAt}); the app was moved to node ${b}: see job ${redeploy}`);
+      expect(view.error).to.equal(
+        `node ${a} is down (no heartbeat since ${silent.heartbeatAt}); the app was moved to node ${b}: see job ${redeploy}`,
+      );
       expect(view.log).to.include(view.error);
       expect(view.attempts.made).to.equal(1); // failed for good: no retry of a job that can do nothing
     }
@@ -82,27 +103,40 @@ describe('jobs of a down node (API monitor, BullMQ)', function () {
     const deletion = await jobView(jobs.deletion);
     expect(deletion.state).to.equal('completed');
     expect(deletion.result).to.include({ outcome: 'deleted', containers: 0 });
-    expect(deletion.result.withoutNode).to.match(new RegExp(`node ${a} is down .*the node's reconciliation removes its containers`));
+    expect(deletion.result.withoutNode).to.match(
+      new RegExp(`node ${a} is down .*the node's reconciliation removes its containers`),
+    );
     expect(await fx.apps.get(deleted)).to.equal(undefined);
     await fx.get(`/apps/${deleted}`).expect(404);
     // The tombstone is in the stream, so proxies and DNS drop the app.
-    const events = (await fx.redis.xrange(keys.events, '-', '+')).map(([, fields]) => eventSchema.parse(JSON.parse(fields[1]!)));
+    const events = (await fx.redis.xrange(keys.events, '-', '+')).map(([, fields]) =>
+      eventSchema.parse(JSON.parse(fields[1]!)),
+    );
     expect(events).to.deep.include({ type: 'app.removed', app: deleted });
 
     // The database job waits, says why, and was not started.
     const provision = await jobView(jobs.provision);
     expect(provision).to.include({ state: 'waiting', startedAt: null });
     expect(provision.node).to.deep.equal({ id: a, state: 'down', draining: false, heartbeatAt: silent.heartbeatAt });
-    expect(provision.blocked).to.match(new RegExp(`^node ${a} is down .*: database jobs run on the database's node only .*runs when the node returns$`));
-    expect((await fx.queues.forNode(a).getJobs(['wait'], 0, -1, true)).map((j) => j.id)).to.deep.equal([jobs.provision, jobs.later]);
+    expect(provision.blocked).to.match(
+      new RegExp(`^node ${a} is down .*: database jobs run on the database's node only .*runs when the node returns$`),
+    );
+    expect((await fx.queues.forNode(a).getJobs(['wait'], 0, -1, true)).map((j) => j.id)).to.deep.equal([
+      jobs.provision,
+      jobs.later,
+    ]);
     expect((await jobView(jobs.later)).startedAt).to.equal(null);
 
     // The database shows it, and comes back with its node.
     const view = (await fx.get(`/databases/${db}`).expect(200)).body.database;
     expect(view.status).to.equal('unavailable');
     expect(view.nodeState).to.include({ id: a, state: 'down', heartbeatAt: silent.heartbeatAt });
-    expect(view.nodeState.message).to.match(/unreachable until the node returns; it is not moved, since its data is in a Docker volume/);
-    expect((await fx.get('/databases').expect(200)).body.databases.find((d: { name: string }) => d.name === db).status).to.equal('unavailable');
+    expect(view.nodeState.message).to.match(
+      /unreachable until the node returns; it is not moved, since its data is in a Docker volume/,
+    );
+    expect(
+      (await fx.get('/databases').expect(200)).body.databases.find((d: { name: string }) => d.name === db).status,
+    ).to.equal('unavailable');
     const nodes = (await fx.get('/nodes').expect(200)).body.nodes;
     const nodeA = nodes.find((n: { id: string }) => n.id === a);
     expect(nodeA).to.deep.include({ state: 'down', apps: [] });
@@ -111,19 +145,28 @@ describe('jobs of a down node (API monitor, BullMQ)', function () {
 
     // Level-based: another check changes nothing.
     await monitors[0]!.check();
-    expect((await fx.queues.forNode(a).getJobs(['wait'], 0, -1, true)).map((j) => j.id)).to.deep.equal([jobs.provision, jobs.later]);
+    expect((await fx.queues.forNode(a).getJobs(['wait'], 0, -1, true)).map((j) => j.id)).to.deep.equal([
+      jobs.provision,
+      jobs.later,
+    ]);
     expect((await jobView(jobs.provision)).startedAt).to.equal(null);
 
     // The node returns: its worker runs the database job.
     await fx.registerNode(a);
     await monitors[0]!.check();
     expect((await fx.get(`/databases/${db}`).expect(200)).body.database).to.deep.include({ status: 'queued' });
-    expect((await jobView(jobs.provision))).to.include({ blocked: null });
+    expect(await jobView(jobs.provision)).to.include({ blocked: null });
     const ran: string[] = [];
-    workers.push(new Worker(queueName(a), async (job: Job) => {
-      ran.push(job.id!);
-      return { ran: true };
-    }, { connection: fx.redis, prefix: bullPrefix }));
+    workers.push(
+      new Worker(
+        queueName(a),
+        async (job: Job) => {
+          ran.push(job.id!);
+          return { ran: true };
+        },
+        { connection: fx.redis, prefix: bullPrefix },
+      ),
+    );
     await eventually('the database jobs to run', async () => (await stateOf(a, jobs.later)) === 'completed');
     expect(ran).to.deep.equal([jobs.provision, jobs.later]);
   });
@@ -131,11 +174,20 @@ describe('jobs of a down node (API monitor, BullMQ)', function () {
   it('a job active when its worker died (lock expired) is stalled back by the API, then failed or kept', async () => {
     const { a, moving, jobs } = await twoNodes();
     // "The node's worker" takes two jobs, then dies without finishing them: their locks expire.
-    const dying = new Worker(queueName(a), null, { connection: fx.redis, prefix: bullPrefix, lockDuration: 300, autorun: false });
+    const dying = new Worker(queueName(a), null, {
+      connection: fx.redis,
+      prefix: bullPrefix,
+      lockDuration: 300,
+      autorun: false,
+    });
     workers.push(dying);
     const token = 'dead-worker';
     const taken: string[] = [];
-    for (let job = await dying.getNextJob(token, { block: false }); job; job = await dying.getNextJob(token, { block: false })) {
+    for (
+      let job = await dying.getNextJob(token, { block: false });
+      job;
+      job = await dying.getNextJob(token, { block: false })
+    ) {
       taken.push(job.id!);
       if (taken.includes(jobs.deploy) && taken.includes(jobs.provision)) break;
     }
@@ -146,9 +198,19 @@ describe('jobs of a down node (API monitor, BullMQ)', function () {
     const m = monitor(200); // a check (and BullMQ's stalled check) every 200 ms
     await m.check();
     expect((await jobView(jobs.provision)).blocked).to.match(/database jobs run on the database's node only/);
-    await eventually('the stalled deploy job to be failed', async () => (await stateOf(a, jobs.deploy)) === 'failed', 10_000);
-    expect((await jobView(jobs.deploy)).error).to.match(new RegExp(`node ${a} is down .*; the app was moved to node .*: see job ${(await fx.apps.get(moving))!.lastJob}`));
-    await eventually('the stalled database job to wait again', async () => (await stateOf(a, jobs.provision)) === 'waiting', 10_000);
+    await eventually(
+      'the stalled deploy job to be failed',
+      async () => (await stateOf(a, jobs.deploy)) === 'failed',
+      10_000,
+    );
+    expect((await jobView(jobs.deploy)).error).to.match(
+      new RegExp(`node ${a} is down .*; the app was moved to node .*: see job ${(await fx.apps.get(moving))!.lastJob}`),
+    );
+    await eventually(
+      'the stalled database job to wait again',
+      async () => (await stateOf(a, jobs.provision)) === 'waiting',
+      10_000,
+    );
     await m.check();
     expect(await stateOf(a, jobs.provision)).to.equal('waiting');
   });
@@ -165,7 +227,8 @@ describe('jobs of a down node (API monitor, BullMQ)', function () {
     const view = await jobView(deletion);
     expect(view.state).to.equal('completed');
     expect(view.result).to.deep.equal({
-      outcome: 'deleted', containers: 0,
+      outcome: 'deleted',
+      containers: 0,
       withoutNode: `node ${a} is down (no heartbeat since ${silent.heartbeatAt}): the database was deleted without it; the node's reconciliation removes its container, volume (the data) and network when it returns`,
     });
     await fx.get(`/databases/${db}`).expect(404);
@@ -183,9 +246,16 @@ describe('jobs of a down node (API monitor, BullMQ)', function () {
     await Promise.all([m1.check(), m2.check(), m3.check()]);
     expect(await stateOf(a, jobs.deploy)).to.equal('failed');
     expect(await stateOf(a, jobs.deletion)).to.equal('completed');
-    expect((await fx.queues.forNode(a).getJobs(['wait'], 0, -1, true)).map((j) => j.id)).to.deep.equal([jobs.provision, jobs.later]);
+    expect((await fx.queues.forNode(a).getJobs(['wait'], 0, -1, true)).map((j) => j.id)).to.deep.equal([
+      jobs.provision,
+      jobs.later,
+    ]);
     // Failed: the moved app's deploy and restart, the deleted app's first deploy; completed: the deletion.
-    expect((await fx.queues.forNode(a).getJobCounts('active', 'failed', 'completed'))).to.deep.equal({ active: 0, failed: 3, completed: 1 });
+    expect(await fx.queues.forNode(a).getJobCounts('active', 'failed', 'completed')).to.deep.equal({
+      active: 0,
+      failed: 3,
+      completed: 1,
+    });
   });
 
   it('app jobs wait with the app when no other node has room for it', async () => {
@@ -197,7 +267,9 @@ describe('jobs of a down node (API monitor, BullMQ)', function () {
     await monitor().check();
     const view = await jobView(created.body.job.id);
     expect(view.state).to.equal('waiting');
-    expect(view.blocked).to.match(new RegExp(`^node ${a} is down .*: no other node had room for the app, so the job runs when the node returns$`));
+    expect(view.blocked).to.match(
+      new RegExp(`^node ${a} is down .*: no other node had room for the app, so the job runs when the node returns$`),
+    );
     expect((await fx.apps.get(name))!.node).to.equal(a);
   });
 
@@ -210,7 +282,9 @@ describe('jobs of a down node (API monitor, BullMQ)', function () {
     const drained = await fx.post(`/nodes/${a}/drain`).expect(202);
     expect(drained.body.staying).to.have.length(1);
     expect(drained.body.staying[0].database).to.equal(db);
-    expect(drained.body.staying[0].reason).to.match(/its data is in a Docker volume on this node, and Gasper does not move databases/);
+    expect(drained.body.staying[0].reason).to.match(
+      /its data is in a Docker volume on this node, and Gasper does not move databases/,
+    );
     expect(drained.body.node).to.deep.include({ databases: [db], staying: drained.body.staying });
     const view = (await fx.get(`/databases/${db}`).expect(200)).body.database;
     expect(view.status).to.equal('queued');

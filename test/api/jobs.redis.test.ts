@@ -1,7 +1,15 @@
 import { expect } from 'chai';
 import supertest from 'supertest';
 import { keys } from '../../src/core/keys.ts';
-import { appName, expectError, JOB_ATTEMPTS, startApiFixture, suffix, validBody, type ApiFixture } from './api-fixture.ts';
+import {
+  appName,
+  expectError,
+  JOB_ATTEMPTS,
+  startApiFixture,
+  suffix,
+  validBody,
+  type ApiFixture,
+} from './api-fixture.ts';
 
 describe('API /jobs (real Redis, real BullMQ queues)', function () {
   let fx: ApiFixture;
@@ -79,7 +87,11 @@ describe('API /jobs (real Redis, real BullMQ queues)', function () {
   it('GET /jobs/:id without or with a wrong token -> 401', async function () {
     const { jobId } = await createApp();
     expectError(await supertest(fx.app).get(`/jobs/${jobId}`), 401, 'UNAUTHORIZED');
-    expectError(await supertest(fx.app).get(`/jobs/${jobId}`).set('authorization', 'Bearer wrong'), 401, 'UNAUTHORIZED');
+    expectError(
+      await supertest(fx.app).get(`/jobs/${jobId}`).set('authorization', 'Bearer wrong'),
+      401,
+      'UNAUTHORIZED',
+    );
   });
 
   it('the job index entry expires (it has a TTL)', async function () {
@@ -94,6 +106,11 @@ describe('API /jobs (real Redis, real BullMQ queues)', function () {
     expect(del.status).to.equal(202);
     const res = await fx.get(del.body.job.url);
     expect(res.status).to.equal(200);
-    expect(res.body.job).to.include({ id: del.body.job.id, type: 'delete-app', state: 'waiting', queue: `node-${nodeId}` });
+    expect(res.body.job).to.include({
+      id: del.body.job.id,
+      type: 'delete-app',
+      state: 'waiting',
+      queue: `node-${nodeId}`,
+    });
   });
 });

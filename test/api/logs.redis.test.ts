@@ -41,8 +41,17 @@ describe('GET /apps/:name/logs (Redis)', function () {
     await api?.close();
     api = await startApi(
       {
-        host: '127.0.0.1', port: 0, redisUrl: redisHandle.url, jobAttempts: 1, domain: 'apps.test', proxyPort: 8080,
-        allowLocalRepos: true, nodeTimeoutMs: 30_000, logFollowBlockMs: 200, authFailuresPerMinute: 1000, changesPerMinute: 1000,
+        host: '127.0.0.1',
+        port: 0,
+        redisUrl: redisHandle.url,
+        jobAttempts: 1,
+        domain: 'apps.test',
+        proxyPort: 8080,
+        allowLocalRepos: true,
+        nodeTimeoutMs: 30_000,
+        logFollowBlockMs: 200,
+        authFailuresPerMinute: 1000,
+        changesPerMinute: 1000,
         ...extra,
       },
       { log: createLogger('silent'), secrets },
@@ -63,8 +72,18 @@ describe('GET /apps/:name/logs (Redis)', function () {
     const name = `logs-${crypto.randomBytes(3).toString('hex')}`;
     const now = new Date().toISOString();
     const doc: AppDocument = {
-      name, uid: 'u1', owner: 'admin', repo: { url: 'file:///x' }, runtime: 'node', port: 8080, sealedEnv: {}, node: 'n1', status: 'running',
-      instances: [], createdAt: now, updatedAt: now,
+      name,
+      uid: 'u1',
+      owner: 'admin',
+      repo: { url: 'file:///x' },
+      runtime: 'node',
+      port: 8080,
+      sealedEnv: {},
+      node: 'n1',
+      status: 'running',
+      instances: [],
+      createdAt: now,
+      updatedAt: now,
     };
     await apps.create(doc, 1);
     return name;
@@ -72,25 +91,43 @@ describe('GET /apps/:name/logs (Redis)', function () {
 
   let clock = 0;
   async function print(app: string, ...texts: string[]): Promise<boolean> {
-    const lines = texts.map((text) => ({ stream: 'stdout' as const, timestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, clock++)).toISOString(), text }));
-    return logs.append(app, { containerId: 'c1', instance: `gasper-${app}-r000001-0`, release: 'r000001', cursor: '1' }, lines);
+    const lines = texts.map((text) => ({
+      stream: 'stdout' as const,
+      timestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, clock++)).toISOString(),
+      text,
+    }));
+    return logs.append(
+      app,
+      { containerId: 'c1', instance: `gasper-${app}-r000001-0`, release: 'r000001', cursor: '1' },
+      lines,
+    );
   }
 
   const get = (path: string) => supertest(url).get(path).set('authorization', `Bearer ${token}`);
-  const followers = async () => ((await redis.client('LIST')) as string).split('\n').filter((l) => l.includes('name=gasper-log-follow')).length;
+  const followers = async () =>
+    ((await redis.client('LIST')) as string).split('\n').filter((l) => l.includes('name=gasper-log-follow')).length;
 
   /** Opens a follow and collects its raw body; `ended` resolves when the server ends it. */
   function follow(app: string, query = 'follow=1&tail=0', as = token, status = 200) {
-    const state = { body: '', status: 0, ended: undefined as unknown as Promise<void>, req: undefined as unknown as http.ClientRequest };
+    const state = {
+      body: '',
+      status: 0,
+      ended: undefined as unknown as Promise<void>,
+      req: undefined as unknown as http.ClientRequest,
+    };
     state.ended = new Promise<void>((resolve, reject) => {
-      state.req = http.get(`${url}/apps/${app}/logs?${query}`, { headers: { authorization: `Bearer ${as}` } }, (res) => {
-        state.status = res.statusCode ?? 0;
-        expect(res.statusCode).to.equal(status);
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (state.body += c));
-        res.on('end', resolve);
-        res.on('error', () => resolve());
-      });
+      state.req = http.get(
+        `${url}/apps/${app}/logs?${query}`,
+        { headers: { authorization: `Bearer ${as}` } },
+        (res) => {
+          state.status = res.statusCode ?? 0;
+          expect(res.statusCode).to.equal(status);
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (state.body += c));
+          res.on('end', resolve);
+          res.on('error', () => resolve());
+        },
+      );
       state.req.on('error', reject);
     });
     return state;
@@ -116,12 +153,13 @@ describe('GET /apps/:name/logs (Redis)', function () {
     expect(bad.body.fields).to.have.property('follow');
   });
 
-  it('leaves out the lines of Gasper\'s health probes unless probes=1, in the tail and in a follow', async () => {
+  it("leaves out the lines of Gasper's health probes unless probes=1, in the tail and in a follow", async () => {
     const app = await createApp();
     const probe = (i: number) => `127.0.0.1 - - "GET /healthz HTTP/1.1" 200 2 "-" "gasper-health/1" #${i}`;
     // One request of a visitor among 600 probe lines: more than one page of the stream to read back.
     await print(app, 'GET / from a visitor', ...Array.from({ length: 600 }, (_, i) => probe(i)), 'last words');
-    const texts = async (query: string) => (await get(`/apps/${app}/logs?${query}`).expect(200)).body.lines.map((l: { text: string }) => l.text);
+    const texts = async (query: string) =>
+      (await get(`/apps/${app}/logs?${query}`).expect(200)).body.lines.map((l: { text: string }) => l.text);
     expect(await texts('tail=2')).to.deep.equal(['GET / from a visitor', 'last words']);
     expect(await texts('tail=2&probes=1')).to.deep.equal([probe(599), 'last words']);
     expect(await texts('tail=1000&probes=1')).to.have.length(602);
@@ -154,7 +192,7 @@ describe('GET /apps/:name/logs (Redis)', function () {
     await until('no follow connection', async () => (await followers()) === 0);
   });
 
-  it('closes the follow\'s Redis connection when the client leaves', async () => {
+  it("closes the follow's Redis connection when the client leaves", async () => {
     const app = await createApp();
     const before = await followers();
     const stream = follow(app);
@@ -189,7 +227,9 @@ describe('GET /apps/:name/logs (Redis)', function () {
       const streams = Array.from({ length: perUser }, (_, i) => follow(apps[i % 2]!));
       await openAll(streams);
       const during = await clients();
-      console.log(`      ${perUser} follows of 2 apps: Redis clients ${before} -> ${during}, follow connections ${await followers()}`);
+      console.log(
+        `      ${perUser} follows of 2 apps: Redis clients ${before} -> ${during}, follow connections ${await followers()}`,
+      );
       expect(await followers()).to.equal(1);
       expect(during - before).to.be.at.most(1);
 
@@ -202,10 +242,20 @@ describe('GET /apps/:name/logs (Redis)', function () {
       // Every follow still gets new lines, from the one reader.
       await print(apps[0]!, 'to the even ones');
       await print(apps[1]!, 'to the odd ones');
-      await until('the lines in every follow', () => streams.every((s, i) => s.body.includes(i % 2 ? 'to the odd ones' : 'to the even ones')));
+      await until('the lines in every follow', () =>
+        streams.every((s, i) => s.body.includes(i % 2 ? 'to the odd ones' : 'to the even ones')),
+      );
 
       streams[0]!.req.destroy();
-      await until('a place given back', async () => (await get(`/apps/${apps[0]}/logs?follow=1&tail=0`).timeout(300).catch((e) => e)).status !== 429);
+      await until(
+        'a place given back',
+        async () =>
+          (
+            await get(`/apps/${apps[0]}/logs?follow=1&tail=0`)
+              .timeout(300)
+              .catch((e) => e)
+          ).status !== 429,
+      );
       for (const s of streams) s.req.destroy();
       await until('no follow connection', async () => (await followers()) === 0);
     });
@@ -213,10 +263,17 @@ describe('GET /apps/:name/logs (Redis)', function () {
     it('the total cap holds over users: another user is refused naming GASPER_LOG_FOLLOWS_MAX', async () => {
       await restartApi({ logFollowsPerUser: 10, logFollowsMax: 3 });
       const app = await createApp();
-      const other = await supertest(url).post('/users').set('authorization', `Bearer ${token}`).send({ name: `u-${crypto.randomBytes(3).toString('hex')}`, role: 'admin' }).expect(201);
+      const other = await supertest(url)
+        .post('/users')
+        .set('authorization', `Bearer ${token}`)
+        .send({ name: `u-${crypto.randomBytes(3).toString('hex')}`, role: 'admin' })
+        .expect(201);
       const streams = [follow(app), follow(app), follow(app, undefined, other.body.token)];
       await openAll(streams);
-      const refused = await supertest(url).get(`/apps/${app}/logs?follow=1`).set('authorization', `Bearer ${other.body.token}`).expect(429);
+      const refused = await supertest(url)
+        .get(`/apps/${app}/logs?follow=1`)
+        .set('authorization', `Bearer ${other.body.token}`)
+        .expect(429);
       expect(refused.body.message).to.include('GASPER_LOG_FOLLOWS_MAX').and.not.match(/\d/);
       for (const s of streams) s.req.destroy();
     });
@@ -227,7 +284,8 @@ describe('GET /apps/:name/logs (Redis)', function () {
       const slow = follow(app);
       await openAll([slow]);
       slow.req.socket?.pause();
-      for (let batch = 0; batch < 6; batch++) await print(app, ...Array.from({ length: 500 }, (_, i) => `line ${batch * 500 + i} ${'y'.repeat(200)}`));
+      for (let batch = 0; batch < 6; batch++)
+        await print(app, ...Array.from({ length: 500 }, (_, i) => `line ${batch * 500 + i} ${'y'.repeat(200)}`));
       await print(app, 'the very last');
       slow.req.socket?.resume();
       await until('the last line', () => slow.body.includes('the very last'), 15_000);
@@ -243,11 +301,21 @@ describe('GET /apps/:name/logs (Redis)', function () {
       const bounded = new AppLogStore(redis, { maxBytes: 1024 * 1024, maxLineBytes: 4096 });
       const line = (i: number) => `${i} ${'x'.repeat(16 * 1024)}`;
       for (let batch = 0; batch < 10; batch++) {
-        await bounded.append(app, { containerId: 'c1', instance: 'i', release: 'r000001', cursor: '1' }, Array.from({ length: 100 }, (_, i) => ({ stream: 'stdout' as const, timestamp: new Date().toISOString(), text: line(batch * 100 + i) })));
+        await bounded.append(
+          app,
+          { containerId: 'c1', instance: 'i', release: 'r000001', cursor: '1' },
+          Array.from({ length: 100 }, (_, i) => ({
+            stream: 'stdout' as const,
+            timestamp: new Date().toISOString(),
+            text: line(batch * 100 + i),
+          })),
+        );
       }
       const memory = Number(await redis.call('MEMORY', 'USAGE', keys.appLogs(app), 'SAMPLES', '0'));
       const length = await redis.xlen(keys.appLogs(app));
-      console.log(`      1000 lines of 16 KiB (16 MiB printed): ${length} lines kept, MEMORY USAGE ${memory} bytes (budget 1 MiB)`);
+      console.log(
+        `      1000 lines of 16 KiB (16 MiB printed): ${length} lines kept, MEMORY USAGE ${memory} bytes (budget 1 MiB)`,
+      );
       // The budget counts the lines' bytes; Redis's own overhead (allocator rounding, one listpack
       // node per long entry) adds about 30% for 4 KiB entries.
       expect(memory).to.be.below(1024 * 1024 * 1.4);
@@ -266,7 +334,15 @@ describe('GET /apps/:name/logs (Redis)', function () {
     it('short lines are kept by line count as before', async () => {
       const app = await createApp();
       const bounded = new AppLogStore(redis, { maxLines: 100 });
-      await bounded.append(app, { containerId: 'c1', instance: 'i', release: 'r000001', cursor: '1' }, Array.from({ length: 250 }, (_, i) => ({ stream: 'stdout' as const, timestamp: new Date().toISOString(), text: `short ${i}` })));
+      await bounded.append(
+        app,
+        { containerId: 'c1', instance: 'i', release: 'r000001', cursor: '1' },
+        Array.from({ length: 250 }, (_, i) => ({
+          stream: 'stdout' as const,
+          timestamp: new Date().toISOString(),
+          text: `short ${i}`,
+        })),
+      );
       const { lines } = await bounded.tail(app, 10_000);
       expect(lines.map((l) => l.text)).to.deep.equal(Array.from({ length: 100 }, (_, i) => `short ${150 + i}`));
     });

@@ -15,7 +15,11 @@ describe('nodes (API and monitor)', function () {
   });
   afterEach(() => fx?.close());
 
-  const queuedJobs = async (node: string) => (await fx.queues.forNode(node).getJobs(['waiting', 'delayed', 'active'])).map((j) => ({ name: j.name, data: j.data }));
+  const queuedJobs = async (node: string) =>
+    (await fx.queues.forNode(node).getJobs(['waiting', 'delayed', 'active'])).map((j) => ({
+      name: j.name,
+      data: j.data,
+    }));
   const latestNodeEvent = async (node: string) => {
     const raw = await fx.redis.hget(keys.eventsLatest, `node:${node}`);
     return raw ? eventSchema.parse(JSON.parse(raw)) : undefined;
@@ -28,11 +32,20 @@ describe('nodes (API and monitor)', function () {
     await fx.post('/apps').send(validBody(name)).expect(202);
     const res = await fx.get('/nodes').expect(200);
     expect(res.body.nodes).to.have.length(1);
-    expect(res.body.nodes[0]).to.deep.include({ id: a, address: '127.0.0.1', state: 'up', draining: false, apps: [name] });
+    expect(res.body.nodes[0]).to.deep.include({
+      id: a,
+      address: '127.0.0.1',
+      state: 'up',
+      draining: false,
+      apps: [name],
+    });
     expect(res.body.nodes[0].capacity).to.deep.equal({ cpus: 16, memoryBytes: 64 * 1024 ** 3 });
     expect(res.body.nodes[0].reserved).to.deep.equal({ cpu: 1, memoryBytes: 512 * 1024 ** 2 });
 
-    const member = await fx.post('/users').send({ name: `user-${suffix()}`, role: 'member' }).expect(201);
+    const member = await fx
+      .post('/users')
+      .send({ name: `user-${suffix()}`, role: 'member' })
+      .expect(201);
     const asMember = (p: string) => supertest(fx.app).get(p).set('authorization', `Bearer ${member.body.token}`);
     expectError(await asMember('/nodes'), 403, 'FORBIDDEN');
     expectError(await fx.post('/nodes/nope/drain'), 404, 'NOT_FOUND');
@@ -44,19 +57,25 @@ describe('nodes (API and monitor)', function () {
     await fx.registerNode(b);
     const placed = [];
     for (let i = 0; i < 4; i++) {
-      const res = await fx.post('/apps').send(validBody(appName('spread'))).expect(202);
+      const res = await fx
+        .post('/apps')
+        .send(validBody(appName('spread')))
+        .expect(202);
       placed.push((await fx.apps.get(res.body.app.name))!.node);
     }
     expect(placed.filter((n) => n === a)).to.have.length(2);
     expect(placed.filter((n) => n === b)).to.have.length(2);
   });
 
-  it('spreads one app\'s instances over the nodes: a deploy job on each, the primary\'s to poll; rescaling places anew', async () => {
+  it("spreads one app's instances over the nodes: a deploy job on each, the primary's to poll; rescaling places anew", async () => {
     const [a, b] = [`a-${suffix()}`, `b-${suffix()}`];
     await fx.registerNode(a);
     await fx.registerNode(b);
     const name = appName('wide');
-    const res = await fx.post('/apps').send({ ...validBody(name), instances: 3 }).expect(202);
+    const res = await fx
+      .post('/apps')
+      .send({ ...validBody(name), instances: 3 })
+      .expect(202);
     const doc = (await fx.apps.get(name))!;
     // Spread first, then the emptiest (equal here), then the smaller id.
     expect(doc.placement).to.deep.equal([a, b, a]);
@@ -66,9 +85,15 @@ describe('nodes (API and monitor)', function () {
     expect(res.body.job.id).to.equal(`deploy-${name}-${doc.uid}-r000001`);
     expect((await queuedJobs(doc.node)).map((j) => j.data.release)).to.deep.equal(['r000001']);
     expect((await queuedJobs(other)).map((j) => j.data.release)).to.deep.equal(['r000001']);
-    expect((await fx.get(`/jobs/deploy-${name}-${doc.uid}-r000001-on-${other}`).expect(200)).body.job.queue).to.equal(`node-${other}`);
+    expect((await fx.get(`/jobs/deploy-${name}-${doc.uid}-r000001-on-${other}`).expect(200)).body.job.queue).to.equal(
+      `node-${other}`,
+    );
     // GET /nodes counts each node's share.
-    const nodes = (await fx.get('/nodes').expect(200)).body.nodes as { id: string; apps: string[]; reserved: { cpu: number } }[];
+    const nodes = (await fx.get('/nodes').expect(200)).body.nodes as {
+      id: string;
+      apps: string[];
+      reserved: { cpu: number };
+    }[];
     for (const n of nodes) {
       expect(n.apps).to.deep.equal([name]);
       expect(n.reserved.cpu).to.equal(doc.placement!.filter((p) => p === n.id).length);
@@ -84,7 +109,7 @@ describe('nodes (API and monitor)', function () {
     expect(await queuedJobs(one.node === a ? b : a)).to.have.length(1);
   });
 
-  it('an app linked to a database runs all its instances on the database\'s node', async () => {
+  it("an app linked to a database runs all its instances on the database's node", async () => {
     const [a, b] = [`a-${suffix()}`, `b-${suffix()}`];
     await fx.registerNode(a);
     await fx.registerNode(b);
@@ -92,9 +117,15 @@ describe('nodes (API and monitor)', function () {
     await fx.post('/databases').send({ name: db, engine: 'redis' }).expect(202);
     const dbNode = (await fx.get(`/databases/${db}`).expect(200)).body.database.node as string;
     const name = appName('linked');
-    await fx.post('/apps').send({ ...validBody(name), instances: 2 }).expect(202);
+    await fx
+      .post('/apps')
+      .send({ ...validBody(name), instances: 2 })
+      .expect(202);
     expect(new Set((await fx.apps.get(name))!.placement).size).to.equal(2);
-    await fx.patch(`/apps/${name}`).send({ databases: [db] }).expect(202);
+    await fx
+      .patch(`/apps/${name}`)
+      .send({ databases: [db] })
+      .expect(202);
     const doc = (await fx.apps.get(name))!;
     expect(doc.placement).to.deep.equal([dbNode, dbNode]);
     expect(doc.node).to.equal(dbNode);
@@ -104,7 +135,11 @@ describe('nodes (API and monitor)', function () {
     const a = `a-${suffix()}`;
     // 2 GiB: four default apps (512 MiB) fill it; its 1 CPU counts 8 times (8 CPU limits).
     await fx.nodes.put({ ...(await fx.registerNode(a)), capacity: { cpus: 1, memoryBytes: 2 * 1024 ** 3 } });
-    for (let i = 0; i < 4; i++) await fx.post('/apps').send(validBody(appName('fill'))).expect(202);
+    for (let i = 0; i < 4; i++)
+      await fx
+        .post('/apps')
+        .send(validBody(appName('fill')))
+        .expect(202);
     const name = appName('toomuch');
     const before = await fx.snapshot();
     const res = await fx.post('/apps').send(validBody(name));
@@ -116,8 +151,14 @@ describe('nodes (API and monitor)', function () {
   it('databases take room on their node like apps do, and are refused when none is left', async () => {
     const a = `a-${suffix()}`;
     await fx.nodes.put({ ...(await fx.registerNode(a)), capacity: { cpus: 1, memoryBytes: 2 * 1024 ** 3 } });
-    await fx.post('/databases').send({ name: `db-${suffix()}`, engine: 'postgres', resources: { memoryMb: 1536 } }).expect(202);
-    await fx.post('/apps').send(validBody(appName('fits'))).expect(202);
+    await fx
+      .post('/databases')
+      .send({ name: `db-${suffix()}`, engine: 'postgres', resources: { memoryMb: 1536 } })
+      .expect(202);
+    await fx
+      .post('/apps')
+      .send(validBody(appName('fits')))
+      .expect(202);
     const name = appName('toomuch');
     expectError(await fx.post('/apps').send(validBody(name)), 409, 'NO_CAPACITY');
     expectError(await fx.post('/databases').send({ name: `db-${suffix()}`, engine: 'redis' }), 409, 'NO_CAPACITY');
@@ -132,16 +173,28 @@ describe('nodes (API and monitor)', function () {
       const name = appName(status);
       await fx.post('/apps').send(validBody(name)).expect(202);
       // What the worker leaves: a first deploy that failed, or an app whose containers are gone.
-      await fx.apps.update(name, (d) => ({ ...d, status, pendingRelease: undefined, instances: [], ...(status === 'failed' ? {} : { release: 'r000001' }) }));
+      await fx.apps.update(name, (d) => ({
+        ...d,
+        status,
+        pendingRelease: undefined,
+        instances: [],
+        ...(status === 'failed' ? {} : { release: 'r000001' }),
+      }));
       idle.push(name);
     }
     expect((await fx.get(`/nodes/${a}`).expect(200)).body.node.reserved).to.deep.equal({ cpu: 0, memoryBytes: 0 });
     const db = `db-${suffix()}`;
     await fx.post('/databases').send({ name: db, engine: 'redis' }).expect(202);
     const big = appName('big');
-    await fx.post('/apps').send({ ...validBody(big), resources: { memory: 1024 } }).expect(202);
+    await fx
+      .post('/apps')
+      .send({ ...validBody(big), resources: { memory: 1024 } })
+      .expect(202);
     const small = appName('small');
-    await fx.post('/apps').send({ ...validBody(small), resources: { cpu: 0.5, memory: 256 } }).expect(202);
+    await fx
+      .post('/apps')
+      .send({ ...validBody(small), resources: { cpu: 0.5, memory: 256 } })
+      .expect(202);
 
     // 1792 of 2560 MiB held now: 1024 MiB more fits nowhere, and the message says who holds it.
     const res = await fx.post('/apps').send({ ...validBody(appName('toomuch')), resources: { memory: 1024 } });
@@ -153,7 +206,10 @@ describe('nodes (API and monitor)', function () {
 
     // An app that holds nothing asks for room again: a rebuild or a start is refused while none is left.
     const [failed, , , stopped] = idle as [string, string, string, string, string];
-    await fx.post('/apps').send({ ...validBody(appName('last')), resources: { cpu: 0.5, memory: 512 } }).expect(202);
+    await fx
+      .post('/apps')
+      .send({ ...validBody(appName('last')), resources: { cpu: 0.5, memory: 512 } })
+      .expect(202);
     expectError(await fx.post(`/apps/${failed}/rebuild`), 409, 'NO_CAPACITY');
     expectError(await fx.post(`/apps/${stopped}/start`), 409, 'NO_CAPACITY');
     expect((await fx.apps.get(failed))!.pendingRelease).to.equal(undefined);
@@ -166,7 +222,13 @@ describe('nodes (API and monitor)', function () {
     await fx.post('/apps').send(validBody(name)).expect(202);
     // As if the first deploy ran: a release and its commit.
     const commit = 'c'.repeat(40);
-    await fx.apps.update(name, (d) => ({ ...d, status: 'running', release: 'r000001', pendingRelease: undefined, commit }));
+    await fx.apps.update(name, (d) => ({
+      ...d,
+      status: 'running',
+      release: 'r000001',
+      pendingRelease: undefined,
+      commit,
+    }));
     await fx.registerNode(b);
 
     const res = await fx.post(`/nodes/${a}/drain`).expect(202);
@@ -176,17 +238,26 @@ describe('nodes (API and monitor)', function () {
     expect(res.body.unplaced).to.deep.equal([]);
     const doc = (await fx.apps.get(name))!;
     expect(doc).to.include({ node: b, status: 'running', release: 'r000001', pendingRelease: 'r000002' });
-    expect(await queuedJobs(b)).to.deep.include({ name: 'deploy-app', data: { app: name, uid: doc.uid, release: 'r000002', commit } });
+    expect(await queuedJobs(b)).to.deep.include({
+      name: 'deploy-app',
+      data: { app: name, uid: doc.uid, release: 'r000002', commit },
+    });
     const job = await fx.get(`/jobs/${res.body.moved[0].job}`).expect(200);
     expect(job.body.job.queue).to.equal(`node-${b}`);
 
     // Draining twice moves nothing more; new apps avoid the drained node.
     expect((await fx.post(`/nodes/${a}/drain`).expect(202)).body.moved).to.deep.equal([]);
-    const other = await fx.post('/apps').send(validBody(appName('after'))).expect(202);
+    const other = await fx
+      .post('/apps')
+      .send(validBody(appName('after')))
+      .expect(202);
     expect((await fx.apps.get(other.body.app.name))!.node).to.equal(b);
 
     expect((await fx.post(`/nodes/${a}/undrain`).expect(200)).body.node).to.include({ id: a, draining: false });
-    const third = await fx.post('/apps').send(validBody(appName('back'))).expect(202);
+    const third = await fx
+      .post('/apps')
+      .send(validBody(appName('back')))
+      .expect(202);
     expect((await fx.apps.get(third.body.app.name))!.node).to.equal(a);
   });
 
@@ -225,7 +296,8 @@ describe('nodes (API and monitor)', function () {
     expect((await fx.del(`/nodes/${a}`).expect(200)).body).to.deep.equal({ removed: a });
     await fx.get(`/nodes/${a}`).expect(404);
     expect((await fx.get('/nodes').expect(200)).body.nodes.map((n: { id: string }) => n.id)).to.deep.equal([b]);
-    for (const key of [keys.node(a), keys.nodeState(a), keys.nodeReconcile(a)]) expect(await fx.redis.exists(key), key).to.equal(0);
+    for (const key of [keys.node(a), keys.nodeState(a), keys.nodeReconcile(a)])
+      expect(await fx.redis.exists(key), key).to.equal(0);
     expect(await fx.redis.sismember(keys.nodesDraining, a)).to.equal(0);
     expectError(await fx.del(`/nodes/${a}`), 404, 'NOT_FOUND');
 
@@ -250,7 +322,12 @@ describe('nodes (API and monitor)', function () {
 
       await fx.registerNode(from, new Date(Date.now() - 5000)); // its heartbeats stopped
       await monitor.check();
-      expect(await latestNodeEvent(from)).to.deep.equal({ type: 'node.state', node: from, state: 'down', address: '127.0.0.1' });
+      expect(await latestNodeEvent(from)).to.deep.equal({
+        type: 'node.state',
+        node: from,
+        state: 'down',
+        address: '127.0.0.1',
+      });
       expect(await fx.redis.get(keys.nodeState(from))).to.equal('down');
       const doc = (await fx.apps.get(name))!;
       expect(doc.node).to.equal(to);
@@ -260,7 +337,9 @@ describe('nodes (API and monitor)', function () {
       expect(await queuedJobs(from)).to.deep.equal([]);
       const first = (await fx.queues.forNode(from).getJobs(['failed']))[0]!;
       expect(first.data.release).to.equal('r000001');
-      expect(first.failedReason).to.match(new RegExp(`^node ${from} is down .*; the app was moved to node ${to}: see job ${doc.lastJob}$`));
+      expect(first.failedReason).to.match(
+        new RegExp(`^node ${from} is down .*; the app was moved to node ${to}: see job ${doc.lastJob}$`),
+      );
 
       await monitor.check(); // level-based: nothing more to move, nothing new to announce
       expect((await fx.apps.get(name))!.pendingRelease).to.equal('r000002');
@@ -268,7 +347,9 @@ describe('nodes (API and monitor)', function () {
       await fx.registerNode(from);
       await monitor.check();
       expect(await latestNodeEvent(from)).to.deep.include({ state: 'up' });
-      expect((await fx.get('/nodes').expect(200)).body.nodes.find((n: { id: string }) => n.id === from).state).to.equal('up');
+      expect((await fx.get('/nodes').expect(200)).body.nodes.find((n: { id: string }) => n.id === from).state).to.equal(
+        'up',
+      );
     } finally {
       await monitor.close();
     }

@@ -6,22 +6,60 @@ import { startApiFixture, type ApiFixture } from './api-fixture.ts';
 
 /** Every route the API has, kept by hand: a new route is added here and registered with `apiRoutes.add`. */
 const allRoutes = [
-  'GET /healthz', 'GET /openapi.json', 'GET /docs',
-  'POST /apps', 'GET /apps', 'GET /apps/{name}', 'DELETE /apps/{name}',
-  'POST /apps/{name}/webhook', 'DELETE /apps/{name}/webhook',
+  'GET /healthz',
+  'GET /openapi.json',
+  'GET /docs',
+  'POST /apps',
+  'GET /apps',
+  'GET /apps/{name}',
+  'DELETE /apps/{name}',
+  'POST /apps/{name}/webhook',
+  'DELETE /apps/{name}/webhook',
   'GET /jobs/{id}',
-  'GET /nodes', 'GET /nodes/{id}', 'POST /nodes/{id}/drain', 'POST /nodes/{id}/undrain', 'DELETE /nodes/{id}',
-  'POST /users', 'GET /users', 'GET /users/{name}', 'PATCH /users/{name}', 'DELETE /users/{name}',
-  'POST /users/{name}/tokens', 'GET /users/{name}/tokens', 'DELETE /users/{name}/tokens/{id}',
-  'POST /apps/{name}/ssh-keys', 'GET /apps/{name}/ssh-keys', 'DELETE /apps/{name}/ssh-keys/{id}',
-  'PUT /apps/{name}/ssh-password', 'DELETE /apps/{name}/ssh-password',
-  'PATCH /apps/{name}', 'POST /apps/{name}/restart', 'POST /apps/{name}/stop', 'POST /apps/{name}/start', 'POST /apps/{name}/rebuild',
-  'POST /apps/{name}/rollback', 'GET /apps/{name}/releases', 'GET /apps/{name}/releases/{release}',
-  'POST /databases', 'GET /databases', 'GET /databases/{name}', 'DELETE /databases/{name}', 'POST /databases/{name}/rotate-password',
-  'POST /databases/{name}/backups', 'GET /databases/{name}/backups', 'GET /databases/{name}/backups/{id}', 'POST /databases/{name}/restore',
-  'GET /apps/{name}/logs', 'GET /apps/{name}/releases/{release}/build-log', 'GET /apps/{name}/metrics', 'GET /metrics',
+  'GET /nodes',
+  'GET /nodes/{id}',
+  'POST /nodes/{id}/drain',
+  'POST /nodes/{id}/undrain',
+  'DELETE /nodes/{id}',
+  'POST /users',
+  'GET /users',
+  'GET /users/{name}',
+  'PATCH /users/{name}',
+  'DELETE /users/{name}',
+  'POST /users/{name}/tokens',
+  'GET /users/{name}/tokens',
+  'DELETE /users/{name}/tokens/{id}',
+  'POST /apps/{name}/ssh-keys',
+  'GET /apps/{name}/ssh-keys',
+  'DELETE /apps/{name}/ssh-keys/{id}',
+  'PUT /apps/{name}/ssh-password',
+  'DELETE /apps/{name}/ssh-password',
+  'PATCH /apps/{name}',
+  'POST /apps/{name}/restart',
+  'POST /apps/{name}/stop',
+  'POST /apps/{name}/start',
+  'POST /apps/{name}/rebuild',
+  'POST /apps/{name}/rollback',
+  'GET /apps/{name}/releases',
+  'GET /apps/{name}/releases/{release}',
+  'POST /databases',
+  'GET /databases',
+  'GET /databases/{name}',
+  'DELETE /databases/{name}',
+  'POST /databases/{name}/rotate-password',
+  'POST /databases/{name}/backups',
+  'GET /databases/{name}/backups',
+  'GET /databases/{name}/backups/{id}',
+  'POST /databases/{name}/restore',
+  'GET /apps/{name}/logs',
+  'GET /apps/{name}/releases/{release}/build-log',
+  'GET /apps/{name}/metrics',
+  'GET /metrics',
   'POST /webhooks/github/{app}',
-  'GET /admin/login', 'POST /admin/login', 'POST /admin/logout', 'GET /admin/queues',
+  'GET /admin/login',
+  'POST /admin/login',
+  'POST /admin/logout',
+  'GET /admin/queues',
 ];
 
 describe('OpenAPI document and /docs (real Redis)', function () {
@@ -53,7 +91,10 @@ describe('OpenAPI document and /docs (real Redis)', function () {
     for (const route of allRoutes) {
       const [method, path] = route.split(' ') as [string, string];
       const concrete = path.replace(/\{[^}]+\}/g, 'x');
-      const res = await supertest(fx.app)[method.toLowerCase() as 'get'](concrete).set('authorization', `Bearer ${fx.token}`).redirects(0);
+      const res = await supertest(fx.app)
+        [method.toLowerCase() as 'get'](concrete)
+        .set('authorization', `Bearer ${fx.token}`)
+        .redirects(0);
       expect(res.body?.message ?? '', route).to.not.match(/^no route /);
     }
   });
@@ -62,7 +103,18 @@ describe('OpenAPI document and /docs (real Redis)', function () {
     const body = doc.paths['/apps']!.post!.requestBody as OpenAPIV3.RequestBodyObject;
     const schema = body.content['application/json']!.schema as OpenAPIV3.SchemaObject;
     expect(schema.type).to.equal('object');
-    expect(Object.keys(schema.properties!)).to.have.members(['name', 'repo', 'runtime', 'build', 'run', 'env', 'port', 'instances', 'resources', 'healthCheck']);
+    expect(Object.keys(schema.properties!)).to.have.members([
+      'name',
+      'repo',
+      'runtime',
+      'build',
+      'run',
+      'env',
+      'port',
+      'instances',
+      'resources',
+      'healthCheck',
+    ]);
     expect(schema.required).to.have.members(['name', 'repo', 'runtime']);
     expect(schema.additionalProperties).to.equal(false);
     const repo = schema.properties!.repo as OpenAPIV3.SchemaObject;
@@ -79,15 +131,27 @@ describe('OpenAPI document and /docs (real Redis)', function () {
     expect(doc.paths['/webhooks/github/{app}']!.post!.security).to.deep.equal([{ githubSignature: [] }]);
     expect(doc.paths['/admin/queues']!.get!.security).to.deep.equal([{ adminToken: [] }, { adminSession: [] }]);
     const params = doc.paths['/apps/{name}']!.get!.parameters as OpenAPIV3.ParameterObject[];
-    expect(params).to.deep.include({ name: 'name', in: 'path', required: true, description: 'the app name', schema: { type: 'string' } });
-    expect(doc.paths['/apps']!.post!.responses['202']).to.have.nested.property('content.application/json.schema.properties.job');
+    expect(params).to.deep.include({
+      name: 'name',
+      in: 'path',
+      required: true,
+      description: 'the app name',
+      schema: { type: 'string' },
+    });
+    expect(doc.paths['/apps']!.post!.responses['202']).to.have.nested.property(
+      'content.application/json.schema.properties.job',
+    );
   });
 
   it('/docs is a browsable page whose assets are served locally (no CDN)', async function () {
     const page = await supertest(fx.app).get('/docs').expect(200).expect('content-type', /html/);
     expect(page.text).to.not.match(/https?:\/\//);
     const assets = [...page.text.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
-    expect(assets).to.include.members(['/docs/assets/swagger-ui.css', '/docs/assets/swagger-ui-bundle.js', '/docs/init.js']);
+    expect(assets).to.include.members([
+      '/docs/assets/swagger-ui.css',
+      '/docs/assets/swagger-ui-bundle.js',
+      '/docs/init.js',
+    ]);
     for (const asset of assets) {
       const res = await supertest(fx.app).get(asset).expect(200);
       expect(res.headers['content-type'], asset).to.match(/css|javascript/);

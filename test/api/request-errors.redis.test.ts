@@ -37,23 +37,82 @@ describe('unreadable requests -> 4xx, never a 500 (real Redis)', function () {
   const json = (body: unknown) => Buffer.from(JSON.stringify(body));
   /** Sends exactly these bytes (superagent would serialize a Buffer as JSON under a JSON content type). */
   const bytes = (t: supertest.Test, headers: Record<string, string>, body: Buffer) =>
-    t.set(headers).serialize((b: Buffer) => b as unknown as string).send(body as unknown as object);
-  const gzip = (t: supertest.Test, body: Buffer, encoding = 'gzip') => bytes(t, { 'content-type': 'application/json', 'content-encoding': encoding }, body);
+    t
+      .set(headers)
+      .serialize((b: Buffer) => b as unknown as string)
+      .send(body as unknown as object);
+  const gzip = (t: supertest.Test, body: Buffer, encoding = 'gzip') =>
+    bytes(t, { 'content-type': 'application/json', 'content-encoding': encoding }, body);
 
   const cases: Array<[string, () => supertest.Test, number, string]> = [
     ['a lone % in an app name', () => auth(supertest(app).get('/apps/%')), 400, 'BAD_REQUEST'],
     ['a truncated UTF-8 escape', () => auth(supertest(app).get('/apps/%E0%A4%A')), 400, 'BAD_REQUEST'],
     ['a % in a nested route', () => auth(supertest(app).delete('/apps/x/ssh-keys/%zz')), 400, 'BAD_REQUEST'],
-    ['a % in the webhook path, unsigned', () => supertest(app).post('/webhooks/github/%').send('{}'), 400, 'BAD_REQUEST'],
+    [
+      'a % in the webhook path, unsigned',
+      () => supertest(app).post('/webhooks/github/%').send('{}'),
+      400,
+      'BAD_REQUEST',
+    ],
     ['a % in a users route', () => auth(supertest(app).get('/users/%/tokens')), 400, 'BAD_REQUEST'],
-    ['an unsupported charset', () => bytes(auth(supertest(app).post('/apps')), { 'content-type': 'application/json; charset=klingon' }, json(validBody(appName()))), 415, 'UNSUPPORTED_MEDIA_TYPE'],
-    ['latin1 JSON', () => bytes(auth(supertest(app).post('/apps')), { 'content-type': 'application/json; charset=latin1' }, json(validBody(appName()))), 415, 'UNSUPPORTED_MEDIA_TYPE'],
-    ['an unsupported Content-Encoding', () => gzip(auth(supertest(app).post('/apps')), json(validBody(appName())), 'snappy'), 415, 'UNSUPPORTED_MEDIA_TYPE'],
-    ['invalid gzip data', () => gzip(auth(supertest(app).post('/apps')), Buffer.from('not gzip at all')), 400, 'BAD_REQUEST'],
-    ['truncated gzip data', () => gzip(auth(supertest(app).post('/apps')), zlib.gzipSync(json(validBody(appName()))).subarray(0, 30)), 400, 'BAD_REQUEST'],
-    ['invalid deflate data', () => gzip(auth(supertest(app).patch('/apps/x')), Buffer.from([1, 2, 3, 4]), 'deflate'), 400, 'BAD_REQUEST'],
-    ['invalid brotli data', () => gzip(auth(supertest(app).post('/databases')), Buffer.from('xxxxxxxx'), 'br'), 400, 'BAD_REQUEST'],
-    ['a gzip bomb past the body limit', () => gzip(auth(supertest(app).post('/apps')), zlib.gzipSync(Buffer.alloc(4 * 1024 * 1024, 32))), 413, 'PAYLOAD_TOO_LARGE'],
+    [
+      'an unsupported charset',
+      () =>
+        bytes(
+          auth(supertest(app).post('/apps')),
+          { 'content-type': 'application/json; charset=klingon' },
+          json(validBody(appName())),
+        ),
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    ],
+    [
+      'latin1 JSON',
+      () =>
+        bytes(
+          auth(supertest(app).post('/apps')),
+          { 'content-type': 'application/json; charset=latin1' },
+          json(validBody(appName())),
+        ),
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    ],
+    [
+      'an unsupported Content-Encoding',
+      () => gzip(auth(supertest(app).post('/apps')), json(validBody(appName())), 'snappy'),
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    ],
+    [
+      'invalid gzip data',
+      () => gzip(auth(supertest(app).post('/apps')), Buffer.from('not gzip at all')),
+      400,
+      'BAD_REQUEST',
+    ],
+    [
+      'truncated gzip data',
+      () => gzip(auth(supertest(app).post('/apps')), zlib.gzipSync(json(validBody(appName()))).subarray(0, 30)),
+      400,
+      'BAD_REQUEST',
+    ],
+    [
+      'invalid deflate data',
+      () => gzip(auth(supertest(app).patch('/apps/x')), Buffer.from([1, 2, 3, 4]), 'deflate'),
+      400,
+      'BAD_REQUEST',
+    ],
+    [
+      'invalid brotli data',
+      () => gzip(auth(supertest(app).post('/databases')), Buffer.from('xxxxxxxx'), 'br'),
+      400,
+      'BAD_REQUEST',
+    ],
+    [
+      'a gzip bomb past the body limit',
+      () => gzip(auth(supertest(app).post('/apps')), zlib.gzipSync(Buffer.alloc(4 * 1024 * 1024, 32))),
+      413,
+      'PAYLOAD_TOO_LARGE',
+    ],
   ];
   for (const [what, request, status, code] of cases) {
     it(`${what} -> ${status} ${code}, nothing created`, async function () {

@@ -7,7 +7,15 @@ import { expect } from 'chai';
 import supertest from 'supertest';
 import { keys } from '../../src/core/keys.ts';
 import { requireTools } from '../support/ssh-client.ts';
-import { appName, expectError, expectFieldError, startApiFixture, suffix, validBody, type ApiFixture } from './api-fixture.ts';
+import {
+  appName,
+  expectError,
+  expectFieldError,
+  startApiFixture,
+  suffix,
+  validBody,
+  type ApiFixture,
+} from './api-fixture.ts';
 
 const run = promisify(execFile);
 
@@ -18,11 +26,29 @@ describe('API /apps/:name/ssh-keys and /ssh-password (real Redis)', function () 
   const pub: Record<string, { line: string; fingerprint: string }> = {};
 
   /** A key pair made by ssh-keygen: its public line and the fingerprint ssh-keygen prints. */
-  async function keygen(type: string, bits?: string): Promise<{ line: string; fingerprint: string; privateKey: string }> {
+  async function keygen(
+    type: string,
+    bits?: string,
+  ): Promise<{ line: string; fingerprint: string; privateKey: string }> {
     const file = path.join(dir, `${type}-${suffix()}`);
-    await run('ssh-keygen', ['-q', '-t', type, ...(bits ? ['-b', bits] : []), '-N', '', '-C', `${type}@laptop`, '-f', file]);
+    await run('ssh-keygen', [
+      '-q',
+      '-t',
+      type,
+      ...(bits ? ['-b', bits] : []),
+      '-N',
+      '',
+      '-C',
+      `${type}@laptop`,
+      '-f',
+      file,
+    ]);
     const fingerprint = (await run('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${file}.pub`])).stdout.split(' ')[1]!;
-    return { line: (await fs.readFile(`${file}.pub`, 'utf8')).trim(), fingerprint, privateKey: await fs.readFile(file, 'utf8') };
+    return {
+      line: (await fs.readFile(`${file}.pub`, 'utf8')).trim(),
+      fingerprint,
+      privateKey: await fs.readFile(file, 'utf8'),
+    };
   }
 
   before(async function () {
@@ -31,7 +57,8 @@ describe('API /apps/:name/ssh-keys and /ssh-password (real Redis)', function () 
     fx = await startApiFixture();
     await fx.registerNode(`n-${suffix()}`);
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-test-keys-'));
-    for (const [type, bits] of [['ed25519'], ['ecdsa', '256'], ['rsa', '2048']] as const) pub[type] = await keygen(type, bits);
+    for (const [type, bits] of [['ed25519'], ['ecdsa', '256'], ['rsa', '2048']] as const)
+      pub[type] = await keygen(type, bits);
     app = appName('keys');
     await fx.post('/apps').send(validBody(app)).expect(202);
   });
@@ -42,7 +69,11 @@ describe('API /apps/:name/ssh-keys and /ssh-password (real Redis)', function () 
 
   it('needs the admin token', async function () {
     expectError(await supertest(fx.app).get(`/apps/${app}/ssh-keys`), 401, 'UNAUTHORIZED');
-    expectError(await supertest(fx.app).post(`/apps/${app}/ssh-keys`).send({ key: pub.ed25519!.line }), 401, 'UNAUTHORIZED');
+    expectError(
+      await supertest(fx.app).post(`/apps/${app}/ssh-keys`).send({ key: pub.ed25519!.line }),
+      401,
+      'UNAUTHORIZED',
+    );
   });
 
   for (const type of ['ed25519', 'ecdsa', 'rsa']) {
@@ -61,9 +92,13 @@ describe('API /apps/:name/ssh-keys and /ssh-password (real Redis)', function () 
   it('lists the keys, and refuses the same key twice with 409 naming key', async function () {
     const list = await fx.get(`/apps/${app}/ssh-keys`).expect(200);
     expect(list.body.keys.map((k: { fingerprint: string }) => k.fingerprint).sort()).to.deep.equal(
-      Object.values(pub).map((p) => p.fingerprint).sort(),
+      Object.values(pub)
+        .map((p) => p.fingerprint)
+        .sort(),
     );
-    const again = await fx.post(`/apps/${app}/ssh-keys`).send({ key: pub.ed25519!.line.replace(/\S+$/, 'other-comment') });
+    const again = await fx
+      .post(`/apps/${app}/ssh-keys`)
+      .send({ key: pub.ed25519!.line.replace(/\S+$/, 'other-comment') });
     expectError(again, 409, 'SSH_KEY_EXISTS');
     expect(again.body.fields).to.have.property('key');
   });
@@ -117,7 +152,11 @@ describe('API /apps/:name/ssh-keys and /ssh-password (real Redis)', function () 
     expectError(await fx.post(`/apps/${ghost}/ssh-keys`).send({ key: pub.ed25519!.line }), 404, 'NOT_FOUND');
     expectError(await fx.get(`/apps/${ghost}/ssh-keys`), 404, 'NOT_FOUND');
     expectError(await fx.del(`/apps/${ghost}/ssh-keys/key_0000000000000000`), 404, 'NOT_FOUND');
-    expectError(await fx.put(`/apps/${ghost}/ssh-password`).send({ password: 'long enough password' }), 404, 'NOT_FOUND');
+    expectError(
+      await fx.put(`/apps/${ghost}/ssh-password`).send({ password: 'long enough password' }),
+      404,
+      'NOT_FOUND',
+    );
     expectError(await fx.del(`/apps/${ghost}/ssh-password`), 404, 'NOT_FOUND');
     await fx.expectNothingCreated(before, ghost);
   });
@@ -142,7 +181,11 @@ describe('API /apps/:name/ssh-keys and /ssh-password (real Redis)', function () 
     await fx.post('/apps').send(validBody(doomed)).expect(202);
     await fx.del(`/apps/${doomed}`).expect(202);
     expectError(await fx.post(`/apps/${doomed}/ssh-keys`).send({ key: pub.ed25519!.line }), 404, 'NOT_FOUND');
-    expectError(await fx.put(`/apps/${doomed}/ssh-password`).send({ password: 'long enough password' }), 404, 'NOT_FOUND');
+    expectError(
+      await fx.put(`/apps/${doomed}/ssh-password`).send({ password: 'long enough password' }),
+      404,
+      'NOT_FOUND',
+    );
     expect(await fx.redis.exists(keys.appSshKeys(doomed), keys.appSshPassword(doomed))).to.equal(0);
   });
 });

@@ -2,7 +2,15 @@ import { expect } from 'chai';
 import supertest from 'supertest';
 import type { Express } from 'express';
 import { keys } from '../../src/core/keys.ts';
-import { appName, expectError, expectFieldError, startApiFixture, suffix, validBody, type ApiFixture } from './api-fixture.ts';
+import {
+  appName,
+  expectError,
+  expectFieldError,
+  startApiFixture,
+  suffix,
+  validBody,
+  type ApiFixture,
+} from './api-fixture.ts';
 
 /** Users, tokens, scopes, ownership, rate limits and quotas, with a real Redis behind the API. */
 describe('API users and access (real Redis)', () => {
@@ -38,7 +46,12 @@ describe('API users and access (real Redis)', () => {
     const everything = await fx.redis.keys('gasper:*');
     for (const key of everything) {
       const type = await fx.redis.type(key);
-      const value = type === 'string' ? await fx.redis.get(key) : type === 'hash' ? JSON.stringify(await fx.redis.hgetall(key)) : '';
+      const value =
+        type === 'string'
+          ? await fx.redis.get(key)
+          : type === 'hash'
+            ? JSON.stringify(await fx.redis.hgetall(key))
+            : '';
       expect(value ?? '', key).to.not.include(alice.token);
     }
   });
@@ -46,7 +59,10 @@ describe('API users and access (real Redis)', () => {
   it('refuses bad user requests with the field named, and duplicates with 409', async () => {
     expectFieldError(await fx.post('/users').send({ name: 'Bad Name' }), 'name');
     expectFieldError(await fx.post('/users').send({ name: `u-${suffix()}`, role: 'root' }), 'role');
-    expectFieldError(await fx.post('/users').send({ name: `u-${suffix()}`, quotas: { maxApps: -1 } }), 'quotas.maxApps');
+    expectFieldError(
+      await fx.post('/users').send({ name: `u-${suffix()}`, quotas: { maxApps: -1 } }),
+      'quotas.maxApps',
+    );
     const alice = await createUser();
     expectError(await fx.post('/users').send({ name: alice.name }), 409, 'USER_EXISTS');
   });
@@ -59,7 +75,9 @@ describe('API users and access (real Redis)', () => {
     expect(created.body.app.owner).to.equal(alice.name);
     const jobId = created.body.job.id;
 
-    expect((await as(alice.token).get('/apps').expect(200)).body.apps.map((a: { name: string }) => a.name)).to.deep.equal([name]);
+    expect(
+      (await as(alice.token).get('/apps').expect(200)).body.apps.map((a: { name: string }) => a.name),
+    ).to.deep.equal([name]);
     expect((await as(bob.token).get('/apps').expect(200)).body.apps).to.deep.equal([]);
     expectError(await as(bob.token).get(`/apps/${name}`), 404, 'NOT_FOUND');
     expectError(await as(bob.token).del(`/apps/${name}`), 404, 'NOT_FOUND');
@@ -69,7 +87,11 @@ describe('API users and access (real Redis)', () => {
     const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGv2ZQzUqW4c7wY9m2VQm6y6oU0pGq2l0v6r9o3QnHkK bob@laptop';
     expectError(await as(bob.token).post(`/apps/${name}/ssh-keys`).send({ key }), 404, 'NOT_FOUND');
     expectError(await as(bob.token).get(`/apps/${name}/ssh-keys`), 404, 'NOT_FOUND');
-    expectError(await as(bob.token).put(`/apps/${name}/ssh-password`).send({ password: 'let-me-in-please' }), 404, 'NOT_FOUND');
+    expectError(
+      await as(bob.token).put(`/apps/${name}/ssh-password`).send({ password: 'let-me-in-please' }),
+      404,
+      'NOT_FOUND',
+    );
     await as(alice.token).post(`/apps/${name}/ssh-keys`).send({ key }).expect(201);
     expectError(await as(bob.token).post(`/apps/${name}/webhook`), 404, 'NOT_FOUND');
     expectError(await as(bob.token).del(`/apps/${name}/webhook`), 404, 'NOT_FOUND');
@@ -82,7 +104,13 @@ describe('API users and access (real Redis)', () => {
     for (const op of ['restart', 'stop', 'start', 'rebuild', 'rollback']) {
       expectError(await as(bob.token).post(`/apps/${name}/${op}`), 404, 'NOT_FOUND');
     }
-    expectError(await as(bob.token).patch(`/apps/${name}`).send({ env: { X: '1' } }), 404, 'NOT_FOUND');
+    expectError(
+      await as(bob.token)
+        .patch(`/apps/${name}`)
+        .send({ env: { X: '1' } }),
+      404,
+      'NOT_FOUND',
+    );
     expectError(await as(bob.token).get(`/apps/${name}/releases`), 404, 'NOT_FOUND');
     expectError(await as(bob.token).get(`/apps/${name}/releases/r000001`), 404, 'NOT_FOUND');
 
@@ -93,7 +121,7 @@ describe('API users and access (real Redis)', () => {
     expectError(await as(bob.token).post('/apps').send(validBody(name)), 409, 'APP_EXISTS');
   });
 
-  it('databases have owners too: another member\'s database answers 404 and cannot be linked', async () => {
+  it("databases have owners too: another member's database answers 404 and cannot be linked", async () => {
     const alice = await createUser();
     const bob = await createUser();
     const db = `db-${suffix()}`;
@@ -107,14 +135,25 @@ describe('API users and access (real Redis)', () => {
     expect((await as(bob.token).get('/databases').expect(200)).body.databases).to.deep.equal([]);
     const app = appName('link');
     await as(bob.token).post('/apps').send(validBody(app)).expect(202);
-    expectFieldError(await as(bob.token).patch(`/apps/${app}`).send({ databases: [db] }), 'databases.0');
+    expectFieldError(
+      await as(bob.token)
+        .patch(`/apps/${app}`)
+        .send({ databases: [db] }),
+      'databases.0',
+    );
     expectError(await fx.del(`/users/${alice.name}`), 409, 'USER_HAS_RESOURCES');
   });
 
   it('members cannot manage users: 403 for admin routes, 404 for another user', async () => {
     const alice = await createUser();
     const bob = await createUser();
-    expectError(await as(alice.token).post('/users').send({ name: `u-${suffix()}` }), 403, 'FORBIDDEN');
+    expectError(
+      await as(alice.token)
+        .post('/users')
+        .send({ name: `u-${suffix()}` }),
+      403,
+      'FORBIDDEN',
+    );
     expectError(await as(alice.token).get('/users'), 403, 'FORBIDDEN');
     expectError(await as(alice.token).get(`/users/${bob.name}`), 404, 'NOT_FOUND');
     expectError(await as(alice.token).get(`/users/${bob.name}/tokens`), 404, 'NOT_FOUND');
@@ -123,15 +162,34 @@ describe('API users and access (real Redis)', () => {
 
   it('tokens carry scopes: a read token cannot deploy, a member cannot mint an admin token', async () => {
     const alice = await createUser();
-    const minted = await as(alice.token).post('/users/me/tokens').send({ name: 'ci read-only', scopes: ['read'] }).expect(201);
+    const minted = await as(alice.token)
+      .post('/users/me/tokens')
+      .send({ name: 'ci read-only', scopes: ['read'] })
+      .expect(201);
     expect(minted.body.token).to.include({ name: 'ci read-only', user: alice.name });
     expect(minted.body.token.scopes).to.deep.equal(['read']);
     const readOnly = minted.body.secret as string;
     await as(readOnly).get('/apps').expect(200);
-    expectError(await as(readOnly).post('/apps').send(validBody(appName('ro'))), 403, 'FORBIDDEN');
+    expectError(
+      await as(readOnly)
+        .post('/apps')
+        .send(validBody(appName('ro'))),
+      403,
+      'FORBIDDEN',
+    );
     expectError(await as(readOnly).post('/users/me/tokens').send({ name: 'x' }), 403, 'FORBIDDEN');
-    expectFieldError(await as(alice.token).post('/users/me/tokens').send({ name: 'x', scopes: ['admin'] }), 'scopes');
-    expectFieldError(await as(alice.token).post('/users/me/tokens').send({ name: 'x', scopes: ['root'] }), 'scopes.0');
+    expectFieldError(
+      await as(alice.token)
+        .post('/users/me/tokens')
+        .send({ name: 'x', scopes: ['admin'] }),
+      'scopes',
+    );
+    expectFieldError(
+      await as(alice.token)
+        .post('/users/me/tokens')
+        .send({ name: 'x', scopes: ['root'] }),
+      'scopes.0',
+    );
   });
 
   it('a revoked token stops working at once', async () => {
@@ -145,8 +203,14 @@ describe('API users and access (real Redis)', () => {
 
   it('quotas set by an admin refuse the app over the limit, creating nothing', async () => {
     const alice = await createUser();
-    await fx.patch(`/users/${alice.name}`).send({ quotas: { maxApps: 1 } }).expect(200);
-    await as(alice.token).post('/apps').send(validBody(appName('q1'))).expect(202);
+    await fx
+      .patch(`/users/${alice.name}`)
+      .send({ quotas: { maxApps: 1 } })
+      .expect(200);
+    await as(alice.token)
+      .post('/apps')
+      .send(validBody(appName('q1')))
+      .expect(202);
     const before = await fx.snapshot();
     const over = appName('q2');
     expectError(await as(alice.token).post('/apps').send(validBody(over)), 403, 'QUOTA_EXCEEDED');
@@ -155,17 +219,30 @@ describe('API users and access (real Redis)', () => {
 
   it('CPU and memory quotas count every instance of every app, at creation and when rescaling', async () => {
     const alice = await createUser();
-    await fx.patch(`/users/${alice.name}`).send({ quotas: { maxCpu: 2, maxMemoryMb: 1536 } }).expect(200);
+    await fx
+      .patch(`/users/${alice.name}`)
+      .send({ quotas: { maxCpu: 2, maxMemoryMb: 1536 } })
+      .expect(200);
     const first = appName('cpu1');
-    await as(alice.token).post('/apps').send(validBody(first, { resources: { cpu: 1, memory: 512 } })).expect(202);
+    await as(alice.token)
+      .post('/apps')
+      .send(validBody(first, { resources: { cpu: 1, memory: 512 } }))
+      .expect(202);
     const before = await fx.snapshot();
     const big = appName('cpu2');
-    const refused = await as(alice.token).post('/apps').send(validBody(big, { instances: 2, resources: { cpu: 1, memory: 256 } }));
+    const refused = await as(alice.token)
+      .post('/apps')
+      .send(validBody(big, { instances: 2, resources: { cpu: 1, memory: 256 } }));
     expectError(refused, 403, 'QUOTA_EXCEEDED');
     expect(refused.body.message).to.match(/at most 2 CPU/);
     await fx.expectNothingCreated(before, big);
-    await as(alice.token).post('/apps').send(validBody(appName('cpu3'), { resources: { cpu: 1, memory: 512 } })).expect(202);
-    const rescale = await as(alice.token).patch(`/apps/${first}`).send({ resources: { cpu: 1, memory: 1280 } });
+    await as(alice.token)
+      .post('/apps')
+      .send(validBody(appName('cpu3'), { resources: { cpu: 1, memory: 512 } }))
+      .expect(202);
+    const rescale = await as(alice.token)
+      .patch(`/apps/${first}`)
+      .send({ resources: { cpu: 1, memory: 1280 } });
     expectError(rescale, 403, 'QUOTA_EXCEEDED');
     expect(rescale.body.message).to.match(/at most 1536 MiB/);
     expect((await fx.apps.get(first))?.resources).to.deep.equal({ cpu: 1, memory: 512 });
@@ -231,9 +308,21 @@ describe('API users and access (real Redis)', () => {
   it('rate-limits changes per user', async () => {
     const alice = await createUser();
     const strict = fx.withOptions({ changesPerMinute: 2 });
-    await as(alice.token, strict).post('/apps').send(validBody(appName('r1'))).expect(202);
-    await as(alice.token, strict).post('/apps').send(validBody(appName('r2'))).expect(202);
-    expectError(await as(alice.token, strict).post('/apps').send(validBody(appName('r3'))), 429, 'RATE_LIMITED');
+    await as(alice.token, strict)
+      .post('/apps')
+      .send(validBody(appName('r1')))
+      .expect(202);
+    await as(alice.token, strict)
+      .post('/apps')
+      .send(validBody(appName('r2')))
+      .expect(202);
+    expectError(
+      await as(alice.token, strict)
+        .post('/apps')
+        .send(validBody(appName('r3'))),
+      429,
+      'RATE_LIMITED',
+    );
     // Reads are not limited.
     await as(alice.token, strict).get('/apps').expect(200);
   });

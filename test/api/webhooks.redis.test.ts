@@ -27,7 +27,10 @@ describe('GitHub push webhooks (real Redis, real BullMQ queues, GitHub example p
   /** An app on branch main with a webhook; resolves to its name and secret. */
   async function appWithWebhook(extra: Record<string, unknown> = {}) {
     const name = appName('hook');
-    await fx.post('/apps').send(validBody(name, { repo: { url: repoUrl, branch: 'main' }, ...extra })).expect(202);
+    await fx
+      .post('/apps')
+      .send(validBody(name, { repo: { url: repoUrl, branch: 'main' }, ...extra }))
+      .expect(202);
     const res = await fx.post(`/apps/${name}/webhook`).expect(201);
     return { name, secret: res.body.secret as string, res };
   }
@@ -35,7 +38,13 @@ describe('GitHub push webhooks (real Redis, real BullMQ queues, GitHub example p
   const path = (name: string) => `/webhooks/github/${name}`;
   type PushOptions = { ref?: string; after?: string; deleted?: boolean; delivery?: string; pushedAt?: number };
   const payloadOf = (options: PushOptions) =>
-    pushPayload({ ref: options.ref ?? 'refs/heads/main', after: options.after ?? sha(), repoUrl, deleted: options.deleted, pushedAt: options.pushedAt });
+    pushPayload({
+      ref: options.ref ?? 'refs/heads/main',
+      after: options.after ?? sha(),
+      repoUrl,
+      deleted: options.deleted,
+      pushedAt: options.pushedAt,
+    });
   const push = (name: string, secret: string, options: PushOptions = {}) =>
     deliver(fx.app, path(name), { event: 'push', secret, delivery: options.delivery, payload: payloadOf(options) });
   const jobCount = async () => Object.values(await fx.queues.forNode(nodeId).getJobCounts()).reduce((a, b) => a + b, 0);
@@ -99,7 +108,7 @@ describe('GitHub push webhooks (real Redis, real BullMQ queues, GitHub example p
       expect(res.body).to.deep.include({ ok: true, event: 'ping' });
     });
 
-    it('a push to the app\'s branch enqueues a deploy of exactly the pushed commit -> 202 with the job', async function () {
+    it("a push to the app's branch enqueues a deploy of exactly the pushed commit -> 202 with the job", async function () {
       const { name, secret } = await appWithWebhook();
       const after = sha();
       const res = await push(name, secret, { after });
@@ -116,9 +125,12 @@ describe('GitHub push webhooks (real Redis, real BullMQ queues, GitHub example p
       expect((await fx.get(res.body.job.url).expect(200)).body.job.type).to.equal('deploy-app');
     });
 
-    it('follows the repository\'s default branch when the app names none', async function () {
+    it("follows the repository's default branch when the app names none", async function () {
       const name = appName('hook');
-      await fx.post('/apps').send(validBody(name, { repo: { url: repoUrl } })).expect(202);
+      await fx
+        .post('/apps')
+        .send(validBody(name, { repo: { url: repoUrl } }))
+        .expect(202);
       const secret = (await fx.post(`/apps/${name}/webhook`).expect(201)).body.secret;
       // The example repository's default branch is master.
       expect((await push(name, secret, { ref: 'refs/heads/master' })).status).to.equal(202);
@@ -131,17 +143,26 @@ describe('GitHub push webhooks (real Redis, real BullMQ queues, GitHub example p
       const { name, secret } = await appWithWebhook();
       const after = sha();
       const res = await deliver(fx.app, path(name), {
-        event: 'push', secret, form: true, payload: pushPayload({ ref: 'refs/heads/main', after, repoUrl }),
+        event: 'push',
+        secret,
+        form: true,
+        payload: pushPayload({ ref: 'refs/heads/main', after, repoUrl }),
       });
       expect(res.status, JSON.stringify(res.body)).to.equal(202);
       expect(res.body.commit).to.equal(after);
     });
 
-    const ignored: Array<[string, { ref: string; after?: string; deleted?: boolean } | 'tag-example' | 'tag-deleted-example', RegExp]> = [
+    const ignored: Array<
+      [string, { ref: string; after?: string; deleted?: boolean } | 'tag-example' | 'tag-deleted-example', RegExp]
+    > = [
       ['another branch', { ref: 'refs/heads/feature/x' }, /^push to branch feature\/x; the app deploys main$/],
-      ['a tag (GitHub\'s tag example)', 'tag-example', /^tag push \(simple-tag\)/],
-      ['a tag deletion (GitHub\'s example)', 'tag-deleted-example', /was deleted$/],
-      ['a branch deletion', { ref: 'refs/heads/main', after: '0'.repeat(40), deleted: true }, /^refs\/heads\/main was deleted$/],
+      ["a tag (GitHub's tag example)", 'tag-example', /^tag push \(simple-tag\)/],
+      ["a tag deletion (GitHub's example)", 'tag-deleted-example', /was deleted$/],
+      [
+        'a branch deletion',
+        { ref: 'refs/heads/main', after: '0'.repeat(40), deleted: true },
+        /^refs\/heads\/main was deleted$/,
+      ],
       ['the zero sha without "deleted"', { ref: 'refs/heads/main', after: '0'.repeat(40) }, /was deleted$/],
       ['a note ref', { ref: 'refs/notes/commits' }, /is not a branch$/],
     ];
@@ -149,8 +170,10 @@ describe('GitHub push webhooks (real Redis, real BullMQ queues, GitHub example p
       it(`ignores ${what} -> 202 {ignored, reason}, nothing enqueued`, async function () {
         const { name, secret } = await appWithWebhook();
         let payload;
-        if (change === 'tag-example') payload = githubExample('push', (p) => p.ref.startsWith('refs/tags/') && !p.deleted);
-        else if (change === 'tag-deleted-example') payload = githubExample('push', (p) => p.ref.startsWith('refs/tags/') && p.deleted);
+        if (change === 'tag-example')
+          payload = githubExample('push', (p) => p.ref.startsWith('refs/tags/') && !p.deleted);
+        else if (change === 'tag-deleted-example')
+          payload = githubExample('push', (p) => p.ref.startsWith('refs/tags/') && p.deleted);
         else payload = pushPayload({ ref: change.ref, after: change.after ?? sha(), repoUrl, deleted: change.deleted });
         const before = await fx.snapshot();
         const res = await deliver(fx.app, path(name), { event: 'push', secret, payload });
@@ -163,7 +186,11 @@ describe('GitHub push webhooks (real Redis, real BullMQ queues, GitHub example p
 
     it('ignores a push to another repository', async function () {
       const { name, secret } = await appWithWebhook();
-      const payload = pushPayload({ ref: 'refs/heads/main', after: sha(), repoUrl: 'https://github.com/someone/else.git' });
+      const payload = pushPayload({
+        ref: 'refs/heads/main',
+        after: sha(),
+        repoUrl: 'https://github.com/someone/else.git',
+      });
       payload.repository.full_name = 'someone/else';
       const res = await deliver(fx.app, path(name), { event: 'push', secret, payload });
       expect(res.status).to.equal(202);
@@ -192,8 +219,13 @@ describe('GitHub push webhooks (real Redis, real BullMQ queues, GitHub example p
       expect(racing.map((r) => r.status)).to.deep.equal([200, 200, 200]);
       expect(await jobCount()).to.equal(count);
       expect((await fx.apps.get(name))?.pendingRelease).to.equal('r000002');
-      const digest = crypto.createHash('sha256').update(JSON.stringify(payloadOf({ after }))).digest('hex');
-      expect(await fx.redis.ttl(keys.webhookPayload((await fx.apps.get(name))!.uid, digest))).to.be.greaterThan(6 * 24 * 3600);
+      const digest = crypto
+        .createHash('sha256')
+        .update(JSON.stringify(payloadOf({ after })))
+        .digest('hex');
+      expect(await fx.redis.ttl(keys.webhookPayload((await fx.apps.get(name))!.uid, digest))).to.be.greaterThan(
+        6 * 24 * 3600,
+      );
       // A new delivery of another push deploys.
       expect((await push(name, secret)).body.release).to.equal('r000003');
     });
@@ -226,10 +258,13 @@ describe('GitHub push webhooks (real Redis, real BullMQ queues, GitHub example p
         expect(replay.status).to.equal(202);
         expect(replay.body).to.deep.equal({
           ignored: true,
-          reason: 'push of 2023-11-14T22:13:20.000Z is older than the last deployed push (2023-11-14T22:23:20.000Z); not deployed again',
+          reason:
+            'push of 2023-11-14T22:13:20.000Z is older than the last deployed push (2023-11-14T22:23:20.000Z); not deployed again',
         });
         // The same push under its own payload memory is refused the same way, and so is the latest again.
-        expect((await push(name, secret, { ...recent, delivery: crypto.randomUUID() })).body.reason).to.match(/was already deployed$/);
+        expect((await push(name, secret, { ...recent, delivery: crypto.randomUUID() })).body.reason).to.match(
+          /was already deployed$/,
+        );
         await fx.expectNothingCreated(before);
         expect((await fx.apps.get(name))?.pendingRelease).to.equal('r000003');
         // A force push back to the old commit is a new push (newer pushed_at): it deploys.
@@ -244,7 +279,9 @@ describe('GitHub push webhooks (real Redis, real BullMQ queues, GitHub example p
         const { name, secret } = await appWithWebhook();
         expect((await push(name, secret, { pushedAt: 1_700_000_600 })).status).to.equal(202);
         const count = await jobCount();
-        const answers = await Promise.all([1_700_000_000, 1_700_000_100, 1_700_000_200].map((pushedAt) => push(name, secret, { pushedAt })));
+        const answers = await Promise.all(
+          [1_700_000_000, 1_700_000_100, 1_700_000_200].map((pushedAt) => push(name, secret, { pushedAt })),
+        );
         expect(answers.map((r) => r.status)).to.deep.equal([202, 202, 202]);
         expect(answers.every((r) => r.body.ignored === true)).to.equal(true);
         expect(await jobCount()).to.equal(count);
@@ -281,18 +318,34 @@ describe('GitHub push webhooks (real Redis, real BullMQ queues, GitHub example p
        * Streams `total` bytes (one reused 64 KiB chunk, so the client holds no such body) and
        * answers the status, and how many bytes the server read from the connection.
        */
-      async function send(app: string, total: number, headers: Record<string, string>): Promise<{ status: number; body: string; read: number }> {
+      async function send(
+        app: string,
+        total: number,
+        headers: Record<string, string>,
+      ): Promise<{ status: number; body: string; read: number }> {
         const seen = sockets.length;
         const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-          const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: path(app), headers: {
-            'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': crypto.randomUUID(),
-            'x-hub-signature-256': `sha256=${'ab'.repeat(32)}`, ...headers,
-          } }, (res) => {
-            let body = '';
-            res.setEncoding('utf8');
-            res.on('data', (d: string) => (body += d));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-          });
+          const req = http.request(
+            {
+              host: '127.0.0.1',
+              port,
+              method: 'POST',
+              path: path(app),
+              headers: {
+                'content-type': 'application/json',
+                'x-github-event': 'push',
+                'x-github-delivery': crypto.randomUUID(),
+                'x-hub-signature-256': `sha256=${'ab'.repeat(32)}`,
+                ...headers,
+              },
+            },
+            (res) => {
+              let body = '';
+              res.setEncoding('utf8');
+              res.on('data', (d: string) => (body += d));
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+            },
+          );
           // The server closes the connection on a refusal: writing then fails, the answer came first.
           req.on('error', (err) => setTimeout(() => reject(err), 1000));
           const chunk = Buffer.alloc(64 * 1024, 0x20);
@@ -327,12 +380,16 @@ describe('GitHub push webhooks (real Redis, real BullMQ queues, GitHub example p
         expect(res.read, 'bytes the server read').to.be.below(limit + 1024 * 1024);
       });
 
-      it('ten unsigned 24 MB bodies hardly move the API\'s memory', async function () {
+      it("ten unsigned 24 MB bodies hardly move the API's memory", async function () {
         this.timeout(60_000);
         const { name } = await appWithWebhook();
         const before = process.memoryUsage().rss;
         for (let i = 0; i < 10; i++) {
-          const res = await send(name, huge, i % 2 ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(huge) });
+          const res = await send(
+            name,
+            huge,
+            i % 2 ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(huge) },
+          );
           expect(res.status).to.equal(413);
         }
         const grown = (process.memoryUsage().rss - before) / 1024 / 1024;
@@ -355,9 +412,15 @@ describe('GitHub push webhooks (real Redis, real BullMQ queues, GitHub example p
       it('a compressed body -> 415 (GitHub sends them uncompressed)', async function () {
         const { name, secret } = await appWithWebhook();
         const body = zlib.gzipSync(JSON.stringify(payloadOf({})));
-        const res = await supertest(fx.app).post(path(name)).set('content-type', 'application/json').set('content-encoding', 'gzip')
-          .set('x-github-event', 'push').set('x-github-delivery', crypto.randomUUID()).set('x-hub-signature-256', githubSignature(secret, body))
-          .serialize((b: Buffer) => b as unknown as string).send(body as unknown as object);
+        const res = await supertest(fx.app)
+          .post(path(name))
+          .set('content-type', 'application/json')
+          .set('content-encoding', 'gzip')
+          .set('x-github-event', 'push')
+          .set('x-github-delivery', crypto.randomUUID())
+          .set('x-hub-signature-256', githubSignature(secret, body))
+          .serialize((b: Buffer) => b as unknown as string)
+          .send(body as unknown as object);
         expectError(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
       });
     });
@@ -367,10 +430,16 @@ describe('GitHub push webhooks (real Redis, real BullMQ queues, GitHub example p
         ['missing', () => undefined],
         ['signed with another secret', (_s, body) => githubSignature('not-the-secret', body)],
         ['of another body', (s, body) => githubSignature(s, `${body} `)],
-        ['sha1 (X-Hub-Signature style)', (s, body) => `sha1=${crypto.createHmac('sha1', s).update(body).digest('hex')}`],
+        [
+          'sha1 (X-Hub-Signature style)',
+          (s, body) => `sha1=${crypto.createHmac('sha1', s).update(body).digest('hex')}`,
+        ],
         ['malformed', () => 'sha256=xyz'],
         ['empty', () => ''],
-        ['upper-case hex of the right HMAC', (s, body) => githubSignature(s, body).toUpperCase().replace('SHA256=', 'sha256=')],
+        [
+          'upper-case hex of the right HMAC',
+          (s, body) => githubSignature(s, body).toUpperCase().replace('SHA256=', 'sha256='),
+        ],
       ];
       for (const [what, signature] of cases) {
         it(`${what} -> 401`, async function () {
@@ -378,7 +447,11 @@ describe('GitHub push webhooks (real Redis, real BullMQ queues, GitHub example p
           const payload = pushPayload({ ref: 'refs/heads/main', after: sha(), repoUrl });
           const sig = signature(secret, JSON.stringify(payload));
           const before = await fx.snapshot();
-          const res = await deliver(fx.app, path(name), { event: 'push', payload, ...(sig === undefined ? {} : { signature: sig }) });
+          const res = await deliver(fx.app, path(name), {
+            event: 'push',
+            payload,
+            ...(sig === undefined ? {} : { signature: sig }),
+          });
           expectError(res, 401, 'UNAUTHORIZED');
           await fx.expectNothingCreated(before);
         });
@@ -387,8 +460,11 @@ describe('GitHub push webhooks (real Redis, real BullMQ queues, GitHub example p
       it('the admin token does not replace a signature', async function () {
         const { name } = await appWithWebhook();
         const before = await fx.snapshot();
-        const res = await supertest(fx.app).post(path(name)).set('authorization', `Bearer ${fx.token}`)
-          .set('x-github-event', 'push').send(pushPayload({ ref: 'refs/heads/main', after: sha(), repoUrl }));
+        const res = await supertest(fx.app)
+          .post(path(name))
+          .set('authorization', `Bearer ${fx.token}`)
+          .set('x-github-event', 'push')
+          .send(pushPayload({ ref: 'refs/heads/main', after: sha(), repoUrl }));
         expectError(res, 401, 'UNAUTHORIZED');
         await fx.expectNothingCreated(before);
       });

@@ -36,10 +36,16 @@ describe('gasper <service> fails fast, naming the variable (processes, Redis, Do
   });
 
   /** Runs `gasper <command>` to its exit (it must exit within 15 s); resolves to code and output. */
-  async function run(command: string, env: Record<string, string>): Promise<{ code: number | null; output: string; ms: number }> {
+  async function run(
+    command: string,
+    env: Record<string, string>,
+  ): Promise<{ code: number | null; output: string; ms: number }> {
     const started = Date.now();
     const proc = spawnService(command, { GASPER_STATE_DIR: stateDir, GASPER_LOG_LEVEL: 'warn', ...env });
-    const code = await Promise.race([proc.exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 15_000))]);
+    const code = await Promise.race([
+      proc.exited,
+      new Promise<'running'>((r) => setTimeout(() => r('running'), 15_000)),
+    ]);
     if (code === 'running') {
       await proc.stop('SIGKILL');
       throw new Error(`gasper ${command} still running after 15 s:\n${proc.output()}`);
@@ -56,9 +62,14 @@ describe('gasper <service> fails fast, naming the variable (processes, Redis, Do
 
     it(`gasper ${service}: Redis unreachable → exit 1 at once naming REDIS_URL, password withheld`, async () => {
       const port = await freePort();
-      const result = await run(service, { REDIS_URL: `redis://:hunter2-secret@127.0.0.1:${port}`, GASPER_SECRET_KEY: newSecretKey() });
+      const result = await run(service, {
+        REDIS_URL: `redis://:hunter2-secret@127.0.0.1:${port}`,
+        GASPER_SECRET_KEY: newSecretKey(),
+      });
       expect(result.code, result.output).to.equal(1);
-      expect(result.output).to.include(`gasper: cannot start ${service}: REDIS_URL: cannot reach Redis at redis://:***@127.0.0.1:${port}: `);
+      expect(result.output).to.include(
+        `gasper: cannot start ${service}: REDIS_URL: cannot reach Redis at redis://:***@127.0.0.1:${port}: `,
+      );
       expect(result.output).to.include('ECONNREFUSED');
       expect(result.output).to.not.include('hunter2-secret');
       expect(result.ms).to.be.below(10_000);
@@ -71,7 +82,9 @@ describe('gasper <service> fails fast, naming the variable (processes, Redis, Do
       await client.config('SET', 'maxmemory-policy', 'allkeys-lru');
       const result = await run('proxy', { REDIS_URL: redis.url });
       expect(result.code, result.output).to.equal(1);
-      expect(result.output).to.match(/REDIS_URL: the Redis at redis:\/\/127\.0\.0\.1:\d+ has maxmemory-policy allkeys-lru; Gasper needs noeviction/);
+      expect(result.output).to.match(
+        /REDIS_URL: the Redis at redis:\/\/127\.0\.0\.1:\d+ has maxmemory-policy allkeys-lru; Gasper needs noeviction/,
+      );
     } finally {
       await client.config('SET', 'maxmemory-policy', 'noeviction');
       client.disconnect();
@@ -80,9 +93,15 @@ describe('gasper <service> fails fast, naming the variable (processes, Redis, Do
 
   for (const service of ['worker', 'ssh']) {
     it(`gasper ${service}: Docker unreachable → exit 1 naming DOCKER_HOST`, async () => {
-      const result = await run(service, { REDIS_URL: redis.url, GASPER_SECRET_KEY: newSecretKey(), DOCKER_HOST: 'unix:///nonexistent/docker.sock' });
+      const result = await run(service, {
+        REDIS_URL: redis.url,
+        GASPER_SECRET_KEY: newSecretKey(),
+        DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+      });
       expect(result.code, result.output).to.equal(1);
-      expect(result.output).to.include(`gasper: cannot start ${service}: DOCKER_HOST: cannot reach the Docker daemon at unix:///nonexistent/docker.sock`);
+      expect(result.output).to.include(
+        `gasper: cannot start ${service}: DOCKER_HOST: cannot reach the Docker daemon at unix:///nonexistent/docker.sock`,
+      );
     });
   }
 
@@ -95,7 +114,11 @@ describe('gasper <service> fails fast, naming the variable (processes, Redis, Do
       await ensureSharedSecretKey(client, createSecretBox(first));
       await ensureSharedSecretKey(client, createSecretBox(first)); // the same key passes, again and again
       for (const service of ['api', 'worker']) {
-        const result = await run(service, { REDIS_URL: redis.url, GASPER_SECRET_KEY: newSecretKey(), GASPER_NODE_ID: `t-key-${process.pid}` });
+        const result = await run(service, {
+          REDIS_URL: redis.url,
+          GASPER_SECRET_KEY: newSecretKey(),
+          GASPER_NODE_ID: `t-key-${process.pid}`,
+        });
         expect(result.code, result.output).to.equal(1);
         expect(result.output).to.include(`gasper: cannot start ${service}: GASPER_SECRET_KEY: differs from the key`);
         expect(result.output).to.not.include(first);

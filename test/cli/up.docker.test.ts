@@ -17,7 +17,9 @@ interface Run {
 }
 
 function gasper(args: string[], env: Record<string, string>): Run {
-  const child = spawn(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH!, HOME: os.tmpdir(), ...env } });
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: { PATH: process.env.PATH!, HOME: os.tmpdir(), ...env },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c));
@@ -74,9 +76,16 @@ describe('gasper up (the command, as a process)', function () {
   it('starts Redis, worker, proxy, DNS and API; prints a generated admin token once; stops cleanly on SIGTERM', async () => {
     const [apiPort, proxyPort, dnsPort] = [await freePort(), await freePort(), await freePort()];
     const env = {
-      GASPER_STATE_DIR: stateDir, GASPER_API_PORT: String(apiPort), GASPER_PROXY_PORT: String(proxyPort),
-      GASPER_API_HOST: '127.0.0.1', GASPER_PROXY_HOST: '127.0.0.1', GASPER_SSH_PORT: '0', GASPER_SSH_HOST: '127.0.0.1', GASPER_NODE_ID: `t-up-${process.pid}`,
-      GASPER_DNS_PORT: String(dnsPort), GASPER_DNS_HOST: '127.0.0.1',
+      GASPER_STATE_DIR: stateDir,
+      GASPER_API_PORT: String(apiPort),
+      GASPER_PROXY_PORT: String(proxyPort),
+      GASPER_API_HOST: '127.0.0.1',
+      GASPER_PROXY_HOST: '127.0.0.1',
+      GASPER_SSH_PORT: '0',
+      GASPER_SSH_HOST: '127.0.0.1',
+      GASPER_NODE_ID: `t-up-${process.pid}`,
+      GASPER_DNS_PORT: String(dnsPort),
+      GASPER_DNS_HOST: '127.0.0.1',
     };
     const first = gasper(['up'], env);
     await until(() => first.stdout().includes('gasper is up'), 30_000, 'gasper up');
@@ -86,7 +95,9 @@ describe('gasper up (the command, as a process)', function () {
     const authed = await fetch(`http://127.0.0.1:${apiPort}/apps`, { headers: { authorization: `Bearer ${token}` } });
     expect(authed.status).to.equal(200);
     expect((await fetch(`http://127.0.0.1:${apiPort}/apps`)).status).to.equal(401);
-    const proxied = await fetch(`http://127.0.0.1:${proxyPort}/`, { headers: { host: `nothing.localhost:${proxyPort}` } });
+    const proxied = await fetch(`http://127.0.0.1:${proxyPort}/`, {
+      headers: { host: `nothing.localhost:${proxyPort}` },
+    });
     expect(proxied.status).to.equal(404);
     const soa = await dig(dnsPort, 'localhost', 'SOA');
     expect(soa.status).to.equal('NOERROR');
@@ -114,7 +125,10 @@ describe('gasper up (the command, as a process)', function () {
 function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.once('error', () => resolve(false));
   });
 }

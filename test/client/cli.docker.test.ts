@@ -19,9 +19,14 @@ interface Result {
 /** The `gasper` command as a user runs it, with its own config directory. */
 function gasper(args: string[], env: Record<string, string>): Promise<Result> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH!, HOME: os.tmpdir(), ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { env: { PATH: process.env.PATH!, HOME: os.tmpdir(), ...env } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -58,14 +63,31 @@ describe('gasper CLI client (against a running platform)', function () {
 
   it('creates an app, following the deploy with a progress bar, then lists, shows and deletes it', async () => {
     const name = `cli-${crypto.randomBytes(3).toString('hex')}`;
-    const created = await gasper(['apps', 'create', name, '--repo', repo.url, '--runtime', 'node', '--run', 'node server.js', '--env', 'GREETING=terminal'], env);
+    const created = await gasper(
+      [
+        'apps',
+        'create',
+        name,
+        '--repo',
+        repo.url,
+        '--runtime',
+        'node',
+        '--run',
+        'node server.js',
+        '--env',
+        'GREETING=terminal',
+      ],
+      env,
+    );
     expect(created.code, created.stderr).to.equal(0);
     expect(created.stdout).to.include(`${name} is live at http://${name}.localhost:${platform.proxyPort}`);
     expect(created.stderr).to.match(/\[#+\] 100%  deployed/);
     expect((await viaProxy(platform.proxyPort, `${name}.localhost`)).body).to.equal('cli terminal\n');
 
     const list = await gasper(['apps', 'list'], env);
-    expect(list.stdout).to.match(new RegExp(`^NAME\\s+STATUS\\s+URL`, 'm')).and.match(new RegExp(`^${name}\\s+running\\s+http://`, 'm'));
+    expect(list.stdout)
+      .to.match(new RegExp(`^NAME\\s+STATUS\\s+URL`, 'm'))
+      .and.match(new RegExp(`^${name}\\s+running\\s+http://`, 'm'));
     const shown = await gasper(['--json', 'apps', 'show', name], env);
     expect(JSON.parse(shown.stdout).app).to.include({ name, status: 'running' });
     const human = await gasper(['apps', 'show', name], env);
@@ -77,9 +99,22 @@ describe('gasper CLI client (against a running platform)', function () {
     expect((await gasper(['apps', 'show', name], env)).stderr).to.include(`app "${name}" not found`);
   });
 
-  it('shows an app\'s logs and restarts it', async () => {
+  it("shows an app's logs and restarts it", async () => {
     const name = `clilog-${crypto.randomBytes(3).toString('hex')}`;
-    const created = await gasper(['apps', 'create', name, '--repo', repo.url, '--runtime', 'node', '--run', 'echo booted-for-the-cli; node server.js'], env);
+    const created = await gasper(
+      [
+        'apps',
+        'create',
+        name,
+        '--repo',
+        repo.url,
+        '--runtime',
+        'node',
+        '--run',
+        'echo booted-for-the-cli; node server.js',
+      ],
+      env,
+    );
     expect(created.code, created.stderr).to.equal(0);
     // The node worker collects the app's output into Redis a moment after it is printed.
     let logs: Result | undefined;
@@ -89,7 +124,9 @@ describe('gasper CLI client (against a running platform)', function () {
       await new Promise((r) => setTimeout(r, 500));
     }
     expect(logs!.code, logs!.stderr).to.equal(0);
-    expect(logs!.stdout).to.match(new RegExp(`^\\d{4}-\\S+ gasper-[0-9a-f]{8}-${name}-r000001-\\d+ booted-for-the-cli$`, 'm'));
+    expect(logs!.stdout).to.match(
+      new RegExp(`^\\d{4}-\\S+ gasper-[0-9a-f]{8}-${name}-r000001-\\d+ booted-for-the-cli$`, 'm'),
+    );
     const restarted = await gasper(['apps', 'restart', name], env);
     expect(restarted.code, restarted.stderr).to.equal(0);
     expect(restarted.stdout).to.include(`${name} restarted`);
@@ -100,12 +137,19 @@ describe('gasper CLI client (against a running platform)', function () {
   it('names every bad field of a refused request and exits with 1', async () => {
     const res = await gasper(['apps', 'create', 'Bad_Name', '--repo', 'ext::sh -c id', '--runtime', 'cobol'], env);
     expect(res.code).to.equal(1);
-    expect(res.stderr).to.include('gasper: invalid request').and.include('  name: ').and.include('  repo.url: ').and.include('  runtime: ');
+    expect(res.stderr)
+      .to.include('gasper: invalid request')
+      .and.include('  name: ')
+      .and.include('  repo.url: ')
+      .and.include('  runtime: ');
   });
 
   it('waits for a failing deploy and exits with 1, showing why', async () => {
     const name = `clifail-${crypto.randomBytes(3).toString('hex')}`;
-    const res = await gasper(['apps', 'create', name, '--repo', repo.url, '--runtime', 'node', '--build', 'echo broken >&2; exit 4'], env);
+    const res = await gasper(
+      ['apps', 'create', name, '--repo', repo.url, '--runtime', 'node', '--build', 'echo broken >&2; exit 4'],
+      env,
+    );
     expect(res.code).to.equal(1);
     expect(res.stdout).to.include('failed: build command 1').and.include('broken');
     const jobId = JSON.parse((await gasper(['--json', 'apps', 'show', name], env)).stdout).app.lastJob.id;
@@ -114,7 +158,11 @@ describe('gasper CLI client (against a running platform)', function () {
   });
 
   it('works from GASPER_URL and GASPER_TOKEN without a login', async () => {
-    const res = await gasper(['--json', 'apps', 'list'], { XDG_CONFIG_HOME: path.join(configHome, 'none'), GASPER_URL: platform.apiUrl, GASPER_TOKEN: platform.token });
+    const res = await gasper(['--json', 'apps', 'list'], {
+      XDG_CONFIG_HOME: path.join(configHome, 'none'),
+      GASPER_URL: platform.apiUrl,
+      GASPER_TOKEN: platform.token,
+    });
     expect(res.code, res.stderr).to.equal(0);
     expect(JSON.parse(res.stdout)).to.have.property('apps');
     const none = await gasper(['apps', 'list'], { XDG_CONFIG_HOME: path.join(configHome, 'none') });

@@ -3,9 +3,15 @@ import { fieldLines, parseEnvPairs, progressBar, shortCommit, table } from '../.
 
 describe('client output', () => {
   it('aligns table columns and trims trailing space', () => {
-    expect(table(['NAME', 'STATUS'], [['web', 'running'], ['a-longer-name', 'failed']])).to.equal(
-      ['NAME           STATUS', 'web            running', 'a-longer-name  failed'].join('\n'),
-    );
+    expect(
+      table(
+        ['NAME', 'STATUS'],
+        [
+          ['web', 'running'],
+          ['a-longer-name', 'failed'],
+        ],
+      ),
+    ).to.equal(['NAME           STATUS', 'web            running', 'a-longer-name  failed'].join('\n'));
   });
 
   const bars: [number, string][] = [
@@ -20,7 +26,10 @@ describe('client output', () => {
   }
 
   it('lists each bad field of a validation error', () => {
-    expect(fieldLines({ 'repo.url': 'bad scheme', runtime: 'unknown' })).to.deep.equal(['  repo.url: bad scheme', '  runtime: unknown']);
+    expect(fieldLines({ 'repo.url': 'bad scheme', runtime: 'unknown' })).to.deep.equal([
+      '  repo.url: bad scheme',
+      '  runtime: unknown',
+    ]);
     expect(fieldLines(undefined)).to.deep.equal([]);
   });
 

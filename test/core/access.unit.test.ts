@@ -1,12 +1,26 @@
 import { expect } from 'chai';
-import { bootstrapAdmin, canSee, demandProblem, grantableScopes, hasScope, quotaProblem, scopeForMethod, type Principal } from '../../src/core/access.ts';
+import {
+  bootstrapAdmin,
+  canSee,
+  demandProblem,
+  grantableScopes,
+  hasScope,
+  quotaProblem,
+  scopeForMethod,
+  type Principal,
+} from '../../src/core/access.ts';
 
 const member = (scopes: Principal['scopes']): Principal => ({ user: 'alice', role: 'member', scopes });
 
 describe('access rules', () => {
   it('reads need read, every other method deploy', () => {
     expect(['GET', 'HEAD', 'OPTIONS'].map(scopeForMethod)).to.deep.equal(['read', 'read', 'read']);
-    expect(['POST', 'PATCH', 'PUT', 'DELETE'].map(scopeForMethod)).to.deep.equal(['deploy', 'deploy', 'deploy', 'deploy']);
+    expect(['POST', 'PATCH', 'PUT', 'DELETE'].map(scopeForMethod)).to.deep.equal([
+      'deploy',
+      'deploy',
+      'deploy',
+      'deploy',
+    ]);
   });
 
   const scopeCases: [string, Principal, 'read' | 'deploy' | 'admin', boolean][] = [

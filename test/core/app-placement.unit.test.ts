@@ -1,5 +1,12 @@
 import { expect } from 'chai';
-import { freeSlotsIn, nodesOf, placementOf, sameInstances, shareOf, slotSequence } from '../../src/core/app-placement.ts';
+import {
+  freeSlotsIn,
+  nodesOf,
+  placementOf,
+  sameInstances,
+  shareOf,
+  slotSequence,
+} from '../../src/core/app-placement.ts';
 
 describe('app placement', () => {
   it('reads a document from before spreading as all instances on its node', () => {
@@ -10,7 +17,7 @@ describe('app placement', () => {
     expect(shareOf({ node: 'a', instanceCount: 2 }, 'b')).to.equal(0);
   });
 
-  it('lists each node once, the primary first, and counts each node\'s share', () => {
+  it("lists each node once, the primary first, and counts each node's share", () => {
     const app = { node: 'b', placement: ['a', 'b', 'a', 'c'], instanceCount: 4 };
     expect(nodesOf(app)).to.deep.equal(['b', 'a', 'c']);
     expect(shareOf(app, 'a')).to.equal(2);

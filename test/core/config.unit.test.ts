@@ -109,7 +109,11 @@ describe('loadConfig', () => {
       { GASPER_EXTRA_CA_CERTS: '/etc/ssl/gasper.pem', NODE_EXTRA_CA_CERTS: '/etc/ssl/node.pem' },
       '/etc/ssl/gasper.pem',
     ],
-    ['GASPER_EXTRA_CA_CERTS blank', { GASPER_EXTRA_CA_CERTS: ' ', NODE_EXTRA_CA_CERTS: '/etc/ssl/node.pem' }, '/etc/ssl/node.pem'],
+    [
+      'GASPER_EXTRA_CA_CERTS blank',
+      { GASPER_EXTRA_CA_CERTS: ' ', NODE_EXTRA_CA_CERTS: '/etc/ssl/node.pem' },
+      '/etc/ssl/node.pem',
+    ],
   ];
   for (const [why, env, expected] of caCases) {
     it(`extraCaCerts with ${why}`, () => {
@@ -142,13 +146,31 @@ describe('loadConfig', () => {
   it('reads the lifecycle settings, with defaults', () => {
     expect(loadConfig({}).lifecycle).to.deep.equal({
       keepReleases: 5,
-      resources: { defaultCpu: 1, defaultMemoryMb: 512, maxCpu: 4, maxMemoryMb: 4096, maxInstances: 10, pidsLimit: 1024 },
-      drainGraceMs: 1000, drainTimeoutMs: 30_000, stopTimeoutS: 10, healthIntervalMs: 5000, healthFailures: 3,
-      restartBackoffMs: 1000, restartBackoffMaxMs: 60_000, crashLoopRestarts: 5, crashLoopWindowMs: 600_000,
+      resources: {
+        defaultCpu: 1,
+        defaultMemoryMb: 512,
+        maxCpu: 4,
+        maxMemoryMb: 4096,
+        maxInstances: 10,
+        pidsLimit: 1024,
+      },
+      drainGraceMs: 1000,
+      drainTimeoutMs: 30_000,
+      stopTimeoutS: 10,
+      healthIntervalMs: 5000,
+      healthFailures: 3,
+      restartBackoffMs: 1000,
+      restartBackoffMaxMs: 60_000,
+      crashLoopRestarts: 5,
+      crashLoopWindowMs: 600_000,
       build: { cpu: 1, memoryMb: 1024, pidsLimit: 1024 },
       disk: { tmpMb: 128, appMb: 4096, checkIntervalMs: 15_000 },
     });
-    const config = loadConfig({ GASPER_KEEP_RELEASES: '2', GASPER_MAX_MEMORY_MB: '1024', GASPER_DEFAULT_MEMORY_MB: '128' });
+    const config = loadConfig({
+      GASPER_KEEP_RELEASES: '2',
+      GASPER_MAX_MEMORY_MB: '1024',
+      GASPER_DEFAULT_MEMORY_MB: '128',
+    });
     expect(config.lifecycle.keepReleases).to.equal(2);
     expect(config.lifecycle.resources).to.include({ maxMemoryMb: 1024, defaultMemoryMb: 128 });
   });
@@ -156,7 +178,9 @@ describe('loadConfig', () => {
 
 describe('loadConfig: GASPER_API_URL', () => {
   it('is the public URL webhook URLs are built on, without a trailing slash', () => {
-    expect(loadConfig({ GASPER_API_URL: 'https://gasper.example.com/' }).api.publicUrl).to.equal('https://gasper.example.com');
+    expect(loadConfig({ GASPER_API_URL: 'https://gasper.example.com/' }).api.publicUrl).to.equal(
+      'https://gasper.example.com',
+    );
     expect(loadConfig({}).api).to.not.have.property('publicUrl');
   });
   it('must be an http(s) URL', () => {
@@ -170,8 +194,9 @@ describe('loadConfig: GASPER_TRUSTED_PROXIES', () => {
     expect(loadConfig({}).trustedProxies).to.deep.equal([]);
   });
   it('takes addresses, CIDRs and the named ranges', () => {
-    expect(loadConfig({ GASPER_TRUSTED_PROXIES: '10.0.0.5, 192.168.0.0/16,::1,fd00::/8,loopback' }).trustedProxies)
-      .to.deep.equal(['10.0.0.5', '192.168.0.0/16', '::1', 'fd00::/8', 'loopback']);
+    expect(
+      loadConfig({ GASPER_TRUSTED_PROXIES: '10.0.0.5, 192.168.0.0/16,::1,fd00::/8,loopback' }).trustedProxies,
+    ).to.deep.equal(['10.0.0.5', '192.168.0.0/16', '::1', 'fd00::/8', 'loopback']);
   });
   for (const value of ['10.0.0.300', 'proxy.example.com', '10.0.0.0/33', 'everything']) {
     it(`rejects ${JSON.stringify(value)} naming the variable`, () => {

@@ -11,8 +11,12 @@ describe('database engines (pure)', () => {
   });
 
   it('builds connection URLs per engine', () => {
-    expect(connectionUrl(engines.postgres!, c, '127.0.0.1', 15001)).to.equal('postgres://u_shop_db:p4ss_w-rd@127.0.0.1:15001/shop_db');
-    expect(connectionUrl(engines.mysql!, c, 'gasper-db-shop-db', 3306)).to.equal('mysql://u_shop_db:p4ss_w-rd@gasper-db-shop-db:3306/shop_db');
+    expect(connectionUrl(engines.postgres!, c, '127.0.0.1', 15001)).to.equal(
+      'postgres://u_shop_db:p4ss_w-rd@127.0.0.1:15001/shop_db',
+    );
+    expect(connectionUrl(engines.mysql!, c, 'gasper-db-shop-db', 3306)).to.equal(
+      'mysql://u_shop_db:p4ss_w-rd@gasper-db-shop-db:3306/shop_db',
+    );
     expect(connectionUrl(engines.redis!, c, '127.0.0.1', 15002)).to.equal('redis://default:p4ss_w-rd@127.0.0.1:15002');
   });
 
@@ -28,12 +32,20 @@ describe('database engines (pure)', () => {
 
   it('takes the image from configuration, else <prefix>/<engine>:latest', () => {
     expect(engineImage('postgres', { imagePrefix: 'gasper', databaseImages: {} })).to.equal('gasper/postgres:latest');
-    expect(engineImage('postgres', { imagePrefix: 'gasper', databaseImages: { postgres: 'postgres:15' } })).to.equal('postgres:15');
+    expect(engineImage('postgres', { imagePrefix: 'gasper', databaseImages: { postgres: 'postgres:15' } })).to.equal(
+      'postgres:15',
+    );
   });
 
   it('keeps passwords out of argv: they travel in env or stdin', () => {
     for (const engine of Object.values(engines)) {
-      const execs = [engine.createUser?.(c), engine.loginCheck(c), engine.backup(c), engine.restore(c), engine.afterRestore?.(c)];
+      const execs = [
+        engine.createUser?.(c),
+        engine.loginCheck(c),
+        engine.backup(c),
+        engine.restore(c),
+        engine.afterRestore?.(c),
+      ];
       for (const exec of execs) if (exec) expect(exec.cmd.join(' ')).not.to.include(c.password);
     }
     expect(engines.postgres!.createUser!(c).stdin).to.include(`PASSWORD '${c.password}'`);

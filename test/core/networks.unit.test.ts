@@ -1,11 +1,25 @@
 import { expect } from 'chai';
 import {
-  appBridgeKey, bridgeName, bridgePrefix, cidrRange, databaseBridgeKey, networkPoolProblem, pickSubnet, routedRanges, type Range,
+  appBridgeKey,
+  bridgeName,
+  bridgePrefix,
+  cidrRange,
+  databaseBridgeKey,
+  networkPoolProblem,
+  pickSubnet,
+  routedRanges,
+  type Range,
 } from '../../src/core/networks.ts';
 
 describe('network names and subnets (pure)', () => {
   it('bridge names: 15 characters, the installation prefix, distinct per app incarnation, database and node', () => {
-    const keys = [appBridgeKey('n1', 'web', 'a1'), appBridgeKey('n1', 'web', 'a2'), appBridgeKey('n1', 'api', 'a1'), databaseBridgeKey('n1', 'web', 'a1'), appBridgeKey('n2', 'web', 'a1')];
+    const keys = [
+      appBridgeKey('n1', 'web', 'a1'),
+      appBridgeKey('n1', 'web', 'a2'),
+      appBridgeKey('n1', 'api', 'a1'),
+      databaseBridgeKey('n1', 'web', 'a1'),
+      appBridgeKey('n2', 'web', 'a1'),
+    ];
     const names = keys.map((k) => bridgeName('1a2b3c4d', k));
     for (const n of names) {
       expect(n).to.have.length(15);
@@ -34,7 +48,9 @@ describe('network names and subnets (pure)', () => {
     expect(second).to.not.equal(first);
     // A route covering the whole pool (another daemon's bridge, a VPN) leaves nothing.
     expect(pickSubnet(pool, [cidrRange('10.210.0.0/16')!], 'x')).to.equal(undefined);
-    expect(pickSubnet(pool, [cidrRange('10.210.0.0/25')!, cidrRange('10.210.0.128/26')!], 'y')).to.equal('10.210.0.192/26');
+    expect(pickSubnet(pool, [cidrRange('10.210.0.0/25')!, cidrRange('10.210.0.128/26')!], 'y')).to.equal(
+      '10.210.0.192/26',
+    );
   });
 
   it('reads /proc/net/route without the default route', () => {

@@ -25,7 +25,11 @@ describe('node-health', () => {
       { id: 'd', heartbeatAt: ago(0) }, // new and up: not announced
       { id: 'e', heartbeatAt: ago(3 * timeout) }, // new and down: announced
     ];
-    const recorded = new Map([['a', 'up'], ['b', 'up'], ['c', 'down']]);
+    const recorded = new Map([
+      ['a', 'up'],
+      ['b', 'up'],
+      ['c', 'down'],
+    ]);
     expect(nodeTransitions(nodes, recorded, now, timeout)).to.deep.equal([
       { node: 'b', from: 'up', to: 'down' },
       { node: 'c', from: 'down', to: 'up' },
@@ -36,10 +40,20 @@ describe('node-health', () => {
   it('builds candidates from documents: allocations from placed apps, liveness, draining', () => {
     const capacity = { cpus: 4, memoryBytes: 8e9 };
     const candidates = candidateNodes(
-      [{ id: 'a', heartbeatAt: ago(0), capacity }, { id: 'b', heartbeatAt: ago(timeout + 1), capacity }, { id: 'c', heartbeatAt: ago(0), capacity }],
+      [
+        { id: 'a', heartbeatAt: ago(0), capacity },
+        { id: 'b', heartbeatAt: ago(timeout + 1), capacity },
+        { id: 'c', heartbeatAt: ago(0), capacity },
+      ],
       {
-        now, timeoutMs: timeout, draining: new Set(['c']),
-        demands: [{ node: 'a', cpu: 1, memoryBytes: 1e9 }, { node: 'a', cpu: 0.5, memoryBytes: 2e9 }, { node: 'z', cpu: 9, memoryBytes: 9 }],
+        now,
+        timeoutMs: timeout,
+        draining: new Set(['c']),
+        demands: [
+          { node: 'a', cpu: 1, memoryBytes: 1e9 },
+          { node: 'a', cpu: 0.5, memoryBytes: 2e9 },
+          { node: 'z', cpu: 9, memoryBytes: 9 },
+        ],
       },
     );
     expect(candidates).to.deep.equal([
@@ -50,20 +64,37 @@ describe('node-health', () => {
   });
 
   it("names what holds each node, an app's instances there together", () => {
-    const [a, b] = candidateNodes([{ id: 'a', heartbeatAt: ago(0), capacity: { cpus: 2, memoryBytes: 4e9 } }, { id: 'b', heartbeatAt: ago(0), capacity: { cpus: 2, memoryBytes: 4e9 } }], {
-      now, timeoutMs: timeout, draining: new Set(),
-      demands: [
-        { node: 'a', holder: 'app web', cpu: 1, memoryBytes: 1e9 }, { node: 'a', holder: 'database db', cpu: 0.5, memoryBytes: 2e9 },
-        { node: 'a', holder: 'app web', cpu: 1, memoryBytes: 1e9 }, { node: 'b', cpu: 1, memoryBytes: 1e9 },
+    const [a, b] = candidateNodes(
+      [
+        { id: 'a', heartbeatAt: ago(0), capacity: { cpus: 2, memoryBytes: 4e9 } },
+        { id: 'b', heartbeatAt: ago(0), capacity: { cpus: 2, memoryBytes: 4e9 } },
       ],
-    });
-    expect(a!.holders).to.deep.equal([{ name: 'app web', cpu: 2, memoryBytes: 2e9 }, { name: 'database db', cpu: 0.5, memoryBytes: 2e9 }]);
+      {
+        now,
+        timeoutMs: timeout,
+        draining: new Set(),
+        demands: [
+          { node: 'a', holder: 'app web', cpu: 1, memoryBytes: 1e9 },
+          { node: 'a', holder: 'database db', cpu: 0.5, memoryBytes: 2e9 },
+          { node: 'a', holder: 'app web', cpu: 1, memoryBytes: 1e9 },
+          { node: 'b', cpu: 1, memoryBytes: 1e9 },
+        ],
+      },
+    );
+    expect(a!.holders).to.deep.equal([
+      { name: 'app web', cpu: 2, memoryBytes: 2e9 },
+      { name: 'database db', cpu: 0.5, memoryBytes: 2e9 },
+    ]);
     expect(b!.holders).to.equal(undefined);
   });
 
   it('over-commits CPU limits by the given ratio, never memory', () => {
     const [c] = candidateNodes([{ id: 'a', heartbeatAt: ago(0), capacity: { cpus: 2, memoryBytes: 4e9 } }], {
-      now, timeoutMs: timeout, draining: new Set(), demands: [], cpuOvercommit: 8,
+      now,
+      timeoutMs: timeout,
+      draining: new Set(),
+      demands: [],
+      cpuOvercommit: 8,
     });
     expect(c!.capacity).to.deep.equal({ cpus: 16, memoryBytes: 4e9 });
   });

@@ -55,22 +55,38 @@ describe('repo-host', () => {
         expect(addressProblem(address, address, { allowLocal: false })).to.match(message);
       });
     }
-    for (const address of ['140.82.112.3', '8.8.8.8', '2606:4700::1111', '172.32.0.1', '100.128.0.1', '::ffff:8.8.8.8', '64:ff9b::808:808']) {
-      it(`accepts ${address}`, () => expect(addressProblem(address, address, { allowLocal: false })).to.equal(undefined));
+    for (const address of [
+      '140.82.112.3',
+      '8.8.8.8',
+      '2606:4700::1111',
+      '172.32.0.1',
+      '100.128.0.1',
+      '::ffff:8.8.8.8',
+      '64:ff9b::808:808',
+    ]) {
+      it(`accepts ${address}`, () =>
+        expect(addressProblem(address, address, { allowLocal: false })).to.equal(undefined));
     }
     it('allows local addresses when the operator does, never metadata', () => {
-      for (const a of ['127.0.0.1', '10.0.0.1', '169.254.1.1', '100.64.0.1', '::1']) expect(addressProblem(a, a, { allowLocal: true })).to.equal(undefined);
-      for (const a of ['169.254.169.254', 'fd00:ec2::254']) expect(addressProblem(a, a, { allowLocal: true })).to.match(/metadata/);
+      for (const a of ['127.0.0.1', '10.0.0.1', '169.254.1.1', '100.64.0.1', '::1'])
+        expect(addressProblem(a, a, { allowLocal: true })).to.equal(undefined);
+      for (const a of ['169.254.169.254', 'fd00:ec2::254'])
+        expect(addressProblem(a, a, { allowLocal: true })).to.match(/metadata/);
     });
   });
 
   describe('hostProblem', () => {
     const lookup = async (host: string) => {
-      const table: Record<string, string[]> = { 'public.example': ['140.82.112.3'], 'rebind.example': ['140.82.112.3', '127.0.0.1'], 'meta.example': ['169.254.169.254'] };
+      const table: Record<string, string[]> = {
+        'public.example': ['140.82.112.3'],
+        'rebind.example': ['140.82.112.3', '127.0.0.1'],
+        'meta.example': ['169.254.169.254'],
+      };
       if (table[host]) return table[host];
       throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
     };
-    const check = (host: string, onLookupError: 'accept' | 'refuse' = 'refuse') => hostProblem(host, { allowLocal: false, lookup, onLookupError });
+    const check = (host: string, onLookupError: 'accept' | 'refuse' = 'refuse') =>
+      hostProblem(host, { allowLocal: false, lookup, onLookupError });
     it('checks literals without DNS, in any spelling', async () => {
       expect(await check('2130706433')).to.match(/2130706433 \(127\.0\.0\.1\) is a loopback/);
       expect(await check('0x7f.1')).to.match(/loopback/);

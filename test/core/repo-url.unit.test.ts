@@ -80,7 +80,9 @@ describe('repo-url', () => {
     ];
     for (const [url, stripped, credentials] of table) {
       it(`${url} → ${stripped}`, () => {
-        expect(splitRepoCredentials(url)).to.deep.equal(credentials ? { url: stripped, credentials } : { url: stripped });
+        expect(splitRepoCredentials(url)).to.deep.equal(
+          credentials ? { url: stripped, credentials } : { url: stripped },
+        );
       });
     }
   });
@@ -106,8 +108,32 @@ describe('repo-url', () => {
     }
 
     const invalid = [
-      '', 'x'.repeat(256), '-x', 'a..b', 'a b', 'a~1', 'a^', 'a:b', 'a?', 'a*', 'a[', 'a\\b', '@', 'a@{b', 'a//b', '/a',
-      'a/', 'a.', '.a', 'a/.b', 'a.lock', 'a.lock/b', 'a\tb', 'a\nb', 'a\0b', 'a\x7fb',
+      '',
+      'x'.repeat(256),
+      '-x',
+      'a..b',
+      'a b',
+      'a~1',
+      'a^',
+      'a:b',
+      'a?',
+      'a*',
+      'a[',
+      'a\\b',
+      '@',
+      'a@{b',
+      'a//b',
+      '/a',
+      'a/',
+      'a.',
+      '.a',
+      'a/.b',
+      'a.lock',
+      'a.lock/b',
+      'a\tb',
+      'a\nb',
+      'a\0b',
+      'a\x7fb',
     ];
     for (const branch of invalid) {
       it(`rejects ${JSON.stringify(branch.length > 20 ? `${branch.slice(0, 8)}… (${branch.length})` : branch)}`, () => {

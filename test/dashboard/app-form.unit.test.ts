@@ -13,40 +13,67 @@ const empty = { name: '', repo: '', branch: '', runtime: '', build: '', run: '',
 
 describe('dashboard: the create form', function () {
   it('turns the fields into a POST /apps body, leaving empty optional fields out', function () {
-    expect(form.formToRequest({ ...empty, name: ' hello ', repo: 'https://git.example/x.git', runtime: 'node' })).to.deep.equal({
+    expect(
+      form.formToRequest({ ...empty, name: ' hello ', repo: 'https://git.example/x.git', runtime: 'node' }),
+    ).to.deep.equal({
       body: { name: 'hello', repo: { url: 'https://git.example/x.git' }, runtime: 'node' },
       errors: {},
     });
     const { body, errors } = form.formToRequest({
-      name: 'hello', repo: 'https://git.example/x.git', branch: 'main', runtime: 'python',
-      build: 'pip install -r requirements.txt\n\n  make assets  \r\n', run: 'python app.py',
+      name: 'hello',
+      repo: 'https://git.example/x.git',
+      branch: 'main',
+      runtime: 'python',
+      build: 'pip install -r requirements.txt\n\n  make assets  \r\n',
+      run: 'python app.py',
       env: '# a comment\nGREETING=hi there\nURL=postgres://u:p@h/db?a=b\nEMPTY=\n',
     });
     expect(errors).to.deep.equal({});
     expect(body).to.deep.equal({
-      name: 'hello', repo: { url: 'https://git.example/x.git', branch: 'main' }, runtime: 'python',
-      build: ['pip install -r requirements.txt', 'make assets'], run: 'python app.py',
+      name: 'hello',
+      repo: { url: 'https://git.example/x.git', branch: 'main' },
+      runtime: 'python',
+      build: ['pip install -r requirements.txt', 'make assets'],
+      run: 'python app.py',
       env: { GREETING: 'hi there', URL: 'postgres://u:p@h/db?a=b', EMPTY: '' },
     });
   });
 
   it('names the env line that is not KEY=VALUE, or sets a key twice', function () {
-    expect(form.formToRequest({ ...empty, env: 'A=1\nno equals sign' }).errors).to.deep.equal({ env: 'line 2: expected KEY=VALUE' });
+    expect(form.formToRequest({ ...empty, env: 'A=1\nno equals sign' }).errors).to.deep.equal({
+      env: 'line 2: expected KEY=VALUE',
+    });
     expect(form.formToRequest({ ...empty, env: '=value' }).errors).to.deep.equal({ env: 'line 1: expected KEY=VALUE' });
     expect(form.formToRequest({ ...empty, env: 'A=1\nA=2' }).errors).to.deep.equal({ env: 'line 2: A is set twice' });
   });
 
   it("places the API's field errors on the form's fields", function () {
-    expect(form.placeFieldErrors({
-      name: 'must be lowercase', 'repo.url': 'not allowed', 'repo.branch': 'bad branch', runtime: 'unknown runtime',
-      'build.1': 'too long', run: 'too long', 'env.1X': 'bad name', port: 'too big', '(body)': 'unknown field', repo: 'required',
-    })).to.deep.equal({
+    expect(
+      form.placeFieldErrors({
+        name: 'must be lowercase',
+        'repo.url': 'not allowed',
+        'repo.branch': 'bad branch',
+        runtime: 'unknown runtime',
+        'build.1': 'too long',
+        run: 'too long',
+        'env.1X': 'bad name',
+        port: 'too big',
+        '(body)': 'unknown field',
+        repo: 'required',
+      }),
+    ).to.deep.equal({
       byField: {
-        name: 'must be lowercase', repo: 'not allowed; required', branch: 'bad branch', runtime: 'unknown runtime',
-        build: 'command 2: too long', run: 'too long', env: '1X: bad name',
+        name: 'must be lowercase',
+        repo: 'not allowed; required',
+        branch: 'bad branch',
+        runtime: 'unknown runtime',
+        build: 'command 2: too long',
+        run: 'too long',
+        env: '1X: bad name',
       },
       other: ['port: too big', '(body): unknown field'],
     });
-    for (const field of Object.keys(form.placeFieldErrors({ name: 'x' }).byField)) expect(form.formFields).to.include(field);
+    for (const field of Object.keys(form.placeFieldErrors({ name: 'x' }).byField))
+      expect(form.formFields).to.include(field);
   });
 });

@@ -46,7 +46,9 @@ describe('web dashboard in headless Chromium (Docker, Redis, git)', function () 
   before(async () => {
     await requireDocker();
     await fs.access(chromiumPath).catch(() => {
-      throw new Error(`these tests need Debian's chromium at ${chromiumPath} (apt-get install chromium; scripts/setup.sh installs it)`);
+      throw new Error(
+        `these tests need Debian's chromium at ${chromiumPath} (apt-get install chromium; scripts/setup.sh installs it)`,
+      );
     });
     await fs.mkdir(artifacts, { recursive: true });
     gasper = await startTestPlatform();
@@ -55,7 +57,16 @@ describe('web dashboard in headless Chromium (Docker, Redis, git)', function () 
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: chromiumPath,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       viewport: { width: 1280, height: 900 },
     });
     page = context.pages()[0] ?? (await context.newPage());
@@ -63,7 +74,8 @@ describe('web dashboard in headless Chromium (Docker, Redis, git)', function () 
     page.on('console', (message) => {
       // Failed fetches (the wrong token's 401) are logged by Chromium as errors: only a script
       // error or a CSP refusal counts here.
-      if (message.type() === 'error' && !/Failed to load resource/.test(message.text())) pageErrors.push(message.text());
+      if (message.type() === 'error' && !/Failed to load resource/.test(message.text()))
+        pageErrors.push(message.text());
     });
   });
   after(async () => {
@@ -152,7 +164,9 @@ describe('web dashboard in headless Chromium (Docker, Redis, git)', function () 
 
     // The same page in a phone-sized window: every control still there, no sideways scrolling.
     await page.setViewportSize({ width: 380, height: 800 });
-    await row().getByRole('button', { name: `Delete ${name}` }).waitFor();
+    await row()
+      .getByRole('button', { name: `Delete ${name}` })
+      .waitFor();
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).to.be.at.most(380);
     await shot('08-narrow-window.png');
     await page.setViewportSize({ width: 1280, height: 900 });
@@ -163,11 +177,16 @@ describe('web dashboard in headless Chromium (Docker, Redis, git)', function () 
     // the request goes on to the API unchanged.
     const seen: { method: string; authorization?: string }[] = [];
     await page.route(`**/apps/${name}/restart`, async (route) => {
-      seen.push({ method: route.request().method(), authorization: await route.request().headerValue('authorization') ?? undefined });
+      seen.push({
+        method: route.request().method(),
+        authorization: (await route.request().headerValue('authorization')) ?? undefined,
+      });
       await route.continue();
     });
     const answered = page.waitForResponse((r) => r.url() === `${gasper.apiUrl}/apps/${name}/restart`);
-    await row().getByRole('button', { name: `Restart ${name}` }).click();
+    await row()
+      .getByRole('button', { name: `Restart ${name}` })
+      .click();
     const response = await answered;
     expect(seen).to.deep.equal([{ method: 'POST', authorization: `Bearer ${gasper.token}` }]);
     // Either the restart's job is followed, or the API's refusal is shown.
@@ -175,13 +194,16 @@ describe('web dashboard in headless Chromium (Docker, Redis, git)', function () 
     else await page.locator('#action-message', { hasText: `Could not restart ${name}` }).waitFor();
     await page.unroute(`**/apps/${name}/restart`);
     await shot('09-restart.png');
-    if (response.status() === 202) await page.locator('#activity[data-state="completed"]').waitFor({ timeout: 120_000 });
+    if (response.status() === 202)
+      await page.locator('#activity[data-state="completed"]').waitFor({ timeout: 120_000 });
   });
 
   it('deletes the app after a confirmation, follows the job and drops the row', async () => {
     // Dismissing the dialog deletes nothing.
     page.once('dialog', (dialog) => void dialog.dismiss());
-    await row().getByRole('button', { name: `Delete ${name}` }).click();
+    await row()
+      .getByRole('button', { name: `Delete ${name}` })
+      .click();
     await page.locator('#action-message', { hasText: `${name} was not deleted` }).waitFor();
     await gasper.api().get(`/apps/${name}`).expect(200);
 
@@ -190,7 +212,9 @@ describe('web dashboard in headless Chromium (Docker, Redis, git)', function () 
       question = dialog.message();
       void dialog.accept();
     });
-    await row().getByRole('button', { name: `Delete ${name}` }).click();
+    await row()
+      .getByRole('button', { name: `Delete ${name}` })
+      .click();
     await page.locator('#activity-title', { hasText: `Deletion of ${name}` }).waitFor();
     expect(question).to.include(name);
     await page.locator('#action-message', { hasText: `${name} was deleted` }).waitFor({ timeout: 120_000 });

@@ -16,7 +16,10 @@ describe('dashboard: static files under /dashboard (real Redis)', function () {
   });
 
   it('serves the page and its modules without a token, each under the strict CSP', async function () {
-    const page = await supertest(fx.app).get('/dashboard/').expect(200).expect('content-type', /text\/html/);
+    const page = await supertest(fx.app)
+      .get('/dashboard/')
+      .expect(200)
+      .expect('content-type', /text\/html/);
     expect(page.text).to.include('<script type="module" src="js/main.js"></script>');
     // No inline script or style anywhere in the page: the CSP would refuse it.
     expect(page.text).to.not.match(/<script(?![^>]*\bsrc=)[^>]*>/);
@@ -29,7 +32,9 @@ describe('dashboard: static files under /dashboard (real Redis)', function () {
       expect(res.headers['set-cookie'], file).to.equal(undefined);
     }
     // Module scripts load only with a JavaScript MIME type.
-    await supertest(fx.app).get('/dashboard/js/sse.js').expect('content-type', /javascript/);
+    await supertest(fx.app)
+      .get('/dashboard/js/sse.js')
+      .expect('content-type', /javascript/);
     expect(dashboardCsp).to.include("script-src 'self'").and.not.include('unsafe');
   });
 

@@ -1,12 +1,18 @@
 import { expect } from 'chai';
 
-interface SseEvent { type: string; data: string; id: string }
+interface SseEvent {
+  type: string;
+  data: string;
+  id: string;
+}
 interface SseModule {
   createSseParser(onEvent: (event: SseEvent) => void): { push(chunk: string): void; readonly lastEventId: string };
 }
 
 // A browser module, plain JavaScript: imported by URL so TypeScript does not look for its types.
-const { createSseParser }: SseModule = await import(new URL('../../src/dashboard/public/js/sse.js', import.meta.url).href);
+const { createSseParser }: SseModule = await import(
+  new URL('../../src/dashboard/public/js/sse.js', import.meta.url).href
+);
 
 function parse(chunks: string[]): { events: SseEvent[]; lastEventId: string } {
   const events: SseEvent[] = [];

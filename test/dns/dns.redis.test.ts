@@ -45,7 +45,11 @@ function udpExchange(port: number, message: Buffer, ms = 300): Promise<Buffer | 
 /** A plain A query for `qname`, as bytes. */
 function aQuery(qname: string): Buffer {
   const labels = qname.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
-  return Buffer.concat([Buffer.from([0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]), ...labels, Buffer.from([0, 0, 1, 0, 1])]);
+  return Buffer.concat([
+    Buffer.from([0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]),
+    ...labels,
+    Buffer.from([0, 0, 1, 0, 1]),
+  ]);
 }
 
 /** The RCODE the server answers a UDP A query for `qname` with (-1 when it does not answer). */
@@ -66,16 +70,35 @@ describe('DNS server (dig over UDP and TCP, events through real Redis)', functio
   const db = name('pg');
 
   const options = (overrides: Partial<DnsOptions> = {}): DnsOptions => ({
-    host: '127.0.0.1', port: 0, redisUrl: redis.url, apex: ZONE, ttl: 30, nameservers: [`ns1.${ZONE}`],
-    proxyAddresses: ['127.0.0.1', '::1'], nsAddresses: ['127.0.0.1'], ...overrides,
+    host: '127.0.0.1',
+    port: 0,
+    redisUrl: redis.url,
+    apex: ZONE,
+    ttl: 30,
+    nameservers: [`ns1.${ZONE}`],
+    proxyAddresses: ['127.0.0.1', '::1'],
+    nsAddresses: ['127.0.0.1'],
+    ...overrides,
   });
 
   before(async () => {
     redis = await startTestRedis();
     pub = connectRedis(redis.url);
     // Published before the server starts: it must pick them up from the snapshot.
-    await publishEvent(pub, { type: 'app.instances', app, release: 'r000001', instances: [{ node: 'n1', address: '127.0.0.1', port: 40001, container: `${app}-1` }] });
-    await publishEvent(pub, { type: 'database.state', database: db, engine: 'postgres', node: 'n2', address: '127.0.0.2', port: 5432 });
+    await publishEvent(pub, {
+      type: 'app.instances',
+      app,
+      release: 'r000001',
+      instances: [{ node: 'n1', address: '127.0.0.1', port: 40001, container: `${app}-1` }],
+    });
+    await publishEvent(pub, {
+      type: 'database.state',
+      database: db,
+      engine: 'postgres',
+      node: 'n2',
+      address: '127.0.0.2',
+      port: 5432,
+    });
     dns = await startDns(options(), { log: silent });
   });
 
@@ -109,7 +132,9 @@ describe('DNS server (dig over UDP and TCP, events through real Redis)', functio
       const soa = await dig(dns!.port, ZONE, 'SOA', { tcp });
       expect(soa.flags).to.include('aa');
       expect(soa.answer).to.have.length(1);
-      expect(soa.answer[0]!.data).to.match(new RegExp(`^ns1\\.${ZONE}\\. hostmaster\\.${ZONE}\\. \\d+ 3600 600 86400 30$`));
+      expect(soa.answer[0]!.data).to.match(
+        new RegExp(`^ns1\\.${ZONE}\\. hostmaster\\.${ZONE}\\. \\d+ 3600 600 86400 30$`),
+      );
       const ns = await dig(dns!.port, ZONE, 'NS', { tcp });
       expect(ns.answer.map((r) => r.data)).to.deep.equal([`ns1.${ZONE}.`]);
       expect(addresses(await dig(dns!.port, `ns1.${ZONE}`, 'A', { tcp }), 'A')).to.deep.equal(['127.0.0.1']);
@@ -154,12 +179,38 @@ describe('DNS server (dig over UDP and TCP, events through real Redis)', functio
 
   it('a moved and a removed database follow their events', async () => {
     const other = name('mysql');
-    await publishEvent(pub, { type: 'database.state', database: other, engine: 'mysql', node: 'n3', address: '127.0.0.3', port: 3306 });
-    await within(1000, `${other} to resolve`, async () => addresses(await dig(dns!.port, `${other}.db.${ZONE}`, 'A'), 'A')[0] === '127.0.0.3');
-    await publishEvent(pub, { type: 'database.state', database: other, engine: 'mysql', node: 'n4', address: '127.0.0.4', port: 3306 });
-    await within(1000, `${other} to move`, async () => addresses(await dig(dns!.port, `${other}.db.${ZONE}`, 'A'), 'A')[0] === '127.0.0.4');
+    await publishEvent(pub, {
+      type: 'database.state',
+      database: other,
+      engine: 'mysql',
+      node: 'n3',
+      address: '127.0.0.3',
+      port: 3306,
+    });
+    await within(
+      1000,
+      `${other} to resolve`,
+      async () => addresses(await dig(dns!.port, `${other}.db.${ZONE}`, 'A'), 'A')[0] === '127.0.0.3',
+    );
+    await publishEvent(pub, {
+      type: 'database.state',
+      database: other,
+      engine: 'mysql',
+      node: 'n4',
+      address: '127.0.0.4',
+      port: 3306,
+    });
+    await within(
+      1000,
+      `${other} to move`,
+      async () => addresses(await dig(dns!.port, `${other}.db.${ZONE}`, 'A'), 'A')[0] === '127.0.0.4',
+    );
     await publishEvent(pub, { type: 'database.removed', database: other });
-    await within(1000, `${other} to be gone`, async () => (await dig(dns!.port, `${other}.db.${ZONE}`, 'A')).status === 'NXDOMAIN');
+    await within(
+      1000,
+      `${other} to be gone`,
+      async () => (await dig(dns!.port, `${other}.db.${ZONE}`, 'A')).status === 'NXDOMAIN',
+    );
   });
 
   it('the SOA serial moves on when the zone changes', async () => {
@@ -199,7 +250,8 @@ describe('DNS server (dig over UDP and TCP, events through real Redis)', functio
 
   it('drops malformed packets (random bytes, a response, a count flood) and keeps answering', async () => {
     let seed = 1234;
-    const random = (n: number) => Buffer.from(Array.from({ length: n }, () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) >>> 16));
+    const random = (n: number) =>
+      Buffer.from(Array.from({ length: n }, () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) >>> 16));
     const flood = Buffer.alloc(12, 0xff);
     flood[2] = 0;
     const sender = dgram.createSocket('udp4');

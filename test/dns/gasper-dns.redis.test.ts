@@ -24,8 +24,13 @@ describe('gasper dns (the command, alone, as a process)', function () {
     pub.disconnect();
     const child = spawn(process.execPath, [path.resolve('bin/gasper.js'), 'dns'], {
       env: {
-        PATH: process.env.PATH!, HOME: os.tmpdir(), REDIS_URL: redis.url, GASPER_DOMAIN: 'apps.test',
-        GASPER_DNS_PORT: '0', GASPER_DNS_HOST: '127.0.0.1', GASPER_DNS_PROXY_ADDRESSES: '192.0.2.7',
+        PATH: process.env.PATH!,
+        HOME: os.tmpdir(),
+        REDIS_URL: redis.url,
+        GASPER_DOMAIN: 'apps.test',
+        GASPER_DNS_PORT: '0',
+        GASPER_DNS_HOST: '127.0.0.1',
+        GASPER_DNS_PROXY_ADDRESSES: '192.0.2.7',
       },
     });
     let stdout = '';
@@ -37,7 +42,10 @@ describe('gasper dns (the command, alone, as a process)', function () {
         if (Date.now() > deadline || child.exitCode !== null) throw new Error(`gasper dns did not come up:\n${stdout}`);
         await new Promise((r) => setTimeout(r, 100));
       }
-      const up = stdout.split('\n').map((l) => (l.startsWith('{') ? JSON.parse(l) : {})).find((l) => /gasper is up/.test(l.msg ?? ''));
+      const up = stdout
+        .split('\n')
+        .map((l) => (l.startsWith('{') ? JSON.parse(l) : {}))
+        .find((l) => /gasper is up/.test(l.msg ?? ''));
       expect(up.services).to.deep.equal(['dns']);
       const res = await dig(up.dns, 'solo.apps.test', 'A');
       expect(res.status).to.equal('NOERROR');

@@ -4,7 +4,16 @@ import { plausibleCounts, respondToMessage } from '../../src/dns/packets.ts';
 import { applyEvent, createZone, Rcode, RRType, type Zone } from '../../src/dns/zone.ts';
 
 function testZone(): Zone {
-  const z = createZone({ apex: 'gasper.test', ttl: 30, nameservers: ['ns1.gasper.test'], proxyAddresses: ['192.0.2.1'], nsAddresses: ['192.0.2.1'] }, 1);
+  const z = createZone(
+    {
+      apex: 'gasper.test',
+      ttl: 30,
+      nameservers: ['ns1.gasper.test'],
+      proxyAddresses: ['192.0.2.1'],
+      nsAddresses: ['192.0.2.1'],
+    },
+    1,
+  );
   applyEvent(z, { type: 'app.instances', app: 'hello', release: 'r1', instances: [] }, 1);
   return z;
 }

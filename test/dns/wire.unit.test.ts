@@ -1,12 +1,27 @@
 import { expect } from 'chai';
 import { Packet } from 'dns2';
 import { AnswerCache } from '../../src/dns/answer-cache.ts';
-import { assembleResponse, emptyQueryView, nameText, parseQuery, sameName, wireName, type QueryView } from '../../src/dns/wire.ts';
+import {
+  assembleResponse,
+  emptyQueryView,
+  nameText,
+  parseQuery,
+  sameName,
+  wireName,
+  type QueryView,
+} from '../../src/dns/wire.ts';
 import { applyEvent, createZone, Rcode, RRType, type Zone } from '../../src/dns/zone.ts';
 
 /** The wire bytes of a query, hand-assembled so every field is under the test's control. */
-function query(name: string, type: number = RRType.A, options: { id?: number; flags?: number; qclass?: number; opt?: Buffer; extra?: Buffer } = {}): Buffer {
-  const labels = name.split('.').filter(Boolean).map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'latin1')]));
+function query(
+  name: string,
+  type: number = RRType.A,
+  options: { id?: number; flags?: number; qclass?: number; opt?: Buffer; extra?: Buffer } = {},
+): Buffer {
+  const labels = name
+    .split('.')
+    .filter(Boolean)
+    .map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'latin1')]));
   const header = Buffer.alloc(12);
   header.writeUInt16BE(options.id ?? 0x1234, 0);
   header.writeUInt16BE(options.flags ?? 0x0100, 2); // RD
@@ -15,7 +30,14 @@ function query(name: string, type: number = RRType.A, options: { id?: number; fl
   const tail = Buffer.alloc(4);
   tail.writeUInt16BE(type, 0);
   tail.writeUInt16BE(options.qclass ?? 1, 2);
-  return Buffer.concat([header, ...labels, Buffer.from([0]), tail, options.opt ?? Buffer.alloc(0), options.extra ?? Buffer.alloc(0)]);
+  return Buffer.concat([
+    header,
+    ...labels,
+    Buffer.from([0]),
+    tail,
+    options.opt ?? Buffer.alloc(0),
+    options.extra ?? Buffer.alloc(0),
+  ]);
 }
 
 /** An OPT record: payload size, version, and options bytes (e.g. a cookie, as dig sends). */
@@ -31,7 +53,16 @@ function opt(version = 0, options = Buffer.alloc(0)): Buffer {
 const cookie = Buffer.from([0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8]);
 
 function testZone(): Zone {
-  const z = createZone({ apex: 'gasper.test', ttl: 30, nameservers: ['ns1.gasper.test'], proxyAddresses: ['192.0.2.1', '2001:db8::1'], nsAddresses: ['192.0.2.53'] }, 1_700_000_000);
+  const z = createZone(
+    {
+      apex: 'gasper.test',
+      ttl: 30,
+      nameservers: ['ns1.gasper.test'],
+      proxyAddresses: ['192.0.2.1', '2001:db8::1'],
+      nsAddresses: ['192.0.2.53'],
+    },
+    1_700_000_000,
+  );
   applyEvent(z, { type: 'app.instances', app: 'hello', release: 'r1', instances: [] }, 1_700_000_000);
   return z;
 }
@@ -66,7 +97,10 @@ describe('parseQuery (UDP fast path)', () => {
     ['a truncated query (TC set)', query('hello.gasper.test', RRType.A, { flags: 0x0300 })],
     ['an EDNS version 1 query', query('hello.gasper.test', RRType.A, { opt: opt(1) })],
     ['trailing bytes', query('hello.gasper.test', RRType.A, { extra: Buffer.from([1, 2]) })],
-    ['an OPT whose length runs past the end', Buffer.concat([query('hello.gasper.test', RRType.A, { opt: opt(0, cookie) }).subarray(0, -3)])],
+    [
+      'an OPT whose length runs past the end',
+      Buffer.concat([query('hello.gasper.test', RRType.A, { opt: opt(0, cookie) }).subarray(0, -3)]),
+    ],
     ['a header alone', Buffer.alloc(12)],
     ['nothing', Buffer.alloc(0)],
   ];
@@ -107,9 +141,16 @@ describe('name helpers', () => {
   });
 
   it('nameText lowercases and escapes bytes that could fake a dot', () => {
-    expect(nameText(query('Hello.Gasper.TEST'), parsed(query('Hello.Gasper.TEST')).nameEnd)).to.equal('hello.gasper.test');
+    expect(nameText(query('Hello.Gasper.TEST'), parsed(query('Hello.Gasper.TEST')).nameEnd)).to.equal(
+      'hello.gasper.test',
+    );
     // One label, a.b\c\x01d: read as text naively it would look like two labels.
-    const msg = Buffer.concat([query('x').subarray(0, 12), Buffer.from([7]), Buffer.from('a.b\\c\x01d', 'latin1'), Buffer.from([0, 0, 1, 0, 1])]);
+    const msg = Buffer.concat([
+      query('x').subarray(0, 12),
+      Buffer.from([7]),
+      Buffer.from('a.b\\c\x01d', 'latin1'),
+      Buffer.from([0, 0, 1, 0, 1]),
+    ]);
     expect(nameText(msg, parsed(msg).nameEnd)).to.equal('a\\046b\\092c\\001d');
     expect(nameText(query(''), 13)).to.equal('');
   });
@@ -127,16 +168,29 @@ describe('AnswerCache + assembleResponse', () => {
     const { packet, raw } = answer(query('HeLLo.gasper.test', RRType.A, { id: 0xbeef }));
     expect(packet.header).to.include({ id: 0xbeef, qr: 1, aa: 1, rd: 1, ra: 0, tc: 0, rcode: Rcode.NOERROR });
     expect(packet.questions.map((q) => [q.name, q.type, q.class])).to.deep.equal([['HeLLo.gasper.test', RRType.A, 1]]);
-    expect(packet.answers.map((r) => [r.name, r.type, r.ttl, r.address])).to.deep.equal([['HeLLo.gasper.test', RRType.A, 30, '192.0.2.1']]);
+    expect(packet.answers.map((r) => [r.name, r.type, r.ttl, r.address])).to.deep.equal([
+      ['HeLLo.gasper.test', RRType.A, 30, '192.0.2.1'],
+    ]);
     expect(raw.readUInt16BE(10), 'no OPT when the query had none').to.equal(0);
   });
 
   it('answers AAAA, SOA and NS, and leaves RD clear when the query did', () => {
-    expect(answer(query('hello.gasper.test', RRType.AAAA)).packet.answers[0]).to.include({ type: RRType.AAAA, address: '2001:db8::1' });
+    expect(answer(query('hello.gasper.test', RRType.AAAA)).packet.answers[0]).to.include({
+      type: RRType.AAAA,
+      address: '2001:db8::1',
+    });
     const soa = answer(query('gasper.test', RRType.SOA, { flags: 0 })).packet;
     expect(soa.header.rd).to.equal(0);
-    expect(soa.answers[0]).to.include({ type: RRType.SOA, primary: 'ns1.gasper.test', admin: 'hostmaster.gasper.test', minimum: 30 });
-    expect(answer(query('gasper.test', RRType.NS)).packet.answers[0]).to.include({ type: RRType.NS, ns: 'ns1.gasper.test' });
+    expect(soa.answers[0]).to.include({
+      type: RRType.SOA,
+      primary: 'ns1.gasper.test',
+      admin: 'hostmaster.gasper.test',
+      minimum: 30,
+    });
+    expect(answer(query('gasper.test', RRType.NS)).packet.answers[0]).to.include({
+      type: RRType.NS,
+      ns: 'ns1.gasper.test',
+    });
   });
 
   it('answers NXDOMAIN with the SOA in authority, NOERROR/no data for MX, REFUSED without AA outside', () => {

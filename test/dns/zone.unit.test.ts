@@ -6,12 +6,26 @@ const NOW = 1_700_000_000;
 
 function zone(): Zone {
   const z = createZone(
-    { apex: 'apps.example.com', ttl: 30, nameservers: ['ns1.apps.example.com', 'ns2.example.net'], proxyAddresses: ['203.0.113.10', '2001:db8::10'], nsAddresses: ['203.0.113.53'] },
+    {
+      apex: 'apps.example.com',
+      ttl: 30,
+      nameservers: ['ns1.apps.example.com', 'ns2.example.net'],
+      proxyAddresses: ['203.0.113.10', '2001:db8::10'],
+      nsAddresses: ['203.0.113.53'],
+    },
     NOW,
   );
   applyEvent(z, { type: 'app.instances', app: 'hello', release: 'r000001', instances: [] }, NOW);
-  applyEvent(z, { type: 'database.state', database: 'orders', engine: 'postgres', node: 'n1', address: '198.51.100.5', port: 5432 }, NOW);
-  applyEvent(z, { type: 'database.state', database: 'cache6', engine: 'redis', node: 'n2', address: 'fd00::6', port: 6379 }, NOW);
+  applyEvent(
+    z,
+    { type: 'database.state', database: 'orders', engine: 'postgres', node: 'n1', address: '198.51.100.5', port: 5432 },
+    NOW,
+  );
+  applyEvent(
+    z,
+    { type: 'database.state', database: 'cache6', engine: 'redis', node: 'n2', address: 'fd00::6', port: 6379 },
+    NOW,
+  );
   return z;
 }
 
@@ -68,33 +82,90 @@ describe('answerQuery', () => {
 
   it('answers with owner names in lowercase and the zone TTL', () => {
     const answer = answerQuery({ name: 'Hello.APPS.example.com', type: A, class: RRClass.IN }, zone());
-    expect(answer.answers).to.deep.equal([{ name: 'hello.apps.example.com', type: A, class: RRClass.IN, ttl: 30, address: '203.0.113.10' }]);
+    expect(answer.answers).to.deep.equal([
+      { name: 'hello.apps.example.com', type: A, class: RRClass.IN, ttl: 30, address: '203.0.113.10' },
+    ]);
   });
 
   it('puts a complete SOA in the authority section of negative answers', () => {
     const z = zone();
     const [soa] = answerQuery({ name: 'missing.apps.example.com', type: A, class: RRClass.IN }, z).authority;
     expect(soa).to.deep.equal({
-      name: 'apps.example.com', type: SOA, class: RRClass.IN, ttl: 30, primary: 'ns1.apps.example.com',
-      admin: 'hostmaster.apps.example.com', serial: z.serial, refresh: 3600, retry: 600, expiration: 86400, minimum: 30,
+      name: 'apps.example.com',
+      type: SOA,
+      class: RRClass.IN,
+      ttl: 30,
+      primary: 'ns1.apps.example.com',
+      admin: 'hostmaster.apps.example.com',
+      serial: z.serial,
+      refresh: 3600,
+      retry: 600,
+      expiration: 86400,
+      minimum: 30,
     });
   });
 
   it('refuses other classes (CHAOS) even for names in the zone, and accepts class ANY', () => {
     expect(answerQuery({ name: 'hello.apps.example.com', type: A, class: 3 }, zone()).rcode).to.equal(Rcode.REFUSED);
-    expect(answerQuery({ name: 'hello.apps.example.com', type: A, class: RRClass.ANY }, zone()).answers).to.have.length(1);
+    expect(answerQuery({ name: 'hello.apps.example.com', type: A, class: RRClass.ANY }, zone()).answers).to.have.length(
+      1,
+    );
   });
 });
 
 describe('applyEvent', () => {
   const cases: [string, GasperEvent, boolean, (z: Zone) => unknown, unknown][] = [
-    ['a new app', { type: 'app.instances', app: 'new', release: 'r1', instances: [] }, true, (z) => z.apps.has('new'), true],
-    ['a known app redeployed', { type: 'app.instances', app: 'hello', release: 'r2', instances: [] }, false, (z) => z.apps.has('hello'), true],
+    [
+      'a new app',
+      { type: 'app.instances', app: 'new', release: 'r1', instances: [] },
+      true,
+      (z) => z.apps.has('new'),
+      true,
+    ],
+    [
+      'a known app redeployed',
+      { type: 'app.instances', app: 'hello', release: 'r2', instances: [] },
+      false,
+      (z) => z.apps.has('hello'),
+      true,
+    ],
     ['an app removed', { type: 'app.removed', app: 'hello' }, true, (z) => z.apps.has('hello'), false],
     ['an unknown app removed', { type: 'app.removed', app: 'ghost' }, false, (z) => z.apps.size, 1],
-    ['a database moved', { type: 'database.state', database: 'orders', engine: 'postgres', node: 'n3', address: '198.51.100.9', port: 5432 }, true, (z) => z.databases.get('orders'), '198.51.100.9'],
-    ['a database unchanged', { type: 'database.state', database: 'orders', engine: 'postgres', node: 'n1', address: '198.51.100.5', port: 5433 }, false, (z) => z.databases.get('orders'), '198.51.100.5'],
-    ['a database removed', { type: 'database.removed', database: 'orders' }, true, (z) => z.databases.has('orders'), false],
+    [
+      'a database moved',
+      {
+        type: 'database.state',
+        database: 'orders',
+        engine: 'postgres',
+        node: 'n3',
+        address: '198.51.100.9',
+        port: 5432,
+      },
+      true,
+      (z) => z.databases.get('orders'),
+      '198.51.100.9',
+    ],
+    [
+      'a database unchanged',
+      {
+        type: 'database.state',
+        database: 'orders',
+        engine: 'postgres',
+        node: 'n1',
+        address: '198.51.100.5',
+        port: 5433,
+      },
+      false,
+      (z) => z.databases.get('orders'),
+      '198.51.100.5',
+    ],
+    [
+      'a database removed',
+      { type: 'database.removed', database: 'orders' },
+      true,
+      (z) => z.databases.has('orders'),
+      false,
+    ],
   ];
   for (const [what, event, changed, probe, expected] of cases) {
     it(`${what}: ${changed ? 'changes the zone and its serial' : 'changes nothing'}`, () => {
@@ -118,8 +189,12 @@ describe('applyEvent', () => {
     const z = zone();
     applyEvent(z, { type: 'app.removed', app: 'hello' }, NOW);
     applyEvent(z, { type: 'database.removed', database: 'orders' }, NOW);
-    expect(answerQuery({ name: 'hello.apps.example.com', type: A, class: RRClass.IN }, z).rcode).to.equal(Rcode.NXDOMAIN);
-    expect(answerQuery({ name: 'orders.db.apps.example.com', type: A, class: RRClass.IN }, z).rcode).to.equal(Rcode.NXDOMAIN);
+    expect(answerQuery({ name: 'hello.apps.example.com', type: A, class: RRClass.IN }, z).rcode).to.equal(
+      Rcode.NXDOMAIN,
+    );
+    expect(answerQuery({ name: 'orders.db.apps.example.com', type: A, class: RRClass.IN }, z).rcode).to.equal(
+      Rcode.NXDOMAIN,
+    );
     // cache6 remains, so db.<zone> still exists as an empty non-terminal.
     expect(answerQuery({ name: 'db.apps.example.com', type: A, class: RRClass.IN }, z).rcode).to.equal(Rcode.NOERROR);
   });

@@ -50,7 +50,15 @@ function codeSpans(text: string): string[] {
 function globPattern(glob: string): RegExp {
   const source = glob
     .split(/(\*\*\/|\*\*|\*)/)
-    .map((part) => (part === '**/' ? '(?:.*/)?' : part === '**' ? '.*' : part === '*' ? '[^/]*' : part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')))
+    .map((part) =>
+      part === '**/'
+        ? '(?:.*/)?'
+        : part === '**'
+          ? '.*'
+          : part === '*'
+            ? '[^/]*'
+            : part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'),
+    )
     .join('');
   return new RegExp(`^${source}$`);
 }
@@ -77,7 +85,9 @@ describe('docs', function () {
       expect(replaceBlock('a\n<!-- generated:x -->\nold\n<!-- /generated:x -->\nb', 'x', 'new')).to.match(
         /^a\n<!-- generated:x -->\n.*\n\nnew\n\n<!-- \/generated:x -->\nb$/,
       );
-      expect(() => replaceBlock('no markers', 'x', 'new')).to.throw('no <!-- generated:x --> … <!-- /generated:x --> markers');
+      expect(() => replaceBlock('no markers', 'x', 'new')).to.throw(
+        'no <!-- generated:x --> … <!-- /generated:x --> markers',
+      );
     });
 
     it('list every configuration variable, error code and route', function () {
@@ -86,7 +96,9 @@ describe('docs', function () {
       expect(byName.config).to.include('| `GASPER_STATE_DIR` | `~/.gasper` |');
       expect(byName.errors).to.include('| `NO_CAPACITY` | 409 |');
       expect(byName.api).to.include('| `POST /apps/:name/rollback` |');
-      expect(byName.events).to.include('| `node.state` | `node`: string, `state`: `"up"` \\| `"down"`, `address`: string |');
+      expect(byName.events).to.include(
+        '| `node.state` | `node`: string, `state`: `"up"` \\| `"down"`, `address`: string |',
+      );
     });
   });
 
@@ -94,7 +106,12 @@ describe('docs', function () {
     const files = pages();
 
     it('are found: README.md and the docs index at least', function () {
-      expect(files).to.include.members(['README.md', 'docs/README.md', 'docs/operations/configuration.md', 'docs/operations/security.md']);
+      expect(files).to.include.members([
+        'README.md',
+        'docs/README.md',
+        'docs/operations/configuration.md',
+        'docs/operations/security.md',
+      ]);
     });
 
     it('link only to files and headings that exist', function () {
@@ -172,8 +189,16 @@ describe('docs', function () {
 
   describe('anchors', function () {
     it('are made as GitHub makes them', function () {
-      const anchors = anchorsOf('# Jobs of a down node\n## What `npm run up` starts\n## Logs\n## Logs\n```sh\n# not a heading\n```\n## What is done, and what is not');
-      expect([...anchors]).to.deep.equal(['jobs-of-a-down-node', 'what-npm-run-up-starts', 'logs', 'logs-1', 'what-is-done-and-what-is-not']);
+      const anchors = anchorsOf(
+        '# Jobs of a down node\n## What `npm run up` starts\n## Logs\n## Logs\n```sh\n# not a heading\n```\n## What is done, and what is not',
+      );
+      expect([...anchors]).to.deep.equal([
+        'jobs-of-a-down-node',
+        'what-npm-run-up-starts',
+        'logs',
+        'logs-1',
+        'what-is-done-and-what-is-not',
+      ]);
     });
   });
 });

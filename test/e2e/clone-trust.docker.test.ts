@@ -76,7 +76,11 @@ describe('clones through the platform: credentials, user errors, fairness (Docke
       server = await startGitHttpServer(repo.dir, { auth: { username: 'alice', password: token } });
       const name = unique('creds');
       const withCredentials = server.url.replace('http://', `http://alice:${token}@`);
-      const res = await gasper.api().post('/apps').send({ name, repo: { url: withCredentials }, runtime: 'static' }).expect(202);
+      const res = await gasper
+        .api()
+        .post('/apps')
+        .send({ name, repo: { url: withCredentials }, runtime: 'static' })
+        .expect(202);
       expect(res.body.app.repo).to.deep.equal({ url: server.url, hasToken: true });
       const job = await gasper.waitForJob(res.body.job.id);
       expect(job.state, job.log.join('\n')).to.equal('completed');
@@ -106,19 +110,39 @@ describe('clones through the platform: credentials, user errors, fairness (Docke
 
     it('repo.token given apart works the same; a token for an ssh:// URL is refused naming repo.token', async () => {
       const name = unique('token');
-      const res = await gasper.api().post('/apps').send({ name, repo: { url: server.url, token, username: 'alice' }, runtime: 'static' }).expect(202);
+      const res = await gasper
+        .api()
+        .post('/apps')
+        .send({ name, repo: { url: server.url, token, username: 'alice' }, runtime: 'static' })
+        .expect(202);
       expect(res.body.app.repo).to.deep.equal({ url: server.url, hasToken: true });
       const job = await gasper.waitForJob(res.body.job.id);
       expect(job.state, job.log.join('\n')).to.equal('completed');
-      const refused = await gasper.api().post('/apps').send({ name: unique('sshtok'), repo: { url: 'ssh://git@example.com/r.git', token }, runtime: 'static' }).expect(400);
+      const refused = await gasper
+        .api()
+        .post('/apps')
+        .send({ name: unique('sshtok'), repo: { url: 'ssh://git@example.com/r.git', token }, runtime: 'static' })
+        .expect(400);
       expect(refused.body.fields).to.have.property('repo.token');
-      const twice = await gasper.api().post('/apps').send({ name: unique('twice'), repo: { url: server.url.replace('http://', 'http://a:b@'), token }, runtime: 'static' }).expect(400);
+      const twice = await gasper
+        .api()
+        .post('/apps')
+        .send({
+          name: unique('twice'),
+          repo: { url: server.url.replace('http://', 'http://a:b@'), token },
+          runtime: 'static',
+        })
+        .expect(400);
       expect(twice.body.fields).to.have.property('repo.url');
     });
 
     it('a wrong token fails at once: authentication failed, one attempt, no token in the message', async () => {
       const name = unique('badtok');
-      const res = await gasper.api().post('/apps').send({ name, repo: { url: server.url, token: `${token}x` }, runtime: 'static' }).expect(202);
+      const res = await gasper
+        .api()
+        .post('/apps')
+        .send({ name, repo: { url: server.url, token: `${token}x` }, runtime: 'static' })
+        .expect(202);
       const job = await gasper.waitForJob(res.body.job.id);
       expect(job.state).to.equal('failed');
       expect(job.error).to.match(/authentication failed for 127\.0\.0\.1/);
@@ -130,7 +154,11 @@ describe('clones through the platform: credentials, user errors, fairness (Docke
   it('a repository that is not there fails at once, not retried (item 19)', async () => {
     const server = await startGitHttpServer(repo.dir);
     try {
-      const res = await gasper.api().post('/apps').send({ name: unique('missing'), repo: { url: server.url.replace('repo.git', 'nope.git') }, runtime: 'static' }).expect(202);
+      const res = await gasper
+        .api()
+        .post('/apps')
+        .send({ name: unique('missing'), repo: { url: server.url.replace('repo.git', 'nope.git') }, runtime: 'static' })
+        .expect(202);
       const job = await gasper.waitForJob(res.body.job.id);
       expect(job.state).to.equal('failed');
       expect(job.error).to.match(/repository 127\.0\.0\.1 not found/);
@@ -159,8 +187,12 @@ describe('clones through the platform: credentials, user errors, fairness (Docke
       const tenant = created.body.token as string;
       const jobs: string[] = [];
       for (let i = 0; i < 3; i++) {
-        const res = await gasper.api().post('/apps').set('authorization', `Bearer ${tenant}`)
-          .send({ name: unique('silent'), repo: { url: `git://127.0.0.1:${port}/r${i}.git` }, runtime: 'static' }).expect(202);
+        const res = await gasper
+          .api()
+          .post('/apps')
+          .set('authorization', `Bearer ${tenant}`)
+          .send({ name: unique('silent'), repo: { url: `git://127.0.0.1:${port}/r${i}.git` }, runtime: 'static' })
+          .expect(202);
         jobs.push(res.body.job.id);
       }
       const deadline = Date.now() + 20_000;
@@ -169,16 +201,23 @@ describe('clones through the platform: credentials, user errors, fairness (Docke
 
       const started = Date.now();
       const name = unique('other');
-      const res = await gasper.api().post('/apps').send({ name, repo: { url: repo.url }, runtime: 'static' }).expect(202);
+      const res = await gasper
+        .api()
+        .post('/apps')
+        .send({ name, repo: { url: repo.url }, runtime: 'static' })
+        .expect(202);
       const job = await gasper.waitForJob(res.body.job.id, 60_000);
       const took = Date.now() - started;
-      console.log(`      another owner's deploy: ${job.state} in ${took} ms while the tenant's clones hang (idle limit 20 s); silent connections at once: ${most}`);
+      console.log(
+        `      another owner's deploy: ${job.state} in ${took} ms while the tenant's clones hang (idle limit 20 s); silent connections at once: ${most}`,
+      );
       expect(job.state, job.log.join('\n')).to.equal('completed');
       expect(took).to.be.below(18_000);
       expect(most, "the tenant's clones ran one at a time").to.equal(1);
 
       // The first silent clone fails on the idle limit, once, saying why.
-      const view = async () => Promise.all(jobs.map(async (id) => (await gasper.api().get(`/jobs/${id}`).expect(200)).body.job));
+      const view = async () =>
+        Promise.all(jobs.map(async (id) => (await gasper.api().get(`/jobs/${id}`).expect(200)).body.job));
       let views = await view();
       const until = Date.now() + 60_000;
       while (!views.some((v) => v.state === 'failed') && Date.now() < until) {

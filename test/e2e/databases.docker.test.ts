@@ -34,11 +34,26 @@ describe('databases through the API (Docker, Redis, pg, mysql2, ioredis)', funct
   after(async () => {
     redis?.disconnect();
     // Databases a failed test left behind: the platform removes containers, not volumes or networks.
-    const volumes = (await docker.listVolumes({ filters: { label: [`io.gasper.node=${gasper?.nodeId}`] } })).Volumes ?? [];
+    const volumes =
+      (await docker.listVolumes({ filters: { label: [`io.gasper.node=${gasper?.nodeId}`] } })).Volumes ?? [];
     const networks = await docker.listNetworks({ filters: { label: [`io.gasper.node=${gasper?.nodeId}`] } });
     await gasper?.close();
-    await Promise.all(volumes.map((v) => docker.getVolume(v.Name).remove({ force: true }).catch(() => {})));
-    await Promise.all(networks.map((n) => docker.getNetwork(n.Id).remove().catch(() => {})));
+    await Promise.all(
+      volumes.map((v) =>
+        docker
+          .getVolume(v.Name)
+          .remove({ force: true })
+          .catch(() => {}),
+      ),
+    );
+    await Promise.all(
+      networks.map((n) =>
+        docker
+          .getNetwork(n.Id)
+          .remove()
+          .catch(() => {}),
+      ),
+    );
   });
 
   async function pgQuery(url: string, sql: string, params: unknown[] = []) {
@@ -61,7 +76,13 @@ describe('databases through the API (Docker, Redis, pg, mysql2, ioredis)', funct
   }
 
   async function withRedis<T>(url: string, use: (r: Redis) => Promise<T>): Promise<T> {
-    const client = new Redis(url, { lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 5000 });
+    const client = new Redis(url, {
+      lazyConnect: true,
+      enableReadyCheck: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      connectTimeout: 5000,
+    });
     client.on('error', () => {});
     try {
       await client.connect();
@@ -110,20 +131,37 @@ describe('databases through the API (Docker, Redis, pg, mysql2, ioredis)', funct
     let a: CreatedDatabase;
     let b: CreatedDatabase;
     before(async () => {
-      [a, b] = await Promise.all([createDatabase(gasper, unique('pg'), 'postgres'), createDatabase(gasper, unique('pg'), 'postgres')]);
+      [a, b] = await Promise.all([
+        createDatabase(gasper, unique('pg'), 'postgres'),
+        createDatabase(gasper, unique('pg'), 'postgres'),
+      ]);
     });
 
     it('shows the password once: the 202 has it, GET and the stored document do not', async () => {
-      expect(a.url).to.match(new RegExp(`^postgres://u_${a.name.replace(/-/g, '_')}:[A-Za-z0-9_-]{32}@127\\.0\\.0\\.1:\\d+/${a.name.replace(/-/g, '_')}$`));
+      expect(a.url).to.match(
+        new RegExp(
+          `^postgres://u_${a.name.replace(/-/g, '_')}:[A-Za-z0-9_-]{32}@127\\.0\\.0\\.1:\\d+/${a.name.replace(/-/g, '_')}$`,
+        ),
+      );
       const view = (await gasper.api().get(`/databases/${a.name}`).expect(200)).body.database;
-      expect(view).to.include({ name: a.name, engine: 'postgres', status: 'running', host: '127.0.0.1', port: a.port, node: gasper.nodeId });
+      expect(view).to.include({
+        name: a.name,
+        engine: 'postgres',
+        status: 'running',
+        host: '127.0.0.1',
+        port: a.port,
+        node: gasper.nodeId,
+      });
       expect(view.user).to.equal(`u_${a.name.replace(/-/g, '_')}`);
       const list = (await gasper.api().get('/databases').expect(200)).body;
       for (const text of [JSON.stringify(view), JSON.stringify(list), String(await redis.get(keys.database(a.name)))]) {
         expect(text).not.to.include(a.password);
       }
       const info = await (await databaseContainer(a.name)).inspect();
-      expect(info.HostConfig.PortBindings?.['5432/tcp']?.[0]).to.deep.equal({ HostIp: '127.0.0.1', HostPort: String(a.port) });
+      expect(info.HostConfig.PortBindings?.['5432/tcp']?.[0]).to.deep.equal({
+        HostIp: '127.0.0.1',
+        HostPort: String(a.port),
+      });
       expect(info.HostConfig.RestartPolicy?.Name).to.equal('unless-stopped');
       expect(Object.keys(info.NetworkSettings.Networks)).to.deep.equal([info.HostConfig.NetworkMode]);
       expect(info.HostConfig.NetworkMode).to.not.equal('bridge').and.not.equal('default');
@@ -132,7 +170,10 @@ describe('databases through the API (Docker, Redis, pg, mysql2, ioredis)', funct
     it('writes, reads, and reads again after a container restart', async () => {
       await pgQuery(a.url, 'CREATE TABLE items (id int PRIMARY KEY, label text)');
       await pgQuery(a.url, "INSERT INTO items VALUES (1, 'one'), (2, 'two')");
-      expect(await pgQuery(a.url, 'SELECT label FROM items ORDER BY id')).to.deep.equal([{ label: 'one' }, { label: 'two' }]);
+      expect(await pgQuery(a.url, 'SELECT label FROM items ORDER BY id')).to.deep.equal([
+        { label: 'one' },
+        { label: 'two' },
+      ]);
       await restartContainer(a.name);
       const rows = await eventually(() => pgQuery(a.url, 'SELECT label FROM items ORDER BY id'));
       expect(rows).to.deep.equal([{ label: 'one' }, { label: 'two' }]);
@@ -142,12 +183,18 @@ describe('databases through the API (Docker, Redis, pg, mysql2, ioredis)', funct
       const wrong = new URL(a.url);
       wrong.password = 'not-the-password';
       let err = await pgQuery(wrong.toString(), 'SELECT 1').catch((e: Error) => e);
-      expect(err).to.be.instanceOf(Error).with.property('message').that.match(/password authentication failed/);
+      expect(err)
+        .to.be.instanceOf(Error)
+        .with.property('message')
+        .that.match(/password authentication failed/);
       // A's user and password against B's server, and against B's database name.
       const cross = new URL(a.url);
       cross.port = String(b.port);
       err = await pgQuery(cross.toString(), 'SELECT 1').catch((e: Error) => e);
-      expect(err).to.be.instanceOf(Error).with.property('message').that.match(/password authentication failed/);
+      expect(err)
+        .to.be.instanceOf(Error)
+        .with.property('message')
+        .that.match(/password authentication failed/);
       cross.pathname = `/${b.name.replace(/-/g, '_')}`;
       err = await pgQuery(cross.toString(), 'SELECT 1').catch((e: Error) => e);
       expect(err).to.be.instanceOf(Error);
@@ -158,11 +205,15 @@ describe('databases through the API (Docker, Redis, pg, mysql2, ioredis)', funct
       await pgQuery(b.url, "INSERT INTO notes VALUES (1, 'keep me'), (2, 'me too')");
       await runJob(`/databases/${b.name}/backups`);
       const id = await onlyBackup(b.name);
-      const download = await gasper.api().get(`/databases/${b.name}/backups/${id}`).buffer(true).parse((res, done) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => done(null, Buffer.concat(chunks)));
-      });
+      const download = await gasper
+        .api()
+        .get(`/databases/${b.name}/backups/${id}`)
+        .buffer(true)
+        .parse((res, done) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => done(null, Buffer.concat(chunks)));
+        });
       expect(download.status).to.equal(200);
       expect(download.headers['content-disposition']).to.include(`${b.name}-${id}.pgdump`);
       expect((download.body as Buffer).subarray(0, 5).toString()).to.equal('PGDMP');
@@ -170,7 +221,10 @@ describe('databases through the API (Docker, Redis, pg, mysql2, ioredis)', funct
       await pgQuery(b.url, 'DELETE FROM notes');
       expect(await pgQuery(b.url, 'SELECT count(*)::int AS n FROM notes')).to.deep.equal([{ n: 0 }]);
       await runJob(`/databases/${b.name}/restore`, { backup: id });
-      expect(await pgQuery(b.url, 'SELECT body FROM notes ORDER BY id')).to.deep.equal([{ body: 'keep me' }, { body: 'me too' }]);
+      expect(await pgQuery(b.url, 'SELECT body FROM notes ORDER BY id')).to.deep.equal([
+        { body: 'keep me' },
+        { body: 'me too' },
+      ]);
     });
 
     it('rotates the password: the new one works, the old one is refused, the data stays', async () => {
@@ -178,13 +232,19 @@ describe('databases through the API (Docker, Redis, pg, mysql2, ioredis)', funct
       expect(body.credentials.password).to.not.equal(a.password);
       expect(await pgQuery(body.credentials.url, 'SELECT count(*)::int AS n FROM items')).to.deep.equal([{ n: 2 }]);
       const err = await pgQuery(a.url, 'SELECT 1').catch((e: Error) => e);
-      expect(err).to.be.instanceOf(Error).with.property('message').that.match(/password authentication failed/);
+      expect(err)
+        .to.be.instanceOf(Error)
+        .with.property('message')
+        .that.match(/password authentication failed/);
       a = { ...a, url: body.credentials.url, password: body.credentials.password };
     });
 
     it('restarts a database whose server dies and reports it', async () => {
       const container = await databaseContainer(a.name);
-      const exec = await container.exec({ Cmd: ['sh', '-c', 'kill -9 $(head -1 "$PGDATA/postmaster.pid")'], User: 'postgres' });
+      const exec = await container.exec({
+        Cmd: ['sh', '-c', 'kill -9 $(head -1 "$PGDATA/postmaster.pid")'],
+        User: 'postgres',
+      });
       await exec.start({});
       const view = await eventually(async () => {
         const db = (await gasper.api().get(`/databases/${a.name}`).expect(200)).body.database;
@@ -199,8 +259,11 @@ describe('databases through the API (Docker, Redis, pg, mysql2, ioredis)', funct
       for (const db of [a, b]) {
         const uid = JSON.parse((await redis.get(keys.database(db.name)))!).uid as string;
         await deleteDatabase(db.name);
-        expect(await docker.listContainers({ all: true, filters: { label: [`${databaseLabel}=${db.name}`] } })).to.have.length(0);
-        const volumes = (await docker.listVolumes({ filters: { label: [`${databaseLabel}=${db.name}`] } })).Volumes ?? [];
+        expect(
+          await docker.listContainers({ all: true, filters: { label: [`${databaseLabel}=${db.name}`] } }),
+        ).to.have.length(0);
+        const volumes =
+          (await docker.listVolumes({ filters: { label: [`${databaseLabel}=${db.name}`] } })).Volumes ?? [];
         expect(volumes.map((v) => v.Name)).to.not.include(`gasper-db-${db.name}-${uid}`);
         expect(await docker.listNetworks({ filters: { label: [`${databaseLabel}=${db.name}`] } })).to.have.length(0);
         expect(await redis.keys(`gasper:database:${db.name}*`)).to.deep.equal([]);
@@ -214,7 +277,10 @@ describe('databases through the API (Docker, Redis, pg, mysql2, ioredis)', funct
     let a: CreatedDatabase;
     let b: CreatedDatabase;
     before(async () => {
-      [a, b] = await Promise.all([createDatabase(gasper, unique('my'), 'mysql'), createDatabase(gasper, unique('my'), 'mysql')]);
+      [a, b] = await Promise.all([
+        createDatabase(gasper, unique('my'), 'mysql'),
+        createDatabase(gasper, unique('my'), 'mysql'),
+      ]);
     });
     after(async () => {
       for (const db of [a, b]) if (db) await deleteDatabase(db.name);
@@ -225,21 +291,33 @@ describe('databases through the API (Docker, Redis, pg, mysql2, ioredis)', funct
       await myQuery(a.url, 'CREATE TABLE items (id int PRIMARY KEY, label text)');
       await myQuery(a.url, "INSERT INTO items VALUES (1, 'one'), (2, 'two')");
       await restartContainer(a.name);
-      expect(await eventually(() => myQuery(a.url, 'SELECT label FROM items ORDER BY id'))).to.deep.equal([{ label: 'one' }, { label: 'two' }]);
+      expect(await eventually(() => myQuery(a.url, 'SELECT label FROM items ORDER BY id'))).to.deep.equal([
+        { label: 'one' },
+        { label: 'two' },
+      ]);
     });
 
     it('refuses a wrong password and the credentials of another database', async () => {
       const wrong = new URL(a.url);
       wrong.password = 'nope';
-      expect(await myQuery(wrong.toString(), 'SELECT 1').catch((e: Error) => e)).to.be.instanceOf(Error).with.property('message').that.match(/Access denied/);
+      expect(await myQuery(wrong.toString(), 'SELECT 1').catch((e: Error) => e))
+        .to.be.instanceOf(Error)
+        .with.property('message')
+        .that.match(/Access denied/);
       const cross = new URL(a.url);
       cross.port = String(b.port);
-      expect(await myQuery(cross.toString(), 'SELECT 1').catch((e: Error) => e)).to.be.instanceOf(Error).with.property('message').that.match(/Access denied/);
+      expect(await myQuery(cross.toString(), 'SELECT 1').catch((e: Error) => e))
+        .to.be.instanceOf(Error)
+        .with.property('message')
+        .that.match(/Access denied/);
       // No anonymous or root login over TCP either.
       const root = new URL(b.url);
       root.username = 'root';
       root.password = '';
-      expect(await myQuery(root.toString(), 'SELECT 1').catch((e: Error) => e)).to.be.instanceOf(Error).with.property('message').that.match(/Access denied/);
+      expect(await myQuery(root.toString(), 'SELECT 1').catch((e: Error) => e))
+        .to.be.instanceOf(Error)
+        .with.property('message')
+        .that.match(/Access denied/);
     });
 
     it('a restore brings back deleted rows', async () => {
@@ -273,9 +351,13 @@ describe('databases through the API (Docker, Redis, pg, mysql2, ioredis)', funct
       anonymous.username = '';
       anonymous.password = '';
       expect(await withRedis(anonymous.toString(), (r) => r.get('greeting')).catch((e: Error) => e))
-        .to.be.instanceOf(Error).with.property('message').that.match(/NOAUTH/);
+        .to.be.instanceOf(Error)
+        .with.property('message')
+        .that.match(/NOAUTH/);
       expect(await withRedis(anonymous.toString(), (r) => r.call('AUTH', 'nope')).catch((e: Error) => e))
-        .to.be.instanceOf(Error).with.property('message').that.match(/WRONGPASS/);
+        .to.be.instanceOf(Error)
+        .with.property('message')
+        .that.match(/WRONGPASS/);
 
       await runJob(`/databases/${a.name}/backups`);
       const id = await onlyBackup(a.name);
@@ -285,7 +367,10 @@ describe('databases through the API (Docker, Redis, pg, mysql2, ioredis)', funct
       // Still durable after the restore: AOF is back on and survives another restart.
       await withRedis(a.url, (r) => r.set('after', 'restore'));
       await restartContainer(a.name);
-      expect(await eventually(() => withRedis(a.url, (r) => r.mget('greeting', 'after')))).to.deep.equal(['hello', 'restore']);
+      expect(await eventually(() => withRedis(a.url, (r) => r.mget('greeting', 'after')))).to.deep.equal([
+        'hello',
+        'restore',
+      ]);
     });
   });
 
@@ -321,16 +406,27 @@ http.createServer(async (req, res) => {
     });
 
     it('cannot reach it unlinked; linked, reads DATABASE_URL and queries it through the proxy', async () => {
-      const created = await gasper.api().post('/apps').send({
-        name: app, repo: { url: repo.url }, runtime: 'node', build: ['npm install --no-audit --no-fund pg@8.23.1'], run: 'node server.js',
-      }).expect(202);
+      const created = await gasper
+        .api()
+        .post('/apps')
+        .send({
+          name: app,
+          repo: { url: repo.url },
+          runtime: 'node',
+          build: ['npm install --no-audit --no-fund pg@8.23.1'],
+          run: 'node server.js',
+        })
+        .expect(202);
       let job = await gasper.waitForJob(created.body.job.id, 240_000);
       expect(job.state, job.log.join('\n')).to.equal('completed');
       const host = `${app}.localhost:${gasper.proxyPort}`;
       expect((await viaProxy(gasper.proxyPort, host)).body).to.equal('no DATABASE_URL');
       expect((await viaProxy(gasper.proxyPort, host, `/resolve/gasper-db-${db.name}`)).body).to.match(/^unresolved/);
 
-      const linked = await gasper.api().patch(`/apps/${app}`).send({ databases: [db.name] });
+      const linked = await gasper
+        .api()
+        .patch(`/apps/${app}`)
+        .send({ databases: [db.name] });
       expect(linked.status, JSON.stringify(linked.body)).to.equal(202);
       expect(linked.body.app.databases).to.deep.equal([db.name]);
       job = await gasper.waitForJob(linked.body.job.id, 240_000);

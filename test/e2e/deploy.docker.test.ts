@@ -38,13 +38,19 @@ describe('deploy through the API (Docker, Redis, git)', function () {
   it('deploys a git repository and serves it through the proxy by Host header', async () => {
     const name = unique();
     const { res, job } = await deploy({
-      name, repo: { url: repo.url, branch: 'main' }, runtime: 'node', run: 'node server.js', env: { GREETING: 'gasper' },
+      name,
+      repo: { url: repo.url, branch: 'main' },
+      runtime: 'node',
+      run: 'node server.js',
+      env: { GREETING: 'gasper' },
     });
     // The worker may take the job before the API writes its answer.
     expect(res.body.app.status).to.be.oneOf(['queued', 'deploying']);
     expect(job.state, job.log.join('\n')).to.equal('completed');
     expect(job.progress).to.deep.equal({ percent: 100, step: 'deployed' });
-    expect(job.log.join('\n')).to.match(/cloned .* at [0-9a-f]{12}/).and.match(/app answers HTTP \(\d+ ms\)/);
+    expect(job.log.join('\n'))
+      .to.match(/cloned .* at [0-9a-f]{12}/)
+      .and.match(/app answers HTTP \(\d+ ms\)/);
 
     const app = (await gasper.api().get(`/apps/${name}`).expect(200)).body.app;
     expect(app.status).to.equal('running');
@@ -74,21 +80,28 @@ describe('deploy through the API (Docker, Redis, git)', function () {
   it('runs build commands in the runtime image and streams their output into the job log', async () => {
     const name = unique();
     const { job } = await deploy({
-      name, repo: { url: repo.url }, runtime: 'node',
+      name,
+      repo: { url: repo.url },
+      runtime: 'node',
       build: ['echo "built at $(date +%s)" > built.txt', 'echo build-output-line', 'node --version'],
       run: 'node server.js',
     });
     expect(job.state, job.log.join('\n')).to.equal('completed');
     expect(job.log.join('\n')).to.include('$ echo build-output-line').and.include('  build-output-line');
     const app = (await gasper.api().get(`/apps/${name}`).expect(200)).body.app;
-    const built = await fs.readFile(path.join(gasper.stateDir, 'apps', name, 'releases', app.release, 'built.txt'), 'utf8');
+    const built = await fs.readFile(
+      path.join(gasper.stateDir, 'apps', name, 'releases', app.release, 'built.txt'),
+      'utf8',
+    );
     expect(built).to.match(/^built at \d+/);
   });
 
   it('installs dependencies from the npm registry during the build (extra CA bundle mounted)', async () => {
     const name = unique();
     const { job } = await deploy({
-      name, repo: { url: repo.url }, runtime: 'node',
+      name,
+      repo: { url: repo.url },
+      runtime: 'node',
       build: ['npm install --no-audit --no-fund --loglevel=error is-number@7.0.0'],
       run: 'node -e "require(\'is-number\')" && node server.js',
     });
@@ -99,7 +112,10 @@ describe('deploy through the API (Docker, Redis, git)', function () {
   it('fails a deploy whose build fails, with its output, without retrying, and leaves nothing behind', async () => {
     const name = unique();
     const { job } = await deploy({
-      name, repo: { url: repo.url }, runtime: 'node', build: ['echo compiling', 'echo "error: no such module" >&2; exit 3'],
+      name,
+      repo: { url: repo.url },
+      runtime: 'node',
+      build: ['echo compiling', 'echo "error: no such module" >&2; exit 3'],
     });
     expect(job.state).to.equal('failed');
     expect(job.error).to.include('exited with code 3').and.include('error: no such module');
@@ -114,17 +130,20 @@ describe('deploy through the API (Docker, Redis, git)', function () {
     expect((await viaProxy(gasper.proxyPort, host(name))).status).to.equal(404);
   });
 
-  it('fails a deploy whose app exits before answering HTTP, with the app\'s last lines', async () => {
+  it("fails a deploy whose app exits before answering HTTP, with the app's last lines", async () => {
     const name = unique();
     const { job } = await deploy({
-      name, repo: { url: repo.url }, runtime: 'node', run: 'echo "listening soon"; echo "fatal: missing DATABASE_URL" >&2; exit 1',
+      name,
+      repo: { url: repo.url },
+      runtime: 'node',
+      run: 'echo "listening soon"; echo "fatal: missing DATABASE_URL" >&2; exit 1',
     });
     expect(job.state).to.equal('failed');
     expect(job.error).to.include('app exited before answering HTTP').and.include('fatal: missing DATABASE_URL');
     expect(await managedContainers(gasper.nodeId, name)).to.have.length(0);
   });
 
-  it('fails a deploy whose repository cannot be cloned, naming git\'s reason', async () => {
+  it("fails a deploy whose repository cannot be cloned, naming git's reason", async () => {
     const name = unique();
     const { job } = await deploy({ name, repo: { url: `${repo.url}-missing` }, runtime: 'node' });
     expect(job.state).to.equal('failed');
@@ -165,6 +184,9 @@ describe('deploy through the API (Docker, Redis, git)', function () {
 });
 
 async function expectMissing(file: string): Promise<void> {
-  const exists = await fs.stat(file).then(() => true, () => false);
+  const exists = await fs.stat(file).then(
+    () => true,
+    () => false,
+  );
   expect(exists, `${file} should not exist`).to.equal(false);
 }

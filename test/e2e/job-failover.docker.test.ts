@@ -6,7 +6,15 @@ import { containerLabels } from '../../src/core/naming.ts';
 import type { EmbeddedRedisHandle } from '../../src/core/redis.ts';
 import { docker, managedContainers, removeNodeContainers, requireDocker } from '../support/docker.ts';
 import { createGitRepo, helloNodeApp, type GitFixture } from '../support/git-fixture.ts';
-import { eventually, newSecretKey, spawnWorker, startControlPlane, type ClusterEnv, type ControlPlane, type GasperProcess } from '../support/node-processes.ts';
+import {
+  eventually,
+  newSecretKey,
+  spawnWorker,
+  startControlPlane,
+  type ClusterEnv,
+  type ControlPlane,
+  type GasperProcess,
+} from '../support/node-processes.ts';
 import { viaProxy } from '../support/platform.ts';
 import { startTestRedis } from '../support/redis.ts';
 
@@ -29,12 +37,24 @@ describe('jobs of a killed node (Docker, Redis, processes)', function () {
   const workers: (GasperProcess & { stateDir: string })[] = [];
 
   const api = () => control.api();
-  const del = (p: string) => supertest(`http://127.0.0.1:${control.platform.api!.port}`).delete(p).set('authorization', `Bearer ${control.token}`);
+  const del = (p: string) =>
+    supertest(`http://127.0.0.1:${control.platform.api!.port}`)
+      .delete(p)
+      .set('authorization', `Bearer ${control.token}`);
   const job = async (id: string) => (await api().get(`/jobs/${id}`).expect(200)).body.job;
-  const nodeUp = (id: string, after = 0) => eventually(`node ${id} up`, async () => {
-    const nodes = (await api().get('/nodes').expect(200)).body.nodes as { id: string; state: string; startedAt: string }[];
-    return nodes.some((n) => n.id === id && n.state === 'up' && Date.parse(n.startedAt) >= after);
-  }, 60_000);
+  const nodeUp = (id: string, after = 0) =>
+    eventually(
+      `node ${id} up`,
+      async () => {
+        const nodes = (await api().get('/nodes').expect(200)).body.nodes as {
+          id: string;
+          state: string;
+          startedAt: string;
+        }[];
+        return nodes.some((n) => n.id === id && n.state === 'up' && Date.parse(n.startedAt) >= after);
+      },
+      60_000,
+    );
 
   before(async () => {
     await requireDocker();
@@ -60,25 +80,33 @@ describe('jobs of a killed node (Docker, Redis, processes)', function () {
     await nodeUp(nodeB);
     const [moving, deleted] = [`mv-${hex()}`, `rm-${hex()}`];
     for (const name of [moving, deleted]) {
-      const res = await api().post('/apps').send({ name, repo: { url: repo.url }, runtime: 'node', run: 'node server.js' }).expect(202);
+      const res = await api()
+        .post('/apps')
+        .send({ name, repo: { url: repo.url }, runtime: 'node', run: 'node server.js' })
+        .expect(202);
       const done = await control.waitForJob(res.body.job.id);
       expect(done.state, `${done.error}\n${done.log.join('\n')}\n${workerB.output()}`).to.equal('completed');
     }
     // A database on node B too: only B is up, so it is placed there.
     const [db, gone] = [`db-${hex()}`, `gone-${hex()}`];
     for (const name of [db, gone]) {
-      const provisioned = await control.waitForJob((await api().post('/databases').send({ name, engine: 'redis' }).expect(202)).body.job.id);
+      const provisioned = await control.waitForJob(
+        (await api().post('/databases').send({ name, engine: 'redis' }).expect(202)).body.job.id,
+      );
       expect(provisioned.state, `${provisioned.error}\n${provisioned.log.join('\n')}`).to.equal('completed');
     }
     const goneResources = async () => {
       const label = [`io.gasper.database=${gone}`];
       const [containers, volumes, networks] = await Promise.all([
-        docker.listContainers({ all: true, filters: { label } }), docker.listVolumes({ filters: { label } }), docker.listNetworks({ filters: { label } }),
+        docker.listContainers({ all: true, filters: { label } }),
+        docker.listVolumes({ filters: { label } }),
+        docker.listNetworks({ filters: { label } }),
       ]);
       return containers.length + (volumes.Volumes ?? []).length + networks.length;
     };
     expect(await goneResources()).to.equal(3);
-    const appsOnB = async () => (await managedContainers(nodeB)).flatMap((c) => c.Labels[containerLabels.app] ?? []).sort();
+    const appsOnB = async () =>
+      (await managedContainers(nodeB)).flatMap((c) => c.Labels[containerLabels.app] ?? []).sort();
     expect(await appsOnB()).to.deep.equal([deleted, moving].sort());
     const workerA = await spawnWorker(cluster, { id: nodeA });
     workers.push(workerA);
@@ -99,11 +127,17 @@ describe('jobs of a killed node (Docker, Redis, processes)', function () {
     const failoverMs = Date.now() - killed;
     expect(failed.state).to.equal('failed');
     const app = (await api().get(`/apps/${moving}`).expect(200)).body.app;
-    expect(failed.error).to.match(new RegExp(`^node ${nodeB} is down \\(no heartbeat since .*\\); the app was moved to node ${nodeA}: see job ${app.lastJob.id}$`));
+    expect(failed.error).to.match(
+      new RegExp(
+        `^node ${nodeB} is down \\(no heartbeat since .*\\); the app was moved to node ${nodeA}: see job ${app.lastJob.id}$`,
+      ),
+    );
     const redeploy = await control.waitForJob(failed.error!.split('see job ')[1]!);
     expect(redeploy.state, `${redeploy.error}\n${redeploy.log.join('\n')}\n${workerA.output()}`).to.equal('completed');
     expect((await api().get(`/apps/${moving}`).expect(200)).body.app.instances[0].node).to.equal(nodeA);
-    expect((await viaProxy(control.proxyPort, `${moving}.localhost:${control.proxyPort}`)).body).to.equal('failover world\n');
+    expect((await viaProxy(control.proxyPort, `${moving}.localhost:${control.proxyPort}`)).body).to.equal(
+      'failover world\n',
+    );
 
     const removed = await control.waitForJob(deletion, 60_000);
     expect(removed.state).to.equal('completed');
@@ -130,8 +164,16 @@ describe('jobs of a killed node (Docker, Redis, processes)', function () {
     const back = Date.now();
     workers.push(await spawnWorker(cluster, { id: nodeB, stateDir: workerB.stateDir }));
     await nodeUp(nodeB, back - 1000);
-    await eventually(`node ${nodeB} to hold no container of either app`, async () => (await appsOnB()).length === 0, 60_000);
-    await eventually(`node ${nodeB} to hold nothing of the deleted database`, async () => (await goneResources()) === 0, 60_000);
+    await eventually(
+      `node ${nodeB} to hold no container of either app`,
+      async () => (await appsOnB()).length === 0,
+      60_000,
+    );
+    await eventually(
+      `node ${nodeB} to hold nothing of the deleted database`,
+      async () => (await goneResources()) === 0,
+      60_000,
+    );
     // Back: the backup runs there, the database shows its own status again.
     const backedUp = await control.waitForJob(backup, 60_000);
     expect(backedUp.state, `${backedUp.error}\n${backedUp.log.join('\n')}`).to.equal('completed');
@@ -146,8 +188,14 @@ describe('jobs of a killed node (Docker, Redis, processes)', function () {
     expect(reasons).to.deep.include([moving, `app moved to node ${nodeA}`]);
     const databaseRemovals = report.recentDatabaseRemovals as { kind: string; database: string; reason: string }[];
     expect(databaseRemovals.map((r) => [r.kind, r.database, r.reason]).sort()).to.deep.equal(
-      ['container', 'network', 'volume'].map((kind) => [kind, gone, `database ${gone} was deleted while this node was down`]),
+      ['container', 'network', 'volume'].map((kind) => [
+        kind,
+        gone,
+        `database ${gone} was deleted while this node was down`,
+      ]),
     );
-    console.log(`      job failover: restart on the killed node failed ${failoverMs} ms after the kill (node timeout 3000 ms)`);
+    console.log(
+      `      job failover: restart on the killed node failed ${failoverMs} ms after the kill (node timeout 3000 ms)`,
+    );
   });
 });

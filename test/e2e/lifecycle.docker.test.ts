@@ -88,7 +88,11 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
     return own;
   }
   async function deploy(name: string, extra: Record<string, unknown> = {}, from: GitFixture = repo) {
-    const res = await gasper.api().post('/apps').send({ name, repo: { url: from.url }, runtime: 'node', ...extra }).expect(202);
+    const res = await gasper
+      .api()
+      .post('/apps')
+      .send({ name, repo: { url: from.url }, runtime: 'node', ...extra })
+      .expect(202);
     await completed(res);
     return (await gasper.api().get(`/apps/${name}`).expect(200)).body.app;
   }
@@ -152,10 +156,17 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
     await own.commit(lifecycleApp('v2'), 'v2');
     let redeployed!: Promise<JobView>;
     const load = loadThroughProxy({
-      proxyPort: gasper.proxyPort, host: host(name), ratePerSecond: 100, maxMs: 60_000,
+      proxyPort: gasper.proxyPort,
+      host: host(name),
+      ratePerSecond: 100,
+      maxMs: 60_000,
       until: (redeployed = (async () => {
         await new Promise((r) => setTimeout(r, 500));
-        const res = await gasper.api().patch(`/apps/${name}`).send({ env: { GREETING: 'changed' } }).expect(202);
+        const res = await gasper
+          .api()
+          .patch(`/apps/${name}`)
+          .send({ env: { GREETING: 'changed' } })
+          .expect(202);
         expect(res.body.redeploy).to.equal(true);
         expect(res.body.changed).to.deep.equal(['env']);
         const job = await completed(res);
@@ -174,24 +185,37 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
   it('a failed redeploy leaves the old release serving and says why in lastError', async () => {
     const name = unique();
     const first = await deploy(name);
-    const res = await gasper.api().patch(`/apps/${name}`).send({ run: 'echo "cannot start: missing DATABASE_URL" >&2; exit 1' }).expect(202);
+    const res = await gasper
+      .api()
+      .patch(`/apps/${name}`)
+      .send({ run: 'echo "cannot start: missing DATABASE_URL" >&2; exit 1' })
+      .expect(202);
     const job = await gasper.waitForJob(res.body.job.id);
     expect(job.state).to.equal('failed');
     const after = await app(name);
     expect(after).to.include({ status: 'running', release: first.release });
-    expect(after.lastError, after.lastError).to.include('app exited before answering HTTP').and.include('missing DATABASE_URL');
+    expect(after.lastError, after.lastError)
+      .to.include('app exited before answering HTTP')
+      .and.include('missing DATABASE_URL');
     expect(after.instances).to.deep.equal(first.instances);
     expect(await body(name)).to.match(/^v1 /);
     expect(await managedContainers(gasper.nodeId, name)).to.have.length(1);
     const releases = (await gasper.api().get(`/apps/${name}/releases`).expect(200)).body.releases;
-    expect(releases.map((r: { id: string; status: string }) => [r.id, r.status])).to.deep.equal([['r000002', 'failed'], ['r000001', 'active']]);
+    expect(releases.map((r: { id: string; status: string }) => [r.id, r.status])).to.deep.equal([
+      ['r000002', 'failed'],
+      ['r000001', 'active'],
+    ]);
     expect(releases[0]).to.include({ onDisk: false });
   });
 
   it('records no crash when stop, start and restart are sent one right after another, and ends as the last one asked', async () => {
     const name = unique();
     await deploy(name);
-    for (const ops of [['stop', 'start', 'restart'], ['restart', 'stop', 'start'], ['start', 'restart', 'stop']]) {
+    for (const ops of [
+      ['stop', 'start', 'restart'],
+      ['restart', 'stop', 'start'],
+      ['start', 'restart', 'stop'],
+    ]) {
       // Each request answers at once; the jobs overlap (the worker takes them together).
       const jobs = [];
       for (const op of ops) jobs.push(await gasper.api().post(`/apps/${name}/${op}`).expect(202));
@@ -212,14 +236,24 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
   it('lists a deploy replaced by a newer one before it served as cancelled, not failed', async () => {
     const name = unique();
     await deploy(name);
-    const slow = await gasper.api().patch(`/apps/${name}`).send({ build: ['sleep 5'] }).expect(202);
-    await waitFor('the slow build to start', async () => (await gasper.api().get(`/jobs/${slow.body.job.id}`).expect(200)).body.job.progress.step.startsWith('building'));
+    const slow = await gasper
+      .api()
+      .patch(`/apps/${name}`)
+      .send({ build: ['sleep 5'] })
+      .expect(202);
+    await waitFor('the slow build to start', async () =>
+      (await gasper.api().get(`/jobs/${slow.body.job.id}`).expect(200)).body.job.progress.step.startsWith('building'),
+    );
     const newer = await gasper.api().patch(`/apps/${name}`).send({ build: [] }).expect(202);
     const replaced = await gasper.waitForJob(slow.body.job.id);
     expect(replaced.state, replaced.log.join('\n')).to.equal('completed');
     await completed(newer);
     const releases = (await gasper.api().get(`/apps/${name}/releases`).expect(200)).body.releases;
-    expect(releases.map((r: { id: string; status: string }) => [r.id, r.status])).to.deep.equal([['r000003', 'active'], ['r000002', 'cancelled'], ['r000001', 'superseded']]);
+    expect(releases.map((r: { id: string; status: string }) => [r.id, r.status])).to.deep.equal([
+      ['r000003', 'active'],
+      ['r000002', 'cancelled'],
+      ['r000001', 'superseded'],
+    ]);
     expect(releases[1].error).to.be.a('string').and.not.match(/fail/i);
     expect(await app(name)).to.include({ status: 'running', release: 'r000003' });
   });
@@ -233,7 +267,10 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
     expect(await body(name)).to.match(/^v2 /);
 
     const listed = (await gasper.api().get(`/apps/${name}/releases`).expect(200)).body.releases;
-    expect(listed.map((r: { id: string; status: string }) => [r.id, r.status])).to.deep.equal([['r000002', 'active'], ['r000001', 'superseded']]);
+    expect(listed.map((r: { id: string; status: string }) => [r.id, r.status])).to.deep.equal([
+      ['r000002', 'active'],
+      ['r000001', 'superseded'],
+    ]);
     expect(listed[0]).to.include({ commit: v2, current: true, onDisk: true });
     expect(listed[1].commit).to.equal(first.commit);
     expect(listed[0].config.env).to.deep.equal({ SECRET_TOKEN: '••••••' });
@@ -251,7 +288,10 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
     expect(rolled).to.include({ release: 'r000001', commit: first.commit, status: 'running' });
     expect(await body(name)).to.match(/^v1 /);
     const after = (await gasper.api().get(`/apps/${name}/releases`).expect(200)).body.releases;
-    expect(after.map((r: { id: string; status: string }) => [r.id, r.status])).to.deep.equal([['r000002', 'superseded'], ['r000001', 'active']]);
+    expect(after.map((r: { id: string; status: string }) => [r.id, r.status])).to.deep.equal([
+      ['r000002', 'superseded'],
+      ['r000001', 'active'],
+    ]);
 
     // Named rollback forward again; then a third release prunes the oldest directory (GASPER_KEEP_RELEASES=2).
     await completed(await gasper.api().post(`/apps/${name}/rollback`).send({ release: 'r000002' }).expect(202));
@@ -281,21 +321,32 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
     expect(reported.lastError).to.include('64 MiB');
     for (let i = 0; i < 20; i++) expect(await body(neighbour)).to.match(/^v1 /);
     // Restarted after the backoff, it serves again.
-    await waitFor('the restarted instance', async () => (await app(hog)).instances.length === 1 && (await body(hog)).startsWith('v1 '));
+    await waitFor(
+      'the restarted instance',
+      async () => (await app(hog)).instances.length === 1 && (await body(hog)).startsWith('v1 '),
+    );
   });
 
   it('ends a crash-looping app as crashed, with its last output lines', async () => {
     const name = unique();
     await deploy(name, { env: { CRASH_AFTER_ANSWER: '1' } });
-    const crashed = await waitFor('status crashed', async () => {
-      const a = await app(name);
-      return a.status === 'crashed' && a;
-    }, 90_000);
+    const crashed = await waitFor(
+      'status crashed',
+      async () => {
+        const a = await app(name);
+        return a.status === 'crashed' && a;
+      },
+      90_000,
+    );
     expect(crashed.lastError).to.include('crash loop').and.include('exited with code 3').and.include('bye from crashy');
     expect(crashed.instances).to.deep.equal([]);
     expect((await viaProxy(gasper.proxyPort, host(name))).status).to.equal(503);
     // An operator fixes the config: the PATCH redeploys and the app runs again.
-    const fixed = await gasper.api().patch(`/apps/${name}`).send({ env: { CRASH_AFTER_ANSWER: null } }).expect(202);
+    const fixed = await gasper
+      .api()
+      .patch(`/apps/${name}`)
+      .send({ env: { CRASH_AFTER_ANSWER: null } })
+      .expect(202);
     await completed(fixed);
     expect((await app(name)).status).to.equal('running');
   });
@@ -314,10 +365,17 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
     expect(failed).to.equal(0);
     await waitFor('the killed instance back', async () => {
       const a = await app(name);
-      return a.instances.length === 2 && a.instances.some((i: { container: string }) => i.container === deployed.instances[0].container);
+      return (
+        a.instances.length === 2 &&
+        a.instances.some((i: { container: string }) => i.container === deployed.instances[0].container)
+      );
     });
     // A health check path that fails makes the instance unhealthy: it is restarted (and fails again: crash loop).
-    const patched = await gasper.api().patch(`/apps/${name}`).send({ healthCheck: { path: '/missing' } }).expect(200);
+    const patched = await gasper
+      .api()
+      .patch(`/apps/${name}`)
+      .send({ healthCheck: { path: '/missing' } })
+      .expect(200);
     expect(patched.body).to.include({ redeploy: false });
     expect(patched.body.app.scale.healthCheck).to.deep.equal({ path: '/missing' });
     const unhealthy = await waitFor('an unhealthy report', async () => {
@@ -327,12 +385,15 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
     expect(unhealthy.lastError).to.include('GET /missing');
   });
 
-  it('watches instances quietly after the deploy: no probe in the app\'s logs over several intervals, and an instance that stops listening is restarted', async () => {
+  it("watches instances quietly after the deploy: no probe in the app's logs over several intervals, and an instance that stops listening is restarted", async () => {
     const name = unique();
     const own = await createGitRepo(loggingApp());
     repos.push(own);
     await deploy(name, {}, own);
-    const lines = async (query = '') => ((await gasper.api().get(`/apps/${name}/logs?tail=1000${query}`).expect(200)).body.lines as { text: string }[]).map((l) => l.text);
+    const lines = async (query = '') =>
+      (
+        (await gasper.api().get(`/apps/${name}/logs?tail=1000${query}`).expect(200)).body.lines as { text: string }[]
+      ).map((l) => l.text);
     /** A visitor's request, then its line in the logs: what the app printed before it has been collected. */
     const mark = async (tag: string) => {
       expect((await viaProxy(gasper.proxyPort, host(name), `/${tag}`)).status).to.equal(200);
@@ -348,8 +409,14 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
     await new Promise((r) => setTimeout(r, 5000));
     await mark('second');
     const all = await lines('&probes=1');
-    expect(all.filter((l) => l.startsWith('GET / ')), all.join('\n')).to.deep.equal(deployProbes);
-    expect(all.filter((l) => l.startsWith('GET') && !l.startsWith('GET / '))).to.deep.equal(['GET /first undefined', 'GET /second undefined']);
+    expect(
+      all.filter((l) => l.startsWith('GET / ')),
+      all.join('\n'),
+    ).to.deep.equal(deployProbes);
+    expect(all.filter((l) => l.startsWith('GET') && !l.startsWith('GET / '))).to.deep.equal([
+      'GET /first undefined',
+      'GET /second undefined',
+    ]);
 
     // It stops listening (the process stays): the quiet check finds it, and the restart serves again.
     const container = (await app(name)).instances[0].container as string;
@@ -359,7 +426,12 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
       return /health checks/.test(a.lastError ?? '') && a;
     });
     expect(unhealthy.lastError).to.include(`instance ${container} failed 3 health checks in a row`);
-    await waitFor('the instance back in the proxy', async () => (await app(name)).instances.length === 1 && (await viaProxy(gasper.proxyPort, host(name), '/again')).status === 200);
+    await waitFor(
+      'the instance back in the proxy',
+      async () =>
+        (await app(name)).instances.length === 1 &&
+        (await viaProxy(gasper.proxyPort, host(name), '/again')).status === 200,
+    );
   });
 
   it('creates again an instance whose container was removed by hand, and serves from it', async () => {

@@ -29,7 +29,11 @@ describe('network isolation between apps (Docker)', function () {
   });
 
   async function deploy(name: string): Promise<Docker.ContainerInspectInfo> {
-    const res = await gasper.api().post('/apps').send({ name, repo: { url: repo.url }, runtime: 'node', run: 'node server.js' }).expect(202);
+    const res = await gasper
+      .api()
+      .post('/apps')
+      .send({ name, repo: { url: repo.url }, runtime: 'node', run: 'node server.js' })
+      .expect(202);
     const job = await gasper.waitForJob(res.body.job.id);
     expect(job.state, `${job.error}\n${job.log.join('\n')}`).to.equal('completed');
     const [container] = await managedContainers(gasper.nodeId, name);
@@ -40,7 +44,9 @@ describe('network isolation between apps (Docker)', function () {
     const suffix = crypto.randomBytes(3).toString('hex');
     const a = await deploy(`iso-a-${suffix}`);
     const b = await deploy(`iso-b-${suffix}`);
-    const addresses = Object.values(a.NetworkSettings.Networks).map((n) => n.IPAddress).filter(Boolean);
+    const addresses = Object.values(a.NetworkSettings.Networks)
+      .map((n) => n.IPAddress)
+      .filter(Boolean);
     expect(addresses, 'app A has a container address').to.not.be.empty;
     const port = Number(Object.keys(a.Config.ExposedPorts ?? {})[0]!.split('/')[0]);
 
@@ -83,7 +89,11 @@ describe("the host's services from inside an app container (Docker, iptables)", 
   before(async () => {
     await requireDocker();
     repo = await createGitRepo(helloNodeApp('hello'));
-    gasper = await startTestPlatform({ GASPER_API_HOST: '0.0.0.0', GASPER_SSH_HOST: '0.0.0.0', GASPER_DNS_HOST: '0.0.0.0' });
+    gasper = await startTestPlatform({
+      GASPER_API_HOST: '0.0.0.0',
+      GASPER_SSH_HOST: '0.0.0.0',
+      GASPER_DNS_HOST: '0.0.0.0',
+    });
   });
   after(async () => {
     await gasper?.close();
@@ -92,22 +102,38 @@ describe("the host's services from inside an app container (Docker, iptables)", 
 
   it('the API, SSH and DNS ports on the gateway addresses are not reachable, also while the worker is stopped and the app runs', async () => {
     const name = `fw-${crypto.randomBytes(3).toString('hex')}`;
-    const res = await gasper!.api().post('/apps').send({ name, repo: { url: repo.url }, runtime: 'node', run: 'node server.js' }).expect(202);
+    const res = await gasper!
+      .api()
+      .post('/apps')
+      .send({ name, repo: { url: repo.url }, runtime: 'node', run: 'node server.js' })
+      .expect(202);
     const job = await gasper!.waitForJob(res.body.job.id);
     expect(job.state, `${job.error}\n${job.log.join('\n')}`).to.equal('completed');
     const [container] = await managedContainers(gasper!.nodeId, name);
     const info = await docker.getContainer(container!.Id).inspect();
     // The app network's gateway, and Docker's default bridge's (the host too), as Docker reports it.
     // (Some daemons report only the subnet: the gateway is then its first address.)
-    const bridgeConfig = (await docker.getNetwork('bridge').inspect()).IPAM?.Config?.[0] as { Gateway?: string; Subnet?: string } | undefined;
+    const bridgeConfig = (await docker.getNetwork('bridge').inspect()).IPAM?.Config?.[0] as
+      | { Gateway?: string; Subnet?: string }
+      | undefined;
     const bridgeRange = cidrRange(bridgeConfig?.Subnet ?? '');
     const defaultBridge = bridgeConfig?.Gateway ?? (bridgeRange ? ipv4String(bridgeRange[0] + 1) : undefined);
-    const gateways = [...new Set([...Object.values(info.NetworkSettings.Networks).map((n) => n.Gateway), defaultBridge].filter((g): g is string => Boolean(g)))];
+    const gateways = [
+      ...new Set(
+        [...Object.values(info.NetworkSettings.Networks).map((n) => n.Gateway), defaultBridge].filter(
+          (g): g is string => Boolean(g),
+        ),
+      ),
+    ];
     expect(gateways, 'two gateway addresses to try').to.have.length(2);
     const apiPort = Number(new URL(gasper!.apiUrl).port);
     const outcomes: string[] = [];
     for (const gateway of gateways) {
-      for (const [service, port] of [['API', apiPort], ['SSH', gasper!.sshPort], ['DNS', gasper!.platform.dns!.port]] as const) {
+      for (const [service, port] of [
+        ['API', apiPort],
+        ['SSH', gasper!.sshPort],
+        ['DNS', gasper!.platform.dns!.port],
+      ] as const) {
         const outcome = await tryConnect(container!.Id, gateway, port);
         outcomes.push(`${service} ${gateway}:${port} ${outcome}`);
         expect(outcome, `${service} at ${gateway}:${port} from inside the app`).to.not.equal('connected');
@@ -122,10 +148,13 @@ describe("the host's services from inside an app container (Docker, iptables)", 
     const chains = [...new Set([...rules.matchAll(/-N (GSP-[0-9a-f]{8}-[0-9a-f]{6}-[IF])/g)].map((m) => m[1]!))];
     const installation = info.Config.Labels['io.gasper.installation'];
     const mine = chains.filter((c) => c.startsWith(`GSP-${installation}-`));
-    expect(mine, 'this worker\'s input and forward chains').to.have.length(2);
+    expect(mine, "this worker's input and forward chains").to.have.length(2);
     // The app still runs when its worker stops (as during an upgrade): the rules stay with it.
     await gasper!.platform.close();
-    expect(await tryConnect(container!.Id, gateways[0]!, apiPort), 'the API from inside the app, worker stopped').to.not.equal('connected');
+    expect(
+      await tryConnect(container!.Id, gateways[0]!, apiPort),
+      'the API from inside the app, worker stopped',
+    ).to.not.equal('connected');
     const kept = await run('iptables', ['-S']);
     for (const chain of mine) expect(kept, `${chain} kept while the app runs`).to.include(`-N ${chain}`);
     // The test's cleanup removes the containers, then the rules a worker would remove at its next stop.

@@ -17,7 +17,14 @@ http.createServer((req, res) => {
 `,
 };
 
-interface Line { id: string; instance: string; release: string; stream: string; timestamp: string; text: string }
+interface Line {
+  id: string;
+  instance: string;
+  release: string;
+  stream: string;
+  timestamp: string;
+  text: string;
+}
 
 const metricsToken = `metrics-${crypto.randomBytes(12).toString('hex')}`;
 
@@ -39,9 +46,17 @@ describe('logs and metrics through the API (Docker, Redis, git)', function () {
     gasper = await startTestPlatform({ GASPER_METRICS_INTERVAL_MS: '500', GASPER_METRICS_TOKEN: metricsToken });
     redis = new Redis(gasper.platform.redisUrl);
     repo = await createGitRepo(chattyApp);
-    const res = await gasper.api().post('/apps').send({
-      name, repo: { url: repo.url }, runtime: 'node', build: ['echo build-says-hi'], run: 'node server.js',
-    }).expect(202);
+    const res = await gasper
+      .api()
+      .post('/apps')
+      .send({
+        name,
+        repo: { url: repo.url },
+        runtime: 'node',
+        build: ['echo build-says-hi'],
+        run: 'node server.js',
+      })
+      .expect(202);
     const job = await gasper.waitForJob(res.body.job.id);
     expect(job.state, job.log.join('\n')).to.equal('completed');
   });
@@ -61,12 +76,15 @@ describe('logs and metrics through the API (Docker, Redis, git)', function () {
     }
   }
 
-  const tail = async (n: number): Promise<Line[]> => (await gasper.api().get(`/apps/${name}/logs?tail=${n}`).expect(200)).body.lines;
-  const followers = async () => (await redis.client('LIST') as string).split('\n').filter((l) => l.includes('name=gasper-log-follow')).length;
+  const tail = async (n: number): Promise<Line[]> =>
+    (await gasper.api().get(`/apps/${name}/logs?tail=${n}`).expect(200)).body.lines;
+  const followers = async () =>
+    ((await redis.client('LIST')) as string).split('\n').filter((l) => l.includes('name=gasper-log-follow')).length;
 
   it('returns the last N lines with instance, stream and timestamp', async () => {
     const started = Date.now();
-    for (const path of ['/one', '/two', '/err-three']) expect((await viaProxy(gasper.proxyPort, host(), path)).status).to.equal(200);
+    for (const path of ['/one', '/two', '/err-three'])
+      expect((await viaProxy(gasper.proxyPort, host(), path)).status).to.equal(200);
     const lines = await until('the third line', async () => {
       const got = await tail(2);
       return got.at(-1)?.text === 'oops /err-three' ? got : undefined;
@@ -98,8 +116,12 @@ describe('logs and metrics through the API (Docker, Redis, git)', function () {
     const marker = `/after-${crypto.randomBytes(4).toString('hex')}`;
     const events: Line[] = [];
     let buffered = '';
-    const req = http.get(`${gasper.apiUrl}/apps/${name}/logs?follow=1&tail=0`, { headers: { authorization: `Bearer ${gasper.token}` } });
-    const res = await new Promise<http.IncomingMessage>((resolve, reject) => req.once('response', resolve).once('error', reject));
+    const req = http.get(`${gasper.apiUrl}/apps/${name}/logs?follow=1&tail=0`, {
+      headers: { authorization: `Bearer ${gasper.token}` },
+    });
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) =>
+      req.once('response', resolve).once('error', reject),
+    );
     expect(res.statusCode).to.equal(200);
     expect(res.headers['content-type']).to.match(/^text\/event-stream/);
     res.setEncoding('utf8');
@@ -130,13 +152,19 @@ describe('logs and metrics through the API (Docker, Redis, git)', function () {
     expect(seen.stream).to.equal('stdout');
 
     req.destroy();
-    await until('the follow connection to close', async () => ((await followers()) === baseline ? true : undefined), 5000);
+    await until(
+      'the follow connection to close',
+      async () => ((await followers()) === baseline ? true : undefined),
+      5000,
+    );
   });
 
   it('resumes a follow after Last-Event-ID without repeating lines', async () => {
     const [last] = await tail(1);
     await viaProxy(gasper.proxyPort, host(), '/resumed');
-    const text = await until('the resumed line', async () => ((await tail(1))[0]?.text === 'request /resumed' ? true : undefined));
+    const text = await until('the resumed line', async () =>
+      (await tail(1))[0]?.text === 'request /resumed' ? true : undefined,
+    );
     expect(text).to.equal(true);
     const req = http.get(`${gasper.apiUrl}/apps/${name}/logs?follow=1`, {
       headers: { authorization: `Bearer ${gasper.token}`, 'last-event-id': last!.id },
@@ -147,7 +175,12 @@ describe('logs and metrics through the API (Docker, Redis, git)', function () {
     res.on('data', (c: string) => (body += c));
     await until('the first event', async () => (body.includes('\n\n') ? true : undefined), 5000);
     req.destroy();
-    const first = JSON.parse(body.split('\n').find((l) => l.startsWith('data: '))!.slice(6)) as Line;
+    const first = JSON.parse(
+      body
+        .split('\n')
+        .find((l) => l.startsWith('data: '))!
+        .slice(6),
+    ) as Line;
     expect(first.text).to.equal('request /resumed');
   });
 
@@ -203,7 +236,7 @@ describe('logs and metrics through the API (Docker, Redis, git)', function () {
     await supertestGet('/apps', metricsToken).expect(401);
   });
 
-  it('deletes the app\'s logs and samples with it', async () => {
+  it("deletes the app's logs and samples with it", async () => {
     expect(await redis.exists(`gasper:app:${name}:logs`, `gasper:app:${name}:metrics`)).to.equal(2);
     const res = await gasper.api().delete(`/apps/${name}`).expect(202);
     expect((await gasper.waitForJob(res.body.job.id)).state).to.equal('completed');
@@ -225,7 +258,8 @@ describe('logs and metrics through the API (Docker, Redis, git)', function () {
  */
 function parsePrometheus(text: string): Map<string, number> {
   const samples = new Map<string, number>();
-  const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.e+-]+|NaN|\+Inf|-Inf)$/;
+  const sample =
+    /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.e+-]+|NaN|\+Inf|-Inf)$/;
   for (const line of text.split('\n')) {
     if (line === '') continue;
     if (line.startsWith('#')) {

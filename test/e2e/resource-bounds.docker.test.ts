@@ -59,14 +59,20 @@ http.createServer((req, res) => {
       'cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max 2>/dev/null | sed "s/^/pids=/"',
     ].join('; ');
     const job = await deploy({
-      name, repo: { url: repo.url }, runtime: 'node',
+      name,
+      repo: { url: repo.url },
+      runtime: 'node',
       // 256 MiB and no more: without a limit the build passes (and a shared test machine survives).
       build: [probe, 'node -e "const a=[];for(let i=0;i<256;i++)a.push(Buffer.alloc(1<<20,1))"', 'echo never-reached'],
     });
     expect(job.state).to.equal('failed');
     const log = job.log.join('\n');
-    expect(log).to.include(`memory=${64 * 1024 * 1024}`).and.include('pids=200');
-    expect(job.error).to.include('the build ran out of memory (limit 64 MiB, GASPER_BUILD_MEMORY_MB)').and.include('build command 2');
+    expect(log)
+      .to.include(`memory=${64 * 1024 * 1024}`)
+      .and.include('pids=200');
+    expect(job.error)
+      .to.include('the build ran out of memory (limit 64 MiB, GASPER_BUILD_MEMORY_MB)')
+      .and.include('build command 2');
     expect(log).to.not.include('  never-reached');
     const attempts = (await gasper.api().get(`/jobs/${job.id}`).expect(200)).body.job.attempts;
     expect(attempts.made).to.equal(1);
@@ -83,14 +89,18 @@ http.createServer((req, res) => {
     expect(job.state, job.log.join('\n')).to.equal('completed');
     const [container] = await managedContainers(gasper.nodeId, name);
     const exec = await docker.getContainer(container!.Id).exec({
-      Cmd: ['sh', '-c', 'dd if=/dev/zero of=/tmp/fill bs=1M count=20 2>&1; echo status=$?'], AttachStdout: true, AttachStderr: true,
+      Cmd: ['sh', '-c', 'dd if=/dev/zero of=/tmp/fill bs=1M count=20 2>&1; echo status=$?'],
+      AttachStdout: true,
+      AttachStderr: true,
     });
     const stream = await exec.start({ hijack: true, stdin: false });
     const chunks: Buffer[] = [];
     stream.on('data', (c: Buffer) => chunks.push(c));
     await new Promise((resolve) => stream.on('end', resolve));
     const out = Buffer.concat(chunks).toString('utf8');
-    expect(out).to.include('No space left on device').and.match(/status=[1-9]/);
+    expect(out)
+      .to.include('No space left on device')
+      .and.match(/status=[1-9]/);
     expect((await viaProxy(gasper.proxyPort, host(name))).status).to.equal(200);
   });
 
@@ -109,7 +119,11 @@ http.createServer((req, res) => {
     const neighbour = unique();
     const intoApp = unique();
     const intoRoot = unique();
-    for (const [name, url] of [[neighbour, repo.url], [intoApp, hogRepo.url], [intoRoot, hogRepo.url]] as const) {
+    for (const [name, url] of [
+      [neighbour, repo.url],
+      [intoApp, hogRepo.url],
+      [intoRoot, hogRepo.url],
+    ] as const) {
       const job = await deploy({ name, repo: { url }, runtime: 'node', run: 'node server.js' });
       expect(job.state, job.log.join('\n')).to.equal('completed');
     }
@@ -118,10 +132,17 @@ http.createServer((req, res) => {
     for (const name of [neighbour, intoApp, intoRoot]) expect((await appView(name)).status).to.equal('running');
 
     const started = Date.now();
-    expect((await viaProxy(gasper.proxyPort, host(intoApp), '/fill?into=/app/fill')).body).to.equal('hog filled /app/fill\n');
-    expect((await viaProxy(gasper.proxyPort, host(intoRoot), '/fill?into=/home/app/fill')).body).to.equal('hog filled /home/app/fill\n');
+    expect((await viaProxy(gasper.proxyPort, host(intoApp), '/fill?into=/app/fill')).body).to.equal(
+      'hog filled /app/fill\n',
+    );
+    expect((await viaProxy(gasper.proxyPort, host(intoRoot), '/fill?into=/home/app/fill')).body).to.equal(
+      'hog filled /home/app/fill\n',
+    );
     let served = 0;
-    for (const [name, where] of [[intoApp, 'release directory 3'], [intoRoot, 'container layers 3']] as const) {
+    for (const [name, where] of [
+      [intoApp, 'release directory 3'],
+      [intoRoot, 'container layers 3'],
+    ] as const) {
       const crashed = await waitFor(`${name} stopped`, async () => {
         expect((await viaProxy(gasper.proxyPort, host(neighbour))).status).to.equal(200);
         served++;
@@ -131,27 +152,37 @@ http.createServer((req, res) => {
       expect(crashed.lastError).to.include('over the limit of 20 MiB (GASPER_APP_DISK_MB)').and.include(where);
       expect(crashed.instances).to.deep.equal([]);
       // Stopped with SIGTERM and the stop timeout: the document says so first.
-      await waitFor(`${name}'s container stopped`, async () => (await managedContainers(gasper.nodeId, name))[0]?.State === 'exited', 30_000);
+      await waitFor(
+        `${name}'s container stopped`,
+        async () => (await managedContainers(gasper.nodeId, name))[0]?.State === 'exited',
+        30_000,
+      );
       expect((await viaProxy(gasper.proxyPort, host(name))).status).to.equal(503);
       console.log(`      ${name} after ${Date.now() - started} ms: ${crashed.lastError}`);
     }
     const neighbourApp = await appView(neighbour);
     expect(neighbourApp.status).to.equal('running');
     expect(neighbourApp.lastError ?? null).to.equal(null);
-    for (let i = 0; i < 10; i++) expect((await viaProxy(gasper.proxyPort, host(neighbour))).body).to.equal('hello world\n');
+    for (let i = 0; i < 10; i++)
+      expect((await viaProxy(gasper.proxyPort, host(neighbour))).body).to.equal('hello world\n');
     console.log(`      neighbour answered ${served + 10} requests with 200 meanwhile`);
   });
 
   it('fails a build that writes past the disk limit, with the reason in the job log, without a retry', async () => {
     const name = unique();
     const job = await deploy({
-      name, repo: { url: repo.url }, runtime: 'node',
+      name,
+      repo: { url: repo.url },
+      runtime: 'node',
       // /tmp of a build is on its writable layer; the sleep stands for a long build.
       build: ['dd if=/dev/zero of=/tmp/fill bs=1M count=30 2>/dev/null', 'sleep 60', 'echo never-reached'],
     });
     expect(job.state).to.equal('failed');
     // The watchdog may catch dd mid-way: any figure over the limit.
-    const used = /^the build used (\d+(?:\.\d)?) MiB of disk on node .*over the limit of 20 MiB \(GASPER_APP_DISK_MB\); it was stopped/.exec(job.error ?? '');
+    const used =
+      /^the build used (\d+(?:\.\d)?) MiB of disk on node .*over the limit of 20 MiB \(GASPER_APP_DISK_MB\); it was stopped/.exec(
+        job.error ?? '',
+      );
     expect(used, job.error ?? '').to.not.equal(null);
     expect(Number(used![1])).to.be.above(20);
     expect(job.log.join('\n')).to.include('failed: the build used').and.not.include('  never-reached');

@@ -36,7 +36,11 @@ describe('runtimes and conventions: sample apps with no build or run (Docker, Re
     const repo = await createGitRepo(files);
     repos.push(repo);
     const name = unique(runtime);
-    const res = await gasper.api().post('/apps').send({ name, repo: { url: repo.url }, runtime }).expect(202);
+    const res = await gasper
+      .api()
+      .post('/apps')
+      .send({ name, repo: { url: repo.url }, runtime })
+      .expect(202);
     const job = await gasper.waitForJob(res.body.job.id, 540_000);
     return { name, job, log: job.log.join('\n') };
   }
@@ -50,14 +54,24 @@ describe('runtimes and conventions: sample apps with no build or run (Docker, Re
 
   it('node: npm ci from package-lock.json (a dependency from the npm registry), then npm start', async () => {
     const { name, job, log } = await deploy('node', {
-      'package.json': JSON.stringify({ name: 'sample', version: '1.0.0', scripts: { start: 'node server.js' }, dependencies: { 'is-number': '7.0.0' } }),
+      'package.json': JSON.stringify({
+        name: 'sample',
+        version: '1.0.0',
+        scripts: { start: 'node server.js' },
+        dependencies: { 'is-number': '7.0.0' },
+      }),
       'package-lock.json': JSON.stringify({
-        name: 'sample', version: '1.0.0', lockfileVersion: 3, requires: true,
+        name: 'sample',
+        version: '1.0.0',
+        lockfileVersion: 3,
+        requires: true,
         packages: {
           '': { name: 'sample', version: '1.0.0', dependencies: { 'is-number': '7.0.0' } },
           'node_modules/is-number': {
-            version: '7.0.0', resolved: 'https://registry.npmjs.org/is-number/-/is-number-7.0.0.tgz',
-            integrity: 'sha512-41Cifkg6e8TylSpdtTpeLVMqvSBEVzTttHvERD741+pnZ8ANv0004MRL43QKPDlK9cGvNp6NZWZUBlbGXYxxng==',
+            version: '7.0.0',
+            resolved: 'https://registry.npmjs.org/is-number/-/is-number-7.0.0.tgz',
+            integrity:
+              'sha512-41Cifkg6e8TylSpdtTpeLVMqvSBEVzTttHvERD741+pnZ8ANv0004MRL43QKPDlK9cGvNp6NZWZUBlbGXYxxng==',
             engines: { node: '>=0.12.0' },
           },
         },
@@ -111,13 +125,22 @@ HTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
   it('php: composer install (autoloader), then the built-in server with public/ as the document root', async () => {
     const { name, job, log } = await deploy('php', {
       // Packagist is not reachable from these machines: the sample needs only composer's autoloader.
-      'composer.json': JSON.stringify({ name: 'gasper/sample', require: { php: '>=8.1' }, autoload: { 'psr-4': { 'App\\': 'src/' } }, repositories: [{ 'packagist.org': false }] }),
-      'src/Greeter.php': '<?php\nnamespace App;\nclass Greeter { public static function greet(string $q): string { return "php " . PHP_MAJOR_VERSION . " " . $q; } }\n',
-      'public/index.php': '<?php\nrequire __DIR__ . "/../vendor/autoload.php";\necho \\App\\Greeter::greet($_GET["q"] ?? "") . "\\n";\n',
+      'composer.json': JSON.stringify({
+        name: 'gasper/sample',
+        require: { php: '>=8.1' },
+        autoload: { 'psr-4': { 'App\\': 'src/' } },
+        repositories: [{ 'packagist.org': false }],
+      }),
+      'src/Greeter.php':
+        '<?php\nnamespace App;\nclass Greeter { public static function greet(string $q): string { return "php " . PHP_MAJOR_VERSION . " " . $q; } }\n',
+      'public/index.php':
+        '<?php\nrequire __DIR__ . "/../vendor/autoload.php";\necho \\App\\Greeter::greet($_GET["q"] ?? "") . "\\n";\n',
       'secrets.txt': 'not served\n',
     });
     expect(job.state, log).to.equal('completed');
-    expect(log).to.include('build: composer install --no-dev --no-interaction --no-progress --prefer-dist --optimize-autoloader (composer.json)');
+    expect(log).to.include(
+      'build: composer install --no-dev --no-interaction --no-progress --prefer-dist --optimize-autoloader (composer.json)',
+    );
     expect(log).to.include('run: php -S "0.0.0.0:$PORT" -t public');
     const reply = await get(name, '/?q=ok');
     expect(reply.status).to.equal(200);
@@ -125,9 +148,10 @@ HTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
     expect((await get(name, '/secrets.txt')).status).to.equal(404);
   });
 
-  it('ruby: config.ru run by rackup (Debian\'s rack and webrick)', async () => {
+  it("ruby: config.ru run by rackup (Debian's rack and webrick)", async () => {
     const { name, job, log } = await deploy('ruby', {
-      'config.ru': 'run ->(env) { [200, { "content-type" => "text/plain" }, ["ruby #{RUBY_VERSION.split(".").first} #{env["PATH_INFO"]}\\n"]] }\n',
+      'config.ru':
+        'run ->(env) { [200, { "content-type" => "text/plain" }, ["ruby #{RUBY_VERSION.split(".").first} #{env["PATH_INFO"]}\\n"]] }\n',
     });
     expect(job.state, log).to.equal('completed');
     expect(log).to.include('run: rackup -p "$PORT" -o 0.0.0.0 (config.ru found)');
@@ -191,7 +215,20 @@ func main() {
     const redirect = await get(name, '/about');
     expect(redirect.status).to.equal(301);
     expect(redirect.headers.location).to.equal('/about/');
-    const statuses = await statusesOf(name, ['/.env', '/%2eenv', '/sub/../.env', '/.well-known/x', '/package.json', '/app.json', '/Procfile', '/Gemfile.lock', '/yarn.lock', '/requirements.txt', '/sub/package.json', '/.git/config']);
+    const statuses = await statusesOf(name, [
+      '/.env',
+      '/%2eenv',
+      '/sub/../.env',
+      '/.well-known/x',
+      '/package.json',
+      '/app.json',
+      '/Procfile',
+      '/Gemfile.lock',
+      '/yarn.lock',
+      '/requirements.txt',
+      '/sub/package.json',
+      '/.git/config',
+    ]);
     expect(Object.entries(statuses).filter(([, status]) => status !== 404)).to.deep.equal([]);
   });
 
@@ -209,10 +246,22 @@ func main() {
     const reply = await get(name);
     expect(reply.status).to.equal(200);
     expect(reply.body).to.equal('<h1>dist</h1>\n');
-    const statuses = await statusesOf(name, ['/.env', '/package.json', '/dist/index.html', '/build/index.html', '/../.env', '/%2e%2e/.env']);
+    const statuses = await statusesOf(name, [
+      '/.env',
+      '/package.json',
+      '/dist/index.html',
+      '/build/index.html',
+      '/../.env',
+      '/%2e%2e/.env',
+    ]);
     // A path above the document root is a bad request to nginx.
     expect(statuses).to.deep.equal({
-      '/.env': 404, '/package.json': 404, '/dist/index.html': 404, '/build/index.html': 404, '/../.env': 400, '/%2e%2e/.env': 400,
+      '/.env': 404,
+      '/package.json': 404,
+      '/dist/index.html': 404,
+      '/build/index.html': 404,
+      '/../.env': 400,
+      '/%2e%2e/.env': 400,
     });
   });
 
@@ -221,10 +270,22 @@ func main() {
     expect(job.state, log).to.equal('completed');
     const outcomes: Record<string, number> = {};
     for (let i = 0; i < 50; i++) {
-      const { stdout } = await curl('-sS', '-I', '-m', '10', '-w', '%{http_code}', '-H', `Host: ${name}.localhost:${gasper.proxyPort}`, `http://127.0.0.1:${gasper.proxyPort}/`).catch(
-        (err: { stdout?: string; code?: number }) => ({ stdout: `curl exit ${err.code}: ${err.stdout ?? ''}` }),
-      );
-      const complete = /^HTTP\/1\.1 200 OK\r\n/.test(stdout) && /\r\ncontent-length: 16\r\n/i.test(stdout) && /\r\ncontent-type: text\/html/i.test(stdout) && stdout.endsWith('\r\n\r\n200');
+      const { stdout } = await curl(
+        '-sS',
+        '-I',
+        '-m',
+        '10',
+        '-w',
+        '%{http_code}',
+        '-H',
+        `Host: ${name}.localhost:${gasper.proxyPort}`,
+        `http://127.0.0.1:${gasper.proxyPort}/`,
+      ).catch((err: { stdout?: string; code?: number }) => ({ stdout: `curl exit ${err.code}: ${err.stdout ?? ''}` }));
+      const complete =
+        /^HTTP\/1\.1 200 OK\r\n/.test(stdout) &&
+        /\r\ncontent-length: 16\r\n/i.test(stdout) &&
+        /\r\ncontent-type: text\/html/i.test(stdout) &&
+        stdout.endsWith('\r\n\r\n200');
       const key = complete ? '200 with its headers' : JSON.stringify(stdout.slice(-80));
       outcomes[key] = (outcomes[key] ?? 0) + 1;
     }

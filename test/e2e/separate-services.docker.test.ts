@@ -44,12 +44,19 @@ describe('services as separate processes (Docker, Redis, processes)', function (
     return { status: res.status, body: (await res.json().catch(() => undefined)) as Record<string, any> };
   };
   const waitForJob = (id: string) =>
-    eventually(`job ${id} to finish`, async () => {
-      const { body } = await call('GET', `/jobs/${id}`);
-      const job = body.job as JobView;
-      return job.state === 'completed' || job.state === 'failed' ? job : undefined;
-    }, 180_000);
-  const outputs = () => Object.entries(procs).map(([name, p]) => `--- ${name}:\n${p.output()}`).join('\n');
+    eventually(
+      `job ${id} to finish`,
+      async () => {
+        const { body } = await call('GET', `/jobs/${id}`);
+        const job = body.job as JobView;
+        return job.state === 'completed' || job.state === 'failed' ? job : undefined;
+      },
+      180_000,
+    );
+  const outputs = () =>
+    Object.entries(procs)
+      .map(([name, p]) => `--- ${name}:\n${p.output()}`)
+      .join('\n');
 
   before(async function () {
     this.timeout(120_000);
@@ -58,29 +65,62 @@ describe('services as separate processes (Docker, Redis, processes)', function (
     redis = await startTestRedis();
     repo = await createGitRepo(helloNodeApp('apart'));
     ssh = await SshClient.create();
-    for (const name of ['api', 'proxy', 'dns', 'ssh', 'worker']) stateDirs[name] = await fs.mkdtemp(path.join(os.tmpdir(), `gasper-test-${name}-`));
+    for (const name of ['api', 'proxy', 'dns', 'ssh', 'worker'])
+      stateDirs[name] = await fs.mkdtemp(path.join(os.tmpdir(), `gasper-test-${name}-`));
     for (const name of Object.keys(ports) as (keyof typeof ports)[]) ports[name] = await freePort();
     const secretKey = newSecretKey();
-    const common = (name: string) => ({ REDIS_URL: redis.url, GASPER_STATE_DIR: stateDirs[name]!, GASPER_LOG_LEVEL: logLevel });
+    const common = (name: string) => ({
+      REDIS_URL: redis.url,
+      GASPER_STATE_DIR: stateDirs[name]!,
+      GASPER_LOG_LEVEL: logLevel,
+    });
 
     // The worker: Docker and the secret key, no admin token, no ports.
-    procs.worker = spawnService('worker', { ...common('worker'), GASPER_SECRET_KEY: secretKey, GASPER_NODE_ID: nodeId, GASPER_ALLOW_LOCAL_REPOS: '1' });
+    procs.worker = spawnService('worker', {
+      ...common('worker'),
+      GASPER_SECRET_KEY: secretKey,
+      GASPER_NODE_ID: nodeId,
+      GASPER_ALLOW_LOCAL_REPOS: '1',
+    });
     // The API: the admin token and the secret key; a DOCKER_HOST nobody answers on proves it never needs Docker.
     procs.api = spawnService('api', {
-      ...common('api'), GASPER_SECRET_KEY: secretKey, GASPER_ADMIN_TOKEN: token, GASPER_API_HOST: '127.0.0.1', GASPER_API_PORT: String(ports.api),
-      GASPER_PROXY_PORT: String(ports.proxy), GASPER_ALLOW_LOCAL_REPOS: '1', DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+      ...common('api'),
+      GASPER_SECRET_KEY: secretKey,
+      GASPER_ADMIN_TOKEN: token,
+      GASPER_API_HOST: '127.0.0.1',
+      GASPER_API_PORT: String(ports.api),
+      GASPER_PROXY_PORT: String(ports.proxy),
+      GASPER_ALLOW_LOCAL_REPOS: '1',
+      DOCKER_HOST: 'unix:///nonexistent/docker.sock',
     });
     // Proxy and DNS: Redis and their listening address only.
-    procs.proxy = spawnService('proxy', { ...common('proxy'), GASPER_PROXY_HOST: '127.0.0.1', GASPER_PROXY_PORT: String(ports.proxy) });
-    procs.dns = spawnService('dns', { ...common('dns'), GASPER_DNS_HOST: '127.0.0.1', GASPER_DNS_PORT: String(ports.dns) });
+    procs.proxy = spawnService('proxy', {
+      ...common('proxy'),
+      GASPER_PROXY_HOST: '127.0.0.1',
+      GASPER_PROXY_PORT: String(ports.proxy),
+    });
+    procs.dns = spawnService('dns', {
+      ...common('dns'),
+      GASPER_DNS_HOST: '127.0.0.1',
+      GASPER_DNS_PORT: String(ports.dns),
+    });
     // SSH runs beside the worker of its node (it execs into that node's containers).
-    procs.ssh = spawnService('ssh', { ...common('ssh'), GASPER_NODE_ID: nodeId, GASPER_SSH_HOST: '127.0.0.1', GASPER_SSH_PORT: String(ports.ssh) });
+    procs.ssh = spawnService('ssh', {
+      ...common('ssh'),
+      GASPER_NODE_ID: nodeId,
+      GASPER_SSH_HOST: '127.0.0.1',
+      GASPER_SSH_PORT: String(ports.ssh),
+    });
     try {
       for (const [name, proc] of Object.entries(procs)) await untilUp(proc, name);
-      await eventually('the worker node to be up', async () => {
-        const { body } = await call('GET', '/nodes');
-        return (body.nodes as { id: string; state: string }[]).some((n) => n.id === nodeId && n.state === 'up');
-      }, 60_000);
+      await eventually(
+        'the worker node to be up',
+        async () => {
+          const { body } = await call('GET', '/nodes');
+          return (body.nodes as { id: string; state: string }[]).some((n) => n.id === nodeId && n.state === 'up');
+        },
+        60_000,
+      );
     } catch (err) {
       throw new Error(`${(err as Error).message}\n${outputs()}`);
     }
@@ -106,7 +146,13 @@ describe('services as separate processes (Docker, Redis, processes)', function (
   });
 
   it('deploys an app through the API, serves it through the proxy, resolves it in DNS and opens SSH into it', async () => {
-    const created = await call('POST', '/apps', { name: app, repo: { url: repo.url }, runtime: 'node', run: 'node server.js', env: { GREETING: 'apart' } });
+    const created = await call('POST', '/apps', {
+      name: app,
+      repo: { url: repo.url },
+      runtime: 'node',
+      run: 'node server.js',
+      env: { GREETING: 'apart' },
+    });
     expect(created.status, JSON.stringify(created.body)).to.equal(202);
     const job = await waitForJob(created.body.job.id as string);
     expect(job.state, `${job.error}\n${job.log.join('\n')}\n${outputs()}`).to.equal('completed');

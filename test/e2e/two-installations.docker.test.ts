@@ -25,7 +25,11 @@ describe('two installations on one Docker daemon with the same node id', functio
     [a, b] = await Promise.all([startTestPlatform(env), startTestPlatform(env)]);
   });
   after(async () => {
-    if (unlabelled) await docker.getContainer(unlabelled).remove({ force: true }).catch(() => {});
+    if (unlabelled)
+      await docker
+        .getContainer(unlabelled)
+        .remove({ force: true })
+        .catch(() => {});
     await b?.close();
     await a?.close();
     await repo?.remove();
@@ -35,14 +39,25 @@ describe('two installations on one Docker daemon with the same node id', functio
     const name = `twin-${crypto.randomBytes(3).toString('hex')}`;
     // The same app name on both: container names must not collide either.
     for (const gasper of [a, b]) {
-      const res = await gasper.api().post('/apps').send({ name, repo: { url: repo.url }, runtime: 'node', run: 'node server.js' }).expect(202);
+      const res = await gasper
+        .api()
+        .post('/apps')
+        .send({ name, repo: { url: repo.url }, runtime: 'node', run: 'node server.js' })
+        .expect(202);
       const job = await gasper.waitForJob(res.body.job.id);
       expect(job.state, `${job.error}\n${job.log.join('\n')}`).to.equal('completed');
     }
     // A container with Gasper's old labels but no installation: an older version's, or anyone's.
     const orphan = await docker.createContainer({
-      Image: 'gasper/node:latest', Cmd: ['sleep', 'infinity'],
-      Labels: { [containerLabels.managed]: 'true', [containerLabels.node]: node, [containerLabels.app]: 'nobody', [containerLabels.role]: 'app', [containerLabels.release]: 'r000001' },
+      Image: 'gasper/node:latest',
+      Cmd: ['sleep', 'infinity'],
+      Labels: {
+        [containerLabels.managed]: 'true',
+        [containerLabels.node]: node,
+        [containerLabels.app]: 'nobody',
+        [containerLabels.role]: 'app',
+        [containerLabels.release]: 'r000001',
+      },
     });
     unlabelled = orphan.id;
     await orphan.start();
@@ -50,7 +65,11 @@ describe('two installations on one Docker daemon with the same node id', functio
     const containers = await managedContainers(node);
     const installations = new Set(containers.map((c) => c.Labels[containerLabels.installation]).filter(Boolean));
     expect(installations.size, 'two installation ids').to.equal(2);
-    const started = new Map(await Promise.all(containers.map(async (c) => [c.Id, (await docker.getContainer(c.Id).inspect()).State.StartedAt] as const)));
+    const started = new Map(
+      await Promise.all(
+        containers.map(async (c) => [c.Id, (await docker.getContainer(c.Id).inspect()).State.StartedAt] as const),
+      ),
+    );
 
     await new Promise((r) => setTimeout(r, 6000));
 

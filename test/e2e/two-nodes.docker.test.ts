@@ -2,9 +2,23 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import { expect } from 'chai';
 import type { EmbeddedRedisHandle } from '../../src/core/redis.ts';
-import { managedContainers, removeNodeContainers, removeNodeFirewall, requireDocker, withoutInstallation } from '../support/docker.ts';
+import {
+  managedContainers,
+  removeNodeContainers,
+  removeNodeFirewall,
+  requireDocker,
+  withoutInstallation,
+} from '../support/docker.ts';
 import { createGitRepo, helloNodeApp, type GitFixture } from '../support/git-fixture.ts';
-import { eventually, newSecretKey, spawnWorker, startControlPlane, type ClusterEnv, type ControlPlane, type GasperProcess } from '../support/node-processes.ts';
+import {
+  eventually,
+  newSecretKey,
+  spawnWorker,
+  startControlPlane,
+  type ClusterEnv,
+  type ControlPlane,
+  type GasperProcess,
+} from '../support/node-processes.ts';
 import { viaProxy } from '../support/platform.ts';
 import { startTestRedis } from '../support/redis.ts';
 import { startSecondDocker, type SecondDocker } from '../support/second-docker.ts';
@@ -36,11 +50,17 @@ describe('two nodes, two Docker daemons (Docker, Redis, processes)', function ()
   const spread: string[] = [];
   const spreadOver = async (name: string, nodes: string[]) => {
     const d = await doc(name);
-    return d.status === 'running' && d.instances.length === 2 && d.instances.every((i: { node: string }, k: number) => i.node === nodes[k]);
+    return (
+      d.status === 'running' &&
+      d.instances.length === 2 &&
+      d.instances.every((i: { node: string }, k: number) => i.node === nodes[k])
+    );
   };
   const host = (app: string) => `${app}.localhost:${control.proxyPort}`;
   const doc = async (name: string) => (await control.api().get(`/apps/${name}`).expect(200)).body.app;
-  const nodeOf = async (name: string) => (await control.api().get('/nodes').expect(200)).body.nodes.find((n: { apps: string[] }) => n.apps.includes(name))?.id as string;
+  const nodeOf = async (name: string) =>
+    (await control.api().get('/nodes').expect(200)).body.nodes.find((n: { apps: string[] }) => n.apps.includes(name))
+      ?.id as string;
 
   before(async function () {
     this.timeout(240_000);
@@ -51,14 +71,19 @@ describe('two nodes, two Docker daemons (Docker, Redis, processes)', function ()
     control = await startControlPlane(cluster);
     repo = await createGitRepo(helloNodeApp('spread'));
     whoRepo = await createGitRepo({
-      'server.js': "require('http').createServer((req, res) => res.end(require('os').hostname())).listen(process.env.PORT);\n",
+      'server.js':
+        "require('http').createServer((req, res) => res.end(require('os').hostname())).listen(process.env.PORT);\n",
     });
     workerA = await spawnWorker(cluster, { id: nodeA });
     workerB = await spawnWorker(cluster, { id: nodeB, dockerHost: second.host });
-    await eventually('both nodes up', async () => {
-      const nodes = (await control.api().get('/nodes').expect(200)).body.nodes as { id: string; state: string }[];
-      return nodes.filter((n) => n.state === 'up').length === 2;
-    }, 60_000).catch((err: Error) => {
+    await eventually(
+      'both nodes up',
+      async () => {
+        const nodes = (await control.api().get('/nodes').expect(200)).body.nodes as { id: string; state: string }[];
+        return nodes.filter((n) => n.state === 'up').length === 2;
+      },
+      60_000,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}\nworker A: ${workerA.output()}\nworker B: ${workerB.output()}`);
     });
   });
@@ -82,7 +107,11 @@ describe('two nodes, two Docker daemons (Docker, Redis, processes)', function ()
     for (let i = 0; i < 4; i++) {
       const name = `two-${hex()}`;
       apps.push(name);
-      const res = await control.api().post('/apps').send({ name, repo: { url: repo.url }, runtime: 'node', run: 'node server.js', env: { GREETING: name } }).expect(202);
+      const res = await control
+        .api()
+        .post('/apps')
+        .send({ name, repo: { url: repo.url }, runtime: 'node', run: 'node server.js', env: { GREETING: name } })
+        .expect(202);
       created.push(res.body.job.id as string);
     }
     for (const id of created) {
@@ -98,14 +127,19 @@ describe('two nodes, two Docker daemons (Docker, Redis, processes)', function ()
       expect(reply.body).to.equal(`spread ${name}\n`);
       const d = await doc(name);
       // Each instance lives in its node's daemon: the second daemon holds node B's.
-      const where = d.instances[0].node === nodeB ? await second.docker.listContainers() : await managedContainers(nodeA, name);
+      const where =
+        d.instances[0].node === nodeB ? await second.docker.listContainers() : await managedContainers(nodeA, name);
       expect(where.map((c) => withoutInstallation(c.Names[0]!))).to.include(`/gasper-${name}-${d.release}-0`);
     }
   });
 
   it("spreads one app's instances over both nodes: one switch when both are healthy, the proxy reaches both; restart and delete act on both", async () => {
     const name = `wide-${hex()}`;
-    const res = await control.api().post('/apps').send({ name, repo: { url: whoRepo.url }, runtime: 'node', run: 'node server.js', instances: 2 }).expect(202);
+    const res = await control
+      .api()
+      .post('/apps')
+      .send({ name, repo: { url: whoRepo.url }, runtime: 'node', run: 'node server.js', instances: 2 })
+      .expect(202);
     const primaryJob = await control.waitForJob(res.body.job.id);
     expect(primaryJob.state, `${primaryJob.error}\n${primaryJob.log.join('\n')}`).to.equal('completed');
     const d = await doc(name);
@@ -115,8 +149,13 @@ describe('two nodes, two Docker daemons (Docker, Redis, processes)', function ()
     expect(part.state, `${part.error}\n${part.log.join('\n')}`).to.equal('completed');
     expect(d.instances.map((i: { node: string }) => i.node)).to.deep.equal(d.placement);
     // Slots are the placement's indices: container names are unique over the cluster.
-    expect(d.instances.map((i: { container: string }) => withoutInstallation(i.container))).to.deep.equal([`gasper-${name}-r000001-0`, `gasper-${name}-r000001-1`]);
-    expect((await second.docker.listContainers()).map((c) => withoutInstallation(c.Names[0]!))).to.include(`/gasper-${name}-r000001-${d.placement.indexOf(nodeB)}`);
+    expect(d.instances.map((i: { container: string }) => withoutInstallation(i.container))).to.deep.equal([
+      `gasper-${name}-r000001-0`,
+      `gasper-${name}-r000001-1`,
+    ]);
+    expect((await second.docker.listContainers()).map((c) => withoutInstallation(c.Names[0]!))).to.include(
+      `/gasper-${name}-r000001-${d.placement.indexOf(nodeB)}`,
+    );
 
     const answering = async () => {
       const seen = new Set<string>();
@@ -135,21 +174,34 @@ describe('two nodes, two Docker daemons (Docker, Redis, processes)', function ()
     const after = await doc(name);
     expect(after.instances.map((i: { node: string }) => i.node)).to.deep.equal(d.placement);
     // The next round of slots: 2 and 3, beside the serving 0 and 1 until the switch.
-    expect(after.instances.map((i: { container: string }) => withoutInstallation(i.container))).to.deep.equal([`gasper-${name}-r000001-2`, `gasper-${name}-r000001-3`]);
+    expect(after.instances.map((i: { container: string }) => withoutInstallation(i.container))).to.deep.equal([
+      `gasper-${name}-r000001-2`,
+      `gasper-${name}-r000001-3`,
+    ]);
     expect((await answering()).size).to.equal(2);
 
     const removed = await control.api().delete(`/apps/${name}`).expect(202);
     const deleted = await control.waitForJob(removed.body.job.id);
     expect(deleted.state, `${deleted.error}\n${deleted.log.join('\n')}`).to.equal('completed');
-    await eventually('no container of the app on either daemon', async () => {
-      const onB = (await second.docker.listContainers({ all: true })).filter((c) => withoutInstallation(c.Names[0] ?? '').startsWith(`/gasper-${name}-`));
-      return onB.length === 0 && (await managedContainers(nodeA, name)).length === 0;
-    }, 30_000);
+    await eventually(
+      'no container of the app on either daemon',
+      async () => {
+        const onB = (await second.docker.listContainers({ all: true })).filter((c) =>
+          withoutInstallation(c.Names[0] ?? '').startsWith(`/gasper-${name}-`),
+        );
+        return onB.length === 0 && (await managedContainers(nodeA, name)).length === 0;
+      },
+      30_000,
+    );
     await control.api().get(`/apps/${name}`).expect(404);
 
     // Another, kept: the drain and the failover below move it with the single-instance apps.
     const kept = `wide-${hex()}`;
-    const created = await control.api().post('/apps').send({ name: kept, repo: { url: whoRepo.url }, runtime: 'node', run: 'node server.js', instances: 2 }).expect(202);
+    const created = await control
+      .api()
+      .post('/apps')
+      .send({ name: kept, repo: { url: whoRepo.url }, runtime: 'node', run: 'node server.js', instances: 2 })
+      .expect(202);
     expect((await control.waitForJob(created.body.job.id)).state).to.equal('completed');
     expect(new Set((await doc(kept)).instances.map((i: { node: string }) => i.node)).size).to.equal(2);
     spread.push(kept);
@@ -167,7 +219,10 @@ describe('two nodes, two Docker daemons (Docker, Redis, processes)', function ()
       while (loading) {
         for (const name of onA) {
           requests++;
-          const reply = await viaProxy(control.proxyPort, host(name)).catch((err: Error) => ({ status: 0, body: err.message }));
+          const reply = await viaProxy(control.proxyPort, host(name)).catch((err: Error) => ({
+            status: 0,
+            body: err.message,
+          }));
           if (reply.status !== 200) failures.push(`${name}: ${reply.status} ${reply.body}`);
         }
         await new Promise((r) => setTimeout(r, 20));
@@ -175,13 +230,19 @@ describe('two nodes, two Docker daemons (Docker, Redis, processes)', function ()
     })();
     const started = Date.now();
     const drained = await control.api().post(`/nodes/${nodeA}/drain`).expect(202);
-    expect(drained.body.moved.map((m: { app: string; to: string }) => [m.app, m.to]).sort()).to.deep.equal(onA.map((a) => [a, nodeB]).sort());
+    expect(drained.body.moved.map((m: { app: string; to: string }) => [m.app, m.to]).sort()).to.deep.equal(
+      onA.map((a) => [a, nodeB]).sort(),
+    );
     for (const m of drained.body.moved) {
       const job = await control.waitForJob(m.job);
       expect(job.state, `${job.error}\n${job.log.join('\n')}`).to.equal('completed');
     }
     // The old containers go once the proxy follows the switch (reconciliation on node A).
-    await eventually('node A to hold no container of the moved apps', async () => (await managedContainers(nodeA)).length === 0, 30_000);
+    await eventually(
+      'node A to hold no container of the moved apps',
+      async () => (await managedContainers(nodeA)).length === 0,
+      30_000,
+    );
     loading = false;
     await load;
     const moveMs = Date.now() - started;
@@ -190,7 +251,8 @@ describe('two nodes, two Docker daemons (Docker, Redis, processes)', function ()
     for (const name of onA) {
       const d = await doc(name);
       expect(d.instances.map((i: { node: string }) => i.node)).to.deep.equal(d.instances.map(() => nodeB));
-      if (!spread.includes(name)) expect((await viaProxy(control.proxyPort, host(name))).body).to.equal(`spread ${name}\n`);
+      if (!spread.includes(name))
+        expect((await viaProxy(control.proxyPort, host(name))).body).to.equal(`spread ${name}\n`);
     }
     console.log(`      drain: ${onA.length} apps moved in ${moveMs} ms, ${requests} requests, 0 failed`);
 
@@ -203,29 +265,36 @@ describe('two nodes, two Docker daemons (Docker, Redis, processes)', function ()
     const onB: string[] = [];
     for (const name of apps) if ((await nodeOf(name)) === nodeB) onB.push(name);
     expect(onB.length).to.be.greaterThan(0);
-    for (const name of spread) expect(await spreadOver(name, [nodeB, nodeB]), `${name} on ${nodeB} after the drain`).to.equal(true);
+    for (const name of spread)
+      expect(await spreadOver(name, [nodeB, nodeB]), `${name} on ${nodeB} after the drain`).to.equal(true);
     const killed = Date.now();
     workerB.child.kill('SIGKILL');
     await workerB.exited;
     await second.stop();
-    await eventually(`every app of ${nodeB} served from ${nodeA}`, async () => {
-      for (const name of onB) {
-        const d = await doc(name);
-        if (d.status !== 'running' || d.instances[0]?.node !== nodeA) return false;
-        const reply = await viaProxy(control.proxyPort, host(name));
-        if (reply.status !== 200 || reply.body !== `spread ${name}\n`) return false;
-      }
-      for (const name of spread) {
-        if (!(await spreadOver(name, [nodeA, nodeA]))) return false;
-        if ((await viaProxy(control.proxyPort, host(name))).status !== 200) return false;
-      }
-      return true;
-    }, 90_000);
+    await eventually(
+      `every app of ${nodeB} served from ${nodeA}`,
+      async () => {
+        for (const name of onB) {
+          const d = await doc(name);
+          if (d.status !== 'running' || d.instances[0]?.node !== nodeA) return false;
+          const reply = await viaProxy(control.proxyPort, host(name));
+          if (reply.status !== 200 || reply.body !== `spread ${name}\n`) return false;
+        }
+        for (const name of spread) {
+          if (!(await spreadOver(name, [nodeA, nodeA]))) return false;
+          if ((await viaProxy(control.proxyPort, host(name))).status !== 200) return false;
+        }
+        return true;
+      },
+      90_000,
+    );
     const backMs = Date.now() - killed;
     const nodes = (await control.api().get('/nodes').expect(200)).body.nodes;
     expect(nodes.find((n: { id: string }) => n.id === nodeB).state).to.equal('down');
     // Node timeout 3 s, a check per second, then a deploy (clone, start, health): well under a minute here.
     expect(backMs).to.be.below(60_000);
-    console.log(`      failover: ${onB.length + spread.length} apps back on ${nodeA} ${backMs} ms after the kill (node timeout 3000 ms)`);
+    console.log(
+      `      failover: ${onB.length + spread.length} apps back on ${nodeA} ${backMs} ms after the kill (node timeout 3000 ms)`,
+    );
   });
 });

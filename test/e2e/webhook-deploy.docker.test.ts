@@ -28,7 +28,11 @@ describe('push webhook deploys the pushed commit (Docker, Redis, git)', function
   it('deploys exactly the pushed commit, not the branch head, and the proxy serves it', async () => {
     const name = `hook-${crypto.randomBytes(3).toString('hex')}`;
     const host = `${name}.localhost:${gasper.proxyPort}`;
-    const created = await gasper.api().post('/apps').send({ name, repo: { url: repo.url, branch: 'main' }, runtime: 'node' }).expect(202);
+    const created = await gasper
+      .api()
+      .post('/apps')
+      .send({ name, repo: { url: repo.url, branch: 'main' }, runtime: 'node' })
+      .expect(202);
     const first = await gasper.waitForJob(created.body.job.id);
     expect(first.state, first.log.join('\n')).to.equal('completed');
     expect((await viaProxy(gasper.proxyPort, host)).body).to.equal('v1 world\n');
@@ -40,9 +44,13 @@ describe('push webhook deploys the pushed commit (Docker, Redis, git)', function
     const pushed = await repo.commit(helloNodeApp('v2'), 'v2');
     await repo.commit(helloNodeApp('v3'), 'v3');
     const delivery = crypto.randomUUID();
-    const send = () => deliver(gasper.apiUrl, new URL(hook.url).pathname, {
-      event: 'push', secret: hook.secret, delivery, payload: pushPayload({ ref: 'refs/heads/main', after: pushed, repoUrl: repo.url }),
-    });
+    const send = () =>
+      deliver(gasper.apiUrl, new URL(hook.url).pathname, {
+        event: 'push',
+        secret: hook.secret,
+        delivery,
+        payload: pushPayload({ ref: 'refs/heads/main', after: pushed, repoUrl: repo.url }),
+      });
     const res = await send();
     expect(res.status, JSON.stringify(res.body)).to.equal(202);
     expect(res.body).to.include({ commit: pushed, release: 'r000002' });

@@ -8,9 +8,24 @@ import { databaseLabel } from '../../src/core/database-naming.ts';
 import { keys } from '../../src/core/keys.ts';
 import { containerLabels } from '../../src/core/naming.ts';
 import { requireDatabaseImages } from '../support/databases.ts';
-import { databaseContainer, docker, managedContainers, removeNodeContainers, requireDocker, withoutInstallation } from '../support/docker.ts';
+import {
+  databaseContainer,
+  docker,
+  managedContainers,
+  removeNodeContainers,
+  requireDocker,
+  withoutInstallation,
+} from '../support/docker.ts';
 import { createGitRepo, helloNodeApp, type GitFixture } from '../support/git-fixture.ts';
-import { eventually, newSecretKey, spawnWorker, startControlPlane, type ClusterEnv, type ControlPlane, type GasperProcess } from '../support/node-processes.ts';
+import {
+  eventually,
+  newSecretKey,
+  spawnWorker,
+  startControlPlane,
+  type ClusterEnv,
+  type ControlPlane,
+  type GasperProcess,
+} from '../support/node-processes.ts';
 import { viaProxy } from '../support/platform.ts';
 import { startTestRedis } from '../support/redis.ts';
 import type { EmbeddedRedisHandle } from '../../src/core/redis.ts';
@@ -54,7 +69,11 @@ describe('worker crash mid-deploy (Docker, Redis, processes)', function () {
     if (!stateDirs.includes(worker.stateDir)) stateDirs.push(worker.stateDir);
     workers.push(worker);
     await eventually(`node ${nodeId} registered (worker output: ${worker.output()})`, async () => {
-      const nodes = (await control.api().get('/nodes').expect(200)).body.nodes as { id: string; state: string; startedAt: string }[];
+      const nodes = (await control.api().get('/nodes').expect(200)).body.nodes as {
+        id: string;
+        state: string;
+        startedAt: string;
+      }[];
       return nodes.find((n) => n.id === nodeId && n.state === 'up' && Date.parse(n.startedAt) > Date.now() - 60_000);
     });
     return worker;
@@ -63,15 +82,29 @@ describe('worker crash mid-deploy (Docker, Redis, processes)', function () {
   it('recovers the job of a worker killed during the build, with no orphan container', async () => {
     const first = await startWorker();
     const name = `crash-${crypto.randomBytes(3).toString('hex')}`;
-    const created = await control.api().post('/apps').send({
-      name, repo: { url: repo.url }, runtime: 'node', build: ['sleep 6'], run: 'node server.js',
-    }).expect(202);
+    const created = await control
+      .api()
+      .post('/apps')
+      .send({
+        name,
+        repo: { url: repo.url },
+        runtime: 'node',
+        build: ['sleep 6'],
+        run: 'node server.js',
+      })
+      .expect(202);
     const jobId = created.body.job.id as string;
-    await eventually('the build to start', async () => {
-      const job = (await control.api().get(`/jobs/${jobId}`).expect(200)).body.job;
-      const builds = (await managedContainers(nodeId, name)).filter((c) => c.Labels[containerLabels.role] === 'build');
-      return job.progress.step.startsWith('building') && builds.length === 1;
-    }, 120_000);
+    await eventually(
+      'the build to start',
+      async () => {
+        const job = (await control.api().get(`/jobs/${jobId}`).expect(200)).body.job;
+        const builds = (await managedContainers(nodeId, name)).filter(
+          (c) => c.Labels[containerLabels.role] === 'build',
+        );
+        return job.progress.step.startsWith('building') && builds.length === 1;
+      },
+      120_000,
+    );
 
     first.child.kill('SIGKILL');
     await first.exited;
@@ -82,14 +115,23 @@ describe('worker crash mid-deploy (Docker, Redis, processes)', function () {
     if (job.state === 'failed') expect(job.error, 'a failed job says why').to.be.a('string').and.not.equal('');
     else expect(job.state, job.log.join('\n')).to.equal('completed');
     // The job ran twice: the killed worker's run, then the run of the worker that took it back.
-    expect(job.log.filter((l) => l.includes('cloning repository and preparing container')), job.log.join('\n')).to.have.length(2);
+    expect(
+      job.log.filter((l) => l.includes('cloning repository and preparing container')),
+      job.log.join('\n'),
+    ).to.have.length(2);
 
     const app = (await control.api().get(`/apps/${name}`).expect(200)).body.app;
     const expected = job.state === 'completed' ? [`gasper-${name}-${app.release}-0`] : [];
-    const names = await eventually('only the current release container to remain', async () => {
-      const now = (await managedContainers(nodeId)).map((c) => withoutInstallation(c.Names[0]!.replace(/^\//, ''))).sort();
-      return JSON.stringify(now) === JSON.stringify(expected) ? now : undefined;
-    }, 30_000);
+    const names = await eventually(
+      'only the current release container to remain',
+      async () => {
+        const now = (await managedContainers(nodeId))
+          .map((c) => withoutInstallation(c.Names[0]!.replace(/^\//, '')))
+          .sort();
+        return JSON.stringify(now) === JSON.stringify(expected) ? now : undefined;
+      },
+      30_000,
+    );
     expect(names).to.deep.equal(expected);
     if (job.state === 'completed') {
       expect(app.status).to.equal('running');
@@ -107,12 +149,25 @@ describe('worker crash mid-deploy (Docker, Redis, processes)', function () {
     const installation = (await client.get(keys.installation).finally(() => client.disconnect()))!;
     const app = `ghost-${crypto.randomBytes(3).toString('hex')}`;
     const orphan = `gasper-${installation}-${app}-r000001-0`;
-    const image = (await docker.listImages({ filters: { reference: ['gasper/node:latest'] } })).length ? 'gasper/node:latest' : 'gasper/base:bookworm';
+    const image = (await docker.listImages({ filters: { reference: ['gasper/node:latest'] } })).length
+      ? 'gasper/node:latest'
+      : 'gasper/base:bookworm';
     await docker.createContainer({
-      name: orphan, Image: image, Cmd: ['sleep', '300'],
-      Labels: { ...scopeLabels({ installation, node: nodeId }), [containerLabels.app]: app, [containerLabels.release]: 'r000001', [containerLabels.role]: 'app' },
+      name: orphan,
+      Image: image,
+      Cmd: ['sleep', '300'],
+      Labels: {
+        ...scopeLabels({ installation, node: nodeId }),
+        [containerLabels.app]: app,
+        [containerLabels.release]: 'r000001',
+        [containerLabels.role]: 'app',
+      },
     });
-    await eventually('the orphan to be removed', async () => !(await managedContainers(nodeId)).some((c) => c.Names[0] === `/${orphan}`), 30_000);
+    await eventually(
+      'the orphan to be removed',
+      async () => !(await managedContainers(nodeId)).some((c) => c.Names[0] === `/${orphan}`),
+      30_000,
+    );
     const node = (await control.api().get(`/nodes/${nodeId}`).expect(200)).body.node;
     const removal = node.lastReconcile.recentRemovals.find((r: { container: string }) => r.container === orphan);
     expect(removal).to.include({ reason: 'app no longer exists', release: 'r000001' });
@@ -143,16 +198,29 @@ describe('worker crash mid-deploy (Docker, Redis, processes)', function () {
     await startWorker();
     // While no worker heartbeats, the API reports the database unavailable; the new worker's
     // database monitor reports it running again, without touching its container.
-    await eventually('the database reported running again', async () => (await control.api().get(`/databases/${name}`).expect(200)).body.database.status === 'running', 30_000);
+    await eventually(
+      'the database reported running again',
+      async () => (await control.api().get(`/databases/${name}`).expect(200)).body.database.status === 'running',
+      30_000,
+    );
     expect(await query('SELECT body FROM notes')).to.deep.equal([{ body: 'kept' }]);
     const after = await (await databaseContainer(name)).inspect();
-    expect({ id: after.Id, startedAt: after.State.StartedAt }).to.deep.equal({ id: before.Id, startedAt: before.State.StartedAt });
+    expect({ id: after.Id, startedAt: after.State.StartedAt }).to.deep.equal({
+      id: before.Id,
+      startedAt: before.State.StartedAt,
+    });
 
     const removed = await control.api().delete(`/databases/${name}`).expect(202);
     expect((await control.waitForJob(removed.body.job.id)).state).to.equal('completed');
     // The worker that came back deletes what the killed one created: container, volume, network.
     const left = (await docker.listVolumes({ filters: { label: [`${databaseLabel}=${name}`] } })).Volumes ?? [];
-    expect(left.map((v) => v.Name), 'volumes left').to.deep.equal([]);
-    expect(await docker.listNetworks({ filters: { label: [`${databaseLabel}=${name}`] } }), 'networks left').to.have.length(0);
+    expect(
+      left.map((v) => v.Name),
+      'volumes left',
+    ).to.deep.equal([]);
+    expect(
+      await docker.listNetworks({ filters: { label: [`${databaseLabel}=${name}`] } }),
+      'networks left',
+    ).to.have.length(0);
   });
 });

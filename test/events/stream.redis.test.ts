@@ -51,11 +51,14 @@ function fold(events: GasperEvent[]): Map<string, AppInstancesEvent> {
 /** A pino logger that keeps its records in memory, to check what the subscriber reported. */
 function capturingLogger(): { log: Logger; records: { level: number; msg: string }[] } {
   const records: { level: number; msg: string }[] = [];
-  const log = pino({ level: 'debug' }, {
-    write(line: string) {
-      records.push(JSON.parse(line) as { level: number; msg: string });
+  const log = pino(
+    { level: 'debug' },
+    {
+      write(line: string) {
+        records.push(JSON.parse(line) as { level: number; msg: string });
+      },
     },
-  });
+  );
   return { log, records };
 }
 
@@ -106,7 +109,12 @@ describe('event stream (real Redis)', function () {
   });
 
   it('publishEvent rejects an event that does not match the schema, writing nothing', async () => {
-    const bad = { type: 'app.instances', app: appName(), release: 'r1', instances: [{ node: 'n', address: 'a', port: 0, container: 'c' }] };
+    const bad = {
+      type: 'app.instances',
+      app: appName(),
+      release: 'r1',
+      instances: [{ node: 'n', address: 'a', port: 0, container: 'c' }],
+    };
     let error: unknown;
     try {
       await publishEvent(pub, bad as GasperEvent);

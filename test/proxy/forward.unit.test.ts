@@ -33,7 +33,13 @@ describe('forward', () => {
     const forwarded = (raw: [string, string][]) => pairs(forwardHeaders(message(raw), '203.0.113.7', 'http'));
 
     it('keeps end-to-end headers in order and appends the X-Forwarded set', () => {
-      expect(forwarded([['Host', 'blog.apps.test'], ['Accept', '*/*'], ['User-Agent', 'curl/8']])).to.deep.equal([
+      expect(
+        forwarded([
+          ['Host', 'blog.apps.test'],
+          ['Accept', '*/*'],
+          ['User-Agent', 'curl/8'],
+        ]),
+      ).to.deep.equal([
         ['Host', 'blog.apps.test'],
         ['Accept', '*/*'],
         ['User-Agent', 'curl/8'],
@@ -73,15 +79,24 @@ describe('forward', () => {
     });
 
     it('appends the client to an existing X-Forwarded-For', () => {
-      expect(forwarded([['Host', 'h'], ['X-Forwarded-For', '198.51.100.1']])).to.deep.equal([
-        ['Host', 'h'],
-        ...forwardedSet('198.51.100.1, 203.0.113.7', 'h'),
-      ]);
+      expect(
+        forwarded([
+          ['Host', 'h'],
+          ['X-Forwarded-For', '198.51.100.1'],
+        ]),
+      ).to.deep.equal([['Host', 'h'], ...forwardedSet('198.51.100.1, 203.0.113.7', 'h')]);
     });
 
     it('joins repeated X-Forwarded-For headers in order before appending the client', () => {
-      const raw: [string, string][] = [['Host', 'h'], ['X-Forwarded-For', '1.1.1.1'], ['x-forwarded-for', '2.2.2.2, 3.3.3.3']];
-      expect(forwarded(raw)).to.deep.equal([['Host', 'h'], ...forwardedSet('1.1.1.1, 2.2.2.2, 3.3.3.3, 203.0.113.7', 'h')]);
+      const raw: [string, string][] = [
+        ['Host', 'h'],
+        ['X-Forwarded-For', '1.1.1.1'],
+        ['x-forwarded-for', '2.2.2.2, 3.3.3.3'],
+      ];
+      expect(forwarded(raw)).to.deep.equal([
+        ['Host', 'h'],
+        ...forwardedSet('1.1.1.1, 2.2.2.2, 3.3.3.3, 203.0.113.7', 'h'),
+      ]);
     });
 
     it('replaces client-supplied X-Forwarded-Proto, -Host and -Port', () => {
@@ -91,7 +106,10 @@ describe('forward', () => {
         ['X-Forwarded-Host', 'bank.example.com'],
         ['X-Forwarded-Port', '443'],
       ];
-      expect(forwarded(raw)).to.deep.equal([['Host', 'blog.apps.test'], ...forwardedSet('203.0.113.7', 'blog.apps.test')]);
+      expect(forwarded(raw)).to.deep.equal([
+        ['Host', 'blog.apps.test'],
+        ...forwardedSet('203.0.113.7', 'blog.apps.test'),
+      ]);
     });
 
     it('passes the given protocol', () => {
@@ -100,7 +118,12 @@ describe('forward', () => {
     });
 
     it('keeps repeated headers as separate entries', () => {
-      const raw: [string, string][] = [['Host', 'h'], ['Cookie', 'a=1'], ['Accept', 'text/html'], ['Cookie', 'b=2']];
+      const raw: [string, string][] = [
+        ['Host', 'h'],
+        ['Cookie', 'a=1'],
+        ['Accept', 'text/html'],
+        ['Cookie', 'b=2'],
+      ];
       expect(forwarded(raw)).to.deep.equal([...raw, ...forwardedSet('203.0.113.7', 'h')]);
     });
   });

@@ -33,10 +33,23 @@ describe('proxy metrics endpoint (Redis)', function () {
     });
     const redis = connectRedis(redisHandle.url);
     const instance = (port: number) => ({ node: 'n1', address: '127.0.0.1', port, container: `c-${port}` });
-    await publishEvent(redis, { type: 'app.instances', app: ok, release: 'r000001', instances: [instance((upstream.address() as net.AddressInfo).port)] });
-    await publishEvent(redis, { type: 'app.instances', app: dead, release: 'r000001', instances: [instance(closedPort)] });
+    await publishEvent(redis, {
+      type: 'app.instances',
+      app: ok,
+      release: 'r000001',
+      instances: [instance((upstream.address() as net.AddressInfo).port)],
+    });
+    await publishEvent(redis, {
+      type: 'app.instances',
+      app: dead,
+      release: 'r000001',
+      instances: [instance(closedPort)],
+    });
     redis.disconnect();
-    proxy = await startProxy({ host: '127.0.0.1', port: 0, domain: DOMAIN, redisUrl: redisHandle.url, metricsPort: 0, metricsToken: token }, { log: createLogger('silent') });
+    proxy = await startProxy(
+      { host: '127.0.0.1', port: 0, domain: DOMAIN, redisUrl: redisHandle.url, metricsPort: 0, metricsToken: token },
+      { log: createLogger('silent') },
+    );
   });
   after(async () => {
     await proxy?.close();
@@ -44,12 +57,23 @@ describe('proxy metrics endpoint (Redis)', function () {
     await redisHandle?.close();
   });
 
-  function scrape(path = '/metrics', authorization: string | undefined = `Bearer ${token}`): Promise<{ status: number; type?: string; body: string }> {
+  function scrape(
+    path = '/metrics',
+    authorization: string | undefined = `Bearer ${token}`,
+  ): Promise<{ status: number; type?: string; body: string }> {
     return new Promise((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: proxy.metricsPort, path, headers: authorization ? { authorization } : {} }, (res) => {
-        let body = '';
-        res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode!, type: res.headers['content-type'], body }));
-      }).on('error', reject);
+      http
+        .get(
+          { host: '127.0.0.1', port: proxy.metricsPort, path, headers: authorization ? { authorization } : {} },
+          (res) => {
+            let body = '';
+            res
+              .setEncoding('utf8')
+              .on('data', (c: string) => (body += c))
+              .on('end', () => resolve({ status: res.statusCode!, type: res.headers['content-type'], body }));
+          },
+        )
+        .on('error', reject);
     });
   }
 
@@ -64,8 +88,13 @@ describe('proxy metrics endpoint (Redis)', function () {
 
   it('refuses to start a metrics port without a token', async () => {
     let error: Error | undefined;
-    await startProxy({ host: '127.0.0.1', port: 0, domain: DOMAIN, redisUrl: redisHandle.url, metricsPort: 0 }, { log: createLogger('silent') })
-      .then((p) => p.close(), (err: Error) => (error = err));
+    await startProxy(
+      { host: '127.0.0.1', port: 0, domain: DOMAIN, redisUrl: redisHandle.url, metricsPort: 0 },
+      { log: createLogger('silent') },
+    ).then(
+      (p) => p.close(),
+      (err: Error) => (error = err),
+    );
     expect(error?.message).to.match(/GASPER_METRICS_TOKEN/);
   });
 
@@ -84,7 +113,7 @@ describe('proxy metrics endpoint (Redis)', function () {
     expect((await scrape('/other')).status).to.equal(404);
   });
 
-  it('drops a deleted app\'s series', async () => {
+  it("drops a deleted app's series", async () => {
     const redis = connectRedis(redisHandle.url);
     await publishEvent(redis, { type: 'app.removed', app: dead });
     redis.disconnect();

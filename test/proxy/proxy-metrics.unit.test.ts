@@ -5,7 +5,15 @@ import { bucketsFor } from '../../src/store/deploy-durations.ts';
 
 describe('proxy-metrics', () => {
   it('classes status codes', () => {
-    expect([101, 200, 304, 404, 502, 0, 700].map(statusClass)).to.deep.equal(['1xx', '2xx', '3xx', '4xx', '5xx', '5xx', '5xx']);
+    expect([101, 200, 304, 404, 502, 0, 700].map(statusClass)).to.deep.equal([
+      '1xx',
+      '2xx',
+      '3xx',
+      '4xx',
+      '5xx',
+      '5xx',
+      '5xx',
+    ]);
   });
 
   it('counts responses, failures and latency per app, and forgets a deleted app', async () => {

@@ -120,13 +120,15 @@ async function startUpstream(name: string): Promise<Upstream> {
         req.on('end', () => {
           const body = Buffer.concat(chunks);
           res.setHeader('content-type', 'application/json');
-          res.end(JSON.stringify({
-            method: req.method,
-            length: body.length,
-            sha256: sha256(body),
-            contentLength: req.headers['content-length'] ?? null,
-            transferEncoding: req.headers['transfer-encoding'] ?? null,
-          }));
+          res.end(
+            JSON.stringify({
+              method: req.method,
+              length: body.length,
+              sha256: sha256(body),
+              contentLength: req.headers['content-length'] ?? null,
+              transferEncoding: req.headers['transfer-encoding'] ?? null,
+            }),
+          );
         });
         return;
       }
@@ -276,7 +278,9 @@ function upgrade(port: number, host: string, timeoutMs = 5000): Promise<WsResult
       res.on('error', () => {});
       res.on('end', () => {
         clearTimeout(timer);
-        const err = new Error(`upgrade answered ${res.statusCode}: ${Buffer.concat(chunks).toString()}`) as Error & { status?: number };
+        const err = new Error(`upgrade answered ${res.statusCode}: ${Buffer.concat(chunks).toString()}`) as Error & {
+          status?: number;
+        };
         err.status = res.statusCode;
         reject(err);
       });
@@ -294,7 +298,10 @@ function upgrade(port: number, host: string, timeoutMs = 5000): Promise<WsResult
       const echo = (data: Buffer) =>
         new Promise<Buffer>((res2, rej2) => {
           buffered = Buffer.alloc(0);
-          const t = setTimeout(() => rej2(new Error(`echo of ${data.length} bytes timed out; got ${buffered.length}`)), timeoutMs);
+          const t = setTimeout(
+            () => rej2(new Error(`echo of ${data.length} bytes timed out; got ${buffered.length}`)),
+            timeoutMs,
+          );
           const check = () => {
             if (buffered.length >= data.length) {
               clearTimeout(t);
@@ -349,7 +356,10 @@ describe('proxy (real Redis, real upstreams)', function () {
   }
 
   async function extraProxy(options: { upstreamTimeoutMs?: number } = {}): Promise<ProxyHandle> {
-    const p = await startProxy({ host: '127.0.0.1', port: 0, domain: DOMAIN, redisUrl: redis.url, ...options }, { log: silent });
+    const p = await startProxy(
+      { host: '127.0.0.1', port: 0, domain: DOMAIN, redisUrl: redis.url, ...options },
+      { log: silent },
+    );
     cleanups.push(() => p.close());
     return p;
   }
@@ -447,7 +457,13 @@ describe('proxy (real Redis, real upstreams)', function () {
 
   describe('errors', () => {
     it('answers an unknown host with 404 and a short text body', async () => {
-      for (const host of [hostOf(appName()), `a.${earlyApp}.${DOMAIN}`, `${earlyApp}.other.test`, DOMAIN, 'localhost']) {
+      for (const host of [
+        hostOf(appName()),
+        `a.${earlyApp}.${DOMAIN}`,
+        `${earlyApp}.other.test`,
+        DOMAIN,
+        'localhost',
+      ]) {
         const r = await send(proxy.port, host);
         expect(r.status, `Host: ${host}`).to.equal(404);
         expect(r.headers['content-type'], `Host: ${host}`).to.match(/^text\/plain/);
@@ -522,7 +538,9 @@ describe('proxy (real Redis, real upstreams)', function () {
       // body as a malformed next response and errors the request after the response had ended.
       const sloppy = net.createServer((socket) => {
         socket.once('data', () => {
-          socket.end('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-type: text/html\r\nETag: "x-b"\r\nContent-Length: 11\r\n\r\n<h1>x</h1>\n');
+          socket.end(
+            'HTTP/1.1 200 OK\r\nConnection: close\r\nContent-type: text/html\r\nETag: "x-b"\r\nContent-Length: 11\r\n\r\n<h1>x</h1>\n',
+          );
         });
         socket.on('error', () => {});
       });
@@ -532,10 +550,24 @@ describe('proxy (real Redis, real upstreams)', function () {
       await routeLive(app, [(sloppy.address() as net.AddressInfo).port]);
       const outcomes: Record<string, number> = {};
       for (let i = 0; i < 50; i++) {
-        const { stdout } = await curl('-sS', '-I', '-m', '5', '-w', '%{http_code}', '-H', `Host: ${hostOf(app)}`, `http://127.0.0.1:${proxy.port}/`).catch(
-          (err: { stdout?: string; code?: number }) => ({ stdout: `curl exit ${err.code}: ${err.stdout ?? ''}` }),
-        );
-        const complete = /^HTTP\/1\.1 200 OK\r\n/.test(stdout) && /\r\ncontent-length: 11\r\n/i.test(stdout) && /\r\netag: "x-b"\r\n/i.test(stdout) && stdout.endsWith('\r\n\r\n200');
+        const { stdout } = await curl(
+          '-sS',
+          '-I',
+          '-m',
+          '5',
+          '-w',
+          '%{http_code}',
+          '-H',
+          `Host: ${hostOf(app)}`,
+          `http://127.0.0.1:${proxy.port}/`,
+        ).catch((err: { stdout?: string; code?: number }) => ({
+          stdout: `curl exit ${err.code}: ${err.stdout ?? ''}`,
+        }));
+        const complete =
+          /^HTTP\/1\.1 200 OK\r\n/.test(stdout) &&
+          /\r\ncontent-length: 11\r\n/i.test(stdout) &&
+          /\r\netag: "x-b"\r\n/i.test(stdout) &&
+          stdout.endsWith('\r\n\r\n200');
         const key = complete ? '200 with its headers' : JSON.stringify(stdout.slice(-80));
         outcomes[key] = (outcomes[key] ?? 0) + 1;
       }
@@ -580,7 +612,9 @@ describe('proxy (real Redis, real upstreams)', function () {
       const first = await send(proxy.port, hostOf(app), { method: 'POST', path: '/echo', body: Buffer.from('x') });
       expect(first.status).to.equal(502);
       for (let i = 0; i < 4; i++) {
-        expect((await send(proxy.port, hostOf(app), { method: 'POST', path: '/echo', body: Buffer.from('x') })).status).to.equal(200);
+        expect(
+          (await send(proxy.port, hostOf(app), { method: 'POST', path: '/echo', body: Buffer.from('x') })).status,
+        ).to.equal(200);
       }
     });
 
@@ -606,7 +640,12 @@ describe('proxy (real Redis, real upstreams)', function () {
       const host = `${app}.${DOMAIN}:${proxy.port}`;
       const r = await send(proxy.port, host, {
         path: '/headers',
-        headers: { 'X-Forwarded-For': '203.0.113.9', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'evil.example', 'X-Request-Id': 'abc' },
+        headers: {
+          'X-Forwarded-For': '203.0.113.9',
+          'X-Forwarded-Proto': 'https',
+          'X-Forwarded-Host': 'evil.example',
+          'X-Request-Id': 'abc',
+        },
       });
       expect(r.status).to.equal(200);
       const { headers } = JSON.parse(r.body.toString()) as { headers: Record<string, string> };
@@ -638,7 +677,10 @@ describe('proxy (real Redis, real upstreams)', function () {
         },
       });
       expect(r.status).to.equal(200);
-      const { headers, rawHeaders } = JSON.parse(r.body.toString()) as { headers: Record<string, string>; rawHeaders: string[] };
+      const { headers, rawHeaders } = JSON.parse(r.body.toString()) as {
+        headers: Record<string, string>;
+        rawHeaders: string[];
+      };
       expect(headers).to.not.have.property('x-custom');
       expect(headers).to.not.have.property('keep-alive');
       expect(headers).to.not.have.property('te');
@@ -664,7 +706,12 @@ describe('proxy (real Redis, real upstreams)', function () {
       const r = await send(proxy.port, hostOf(earlyApp), { method: 'POST', path: '/echo', body });
       expect(r.status).to.equal(200);
       const echoed = JSON.parse(r.body.toString()) as Record<string, unknown>;
-      expect(echoed).to.include({ method: 'POST', length: body.length, sha256: sha256(body), contentLength: String(body.length) });
+      expect(echoed).to.include({
+        method: 'POST',
+        length: body.length,
+        sha256: sha256(body),
+        contentLength: String(body.length),
+      });
 
       const chunks = [pattern(10_000, 1), pattern(70_000, 2), Buffer.from('tail')];
       const whole = Buffer.concat(chunks);
@@ -686,7 +733,13 @@ describe('proxy (real Redis, real upstreams)', function () {
       const app = appName();
       await routeLive(app, [u.port]);
       const body = await new Promise<string>((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port: proxy.port, path: '/stream', headers: { host: hostOf(app) }, agent: false });
+        const req = http.request({
+          host: '127.0.0.1',
+          port: proxy.port,
+          path: '/stream',
+          headers: { host: hostOf(app) },
+          agent: false,
+        });
         const timer = setTimeout(() => req.destroy(new Error('streaming timed out: first chunk was buffered')), 5000);
         req.on('error', reject);
         req.on('response', (res) => {
@@ -723,12 +776,17 @@ describe('proxy (real Redis, real upstreams)', function () {
       const clientSockets = new Set<net.Socket>();
       for (let i = 0; i < 4; i++) {
         const r = await new Promise<Reply>((resolve, reject) => {
-          const req = http.get({ host: '127.0.0.1', port: proxy.port, path: '/id', headers: { host: hostOf(earlyApp) }, agent }, (res) => {
-            clientSockets.add(res.socket);
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-          });
+          const req = http.get(
+            { host: '127.0.0.1', port: proxy.port, path: '/id', headers: { host: hostOf(earlyApp) }, agent },
+            (res) => {
+              clientSockets.add(res.socket);
+              const chunks: Buffer[] = [];
+              res.on('data', (c: Buffer) => chunks.push(c));
+              res.on('end', () =>
+                resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+              );
+            },
+          );
           req.on('error', reject);
         });
         expect(r.body.toString()).to.equal('alpha');

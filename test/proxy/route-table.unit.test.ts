@@ -3,7 +3,12 @@ import type { Instance } from '../../src/events/schemas.ts';
 import { appFromHost, RouteTable } from '../../src/proxy/route-table.ts';
 
 const domain = 'apps.test';
-const instance = (port: number, address = '198.51.100.1'): Instance => ({ node: 'n1', address, port, container: `c${port}` });
+const instance = (port: number, address = '198.51.100.1'): Instance => ({
+  node: 'n1',
+  address,
+  port,
+  container: `c${port}`,
+});
 
 describe('route-table', () => {
   describe('appFromHost', () => {
@@ -56,8 +61,12 @@ describe('route-table', () => {
         return result.kind === 'upstream' ? result.upstream.key : result.kind;
       });
       expect(keys).to.deep.equal([
-        '198.51.100.1:1001', '198.51.100.2:1002', '198.51.100.1:1003',
-        '198.51.100.1:1001', '198.51.100.2:1002', '198.51.100.1:1003',
+        '198.51.100.1:1001',
+        '198.51.100.2:1002',
+        '198.51.100.1:1003',
+        '198.51.100.1:1001',
+        '198.51.100.2:1002',
+        '198.51.100.1:1003',
         '198.51.100.1:1001',
       ]);
     });
@@ -109,7 +118,12 @@ describe('route-table', () => {
     };
     const table3 = () => {
       const table = new RouteTable(domain);
-      table.apply({ type: 'app.instances', app: 'blog', release: 'r000001', instances: [instance(1001), instance(1002), instance(1003)] });
+      table.apply({
+        type: 'app.instances',
+        app: 'blog',
+        release: 'r000001',
+        instances: [instance(1001), instance(1002), instance(1003)],
+      });
       return table;
     };
 
@@ -149,7 +163,9 @@ describe('route-table', () => {
     it('lists the upstreams routed', () => {
       const table = table3();
       table.apply({ type: 'app.instances', app: 'shop', release: 'r000001', instances: [instance(2001)] });
-      expect(table.routedKeys()).to.deep.equal(new Set(['198.51.100.1:1001', '198.51.100.1:1002', '198.51.100.1:1003', '198.51.100.1:2001']));
+      expect(table.routedKeys()).to.deep.equal(
+        new Set(['198.51.100.1:1001', '198.51.100.1:1002', '198.51.100.1:1003', '198.51.100.1:2001']),
+      );
     });
   });
 });

@@ -2,7 +2,14 @@ import { expect } from 'chai';
 import { AuthLimiter } from '../../src/ssh/auth-limiter.ts';
 
 describe('AuthLimiter', () => {
-  const options = { freeFailures: 2, baseDelayMs: 100, maxDelayMs: 1000, lockoutAfter: 8, lockoutMs: 60_000, windowMs: 10_000 };
+  const options = {
+    freeFailures: 2,
+    baseDelayMs: 100,
+    maxDelayMs: 1000,
+    lockoutAfter: 8,
+    lockoutMs: 60_000,
+    windowMs: 10_000,
+  };
 
   it('lets an unknown address try at once', () => {
     expect(new AuthLimiter(options).check('198.51.100.1', 0)).to.deep.equal({ allowed: true, delayMs: 0 });

@@ -45,6 +45,6 @@ describe('SSH host key', () => {
     const keys = await Promise.all(Array.from({ length: 8 }, () => ensureHostKey(dir)));
     expect(new Set(keys).size).to.equal(1);
     expect(await fs.readFile(hostKeyFile(dir), 'utf8')).to.equal(keys[0]);
-    expect((await fs.readdir(path.dirname(hostKeyFile(dir))))).to.deep.equal([path.basename(hostKeyFile(dir))]);
+    expect(await fs.readdir(path.dirname(hostKeyFile(dir)))).to.deep.equal([path.basename(hostKeyFile(dir))]);
   });
 });

@@ -36,7 +36,10 @@ describe('parsePublicKeyLine', () => {
 
   it('accepts RSA keys of 2048 bits and refuses shorter ones', () => {
     expect(parsePublicKeyLine(rsaLine(2048))).to.deep.include({ ok: true });
-    expect(parsePublicKeyLine(rsaLine(1024))).to.deep.equal({ ok: false, problem: 'is an RSA key shorter than 2048 bits' });
+    expect(parsePublicKeyLine(rsaLine(1024))).to.deep.equal({
+      ok: false,
+      problem: 'is an RSA key shorter than 2048 bits',
+    });
   });
 
   const bad: Array<[string, string, RegExp]> = [
@@ -47,7 +50,11 @@ describe('parsePublicKeyLine', () => {
     ['an unknown type', 'ssh-foo AAAAB3NzaC1yc2E= x', /not a supported public key/],
     ['a type that disagrees with the blob', ed25519.replace('ssh-ed25519', 'ssh-rsa'), /./],
     ['a truncated blob', ed25519.slice(0, 50), /not a supported public key/],
-    ['a private key', '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----', /private key/],
+    [
+      'a private key',
+      '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----',
+      /private key/,
+    ],
   ];
   for (const [what, line, problem] of bad) {
     it(`refuses ${what}`, () => {

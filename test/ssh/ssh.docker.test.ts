@@ -50,7 +50,11 @@ describe('ssh into an app (OpenSSH client, Docker, Redis)', function () {
     client = await SshClient.create();
     alice = await client.keygen('alice');
     mallory = await client.keygen('mallory');
-    const res = await gasper.api().post('/apps').send({ name: app, repo: { url: repo.url }, runtime: 'node', run: 'node server.js' }).expect(202);
+    const res = await gasper
+      .api()
+      .post('/apps')
+      .send({ name: app, repo: { url: repo.url }, runtime: 'node', run: 'node server.js' })
+      .expect(202);
     const job = await gasper.waitForJob(res.body.job.id);
     expect(job.state, job.log.join('\n')).to.equal('completed');
     const key = await gasper.api().post(`/apps/${app}/ssh-keys`).send({ key: alice.publicKey }).expect(201);
@@ -68,9 +72,13 @@ describe('ssh into an app (OpenSSH client, Docker, Redis)', function () {
   }
 
   it('runs a command with its exit status, stdout and stderr kept apart, as the app user in /app', async () => {
-    const result = await client.exec(sshPort, app, 'echo out-line; echo err-line >&2; exit 3', { identity: alice.identity });
+    const result = await client.exec(sshPort, app, 'echo out-line; echo err-line >&2; exit 3', {
+      identity: alice.identity,
+    });
     expect(result).to.deep.equal({ code: 3, stdout: 'out-line\n', stderr: 'err-line\n' });
-    const who = await client.exec(sshPort, app, 'id -u; pwd; test -t 0 && echo tty || echo no-tty', { identity: alice.identity });
+    const who = await client.exec(sshPort, app, 'id -u; pwd; test -t 0 && echo tty || echo no-tty', {
+      identity: alice.identity,
+    });
     expect(who.stdout).to.equal('10001\n/app\nno-tty\n');
     expect(who.code).to.equal(0);
   });
@@ -82,15 +90,22 @@ describe('ssh into an app (OpenSSH client, Docker, Redis)', function () {
   });
 
   it('opens an interactive shell on a PTY (under script)', async () => {
-    const ssh = ['ssh', ...client.args(sshPort, app, { identity: alice.identity, extra: ['-tt'] })].map((a) => `'${a}'`).join(' ');
-    const { stdout } = await run('sh', ['-c', `(sleep 2; printf 'echo $((6*7)); tty; exit\\n') | script -qec "${ssh}" /dev/null`], {
-      env: { PATH: process.env.PATH!, HOME: client.dir }, timeout: 30_000,
-    });
+    const ssh = ['ssh', ...client.args(sshPort, app, { identity: alice.identity, extra: ['-tt'] })]
+      .map((a) => `'${a}'`)
+      .join(' ');
+    const { stdout } = await run(
+      'sh',
+      ['-c', `(sleep 2; printf 'echo $((6*7)); tty; exit\\n') | script -qec "${ssh}" /dev/null`],
+      {
+        env: { PATH: process.env.PATH!, HOME: client.dir },
+        timeout: 30_000,
+      },
+    );
     expect(stdout).to.match(/^42\r?$/m);
     expect(stdout).to.match(/^\/dev\/pts\/\d+\r?$/m);
   });
 
-  it('gives a PTY command all its output before the exit status, with the client\'s stdin at its end (ssh -tt, 50 runs)', async function () {
+  it("gives a PTY command all its output before the exit status, with the client's stdin at its end (ssh -tt, 50 runs)", async function () {
     this.timeout(600_000);
     // The client's stdin is empty, so ssh sends EOF at once: Docker used to close a TTY exec's
     // output on that EOF, and 2 runs in 10 printed nothing or only `a`.
@@ -110,8 +125,11 @@ describe('ssh into an app (OpenSSH client, Docker, Redis)', function () {
 
   it('follows window changes (tmux resizes the client terminal)', async () => {
     const socket = path.join(client.dir, `tmux-${crypto.randomBytes(3).toString('hex')}`);
-    const tmux = (...args: string[]) => run('tmux', ['-S', socket, '-f', '/dev/null', ...args], { env: { PATH: process.env.PATH!, HOME: client.dir } });
-    const ssh = ['ssh', ...client.args(sshPort, app, { identity: alice.identity, extra: ['-tt'] })].map((a) => `'${a}'`).join(' ');
+    const tmux = (...args: string[]) =>
+      run('tmux', ['-S', socket, '-f', '/dev/null', ...args], { env: { PATH: process.env.PATH!, HOME: client.dir } });
+    const ssh = ['ssh', ...client.args(sshPort, app, { identity: alice.identity, extra: ['-tt'] })]
+      .map((a) => `'${a}'`)
+      .join(' ');
     await tmux('new-session', '-d', '-x', '100', '-y', '30', ssh);
     try {
       await tmux('set-option', '-g', 'status', 'off');
@@ -145,7 +163,9 @@ describe('ssh into an app (OpenSSH client, Docker, Redis)', function () {
     const redis = new Redis(gasper.platform.redisUrl);
     try {
       const stored = await redis.get(`gasper:app:${app}:ssh-password`);
-      expect(stored).to.match(/^scrypt\$32768\$8\$1\$/).and.not.include('correct horse');
+      expect(stored)
+        .to.match(/^scrypt\$32768\$8\$1\$/)
+        .and.not.include('correct horse');
     } finally {
       redis.disconnect();
     }
@@ -156,7 +176,9 @@ describe('ssh into an app (OpenSSH client, Docker, Redis)', function () {
     expect(wrongKey.code).to.equal(255);
     expect(wrongKey.stdout).to.equal('');
     expect(wrongKey.stderr).to.match(/Permission denied \(publickey/);
-    const unknownApp = await client.exec(sshPort, `nope-${crypto.randomBytes(3).toString('hex')}`, 'echo no', { identity: alice.identity });
+    const unknownApp = await client.exec(sshPort, `nope-${crypto.randomBytes(3).toString('hex')}`, 'echo no', {
+      identity: alice.identity,
+    });
     expect(unknownApp.code).to.equal(255);
     expect(unknownApp.stderr).to.match(/Permission denied/);
   });
@@ -173,15 +195,25 @@ describe('ssh into an app (OpenSSH client, Docker, Redis)', function () {
     it(`ends the process in the container when the client disconnects (${mode} a PTY)`, async () => {
       const marker = 300 + (mode === 'with' ? 1 : 0);
       const [container] = await managedContainers(gasper.nodeId, app);
-      const top = async () => ((await docker.getContainer(container!.Id).top({ ps_args: '-eo pid,args' })) as { Processes: string[][] }).Processes.map((p) => p.join(' '));
+      const top = async () =>
+        (
+          (await docker.getContainer(container!.Id).top({ ps_args: '-eo pid,args' })) as { Processes: string[][] }
+        ).Processes.map((p) => p.join(' '));
       const sleeping = async () => (await top()).some((p) => p.includes(`sleep ${marker}`));
-      const ssh = client.spawn(sshPort, app, `sleep ${marker}`, { identity: alice.identity, extra: mode === 'with' ? ['-tt'] : ['-T'] });
+      const ssh = client.spawn(sshPort, app, `sleep ${marker}`, {
+        identity: alice.identity,
+        extra: mode === 'with' ? ['-tt'] : ['-T'],
+      });
       try {
         await until(async () => ((await sleeping()) ? true : undefined), 20_000, `sleep ${marker} in docker top`);
       } finally {
         ssh.kill('SIGKILL');
       }
-      await until(async () => ((await sleeping()) ? undefined : true), 15_000, `sleep ${marker} to be gone from docker top`);
+      await until(
+        async () => ((await sleeping()) ? undefined : true),
+        15_000,
+        `sleep ${marker} to be gone from docker top`,
+      );
     });
   }
 
@@ -191,7 +223,14 @@ describe('ssh into an app (OpenSSH client, Docker, Redis)', function () {
     const before = await fs.readFile(hostKeyFile(gasper.stateDir), 'utf8');
     await gasper.platform.ssh!.close();
     const log = createLogger('silent');
-    const options = { host: '127.0.0.1', port: sshPort, stateDir: gasper.stateDir, redisUrl: gasper.platform.redisUrl, nodeId: gasper.nodeId, dockerHost: undefined };
+    const options = {
+      host: '127.0.0.1',
+      port: sshPort,
+      stateDir: gasper.stateDir,
+      redisUrl: gasper.platform.redisUrl,
+      nodeId: gasper.nodeId,
+      dockerHost: undefined,
+    };
     const restarted = await startSsh(options, { log });
     extraHandles.push(restarted);
     expect(await fs.readFile(hostKeyFile(gasper.stateDir), 'utf8')).to.equal(before);

@@ -21,7 +21,8 @@ describe('parseSshUser', () => {
     ['shop;id', undefined],
   ];
   for (const [user, expected] of cases) {
-    it(`${JSON.stringify(user)} → ${JSON.stringify(expected)}`, () => expect(parseSshUser(user)).to.deep.equal(expected));
+    it(`${JSON.stringify(user)} → ${JSON.stringify(expected)}`, () =>
+      expect(parseSshUser(user)).to.deep.equal(expected));
   }
 });
 
@@ -34,7 +35,10 @@ describe('chooseInstance', () => {
     expect(chooseInstance(instances, { app: 'a', instance: 1 })).to.deep.equal({ ok: true, instance: instances[1] });
   });
   it('says when the instance does not exist, and when there is none', () => {
-    expect(chooseInstance(instances, { app: 'a', instance: 2 })).to.deep.equal({ ok: false, problem: 'app "a" has no instance 2 (it has 2: 0..1)' });
+    expect(chooseInstance(instances, { app: 'a', instance: 2 })).to.deep.equal({
+      ok: false,
+      problem: 'app "a" has no instance 2 (it has 2: 0..1)',
+    });
     expect(chooseInstance([], { app: 'a' })).to.deep.equal({ ok: false, problem: 'app "a" has no running instance' });
   });
 });
@@ -43,14 +47,29 @@ describe('dockerEndpointFor', () => {
   const self = { nodeId: 'n1', dockerHost: 'unix:///var/run/docker.sock' };
   const nodes = [{ id: 'n1' }, { id: 'n2', docker: 'tcp://198.51.100.2:2376' }, { id: 'n3' }];
   it("uses this node's own DOCKER_HOST for its instances, whatever its document says", () => {
-    expect(dockerEndpointFor(instance('n1', 'c'), self, nodes)).to.deep.equal({ ok: true, endpoint: 'unix:///var/run/docker.sock' });
-    expect(dockerEndpointFor(instance('n1', 'c'), { nodeId: 'n1', dockerHost: undefined }, nodes)).to.deep.equal({ ok: true, endpoint: undefined });
+    expect(dockerEndpointFor(instance('n1', 'c'), self, nodes)).to.deep.equal({
+      ok: true,
+      endpoint: 'unix:///var/run/docker.sock',
+    });
+    expect(dockerEndpointFor(instance('n1', 'c'), { nodeId: 'n1', dockerHost: undefined }, nodes)).to.deep.equal({
+      ok: true,
+      endpoint: undefined,
+    });
   });
   it('uses the endpoint another node advertises', () => {
-    expect(dockerEndpointFor(instance('n2', 'c'), self, nodes)).to.deep.equal({ ok: true, endpoint: 'tcp://198.51.100.2:2376' });
+    expect(dockerEndpointFor(instance('n2', 'c'), self, nodes)).to.deep.equal({
+      ok: true,
+      endpoint: 'tcp://198.51.100.2:2376',
+    });
   });
   it('explains when another node cannot be reached', () => {
-    expect(dockerEndpointFor(instance('n3', 'c'), self, nodes)).to.deep.include({ ok: false }).and.have.property('problem').that.matches(/does not advertise/);
-    expect(dockerEndpointFor(instance('n9', 'c'), self, nodes)).to.deep.equal({ ok: false, problem: 'node "n9" is not registered' });
+    expect(dockerEndpointFor(instance('n3', 'c'), self, nodes))
+      .to.deep.include({ ok: false })
+      .and.have.property('problem')
+      .that.matches(/does not advertise/);
+    expect(dockerEndpointFor(instance('n9', 'c'), self, nodes)).to.deep.equal({
+      ok: false,
+      problem: 'node "n9" is not registered',
+    });
   });
 });

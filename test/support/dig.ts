@@ -23,7 +23,18 @@ export interface DigResult {
  * without retries. Fails (never skips) when dig is missing.
  */
 export async function dig(port: number, name: string, type = 'A', options: { tcp?: boolean } = {}): Promise<DigResult> {
-  const args = ['@127.0.0.1', '-p', String(port), '+tries=1', '+time=2', '+norecurse', '+noall', '+comments', '+answer', '+authority'];
+  const args = [
+    '@127.0.0.1',
+    '-p',
+    String(port),
+    '+tries=1',
+    '+time=2',
+    '+norecurse',
+    '+noall',
+    '+comments',
+    '+answer',
+    '+authority',
+  ];
   if (options.tcp) args.push('+tcp');
   args.push(name, type);
   let stdout: string;
@@ -31,7 +42,8 @@ export async function dig(port: number, name: string, type = 'A', options: { tcp
     ({ stdout } = await run('dig', args, { timeout: 10_000 }));
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stdout?: string };
-    if (e.code === 'ENOENT') throw new Error('dig is not installed (apt-get install dnsutils; scripts/setup.sh does it)');
+    if (e.code === 'ENOENT')
+      throw new Error('dig is not installed (apt-get install dnsutils; scripts/setup.sh does it)');
     throw new Error(`dig ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}`);
   }
   const status = /status: (\w+)/.exec(stdout)?.[1];

@@ -25,12 +25,40 @@ export async function managedContainers(node: string, app?: string): Promise<Doc
 /** Removes every container a test node left behind (after a failed assertion, say), then its networks and volumes (apps', databases'). */
 export async function removeNodeContainers(node: string): Promise<void> {
   const containers = await managedContainers(node);
-  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
-  const networks = await docker.listNetworks({ filters: { label: [`${containerLabels.managed}=true`, `${containerLabels.node}=${node}`] } });
-  await Promise.all(networks.map((n) => docker.getNetwork(n.Id).remove().catch(() => {})));
+  await Promise.all(
+    containers.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => {}),
+    ),
+  );
+  const networks = await docker.listNetworks({
+    filters: { label: [`${containerLabels.managed}=true`, `${containerLabels.node}=${node}`] },
+  });
+  await Promise.all(
+    networks.map((n) =>
+      docker
+        .getNetwork(n.Id)
+        .remove()
+        .catch(() => {}),
+    ),
+  );
   // A database's volume, when the test ended before its delete job did (a failed assertion).
-  const volumes = (await docker.listVolumes({ filters: { label: [`${containerLabels.managed}=true`, `${containerLabels.node}=${node}`] } })).Volumes ?? [];
-  await Promise.all(volumes.map((v) => docker.getVolume(v.Name).remove({ force: true }).catch(() => {})));
+  const volumes =
+    (
+      await docker.listVolumes({
+        filters: { label: [`${containerLabels.managed}=true`, `${containerLabels.node}=${node}`] },
+      })
+    ).Volumes ?? [];
+  await Promise.all(
+    volumes.map((v) =>
+      docker
+        .getVolume(v.Name)
+        .remove({ force: true })
+        .catch(() => {}),
+    ),
+  );
   await removeNodeFirewall(node);
 }
 
@@ -38,7 +66,10 @@ export async function removeNodeContainers(node: string): Promise<void> {
 export async function removeNodeFirewall(node: string): Promise<void> {
   const ours = new RegExp(`^-A (\\S+) (.*-j (GSP-[0-9a-f]{8}-${firewallNodeTag(node)}-[IF]))$`);
   for (const binary of ['iptables', 'ip6tables']) {
-    const rules = await run(binary, ['-w', '5', '-S']).then((r) => r.stdout.split('\n'), () => [] as string[]);
+    const rules = await run(binary, ['-w', '5', '-S']).then(
+      (r) => r.stdout.split('\n'),
+      () => [] as string[],
+    );
     const chains = new Set<string>();
     for (const line of rules) {
       const hook = ours.exec(line);
@@ -61,7 +92,11 @@ export const withoutInstallation = (name: string): string => name.replace(/^(\/?
 
 /** The container of a database, found by its label (its name carries the installation id). */
 export async function databaseContainer(name: string): Promise<Docker.Container> {
-  const [found, ...more] = await docker.listContainers({ all: true, filters: { label: [`${databaseLabel}=${name}`, `${containerLabels.role}=database`] } });
-  if (!found || more.length) throw new Error(`expected one container of database ${name}, found ${more.length + (found ? 1 : 0)}`);
+  const [found, ...more] = await docker.listContainers({
+    all: true,
+    filters: { label: [`${databaseLabel}=${name}`, `${containerLabels.role}=database`] },
+  });
+  if (!found || more.length)
+    throw new Error(`expected one container of database ${name}, found ${more.length + (found ? 1 : 0)}`);
   return docker.getContainer(found.Id);
 }

@@ -17,8 +17,10 @@ export interface GitFixture {
 
 const gitEnv = {
   ...process.env,
-  GIT_AUTHOR_NAME: 'Gasper Test', GIT_AUTHOR_EMAIL: 'test@gasper.invalid',
-  GIT_COMMITTER_NAME: 'Gasper Test', GIT_COMMITTER_EMAIL: 'test@gasper.invalid',
+  GIT_AUTHOR_NAME: 'Gasper Test',
+  GIT_AUTHOR_EMAIL: 'test@gasper.invalid',
+  GIT_COMMITTER_NAME: 'Gasper Test',
+  GIT_COMMITTER_EMAIL: 'test@gasper.invalid',
 };
 
 /** A real git repository on disk with a first commit of `files`. */

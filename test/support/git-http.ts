@@ -31,7 +31,9 @@ export async function startGitHttpServer(
   await run('git', ['clone', '-q', '--bare', sourceDir, path.join(root, 'repo.git')]);
   const authorizations: Array<string | undefined> = [];
   const requests: string[] = [];
-  const expected = options.auth ? `Basic ${Buffer.from(`${options.auth.username}:${options.auth.password}`).toString('base64')}` : undefined;
+  const expected = options.auth
+    ? `Basic ${Buffer.from(`${options.auth.username}:${options.auth.password}`).toString('base64')}`
+    : undefined;
   const server = http.createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://x');
@@ -45,10 +47,17 @@ export async function startGitHttpServer(
       }
       const cgi = spawn('git', ['http-backend'], {
         env: {
-          PATH: process.env.PATH, GIT_PROJECT_ROOT: root, GIT_HTTP_EXPORT_ALL: '1', PATH_INFO: url.pathname,
-          QUERY_STRING: url.search.slice(1), REQUEST_METHOD: req.method, CONTENT_TYPE: req.headers['content-type'] ?? '',
-          HTTP_CONTENT_ENCODING: req.headers['content-encoding'] ?? '', GIT_PROTOCOL: String(req.headers['git-protocol'] ?? ''),
-          REMOTE_USER: 'test', REMOTE_ADDR: '127.0.0.1',
+          PATH: process.env.PATH,
+          GIT_PROJECT_ROOT: root,
+          GIT_HTTP_EXPORT_ALL: '1',
+          PATH_INFO: url.pathname,
+          QUERY_STRING: url.search.slice(1),
+          REQUEST_METHOD: req.method,
+          CONTENT_TYPE: req.headers['content-type'] ?? '',
+          HTTP_CONTENT_ENCODING: req.headers['content-encoding'] ?? '',
+          GIT_PROTOCOL: String(req.headers['git-protocol'] ?? ''),
+          REMOTE_USER: 'test',
+          REMOTE_ADDR: '127.0.0.1',
         },
       });
       req.pipe(cgi.stdin);
@@ -56,7 +65,12 @@ export async function startGitHttpServer(
       cgi.stdout.on('data', (chunk: Buffer) => {
         if (!head) return void res.write(chunk);
         head = Buffer.concat([head, chunk]);
-        const end = head.indexOf('\r\n\r\n') >= 0 ? head.indexOf('\r\n\r\n') + 4 : head.indexOf('\n\n') >= 0 ? head.indexOf('\n\n') + 2 : -1;
+        const end =
+          head.indexOf('\r\n\r\n') >= 0
+            ? head.indexOf('\r\n\r\n') + 4
+            : head.indexOf('\n\n') >= 0
+              ? head.indexOf('\n\n') + 2
+              : -1;
         if (end < 0) return;
         const lines = head.subarray(0, end).toString('latin1').split(/\r?\n/).filter(Boolean);
         let status = 200;

@@ -7,7 +7,9 @@ interface EventExamples {
   name: string;
   examples: Record<string, unknown>[];
 }
-const examples: EventExamples[] = createRequire(import.meta.url)('@octokit/webhooks-examples/api.github.com/index.json');
+const examples: EventExamples[] = createRequire(import.meta.url)(
+  '@octokit/webhooks-examples/api.github.com/index.json',
+);
 
 /** A deep copy of a real GitHub payload: the first example of `event` that `match` accepts. */
 export function githubExample(event: string, match: (payload: any) => boolean = () => true): any {
@@ -20,7 +22,13 @@ export function githubExample(event: string, match: (payload: any) => boolean = 
  * GitHub's branch-push example, adjusted: the ref, the pushed commit, and the repository (every
  * URL field set to `repoUrl`, so a local fixture repository stands in for a GitHub one).
  */
-export function pushPayload(options: { ref: string; after: string; repoUrl: string; deleted?: boolean; pushedAt?: number }): any {
+export function pushPayload(options: {
+  ref: string;
+  after: string;
+  repoUrl: string;
+  deleted?: boolean;
+  pushedAt?: number;
+}): any {
   const payload = githubExample('push', (p) => p.ref.startsWith('refs/heads/') && !p.deleted);
   payload.ref = options.ref;
   payload.after = options.after;
@@ -29,7 +37,8 @@ export function pushPayload(options: { ref: string; after: string; repoUrl: stri
   if (payload.head_commit) payload.head_commit.id = options.after;
   // When GitHub received the push (Unix seconds): it orders pushes.
   if (options.pushedAt !== undefined) payload.repository.pushed_at = options.pushedAt;
-  for (const field of ['clone_url', 'ssh_url', 'git_url', 'html_url', 'svn_url']) payload.repository[field] = options.repoUrl;
+  for (const field of ['clone_url', 'ssh_url', 'git_url', 'html_url', 'svn_url'])
+    payload.repository[field] = options.repoUrl;
   return payload;
 }
 

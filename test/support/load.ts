@@ -42,25 +42,35 @@ export async function loadThroughProxy(options: {
       const t0 = performance.now();
       const sample = { at: t0 - started, ms: 0, ok: false };
       result.samples.push(sample);
-      const req = http.get({ host: '127.0.0.1', port: options.proxyPort, path: options.path ?? '/', headers: { host: options.host }, agent, timeout: 10_000 }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => {
-          sample.ms = performance.now() - t0;
-          if (res.statusCode === 200) {
-            result.ok++;
-            sample.ok = true;
-            const first = body.split(' ')[0]!;
-            if (!result.bodies.includes(first)) result.bodies.push(first);
-          } else fail(`HTTP ${res.statusCode}`);
-          resolve();
-        });
-        res.on('error', (err) => {
-          fail((err as NodeJS.ErrnoException).code ?? err.message);
-          resolve();
-        });
-      });
+      const req = http.get(
+        {
+          host: '127.0.0.1',
+          port: options.proxyPort,
+          path: options.path ?? '/',
+          headers: { host: options.host },
+          agent,
+          timeout: 10_000,
+        },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => {
+            sample.ms = performance.now() - t0;
+            if (res.statusCode === 200) {
+              result.ok++;
+              sample.ok = true;
+              const first = body.split(' ')[0]!;
+              if (!result.bodies.includes(first)) result.bodies.push(first);
+            } else fail(`HTTP ${res.statusCode}`);
+            resolve();
+          });
+          res.on('error', (err) => {
+            fail((err as NodeJS.ErrnoException).code ?? err.message);
+            resolve();
+          });
+        },
+      );
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.on('error', (err) => {
         sample.ms = performance.now() - t0;

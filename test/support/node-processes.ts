@@ -23,7 +23,11 @@ export interface GasperProcess {
 }
 
 /** `gasper <command>` with this process's environment and `env` over it (or `env` alone, with `inheritEnv: false`). */
-export function spawnGasper(command: string, env: Record<string, string>, options: { inheritEnv?: boolean } = {}): GasperProcess {
+export function spawnGasper(
+  command: string,
+  env: Record<string, string>,
+  options: { inheritEnv?: boolean } = {},
+): GasperProcess {
   const childEnv = options.inheritEnv === false ? env : { ...process.env, ...env };
   const child = spawn(process.execPath, [gasperBin, command], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -126,7 +130,8 @@ export async function startControlPlane(cluster: ClusterEnv, env: Record<string,
       for (;;) {
         const job = (await api().get(`/jobs/${id}`).expect(200)).body.job as JobView;
         if (job.state === 'completed' || job.state === 'failed') return job;
-        if (Date.now() > deadline) throw new Error(`job ${id} still ${job.state} after ${timeoutMs} ms: ${job.log.join('\n')}`);
+        if (Date.now() > deadline)
+          throw new Error(`job ${id} still ${job.state} after ${timeoutMs} ms: ${job.log.join('\n')}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     },
@@ -138,7 +143,11 @@ export async function startControlPlane(cluster: ClusterEnv, env: Record<string,
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or fails with `what`. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -19,7 +19,13 @@ export interface TestPlatform {
   /** Port of the SSH service (on 127.0.0.1). */
   sshPort: number;
   /** A supertest client for the API with the admin token set. */
-  api(): { get(p: string): supertest.Test; post(p: string): supertest.Test; put(p: string): supertest.Test; patch(p: string): supertest.Test; delete(p: string): supertest.Test };
+  api(): {
+    get(p: string): supertest.Test;
+    post(p: string): supertest.Test;
+    put(p: string): supertest.Test;
+    patch(p: string): supertest.Test;
+    delete(p: string): supertest.Test;
+  };
   /** Polls `GET /jobs/:id` until the job is completed or failed. */
   waitForJob(id: string, timeoutMs?: number): Promise<JobView>;
   close(): Promise<void>;
@@ -86,7 +92,8 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
         const res = await api().get(`/jobs/${id}`).expect(200);
         const job = res.body.job as JobView;
         if (job.state === 'completed' || job.state === 'failed') return job;
-        if (Date.now() > deadline) throw new Error(`job ${id} still ${job.state} after ${timeoutMs} ms: ${job.log.join('\n')}`);
+        if (Date.now() > deadline)
+          throw new Error(`job ${id} still ${job.state} after ${timeoutMs} ms: ${job.log.join('\n')}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     },
@@ -105,14 +112,24 @@ export interface ProxyResponse {
 }
 
 /** One request through the proxy on 127.0.0.1 with the given Host header. */
-export function viaProxy(port: number, host: string, urlPath = '/', headers: Record<string, string> = {}): Promise<ProxyResponse> {
+export function viaProxy(
+  port: number,
+  host: string,
+  urlPath = '/',
+  headers: Record<string, string> = {},
+): Promise<ProxyResponse> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: urlPath, headers: { host, ...headers }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = http.get(
+      { host: '127.0.0.1', port, path: urlPath, headers: { host, ...headers }, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
   });
 }

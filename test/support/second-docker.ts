@@ -48,7 +48,14 @@ export async function startSecondDocker(images: readonly string[]): Promise<Seco
     // Containers first, so the daemon stops quickly and nothing keeps the bridge busy.
     const docker = new Docker({ socketPath: socket });
     const left = await docker.listContainers({ all: true }).catch(() => []);
-    await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
+    await Promise.all(
+      left.map((c) =>
+        docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => {}),
+      ),
+    );
     await stop();
     await run('ip', ['link', 'delete', bridge]).catch(() => {});
     // Overlay mounts of a killed daemon may linger under the data root.
@@ -63,8 +70,19 @@ export async function startSecondDocker(images: readonly string[]): Promise<Seco
     daemon = spawn(
       'dockerd',
       [
-        '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '-H', host, '--pidfile', path.join(dir, 'docker.pid'),
-        '-b', bridge, '--iptables=false', '--ip-masq=false', '--ip=127.0.0.1',
+        '--data-root',
+        path.join(dir, 'data'),
+        '--exec-root',
+        path.join(dir, 'exec'),
+        '-H',
+        host,
+        '--pidfile',
+        path.join(dir, 'docker.pid'),
+        '-b',
+        bridge,
+        '--iptables=false',
+        '--ip-masq=false',
+        '--ip=127.0.0.1',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -78,7 +96,13 @@ export async function startSecondDocker(images: readonly string[]): Promise<Seco
     const deadline = Date.now() + 60_000;
     for (;;) {
       if (daemon.exitCode !== null) throw new Error(`second dockerd exited (${daemon.exitCode}):\n${output}`);
-      if (await docker.ping().then(() => true, () => false)) break;
+      if (
+        await docker.ping().then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
       if (Date.now() > deadline) throw new Error(`second dockerd did not answer within 60 s:\n${output}`);
       await new Promise((r) => setTimeout(r, 200));
     }

@@ -16,7 +16,8 @@ export function spawnService(command: string, env: Record<string, string>): Gasp
 export async function untilUp(proc: GasperProcess, name: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!proc.output().includes('gasper is up')) {
-    if (proc.child.exitCode !== null) throw new Error(`gasper ${name} exited with ${proc.child.exitCode}:\n${proc.output()}`);
+    if (proc.child.exitCode !== null)
+      throw new Error(`gasper ${name} exited with ${proc.child.exitCode}:\n${proc.output()}`);
     if (Date.now() > deadline) throw new Error(`gasper ${name} not up after ${timeoutMs} ms:\n${proc.output()}`);
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -26,7 +26,10 @@ export interface SshResult {
  * its own known_hosts in a temporary directory, only the identity given.
  */
 export class SshClient {
-  private constructor(readonly dir: string, readonly knownHosts: string) {}
+  private constructor(
+    readonly dir: string,
+    readonly knownHosts: string,
+  ) {}
 
   static async create(): Promise<SshClient> {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-test-ssh-'));
@@ -41,20 +44,46 @@ export class SshClient {
   }
 
   /** ssh arguments; `strict` requires the host key already known (no accept-new). */
-  args(port: number, user: string, opts: { identity?: string; password?: boolean; strict?: boolean; extra?: string[] } = {}): string[] {
+  args(
+    port: number,
+    user: string,
+    opts: { identity?: string; password?: boolean; strict?: boolean; extra?: string[] } = {},
+  ): string[] {
     return [
-      '-F', '/dev/null',
-      '-p', String(port),
-      '-o', `StrictHostKeyChecking=${opts.strict ? 'yes' : 'accept-new'}`,
-      '-o', `UserKnownHostsFile=${this.knownHosts}`,
-      '-o', 'GlobalKnownHostsFile=/dev/null',
-      '-o', 'IdentitiesOnly=yes',
-      '-o', 'IdentityAgent=none',
-      '-o', 'ConnectTimeout=10',
-      '-o', 'LogLevel=ERROR',
+      '-F',
+      '/dev/null',
+      '-p',
+      String(port),
+      '-o',
+      `StrictHostKeyChecking=${opts.strict ? 'yes' : 'accept-new'}`,
+      '-o',
+      `UserKnownHostsFile=${this.knownHosts}`,
+      '-o',
+      'GlobalKnownHostsFile=/dev/null',
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      'IdentityAgent=none',
+      '-o',
+      'ConnectTimeout=10',
+      '-o',
+      'LogLevel=ERROR',
       ...(opts.password
-        ? ['-o', 'PreferredAuthentications=password', '-o', 'PubkeyAuthentication=no', '-o', 'NumberOfPasswordPrompts=1']
-        : ['-o', 'BatchMode=yes', '-o', 'PreferredAuthentications=publickey', ...(opts.identity ? ['-i', opts.identity] : [])]),
+        ? [
+            '-o',
+            'PreferredAuthentications=password',
+            '-o',
+            'PubkeyAuthentication=no',
+            '-o',
+            'NumberOfPasswordPrompts=1',
+          ]
+        : [
+            '-o',
+            'BatchMode=yes',
+            '-o',
+            'PreferredAuthentications=publickey',
+            ...(opts.identity ? ['-i', opts.identity] : []),
+          ]),
       ...(opts.extra ?? []),
       `${user}@127.0.0.1`,
     ];
@@ -65,13 +94,24 @@ export class SshClient {
     port: number,
     user: string,
     command: string | undefined,
-    opts: { identity?: string; password?: string; strict?: boolean; extra?: string[]; input?: string; timeoutMs?: number } = {},
+    opts: {
+      identity?: string;
+      password?: string;
+      strict?: boolean;
+      extra?: string[];
+      input?: string;
+      timeoutMs?: number;
+    } = {},
   ): Promise<SshResult> {
     const base = this.args(port, user, { ...opts, password: opts.password !== undefined });
     const argv = opts.password !== undefined ? ['sshpass', '-e', 'ssh', ...base] : ['ssh', ...base];
     if (command !== undefined) argv.push(command);
     const child = spawn(argv[0]!, argv.slice(1), {
-      env: { PATH: process.env.PATH!, HOME: this.dir, ...(opts.password !== undefined ? { SSHPASS: opts.password } : {}) },
+      env: {
+        PATH: process.env.PATH!,
+        HOME: this.dir,
+        ...(opts.password !== undefined ? { SSHPASS: opts.password } : {}),
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     return collect(child, opts.input ?? '', opts.timeoutMs ?? 30_000);
@@ -79,7 +119,10 @@ export class SshClient {
 
   /** Starts ssh without waiting for it (to kill it mid-command). */
   spawn(port: number, user: string, command: string, opts: { identity?: string; extra?: string[] } = {}): ChildProcess {
-    return spawn('ssh', [...this.args(port, user, opts), command], { env: { PATH: process.env.PATH!, HOME: this.dir }, stdio: ['pipe', 'pipe', 'pipe'] });
+    return spawn('ssh', [...this.args(port, user, opts), command], {
+      env: { PATH: process.env.PATH!, HOME: this.dir },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
   }
 
   remove(): Promise<void> {

@@ -3,7 +3,16 @@ import { createLogger } from '../../src/core/log.ts';
 import { firewallChains, planFirewall, redisTargets, startAppFirewall } from '../../src/workers/app-firewall.ts';
 
 describe('app firewall rules (pure)', () => {
-  const input = { installation: '1a2b3c4d', node: 'n1', allowPorts: [8080, 8080, 0], blocked: [{ address: '10.0.0.5', port: 6379 }, { address: 'fd00::5', port: 6380 }], denied: ['10.0.0.0/24', 'fd00::/64'] };
+  const input = {
+    installation: '1a2b3c4d',
+    node: 'n1',
+    allowPorts: [8080, 8080, 0],
+    blocked: [
+      { address: '10.0.0.5', port: 6379 },
+      { address: 'fd00::5', port: 6380 },
+    ],
+    denied: ['10.0.0.0/24', 'fd00::/64'],
+  };
 
   it('chains named for the installation and the node, within the kernel limit of 28 characters', () => {
     const a = firewallChains('1a2b3c4d', 'n1');
@@ -57,7 +66,10 @@ describe('app firewall rules (pure)', () => {
   });
 
   it('refuses a Docker daemon on another host, naming the setting (its rules would protect nothing here)', async () => {
-    const error = await startAppFirewall({ ...input, dockerHost: 'tcp://10.0.0.9:2375' }, createLogger('silent')).then(() => undefined, (err: Error) => err);
+    const error = await startAppFirewall({ ...input, dockerHost: 'tcp://10.0.0.9:2375' }, createLogger('silent')).then(
+      () => undefined,
+      (err: Error) => err,
+    );
     expect(error?.message).to.match(/GASPER_APP_FIREWALL=on .*not on this host.*GASPER_APP_FIREWALL=off/);
   });
 });

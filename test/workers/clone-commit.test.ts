@@ -29,7 +29,14 @@ describe('cloneRelease with a commit (git)', function () {
   });
 
   it('checks out the given commit, not the branch head, without .git', async () => {
-    const result = await cloneRelease({ url: repo.url, branch: 'main', commit: first, dir, allowLocal: true, sshDir: path.join(dir, "..", "ssh") });
+    const result = await cloneRelease({
+      url: repo.url,
+      branch: 'main',
+      commit: first,
+      dir,
+      allowLocal: true,
+      sshDir: path.join(dir, '..', 'ssh'),
+    });
     expect(result.commit).to.equal(first);
     expect(await fs.readFile(path.join(dir, 'version.txt'), 'utf8')).to.equal('two\n');
     expect(await fs.stat(path.join(dir, '.git')).catch(() => undefined)).to.equal(undefined);
@@ -38,14 +45,28 @@ describe('cloneRelease with a commit (git)', function () {
   it('the head commit too, and a retry into the same directory starts clean', async () => {
     await fs.mkdir(dir, { recursive: true });
     await fs.writeFile(path.join(dir, 'stale.txt'), 'left by a crashed attempt');
-    const result = await cloneRelease({ url: repo.url, branch: 'main', commit: second, dir, allowLocal: true, sshDir: path.join(dir, "..", "ssh") });
+    const result = await cloneRelease({
+      url: repo.url,
+      branch: 'main',
+      commit: second,
+      dir,
+      allowLocal: true,
+      sshDir: path.join(dir, '..', 'ssh'),
+    });
     expect(result.commit).to.equal(second);
     expect(await fs.readdir(dir)).to.deep.equal(['version.txt']);
   });
 
   it('a commit the repository does not have fails for good, naming it', async () => {
     const missing = crypto.randomBytes(20).toString('hex');
-    const err = await cloneRelease({ url: repo.url, branch: 'main', commit: missing, dir, allowLocal: true, sshDir: path.join(dir, "..", "ssh") }).then(
+    const err = await cloneRelease({
+      url: repo.url,
+      branch: 'main',
+      commit: missing,
+      dir,
+      allowLocal: true,
+      sshDir: path.join(dir, '..', 'ssh'),
+    }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -55,7 +76,17 @@ describe('cloneRelease with a commit (git)', function () {
   });
 
   it('keeps the transport allow-list: file:// is refused unless local repositories are allowed', async () => {
-    const err = await cloneRelease({ url: repo.url, branch: 'main', commit: first, dir, allowLocal: false, sshDir: path.join(dir, "..", "ssh") }).then(() => undefined, (e: unknown) => e);
+    const err = await cloneRelease({
+      url: repo.url,
+      branch: 'main',
+      commit: first,
+      dir,
+      allowLocal: false,
+      sshDir: path.join(dir, '..', 'ssh'),
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).to.be.instanceOf(CloneFailedError);
   });
 });

@@ -38,7 +38,10 @@ async function silentListener(): Promise<{ port: number; connections: () => numb
 
 async function failure(options: CloneOptions): Promise<{ err: CloneFailedError; ms: number }> {
   const started = Date.now();
-  const err = await cloneRelease(options).then(() => undefined, (e: unknown) => e);
+  const err = await cloneRelease(options).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err, 'the clone should fail').to.be.instanceOf(CloneFailedError);
   return { err: err as CloneFailedError, ms: Date.now() - started };
 }
@@ -67,7 +70,11 @@ describe('cloneRelease: limits, user errors, hosts, credentials (real git, serve
       it(`${scheme}://: fails within the idle limit, says the server did not answer, and is not retried`, async function () {
         const silent = await silentListener();
         try {
-          const { err, ms } = await failure({ ...base, url: `${scheme}://127.0.0.1:${silent.port}/repo.git`, limits: { idleTimeoutMs: 1500, timeoutMs: 60_000 } });
+          const { err, ms } = await failure({
+            ...base,
+            url: `${scheme}://127.0.0.1:${silent.port}/repo.git`,
+            limits: { idleTimeoutMs: 1500, timeoutMs: 60_000 },
+          });
           console.log(`      ${scheme}:// silent server: failed after ${ms} ms (idle limit 1500 ms): ${err.message}`);
           expect(err.message).to.match(/the server at 127\.0\.0\.1 did not answer within 1\.5 s/);
           expect(err.kind).to.equal('timeout');
@@ -83,7 +90,11 @@ describe('cloneRelease: limits, user errors, hosts, credentials (real git, serve
     it('the total limit stops a clone however it goes', async function () {
       const silent = await silentListener();
       try {
-        const { err, ms } = await failure({ ...base, url: `git://127.0.0.1:${silent.port}/repo.git`, limits: { idleTimeoutMs: 30_000, timeoutMs: 1000 } });
+        const { err, ms } = await failure({
+          ...base,
+          url: `git://127.0.0.1:${silent.port}/repo.git`,
+          limits: { idleTimeoutMs: 30_000, timeoutMs: 1000 },
+        });
         expect(err.message).to.match(/took longer than 1 s \(GASPER_CLONE_TIMEOUT_MS\)/);
         expect(err.kind).to.equal('timeout');
         expect(ms).to.be.below(3000);
@@ -98,7 +109,10 @@ describe('cloneRelease: limits, user errors, hosts, credentials (real git, serve
       const server = http.createServer((_req, res) => res.writeHead(404).end('no such repository\n'));
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       try {
-        const { err } = await failure({ ...base, url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/nope.git` });
+        const { err } = await failure({
+          ...base,
+          url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/nope.git`,
+        });
         expect(err.message).to.match(/repository 127\.0\.0\.1 not found/);
         expect(err.kind).to.equal('user');
         expect(err.permanent).to.equal(true);
@@ -115,9 +129,26 @@ describe('cloneRelease: limits, user errors, hosts, credentials (real git, serve
           s.close(() => resolve(port));
         });
       });
-      const daemon = spawn('git', ['daemon', '--listen=127.0.0.1', `--port=${port}`, '--export-all', '--reuseaddr', `--base-path=${work}`, work], { stdio: 'ignore' });
+      const daemon = spawn(
+        'git',
+        ['daemon', '--listen=127.0.0.1', `--port=${port}`, '--export-all', '--reuseaddr', `--base-path=${work}`, work],
+        { stdio: 'ignore' },
+      );
       try {
-        for (let i = 0; i < 50 && !(await new Promise((r) => net.connect(port, '127.0.0.1').on('connect', function (this: net.Socket) { this.destroy(); r(true); }).on('error', () => r(false)))); i++) {
+        for (
+          let i = 0;
+          i < 50 &&
+          !(await new Promise((r) =>
+            net
+              .connect(port, '127.0.0.1')
+              .on('connect', function (this: net.Socket) {
+                this.destroy();
+                r(true);
+              })
+              .on('error', () => r(false)),
+          ));
+          i++
+        ) {
           await new Promise((r) => setTimeout(r, 100));
         }
         const { err } = await failure({ ...base, url: `git://127.0.0.1:${port}/nope.git` });
@@ -128,7 +159,7 @@ describe('cloneRelease: limits, user errors, hosts, credentials (real git, serve
       }
     });
 
-    it("ssh://: GitHub's \"ERROR: Repository not found.\" is \"not found\", permanent", async function () {
+    it('ssh://: GitHub\'s "ERROR: Repository not found." is "not found", permanent', async function () {
       const hostKey = await ensureHostKey(path.join(work, 'hostkey'));
       const server = new ssh2.Server({ hostKeys: [hostKey] }, (client) => {
         client.on('authentication', (ctx) => ctx.accept());
@@ -144,7 +175,10 @@ describe('cloneRelease: limits, user errors, hosts, credentials (real git, serve
       });
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       try {
-        const { err } = await failure({ ...base, url: `ssh://git@127.0.0.1:${(server.address() as net.AddressInfo).port}/o/nope.git` });
+        const { err } = await failure({
+          ...base,
+          url: `ssh://git@127.0.0.1:${(server.address() as net.AddressInfo).port}/o/nope.git`,
+        });
         expect(err.message).to.match(/repository 127\.0\.0\.1 not found/);
         expect(err.permanent).to.equal(true);
       } finally {
@@ -197,7 +231,9 @@ describe('cloneRelease: limits, user errors, hosts, credentials (real git, serve
 
     it('http(s): a redirect is not followed (it would lead git past the host check)', async function () {
       const server = await startGitHttpServer(repo.dir);
-      const redirector = http.createServer((req, res) => res.writeHead(302, { location: `${server.url}${(req.url ?? '/').replace(/^\/repo\.git/, '')}` }).end());
+      const redirector = http.createServer((req, res) =>
+        res.writeHead(302, { location: `${server.url}${(req.url ?? '/').replace(/^\/repo\.git/, '')}` }).end(),
+      );
       await new Promise<void>((r) => redirector.listen(0, '127.0.0.1', r));
       try {
         const url = `http://127.0.0.1:${(redirector.address() as net.AddressInfo).port}/repo.git`;
@@ -222,7 +258,10 @@ describe('cloneRelease: limits, user errors, hosts, credentials (real git, serve
       await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
       try {
         const a = await failure({ ...base, url: `git://127.0.0.1:${closed}/repo.git` });
-        const b = await failure({ ...base, url: `git://127.0.0.1:${(web.address() as net.AddressInfo).port}/repo.git` });
+        const b = await failure({
+          ...base,
+          url: `git://127.0.0.1:${(web.address() as net.AddressInfo).port}/repo.git`,
+        });
         console.log(`      closed port: "${a.err.message}"; open http port: "${b.err.message}"`);
         expect(a.err.message).to.equal('git clone failed: could not reach the repository at 127.0.0.1');
         expect(b.err.message).to.equal(a.err.message);

@@ -1,6 +1,11 @@
 import { expect } from 'chai';
 import { containerLabels } from '../../src/core/naming.ts';
-import { containerCaPath, containerLaunchDir, containerSpec, type ContainerSpecInput } from '../../src/workers/container-spec.ts';
+import {
+  containerCaPath,
+  containerLaunchDir,
+  containerSpec,
+  type ContainerSpecInput,
+} from '../../src/workers/container-spec.ts';
 
 const appInput: ContainerSpecInput = {
   name: 'gasper-a1b2c3d4-blog-r000001-0',
@@ -16,10 +21,15 @@ const appInput: ContainerSpecInput = {
   env: { NODE_ENV: 'production', GREETING: 'a=b c' },
   publishAddress: '198.51.100.5',
 };
-const buildInput: ContainerSpecInput = { ...appInput, name: 'gasper-a1b2c3d4-blog-r000001-build', role: 'build', command: undefined };
+const buildInput: ContainerSpecInput = {
+  ...appInput,
+  name: 'gasper-a1b2c3d4-blog-r000001-build',
+  role: 'build',
+  command: undefined,
+};
 
 describe('containerSpec', () => {
-  it('runs an app container\'s command under sh, publishes its port and restarts it', () => {
+  it("runs an app container's command under sh, publishes its port and restarts it", () => {
     const spec = containerSpec(appInput);
     expect(spec.name).to.equal('gasper-a1b2c3d4-blog-r000001-0');
     expect(spec.Image).to.equal('gasper/node:latest');
@@ -41,7 +51,9 @@ describe('containerSpec', () => {
     const network = 'gasper-a1b2c3d4-app-blog-0123456789';
     expect(containerSpec({ ...appInput, network }).HostConfig?.NetworkMode).to.equal(network);
     expect(containerSpec({ ...buildInput, network }).HostConfig?.NetworkMode).to.equal(network);
-    expect(containerSpec({ ...appInput, network }).Labels![containerLabels.specHash]).to.not.equal(containerSpec(appInput).Labels![containerLabels.specHash]);
+    expect(containerSpec({ ...appInput, network }).Labels![containerLabels.specHash]).to.not.equal(
+      containerSpec(appInput).Labels![containerLabels.specHash],
+    );
   });
 
   it('sets PORT, keeps the user env, and sorts Env', () => {
@@ -67,7 +79,13 @@ describe('containerSpec', () => {
         '/var/gasper/releases/blog/r000001:/app',
         `/etc/ssl/corp.pem:${containerCaPath}:ro`,
       ]);
-      for (const variable of ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'GIT_SSL_CAINFO', 'PIP_CERT', 'REQUESTS_CA_BUNDLE']) {
+      for (const variable of [
+        'NODE_EXTRA_CA_CERTS',
+        'SSL_CERT_FILE',
+        'GIT_SSL_CAINFO',
+        'PIP_CERT',
+        'REQUESTS_CA_BUNDLE',
+      ]) {
         expect(spec.Env).to.include(`${variable}=${containerCaPath}`);
       }
     });
@@ -79,7 +97,9 @@ describe('containerSpec', () => {
       '/var/gasper/releases/blog/r000001:/app',
       `${launchDir}:${containerLaunchDir}:ro`,
     ]);
-    expect(containerSpec({ ...buildInput, launchDir }).HostConfig?.Binds).to.deep.equal(['/var/gasper/releases/blog/r000001:/app']);
+    expect(containerSpec({ ...buildInput, launchDir }).HostConfig?.Binds).to.deep.equal([
+      '/var/gasper/releases/blog/r000001:/app',
+    ]);
   });
 
   it('labels the container', () => {
@@ -94,13 +114,18 @@ describe('containerSpec', () => {
     expect(labels[containerLabels.specHash]).to.match(/^[0-9a-f]{16}$/);
   });
 
-  it('carries the build\'s own limits: memory without swap, CPU, pids; no tmpfs (its /tmp is on the measured layer)', () => {
+  it("carries the build's own limits: memory without swap, CPU, pids; no tmpfs (its /tmp is on the measured layer)", () => {
     const spec = containerSpec({ ...buildInput, resources: { cpu: 0.5, memoryMb: 256 }, pidsLimit: 300, tmpMb: 16 });
-    expect(spec.HostConfig).to.include({ Memory: 256 * 1024 * 1024, MemorySwap: 256 * 1024 * 1024, NanoCpus: 500_000_000, PidsLimit: 300 });
+    expect(spec.HostConfig).to.include({
+      Memory: 256 * 1024 * 1024,
+      MemorySwap: 256 * 1024 * 1024,
+      NanoCpus: 500_000_000,
+      PidsLimit: 300,
+    });
     expect(spec.HostConfig?.Tmpfs).to.equal(undefined);
   });
 
-  it('mounts a size-limited tmpfs at an app\'s /tmp, executable, sticky', () => {
+  it("mounts a size-limited tmpfs at an app's /tmp, executable, sticky", () => {
     const spec = containerSpec({ ...appInput, resources: { cpu: 1, memoryMb: 128 }, tmpMb: 16 });
     expect(spec.HostConfig?.Tmpfs).to.deep.equal({ '/tmp': 'rw,exec,nosuid,nodev,size=16m,mode=1777' });
     expect(spec.HostConfig).to.include({ Memory: 128 * 1024 * 1024, MemorySwap: 128 * 1024 * 1024 });

@@ -28,7 +28,11 @@ describe('crash-policy', () => {
   it('caps the delay at the maximum', () => {
     const wide = { ...policy, maxCrashes: 20 };
     const history = Array.from({ length: 10 }, (_, i) => 90_000 + i * 100);
-    expect(decideRestart(history, 100_000, wide)).to.deep.equal({ action: 'restart', delayMs: 8000, recentCrashes: 11 });
+    expect(decideRestart(history, 100_000, wide)).to.deep.equal({
+      action: 'restart',
+      delayMs: 8000,
+      recentCrashes: 11,
+    });
   });
 
   it('gives up at once when a single crash is allowed', () => {

@@ -47,10 +47,23 @@ describe('deploy and delete steps are idempotent (Docker, Redis)', function () {
     stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-test-state-'));
     const secrets = createSecretBox(crypto.randomBytes(32).toString('hex'));
     ctx = {
-      docker, redis, apps: new AppStore(redis), releases: new ReleaseDirs(stateDir), records: new ReleaseStore(redis), secrets, log: createLogger('silent'),
+      docker,
+      redis,
+      apps: new AppStore(redis),
+      releases: new ReleaseDirs(stateDir),
+      records: new ReleaseStore(redis),
+      secrets,
+      log: createLogger('silent'),
       options: {
-        nodeId: node, nodeAddress: '127.0.0.1', allowLocalRepos: true, extraCaCerts: undefined, imagePrefix: 'gasper',
-        runtimeImages: {}, healthTimeoutMs: 20_000, buildTimeoutMs: 60_000, keepReleases: 5,
+        nodeId: node,
+        nodeAddress: '127.0.0.1',
+        allowLocalRepos: true,
+        extraCaCerts: undefined,
+        imagePrefix: 'gasper',
+        runtimeImages: {},
+        healthTimeoutMs: 20_000,
+        buildTimeoutMs: 60_000,
+        keepReleases: 5,
         lifecycle: { ...loadConfig({}).lifecycle, drainGraceMs: 0 },
       },
       scope: { installation, node },
@@ -68,8 +81,20 @@ describe('deploy and delete steps are idempotent (Docker, Redis)', function () {
   async function createApp(name: string): Promise<{ job: Job; data: DeployAppData }> {
     const now = new Date().toISOString();
     const doc: AppDocument = {
-      name, uid: crypto.randomBytes(5).toString('hex'), owner: 'admin', repo: { url: repo.url }, runtime: 'node', run: 'node server.js',
-      port: 8080, sealedEnv: {}, node, status: 'queued', pendingRelease: 'r000001', instances: [], createdAt: now, updatedAt: now,
+      name,
+      uid: crypto.randomBytes(5).toString('hex'),
+      owner: 'admin',
+      repo: { url: repo.url },
+      runtime: 'node',
+      run: 'node server.js',
+      port: 8080,
+      sealedEnv: {},
+      node,
+      status: 'queued',
+      pendingRelease: 'r000001',
+      instances: [],
+      createdAt: now,
+      updatedAt: now,
     };
     expect(await ctx.apps.create(doc, 1)).to.equal(true);
     const data = { app: name, uid: doc.uid, release: 'r000001' };
@@ -85,7 +110,13 @@ describe('deploy and delete steps are idempotent (Docker, Redis)', function () {
     const [container] = await managedContainers(node, name);
 
     // The worker died after starting the container but before recording the switch.
-    await ctx.apps.update(name, (d) => ({ ...d, status: 'deploying', pendingRelease: 'r000001', release: undefined, instances: [] }));
+    await ctx.apps.update(name, (d) => ({
+      ...d,
+      status: 'deploying',
+      pendingRelease: 'r000001',
+      release: undefined,
+      instances: [],
+    }));
     const second = await deployApp(ctx, job, data);
     expect(second.outcome).to.equal('deployed');
     const containers = await managedContainers(node, name);
@@ -103,7 +134,9 @@ describe('deploy and delete steps are idempotent (Docker, Redis)', function () {
     const name = `stale-${crypto.randomBytes(3).toString('hex')}`;
     const { job, data } = await createApp(name);
     const stale = await docker.createContainer({
-      name: `gasper-${installation}-${name}-r000001-0`, Image: 'gasper/node:latest', Cmd: ['sleep', 'infinity'],
+      name: `gasper-${installation}-${name}-r000001-0`,
+      Image: 'gasper/node:latest',
+      Cmd: ['sleep', 'infinity'],
       Labels: { ...scopeLabels(ctx.scope), 'io.gasper.app': name, 'io.gasper.spec-hash': 'old' },
     });
     expect((await deployApp(ctx, job, data)).outcome).to.equal('deployed');
@@ -116,11 +149,20 @@ describe('deploy and delete steps are idempotent (Docker, Redis)', function () {
     const name = `foreign-${crypto.randomBytes(3).toString('hex')}`;
     const { job, data } = await createApp(name);
     const foreign = await docker.createContainer({
-      name: `gasper-${installation}-${name}-r000001-0`, Image: 'gasper/node:latest', Cmd: ['sleep', 'infinity'],
-      Labels: { ...scopeLabels({ installation: 'ffffffff', node }), 'io.gasper.app': name, 'io.gasper.spec-hash': 'old' },
+      name: `gasper-${installation}-${name}-r000001-0`,
+      Image: 'gasper/node:latest',
+      Cmd: ['sleep', 'infinity'],
+      Labels: {
+        ...scopeLabels({ installation: 'ffffffff', node }),
+        'io.gasper.app': name,
+        'io.gasper.spec-hash': 'old',
+      },
     });
     try {
-      const failure = await deployApp(ctx, job, data).then(() => undefined, (err: Error) => err);
+      const failure = await deployApp(ctx, job, data).then(
+        () => undefined,
+        (err: Error) => err,
+      );
       expect(failure?.message).to.match(/is not this installation's/);
       expect((await docker.getContainer(foreign.id).inspect()).Id).to.equal(foreign.id);
     } finally {
@@ -143,8 +185,14 @@ describe('deploy and delete steps are idempotent (Docker, Redis)', function () {
     expect((await deployApp(ctx, job, data)).outcome).to.equal('deployed');
     await ctx.apps.update(name, (d) => ({ ...d, status: 'deleting' }));
     const deleteJob = await queue.add('delete-app', { app: name, uid: data.uid }, { jobId: `delete-${name}` });
-    expect(await deleteApp(ctx, deleteJob, { app: name, uid: data.uid })).to.deep.equal({ outcome: 'deleted', containers: 1 });
-    expect(await deleteApp(ctx, deleteJob, { app: name, uid: data.uid })).to.deep.equal({ outcome: 'deleted', containers: 0 });
+    expect(await deleteApp(ctx, deleteJob, { app: name, uid: data.uid })).to.deep.equal({
+      outcome: 'deleted',
+      containers: 1,
+    });
+    expect(await deleteApp(ctx, deleteJob, { app: name, uid: data.uid })).to.deep.equal({
+      outcome: 'deleted',
+      containers: 0,
+    });
     expect(await managedContainers(node, name)).to.have.length(0);
     expect(await redis.exists(keys.app(name))).to.equal(0);
   });

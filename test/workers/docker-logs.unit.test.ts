@@ -13,7 +13,11 @@ function frame(stream: 1 | 2, text: string): Buffer {
 describe('docker-logs', () => {
   describe('demuxDockerLog', () => {
     it('splits multiplexed frames by stream, in order', () => {
-      const buffer = Buffer.concat([frame(1, 'listening on 8080\n'), frame(2, 'warn: ✗ deprecated\n'), frame(1, 'ok\n')]);
+      const buffer = Buffer.concat([
+        frame(1, 'listening on 8080\n'),
+        frame(2, 'warn: ✗ deprecated\n'),
+        frame(1, 'ok\n'),
+      ]);
       expect(demuxDockerLog(buffer)).to.deep.equal([
         { stream: 'stdout', text: 'listening on 8080\n' },
         { stream: 'stderr', text: 'warn: ✗ deprecated\n' },

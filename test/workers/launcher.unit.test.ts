@@ -4,7 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { launchDir, launcherCommand, prepareReleaseCommands, pruneLaunchDirs, writeRunCommand } from '../../src/workers/launcher.ts';
+import {
+  launchDir,
+  launcherCommand,
+  prepareReleaseCommands,
+  pruneLaunchDirs,
+  writeRunCommand,
+} from '../../src/workers/launcher.ts';
 import { readRepoListing } from '../../src/workers/repo-listing.ts';
 
 const run = promisify(execFile);
@@ -28,14 +34,29 @@ describe('repository listing and launcher (filesystem)', () => {
 
   it('lists two levels, marks directories, skips vendored trees, reads only the convention files', async () => {
     await write({
-      'package.json': '{"scripts":{"start":"node s.js"}}', Procfile: 'web: node s.js', 'Gemfile': 'source "x"',
-      'public/index.php': '<?php', 'public/css/a.css': '', 'node_modules/x/index.js': '', 'vendor/bundle/y': '',
+      'package.json': '{"scripts":{"start":"node s.js"}}',
+      Procfile: 'web: node s.js',
+      Gemfile: 'source "x"',
+      'public/index.php': '<?php',
+      'public/css/a.css': '',
+      'node_modules/x/index.js': '',
+      'vendor/bundle/y': '',
     });
     const listing = await readRepoListing(root);
     expect([...listing.entries].sort()).to.deep.equal([
-      'Gemfile', 'Procfile', 'node_modules/', 'package.json', 'public/', 'public/css/', 'public/index.php', 'vendor/',
+      'Gemfile',
+      'Procfile',
+      'node_modules/',
+      'package.json',
+      'public/',
+      'public/css/',
+      'public/index.php',
+      'vendor/',
     ]);
-    expect(listing.contents).to.deep.equal({ Procfile: 'web: node s.js', 'package.json': '{"scripts":{"start":"node s.js"}}' });
+    expect(listing.contents).to.deep.equal({
+      Procfile: 'web: node s.js',
+      'package.json': '{"scripts":{"start":"node s.js"}}',
+    });
   });
 
   it('never follows a symbolic link to read a convention file', async () => {
@@ -77,7 +98,14 @@ describe('repository listing and launcher (filesystem)', () => {
     expect(await fs.readFile(path.join(launchDir(appDir, 'r000002'), 'run'), 'utf8')).to.equal('npm start\n');
 
     await fs.rm(launchDir(appDir, 'r000002'), { recursive: true });
-    const given = await prepareReleaseCommands({ appDir, release: 'r000002', releaseDir, runtime: 'node', run: 'node s.js', build: [] });
+    const given = await prepareReleaseCommands({
+      appDir,
+      release: 'r000002',
+      releaseDir,
+      runtime: 'node',
+      run: 'node s.js',
+      build: [],
+    });
     expect(given.run.command).to.equal('node s.js');
     expect(given.build.commands).to.deep.equal([]);
     expect(await fs.stat(launchDir(appDir, 'r000002')).catch(() => undefined)).to.equal(undefined);

@@ -49,8 +49,10 @@ describe('log collector (Docker, Redis)', function () {
       Image: 'gasper/base:bookworm',
       Cmd: ['sh', '-c', script],
       Labels: {
-        ...scopeLabels(scope), [containerLabels.app]: app,
-        [containerLabels.release]: 'r000001', [containerLabels.role]: role,
+        ...scopeLabels(scope),
+        [containerLabels.app]: app,
+        [containerLabels.release]: 'r000001',
+        [containerLabels.role]: role,
       },
     });
     await container.start();
@@ -71,7 +73,11 @@ describe('log collector (Docker, Redis)', function () {
 
   it('follows app containers it did not create, resumes after a restart without gaps or duplicates, and skips other roles', async () => {
     collector = startLogCollector({ scope }, { docker, store, log });
-    const counter = await run('app', 'counter', 'i=0; while [ $i -lt 150 ]; do i=$((i+1)); echo "line-$i"; sleep 0.01; done; sleep 600');
+    const counter = await run(
+      'app',
+      'counter',
+      'i=0; while [ $i -lt 150 ]; do i=$((i+1)); echo "line-$i"; sleep 0.01; done; sleep 600',
+    );
     await run('build', 'builder', 'echo "build container output"; sleep 600');
     await until('first lines', async () => (await texts()).length >= 20);
     await until('the build container to be left alone', async () => collector!.following().join() === counter.id);
@@ -83,8 +89,12 @@ describe('log collector (Docker, Redis)', function () {
     // Generous: the lines come as fast as a loaded machine forks `sleep`.
     await until('all 150 lines', async () => (await texts()).length >= 150, 50_000).catch(async (err) => {
       const got = await texts();
-      const printed = ((await counter.logs({ stdout: true, follow: false })) as unknown as Buffer).toString().split('\n').length;
-      throw new Error(`${err.message}: ${got.length} lines, last ${got.at(-1)}; printed ${printed}; following ${collector!.following().length}`);
+      const printed = ((await counter.logs({ stdout: true, follow: false })) as unknown as Buffer)
+        .toString()
+        .split('\n').length;
+      throw new Error(
+        `${err.message}: ${got.length} lines, last ${got.at(-1)}; printed ${printed}; following ${collector!.following().length}`,
+      );
     });
     const lines = await texts();
     expect(lines).to.deep.equal(Array.from({ length: 150 }, (_, i) => `line-${i + 1}`));
@@ -109,7 +119,9 @@ describe('log collector (Docker, Redis)', function () {
     const boots = (await texts()).slice(before);
     expect(boots).to.have.length(2);
     expect(boots[0]).to.match(/^boot /);
-    expect(boots[1]).to.match(/^boot /).and.not.equal(boots[0]);
+    expect(boots[1])
+      .to.match(/^boot /)
+      .and.not.equal(boots[0]);
   });
 
   it('an app printing 16 KiB lines stays within the byte budget in Redis, each line cut and marked', async () => {
@@ -122,15 +134,26 @@ describe('log collector (Docker, Redis)', function () {
       name: `loud-${node}`,
       Image: 'gasper/base:bookworm',
       // About 16,375 characters and a newline: one line each, just under Docker's own 16 KiB split.
-      Cmd: ['sh', '-c', `l=$(head -c 16370 /dev/zero | tr '\\0' x); i=1000; while [ $i -lt ${1000 + printed} ]; do i=$((i+1)); echo "$i $l"; done; echo done; sleep 600`],
-      Labels: { ...scopeLabels(scope), [containerLabels.app]: loud, [containerLabels.release]: 'r000001', [containerLabels.role]: 'app' },
+      Cmd: [
+        'sh',
+        '-c',
+        `l=$(head -c 16370 /dev/zero | tr '\\0' x); i=1000; while [ $i -lt ${1000 + printed} ]; do i=$((i+1)); echo "$i $l"; done; echo done; sleep 600`,
+      ],
+      Labels: {
+        ...scopeLabels(scope),
+        [containerLabels.app]: loud,
+        [containerLabels.release]: 'r000001',
+        [containerLabels.role]: 'app',
+      },
     });
     await container.start();
     const last = async () => (await bounded.tail(loud, 1)).lines[0]?.text;
     await until('the last line', async () => (await last()) === 'done', 90_000);
     const memory = Number(await redis.call('MEMORY', 'USAGE', keys.appLogs(loud), 'SAMPLES', '0'));
     const { lines } = await bounded.tail(loud, 10_000);
-    console.log(`      ${printed} lines of 16 KiB printed (24 MiB): ${lines.length} kept, MEMORY USAGE ${memory} bytes (budget 1 MiB, lines cut at 4 KiB)`);
+    console.log(
+      `      ${printed} lines of 16 KiB printed (24 MiB): ${lines.length} kept, MEMORY USAGE ${memory} bytes (budget 1 MiB, lines cut at 4 KiB)`,
+    );
     expect(memory).to.be.below(1.4 * 1024 * 1024);
     expect(lines.length).to.be.above(150);
     const cut = lines.slice(0, -1);

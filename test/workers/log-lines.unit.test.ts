@@ -1,5 +1,11 @@
 import { expect } from 'chai';
-import { LineBuffer, maxLineLength, parseTimedLine, sinceParameter, timestampNanos } from '../../src/workers/log-lines.ts';
+import {
+  LineBuffer,
+  maxLineLength,
+  parseTimedLine,
+  sinceParameter,
+  timestampNanos,
+} from '../../src/workers/log-lines.ts';
 
 describe('log-lines', () => {
   describe('parseTimedLine', () => {
@@ -48,7 +54,7 @@ describe('log-lines', () => {
       expect(timestampNanos('2024-13-45T10:00:00Z')).to.equal(undefined);
     });
 
-    it('formats Docker\'s `since` as seconds.nanoseconds', () => {
+    it("formats Docker's `since` as seconds.nanoseconds", () => {
       expect(sinceParameter(1_714_557_600_000_000_007n)).to.equal('1714557600.000000007');
       expect(sinceParameter(timestampNanos('2024-05-01T10:00:00.25Z')!)).to.equal('1714557600.250000000');
     });

@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import { cpuLimitCores, cpusetSize, cpuUsage, memoryUsage, type CpuStats } from '../../src/workers/resource-usage.ts';
 
 const stats = (total: number, system: number | undefined, online = 4): CpuStats => ({
-  cpu_usage: { total_usage: total }, system_cpu_usage: system, online_cpus: online,
+  cpu_usage: { total_usage: total },
+  system_cpu_usage: system,
+  online_cpus: online,
 });
 
 describe('resource-usage', () => {
@@ -12,12 +14,20 @@ describe('resource-usage', () => {
       expect(cpuUsage(stats(1e9, 100e9), stats(2e9, 104e9))).to.deep.equal({ cores: 1, limitCores: 4, percent: 25 });
     });
 
-    it('is a share of the container\'s limit when it has one', () => {
-      expect(cpuUsage(stats(0, 100e9), stats(0.25e9, 104e9), 0.5)).to.deep.equal({ cores: 0.25, limitCores: 0.5, percent: 50 });
+    it("is a share of the container's limit when it has one", () => {
+      expect(cpuUsage(stats(0, 100e9), stats(0.25e9, 104e9), 0.5)).to.deep.equal({
+        cores: 0.25,
+        limitCores: 0.5,
+        percent: 50,
+      });
     });
 
-    it('ignores a limit above the host\'s CPUs', () => {
-      expect(cpuUsage(stats(0, 100e9, 2), stats(1e9, 102e9, 2), 8)).to.deep.equal({ cores: 1, limitCores: 2, percent: 50 });
+    it("ignores a limit above the host's CPUs", () => {
+      expect(cpuUsage(stats(0, 100e9, 2), stats(1e9, 102e9, 2), 8)).to.deep.equal({
+        cores: 1,
+        limitCores: 2,
+        percent: 50,
+      });
     });
 
     it('is a rate, whatever the cumulative total', () => {
@@ -64,10 +74,16 @@ describe('resource-usage', () => {
 
   describe('memoryUsage', () => {
     it('subtracts reclaimable cache: inactive_file on cgroup v2', () => {
-      expect(memoryUsage({ usage: 100, limit: 400, stats: { inactive_file: 20 } })).to.deep.equal({ usageBytes: 80, limitBytes: 400, percent: 20 });
+      expect(memoryUsage({ usage: 100, limit: 400, stats: { inactive_file: 20 } })).to.deep.equal({
+        usageBytes: 80,
+        limitBytes: 400,
+        percent: 20,
+      });
     });
     it('total_inactive_file on cgroup v1, else cache', () => {
-      expect(memoryUsage({ usage: 100, limit: 1000, stats: { total_inactive_file: 50, cache: 90 } })?.usageBytes).to.equal(50);
+      expect(
+        memoryUsage({ usage: 100, limit: 1000, stats: { total_inactive_file: 50, cache: 90 } })?.usageBytes,
+      ).to.equal(50);
       expect(memoryUsage({ usage: 100, limit: 1000, stats: { cache: 90 } })?.usageBytes).to.equal(10);
     });
     it('never goes negative, and is undefined without a reading', () => {

@@ -8,7 +8,14 @@ import { eventSchema, type Instance } from '../../src/events/schemas.ts';
 import type { AppDocument } from '../../src/store/app-document.ts';
 import { AppStore } from '../../src/store/apps.ts';
 import type { WorkerContext } from '../../src/workers/context.ts';
-import { announceCommit, awaitCommit, failRollout, RolloutAbandoned, switchTogether, type Rollout } from '../../src/workers/rollout.ts';
+import {
+  announceCommit,
+  awaitCommit,
+  failRollout,
+  RolloutAbandoned,
+  switchTogether,
+  type Rollout,
+} from '../../src/workers/rollout.ts';
 import { startTestRedis } from '../support/redis.ts';
 
 /** Two nodes' jobs meeting in Redis: the app switches once, when both shares are ready, or not at all. */
@@ -28,20 +35,42 @@ describe('rollouts over several nodes (real Redis)', function () {
     await redisServer?.close();
   });
 
-  const contextOf = (nodeId: string) => ({ redis, apps, log: createLogger('silent'), options: { nodeId } }) as unknown as WorkerContext;
-  const instance = (node: string, slot: number): Instance => ({ node, address: '127.0.0.1', port: 30000 + slot, container: `gasper-x-r000002-${slot}` });
+  const contextOf = (nodeId: string) =>
+    ({ redis, apps, log: createLogger('silent'), options: { nodeId } }) as unknown as WorkerContext;
+  const instance = (node: string, slot: number): Instance => ({
+    node,
+    address: '127.0.0.1',
+    port: 30000 + slot,
+    container: `gasper-x-r000002-${slot}`,
+  });
 
   async function createApp(): Promise<{ name: string; rollout: Rollout; old: Instance[] }> {
     const name = `app-${crypto.randomBytes(3).toString('hex')}`;
     const now = new Date().toISOString();
     const old = [instance('a', 90), instance('b', 91)];
     const doc: AppDocument = {
-      name, uid: 'u1', owner: 'admin', repo: { url: 'https://example.com/x.git' }, runtime: 'node', port: 8080, sealedEnv: {},
-      node: 'a', placement: ['a', 'b'], status: 'running', release: 'r000001', pendingRelease: 'r000002', instances: old, createdAt: now, updatedAt: now,
+      name,
+      uid: 'u1',
+      owner: 'admin',
+      repo: { url: 'https://example.com/x.git' },
+      runtime: 'node',
+      port: 8080,
+      sealedEnv: {},
+      node: 'a',
+      placement: ['a', 'b'],
+      status: 'running',
+      release: 'r000001',
+      pendingRelease: 'r000002',
+      instances: old,
+      createdAt: now,
+      updatedAt: now,
     };
     expect(await apps.create(doc, 2)).to.equal(true);
     const rollout: Rollout = {
-      app: name, id: 'deploy-r000002', nodes: ['a', 'b'], timeoutMs: 10_000,
+      app: name,
+      id: 'deploy-r000002',
+      nodes: ['a', 'b'],
+      timeoutMs: 10_000,
       wanted: (d) => d.pendingRelease === 'r000002',
       switchTo: (d, instances) => ({ ...d, release: 'r000002', pendingRelease: undefined, instances }),
     };
@@ -64,8 +93,15 @@ describe('rollouts over several nodes (real Redis)', function () {
     const second = await switchTogether(contextOf('b'), rollout, mineB);
     expect(await first).to.deep.equal([...mineA, ...mineB]);
     expect(second).to.deep.equal([...mineA, ...mineB]);
-    expect(await apps.get(name)).to.deep.include({ release: 'r000002', instances: [...mineA, ...mineB] }).and.not.have.property('pendingRelease');
-    expect(await latestEvent(name)).to.deep.equal({ type: 'app.instances', app: name, release: 'r000002', instances: [...mineA, ...mineB] });
+    expect(await apps.get(name))
+      .to.deep.include({ release: 'r000002', instances: [...mineA, ...mineB] })
+      .and.not.have.property('pendingRelease');
+    expect(await latestEvent(name)).to.deep.equal({
+      type: 'app.instances',
+      app: name,
+      release: 'r000002',
+      instances: [...mineA, ...mineB],
+    });
     // A recovered job of node a joins again and finds the switch done.
     expect(await switchTogether(contextOf('a'), rollout, mineA)).to.deep.equal([...mineA, ...mineB]);
   });
@@ -95,7 +131,9 @@ describe('rollouts over several nodes (real Redis)', function () {
 
   it('gives up after its time when a node never reports, naming what it waited for', async () => {
     const { name, rollout, old } = await createApp();
-    const err = await switchTogether(contextOf('a'), { ...rollout, timeoutMs: 300 }, [instance('a', 0)]).catch((e: unknown) => e);
+    const err = await switchTogether(contextOf('a'), { ...rollout, timeoutMs: 300 }, [instance('a', 0)]).catch(
+      (e: unknown) => e,
+    );
     expect(err).to.be.instanceOf(RolloutAbandoned);
     expect((err as Error).message).to.match(/gave up waiting 0 s for the other nodes' instances/);
     expect((await apps.get(name))!.instances).to.deep.equal(old);

@@ -10,9 +10,17 @@ import { requireAdminOrSession } from './session.ts';
 export const boardPath = '/admin/queues';
 
 apiRoutes.add({
-  method: 'get', path: boardPath, summary: 'Bull Board: every node queue and its jobs (HTML)', tags: ['admin'], auth: 'admin-or-session',
-  description: 'Bull Board UI and its JSON API under /admin/queues/api. Browsers without a session are redirected to /admin/login.',
-  responses: { 200: { description: 'the board', schema: z.string(), contentType: 'text/html' }, 303: { description: 'redirect to the sign-in form' } },
+  method: 'get',
+  path: boardPath,
+  summary: 'Bull Board: every node queue and its jobs (HTML)',
+  tags: ['admin'],
+  auth: 'admin-or-session',
+  description:
+    'Bull Board UI and its JSON API under /admin/queues/api. Browsers without a session are redirected to /admin/login.',
+  responses: {
+    200: { description: 'the board', schema: z.string(), contentType: 'text/html' },
+    303: { description: 'redirect to the sign-in form' },
+  },
 });
 
 /**

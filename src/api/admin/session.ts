@@ -32,7 +32,10 @@ async function isAdminToken(redis: Redis, token: string): Promise<boolean> {
  * the admin token hash it was issued under, so rotating the admin token ends every session.
  * A browser without either is sent to the login form; other clients get 401.
  */
-export function requireAdminOrSession(auth: Pick<AuthDeps, 'redis' | 'users' | 'tokens'>, loginPath: string): RequestHandler {
+export function requireAdminOrSession(
+  auth: Pick<AuthDeps, 'redis' | 'users' | 'tokens'>,
+  loginPath: string,
+): RequestHandler {
   const { redis } = auth;
   return async (req, res, next) => {
     const header = req.get('authorization');
@@ -40,7 +43,12 @@ export function requireAdminOrSession(auth: Pick<AuthDeps, 'redis' | 'users' | '
       // Any admin's token with the admin scope, not only the bootstrap one.
       const principal = await resolvePrincipal(auth, header);
       if (principal && hasScope(principal, 'admin')) return next();
-      return next(new ApiError(principal ? 'FORBIDDEN' : 'UNAUTHORIZED', principal ? 'the queues are for admins' : 'invalid token'));
+      return next(
+        new ApiError(
+          principal ? 'FORBIDDEN' : 'UNAUTHORIZED',
+          principal ? 'the queues are for admins' : 'invalid token',
+        ),
+      );
     }
     const session = cookieValue(req, sessionCookie);
     if (session && /^[A-Za-z0-9_-]{43}$/.test(session)) {
@@ -68,17 +76,30 @@ export const loginRequestSchema = z.object({ token: z.string().min(1).max(512) }
 
 apiRoutes.add(
   {
-    method: 'get', path: '/admin/login', summary: 'Sign-in form for the admin pages (Bull Board)', tags: ['admin'], auth: 'none',
+    method: 'get',
+    path: '/admin/login',
+    summary: 'Sign-in form for the admin pages (Bull Board)',
+    tags: ['admin'],
+    auth: 'none',
     responses: { 200: { description: 'an HTML form', schema: z.string(), contentType: 'text/html' } },
   },
   {
-    method: 'post', path: '/admin/login', summary: 'Exchange the admin token for a session cookie', tags: ['admin'], auth: 'none',
+    method: 'post',
+    path: '/admin/login',
+    summary: 'Exchange the admin token for a session cookie',
+    tags: ['admin'],
+    auth: 'none',
     description: 'Sets `gasper_admin` (HttpOnly, SameSite=Strict, Path=/admin, 12 h) and redirects to /admin/queues.',
-    body: loginRequestSchema, bodyContentType: 'application/x-www-form-urlencoded',
+    body: loginRequestSchema,
+    bodyContentType: 'application/x-www-form-urlencoded',
     responses: { 303: { description: 'signed in: redirect to /admin/queues' }, 401: { description: 'wrong token' } },
   },
   {
-    method: 'post', path: '/admin/logout', summary: 'End the browser session', tags: ['admin'], auth: 'none',
+    method: 'post',
+    path: '/admin/logout',
+    summary: 'End the browser session',
+    tags: ['admin'],
+    auth: 'none',
     responses: { 303: { description: 'signed out: redirect to /admin/login' } },
   },
 );
@@ -104,7 +125,11 @@ export function adminSessionRouter(redis: Redis): Router {
     const session = crypto.randomBytes(32).toString('base64url');
     await redis.set(keys.adminSession(sha256(session)), sha256(parsed.data.token), 'EX', sessionTtlSeconds);
     res.cookie(sessionCookie, session, {
-      httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/admin', maxAge: sessionTtlSeconds * 1000,
+      httpOnly: true,
+      sameSite: 'strict',
+      secure: req.secure,
+      path: '/admin',
+      maxAge: sessionTtlSeconds * 1000,
     });
     res.redirect(303, '/admin/queues');
   });

@@ -10,7 +10,11 @@ export const appViewSchema = z.object({
   name: z.string(),
   status: z.enum(appStatuses),
   url: z.string(),
-  repo: z.object({ url: z.string(), branch: z.string().optional(), hasToken: z.boolean().describe('whether repo.token is set; it is never returned') }),
+  repo: z.object({
+    url: z.string(),
+    branch: z.string().optional(),
+    hasToken: z.boolean().describe('whether repo.token is set; it is never returned'),
+  }),
   runtime: z.string(),
   build: z.array(z.string()).nullable(),
   run: z.string().nullable(),
@@ -23,7 +27,10 @@ export const appViewSchema = z.object({
   instances: z.array(z.object({ node: z.string(), host: z.string(), port: z.number().int(), container: z.string() })),
   lastError: z.string().nullable(),
   lastJob: jobRefSchema.nullable(),
-  webhook: z.object({ createdAt: z.string() }).nullable().describe('set up by POST /apps/{name}/webhook; the secret is never shown again'),
+  webhook: z
+    .object({ createdAt: z.string() })
+    .nullable()
+    .describe('set up by POST /apps/{name}/webhook; the secret is never shown again'),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -41,9 +48,20 @@ export const jobViewSchema = z.object({
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
-  node: z.object({ id: z.string(), state: z.enum(['up', 'down', 'unknown']), draining: z.boolean(), heartbeatAt: z.string().nullable() })
+  node: z
+    .object({
+      id: z.string(),
+      state: z.enum(['up', 'down', 'unknown']),
+      draining: z.boolean(),
+      heartbeatAt: z.string().nullable(),
+    })
     .describe('the node whose queue holds the job'),
-  blocked: z.string().nullable().describe('while the job is unfinished and its node is down: whether it waits for the node or is being ended, and why'),
+  blocked: z
+    .string()
+    .nullable()
+    .describe(
+      'while the job is unfinished and its node is down: whether it waits for the node or is being ended, and why',
+    ),
 });
 
 const appAndJob = z.object({ app: appViewSchema, job: jobRefSchema });
@@ -52,11 +70,19 @@ const name = { name: 'the app name' };
 // The deploy spine's routes (src/api/app.ts, routes/apps.ts, routes/jobs.ts).
 apiRoutes.add(
   {
-    method: 'get', path: '/healthz', summary: 'Liveness: 200 when Redis answers', tags: ['meta'], auth: 'none',
+    method: 'get',
+    path: '/healthz',
+    summary: 'Liveness: 200 when Redis answers',
+    tags: ['meta'],
+    auth: 'none',
     responses: { 200: { description: 'Redis answers', schema: z.object({ ok: z.literal(true) }) } },
   },
   {
-    method: 'post', path: '/apps', summary: 'Create and deploy an app', tags: ['apps'], auth: 'admin',
+    method: 'post',
+    path: '/apps',
+    summary: 'Create and deploy an app',
+    tags: ['apps'],
+    auth: 'admin',
     description: 'Validates the request, stores the app and enqueues its first deploy on a node. Poll the job.',
     body: createAppRequest({ allowLocalRepos: false }),
     responses: {
@@ -67,20 +93,46 @@ apiRoutes.add(
     },
   },
   {
-    method: 'get', path: '/apps', summary: 'List apps', tags: ['apps'], auth: 'admin',
+    method: 'get',
+    path: '/apps',
+    summary: 'List apps',
+    tags: ['apps'],
+    auth: 'admin',
     responses: { 200: { description: 'every app', schema: z.object({ apps: z.array(appViewSchema) }) } },
   },
   {
-    method: 'get', path: '/apps/:name', summary: 'Show an app', tags: ['apps'], auth: 'admin', params: name,
-    responses: { 200: { description: 'the app', schema: z.object({ app: appViewSchema }) }, 404: { description: 'no such app' } },
+    method: 'get',
+    path: '/apps/:name',
+    summary: 'Show an app',
+    tags: ['apps'],
+    auth: 'admin',
+    params: name,
+    responses: {
+      200: { description: 'the app', schema: z.object({ app: appViewSchema }) },
+      404: { description: 'no such app' },
+    },
   },
   {
-    method: 'delete', path: '/apps/:name', summary: 'Delete an app', tags: ['apps'], auth: 'admin', params: name,
-    description: 'Enqueues the removal of containers, release directories, route and keys. Repeating it returns the same job.',
+    method: 'delete',
+    path: '/apps/:name',
+    summary: 'Delete an app',
+    tags: ['apps'],
+    auth: 'admin',
+    params: name,
+    description:
+      'Enqueues the removal of containers, release directories, route and keys. Repeating it returns the same job.',
     responses: { 202: { description: 'deletion enqueued', schema: appAndJob }, 404: { description: 'no such app' } },
   },
   {
-    method: 'get', path: '/jobs/:id', summary: 'A job: state, progress, log', tags: ['jobs'], auth: 'admin', params: { id: 'the job id' },
-    responses: { 200: { description: 'the job', schema: z.object({ job: jobViewSchema }) }, 404: { description: 'no such job' } },
+    method: 'get',
+    path: '/jobs/:id',
+    summary: 'A job: state, progress, log',
+    tags: ['jobs'],
+    auth: 'admin',
+    params: { id: 'the job id' },
+    responses: {
+      200: { description: 'the job', schema: z.object({ job: jobViewSchema }) },
+      404: { description: 'no such job' },
+    },
   },
 );

@@ -11,13 +11,22 @@ export const errorBodySchema = z.object({
 });
 
 const securitySchemes = {
-  adminToken: { type: 'http', scheme: 'bearer', description: 'An API token (`Authorization: Bearer <token>`): the admin token or a user\'s token with the scope the route needs (`read` for GET, `deploy` otherwise).' },
+  adminToken: {
+    type: 'http',
+    scheme: 'bearer',
+    description:
+      "An API token (`Authorization: Bearer <token>`): the admin token or a user's token with the scope the route needs (`read` for GET, `deploy` otherwise).",
+  },
   adminSession: {
-    type: 'apiKey', in: 'cookie', name: 'gasper_admin',
+    type: 'apiKey',
+    in: 'cookie',
+    name: 'gasper_admin',
     description: 'A browser session from `POST /admin/login` (HttpOnly, SameSite=Strict).',
   },
   githubSignature: {
-    type: 'apiKey', in: 'header', name: 'X-Hub-Signature-256',
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-Hub-Signature-256',
     description: '`sha256=<hex HMAC-SHA256 of the raw body with the app webhook secret>`, as GitHub signs deliveries.',
   },
 } as const;
@@ -31,7 +40,11 @@ const security: Record<RouteAuth, Record<string, string[]>[]> = {
 
 /** zod → the JSON Schema dialect of OpenAPI 3.0. Refinements (custom checks) have no JSON form and are left out. */
 function schemaOf(schema: z.ZodType): Record<string, unknown> {
-  const { $schema: _drop, ...json } = z.toJSONSchema(schema, { target: 'openapi-3.0', unrepresentable: 'any', io: 'input' }) as Record<string, unknown>;
+  const { $schema: _drop, ...json } = z.toJSONSchema(schema, {
+    target: 'openapi-3.0',
+    unrepresentable: 'any',
+    io: 'input',
+  }) as Record<string, unknown>;
   return json;
 }
 
@@ -42,17 +55,35 @@ export function openApiPath(path: string): string {
 
 function operation(route: RouteDoc) {
   const parameters = [
-    ...Object.entries(route.params ?? {}).map(([name, description]) => ({ name, in: 'path', required: true, description, schema: { type: 'string' } })),
-    ...Object.entries(route.headers ?? {}).map(([name, description]) => ({ name, in: 'header', required: true, description, schema: { type: 'string' } })),
+    ...Object.entries(route.params ?? {}).map(([name, description]) => ({
+      name,
+      in: 'path',
+      required: true,
+      description,
+      schema: { type: 'string' },
+    })),
+    ...Object.entries(route.headers ?? {}).map(([name, description]) => ({
+      name,
+      in: 'header',
+      required: true,
+      description,
+      schema: { type: 'string' },
+    })),
   ];
   const responses: Record<string, unknown> = {};
   for (const [status, response] of Object.entries(route.responses)) {
     responses[status] = {
       description: response.description,
-      ...(response.schema ? { content: { [response.contentType ?? 'application/json']: { schema: schemaOf(response.schema) } } } : {}),
+      ...(response.schema
+        ? { content: { [response.contentType ?? 'application/json']: { schema: schemaOf(response.schema) } } }
+        : {}),
     };
   }
-  if (route.auth !== 'none') responses['401'] ??= { description: 'missing or wrong credentials', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+  if (route.auth !== 'none')
+    responses['401'] ??= {
+      description: 'missing or wrong credentials',
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+    };
   return {
     summary: route.summary,
     ...(route.description ? { description: route.description } : {}),
@@ -61,7 +92,12 @@ function operation(route: RouteDoc) {
     security: security[route.auth],
     ...(parameters.length ? { parameters } : {}),
     ...(route.body
-      ? { requestBody: { required: true, content: { [route.bodyContentType ?? 'application/json']: { schema: schemaOf(route.body) } } } }
+      ? {
+          requestBody: {
+            required: true,
+            content: { [route.bodyContentType ?? 'application/json']: { schema: schemaOf(route.body) } },
+          },
+        }
       : {}),
     responses,
   };

@@ -10,7 +10,9 @@ import './core-routes.ts';
 
 const swaggerUiDir = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 
-const packageVersion: string = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version;
+const packageVersion: string = JSON.parse(
+  fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
+).version;
 
 const docsPage = `<!doctype html>
 <html lang="en">
@@ -32,11 +34,19 @@ const initScript = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: 
 
 apiRoutes.add(
   {
-    method: 'get', path: '/openapi.json', summary: 'This OpenAPI 3 document', tags: ['meta'], auth: 'none',
+    method: 'get',
+    path: '/openapi.json',
+    summary: 'This OpenAPI 3 document',
+    tags: ['meta'],
+    auth: 'none',
     responses: { 200: { description: 'the document', schema: z.object({ openapi: z.string() }).loose() } },
   },
   {
-    method: 'get', path: '/docs', summary: 'Browsable API documentation (Swagger UI, served locally)', tags: ['meta'], auth: 'none',
+    method: 'get',
+    path: '/docs',
+    summary: 'Browsable API documentation (Swagger UI, served locally)',
+    tags: ['meta'],
+    auth: 'none',
     responses: { 200: { description: 'an HTML page', schema: z.string(), contentType: 'text/html' } },
   },
 );
@@ -53,12 +63,16 @@ export function openApiRouter(): Router {
     document ??= buildOpenApiDocument(apiRoutes, {
       title: 'Gasper API',
       version: packageVersion,
-      description: 'Gasper, a self-hosted platform-as-a-service. Every route but the public ones needs `Authorization: Bearer <admin token>`.',
+      description:
+        'Gasper, a self-hosted platform-as-a-service. Every route but the public ones needs `Authorization: Bearer <admin token>`.',
     });
     res.json(document);
   });
   router.get('/docs', (_req, res) => {
-    res.type('html').set('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'").send(docsPage);
+    res
+      .type('html')
+      .set('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'")
+      .send(docsPage);
   });
   router.get('/docs/init.js', (_req, res) => {
     res.type('application/javascript').send(initScript);

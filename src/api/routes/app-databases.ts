@@ -26,7 +26,9 @@ export async function redeployApp(
   // Linking a database pins the app to the database's node; unlinking lets it spread again.
   const placed = await placeApp(deps, mutate(existing), { current: placementOf(existing) });
   const release = releaseId(await deps.apps.nextReleaseSeq(name));
-  const updated = await deps.apps.update(name, (d) => (d.status === 'deleting' ? undefined : { ...mutate(d), ...placed, pendingRelease: release }));
+  const updated = await deps.apps.update(name, (d) =>
+    d.status === 'deleting' ? undefined : { ...mutate(d), ...placed, pendingRelease: release },
+  );
   if (!updated || updated.status === 'deleting') throw new ApiError('NOT_FOUND', `app "${name}" not found`);
   const job = await deps.enqueue.deployApp(nodesOf(updated), { app: name, uid: updated.uid, release }, updated.owner);
   const stored = (await deps.apps.update(name, (d) => ({ ...d, lastJob: job.id }))) ?? updated;
@@ -40,24 +42,33 @@ export async function redeployApp(
  * the databases must share one node, with room for the app there.
  */
 export async function linkAppDatabases(
-  deps: ApiDeps, principal: Principal, name: string, body: unknown,
+  deps: ApiDeps,
+  principal: Principal,
+  name: string,
+  body: unknown,
 ): Promise<{ app: AppDocument; job: EnqueuedJob }> {
   const parsed = linkDatabasesRequest.safeParse(body);
   if (!parsed.success) throw validationError(parsed.error);
   const app = await deps.apps.get(name);
-  if (!app || app.status === 'deleting' || !canSee(principal, app.owner)) throw new ApiError('NOT_FOUND', `app "${name}" not found`);
+  if (!app || app.status === 'deleting' || !canSee(principal, app.owner))
+    throw new ApiError('NOT_FOUND', `app "${name}" not found`);
   const store = new DatabaseStore(deps.redis);
   const fields: Record<string, string> = {};
   let firstNode: string | undefined;
   for (const [index, dbName] of parsed.data.databases.entries()) {
     const db = await store.get(dbName);
     // Another user's database is as absent as a missing one.
-    if (!db || db.status === 'deleting' || !canSee(principal, db.owner)) fields[`databases.${index}`] = `no database "${dbName}"`;
-    else if (index > 0 && firstNode !== undefined && db.node !== firstNode) fields[`databases.${index}`] = `"${dbName}" runs on node ${db.node}, "${parsed.data.databases[0]}" on ${firstNode}: an app's databases must share a node`;
+    if (!db || db.status === 'deleting' || !canSee(principal, db.owner))
+      fields[`databases.${index}`] = `no database "${dbName}"`;
+    else if (index > 0 && firstNode !== undefined && db.node !== firstNode)
+      fields[`databases.${index}`] =
+        `"${dbName}" runs on node ${db.node}, "${parsed.data.databases[0]}" on ${firstNode}: an app's databases must share a node`;
     if (index === 0) firstNode = db?.node;
   }
   if (Object.keys(fields).length) {
-    const summary = Object.entries(fields).map(([f, m]) => `${f}: ${m}`).join('; ');
+    const summary = Object.entries(fields)
+      .map(([f, m]) => `${f}: ${m}`)
+      .join('; ');
     throw new ApiError('VALIDATION_FAILED', `invalid request: ${summary}`, fields);
   }
   return redeployApp(deps, name, (doc) => ({ ...doc, databases: parsed.data.databases }));

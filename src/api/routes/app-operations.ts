@@ -58,7 +58,16 @@ export function appOperationsRouter(deps: ApiDeps): Router {
   /** The fields a PATCH sets, over the app as it is now (a worker may have changed the rest). */
   const withSettings = (d: AppDocument, next: AppDocument | undefined): AppDocument =>
     next
-      ? { ...d, repo: next.repo, sealedEnv: next.sealedEnv, build: next.build, run: next.run, instanceCount: next.instanceCount, resources: next.resources, healthCheck: next.healthCheck }
+      ? {
+          ...d,
+          repo: next.repo,
+          sealedEnv: next.sealedEnv,
+          build: next.build,
+          run: next.run,
+          instanceCount: next.instanceCount,
+          resources: next.resources,
+          healthCheck: next.healthCheck,
+        }
       : d;
 
   /**
@@ -67,9 +76,12 @@ export function appOperationsRouter(deps: ApiDeps): Router {
    * instances stay where they are when they still fit).
    */
   async function redeploy(doc: AppDocument, next?: AppDocument) {
-    const resized = next && (next.instanceCount !== doc.instanceCount || JSON.stringify(next.resources) !== JSON.stringify(doc.resources));
+    const resized =
+      next &&
+      (next.instanceCount !== doc.instanceCount || JSON.stringify(next.resources) !== JSON.stringify(doc.resources));
     // An app that holds no room (failed, stopped, crashed: no container) asks for it again.
-    const placed = resized || !holdsCapacity(doc) ? await placeApp(deps, next ?? doc, { current: placementOf(doc) }) : undefined;
+    const placed =
+      resized || !holdsCapacity(doc) ? await placeApp(deps, next ?? doc, { current: placementOf(doc) }) : undefined;
     const moves = placed !== undefined && JSON.stringify(placed.placement) !== JSON.stringify(placementOf(doc));
     const pendingJob = doc.pendingRelease ? `deploy-${doc.name}-${doc.uid}-${doc.pendingRelease}` : undefined;
     if (!moves && pendingJob && (await notStartedJob(pendingJob))) {
@@ -78,7 +90,11 @@ export function appOperationsRouter(deps: ApiDeps): Router {
       return { doc: stored ?? doc, job: jobRef(pendingJob) };
     }
     const release = releaseId(await apps.nextReleaseSeq(doc.name));
-    const stored = await apps.update(doc.name, (d) => ({ ...withSettings(d, next), ...placed, pendingRelease: release }));
+    const stored = await apps.update(doc.name, (d) => ({
+      ...withSettings(d, next),
+      ...placed,
+      pendingRelease: release,
+    }));
     const job = await enqueue.deployApp(nodesOf(stored ?? doc), { app: doc.name, uid: doc.uid, release }, doc.owner);
     const withJob = await apps.update(doc.name, (d) => ({ ...d, lastJob: job.id }));
     return { doc: withJob ?? stored ?? doc, job: jobRef(job.id) };
@@ -87,7 +103,9 @@ export function appOperationsRouter(deps: ApiDeps): Router {
   async function operate(doc: AppDocument, op: AppOperation, release?: string) {
     // Its releases are on its nodes: an app that holds no room must find it there again.
     if (op !== 'stop' && !holdsCapacity(doc)) await ensureRoomInPlace(deps, doc);
-    const last = doc.lastJob?.startsWith(`${op}-${doc.name}-${doc.uid}-`) ? await notStartedJob(doc.lastJob) : undefined;
+    const last = doc.lastJob?.startsWith(`${op}-${doc.name}-${doc.uid}-`)
+      ? await notStartedJob(doc.lastJob)
+      : undefined;
     if (last && (last.data as { release?: string }).release === release) return { doc, job: jobRef(last.id!) };
     const seq = await redis.incr(keys.appOpSeq(doc.name));
     const data = { app: doc.name, uid: doc.uid, op, seq, ...(release ? { release } : {}) };
@@ -100,8 +118,13 @@ export function appOperationsRouter(deps: ApiDeps): Router {
     const doc = await load(res, req.params.name);
     const parsed = patchSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw validationError(parsed.error);
-    const tokenProblem = parsed.data.repo?.token ? tokenSchemeProblem(doc.repo.url, options.allowLocalRepos) : undefined;
-    if (tokenProblem) throw new ApiError('VALIDATION_FAILED', `invalid request: repo.token: ${tokenProblem}`, { 'repo.token': tokenProblem });
+    const tokenProblem = parsed.data.repo?.token
+      ? tokenSchemeProblem(doc.repo.url, options.allowLocalRepos)
+      : undefined;
+    if (tokenProblem)
+      throw new ApiError('VALIDATION_FAILED', `invalid request: repo.token: ${tokenProblem}`, {
+        'repo.token': tokenProblem,
+      });
     const plan = planPatch(doc, parsed.data, (v) => secrets.seal(v), policy);
     if (plan.changed.includes('instances') || plan.changed.includes('resources')) {
       await enforceAppQuotas(deps, doc.owner, doc.name, plan.next, false);
@@ -110,7 +133,9 @@ export function appOperationsRouter(deps: ApiDeps): Router {
       const { doc: stored, job } = await redeploy(doc, plan.next);
       return res.status(202).json({ app: view(stored), changed: plan.changed, redeploy: true, job });
     }
-    const stored = plan.changed.length ? await apps.update(doc.name, (d) => ({ ...d, healthCheck: plan.next.healthCheck, repo: plan.next.repo })) : doc;
+    const stored = plan.changed.length
+      ? await apps.update(doc.name, (d) => ({ ...d, healthCheck: plan.next.healthCheck, repo: plan.next.repo }))
+      : doc;
     res.status(200).json({ app: view(stored ?? doc), changed: plan.changed, redeploy: false });
   });
 
@@ -122,7 +147,11 @@ export function appOperationsRouter(deps: ApiDeps): Router {
   for (const op of ['restart', 'stop', 'start'] as const) {
     router.post(`/:name/${op}`, async (req, res) => {
       const doc = await load(res, req.params.name);
-      if (op !== 'stop' && !doc.release) throw new ApiError('NO_RELEASE', `app "${doc.name}" has no release to ${op} yet; POST /apps/${doc.name}/rebuild`);
+      if (op !== 'stop' && !doc.release)
+        throw new ApiError(
+          'NO_RELEASE',
+          `app "${doc.name}" has no release to ${op} yet; POST /apps/${doc.name}/rebuild`,
+        );
       const { doc: stored, job } = await operate(doc, op);
       res.status(202).json({ app: view(stored), job });
     });
@@ -136,9 +165,14 @@ export function appOperationsRouter(deps: ApiDeps): Router {
     let target: ReleaseRecord | undefined;
     if (parsed.data.release) {
       target = all.find((r) => r.id === parsed.data.release);
-      if (!target) throw new ApiError('NOT_FOUND', `app "${doc.name}" has no release ${parsed.data.release}`, { release: 'no such release' });
+      if (!target)
+        throw new ApiError('NOT_FOUND', `app "${doc.name}" has no release ${parsed.data.release}`, {
+          release: 'no such release',
+        });
       if (target.status === 'failed' || !target.timings.activatedAt.length) {
-        throw new ApiError('NO_RELEASE', `release ${target.id} never ran successfully`, { release: 'never ran successfully' });
+        throw new ApiError('NO_RELEASE', `release ${target.id} never ran successfully`, {
+          release: 'never ran successfully',
+        });
       }
     } else {
       // The previous release: the one that served most recently before the current one.
@@ -149,7 +183,9 @@ export function appOperationsRouter(deps: ApiDeps): Router {
       if (!target) throw new ApiError('NO_RELEASE', `app "${doc.name}" has no previous release to roll back to`);
     }
     if (!target.onDisk) {
-      throw new ApiError('RELEASE_NOT_ON_DISK', `release ${target.id} was pruned from disk (GASPER_KEEP_RELEASES)`, { release: 'no longer on disk' });
+      throw new ApiError('RELEASE_NOT_ON_DISK', `release ${target.id} was pruned from disk (GASPER_KEEP_RELEASES)`, {
+        release: 'no longer on disk',
+      });
     }
     const { doc: stored, job } = await operate(doc, 'rollback', target.id);
     res.status(202).json({ app: view(stored), release: target.id, job });
@@ -171,31 +207,67 @@ export function appOperationsRouter(deps: ApiDeps): Router {
 }
 
 const appName = { name: 'the app name' };
-const accepted = (what: string) => ({ 202: { description: `${what} enqueued: poll the job` }, 404: { description: 'no such app' } });
+const accepted = (what: string) => ({
+  202: { description: `${what} enqueued: poll the job` },
+  404: { description: 'no such app' },
+});
 apiRoutes.add(
   {
-    method: 'patch', path: '/apps/:name', summary: 'Change an app', tags: ['apps'], auth: 'admin', params: appName,
-    description: 'env (merged; null removes a variable), build, run, instances, resources, healthCheck. A change that needs new containers '
-      + 'answers 202 with the redeploy job; one that does not answers 200. A body of `{databases: [...]}` alone links exactly those '
-      + 'databases (DATABASE_URL / REDIS_URL, or `<NAME>_URL` each) and redeploys.',
+    method: 'patch',
+    path: '/apps/:name',
+    summary: 'Change an app',
+    tags: ['apps'],
+    auth: 'admin',
+    params: appName,
+    description:
+      'env (merged; null removes a variable), build, run, instances, resources, healthCheck. A change that needs new containers ' +
+      'answers 202 with the redeploy job; one that does not answers 200. A body of `{databases: [...]}` alone links exactly those ' +
+      'databases (DATABASE_URL / REDIS_URL, or `<NAME>_URL` each) and redeploys.',
     body: patchAppRequest(),
-    responses: { 200: { description: 'saved, no redeploy needed' }, ...accepted('redeploy'), 400: { description: 'a field is invalid' } },
+    responses: {
+      200: { description: 'saved, no redeploy needed' },
+      ...accepted('redeploy'),
+      400: { description: 'a field is invalid' },
+    },
   },
   ...(['restart', 'stop', 'start', 'rebuild'] as const).map((op) => ({
-    method: 'post' as const, path: `/apps/:name/${op}`, summary: `${op[0]!.toUpperCase()}${op.slice(1)} the app`, tags: ['apps'], auth: 'admin' as const,
-    params: appName, responses: accepted(op),
+    method: 'post' as const,
+    path: `/apps/:name/${op}`,
+    summary: `${op[0]!.toUpperCase()}${op.slice(1)} the app`,
+    tags: ['apps'],
+    auth: 'admin' as const,
+    params: appName,
+    responses: accepted(op),
   })),
   {
-    method: 'post', path: '/apps/:name/rollback', summary: 'Go back to the previous (or a named) release, without cloning or building',
-    tags: ['apps'], auth: 'admin', params: appName, body: rollbackRequest,
-    responses: { ...accepted('rollback'), 409: { description: 'no release to go back to, or its directory was pruned' } },
+    method: 'post',
+    path: '/apps/:name/rollback',
+    summary: 'Go back to the previous (or a named) release, without cloning or building',
+    tags: ['apps'],
+    auth: 'admin',
+    params: appName,
+    body: rollbackRequest,
+    responses: {
+      ...accepted('rollback'),
+      409: { description: 'no release to go back to, or its directory was pruned' },
+    },
   },
   {
-    method: 'get', path: '/apps/:name/releases', summary: 'The app\'s releases, newest first (env values masked)', tags: ['apps'], auth: 'admin',
-    params: appName, responses: { 200: { description: 'the releases' }, 404: { description: 'no such app' } },
+    method: 'get',
+    path: '/apps/:name/releases',
+    summary: "The app's releases, newest first (env values masked)",
+    tags: ['apps'],
+    auth: 'admin',
+    params: appName,
+    responses: { 200: { description: 'the releases' }, 404: { description: 'no such app' } },
   },
   {
-    method: 'get', path: '/apps/:name/releases/:release', summary: 'One release, with its build log', tags: ['apps'], auth: 'admin',
-    params: { ...appName, release: 'the release id' }, responses: { 200: { description: 'the release' }, 404: { description: 'no such release' } },
+    method: 'get',
+    path: '/apps/:name/releases/:release',
+    summary: 'One release, with its build log',
+    tags: ['apps'],
+    auth: 'admin',
+    params: { ...appName, release: 'the release id' },
+    responses: { 200: { description: 'the release' }, 404: { description: 'no such release' } },
   },
 );

@@ -29,7 +29,13 @@ export function appsRouter(deps: ApiDeps): Router {
     const body = parsed.data;
     const repo = await storedRepo(body.repo, { allowLocal: options.allowLocalRepos, secrets });
     const principal = principalOf(res);
-    await enforceAppQuotas(deps, principal.user, body.name, { instanceCount: body.instances, resources: body.resources }, true);
+    await enforceAppQuotas(
+      deps,
+      principal.user,
+      body.name,
+      { instanceCount: body.instances, resources: body.resources },
+      true,
+    );
     // Live, non-draining nodes with room, the instances spread over them (node-placement.ts).
     const { node, placement } = await placeApp(deps, body);
     const release = releaseId(1);
@@ -55,7 +61,8 @@ export function appsRouter(deps: ApiDeps): Router {
       createdAt: now,
       updatedAt: now,
     };
-    if (!(await apps.create(doc, 1))) throw new ApiError('APP_EXISTS', `app "${body.name}" already exists`, { name: 'already exists' });
+    if (!(await apps.create(doc, 1)))
+      throw new ApiError('APP_EXISTS', `app "${body.name}" already exists`, { name: 'already exists' });
     let job;
     try {
       job = await enqueue.deployApp(nodesOf(doc), { app: doc.name, uid: doc.uid, release }, doc.owner);
@@ -64,7 +71,10 @@ export function appsRouter(deps: ApiDeps): Router {
       throw err;
     }
     const stored = (await apps.update(doc.name, (d) => ({ ...d, lastJob: job.id }))) ?? doc;
-    res.status(202).location(`/apps/${doc.name}`).json({ app: view(stored), job: jobRef(job.id) });
+    res
+      .status(202)
+      .location(`/apps/${doc.name}`)
+      .json({ app: view(stored), job: jobRef(job.id) });
   });
 
   router.get('/', async (_req, res) => {
@@ -82,7 +92,11 @@ export function appsRouter(deps: ApiDeps): Router {
     const doc = await apps.update(req.params.name, (d) => ({ ...d, status: 'deleting' }));
     if (!doc) throw new ApiError('NOT_FOUND', `app "${req.params.name}" not found`);
     // Every node that may hold its containers: those it is placed on, and those still serving it after a move.
-    const job = await enqueue.deleteApp([...new Set([...nodesOf(doc), ...doc.instances.map((i) => i.node)])], { app: doc.name, uid: doc.uid }, doc.owner);
+    const job = await enqueue.deleteApp(
+      [...new Set([...nodesOf(doc), ...doc.instances.map((i) => i.node)])],
+      { app: doc.name, uid: doc.uid },
+      doc.owner,
+    );
     const stored = await apps.update(doc.name, (d) => ({ ...d, lastJob: job.id }));
     res.status(202).json({ app: view(stored ?? doc), job: jobRef(job.id) });
   });

@@ -11,7 +11,9 @@ export function jobsRouter(deps: ApiDeps): Router {
   const router = Router();
   router.get('/:id', async (req, res) => {
     const owner = await deps.redis.get(keys.jobOwner(req.params.id));
-    const job = canSee(principalOf(res), owner ?? undefined) ? await findJob(deps.redis, deps.queues, req.params.id) : undefined;
+    const job = canSee(principalOf(res), owner ?? undefined)
+      ? await findJob(deps.redis, deps.queues, req.params.id)
+      : undefined;
     if (!job) throw new ApiError('NOT_FOUND', `job "${req.params.id}" not found`);
     const view = await viewJob(deps.queues, job);
     res.json({ job: { ...view, ...(await jobNodeFields(deps, view, job.data)) } });

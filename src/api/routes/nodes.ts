@@ -23,10 +23,24 @@ export function nodesRouter(deps: ApiDeps): Router {
   router.use(requireScope('admin'));
 
   async function views(only?: string) {
-    const [nodes, draining, apps, databases] = await Promise.all([deps.nodes.list(), deps.nodes.draining(), deps.apps.list(), new DatabaseStore(deps.redis).list()]);
+    const [nodes, draining, apps, databases] = await Promise.all([
+      deps.nodes.list(),
+      deps.nodes.draining(),
+      deps.apps.list(),
+      new DatabaseStore(deps.redis).list(),
+    ]);
     const chosen = only === undefined ? nodes : nodes.filter((n) => n.id === only);
     const reconciles = chosen.length ? await deps.redis.mget(chosen.map((n) => keys.nodeReconcile(n.id))) : [];
-    return chosen.map((n, i) => nodeView(n, { now: Date.now(), timeoutMs: deps.options.nodeTimeoutMs, draining: draining.has(n.id), apps, reconcile: reconciles[i] ?? null, databases }));
+    return chosen.map((n, i) =>
+      nodeView(n, {
+        now: Date.now(),
+        timeoutMs: deps.options.nodeTimeoutMs,
+        draining: draining.has(n.id),
+        apps,
+        reconcile: reconciles[i] ?? null,
+        databases,
+      }),
+    );
   }
 
   async function existing(id: string) {
@@ -59,12 +73,20 @@ export function nodesRouter(deps: ApiDeps): Router {
   router.delete('/:id', async (req, res) => {
     const node = await existing(req.params.id);
     if (node.state !== 'down') {
-      throw new ApiError('NODE_IN_USE', `node "${node.id}" is up: stop its worker first (a running worker registers again at its next heartbeat)`);
+      throw new ApiError(
+        'NODE_IN_USE',
+        `node "${node.id}" is up: stop its worker first (a running worker registers again at its next heartbeat)`,
+      );
     }
-    const apps = (await deps.apps.list()).filter((a) => a.status !== 'deleting' && (shareOf(a, node.id) > 0 || a.instances.some((i) => i.node === node.id)));
+    const apps = (await deps.apps.list()).filter(
+      (a) => a.status !== 'deleting' && (shareOf(a, node.id) > 0 || a.instances.some((i) => i.node === node.id)),
+    );
     if (apps.length || node.databases.length) {
       const held = [...apps.map((a) => `app ${a.name}`), ...node.databases.map((d) => `database ${d}`)].join(', ');
-      throw new ApiError('NODE_IN_USE', `node "${node.id}" still holds ${held}: drain it (apps) and delete or back up and re-create its databases first`);
+      throw new ApiError(
+        'NODE_IN_USE',
+        `node "${node.id}" still holds ${held}: drain it (apps) and delete or back up and re-create its databases first`,
+      );
     }
     await deps.nodes.remove(node.id);
     deps.log.info({ node: node.id }, 'node retired');
@@ -82,15 +104,27 @@ export function nodesRouter(deps: ApiDeps): Router {
 /** A node as `GET /nodes` shows it: what it reports, and what Gasper placed there. */
 export function nodeView(
   node: NodeDocument,
-  context: { now: number; timeoutMs: number; draining: boolean; apps: readonly AppDocument[]; reconcile: string | null; databases?: readonly DatabaseDocument[] },
+  context: {
+    now: number;
+    timeoutMs: number;
+    draining: boolean;
+    apps: readonly AppDocument[];
+    reconcile: string | null;
+    databases?: readonly DatabaseDocument[];
+  },
 ) {
-  const databases = (context.databases ?? []).filter((d) => d.node === node.id && d.status !== 'deleting').map((d) => d.name);
+  const databases = (context.databases ?? [])
+    .filter((d) => d.node === node.id && d.status !== 'deleting')
+    .map((d) => d.name);
   const placed = context.apps.filter((a) => shareOf(a, node.id) > 0 && a.status !== 'deleting');
-  const reserved = placed.filter(holdsCapacity).reduce((sum, a) => {
-    const one = instanceDemandOf(a);
-    const share = shareOf(a, node.id);
-    return { cpu: sum.cpu + share * one.cpu, memoryBytes: sum.memoryBytes + share * one.memoryBytes };
-  }, { cpu: 0, memoryBytes: 0 });
+  const reserved = placed.filter(holdsCapacity).reduce(
+    (sum, a) => {
+      const one = instanceDemandOf(a);
+      const share = shareOf(a, node.id);
+      return { cpu: sum.cpu + share * one.cpu, memoryBytes: sum.memoryBytes + share * one.memoryBytes };
+    },
+    { cpu: 0, memoryBytes: 0 },
+  );
   return {
     id: node.id,
     address: node.address,
@@ -105,7 +139,10 @@ export function nodeView(
     apps: placed.map((a) => a.name),
     databases,
     /** Databases never leave their node (their data is there): those a drain or a failure leaves behind. */
-    staying: context.draining || nodeStateAt(node.heartbeatAt, context.now, context.timeoutMs) === 'down' ? databases.map((database) => ({ database, reason: databaseStaysReason })) : [],
+    staying:
+      context.draining || nodeStateAt(node.heartbeatAt, context.now, context.timeoutMs) === 'down'
+        ? databases.map((database) => ({ database, reason: databaseStaysReason }))
+        : [],
     startedAt: node.startedAt,
     heartbeatAt: node.heartbeatAt,
     lastReconcile: context.reconcile ? (JSON.parse(context.reconcile) as unknown) : null,
@@ -114,21 +151,56 @@ export function nodeView(
 
 const node = { id: 'the node id' };
 apiRoutes.add(
-  { method: 'get', path: '/nodes', summary: 'Nodes: capacity, usage, allocations, state (admins)', tags: ['nodes'], auth: 'admin', responses: { 200: { description: 'every node' } } },
   {
-    method: 'get', path: '/nodes/:id', summary: 'One node, with its last reconciliation removals (admins)', tags: ['nodes'], auth: 'admin', params: node,
+    method: 'get',
+    path: '/nodes',
+    summary: 'Nodes: capacity, usage, allocations, state (admins)',
+    tags: ['nodes'],
+    auth: 'admin',
+    responses: { 200: { description: 'every node' } },
+  },
+  {
+    method: 'get',
+    path: '/nodes/:id',
+    summary: 'One node, with its last reconciliation removals (admins)',
+    tags: ['nodes'],
+    auth: 'admin',
+    params: node,
     responses: { 200: { description: 'the node' }, 404: { description: 'no such node' } },
   },
   {
-    method: 'post', path: '/nodes/:id/drain', summary: 'Stop placing on the node and move its apps elsewhere (admins)', tags: ['nodes'], auth: 'admin', params: node,
-    responses: { 202: { description: 'draining: redeploys enqueued' }, 404: { description: 'no such node' }, 409: { description: 'no other node has room' } },
+    method: 'post',
+    path: '/nodes/:id/drain',
+    summary: 'Stop placing on the node and move its apps elsewhere (admins)',
+    tags: ['nodes'],
+    auth: 'admin',
+    params: node,
+    responses: {
+      202: { description: 'draining: redeploys enqueued' },
+      404: { description: 'no such node' },
+      409: { description: 'no other node has room' },
+    },
   },
   {
-    method: 'delete', path: '/nodes/:id', summary: 'Retire a node whose worker is gone and that holds nothing any more (admins)', tags: ['nodes'], auth: 'admin', params: node,
-    responses: { 200: { description: 'forgotten' }, 404: { description: 'no such node' }, 409: { description: 'the node is up, or still holds apps or databases' } },
+    method: 'delete',
+    path: '/nodes/:id',
+    summary: 'Retire a node whose worker is gone and that holds nothing any more (admins)',
+    tags: ['nodes'],
+    auth: 'admin',
+    params: node,
+    responses: {
+      200: { description: 'forgotten' },
+      404: { description: 'no such node' },
+      409: { description: 'the node is up, or still holds apps or databases' },
+    },
   },
   {
-    method: 'post', path: '/nodes/:id/undrain', summary: 'Place on the node again (admins)', tags: ['nodes'], auth: 'admin', params: node,
+    method: 'post',
+    path: '/nodes/:id/undrain',
+    summary: 'Place on the node again (admins)',
+    tags: ['nodes'],
+    auth: 'admin',
+    params: node,
     responses: { 200: { description: 'the node' }, 404: { description: 'no such node' } },
   },
 );

@@ -78,7 +78,13 @@ export function observabilityRouter(deps: ApiDeps): Router {
    * follow that cannot keep up (a slow client) drops what it was handed and reads on from its
    * last id itself, so a slow client costs neither memory nor lines.
    */
-  async function followLogs(req: Request, res: Response, initial: LogLine[], afterId: string, keep: (line: LogLine) => boolean): Promise<void> {
+  async function followLogs(
+    req: Request,
+    res: Response,
+    initial: LogLine[],
+    afterId: string,
+    keep: (line: LogLine) => boolean,
+  ): Promise<void> {
     const app = req.params.name as string;
     const release = follows.admit(principalOf(res).user);
     let open = true;
@@ -180,13 +186,22 @@ export function observabilityRouter(deps: ApiDeps): Router {
   router.get('/:name/releases/:release/build-log', async (req, res) => {
     const { name, release } = req.params;
     if (!releaseName.test(release)) {
-      throw new ApiError('VALIDATION_FAILED', 'invalid request: release: not a release id', { release: 'not a release id' });
+      throw new ApiError('VALIDATION_FAILED', 'invalid request: release: not a release id', {
+        release: 'not a release id',
+      });
     }
     const doc = await load(res, name);
     const id = `deploy-${name}-${doc.uid}-${release}`;
     const job = await findJob(deps.redis, deps.queues, id);
-    if (!job) throw new ApiError('NOT_FOUND', `no build log for release ${release} of "${name}" (deploy jobs are kept a day, failed ones a week)`);
-    const [state, { logs: log }] = await Promise.all([job.getState(), deps.queues.byName(job.queueName).getJobLogs(id, 0, -1)]);
+    if (!job)
+      throw new ApiError(
+        'NOT_FOUND',
+        `no build log for release ${release} of "${name}" (deploy jobs are kept a day, failed ones a week)`,
+      );
+    const [state, { logs: log }] = await Promise.all([
+      job.getState(),
+      deps.queues.byName(job.queueName).getJobLogs(id, 0, -1),
+    ]);
     res.json({ release, job: { ...jobRef(id), state }, log });
   });
 
@@ -199,28 +214,73 @@ export function observabilityRouter(deps: ApiDeps): Router {
 }
 
 function publicLine(line: LogLine) {
-  return { id: line.id, instance: line.instance, release: line.release, stream: line.stream, timestamp: line.timestamp, text: line.text };
+  return {
+    id: line.id,
+    instance: line.instance,
+    release: line.release,
+    stream: line.stream,
+    timestamp: line.timestamp,
+    text: line.text,
+  };
 }
 
 function sseEvent(line: LogLine): string {
   return `id: ${line.id}\ndata: ${JSON.stringify(publicLine(line))}\n\n`;
 }
 
-const logLineSchema = z.object({ id: z.string(), instance: z.string(), release: z.string(), stream: z.string(), timestamp: z.string(), text: z.string() });
+const logLineSchema = z.object({
+  id: z.string(),
+  instance: z.string(),
+  release: z.string(),
+  stream: z.string(),
+  timestamp: z.string(),
+  text: z.string(),
+});
 const appName = { name: 'the app name' };
 apiRoutes.add(
   {
-    method: 'get', path: '/apps/:name/logs', summary: 'The app\'s output: the last lines, or a live follow', tags: ['observability'], auth: 'admin', params: appName,
-    description: 'Query: `tail` (0–10000, default 100), `follow=1` for server-sent events (`text/event-stream`, resumable with `Last-Event-ID`), `probes=1` to include the lines of Gasper\'s health probes (those with `gasper-health/1`, left out by default).',
-    responses: { 200: { description: 'the last lines (or an event stream with follow=1)', schema: z.object({ lines: z.array(logLineSchema) }) }, 404: { description: 'no such app' } },
+    method: 'get',
+    path: '/apps/:name/logs',
+    summary: "The app's output: the last lines, or a live follow",
+    tags: ['observability'],
+    auth: 'admin',
+    params: appName,
+    description:
+      "Query: `tail` (0–10000, default 100), `follow=1` for server-sent events (`text/event-stream`, resumable with `Last-Event-ID`), `probes=1` to include the lines of Gasper's health probes (those with `gasper-health/1`, left out by default).",
+    responses: {
+      200: {
+        description: 'the last lines (or an event stream with follow=1)',
+        schema: z.object({ lines: z.array(logLineSchema) }),
+      },
+      404: { description: 'no such app' },
+    },
   },
   {
-    method: 'get', path: '/apps/:name/releases/:release/build-log', summary: 'A release\'s deploy job log (clone, build output, timings)', tags: ['observability'], auth: 'admin',
+    method: 'get',
+    path: '/apps/:name/releases/:release/build-log',
+    summary: "A release's deploy job log (clone, build output, timings)",
+    tags: ['observability'],
+    auth: 'admin',
     params: { ...appName, release: 'the release id (r000001)' },
-    responses: { 200: { description: 'the log', schema: z.object({ release: z.string(), job: z.object({ id: z.string(), url: z.string(), state: z.string() }), log: z.array(z.string()) }) }, 404: { description: 'no such release, or its job is no longer kept' } },
+    responses: {
+      200: {
+        description: 'the log',
+        schema: z.object({
+          release: z.string(),
+          job: z.object({ id: z.string(), url: z.string(), state: z.string() }),
+          log: z.array(z.string()),
+        }),
+      },
+      404: { description: 'no such release, or its job is no longer kept' },
+    },
   },
   {
-    method: 'get', path: '/apps/:name/metrics', summary: 'CPU (percent of the limit) and memory per instance, with a short history', tags: ['observability'], auth: 'admin', params: appName,
+    method: 'get',
+    path: '/apps/:name/metrics',
+    summary: 'CPU (percent of the limit) and memory per instance, with a short history',
+    tags: ['observability'],
+    auth: 'admin',
+    params: appName,
     responses: { 200: { description: 'samples per instance' }, 404: { description: 'no such app' } },
   },
 );

@@ -15,7 +15,13 @@ const passwordSchema = z.strictObject({
 });
 
 /** What the API shows of a key: never the blob (it is public, but useless to show twice). */
-const keyView = (k: SshKeyRecord) => ({ id: k.id, type: k.type, fingerprint: k.fingerprint, comment: k.comment, createdAt: k.createdAt });
+const keyView = (k: SshKeyRecord) => ({
+  id: k.id,
+  type: k.type,
+  fingerprint: k.fingerprint,
+  comment: k.comment,
+  createdAt: k.createdAt,
+});
 
 /** `/apps/:name/ssh-keys` and `/apps/:name/ssh-password`: who may `ssh <app>@<host>`. */
 export function sshCredentialsRouter(deps: ApiDeps): Router {
@@ -35,14 +41,17 @@ export function sshCredentialsRouter(deps: ApiDeps): Router {
     const body = addKeySchema.safeParse(req.body ?? {});
     if (!body.success) throw validationError(body.error);
     const parsed = parsePublicKeyLine(body.data.key);
-    if (!parsed.ok) throw new ApiError('VALIDATION_FAILED', `invalid request: key: ${parsed.problem}`, { key: parsed.problem });
+    if (!parsed.ok)
+      throw new ApiError('VALIDATION_FAILED', `invalid request: key: ${parsed.problem}`, { key: parsed.problem });
     // The id follows from the key, so registering the same key twice is detected atomically.
     const id = `key_${crypto.createHash('sha256').update(Buffer.from(parsed.key.blob, 'base64')).digest('hex').slice(0, 16)}`;
     const record: SshKeyRecord = { id, ...parsed.key, createdAt: new Date().toISOString() };
     const outcome = await store.addKey(name, record);
     if (outcome === 'no-app') throw noApp(name);
     if (outcome === 'exists') {
-      throw new ApiError('SSH_KEY_EXISTS', `this key (${record.fingerprint}) is already registered as ${id}`, { key: 'already registered' });
+      throw new ApiError('SSH_KEY_EXISTS', `this key (${record.fingerprint}) is already registered as ${id}`, {
+        key: 'already registered',
+      });
     }
     deps.log.info({ app: name, key: id, fingerprint: record.fingerprint }, 'ssh key added');
     res.status(201).location(`/apps/${name}/ssh-keys/${id}`).json(keyView(record));
@@ -84,27 +93,64 @@ export function sshCredentialsRouter(deps: ApiDeps): Router {
   return router;
 }
 
-const sshKeySchema = z.object({ id: z.string(), type: z.string(), fingerprint: z.string(), comment: z.string(), createdAt: z.string() });
+const sshKeySchema = z.object({
+  id: z.string(),
+  type: z.string(),
+  fingerprint: z.string(),
+  comment: z.string(),
+  createdAt: z.string(),
+});
 const app = { name: 'the app name' };
 apiRoutes.add(
   {
-    method: 'post', path: '/apps/:name/ssh-keys', summary: 'Register an SSH public key for `ssh <app>@host`', tags: ['ssh'], auth: 'admin', params: app, body: addKeySchema,
-    responses: { 201: { description: 'the key', schema: sshKeySchema }, 400: { description: 'not an OpenSSH public key line' }, 409: { description: 'the app already has this key' } },
+    method: 'post',
+    path: '/apps/:name/ssh-keys',
+    summary: 'Register an SSH public key for `ssh <app>@host`',
+    tags: ['ssh'],
+    auth: 'admin',
+    params: app,
+    body: addKeySchema,
+    responses: {
+      201: { description: 'the key', schema: sshKeySchema },
+      400: { description: 'not an OpenSSH public key line' },
+      409: { description: 'the app already has this key' },
+    },
   },
   {
-    method: 'get', path: '/apps/:name/ssh-keys', summary: 'List the app\'s SSH keys', tags: ['ssh'], auth: 'admin', params: app,
+    method: 'get',
+    path: '/apps/:name/ssh-keys',
+    summary: "List the app's SSH keys",
+    tags: ['ssh'],
+    auth: 'admin',
+    params: app,
     responses: { 200: { description: 'the keys', schema: z.object({ keys: z.array(sshKeySchema) }) } },
   },
   {
-    method: 'delete', path: '/apps/:name/ssh-keys/:id', summary: 'Remove an SSH key', tags: ['ssh'], auth: 'admin', params: { ...app, id: 'the key id' },
+    method: 'delete',
+    path: '/apps/:name/ssh-keys/:id',
+    summary: 'Remove an SSH key',
+    tags: ['ssh'],
+    auth: 'admin',
+    params: { ...app, id: 'the key id' },
     responses: { 204: { description: 'removed' }, 404: { description: 'no such key' } },
   },
   {
-    method: 'put', path: '/apps/:name/ssh-password', summary: 'Set the app\'s SSH password (stored as a scrypt hash)', tags: ['ssh'], auth: 'admin', params: app, body: passwordSchema,
+    method: 'put',
+    path: '/apps/:name/ssh-password',
+    summary: "Set the app's SSH password (stored as a scrypt hash)",
+    tags: ['ssh'],
+    auth: 'admin',
+    params: app,
+    body: passwordSchema,
     responses: { 204: { description: 'set' } },
   },
   {
-    method: 'delete', path: '/apps/:name/ssh-password', summary: 'Remove the app\'s SSH password', tags: ['ssh'], auth: 'admin', params: app,
+    method: 'delete',
+    path: '/apps/:name/ssh-password',
+    summary: "Remove the app's SSH password",
+    tags: ['ssh'],
+    auth: 'admin',
+    params: app,
     responses: { 204: { description: 'removed' }, 404: { description: 'no password is set' } },
   },
 );

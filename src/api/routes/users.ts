@@ -14,10 +14,18 @@ const userName = z.string().superRefine((name, ctx) => {
   const problem = appNameProblem(name);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
-const createUserRequest = z.object({ name: userName, role: z.enum(roles).default('member'), quotas: quotasSchema.optional() }).strict();
-const updateUserRequest = z.object({ role: z.enum(roles), quotas: quotasSchema }).partial().strict();
+const createUserRequest = z
+  .object({ name: userName, role: z.enum(roles).default('member'), quotas: quotasSchema.optional() })
+  .strict();
+const updateUserRequest = z
+  .object({ role: z.enum(roles), quotas: quotasSchema })
+  .partial()
+  .strict();
 const createTokenRequest = z
-  .object({ name: z.string().min(1).max(100), scopes: z.array(z.enum(scopes)).min(1).max(scopes.length).default(['read', 'deploy']) })
+  .object({
+    name: z.string().min(1).max(100),
+    scopes: z.array(z.enum(scopes)).min(1).max(scopes.length).default(['read', 'deploy']),
+  })
   .strict();
 
 function parse<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
@@ -26,7 +34,12 @@ function parse<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
   return parsed.data;
 }
 
-export const userView = (user: UserDocument) => ({ name: user.name, role: user.role, quotas: user.quotas, createdAt: user.createdAt });
+export const userView = (user: UserDocument) => ({
+  name: user.name,
+  role: user.role,
+  quotas: user.quotas,
+  createdAt: user.createdAt,
+});
 
 /**
  * Users and their API tokens. Admins manage users; everyone manages their own tokens
@@ -47,10 +60,23 @@ export function usersRouter(deps: ApiDeps): Router {
 
   router.post('/', requireScope('admin'), async (req, res) => {
     const body = parse(createUserRequest, req.body);
-    const user: UserDocument = { name: body.name, role: body.role, quotas: body.quotas ?? {}, createdAt: new Date().toISOString() };
-    if (!(await users.create(user))) throw new ApiError('USER_EXISTS', `user "${body.name}" already exists`, { name: 'already exists' });
-    const { secret } = await tokens.issue(user.name, 'initial', grantableScopes(user.role).filter((s) => s !== 'admin' || user.role === 'admin'));
-    res.status(201).location(`/users/${user.name}`).json({ user: userView(user), token: secret });
+    const user: UserDocument = {
+      name: body.name,
+      role: body.role,
+      quotas: body.quotas ?? {},
+      createdAt: new Date().toISOString(),
+    };
+    if (!(await users.create(user)))
+      throw new ApiError('USER_EXISTS', `user "${body.name}" already exists`, { name: 'already exists' });
+    const { secret } = await tokens.issue(
+      user.name,
+      'initial',
+      grantableScopes(user.role).filter((s) => s !== 'admin' || user.role === 'admin'),
+    );
+    res
+      .status(201)
+      .location(`/users/${user.name}`)
+      .json({ user: userView(user), token: secret });
   });
 
   router.get('/', requireScope('admin'), async (_req, res) => {
@@ -65,20 +91,30 @@ export function usersRouter(deps: ApiDeps): Router {
     const body = parse(updateUserRequest, req.body);
     const { user } = await target(res, String(req.params.name));
     if (user.name === bootstrapAdmin.user && body.role === 'member') {
-      throw new ApiError('VALIDATION_FAILED', 'the admin user stays an admin', { role: 'the admin user stays an admin' });
+      throw new ApiError('VALIDATION_FAILED', 'the admin user stays an admin', {
+        role: 'the admin user stays an admin',
+      });
     }
-    const next: UserDocument = { ...user, ...(body.role ? { role: body.role } : {}), ...(body.quotas ? { quotas: body.quotas } : {}) };
+    const next: UserDocument = {
+      ...user,
+      ...(body.role ? { role: body.role } : {}),
+      ...(body.quotas ? { quotas: body.quotas } : {}),
+    };
     await users.put(next);
     res.json({ user: userView(next) });
   });
 
   router.delete('/:name', requireScope('admin'), async (req, res) => {
     const { user } = await target(res, String(req.params.name));
-    if (user.name === bootstrapAdmin.user) throw new ApiError('VALIDATION_FAILED', 'the admin user cannot be deleted', { name: 'is the admin user' });
+    if (user.name === bootstrapAdmin.user)
+      throw new ApiError('VALIDATION_FAILED', 'the admin user cannot be deleted', { name: 'is the admin user' });
     const apps = (await deps.apps.list()).filter((app) => app.owner === user.name).length;
     const databases = (await new DatabaseStore(deps.redis).list()).filter((db) => db.owner === user.name).length;
     if (apps + databases > 0) {
-      throw new ApiError('USER_HAS_RESOURCES', `user "${user.name}" still owns ${apps} app(s) and ${databases} database(s); delete them first`);
+      throw new ApiError(
+        'USER_HAS_RESOURCES',
+        `user "${user.name}" still owns ${apps} app(s) and ${databases} database(s); delete them first`,
+      );
     }
     await tokens.revokeAll(user.name);
     await users.remove(user.name);
@@ -105,7 +141,8 @@ export function usersRouter(deps: ApiDeps): Router {
 
   router.delete('/:name/tokens/:id', async (req, res) => {
     const { user } = await target(res, req.params.name);
-    if (!(await tokens.revoke(user.name, req.params.id))) throw new ApiError('NOT_FOUND', `token "${req.params.id}" not found`);
+    if (!(await tokens.revoke(user.name, req.params.id)))
+      throw new ApiError('NOT_FOUND', `token "${req.params.id}" not found`);
     res.status(204).end();
   });
 
@@ -113,36 +150,103 @@ export function usersRouter(deps: ApiDeps): Router {
 }
 
 const userSchema = z.object({ name: z.string(), role: z.enum(roles), quotas: quotasSchema, createdAt: z.string() });
-const tokenSchema = z.object({ id: z.string(), user: z.string(), name: z.string(), scopes: z.array(z.enum(scopes)), createdAt: z.string() });
+const tokenSchema = z.object({
+  id: z.string(),
+  user: z.string(),
+  name: z.string(),
+  scopes: z.array(z.enum(scopes)),
+  createdAt: z.string(),
+});
 const user = { name: 'a user name, or `me`' };
 apiRoutes.add(
   {
-    method: 'post', path: '/users', summary: 'Create a user (admins)', tags: ['users'], auth: 'admin', body: createUserRequest,
-    responses: { 201: { description: 'the user and their first token, shown once', schema: z.object({ user: userSchema, token: z.string() }) }, 409: { description: 'the name is taken' } },
+    method: 'post',
+    path: '/users',
+    summary: 'Create a user (admins)',
+    tags: ['users'],
+    auth: 'admin',
+    body: createUserRequest,
+    responses: {
+      201: {
+        description: 'the user and their first token, shown once',
+        schema: z.object({ user: userSchema, token: z.string() }),
+      },
+      409: { description: 'the name is taken' },
+    },
   },
-  { method: 'get', path: '/users', summary: 'List users (admins)', tags: ['users'], auth: 'admin', responses: { 200: { description: 'every user', schema: z.object({ users: z.array(userSchema) }) } } },
   {
-    method: 'get', path: '/users/:name', summary: 'Show a user', tags: ['users'], auth: 'admin', params: user,
-    responses: { 200: { description: 'the user', schema: z.object({ user: userSchema }) }, 404: { description: 'no such user (or not yours)' } },
+    method: 'get',
+    path: '/users',
+    summary: 'List users (admins)',
+    tags: ['users'],
+    auth: 'admin',
+    responses: { 200: { description: 'every user', schema: z.object({ users: z.array(userSchema) }) } },
   },
   {
-    method: 'patch', path: '/users/:name', summary: 'Change a user\'s role or quotas (admins)', tags: ['users'], auth: 'admin', params: user, body: updateUserRequest,
-    responses: { 200: { description: 'the user', schema: z.object({ user: userSchema }) }, 404: { description: 'no such user' } },
+    method: 'get',
+    path: '/users/:name',
+    summary: 'Show a user',
+    tags: ['users'],
+    auth: 'admin',
+    params: user,
+    responses: {
+      200: { description: 'the user', schema: z.object({ user: userSchema }) },
+      404: { description: 'no such user (or not yours)' },
+    },
   },
   {
-    method: 'delete', path: '/users/:name', summary: 'Delete a user and their tokens (admins)', tags: ['users'], auth: 'admin', params: user,
+    method: 'patch',
+    path: '/users/:name',
+    summary: "Change a user's role or quotas (admins)",
+    tags: ['users'],
+    auth: 'admin',
+    params: user,
+    body: updateUserRequest,
+    responses: {
+      200: { description: 'the user', schema: z.object({ user: userSchema }) },
+      404: { description: 'no such user' },
+    },
+  },
+  {
+    method: 'delete',
+    path: '/users/:name',
+    summary: 'Delete a user and their tokens (admins)',
+    tags: ['users'],
+    auth: 'admin',
+    params: user,
     responses: { 204: { description: 'deleted' }, 409: { description: 'the user still owns apps' } },
   },
   {
-    method: 'post', path: '/users/:name/tokens', summary: 'Create an API token', tags: ['users'], auth: 'admin', params: user, body: createTokenRequest,
-    responses: { 201: { description: 'the token; its secret is shown once', schema: z.object({ token: tokenSchema, secret: z.string() }) } },
+    method: 'post',
+    path: '/users/:name/tokens',
+    summary: 'Create an API token',
+    tags: ['users'],
+    auth: 'admin',
+    params: user,
+    body: createTokenRequest,
+    responses: {
+      201: {
+        description: 'the token; its secret is shown once',
+        schema: z.object({ token: tokenSchema, secret: z.string() }),
+      },
+    },
   },
   {
-    method: 'get', path: '/users/:name/tokens', summary: 'List API tokens (never their secrets)', tags: ['users'], auth: 'admin', params: user,
+    method: 'get',
+    path: '/users/:name/tokens',
+    summary: 'List API tokens (never their secrets)',
+    tags: ['users'],
+    auth: 'admin',
+    params: user,
     responses: { 200: { description: 'the tokens', schema: z.object({ tokens: z.array(tokenSchema) }) } },
   },
   {
-    method: 'delete', path: '/users/:name/tokens/:id', summary: 'Revoke an API token', tags: ['users'], auth: 'admin', params: { ...user, id: 'the token id' },
+    method: 'delete',
+    path: '/users/:name/tokens/:id',
+    summary: 'Revoke an API token',
+    tags: ['users'],
+    auth: 'admin',
+    params: { ...user, id: 'the token id' },
     responses: { 204: { description: 'revoked' }, 404: { description: 'no such token' } },
   },
 );

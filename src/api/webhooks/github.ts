@@ -11,7 +11,14 @@ import { jobRef } from '../views.ts';
 import type { AppStore } from '../../store/apps.ts';
 import type { AppDocument } from '../../store/app-document.ts';
 import { Deliveries } from './deliveries.ts';
-import { decidePush, orderPush, pushPayloadSchema, type LastPush, type PushOrder, type PushPayload } from './push-decision.ts';
+import {
+  decidePush,
+  orderPush,
+  pushPayloadSchema,
+  type LastPush,
+  type PushOrder,
+  type PushPayload,
+} from './push-decision.ts';
 import { readSignedBody } from './signed-body.ts';
 
 /**
@@ -23,17 +30,32 @@ export const defaultWebhookMaxBytes = 2 * 1024 * 1024;
 const signatureHeader = /^sha256=[0-9a-f]{64}$/;
 
 apiRoutes.add({
-  method: 'post', path: '/webhooks/github/:app', summary: 'GitHub push webhook: redeploy the pushed commit', tags: ['webhooks'],
-  auth: 'github-signature', params: { app: 'the app name' },
-  headers: { 'X-GitHub-Event': '`push` or `ping`', 'X-GitHub-Delivery': 'the delivery GUID (logged; not trusted: the signature does not cover it)' },
-  description: 'Verifies X-Hub-Signature-256 over the raw body while reading it (at most GASPER_WEBHOOK_MAX_BYTES). A push to the app\'s branch deploys exactly its `after` commit, '
-    + 'once: the same signed body again is a duplicate, and a push not newer (`repository.pushed_at`) than the last one deployed is ignored.',
+  method: 'post',
+  path: '/webhooks/github/:app',
+  summary: 'GitHub push webhook: redeploy the pushed commit',
+  tags: ['webhooks'],
+  auth: 'github-signature',
+  params: { app: 'the app name' },
+  headers: {
+    'X-GitHub-Event': '`push` or `ping`',
+    'X-GitHub-Delivery': 'the delivery GUID (logged; not trusted: the signature does not cover it)',
+  },
+  description:
+    "Verifies X-Hub-Signature-256 over the raw body while reading it (at most GASPER_WEBHOOK_MAX_BYTES). A push to the app's branch deploys exactly its `after` commit, " +
+    'once: the same signed body again is a duplicate, and a push not newer (`repository.pushed_at`) than the last one deployed is ignored.',
   body: pushPayloadSchema.loose(),
   responses: {
-    200: { description: '`ping`, or a payload already handled (`{duplicate: true, job}`), whatever its delivery id', schema: z.object({ ok: z.boolean() }).or(z.object({ duplicate: z.literal(true), delivery: z.string(), job: jobRefSchema.nullable() })) },
+    200: {
+      description: '`ping`, or a payload already handled (`{duplicate: true, job}`), whatever its delivery id',
+      schema: z
+        .object({ ok: z.boolean() })
+        .or(z.object({ duplicate: z.literal(true), delivery: z.string(), job: jobRefSchema.nullable() })),
+    },
     202: {
-      description: 'redeploy enqueued, or the event was ignored (`{ignored: true, reason}`: another branch, a tag, a deletion, another event, a push older than the last deployed)',
-      schema: z.object({ app: z.string(), branch: z.string(), commit: z.string(), release: z.string(), job: jobRefSchema })
+      description:
+        'redeploy enqueued, or the event was ignored (`{ignored: true, reason}`: another branch, a tag, a deletion, another event, a push older than the last deployed)',
+      schema: z
+        .object({ app: z.string(), branch: z.string(), commit: z.string(), release: z.string(), job: jobRefSchema })
         .or(z.object({ ignored: z.literal(true), reason: z.string() })),
     },
     401: { description: 'missing, malformed or wrong signature; nothing is enqueued' },
@@ -64,12 +86,19 @@ export function githubWebhookRouter(deps: ApiDeps): Router {
     res.set('connection', 'close');
     const signature = req.get('x-hub-signature-256') ?? '';
     if (!signatureHeader.test(signature)) {
-      throw new ApiError('UNAUTHORIZED', 'missing or malformed X-Hub-Signature-256 header (sha256=<hex HMAC of the body>)');
+      throw new ApiError(
+        'UNAUTHORIZED',
+        'missing or malformed X-Hub-Signature-256 header (sha256=<hex HMAC of the body>)',
+      );
     }
     const name = req.params.app;
     const doc = appNameProblem(name) ? undefined : await deps.apps.get(name);
     if (!doc?.webhook) throw new ApiError('NOT_FOUND', `no webhook is set up for app "${name}"`);
-    const body = await readSignedBody(req, { secret: deps.secrets.open(doc.webhook.sealedSecret), signature, maxBytes });
+    const body = await readSignedBody(req, {
+      secret: deps.secrets.open(doc.webhook.sealedSecret),
+      signature,
+      maxBytes,
+    });
     res.removeHeader('connection');
 
     const event = req.get('x-github-event') ?? '';
@@ -90,7 +119,9 @@ export function githubWebhookRouter(deps: ApiDeps): Router {
     }
     const delivery = req.get('x-github-delivery') ?? '';
     if (!/^[A-Za-z0-9-]{1,100}$/.test(delivery)) {
-      throw new ApiError('VALIDATION_FAILED', 'missing or malformed X-GitHub-Delivery header', { 'X-GitHub-Delivery': 'required: the delivery GUID' });
+      throw new ApiError('VALIDATION_FAILED', 'missing or malformed X-GitHub-Delivery header', {
+        'X-GitHub-Delivery': 'required: the delivery GUID',
+      });
     }
     const digest = crypto.createHash('sha256').update(body).digest('hex');
     const claim = await deliveries.claim(doc.uid, digest);
@@ -117,8 +148,19 @@ export function githubWebhookRouter(deps: ApiDeps): Router {
       return;
     }
     await deliveries.record(doc.uid, digest, redeploy.job.id);
-    deps.log.info({ app: doc.name, commit: decision.commit, delivery, job: redeploy.job.id }, 'push webhook: redeploying');
-    res.status(202).json({ app: doc.name, branch: decision.branch, commit: decision.commit, release: redeploy.release, job: jobRef(redeploy.job.id) });
+    deps.log.info(
+      { app: doc.name, commit: decision.commit, delivery, job: redeploy.job.id },
+      'push webhook: redeploying',
+    );
+    res
+      .status(202)
+      .json({
+        app: doc.name,
+        branch: decision.branch,
+        commit: decision.commit,
+        release: redeploy.release,
+        job: jobRef(redeploy.job.id),
+      });
   });
   return router;
 }
@@ -133,7 +175,7 @@ async function recordPush(
   doc: AppDocument,
   push: PushPayload,
   commit: string,
-): Promise<({ deploy: true; undo: () => Promise<void> }) | Extract<PushOrder, { deploy: false }>> {
+): Promise<{ deploy: true; undo: () => Promise<void> } | Extract<PushOrder, { deploy: false }>> {
   let order: PushOrder = { deploy: false, reason: 'the app or its webhook changed meanwhile' };
   let previous: LastPush | undefined;
   await apps.update(doc.name, (d) => {
@@ -150,7 +192,9 @@ async function recordPush(
     deploy: true,
     undo: async () => {
       await apps.update(doc.name, (d) =>
-        d.uid === doc.uid && d.webhook && JSON.stringify(d.webhook.lastPush) === written ? { ...d, webhook: { ...d.webhook, lastPush: previous } } : undefined,
+        d.uid === doc.uid && d.webhook && JSON.stringify(d.webhook.lastPush) === written
+          ? { ...d, webhook: { ...d.webhook, lastPush: previous } }
+          : undefined,
       );
     },
   };

@@ -38,7 +38,10 @@ const sha = /^[0-9a-f]{40}$/;
  * compare equal. `file://` URLs keep their path.
  */
 export function normalizeRepoUrl(url: string): string {
-  const trimmed = url.trim().replace(/\/+$/, '').replace(/\.git$/, '');
+  const trimmed = url
+    .trim()
+    .replace(/\/+$/, '')
+    .replace(/\.git$/, '');
   const scp = /^(?:[^@/]+@)?([^:/]+):(?!\/)(.+)$/.exec(trimmed);
   if (scp && !/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed)) return `${scp[1]!.toLowerCase()}/${scp[2]}`;
   try {
@@ -57,7 +60,8 @@ export function normalizeRepoUrl(url: string): string {
  */
 export function decidePush(app: { repo: { url: string; branch?: string } }, push: PushPayload): PushDecision {
   if (push.deleted || zeroSha.test(push.after)) return { deploy: false, reason: `${push.ref} was deleted` };
-  if (push.ref.startsWith('refs/tags/')) return { deploy: false, reason: `tag push (${push.ref.slice('refs/tags/'.length)}); only branch pushes deploy` };
+  if (push.ref.startsWith('refs/tags/'))
+    return { deploy: false, reason: `tag push (${push.ref.slice('refs/tags/'.length)}); only branch pushes deploy` };
   if (!push.ref.startsWith('refs/heads/')) return { deploy: false, reason: `${push.ref} is not a branch` };
   const branch = push.ref.slice('refs/heads/'.length);
   const wanted = app.repo.branch ?? push.repository.default_branch;
@@ -67,7 +71,10 @@ export function decidePush(app: { repo: { url: string; branch?: string } }, push
   const r = push.repository;
   const candidates = [r.clone_url, r.ssh_url, r.git_url, r.html_url].filter((u): u is string => Boolean(u));
   if (!candidates.some((u) => normalizeRepoUrl(u) === target)) {
-    return { deploy: false, reason: `push to repository ${r.full_name ?? candidates[0] ?? '(unnamed)'}; the app deploys ${splitRepoCredentials(app.repo.url).url}` };
+    return {
+      deploy: false,
+      reason: `push to repository ${r.full_name ?? candidates[0] ?? '(unnamed)'}; the app deploys ${splitRepoCredentials(app.repo.url).url}`,
+    };
   }
   if (!sha.test(push.after)) return { deploy: false, reason: `"after" is not a commit id: ${push.after.slice(0, 64)}` };
   return { deploy: true, branch, commit: push.after };
@@ -99,9 +106,13 @@ export function orderPush(last: LastPush | undefined, push: PushPayload, commit:
   const when = (seconds: number) => new Date(seconds * 1000).toISOString();
   if (!last || pushedAt > last.pushedAt) return { deploy: true, lastPush: { pushedAt, commits: [commit] } };
   if (pushedAt < last.pushedAt) {
-    return { deploy: false, reason: `push of ${when(pushedAt)} is older than the last deployed push (${when(last.pushedAt)}); not deployed again` };
+    return {
+      deploy: false,
+      reason: `push of ${when(pushedAt)} is older than the last deployed push (${when(last.pushedAt)}); not deployed again`,
+    };
   }
-  if (last.commits.includes(commit)) return { deploy: false, reason: `push of ${commit} at ${when(pushedAt)} was already deployed` };
+  if (last.commits.includes(commit))
+    return { deploy: false, reason: `push of ${commit} at ${when(pushedAt)} was already deployed` };
   // Bounded: a replay could otherwise grow the record (each entry is still a signed push).
   return { deploy: true, lastPush: { pushedAt, commits: [...last.commits, commit].slice(-20) } };
 }

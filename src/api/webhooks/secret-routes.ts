@@ -32,15 +32,21 @@ export function webhookSecretRouter(deps: ApiDeps): Router {
     await visibleApp(deps.apps, res, req.params.name);
     const secret = crypto.randomBytes(32).toString('base64url');
     const webhook = { sealedSecret: deps.secrets.seal(secret), createdAt: new Date().toISOString() };
-    const doc = await deps.apps.update(req.params.name, (d) => (d.status === 'deleting' ? undefined : { ...d, webhook }));
-    if (!doc || doc.webhook?.sealedSecret !== webhook.sealedSecret) throw new ApiError('NOT_FOUND', `app "${req.params.name}" not found`);
-    res.status(201).set('cache-control', 'no-store').json({
-      url: webhookUrl(req, deps.options.publicUrl, doc.name),
-      secret,
-      contentType: 'application/json',
-      events: ['push'],
-      createdAt: webhook.createdAt,
-    });
+    const doc = await deps.apps.update(req.params.name, (d) =>
+      d.status === 'deleting' ? undefined : { ...d, webhook },
+    );
+    if (!doc || doc.webhook?.sealedSecret !== webhook.sealedSecret)
+      throw new ApiError('NOT_FOUND', `app "${req.params.name}" not found`);
+    res
+      .status(201)
+      .set('cache-control', 'no-store')
+      .json({
+        url: webhookUrl(req, deps.options.publicUrl, doc.name),
+        secret,
+        contentType: 'application/json',
+        events: ['push'],
+        createdAt: webhook.createdAt,
+      });
   });
 
   router.delete('/:name/webhook', async (req, res) => {
@@ -55,17 +61,26 @@ export function webhookSecretRouter(deps: ApiDeps): Router {
 
 apiRoutes.add(
   {
-    method: 'post', path: '/apps/:name/webhook', summary: 'Create or rotate the app\'s GitHub push webhook secret', tags: ['webhooks'],
-    auth: 'admin', params: { name: 'the app name' },
-    description: 'Answers the payload URL and a new secret, shown this once. The previous secret stops verifying at once.',
+    method: 'post',
+    path: '/apps/:name/webhook',
+    summary: "Create or rotate the app's GitHub push webhook secret",
+    tags: ['webhooks'],
+    auth: 'admin',
+    params: { name: 'the app name' },
+    description:
+      'Answers the payload URL and a new secret, shown this once. The previous secret stops verifying at once.',
     responses: {
       201: { description: 'the webhook to set up on GitHub', schema: webhookCreatedSchema },
       404: { description: 'no such app' },
     },
   },
   {
-    method: 'delete', path: '/apps/:name/webhook', summary: 'Remove the app\'s push webhook', tags: ['webhooks'],
-    auth: 'admin', params: { name: 'the app name' },
+    method: 'delete',
+    path: '/apps/:name/webhook',
+    summary: "Remove the app's push webhook",
+    tags: ['webhooks'],
+    auth: 'admin',
+    params: { name: 'the app name' },
     responses: { 204: { description: 'removed (or there was none)' }, 404: { description: 'no such app' } },
   },
 );

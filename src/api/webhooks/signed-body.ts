@@ -22,9 +22,18 @@ export interface SignedBodyOptions {
 export function readSignedBody(req: IncomingMessage, options: SignedBodyOptions): Promise<Buffer> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
   if (encoding !== 'identity') {
-    return Promise.reject(new ApiError('UNSUPPORTED_MEDIA_TYPE', `unsupported Content-Encoding "${encoding}"; GitHub sends webhook bodies uncompressed`));
+    return Promise.reject(
+      new ApiError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `unsupported Content-Encoding "${encoding}"; GitHub sends webhook bodies uncompressed`,
+      ),
+    );
   }
-  const tooLarge = () => new ApiError('PAYLOAD_TOO_LARGE', `the webhook payload is over ${options.maxBytes} bytes (GASPER_WEBHOOK_MAX_BYTES)`);
+  const tooLarge = () =>
+    new ApiError(
+      'PAYLOAD_TOO_LARGE',
+      `the webhook payload is over ${options.maxBytes} bytes (GASPER_WEBHOOK_MAX_BYTES)`,
+    );
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > options.maxBytes) return Promise.reject(tooLarge());
 

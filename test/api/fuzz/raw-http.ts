@@ -31,7 +31,10 @@ export function sendRaw(port: number, request: FuzzRequest, timeoutMs: number): 
       socket.destroy();
       resolve(outcome);
     };
-    const timer = setTimeout(() => finish({ failure: 'timeout', ...(status !== undefined ? { status } : {}) }), timeoutMs);
+    const timer = setTimeout(
+      () => finish({ failure: 'timeout', ...(status !== undefined ? { status } : {}) }),
+      timeoutMs,
+    );
     socket.on('data', (chunk: Buffer) => {
       if (received.length < 64 * 1024) received = Buffer.concat([received, chunk]);
       const headEnd = received.indexOf('\r\n\r\n');
@@ -47,12 +50,15 @@ export function sendRaw(port: number, request: FuzzRequest, timeoutMs: number): 
       if (status !== undefined) finish({ status, text: received.toString('utf8', 0, 4000) });
       else finish({ failure: err.code ?? err.message });
     });
-    socket.on('close', () => finish(status !== undefined ? { status, text: received.toString('utf8', 0, 4000) } : { failure: 'closed' }));
+    socket.on('close', () =>
+      finish(status !== undefined ? { status, text: received.toString('utf8', 0, 4000) } : { failure: 'closed' }),
+    );
     socket.on('connect', () => {
       const lines = [`${request.method} ${request.target} HTTP/1.1`, 'host: 127.0.0.1', 'connection: close'];
       for (const [name, value] of request.headers) lines.push(`${name}: ${value}`);
       const body = request.body;
-      if (body !== undefined) lines.push(request.chunked ? 'transfer-encoding: chunked' : `content-length: ${body.length}`);
+      if (body !== undefined)
+        lines.push(request.chunked ? 'transfer-encoding: chunked' : `content-length: ${body.length}`);
       socket.write(Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'));
       if (body === undefined) return;
       if (!request.chunked) {

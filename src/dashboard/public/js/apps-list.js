@@ -16,7 +16,11 @@ export function createAppsTable({ table, body, empty, onLogs, onRestart, onDelet
     const buttons = [
       h('button', { type: 'button', 'aria-label': `Show logs of ${name}`, onclick: () => onLogs(name) }, 'Logs'),
       h('button', { type: 'button', 'aria-label': `Restart ${name}`, onclick: () => onRestart(name) }, 'Restart'),
-      h('button', { type: 'button', class: 'danger', 'aria-label': `Delete ${name}`, onclick: () => onDelete(name) }, 'Delete'),
+      h(
+        'button',
+        { type: 'button', class: 'danger', 'aria-label': `Delete ${name}`, onclick: () => onDelete(name) },
+        'Delete',
+      ),
     ];
     const row = h(
       'tr',
@@ -40,7 +44,9 @@ export function createAppsTable({ table, body, empty, onLogs, onRestart, onDelet
     if (app.lastError) entry.status.title = String(app.lastError);
     else entry.status.removeAttribute('title');
     const href = safeHttpUrl(app.url);
-    entry.url.replaceChildren(href ? h('a', { href, target: '_blank', rel: 'noopener noreferrer' }, String(app.url)) : String(app.url ?? ''));
+    entry.url.replaceChildren(
+      href ? h('a', { href, target: '_blank', rel: 'noopener noreferrer' }, String(app.url)) : String(app.url ?? ''),
+    );
     entry.runtime.textContent = String(app.runtime ?? '');
     for (const button of entry.buttons) button.disabled = status === 'deleting';
   }

@@ -17,11 +17,16 @@ export function createLogView({ section, title, status, list, stopButton }) {
     // Containers are named gasper-<installation>-<app>-<release>-<n>: the release and instance number tell them apart.
     const container = String(line.instance ?? '');
     const prefix = container.match(/^gasper-[0-9a-f]{8}-/)?.[0] ?? 'gasper-';
-    const instance = container.startsWith(`${prefix}${app}-`) ? container.slice(`${prefix}${app}-`.length) : container.slice(0, 12);
+    const instance = container.startsWith(`${prefix}${app}-`)
+      ? container.slice(`${prefix}${app}-`.length)
+      : container.slice(0, 12);
     list.append(
-      h('li', { class: line.stream === 'stderr' ? 'stderr' : undefined },
+      h(
+        'li',
+        { class: line.stream === 'stderr' ? 'stderr' : undefined },
         h('span', { class: 'meta' }, `${time} ${instance} `),
-        String(line.text ?? '')),
+        String(line.text ?? ''),
+      ),
     );
     while (list.children.length > maxLines) list.firstElementChild?.remove();
     list.lastElementChild?.scrollIntoView({ block: 'nearest' });
@@ -43,7 +48,13 @@ export function createLogView({ section, title, status, list, stopButton }) {
         parser = createSseParser((event) => {
           if (event.type === 'end') {
             ended = true;
-            const reason = (() => { try { return JSON.parse(event.data).reason; } catch { return undefined; } })();
+            const reason = (() => {
+              try {
+                return JSON.parse(event.data).reason;
+              } catch {
+                return undefined;
+              }
+            })();
             status.textContent = `The log stream of ${name} ended${reason ? `: ${reason}` : ''}.`;
             return;
           }

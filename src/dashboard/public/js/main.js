@@ -31,11 +31,30 @@ let api;
 let refreshTimer;
 
 const jobs = createJobView({
-  section: byId('activity'), title: byId('activity-title'), progress: byId('job-progress'), percent: byId('job-percent'),
-  step: byId('job-step'), state: byId('job-state'), error: byId('job-error'), log: byId('job-log'),
+  section: byId('activity'),
+  title: byId('activity-title'),
+  progress: byId('job-progress'),
+  percent: byId('job-percent'),
+  step: byId('job-step'),
+  state: byId('job-state'),
+  error: byId('job-error'),
+  log: byId('job-log'),
 });
-const logs = createLogView({ section: byId('logs'), title: byId('logs-title'), status: byId('logs-status'), list: byId('log-lines'), stopButton: byId('logs-stop') });
-const apps = createAppsTable({ table: byId('apps-table'), body: byId('apps-body'), empty: byId('apps-empty'), onLogs: showLogs, onRestart: restartApp, onDelete: deleteApp });
+const logs = createLogView({
+  section: byId('logs'),
+  title: byId('logs-title'),
+  status: byId('logs-status'),
+  list: byId('log-lines'),
+  stopButton: byId('logs-stop'),
+});
+const apps = createAppsTable({
+  table: byId('apps-table'),
+  body: byId('apps-body'),
+  empty: byId('apps-empty'),
+  onLogs: showLogs,
+  onRestart: restartApp,
+  onDelete: deleteApp,
+});
 
 /** The status line under the apps; `problem` shows it as an error. */
 function say(text, problem = false) {
@@ -47,7 +66,9 @@ function say(text, problem = false) {
 
 async function signIn(token, { remembered = false } = {}) {
   ui.tokenError.textContent = '';
-  const candidate = createApi(token, { onUnauthorized: () => signOut('Your token is no longer accepted. Sign in again.') });
+  const candidate = createApi(token, {
+    onUnauthorized: () => signOut('Your token is no longer accepted. Sign in again.'),
+  });
   let me;
   try {
     me = await createApi(token).me();
@@ -139,7 +160,9 @@ async function restartApp(name) {
 }
 
 async function deleteApp(name) {
-  if (!window.confirm(`Delete the app "${name}"? Its containers, releases and logs are removed. This cannot be undone.`)) {
+  if (
+    !window.confirm(`Delete the app "${name}"? Its containers, releases and logs are removed. This cannot be undone.`)
+  ) {
     say(`${name} was not deleted.`);
     return;
   }
@@ -147,7 +170,11 @@ async function deleteApp(name) {
   try {
     const { job } = await api.deleteApp(name);
     const done = await follow(job, `Deletion of ${name}`);
-    if (done) say(done.state === 'completed' ? `${name} was deleted.` : `Deleting ${name} failed: ${done.error ?? done.state}`, done.state !== 'completed');
+    if (done)
+      say(
+        done.state === 'completed' ? `${name} was deleted.` : `Deleting ${name} failed: ${done.error ?? done.state}`,
+        done.state !== 'completed',
+      );
   } catch (err) {
     say(`Could not delete ${name}: ${err.message}`, true);
   }
@@ -191,7 +218,13 @@ async function createApp(event) {
     await refreshApps();
     logs.follow(api, app.name);
     const done = await follow(job, `Deploy of ${app.name}`);
-    if (done) say(done.state === 'completed' ? `${app.name} is live at ${app.url}` : `The deploy of ${app.name} failed: ${done.error ?? done.state}`, done.state !== 'completed');
+    if (done)
+      say(
+        done.state === 'completed'
+          ? `${app.name} is live at ${app.url}`
+          : `The deploy of ${app.name} failed: ${done.error ?? done.state}`,
+        done.state !== 'completed',
+      );
   } catch (err) {
     if (err instanceof ApiError && err.status === 400 && Object.keys(err.fields).length > 0) {
       const { byField, other } = placeFieldErrors(err.fields);
