@@ -22,14 +22,10 @@ const optional = z
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
 export const envSchema = z.object({
-  GASPER_STATE_DIR: z
-    .string()
-    .min(1)
-    .default(path.join(os.homedir(), '.gasper'))
-    .meta({
-      description: "release directories, the embedded Redis's data, the secret key",
-      shownDefault: '`~/.gasper`',
-    }),
+  GASPER_STATE_DIR: z.string().min(1).default(path.join(os.homedir(), '.gasper')).meta({
+    description: "release directories, the embedded Redis's data, the secret key",
+    shownDefault: '`~/.gasper`',
+  }),
   GASPER_API_PORT: port.default(3000).describe('port of the REST API (and the dashboard it serves)'),
   GASPER_API_HOST: z.string().min(1).default('0.0.0.0').describe('address the REST API listens on'),
   GASPER_API_URL: optional

@@ -73,6 +73,15 @@ export const keys = {
   appLogBytes: (name: string) => `gasper:app:${name}:log-bytes`,
   /** Per instance, the last resource samples (see store/app-metrics.ts). */
   appMetrics: (name: string) => `gasper:app:${name}:metrics`,
+  /** A custom domain of an app (JSON, src/store/domains.ts), and the set of all of them. */
+  domain: (domain: string) => `gasper:domain:${domain}`,
+  domains: 'gasper:domains',
+  /** A domain's certificate chain and sealed private key (JSON, src/store/certificates.ts). */
+  certificate: (domain: string) => `gasper:certificate:${domain}`,
+  /** An ACME HTTP-01 key authorization by token, answered by every proxy; expires. */
+  acmeChallenge: (token: string) => `gasper:acme:challenge:${token}`,
+  /** The installation's ACME account: its key sealed, and its URL (JSON); created once. */
+  acmeAccount: 'gasper:acme:account',
   /** Cluster-wide deploy duration histogram, rendered by the API's /metrics. */
   deployDurations: 'gasper:metrics:deploy-seconds',
 } as const;

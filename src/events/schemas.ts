@@ -55,25 +55,48 @@ export const nodeStateEvent = z.object({
   address: z.string(),
 });
 
+/**
+ * A custom domain of an app (src/store/domains.ts), published by whoever changes it (the
+ * certificates service, the API's domain routes): the proxy routes `domain` to `app`, and serves
+ * the certificate stored for it (src/store/certificates.ts) when `certificate` is set. `version`
+ * changes whenever the stored certificate does, so a proxy reloads it only then.
+ */
+export const domainStateEvent = z.object({
+  type: z.literal('domain.state'),
+  domain: z.string(),
+  app: z.string(),
+  certificate: z.object({ version: z.string(), notAfter: z.string() }).optional(),
+});
+
+export const domainRemovedEvent = z.object({
+  type: z.literal('domain.removed'),
+  domain: z.string(),
+});
+
 export const eventSchema = z.discriminatedUnion('type', [
   appInstancesEvent,
   appRemovedEvent,
   databaseStateEvent,
   databaseRemovedEvent,
   nodeStateEvent,
+  domainStateEvent,
+  domainRemovedEvent,
 ]);
 export type GasperEvent = z.infer<typeof eventSchema>;
 export type AppInstancesEvent = z.infer<typeof appInstancesEvent>;
 export type DatabaseStateEvent = z.infer<typeof databaseStateEvent>;
 export type NodeStateEvent = z.infer<typeof nodeStateEvent>;
+export type DomainStateEvent = z.infer<typeof domainStateEvent>;
 
 /** The entity an event describes; the latest event per entity is kept as a snapshot. */
 export function entityOf(event: GasperEvent): string {
   if (event.type === 'node.state') return `node:${event.node}`;
+  // Before 'app' in event: a domain event names its app, but the domain is the entity.
+  if (event.type === 'domain.state' || event.type === 'domain.removed') return `domain:${event.domain}`;
   return 'app' in event ? `app:${event.app}` : `database:${event.database}`;
 }
 
 /** Events that end an entity: its snapshot entry is dropped instead of replaced. */
 export function isTombstone(event: GasperEvent): boolean {
-  return event.type === 'app.removed' || event.type === 'database.removed';
+  return event.type === 'app.removed' || event.type === 'database.removed' || event.type === 'domain.removed';
 }

@@ -152,15 +152,13 @@ export function githubWebhookRouter(deps: ApiDeps): Router {
       { app: doc.name, commit: decision.commit, delivery, job: redeploy.job.id },
       'push webhook: redeploying',
     );
-    res
-      .status(202)
-      .json({
-        app: doc.name,
-        branch: decision.branch,
-        commit: decision.commit,
-        release: redeploy.release,
-        job: jobRef(redeploy.job.id),
-      });
+    res.status(202).json({
+      app: doc.name,
+      branch: decision.branch,
+      commit: decision.commit,
+      release: redeploy.release,
+      job: jobRef(redeploy.job.id),
+    });
   });
   return router;
 }
