@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ApiClient, ClientError } from './api.ts';
 import { loadClientConfig, saveClientConfig } from './config.ts';
+import { registerDomainCommands } from './domain-commands.ts';
 import { fieldLines, parseEnvPairs, progressBar, shortCommit, table } from './format.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -252,6 +253,12 @@ export function registerClientCommands(program: Command): void {
         print(out(), { job }, () => (job.state === 'completed' ? `${id} completed` : `${id} failed: ${job.error}`));
       }),
     );
+
+  registerDomainCommands(program, {
+    action,
+    print: (json, human) => print(out(), json, human),
+    json: () => out().json,
+  });
 
   const databases = program.command('databases').alias('db').description('databases as a service');
   databases
