@@ -55,7 +55,7 @@ export async function prepareInstances(
   plan: InstancePlan,
   serving: readonly string[],
 ): Promise<string[]> {
-  const { docker, options } = ctx;
+  const { docker } = ctx;
   const servingNames = new Set(serving);
   const ofRelease = (await listManaged(docker, ctx.scope, { app: plan.app })).filter(
     (c) => c.Labels[containerLabels.release] === plan.release && c.Labels[containerLabels.role] === 'app',
@@ -174,7 +174,7 @@ async function openConnections(docker: Docker, id: string): Promise<number | und
   }
   if (!info.State.Running || !info.State.Pid) return 0;
   const read = await tcpTables(info);
-  return read && read.tables.reduce((sum, table) => sum + establishedOnPort(table, read.port), 0);
+  return read?.tables.reduce((sum, table) => sum + establishedOnPort(table, read.port), 0);
 }
 
 /**
@@ -184,7 +184,7 @@ async function openConnections(docker: Docker, id: string): Promise<number | und
  */
 export async function listensOnAppPort(info: Docker.ContainerInspectInfo): Promise<boolean | undefined> {
   const read = await tcpTables(info);
-  return read && read.tables.some((table) => listeningOnPort(table, read.port));
+  return read?.tables.some((table) => listeningOnPort(table, read.port));
 }
 
 /** The TCP tables of a running container's network namespace and its app port, if this host can see them. */

@@ -162,7 +162,7 @@ export function startLogCollector(
     const running = await docker.listContainers({
       filters: { label: [...labelFilter, `${containerLabels.role}=app`], status: ['running'] },
     });
-    running.forEach((c) => follow(c.Id));
+    for (const c of running) follow(c.Id);
   }
 
   const watching = (async () => {

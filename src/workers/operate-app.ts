@@ -54,7 +54,7 @@ export async function operateApp(
     return { outcome: 'unchanged', reason: `release ${target} is already running` };
   }
   const record = await ctx.records.get(doc.name, target);
-  if (data.op === 'rollback' && (!record || !record.onDisk || !(await ctx.releases.exists(doc.name, target)))) {
+  if (data.op === 'rollback' && (!record?.onDisk || !(await ctx.releases.exists(doc.name, target)))) {
     // A node that joined the app after that release never had it: the other nodes stop waiting.
     const message = `release ${target} is not on disk on node ${ctx.options.nodeId} (only the last ${ctx.options.keepReleases} are kept, and only where it was deployed)`;
     await failRollout(ctx, { app: doc.name, id: `op-${data.seq}` }, message);
