@@ -12,28 +12,28 @@ import { AppStore } from '../store/apps.ts';
 import { NodeStore } from '../store/nodes.ts';
 import { ReleaseStore } from '../store/release-records.ts';
 import type { NodeWorkerOptions, WorkerContext } from './context.ts';
-import { startAppFirewall, redisTargets, type FirewallHandle } from './app-firewall.ts';
-import { deleteApp } from './delete-app.ts';
-import { deployApp } from './deploy-app.ts';
-import { startHeartbeat } from './heartbeat.ts';
-import { dockerAllocations, measureNode } from './node-usage.ts';
-import { startReconciler } from './reconcile.ts';
+import { startAppFirewall, redisTargets, type FirewallHandle } from './node/app-firewall.ts';
+import { deleteApp } from './apps/delete-app.ts';
+import { deployApp } from './apps/deploy-app.ts';
+import { startHeartbeat } from './node/heartbeat.ts';
+import { dockerAllocations, measureNode } from './node/usage.ts';
+import { startReconciler } from './node/reconcile.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
-import { OwnerSlots } from './owner-slots.ts';
-import { startWorkerObservability, type WorkerObservabilityOptions } from './observability.ts';
-import { ReleaseDirs } from './releases.ts';
+import { OwnerSlots } from './apps/owner-slots.ts';
+import { startWorkerObservability, type WorkerObservabilityOptions } from './observe/index.ts';
+import { ReleaseDirs } from './apps/releases.ts';
 import { DatabaseStore } from '../store/databases.ts';
 import { databaseJobNames } from '../jobs/database-jobs.ts';
 import {
   defaultDatabaseWorkerOptions,
   type DatabaseWorkerContext,
   type DatabaseWorkerOptions,
-} from './database-context.ts';
-import { startDatabaseMonitor } from './database-monitor.ts';
-import { runDatabaseJob } from './database-jobs.ts';
-import { operateApp } from './operate-app.ts';
-import { startSupervisor } from './supervisor.ts';
-import { startDiskWatchdog } from './disk-watchdog.ts';
+} from './databases/context.ts';
+import { startDatabaseMonitor } from './databases/monitor.ts';
+import { runDatabaseJob } from './databases/jobs.ts';
+import { operateApp } from './apps/operate-app.ts';
+import { startSupervisor } from './apps/supervisor.ts';
+import { startDiskWatchdog } from './node/disk-watchdog.ts';
 
 export interface WorkerServiceOptions extends NodeWorkerOptions {
   redisUrl: string;
