@@ -2,55 +2,7 @@ import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import type { EngineExec } from '../core/engines.ts';
 
-/** Narrow Docker adapter for what a database owns besides its container: volume, network, execs. */
-
-const statusOf = (err: unknown) => (err as { statusCode?: number })?.statusCode;
-
-/** Creates the named volume unless it exists (Docker's create is idempotent for a name). */
-export async function ensureVolume(docker: Docker, name: string, labels: Record<string, string>): Promise<void> {
-  await docker.createVolume({ Name: name, Labels: labels });
-}
-
-export async function removeVolume(docker: Docker, name: string): Promise<void> {
-  try {
-    await docker.getVolume(name).remove({ force: true });
-  } catch (err) {
-    if (statusOf(err) !== 404) throw err;
-  }
-}
-
-/** Disconnects every container still on the network (linked apps), then removes it. */
-export async function removeNetwork(docker: Docker, name: string): Promise<void> {
-  let info;
-  try {
-    info = await docker.getNetwork(name).inspect();
-  } catch (err) {
-    if (statusOf(err) === 404) return;
-    throw err;
-  }
-  const network = docker.getNetwork(info.Id);
-  for (const container of Object.keys(info.Containers ?? {})) {
-    await network.disconnect({ Container: container, Force: true }).catch((err: unknown) => {
-      if (statusOf(err) !== 404) throw err;
-    });
-  }
-  try {
-    await network.remove();
-  } catch (err) {
-    if (statusOf(err) !== 404) throw err;
-  }
-}
-
-/** Joins a container to a network; already joined is fine. */
-export async function connectNetwork(docker: Docker, network: string, container: string): Promise<void> {
-  try {
-    await docker.getNetwork(network).connect({ Container: container });
-  } catch (err) {
-    const message = String((err as Error).message);
-    if (statusOf(err) === 403 && /already exists|already attached/i.test(message)) return;
-    throw err;
-  }
-}
+/** Narrow Docker adapter for commands run in a running container (database clients, backups). */
 
 export interface ExecResult {
   exitCode: number;

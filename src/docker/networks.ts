@@ -14,7 +14,10 @@ import {
   type Range,
 } from '../core/networks.ts';
 
-/** Narrow Docker adapter for the bridge networks of apps and databases (core/networks.ts says why). */
+/**
+ * Narrow Docker adapter for the bridge networks of apps and databases (core/networks.ts says why):
+ * created, listed, joined, removed.
+ */
 
 const statusOf = (err: unknown) => (err as { statusCode?: number })?.statusCode;
 
@@ -126,6 +129,39 @@ export async function removeUnusedNetwork(docker: Docker, id: string): Promise<b
   } catch (err) {
     if (statusOf(err) === 404) return true;
     if (statusOf(err) === 403 || /active endpoints|in use/i.test(String((err as Error).message))) return false;
+    throw err;
+  }
+}
+
+/** Disconnects every container still on the network (linked apps), then removes it. */
+export async function removeNetwork(docker: Docker, name: string): Promise<void> {
+  let info;
+  try {
+    info = await docker.getNetwork(name).inspect();
+  } catch (err) {
+    if (statusOf(err) === 404) return;
+    throw err;
+  }
+  const network = docker.getNetwork(info.Id);
+  for (const container of Object.keys(info.Containers ?? {})) {
+    await network.disconnect({ Container: container, Force: true }).catch((err: unknown) => {
+      if (statusOf(err) !== 404) throw err;
+    });
+  }
+  try {
+    await network.remove();
+  } catch (err) {
+    if (statusOf(err) !== 404) throw err;
+  }
+}
+
+/** Joins a container to a network; already joined is fine. */
+export async function connectNetwork(docker: Docker, network: string, container: string): Promise<void> {
+  try {
+    await docker.getNetwork(network).connect({ Container: container });
+  } catch (err) {
+    const message = String((err as Error).message);
+    if (statusOf(err) === 403 && /already exists|already attached/i.test(message)) return;
     throw err;
   }
 }

@@ -1,5 +1,6 @@
 import { DelayedError, Worker, type Job } from 'bullmq';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
+import { dockerFromHost } from '../docker/connection.ts';
 import { ensureInstallation, scopeFilter, type DockerScope } from '../core/installation.ts';
 import type { Logger } from '../core/log.ts';
 import { bullPrefix, keys } from '../core/keys.ts';
@@ -71,18 +72,6 @@ export interface WorkerServiceOptions extends NodeWorkerOptions {
 
 export interface WorkerHandle {
   close(): Promise<void>;
-}
-
-/** `unix:///path` or `tcp://host:port` (DOCKER_HOST syntax) → dockerode options; default: the local socket. */
-export function dockerFromHost(dockerHost: string | undefined): Docker {
-  if (!dockerHost) return new Docker();
-  const url = new URL(dockerHost);
-  if (url.protocol === 'unix:') return new Docker({ socketPath: url.pathname });
-  return new Docker({
-    host: url.hostname,
-    port: Number(url.port) || 2375,
-    protocol: url.protocol === 'https:' ? 'https' : 'http',
-  });
 }
 
 /**

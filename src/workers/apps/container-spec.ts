@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { ContainerCreateOptions } from 'dockerode';
+import { appUser } from '../../core/app-user.ts';
 import { scopeLabels } from '../../core/installation.ts';
 import { containerLabels } from '../../core/naming.ts';
 import { dockerLimits, type ResolvedResources } from '../../core/resources.ts';
@@ -8,8 +9,6 @@ import { dockerLimits, type ResolvedResources } from '../../core/resources.ts';
 export const containerCaPath = '/etc/gasper/extra-ca.crt';
 /** Where the release's launch directory (see launcher.ts) appears in app containers. */
 export const containerLaunchDir = '/etc/gasper/launch';
-/** Containers run as this unprivileged uid:gid; the release directory is owned by it. */
-export const appUser = { uid: 10001, gid: 10001 };
 
 export interface ContainerSpecInput {
   name: string;

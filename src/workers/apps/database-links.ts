@@ -5,7 +5,7 @@ import { connectionUrl, engines } from '../../core/engines.ts';
 import type { SecretBox } from '../../core/secret-box.ts';
 import type { AppDocument } from '../../store/app-document.ts';
 import { DatabaseStore } from '../../store/databases.ts';
-import { connectNetwork } from '../../docker/exec.ts';
+import { connectNetwork } from '../../docker/networks.ts';
 
 export interface DatabaseLinks {
   /** DATABASE_URL / REDIS_URL for one database; `<NAME>_URL` each for several. */

@@ -1,6 +1,6 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { bridgeName, databaseBridgeKey } from '../../core/networks.ts';
-import { defaultNetworkPool, ensureBridgeNetwork } from '../../docker/networks.ts';
+import { defaultNetworkPool, ensureBridgeNetwork, removeNetwork } from '../../docker/networks.ts';
 import {
   databaseContainerName,
   databaseHostName,
@@ -15,14 +15,8 @@ import type { BackupJobData, DatabaseJobData, RotateJobData } from '../../jobs/d
 import type { DatabaseDocument } from '../../store/database-document.ts';
 import { removeDatabaseRecords } from '../../store/record-removal.ts';
 import { credentialsOf, type DatabaseWorkerContext } from './context.ts';
-import {
-  ensureVolume,
-  execSucceeded,
-  ExecOutputTooLargeError,
-  removeNetwork,
-  removeVolume,
-  runExec,
-} from '../../docker/exec.ts';
+import { execSucceeded, ExecOutputTooLargeError, runExec } from '../../docker/exec.ts';
+import { ensureVolume, removeVolume } from '../../docker/volumes.ts';
 import { databaseContainerSpec, databaseLabels } from './container-spec.ts';
 import {
   containerLogTail,

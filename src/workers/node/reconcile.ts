@@ -8,9 +8,9 @@ import type { AppDocument } from '../../store/app-document.ts';
 import { databaseLabel, databaseUidLabel } from '../../core/database-naming.ts';
 import { DatabaseStore } from '../../store/databases.ts';
 import { listManaged, removeContainer } from '../../docker/containers.ts';
-import { removeNetwork, removeVolume } from '../../docker/exec.ts';
+import { removeVolume } from '../../docker/volumes.ts';
 import type { WorkerContext } from '../context.ts';
-import { listAppNetworks, removeUnusedNetwork } from '../../docker/networks.ts';
+import { listAppNetworks, removeNetwork, removeUnusedNetwork } from '../../docker/networks.ts';
 
 /** One of Gasper's app or build containers on this node, as Docker labels describe it. */
 export interface ObservedContainer {
