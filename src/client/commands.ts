@@ -4,7 +4,8 @@ import { loadClientConfig, saveClientConfig } from './config.ts';
 import { registerDomainCommands } from './domain-commands.ts';
 import { fieldLines, parseEnvPairs, progressBar, shortCommit, table } from './format.ts';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: the CLI prints whatever JSON the API answers, field by field
+type Json = Record<string, any>;
 
 interface Output {
   json: boolean;

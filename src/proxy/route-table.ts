@@ -54,8 +54,8 @@ export class RouteTable {
   constructor(private readonly domain: string) {}
 
   apply(event: GasperEvent): void {
-    if (event.type === 'node.state') return this.setNodeState(event.node, event.state);
-    if (event.type === 'app.removed') this.forget(event.app);
+    if (event.type === 'node.state') this.setNodeState(event.node, event.state);
+    else if (event.type === 'app.removed') this.forget(event.app);
     else if (event.type === 'app.instances') this.publish(event.app, event.instances);
   }
 
