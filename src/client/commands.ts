@@ -2,10 +2,7 @@ import type { Command } from 'commander';
 import { ApiClient, ClientError } from './api.ts';
 import { loadClientConfig, saveClientConfig } from './config.ts';
 import { registerDomainCommands } from './domain-commands.ts';
-import { fieldLines, parseEnvPairs, progressBar, shortCommit, table } from './format.ts';
-
-// biome-ignore lint/suspicious/noExplicitAny: the CLI prints whatever JSON the API answers, field by field
-type Json = Record<string, any>;
+import { fieldLines, type Json, parseEnvPairs, progressBar, shortCommit, table } from './format.ts';
 
 interface Output {
   json: boolean;

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { ApiClient } from './api.ts';
 import { domainProblem, domainRows, nextSteps, shortDate } from './domain-format.ts';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+import type { Json } from './format.ts';
 
 /** How commands.ts runs an action and prints: handed in, so both files share one behaviour. */
 export interface CommandKit {

@@ -1,7 +1,5 @@
 /** What `gasper domains` prints. Pure: tested in test/client/domain-format.unit.test.ts. */
-import { table } from './format.ts';
-
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+import { type Json, table } from './format.ts';
 
 /** A date as `2027-03-01 12:00 UTC`, or `-`. */
 export function shortDate(iso: unknown): string {

@@ -1,5 +1,9 @@
 /** Readable terminal output. Pure: tested in test/client/format.unit.test.ts. */
 
+/** A JSON object the API answered. */
+// biome-ignore lint/suspicious/noExplicitAny: the CLI prints whatever JSON the API answers, field by field
+export type Json = Record<string, any>;
+
 /** Left-aligned columns separated by two spaces; `rows` are already strings. */
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
