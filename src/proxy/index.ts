@@ -6,6 +6,7 @@ import { createProxyServer } from 'http-proxy-3';
 import { Registry } from 'prom-client';
 import type { Logger } from '../core/log.ts';
 import { connectRedis } from '../core/redis.ts';
+import type { GasperEvent } from '../events/schemas.ts';
 import { subscribeEvents } from '../events/stream.ts';
 import { clientAddress, forward, forwardHeaders, isRetryable, type ForwardError } from './forward.ts';
 import { ProxyMetrics } from './proxy-metrics.ts';
@@ -35,6 +36,14 @@ export interface ProxyHandle {
   close(): Promise<void>;
 }
 
+export interface ProxyDeps {
+  log: Logger;
+  /** The registry the proxy's counters go to (default: one of its own). */
+  metrics?: Registry;
+  /** Called after each event was applied to the route table (proxy processes report it for tests and benches). */
+  onEvent?: (event: GasperEvent) => void;
+}
+
 const errorStatus: Record<ForwardError, number> = { unreachable: 502, timeout: 504, aborted: 502 };
 
 function reply(res: http.ServerResponse, status: number, body: string): void {
@@ -47,10 +56,7 @@ function reply(res: http.ServerResponse, status: number, body: string): void {
  * then live events): it never polls the API. Plain HTTP goes through a lean forwarder over
  * kept-alive connections; WebSocket upgrades go through http-proxy-3.
  */
-export async function startProxy(
-  options: ProxyOptions,
-  deps: { log: Logger; metrics?: Registry },
-): Promise<ProxyHandle> {
+export async function startProxy(options: ProxyOptions, deps: ProxyDeps): Promise<ProxyHandle> {
   const log = deps.log.child({ service: 'proxy' });
   // The counters name every app; app containers may reach the host, so no token is no endpoint.
   if (options.metricsPort !== undefined && !options.metricsToken) {
@@ -66,6 +72,7 @@ export async function startProxy(
     (event) => {
       routes.apply(event);
       if (event.type === 'app.removed') metrics.forget(event.app);
+      deps.onEvent?.(event);
     },
     log,
   );
@@ -188,7 +195,12 @@ const sha256 = (value: string) => crypto.createHash('sha256').update(value).dige
  * A plain `GET /metrics` endpoint for a proxy running in a process of its own (Prometheus scrapes
  * each process), for `Authorization: Bearer <token>` only, as the API's `/metrics` with the metrics token.
  */
-async function serveMetrics(registry: Registry, host: string, port: number, token: string): Promise<http.Server> {
+export async function serveMetrics(
+  registry: Registry,
+  host: string,
+  port: number,
+  token: string,
+): Promise<http.Server> {
   const wanted = sha256(token);
   const server = http.createServer((req, res) => {
     if (req.method !== 'GET' || req.url !== '/metrics') return reply(res, 404, 'not found\n');
