@@ -10,7 +10,7 @@ import type { GasperEvent } from '../events/schemas.ts';
 import { subscribeEvents } from '../events/stream.ts';
 import { clientAddress, forward, forwardHeaders, isRetryable, type ForwardError } from './forward.ts';
 import { ProxyMetrics } from './proxy-metrics.ts';
-import { RouteTable } from './route-table.ts';
+import { RouteTable, type Upstream } from './route-table.ts';
 
 export interface ProxyOptions {
   host: string;
@@ -100,35 +100,34 @@ export async function startProxy(options: ProxyOptions, deps: ProxyDeps): Promis
       return reply(res, 404, `no app at ${req.headers.host ?? '(no Host header)'}\n`);
     }
     const started = performance.now();
-    res.once('close', () => metrics.response(route.app, res.statusCode, (performance.now() - started) / 1000));
+    const { app } = route;
+    res.once('close', () => metrics.response(app, res.statusCode, (performance.now() - started) / 1000));
     if (route.kind === 'no-instances') {
-      metrics.failure(route.app, 'no_instances');
-      return reply(res, 503, `app ${route.app} has no running instance\n`);
+      metrics.failure(app, 'no_instances');
+      return reply(res, 503, `app ${app} has no running instance\n`);
     }
     const headers = forwardHeaders(req, clientAddress(req.socket), 'http');
-    const tried = new Set<string>();
-    const attempt = (upstream: typeof route.upstream) => {
-      tried.add(upstream.key);
-      forward(req, res, upstream, agent, headers, timeoutMs, (kind, err) => {
-        metrics.failure(route.app, kind);
-        log.debug({ app: route.app, upstream: upstream.key, err: err.message }, 'upstream error');
-        if (kind === 'unreachable') {
-          // Passive health: skip this instance for a while; a request without a body or side
-          // effects goes to another instance, so a dying instance costs no failed request.
-          routes.markDown(upstream.key, Date.now(), markDownMs);
-          // The route may have changed meanwhile (the worker took the failed instance out): ask again.
-          if (isRetryable(req) && !res.headersSent && tried.size < maxAttempts) {
-            const next = routes.resolve(req.headers.host, { exclude: tried });
-            if (next.kind === 'upstream' && !tried.has(next.upstream.key)) return attempt(next.upstream);
-          }
+    /** Upstreams this request was sent to: made on the first failure only, rare on the hot path. */
+    let tried: Set<string> | undefined;
+    const onError = (upstream: Upstream, kind: ForwardError, err: Error) => {
+      metrics.failure(app, kind);
+      log.debug({ app, upstream: upstream.key, err: err.message }, 'upstream error');
+      if (kind === 'unreachable') {
+        // Passive health: skip this instance for a while; a request without a body or side
+        // effects goes to another instance, so a dying instance costs no failed request.
+        routes.markDown(upstream.key, Date.now(), markDownMs);
+        tried ??= new Set();
+        tried.add(upstream.key);
+        // The route may have changed meanwhile (the worker took the failed instance out): ask again.
+        if (isRetryable(req) && !res.headersSent && tried.size < maxAttempts) {
+          const next = routes.resolve(req.headers.host, { exclude: tried });
+          if (next.kind === 'upstream' && !tried.has(next.upstream.key)) return attempt(next.upstream);
         }
-        reply(
-          res,
-          errorStatus[kind],
-          kind === 'timeout' ? `app ${route.app} timed out\n` : `app ${route.app} is not reachable\n`,
-        );
-      });
+      }
+      reply(res, errorStatus[kind], kind === 'timeout' ? `app ${app} timed out\n` : `app ${app} is not reachable\n`);
     };
+    const attempt = (upstream: Upstream) =>
+      forward(req, res, upstream, agent, headers, timeoutMs, (kind, err) => onError(upstream, kind, err));
     attempt(route.upstream);
   });
   // Idle kept-alive connections to instances no longer routed (an old release being drained) are
