@@ -426,6 +426,7 @@ async function main(): Promise<void> {
     ];
     for (const [name, port, proxyPids] of targets) {
       await load(port, warmupSeconds);
+      const eachBefore = await Promise.all(proxyPids.map((pid) => cpuSeconds([pid])));
       const before = [
         await cpuSeconds(proxyPids),
         await cpuSeconds([upstreamPid]),
@@ -438,6 +439,13 @@ async function main(): Promise<void> {
         await upstreamAccepted(upstream.child),
       ];
       const perRequestUs = (i: number) => ((after[i]! - before[i]!) / r.requests) * 1e6;
+      // How evenly the load spread over the proxy's processes (nginx: master first, then workers).
+      const each = (await Promise.all(proxyPids.map((pid) => cpuSeconds([pid])))).map((a, i) => a - eachBefore[i]!);
+      const sum = each.reduce((a, b) => a + b, 0);
+      if (proxyPids.length > 1)
+        console.log(
+          `${name}: CPU share per process ${each.map((c) => `${((c / sum) * 100).toFixed(0)}%`).join(' / ')}`,
+        );
       results.push([
         name,
         {

@@ -115,7 +115,15 @@ function closeServer(server: http.Server | undefined): void {
 /*
  * Who hands new connections to the processes: the primary, round-robin (SCHED_RR: it accepts
  * every connection and passes its handle over IPC), or the kernel (SCHED_NONE: every process
- * accepts on the shared socket). MEASURED-BELOW
+ * accepts on the shared socket). bench/proxy.ts with 2 processes on the shared 2-core machine
+ * (load average 12–15 from others' tests, so single runs vary 5×): round-robin gave 321, 304 and
+ * 2,041 req/s, the kernel 319, 2,486 and 289; neither mode is faster beyond that noise. The
+ * connections spread evenly in both (CPU per process 49/50% round-robin, 54/46% kernel; nginx's 2
+ * workers got 100/0% in one run). The kernel it is: the primary then stays out of every new
+ * connection's path (no IPC hop per accept, nothing queued while it is busy or restarting a
+ * process), which matters for new connections per second (TLS handshakes) more than for
+ * kept-alive requests. Node's docs warn that SCHED_NONE can load processes unevenly on some
+ * systems: BENCH_SCHEDULING=round-robin npm run bench:proxy shows whether it does on yours.
  */
 const defaultScheduling: ProxyScheduling = 'kernel';
 const schedulingPolicies = { kernel: cluster.SCHED_NONE, 'round-robin': cluster.SCHED_RR } as const;
