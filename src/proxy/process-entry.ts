@@ -5,6 +5,7 @@
  */
 import { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../core/log.ts';
+import type { GasperEvent } from '../events/schemas.ts';
 import { startProxy, type ProxyHandle } from './index.ts';
 import { preciseNow, primaryMessage, type PrimaryMessage, type ProcessMessage } from './process-messages.ts';
 
@@ -29,8 +30,7 @@ function portsOf(proxy: ProxyHandle): Record<string, number> {
 async function start(message: Extract<PrimaryMessage, { type: 'start' }>): Promise<ProxyHandle> {
   log = createLogger(message.logLevel).child({ proxyProcess: message.index });
   const onEvent = message.reportEvents
-    ? (event: Parameters<NonNullable<Parameters<typeof startProxy>[1]['onEvent']>>[0]) =>
-        send({ type: 'applied', event, at: preciseNow() })
+    ? (event: GasperEvent) => send({ type: 'applied', event, at: preciseNow() })
     : undefined;
   return startProxy(message.options, { log, metrics: registry, onEvent });
 }

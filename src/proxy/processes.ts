@@ -212,7 +212,8 @@ class ProxyGroup {
         const parsed = processMessage.safeParse(raw);
         if (!parsed.success) return;
         const message = parsed.data;
-        if (message.type === 'loaded') worker.send(start);
+        // A 'close' sent before the process listened was lost: send it again.
+        if (message.type === 'loaded') worker.send(this.closing ? ({ type: 'close' } satisfies PrimaryMessage) : start);
         else if (message.type === 'ready' && !settled) {
           settled = true;
           this.log.debug({ index, pid: worker.process.pid, ports: message.ports }, 'proxy process listening');
