@@ -1,11 +1,14 @@
 /**
- * Proxy throughput and latency: Gasper's proxy against nginx, both in front of the same upstream
- * (a node:http server answering a small fixed body), with kept-alive connections on both hops.
- * Also measures the upstream directly, as the floor both proxies sit on.
+ * Proxy throughput and latency: Gasper's proxy with N processes (GASPER_PROXY_PROCESSES, here
+ * BENCH_PROCESSES, default the number of cores) against nginx with N workers, both in front of the
+ * same upstream (a node:http server answering a small fixed body), with kept-alive connections on
+ * both hops. Also measures the upstream directly, as the floor both proxies sit on. Goals: Gasper
+ * ≥ 0.5× nginx's requests per second, p99 ≤ 2× nginx's.
  *
  *   npm run bench:proxy
- *   BENCH_SECONDS=10 BENCH_CONNECTIONS=100 BENCH_LOAD=node npm run bench:proxy
- *   BENCH_CPU_PROF=/tmp/prof npm run bench:proxy     (CPU profile of the Gasper proxy process)
+ *   BENCH_PROCESSES=1 BENCH_SECONDS=10 BENCH_CONNECTIONS=100 BENCH_LOAD=node npm run bench:proxy
+ *   BENCH_SCHEDULING=round-robin npm run bench:proxy  (node:cluster's primary hands out connections)
+ *   BENCH_CPU_PROF=/tmp/prof npm run bench:proxy     (CPU profiles of the Gasper proxy processes)
  *
  * Load comes from `wrk` when it is on PATH (apt-get install wrk), otherwise from a small
  * kept-alive load generator in node (BENCH_LOAD=node forces it). Every process (upstream, Gasper
@@ -26,6 +29,8 @@ const self = fileURLToPath(import.meta.url);
 const run = promisify(execFile);
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const processes = Number(process.env.BENCH_PROCESSES ?? os.availableParallelism());
+const scheduling = process.env.BENCH_SCHEDULING === 'round-robin' ? 'round-robin' : 'kernel';
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const warmupSeconds = 1;
 const nginxBin = process.env.NGINX ?? '/usr/sbin/nginx';
@@ -67,18 +72,21 @@ async function runUpstream(): Promise<void> {
 }
 
 async function runGasperProxy(redisUrl: string): Promise<void> {
-  const { startProxy } = await import('../src/proxy/index.ts');
+  const { startProxyProcesses } = await import('../src/proxy/processes.ts');
   const { createLogger } = await import('../src/core/log.ts');
-  const proxy = await startProxy(
-    { host: '127.0.0.1', port: 0, domain: DOMAIN, redisUrl },
+  const profile = process.env.BENCH_CPU_PROF;
+  // The route was published before: each process applies the snapshot before it listens.
+  const proxy = await startProxyProcesses(
+    {
+      proxy: { host: '127.0.0.1', port: 0, domain: DOMAIN, redisUrl },
+      processes,
+      scheduling,
+      ...(profile
+        ? { execArgv: ['--import', import.meta.resolve('tsx'), '--cpu-prof', '--cpu-prof-dir', profile] }
+        : {}),
+    },
     { log: createLogger(process.env.BENCH_LOG_LEVEL ?? 'silent') },
   );
-  // The route comes from the event stream; wait (bounded) for it before reporting ready.
-  const deadline = Date.now() + 10_000;
-  while (!proxy.routes.has(APP)) {
-    if (Date.now() > deadline) throw new Error('proxy never got the bench route');
-    await new Promise((r) => setTimeout(r, 10));
-  }
   process.on('SIGTERM', () => void proxy.close().then(() => process.exit(0)));
   process.send!({ port: proxy.port } satisfies Message);
 }
@@ -234,7 +242,7 @@ async function startNginx(dir: string, port: number, upstreamPort: number): Prom
   for (const sub of ['logs', 'tmp']) await fs.mkdir(path.join(dir, sub), { recursive: true });
   const conf = `
 daemon off;
-worker_processes 1;
+worker_processes ${processes};
 pid ${dir}/nginx.pid;
 error_log ${dir}/logs/error.log warn;
 events { worker_connections 4096; }
@@ -388,7 +396,6 @@ async function main(): Promise<void> {
     pub.disconnect();
 
     const gasper = forkRole('proxy', [redis.url]);
-    const gasperPid = gasper.child.pid!;
     const upstreamPid = upstream.child.pid!;
     const gasperMsg = await gasper.message;
     if (!('port' in gasperMsg)) throw new Error('proxy did not report a port');
@@ -403,18 +410,23 @@ async function main(): Promise<void> {
 
     const cpus = os.cpus().length;
     console.log(
-      `proxy bench: ${connections} kept-alive connections, ${seconds} s each after ${warmupSeconds} s warm-up, ` +
-        `load from ${useWrk ? 'wrk -t1' : 'a node load generator'}, ${cpus} CPU(s), body ${BODY.length} bytes`,
+      `proxy bench: Gasper with ${processes} process(es) (${scheduling} scheduling) vs nginx with ${processes} worker(s), ` +
+        `${connections} kept-alive connections, ${seconds} s each after ${warmupSeconds} s warm-up, ` +
+        `load from ${useWrk ? 'wrk -t1' : 'a node load generator'}, ${cpus} CPU(s), load average ${os.loadavg()[0]!.toFixed(1)}, ` +
+        `body ${BODY.length} bytes`,
     );
     const nginxPids = await withChildren(nginx.pid!);
+    // With one process the proxy runs in the role's process; with more, in its cluster children.
+    const gasperPids = await withChildren(gasper.child.pid!);
     const results: [string, LoadResult & { proxyUs: number; upstreamUs: number; upstreamConns: number }][] = [];
     const targets: [string, number, number[]][] = [
       ['direct', upstreamPort, []],
-      ['gasper', gasperPort, [gasperPid]],
+      ['gasper', gasperPort, gasperPids],
       ['nginx', nginxPort, nginxPids],
     ];
     for (const [name, port, proxyPids] of targets) {
       await load(port, warmupSeconds);
+      const eachBefore = await Promise.all(proxyPids.map((pid) => cpuSeconds([pid])));
       const before = [
         await cpuSeconds(proxyPids),
         await cpuSeconds([upstreamPid]),
@@ -427,6 +439,13 @@ async function main(): Promise<void> {
         await upstreamAccepted(upstream.child),
       ];
       const perRequestUs = (i: number) => ((after[i]! - before[i]!) / r.requests) * 1e6;
+      // How evenly the load spread over the proxy's processes (nginx: master first, then workers).
+      const each = (await Promise.all(proxyPids.map((pid) => cpuSeconds([pid])))).map((a, i) => a - eachBefore[i]!);
+      const sum = each.reduce((a, b) => a + b, 0);
+      if (proxyPids.length > 1)
+        console.log(
+          `${name}: CPU share per process ${each.map((c) => `${((c / sum) * 100).toFixed(0)}%`).join(' / ')}`,
+        );
       results.push([
         name,
         {
@@ -452,9 +471,12 @@ async function main(): Promise<void> {
     }
     const g = results.find(([n]) => n === 'gasper')![1];
     const x = results.find(([n]) => n === 'nginx')![1];
+    const throughput = g.rps / x.rps;
+    const p99 = g.p99Ms / x.p99Ms;
     console.log(
-      `gasper/nginx: throughput ${(g.rps / x.rps).toFixed(2)}x, p50 ${(g.p50Ms / x.p50Ms).toFixed(2)}x, ` +
-        `p99 ${(g.p99Ms / x.p99Ms).toFixed(2)}x, proxy CPU per request ${(g.proxyUs / x.proxyUs).toFixed(2)}x`,
+      `gasper/nginx: throughput ${throughput.toFixed(2)}x (goal ≥ 0.5x: ${throughput >= 0.5 ? 'met' : 'missed'}), ` +
+        `p50 ${(g.p50Ms / x.p50Ms).toFixed(2)}x, p99 ${p99.toFixed(2)}x (goal ≤ 2x: ${p99 <= 2 ? 'met' : 'missed'}), ` +
+        `proxy CPU per request ${(g.proxyUs / x.proxyUs).toFixed(2)}x`,
     );
   } finally {
     await stopChildren(children);

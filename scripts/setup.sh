@@ -24,11 +24,19 @@ done
 # just the binary: the `dnsmasq` package would add a system service that takes port 53 and, on
 # systemd machines, fights systemd-resolved for it.
 [ -x /usr/sbin/dnsmasq ] || command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base)
+# bench:proxy's baseline and load: nginx-light (bench/proxy.ts runs it as a foreground child on a
+# free loopback port) and wrk. The package's own service would hold port 80: stopped below.
+[ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 if [ ${#missing[@]} -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   say "installing ${missing[*]}"
   as_root apt-get update -q >/dev/null
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  if [[ " ${missing[*]} " == *" nginx-light "* ]]; then
+    if [ -d /run/systemd/system ]; then as_root systemctl disable --now nginx >/dev/null 2>&1 || true
+    else as_root service nginx stop >/dev/null 2>&1 || true; fi
+  fi
 fi
 # Redis comes as a private child of `gasper up` (or of each test file), not as a system service:
 # the package's own service, if the package started one, is left alone.

@@ -9,7 +9,7 @@ import { createProcessMetrics } from './core/process-metrics.ts';
 import { connectRedis, startEmbeddedRedis } from './core/redis.ts';
 import { createSecretBox, loadSecretKey, type SecretBox } from './core/secret-box.ts';
 import { checkDocker, checkRedis, ensureSharedSecretKey } from './preflight.ts';
-import { startProxy, type ProxyHandle } from './proxy/index.ts';
+import { startProxyProcesses, type ProxyProcessesHandle } from './proxy/processes.ts';
 import { startSsh, type SshHandle } from './ssh/index.ts';
 import { startWorker } from './workers/index.ts';
 
@@ -19,7 +19,7 @@ export const allServices: readonly ServiceName[] = ['worker', 'proxy', 'ssh', 'd
 export interface PlatformHandle {
   redisUrl: string;
   api?: ApiHandle;
-  proxy?: ProxyHandle;
+  proxy?: ProxyProcessesHandle;
   ssh?: SshHandle;
   dns?: DnsHandle;
   /** Set when this start generated the admin token: shown once, stored only as a hash. */
@@ -127,7 +127,10 @@ export async function startPlatform(
       closers.push(() => worker.close());
     }
     if (services.includes('proxy')) {
-      const proxy = await startProxy({ ...config.proxy, domain: config.domain, redisUrl }, { log, metrics });
+      const proxy = await startProxyProcesses(
+        { proxy: { ...config.proxy, domain: config.domain, redisUrl }, processes: config.proxyProcesses },
+        { log, metrics },
+      );
       closers.push(() => proxy.close());
       handle.proxy = proxy;
     }

@@ -50,6 +50,11 @@ export const envSchema = z.object({
       'for a proxy running on its own: the port where it serves `GET /metrics` (on `GASPER_PROXY_HOST`), to `Authorization: Bearer <GASPER_METRICS_TOKEN>` only; setting it without `GASPER_METRICS_TOKEN` is refused',
     shownDefault: 'unset: not served',
   }),
+  GASPER_PROXY_PROCESSES: z.coerce.number().int().min(1).max(256).default(os.availableParallelism()).meta({
+    description:
+      'proxy processes sharing the proxy ports (node:cluster), each following the event stream; one that dies is restarted with backoff. `1`: the proxy runs inside the platform process',
+    shownDefault: 'the number of cores (`os.availableParallelism()`)',
+  }),
   GASPER_DOMAIN: z
     .string()
     .regex(
@@ -535,6 +540,8 @@ export interface Config {
   api: { host: string; port: number; publicUrl?: string };
   /** `metricsPort`: where a proxy running on its own serves `GET /metrics` (unset: nowhere). */
   proxy: { host: string; port: number; metricsPort?: number; metricsToken?: string };
+  /** Proxy processes on the proxy's ports (proxy/processes.ts); 1 runs the proxy in the platform process. */
+  proxyProcesses: number;
   ssh: { host: string; port: number };
   domain: string;
   redisUrl: string | undefined;
@@ -709,6 +716,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
         ? { metricsPort: e.GASPER_PROXY_METRICS_PORT, metricsToken: e.GASPER_METRICS_TOKEN }
         : {}),
     },
+    proxyProcesses: e.GASPER_PROXY_PROCESSES,
     ssh: { host: e.GASPER_SSH_HOST, port: e.GASPER_SSH_PORT },
     domain: e.GASPER_DOMAIN,
     redisUrl: e.REDIS_URL,

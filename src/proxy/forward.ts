@@ -16,6 +16,14 @@ const hopByHop = new Set([
 ]);
 
 /**
+ * Lengths of the header names a request's headers are checked against (hop-by-hop, X-Forwarded-*):
+ * a name of another length (most of them) is copied without being lower-cased.
+ */
+const checkedLengths = new Set(
+  [...hopByHop, 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port'].map((n) => n.length),
+);
+
+/**
  * Builds upstream request headers from the raw header list (cheaper than the parsed object,
  * and it keeps repeated headers), dropping hop-by-hop ones and those named in `Connection`,
  * and appending the X-Forwarded-* set.
@@ -27,6 +35,10 @@ export function forwardHeaders(req: http.IncomingMessage, clientIp: string, prot
   let forwardedFor: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
+    if (!named && !checkedLengths.has(name.length)) {
+      out.push(name, raw[i + 1]!);
+      continue;
+    }
     const lower = name.toLowerCase();
     if (hopByHop.has(lower) || named?.has(lower)) continue;
     if (lower === 'x-forwarded-for') {
@@ -59,21 +71,47 @@ function namedInConnection(connection: string | undefined): Set<string> | undefi
   );
 }
 
-/** Response headers back to the client, minus hop-by-hop ones and those named in `Connection`. */
+const hopByHopLengths = new Set([...hopByHop].map((n) => n.length));
+
+/**
+ * Response headers back to the client, minus hop-by-hop ones and those named in `Connection`.
+ * Reads the raw list only: `res.headers` would build the parsed object for every response.
+ */
 export function responseHeaders(res: http.IncomingMessage): string[] {
   const raw = res.rawHeaders;
   const out: string[] = [];
-  const named = namedInConnection(res.headers.connection);
+  let connection: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const lower = raw[i]!.toLowerCase();
-    if (!hopByHop.has(lower) && !named?.has(lower)) out.push(raw[i]!, raw[i + 1]!);
+    const name = raw[i]!;
+    if (hopByHopLengths.has(name.length)) {
+      const lower = name.toLowerCase();
+      if (hopByHop.has(lower)) {
+        if (lower === 'connection') connection = connection ? `${connection}, ${raw[i + 1]}` : raw[i + 1];
+        continue;
+      }
+    }
+    out.push(name, raw[i + 1]!);
   }
-  return out;
+  const named = namedInConnection(connection?.toLowerCase());
+  if (!named) return out;
+  // Rare: the upstream declared more headers hop-by-hop.
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) if (!named.has(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
+  return kept;
 }
 
+/** Client address per connection (a kept-alive connection carries many requests). */
+const addresses = new WeakMap<Socket, string>();
+
 export function clientAddress(socket: Socket): string {
-  const address = socket.remoteAddress ?? '';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
+  let address = addresses.get(socket);
+  if (address === undefined) {
+    address = socket.remoteAddress ?? '';
+    if (address.startsWith('::ffff:')) address = address.slice(7);
+    // Not kept while the socket has no address yet (closed before it was read).
+    if (address) addresses.set(socket, address);
+  }
+  return address;
 }
 
 export type ForwardError = 'unreachable' | 'timeout' | 'aborted';

@@ -6,10 +6,11 @@ import { createProxyServer } from 'http-proxy-3';
 import { Registry } from 'prom-client';
 import type { Logger } from '../core/log.ts';
 import { connectRedis } from '../core/redis.ts';
+import type { GasperEvent } from '../events/schemas.ts';
 import { subscribeEvents } from '../events/stream.ts';
 import { clientAddress, forward, forwardHeaders, isRetryable, type ForwardError } from './forward.ts';
 import { ProxyMetrics } from './proxy-metrics.ts';
-import { RouteTable } from './route-table.ts';
+import { RouteTable, type Upstream } from './route-table.ts';
 
 export interface ProxyOptions {
   host: string;
@@ -35,6 +36,14 @@ export interface ProxyHandle {
   close(): Promise<void>;
 }
 
+export interface ProxyDeps {
+  log: Logger;
+  /** The registry the proxy's counters go to (default: one of its own). */
+  metrics?: Registry;
+  /** Called after each event was applied to the route table (proxy processes report it for tests and benches). */
+  onEvent?: (event: GasperEvent) => void;
+}
+
 const errorStatus: Record<ForwardError, number> = { unreachable: 502, timeout: 504, aborted: 502 };
 
 function reply(res: http.ServerResponse, status: number, body: string): void {
@@ -47,10 +56,7 @@ function reply(res: http.ServerResponse, status: number, body: string): void {
  * then live events): it never polls the API. Plain HTTP goes through a lean forwarder over
  * kept-alive connections; WebSocket upgrades go through http-proxy-3.
  */
-export async function startProxy(
-  options: ProxyOptions,
-  deps: { log: Logger; metrics?: Registry },
-): Promise<ProxyHandle> {
+export async function startProxy(options: ProxyOptions, deps: ProxyDeps): Promise<ProxyHandle> {
   const log = deps.log.child({ service: 'proxy' });
   // The counters name every app; app containers may reach the host, so no token is no endpoint.
   if (options.metricsPort !== undefined && !options.metricsToken) {
@@ -66,6 +72,7 @@ export async function startProxy(
     (event) => {
       routes.apply(event);
       if (event.type === 'app.removed') metrics.forget(event.app);
+      deps.onEvent?.(event);
     },
     log,
   );
@@ -93,36 +100,34 @@ export async function startProxy(
       return reply(res, 404, `no app at ${req.headers.host ?? '(no Host header)'}\n`);
     }
     const started = performance.now();
-    res.once('close', () => metrics.response(route.app, res.statusCode, (performance.now() - started) / 1000));
+    const { app } = route;
+    res.once('close', () => metrics.response(app, res.statusCode, (performance.now() - started) / 1000));
     if (route.kind === 'no-instances') {
-      metrics.failure(route.app, 'no_instances');
-      return reply(res, 503, `app ${route.app} has no running instance\n`);
+      metrics.failure(app, 'no_instances');
+      return reply(res, 503, `app ${app} has no running instance\n`);
     }
     const headers = forwardHeaders(req, clientAddress(req.socket), 'http');
-    const tried = new Set<string>();
-    const attempt = (upstream: typeof route.upstream) => {
-      tried.add(upstream.key);
-      const onError = (kind: ForwardError, err: Error) => {
-        metrics.failure(route.app, kind);
-        log.debug({ app: route.app, upstream: upstream.key, err: err.message }, 'upstream error');
-        if (kind === 'unreachable') {
-          // Passive health: skip this instance for a while; a request without a body or side
-          // effects goes to another instance, so a dying instance costs no failed request.
-          routes.markDown(upstream.key, Date.now(), markDownMs);
-          // The route may have changed meanwhile (the worker took the failed instance out): ask again.
-          if (isRetryable(req) && !res.headersSent && tried.size < maxAttempts) {
-            const next = routes.resolve(req.headers.host, { exclude: tried });
-            if (next.kind === 'upstream' && !tried.has(next.upstream.key)) return attempt(next.upstream);
-          }
+    /** Upstreams this request was sent to: made on the first failure only, rare on the hot path. */
+    let tried: Set<string> | undefined;
+    const onError = (upstream: Upstream, kind: ForwardError, err: Error) => {
+      metrics.failure(app, kind);
+      log.debug({ app, upstream: upstream.key, err: err.message }, 'upstream error');
+      if (kind === 'unreachable') {
+        // Passive health: skip this instance for a while; a request without a body or side
+        // effects goes to another instance, so a dying instance costs no failed request.
+        routes.markDown(upstream.key, Date.now(), markDownMs);
+        tried ??= new Set();
+        tried.add(upstream.key);
+        // The route may have changed meanwhile (the worker took the failed instance out): ask again.
+        if (isRetryable(req) && !res.headersSent && tried.size < maxAttempts) {
+          const next = routes.resolve(req.headers.host, { exclude: tried });
+          if (next.kind === 'upstream' && !tried.has(next.upstream.key)) return attempt(next.upstream);
         }
-        reply(
-          res,
-          errorStatus[kind],
-          kind === 'timeout' ? `app ${route.app} timed out\n` : `app ${route.app} is not reachable\n`,
-        );
-      };
-      forward(req, res, { upstream, agent, headers, timeoutMs, onError });
+      }
+      reply(res, errorStatus[kind], kind === 'timeout' ? `app ${app} timed out\n` : `app ${app} is not reachable\n`);
     };
+    const attempt = (upstream: Upstream) =>
+      forward(req, res, { upstream, agent, headers, timeoutMs, onError: (kind, err) => onError(upstream, kind, err) });
     attempt(route.upstream);
   });
   // Idle kept-alive connections to instances no longer routed (an old release being drained) are
@@ -189,7 +194,12 @@ const sha256 = (value: string) => crypto.createHash('sha256').update(value).dige
  * A plain `GET /metrics` endpoint for a proxy running in a process of its own (Prometheus scrapes
  * each process), for `Authorization: Bearer <token>` only, as the API's `/metrics` with the metrics token.
  */
-async function serveMetrics(registry: Registry, host: string, port: number, token: string): Promise<http.Server> {
+export async function serveMetrics(
+  registry: Registry,
+  host: string,
+  port: number,
+  token: string,
+): Promise<http.Server> {
   const wanted = sha256(token);
   const server = http.createServer((req, res) => {
     if (req.method !== 'GET' || req.url !== '/metrics') return reply(res, 404, 'not found\n');

@@ -20,10 +20,14 @@ export class ProxyMetrics {
   private readonly errors: Counter<'app' | 'reason'>;
   private readonly duration: Histogram<'app'>;
   private readonly unknownHost: Counter;
-  /** Labelled children per app, so the per-request path does not hash label sets. */
+  /**
+   * Labelled children per app, so the per-request path does not hash label sets: `requests` by
+   * status class (index 1 for 1xx … 5 for 5xx). The app name is the route table's own string, so
+   * the lookup reuses its cached hash.
+   */
   private readonly perApp = new Map<
     string,
-    { requests: Map<string, { inc(): void }>; duration: { observe(v: number): void } }
+    { requests: ({ inc(): void } | undefined)[]; duration: { observe(v: number): void } }
   >();
 
   constructor(registry: Registry) {
@@ -57,14 +61,14 @@ export class ProxyMetrics {
   response(app: string, status: number, seconds: number): void {
     let children = this.perApp.get(app);
     if (!children) {
-      children = { requests: new Map(), duration: this.duration.labels({ app }) };
+      children = { requests: [], duration: this.duration.labels({ app }) };
       this.perApp.set(app, children);
     }
-    const statusLabel = statusClass(status);
-    let counter = children.requests.get(statusLabel);
+    const index = status >= 100 && status < 600 ? (status / 100) | 0 : 5;
+    let counter = children.requests[index];
     if (!counter) {
-      counter = this.requests.labels({ app, status: statusLabel });
-      children.requests.set(statusLabel, counter);
+      counter = this.requests.labels({ app, status: statusClass(status) });
+      children.requests[index] = counter;
     }
     counter.inc();
     children.duration.observe(seconds);

@@ -15,8 +15,15 @@ export interface Upstream {
 
 interface AppRoute {
   upstreams: Upstream[];
+  /** One result per upstream, built per route change: resolving allocates nothing. */
+  results: Extract<RouteResult, { kind: 'upstream' }>[];
+  noInstances: Extract<RouteResult, { kind: 'no-instances' }>;
   next: number;
 }
+
+const unknownHost: RouteResult = Object.freeze({ kind: 'unknown-host' });
+/** Host header values remembered (→ their route) before the cache starts over: clients choose them. */
+const hostCacheSize = 4096;
 
 /**
  * `Host: <app>.<domain>[:port]` → app name, or undefined. Only one label below the domain:
@@ -50,45 +57,70 @@ export class RouteTable {
   private readonly routes = new Map<string, AppRoute>();
   /** Upstream key → time until which it is skipped. */
   private readonly downUntil = new Map<string, number>();
+  /**
+   * Host header, as sent, → its route: parsing the host is done once per spelling and route
+   * change, not per request. Emptied on every route change (a route object may be replaced).
+   */
+  private readonly byHost = new Map<string, AppRoute>();
 
   constructor(private readonly domain: string) {}
 
   apply(event: GasperEvent): void {
+    this.byHost.clear();
     if (event.type === 'node.state') this.setNodeState(event.node, event.state);
     else if (event.type === 'app.removed') this.forget(event.app);
     else if (event.type === 'app.instances') this.publish(event.app, event.instances);
   }
 
   set(app: string, instances: readonly Instance[]): void {
+    this.byHost.clear();
     const upstreams = instances.map((i) => ({ host: i.address, port: i.port, key: `${i.address}:${i.port}` }));
     // The worker publishes instances that pass its health check: they are up again.
     for (const u of upstreams) this.downUntil.delete(u.key);
-    this.routes.set(app, { upstreams, next: 0 });
+    this.routes.set(app, {
+      upstreams,
+      results: upstreams.map((upstream) => Object.freeze({ kind: 'upstream' as const, app, upstream })),
+      noInstances: Object.freeze({ kind: 'no-instances' as const, app }),
+      next: 0,
+    });
   }
 
+  /** The result is shared between requests (built per route change): read it, never change it. */
   resolve(host: string | undefined, options: ResolveOptions = {}): RouteResult {
-    const app = appFromHost(host, this.domain);
-    const route = app === undefined ? undefined : this.routes.get(app);
-    if (!route) return { kind: 'unknown-host' };
-    const { upstreams } = route;
-    if (upstreams.length === 0) return { kind: 'no-instances', app: app! };
+    const route = this.routeOf(host);
+    if (!route) return unknownHost;
+    const { upstreams, results } = route;
+    if (upstreams.length === 0) return route.noInstances;
     if (route.next >= 1 << 30) route.next = 0;
     // Fast path: one upstream, or nothing down and nothing to avoid.
     if (!options.exclude?.size && (this.downUntil.size === 0 || upstreams.length === 1)) {
-      return { kind: 'upstream', app: app!, upstream: upstreams[route.next++ % upstreams.length]! };
+      return results[route.next++ % upstreams.length]!;
     }
     const now = options.now ?? Date.now();
-    let fallback: Upstream | undefined;
+    let fallback: RouteResult | undefined;
     for (let i = 0; i < upstreams.length; i++) {
-      const upstream = upstreams[route.next++ % upstreams.length]!;
+      const at = route.next++ % upstreams.length;
+      const upstream = upstreams[at]!;
       if (options.exclude?.has(upstream.key)) continue;
       const until = this.downUntil.get(upstream.key);
-      if (until === undefined || until <= now) return { kind: 'upstream', app: app!, upstream };
-      fallback ??= upstream;
+      if (until === undefined || until <= now) return results[at]!;
+      fallback ??= results[at];
     }
     // Every candidate is marked down: trying one beats refusing outright.
-    if (fallback) return { kind: 'upstream', app: app!, upstream: fallback };
-    return { kind: 'no-instances', app: app! };
+    return fallback ?? route.noInstances;
+  }
+
+  private routeOf(host: string | undefined): AppRoute | undefined {
+    if (host === undefined) return undefined;
+    const cached = this.byHost.get(host);
+    if (cached) return cached;
+    const app = appFromHost(host, this.domain);
+    const route = app === undefined ? undefined : this.routes.get(app);
+    if (route) {
+      if (this.byHost.size >= hostCacheSize) this.byHost.clear();
+      this.byHost.set(host, route);
+    }
+    return route;
   }
 
   /** Passive health: connecting to `key` failed; skip it for `forMs` unless nothing else is left. */
@@ -130,6 +162,7 @@ export class RouteTable {
   }
 
   private forget(app: string): void {
+    this.byHost.clear();
     this.routes.delete(app);
     this.published.delete(app);
   }

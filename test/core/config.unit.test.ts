@@ -21,6 +21,7 @@ describe('loadConfig', () => {
       stateDir: path.resolve(os.homedir(), '.gasper'),
       api: { host: '0.0.0.0', port: 3000 },
       proxy: { host: '0.0.0.0', port: 8080 },
+      proxyProcesses: os.availableParallelism(),
       domain: 'localhost',
       redisUrl: undefined,
       dockerHost: undefined,

@@ -63,6 +63,9 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     GASPER_ADMIN_TOKEN: token,
     GASPER_ALLOW_LOCAL_REPOS: '1',
     GASPER_HEALTH_TIMEOUT_MS: '20000',
+    // One proxy in the platform process: test files start many platforms; proxy processes have
+    // their own test (test/proxy/processes.redis.test.ts).
+    GASPER_PROXY_PROCESSES: '1',
     GASPER_LOG_LEVEL: process.env.GASPER_TEST_LOG_LEVEL ?? 'silent',
     ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
     ...env,
