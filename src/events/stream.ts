@@ -4,7 +4,7 @@ import type { Logger } from '../core/log.ts';
 import { entityOf, eventSchema, isTombstone, type GasperEvent } from './schemas.ts';
 
 /** How many entries the stream keeps; catch-up never depends on them thanks to the snapshot. */
-const STREAM_MAXLEN = 10_000;
+export const STREAM_MAXLEN = 10_000;
 
 /**
  * Appends an event to the stream and records it as its entity's latest state, atomically, so the
