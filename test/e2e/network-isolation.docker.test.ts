@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { expect } from 'chai';
 import type Docker from 'dockerode';
 import { cidrRange, ipv4String } from '../../src/core/networks.ts';
-import { runExec } from '../../src/workers/database-docker.ts';
+import { runExec } from '../../src/docker/exec.ts';
 import { docker, managedContainers, requireDocker } from '../support/docker.ts';
 import { createGitRepo, helloNodeApp, type GitFixture } from '../support/git-fixture.ts';
 import { startTestPlatform, viaProxy, type TestPlatform } from '../support/platform.ts';
