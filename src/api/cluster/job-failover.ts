@@ -11,8 +11,7 @@ import { removeAppRecords, removeDatabaseRecords } from '../../store/record-remo
 import { DatabaseStore } from '../../store/databases.ts';
 import { deleteDatabaseJob } from '../../jobs/database-jobs.ts';
 import type { ApiDeps } from '../deps.ts';
-
-const releaseLock = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+import { releaseLock } from '../../store/lua.ts';
 
 export interface JobFailoverOptions {
   /** How often the stalled jobs of a down node's queue are looked for: the node monitor's interval. */
@@ -35,6 +34,27 @@ export interface JobFailoverHandle {
   close(): Promise<void>;
 }
 
+type FailoverDeps = Pick<ApiDeps, 'apps' | 'redis'>;
+
+/**
+ * The records of an app or database being deleted, removed as the node's delete job does,
+ * minus Docker and files: those go with the node's reconciliation when it returns.
+ */
+async function deleteWithoutNode(deps: FailoverDeps, databases: DatabaseStore, job: Job, node: string): Promise<void> {
+  const data = job.data as { app?: string; database?: string; uid: string };
+  if (job.name === deleteDatabaseJob.name && data.database) {
+    const doc = await databases.get(data.database);
+    if (doc && (doc.uid !== data.uid || doc.status !== 'deleting')) return;
+    // The node removes the data when it returns, because it is recorded as deleted here.
+    await deps.redis.sadd(keys.nodeDeletedDatabases(node), `${data.database}/${data.uid}`);
+    await removeDatabaseRecords(deps.redis, databases, data.database);
+    return;
+  }
+  const doc = data.app ? await deps.apps.get(data.app) : undefined;
+  if (!data.app || (doc && (doc.uid !== data.uid || doc.status !== 'deleting'))) return;
+  await removeAppRecords(deps.redis, deps.apps, data.app);
+}
+
 /**
  * Ends the jobs of a dead node's queue that can never do anything useful (their app was moved or
  * is gone), finishes deletions without the node, and leaves the rest (database jobs, apps that
@@ -49,165 +69,189 @@ export interface JobFailoverHandle {
  * Several API processes may run this at once: a lock lets one settle a node's queue at a time,
  * and each step is atomic in Redis, so a job is taken by one of them only.
  */
-export function startJobFailover(
-  options: JobFailoverOptions,
-  deps: Pick<ApiDeps, 'apps' | 'redis'>,
-  log: Logger,
-): JobFailoverHandle {
-  const queues = new NodeQueues(deps.redis);
-  const databases = new DatabaseStore(deps.redis);
-  const workers = new Map<string, Worker>();
+class JobFailover implements JobFailoverHandle {
+  private readonly queues: NodeQueues;
+  private readonly databases: DatabaseStore;
+  /** The hand-worked Worker of each down node's queue. */
+  private readonly workers = new Map<string, Worker>();
+  private readonly lockDurationMs: number;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly options: JobFailoverOptions,
+    private readonly deps: FailoverDeps,
+    private readonly log: Logger,
+  ) {
+    this.queues = new NodeQueues(deps.redis);
+    this.databases = new DatabaseStore(deps.redis);
+    this.lockDurationMs = options.lockDurationMs ?? 30_000;
+  }
+
+  async check(down: readonly NodeDocument[]): Promise<SettledJob[]> {
+    await this.stopWatchingAllBut(new Set(down.map((n) => n.id)));
+    const settled: SettledJob[] = [];
+    for (const node of down) {
+      try {
+        settled.push(...(await this.settleAlone(node)));
+      } catch (err) {
+        this.log.warn({ err, node: node.id }, 'could not settle the jobs of a down node');
+      }
+    }
+    for (const s of settled) this.log.warn(s, `job of a down node: ${s.action}`);
+    return settled;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.workers.keys()].map((node) => this.stopWatching(node)));
+      await this.queues.close();
+    })();
+    return this.closing;
+  }
 
   /** The hand-worked Worker of a down node's queue: its stalled check starts at once. */
-  function workerFor(node: string): Worker {
-    let worker = workers.get(node);
+  private workerFor(node: string): Worker {
+    let worker = this.workers.get(node);
     if (!worker) {
       worker = new Worker(queueName(node), null, {
-        connection: deps.redis,
+        connection: this.deps.redis,
         prefix: bullPrefix,
         autorun: false,
         name: 'gasper-failover',
-        stalledInterval: options.intervalMs,
-        lockDuration: options.lockDurationMs ?? 30_000,
+        stalledInterval: this.options.intervalMs,
+        lockDuration: this.lockDurationMs,
       });
-      worker.on('error', (err) => log.warn({ err, node }, 'failover worker error'));
-      worker.on('stalled', (job) => log.info({ node, job }, 'job of a down node was stalled: back to wait'));
+      worker.on('error', (err) => this.log.warn({ err, node }, 'failover worker error'));
+      worker.on('stalled', (job) => this.log.info({ node, job }, 'job of a down node was stalled: back to wait'));
       void worker.startStalledCheckTimer();
-      workers.set(node, worker);
+      this.workers.set(node, worker);
     }
     return worker;
   }
 
-  const planFor = async (job: Job, node: NodeDocument) => {
-    const { app, database } = await subjectsOf(deps, job.data);
-    return planFailover({ id: job.id!, name: job.name, data: job.data }, node, app, database);
-  };
+  private async stopWatching(node: string): Promise<void> {
+    const worker = this.workers.get(node);
+    this.workers.delete(node);
+    await worker?.close().catch((err: Error) => this.log.warn({ err, node }, 'failover worker close failed'));
+  }
 
-  /**
-   * The records of an app or database being deleted, removed as the node's delete job does,
-   * minus Docker and files: those go with the node's reconciliation when it returns.
-   */
-  async function deleteWithoutNode(job: Job, node: string): Promise<void> {
-    const data = job.data as { app?: string; database?: string; uid: string };
-    if (job.name === deleteDatabaseJob.name && data.database) {
-      const doc = await databases.get(data.database);
-      if (doc && (doc.uid !== data.uid || doc.status !== 'deleting')) return;
-      // The node removes the data when it returns, because it is recorded as deleted here.
-      await deps.redis.sadd(keys.nodeDeletedDatabases(node), `${data.database}/${data.uid}`);
-      await removeDatabaseRecords(deps.redis, databases, data.database);
-      return;
-    }
-    const doc = data.app ? await deps.apps.get(data.app) : undefined;
-    if (!data.app || (doc && (doc.uid !== data.uid || doc.status !== 'deleting'))) return;
-    await removeAppRecords(deps.redis, deps.apps, data.app);
+  /** Nodes back up (not in `down`) are no longer worked by hand: their own worker is back. */
+  private async stopWatchingAllBut(down: ReadonlySet<string>): Promise<void> {
+    for (const node of [...this.workers.keys()]) if (!down.has(node)) await this.stopWatching(node);
+  }
+
+  private async planFor(job: Job, node: NodeDocument): Promise<FailoverAction> {
+    const { app, database } = await subjectsOf(this.deps, job.data);
+    return planFailover({ id: job.id!, name: job.name, data: job.data }, node, app, database);
   }
 
   /**
    * One API process at a time settles a node's queue: two interleaving would take each other's
    * targets and put the waiting jobs back out of order. The others skip the round.
    */
-  async function settleAlone(node: NodeDocument): Promise<SettledJob[]> {
-    workerFor(node.id); // the stalled check runs in every process; it is atomic in Redis
+  private async settleAlone(node: NodeDocument): Promise<SettledJob[]> {
+    this.workerFor(node.id); // the stalled check runs in every process; it is atomic in Redis
     const lock = keys.nodeFailoverLock(node.id);
     const owner = crypto.randomUUID();
-    if ((await deps.redis.set(lock, owner, 'PX', options.lockDurationMs ?? 30_000, 'NX')) !== 'OK') return [];
+    if ((await this.deps.redis.set(lock, owner, 'PX', this.lockDurationMs, 'NX')) !== 'OK') return [];
     try {
-      return await settle(node);
+      return await this.settle(node);
     } finally {
-      await deps.redis.eval(releaseLock, 1, lock, owner);
+      await this.deps.redis.eval(releaseLock, 1, lock, owner);
     }
   }
 
-  async function settle(node: NodeDocument): Promise<SettledJob[]> {
-    const worker = workerFor(node.id);
-    const queue = queues.forNode(node.id);
-    // A retry waiting out its backoff is promoted when it will be ended anyway, so it is ended now.
-    for (const job of await queue.getJobs(['delayed'])) {
-      if ((await planFor(job, node)).action !== 'wait') await job.promote().catch(() => undefined);
-    }
-    const targets: Job[] = [];
-    for (const job of await queue.getJobs(['wait'], 0, -1, true))
-      if ((await planFor(job, node)).action !== 'wait') targets.push(job);
+  private async settle(node: NodeDocument): Promise<SettledJob[]> {
+    await this.promoteDoomedRetries(node);
+    const targets = await this.jobsToEnd(node);
     if (!targets.length) return [];
-
     const token = `failover-${crypto.randomUUID()}`;
     const held: Job[] = [];
     const settled: SettledJob[] = [];
     try {
       for (const target of targets) {
-        // To the head of the queue (BullMQ's changePriority with lifo), so getNextJob takes this
-        // job and no other: the jobs that wait are never touched. Gone meanwhile: nothing to do.
-        if (
-          !(await target.changePriority({ priority: 0, lifo: true }).then(
-            () => true,
-            () => false,
-          ))
-        )
-          continue;
-        const job = await worker.getNextJob(token, { block: false });
-        if (!job) continue; // taken meanwhile by another API process
+        const job = await this.takeFromHead(node.id, target, token);
+        if (!job) continue;
         // Planned again on what the app is now, and for the job actually taken: a stalled job or
         // another process's target may have come to the head first.
-        const plan = await planFor(job, node);
-        const record = (detail: string) => settled.push({ node: node.id, job: job.id!, action: plan.action, detail });
-        switch (plan.action) {
-          case 'wait':
-            held.push(job);
-            break;
-          case 'fail':
-            await job.log(plan.reason);
-            await job.moveToFailed(new UnrecoverableError(plan.reason), token, false);
-            record(plan.reason);
-            break;
-          case 'delete': {
-            await deleteWithoutNode(job, node.id);
-            await job.log(plan.result.withoutNode);
-            await job.moveToCompleted(plan.result, token, false);
-            record(plan.result.withoutNode);
-            break;
-          }
-          case 'skip':
-            await job.moveToCompleted(plan.result, token, false);
-            record(plan.result.reason);
-            break;
-        }
+        const plan = await this.planFor(job, node);
+        if (plan.action === 'wait') held.push(job);
+        else
+          settled.push({
+            node: node.id,
+            job: job.id!,
+            action: plan.action,
+            detail: await this.end(job, plan, node.id, token),
+          });
       }
     } finally {
-      // Back to the head of the queue, the last taken first, so their order is kept.
-      for (const job of held.reverse())
-        await job.moveToWait(token).catch((err: Error) => log.warn({ err, job: job.id }, 'could not put a job back'));
+      await this.putBack(held, token);
     }
     return settled;
   }
 
-  async function stopWatching(node: string): Promise<void> {
-    const worker = workers.get(node);
-    workers.delete(node);
-    await worker?.close().catch((err: Error) => log.warn({ err, node }, 'failover worker close failed'));
+  /** A retry waiting out its backoff is promoted when it will be ended anyway, so it is ended now. */
+  private async promoteDoomedRetries(node: NodeDocument): Promise<void> {
+    for (const job of await this.queues.forNode(node.id).getJobs(['delayed'])) {
+      if ((await this.planFor(job, node)).action !== 'wait') await job.promote().catch(() => undefined);
+    }
   }
 
-  let closing: Promise<void> | undefined;
-  return {
-    async check(down) {
-      const ids = new Set(down.map((n) => n.id));
-      for (const node of [...workers.keys()]) if (!ids.has(node)) await stopWatching(node);
-      const settled: SettledJob[] = [];
-      for (const node of down) {
-        try {
-          settled.push(...(await settleAlone(node)));
-        } catch (err) {
-          log.warn({ err, node: node.id }, 'could not settle the jobs of a down node');
-        }
-      }
-      for (const s of settled) log.warn(s, `job of a down node: ${s.action}`);
-      return settled;
-    },
-    close() {
-      closing ??= (async () => {
-        await Promise.all([...workers.keys()].map(stopWatching));
-        await queues.close();
-      })();
-      return closing;
-    },
-  };
+  /** The waiting jobs the plan ends now (in queue order); the others are left to wait. */
+  private async jobsToEnd(node: NodeDocument): Promise<Job[]> {
+    const targets: Job[] = [];
+    for (const job of await this.queues.forNode(node.id).getJobs(['wait'], 0, -1, true))
+      if ((await this.planFor(job, node)).action !== 'wait') targets.push(job);
+    return targets;
+  }
+
+  /**
+   * Moves `target` to the head of the queue (BullMQ's changePriority with lifo) and takes the
+   * head, so the jobs that wait are never touched. Undefined when it is gone meanwhile, or the
+   * head was taken by another API process.
+   */
+  private async takeFromHead(node: string, target: Job, token: string): Promise<Job | undefined> {
+    const moved = await target.changePriority({ priority: 0, lifo: true }).then(
+      () => true,
+      () => false,
+    );
+    if (!moved) return undefined;
+    return (await this.workerFor(node).getNextJob(token, { block: false })) ?? undefined;
+  }
+
+  /** Ends a taken job as planned; returns what it says about it. */
+  private async end(
+    job: Job,
+    plan: Exclude<FailoverAction, { action: 'wait' }>,
+    node: string,
+    token: string,
+  ): Promise<string> {
+    switch (plan.action) {
+      case 'fail':
+        await job.log(plan.reason);
+        await job.moveToFailed(new UnrecoverableError(plan.reason), token, false);
+        return plan.reason;
+      case 'delete':
+        await deleteWithoutNode(this.deps, this.databases, job, node);
+        await job.log(plan.result.withoutNode);
+        await job.moveToCompleted(plan.result, token, false);
+        return plan.result.withoutNode;
+      case 'skip':
+        await job.moveToCompleted(plan.result, token, false);
+        return plan.result.reason;
+    }
+  }
+
+  /** Jobs taken but left to wait go back to the head of the queue, the last taken first, so their order is kept. */
+  private async putBack(held: Job[], token: string): Promise<void> {
+    for (const job of held.reverse())
+      await job
+        .moveToWait(token)
+        .catch((err: Error) => this.log.warn({ err, job: job.id }, 'could not put a job back'));
+  }
+}
+
+/** Starts settling down nodes' queues (see JobFailover); `close()` may be called twice. */
+export function startJobFailover(options: JobFailoverOptions, deps: FailoverDeps, log: Logger): JobFailoverHandle {
+  return new JobFailover(options, deps, log);
 }

@@ -78,16 +78,13 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
   const dir = releases.releaseDir(doc.name, data.release);
   const image = runtimeImage(doc.runtime, options);
   const command = doc.run ?? launcherCommand;
-  const plan = planInstances(
-    ctx,
+  const plan = planInstances(ctx, {
     doc,
-    data.release,
+    release: data.release,
     image,
     command,
-    doc.sealedEnv,
-    doc.port,
-    await planExtras(ctx, doc, data.release, command),
-  );
+    extras: await planExtras(ctx, doc, data.release, command),
+  });
   // The build sees the env the app will run with (linked databases' URLs included).
   const common = {
     image,

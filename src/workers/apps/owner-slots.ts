@@ -1,5 +1,10 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../../core/keys.ts';
+import { acquireOwnerSlot } from '../../store/lua.ts';
+
+export interface OwnerLease {
+  release(): Promise<void>;
+}
 
 /**
  * How many of one owner's jobs a node runs at once, so one tenant cannot hold every worker
@@ -7,22 +12,6 @@ import { keys } from '../../core/keys.ts';
  * holds a lease: a member of a sorted set scored by its expiry (Redis's clock), renewed while
  * the job runs and removed when it ends; a worker that dies leaves a lease that simply expires.
  */
-const acquireScript = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZSCORE', KEYS[1], ARGV[3]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
-  return 1
-end
-return 0
-`;
-
-export interface OwnerLease {
-  release(): Promise<void>;
-}
-
 export class OwnerSlots {
   constructor(
     private readonly redis: Redis,
@@ -35,7 +24,7 @@ export class OwnerSlots {
 
   private async take(owner: string, job: string): Promise<boolean> {
     const taken = await this.redis.eval(
-      acquireScript,
+      acquireOwnerSlot,
       1,
       keys.ownerSlots(this.node, owner),
       String(this.leaseMs),

@@ -37,17 +37,22 @@ export async function planExtras(
   };
 }
 
+/** The release an app's containers run: which image, command, env and port. */
+export interface InstanceInput {
+  doc: AppDocument;
+  release: string;
+  image: string;
+  command: string;
+  /** The env of the release, sealed; default the app's current env. */
+  sealedEnv?: Record<string, string>;
+  /** Default the app's current port. */
+  port?: number;
+  extras?: PlanExtras;
+}
+
 /** What an app's containers run with, from its document and the release's command. */
-export function planInstances(
-  ctx: WorkerContext,
-  doc: AppDocument,
-  release: string,
-  image: string,
-  command: string,
-  sealedEnv: Record<string, string> = doc.sealedEnv,
-  port: number = doc.port,
-  extras: PlanExtras = {},
-): InstancePlan {
+export function planInstances(ctx: WorkerContext, input: InstanceInput): InstancePlan {
+  const { doc, release, image, command, sealedEnv = doc.sealedEnv, port = doc.port, extras = {} } = input;
   const own = Object.fromEntries(Object.entries(sealedEnv).map(([k, v]) => [k, ctx.secrets.open(v)]));
   return {
     app: doc.name,
@@ -78,28 +83,18 @@ export async function planForRelease(
   if (!record) {
     const command = doc.run ?? launcherCommand;
     const extras = await planExtras(ctx, doc, release, command);
-    return planInstances(
-      ctx,
-      doc,
-      release,
-      runtimeImage(doc.runtime, ctx.options),
-      command,
-      doc.sealedEnv,
-      doc.port,
-      extras,
-    );
+    return planInstances(ctx, { doc, release, image: runtimeImage(doc.runtime, ctx.options), command, extras });
   }
   const extras = await planExtras(ctx, doc, release, record.config.run);
-  return planInstances(
-    ctx,
+  return planInstances(ctx, {
     doc,
     release,
-    record.config.image,
-    record.config.run,
-    record.sealedEnv,
-    record.config.port,
+    image: record.config.image,
+    command: record.config.run,
+    sealedEnv: record.sealedEnv,
+    port: record.config.port,
     extras,
-  );
+  });
 }
 
 /** The snapshot a release record keeps: what ran, with env values masked. */
