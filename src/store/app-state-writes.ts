@@ -4,18 +4,7 @@ import { keys } from '../core/keys.ts';
 import { entityOf, eventSchema, type GasperEvent } from '../events/schemas.ts';
 import { STREAM_MAXLEN } from '../events/stream.ts';
 import { appDocumentSchema, type AppDocument } from './app-document.ts';
-
-/**
- * Compare-and-set of the app document and, when ARGV[3] names an entity, the event appended to
- * the stream and recorded as that entity's latest (as events/stream.ts publishEvent does), all
- * in one script: the document and what the proxy and DNS were told can never disagree, even if
- * the writer dies between the two. Returns 0 on a conflict, else the stream id (or 'stored').
- */
-const transitionScript = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
-if ARGV[3] == '' then return 'stored' end
-redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
-return redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'event', ARGV[4])`;
+import { compareAndSetWithEvent } from './lua.ts';
 
 /** What a transition did. */
 export interface TransitionResult {
@@ -36,7 +25,9 @@ export function instancesEventOf(doc: AppDocument): GasperEvent | undefined {
 
 /**
  * The one write path of an app's observed state: applies `transition` to the stored document
- * with compare-and-set and, if it announces, appends `app.instances` in the same Redis call.
+ * with compare-and-set and, if it announces, appends `app.instances` in the same Redis call
+ * (lua.ts `compareAndSetWithEvent`), so the document and what the proxy and DNS were told can
+ * never disagree, even if the writer dies between the two.
  * On a conflict (another process wrote the document meanwhile) the transition is applied again
  * to the fresh document, never to the one read before.
  */
@@ -57,7 +48,7 @@ export async function applyTransition(
     const event = transition.announces ? instancesEventOf(stored) : undefined;
     const payload = event ? JSON.stringify(eventSchema.parse(event)) : '';
     const reply = await redis.eval(
-      transitionScript,
+      compareAndSetWithEvent,
       3,
       key,
       keys.eventsLatest,
