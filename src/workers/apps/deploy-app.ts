@@ -44,8 +44,10 @@ export class DeployFailure extends Error {
  * the others clone the commit it got) in parallel with preparing the containers (one per
  * instance), build, start them, wait until each passes the health check, switch when every
  * node's share is healthy (rollout.ts: state + event), then drain and remove the previous
- * release's containers: zero downtime. Prepare, start, switch and drain are share-rollout.ts's. Every step checks what exists first, so a retry or a
- * stalled-job re-run finishes the work instead of duplicating it. The release is recorded (config snapshot, build log, timings).
+ * release's containers: zero downtime. Prepare, start, switch and drain are share-rollout.ts's,
+ * the same as restart, start and rollback run. Every step checks what exists first, so a retry or
+ * a stalled-job re-run finishes the work instead of duplicating it. The release is recorded
+ * (config snapshot, build log, timings).
  */
 export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppData): Promise<DeployResult> {
   const { docker, apps, releases, options } = ctx;
