@@ -1,6 +1,8 @@
 import { nodesOf } from '../core/app-placement.ts';
+import { deployRequested } from '../core/app-state.ts';
 import { releaseId } from '../core/naming.ts';
 import type { EnqueuedJob } from '../jobs/enqueue.ts';
+import { applyTransition } from '../store/app-state-writes.ts';
 import type { ApiDeps } from './deps.ts';
 
 export interface Redeploy {
@@ -15,18 +17,14 @@ export interface Redeploy {
  * or being deleted. A deploy still running for an older release sees it was superseded.
  */
 export async function enqueueRedeploy(
-  deps: Pick<ApiDeps, 'apps' | 'enqueue'>,
+  deps: Pick<ApiDeps, 'apps' | 'enqueue' | 'redis'>,
   name: string,
   options: { commit?: string } = {},
 ): Promise<Redeploy | undefined> {
   if (!(await deps.apps.get(name))) return undefined;
   const release = releaseId(await deps.apps.nextReleaseSeq(name));
-  const doc = await deps.apps.update(name, (d) =>
-    d.status === 'deleting'
-      ? undefined
-      : // An app that never ran is queued again; a running one keeps serving until the switch.
-        { ...d, pendingRelease: release, status: d.release ? d.status : 'queued' },
-  );
+  // An app that never ran is queued again; a running one keeps serving until the switch.
+  const { doc } = await applyTransition(deps.redis, name, deployRequested(release));
   if (!doc || doc.pendingRelease !== release) return undefined;
   const job = await deps.enqueue.deployApp(
     nodesOf(doc),

@@ -13,6 +13,21 @@
 export const compareAndSet = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end return 0`;
 
 /**
+ * Compare-and-set of an app document and, when ARGV[3] names an entity, its event appended to
+ * the stream and recorded as that entity's latest (as events/stream.ts publishEvent does), in one
+ * step: store/app-state-writes.ts, the write path of an app's observed state.
+ * KEYS: the document, the events' latest-by-entity hash, the events stream. ARGV: the value read,
+ * the value to write, the event's entity ('' for no event), the event, the stream's MAXLEN.
+ * Returns 0 when the value changed meanwhile (the caller reads again), else the event's stream id
+ * (or 'stored' when there is no event).
+ */
+export const compareAndSetWithEvent = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+if ARGV[3] == '' then return 'stored' end
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+return redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'event', ARGV[4])`;
+
+/**
  * Stores a new document and lists its name, or does nothing when the name is taken, so two
  * requests for one name cannot both win and a loser leaves nothing behind; a document is never
  * stored without being listed.

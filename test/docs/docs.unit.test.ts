@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { apiRoutes } from '../../src/api/openapi/registry.ts';
+import * as appState from '../../src/core/app-state.ts';
 import { appStatuses } from '../../src/store/app-document.ts';
 import { databaseStatuses } from '../../src/store/database-document.ts';
 import { domainStatuses } from '../../src/store/domain-document.ts';
@@ -180,6 +181,14 @@ describe('docs', function () {
     it('draw every app status the code declares', function () {
       const diagram = diagramUnder('Apps');
       expect(appStatuses.filter((status) => !new RegExp(`\\b${status}\\b`).test(diagram))).to.deep.equal([]);
+    });
+
+    it('name every app transition the code declares (src/core/app-state.ts)', function () {
+      const diagram = diagramUnder('Apps');
+      // onlyIf is a guard around a transition, not one of its own.
+      const transitions = Object.keys(appState).filter((name) => name !== 'onlyIf');
+      expect(transitions).to.include('switched');
+      expect(transitions.filter((name) => !new RegExp(`\\b${name}\\b`).test(diagram))).to.deep.equal([]);
     });
 
     it('draw every database status the code declares', function () {

@@ -11,6 +11,8 @@ import { createAppRequest } from '../app-request.ts';
 import type { ApiDeps } from '../deps.ts';
 import { placeApp } from '../cluster/node-placement.ts';
 import { nodesOf } from '../../core/app-placement.ts';
+import { deletionRequested } from '../../core/app-state.ts';
+import { applyTransition } from '../../store/app-state-writes.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { storedRepo } from '../repo-settings.ts';
 import { appView, jobRef } from '../views.ts';
@@ -90,7 +92,7 @@ export function appsRouter(deps: ApiDeps): Router {
   router.delete('/:name', async (req, res) => {
     await load(res, req.params.name);
     // Intent first: a deploy still running sees `deleting` and does not resurrect the app.
-    const doc = await apps.update(req.params.name, (d) => ({ ...d, status: 'deleting' }));
+    const { doc } = await applyTransition(deps.redis, req.params.name, deletionRequested());
     if (!doc) throw new ApiError('NOT_FOUND', `app "${req.params.name}" not found`);
     // Its custom domains go now (routes, certificates, domain.removed events), so they are free
     // for another app at once; the delete job's last step removes any left (store/record-removal.ts).

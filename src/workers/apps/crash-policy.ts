@@ -29,3 +29,17 @@ export function decideRestart(history: readonly number[], now: number, policy: C
   const delayMs = Math.min(policy.backoffMaxMs, policy.backoffMs * 2 ** (recent - 1));
   return { action: 'restart', delayMs, recentCrashes: recent };
 }
+
+/** The app's `lastError` when an instance failed: what happened, and what the supervisor does about it. */
+export function lossMessage(
+  container: string,
+  what: string,
+  decision: CrashDecision,
+  policy: CrashPolicy,
+  tail: readonly string[],
+): string {
+  const window = Math.round(policy.windowMs / 1000);
+  if (decision.action === 'give-up')
+    return `crash loop: instance ${container} ${what}; it failed ${decision.recentCrashes} times within ${window} s and is not restarted again. Last lines of its output:\n${tail.join('\n')}`;
+  return `instance ${container} ${what}; restarting it in ${decision.delayMs} ms (failure ${decision.recentCrashes} of ${policy.maxCrashes} allowed within ${window} s)`;
+}

@@ -4,7 +4,8 @@ import { runtimeImage } from '../../core/runtimes.ts';
 import type { Instance } from '../../events/schemas.ts';
 import { nodesOf, shareOf } from '../../core/app-placement.ts';
 import type { DeployAppData } from '../../jobs/schemas.ts';
-import type { AppDocument } from '../../store/app-document.ts';
+import { deployFailed, deploying, switched } from '../../core/app-state.ts';
+import { applyTransition } from '../../store/app-state-writes.ts';
 import { BuildFailedError, runBuild } from './build.ts';
 import { openCredentials } from '../../core/repo-credentials.ts';
 import { splitRepoCredentials } from '../../core/repo-url.ts';
@@ -14,20 +15,14 @@ import { containerSpec } from './container-spec.ts';
 import { containerLogTail, ensureImage, ImageMissingError, removeContainer } from '../../docker/containers.ts';
 import type { WorkerContext } from '../context.ts';
 import { HealthTimeoutError } from './health.ts';
-import {
-  containersOutside,
-  drainAndRemove,
-  ensureAppNetwork,
-  InstanceStartError,
-  prepareInstances,
-  startInstances,
-} from './instances.ts';
+import { ensureAppNetwork, InstanceStartError } from './instances.ts';
 import { JobReporter } from '../job-reporter.ts';
 import { launcherCommand, prepareReleaseCommands } from './launcher.ts';
 import { ConventionError } from './conventions.ts';
 import { planExtras, planInstances, recordActivation, recordPruned, releaseConfig } from './release-plan.ts';
 import { chownTree } from './releases.ts';
-import { announceCommit, awaitCommit, failRollout, RolloutAbandoned, switchTogether, type Rollout } from './rollout.ts';
+import { announceCommit, awaitCommit, failRollout, RolloutAbandoned, type Rollout } from './rollout.ts';
+import { ShareRollout } from './share-rollout.ts';
 
 export type DeployResult =
   | { outcome: 'deployed'; release: string; commit: string; instances: Instance[]; durationMs: number }
@@ -49,8 +44,10 @@ export class DeployFailure extends Error {
  * the others clone the commit it got) in parallel with preparing the containers (one per
  * instance), build, start them, wait until each passes the health check, switch when every
  * node's share is healthy (rollout.ts: state + event), then drain and remove the previous
- * release's containers: zero downtime. Every step checks what exists first, so a retry or a
- * stalled-job re-run finishes the work instead of duplicating it. The release is recorded (config snapshot, build log, timings).
+ * release's containers: zero downtime. Prepare, start, switch and drain are share-rollout.ts's,
+ * the same as restart, start and rollback run. Every step checks what exists first, so a retry or
+ * a stalled-job re-run finishes the work instead of duplicating it. The release is recorded
+ * (config snapshot, build log, timings).
  */
 export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppData): Promise<DeployResult> {
   const { docker, apps, releases, options } = ctx;
@@ -68,28 +65,18 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     return { outcome: 'skipped', reason: `no instance of the app is placed on node ${options.nodeId}` };
   // The primary node records the release and announces the commit; every node starts its share.
   const primary = doc.node === options.nodeId;
-  let cloned = data.commit ?? '';
   const rollout: Rollout = {
     app: doc.name,
     id: `deploy-${data.release}`,
     nodes: nodesOf(doc),
     wanted: (d) => d.uid === doc.uid && d.status !== 'deleting' && d.pendingRelease === data.release,
-    switchTo: (d, instances) => ({
-      ...d,
-      status: 'running',
-      release: data.release,
-      commit: cloned,
-      instances,
-      lastError: undefined,
-      pendingRelease: undefined,
-    }),
     timeoutMs: options.buildTimeoutMs + options.healthTimeoutMs + 120_000,
   };
 
   // Documents written before credentials were kept apart may still carry them in the URL:
   // they go to git the same way as a sealed token, never in its arguments or the job log.
   const { url: repoUrl, credentials: legacyCredentials } = splitRepoCredentials(doc.repo.url);
-  await apps.update(doc.name, (d) => (d.status === 'deleting' ? undefined : { ...d, status: 'deploying' }));
+  await applyTransition(ctx.redis, doc.name, deploying());
   const dir = releases.releaseDir(doc.name, data.release);
   const image = runtimeImage(doc.runtime, options);
   const command = doc.run ?? launcherCommand;
@@ -113,7 +100,11 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     extraCaCerts: options.extraCaCerts,
   };
   const buildContainer = buildContainerName(ctx.scope.installation, doc.name, data.release);
-  let appContainers: string[] = [];
+  const share = new ShareRollout(
+    ctx,
+    plan,
+    doc.instances.map((i) => i.container),
+  );
   const createdAt = new Date(job.timestamp).toISOString();
   const records = primary ? ctx.records : undefined;
   await records?.put({
@@ -151,7 +142,6 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
           throw err;
         });
         if (primary) await announceCommit(ctx, rollout, c.commit);
-        cloned = c.commit;
         await chownTree(dir, appUser.uid, appUser.gid);
         await report.line(
           `cloned ${repoUrl}${doc.repo.branch ? ` (${doc.repo.branch})` : ''} at ${c.commit.slice(0, 12)}`,
@@ -170,13 +160,9 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
         return { ...c, build: commands.build.commands };
       }),
       ensureImage(docker, image).then(async () => {
-        appContainers = await prepareInstances(
-          ctx,
-          plan,
-          doc.instances.map((i) => i.container),
-        );
+        const prepared = await share.prepare();
         await report.line(
-          `prepared ${appContainers.join(', ')} on node ${options.nodeId} from ${image} (${plan.resources.cpu} CPU, ${plan.resources.memoryMb} MiB)`,
+          `prepared ${prepared.join(', ')} on node ${options.nodeId} from ${image} (${plan.resources.cpu} CPU, ${plan.resources.memoryMb} MiB)`,
         );
       }),
     ]);
@@ -214,9 +200,9 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     await records?.update(doc.name, data.release, (r) => ({ ...r, status: 'starting' }));
     await report.step(
       70,
-      `starting ${appContainers.length} instance(s), waiting for ${plan.healthPath ? `GET ${plan.healthPath}` : 'HTTP'}`,
+      `starting ${share.containers.length} instance(s), waiting for ${plan.healthPath ? `GET ${plan.healthPath}` : 'HTTP'}`,
     );
-    const instances: Instance[] = await startInstances(ctx, plan, appContainers);
+    const instances: Instance[] = await share.start();
     timings.healthyAt = new Date().toISOString();
     await report.done(plan.healthPath ? 'app passes its health check' : 'app answers HTTP');
 
@@ -225,10 +211,12 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
         ? ` and on node${rollout.nodes.length > 2 ? 's' : ''} ${rollout.nodes.filter((n) => n !== options.nodeId).join(', ')}`
         : '';
     await report.step(90, `switching traffic once the instances here${others} are healthy`);
-    const all = await switchTogether(ctx, rollout, instances);
+    const all = await share.switch(rollout, instances, (every) =>
+      switched(every, { release: data.release, commit: clone.commit, endsPendingRelease: true }),
+    );
 
     await report.step(95, 'draining the previous instances');
-    await drainAndRemove(ctx, await containersOutside(ctx, doc.name, appContainers));
+    await share.drain();
     const pruned = await releases.prune(doc.name, options.keepReleases, data.release);
     await report.step(100, 'deployed');
     if (primary) {
@@ -254,7 +242,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     };
   } catch (err) {
     if (err instanceof RolloutAbandoned && err.superseded) {
-      await Promise.allSettled([...appContainers, buildContainer].map((c) => removeContainer(docker, c)));
+      await Promise.allSettled([share.discard(), removeContainer(docker, buildContainer)]);
       if (doc.release !== data.release) await releases.removeRelease(doc.name, data.release);
       await records?.update(doc.name, data.release, (r) => ({
         ...r,
@@ -266,7 +254,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
       return { outcome: 'skipped', reason: `app was deleted or redeployed meanwhile (${err.message})` };
     }
     const failure = await explain(ctx, err);
-    await Promise.allSettled([...appContainers, buildContainer].map((c) => removeContainer(docker, c)));
+    await Promise.allSettled([share.discard(), removeContainer(docker, buildContainer)]);
     // Nothing of a failed release stays on disk; an app that never ran keeps no directory at all.
     if (!doc.release) await releases.removeApp(doc.name);
     else if (doc.release !== data.release) await releases.removeRelease(doc.name, data.release);
@@ -285,7 +273,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     if (final) {
       // The other nodes stop waiting and remove their new instances: the old release keeps serving.
       if (!(err instanceof RolloutAbandoned)) await failRollout(ctx, rollout, failure.message);
-      await markFailed(ctx, doc, data.release, failure.message);
+      await applyTransition(ctx.redis, doc.name, deployFailed(data.release, failure.message, doc.status));
     }
     throw failure.permanent ? new UnrecoverableError(failure.message) : err;
   }
@@ -312,22 +300,4 @@ export async function explain(ctx: WorkerContext, err: unknown): Promise<DeployF
   if (err instanceof RolloutAbandoned) return new DeployFailure(`abandoned on every node: ${err.message}`, [], true);
   if (err instanceof CloneFailedError) return new DeployFailure(err.message, [], err.permanent);
   return new DeployFailure((err as Error).message ?? String(err), [], false);
-}
-
-/** The app keeps serving its current release if it has one; the status says why the new one failed. */
-async function markFailed(ctx: WorkerContext, doc: AppDocument, release: string, message: string): Promise<void> {
-  await ctx.apps.update(doc.name, (d) =>
-    d.status === 'deleting' || d.pendingRelease !== release
-      ? undefined
-      : {
-          ...d,
-          status: d.release
-            ? doc.status === 'stopped' || doc.status === 'crashed'
-              ? doc.status
-              : 'running'
-            : 'failed',
-          lastError: message,
-          pendingRelease: undefined,
-        },
-  );
 }

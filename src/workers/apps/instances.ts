@@ -133,35 +133,48 @@ export async function startInstances(
   plan: InstancePlan,
   names: readonly string[],
 ): Promise<Instance[]> {
-  const { docker, options } = ctx;
   return Promise.all(
-    names.map(async (name) => {
-      let port = 0;
-      try {
-        port = await startAndGetHostPort(docker, name, plan.port).catch(async (err) => {
-          // An app that exits at once has no published port any more: that is the app's failure.
-          const state = await containerState(docker, name).catch(() => undefined);
-          if (state && !state.running) throw new HealthTimeoutError('app exited before answering HTTP');
-          throw err;
-        });
-        await waitForHttp({
-          address: options.nodeAddress,
-          port,
-          timeoutMs: options.healthTimeoutMs,
-          healthPath: plan.healthPath,
-          stillRunning: async () => (await containerState(docker, name)).running,
-        });
-      } catch (err) {
-        if (!(err instanceof HealthTimeoutError)) throw err;
-        const oom = (await containerState(docker, name).catch(() => undefined))?.oomKilled ?? false;
-        const message = oom
-          ? `app was OOM-killed (out of memory: over its ${plan.resources.memoryMb} MiB limit) before answering HTTP`
-          : err.message;
-        throw new InstanceStartError(name, message, oom);
-      }
-      return { node: options.nodeId, address: options.nodeAddress, port, container: name };
-    }),
+    names.map((name) =>
+      startInstance(ctx, name, { port: plan.port, healthPath: plan.healthPath, memoryMb: plan.resources.memoryMb }),
+    ),
   );
+}
+
+/**
+ * Starts one created container and waits until it passes the health check: the start step of a
+ * rollout (share-rollout.ts), and the supervisor's restart of a failed instance. An instance that
+ * does not come up is an InstanceStartError.
+ */
+export async function startInstance(
+  ctx: WorkerContext,
+  name: string,
+  app: { port: number; healthPath: string | undefined; memoryMb: number },
+): Promise<Instance> {
+  const { docker, options } = ctx;
+  let port = 0;
+  try {
+    port = await startAndGetHostPort(docker, name, app.port).catch(async (err) => {
+      // An app that exits at once has no published port any more: that is the app's failure.
+      const state = await containerState(docker, name).catch(() => undefined);
+      if (state && !state.running) throw new HealthTimeoutError('app exited before answering HTTP');
+      throw err;
+    });
+    await waitForHttp({
+      address: options.nodeAddress,
+      port,
+      timeoutMs: options.healthTimeoutMs,
+      healthPath: app.healthPath,
+      stillRunning: async () => (await containerState(docker, name)).running,
+    });
+  } catch (err) {
+    if (!(err instanceof HealthTimeoutError)) throw err;
+    const oom = (await containerState(docker, name).catch(() => undefined))?.oomKilled ?? false;
+    const message = oom
+      ? `app was OOM-killed (out of memory: over its ${app.memoryMb} MiB limit) before answering HTTP`
+      : err.message;
+    throw new InstanceStartError(name, message, oom);
+  }
+  return { node: options.nodeId, address: options.nodeAddress, port, container: name };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

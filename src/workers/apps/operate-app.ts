@@ -1,18 +1,19 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Instance } from '../../events/schemas.ts';
 import { nodesOf, shareOf } from '../../core/app-placement.ts';
-import { publishEvent } from '../../events/stream.ts';
+import { type AppTransition, operationFailed, stopped, switched } from '../../core/app-state.ts';
 import type { OperateAppData } from '../../jobs/schemas.ts';
 import type { AppDocument } from '../../store/app-document.ts';
+import { applyTransition } from '../../store/app-state-writes.ts';
 import type { ReleaseRecord } from '../../store/release-records.ts';
-import { removeContainer } from '../../docker/containers.ts';
 import type { WorkerContext } from '../context.ts';
 import { explain } from './deploy-app.ts';
-import { containersOutside, drainAndRemove, prepareInstances, startInstances, type InstancePlan } from './instances.ts';
+import { containersOutside, drainAndRemove, type InstancePlan } from './instances.ts';
 import { JobReporter } from '../job-reporter.ts';
 import { launcherCommand } from './launcher.ts';
 import { planForRelease, recordActivation } from './release-plan.ts';
-import { failRollout, RolloutAbandoned, switchTogether, type Rollout } from './rollout.ts';
+import { failRollout, RolloutAbandoned, type Rollout } from './rollout.ts';
+import { ShareRollout } from './share-rollout.ts';
 
 export type OperateResult =
   | { outcome: 'restarted' | 'started' | 'rolled-back'; release: string; instances: Instance[]; durationMs: number }
@@ -73,17 +74,12 @@ export async function operateApp(
       id: `op-${data.seq}`,
       nodes: nodesOf(doc),
       wanted: (d) => d.uid === doc.uid && d.status !== 'deleting',
-      switchTo: (d, instances) => ({
-        ...d,
-        ...(data.op === 'rollback' && record ? restoredConfig(d, record) : {}),
-        status: 'running',
-        release: plan.release,
-        instances,
-        lastError: undefined,
-      }),
       timeoutMs: ctx.options.healthTimeoutMs + 120_000,
     };
-    const instances = await rollOut(ctx, report, doc, plan, rollout);
+    const restored = data.op === 'rollback' && record ? restoredConfig(record) : undefined;
+    const instances = await rollOut(ctx, report, doc, plan, rollout, (all) =>
+      switched(all, { release: plan.release, endsPendingRelease: false, ...(restored ? { restored } : {}) }),
+    );
     hooks.reset(doc.name);
     if (data.op === 'rollback') await recordActivation(ctx, doc.name, target, {});
     await report.step(100, data.op === 'rollback' ? `rolled back to ${target}` : `${data.op}ed`);
@@ -97,16 +93,13 @@ export async function operateApp(
     if (final && !(err instanceof RolloutAbandoned))
       await failRollout(ctx, { app: doc.name, id: `op-${data.seq}` }, failure.message);
     // The serving instances (if any) keep serving; the status says why the operation failed.
-    if (final)
-      await ctx.apps.update(doc.name, (d) =>
-        d.status === 'deleting' ? undefined : { ...d, lastError: `${data.op} failed: ${failure.message}` },
-      );
+    if (final) await applyTransition(ctx.redis, doc.name, operationFailed(data.op, failure.message));
     throw failure.permanent ? new UnrecoverableError(failure.message) : err;
   }
 }
 
 /** A rollback restores the release's configuration too, so the app's desired state is what runs. */
-function restoredConfig(_doc: AppDocument, record: ReleaseRecord): Partial<AppDocument> {
+function restoredConfig(record: ReleaseRecord): Partial<AppDocument> {
   return {
     commit: record.commit,
     build: record.config.build.length ? record.config.build : undefined,
@@ -118,9 +111,8 @@ function restoredConfig(_doc: AppDocument, record: ReleaseRecord): Partial<AppDo
 }
 
 /**
- * Starts this node's share of `plan`'s containers beside the serving ones, waits for their health
- * check, switches the app when every node's share is healthy (rollout.ts), then drains and removes
- * every other container of the app on this node.
+ * This node's share of the operation (share-rollout.ts), its steps back to back: prepare beside
+ * the serving containers, start, switch by `to` once every node's share is healthy, drain.
  */
 async function rollOut(
   ctx: WorkerContext,
@@ -128,39 +120,35 @@ async function rollOut(
   doc: AppDocument,
   plan: InstancePlan,
   rollout: Rollout,
+  to: (all: Instance[]) => AppTransition,
 ): Promise<Instance[]> {
-  const names = await prepareInstances(
+  const share = new ShareRollout(
     ctx,
     plan,
     doc.instances.map((i) => i.container),
   );
-  let instances: Instance[];
+  const names = await share.prepare();
+  let all: Instance[];
   try {
     await report.step(
       30,
       `starting ${names.join(', ')}, waiting for ${plan.healthPath ? `GET ${plan.healthPath}` : 'HTTP'}`,
     );
-    instances = await startInstances(ctx, plan, names);
+    const instances = await share.start();
     await report.done('new instances are healthy');
+    await report.step(
+      70,
+      rollout.nodes.length > 1
+        ? `switching traffic once every node's instances are healthy (${rollout.nodes.join(', ')})`
+        : 'switching traffic',
+    );
+    all = await share.switch(rollout, instances, to);
   } catch (err) {
-    await Promise.allSettled(names.map((n) => removeContainer(ctx.docker, n)));
-    throw err;
-  }
-  await report.step(
-    70,
-    rollout.nodes.length > 1
-      ? `switching traffic once every node's instances are healthy (${rollout.nodes.join(', ')})`
-      : 'switching traffic',
-  );
-  let all: Instance[];
-  try {
-    all = await switchTogether(ctx, rollout, instances);
-  } catch (err) {
-    await Promise.allSettled(names.map((n) => removeContainer(ctx.docker, n)));
+    await share.discard();
     throw err;
   }
   await report.step(85, 'draining the previous instances');
-  await drainAndRemove(ctx, await containersOutside(ctx, doc.name, names));
+  await share.drain();
   return all;
 }
 
@@ -176,18 +164,9 @@ async function stopApp(
   hooks: OperationHooks,
 ): Promise<OperateResult> {
   await report.step(10, 'taking the app out of the proxy');
-  const here = (i: Instance) => i.node === ctx.options.nodeId;
-  const stopped = await ctx.apps.update(doc.name, (d) =>
-    d.status === 'deleting' ? undefined : { ...d, status: 'stopped', instances: d.instances.filter((i) => !here(i)) },
-  );
+  // The document and the event go together: the proxy stops routing here as the app is marked stopped.
+  await applyTransition(ctx.redis, doc.name, stopped(ctx.options.nodeId));
   hooks.reset(doc.name);
-  if (doc.release)
-    await publishEvent(ctx.redis, {
-      type: 'app.instances',
-      app: doc.name,
-      release: doc.release,
-      instances: stopped?.instances ?? [],
-    });
   await report.step(40, 'draining and stopping the containers');
   const containers = await containersOutside(ctx, doc.name, []);
   await drainAndRemove(ctx, containers);

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { sameInstances } from '../../core/app-placement.ts';
+import { type AppTransition, onlyIf } from '../../core/app-state.ts';
 import { keys } from '../../core/keys.ts';
 import { instanceSchema, type Instance } from '../../events/schemas.ts';
-import { publishEvent } from '../../events/stream.ts';
 import type { AppDocument } from '../../store/app-document.ts';
+import { applyTransition } from '../../store/app-state-writes.ts';
 import type { WorkerContext } from '../context.ts';
 
 /**
@@ -11,7 +12,7 @@ import type { WorkerContext } from '../context.ts';
  * instances, and traffic switches once, when every share is healthy, so the app never serves a
  * mix of the old and the new release, and a failure on one node leaves the old release serving
  * everywhere. The nodes meet in a Redis hash (keys.appRollout): each writes its part, and the
- * first to see every part ready switches the document and publishes the event. Every step is
+ * first to see every part ready applies the switch (document and event in one write). Every step is
  * safe to repeat, so a retried or recovered job rejoins the rollout where it is.
  */
 export interface Rollout {
@@ -22,8 +23,6 @@ export interface Rollout {
   nodes: readonly string[];
   /** Whether the document still asks for this rollout (a newer deploy supersedes an older one). */
   wanted(doc: AppDocument): boolean;
-  /** The document once every node's instances are ready: `instances` is all of them. */
-  switchTo(doc: AppDocument, instances: Instance[]): AppDocument;
   /** How long a node waits for the others before the rollout is abandoned. */
   timeoutMs: number;
 }
@@ -103,13 +102,15 @@ export async function awaitCommit(ctx: WorkerContext, rollout: Rollout): Promise
 
 /**
  * Records this node's ready instances and waits until every node's are: then the app switches to
- * all of them at once (document, then `app.instances` event). Returns them; throws
+ * all of them at once, by the transition `to(instances)` (core/app-state.ts `switched`), which
+ * stores the document and appends the `app.instances` event in one write. Returns them; throws
  * RolloutAbandoned when another node failed, the wait timed out, or the app no longer wants it.
  */
 export async function switchTogether(
   ctx: WorkerContext,
   rollout: Rollout,
   mine: readonly Instance[],
+  to: (instances: Instance[]) => AppTransition,
 ): Promise<Instance[]> {
   await write(ctx, rollout, `node:${ctx.options.nodeId}`, { ready: mine });
   return waitFor(
@@ -127,9 +128,8 @@ export async function switchTogether(
       }
       if (!parts.every((p) => p.part)) return undefined;
       const instances = parts.flatMap((p) => (p.part as { ready: Instance[] }).ready);
-      const doc = await ctx.apps.update(rollout.app, (d) =>
-        sameInstances(d.instances, instances) || !rollout.wanted(d) ? undefined : rollout.switchTo(d, instances),
-      );
+      // A node that finds it already switched (by another node, or by itself before a retry) changes nothing.
+      const { doc } = await applyTransition(ctx.redis, rollout.app, onlyIf(rollout.wanted, to(instances)));
       if (!doc || !sameInstances(doc.instances, instances)) {
         await abandonRollout(
           ctx,
@@ -140,7 +140,6 @@ export async function switchTogether(
         return undefined;
       }
       await write(ctx, rollout, 'outcome', { switched: true } satisfies Outcome, true);
-      await publishEvent(ctx.redis, { type: 'app.instances', app: rollout.app, release: doc.release ?? '', instances });
       return instances;
     },
     "the other nodes' instances",

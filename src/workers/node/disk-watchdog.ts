@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { scopeFilter } from '../../core/installation.ts';
 import { containerLabels } from '../../core/naming.ts';
-import { publishEvent } from '../../events/stream.ts';
+import { overDiskLimit } from '../../core/app-state.ts';
+import { applyTransition } from '../../store/app-state-writes.ts';
 import type { WorkerContext } from '../context.ts';
 import { planDiskActions, releaseKey, type ContainerUsage, type DiskAction } from './disk-plan.ts';
 import { stopContainer } from '../apps/instances.ts';
@@ -109,20 +110,9 @@ export function startDiskWatchdog(
       if (closed) return;
       const doc = await ctx.apps.get(action.app);
       if (!doc || doc.release !== action.release || doc.status === 'deleting') return;
-      const stopped = new Set(action.containers);
-      const instances = doc.instances.filter((i) => !stopped.has(i.container));
-      // Out of the document first: the supervisor then sees their exit as no instance of the app's.
-      await ctx.apps.update(action.app, (d) =>
-        d.status === 'deleting' || d.release !== action.release
-          ? undefined
-          : {
-              ...d,
-              instances,
-              status: instances.length === 0 && d.status === 'running' ? 'crashed' : d.status,
-              lastError: action.message,
-            },
-      );
-      await publishEvent(ctx.redis, { type: 'app.instances', app: action.app, release: action.release, instances });
+      // Out of the document first (with the event, in one write): the supervisor then sees their
+      // exit as no instance of the app's.
+      await applyTransition(ctx.redis, action.app, overDiskLimit(action.release, action.containers, action.message));
       supervisor.reset(action.app);
       await Promise.all(action.containers.map((c) => stopContainer(docker, c, stopTimeoutS)));
     });

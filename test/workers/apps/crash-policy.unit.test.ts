@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { decideRestart, recentCrashes, type CrashPolicy } from '../../../src/workers/apps/crash-policy.ts';
+import { decideRestart, lossMessage, recentCrashes, type CrashPolicy } from '../../../src/workers/apps/crash-policy.ts';
 
 const policy: CrashPolicy = { backoffMs: 1000, backoffMaxMs: 8000, maxCrashes: 5, windowMs: 60_000 };
 
@@ -41,5 +41,21 @@ describe('crash-policy', () => {
 
   it('keeps only the crashes inside the window, oldest first', () => {
     expect(recentCrashes([50_000, 99_000, 41_000, 30_000], 100_000, 60_000)).to.deep.equal([41_000, 50_000, 99_000]);
+  });
+});
+
+describe('lossMessage', () => {
+  it('says when the instance restarts, and how many failures are left', () => {
+    expect(
+      lossMessage('c-0', 'exited with code 1', { action: 'restart', delayMs: 2000, recentCrashes: 2 }, policy, []),
+    ).to.equal('instance c-0 exited with code 1; restarting it in 2000 ms (failure 2 of 5 allowed within 60 s)');
+  });
+
+  it('names a crash loop with the last lines of output', () => {
+    expect(
+      lossMessage('c-0', 'exited with code 1', { action: 'give-up', recentCrashes: 5 }, policy, ['boom', 'bye']),
+    ).to.equal(
+      'crash loop: instance c-0 exited with code 1; it failed 5 times within 60 s and is not restarted again. Last lines of its output:\nboom\nbye',
+    );
   });
 });

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
+import { switched } from '../../../src/core/app-state.ts';
 import { keys } from '../../../src/core/keys.ts';
 import { createLogger } from '../../../src/core/log.ts';
 import { connectRedis } from '../../../src/core/redis.ts';
@@ -13,7 +14,7 @@ import {
   awaitCommit,
   failRollout,
   RolloutAbandoned,
-  switchTogether,
+  switchTogether as switchTo,
   type Rollout,
 } from '../../../src/workers/apps/rollout.ts';
 import { startTestRedis } from '../../support/redis.ts';
@@ -72,10 +73,13 @@ describe('rollouts over several nodes (real Redis)', function () {
       nodes: ['a', 'b'],
       timeoutMs: 10_000,
       wanted: (d) => d.pendingRelease === 'r000002',
-      switchTo: (d, instances) => ({ ...d, release: 'r000002', pendingRelease: undefined, instances }),
     };
     return { name, rollout, old };
   }
+
+  /** Every rollout here is a deploy's: its switch is core/app-state.ts `switched`. */
+  const switchTogether = (ctx: WorkerContext, rollout: Rollout, mine: Instance[]) =>
+    switchTo(ctx, rollout, mine, (all) => switched(all, { release: 'r000002', endsPendingRelease: true }));
 
   const latestEvent = async (app: string) => {
     const raw = await redis.hget(keys.eventsLatest, `app:${app}`);

@@ -1,0 +1,65 @@
+import type { AppTransition } from '../../core/app-state.ts';
+import type { Instance } from '../../events/schemas.ts';
+import { removeContainer } from '../../docker/containers.ts';
+import type { WorkerContext } from '../context.ts';
+import { containersOutside, drainAndRemove, type InstancePlan, prepareInstances, startInstances } from './instances.ts';
+import { type Rollout, switchTogether } from './rollout.ts';
+
+/**
+ * This node's share of a rollout, in the order every deploy and operation runs it:
+ * prepare → start → switch → drain. `prepare` creates the plan's containers beside the serving
+ * ones, `start` starts them and waits for their health check, `switch` meets the other nodes
+ * (rollout.ts) and applies the transition once every share is healthy, `drain` retires every
+ * other container of the app on this node. `discard` removes what `prepare` created, for a
+ * rollout that failed or was abandoned. The deploy (deploy-app.ts) runs its clone and build
+ * between `prepare` and `start`; restart, start and rollback (operate-app.ts) run the steps back
+ * to back; the supervisor's restart reuses the start of one instance (instances.ts startInstance).
+ * The object holds the prepared names, so no step shares a variable with another's closure.
+ */
+export class ShareRollout {
+  #prepared: readonly string[] = [];
+
+  constructor(
+    private readonly ctx: WorkerContext,
+    private readonly plan: InstancePlan,
+    /** Containers serving now: their slots are kept, the new ones take others. */
+    private readonly serving: readonly string[],
+  ) {}
+
+  /** The containers `prepare` created (empty before). */
+  get containers(): readonly string[] {
+    return this.#prepared;
+  }
+
+  async prepare(): Promise<readonly string[]> {
+    this.#prepared = await prepareInstances(this.ctx, this.plan, this.serving);
+    return this.#prepared;
+  }
+
+  /** Starts the prepared containers; resolves once each passes the health check. */
+  async start(): Promise<Instance[]> {
+    return startInstances(this.ctx, this.plan, this.#prepared);
+  }
+
+  /**
+   * Waits until every node's share is healthy, then applies `to(all instances)` (with the
+   * `app.instances` event, store/app-state-writes.ts). Returns all the instances.
+   */
+  async switch(
+    rollout: Rollout,
+    mine: readonly Instance[],
+    to: (all: Instance[]) => AppTransition,
+  ): Promise<Instance[]> {
+    return switchTogether(this.ctx, rollout, mine, to);
+  }
+
+  /** Drains and removes every container of the app on this node but the new ones. */
+  async drain(): Promise<void> {
+    await drainAndRemove(this.ctx, await containersOutside(this.ctx, this.plan.app, this.#prepared));
+  }
+
+  /** Removes the prepared containers (a failed or abandoned rollout); harmless to repeat. */
+  async discard(): Promise<void> {
+    await Promise.allSettled(this.#prepared.map((name) => removeContainer(this.ctx.docker, name)));
+  }
+}
