@@ -33,7 +33,10 @@ export function answerChallenge(
     res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
     res.end(req.method === 'HEAD' ? undefined : body);
   };
-  if (token === null || (req.method !== 'GET' && req.method !== 'HEAD')) return send(404, 'no such challenge\n');
+  if (token === null || (req.method !== 'GET' && req.method !== 'HEAD')) {
+    send(404, 'no such challenge\n');
+    return;
+  }
   redis.get(keys.acmeChallenge(token)).then(
     (value) => {
       log.info({ token, host: req.headers.host, found: value !== null }, 'acme challenge asked');

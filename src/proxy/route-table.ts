@@ -71,11 +71,14 @@ export class RouteTable {
   apply(event: GasperEvent): void {
     switch (event.type) {
       case 'node.state':
-        return this.setNodeState(event.node, event.state);
+        this.setNodeState(event.node, event.state);
+        return;
       case 'app.removed':
-        return this.forget(event.app);
+        this.forget(event.app);
+        return;
       case 'app.instances':
-        return this.publish(event.app, event.instances);
+        this.publish(event.app, event.instances);
+        return;
       case 'domain.state':
         this.domains.set(hostName(event.domain), event.app);
         return;
