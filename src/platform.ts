@@ -130,7 +130,17 @@ export async function startPlatform(
       closers.push(() => worker.close());
     }
     if (services.includes('proxy')) {
-      const proxy = await startProxy({ ...config.proxy, domain: config.domain, redisUrl, secretKey }, { log, metrics });
+      const proxy = await startProxy(
+        {
+          ...config.proxy,
+          domain: config.domain,
+          redisUrl,
+          secretKey,
+          platformHost: config.platform.host,
+          platformUpstream: config.platform.upstream,
+        },
+        { log, metrics },
+      );
       closers.push(() => proxy.close());
       handle.proxy = proxy;
     }
