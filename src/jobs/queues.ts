@@ -13,17 +13,21 @@ export class NodeQueues {
   constructor(private readonly connection: Redis) {}
 
   forNode(nodeId: string): Queue {
-    const name = queueName(nodeId);
+    return this.open(queueName(nodeId));
+  }
+
+  /** A node's queue by its name (`node-<id>`), or a cluster-wide one (`certificates`). */
+  byName(name: string): Queue {
+    return this.open(name);
+  }
+
+  private open(name: string): Queue {
     let queue = this.queues.get(name);
     if (!queue) {
       queue = new Queue(name, { connection: this.connection, prefix: bullPrefix });
       this.queues.set(name, queue);
     }
     return queue;
-  }
-
-  byName(name: string): Queue {
-    return this.forNode(name.replace(/^node-/, ''));
   }
 
   all(): Queue[] {
