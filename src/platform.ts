@@ -58,10 +58,15 @@ export async function startPlatform(
     }
     await checkRedis(redisUrl);
     if (services.includes('worker') || services.includes('ssh')) await checkDocker(config.dockerHost);
-    // Only API and worker seal and open secrets: the others neither need the key nor create one.
+    // API and worker seal and open secrets, and create the key if there is none. The proxy opens
+    // custom domains' certificate keys with it: beside them it uses theirs, alone only a key it is
+    // given (GASPER_SECRET_KEY), never one of its own. DNS and SSH neither need nor create one.
     let secrets: SecretBox | undefined;
-    if (services.includes('api') || services.includes('worker')) {
-      secrets = createSecretBox(await loadSecretKey(config.stateDir, config.secretKey));
+    let secretKey: string | undefined;
+    const holdsKey = services.includes('api') || services.includes('worker');
+    if (holdsKey || (services.includes('proxy') && config.secretKey)) {
+      secretKey = holdsKey ? await loadSecretKey(config.stateDir, config.secretKey) : config.secretKey!;
+      secrets = createSecretBox(secretKey);
       const redis = connectRedis(redisUrl);
       try {
         await ensureSharedSecretKey(redis, secrets);
@@ -120,7 +125,7 @@ export async function startPlatform(
           appFirewall: config.appFirewall,
           firewallDeny: config.appFirewallDeny,
           // The proxy's public port stays open to apps, as it is to anyone (0: a free port, unknown yet).
-          firewallAllowPorts: config.proxy.port ? [config.proxy.port] : [],
+          firewallAllowPorts: [config.proxy.port, config.proxy.httpsPort].filter((p) => p > 0),
         },
         { log, secrets: secrets! },
       );
@@ -128,7 +133,17 @@ export async function startPlatform(
     }
     if (services.includes('proxy')) {
       const proxy = await startProxyProcesses(
-        { proxy: { ...config.proxy, domain: config.domain, redisUrl }, processes: config.proxyProcesses },
+        {
+          proxy: {
+            ...config.proxy,
+            domain: config.domain,
+            redisUrl,
+            secretKey,
+            platformHost: config.platform.host,
+            platformUpstream: config.platform.upstream,
+          },
+          processes: config.proxyProcesses,
+        },
         { log, metrics },
       );
       closers.push(() => proxy.close());

@@ -8,9 +8,13 @@ import type { Logger } from '../core/log.ts';
 import { connectRedis } from '../core/redis.ts';
 import type { GasperEvent } from '../events/schemas.ts';
 import { subscribeEvents } from '../events/stream.ts';
+import { answerChallenge, challengeToken } from './acme-challenge.ts';
+import { createHttpsServer } from './https-listener.ts';
+import { startTls } from './edge-tls.ts';
+import { tlsPolicy } from './tls.ts';
 import { clientAddress, forward, forwardHeaders, isRetryable, type ForwardError } from './forward.ts';
 import { ProxyMetrics } from './proxy-metrics.ts';
-import { RouteTable, type Upstream } from './route-table.ts';
+import { hostName, RouteTable, type Upstream } from './route-table.ts';
 
 export interface ProxyOptions {
   host: string;
@@ -26,6 +30,21 @@ export interface ProxyOptions {
   metricsToken?: string;
   /** How long an upstream that refused a connection is skipped. Default 5 s. */
   markDownMs?: number;
+  /** Port of the HTTPS listener (0: a free one). Unset: plain HTTP only. */
+  httpsPort?: number;
+  /** Address of the HTTPS listener. Default: `host`. */
+  httpsHost?: string;
+  /** The platform certificate's PEM files (`*.<domain>`, `<domain>`), reloaded when they change. Both or neither. */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  /** How often the platform certificate files are compared besides being watched. Default 30 s. */
+  tlsCheckIntervalMs?: number;
+  /** The cluster's secret key (hex), which opens custom domains' private keys. Unset: only the platform certificate. */
+  secretKey?: string;
+  /** The platform's own host name (API and dashboard), forwarded to `platformUpstream`. */
+  platformHost?: string;
+  /** The API's `host:port` the platform host is forwarded to. Unset: the platform host is not routed. */
+  platformUpstream?: string;
 }
 
 export interface ProxyHandle {
@@ -33,15 +52,9 @@ export interface ProxyHandle {
   routes: RouteTable;
   /** The port of the metrics endpoint, when `metricsPort` was given. */
   metricsPort?: number;
+  /** The HTTPS listener's port, when `httpsPort` was given. */
+  httpsPort?: number;
   close(): Promise<void>;
-}
-
-export interface ProxyDeps {
-  log: Logger;
-  /** The registry the proxy's counters go to (default: one of its own). */
-  metrics?: Registry;
-  /** Called after each event was applied to the route table (proxy processes report it for tests and benches). */
-  onEvent?: (event: GasperEvent) => void;
 }
 
 const errorStatus: Record<ForwardError, number> = { unreachable: 502, timeout: 504, aborted: 502 };
@@ -56,6 +69,14 @@ function reply(res: http.ServerResponse, status: number, body: string): void {
  * then live events): it never polls the API. Plain HTTP goes through a lean forwarder over
  * kept-alive connections; WebSocket upgrades go through http-proxy-3.
  */
+export interface ProxyDeps {
+  log: Logger;
+  /** The registry the proxy's counters go to (default: one of its own). */
+  metrics?: Registry;
+  /** Called after each event was applied to the route table (proxy processes report it for tests and benches). */
+  onEvent?: (event: GasperEvent) => void;
+}
+
 export async function startProxy(options: ProxyOptions, deps: ProxyDeps): Promise<ProxyHandle> {
   const log = deps.log.child({ service: 'proxy' });
   // The counters name every app; app containers may reach the host, so no token is no endpoint.
@@ -64,13 +85,36 @@ export async function startProxy(options: ProxyOptions, deps: ProxyDeps): Promis
       'the proxy metrics port (GASPER_PROXY_METRICS_PORT) needs GASPER_METRICS_TOKEN: it serves nothing without a token',
     );
   }
-  const routes = new RouteTable(options.domain);
+  const routes = new RouteTable(
+    options.domain,
+    options.platformHost && options.platformUpstream
+      ? {
+          host: options.platformHost,
+          upstream: options.platformUpstream,
+          // Bearer tokens never cross in clear once the platform certificate is there.
+          edge: options.tlsCertFile && options.httpsPort !== undefined ? { https: 'redirect', hsts: false } : undefined,
+        }
+      : undefined,
+  );
+  /** Bound ports; requests only come once they are. */
+  let port: number;
+  let httpsPort: number | undefined;
   const registry = deps.metrics ?? new Registry();
   const metrics = new ProxyMetrics(registry);
+  // Commands (ACME challenges, certificates): the subscription's connection is held by its blocking read.
+  const redis = connectRedis(options.redisUrl);
+  let tls: ReturnType<typeof startTls> | undefined;
+  try {
+    tls = options.httpsPort === undefined ? undefined : startTls(options, redis, log);
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
   const subscription = subscribeEvents(
     connectRedis(options.redisUrl),
     (event) => {
       routes.apply(event);
+      tls?.custom.apply(event);
       if (event.type === 'app.removed') metrics.forget(event.app);
       deps.onEvent?.(event);
     },
@@ -93,7 +137,10 @@ export async function startProxy(options: ProxyOptions, deps: ProxyDeps): Promis
   const markDownMs = options.markDownMs ?? 5_000;
   /** Instances one request may try: it is never sent twice to the same one. */
   const maxAttempts = 3;
-  const server = http.createServer((req, res) => {
+  /** One handler for plain HTTP and HTTPS: same routing, headers, retries and drain. */
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const token = challengeToken(req.url);
+    if (token !== undefined) return answerChallenge(redis, token, req, res, log);
     const route = routes.resolve(req.headers.host);
     if (route.kind === 'unknown-host') {
       metrics.unknown();
@@ -102,11 +149,18 @@ export async function startProxy(options: ProxyOptions, deps: ProxyDeps): Promis
     const started = performance.now();
     const { app } = route;
     res.once('close', () => metrics.response(app, res.statusCode, (performance.now() - started) / 1000));
+    const edge = routes.edgeOf(app);
+    if (edge) {
+      const tlsRequest = isTls(req);
+      if (!tlsRequest && edge.https === 'redirect' && httpsPort !== undefined)
+        return redirectToHttps(req, res, httpsPort);
+      if (tlsRequest && edge.hsts) res.setHeader('strict-transport-security', hstsValue);
+    }
     if (route.kind === 'no-instances') {
       metrics.failure(app, 'no_instances');
       return reply(res, 503, `app ${app} has no running instance\n`);
     }
-    const headers = forwardHeaders(req, clientAddress(req.socket), 'http');
+    const headers = forwardHeaders(req, clientAddress(req.socket), isTls(req) ? 'https' : 'http');
     /** Upstreams this request was sent to: made on the first failure only, rare on the hot path. */
     let tried: Set<string> | undefined;
     const onError = (upstream: Upstream, kind: ForwardError, err: Error) => {
@@ -129,14 +183,15 @@ export async function startProxy(options: ProxyOptions, deps: ProxyDeps): Promis
     const attempt = (upstream: Upstream) =>
       forward(req, res, { upstream, agent, headers, timeoutMs, onError: (kind, err) => onError(upstream, kind, err) });
     attempt(route.upstream);
-  });
+  };
+  const server = http.createServer(onRequest);
   // Idle kept-alive connections to instances no longer routed (an old release being drained) are
   // closed, so the worker sees the old instance's connections end once its requests are done.
   const sweep = setInterval(() => closeUnroutedSockets(agent, routes.routedKeys()), 500);
   sweep.unref();
   // Upgraded connections leave the HTTP server's books: closeAllConnections() no longer sees them.
   const upgraded = new Set<Duplex>();
-  server.on('upgrade', (req, socket, head) => {
+  const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     upgraded.add(socket);
     socket.once('close', () => upgraded.delete(socket));
     const route = routes.resolve(req.headers.host);
@@ -147,20 +202,37 @@ export async function startProxy(options: ProxyOptions, deps: ProxyDeps): Promis
       return;
     }
     wsProxy.ws(req, socket, head, { target: `http://${route.upstream.key}` });
-  });
+  };
+  server.on('upgrade', onUpgrade);
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     else socket.destroy();
   });
   server.keepAliveTimeout = 65_000;
 
+  const httpsServer = tls && createHttpsServer({ ...tls, onRequest, onUpgrade, log });
+  tls?.onPlatformChange((pem) => httpsServer!.setSecureContext({ ...tlsPolicy, ...pem }));
+
   await subscription.ready;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, resolve);
-  });
-  const port = (server.address() as AddressInfo).port;
-  log.info({ port, routes: routes.size }, 'proxy listening');
+  await tls?.custom.settled();
+  const listen = (s: http.Server, port: number, host: string) =>
+    new Promise<number>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(port, host, () => resolve((s.address() as AddressInfo).port));
+    });
+  try {
+    port = await listen(server, options.port, options.host);
+    httpsPort = httpsServer && (await listen(httpsServer, options.httpsPort!, options.httpsHost ?? options.host));
+  } catch (err) {
+    clearInterval(sweep);
+    tls?.close();
+    server.close();
+    await subscription.close();
+    redis.disconnect();
+    agent.destroy();
+    throw err;
+  }
+  log.info({ port, httpsPort, routes: routes.size }, 'proxy listening');
   const metricsServer =
     options.metricsPort === undefined
       ? undefined
@@ -171,15 +243,21 @@ export async function startProxy(options: ProxyOptions, deps: ProxyDeps): Promis
     port,
     routes,
     metricsPort: metricsServer ? (metricsServer.address() as AddressInfo).port : undefined,
+    httpsPort,
     close() {
       closing ??= (async () => {
         metricsServer?.close();
         metricsServer?.closeAllConnections();
         clearInterval(sweep);
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        tls?.close();
+        const closed = Promise.all(
+          [server, httpsServer].map((s) => s && new Promise<void>((resolve) => s.close(() => resolve()))),
+        );
         server.closeAllConnections();
+        httpsServer?.closeAllConnections();
         for (const socket of upgraded) socket.destroy();
         await Promise.allSettled([closed, subscription.close()]);
+        redis.disconnect();
         wsProxy.close();
         agent.destroy();
       })();
@@ -187,6 +265,23 @@ export async function startProxy(options: ProxyOptions, deps: ProxyDeps): Promis
     },
   };
 }
+
+/** One year, the usual value (and what hstspreload.org asks at least); subdomains are not ours to include. */
+const hstsValue = 'max-age=31536000';
+
+/**
+ * 308 (method and body kept, RFC 9110) to the same URL over HTTPS. The port is the HTTPS
+ * listener's, left out when it is 443.
+ */
+function redirectToHttps(req: http.IncomingMessage, res: http.ServerResponse, httpsPort: number): void {
+  const name = hostName(req.headers.host);
+  const location = `https://${name}${httpsPort === 443 ? '' : `:${httpsPort}`}${req.url ?? '/'}`;
+  res.writeHead(308, { location, 'content-type': 'text/plain; charset=utf-8', 'content-length': 0 });
+  res.end();
+}
+
+/** Whether the request came over TLS (the HTTPS listener's sockets are TLSSockets). */
+const isTls = (req: http.IncomingMessage) => (req.socket as { encrypted?: boolean }).encrypted === true;
 
 const sha256 = (value: string) => crypto.createHash('sha256').update(value).digest();
 

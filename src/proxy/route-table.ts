@@ -1,4 +1,18 @@
-import type { GasperEvent, Instance } from '../events/schemas.ts';
+import type { AppEdgeEvent, GasperEvent, Instance } from '../events/schemas.ts';
+
+/** An app's HTTPS settings (app.edge events); apps without one: `allow`, no HSTS. */
+export type EdgeSettings = Pick<AppEdgeEvent, 'https' | 'hsts'>;
+
+/** The name requests for the platform itself (API, dashboard) are routed under, in results and metrics. */
+export const platformApp = '(platform)';
+
+/** The platform's own host name (GASPER_PLATFORM_HOST) and where it is served (the API's `host:port`). */
+export interface PlatformRoute {
+  host: string;
+  upstream: string;
+  /** HTTPS settings of the platform host (redirect once the platform certificate is there). */
+  edge?: EdgeSettings;
+}
 
 /** Where a request goes: an upstream, or why there is none. Pure; tested with tables. */
 export type RouteResult =
@@ -21,9 +35,27 @@ interface AppRoute {
   next: number;
 }
 
+function routeTo(app: string, upstreams: Upstream[]): AppRoute {
+  return {
+    upstreams,
+    results: upstreams.map((upstream) => Object.freeze({ kind: 'upstream' as const, app, upstream })),
+    noInstances: Object.freeze({ kind: 'no-instances' as const, app }),
+    next: 0,
+  };
+}
+
 const unknownHost: RouteResult = Object.freeze({ kind: 'unknown-host' });
 /** Host header values remembered (→ their route) before the cache starts over: clients choose them. */
 const hostCacheSize = 4096;
+
+/** `Host` header → the lowercase name without port or trailing dot (`Shop.Example.com.:443` → `shop.example.com`). */
+export function hostName(host: string | undefined): string {
+  if (!host) return '';
+  let end = host.length;
+  const colon = host.lastIndexOf(':');
+  if (colon !== -1 && !host.includes(']')) end = colon;
+  return host.slice(0, end).toLowerCase().replace(/\.$/, '');
+}
 
 /**
  * `Host: <app>.<domain>[:port]` → app name, or undefined. Only one label below the domain:
@@ -31,10 +63,10 @@ const hostCacheSize = 4096;
  */
 export function appFromHost(host: string | undefined, domain: string): string | undefined {
   if (!host) return undefined;
-  let end = host.length;
-  const colon = host.lastIndexOf(':');
-  if (colon !== -1 && !host.includes(']')) end = colon;
-  const name = host.slice(0, end).toLowerCase().replace(/\.$/, '');
+  return appFromName(hostName(host), domain);
+}
+
+function appFromName(name: string, domain: string): string | undefined {
   const suffixStart = name.length - domain.length - 1;
   if (suffixStart < 1 || name.charCodeAt(suffixStart) !== 46 /* . */ || !name.endsWith(domain)) return undefined;
   const app = name.slice(0, suffixStart);
@@ -63,13 +95,71 @@ export class RouteTable {
    */
   private readonly byHost = new Map<string, AppRoute>();
 
-  constructor(private readonly domain: string) {}
+  private readonly platformHost: string | undefined;
+  private readonly platformRoute: AppRoute | undefined;
+  /** HTTPS settings of the apps that have any (app.edge events). */
+  private readonly edge = new Map<string, EdgeSettings>();
+
+  constructor(
+    private readonly domain: string,
+    platform?: PlatformRoute,
+  ) {
+    if (platform) {
+      const colon = platform.upstream.lastIndexOf(':');
+      const host = platform.upstream.slice(0, colon).replace(/^\[|\]$/g, '');
+      const port = Number(platform.upstream.slice(colon + 1));
+      this.platformHost = hostName(platform.host);
+      this.platformRoute = routeTo(platformApp, [{ host, port, key: platform.upstream }]);
+      if (platform.edge) this.edge.set(platformApp, platform.edge);
+    }
+  }
+
+  /**
+   * Custom domains (domain.state events) → their app. Kept apart from the app routes: a snapshot
+   * delivers entities in no particular order, so a domain may name an app not routed yet.
+   */
+  private readonly domains = new Map<string, string>();
 
   apply(event: GasperEvent): void {
     this.byHost.clear();
-    if (event.type === 'node.state') this.setNodeState(event.node, event.state);
-    else if (event.type === 'app.removed') this.forget(event.app);
-    else if (event.type === 'app.instances') this.publish(event.app, event.instances);
+    switch (event.type) {
+      case 'node.state':
+        this.setNodeState(event.node, event.state);
+        return;
+      case 'app.removed':
+        this.forget(event.app);
+        return;
+      case 'app.instances':
+        this.publish(event.app, event.instances);
+        return;
+      case 'domain.state':
+        this.domains.set(hostName(event.domain), event.app);
+        return;
+      case 'domain.removed':
+        this.domains.delete(hostName(event.domain));
+        return;
+      case 'app.edge':
+        if (event.app === platformApp) return;
+        if (event.https === 'allow' && !event.hsts) this.edge.delete(event.app);
+        else this.edge.set(event.app, { https: event.https, hsts: event.hsts });
+        return;
+    }
+  }
+
+  /** An app's HTTPS settings, if it has any other than the defaults. */
+  edgeOf(app: string): EdgeSettings | undefined {
+    return this.edge.size === 0 ? undefined : this.edge.get(app);
+  }
+
+  /** The app a request's Host names: `<app>.<domain>` first (platform names win), then a custom domain. */
+  appOf(host: string | undefined): string | undefined {
+    const name = hostName(host);
+    return appFromName(name, this.domain) ?? this.domains.get(name);
+  }
+
+  /** The app a custom domain routes to, if any. */
+  domainApp(domain: string): string | undefined {
+    return this.domains.get(hostName(domain));
   }
 
   set(app: string, instances: readonly Instance[]): void {
@@ -77,12 +167,7 @@ export class RouteTable {
     const upstreams = instances.map((i) => ({ host: i.address, port: i.port, key: `${i.address}:${i.port}` }));
     // The worker publishes instances that pass its health check: they are up again.
     for (const u of upstreams) this.downUntil.delete(u.key);
-    this.routes.set(app, {
-      upstreams,
-      results: upstreams.map((upstream) => Object.freeze({ kind: 'upstream' as const, app, upstream })),
-      noInstances: Object.freeze({ kind: 'no-instances' as const, app }),
-      next: 0,
-    });
+    this.routes.set(app, routeTo(app, upstreams));
   }
 
   /** The result is shared between requests (built per route change): read it, never change it. */
@@ -110,12 +195,18 @@ export class RouteTable {
     return fallback ?? route.noInstances;
   }
 
+  /** The platform host first, then `<app>.<domain>` (platform names win), then a custom domain. */
   private routeOf(host: string | undefined): AppRoute | undefined {
     if (host === undefined) return undefined;
     const cached = this.byHost.get(host);
     if (cached) return cached;
-    const app = appFromHost(host, this.domain);
-    const route = app === undefined ? undefined : this.routes.get(app);
+    const name = hostName(host);
+    let route: AppRoute | undefined;
+    if (this.platformRoute && name === this.platformHost) route = this.platformRoute;
+    else {
+      const app = appFromName(name, this.domain) ?? this.domains.get(name);
+      route = app === undefined ? undefined : this.routes.get(app);
+    }
     if (route) {
       if (this.byHost.size >= hostCacheSize) this.byHost.clear();
       this.byHost.set(host, route);
@@ -139,6 +230,7 @@ export class RouteTable {
   routedKeys(): Set<string> {
     const keys = new Set<string>();
     for (const route of this.routes.values()) for (const u of route.upstreams) keys.add(u.key);
+    for (const u of this.platformRoute?.upstreams ?? []) keys.add(u.key);
     return keys;
   }
 
@@ -161,10 +253,13 @@ export class RouteTable {
     this.set(app, this.downNodes.size ? instances.filter((i) => !this.downNodes.has(i.node)) : instances);
   }
 
+  /** An app removed takes its custom domains along (their own domain.removed may come later, or never). */
   private forget(app: string): void {
     this.byHost.clear();
     this.routes.delete(app);
     this.published.delete(app);
+    this.edge.delete(app);
+    for (const [domain, owner] of this.domains) if (owner === app) this.domains.delete(domain);
   }
 
   /** Stops (or resumes) routing to the instances on `node`. */
