@@ -76,6 +76,8 @@ export const keys = {
   /** A custom domain of an app (JSON, src/store/domains.ts), and the set of all of them. */
   domain: (domain: string) => `gasper:domain:${domain}`,
   domains: 'gasper:domains',
+  /** Set of the custom domains of an app (src/store/domains.ts): its listing and its per-app limit. */
+  appDomains: (name: string) => `gasper:app:${name}:domains`,
   /** A domain's certificate chain and sealed private key (JSON, src/store/certificates.ts). */
   certificate: (domain: string) => `gasper:certificate:${domain}`,
   /** An ACME HTTP-01 key authorization by token, answered by every proxy; expires. */

@@ -4,17 +4,25 @@ import type { Logger } from '../core/log.ts';
 import { entityOf, eventSchema, isTombstone, type GasperEvent } from './schemas.ts';
 
 /** How many entries the stream keeps; catch-up never depends on them thanks to the snapshot. */
-const STREAM_MAXLEN = 10_000;
+export const STREAM_MAXLEN = 10_000;
+
+/**
+ * What publishing an event writes: its entity's snapshot entry (dropped for a tombstone) and the
+ * stream entry. For a Lua script that stores a document and announces it in the same call
+ * (src/store/domains.ts); `publishEvent` writes the same.
+ */
+export function eventRecord(event: GasperEvent): { entity: string; payload: string; tombstone: boolean } {
+  return { entity: entityOf(event), payload: JSON.stringify(eventSchema.parse(event)), tombstone: isTombstone(event) };
+}
 
 /**
  * Appends an event to the stream and records it as its entity's latest state, atomically, so the
  * snapshot and the stream never disagree about what came before a given stream id.
  */
 export async function publishEvent(redis: Redis, event: GasperEvent): Promise<string> {
-  const payload = JSON.stringify(eventSchema.parse(event));
-  const entity = entityOf(event);
+  const { entity, payload, tombstone } = eventRecord(event);
   const multi = redis.multi();
-  if (isTombstone(event)) multi.hdel(keys.eventsLatest, entity);
+  if (tombstone) multi.hdel(keys.eventsLatest, entity);
   else multi.hset(keys.eventsLatest, entity, payload);
   multi.xadd(keys.events, 'MAXLEN', '~', STREAM_MAXLEN, '*', 'event', payload);
   const results = await multi.exec();

@@ -1,0 +1,183 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { Redis } from 'ioredis';
+import { keys } from '../core/keys.ts';
+import { eventRecord, STREAM_MAXLEN } from '../events/stream.ts';
+import { type DomainDocument, domainDocumentSchema, domainStateOf } from './domain-document.ts';
+
+/**
+ * Appends an event as events/stream.ts `publishEvent` does, inside a script: KEYS[1] the
+ * snapshot hash, KEYS[2] the stream; ARGV[1..4] entity, payload, tombstone ('1'/'0'), maxlen.
+ * So a domain document and its event are one Redis call and can never disagree.
+ */
+const publishLua = `local function publish(k, a)
+  if a[3] == '1' then redis.call('HDEL', k[1], a[1]) else redis.call('HSET', k[1], a[1], a[2]) end
+  redis.call('XADD', k[2], 'MAXLEN', '~', a[4], '*', 'event', a[2])
+end
+`;
+
+/** KEYS: latest, events, domain, all domains, app's domains. ARGV: event (4), document, domain, limit. */
+const createScript = `${publishLua}
+if redis.call('EXISTS', KEYS[3]) == 1 then return 'taken' end
+local limit = tonumber(ARGV[7])
+if limit > 0 and redis.call('SCARD', KEYS[5]) >= limit then return 'limit' end
+redis.call('SET', KEYS[3], ARGV[5])
+redis.call('SADD', KEYS[4], ARGV[6])
+redis.call('SADD', KEYS[5], ARGV[6])
+publish(KEYS, ARGV)
+return 'created'`;
+
+/** KEYS: latest, events, domain. ARGV: event (4), expected document, new document, publish ('1'/'0'). */
+const updateScript = `${publishLua}
+if redis.call('GET', KEYS[3]) ~= ARGV[5] then return 0 end
+redis.call('SET', KEYS[3], ARGV[6])
+if ARGV[7] == '1' then publish(KEYS, ARGV) end
+return 1`;
+
+/**
+ * KEYS: latest, events, domain, all domains, app's domains, certificate. ARGV: event (4), domain,
+ * app, app uid ('' for any). Removes only while the domain still belongs to that app.
+ */
+const removeScript = `${publishLua}
+local raw = redis.call('GET', KEYS[3])
+if not raw then return 0 end
+local doc = cjson.decode(raw)
+if doc.app ~= ARGV[6] or (ARGV[7] ~= '' and doc.appUid ~= ARGV[7]) then return 0 end
+redis.call('DEL', KEYS[3], KEYS[6])
+redis.call('SREM', KEYS[4], ARGV[5])
+redis.call('SREM', KEYS[5], ARGV[5])
+publish(KEYS, ARGV)
+return 1`;
+
+export type CreateDomainResult = 'created' | 'taken' | 'limit';
+
+function eventArgs(event: Parameters<typeof eventRecord>[0]): string[] {
+  const { entity, payload, tombstone } = eventRecord(event);
+  return [entity, payload, tombstone ? '1' : '0', String(STREAM_MAXLEN)];
+}
+
+/**
+ * Custom domains in Redis: one JSON document per domain, the set of all and a set per app. Every
+ * write also publishes the domain's event (`domain.state`, or `domain.removed`) in the same
+ * script, so the proxy's view follows the documents exactly. The only write path: the API's
+ * domain routes and the certificates service both go through it.
+ */
+export class DomainStore {
+  constructor(private readonly redis: Redis) {}
+
+  /**
+   * Stores a new domain and announces it (the proxy routes it at once). `taken` when any app holds
+   * the domain already; `limit` when the app has `limit` domains (0: no limit). Atomic: two
+   * requests for one domain, or for the last free slot of an app, cannot both win.
+   */
+  async create(doc: DomainDocument, limit: number): Promise<CreateDomainResult> {
+    const parsed = domainDocumentSchema.parse(doc);
+    const result = await this.redis.eval(
+      createScript,
+      5,
+      keys.eventsLatest,
+      keys.events,
+      keys.domain(parsed.domain),
+      keys.domains,
+      keys.appDomains(parsed.app),
+      ...eventArgs(domainStateOf(parsed)),
+      JSON.stringify(parsed),
+      parsed.domain,
+      limit,
+    );
+    return result as CreateDomainResult;
+  }
+
+  async get(domain: string): Promise<DomainDocument | undefined> {
+    const raw = await this.redis.get(keys.domain(domain));
+    return raw ? domainDocumentSchema.parse(JSON.parse(raw)) : undefined;
+  }
+
+  /** The app's domains, by name. */
+  async listByApp(app: string): Promise<DomainDocument[]> {
+    return this.read(await this.redis.smembers(keys.appDomains(app)));
+  }
+
+  /** Every domain of the installation (renewals, the proxy's start), by name. */
+  async list(): Promise<DomainDocument[]> {
+    return this.read(await this.redis.smembers(keys.domains));
+  }
+
+  private async read(domains: string[]): Promise<DomainDocument[]> {
+    if (domains.length === 0) return [];
+    const raws = await this.redis.mget(domains.sort().map(keys.domain));
+    return raws.flatMap((raw) => (raw ? [domainDocumentSchema.parse(JSON.parse(raw))] : []));
+  }
+
+  /**
+   * Read-modify-write as a compare-and-set, retried on conflict (as AppStore.update). `mutate`
+   * returns undefined to leave the document unchanged; it may not move the domain to another app.
+   * Publishes `domain.state` in the same call when what the proxy sees (app, certificate version)
+   * changes. Resolves to the stored document, or undefined when the domain does not exist.
+   */
+  async update(
+    domain: string,
+    mutate: (doc: DomainDocument) => DomainDocument | undefined,
+  ): Promise<DomainDocument | undefined> {
+    const key = keys.domain(domain);
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const raw = await this.redis.get(key);
+      if (!raw) return undefined;
+      const current = domainDocumentSchema.parse(JSON.parse(raw));
+      const next = mutate(structuredClone(current));
+      if (!next) return current;
+      if (next.domain !== current.domain || next.app !== current.app || next.appUid !== current.appUid) {
+        throw new Error(`domain ${domain}: an update cannot change its name or app`);
+      }
+      next.updatedAt = new Date().toISOString();
+      const parsed = domainDocumentSchema.parse(next);
+      const event = domainStateOf(parsed);
+      const announce = !isDeepStrictEqual(event, domainStateOf(current));
+      const swapped = await this.redis.eval(
+        updateScript,
+        3,
+        keys.eventsLatest,
+        keys.events,
+        key,
+        ...eventArgs(event),
+        raw,
+        JSON.stringify(parsed),
+        announce ? '1' : '0',
+      );
+      if (swapped === 1) return parsed;
+    }
+    throw new Error(`domain ${domain}: too many concurrent updates`);
+  }
+
+  /**
+   * Removes the domain, its stored certificate, and announces `domain.removed`, in one call; only
+   * while it belongs to `app` (and to that incarnation when `appUid` is given). False when it did not.
+   */
+  async remove(domain: string, app: string, appUid?: string): Promise<boolean> {
+    const removed = await this.redis.eval(
+      removeScript,
+      6,
+      keys.eventsLatest,
+      keys.events,
+      keys.domain(domain),
+      keys.domains,
+      keys.appDomains(app),
+      keys.certificate(domain),
+      ...eventArgs({ type: 'domain.removed', domain }),
+      domain,
+      app,
+      appUid ?? '',
+    );
+    return removed === 1;
+  }
+
+  /** Removes every domain of an app (its deletion); safe to repeat. Resolves to the domains removed. */
+  async removeApp(app: string): Promise<string[]> {
+    const removed: string[] = [];
+    for (const domain of (await this.redis.smembers(keys.appDomains(app))).sort()) {
+      if (await this.remove(domain, app)) removed.push(domain);
+      // A member whose document went (or moved) is stale: drop it so the set empties.
+      else await this.redis.srem(keys.appDomains(app), domain);
+    }
+    return removed;
+  }
+}
