@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import type { Logger } from '../core/log.ts';
 import { connectRedis } from '../core/redis.ts';
 import { subscribeEvents } from '../events/stream.ts';
+import { answerChallenge, challengeToken } from './acme-challenge.ts';
 import { clientAddress, forward, forwardHeaders, isRetryable, type ForwardError } from './forward.ts';
 import { ProxyMetrics } from './proxy-metrics.ts';
 import { RouteTable } from './route-table.ts';
@@ -86,7 +87,12 @@ export async function startProxy(
   const markDownMs = options.markDownMs ?? 5_000;
   /** Instances one request may try: it is never sent twice to the same one. */
   const maxAttempts = 3;
-  const server = http.createServer((req, res) => {
+  // Commands (ACME challenge look-ups): the subscription's connection is held by its blocking read.
+  const redis = connectRedis(options.redisUrl);
+  /** One handler for plain HTTP and HTTPS: same routing, headers, retries and drain. */
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const token = challengeToken(req.url);
+    if (token !== undefined) return answerChallenge(redis, token, req, res, log);
     const route = routes.resolve(req.headers.host);
     if (route.kind === 'unknown-host') {
       metrics.unknown();
@@ -98,7 +104,7 @@ export async function startProxy(
       metrics.failure(route.app, 'no_instances');
       return reply(res, 503, `app ${route.app} has no running instance\n`);
     }
-    const headers = forwardHeaders(req, clientAddress(req.socket), 'http');
+    const headers = forwardHeaders(req, clientAddress(req.socket), isTls(req) ? 'https' : 'http');
     const tried = new Set<string>();
     const attempt = (upstream: typeof route.upstream) => {
       tried.add(upstream.key);
@@ -123,14 +129,15 @@ export async function startProxy(
       });
     };
     attempt(route.upstream);
-  });
+  };
+  const server = http.createServer(onRequest);
   // Idle kept-alive connections to instances no longer routed (an old release being drained) are
   // closed, so the worker sees the old instance's connections end once its requests are done.
   const sweep = setInterval(() => closeUnroutedSockets(agent, routes.routedKeys()), 500);
   sweep.unref();
   // Upgraded connections leave the HTTP server's books: closeAllConnections() no longer sees them.
   const upgraded = new Set<Duplex>();
-  server.on('upgrade', (req, socket, head) => {
+  const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     upgraded.add(socket);
     socket.once('close', () => upgraded.delete(socket));
     const route = routes.resolve(req.headers.host);
@@ -141,7 +148,8 @@ export async function startProxy(
       return;
     }
     wsProxy.ws(req, socket, head, { target: `http://${route.upstream.key}` });
-  });
+  };
+  server.on('upgrade', onUpgrade);
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     else socket.destroy();
@@ -174,6 +182,7 @@ export async function startProxy(
         server.closeAllConnections();
         for (const socket of upgraded) socket.destroy();
         await Promise.allSettled([closed, subscription.close()]);
+        redis.disconnect();
         wsProxy.close();
         agent.destroy();
       })();
@@ -181,6 +190,9 @@ export async function startProxy(
     },
   };
 }
+
+/** Whether the request came over TLS (the HTTPS listener's sockets are TLSSockets). */
+const isTls = (req: http.IncomingMessage) => (req.socket as { encrypted?: boolean }).encrypted === true;
 
 const sha256 = (value: string) => crypto.createHash('sha256').update(value).digest();
 

@@ -18,16 +18,25 @@ interface AppRoute {
   next: number;
 }
 
+/** `Host` header → the lowercase name without port or trailing dot (`Shop.Example.com.:443` → `shop.example.com`). */
+export function hostName(host: string | undefined): string {
+  if (!host) return '';
+  let end = host.length;
+  const colon = host.lastIndexOf(':');
+  if (colon !== -1 && !host.includes(']')) end = colon;
+  return host.slice(0, end).toLowerCase().replace(/\.$/, '');
+}
+
 /**
  * `Host: <app>.<domain>[:port]` → app name, or undefined. Only one label below the domain:
  * `a.b.<domain>` is not an app.
  */
 export function appFromHost(host: string | undefined, domain: string): string | undefined {
   if (!host) return undefined;
-  let end = host.length;
-  const colon = host.lastIndexOf(':');
-  if (colon !== -1 && !host.includes(']')) end = colon;
-  const name = host.slice(0, end).toLowerCase().replace(/\.$/, '');
+  return appFromName(hostName(host), domain);
+}
+
+function appFromName(name: string, domain: string): string | undefined {
   const suffixStart = name.length - domain.length - 1;
   if (suffixStart < 1 || name.charCodeAt(suffixStart) !== 46 /* . */ || !name.endsWith(domain)) return undefined;
   const app = name.slice(0, suffixStart);
@@ -53,10 +62,41 @@ export class RouteTable {
 
   constructor(private readonly domain: string) {}
 
+  /**
+   * Custom domains (domain.state events) → their app. Kept apart from the app routes: a snapshot
+   * delivers entities in no particular order, so a domain may name an app not routed yet.
+   */
+  private readonly domains = new Map<string, string>();
+
   apply(event: GasperEvent): void {
-    if (event.type === 'node.state') return this.setNodeState(event.node, event.state);
-    if (event.type === 'app.removed') this.forget(event.app);
-    else if (event.type === 'app.instances') this.publish(event.app, event.instances);
+    switch (event.type) {
+      case 'node.state':
+        this.setNodeState(event.node, event.state);
+        return;
+      case 'app.removed':
+        this.forget(event.app);
+        return;
+      case 'app.instances':
+        this.publish(event.app, event.instances);
+        return;
+      case 'domain.state':
+        this.domains.set(hostName(event.domain), event.app);
+        return;
+      case 'domain.removed':
+        this.domains.delete(hostName(event.domain));
+        return;
+    }
+  }
+
+  /** The app a request's Host names: `<app>.<domain>` first (platform names win), then a custom domain. */
+  appOf(host: string | undefined): string | undefined {
+    const name = hostName(host);
+    return appFromName(name, this.domain) ?? this.domains.get(name);
+  }
+
+  /** The app a custom domain routes to, if any. */
+  domainApp(domain: string): string | undefined {
+    return this.domains.get(hostName(domain));
   }
 
   set(app: string, instances: readonly Instance[]): void {
@@ -67,7 +107,7 @@ export class RouteTable {
   }
 
   resolve(host: string | undefined, options: ResolveOptions = {}): RouteResult {
-    const app = appFromHost(host, this.domain);
+    const app = this.appOf(host);
     const route = app === undefined ? undefined : this.routes.get(app);
     if (!route) return { kind: 'unknown-host' };
     const { upstreams } = route;
@@ -129,9 +169,11 @@ export class RouteTable {
     this.set(app, this.downNodes.size ? instances.filter((i) => !this.downNodes.has(i.node)) : instances);
   }
 
+  /** An app removed takes its custom domains along (their own domain.removed may come later, or never). */
   private forget(app: string): void {
     this.routes.delete(app);
     this.published.delete(app);
+    for (const [domain, owner] of this.domains) if (owner === app) this.domains.delete(domain);
   }
 
   /** Stops (or resumes) routing to the instances on `node`. */

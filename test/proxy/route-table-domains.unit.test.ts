@@ -1,0 +1,151 @@
+import { expect } from 'chai';
+import type { GasperEvent, Instance } from '../../src/events/schemas.ts';
+import { hostName, RouteTable } from '../../src/proxy/route-table.ts';
+
+const domain = 'apps.test';
+const instance = (port: number): Instance => ({ node: 'n1', address: '198.51.100.1', port, container: `c${port}` });
+const instances = (app: string, port: number): GasperEvent => ({
+  type: 'app.instances',
+  app,
+  release: 'r000001',
+  instances: [instance(port)],
+});
+const domainState = (d: string, app: string): GasperEvent => ({ type: 'domain.state', domain: d, app });
+
+/** Where `host` goes after `events`: the upstream port, or the result's kind. */
+function after(events: GasperEvent[], host: string): number | string {
+  const table = new RouteTable(domain);
+  for (const event of events) table.apply(event);
+  const result = table.resolve(host);
+  return result.kind === 'upstream' ? result.upstream.port : result.kind;
+}
+
+describe('route-table: custom domains', () => {
+  describe('hostName', () => {
+    const cases: [string | undefined, string][] = [
+      ['shop.example.com', 'shop.example.com'],
+      ['Shop.Example.COM:443', 'shop.example.com'],
+      ['shop.example.com.', 'shop.example.com'],
+      ['shop.example.com.:8443', 'shop.example.com'],
+      ['[::1]:8080', '[::1]:8080'],
+      ['', ''],
+      [undefined, ''],
+    ];
+    for (const [host, name] of cases) {
+      it(`${JSON.stringify(host)} -> ${JSON.stringify(name)}`, () => expect(hostName(host)).to.equal(name));
+    }
+  });
+
+  const cases: [string, GasperEvent[], string, number | string][] = [
+    [
+      'a domain routes to its app',
+      [instances('shop', 1001), domainState('shop.example.com', 'shop')],
+      'shop.example.com',
+      1001,
+    ],
+    [
+      'with a port, any case, a trailing dot',
+      [instances('shop', 1001), domainState('shop.example.com', 'shop')],
+      'SHOP.example.com.:8443',
+      1001,
+    ],
+    [
+      'the domain event before the app (snapshot order)',
+      [domainState('shop.example.com', 'shop'), instances('shop', 1001)],
+      'shop.example.com',
+      1001,
+    ],
+    [
+      'a domain of an app not routed yet',
+      [domainState('shop.example.com', 'shop')],
+      'shop.example.com',
+      'unknown-host',
+    ],
+    [
+      'the app name still routes',
+      [instances('shop', 1001), domainState('shop.example.com', 'shop')],
+      'shop.apps.test',
+      1001,
+    ],
+    [
+      'an unknown domain',
+      [instances('shop', 1001), domainState('shop.example.com', 'shop')],
+      'www.example.com',
+      'unknown-host',
+    ],
+    [
+      'a subdomain of a custom domain is not it',
+      [instances('shop', 1001), domainState('shop.example.com', 'shop')],
+      'a.shop.example.com',
+      'unknown-host',
+    ],
+    [
+      'a domain moved to another app',
+      [
+        instances('shop', 1001),
+        instances('blog', 2001),
+        domainState('x.example.com', 'shop'),
+        domainState('x.example.com', 'blog'),
+      ],
+      'x.example.com',
+      2001,
+    ],
+    [
+      'domain.removed',
+      [
+        instances('shop', 1001),
+        domainState('shop.example.com', 'shop'),
+        { type: 'domain.removed', domain: 'shop.example.com' },
+      ],
+      'shop.example.com',
+      'unknown-host',
+    ],
+    [
+      'app.removed takes its domains along',
+      [instances('shop', 1001), domainState('shop.example.com', 'shop'), { type: 'app.removed', app: 'shop' }],
+      'shop.example.com',
+      'unknown-host',
+    ],
+    [
+      'app.removed then the app again: its domain needs a new domain.state',
+      [
+        instances('shop', 1001),
+        domainState('shop.example.com', 'shop'),
+        { type: 'app.removed', app: 'shop' },
+        instances('shop', 1002),
+      ],
+      'shop.example.com',
+      'unknown-host',
+    ],
+    [
+      'another app removed keeps the domain',
+      [
+        instances('shop', 1001),
+        instances('blog', 2001),
+        domainState('shop.example.com', 'shop'),
+        { type: 'app.removed', app: 'blog' },
+      ],
+      'shop.example.com',
+      1001,
+    ],
+    [
+      'a domain of an app without instances',
+      [
+        instances('shop', 1001),
+        domainState('shop.example.com', 'shop'),
+        { type: 'app.instances', app: 'shop', release: 'r2', instances: [] },
+      ],
+      'shop.example.com',
+      'no-instances',
+    ],
+    [
+      '<app>.<domain> wins over a custom domain spelled the same',
+      [instances('shop', 1001), instances('blog', 2001), domainState('blog.apps.test', 'shop')],
+      'blog.apps.test',
+      2001,
+    ],
+  ];
+  for (const [what, events, host, expected] of cases) {
+    it(`${what}: ${host} -> ${expected}`, () => expect(after(events, host)).to.equal(expected));
+  }
+});
