@@ -13,7 +13,8 @@ import type { CertificateFailure } from './retry-plan.ts';
 
 // acme-client's HTTP layer retries 429 and 5xx itself, sleeping Retry-After in-process: for a
 // Let's Encrypt rate limit that is hours inside one job. The job's retry plan does it instead.
-acme.axios.defaults.acmeSettings.retryMaxAttempts = 0;
+// (`acmeSettings` is acme-client's own addition to axios's defaults, untyped.)
+(acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
 
 interface ProblemRecord {
   last?: { type?: string; detail: string; status: number; retryAfter?: number };

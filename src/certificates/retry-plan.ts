@@ -73,6 +73,12 @@ function dnsMessage(domain: string, failure: Extract<CertificateFailure, { kind:
   return `DNS: ${domain} points to ${failure.found.join(', ')}, not to this platform. Point its A/AAAA records to ${expected}.`;
 }
 
+/** Ends a CA's text (which may or may not end with a full stop) as a sentence. */
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
+}
+
 /** The failure in words a user can act on, without the retry part. */
 export function describeFailure(domain: string, failure: CertificateFailure): string {
   switch (failure.kind) {
@@ -80,13 +86,13 @@ export function describeFailure(domain: string, failure: CertificateFailure): st
       return dnsMessage(domain, failure);
     case 'acme': {
       const type = failure.type?.startsWith(acmeError) ? failure.type.slice(acmeError.length) : failure.type;
-      if (type === 'rateLimited') return `The certificate authority is rate limiting: ${failure.detail}`;
-      return `The certificate authority refused: ${failure.detail}.${acmeHint(type, domain)}`.replace('..', '.');
+      if (type === 'rateLimited') return `The certificate authority is rate limiting: ${sentence(failure.detail)}`;
+      return `The certificate authority refused: ${sentence(failure.detail)}${acmeHint(type, domain)}`;
     }
     case 'network':
       return `Could not reach the certificate authority (${failure.code}: ${failure.message}).`;
     case 'internal':
-      return `Issuing the certificate failed: ${failure.message}.`.replace('..', '.');
+      return `Issuing the certificate failed: ${sentence(failure.message)}`;
   }
 }
 
@@ -106,7 +112,9 @@ function isTransient(failure: CertificateFailure): boolean {
 }
 
 function isRateLimit(failure: CertificateFailure): failure is Extract<CertificateFailure, { kind: 'acme' }> {
-  return failure.kind === 'acme' && (failure.type === `${acmeError}rateLimited` || (!failure.type && failure.status === 429));
+  return (
+    failure.kind === 'acme' && (failure.type === `${acmeError}rateLimited` || (!failure.type && failure.status === 429))
+  );
 }
 
 /** Retry, wait for a rate limit, or give up; the message says what happened and what comes next. */
