@@ -2,7 +2,8 @@
 # Everything Gasper needs on a Debian machine with Node.js, installed or started only when
 # missing, so it is cheap to run before every `npm run up` and `npm test`:
 #   system packages (docker.io, redis-server, git, debootstrap, and the DNS tools dig, dnsperf and
-#   dnsmasq, and chromium for the dashboard's browser test), a running Docker daemon,
+#   dnsmasq, chromium for the dashboard's browser test, and pebble, Let's Encrypt's test CA, for
+#   the certificate tests), a running Docker daemon,
 #   npm dependencies, and the base and runtime images (docker/build-images.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,7 @@ node_ok=$(node -e 'const [a,b]=process.versions.node.split(".").map(Number); con
 missing=()
 for pair in docker:docker.io dockerd:docker.io redis-server:redis-server git:git debootstrap:debootstrap curl:curl \
     ssh:openssh-client ssh-keygen:openssh-client sshpass:sshpass tmux:tmux script:bsdutils \
-    dig:dnsutils dnsperf:dnsperf chromium:chromium ip:iproute2; do
+    dig:dnsutils dnsperf:dnsperf chromium:chromium ip:iproute2 pebble:pebble pebble-challtestsrv:pebble; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 # dnsmasq is bench/dns's baseline, run as a foreground child on a high port. dnsmasq-base holds

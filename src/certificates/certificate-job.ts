@@ -73,18 +73,14 @@ export async function runCertificateJob(
   }
   const account = await ensureAccountKey(ctx.redis, ctx.secrets, ctx.directoryUrl);
   const started = Date.now();
-  let ordered;
-  try {
-    ordered = await orderCertificate(
-      domain,
-      { directoryUrl: ctx.directoryUrl, accountKey: account.keyPem, accountUrl: account.url, email: ctx.email },
-      redisChallenges(ctx.redis, ctx.challengeTtlSeconds),
-      ctx.poll,
-    );
-  } catch (err) {
-    if (err instanceof AcmeOrderError) throw new CertificateJobError(err.failure);
-    throw err;
-  }
+  const ordered = await orderCertificate(
+    domain,
+    { directoryUrl: ctx.directoryUrl, accountKey: account.keyPem, accountUrl: account.url, email: ctx.email },
+    redisChallenges(ctx.redis, ctx.challengeTtlSeconds),
+    ctx.poll,
+  ).catch((err: unknown) => {
+    throw err instanceof AcmeOrderError ? new CertificateJobError(err.failure) : err;
+  });
   if (ordered.accountUrl !== account.url) await rememberAccountUrl(ctx.redis, ctx.directoryUrl, ordered.accountUrl);
 
   const leaf = new X509Certificate(ordered.certPem);

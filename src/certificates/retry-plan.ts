@@ -58,7 +58,25 @@ function acmeHint(type: string | undefined, domain: string): string {
   }
 }
 
+/** Loopback, private and link-local addresses: no public DNS record should point there. */
+function isPrivateAddress(address: string): boolean {
+  return /^(127\.|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|169\.254\.|::1$|f[cd][0-9a-f]{2}:|fe80:)/i.test(address);
+}
+
 function dnsMessage(domain: string, failure: Extract<CertificateFailure, { kind: 'dns' }>): string {
+  return dnsProblem(domain, failure) + operatorHint(failure.expected);
+}
+
+/**
+ * When the platform only knows private addresses for itself, the user cannot fix the records:
+ * an administrator must tell it its public ones.
+ */
+function operatorHint(expected: readonly string[]): string {
+  if (!expected.every(isPrivateAddress)) return '';
+  return ' (This platform only knows private addresses for itself: an administrator sets GASPER_DNS_PROXY_ADDRESSES to its public ones.)';
+}
+
+function dnsProblem(domain: string, failure: Extract<CertificateFailure, { kind: 'dns' }>): string {
   const expected = failure.expected.join(', ');
   if (failure.lookupError) {
     return `DNS: looking up ${domain} failed (${failure.lookupError}). Its A/AAAA records should point to ${expected}.`;

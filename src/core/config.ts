@@ -383,6 +383,35 @@ export const envSchema = z.object({
     .max(86_400)
     .default(30)
     .describe('TTL of every record, and the negative-caching TTL (SOA minimum), in seconds'),
+  GASPER_ACME: flag
+    .default(true)
+    .describe(
+      "get certificates for apps' custom domains automatically (ACME, HTTP-01: port 80 of the domain's addresses must reach the proxy). `off`: custom domains stay `pending` over HTTP",
+    ),
+  GASPER_ACME_DIRECTORY: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .default('https://acme-v02.api.letsencrypt.org/directory')
+    .describe(
+      "the ACME directory of the certificate authority: Let's Encrypt's production one by default; its staging one is `https://acme-staging-v02.api.letsencrypt.org/directory`",
+    ),
+  GASPER_ACME_EMAIL: optional.pipe(z.email({ error: 'must be an email address' }).optional()).meta({
+    description: "contact address of the installation's ACME account, for the CA's expiry and policy notices",
+    shownDefault: 'unset: no contact',
+  }),
+  GASPER_ACME_CA_CERT: optional.meta({
+    description:
+      "a PEM file of a CA to trust, besides the public ones, for the ACME directory's HTTPS: a private CA, or the tests' pebble",
+    shownDefault: 'unset: public CAs only',
+  }),
+  GASPER_ACME_RENEWAL_CHECK_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(6 * 3600_000)
+    .meta({
+      description: 'how often the cluster looks for certificates with a third of their lifetime left, and renews them',
+      shownDefault: '`21600000` (6 h)',
+    }),
   GASPER_KEEP_RELEASES: z.coerce
     .number()
     .int()
@@ -611,6 +640,15 @@ export interface Config {
   metricsToken: string | undefined;
   /** Releases, limits, drain and crash handling: see core/lifecycle-options.ts. */
   lifecycle: LifecycleOptions;
+  /** Automatic certificates for custom domains (src/certificates/). */
+  acme: {
+    enabled: boolean;
+    directoryUrl: string;
+    email?: string;
+    /** A PEM file of an extra CA trusted for the directory's TLS. */
+    caCertFile?: string;
+    renewalCheckMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -751,6 +789,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     metrics: { intervalMs: e.GASPER_METRICS_INTERVAL_MS, history: e.GASPER_METRICS_HISTORY },
     metricsToken: e.GASPER_METRICS_TOKEN,
     lifecycle: lifecycleOptionsFromEnv(e, (variable, reason) => new ConfigError(variable, reason)),
+    acme: {
+      enabled: e.GASPER_ACME,
+      directoryUrl: e.GASPER_ACME_DIRECTORY,
+      ...(e.GASPER_ACME_EMAIL ? { email: e.GASPER_ACME_EMAIL } : {}),
+      ...(e.GASPER_ACME_CA_CERT ? { caCertFile: e.GASPER_ACME_CA_CERT } : {}),
+      renewalCheckMs: e.GASPER_ACME_RENEWAL_CHECK_MS,
+    },
   });
 }
 

@@ -174,3 +174,17 @@ describe('certificates: Retry-After', () => {
     it(`${JSON.stringify(value)} → ${expected}`, () => expect(parseRetryAfter(value, now)).to.equal(expected));
   }
 });
+
+describe('certificates: DNS messages for an administrator', () => {
+  it('says GASPER_DNS_PROXY_ADDRESSES must be set when the platform knows only private addresses', () => {
+    const plan = planRetry(
+      domain,
+      { kind: 'dns', found: ['198.51.100.4'], expected: ['127.0.0.1'] },
+      { ...policy, attemptsMade: 5 },
+      now,
+    );
+    expect(plan.message).to.equal(
+      'DNS: shop.example.com points to 198.51.100.4, not to this platform. Point its A/AAAA records to 127.0.0.1. (This platform only knows private addresses for itself: an administrator sets GASPER_DNS_PROXY_ADDRESSES to its public ones.)',
+    );
+  });
+});
