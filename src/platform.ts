@@ -188,6 +188,8 @@ export async function startPlatform(
           changesPerMinute: config.limits.changesPerMinute,
           trustedProxies: config.trustedProxies,
           webhookMaxBytes: config.webhookMaxBytes,
+          domainsPerApp: config.domainsPerApp,
+          proxyAddresses: config.dns.proxyAddresses,
           logFollowsPerUser: config.logFollows.perUser,
           logFollowsMax: config.logFollows.max,
           metricsToken: config.metricsToken,

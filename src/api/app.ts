@@ -13,6 +13,7 @@ import { jobsRouter } from './routes/jobs.ts';
 import { usersRouter } from './routes/users.ts';
 import { nodesRouter } from './routes/nodes.ts';
 import { sshCredentialsRouter } from './routes/ssh-credentials.ts';
+import { domainsRouter } from './routes/domains.ts';
 import { openApiRouter } from './openapi/routes.ts';
 import { githubWebhookRouter } from './webhooks/github.ts';
 import { webhookSecretRouter } from './webhooks/secret-routes.ts';
@@ -66,6 +67,7 @@ export function createApiApp(deps: ApiDeps): Express {
   app.use('/databases', databasesRouter(deps));
   app.use('/users', usersRouter(deps));
   app.use('/apps', sshCredentialsRouter(deps));
+  app.use('/apps', domainsRouter(deps));
   app.use('/apps', observabilityRouter(deps));
   app.use('/jobs', jobsRouter(deps));
   app.use('/nodes', nodesRouter(deps));

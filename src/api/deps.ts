@@ -26,6 +26,10 @@ export interface ApiOptions {
   publicUrl?: string;
   /** Largest accepted request body. Default 256 KiB. */
   bodyLimit?: string;
+  /** Custom domains one app may have (GASPER_DOMAINS_PER_APP). Default 20. */
+  domainsPerApp?: number;
+  /** Where `<app>.<domain>` resolves (GASPER_DNS_PROXY_ADDRESSES): the A/AAAA records a custom domain needs. */
+  proxyAddresses?: readonly string[];
   /** Largest GitHub webhook body read (GASPER_WEBHOOK_MAX_BYTES). Default 2 MiB. */
   webhookMaxBytes?: number;
   /** Failed authentications per client address and minute before 429s. */

@@ -323,6 +323,15 @@ export const envSchema = z.object({
     .describe(
       'longest line of app output kept (256 to 1048576 bytes); a longer one is cut and ends with `… [truncated N bytes]`',
     ),
+  GASPER_DOMAINS_PER_APP: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .default(20)
+    .describe(
+      'custom domains one app may have (`POST /apps/:name/domains`); one more gets `409 DOMAIN_LIMIT`. Each is a certificate to issue and renew',
+    ),
   GASPER_LOG_FOLLOWS_PER_USER: z.coerce
     .number()
     .int()
@@ -614,6 +623,8 @@ export interface Config {
   trustedProxies: string[];
   /** Largest GitHub webhook body read, in bytes. */
   webhookMaxBytes: number;
+  /** Custom domains one app may have. */
+  domainsPerApp: number;
   /** Authoritative DNS for `domain`: `<app>.<domain>` → proxyAddresses, `<db>.db.<domain>` → its node. */
   dns: {
     host: string;
@@ -773,6 +784,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     jobAttempts: e.GASPER_JOB_ATTEMPTS,
     limits: { authFailuresPerMinute: e.GASPER_AUTH_FAILURES_PER_MINUTE, changesPerMinute: e.GASPER_CHANGES_PER_MINUTE },
     webhookMaxBytes: e.GASPER_WEBHOOK_MAX_BYTES,
+    domainsPerApp: e.GASPER_DOMAINS_PER_APP,
     trustedProxies:
       parseList(
         'GASPER_TRUSTED_PROXIES',

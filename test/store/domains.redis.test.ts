@@ -5,7 +5,9 @@ import { keys } from '../../src/core/keys.ts';
 import { connectRedis, type EmbeddedRedisHandle } from '../../src/core/redis.ts';
 import { eventSchema, type GasperEvent } from '../../src/events/schemas.ts';
 import type { DomainDocument } from '../../src/store/domain-document.ts';
+import { AppStore } from '../../src/store/apps.ts';
 import { DomainStore } from '../../src/store/domains.ts';
+import { removeAppRecords } from '../../src/store/record-removal.ts';
 import { startTestRedis } from '../support/redis.ts';
 
 function domainName(): string {
@@ -160,5 +162,13 @@ describe('domain store (real Redis)', function () {
     expect(await redis.exists(keys.appDomains('web'))).to.equal(0);
     expect((await store.list()).map((d) => d.domain)).to.deep.equal([theirs]);
     expect(await store.removeApp('web')).to.deep.equal([]);
+  });
+
+  it("an app's last deletion step (removeAppRecords) removes its domains too", async () => {
+    const domain = domainName();
+    await store.create(newDomain(domain, 'web'), 20);
+    await removeAppRecords(redis, new AppStore(redis), 'web');
+    expect(await store.get(domain)).to.equal(undefined);
+    expect((await events()).at(-1)).to.deep.equal({ type: 'domain.removed', domain });
   });
 });

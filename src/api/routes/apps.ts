@@ -4,6 +4,7 @@ import { releaseId } from '../../core/naming.ts';
 import { runtimes } from '../../core/runtimes.ts';
 import { canSee } from '../../core/access.ts';
 import type { AppDocument } from '../../store/app-document.ts';
+import { DomainStore } from '../../store/domains.ts';
 import { principalOf } from '../auth.ts';
 import { enforceAppQuotas } from '../quotas.ts';
 import { createAppRequest } from '../app-request.ts';
@@ -91,6 +92,9 @@ export function appsRouter(deps: ApiDeps): Router {
     // Intent first: a deploy still running sees `deleting` and does not resurrect the app.
     const doc = await apps.update(req.params.name, (d) => ({ ...d, status: 'deleting' }));
     if (!doc) throw new ApiError('NOT_FOUND', `app "${req.params.name}" not found`);
+    // Its custom domains go now (routes, certificates, domain.removed events), so they are free
+    // for another app at once; the delete job's last step removes any left (store/record-removal.ts).
+    await new DomainStore(deps.redis).removeApp(doc.name);
     // Every node that may hold its containers: those it is placed on, and those still serving it after a move.
     const job = await enqueue.deleteApp(
       [...new Set([...nodesOf(doc), ...doc.instances.map((i) => i.node)])],
