@@ -59,10 +59,13 @@ export async function startPlatform(
     }
     await checkRedis(redisUrl);
     if (services.includes('worker') || services.includes('ssh')) await checkDocker(config.dockerHost);
-    // Only API and worker seal and open secrets: the others neither need the key nor create one.
+    // Only API, worker and proxy (custom domains' certificate keys) seal or open secrets: the
+    // others neither need the key nor create one.
     let secrets: SecretBox | undefined;
-    if (services.includes('api') || services.includes('worker')) {
-      secrets = createSecretBox(await loadSecretKey(config.stateDir, config.secretKey));
+    let secretKey: string | undefined;
+    if (services.includes('api') || services.includes('worker') || services.includes('proxy')) {
+      secretKey = await loadSecretKey(config.stateDir, config.secretKey);
+      secrets = createSecretBox(secretKey);
       const redis = connectRedis(redisUrl);
       try {
         await ensureSharedSecretKey(redis, secrets);
@@ -121,7 +124,7 @@ export async function startPlatform(
           appFirewall: config.appFirewall,
           firewallDeny: config.appFirewallDeny,
           // The proxy's public port stays open to apps, as it is to anyone (0: a free port, unknown yet).
-          firewallAllowPorts: config.proxy.port ? [config.proxy.port] : [],
+          firewallAllowPorts: [config.proxy.port, config.proxy.httpsPort].filter((p) => p > 0),
         },
         { log, secrets: secrets! },
       );
@@ -143,7 +146,7 @@ export async function startPlatform(
       }
     }
     if (services.includes('proxy')) {
-      const proxy = await startProxy({ ...config.proxy, domain: config.domain, redisUrl }, { log, metrics });
+      const proxy = await startProxy({ ...config.proxy, domain: config.domain, redisUrl, secretKey }, { log, metrics });
       closers.push(() => proxy.close());
       handle.proxy = proxy;
     }

@@ -16,6 +16,8 @@ export function benchPlatformEnv(
     GASPER_API_HOST: '127.0.0.1',
     GASPER_PROXY_PORT: '0',
     GASPER_PROXY_HOST: '127.0.0.1',
+    GASPER_HTTPS_PORT: '0',
+    GASPER_HTTPS_HOST: '127.0.0.1',
     GASPER_DNS_PORT: '0',
     GASPER_DNS_HOST: '127.0.0.1',
     GASPER_SSH_PORT: '0',

@@ -41,6 +41,24 @@ export const envSchema = z.object({
     }),
   GASPER_PROXY_PORT: port.default(8080).describe('port of the reverse proxy'),
   GASPER_PROXY_HOST: z.string().min(1).default('0.0.0.0').describe('address the reverse proxy listens on'),
+  GASPER_HTTPS_PORT: port
+    .default(8443)
+    .describe(
+      "port of the proxy's HTTPS listener (TLS 1.2+, certificates by SNI). 8443 starts without root; on a public server set 443 (root, `CAP_NET_BIND_SERVICE`, or a port redirect: see docs/operations/public-server.md)",
+    ),
+  GASPER_HTTPS_HOST: optional.meta({
+    description: 'address the HTTPS listener listens on',
+    shownDefault: '`GASPER_PROXY_HOST`',
+  }),
+  GASPER_TLS_CERT: optional.meta({
+    description:
+      'PEM file of the platform certificate (with its chain) for `*.<domain>` and `<domain>`, served over HTTPS to names without a certificate of their own; reloaded when the file changes. Needs `GASPER_TLS_KEY`',
+    shownDefault: 'unset: HTTPS serves custom domains with ACME certificates only',
+  }),
+  GASPER_TLS_KEY: optional.meta({
+    description: "PEM file of the platform certificate's private key (read by the proxy only)",
+    shownDefault: 'unset',
+  }),
   GASPER_SSH_PORT: port
     .default(2222)
     .describe('port of the SSH service. Its host key is `<state>/ssh/host_ed25519_key`'),
@@ -563,7 +581,20 @@ export interface Config {
   /** `publicUrl`: the API's address as GitHub and browsers reach it (webhook URLs). */
   api: { host: string; port: number; publicUrl?: string };
   /** `metricsPort`: where a proxy running on its own serves `GET /metrics` (unset: nowhere). */
-  proxy: { host: string; port: number; metricsPort?: number; metricsToken?: string };
+  /**
+   * `httpsPort`: the HTTPS listener; `tlsCertFile`/`tlsKeyFile`: the platform certificate's files
+   * (both or neither).
+   */
+  proxy: {
+    host: string;
+    port: number;
+    httpsPort: number;
+    httpsHost: string;
+    tlsCertFile?: string;
+    tlsKeyFile?: string;
+    metricsPort?: number;
+    metricsToken?: string;
+  };
   ssh: { host: string; port: number };
   domain: string;
   redisUrl: string | undefined;
@@ -727,6 +758,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
   }
   const e = parsed.data;
+  if (Boolean(e.GASPER_TLS_CERT) !== Boolean(e.GASPER_TLS_KEY)) {
+    throw new ConfigError(
+      e.GASPER_TLS_CERT ? 'GASPER_TLS_KEY' : 'GASPER_TLS_CERT',
+      'GASPER_TLS_CERT and GASPER_TLS_KEY go together: set both, or neither',
+    );
+  }
   if (e.GASPER_PROXY_METRICS_PORT !== undefined && !e.GASPER_METRICS_TOKEN) {
     throw new ConfigError(
       'GASPER_PROXY_METRICS_PORT',
@@ -743,6 +780,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     proxy: {
       host: e.GASPER_PROXY_HOST,
       port: e.GASPER_PROXY_PORT,
+      httpsPort: e.GASPER_HTTPS_PORT,
+      httpsHost: e.GASPER_HTTPS_HOST ?? e.GASPER_PROXY_HOST,
+      ...(e.GASPER_TLS_CERT
+        ? { tlsCertFile: path.resolve(e.GASPER_TLS_CERT), tlsKeyFile: path.resolve(e.GASPER_TLS_KEY!) }
+        : {}),
       ...(e.GASPER_PROXY_METRICS_PORT !== undefined
         ? { metricsPort: e.GASPER_PROXY_METRICS_PORT, metricsToken: e.GASPER_METRICS_TOKEN }
         : {}),

@@ -8,6 +8,9 @@ import type { Logger } from '../core/log.ts';
 import { connectRedis } from '../core/redis.ts';
 import { subscribeEvents } from '../events/stream.ts';
 import { answerChallenge, challengeToken } from './acme-challenge.ts';
+import { createHttpsServer } from './https-listener.ts';
+import { startTls } from './edge-tls.ts';
+import { tlsPolicy } from './tls.ts';
 import { clientAddress, forward, forwardHeaders, isRetryable, type ForwardError } from './forward.ts';
 import { ProxyMetrics } from './proxy-metrics.ts';
 import { RouteTable } from './route-table.ts';
@@ -26,6 +29,17 @@ export interface ProxyOptions {
   metricsToken?: string;
   /** How long an upstream that refused a connection is skipped. Default 5 s. */
   markDownMs?: number;
+  /** Port of the HTTPS listener (0: a free one). Unset: plain HTTP only. */
+  httpsPort?: number;
+  /** Address of the HTTPS listener. Default: `host`. */
+  httpsHost?: string;
+  /** The platform certificate's PEM files (`*.<domain>`, `<domain>`), reloaded when they change. Both or neither. */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  /** How often the platform certificate files are compared besides being watched. Default 30 s. */
+  tlsCheckIntervalMs?: number;
+  /** The cluster's secret key (hex), which opens custom domains' private keys. Unset: only the platform certificate. */
+  secretKey?: string;
 }
 
 export interface ProxyHandle {
@@ -33,6 +47,8 @@ export interface ProxyHandle {
   routes: RouteTable;
   /** The port of the metrics endpoint, when `metricsPort` was given. */
   metricsPort?: number;
+  /** The HTTPS listener's port, when `httpsPort` was given. */
+  httpsPort?: number;
   close(): Promise<void>;
 }
 
@@ -62,10 +78,20 @@ export async function startProxy(
   const routes = new RouteTable(options.domain);
   const registry = deps.metrics ?? new Registry();
   const metrics = new ProxyMetrics(registry);
+  // Commands (ACME challenges, certificates): the subscription's connection is held by its blocking read.
+  const redis = connectRedis(options.redisUrl);
+  let tls: ReturnType<typeof startTls> | undefined;
+  try {
+    tls = options.httpsPort === undefined ? undefined : startTls(options, redis, log);
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
   const subscription = subscribeEvents(
     connectRedis(options.redisUrl),
     (event) => {
       routes.apply(event);
+      tls?.custom.apply(event);
       if (event.type === 'app.removed') metrics.forget(event.app);
     },
     log,
@@ -87,8 +113,6 @@ export async function startProxy(
   const markDownMs = options.markDownMs ?? 5_000;
   /** Instances one request may try: it is never sent twice to the same one. */
   const maxAttempts = 3;
-  // Commands (ACME challenge look-ups): the subscription's connection is held by its blocking read.
-  const redis = connectRedis(options.redisUrl);
   /** One handler for plain HTTP and HTTPS: same routing, headers, retries and drain. */
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const token = challengeToken(req.url);
@@ -156,13 +180,31 @@ export async function startProxy(
   });
   server.keepAliveTimeout = 65_000;
 
+  const httpsServer = tls && createHttpsServer({ ...tls, onRequest, onUpgrade, log });
+  tls?.onPlatformChange((pem) => httpsServer!.setSecureContext({ ...tlsPolicy, ...pem }));
+
   await subscription.ready;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, resolve);
-  });
-  const port = (server.address() as AddressInfo).port;
-  log.info({ port, routes: routes.size }, 'proxy listening');
+  await tls?.custom.settled();
+  const listen = (s: http.Server, port: number, host: string) =>
+    new Promise<number>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(port, host, () => resolve((s.address() as AddressInfo).port));
+    });
+  let port: number;
+  let httpsPort: number | undefined;
+  try {
+    port = await listen(server, options.port, options.host);
+    httpsPort = httpsServer && (await listen(httpsServer, options.httpsPort!, options.httpsHost ?? options.host));
+  } catch (err) {
+    clearInterval(sweep);
+    tls?.close();
+    server.close();
+    await subscription.close();
+    redis.disconnect();
+    agent.destroy();
+    throw err;
+  }
+  log.info({ port, httpsPort, routes: routes.size }, 'proxy listening');
   const metricsServer =
     options.metricsPort === undefined
       ? undefined
@@ -173,13 +215,18 @@ export async function startProxy(
     port,
     routes,
     metricsPort: metricsServer ? (metricsServer.address() as AddressInfo).port : undefined,
+    httpsPort,
     close() {
       closing ??= (async () => {
         metricsServer?.close();
         metricsServer?.closeAllConnections();
         clearInterval(sweep);
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        tls?.close();
+        const closed = Promise.all(
+          [server, httpsServer].map((s) => s && new Promise<void>((resolve) => s.close(() => resolve()))),
+        );
         server.closeAllConnections();
+        httpsServer?.closeAllConnections();
         for (const socket of upgraded) socket.destroy();
         await Promise.allSettled([closed, subscription.close()]);
         redis.disconnect();

@@ -81,6 +81,7 @@ describe('gasper up (the command, as a process)', function () {
       GASPER_PROXY_PORT: String(proxyPort),
       GASPER_API_HOST: '127.0.0.1',
       GASPER_PROXY_HOST: '127.0.0.1',
+      GASPER_HTTPS_PORT: '0',
       GASPER_SSH_PORT: '0',
       GASPER_SSH_HOST: '127.0.0.1',
       GASPER_NODE_ID: `t-up-${process.pid}`,

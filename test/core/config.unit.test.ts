@@ -20,7 +20,7 @@ describe('loadConfig', () => {
     expect(config).to.deep.include({
       stateDir: path.resolve(os.homedir(), '.gasper'),
       api: { host: '0.0.0.0', port: 3000 },
-      proxy: { host: '0.0.0.0', port: 8080 },
+      proxy: { host: '0.0.0.0', port: 8080, httpsPort: 8443, httpsHost: '0.0.0.0' },
       domain: 'localhost',
       redisUrl: undefined,
       dockerHost: undefined,

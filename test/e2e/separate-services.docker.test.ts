@@ -98,6 +98,7 @@ describe('services as separate processes (Docker, Redis, processes)', function (
       ...common('proxy'),
       GASPER_PROXY_HOST: '127.0.0.1',
       GASPER_PROXY_PORT: String(ports.proxy),
+      GASPER_HTTPS_PORT: '0',
     });
     procs.dns = spawnService('dns', {
       ...common('dns'),

@@ -55,6 +55,8 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     GASPER_API_HOST: '127.0.0.1',
     GASPER_PROXY_PORT: '0',
     GASPER_PROXY_HOST: '127.0.0.1',
+    GASPER_HTTPS_PORT: '0',
+    GASPER_HTTPS_HOST: '127.0.0.1',
     GASPER_SSH_PORT: '0',
     GASPER_SSH_HOST: '127.0.0.1',
     GASPER_DNS_PORT: '0',
