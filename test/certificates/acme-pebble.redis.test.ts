@@ -1,21 +1,26 @@
+import { execFile } from 'node:child_process';
 import crypto, { X509Certificate } from 'node:crypto';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import { promisify } from 'node:util';
 import { expect } from 'chai';
-import type { Redis } from 'ioredis';
 import { startCertificates, type CertificatesHandle } from '../../src/certificates/index.ts';
 import { keys } from '../../src/core/keys.ts';
 import { createLogger } from '../../src/core/log.ts';
-import { connectRedis, type EmbeddedRedisHandle } from '../../src/core/redis.ts';
 import { createSecretBox } from '../../src/core/secret-box.ts';
+import { publishEvent } from '../../src/events/stream.ts';
 import { enqueueCertificate } from '../../src/jobs/certificate-jobs.ts';
-import { NodeQueues } from '../../src/jobs/queues.ts';
 import { startProxy, type ProxyHandle } from '../../src/proxy/index.ts';
 import { CertificateStore } from '../../src/store/certificates.ts';
-import type { DomainDocument } from '../../src/store/domain-document.ts';
 import { DomainStore } from '../../src/store/domains.ts';
+import { appName, startApiFixture, suffix, validBody, type ApiFixture } from '../api/api-fixture.ts';
 import { startPebble, type PebbleHandle } from '../support/pebble.ts';
-import { startTestRedis } from '../support/redis.ts';
 
-const suffix = () => crypto.randomBytes(4).toString('hex');
+const run = promisify(execFile);
 const day = 24 * 3600_000;
 
 async function waitFor<T>(what: string, read: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
@@ -28,36 +33,60 @@ async function waitFor<T>(what: string, read: () => Promise<T | undefined>, time
   }
 }
 
+/** The first 16 hex digits of the SHA-256 fingerprint of the certificate served for `domain` (its version). */
+function servedVersion(port: number, domain: string, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, servername: domain, ca }, () => {
+      const cert = socket.getPeerCertificate();
+      socket.end();
+      resolve(cert.fingerprint256.replaceAll(':', '').slice(0, 16).toLowerCase());
+    });
+    socket.on('error', reject);
+  });
+}
+
 /**
- * Automatic certificates against a real ACME server: pebble validates HTTP-01 through the real
- * proxy (its answers come from Redis), the certificates service orders, stores and renews.
+ * Automatic certificates against a real ACME server: a domain added through the API, pebble
+ * validating HTTP-01 through the real proxy (its answers come from Redis), the certificates service
+ * ordering, storing and renewing, and the proxy serving the result over HTTPS by SNI.
  */
-describe('certificates: ACME with pebble (real Redis, real proxy)', function () {
+describe('certificates: ACME with pebble (real Redis, API, proxy)', function () {
   this.timeout(120_000);
-  let redis: EmbeddedRedisHandle;
-  let client: Redis;
+  let fx: ApiFixture;
   let proxy: ProxyHandle;
   let pebble: PebbleHandle;
   let service: CertificatesHandle;
-  let queues: NodeQueues;
+  let upstream: http.Server;
   let domains: DomainStore;
   let certificates: CertificateStore;
+  let dir: string;
+  let rootFile: string;
+  let root: string;
   /** How far the service's clock is ahead of the real one (renewals are forced by moving it). */
   let clockAhead = 0;
-  const secrets = createSecretBox(crypto.randomBytes(32).toString('hex'));
-  const app = `shop-${suffix()}`;
+  /** The cluster's secret key, shared by the certificates service (seals) and the proxy (opens). */
+  const secretKey = crypto.randomBytes(32).toString('hex');
+  const secrets = createSecretBox(secretKey);
+  const app = appName('shop');
 
   before(async () => {
-    redis = await startTestRedis();
-    client = connectRedis(redis.url);
+    fx = await startApiFixture({ domain: 'apps.test', proxyAddresses: ['127.0.0.1'] });
+    await fx.registerNode(`n-${suffix()}`);
+    const redisUrl = `redis://127.0.0.1:${fx.redis.options.port}`;
+    upstream = http.createServer((req, res) => res.end(`hello from ${req.headers.host}`));
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     proxy = await startProxy(
-      { host: '127.0.0.1', port: 0, domain: 'gasper.test', redisUrl: redis.url },
+      { host: '127.0.0.1', port: 0, httpsPort: 0, domain: 'apps.test', redisUrl, secretKey },
       { log: createLogger('silent') },
     );
     pebble = await startPebble({ httpPort: proxy.port });
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-acme-test-'));
+    root = await pebble.root();
+    rootFile = path.join(dir, 'pebble-root.pem');
+    await fs.writeFile(rootFile, root);
     service = await startCertificates(
       {
-        redisUrl: redis.url,
+        redisUrl,
         directoryUrl: pebble.directoryUrl,
         email: 'ops@example.com',
         caCertFile: pebble.listenerCaFile,
@@ -69,52 +98,48 @@ describe('certificates: ACME with pebble (real Redis, real proxy)', function () 
       },
       { log: createLogger('silent'), secrets },
     );
-    queues = new NodeQueues(client);
-    domains = new DomainStore(client);
-    certificates = new CertificateStore(client, secrets);
+    domains = new DomainStore(fx.redis);
+    certificates = new CertificateStore(fx.redis, secrets);
+    await fx.post('/apps').send(validBody(app)).expect(202);
+    // The app's one instance: the test's HTTP server.
+    await publishEvent(fx.redis, {
+      type: 'app.instances',
+      app,
+      release: 'r1',
+      instances: [{ node: 'n', address: '127.0.0.1', port: (upstream.address() as AddressInfo).port, container: 'c1' }],
+    });
   });
 
   after(async () => {
     await service?.close();
-    await queues?.close();
     await proxy?.close();
+    upstream?.closeAllConnections();
+    await new Promise((r) => upstream?.close(r));
     await pebble?.close();
-    client?.disconnect();
-    await redis?.close();
+    await fx?.close();
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
   });
 
-  async function addDomain(domain: string): Promise<void> {
-    const now = new Date().toISOString();
-    const doc: DomainDocument = {
-      domain,
-      app,
-      appUid: 'uid-1',
-      owner: 'alice',
-      status: 'pending',
-      attempts: 0,
-      createdAt: now,
-      updatedAt: now,
-    };
-    expect(await domains.create(doc, 0)).to.equal('created');
-    await enqueueCertificate(client, queues, { kind: 'issue', domain, owner: 'alice' });
-  }
-
   const issuedDomain = `www.${app}.example.com`;
-  let firstVersion = '';
 
-  it('issues a certificate for a new domain: pebble is its issuer, notAfter set, key sealed, announced', async () => {
+  it('a domain added through the API is issued: pebble is its issuer, notAfter set, key sealed, announced', async () => {
     const started = Date.now();
-    await addDomain(issuedDomain);
-    const doc = await waitFor('issued', async () => {
-      const d = await domains.get(issuedDomain);
-      if (d?.status === 'failed') throw new Error(`failed: ${d.lastError}`);
-      return d?.status === 'issued' ? d : undefined;
+    const added = await fx.post(`/apps/${app}/domains`).send({ domain: issuedDomain }).expect(202);
+    expect(added.body.domain.status).to.equal('pending');
+    const view = await waitFor('issued', async () => {
+      const d = (await fx.get(`/apps/${app}/domains/${issuedDomain}`).expect(200)).body.domain;
+      if (d.status === 'failed') throw new Error(`failed: ${d.lastError}`);
+      return d.status === 'issued' ? d : undefined;
     });
-    console.log(`      issued in ${Date.now() - started} ms`);
+    console.log(`      issued in ${Date.now() - started} ms (API request to status issued)`);
+    const { job } = (await fx.get(added.body.job.url).expect(200)).body;
+    expect(job).to.include({ state: 'completed' });
+    expect(job.result).to.include({ result: 'issued', domain: issuedDomain });
+    const doc = (await domains.get(issuedDomain))!;
     expect(doc.certificate?.issuer).to.match(/^Pebble Intermediate CA/);
+    expect(JSON.stringify(view)).to.include(doc.certificate!.notAfter);
     expect(Date.parse(doc.certificate!.notAfter)).to.be.greaterThan(Date.now());
     expect(doc.lastError).to.equal(undefined);
-    firstVersion = doc.certificate!.version;
 
     const served = (await certificates.get(issuedDomain))!;
     const leaf = new X509Certificate(served.certPem);
@@ -124,83 +149,113 @@ describe('certificates: ACME with pebble (real Redis, real proxy)', function () 
     const chain = served.certPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)!;
     const intermediate = new X509Certificate(chain[1]!);
     expect(leaf.verify(intermediate.publicKey)).to.equal(true);
-    expect(intermediate.verify(new X509Certificate(await pebble.root()).publicKey)).to.equal(true);
+    expect(intermediate.verify(new X509Certificate(root).publicKey)).to.equal(true);
     // At rest the key is sealed, never PEM.
-    const raw = (await client.get(keys.certificate(issuedDomain)))!;
-    expect(raw).not.to.include('PRIVATE KEY');
+    expect(await fx.redis.get(keys.certificate(issuedDomain))).not.to.include('PRIVATE KEY');
     // The proxies learn the version from the event snapshot.
-    const latest = JSON.parse((await client.hget(keys.eventsLatest, `domain:${issuedDomain}`))!);
-    expect(latest.certificate).to.deep.equal({ version: firstVersion, notAfter: doc.certificate!.notAfter });
+    const latest = JSON.parse((await fx.redis.hget(keys.eventsLatest, `domain:${issuedDomain}`))!);
+    expect(latest.certificate).to.deep.equal({
+      version: doc.certificate!.version,
+      notAfter: doc.certificate!.notAfter,
+    });
     // One account for the installation, its key sealed.
-    expect(await client.get(keys.acmeAccount)).to.match(/"keySealed":"v1:/);
+    expect(await fx.redis.get(keys.acmeAccount)).to.match(/"keySealed":"v1:/);
   });
 
-  it('renews once a third of the lifetime is left: a new certificate version, errors clear', async () => {
+  it('is served over HTTPS by SNI: curl trusts it with pebble’s root', async () => {
+    const version = (await domains.get(issuedDomain))!.certificate!.version;
+    await waitFor('served', async () =>
+      (await servedVersion(proxy.httpsPort!, issuedDomain, root).catch(() => '')) === version ? true : undefined,
+    );
+    const url = `https://${issuedDomain}:${proxy.httpsPort}/`;
+    const { stdout } = await run('curl', [
+      '-sS',
+      '--resolve',
+      `${issuedDomain}:${proxy.httpsPort}:127.0.0.1`,
+      '--cacert',
+      rootFile,
+      '-w',
+      '\n%{http_code}',
+      url,
+    ]);
+    expect(stdout).to.equal(`hello from ${issuedDomain}:${proxy.httpsPort}\n200`);
+  });
+
+  it('renews once a third of the lifetime is left: a new version, served', async () => {
     const before = (await domains.get(issuedDomain))!.certificate!;
     expect(await service.sweep()).to.deep.equal([]);
     // Move the service's clock past the renewal point.
     clockAhead = Date.parse(before.notAfter) - Date.now() - 1000;
+    const started = Date.now();
     expect(await service.sweep()).to.deep.equal([issuedDomain]);
     const renewed = await waitFor('renewed', async () => {
       const d = await domains.get(issuedDomain);
       return d?.certificate && d.certificate.version !== before.version ? d : undefined;
     });
+    console.log(`      renewed in ${Date.now() - started} ms`);
+    clockAhead = 0;
     expect(renewed.status).to.equal('issued');
     expect((await certificates.get(issuedDomain))!.version).to.equal(renewed.certificate!.version);
-    clockAhead = 0;
+    await waitFor('new certificate served', async () =>
+      (await servedVersion(proxy.httpsPort!, issuedDomain, root)) === renewed.certificate!.version ? true : undefined,
+    );
   });
 
-  it('a failed renewal keeps the old certificate and says why on the domain', async () => {
+  it('a failed renewal keeps the old certificate serving and says why on the domain', async () => {
     const before = (await domains.get(issuedDomain))!.certificate!;
     // The domain now resolves elsewhere: the DNS check refuses before any order.
     await pebble.setA(issuedDomain, ['192.0.2.44']);
     clockAhead = Date.parse(before.notAfter) - Date.now() - 1000;
     expect(await service.sweep()).to.deep.equal([issuedDomain]);
     const failed = await waitFor('renewalError', async () => {
-      const d = await domains.get(issuedDomain);
-      return d?.renewalError ? d : undefined;
+      const d = (await fx.get(`/apps/${app}/domains/${issuedDomain}`).expect(200)).body.domain;
+      return d.renewalError ? d : undefined;
     });
     expect(failed.status).to.equal('issued');
-    expect(failed.certificate).to.deep.equal(before);
     expect(failed.renewalError).to.match(
       new RegExp(
         `^DNS: ${issuedDomain.replaceAll('.', '\\.')} points to 192\\.0\\.2\\.44, not to this platform\\. Point its A/AAAA records to 127\\.0\\.0\\.1\\.`,
       ),
     );
-    expect(failed.nextAttemptAt).to.be.a('string');
-    expect((await certificates.get(issuedDomain))!.version).to.equal(before.version);
+    const doc = (await domains.get(issuedDomain))!;
+    expect(doc.certificate).to.deep.equal(before);
+    expect(doc.nextAttemptAt).to.be.a('string');
+    expect(await servedVersion(proxy.httpsPort!, issuedDomain, root)).to.equal(before.version);
     clockAhead = 0;
     await pebble.setA(issuedDomain, ['127.0.0.1']);
   });
 
-  it('removal drops the certificate; a later sweep or job leaves it gone', async () => {
-    expect(await domains.remove(issuedDomain, app)).to.equal(true);
+  it('removal through the API drops the certificate; HTTPS no longer serves it; a later job leaves it gone', async () => {
+    await fx.del(`/apps/${app}/domains/${issuedDomain}`).expect(204);
     expect(await certificates.get(issuedDomain)).to.equal(undefined);
+    await waitFor('certificate unserved', async () => {
+      const version = await servedVersion(proxy.httpsPort!, issuedDomain, root).catch(() => 'refused');
+      return version === 'refused' ? true : undefined;
+    });
     clockAhead = 365 * day;
     expect(await service.sweep()).to.deep.equal([]);
     clockAhead = 0;
-    const job = await enqueueCertificate(client, queues, { kind: 'issue', domain: issuedDomain });
+    const job = await enqueueCertificate(fx.redis, fx.queues, { kind: 'issue', domain: issuedDomain });
     const result = await waitFor('job result', async () => {
-      const j = await queues.byName(job.queue).getJob(job.id);
+      const j = await fx.queues.byName(job.queue).getJob(job.id);
       return j?.returnvalue ?? undefined;
     });
     expect(result).to.deep.equal({ result: 'gone', domain: issuedDomain });
-    expect(await client.exists(keys.certificate(issuedDomain))).to.equal(0);
+    expect(await fx.redis.exists(keys.certificate(issuedDomain))).to.equal(0);
   });
 
   it('a domain whose challenge the CA cannot reach shows failed with the CA reason', async () => {
     const domain = `broken.${app}.example.com`;
     // Port 80 (here: the proxy's port, which pebble validates against) does not answer.
     await proxy.close();
-    await addDomain(domain);
-    const doc = await waitFor('failed', async () => {
-      const d = await domains.get(domain);
-      return d?.status === 'failed' ? d : undefined;
+    await fx.post(`/apps/${app}/domains`).send({ domain }).expect(202);
+    const view = await waitFor('failed', async () => {
+      const d = (await fx.get(`/apps/${app}/domains/${domain}`).expect(200)).body.domain;
+      return d.status === 'failed' ? d : undefined;
     });
-    console.log(`      lastError: ${doc.lastError}`);
-    expect(doc.lastError).to.match(/^The certificate authority refused: .*(refused|connect)/i);
-    expect(doc.lastError).to.include(`The CA could not connect to http://${domain}/.well-known/acme-challenge/`);
-    expect(doc.certificate).to.equal(undefined);
+    console.log(`      lastError: ${view.lastError}`);
+    expect(view.lastError).to.match(/^The certificate authority refused: .*connection refused/i);
+    expect(view.lastError).to.include(`The CA could not connect to http://${domain}/.well-known/acme-challenge/`);
     expect(await certificates.get(domain)).to.equal(undefined);
   });
 });
