@@ -133,7 +133,7 @@ describe('certificates: ACME with pebble (real Redis, API, proxy)', function () 
     });
     console.log(`      issued in ${Date.now() - started} ms (API request to status issued)`);
     const { job } = (await fx.get(added.body.job.url).expect(200)).body;
-    expect(job).to.include({ state: 'completed' });
+    expect(job).to.include({ state: 'completed', node: null, blocked: null });
     expect(job.result).to.include({ result: 'issued', domain: issuedDomain });
     const doc = (await domains.get(issuedDomain))!;
     expect(doc.certificate?.issuer).to.match(/^Pebble Intermediate CA/);
