@@ -9,8 +9,8 @@ import type { RetryPlan } from './retry-plan.ts';
  *
  *   pending ──issued──▶ issued ──renewed──▶ issued (new version, renewalError cleared)
  *      │  ▲                │
- *   gave up │ asked again   renewal failed: issued, renewalError set, old certificate served
- *      ▼  │
+ *   gave up │ sweep, after   renewal failed: issued, renewalError set, old certificate served
+ *      ▼  │  nextAttemptAt
  *    failed
  */
 
@@ -32,7 +32,11 @@ export function withCertificate(doc: DomainDocument, certificate: CertificateSum
   return { ...rest, status: 'issued', certificate, attempts: 0 };
 }
 
-/** After a renewal fails for good, the sweep tries again after this (doubling, at most a day). */
+/**
+ * After an issuance or a renewal fails for good, the sweep tries again after this (doubling with
+ * the failed attempts, at most a day): well within Let's Encrypt's limit of 5 failed validations
+ * per name and hour.
+ */
 export function renewalRetryMs(attempts: number, baseMs: number): number {
   return Math.min(24 * 3600_000, baseMs * 2 ** Math.max(0, attempts - 1));
 }
@@ -49,11 +53,8 @@ export function withFailure(doc: DomainDocument, plan: RetryPlan, now: number, r
       ? plan.until
       : plan.action === 'retry'
         ? now + plan.delayMs
-        : doc.certificate
-          ? now + renewalRetryMs(attempts, renewalBaseMs)
-          : undefined;
-  const { nextAttemptAt: _n, ...rest } = doc;
-  const base = { ...rest, attempts, ...(next !== undefined ? { nextAttemptAt: new Date(next).toISOString() } : {}) };
+        : now + renewalRetryMs(attempts, renewalBaseMs);
+  const base = { ...doc, attempts, nextAttemptAt: new Date(next).toISOString() };
   if (doc.status === 'issued' && doc.certificate) return { ...base, renewalError: plan.message };
   return { ...base, status: plan.action === 'give-up' ? 'failed' : 'pending', lastError: plan.message };
 }

@@ -25,7 +25,7 @@ import {
   runCertificateJob,
 } from './certificate-job.ts';
 import type { JobKind } from './domain-outcome.ts';
-import { planRenewals } from './renewal-plan.ts';
+import { planSweep } from './renewal-plan.ts';
 import { planRetry } from './retry-plan.ts';
 
 /**
@@ -63,7 +63,7 @@ export interface CertificatesOptions {
 }
 
 export interface CertificatesHandle {
-  /** Runs the renewal sweep now; resolves to the domains it enqueued a renewal for. */
+  /** Runs the sweep now (renewals due, failed domains to try again); resolves to the domains it enqueued a job for. */
   sweep(): Promise<string[]>;
   close(): Promise<void>;
 }
@@ -123,15 +123,14 @@ export async function startCertificates(
   };
 
   const sweep = async (): Promise<string[]> => {
-    const due = planRenewals(await ctx.domains.list(), clock());
-    const docs = await Promise.all(due.map((d) => ctx.domains.get(d)));
+    const docs = await ctx.domains.list();
+    const owners = new Map(docs.map((d) => [d.domain, d.owner]));
+    const items = planSweep(docs, clock());
     await Promise.all(
-      docs.map(
-        (doc) => doc && enqueueCertificate(redis, queues, { kind: 'renew', domain: doc.domain, owner: doc.owner }),
-      ),
+      items.map(({ domain, kind }) => enqueueCertificate(redis, queues, { kind, domain, owner: owners.get(domain) })),
     );
-    if (due.length) log.info({ domains: due }, 'renewals enqueued');
-    return due;
+    if (items.length) log.info({ items }, 'certificate jobs enqueued by the sweep');
+    return items.map((i) => i.domain);
   };
 
   const runOrder = async (job: Job, token: string | undefined, kind: JobKind): Promise<CertificateJobResult> => {

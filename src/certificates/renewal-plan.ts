@@ -29,13 +29,25 @@ export interface RenewalCandidate {
   nextAttemptAt?: string;
 }
 
+export interface SweepItem {
+  domain: string;
+  kind: 'issue' | 'renew';
+}
+
 /**
- * The domains whose certificate to renew now: issued, due, and not held back by a failed
- * attempt's backoff or a CA rate limit.
+ * What the periodic sweep enqueues: a renewal for each issued certificate that is due, and a new
+ * issuance for each failed domain whose backoff is over (a user who fixes DNS later gets a
+ * certificate without asking again). Either waits for `nextAttemptAt` (a failure's backoff, a
+ * CA rate limit). Pending domains have their job already.
  */
-export function planRenewals(domains: readonly RenewalCandidate[], now: number): string[] {
-  return domains
-    .filter((d) => d.status === 'issued' && d.certificate && isRenewalDue(d.certificate, now))
-    .filter((d) => !d.nextAttemptAt || Date.parse(d.nextAttemptAt) <= now)
-    .map((d) => d.domain);
+export function planSweep(domains: readonly RenewalCandidate[], now: number): SweepItem[] {
+  const ready = (d: RenewalCandidate) => !d.nextAttemptAt || Date.parse(d.nextAttemptAt) <= now;
+  return domains.flatMap((d): SweepItem[] => {
+    if (!ready(d)) return [];
+    if (d.status === 'issued' && d.certificate && isRenewalDue(d.certificate, now)) {
+      return [{ domain: d.domain, kind: 'renew' }];
+    }
+    if (d.status === 'failed' && d.nextAttemptAt) return [{ domain: d.domain, kind: 'issue' }];
+    return [];
+  });
 }

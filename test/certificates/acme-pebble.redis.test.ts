@@ -244,8 +244,10 @@ describe('certificates: ACME with pebble (real Redis, API, proxy)', function () 
     expect(await fx.redis.exists(keys.certificate(issuedDomain))).to.equal(0);
   });
 
+  const brokenDomain = `broken.${app}.example.com`;
+
   it('a domain whose challenge the CA cannot reach shows failed with the CA reason', async () => {
-    const domain = `broken.${app}.example.com`;
+    const domain = brokenDomain;
     // Port 80 (here: the proxy's port, which pebble validates against) does not answer.
     await proxy.close();
     await fx.post(`/apps/${app}/domains`).send({ domain }).expect(202);
@@ -257,5 +259,33 @@ describe('certificates: ACME with pebble (real Redis, API, proxy)', function () 
     expect(view.lastError).to.match(/^The certificate authority refused: .*connection refused/i);
     expect(view.lastError).to.include(`The CA could not connect to http://${domain}/.well-known/acme-challenge/`);
     expect(await certificates.get(domain)).to.equal(undefined);
+  });
+
+  it('a failed domain is tried again by the sweep after its backoff, and issued once the cause is gone', async () => {
+    const failed = (await domains.get(brokenDomain))!;
+    expect(failed.nextAttemptAt).to.be.a('string');
+    expect(await service.sweep()).to.deep.equal([]);
+    // The proxy is back on the port pebble validates against.
+    const port = proxy.port;
+    proxy = await startProxy(
+      {
+        host: '127.0.0.1',
+        port,
+        httpsPort: 0,
+        domain: 'apps.test',
+        redisUrl: `redis://127.0.0.1:${fx.redis.options.port}`,
+        secretKey,
+      },
+      { log: createLogger('silent') },
+    );
+    clockAhead = Date.parse(failed.nextAttemptAt!) - Date.now() + 1000;
+    expect(await service.sweep()).to.deep.equal([brokenDomain]);
+    const issued = await waitFor('issued', async () => {
+      const d = await domains.get(brokenDomain);
+      return d?.status === 'issued' ? d : undefined;
+    });
+    clockAhead = 0;
+    expect(issued.lastError).to.equal(undefined);
+    expect(issued.attempts).to.equal(0);
   });
 });

@@ -61,10 +61,15 @@ describe('certificates: domain outcome', () => {
       { status: 'pending', lastError: 'DNS: …', attempts: 1, nextAttemptAt: iso(now + 30_000) },
     ],
     [
-      'first issuance, given up: failed, no next attempt',
+      'first issuance, given up: failed; the sweep tries again after the backoff (here 4 h: 1 h doubled twice)',
       { ...base, attempts: 2, nextAttemptAt: iso(now) },
       { action: 'give-up', message: 'The certificate authority refused: …' },
-      { status: 'failed', lastError: 'The certificate authority refused: …', attempts: 3 },
+      {
+        status: 'failed',
+        lastError: 'The certificate authority refused: …',
+        attempts: 3,
+        nextAttemptAt: iso(now + 4 * 3600_000),
+      },
     ],
     [
       'rate limited: pending until the CA allows',

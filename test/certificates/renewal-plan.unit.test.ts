@@ -1,10 +1,5 @@
 import { expect } from 'chai';
-import {
-  isRenewalDue,
-  planRenewals,
-  renewalDueAt,
-  type RenewalCandidate,
-} from '../../src/certificates/renewal-plan.ts';
+import { isRenewalDue, planSweep, renewalDueAt, type RenewalCandidate } from '../../src/certificates/renewal-plan.ts';
 
 const day = 24 * 3600_000;
 const t = (ms: number) => new Date(ms).toISOString();
@@ -27,15 +22,21 @@ describe('certificates: renewal plan', () => {
     expect(renewalDueAt(ninety)).to.equal(60 * day);
   });
 
-  it('renews issued certificates that are due and not held back', () => {
+  it('renews issued certificates that are due, retries failed domains after their backoff', () => {
     const domains: RenewalCandidate[] = [
       { domain: 'due.example', status: 'issued', certificate: ninety },
       { domain: 'fresh.example', status: 'issued', certificate: { notBefore: t(50 * day), notAfter: t(140 * day) } },
       { domain: 'pending.example', status: 'pending' },
-      { domain: 'failed.example', status: 'failed' },
+      { domain: 'pending-retrying.example', status: 'pending', nextAttemptAt: t(60 * day) },
+      { domain: 'failed.example', status: 'failed', nextAttemptAt: t(61 * day) },
+      { domain: 'failed-later.example', status: 'failed', nextAttemptAt: t(61 * day + 1) },
       { domain: 'backoff.example', status: 'issued', certificate: ninety, nextAttemptAt: t(62 * day) },
       { domain: 'backoff-over.example', status: 'issued', certificate: ninety, nextAttemptAt: t(60 * day) },
     ];
-    expect(planRenewals(domains, 61 * day)).to.deep.equal(['due.example', 'backoff-over.example']);
+    expect(planSweep(domains, 61 * day)).to.deep.equal([
+      { domain: 'due.example', kind: 'renew' },
+      { domain: 'failed.example', kind: 'issue' },
+      { domain: 'backoff-over.example', kind: 'renew' },
+    ]);
   });
 });
