@@ -137,6 +137,7 @@ export async function startPlatform(
             directoryUrl: config.acme.directoryUrl,
             ...(config.acme.email ? { email: config.acme.email } : {}),
             ...(config.acme.caCertFile ? { caCertFile: config.acme.caCertFile } : {}),
+            ...(config.acme.dnsServers ? { dnsServers: config.acme.dnsServers } : {}),
             proxyAddresses: config.dns.proxyAddresses,
             renewalCheckMs: config.acme.renewalCheckMs,
           },

@@ -430,6 +430,11 @@ export const envSchema = z.object({
       "a PEM file of a CA to trust, besides the public ones, for the ACME directory's HTTPS: a private CA, or the tests' pebble",
     shownDefault: 'unset: public CAs only',
   }),
+  GASPER_ACME_DNS_SERVERS: optional.meta({
+    description:
+      "comma-separated DNS servers (`203.0.113.53`, `127.0.0.1:8054`, `[2001:db8::53]:53`) for the check that a custom domain resolves to `GASPER_DNS_PROXY_ADDRESSES` before its certificate is ordered: a public resolver where the local one answers differently (split-horizon DNS), or the tests' mock DNS",
+    shownDefault: "unset: the system's resolvers",
+  }),
   GASPER_ACME_RENEWAL_CHECK_MS: z.coerce
     .number()
     .int()
@@ -689,6 +694,8 @@ export interface Config {
     email?: string;
     /** A PEM file of an extra CA trusted for the directory's TLS. */
     caCertFile?: string;
+    /** DNS servers (`host` or `host:port`) of the check before each order; unset: the system's. */
+    dnsServers?: string[];
     renewalCheckMs: number;
   };
 }
@@ -727,6 +734,14 @@ const proxyAddress = z.union([
 ]);
 const firewallTarget = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()]);
 const isProxyAddress = (item: string) => proxyAddress.safeParse(item).success;
+/** `1.2.3.4`, `1.2.3.4:53`, `2001:db8::1`, `[2001:db8::1]:53`: what node's Resolver.setServers takes. */
+function isDnsServer(item: string): boolean {
+  const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(item);
+  const v4 = /^([\d.]+)(?::(\d{1,5}))?$/.exec(item);
+  const [host, port] = bracketed ? [bracketed[1], bracketed[2]] : v4 ? [v4[1], v4[2]] : [item, undefined];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return false;
+  return ipAddress.safeParse(host).success;
+}
 const dnsName = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
 
 /** A comma-separated list, each item checked; undefined when the variable is unset. */
@@ -848,6 +863,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       directoryUrl: e.GASPER_ACME_DIRECTORY,
       ...(e.GASPER_ACME_EMAIL ? { email: e.GASPER_ACME_EMAIL } : {}),
       ...(e.GASPER_ACME_CA_CERT ? { caCertFile: e.GASPER_ACME_CA_CERT } : {}),
+      ...(e.GASPER_ACME_DNS_SERVERS
+        ? {
+            dnsServers: parseList(
+              'GASPER_ACME_DNS_SERVERS',
+              e.GASPER_ACME_DNS_SERVERS,
+              isDnsServer,
+              'an IP address, or IP:port ([IPv6]:port)',
+            ),
+          }
+        : {}),
       renewalCheckMs: e.GASPER_ACME_RENEWAL_CHECK_MS,
     },
   });
