@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { keys } from './core/keys.ts';
 import type { SecretBox } from './core/secret-box.ts';
-import { dockerFromHost } from './workers/index.ts';
+import { dockerFromHost } from './docker/connection.ts';
 
 /**
  * Checks a service runs before it starts, so that a process started on its own (`gasper api`,

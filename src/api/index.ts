@@ -14,7 +14,7 @@ import { TokenStore } from '../store/tokens.ts';
 import { UserStore } from '../store/users.ts';
 import { createApiApp } from './app.ts';
 import type { ApiOptions } from './deps.ts';
-import { startNodeMonitor } from './node-monitor.ts';
+import { startNodeMonitor } from './cluster/node-monitor.ts';
 
 export interface ApiServiceOptions extends ApiOptions {
   host: string;

@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { ApiClient, ClientError } from './api.ts';
 import { loadClientConfig, saveClientConfig } from './config.ts';
+import { registerDomainCommands } from './domain-commands.ts';
 import { fieldLines, parseEnvPairs, progressBar, shortCommit, table } from './format.ts';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: the CLI prints whatever JSON the API answers, field by field
+type Json = Record<string, any>;
 
 interface Output {
   json: boolean;
@@ -252,6 +254,12 @@ export function registerClientCommands(program: Command): void {
         print(out(), { job }, () => (job.state === 'completed' ? `${id} completed` : `${id} failed: ${job.error}`));
       }),
     );
+
+  registerDomainCommands(program, {
+    action,
+    print: (json, human) => print(out(), json, human),
+    json: () => out().json,
+  });
 
   const databases = program.command('databases').alias('db').description('databases as a service');
   databases

@@ -607,7 +607,7 @@ export interface Config {
   node: { id: string; address: string };
   /** IPv4 range app and database networks get a /26 of. */
   networkPool: string;
-  /** Whether the worker keeps containers from reaching this host's services (workers/app-firewall.ts). */
+  /** Whether the worker keeps containers from reaching this host's services (workers/node/app-firewall.ts). */
   appFirewall: boolean;
   /** Addresses and CIDRs elsewhere containers may not reach either. */
   appFirewallDeny: string[];

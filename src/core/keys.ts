@@ -15,7 +15,7 @@ export const keys = {
   appOpSeq: (name: string) => `gasper:app:${name}:op-seq`,
   /**
    * Hash: how one rollout of an app (a release's deploy, or an operation) goes on each of its
-   * nodes, and its outcome (workers/rollout.ts). Expires a day after its last write.
+   * nodes, and its outcome (workers/apps/rollout.ts). Expires a day after its last write.
    */
   appRollout: (name: string, rollout: string) => `gasper:app:${name}:rollout:${rollout}`,
   node: (id: string) => `gasper:node:${id}`,
@@ -29,13 +29,13 @@ export const keys = {
    * container, volume and network, and only theirs (never data merely missing from Redis).
    */
   nodeDeletedDatabases: (id: string) => `gasper:node:${id}:deleted-databases`,
-  /** Held by the one API process settling a down node's queue (api/job-failover.ts); expires. */
+  /** Held by the one API process settling a down node's queue (api/cluster/job-failover.ts); expires. */
   nodeFailoverLock: (id: string) => `gasper:node:${id}:failover-lock`,
-  /** What the node's last reconciliation did (JSON, see workers/reconcile.ts). */
+  /** What the node's last reconciliation did (JSON, see workers/node/reconcile.ts). */
   nodeReconcile: (id: string) => `gasper:node:${id}:reconcile`,
   /**
    * Sorted set: leases (job id → expiry) of one owner's app jobs running on a node
-   * (workers/owner-slots.ts). Expires with its last lease.
+   * (workers/apps/owner-slots.ts). Expires with its last lease.
    */
   ownerSlots: (node: string, owner: string) => `gasper:owner-slots:${node}:${owner}`,
   /** Which queue holds a job; expires with the job's retention. */

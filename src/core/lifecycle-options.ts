@@ -29,7 +29,7 @@ export interface LifecycleOptions {
   /**
    * What an app may write: the size of the tmpfs at its containers' /tmp (MiB, default 128), and
    * the disk one release may use on a node, release directory plus writable layers (MiB, default
-   * 4096), measured every `checkIntervalMs` (default 15 s) by workers/disk-watchdog.ts.
+   * 4096), measured every `checkIntervalMs` (default 15 s) by workers/node/disk-watchdog.ts.
    */
   disk: { tmpMb: number; appMb: number; checkIntervalMs: number };
 }

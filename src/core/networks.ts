@@ -9,7 +9,7 @@
  *
  * Each network's bridge interface is named `g<installation><6 characters>` (15 characters, the
  * kernel's limit), so one `-i g<installation>+` iptables match covers every container of one
- * installation on a host (workers/app-firewall.ts), and another installation's bridges are not
+ * installation on a host (workers/node/app-firewall.ts), and another installation's bridges are not
  * matched.
  */
 import crypto from 'node:crypto';

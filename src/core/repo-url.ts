@@ -54,6 +54,7 @@ export function parseRepoUrl(url: string): RepoUrlParts | undefined {
 
 export function repoUrlProblem(url: string, options: { allowLocal: boolean }): string | undefined {
   if (url.length === 0 || url.length > 2048) return 'must be 1 to 2048 characters';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   if (/[\s\0-\x1f\x7f]/.test(url)) return 'must not contain spaces or control characters';
   if (url.startsWith('-')) return 'must not start with "-"';
   if (/^[a-z0-9+.-]*::/i.test(url)) return 'remote helper transports ("ext::" and the like) are not allowed';
@@ -90,7 +91,7 @@ export function repoUrlProblem(url: string, options: { allowLocal: boolean }): s
  */
 export function splitRepoCredentials(url: string): { url: string; credentials?: { username: string; token: string } } {
   const parts = parseRepoUrl(url);
-  if (!parts || parts.kind !== 'url' || (parts.scheme !== 'http' && parts.scheme !== 'https')) return { url };
+  if (parts?.kind !== 'url' || (parts.scheme !== 'http' && parts.scheme !== 'https')) return { url };
   if (!parts.username && !parts.password) return { url };
   const stripped = new URL(url);
   stripped.username = '';

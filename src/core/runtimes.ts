@@ -1,7 +1,7 @@
 /**
  * The runtimes an app may ask for. An entry says what every container of that runtime needs;
  * what a repository needs to be built and run when the app does not say is decided from its
- * files by `planConventions` (src/workers/conventions.ts). The image comes from configuration
+ * files by `planConventions` (src/workers/apps/conventions.ts). The image comes from configuration
  * (`<prefix>/<runtime>:latest` by default, or an official image named in GASPER_RUNTIME_IMAGES).
  */
 export interface Runtime {

@@ -45,7 +45,7 @@ export const databaseRemovedEvent = z.object({
 });
 
 /**
- * A node's liveness, published on each change by the API's node monitor (src/api/node-monitor.ts):
+ * A node's liveness, published on each change by the API's node monitor (src/api/cluster/node-monitor.ts):
  * the proxy stops sending to instances on a node that is `down`.
  */
 export const nodeStateEvent = z.object({

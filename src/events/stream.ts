@@ -77,7 +77,7 @@ export function subscribeEvents(redis: Redis, onEvent: (event: GasperEvent) => v
           .exec();
         const snapshot = (results?.[0]?.[1] as string[]) ?? [];
         const last = (results?.[1]?.[1] as [string, string[]][]) ?? [];
-        snapshot.forEach((raw) => deliver(parse(raw)));
+        for (const raw of snapshot) deliver(parse(raw));
         lastId = last[0]?.[0] ?? '0-0';
         break;
       } catch (err) {

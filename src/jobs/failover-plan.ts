@@ -5,7 +5,7 @@ import { deleteAppJob, deployAppJob, operateAppJob } from './schemas.ts';
 
 /**
  * What becomes of a job queued (or stalled) on a node that is down. Pure: tested in
- * test/jobs/failover-plan.unit.test.ts; api/job-failover.ts applies it.
+ * test/jobs/failover-plan.unit.test.ts; api/cluster/job-failover.ts applies it.
  *  - `wait`: left in the node's queue; it runs when the node returns. Database jobs wait (the
  *    data is in a volume on that node), but for a deletion, and so do an app's jobs while the
  *    app is still placed there (no other node had room).

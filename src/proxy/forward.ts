@@ -78,21 +78,27 @@ export function clientAddress(socket: Socket): string {
 
 export type ForwardError = 'unreachable' | 'timeout' | 'aborted';
 
+/** Where and how one request is forwarded. */
+export interface ForwardOptions {
+  upstream: Upstream;
+  /** The kept-alive agent of the upstream's connections. */
+  agent: http.Agent;
+  /** The request's headers as sent upstream (X-Forwarded-* included), flat name/value pairs. */
+  headers: string[];
+  /** How long the upstream may stay silent. */
+  timeoutMs: number;
+  /** Called at most once, before any response byte was sent (see forward). */
+  onError: (kind: ForwardError, err: Error) => void;
+}
+
 /**
  * Forwards one request over a kept-alive agent and streams the response back. Calls `onError`
  * at most once, and only before any response byte was sent; afterwards the client socket is
  * simply closed, as a half-sent response cannot be turned into an error page. An error after the
  * upstream's response was complete changes nothing for the client.
  */
-export function forward(
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  upstream: Upstream,
-  agent: http.Agent,
-  headers: string[],
-  timeoutMs: number,
-  onError: (kind: ForwardError, err: Error) => void,
-): void {
+export function forward(req: http.IncomingMessage, res: http.ServerResponse, options: ForwardOptions): void {
+  const { upstream, agent, headers, timeoutMs, onError } = options;
   const upstreamReq = http.request({
     host: upstream.host,
     port: upstream.port,

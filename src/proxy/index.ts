@@ -132,7 +132,7 @@ export async function startProxy(
     const tried = new Set<string>();
     const attempt = (upstream: typeof route.upstream) => {
       tried.add(upstream.key);
-      forward(req, res, upstream, agent, headers, timeoutMs, (kind, err) => {
+      const onError = (kind: ForwardError, err: Error) => {
         metrics.failure(route.app, kind);
         log.debug({ app: route.app, upstream: upstream.key, err: err.message }, 'upstream error');
         if (kind === 'unreachable') {
@@ -150,7 +150,8 @@ export async function startProxy(
           errorStatus[kind],
           kind === 'timeout' ? `app ${route.app} timed out\n` : `app ${route.app} is not reachable\n`,
         );
-      });
+      };
+      forward(req, res, { upstream, agent, headers, timeoutMs, onError });
     };
     attempt(route.upstream);
   };

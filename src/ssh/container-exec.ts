@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { Writable, type Duplex } from 'node:stream';
 import type Docker from 'dockerode';
-import { appUser } from '../workers/container-spec.ts';
+import { appUser } from '../core/app-user.ts';
 
 /**
  * docker exec with what an SSH session needs: a PTY or separate stdout/stderr, resizes, the

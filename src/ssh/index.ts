@@ -5,7 +5,7 @@ import { connectRedis } from '../core/redis.ts';
 import { AppStore } from '../store/apps.ts';
 import { NodeStore } from '../store/nodes.ts';
 import { SshCredentialStore } from '../store/ssh-credentials.ts';
-import { dockerFromHost } from '../workers/index.ts';
+import { dockerFromHost } from '../docker/connection.ts';
 import { AuthLimiter, type AuthLimiterOptions } from './auth-limiter.ts';
 import { handleAuthentication } from './authenticate.ts';
 import type { ContainerExec } from './container-exec.ts';

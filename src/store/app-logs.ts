@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../core/keys.ts';
+import { appendLogLines } from './lua.ts';
 
 /** One line of an app's output, as the API shows it. */
 export interface LogLine {
@@ -36,9 +37,6 @@ export const defaultLogLimits: Readonly<LogLimits> = Object.freeze({
   maxLineBytes: 8 * 1024,
 });
 
-/** What an entry costs besides its field values (ids, field names, listpack headers), roughly. */
-const entryOverhead = 40;
-
 /**
  * `text` cut to at most `maxBytes` bytes of UTF-8 (never inside a character), ending with
  * `… [truncated 12,345 bytes]` when anything was cut. `alreadyDropped`: bytes of the line
@@ -55,49 +53,6 @@ export function truncateLine(text: string, maxBytes: number, alreadyDropped = 0)
   while (cut > 0 && cut < buffer.length && (buffer[cut]! & 0xc0) === 0x80) cut--;
   return buffer.subarray(0, cut).toString('utf8') + mark(buffer.length - cut + alreadyDropped);
 }
-
-/**
- * Appends only while the app exists, so a line collected while the app is being deleted cannot
- * bring its keys back; moves the container's resume point in the same step. Then trims the
- * oldest entries until the stream is within both its line count and its byte budget: each
- * entry's size is counted when it is added and subtracted when it is trimmed (a counter key),
- * so trimming reads only the entries it removes.
- * KEYS: app, logs, cursors, bytes. ARGV: maxLines, maxBytes, container id, cursor, instance,
- * release, then (stream, timestamp, text) per line.
- */
-const appendScript = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local overhead = ${entryOverhead}
-local added = 0
-for i = 7, #ARGV, 3 do
-  redis.call('XADD', KEYS[2], '*', 'i', ARGV[5], 'r', ARGV[6], 's', ARGV[i], 't', ARGV[i + 1], 'm', ARGV[i + 2])
-  added = added + overhead + #ARGV[5] + #ARGV[6] + #ARGV[i] + #ARGV[i + 1] + #ARGV[i + 2]
-end
-redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
-local bytes = redis.call('INCRBY', KEYS[4], added)
-local len = redis.call('XLEN', KEYS[2])
-local maxLines, maxBytes = tonumber(ARGV[1]), tonumber(ARGV[2])
-if len <= maxLines and bytes <= maxBytes then return 1 end
-local start = '-'
-local keep = nil
-while keep == nil and len > 1 do
-  local page = redis.call('XRANGE', KEYS[2], start, '+', 'COUNT', 200)
-  if #page == 0 then break end
-  for _, entry in ipairs(page) do
-    if len <= 1 or (len <= maxLines and bytes <= maxBytes) then keep = entry[1] break end
-    local size = overhead
-    local fields = entry[2]
-    for f = 2, #fields, 2 do size = size + #fields[f] end
-    bytes = bytes - size
-    len = len - 1
-    start = '(' .. entry[1]
-  end
-end
-if keep ~= nil then redis.call('XTRIM', KEYS[2], 'MINID', keep) end
--- Lines written before the counter existed were never counted: never below zero.
-if bytes < 0 then bytes = 0 end
-redis.call('SET', KEYS[4], bytes)
-return 1`;
 
 export type RawEntry = [string, string[]];
 
@@ -143,7 +98,7 @@ export class AppLogStore {
     if (lines.length === 0) return true;
     const args = lines.flatMap((l) => [l.stream, l.timestamp, truncateLine(l.text, this.limits.maxLineBytes)]);
     const written = await this.redis.eval(
-      appendScript,
+      appendLogLines,
       4,
       keys.app(app),
       keys.appLogs(app),

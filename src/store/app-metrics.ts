@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { keys } from '../core/keys.ts';
+import { putMetrics } from './lua.ts';
 
 const sampleSchema = z.object({
   at: z.string(),
@@ -17,10 +18,6 @@ const instanceMetricsSchema = z.object({
   samples: z.array(sampleSchema),
 });
 export type InstanceMetrics = z.infer<typeof instanceMetricsSchema>;
-
-/** Writes only while the app exists, so a late sample cannot bring a deleted app's keys back. */
-const putScript = `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]) return 1`;
 
 /**
  * The recent resource samples of an app's instances: one hash per app, one field per instance
@@ -43,7 +40,7 @@ export class AppMetricsStore {
     const previous = raw ? instanceMetricsSchema.safeParse(JSON.parse(raw)) : undefined;
     const samples = [...(previous?.success ? previous.data.samples : []), sample].slice(-this.history);
     const value: InstanceMetrics = { ...instance, samples };
-    return (await this.redis.eval(putScript, 2, keys.app(app), key, instance.instance, JSON.stringify(value))) === 1;
+    return (await this.redis.eval(putMetrics, 2, keys.app(app), key, instance.instance, JSON.stringify(value))) === 1;
   }
 
   /** Drops the instances of `node` that are not in `current` (their containers are gone). */

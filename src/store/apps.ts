@@ -1,66 +1,47 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../core/keys.ts';
 import { appDocumentSchema, type AppDocument } from './app-document.ts';
-
-const compareAndSet = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end return 0`;
-
-const createScript = `if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
-  redis.call('SADD', KEYS[2], ARGV[2]); redis.call('SET', KEYS[3], ARGV[3]); return 1 end return 0`;
+import { DocumentStore } from './document-store.ts';
 
 /** App documents in Redis: one JSON value per app, plus the set of names. */
 export class AppStore {
-  constructor(private readonly redis: Redis) {}
+  private readonly docs: DocumentStore<AppDocument>;
+
+  constructor(private readonly redis: Redis) {
+    this.docs = new DocumentStore(redis, {
+      kind: 'app',
+      schema: appDocumentSchema,
+      key: keys.app,
+      index: keys.apps,
+      nameOf: (doc) => doc.name,
+      stampUpdatedAt: true,
+    });
+  }
 
   /**
    * Stores a new app whose first release is `releaseSeq`; false when the name is taken. One
    * script, so two requests for one name cannot both win and a loser leaves nothing behind.
    */
   async create(doc: AppDocument, releaseSeq: number): Promise<boolean> {
-    const created = await this.redis.eval(
-      createScript,
-      3,
-      keys.app(doc.name),
-      keys.apps,
-      keys.appReleaseSeq(doc.name),
-      JSON.stringify(appDocumentSchema.parse(doc)),
-      doc.name,
-      releaseSeq,
-    );
-    return created === 1;
+    return this.docs.create(doc, { [keys.appReleaseSeq(doc.name)]: releaseSeq });
   }
 
   async get(name: string): Promise<AppDocument | undefined> {
-    const raw = await this.redis.get(keys.app(name));
-    return raw ? appDocumentSchema.parse(JSON.parse(raw)) : undefined;
+    return this.docs.get(name);
   }
 
   async list(): Promise<AppDocument[]> {
-    const names = (await this.redis.smembers(keys.apps)).sort();
-    if (names.length === 0) return [];
-    const raws = await this.redis.mget(names.map(keys.app));
-    return raws.flatMap((raw) => (raw ? [appDocumentSchema.parse(JSON.parse(raw))] : []));
+    return this.docs.list();
   }
 
   /**
    * Read-modify-write as a compare-and-set, retried on conflict, so the API and a worker
-   * updating the same app never lose each other's fields. (A Lua CAS rather than WATCH: WATCH
-   * belongs to a connection, and this one is shared by concurrent requests.) `mutate` returns
+   * updating the same app never lose each other's fields (document-store.ts). `mutate` returns
    * undefined to leave the app unchanged. Resolves to the stored document, or undefined when
    * the app does not exist.
    */
   async update(name: string, mutate: (doc: AppDocument) => AppDocument | undefined): Promise<AppDocument | undefined> {
-    const key = keys.app(name);
-    for (let attempt = 0; attempt < 50; attempt++) {
-      const raw = await this.redis.get(key);
-      if (!raw) return undefined;
-      const current = appDocumentSchema.parse(JSON.parse(raw));
-      const next = mutate(structuredClone(current));
-      if (!next) return current;
-      next.updatedAt = new Date().toISOString();
-      const swapped = await this.redis.eval(compareAndSet, 1, key, raw, JSON.stringify(appDocumentSchema.parse(next)));
-      if (swapped === 1) return next;
-    }
-    throw new Error(`app ${name}: too many concurrent updates`);
+    return this.docs.update(name, mutate);
   }
 
   /** Removes every key of the app. */
@@ -69,11 +50,9 @@ export class AppStore {
     const rollouts: string[] = [];
     for await (const batch of this.redis.scanStream({ match: keys.appRollout(name, '*'), count: 500 }))
       rollouts.push(...(batch as string[]));
-    await this.redis
-      .multi()
-      .del(...(rollouts.length ? rollouts : [keys.appRollout(name, '-')]))
-      .del(
-        keys.app(name),
+    await this.docs.remove(name, {
+      keys: [
+        ...rollouts,
         keys.appReleaseSeq(name),
         keys.appReleases(name),
         keys.appOpSeq(name),
@@ -81,9 +60,8 @@ export class AppStore {
         keys.appLogCursors(name),
         keys.appLogBytes(name),
         keys.appMetrics(name),
-      )
-      .srem(keys.apps, name)
-      .exec();
+      ],
+    });
   }
 
   async nextReleaseSeq(name: string): Promise<number> {

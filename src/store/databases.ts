@@ -6,46 +6,35 @@ import {
   type BackupMeta,
   type DatabaseDocument,
 } from './database-document.ts';
-
-const compareAndSet = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end return 0`;
-/** Picks a free port of the range for the node, from a random start, and reserves it. */
-const allocatePortScript = `local min, max, start = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local size = max - min + 1
-for i = 0, size - 1 do
-  local port = min + ((start - min + i) % size)
-  if redis.call('SADD', KEYS[1], port) == 1 then return port end
-end
-return 0`;
-
-const createScript = `if redis.call('SET', KEYS[1], ARGV[1], 'NX') then redis.call('SADD', KEYS[2], ARGV[2]) return 1 end return 0`;
+import { DocumentStore } from './document-store.ts';
+import { allocatePort } from './lua.ts';
 
 /** Database documents and their backups in Redis (same shape and concurrency rules as AppStore). */
 export class DatabaseStore {
-  constructor(private readonly redis: Redis) {}
+  private readonly docs: DocumentStore<DatabaseDocument>;
+
+  constructor(private readonly redis: Redis) {
+    this.docs = new DocumentStore(redis, {
+      kind: 'database',
+      schema: databaseDocumentSchema,
+      key: keys.database,
+      index: keys.databases,
+      nameOf: (doc) => doc.name,
+      stampUpdatedAt: true,
+    });
+  }
 
   /** False when the name is taken; one script, so two requests for a name cannot both win. */
   async create(doc: DatabaseDocument): Promise<boolean> {
-    const created = await this.redis.eval(
-      createScript,
-      2,
-      keys.database(doc.name),
-      keys.databases,
-      JSON.stringify(databaseDocumentSchema.parse(doc)),
-      doc.name,
-    );
-    return created === 1;
+    return this.docs.create(doc);
   }
 
   async get(name: string): Promise<DatabaseDocument | undefined> {
-    const raw = await this.redis.get(keys.database(name));
-    return raw ? databaseDocumentSchema.parse(JSON.parse(raw)) : undefined;
+    return this.docs.get(name);
   }
 
   async list(): Promise<DatabaseDocument[]> {
-    const names = (await this.redis.smembers(keys.databases)).sort();
-    if (names.length === 0) return [];
-    const raws = await this.redis.mget(names.map(keys.database));
-    return raws.flatMap((raw) => (raw ? [databaseDocumentSchema.parse(JSON.parse(raw))] : []));
+    return this.docs.list();
   }
 
   /** Compare-and-set read-modify-write; `mutate` returns undefined to leave it unchanged. */
@@ -53,30 +42,14 @@ export class DatabaseStore {
     name: string,
     mutate: (doc: DatabaseDocument) => DatabaseDocument | undefined,
   ): Promise<DatabaseDocument | undefined> {
-    const key = keys.database(name);
-    for (let attempt = 0; attempt < 50; attempt++) {
-      const raw = await this.redis.get(key);
-      if (!raw) return undefined;
-      const next = mutate(databaseDocumentSchema.parse(JSON.parse(raw)));
-      if (!next) return databaseDocumentSchema.parse(JSON.parse(raw));
-      next.updatedAt = new Date().toISOString();
-      const swapped = await this.redis.eval(
-        compareAndSet,
-        1,
-        key,
-        raw,
-        JSON.stringify(databaseDocumentSchema.parse(next)),
-      );
-      if (swapped === 1) return next;
-    }
-    throw new Error(`database ${name}: too many concurrent updates`);
+    return this.docs.update(name, mutate);
   }
 
   /** Reserves a host port on the node; undefined when the range is full. */
   async allocatePort(node: string, range: { min: number; max: number }): Promise<number | undefined> {
     const start = range.min + Math.floor(Math.random() * (range.max - range.min + 1));
     const port = Number(
-      await this.redis.eval(allocatePortScript, 1, keys.nodeDatabasePorts(node), range.min, range.max, start),
+      await this.redis.eval(allocatePort, 1, keys.nodeDatabasePorts(node), range.min, range.max, start),
     );
     return port || undefined;
   }
@@ -89,12 +62,12 @@ export class DatabaseStore {
   async remove(name: string): Promise<void> {
     const doc = await this.get(name);
     const ids = await this.redis.hkeys(keys.databaseBackups(name));
-    const multi = this.redis.multi();
-    if (doc) multi.srem(keys.nodeDatabasePorts(doc.node), doc.port);
-    await multi
-      .del(keys.database(name), keys.databaseBackups(name), ...ids.map((id) => keys.databaseBackup(name, id)))
-      .srem(keys.databases, name)
-      .exec();
+    await this.docs.remove(name, {
+      keys: [keys.databaseBackups(name), ...ids.map((id) => keys.databaseBackup(name, id))],
+      commands: (multi) => {
+        if (doc) multi.srem(keys.nodeDatabasePorts(doc.node), doc.port);
+      },
+    });
   }
 
   async listBackups(name: string): Promise<BackupMeta[]> {

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { keys } from '../core/keys.ts';
+import { DocumentStore } from './document-store.ts';
 
 export const nodeDocumentSchema = z.object({
   id: z.string(),
@@ -25,17 +26,24 @@ export type NodeDocument = z.infer<typeof nodeDocumentSchema>;
 
 /** Node registrations; a worker rewrites its own document on every heartbeat. */
 export class NodeStore {
-  constructor(private readonly redis: Redis) {}
+  private readonly docs: DocumentStore<NodeDocument>;
+
+  constructor(private readonly redis: Redis) {
+    this.docs = new DocumentStore(redis, {
+      kind: 'node',
+      schema: nodeDocumentSchema,
+      key: keys.node,
+      index: keys.nodes,
+      nameOf: (node) => node.id,
+    });
+  }
 
   async put(node: NodeDocument): Promise<void> {
-    await this.redis.multi().set(keys.node(node.id), JSON.stringify(node)).sadd(keys.nodes, node.id).exec();
+    await this.docs.put(node);
   }
 
   async list(): Promise<NodeDocument[]> {
-    const ids = (await this.redis.smembers(keys.nodes)).sort();
-    if (ids.length === 0) return [];
-    const raws = await this.redis.mget(ids.map(keys.node));
-    return raws.flatMap((raw) => (raw ? [nodeDocumentSchema.parse(JSON.parse(raw))] : []));
+    return this.docs.list();
   }
 
   /**
@@ -43,12 +51,10 @@ export class NodeStore {
    * and the deletions recorded for it stay: a worker that comes back registers anew and cleans up.
    */
   async remove(id: string): Promise<void> {
-    await this.redis
-      .multi()
-      .del(keys.node(id), keys.nodeState(id), keys.nodeReconcile(id))
-      .srem(keys.nodes, id)
-      .srem(keys.nodesDraining, id)
-      .exec();
+    await this.docs.remove(id, {
+      keys: [keys.nodeState(id), keys.nodeReconcile(id)],
+      commands: (multi) => multi.srem(keys.nodesDraining, id),
+    });
   }
 
   /** Drained nodes take nothing new; kept apart from the document, which heartbeats rewrite. */

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { keys } from '../core/keys.ts';
+import { addSshKey, setSshPassword } from './lua.ts';
 
 export const sshKeyRecordSchema = z.object({
   id: z.string(),
@@ -13,17 +14,6 @@ export const sshKeyRecordSchema = z.object({
 });
 export type SshKeyRecord = z.infer<typeof sshKeyRecordSchema>;
 
-/**
- * Writes only while the app exists and is not being deleted, so a key or password can never be
- * left behind by a request racing the app's deletion (which removes these keys).
- */
-const whileAppLive = (write: string) => `local raw = redis.call('GET', KEYS[1])
-if not raw then return -1 end
-if cjson.decode(raw).status == 'deleting' then return -1 end
-${write}`;
-const addKeyScript = whileAppLive(`return redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])`);
-const setPasswordScript = whileAppLive(`redis.call('SET', KEYS[2], ARGV[1]) return 1`);
-
 export type WriteOutcome = 'written' | 'exists' | 'no-app';
 
 /**
@@ -35,7 +25,7 @@ export class SshCredentialStore {
 
   async addKey(app: string, record: SshKeyRecord): Promise<WriteOutcome> {
     const added = await this.redis.eval(
-      addKeyScript,
+      addSshKey,
       2,
       keys.app(app),
       keys.appSshKeys(app),
@@ -58,7 +48,7 @@ export class SshCredentialStore {
   }
 
   async setPasswordHash(app: string, hash: string): Promise<WriteOutcome> {
-    const set = await this.redis.eval(setPasswordScript, 2, keys.app(app), keys.appSshPassword(app), hash);
+    const set = await this.redis.eval(setSshPassword, 2, keys.app(app), keys.appSshPassword(app), hash);
     return set === -1 ? 'no-app' : 'written';
   }
 

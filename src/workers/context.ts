@@ -6,8 +6,8 @@ import type { Logger } from '../core/log.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import type { AppStore } from '../store/apps.ts';
 import type { ReleaseStore } from '../store/release-records.ts';
-import type { CloneLimits } from './clone.ts';
-import type { ReleaseDirs } from './releases.ts';
+import type { CloneLimits } from './apps/clone.ts';
+import type { ReleaseDirs } from './apps/releases.ts';
 
 export interface NodeWorkerOptions {
   nodeId: string;

@@ -1,5 +1,6 @@
 import { DelayedError, Worker, type Job } from 'bullmq';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
+import { dockerFromHost } from '../docker/connection.ts';
 import { ensureInstallation, scopeFilter, type DockerScope } from '../core/installation.ts';
 import type { Logger } from '../core/log.ts';
 import { bullPrefix, keys } from '../core/keys.ts';
@@ -12,28 +13,28 @@ import { AppStore } from '../store/apps.ts';
 import { NodeStore } from '../store/nodes.ts';
 import { ReleaseStore } from '../store/release-records.ts';
 import type { NodeWorkerOptions, WorkerContext } from './context.ts';
-import { startAppFirewall, redisTargets, type FirewallHandle } from './app-firewall.ts';
-import { deleteApp } from './delete-app.ts';
-import { deployApp } from './deploy-app.ts';
-import { startHeartbeat } from './heartbeat.ts';
-import { dockerAllocations, measureNode } from './node-usage.ts';
-import { startReconciler } from './reconcile.ts';
+import { startAppFirewall, redisTargets, type FirewallHandle } from './node/app-firewall.ts';
+import { deleteApp } from './apps/delete-app.ts';
+import { deployApp } from './apps/deploy-app.ts';
+import { startHeartbeat } from './node/heartbeat.ts';
+import { dockerAllocations, measureNode } from './node/usage.ts';
+import { startReconciler } from './node/reconcile.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
-import { OwnerSlots } from './owner-slots.ts';
-import { startWorkerObservability, type WorkerObservabilityOptions } from './observability.ts';
-import { ReleaseDirs } from './releases.ts';
+import { OwnerSlots } from './apps/owner-slots.ts';
+import { startWorkerObservability, type WorkerObservabilityOptions } from './observe/index.ts';
+import { ReleaseDirs } from './apps/releases.ts';
 import { DatabaseStore } from '../store/databases.ts';
 import { databaseJobNames } from '../jobs/database-jobs.ts';
 import {
   defaultDatabaseWorkerOptions,
   type DatabaseWorkerContext,
   type DatabaseWorkerOptions,
-} from './database-context.ts';
-import { startDatabaseMonitor } from './database-monitor.ts';
-import { runDatabaseJob } from './database-jobs.ts';
-import { operateApp } from './operate-app.ts';
-import { startSupervisor } from './supervisor.ts';
-import { startDiskWatchdog } from './disk-watchdog.ts';
+} from './databases/context.ts';
+import { startDatabaseMonitor } from './databases/monitor.ts';
+import { runDatabaseJob } from './databases/jobs.ts';
+import { operateApp } from './apps/operate-app.ts';
+import { startSupervisor } from './apps/supervisor.ts';
+import { startDiskWatchdog } from './node/disk-watchdog.ts';
 
 export interface WorkerServiceOptions extends NodeWorkerOptions {
   redisUrl: string;
@@ -71,18 +72,6 @@ export interface WorkerServiceOptions extends NodeWorkerOptions {
 
 export interface WorkerHandle {
   close(): Promise<void>;
-}
-
-/** `unix:///path` or `tcp://host:port` (DOCKER_HOST syntax) → dockerode options; default: the local socket. */
-export function dockerFromHost(dockerHost: string | undefined): Docker {
-  if (!dockerHost) return new Docker();
-  const url = new URL(dockerHost);
-  if (url.protocol === 'unix:') return new Docker({ socketPath: url.pathname });
-  return new Docker({
-    host: url.hostname,
-    port: Number(url.port) || 2375,
-    protocol: url.protocol === 'https:' ? 'https' : 'http',
-  });
 }
 
 /**

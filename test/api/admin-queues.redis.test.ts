@@ -50,7 +50,7 @@ describe('Bull Board at /admin/queues (real Redis, real BullMQ queues)', functio
     expect(page.text).to.include('Gasper queues');
     const name = appName('board');
     const created = await fx.post('/apps').send(validBody(name)).expect(202);
-    const res = await fx.get('/admin/queues/api/queues?activeQueue=node-' + nodeId + '&status=waiting').expect(200);
+    const res = await fx.get(`/admin/queues/api/queues?activeQueue=node-${nodeId}&status=waiting`).expect(200);
     expect(queueNames(res)).to.include(`node-${nodeId}`);
     const queue = (res.body.queues as any[]).find((q) => q.name === `node-${nodeId}`);
     expect(queue.counts.waiting).to.be.at.least(1);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import supertest from 'supertest';
-import { startNodeMonitor } from '../../src/api/node-monitor.ts';
+import { startNodeMonitor } from '../../src/api/cluster/node-monitor.ts';
 import { keys } from '../../src/core/keys.ts';
 import { createLogger } from '../../src/core/log.ts';
 import { eventSchema } from '../../src/events/schemas.ts';
@@ -333,7 +333,7 @@ describe('nodes (API and monitor)', function () {
       expect(doc.node).to.equal(to);
       expect(doc.pendingRelease).to.equal('r000002');
       expect((await queuedJobs(to)).map((j) => j.data.release)).to.include('r000002');
-      // The first release's job, left on the silent node's queue, ended (api/job-failover.ts).
+      // The first release's job, left on the silent node's queue, ended (api/cluster/job-failover.ts).
       expect(await queuedJobs(from)).to.deep.equal([]);
       const first = (await fx.queues.forNode(from).getJobs(['failed']))[0]!;
       expect(first.data.release).to.equal('r000001');

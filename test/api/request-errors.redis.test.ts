@@ -19,7 +19,12 @@ describe('unreadable requests -> 4xx, never a 500 (real Redis)', function () {
 
   before(async function () {
     fx = await startApiFixture();
-    const sink = new Writable({ write: (chunk, _enc, done) => (records.push(JSON.parse(String(chunk))), done()) });
+    const sink = new Writable({
+      write: (chunk, _enc, done) => {
+        records.push(JSON.parse(String(chunk)));
+        done();
+      },
+    });
     app = createApiApp({ ...fx.deps, log: pino({ level: 'debug' }, sink) });
   });
   after(async function () {

@@ -120,7 +120,7 @@ describe('API /apps/:name/ssh-keys and /ssh-password (real Redis)', function () 
       ['a truncated blob', () => ({ key: pub.ed25519!.line.slice(0, 40) })],
       ['a blob of another type than declared', () => ({ key: pub.ed25519!.line.replace(/^ssh-ed25519/, 'ssh-rsa') })],
       ['two keys', () => ({ key: `${pub.ed25519!.line}\n${pub.rsa!.line}` })],
-      ['a huge value', () => ({ key: 'ssh-ed25519 ' + 'A'.repeat(20_000) })],
+      ['a huge value', () => ({ key: `ssh-ed25519 ${'A'.repeat(20_000)}` })],
     ];
     for (const [what, body] of cases) {
       it(what, async function () {

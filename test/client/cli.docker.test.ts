@@ -81,12 +81,12 @@ describe('gasper CLI client (against a running platform)', function () {
     );
     expect(created.code, created.stderr).to.equal(0);
     expect(created.stdout).to.include(`${name} is live at http://${name}.localhost:${platform.proxyPort}`);
-    expect(created.stderr).to.match(/\[#+\] 100%  deployed/);
+    expect(created.stderr).to.match(/\[#+\] 100% {2}deployed/);
     expect((await viaProxy(platform.proxyPort, `${name}.localhost`)).body).to.equal('cli terminal\n');
 
     const list = await gasper(['apps', 'list'], env);
     expect(list.stdout)
-      .to.match(new RegExp(`^NAME\\s+STATUS\\s+URL`, 'm'))
+      .to.match(/^NAME\s+STATUS\s+URL/m)
       .and.match(new RegExp(`^${name}\\s+running\\s+http://`, 'm'));
     const shown = await gasper(['--json', 'apps', 'show', name], env);
     expect(JSON.parse(shown.stdout).app).to.include({ name, status: 'running' });

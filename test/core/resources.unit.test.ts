@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { defaultResourcePolicy, dockerLimits, resolveResources } from '../../src/core/resources.ts';
-import { containerSpec } from '../../src/workers/container-spec.ts';
+import { containerSpec } from '../../src/workers/apps/container-spec.ts';
 
 describe('resources', () => {
   it('fills what the app did not ask for from the defaults', () => {

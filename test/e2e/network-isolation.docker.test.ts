@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { expect } from 'chai';
 import type Docker from 'dockerode';
 import { cidrRange, ipv4String } from '../../src/core/networks.ts';
-import { runExec } from '../../src/workers/database-docker.ts';
+import { runExec } from '../../src/docker/exec.ts';
 import { docker, managedContainers, requireDocker } from '../support/docker.ts';
 import { createGitRepo, helloNodeApp, type GitFixture } from '../support/git-fixture.ts';
 import { startTestPlatform, viaProxy, type TestPlatform } from '../support/platform.ts';
@@ -168,7 +168,7 @@ describe("the host's services from inside an app container (Docker, iptables)", 
 const run = async (file: string, args: string[]) => (await promisify(execFile)(file, args)).stdout;
 
 /** From inside `container`: `connected`, or why not (`timeout`, `ECONNREFUSED`, `EHOSTUNREACH`...), within 3 s. */
-export async function tryConnect(container: string, host: string, port: number): Promise<string> {
+async function tryConnect(container: string, host: string, port: number): Promise<string> {
   const script = `const s = require('net').connect({ host: ${JSON.stringify(host)}, port: ${port} });
 const done = (what) => { console.log(what); process.exit(0); };
 s.setTimeout(3000, () => done('timeout'));

@@ -293,7 +293,7 @@ function upgrade(port: number, host: string, timeoutMs = 5000): Promise<WsResult
       const waiters: (() => void)[] = [];
       socket.on('data', (c: Buffer) => {
         buffered = Buffer.concat([buffered, c]);
-        waiters.splice(0).forEach((w) => w());
+        for (const w of waiters.splice(0)) w();
       });
       const echo = (data: Buffer) =>
         new Promise<Buffer>((res2, rej2) => {

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
-import { firewallNodeTag } from '../../src/workers/app-firewall.ts';
+import { firewallNodeTag } from '../../src/workers/node/app-firewall.ts';
 import { databaseLabel } from '../../src/core/database-naming.ts';
 import { containerLabels } from '../../src/core/naming.ts';
 

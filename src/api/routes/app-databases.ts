@@ -9,7 +9,7 @@ import { linkDatabasesRequest } from '../database-request.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { appView, jobRef } from '../views.ts';
-import { placeApp } from '../node-placement.ts';
+import { placeApp } from '../cluster/node-placement.ts';
 import { nodesOf, placementOf } from '../../core/app-placement.ts';
 
 /**

@@ -8,7 +8,7 @@ import type { AppDocument } from '../../store/app-document.ts';
 import { ReleaseStore, type ReleaseRecord } from '../../store/release-records.ts';
 import { nodesOf, placementOf } from '../../core/app-placement.ts';
 import { planPatch } from '../app-patch.ts';
-import { ensureRoomInPlace, holdsCapacity, placeApp } from '../node-placement.ts';
+import { ensureRoomInPlace, holdsCapacity, placeApp } from '../cluster/node-placement.ts';
 import { patchAppRequest, rollbackRequest } from '../app-patch-request.ts';
 import { enforceAppQuotas } from '../quotas.ts';
 import { tokenSchemeProblem } from '../repo-settings.ts';

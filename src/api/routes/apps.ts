@@ -9,7 +9,7 @@ import { principalOf } from '../auth.ts';
 import { enforceAppQuotas } from '../quotas.ts';
 import { createAppRequest } from '../app-request.ts';
 import type { ApiDeps } from '../deps.ts';
-import { placeApp } from '../node-placement.ts';
+import { placeApp } from '../cluster/node-placement.ts';
 import { nodesOf } from '../../core/app-placement.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { storedRepo } from '../repo-settings.ts';

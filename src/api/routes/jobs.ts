@@ -5,7 +5,7 @@ import { findJob, viewJob } from '../../jobs/status.ts';
 import { principalOf } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import { jobNodeFields } from '../node-conditions.ts';
+import { jobNodeFields } from '../cluster/node-conditions.ts';
 
 export function jobsRouter(deps: ApiDeps): Router {
   const router = Router();

@@ -10,7 +10,7 @@ import { requireScope } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { apiRoutes } from '../openapi/registry.ts';
-import { holdsCapacity, instanceDemandOf, moveAppsOff } from '../node-placement.ts';
+import { holdsCapacity, instanceDemandOf, moveAppsOff } from '../cluster/node-placement.ts';
 import { shareOf } from '../../core/app-placement.ts';
 
 /**

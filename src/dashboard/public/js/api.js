@@ -46,6 +46,10 @@ export function createApi(token, { onUnauthorized = () => {} } = {}) {
     createApp: (body) => request('POST', '/apps', body),
     deleteApp: (name) => request('DELETE', `/apps/${encodeURIComponent(name)}`),
     restartApp: (name) => request('POST', `/apps/${encodeURIComponent(name)}/restart`),
+    listDomains: (name) => request('GET', `/apps/${encodeURIComponent(name)}/domains`),
+    addDomain: (name, domain) => request('POST', `/apps/${encodeURIComponent(name)}/domains`, { domain }),
+    removeDomain: (name, domain) =>
+      request('DELETE', `/apps/${encodeURIComponent(name)}/domains/${encodeURIComponent(domain)}`),
     job: (id) => request('GET', `/jobs/${encodeURIComponent(id)}`),
     /** The raw response of a log follow (server-sent events), for a stream reader. */
     followLogs: (name, { signal, lastEventId, tail = 100 }) =>

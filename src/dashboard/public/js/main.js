@@ -2,6 +2,7 @@ import { ApiError, createApi } from './api.js';
 import { formFields, formToRequest, placeFieldErrors } from './app-form.js';
 import { createAppsTable } from './apps-list.js';
 import { byId, h } from './dom.js';
+import { createDomainsView } from './domains-view.js';
 import { createJobView } from './job-view.js';
 import { createLogView } from './log-view.js';
 import { forgetToken, storedToken, storeToken } from './session.js';
@@ -47,11 +48,23 @@ const logs = createLogView({
   list: byId('log-lines'),
   stopButton: byId('logs-stop'),
 });
+const domains = createDomainsView({
+  section: byId('domains'),
+  title: byId('domains-title'),
+  list: byId('domains-body'),
+  empty: byId('domains-empty'),
+  form: byId('domain-form'),
+  input: byId('d-domain'),
+  inputError: byId('d-domain-error'),
+  message: byId('domains-message'),
+  closeButton: byId('domains-close'),
+});
 const apps = createAppsTable({
   table: byId('apps-table'),
   body: byId('apps-body'),
   empty: byId('apps-empty'),
   onLogs: showLogs,
+  onDomains: showDomains,
   onRestart: restartApp,
   onDelete: deleteApp,
 });
@@ -103,6 +116,7 @@ function signOut(message = '') {
   forgetToken();
   jobs.reset();
   logs.reset();
+  domains.reset();
   apps.clear();
   say('');
   clearFieldErrors();
@@ -145,6 +159,11 @@ async function follow(job, heading) {
 function showLogs(name) {
   logs.follow(api, name);
   byId('logs').scrollIntoView({ block: 'nearest' });
+}
+
+function showDomains(name) {
+  domains.show(api, name);
+  byId('domains').scrollIntoView({ block: 'nearest' });
 }
 
 async function restartApp(name) {

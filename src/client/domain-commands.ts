@@ -1,0 +1,82 @@
+import type { Command } from 'commander';
+import type { ApiClient } from './api.ts';
+import { domainProblem, domainRows, nextSteps, shortDate } from './domain-format.ts';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** How commands.ts runs an action and prints: handed in, so both files share one behaviour. */
+export interface CommandKit {
+  action<A extends unknown[]>(run: (client: ApiClient, ...args: A) => Promise<void>): (...args: A) => Promise<void>;
+  print(json: unknown, human: () => string): void;
+  json(): boolean;
+}
+
+const path = (app: string, domain?: string) =>
+  `/apps/${encodeURIComponent(app)}/domains${domain === undefined ? '' : `/${encodeURIComponent(domain)}`}`;
+
+/**
+ * Polls the domain until it is no longer `pending`, printing each change on stderr. Resolves to
+ * the last state seen; `failed` sets exit code 1. A failed attempt that is retried later stops the
+ * wait too: DNS usually needs fixing first, and the error says how.
+ */
+async function waitForDomain(client: ApiClient, app: string, domain: string, quiet: boolean, intervalMs = 2000) {
+  let last = '';
+  for (;;) {
+    const { domain: doc } = await client.request<{ domain: Json }>('GET', path(app, domain));
+    const line = `${doc.status}${doc.status === 'pending' && doc.attempts ? ` (attempt ${doc.attempts + 1})` : ''}`;
+    if (!quiet && line !== last) process.stderr.write(`${domain}: ${line}\n`);
+    last = line;
+    if (doc.status !== 'pending') {
+      if (doc.status === 'failed') process.exitCode = 1;
+      return doc;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** `gasper domains add|list|remove`: custom domains of an app and their certificates. */
+export function registerDomainCommands(program: Command, kit: CommandKit): void {
+  const domains = program.command('domains').description("an app's custom domains, with automatic certificates");
+  domains
+    .command('add')
+    .argument('<app>')
+    .argument('<domain>', 'a DNS name you control, e.g. shop.example.com')
+    .option('--wait', 'follow until the certificate is issued or fails')
+    .action(
+      kit.action(async (client, app: string, domain: string, o: Json) => {
+        const body = await client.request<Json>('POST', path(app), { domain });
+        const added = body.domain.domain as string;
+        if (!o.wait) return kit.print(body, () => nextSteps(app, added, body.dns));
+        if (!kit.json()) process.stdout.write(`${nextSteps(app, added, body.dns)}\n\n`);
+        const doc = await waitForDomain(client, app, added, kit.json());
+        kit.print({ ...body, domain: doc }, () =>
+          doc.status === 'issued'
+            ? `${added}: certificate issued by ${doc.issuer ?? '?'}, valid until ${shortDate(doc.notAfter)}`
+            : `${added}: ${domainProblem(doc)}`,
+        );
+      }),
+    );
+  domains
+    .command('list')
+    .alias('ls')
+    .argument('<app>')
+    .action(
+      kit.action(async (client, app: string) => {
+        const body = await client.request<{ domains: Json[] }>('GET', path(app));
+        kit.print(body, () =>
+          body.domains.length ? domainRows(body.domains) : `no custom domains (gasper domains add ${app} <domain>)`,
+        );
+      }),
+    );
+  domains
+    .command('remove')
+    .alias('rm')
+    .argument('<app>')
+    .argument('<domain>')
+    .action(
+      kit.action(async (client, app: string, domain: string) => {
+        await client.request('DELETE', path(app, domain));
+        kit.print({ removed: domain }, () => `${domain} removed from ${app}; its certificate is deleted`);
+      }),
+    );
+}

@@ -1,0 +1,54 @@
+/** What `gasper domains` prints. Pure: tested in test/client/domain-format.unit.test.ts. */
+import { table } from './format.ts';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** A date as `2027-03-01 12:00 UTC`, or `-`. */
+export function shortDate(iso: unknown): string {
+  if (typeof iso !== 'string') return '-';
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/** The problem a user should read for a domain, in words: the issuance error, else a failed renewal's. */
+export function domainProblem(domain: Json): string {
+  const retry = domain.nextAttemptAt ? ` (next try ${shortDate(domain.nextAttemptAt)})` : '';
+  if (domain.lastError) return `${domain.lastError}${retry}`;
+  if (domain.renewalError)
+    return `renewal failed, the current certificate still serves: ${domain.renewalError}${retry}`;
+  return '-';
+}
+
+/** `gasper domains list`: one row per domain, the error last so that it may run long. */
+export function domainRows(domains: Json[]): string {
+  return table(
+    ['DOMAIN', 'STATUS', 'ISSUER', 'NOT AFTER', 'ERROR'],
+    domains.map((d) => [d.domain, d.status, d.issuer ?? '-', shortDate(d.notAfter), domainProblem(d)]),
+  );
+}
+
+/** What to do after `gasper domains add`: the DNS records to create, then how the certificate comes. */
+export function nextSteps(app: string, domain: string, dns: Json | undefined): string {
+  const records: Json[] = dns?.records ?? [];
+  const lines = [
+    `${domain} added to ${app} (pending).`,
+    '',
+    'Next: point the name at Gasper with DNS records at your DNS provider:',
+  ];
+  if (records.length)
+    lines.push(
+      table(
+        ['NAME', 'TYPE', 'VALUE'],
+        records.map((r) => [`  ${r.name}.`, r.type, r.value]),
+      ),
+    );
+  else lines.push("  A/AAAA records for the addresses Gasper's proxy is reachable on (GASPER_DNS_PROXY_ADDRESSES)");
+  if (dns?.cname) lines.push(`  or, if ${domain} is not the apex of its zone: ${domain}. CNAME ${dns.cname.value}.`);
+  lines.push(
+    '',
+    'The certificate is issued automatically once the name resolves here (the CA checks',
+    `http://${domain}/.well-known/acme-challenge/…, so port 80 must be reachable); failed attempts are retried.`,
+    `Watch it: gasper domains list ${app}   (or add --wait to follow here)`,
+  );
+  return lines.join('\n');
+}

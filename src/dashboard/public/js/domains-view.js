@@ -1,0 +1,147 @@
+import { ApiError } from './api.js';
+import { h } from './dom.js';
+
+const refreshMs = 5000;
+const knownStatuses = new Set(['pending', 'issued', 'failed']);
+
+/** `2027-03-01 12:00 UTC`, or an em dash. */
+function shortDate(iso) {
+  const date = new Date(String(iso ?? ''));
+  return iso && !Number.isNaN(date.getTime()) ? `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC` : '—';
+}
+
+/** What a user should read about a domain: the issuance error, else a failed renewal's, with the next try. */
+export function domainProblem(domain) {
+  const retry = domain.nextAttemptAt ? ` (next try ${shortDate(domain.nextAttemptAt)})` : '';
+  if (domain.lastError) return `${domain.lastError}${retry}`;
+  if (domain.renewalError)
+    return `Renewal failed; the current certificate still serves. ${domain.renewalError}${retry}`;
+  if (domain.status === 'pending') return 'Waiting for the certificate: the name must resolve to this platform.';
+  return '';
+}
+
+/**
+ * An app's custom domains: the list (status, certificate, the problem in words), an add form
+ * and a remove button per domain. Shown for one app at a time; refreshed while open, since the
+ * certificates service changes the status on its own.
+ */
+export function createDomainsView({ section, title, list, empty, form, input, inputError, message, closeButton }) {
+  let api;
+  let app;
+  let timer;
+
+  function say(text, problem = false) {
+    message.textContent = text;
+    message.classList.toggle('problem', problem);
+  }
+
+  function row(domain) {
+    const name = String(domain.domain);
+    const status = String(domain.status ?? 'unknown');
+    const certificate = domain.notAfter ? `${domain.issuer ?? ''}, until ${shortDate(domain.notAfter)}` : '—';
+    return h(
+      'tr',
+      { 'data-domain': name },
+      h('th', { scope: 'row', 'data-label': 'Domain' }, name),
+      h(
+        'td',
+        { 'data-label': 'Status' },
+        h('span', { class: `badge domain-${knownStatuses.has(status) ? status : 'unknown'}` }, status),
+      ),
+      h('td', { 'data-label': 'Certificate' }, certificate),
+      h('td', { 'data-label': 'Problem', class: 'domain-problem' }, domainProblem(domain)),
+      h(
+        'td',
+        { 'data-label': 'Actions', class: 'actions' },
+        h(
+          'button',
+          { type: 'button', class: 'danger', 'aria-label': `Remove ${name}`, onclick: () => remove(name) },
+          'Remove',
+        ),
+      ),
+    );
+  }
+
+  async function refresh() {
+    clearTimeout(timer);
+    const [current, name] = [api, app];
+    if (!current || !name) return;
+    try {
+      const { domains } = await current.listDomains(name);
+      if (current !== api || name !== app) return;
+      list.replaceChildren(...domains.map(row));
+      empty.hidden = domains.length > 0;
+      list.closest('table').hidden = domains.length === 0;
+    } catch (err) {
+      if (current !== api || name !== app) return;
+      say(`Could not list the domains of ${name}: ${err.message}`, true);
+    }
+    if (current === api && name === app && !section.hidden) timer = setTimeout(refresh, refreshMs);
+  }
+
+  async function add(event) {
+    event.preventDefault();
+    inputError.textContent = '';
+    input.removeAttribute('aria-invalid');
+    const domain = input.value.trim();
+    if (!domain) {
+      inputError.textContent = 'Enter a domain, e.g. shop.example.com.';
+      input.setAttribute('aria-invalid', 'true');
+      return input.focus();
+    }
+    try {
+      const body = await api.addDomain(app, domain);
+      input.value = '';
+      const records = (body.dns?.records ?? []).map((r) => `${r.type} ${r.value}`).join(', ');
+      const cname = body.dns?.cname ? ` (or CNAME ${body.dns.cname.value})` : '';
+      say(
+        `${body.domain.domain} added. Point it here with DNS: ${records || "A/AAAA records to the platform's addresses"}${cname}. The certificate is issued automatically once it resolves.`,
+      );
+      await refresh();
+    } catch (err) {
+      if (err instanceof ApiError && err.fields?.domain) {
+        inputError.textContent = err.fields.domain;
+        input.setAttribute('aria-invalid', 'true');
+        input.focus();
+      } else say(`Could not add ${domain}: ${err.message}`, true);
+    }
+  }
+
+  async function remove(domain) {
+    if (!window.confirm(`Remove ${domain} from ${app}? Its route and certificate are deleted.`)) return;
+    try {
+      await api.removeDomain(app, domain);
+      say(`${domain} removed.`);
+      await refresh();
+    } catch (err) {
+      say(`Could not remove ${domain}: ${err.message}`, true);
+    }
+  }
+
+  form.addEventListener('submit', add);
+  closeButton.addEventListener('click', () => reset());
+
+  function reset() {
+    clearTimeout(timer);
+    api = undefined;
+    app = undefined;
+    section.hidden = true;
+    list.replaceChildren();
+    form.reset();
+    inputError.textContent = '';
+    say('');
+  }
+
+  return {
+    /** Shows the domains of `name`. */
+    show(client, name) {
+      reset();
+      api = client;
+      app = name;
+      title.textContent = `Domains of ${name}`;
+      section.hidden = false;
+      return refresh();
+    },
+    reset,
+  };
+}

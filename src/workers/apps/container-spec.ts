@@ -1,0 +1,112 @@
+import crypto from 'node:crypto';
+import type { ContainerCreateOptions } from 'dockerode';
+import { appUser } from '../../core/app-user.ts';
+import { scopeLabels } from '../../core/installation.ts';
+import { containerLabels } from '../../core/naming.ts';
+import { dockerLimits, type ResolvedResources } from '../../core/resources.ts';
+
+/** Where the extra CA bundle appears inside build and app containers. */
+export const containerCaPath = '/etc/gasper/extra-ca.crt';
+/** Where the release's launch directory (see launcher.ts) appears in app containers. */
+export const containerLaunchDir = '/etc/gasper/launch';
+
+export interface ContainerSpecInput {
+  name: string;
+  image: string;
+  app: string;
+  release: string;
+  /** The installation (core/installation.ts) and node whose container this is: its labels. */
+  installation: string;
+  node: string;
+  role: 'app' | 'build';
+  releaseDir: string;
+  /** Shell command: the container's main process (app), or none (build: sleeps, commands are exec'd). */
+  command?: string;
+  port: number;
+  env: Record<string, string>;
+  /** Address host ports are published on (the node's address). */
+  publishAddress: string;
+  extraCaCerts?: string;
+  /** App containers: the release's launch directory (see launcher.ts), mounted read-only. */
+  launchDir?: string;
+  /** CPU and memory limits (swap disabled): the app's, or the build's own (GASPER_BUILD_*); unset: none. */
+  resources?: ResolvedResources;
+  /** Default 1024. */
+  pidsLimit?: number;
+  /**
+   * App containers: the size of the tmpfs at /tmp, MiB (GASPER_TMP_MB), so scratch files cost
+   * memory the app is limited in rather than the node's disk; unset: none. Builds keep /tmp on
+   * their writable layer, which the disk watchdog measures: package caches live there (HOME=/tmp)
+   * and would otherwise eat the build's memory.
+   */
+  tmpMb?: number;
+  /** The app's own bridge network (docker/networks.ts); unset: Docker's default bridge, shared by every container. */
+  network?: string;
+}
+
+/** Env pointing every common TLS client at the extra CA bundle (node, OpenSSL, git, pip, requests). */
+export function caEnv(path: string): Record<string, string> {
+  return {
+    NODE_EXTRA_CA_CERTS: path,
+    SSL_CERT_FILE: path,
+    GIT_SSL_CAINFO: path,
+    PIP_CERT: path,
+    REQUESTS_CA_BUNDLE: path,
+  };
+}
+
+/**
+ * The Docker create options for an app or build container. Pure: the same input gives the same
+ * options, and their hash, kept as a label, tells a retry whether an existing container is the
+ * one it would create (reuse) or a stale one (replace).
+ */
+export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions {
+  const env: Record<string, string> = {
+    HOME: '/tmp',
+    ...input.env,
+    PORT: String(input.port),
+    ...(input.extraCaCerts ? caEnv(containerCaPath) : {}),
+  };
+  const binds = [`${input.releaseDir}:/app`];
+  if (input.extraCaCerts) binds.push(`${input.extraCaCerts}:${containerCaPath}:ro`);
+  if (input.launchDir && input.role === 'app') binds.push(`${input.launchDir}:${containerLaunchDir}:ro`);
+  const portKey = `${input.port}/tcp`;
+  const spec: ContainerCreateOptions = {
+    name: input.name,
+    Image: input.image,
+    Cmd: input.role === 'app' ? ['sh', '-c', input.command ?? ''] : ['sleep', 'infinity'],
+    WorkingDir: '/app',
+    User: `${appUser.uid}:${appUser.gid}`,
+    Env: Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .sort(),
+    Labels: {
+      ...scopeLabels(input),
+      [containerLabels.app]: input.app,
+      [containerLabels.release]: input.release,
+      [containerLabels.role]: input.role,
+    },
+    ExposedPorts: input.role === 'app' ? { [portKey]: {} } : undefined,
+    HostConfig: {
+      Binds: binds,
+      // exec: apps may run binaries they unpack into /tmp; Docker's default for a tmpfs is noexec.
+      ...(input.tmpMb && input.role === 'app'
+        ? { Tmpfs: { '/tmp': `rw,exec,nosuid,nodev,size=${input.tmpMb}m,mode=1777` } }
+        : {}),
+      ...(input.network ? { NetworkMode: input.network } : {}),
+      PortBindings: input.role === 'app' ? { [portKey]: [{ HostIp: input.publishAddress, HostPort: '' }] } : undefined,
+      // Docker never restarts containers itself: the worker's supervisor does, with backoff and
+      // crash-loop detection (workers/apps/supervisor.ts), which Docker's policies cannot give up on.
+      RestartPolicy: { Name: 'no' },
+      SecurityOpt: ['no-new-privileges'],
+      CapDrop: ['ALL'],
+      PidsLimit: input.pidsLimit ?? 1024,
+      ...(input.resources ? dockerLimits(input.resources, input.pidsLimit ?? 1024) : {}),
+      Init: false,
+      LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
+    },
+  };
+  const hash = crypto.createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
+  spec.Labels![containerLabels.specHash] = hash;
+  return spec;
+}

@@ -1,0 +1,40 @@
+import type { Job } from 'bullmq';
+import type { DeleteAppData } from '../../jobs/schemas.ts';
+import { listManaged, removeContainer } from '../../docker/containers.ts';
+import type { WorkerContext } from '../context.ts';
+import { JobReporter } from '../job-reporter.ts';
+import { listAppNetworks, removeUnusedNetwork } from '../../docker/networks.ts';
+import { removeAppRecords } from '../../store/record-removal.ts';
+
+export type DeleteResult = { outcome: 'deleted'; containers: number } | { outcome: 'skipped'; reason: string };
+
+/**
+ * Removes everything of an app on this node: containers (all releases, builds included), its network,
+ * release directories, its route (tombstone event) and its keys. Safe to repeat.
+ */
+export async function deleteApp(ctx: WorkerContext, job: Job, data: DeleteAppData): Promise<DeleteResult> {
+  const report = new JobReporter(job, ctx.log);
+  const doc = await ctx.apps.get(data.app);
+  // A newer app of the same name (created after this deletion finished once) is not ours to delete.
+  if (doc && (doc.uid !== data.uid || doc.status !== 'deleting')) {
+    return { outcome: 'skipped', reason: 'app is not marked for deletion' };
+  }
+
+  await report.step(10, 'removing containers');
+  const containers = await listManaged(ctx.docker, ctx.scope, { app: data.app });
+  await Promise.all(containers.map((c) => removeContainer(ctx.docker, c.Id)));
+  await report.line(`removed ${containers.length} container(s)`);
+  // Its network too, now that no container of the app uses it.
+  for (const network of await listAppNetworks(ctx.docker, ctx.scope, data.app)) {
+    if (network.uid === data.uid && (await removeUnusedNetwork(ctx.docker, network.id)))
+      await report.line(`removed network ${network.name}`);
+  }
+
+  await report.step(50, 'removing release directories');
+  await ctx.releases.removeApp(data.app);
+
+  await report.step(80, 'removing route and records');
+  await removeAppRecords(ctx.redis, ctx.apps, data.app);
+  await report.step(100, 'deleted');
+  return { outcome: 'deleted', containers: containers.length };
+}

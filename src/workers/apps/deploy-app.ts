@@ -1,0 +1,333 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import { buildContainerName } from '../../core/naming.ts';
+import { runtimeImage } from '../../core/runtimes.ts';
+import type { Instance } from '../../events/schemas.ts';
+import { nodesOf, shareOf } from '../../core/app-placement.ts';
+import type { DeployAppData } from '../../jobs/schemas.ts';
+import type { AppDocument } from '../../store/app-document.ts';
+import { BuildFailedError, runBuild } from './build.ts';
+import { openCredentials } from '../../core/repo-credentials.ts';
+import { splitRepoCredentials } from '../../core/repo-url.ts';
+import { CloneFailedError, cloneRelease } from './clone.ts';
+import { appUser } from '../../core/app-user.ts';
+import { containerSpec } from './container-spec.ts';
+import { containerLogTail, ensureImage, ImageMissingError, removeContainer } from '../../docker/containers.ts';
+import type { WorkerContext } from '../context.ts';
+import { HealthTimeoutError } from './health.ts';
+import {
+  containersOutside,
+  drainAndRemove,
+  ensureAppNetwork,
+  InstanceStartError,
+  prepareInstances,
+  startInstances,
+} from './instances.ts';
+import { JobReporter } from '../job-reporter.ts';
+import { launcherCommand, prepareReleaseCommands } from './launcher.ts';
+import { ConventionError } from './conventions.ts';
+import { planExtras, planInstances, recordActivation, recordPruned, releaseConfig } from './release-plan.ts';
+import { chownTree } from './releases.ts';
+import { announceCommit, awaitCommit, failRollout, RolloutAbandoned, switchTogether, type Rollout } from './rollout.ts';
+
+export type DeployResult =
+  | { outcome: 'deployed'; release: string; commit: string; instances: Instance[]; durationMs: number }
+  | { outcome: 'unchanged' | 'skipped'; reason: string };
+
+/** A user error carrying the lines that explain it (build output, app logs). */
+export class DeployFailure extends Error {
+  constructor(
+    message: string,
+    readonly tail: string[],
+    readonly permanent: boolean,
+  ) {
+    super(tail.length ? `${message}\n${tail.join('\n')}` : message);
+  }
+}
+
+/**
+ * Converges this node's share of an app to `release`: clone the branch head (on the primary node;
+ * the others clone the commit it got) in parallel with preparing the containers (one per
+ * instance), build, start them, wait until each passes the health check, switch when every
+ * node's share is healthy (rollout.ts: state + event), then drain and remove the previous
+ * release's containers: zero downtime. Every step checks what exists first, so a retry or a
+ * stalled-job re-run finishes the work instead of duplicating it. The release is recorded (config snapshot, build log, timings).
+ */
+export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppData): Promise<DeployResult> {
+  const { docker, apps, releases, options } = ctx;
+  const { lifecycle } = options;
+  const started = Date.now();
+  const report = new JobReporter(job, ctx.log);
+  const doc = await apps.get(data.app);
+  if (!doc || doc.uid !== data.uid || doc.status === 'deleting')
+    return { outcome: 'skipped', reason: 'app is deleted or being deleted' };
+  if (doc.release === data.release && doc.status === 'running')
+    return { outcome: 'unchanged', reason: 'release already running' };
+  if (doc.pendingRelease !== data.release)
+    return { outcome: 'skipped', reason: `superseded by ${doc.pendingRelease ?? 'another release'}` };
+  if (shareOf(doc, options.nodeId) === 0)
+    return { outcome: 'skipped', reason: `no instance of the app is placed on node ${options.nodeId}` };
+  // The primary node records the release and announces the commit; every node starts its share.
+  const primary = doc.node === options.nodeId;
+  let cloned = data.commit ?? '';
+  const rollout: Rollout = {
+    app: doc.name,
+    id: `deploy-${data.release}`,
+    nodes: nodesOf(doc),
+    wanted: (d) => d.uid === doc.uid && d.status !== 'deleting' && d.pendingRelease === data.release,
+    switchTo: (d, instances) => ({
+      ...d,
+      status: 'running',
+      release: data.release,
+      commit: cloned,
+      instances,
+      lastError: undefined,
+      pendingRelease: undefined,
+    }),
+    timeoutMs: options.buildTimeoutMs + options.healthTimeoutMs + 120_000,
+  };
+
+  // Documents written before credentials were kept apart may still carry them in the URL:
+  // they go to git the same way as a sealed token, never in its arguments or the job log.
+  const { url: repoUrl, credentials: legacyCredentials } = splitRepoCredentials(doc.repo.url);
+  await apps.update(doc.name, (d) => (d.status === 'deleting' ? undefined : { ...d, status: 'deploying' }));
+  const dir = releases.releaseDir(doc.name, data.release);
+  const image = runtimeImage(doc.runtime, options);
+  const command = doc.run ?? launcherCommand;
+  const plan = planInstances(ctx, {
+    doc,
+    release: data.release,
+    image,
+    command,
+    extras: await planExtras(ctx, doc, data.release, command),
+  });
+  // The build sees the env the app will run with (linked databases' URLs included).
+  const common = {
+    image,
+    app: doc.name,
+    release: data.release,
+    ...ctx.scope,
+    releaseDir: dir,
+    port: doc.port,
+    env: plan.env,
+    publishAddress: options.nodeAddress,
+    extraCaCerts: options.extraCaCerts,
+  };
+  const buildContainer = buildContainerName(ctx.scope.installation, doc.name, data.release);
+  let appContainers: string[] = [];
+  const createdAt = new Date(job.timestamp).toISOString();
+  const records = primary ? ctx.records : undefined;
+  await records?.put({
+    id: data.release,
+    app: doc.name,
+    status: 'building',
+    config: releaseConfig(doc, plan),
+    sealedEnv: doc.sealedEnv,
+    buildLog: [],
+    job: job.id,
+    onDisk: true,
+    timings: { createdAt, activatedAt: [] },
+  });
+  const timings: { builtAt?: string; healthyAt?: string } = {};
+
+  try {
+    await report.step(5, 'cloning repository and preparing container');
+    const [clone] = await settleAll([
+      (primary || data.commit ? Promise.resolve(data.commit) : awaitCommit(ctx, rollout)).then(async (commit) => {
+        const c = await cloneRelease({
+          url: repoUrl,
+          branch: doc.repo.branch,
+          commit,
+          dir,
+          allowLocal: options.allowLocalRepos,
+          limits: options.clone,
+          sshDir: releases.gitSshDir(),
+          credentials: doc.repo.sealedCredentials
+            ? openCredentials(ctx.secrets, doc.repo.sealedCredentials)
+            : legacyCredentials,
+        }).catch((err: unknown) => {
+          // git's own words (masked) for the operator; the user gets words that do not map the network.
+          if (err instanceof CloneFailedError && err.detail)
+            ctx.log.warn({ app: doc.name, job: job.id, git: err.detail }, err.message);
+          throw err;
+        });
+        if (primary) await announceCommit(ctx, rollout, c.commit);
+        cloned = c.commit;
+        await chownTree(dir, appUser.uid, appUser.gid);
+        await report.line(
+          `cloned ${repoUrl}${doc.repo.branch ? ` (${doc.repo.branch})` : ''} at ${c.commit.slice(0, 12)}`,
+        );
+        // Build and run commands the app omits come from the repository (conventions.ts).
+        const commands = await prepareReleaseCommands({
+          appDir: releases.appDir(doc.name),
+          release: data.release,
+          releaseDir: dir,
+          runtime: doc.runtime,
+          build: doc.build,
+          run: doc.run,
+        });
+        await report.line(`build: ${commands.build.commands.join(' && ') || '(none)'} (${commands.build.reason})`);
+        await report.line(`run: ${commands.run.command} (${commands.run.reason})`);
+        return { ...c, build: commands.build.commands };
+      }),
+      ensureImage(docker, image).then(async () => {
+        appContainers = await prepareInstances(
+          ctx,
+          plan,
+          doc.instances.map((i) => i.container),
+        );
+        await report.line(
+          `prepared ${appContainers.join(', ')} on node ${options.nodeId} from ${image} (${plan.resources.cpu} CPU, ${plan.resources.memoryMb} MiB)`,
+        );
+      }),
+    ]);
+    await report.done('source and container ready');
+
+    if (clone.build.length) {
+      await report.step(30, `building (${clone.build.length} command${clone.build.length > 1 ? 's' : ''})`);
+      // The build runs on the app's network: it reaches the internet, not other tenants' containers.
+      const network = await ensureAppNetwork(ctx, doc.name, doc.uid);
+      try {
+        await runBuild({
+          docker,
+          spec: containerSpec({
+            ...common,
+            name: buildContainer,
+            role: 'build',
+            network,
+            resources: { cpu: lifecycle.build.cpu, memoryMb: lifecycle.build.memoryMb },
+            pidsLimit: lifecycle.build.pidsLimit,
+          }),
+          memoryMb: lifecycle.build.memoryMb,
+          killedBecause: () => ctx.killedBuilds?.get(buildContainer),
+          commands: clone.build,
+          timeoutMs: options.buildTimeoutMs,
+          onLine: (line) => report.line(line),
+        });
+      } finally {
+        // Read by runBuild only: a later attempt's build of the same name starts with no reason.
+        ctx.killedBuilds?.delete(buildContainer);
+      }
+      await report.done('build succeeded');
+    }
+
+    timings.builtAt = new Date().toISOString();
+    await records?.update(doc.name, data.release, (r) => ({ ...r, status: 'starting' }));
+    await report.step(
+      70,
+      `starting ${appContainers.length} instance(s), waiting for ${plan.healthPath ? `GET ${plan.healthPath}` : 'HTTP'}`,
+    );
+    const instances: Instance[] = await startInstances(ctx, plan, appContainers);
+    timings.healthyAt = new Date().toISOString();
+    await report.done(plan.healthPath ? 'app passes its health check' : 'app answers HTTP');
+
+    const others =
+      rollout.nodes.length > 1
+        ? ` and on node${rollout.nodes.length > 2 ? 's' : ''} ${rollout.nodes.filter((n) => n !== options.nodeId).join(', ')}`
+        : '';
+    await report.step(90, `switching traffic once the instances here${others} are healthy`);
+    const all = await switchTogether(ctx, rollout, instances);
+
+    await report.step(95, 'draining the previous instances');
+    await drainAndRemove(ctx, await containersOutside(ctx, doc.name, appContainers));
+    const pruned = await releases.prune(doc.name, options.keepReleases, data.release);
+    await report.step(100, 'deployed');
+    if (primary) {
+      await recordPruned(ctx, doc.name, pruned);
+      await recordActivation(ctx, doc.name, data.release, {
+        commit: clone.commit,
+        buildLog: report.lines,
+        timings: {
+          createdAt,
+          ...timings,
+          finishedAt: new Date().toISOString(),
+          durationMs: Date.now() - started,
+          activatedAt: [],
+        },
+      });
+    }
+    return {
+      outcome: 'deployed',
+      release: data.release,
+      commit: clone.commit,
+      instances: all,
+      durationMs: Date.now() - started,
+    };
+  } catch (err) {
+    if (err instanceof RolloutAbandoned && err.superseded) {
+      await Promise.allSettled([...appContainers, buildContainer].map((c) => removeContainer(docker, c)));
+      if (doc.release !== data.release) await releases.removeRelease(doc.name, data.release);
+      await records?.update(doc.name, data.release, (r) => ({
+        ...r,
+        status: 'cancelled',
+        error: err.message,
+        buildLog: report.lines,
+        onDisk: false,
+      }));
+      return { outcome: 'skipped', reason: `app was deleted or redeployed meanwhile (${err.message})` };
+    }
+    const failure = await explain(ctx, err);
+    await Promise.allSettled([...appContainers, buildContainer].map((c) => removeContainer(docker, c)));
+    // Nothing of a failed release stays on disk; an app that never ran keeps no directory at all.
+    if (!doc.release) await releases.removeApp(doc.name);
+    else if (doc.release !== data.release) await releases.removeRelease(doc.name, data.release);
+    await report.line(`failed: ${failure.message}`);
+    await records
+      ?.update(doc.name, data.release, (r) => ({
+        ...r,
+        status: 'failed',
+        error: failure.message,
+        buildLog: report.lines,
+        onDisk: doc.release === data.release,
+        timings: { ...r.timings, ...timings, finishedAt: new Date().toISOString(), durationMs: Date.now() - started },
+      }))
+      .catch((e) => ctx.log.warn({ err: e }, 'cannot record the failed release'));
+    const final = failure.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    if (final) {
+      // The other nodes stop waiting and remove their new instances: the old release keeps serving.
+      if (!(err instanceof RolloutAbandoned)) await failRollout(ctx, rollout, failure.message);
+      await markFailed(ctx, doc, data.release, failure.message);
+    }
+    throw failure.permanent ? new UnrecoverableError(failure.message) : err;
+  }
+}
+
+/** Like Promise.all, but waits for every branch before rejecting, so cleanup never races a branch. */
+async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(promises);
+  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+/** Turns what went wrong into a message for the user, with the lines that explain it. */
+export async function explain(ctx: WorkerContext, err: unknown): Promise<DeployFailure> {
+  if (err instanceof BuildFailedError) return new DeployFailure(err.message, err.tail, true);
+  if (err instanceof InstanceStartError) {
+    const tail = await containerLogTail(ctx.docker, err.container, 20).catch(() => []);
+    return new DeployFailure(`${err.message}; last lines of the app's output:`, tail, true);
+  }
+  if (err instanceof HealthTimeoutError) return new DeployFailure(err.message, [], true);
+  if (err instanceof ImageMissingError) return new DeployFailure(err.message, [], true);
+  if (err instanceof ConventionError) return new DeployFailure(err.message, [], true);
+  if (err instanceof RolloutAbandoned) return new DeployFailure(`abandoned on every node: ${err.message}`, [], true);
+  if (err instanceof CloneFailedError) return new DeployFailure(err.message, [], err.permanent);
+  return new DeployFailure((err as Error).message ?? String(err), [], false);
+}
+
+/** The app keeps serving its current release if it has one; the status says why the new one failed. */
+async function markFailed(ctx: WorkerContext, doc: AppDocument, release: string, message: string): Promise<void> {
+  await ctx.apps.update(doc.name, (d) =>
+    d.status === 'deleting' || d.pendingRelease !== release
+      ? undefined
+      : {
+          ...d,
+          status: d.release
+            ? doc.status === 'stopped' || doc.status === 'crashed'
+              ? doc.status
+              : 'running'
+            : 'failed',
+          lastError: message,
+          pendingRelease: undefined,
+        },
+  );
+}

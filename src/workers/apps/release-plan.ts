@@ -1,0 +1,145 @@
+import { placementOf, shareOf, slotSequence } from '../../core/app-placement.ts';
+import { splitRepoCredentials } from '../../core/repo-url.ts';
+import { resolveResources } from '../../core/resources.ts';
+import { runtimeImage, runtimes } from '../../core/runtimes.ts';
+import { linkedDatabases } from './database-links.ts';
+import { launchDir, launcherCommand } from './launcher.ts';
+import type { AppDocument } from '../../store/app-document.ts';
+import { maskedValue, type ReleaseConfig, type ReleaseRecord } from '../../store/release-records.ts';
+import type { WorkerContext } from '../context.ts';
+import type { InstancePlan } from './instances.ts';
+
+/** What an app's containers get besides its own env: the runtime's env, linked databases, the launcher. */
+export interface PlanExtras {
+  /** Under the app's env (the app may override it): the runtime's conventions (core/runtimes.ts). */
+  runtimeEnv?: Record<string, string>;
+  /** Over the app's env: DATABASE_URL and the like of linked databases. */
+  linkEnv?: Record<string, string>;
+  /** Docker networks of linked databases, joined by every instance. */
+  networks?: string[];
+  /** The release's launch directory, when the command is the launcher (launcher.ts). */
+  launchDir?: string;
+}
+
+/** The extras of `doc`'s containers for `release` running `command`. */
+export async function planExtras(
+  ctx: WorkerContext,
+  doc: AppDocument,
+  release: string,
+  command: string,
+): Promise<PlanExtras> {
+  const links = await linkedDatabases(ctx, doc);
+  return {
+    runtimeEnv: runtimes[doc.runtime]?.env,
+    linkEnv: links.env,
+    networks: links.networks,
+    ...(command === launcherCommand ? { launchDir: launchDir(ctx.releases.appDir(doc.name), release) } : {}),
+  };
+}
+
+/** The release an app's containers run: which image, command, env and port. */
+export interface InstanceInput {
+  doc: AppDocument;
+  release: string;
+  image: string;
+  command: string;
+  /** The env of the release, sealed; default the app's current env. */
+  sealedEnv?: Record<string, string>;
+  /** Default the app's current port. */
+  port?: number;
+  extras?: PlanExtras;
+}
+
+/** What an app's containers run with, from its document and the release's command. */
+export function planInstances(ctx: WorkerContext, input: InstanceInput): InstancePlan {
+  const { doc, release, image, command, sealedEnv = doc.sealedEnv, port = doc.port, extras = {} } = input;
+  const own = Object.fromEntries(Object.entries(sealedEnv).map(([k, v]) => [k, ctx.secrets.open(v)]));
+  return {
+    app: doc.name,
+    uid: doc.uid,
+    release,
+    releaseDir: ctx.releases.releaseDir(doc.name, release),
+    image,
+    command,
+    env: { ...extras.runtimeEnv, ...own, ...extras.linkEnv },
+    networks: extras.networks ?? [],
+    ...(extras.launchDir ? { launchDir: extras.launchDir } : {}),
+    port,
+    // This node's share of the instances, in slots no other node uses.
+    count: shareOf(doc, ctx.options.nodeId),
+    slots: slotSequence(placementOf(doc), ctx.options.nodeId),
+    resources: resolveResources(doc.resources, ctx.options.lifecycle.resources),
+    healthPath: doc.healthCheck?.path,
+  };
+}
+
+/** The containers of `release`: its command, env and port as recorded; instances, limits and health from the app. */
+export async function planForRelease(
+  ctx: WorkerContext,
+  doc: AppDocument,
+  release: string,
+  record: ReleaseRecord | undefined,
+): Promise<InstancePlan> {
+  if (!record) {
+    const command = doc.run ?? launcherCommand;
+    const extras = await planExtras(ctx, doc, release, command);
+    return planInstances(ctx, { doc, release, image: runtimeImage(doc.runtime, ctx.options), command, extras });
+  }
+  const extras = await planExtras(ctx, doc, release, record.config.run);
+  return planInstances(ctx, {
+    doc,
+    release,
+    image: record.config.image,
+    command: record.config.run,
+    sealedEnv: record.sealedEnv,
+    port: record.config.port,
+    extras,
+  });
+}
+
+/** The snapshot a release record keeps: what ran, with env values masked. */
+export function releaseConfig(doc: AppDocument, plan: InstancePlan): ReleaseConfig {
+  return {
+    runtime: doc.runtime,
+    image: plan.image,
+    repo: { url: splitRepoCredentials(doc.repo.url).url, ...(doc.repo.branch ? { branch: doc.repo.branch } : {}) },
+    build: doc.build ?? [],
+    run: plan.command,
+    port: plan.port,
+    env: Object.fromEntries(
+      Object.keys(doc.sealedEnv)
+        .sort()
+        .map((k) => [k, maskedValue]),
+    ),
+    instances: doc.instanceCount ?? 1,
+    resources: { cpu: plan.resources.cpu, memory: plan.resources.memoryMb },
+    healthCheck: doc.healthCheck ?? {},
+  };
+}
+
+/** Marks `active` the serving release and every other formerly active one `superseded`. */
+export async function recordActivation(
+  ctx: WorkerContext,
+  app: string,
+  active: string,
+  patch: Partial<ReleaseRecord>,
+): Promise<void> {
+  const now = new Date().toISOString();
+  for (const record of await ctx.records.list(app)) {
+    if (record.id === active) {
+      await ctx.records.put({
+        ...record,
+        ...patch,
+        status: 'active',
+        timings: { ...record.timings, ...patch.timings, activatedAt: [...record.timings.activatedAt, now] },
+      });
+    } else if (record.status === 'active') {
+      await ctx.records.put({ ...record, status: 'superseded' });
+    }
+  }
+}
+
+/** Records which release directories pruning removed: those cannot be rolled back to. */
+export async function recordPruned(ctx: WorkerContext, app: string, pruned: readonly string[]): Promise<void> {
+  for (const id of pruned) await ctx.records.update(app, id, (r) => ({ ...r, onDisk: false }));
+}

@@ -1,0 +1,54 @@
+import { expect } from 'chai';
+import { domainProblem, domainRows, nextSteps, shortDate } from '../../src/client/domain-format.ts';
+
+describe('client output for custom domains', () => {
+  const problems: [string, Record<string, unknown>, string][] = [
+    ['nothing wrong', { status: 'issued' }, '-'],
+    ['an issuance error', { status: 'failed', lastError: 'DNS does not point here' }, 'DNS does not point here'],
+    [
+      'an error with a retry time',
+      { status: 'failed', lastError: 'rate limited', nextAttemptAt: '2027-01-02T03:04:05.000Z' },
+      'rate limited (next try 2027-01-02 03:04 UTC)',
+    ],
+    [
+      'a failed renewal',
+      { status: 'issued', renewalError: 'the CA refused: bad nonce' },
+      'renewal failed, the current certificate still serves: the CA refused: bad nonce',
+    ],
+  ];
+  for (const [what, domain, expected] of problems) {
+    it(`words ${what}`, () => expect(domainProblem(domain)).to.equal(expected));
+  }
+
+  it('dates read as UTC minutes, or -', () => {
+    expect(shortDate('2027-03-01T12:30:59.000Z')).to.equal('2027-03-01 12:30 UTC');
+    expect(shortDate(undefined)).to.equal('-');
+  });
+
+  it('lists domains as a table, the error last', () => {
+    expect(
+      domainRows([
+        { domain: 'a.example.com', status: 'issued', issuer: 'R3', notAfter: '2027-03-01T00:00:00Z' },
+        { domain: 'b.example.com', status: 'failed', lastError: 'DNS does not point here' },
+      ]),
+    ).to.equal(
+      [
+        'DOMAIN         STATUS  ISSUER  NOT AFTER             ERROR',
+        'a.example.com  issued  R3      2027-03-01 00:00 UTC  -',
+        'b.example.com  failed  -       -                     DNS does not point here',
+      ].join('\n'),
+    );
+  });
+
+  it('says what to do next: the DNS records, the CNAME alternative, how the certificate comes', () => {
+    const text = nextSteps('web', 'shop.example.com', {
+      records: [{ type: 'A', name: 'shop.example.com', value: '203.0.113.7' }],
+      cname: { type: 'CNAME', name: 'shop.example.com', value: 'web.apps.example.net' },
+    });
+    expect(text).to.match(/shop\.example\.com\.\s+A\s+203\.0\.113\.7/);
+    expect(text).to.include('CNAME web.apps.example.net.');
+    expect(text).to.include('issued automatically');
+    expect(text).to.include('gasper domains list web');
+    expect(nextSteps('web', 'shop.example.com', { records: [] })).to.include('GASPER_DNS_PROXY_ADDRESSES');
+  });
+});

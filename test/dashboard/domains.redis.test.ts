@@ -1,0 +1,131 @@
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { DomainStore } from '../../src/store/domains.ts';
+import { appName, startApiFixture, suffix, validBody, type ApiFixture } from '../api/api-fixture.ts';
+
+/** Debian's chromium: playwright-core never downloads a browser. */
+const chromiumPath = '/usr/bin/chromium';
+const artifacts = path.resolve('test-artifacts/dashboard');
+
+/**
+ * The dashboard's Domains section in a real headless Chromium, against the API served in-process
+ * (real Redis; no Docker: the app's deploy never runs, and the certificates service is stood in
+ * for by writing the domain's status the way it does).
+ */
+describe("web dashboard: an app's custom domains, in headless Chromium (real Redis)", function () {
+  this.timeout(120_000);
+  let fx: ApiFixture;
+  let server: http.Server;
+  let base: string;
+  let userDataDir: string;
+  let context: BrowserContext;
+  let page: Page;
+  const pageErrors: string[] = [];
+  const app = appName('dash');
+  const domain = `shop-${suffix()}.example.com`;
+  const domainRow = (name = domain) => page.locator(`#domains-body tr[data-domain="${name}"]`);
+
+  before(async () => {
+    await fs.access(chromiumPath).catch(() => {
+      throw new Error(`these tests need Debian's chromium at ${chromiumPath} (apt-get install chromium)`);
+    });
+    await fs.mkdir(artifacts, { recursive: true });
+    fx = await startApiFixture({ domain: 'apps.example.net', proxyAddresses: ['203.0.113.7'] });
+    await fx.registerNode(`n-${suffix()}`);
+    await fx.post('/apps').send(validBody(app)).expect(202);
+    server = http.createServer(fx.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    userDataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-chromium-'));
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: chromiumPath,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+      viewport: { width: 1280, height: 900 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('pageerror', (err) => pageErrors.push(`page error: ${err.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error' && !/Failed to load resource/.test(message.text()))
+        pageErrors.push(message.text());
+    });
+    await page.goto(`${base}/dashboard/`);
+    await page.waitForSelector('body[data-ready="true"]');
+    await page.getByLabel('API token').fill(fx.token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator(`#apps-body tr[data-app="${app}"]`).waitFor();
+  });
+  after(async () => {
+    await context?.close();
+    if (userDataDir) await fs.rm(userDataDir, { recursive: true, force: true });
+    await new Promise((resolve) => server?.close(resolve));
+    await fx?.close();
+  });
+
+  it("opens the app's Domains section, empty", async () => {
+    await page.getByRole('button', { name: `Custom domains of ${app}` }).click();
+    await page.locator('#domains-title', { hasText: `Domains of ${app}` }).waitFor();
+    await page.locator('#domains-empty').waitFor();
+  });
+
+  it("shows the API's field error next to the input for a bad name", async () => {
+    await page.getByLabel('Add a domain').fill('*.example.com');
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    await page.locator('#d-domain-error', { hasText: 'wildcards are not supported' }).waitFor();
+    expect(await page.getByLabel('Add a domain').getAttribute('aria-invalid')).to.equal('true');
+    await page.getByLabel('Add a domain').fill('shop.apps.example.net');
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    await page.locator('#d-domain-error', { hasText: '<app>.apps.example.net' }).waitFor();
+  });
+
+  it('adds a domain: the DNS records to create, then pending in the list', async () => {
+    await page.getByLabel('Add a domain').fill(domain);
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    await page.locator('#domains-message', { hasText: 'A 203.0.113.7' }).waitFor();
+    expect(await page.locator('#domains-message').textContent()).to.include(`CNAME ${app}.apps.example.net`);
+    await domainRow().locator('.badge', { hasText: 'pending' }).waitFor();
+    expect(await fx.redis.exists(`gasper:domain:${domain}`)).to.equal(1);
+    await page.screenshot({ path: path.join(artifacts, 'domains-01-pending.png'), fullPage: true });
+  });
+
+  it('follows the status the certificates service writes: failed with the error, then issued', async () => {
+    const store = new DomainStore(fx.redis);
+    await store.update(domain, (d) => ({
+      ...d,
+      status: 'failed',
+      lastError: 'DNS does not point here: it resolves to 198.51.100.1; it should resolve to 203.0.113.7',
+    }));
+    await domainRow().locator('.badge', { hasText: 'failed' }).waitFor({ timeout: 20_000 });
+    expect(await domainRow().locator('.domain-problem').textContent()).to.include('should resolve to 203.0.113.7');
+    await page.screenshot({ path: path.join(artifacts, 'domains-02-failed.png'), fullPage: true });
+    await store.update(domain, (d) => ({
+      ...d,
+      status: 'issued',
+      lastError: undefined,
+      certificate: {
+        issuer: 'Pebble Intermediate CA',
+        notBefore: 'x',
+        notAfter: '2027-03-01T00:00:00.000Z',
+        version: 'v1',
+      },
+    }));
+    await domainRow().locator('.badge', { hasText: 'issued' }).waitFor({ timeout: 20_000 });
+    expect(await domainRow().textContent()).to.include('Pebble Intermediate CA, until 2027-03-01 00:00 UTC');
+  });
+
+  it('removes a domain after a confirmation', async () => {
+    page.once('dialog', (dialog) => void dialog.accept());
+    await domainRow()
+      .getByRole('button', { name: `Remove ${domain}` })
+      .click();
+    await page.locator('#domains-message', { hasText: `${domain} removed` }).waitFor();
+    await domainRow().waitFor({ state: 'detached' });
+    expect(await fx.redis.exists(`gasper:domain:${domain}`)).to.equal(0);
+    expect(pageErrors, pageErrors.join('\n')).to.deep.equal([]);
+  });
+});

@@ -1,0 +1,152 @@
+import crypto from 'node:crypto';
+import { expect } from 'chai';
+import type { Redis } from 'ioredis';
+import { keys } from '../../../src/core/keys.ts';
+import { createLogger } from '../../../src/core/log.ts';
+import { connectRedis } from '../../../src/core/redis.ts';
+import { eventSchema, type Instance } from '../../../src/events/schemas.ts';
+import type { AppDocument } from '../../../src/store/app-document.ts';
+import { AppStore } from '../../../src/store/apps.ts';
+import type { WorkerContext } from '../../../src/workers/context.ts';
+import {
+  announceCommit,
+  awaitCommit,
+  failRollout,
+  RolloutAbandoned,
+  switchTogether,
+  type Rollout,
+} from '../../../src/workers/apps/rollout.ts';
+import { startTestRedis } from '../../support/redis.ts';
+
+/** Two nodes' jobs meeting in Redis: the app switches once, when both shares are ready, or not at all. */
+describe('rollouts over several nodes (real Redis)', function () {
+  this.timeout(20_000);
+  let redisServer: Awaited<ReturnType<typeof startTestRedis>>;
+  let redis: Redis;
+  let apps: AppStore;
+
+  before(async () => {
+    redisServer = await startTestRedis();
+    redis = connectRedis(redisServer.url);
+    apps = new AppStore(redis);
+  });
+  after(async () => {
+    redis?.disconnect();
+    await redisServer?.close();
+  });
+
+  const contextOf = (nodeId: string) =>
+    ({ redis, apps, log: createLogger('silent'), options: { nodeId } }) as unknown as WorkerContext;
+  const instance = (node: string, slot: number): Instance => ({
+    node,
+    address: '127.0.0.1',
+    port: 30000 + slot,
+    container: `gasper-x-r000002-${slot}`,
+  });
+
+  async function createApp(): Promise<{ name: string; rollout: Rollout; old: Instance[] }> {
+    const name = `app-${crypto.randomBytes(3).toString('hex')}`;
+    const now = new Date().toISOString();
+    const old = [instance('a', 90), instance('b', 91)];
+    const doc: AppDocument = {
+      name,
+      uid: 'u1',
+      owner: 'admin',
+      repo: { url: 'https://example.com/x.git' },
+      runtime: 'node',
+      port: 8080,
+      sealedEnv: {},
+      node: 'a',
+      placement: ['a', 'b'],
+      status: 'running',
+      release: 'r000001',
+      pendingRelease: 'r000002',
+      instances: old,
+      createdAt: now,
+      updatedAt: now,
+    };
+    expect(await apps.create(doc, 2)).to.equal(true);
+    const rollout: Rollout = {
+      app: name,
+      id: 'deploy-r000002',
+      nodes: ['a', 'b'],
+      timeoutMs: 10_000,
+      wanted: (d) => d.pendingRelease === 'r000002',
+      switchTo: (d, instances) => ({ ...d, release: 'r000002', pendingRelease: undefined, instances }),
+    };
+    return { name, rollout, old };
+  }
+
+  const latestEvent = async (app: string) => {
+    const raw = await redis.hget(keys.eventsLatest, `app:${app}`);
+    return raw ? eventSchema.parse(JSON.parse(raw)) : undefined;
+  };
+
+  it('switches once every node is ready, to all their instances, and publishes them; a re-run finds it switched', async () => {
+    const { name, rollout, old } = await createApp();
+    const mineA = [instance('a', 0)];
+    const mineB = [instance('b', 1)];
+    const first = switchTogether(contextOf('a'), rollout, mineA);
+    await new Promise((r) => setTimeout(r, 300));
+    // Node a waits for b: nothing switched yet.
+    expect((await apps.get(name))!.instances).to.deep.equal(old);
+    const second = await switchTogether(contextOf('b'), rollout, mineB);
+    expect(await first).to.deep.equal([...mineA, ...mineB]);
+    expect(second).to.deep.equal([...mineA, ...mineB]);
+    expect(await apps.get(name))
+      .to.deep.include({ release: 'r000002', instances: [...mineA, ...mineB] })
+      .and.not.have.property('pendingRelease');
+    expect(await latestEvent(name)).to.deep.equal({
+      type: 'app.instances',
+      app: name,
+      release: 'r000002',
+      instances: [...mineA, ...mineB],
+    });
+    // A recovered job of node a joins again and finds the switch done.
+    expect(await switchTogether(contextOf('a'), rollout, mineA)).to.deep.equal([...mineA, ...mineB]);
+  });
+
+  it('a node that fails for good abandons the rollout on every node; the old instances keep serving', async () => {
+    const { name, rollout, old } = await createApp();
+    const waiting = switchTogether(contextOf('a'), rollout, [instance('a', 0)]).catch((err: unknown) => err);
+    await failRollout(contextOf('b'), rollout, 'build failed: npm ERR! missing script: build');
+    const err = await waiting;
+    expect(err).to.be.instanceOf(RolloutAbandoned);
+    expect((err as RolloutAbandoned).superseded).to.equal(false);
+    expect((err as Error).message).to.equal('node b: build failed: npm ERR! missing script: build');
+    expect(await apps.get(name)).to.deep.include({ release: 'r000001', instances: old });
+  });
+
+  it('a newer deploy supersedes a rollout still waiting', async () => {
+    const { name, rollout } = await createApp();
+    const waiting = switchTogether(contextOf('a'), rollout, [instance('a', 0)]).catch((err: unknown) => err);
+    await apps.update(name, (d) => ({ ...d, pendingRelease: 'r000003' }));
+    const err = await waiting;
+    expect(err).to.be.instanceOf(RolloutAbandoned);
+    expect((err as RolloutAbandoned).superseded).to.equal(true);
+    // Node b arriving later learns it at once.
+    const late = await switchTogether(contextOf('b'), rollout, [instance('b', 1)]).catch((e: unknown) => e);
+    expect(late).to.be.instanceOf(RolloutAbandoned);
+  });
+
+  it('gives up after its time when a node never reports, naming what it waited for', async () => {
+    const { name, rollout, old } = await createApp();
+    const err = await switchTogether(contextOf('a'), { ...rollout, timeoutMs: 300 }, [instance('a', 0)]).catch(
+      (e: unknown) => e,
+    );
+    expect(err).to.be.instanceOf(RolloutAbandoned);
+    expect((err as Error).message).to.match(/gave up waiting 0 s for the other nodes' instances/);
+    expect((await apps.get(name))!.instances).to.deep.equal(old);
+  });
+
+  it('the other nodes deploy the commit the primary cloned', async () => {
+    const { rollout } = await createApp();
+    const commit = 'f'.repeat(40);
+    const waiting = awaitCommit(contextOf('b'), rollout);
+    await new Promise((r) => setTimeout(r, 150));
+    await announceCommit(contextOf('a'), rollout, commit);
+    await announceCommit(contextOf('a'), rollout, 'e'.repeat(40)); // a re-run does not change it
+    expect(await waiting).to.equal(commit);
+    expect(await awaitCommit(contextOf('c'), rollout)).to.equal(commit);
+  });
+});
