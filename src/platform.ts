@@ -147,7 +147,17 @@ export async function startPlatform(
       }
     }
     if (services.includes('proxy')) {
-      const proxy = await startProxy({ ...config.proxy, domain: config.domain, redisUrl, secretKey }, { log, metrics });
+      const proxy = await startProxy(
+        {
+          ...config.proxy,
+          domain: config.domain,
+          redisUrl,
+          secretKey,
+          platformHost: config.platform.host,
+          platformUpstream: config.platform.upstream,
+        },
+        { log, metrics },
+      );
       closers.push(() => proxy.close());
       handle.proxy = proxy;
     }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defaultResourcePolicy, type ResourcePolicy } from '../core/resources.ts';
+import { edgeFields } from './app-edge.ts';
 import { envMap } from './app-request.ts';
 import { lifecycleFields } from './lifecycle-fields.ts';
 import { repoTokenField, repoUsernameField } from './repo-settings.ts';
@@ -24,6 +25,8 @@ export function patchAppRequest(options: { resources?: ResourcePolicy } = {}) {
       /** Sets (or with `null` removes) the https repository's token; the next clone uses it. */
       repo: z.object({ token: repoTokenField.nullable(), username: repoUsernameField.optional() }).strict().optional(),
       ...lifecycleFields(options.resources ?? defaultResourcePolicy),
+      /** Applied by the proxies at once (an app.edge event), no redeploy. */
+      ...edgeFields,
     })
     .strict()
     .refine((body) => Object.keys(body).length > 0, { message: 'nothing to change: give at least one field' });

@@ -87,5 +87,11 @@ export function planPatch(
     next.healthCheck = patch.healthCheck.path === undefined ? undefined : { path: patch.healthCheck.path };
     changed.push('healthCheck');
   }
+  for (const field of ['https', 'hsts'] as const) {
+    if (patch[field] !== undefined && !same(patch[field], doc[field])) {
+      (next as Record<typeof field, unknown>)[field] = patch[field];
+      changed.push(field);
+    }
+  }
   return { next, changed, redeploy: changed.some((f) => needsContainers.has(f)) };
 }

@@ -3,6 +3,7 @@ import { appNameProblem } from '../core/naming.ts';
 import { branchProblem, repoUrlProblem } from '../core/repo-url.ts';
 import { defaultResourcePolicy, type ResourcePolicy } from '../core/resources.ts';
 import { runtimeNames } from '../core/runtimes.ts';
+import { edgeFields } from './app-edge.ts';
 import { lifecycleFields } from './lifecycle-fields.ts';
 import { repoTokenField, repoUsernameField } from './repo-settings.ts';
 
@@ -71,6 +72,7 @@ export function createAppRequest(options: { allowLocalRepos: boolean; resources?
       env: envMap(z.string().max(32 * 1024)).optional(),
       port: z.number().int().min(1).max(65535).optional(),
       ...lifecycleFields(options.resources ?? defaultResourcePolicy),
+      ...edgeFields,
     })
     .strict();
 }

@@ -1,3 +1,4 @@
+import { edgeOf } from './app-edge.ts';
 import { placementOf } from '../core/app-placement.ts';
 import { appUrl } from '../core/naming.ts';
 import { defaultResourcePolicy, resolveResources, type ResourcePolicy } from '../core/resources.ts';
@@ -44,6 +45,8 @@ export function appView(doc: AppDocument, options: ViewOptions) {
       ),
       healthCheck: { path: doc.healthCheck?.path ?? null },
     },
+    /** How the proxy serves it over HTTPS. */
+    ...edgeOf(doc),
     lastError: doc.lastError ?? null,
     lastJob: doc.lastJob ? { id: doc.lastJob, url: `/jobs/${doc.lastJob}` } : null,
     // Whether a push webhook is set up, and since when; its secret is never shown again.

@@ -13,6 +13,7 @@ import { networkPoolProblem } from './networks.ts';
  * docs/operations/configuration.md, and test/docs checks that page against this schema.
  */
 const port = z.coerce.number().int().min(0).max(65535);
+const dnsNamePattern = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
 const flag = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', ''])
   .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
@@ -50,6 +51,24 @@ export const envSchema = z.object({
     description: 'address the HTTPS listener listens on',
     shownDefault: '`GASPER_PROXY_HOST`',
   }),
+  GASPER_PLATFORM_HOST: optional
+    .pipe(z.string().toLowerCase().regex(dnsNamePattern, 'must be a DNS name').optional())
+    .meta({
+      description:
+        'host name of Gasper itself (API and dashboard) on the proxy: requests for it go to the API. With a platform certificate, plain HTTP to it is redirected to HTTPS and the webhook URLs the API hands out are `https://<it>`',
+      shownDefault: '`gasper.<domain>`',
+    }),
+  GASPER_PLATFORM_UPSTREAM: optional
+    .pipe(
+      z
+        .string()
+        .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:/]+):\d{1,5}$/, 'must be host:port')
+        .optional(),
+    )
+    .meta({
+      description: "where the proxy sends requests for the platform host: the API's `host:port`",
+      shownDefault: '`127.0.0.1:<GASPER_API_PORT>` (or `GASPER_API_HOST` when it is a specific address)',
+    }),
   GASPER_TLS_CERT: optional.meta({
     description:
       'PEM file of the platform certificate (with its chain) for `*.<domain>` and `<domain>`, served over HTTPS to names without a certificate of their own; reloaded when the file changes. Needs `GASPER_TLS_KEY`',
@@ -583,8 +602,13 @@ export type Env = z.infer<typeof envSchema>;
 
 export interface Config {
   stateDir: string;
-  /** `publicUrl`: the API's address as GitHub and browsers reach it (webhook URLs). */
+  /**
+   * `publicUrl`: the API's address as GitHub and browsers reach it (webhook URLs): GASPER_API_URL,
+   * else `https://<platform host>` when the proxy has a platform certificate.
+   */
   api: { host: string; port: number; publicUrl?: string };
+  /** Gasper's own host name on the proxy, and the API address it is forwarded to (unset: API port 0, unknown). */
+  platform: { host: string; upstream?: string };
   /** `metricsPort`: where a proxy running on its own serves `GET /metrics` (unset: nowhere). */
   /**
    * `httpsPort`: the HTTPS listener; `tlsCertFile`/`tlsKeyFile`: the platform certificate's files
@@ -787,11 +811,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   }
   return deepFreeze({
     stateDir: path.resolve(e.GASPER_STATE_DIR),
-    api: {
-      host: e.GASPER_API_HOST,
-      port: e.GASPER_API_PORT,
-      ...(e.GASPER_API_URL ? { publicUrl: e.GASPER_API_URL } : {}),
-    },
+    api: { host: e.GASPER_API_HOST, port: e.GASPER_API_PORT, ...apiPublicUrl(e) },
+    platform: platformConfig(e),
     proxy: {
       host: e.GASPER_PROXY_HOST,
       port: e.GASPER_PROXY_PORT,
@@ -876,6 +897,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       renewalCheckMs: e.GASPER_ACME_RENEWAL_CHECK_MS,
     },
   });
+}
+
+const platformHostOf = (e: Env) => e.GASPER_PLATFORM_HOST ?? `gasper.${e.GASPER_DOMAIN}`;
+
+function platformConfig(e: Env): Config['platform'] {
+  const apiHost = ['0.0.0.0', '::', ''].includes(e.GASPER_API_HOST) ? '127.0.0.1' : e.GASPER_API_HOST;
+  const upstream =
+    e.GASPER_PLATFORM_UPSTREAM ??
+    (e.GASPER_API_PORT ? `${apiHost.includes(':') ? `[${apiHost}]` : apiHost}:${e.GASPER_API_PORT}` : undefined);
+  return { host: platformHostOf(e), ...(upstream ? { upstream } : {}) };
+}
+
+/** GASPER_API_URL, else the platform host over HTTPS once there is a platform certificate to serve it with. */
+function apiPublicUrl(e: Env): { publicUrl?: string } {
+  if (e.GASPER_API_URL) return { publicUrl: e.GASPER_API_URL };
+  if (!e.GASPER_TLS_CERT || !e.GASPER_HTTPS_PORT) return {};
+  const port = e.GASPER_HTTPS_PORT === 443 ? '' : `:${e.GASPER_HTTPS_PORT}`;
+  return { publicUrl: `https://${platformHostOf(e)}${port}` };
 }
 
 function nodesConfig(e: Env): Config['nodes'] {

@@ -68,6 +68,21 @@ export const domainStateEvent = z.object({
   certificate: z.object({ version: z.string(), notAfter: z.string() }).optional(),
 });
 
+/**
+ * How the proxy serves an app over HTTPS, as set on the app (`https`, `hsts` of POST/PATCH /apps):
+ * `redirect` answers plain HTTP with 308 to https (ACME challenges excepted), `hsts` adds
+ * Strict-Transport-Security to its HTTPS answers. Published by the API when they change. An
+ * entity of its own (`edge:<app>`), not a field of app.instances: the API owns these settings and
+ * changes them without a deploy, while app.instances is the workers' observed state; app.removed
+ * ends it too (see `endedEntities`).
+ */
+export const appEdgeEvent = z.object({
+  type: z.literal('app.edge'),
+  app: z.string(),
+  https: z.enum(['allow', 'redirect']),
+  hsts: z.boolean(),
+});
+
 export const domainRemovedEvent = z.object({
   type: z.literal('domain.removed'),
   domain: z.string(),
@@ -81,22 +96,30 @@ export const eventSchema = z.discriminatedUnion('type', [
   nodeStateEvent,
   domainStateEvent,
   domainRemovedEvent,
+  appEdgeEvent,
 ]);
 export type GasperEvent = z.infer<typeof eventSchema>;
 export type AppInstancesEvent = z.infer<typeof appInstancesEvent>;
 export type DatabaseStateEvent = z.infer<typeof databaseStateEvent>;
 export type NodeStateEvent = z.infer<typeof nodeStateEvent>;
 export type DomainStateEvent = z.infer<typeof domainStateEvent>;
+export type AppEdgeEvent = z.infer<typeof appEdgeEvent>;
 
 /** The entity an event describes; the latest event per entity is kept as a snapshot. */
 export function entityOf(event: GasperEvent): string {
   if (event.type === 'node.state') return `node:${event.node}`;
   // Before 'app' in event: a domain event names its app, but the domain is the entity.
   if (event.type === 'domain.state' || event.type === 'domain.removed') return `domain:${event.domain}`;
+  if (event.type === 'app.edge') return `edge:${event.app}`;
   return 'app' in event ? `app:${event.app}` : `database:${event.database}`;
 }
 
 /** Events that end an entity: its snapshot entry is dropped instead of replaced. */
 export function isTombstone(event: GasperEvent): boolean {
   return event.type === 'app.removed' || event.type === 'database.removed' || event.type === 'domain.removed';
+}
+
+/** Entities a tombstone ends besides its own: an app's edge settings go with the app. */
+export function endedEntities(event: GasperEvent): string[] {
+  return event.type === 'app.removed' ? [`edge:${event.app}`] : [];
 }

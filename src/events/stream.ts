@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../core/keys.ts';
 import type { Logger } from '../core/log.ts';
-import { entityOf, eventSchema, isTombstone, type GasperEvent } from './schemas.ts';
+import { endedEntities, entityOf, eventSchema, isTombstone, type GasperEvent } from './schemas.ts';
 
 /** How many entries the stream keeps; catch-up never depends on them thanks to the snapshot. */
 export const STREAM_MAXLEN = 10_000;
@@ -22,7 +22,7 @@ export function eventRecord(event: GasperEvent): { entity: string; payload: stri
 export async function publishEvent(redis: Redis, event: GasperEvent): Promise<string> {
   const { entity, payload, tombstone } = eventRecord(event);
   const multi = redis.multi();
-  if (tombstone) multi.hdel(keys.eventsLatest, entity);
+  if (tombstone) multi.hdel(keys.eventsLatest, entity, ...endedEntities(event));
   else multi.hset(keys.eventsLatest, entity, payload);
   multi.xadd(keys.events, 'MAXLEN', '~', STREAM_MAXLEN, '*', 'event', payload);
   const results = await multi.exec();

@@ -13,7 +13,7 @@ import { startTls } from './edge-tls.ts';
 import { tlsPolicy } from './tls.ts';
 import { clientAddress, forward, forwardHeaders, isRetryable, type ForwardError } from './forward.ts';
 import { ProxyMetrics } from './proxy-metrics.ts';
-import { RouteTable } from './route-table.ts';
+import { hostName, RouteTable } from './route-table.ts';
 
 export interface ProxyOptions {
   host: string;
@@ -40,6 +40,10 @@ export interface ProxyOptions {
   tlsCheckIntervalMs?: number;
   /** The cluster's secret key (hex), which opens custom domains' private keys. Unset: only the platform certificate. */
   secretKey?: string;
+  /** The platform's own host name (API and dashboard), forwarded to `platformUpstream`. */
+  platformHost?: string;
+  /** The API's `host:port` the platform host is forwarded to. Unset: the platform host is not routed. */
+  platformUpstream?: string;
 }
 
 export interface ProxyHandle {
@@ -75,7 +79,20 @@ export async function startProxy(
       'the proxy metrics port (GASPER_PROXY_METRICS_PORT) needs GASPER_METRICS_TOKEN: it serves nothing without a token',
     );
   }
-  const routes = new RouteTable(options.domain);
+  const routes = new RouteTable(
+    options.domain,
+    options.platformHost && options.platformUpstream
+      ? {
+          host: options.platformHost,
+          upstream: options.platformUpstream,
+          // Bearer tokens never cross in clear once the platform certificate is there.
+          edge: options.tlsCertFile && options.httpsPort !== undefined ? { https: 'redirect', hsts: false } : undefined,
+        }
+      : undefined,
+  );
+  /** Bound ports; requests only come once they are. */
+  let port: number;
+  let httpsPort: number | undefined;
   const registry = deps.metrics ?? new Registry();
   const metrics = new ProxyMetrics(registry);
   // Commands (ACME challenges, certificates): the subscription's connection is held by its blocking read.
@@ -124,6 +141,13 @@ export async function startProxy(
     }
     const started = performance.now();
     res.once('close', () => metrics.response(route.app, res.statusCode, (performance.now() - started) / 1000));
+    const edge = routes.edgeOf(route.app);
+    if (edge) {
+      const tlsRequest = isTls(req);
+      if (!tlsRequest && edge.https === 'redirect' && httpsPort !== undefined)
+        return redirectToHttps(req, res, httpsPort);
+      if (tlsRequest && edge.hsts) res.setHeader('strict-transport-security', hstsValue);
+    }
     if (route.kind === 'no-instances') {
       metrics.failure(route.app, 'no_instances');
       return reply(res, 503, `app ${route.app} has no running instance\n`);
@@ -191,8 +215,6 @@ export async function startProxy(
       s.once('error', reject);
       s.listen(port, host, () => resolve((s.address() as AddressInfo).port));
     });
-  let port: number;
-  let httpsPort: number | undefined;
   try {
     port = await listen(server, options.port, options.host);
     httpsPort = httpsServer && (await listen(httpsServer, options.httpsPort!, options.httpsHost ?? options.host));
@@ -237,6 +259,20 @@ export async function startProxy(
       return closing;
     },
   };
+}
+
+/** One year, the usual value (and what hstspreload.org asks at least); subdomains are not ours to include. */
+const hstsValue = 'max-age=31536000';
+
+/**
+ * 308 (method and body kept, RFC 9110) to the same URL over HTTPS. The port is the HTTPS
+ * listener's, left out when it is 443.
+ */
+function redirectToHttps(req: http.IncomingMessage, res: http.ServerResponse, httpsPort: number): void {
+  const name = hostName(req.headers.host);
+  const location = `https://${name}${httpsPort === 443 ? '' : `:${httpsPort}`}${req.url ?? '/'}`;
+  res.writeHead(308, { location, 'content-type': 'text/plain; charset=utf-8', 'content-length': 0 });
+  res.end();
 }
 
 /** Whether the request came over TLS (the HTTPS listener's sockets are TLSSockets). */

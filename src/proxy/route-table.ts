@@ -1,4 +1,18 @@
-import type { GasperEvent, Instance } from '../events/schemas.ts';
+import type { AppEdgeEvent, GasperEvent, Instance } from '../events/schemas.ts';
+
+/** An app's HTTPS settings (app.edge events); apps without one: `allow`, no HSTS. */
+export type EdgeSettings = Pick<AppEdgeEvent, 'https' | 'hsts'>;
+
+/** The name requests for the platform itself (API, dashboard) are routed under, in results and metrics. */
+export const platformApp = '(platform)';
+
+/** The platform's own host name (GASPER_PLATFORM_HOST) and where it is served (the API's `host:port`). */
+export interface PlatformRoute {
+  host: string;
+  upstream: string;
+  /** HTTPS settings of the platform host (redirect once the platform certificate is there). */
+  edge?: EdgeSettings;
+}
 
 /** Where a request goes: an upstream, or why there is none. Pure; tested with tables. */
 export type RouteResult =
@@ -60,7 +74,24 @@ export class RouteTable {
   /** Upstream key → time until which it is skipped. */
   private readonly downUntil = new Map<string, number>();
 
-  constructor(private readonly domain: string) {}
+  private readonly platformHost: string | undefined;
+  private readonly platformRoute: RouteResult | undefined;
+  /** HTTPS settings of the apps that have any (app.edge events). */
+  private readonly edge = new Map<string, EdgeSettings>();
+
+  constructor(
+    private readonly domain: string,
+    platform?: PlatformRoute,
+  ) {
+    if (platform) {
+      const colon = platform.upstream.lastIndexOf(':');
+      const host = platform.upstream.slice(0, colon).replace(/^\[|\]$/g, '');
+      const port = Number(platform.upstream.slice(colon + 1));
+      this.platformHost = hostName(platform.host);
+      this.platformRoute = { kind: 'upstream', app: platformApp, upstream: { host, port, key: platform.upstream } };
+      if (platform.edge) this.edge.set(platformApp, platform.edge);
+    }
+  }
 
   /**
    * Custom domains (domain.state events) → their app. Kept apart from the app routes: a snapshot
@@ -85,7 +116,17 @@ export class RouteTable {
       case 'domain.removed':
         this.domains.delete(hostName(event.domain));
         return;
+      case 'app.edge':
+        if (event.app === platformApp) return;
+        if (event.https === 'allow' && !event.hsts) this.edge.delete(event.app);
+        else this.edge.set(event.app, { https: event.https, hsts: event.hsts });
+        return;
     }
+  }
+
+  /** An app's HTTPS settings, if it has any other than the defaults. */
+  edgeOf(app: string): EdgeSettings | undefined {
+    return this.edge.size === 0 ? undefined : this.edge.get(app);
   }
 
   /** The app a request's Host names: `<app>.<domain>` first (platform names win), then a custom domain. */
@@ -107,7 +148,9 @@ export class RouteTable {
   }
 
   resolve(host: string | undefined, options: ResolveOptions = {}): RouteResult {
-    const app = this.appOf(host);
+    const name = hostName(host);
+    if (this.platformRoute && name === this.platformHost) return this.platformRoute;
+    const app = appFromName(name, this.domain) ?? this.domains.get(name);
     const route = app === undefined ? undefined : this.routes.get(app);
     if (!route) return { kind: 'unknown-host' };
     const { upstreams } = route;
@@ -147,6 +190,7 @@ export class RouteTable {
   routedKeys(): Set<string> {
     const keys = new Set<string>();
     for (const route of this.routes.values()) for (const u of route.upstreams) keys.add(u.key);
+    if (this.platformRoute?.kind === 'upstream') keys.add(this.platformRoute.upstream.key);
     return keys;
   }
 
@@ -173,6 +217,7 @@ export class RouteTable {
   private forget(app: string): void {
     this.routes.delete(app);
     this.published.delete(app);
+    this.edge.delete(app);
     for (const [domain, owner] of this.domains) if (owner === app) this.domains.delete(domain);
   }
 

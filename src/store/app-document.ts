@@ -52,6 +52,12 @@ export const appDocumentSchema = z.object({
       lastPush: z.object({ pushedAt: z.number(), commits: z.array(z.string()) }).optional(),
     })
     .optional(),
+  /**
+   * How the proxy serves it over HTTPS (app.edge events, src/api/app-edge.ts): `redirect` sends
+   * plain HTTP to https; `hsts` adds Strict-Transport-Security. Absent: `allow`, no HSTS.
+   */
+  https: z.enum(['allow', 'redirect']).optional(),
+  hsts: z.boolean().optional(),
   /** Databases linked to the app: their URLs are in its env, and it joins their networks. */
   databases: z.array(z.string()).optional(),
   /** Instance count, resources and health check: optional, defaults resolved by the worker. */

@@ -118,6 +118,8 @@ describe('OpenAPI document and /docs (real Redis)', function () {
       'instances',
       'resources',
       'healthCheck',
+      'https',
+      'hsts',
     ]);
     expect(schema.required).to.have.members(['name', 'repo', 'runtime']);
     expect(schema.additionalProperties).to.equal(false);

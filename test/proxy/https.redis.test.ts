@@ -133,6 +133,8 @@ describe('proxy: HTTPS listener (openssl-made certificates, curl, real Redis)', 
         // Long: a replaced file must be seen by the watch, not by the periodic check.
         tlsCheckIntervalMs: 600_000,
         secretKey,
+        platformHost: `gasper.${DOMAIN}`,
+        platformUpstream: `127.0.0.1:${(upstream.address() as AddressInfo).port}`,
       },
       { log: silent },
     );
@@ -274,6 +276,78 @@ describe('proxy: HTTPS listener (openssl-made certificates, curl, real Redis)', 
       'the completed pair',
     );
     await replacePlatformFiles(wildcard);
+  });
+
+  /** A plain HTTP request to the proxy: status and headers, redirects not followed. */
+  async function plainHttp(host: string, urlPath: string): Promise<{ status: number; location?: string }> {
+    const { stdout } = await run('curl', [
+      '-s',
+      '-o',
+      '/dev/null',
+      '-H',
+      `Host: ${host}`,
+      '-w',
+      '%{http_code} %{redirect_url}',
+      `http://127.0.0.1:${proxy.port}${urlPath}`,
+    ]);
+    const [status, location] = stdout.split(' ');
+    return { status: Number(status), ...(location ? { location } : {}) };
+  }
+
+  async function hstsOf(host: string): Promise<string | undefined> {
+    const { stdout } = await run('curl', [
+      '-s',
+      '-o',
+      '/dev/null',
+      '-D',
+      '-',
+      '--resolve',
+      `${host}:${proxy.httpsPort}:127.0.0.1`,
+      '--cacert',
+      ca.certFile,
+      `https://${host}:${proxy.httpsPort}/`,
+    ]);
+    return /^strict-transport-security:\s*(.*?)\r?$/im.exec(stdout)?.[1];
+  }
+
+  it('per app: https "redirect" answers plain HTTP with 308 to https (ACME challenges excepted), hsts adds the header over HTTPS', async () => {
+    const secure = `secure-${suffix()}`;
+    const secureHost = `${secure}.${DOMAIN}`;
+    const port = (upstream.address() as AddressInfo).port;
+    await publishEvent(pub, {
+      type: 'app.instances',
+      app: secure,
+      release: 'r1',
+      instances: [{ node: 'n1', address: '127.0.0.1', port, container: 'c' }],
+    });
+    await publishEvent(pub, { type: 'app.edge', app: secure, https: 'redirect', hsts: true });
+    await waitUntil(async () => proxy.routes.edgeOf(secure)?.hsts === true, 'the edge settings');
+    expect(await plainHttp(secureHost, '/a/b?c=d')).to.deep.equal({
+      status: 308,
+      location: `https://${secureHost}:${proxy.httpsPort}/a/b?c=d`,
+    });
+    // The CA's HTTP-01 request is answered, not redirected.
+    expect((await plainHttp(secureHost, '/.well-known/acme-challenge/nothing-here')).status).to.equal(404);
+    expect(await hstsOf(secureHost)).to.equal('max-age=31536000');
+    // Apps without settings: plain HTTP served, no HSTS.
+    expect((await plainHttp(appHost, '/')).status).to.equal(200);
+    expect(await hstsOf(appHost)).to.equal(undefined);
+    // Back to the defaults.
+    await publishEvent(pub, { type: 'app.edge', app: secure, https: 'allow', hsts: false });
+    await waitUntil(async () => proxy.routes.edgeOf(secure) === undefined, 'the defaults');
+    expect((await plainHttp(secureHost, '/')).status).to.equal(200);
+    expect(await hstsOf(secureHost)).to.equal(undefined);
+  });
+
+  it('forwards the platform host to the API address over HTTPS, and redirects it from plain HTTP', async () => {
+    const platformHost = `gasper.${DOMAIN}`;
+    const reply = await curlTls(ca, platformHost, proxy.httpsPort!, '/headers');
+    expect(reply).to.include({ exit: 0, status: 200 });
+    expect(JSON.parse(reply.body).headers['x-forwarded-proto']).to.equal('https');
+    expect(await plainHttp(platformHost, '/apps')).to.deep.equal({
+      status: 308,
+      location: `https://${platformHost}:${proxy.httpsPort}/apps`,
+    });
   });
 
   it('refuses to start with an unreadable or mismatched platform certificate, saying which and why', async () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { GasperEvent, Instance } from '../../src/events/schemas.ts';
-import { hostName, RouteTable } from '../../src/proxy/route-table.ts';
+import { type EdgeSettings, hostName, platformApp, RouteTable } from '../../src/proxy/route-table.ts';
 
 const domain = 'apps.test';
 const instance = (port: number): Instance => ({ node: 'n1', address: '198.51.100.1', port, container: `c${port}` });
@@ -148,4 +148,58 @@ describe('route-table: custom domains', () => {
   for (const [what, events, host, expected] of cases) {
     it(`${what}: ${host} -> ${expected}`, () => expect(after(events, host)).to.equal(expected));
   }
+});
+
+describe('route-table: the platform host and app HTTPS settings', () => {
+  const platform = { host: 'gasper.apps.test', upstream: '127.0.0.1:3000' };
+
+  it('routes the platform host (any case, any port) to the API address, before any app of that name', () => {
+    const table = new RouteTable(domain, platform);
+    table.apply(instances('gasper', 1001));
+    for (const host of ['gasper.apps.test', 'GASPER.apps.test:8443', 'gasper.apps.test.']) {
+      expect(table.resolve(host), host).to.deep.equal({
+        kind: 'upstream',
+        app: platformApp,
+        upstream: { host: '127.0.0.1', port: 3000, key: '127.0.0.1:3000' },
+      });
+    }
+    expect(table.routedKeys().has('127.0.0.1:3000'), 'kept-alive API connections are not swept').to.equal(true);
+    expect(new RouteTable(domain).resolve('gasper.apps.test')).to.deep.equal({ kind: 'unknown-host' });
+    expect(
+      new RouteTable(domain, { host: 'gasper.apps.test', upstream: '[::1]:3000' }).resolve('gasper.apps.test'),
+    ).to.have.nested.property('upstream.host', '::1');
+  });
+
+  const edge = (app: string, https: 'allow' | 'redirect', hsts: boolean): GasperEvent => ({
+    type: 'app.edge',
+    app,
+    https,
+    hsts,
+  });
+  const cases: [string, GasperEvent[], string, EdgeSettings | undefined][] = [
+    ['none: the defaults', [], 'shop', undefined],
+    ['redirect', [edge('shop', 'redirect', false)], 'shop', { https: 'redirect', hsts: false }],
+    ['hsts', [edge('shop', 'allow', true)], 'shop', { https: 'allow', hsts: true }],
+    ['back to the defaults', [edge('shop', 'redirect', true), edge('shop', 'allow', false)], 'shop', undefined],
+    ['another app', [edge('shop', 'redirect', true)], 'blog', undefined],
+    [
+      'app.removed drops them',
+      [edge('shop', 'redirect', true), { type: 'app.removed', app: 'shop' }],
+      'shop',
+      undefined,
+    ],
+    ["an event cannot set the platform host's", [edge(platformApp, 'allow', true)], platformApp, undefined],
+  ];
+  for (const [what, events, app, expected] of cases) {
+    it(`edge settings: ${what}`, () => {
+      const table = new RouteTable(domain);
+      for (const event of events) table.apply(event);
+      expect(table.edgeOf(app)).to.deep.equal(expected);
+    });
+  }
+
+  it('the platform host redirects when the proxy says so', () => {
+    const table = new RouteTable(domain, { ...platform, edge: { https: 'redirect', hsts: false } });
+    expect(table.edgeOf(platformApp)).to.deep.equal({ https: 'redirect', hsts: false });
+  });
 });

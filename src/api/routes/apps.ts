@@ -7,6 +7,7 @@ import type { AppDocument } from '../../store/app-document.ts';
 import { DomainStore } from '../../store/domains.ts';
 import { principalOf } from '../auth.ts';
 import { enforceAppQuotas } from '../quotas.ts';
+import { publishEdge } from '../app-edge.ts';
 import { createAppRequest } from '../app-request.ts';
 import type { ApiDeps } from '../deps.ts';
 import { placeApp } from '../cluster/node-placement.ts';
@@ -59,11 +60,15 @@ export function appsRouter(deps: ApiDeps): Router {
       instanceCount: body.instances,
       resources: body.resources,
       healthCheck: body.healthCheck,
+      ...(body.https !== undefined ? { https: body.https } : {}),
+      ...(body.hsts !== undefined ? { hsts: body.hsts } : {}),
       createdAt: now,
       updatedAt: now,
     };
     if (!(await apps.create(doc, 1)))
       throw new ApiError('APP_EXISTS', `app "${body.name}" already exists`, { name: 'already exists' });
+    // Before the deploy: the proxy knows how to serve the app by the time it is routed.
+    if (doc.https !== undefined || doc.hsts !== undefined) await publishEdge(deps.redis, doc);
     let job;
     try {
       job = await enqueue.deployApp(nodesOf(doc), { app: doc.name, uid: doc.uid, release }, doc.owner);

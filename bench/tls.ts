@@ -1,0 +1,265 @@
+/**
+ * HTTPS throughput: Gasper's proxy against nginx, both terminating TLS with the same certificate
+ * (an ECDSA P-256 wildcard made by openssl, signed by a throw-away CA) and the same worker count,
+ * in front of the same upstream (a node:http server answering a small body). Two measurements:
+ *
+ *   keep-alive   requests per second over kept-alive HTTPS connections (TLS record cost)
+ *   handshakes   new TLS connections per second: every request sends `Connection: close`, so
+ *                each one costs a full handshake (wrk does not resume sessions)
+ *
+ *   npm run bench:tls
+ *   BENCH_SECONDS=5 BENCH_CONNECTIONS=100 npm run bench:tls
+ *
+ * Load from `wrk -t1` (apt-get install wrk); nginx from /usr/sbin/nginx (nginx-light); one
+ * Gasper proxy process and one nginx worker (BENCH_WORKERS changes nginx's; Gasper runs one
+ * process here). Bounded: four runs of BENCH_SECONDS (default 3) after a 1 s warm-up each.
+ */
+import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { issueTestCertificate, makeTestCa, type TestCertificate } from '../test/support/certificates.ts';
+import { stopChildren } from './support/children.ts';
+
+const self = fileURLToPath(import.meta.url);
+const run = promisify(execFile);
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 3);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const workers = Number(process.env.BENCH_WORKERS ?? 1);
+const nginxBin = process.env.NGINX ?? '/usr/sbin/nginx';
+const APP = 'bench';
+const DOMAIN = 'bench.test';
+const HOST = `${APP}.${DOMAIN}`;
+const BODY = 'hello from the upstream\n';
+/** The TLS 1.2 suites Gasper allows (src/proxy/tls.ts), given to nginx too. */
+const CIPHERS =
+  'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305';
+
+type Message = { port: number } | { error: string };
+
+async function runUpstream(): Promise<void> {
+  const body = Buffer.from(BODY);
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+    res.end(body);
+  });
+  server.keepAliveTimeout = 120_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  process.send!({ port: (server.address() as net.AddressInfo).port } satisfies Message);
+}
+
+async function runGasperProxy(redisUrl: string, certFile: string, keyFile: string): Promise<void> {
+  const { startProxy } = await import('../src/proxy/index.ts');
+  const { createLogger } = await import('../src/core/log.ts');
+  const proxy = await startProxy(
+    { host: '127.0.0.1', port: 0, httpsPort: 0, domain: DOMAIN, redisUrl, tlsCertFile: certFile, tlsKeyFile: keyFile },
+    { log: createLogger(process.env.BENCH_LOG_LEVEL ?? 'silent') },
+  );
+  const deadline = Date.now() + 10_000;
+  while (!proxy.routes.has(APP)) {
+    if (Date.now() > deadline) throw new Error('proxy never got the bench route');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  process.on('SIGTERM', () => void proxy.close().then(() => process.exit(0)));
+  process.send!({ port: proxy.httpsPort! } satisfies Message);
+}
+
+const children: ChildProcess[] = [];
+
+function forkRole(role: string, args: string[]): Promise<number> {
+  const child = fork(self, ['--role', role, ...args], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  children.push(child);
+  return new Promise<number>((resolve, reject) => {
+    child.once('message', (m: Message) => ('port' in m ? resolve(m.port) : reject(new Error(`${role}: ${m.error}`))));
+    child.once('exit', (code) => reject(new Error(`${role} exited with code ${code} before reporting`)));
+  });
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function startNginx(dir: string, port: number, upstreamPort: number, cert: TestCertificate): Promise<void> {
+  for (const sub of ['logs', 'tmp']) await fs.mkdir(path.join(dir, sub), { recursive: true });
+  const conf = `
+daemon off;
+worker_processes ${workers};
+pid ${dir}/nginx.pid;
+error_log ${dir}/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/tmp/body;
+  proxy_temp_path ${dir}/tmp/proxy;
+  fastcgi_temp_path ${dir}/tmp/fastcgi;
+  uwsgi_temp_path ${dir}/tmp/uwsgi;
+  scgi_temp_path ${dir}/tmp/scgi;
+  keepalive_timeout 65s;
+  keepalive_requests 1000000;
+  upstream app {
+    server 127.0.0.1:${upstreamPort};
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:${port} ssl;
+    server_name ${HOST};
+    ssl_certificate ${cert.certFile};
+    ssl_certificate_key ${cert.keyFile};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers ${CIPHERS};
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+    }
+  }
+}
+`;
+  const confPath = path.join(dir, 'nginx.conf');
+  await fs.writeFile(confPath, conf);
+  const child = spawn(nginxBin, ['-p', dir, '-c', confPath, '-e', path.join(dir, 'logs', 'error.log')], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  children.push(child);
+  child.once('error', (err) => console.error(`cannot start nginx: ${err.message}`));
+}
+
+/** curl with the CA until the target serves the upstream's body over HTTPS. */
+async function untilServing(port: number, caFile: string, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const body = await run('curl', [
+      '-s',
+      '--max-time',
+      '2',
+      '--resolve',
+      `${HOST}:${port}:127.0.0.1`,
+      '--cacert',
+      caFile,
+      `https://${HOST}:${port}/`,
+    ]).then(
+      (r) => r.stdout,
+      () => '',
+    );
+    if (body === BODY) return;
+    if (Date.now() > deadline) throw new Error(`${what} does not serve the upstream over HTTPS`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface Load {
+  rps: number;
+  requests: number;
+  errors: number;
+  non2xx: number;
+}
+
+async function wrk(port: number, durationS: number, close: boolean): Promise<Load> {
+  const args = ['-t', '1', '-c', String(connections), '-d', `${durationS}s`, '-H', `Host: ${HOST}`];
+  if (close) args.push('-H', 'Connection: close');
+  const { stdout } = await run('wrk', [...args, `https://127.0.0.1:${port}/`], { timeout: (durationS + 30) * 1000 });
+  const errorsMatch = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN),
+    requests: Number(/(\d+) requests in/.exec(stdout)?.[1] ?? NaN),
+    errors: errorsMatch ? errorsMatch.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
+    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0),
+  };
+}
+
+async function main(): Promise<void> {
+  const { startEmbeddedRedis, connectRedis } = await import('../src/core/redis.ts');
+  const { publishEvent } = await import('../src/events/stream.ts');
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-bench-tls-'));
+  const redis = await startEmbeddedRedis(path.join(dir, 'redis'));
+  try {
+    const ca = await makeTestCa(dir);
+    const cert = await issueTestCertificate(ca, [`*.${DOMAIN}`, DOMAIN], 'wildcard');
+    const upstreamPort = await forkRole('upstream', []);
+    const pub = connectRedis(redis.url);
+    await publishEvent(pub, {
+      type: 'app.instances',
+      app: APP,
+      release: 'r1',
+      instances: [{ node: 'bench', address: '127.0.0.1', port: upstreamPort, container: 'bench-1' }],
+    });
+    pub.disconnect();
+    const gasperPort = await forkRole('proxy', [redis.url, cert.certFile, cert.keyFile]);
+    const nginxPort = await freePort();
+    await startNginx(path.join(dir, 'nginx'), nginxPort, upstreamPort, cert);
+    await untilServing(gasperPort, ca.certFile, 'Gasper proxy');
+    await untilServing(nginxPort, ca.certFile, 'nginx');
+
+    console.log(
+      `tls bench: ${connections} connections, ${seconds} s each after 1 s warm-up, wrk -t1, ` +
+        `${os.cpus().length} CPU(s), 1 Gasper proxy process vs ${workers} nginx worker(s), ECDSA P-256 certificate`,
+    );
+    const results: Record<string, Record<string, Load>> = { 'keep-alive': {}, handshakes: {} };
+    for (const [mode, close] of [
+      ['keep-alive', false],
+      ['handshakes', true],
+    ] as const) {
+      for (const [name, port] of [
+        ['gasper', gasperPort],
+        ['nginx', nginxPort],
+      ] as const) {
+        await wrk(port, 1, close);
+        results[mode]![name] = await wrk(port, seconds, close);
+      }
+    }
+    const pad = (s: string, n: number) => s.padStart(n);
+    console.log(
+      `${'measure'.padEnd(12)}${'target'.padEnd(8)}${pad('req/s', 10)}${pad('requests', 10)}${pad('errors', 8)}${pad('non-2xx', 9)}`,
+    );
+    for (const [mode, byTarget] of Object.entries(results)) {
+      for (const [name, r] of Object.entries(byTarget)) {
+        console.log(
+          `${mode.padEnd(12)}${name.padEnd(8)}${pad(r.rps.toFixed(0), 10)}${pad(String(r.requests), 10)}` +
+            `${pad(String(r.errors), 8)}${pad(String(r.non2xx), 9)}`,
+        );
+      }
+    }
+    const ratio = (mode: string) => results[mode]!.gasper!.rps / results[mode]!.nginx!.rps;
+    const verdict = (r: number) => (r >= 0.5 ? 'meets' : 'below');
+    console.log(
+      `gasper/nginx: keep-alive ${ratio('keep-alive').toFixed(2)}x (${verdict(ratio('keep-alive'))} the 0.5x goal), ` +
+        `new TLS handshakes ${ratio('handshakes').toFixed(2)}x (${verdict(ratio('handshakes'))} the 0.5x goal)`,
+    );
+  } finally {
+    await stopChildren(children);
+    await redis.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+const roleIndex = process.argv.indexOf('--role');
+if (roleIndex === -1) {
+  await main();
+} else {
+  const role = process.argv[roleIndex + 1];
+  const args = process.argv.slice(roleIndex + 2);
+  try {
+    if (role === 'upstream') await runUpstream();
+    else if (role === 'proxy') await runGasperProxy(args[0]!, args[1]!, args[2]!);
+    else throw new Error(`unknown role ${role}`);
+  } catch (err) {
+    process.send?.({ error: (err as Error).message } satisfies Message);
+    process.exitCode = 1;
+  }
+  process.on('disconnect', () => process.exit(0));
+}
