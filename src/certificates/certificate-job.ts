@@ -53,6 +53,9 @@ function redisChallenges(redis: Redis, ttlSeconds: number): ChallengeStore {
   };
 }
 
+/** Where a job reports its steps (BullMQ's job log and progress, shown by `GET /jobs/:id`). */
+export type StepReporter = (percent: number, step: string) => Promise<void>;
+
 /**
  * Issues or renews one domain's certificate: reads the document (reconcile: the job carries only
  * the name), checks DNS, orders, stores the certificate (key sealed), then marks the domain issued,
@@ -62,15 +65,18 @@ export async function runCertificateJob(
   ctx: CertificateJobContext,
   kind: JobKind,
   domain: string,
+  report: StepReporter = async () => {},
 ): Promise<CertificateJobResult> {
   const doc = await ctx.domains.get(domain);
   if (!doc) return { result: 'gone', domain };
   if (!needsOrder(kind, doc, ctx.clock())) return { result: 'unchanged', domain };
 
   if (ctx.proxyAddresses.length > 0) {
+    await report(10, `checking that ${domain} resolves to ${ctx.proxyAddresses.join(', ')}`);
     const problem = await checkDns(domain, ctx.proxyAddresses, ctx.dnsServers);
     if (problem) throw new CertificateJobError(problem);
   }
+  await report(30, `ordering a certificate from ${ctx.directoryUrl} (HTTP-01)`);
   const account = await ensureAccountKey(ctx.redis, ctx.secrets, ctx.directoryUrl);
   const started = Date.now();
   const ordered = await orderCertificate(
@@ -91,6 +97,7 @@ export async function runCertificateJob(
     // The fingerprint changes with every certificate, and says which one a proxy serves.
     version: leaf.fingerprint256.replaceAll(':', '').slice(0, 16).toLowerCase(),
   };
+  await report(90, `storing the certificate from ${summary.issuer}, valid until ${summary.notAfter}`);
   await ctx.certificates.put({ domain, certPem: ordered.certPem, keyPem: ordered.keyPem, ...summary });
   const renewed = doc.status === 'issued';
   const stored = await ctx.domains.update(domain, (current) => withCertificate(current, summary));

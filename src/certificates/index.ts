@@ -136,7 +136,9 @@ export async function startCertificates(
   const runOrder = async (job: Job, token: string | undefined, kind: JobKind): Promise<CertificateJobResult> => {
     const { domain } = (kind === 'issue' ? issueCertificateJob : renewCertificateJob).schema.parse(job.data);
     try {
-      return await runCertificateJob(ctx, kind, domain);
+      return await runCertificateJob(ctx, kind, domain, async (percent, step) => {
+        await Promise.all([job.updateProgress({ percent, step }), job.log(step)]);
+      });
     } catch (err) {
       const failure =
         err instanceof CertificateJobError
@@ -149,6 +151,7 @@ export async function startCertificates(
         clock(),
       );
       await recordFailure(ctx, domain, plan);
+      await job.log(plan.message).catch(() => undefined);
       log.warn({ domain, kind, action: plan.action, reason: plan.message }, 'certificate attempt failed');
       if (plan.action === 'wait') {
         // A rate limit is not the job's fault: wait without spending an attempt.

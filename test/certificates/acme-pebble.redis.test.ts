@@ -135,6 +135,10 @@ describe('certificates: ACME with pebble (real Redis, API, proxy)', function () 
     const { job } = (await fx.get(added.body.job.url).expect(200)).body;
     expect(job).to.include({ state: 'completed', node: null, blocked: null });
     expect(job.result).to.include({ result: 'issued', domain: issuedDomain });
+    expect(job.log).to.have.length(3);
+    expect(job.log[0]).to.equal(`checking that ${issuedDomain} resolves to 127.0.0.1`);
+    expect(job.log[1]).to.equal(`ordering a certificate from ${pebble.directoryUrl} (HTTP-01)`);
+    expect(job.log[2]).to.match(/^storing the certificate from Pebble Intermediate CA \S+, valid until \d{4}-/);
     const doc = (await domains.get(issuedDomain))!;
     expect(doc.certificate?.issuer).to.match(/^Pebble Intermediate CA/);
     expect(JSON.stringify(view)).to.include(doc.certificate!.notAfter);
