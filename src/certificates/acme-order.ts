@@ -16,7 +16,7 @@ import type { CertificateFailure } from './retry-plan.ts';
 // (`acmeSettings` is acme-client's own addition to axios's defaults, untyped.)
 (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
 
-interface ProblemRecord {
+export interface ProblemRecord {
   last?: { type?: string; detail: string; status: number; retryAfter?: number };
 }
 const problems = new AsyncLocalStorage<ProblemRecord>();

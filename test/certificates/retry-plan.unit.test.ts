@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { parseRetryAfter } from '../../src/certificates/acme-order.ts';
+import { classifyAcmeError, parseRetryAfter } from '../../src/certificates/acme-order.ts';
 import { dnsMismatch } from '../../src/certificates/dns-check.ts';
 import { planRetry, type CertificateFailure, type RetryPolicy } from '../../src/certificates/retry-plan.ts';
 
@@ -187,4 +187,44 @@ describe('certificates: DNS messages for an administrator', () => {
       'DNS: shop.example.com points to 198.51.100.4, not to this platform. Point its A/AAAA records to 127.0.0.1. (This platform only knows private addresses for itself: an administrator sets GASPER_DNS_PROXY_ADDRESSES to its public ones.)',
     );
   });
+});
+
+describe('certificates: classifying what acme-client threw', () => {
+  const problem = {
+    last: {
+      type: 'urn:ietf:params:acme:error:rateLimited',
+      detail: 'too many new orders',
+      status: 429,
+      retryAfter: now + 60_000,
+    },
+  };
+  const cases: [string, unknown, Parameters<typeof classifyAcmeError>[1], CertificateFailure][] = [
+    [
+      'a connection error: the CA unreachable, whatever problem came before',
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:14000'), { code: 'ECONNREFUSED' }),
+      problem,
+      { kind: 'network', code: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:14000' },
+    ],
+    [
+      "the CA's TLS not trusted (GASPER_ACME_CA_CERT missing)",
+      Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }),
+      {},
+      { kind: 'network', code: 'DEPTH_ZERO_SELF_SIGNED_CERT', message: 'self-signed certificate' },
+    ],
+    [
+      'a plain Error after a problem document: the problem, with its type and Retry-After',
+      new Error('too many new orders'),
+      problem,
+      { kind: 'acme', ...problem.last },
+    ],
+    [
+      'a plain Error and no problem seen',
+      new Error('Unable to locate API resource URL in ACME directory: "newOrder"'),
+      {},
+      { kind: 'internal', message: 'Unable to locate API resource URL in ACME directory: "newOrder"' },
+    ],
+  ];
+  for (const [name, err, record, expected] of cases) {
+    it(name, () => expect(classifyAcmeError(err, record)).to.deep.equal(expected));
+  }
 });
