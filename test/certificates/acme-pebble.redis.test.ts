@@ -162,8 +162,10 @@ describe('certificates: ACME with pebble (real Redis, API, proxy)', function () 
       version: doc.certificate!.version,
       notAfter: doc.certificate!.notAfter,
     });
-    // One account for the installation, its key sealed.
-    expect(await fx.redis.get(keys.acmeAccount)).to.match(/"keySealed":"v1:/);
+    // One account for the installation, its key sealed, its URL at this directory kept.
+    const account = JSON.parse((await fx.redis.get(keys.acmeAccount))!);
+    expect(account.keySealed).to.match(/^v1:/);
+    expect(Object.keys(account.urls)).to.deep.equal([pebble.directoryUrl]);
   });
 
   it('is served over HTTPS by SNI: curl trusts it with pebble’s root', async () => {
@@ -186,6 +188,7 @@ describe('certificates: ACME with pebble (real Redis, API, proxy)', function () 
   });
 
   it('renews once a third of the lifetime is left: a new version, served', async () => {
+    const accountBefore = await fx.redis.get(keys.acmeAccount);
     const before = (await domains.get(issuedDomain))!.certificate!;
     expect(await service.sweep()).to.deep.equal([]);
     // Move the service's clock past the renewal point.
@@ -199,6 +202,8 @@ describe('certificates: ACME with pebble (real Redis, API, proxy)', function () 
     console.log(`      renewed in ${Date.now() - started} ms`);
     clockAhead = 0;
     expect(renewed.status).to.equal('issued');
+    // The same account renewed it: created once per installation.
+    expect(await fx.redis.get(keys.acmeAccount)).to.equal(accountBefore);
     expect((await certificates.get(issuedDomain))!.version).to.equal(renewed.certificate!.version);
     await waitFor('new certificate served', async () =>
       (await servedVersion(proxy.httpsPort!, issuedDomain, root)) === renewed.certificate!.version ? true : undefined,
