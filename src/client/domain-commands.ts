@@ -15,15 +15,19 @@ const path = (app: string, domain?: string) =>
   `/apps/${encodeURIComponent(app)}/domains${domain === undefined ? '' : `/${encodeURIComponent(domain)}`}`;
 
 /**
- * Polls the domain until it is no longer `pending`, printing each change on stderr. Resolves to
- * the last state seen; `failed` sets exit code 1. A failed attempt that is retried later stops the
- * wait too: DNS usually needs fixing first, and the error says how.
+ * Polls the domain until it is no longer `pending`, printing each change on stderr (with the
+ * error of a failed attempt that will be retried). Resolves to the last state seen; `failed` (the
+ * retries gave up) sets exit code 1.
  */
 async function waitForDomain(client: ApiClient, app: string, domain: string, quiet: boolean, intervalMs = 2000) {
   let last = '';
   for (;;) {
     const { domain: doc } = await client.request<{ domain: Json }>('GET', path(app, domain));
-    const line = `${doc.status}${doc.status === 'pending' && doc.attempts ? ` (attempt ${doc.attempts + 1})` : ''}`;
+    // A pending domain may have failed attempts already, retried on their own: say why meanwhile.
+    const line =
+      doc.status === 'pending' && doc.attempts
+        ? `pending, attempt ${doc.attempts} failed: ${domainProblem(doc)}`
+        : doc.status;
     if (!quiet && line !== last) process.stderr.write(`${domain}: ${line}\n`);
     last = line;
     if (doc.status !== 'pending') {

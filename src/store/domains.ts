@@ -3,52 +3,9 @@ import type { Redis } from 'ioredis';
 import { keys } from '../core/keys.ts';
 import { eventRecord, STREAM_MAXLEN } from '../events/stream.ts';
 import { type DomainDocument, domainDocumentSchema, domainStateOf } from './domain-document.ts';
+import { createDomain, removeDomain, updateDomain } from './lua.ts';
 
-/**
- * Appends an event as events/stream.ts `publishEvent` does, inside a script: KEYS[1] the
- * snapshot hash, KEYS[2] the stream; ARGV[1..4] entity, payload, tombstone ('1'/'0'), maxlen.
- * So a domain document and its event are one Redis call and can never disagree.
- */
-const publishLua = `local function publish(k, a)
-  if a[3] == '1' then redis.call('HDEL', k[1], a[1]) else redis.call('HSET', k[1], a[1], a[2]) end
-  redis.call('XADD', k[2], 'MAXLEN', '~', a[4], '*', 'event', a[2])
-end
-`;
-
-/** KEYS: latest, events, domain, all domains, app's domains. ARGV: event (4), document, domain, limit. */
-const createScript = `${publishLua}
-if redis.call('EXISTS', KEYS[3]) == 1 then return 'taken' end
-local limit = tonumber(ARGV[7])
-if limit > 0 and redis.call('SCARD', KEYS[5]) >= limit then return 'limit' end
-redis.call('SET', KEYS[3], ARGV[5])
-redis.call('SADD', KEYS[4], ARGV[6])
-redis.call('SADD', KEYS[5], ARGV[6])
-publish(KEYS, ARGV)
-return 'created'`;
-
-/** KEYS: latest, events, domain. ARGV: event (4), expected document, new document, publish ('1'/'0'). */
-const updateScript = `${publishLua}
-if redis.call('GET', KEYS[3]) ~= ARGV[5] then return 0 end
-redis.call('SET', KEYS[3], ARGV[6])
-if ARGV[7] == '1' then publish(KEYS, ARGV) end
-return 1`;
-
-/**
- * KEYS: latest, events, domain, all domains, app's domains, certificate. ARGV: event (4), domain,
- * app, app uid ('' for any). Removes only while the domain still belongs to that app.
- */
-const removeScript = `${publishLua}
-local raw = redis.call('GET', KEYS[3])
-if not raw then return 0 end
-local doc = cjson.decode(raw)
-if doc.app ~= ARGV[6] or (ARGV[7] ~= '' and doc.appUid ~= ARGV[7]) then return 0 end
-redis.call('DEL', KEYS[3], KEYS[6])
-redis.call('SREM', KEYS[4], ARGV[5])
-redis.call('SREM', KEYS[5], ARGV[5])
-publish(KEYS, ARGV)
-return 1`;
-
-export type CreateDomainResult = 'created' | 'taken' | 'limit';
+export type CreateDomainResult = 'created' | 'taken' | 'limit' | 'no-app';
 
 function eventArgs(event: Parameters<typeof eventRecord>[0]): string[] {
   const { entity, payload, tombstone } = eventRecord(event);
@@ -66,23 +23,27 @@ export class DomainStore {
 
   /**
    * Stores a new domain and announces it (the proxy routes it at once). `taken` when any app holds
-   * the domain already; `limit` when the app has `limit` domains (0: no limit). Atomic: two
-   * requests for one domain, or for the last free slot of an app, cannot both win.
+   * the domain already; `limit` when the app has `limit` domains (0: no limit); `no-app` when the
+   * app is gone, being deleted, or another incarnation (`appUid`). Atomic: two requests for one
+   * domain, or for the last free slot of an app, cannot both win, and a deletion of the app
+   * cannot leave a domain behind.
    */
   async create(doc: DomainDocument, limit: number): Promise<CreateDomainResult> {
     const parsed = domainDocumentSchema.parse(doc);
     const result = await this.redis.eval(
-      createScript,
-      5,
+      createDomain,
+      6,
       keys.eventsLatest,
       keys.events,
       keys.domain(parsed.domain),
       keys.domains,
       keys.appDomains(parsed.app),
+      keys.app(parsed.app),
       ...eventArgs(domainStateOf(parsed)),
       JSON.stringify(parsed),
       parsed.domain,
       limit,
+      parsed.appUid,
     );
     return result as CreateDomainResult;
   }
@@ -133,7 +94,7 @@ export class DomainStore {
       const event = domainStateOf(parsed);
       const announce = !isDeepStrictEqual(event, domainStateOf(current));
       const swapped = await this.redis.eval(
-        updateScript,
+        updateDomain,
         3,
         keys.eventsLatest,
         keys.events,
@@ -154,7 +115,7 @@ export class DomainStore {
    */
   async remove(domain: string, app: string, appUid?: string): Promise<boolean> {
     const removed = await this.redis.eval(
-      removeScript,
+      removeDomain,
       6,
       keys.eventsLatest,
       keys.events,

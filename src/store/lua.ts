@@ -141,3 +141,65 @@ return 0
  * KEYS: the lock. ARGV: the holder's token. Returns 1 when released, 0 otherwise.
  */
 export const releaseLock = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+/**
+ * A Lua function that appends an event as events/stream.ts `publishEvent` does (snapshot entry,
+ * stream entry), for scripts that store a document and announce it in the same call, so the two
+ * never disagree. KEYS[1] the snapshot hash, KEYS[2] the stream; ARGV[1..4] the entity, payload,
+ * tombstone ('1' or '0') and stream length cap (events/stream.ts `eventRecord`).
+ */
+const publishEventFunction = `local function publish(k, a)
+  if a[3] == '1' then redis.call('HDEL', k[1], a[1]) else redis.call('HSET', k[1], a[1], a[2]) end
+  redis.call('XADD', k[2], 'MAXLEN', '~', a[4], '*', 'event', a[2])
+end
+`;
+
+/**
+ * Stores a new custom domain and announces it (store/domains.ts): only while its app is that
+ * incarnation and not being deleted, only when no app holds the domain, and only under the
+ * app's limit, so concurrent requests cannot exceed it.
+ * KEYS: events snapshot, stream, domain, all domains, the app's domains, the app. ARGV: the
+ * event (4), the document, the domain, the limit (0: none), the app's uid.
+ * Returns 'created', 'taken', 'limit' or 'no-app'.
+ */
+export const createDomain = `${publishEventFunction}
+local app = redis.call('GET', KEYS[6])
+if not app then return 'no-app' end
+local decoded = cjson.decode(app)
+if decoded.status == 'deleting' or decoded.uid ~= ARGV[8] then return 'no-app' end
+if redis.call('EXISTS', KEYS[3]) == 1 then return 'taken' end
+local limit = tonumber(ARGV[7])
+if limit > 0 and redis.call('SCARD', KEYS[5]) >= limit then return 'limit' end
+redis.call('SET', KEYS[3], ARGV[5])
+redis.call('SADD', KEYS[4], ARGV[6])
+redis.call('SADD', KEYS[5], ARGV[6])
+publish(KEYS, ARGV)
+return 'created'`;
+
+/**
+ * Compare-and-set of a custom domain, announcing it in the same call when asked.
+ * KEYS: events snapshot, stream, domain. ARGV: the event (4), the document read, the new one,
+ * '1' to publish. Returns 1 when written, 0 when the document changed meanwhile.
+ */
+export const updateDomain = `${publishEventFunction}
+if redis.call('GET', KEYS[3]) ~= ARGV[5] then return 0 end
+redis.call('SET', KEYS[3], ARGV[6])
+if ARGV[7] == '1' then publish(KEYS, ARGV) end
+return 1`;
+
+/**
+ * Removes a custom domain with its certificate and announces `domain.removed`, only while it
+ * belongs to the app named (and that incarnation, when a uid is given).
+ * KEYS: events snapshot, stream, domain, all domains, the app's domains, the certificate.
+ * ARGV: the event (4), the domain, the app, the app's uid ('' for any). Returns 1 or 0.
+ */
+export const removeDomain = `${publishEventFunction}
+local raw = redis.call('GET', KEYS[3])
+if not raw then return 0 end
+local doc = cjson.decode(raw)
+if doc.app ~= ARGV[6] or (ARGV[7] ~= '' and doc.appUid ~= ARGV[7]) then return 0 end
+redis.call('DEL', KEYS[3], KEYS[6])
+redis.call('SREM', KEYS[4], ARGV[5])
+redis.call('SREM', KEYS[5], ARGV[5])
+publish(KEYS, ARGV)
+return 1`;

@@ -204,6 +204,22 @@ describe('API /apps/:name/domains (real Redis)', () => {
       .expect(202);
   });
 
+  it('stores an internationalized name in its ASCII form, found and removed by either spelling', async () => {
+    const app = await createApp();
+    const label = `bücher-${suffix()}`;
+    const res = await fx
+      .post(`/apps/${app}/domains`)
+      .send({ domain: `${label}.example` })
+      .expect(202);
+    const ascii = res.body.domain.domain as string;
+    expect(ascii)
+      .to.match(/^xn--b/)
+      .and.to.not.include('ü');
+    await fx.get(`/apps/${app}/domains/${encodeURIComponent(`${label}.example`)}`).expect(200);
+    await fx.del(`/apps/${app}/domains/${encodeURIComponent(`${label}.example`)}`).expect(204);
+    expect(await fx.redis.exists(keys.domain(ascii))).to.equal(0);
+  });
+
   it("a domain of another app cannot be removed through this one's path", async () => {
     const [a, b] = [await createApp(), await createApp()];
     const domain = domainName();

@@ -6,6 +6,7 @@ import { apiRoutes } from '../../src/api/openapi/registry.ts';
 import { keys } from '../../src/core/keys.ts';
 import { appDocumentSchema } from '../../src/store/app-document.ts';
 import { databaseDocumentSchema } from '../../src/store/database-document.ts';
+import { domainDocumentSchema } from '../../src/store/domain-document.ts';
 import { tokenRecordSchema } from '../../src/store/tokens.ts';
 import { userDocumentSchema } from '../../src/store/users.ts';
 import { Prng } from '../support/prng.ts';
@@ -128,7 +129,7 @@ describe('fuzz: generated hostile requests across every route (real Redis, real 
   });
 });
 
-/** Every app, database, user and token in Redis is a whole valid document, listed where it should be. */
+/** Every app, database, user, token and custom domain in Redis is a whole valid document, listed where it should be. */
 async function expectWholeDocuments(fx: ApiFixture): Promise<void> {
   const { redis } = fx;
   const problems: string[] = [];
@@ -170,8 +171,23 @@ async function expectWholeDocuments(fx: ApiFixture): Promise<void> {
     else if (!(await redis.sismember(keys.users, parsed.data.user)))
       problems.push(`token ${key}: of user ${parsed.data.user}, who does not exist`);
   }
+  // Custom domains: valid, listed in both sets, and of an app that exists.
+  const domainKeys = (await redis.keys('gasper:domain:*')).filter(
+    (k) => !k.slice('gasper:domain:'.length).includes(':'),
+  );
+  for (const key of domainKeys) {
+    const name = key.slice('gasper:domain:'.length);
+    const parsed = domainDocumentSchema.safeParse(JSON.parse((await redis.get(key)) ?? 'null'));
+    if (!parsed.success || parsed.data.domain !== name) problems.push(`domain ${name}: not a valid document`);
+    else {
+      if (!(await redis.sismember(keys.domains, name))) problems.push(`domain ${name}: not in ${keys.domains}`);
+      if (!(await redis.sismember(keys.appDomains(parsed.data.app), name)))
+        problems.push(`domain ${name}: not in its app's set`);
+      if (!(await redis.exists(keys.app(parsed.data.app)))) problems.push(`domain ${name}: of an app that is gone`);
+    }
+  }
   console.log(
-    `      after the run: ${apps} apps, ${databases} databases, ${users} users, ${tokens.length} tokens; ${problems.length} problems`,
+    `      after the run: ${apps} apps, ${databases} databases, ${users} users, ${tokens.length} tokens, ${domainKeys.length} domains; ${problems.length} problems`,
   );
   expect(problems).to.deep.equal([]);
   expect(apps, 'apps created by valid requests').to.be.above(2);

@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { apiRoutes } from '../../src/api/openapi/registry.ts';
 import { appStatuses } from '../../src/store/app-document.ts';
 import { databaseStatuses } from '../../src/store/database-document.ts';
+import { domainStatuses } from '../../src/store/domain-document.ts';
 import { generatedBlocks, replaceBlock, repoRoot, stalePages } from '../../scripts/docs.ts';
 
 /** README.md and every page under docs/, relative to the repository. */
@@ -184,6 +185,11 @@ describe('docs', function () {
     it('draw every database status the code declares', function () {
       const diagram = diagramUnder('Databases');
       expect(databaseStatuses.filter((status) => !new RegExp(`\\b${status}\\b`).test(diagram))).to.deep.equal([]);
+    });
+
+    it('draw every custom domain status the code declares', function () {
+      const diagram = diagramUnder('Custom domains');
+      expect(domainStatuses.filter((status) => !new RegExp(`\\b${status}\\b`).test(diagram))).to.deep.equal([]);
     });
   });
 

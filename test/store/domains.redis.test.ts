@@ -26,6 +26,11 @@ describe('domain store (real Redis)', function () {
   let redis: Redis;
   let store: DomainStore;
 
+  /** What the create script reads of an app: its uid and status (the rest is AppStore's). */
+  async function putApp(app: string, status = 'running', uid = `${app}-uid`): Promise<void> {
+    await redis.set(keys.app(app), JSON.stringify({ name: app, uid, status }));
+  }
+
   /** Every event in the stream, oldest first. */
   async function events(): Promise<GasperEvent[]> {
     const entries = (await redis.xrange(keys.events, '-', '+')) as [string, string[]][];
@@ -39,6 +44,8 @@ describe('domain store (real Redis)', function () {
   });
   beforeEach(async () => {
     await redis.flushall();
+    for (const app of ['web', 'shop', 'free', 'other', ...Array.from({ length: 10 }, (_, i) => `app${i}`)])
+      await putApp(app);
   });
   after(async () => {
     redis?.disconnect();
@@ -67,6 +74,17 @@ describe('domain store (real Redis)', function () {
     expect((await store.get(domain))?.app).to.equal('web');
     expect(await store.listByApp('shop')).to.deep.equal([]);
     expect(await events()).to.have.length(1);
+  });
+
+  it('creates nothing for an app that is gone, being deleted, or another incarnation', async () => {
+    await redis.del(keys.app('web'));
+    expect(await store.create(newDomain(domainName(), 'web'), 20)).to.equal('no-app');
+    await putApp('web', 'deleting');
+    expect(await store.create(newDomain(domainName(), 'web'), 20)).to.equal('no-app');
+    await putApp('web', 'running', 'a-later-uid');
+    expect(await store.create(newDomain(domainName(), 'web'), 20)).to.equal('no-app');
+    expect(await redis.scard(keys.domains)).to.equal(0);
+    expect(await events()).to.deep.equal([]);
   });
 
   it('lets exactly one of concurrent requests for one domain win', async () => {

@@ -77,12 +77,8 @@ export function domainsRouter(deps: ApiDeps): Router {
         { domain: `at most ${limit} per app (GASPER_DOMAINS_PER_APP)` },
       );
     }
-    // A deletion of the app that began meanwhile removed its domains before this one existed.
-    const after = await deps.apps.get(name);
-    if (!after || after.status === 'deleting' || after.uid !== app.uid) {
-      await store.remove(domain, name, app.uid);
-      throw noApp(name);
-    }
+    // The app was deleted (or began to be) since it was read.
+    if (created === 'no-app') throw noApp(name);
     let job: EnqueuedJob;
     try {
       job = await enqueueCertificate(deps.redis, deps.queues, { kind: 'issue', domain, owner: app.owner });
