@@ -12,7 +12,7 @@
  *
  * Load from `wrk -t1` (apt-get install wrk); nginx from /usr/sbin/nginx (nginx-light); one
  * Gasper proxy process and one nginx worker (BENCH_WORKERS changes nginx's; Gasper runs one
- * process here). Bounded: four runs of BENCH_SECONDS (default 3) after a 1 s warm-up each.
+ * process here). Bounded: 3 s of warm-up, then four runs of BENCH_SECONDS (default 3).
  */
 import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -71,6 +71,27 @@ async function runGasperProxy(redisUrl: string, certFile: string, keyFile: strin
 
 const children: ChildProcess[] = [];
 
+/** user+system CPU seconds of `pids` (Linux /proc), NaN where /proc cannot tell. */
+async function cpuSeconds(pids: number[]): Promise<number> {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return NaN;
+    }
+  }
+  return ticks / 100;
+}
+
+/** A process and its direct children (nginx's master and workers). */
+async function withChildren(pid: number): Promise<number[]> {
+  const kids = await fs.readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  return [pid, ...kids.split(/\s+/).filter(Boolean).map(Number)];
+}
+
 function forkRole(role: string, args: string[]): Promise<number> {
   const child = fork(self, ['--role', role, ...args], {
     execArgv: ['--import', 'tsx'],
@@ -91,7 +112,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function startNginx(dir: string, port: number, upstreamPort: number, cert: TestCertificate): Promise<void> {
+async function startNginx(dir: string, port: number, upstreamPort: number, cert: TestCertificate): Promise<number> {
   for (const sub of ['logs', 'tmp']) await fs.mkdir(path.join(dir, sub), { recursive: true });
   const conf = `
 daemon off;
@@ -137,6 +158,7 @@ http {
   });
   children.push(child);
   child.once('error', (err) => console.error(`cannot start nginx: ${err.message}`));
+  return child.pid!;
 }
 
 /** curl with the CA until the target serves the upstream's body over HTTPS. */
@@ -164,6 +186,8 @@ async function untilServing(port: number, caFile: string, what: string): Promise
 
 interface Load {
   rps: number;
+  /** CPU time of the proxy's processes per request, µs. */
+  cpuUs?: number;
   requests: number;
   errors: number;
   non2xx: number;
@@ -200,15 +224,20 @@ async function main(): Promise<void> {
     });
     pub.disconnect();
     const gasperPort = await forkRole('proxy', [redis.url, cert.certFile, cert.keyFile]);
+    const gasperPid = children.at(-1)!.pid!;
     const nginxPort = await freePort();
-    await startNginx(path.join(dir, 'nginx'), nginxPort, upstreamPort, cert);
+    const nginxPid = await startNginx(path.join(dir, 'nginx'), nginxPort, upstreamPort, cert);
     await untilServing(gasperPort, ca.certFile, 'Gasper proxy');
     await untilServing(nginxPort, ca.certFile, 'nginx');
 
+    const pids = { gasper: [gasperPid], nginx: await withChildren(nginxPid) };
     console.log(
-      `tls bench: ${connections} connections, ${seconds} s each after 1 s warm-up, wrk -t1, ` +
+      `tls bench: ${connections} connections, ${seconds} s each after a warm-up, wrk -t1, ` +
         `${os.cpus().length} CPU(s), 1 Gasper proxy process vs ${workers} nginx worker(s), ECDSA P-256 certificate`,
     );
+    // Warm-up: Node's JIT needs a couple of seconds of load before its speed is its own.
+    await wrk(gasperPort, 2, false);
+    await wrk(nginxPort, 1, false);
     const results: Record<string, Record<string, Load>> = { 'keep-alive': {}, handshakes: {} };
     for (const [mode, close] of [
       ['keep-alive', false],
@@ -218,24 +247,31 @@ async function main(): Promise<void> {
         ['gasper', gasperPort],
         ['nginx', nginxPort],
       ] as const) {
-        await wrk(port, 1, close);
-        results[mode]![name] = await wrk(port, seconds, close);
+        const before = await cpuSeconds(pids[name]);
+        const r = await wrk(port, seconds, close);
+        r.cpuUs = (((await cpuSeconds(pids[name])) - before) / r.requests) * 1e6;
+        results[mode]![name] = r;
       }
     }
     const pad = (s: string, n: number) => s.padStart(n);
     console.log(
-      `${'measure'.padEnd(12)}${'target'.padEnd(8)}${pad('req/s', 10)}${pad('requests', 10)}${pad('errors', 8)}${pad('non-2xx', 9)}`,
+      `${'measure'.padEnd(12)}${'target'.padEnd(8)}${pad('req/s', 10)}${pad('requests', 10)}${pad('errors', 8)}${pad('non-2xx', 9)}${pad('proxy CPU µs/req', 18)}`,
     );
     for (const [mode, byTarget] of Object.entries(results)) {
       for (const [name, r] of Object.entries(byTarget)) {
         console.log(
           `${mode.padEnd(12)}${name.padEnd(8)}${pad(r.rps.toFixed(0), 10)}${pad(String(r.requests), 10)}` +
-            `${pad(String(r.errors), 8)}${pad(String(r.non2xx), 9)}`,
+            `${pad(String(r.errors), 8)}${pad(String(r.non2xx), 9)}${pad(r.cpuUs!.toFixed(0), 18)}`,
         );
       }
     }
     const ratio = (mode: string) => results[mode]!.gasper!.rps / results[mode]!.nginx!.rps;
     const verdict = (r: number) => (r >= 0.5 ? 'meets' : 'below');
+    const cpuRatio = (mode: string) => results[mode]!.gasper!.cpuUs! / results[mode]!.nginx!.cpuUs!;
+    console.log(
+      `CPU per request, gasper/nginx: keep-alive ${cpuRatio('keep-alive').toFixed(2)}x, handshakes ${cpuRatio('handshakes').toFixed(2)}x ` +
+        `(load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} CPUs: a busy machine skews req/s more than CPU per request)`,
+    );
     console.log(
       `gasper/nginx: keep-alive ${ratio('keep-alive').toFixed(2)}x (${verdict(ratio('keep-alive'))} the 0.5x goal), ` +
         `new TLS handshakes ${ratio('handshakes').toFixed(2)}x (${verdict(ratio('handshakes'))} the 0.5x goal)`,

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 
 export interface LoadResult {
   sent: number;
@@ -26,8 +27,14 @@ export async function loadThroughProxy(options: {
   ratePerSecond: number;
   until: Promise<unknown>;
   maxMs: number;
+  /** Over HTTPS to this port instead, trusting `ca`, with SNI from `host`. */
+  https?: { port: number; ca: string | Buffer };
 }): Promise<LoadResult> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  const tls = options.https;
+  const agent = tls
+    ? new https.Agent({ keepAlive: true, maxSockets: 32, ca: tls.ca })
+    : new http.Agent({ keepAlive: true, maxSockets: 32 });
+  const get = tls ? https.get : http.get;
   const started = performance.now();
   const result: LoadResult = { sent: 0, ok: 0, failed: 0, failures: {}, bodies: [], samples: [], origin: started };
   const inFlight = new Set<Promise<void>>();
@@ -42,10 +49,11 @@ export async function loadThroughProxy(options: {
       const t0 = performance.now();
       const sample = { at: t0 - started, ms: 0, ok: false };
       result.samples.push(sample);
-      const req = http.get(
+      const req = get(
         {
           host: '127.0.0.1',
-          port: options.proxyPort,
+          port: tls ? tls.port : options.proxyPort,
+          ...(tls ? { servername: options.host.replace(/:\d+$/, '') } : {}),
           path: options.path ?? '/',
           headers: { host: options.host },
           agent,
