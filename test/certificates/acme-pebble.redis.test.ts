@@ -92,7 +92,7 @@ describe('certificates: ACME with pebble (real Redis, API, proxy)', function () 
         caCertFile: pebble.listenerCaFile,
         proxyAddresses: ['127.0.0.1'],
         dnsServers: [pebble.dnsServer],
-        retry: { baseDelayMs: 100, maxDelayMs: 400 },
+        retry: { baseDelayMs: 200, maxDelayMs: 1000 },
         poll: { attempts: 30, minMs: 100, maxMs: 500 },
         clock: () => Date.now() + clockAhead,
       },
@@ -232,6 +232,33 @@ describe('certificates: ACME with pebble (real Redis, API, proxy)', function () 
     expect(await servedVersion(proxy.httpsPort!, issuedDomain, root)).to.equal(before.version);
     clockAhead = 0;
     await pebble.setA(issuedDomain, ['127.0.0.1']);
+  });
+
+  it('a domain whose DNS is not set yet stays pending with the reason, and is issued by a retry once it is', async () => {
+    const domain = `late.${app}.example.com`;
+    await pebble.setA(domain, ['192.0.2.50']);
+    await fx.post(`/apps/${app}/domains`).send({ domain }).expect(202);
+    const waiting = await waitFor('pending with lastError', async () => {
+      const d = (await fx.get(`/apps/${app}/domains/${domain}`).expect(200)).body.domain;
+      return d.lastError ? d : undefined;
+    });
+    expect(waiting.status).to.equal('pending');
+    expect(waiting.lastError).to.match(
+      new RegExp(
+        `^DNS: ${domain.replaceAll('.', '\\.')} points to 192\\.0\\.2\\.50, not to this platform\\. .* Gasper tries again at \\d{4}-`,
+      ),
+    );
+    expect(waiting.nextAttemptAt).to.be.a('string');
+    // The record is fixed: the job's next attempt (BullMQ's backoff, from the retry plan) gets it.
+    await pebble.setA(domain, ['127.0.0.1']);
+    const issued = await waitFor('issued', async () => {
+      const d = await domains.get(domain);
+      if (d?.status === 'failed') throw new Error(`failed: ${d.lastError}`);
+      return d?.status === 'issued' ? d : undefined;
+    });
+    expect(issued.lastError).to.equal(undefined);
+    expect(issued.nextAttemptAt).to.equal(undefined);
+    await fx.del(`/apps/${app}/domains/${domain}`).expect(204);
   });
 
   it('removal through the API drops the certificate; HTTPS no longer serves it; a later job leaves it gone', async () => {

@@ -22,7 +22,7 @@ export interface PebbleHandle {
   dnsServer: string;
   /** PEM of the root that issued certificates chain to (pebble makes a new one per start). */
   root(): Promise<string>;
-  /** Points `domain`'s A record at `addresses` in the mock DNS. */
+  /** Points `domain`'s A records at `addresses` (only) in the mock DNS. */
   setA(domain: string, addresses: string[]): Promise<void>;
   close(): Promise<void>;
 }
@@ -194,6 +194,12 @@ export async function startPebble(options: { httpPort: number; validitySeconds?:
         return res.body;
       },
       async setA(domain, addresses) {
+        // add-a adds to what the name has: clear it first.
+        const cleared = await fetch(`http://127.0.0.1:${dnsManagement}/clear-a`, {
+          method: 'POST',
+          body: JSON.stringify({ host: `${domain}.` }),
+        });
+        if (!cleared.ok) throw new Error(`challtestsrv clear-a: ${cleared.status}`);
         const res = await fetch(`http://127.0.0.1:${dnsManagement}/add-a`, {
           method: 'POST',
           body: JSON.stringify({ host: `${domain}.`, addresses }),
