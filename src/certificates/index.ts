@@ -166,7 +166,7 @@ export async function startCertificates(
   const worker = new Worker(
     certificatesQueueName,
     async (job: Job, token?: string) => {
-      if (job.name === renewalSweepJob.name) return { renewing: await sweep() };
+      if (job.name === renewalSweepJob.name) return { queued: await sweep() };
       if (job.name === issueCertificateJob.name) return runOrder(job, token, 'issue');
       if (job.name === renewCertificateJob.name) return runOrder(job, token, 'renew');
       throw new UnrecoverableError(`unknown certificate job ${job.name}`);
