@@ -46,7 +46,7 @@ async function serve(services: readonly ServiceName[]): Promise<void> {
       dns: platform.dns?.port,
       domain: config.domain,
     },
-    `gasper is up${platform.api ? `: API on :${platform.api.port}` : ''}${platform.proxy ? `, apps at http://<app>.${config.domain}:${platform.proxy.port}` : ''}${platform.dns ? `, DNS on :${platform.dns.port}` : ''}`,
+    `gasper is up${platform.api ? `: API on :${platform.api.port}` : ''}${platform.proxy ? `, apps at http://<app>.${config.domain}:${platform.proxy.port}` : ''}${platform.proxy?.httpsPort ? ` and https://<app>.${config.domain}:${platform.proxy.httpsPort}` : ''}${platform.dns ? `, DNS on :${platform.dns.port}` : ''}`,
   );
   let stopping = false;
   const stop = (signal: string) => {

@@ -59,12 +59,14 @@ export async function startPlatform(
     }
     await checkRedis(redisUrl);
     if (services.includes('worker') || services.includes('ssh')) await checkDocker(config.dockerHost);
-    // Only API, worker and proxy (custom domains' certificate keys) seal or open secrets: the
-    // others neither need the key nor create one.
+    // API and worker seal and open secrets, and create the key if there is none. The proxy opens
+    // custom domains' certificate keys with it: beside them it uses theirs, alone only a key it is
+    // given (GASPER_SECRET_KEY), never one of its own. DNS and SSH neither need nor create one.
     let secrets: SecretBox | undefined;
     let secretKey: string | undefined;
-    if (services.includes('api') || services.includes('worker') || services.includes('proxy')) {
-      secretKey = await loadSecretKey(config.stateDir, config.secretKey);
+    const holdsKey = services.includes('api') || services.includes('worker');
+    if (holdsKey || (services.includes('proxy') && config.secretKey)) {
+      secretKey = holdsKey ? await loadSecretKey(config.stateDir, config.secretKey) : config.secretKey!;
       secrets = createSecretBox(secretKey);
       const redis = connectRedis(redisUrl);
       try {

@@ -23,6 +23,8 @@ export function createHttpsServer(deps: HttpsListenerDeps): https.Server {
   const { platform, custom, log } = deps;
   const server = https.createServer({
     ...tlsPolicy,
+    // A client that opens a connection and never finishes its handshake holds a socket: 10 s, not Node's 120 s.
+    handshakeTimeout: 10_000,
     // Clients without SNI (an IP address in the URL) get the platform certificate, if any.
     ...(platform ? platform.pem() : {}),
     SNICallback(servername, callback) {
