@@ -3,7 +3,8 @@
 # missing, so it is cheap to run before every `npm run up` and `npm test`:
 #   system packages (docker.io, redis-server, git, debootstrap, and the DNS tools dig, dnsperf and
 #   dnsmasq, chromium for the dashboard's browser test, nginx-light, wrk and openssl for the
-#   proxy benchmarks and TLS tests), a running Docker daemon,
+#   proxy benchmarks and TLS tests, and pebble, Let's Encrypt's test CA, for the certificate
+#   tests), a running Docker daemon,
 #   npm dependencies, and the base and runtime images (docker/build-images.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,8 @@ node_ok=$(node -e 'const [a,b]=process.versions.node.split(".").map(Number); con
 missing=()
 for pair in docker:docker.io dockerd:docker.io redis-server:redis-server git:git debootstrap:debootstrap curl:curl \
     ssh:openssh-client ssh-keygen:openssh-client sshpass:sshpass tmux:tmux script:bsdutils \
-    dig:dnsutils dnsperf:dnsperf chromium:chromium ip:iproute2 wrk:wrk openssl:openssl; do
+    dig:dnsutils dnsperf:dnsperf chromium:chromium ip:iproute2 wrk:wrk openssl:openssl \
+    pebble:pebble pebble-challtestsrv:pebble; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 # dnsmasq is bench/dns's baseline, run as a foreground child on a high port. dnsmasq-base holds

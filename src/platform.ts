@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { startApi, type ApiHandle } from './api/index.ts';
+import { startCertificates } from './certificates/index.ts';
 import { startDns, type DnsHandle } from './dns/index.ts';
 import { ensureAdminToken } from './api/auth.ts';
 import type { Config } from './core/config.ts';
@@ -130,6 +131,22 @@ export async function startPlatform(
         { log, secrets: secrets! },
       );
       closers.push(() => worker.close());
+      // Every node takes certificate jobs from the one cluster-wide queue (jobs/certificate-jobs.ts).
+      if (config.acme.enabled) {
+        const certificates = await startCertificates(
+          {
+            redisUrl,
+            directoryUrl: config.acme.directoryUrl,
+            ...(config.acme.email ? { email: config.acme.email } : {}),
+            ...(config.acme.caCertFile ? { caCertFile: config.acme.caCertFile } : {}),
+            ...(config.acme.dnsServers ? { dnsServers: config.acme.dnsServers } : {}),
+            proxyAddresses: config.dns.proxyAddresses,
+            renewalCheckMs: config.acme.renewalCheckMs,
+          },
+          { log, secrets: secrets! },
+        );
+        closers.push(() => certificates.close());
+      }
     }
     if (services.includes('proxy')) {
       const proxy = await startProxyProcesses(

@@ -434,6 +434,40 @@ export const envSchema = z.object({
     .max(86_400)
     .default(30)
     .describe('TTL of every record, and the negative-caching TTL (SOA minimum), in seconds'),
+  GASPER_ACME: flag
+    .default(true)
+    .describe(
+      "get certificates for apps' custom domains automatically (ACME, HTTP-01: port 80 of the domain's addresses must reach the proxy). `off`: custom domains stay `pending` over HTTP",
+    ),
+  GASPER_ACME_DIRECTORY: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .default('https://acme-v02.api.letsencrypt.org/directory')
+    .describe(
+      "the ACME directory of the certificate authority: Let's Encrypt's production one by default; its staging one is `https://acme-staging-v02.api.letsencrypt.org/directory`",
+    ),
+  GASPER_ACME_EMAIL: optional.pipe(z.email({ error: 'must be an email address' }).optional()).meta({
+    description: "contact address of the installation's ACME account, for the CA's expiry and policy notices",
+    shownDefault: 'unset: no contact',
+  }),
+  GASPER_ACME_CA_CERT: optional.meta({
+    description:
+      "a PEM file of a CA to trust, besides the public ones, for the ACME directory's HTTPS: a private CA, or the tests' pebble",
+    shownDefault: 'unset: public CAs only',
+  }),
+  GASPER_ACME_DNS_SERVERS: optional.meta({
+    description:
+      "comma-separated DNS servers (`203.0.113.53`, `127.0.0.1:8054`, `[2001:db8::53]:53`) for the check that a custom domain resolves to `GASPER_DNS_PROXY_ADDRESSES` before its certificate is ordered: a public resolver where the local one answers differently (split-horizon DNS), or the tests' mock DNS",
+    shownDefault: "unset: the system's resolvers",
+  }),
+  GASPER_ACME_RENEWAL_CHECK_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(6 * 3600_000)
+    .meta({
+      description: 'how often the cluster looks for certificates with a third of their lifetime left, and renews them',
+      shownDefault: '`21600000` (6 h)',
+    }),
   GASPER_KEEP_RELEASES: z.coerce
     .number()
     .int()
@@ -684,6 +718,17 @@ export interface Config {
   metricsToken: string | undefined;
   /** Releases, limits, drain and crash handling: see core/lifecycle-options.ts. */
   lifecycle: LifecycleOptions;
+  /** Automatic certificates for custom domains (src/certificates/). */
+  acme: {
+    enabled: boolean;
+    directoryUrl: string;
+    email?: string;
+    /** A PEM file of an extra CA trusted for the directory's TLS. */
+    caCertFile?: string;
+    /** DNS servers (`host` or `host:port`) of the check before each order; unset: the system's. */
+    dnsServers?: string[];
+    renewalCheckMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -720,6 +765,14 @@ const proxyAddress = z.union([
 ]);
 const firewallTarget = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()]);
 const isProxyAddress = (item: string) => proxyAddress.safeParse(item).success;
+/** `1.2.3.4`, `1.2.3.4:53`, `2001:db8::1`, `[2001:db8::1]:53`: what node's Resolver.setServers takes. */
+function isDnsServer(item: string): boolean {
+  const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(item);
+  const v4 = /^([\d.]+)(?::(\d{1,5}))?$/.exec(item);
+  const [host, port] = bracketed ? [bracketed[1], bracketed[2]] : v4 ? [v4[1], v4[2]] : [item, undefined];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return false;
+  return ipAddress.safeParse(host).success;
+}
 const dnsName = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
 
 /** A comma-separated list, each item checked; undefined when the variable is unset. */
@@ -834,6 +887,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     metrics: { intervalMs: e.GASPER_METRICS_INTERVAL_MS, history: e.GASPER_METRICS_HISTORY },
     metricsToken: e.GASPER_METRICS_TOKEN,
     lifecycle: lifecycleOptionsFromEnv(e, (variable, reason) => new ConfigError(variable, reason)),
+    acme: {
+      enabled: e.GASPER_ACME,
+      directoryUrl: e.GASPER_ACME_DIRECTORY,
+      ...(e.GASPER_ACME_EMAIL ? { email: e.GASPER_ACME_EMAIL } : {}),
+      ...(e.GASPER_ACME_CA_CERT ? { caCertFile: e.GASPER_ACME_CA_CERT } : {}),
+      ...(e.GASPER_ACME_DNS_SERVERS
+        ? {
+            dnsServers: parseList(
+              'GASPER_ACME_DNS_SERVERS',
+              e.GASPER_ACME_DNS_SERVERS,
+              isDnsServer,
+              'an IP address, or IP:port ([IPv6]:port)',
+            ),
+          }
+        : {}),
+      renewalCheckMs: e.GASPER_ACME_RENEWAL_CHECK_MS,
+    },
   });
 }
 

@@ -67,6 +67,10 @@ describe('Bull Board at /admin/queues (real Redis, real BullMQ queues)', functio
     ]);
   });
 
+  it('shows the cluster-wide certificates queue', async function () {
+    expect(queueNames(await fx.get('/admin/queues/api/queues').expect(200))).to.include('certificates');
+  });
+
   it('signs a browser in with a session cookie: HttpOnly, SameSite=Strict, only its hash stored', async function () {
     expect((await supertest(fx.app).get('/admin/login').expect(200)).text).to.include(
       '<form method="post" action="/admin/login">',

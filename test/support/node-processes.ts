@@ -72,6 +72,8 @@ export async function spawnWorker(
     GASPER_STATE_DIR: stateDir,
     GASPER_NODE_ID: node.id,
     GASPER_ALLOW_LOCAL_REPOS: '1',
+    // No test may reach a public CA: the certificate tests start pebble and turn ACME on.
+    GASPER_ACME: '0',
     GASPER_NODE_HEARTBEAT_MS: '500',
     GASPER_NODE_TIMEOUT_MS: '3000',
     GASPER_STALLED_INTERVAL_MS: '2000',

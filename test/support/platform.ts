@@ -64,6 +64,8 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     GASPER_NODE_ID: nodeId,
     GASPER_ADMIN_TOKEN: token,
     GASPER_ALLOW_LOCAL_REPOS: '1',
+    // No test may reach a public CA: the certificate tests start pebble and turn ACME on.
+    GASPER_ACME: '0',
     GASPER_HEALTH_TIMEOUT_MS: '20000',
     // One proxy in the platform process: test files start many platforms; proxy processes have
     // their own test (test/proxy/processes.redis.test.ts).

@@ -3,6 +3,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { Router } from 'express';
 import { z } from 'zod';
+import { certificatesQueueName } from '../../jobs/certificate-jobs.ts';
 import type { ApiDeps } from '../deps.ts';
 import { apiRoutes } from '../openapi/registry.ts';
 import { requireAdminOrSession } from './session.ts';
@@ -12,7 +13,7 @@ export const boardPath = '/admin/queues';
 apiRoutes.add({
   method: 'get',
   path: boardPath,
-  summary: 'Bull Board: every node queue and its jobs (HTML)',
+  summary: 'Bull Board: every node queue, the certificates queue, and their jobs (HTML)',
   tags: ['admin'],
   auth: 'admin-or-session',
   description:
@@ -34,8 +35,12 @@ export function queuesBoardRouter(deps: ApiDeps): Router {
   const shown = new Set<string>();
 
   async function addNewQueues(): Promise<void> {
-    for (const node of await deps.nodes.list()) {
-      const queue = deps.queues.forNode(node.id);
+    // The nodes' queues, and the cluster-wide one of certificate jobs.
+    const queues = [
+      ...(await deps.nodes.list()).map((n) => deps.queues.forNode(n.id)),
+      deps.queues.byName(certificatesQueueName),
+    ];
+    for (const queue of queues) {
       if (shown.has(queue.name)) continue;
       shown.add(queue.name);
       board.addQueue(new BullMQAdapter(queue));

@@ -39,6 +39,8 @@ export async function jobNodeFields(
   view: Pick<JobView, 'id' | 'type' | 'queue' | 'state'>,
   data: unknown,
 ) {
+  // A cluster-wide queue (certificates) is not bound to a node: any node's worker takes its jobs.
+  if (!view.queue.startsWith('node-')) return { node: null, blocked: null };
   const node = (await loadNodeConditions(deps))(view.queue.replace(/^node-/, ''));
   if (node.state === 'up' || !unfinished.has(view.state)) return { node, blocked: null };
   const { app, database } = await subjectsOf(deps, data);

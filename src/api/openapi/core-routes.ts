@@ -55,7 +55,10 @@ export const jobViewSchema = z.object({
       draining: z.boolean(),
       heartbeatAt: z.string().nullable(),
     })
-    .describe('the node whose queue holds the job'),
+    .nullable()
+    .describe(
+      'the node whose queue holds the job; null for the cluster-wide `certificates` queue, which any node serves',
+    ),
   blocked: z
     .string()
     .nullable()
