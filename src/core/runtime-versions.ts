@@ -38,6 +38,15 @@ export const versionFiles = [
 export type VersionFile = (typeof versionFiles)[number];
 export type VersionFileContents = Partial<Record<VersionFile, string>>;
 
+/** The files that choose each runtime's version, the first found winning (what GET /runtimes shows). */
+export const versionSources: Readonly<Record<string, readonly string[]>> = {
+  node: ['.node-version', '.nvmrc', 'engines.node in package.json'],
+  python: ['.python-version', 'runtime.txt (python-3.11)'],
+  ruby: ['.ruby-version'],
+  php: ['runtime.txt (php-8.2)'],
+  go: ["go.mod's go line (the least version)"],
+};
+
 export interface VersionChoice {
   version: string;
   /** Why, for the job log: `from engines.node "22.x" in package.json`. */
