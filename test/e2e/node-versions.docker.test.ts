@@ -9,7 +9,8 @@ import { startTestPlatform, viaProxy, type TestPlatform } from '../support/platf
  * Node versions through the whole platform: three apps asking for 20.x, 22.x and 24.x in
  * `engines.node` each answer with that `process.version` through the proxy, and one asking for a
  * version this platform has not fails with a message naming the versions there are. The images
- * are `<prefix>/node:<major>` (docker/build-images.sh); GASPER_IMAGE_PREFIX chooses the prefix.
+ * are `<prefix>/node:<major>` (docker/build-images.sh); GASPER_IMAGE_PREFIX chooses the prefix
+ * (test/support/platform.ts).
  */
 describe('node versions: engines.node chooses the image (Docker, Redis, git)', function () {
   this.timeout(600_000);
@@ -19,10 +20,7 @@ describe('node versions: engines.node chooses the image (Docker, Redis, git)', f
 
   before(async () => {
     await requireDocker();
-    gasper = await startTestPlatform({
-      GASPER_HEALTH_TIMEOUT_MS: '60000',
-      ...(process.env.GASPER_IMAGE_PREFIX ? { GASPER_IMAGE_PREFIX: process.env.GASPER_IMAGE_PREFIX } : {}),
-    });
+    gasper = await startTestPlatform({ GASPER_HEALTH_TIMEOUT_MS: '60000' });
   });
   after(async () => {
     await gasper?.close();
