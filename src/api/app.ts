@@ -12,6 +12,7 @@ import { databasesRouter } from './routes/databases.ts';
 import { jobsRouter } from './routes/jobs.ts';
 import { usersRouter } from './routes/users.ts';
 import { nodesRouter } from './routes/nodes.ts';
+import { runtimesRouter } from './routes/runtimes.ts';
 import { sshCredentialsRouter } from './routes/ssh-credentials.ts';
 import { domainsRouter } from './routes/domains.ts';
 import { openApiRouter } from './openapi/routes.ts';
@@ -71,6 +72,7 @@ export function createApiApp(deps: ApiDeps): Express {
   app.use('/apps', observabilityRouter(deps));
   app.use('/jobs', jobsRouter(deps));
   app.use('/nodes', nodesRouter(deps));
+  app.use('/runtimes', runtimesRouter());
   app.use('/apps', webhookSecretRouter(deps));
   app.use((req, _res, next) => next(new ApiError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.log));

@@ -223,10 +223,13 @@ export const envSchema = z.object({
     .string()
     .min(1)
     .default('gasper')
-    .describe('runtime images are `<prefix>/<runtime>:latest`, database images `<prefix>/<engine>:latest`'),
+    .describe(
+      'runtime images are `<prefix>/<runtime>:latest` (node: `<prefix>/node:<major>`), database images `<prefix>/<engine>:latest`',
+    ),
   GASPER_RUNTIME_IMAGES: optional.meta({
-    description: 'per-runtime images, e.g. `node=node:22-bookworm-slim,python=python:3.12-slim`',
-    shownDefault: 'unset: `<prefix>/<runtime>:latest`',
+    description:
+      'per-runtime images, e.g. `python=python:3.11-slim`; node per major, e.g. `node:20=node:20-bookworm-slim,node:22=node:22-bookworm-slim,node:24=node:24-bookworm-slim` (a plain `node=` entry is the default major only)',
+    shownDefault: 'unset: `<prefix>/<runtime>:latest`, `<prefix>/node:<major>`',
   }),
   GASPER_DATABASE_IMAGES: optional.meta({
     description: 'per-engine images, e.g. `postgres=postgres:15,mysql=mariadb:10.11`',

@@ -1,9 +1,12 @@
+import { runtimeCatalog } from './runtime-catalog.ts';
+
 /**
  * The runtimes an app may ask for. An entry says what every container of that runtime needs;
  * what a repository needs to be built and run when the app does not say is decided from its
- * files by `planConventions` (src/workers/apps/conventions.ts). The image comes from configuration
- * (`<prefix>/<runtime>:latest` by default, or an official image named in GASPER_RUNTIME_IMAGES).
+ * files by `planConventions` (src/workers/apps/conventions.ts), and its version by
+ * `chooseRuntimeVersion` (runtime-versions.ts). The image comes from configuration: see `runtimeImage`.
  */
+
 export interface Runtime {
   /** Port the app listens on when the request names none. */
   defaultPort: number;
@@ -13,10 +16,12 @@ export interface Runtime {
    * command: the release directory is the one place both containers share.
    */
   env: Readonly<Record<string, string>>;
+  /** One image per version (`<prefix>/node:22`) rather than one image (`<prefix>/python:latest`). */
+  imagePerVersion?: boolean;
 }
 
 export const runtimes: Readonly<Record<string, Runtime>> = Object.freeze({
-  node: { defaultPort: 8080, env: {} },
+  node: { defaultPort: 8080, env: {}, imagePerVersion: true },
   // `pip install --user` goes to /app/.local, and python3 puts its user site-packages on sys.path.
   python: { defaultPort: 8080, env: { PYTHONUSERBASE: '/app/.local' } },
   static: { defaultPort: 8080, env: {} },
@@ -28,9 +33,25 @@ export const runtimes: Readonly<Record<string, Runtime>> = Object.freeze({
 
 export const runtimeNames = Object.keys(runtimes);
 
+/**
+ * The image of `runtime` at `version` (default: the runtime's default version). A runtime with
+ * an image per version: GASPER_RUNTIME_IMAGES's `node:22` entry, else (for the default version
+ * only) its `node` entry, else `<prefix>/node:22`. Where an image registry answers, an operator
+ * maps the versions to the official images (`node:22=node:22-bookworm-slim`). Other runtimes:
+ * their entry, else `<prefix>/<runtime>:latest`.
+ */
 export function runtimeImage(
   runtime: string,
   options: { imagePrefix: string; runtimeImages: Record<string, string> },
+  version?: string,
 ): string {
-  return options.runtimeImages[runtime] ?? `${options.imagePrefix}/${runtime}:latest`;
+  const catalog = runtimeCatalog[runtime];
+  if (!runtimes[runtime]?.imagePerVersion || !catalog)
+    return options.runtimeImages[runtime] ?? `${options.imagePrefix}/${runtime}:latest`;
+  const wanted = version ?? catalog.default;
+  return (
+    options.runtimeImages[`${runtime}:${wanted}`] ??
+    (wanted === catalog.default ? options.runtimeImages[runtime] : undefined) ??
+    `${options.imagePrefix}/${runtime}:${wanted}`
+  );
 }

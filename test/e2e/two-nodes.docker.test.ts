@@ -22,6 +22,7 @@ import {
 import { viaProxy } from '../support/platform.ts';
 import { startTestRedis } from '../support/redis.ts';
 import { startSecondDocker, type SecondDocker } from '../support/second-docker.ts';
+import { runtimeImage } from '../../src/core/runtimes.ts';
 
 /**
  * Two nodes, each a `gasper worker` process with a Docker daemon of its own (the machine's, and
@@ -65,7 +66,8 @@ describe('two nodes, two Docker daemons (Docker, Redis, processes)', function ()
   before(async function () {
     this.timeout(240_000);
     await requireDocker();
-    second = await startSecondDocker(['gasper/node:latest']);
+    // The image a node app with no version asked gets (gasper/node:<default major>).
+    second = await startSecondDocker([runtimeImage('node', { imagePrefix: 'gasper', runtimeImages: {} })]);
     redis = await startTestRedis();
     cluster = { redisUrl: redis.url, secretKey: newSecretKey() };
     control = await startControlPlane(cluster);

@@ -72,6 +72,8 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     GASPER_PROXY_PROCESSES: '1',
     GASPER_LOG_LEVEL: process.env.GASPER_TEST_LOG_LEVEL ?? 'silent',
     ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
+    // Images built under another prefix (docker/build-images.sh with GASPER_IMAGE_PREFIX) for a test run.
+    ...(process.env.GASPER_IMAGE_PREFIX ? { GASPER_IMAGE_PREFIX: process.env.GASPER_IMAGE_PREFIX } : {}),
     ...env,
   });
   const platform = await startPlatform(config, undefined, createLogger(config.logLevel));

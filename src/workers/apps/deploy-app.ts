@@ -22,6 +22,7 @@ import { ConventionError } from './conventions.ts';
 import { planExtras, planInstances, recordActivation, recordPruned, releaseConfig } from './release-plan.ts';
 import { chownTree } from './releases.ts';
 import { announceCommit, awaitCommit, failRollout, RolloutAbandoned, type Rollout } from './rollout.ts';
+import { chooseReleaseImage } from './runtime-image.ts';
 import { ShareRollout } from './share-rollout.ts';
 
 export type DeployResult =
@@ -80,7 +81,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
   const dir = releases.releaseDir(doc.name, data.release);
   const image = runtimeImage(doc.runtime, options);
   const command = doc.run ?? launcherCommand;
-  const plan = planInstances(ctx, {
+  let plan = planInstances(ctx, {
     doc,
     release: data.release,
     image,
@@ -157,7 +158,10 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
         });
         await report.line(`build: ${commands.build.commands.join(' && ') || '(none)'} (${commands.build.reason})`);
         await report.line(`run: ${commands.run.command} (${commands.run.reason})`);
-        return { ...c, build: commands.build.commands };
+        // The runtime's version comes from the repository (.nvmrc, engines.node...): runtime-image.ts.
+        const runtime = await chooseReleaseImage(dir, doc.runtime, options);
+        if (runtime.line) await report.line(runtime.line);
+        return { ...c, build: commands.build.commands, image: runtime.image };
       }),
       ensureImage(docker, image).then(async () => {
         const prepared = await share.prepare();
@@ -166,6 +170,16 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
         );
       }),
     ]);
+    // The containers were made from the default version's image while cloning; another version's
+    // image replaces them (same names, so the rest of the deploy does not change).
+    if (clone.image !== plan.image) {
+      plan = { ...plan, image: clone.image };
+      common.image = clone.image;
+      await ensureImage(docker, clone.image);
+      const prepared = await share.prepareFrom(clone.image);
+      await records?.update(doc.name, data.release, (r) => ({ ...r, config: { ...r.config, image: clone.image } }));
+      await report.line(`prepared ${prepared.join(', ')} again from ${clone.image}`);
+    }
     await report.done('source and container ready');
 
     if (clone.build.length) {

@@ -21,7 +21,7 @@ export class ShareRollout {
 
   constructor(
     private readonly ctx: WorkerContext,
-    private readonly plan: InstancePlan,
+    private plan: InstancePlan,
     /** Containers serving now: their slots are kept, the new ones take others. */
     private readonly serving: readonly string[],
   ) {}
@@ -34,6 +34,16 @@ export class ShareRollout {
   async prepare(): Promise<readonly string[]> {
     this.#prepared = await prepareInstances(this.ctx, this.plan, this.serving);
     return this.#prepared;
+  }
+
+  /**
+   * Prepares the containers again from another image (same names: they replace the first ones):
+   * the runtime's version is known only once the repository is cloned (runtime-image.ts), while
+   * the containers are prepared from the default version's image during the clone.
+   */
+  async prepareFrom(image: string): Promise<readonly string[]> {
+    this.plan = { ...this.plan, image };
+    return this.prepare();
   }
 
   /** Starts the prepared containers; resolves once each passes the health check. */
