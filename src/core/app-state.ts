@@ -126,13 +126,15 @@ export function stopped(node: string): AppTransition {
 }
 
 /**
- * An instance of a running app failed (crashed, unhealthy, or its container is gone): it leaves
- * the proxy. When the supervisor gives up on it (`givenUp`) and no instance is left, the app is
- * `crashed`. Only for a running app: a stop or a deletion meanwhile wins.
+ * An instance of `release` of a running app failed (crashed, unhealthy, or its container is
+ * gone): it leaves the proxy. When the supervisor gives up on it (`givenUp`) and no instance is
+ * left, the app is `crashed`. Only for a running app: a stop or a deletion meanwhile wins; and only
+ * while the app still runs `release`: a failure noticed just before a switch to a newer release
+ * is not that release's (its `lastError` stays unset).
  */
-export function instanceLost(container: string, message: string, givenUp: boolean): AppTransition {
+export function instanceLost(release: string, container: string, message: string, givenUp: boolean): AppTransition {
   return transition('instanceLost', true, (d) => {
-    if (d.status !== 'running') return undefined;
+    if (d.status !== 'running' || d.release !== release) return undefined;
     const instances = d.instances.filter((i) => i.container !== container);
     return { ...d, instances, status: givenUp && instances.length === 0 ? 'crashed' : 'running', lastError: message };
   });

@@ -131,26 +131,38 @@ const cases: [string, AppTransition, AppDocument, Change][] = [
   ['stopped: not while deleting', stopped('a'), app({ status: 'deleting' }), 'unchanged'],
   [
     'instanceLost: leaves the list, from the current document',
-    instanceLost(i('a', 0).container, 'exited', false),
+    instanceLost('r000002', i('a', 0).container, 'exited', false),
     app(),
     { instances: [i('b', 1)], lastError: 'exited' },
   ],
   [
     'instanceLost: given up with other instances left, still running',
-    instanceLost(i('a', 0).container, 'crash loop', true),
+    instanceLost('r000002', i('a', 0).container, 'crash loop', true),
     app(),
     { instances: [i('b', 1)], lastError: 'crash loop' },
   ],
   [
     'instanceLost: given up on the last instance, crashed',
-    instanceLost(i('a', 0).container, 'crash loop', true),
+    instanceLost('r000002', i('a', 0).container, 'crash loop', true),
     app({ instances: [i('a', 0)] }),
     { status: 'crashed', instances: [], lastError: 'crash loop' },
   ],
   [
     'instanceLost: only for a running app',
-    instanceLost(i('a', 0).container, 'x', true),
+    instanceLost('r000002', i('a', 0).container, 'x', true),
     app({ status: 'stopped' }),
+    'unchanged',
+  ],
+  [
+    'instanceLost: a failure of an older release leaves a newer one alone',
+    instanceLost('r000001', i('a', 0, 'r000001').container, 'exited', false),
+    app(),
+    'unchanged',
+  ],
+  [
+    'instanceLost: a failure of an older release, even one given up on, crashes nothing',
+    instanceLost('r000001', i('a', 0, 'r000001').container, 'crash loop', true),
+    app({ instances: [] }),
     'unchanged',
   ],
   [

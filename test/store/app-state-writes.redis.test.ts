@@ -128,8 +128,16 @@ describe('app state writes (real Redis)', function () {
     const other = connectRedis(redisServer.url);
     try {
       const [lostA, lostB] = await Promise.all([
-        applyTransition(slowRedis(redis), name, racing(instanceLost(instance('a', 0).container, 'a died', false))),
-        applyTransition(slowRedis(other), name, racing(instanceLost(instance('b', 1).container, 'b died', false))),
+        applyTransition(
+          slowRedis(redis),
+          name,
+          racing(instanceLost('r000001', instance('a', 0).container, 'a died', false)),
+        ),
+        applyTransition(
+          slowRedis(other),
+          name,
+          racing(instanceLost('r000001', instance('b', 1).container, 'b died', false)),
+        ),
       ]);
       expect(lostA.changed && lostB.changed).to.equal(true);
       // Three reads: one writer lost the compare-and-set and read again.

@@ -255,6 +255,13 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
       durationMs: Date.now() - started,
     };
   } catch (err) {
+    if (share.switched) {
+      // The app serves this release now (here and on the other nodes): what failed after the switch
+      // (draining the previous instances, pruning, the record) takes none of it away, neither the
+      // new containers nor the release's directory, and the release is not marked failed.
+      await report.line(`after the switch: ${(err as Error).message ?? String(err)}`);
+      throw err;
+    }
     if (err instanceof RolloutAbandoned && err.superseded) {
       await Promise.allSettled([share.discard(), removeContainer(docker, buildContainer)]);
       if (doc.release !== data.release) await releases.removeRelease(doc.name, data.release);

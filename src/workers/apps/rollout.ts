@@ -29,7 +29,8 @@ export interface Rollout {
 
 const partSchema = z.union([z.object({ ready: z.array(instanceSchema) }), z.object({ failed: z.string() })]);
 const outcomeSchema = z.union([
-  z.object({ switched: z.literal(true) }),
+  // `instances`: what the app switched to (absent in outcomes written before it was recorded).
+  z.object({ switched: z.literal(true), instances: z.array(instanceSchema).optional() }),
   z.object({ abandoned: z.string(), superseded: z.boolean() }),
 ]);
 type Outcome = z.infer<typeof outcomeSchema>;
@@ -116,7 +117,13 @@ export async function switchTogether(
   return waitFor(
     ctx,
     rollout,
-    async (all) => {
+    async (all, outcome) => {
+      if (outcome?.instances) {
+        // Switched already (by another node, or by this one before a retry): the outcome says to
+        // what. The document is not compared, nor switched again: a supervisor may have taken an
+        // instance out meanwhile, and this node's instances serve all the same.
+        return includesAll(outcome.instances, mine) ? outcome.instances : undefined;
+      }
       const parts = rollout.nodes.map((node) => ({
         node,
         part: all[`node:${node}`] ? partSchema.parse(JSON.parse(all[`node:${node}`]!)) : undefined,
@@ -139,22 +146,29 @@ export async function switchTogether(
         );
         return undefined;
       }
-      await write(ctx, rollout, 'outcome', { switched: true } satisfies Outcome, true);
+      await write(ctx, rollout, 'outcome', { switched: true, instances } satisfies Outcome, true);
       return instances;
     },
     "the other nodes' instances",
   );
 }
 
+/** Whether every one of `mine` is among `instances` (same node and container). */
+function includesAll(instances: readonly Instance[], mine: readonly Instance[]): boolean {
+  const key = (i: Instance) => `${i.node}/${i.container}`;
+  const switchedTo = new Set(instances.map(key));
+  return mine.every((i) => switchedTo.has(key(i)));
+}
+
 /**
  * Polls the rollout's hash until `ready` answers, the outcome says it was abandoned, or the time
  * is up (then abandons it). A switched outcome read by a node that did not switch itself passes
- * to `ready` too, which finds the document already switched.
+ * to `ready` too, which returns what was switched to if this node's instances are among them.
  */
 async function waitFor<T>(
   ctx: WorkerContext,
   rollout: Rollout,
-  ready: (all: Record<string, string>) => Promise<T | undefined>,
+  ready: (all: Record<string, string>, switched?: Extract<Outcome, { switched: true }>) => Promise<T | undefined>,
   what: string,
 ): Promise<T> {
   const deadline = Date.now() + rollout.timeoutMs;
@@ -163,7 +177,7 @@ async function waitFor<T>(
     const all = await ctx.redis.hgetall(keyOf(rollout));
     const outcome = all.outcome ? outcomeSchema.parse(JSON.parse(all.outcome)) : undefined;
     if (outcome && 'abandoned' in outcome) throw new RolloutAbandoned(outcome.abandoned, outcome.superseded);
-    const value = await ready(all);
+    const value = await ready(all, outcome);
     if (value !== undefined) return value;
     // Switched without this node's current part (it was written again after the switch).
     if (outcome) throw new RolloutAbandoned('the app switched without these instances', true);

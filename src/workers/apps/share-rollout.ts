@@ -18,6 +18,7 @@ import { type Rollout, switchTogether } from './rollout.ts';
  */
 export class ShareRollout {
   #prepared: readonly string[] = [];
+  #switched = false;
 
   constructor(
     private readonly ctx: WorkerContext,
@@ -25,6 +26,11 @@ export class ShareRollout {
     /** Containers serving now: their slots are kept, the new ones take others. */
     private readonly serving: readonly string[],
   ) {}
+
+  /** Whether the app switched to this share's containers: they serve, and `discard` leaves them. */
+  get switched(): boolean {
+    return this.#switched;
+  }
 
   /** The containers `prepare` created (empty before). */
   get containers(): readonly string[] {
@@ -60,7 +66,9 @@ export class ShareRollout {
     mine: readonly Instance[],
     to: (all: Instance[]) => AppTransition,
   ): Promise<Instance[]> {
-    return switchTogether(this.ctx, rollout, mine, to);
+    const all = await switchTogether(this.ctx, rollout, mine, to);
+    this.#switched = true;
+    return all;
   }
 
   /** Drains and removes every container of the app on this node but the new ones. */
@@ -68,8 +76,13 @@ export class ShareRollout {
     await drainAndRemove(this.ctx, await containersOutside(this.ctx, this.plan.app, this.#prepared));
   }
 
-  /** Removes the prepared containers (a failed or abandoned rollout); harmless to repeat. */
+  /**
+   * Removes the prepared containers (a failed or abandoned rollout); harmless to repeat. After the
+   * switch it removes nothing: those containers serve the app (a drain that failed is no reason
+   * to take them out).
+   */
   async discard(): Promise<void> {
+    if (this.#switched) return;
     await Promise.allSettled(this.#prepared.map((name) => removeContainer(this.ctx.docker, name)));
   }
 }

@@ -134,7 +134,10 @@ class Supervisor implements SupervisorHandle {
       const what = this.whatHappened(failed.doc, failed.info, cause);
       const message = lossMessage(container, what, decision, this.#policy, tail);
       this.ctx.log.warn({ app, container, cause, oom: failed.info.State.OOMKilled, decision }, 'instance failed');
-      await applyTransition(this.ctx.redis, app, instanceLost(container, message, givenUp));
+      // The release the instance belongs to: if a rollout on another node switched the app to a
+      // newer one meanwhile, this failure is not the newer release's and changes nothing.
+      const release = failed.info.Config.Labels?.[containerLabels.release] ?? '';
+      await applyTransition(this.ctx.redis, app, instanceLost(release, container, message, givenUp));
       if (givenUp) {
         this.#watched.delete(container);
         await stopContainer(this.ctx.docker, container, this.ctx.options.lifecycle.stopTimeoutS);
@@ -245,7 +248,7 @@ class Supervisor implements SupervisorHandle {
       if (exists) return false;
       this.ctx.log.warn({ app, container }, 'instance container is missing: creating it again');
       const message = `instance ${container} was removed outside Gasper; creating it again`;
-      await applyTransition(this.ctx.redis, app, instanceLost(container, message, false));
+      await applyTransition(this.ctx.redis, app, instanceLost(doc.release, container, message, false));
       return true;
     });
     if (missing && !this.#closed) await this.restart(app, container, w);

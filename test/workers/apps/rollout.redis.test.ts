@@ -1,12 +1,13 @@
 import crypto from 'node:crypto';
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
-import { switched } from '../../../src/core/app-state.ts';
+import { instanceLost, switched } from '../../../src/core/app-state.ts';
 import { keys } from '../../../src/core/keys.ts';
 import { createLogger } from '../../../src/core/log.ts';
 import { connectRedis } from '../../../src/core/redis.ts';
 import { eventSchema, type Instance } from '../../../src/events/schemas.ts';
 import type { AppDocument } from '../../../src/store/app-document.ts';
+import { applyTransition } from '../../../src/store/app-state-writes.ts';
 import { AppStore } from '../../../src/store/apps.ts';
 import type { WorkerContext } from '../../../src/workers/context.ts';
 import {
@@ -108,6 +109,41 @@ describe('rollouts over several nodes (real Redis)', function () {
     });
     // A recovered job of node a joins again and finds the switch done.
     expect(await switchTogether(contextOf('a'), rollout, mineA)).to.deep.equal([...mineA, ...mineB]);
+  });
+
+  it('a node that reads the switch after an instance was lost still succeeds, and switches nothing again', async () => {
+    for (const wanted of [
+      // A deploy's rollout: the switch ended the pending release.
+      undefined,
+      // An operation's: it still wants the switch, which must not bring the lost instance back.
+      () => true,
+    ]) {
+      const { name, rollout: deploy } = await createApp();
+      const rollout = wanted ? { ...deploy, wanted } : deploy;
+      const mineA = [instance('a', 0)];
+      const mineB = [instance('b', 1)];
+      // Node b's part is in, b is between two polls; node a arrives and switches.
+      await redis.hset(keys.appRollout(name, rollout.id), 'node:b', JSON.stringify({ ready: mineB }));
+      expect(await switchTogether(contextOf('a'), rollout, mineA)).to.deep.equal([...mineA, ...mineB]);
+      // The supervisor on node a takes a's new instance out before b polls again.
+      const lost = await applyTransition(
+        redis,
+        name,
+        instanceLost('r000002', mineA[0]!.container, 'exited with code 1', false),
+      );
+      expect(lost.changed).to.equal(true);
+      // Node b finds the rollout switched with its instances: it succeeds (its containers serve).
+      expect(await switchTogether(contextOf('b'), rollout, mineB)).to.deep.equal([...mineA, ...mineB]);
+      expect(await apps.get(name)).to.deep.include({
+        release: 'r000002',
+        instances: mineB,
+        lastError: 'exited with code 1',
+      });
+      // Instances b wrote after the switch (a retry's new containers) were never switched to.
+      const late = await switchTogether(contextOf('b'), rollout, [instance('b', 2)]).catch((e: unknown) => e);
+      expect(late).to.be.instanceOf(RolloutAbandoned);
+      expect((await apps.get(name))!.instances).to.deep.equal(mineB);
+    }
   });
 
   it('a node that fails for good abandons the rollout on every node; the old instances keep serving', async () => {
