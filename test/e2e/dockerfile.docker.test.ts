@@ -23,6 +23,7 @@ describe('Dockerfile builds (Docker, Redis, git)', function () {
     'ARG GREETING',
     'ARG SECRET',
     // Only the build args the app names reach the build: SECRET stays unset.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell variables of the Dockerfile
     'RUN echo "${GREETING:-none}/${SECRET:-unset}" > /srv/arg.txt',
     'COPY server.js .',
     'EXPOSE 3000',
