@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { defaultResourcePolicy, type ResourcePolicy } from '../core/resources.ts';
 import { edgeFields } from './app-edge.ts';
 import { envMap } from './app-request.ts';
+import { buildArgsField, builderField, dockerfileField } from './builder-fields.ts';
 import { lifecycleFields } from './lifecycle-fields.ts';
 import { repoTokenField, repoUsernameField } from './repo-settings.ts';
 
@@ -22,6 +23,9 @@ export function patchAppRequest(options: { resources?: ResourcePolicy } = {}) {
       ).optional(),
       build: z.array(z.string().min(1).max(4096)).max(50).nullable().optional(),
       run: z.string().min(1).max(4096).nullable().optional(),
+      builder: builderField.optional(),
+      dockerfile: dockerfileField.nullable().optional(),
+      buildArgs: buildArgsField.nullable().optional(),
       /** Sets (or with `null` removes) the https repository's token; the next clone uses it. */
       repo: z.object({ token: repoTokenField.nullable(), username: repoUsernameField.optional() }).strict().optional(),
       ...lifecycleFields(options.resources ?? defaultResourcePolicy),

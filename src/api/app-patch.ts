@@ -13,7 +13,16 @@ export interface PatchPlan {
 }
 
 /** Fields whose change needs new containers; the others (the health check) apply as they are saved. */
-const needsContainers = new Set(['env', 'build', 'run', 'instances', 'resources']);
+const needsContainers = new Set([
+  'env',
+  'build',
+  'run',
+  'instances',
+  'resources',
+  'builder',
+  'dockerfile',
+  'buildArgs',
+]);
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
@@ -58,6 +67,18 @@ export function planPatch(
   if (patch.run !== undefined && !same(patch.run, doc.run)) {
     next.run = patch.run ?? undefined;
     changed.push('run');
+  }
+  if (patch.builder !== undefined && patch.builder !== (doc.builder ?? 'auto')) {
+    next.builder = patch.builder;
+    changed.push('builder');
+  }
+  if (patch.dockerfile !== undefined && !same(patch.dockerfile, doc.dockerfile)) {
+    next.dockerfile = patch.dockerfile ?? undefined;
+    changed.push('dockerfile');
+  }
+  if (patch.buildArgs !== undefined && !same(patch.buildArgs, doc.buildArgs)) {
+    next.buildArgs = patch.buildArgs ?? undefined;
+    changed.push('buildArgs');
   }
   if (patch.instances !== undefined && patch.instances !== (doc.instanceCount ?? 1)) {
     next.instanceCount = patch.instances;

@@ -4,6 +4,7 @@ import { branchProblem, repoUrlProblem } from '../core/repo-url.ts';
 import { defaultResourcePolicy, type ResourcePolicy } from '../core/resources.ts';
 import { runtimeNames } from '../core/runtimes.ts';
 import { edgeFields } from './app-edge.ts';
+import { buildArgsField, builderField, dockerfileField, runtimeOrDockerfile } from './builder-fields.ts';
 import { lifecycleFields } from './lifecycle-fields.ts';
 import { repoTokenField, repoUsernameField } from './repo-settings.ts';
 
@@ -64,9 +65,15 @@ export function createAppRequest(options: { allowLocalRepos: boolean; resources?
           username: repoUsernameField.optional(),
         })
         .strict(),
-      runtime: z.string().refine((r) => runtimeNames.includes(r), {
-        message: `unknown runtime; one of: ${runtimeNames.join(', ')}`,
-      }),
+      runtime: z
+        .string()
+        .refine((r) => runtimeNames.includes(r), {
+          message: `unknown runtime; one of: ${runtimeNames.join(', ')}`,
+        })
+        .optional(),
+      builder: builderField.optional(),
+      dockerfile: dockerfileField.optional(),
+      buildArgs: buildArgsField.optional(),
       build: z.array(z.string().min(1).max(4096)).max(50).optional(),
       run: z.string().min(1).max(4096).optional(),
       env: envMap(z.string().max(32 * 1024)).optional(),
@@ -74,6 +81,16 @@ export function createAppRequest(options: { allowLocalRepos: boolean; resources?
       ...lifecycleFields(options.resources ?? defaultResourcePolicy),
       ...edgeFields,
     })
-    .strict();
+    .strict()
+    .superRefine((body, ctx) => {
+      // `auto` without a runtime is accepted: only the clone (on the worker) tells whether there
+      // is a Dockerfile, and without one the deploy fails with the same words (builder-choice.ts).
+      if (!body.runtime && body.builder === 'runtime')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['runtime'],
+          message: `builder "runtime" needs a runtime: ${runtimeOrDockerfile}`,
+        });
+    });
 }
 export type CreateAppRequest = z.infer<ReturnType<typeof createAppRequest>>;

@@ -75,7 +75,7 @@ function appDetails(app: Json): string {
     `${app.name}  (${app.status})`,
     `  url:       ${app.url}`,
     `  repo:      ${app.repo?.url}${app.repo?.branch ? ` (${app.repo.branch})` : ''}`,
-    `  runtime:   ${app.runtime}`,
+    `  runtime:   ${app.runtime ?? `(none: builder ${app.builder})`}`,
     `  release:   ${app.release ?? '-'}  commit ${shortCommit(app.commit)}`,
     `  owner:     ${app.owner ?? '-'}`,
     `  env:       ${(app.envKeys ?? []).join(', ') || '-'}`,
@@ -131,7 +131,11 @@ export function registerClientCommands(program: Command): void {
     .command('create')
     .argument('<name>')
     .requiredOption('--repo <url>', 'git repository URL')
-    .requiredOption('--runtime <runtime>', 'node, python, static, …')
+    .option('--runtime <runtime>', 'node, python, static, … (not needed with a Dockerfile)')
+    .option('--builder <builder>', 'auto (default: the Dockerfile if there is one), dockerfile or runtime')
+    .option('--dockerfile <path>', 'the Dockerfile, relative to the repository root')
+    .option('--context <path>', 'the Docker build context, relative to the repository root')
+    .option('--build-arg <NAME>', 'env variable passed to the Docker build (repeatable)', collect)
     .option('--branch <branch>')
     .option('--build <command>', 'build command (repeatable, run in order)', collect)
     .option('--run <command>', 'run command')
@@ -142,7 +146,17 @@ export function registerClientCommands(program: Command): void {
       action(async (client, name: string, o: Json) => {
         const body = await client.request('POST', '/apps', {
           name,
-          runtime: o.runtime,
+          ...(o.runtime ? { runtime: o.runtime } : {}),
+          ...(o.builder ? { builder: o.builder } : {}),
+          ...(o.dockerfile || o.context
+            ? {
+                dockerfile: {
+                  ...(o.dockerfile ? { path: o.dockerfile } : {}),
+                  ...(o.context ? { context: o.context } : {}),
+                },
+              }
+            : {}),
+          ...(o.buildArg ? { buildArgs: o.buildArg } : {}),
           repo: { url: o.repo, ...(o.branch ? { branch: o.branch } : {}) },
           ...(o.build ? { build: o.build } : {}),
           ...(o.run ? { run: o.run } : {}),

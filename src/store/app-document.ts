@@ -24,7 +24,16 @@ export const appDocumentSchema = z.object({
    * (core/repo-credentials.ts), opened only by the worker when it clones.
    */
   repo: z.object({ url: z.string(), branch: z.string().optional(), sealedCredentials: z.string().optional() }),
-  runtime: z.string(),
+  /** Absent for an app built from its Dockerfile only (workers/apps/builder-choice.ts). */
+  runtime: z.string().optional(),
+  /** How releases are built: `auto` (absent) takes the Dockerfile when the repository has one. */
+  builder: z.enum(['auto', 'dockerfile', 'runtime']).optional(),
+  /** Where the Dockerfile and its build context are, relative to the repository root. */
+  dockerfile: z.object({ path: z.string().optional(), context: z.string().optional() }).optional(),
+  /** Env variables passed to a Dockerfile build as build args (never the others). */
+  buildArgs: z.array(z.string()).optional(),
+  /** The app named no port: a Dockerfile build listens on the image's EXPOSE, else `port`. */
+  portFromImage: z.boolean().optional(),
   build: z.array(z.string()).optional(),
   run: z.string().optional(),
   port: z.number().int(),

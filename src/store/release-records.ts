@@ -12,7 +12,10 @@ export type ReleaseStatus = (typeof releaseStatuses)[number];
 
 /** What a release ran with. Env values are masked here; the sealed ones are kept apart for rollbacks. */
 export const releaseConfigSchema = z.object({
-  runtime: z.string(),
+  /** Absent: the release was built from the app's Dockerfile and the app names no runtime. */
+  runtime: z.string().optional(),
+  /** Absent in records from before Dockerfile builds: `runtime`. */
+  builder: z.enum(['dockerfile', 'runtime']).optional(),
   image: z.string(),
   repo: z.object({ url: z.string(), branch: z.string().optional() }),
   build: z.array(z.string()),

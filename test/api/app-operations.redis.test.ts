@@ -83,6 +83,9 @@ describe('API app operations (real Redis, real BullMQ queues)', function () {
       ['an unknown field', { repository: { url: 'https://x/y.git' } }, 'repository'],
       ['a repo url (only repo.token may change)', { repo: { url: 'https://x/y.git' } }, 'repo.url'],
       ['an empty run command', { run: '' }, 'run'],
+      ['an unknown builder', { builder: 'nixpacks' }, 'builder'],
+      ['a Dockerfile outside the repository', { dockerfile: { path: '../Dockerfile' } }, 'dockerfile.path'],
+      ['a bad build arg name', { buildArgs: ['A-B'] }, 'buildArgs.0'],
     ];
     for (const [what, body, field] of bad) {
       it(`PATCH with ${what} -> 400 naming ${field}, nothing changed`, async function () {

@@ -521,10 +521,30 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
       expect(res.body.fields.runtime).to.include('node');
     });
 
-    it('rejects a missing runtime', async function () {
-      const body = validBody(appName('nort'));
+    it('rejects a missing runtime with builder "runtime", naming both options', async function () {
+      const body = validBody(appName('nort'), { builder: 'runtime' });
       delete body.runtime;
-      await rejects(body, 'runtime');
+      const res = await rejects(body, 'runtime');
+      expect(res.body.fields.runtime).to.include('name a runtime').and.include('Dockerfile');
+    });
+
+    for (const [path, field] of [
+      ['../Dockerfile', 'dockerfile.path'],
+      ['/etc/Dockerfile', 'dockerfile.path'],
+      ['a/../../b', 'dockerfile.context'],
+    ] as const) {
+      it(`rejects ${field} ${JSON.stringify(path)} (outside the repository)`, async function () {
+        const key = field === 'dockerfile.path' ? 'path' : 'context';
+        await rejects(validBody(appName('dfp'), { dockerfile: { [key]: path } }), field);
+      });
+    }
+
+    it('rejects a Dockerfile outside its build context, and a bad build arg name', async function () {
+      await rejects(
+        validBody(appName('dfc'), { dockerfile: { path: 'x/Dockerfile', context: 'app' } }),
+        'dockerfile.path',
+      );
+      await rejects(validBody(appName('dfa'), { buildArgs: ['NOT-A-NAME'] }), 'buildArgs.0');
     });
 
     for (const port of [0, 70000, '80', 80.5, -1]) {
@@ -596,7 +616,8 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
       const before = await fx.snapshot();
       const res = await fx.post('/apps').send({});
       expectError(res, 400, 'VALIDATION_FAILED');
-      expect(res.body.fields).to.include.keys('name', 'repo', 'runtime');
+      // No runtime is needed up front: an app may be built from its Dockerfile alone.
+      expect(res.body.fields).to.include.keys('name', 'repo');
       await fx.expectNothingCreated(before);
     });
 

@@ -111,6 +111,9 @@ describe('OpenAPI document and /docs (real Redis)', function () {
       'name',
       'repo',
       'runtime',
+      'builder',
+      'dockerfile',
+      'buildArgs',
       'build',
       'run',
       'env',
@@ -121,7 +124,8 @@ describe('OpenAPI document and /docs (real Redis)', function () {
       'https',
       'hsts',
     ]);
-    expect(schema.required).to.have.members(['name', 'repo', 'runtime']);
+    // runtime is optional: an app may be built from its Dockerfile alone.
+    expect(schema.required).to.have.members(['name', 'repo']);
     expect(schema.additionalProperties).to.equal(false);
     const repo = schema.properties!.repo as OpenAPIV3.SchemaObject;
     expect(Object.keys(repo.properties!)).to.have.members(['url', 'branch', 'token', 'username']);

@@ -15,6 +15,7 @@ import { enforceAppQuotas } from '../quotas.ts';
 import { tokenSchemeProblem } from '../repo-settings.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
+import { runtimeOrDockerfile } from '../builder-fields.ts';
 import { apiRoutes } from '../openapi/registry.ts';
 import { appView, jobRef } from '../views.ts';
 import { visibleApp } from '../visible.ts';
@@ -127,6 +128,11 @@ export function appOperationsRouter(deps: ApiDeps): Router {
         'repo.token': tokenProblem,
       });
     const plan = planPatch(doc, parsed.data, (v) => secrets.seal(v), policy);
+    // An app made without a runtime (built from its Dockerfile) cannot switch to the runtime builder.
+    if (plan.next.builder === 'runtime' && !plan.next.runtime) {
+      const message = `builder "runtime" needs a runtime: ${runtimeOrDockerfile}`;
+      throw new ApiError('VALIDATION_FAILED', `invalid request: runtime: ${message}`, { runtime: message });
+    }
     if (plan.changed.includes('instances') || plan.changed.includes('resources')) {
       await enforceAppQuotas(deps, doc.owner, doc.name, plan.next, false);
     }

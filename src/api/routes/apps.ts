@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import { Router, type Response } from 'express';
 import { releaseId } from '../../core/naming.ts';
 import { runtimes } from '../../core/runtimes.ts';
+import { defaultDockerfilePort } from '../../workers/apps/builder-choice.ts';
 import { canSee } from '../../core/access.ts';
 import type { AppDocument } from '../../store/app-document.ts';
 import { DomainStore } from '../../store/domains.ts';
@@ -50,9 +51,14 @@ export function appsRouter(deps: ApiDeps): Router {
       owner: principal.user,
       repo,
       runtime: body.runtime,
+      ...(body.builder ? { builder: body.builder } : {}),
+      ...(body.dockerfile ? { dockerfile: body.dockerfile } : {}),
+      ...(body.buildArgs ? { buildArgs: body.buildArgs } : {}),
       build: body.build,
       run: body.run,
-      port: body.port ?? runtimes[body.runtime]!.defaultPort,
+      port: body.port ?? (body.runtime ? runtimes[body.runtime]!.defaultPort : defaultDockerfilePort),
+      // No port given: an image built from a Dockerfile says its own (EXPOSE).
+      ...(body.port === undefined && body.builder !== 'runtime' ? { portFromImage: true } : {}),
       sealedEnv: Object.fromEntries(Object.entries(body.env ?? {}).map(([k, v]) => [k, secrets.seal(v)])),
       node,
       placement,

@@ -42,6 +42,12 @@ export interface ContainerSpecInput {
   tmpMb?: number;
   /** The app's own bridge network (docker/networks.ts); unset: Docker's default bridge, shared by every container. */
   network?: string;
+  /**
+   * App containers of an image built from the app's Dockerfile: the image's own CMD/ENTRYPOINT
+   * (unless `command` is given), working directory and user, and no release mounted at /app (it
+   * would hide what the image put there). Limits and hardening are the same.
+   */
+  fromImage?: boolean;
 }
 
 /** Env pointing every common TLS client at the extra CA bundle (node, OpenSSL, git, pip, requests). */
@@ -67,16 +73,23 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
     PORT: String(input.port),
     ...(input.extraCaCerts ? caEnv(containerCaPath) : {}),
   };
-  const binds = [`${input.releaseDir}:/app`];
+  const own = input.fromImage === true && input.role === 'app';
+  const binds = own ? [] : [`${input.releaseDir}:/app`];
   if (input.extraCaCerts) binds.push(`${input.extraCaCerts}:${containerCaPath}:ro`);
-  if (input.launchDir && input.role === 'app') binds.push(`${input.launchDir}:${containerLaunchDir}:ro`);
+  if (input.launchDir && input.role === 'app' && !own) binds.push(`${input.launchDir}:${containerLaunchDir}:ro`);
   const portKey = `${input.port}/tcp`;
   const spec: ContainerCreateOptions = {
     name: input.name,
     Image: input.image,
-    Cmd: input.role === 'app' ? ['sh', '-c', input.command ?? ''] : ['sleep', 'infinity'],
-    WorkingDir: '/app',
-    User: `${appUser.uid}:${appUser.gid}`,
+    ...(own
+      ? input.command
+        ? { Cmd: ['sh', '-c', input.command] }
+        : {}
+      : {
+          Cmd: input.role === 'app' ? ['sh', '-c', input.command ?? ''] : ['sleep', 'infinity'],
+          WorkingDir: '/app',
+          User: `${appUser.uid}:${appUser.gid}`,
+        }),
     Env: Object.entries(env)
       .map(([k, v]) => `${k}=${v}`)
       .sort(),

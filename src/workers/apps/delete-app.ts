@@ -5,11 +5,15 @@ import type { WorkerContext } from '../context.ts';
 import { JobReporter } from '../job-reporter.ts';
 import { listAppNetworks, removeUnusedNetwork } from '../../docker/networks.ts';
 import { removeAppRecords } from '../../store/record-removal.ts';
+import { scopeFilter } from '../../core/installation.ts';
+import { containerLabels } from '../../core/naming.ts';
+import { removeImage } from './dockerfile-build.ts';
 
 export type DeleteResult = { outcome: 'deleted'; containers: number } | { outcome: 'skipped'; reason: string };
 
 /**
- * Removes everything of an app on this node: containers (all releases, builds included), its network,
+ * Removes everything of an app on this node: containers (all releases, builds included), images
+ * built from its Dockerfile, its network,
  * release directories, its route (tombstone event) and its keys. Safe to repeat.
  */
 export async function deleteApp(ctx: WorkerContext, job: Job, data: DeleteAppData): Promise<DeleteResult> {
@@ -29,6 +33,13 @@ export async function deleteApp(ctx: WorkerContext, job: Job, data: DeleteAppDat
     if (network.uid === data.uid && (await removeUnusedNetwork(ctx.docker, network.id)))
       await report.line(`removed network ${network.name}`);
   }
+
+  // Images built from the app's Dockerfile on this node (labelled with the installation and app).
+  const images = await ctx.docker.listImages({
+    filters: JSON.stringify({ label: scopeFilter(ctx.scope, { [containerLabels.app]: data.app }) }),
+  });
+  for (const image of images) await removeImage(ctx.docker, image.Id);
+  if (images.length) await report.line(`removed ${images.length} image(s)`);
 
   await report.step(50, 'removing release directories');
   await ctx.releases.removeApp(data.app);

@@ -1,5 +1,5 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import { buildContainerName } from '../../core/naming.ts';
+import { buildContainerName, containerLabels } from '../../core/naming.ts';
 import { runtimeImage } from '../../core/runtimes.ts';
 import type { Instance } from '../../events/schemas.ts';
 import { nodesOf, shareOf } from '../../core/app-placement.ts';
@@ -19,7 +19,17 @@ import { ensureAppNetwork, InstanceStartError } from './instances.ts';
 import { JobReporter } from '../job-reporter.ts';
 import { launcherCommand, prepareReleaseCommands } from './launcher.ts';
 import { ConventionError } from './conventions.ts';
-import { planExtras, planInstances, recordActivation, recordPruned, releaseConfig } from './release-plan.ts';
+import {
+  planExtras,
+  planInstances,
+  recordActivation,
+  recordPruned,
+  ReleaseImageMissingError,
+  releaseConfig,
+} from './release-plan.ts';
+import { appImageTag, buildArgsOf, dockerfileInContext, imagePort } from './builder-choice.ts';
+import { buildDockerfileImage, chooseReleaseBuilder, dockerfileRunCommand, removeImage } from './dockerfile-build.ts';
+import { scopeLabels } from '../../core/installation.ts';
 import { chownTree } from './releases.ts';
 import { announceCommit, awaitCommit, failRollout, RolloutAbandoned, type Rollout } from './rollout.ts';
 import { chooseReleaseImage } from './runtime-image.ts';
@@ -79,7 +89,10 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
   const { url: repoUrl, credentials: legacyCredentials } = splitRepoCredentials(doc.repo.url);
   await applyTransition(ctx.redis, doc.name, deploying());
   const dir = releases.releaseDir(doc.name, data.release);
-  const image = runtimeImage(doc.runtime, options);
+  // Runtime containers are prepared while cloning unless the app always builds from its Dockerfile;
+  // `auto` prepares them too and discards them when the clone has a Dockerfile (builder-choice.ts).
+  const runtimeFirst = doc.runtime !== undefined && doc.builder !== 'dockerfile';
+  const image = doc.runtime ? runtimeImage(doc.runtime, options) : '';
   const command = doc.run ?? launcherCommand;
   let plan = planInstances(ctx, {
     doc,
@@ -101,7 +114,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     extraCaCerts: options.extraCaCerts,
   };
   const buildContainer = buildContainerName(ctx.scope.installation, doc.name, data.release);
-  const share = new ShareRollout(
+  let share = new ShareRollout(
     ctx,
     plan,
     doc.instances.map((i) => i.container),
@@ -120,6 +133,8 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     timings: { createdAt, activatedAt: [] },
   });
   const timings: { builtAt?: string; healthyAt?: string } = {};
+  /** Set once a Dockerfile build starts: a failed deploy removes the image. */
+  let builtImage: string | undefined;
 
   try {
     await report.step(5, 'cloning repository and preparing container');
@@ -147,32 +162,41 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
         await report.line(
           `cloned ${repoUrl}${doc.repo.branch ? ` (${doc.repo.branch})` : ''} at ${c.commit.slice(0, 12)}`,
         );
+        const choice = await chooseReleaseBuilder(doc, dir);
+        await report.line(`builder: ${choice.builder} (${choice.reason})`);
+        if (choice.builder === 'dockerfile') {
+          const run = await dockerfileRunCommand(dir, doc.run);
+          await report.line(`run: ${run.command || "(the image's CMD/ENTRYPOINT)"} (${run.reason})`);
+          return { ...c, build: [] as string[], choice, run: run.command, image: undefined };
+        }
         // Build and run commands the app omits come from the repository (conventions.ts).
         const commands = await prepareReleaseCommands({
           appDir: releases.appDir(doc.name),
           release: data.release,
           releaseDir: dir,
-          runtime: doc.runtime,
+          runtime: choice.runtime,
           build: doc.build,
           run: doc.run,
         });
         await report.line(`build: ${commands.build.commands.join(' && ') || '(none)'} (${commands.build.reason})`);
         await report.line(`run: ${commands.run.command} (${commands.run.reason})`);
         // The runtime's version comes from the repository (.nvmrc, engines.node...): runtime-image.ts.
-        const runtime = await chooseReleaseImage(dir, doc.runtime, options);
-        if (runtime.line) await report.line(runtime.line);
-        return { ...c, build: commands.build.commands, image: runtime.image };
+        const version = await chooseReleaseImage(dir, choice.runtime, options);
+        if (version.line) await report.line(version.line);
+        return { ...c, build: commands.build.commands, choice, run: undefined, image: version.image };
       }),
-      ensureImage(docker, image).then(async () => {
-        const prepared = await share.prepare();
-        await report.line(
-          `prepared ${prepared.join(', ')} on node ${options.nodeId} from ${image} (${plan.resources.cpu} CPU, ${plan.resources.memoryMb} MiB)`,
-        );
-      }),
+      runtimeFirst
+        ? ensureImage(docker, image).then(async () => {
+            const prepared = await share.prepare();
+            await report.line(
+              `prepared ${prepared.join(', ')} on node ${options.nodeId} from ${image} (${plan.resources.cpu} CPU, ${plan.resources.memoryMb} MiB)`,
+            );
+          })
+        : Promise.resolve(),
     ]);
     // The containers were made from the default version's image while cloning; another version's
     // image replaces them (same names, so the rest of the deploy does not change).
-    if (clone.image !== plan.image) {
+    if (clone.image !== undefined && clone.image !== plan.image) {
       plan = { ...plan, image: clone.image };
       common.image = clone.image;
       await ensureImage(docker, clone.image);
@@ -182,7 +206,59 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     }
     await report.done('source and container ready');
 
-    if (clone.build.length) {
+    if (clone.choice.builder === 'dockerfile') {
+      // Containers of the runtime image prepared while cloning (builder auto) are not the release's.
+      await share.discard();
+      const tag = appImageTag(options.imagePrefix, ctx.scope.installation, doc.name, data.release);
+      await report.step(30, `building ${tag} from ${clone.choice.dockerfile}`);
+      const buildArgs = buildArgsOf(doc.buildArgs, plan.env);
+      if (Object.keys(buildArgs).length) await report.line(`build args: ${Object.keys(buildArgs).join(', ')}`);
+      builtImage = tag;
+      await buildDockerfileImage({
+        docker,
+        releaseDir: dir,
+        context: clone.choice.context,
+        dockerfile: dockerfileInContext(clone.choice.dockerfile, clone.choice.context)!,
+        tag,
+        labels: {
+          ...scopeLabels(ctx.scope),
+          [containerLabels.app]: doc.name,
+          [containerLabels.release]: data.release,
+          [containerLabels.role]: 'image',
+        },
+        buildArgs,
+        memoryMb: lifecycle.build.memoryMb,
+        cpu: lifecycle.build.cpu,
+        timeoutMs: options.buildTimeoutMs,
+        onLine: (line) => report.line(line),
+      });
+      await report.done('image built');
+      const exposed = (await docker.getImage(tag).inspect()).Config?.ExposedPorts;
+      const port = doc.portFromImage ? imagePort(exposed, doc.port) : doc.port;
+      await report.line(
+        `port: ${port} (${!doc.portFromImage ? 'given by the app' : port === doc.port && !exposed ? 'no EXPOSE in the image: the default' : "the image's EXPOSE"})`,
+      );
+      plan = planInstances(ctx, {
+        doc,
+        release: data.release,
+        image: tag,
+        command: clone.run ?? '',
+        port,
+        extras: await planExtras(ctx, doc, data.release, '', true),
+        fromImage: true,
+      });
+      share = new ShareRollout(
+        ctx,
+        plan,
+        doc.instances.map((i) => i.container),
+      );
+      const prepared = await share.prepare();
+      await report.line(
+        `prepared ${prepared.join(', ')} on node ${options.nodeId} from ${tag} (${plan.resources.cpu} CPU, ${plan.resources.memoryMb} MiB)`,
+      );
+      const config = releaseConfig(doc, plan);
+      await records?.update(doc.name, data.release, (r) => ({ ...r, config }));
+    } else if (clone.build.length) {
       await report.step(30, `building (${clone.build.length} command${clone.build.length > 1 ? 's' : ''})`);
       // The build runs on the app's network: it reaches the internet, not other tenants' containers.
       const network = await ensureAppNetwork(ctx, doc.name, doc.uid);
@@ -276,6 +352,8 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     }
     const failure = await explain(ctx, err);
     await Promise.allSettled([share.discard(), removeContainer(docker, buildContainer)]);
+    // The image of a release that never served goes too (a retry builds it again, from cache).
+    if (builtImage && doc.release !== data.release) await removeImage(docker, builtImage);
     // Nothing of a failed release stays on disk; an app that never ran keeps no directory at all.
     if (!doc.release) await releases.removeApp(doc.name);
     else if (doc.release !== data.release) await releases.removeRelease(doc.name, data.release);
@@ -317,6 +395,7 @@ export async function explain(ctx: WorkerContext, err: unknown): Promise<DeployF
   }
   if (err instanceof HealthTimeoutError) return new DeployFailure(err.message, [], true);
   if (err instanceof ImageMissingError) return new DeployFailure(err.message, [], true);
+  if (err instanceof ReleaseImageMissingError) return new DeployFailure(err.message, [], true);
   if (err instanceof ConventionError) return new DeployFailure(err.message, [], true);
   if (err instanceof RolloutAbandoned) return new DeployFailure(`abandoned on every node: ${err.message}`, [], true);
   if (err instanceof CloneFailedError) return new DeployFailure(err.message, [], err.permanent);

@@ -32,6 +32,8 @@ export interface InstancePlan {
   networks: string[];
   /** Mounted read-only when `command` is the launcher (launcher.ts). */
   launchDir?: string;
+  /** The image was built from the app's Dockerfile: its own command, user and files (container-spec.ts). */
+  fromImage?: boolean;
   port: number;
   /** Instances on this node (its share of the app's). */
   count: number;
@@ -102,6 +104,7 @@ export async function createInstance(ctx: WorkerContext, plan: InstancePlan, nam
       pidsLimit: options.lifecycle.resources.pidsLimit,
       tmpMb: options.lifecycle.disk.tmpMb,
       ...(plan.launchDir ? { launchDir: plan.launchDir } : {}),
+      ...(plan.fromImage ? { fromImage: true } : {}),
       network,
     }),
   );

@@ -11,7 +11,7 @@ import { explain } from './deploy-app.ts';
 import { containersOutside, drainAndRemove, type InstancePlan } from './instances.ts';
 import { JobReporter } from '../job-reporter.ts';
 import { launcherCommand } from './launcher.ts';
-import { planForRelease, recordActivation } from './release-plan.ts';
+import { checkReleaseImage, planForRelease, recordActivation } from './release-plan.ts';
 import { failRollout, RolloutAbandoned, type Rollout } from './rollout.ts';
 import { ShareRollout } from './share-rollout.ts';
 
@@ -76,6 +76,7 @@ export async function operateApp(
       wanted: (d) => d.uid === doc.uid && d.status !== 'deleting',
       timeoutMs: ctx.options.healthTimeoutMs + 120_000,
     };
+    await checkReleaseImage(ctx, plan);
     const restored = data.op === 'rollback' && record ? restoredConfig(record) : undefined;
     const instances = await rollOut(ctx, report, doc, plan, rollout, (all) =>
       switched(all, { release: plan.release, endsPendingRelease: false, ...(restored ? { restored } : {}) }),
@@ -104,7 +105,8 @@ function restoredConfig(record: ReleaseRecord): Partial<AppDocument> {
     commit: record.commit,
     build: record.config.build.length ? record.config.build : undefined,
     // A release that ran the launcher had no `run` of its own: its command came from the repository.
-    run: record.config.run === launcherCommand ? undefined : record.config.run,
+    // A Dockerfile release with no command of its own ran the image's CMD (an empty `run`).
+    run: record.config.run === launcherCommand || record.config.run === '' ? undefined : record.config.run,
     port: record.config.port,
     sealedEnv: record.sealedEnv,
   };

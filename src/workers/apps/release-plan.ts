@@ -8,6 +8,7 @@ import type { AppDocument } from '../../store/app-document.ts';
 import { maskedValue, type ReleaseConfig, type ReleaseRecord } from '../../store/release-records.ts';
 import type { WorkerContext } from '../context.ts';
 import type { InstancePlan } from './instances.ts';
+import { imageExists } from './dockerfile-build.ts';
 
 /** What an app's containers get besides its own env: the runtime's env, linked databases, the launcher. */
 export interface PlanExtras {
@@ -27,10 +28,13 @@ export async function planExtras(
   doc: AppDocument,
   release: string,
   command: string,
+  /** The release's image was built from the app's Dockerfile: no runtime env, no launcher. */
+  fromImage = false,
 ): Promise<PlanExtras> {
   const links = await linkedDatabases(ctx, doc);
+  if (fromImage) return { linkEnv: links.env, networks: links.networks };
   return {
-    runtimeEnv: runtimes[doc.runtime]?.env,
+    runtimeEnv: doc.runtime ? runtimes[doc.runtime]?.env : undefined,
     linkEnv: links.env,
     networks: links.networks,
     ...(command === launcherCommand ? { launchDir: launchDir(ctx.releases.appDir(doc.name), release) } : {}),
@@ -48,6 +52,8 @@ export interface InstanceInput {
   /** Default the app's current port. */
   port?: number;
   extras?: PlanExtras;
+  /** The image was built from the app's Dockerfile (container-spec.ts `fromImage`). */
+  fromImage?: boolean;
 }
 
 /** What an app's containers run with, from its document and the release's command. */
@@ -64,6 +70,7 @@ export function planInstances(ctx: WorkerContext, input: InstanceInput): Instanc
     env: { ...extras.runtimeEnv, ...own, ...extras.linkEnv },
     networks: extras.networks ?? [],
     ...(extras.launchDir ? { launchDir: extras.launchDir } : {}),
+    ...(input.fromImage ? { fromImage: true } : {}),
     port,
     // This node's share of the instances, in slots no other node uses.
     count: shareOf(doc, ctx.options.nodeId),
@@ -81,11 +88,13 @@ export async function planForRelease(
   record: ReleaseRecord | undefined,
 ): Promise<InstancePlan> {
   if (!record) {
+    if (!doc.runtime) throw new ReleaseImageMissingError(`release ${release} has no record: its image is unknown`);
     const command = doc.run ?? launcherCommand;
     const extras = await planExtras(ctx, doc, release, command);
     return planInstances(ctx, { doc, release, image: runtimeImage(doc.runtime, ctx.options), command, extras });
   }
-  const extras = await planExtras(ctx, doc, release, record.config.run);
+  const fromImage = record.config.builder === 'dockerfile';
+  const extras = await planExtras(ctx, doc, release, record.config.run, fromImage);
   return planInstances(ctx, {
     doc,
     release,
@@ -94,13 +103,15 @@ export async function planForRelease(
     sealedEnv: record.sealedEnv,
     port: record.config.port,
     extras,
+    fromImage,
   });
 }
 
 /** The snapshot a release record keeps: what ran, with env values masked. */
 export function releaseConfig(doc: AppDocument, plan: InstancePlan): ReleaseConfig {
   return {
-    runtime: doc.runtime,
+    ...(doc.runtime ? { runtime: doc.runtime } : {}),
+    builder: plan.fromImage ? 'dockerfile' : 'runtime',
     image: plan.image,
     repo: { url: splitRepoCredentials(doc.repo.url).url, ...(doc.repo.branch ? { branch: doc.repo.branch } : {}) },
     build: doc.build ?? [],
@@ -115,6 +126,25 @@ export function releaseConfig(doc: AppDocument, plan: InstancePlan): ReleaseConf
     resources: { cpu: plan.resources.cpu, memory: plan.resources.memoryMb },
     healthCheck: doc.healthCheck ?? {},
   };
+}
+
+/** A release built from a Dockerfile whose image is gone from this node: it cannot start without a rebuild. */
+export class ReleaseImageMissingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReleaseImageMissingError';
+  }
+}
+
+/**
+ * Checks that a Dockerfile release's image is still on this node (restart, start, rollback reuse
+ * it and never rebuild). Runtime images are checked (and pulled) by ensureImage as before.
+ */
+export async function checkReleaseImage(ctx: WorkerContext, plan: InstancePlan): Promise<void> {
+  if (plan.fromImage && !(await imageExists(ctx.docker, plan.image)))
+    throw new ReleaseImageMissingError(
+      `the image of release ${plan.release} (${plan.image}) is no longer on node ${ctx.options.nodeId}: deploy again to rebuild it`,
+    );
 }
 
 /** Marks `active` the serving release and every other formerly active one `superseded`. */

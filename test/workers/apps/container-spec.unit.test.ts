@@ -162,3 +162,24 @@ describe('containerSpec', () => {
     }
   });
 });
+
+describe('containerSpec for an image built from a Dockerfile', () => {
+  const input: ContainerSpecInput = {
+    ...appInput,
+    image: 'gasper-app/a1b2c3d4-blog:r000001',
+    command: '',
+    fromImage: true,
+  };
+  it("keeps the image's command, user and working directory, and mounts no release", () => {
+    const spec = containerSpec(input);
+    expect(spec).to.not.have.property('Cmd');
+    expect(spec).to.not.have.property('User');
+    expect(spec).to.not.have.property('WorkingDir');
+    expect(spec.HostConfig?.Binds).to.deep.equal([]);
+    expect(spec.HostConfig?.CapDrop).to.deep.equal(['ALL']);
+    expect(spec.HostConfig?.SecurityOpt).to.deep.equal(['no-new-privileges']);
+  });
+  it('runs a command the app or Procfile gives', () => {
+    expect(containerSpec({ ...input, command: 'node worker.js' }).Cmd).to.deep.equal(['sh', '-c', 'node worker.js']);
+  });
+});

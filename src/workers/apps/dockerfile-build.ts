@@ -1,0 +1,171 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type Docker from 'dockerode';
+import type { AppDocument } from '../../store/app-document.ts';
+import { BuildFailedError } from './build.ts';
+import { type BuilderChoice, chooseBuilder, dockerfilePaths } from './builder-choice.ts';
+import { parseProcfile } from './conventions.ts';
+import { readRepoListing } from './repo-listing.ts';
+
+export interface DockerfileBuildOptions {
+  docker: Docker;
+  /** The clone: the repository root. */
+  releaseDir: string;
+  /** Relative to the repository root (builder-choice.ts `dockerfilePaths`). */
+  context: string;
+  /** The Dockerfile's path inside the context. */
+  dockerfile: string;
+  tag: string;
+  labels: Record<string, string>;
+  buildArgs: Record<string, string>;
+  /** The build's limits (GASPER_BUILD_MEMORY_MB, GASPER_BUILD_CPU). */
+  memoryMb: number;
+  cpu: number;
+  timeoutMs: number;
+  onLine: (line: string) => Promise<void> | void;
+}
+
+/** One message of Docker's build stream (classic builder: JSON objects, one per line). */
+interface BuildMessage {
+  stream?: string;
+  status?: string;
+  error?: string;
+  errorDetail?: { message?: string };
+  aux?: { ID?: string };
+}
+
+/**
+ * `docker build` of the release's Dockerfile through the Engine API, with the context sent as a
+ * tar (dockerode packs it and honours `.dockerignore`; `.git` is never sent). The classic builder:
+ * BuildKit over the API needs a gRPC session dockerode does not provide. Each output line goes to
+ * `onLine` as it comes; a failing step or the time limit fails the build (BuildFailedError, a user
+ * error) with the last lines. Intermediate containers are removed whatever happens (`forcerm`),
+ * and the image carries `labels` (the installation's, the app's, the release's).
+ */
+export async function buildDockerfileImage(options: DockerfileBuildOptions): Promise<void> {
+  const { docker } = options;
+  const contextDir = path.join(options.releaseDir, options.context);
+  const entries = (await fs.readdir(contextDir).catch(() => [] as string[])).filter((e) => e !== '.git');
+  if (entries.length === 0)
+    throw new BuildFailedError(`the build context ${options.context} is empty or not a directory`, []);
+  const tail: string[] = [];
+  const lines: Promise<void>[] = [];
+  const emit = (line: string) => {
+    tail.push(line);
+    if (tail.length > 40) tail.shift();
+    lines.push(Promise.resolve(options.onLine(`  ${line}`)));
+  };
+  const abort = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    abort.abort();
+  }, options.timeoutMs);
+  let failure: string | undefined;
+  try {
+    const stream = await docker.buildImage(
+      { context: contextDir, src: entries },
+      {
+        t: options.tag,
+        dockerfile: options.dockerfile,
+        labels: options.labels,
+        buildargs: options.buildArgs,
+        rm: true,
+        forcerm: true,
+        memory: options.memoryMb * 1024 * 1024,
+        memswap: options.memoryMb * 1024 * 1024,
+        cpuperiod: 100_000,
+        cpuquota: Math.round(options.cpu * 100_000),
+        abortSignal: abort.signal,
+      },
+    );
+    await new Promise<void>((resolve, reject) => {
+      let pending = '';
+      const handle = (text: string) => {
+        if (!text.trim()) return;
+        let message: BuildMessage;
+        try {
+          message = JSON.parse(text) as BuildMessage;
+        } catch {
+          return emit(text);
+        }
+        if (message.error) failure = message.errorDetail?.message ?? message.error;
+        const out = message.stream ?? message.status ?? message.error;
+        if (out) for (const line of out.replace(/\n$/, '').split(/\r?\n/)) emit(line);
+      };
+      stream.on('data', (chunk: Buffer) => {
+        const parts = (pending + chunk.toString('utf8')).split('\n');
+        pending = parts.pop() ?? '';
+        parts.forEach(handle);
+      });
+      stream.on('end', () => {
+        handle(pending);
+        resolve();
+      });
+      stream.on('error', reject);
+    });
+  } catch (err) {
+    if (timedOut)
+      throw new BuildFailedError(
+        `the Docker build timed out after ${Math.round(options.timeoutMs / 1000)} s (GASPER_BUILD_TIMEOUT_MS)`,
+        tail.slice(-20),
+      );
+    const status = (err as { statusCode?: number }).statusCode;
+    // The daemon refuses a bad request (a Dockerfile path it cannot find, a bad option) with a 4xx.
+    if (status && status >= 400 && status < 500)
+      throw new BuildFailedError(`docker build refused: ${(err as Error).message.split('\n')[0]}`, tail.slice(-20));
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    await Promise.all(lines);
+  }
+  if (failure) throw new BuildFailedError(`the Docker build failed: ${failure}`, tail.slice(-20));
+}
+
+/** Whether the image is on this node. */
+export async function imageExists(docker: Docker, image: string): Promise<boolean> {
+  try {
+    await docker.getImage(image).inspect();
+    return true;
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return false;
+    throw err;
+  }
+}
+
+/** The builder of a release from its clone in `dir` (builder-choice.ts), looking for the Dockerfile on disk. */
+export async function chooseReleaseBuilder(
+  doc: Pick<AppDocument, 'builder' | 'dockerfile' | 'runtime'>,
+  dir: string,
+): Promise<BuilderChoice> {
+  const { dockerfile } = dockerfilePaths(doc.dockerfile);
+  // The API refuses `..` and absolute paths, so the path stays inside the clone.
+  const present = await fs
+    .stat(path.join(dir, dockerfile))
+    .then((s) => s.isFile())
+    .catch(() => false);
+  return chooseBuilder(doc, (p) => p === dockerfile && present);
+}
+
+/**
+ * The command of a Dockerfile app's containers: the app's `run`, else the Procfile's `web:`,
+ * else none (empty: the image's own CMD/ENTRYPOINT).
+ */
+export async function dockerfileRunCommand(
+  dir: string,
+  run: string | undefined,
+): Promise<{ command: string; reason: string }> {
+  if (run) return { command: run, reason: 'given by the app' };
+  const procfile = (await readRepoListing(dir)).contents.Procfile;
+  const web = procfile === undefined ? undefined : parseProcfile(procfile).web;
+  return web ? { command: web, reason: 'Procfile web process' } : { command: '', reason: 'the image says how it runs' };
+}
+
+/** Removes an image if it is there (the containers using it are already gone). */
+export async function removeImage(docker: Docker, image: string): Promise<void> {
+  try {
+    await docker.getImage(image).remove({ force: true });
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+  }
+}
