@@ -19,7 +19,8 @@ import { ensureAppNetwork, InstanceStartError } from './instances.ts';
 import { JobReporter } from '../job-reporter.ts';
 import { launcherCommand, prepareReleaseCommands } from './launcher.ts';
 import { ConventionError } from './conventions.ts';
-import { planExtras, planInstances, recordActivation, recordPruned, releaseConfig } from './release-plan.ts';
+import { planExtras, planInstances, recordActivation, releaseConfig } from './release-plan.ts';
+import { cleanupReleases } from '../node/release-cleanup.ts';
 import { chownTree } from './releases.ts';
 import { announceCommit, awaitCommit, failRollout, RolloutAbandoned, type Rollout } from './rollout.ts';
 import { ShareRollout } from './share-rollout.ts';
@@ -217,10 +218,10 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
 
     await report.step(95, 'draining the previous instances');
     await share.drain();
-    const pruned = await releases.prune(doc.name, options.keepReleases, data.release);
+    // Old releases beyond GASPER_KEEP_RELEASES go now; a failure is the periodic upkeep's to retry.
+    await cleanupReleases(ctx, doc.name).catch((err) => ctx.log.warn({ err, app: doc.name }, 'release cleanup failed'));
     await report.step(100, 'deployed');
     if (primary) {
-      await recordPruned(ctx, doc.name, pruned);
       await recordActivation(ctx, doc.name, data.release, {
         commit: clone.commit,
         buildLog: report.lines,
