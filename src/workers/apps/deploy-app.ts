@@ -19,6 +19,7 @@ import { ensureAppNetwork, InstanceStartError } from './instances.ts';
 import { JobReporter } from '../job-reporter.ts';
 import { launcherCommand, prepareReleaseCommands } from './launcher.ts';
 import { ConventionError } from './conventions.ts';
+import { DiskFullError, ensureFreeDisk } from './free-disk.ts';
 import { planExtras, planInstances, recordActivation, releaseConfig } from './release-plan.ts';
 import { cleanupReleases } from '../node/release-cleanup.ts';
 import { chownTree } from './releases.ts';
@@ -122,6 +123,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
   const timings: { builtAt?: string; healthyAt?: string } = {};
 
   try {
+    await ensureFreeDisk(releases.root(), lifecycle.disk.minFreeMb, options.nodeId);
     await report.step(5, 'cloning repository and preparing container');
     const [clone] = await settleAll([
       (primary || data.commit ? Promise.resolve(data.commit) : awaitCommit(ctx, rollout)).then(async (commit) => {
@@ -298,6 +300,7 @@ export async function explain(ctx: WorkerContext, err: unknown): Promise<DeployF
   if (err instanceof HealthTimeoutError) return new DeployFailure(err.message, [], true);
   if (err instanceof ImageMissingError) return new DeployFailure(err.message, [], true);
   if (err instanceof ConventionError) return new DeployFailure(err.message, [], true);
+  if (err instanceof DiskFullError) return new DeployFailure(err.message, [], true);
   if (err instanceof RolloutAbandoned) return new DeployFailure(`abandoned on every node: ${err.message}`, [], true);
   if (err instanceof CloneFailedError) return new DeployFailure(err.message, [], err.permanent);
   return new DeployFailure((err as Error).message ?? String(err), [], false);
