@@ -478,6 +478,14 @@ export const envSchema = z.object({
     .describe(
       "free disk (MiB) a node needs on its state directory's filesystem to start a build; below it, the deploy fails at once with the figures. 0: never refuse",
     ),
+  GASPER_DISK_USE_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(300_000)
+    .describe(
+      "how often a worker measures its node's disk use by category (releases, caches, images, containers, volumes, logs) for `GET /nodes`: du and Docker's df walk the disk, so minutes",
+    ),
   GASPER_DISK_CHECK_INTERVAL_MS: z.coerce
     .number()
     .int()

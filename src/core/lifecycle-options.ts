@@ -33,9 +33,10 @@ export interface LifecycleOptions {
    * What an app may write: the size of the tmpfs at its containers' /tmp (MiB, default 128), and
    * the disk one release may use on a node, release directory plus writable layers (MiB, default
    * 4096), measured every `checkIntervalMs` (default 15 s) by workers/node/disk-watchdog.ts; the
-   * free disk a build needs to start (`minFreeMb`, default 1024; 0: never refuse).
+   * free disk a build needs to start (`minFreeMb`, default 1024; 0: never refuse); how often the
+   * node's disk use by category is measured for `GET /nodes` (`useIntervalMs`, default 5 min).
    */
-  disk: { tmpMb: number; appMb: number; checkIntervalMs: number; minFreeMb: number };
+  disk: { tmpMb: number; appMb: number; checkIntervalMs: number; minFreeMb: number; useIntervalMs: number };
 }
 
 interface LifecycleEnv {
@@ -62,6 +63,7 @@ interface LifecycleEnv {
   GASPER_APP_DISK_MB: number;
   GASPER_DISK_CHECK_INTERVAL_MS: number;
   GASPER_MIN_FREE_DISK_MB: number;
+  GASPER_DISK_USE_INTERVAL_MS: number;
 }
 
 /** `fail` builds the configuration error naming the variable (core/config.ts's ConfigError). */
@@ -99,6 +101,7 @@ export function lifecycleOptionsFromEnv(
       appMb: e.GASPER_APP_DISK_MB,
       checkIntervalMs: e.GASPER_DISK_CHECK_INTERVAL_MS,
       minFreeMb: e.GASPER_MIN_FREE_DISK_MB,
+      useIntervalMs: e.GASPER_DISK_USE_INTERVAL_MS,
     },
   };
 }

@@ -22,6 +22,11 @@ import { deployApp } from '../../../src/workers/apps/deploy-app.ts';
 import { ReleaseDirs } from '../../../src/workers/apps/releases.ts';
 import type { WorkerContext } from '../../../src/workers/context.ts';
 import { cleanupReleases } from '../../../src/workers/node/release-cleanup.ts';
+import { measureDiskUse } from '../../../src/workers/node/disk-use.ts';
+import { startHeartbeat } from '../../../src/workers/node/heartbeat.ts';
+import { measureNode } from '../../../src/workers/node/usage.ts';
+import { NodeStore } from '../../../src/store/nodes.ts';
+import { nodeView } from '../../../src/api/routes/nodes.ts';
 import { docker, removeNodeContainers, requireDocker } from '../../support/docker.ts';
 import { createGitRepo, helloNodeApp, type GitFixture } from '../../support/git-fixture.ts';
 import { startTestRedis } from '../../support/redis.ts';
@@ -45,7 +50,7 @@ async function labelledImage(tag: string, labels: Record<string, string>): Promi
  * Successive deploys of one app leave at most GASPER_KEEP_RELEASES releases (directories, images,
  * stopped containers) on the node, and whatever is not this installation's survives every cleanup.
  */
-describe('release cleanup and the free-disk floor (Docker, Redis)', function () {
+describe('release cleanup, disk use and the free-disk floor (Docker, Redis)', function () {
   this.timeout(DEPLOYS * 15_000 + 60_000);
   let redisServer: Awaited<ReturnType<typeof startTestRedis>>;
   let redis: Redis;
@@ -95,7 +100,8 @@ describe('release cleanup and the free-disk floor (Docker, Redis)', function () 
       scope: { installation, node },
     };
     // What is not Gasper's, or another installation's, with the very app and release labels.
-    await labelledImage(foreign.image, {});
+    // A label of no meaning to Gasper: an image with no label of its own would be the base image itself.
+    await labelledImage(foreign.image, { 'test.gasper-foreign': suffix });
     await labelledImage(foreign.otherInstallation, {
       [containerLabels.installation]: 'another',
       [containerLabels.app]: app,
@@ -110,11 +116,13 @@ describe('release cleanup and the free-disk floor (Docker, Redis)', function () 
       .getContainer(foreign.container)
       .remove({ force: true })
       .catch(() => {});
-    const images = await docker.listImages({ filters: { reference: [`${imageRepo}*`] } });
-    for (const i of images)
+    // By tag, never by id with force: that would remove every other tag of the same image.
+    const tags = [foreign.image, foreign.otherInstallation];
+    for (let seq = 1; seq <= DEPLOYS; seq++) tags.push(`${imageRepo}:${releaseId(seq)}`);
+    for (const tag of tags)
       await docker
-        .getImage(i.Id)
-        .remove({ force: true })
+        .getImage(tag)
+        .remove()
         .catch(() => {});
     await queue?.close();
     redis?.disconnect();
@@ -202,9 +210,28 @@ describe('release cleanup and the free-disk floor (Docker, Redis)', function () 
     await docker.getImage(foreign.image).inspect();
     await docker.getImage(foreign.otherInstallation).inspect();
     await docker.getContainer(foreign.container).inspect();
+    await docker.getImage(base).inspect();
     // Idempotent: the periodic run finds nothing more.
     expect(await cleanupReleases(ctx)).to.deep.equal({ dirs: [], containers: [], images: [] });
     console.log(`      ${DEPLOYS} deploys in ${Date.now() - started} ms`);
+  });
+
+  it('the node reports its disk use by category with its heartbeat, and GET /nodes shows it', async () => {
+    const use = await measureDiskUse({ docker, releases: ctx.releases, scope: ctx.scope });
+    expect(use.releasesBytes).to.be.greaterThan(0);
+    expect(use.images).to.equal(KEEP);
+    for (const k of ['cachesBytes', 'imagesBytes', 'containersBytes', 'volumesBytes'] as const)
+      expect(use[k]).to.be.a('number').and.at.least(0);
+    const nodes = new NodeStore(redis);
+    const beat = await startHeartbeat(nodes, { id: node, address: '127.0.0.1' }, 60_000, ctx.log, async () => ({
+      ...(await measureNode(stateDir)),
+      diskUse: use,
+    }));
+    beat.close();
+    const [stored] = (await nodes.list()).filter((n) => n.id === node);
+    expect(stored?.diskUse).to.deep.equal(use);
+    const view = nodeView(stored!, { now: Date.now(), timeoutMs: 60_000, draining: false, apps: [], reconcile: null });
+    expect(view.diskUse).to.deep.equal(use);
   });
 
   it('a deploy is refused when the free disk is below GASPER_MIN_FREE_DISK_MB, and the app keeps serving', async () => {
