@@ -23,7 +23,13 @@ export const appDocumentSchema = z.object({
    * `url` never carries credentials: a token (and its user name) is `sealedCredentials`
    * (core/repo-credentials.ts), opened only by the worker when it clones.
    */
-  repo: z.object({ url: z.string(), branch: z.string().optional(), sealedCredentials: z.string().optional() }),
+  /** `path`: the folder of the repository the app is (core/repo-path.ts), normalized; unset: the root. */
+  repo: z.object({
+    url: z.string(),
+    branch: z.string().optional(),
+    path: z.string().optional(),
+    sealedCredentials: z.string().optional(),
+  }),
   runtime: z.string(),
   build: z.array(z.string()).optional(),
   run: z.string().optional(),

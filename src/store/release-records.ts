@@ -14,7 +14,7 @@ export type ReleaseStatus = (typeof releaseStatuses)[number];
 export const releaseConfigSchema = z.object({
   runtime: z.string(),
   image: z.string(),
-  repo: z.object({ url: z.string(), branch: z.string().optional() }),
+  repo: z.object({ url: z.string(), branch: z.string().optional(), path: z.string().optional() }),
   build: z.array(z.string()),
   /** The command the containers ran (defaults resolved). */
   run: z.string(),

@@ -23,6 +23,7 @@ import { DiskFullError, ensureFreeDisk } from './free-disk.ts';
 import { planExtras, planInstances, recordActivation, releaseConfig } from './release-plan.ts';
 import { cleanupReleases } from '../node/release-cleanup.ts';
 import { chownTree } from './releases.ts';
+import { narrowToSubdir } from './repo-subdir.ts';
 import { announceCommit, awaitCommit, failRollout, RolloutAbandoned, type Rollout } from './rollout.ts';
 import { ShareRollout } from './share-rollout.ts';
 
@@ -145,9 +146,11 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
           throw err;
         });
         if (primary) await announceCommit(ctx, rollout, c.commit);
+        // A monorepo's folder (repo.path) becomes the release directory: the build and app see it as /app.
+        if (doc.repo.path) await narrowToSubdir(dir, doc.repo.path);
         await chownTree(dir, appUser.uid, appUser.gid);
         await report.line(
-          `cloned ${repoUrl}${doc.repo.branch ? ` (${doc.repo.branch})` : ''} at ${c.commit.slice(0, 12)}`,
+          `cloned ${repoUrl}${doc.repo.branch ? ` (${doc.repo.branch})` : ''} at ${c.commit.slice(0, 12)}${doc.repo.path ? `, folder ${doc.repo.path} as /app` : ''}`,
         );
         // Build and run commands the app omits come from the repository (conventions.ts).
         const commands = await prepareReleaseCommands({

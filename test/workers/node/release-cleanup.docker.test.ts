@@ -234,6 +234,59 @@ describe('release cleanup, disk use and the free-disk floor (Docker, Redis)', fu
     expect(view.diskUse).to.deep.equal(use);
   });
 
+  it('repo.path deploys one folder of a monorepo as /app; a folder missing at the commit fails saying so', async () => {
+    const web = helloNodeApp('from the folder');
+    const mono = await createGitRepo({
+      'README.md': 'root of the monorepo\n',
+      ...Object.fromEntries(Object.entries(web).map(([f, text]) => [`services/web/${f}`, text])),
+    });
+    try {
+      for (const [name, sub] of [
+        [`mono-${suffix}`, 'services/web'],
+        [`nope-${suffix}`, 'services/api'],
+      ] as const) {
+        const now = new Date().toISOString();
+        await ctx.apps.create(
+          {
+            name,
+            uid: 'u2',
+            owner: 'admin',
+            repo: { url: mono.url, path: sub },
+            runtime: 'node',
+            run: 'node server.js',
+            port: 8080,
+            sealedEnv: {},
+            node,
+            status: 'queued',
+            pendingRelease: releaseId(1),
+            instances: [],
+            createdAt: now,
+            updatedAt: now,
+          },
+          1,
+        );
+        const data = { app: name, uid: 'u2', release: releaseId(1) };
+        const job = await queue.add(deployAppJob.name, data, { jobId: `deploy-${name}` });
+        const outcome = await deployApp(ctx, job, data).then(
+          (r) => r.outcome,
+          (err: Error) => err.message,
+        );
+        if (sub === 'services/web') {
+          expect(outcome).to.equal('deployed');
+          const files = await fs.readdir(ctx.releases.releaseDir(name, releaseId(1)));
+          expect(files).to.include('server.js').and.not.include('README.md').and.not.include('services');
+          const doc = await ctx.apps.get(name);
+          const res = await fetch(`http://${doc!.instances[0]!.address}:${doc!.instances[0]!.port}/`);
+          expect(await res.text()).to.equal('from the folder world\n');
+        } else {
+          expect(outcome).to.include('repo.path "services/api" is not a folder of the repository');
+        }
+      }
+    } finally {
+      await mono.remove();
+    }
+  });
+
   it('a deploy is refused when the free disk is below GASPER_MIN_FREE_DISK_MB, and the app keeps serving', async () => {
     const seq = DEPLOYS + 1;
     ctx.options.lifecycle.disk.minFreeMb = 1024 * 1024 * 1024; // a petabyte: more than any test machine has
