@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { appNameProblem } from '../core/naming.ts';
 import { branchProblem, repoUrlProblem } from '../core/repo-url.ts';
+import { repoPathProblem } from '../core/repo-path.ts';
 import { defaultResourcePolicy, type ResourcePolicy } from '../core/resources.ts';
 import { runtimeNames } from '../core/runtimes.ts';
 import { edgeFields } from './app-edge.ts';
@@ -60,6 +61,8 @@ export function createAppRequest(options: { allowLocalRepos: boolean; resources?
         .object({
           url: checked((url) => repoUrlProblem(url, { allowLocal: options.allowLocalRepos })),
           branch: checked(branchProblem).optional(),
+          /** The folder of the repository the app is (monorepos): the build and the app see it as /app. */
+          path: checked(repoPathProblem).optional(),
           /** A token for an https repository: sealed, never shown again (repo-settings.ts). */
           token: repoTokenField.optional(),
           username: repoUsernameField.optional(),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defaultTokenUser, sealCredentials, type RepoCredentials } from '../core/repo-credentials.ts';
+import { normalRepoPath } from '../core/repo-path.ts';
 import { hostProblem, type Lookup } from '../core/repo-host.ts';
 import { parseRepoUrl, repoHost, splitRepoCredentials } from '../core/repo-url.ts';
 import type { SecretBox } from '../core/secret-box.ts';
@@ -47,7 +48,7 @@ export function tokenSchemeProblem(url: string, allowLocal: boolean): string | u
  * worker checks again when it clones: DNS may change).
  */
 export async function storedRepo(
-  repo: { url: string; branch?: string; token?: string; username?: string },
+  repo: { url: string; branch?: string; path?: string; token?: string; username?: string },
   options: RepoCheckOptions,
 ): Promise<AppDocument['repo']> {
   const { url, credentials: inUrl } = splitRepoCredentials(repo.url);
@@ -66,6 +67,7 @@ export async function storedRepo(
   return {
     url,
     ...(repo.branch ? { branch: repo.branch } : {}),
+    ...(normalRepoPath(repo.path) ? { path: normalRepoPath(repo.path) } : {}),
     ...(credentials ? { sealedCredentials: sealCredentials(options.secrets, credentials) } : {}),
   };
 }

@@ -23,6 +23,7 @@ export function appView(doc: AppDocument, options: ViewOptions) {
     repo: {
       url: splitRepoCredentials(doc.repo.url).url,
       ...(doc.repo.branch ? { branch: doc.repo.branch } : {}),
+      ...(doc.repo.path ? { path: doc.repo.path } : {}),
       hasToken: doc.repo.sealedCredentials !== undefined,
     },
     runtime: doc.runtime ?? null,

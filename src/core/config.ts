@@ -477,7 +477,9 @@ export const envSchema = z.object({
     .min(1)
     .max(100)
     .default(5)
-    .describe('release directories kept on disk per app (rollback targets)'),
+    .describe(
+      'releases kept on each node per app, besides the serving and the deploying one: their directories, images and stopped containers (rollback targets). Older ones are removed after each deploy and by the periodic reconciliation. 1 keeps only the serving release: no rollback',
+    ),
   GASPER_DEFAULT_CPU: z.coerce
     .number()
     .min(0.05)
@@ -541,6 +543,22 @@ export const envSchema = z.object({
     .default(4096)
     .describe(
       "disk one release of an app may use on a node: its release directory (`/app`) plus its containers' writable layers. Over it, the app's instances there are stopped and the app is `crashed`, or the build fails. Checked every `GASPER_DISK_CHECK_INTERVAL_MS`, not enforced by the kernel",
+    ),
+  GASPER_MIN_FREE_DISK_MB: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(1024)
+    .describe(
+      "free disk (MiB) a node needs on its state directory's filesystem to start a build; below it, the deploy fails at once with the figures. 0: never refuse",
+    ),
+  GASPER_DISK_USE_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(300_000)
+    .describe(
+      "how often a worker measures its node's disk use by category (releases, caches, images, containers, volumes, logs) for `GET /nodes`: du and Docker's df walk the disk, so minutes",
     ),
   GASPER_DISK_CHECK_INTERVAL_MS: z.coerce
     .number()

@@ -5,7 +5,10 @@ import type { ResourcePolicy } from './resources.ts';
  * and crash handling. Parsed from the environment by core/config.ts.
  */
 export interface LifecycleOptions {
-  /** Release directories kept on disk per app (rollback targets). Default 5. */
+  /**
+   * Releases kept per app on each node besides the serving and the deploying one (rollback
+   * targets): directories, images, stopped containers (workers/node/release-cleanup.ts). Default 5.
+   */
   keepReleases: number;
   resources: ResourcePolicy;
   /** Least time old instances keep serving after the proxy switched. Default 1000 ms. */
@@ -29,9 +32,11 @@ export interface LifecycleOptions {
   /**
    * What an app may write: the size of the tmpfs at its containers' /tmp (MiB, default 128), and
    * the disk one release may use on a node, release directory plus writable layers (MiB, default
-   * 4096), measured every `checkIntervalMs` (default 15 s) by workers/node/disk-watchdog.ts.
+   * 4096), measured every `checkIntervalMs` (default 15 s) by workers/node/disk-watchdog.ts; the
+   * free disk a build needs to start (`minFreeMb`, default 1024; 0: never refuse); how often the
+   * node's disk use by category is measured for `GET /nodes` (`useIntervalMs`, default 5 min).
    */
-  disk: { tmpMb: number; appMb: number; checkIntervalMs: number };
+  disk: { tmpMb: number; appMb: number; checkIntervalMs: number; minFreeMb: number; useIntervalMs: number };
 }
 
 interface LifecycleEnv {
@@ -57,6 +62,8 @@ interface LifecycleEnv {
   GASPER_TMP_MB: number;
   GASPER_APP_DISK_MB: number;
   GASPER_DISK_CHECK_INTERVAL_MS: number;
+  GASPER_MIN_FREE_DISK_MB: number;
+  GASPER_DISK_USE_INTERVAL_MS: number;
 }
 
 /** `fail` builds the configuration error naming the variable (core/config.ts's ConfigError). */
@@ -89,6 +96,12 @@ export function lifecycleOptionsFromEnv(
     crashLoopRestarts: e.GASPER_CRASH_LOOP_RESTARTS,
     crashLoopWindowMs: e.GASPER_CRASH_LOOP_WINDOW_MS,
     build: { cpu: e.GASPER_BUILD_CPU, memoryMb: e.GASPER_BUILD_MEMORY_MB, pidsLimit: e.GASPER_BUILD_PIDS_LIMIT },
-    disk: { tmpMb: e.GASPER_TMP_MB, appMb: e.GASPER_APP_DISK_MB, checkIntervalMs: e.GASPER_DISK_CHECK_INTERVAL_MS },
+    disk: {
+      tmpMb: e.GASPER_TMP_MB,
+      appMb: e.GASPER_APP_DISK_MB,
+      checkIntervalMs: e.GASPER_DISK_CHECK_INTERVAL_MS,
+      minFreeMb: e.GASPER_MIN_FREE_DISK_MB,
+      useIntervalMs: e.GASPER_DISK_USE_INTERVAL_MS,
+    },
   };
 }

@@ -21,9 +21,15 @@ export const appDocumentSchema = z.object({
   owner: z.string().default('admin'),
   /**
    * `url` never carries credentials: a token (and its user name) is `sealedCredentials`
-   * (core/repo-credentials.ts), opened only by the worker when it clones.
+   * (core/repo-credentials.ts), opened only by the worker when it clones. `path`: the folder of
+   * the repository the app is (core/repo-path.ts), normalized; unset: the root.
    */
-  repo: z.object({ url: z.string(), branch: z.string().optional(), sealedCredentials: z.string().optional() }),
+  repo: z.object({
+    url: z.string(),
+    branch: z.string().optional(),
+    path: z.string().optional(),
+    sealedCredentials: z.string().optional(),
+  }),
   /** Absent for an app built from its Dockerfile only (workers/apps/builder-choice.ts). */
   runtime: z.string().optional(),
   /** How releases are built: `auto` (absent) takes the Dockerfile when the repository has one. */

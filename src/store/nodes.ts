@@ -3,6 +3,25 @@ import { z } from 'zod';
 import { keys } from '../core/keys.ts';
 import { DocumentStore } from './document-store.ts';
 
+/**
+ * What this installation takes on a node's disk, by category, in bytes (workers/node/disk-use.ts,
+ * every GASPER_DISK_USE_INTERVAL_MS): release directories; the rest of the apps' directories
+ * (build caches, launch files); images (their own layers, not those shared with the runtime
+ * image); containers' writable layers; volumes (databases'); containers' Docker logs, only where
+ * the worker can read Docker's directory.
+ */
+export const diskUseSchema = z.object({
+  measuredAt: z.string(),
+  releasesBytes: z.number(),
+  cachesBytes: z.number(),
+  imagesBytes: z.number(),
+  images: z.number().int(),
+  containersBytes: z.number(),
+  volumesBytes: z.number(),
+  logsBytes: z.number().optional(),
+});
+export type DiskUse = z.infer<typeof diskUseSchema>;
+
 export const nodeDocumentSchema = z.object({
   id: z.string(),
   address: z.string(),
@@ -14,6 +33,7 @@ export const nodeDocumentSchema = z.object({
     .optional(),
   /** Gasper's running containers on the node and the limits they were given (Docker NanoCpus, Memory). */
   allocations: z.object({ containers: z.number().int(), cpu: z.number(), memoryBytes: z.number() }).optional(),
+  diskUse: diskUseSchema.optional(),
   startedAt: z.string(),
   heartbeatAt: z.string(),
   /**

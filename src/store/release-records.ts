@@ -17,7 +17,7 @@ export const releaseConfigSchema = z.object({
   /** Absent in records from before Dockerfile builds: `runtime`. */
   builder: z.enum(['dockerfile', 'runtime']).optional(),
   image: z.string(),
-  repo: z.object({ url: z.string(), branch: z.string().optional() }),
+  repo: z.object({ url: z.string(), branch: z.string().optional(), path: z.string().optional() }),
   build: z.array(z.string()),
   /** The command the containers ran (defaults resolved). */
   run: z.string(),

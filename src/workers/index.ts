@@ -35,6 +35,7 @@ import { runDatabaseJob } from './databases/jobs.ts';
 import { operateApp } from './apps/operate-app.ts';
 import { startSupervisor } from './apps/supervisor.ts';
 import { startDiskWatchdog } from './node/disk-watchdog.ts';
+import { startDiskUseMeter } from './node/disk-use.ts';
 
 export interface WorkerServiceOptions extends NodeWorkerOptions {
   redisUrl: string;
@@ -228,7 +229,18 @@ export async function startWorker(
   const reconciler = await startReconciler(ctx, options.reconcileIntervalMs ?? 60_000).catch(undo);
   started.push(() => reconciler.close());
   log.info({ removed: reconciler.first.removed.length, kept: reconciler.first.kept }, 'reconciled containers at start');
-  const measure = () => measureNode(options.stateDir, () => dockerAllocations(docker, scope));
+  const diskUse = startDiskUseMeter({
+    docker,
+    releases: ctx.releases,
+    scope,
+    intervalMs: options.lifecycle.disk.useIntervalMs,
+    log,
+  });
+  started.push(() => diskUse.close());
+  const measure = async () => ({
+    ...(await measureNode(options.stateDir, () => dockerAllocations(docker, scope))),
+    diskUse: diskUse.latest(),
+  });
   const heartbeat = await startHeartbeat(
     new NodeStore(redis),
     { id: options.nodeId, address: options.nodeAddress, docker: options.advertisedDockerHost },
@@ -252,6 +264,7 @@ export async function startWorker(
     close() {
       closing ??= (async () => {
         heartbeat.close();
+        await diskUse.close();
         await reconciler.close();
         await observability.close();
         await databaseMonitor.close();

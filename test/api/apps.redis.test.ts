@@ -516,6 +516,14 @@ describe('API /apps (real Redis, real BullMQ queues)', function () {
       }
     });
 
+    describe('repo.path', function () {
+      for (const path of ['/abs', '../up', 'a/../../b', 'a\\b', '.git/hooks', '', 'a\nb']) {
+        it(`rejects ${JSON.stringify(path)}`, async function () {
+          await rejects(validBody(appName('rp'), { repo: { url: 'https://example.com/r.git', path } }), 'repo.path');
+        });
+      }
+    });
+
     it('rejects an unknown runtime ("cobol")', async function () {
       const res = await rejects(validBody(appName('rt'), { runtime: 'cobol' }), 'runtime');
       expect(res.body.fields.runtime).to.include('node');

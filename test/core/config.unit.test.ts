@@ -165,7 +165,7 @@ describe('loadConfig', () => {
       crashLoopRestarts: 5,
       crashLoopWindowMs: 600_000,
       build: { cpu: 1, memoryMb: 1024, pidsLimit: 1024 },
-      disk: { tmpMb: 128, appMb: 4096, checkIntervalMs: 15_000 },
+      disk: { tmpMb: 128, appMb: 4096, checkIntervalMs: 15_000, minFreeMb: 1024, useIntervalMs: 300_000 },
     });
     const config = loadConfig({
       GASPER_KEEP_RELEASES: '2',

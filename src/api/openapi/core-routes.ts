@@ -13,6 +13,7 @@ export const appViewSchema = z.object({
   repo: z.object({
     url: z.string(),
     branch: z.string().optional(),
+    path: z.string().optional().describe('the folder of the repository the app is, seen as /app'),
     hasToken: z.boolean().describe('whether repo.token is set; it is never returned'),
   }),
   runtime: z.string().nullable().describe('null: built from its Dockerfile only'),

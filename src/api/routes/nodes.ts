@@ -134,6 +134,8 @@ export function nodeView(
     usage: node.usage ?? null,
     /** What the node's Docker runs (from its heartbeat). */
     allocations: node.allocations ?? null,
+    /** Disk this installation takes on the node by category (releases, caches, images, containers, volumes, logs). */
+    diskUse: node.diskUse ?? null,
     /** What placement counts as taken: the limits of the app instances placed there that run or are being deployed. */
     reserved,
     apps: placed.map((a) => a.name),
@@ -154,7 +156,7 @@ apiRoutes.add(
   {
     method: 'get',
     path: '/nodes',
-    summary: 'Nodes: capacity, usage, allocations, state (admins)',
+    summary: 'Nodes: capacity, usage, allocations, disk use by category, state (admins)',
     tags: ['nodes'],
     auth: 'admin',
     responses: { 200: { description: 'every node' } },

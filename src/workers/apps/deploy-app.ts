@@ -23,14 +23,16 @@ import {
   planExtras,
   planInstances,
   recordActivation,
-  recordPruned,
   ReleaseImageMissingError,
   releaseConfig,
 } from './release-plan.ts';
 import { appImageTag, buildArgsOf, dockerfileInContext, imagePort } from './builder-choice.ts';
 import { buildDockerfileImage, chooseReleaseBuilder, dockerfileRunCommand, removeImage } from './dockerfile-build.ts';
 import { scopeLabels } from '../../core/installation.ts';
+import { DiskFullError, ensureFreeDisk } from './free-disk.ts';
+import { cleanupReleases } from '../node/release-cleanup.ts';
 import { chownTree } from './releases.ts';
+import { narrowToSubdir } from './repo-subdir.ts';
 import { announceCommit, awaitCommit, failRollout, RolloutAbandoned, type Rollout } from './rollout.ts';
 import { chooseReleaseImage } from './runtime-image.ts';
 import { ShareRollout } from './share-rollout.ts';
@@ -137,6 +139,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
   let builtImage: string | undefined;
 
   try {
+    await ensureFreeDisk(releases.root(), lifecycle.disk.minFreeMb, options.nodeId);
     await report.step(5, 'cloning repository and preparing container');
     const [clone] = await settleAll([
       (primary || data.commit ? Promise.resolve(data.commit) : awaitCommit(ctx, rollout)).then(async (commit) => {
@@ -158,9 +161,11 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
           throw err;
         });
         if (primary) await announceCommit(ctx, rollout, c.commit);
+        // A monorepo's folder (repo.path) becomes the release directory: the build and app see it as /app.
+        if (doc.repo.path) await narrowToSubdir(dir, doc.repo.path);
         await chownTree(dir, appUser.uid, appUser.gid);
         await report.line(
-          `cloned ${repoUrl}${doc.repo.branch ? ` (${doc.repo.branch})` : ''} at ${c.commit.slice(0, 12)}`,
+          `cloned ${repoUrl}${doc.repo.branch ? ` (${doc.repo.branch})` : ''} at ${c.commit.slice(0, 12)}${doc.repo.path ? `, folder ${doc.repo.path} as /app` : ''}`,
         );
         const choice = await chooseReleaseBuilder(doc, dir);
         await report.line(`builder: ${choice.builder} (${choice.reason})`);
@@ -307,10 +312,10 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
 
     await report.step(95, 'draining the previous instances');
     await share.drain();
-    const pruned = await releases.prune(doc.name, options.keepReleases, data.release);
+    // Old releases beyond GASPER_KEEP_RELEASES go now; a failure is the periodic upkeep's to retry.
+    await cleanupReleases(ctx, doc.name).catch((err) => ctx.log.warn({ err, app: doc.name }, 'release cleanup failed'));
     await report.step(100, 'deployed');
     if (primary) {
-      await recordPruned(ctx, doc.name, pruned);
       await recordActivation(ctx, doc.name, data.release, {
         commit: clone.commit,
         buildLog: report.lines,
@@ -397,6 +402,7 @@ export async function explain(ctx: WorkerContext, err: unknown): Promise<DeployF
   if (err instanceof ImageMissingError) return new DeployFailure(err.message, [], true);
   if (err instanceof ReleaseImageMissingError) return new DeployFailure(err.message, [], true);
   if (err instanceof ConventionError) return new DeployFailure(err.message, [], true);
+  if (err instanceof DiskFullError) return new DeployFailure(err.message, [], true);
   if (err instanceof RolloutAbandoned) return new DeployFailure(`abandoned on every node: ${err.message}`, [], true);
   if (err instanceof CloneFailedError) return new DeployFailure(err.message, [], err.permanent);
   return new DeployFailure((err as Error).message ?? String(err), [], false);

@@ -113,7 +113,11 @@ export function releaseConfig(doc: AppDocument, plan: InstancePlan): ReleaseConf
     ...(doc.runtime ? { runtime: doc.runtime } : {}),
     builder: plan.fromImage ? 'dockerfile' : 'runtime',
     image: plan.image,
-    repo: { url: splitRepoCredentials(doc.repo.url).url, ...(doc.repo.branch ? { branch: doc.repo.branch } : {}) },
+    repo: {
+      url: splitRepoCredentials(doc.repo.url).url,
+      ...(doc.repo.branch ? { branch: doc.repo.branch } : {}),
+      ...(doc.repo.path ? { path: doc.repo.path } : {}),
+    },
     build: doc.build ?? [],
     run: plan.command,
     port: plan.port,

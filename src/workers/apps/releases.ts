@@ -5,6 +5,11 @@ import path from 'node:path';
 export class ReleaseDirs {
   constructor(private readonly stateDir: string) {}
 
+  /** The state directory itself: its filesystem is the one builds fill (GASPER_MIN_FREE_DISK_MB). */
+  root(): string {
+    return this.stateDir;
+  }
+
   appDir(app: string): string {
     return path.join(this.stateDir, 'apps', app);
   }
@@ -31,15 +36,6 @@ export class ReleaseDirs {
 
   async removeApp(app: string): Promise<void> {
     await fs.rm(this.appDir(app), { recursive: true, force: true });
-  }
-
-  /** Deletes all but the newest `keep` releases; `current` is always kept. */
-  async prune(app: string, keep: number, current: string): Promise<string[]> {
-    const dir = path.join(this.appDir(app), 'releases');
-    const names = (await fs.readdir(dir).catch(() => [] as string[])).sort();
-    const doomed = names.slice(0, Math.max(0, names.length - keep)).filter((n) => n !== current);
-    await Promise.all(doomed.map((n) => fs.rm(path.join(dir, n), { recursive: true, force: true })));
-    return doomed;
   }
 }
 

@@ -26,6 +26,7 @@ export async function startHeartbeat(
       },
       ...(m ? { usage: m.usage } : {}),
       ...(m?.allocations ? { allocations: m.allocations } : {}),
+      ...(m?.diskUse ? { diskUse: m.diskUse } : {}),
       startedAt,
       heartbeatAt: new Date().toISOString(),
     });

@@ -10,6 +10,7 @@ import { DatabaseStore } from '../../store/databases.ts';
 import { listManaged, removeContainer } from '../../docker/containers.ts';
 import { removeVolume } from '../../docker/volumes.ts';
 import type { WorkerContext } from '../context.ts';
+import { cleanupReleases, type CleanupReport } from './release-cleanup.ts';
 import { listAppNetworks, removeNetwork, removeUnusedNetwork } from '../../docker/networks.ts';
 
 /** One of Gasper's app or build containers on this node, as Docker labels describe it. */
@@ -180,6 +181,8 @@ export interface ReconcileReport {
   dirsRemoved: string[];
   /** App networks of deleted or moved apps. */
   networksRemoved?: string[];
+  /** Old releases' directories, stopped containers and images (`app/release`) beyond GASPER_KEEP_RELEASES. */
+  releasesRemoved?: CleanupReport;
   durationMs: number;
   /** The latest removals of this and earlier runs, newest first (at most 50), each with when. */
   recentRemovals: (Removal & { at: string })[];
@@ -217,6 +220,12 @@ export async function reconcileNode(ctx: WorkerContext): Promise<ReconcileReport
   const dirs = await fs.readdir(appsDir).catch(() => [] as string[]);
   const dirsRemoved = planDirRemovals(options.nodeId, apps, dirs, remaining);
   for (const app of dirsRemoved) await ctx.releases.removeApp(app);
+  // Old releases beyond GASPER_KEEP_RELEASES: a deploy removes its app's, this catches the rest
+  // (a deploy that failed to, a lowered setting, images of deleted apps).
+  const releasesRemoved = await cleanupReleases(ctx).catch((err) => {
+    ctx.log.warn({ err }, 'release cleanup failed');
+    return undefined;
+  });
   const networksRemoved: string[] = [];
   for (const n of planNetworkRemovals(options.nodeId, apps, networks, remaining)) {
     if (await removeUnusedNetwork(docker, n.id)) networksRemoved.push(n.name);
@@ -234,6 +243,7 @@ export async function reconcileNode(ctx: WorkerContext): Promise<ReconcileReport
     kept: observed.length - removed.length,
     dirsRemoved,
     networksRemoved,
+    ...(releasesRemoved ? { releasesRemoved } : {}),
     durationMs: Date.now() - started,
     recentRemovals: [...removed.map((r) => ({ ...r, at })), ...(previous.recentRemovals ?? [])].slice(0, 50),
     recentDatabaseRemovals: [

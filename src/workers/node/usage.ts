@@ -3,12 +3,15 @@ import os from 'node:os';
 import type Docker from 'dockerode';
 import type { DockerScope } from '../../core/installation.ts';
 import { listManaged } from '../../docker/containers.ts';
+import type { DiskUse } from '../../store/nodes.ts';
 
 /** What a heartbeat reports beyond liveness (see store/nodes.ts). */
 export interface NodeMeasurements {
   diskBytes?: number;
   usage: { load1PerCpu: number; memoryUsedBytes: number; diskFreeBytes?: number };
   allocations?: { containers: number; cpu: number; memoryBytes: number };
+  /** The latest measure by category (disk-use.ts), taken apart from the heartbeat. */
+  diskUse?: DiskUse;
 }
 
 /** Disk of the filesystem holding the state directory; undefined where statfs fails. */
