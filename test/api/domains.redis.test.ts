@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { Express } from 'express';
 import supertest from 'supertest';
 import { keys } from '../../src/core/keys.ts';
-import { certificateJobId, certificatesQueueName } from '../../src/jobs/certificate-jobs.ts';
+import { certificateJobId, certificatesQueueName, enqueueCertificate } from '../../src/jobs/certificate-jobs.ts';
 import { DomainStore } from '../../src/store/domains.ts';
 import {
   appName,
@@ -320,5 +320,17 @@ describe('API /apps/:name/domains (real Redis)', () => {
     const readOnly = minted.body.secret as string;
     await as(readOnly).get(`/apps/${app}/domains`).expect(200);
     expectError(await as(readOnly).post(`/apps/${app}/domains`).send({ domain: domainName() }), 403, 'FORBIDDEN');
+  });
+
+  it('a certificate job still queued keeps its owner when the domain is asked for again by another', async () => {
+    const domain = domainName();
+    const id = certificateJobId('issue', domain);
+    await enqueueCertificate(fx.redis, fx.queues, { kind: 'issue', domain, owner: 'alice' });
+    await enqueueCertificate(fx.redis, fx.queues, { kind: 'issue', domain, owner: 'mallory' });
+    expect(await fx.redis.get(keys.jobOwner(id))).to.equal('alice');
+    // Once it has finished, the next one is the new asker's.
+    await (await fx.queues.byName(certificatesQueueName).getJob(id))!.remove();
+    await enqueueCertificate(fx.redis, fx.queues, { kind: 'issue', domain, owner: 'bob' });
+    expect(await fx.redis.get(keys.jobOwner(id))).to.equal('bob');
   });
 });
