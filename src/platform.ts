@@ -132,10 +132,12 @@ export async function startPlatform(
       );
       closers.push(() => worker.close());
       // Every node takes certificate jobs from the one cluster-wide queue (jobs/certificate-jobs.ts).
-      if (config.acme.enabled) {
+      // With ACME off the service still runs: its jobs verify domain ownership (the TXT record).
+      {
         const certificates = await startCertificates(
           {
             redisUrl,
+            acme: config.acme.enabled,
             directoryUrl: config.acme.directoryUrl,
             ...(config.acme.email ? { email: config.acme.email } : {}),
             ...(config.acme.caCertFile ? { caCertFile: config.acme.caCertFile } : {}),
@@ -208,6 +210,10 @@ export async function startPlatform(
           trustedProxies: config.trustedProxies,
           webhookMaxBytes: config.webhookMaxBytes,
           domainsPerApp: config.domainsPerApp,
+          domainsPerOwner: config.domainsPerOwner,
+          domainVerification: config.domainVerification,
+          acme: config.acme.enabled,
+          platformHost: config.platform.host,
           proxyAddresses: config.dns.proxyAddresses,
           logFollowsPerUser: config.logFollows.perUser,
           logFollowsMax: config.logFollows.max,

@@ -28,6 +28,14 @@ export interface ApiOptions {
   bodyLimit?: string;
   /** Custom domains one app may have (GASPER_DOMAINS_PER_APP). Default 20. */
   domainsPerApp?: number;
+  /** Custom domains one user may have over all their apps (GASPER_DOMAINS_PER_OWNER; admins: no limit). Default 100. */
+  domainsPerOwner?: number;
+  /** Whether a custom domain waits for its TXT ownership proof before it is routed (GASPER_DOMAIN_VERIFICATION). Default on. */
+  domainVerification?: boolean;
+  /** Whether certificates of custom domains are ordered automatically (GASPER_ACME). Default on. */
+  acme?: boolean;
+  /** The platform's own host (GASPER_PLATFORM_HOST): never a custom domain. */
+  platformHost?: string;
   /** Where `<app>.<domain>` resolves (GASPER_DNS_PROXY_ADDRESSES): the A/AAAA records a custom domain needs. */
   proxyAddresses?: readonly string[];
   /** Largest GitHub webhook body read (GASPER_WEBHOOK_MAX_BYTES). Default 2 MiB. */

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { z } from 'zod';
 import { checkDomainName } from '../core/domain-name.ts';
-import type { DomainDocument } from '../store/domain-document.ts';
+import { type DomainDocument, verificationRecordName } from '../store/domain-document.ts';
 
 /**
  * `POST /apps/:name/domains`: the name as typed; the value parsed is its stored form (lowercase,
@@ -19,6 +19,18 @@ export const addDomainRequest = z.strictObject({
       return z.NEVER;
     })
     .meta({ description: 'a DNS name you control, e.g. `shop.example.com` (an IDN is stored in punycode)' }),
+  skipVerification: z.boolean().optional().meta({
+    description:
+      'administrators only: route the domain at once, without the TXT ownership proof (the administrator vouches for it)',
+  }),
+});
+
+/** The TXT record that proves ownership, while it is awaited. */
+export const verificationViewSchema = z.object({
+  type: z.literal('TXT'),
+  name: z.string(),
+  value: z.string(),
+  verifiedAt: z.string().optional(),
 });
 
 /** What the API shows of a domain: the certificate summary flattened, never the version. */
@@ -30,6 +42,16 @@ export function domainView(doc: DomainDocument) {
     issuer: doc.certificate?.issuer,
     notBefore: doc.certificate?.notBefore,
     notAfter: doc.certificate?.notAfter,
+    ...(doc.verification
+      ? {
+          verification: {
+            type: 'TXT' as const,
+            name: verificationRecordName(doc.domain),
+            value: doc.verification.token,
+            ...(doc.verification.verifiedAt ? { verifiedAt: doc.verification.verifiedAt } : {}),
+          },
+        }
+      : {}),
     lastError: doc.lastError,
     renewalError: doc.renewalError,
     attempts: doc.attempts,
@@ -46,7 +68,14 @@ export const domainViewSchema = z.object({
   issuer: z.string().optional(),
   notBefore: z.string().optional(),
   notAfter: z.string().optional(),
-  lastError: z.string().optional().meta({ description: 'why issuance failed, and what to do' }),
+  verification: verificationViewSchema.optional().meta({
+    description:
+      "the TXT record that proves the domain is its adder's: until `verifiedAt`, it is neither routed nor certified. Absent: not asked",
+  }),
+  lastError: z
+    .string()
+    .optional()
+    .meta({ description: 'why it is not verified yet, why issuance failed, or that certificates are off; what to do' }),
   renewalError: z
     .string()
     .optional()

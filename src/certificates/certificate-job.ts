@@ -4,11 +4,21 @@ import type { Logger } from '../core/log.ts';
 import { keys } from '../core/keys.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import type { CertificateStore } from '../store/certificates.ts';
+import { type DomainDocument, isVerified, verificationRecordName } from '../store/domain-document.ts';
 import type { DomainStore } from '../store/domains.ts';
 import { ensureAccountKey, rememberAccountUrl } from './acme-account.ts';
 import { AcmeOrderError, orderCertificate, type ChallengeStore, type PollOptions } from './acme-order.ts';
-import { checkDns } from './dns-check.ts';
-import { issuerName, needsOrder, withCertificate, withFailure, type JobKind } from './domain-outcome.ts';
+import { checkDns, checkVerification } from './dns-check.ts';
+import {
+  issuerName,
+  needsOrder,
+  sameIncarnation,
+  withCertificate,
+  withFailure,
+  withVerified,
+  type Incarnation,
+  type JobKind,
+} from './domain-outcome.ts';
 import type { CertificateFailure, RetryPlan } from './retry-plan.ts';
 
 /** What one certificate job needs; built once by startCertificates. */
@@ -18,10 +28,13 @@ export interface CertificateJobContext {
   domains: DomainStore;
   certificates: CertificateStore;
   log: Logger;
+  /** Whether certificates are ordered (GASPER_ACME); off, jobs only verify ownership. */
+  acme: boolean;
   directoryUrl: string;
   email?: string;
   /** Addresses the domain must resolve to (the proxy's public ones); empty: no DNS check. */
   proxyAddresses: readonly string[];
+  /** Resolvers of the A/AAAA check and of the ownership TXT check (GASPER_ACME_DNS_SERVERS). */
   dnsServers?: readonly string[];
   poll: PollOptions;
   challengeTtlSeconds: number;
@@ -31,12 +44,12 @@ export interface CertificateJobContext {
 
 export type CertificateJobResult =
   | { result: 'issued' | 'renewed'; domain: string; issuer: string; notAfter: string; version: string }
-  | { result: 'unchanged' | 'gone'; domain: string };
+  | { result: 'unchanged' | 'gone' | 'verified'; domain: string };
 
 /** A failure already classified (DNS, the CA's problem, the network), for the retry plan. */
 export class CertificateJobError extends Error {
   constructor(readonly failure: CertificateFailure) {
-    super(failure.kind === 'acme' ? failure.detail : 'message' in failure ? failure.message : `DNS ${failure.kind}`);
+    super(failure.kind === 'acme' ? failure.detail : 'message' in failure ? failure.message : `${failure.kind} check`);
     this.name = 'CertificateJobError';
   }
 }
@@ -57,18 +70,38 @@ function redisChallenges(redis: Redis, ttlSeconds: number): ChallengeStore {
 export type StepReporter = (percent: number, step: string) => Promise<void>;
 
 /**
- * Issues or renews one domain's certificate: reads the document (reconcile: the job carries only
- * the name), checks DNS, orders, stores the certificate (key sealed), then marks the domain issued,
- * which announces the new version to the proxies. Throws CertificateJobError on failure.
+ * Verifies ownership when the domain awaits its proof (the TXT record; once it holds the token the
+ * domain is announced, hence routed), then issues or renews its certificate: checks DNS, orders,
+ * and stores the certificate (key sealed) with the document marked issued in one call, which
+ * announces the new version to the proxies. Every write is guarded by the incarnation read at the
+ * start: a domain removed and added again (by another owner, maybe) meanwhile is not touched.
+ * Throws CertificateJobError on failure.
  */
 export async function runCertificateJob(
   ctx: CertificateJobContext,
   kind: JobKind,
   domain: string,
+  first: DomainDocument | undefined,
   report: StepReporter = async () => {},
 ): Promise<CertificateJobResult> {
-  const doc = await ctx.domains.get(domain);
-  if (!doc) return { result: 'gone', domain };
+  if (!first) return { result: 'gone', domain };
+  const incarnation: Incarnation = { appUid: first.appUid, createdAt: first.createdAt };
+  let doc = first;
+  let verifiedNow = false;
+  if (!isVerified(doc) && doc.verification) {
+    const record = verificationRecordName(domain);
+    await report(5, `checking that the TXT record ${record} holds the domain's verification token`);
+    const problem = await checkVerification(record, doc.verification.token, ctx.dnsServers);
+    if (problem) throw new CertificateJobError(problem);
+    const stored = await ctx.domains.update(domain, (current) =>
+      sameIncarnation(current, incarnation) ? withVerified(current, new Date(ctx.clock()), ctx.acme) : undefined,
+    );
+    if (!stored || !sameIncarnation(stored, incarnation)) return { result: 'gone', domain };
+    doc = stored;
+    verifiedNow = true;
+    ctx.log.info({ domain, app: doc.app }, 'custom domain verified: routed from now on');
+  }
+  if (!ctx.acme) return { result: verifiedNow ? 'verified' : 'unchanged', domain };
   if (!needsOrder(kind, doc, ctx.clock())) return { result: 'unchanged', domain };
 
   if (ctx.proxyAddresses.length > 0) {
@@ -98,19 +131,34 @@ export async function runCertificateJob(
     version: leaf.fingerprint256.replaceAll(':', '').slice(0, 16).toLowerCase(),
   };
   await report(90, `storing the certificate from ${summary.issuer}, valid until ${summary.notAfter}`);
-  await ctx.certificates.put({ domain, certPem: ordered.certPem, keyPem: ordered.keyPem, ...summary });
   const renewed = doc.status === 'issued';
-  const stored = await ctx.domains.update(domain, (current) => withCertificate(current, summary));
-  if (!stored) {
-    // Removed while the order ran: its certificate must not outlive it.
-    await ctx.certificates.remove(domain);
-    return { result: 'gone', domain };
-  }
+  let ours = true;
+  // Certificate and document in one call, only onto the incarnation the order was placed for:
+  // removed (its certificate went with it) or added again by someone else, nothing is written.
+  const stored = await ctx.domains.update(
+    domain,
+    (current) => {
+      ours = sameIncarnation(current, incarnation);
+      return ours ? withCertificate(current, summary) : undefined;
+    },
+    () => ctx.certificates.sealed({ domain, certPem: ordered.certPem, keyPem: ordered.keyPem, ...summary }),
+  );
+  if (!stored || !ours) return { result: 'gone', domain };
   ctx.log.info({ domain, ms: Date.now() - started, notAfter: summary.notAfter }, 'certificate stored');
   return { result: renewed ? 'renewed' : 'issued', domain, ...summary };
 }
 
-/** Records a failed attempt on the domain (pending/failed, or renewalError on an issued one). */
-export async function recordFailure(ctx: CertificateJobContext, domain: string, plan: RetryPlan): Promise<void> {
-  await ctx.domains.update(domain, (doc) => withFailure(doc, plan, ctx.clock(), ctx.renewalRetryMs));
+/**
+ * Records a failed attempt on the domain (pending/failed, or renewalError on an issued one), only
+ * on the incarnation the job started with.
+ */
+export async function recordFailure(
+  ctx: CertificateJobContext,
+  domain: string,
+  incarnation: Incarnation,
+  plan: RetryPlan,
+): Promise<void> {
+  await ctx.domains.update(domain, (doc) =>
+    sameIncarnation(doc, incarnation) ? withFailure(doc, plan, ctx.clock(), ctx.renewalRetryMs) : undefined,
+  );
 }

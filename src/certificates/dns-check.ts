@@ -41,6 +41,40 @@ export async function resolveAddresses(
   return { addresses };
 }
 
+/** Why the TXT values found do not prove ownership (undefined when one is the token). Pure. */
+export function verificationMismatch(
+  record: string,
+  token: string,
+  found: readonly string[],
+): CertificateFailure | undefined {
+  const values = found.map((v) => v.trim());
+  if (values.includes(token)) return undefined;
+  return { kind: 'verification', record, token, found: values };
+}
+
+/** The ownership check: the TXT record `record` must hold `token` (looked up through `servers`, as the A/AAAA check). */
+export async function checkVerification(
+  record: string,
+  token: string,
+  servers?: readonly string[],
+): Promise<CertificateFailure | undefined> {
+  const resolver = new Resolver({ timeout: 5000, tries: 2 });
+  if (servers?.length) resolver.setServers([...servers]);
+  try {
+    // A TXT record's value may come split in strings of at most 255 bytes: joined, it is one value.
+    const records = await resolver.resolveTxt(record);
+    return verificationMismatch(
+      record,
+      token,
+      records.map((parts) => parts.join('')),
+    );
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'ERROR';
+    if (noRecord.has(code)) return verificationMismatch(record, token, []);
+    return { kind: 'verification', record, token, found: [], lookupError: code };
+  }
+}
+
 /** The DNS check: undefined when the domain points to the proxy only. */
 export async function checkDns(
   domain: string,

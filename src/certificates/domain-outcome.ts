@@ -17,6 +17,40 @@ import type { RetryPlan } from './retry-plan.ts';
 export type JobKind = 'issue' | 'renew';
 
 /**
+ * Which document a job acts on: a domain removed and added again (perhaps by another owner) has
+ * another createdAt, or another appUid, and a job for the old one must leave it alone.
+ */
+export interface Incarnation {
+  appUid: string;
+  createdAt: string;
+}
+
+export function sameIncarnation(doc: DomainDocument, incarnation: Incarnation): boolean {
+  return doc.appUid === incarnation.appUid && doc.createdAt === incarnation.createdAt;
+}
+
+/** What a domain says while GASPER_ACME is off: no job will ever move it from `pending`. */
+export const acmeOffNotice =
+  'automatic certificates are off on this platform (GASPER_ACME): the domain is served over HTTP, and over HTTPS only with a certificate an administrator provides';
+
+/**
+ * The TXT record held the token: the domain may be routed (DomainStore.update announces it now).
+ * Errors and backoff of the verification attempts are forgotten; with ACME off the domain says
+ * no certificate will come. Undefined when it was verified already (nothing to write).
+ */
+export function withVerified(doc: DomainDocument, now: Date, acme: boolean): DomainDocument | undefined {
+  if (!doc.verification || doc.verification.verifiedAt) return undefined;
+  const { lastError: _l, nextAttemptAt: _n, ...rest } = doc;
+  return {
+    ...rest,
+    verification: { ...doc.verification, verifiedAt: now.toISOString() },
+    status: 'pending',
+    attempts: 0,
+    ...(acme ? {} : { lastError: acmeOffNotice }),
+  };
+}
+
+/**
  * Whether the job has an order to place: a first certificate (pending, failed), or a renewal that
  * is due. A duplicate (issue for an issued domain, renew before it is due) changes nothing.
  */

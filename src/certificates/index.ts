@@ -35,6 +35,11 @@ import { planRetry } from './retry-plan.ts';
  */
 export interface CertificatesOptions {
   redisUrl: string;
+  /**
+   * Whether certificates are ordered (GASPER_ACME). Off, the service still runs the jobs that
+   * verify domain ownership (the TXT record), so that verified domains get routed. Default on.
+   */
+  acme?: boolean;
   /** ACME directory URL (GASPER_ACME_DIRECTORY). */
   directoryUrl: string;
   /** Contact for the CA's expiry and policy mail (GASPER_ACME_EMAIL). */
@@ -58,6 +63,11 @@ export interface CertificatesOptions {
   poll?: PollOptions;
   /** Lifetime of a stored HTTP-01 key authorization. Default 1 h. */
   challengeTtlSeconds?: number;
+  /**
+   * A pending domain untouched for this long has lost its job (a worker killed, say): the sweep
+   * enqueues it again. Default 30 min.
+   */
+  stalledMs?: number;
   /** The clock renewals are decided by (tests move it forward). Default Date.now. */
   clock?: () => number;
 }
@@ -77,6 +87,7 @@ const defaults = {
   renewalRetryMs: 3600_000,
   poll: { attempts: 10, minMs: 1000, maxMs: 10_000 },
   challengeTtlSeconds: 3600,
+  stalledMs: 30 * 60_000,
 };
 
 /** A retry with the plan's delay: the worker's backoff strategy reads it. */
@@ -112,6 +123,7 @@ export async function startCertificates(
     domains: new DomainStore(redis),
     certificates: new CertificateStore(redis, deps.secrets),
     log,
+    acme: options.acme ?? true,
     directoryUrl: options.directoryUrl,
     ...(options.email ? { email: options.email } : {}),
     proxyAddresses: options.proxyAddresses,
@@ -125,7 +137,7 @@ export async function startCertificates(
   const sweep = async (): Promise<string[]> => {
     const docs = await ctx.domains.list();
     const owners = new Map(docs.map((d) => [d.domain, d.owner]));
-    const items = planSweep(docs, clock());
+    const items = planSweep(docs, clock(), { acme: ctx.acme, stalledMs: options.stalledMs ?? defaults.stalledMs });
     await Promise.all(
       items.map(({ domain, kind }) => enqueueCertificate(redis, queues, { kind, domain, owner: owners.get(domain) })),
     );
@@ -135,8 +147,9 @@ export async function startCertificates(
 
   const runOrder = async (job: Job, token: string | undefined, kind: JobKind): Promise<CertificateJobResult> => {
     const { domain } = (kind === 'issue' ? issueCertificateJob : renewCertificateJob).schema.parse(job.data);
+    const doc = await ctx.domains.get(domain);
     try {
-      return await runCertificateJob(ctx, kind, domain, async (percent, step) => {
+      return await runCertificateJob(ctx, kind, domain, doc, async (percent, step) => {
         await Promise.all([job.updateProgress({ percent, step }), job.log(step)]);
       });
     } catch (err) {
@@ -150,7 +163,7 @@ export async function startCertificates(
         { attemptsMade: job.attemptsMade, maxAttempts: job.opts.attempts ?? 1, ...retry },
         clock(),
       );
-      await recordFailure(ctx, domain, plan);
+      if (doc) await recordFailure(ctx, domain, doc, plan);
       await job.log(plan.message).catch(() => undefined);
       log.warn({ domain, kind, action: plan.action, reason: plan.message }, 'certificate attempt failed');
       if (plan.action === 'wait') {

@@ -27,6 +27,16 @@ export interface RenewalCandidate {
   certificate?: CertificateTimes;
   /** Set after a failed or rate-limited attempt: nothing is tried before it. */
   nextAttemptAt?: string;
+  updatedAt: string;
+  /** Present while the ownership proof is awaited or recorded (see domain-document.ts). */
+  verification?: { verifiedAt?: string };
+}
+
+export interface SweepPolicy {
+  /** Whether certificates are ordered (GASPER_ACME): off, only ownership proofs are pursued. */
+  acme: boolean;
+  /** A pending domain neither updated nor waiting for this long lost its job (a killed worker). */
+  stalledMs: number;
 }
 
 export interface SweepItem {
@@ -38,16 +48,25 @@ export interface SweepItem {
  * What the periodic sweep enqueues: a renewal for each issued certificate that is due, and a new
  * issuance for each failed domain whose backoff is over (a user who fixes DNS later gets a
  * certificate without asking again). Either waits for `nextAttemptAt` (a failure's backoff, a
- * CA rate limit). Pending domains have their job already.
+ * CA rate limit). A pending domain normally has its job already; one whose `nextAttemptAt` passed,
+ * or that nobody touched for `stalledMs`, lost it (a worker killed mid-job): it is enqueued again,
+ * harmlessly since job ids are fixed. With ACME off, only domains awaiting their ownership proof
+ * are pursued.
  */
-export function planSweep(domains: readonly RenewalCandidate[], now: number): SweepItem[] {
+export function planSweep(domains: readonly RenewalCandidate[], now: number, policy: SweepPolicy): SweepItem[] {
   const ready = (d: RenewalCandidate) => !d.nextAttemptAt || Date.parse(d.nextAttemptAt) <= now;
   return domains.flatMap((d): SweepItem[] => {
     if (!ready(d)) return [];
+    const unverified = d.verification !== undefined && d.verification.verifiedAt === undefined;
+    if (!policy.acme && !unverified) return [];
     if (d.status === 'issued' && d.certificate && isRenewalDue(d.certificate, now)) {
       return [{ domain: d.domain, kind: 'renew' }];
     }
     if (d.status === 'failed' && d.nextAttemptAt) return [{ domain: d.domain, kind: 'issue' }];
+    if (d.status === 'pending') {
+      const stalled = now - Date.parse(d.updatedAt) >= policy.stalledMs;
+      if (d.nextAttemptAt || stalled) return [{ domain: d.domain, kind: 'issue' }];
+    }
     return [];
   });
 }

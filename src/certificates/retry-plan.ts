@@ -9,6 +9,8 @@
 export type CertificateFailure =
   /** The domain's A/AAAA records do not (all) point to the proxy's addresses, or the lookup failed. */
   | { kind: 'dns'; found: string[]; expected: string[]; lookupError?: string }
+  /** The ownership proof: the TXT record `record` does not hold `token` (its values: `found`), or its lookup failed. */
+  | { kind: 'verification'; record: string; token: string; found: string[]; lookupError?: string }
   /** An ACME problem document (RFC 8555 §6.7) from the CA, with its Retry-After when it sent one. */
   | { kind: 'acme'; type?: string; detail: string; status?: number; retryAfter?: number }
   /** The CA could not be reached (connection refused, timeout, its name did not resolve). */
@@ -91,6 +93,16 @@ function dnsProblem(domain: string, failure: Extract<CertificateFailure, { kind:
   return `DNS: ${domain} points to ${failure.found.join(', ')}, not to this platform. Point its A/AAAA records to ${expected}.`;
 }
 
+function verificationMessage(failure: Extract<CertificateFailure, { kind: 'verification' }>): string {
+  const create = `create the TXT record ${failure.record} with the value "${failure.token}" at your DNS provider`;
+  const why = ' (it proves the domain is yours: until then Gasper neither routes it nor orders its certificate)';
+  if (failure.lookupError)
+    return `Ownership: looking up the TXT record ${failure.record} failed (${failure.lookupError}); ${create}${why}.`;
+  if (failure.found.length === 0) return `Ownership: the TXT record ${failure.record} is missing: ${create}${why}.`;
+  const found = failure.found.map((v) => `"${v}"`).join(', ');
+  return `Ownership: the TXT record ${failure.record} holds ${found}, not "${failure.token}": ${create}${why}.`;
+}
+
 /** Ends a CA's text (which may or may not end with a full stop) as a sentence. */
 function sentence(text: string): string {
   const trimmed = text.trim();
@@ -102,6 +114,8 @@ export function describeFailure(domain: string, failure: CertificateFailure): st
   switch (failure.kind) {
     case 'dns':
       return dnsMessage(domain, failure);
+    case 'verification':
+      return verificationMessage(failure);
     case 'acme': {
       const type = failure.type?.startsWith(acmeError) ? failure.type.slice(acmeError.length) : failure.type;
       if (type === 'rateLimited') return `The certificate authority is rate limiting: ${sentence(failure.detail)}`;
@@ -118,6 +132,7 @@ function isTransient(failure: CertificateFailure): boolean {
   switch (failure.kind) {
     // DNS changes take time to spread: a record added just after the domain may show up soon.
     case 'dns':
+    case 'verification':
     case 'network':
     case 'internal':
       return true;

@@ -15,11 +15,19 @@ const path = (app: string, domain?: string) =>
   `/apps/${encodeURIComponent(app)}/domains${domain === undefined ? '' : `/${encodeURIComponent(domain)}`}`;
 
 /**
- * Polls the domain until it is no longer `pending`, printing each change on stderr (with the
- * error of a failed attempt that will be retried). Resolves to the last state seen; `failed` (the
- * retries gave up) sets exit code 1.
+ * Polls the domain until it is no longer `pending` (with certificates off: until it is verified,
+ * nothing more will come), printing each change on stderr (with the error of a failed attempt
+ * that will be retried). Resolves to the last state seen; `failed` (the retries gave up) sets
+ * exit code 1.
  */
-async function waitForDomain(client: ApiClient, app: string, domain: string, quiet: boolean, intervalMs = 2000) {
+async function waitForDomain(
+  client: ApiClient,
+  app: string,
+  domain: string,
+  quiet: boolean,
+  certificatesOff: boolean,
+  intervalMs = 2000,
+) {
   let last = '';
   for (;;) {
     const { domain: doc } = await client.request<{ domain: Json }>('GET', path(app, domain));
@@ -30,6 +38,7 @@ async function waitForDomain(client: ApiClient, app: string, domain: string, qui
         : doc.status;
     if (!quiet && line !== last) process.stderr.write(`${domain}: ${line}\n`);
     last = line;
+    if (certificatesOff && doc.status === 'pending' && (!doc.verification || doc.verification.verifiedAt)) return doc;
     if (doc.status !== 'pending') {
       if (doc.status === 'failed') process.exitCode = 1;
       return doc;
@@ -50,9 +59,10 @@ export function registerDomainCommands(program: Command, kit: CommandKit): void 
       kit.action(async (client, app: string, domain: string, o: Json) => {
         const body = await client.request<Json>('POST', path(app), { domain });
         const added = body.domain.domain as string;
-        if (!o.wait) return kit.print(body, () => nextSteps(app, added, body.dns));
-        if (!kit.json()) process.stdout.write(`${nextSteps(app, added, body.dns)}\n\n`);
-        const doc = await waitForDomain(client, app, added, kit.json());
+        const steps = () => nextSteps(app, added, body.dns, body.domain, body.certificates);
+        if (!o.wait) return kit.print(body, steps);
+        if (!kit.json()) process.stdout.write(`${steps()}\n\n`);
+        const doc = await waitForDomain(client, app, added, kit.json(), body.certificates === 'off');
         kit.print({ ...body, domain: doc }, () =>
           doc.status === 'issued'
             ? `${added}: certificate issued by ${doc.issuer ?? '?'}, valid until ${shortDate(doc.notAfter)}`

@@ -25,14 +25,29 @@ export function domainRows(domains: Json[]): string {
   );
 }
 
-/** What to do after `gasper domains add`: the DNS records to create, then how the certificate comes. */
-export function nextSteps(app: string, domain: string, dns: Json | undefined): string {
+/**
+ * What to do after `gasper domains add`: the TXT record that proves the name is yours (when
+ * asked), the DNS records to create, then how the certificate comes (or that none will: ACME off).
+ */
+export function nextSteps(
+  app: string,
+  domain: string,
+  dns: Json | undefined,
+  added?: Json,
+  certificates: 'automatic' | 'off' = 'automatic',
+): string {
   const records: Json[] = dns?.records ?? [];
-  const lines = [
-    `${domain} added to ${app} (pending).`,
-    '',
-    'Next: point the name at Gasper with DNS records at your DNS provider:',
-  ];
+  const lines = [`${domain} added to ${app} (pending).`, ''];
+  const proof = added?.verification;
+  if (proof && !proof.verifiedAt) {
+    lines.push(
+      'First: prove the name is yours with this TXT record at your DNS provider; until Gasper sees it,',
+      `${domain} is not routed to ${app} and no certificate is ordered:`,
+      table(['NAME', 'TYPE', 'VALUE'], [[`  ${proof.name}.`, 'TXT', proof.value]]),
+      '',
+    );
+  }
+  lines.push('Next: point the name at Gasper with DNS records at your DNS provider:');
   if (records.length)
     lines.push(
       table(
@@ -42,11 +57,18 @@ export function nextSteps(app: string, domain: string, dns: Json | undefined): s
     );
   else lines.push("  A/AAAA records for the addresses Gasper's proxy is reachable on (GASPER_DNS_PROXY_ADDRESSES)");
   if (dns?.cname) lines.push(`  or, if ${domain} is not the apex of its zone: ${domain}. CNAME ${dns.cname.value}.`);
-  lines.push(
-    '',
-    'The certificate is issued automatically once the name resolves here (the CA checks',
-    `http://${domain}/.well-known/acme-challenge/…, so port 80 must be reachable); failed attempts are retried.`,
-    `Watch it: gasper domains list ${app}   (or add --wait to follow here)`,
-  );
+  if (certificates === 'off')
+    lines.push(
+      '',
+      'Automatic certificates are off on this platform (GASPER_ACME): the name is served over HTTP, and',
+      'over HTTPS only with a certificate an administrator provides.',
+    );
+  else
+    lines.push(
+      '',
+      `The certificate is issued automatically once ${proof && !proof.verifiedAt ? 'the TXT record is seen and ' : ''}the name resolves here (the CA checks`,
+      `http://${domain}/.well-known/acme-challenge/…, so port 80 must be reachable); failed attempts are retried.`,
+    );
+  lines.push(`Watch it: gasper domains list ${app}   (or add --wait to follow here)`);
   return lines.join('\n');
 }

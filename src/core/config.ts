@@ -377,6 +377,20 @@ export const envSchema = z.object({
     .describe(
       'custom domains one app may have (`POST /apps/:name/domains`); one more gets `409 DOMAIN_LIMIT`. Each is a certificate to issue and renew',
     ),
+  GASPER_DOMAINS_PER_OWNER: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(100)
+    .describe(
+      "custom domains one user may have over all their apps; one more gets `409 DOMAIN_OWNER_LIMIT` (administrators are exempt). The installation's one ACME account shares the CA's rate limits between all users",
+    ),
+  GASPER_DOMAIN_VERIFICATION: flag
+    .default(true)
+    .describe(
+      "require proof that a custom domain is its adder's before it is routed or its certificate ordered: a TXT record `_gasper-verify.<domain>` holding the token the API gives. `off` only where all users trust each other (one tenant): anyone could otherwise take a name that points to the platform, its traffic and its certificate",
+    ),
   GASPER_LOG_FOLLOWS_PER_USER: z.coerce
     .number()
     .int()
@@ -440,7 +454,7 @@ export const envSchema = z.object({
   GASPER_ACME: flag
     .default(true)
     .describe(
-      "get certificates for apps' custom domains automatically (ACME, HTTP-01: port 80 of the domain's addresses must reach the proxy). `off`: custom domains stay `pending` over HTTP",
+      "get certificates for apps' custom domains automatically (ACME, HTTP-01: port 80 of the domain's addresses must reach the proxy). `off`: custom domains stay `pending`, served over HTTP, and say so; their ownership is still verified",
     ),
   GASPER_ACME_DIRECTORY: z
     .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
@@ -713,6 +727,10 @@ export interface Config {
   webhookMaxBytes: number;
   /** Custom domains one app may have. */
   domainsPerApp: number;
+  /** Custom domains one user may have over all their apps (administrators: no limit). */
+  domainsPerOwner: number;
+  /** Whether a custom domain needs its TXT ownership proof before it is routed. */
+  domainVerification: boolean;
   /** Authoritative DNS for `domain`: `<app>.<domain>` → proxyAddresses, `<db>.db.<domain>` → its node. */
   dns: {
     host: string;
@@ -892,6 +910,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     limits: { authFailuresPerMinute: e.GASPER_AUTH_FAILURES_PER_MINUTE, changesPerMinute: e.GASPER_CHANGES_PER_MINUTE },
     webhookMaxBytes: e.GASPER_WEBHOOK_MAX_BYTES,
     domainsPerApp: e.GASPER_DOMAINS_PER_APP,
+    domainsPerOwner: e.GASPER_DOMAINS_PER_OWNER,
+    domainVerification: e.GASPER_DOMAIN_VERIFICATION,
     trustedProxies:
       parseList(
         'GASPER_TRUSTED_PROXIES',

@@ -54,3 +54,10 @@ export function platformZoneProblem(domain: string, zone: string): string | unde
   if (domain !== apex && !domain.endsWith(`.${apex}`)) return undefined;
   return `"${domain}" is in the platform's own domain ${apex}: every app already answers at <app>.${apex}, no custom domain needed`;
 }
+
+/** Why a (checked) domain cannot be added because it is the platform's own host (its API, dashboard), or undefined. */
+export function platformHostProblem(domain: string, platformHost: string | undefined): string | undefined {
+  if (!platformHost) return undefined;
+  if (domain !== platformHost.toLowerCase().replace(/\.$/, '')) return undefined;
+  return `"${domain}" is the platform's own host (GASPER_PLATFORM_HOST): it serves Gasper's API and dashboard, never an app`;
+}

@@ -64,10 +64,13 @@ export async function enqueueCertificate(
   const id = certificateJobId(kind, domain);
   const queue = queues.byName(certificatesQueueName);
   const data = certificateJobs[kind].schema.parse({ domain });
+  const live = await dropFinished(queue, id);
   const index = redis.multi().set(keys.jobQueue(id), queue.name, 'EX', jobRetentionSeconds);
-  if (owner) index.set(keys.jobOwner(id), owner, 'EX', jobRetentionSeconds);
+  // A job still waiting or running keeps the owner it was queued for (the domain may have been
+  // removed and added by someone else meanwhile): the new owner sees the next one.
+  if (owner && live) index.set(keys.jobOwner(id), owner, 'EX', jobRetentionSeconds, 'NX');
+  else if (owner) index.set(keys.jobOwner(id), owner, 'EX', jobRetentionSeconds);
   await index.exec();
-  await dropFinished(queue, id);
   await queue.add(certificateJobs[kind].name, data, {
     jobId: id,
     attempts: certificateJobAttempts,
@@ -79,10 +82,14 @@ export async function enqueueCertificate(
   return { id, queue: queue.name };
 }
 
-/** A finished job would swallow the new one (same id): remove it first. */
-async function dropFinished(queue: Queue, id: string): Promise<void> {
+/** A finished job would swallow the new one (same id): remove it first. True when one is still live. */
+async function dropFinished(queue: Queue, id: string): Promise<boolean> {
   const existing: Job | undefined = await queue.getJob(id);
-  if (!existing) return;
+  if (!existing) return false;
   const state = await existing.getState();
-  if (state === 'completed' || state === 'failed') await existing.remove().catch(() => undefined);
+  if (state === 'completed' || state === 'failed') {
+    await existing.remove().catch(() => undefined);
+    return false;
+  }
+  return state !== 'unknown';
 }

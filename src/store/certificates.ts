@@ -38,9 +38,15 @@ export class CertificateStore {
   ) {}
 
   async put(cert: Omit<StoredCertificate, 'keySealed'> & { keyPem: string }): Promise<void> {
+    const { key, value } = this.sealed(cert);
+    await this.redis.set(key, value);
+  }
+
+  /** The key and stored form of a certificate (key sealed), for a caller that writes it with more (DomainStore.update). */
+  sealed(cert: Omit<StoredCertificate, 'keySealed'> & { keyPem: string }): { key: string; value: string } {
     const { keyPem, ...rest } = cert;
     const stored = storedCertificateSchema.parse({ ...rest, keySealed: this.box.seal(keyPem) });
-    await this.redis.set(keys.certificate(cert.domain), JSON.stringify(stored));
+    return { key: keys.certificate(cert.domain), value: JSON.stringify(stored) };
   }
 
   async get(domain: string): Promise<ServedCertificate | undefined> {

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import type { DomainStateEvent } from '../events/schemas.ts';
 
 /**
- * `pending`: added, no certificate yet (the proxy already routes plain HTTP, and answers the
- * ACME challenge); `issued`: a certificate is stored and served; `failed`: issuance failed,
+ * `pending`: added, no certificate yet (once verified, the proxy routes plain HTTP and answers
+ * the ACME challenge; before, it knows nothing of the name); `issued`: a certificate is stored and served; `failed`: issuance failed,
  * `lastError` says why and what to do. A failed renewal keeps `issued` (the old certificate
  * still serves until `notAfter`) and sets `renewalError`.
  */
@@ -30,6 +30,14 @@ export const domainDocumentSchema = z.object({
   owner: z.string(),
   status: z.enum(domainStatuses),
   certificate: certificateSummarySchema.optional(),
+  /**
+   * Proof that the app's owner controls the name (tenants do not trust each other: the platform
+   * answers every HTTP-01 challenge, so the CA's check alone proves nothing about who asked). Set:
+   * the TXT record `_gasper-verify.<domain>` must hold `token` before the domain is routed or a
+   * certificate ordered; `verifiedAt` once it did. Absent: not asked (an administrator skipped it,
+   * GASPER_DOMAIN_VERIFICATION=off, or a domain added before verification existed).
+   */
+  verification: z.object({ token: z.string(), verifiedAt: z.string().optional() }).optional(),
   /** Why the last issuance failed, in words a user can act on. */
   lastError: z.string().optional(),
   /** Why the last renewal failed; the old certificate keeps serving meanwhile. */
@@ -53,4 +61,14 @@ export function domainStateOf(doc: DomainDocument): DomainStateEvent {
       ? { certificate: { version: doc.certificate.version, notAfter: doc.certificate.notAfter } }
       : {}),
   };
+}
+
+/** The TXT record that proves control of `domain`. */
+export function verificationRecordName(domain: string): string {
+  return `_gasper-verify.${domain}`;
+}
+
+/** Whether the proxies may route the domain (and a certificate be ordered): verified, or not asked. */
+export function isVerified(doc: Pick<DomainDocument, 'verification'>): boolean {
+  return !doc.verification || doc.verification.verifiedAt !== undefined;
 }

@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Redis } from 'ioredis';
 import { keys } from '../core/keys.ts';
 import { eventRecord, STREAM_MAXLEN } from '../events/stream.ts';
-import { type DomainDocument, domainDocumentSchema, domainStateOf } from './domain-document.ts';
+import { type DomainDocument, domainDocumentSchema, domainStateOf, isVerified } from './domain-document.ts';
 import { createDomain, removeDomain, updateDomain } from './lua.ts';
 
 export type CreateDomainResult = 'created' | 'taken' | 'limit' | 'no-app';
@@ -22,7 +22,8 @@ export class DomainStore {
   constructor(private readonly redis: Redis) {}
 
   /**
-   * Stores a new domain and announces it (the proxy routes it at once). `taken` when any app holds
+   * Stores a new domain and announces it when it needs no ownership proof (the proxy routes it at
+   * once); one awaiting its proof is announced by the update that records it. `taken` when any app holds
    * the domain already; `limit` when the app has `limit` domains (0: no limit); `no-app` when the
    * app is gone, being deleted, or another incarnation (`appUid`). Atomic: two requests for one
    * domain, or for the last free slot of an app, cannot both win, and a deletion of the app
@@ -44,6 +45,7 @@ export class DomainStore {
       parsed.domain,
       limit,
       parsed.appUid,
+      isVerified(parsed) ? '1' : '0',
     );
     return result as CreateDomainResult;
   }
@@ -73,11 +75,14 @@ export class DomainStore {
    * Read-modify-write as a compare-and-set, retried on conflict (as AppStore.update). `mutate`
    * returns undefined to leave the document unchanged; it may not move the domain to another app.
    * Publishes `domain.state` in the same call when what the proxy sees (app, certificate version)
-   * changes. Resolves to the stored document, or undefined when the domain does not exist.
+   * changes, or when the domain has just been verified; never while it awaits its ownership proof.
+   * `also` is one more key written in the same call, only if the document is (the certificate of
+   * this very document). Resolves to the stored document, or undefined when the domain does not exist.
    */
   async update(
     domain: string,
     mutate: (doc: DomainDocument) => DomainDocument | undefined,
+    also?: () => { key: string; value: string },
   ): Promise<DomainDocument | undefined> {
     const key = keys.domain(domain);
     for (let attempt = 0; attempt < 50; attempt++) {
@@ -92,17 +97,21 @@ export class DomainStore {
       next.updatedAt = new Date().toISOString();
       const parsed = domainDocumentSchema.parse(next);
       const event = domainStateOf(parsed);
-      const announce = !isDeepStrictEqual(event, domainStateOf(current));
+      const announce =
+        isVerified(parsed) && (!isVerified(current) || !isDeepStrictEqual(event, domainStateOf(current)));
+      const extra = also?.();
       const swapped = await this.redis.eval(
         updateDomain,
-        3,
+        extra ? 4 : 3,
         keys.eventsLatest,
         keys.events,
         key,
+        ...(extra ? [extra.key] : []),
         ...eventArgs(event),
         raw,
         JSON.stringify(parsed),
         announce ? '1' : '0',
+        ...(extra ? [extra.value] : []),
       );
       if (swapped === 1) return parsed;
     }

@@ -174,7 +174,8 @@ end
  * incarnation and not being deleted, only when no app holds the domain, and only under the
  * app's limit, so concurrent requests cannot exceed it.
  * KEYS: events snapshot, stream, domain, all domains, the app's domains, the app. ARGV: the
- * event (4), the document, the domain, the limit (0: none), the app's uid.
+ * event (4), the document, the domain, the limit (0: none), the app's uid, '1' to publish (a
+ * domain awaiting its ownership proof is not announced: no proxy may route it yet).
  * Returns 'created', 'taken', 'limit' or 'no-app'.
  */
 export const createDomain = `${publishEventFunction}
@@ -188,17 +189,20 @@ if limit > 0 and redis.call('SCARD', KEYS[5]) >= limit then return 'limit' end
 redis.call('SET', KEYS[3], ARGV[5])
 redis.call('SADD', KEYS[4], ARGV[6])
 redis.call('SADD', KEYS[5], ARGV[6])
-publish(KEYS, ARGV)
+if ARGV[9] == '1' then publish(KEYS, ARGV) end
 return 'created'`;
 
 /**
  * Compare-and-set of a custom domain, announcing it in the same call when asked.
- * KEYS: events snapshot, stream, domain. ARGV: the event (4), the document read, the new one,
- * '1' to publish. Returns 1 when written, 0 when the document changed meanwhile.
+ * KEYS: events snapshot, stream, domain, and optionally one more key written in the same call
+ * (the domain's certificate, so that it can never land on another incarnation of the domain).
+ * ARGV: the event (4), the document read, the new one, '1' to publish, that key's value.
+ * Returns 1 when written, 0 when the document changed meanwhile.
  */
 export const updateDomain = `${publishEventFunction}
 if redis.call('GET', KEYS[3]) ~= ARGV[5] then return 0 end
 redis.call('SET', KEYS[3], ARGV[6])
+if KEYS[4] then redis.call('SET', KEYS[4], ARGV[8]) end
 if ARGV[7] == '1' then publish(KEYS, ARGV) end
 return 1`;
 

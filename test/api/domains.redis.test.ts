@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { Express } from 'express';
 import supertest from 'supertest';
 import { keys } from '../../src/core/keys.ts';
-import { certificateJobId, certificatesQueueName } from '../../src/jobs/certificate-jobs.ts';
+import { certificateJobId, certificatesQueueName, enqueueCertificate } from '../../src/jobs/certificate-jobs.ts';
 import { DomainStore } from '../../src/store/domains.ts';
 import {
   appName,
@@ -46,12 +46,17 @@ describe('API /apps/:name/domains (real Redis)', () => {
   });
   after(() => fx?.close());
 
-  it('adds a domain: 202, pending, the issuance job queued, DNS records to create, and domain.state published', async () => {
+  it('adds a domain: 202, pending, the job queued, the TXT proof and DNS records to create, and no route yet', async () => {
     const app = await createApp();
     const domain = domainName();
     const res = await fx.post(`/apps/${app}/domains`).send({ domain: domain.toUpperCase() }).expect(202);
     expect(res.headers.location).to.equal(`/apps/${app}/domains/${domain}`);
     expect(res.body.domain).to.include({ domain, app, status: 'pending', attempts: 0 });
+    expect(res.body.certificates).to.equal('automatic');
+    // Tenants do not trust each other: the domain is routed only once this TXT record holds the token.
+    expect(res.body.domain.verification).to.include({ type: 'TXT', name: `_gasper-verify.${domain}` });
+    expect(res.body.domain.verification.value).to.match(/^gasper-verify=[\w-]{24}$/);
+    expect(res.body.domain.verification).not.to.have.property('verifiedAt');
     expect(res.body.job).to.deep.equal({
       id: certificateJobId('issue', domain),
       url: `/jobs/${certificateJobId('issue', domain)}`,
@@ -65,7 +70,8 @@ describe('API /apps/:name/domains (real Redis)', () => {
     expect(job?.data).to.deep.equal({ domain });
     // The job is the caller's to poll.
     expect((await fx.get(res.body.job.url)).status).to.equal(200);
-    expect(await domainEvents(domain)).to.deep.equal([{ type: 'domain.state', domain, app }]);
+    // No proxy routes it before the proof: no domain.state.
+    expect(await domainEvents(domain)).to.deep.equal([]);
 
     const list = await fx.get(`/apps/${app}/domains`).expect(200);
     expect(list.body.domains).to.have.length(1);
@@ -171,6 +177,63 @@ describe('API /apps/:name/domains (real Redis)', () => {
     expect((await as(alice.token).get(added.body.job.url)).status).to.equal(200);
   });
 
+  it('an administrator may skip the ownership proof: the domain is routed at once; a member may not', async () => {
+    const app = await createApp();
+    const domain = domainName();
+    const res = await fx.post(`/apps/${app}/domains`).send({ domain, skipVerification: true }).expect(202);
+    expect(res.body.domain).not.to.have.property('verification');
+    expect(await domainEvents(domain)).to.deep.equal([{ type: 'domain.state', domain, app }]);
+    const alice = await createUser();
+    const hers = await createApp(alice.token);
+    const denied = await as(alice.token)
+      .post(`/apps/${hers}/domains`)
+      .send({ domain: domainName(), skipVerification: true });
+    expectError(denied, 403, 'FORBIDDEN');
+    expect(denied.body.fields).to.have.property('skipVerification');
+  });
+
+  it('GASPER_DOMAIN_VERIFICATION=off routes at once; GASPER_ACME off queues nothing and says why', async () => {
+    const trusting = fx.withOptions({ domainVerification: false, acme: false });
+    const app = await createApp();
+    const domain = domainName();
+    const res = await fx.post(`/apps/${app}/domains`, trusting).send({ domain }).expect(202);
+    expect(res.body.certificates).to.equal('off');
+    expect(res.body).not.to.have.property('job');
+    expect(res.body.domain.lastError).to.include('automatic certificates are off on this platform (GASPER_ACME)');
+    expect(await fx.queues.byName(certificatesQueueName).getJob(certificateJobId('issue', domain))).to.equal(undefined);
+    expect(await domainEvents(domain)).to.deep.equal([{ type: 'domain.state', domain, app }]);
+    // ACME off with verification on: the job still runs, to check the TXT record.
+    const verifying = fx.withOptions({ acme: false });
+    const other = domainName();
+    const second = await fx.post(`/apps/${app}/domains`, verifying).send({ domain: other }).expect(202);
+    expect(second.body.job.id).to.equal(certificateJobId('issue', other));
+    expect(second.body.domain).to.have.property('verification');
+  });
+
+  it('refuses the platform host (GASPER_PLATFORM_HOST), naming the field domain', async () => {
+    const app = await createApp();
+    const withHost = fx.withOptions({ platformHost: 'paas.example.org' });
+    const res = await fx.post(`/apps/${app}/domains`, withHost).send({ domain: 'PAAS.example.org.' });
+    expectFieldError(res, 'domain');
+    expect(res.body.fields.domain).to.include('GASPER_PLATFORM_HOST');
+  });
+
+  it('holds the per-owner limit (GASPER_DOMAINS_PER_OWNER) over all apps, naming it; admins are exempt', async () => {
+    const limited = fx.withOptions({ domainsPerOwner: 2 });
+    const alice = await createUser();
+    const first = await createApp(alice.token);
+    const second = await createApp(alice.token);
+    await as(alice.token, limited).post(`/apps/${first}/domains`).send({ domain: domainName() }).expect(202);
+    await as(alice.token, limited).post(`/apps/${second}/domains`).send({ domain: domainName() }).expect(202);
+    const res = await as(alice.token, limited).post(`/apps/${second}/domains`).send({ domain: domainName() });
+    expectError(res, 409, 'DOMAIN_OWNER_LIMIT');
+    expect(res.body.message).to.include('GASPER_DOMAINS_PER_OWNER');
+    expect(res.body.fields).to.have.property('domain');
+    const mine = await createApp();
+    for (let i = 0; i < 3; i++)
+      await fx.post(`/apps/${mine}/domains`, limited).send({ domain: domainName() }).expect(202);
+  });
+
   it('holds the per-app limit (GASPER_DOMAINS_PER_APP), naming it', async () => {
     const limited = fx.withOptions({ domainsPerApp: 2 });
     const app = await createApp();
@@ -257,5 +320,17 @@ describe('API /apps/:name/domains (real Redis)', () => {
     const readOnly = minted.body.secret as string;
     await as(readOnly).get(`/apps/${app}/domains`).expect(200);
     expectError(await as(readOnly).post(`/apps/${app}/domains`).send({ domain: domainName() }), 403, 'FORBIDDEN');
+  });
+
+  it('a certificate job still queued keeps its owner when the domain is asked for again by another', async () => {
+    const domain = domainName();
+    const id = certificateJobId('issue', domain);
+    await enqueueCertificate(fx.redis, fx.queues, { kind: 'issue', domain, owner: 'alice' });
+    await enqueueCertificate(fx.redis, fx.queues, { kind: 'issue', domain, owner: 'mallory' });
+    expect(await fx.redis.get(keys.jobOwner(id))).to.equal('alice');
+    // Once it has finished, the next one is the new asker's.
+    await (await fx.queues.byName(certificatesQueueName).getJob(id))!.remove();
+    await enqueueCertificate(fx.redis, fx.queues, { kind: 'issue', domain, owner: 'bob' });
+    expect(await fx.redis.get(keys.jobOwner(id))).to.equal('bob');
   });
 });

@@ -122,9 +122,18 @@ describe('certificates: ACME with pebble (real Redis, API, proxy)', function () 
 
   const issuedDomain = `www.${app}.example.com`;
 
+  /** Adds a domain through the API and publishes its ownership proof in the mock DNS. */
+  async function addVerified(domain: string): Promise<{ job: { url: string }; domain: { status: string } }> {
+    const added = await fx.post(`/apps/${app}/domains`).send({ domain }).expect(202);
+    const proof = added.body.domain.verification;
+    expect(proof.name).to.equal(`_gasper-verify.${domain}`);
+    await pebble.setTxt(proof.name, proof.value);
+    return added.body;
+  }
+
   it('a domain added through the API is issued: pebble is its issuer, notAfter set, key sealed, announced', async () => {
     const started = Date.now();
-    const added = await fx.post(`/apps/${app}/domains`).send({ domain: issuedDomain }).expect(202);
+    const added = { body: await addVerified(issuedDomain) };
     expect(added.body.domain.status).to.equal('pending');
     const view = await waitFor('issued', async () => {
       const d = (await fx.get(`/apps/${app}/domains/${issuedDomain}`).expect(200)).body.domain;
@@ -135,10 +144,14 @@ describe('certificates: ACME with pebble (real Redis, API, proxy)', function () 
     const { job } = (await fx.get(added.body.job.url).expect(200)).body;
     expect(job).to.include({ state: 'completed', node: null, blocked: null });
     expect(job.result).to.include({ result: 'issued', domain: issuedDomain });
-    expect(job.log).to.have.length(3);
-    expect(job.log[0]).to.equal(`checking that ${issuedDomain} resolves to 127.0.0.1`);
-    expect(job.log[1]).to.equal(`ordering a certificate from ${pebble.directoryUrl} (HTTP-01)`);
-    expect(job.log[2]).to.match(/^storing the certificate from Pebble Intermediate CA \S+, valid until \d{4}-/);
+    // The last attempt's steps (an earlier one may have run before the TXT record was set).
+    const steps = job.log.slice(-4);
+    expect(steps[0]).to.equal(
+      `checking that the TXT record _gasper-verify.${issuedDomain} holds the domain's verification token`,
+    );
+    expect(steps[1]).to.equal(`checking that ${issuedDomain} resolves to 127.0.0.1`);
+    expect(steps[2]).to.equal(`ordering a certificate from ${pebble.directoryUrl} (HTTP-01)`);
+    expect(steps[3]).to.match(/^storing the certificate from Pebble Intermediate CA \S+, valid until \d{4}-/);
     const doc = (await domains.get(issuedDomain))!;
     expect(doc.certificate?.issuer).to.match(/^Pebble Intermediate CA/);
     expect(JSON.stringify(view)).to.include(doc.certificate!.notAfter);
@@ -237,7 +250,7 @@ describe('certificates: ACME with pebble (real Redis, API, proxy)', function () 
   it('a domain whose DNS is not set yet stays pending with the reason, and is issued by a retry once it is', async () => {
     const domain = `late.${app}.example.com`;
     await pebble.setA(domain, ['192.0.2.50']);
-    await fx.post(`/apps/${app}/domains`).send({ domain }).expect(202);
+    await addVerified(domain);
     const waiting = await waitFor('pending with lastError', async () => {
       const d = (await fx.get(`/apps/${app}/domains/${domain}`).expect(200)).body.domain;
       return d.lastError ? d : undefined;
@@ -286,7 +299,7 @@ describe('certificates: ACME with pebble (real Redis, API, proxy)', function () 
     const domain = brokenDomain;
     // Port 80 (here: the proxy's port, which pebble validates against) does not answer.
     await proxy.close();
-    await fx.post(`/apps/${app}/domains`).send({ domain }).expect(202);
+    await addVerified(domain);
     const view = await waitFor('failed', async () => {
       const d = (await fx.get(`/apps/${app}/domains/${domain}`).expect(200)).body.domain;
       return d.status === 'failed' ? d : undefined;
@@ -323,5 +336,61 @@ describe('certificates: ACME with pebble (real Redis, API, proxy)', function () 
     clockAhead = 0;
     expect(issued.lastError).to.equal(undefined);
     expect(issued.attempts).to.equal(0);
+  });
+
+  const claimed = `claimed.${app}.example.com`;
+
+  it('without the TXT record a domain is neither routed nor certified, and says which record is missing', async () => {
+    const added = await fx.post(`/apps/${app}/domains`).send({ domain: claimed }).expect(202);
+    const proof = added.body.domain.verification;
+    const waiting = await waitFor('lastError', async () => {
+      const d = (await fx.get(`/apps/${app}/domains/${claimed}`).expect(200)).body.domain;
+      return d.lastError ? d : undefined;
+    });
+    expect(waiting.status).to.equal('pending');
+    expect(waiting.lastError).to.include(
+      `Ownership: the TXT record _gasper-verify.${claimed} is missing: create the TXT record _gasper-verify.${claimed} with the value "${proof.value}"`,
+    );
+    // No proxy knows the name: it is not routed to the app.
+    expect(await fx.redis.hget(keys.eventsLatest, `domain:${claimed}`)).to.equal(null);
+    const { stdout } = await run('curl', ['-sS', '-H', `Host: ${claimed}`, `http://127.0.0.1:${proxy.port}/`]);
+    expect(stdout).not.to.include('hello from');
+    // A wrong value says what it holds.
+    await pebble.setTxt(proof.name, 'gasper-verify=someone-else');
+    await waitFor('wrong value reported', async () => {
+      const d = (await domains.get(claimed))!;
+      return d.lastError?.includes('holds "gasper-verify=someone-else", not') ? true : undefined;
+    });
+    expect(await certificates.get(claimed)).to.equal(undefined);
+    // The right one: verified, routed, issued (asking again restarts a job that gave up).
+    await pebble.setTxt(proof.name, proof.value);
+    await enqueueCertificate(fx.redis, fx.queues, { kind: 'issue', domain: claimed });
+    const issued = await waitFor('issued', async () => {
+      const d = await domains.get(claimed);
+      return d?.status === 'issued' ? d : undefined;
+    });
+    expect(issued.verification?.verifiedAt).to.be.a('string');
+    expect(await fx.redis.hget(keys.eventsLatest, `domain:${claimed}`)).to.include(claimed);
+    const routed = await run('curl', ['-sS', '-H', `Host: ${claimed}`, `http://127.0.0.1:${proxy.port}/`]);
+    expect(routed.stdout).to.equal(`hello from ${claimed}`);
+  });
+
+  it('another user cannot take a domain verified by someone else: 409, the route stays', async () => {
+    const bob = (
+      await fx
+        .post('/users')
+        .send({ name: `bob-${suffix()}`, role: 'member' })
+        .expect(201)
+    ).body.token;
+    const bobApp = appName('bob');
+    await fx.post('/apps', fx.app).set('authorization', `Bearer ${bob}`).send(validBody(bobApp)).expect(202);
+    const res = await fx
+      .post(`/apps/${bobApp}/domains`)
+      .set('authorization', `Bearer ${bob}`)
+      .send({ domain: claimed });
+    expect(res.status).to.equal(409);
+    expect(res.body.code).to.equal('DOMAIN_EXISTS');
+    expect((await domains.get(claimed))!.app).to.equal(app);
+    await fx.del(`/apps/${app}/domains/${claimed}`).expect(204);
   });
 });

@@ -55,6 +55,8 @@ describe('certificates: the platform with GASPER_ACME on, against pebble (Docker
     const domain = `www.${app}.example.com`;
     const started = Date.now();
     const added = await gasper.api().post(`/apps/${app}/domains`).send({ domain }).expect(202);
+    // The ownership proof (GASPER_DOMAIN_VERIFICATION, on by default), in pebble's mock DNS.
+    await pebble.setTxt(added.body.domain.verification.name, added.body.domain.verification.value);
     const job = await gasper.waitForJob(added.body.job.id, 60_000);
     expect(job.state, job.error ?? '').to.equal('completed');
     const view = (await gasper.api().get(`/apps/${app}/domains/${domain}`).expect(200)).body.domain;

@@ -1,10 +1,13 @@
 import { expect } from 'chai';
 import {
+  acmeOffNotice,
   issuerName,
   needsOrder,
   renewalRetryMs,
   withCertificate,
   withFailure,
+  withVerified,
+  sameIncarnation,
 } from '../../src/certificates/domain-outcome.ts';
 import type { DomainDocument } from '../../src/store/domain-document.ts';
 
@@ -111,4 +114,32 @@ describe('certificates: domain outcome', () => {
   for (const [raw, name] of issuers) {
     it(`issuer ${JSON.stringify(raw)} → ${name}`, () => expect(issuerName(raw)).to.equal(name));
   }
+
+  it('recording the ownership proof: verified once, errors forgotten, the ACME-off notice when no certificate comes', () => {
+    const doc = {
+      domain: 'shop.example.com',
+      app: 'web',
+      appUid: 'u1',
+      owner: 'alice',
+      status: 'pending' as const,
+      verification: { token: 'gasper-verify=t' },
+      lastError: 'Ownership: missing',
+      attempts: 2,
+      nextAttemptAt: '2027-01-01T00:00:00.000Z',
+      createdAt: '2026-12-01T00:00:00.000Z',
+      updatedAt: '2026-12-01T00:00:00.000Z',
+    };
+    const now = new Date('2026-12-02T00:00:00.000Z');
+    const verified = withVerified(doc, now, true)!;
+    expect(verified.verification).to.deep.equal({ token: 'gasper-verify=t', verifiedAt: now.toISOString() });
+    expect(verified).to.include({ status: 'pending', attempts: 0 });
+    expect(verified).not.to.have.property('lastError');
+    expect(verified).not.to.have.property('nextAttemptAt');
+    expect(withVerified(doc, now, false)!.lastError).to.equal(acmeOffNotice);
+    expect(withVerified(verified, now, true)).to.equal(undefined);
+    expect(withVerified({ ...doc, verification: undefined }, now, true)).to.equal(undefined);
+    expect(sameIncarnation(doc, { appUid: 'u1', createdAt: doc.createdAt })).to.equal(true);
+    expect(sameIncarnation(doc, { appUid: 'u2', createdAt: doc.createdAt })).to.equal(false);
+    expect(sameIncarnation(doc, { appUid: 'u1', createdAt: '2026-12-03T00:00:00.000Z' })).to.equal(false);
+  });
 });

@@ -51,4 +51,19 @@ describe('client output for custom domains', () => {
     expect(text).to.include('gasper domains list web');
     expect(nextSteps('web', 'shop.example.com', { records: [] })).to.include('GASPER_DNS_PROXY_ADDRESSES');
   });
+
+  it('shows the TXT record that proves ownership while it is awaited', () => {
+    const proof = { type: 'TXT', name: '_gasper-verify.shop.example.com', value: 'gasper-verify=abc' };
+    const text = nextSteps('web', 'shop.example.com', { records: [] }, { verification: proof });
+    expect(text).to.match(/_gasper-verify\.shop\.example\.com\.\s+TXT\s+gasper-verify=abc/);
+    expect(text).to.include('is not routed to web');
+    const done = nextSteps('web', 'shop.example.com', { records: [] }, { verification: { ...proof, verifiedAt: 'x' } });
+    expect(done).not.to.include('TXT');
+  });
+
+  it('says that no certificate comes when ACME is off', () => {
+    const text = nextSteps('web', 'shop.example.com', { records: [] }, {}, 'off');
+    expect(text).to.include('Automatic certificates are off on this platform (GASPER_ACME)');
+    expect(text).not.to.include('issued automatically');
+  });
 });

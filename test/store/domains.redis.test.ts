@@ -189,4 +189,38 @@ describe('domain store (real Redis)', function () {
     expect(await store.get(domain)).to.equal(undefined);
     expect((await events()).at(-1)).to.deep.equal({ type: 'domain.removed', domain });
   });
+
+  it('announces a domain awaiting its ownership proof only once it is verified', async () => {
+    const domain = domainName();
+    const before = (await events()).length;
+    await store.create({ ...newDomain(domain), verification: { token: 'gasper-verify=t' } }, 20);
+    await store.update(domain, (doc) => ({ ...doc, lastError: 'Ownership: the TXT record is missing', attempts: 1 }));
+    expect(await events()).to.have.length(before);
+    expect(await redis.hget(keys.eventsLatest, `domain:${domain}`)).to.equal(null);
+    await store.update(domain, (doc) => ({
+      ...doc,
+      verification: { token: 'gasper-verify=t', verifiedAt: new Date().toISOString() },
+    }));
+    expect((await events()).at(-1)).to.deep.equal({ type: 'domain.state', domain, app: 'web' });
+  });
+
+  it('writes the extra key (a certificate) only with the document it was made for', async () => {
+    const domain = domainName();
+    const first = newDomain(domain);
+    await store.create(first, 20);
+    // Removed and added again by another incarnation while a job ran for the first.
+    await store.remove(domain, 'web');
+    await store.create({ ...newDomain(domain), createdAt: new Date(Date.now() + 1000).toISOString() }, 20);
+    const also = () => ({ key: keys.certificate(domain), value: '{"stale":true}' });
+    await store.update(
+      domain,
+      (doc) => (doc.createdAt === first.createdAt ? { ...doc, status: 'issued' } : undefined),
+      also,
+    );
+    expect(await redis.exists(keys.certificate(domain))).to.equal(0);
+    expect((await store.get(domain))?.status).to.equal('pending');
+    // Its own job's certificate lands with its document, in one call.
+    await store.update(domain, (doc) => ({ ...doc, status: 'issued' }), also);
+    expect(await redis.get(keys.certificate(domain))).to.equal('{"stale":true}');
+  });
 });

@@ -24,6 +24,8 @@ export interface PebbleHandle {
   root(): Promise<string>;
   /** Points `domain`'s A records at `addresses` (only) in the mock DNS. */
   setA(domain: string, addresses: string[]): Promise<void>;
+  /** Sets the TXT record `name` to `value` (only) in the mock DNS: Gasper's ownership proof. */
+  setTxt(name: string, value: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -205,6 +207,13 @@ export async function startPebble(options: { httpPort: number; validitySeconds?:
           body: JSON.stringify({ host: `${domain}.`, addresses }),
         });
         if (!res.ok) throw new Error(`challtestsrv add-a: ${res.status}`);
+      },
+      async setTxt(name, value) {
+        const res = await fetch(`http://127.0.0.1:${dnsManagement}/set-txt`, {
+          method: 'POST',
+          body: JSON.stringify({ host: `${name}.`, value }),
+        });
+        if (!res.ok) throw new Error(`challtestsrv set-txt: ${res.status}`);
       },
       close,
     };

@@ -1,10 +1,14 @@
+import crypto from 'node:crypto';
 import { Router, type Response } from 'express';
 import { z } from 'zod';
-import { checkDomainName, platformZoneProblem } from '../../core/domain-name.ts';
+import { checkDomainName, platformHostProblem, platformZoneProblem } from '../../core/domain-name.ts';
+import { keys } from '../../core/keys.ts';
 import { enqueueCertificate } from '../../jobs/certificate-jobs.ts';
 import type { EnqueuedJob } from '../../jobs/enqueue.ts';
 import type { AppDocument } from '../../store/app-document.ts';
+import { acmeOffNotice } from '../../certificates/domain-outcome.ts';
 import type { DomainDocument } from '../../store/domain-document.ts';
+import { principalOf } from '../auth.ts';
 import { DomainStore } from '../../store/domains.ts';
 import { addDomainRequest, dnsAdvice, dnsAdviceSchema, domainView, domainViewSchema } from '../domain-request.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -15,11 +19,16 @@ import { visibleApp } from '../visible.ts';
 
 /** `GASPER_DOMAINS_PER_APP`'s default. */
 export const defaultDomainsPerApp = 20;
+/** `GASPER_DOMAINS_PER_OWNER`'s default. */
+export const defaultDomainsPerOwner = 100;
 
 /**
- * `/apps/:name/domains`: custom domains of an app. Adding one stores it `pending` (the proxy routes
- * it at once, plain HTTP and the ACME challenge) and queues its certificate's issuance; the
- * certificates service moves it to `issued` or `failed`.
+ * `/apps/:name/domains`: custom domains of an app. Tenants do not trust each other: adding one
+ * stores it `pending` with a random token that a TXT record `_gasper-verify.<domain>` must hold
+ * (the platform answers every HTTP-01 challenge, so the CA's check proves nothing about who asked).
+ * The certificates service checks the record, then announces the domain (the proxy routes it) and
+ * orders its certificate, moving it to `issued` or `failed`. An administrator may skip the proof,
+ * and GASPER_DOMAIN_VERIFICATION=off skips it for everyone (one tenant): the domain is routed at once.
  */
 export function domainsRouter(deps: ApiDeps): Router {
   const store = new DomainStore(deps.redis);
@@ -45,8 +54,30 @@ export function domainsRouter(deps: ApiDeps): Router {
     const body = addDomainRequest.safeParse(req.body ?? {});
     if (!body.success) throw validationError(body.error);
     const domain = body.data.domain;
-    const inZone = platformZoneProblem(domain, zone);
+    const inZone = platformZoneProblem(domain, zone) ?? platformHostProblem(domain, deps.options.platformHost);
     if (inZone) throw new ApiError('VALIDATION_FAILED', `invalid request: domain: ${inZone}`, { domain: inZone });
+    const principal = principalOf(res);
+    const admin = principal.role === 'admin';
+    if (body.data.skipVerification && !admin) {
+      const problem = 'only an administrator may skip the ownership proof';
+      throw new ApiError('FORBIDDEN', problem, { skipVerification: problem });
+    }
+    const verify = (deps.options.domainVerification ?? true) && !body.data.skipVerification;
+    const acme = deps.options.acme ?? true;
+
+    // One ACME account serves everyone, so one user's many names would spend everyone's CA limits.
+    const ownerLimit = deps.options.domainsPerOwner ?? defaultDomainsPerOwner;
+    if (!admin) {
+      const owned = await ownedDomains(app.owner);
+      if (owned >= ownerLimit) {
+        const problem = `at most ${ownerLimit} per user over all their apps (GASPER_DOMAINS_PER_OWNER)`;
+        throw new ApiError(
+          'DOMAIN_OWNER_LIMIT',
+          `"${app.owner}" already has ${owned} custom domain(s), the limit per user (GASPER_DOMAINS_PER_OWNER); remove one first`,
+          { domain: problem },
+        );
+      }
+    }
 
     const now = new Date().toISOString();
     const doc: DomainDocument = {
@@ -56,6 +87,8 @@ export function domainsRouter(deps: ApiDeps): Router {
       owner: app.owner,
       status: 'pending',
       attempts: 0,
+      ...(verify ? { verification: { token: `gasper-verify=${crypto.randomBytes(18).toString('base64url')}` } } : {}),
+      ...(!verify && !acme ? { lastError: acmeOffNotice } : {}),
       createdAt: now,
       updatedAt: now,
     };
@@ -79,23 +112,37 @@ export function domainsRouter(deps: ApiDeps): Router {
     }
     // The app was deleted (or began to be) since it was read.
     if (created === 'no-app') throw noApp(name);
-    let job: EnqueuedJob;
-    try {
-      job = await enqueueCertificate(deps.redis, deps.queues, { kind: 'issue', domain, owner: app.owner });
-    } catch (err) {
-      await store.remove(domain, name, app.uid);
-      throw err;
+    // A job verifies the TXT record (with ACME off too), then orders the certificate when ACME is on.
+    let job: EnqueuedJob | undefined;
+    if (verify || acme) {
+      try {
+        job = await enqueueCertificate(deps.redis, deps.queues, { kind: 'issue', domain, owner: app.owner });
+      } catch (err) {
+        await store.remove(domain, name, app.uid);
+        throw err;
+      }
     }
-    deps.log.info({ app: name, domain, job: job.id }, 'custom domain added');
+    deps.log.info({ app: name, domain, job: job?.id, verify }, 'custom domain added');
     res
       .status(202)
       .location(`/apps/${name}/domains/${domain}`)
       .json({
         domain: domainView(doc),
-        job: jobRef(job.id),
+        ...(job ? { job: jobRef(job.id) } : {}),
         dns: dnsAdvice(domain, name, zone, deps.options.proxyAddresses ?? []),
+        certificates: acme ? 'automatic' : 'off',
       });
   });
+
+  /** Custom domains of all of the owner's apps (GASPER_DOMAINS_PER_OWNER); not atomic with the add, a bound. */
+  async function ownedDomains(owner: string): Promise<number> {
+    const names = (await deps.apps.list()).filter((a) => a.owner === owner).map((a) => a.name);
+    if (names.length === 0) return 0;
+    const pipeline = deps.redis.pipeline();
+    for (const n of names) pipeline.scard(keys.appDomains(n));
+    const counts = (await pipeline.exec()) ?? [];
+    return counts.reduce((sum, [, count]) => sum + (typeof count === 'number' ? count : 0), 0);
+  }
 
   router.get('/:name/domains', async (req, res) => {
     const app = await visibleApp(deps.apps, res, req.params.name);
@@ -134,27 +181,32 @@ apiRoutes.add(
   {
     method: 'post',
     path: '/apps/:name/domains',
-    summary: 'Add a custom domain to an app; its certificate is issued automatically',
+    summary: 'Add a custom domain to an app; once its ownership is proven, it is routed and certified',
     description:
-      'Stores the domain `pending` and routes it to the app at once; a job gets its certificate (ACME HTTP-01). `dns` lists the records to create. Poll `GET /apps/:name/domains/:domain` (or the job) for `issued` or `failed` and `lastError`.',
+      "Stores the domain `pending`. Unless an administrator skips it (`skipVerification`) or `GASPER_DOMAIN_VERIFICATION` is off, `domain.verification` is a TXT record to create (`_gasper-verify.<domain>`): a job checks it, and only then routes the domain and orders its certificate (ACME HTTP-01), so no user can take a name that another's DNS points here. `dns` lists the address records to create. `certificates` is `off` when `GASPER_ACME` is: the domain is then served over HTTP only (and `lastError` says so), and `job` is absent when nothing is to verify either. Poll `GET /apps/:name/domains/:domain` (or the job) for `issued` or `failed` and `lastError`.",
     tags: ['domains'],
     auth: 'admin',
     params,
     body: addDomainRequest,
     responses: {
       202: {
-        description: 'added; the issuance job is queued',
+        description: 'added; the verification and issuance job is queued',
         schema: z.object({
           domain: domainViewSchema,
-          job: z.object({ id: z.string(), url: z.string() }),
+          job: z.object({ id: z.string(), url: z.string() }).optional(),
           dns: dnsAdviceSchema,
+          certificates: z.enum(['automatic', 'off']),
         }),
       },
-      400: { description: "not a DNS name, or a name in the platform's own domain (`fields.domain`)" },
+      400: {
+        description:
+          "not a DNS name, a name in the platform's own domain, or the platform host (`GASPER_PLATFORM_HOST`) (`fields.domain`)",
+      },
+      403: { description: '`skipVerification` from a user who is not an administrator' },
       404: { description: 'no such app' },
       409: {
         description:
-          'the domain is used by an app already (`DOMAIN_EXISTS`), or the app has `GASPER_DOMAINS_PER_APP` (`DOMAIN_LIMIT`)',
+          'the domain is used by an app already, verified or not (`DOMAIN_EXISTS`), the app has `GASPER_DOMAINS_PER_APP` (`DOMAIN_LIMIT`), or its owner `GASPER_DOMAINS_PER_OWNER` (`DOMAIN_OWNER_LIMIT`; administrators are exempt)',
       },
     },
   },

@@ -16,6 +16,9 @@ export function domainProblem(domain) {
   if (domain.lastError) return `${domain.lastError}${retry}`;
   if (domain.renewalError)
     return `Renewal failed; the current certificate still serves. ${domain.renewalError}${retry}`;
+  const proof = domain.verification;
+  if (domain.status === 'pending' && proof && !proof.verifiedAt)
+    return `Waiting for the ownership proof: create the TXT record ${proof.name} with the value ${proof.value}.`;
   if (domain.status === 'pending') return 'Waiting for the certificate: the name must resolve to this platform.';
   return '';
 }
@@ -94,8 +97,16 @@ export function createDomainsView({ section, title, list, empty, form, input, in
       input.value = '';
       const records = (body.dns?.records ?? []).map((r) => `${r.type} ${r.value}`).join(', ');
       const cname = body.dns?.cname ? ` (or CNAME ${body.dns.cname.value})` : '';
+      const proof = body.domain.verification;
+      const first = proof
+        ? ` First prove it is yours: TXT record ${proof.name} = ${proof.value} (until then it is not routed).`
+        : '';
+      const certificate =
+        body.certificates === 'off'
+          ? ' Automatic certificates are off on this platform (GASPER_ACME): it is served over HTTP.'
+          : ' The certificate is issued automatically once it resolves.';
       say(
-        `${body.domain.domain} added. Point it here with DNS: ${records || "A/AAAA records to the platform's addresses"}${cname}. The certificate is issued automatically once it resolves.`,
+        `${body.domain.domain} added.${first} Point it here with DNS: ${records || "A/AAAA records to the platform's addresses"}${cname}.${certificate}`,
       );
       await refresh();
     } catch (err) {
