@@ -116,4 +116,17 @@ describe("API: an app's HTTPS settings (https, hsts) reach the proxy as app.edge
     expect(await storeEdge(apps, name, { https: 'redirect' }, true)).to.equal(undefined);
     expect(await latestEdge(name)).to.equal(null);
   });
+
+  it("with a platform certificate (appsHttpsPort), an app's url is https on that port", async function () {
+    const secure = await startApiFixture({ appsHttpsPort: 8443 });
+    try {
+      await secure.registerNode(`n-${suffix()}`);
+      const name = appName();
+      const res = await secure.post('/apps').send(validBody(name));
+      expect(res.status).to.equal(202);
+      expect(res.body.app.url).to.match(new RegExp(`^https://${name}\\.[^:/]+:8443$`));
+    } finally {
+      await secure.close();
+    }
+  });
 });
