@@ -201,6 +201,8 @@ export async function startPlatform(
           redisUrl,
           domain: config.domain,
           proxyPort: handle.proxy?.port ?? config.proxy.port,
+          // With the platform certificate (*.<domain>), apps are announced at their https URL.
+          ...(config.proxy.tlsCertFile ? { appsHttpsPort: handle.proxy?.httpsPort ?? config.proxy.httpsPort } : {}),
           allowLocalRepos: config.allowLocalRepos,
           nodeTimeoutMs: config.nodes.timeoutMs,
           cpuOvercommit: config.nodes.cpuOvercommit,

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { publishEvent } from '../events/stream.ts';
+import type { GasperEvent } from '../events/schemas.ts';
 import type { AppDocument } from '../store/app-document.ts';
+import type { AppStore } from '../store/apps.ts';
 
 /** The request fields `https` and `hsts` of POST /apps and PATCH /apps/:name. */
 export const edgeFields = {
@@ -17,9 +17,30 @@ export function edgeOf(doc: Pick<AppDocument, 'https' | 'hsts'>): { https: 'allo
 }
 
 /**
- * Tells the proxies an app's HTTPS settings (an app.edge event, its own entity: see
- * events/schemas.ts). Published by the API, which owns these settings, after storing them.
+ * The app.edge event telling the proxies an app's HTTPS settings (its own entity: see
+ * events/schemas.ts), for `AppStore.update`'s `announce`, which stores it with the document in
+ * one Redis call: the proxies are never told settings the document does not hold. None when the
+ * settings did not change (unless `always`), nor for an app being deleted, whose app.removed
+ * ends the entity: an edge event written after it would bring `edge:<app>` back.
  */
-export async function publishEdge(redis: Redis, doc: AppDocument): Promise<void> {
-  await publishEvent(redis, { type: 'app.edge', app: doc.name, ...edgeOf(doc) });
+export function edgeAnnouncement(always = false) {
+  return (next: AppDocument, current: AppDocument): GasperEvent | undefined => {
+    if (next.status === 'deleting') return undefined;
+    const edge = edgeOf(next);
+    const before = edgeOf(current);
+    if (!always && edge.https === before.https && edge.hsts === before.hsts) return undefined;
+    return { type: 'app.edge', app: next.name, ...edge };
+  };
+}
+
+/** Stores the app's HTTPS settings and announces them in one step; undefined when the app is gone. */
+export async function storeEdge(
+  apps: AppStore,
+  name: string,
+  edge: Pick<AppDocument, 'https' | 'hsts'>,
+  always = false,
+): Promise<AppDocument | undefined> {
+  return apps.update(name, (d) => ({ ...d, https: edge.https, hsts: edge.hsts }), {
+    announce: edgeAnnouncement(always),
+  });
 }

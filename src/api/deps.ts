@@ -15,6 +15,11 @@ export interface ApiOptions {
   domain: string;
   /** Public port of the proxy, for the URLs the API hands out. */
   proxyPort: number;
+  /**
+   * The proxy's public HTTPS port, set when a platform certificate is configured
+   * (GASPER_TLS_CERT in the API's environment): apps' URLs are then `https://<app>.<domain>[:port]`.
+   */
+  appsHttpsPort?: number;
   allowLocalRepos: boolean;
   /** Nodes silent for longer are not placed on. */
   nodeTimeoutMs: number;

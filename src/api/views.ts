@@ -8,6 +8,8 @@ import type { AppDocument } from '../store/app-document.ts';
 export interface ViewOptions {
   domain: string;
   proxyPort: number;
+  /** The proxy's HTTPS port when a platform certificate is configured: apps' URLs are then https. */
+  appsHttpsPort?: number;
   resources?: ResourcePolicy;
 }
 
@@ -17,7 +19,7 @@ export function appView(doc: AppDocument, options: ViewOptions) {
     name: doc.name,
     owner: doc.owner,
     status: doc.status,
-    url: appUrl(doc.name, options.domain, options.proxyPort),
+    url: appUrl(doc.name, options.domain, options.proxyPort, options.appsHttpsPort),
     // Whether the repository has a token; the token itself never leaves the API.
     // Documents from before sealed credentials may still hold them in the URL: never shown.
     repo: {

@@ -45,7 +45,7 @@ export const envSchema = z.object({
   GASPER_HTTPS_PORT: port
     .default(8443)
     .describe(
-      "port of the proxy's HTTPS listener (TLS 1.2+, certificates by SNI). 8443 starts without root; on a public server set 443 (root, `CAP_NET_BIND_SERVICE`, or a port redirect: see docs/operations/public-server.md)",
+      "port of the proxy's HTTPS listener (TLS 1.2+, certificates by SNI). 8443 starts without root; on a public server set 443 and bind it directly (root or `CAP_NET_BIND_SERVICE`, not a port redirect: redirects to HTTPS name this port; see docs/operations/public-server.md). With a platform certificate, apps' URLs in API answers use it",
     ),
   GASPER_HTTPS_HOST: optional.meta({
     description: 'address the HTTPS listener listens on',
@@ -71,7 +71,7 @@ export const envSchema = z.object({
     }),
   GASPER_TLS_CERT: optional.meta({
     description:
-      'PEM file of the platform certificate (with its chain) for `*.<domain>` and `<domain>`, served over HTTPS to names without a certificate of their own; reloaded when the file changes. Needs `GASPER_TLS_KEY`',
+      'PEM file of the platform certificate (with its chain) for `*.<domain>` and `<domain>`, served over HTTPS to names without a certificate of their own; reloaded when the file changes. Needs `GASPER_TLS_KEY`. Set, the API hands out `https://` URLs for apps and webhooks (an API on another machine than the proxy: set it there too; the file is not read there)',
     shownDefault: 'unset: HTTPS serves custom domains with ACME certificates only',
   }),
   GASPER_TLS_KEY: optional.meta({

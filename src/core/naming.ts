@@ -61,7 +61,11 @@ export function queueName(nodeId: string): string {
   return `node-${nodeId}`;
 }
 
-/** `<app>.<domain>` for the proxy's public port (no port when it is 80). */
-export function appUrl(app: string, domain: string, proxyPort: number): string {
+/**
+ * `<app>.<domain>` for the proxy's public port (no port when it is the scheme's default): over
+ * HTTPS on `httpsPort` when given (the platform certificate covers `*.<domain>`), else plain HTTP.
+ */
+export function appUrl(app: string, domain: string, proxyPort: number, httpsPort?: number): string {
+  if (httpsPort !== undefined) return `https://${app}.${domain}${httpsPort === 443 ? '' : `:${httpsPort}`}`;
   return `http://${app}.${domain}${proxyPort === 80 ? '' : `:${proxyPort}`}`;
 }

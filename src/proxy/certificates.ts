@@ -10,10 +10,21 @@ interface Loaded {
   context: tls.SecureContext;
 }
 
+export interface DomainCertificatesOptions {
+  /** Called after a certificate was loaded or dropped (the route table decides redirects again). */
+  onChange?: () => void;
+  /** The first retry of a failed load, after this many ms; doubled each time up to `retryMaxMs`. Default 1 s. */
+  retryMs?: number;
+  /** Default 60 s. */
+  retryMaxMs?: number;
+}
+
 /**
  * The custom domains' certificates a proxy serves, kept from `domain.state` events: a
  * certificate is read from the store (its key opened) when an event names a version other than
  * the one loaded, so at start (the snapshot) for every domain and afterwards only on renewal.
+ * A load that fails (Redis unreachable a moment) is tried again with backoff until it succeeds or
+ * another version is wanted: no event would ask again before the next renewal.
  * Handshakes then only look a context up in a map.
  */
 export class DomainCertificates {
@@ -21,26 +32,30 @@ export class DomainCertificates {
   /** Version each domain should serve, as the latest event says; a load that finishes late for an older one is dropped. */
   private readonly wanted = new Map<string, string>();
   private readonly pending = new Set<Promise<void>>();
+  /** Retries waiting, by domain. */
+  private readonly retries = new Map<string, NodeJS.Timeout>();
+  private readonly retryMs: number;
+  private readonly retryMaxMs: number;
+  private closed = false;
 
   constructor(
     private readonly store: CertificateStore | undefined,
     private readonly log: Logger,
-  ) {}
+    private readonly options: DomainCertificatesOptions = {},
+  ) {
+    this.retryMs = options.retryMs ?? 1000;
+    this.retryMaxMs = options.retryMaxMs ?? 60_000;
+  }
 
   apply(event: GasperEvent): void {
-    if (event.type === 'domain.removed') {
-      const domain = hostName(event.domain);
-      this.wanted.delete(domain);
-      this.loaded.delete(domain);
-      return;
-    }
-    if (event.type !== 'domain.state') return;
+    if (event.type !== 'domain.state' && event.type !== 'domain.removed') return;
     const domain = hostName(event.domain);
-    const version = event.certificate?.version;
+    const version = event.type === 'domain.state' ? event.certificate?.version : undefined;
+    this.cancelRetry(domain);
     if (version === undefined) {
       // No certificate (yet, or any more): the platform certificate answers, as for any name.
       this.wanted.delete(domain);
-      this.loaded.delete(domain);
+      if (this.loaded.delete(domain)) this.options.onChange?.();
       return;
     }
     this.wanted.set(domain, version);
@@ -49,8 +64,37 @@ export class DomainCertificates {
       this.log.warn({ domain }, 'a custom domain has a certificate, but this proxy was started without the secret key');
       return;
     }
-    const load = this.load(domain, version).finally(() => this.pending.delete(load));
+    this.start(domain, version, this.retryMs);
+  }
+
+  /** Stops the retries (the proxy is closing). */
+  close(): void {
+    this.closed = true;
+    for (const timer of this.retries.values()) clearTimeout(timer);
+    this.retries.clear();
+  }
+
+  private start(domain: string, version: string, nextDelayMs: number): void {
+    const load = this.load(domain, version, nextDelayMs).finally(() => this.pending.delete(load));
     this.pending.add(load);
+  }
+
+  private cancelRetry(domain: string): void {
+    clearTimeout(this.retries.get(domain));
+    this.retries.delete(domain);
+  }
+
+  /** Tries the load again after `delayMs`, unless another version is wanted by then (its own load runs). */
+  private retry(domain: string, version: string, delayMs: number): void {
+    if (this.closed) return;
+    this.cancelRetry(domain);
+    const timer = setTimeout(() => {
+      this.retries.delete(domain);
+      if (this.wanted.get(domain) !== version || this.loaded.get(domain)?.version === version) return;
+      this.start(domain, version, Math.min(delayMs * 2, this.retryMaxMs));
+    }, delayMs);
+    timer.unref();
+    this.retries.set(domain, timer);
   }
 
   /** The secure context for a custom domain, if its certificate is loaded. */
@@ -67,7 +111,7 @@ export class DomainCertificates {
     while (this.pending.size) await Promise.allSettled([...this.pending]);
   }
 
-  private async load(domain: string, version: string): Promise<void> {
+  private async load(domain: string, version: string, retryDelayMs: number): Promise<void> {
     try {
       const stored = await this.store!.get(domain);
       if (!stored) throw new Error('no certificate stored for it');
@@ -75,13 +119,15 @@ export class DomainCertificates {
       const { context, notAfter } = loadCertificate(stored.certPem, stored.keyPem);
       // The event may name a version the store has since replaced: serve the stored one, it is newer.
       this.loaded.set(domain, { version, context });
+      this.options.onChange?.();
       this.log.info({ domain, version: stored.version, notAfter }, 'custom domain certificate loaded');
     } catch (err) {
-      // The previous certificate (if any) keeps serving.
+      // The previous certificate (if any) keeps serving until a retry loads this one.
       this.log.error(
-        { domain, version, err: (err as Error).message },
+        { domain, version, err: (err as Error).message, retryInMs: retryDelayMs },
         'cannot load the certificate of a custom domain',
       );
+      if (this.wanted.get(domain) === version) this.retry(domain, version, retryDelayMs);
     }
   }
 }

@@ -4,6 +4,7 @@ import { createSecretBox } from '../core/secret-box.ts';
 import { CertificateStore } from '../store/certificates.ts';
 import { DomainCertificates } from './certificates.ts';
 import { watchPlatformCertificate, type PlatformCertificateHandle } from './platform-certificate.ts';
+import { certificateCovers } from './tls.ts';
 
 export interface EdgeTlsOptions {
   domain: string;
@@ -18,6 +19,8 @@ export interface EdgeTls {
   custom: DomainCertificates;
   /** Registers the one listener told of a platform certificate reload. */
   onPlatformChange(listener: (pem: { cert: string; key: string }) => void): void;
+  /** Whether a certificate served covers `name`: its custom domain's own, loaded, or the platform certificate's names. */
+  covers(name: string): boolean;
   close(): void;
 }
 
@@ -25,7 +28,13 @@ export interface EdgeTls {
  * The certificates the HTTPS listener serves: the platform pair from files (checked now: a bad
  * pair stops the start, naming the variables), and custom domains' from the certificate store.
  */
-export function startTls(options: EdgeTlsOptions, redis: Redis, log: Logger): EdgeTls {
+export function startTls(
+  options: EdgeTlsOptions,
+  redis: Redis,
+  log: Logger,
+  /** Told when what `covers` answers may have changed (a certificate loaded, dropped or reloaded). */
+  onCoverageChange: () => void = () => {},
+): EdgeTls {
   if (Boolean(options.tlsCertFile) !== Boolean(options.tlsKeyFile)) {
     throw new Error('GASPER_TLS_CERT and GASPER_TLS_KEY go together: set both, or neither');
   }
@@ -37,21 +46,29 @@ export function startTls(options: EdgeTlsOptions, redis: Redis, log: Logger): Ed
           keyFile: options.tlsKeyFile!,
           domain: options.domain,
           checkIntervalMs: options.tlsCheckIntervalMs,
-          onChange: (pem) => listener?.(pem),
+          onChange: (pem) => {
+            listener?.(pem);
+            onCoverageChange();
+          },
         },
         log,
       )
     : undefined;
   if (!platform) log.info('no platform certificate (GASPER_TLS_CERT/GASPER_TLS_KEY): HTTPS serves custom domains only');
   const store = options.secretKey ? new CertificateStore(redis, createSecretBox(options.secretKey)) : undefined;
+  const custom = new DomainCertificates(store, log, { onChange: onCoverageChange });
   return {
     platform,
-    custom: new DomainCertificates(store, log),
+    custom,
     onPlatformChange(l) {
       listener = l;
     },
+    covers(name) {
+      return custom.has(name) || (platform !== undefined && certificateCovers(platform.current().names, name));
+    },
     close() {
       platform?.close();
+      custom.close();
     },
   };
 }

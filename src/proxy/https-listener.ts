@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../core/log.ts';
 import type { DomainCertificates } from './certificates.ts';
 import type { PlatformCertificateHandle } from './platform-certificate.ts';
+import { hostName } from './route-table.ts';
 import { chooseCertificate, tlsPolicy } from './tls.ts';
 
 export interface HttpsListenerDeps {
@@ -28,7 +29,7 @@ export function createHttpsServer(deps: HttpsListenerDeps): https.Server {
     // Clients without SNI (an IP address in the URL) get the platform certificate, if any.
     ...(platform ? platform.pem() : {}),
     SNICallback(servername, callback) {
-      const name = servername.toLowerCase().replace(/\.$/, '');
+      const name = hostName(servername);
       const choice = chooseCertificate(name, { custom: (n) => custom.has(n), platform: platform !== undefined });
       if (choice === 'custom') return callback(null, custom.get(name));
       if (choice === 'platform') return callback(null, platform!.current().context);

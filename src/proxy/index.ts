@@ -105,11 +105,14 @@ export async function startProxy(options: ProxyOptions, deps: ProxyDeps): Promis
   const redis = connectRedis(options.redisUrl);
   let tls: ReturnType<typeof startTls> | undefined;
   try {
-    tls = options.httpsPort === undefined ? undefined : startTls(options, redis, log);
+    tls =
+      options.httpsPort === undefined ? undefined : startTls(options, redis, log, () => routes.certificatesChanged());
   } catch (err) {
     redis.disconnect();
     throw err;
   }
+  // A redirect only to a name a certificate covers: a pending custom domain stays on plain HTTP.
+  if (tls) routes.setCertificateCoverage((name) => tls!.covers(name));
   const subscription = subscribeEvents(
     connectRedis(options.redisUrl),
     (event) => {
@@ -149,11 +152,10 @@ export async function startProxy(options: ProxyOptions, deps: ProxyDeps): Promis
     const started = performance.now();
     const { app } = route;
     res.once('close', () => metrics.response(app, res.statusCode, (performance.now() - started) / 1000));
-    const edge = routes.edgeOf(app);
+    const edge = routes.hostEdge(req.headers.host);
     if (edge) {
       const tlsRequest = isTls(req);
-      if (!tlsRequest && edge.https === 'redirect' && httpsPort !== undefined)
-        return redirectToHttps(req, res, httpsPort);
+      if (!tlsRequest && edge.redirect && httpsPort !== undefined) return redirectToHttps(req, res, httpsPort);
       if (tlsRequest && edge.hsts) res.setHeader('strict-transport-security', hstsValue);
     }
     if (route.kind === 'no-instances') {

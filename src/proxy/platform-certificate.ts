@@ -127,8 +127,7 @@ export function watchPlatformCertificate(options: PlatformCertificateOptions, lo
 
 /** A certificate that does not cover `*.<domain>` serves apps with browser warnings: say so in the log. */
 function warnIfNotCovering(cert: LoadedCertificate, domain: string, log: Logger): void {
-  const names = cert.subjectAltName.split(',').map((s) => s.trim().toLowerCase());
-  if (!names.includes(`dns:*.${domain}`)) {
+  if (!cert.names.includes(`*.${domain}`)) {
     log.warn(
       { subjectAltName: cert.subjectAltName, domain },
       `the platform certificate does not cover *.${domain}: apps will get certificate warnings`,

@@ -3,6 +3,14 @@ import type { AppEdgeEvent, GasperEvent, Instance } from '../events/schemas.ts';
 /** An app's HTTPS settings (app.edge events); apps without one: `allow`, no HSTS. */
 export type EdgeSettings = Pick<AppEdgeEvent, 'https' | 'hsts'>;
 
+/** What a host's plain HTTP and HTTPS answers get, decided per route and certificate change. */
+export interface HostEdge {
+  /** Plain HTTP is answered with 308 to https: asked for, and a certificate covers the host. */
+  redirect: boolean;
+  /** Strict-Transport-Security on its HTTPS answers. */
+  hsts: boolean;
+}
+
 /** The name requests for the platform itself (API, dashboard) are routed under, in results and metrics. */
 export const platformApp = '(platform)';
 
@@ -42,6 +50,12 @@ function routeTo(app: string, upstreams: Upstream[]): AppRoute {
     noInstances: Object.freeze({ kind: 'no-instances' as const, app }),
     next: 0,
   };
+}
+
+/** A Host header's route and HTTPS treatment, cached per spelling. */
+interface HostEntry {
+  route: AppRoute;
+  edge: HostEdge | undefined;
 }
 
 const unknownHost: RouteResult = Object.freeze({ kind: 'unknown-host' });
@@ -90,15 +104,26 @@ export class RouteTable {
   /** Upstream key → time until which it is skipped. */
   private readonly downUntil = new Map<string, number>();
   /**
-   * Host header, as sent, → its route: parsing the host is done once per spelling and route
-   * change, not per request. Emptied on every route change (a route object may be replaced).
+   * Host header, as sent, → its route and HTTPS treatment: parsing the host and checking its
+   * certificate are done once per spelling and route or certificate change, not per request.
+   * Emptied on every such change (a route object may be replaced).
    */
-  private readonly byHost = new Map<string, AppRoute>();
-
+  private readonly byHost = new Map<string, HostEntry>();
   private readonly platformHost: string | undefined;
   private readonly platformRoute: AppRoute | undefined;
   /** HTTPS settings of the apps that have any (app.edge events). */
   private readonly edge = new Map<string, EdgeSettings>();
+  /**
+   * Custom domains (domain.state events) → their app. Kept apart from the app routes: a snapshot
+   * delivers entities in no particular order, so a domain may name an app not routed yet.
+   */
+  private readonly domains = new Map<string, string>();
+  /** Every app's published instances, down nodes' included, so a node coming back is routed again. */
+  private readonly published = new Map<string, readonly Instance[]>();
+  /** Nodes the node monitor declared down (node.state events): their instances get no traffic. */
+  private readonly downNodes = new Set<string>();
+  /** Whether a certificate served over HTTPS covers a host name: a redirect to a name without one would fail. */
+  private covered: (name: string) => boolean = () => false;
 
   constructor(
     private readonly domain: string,
@@ -113,12 +138,6 @@ export class RouteTable {
       if (platform.edge) this.edge.set(platformApp, platform.edge);
     }
   }
-
-  /**
-   * Custom domains (domain.state events) → their app. Kept apart from the app routes: a snapshot
-   * delivers entities in no particular order, so a domain may name an app not routed yet.
-   */
-  private readonly domains = new Map<string, string>();
 
   apply(event: GasperEvent): void {
     this.byHost.clear();
@@ -151,10 +170,27 @@ export class RouteTable {
     return this.edge.size === 0 ? undefined : this.edge.get(app);
   }
 
-  /** The app a request's Host names: `<app>.<domain>` first (platform names win), then a custom domain. */
-  appOf(host: string | undefined): string | undefined {
-    const name = hostName(host);
-    return appFromName(name, this.domain) ?? this.domains.get(name);
+  /**
+   * How the proxy tells whether a certificate covers a name (a custom domain's own loaded, or the
+   * platform certificate's names): `redirect` settings apply only to covered names, the others
+   * stay served over plain HTTP. Call `certificatesChanged` whenever its answers may change.
+   */
+  setCertificateCoverage(covered: (name: string) => boolean): void {
+    this.covered = covered;
+    this.byHost.clear();
+  }
+
+  /** A certificate was loaded, replaced or dropped: hosts' redirects are decided again. */
+  certificatesChanged(): void {
+    this.byHost.clear();
+  }
+
+  /**
+   * The HTTPS treatment of a request's Host (its route's settings, a redirect only where a
+   * certificate covers the name); undefined for the defaults or an unknown host. Cached with the route.
+   */
+  hostEdge(host: string | undefined): HostEdge | undefined {
+    return this.edge.size === 0 ? undefined : this.entryOf(host)?.edge;
   }
 
   /** The app a custom domain routes to, if any. */
@@ -195,23 +231,34 @@ export class RouteTable {
     return fallback ?? route.noInstances;
   }
 
-  /** The platform host first, then `<app>.<domain>` (platform names win), then a custom domain. */
   private routeOf(host: string | undefined): AppRoute | undefined {
+    return this.entryOf(host)?.route;
+  }
+
+  /** The platform host first, then `<app>.<domain>` (platform names win), then a custom domain. */
+  private entryOf(host: string | undefined): HostEntry | undefined {
     if (host === undefined) return undefined;
     const cached = this.byHost.get(host);
     if (cached) return cached;
     const name = hostName(host);
+    let app: string | undefined;
     let route: AppRoute | undefined;
-    if (this.platformRoute && name === this.platformHost) route = this.platformRoute;
-    else {
-      const app = appFromName(name, this.domain) ?? this.domains.get(name);
+    if (this.platformRoute && name === this.platformHost) {
+      app = platformApp;
+      route = this.platformRoute;
+    } else {
+      app = appFromName(name, this.domain) ?? this.domains.get(name);
       route = app === undefined ? undefined : this.routes.get(app);
     }
-    if (route) {
-      if (this.byHost.size >= hostCacheSize) this.byHost.clear();
-      this.byHost.set(host, route);
-    }
-    return route;
+    if (!route || app === undefined) return undefined;
+    const settings = this.edge.get(app);
+    const entry: HostEntry = {
+      route,
+      edge: settings && { redirect: settings.https === 'redirect' && this.covered(name), hsts: settings.hsts },
+    };
+    if (this.byHost.size >= hostCacheSize) this.byHost.clear();
+    this.byHost.set(host, entry);
+    return entry;
   }
 
   /** Passive health: connecting to `key` failed; skip it for `forMs` unless nothing else is left. */
@@ -241,11 +288,6 @@ export class RouteTable {
   has(app: string): boolean {
     return this.routes.has(app);
   }
-
-  /** Every app's published instances, down nodes' included, so a node coming back is routed again. */
-  private readonly published = new Map<string, readonly Instance[]>();
-  /** Nodes the node monitor declared down (node.state events): their instances get no traffic. */
-  private readonly downNodes = new Set<string>();
 
   /** Routes to the instances an app.instances event lists, but those on down nodes. */
   private publish(app: string, instances: readonly Instance[]): void {

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import tls from 'node:tls';
+import { hostName } from './route-table.ts';
 
 /**
  * The HTTPS listener's TLS policy: TLS 1.2 and 1.3 only, and for TLS 1.2 only forward-secret
@@ -25,7 +26,31 @@ export interface LoadedCertificate {
   /** The leaf certificate's SHA-256 fingerprint (logs, tests). */
   fingerprint: string;
   subjectAltName: string;
+  /** The DNS names it is valid for, lowercase (`*.example.com` as written): see `certificateCovers`. */
+  names: string[];
   notAfter: string;
+}
+
+/** The DNS names of a certificate's subjectAltName (`DNS:a.example, DNS:*.example, IP Address:…`). */
+export function dnsNames(subjectAltName: string): string[] {
+  return subjectAltName
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.startsWith('DNS:'))
+    .map((s) => s.slice(4).toLowerCase().replace(/\.$/, ''));
+}
+
+/**
+ * Whether a certificate's names cover a host name as a browser checks it: the same name, or a
+ * wildcard `*.<parent>` for exactly one label below `<parent>` (`*.example.com` covers
+ * `shop.example.com`, neither `example.com` nor `a.b.example.com`).
+ */
+export function certificateCovers(names: readonly string[], name: string): boolean {
+  const host = hostName(name);
+  if (!host) return false;
+  const dot = host.indexOf('.');
+  const parent = dot > 0 ? host.slice(dot + 1) : undefined;
+  return names.some((n) => n === host || (parent !== undefined && n.startsWith('*.') && n.slice(2) === parent));
 }
 
 /**
@@ -50,6 +75,7 @@ export function loadCertificate(certPem: string, keyPem: string): LoadedCertific
     context: tls.createSecureContext({ cert: certPem, key: keyPem, ...tlsPolicy }),
     fingerprint: leaf.fingerprint256,
     subjectAltName: leaf.subjectAltName ?? '',
+    names: dnsNames(leaf.subjectAltName ?? ''),
     notAfter: new Date(leaf.validTo).toISOString(),
   };
 }
@@ -65,7 +91,7 @@ export function chooseCertificate(
   servername: string,
   has: { custom(name: string): boolean; platform: boolean },
 ): CertificateChoice {
-  const name = servername.toLowerCase().replace(/\.$/, '');
+  const name = hostName(servername);
   if (name && has.custom(name)) return 'custom';
   return has.platform ? 'platform' : 'none';
 }

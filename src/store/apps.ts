@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../core/keys.ts';
 import { appDocumentSchema, type AppDocument } from './app-document.ts';
-import { DocumentStore } from './document-store.ts';
+import { DocumentStore, type UpdateOptions } from './document-store.ts';
 
 /** App documents in Redis: one JSON value per app, plus the set of names. */
 export class AppStore {
@@ -37,11 +37,15 @@ export class AppStore {
   /**
    * Read-modify-write as a compare-and-set, retried on conflict, so the API and a worker
    * updating the same app never lose each other's fields (document-store.ts). `mutate` returns
-   * undefined to leave the app unchanged. Resolves to the stored document, or undefined when
-   * the app does not exist.
+   * undefined to leave the app unchanged; `options.announce` stores an event with it, in the
+   * same Redis call. Resolves to the stored document, or undefined when the app does not exist.
    */
-  async update(name: string, mutate: (doc: AppDocument) => AppDocument | undefined): Promise<AppDocument | undefined> {
-    return this.docs.update(name, mutate);
+  async update(
+    name: string,
+    mutate: (doc: AppDocument) => AppDocument | undefined,
+    options?: UpdateOptions<AppDocument>,
+  ): Promise<AppDocument | undefined> {
+    return this.docs.update(name, mutate, options);
   }
 
   /** Removes every key of the app. */

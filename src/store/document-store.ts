@@ -1,6 +1,9 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { z } from 'zod';
-import { compareAndSet, createDocument } from './lua.ts';
+import { keys } from '../core/keys.ts';
+import type { GasperEvent } from '../events/schemas.ts';
+import { eventRecord, STREAM_MAXLEN } from '../events/stream.ts';
+import { compareAndSetWithEvent, createDocument } from './lua.ts';
 
 /** Where and how one kind of document lives in Redis. */
 export interface DocumentStoreOptions<T> {
@@ -18,6 +21,18 @@ export interface DocumentStoreOptions<T> {
   stampUpdatedAt?: boolean;
   /** Compare-and-set attempts before `update` gives up. Default 50. */
   maxAttempts?: number;
+}
+
+/** Options of `DocumentStore.update`. */
+export interface UpdateOptions<T> {
+  /**
+   * The event announcing the change, if any, written in the same Redis call as the document
+   * (lua.ts `compareAndSetWithEvent`): the snapshot and the stream then never disagree with the
+   * document, even with concurrent writers or a crash between the two. Called with the document
+   * to store and the one it replaces, on each attempt; undefined publishes nothing. Never a
+   * tombstone (a tombstone deletes snapshot entries, which this write does not do).
+   */
+  announce?: (next: T, current: T) => GasperEvent | undefined;
 }
 
 /** What `remove` deletes besides the document and its name: further keys, further commands. */
@@ -92,10 +107,14 @@ export class DocumentStore<T> {
   /**
    * Read-modify-write as a compare-and-set, retried on conflict, so two processes updating the
    * same document never lose each other's fields. `mutate` gets a copy it may change and returns
-   * undefined to leave the document unchanged. Resolves to the stored document, or undefined
-   * when there is none.
+   * undefined to leave the document unchanged. `options.announce` stores an event with the
+   * document, atomically. Resolves to the stored document, or undefined when there is none.
    */
-  async update(name: string, mutate: (doc: T) => T | undefined): Promise<T | undefined> {
+  async update(
+    name: string,
+    mutate: (doc: T) => T | undefined,
+    options: UpdateOptions<T> = {},
+  ): Promise<T | undefined> {
     const key = this.options.key(name);
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       const raw = await this.redis.get(key);
@@ -104,8 +123,23 @@ export class DocumentStore<T> {
       const next = mutate(structuredClone(current));
       if (!next) return current;
       if (this.options.stampUpdatedAt) (next as { updatedAt?: string }).updatedAt = new Date().toISOString();
-      const swapped = await this.redis.eval(compareAndSet, 1, key, raw, this.serialize(next));
-      if (swapped === 1) return next;
+      const serialized = this.serialize(next);
+      const event = options.announce?.(next, current);
+      const record = event ? eventRecord(event) : undefined;
+      if (record?.tombstone) throw new Error(`${this.options.kind} ${name}: a tombstone cannot be announced by update`);
+      const swapped = await this.redis.eval(
+        compareAndSetWithEvent,
+        3,
+        key,
+        keys.eventsLatest,
+        keys.events,
+        raw,
+        serialized,
+        record?.entity ?? '',
+        record?.payload ?? '',
+        STREAM_MAXLEN,
+      );
+      if (swapped !== 0) return next;
     }
     throw new Error(`${this.options.kind} ${name}: too many concurrent updates`);
   }

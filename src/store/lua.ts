@@ -6,16 +6,10 @@
  */
 
 /**
- * Compare-and-set of a string value.
- * KEYS: the document. ARGV: the value read, the value to write.
- * Returns 1 when written, 0 when the value changed meanwhile (the caller reads again).
- */
-export const compareAndSet = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end return 0`;
-
-/**
- * Compare-and-set of an app document and, when ARGV[3] names an entity, its event appended to
- * the stream and recorded as that entity's latest (as events/stream.ts publishEvent does), in one
- * step: store/app-state-writes.ts, the write path of an app's observed state.
+ * Compare-and-set of a document and, when ARGV[3] names an entity, its event appended to the
+ * stream and recorded as that entity's latest (as events/stream.ts publishEvent does), in one
+ * step: store/app-state-writes.ts (an app's observed state, app.instances) and
+ * store/document-store.ts `update` (any document, e.g. an app's HTTPS settings with app.edge).
  * KEYS: the document, the events' latest-by-entity hash, the events stream. ARGV: the value read,
  * the value to write, the event's entity ('' for no event), the event, the stream's MAXLEN.
  * Returns 0 when the value changed meanwhile (the caller reads again), else the event's stream id

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { keys } from '../../src/core/keys.ts';
 import { publishEvent } from '../../src/events/stream.ts';
+import { storeEdge } from '../../src/api/app-edge.ts';
+import { AppStore } from '../../src/store/apps.ts';
 import { appName, expectFieldError, startApiFixture, suffix, validBody, type ApiFixture } from './api-fixture.ts';
 
 describe("API: an app's HTTPS settings (https, hsts) reach the proxy as app.edge events (real Redis)", function () {
@@ -71,5 +73,60 @@ describe("API: an app's HTTPS settings (https, hsts) reach the proxy as app.edge
     expect(await latestEdge(name)).to.not.equal(null);
     await publishEvent(fx.redis, { type: 'app.removed', app: name });
     expect(await latestEdge(name)).to.equal(null);
+  });
+
+  it('concurrent PATCHes end with the document and the snapshot agreeing (stored with its event in one call)', async function () {
+    const name = appName();
+    await fx.post('/apps').send(validBody(name));
+    for (let round = 0; round < 5; round++) {
+      const bodies = [
+        { https: 'redirect', hsts: true },
+        { https: 'allow', hsts: false },
+        { https: 'redirect', hsts: false },
+        { https: 'allow', hsts: true },
+      ];
+      const answers = await Promise.all(bodies.map((body) => fx.patch(`/apps/${name}`).send(body)));
+      for (const res of answers) expect(res.status).to.equal(200);
+      const app = (await fx.get(`/apps/${name}`)).body.app;
+      const edge = await latestEdge(name);
+      // No event at all only if the document still holds the defaults.
+      expect(edge ?? { https: 'allow', hsts: false }).to.include({ https: app.https, hsts: app.hsts });
+    }
+  });
+
+  it('a PATCH that also redeploys stores and announces them too', async function () {
+    const name = appName();
+    await fx.post('/apps').send(validBody(name));
+    const res = await fx.patch(`/apps/${name}`).send({ https: 'redirect', env: { A: '1' } });
+    expect(res.body).to.include({ redeploy: true });
+    expect(res.body.app).to.include({ https: 'redirect' });
+    expect(await latestEdge(name)).to.include({ https: 'redirect' });
+  });
+
+  it('an app being deleted announces nothing, so app.removed stays the last word', async function () {
+    const name = appName();
+    await fx.post('/apps').send(validBody(name));
+    const apps = new AppStore(fx.redis);
+    await apps.update(name, (d) => ({ ...d, status: 'deleting' }));
+    await publishEvent(fx.redis, { type: 'app.removed', app: name });
+    const stored = await storeEdge(apps, name, { https: 'redirect', hsts: true }, true);
+    expect(stored).to.include({ https: 'redirect' });
+    expect(await latestEdge(name)).to.equal(null);
+    await apps.remove(name);
+    expect(await storeEdge(apps, name, { https: 'redirect' }, true)).to.equal(undefined);
+    expect(await latestEdge(name)).to.equal(null);
+  });
+
+  it("with a platform certificate (appsHttpsPort), an app's url is https on that port", async function () {
+    const secure = await startApiFixture({ appsHttpsPort: 8443 });
+    try {
+      await secure.registerNode(`n-${suffix()}`);
+      const name = appName();
+      const res = await secure.post('/apps').send(validBody(name));
+      expect(res.status).to.equal(202);
+      expect(res.body.app.url).to.match(new RegExp(`^https://${name}\\.[^:/]+:8443$`));
+    } finally {
+      await secure.close();
+    }
   });
 });

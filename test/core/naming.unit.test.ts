@@ -61,6 +61,15 @@ describe('naming', () => {
         expect(appUrl('blog', 'example.com', port)).to.equal(url);
       });
     }
+    const httpsCases: [number, string][] = [
+      [443, 'https://blog.example.com'],
+      [8443, 'https://blog.example.com:8443'],
+    ];
+    for (const [port, url] of httpsCases) {
+      it(`with a platform certificate, HTTPS port ${port}: ${url}`, () => {
+        expect(appUrl('blog', 'example.com', 80, port)).to.equal(url);
+      });
+    }
   });
 
   describe('queueName', () => {

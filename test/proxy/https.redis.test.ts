@@ -339,6 +339,47 @@ describe('proxy: HTTPS listener (openssl-made certificates, curl, real Redis)', 
     expect(await hstsOf(secureHost)).to.equal(undefined);
   });
 
+  it('redirects a custom domain only once its own certificate is loaded: pending, it is served over plain HTTP', async () => {
+    const secure = `sec-${suffix()}`;
+    const domain = `pending-${suffix()}.example.com`;
+    const port = (upstream.address() as AddressInfo).port;
+    await publishEvent(pub, {
+      type: 'app.instances',
+      app: secure,
+      release: 'r1',
+      instances: [{ node: 'n1', address: '127.0.0.1', port, container: 'c' }],
+    });
+    await publishEvent(pub, { type: 'app.edge', app: secure, https: 'redirect', hsts: false });
+    await publishEvent(pub, { type: 'domain.state', domain, app: secure });
+    await waitUntil(async () => proxy.routes.domainApp(domain) === secure, 'the domain routed');
+    // No certificate covers it (the platform one is for *.gasper.test): a redirect would fail in the browser.
+    expect(await plainHttp(domain, '/a')).to.deep.equal({ status: 200 });
+    // Its own name under the platform domain is covered: redirected.
+    expect((await plainHttp(`${secure}.${DOMAIN}`, '/a')).status).to.equal(308);
+
+    const cert = await issueTestCertificate(ca, [domain], undefined, { cn: 'pending-1' });
+    await store.put({
+      domain,
+      certPem: cert.certPem,
+      keyPem: cert.keyPem,
+      issuer: 'Gasper Test CA',
+      notBefore: new Date().toISOString(),
+      notAfter: new Date(Date.now() + 86_400_000).toISOString(),
+      version: 'v1',
+    });
+    await publishEvent(pub, {
+      type: 'domain.state',
+      domain,
+      app: secure,
+      certificate: { version: 'v1', notAfter: 'x' },
+    });
+    await waitUntil(async () => (await plainHttp(domain, '/a')).status === 308, 'redirected once covered');
+    expect(await plainHttp(domain, '/a?b')).to.deep.equal({
+      status: 308,
+      location: `https://${domain}:${proxy.httpsPort}/a?b`,
+    });
+  });
+
   it('forwards the platform host to the API address over HTTPS, and redirects it from plain HTTP', async () => {
     const platformHost = `gasper.${DOMAIN}`;
     const reply = await curlTls(ca, platformHost, proxy.httpsPort!, '/headers');

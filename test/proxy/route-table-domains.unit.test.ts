@@ -202,4 +202,45 @@ describe('route-table: the platform host and app HTTPS settings', () => {
     const table = new RouteTable(domain, { ...platform, edge: { https: 'redirect', hsts: false } });
     expect(table.edgeOf(platformApp)).to.deep.equal({ https: 'redirect', hsts: false });
   });
+
+  describe('redirects only to a name a certificate covers (decided per route or certificate change)', () => {
+    const edge = (app: string): GasperEvent => ({ type: 'app.edge', app, https: 'redirect', hsts: true });
+    const covered = new Set(['shop.apps.test', 'shop.example.com', 'gasper.apps.test']);
+    const cases: [string, string, boolean][] = [
+      ['<app>.<domain> covered by the platform certificate', 'shop.apps.test', true],
+      ['a custom domain with its certificate loaded', 'Shop.Example.com:80', true],
+      ['a custom domain still pending (no certificate)', 'pending.example.com', false],
+      ['the platform host, covered', 'gasper.apps.test', true],
+    ];
+    for (const [what, host, redirect] of cases) {
+      it(`${what}: redirect ${redirect}`, () => {
+        const table = new RouteTable(domain, { ...platform, edge: { https: 'redirect', hsts: false } });
+        table.setCertificateCoverage((name) => covered.has(name));
+        for (const event of [
+          instances('shop', 3001),
+          edge('shop'),
+          domainState('shop.example.com', 'shop'),
+          domainState('pending.example.com', 'shop'),
+        ])
+          table.apply(event);
+        expect(table.hostEdge(host)?.redirect).to.equal(redirect);
+      });
+    }
+
+    it('nothing covers anything without a coverage (no HTTPS listener), and a certificate change is seen', () => {
+      const table = new RouteTable(domain, { ...platform, edge: { https: 'redirect', hsts: false } });
+      table.apply(instances('shop', 3001));
+      table.apply(edge('shop'));
+      expect(table.hostEdge('shop.apps.test')).to.deep.equal({ redirect: false, hsts: true });
+      expect(table.hostEdge('gasper.apps.test')).to.deep.equal({ redirect: false, hsts: false });
+      const names = new Set<string>();
+      table.setCertificateCoverage((name) => names.has(name));
+      expect(table.hostEdge('shop.apps.test')?.redirect).to.equal(false);
+      names.add('shop.apps.test');
+      // Cached until told.
+      expect(table.hostEdge('shop.apps.test')?.redirect).to.equal(false);
+      table.certificatesChanged();
+      expect(table.hostEdge('shop.apps.test')?.redirect).to.equal(true);
+    });
+  });
 });

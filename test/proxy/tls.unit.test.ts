@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { chooseCertificate, tlsPolicy } from '../../src/proxy/tls.ts';
+import { certificateCovers, chooseCertificate, dnsNames, tlsPolicy } from '../../src/proxy/tls.ts';
 
 describe('tls: certificate choice by SNI, and the policy', () => {
   const custom = new Set(['shop.example.com']);
@@ -24,4 +24,30 @@ describe('tls: certificate choice by SNI, and the policy', () => {
       expect(suite).to.match(/^ECDHE-(ECDSA|RSA)-(AES\d+-GCM|CHACHA20-POLY1305)/);
     expect(tlsPolicy.ALPNProtocols).to.deep.equal(['http/1.1']);
   });
+
+  it('dnsNames: the DNS names of a subjectAltName, lowercase, IP addresses left out', () => {
+    expect(dnsNames('DNS:*.Apps.test, DNS:apps.test, IP Address:127.0.0.1')).to.deep.equal([
+      '*.apps.test',
+      'apps.test',
+    ]);
+    expect(dnsNames('')).to.deep.equal([]);
+  });
+
+  const names = ['*.apps.test', 'apps.test', 'www.example.com'];
+  const covers: [string, boolean][] = [
+    ['shop.apps.test', true],
+    ['Shop.Apps.Test.', true],
+    ['shop.apps.test:8443', true],
+    ['apps.test', true],
+    ['a.b.apps.test', false],
+    ['www.example.com', true],
+    ['shop.example.com', false],
+    ['example.com', false],
+    ['', false],
+  ];
+  for (const [name, expected] of covers) {
+    it(`certificateCovers(${JSON.stringify(names)}, ${JSON.stringify(name)}) -> ${expected}`, () => {
+      expect(certificateCovers(names, name)).to.equal(expected);
+    });
+  }
 });

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { keys } from '../../src/core/keys.ts';
 import { connectRedis } from '../../src/core/redis.ts';
 import { DocumentStore } from '../../src/store/document-store.ts';
 import { startTestRedis } from '../support/redis.ts';
@@ -88,6 +89,34 @@ describe('DocumentStore (real Redis)', function () {
       other.disconnect();
     }
     expect((await store.get('n'))?.count).to.equal(50);
+  });
+
+  it('update with announce: the event is stored with the document in one call, the last write announces the latest', async () => {
+    const name = `n${crypto.randomBytes(3).toString('hex')}`;
+    await store.create({ name, count: 0 });
+    const announce = (next: Thing) => ({
+      type: 'app.edge' as const,
+      app: name,
+      https: 'allow' as const,
+      hsts: next.count % 2 === 1,
+    });
+    await Promise.all(
+      Array.from({ length: 20 }, () => store.update(name, (d) => ({ ...d, count: d.count + 1 }), { announce })),
+    );
+    const doc = await store.get(name);
+    expect(doc?.count).to.equal(20);
+    const latest = JSON.parse((await redis.hget(keys.eventsLatest, `edge:${name}`))!);
+    expect(latest).to.deep.equal({ type: 'app.edge', app: name, https: 'allow', hsts: false });
+    expect(await redis.xlen(keys.events)).to.be.at.least(20);
+    // No event when announce says none; a tombstone is refused (it would need entries deleted).
+    await store.update(name, (d) => ({ ...d, count: 21 }), { announce: () => undefined });
+    expect(JSON.parse((await redis.hget(keys.eventsLatest, `edge:${name}`))!).hsts).to.equal(false);
+    let refused: Error | undefined;
+    await store
+      .update(name, (d) => d, { announce: () => ({ type: 'app.removed', app: name }) })
+      .catch((err: Error) => (refused = err));
+    expect(refused?.message).to.match(/tombstone/);
+    expect((await store.get(name))?.count).to.equal(21);
   });
 
   it('update: stamps updatedAt when asked, leaves the document when mutate returns undefined, undefined when absent', async () => {

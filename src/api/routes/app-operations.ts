@@ -1,4 +1,4 @@
-import { publishEdge } from '../app-edge.ts';
+import { storeEdge } from '../app-edge.ts';
 import { Router, type Response } from 'express';
 import { keys } from '../../core/keys.ts';
 import { releaseId } from '../../core/naming.ts';
@@ -136,10 +136,10 @@ export function appOperationsRouter(deps: ApiDeps): Router {
     if (plan.changed.includes('instances') || plan.changed.includes('resources')) {
       await enforceAppQuotas(deps, doc.owner, doc.name, plan.next, false);
     }
-    const edgeChanged = plan.changed.includes('https') || plan.changed.includes('hsts');
+    // Stored and announced to the proxies in one Redis call (app-edge.ts), before anything else.
+    if (plan.changed.includes('https') || plan.changed.includes('hsts')) await storeEdge(apps, doc.name, plan.next);
     if (plan.redeploy) {
       const { doc: stored, job } = await redeploy(doc, plan.next);
-      if (edgeChanged) await publishEdge(redis, stored);
       return res.status(202).json({ app: view(stored), changed: plan.changed, redeploy: true, job });
     }
     const stored = plan.changed.length
@@ -147,11 +147,8 @@ export function appOperationsRouter(deps: ApiDeps): Router {
           ...d,
           healthCheck: plan.next.healthCheck,
           repo: plan.next.repo,
-          https: plan.next.https,
-          hsts: plan.next.hsts,
         }))
       : doc;
-    if (edgeChanged && stored) await publishEdge(redis, stored);
     res.status(200).json({ app: view(stored ?? doc), changed: plan.changed, redeploy: false });
   });
 

@@ -8,13 +8,14 @@ import type { AppDocument } from '../../store/app-document.ts';
 import { DomainStore } from '../../store/domains.ts';
 import { principalOf } from '../auth.ts';
 import { enforceAppQuotas } from '../quotas.ts';
-import { publishEdge } from '../app-edge.ts';
+import { storeEdge } from '../app-edge.ts';
 import { createAppRequest } from '../app-request.ts';
 import type { ApiDeps } from '../deps.ts';
 import { placeApp } from '../cluster/node-placement.ts';
 import { nodesOf } from '../../core/app-placement.ts';
 import { deletionRequested } from '../../core/app-state.ts';
 import { applyTransition } from '../../store/app-state-writes.ts';
+import { removeAppRecords } from '../../store/record-removal.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { storedRepo } from '../repo-settings.ts';
 import { appView, jobRef } from '../views.ts';
@@ -76,12 +77,18 @@ export function appsRouter(deps: ApiDeps): Router {
     if (!(await apps.create(doc, 1)))
       throw new ApiError('APP_EXISTS', `app "${body.name}" already exists`, { name: 'already exists' });
     // Before the deploy: the proxy knows how to serve the app by the time it is routed.
-    if (doc.https !== undefined || doc.hsts !== undefined) await publishEdge(deps.redis, doc);
+    // Announced through the stored document (app-edge.ts): never for an app deleted meanwhile.
+    const edgeAnnounced = doc.https !== undefined || doc.hsts !== undefined;
+    if (edgeAnnounced) await storeEdge(apps, doc.name, doc, true);
     let job;
     try {
       job = await enqueue.deployApp(nodesOf(doc), { app: doc.name, uid: doc.uid, release }, doc.owner);
     } catch (err) {
-      await apps.remove(doc.name);
+      // An announced edge entity is ended by app.removed (removeAppRecords), or it would outlive the app.
+      if (edgeAnnounced) {
+        await apps.update(doc.name, (d) => ({ ...d, status: 'deleting' }));
+        await removeAppRecords(deps.redis, apps, doc.name);
+      } else await apps.remove(doc.name);
       throw err;
     }
     const stored = (await apps.update(doc.name, (d) => ({ ...d, lastJob: job.id }))) ?? doc;
