@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { stopChildren } from './support/children.ts';
+import { publishInstances, withScratch } from './support/scratch.ts';
 import { forkRolePort, runBench } from './support/roles.ts';
 
 const self = fileURLToPath(import.meta.url);
@@ -206,23 +206,13 @@ function median(values: number[]): number {
 const forkRole = (role: string, arg: string) => forkRolePort(self, role, [arg], children);
 
 async function main(): Promise<void> {
-  const { startEmbeddedRedis, connectRedis } = await import('../src/core/redis.ts');
-  const { publishEvent } = await import('../src/events/stream.ts');
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-bench-dns-'));
-  const redis = await startEmbeddedRedis(path.join(dir, 'redis'));
-  try {
-    const pub = connectRedis(redis.url);
-    for (const app of apps) {
-      await publishEvent(pub, {
-        type: 'app.instances',
-        app,
-        release: 'r1',
-        instances: [{ node: 'bench', address: ADDRESS, port: 8080, container: `${app}-1` }],
-      });
-    }
-    pub.disconnect();
+  await withScratch('dns', children, async (dir, redisUrl) => {
+    await publishInstances(
+      redisUrl,
+      apps.map((app) => ({ app, address: ADDRESS, port: 8080 })),
+    );
 
-    const gasperPort = await forkRole('dns', redis.url);
+    const gasperPort = await forkRole('dns', redisUrl);
     const dnsmasqPort = await freePort();
     await startDnsmasq(dir, dnsmasqPort);
     await untilAnswering(gasperPort, 'Gasper DNS');
@@ -264,11 +254,7 @@ async function main(): Promise<void> {
     console.log(
       `gasper/dnsmasq: ${ratio.toFixed(2)}x throughput (goal ≥ 0.30), lost: gasper ${g.lost}, dnsmasq ${d.lost} (goal 0)`,
     );
-  } finally {
-    await stopChildren(children);
-    await redis.close();
-    await fs.rm(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 await runBench(main, {

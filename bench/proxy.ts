@@ -16,15 +16,14 @@
  * redis-server and nginx (/usr/sbin/nginx).
  */
 import type { ChildProcess } from 'node:child_process';
-import fs from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stopChildren } from './support/children.ts';
 import { startNginx } from './support/nginx.ts';
 import { cpuSeconds, freePort, withChildren } from './support/processes.ts';
+import { publishInstances, withScratch } from './support/scratch.ts';
 import { forkRole as forkRoleOf, runBench } from './support/roles.ts';
 import { runUpstream, upstreamAccepted } from './support/upstream.ts';
 import { hasWrk, runWrk, type WrkResult } from './support/wrk.ts';
@@ -216,28 +215,17 @@ async function loadWithNode(port: number, durationS: number): Promise<LoadResult
 }
 
 async function main(): Promise<void> {
-  const { startEmbeddedRedis, connectRedis } = await import('../src/core/redis.ts');
-  const { publishEvent } = await import('../src/events/stream.ts');
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-bench-proxy-'));
-  const redis = await startEmbeddedRedis(path.join(dir, 'redis'));
-  const useWrk = process.env.BENCH_LOAD !== 'node' && (await hasWrk());
-  const load = useWrk ? loadWithWrk : loadWithNode;
-  try {
+  await withScratch('proxy', children, async (dir, redisUrl) => {
+    const useWrk = process.env.BENCH_LOAD !== 'node' && (await hasWrk());
+    const load = useWrk ? loadWithWrk : loadWithNode;
     const upstream = forkRole('upstream', []);
     const upstreamMsg = await upstream.message;
     if (!('port' in upstreamMsg)) throw new Error('upstream did not report a port');
     const upstreamPort = upstreamMsg.port;
 
-    const pub = connectRedis(redis.url);
-    await publishEvent(pub, {
-      type: 'app.instances',
-      app: APP,
-      release: 'r1',
-      instances: [{ node: 'bench', address: '127.0.0.1', port: upstreamPort, container: 'bench-1' }],
-    });
-    pub.disconnect();
+    await publishInstances(redisUrl, [{ app: APP, address: '127.0.0.1', port: upstreamPort }]);
 
-    const gasper = forkRole('proxy', [redis.url]);
+    const gasper = forkRole('proxy', [redisUrl]);
     const upstreamPid = upstream.child.pid!;
     const gasperMsg = await gasper.message;
     if (!('port' in gasperMsg)) throw new Error('proxy did not report a port');
@@ -327,11 +315,7 @@ async function main(): Promise<void> {
         `p50 ${(g.p50Ms / x.p50Ms).toFixed(2)}x, p99 ${p99.toFixed(2)}x (goal ≤ 2x: ${p99 <= 2 ? 'met' : 'missed'}), ` +
         `proxy CPU per request ${(g.proxyUs / x.proxyUs).toFixed(2)}x`,
     );
-  } finally {
-    await stopChildren(children);
-    await redis.close();
-    await fs.rm(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 await runBench(main, {

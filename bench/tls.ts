@@ -15,15 +15,14 @@
  * process here). Bounded: 3 s of warm-up, then four runs of BENCH_SECONDS (default 3).
  */
 import { execFile, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { issueTestCertificate, makeTestCa } from '../test/support/certificates.ts';
-import { stopChildren } from './support/children.ts';
 import { startNginx } from './support/nginx.ts';
 import { cpuSeconds, freePort, withChildren } from './support/processes.ts';
+import { publishInstances, withScratch } from './support/scratch.ts';
 import { forkRolePort, runBench } from './support/roles.ts';
 import { runUpstream } from './support/upstream.ts';
 import { runWrk, type WrkResult } from './support/wrk.ts';
@@ -94,23 +93,12 @@ const wrk = (port: number, durationS: number, close: boolean): Promise<Load> =>
   runWrk({ url: `https://127.0.0.1:${port}/`, host: HOST, connections, seconds: durationS, close });
 
 async function main(): Promise<void> {
-  const { startEmbeddedRedis, connectRedis } = await import('../src/core/redis.ts');
-  const { publishEvent } = await import('../src/events/stream.ts');
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-bench-tls-'));
-  const redis = await startEmbeddedRedis(path.join(dir, 'redis'));
-  try {
+  await withScratch('tls', children, async (dir, redisUrl) => {
     const ca = await makeTestCa(dir);
     const cert = await issueTestCertificate(ca, [`*.${DOMAIN}`, DOMAIN], 'wildcard');
     const upstreamPort = await forkRole('upstream', []);
-    const pub = connectRedis(redis.url);
-    await publishEvent(pub, {
-      type: 'app.instances',
-      app: APP,
-      release: 'r1',
-      instances: [{ node: 'bench', address: '127.0.0.1', port: upstreamPort, container: 'bench-1' }],
-    });
-    pub.disconnect();
-    const gasperPort = await forkRole('proxy', [redis.url, cert.certFile, cert.keyFile]);
+    await publishInstances(redisUrl, [{ app: APP, address: '127.0.0.1', port: upstreamPort }]);
+    const gasperPort = await forkRole('proxy', [redisUrl, cert.certFile, cert.keyFile]);
     const gasperPid = children.at(-1)!.pid!;
     const nginxPort = await freePort();
     const nginx = await startNginx({
@@ -171,11 +159,7 @@ async function main(): Promise<void> {
       `gasper/nginx: keep-alive ${ratio('keep-alive').toFixed(2)}x (${verdict(ratio('keep-alive'))} the 0.5x goal), ` +
         `new TLS handshakes ${ratio('handshakes').toFixed(2)}x (${verdict(ratio('handshakes'))} the 0.5x goal)`,
     );
-  } finally {
-    await stopChildren(children);
-    await redis.close();
-    await fs.rm(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 await runBench(main, {
