@@ -10,14 +10,15 @@
  * redis-server. Gasper's DNS runs in a process of its own, fed through the real event stream.
  * Prints queries per second of each, the ratio, and lost queries. Goal: ≥ 0.30× dnsmasq, 0 lost.
  */
-import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { stopChildren } from './support/children.ts';
+import { publishInstances, withScratch } from './support/scratch.ts';
+import { forkRolePort, runBench } from './support/roles.ts';
 
 const self = fileURLToPath(import.meta.url);
 const run = promisify(execFile);
@@ -202,38 +203,16 @@ function median(values: number[]): number {
 }
 
 /** Forks this file in `role`; resolves with the port it reports. */
-async function forkRole(role: string, arg: string): Promise<number> {
-  const child = fork(self, ['--role', role, arg], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  children.push(child);
-  const message = await new Promise<{ port?: number; error?: string }>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as { port?: number; error?: string }));
-    child.once('exit', (code) => reject(new Error(`${role} exited with code ${code} before reporting`)));
-  });
-  if (!message.port) throw new Error(`${role} did not start: ${message.error}`);
-  return message.port;
-}
+const forkRole = (role: string, arg: string) => forkRolePort(self, role, [arg], children);
 
 async function main(): Promise<void> {
-  const { startEmbeddedRedis, connectRedis } = await import('../src/core/redis.ts');
-  const { publishEvent } = await import('../src/events/stream.ts');
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-bench-dns-'));
-  const redis = await startEmbeddedRedis(path.join(dir, 'redis'));
-  try {
-    const pub = connectRedis(redis.url);
-    for (const app of apps) {
-      await publishEvent(pub, {
-        type: 'app.instances',
-        app,
-        release: 'r1',
-        instances: [{ node: 'bench', address: ADDRESS, port: 8080, container: `${app}-1` }],
-      });
-    }
-    pub.disconnect();
+  await withScratch('dns', children, async (dir, redisUrl) => {
+    await publishInstances(
+      redisUrl,
+      apps.map((app) => ({ app, address: ADDRESS, port: 8080 })),
+    );
 
-    const gasperPort = await forkRole('dns', redis.url);
+    const gasperPort = await forkRole('dns', redisUrl);
     const dnsmasqPort = await freePort();
     await startDnsmasq(dir, dnsmasqPort);
     await untilAnswering(gasperPort, 'Gasper DNS');
@@ -275,23 +254,10 @@ async function main(): Promise<void> {
     console.log(
       `gasper/dnsmasq: ${ratio.toFixed(2)}x throughput (goal ≥ 0.30), lost: gasper ${g.lost}, dnsmasq ${d.lost} (goal 0)`,
     );
-  } finally {
-    await stopChildren(children);
-    await redis.close();
-    await fs.rm(dir, { recursive: true, force: true });
-  }
+  });
 }
 
-const roleIndex = process.argv.indexOf('--role');
-if (roleIndex === -1) {
-  await main();
-} else {
-  try {
-    if (process.argv[roleIndex + 1] === 'dns2') await runBareDns2();
-    else await runGasperDns(process.argv[roleIndex + 2]!);
-  } catch (err) {
-    process.send?.({ error: (err as Error).message });
-    process.exitCode = 1;
-  }
-  process.on('disconnect', () => process.exit(0));
-}
+await runBench(main, {
+  dns2: () => runBareDns2(),
+  dns: (args) => runGasperDns(args[0]!),
+});

@@ -15,61 +15,38 @@
  * proxy, nginx, load generator) is a process of its own, and every socket is on 127.0.0.1. Needs
  * redis-server and nginx (/usr/sbin/nginx).
  */
-import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { stopChildren } from './support/children.ts';
+import { startNginx } from './support/nginx.ts';
+import { cpuSeconds, freePort, withChildren } from './support/processes.ts';
+import { publishInstances, withScratch } from './support/scratch.ts';
+import { forkRole as forkRoleOf, runBench } from './support/roles.ts';
+import { runUpstream, upstreamAccepted } from './support/upstream.ts';
+import { hasWrk, runWrk, type WrkResult } from './support/wrk.ts';
 
 const self = fileURLToPath(import.meta.url);
-const run = promisify(execFile);
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const processes = Number(process.env.BENCH_PROCESSES ?? os.availableParallelism());
 const scheduling = process.env.BENCH_SCHEDULING === 'round-robin' ? 'round-robin' : 'kernel';
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const warmupSeconds = 1;
-const nginxBin = process.env.NGINX ?? '/usr/sbin/nginx';
 const APP = 'bench';
 const DOMAIN = 'bench.test';
 const HOST = `${APP}.${DOMAIN}`;
 const BODY = 'hello from the upstream\n';
 
-interface LoadResult {
-  requests: number;
-  errors: number;
-  non2xx: number;
-  seconds: number;
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-}
+type LoadResult = WrkResult;
 
 type Message = { port: number } | { result: LoadResult } | { error: string };
 
 // ------------------------------------------------------------------------------------------------
 // Roles run in child processes
 // ------------------------------------------------------------------------------------------------
-
-async function runUpstream(): Promise<void> {
-  const body = Buffer.from(BODY);
-  const server = http.createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
-    res.end(body);
-  });
-  server.keepAliveTimeout = 120_000;
-  let accepted = 0;
-  server.on('connection', () => accepted++);
-  process.on('message', (m) => {
-    if (m === 'stats') process.send!({ accepted });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  process.send!({ port: (server.address() as net.AddressInfo).port } satisfies Message);
-}
 
 async function runGasperProxy(redisUrl: string): Promise<void> {
   const { startProxyProcesses } = await import('../src/proxy/processes.ts');
@@ -194,21 +171,7 @@ function forkRole(role: string, args: string[]): { child: ChildProcess; message:
   // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the Gasper proxy process there.
   if (role === 'proxy' && process.env.BENCH_CPU_PROF)
     execArgv.push('--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF);
-  const child = fork(self, ['--role', role, ...args], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  children.push(child);
-  const message = new Promise<Message>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as Message));
-    child.once('exit', (code) => reject(new Error(`${role} exited with code ${code} before reporting`)));
-  });
-  return { child, message };
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  return forkRoleOf<Message>(self, role, args, children, execArgv);
 }
 
 /** One GET with the bench Host; resolves with the status and body. */
@@ -238,93 +201,8 @@ async function untilServing(port: number, what: string): Promise<void> {
   }
 }
 
-async function startNginx(dir: string, port: number, upstreamPort: number): Promise<ChildProcess> {
-  for (const sub of ['logs', 'tmp']) await fs.mkdir(path.join(dir, sub), { recursive: true });
-  const conf = `
-daemon off;
-worker_processes ${processes};
-pid ${dir}/nginx.pid;
-error_log ${dir}/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/tmp/body;
-  proxy_temp_path ${dir}/tmp/proxy;
-  fastcgi_temp_path ${dir}/tmp/fastcgi;
-  uwsgi_temp_path ${dir}/tmp/uwsgi;
-  scgi_temp_path ${dir}/tmp/scgi;
-  keepalive_timeout 65s;
-  keepalive_requests 1000000;
-  upstream app {
-    server 127.0.0.1:${upstreamPort};
-    keepalive 64;
-    keepalive_requests 1000000;
-  }
-  server {
-    listen 127.0.0.1:${port};
-    server_name ${HOST};
-    location / {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $http_host;
-    }
-  }
-}
-`;
-  const confPath = path.join(dir, 'nginx.conf');
-  await fs.writeFile(confPath, conf);
-  const child = spawn(nginxBin, ['-p', dir, '-c', confPath, '-e', path.join(dir, 'logs', 'error.log')], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  children.push(child);
-  child.once('error', (err) => console.error(`cannot start nginx: ${err.message}`));
-  return child;
-}
-
-async function hasWrk(): Promise<boolean> {
-  if (process.env.BENCH_LOAD === 'node') return false;
-  try {
-    await run('wrk', ['--version']).catch((err: { stdout?: string }) => {
-      // wrk --version exits non-zero but prints its banner.
-      if (!String(err.stdout ?? '').includes('wrk')) throw err;
-    });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** wrk's duration string ("812.00us", "1.20ms", "2.00s") in milliseconds. */
-function wrkMs(text: string): number {
-  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text.trim());
-  if (!m) return NaN;
-  const value = Number(m[1]);
-  return m[2] === 'us' ? value / 1000 : m[2] === 'ms' ? value : m[2] === 's' ? value * 1000 : value * 60_000;
-}
-
-async function loadWithWrk(port: number, durationS: number): Promise<LoadResult> {
-  const url = `http://127.0.0.1:${port}/`;
-  const args = ['-t', '1', '-c', String(connections), '-H', `Host: ${HOST}`, '-d', `${durationS}s`, '--latency', url];
-  const { stdout } = await run('wrk', args, { timeout: (durationS + 30) * 1000 });
-  const requestsMatch = /(\d+) requests in ([\d.]+)(ms|s|m)/.exec(stdout);
-  const requests = Number(requestsMatch?.[1] ?? NaN);
-  const elapsed = wrkMs(`${requestsMatch?.[2]}${requestsMatch?.[3]}`) / 1000;
-  const errorsMatch = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
-  const errors = errorsMatch ? errorsMatch.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
-  return {
-    requests,
-    errors,
-    non2xx,
-    seconds: elapsed,
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? requests / elapsed),
-    p50Ms: wrkMs(/^\s+50%\s+(\S+)/m.exec(stdout)?.[1] ?? ''),
-    p99Ms: wrkMs(/^\s+99%\s+(\S+)/m.exec(stdout)?.[1] ?? ''),
-  };
+function loadWithWrk(port: number, durationS: number): Promise<LoadResult> {
+  return runWrk({ url: `http://127.0.0.1:${port}/`, host: HOST, connections, seconds: durationS, latency: true });
 }
 
 async function loadWithNode(port: number, durationS: number): Promise<LoadResult> {
@@ -336,73 +214,32 @@ async function loadWithNode(port: number, durationS: number): Promise<LoadResult
   return m.result;
 }
 
-/** TCP connections the upstream has accepted so far. */
-function upstreamAccepted(child: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
-    const onMessage = (m: unknown) => {
-      if (m && typeof m === 'object' && 'accepted' in m) {
-        child.off('message', onMessage);
-        resolve((m as { accepted: number }).accepted);
-      }
-    };
-    child.on('message', onMessage);
-    child.send('stats');
-  });
-}
-
-/** user+system CPU seconds of `pids` (Linux /proc), or NaN where /proc cannot tell. */
-async function cpuSeconds(pids: number[]): Promise<number> {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
-    } catch {
-      return NaN;
-    }
-  }
-  return ticks / clockTicks;
-}
-let clockTicks = 100;
-
-/** A process and its direct children (nginx's master and workers). */
-async function withChildren(pid: number): Promise<number[]> {
-  const kids = await fs.readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
-  return [pid, ...kids.split(/\s+/).filter(Boolean).map(Number)];
-}
-
 async function main(): Promise<void> {
-  clockTicks = Number((await run('getconf', ['CLK_TCK']).catch(() => ({ stdout: '100' }))).stdout.trim()) || 100;
-  const { startEmbeddedRedis, connectRedis } = await import('../src/core/redis.ts');
-  const { publishEvent } = await import('../src/events/stream.ts');
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-bench-proxy-'));
-  const redis = await startEmbeddedRedis(path.join(dir, 'redis'));
-  const useWrk = await hasWrk();
-  const load = useWrk ? loadWithWrk : loadWithNode;
-  try {
+  await withScratch('proxy', children, async (dir, redisUrl) => {
+    const useWrk = process.env.BENCH_LOAD !== 'node' && (await hasWrk());
+    const load = useWrk ? loadWithWrk : loadWithNode;
     const upstream = forkRole('upstream', []);
     const upstreamMsg = await upstream.message;
     if (!('port' in upstreamMsg)) throw new Error('upstream did not report a port');
     const upstreamPort = upstreamMsg.port;
 
-    const pub = connectRedis(redis.url);
-    await publishEvent(pub, {
-      type: 'app.instances',
-      app: APP,
-      release: 'r1',
-      instances: [{ node: 'bench', address: '127.0.0.1', port: upstreamPort, container: 'bench-1' }],
-    });
-    pub.disconnect();
+    await publishInstances(redisUrl, [{ app: APP, address: '127.0.0.1', port: upstreamPort }]);
 
-    const gasper = forkRole('proxy', [redis.url]);
+    const gasper = forkRole('proxy', [redisUrl]);
     const upstreamPid = upstream.child.pid!;
     const gasperMsg = await gasper.message;
     if (!('port' in gasperMsg)) throw new Error('proxy did not report a port');
     const gasperPort = gasperMsg.port;
 
     const nginxPort = await freePort();
-    const nginx = await startNginx(path.join(dir, 'nginx'), nginxPort, upstreamPort);
+    const nginx = await startNginx({
+      dir: path.join(dir, 'nginx'),
+      port: nginxPort,
+      upstreamPort,
+      workers: processes,
+      serverName: HOST,
+    });
+    children.push(nginx);
 
     await untilServing(upstreamPort, 'upstream');
     await untilServing(gasperPort, 'Gasper proxy');
@@ -478,30 +315,14 @@ async function main(): Promise<void> {
         `p50 ${(g.p50Ms / x.p50Ms).toFixed(2)}x, p99 ${p99.toFixed(2)}x (goal ≤ 2x: ${p99 <= 2 ? 'met' : 'missed'}), ` +
         `proxy CPU per request ${(g.proxyUs / x.proxyUs).toFixed(2)}x`,
     );
-  } finally {
-    await stopChildren(children);
-    await redis.close();
-    await fs.rm(dir, { recursive: true, force: true });
-  }
+  });
 }
 
-const roleIndex = process.argv.indexOf('--role');
-if (roleIndex === -1) {
-  await main();
-} else {
-  const role = process.argv[roleIndex + 1];
-  const args = process.argv.slice(roleIndex + 2);
-  try {
-    if (role === 'upstream') await runUpstream();
-    else if (role === 'proxy') await runGasperProxy(args[0]!);
-    else if (role === 'load') {
-      const result = await runNodeLoad(Number(args[0]), Number(args[1]), Number(args[2]));
-      process.send!({ result } satisfies Message);
-    } else throw new Error(`unknown role ${role}`);
-  } catch (err) {
-    process.send?.({ error: (err as Error).message } satisfies Message);
-    process.exitCode = 1;
-  }
-  // Roles stay up until the orchestrator ends them; they also go when it does.
-  process.on('disconnect', () => process.exit(0));
-}
+await runBench(main, {
+  upstream: () => runUpstream(BODY),
+  proxy: (args) => runGasperProxy(args[0]!),
+  load: async (args) => {
+    const result = await runNodeLoad(Number(args[0]), Number(args[1]), Number(args[2]));
+    process.send!({ result } satisfies Message);
+  },
+});

@@ -14,16 +14,18 @@
  * Gasper proxy process and one nginx worker (BENCH_WORKERS changes nginx's; Gasper runs one
  * process here). Bounded: 3 s of warm-up, then four runs of BENCH_SECONDS (default 3).
  */
-import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs/promises';
-import http from 'node:http';
-import net from 'node:net';
+import { execFile, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { issueTestCertificate, makeTestCa, type TestCertificate } from '../test/support/certificates.ts';
-import { stopChildren } from './support/children.ts';
+import { issueTestCertificate, makeTestCa } from '../test/support/certificates.ts';
+import { startNginx } from './support/nginx.ts';
+import { cpuSeconds, freePort, withChildren } from './support/processes.ts';
+import { publishInstances, withScratch } from './support/scratch.ts';
+import { forkRolePort, runBench } from './support/roles.ts';
+import { runUpstream } from './support/upstream.ts';
+import { runWrk, type WrkResult } from './support/wrk.ts';
 
 const self = fileURLToPath(import.meta.url);
 const run = promisify(execFile);
@@ -31,7 +33,6 @@ const run = promisify(execFile);
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const workers = Number(process.env.BENCH_WORKERS ?? 1);
-const nginxBin = process.env.NGINX ?? '/usr/sbin/nginx';
 const APP = 'bench';
 const DOMAIN = 'bench.test';
 const HOST = `${APP}.${DOMAIN}`;
@@ -39,19 +40,6 @@ const BODY = 'hello from the upstream\n';
 /** The TLS 1.2 suites Gasper allows (src/proxy/tls.ts), given to nginx too. */
 const CIPHERS =
   'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305';
-
-type Message = { port: number } | { error: string };
-
-async function runUpstream(): Promise<void> {
-  const body = Buffer.from(BODY);
-  const server = http.createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
-    res.end(body);
-  });
-  server.keepAliveTimeout = 120_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  process.send!({ port: (server.address() as net.AddressInfo).port } satisfies Message);
-}
 
 async function runGasperProxy(redisUrl: string, certFile: string, keyFile: string): Promise<void> {
   const { startProxy } = await import('../src/proxy/index.ts');
@@ -66,100 +54,12 @@ async function runGasperProxy(redisUrl: string, certFile: string, keyFile: strin
     await new Promise((r) => setTimeout(r, 10));
   }
   process.on('SIGTERM', () => void proxy.close().then(() => process.exit(0)));
-  process.send!({ port: proxy.httpsPort! } satisfies Message);
+  process.send!({ port: proxy.httpsPort! });
 }
 
 const children: ChildProcess[] = [];
 
-/** user+system CPU seconds of `pids` (Linux /proc), NaN where /proc cannot tell. */
-async function cpuSeconds(pids: number[]): Promise<number> {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      return NaN;
-    }
-  }
-  return ticks / 100;
-}
-
-/** A process and its direct children (nginx's master and workers). */
-async function withChildren(pid: number): Promise<number[]> {
-  const kids = await fs.readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
-  return [pid, ...kids.split(/\s+/).filter(Boolean).map(Number)];
-}
-
-function forkRole(role: string, args: string[]): Promise<number> {
-  const child = fork(self, ['--role', role, ...args], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  children.push(child);
-  return new Promise<number>((resolve, reject) => {
-    child.once('message', (m: Message) => ('port' in m ? resolve(m.port) : reject(new Error(`${role}: ${m.error}`))));
-    child.once('exit', (code) => reject(new Error(`${role} exited with code ${code} before reporting`)));
-  });
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-async function startNginx(dir: string, port: number, upstreamPort: number, cert: TestCertificate): Promise<number> {
-  for (const sub of ['logs', 'tmp']) await fs.mkdir(path.join(dir, sub), { recursive: true });
-  const conf = `
-daemon off;
-worker_processes ${workers};
-pid ${dir}/nginx.pid;
-error_log ${dir}/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/tmp/body;
-  proxy_temp_path ${dir}/tmp/proxy;
-  fastcgi_temp_path ${dir}/tmp/fastcgi;
-  uwsgi_temp_path ${dir}/tmp/uwsgi;
-  scgi_temp_path ${dir}/tmp/scgi;
-  keepalive_timeout 65s;
-  keepalive_requests 1000000;
-  upstream app {
-    server 127.0.0.1:${upstreamPort};
-    keepalive 64;
-  }
-  server {
-    listen 127.0.0.1:${port} ssl;
-    server_name ${HOST};
-    ssl_certificate ${cert.certFile};
-    ssl_certificate_key ${cert.keyFile};
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_ciphers ${CIPHERS};
-    location / {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-    }
-  }
-}
-`;
-  const confPath = path.join(dir, 'nginx.conf');
-  await fs.writeFile(confPath, conf);
-  const child = spawn(nginxBin, ['-p', dir, '-c', confPath, '-e', path.join(dir, 'logs', 'error.log')], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  children.push(child);
-  child.once('error', (err) => console.error(`cannot start nginx: ${err.message}`));
-  return child.pid!;
-}
+const forkRole = (role: string, args: string[]) => forkRolePort(self, role, args, children);
 
 /** curl with the CA until the target serves the upstream's body over HTTPS. */
 async function untilServing(port: number, caFile: string, what: string): Promise<void> {
@@ -184,53 +84,36 @@ async function untilServing(port: number, caFile: string, what: string): Promise
   }
 }
 
-interface Load {
-  rps: number;
+type Load = WrkResult & {
   /** CPU time of the proxy's processes per request, µs. */
   cpuUs?: number;
-  requests: number;
-  errors: number;
-  non2xx: number;
-}
+};
 
-async function wrk(port: number, durationS: number, close: boolean): Promise<Load> {
-  const args = ['-t', '1', '-c', String(connections), '-d', `${durationS}s`, '-H', `Host: ${HOST}`];
-  if (close) args.push('-H', 'Connection: close');
-  const { stdout } = await run('wrk', [...args, `https://127.0.0.1:${port}/`], { timeout: (durationS + 30) * 1000 });
-  const errorsMatch = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
-  return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN),
-    requests: Number(/(\d+) requests in/.exec(stdout)?.[1] ?? NaN),
-    errors: errorsMatch ? errorsMatch.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
-    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0),
-  };
-}
+const wrk = (port: number, durationS: number, close: boolean): Promise<Load> =>
+  runWrk({ url: `https://127.0.0.1:${port}/`, host: HOST, connections, seconds: durationS, close });
 
 async function main(): Promise<void> {
-  const { startEmbeddedRedis, connectRedis } = await import('../src/core/redis.ts');
-  const { publishEvent } = await import('../src/events/stream.ts');
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-bench-tls-'));
-  const redis = await startEmbeddedRedis(path.join(dir, 'redis'));
-  try {
+  await withScratch('tls', children, async (dir, redisUrl) => {
     const ca = await makeTestCa(dir);
     const cert = await issueTestCertificate(ca, [`*.${DOMAIN}`, DOMAIN], 'wildcard');
     const upstreamPort = await forkRole('upstream', []);
-    const pub = connectRedis(redis.url);
-    await publishEvent(pub, {
-      type: 'app.instances',
-      app: APP,
-      release: 'r1',
-      instances: [{ node: 'bench', address: '127.0.0.1', port: upstreamPort, container: 'bench-1' }],
-    });
-    pub.disconnect();
-    const gasperPort = await forkRole('proxy', [redis.url, cert.certFile, cert.keyFile]);
+    await publishInstances(redisUrl, [{ app: APP, address: '127.0.0.1', port: upstreamPort }]);
+    const gasperPort = await forkRole('proxy', [redisUrl, cert.certFile, cert.keyFile]);
     const gasperPid = children.at(-1)!.pid!;
     const nginxPort = await freePort();
-    const nginxPid = await startNginx(path.join(dir, 'nginx'), nginxPort, upstreamPort, cert);
+    const nginx = await startNginx({
+      dir: path.join(dir, 'nginx'),
+      port: nginxPort,
+      upstreamPort,
+      workers,
+      serverName: HOST,
+      tls: { certFile: cert.certFile, keyFile: cert.keyFile, ciphers: CIPHERS },
+    });
+    children.push(nginx);
     await untilServing(gasperPort, ca.certFile, 'Gasper proxy');
     await untilServing(nginxPort, ca.certFile, 'nginx');
 
-    const pids = { gasper: [gasperPid], nginx: await withChildren(nginxPid) };
+    const pids = { gasper: [gasperPid], nginx: await withChildren(nginx.pid!) };
     console.log(
       `tls bench: ${connections} connections, ${seconds} s each after a warm-up, wrk -t1, ` +
         `${os.cpus().length} CPU(s), 1 Gasper proxy process vs ${workers} nginx worker(s), ECDSA P-256 certificate`,
@@ -276,26 +159,10 @@ async function main(): Promise<void> {
       `gasper/nginx: keep-alive ${ratio('keep-alive').toFixed(2)}x (${verdict(ratio('keep-alive'))} the 0.5x goal), ` +
         `new TLS handshakes ${ratio('handshakes').toFixed(2)}x (${verdict(ratio('handshakes'))} the 0.5x goal)`,
     );
-  } finally {
-    await stopChildren(children);
-    await redis.close();
-    await fs.rm(dir, { recursive: true, force: true });
-  }
+  });
 }
 
-const roleIndex = process.argv.indexOf('--role');
-if (roleIndex === -1) {
-  await main();
-} else {
-  const role = process.argv[roleIndex + 1];
-  const args = process.argv.slice(roleIndex + 2);
-  try {
-    if (role === 'upstream') await runUpstream();
-    else if (role === 'proxy') await runGasperProxy(args[0]!, args[1]!, args[2]!);
-    else throw new Error(`unknown role ${role}`);
-  } catch (err) {
-    process.send?.({ error: (err as Error).message } satisfies Message);
-    process.exitCode = 1;
-  }
-  process.on('disconnect', () => process.exit(0));
-}
+await runBench(main, {
+  upstream: () => runUpstream(BODY),
+  proxy: (args) => runGasperProxy(args[0]!, args[1]!, args[2]!),
+});
