@@ -28,7 +28,10 @@ export interface PlatformHandle {
   close(): Promise<void>;
 }
 
-/** Node heartbeat period and the silence after which a node is down: defaults of GASPER_NODE_HEARTBEAT_MS and GASPER_NODE_TIMEOUT_MS. */
+/**
+ * Node heartbeat period and the silence after which a node is down: defaults of GASPER_NODE_HEARTBEAT_MS and
+ * GASPER_NODE_TIMEOUT_MS.
+ */
 export const heartbeatMs = 5_000;
 export const nodeTimeoutMs = 30_000;
 

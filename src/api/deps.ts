@@ -35,7 +35,10 @@ export interface ApiOptions {
   domainsPerApp?: number;
   /** Custom domains one user may have over all their apps (GASPER_DOMAINS_PER_OWNER; admins: no limit). Default 100. */
   domainsPerOwner?: number;
-  /** Whether a custom domain waits for its TXT ownership proof before it is routed (GASPER_DOMAIN_VERIFICATION). Default on. */
+  /**
+   * Whether a custom domain waits for its TXT ownership proof before it is routed
+   * (GASPER_DOMAIN_VERIFICATION). Default on.
+   */
   domainVerification?: boolean;
   /** Whether certificates of custom domains are ordered automatically (GASPER_ACME). Default on. */
   acme?: boolean;

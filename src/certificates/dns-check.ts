@@ -52,7 +52,10 @@ export function verificationMismatch(
   return { kind: 'verification', record, token, found: values };
 }
 
-/** The ownership check: the TXT record `record` must hold `token` (looked up through `servers`, as the A/AAAA check). */
+/**
+ * The ownership check: the TXT record `record` must hold `token` (looked up through `servers`, as the A/AAAA
+ * check).
+ */
 export async function checkVerification(
   record: string,
   token: string,

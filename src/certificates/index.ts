@@ -57,7 +57,10 @@ export interface CertificatesOptions {
   renewalCheckMs?: number;
   /** Certificate jobs this node runs at once. Default 2. */
   concurrency?: number;
-  /** Retry delays: first (doubling) and longest, the wait after a rate limit without Retry-After, a failed renewal's. */
+  /**
+   * Retry delays: first (doubling) and longest, the wait after a rate limit without Retry-After, a failed
+   * renewal's.
+   */
   retry?: { baseDelayMs?: number; maxDelayMs?: number; rateLimitWaitMs?: number; renewalRetryMs?: number };
   /** Polling of pending challenges and orders. Default 10 attempts from 1 s to 10 s. */
   poll?: PollOptions;

@@ -61,7 +61,10 @@ export const keys = {
   rateLimit: (name: string, subject: string) => `gasper:rate:${name}:${subject}`,
   events: 'gasper:events',
   eventsLatest: 'gasper:events:latest',
-  /** A push payload an app deployed, by the SHA-256 of its body → its deploy job; expires (api/webhooks/deliveries.ts). */
+  /**
+   * A push payload an app deployed, by the SHA-256 of its body → its deploy job; expires
+   * (api/webhooks/deliveries.ts).
+   */
   webhookPayload: (appUid: string, digest: string) => `gasper:webhook-payload:${appUid}:${digest}`,
   /** A Bull Board browser session, by the SHA-256 of its cookie; expires. */
   adminSession: (sessionHash: string) => `gasper:admin-session:${sessionHash}`,

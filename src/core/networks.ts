@@ -73,7 +73,10 @@ export function cidrRange(cidr: string): Range | undefined {
   return [first, first + span - 1];
 }
 
-/** Prefix length of the subnet each network gets: 64 addresses (61 containers), room for an app's instances, a rollout's and a build. */
+/**
+ * Prefix length of the subnet each network gets: 64 addresses (61 containers), room for an app's instances, a
+ * rollout's and a build.
+ */
 export const networkPrefix = 26;
 
 /** Why `cidr` cannot be the pool networks' subnets are taken from, or undefined when it can. */

@@ -130,7 +130,10 @@ function addressRecords(name: string, addresses: readonly string[], ttl: number)
   }));
 }
 
-/** Every record of `name` (lowercase, inside the zone), [] for an empty non-terminal, or undefined when no such name exists. */
+/**
+ * Every record of `name` (lowercase, inside the zone), [] for an empty non-terminal, or undefined when no
+ * such name exists.
+ */
 export function recordsAt(name: string, zone: Zone): ResourceRecord[] | undefined {
   const { apex, ttl } = zone;
   if (name === apex) {

@@ -29,7 +29,10 @@ export interface DomainCertificatesOptions {
  */
 export class DomainCertificates {
   private readonly loaded = new Map<string, Loaded>();
-  /** Version each domain should serve, as the latest event says; a load that finishes late for an older one is dropped. */
+  /**
+   * Version each domain should serve, as the latest event says; a load that finishes late for an older one is
+   * dropped.
+   */
   private readonly wanted = new Map<string, string>();
   private readonly pending = new Set<Promise<void>>();
   /** Retries waiting, by domain. */

@@ -19,7 +19,10 @@ export interface EdgeTls {
   custom: DomainCertificates;
   /** Registers the one listener told of a platform certificate reload. */
   onPlatformChange(listener: (pem: { cert: string; key: string }) => void): void;
-  /** Whether a certificate served covers `name`: its custom domain's own, loaded, or the platform certificate's names. */
+  /**
+   * Whether a certificate served covers `name`: its custom domain's own, loaded, or the platform
+   * certificate's names.
+   */
   covers(name: string): boolean;
   close(): void;
 }

@@ -321,7 +321,10 @@ export async function serveMetrics(
   return server;
 }
 
-/** Destroys free (idle) agent sockets whose upstream is not in `routed`. Agent pool names are `host:port:<local address>`. */
+/**
+ * Destroys free (idle) agent sockets whose upstream is not in `routed`. Agent pool names are
+ * `host:port:<local address>`.
+ */
 function closeUnroutedSockets(agent: http.Agent, routed: Set<string>): void {
   for (const [name, sockets] of Object.entries(agent.freeSockets)) {
     const key = name.slice(0, name.lastIndexOf(':'));

@@ -42,7 +42,10 @@ export class CertificateStore {
     await this.redis.set(key, value);
   }
 
-  /** The key and stored form of a certificate (key sealed), for a caller that writes it with more (DomainStore.update). */
+  /**
+   * The key and stored form of a certificate (key sealed), for a caller that writes it with more
+   * (DomainStore.update).
+   */
   sealed(cert: Omit<StoredCertificate, 'keySealed'> & { keyPem: string }): { key: string; value: string } {
     const { keyPem, ...rest } = cert;
     const stored = storedCertificateSchema.parse({ ...rest, keySealed: this.box.seal(keyPem) });

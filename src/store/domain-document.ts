@@ -3,7 +3,8 @@ import type { DomainStateEvent } from '../events/schemas.ts';
 
 /**
  * `pending`: added, no certificate yet (once verified, the proxy routes plain HTTP and answers
- * the ACME challenge; before, it knows nothing of the name); `issued`: a certificate is stored and served; `failed`: issuance failed,
+ * the ACME challenge; before, it knows nothing of the name); `issued`: a certificate is stored and served;
+ * `failed`: issuance failed,
  * `lastError` says why and what to do. A failed renewal keeps `issued` (the old certificate
  * still serves until `notAfter`) and sets `renewalError`.
  */

@@ -22,7 +22,10 @@ export async function managedContainers(node: string, app?: string): Promise<Doc
   return docker.listContainers({ all: true, filters: { label } });
 }
 
-/** Removes every container a test node left behind (after a failed assertion, say), then its networks and volumes (apps', databases'). */
+/**
+ * Removes every container a test node left behind (after a failed assertion, say), then its networks and
+ * volumes (apps', databases').
+ */
 export async function removeNodeContainers(node: string): Promise<void> {
   const containers = await managedContainers(node);
   await Promise.all(

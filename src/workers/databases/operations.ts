@@ -52,7 +52,10 @@ function engineOf(doc: DatabaseDocument): Engine {
   return engine;
 }
 
-/** Volume and network names hold the incarnation's uid, which is unique already; the container's holds the installation. */
+/**
+ * Volume and network names hold the incarnation's uid, which is unique already; the container's holds the
+ * installation.
+ */
 function names(installation: string, database: { name: string; uid: string }) {
   return {
     container: databaseContainerName(installation, database.name),
