@@ -8,6 +8,7 @@ import { startApiFixture, type ApiFixture } from './api-fixture.ts';
 const allRoutes = [
   'GET /healthz',
   'GET /openapi.json',
+  'GET /runtimes',
   'GET /docs',
   'POST /apps',
   'GET /apps',
@@ -128,7 +129,7 @@ describe('OpenAPI document and /docs (real Redis)', function () {
     expect(schema.required).to.have.members(['name', 'repo']);
     expect(schema.additionalProperties).to.equal(false);
     const repo = schema.properties!.repo as OpenAPIV3.SchemaObject;
-    expect(Object.keys(repo.properties!)).to.have.members(['url', 'branch', 'token', 'username']);
+    expect(Object.keys(repo.properties!)).to.have.members(['url', 'branch', 'path', 'token', 'username']);
     expect(repo.required).to.deep.equal(['url']);
     expect(schema.properties!.port).to.deep.include({ type: 'integer', minimum: 1, maximum: 65535 });
     expect(schema.properties!.build).to.deep.include({ type: 'array', maxItems: 50 });
