@@ -69,7 +69,7 @@ describe('build cache: an unchanged lockfile skips the install (Docker, Redis, g
   };
 
   it('first deploy installs; a redeploy with the same lockfile reuses node_modules; a changed one and cache: false install', async () => {
-    let started = Date.now();
+    const started = Date.now();
     const first = await finish(
       started,
       await gasper
@@ -114,5 +114,7 @@ describe('build cache: an unchanged lockfile skips the install (Docker, Redis, g
   it('a rebuild body with an unknown field or a cache that is not a boolean is a 400 naming it', async () => {
     const res = await gasper.api().post(`/apps/${name}/rebuild`).send({ cache: 'no' }).expect(400);
     expect(JSON.stringify(res.body)).to.include('cache');
+    const unknown = await gasper.api().post(`/apps/${name}/rebuild`).send({ cach: false }).expect(400);
+    expect(JSON.stringify(unknown.body)).to.include('cach');
   });
 });
