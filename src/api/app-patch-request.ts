@@ -46,3 +46,13 @@ export const rollbackRequest = z
       .optional(),
   })
   .strict();
+
+/** The body of `POST /apps/:name/rebuild`. */
+export const rebuildRequest = z
+  .object({
+    cache: z
+      .boolean()
+      .optional()
+      .describe("false: install dependencies from nothing instead of reusing an earlier release's (default true)"),
+  })
+  .strict();

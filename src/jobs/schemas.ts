@@ -16,6 +16,8 @@ export const deployAppJob = {
       .string()
       .regex(/^[0-9a-f]{40}$/)
       .optional(),
+    /** false (`POST /apps/:name/rebuild {"cache": false}`): install dependencies from nothing, reusing no release's. */
+    cache: z.boolean().optional(),
   }),
 } as const;
 

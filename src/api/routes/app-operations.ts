@@ -10,7 +10,7 @@ import { ReleaseStore, type ReleaseRecord } from '../../store/release-records.ts
 import { nodesOf, placementOf } from '../../core/app-placement.ts';
 import { planPatch } from '../app-patch.ts';
 import { ensureRoomInPlace, holdsCapacity, placeApp } from '../cluster/node-placement.ts';
-import { patchAppRequest, rollbackRequest } from '../app-patch-request.ts';
+import { patchAppRequest, rebuildRequest, rollbackRequest } from '../app-patch-request.ts';
 import { enforceAppQuotas } from '../quotas.ts';
 import { tokenSchemeProblem } from '../repo-settings.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -77,7 +77,7 @@ export function appOperationsRouter(deps: ApiDeps): Router {
    * A change of instances or resources places the app anew (core/place-instances.ts: its
    * instances stay where they are when they still fit).
    */
-  async function redeploy(doc: AppDocument, next?: AppDocument) {
+  async function redeploy(doc: AppDocument, next?: AppDocument, cache = true) {
     const resized =
       next &&
       (next.instanceCount !== doc.instanceCount || JSON.stringify(next.resources) !== JSON.stringify(doc.resources));
@@ -86,7 +86,8 @@ export function appOperationsRouter(deps: ApiDeps): Router {
       resized || !holdsCapacity(doc) ? await placeApp(deps, next ?? doc, { current: placementOf(doc) }) : undefined;
     const moves = placed !== undefined && JSON.stringify(placed.placement) !== JSON.stringify(placementOf(doc));
     const pendingJob = doc.pendingRelease ? `deploy-${doc.name}-${doc.uid}-${doc.pendingRelease}` : undefined;
-    if (!moves && pendingJob && (await notStartedJob(pendingJob))) {
+    // A rebuild without the cache is a deploy of its own: a queued one may reuse dependencies.
+    if (!moves && cache && pendingJob && (await notStartedJob(pendingJob))) {
       // The queued deploy reads the app when it starts, so it will run the saved change too.
       const stored = next ? await apps.update(doc.name, (d) => withSettings(d, next)) : doc;
       return { doc: stored ?? doc, job: jobRef(pendingJob) };
@@ -97,7 +98,11 @@ export function appOperationsRouter(deps: ApiDeps): Router {
       ...placed,
       pendingRelease: release,
     }));
-    const job = await enqueue.deployApp(nodesOf(stored ?? doc), { app: doc.name, uid: doc.uid, release }, doc.owner);
+    const job = await enqueue.deployApp(
+      nodesOf(stored ?? doc),
+      { app: doc.name, uid: doc.uid, release, ...(cache ? {} : { cache: false }) },
+      doc.owner,
+    );
     const withJob = await apps.update(doc.name, (d) => ({ ...d, lastJob: job.id }));
     return { doc: withJob ?? stored ?? doc, job: jobRef(job.id) };
   }
@@ -153,8 +158,11 @@ export function appOperationsRouter(deps: ApiDeps): Router {
   });
 
   router.post('/:name/rebuild', async (req, res) => {
-    const { doc, job } = await redeploy(await load(res, req.params.name));
-    res.status(202).json({ app: view(doc), job });
+    const doc = await load(res, req.params.name);
+    const parsed = rebuildRequest.safeParse(req.body ?? {});
+    if (!parsed.success) throw validationError(parsed.error);
+    const { doc: stored, job } = await redeploy(doc, undefined, parsed.data.cache !== false);
+    res.status(202).json({ app: view(stored), job });
   });
 
   for (const op of ['restart', 'stop', 'start'] as const) {
@@ -243,7 +251,7 @@ apiRoutes.add(
       400: { description: 'a field is invalid' },
     },
   },
-  ...(['restart', 'stop', 'start', 'rebuild'] as const).map((op) => ({
+  ...(['restart', 'stop', 'start'] as const).map((op) => ({
     method: 'post' as const,
     path: `/apps/:name/${op}`,
     summary: `${op[0]!.toUpperCase()}${op.slice(1)} the app`,
@@ -252,6 +260,19 @@ apiRoutes.add(
     params: appName,
     responses: accepted(op),
   })),
+  {
+    method: 'post',
+    path: '/apps/:name/rebuild',
+    summary: 'Rebuild the app',
+    tags: ['apps'],
+    auth: 'admin',
+    params: appName,
+    description:
+      "Clones the branch head and builds a new release. An unchanged lockfile reuses the previous release's " +
+      'node_modules unless the body says `{"cache": false}`.',
+    body: rebuildRequest,
+    responses: { ...accepted('rebuild'), 400: { description: 'a field is invalid' } },
+  },
   {
     method: 'post',
     path: '/apps/:name/rollback',

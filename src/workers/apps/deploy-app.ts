@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { buildContainerName, containerLabels } from '../../core/naming.ts';
 import { runtimeImage } from '../../core/runtimes.ts';
@@ -32,6 +33,7 @@ import { scopeLabels } from '../../core/installation.ts';
 import { DiskFullError, ensureFreeDisk } from './free-disk.ts';
 import { cleanupReleases } from '../node/release-cleanup.ts';
 import { chownTree } from './releases.ts';
+import { prepareDeps, recordDeps } from './deps-reuse.ts';
 import { narrowToSubdir } from './repo-subdir.ts';
 import { announceCommit, awaitCommit, failRollout, RolloutAbandoned, type Rollout } from './rollout.ts';
 import { chooseReleaseImage } from './runtime-image.ts';
@@ -264,30 +266,46 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
       const config = releaseConfig(doc, plan);
       await records?.update(doc.name, data.release, (r) => ({ ...r, config }));
     } else if (clone.build.length) {
-      await report.step(30, `building (${clone.build.length} command${clone.build.length > 1 ? 's' : ''})`);
+      // An unchanged lockfile reuses an earlier release's node_modules instead of installing (deps-reuse.ts).
+      const deps = await prepareDeps({
+        releasesDir: path.dirname(dir),
+        release: data.release,
+        commands: clone.build,
+        image: plan.image,
+        cache: data.cache !== false,
+      });
+      const commands = deps.commands;
+      await report.step(
+        30,
+        `building (${commands.length} command${commands.length === 1 ? '' : 's'}${commands.length < clone.build.length ? `, ${clone.build.length - commands.length} skipped` : ''})`,
+      );
+      for (const line of deps.lines) await report.line(line);
       // The build runs on the app's network: it reaches the internet, not other tenants' containers.
-      const network = await ensureAppNetwork(ctx, doc.name, doc.uid);
+      const network = commands.length ? await ensureAppNetwork(ctx, doc.name, doc.uid) : '';
       try {
-        await runBuild({
-          docker,
-          spec: containerSpec({
-            ...common,
-            name: buildContainer,
-            role: 'build',
-            network,
-            resources: { cpu: lifecycle.build.cpu, memoryMb: lifecycle.build.memoryMb },
-            pidsLimit: lifecycle.build.pidsLimit,
-          }),
-          memoryMb: lifecycle.build.memoryMb,
-          killedBecause: () => ctx.killedBuilds?.get(buildContainer),
-          commands: clone.build,
-          timeoutMs: options.buildTimeoutMs,
-          onLine: (line) => report.line(line),
-        });
+        if (commands.length)
+          await runBuild({
+            docker,
+            spec: containerSpec({
+              ...common,
+              name: buildContainer,
+              role: 'build',
+              network,
+              resources: { cpu: lifecycle.build.cpu, memoryMb: lifecycle.build.memoryMb },
+              pidsLimit: lifecycle.build.pidsLimit,
+            }),
+            memoryMb: lifecycle.build.memoryMb,
+            killedBecause: () => ctx.killedBuilds?.get(buildContainer),
+            commands,
+            timeoutMs: options.buildTimeoutMs,
+            onLine: (line) => report.line(line),
+          });
       } finally {
         // Read by runBuild only: a later attempt's build of the same name starts with no reason.
         ctx.killedBuilds?.delete(buildContainer);
       }
+      // Only now: a failed install never becomes a source for the next release.
+      await recordDeps(dir, deps.key);
       await report.done('build succeeded');
     }
 
