@@ -122,6 +122,13 @@ describe('fuzz: generated hostile requests across every route (real Redis, real 
     expect(serverErrors, `5xx answers (first 10 of ${serverErrors.length})`).to.deep.equal([]);
     expect(unanswered, `requests without an answer (first of ${unanswered.length})`).to.deep.equal([]);
     expect(sent, 'requests sent within the time budget').to.be.at.least(Math.min(requests, 1000));
+    // The valid requests reach the code that creates documents (apps, users, tokens, keys,
+    // domains…): counted as answered, not as what is left at the end, since a later DELETE may
+    // remove it and which routes the seed picks moves with the route list.
+    const created = outcomes.filter(
+      (o, i) => generated[i]!.method === 'POST' && (o?.status === 201 || o?.status === 202),
+    ).length;
+    expect(created, 'documents created by valid requests').to.be.above(10);
 
     await expectWholeDocuments(fx);
     // The API still serves.
@@ -190,5 +197,4 @@ async function expectWholeDocuments(fx: ApiFixture): Promise<void> {
     `      after the run: ${apps} apps, ${databases} databases, ${users} users, ${tokens.length} tokens, ${domainKeys.length} domains; ${problems.length} problems`,
   );
   expect(problems).to.deep.equal([]);
-  expect(apps, 'apps created by valid requests').to.be.above(2);
 }
