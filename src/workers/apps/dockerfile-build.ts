@@ -4,8 +4,9 @@ import type Docker from 'dockerode';
 import type { AppDocument } from '../../store/app-document.ts';
 import { BuildFailedError } from './build.ts';
 import { type BuilderChoice, chooseBuilder, dockerfilePaths } from './builder-choice.ts';
-import { parseProcfile } from './conventions.ts';
+import { ConventionError, parseProcfile } from './conventions.ts';
 import { readRepoListing } from './repo-listing.ts';
+import { realPathProblem } from './repo-subdir.ts';
 
 export interface DockerfileBuildOptions {
   docker: Docker;
@@ -44,7 +45,9 @@ interface BuildMessage {
  */
 export async function buildDockerfileImage(options: DockerfileBuildOptions): Promise<void> {
   const { docker } = options;
-  const contextDir = path.join(options.releaseDir, options.context);
+  await assertRealBuildPaths(options.releaseDir, options.context, path.join(options.context, options.dockerfile));
+  // The real path: nothing in it is a symlink (checked above), so this is where tar-fs reads.
+  const contextDir = await fs.realpath(path.join(options.releaseDir, options.context));
   const entries = (await fs.readdir(contextDir).catch(() => [] as string[])).filter((e) => e !== '.git');
   if (entries.length === 0)
     throw new BuildFailedError(`the build context ${options.context} is empty or not a directory`, []);
@@ -122,6 +125,26 @@ export async function buildDockerfileImage(options: DockerfileBuildOptions): Pro
   if (failure) throw new BuildFailedError(`the Docker build failed: ${failure}`, tail.slice(-20));
 }
 
+/**
+ * Refuses a build context or Dockerfile that is, or goes through, a symlink, or leads outside the
+ * clone: the API refuses `..` and absolute paths, but a repository may commit `ctx -> ../../..`,
+ * and the context is packed and sent to the daemon (the node's state directory, every tenant's
+ * clone, could be COPY'd into an image). Symlinks inside the context are packed as symlinks
+ * (tar-fs's default, `dereference` false), never followed.
+ */
+export async function assertRealBuildPaths(releaseDir: string, context: string, dockerfile: string): Promise<void> {
+  const contextProblem = await realPathProblem(releaseDir, context, 'directory');
+  if (contextProblem === 'symlink' || contextProblem === 'outside')
+    throw new ConventionError(
+      `dockerfile.context: ${context} is a symlink or goes through one: the build context must be a real folder of the repository`,
+    );
+  const fileProblem = await realPathProblem(releaseDir, dockerfile, 'file');
+  if (fileProblem === 'symlink' || fileProblem === 'outside')
+    throw new ConventionError(
+      `dockerfile.path: ${dockerfile} is a symlink or goes through one: the Dockerfile must be a real file of the repository`,
+    );
+}
+
 /** Whether the image is on this node. */
 export async function imageExists(docker: Docker, image: string): Promise<boolean> {
   try {
@@ -138,13 +161,12 @@ export async function chooseReleaseBuilder(
   doc: Pick<AppDocument, 'builder' | 'dockerfile' | 'runtime'>,
   dir: string,
 ): Promise<BuilderChoice> {
-  const { dockerfile } = dockerfilePaths(doc.dockerfile);
-  // The API refuses `..` and absolute paths, so the path stays inside the clone.
-  const present = await fs
-    .stat(path.join(dir, dockerfile))
-    .then((s) => s.isFile())
-    .catch(() => false);
-  return chooseBuilder(doc, (p) => p === dockerfile && present);
+  const { dockerfile, context } = dockerfilePaths(doc.dockerfile);
+  // The API refuses `..` and absolute paths; a symlinked path (or one through a symlinked folder) is refused here.
+  const problem = await realPathProblem(dir, dockerfile, 'file');
+  const choice = chooseBuilder(doc, (p) => p === dockerfile && problem !== 'missing');
+  if (choice.builder === 'dockerfile') await assertRealBuildPaths(dir, context, dockerfile);
+  return choice;
 }
 
 /**
