@@ -6,6 +6,7 @@ import { BuildFailedError } from './build.ts';
 import { type BuilderChoice, chooseBuilder, dockerfilePaths } from './builder-choice.ts';
 import { ConventionError, parseProcfile } from './conventions.ts';
 import { readRepoListing } from './repo-listing.ts';
+import { scanDockerfile } from './dockerfile-scan.ts';
 import { realPathProblem } from './repo-subdir.ts';
 
 export interface DockerfileBuildOptions {
@@ -23,6 +24,16 @@ export interface DockerfileBuildOptions {
   memoryMb: number;
   cpu: number;
   timeoutMs: number;
+  /** The network RUN steps join: the app's own (the app firewall applies to its bridge). */
+  network: string;
+  /** This app's image repository and every app image's prefix (dockerfile-scan.ts). */
+  ownRepository: string;
+  appPrefix: string;
+  /**
+   * This app's release images on this node: the only cache the build may use. None: no cache at
+   * all (the daemon's cache is shared by every tenant; a RUN step's key is its parent and command).
+   */
+  cacheFrom: string[];
   onLine: (line: string) => Promise<void> | void;
 }
 
@@ -48,6 +59,9 @@ export async function buildDockerfileImage(options: DockerfileBuildOptions): Pro
   await assertRealBuildPaths(options.releaseDir, options.context, path.join(options.context, options.dockerfile));
   // The real path: nothing in it is a symlink (checked above), so this is where tar-fs reads.
   const contextDir = await fs.realpath(path.join(options.releaseDir, options.context));
+  const text = await fs.readFile(path.join(contextDir, options.dockerfile), 'utf8');
+  const problems = scanDockerfile(text, options);
+  if (problems.length) throw new ConventionError(`${options.dockerfile}: ${problems.join('; ')}`);
   const entries = (await fs.readdir(contextDir).catch(() => [] as string[])).filter((e) => e !== '.git');
   if (entries.length === 0)
     throw new BuildFailedError(`the build context ${options.context} is empty or not a directory`, []);
@@ -75,6 +89,9 @@ export async function buildDockerfileImage(options: DockerfileBuildOptions): Pro
         buildargs: options.buildArgs,
         rm: true,
         forcerm: true,
+        networkmode: options.network,
+        // The Engine API wants JSON in the query; docker-modem would repeat an array's key instead.
+        ...(options.cacheFrom.length ? { cachefrom: JSON.stringify(options.cacheFrom) } : { nocache: true }),
         memory: options.memoryMb * 1024 * 1024,
         memswap: options.memoryMb * 1024 * 1024,
         cpuperiod: 100_000,
@@ -143,6 +160,15 @@ export async function assertRealBuildPaths(releaseDir: string, context: string, 
     throw new ConventionError(
       `dockerfile.path: ${dockerfile} is a symlink or goes through one: the Dockerfile must be a real file of the repository`,
     );
+}
+
+/** This app's images on this node (every tag of its repository): the build's only cache sources. */
+export async function ownCacheImages(docker: Docker, repository: string): Promise<string[]> {
+  const images = await docker.listImages({ filters: { reference: [repository] } });
+  return images
+    .flatMap((i) => i.RepoTags ?? [])
+    .filter((t) => t.startsWith(`${repository}:`))
+    .sort();
 }
 
 /** Whether the image is on this node. */
