@@ -196,8 +196,9 @@ export async function chooseReleaseBuilder(
 }
 
 /**
- * The command of a Dockerfile app's containers: the app's `run`, else the Procfile's `web:`,
- * else none (empty: the image's own CMD/ENTRYPOINT).
+ * The command of a Dockerfile app's containers: the app's `run`, else none (empty: the image's own
+ * CMD/ENTRYPOINT). A Procfile's `web:` is not used: Dockerfile repositories often keep a Procfile
+ * for another platform, and the image already says how it runs; the log says it was ignored.
  */
 export async function dockerfileRunCommand(
   dir: string,
@@ -206,7 +207,12 @@ export async function dockerfileRunCommand(
   if (run) return { command: run, reason: 'given by the app' };
   const procfile = (await readRepoListing(dir)).contents.Procfile;
   const web = procfile === undefined ? undefined : parseProcfile(procfile).web;
-  return web ? { command: web, reason: 'Procfile web process' } : { command: '', reason: 'the image says how it runs' };
+  return {
+    command: '',
+    reason: web
+      ? 'the image says how it runs; the Procfile web process is not used for a Dockerfile app (set run to use it)'
+      : 'the image says how it runs',
+  };
 }
 
 /** Removes an image if it is there (the containers using it are already gone). */
