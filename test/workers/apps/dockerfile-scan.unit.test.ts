@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Dockerfile text holds ${NAME} literally
 import { expect } from 'chai';
 import { imageProblem, scanDockerfile, substitute } from '../../../src/workers/apps/dockerfile-scan.ts';
 
