@@ -378,7 +378,8 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     }
     const failure = await explain(ctx, err);
     await Promise.allSettled([share.discard(), removeContainer(docker, buildContainer)]);
-    // The image of a release that never served goes too (a retry builds it again, cached only from this app's other images).
+    // The image of a release that never served goes too (a retry builds it again, cached only from
+    // this app's other images).
     if (builtImage && doc.release !== data.release) await removeImage(docker, builtImage);
     // Nothing of a failed release stays on disk; an app that never ran keeps no directory at all.
     if (!doc.release) await releases.removeApp(doc.name);
