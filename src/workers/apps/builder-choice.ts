@@ -110,5 +110,10 @@ export function buildArgsOf(names: readonly string[] | undefined, env: Record<st
  * is in the name because two installations may share a daemon and an app name.
  */
 export function appImageTag(prefix: string, installation: string, app: string, release: string): string {
-  return `${prefix}-app/${installation}-${app}:${release}`;
+  return `${appImageRepository(prefix, installation, app)}:${release}`;
+}
+
+/** The repository of an app's images; every app's starts with `<prefix>-app/`. */
+export function appImageRepository(prefix: string, installation: string, app: string): string {
+  return `${prefix}-app/${installation}-${app}`;
 }

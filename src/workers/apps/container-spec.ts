@@ -83,7 +83,8 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
     Image: input.image,
     ...(own
       ? input.command
-        ? { Cmd: ['sh', '-c', input.command] }
+        ? // The image's ENTRYPOINT is replaced: `ENTRYPOINT ["node"]` with a run command would run `node sh -c …`.
+          { Entrypoint: ['sh', '-c'], Cmd: [input.command] }
         : {}
       : {
           Cmd: input.role === 'app' ? ['sh', '-c', input.command ?? ''] : ['sleep', 'infinity'],

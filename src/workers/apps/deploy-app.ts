@@ -27,8 +27,14 @@ import {
   ReleaseImageMissingError,
   releaseConfig,
 } from './release-plan.ts';
-import { appImageTag, buildArgsOf, dockerfileInContext, imagePort } from './builder-choice.ts';
-import { buildDockerfileImage, chooseReleaseBuilder, dockerfileRunCommand, removeImage } from './dockerfile-build.ts';
+import { appImageRepository, appImageTag, buildArgsOf, dockerfileInContext, imagePort } from './builder-choice.ts';
+import {
+  buildDockerfileImage,
+  chooseReleaseBuilder,
+  dockerfileRunCommand,
+  ownCacheImages,
+  removeImage,
+} from './dockerfile-build.ts';
 import { scopeLabels } from '../../core/installation.ts';
 import { DiskFullError, ensureFreeDisk } from './free-disk.ts';
 import { cleanupReleases } from '../node/release-cleanup.ts';
@@ -220,8 +226,21 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
       await report.step(30, `building ${tag} from ${clone.choice.dockerfile}`);
       const buildArgs = buildArgsOf(doc.buildArgs, plan.env);
       if (Object.keys(buildArgs).length) await report.line(`build args: ${Object.keys(buildArgs).join(', ')}`);
+      const ownRepository = appImageRepository(options.imagePrefix, ctx.scope.installation, doc.name);
+      const cacheFrom = await ownCacheImages(docker, ownRepository);
+      await report.line(
+        cacheFrom.length
+          ? `cache: this app's images only (${cacheFrom.length})`
+          : "cache: none (no earlier image of this app on this node; other apps' layers are never used)",
+      );
+      // RUN steps join the app's network, as the runtime build does: they reach the internet, not other tenants.
+      const network = await ensureAppNetwork(ctx, doc.name, doc.uid);
       builtImage = tag;
       await buildDockerfileImage({
+        network,
+        ownRepository,
+        appPrefix: `${options.imagePrefix}-app/`,
+        cacheFrom,
         docker,
         releaseDir: dir,
         context: clone.choice.context,
@@ -363,6 +382,8 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     }
     if (err instanceof RolloutAbandoned && err.superseded) {
       await Promise.allSettled([share.discard(), removeContainer(docker, buildContainer)]);
+      // A cancelled release's image goes as a failed one's does: it would otherwise stay (and be ranked) forever.
+      if (builtImage && doc.release !== data.release) await removeImage(docker, builtImage).catch(() => undefined);
       if (doc.release !== data.release) await releases.removeRelease(doc.name, data.release);
       await records?.update(doc.name, data.release, (r) => ({
         ...r,
@@ -375,7 +396,8 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     }
     const failure = await explain(ctx, err);
     await Promise.allSettled([share.discard(), removeContainer(docker, buildContainer)]);
-    // The image of a release that never served goes too (a retry builds it again, from cache).
+    // The image of a release that never served goes too (a retry builds it again, cached only from
+    // this app's other images).
     if (builtImage && doc.release !== data.release) await removeImage(docker, builtImage);
     // Nothing of a failed release stays on disk; an app that never ran keeps no directory at all.
     if (!doc.release) await releases.removeApp(doc.name);

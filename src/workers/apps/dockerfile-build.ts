@@ -4,8 +4,10 @@ import type Docker from 'dockerode';
 import type { AppDocument } from '../../store/app-document.ts';
 import { BuildFailedError } from './build.ts';
 import { type BuilderChoice, chooseBuilder, dockerfilePaths } from './builder-choice.ts';
-import { parseProcfile } from './conventions.ts';
+import { ConventionError, parseProcfile } from './conventions.ts';
 import { readRepoListing } from './repo-listing.ts';
+import { scanDockerfile } from './dockerfile-scan.ts';
+import { realPathProblem } from './repo-subdir.ts';
 
 export interface DockerfileBuildOptions {
   docker: Docker;
@@ -22,6 +24,16 @@ export interface DockerfileBuildOptions {
   memoryMb: number;
   cpu: number;
   timeoutMs: number;
+  /** The network RUN steps join: the app's own (the app firewall applies to its bridge). */
+  network: string;
+  /** This app's image repository and every app image's prefix (dockerfile-scan.ts). */
+  ownRepository: string;
+  appPrefix: string;
+  /**
+   * This app's release images on this node: the only cache the build may use. None: no cache at
+   * all (the daemon's cache is shared by every tenant; a RUN step's key is its parent and command).
+   */
+  cacheFrom: string[];
   onLine: (line: string) => Promise<void> | void;
 }
 
@@ -44,7 +56,12 @@ interface BuildMessage {
  */
 export async function buildDockerfileImage(options: DockerfileBuildOptions): Promise<void> {
   const { docker } = options;
-  const contextDir = path.join(options.releaseDir, options.context);
+  await assertRealBuildPaths(options.releaseDir, options.context, path.join(options.context, options.dockerfile));
+  // The real path: nothing in it is a symlink (checked above), so this is where tar-fs reads.
+  const contextDir = await fs.realpath(path.join(options.releaseDir, options.context));
+  const text = await fs.readFile(path.join(contextDir, options.dockerfile), 'utf8');
+  const problems = scanDockerfile(text, options);
+  if (problems.length) throw new ConventionError(`${options.dockerfile}: ${problems.join('; ')}`);
   const entries = (await fs.readdir(contextDir).catch(() => [] as string[])).filter((e) => e !== '.git');
   if (entries.length === 0)
     throw new BuildFailedError(`the build context ${options.context} is empty or not a directory`, []);
@@ -72,6 +89,9 @@ export async function buildDockerfileImage(options: DockerfileBuildOptions): Pro
         buildargs: options.buildArgs,
         rm: true,
         forcerm: true,
+        networkmode: options.network,
+        // The Engine API wants JSON in the query; docker-modem would repeat an array's key instead.
+        ...(options.cacheFrom.length ? { cachefrom: JSON.stringify(options.cacheFrom) } : { nocache: true }),
         memory: options.memoryMb * 1024 * 1024,
         memswap: options.memoryMb * 1024 * 1024,
         cpuperiod: 100_000,
@@ -122,6 +142,35 @@ export async function buildDockerfileImage(options: DockerfileBuildOptions): Pro
   if (failure) throw new BuildFailedError(`the Docker build failed: ${failure}`, tail.slice(-20));
 }
 
+/**
+ * Refuses a build context or Dockerfile that is, or goes through, a symlink, or leads outside the
+ * clone: the API refuses `..` and absolute paths, but a repository may commit `ctx -> ../../..`,
+ * and the context is packed and sent to the daemon (the node's state directory, every tenant's
+ * clone, could be COPY'd into an image). Symlinks inside the context are packed as symlinks
+ * (tar-fs's default, `dereference` false), never followed.
+ */
+export async function assertRealBuildPaths(releaseDir: string, context: string, dockerfile: string): Promise<void> {
+  const contextProblem = await realPathProblem(releaseDir, context, 'directory');
+  if (contextProblem === 'symlink' || contextProblem === 'outside')
+    throw new ConventionError(
+      `dockerfile.context: ${context} is a symlink or goes through one: the build context must be a real folder of the repository`,
+    );
+  const fileProblem = await realPathProblem(releaseDir, dockerfile, 'file');
+  if (fileProblem === 'symlink' || fileProblem === 'outside')
+    throw new ConventionError(
+      `dockerfile.path: ${dockerfile} is a symlink or goes through one: the Dockerfile must be a real file of the repository`,
+    );
+}
+
+/** This app's images on this node (every tag of its repository): the build's only cache sources. */
+export async function ownCacheImages(docker: Docker, repository: string): Promise<string[]> {
+  const images = await docker.listImages({ filters: { reference: [repository] } });
+  return images
+    .flatMap((i) => i.RepoTags ?? [])
+    .filter((t) => t.startsWith(`${repository}:`))
+    .sort();
+}
+
 /** Whether the image is on this node. */
 export async function imageExists(docker: Docker, image: string): Promise<boolean> {
   try {
@@ -138,18 +187,18 @@ export async function chooseReleaseBuilder(
   doc: Pick<AppDocument, 'builder' | 'dockerfile' | 'runtime'>,
   dir: string,
 ): Promise<BuilderChoice> {
-  const { dockerfile } = dockerfilePaths(doc.dockerfile);
-  // The API refuses `..` and absolute paths, so the path stays inside the clone.
-  const present = await fs
-    .stat(path.join(dir, dockerfile))
-    .then((s) => s.isFile())
-    .catch(() => false);
-  return chooseBuilder(doc, (p) => p === dockerfile && present);
+  const { dockerfile, context } = dockerfilePaths(doc.dockerfile);
+  // The API refuses `..` and absolute paths; a symlinked path (or one through a symlinked folder) is refused here.
+  const problem = await realPathProblem(dir, dockerfile, 'file');
+  const choice = chooseBuilder(doc, (p) => p === dockerfile && problem !== 'missing');
+  if (choice.builder === 'dockerfile') await assertRealBuildPaths(dir, context, dockerfile);
+  return choice;
 }
 
 /**
- * The command of a Dockerfile app's containers: the app's `run`, else the Procfile's `web:`,
- * else none (empty: the image's own CMD/ENTRYPOINT).
+ * The command of a Dockerfile app's containers: the app's `run`, else none (empty: the image's own
+ * CMD/ENTRYPOINT). A Procfile's `web:` is not used: Dockerfile repositories often keep a Procfile
+ * for another platform, and the image already says how it runs; the log says it was ignored.
  */
 export async function dockerfileRunCommand(
   dir: string,
@@ -158,7 +207,12 @@ export async function dockerfileRunCommand(
   if (run) return { command: run, reason: 'given by the app' };
   const procfile = (await readRepoListing(dir)).contents.Procfile;
   const web = procfile === undefined ? undefined : parseProcfile(procfile).web;
-  return web ? { command: web, reason: 'Procfile web process' } : { command: '', reason: 'the image says how it runs' };
+  return {
+    command: '',
+    reason: web
+      ? 'the image says how it runs; the Procfile web process is not used for a Dockerfile app (set run to use it)'
+      : 'the image says how it runs',
+  };
 }
 
 /** Removes an image if it is there (the containers using it are already gone). */

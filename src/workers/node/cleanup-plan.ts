@@ -2,8 +2,12 @@
  * Which old releases' objects a node removes (GASPER_KEEP_RELEASES). Pure: table-tested in
  * test/workers/node/cleanup-plan.unit.test.ts; release-cleanup.ts lists and removes.
  *
- * Per app, the releases kept are the newest `keep` seen on the node (release ids sort by age),
- * plus the serving and the pending (deploying) one whatever their age. Everything else of the
+ * Per app, the releases kept are the newest `keep` seen on the node (release ids sort by age) among
+ * those that could be rolled back to, plus the serving and the pending (deploying) one whatever their
+ * age. A release whose record says it never served (building, starting, cancelled, failed: leftovers
+ * of a cancelled or crashed deploy) is not ranked, so it cannot push the real rollback target out;
+ * a release without a record (older than the records, or its record pruned) is ranked, as nothing
+ * says it never served. Everything else of the
  * app's on this node goes: its release directory, its images (a Dockerfile build's, whatever
  * builder made them: any image labelled with this installation, the app and the release) and its
  * stopped containers. Running containers are reconcile.ts's (it drains nothing, but knows when a
@@ -30,6 +34,8 @@ export interface CleanupInput {
   keep: number;
   /** The app documents, by name: `deleting` apps are left alone. */
   apps: ReadonlyMap<string, { release?: string; pendingRelease?: string; deleting: boolean }>;
+  /** Release record statuses per app and release (release-records.ts); absent: no record. */
+  statuses?: ReadonlyMap<string, ReadonlyMap<string, string>>;
   dirs: readonly ReleaseObject[];
   images: readonly ObservedImage[];
   containers: readonly ObservedReleaseContainer[];
@@ -56,7 +62,12 @@ export function planCleanup(input: CleanupInput): CleanupPlan {
   for (const [app, releases] of seen) {
     const doc = input.apps.get(app);
     if (!doc) continue;
-    const newest = [...releases].sort().reverse().slice(0, Math.max(1, input.keep));
+    const status = input.statuses?.get(app);
+    const ranked = [...releases].filter((r) => {
+      const s = status?.get(r);
+      return s === undefined || s === 'active' || s === 'superseded';
+    });
+    const newest = ranked.sort().reverse().slice(0, Math.max(1, input.keep));
     const always = [doc.release, doc.pendingRelease].filter((r): r is string => !!r);
     kept.set(app, [...new Set([...newest, ...always])].sort().reverse());
   }

@@ -89,7 +89,13 @@ export async function cleanupReleases(ctx: WorkerContext, only?: string): Promis
       { release: d.release, pendingRelease: d.pendingRelease, deleting: d.status === 'deleting' },
     ]),
   );
-  const plan: CleanupPlan = planCleanup({ keep: ctx.options.keepReleases, apps, dirs, images, containers });
+  // The records say which releases ever served (cleanup-plan.ts ranks only those among the newest).
+  const statuses = new Map<string, Map<string, string>>();
+  for (const d of docs) {
+    const list = await ctx.records.list(d.name);
+    statuses.set(d.name, new Map(list.map((r) => [r.id, r.status])));
+  }
+  const plan: CleanupPlan = planCleanup({ keep: ctx.options.keepReleases, apps, statuses, dirs, images, containers });
   const report: CleanupReport = { dirs: [], containers: [], images: [] };
   for (const c of plan.containers) {
     await removeContainer(ctx.docker, c.id);

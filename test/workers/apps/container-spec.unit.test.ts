@@ -179,7 +179,9 @@ describe('containerSpec for an image built from a Dockerfile', () => {
     expect(spec.HostConfig?.CapDrop).to.deep.equal(['ALL']);
     expect(spec.HostConfig?.SecurityOpt).to.deep.equal(['no-new-privileges']);
   });
-  it('runs a command the app or Procfile gives', () => {
-    expect(containerSpec({ ...input, command: 'node worker.js' }).Cmd).to.deep.equal(['sh', '-c', 'node worker.js']);
+  it("runs the app's run command with sh -c, in place of the image's ENTRYPOINT", () => {
+    const spec = containerSpec({ ...input, command: 'node worker.js' });
+    expect(spec.Entrypoint).to.deep.equal(['sh', '-c']);
+    expect(spec.Cmd).to.deep.equal(['node worker.js']);
   });
 });

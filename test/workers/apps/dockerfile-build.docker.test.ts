@@ -21,12 +21,23 @@ describe('buildDockerfileImage (Docker)', function () {
   });
   after(async () => {
     await removeImage(docker, tag);
+    await removeImage(docker, otherTag);
     await fs.rm(dir, { recursive: true, force: true });
   });
 
-  const build = async (dockerfile: string, timeoutMs: number, lines: string[] = []) => {
+  const otherTag = `gasper-test-app/dfb-other-${crypto.randomBytes(3).toString('hex')}:r000001`;
+  const build = async (
+    dockerfile: string,
+    timeoutMs: number,
+    lines: string[] = [],
+    more: Partial<Parameters<typeof buildDockerfileImage>[0]> = {},
+  ) => {
     await fs.writeFile(path.join(dir, 'Dockerfile'), dockerfile);
     return buildDockerfileImage({
+      network: 'bridge',
+      ownRepository: tag.split(':')[0]!,
+      appPrefix: 'gasper-test-app/',
+      cacheFrom: [],
       docker,
       releaseDir: dir,
       context: '.',
@@ -40,6 +51,7 @@ describe('buildDockerfileImage (Docker)', function () {
       onLine: (line) => {
         lines.push(line);
       },
+      ...more,
     });
   };
 
@@ -71,5 +83,25 @@ describe('buildDockerfileImage (Docker)', function () {
     expect(lines.join('\n')).to.include(String(64 * 1024 * 1024));
     const image = await docker.getImage(tag).inspect();
     expect(image.Config.Labels).to.have.property('io.gasper.test', marker);
+  });
+
+  it("refuses FROM another app's image before building, with a clear message", async () => {
+    await removeImage(docker, tag);
+    const err = await build(`FROM gasper-test-app/someone-else:r000001\nRUN true\n`, 60_000).catch((e: unknown) => e);
+    expect((err as Error).message).to.include("another app's image");
+    expect(await imageExists(docker, tag)).to.equal(false);
+  });
+
+  it("never reuses another app's layer: with no image of its own, the build uses no cache", async () => {
+    const dockerfile = `FROM ${base}\nRUN echo ${marker}-cache && head -c 8 /dev/urandom | od -An -tx1 > /secret\n`;
+    // "Another tenant" builds first, under its own repository.
+    await build(dockerfile, 60_000, [], { tag: otherTag, ownRepository: otherTag.split(':')[0]! });
+    const lines: string[] = [];
+    await build(dockerfile, 60_000, lines);
+    expect(lines.join('\n')).not.to.include('Using cache');
+    // With its own image as the cache source, the app's next build reuses its own layers.
+    const again: string[] = [];
+    await build(dockerfile, 60_000, again, { cacheFrom: [tag] });
+    expect(again.join('\n')).to.include('Using cache');
   });
 });

@@ -122,6 +122,64 @@ const rows: Row[] = [
     input(1, { a: { release: r(2) }, b: { release: r(7) } }, ['a/r000001', 'a/r000002', 'b/r000006', 'b/r000007']),
     { dirs: ['a/r000001', 'b/r000006'], kept: { a: [r(2)], b: [r(7)] } },
   ],
+  [
+    "cancelled and failed releases' leftovers do not count among the newest: the rollback target stays",
+    {
+      ...input(
+        2,
+        { a: { release: r(3) } },
+        range(1, 5).map((x) => `a/${x}`),
+        [`a/${r(4)}`, `a/${r(5)}`],
+      ),
+      statuses: new Map([
+        [
+          'a',
+          new Map([
+            [r(1), 'superseded'],
+            [r(2), 'superseded'],
+            [r(3), 'active'],
+            [r(4), 'cancelled'],
+            [r(5), 'failed'],
+          ]),
+        ],
+      ]),
+    },
+    { dirs: ['a/r000001', 'a/r000004', 'a/r000005'], images: ['a/r000004', 'a/r000005'], kept: { a: [r(3), r(2)] } },
+  ],
+  [
+    'a building release that is the pending one stays; a stale building one is not ranked',
+    {
+      ...input(
+        1,
+        { a: { release: r(2), pendingRelease: r(4) } },
+        range(1, 4).map((x) => `a/${x}`),
+      ),
+      statuses: new Map([
+        [
+          'a',
+          new Map([
+            [r(1), 'superseded'],
+            [r(2), 'active'],
+            [r(3), 'building'],
+            [r(4), 'building'],
+          ]),
+        ],
+      ]),
+    },
+    { dirs: ['a/r000001', 'a/r000003'], kept: { a: [r(4), r(2)] } },
+  ],
+  [
+    'a release without a record is ranked (nothing says it never served)',
+    {
+      ...input(
+        2,
+        { a: { release: r(3) } },
+        range(1, 3).map((x) => `a/${x}`),
+      ),
+      statuses: new Map([['a', new Map([[r(3), 'active']])]]),
+    },
+    { dirs: ['a/r000001'], kept: { a: [r(3), r(2)] } },
+  ],
 ];
 
 describe('planCleanup: which old releases a node removes (GASPER_KEEP_RELEASES)', () => {
