@@ -12,7 +12,7 @@ import { answerChallenge, challengeToken } from './acme-challenge.ts';
 import { createHttpsServer } from './https-listener.ts';
 import { startTls } from './edge-tls.ts';
 import { tlsPolicy } from './tls.ts';
-import { clientAddress, forward, forwardHeaders, isRetryable, type ForwardError } from './forward.ts';
+import { clientAddress, forward, forwardHeaders, isRetryable, UpstreamPools, type ForwardError } from './forward.ts';
 import { ProxyMetrics } from './proxy-metrics.ts';
 import { hostName, RouteTable, type Upstream } from './route-table.ts';
 
@@ -123,13 +123,7 @@ export async function startProxy(options: ProxyOptions, deps: ProxyDeps): Promis
     },
     log,
   );
-  const agent = new http.Agent({
-    keepAlive: true,
-    maxSockets: 256,
-    maxFreeSockets: 64,
-    scheduling: 'lifo',
-    timeout: 30_000,
-  });
+  const pools = new UpstreamPools();
   const timeoutMs = options.upstreamTimeoutMs ?? 60_000;
   const wsProxy = createProxyServer({ ws: true, xfwd: true });
   wsProxy.on('error', (err, _req, socket) => {
@@ -183,13 +177,13 @@ export async function startProxy(options: ProxyOptions, deps: ProxyDeps): Promis
       reply(res, errorStatus[kind], kind === 'timeout' ? `app ${app} timed out\n` : `app ${app} is not reachable\n`);
     };
     const attempt = (upstream: Upstream) =>
-      forward(req, res, { upstream, agent, headers, timeoutMs, onError: (kind, err) => onError(upstream, kind, err) });
+      forward(req, res, { upstream, pools, headers, timeoutMs, onError: (kind, err) => onError(upstream, kind, err) });
     attempt(route.upstream);
   };
   const server = http.createServer(onRequest);
   // Idle kept-alive connections to instances no longer routed (an old release being drained) are
   // closed, so the worker sees the old instance's connections end once its requests are done.
-  const sweep = setInterval(() => closeUnroutedSockets(agent, routes.routedKeys()), 500);
+  const sweep = setInterval(() => pools.closeUnrouted(routes.routedKeys()), 500);
   sweep.unref();
   // Upgraded connections leave the HTTP server's books: closeAllConnections() no longer sees them.
   const upgraded = new Set<Duplex>();
@@ -231,7 +225,7 @@ export async function startProxy(options: ProxyOptions, deps: ProxyDeps): Promis
     server.close();
     await subscription.close();
     redis.disconnect();
-    agent.destroy();
+    await pools.destroy();
     throw err;
   }
   log.info({ port, httpsPort, routes: routes.size }, 'proxy listening');
@@ -261,7 +255,7 @@ export async function startProxy(options: ProxyOptions, deps: ProxyDeps): Promis
         await Promise.allSettled([closed, subscription.close()]);
         redis.disconnect();
         wsProxy.close();
-        agent.destroy();
+        await pools.destroy();
       })();
       return closing;
     },
@@ -319,15 +313,4 @@ export async function serveMetrics(
     server.listen(port, host, resolve);
   });
   return server;
-}
-
-/**
- * Destroys free (idle) agent sockets whose upstream is not in `routed`. Agent pool names are
- * `host:port:<local address>`.
- */
-function closeUnroutedSockets(agent: http.Agent, routed: Set<string>): void {
-  for (const [name, sockets] of Object.entries(agent.freeSockets)) {
-    const key = name.slice(0, name.lastIndexOf(':'));
-    if (!routed.has(key)) for (const socket of sockets ?? []) socket.destroy();
-  }
 }

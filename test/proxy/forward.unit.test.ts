@@ -66,6 +66,16 @@ describe('forward', () => {
       ]);
     });
 
+    it("drops Expect: the proxy's server answered 100-continue itself", () => {
+      expect(
+        forwarded([
+          ['Host', 'h'],
+          ['Expect', '100-continue'],
+          ['Accept', '*/*'],
+        ]),
+      ).to.deep.equal([['Host', 'h'], ['Accept', '*/*'], ...forwardedSet('203.0.113.7', 'h')]);
+    });
+
     it('drops headers named in Connection, including over repeated Connection headers', () => {
       const raw: [string, string][] = [
         ['Host', 'h'],
