@@ -63,9 +63,11 @@ export function planCleanup(input: CleanupInput): CleanupPlan {
     const doc = input.apps.get(app);
     if (!doc) continue;
     const status = input.statuses?.get(app);
+    // The serving release counts among the newest whatever its record says: right after a switch
+    // (when the deploy cleans up) its record may still read `starting`.
     const ranked = [...releases].filter((r) => {
       const s = status?.get(r);
-      return s === undefined || s === 'active' || s === 'superseded';
+      return r === doc.release || s === undefined || s === 'active' || s === 'superseded';
     });
     const newest = ranked.sort().reverse().slice(0, Math.max(1, input.keep));
     const always = [doc.release, doc.pendingRelease].filter((r): r is string => !!r);

@@ -169,6 +169,27 @@ const rows: Row[] = [
     { dirs: ['a/r000001', 'a/r000003'], kept: { a: [r(4), r(2)] } },
   ],
   [
+    'right after a switch the serving release counts among the newest, though its record still says starting',
+    {
+      ...input(
+        2,
+        { a: { release: r(3) } },
+        range(1, 3).map((x) => `a/${x}`),
+      ),
+      statuses: new Map([
+        [
+          'a',
+          new Map([
+            [r(1), 'superseded'],
+            [r(2), 'active'],
+            [r(3), 'starting'],
+          ]),
+        ],
+      ]),
+    },
+    { dirs: ['a/r000001'], kept: { a: [r(3), r(2)] } },
+  ],
+  [
     'a release without a record is ranked (nothing says it never served)',
     {
       ...input(
