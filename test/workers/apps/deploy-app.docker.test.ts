@@ -109,7 +109,8 @@ describe('deploy and delete steps are idempotent (Docker, Redis)', function () {
     expect(first.outcome).to.equal('deployed');
     const [container] = await managedContainers(node, name);
 
-    // The worker died after starting the container but before recording the switch.
+    // The worker died after starting the container but before recording the switch: neither the
+    // document nor the rollout's outcome (written after the document) says it switched.
     await ctx.apps.update(name, (d) => ({
       ...d,
       status: 'deploying',
@@ -117,6 +118,7 @@ describe('deploy and delete steps are idempotent (Docker, Redis)', function () {
       release: undefined,
       instances: [],
     }));
+    await redis.hdel(keys.appRollout(name, 'deploy-r000001'), 'outcome');
     const second = await deployApp(ctx, job, data);
     expect(second.outcome).to.equal('deployed');
     const containers = await managedContainers(node, name);
