@@ -1,10 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { AppTransition } from '../core/app-state.ts';
-import { keys } from '../core/keys.ts';
 import type { GasperEvent } from '../events/schemas.ts';
-import { eventRecord, STREAM_MAXLEN } from '../events/stream.ts';
-import { appDocumentSchema, type AppDocument } from './app-document.ts';
-import { compareAndSetWithEvent } from './lua.ts';
+import type { AppDocument } from './app-document.ts';
+import { AppStore } from './apps.ts';
 
 /** What a transition did. */
 export interface TransitionResult {
@@ -36,30 +34,18 @@ export async function applyTransition(
   name: string,
   transition: AppTransition,
 ): Promise<TransitionResult> {
-  const key = keys.app(name);
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const raw = await redis.get(key);
-    if (!raw) return { doc: undefined, changed: false };
-    const current = appDocumentSchema.parse(JSON.parse(raw));
-    const next = transition.apply(structuredClone(current));
-    if (!next) return { doc: current, changed: false };
-    next.updatedAt = new Date().toISOString();
-    const stored = appDocumentSchema.parse(next);
-    const event = transition.announces ? instancesEventOf(stored) : undefined;
-    const record = event ? eventRecord(event) : undefined;
-    const reply = await redis.eval(
-      compareAndSetWithEvent,
-      3,
-      key,
-      keys.eventsLatest,
-      keys.events,
-      raw,
-      JSON.stringify(stored),
-      record?.entity ?? '',
-      record?.payload ?? '',
-      STREAM_MAXLEN,
-    );
-    if (reply !== 0) return { doc: stored, changed: true, ...(event ? { event } : {}) };
-  }
-  throw new Error(`app ${name}: too many concurrent updates (${transition.name})`);
+  // The compare-and-set with its event is AppStore.update's (document-store.ts); a conflict re-runs
+  // both callbacks on the fresh document, so what they report is the attempt that was stored.
+  let changed = false;
+  let event: GasperEvent | undefined;
+  const doc = await new AppStore(redis).update(
+    name,
+    (current) => {
+      const next = transition.apply(current);
+      changed = next !== undefined;
+      return next;
+    },
+    { announce: (next) => (event = transition.announces ? instancesEventOf(next) : undefined) },
+  );
+  return { doc, changed: changed && doc !== undefined, ...(event ? { event } : {}) };
 }
