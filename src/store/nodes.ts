@@ -62,6 +62,10 @@ export class NodeStore {
     await this.docs.put(node);
   }
 
+  async get(id: string): Promise<NodeDocument | undefined> {
+    return this.docs.get(id);
+  }
+
   async list(): Promise<NodeDocument[]> {
     return this.docs.list();
   }

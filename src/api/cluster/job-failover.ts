@@ -5,6 +5,7 @@ import type { Logger } from '../../core/log.ts';
 import { queueName } from '../../core/naming.ts';
 import { planFailover, type FailoverAction } from '../../jobs/failover-plan.ts';
 import { subjectsOf } from './node-conditions.ts';
+import { nodeStateAt } from '../../core/node-health.ts';
 import { NodeQueues } from '../../jobs/queues.ts';
 import type { NodeDocument } from '../../store/nodes.ts';
 import { removeAppRecords, removeDatabaseRecords } from '../../store/record-removal.ts';
@@ -18,6 +19,8 @@ export interface JobFailoverOptions {
   intervalMs: number;
   /** How long a job taken from a down node's queue stays locked while it is settled. Default 30 s. */
   lockDurationMs?: number;
+  /** Silence after which a node is down (GASPER_NODE_TIMEOUT_MS), to confirm it before each job. */
+  timeoutMs: number;
 }
 
 /** One job ended (or put back) because its node is down. */
@@ -34,7 +37,7 @@ export interface JobFailoverHandle {
   close(): Promise<void>;
 }
 
-type FailoverDeps = Pick<ApiDeps, 'apps' | 'redis'>;
+type FailoverDeps = Pick<ApiDeps, 'apps' | 'nodes' | 'redis'>;
 
 /**
  * The records of an app or database being deleted, removed as the node's delete job does,
@@ -170,6 +173,10 @@ class JobFailover implements JobFailoverHandle {
     const settled: SettledJob[] = [];
     try {
       for (const target of targets) {
+        // The node monitor's list may be seconds old by now: a worker that came back meanwhile
+        // works its own queue, and a job ended here would be done without it (a deleted
+        // database's volume left to its next reconciliation).
+        if (!(await this.stillDown(node.id))) break;
         const job = await this.takeFromHead(node.id, target, token);
         if (!job) continue;
         // Planned again on what the app is now, and for the job actually taken: a stalled job or
@@ -188,6 +195,11 @@ class JobFailover implements JobFailoverHandle {
       await this.putBack(held, token);
     }
     return settled;
+  }
+
+  private async stillDown(node: string): Promise<boolean> {
+    const now = await this.deps.nodes.get(node);
+    return !now || nodeStateAt(now.heartbeatAt, Date.now(), this.options.timeoutMs) === 'down';
   }
 
   /** A retry waiting out its backoff is promoted when it will be ended anyway, so it is ended now. */

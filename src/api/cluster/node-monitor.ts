@@ -33,7 +33,7 @@ export function startNodeMonitor(
   const intervalMs = options.intervalMs ?? Math.min(5000, Math.max(200, Math.floor(options.timeoutMs / 3)));
   let running: Promise<void> | undefined;
   // The jobs left in a down node's queue: ended when their app moved, kept waiting otherwise.
-  const failover = startJobFailover({ intervalMs }, deps, log);
+  const failover = startJobFailover({ intervalMs, timeoutMs: options.timeoutMs }, deps, log);
 
   async function checkOnce(): Promise<void> {
     const now = Date.now();

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { Worker, type Job } from 'bullmq';
+import { startJobFailover } from '../../../src/api/cluster/job-failover.ts';
 import { startNodeMonitor, type NodeMonitorHandle } from '../../../src/api/cluster/node-monitor.ts';
 import { bullPrefix, keys } from '../../../src/core/keys.ts';
 import { createLogger } from '../../../src/core/log.ts';
@@ -237,6 +238,27 @@ describe('jobs of a down node (API monitor, BullMQ)', function () {
     expect(latest).to.equal(null); // the tombstone drops it from the snapshot
     // Recorded for the node, whose reconciliation removes the data when it returns, and only this.
     expect(await fx.redis.smembers(keys.nodeDeletedDatabases(a))).to.deep.equal([`${db}/${uid}`]);
+  });
+
+  it("a node that came back after the monitor's read keeps its jobs: its own worker does them", async () => {
+    const a = `a-${suffix()}`;
+    await fx.registerNode(a);
+    const db = `db-${suffix()}`;
+    await fx.post('/databases').send({ name: db, engine: 'redis' }).expect(202);
+    await new DatabaseStore(fx.redis).update(db, (d) => ({ ...d, status: 'running' }));
+    const silent = await silence(a);
+    const deletion = (await fx.del(`/databases/${db}`).expect(202)).body.job.id as string;
+    // The monitor read the node while it was silent; its heartbeat came back before the failover acted.
+    await fx.registerNode(a);
+    const failover = startJobFailover({ intervalMs: 60_000, timeoutMs: 1000 }, fx.deps, createLogger('silent'));
+    try {
+      expect(await failover.check([silent])).to.deep.equal([]);
+    } finally {
+      await failover.close();
+    }
+    expect(await stateOf(a, deletion)).to.equal('waiting');
+    expect(await fx.redis.smembers(keys.nodeDeletedDatabases(a))).to.deep.equal([]);
+    expect((await new DatabaseStore(fx.redis).get(db))?.status).to.equal('deleting');
   });
 
   it('several API processes settle each job once', async () => {
