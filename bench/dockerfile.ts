@@ -53,8 +53,11 @@ async function main(): Promise<void> {
       await repo.commit({ 'server.js': server(round) });
       const app = `dockerfile-${round}`;
       const started = performance.now();
-      await gasper.call('POST', '/apps', { name: app, repo: { url: repo.url } });
-      await untilBody(gasper.proxyPort, gasper.hostOf(app), (b) => b === `${round}\n`, 120_000);
+      const { job } = await gasper.call('POST', '/apps', { name: app, repo: { url: repo.url } });
+      await Promise.race([
+        untilBody(gasper.proxyPort, gasper.hostOf(app), (b) => b === `${round}\n`, 120_000),
+        gasper.failure(job!.id),
+      ]);
       const elapsed = performance.now() - started;
       await gasper.waitJob((await gasper.call('DELETE', `/apps/${app}`)).job!.id);
       const manual = await byHand(contextDir, round);

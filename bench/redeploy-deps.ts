@@ -56,10 +56,15 @@ async function main(): Promise<void> {
   const first: number[] = [];
   const redeploy: number[] = [];
   const floor: number[] = [];
-  const timed = async (action: () => Promise<unknown>, app: string, accept: (body: string) => boolean) => {
+  /** POST → the app answers as `accept` wants through the proxy; a failed job ends the bench with its error. */
+  const timed = async (
+    action: () => Promise<{ job?: { id: string } }>,
+    app: string,
+    accept: (body: string) => boolean,
+  ) => {
     const started = performance.now();
-    await action();
-    await untilBody(gasper.proxyPort, gasper.hostOf(app), accept, 300_000);
+    const { job } = await action();
+    await Promise.race([untilBody(gasper.proxyPort, gasper.hostOf(app), accept, 300_000), gasper.failure(job!.id)]);
     return performance.now() - started;
   };
   const remove = async (app: string) => gasper.waitJob((await gasper.call('DELETE', `/apps/${app}`)).job!.id);

@@ -19,6 +19,8 @@ export interface BenchPlatform {
   call(method: string, urlPath: string, body?: unknown): Promise<{ job?: { id: string } }>;
   /** Waits for a job to complete; throws with its error when it fails. */
   waitJob(id: string): Promise<void>;
+  /** Rejects when the job fails; never settles otherwise (to race with a wait for the app). */
+  failure(id: string): Promise<never>;
   close(): Promise<void>;
 }
 
@@ -38,18 +40,20 @@ export async function startBenchPlatform(extraEnv: Record<string, string> = {}):
     if (res.status >= 400) throw new Error(`${method} ${urlPath}: ${res.status} ${JSON.stringify(json)}`);
     return json;
   };
+  const waitJob = async (id: string) => {
+    for (;;) {
+      const { job } = (await call('GET', `/jobs/${id}`)) as { job?: { state?: string; error?: string } };
+      if (job?.state === 'completed') return;
+      if (job?.state === 'failed') throw new Error(`job ${id} failed: ${job.error}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
   return {
     proxyPort: platform.proxy!.port,
     hostOf: (app) => `${app}.${config.domain}`,
     call,
-    async waitJob(id) {
-      for (;;) {
-        const { job } = (await call('GET', `/jobs/${id}`)) as { job?: { state?: string; error?: string } };
-        if (job?.state === 'completed') return;
-        if (job?.state === 'failed') throw new Error(`job ${id} failed: ${job.error}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
+    waitJob,
+    failure: (id) => waitJob(id).then(() => new Promise<never>(() => undefined)),
     async close() {
       await platform.close();
       await fs.rm(stateDir, { recursive: true, force: true });
