@@ -31,8 +31,9 @@ function edgeSummary({ https, hsts }) {
 
 /**
  * An app's custom domains: the list (status, certificate, the problem in words), an add form
- * and a remove button per domain, and the app's HTTPS settings (redirect, HSTS). Shown for one app at a time; refreshed while open, since the
- * certificates service changes the status on its own.
+ * and a remove button per domain, and the app's HTTPS settings (redirect, HSTS). Shown for one
+ * app at a time; refreshed while open, since the certificates service changes the status on its
+ * own.
  */
 export function createDomainsView({
   section,
