@@ -6,42 +6,13 @@
  */
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
-import fs from 'node:fs/promises';
-import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import { promisify } from 'node:util';
-import { loadConfig } from '../src/core/config.ts';
-import { createLogger } from '../src/core/log.ts';
-import { startPlatform } from '../src/platform.ts';
 import { createGitRepo, helloNodeApp } from '../test/support/git-fixture.ts';
-import { benchPlatformEnv } from './support/platform-env.ts';
+import { percentile, startBenchPlatform, untilBody } from './support/bench-platform.ts';
 
 const run = promisify(execFile);
 const rounds = Number(process.env.BENCH_N ?? 10);
 const image = 'gasper/node:latest';
-
-/** GET until a 200 (refused connections and other statuses count as "not yet"). */
-async function untilOk(port: number, host: string, deadlineMs = 30_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const status = await new Promise<number>((resolve) => {
-      const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
-      req.on('error', () => resolve(0));
-    });
-    if (status === 200) return;
-    if (Date.now() > deadline) throw new Error(`no 200 from ${host} within ${deadlineMs} ms (last status ${status})`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
 
 async function rawFloor(appDir: string): Promise<number> {
   const name = `gasper-bench-raw-${crypto.randomBytes(3).toString('hex')}`;
@@ -67,7 +38,7 @@ async function rawFloor(appDir: string): Promise<number> {
   try {
     const { stdout } = await run('docker', ['port', name, '8080/tcp']);
     const port = Number(stdout.trim().split('\n')[0]!.split(':').pop());
-    await untilOk(port, `127.0.0.1:${port}`);
+    await untilBody(port, `127.0.0.1:${port}`, () => true, 30_000);
     return performance.now() - started;
   } finally {
     await run('docker', ['rm', '-f', name]);
@@ -75,32 +46,9 @@ async function rawFloor(appDir: string): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-bench-'));
   const repo = await createGitRepo(helloNodeApp('bench'));
-  const token = crypto.randomBytes(16).toString('hex');
-  const config = loadConfig(benchPlatformEnv(stateDir, token));
-  const platform = await startPlatform(config, undefined, createLogger(config.logLevel));
-  const apiPort = platform.api!.port;
-  const proxyPort = platform.proxy!.port;
-  const call = async (method: string, urlPath: string, body?: unknown) => {
-    const res = await fetch(`http://127.0.0.1:${apiPort}${urlPath}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const json = (await res.json()) as { job?: { id: string; state?: string; error?: string } };
-    if (res.status >= 400) throw new Error(`${method} ${urlPath}: ${res.status} ${JSON.stringify(json)}`);
-    return json;
-  };
-  const waitJob = async (id: string) => {
-    for (;;) {
-      const { job } = await call('GET', `/jobs/${id}`);
-      if (job?.state === 'completed') return;
-      if (job?.state === 'failed') throw new Error(`job ${id} failed: ${job.error}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
-
+  const platform = await startBenchPlatform();
+  const { call, waitJob, proxyPort } = platform;
   const raw: number[] = [];
   const gasper: number[] = [];
   try {
@@ -110,7 +58,7 @@ async function main(): Promise<void> {
       const name = `bench-${i}-${crypto.randomBytes(2).toString('hex')}`;
       const started = performance.now();
       await call('POST', '/apps', { name, repo: { url: repo.url }, runtime: 'node', run: 'node server.js' });
-      await untilOk(proxyPort, `${name}.${config.domain}`);
+      await untilBody(proxyPort, platform.hostOf(name), () => true, 30_000);
       const elapsed = performance.now() - started;
       if (i > 0) gasper.push(elapsed);
       const { job } = await call('DELETE', `/apps/${name}`);
@@ -124,7 +72,6 @@ async function main(): Promise<void> {
   } finally {
     await platform.close();
     await repo.remove();
-    await fs.rm(stateDir, { recursive: true, force: true });
   }
   const row = (label: string, values: number[]) =>
     `${label.padEnd(40)} p50 ${percentile(values, 50).toFixed(0).padStart(5)} ms   p90 ${percentile(values, 90).toFixed(0).padStart(5)} ms`;

@@ -16,16 +16,11 @@ import { startPlatform } from '../src/platform.ts';
 import { createGitRepo, helloNodeApp } from '../test/support/git-fixture.ts';
 import { loadThroughProxy } from '../test/support/load.ts';
 import { benchPlatformEnv } from './support/platform-env.ts';
+import { percentile } from './support/bench-platform.ts';
 
 const rounds = Number(process.env.BENCH_N ?? 10);
 const rate = Number(process.env.BENCH_RATE ?? 200);
 const steadyMs = 5_000;
-
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
 
 async function main(): Promise<void> {
   const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-bench-'));

@@ -118,6 +118,22 @@ describe("web dashboard: an app's custom domains, in headless Chromium (real Red
     expect(await domainRow().textContent()).to.include('Pebble Intermediate CA, until 2027-03-01 00:00 UTC');
   });
 
+  it("saves the app's HTTPS settings (redirect, HSTS), shows them when opened again, and says what they do", async () => {
+    expect(await page.locator('#edge-https').inputValue()).to.equal('allow');
+    expect(await page.locator('#edge-hsts').isChecked()).to.equal(false);
+    await page.getByLabel('Plain HTTP').selectOption('redirect');
+    await page.getByLabel(/HSTS/).check();
+    await page.getByRole('button', { name: 'Save HTTPS settings' }).click();
+    await page
+      .locator('#domains-message', { hasText: 'plain HTTP is redirected to HTTPS; HSTS on' })
+      .waitFor({ timeout: 20_000 });
+    expect(await fx.apps.get(app)).to.deep.include({ https: 'redirect', hsts: true });
+    await page.locator('#domains-close').click();
+    await page.getByRole('button', { name: `Custom domains of ${app}` }).click();
+    await page.waitForFunction(() => (document.querySelector('#edge-https') as HTMLSelectElement).value === 'redirect');
+    expect(await page.locator('#edge-hsts').isChecked()).to.equal(true);
+  });
+
   it('removes a domain after a confirmation', async () => {
     page.once('dialog', (dialog) => void dialog.accept());
     await domainRow()

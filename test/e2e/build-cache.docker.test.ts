@@ -1,4 +1,9 @@
+import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { requireDocker } from '../support/docker.ts';
 import { createGitRepo, type GitFixture } from '../support/git-fixture.ts';
@@ -117,4 +122,73 @@ describe('build cache: an unchanged lockfile skips the install (Docker, Redis, g
     const unknown = await gasper.api().post(`/apps/${name}/rebuild`).send({ cach: false }).expect(400);
     expect(JSON.stringify(unknown.body)).to.include('cach');
   });
+
+  it('a Python app: an unchanged requirements.txt reuses the user site (.local) and skips pip', async () => {
+    const py = `${name}-py`;
+    const pyRepo = await createGitRepo({
+      'requirements.txt': './wheels/greet-1.0-py3-none-any.whl\n',
+      'wheels/greet-1.0-py3-none-any.whl': await greetWheel(),
+      'app.py': pythonServer('first'),
+    });
+    try {
+      const started = Date.now();
+      const created = await gasper
+        .api()
+        .post('/apps')
+        .send({ name: py, repo: { url: pyRepo.url }, runtime: 'python' })
+        .expect(202);
+      const first = await finish(started, created);
+      expect(first.log).to.match(/dependencies: requirements.txt \(sha256 [0-9a-f]{12}…\) matches no kept release/);
+      expect(first.log).to.include('$ pip install');
+      const pyGet = () => viaProxy(gasper.proxyPort, `${py}.localhost:${gasper.proxyPort}`, '/');
+      expect((await pyGet()).body).to.equal('first hello from a wheel\n');
+
+      await pyRepo.commit({ 'app.py': pythonServer('second') });
+      const again = Date.now();
+      const second = await finish(again, await gasper.api().post(`/apps/${py}/rebuild`).send({}).expect(202));
+      expect(second.log).to.match(
+        /dependencies: unchanged requirements.txt \(sha256 [0-9a-f]{12}…\), reused .local from r000001: pip install .* skipped/,
+      );
+      expect(second.log).not.to.include('$ pip install');
+      expect((await pyGet()).body).to.equal('second hello from a wheel\n');
+    } finally {
+      await gasper.api().delete(`/apps/${py}`);
+      await pyRepo.remove();
+    }
+  });
 });
+
+const pythonServer = (greeting: string) => `import os, http.server, greet
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ('${greeting} ' + greet.hello() + '\\n').encode()
+        self.send_response(200); self.send_header('content-length', str(len(body))); self.end_headers(); self.wfile.write(body)
+http.server.HTTPServer(('0.0.0.0', int(os.environ['PORT'])), H).serve_forever()
+`;
+
+/**
+ * A pure-Python wheel made here, since no package index is reachable from these machines: pip
+ * installs a wheel file with no build step and nothing to download.
+ */
+async function greetWheel(): Promise<Buffer> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-wheel-'));
+  const wheel = path.join(dir, 'greet-1.0-py3-none-any.whl');
+  const script = `
+import sys, zipfile
+files = {
+  'greet.py': 'def hello():\\n    return "hello from a wheel"\\n',
+  'greet-1.0.dist-info/METADATA': 'Metadata-Version: 2.1\\nName: greet\\nVersion: 1.0\\n',
+  'greet-1.0.dist-info/WHEEL': 'Wheel-Version: 1.0\\nGenerator: gasper-test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n',
+}
+files['greet-1.0.dist-info/RECORD'] = ''.join(f'{n},,\\n' for n in [*files, 'greet-1.0.dist-info/RECORD'])
+with zipfile.ZipFile(sys.argv[1], 'w') as z:
+    for n, body in files.items():
+        z.writestr(n, body)
+`;
+  try {
+    await promisify(execFile)('python3', ['-c', script, wheel]);
+    return await fs.readFile(wheel);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}

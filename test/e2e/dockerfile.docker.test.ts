@@ -26,6 +26,7 @@ describe('Dockerfile builds (Docker, Redis, git)', function () {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: shell variables of the Dockerfile
     'RUN echo "${GREETING:-none}/${SECRET:-unset}" > /srv/arg.txt',
     'COPY server.js .',
+    'COPY . /context/',
     'EXPOSE 3000',
     'CMD ["node", "server.js"]',
     '',
@@ -71,6 +72,8 @@ require('http').createServer((req, res) => res.end('${version} ' + fs.readFileSy
     expect(log).to.match(/Step \d+\/\d+ : RUN echo/);
     expect(log).to.include("port: 3000 (the image's EXPOSE)");
     expect(log).to.not.include('hunter2');
+    // The labels are one step (build-context.ts), and the Dockerfile Gasper sends is not in the image.
+    expect(log.match(/Step \d+\/\d+ : LABEL /g)).to.have.length(1);
     expect(await get(name)).to.equal('v1 hi/unset 3000');
 
     const images = await imagesOf(name);
@@ -82,6 +85,20 @@ require('http').createServer((req, res) => res.end('${version} ' + fs.readFileSy
     const [container] = await managedContainers(gasper.nodeId, name);
     const inspect = await docker.getContainer(container!.Id).inspect();
     expect(inspect.HostConfig.CapDrop).to.deep.equal(['ALL']);
+    const listing = await docker
+      .getContainer(container!.Id)
+      .exec({ Cmd: ['ls', '-A', '/context'], AttachStdout: true, AttachStderr: true });
+    const output = await new Promise<string>((resolve, reject) =>
+      listing.start({}, (err, stream) => {
+        if (err || !stream) return reject(err);
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      }),
+    );
+    expect(output).to.include('server.js');
+    expect(output).to.include('Dockerfile');
+    expect(output).to.not.include('.gasper.Dockerfile');
     expect(inspect.HostConfig.Memory).to.be.greaterThan(0);
 
     await repo.commit({ 'server.js': server('v2') });

@@ -285,7 +285,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
       const config = releaseConfig(doc, plan);
       await records?.update(doc.name, data.release, (r) => ({ ...r, config }));
     } else if (clone.build.length) {
-      // An unchanged lockfile reuses an earlier release's node_modules instead of installing (deps-reuse.ts).
+      // An unchanged lockfile reuses an earlier release's installed dependencies instead of installing (deps-reuse.ts).
       const deps = await prepareDeps({
         releasesDir: path.dirname(dir),
         release: data.release,
@@ -324,7 +324,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
         ctx.killedBuilds?.delete(buildContainer);
       }
       // Only now: a failed install never becomes a source for the next release.
-      await recordDeps(dir, deps.key);
+      await recordDeps(dir, deps);
       await report.done('build succeeded');
     }
 

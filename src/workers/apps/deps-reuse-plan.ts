@@ -1,39 +1,93 @@
 /**
- * Whether a release's dependency install can be skipped by reusing the node_modules of an
- * earlier release of the same app on this node (pure: deps-reuse.ts does the I/O).
+ * Whether a release's dependency install can be skipped by reusing what the install filled
+ * (node_modules, .local, vendor/bundle, vendor) in an earlier release of the same app on this
+ * node (pure: deps-reuse.ts does the I/O).
  *
  * The key is the sha256 of the lockfile's name and bytes and of the runtime image: the same
- * lockfile under another Node major can need other native builds, so it installs again.
- * Only a whole build command that is a plain install (`npm ci`, `npm install`, `yarn install`,
- * `pnpm install`, flags only, no package named) is skipped; any other command (`npm run build`,
- * `npm ci && make`) runs as always.
+ * lockfile under another Node major (or Python, Ruby, PHP) can need other native builds, so it
+ * installs again. Only a whole build command that is a plain install (`npm ci`, `yarn install`,
+ * `pnpm install`, `pip install -r requirements.txt`, `bundle install`, `composer install`, flags
+ * only, no package named) is skipped; any other command (`npm run build`, `npm ci && make`) runs
+ * as always.
  */
 
+/** One flag, with its value joined by `=` where it has one (`--omit=dev`, `--jobs 4` is two words). */
+const flags = String.raw`( +--?[\w-]+(=[\w.-]+)?)*`;
+
 /**
- * The lockfiles each package manager's install follows, first found wins: a key on a file the
- * install ignores (npm and a yarn.lock) would reuse what a fresh install would resolve anew.
+ * The installs a reuse may stand in for: the command (flags only, no package named), the files
+ * the install follows (first found wins: a key on a file the install ignores, like npm and a
+ * yarn.lock, would reuse what a fresh install would resolve anew) and the directory it fills in
+ * the release. pip has no lockfile: the requirements file it is given is the key (pinned
+ * versions are what make it one).
  */
-const lockfilesOf: Record<string, string[]> = {
-  npm: ['npm-shrinkwrap.json', 'package-lock.json'],
-  yarn: ['yarn.lock'],
-  pnpm: ['pnpm-lock.yaml'],
-};
+interface Installer {
+  manager: string;
+  command: RegExp;
+  lockfiles: (command: string) => string[];
+  directory: string;
+}
+const installers: Installer[] = [
+  {
+    manager: 'npm',
+    command: new RegExp(`^npm (ci|install|i)${flags}$`),
+    lockfiles: () => ['npm-shrinkwrap.json', 'package-lock.json'],
+    directory: 'node_modules',
+  },
+  {
+    manager: 'yarn',
+    command: new RegExp(`^yarn( install)?${flags}$`),
+    lockfiles: () => ['yarn.lock'],
+    directory: 'node_modules',
+  },
+  {
+    manager: 'pnpm',
+    command: new RegExp(`^pnpm (install|i)${flags}$`),
+    lockfiles: () => ['pnpm-lock.yaml'],
+    directory: 'node_modules',
+  },
+  {
+    // `--user` installs into /app/.local (PYTHONUSERBASE, core/runtimes.ts), inside the release.
+    manager: 'pip',
+    command: new RegExp(String.raw`^pip3? install${flags} +-r +([\w./-]+)${flags}$`),
+    lockfiles: (command) => [command.match(/ -r +([\w./-]+)/)![1]!],
+    directory: '.local',
+  },
+  {
+    // Gems go to /app/vendor/bundle (BUNDLE_PATH, core/runtimes.ts).
+    manager: 'bundler',
+    command: new RegExp(String.raw`^bundle install( +--jobs +\d+)?${flags}$`),
+    lockfiles: () => ['Gemfile.lock'],
+    directory: 'vendor/bundle',
+  },
+  {
+    manager: 'composer',
+    command: new RegExp(`^composer install${flags}$`),
+    lockfiles: () => ['composer.lock'],
+    directory: 'vendor',
+  },
+];
 
 /** The file in a release directory that records its dependency key, written only after a successful build. */
 export const depsMarker = '.gasper-deps-sha256';
 
-const installCommand = /^(npm (ci|install|i)|yarn( install)?|pnpm (install|i))( +--?[\w-]+(=[\w.-]+)?)*$/;
+const installerOf = (command: string) => installers.find((i) => i.command.test(command.trim()));
 
 /** Whether `command` is a plain dependency install that a reuse may stand in for. */
 export function isInstallCommand(command: string): boolean {
-  return installCommand.test(command.trim());
+  return installerOf(command) !== undefined;
 }
 
-/** The build's first plain install command (its index) and the lockfiles it follows, if it has one. */
-export function installOf(commands: string[]): { index: number; lockfiles: string[] } | undefined {
+/**
+ * The build's first plain install command (its index), the lockfiles it follows and the
+ * directory it fills, if it has one.
+ */
+export function installOf(commands: string[]): { index: number; lockfiles: string[]; directory: string } | undefined {
   const index = commands.findIndex(isInstallCommand);
   if (index < 0) return undefined;
-  return { index, lockfiles: lockfilesOf[commands[index]!.trim().split(' ')[0]!] ?? [] };
+  const command = commands[index]!.trim();
+  const installer = installerOf(command)!;
+  return { index, lockfiles: installer.lockfiles(command), directory: installer.directory };
 }
 
 export interface ReuseCandidate {
@@ -43,7 +97,7 @@ export interface ReuseCandidate {
 }
 
 export type ReusePlan =
-  | { reuse: true; from: string; skip: number; line: string }
+  | { reuse: true; from: string; skip: number; directory: string; line: string }
   | { reuse: false; line: string | undefined };
 
 /**
@@ -59,8 +113,9 @@ export function planDepsReuse(input: {
   candidates: ReuseCandidate[];
   cache: boolean;
 }): ReusePlan {
-  const skip = installOf(input.commands)?.index ?? -1;
-  if (skip < 0 || !input.lockfile || !input.key) return { reuse: false, line: undefined };
+  const install = installOf(input.commands);
+  if (!install || !input.lockfile || !input.key) return { reuse: false, line: undefined };
+  const { index: skip, directory } = install;
   const short = input.key.slice(0, 12);
   if (!input.cache) return { reuse: false, line: 'dependencies: cache: false: installing from nothing' };
   const from = input.candidates
@@ -77,6 +132,7 @@ export function planDepsReuse(input: {
     reuse: true,
     from,
     skip,
-    line: `dependencies: unchanged ${input.lockfile} (sha256 ${short}…), reused node_modules from ${from}: ${input.commands[skip]} skipped`,
+    directory,
+    line: `dependencies: unchanged ${input.lockfile} (sha256 ${short}…), reused ${directory} from ${from}: ${input.commands[skip]} skipped`,
   };
 }

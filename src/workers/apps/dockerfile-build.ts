@@ -8,6 +8,7 @@ import { ConventionError, parseProcfile } from './conventions.ts';
 import { readRepoListing } from './repo-listing.ts';
 import { scanDockerfile } from './dockerfile-scan.ts';
 import { realPathProblem } from './repo-subdir.ts';
+import { packBuildContext } from './build-context.ts';
 
 export interface DockerfileBuildOptions {
   docker: Docker;
@@ -48,8 +49,8 @@ interface BuildMessage {
 
 /**
  * `docker build` of the release's Dockerfile through the Engine API, with the context sent as a
- * tar (dockerode packs it and honours `.dockerignore`; `.git` is never sent). The classic builder:
- * BuildKit over the API needs a gRPC session dockerode does not provide. Each output line goes to
+ * tar (build-context.ts packs it, with the labels as one LABEL step; `.git` is never sent). The
+ * classic builder: BuildKit over the API needs a gRPC session dockerode does not provide. Each output line goes to
  * `onLine` as it comes; a failing step or the time limit fails the build (BuildFailedError, a user
  * error) with the last lines. Intermediate containers are removed whatever happens (`forcerm`),
  * and the image carries `labels` (the installation's, the app's, the release's).
@@ -62,9 +63,11 @@ export async function buildDockerfileImage(options: DockerfileBuildOptions): Pro
   const text = await fs.readFile(path.join(contextDir, options.dockerfile), 'utf8');
   const problems = scanDockerfile(text, options);
   if (problems.length) throw new ConventionError(`${options.dockerfile}: ${problems.join('; ')}`);
-  const entries = (await fs.readdir(contextDir).catch(() => [] as string[])).filter((e) => e !== '.git');
-  if (entries.length === 0)
+  const context = await packBuildContext({ contextDir, dockerfileText: text, labels: options.labels });
+  if (context.entries === 0) {
+    context.stream.destroy();
     throw new BuildFailedError(`the build context ${options.context} is empty or not a directory`, []);
+  }
   const tail: string[] = [];
   const lines: Promise<void>[] = [];
   const emit = (line: string) => {
@@ -80,25 +83,21 @@ export async function buildDockerfileImage(options: DockerfileBuildOptions): Pro
   }, options.timeoutMs);
   let failure: string | undefined;
   try {
-    const stream = await docker.buildImage(
-      { context: contextDir, src: entries },
-      {
-        t: options.tag,
-        dockerfile: options.dockerfile,
-        labels: options.labels,
-        buildargs: options.buildArgs,
-        rm: true,
-        forcerm: true,
-        networkmode: options.network,
-        // The Engine API wants JSON in the query; docker-modem would repeat an array's key instead.
-        ...(options.cacheFrom.length ? { cachefrom: JSON.stringify(options.cacheFrom) } : { nocache: true }),
-        memory: options.memoryMb * 1024 * 1024,
-        memswap: options.memoryMb * 1024 * 1024,
-        cpuperiod: 100_000,
-        cpuquota: Math.round(options.cpu * 100_000),
-        abortSignal: abort.signal,
-      },
-    );
+    const stream = await docker.buildImage(context.stream, {
+      t: options.tag,
+      dockerfile: context.dockerfile,
+      buildargs: options.buildArgs,
+      rm: true,
+      forcerm: true,
+      networkmode: options.network,
+      // The Engine API wants JSON in the query; docker-modem would repeat an array's key instead.
+      ...(options.cacheFrom.length ? { cachefrom: JSON.stringify(options.cacheFrom) } : { nocache: true }),
+      memory: options.memoryMb * 1024 * 1024,
+      memswap: options.memoryMb * 1024 * 1024,
+      cpuperiod: 100_000,
+      cpuquota: Math.round(options.cpu * 100_000),
+      abortSignal: abort.signal,
+    });
     await new Promise<void>((resolve, reject) => {
       let pending = '';
       const handle = (text: string) => {

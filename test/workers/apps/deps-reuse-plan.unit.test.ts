@@ -6,7 +6,7 @@ import {
   type ReuseCandidate,
 } from '../../../src/workers/apps/deps-reuse-plan.ts';
 
-describe("deps-reuse-plan: when a release reuses an earlier one's node_modules (pure)", () => {
+describe("deps-reuse-plan: when a release reuses an earlier one's installed dependencies (pure)", () => {
   const cases: [string, boolean][] = [
     ['npm ci --no-audit --no-fund', true],
     ['npm install --no-audit --no-fund', true],
@@ -18,7 +18,17 @@ describe("deps-reuse-plan: when a release reuses an earlier one's node_modules (
     ['npm install express', false],
     ['npm ci && npm run build', false],
     ['npm run build', false],
-    ['pip install -r requirements.txt', false],
+    ['pip install --user --no-cache-dir --no-warn-script-location -r requirements.txt', true],
+    ['pip install -r requirements/prod.txt', true],
+    ['pip install flask', false],
+    ['pip install -r requirements.txt flask', false],
+    ['pip install --user .', false],
+    ['bundle install --jobs 4', true],
+    ['bundle install', true],
+    ['bundle install && rake assets', false],
+    ['composer install --no-dev --no-interaction --no-progress --prefer-dist --optimize-autoloader', true],
+    ['composer require monolog/monolog', false],
+    ['go build -o bin/app .', false],
     ['npm ci; curl evil', false],
   ];
   for (const [command, expected] of cases) {
@@ -52,6 +62,20 @@ describe("deps-reuse-plan: when a release reuses an earlier one's node_modules (
       ],
       from: 'r000004',
       line: /unchanged package-lock.json \(sha256 aaaaaaaaaaaa…\), reused node_modules from r000004: npm ci --no-audit --no-fund skipped/,
+    },
+    {
+      name: 'pip: the requirements file is the key, and the user site (.local) what is reused',
+      candidates: [{ release: 'r000004', key }],
+      over: { commands: ['pip install --user -r requirements.txt'], lockfile: 'requirements.txt' },
+      from: 'r000004',
+      line: /unchanged requirements.txt \(sha256 aaaaaaaaaaaa…\), reused .local from r000004: pip install --user -r requirements.txt skipped/,
+    },
+    {
+      name: 'bundler reuses vendor/bundle',
+      candidates: [{ release: 'r000004', key }],
+      over: { commands: ['bundle install --jobs 4'], lockfile: 'Gemfile.lock' },
+      from: 'r000004',
+      line: /reused vendor\/bundle from r000004: bundle install --jobs 4 skipped/,
     },
     {
       name: 'a changed lockfile installs',
@@ -100,10 +124,20 @@ describe("deps-reuse-plan: when a release reuses an earlier one's node_modules (
 });
 
 describe('deps-reuse-plan: the lockfile an install follows', () => {
-  const rows: [string[], { index: number; lockfiles: string[] } | undefined][] = [
-    [['npm ci --no-audit --no-fund'], { index: 0, lockfiles: ['npm-shrinkwrap.json', 'package-lock.json'] }],
-    [['echo hi', 'yarn install'], { index: 1, lockfiles: ['yarn.lock'] }],
-    [['pnpm i'], { index: 0, lockfiles: ['pnpm-lock.yaml'] }],
+  type Install = { index: number; lockfiles: string[]; directory: string };
+  const rows: [string[], Install | undefined][] = [
+    [
+      ['npm ci --no-audit --no-fund'],
+      { index: 0, lockfiles: ['npm-shrinkwrap.json', 'package-lock.json'], directory: 'node_modules' },
+    ],
+    [['echo hi', 'yarn install'], { index: 1, lockfiles: ['yarn.lock'], directory: 'node_modules' }],
+    [['pnpm i'], { index: 0, lockfiles: ['pnpm-lock.yaml'], directory: 'node_modules' }],
+    [
+      ['pip install --user -r requirements/base.txt'],
+      { index: 0, lockfiles: ['requirements/base.txt'], directory: '.local' },
+    ],
+    [['bundle install --jobs 4'], { index: 0, lockfiles: ['Gemfile.lock'], directory: 'vendor/bundle' }],
+    [['composer install --no-dev'], { index: 0, lockfiles: ['composer.lock'], directory: 'vendor' }],
     [['npm run build'], undefined],
   ];
   for (const [commands, expected] of rows) {

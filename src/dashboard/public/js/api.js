@@ -46,6 +46,8 @@ export function createApi(token, { onUnauthorized = () => {} } = {}) {
     createApp: (body) => request('POST', '/apps', body),
     deleteApp: (name) => request('DELETE', `/apps/${encodeURIComponent(name)}`),
     restartApp: (name) => request('POST', `/apps/${encodeURIComponent(name)}/restart`),
+    getApp: (name) => request('GET', `/apps/${encodeURIComponent(name)}`),
+    updateApp: (name, body) => request('PATCH', `/apps/${encodeURIComponent(name)}`, body),
     listDomains: (name) => request('GET', `/apps/${encodeURIComponent(name)}/domains`),
     addDomain: (name, domain) => request('POST', `/apps/${encodeURIComponent(name)}/domains`, { domain }),
     removeDomain: (name, domain) =>

@@ -23,12 +23,30 @@ export function domainProblem(domain) {
   return '';
 }
 
+/** What the proxy does with plain HTTP and HSTS, in words, after a change. */
+function edgeSummary({ https, hsts }) {
+  const plain = https === 'redirect' ? 'plain HTTP is redirected to HTTPS' : 'plain HTTP is served as it is';
+  return `HTTPS settings saved: ${plain}; HSTS ${hsts ? 'on' : 'off'}.`;
+}
+
 /**
  * An app's custom domains: the list (status, certificate, the problem in words), an add form
- * and a remove button per domain. Shown for one app at a time; refreshed while open, since the
- * certificates service changes the status on its own.
+ * and a remove button per domain, and the app's HTTPS settings (redirect, HSTS). Shown for one
+ * app at a time; refreshed while open, since the certificates service changes the status on its
+ * own.
  */
-export function createDomainsView({ section, title, list, empty, form, input, inputError, message, closeButton }) {
+export function createDomainsView({
+  section,
+  title,
+  list,
+  empty,
+  form,
+  input,
+  inputError,
+  message,
+  closeButton,
+  edge,
+}) {
   let api;
   let app;
   let timer;
@@ -129,7 +147,32 @@ export function createDomainsView({ section, title, list, empty, form, input, in
     }
   }
 
+  /** Shows the app's current HTTPS settings in the form. */
+  async function loadEdge() {
+    const [current, name] = [api, app];
+    try {
+      const body = await current.getApp(name);
+      if (current !== api || name !== app) return;
+      edge.https.value = body.app.https ?? 'allow';
+      edge.hsts.checked = body.app.hsts === true;
+    } catch (err) {
+      if (current === api && name === app) say(`Could not read the HTTPS settings of ${name}: ${err.message}`, true);
+    }
+  }
+
+  async function saveEdge(event) {
+    event.preventDefault();
+    const settings = { https: edge.https.value, hsts: edge.hsts.checked };
+    try {
+      await api.updateApp(app, settings);
+      say(edgeSummary(settings));
+    } catch (err) {
+      say(`Could not save the HTTPS settings: ${err.message}`, true);
+    }
+  }
+
   form.addEventListener('submit', add);
+  edge.form.addEventListener('submit', saveEdge);
   closeButton.addEventListener('click', () => reset());
 
   function reset() {
@@ -139,6 +182,7 @@ export function createDomainsView({ section, title, list, empty, form, input, in
     section.hidden = true;
     list.replaceChildren();
     form.reset();
+    edge.form.reset();
     inputError.textContent = '';
     say('');
   }
@@ -151,7 +195,7 @@ export function createDomainsView({ section, title, list, empty, form, input, in
       app = name;
       title.textContent = `Domains of ${name}`;
       section.hidden = false;
-      return refresh();
+      return Promise.all([refresh(), loadEdge()]);
     },
     reset,
   };

@@ -58,6 +58,7 @@ const domains = createDomainsView({
   inputError: byId('d-domain-error'),
   message: byId('domains-message'),
   closeButton: byId('domains-close'),
+  edge: { form: byId('edge-form'), https: byId('edge-https'), hsts: byId('edge-hsts') },
 });
 const apps = createAppsTable({
   table: byId('apps-table'),
