@@ -52,7 +52,7 @@ describe('runtimes and conventions: sample apps with no build or run (Docker, Re
     return statuses;
   };
 
-  it('node: npm ci from package-lock.json (a dependency from the npm registry), then npm start', async () => {
+  it('node: npm ci from package-lock.json (a dependency from the npm registry), then the start script without npm', async () => {
     const { name, job, log } = await deploy('node', {
       'package.json': JSON.stringify({
         name: 'sample',
@@ -82,7 +82,7 @@ require('http').createServer((req, res) => res.end('node ' + isNumber(process.en
     });
     expect(job.state, log).to.equal('completed');
     expect(log).to.include('build: npm ci --no-audit --no-fund (package-lock.json)');
-    expect(log).to.include('run: npm start (package.json has a start script)');
+    expect(log).to.include('run: node server.js (the start script of package.json, run without npm)');
     expect(log).to.include('$ npm ci --no-audit --no-fund');
     const reply = await get(name);
     expect(reply.status).to.equal(200);
