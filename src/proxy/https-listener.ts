@@ -13,6 +13,8 @@ export interface HttpsListenerDeps {
   /** The plain HTTP listener's handlers: one request path for both (routing, headers, retries, drain). */
   onRequest: (req: http.IncomingMessage, res: http.ServerResponse) => void;
   onUpgrade: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Session ticket keys shared by every proxy (ticket-keys.ts); undefined: Node's own, this process only. */
+  ticketKeys: Buffer | undefined;
   log: Logger;
 }
 
@@ -28,6 +30,8 @@ export function createHttpsServer(deps: HttpsListenerDeps): https.Server {
     handshakeTimeout: 10_000,
     // Clients without SNI (an IP address in the URL) get the platform certificate, if any.
     ...(platform ? platform.pem() : {}),
+    // OpenSSL seals tickets with the keys of the first context, whichever one SNI then picks.
+    ...(deps.ticketKeys ? { ticketKeys: deps.ticketKeys } : {}),
     SNICallback(servername, callback) {
       const name = hostName(servername);
       const choice = chooseCertificate(name, { custom: (n) => custom.has(n), platform: platform !== undefined });

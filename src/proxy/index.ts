@@ -10,6 +10,7 @@ import type { GasperEvent } from '../events/schemas.ts';
 import { subscribeEvents } from '../events/stream.ts';
 import { answerChallenge, challengeToken } from './acme-challenge.ts';
 import { createHttpsServer } from './https-listener.ts';
+import { msUntilNextPeriod, ticketKeysAt } from './ticket-keys.ts';
 import { startTls } from './edge-tls.ts';
 import { tlsPolicy } from './tls.ts';
 import { clientAddress, forward, forwardHeaders, isRetryable, UpstreamPools, type ForwardError } from './forward.ts';
@@ -206,8 +207,23 @@ export async function startProxy(options: ProxyOptions, deps: ProxyDeps): Promis
   });
   server.keepAliveTimeout = 65_000;
 
-  const httpsServer = tls && createHttpsServer({ ...tls, onRequest, onUpgrade, log });
-  tls?.onPlatformChange((pem) => httpsServer!.setSecureContext({ ...tlsPolicy, ...pem }));
+  const tickets = options.secretKey ? () => ticketKeysAt(options.secretKey!, Date.now()) : () => undefined;
+  const httpsServer = tls && createHttpsServer({ ...tls, onRequest, onUpgrade, ticketKeys: tickets(), log });
+  // A new context comes with new random ticket keys: the shared ones are set on it again.
+  tls?.onPlatformChange((pem) => {
+    const keys = tickets();
+    httpsServer!.setSecureContext({ ...tlsPolicy, ...pem, ...(keys ? { ticketKeys: keys } : {}) });
+  });
+  let ticketTimer: NodeJS.Timeout | undefined;
+  const rotateTickets = () => {
+    ticketTimer = setTimeout(() => {
+      const keys = tickets();
+      if (keys) httpsServer?.setTicketKeys(keys);
+      rotateTickets();
+    }, msUntilNextPeriod(Date.now()) + 1000);
+    ticketTimer.unref();
+  };
+  if (httpsServer && options.secretKey) rotateTickets();
 
   await subscription.ready;
   await tls?.custom.settled();
@@ -221,6 +237,7 @@ export async function startProxy(options: ProxyOptions, deps: ProxyDeps): Promis
     httpsPort = httpsServer && (await listen(httpsServer, options.httpsPort!, options.httpsHost ?? options.host));
   } catch (err) {
     clearInterval(sweep);
+    clearTimeout(ticketTimer);
     tls?.close();
     server.close();
     await subscription.close();
@@ -245,6 +262,7 @@ export async function startProxy(options: ProxyOptions, deps: ProxyDeps): Promis
         metricsServer?.close();
         metricsServer?.closeAllConnections();
         clearInterval(sweep);
+        clearTimeout(ticketTimer);
         tls?.close();
         const closed = Promise.all(
           [server, httpsServer].map((s) => s && new Promise<void>((resolve) => s.close(() => resolve()))),

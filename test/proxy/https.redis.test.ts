@@ -205,6 +205,69 @@ describe('proxy: HTTPS listener (openssl-made certificates, curl, real Redis)', 
     await waitUntil(async () => (await curlTls(ca, domain, proxy.httpsPort!)).exit === 60, 'domain removed');
   });
 
+  it('resumes a TLS session on another proxy of the installation (shared ticket keys), not on another installation', async () => {
+    const caPem = await fs.readFile(ca.certFile, 'utf8');
+    const another = (key: string) =>
+      startProxy(
+        {
+          host: '127.0.0.1',
+          port: 0,
+          httpsPort: 0,
+          domain: DOMAIN,
+          redisUrl: redis.url,
+          tlsCertFile: platformCert(),
+          tlsKeyFile: platformKey(),
+          tlsCheckIntervalMs: 600_000,
+          secretKey: key,
+        },
+        { log: silent },
+      );
+    /**
+     * A handshake with `session` offered: whether the server resumed it, and the ticket it gave
+     * (TLS 1.3 sends tickets after the handshake; a resumed TLS 1.2 session gets none).
+     */
+    const handshake = (port: number, version: tls.SecureVersion, session?: Buffer) =>
+      new Promise<{ reused: boolean; ticket: Buffer | undefined }>((resolve, reject) => {
+        const socket = tls.connect({
+          host: '127.0.0.1',
+          port,
+          servername: appHost,
+          ca: [caPem],
+          minVersion: version,
+          maxVersion: version,
+          ...(session ? { session } : {}),
+        });
+        let ticket: Buffer | undefined;
+        socket.on('session', (t: Buffer) => {
+          ticket = t;
+        });
+        socket.once('secureConnect', () => {
+          // A request and its answer: by then every ticket the server sends has arrived.
+          socket.write(`GET / HTTP/1.1\r\nHost: ${appHost}\r\nConnection: close\r\n\r\n`);
+        });
+        socket.on('data', () => undefined);
+        socket.once('end', () => resolve({ reused: socket.isSessionReused(), ticket }));
+        socket.once('error', reject);
+      });
+    const sibling = await another(secretKey);
+    const stranger = await another(crypto.randomBytes(32).toString('hex'));
+    try {
+      for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
+        const first = await handshake(proxy.httpsPort!, version);
+        expect(first.reused, version).to.equal(false);
+        expect((await handshake(sibling.httpsPort!, version, first.ticket)).reused, `${version} sibling`).to.equal(
+          true,
+        );
+        expect((await handshake(stranger.httpsPort!, version, first.ticket)).reused, `${version} stranger`).to.equal(
+          false,
+        );
+      }
+    } finally {
+      await sibling.close();
+      await stranger.close();
+    }
+  });
+
   it('refuses TLS 1.1 (the server sends protocol_version), accepts TLS 1.2 and 1.3', async () => {
     const error = await new Promise<NodeJS.ErrnoException>((resolve, reject) => {
       const socket = tls.connect({
