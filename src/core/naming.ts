@@ -37,6 +37,8 @@ export const containerLabels = {
   release: 'io.gasper.release',
   node: 'io.gasper.node',
   role: 'io.gasper.role',
+  /** An app container's process type (core/formation.ts); absent on containers from before process types: web. */
+  process: 'io.gasper.process',
   specHash: 'io.gasper.spec-hash',
 } as const;
 
@@ -44,8 +46,15 @@ export const containerLabels = {
  * Container names carry the installation id: Docker names are unique per daemon, and two
  * installations on one daemon may both have an app called `blog`.
  */
-export function appContainerName(installation: string, app: string, release: string, instance: number): string {
-  return `gasper-${installation}-${app}-${release}-${instance}`;
+export function appContainerName(
+  installation: string,
+  app: string,
+  release: string,
+  instance: number,
+  /** A process type other than `web` is in the name (`…-r000003-worker-2`); web keeps the name it always had. */
+  process?: string,
+): string {
+  return `gasper-${installation}-${app}-${release}-${process && process !== 'web' ? `${process}-` : ''}${instance}`;
 }
 
 export function buildContainerName(installation: string, app: string, release: string): string {

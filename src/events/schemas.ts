@@ -9,8 +9,11 @@ export const instanceSchema = z.object({
   node: z.string(),
   /** Address the instance is reachable on: the node's address, never a container IP. */
   address: z.string(),
-  port: z.number().int().min(1).max(65535),
+  /** The published host port; 0 for a process type other than `web`, which has none. */
+  port: z.number().int().min(0).max(65535),
   container: z.string(),
+  /** The process type (core/formation.ts); absent: `web`. Only `web` instances are routed. */
+  process: z.string().optional(),
 });
 export type Instance = z.infer<typeof instanceSchema>;
 
@@ -19,6 +22,11 @@ export const appInstancesEvent = z.object({
   app: z.string(),
   release: z.string(),
   instances: z.array(instanceSchema),
+  /**
+   * false: the release runs no web process (its Procfile declares none, or web is scaled to 0),
+   * so the proxy answers 503 "no web process" rather than "no running instance". Absent: it does.
+   */
+  web: z.boolean().optional(),
 });
 
 export const appRemovedEvent = z.object({
