@@ -78,8 +78,9 @@ export interface SwitchTo {
  * process switches to none: the release and status say whether it did already).
  */
 export function switched(instances: readonly Instance[], to: SwitchTo): AppTransition {
-  return transition('switched', true, (d) =>
-    sameInstances(d.instances.filter(isWeb), instances) && (instances.length > 0 || (d.release === to.release && d.status === 'running'))
+  return transition('switched', true, ({ formation: _before, ...d }) =>
+    sameInstances(d.instances.filter(isWeb), instances) &&
+    (instances.length > 0 || (d.release === to.release && d.status === 'running'))
       ? undefined
       : {
           ...d,
@@ -88,7 +89,8 @@ export function switched(instances: readonly Instance[], to: SwitchTo): AppTrans
           release: to.release,
           ...(to.commit !== undefined ? { commit: to.commit } : {}),
           instances: [...instances],
-          formation: to.formation,
+          // The formation is the release's: one from before process types has none (web only).
+          ...(to.formation ? { formation: to.formation } : {}),
           lastError: undefined,
           ...(to.endsPendingRelease ? { pendingRelease: undefined } : {}),
         },

@@ -93,11 +93,9 @@ export function resolveFormation(declared: readonly string[], app: FormationSour
   const running = types.filter((t) => counts[t]! > 0);
   const idle = types.filter((t) => counts[t] === 0);
   const undeclared = Object.keys(desired)
-    .filter((t) => !types.includes(t) && desired[t]! > 0)
+    .filter((t) => t !== webProcess && !types.includes(t) && desired[t]! > 0)
     .sort(order);
-  const lines = [
-    `processes: ${running.length ? running.map((t) => `${t} ×${counts[t]}`).join(', ') : 'none running'}`,
-  ];
+  const lines = [`processes: ${running.length ? running.map((t) => `${t} ×${counts[t]}`).join(', ') : 'none running'}`];
   if (idle.length)
     lines.push(
       `declared but scaled to 0: ${idle.join(', ')} (PATCH /apps/:name {"processes": {"${idle[0]}": 1}} to run ${idle.length > 1 ? 'them' : 'it'})`,

@@ -57,6 +57,18 @@ export function appContainerName(
   return `gasper-${installation}-${app}-${release}-${process && process !== 'web' ? `${process}-` : ''}${instance}`;
 }
 
+/**
+ * The process type of an app container, from its name and release (`appContainerName`'s
+ * inverse): `web` for `…-r000003-2`, `worker` for `…-r000003-worker-2`. Logs and metrics are
+ * tagged with it without storing it apart.
+ */
+export function processOfContainer(name: string, release: string): string {
+  const at = release ? name.lastIndexOf(`-${release}-`) : -1;
+  if (at < 0) return 'web';
+  const match = /^(.+)-\d+$/.exec(name.slice(at + release.length + 2));
+  return match ? match[1]! : 'web';
+}
+
 export function buildContainerName(installation: string, app: string, release: string): string {
   return `gasper-${installation}-${app}-${release}-build`;
 }

@@ -33,9 +33,9 @@ export function instanceDemandOf(app: object): { cpu: number; memoryBytes: numbe
  */
 export function instanceCountOf(app: object): number {
   const a = app as { instances?: unknown; instanceCount?: unknown; processes?: unknown };
-  const web =
-    typeof a.instanceCount === 'number' ? a.instanceCount : typeof a.instances === 'number' ? a.instances : 1;
-  const processes = a.processes && typeof a.processes === 'object' ? (a.processes as Record<string, number>) : undefined;
+  const web = typeof a.instanceCount === 'number' ? a.instanceCount : typeof a.instances === 'number' ? a.instances : 1;
+  const processes =
+    a.processes && typeof a.processes === 'object' ? (a.processes as Record<string, number>) : undefined;
   return formationTotal({ instanceCount: web, processes });
 }
 

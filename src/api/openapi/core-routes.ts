@@ -39,7 +39,9 @@ export const appViewSchema = z.object({
   ),
   formation: z
     .object({
-      desired: z.record(z.string(), z.number().int()).describe('containers asked for per process type (web: instances)'),
+      desired: z
+        .record(z.string(), z.number().int())
+        .describe('containers asked for per process type (web: instances)'),
       running: z
         .record(z.string(), z.number().int())
         .nullable()

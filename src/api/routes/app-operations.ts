@@ -142,7 +142,11 @@ export function appOperationsRouter(deps: ApiDeps): Router {
       const message = `builder "runtime" needs a runtime: ${runtimeOrDockerfile}`;
       throw new ApiError('VALIDATION_FAILED', `invalid request: runtime: ${message}`, { runtime: message });
     }
-    if (plan.changed.includes('instances') || plan.changed.includes('processes') || plan.changed.includes('resources')) {
+    if (
+      plan.changed.includes('instances') ||
+      plan.changed.includes('processes') ||
+      plan.changed.includes('resources')
+    ) {
       await enforceAppQuotas(deps, doc.owner, doc.name, plan.next, false);
     }
     // Stored and announced to the proxies in one Redis call (app-edge.ts), before anything else.
