@@ -106,7 +106,10 @@ export function resolveFormation(declared: readonly string[], app: FormationSour
   return { counts, lines };
 }
 
-/** Whether a release's formation runs a web process (an absent formation: a release from before process types, web only). */
+/**
+ * Whether a release's formation runs a web process (an absent formation: a release from before
+ * process types, web only).
+ */
 export function runsWeb(formation: Readonly<Record<string, number>> | undefined): boolean {
   return formation === undefined || (formation[webProcess] ?? 0) > 0;
 }
