@@ -1,4 +1,4 @@
-import { desiredFormation } from '../core/formation.ts';
+import { desiredFormation, formationOrder } from '../core/formation.ts';
 import { resolveResources, type ResourcePolicy } from '../core/resources.ts';
 import { defaultTokenUser, sealCredentials } from '../core/repo-credentials.ts';
 import type { AppDocument } from '../store/app-document.ts';
@@ -91,7 +91,8 @@ export function planPatch(
   // Merged: types not named keep their count. Compared as resolved, so naming a default changes nothing.
   if (patch.processes !== undefined) {
     const merged = { ...next.processes, ...patch.processes };
-    if (!same(desiredFormation({ ...next, processes: merged }), desiredFormation(next))) changed.push('processes');
+    if (!same(formationOrder(desiredFormation({ ...next, processes: merged })), formationOrder(desiredFormation(next))))
+      changed.push('processes');
     next.processes = merged;
     // A web count of 1 or more is `instances` too (the field older clients read).
     if (patch.processes.web !== undefined && patch.processes.web >= 1) next.instanceCount = patch.processes.web;

@@ -9,7 +9,7 @@ import type { AppDocument } from '../../store/app-document.ts';
 import { ReleaseStore, type ReleaseRecord } from '../../store/release-records.ts';
 import { nodesOf, placementOf } from '../../core/app-placement.ts';
 import { planPatch } from '../app-patch.ts';
-import { desiredFormation } from '../../core/formation.ts';
+import { desiredFormation, formationOrder } from '../../core/formation.ts';
 import { ensureRoomInPlace, holdsCapacity, placeApp } from '../cluster/node-placement.ts';
 import { patchAppRequest, rebuildRequest, rollbackRequest } from '../app-patch-request.ts';
 import { enforceAppQuotas } from '../quotas.ts';
@@ -83,7 +83,8 @@ export function appOperationsRouter(deps: ApiDeps): Router {
     const resized =
       next &&
       (next.instanceCount !== doc.instanceCount ||
-        JSON.stringify(desiredFormation(next)) !== JSON.stringify(desiredFormation(doc)) ||
+        JSON.stringify(formationOrder(desiredFormation(next))) !==
+          JSON.stringify(formationOrder(desiredFormation(doc))) ||
         JSON.stringify(next.resources) !== JSON.stringify(doc.resources));
     // An app that holds no room (failed, stopped, crashed: no container) asks for it again.
     const placed =
