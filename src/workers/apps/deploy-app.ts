@@ -46,7 +46,7 @@ import { chooseReleaseImage } from './runtime-image.ts';
 import { ShareRollout } from './share-rollout.ts';
 import { resolveFormation, webProcess } from '../../core/formation.ts';
 import { readRepoListing } from './repo-listing.ts';
-import { planProcesses, startProcesses } from './process-rollout.ts';
+import { ensureProcesses, planProcesses, startProcesses } from './process-rollout.ts';
 
 export type DeployResult =
   | { outcome: 'deployed'; release: string; commit: string; instances: Instance[]; durationMs: number }
@@ -81,8 +81,14 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
   const doc = await apps.get(data.app);
   if (!doc || doc.uid !== data.uid || doc.status === 'deleting')
     return { outcome: 'skipped', reason: 'app is deleted or being deleted' };
-  if (doc.release === data.release && doc.status === 'running')
-    return { outcome: 'unchanged', reason: 'release already running' };
+  if (doc.release === data.release && doc.status === 'running') {
+    // A retry after the switch: the other process types may not have started on this node yet.
+    const started = await ensureProcesses(ctx, doc);
+    return {
+      outcome: 'unchanged',
+      reason: `release already running${started.length ? `; started ${started.join(', ')}` : ''}`,
+    };
+  }
   if (doc.pendingRelease !== data.release)
     return { outcome: 'skipped', reason: `superseded by ${doc.pendingRelease ?? 'another release'}` };
   if (shareOf(doc, options.nodeId) === 0)

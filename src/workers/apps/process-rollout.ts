@@ -7,6 +7,7 @@ import { applyTransition } from '../../store/app-state-writes.ts';
 import type { ReleaseRecord } from '../../store/release-records.ts';
 import type { WorkerContext } from '../context.ts';
 import { type InstancePlan, prepareInstances, startInstances } from './instances.ts';
+import { planForRelease } from './release-plan.ts';
 
 /**
  * The process types other than `web` (core/formation.ts) in a rollout: they start after the
@@ -63,4 +64,30 @@ export async function startProcesses(
   const instances = started.flatMap((s) => s.instances);
   if (instances.length) await applyTransition(ctx.redis, plans[0]!.app, processesStarted(release, instances));
   return { names: started.flatMap((s) => s.names), instances };
+}
+
+/**
+ * Starts this node's containers of the other process types that the running release should have
+ * and the app's instances lack: a deploy whose job failed between the switch and their start is
+ * retried as "release already running", and converges here instead of leaving them out.
+ * Returns the names started (none when nothing was missing).
+ */
+export async function ensureProcesses(ctx: WorkerContext, doc: AppDocument): Promise<string[]> {
+  if (doc.status !== 'running' || !doc.release) return [];
+  const record = await ctx.records.get(doc.name, doc.release);
+  if (!record?.config.processes) return [];
+  const web = await planForRelease(ctx, doc, doc.release, record);
+  const here = doc.instances.filter((i) => i.node === ctx.options.nodeId);
+  const missing = planProcesses(ctx, doc, web, record.config.processes).filter(
+    (plan) => !here.some((i) => i.process === plan.process),
+  );
+  if (missing.length === 0) return [];
+  return (
+    await startProcesses(
+      ctx,
+      doc.release,
+      missing,
+      doc.instances.map((i) => i.container),
+    )
+  ).names;
 }
