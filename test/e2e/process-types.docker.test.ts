@@ -36,6 +36,7 @@ describe('process types through the API (Docker, Redis, git)', function () {
       GASPER_STOP_TIMEOUT_S: '2',
       GASPER_HEALTH_INTERVAL_MS: '1000',
       GASPER_RESTART_BACKOFF_MS: '200',
+      GASPER_CRASH_LOOP_RESTARTS: '3',
       GASPER_HEALTH_TIMEOUT_MS: '60000',
     });
   });
@@ -150,6 +151,12 @@ describe('process types through the API (Docker, Redis, git)', function () {
     );
     expect(await containersOf(name, 'worker')).to.have.length(2);
     expect(await containersOf(name, 'web')).to.have.length(1);
+    // A restart replaces the workers too (new containers beside the old, which are stopped).
+    const workersBefore = (await containersOf(name, 'worker')).map((c) => c.Names[0]);
+    await completed(await gasper.api().post(`/apps/${name}/restart`).expect(202));
+    const workersAfter = (await containersOf(name, 'worker')).map((c) => c.Names[0]);
+    expect(workersAfter).to.have.length(2);
+    expect(workersAfter.filter((n) => workersBefore.includes(n))).to.deep.equal([]);
     const zero = await completed(
       await gasper
         .api()
@@ -199,5 +206,28 @@ describe('process types through the API (Docker, Redis, git)', function () {
       }[];
       return lines.some((l) => l.text === 'lonely worker tick' && l.process === 'worker') ? true : undefined;
     });
+  });
+
+  it('gives up on a crash-looping worker like on a web instance: the worker-only app ends crashed', async () => {
+    const repo = await createGitRepo({ Procfile: 'worker: echo crashing worker; sleep 0.5; exit 4\n' });
+    repos.push(repo);
+    const name = unique();
+    await completed(
+      await gasper
+        .api()
+        .post('/apps')
+        .send({ name, repo: { url: repo.url }, runtime: 'node', processes: { web: 0, worker: 1 } })
+        .expect(202),
+    );
+    const app = await until(
+      'the app crashed',
+      async () => {
+        const now = (await gasper.api().get(`/apps/${name}`).expect(200)).body.app;
+        return now.status === 'crashed' ? now : undefined;
+      },
+      60_000,
+    );
+    expect(app.lastError).to.include('crash loop').and.include('exited with code 4').and.include('crashing worker');
+    expect(app.instances).to.deep.equal([]);
   });
 });
