@@ -1,3 +1,4 @@
+import { desiredFormation, formationOrder } from '../core/formation.ts';
 import { resolveResources, type ResourcePolicy } from '../core/resources.ts';
 import { defaultTokenUser, sealCredentials } from '../core/repo-credentials.ts';
 import type { AppDocument } from '../store/app-document.ts';
@@ -18,6 +19,7 @@ const needsContainers = new Set([
   'build',
   'run',
   'instances',
+  'processes',
   'resources',
   'builder',
   'dockerfile',
@@ -82,7 +84,18 @@ export function planPatch(
   }
   if (patch.instances !== undefined && patch.instances !== (doc.instanceCount ?? 1)) {
     next.instanceCount = patch.instances;
+    // `instances` is the web count: a `processes.web` set before follows it.
+    if (next.processes?.web !== undefined) next.processes = { ...next.processes, web: patch.instances };
     changed.push('instances');
+  }
+  // Merged: types not named keep their count. Compared as resolved, so naming a default changes nothing.
+  if (patch.processes !== undefined) {
+    const merged = { ...next.processes, ...patch.processes };
+    if (!same(formationOrder(desiredFormation({ ...next, processes: merged })), formationOrder(desiredFormation(next))))
+      changed.push('processes');
+    next.processes = merged;
+    // A web count of 1 or more is `instances` too (the field older clients read).
+    if (patch.processes.web !== undefined && patch.processes.web >= 1) next.instanceCount = patch.processes.web;
   }
   if (patch.resources !== undefined) {
     const merged = { ...doc.resources, ...patch.resources };

@@ -1,11 +1,12 @@
 import { demandProblem, quotaProblem, type Demand } from '../core/access.ts';
+import { formationTotal } from '../core/formation.ts';
 import { defaultResourcePolicy, resolveResources } from '../core/resources.ts';
 import type { AppDocument } from '../store/app-document.ts';
 import type { DatabaseStore } from '../store/databases.ts';
 import type { ApiDeps } from './deps.ts';
 import { ApiError } from './errors.ts';
 
-type Scale = Pick<AppDocument, 'instanceCount' | 'resources'>;
+type Scale = Pick<AppDocument, 'instanceCount' | 'processes' | 'resources'>;
 
 /**
  * Checks an app's owner's quotas before the app is created (`creating`) or rescaled: the number
@@ -24,7 +25,8 @@ export async function enforceAppQuotas(
   const policy = deps.options.resources ?? defaultResourcePolicy;
   const demand = (s: Scale): Demand => {
     const r = resolveResources(s.resources, policy);
-    const n = s.instanceCount ?? 1;
+    // Every process type's containers count, each with the app's limits.
+    const n = formationTotal(s);
     return { cpu: r.cpu * n, memoryMb: r.memoryMb * n };
   };
   const others = (await deps.apps.list()).filter((a) => a.owner === owner && a.name !== app);

@@ -1,5 +1,6 @@
 import { edgeOf } from './app-edge.ts';
 import { placementOf } from '../core/app-placement.ts';
+import { desiredFormation, webProcess } from '../core/formation.ts';
 import { appUrl } from '../core/naming.ts';
 import { defaultResourcePolicy, resolveResources, type ResourcePolicy } from '../core/resources.ts';
 import { splitRepoCredentials } from '../core/repo-url.ts';
@@ -42,10 +43,22 @@ export function appView(doc: AppDocument, options: ViewOptions) {
     placement: placementOf(doc),
     release: doc.release ?? null,
     commit: doc.commit ?? null,
-    instances: doc.instances.map((i) => ({ node: i.node, host: i.address, port: i.port, container: i.container })),
+    instances: doc.instances.map((i) => ({
+      node: i.node,
+      host: i.address,
+      port: i.port,
+      container: i.container,
+      process: i.process ?? webProcess,
+    })),
+    /**
+     * Process types (core/formation.ts): `desired` is the count asked for each (web: `instances`
+     * unless set), `running` what the current release runs of each type it declares (null: no
+     * release yet, or one from before process types, which runs web only).
+     */
+    formation: { desired: desiredFormation(doc), running: doc.formation ?? null },
     /** Desired instance count, limits (defaults resolved) and health check. */
     scale: {
-      instances: doc.instanceCount ?? 1,
+      instances: desiredFormation(doc).web,
       resources: (({ cpu, memoryMb }) => ({ cpu, memory: memoryMb }))(
         resolveResources(doc.resources, options.resources ?? defaultResourcePolicy),
       ),

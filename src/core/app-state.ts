@@ -1,5 +1,6 @@
 import type { Instance } from '../events/schemas.ts';
 import { sameInstances } from './app-placement.ts';
+import { isWeb } from './formation.ts';
 import type { AppDocument, AppStatus } from '../store/app-document.ts';
 
 /**
@@ -66,15 +67,20 @@ export interface SwitchTo {
   endsPendingRelease: boolean;
   /** Desired state restored with the release (a rollback restores its configuration). */
   restored?: Partial<AppDocument>;
+  /** What the release runs (core/formation.ts); unset: a release from before process types, web only. */
+  formation?: Record<string, number>;
 }
 
 /**
- * Every node's share of a rollout is healthy: the app serves `instances` (all nodes') of
- * `to.release`, `running`, with no error. Does nothing if it already serves exactly those.
+ * Every node's share of a rollout is healthy: the app serves `instances` (all nodes' web
+ * instances) of `to.release`, `running`, with no error; the other process types start after it
+ * (`processesStarted`). Does nothing if it already serves exactly those (an app with no web
+ * process switches to none: the release and status say whether it did already).
  */
 export function switched(instances: readonly Instance[], to: SwitchTo): AppTransition {
-  return transition('switched', true, (d) =>
-    sameInstances(d.instances, instances)
+  return transition('switched', true, ({ formation: _before, ...d }) =>
+    sameInstances(d.instances.filter(isWeb), instances) &&
+    (instances.length > 0 || (d.release === to.release && d.status === 'running'))
       ? undefined
       : {
           ...d,
@@ -83,9 +89,25 @@ export function switched(instances: readonly Instance[], to: SwitchTo): AppTrans
           release: to.release,
           ...(to.commit !== undefined ? { commit: to.commit } : {}),
           instances: [...instances],
+          // The formation is the release's: one from before process types has none (web only).
+          ...(to.formation ? { formation: to.formation } : {}),
           lastError: undefined,
           ...(to.endsPendingRelease ? { pendingRelease: undefined } : {}),
         },
+  );
+}
+
+/**
+ * A node started its containers of the process types other than `web` for `release`, after the
+ * switch: they join the app's instances (not routed: the proxy routes `web` only), replacing any
+ * of the same names. Only while the app runs `release`.
+ */
+export function processesStarted(release: string, started: readonly Instance[]): AppTransition {
+  const names = new Set(started.map((i) => i.container));
+  return transition('processesStarted', true, (d) =>
+    d.status !== 'running' || d.release !== release || started.length === 0
+      ? undefined
+      : { ...d, instances: [...d.instances.filter((i) => !names.has(i.container)), ...started] },
   );
 }
 

@@ -37,6 +37,8 @@ export const containerLabels = {
   release: 'io.gasper.release',
   node: 'io.gasper.node',
   role: 'io.gasper.role',
+  /** An app container's process type (core/formation.ts); absent on containers from before process types: web. */
+  process: 'io.gasper.process',
   specHash: 'io.gasper.spec-hash',
 } as const;
 
@@ -44,8 +46,27 @@ export const containerLabels = {
  * Container names carry the installation id: Docker names are unique per daemon, and two
  * installations on one daemon may both have an app called `blog`.
  */
-export function appContainerName(installation: string, app: string, release: string, instance: number): string {
-  return `gasper-${installation}-${app}-${release}-${instance}`;
+export function appContainerName(
+  installation: string,
+  app: string,
+  release: string,
+  instance: number,
+  /** A process type other than `web` is in the name (`…-r000003-worker-2`); web keeps the name it always had. */
+  process?: string,
+): string {
+  return `gasper-${installation}-${app}-${release}-${process && process !== 'web' ? `${process}-` : ''}${instance}`;
+}
+
+/**
+ * The process type of an app container, from its name and release (`appContainerName`'s
+ * inverse): `web` for `…-r000003-2`, `worker` for `…-r000003-worker-2`. Logs and metrics are
+ * tagged with it without storing it apart.
+ */
+export function processOfContainer(name: string, release: string): string {
+  const at = release ? name.lastIndexOf(`-${release}-`) : -1;
+  if (at < 0) return 'web';
+  const match = /^(.+)-\d+$/.exec(name.slice(at + release.length + 2));
+  return match ? match[1]! : 'web';
 }
 
 export function buildContainerName(installation: string, app: string, release: string): string {

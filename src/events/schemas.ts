@@ -5,13 +5,22 @@ import { z } from 'zod';
  * the whole current state of one entity (level, not edge), so a consumer that applies the latest
  * event per entity is correct whatever it missed before.
  */
-export const instanceSchema = z.object({
-  node: z.string(),
-  /** Address the instance is reachable on: the node's address, never a container IP. */
-  address: z.string(),
-  port: z.number().int().min(1).max(65535),
-  container: z.string(),
-});
+export const instanceSchema = z
+  .object({
+    node: z.string(),
+    /** Address the instance is reachable on: the node's address, never a container IP. */
+    address: z.string(),
+    /** The published host port; 0 for a process type other than `web`, which has none. */
+    port: z.number().int().min(0).max(65535),
+    container: z.string(),
+    /** The process type (core/formation.ts); absent: `web`. Only `web` instances are routed. */
+    process: z.string().optional(),
+  })
+  // Only a type other than web goes without a port: a web instance on port 0 would be routed nowhere.
+  .refine((i) => i.port >= 1 || (i.process !== undefined && i.process !== 'web'), {
+    message: 'a web instance has a port from 1 to 65535',
+    path: ['port'],
+  });
 export type Instance = z.infer<typeof instanceSchema>;
 
 export const appInstancesEvent = z.object({
@@ -19,6 +28,11 @@ export const appInstancesEvent = z.object({
   app: z.string(),
   release: z.string(),
   instances: z.array(instanceSchema),
+  /**
+   * false: the release runs no web process (its Procfile declares none, or web is scaled to 0),
+   * so the proxy answers 503 "no web process" rather than "no running instance". Absent: it does.
+   */
+  web: z.boolean().optional(),
 });
 
 export const appRemovedEvent = z.object({

@@ -155,6 +155,8 @@ export async function startProxy(options: ProxyOptions, deps: ProxyDeps): Promis
     }
     if (route.kind === 'no-instances') {
       metrics.failure(app, 'no_instances');
+      if (route.noWeb)
+        return reply(res, 503, `app ${app} has no web process (its release declares none, or web is scaled to 0)\n`);
       return reply(res, 503, `app ${app} has no running instance\n`);
     }
     const headers = forwardHeaders(req, clientAddress(req.socket), isTls(req) ? 'https' : 'http');

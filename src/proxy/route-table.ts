@@ -1,4 +1,5 @@
 import type { AppEdgeEvent, GasperEvent, Instance } from '../events/schemas.ts';
+import { isWeb } from '../core/formation.ts';
 
 /** An app's HTTPS settings (app.edge events); apps without one: `allow`, no HSTS. */
 export type EdgeSettings = Pick<AppEdgeEvent, 'https' | 'hsts'>;
@@ -26,7 +27,12 @@ export interface PlatformRoute {
 export type RouteResult =
   | { kind: 'upstream'; app: string; upstream: Upstream }
   | { kind: 'unknown-host' }
-  | { kind: 'no-instances'; app: string };
+  | {
+      kind: 'no-instances';
+      app: string;
+      /** The app's release runs no web process (app.instances `web: false`): nothing will ever answer. */
+      noWeb?: boolean;
+    };
 
 export interface Upstream {
   host: string;
@@ -43,11 +49,11 @@ interface AppRoute {
   next: number;
 }
 
-function routeTo(app: string, upstreams: Upstream[]): AppRoute {
+function routeTo(app: string, upstreams: Upstream[], noWeb = false): AppRoute {
   return {
     upstreams,
     results: upstreams.map((upstream) => Object.freeze({ kind: 'upstream' as const, app, upstream })),
-    noInstances: Object.freeze({ kind: 'no-instances' as const, app }),
+    noInstances: Object.freeze({ kind: 'no-instances' as const, app, ...(noWeb ? { noWeb } : {}) }),
     next: 0,
   };
 }
@@ -120,6 +126,8 @@ export class RouteTable {
   private readonly domains = new Map<string, string>();
   /** Every app's published instances, down nodes' included, so a node coming back is routed again. */
   private readonly published = new Map<string, readonly Instance[]>();
+  /** Apps whose release runs no web process (app.instances `web: false`): their 503 says so. */
+  private readonly noWeb = new Set<string>();
   /** Nodes the node monitor declared down (node.state events): their instances get no traffic. */
   private readonly downNodes = new Set<string>();
   /** Whether a certificate served over HTTPS covers a host name: a redirect to a name without one would fail. */
@@ -149,7 +157,10 @@ export class RouteTable {
         this.forget(event.app);
         return;
       case 'app.instances':
-        this.publish(event.app, event.instances);
+        if (event.web === false) this.noWeb.add(event.app);
+        else this.noWeb.delete(event.app);
+        // Only web instances are routed: the other process types have no port (core/formation.ts).
+        this.publish(event.app, event.instances.filter(isWeb));
         return;
       case 'domain.state':
         this.domains.set(hostName(event.domain), event.app);
@@ -203,7 +214,7 @@ export class RouteTable {
     const upstreams = instances.map((i) => ({ host: i.address, port: i.port, key: `${i.address}:${i.port}` }));
     // The worker publishes instances that pass its health check: they are up again.
     for (const u of upstreams) this.downUntil.delete(u.key);
-    this.routes.set(app, routeTo(app, upstreams));
+    this.routes.set(app, routeTo(app, upstreams, this.noWeb.has(app)));
   }
 
   /** The result is shared between requests (built per route change): read it, never change it. */
@@ -300,6 +311,7 @@ export class RouteTable {
     this.byHost.clear();
     this.routes.delete(app);
     this.published.delete(app);
+    this.noWeb.delete(app);
     this.edge.delete(app);
     for (const [domain, owner] of this.domains) if (owner === app) this.domains.delete(domain);
   }

@@ -54,6 +54,11 @@ export const appDocumentSchema = z.object({
   release: z.string().optional(),
   commit: z.string().optional(),
   instances: z.array(instanceSchema),
+  /**
+   * What the current release runs: the count of each process type it declares (core/formation.ts
+   * `resolveFormation`), set by the switch. Absent: a release from before process types (web only).
+   */
+  formation: z.record(z.string(), z.number().int()).optional(),
   lastError: z.string().optional(),
   lastJob: z.string().optional(),
   /**

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../core/keys.ts';
+import { processOfContainer } from '../core/naming.ts';
 import { appendLogLines } from './lua.ts';
 
 /** One line of an app's output, as the API shows it. */
@@ -9,6 +10,8 @@ export interface LogLine {
   /** The container that printed it. */
   instance: string;
   release: string;
+  /** The process type of the container (core/formation.ts), from its name. */
+  process: string;
   stream: 'stdout' | 'stderr';
   /** Docker's timestamp of the line (RFC 3339, nanoseconds, UTC). */
   timestamp: string;
@@ -65,6 +68,7 @@ export function toLine([id, fields]: RawEntry): LogLine {
     id,
     instance: get('i'),
     release: get('r'),
+    process: processOfContainer(get('i'), get('r')),
     stream: get('s') === 'stderr' ? 'stderr' : 'stdout',
     timestamp: get('t'),
     text: get('m'),

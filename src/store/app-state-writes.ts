@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { AppTransition } from '../core/app-state.ts';
+import { runsWeb } from '../core/formation.ts';
 import type { GasperEvent } from '../events/schemas.ts';
 import type { AppDocument } from './app-document.ts';
 import { AppStore } from './apps.ts';
@@ -17,7 +18,13 @@ export interface TransitionResult {
 /** The event announcing what serves the app: none for an app with no release yet. */
 export function instancesEventOf(doc: AppDocument): GasperEvent | undefined {
   return doc.release
-    ? { type: 'app.instances', app: doc.name, release: doc.release, instances: doc.instances }
+    ? {
+        type: 'app.instances',
+        app: doc.name,
+        release: doc.release,
+        instances: doc.instances,
+        ...(runsWeb(doc.formation) ? {} : { web: false }),
+      }
     : undefined;
 }
 

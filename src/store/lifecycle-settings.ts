@@ -25,5 +25,10 @@ export const lifecycleSettingsSchema = z.object({
   instanceCount: z.number().int().optional(),
   resources: resourcesSchema.optional(),
   healthCheck: healthCheckSchema.optional(),
+  /**
+   * Desired count per process type (the API field `processes`, core/formation.ts); `web` here
+   * wins over `instanceCount`. Absent: one web, zero of the other types.
+   */
+  processes: z.record(z.string(), z.number().int()).optional(),
 });
 export type LifecycleSettings = z.infer<typeof lifecycleSettingsSchema>;

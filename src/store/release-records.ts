@@ -21,6 +21,11 @@ export const releaseConfigSchema = z.object({
   build: z.array(z.string()),
   /** The command the containers ran (defaults resolved). */
   run: z.string(),
+  /**
+   * The release's process types and their commands (core/formation.ts), `web`'s being `run`;
+   * absent in records from before process types: web only. No `web`: the release has no web process.
+   */
+  processes: z.record(z.string(), z.string()).optional(),
   port: z.number().int(),
   env: z.record(z.string(), z.string()),
   instances: z.number().int(),

@@ -38,6 +38,10 @@ describe('app-patch', () => {
     ['more instances', { instances: 3 }, ['instances'], true],
     ['the default instance count given explicitly', { instances: 1 }, [], false],
     ['more memory', { resources: { memory: 1024 } }, ['resources'], true],
+    ['a worker scaled up', { processes: { worker: 2 } }, ['processes'], true],
+    ['a type set to 0 that was not running', { processes: { worker: 0 } }, [], false],
+    ['web given its default count in processes', { processes: { web: 1 } }, [], false],
+    ['web scaled to 0', { processes: { web: 0 } }, ['processes'], true],
     [
       'the default memory given explicitly',
       { resources: { memory: defaultResourcePolicy.defaultMemoryMb } },
@@ -73,6 +77,24 @@ describe('app-patch', () => {
 
   it('merges env: seals new values, keeps the others, drops nulls', () => {
     expect(plan({ env: { A: null, C: 'x' } }).next.sealedEnv).to.deep.equal({ B: 'sealed-b', C: 'sealed(x)' });
+  });
+
+  it('merges processes with what the app had; web in processes is instances too', () => {
+    const scaled = planPatch(
+      { ...doc, processes: { worker: 1, clock: 1 } },
+      patchAppRequest().parse({ processes: { clock: 0, web: 3 } }),
+      seal,
+      defaultResourcePolicy,
+    );
+    expect(scaled.next.processes).to.deep.equal({ worker: 1, clock: 0, web: 3 });
+    expect(scaled.next.instanceCount).to.equal(3);
+    const instances = planPatch(
+      { ...doc, processes: { web: 2 } },
+      patchAppRequest().parse({ instances: 4 }),
+      seal,
+      defaultResourcePolicy,
+    );
+    expect(instances.next.processes).to.deep.equal({ web: 4 });
   });
 
   it('merges resources with what the app had', () => {

@@ -146,7 +146,7 @@ describe('GET /apps/:name/logs (Redis)', function () {
     await print(app, ...Array.from({ length: 120 }, (_, i) => `line ${i + 1}`));
     const three = (await get(`/apps/${app}/logs?tail=3`).expect(200)).body.lines;
     expect(three.map((l: { text: string }) => l.text)).to.deep.equal(['line 118', 'line 119', 'line 120']);
-    expect(three[0]).to.have.keys('id', 'instance', 'release', 'stream', 'timestamp', 'text');
+    expect(three[0]).to.have.keys('id', 'instance', 'release', 'process', 'stream', 'timestamp', 'text');
     expect((await get(`/apps/${app}/logs?tail=0`).expect(200)).body.lines).to.deep.equal([]);
     expect((await get(`/apps/${app}/logs`).expect(200)).body.lines).to.have.length(100);
     const bad = await get(`/apps/${app}/logs?follow=maybe`).expect(400);

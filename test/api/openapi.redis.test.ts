@@ -120,6 +120,7 @@ describe('OpenAPI document and /docs (real Redis)', function () {
       'env',
       'port',
       'instances',
+      'processes',
       'resources',
       'healthCheck',
       'https',

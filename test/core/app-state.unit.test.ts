@@ -9,6 +9,7 @@ import {
   onlyIf,
   operationFailed,
   overDiskLimit,
+  processesStarted,
   stopped,
   switched,
   type AppTransition,
@@ -38,6 +39,13 @@ const app = (extra: Partial<AppDocument> = {}): AppDocument => ({
   createdAt: '',
   updatedAt: '',
   ...extra,
+});
+const w = (node: string, slot: number, release = 'r000003'): Instance => ({
+  node,
+  address: '127.0.0.1',
+  port: 0,
+  container: `gasper-blog-${release}-worker-${slot}`,
+  process: 'worker',
 });
 /** What a transition changes: the fields it sets, or 'unchanged' when it does not apply. */
 type Change = Partial<AppDocument> | 'unchanged';
@@ -71,6 +79,37 @@ const cases: [string, AppTransition, AppDocument, Change][] = [
       lastError: undefined,
       pendingRelease: undefined,
     },
+  ],
+  [
+    "switched (no web process): no instance, the formation says so; the old release's workers leave",
+    switched([], { release: 'r000003', endsPendingRelease: true, formation: { worker: 1 } }),
+    app({ status: 'deploying', pendingRelease: 'r000003', instances: [i('a', 0), w('a', 1, 'r000002')] }),
+    {
+      status: 'running',
+      release: 'r000003',
+      instances: [],
+      formation: { worker: 1 },
+      lastError: undefined,
+      pendingRelease: undefined,
+    },
+  ],
+  [
+    'switched (no web process): already switched, nothing again',
+    switched([], { release: 'r000003', endsPendingRelease: true, formation: { worker: 1 } }),
+    app({ release: 'r000003', instances: [w('a', 1)], formation: { worker: 1 } }),
+    'unchanged',
+  ],
+  [
+    'processesStarted: the workers join the instances after the switch',
+    processesStarted('r000003', [w('b', 3)]),
+    app({ release: 'r000003', instances: [i('a', 2, 'r000003')] }),
+    { instances: [i('a', 2, 'r000003'), w('b', 3)] },
+  ],
+  [
+    'processesStarted: not for a release the app no longer runs',
+    processesStarted('r000003', [w('b', 3)]),
+    app(),
+    'unchanged',
   ],
   [
     "switched (rollback): restores the release's configuration, leaves a newer pending deploy",
@@ -207,6 +246,7 @@ describe('app state transitions', () => {
       'instanceBack',
       'instanceLost',
       'overDiskLimit',
+      'processesStarted',
       'stopped',
       'switched',
     ]);

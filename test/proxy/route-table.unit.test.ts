@@ -36,6 +36,19 @@ describe('route-table', () => {
   });
 
   describe('RouteTable', () => {
+    it('routes web instances only, and tells an app with no web process from one with no instance up', () => {
+      const table = new RouteTable(domain);
+      const worker: Instance = { node: 'n1', address: '198.51.100.1', port: 0, container: 'w', process: 'worker' };
+      const web: Instance = { ...instance(4001), process: 'web' };
+      table.apply({ type: 'app.instances', app: 'blog', release: 'r1', instances: [web, worker] });
+      expect(table.resolve('blog.apps.test')).to.deep.include({ kind: 'upstream' });
+      expect(table.routedKeys()).to.deep.equal(new Set(['198.51.100.1:4001']));
+      table.apply({ type: 'app.instances', app: 'jobs', release: 'r1', instances: [worker], web: false });
+      expect(table.resolve('jobs.apps.test')).to.deep.equal({ kind: 'no-instances', app: 'jobs', noWeb: true });
+      table.apply({ type: 'app.instances', app: 'jobs', release: 'r2', instances: [] });
+      expect(table.resolve('jobs.apps.test')).to.deep.equal({ kind: 'no-instances', app: 'jobs' });
+    });
+
     it('routes a host to the instance of an app.instances event', () => {
       const table = new RouteTable(domain);
       table.apply({ type: 'app.instances', app: 'blog', release: 'r000001', instances: [instance(32768)] });

@@ -1,5 +1,6 @@
 import type { Logger } from '../../core/log.ts';
 import { placementOf } from '../../core/app-placement.ts';
+import { formationTotal } from '../../core/formation.ts';
 import { candidateNodes, type AppDemand } from '../../core/node-health.ts';
 import { PlacementError, placeInstances } from '../../core/place-instances.ts';
 import type { AppDocument } from '../../store/app-document.ts';
@@ -26,10 +27,16 @@ export function instanceDemandOf(app: object): { cpu: number; memoryBytes: numbe
   return { cpu, memoryBytes: memoryMb * 1024 * 1024 };
 }
 
-/** How many instances an app (or a create or patch request) asks for. */
+/**
+ * How many containers an app (or a create or patch request) asks for: every process type's
+ * (core/formation.ts), each placed like a web instance.
+ */
 export function instanceCountOf(app: object): number {
-  const a = app as { instances?: unknown; instanceCount?: unknown };
-  return typeof a.instanceCount === 'number' ? a.instanceCount : typeof a.instances === 'number' ? a.instances : 1;
+  const a = app as { instances?: unknown; instanceCount?: unknown; processes?: unknown };
+  const web = typeof a.instanceCount === 'number' ? a.instanceCount : typeof a.instances === 'number' ? a.instances : 1;
+  const processes =
+    a.processes && typeof a.processes === 'object' ? (a.processes as Record<string, number>) : undefined;
+  return formationTotal({ instanceCount: web, processes });
 }
 
 /** A database's demand on its node: its limits, or the same defaults as an app instance. */

@@ -28,7 +28,26 @@ export const appViewSchema = z.object({
   placement: z.array(z.string()).describe('the node of each instance, spread over the nodes with room'),
   release: z.string().nullable(),
   commit: z.string().nullable(),
-  instances: z.array(z.object({ node: z.string(), host: z.string(), port: z.number().int(), container: z.string() })),
+  instances: z.array(
+    z.object({
+      node: z.string(),
+      host: z.string(),
+      port: z.number().int().describe('0 for a process type other than web (no port)'),
+      container: z.string(),
+      process: z.string().describe('the process type: web, or a Procfile type such as worker'),
+    }),
+  ),
+  formation: z
+    .object({
+      desired: z
+        .record(z.string(), z.number().int())
+        .describe('containers asked for per process type (web: instances)'),
+      running: z
+        .record(z.string(), z.number().int())
+        .nullable()
+        .describe('per type the current release declares, how many run (0: declared, not scaled); null: web only'),
+    })
+    .describe('process types: set with PATCH {"processes": {"worker": 1}}; others run 0 until asked'),
   lastError: z.string().nullable(),
   lastJob: jobRefSchema.nullable(),
   webhook: z

@@ -9,6 +9,7 @@ import type { AppDocument } from '../../store/app-document.ts';
 import { ReleaseStore, type ReleaseRecord } from '../../store/release-records.ts';
 import { nodesOf, placementOf } from '../../core/app-placement.ts';
 import { planPatch } from '../app-patch.ts';
+import { desiredFormation, formationOrder } from '../../core/formation.ts';
 import { ensureRoomInPlace, holdsCapacity, placeApp } from '../cluster/node-placement.ts';
 import { patchAppRequest, rebuildRequest, rollbackRequest } from '../app-patch-request.ts';
 import { enforceAppQuotas } from '../quotas.ts';
@@ -67,6 +68,7 @@ export function appOperationsRouter(deps: ApiDeps): Router {
           build: next.build,
           run: next.run,
           instanceCount: next.instanceCount,
+          processes: next.processes,
           resources: next.resources,
           healthCheck: next.healthCheck,
         }
@@ -80,7 +82,10 @@ export function appOperationsRouter(deps: ApiDeps): Router {
   async function redeploy(doc: AppDocument, next?: AppDocument, cache = true) {
     const resized =
       next &&
-      (next.instanceCount !== doc.instanceCount || JSON.stringify(next.resources) !== JSON.stringify(doc.resources));
+      (next.instanceCount !== doc.instanceCount ||
+        JSON.stringify(formationOrder(desiredFormation(next))) !==
+          JSON.stringify(formationOrder(desiredFormation(doc))) ||
+        JSON.stringify(next.resources) !== JSON.stringify(doc.resources));
     // An app that holds no room (failed, stopped, crashed: no container) asks for it again.
     const placed =
       resized || !holdsCapacity(doc) ? await placeApp(deps, next ?? doc, { current: placementOf(doc) }) : undefined;
@@ -138,7 +143,11 @@ export function appOperationsRouter(deps: ApiDeps): Router {
       const message = `builder "runtime" needs a runtime: ${runtimeOrDockerfile}`;
       throw new ApiError('VALIDATION_FAILED', `invalid request: runtime: ${message}`, { runtime: message });
     }
-    if (plan.changed.includes('instances') || plan.changed.includes('resources')) {
+    if (
+      plan.changed.includes('instances') ||
+      plan.changed.includes('processes') ||
+      plan.changed.includes('resources')
+    ) {
       await enforceAppQuotas(deps, doc.owner, doc.name, plan.next, false);
     }
     // Stored and announced to the proxies in one Redis call (app-edge.ts), before anything else.

@@ -39,7 +39,7 @@ export function appsRouter(deps: ApiDeps): Router {
       deps,
       principal.user,
       body.name,
-      { instanceCount: body.instances, resources: body.resources },
+      { instanceCount: body.instances, processes: body.processes, resources: body.resources },
       true,
     );
     // Live, non-draining nodes with room, the instances spread over them (node-placement.ts).
@@ -67,6 +67,7 @@ export function appsRouter(deps: ApiDeps): Router {
       pendingRelease: release,
       instances: [],
       instanceCount: body.instances,
+      ...(body.processes ? { processes: body.processes } : {}),
       resources: body.resources,
       healthCheck: body.healthCheck,
       ...(body.https !== undefined ? { https: body.https } : {}),

@@ -4,6 +4,8 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { findJob } from '../../jobs/status.ts';
 import { isProbeLine } from '../../core/health-probe.ts';
+import { processNamePattern } from '../../core/formation.ts';
+import { processOfContainer } from '../../core/naming.ts';
 import { AppLogStore, compareStreamIds, type LogLine } from '../../store/app-logs.ts';
 import { AppMetricsStore } from '../../store/app-metrics.ts';
 import { principalOf } from '../auth.ts';
@@ -21,6 +23,8 @@ const logsQuery = z
     follow: flag.default(false),
     /** Lines of Gasper's health probes (core/health-probe.ts) are left out unless asked for. */
     probes: flag.default(false),
+    /** Only the lines of one process type (`web`, `worker`…). */
+    process: z.string().regex(processNamePattern, 'a process type such as web or worker').optional(),
   })
   .strict();
 const streamId = /^\d+-\d+$/;
@@ -57,8 +61,9 @@ export function observabilityRouter(deps: ApiDeps): Router {
     const parsed = logsQuery.safeParse(req.query);
     if (!parsed.success) throw validationError(parsed.error);
     await load(res, req.params.name);
-    const { tail, follow, probes } = parsed.data;
-    const keep = probes ? () => true : (line: LogLine) => !isProbeLine(line.text);
+    const { tail, follow, probes, process: only } = parsed.data;
+    const keep = (line: LogLine) =>
+      (probes || !isProbeLine(line.text)) && (only === undefined || line.process === only);
     if (!follow) {
       const { lines } = await logs.tail(req.params.name, tail, keep);
       res.json({ lines: lines.map(publicLine) });
@@ -207,7 +212,11 @@ export function observabilityRouter(deps: ApiDeps): Router {
 
   router.get('/:name/metrics', async (req, res) => {
     await load(res, req.params.name);
-    res.json({ app: req.params.name, instances: await metrics.list(req.params.name) });
+    const instances = await metrics.list(req.params.name);
+    res.json({
+      app: req.params.name,
+      instances: instances.map((i) => ({ ...i, process: processOfContainer(i.instance, i.release) })),
+    });
   });
 
   return router;
@@ -218,6 +227,7 @@ function publicLine(line: LogLine) {
     id: line.id,
     instance: line.instance,
     release: line.release,
+    process: line.process,
     stream: line.stream,
     timestamp: line.timestamp,
     text: line.text,
@@ -232,6 +242,7 @@ const logLineSchema = z.object({
   id: z.string(),
   instance: z.string(),
   release: z.string(),
+  process: z.string().describe('the process type of the container: web, worker…'),
   stream: z.string(),
   timestamp: z.string(),
   text: z.string(),
@@ -246,7 +257,7 @@ apiRoutes.add(
     auth: 'admin',
     params: appName,
     description:
-      "Query: `tail` (0–10000, default 100), `follow=1` for server-sent events (`text/event-stream`, resumable with `Last-Event-ID`), `probes=1` to include the lines of Gasper's health probes (those with `gasper-health/1`, left out by default).",
+      "Query: `tail` (0–10000, default 100), `follow=1` for server-sent events (`text/event-stream`, resumable with `Last-Event-ID`), `probes=1` to include the lines of Gasper's health probes (those with `gasper-health/1`, left out by default), `process=worker` for the lines of one process type only.",
     responses: {
       200: {
         description: 'the last lines (or an event stream with follow=1)',

@@ -19,6 +19,11 @@ export interface ContainerSpecInput {
   installation: string;
   node: string;
   role: 'app' | 'build';
+  /**
+   * App containers: the process type (core/formation.ts), in the `io.gasper.process` label.
+   * Default `web`, the only type with a published port; the others get none (their env still has PORT).
+   */
+  process?: string;
   releaseDir: string;
   /** Shell command: the container's main process (app), or none (build: sleeps, commands are exec'd). */
   command?: string;
@@ -78,6 +83,8 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
   if (input.extraCaCerts) binds.push(`${input.extraCaCerts}:${containerCaPath}:ro`);
   if (input.launchDir && input.role === 'app' && !own) binds.push(`${input.launchDir}:${containerLaunchDir}:ro`);
   const portKey = `${input.port}/tcp`;
+  const processType = input.process ?? 'web';
+  const published = input.role === 'app' && processType === 'web';
   const spec: ContainerCreateOptions = {
     name: input.name,
     Image: input.image,
@@ -99,8 +106,9 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
       [containerLabels.app]: input.app,
       [containerLabels.release]: input.release,
       [containerLabels.role]: input.role,
+      ...(input.role === 'app' ? { [containerLabels.process]: processType } : {}),
     },
-    ExposedPorts: input.role === 'app' ? { [portKey]: {} } : undefined,
+    ExposedPorts: published ? { [portKey]: {} } : undefined,
     HostConfig: {
       Binds: binds,
       // exec: apps may run binaries they unpack into /tmp; Docker's default for a tmpfs is noexec.
@@ -108,7 +116,7 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
         ? { Tmpfs: { '/tmp': `rw,exec,nosuid,nodev,size=${input.tmpMb}m,mode=1777` } }
         : {}),
       ...(input.network ? { NetworkMode: input.network } : {}),
-      PortBindings: input.role === 'app' ? { [portKey]: [{ HostIp: input.publishAddress, HostPort: '' }] } : undefined,
+      PortBindings: published ? { [portKey]: [{ HostIp: input.publishAddress, HostPort: '' }] } : undefined,
       // Docker never restarts containers itself: the worker's supervisor does, with backoff and
       // crash-loop detection (workers/apps/supervisor.ts), which Docker's policies cannot give up on.
       RestartPolicy: { Name: 'no' },

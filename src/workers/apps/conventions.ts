@@ -8,6 +8,8 @@
  * An app that gives `build` or `run` (even `build: []`) gets exactly that.
  */
 
+import { notProcessTypes, processNamePattern, webProcess } from '../../core/formation.ts';
+
 /** What conventions look at in a fresh clone. */
 export interface RepoListing {
   /**
@@ -26,7 +28,14 @@ export type ConventionFile = (typeof conventionFiles)[number];
 export interface ConventionPlan {
   /** Build commands, run in order in /app; `reason` says where they come from, for the job log. */
   build: { commands: string[]; reason: string };
+  /** The web process's command; empty when the release has no web process (see `processes`). */
   run: { command: string; reason: string };
+  /**
+   * The release's process types and their commands (core/formation.ts): `web` (the run command)
+   * unless a Procfile declares types but no `web`, and the Procfile's other types (not `release`,
+   * which is the release phase).
+   */
+  processes: Record<string, string>;
 }
 
 /** The repository gives no way to run it, or a file conventions read is malformed: a user error. */
@@ -261,10 +270,20 @@ export function planConventions(
   const layout: Layout = { has: (p) => entries.has(p), listing };
 
   const build = given.build ? { commands: given.build, reason: 'given by the app' } : rules.build(layout);
-  if (given.run) return { build, run: { command: given.run, reason: 'given by the app' } };
+  const others = procfileProcesses(listing.contents.Procfile);
+  const withWeb = (run: { command: string; reason: string }) => ({
+    build,
+    run,
+    processes: { ...others, web: run.command },
+  });
+  if (given.run) return withWeb({ command: given.run, reason: 'given by the app' });
 
   const web = listing.contents.Procfile !== undefined ? parseProcfile(listing.contents.Procfile).web : undefined;
-  if (web) return { build, run: { command: web, reason: 'Procfile web process' } };
+  if (web) return withWeb({ command: web, reason: 'Procfile web process' });
+  // A Procfile is the list of the process types: one with a worker and no web has no web process
+  // (no HTTP wait, the proxy answers 503 "no web process"), even if the runtime could start something.
+  if (Object.keys(others).length > 0)
+    return { build, run: { command: '', reason: 'the Procfile declares no web process' }, processes: others };
   const run = rules.run(layout);
   if (!run) {
     throw new ConventionError(
@@ -272,5 +291,18 @@ export function planConventions(
         `conventions found nothing to run (they look for ${rules.runHint})`,
     );
   }
-  return { build, run };
+  return withWeb(run);
+}
+
+/**
+ * The Procfile's process types other than `web` and `release` (and names a container cannot
+ * carry), with their commands; none without a Procfile.
+ */
+export function procfileProcesses(procfile: string | undefined): Record<string, string> {
+  if (procfile === undefined) return {};
+  return Object.fromEntries(
+    Object.entries(parseProcfile(procfile)).filter(
+      ([name]) => name !== webProcess && !notProcessTypes.has(name) && processNamePattern.test(name),
+    ),
+  );
 }

@@ -19,7 +19,7 @@ import { HealthTimeoutError } from './health.ts';
 import { ensureAppNetwork, InstanceStartError } from './instances.ts';
 import { JobReporter } from '../job-reporter.ts';
 import { launcherCommand, prepareReleaseCommands } from './launcher.ts';
-import { ConventionError } from './conventions.ts';
+import { ConventionError, procfileProcesses } from './conventions.ts';
 import {
   planExtras,
   planInstances,
@@ -44,6 +44,9 @@ import { narrowToSubdir } from './repo-subdir.ts';
 import { announceCommit, awaitCommit, failRollout, RolloutAbandoned, type Rollout } from './rollout.ts';
 import { chooseReleaseImage } from './runtime-image.ts';
 import { ShareRollout } from './share-rollout.ts';
+import { resolveFormation, webProcess } from '../../core/formation.ts';
+import { readRepoListing } from './repo-listing.ts';
+import { ensureProcesses, planProcesses, startProcesses } from './process-rollout.ts';
 
 export type DeployResult =
   | { outcome: 'deployed'; release: string; commit: string; instances: Instance[]; durationMs: number }
@@ -78,8 +81,14 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
   const doc = await apps.get(data.app);
   if (!doc || doc.uid !== data.uid || doc.status === 'deleting')
     return { outcome: 'skipped', reason: 'app is deleted or being deleted' };
-  if (doc.release === data.release && doc.status === 'running')
-    return { outcome: 'unchanged', reason: 'release already running' };
+  if (doc.release === data.release && doc.status === 'running') {
+    // A retry after the switch: the other process types may not have started on this node yet.
+    const started = await ensureProcesses(ctx, doc);
+    return {
+      outcome: 'unchanged',
+      reason: `release already running${started.length ? `; started ${started.join(', ')}` : ''}`,
+    };
+  }
   if (doc.pendingRelease !== data.release)
     return { outcome: 'skipped', reason: `superseded by ${doc.pendingRelease ?? 'another release'}` };
   if (shareOf(doc, options.nodeId) === 0)
@@ -180,7 +189,9 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
         if (choice.builder === 'dockerfile') {
           const run = await dockerfileRunCommand(dir, doc.run);
           await report.line(`run: ${run.command || "(the image's CMD/ENTRYPOINT)"} (${run.reason})`);
-          return { ...c, build: [] as string[], choice, run: run.command, image: undefined };
+          // The image's command is the web process; the Procfile's other types run with its image.
+          const processes = { ...procfileProcesses((await readRepoListing(dir)).contents.Procfile), web: run.command };
+          return { ...c, build: [] as string[], choice, run: run.command, image: undefined, processes };
         }
         // Build and run commands the app omits come from the repository (conventions.ts).
         const commands = await prepareReleaseCommands({
@@ -192,11 +203,18 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
           run: doc.run,
         });
         await report.line(`build: ${commands.build.commands.join(' && ') || '(none)'} (${commands.build.reason})`);
-        await report.line(`run: ${commands.run.command} (${commands.run.reason})`);
+        await report.line(`run: ${commands.run.command || '(no web process)'} (${commands.run.reason})`);
         // The runtime's version comes from the repository (.nvmrc, engines.node...): runtime-image.ts.
         const version = await chooseReleaseImage(dir, choice.runtime, options);
         if (version.line) await report.line(version.line);
-        return { ...c, build: commands.build.commands, choice, run: undefined, image: version.image };
+        return {
+          ...c,
+          build: commands.build.commands,
+          choice,
+          run: undefined,
+          image: version.image,
+          processes: commands.processes,
+        };
       }),
       runtimeFirst
         ? ensureImage(docker, image).then(async () => {
@@ -218,6 +236,20 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
       await report.line(`prepared ${prepared.join(', ')} again from ${clone.image}`);
     }
     await report.done('source and container ready');
+    // Which process types run, and how many (core/formation.ts): said once, in the job log.
+    const formation = resolveFormation(Object.keys(clone.processes), doc);
+    for (const line of formation.lines) await report.line(line);
+    const hasWeb = webProcess in clone.processes;
+    if (!hasWeb && share.containers.length) {
+      // Prepared while cloning, before the Procfile said there is no web process.
+      await share.discard();
+      plan = { ...plan, count: 0 };
+      share = new ShareRollout(
+        ctx,
+        plan,
+        doc.instances.map((i) => i.container),
+      );
+    }
 
     if (clone.choice.builder === 'dockerfile') {
       // Containers of the runtime image prepared while cloning (builder auto) are not the release's.
@@ -272,6 +304,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
         port,
         extras: await planExtras(ctx, doc, data.release, '', true),
         fromImage: true,
+        web: hasWeb,
       });
       share = new ShareRollout(
         ctx,
@@ -282,7 +315,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
       await report.line(
         `prepared ${prepared.join(', ')} on node ${options.nodeId} from ${tag} (${plan.resources.cpu} CPU, ${plan.resources.memoryMb} MiB)`,
       );
-      const config = releaseConfig(doc, plan);
+      const config = releaseConfig(doc, plan, clone.processes);
       await records?.update(doc.name, data.release, (r) => ({ ...r, config }));
     } else if (clone.build.length) {
       // An unchanged lockfile reuses an earlier release's installed dependencies instead of installing (deps-reuse.ts).
@@ -329,14 +362,20 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     }
 
     timings.builtAt = new Date().toISOString();
-    await records?.update(doc.name, data.release, (r) => ({ ...r, status: 'starting' }));
+    await records?.update(doc.name, data.release, (r) => ({
+      ...r,
+      status: 'starting',
+      config: { ...r.config, processes: clone.processes },
+    }));
     await report.step(
       70,
-      `starting ${share.containers.length} instance(s), waiting for ${plan.healthPath ? `GET ${plan.healthPath}` : 'HTTP'}`,
+      hasWeb
+        ? `starting ${share.containers.length} instance(s), waiting for ${plan.healthPath ? `GET ${plan.healthPath}` : 'HTTP'}`
+        : 'no web process: no HTTP wait',
     );
     const instances: Instance[] = await share.start();
     timings.healthyAt = new Date().toISOString();
-    await report.done(plan.healthPath ? 'app passes its health check' : 'app answers HTTP');
+    if (hasWeb) await report.done(plan.healthPath ? 'app passes its health check' : 'app answers HTTP');
 
     const others =
       rollout.nodes.length > 1
@@ -344,11 +383,28 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
         : '';
     await report.step(90, `switching traffic once the instances here${others} are healthy`);
     const all = await share.switch(rollout, instances, (every) =>
-      switched(every, { release: data.release, commit: clone.commit, endsPendingRelease: true }),
+      switched(every, {
+        release: data.release,
+        commit: clone.commit,
+        endsPendingRelease: true,
+        formation: formation.counts,
+      }),
     );
 
+    // The other process types start now, replacing the previous release's (drained below).
+    const otherPlans = planProcesses(ctx, doc, plan, clone.processes);
+    const processes = otherPlans.length
+      ? await startProcesses(
+          ctx,
+          data.release,
+          otherPlans,
+          doc.instances.map((i) => i.container),
+        )
+      : { names: [], instances: [] };
+    if (processes.names.length) await report.line(`started ${processes.names.join(', ')} on node ${options.nodeId}`);
+
     await report.step(95, 'draining the previous instances');
-    await share.drain();
+    await share.drain(processes.names);
     // Old releases beyond GASPER_KEEP_RELEASES go now; a failure is the periodic upkeep's to retry.
     await cleanupReleases(ctx, doc.name).catch((err) => ctx.log.warn({ err, app: doc.name }, 'release cleanup failed'));
     await report.step(100, 'deployed');
@@ -369,7 +425,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
       outcome: 'deployed',
       release: data.release,
       commit: clone.commit,
-      instances: all,
+      instances: [...all, ...processes.instances],
       durationMs: Date.now() - started,
     };
   } catch (err) {

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import type Docker from 'dockerode';
 import { freeSlotsIn } from '../../core/app-placement.ts';
+import { webProcess } from '../../core/formation.ts';
 import { appContainerName, containerLabels } from '../../core/naming.ts';
 import type { ResolvedResources } from '../../core/resources.ts';
 import type { Instance } from '../../events/schemas.ts';
@@ -41,6 +42,8 @@ export interface InstancePlan {
   slots: { offsets: number[]; stride: number };
   resources: ResolvedResources;
   healthPath?: string;
+  /** The process type (core/formation.ts); unset: `web`, the only one with a port and a health check. */
+  process?: string;
 }
 
 /** The slot index a container name ends with (`gasper-<installation>-<app>-<release>-<slot>`). */
@@ -65,12 +68,16 @@ export async function prepareInstances(
 ): Promise<string[]> {
   const { docker } = ctx;
   const servingNames = new Set(serving);
+  const processType = plan.process ?? webProcess;
   const ofRelease = (await listManaged(docker, ctx.scope, { app: plan.app })).filter(
-    (c) => c.Labels[containerLabels.release] === plan.release && c.Labels[containerLabels.role] === 'app',
+    (c) =>
+      c.Labels[containerLabels.release] === plan.release &&
+      c.Labels[containerLabels.role] === 'app' &&
+      (c.Labels[containerLabels.process] ?? webProcess) === processType,
   );
   const used = new Set(ofRelease.filter((c) => servingNames.has(nameOf(c))).flatMap((c) => slotOf(nameOf(c)) ?? []));
   const names = freeSlotsIn(plan.slots, used, plan.count).map((slot) =>
-    appContainerName(ctx.scope.installation, plan.app, plan.release, slot),
+    appContainerName(ctx.scope.installation, plan.app, plan.release, slot, processType),
   );
   const stale = ofRelease.filter((c) => !servingNames.has(nameOf(c)) && !names.includes(nameOf(c)));
   await Promise.all(stale.map((c) => removeContainer(docker, c.Id)));
@@ -94,6 +101,7 @@ export async function createInstance(ctx: WorkerContext, plan: InstancePlan, nam
       release: plan.release,
       ...ctx.scope,
       role: 'app',
+      ...(plan.process ? { process: plan.process } : {}),
       releaseDir: plan.releaseDir,
       command: plan.command,
       port: plan.port,
@@ -130,12 +138,14 @@ export class InstanceStartError extends HealthTimeoutError {
   }
 }
 
-/** Starts the containers and waits until each passes the health check. */
+/** Starts the containers and waits until each passes the health check (web; the other types: until started). */
 export async function startInstances(
   ctx: WorkerContext,
   plan: InstancePlan,
   names: readonly string[],
 ): Promise<Instance[]> {
+  if (plan.process && plan.process !== webProcess)
+    return Promise.all(names.map((name) => startProcess(ctx, name, plan.process!)));
   return Promise.all(
     names.map((name) =>
       startInstance(ctx, name, { port: plan.port, healthPath: plan.healthPath, memoryMb: plan.resources.memoryMb }),
@@ -178,6 +188,21 @@ export async function startInstance(
     throw new InstanceStartError(name, message, oom);
   }
   return { node: options.nodeId, address: options.nodeAddress, port, container: name };
+}
+
+/**
+ * Starts a created container of a process type other than `web`: no port, no HTTP check, healthy
+ * while it runs. One that exits is the supervisor's to restart with backoff, like a web instance
+ * that crashes, so the start itself does not wait.
+ */
+export async function startProcess(ctx: WorkerContext, name: string, process: string): Promise<Instance> {
+  try {
+    await ctx.docker.getContainer(name).start();
+  } catch (err) {
+    // Already running (a retried step) is started.
+    if ((err as { statusCode?: number }).statusCode !== 304) throw err;
+  }
+  return { node: ctx.options.nodeId, address: ctx.options.nodeAddress, port: 0, container: name, process };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -60,7 +60,7 @@ export async function prepareReleaseCommands(input: {
     build: input.build,
     run: input.run,
   });
-  if (!input.run) {
+  if (!input.run && plan.run.command) {
     await pruneLaunchDirs(input.appDir);
     await writeRunCommand(launchDir(input.appDir, input.release), plan.run.command);
   }

@@ -14,6 +14,8 @@ import { launcherCommand } from './launcher.ts';
 import { checkReleaseImage, planForRelease, recordActivation } from './release-plan.ts';
 import { failRollout, RolloutAbandoned, type Rollout } from './rollout.ts';
 import { ShareRollout } from './share-rollout.ts';
+import { resolveFormation } from '../../core/formation.ts';
+import { planProcesses, releaseProcesses, startProcesses } from './process-rollout.ts';
 
 export type OperateResult =
   | { outcome: 'restarted' | 'started' | 'rolled-back'; release: string; instances: Instance[]; durationMs: number }
@@ -78,8 +80,16 @@ export async function operateApp(
     };
     await checkReleaseImage(ctx, plan);
     const restored = data.op === 'rollback' && record ? restoredConfig(record) : undefined;
-    const instances = await rollOut(ctx, report, doc, plan, rollout, (all) =>
-      switched(all, { release: plan.release, endsPendingRelease: false, ...(restored ? { restored } : {}) }),
+    const commands = releaseProcesses(record, plan);
+    // The formation of the app as it will be: a rollback restores nothing of it (it is not a release's).
+    const formation = record?.config.processes ? resolveFormation(Object.keys(commands), doc).counts : undefined;
+    const instances = await rollOut(ctx, report, doc, plan, rollout, commands, (all) =>
+      switched(all, {
+        release: plan.release,
+        endsPendingRelease: false,
+        ...(restored ? { restored } : {}),
+        ...(formation ? { formation } : {}),
+      }),
     );
     hooks.reset(doc.name);
     if (data.op === 'rollback') await recordActivation(ctx, doc.name, target, {});
@@ -122,6 +132,8 @@ async function rollOut(
   doc: AppDocument,
   plan: InstancePlan,
   rollout: Rollout,
+  /** The release's process types and commands: those other than web start after the switch. */
+  commands: Readonly<Record<string, string>>,
   to: (all: Instance[]) => AppTransition,
 ): Promise<Instance[]> {
   const share = new ShareRollout(
@@ -149,9 +161,19 @@ async function rollOut(
     await share.discard();
     throw err;
   }
+  const others = planProcesses(ctx, doc, plan, commands);
+  const processes = others.length
+    ? await startProcesses(
+        ctx,
+        plan.release,
+        others,
+        doc.instances.map((i) => i.container),
+      )
+    : { names: [], instances: [] };
+  if (processes.names.length) await report.line(`started ${processes.names.join(', ')}`);
   await report.step(85, 'draining the previous instances');
-  await share.drain();
-  return all;
+  await share.drain(processes.names);
+  return [...all, ...processes.instances];
 }
 
 /**

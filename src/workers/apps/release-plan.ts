@@ -1,4 +1,5 @@
-import { placementOf, shareOf, slotSequence } from '../../core/app-placement.ts';
+import { placementOf } from '../../core/app-placement.ts';
+import { processShare, processSlots, webProcess } from '../../core/formation.ts';
 import { splitRepoCredentials } from '../../core/repo-url.ts';
 import { resolveResources } from '../../core/resources.ts';
 import { runtimeImage, runtimes } from '../../core/runtimes.ts';
@@ -54,6 +55,8 @@ export interface InstanceInput {
   extras?: PlanExtras;
   /** The image was built from the app's Dockerfile (container-spec.ts `fromImage`). */
   fromImage?: boolean;
+  /** False: the release declares no web process, so no web instance runs (core/formation.ts). Default true. */
+  web?: boolean;
 }
 
 /** What an app's containers run with, from its document and the release's command. */
@@ -72,9 +75,9 @@ export function planInstances(ctx: WorkerContext, input: InstanceInput): Instanc
     ...(extras.launchDir ? { launchDir: extras.launchDir } : {}),
     ...(input.fromImage ? { fromImage: true } : {}),
     port,
-    // This node's share of the instances, in slots no other node uses.
-    count: shareOf(doc, ctx.options.nodeId),
-    slots: slotSequence(placementOf(doc), ctx.options.nodeId),
+    // This node's share of the web instances, in slots no other node (nor process type) uses.
+    count: input.web === false ? 0 : processShare(placementOf(doc), doc, ctx.options.nodeId, webProcess),
+    slots: processSlots(placementOf(doc), doc, ctx.options.nodeId, webProcess),
     resources: resolveResources(doc.resources, ctx.options.lifecycle.resources),
     healthPath: doc.healthCheck?.path,
   };
@@ -104,11 +107,17 @@ export async function planForRelease(
     port: record.config.port,
     extras,
     fromImage,
+    web: record.config.processes === undefined || webProcess in record.config.processes,
   });
 }
 
 /** The snapshot a release record keeps: what ran, with env values masked. */
-export function releaseConfig(doc: AppDocument, plan: InstancePlan): ReleaseConfig {
+export function releaseConfig(
+  doc: AppDocument,
+  plan: InstancePlan,
+  /** The release's process types and commands, once the clone said (conventions.ts). */
+  processes?: Record<string, string>,
+): ReleaseConfig {
   return {
     ...(doc.runtime ? { runtime: doc.runtime } : {}),
     builder: plan.fromImage ? 'dockerfile' : 'runtime',
@@ -120,6 +129,7 @@ export function releaseConfig(doc: AppDocument, plan: InstancePlan): ReleaseConf
     },
     build: doc.build ?? [],
     run: plan.command,
+    ...(processes ? { processes } : {}),
     port: plan.port,
     env: Object.fromEntries(
       Object.keys(doc.sealedEnv)

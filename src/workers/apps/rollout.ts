@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { sameInstances } from '../../core/app-placement.ts';
+import { isWeb } from '../../core/formation.ts';
 import { type AppTransition, onlyIf } from '../../core/app-state.ts';
 import { keys } from '../../core/keys.ts';
 import { instanceSchema, type Instance } from '../../events/schemas.ts';
@@ -137,7 +138,7 @@ export async function switchTogether(
       const instances = parts.flatMap((p) => (p.part as { ready: Instance[] }).ready);
       // A node that finds it already switched (by another node, or by itself before a retry) changes nothing.
       const { doc } = await applyTransition(ctx.redis, rollout.app, onlyIf(rollout.wanted, to(instances)));
-      if (!doc || !sameInstances(doc.instances, instances)) {
+      if (!doc || !sameInstances(doc.instances.filter(isWeb), instances)) {
         await abandonRollout(
           ctx,
           rollout,

@@ -71,9 +71,12 @@ export class ShareRollout {
     return all;
   }
 
-  /** Drains and removes every container of the app on this node but the new ones. */
-  async drain(): Promise<void> {
-    await drainAndRemove(this.ctx, await containersOutside(this.ctx, this.plan.app, this.#prepared));
+  /**
+   * Drains and removes every container of the app on this node but the new ones (and `keep`: the
+   * release's containers of the other process types, started after the switch).
+   */
+  async drain(keep: readonly string[] = []): Promise<void> {
+    await drainAndRemove(this.ctx, await containersOutside(this.ctx, this.plan.app, [...this.#prepared, ...keep]));
   }
 
   /**

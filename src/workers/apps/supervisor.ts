@@ -18,9 +18,12 @@ import {
   listensOnAppPort,
   slotOf,
   startInstance,
+  startProcess,
   stopContainer,
 } from './instances.ts';
 import { planForRelease } from './release-plan.ts';
+import { isWeb, webProcess } from '../../core/formation.ts';
+import { releaseProcesses } from './process-rollout.ts';
 
 export interface SupervisorHandle {
   /** Forgets an app's crash history and cancels its pending restarts (after stop, restart, rollback). */
@@ -202,20 +205,35 @@ class Supervisor implements SupervisorHandle {
     const c = ctx.docker.getContainer(container);
     let info = await c.inspect().catch(() => undefined);
     // Gone since it failed (removed by hand): created again, if it is one of the current release's.
-    if (!info && appContainerName(ctx.scope.installation, app, doc.release, slotOf(container) ?? -1) === container) {
-      const plan = await planForRelease(ctx, doc, doc.release, await ctx.records.get(app, doc.release));
-      await createInstance(ctx, plan, container);
+    if (!info) {
+      const record = await ctx.records.get(app, doc.release);
+      const plan = await planForRelease(ctx, doc, doc.release, record);
+      const commands = releaseProcesses(record, plan);
+      const slot = slotOf(container) ?? -1;
+      const type = Object.keys(commands).find(
+        (t) => appContainerName(ctx.scope.installation, app, doc.release!, slot, t) === container,
+      );
+      if (type === undefined) return 'not-needed';
+      await createInstance(
+        ctx,
+        type === webProcess ? plan : { ...plan, process: type, command: commands[type]!, launchDir: undefined },
+        container,
+      );
       info = await c.inspect();
     }
     if (!info || info.Config.Labels?.[containerLabels.release] !== doc.release) return 'not-needed';
     if (info.State.Running) await stopContainer(ctx.docker, container, ctx.options.lifecycle.stopTimeoutS);
+    const type = info.Config.Labels?.[containerLabels.process] ?? webProcess;
     let instance: Instance;
     try {
-      instance = await startInstance(ctx, container, {
-        port: doc.port,
-        healthPath: doc.healthCheck?.path,
-        memoryMb: resolveResources(doc.resources, ctx.options.lifecycle.resources).memoryMb,
-      });
+      instance =
+        type === webProcess
+          ? await startInstance(ctx, container, {
+              port: doc.port,
+              healthPath: doc.healthCheck?.path,
+              memoryMb: resolveResources(doc.resources, ctx.options.lifecycle.resources).memoryMb,
+            })
+          : await startProcess(ctx, container, type);
     } catch (err) {
       if (err instanceof InstanceStartError) return 'failed';
       throw err;
@@ -293,6 +311,8 @@ class Supervisor implements SupervisorHandle {
         void this.recover(doc.name, instance.container, 'exited');
         continue;
       }
+      // A process type other than web has no port: it is healthy while it runs.
+      if (!isWeb(instance)) continue;
       // The deploy checked HTTP; from then on the check is quiet (nothing in the app's logs)
       // unless the app has a health path: it still listens on its port.
       const healthy = doc.healthCheck?.path

@@ -1,5 +1,10 @@
 import { expect } from 'chai';
-import { databaseHoldsCapacity, demandsOf, holdsCapacity } from '../../../src/api/cluster/node-placement.ts';
+import {
+  databaseHoldsCapacity,
+  demandsOf,
+  holdsCapacity,
+  instanceCountOf,
+} from '../../../src/api/cluster/node-placement.ts';
 import type { AppDocument } from '../../../src/store/app-document.ts';
 import type { DatabaseDocument } from '../../../src/store/database-document.ts';
 
@@ -69,5 +74,18 @@ describe('node-placement: what holds room on a node', () => {
       { node: 'n2', holder: 'app api', cpu: 0.5, memoryBytes: 128 * MiB },
       { node: 'n1', holder: 'database db', cpu: 0.5, memoryBytes: 256 * MiB },
     ]);
+  });
+
+  describe('containers placed: every process type, each like a web instance', () => {
+    const rows: [string, object, number][] = [
+      ['a document from before process types', { instanceCount: 3 }, 3],
+      ['a create request with instances', { instances: 2 }, 2],
+      ['web 2 and a worker', { instanceCount: 2, processes: { worker: 1 } }, 3],
+      ['a type at 0 holds nothing', { processes: { worker: 0, clock: 2 } }, 3],
+      ['web scaled to 0', { instances: 2, processes: { web: 0, worker: 1 } }, 1],
+    ];
+    for (const [what, source, count] of rows) {
+      it(`${what}: ${count}`, () => expect(instanceCountOf(source)).to.equal(count));
+    }
   });
 });

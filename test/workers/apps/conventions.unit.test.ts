@@ -248,10 +248,26 @@ describe('planConventions', () => {
       });
     }
 
-    it('without a web process, the runtime default applies', () => {
+    it('lists its process types, release left out, web being the run command', () => {
       expect(
-        planConventions('python', repo(['app.py'], { Procfile: 'worker: python3 worker.py\n' }), {}).run.command,
-      ).to.equal('python3 app.py');
+        planConventions('node', repo(['package.json'], { Procfile: procfile, 'package.json': '{}' }), {}).processes,
+      ).to.deep.equal({ web: 'node web.js --port $PORT', worker: 'node worker.js' });
+    });
+
+    it('without a web process, the app has none (the Procfile lists the process types)', () => {
+      const plan = planConventions('python', repo(['app.py'], { Procfile: 'worker: python3 worker.py\n' }), {});
+      expect(plan.run.command).to.equal('');
+      expect(plan.processes).to.deep.equal({ worker: 'python3 worker.py' });
+    });
+
+    it('with only a release: entry, the runtime default is the web process', () => {
+      const plan = planConventions('python', repo(['app.py'], { Procfile: 'release: ./migrate\n' }), {});
+      expect(plan.processes).to.deep.equal({ web: 'python3 app.py' });
+    });
+
+    it("an app's own run is its web process beside the Procfile's workers", () => {
+      const plan = planConventions('python', repo(['app.py'], { Procfile: 'worker: python3 w.py\n' }), { run: 'x' });
+      expect(plan.processes).to.deep.equal({ worker: 'python3 w.py', web: 'x' });
     });
 
     it('does not change the default build', () => {

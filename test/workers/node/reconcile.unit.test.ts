@@ -45,6 +45,13 @@ describe('planReconcile', () => {
   const cases: [string, AppDocument[], ObservedContainer[], [string, string][]][] = [
     ['keeps the current release', [app('blog')], [container('blog', 'r000002')], []],
     [
+      "keeps a worker of the current release on a node that runs only the app's worker",
+      // web on n2, worker on this node (core/formation.ts: the placement lists every process type).
+      [app('blog', { node: 'n2', placement: ['n2', me], processes: { worker: 1 }, instances: [] })],
+      [{ ...container('blog', 'r000002'), name: 'gasper-blog-r000002-worker-1' }],
+      [],
+    ],
+    [
       'keeps the pending release (a deploy in progress)',
       [app('blog', { pendingRelease: 'r000003' })],
       [container('blog', 'r000003'), container('blog', 'r000003', 'build')],
