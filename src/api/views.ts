@@ -37,6 +37,8 @@ export function appView(doc: AppDocument, options: ViewOptions) {
     port: doc.port,
     envKeys: Object.keys(doc.sealedEnv).sort(),
     databases: doc.databases ?? [],
+    /** Persistent volumes; an app with any runs all its instances on `node`, where they are. */
+    volumes: (doc.volumes ?? []).map((v) => ({ name: v.name, path: v.path, size: v.size ?? null })),
     node: doc.node,
     /** The node of each instance: an app's instances are spread over the nodes with room. */
     placement: placementOf(doc),

@@ -69,6 +69,7 @@ export function appOperationsRouter(deps: ApiDeps): Router {
           instanceCount: next.instanceCount,
           resources: next.resources,
           healthCheck: next.healthCheck,
+          volumes: next.volumes,
         }
       : d;
 
@@ -78,9 +79,12 @@ export function appOperationsRouter(deps: ApiDeps): Router {
    * instances stay where they are when they still fit).
    */
   async function redeploy(doc: AppDocument, next?: AppDocument, cache = true) {
+    // A change of volumes places the app anew too: an app with volumes runs on one node.
     const resized =
       next &&
-      (next.instanceCount !== doc.instanceCount || JSON.stringify(next.resources) !== JSON.stringify(doc.resources));
+      (next.instanceCount !== doc.instanceCount ||
+        JSON.stringify(next.resources) !== JSON.stringify(doc.resources) ||
+        JSON.stringify(next.volumes ?? []) !== JSON.stringify(doc.volumes ?? []));
     // An app that holds no room (failed, stopped, crashed: no container) asks for it again.
     const placed =
       resized || !holdsCapacity(doc) ? await placeApp(deps, next ?? doc, { current: placementOf(doc) }) : undefined;

@@ -69,6 +69,7 @@ export function appsRouter(deps: ApiDeps): Router {
       instanceCount: body.instances,
       resources: body.resources,
       healthCheck: body.healthCheck,
+      ...(body.volumes?.length ? { volumes: body.volumes } : {}),
       ...(body.https !== undefined ? { https: body.https } : {}),
       ...(body.hsts !== undefined ? { hsts: body.hsts } : {}),
       createdAt: now,

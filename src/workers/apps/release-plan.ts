@@ -1,6 +1,7 @@
 import { placementOf, shareOf, slotSequence } from '../../core/app-placement.ts';
 import { splitRepoCredentials } from '../../core/repo-url.ts';
 import { resolveResources } from '../../core/resources.ts';
+import { appVolumeMounts } from '../../core/app-volumes.ts';
 import { runtimeImage, runtimes } from '../../core/runtimes.ts';
 import { linkedDatabases } from './database-links.ts';
 import { launchDir, launcherCommand } from './launcher.ts';
@@ -77,6 +78,8 @@ export function planInstances(ctx: WorkerContext, input: InstanceInput): Instanc
     slots: slotSequence(placementOf(doc), ctx.options.nodeId),
     resources: resolveResources(doc.resources, ctx.options.lifecycle.resources),
     healthPath: doc.healthCheck?.path,
+    // The app's volumes as they are now, whatever the release: a rollback keeps the data's mounts.
+    ...(doc.volumes?.length ? { volumes: appVolumeMounts(ctx.scope.installation, doc) } : {}),
   };
 }
 
