@@ -11,9 +11,38 @@ import { z } from 'zod';
 import { appNameProblem, containerLabels } from './naming.ts';
 
 /** Paths a volume may not hide: the release (/app), the system, Gasper's own mounts. */
-const forbiddenPaths = ['/', '/app', '/proc', '/sys', '/dev', '/etc', '/bin', '/sbin', '/lib', '/lib64', '/usr', '/boot', '/run', '/var/run', '/tmp'];
+const forbiddenPaths = [
+  '/',
+  '/app',
+  '/proc',
+  '/sys',
+  '/dev',
+  '/etc',
+  '/bin',
+  '/sbin',
+  '/lib',
+  '/lib64',
+  '/usr',
+  '/boot',
+  '/run',
+  '/var/run',
+  '/tmp',
+];
 /** Paths under which a volume may not go either (a mount inside the release or the system). */
-const forbiddenPrefixes = ['/app/', '/proc/', '/sys/', '/dev/', '/etc/', '/usr/', '/bin/', '/sbin/', '/lib/', '/boot/', '/run/', '/tmp/'];
+const forbiddenPrefixes = [
+  '/app/',
+  '/proc/',
+  '/sys/',
+  '/dev/',
+  '/etc/',
+  '/usr/',
+  '/bin/',
+  '/sbin/',
+  '/lib/',
+  '/boot/',
+  '/run/',
+  '/tmp/',
+];
 
 /** At most this many volumes per app. */
 export const maxVolumes = 10;
@@ -56,7 +85,9 @@ export const appVolumeSchema = z
       .min(1)
       .max(1024 * 1024)
       .optional()
-      .describe('MiB the volume is expected to stay under: reported when exceeded, not enforced (see the volumes guide)'),
+      .describe(
+        'MiB the volume is expected to stay under: reported when exceeded, not enforced (see the volumes guide)',
+      ),
   })
   .strict();
 export type AppVolume = z.infer<typeof appVolumeSchema>;

@@ -53,3 +53,20 @@ export type JobType = (typeof jobTypes)[number];
 /** What a job reports as progress: a percentage and the step it is in. */
 export const jobProgressSchema = z.object({ percent: z.number().min(0).max(100), step: z.string() });
 export type JobProgress = z.infer<typeof jobProgressSchema>;
+
+/**
+ * Work on one volume of an app, on the app's primary node (where its volumes are): `remove` its
+ * Docker volume (the app no longer declares it), or `backup` it as a tar stored in Redis.
+ */
+export const appVolumeJob = {
+  name: 'app-volume',
+  schema: z.object({
+    app: z.string(),
+    uid: z.string(),
+    volume: z.string(),
+    op: z.enum(['remove', 'backup']),
+    /** The backup's id (`backup`). */
+    backup: z.string().optional(),
+  }),
+} as const;
+export type AppVolumeData = z.infer<typeof appVolumeJob.schema>;

@@ -31,6 +31,10 @@ export const appViewSchema = z.object({
   instances: z.array(z.object({ node: z.string(), host: z.string(), port: z.number().int(), container: z.string() })),
   lastError: z.string().nullable(),
   lastJob: jobRefSchema.nullable(),
+  volumes: z
+    .array(z.object({ name: z.string(), path: z.string(), size: z.number().int().nullable() }))
+    .optional()
+    .describe('persistent volumes: an app with any runs all its instances on `node`, where they are'),
   webhook: z
     .object({ createdAt: z.string() })
     .nullable()

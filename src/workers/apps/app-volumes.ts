@@ -1,7 +1,9 @@
 import type Docker from 'dockerode';
 import { appUser } from '../../core/app-user.ts';
-import { appVolumeLabels, type VolumeMount } from '../../core/app-volumes.ts';
-import { scopeLabels } from '../../core/installation.ts';
+import { appVolumeLabels, volumeLabels, type VolumeMount } from '../../core/app-volumes.ts';
+import { scopeFilter, scopeLabels } from '../../core/installation.ts';
+import { containerLabels } from '../../core/naming.ts';
+import { removeVolume } from '../../docker/volumes.ts';
 import type { WorkerContext } from '../context.ts';
 
 /** What `ensureAppVolumes` needs of an instance plan. */
@@ -106,9 +108,40 @@ export async function runHelper(
     const { StatusCode } = (await container.wait()) as { StatusCode: number };
     if (StatusCode !== 0) {
       const logs = await container.logs({ stdout: true, stderr: true, follow: false });
-      throw new Error(`volume helper (${cmd.join(' ')}) exited with ${StatusCode}: ${logs.toString('utf8').slice(-500)}`);
+      throw new Error(
+        `volume helper (${cmd.join(' ')}) exited with ${StatusCode}: ${logs.toString('utf8').slice(-500)}`,
+      );
     }
   } finally {
     await container.remove({ force: true }).catch(() => undefined);
   }
+}
+
+/** This scope's Docker volumes of apps (all, or one app's), with their labels. */
+export async function listAppVolumes(
+  ctx: WorkerContext,
+  app?: string,
+): Promise<{ name: string; app: string; uid: string; volume: string }[]> {
+  const extra: Record<string, string> = app === undefined ? {} : { [containerLabels.app]: app };
+  const listed = await ctx.docker.listVolumes({
+    filters: JSON.stringify({ label: [...scopeFilter(ctx.scope, extra), volumeLabels.volume] }),
+  });
+  return (listed.Volumes ?? []).map((v) => ({
+    name: v.Name,
+    app: v.Labels?.[containerLabels.app] ?? '',
+    uid: v.Labels?.[volumeLabels.appUid] ?? '',
+    volume: v.Labels?.[volumeLabels.volume] ?? '',
+  }));
+}
+
+/**
+ * Removes the Docker volumes of one incarnation of an app (`uid`) on this node, or only the
+ * volume `only`; returns their names. Containers using them must be gone first.
+ */
+export async function removeAppVolumes(ctx: WorkerContext, app: string, uid: string, only?: string): Promise<string[]> {
+  const doomed = (await listAppVolumes(ctx, app)).filter(
+    (v) => v.uid === uid && (only === undefined || v.volume === only),
+  );
+  for (const v of doomed) await removeVolume(ctx.docker, v.name);
+  return doomed.map((v) => v.name);
 }
