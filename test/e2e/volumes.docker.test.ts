@@ -9,6 +9,7 @@ import { containerLabels } from '../../src/core/naming.ts';
 import { docker, requireDocker } from '../support/docker.ts';
 import { createGitRepo, type GitFixture } from '../support/git-fixture.ts';
 import { startTestPlatform, viaProxy, type JobView, type TestPlatform } from '../support/platform.ts';
+import { startTestRedis } from '../support/redis.ts';
 
 const run = promisify(execFile);
 
@@ -211,5 +212,43 @@ describe('persistent volumes and app.json (Docker, Redis, git)', function () {
     await finished(await gasper.api().post(`/apps/${name}/rebuild`).send({}).expect(202));
     expect(JSON.parse(await hit(name, '/env')).secret).to.equal(first.secret);
     await finished(await gasper.api().delete(`/apps/${name}`).expect(202));
+  });
+
+  it('keeps a volume across a worker restart (the platform stopped and started again on the same Redis)', async () => {
+    const redis = await startTestRedis();
+    const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-test-state-'));
+    const env = {
+      REDIS_URL: redis.url,
+      GASPER_STATE_DIR: stateDir,
+      GASPER_NODE_ID: `t-${crypto.randomBytes(4).toString('hex')}`,
+      GASPER_HEALTH_TIMEOUT_MS: '60000',
+    };
+    const name = unique();
+    const source = await repo(counterApp('w1'));
+    let second: TestPlatform | undefined;
+    const first = await startTestPlatform(env);
+    try {
+      const res = await first
+        .api()
+        .post('/apps')
+        .send({ name, repo: { url: source.url }, runtime: 'node', volumes: [{ name: 'data', path: '/data' }] })
+        .expect(202);
+      const job = await first.waitForJob(res.body.job.id);
+      expect(job.state, job.log.join('\n')).to.equal('completed');
+      const via = (p: TestPlatform) => async () =>
+        (await viaProxy(p.proxyPort, `${name}.localhost:${p.proxyPort}`, '/hit')).body;
+      expect(await via(first)()).to.equal('w1 1');
+      // The worker (and API, proxy) stop; the app's container and volume stay, as on a real restart.
+      await first.platform.close();
+      second = await startTestPlatform(env);
+      expect(await via(second)()).to.equal('w1 2');
+      const restart = await second.api().post(`/apps/${name}/restart`).expect(202);
+      expect((await second.waitForJob(restart.body.job.id)).state).to.equal('completed');
+      expect(await via(second)()).to.equal('w1 3');
+    } finally {
+      if (second) await second.close();
+      else await first.close();
+      await redis.close();
+    }
   });
 });
