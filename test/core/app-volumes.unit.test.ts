@@ -10,6 +10,7 @@ import { PlacementError, placeInstances, type CandidateNode } from '../../src/co
 import { containerSpec } from '../../src/workers/apps/container-spec.ts';
 import { planVolumeRemovals } from '../../src/workers/node/reconcile.ts';
 import { planAppJsonEnv } from '../../src/workers/apps/app-json-env.ts';
+import { volumesWithUse } from '../../src/api/views.ts';
 
 describe('app volumes', () => {
   const paths: [string, boolean][] = [
@@ -159,5 +160,26 @@ describe('planAppJsonEnv', () => {
       generate: [],
       missing: [],
     });
+  });
+});
+
+describe('volumesWithUse', () => {
+  const doc = {
+    name: 'blog',
+    uid: 'u1',
+    volumes: [
+      { name: 'data', path: '/data', size: 1 },
+      { name: 'logs', path: '/logs' },
+    ],
+  };
+  it("reports each volume's measured size and whether it is over its declared size", () => {
+    const got = volumesWithUse(doc, [
+      { app: 'blog', uid: 'u1', volume: 'data', bytes: 2 * 1024 * 1024 },
+      { app: 'blog', uid: 'old', volume: 'logs', bytes: 5 },
+    ]);
+    expect(got).to.deep.equal([
+      { name: 'data', path: '/data', size: 1, usedBytes: 2 * 1024 * 1024, overSize: true },
+      { name: 'logs', path: '/logs', size: null, usedBytes: null, overSize: false },
+    ]);
   });
 });

@@ -32,7 +32,15 @@ export const appViewSchema = z.object({
   lastError: z.string().nullable(),
   lastJob: jobRefSchema.nullable(),
   volumes: z
-    .array(z.object({ name: z.string(), path: z.string(), size: z.number().int().nullable() }))
+    .array(
+      z.object({
+        name: z.string(),
+        path: z.string(),
+        size: z.number().int().nullable(),
+        usedBytes: z.number().nullable().optional().describe("GET /apps/:name: from the node's last disk measurement"),
+        overSize: z.boolean().optional().describe('GET /apps/:name: over `size` (reported, not enforced)'),
+      }),
+    )
     .optional()
     .describe('persistent volumes: an app with any runs all its instances on `node`, where they are'),
   webhook: z
