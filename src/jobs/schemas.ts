@@ -56,7 +56,8 @@ export type JobProgress = z.infer<typeof jobProgressSchema>;
 
 /**
  * Work on one volume of an app, on the app's primary node (where its volumes are): `remove` its
- * Docker volume (the app no longer declares it), or `backup` it as a tar stored in Redis.
+ * Docker volume (the app no longer declares it), `backup` it as a tar stored in Redis, or
+ * `restore` a backup (the volume's files are replaced by the backup's).
  */
 export const appVolumeJob = {
   name: 'app-volume',
@@ -64,8 +65,8 @@ export const appVolumeJob = {
     app: z.string(),
     uid: z.string(),
     volume: z.string(),
-    op: z.enum(['remove', 'backup']),
-    /** The backup's id (`backup`). */
+    op: z.enum(['remove', 'backup', 'restore']),
+    /** The backup's id (`backup`, `restore`). */
     backup: z.string().optional(),
   }),
 } as const;

@@ -41,6 +41,7 @@ const allRoutes = [
   'DELETE /apps/{name}/ssh-password',
   'DELETE /apps/{name}/volumes/{volume}',
   'POST /apps/{name}/volumes/{volume}/backups',
+  'POST /apps/{name}/volumes/{volume}/restore',
   'GET /apps/{name}/volumes/{volume}/backups',
   'GET /apps/{name}/volumes/{volume}/backups/{id}',
   'PATCH /apps/{name}',

@@ -163,6 +163,16 @@ describe('persistent volumes and app.json (Docker, Redis, git)', function () {
       await fs.rm(dir, { recursive: true, force: true });
     }
 
+    // A restore puts the counter back to the backup's 5.
+    expect(await hit(name)).to.equal('v1 6');
+    expect(await hit(name)).to.equal('v1 7');
+    await finished(
+      await gasper.api().post(`/apps/${name}/volumes/data/restore`).send({ backup: backup.body.backup.id }).expect(202),
+    );
+    expect(await hit(name)).to.equal('v1 6');
+    const noBackup = await gasper.api().post(`/apps/${name}/volumes/data/restore`).send({ backup: 'nope' }).expect(400);
+    expect(noBackup.body.fields).to.have.property('backup');
+
     // Deleting a declared volume's data is refused; the app's deletion removes it, not the other app's.
     const refused = await gasper.api().delete(`/apps/${name}/volumes/data`).expect(409);
     expect(refused.body.code).to.equal('VOLUME_IN_USE');

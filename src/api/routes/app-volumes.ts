@@ -6,13 +6,16 @@ import { appVolumeJob } from '../../jobs/schemas.ts';
 import type { AppDocument } from '../../store/app-document.ts';
 import { VolumeBackupStore, type VolumeBackupMeta } from '../../store/volume-backups.ts';
 import type { ApiDeps } from '../deps.ts';
-import { ApiError } from '../errors.ts';
+import { ApiError, validationError } from '../errors.ts';
 import { jobRefSchema } from '../openapi/core-routes.ts';
 import { apiRoutes } from '../openapi/registry.ts';
 import { jobRef } from '../views.ts';
 import { visibleApp } from '../visible.ts';
 
 type VolumeParams = { name: string; volume: string };
+
+/** The body of `POST /apps/:name/volumes/:volume/restore`. */
+const restoreRequest = z.object({ backup: z.string().min(1).max(100) }).strict();
 
 /**
  * An app's volumes beyond its `volumes` field: `DELETE /apps/:name/volumes/:volume` removes the
@@ -59,6 +62,23 @@ export function appVolumesRouter(deps: ApiDeps): Router {
       backup: { id: backup, url: `/apps/${doc.name}/volumes/${req.params.volume}/backups/${backup}` },
       job: jobRef(job.id),
     });
+  });
+
+  router.post('/:name/volumes/:volume/restore', async (req: Request<VolumeParams>, res) => {
+    const doc = await load(res, req.params.name);
+    declared(doc, req.params.volume);
+    const parsed = restoreRequest.safeParse(req.body ?? {});
+    if (!parsed.success) throw validationError(parsed.error);
+    const { backup } = parsed.data;
+    if (!(await backups.meta(doc.name, req.params.volume, backup))) {
+      const message = `no backup "${backup}" of volume "${req.params.volume}"`;
+      throw new ApiError('VALIDATION_FAILED', `invalid request: backup: ${message}`, { backup: message });
+    }
+    // Each request is an attempt of its own: a backup may be restored many times.
+    const id = `volume-restore-${doc.name}-${doc.uid}-${req.params.volume}-${backup}-${Date.now()}`;
+    const data = { app: doc.name, uid: doc.uid, volume: req.params.volume, op: 'restore' as const, backup };
+    const job = await add(doc.node, appVolumeJob, id, data, doc.owner);
+    res.status(202).json({ job: jobRef(job.id) });
   });
 
   router.get('/:name/volumes/:volume/backups', async (req: Request<VolumeParams>, res) => {
@@ -108,6 +128,20 @@ apiRoutes.add(
         description: 'backup enqueued',
         schema: z.object({ backup: z.object({ id: z.string(), url: z.string() }), job: jobRefSchema }),
       },
+      404: { description: 'no such app or volume' },
+    },
+  },
+  {
+    method: 'post',
+    path: '/apps/:name/volumes/:volume/restore',
+    summary: "Replace a volume's files by a backup's (stop the app first for a consistent restore)",
+    tags: ['apps'],
+    auth: 'admin',
+    params,
+    body: restoreRequest,
+    responses: {
+      202: { description: 'restore enqueued', schema: z.object({ job: jobRefSchema }) },
+      400: { description: 'no such backup' },
       404: { description: 'no such app or volume' },
     },
   },
