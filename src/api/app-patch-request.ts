@@ -4,6 +4,7 @@ import { edgeFields } from './app-edge.ts';
 import { envMap } from './app-request.ts';
 import { buildArgsField, builderField, dockerfileField } from './builder-fields.ts';
 import { lifecycleFields } from './lifecycle-fields.ts';
+import { appVolumesField } from '../core/app-volumes.ts';
 import { repoTokenField, repoUsernameField } from './repo-settings.ts';
 
 /**
@@ -28,6 +29,11 @@ export function patchAppRequest(options: { resources?: ResourcePolicy } = {}) {
       buildArgs: buildArgsField.nullable().optional(),
       /** Sets (or with `null` removes) the https repository's token; the next clone uses it. */
       repo: z.object({ token: repoTokenField.nullable(), username: repoUsernameField.optional() }).strict().optional(),
+      /**
+       * Replaces the app's volumes (a redeploy mounts the new list). A volume left out is unmounted
+       * but its data is kept until `DELETE /apps/:name/volumes/:volume`.
+       */
+      volumes: appVolumesField.optional(),
       ...lifecycleFields(options.resources ?? defaultResourcePolicy),
       /** Applied by the proxies at once (an app.edge event), no redeploy. */
       ...edgeFields,

@@ -24,6 +24,7 @@ const needsContainers = new Set([
   'builder',
   'dockerfile',
   'buildArgs',
+  'volumes',
 ]);
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
@@ -81,6 +82,10 @@ export function planPatch(
   if (patch.buildArgs !== undefined && !same(patch.buildArgs, doc.buildArgs)) {
     next.buildArgs = patch.buildArgs ?? undefined;
     changed.push('buildArgs');
+  }
+  if (patch.volumes !== undefined && !same(patch.volumes, doc.volumes ?? [])) {
+    next.volumes = patch.volumes.length ? patch.volumes : undefined;
+    changed.push('volumes');
   }
   if (patch.instances !== undefined && patch.instances !== (doc.instanceCount ?? 1)) {
     next.instanceCount = patch.instances;

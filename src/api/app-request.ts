@@ -7,6 +7,7 @@ import { runtimeNames } from '../core/runtimes.ts';
 import { edgeFields } from './app-edge.ts';
 import { buildArgsField, builderField, dockerfileField, runtimeOrDockerfile } from './builder-fields.ts';
 import { lifecycleFields } from './lifecycle-fields.ts';
+import { appVolumesField } from '../core/app-volumes.ts';
 import { repoTokenField, repoUsernameField } from './repo-settings.ts';
 
 /** Adds a custom problem check to a string schema, so messages come from the pure checkers. */
@@ -81,6 +82,8 @@ export function createAppRequest(options: { allowLocalRepos: boolean; resources?
       run: z.string().min(1).max(4096).optional(),
       env: envMap(z.string().max(32 * 1024)).optional(),
       port: z.number().int().min(1).max(65535).optional(),
+      /** Persistent volumes: all instances run on one node, where the volumes are (core/app-volumes.ts). */
+      volumes: appVolumesField.optional(),
       ...lifecycleFields(options.resources ?? defaultResourcePolicy),
       ...edgeFields,
     })

@@ -8,6 +8,7 @@ import { metricsHandler } from './prometheus.ts';
 import { appDatabasesRouter } from './routes/app-databases.ts';
 import { appOperationsRouter } from './routes/app-operations.ts';
 import { appsRouter } from './routes/apps.ts';
+import { appVolumesRouter } from './routes/app-volumes.ts';
 import { databasesRouter } from './routes/databases.ts';
 import { jobsRouter } from './routes/jobs.ts';
 import { usersRouter } from './routes/users.ts';
@@ -65,6 +66,7 @@ export function createApiApp(deps: ApiDeps): Express {
   app.use('/apps', appDatabasesRouter(deps));
   app.use('/apps', appOperationsRouter(deps));
   app.use('/apps', appsRouter(deps));
+  app.use('/apps', appVolumesRouter(deps));
   app.use('/databases', databasesRouter(deps));
   app.use('/users', usersRouter(deps));
   app.use('/apps', sshCredentialsRouter(deps));

@@ -38,6 +38,8 @@ export function appView(doc: AppDocument, options: ViewOptions) {
     port: doc.port,
     envKeys: Object.keys(doc.sealedEnv).sort(),
     databases: doc.databases ?? [],
+    /** Persistent volumes; an app with any runs all its instances on `node`, where they are. */
+    volumes: (doc.volumes ?? []).map((v) => ({ name: v.name, path: v.path, size: v.size ?? null })),
     node: doc.node,
     /** The node of each instance: an app's instances are spread over the nodes with room. */
     placement: placementOf(doc),
@@ -77,4 +79,25 @@ export function appView(doc: AppDocument, options: ViewOptions) {
 
 export function jobRef(id: string) {
   return { id, url: `/jobs/${id}` };
+}
+
+/**
+ * An app's volumes with what they use, from its node's last disk measurement (GET /apps/:name):
+ * `usedBytes` null until measured; `overSize` when over the declared `size`, which is reported,
+ * not enforced (docs/guides/volumes.md). Pure.
+ */
+export function volumesWithUse(
+  doc: Pick<AppDocument, 'uid' | 'name' | 'volumes'>,
+  measured: readonly { app: string; uid: string; volume: string; bytes: number }[] | undefined,
+) {
+  return (doc.volumes ?? []).map((v) => {
+    const used = measured?.find((m) => m.app === doc.name && m.uid === doc.uid && m.volume === v.name)?.bytes;
+    return {
+      name: v.name,
+      path: v.path,
+      size: v.size ?? null,
+      usedBytes: used ?? null,
+      overSize: used !== undefined && v.size !== undefined && used > v.size * 1024 * 1024,
+    };
+  });
 }

@@ -29,6 +29,11 @@ export const keys = {
    * container, volume and network, and only theirs (never data merely missing from Redis).
    */
   nodeDeletedDatabases: (id: string) => `gasper:node:${id}:deleted-databases`,
+  /**
+   * Set of `<app>/<uid>` deleted while the node was down: its reconciliation removes their volumes
+   * (the data), and only theirs, as for databases.
+   */
+  nodeDeletedApps: (id: string) => `gasper:node:${id}:deleted-apps`,
   /** Held by the one API process settling a down node's queue (api/cluster/job-failover.ts); expires. */
   nodeFailoverLock: (id: string) => `gasper:node:${id}:failover-lock`,
   /** What the node's last reconciliation did (JSON, see workers/node/reconcile.ts). */
@@ -45,6 +50,10 @@ export const keys = {
   /** Host ports taken by databases on a node. */
   nodeDatabasePorts: (id: string) => `gasper:node:${id}:db-ports`,
   /** Backups of a database: a hash of id → metadata JSON, and one binary value per backup. */
+  /** Hash: `<volume>/<backup id>` → backup metadata (JSON) of an app's volumes. */
+  appVolumeBackups: (app: string) => `gasper:app:${app}:volume-backups`,
+  /** The tar of one backup of an app's volume. */
+  appVolumeBackup: (app: string, volume: string, id: string) => `gasper:app:${app}:volume-backup:${volume}:${id}`,
   databaseBackups: (name: string) => `gasper:database:${name}:backups`,
   databaseBackup: (name: string, id: string) => `gasper:database:${name}:backup:${id}`,
   adminTokenHash: 'gasper:admin-token-hash',

@@ -38,6 +38,11 @@ export interface PlacementRequest {
   current?: readonly string[];
   /** Nodes not to place on whatever their state (a node being failed over from). */
   exclude?: ReadonlySet<string>;
+  /**
+   * All instances on one node (an app with volumes: they are local to a node). The node chosen is
+   * one with room for all of them, preferring one that runs the app now, then the least loaded.
+   */
+  together?: boolean;
 }
 
 /** Why nothing fits; the API turns it into a 409 or 503 with this message. */
@@ -99,6 +104,7 @@ export function placeInstances(nodes: readonly CandidateNode[], request: Placeme
       s.node.capacity.cpus > 0 ? 1 - (s.freeCpu - request.cpu) / s.node.capacity.cpus : 1,
       s.node.capacity.memoryBytes > 0 ? 1 - (s.freeMemory - request.memoryBytes) / s.node.capacity.memoryBytes : 1,
     );
+  if (request.together) return placeTogether(slots, request);
   const chosen: string[] = [];
   for (let i = 0; i < request.instances; i++) {
     let best: Slot | undefined;
@@ -119,6 +125,31 @@ export function placeInstances(nodes: readonly CandidateNode[], request: Placeme
     chosen.push(best.node.id);
   }
   return chosen;
+}
+
+/** Every instance on the one node with room for all of them (see `PlacementRequest.together`). */
+function placeTogether(slots: Slot[], request: PlacementRequest): string[] {
+  const n = request.instances;
+  const all = { ...request, cpu: request.cpu * n, memoryBytes: request.memoryBytes * n };
+  const fitsAll = (s: Slot) => s.freeCpu + 1e-9 >= all.cpu && s.freeMemory + 1e-9 >= all.memoryBytes;
+  const loadAfter = (s: Slot) =>
+    Math.max(
+      s.node.capacity.cpus > 0 ? 1 - (s.freeCpu - all.cpu) / s.node.capacity.cpus : 1,
+      s.node.capacity.memoryBytes > 0 ? 1 - (s.freeMemory - all.memoryBytes) / s.node.capacity.memoryBytes : 1,
+    );
+  let best: Slot | undefined;
+  for (const slot of slots) {
+    if (!fitsAll(slot)) continue;
+    if (!best || better(slot, loadAfter(slot), best, loadAfter(best))) best = slot;
+  }
+  if (!best) {
+    const message = noCapacityMessage(slots, { ...all, instances: 1 }, 0);
+    throw new PlacementError(
+      'no-capacity',
+      n > 1 ? `${message} (an app with volumes runs its ${n} instances on one node)` : message,
+    );
+  }
+  return Array.from({ length: n }, () => best.node.id);
 }
 
 function better(a: Slot, aLoad: number, b: Slot, bLoad: number): boolean {

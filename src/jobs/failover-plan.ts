@@ -81,7 +81,7 @@ export function planFailover(
       result: {
         outcome: 'deleted',
         containers: 0,
-        withoutNode: `${down}: the app was deleted without it; the node's reconciliation removes its containers and release files when it returns`,
+        withoutNode: `${down}: the app was deleted without it; the node's reconciliation removes its containers, release files and volumes when it returns`,
       },
     };
   }

@@ -53,3 +53,21 @@ export type JobType = (typeof jobTypes)[number];
 /** What a job reports as progress: a percentage and the step it is in. */
 export const jobProgressSchema = z.object({ percent: z.number().min(0).max(100), step: z.string() });
 export type JobProgress = z.infer<typeof jobProgressSchema>;
+
+/**
+ * Work on one volume of an app, on the app's primary node (where its volumes are): `remove` its
+ * Docker volume (the app no longer declares it), `backup` it as a tar stored in Redis, or
+ * `restore` a backup (the volume's files are replaced by the backup's).
+ */
+export const appVolumeJob = {
+  name: 'app-volume',
+  schema: z.object({
+    app: z.string(),
+    uid: z.string(),
+    volume: z.string(),
+    op: z.enum(['remove', 'backup', 'restore']),
+    /** The backup's id (`backup`, `restore`). */
+    backup: z.string().optional(),
+  }),
+} as const;
+export type AppVolumeData = z.infer<typeof appVolumeJob.schema>;

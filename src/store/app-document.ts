@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { instanceSchema } from '../events/schemas.ts';
 import { lifecycleSettingsSchema } from './lifecycle-settings.ts';
+import { appVolumeSchema } from '../core/app-volumes.ts';
 
 export const appStatuses = ['queued', 'deploying', 'running', 'failed', 'deleting', 'stopped', 'crashed'] as const;
 export type AppStatus = (typeof appStatuses)[number];
@@ -80,6 +81,11 @@ export const appDocumentSchema = z.object({
   hsts: z.boolean().optional(),
   /** Databases linked to the app: their URLs are in its env, and it joins their networks. */
   databases: z.array(z.string()).optional(),
+  /**
+   * Persistent volumes (core/app-volumes.ts), mounted in every container of the app. An app with
+   * volumes runs all its instances on its primary node, where the Docker volumes are.
+   */
+  volumes: z.array(appVolumeSchema).optional(),
   /** Instance count, resources and health check: optional, defaults resolved by the worker. */
   ...lifecycleSettingsSchema.shape,
   createdAt: z.string(),

@@ -54,6 +54,9 @@ export class AppStore {
     const rollouts: string[] = [];
     for await (const batch of this.redis.scanStream({ match: keys.appRollout(name, '*'), count: 500 }))
       rollouts.push(...(batch as string[]));
+    // Its volumes' backups (store/volume-backups.ts) go with it, as its volumes do.
+    for await (const batch of this.redis.scanStream({ match: keys.appVolumeBackup(name, '*', '*'), count: 500 }))
+      rollouts.push(...(batch as string[]));
     await this.docs.remove(name, {
       keys: [
         ...rollouts,
@@ -64,6 +67,7 @@ export class AppStore {
         keys.appLogCursors(name),
         keys.appLogBytes(name),
         keys.appMetrics(name),
+        keys.appVolumeBackups(name),
       ],
     });
   }

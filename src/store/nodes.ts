@@ -18,6 +18,8 @@ export const diskUseSchema = z.object({
   images: z.number().int(),
   containersBytes: z.number(),
   volumesBytes: z.number(),
+  /** Each app volume's size (core/app-volumes.ts), for its `usedBytes` in `GET /apps/:name`. */
+  appVolumes: z.array(z.object({ app: z.string(), uid: z.string(), volume: z.string(), bytes: z.number() })).optional(),
   logsBytes: z.number().optional(),
 });
 export type DiskUse = z.infer<typeof diskUseSchema>;

@@ -8,7 +8,8 @@ import { queueName } from '../core/naming.ts';
 import { connectRedis } from '../core/redis.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import { nodeJobId } from '../jobs/enqueue.ts';
-import { deleteAppJob, deployAppJob, operateAppJob } from '../jobs/schemas.ts';
+import { appVolumeJob, deleteAppJob, deployAppJob, operateAppJob } from '../jobs/schemas.ts';
+import { runVolumeJob } from './apps/volume-jobs.ts';
 import { AppStore } from '../store/apps.ts';
 import { NodeStore } from '../store/nodes.ts';
 import { ReleaseStore } from '../store/release-records.ts';
@@ -198,6 +199,11 @@ export async function startWorker(
       case operateAppJob.name: {
         const data = operateAppJob.schema.parse(job.data);
         return appJob(job, token, data.app, () => operateApp(ctx, job, data, supervisor));
+      }
+      case appVolumeJob.name: {
+        const data = appVolumeJob.schema.parse(job.data);
+        const limits = { maxBytes: dbCtx.options.backupMaxBytes, kept: dbCtx.options.backupsKept };
+        return appJob(job, token, data.app, () => runVolumeJob(ctx, job, data, limits));
       }
       default:
         // Jobs of one database run one at a time, apart from the apps' (keys `db:<name>`).

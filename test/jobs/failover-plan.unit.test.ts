@@ -78,7 +78,7 @@ describe('failover plan: the jobs of a down node', () => {
       result: {
         outcome: 'deleted',
         containers: 0,
-        withoutNode: `${down}: the app was deleted without it; the node's reconciliation removes its containers and release files when it returns`,
+        withoutNode: `${down}: the app was deleted without it; the node's reconciliation removes its containers, release files and volumes when it returns`,
       },
     });
     expect(planFailover(remove, node, undefined).action).to.equal('delete'); // records already gone: nothing left but the job

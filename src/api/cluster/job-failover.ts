@@ -55,6 +55,8 @@ async function deleteWithoutNode(deps: FailoverDeps, databases: DatabaseStore, j
   }
   const doc = data.app ? await deps.apps.get(data.app) : undefined;
   if (!data.app || (doc && (doc.uid !== data.uid || doc.status !== 'deleting'))) return;
+  // Its volumes (the data) go when the node returns, because the app is recorded as deleted here.
+  await deps.redis.sadd(keys.nodeDeletedApps(node), `${data.app}/${data.uid}`);
   await removeAppRecords(deps.redis, deps.apps, data.app);
 }
 

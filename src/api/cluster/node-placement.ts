@@ -6,6 +6,7 @@ import { PlacementError, placeInstances } from '../../core/place-instances.ts';
 import type { AppDocument } from '../../store/app-document.ts';
 import type { DatabaseDocument, DatabaseResources } from '../../store/database-document.ts';
 import { DatabaseStore } from '../../store/databases.ts';
+import { volumeStaysReason } from '../../core/app-volumes.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { enqueueRedeploy } from '../redeploy.ts';
@@ -96,6 +97,8 @@ export interface PlaceContext {
   exclude?: ReadonlySet<string>;
   /** Place only there: an app linked to a database runs on the database's node (its network is local). */
   only?: string;
+  /** All instances on one node (an app with volumes, core/app-volumes.ts). */
+  together?: boolean;
 }
 
 /**
@@ -134,6 +137,7 @@ export async function placeOnNodes(
       instances,
       ...(context.current ? { current: context.current } : {}),
       ...(context.exclude ? { exclude: context.exclude } : {}),
+      ...(context.together ? { together: true } : {}),
     });
   } catch (err) {
     if (err instanceof PlacementError)
@@ -154,8 +158,13 @@ export async function chooseNode(deps: PlacementDeps, demand: { cpu: number; mem
  */
 export async function placeApp(
   deps: PlacementDeps,
-  app: object & { name?: string; databases?: readonly string[] | undefined },
-  context: Omit<PlaceContext, 'only'> = {},
+  app: object & {
+    name?: string;
+    databases?: readonly string[] | undefined;
+    volumes?: readonly unknown[] | undefined;
+    node?: string;
+  },
+  context: Omit<PlaceContext, 'only' | 'together'> = {},
 ): Promise<{ node: string; placement: string[] }> {
   const linked = app.databases?.length ? await new DatabaseStore(deps.redis).get(app.databases[0]!) : undefined;
   if (linked && context.exclude?.has(linked.node)) {
@@ -164,10 +173,22 @@ export async function placeApp(
       `the app runs beside its database "${linked.name}" on node ${linked.node}, which it cannot leave`,
     );
   }
+  // An app with volumes runs on one node, and an existing one on its primary: its volumes are there.
+  const withVolumes = (app.volumes?.length ?? 0) > 0;
+  const pinned = withVolumes && context.current && app.node !== undefined ? app.node : undefined;
+  if (pinned && context.exclude?.has(pinned))
+    throw new ApiError('NO_NODE_AVAILABLE', `the app stays on node ${pinned}: ${volumeStaysReason}`);
+  if (linked && pinned && linked.node !== pinned)
+    throw new ApiError(
+      'NO_NODE_AVAILABLE',
+      `the app's volumes are on node ${pinned} and its database "${linked.name}" on node ${linked.node}: an app runs beside both`,
+    );
+  const only = linked?.node ?? pinned;
   const placement = await placeOnNodes(deps, instanceDemandOf(app), instanceCountOf(app), {
     ...context,
     ...(app.name !== undefined && context.current ? { app: app.name } : {}),
-    ...(linked ? { only: linked.node } : {}),
+    ...(only ? { only } : {}),
+    ...(withVolumes ? { together: true } : {}),
   });
   return { node: placement[0]!, placement };
 }
@@ -194,6 +215,8 @@ export async function ensureRoomInPlace(deps: PlacementDeps, app: AppDocument): 
 export interface MoveReport {
   moved: { app: string; to: string; placement: string[]; job?: string }[];
   unplaced: { app: string; reason: string }[];
+  /** Apps with volumes on the node: never moved (core/app-volumes.ts `volumeStaysReason`). */
+  staying: { app: string; reason: string }[];
 }
 
 /**
@@ -208,11 +231,15 @@ export async function moveAppsOff(
   from: string,
   log: Logger,
 ): Promise<MoveReport> {
-  const report: MoveReport = { moved: [], unplaced: [] };
+  const report: MoveReport = { moved: [], unplaced: [], staying: [] };
   const exclude = new Set([from]);
   for (const doc of await deps.apps.list()) {
     const before = placementOf(doc);
     if (!before.includes(from) || doc.status === 'deleting') continue;
+    if (doc.volumes?.length) {
+      report.staying.push({ app: doc.name, reason: volumeStaysReason });
+      continue;
+    }
     let placed: { node: string; placement: string[] };
     try {
       // Each choice sees the apps moved before it.

@@ -50,6 +50,18 @@ export const appViewSchema = z.object({
     .describe('process types: set with PATCH {"processes": {"worker": 1}}; others run 0 until asked'),
   lastError: z.string().nullable(),
   lastJob: jobRefSchema.nullable(),
+  volumes: z
+    .array(
+      z.object({
+        name: z.string(),
+        path: z.string(),
+        size: z.number().int().nullable(),
+        usedBytes: z.number().nullable().optional().describe("GET /apps/:name: from the node's last disk measurement"),
+        overSize: z.boolean().optional().describe('GET /apps/:name: over `size` (reported, not enforced)'),
+      }),
+    )
+    .optional()
+    .describe('persistent volumes: an app with any runs all its instances on `node`, where they are'),
   webhook: z
     .object({ createdAt: z.string() })
     .nullable()

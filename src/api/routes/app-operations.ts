@@ -71,6 +71,7 @@ export function appOperationsRouter(deps: ApiDeps): Router {
           processes: next.processes,
           resources: next.resources,
           healthCheck: next.healthCheck,
+          volumes: next.volumes,
         }
       : d;
 
@@ -80,12 +81,14 @@ export function appOperationsRouter(deps: ApiDeps): Router {
    * instances stay where they are when they still fit).
    */
   async function redeploy(doc: AppDocument, next?: AppDocument, cache = true) {
+    // A change of volumes places the app anew too: an app with volumes runs on one node.
     const resized =
       next &&
       (next.instanceCount !== doc.instanceCount ||
         JSON.stringify(formationOrder(desiredFormation(next))) !==
           JSON.stringify(formationOrder(desiredFormation(doc))) ||
-        JSON.stringify(next.resources) !== JSON.stringify(doc.resources));
+        JSON.stringify(next.resources) !== JSON.stringify(doc.resources) ||
+        JSON.stringify(next.volumes ?? []) !== JSON.stringify(doc.volumes ?? []));
     // An app that holds no room (failed, stopped, crashed: no container) asks for it again.
     const placed =
       resized || !holdsCapacity(doc) ? await placeApp(deps, next ?? doc, { current: placementOf(doc) }) : undefined;

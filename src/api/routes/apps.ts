@@ -18,7 +18,7 @@ import { applyTransition } from '../../store/app-state-writes.ts';
 import { removeAppRecords } from '../../store/record-removal.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { storedRepo } from '../repo-settings.ts';
-import { appView, jobRef } from '../views.ts';
+import { appView, jobRef, volumesWithUse } from '../views.ts';
 import { visibleApp } from '../visible.ts';
 
 export function appsRouter(deps: ApiDeps): Router {
@@ -70,6 +70,7 @@ export function appsRouter(deps: ApiDeps): Router {
       ...(body.processes ? { processes: body.processes } : {}),
       resources: body.resources,
       healthCheck: body.healthCheck,
+      ...(body.volumes?.length ? { volumes: body.volumes } : {}),
       ...(body.https !== undefined ? { https: body.https } : {}),
       ...(body.hsts !== undefined ? { hsts: body.hsts } : {}),
       createdAt: now,
@@ -105,7 +106,12 @@ export function appsRouter(deps: ApiDeps): Router {
   });
 
   router.get('/:name', async (req, res) => {
-    res.json({ app: view(await load(res, req.params.name)) });
+    const doc = await load(res, req.params.name);
+    // What its volumes use, from the node's last disk measurement (their size is not enforced).
+    const volumes = doc.volumes?.length
+      ? { volumes: volumesWithUse(doc, (await deps.nodes.get(doc.node))?.diskUse?.appVolumes) }
+      : {};
+    res.json({ app: { ...view(doc), ...volumes } });
   });
 
   router.delete('/:name', async (req, res) => {

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { keys } from '../../core/keys.ts';
 import { nodeStateAt } from '../../core/node-health.ts';
 import { databaseStaysReason } from '../../core/node-condition.ts';
+import { volumeStaysReason } from '../../core/app-volumes.ts';
 import type { DatabaseDocument } from '../../store/database-document.ts';
 import { DatabaseStore } from '../../store/databases.ts';
 import type { AppDocument } from '../../store/app-document.ts';
@@ -62,7 +63,7 @@ export function nodesRouter(deps: ApiDeps): Router {
     await deps.nodes.setDraining(req.params.id, true);
     const report = await moveAppsOff(deps, req.params.id, deps.log);
     const node = await existing(req.params.id);
-    // What the drain leaves behind, and why: databases stay (the node's `staying`).
+    // What the drain leaves behind, and why: databases and apps with volumes stay (the node's `staying`).
     res.status(202).json({ node, ...report, staying: node.staying });
   });
 
@@ -140,10 +141,16 @@ export function nodeView(
     reserved,
     apps: placed.map((a) => a.name),
     databases,
-    /** Databases never leave their node (their data is there): those a drain or a failure leaves behind. */
+    /**
+     * Databases and apps with volumes never leave their node (their data is there): those a drain
+     * or a failure leaves behind.
+     */
     staying:
       context.draining || nodeStateAt(node.heartbeatAt, context.now, context.timeoutMs) === 'down'
-        ? databases.map((database) => ({ database, reason: databaseStaysReason }))
+        ? [
+            ...databases.map((database) => ({ database, reason: databaseStaysReason })),
+            ...placed.filter((a) => a.volumes?.length).map((a) => ({ app: a.name, reason: volumeStaysReason })),
+          ]
         : [],
     startedAt: node.startedAt,
     heartbeatAt: node.heartbeatAt,

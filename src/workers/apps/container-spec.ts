@@ -4,6 +4,7 @@ import { appUser } from '../../core/app-user.ts';
 import { scopeLabels } from '../../core/installation.ts';
 import { containerLabels } from '../../core/naming.ts';
 import { dockerLimits, type ResolvedResources } from '../../core/resources.ts';
+import type { VolumeMount } from '../../core/app-volumes.ts';
 
 /** Where the extra CA bundle appears inside build and app containers. */
 export const containerCaPath = '/etc/gasper/extra-ca.crt';
@@ -53,6 +54,12 @@ export interface ContainerSpecInput {
    * would hide what the image put there). Limits and hardening are the same.
    */
   fromImage?: boolean;
+  /**
+   * App containers (instances and one-off runs): the app's persistent volumes (core/app-volumes.ts
+   * `appVolumeMounts`), read-write at their paths. Builds never mount them: a build must not
+   * depend on (or change) data that a rollback keeps.
+   */
+  volumes?: readonly VolumeMount[];
 }
 
 /** Env pointing every common TLS client at the extra CA bundle (node, OpenSSL, git, pip, requests). */
@@ -111,6 +118,16 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
     ExposedPorts: published ? { [portKey]: {} } : undefined,
     HostConfig: {
       Binds: binds,
+      ...(input.volumes?.length && input.role === 'app'
+        ? {
+            Mounts: input.volumes.map((v) => ({
+              Type: 'volume' as const,
+              Source: v.source,
+              Target: v.target,
+              ReadOnly: false,
+            })),
+          }
+        : {}),
       // exec: apps may run binaries they unpack into /tmp; Docker's default for a tmpfs is noexec.
       ...(input.tmpMb && input.role === 'app'
         ? { Tmpfs: { '/tmp': `rw,exec,nosuid,nodev,size=${input.tmpMb}m,mode=1777` } }

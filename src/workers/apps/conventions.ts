@@ -21,8 +21,8 @@ export interface RepoListing {
   contents: Readonly<Partial<Record<ConventionFile, string>>>;
 }
 
-/** The only files whose contents conventions read. */
-export const conventionFiles = ['Procfile', 'package.json'] as const;
+/** The only files whose contents conventions read (app.json: its own parser, app-json.ts). */
+export const conventionFiles = ['Procfile', 'package.json', 'app.json'] as const;
 export type ConventionFile = (typeof conventionFiles)[number];
 
 export interface ConventionPlan {

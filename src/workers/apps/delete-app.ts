@@ -8,12 +8,13 @@ import { removeAppRecords } from '../../store/record-removal.ts';
 import { scopeFilter } from '../../core/installation.ts';
 import { containerLabels } from '../../core/naming.ts';
 import { removeImage } from './dockerfile-build.ts';
+import { removeAppVolumes } from './app-volumes.ts';
 
 export type DeleteResult = { outcome: 'deleted'; containers: number } | { outcome: 'skipped'; reason: string };
 
 /**
  * Removes everything of an app on this node: containers (all releases, builds included), images
- * built from its Dockerfile, its network,
+ * built from its Dockerfile, its volumes (the data), its network,
  * release directories, its route (tombstone event) and its keys. Safe to repeat.
  */
 export async function deleteApp(ctx: WorkerContext, job: Job, data: DeleteAppData): Promise<DeleteResult> {
@@ -33,6 +34,10 @@ export async function deleteApp(ctx: WorkerContext, job: Job, data: DeleteAppDat
     if (network.uid === data.uid && (await removeUnusedNetwork(ctx.docker, network.id)))
       await report.line(`removed network ${network.name}`);
   }
+
+  // Its volumes (the data: deleting the app is what removes it), this incarnation's only.
+  const removedVolumes = await removeAppVolumes(ctx, data.app, data.uid);
+  if (removedVolumes.length) await report.line(`removed volume(s) ${removedVolumes.join(', ')}`);
 
   // Images built from the app's Dockerfile on this node (labelled with the installation and app).
   const images = await ctx.docker.listImages({

@@ -47,6 +47,7 @@ import { ShareRollout } from './share-rollout.ts';
 import { resolveFormation, webProcess } from '../../core/formation.ts';
 import { readRepoListing } from './repo-listing.ts';
 import { ensureProcesses, planProcesses, startProcesses } from './process-rollout.ts';
+import { applyAppJson } from './app-json-env.ts';
 
 export type DeployResult =
   | { outcome: 'deployed'; release: string; commit: string; instances: Instance[]; durationMs: number }
@@ -181,6 +182,8 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
         // A monorepo's folder (repo.path) becomes the release directory: the build and app see it as /app.
         if (doc.repo.path) await narrowToSubdir(dir, doc.repo.path);
         await chownTree(dir, appUser.uid, appUser.gid);
+        // app.json (app-json-env.ts): env defaults, generated secrets, required variables, health check.
+        const appJson = await applyAppJson(ctx, doc, dir, new Set(Object.keys(plan.env)), report);
         await report.line(
           `cloned ${repoUrl}${doc.repo.branch ? ` (${doc.repo.branch})` : ''} at ${c.commit.slice(0, 12)}${doc.repo.path ? `, folder ${doc.repo.path} as /app` : ''}`,
         );
@@ -191,7 +194,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
           await report.line(`run: ${run.command || "(the image's CMD/ENTRYPOINT)"} (${run.reason})`);
           // The image's command is the web process; the Procfile's other types run with its image.
           const processes = { ...procfileProcesses((await readRepoListing(dir)).contents.Procfile), web: run.command };
-          return { ...c, build: [] as string[], choice, run: run.command, image: undefined, processes };
+          return { ...c, build: [] as string[], choice, run: run.command, image: undefined, processes, appJson };
         }
         // Build and run commands the app omits come from the repository (conventions.ts).
         const commands = await prepareReleaseCommands({
@@ -214,6 +217,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
           run: undefined,
           image: version.image,
           processes: commands.processes,
+          appJson,
         };
       }),
       runtimeFirst
@@ -225,6 +229,28 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
           })
         : Promise.resolve(),
     ]);
+    /** The release's env and health check with what app.json adds (never over a variable set otherwise). */
+    const withAppJson = (p: typeof plan): typeof plan =>
+      clone.appJson
+        ? {
+            ...p,
+            env: { ...clone.appJson.env, ...p.env },
+            ...(clone.appJson.healthPath ? { healthPath: clone.appJson.healthPath } : {}),
+          }
+        : p;
+    const appJsonChanges = clone.appJson && (Object.keys(clone.appJson.env).length > 0 || clone.appJson.healthPath);
+    if (clone.appJson && appJsonChanges) {
+      const added = clone.appJson.sealedEnv;
+      plan = withAppJson(plan);
+      common.env = plan.env;
+      share.replan(plan);
+      // A restart or rollback of this release runs with them too (release-plan.ts planForRelease).
+      await records?.update(doc.name, data.release, (r) => ({ ...r, sealedEnv: { ...added, ...r.sealedEnv } }));
+      if (share.containers.length && (clone.image === undefined || clone.image === plan.image)) {
+        const prepared = await share.prepare();
+        await report.line(`prepared ${prepared.join(', ')} again with app.json's env`);
+      }
+    }
     // The containers were made from the default version's image while cloning; another version's
     // image replaces them (same names, so the rest of the deploy does not change).
     if (clone.image !== undefined && clone.image !== plan.image) {
@@ -296,16 +322,18 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
       await report.line(
         `port: ${port} (${!doc.portFromImage ? 'given by the app' : port === doc.port && !exposed ? 'no EXPOSE in the image: the default' : "the image's EXPOSE"})`,
       );
-      plan = planInstances(ctx, {
-        doc,
-        release: data.release,
-        image: tag,
-        command: clone.run ?? '',
-        port,
-        extras: await planExtras(ctx, doc, data.release, '', true),
-        fromImage: true,
-        web: hasWeb,
-      });
+      plan = withAppJson(
+        planInstances(ctx, {
+          doc,
+          release: data.release,
+          image: tag,
+          command: clone.run ?? '',
+          port,
+          extras: await planExtras(ctx, doc, data.release, '', true),
+          fromImage: true,
+          web: hasWeb,
+        }),
+      );
       share = new ShareRollout(
         ctx,
         plan,

@@ -6,6 +6,8 @@ import { appContainerName, containerLabels } from '../../core/naming.ts';
 import type { ResolvedResources } from '../../core/resources.ts';
 import type { Instance } from '../../events/schemas.ts';
 import { containerSpec } from './container-spec.ts';
+import { ensureAppVolumes } from './app-volumes.ts';
+import type { VolumeMount } from '../../core/app-volumes.ts';
 import {
   containerState,
   ensureContainer,
@@ -44,6 +46,8 @@ export interface InstancePlan {
   healthPath?: string;
   /** The process type (core/formation.ts); unset: `web`, the only one with a port and a health check. */
   process?: string;
+  /** The app's persistent volumes (core/app-volumes.ts), mounted in every instance. */
+  volumes?: readonly VolumeMount[];
 }
 
 /** The slot index a container name ends with (`gasper-<installation>-<app>-<release>-<slot>`). */
@@ -92,6 +96,7 @@ export async function prepareInstances(
 export async function createInstance(ctx: WorkerContext, plan: InstancePlan, name: string): Promise<void> {
   const { docker, options } = ctx;
   const network = await ensureAppNetwork(ctx, plan.app, plan.uid);
+  await ensureAppVolumes(ctx, plan);
   await ensureContainer(
     docker,
     containerSpec({
@@ -113,6 +118,7 @@ export async function createInstance(ctx: WorkerContext, plan: InstancePlan, nam
       tmpMb: options.lifecycle.disk.tmpMb,
       ...(plan.launchDir ? { launchDir: plan.launchDir } : {}),
       ...(plan.fromImage ? { fromImage: true } : {}),
+      ...(plan.volumes?.length ? { volumes: plan.volumes } : {}),
       network,
     }),
   );

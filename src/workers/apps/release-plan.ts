@@ -2,6 +2,7 @@ import { placementOf } from '../../core/app-placement.ts';
 import { processShare, processSlots, webProcess } from '../../core/formation.ts';
 import { splitRepoCredentials } from '../../core/repo-url.ts';
 import { resolveResources } from '../../core/resources.ts';
+import { appVolumeMounts } from '../../core/app-volumes.ts';
 import { runtimeImage, runtimes } from '../../core/runtimes.ts';
 import { linkedDatabases } from './database-links.ts';
 import { launchDir, launcherCommand } from './launcher.ts';
@@ -80,6 +81,8 @@ export function planInstances(ctx: WorkerContext, input: InstanceInput): Instanc
     slots: processSlots(placementOf(doc), doc, ctx.options.nodeId, webProcess),
     resources: resolveResources(doc.resources, ctx.options.lifecycle.resources),
     healthPath: doc.healthCheck?.path,
+    // The app's volumes as they are now, whatever the release: a rollback keeps the data's mounts.
+    ...(doc.volumes?.length ? { volumes: appVolumeMounts(ctx.scope.installation, doc) } : {}),
   };
 }
 

@@ -52,6 +52,14 @@ export class ShareRollout {
     return this.prepare();
   }
 
+  /**
+   * Changes the plan of the containers to prepare (app.json's env defaults and health check,
+   * known once the repository is cloned); `prepare` (or `prepareFrom`) then replaces any prepared.
+   */
+  replan(plan: InstancePlan): void {
+    this.plan = plan;
+  }
+
   /** Starts the prepared containers; resolves once each passes the health check. */
   async start(): Promise<Instance[]> {
     return startInstances(this.ctx, this.plan, this.#prepared);

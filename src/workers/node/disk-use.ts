@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { ownedBy } from '../../core/installation.ts';
+import { volumeLabels } from '../../core/app-volumes.ts';
 import { containerLabels } from '../../core/naming.ts';
 import type { Logger } from '../../core/log.ts';
 import type { DiskUse } from '../../store/nodes.ts';
@@ -42,13 +43,13 @@ async function measureAppDirs(releases: ReleaseDirs): Promise<{ releasesBytes: n
 /**
  * What this installation's objects take on this node, by category, from Docker's `df`: images
  * (their own layers only, what removing them would free: layers shared with other images, such as
- * the runtime base, are left out), containers' writable layers, volumes (databases'); and the json-file logs
+ * the runtime base, are left out), containers' writable layers, volumes (databases' and apps'); and the json-file logs
  * of its containers where the worker may read Docker's directory (as root), else left out.
  */
 async function measureDocker(
   docker: Docker,
   scope: { installation: string; node: string },
-): Promise<Pick<DiskUse, 'imagesBytes' | 'images' | 'containersBytes' | 'volumesBytes' | 'logsBytes'>> {
+): Promise<Pick<DiskUse, 'imagesBytes' | 'images' | 'containersBytes' | 'volumesBytes' | 'appVolumes' | 'logsBytes'>> {
   const df = (await docker.df()) as {
     Images?: { Size?: number; SharedSize?: number; Labels?: Record<string, string> | null }[];
     Containers?: { Id: string; SizeRw?: number; Labels?: Record<string, string> | null }[];
@@ -85,6 +86,14 @@ async function measureDocker(
     images: images.length,
     containersBytes: containers.reduce((sum, c) => sum + (c.SizeRw ?? 0), 0),
     volumesBytes: volumes.reduce((sum, v) => sum + Math.max(0, v.UsageData?.Size ?? 0), 0),
+    appVolumes: volumes
+      .filter((v) => v.Labels?.[volumeLabels.volume])
+      .map((v) => ({
+        app: v.Labels?.[containerLabels.app] ?? '',
+        uid: v.Labels?.[volumeLabels.appUid] ?? '',
+        volume: v.Labels?.[volumeLabels.volume] ?? '',
+        bytes: Math.max(0, v.UsageData?.Size ?? 0),
+      })),
     ...(logsBytes !== undefined ? { logsBytes } : {}),
   };
 }

@@ -9,6 +9,7 @@ import { databaseLabel, databaseUidLabel } from '../../core/database-naming.ts';
 import { DatabaseStore } from '../../store/databases.ts';
 import { listManaged, removeContainer } from '../../docker/containers.ts';
 import { removeVolume } from '../../docker/volumes.ts';
+import { listAppVolumes } from '../apps/app-volumes.ts';
 import type { WorkerContext } from '../context.ts';
 import { cleanupReleases, type CleanupReport } from './release-cleanup.ts';
 import { listAppNetworks, removeNetwork, removeUnusedNetwork } from '../../docker/networks.ts';
@@ -181,6 +182,8 @@ export interface ReconcileReport {
   dirsRemoved: string[];
   /** App networks of deleted or moved apps. */
   networksRemoved?: string[];
+  /** Volumes of apps deleted while this node was down. */
+  volumesRemoved?: string[];
   /** Old releases' directories, stopped containers and images (`app/release`) beyond GASPER_KEEP_RELEASES. */
   releasesRemoved?: CleanupReport;
   durationMs: number;
@@ -215,6 +218,10 @@ export async function reconcileNode(ctx: WorkerContext): Promise<ReconcileReport
   const doomed = new Set(removed.map((r) => r.container));
   for (const c of observed) if (doomed.has(c.name)) await removeContainer(docker, c.id);
   const databasesRemoved = await reconcileDatabases(ctx);
+  const volumesRemoved = await reconcileAppVolumes(ctx, apps).catch((err) => {
+    ctx.log.warn({ err }, 'app volume reconciliation failed');
+    return [] as string[];
+  });
   const remaining = new Set(observed.filter((c) => !doomed.has(c.name)).map((c) => c.app));
   const appsDir = path.dirname(ctx.releases.appDir('x'));
   const dirs = await fs.readdir(appsDir).catch(() => [] as string[]);
@@ -243,6 +250,7 @@ export async function reconcileNode(ctx: WorkerContext): Promise<ReconcileReport
     kept: observed.length - removed.length,
     dirsRemoved,
     networksRemoved,
+    ...(volumesRemoved.length ? { volumesRemoved } : {}),
     ...(releasesRemoved ? { releasesRemoved } : {}),
     durationMs: Date.now() - started,
     recentRemovals: [...removed.map((r) => ({ ...r, at })), ...(previous.recentRemovals ?? [])].slice(0, 50),
@@ -252,10 +260,58 @@ export async function reconcileNode(ctx: WorkerContext): Promise<ReconcileReport
     ].slice(0, 50),
   };
   await ctx.redis.set(keys.nodeReconcile(options.nodeId), JSON.stringify(report));
-  if (removed.length || dirsRemoved.length || databasesRemoved.length || networksRemoved.length) {
-    ctx.log.info({ removed, dirsRemoved, databasesRemoved, networksRemoved }, 'reconciliation removed orphans');
+  if (
+    removed.length ||
+    dirsRemoved.length ||
+    databasesRemoved.length ||
+    networksRemoved.length ||
+    volumesRemoved.length
+  ) {
+    ctx.log.info(
+      { removed, dirsRemoved, databasesRemoved, networksRemoved, volumesRemoved },
+      'reconciliation removed orphans',
+    );
   }
   return report;
+}
+
+/** An app volume on this node, as its labels say (workers/apps/app-volumes.ts). */
+export interface ObservedVolume {
+  name: string;
+  app: string;
+  uid: string;
+}
+
+/**
+ * The volumes of apps deleted without this node (it was down): only those recorded as deleted
+ * (`deleted`: `<app>/<uid>`), and only if no app of that uid exists, so an app merely missing
+ * from Redis keeps its data. Pure.
+ */
+export function planVolumeRemovals(
+  apps: ReadonlyMap<string, { uid: string }>,
+  volumes: readonly ObservedVolume[],
+  deleted: ReadonlySet<string>,
+): { name: string; app: string; reason: string }[] {
+  return volumes.flatMap((v) =>
+    deleted.has(`${v.app}/${v.uid}`) && apps.get(v.app)?.uid !== v.uid
+      ? [{ name: v.name, app: v.app, reason: `app ${v.app} was deleted while this node was down` }]
+      : [],
+  );
+}
+
+/** Removes the volumes of apps deleted while this node was down; forgets the deletions done. */
+async function reconcileAppVolumes(ctx: WorkerContext, apps: ReadonlyMap<string, AppDocument>): Promise<string[]> {
+  const tombstones = keys.nodeDeletedApps(ctx.options.nodeId);
+  const deleted = new Set(await ctx.redis.smembers(tombstones));
+  if (deleted.size === 0) return [];
+  const volumes = await listAppVolumes(ctx);
+  const removals = planVolumeRemovals(apps, volumes, deleted);
+  // A container of the deleted app still using a volume was removed above (its app has no document).
+  for (const r of removals) await removeVolume(ctx.docker, r.name);
+  const left = new Set(volumes.filter((v) => !removals.some((r) => r.name === v.name)).map((v) => `${v.app}/${v.uid}`));
+  const done = [...deleted].filter((d) => !left.has(d));
+  if (done.length) await ctx.redis.srem(tombstones, ...done);
+  return removals.map((r) => r.name);
 }
 
 /** Lists this node's database resources (resources first, documents second, as for apps), removes the orphans. */

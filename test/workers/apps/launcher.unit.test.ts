@@ -95,7 +95,7 @@ describe('repository listing and launcher (filesystem)', () => {
 
     const plan = await prepareReleaseCommands({ appDir, release: 'r000002', releaseDir, runtime: 'node' });
     expect(plan.build.commands).to.deep.equal(['npm ci --no-audit --no-fund']);
-    expect(await fs.readFile(path.join(launchDir(appDir, 'r000002'), 'run'), 'utf8')).to.equal('npm start\n');
+    expect(await fs.readFile(path.join(launchDir(appDir, 'r000002'), 'run'), 'utf8')).to.equal('node s.js\n');
 
     await fs.rm(launchDir(appDir, 'r000002'), { recursive: true });
     const given = await prepareReleaseCommands({
