@@ -54,9 +54,12 @@ export class AppStore {
     const rollouts: string[] = [];
     for await (const batch of this.redis.scanStream({ match: keys.appRollout(name, '*'), count: 500 }))
       rollouts.push(...(batch as string[]));
+    // Each schedule's run list (its job scheduler goes with the schedule: jobs/schedule-jobs.ts).
+    const runs = (await this.redis.hkeys(keys.appSchedules(name))).map((id) => keys.scheduleRuns(name, id));
     await this.docs.remove(name, {
       keys: [
         ...rollouts,
+        ...runs,
         keys.appReleaseSeq(name),
         keys.appReleases(name),
         keys.appOpSeq(name),
@@ -64,6 +67,7 @@ export class AppStore {
         keys.appLogCursors(name),
         keys.appLogBytes(name),
         keys.appMetrics(name),
+        keys.appSchedules(name),
       ],
     });
   }

@@ -18,7 +18,12 @@ export interface ContainerSpecInput {
   /** The installation (core/installation.ts) and node whose container this is: its labels. */
   installation: string;
   node: string;
-  role: 'app' | 'build';
+  /**
+   * `app`: an instance (port published); `build`: sleeps, build commands are exec'd; `run`: a
+   * one-off command (one-off.ts), which is an app container without a port: same image, env,
+   * mounts, limits and hardening.
+   */
+  role: 'app' | 'build' | 'run';
   releaseDir: string;
   /** Shell command: the container's main process (app), or none (build: sleeps, commands are exec'd). */
   command?: string;
@@ -73,7 +78,8 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
     PORT: String(input.port),
     ...(input.extraCaCerts ? caEnv(containerCaPath) : {}),
   };
-  const own = input.fromImage === true && input.role === 'app';
+  const runsCommand = input.role !== 'build';
+  const own = input.fromImage === true && runsCommand;
   const binds = own ? [] : [`${input.releaseDir}:/app`];
   if (input.extraCaCerts) binds.push(`${input.extraCaCerts}:${containerCaPath}:ro`);
   if (input.launchDir && input.role === 'app' && !own) binds.push(`${input.launchDir}:${containerLaunchDir}:ro`);
@@ -87,7 +93,7 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
           { Entrypoint: ['sh', '-c'], Cmd: [input.command] }
         : {}
       : {
-          Cmd: input.role === 'app' ? ['sh', '-c', input.command ?? ''] : ['sleep', 'infinity'],
+          Cmd: runsCommand ? ['sh', '-c', input.command ?? ''] : ['sleep', 'infinity'],
           WorkingDir: '/app',
           User: `${appUser.uid}:${appUser.gid}`,
         }),
@@ -104,7 +110,7 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
     HostConfig: {
       Binds: binds,
       // exec: apps may run binaries they unpack into /tmp; Docker's default for a tmpfs is noexec.
-      ...(input.tmpMb && input.role === 'app'
+      ...(input.tmpMb && runsCommand
         ? { Tmpfs: { '/tmp': `rw,exec,nosuid,nodev,size=${input.tmpMb}m,mode=1777` } }
         : {}),
       ...(input.network ? { NetworkMode: input.network } : {}),
