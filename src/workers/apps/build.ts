@@ -31,7 +31,7 @@ export interface BuildOptions {
 }
 
 /** Splits a byte stream into lines, calling `emit` for each complete one (and the rest at end). */
-export function lineSplitter(emit: (line: string) => void): PassThrough {
+function lineSplitter(emit: (line: string) => void): PassThrough {
   let pending = '';
   const stream = new PassThrough();
   stream.on('data', (chunk: Buffer) => {

@@ -1,7 +1,7 @@
 import { runContainerName } from '../../core/naming.ts';
 import { removeContainer } from '../../docker/containers.ts';
+import { OutputLines } from '../../docker/output-lines.ts';
 import type { WorkerContext } from '../context.ts';
-import { lineSplitter } from './build.ts';
 import { containerSpec } from './container-spec.ts';
 import { joinDatabaseNetworks } from './database-links.ts';
 import { ensureAppNetwork, type InstancePlan } from './instances.ts';
@@ -91,9 +91,8 @@ export async function runOneOff(ctx: WorkerContext, request: OneOffRequest): Pro
     await joinDatabaseNetworks(docker, name, plan.networks);
     // Attached before the start, so not a line of output is missed.
     const stream = await container.attach({ stream: true, stdout: true, stderr: true });
-    const out = lineSplitter(emit);
-    const err = lineSplitter(emit);
-    docker.modem.demuxStream(stream, out, err);
+    const lines = new OutputLines((line) => emit(line));
+    stream.on('data', (chunk: Buffer) => lines.push(chunk));
     const ended = new Promise<void>((resolve) => {
       stream.on('end', resolve);
       stream.on('close', resolve);
@@ -109,9 +108,7 @@ export async function runOneOff(ctx: WorkerContext, request: OneOffRequest): Pro
     clearTimeout(timer);
     // The output after the exit is still in flight for a moment; a stream that never ends is not waited for.
     await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
-    out.end();
-    err.end();
-    await new Promise((r) => setImmediate(r));
+    lines.end();
     await Promise.all(pending);
     const state = await container.inspect().then(
       (i) => i.State,
