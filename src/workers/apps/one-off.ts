@@ -107,7 +107,7 @@ export async function runOneOff(ctx: WorkerContext, request: OneOffRequest): Pro
     const { StatusCode } = (await container.wait()) as { StatusCode: number };
     clearTimeout(timer);
     // The output after the exit is still in flight for a moment; a stream that never ends is not waited for.
-    await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
+    await Promise.race([ended, new Promise((r) => setTimeout(r, 2000).unref())]);
     lines.end();
     await Promise.all(pending);
     const state = await container.inspect().then(
