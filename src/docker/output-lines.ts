@@ -1,9 +1,10 @@
 /**
  * Turns a live multiplexed Docker stream (attach or logs of a non-TTY container: frames of an
- * 8-byte header, then the payload) into lines, in the order they were written: one reader for
- * both streams, so a line to stderr written after one to stdout comes after it (two streams read
- * apart may swap them). A partial line is kept per stream until its end comes. Pure: fed chunks,
- * it calls `emit`.
+ * 8-byte header, then the payload) into lines, in the order the frames come: one reader for both
+ * streams, so that order is kept (two demuxed streams read apart may swap lines). Docker itself
+ * reads a container's stdout and stderr pipes apart, so across the two the order is Docker's, not
+ * necessarily the program's. A partial line is kept per stream until its end comes. Pure: fed
+ * chunks, it calls `emit`.
  */
 export class OutputLines {
   private pending: Buffer = Buffer.alloc(0);
