@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerClientCommands } from './client/commands.ts';
+import { registerRunCommand } from './client/run-command.ts';
 import { ConfigError, loadConfig } from './core/config.ts';
 import { createLogger } from './core/log.ts';
 import { allServices, startPlatform, type ServiceName } from './platform.ts';
@@ -88,4 +89,5 @@ program
   .description('run only the authoritative DNS for GASPER_DOMAIN (needs REDIS_URL)')
   .action(() => serve(['dns']));
 registerClientCommands(program);
+registerRunCommand(program);
 await program.parseAsync();

@@ -105,6 +105,7 @@ export async function startPlatform(
           runtimeImages: config.runtimeImages,
           healthTimeoutMs: config.healthTimeoutMs,
           buildTimeoutMs: config.buildTimeoutMs,
+          runTimeoutMs: config.runTimeoutS * 1000,
           keepReleases: config.lifecycle.keepReleases,
           advertisedDockerHost: config.nodeDockerHost,
           clone: config.clone,

@@ -7,6 +7,7 @@ import { ApiError, errorHandler } from './errors.ts';
 import { metricsHandler } from './prometheus.ts';
 import { appDatabasesRouter } from './routes/app-databases.ts';
 import { appOperationsRouter } from './routes/app-operations.ts';
+import { appRunsRouter } from './routes/app-runs.ts';
 import { appsRouter } from './routes/apps.ts';
 import { appVolumesRouter } from './routes/app-volumes.ts';
 import { databasesRouter } from './routes/databases.ts';
@@ -65,6 +66,7 @@ export function createApiApp(deps: ApiDeps): Express {
   app.use(limitJobCreation(deps.limits.changes, deps.options.changesPerMinute));
   app.use('/apps', appDatabasesRouter(deps));
   app.use('/apps', appOperationsRouter(deps));
+  app.use('/apps', appRunsRouter(deps));
   app.use('/apps', appsRouter(deps));
   app.use('/apps', appVolumesRouter(deps));
   app.use('/databases', databasesRouter(deps));

@@ -64,7 +64,8 @@ export const errorMeanings: Record<ErrorCode, string> = {
   DOMAIN_EXISTS: 'the custom domain belongs to an app already (this one, or another whose name is not said)',
   DOMAIN_LIMIT: 'the app has `GASPER_DOMAINS_PER_APP` custom domains already',
   DOMAIN_OWNER_LIMIT: "the app's owner has `GASPER_DOMAINS_PER_OWNER` custom domains already, over all their apps",
-  NO_RELEASE: 'restart/start of an app never deployed; rollback with no previous release, or to one that never ran',
+  NO_RELEASE:
+    'restart/start or a one-off run (`POST /apps/:name/run`) of an app never deployed; rollback with no previous release, or to one that never ran',
   RELEASE_NOT_ON_DISK: 'rollback to a release whose directory was pruned (`GASPER_KEEP_RELEASES`)',
   PAYLOAD_TOO_LARGE: 'the body is over the limit',
   UNSUPPORTED_MEDIA_TYPE:

@@ -277,6 +277,15 @@ export const envSchema = z.object({
     .min(1000)
     .default(15 * 60_000)
     .describe('how long all build commands may take together'),
+  GASPER_RUN_TIMEOUT_S: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600)
+    .default(3600)
+    .describe(
+      'how long a one-off run (`POST /apps/:name/run`, a scheduled run, the release phase) may take before its container is killed',
+    ),
   GASPER_CLONE_IDLE_TIMEOUT_MS: z.coerce
     .number()
     .int()
@@ -713,6 +722,8 @@ export interface Config {
   };
   healthTimeoutMs: number;
   buildTimeoutMs: number;
+  /** Time limit of a one-off container (runs, scheduled runs, the release phase), seconds. */
+  runTimeoutS: number;
   workerConcurrency: number;
   /** App jobs of one owner a node worker runs at once (fairness between owners). */
   jobsPerOwner: number;
@@ -903,6 +914,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     },
     healthTimeoutMs: e.GASPER_HEALTH_TIMEOUT_MS,
     buildTimeoutMs: e.GASPER_BUILD_TIMEOUT_MS,
+    runTimeoutS: e.GASPER_RUN_TIMEOUT_S,
     workerConcurrency: e.GASPER_WORKER_CONCURRENCY,
     jobsPerOwner: e.GASPER_JOBS_PER_OWNER,
     clone: { idleTimeoutMs: e.GASPER_CLONE_IDLE_TIMEOUT_MS, timeoutMs: e.GASPER_CLONE_TIMEOUT_MS },

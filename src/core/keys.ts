@@ -18,6 +18,10 @@ export const keys = {
    * nodes, and its outcome (workers/apps/rollout.ts). Expires a day after its last write.
    */
   appRollout: (name: string, rollout: string) => `gasper:app:${name}:rollout:${rollout}`,
+  /** Hash: an app's schedules, id → record (src/store/schedules.ts). */
+  appSchedules: (name: string) => `gasper:app:${name}:schedules`,
+  /** Sorted set: a schedule's latest run jobs, by tick time (the last 50). */
+  scheduleRuns: (name: string, id: string) => `gasper:app:${name}:schedule:${id}:runs`,
   node: (id: string) => `gasper:node:${id}`,
   nodes: 'gasper:nodes',
   /** Ids of the nodes an admin drained: nothing new is placed there. */

@@ -1,4 +1,5 @@
 /** Names Gasper gives and accepts. Pure: unit-tested in test/core/naming.unit.test.ts. */
+import crypto from 'node:crypto';
 
 /** Names that would collide with Gasper's own hosts or confuse users. */
 export const reservedAppNames = new Set([
@@ -71,6 +72,15 @@ export function processOfContainer(name: string, release: string): string {
 
 export function buildContainerName(installation: string, app: string, release: string): string {
   return `gasper-${installation}-${app}-${release}-build`;
+}
+
+/**
+ * A one-off container (workers/apps/one-off.ts), named by the job that runs it (`key`), so a
+ * retried job finds its predecessor's container. A job id may hold characters a container name
+ * cannot, and any length: it is hashed.
+ */
+export function runContainerName(installation: string, app: string, key: string): string {
+  return `gasper-${installation}-${app}-run-${crypto.createHash('sha256').update(key).digest('hex').slice(0, 12)}`;
 }
 
 /** Release ids sort by age: `r<seq>` with the sequence zero-padded. */

@@ -6,6 +6,8 @@ import {
   deleteAppJob,
   deployAppJob,
   operateAppJob,
+  runAppJob,
+  type RunAppData,
   type DeleteAppData,
   type DeployAppData,
   type OperateAppData,
@@ -25,6 +27,11 @@ export interface Enqueuer {
   deployApp(nodes: readonly string[], data: DeployAppData, owner: string): Promise<EnqueuedJob>;
   deleteApp(nodes: readonly string[], data: DeleteAppData, owner: string): Promise<EnqueuedJob>;
   operateApp(nodes: readonly string[], data: OperateAppData, owner: string): Promise<EnqueuedJob>;
+  /**
+   * A one-off run on one node (the app's primary: its release is there), attempted once: a
+   * command is not run again because it failed. `id` fixed by the caller (a schedule's tick).
+   */
+  runApp(node: string, data: RunAppData, owner: string, id: string): Promise<EnqueuedJob>;
 }
 
 export interface JobDefinition<S extends z.ZodType> {
@@ -63,6 +70,7 @@ export function jobAdder(redis: Redis, queues: NodeQueues, attempts: number) {
  */
 export function createEnqueuer(redis: Redis, queues: NodeQueues, attempts: number): Enqueuer {
   const add = jobAdder(redis, queues, attempts);
+  const addOnce = jobAdder(redis, queues, 1);
   /** One job per node; the others' ids are the primary's with `-on-<node>`. */
   function fanOut<S extends z.ZodType>(job: JobDefinition<S>, id: string) {
     return async (nodes: readonly string[], data: z.infer<S>, owner: string): Promise<EnqueuedJob> => {
@@ -79,6 +87,7 @@ export function createEnqueuer(redis: Redis, queues: NodeQueues, attempts: numbe
     // One deletion per incarnation: asking twice returns the job already queued.
     deleteApp: (nodes, data, owner) => fanOut(deleteAppJob, `delete-${data.app}-${data.uid}`)(nodes, data, owner),
     operateApp: (nodes, data, owner) => fanOut(operateAppJob, operationJobId(data))(nodes, data, owner),
+    runApp: (node, data, owner, id) => addOnce(node, runAppJob, id, data, owner),
   };
 }
 

@@ -43,11 +43,38 @@ export const operateAppJob = {
   }),
 } as const;
 
+/**
+ * A one-off command in a new container of the app's current release (workers/apps/run-app.ts):
+ * `POST /apps/:name/run`, or a schedule's run (`schedule`: its id). Its log is the command's
+ * output; its result `runResultSchema`.
+ */
+export const runAppJob = {
+  name: 'run-app',
+  schema: z.object({
+    app: z.string(),
+    uid: z.string(),
+    command: z.string().min(1),
+    schedule: z.string().optional(),
+  }),
+} as const;
+
+/** What a run job returns: the command's exit code (137 when killed), and how long it ran. */
+export const runResultSchema = z.object({
+  exitCode: z.number().int(),
+  durationMs: z.number().int(),
+  timedOut: z.boolean().optional(),
+  release: z.string().optional(),
+  /** The last lines of output (a schedule's run list shows them). */
+  tail: z.array(z.string()).optional(),
+});
+export type RunResult = z.infer<typeof runResultSchema>;
+
 export type DeployAppData = z.infer<typeof deployAppJob.schema>;
+export type RunAppData = z.infer<typeof runAppJob.schema>;
 export type DeleteAppData = z.infer<typeof deleteAppJob.schema>;
 export type OperateAppData = z.infer<typeof operateAppJob.schema>;
 
-export const jobTypes = [deployAppJob.name, deleteAppJob.name, operateAppJob.name] as const;
+export const jobTypes = [deployAppJob.name, deleteAppJob.name, operateAppJob.name, runAppJob.name] as const;
 export type JobType = (typeof jobTypes)[number];
 
 /** What a job reports as progress: a percentage and the step it is in. */

@@ -57,9 +57,12 @@ export class AppStore {
     // Its volumes' backups (store/volume-backups.ts) go with it, as its volumes do.
     for await (const batch of this.redis.scanStream({ match: keys.appVolumeBackup(name, '*', '*'), count: 500 }))
       rollouts.push(...(batch as string[]));
+    // Each schedule's run list (its job scheduler goes with the schedule: jobs/schedule-jobs.ts).
+    const runs = (await this.redis.hkeys(keys.appSchedules(name))).map((id) => keys.scheduleRuns(name, id));
     await this.docs.remove(name, {
       keys: [
         ...rollouts,
+        ...runs,
         keys.appReleaseSeq(name),
         keys.appReleases(name),
         keys.appOpSeq(name),
@@ -68,6 +71,7 @@ export class AppStore {
         keys.appLogBytes(name),
         keys.appMetrics(name),
         keys.appVolumeBackups(name),
+        keys.appSchedules(name),
       ],
     });
   }

@@ -19,6 +19,8 @@ export interface NodeWorkerOptions {
   runtimeImages: Record<string, string>;
   healthTimeoutMs: number;
   buildTimeoutMs: number;
+  /** Time limit of a one-off container (runs, scheduled runs, the release phase): GASPER_RUN_TIMEOUT_S. Default 1 h. */
+  runTimeoutMs?: number;
   /** Clone time limits (GASPER_CLONE_IDLE_TIMEOUT_MS, GASPER_CLONE_TIMEOUT_MS). Default clone.ts's. */
   clone?: Partial<CloneLimits>;
   /** Release directories kept per app. Default 5. */
@@ -47,4 +49,9 @@ export interface WorkerContext {
    * with (disk-watchdog.ts); unset: no watchdog runs.
    */
   killedBuilds?: Map<string, string>;
+  /**
+   * Names of the one-off containers this worker is running now (one-off.ts): the reconciliation
+   * removes any other run container, whose job is gone (its worker died). Unset: none is kept.
+   */
+  runs?: Set<string>;
 }

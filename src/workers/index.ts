@@ -8,7 +8,7 @@ import { queueName } from '../core/naming.ts';
 import { connectRedis } from '../core/redis.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import { nodeJobId } from '../jobs/enqueue.ts';
-import { appVolumeJob, deleteAppJob, deployAppJob, operateAppJob } from '../jobs/schemas.ts';
+import { appVolumeJob, deleteAppJob, deployAppJob, operateAppJob, runAppJob } from '../jobs/schemas.ts';
 import { runVolumeJob } from './apps/volume-jobs.ts';
 import { AppStore } from '../store/apps.ts';
 import { NodeStore } from '../store/nodes.ts';
@@ -34,9 +34,11 @@ import {
 import { startDatabaseMonitor } from './databases/monitor.ts';
 import { runDatabaseJob } from './databases/jobs.ts';
 import { operateApp } from './apps/operate-app.ts';
+import { runApp } from './apps/run-app.ts';
 import { startSupervisor } from './apps/supervisor.ts';
 import { startDiskWatchdog } from './node/disk-watchdog.ts';
 import { startDiskUseMeter } from './node/disk-use.ts';
+import { startScheduleTicks } from './schedules/ticks.ts';
 
 export interface WorkerServiceOptions extends NodeWorkerOptions {
   redisUrl: string;
@@ -124,6 +126,7 @@ export async function startWorker(
     options,
     scope,
     killedBuilds: new Map(),
+    runs: new Set(),
   };
   const dbCtx: DatabaseWorkerContext = {
     docker,
@@ -205,6 +208,10 @@ export async function startWorker(
         const limits = { maxBytes: dbCtx.options.backupMaxBytes, kept: dbCtx.options.backupsKept };
         return appJob(job, token, data.app, () => runVolumeJob(ctx, job, data, limits));
       }
+      case runAppJob.name:
+        // Not under the app's lock: a run (minutes, maybe) must not hold up its app's deploys,
+        // and it runs in a container of its own, which no deploy touches.
+        return runApp(ctx, job, runAppJob.schema.parse(job.data));
       default:
         // Jobs of one database run one at a time, apart from the apps' (keys `db:<name>`).
         if (databaseJobNames.has(job.name))
@@ -261,6 +268,13 @@ export async function startWorker(
     () => observability.close(),
     () => databaseMonitor.close(),
   );
+  // Schedule ticks come from one cluster-wide queue that every node's worker takes from: a tick
+  // is handled while any node is up (workers/schedules/ticks.ts).
+  const scheduleTicks = await startScheduleTicks(
+    { redisUrl: options.redisUrl, stalledIntervalMs: options.stalledIntervalMs },
+    { redis, log },
+  ).catch(undo);
+  started.push(() => scheduleTicks.close());
   void worker.run();
   await worker.waitUntilReady().catch(undo);
   log.info({ queue: worker.name }, 'worker started');
@@ -270,6 +284,7 @@ export async function startWorker(
     close() {
       closing ??= (async () => {
         heartbeat.close();
+        await scheduleTicks.close();
         await diskUse.close();
         await reconciler.close();
         await observability.close();

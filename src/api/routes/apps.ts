@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { removeAppSchedulers } from './app-runs.ts';
 import { Router, type Response } from 'express';
 import { releaseId } from '../../core/naming.ts';
 import { runtimes } from '../../core/runtimes.ts';
@@ -122,6 +123,8 @@ export function appsRouter(deps: ApiDeps): Router {
     // Its custom domains go now (routes, certificates, domain.removed events), so they are free
     // for another app at once; the delete job's last step removes any left (store/record-removal.ts).
     await new DomainStore(deps.redis).removeApp(doc.name);
+    // Its schedules tick no more (their records go with the app's keys).
+    await removeAppSchedulers(deps, doc.name);
     // Every node that may hold its containers: those it is placed on, and those still serving it after a move.
     const job = await enqueue.deleteApp(
       [...new Set([...nodesOf(doc), ...doc.instances.map((i) => i.node)])],

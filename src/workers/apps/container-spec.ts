@@ -19,7 +19,12 @@ export interface ContainerSpecInput {
   /** The installation (core/installation.ts) and node whose container this is: its labels. */
   installation: string;
   node: string;
-  role: 'app' | 'build';
+  /**
+   * `app`: an instance (port published for `web`); `build`: sleeps, build commands are exec'd;
+   * `run`: a one-off command (one-off.ts), which is an app container without a port: same image,
+   * env, mounts, limits and hardening.
+   */
+  role: 'app' | 'build' | 'run';
   /**
    * App containers: the process type (core/formation.ts), in the `io.gasper.process` label.
    * Default `web`, the only type with a published port; the others get none (their env still has PORT).
@@ -85,7 +90,8 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
     PORT: String(input.port),
     ...(input.extraCaCerts ? caEnv(containerCaPath) : {}),
   };
-  const own = input.fromImage === true && input.role === 'app';
+  const runsCommand = input.role !== 'build';
+  const own = input.fromImage === true && runsCommand;
   const binds = own ? [] : [`${input.releaseDir}:/app`];
   if (input.extraCaCerts) binds.push(`${input.extraCaCerts}:${containerCaPath}:ro`);
   if (input.launchDir && input.role === 'app' && !own) binds.push(`${input.launchDir}:${containerLaunchDir}:ro`);
@@ -101,7 +107,7 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
           { Entrypoint: ['sh', '-c'], Cmd: [input.command] }
         : {}
       : {
-          Cmd: input.role === 'app' ? ['sh', '-c', input.command ?? ''] : ['sleep', 'infinity'],
+          Cmd: runsCommand ? ['sh', '-c', input.command ?? ''] : ['sleep', 'infinity'],
           WorkingDir: '/app',
           User: `${appUser.uid}:${appUser.gid}`,
         }),
@@ -118,7 +124,7 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
     ExposedPorts: published ? { [portKey]: {} } : undefined,
     HostConfig: {
       Binds: binds,
-      ...(input.volumes?.length && input.role === 'app'
+      ...(input.volumes?.length && input.role !== 'build'
         ? {
             Mounts: input.volumes.map((v) => ({
               Type: 'volume' as const,
@@ -129,7 +135,7 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
           }
         : {}),
       // exec: apps may run binaries they unpack into /tmp; Docker's default for a tmpfs is noexec.
-      ...(input.tmpMb && input.role === 'app'
+      ...(input.tmpMb && runsCommand
         ? { Tmpfs: { '/tmp': `rw,exec,nosuid,nodev,size=${input.tmpMb}m,mode=1777` } }
         : {}),
       ...(input.network ? { NetworkMode: input.network } : {}),

@@ -16,7 +16,7 @@ import { containerSpec } from './container-spec.ts';
 import { containerLogTail, ensureImage, ImageMissingError, removeContainer } from '../../docker/containers.ts';
 import type { WorkerContext } from '../context.ts';
 import { HealthTimeoutError } from './health.ts';
-import { ensureAppNetwork, InstanceStartError } from './instances.ts';
+import { ensureAppNetwork, InstanceStartError, type InstancePlan } from './instances.ts';
 import { JobReporter } from '../job-reporter.ts';
 import { launcherCommand, prepareReleaseCommands } from './launcher.ts';
 import { ConventionError, procfileProcesses } from './conventions.ts';
@@ -41,7 +41,18 @@ import { cleanupReleases } from '../node/release-cleanup.ts';
 import { chownTree } from './releases.ts';
 import { prepareDeps, recordDeps } from './deps-reuse.ts';
 import { narrowToSubdir } from './repo-subdir.ts';
-import { announceCommit, awaitCommit, failRollout, RolloutAbandoned, type Rollout } from './rollout.ts';
+import {
+  announceCommit,
+  announceReleased,
+  awaitCommit,
+  awaitReleased,
+  failRollout,
+  RolloutAbandoned,
+  type Rollout,
+} from './rollout.ts';
+import { runOneOff } from './one-off.ts';
+import { readReleaseCommand, ReleasePhaseError, releaseFailureMessage } from './release-phase.ts';
+import { runTimeoutMs } from './run-app.ts';
 import { chooseReleaseImage } from './runtime-image.ts';
 import { ShareRollout } from './share-rollout.ts';
 import { resolveFormation, webProcess } from '../../core/formation.ts';
@@ -390,6 +401,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     }
 
     timings.builtAt = new Date().toISOString();
+    await releasePhase(ctx, { job, report, plan, rollout, primary, dir });
     await records?.update(doc.name, data.release, (r) => ({
       ...r,
       status: 'starting',
@@ -507,6 +519,40 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
   }
 }
 
+/**
+ * The release phase (release-phase.ts), between the build and the start of any new process: run
+ * once, on the primary node, in a one-off container of the release (its env, limits, networks);
+ * the other nodes wait for it before they start their share. Its output goes to the job log. A
+ * retried deploy runs it again (a container left by the failed attempt is removed first).
+ */
+async function releasePhase(
+  ctx: WorkerContext,
+  input: { job: Job; report: JobReporter; plan: InstancePlan; rollout: Rollout; primary: boolean; dir: string },
+): Promise<void> {
+  const { job, report, plan, rollout, primary } = input;
+  const release = await readReleaseCommand(input.dir);
+  if (!release) return;
+  if (!primary) {
+    await report.step(65, `waiting for the release phase on node ${rollout.nodes[0]}`);
+    await awaitReleased(ctx, rollout);
+    await report.done('release phase done on the primary node');
+    return;
+  }
+  await report.step(65, `release phase: ${release.command} (${release.source})`);
+  const timeoutMs = runTimeoutMs(ctx);
+  const result = await runOneOff(ctx, {
+    key: `${job.id}-release`,
+    plan,
+    command: release.command,
+    timeoutMs,
+    onLine: (line) => report.line(`  ${line}`),
+  });
+  if (result.exitCode !== 0 || result.timedOut)
+    throw new ReleasePhaseError(releaseFailureMessage(release.command, result, timeoutMs), result.tail);
+  await report.done(`release phase succeeded in ${result.durationMs} ms`);
+  if (rollout.nodes.length > 1) await announceReleased(ctx, rollout);
+}
+
 /** Like Promise.all, but waits for every branch before rejecting, so cleanup never races a branch. */
 async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
   const results = await Promise.allSettled(promises);
@@ -518,6 +564,12 @@ async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T
 /** Turns what went wrong into a message for the user, with the lines that explain it. */
 export async function explain(ctx: WorkerContext, err: unknown): Promise<DeployFailure> {
   if (err instanceof BuildFailedError) return new DeployFailure(err.message, err.tail, true);
+  if (err instanceof ReleasePhaseError)
+    return new DeployFailure(
+      err.tail.length ? `${err.message}; last lines of its output:` : err.message,
+      err.tail,
+      true,
+    );
   if (err instanceof InstanceStartError) {
     const tail = await containerLogTail(ctx.docker, err.container, 20).catch(() => []);
     return new DeployFailure(`${err.message}; last lines of the app's output:`, tail, true);

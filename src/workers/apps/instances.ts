@@ -287,8 +287,11 @@ export async function drainAndRemove(ctx: WorkerContext, ids: readonly string[])
   );
 }
 
-/** Gasper's app containers of `app` on this node that are not among `keep` (names). */
+/**
+ * Gasper's app containers of `app` on this node that are not among `keep` (names). One-off run
+ * containers are not: a run lives as long as its job (one-off.ts), through deploys and stops.
+ */
 export async function containersOutside(ctx: WorkerContext, app: string, keep: readonly string[]): Promise<string[]> {
   const all = await listManaged(ctx.docker, ctx.scope, { app });
-  return all.filter((c) => !keep.includes(nameOf(c))).map((c) => c.Id);
+  return all.filter((c) => !keep.includes(nameOf(c)) && c.Labels[containerLabels.role] !== 'run').map((c) => c.Id);
 }

@@ -103,6 +103,19 @@ export async function awaitCommit(ctx: WorkerContext, rollout: Rollout): Promise
 }
 
 /**
+ * The release phase (release-phase.ts) ran on the primary node and succeeded: the other nodes,
+ * waiting in `awaitReleased`, may start their instances. A failed release phase abandons the
+ * rollout instead (failRollout), which ends their wait.
+ */
+export async function announceReleased(ctx: WorkerContext, rollout: Pick<Rollout, 'app' | 'id'>): Promise<void> {
+  await write(ctx, rollout, 'released', true, true);
+}
+
+export async function awaitReleased(ctx: WorkerContext, rollout: Rollout): Promise<void> {
+  await waitFor(ctx, rollout, async (all) => (all.released ? true : undefined), "the primary node's release phase");
+}
+
+/**
  * Records this node's ready instances and waits until every node's are: then the app switches to
  * all of them at once, by the transition `to(instances)` (core/app-state.ts `switched`), which
  * stores the document and appends the `app.instances` event in one write. Returns them; throws

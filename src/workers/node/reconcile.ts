@@ -32,6 +32,12 @@ export interface Removal {
   reason: string;
 }
 
+/**
+ * A run container is in its worker's list of live runs from before its creation to after its
+ * removal; this grace covers two worker processes of one node overlapping for a moment (an
+ * upgrade), each knowing only its own runs.
+ */
+const runGraceMs = 30_000;
 /** Build containers live at most the build timeout; this much more covers a slow removal. */
 const buildGraceMs = 60_000;
 /** How long an app that moved keeps its old containers after its document last changed. */
@@ -45,14 +51,21 @@ const movedGraceMs = 5000;
  *    failover, a change of instances);
  *  - the release is neither the current nor the pending one, and the container is older than
  *    `settleMs` (the health timeout and a minute): an interrupted deploy's leftovers;
- *  - a build container older than the build timeout (its worker died mid-build).
+ *  - a build container older than the build timeout (its worker died mid-build);
+ *  - a one-off run container whose job this worker no longer runs (it died, or its job ended).
  * An app being deleted is left to its delete job.
  */
 export function planReconcile(
   nodeId: string,
   apps: ReadonlyMap<string, AppDocument>,
   containers: readonly ObservedContainer[],
-  context: { now: number; buildTimeoutMs: number; settleMs: number },
+  context: {
+    now: number;
+    buildTimeoutMs: number;
+    settleMs: number;
+    /** Names of the one-off containers whose job this worker is running (one-off.ts). */
+    liveRuns?: ReadonlySet<string>;
+  },
 ): Removal[] {
   const removals: Removal[] = [];
   for (const c of containers) {
@@ -63,6 +76,13 @@ export function planReconcile(
       continue;
     }
     if (doc.status === 'deleting') continue;
+    // A one-off container lives as long as its job: of any release (a deploy meanwhile does not
+    // end a run of the previous one), on any node the job ran.
+    if (c.role === 'run') {
+      if (!context.liveRuns?.has(c.name) && context.now - c.createdMs > runGraceMs)
+        remove('one-off run whose job is no longer running');
+      continue;
+    }
     if (c.role === 'build' && context.now - c.createdMs > context.buildTimeoutMs + buildGraceMs) {
       remove('build container older than the build timeout');
       continue;
@@ -214,6 +234,7 @@ export async function reconcileNode(ctx: WorkerContext): Promise<ReconcileReport
     now: Date.now(),
     buildTimeoutMs: options.buildTimeoutMs,
     settleMs: options.healthTimeoutMs + 60_000,
+    liveRuns: ctx.runs,
   });
   const doomed = new Set(removed.map((r) => r.container));
   for (const c of observed) if (doomed.has(c.name)) await removeContainer(docker, c.id);

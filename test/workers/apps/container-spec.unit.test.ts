@@ -131,6 +131,22 @@ describe('containerSpec', () => {
     expect(spec.HostConfig).to.include({ Memory: 128 * 1024 * 1024, MemorySwap: 128 * 1024 * 1024 });
   });
 
+  it('makes a one-off run container as an app container without a port: same env, limits, tmpfs and hardening', () => {
+    const input = { ...appInput, resources: { cpu: 1, memoryMb: 128 }, tmpMb: 16 };
+    const app = containerSpec(input);
+    const run = containerSpec({ ...input, role: 'run', command: 'rake db:migrate' });
+    expect(run.Cmd).to.deep.equal(['sh', '-c', 'rake db:migrate']);
+    expect(run.ExposedPorts).to.equal(undefined);
+    expect(run.HostConfig?.PortBindings).to.equal(undefined);
+    expect(run.Labels?.[containerLabels.role]).to.equal('run');
+    for (const key of ['Env', 'User', 'WorkingDir', 'Image'] as const) expect(run[key]).to.deep.equal(app[key]);
+    const host = (s: typeof app) => {
+      const { PortBindings: _p, ...rest } = s.HostConfig!;
+      return rest;
+    };
+    expect(host(run)).to.deep.equal(host(app));
+  });
+
   describe('spec-hash label', () => {
     const hash = (input: ContainerSpecInput) => containerSpec(input).Labels![containerLabels.specHash];
 

@@ -12,7 +12,9 @@ import { AppStore } from '../../../src/store/apps.ts';
 import type { WorkerContext } from '../../../src/workers/context.ts';
 import {
   announceCommit,
+  announceReleased,
   awaitCommit,
+  awaitReleased,
   failRollout,
   RolloutAbandoned,
   switchTogether as switchTo,
@@ -188,5 +190,24 @@ describe('rollouts over several nodes (real Redis)', function () {
     await announceCommit(contextOf('a'), rollout, 'e'.repeat(40)); // a re-run does not change it
     expect(await waiting).to.equal(commit);
     expect(await awaitCommit(contextOf('c'), rollout)).to.equal(commit);
+  });
+  it('the other nodes start only once the primary’s release phase succeeded, and stop waiting when it failed', async () => {
+    const { rollout } = await createApp();
+    let released = false;
+    const waiting = awaitReleased(contextOf('b'), rollout).then(() => {
+      released = true;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(released).to.equal(false);
+    await announceReleased(contextOf('a'), rollout);
+    await waiting;
+    expect(released).to.equal(true);
+
+    const failing = await createApp();
+    const abandoned = awaitReleased(contextOf('b'), failing.rollout).catch((err: unknown) => err);
+    await failRollout(contextOf('a'), failing.rollout, 'release phase (./migrate) exited with code 1');
+    const err = await abandoned;
+    expect(err).to.be.instanceOf(RolloutAbandoned);
+    expect((err as Error).message).to.match(/node a: release phase \(\.\/migrate\) exited with code 1/);
   });
 });

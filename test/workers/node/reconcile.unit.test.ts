@@ -128,6 +128,38 @@ describe('planReconcile', () => {
   for (const [what, apps, containers, expected] of cases) {
     it(what, () => expect(plan(apps, containers)).to.deep.equal(expected));
   }
+
+  describe('one-off run containers', () => {
+    const run = (release: string, ageMs: number): ObservedContainer => ({
+      ...container('blog', release, 'run', ageMs),
+      name: `gasper-blog-run-${release}`,
+    });
+    const runPlan = (containers: ObservedContainer[], live: string[]) =>
+      planReconcile(me, new Map([['blog', app('blog', { release: 'r000009' })]]), containers, {
+        now,
+        buildTimeoutMs,
+        settleMs: 90_000,
+        liveRuns: new Set(live),
+      }).map((r) => [r.container, r.reason]);
+    const cases: [string, ObservedContainer[], string[], [string, string][]][] = [
+      [
+        'keeps a run whose job runs, of an old release, however old',
+        [run('r000001', 3600_000)],
+        ['gasper-blog-run-r000001'],
+        [],
+      ],
+      ['keeps a run just created (another worker process of this node may run it)', [run('r000009', 5000)], [], []],
+      [
+        'removes a run whose job no longer runs here',
+        [run('r000009', 60_000)],
+        [],
+        [['gasper-blog-run-r000009', 'one-off run whose job is no longer running']],
+      ],
+    ];
+    for (const [what, containers, live, expected] of cases) {
+      it(what, () => expect(runPlan(containers, live)).to.deep.equal(expected));
+    }
+  });
 });
 
 describe('planDirRemovals', () => {

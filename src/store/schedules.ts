@@ -1,0 +1,51 @@
+import type { Redis } from 'ioredis';
+import { keys } from '../core/keys.ts';
+import { scheduleSchema, type Schedule } from '../jobs/schedule-jobs.ts';
+
+/** Runs listed per schedule; older ones are forgotten (their jobs expire anyway). */
+export const runsKept = 50;
+
+/**
+ * An app's schedules (a hash, id → record) and each one's latest runs (a sorted set of run job
+ * ids by tick time, so recording the same tick twice, a retried tick, adds it once).
+ */
+export class ScheduleStore {
+  constructor(private readonly redis: Redis) {}
+
+  async put(schedule: Schedule): Promise<void> {
+    await this.redis.hset(keys.appSchedules(schedule.app), schedule.id, JSON.stringify(scheduleSchema.parse(schedule)));
+  }
+
+  async get(app: string, id: string): Promise<Schedule | undefined> {
+    const raw = await this.redis.hget(keys.appSchedules(app), id);
+    return raw ? scheduleSchema.parse(JSON.parse(raw)) : undefined;
+  }
+
+  async list(app: string): Promise<Schedule[]> {
+    const raw = await this.redis.hvals(keys.appSchedules(app));
+    return raw.map((r) => scheduleSchema.parse(JSON.parse(r))).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** True when the schedule existed. Its runs' list goes with it. */
+  async remove(app: string, id: string): Promise<boolean> {
+    const [[, removed]] = (await this.redis
+      .multi()
+      .hdel(keys.appSchedules(app), id)
+      .del(keys.scheduleRuns(app, id))
+      .exec()) as [[unknown, number]];
+    return removed === 1;
+  }
+
+  async recordRun(app: string, id: string, tickMs: number, job: string): Promise<void> {
+    await this.redis
+      .multi()
+      .zadd(keys.scheduleRuns(app, id), tickMs, job)
+      .zremrangebyrank(keys.scheduleRuns(app, id), 0, -(runsKept + 1))
+      .exec();
+  }
+
+  /** Run job ids, newest first. */
+  async runs(app: string, id: string): Promise<string[]> {
+    return this.redis.zrevrange(keys.scheduleRuns(app, id), 0, -1);
+  }
+}
