@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import supertest from 'supertest';
 import { keys } from '../../src/core/keys.ts';
 import { DatabaseStore } from '../../src/store/databases.ts';
+import { DomainStore } from '../../src/store/domains.ts';
 import { SshCredentialStore } from '../../src/store/ssh-credentials.ts';
 import { deliver, pushPayload } from '../support/github-webhooks.ts';
 import {
@@ -61,6 +62,8 @@ describe('API transfers (real Redis)', function () {
     const alice = await createUser();
     const bob = await createUser();
     const { name, secret } = await equippedApp(alice);
+    const domain = `shop-${suffix()}.example.com`;
+    await as(alice.token).post(`/apps/${name}/domains`).send({ domain }).expect(202);
     const before = await fx.apps.get(name);
 
     const res = await as(alice.token).post(`/apps/${name}/transfer`).send({ to: bob.name }).expect(200);
@@ -84,6 +87,9 @@ describe('API transfers (real Redis)', function () {
     const fresh = (await as(bob.token).post(`/apps/${name}/webhook`).expect(201)).body.secret as string;
     expect(fresh).to.not.equal(secret);
     expect((await push(name, fresh)).status).to.equal(202);
+    // Its custom domain moves with it, counted for the new owner.
+    expect((await new DomainStore(fx.redis).get(domain))!.owner).to.equal(bob.name);
+    expect((await as(bob.token).get(`/apps/${name}/domains`).expect(200)).body.domains).to.have.length(1);
     // SSH access follows ownership.
     const credentials = new SshCredentialStore(fx.redis);
     expect(await credentials.listKeys(name)).to.deep.equal([]);
@@ -144,6 +150,26 @@ describe('API transfers (real Redis)', function () {
     const cpu = await createUser({ maxCpu: 0.1 });
     expectError(await as(alice.token).post(`/apps/${name}/transfer`).send({ to: cpu.name }), 403, 'QUOTA_EXCEEDED');
     expect(await fx.redis.get(keys.app(name))).to.equal(doc);
+  });
+
+  it('refuses an app whose custom domains would put the receiver over GASPER_DOMAINS_PER_OWNER', async function () {
+    const limited = fx.withOptions({ domainsPerOwner: 1 });
+    const post = (token: string, p: string) => supertest(limited).post(p).set('authorization', `Bearer ${token}`);
+    const alice = await createUser();
+    const bob = await createUser();
+    const [mine, theirs] = [appName('dom'), appName('dom')];
+    await post(alice.token, '/apps').send(validBody(mine)).expect(202);
+    await post(bob.token, '/apps').send(validBody(theirs)).expect(202);
+    await post(alice.token, `/apps/${mine}/domains`)
+      .send({ domain: `a-${suffix()}.example.com` })
+      .expect(202);
+    await post(bob.token, `/apps/${theirs}/domains`)
+      .send({ domain: `b-${suffix()}.example.com` })
+      .expect(202);
+    const res = await post(alice.token, `/apps/${mine}/transfer`).send({ to: bob.name });
+    expectError(res, 409, 'DOMAIN_OWNER_LIMIT');
+    expect(res.body.message).to.include(bob.name).and.include('GASPER_DOMAINS_PER_OWNER');
+    expect((await fx.apps.get(mine))!.owner).to.equal(alice.name);
   });
 
   it('refuses an app linked to databases the receiver does not own, naming them', async function () {

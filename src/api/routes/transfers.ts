@@ -6,6 +6,7 @@ import { transferRefusal, type LinkedResource, type TransferRefusal } from '../.
 import { createDatabaseEnqueuer } from '../../jobs/database-enqueue.ts';
 import type { AppDocument } from '../../store/app-document.ts';
 import { DatabaseStore } from '../../store/databases.ts';
+import { DomainStore } from '../../store/domains.ts';
 import { SshCredentialStore } from '../../store/ssh-credentials.ts';
 import { principalOf } from '../auth.ts';
 import { databaseView } from '../database-views.ts';
@@ -110,6 +111,11 @@ export function transfersRouter(deps: ApiDeps): Router {
     if (!stored || stored.owner !== to)
       throw new ApiError('TRANSFER_CONFLICT', `app "${name}" changed owner or is being deleted; try again`);
     await ssh.removeApp(name);
+    // Custom domains move with the app; their documents name the owner their certificate jobs count for.
+    const domainStore = new DomainStore(deps.redis);
+    for (const domain of await domainStore.listByApp(name))
+      if (domain.appUid === stored.uid)
+        await domainStore.update(domain.domain, (d) => (d.owner === to ? undefined : { ...d, owner: to }));
     deps.log.info({ app: name, from: app.owner, to, by: caller.user, revoked: [...revoked] }, 'app transferred');
     res.json({
       app: appView(stored, deps.options),
