@@ -194,6 +194,27 @@ describe('API transfers (real Redis)', function () {
     expect((await fx.apps.get(name))!.owner).to.equal(alice.name);
   });
 
+  it("a database linked to the receiver's app moves, and that app is redeployed with the new password", async function () {
+    const alice = await createUser();
+    const bob = await createUser();
+    const db = `db-${suffix()}`;
+    await as(alice.token).post('/databases').send({ name: db, engine: 'postgres' }).expect(202);
+    const app = appName('bobs');
+    await as(bob.token).post('/apps').send(validBody(app)).expect(202);
+    // Only an admin can link across owners (a member sees no other user's database).
+    await fx
+      .patch(`/apps/${app}`)
+      .send({ databases: [db] })
+      .expect(202);
+    const release = (await fx.apps.get(app))!.pendingRelease;
+
+    const res = await as(alice.token).post(`/databases/${db}/transfer`).send({ to: bob.name }).expect(202);
+    expect(res.body.transfer.redeployedApps).to.deep.equal([app]);
+    expect((await fx.apps.get(app))!.pendingRelease).to.not.equal(release);
+    // Both are Bob's now: the app cannot go to Alice without its database.
+    expectError(await as(bob.token).post(`/apps/${app}/transfer`).send({ to: alice.name }), 409, 'TRANSFER_LINKED');
+  });
+
   it('a database moves with a rotated password nobody is shown, and its quota is checked', async function () {
     const alice = await createUser();
     const bob = await createUser();
