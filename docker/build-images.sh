@@ -4,7 +4,7 @@
 # with debootstrap from the host's own Debian mirror and `docker import`ed, so a machine with
 # no registry access can still run Gasper.
 #   usage: docker/build-images.sh [--force] [IMAGE-NAME ...]
-#   (names: base, the runtimes node python static php ruby go, the databases postgres mysql redis)
+#   (names: base, the runtimes node python static php ruby go rust, the databases postgres mysql redis)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 prefix=${GASPER_IMAGE_PREFIX:-gasper}

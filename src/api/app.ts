@@ -21,6 +21,7 @@ import { openApiRouter } from './openapi/routes.ts';
 import { githubWebhookRouter } from './webhooks/github.ts';
 import { webhookSecretRouter } from './webhooks/secret-routes.ts';
 import { observabilityRouter } from './routes/observability.ts';
+import { transfersRouter } from './routes/transfers.ts';
 import { dashboardRouter } from '../dashboard/router.ts';
 
 /** The express application, without a listening socket (supertest drives it directly). */
@@ -78,6 +79,7 @@ export function createApiApp(deps: ApiDeps): Express {
   app.use('/nodes', nodesRouter(deps));
   app.use('/runtimes', runtimesRouter());
   app.use('/apps', webhookSecretRouter(deps));
+  app.use(transfersRouter(deps));
   app.use((req, _res, next) => next(new ApiError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.log));
   return app;

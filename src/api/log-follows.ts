@@ -50,14 +50,14 @@ export class LogFollowHub {
     if (mine >= perUser) {
       throw new ApiError(
         'RATE_LIMITED',
-        `too many log follows: user "${user}" already has ${mine} open, the limit per user (GASPER_LOG_FOLLOWS_PER_USER is ${perUser}); close one first`,
+        `too many log and metrics follows: user "${user}" already has ${mine} open, the limit per user (GASPER_LOG_FOLLOWS_PER_USER is ${perUser}); close one first`,
       );
     }
     if (this.total >= max) {
       // No count: how many others follow is not a tenant's business. The operator's log says.
       throw new ApiError(
         'RATE_LIMITED',
-        'too many log follows are open on this API (GASPER_LOG_FOLLOWS_MAX); try again later',
+        'too many log and metrics follows are open on this API (GASPER_LOG_FOLLOWS_MAX); try again later',
       );
     }
     this.perUser.set(user, mine + 1);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ApiClient, ClientError } from './api.ts';
 import { loadClientConfig, saveClientConfig } from './config.ts';
 import { registerDomainCommands } from './domain-commands.ts';
+import { registerTransferCommands } from './transfer-commands.ts';
 import { fieldLines, type Json, parseEnvPairs, progressBar, shortCommit, table } from './format.ts';
 
 interface Output {
@@ -325,6 +326,12 @@ export function registerClientCommands(program: Command): void {
         await finish(client, out(), body, o.wait, () => `${name} deleted`);
       }),
     );
+
+  registerTransferCommands(program, {
+    action,
+    print: (json, human) => print(out(), json, human),
+    json: () => out().json,
+  });
 }
 
 /**

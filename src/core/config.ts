@@ -407,7 +407,7 @@ export const envSchema = z.object({
     .max(100_000)
     .default(10)
     .describe(
-      'log follows (`GET /apps/:name/logs?follow=1`) one user may hold open at once on one API process; one more gets `429`',
+      'log and metrics follows (`GET /apps/:name/logs?follow=1`, `GET /apps/:name/metrics?follow=1`) one user may hold open at once on one API process, counted together; one more gets `429`',
     ),
   GASPER_LOG_FOLLOWS_MAX: z.coerce
     .number()
@@ -416,7 +416,7 @@ export const envSchema = z.object({
     .max(100_000)
     .default(500)
     .describe(
-      'log follows open at once on one API process, all users together; one more gets `429`. They share one Redis connection',
+      'log and metrics follows open at once on one API process, all users together; one more gets `429`. Log follows share one Redis connection, metrics follows another',
     ),
   GASPER_METRICS_INTERVAL_MS: z.coerce
     .number()

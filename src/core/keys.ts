@@ -89,6 +89,8 @@ export const keys = {
   appLogBytes: (name: string) => `gasper:app:${name}:log-bytes`,
   /** Per instance, the last resource samples (see store/app-metrics.ts). */
   appMetrics: (name: string) => `gasper:app:${name}:metrics`,
+  /** Pub/sub channel of an app's new samples and removed instances (metrics follows, api/metrics-follows.ts). */
+  appMetricsLive: (name: string) => `gasper:app:${name}:metrics:live`,
   /** A custom domain of an app (JSON, src/store/domains.ts), and the set of all of them. */
   domain: (domain: string) => `gasper:domain:${domain}`,
   domains: 'gasper:domains',

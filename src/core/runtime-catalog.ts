@@ -37,4 +37,5 @@ export const runtimeCatalog: RuntimeCatalog = Object.freeze({
   ruby: debian('Ruby', '3.1', '3.1.2'),
   php: debian('PHP', '8.2', '8.2'),
   go: debian('Go', '1.19', '1.19.8'),
+  rust: debian('Rust', '1.63', '1.63.0'),
 });

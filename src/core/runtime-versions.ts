@@ -8,7 +8,7 @@ import semver from 'semver';
  * Node: `.node-version`, then `.nvmrc`, then `engines.node` in package.json (the files that name
  * one version win over the range a package accepts, as Render and nvm users expect); the highest
  * major whose version satisfies it. Nothing asked: the default (the current LTS). Python, Ruby,
- * PHP and Go: their images carry Debian's one version, which must fit what the repository asks.
+ * PHP, Go and Rust: their images carry Debian's one version, which must fit what the repository asks.
  */
 
 /** The versions one runtime offers. */
@@ -34,6 +34,7 @@ export const versionFiles = [
   '.python-version',
   '.ruby-version',
   'go.mod',
+  'Cargo.toml',
 ] as const;
 export type VersionFile = (typeof versionFiles)[number];
 export type VersionFileContents = Partial<Record<VersionFile, string>>;
@@ -45,6 +46,7 @@ export const versionSources: Readonly<Record<string, readonly string[]>> = {
   ruby: ['.ruby-version'],
   php: ['runtime.txt (php-8.2)'],
   go: ["go.mod's go line (the least version)"],
+  rust: ['rust-version in Cargo.toml (the least version)'],
 };
 
 export interface VersionChoice {
@@ -194,6 +196,16 @@ export function chooseRuntimeVersion(
       const source = `go.mod "go ${asked}"`;
       if (compareVersions(asked, catalog.default) > 0 && !samePrefix(asked, catalog.default))
         throw new RuntimeVersionError(`${source} needs Go ${asked} or newer: ${has(catalog)}`);
+      return { version: catalog.default, reason: `from ${source}` };
+    }
+  } else if (runtime === 'rust') {
+    // `rust-version` is the least rustc the package needs, as go.mod's `go` line is for Go.
+    const line = /^\s*rust-version\s*=\s*"(\d+(?:\.\d+)*)"/m.exec(files['Cargo.toml'] ?? '');
+    if (line?.[1]) {
+      const asked = line[1];
+      const source = `rust-version "${asked}" in Cargo.toml`;
+      if (compareVersions(asked, catalog.exact[catalog.default] ?? catalog.default) > 0)
+        throw new RuntimeVersionError(`${source} needs Rust ${asked} or newer: ${has(catalog)}`);
       return { version: catalog.default, reason: `from ${source}` };
     }
   }

@@ -29,6 +29,8 @@ export const runtimes: Readonly<Record<string, Runtime>> = Object.freeze({
   // Gems go to /app/vendor/bundle; `bundle exec` finds them there at run time through the same env.
   ruby: { defaultPort: 8080, env: { BUNDLE_PATH: '/app/vendor/bundle', BUNDLE_WITHOUT: 'development:test' } },
   go: { defaultPort: 8080, env: {} },
+  // Offline whatever the build command: crates.io is out of reach (docs/guides/runtimes.md).
+  rust: { defaultPort: 8080, env: { CARGO_NET_OFFLINE: 'true' } },
 });
 
 export const runtimeNames = Object.keys(runtimes);

@@ -11,13 +11,23 @@ const sampleSchema = z.object({
 /** One reading of an instance: CPU as a rate over the last interval, memory at that moment. */
 export type ResourceSample = z.infer<typeof sampleSchema>;
 
-const instanceMetricsSchema = z.object({
+export const instanceMetricsSchema = z.object({
   instance: z.string(),
   node: z.string(),
   release: z.string(),
   samples: z.array(sampleSchema),
 });
 export type InstanceMetrics = z.infer<typeof instanceMetricsSchema>;
+
+/**
+ * What `record` and `prune` publish on the app's live channel (keys.appMetricsLive), read by
+ * metrics follows: a new sample of an instance, or instances gone.
+ */
+export const liveMetricsMessageSchema = z.union([
+  z.object({ instance: z.string(), node: z.string(), release: z.string(), sample: sampleSchema }),
+  z.object({ removed: z.array(z.string()) }),
+]);
+export type LiveMetricsMessage = z.infer<typeof liveMetricsMessageSchema>;
 
 /**
  * The recent resource samples of an app's instances: one hash per app, one field per instance
@@ -40,7 +50,18 @@ export class AppMetricsStore {
     const previous = raw ? instanceMetricsSchema.safeParse(JSON.parse(raw)) : undefined;
     const samples = [...(previous?.success ? previous.data.samples : []), sample].slice(-this.history);
     const value: InstanceMetrics = { ...instance, samples };
-    return (await this.redis.eval(putMetrics, 2, keys.app(app), key, instance.instance, JSON.stringify(value))) === 1;
+    const live: LiveMetricsMessage = { ...instance, sample };
+    const written = await this.redis.eval(
+      putMetrics,
+      2,
+      keys.app(app),
+      key,
+      instance.instance,
+      JSON.stringify(value),
+      keys.appMetricsLive(app),
+      JSON.stringify(live),
+    );
+    return written === 1;
   }
 
   /** Drops the instances of `node` that are not in `current` (their containers are gone). */
@@ -48,7 +69,13 @@ export class AppMetricsStore {
     const stale = (await this.list(app))
       .filter((i) => i.node === node && !current.has(i.instance))
       .map((i) => i.instance);
-    if (stale.length) await this.redis.hdel(keys.appMetrics(app), ...stale);
+    if (stale.length === 0) return;
+    const removed: LiveMetricsMessage = { removed: stale };
+    await this.redis
+      .multi()
+      .hdel(keys.appMetrics(app), ...stale)
+      .publish(keys.appMetricsLive(app), JSON.stringify(removed))
+      .exec();
   }
 
   async list(app: string): Promise<InstanceMetrics[]> {

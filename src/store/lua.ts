@@ -75,10 +75,14 @@ export const setSshPassword = whileAppLive(`redis.call('SET', KEYS[2], ARGV[1]) 
 /**
  * Writes one instance's resource samples only while the app exists, so a late sample cannot
  * bring a deleted app's keys back.
- * KEYS: the app, its metrics hash. ARGV: instance, samples. Returns 1 when written, 0 when the app is gone.
+ * KEYS: the app, its metrics hash. ARGV: instance, samples, then optionally a channel and the
+ * message published on it in the same step (the new sample, for live follows). Returns 1 when
+ * written, 0 when the app is gone.
  */
 export const putMetrics = `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]) return 1`;
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+if ARGV[3] then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
+return 1`;
 
 /** What a log stream entry costs besides its field values (ids, field names, listpack headers), roughly. */
 export const logEntryOverhead = 40;

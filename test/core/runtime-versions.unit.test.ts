@@ -16,6 +16,7 @@ const catalog: RuntimeCatalog = {
   ruby: { label: 'Ruby', versions: ['3.1'], exact: { '3.1': '3.1.2' }, default: '3.1' },
   php: { label: 'PHP', versions: ['8.2'], exact: { '8.2': '8.2' }, default: '8.2' },
   go: { label: 'Go', versions: ['1.19'], exact: { '1.19': '1.19.8' }, default: '1.19' },
+  rust: { label: 'Rust', versions: ['1.63'], exact: { '1.63': '1.63.0' }, default: '1.63' },
 };
 const pkg = (engines?: string) => JSON.stringify({ name: 'a', ...(engines ? { engines: { node: engines } } : {}) });
 const choose = (runtime: string, files: VersionFileContents) => chooseRuntimeVersion(runtime, files, catalog);
@@ -89,7 +90,7 @@ describe('runtime versions: chosen from the repository, pure', () => {
     });
   });
 
-  describe("python, ruby, php, go: Debian's one version", () => {
+  describe("python, ruby, php, go, rust: Debian's one version", () => {
     const table: [string, string, VersionFileContents, string][] = [
       ['python', 'nothing asked', {}, 'Debian'],
       ['python', '.python-version 3.11', { '.python-version': '3.11\n' }, '.python-version "3.11"'],
@@ -109,6 +110,9 @@ describe('runtime versions: chosen from the repository, pure', () => {
       ['go', 'go.mod go 1.18 (older: fine)', { 'go.mod': 'module a\ngo 1.18\n' }, 'go.mod "go 1.18"'],
       ['go', 'go.mod go 1.19.5', { 'go.mod': 'module a\ngo 1.19.5\n' }, 'go.mod "go 1.19.5"'],
       ['go', 'go.mod without a go line', { 'go.mod': 'module a\n' }, 'Debian'],
+      ['rust', 'rust-version 1.60', { 'Cargo.toml': '[package]\nrust-version = "1.60"\n' }, 'rust-version "1.60"'],
+      ['rust', 'rust-version 1.63.0', { 'Cargo.toml': '[package]\nrust-version = "1.63.0"\n' }, 'rust-version'],
+      ['rust', 'no rust-version', { 'Cargo.toml': '[package]\nname = "a"\n' }, 'Debian'],
     ];
     for (const [runtime, what, files, reason] of table)
       it(`${runtime}: ${what}`, () => {
@@ -143,6 +147,12 @@ describe('runtime versions: chosen from the repository, pure', () => {
         'go.mod go 1.22',
         { 'go.mod': 'module a\n\ngo 1.22.1\n' },
         'go.mod "go 1.22.1" needs Go 1.22.1 or newer: this platform has Go 1.19',
+      ],
+      [
+        'rust',
+        'rust-version 1.70',
+        { 'Cargo.toml': '[package]\nname = "a"\nrust-version = "1.70"\n' },
+        'rust-version "1.70" in Cargo.toml needs Rust 1.70 or newer: this platform has Rust 1.63',
       ],
     ];
     for (const [runtime, what, files, message] of failures)

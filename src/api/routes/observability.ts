@@ -11,6 +11,8 @@ import { AppMetricsStore } from '../../store/app-metrics.ts';
 import { principalOf } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { LogFollowHub } from '../log-follows.ts';
+import { MetricsFollowHub } from '../metrics-follows.ts';
+import { followMetrics } from './metrics-follow.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { jobRef } from '../views.ts';
 import { apiRoutes } from '../openapi/registry.ts';
@@ -27,6 +29,7 @@ const logsQuery = z
     process: z.string().regex(processNamePattern, 'a process type such as web or worker').optional(),
   })
   .strict();
+const metricsQuery = z.object({ follow: flag.default(false) }).strict();
 const streamId = /^\d+-\d+$/;
 const releaseName = /^[a-z0-9][a-z0-9-]{0,39}$/;
 
@@ -48,10 +51,14 @@ export function observabilityRouter(deps: ApiDeps): Router {
     blockMs: deps.options.logFollowBlockMs ?? defaultFollowBlockMs,
     log: deps.log,
   });
+  const metricFollows = new MetricsFollowHub(deps.redis, deps.log);
   if (deps.shutdown) {
     // Each open follow listens for the shutdown; their number is bounded by the caps above.
     setMaxListeners(0, deps.shutdown);
-    deps.shutdown.addEventListener('abort', () => follows.close());
+    deps.shutdown.addEventListener('abort', () => {
+      follows.close();
+      metricFollows.close();
+    });
   }
   const router = Router();
 
@@ -211,11 +218,24 @@ export function observabilityRouter(deps: ApiDeps): Router {
   });
 
   router.get('/:name/metrics', async (req, res) => {
+    const parsed = metricsQuery.safeParse(req.query);
+    if (!parsed.success) throw validationError(parsed.error);
     await load(res, req.params.name);
-    const instances = await metrics.list(req.params.name);
-    res.json({
-      app: req.params.name,
-      instances: instances.map((i) => ({ ...i, process: processOfContainer(i.instance, i.release) })),
+    if (!parsed.data.follow) {
+      const instances = await metrics.list(req.params.name);
+      res.json({
+        app: req.params.name,
+        instances: instances.map((i) => ({ ...i, process: processOfContainer(i.instance, i.release) })),
+      });
+      return;
+    }
+    // Counted with the log follows, under their limits: both hold a stream open on this process.
+    await followMetrics(req.params.name, res, {
+      deps,
+      hub: metricFollows,
+      store: metrics,
+      admit: () => follows.admit(principalOf(res).user),
+      blockMs: deps.options.logFollowBlockMs ?? defaultFollowBlockMs,
     });
   });
 
@@ -288,10 +308,20 @@ apiRoutes.add(
   {
     method: 'get',
     path: '/apps/:name/metrics',
-    summary: 'CPU (percent of the limit) and memory per instance, with a short history',
+    summary: 'CPU (percent of the limit) and memory per instance, with a short history, or a live follow',
     tags: ['observability'],
     auth: 'admin',
     params: appName,
-    responses: { 200: { description: 'samples per instance' }, 404: { description: 'no such app' } },
+    description:
+      'Query: `follow=1` for server-sent events (`text/event-stream`): `event: instances` with this answer, then one event ' +
+      'per new sample `{instance, node, release, sample}` as the node worker stores it, `event: removed` `{removed}` when ' +
+      'instances stop, a keep-alive comment when quiet, `event: end` when the app is deleted. Follows count with log ' +
+      'follows (`GASPER_LOG_FOLLOWS_PER_USER`, `GASPER_LOG_FOLLOWS_MAX`).',
+    responses: {
+      200: { description: 'samples per instance (or an event stream with follow=1)' },
+      400: { description: 'an unknown query parameter, or `follow` not 0/1/true/false' },
+      404: { description: 'no such app' },
+      429: { description: 'too many follows open (per user or in all)' },
+    },
   },
 );

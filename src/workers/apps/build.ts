@@ -2,6 +2,7 @@ import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import type { ContainerCreateOptions } from 'dockerode';
 import { ensureContainer, removeContainer } from '../../docker/containers.ts';
+import { cargoOfflineHint } from './cargo.ts';
 
 export class BuildFailedError extends Error {
   constructor(
@@ -142,8 +143,10 @@ export async function runBuild(options: BuildOptions): Promise<void> {
       if (ExitCode !== 0 && outOfMemory)
         throw new BuildFailedError(outOfMemoryMessage(index, command, options.memoryMb), tail.slice(-20));
       if (ExitCode !== 0) {
+        // A Rust build that wanted crates.io says why it cannot have it (cargo.ts).
+        const hint = cargoOfflineHint(command, tail);
         throw new BuildFailedError(
-          `build command ${index + 1} (${command}) exited with code ${ExitCode}`,
+          `build command ${index + 1} (${command}) exited with code ${ExitCode}${hint ? `. ${hint}` : ''}`,
           tail.slice(-20),
         );
       }

@@ -1,3 +1,5 @@
+import { cargoBinary, cargoBuild } from './cargo.ts';
+
 /**
  * Conventions: how a repository is built and run when the app does not say. Pure: it sees only
  * the listing and the few files it is handed (see `readRepoListing` for the I/O side), so every
@@ -22,7 +24,7 @@ export interface RepoListing {
 }
 
 /** The only files whose contents conventions read (app.json: its own parser, app-json.ts). */
-export const conventionFiles = ['Procfile', 'package.json', 'app.json'] as const;
+export const conventionFiles = ['Procfile', 'package.json', 'app.json', 'Cargo.toml'] as const;
 export type ConventionFile = (typeof conventionFiles)[number];
 
 export interface ConventionPlan {
@@ -217,6 +219,22 @@ const conventions: Record<string, RuntimeConventions> = {
         ? { command: `./${goBinary}`, reason: 'the binary the default build makes' }
         : undefined,
     runHint: 'a main package (go.mod, or .go files) at the top level',
+  },
+
+  rust: {
+    build: (layout) =>
+      layout.has('Cargo.toml')
+        ? { commands: [cargoBuild], reason: 'Cargo.toml (offline: no registry is reached)' }
+        : none('no Cargo.toml'),
+    run(layout) {
+      const manifest = layout.listing.contents['Cargo.toml'];
+      if (manifest === undefined) return undefined;
+      const binary = cargoBinary(manifest);
+      if ('problem' in binary)
+        throw new ConventionError(`no run command: ${binary.problem}; name the binary in a Procfile (web: …)`);
+      return { command: `./target/release/${shellWord(binary.name)}`, reason: binary.reason };
+    },
+    runHint: 'a Cargo.toml with a [package] or one [[bin]]',
   },
 
   static: {

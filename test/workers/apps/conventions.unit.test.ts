@@ -156,6 +156,21 @@ const layouts: [string, string, RepoListing, string[], string][] = [
   // go
   ['go', 'a module', repo(['go.mod', 'go.sum', 'main.go', 'internal/']), [goBuild], './gasper-app'],
   ['go', '.go files without go.mod', repo(['main.go', 'main_test.go']), [`GO111MODULE=off ${goBuild}`], './gasper-app'],
+  // rust
+  [
+    'rust',
+    'a package: its name',
+    repo(['Cargo.lock', 'src/', 'src/main.rs'], { 'Cargo.toml': '[package]\nname = "hello-web"\nversion = "0.1.0"\n' }),
+    ['cargo build --release --offline'],
+    './target/release/hello-web',
+  ],
+  [
+    'rust',
+    'one [[bin]] named otherwise',
+    repo(['src/'], { 'Cargo.toml': '[package]\nname = "pkg"\n\n[[bin]]\nname = "server"\npath = "src/server.rs"\n' }),
+    ['cargo build --release --offline'],
+    './target/release/server',
+  ],
   // static
   ['static', 'files are served from the repository root', repo(['index.html', 'package.json']), [], staticRoot],
   ['static', 'an empty repository', repo([]), [], staticRoot],
@@ -195,12 +210,20 @@ const unrunnable: [string, string, RepoListing, RegExp][] = [
   ],
   ['ruby', 'a Gemfile and nothing to run', repo(['Gemfile', 'lib/']), /config\.ru, or app\.rb/],
   ['go', 'only tests', repo(['main_test.go']), /main package/],
+  ['rust', 'no Cargo.toml', repo(['main.rs']), /a Cargo\.toml with a \[package\]/],
+  [
+    'rust',
+    'two binaries, no default-run',
+    repo([], { 'Cargo.toml': '[package]\nname = "p"\n[[bin]]\nname = "a"\n[[bin]]\nname = "b"\n' }),
+    /2 \[\[bin\]\] targets \(a, b\).*Procfile/,
+  ],
+  ['rust', 'a workspace root', repo([], { 'Cargo.toml': '[workspace]\nmembers = ["a"]\n' }), /names no \[package\]/],
 ];
 
 describe('planConventions', () => {
   it('has conventions for every runtime', () => {
     for (const runtime of runtimeNames) expect(() => planConventions(runtime, repo([]), { run: 'x' })).not.to.throw();
-    expect(runtimeNames).to.include.members(['node', 'python', 'static', 'php', 'ruby', 'go']);
+    expect(runtimeNames).to.include.members(['node', 'python', 'static', 'php', 'ruby', 'go', 'rust']);
   });
 
   describe('defaults by repository layout (no build, no run given)', () => {

@@ -53,6 +53,14 @@ export function createApi(token, { onUnauthorized = () => {} } = {}) {
     removeDomain: (name, domain) =>
       request('DELETE', `/apps/${encodeURIComponent(name)}/domains/${encodeURIComponent(domain)}`),
     job: (id) => request('GET', `/jobs/${encodeURIComponent(id)}`),
+    /** The raw response of a metrics follow (server-sent events), for a stream reader. */
+    followMetrics: (name, { signal }) =>
+      fetch(`/apps/${encodeURIComponent(name)}/metrics?follow=1`, {
+        headers: headers({ accept: 'text/event-stream' }),
+        credentials: 'omit',
+        cache: 'no-store',
+        signal,
+      }),
     /** The raw response of a log follow (server-sent events), for a stream reader. */
     followLogs: (name, { signal, lastEventId, tail = 100 }) =>
       fetch(`/apps/${encodeURIComponent(name)}/logs?follow=1&tail=${tail}`, {

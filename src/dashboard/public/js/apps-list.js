@@ -6,7 +6,7 @@ const knownStatuses = new Set(['queued', 'deploying', 'running', 'failed', 'dele
  * The apps table, updated in place by name: a periodic refresh changes the cells that changed
  * and keeps rows (and the keyboard focus on their buttons) where they are.
  */
-export function createAppsTable({ table, body, empty, onLogs, onDomains, onRestart, onDelete }) {
+export function createAppsTable({ table, body, empty, onLogs, onMetrics, onDomains, onRestart, onDelete }) {
   const rows = new Map();
 
   function createRow(name) {
@@ -15,6 +15,11 @@ export function createAppsTable({ table, body, empty, onLogs, onDomains, onResta
     const runtime = h('td', { 'data-label': 'Runtime' });
     const buttons = [
       h('button', { type: 'button', 'aria-label': `Show logs of ${name}`, onclick: () => onLogs(name) }, 'Logs'),
+      h(
+        'button',
+        { type: 'button', 'aria-label': `Show CPU and memory of ${name}`, onclick: () => onMetrics(name) },
+        'Metrics',
+      ),
       h(
         'button',
         { type: 'button', 'aria-label': `Custom domains of ${name}`, onclick: () => onDomains(name) },

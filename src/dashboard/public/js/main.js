@@ -5,6 +5,7 @@ import { byId, h } from './dom.js';
 import { createDomainsView } from './domains-view.js';
 import { createJobView } from './job-view.js';
 import { createLogView } from './log-view.js';
+import { createMetricsView } from './metrics-view.js';
 import { forgetToken, storedToken, storeToken } from './session.js';
 
 const refreshMs = 3000;
@@ -48,6 +49,13 @@ const logs = createLogView({
   list: byId('log-lines'),
   stopButton: byId('logs-stop'),
 });
+const metrics = createMetricsView({
+  section: byId('metrics'),
+  title: byId('metrics-title'),
+  status: byId('metrics-status'),
+  charts: byId('metrics-charts'),
+  stopButton: byId('metrics-stop'),
+});
 const domains = createDomainsView({
   section: byId('domains'),
   title: byId('domains-title'),
@@ -65,6 +73,7 @@ const apps = createAppsTable({
   body: byId('apps-body'),
   empty: byId('apps-empty'),
   onLogs: showLogs,
+  onMetrics: showMetrics,
   onDomains: showDomains,
   onRestart: restartApp,
   onDelete: deleteApp,
@@ -117,6 +126,7 @@ function signOut(message = '') {
   forgetToken();
   jobs.reset();
   logs.reset();
+  metrics.reset();
   domains.reset();
   apps.clear();
   say('');
@@ -160,6 +170,11 @@ async function follow(job, heading) {
 function showLogs(name) {
   logs.follow(api, name);
   byId('logs').scrollIntoView({ block: 'nearest' });
+}
+
+function showMetrics(name) {
+  metrics.follow(api, name);
+  byId('metrics').scrollIntoView({ block: 'nearest' });
 }
 
 function showDomains(name) {
