@@ -34,6 +34,7 @@ export const errorCatalog = {
   NO_NODE_AVAILABLE: 503,
   NO_CAPACITY: 409,
   NODE_IN_USE: 409,
+  NO_RUNNING_INSTANCE: 409,
   INTERNAL: 500,
 } as const;
 export type ErrorCode = keyof typeof errorCatalog;
@@ -76,6 +77,8 @@ export const errorMeanings: Record<ErrorCode, string> = {
     'live nodes exist, but none has the CPU and memory the app needs free. The message names the node with the most room',
   NODE_IN_USE:
     '`DELETE /nodes/:id` of a node that is up, or still holds app instances or databases: the message names them',
+  NO_RUNNING_INSTANCE:
+    'a web terminal (`POST /apps/:name/terminal`) for an app with no running instance, or for an `instance` it does not have: the message says how many it has',
   INTERNAL: 'anything else. It is logged, never leaked',
 };
 

@@ -64,6 +64,7 @@ export class AppStore {
         keys.appLogCursors(name),
         keys.appLogBytes(name),
         keys.appMetrics(name),
+        keys.appTerminalSessions(name),
       ],
     });
   }

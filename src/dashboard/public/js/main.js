@@ -5,6 +5,7 @@ import { byId, h } from './dom.js';
 import { createDomainsView } from './domains-view.js';
 import { createJobView } from './job-view.js';
 import { createLogView } from './log-view.js';
+import { createTerminalView } from './terminal-view.js';
 import { forgetToken, storedToken, storeToken } from './session.js';
 
 const refreshMs = 3000;
@@ -59,12 +60,14 @@ const domains = createDomainsView({
   message: byId('domains-message'),
   closeButton: byId('domains-close'),
 });
+const terminal = createTerminalView({ column: document.querySelector('.main-column') });
 const apps = createAppsTable({
   table: byId('apps-table'),
   body: byId('apps-body'),
   empty: byId('apps-empty'),
   onLogs: showLogs,
   onDomains: showDomains,
+  onTerminal: (name) => terminal.open(api, name),
   onRestart: restartApp,
   onDelete: deleteApp,
 });
@@ -117,6 +120,7 @@ function signOut(message = '') {
   jobs.reset();
   logs.reset();
   domains.reset();
+  terminal.reset();
   apps.clear();
   say('');
   clearFieldErrors();
