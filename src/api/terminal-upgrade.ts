@@ -4,6 +4,8 @@ import { createProxyServer } from 'http-proxy-3';
 import type { Logger } from '../core/log.ts';
 import { terminalSocketPath } from '../ssh/terminal-protocol.ts';
 
+const unreachable = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN']);
+
 export interface TerminalUpgradeHandle {
   onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Cuts the forwarded sockets: the HTTP server's close does not see upgraded connections. */
@@ -22,7 +24,12 @@ export function terminalUpgrades(upstream: string | undefined, log: Logger): Ter
   const proxy = createProxyServer({ ws: true, xfwd: false });
   const sockets = new Set<Duplex>();
   proxy.on('error', (err, _req, socket) => {
-    log.warn({ err: err.message, upstream }, 'web terminal: the SSH service is not reachable');
+    // The same event reports the browser going away mid-session (a reset tab): only a failed
+    // connection to the SSH service is worth a warning.
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (unreachable.has(code))
+      log.warn({ err: err.message, upstream }, 'web terminal: the SSH service is not reachable');
+    else log.debug({ err: err.message }, 'web terminal connection error');
     if (socket && 'destroy' in socket) {
       const s = socket as Duplex;
       if (s.writable) s.end('HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');

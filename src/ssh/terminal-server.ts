@@ -191,6 +191,7 @@ export async function startTerminalServer(
     let exited = false;
     void hungUp.then(() => {
       if (exited) return;
+      log.info(fields, 'web terminal closed by the browser: ending its processes');
       current.kill().catch((err: Error) => log.warn({ err, ...fields }, "could not end the session's processes"));
     });
     for (const chunk of pending) current.stdin.write(chunk);
