@@ -82,7 +82,7 @@ apiRoutes.add(
   {
     method: 'post',
     path: '/apps/:name/terminal',
-    summary: 'A single-use ticket for a web terminal in one of the app's instances',
+    summary: "A single-use ticket for a web terminal in one of the app's instances",
     description: `The ticket opens one shell within ${terminalTicketTtlMs / 1000} s: open a WebSocket to \`${terminalSocketPath}\` on the API with the subprotocols \`${terminalProtocol}\` and \`ticket.<ticket>\` (docs/guides/terminal.md). Needs a token with the \`deploy\` scope.`,
     tags: ['ssh'],
     auth: 'admin',
@@ -90,14 +90,14 @@ apiRoutes.add(
     body: ticketRequestSchema,
     responses: {
       201: { description: 'the ticket, and the instances the app has', schema: ticketSchema },
-      404: { description: 'no such app (or another user's)' },
+      404: { description: "no such app (or another user's)" },
       409: { description: 'the app has no running instance, or not the one asked for' },
     },
   },
   {
     method: 'get',
     path: '/apps/:name/terminal/sessions',
-    summary: 'The app's latest web-terminal sessions (who, which instance, start and end)',
+    summary: "The app's latest web-terminal sessions (who, which instance, start and end)",
     tags: ['ssh'],
     auth: 'admin',
     params: app,
