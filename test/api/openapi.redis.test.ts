@@ -39,6 +39,8 @@ const allRoutes = [
   'DELETE /apps/{name}/ssh-keys/{id}',
   'PUT /apps/{name}/ssh-password',
   'DELETE /apps/{name}/ssh-password',
+  'POST /apps/{name}/terminal',
+  'GET /apps/{name}/terminal/sessions',
   'PATCH /apps/{name}',
   'POST /apps/{name}/restart',
   'POST /apps/{name}/stop',
