@@ -134,8 +134,9 @@ describe('web terminal in the dashboard (headless Chromium, Docker, Redis, git)'
     page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (err) => pageErrors.push(`page error: ${err.message}`));
     // xterm.js writes <style> elements the CSP refuses: the page mirrors them into a constructed
-    // stylesheet instead (terminal-view.js). Those refusals are expected, and only those: each CSP
-    // violation is reported with its directive and source, and checked at the end.
+    // stylesheet instead (terminal-view.js). Those refusals are expected, and only those (its style
+    // attributes go through CSSOM, refused never): each CSP violation is reported with its
+    // directive and source, and checked at the end.
     await page.addInitScript(() =>
       document.addEventListener('securitypolicyviolation', (e) =>
         console.log(`csp-violation ${e.effectiveDirective} ${e.sourceFile}`),
@@ -196,8 +197,36 @@ describe('web terminal in the dashboard (headless Chromium, Docker, Redis, git)'
   it('passes UTF-8 both ways, the app user in /app, on a TTY', async () => {
     await page.keyboard.type('echo "utf8:héllo wörld ✓ $(printf "\\342\\234\\223")"\n');
     await waitForLine(/^utf8:héllo wörld ✓ ✓\s*$/, 'the UTF-8 echo');
+    // 24-bit colour: xterm sets it as a style attribute, which the page routes through CSSOM.
+    await page.keyboard.type("printf 'truecolor:\\033[38;2;255;0;0mRED\\033[0m\\n'\n");
+    await waitForLine(/^truecolor:RED\s*$/, 'the coloured line');
+    const red = page.locator('#terminal-screen .xterm-rows span', { hasText: /^RED$/ });
+    expect(await red.evaluate((el) => getComputedStyle(el).color)).to.equal('rgb(255, 0, 0)');
     await page.keyboard.type('echo "who:$(id -u):$(pwd):$(tty)"\n');
     await waitForLine(/^who:10001:\/app:\/dev\/pts\/\d+\s*$/, 'the identity line');
+  });
+
+  it('pastes with Ctrl+Shift+V and copies a selection with Ctrl+Shift+C', async () => {
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: gasper.apiUrl });
+    await page.evaluate(() => navigator.clipboard.writeText('echo "pasted:$((2+3))"'));
+    await page.keyboard.press('Control+Shift+V');
+    await page.keyboard.press('Enter');
+    await waitForLine(/^pasted:5\s*$/, 'the pasted command');
+    // A triple click selects the line in xterm; Ctrl+Shift+C puts it on the clipboard.
+    // (xterm's screen layer takes the pointer events: click where the row is drawn.)
+    const box = await page.locator('#terminal-screen .xterm-rows > div', { hasText: /^pasted:5/ }).boundingBox();
+    await page.mouse.click(box!.x + 10, box!.y + box!.height / 2, { clickCount: 3 });
+    await page.keyboard.press('Control+Shift+C');
+    const copied = await until(
+      async () => {
+        const text = await page.evaluate(() => navigator.clipboard.readText());
+        return text.includes('pasted:5') ? text : undefined;
+      },
+      5000,
+      'the copied selection',
+    );
+    expect(copied.trim()).to.equal('pasted:5');
+    await page.locator('#terminal-screen').click();
   });
 
   it('follows the window size: stty size changes when the window is resized', async () => {

@@ -19,19 +19,46 @@ function addStylesheets() {
   for (const href of ['vendor/xterm.css', 'terminal.css']) document.head.append(h('link', { rel: 'stylesheet', href }));
 }
 
+let styleAttributesRouted = false;
+
 /**
- * xterm.js writes part of its styling (colours, cell layout) into `<style>` elements, which the
- * dashboard's CSP (`style-src 'self'`, no 'unsafe-inline') does not apply. Rather than weaken the
- * CSP for the whole page, their text is mirrored into a constructed stylesheet (CSSOM, which the
- * CSP does not govern) each time xterm changes it. The refusals still show in the console.
+ * xterm.js sets some styles as `style` attributes (24-bit colours, the selection's text), which
+ * the CSP refuses; and a refused attribute is lost for good as soon as xterm next touches
+ * `element.style`. So from the first terminal on, a script's `setAttribute('style', …)` goes
+ * through CSSOM (`element.style.cssText`), which the CSP does not govern. This lets the page's
+ * own scripts do what they could already do with `element.style`; inline styles in markup (the
+ * injection the policy guards against) stay refused. Nothing else of the dashboard sets `style`.
+ */
+function routeStyleAttributesThroughCssom() {
+  if (styleAttributesRouted) return;
+  styleAttributesRouted = true;
+  const setAttribute = Element.prototype.setAttribute;
+  Element.prototype.setAttribute = function (name, value) {
+    if (this instanceof HTMLElement && String(name).toLowerCase() === 'style') {
+      this.style.cssText = String(value);
+      return;
+    }
+    setAttribute.call(this, name, value);
+  };
+}
+
+/**
+ * xterm.js also writes part of its styling (colours, cell layout) into `<style>` elements, which
+ * the CSP refuses too. Rather than weaken the CSP for the whole page, their text is mirrored into
+ * a constructed stylesheet (CSSOM again) each time xterm changes it. The refusals of the elements
+ * still show in the console.
  */
 function mirrorInlineStyles(root) {
   const sheet = new CSSStyleSheet();
   document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
-  const copy = () => sheet.replaceSync([...root.querySelectorAll('style')].map((s) => s.textContent).join('\n'));
-  const observer = new MutationObserver(copy);
+  const copySheets = () => sheet.replaceSync([...root.querySelectorAll('style')].map((s) => s.textContent).join('\n'));
+  // Rows re-render on every output: only changes of a <style> (its text, or one added) recopy.
+  const isStyle = (node) => node.nodeName === 'STYLE' || node.parentNode?.nodeName === 'STYLE';
+  const observer = new MutationObserver((mutations) => {
+    if (mutations.some((m) => isStyle(m.target) || [...m.addedNodes].some((n) => n.nodeName === 'STYLE'))) copySheets();
+  });
   observer.observe(root, { subtree: true, childList: true, characterData: true });
-  copy();
+  copySheets();
   return () => {
     observer.disconnect();
     document.adoptedStyleSheets = document.adoptedStyleSheets.filter((s) => s !== sheet);
@@ -135,6 +162,7 @@ export function createTerminalView({ column }) {
     });
     const fit = new FitAddon();
     term.loadAddon(fit);
+    routeStyleAttributesThroughCssom();
     const stops = [mirrorInlineStyles(screen)];
     term.open(screen);
     fit.fit();
