@@ -169,6 +169,9 @@ export async function startTerminalServer(
       pty: { term: 'xterm-256color', ...size },
     });
     exec = current;
+    // Typed while the shell started: written now, before anything typed from here on.
+    for (const chunk of pending) current.stdin.write(chunk);
+    pending = [];
     deps.running.add(current);
     const session: TerminalSession = {
       id: `ts_${crypto.randomBytes(8).toString('hex')}`,
@@ -194,8 +197,6 @@ export async function startTerminalServer(
       log.info(fields, 'web terminal closed by the browser: ending its processes');
       current.kill().catch((err: Error) => log.warn({ err, ...fields }, "could not end the session's processes"));
     });
-    for (const chunk of pending) current.stdin.write(chunk);
-    pending = [];
     send(ws, {
       type: 'ready',
       app: grant.app,
