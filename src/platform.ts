@@ -174,7 +174,14 @@ export async function startPlatform(
     }
     if (services.includes('ssh')) {
       const ssh = await startSsh(
-        { ...config.ssh, stateDir: config.stateDir, redisUrl, nodeId: config.node.id, dockerHost: config.dockerHost },
+        {
+          ...config.ssh,
+          stateDir: config.stateDir,
+          redisUrl,
+          nodeId: config.node.id,
+          dockerHost: config.dockerHost,
+          terminal: { host: config.terminal.host, port: config.terminal.port },
+        },
         { log },
       );
       closers.push(() => ssh.close());
@@ -226,6 +233,8 @@ export async function startPlatform(
           metricsToken: config.metricsToken,
           databasePorts: config.databases.ports,
           resources: config.lifecycle.resources,
+          // The SSH service of this process, on the port it bound (0 in tests), else the configured one.
+          terminalUpstream: config.terminal.upstream ?? `127.0.0.1:${handle.ssh?.terminalPort ?? config.terminal.port}`,
         },
         { log, secrets: secrets!, processMetrics: metrics },
       );

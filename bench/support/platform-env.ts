@@ -22,6 +22,8 @@ export function benchPlatformEnv(
     GASPER_DNS_HOST: '127.0.0.1',
     GASPER_SSH_PORT: '0',
     GASPER_SSH_HOST: '127.0.0.1',
+    GASPER_TERMINAL_PORT: '0',
+    GASPER_TERMINAL_HOST: '127.0.0.1',
     GASPER_NODE_ID: `bench-${crypto.randomBytes(3).toString('hex')}`,
     GASPER_ADMIN_TOKEN: token,
     GASPER_ALLOW_LOCAL_REPOS: '1',

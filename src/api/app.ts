@@ -22,6 +22,7 @@ import { githubWebhookRouter } from './webhooks/github.ts';
 import { webhookSecretRouter } from './webhooks/secret-routes.ts';
 import { observabilityRouter } from './routes/observability.ts';
 import { transfersRouter } from './routes/transfers.ts';
+import { terminalRouter } from './routes/terminal.ts';
 import { dashboardRouter } from '../dashboard/router.ts';
 
 /** The express application, without a listening socket (supertest drives it directly). */
@@ -75,6 +76,7 @@ export function createApiApp(deps: ApiDeps): Express {
   app.use('/apps', sshCredentialsRouter(deps));
   app.use('/apps', domainsRouter(deps));
   app.use('/apps', observabilityRouter(deps));
+  app.use('/apps', terminalRouter(deps));
   app.use('/jobs', jobsRouter(deps));
   app.use('/nodes', nodesRouter(deps));
   app.use('/runtimes', runtimesRouter());

@@ -72,6 +72,11 @@ export interface ApiOptions {
   databasePorts?: { min: number; max: number };
   /** Default and maximum instances, CPU and memory (GASPER_MAX_*). Default core/resources.ts's. */
   resources?: ResourcePolicy;
+  /**
+   * The SSH service's web-terminal listener (`host:port`, GASPER_TERMINAL_UPSTREAM) the API
+   * forwards `/terminal` WebSocket upgrades to. Unset: those upgrades are refused.
+   */
+  terminalUpstream?: string;
 }
 
 /** What the HTTP layer needs; all of it is Redis-backed, none of it talks to Docker. */

@@ -37,6 +37,7 @@ export const errorCatalog = {
   NO_CAPACITY: 409,
   NODE_IN_USE: 409,
   VOLUME_IN_USE: 409,
+  NO_RUNNING_INSTANCE: 409,
   INTERNAL: 500,
 } as const;
 export type ErrorCode = keyof typeof errorCatalog;
@@ -86,6 +87,8 @@ export const errorMeanings: Record<ErrorCode, string> = {
     '`DELETE /nodes/:id` of a node that is up, or still holds app instances or databases: the message names them',
   VOLUME_IN_USE:
     "`DELETE /apps/:name/volumes/:volume` of a volume the app still declares: remove it from the app's `volumes` first",
+  NO_RUNNING_INSTANCE:
+    'a web terminal (`POST /apps/:name/terminal`) for an app with no running instance, or for an `instance` it does not have: the message says how many it has',
   INTERNAL: 'anything else. It is logged, never leaked',
 };
 

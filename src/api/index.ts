@@ -15,6 +15,7 @@ import { UserStore } from '../store/users.ts';
 import { createApiApp } from './app.ts';
 import type { ApiOptions } from './deps.ts';
 import { startNodeMonitor } from './cluster/node-monitor.ts';
+import { terminalUpgrades } from './terminal-upgrade.ts';
 
 export interface ApiServiceOptions extends ApiOptions {
   host: string;
@@ -57,6 +58,8 @@ export async function startApi(
     processMetrics: deps.processMetrics,
   });
   const server = http.createServer(app);
+  const terminal = terminalUpgrades(options.terminalUpstream, log);
+  server.on('upgrade', terminal.onUpgrade);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, resolve);
@@ -75,6 +78,7 @@ export async function startApi(
     close() {
       closing ??= (async () => {
         shutdown.abort();
+        terminal.close();
         await monitor.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

@@ -82,6 +82,30 @@ export const envSchema = z.object({
     .default(2222)
     .describe('port of the SSH service. Its host key is `<state>/ssh/host_ed25519_key`'),
   GASPER_SSH_HOST: z.string().min(1).default('0.0.0.0').describe('address the SSH service listens on'),
+  GASPER_TERMINAL_PORT: port
+    .default(2223)
+    .describe(
+      "port of the SSH service's web-terminal WebSocket listener (on `GASPER_TERMINAL_HOST`). Browsers never reach it directly: the API forwards `/terminal` upgrades to it (`GASPER_TERMINAL_UPSTREAM`), and it opens a shell only for a ticket the API issued",
+    ),
+  GASPER_TERMINAL_HOST: z
+    .string()
+    .min(1)
+    .default('127.0.0.1')
+    .describe(
+      'address the web-terminal listener binds. Loopback: the API of the same machine forwards to it; with the API on another machine, an address that machine reaches (private network)',
+    ),
+  GASPER_TERMINAL_UPSTREAM: optional
+    .pipe(
+      z
+        .string()
+        .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:/]+):\d{1,5}$/, 'must be host:port')
+        .optional(),
+    )
+    .meta({
+      description:
+        "where the API forwards the dashboard's web-terminal WebSocket (`/terminal`): an SSH service's terminal listener, `host:port`",
+      shownDefault: '`127.0.0.1:<GASPER_TERMINAL_PORT>` (in one process: the port bound)',
+    }),
   GASPER_PROXY_METRICS_PORT: port.optional().meta({
     description:
       'for a proxy running on its own: the port where it serves `GET /metrics` (on `GASPER_PROXY_HOST`), to `Authorization: Bearer <GASPER_METRICS_TOKEN>` only; setting it without `GASPER_METRICS_TOKEN` is refused',
@@ -676,6 +700,11 @@ export interface Config {
   /** Proxy processes on the proxy's ports (proxy/processes.ts); 1 runs the proxy in the platform process. */
   proxyProcesses: number;
   ssh: { host: string; port: number };
+  /**
+   * The web terminal: the SSH service's WebSocket listener (`host`, `port`), and where the API
+   * forwards `/terminal` upgrades to (`upstream`, `host:port`; unset: `127.0.0.1:<port>`).
+   */
+  terminal: { host: string; port: number; upstream?: string };
   domain: string;
   redisUrl: string | undefined;
   dockerHost: string | undefined;
@@ -884,6 +913,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     },
     proxyProcesses: e.GASPER_PROXY_PROCESSES,
     ssh: { host: e.GASPER_SSH_HOST, port: e.GASPER_SSH_PORT },
+    terminal: {
+      host: e.GASPER_TERMINAL_HOST,
+      port: e.GASPER_TERMINAL_PORT,
+      ...(e.GASPER_TERMINAL_UPSTREAM ? { upstream: e.GASPER_TERMINAL_UPSTREAM } : {}),
+    },
     domain: e.GASPER_DOMAIN,
     redisUrl: e.REDIS_URL,
     dockerHost: e.DOCKER_HOST,

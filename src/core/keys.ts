@@ -9,6 +9,16 @@ export const keys = {
   appSshKeys: (name: string) => `gasper:app:${name}:ssh-keys`,
   /** The app's SSH password, as a scrypt hash only. */
   appSshPassword: (name: string) => `gasper:app:${name}:ssh-password`,
+  /**
+   * Sorted set: the app's web-terminal sessions (JSON record, scored by start time), the latest
+   * kept (src/store/terminal-sessions.ts).
+   */
+  appTerminalSessions: (name: string) => `gasper:app:${name}:terminal-sessions`,
+  /**
+   * A web-terminal ticket, by the SHA-256 of its value: JSON grant, expiring with it; read and
+   * deleted at once when redeemed (src/store/terminal-tickets.ts).
+   */
+  terminalTicket: (hash: string) => `gasper:terminal-ticket:${hash}`,
   /** Release records of an app (hash: release id → JSON). */
   appReleases: (name: string) => `gasper:app:${name}:releases`,
   /** Sequence of an app's operation jobs (restart, stop, start, rollback). */

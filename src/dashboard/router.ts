@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import express, { Router, type RequestHandler } from 'express';
 import { ApiError } from '../api/errors.ts';
 import { runtimeNames } from '../core/runtimes.ts';
+import { vendorRouter } from './vendor.ts';
 
 /** The dashboard's static files: plain HTML, CSS and ES modules, served as they are (no build step). */
 export const dashboardPublicDir = fileURLToPath(new URL('./public/', import.meta.url));
@@ -52,6 +53,8 @@ export function dashboardRouter(): Router {
   router.get('/settings.json', (_req, res) => {
     res.json({ runtimes: runtimeNames });
   });
+  // xterm.js for the web terminal, from node_modules.
+  router.use('/vendor', vendorRouter());
   router.use(express.static(dashboardPublicDir, { index: 'index.html', redirect: false, dotfiles: 'ignore' }));
   router.use((req, _res, next) => next(new ApiError('NOT_FOUND', `no dashboard file ${req.path}`)));
   return router;

@@ -12,6 +12,7 @@ import type { ContainerExec } from './container-exec.ts';
 import { ensureHostKey } from './host-key.ts';
 import { handleSession } from './session.ts';
 import type { SshTarget } from './target.ts';
+import { startTerminalServer, type TerminalServerHandle, type TerminalServerOptions } from './terminal-server.ts';
 
 export interface SshOptions {
   host: string;
@@ -28,17 +29,22 @@ export interface SshOptions {
   limiter?: AuthLimiterOptions;
   /** Authentication attempts one connection may make before it is closed. Default 6. */
   maxAuthTries?: number;
+  /** The web terminal's WebSocket listener (ssh/terminal-server.ts); unset: none. */
+  terminal?: TerminalServerOptions;
 }
 
 export interface SshHandle {
   port: number;
+  /** Port of the web terminal's listener, when it was asked for. */
+  terminalPort?: number;
   close(): Promise<void>;
 }
 
 /**
  * The SSH service: `ssh <app>[.<n>]@host` authenticates against the app's registered keys or
  * password, then opens a shell or runs a command in one of the app's containers, through the
- * Docker daemon of the node that runs it.
+ * Docker daemon of the node that runs it. With `terminal`, it also serves the dashboard's web
+ * terminal: the same shells, over a WebSocket, for a ticket the API issued.
  */
 export async function startSsh(options: SshOptions, deps: { log: Logger; docker?: Docker }): Promise<SshHandle> {
   const log = deps.log.child({ service: 'ssh' });
@@ -102,12 +108,32 @@ export async function startSsh(options: SshOptions, deps: { log: Logger; docker?
   });
   const port = (server.address() as { port: number }).port;
   log.info({ port }, 'ssh listening');
+  let terminal: TerminalServerHandle | undefined;
+  if (options.terminal) {
+    try {
+      terminal = await startTerminalServer(options.terminal, {
+        redis,
+        apps,
+        nodes,
+        self: { nodeId: options.nodeId, dockerHost: options.dockerHost },
+        dockerFor,
+        log,
+        running,
+      });
+    } catch (err) {
+      server.close();
+      redis.disconnect();
+      throw err;
+    }
+  }
 
   let closing: Promise<void> | undefined;
   return {
     port,
+    ...(terminal ? { terminalPort: terminal.port } : {}),
     close() {
       closing ??= (async () => {
+        await terminal?.close().catch((err: Error) => log.warn({ err }, 'could not close the web terminal'));
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const client of clients) client.end();
         await Promise.all(

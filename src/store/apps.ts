@@ -72,6 +72,7 @@ export class AppStore {
         keys.appMetrics(name),
         keys.appVolumeBackups(name),
         keys.appSchedules(name),
+        keys.appTerminalSessions(name),
       ],
     });
   }

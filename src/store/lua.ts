@@ -220,3 +220,13 @@ redis.call('SREM', KEYS[4], ARGV[5])
 redis.call('SREM', KEYS[5], ARGV[5])
 publish(KEYS, ARGV)
 return 1`;
+
+/**
+ * Replaces a web-terminal session's start record with its finished one (store/terminal-sessions.ts),
+ * only if the start record is still kept: a session trimmed away meanwhile is not written back.
+ * KEYS: the app's sessions sorted set. ARGV: the start record, its score, the finished record.
+ * Returns 1 when replaced, 0 when the start record was gone.
+ */
+export const endTerminalSession = `if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+return 1`;

@@ -45,6 +45,8 @@ const allRoutes = [
   'POST /apps/{name}/volumes/{volume}/restore',
   'GET /apps/{name}/volumes/{volume}/backups',
   'GET /apps/{name}/volumes/{volume}/backups/{id}',
+  'POST /apps/{name}/terminal',
+  'GET /apps/{name}/terminal/sessions',
   'PATCH /apps/{name}',
   'POST /apps/{name}/restart',
   'POST /apps/{name}/stop',

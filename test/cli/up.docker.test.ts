@@ -84,6 +84,7 @@ describe('gasper up (the command, as a process)', function () {
       GASPER_HTTPS_PORT: '0',
       GASPER_SSH_PORT: '0',
       GASPER_SSH_HOST: '127.0.0.1',
+      GASPER_TERMINAL_PORT: '0',
       GASPER_NODE_ID: `t-up-${process.pid}`,
       GASPER_DNS_PORT: String(dnsPort),
       GASPER_DNS_HOST: '127.0.0.1',

@@ -111,6 +111,7 @@ describe('services as separate processes (Docker, Redis, processes)', function (
       GASPER_NODE_ID: nodeId,
       GASPER_SSH_HOST: '127.0.0.1',
       GASPER_SSH_PORT: String(ports.ssh),
+      GASPER_TERMINAL_PORT: '0',
     });
     try {
       for (const [name, proc] of Object.entries(procs)) await untilUp(proc, name);

@@ -59,6 +59,7 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     GASPER_HTTPS_HOST: '127.0.0.1',
     GASPER_SSH_PORT: '0',
     GASPER_SSH_HOST: '127.0.0.1',
+    GASPER_TERMINAL_PORT: '0',
     GASPER_DNS_PORT: '0',
     GASPER_DNS_HOST: '127.0.0.1',
     GASPER_NODE_ID: nodeId,

@@ -61,6 +61,9 @@ export function createApi(token, { onUnauthorized = () => {} } = {}) {
         cache: 'no-store',
         signal,
       }),
+    /** A single-use ticket for a web terminal in instance `instance` (undefined: the first). */
+    terminalTicket: (name, instance) =>
+      request('POST', `/apps/${encodeURIComponent(name)}/terminal`, instance === undefined ? {} : { instance }),
     /** The raw response of a log follow (server-sent events), for a stream reader. */
     followLogs: (name, { signal, lastEventId, tail = 100 }) =>
       fetch(`/apps/${encodeURIComponent(name)}/logs?follow=1&tail=${tail}`, {

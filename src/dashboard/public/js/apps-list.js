@@ -6,7 +6,7 @@ const knownStatuses = new Set(['queued', 'deploying', 'running', 'failed', 'dele
  * The apps table, updated in place by name: a periodic refresh changes the cells that changed
  * and keeps rows (and the keyboard focus on their buttons) where they are.
  */
-export function createAppsTable({ table, body, empty, onLogs, onMetrics, onDomains, onRestart, onDelete }) {
+export function createAppsTable({ table, body, empty, onLogs, onMetrics, onDomains, onTerminal, onRestart, onDelete }) {
   const rows = new Map();
 
   function createRow(name) {
@@ -24,6 +24,11 @@ export function createAppsTable({ table, body, empty, onLogs, onMetrics, onDomai
         'button',
         { type: 'button', 'aria-label': `Custom domains of ${name}`, onclick: () => onDomains(name) },
         'Domains',
+      ),
+      h(
+        'button',
+        { type: 'button', 'aria-label': `Open a terminal in ${name}`, onclick: () => onTerminal(name) },
+        'Terminal',
       ),
       h('button', { type: 'button', 'aria-label': `Restart ${name}`, onclick: () => onRestart(name) }, 'Restart'),
       h(

@@ -6,6 +6,7 @@ import { createDomainsView } from './domains-view.js';
 import { createJobView } from './job-view.js';
 import { createLogView } from './log-view.js';
 import { createMetricsView } from './metrics-view.js';
+import { createTerminalView } from './terminal-view.js';
 import { forgetToken, storedToken, storeToken } from './session.js';
 
 const refreshMs = 3000;
@@ -68,6 +69,7 @@ const domains = createDomainsView({
   closeButton: byId('domains-close'),
   edge: { form: byId('edge-form'), https: byId('edge-https'), hsts: byId('edge-hsts') },
 });
+const terminal = createTerminalView({ column: document.querySelector('.main-column') });
 const apps = createAppsTable({
   table: byId('apps-table'),
   body: byId('apps-body'),
@@ -75,6 +77,7 @@ const apps = createAppsTable({
   onLogs: showLogs,
   onMetrics: showMetrics,
   onDomains: showDomains,
+  onTerminal: (name) => terminal.open(api, name),
   onRestart: restartApp,
   onDelete: deleteApp,
 });
@@ -128,6 +131,7 @@ function signOut(message = '') {
   logs.reset();
   metrics.reset();
   domains.reset();
+  terminal.reset();
   apps.clear();
   say('');
   clearFieldErrors();
