@@ -54,6 +54,27 @@ export class ApiClient {
     return json as T;
   }
 
+  /** A GET of a file (a backup): its bytes and the name the API suggests (Content-Disposition). */
+  async download(path: string): Promise<{ data: Buffer; filename?: string }> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}${path}`, { headers: { authorization: `Bearer ${this.token}` } });
+    } catch (err) {
+      throw new ClientError(
+        0,
+        'UNREACHABLE',
+        `cannot reach ${this.url}: ${(err as Error).cause ?? (err as Error).message}`,
+      );
+    }
+    if (!res.ok) {
+      const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+      throw new ClientError(res.status, String(json.code ?? res.status), String(json.message ?? res.statusText));
+    }
+    const disposition = res.headers.get('content-disposition') ?? '';
+    const filename = /filename="?([^";]+)"?/.exec(disposition)?.[1];
+    return { data: Buffer.from(await res.arrayBuffer()), ...(filename ? { filename } : {}) };
+  }
+
   /** A streaming GET (log follow): the response body as text chunks, until the server ends it. */
   async *stream(path: string, signal?: AbortSignal): AsyncGenerator<string> {
     const res = await fetch(`${this.url}${path}`, { headers: { authorization: `Bearer ${this.token}` }, signal });
