@@ -80,7 +80,12 @@ export class ApiClient {
     const res = await fetch(`${this.url}${path}`, { headers: { authorization: `Bearer ${this.token}` }, signal });
     if (!res.ok || !res.body) {
       const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-      throw new ClientError(res.status, String(json.code ?? res.status), String(json.message ?? res.statusText));
+      throw new ClientError(
+        res.status,
+        String(json.code ?? res.status),
+        String(json.message ?? res.statusText),
+        json.fields as Record<string, string> | undefined,
+      );
     }
     const decoder = new TextDecoder();
     for await (const chunk of res.body) yield decoder.decode(chunk as Uint8Array, { stream: true });

@@ -33,7 +33,7 @@ async function bashComplete(script: string, line: string): Promise<string[]> {
       `COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')})`,
       `COMP_CWORD=${words.length - 1}`,
       '"$fn"',
-      'printf "%s\\n" "${COMPREPLY[@]}"',
+      `printf "%s\\n" "\${COMPREPLY[@]}"`,
     ].join('\n');
     const stdout = await new Promise<string>((resolve, reject) =>
       execFile('bash', ['--norc', '--noprofile', '-c', driver], (err, out, stderr) =>
