@@ -99,7 +99,7 @@ describe('gasper completion (generated from the command tree)', () => {
     expect(await bashComplete(scripts.bash, 'gasper --json env ')).to.include.members(['get', 'set', 'unset']);
   });
 
-  it('the zsh and fish scripts parse (zsh -n, fish -n) when those shells are installed', async () => {
+  it('the zsh and fish scripts parse (zsh -n, fish -n), and fish completes with them, when those shells are installed', async () => {
     for (const shell of ['zsh', 'fish'] as const) {
       const found = await new Promise<boolean>((r) => execFile('sh', ['-c', `command -v ${shell}`], (err) => r(!err)));
       if (!found) continue;
@@ -109,6 +109,21 @@ describe('gasper completion (generated from the command tree)', () => {
       await new Promise<void>((resolve, reject) =>
         execFile(shell, ['-n', file], (err, _o, stderr) => (err ? reject(new Error(stderr)) : resolve())),
       );
+      if (shell === 'fish') {
+        // fish completes a command line itself (`complete -C`): the same answers as bash's.
+        const offered = await new Promise<string>((resolve, reject) =>
+          execFile('fish', ['-c', `source ${file}; complete -C 'gasper db l'`], (err, out, stderr) =>
+            err ? reject(new Error(stderr)) : resolve(out),
+          ),
+        );
+        expect(
+          offered
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => l.split('\t')[0])
+            .sort(),
+        ).to.deep.equal(['link', 'list', 'ls']);
+      }
       await fs.rm(dir, { recursive: true, force: true });
     }
   });
