@@ -73,7 +73,7 @@ describe('gasper CLI client (against a running platform)', function () {
     const shown = await gasper(['--json', 'apps', 'show', name], env);
     expect(JSON.parse(shown.stdout).app).to.include({ name, status: 'running' });
     const human = await gasper(['apps', 'show', name], env);
-    expect(human.stdout).to.include(`${name}  (running)`).and.include('env:       GREETING');
+    expect(human.stdout).to.include(`${name}  (running)`).and.include('env:        GREETING');
 
     const deleted = await gasper(['apps', 'delete', name], env);
     expect(deleted.code, deleted.stderr).to.equal(0);
