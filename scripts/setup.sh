@@ -5,7 +5,8 @@
 #   dnsmasq, chromium for the dashboard's browser test, nginx-light, wrk and openssl for the
 #   proxy benchmarks and TLS tests, and pebble, Let's Encrypt's test CA, for the certificate
 #   tests), a running Docker daemon,
-#   npm dependencies, and the base and runtime images (docker/build-images.sh).
+#   npm dependencies, the compiled CLI (dist/, `npm run build`) and the base and runtime images
+#   (docker/build-images.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -62,6 +63,13 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
   say "installing npm dependencies"
   npm ci --no-audit --no-fund --loglevel=error
   touch node_modules
+fi
+
+# The compiled CLI (bin/gasper.js runs dist/cli.js), when missing or older than a source file.
+# `npm ci` builds it too (the `prepare` script); this covers a checkout whose sources moved on.
+if [ ! -f dist/cli.js ] || [ -n "$(find src -name '*.ts' -newer dist/cli.js -print -quit)" ]; then
+  say "compiling the CLI (npm run build)"
+  npm run --silent build
 fi
 
 bash docker/build-images.sh

@@ -1,9 +1,17 @@
 import type { Command } from 'commander';
 import { ApiClient, ClientError } from './api.ts';
 import { loadClientConfig, saveClientConfig } from './config.ts';
+import { appDetails } from './app-details.ts';
+import { registerCompletionCommand } from './completion.ts';
+import { registerDatabaseCommands } from './database-commands.ts';
 import { registerDomainCommands } from './domain-commands.ts';
 import { registerTransferCommands } from './transfer-commands.ts';
+import { registerRunCommand } from './run-command.ts';
+import { registerEnvCommands } from './env-commands.ts';
 import { fieldLines, type Json, parseEnvPairs, progressBar, shortCommit, table } from './format.ts';
+import { registerKeyCommands } from './key-commands.ts';
+import { type CommandKit, enc, examples } from './kit.ts';
+import { registerReleaseCommands } from './release-commands.ts';
 
 interface Output {
   json: boolean;
@@ -71,22 +79,6 @@ function appRows(apps: Json[]): string {
   );
 }
 
-function appDetails(app: Json): string {
-  const lines = [
-    `${app.name}  (${app.status})`,
-    `  url:       ${app.url}`,
-    `  repo:      ${app.repo?.url}${app.repo?.branch ? ` (${app.repo.branch})` : ''}`,
-    `  runtime:   ${app.runtime ?? `(none: builder ${app.builder})`}`,
-    `  release:   ${app.release ?? '-'}  commit ${shortCommit(app.commit)}`,
-    `  owner:     ${app.owner ?? '-'}`,
-    `  env:       ${(app.envKeys ?? []).join(', ') || '-'}`,
-  ];
-  for (const i of app.instances ?? []) lines.push(`  instance:  ${i.node} ${i.host}:${i.port} ${i.container}`);
-  if (app.lastError) lines.push(`  last error: ${String(app.lastError).split('\n').join('\n    ')}`);
-  if (app.lastJob) lines.push(`  last job:  ${app.lastJob.id}`);
-  return lines.join('\n');
-}
-
 /** After a request that started a job: wait for it (unless --no-wait) and report. */
 async function finish(
   client: ApiClient,
@@ -101,12 +93,21 @@ async function finish(
   print(out, { ...body, job }, () => (job.state === 'completed' ? done(job) : `failed: ${job.error}`));
 }
 
-/** The client commands: `gasper login`, `gasper apps …`, `gasper jobs …`. */
+/**
+ * The client commands: `gasper login`, `gasper apps …`, `gasper jobs …`, and, from their own
+ * files, domains, env and scale, releases and logs, databases, SSH keys and completion.
+ */
 export function registerClientCommands(program: Command): void {
   const out = (): Output => ({ json: program.opts().json === true });
   program.option('--json', 'print JSON instead of text');
+  const kit: CommandKit = {
+    action,
+    print: (json, human) => print(out(), json, human),
+    json: () => out().json,
+    finish: (client, body, wait, done) => finish(client, out(), body, wait, done),
+  };
 
-  program
+  const login = program
     .command('login')
     .description('save the API URL and a token for the commands below')
     .argument('<url>', 'the API, e.g. http://127.0.0.1:3000')
@@ -126,10 +127,15 @@ export function registerClientCommands(program: Command): void {
         process.exitCode = 1;
       }
     });
+  examples(login, [
+    'gasper login https://gasper.example.com --token gsp_…',
+    'GASPER_URL=http://127.0.0.1:3000 GASPER_TOKEN=gsp_… gasper apps list   # no saved login',
+  ]);
 
   const apps = program.command('apps').description('deploy and manage apps');
-  apps
+  const create = apps
     .command('create')
+    .description('create an app from a git repository and follow its first deploy')
     .argument('<name>')
     .requiredOption('--repo <url>', 'git repository URL')
     .option('--runtime <runtime>', 'node, python, static, … (not needed with a Dockerfile)')
@@ -137,11 +143,14 @@ export function registerClientCommands(program: Command): void {
     .option('--dockerfile <path>', 'the Dockerfile, relative to the repository root')
     .option('--context <path>', 'the Docker build context, relative to the repository root')
     .option('--build-arg <NAME>', 'env variable passed to the Docker build (repeatable)', collect)
-    .option('--branch <branch>')
+    .option('--branch <branch>', 'the branch to deploy (default: the repository default)')
     .option('--build <command>', 'build command (repeatable, run in order)', collect)
     .option('--run <command>', 'run command')
     .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect)
     .option('--port <port>', 'port the app listens on', (v) => Number(v))
+    .option('--instances <n>', 'how many instances to run', (v) => Number(v))
+    .option('--https <mode>', 'allow (default) or redirect: plain HTTP answered with a redirect to https')
+    .option('--hsts', 'send Strict-Transport-Security on HTTPS answers')
     .option('--no-wait', 'return once the deploy is queued')
     .action(
       action(async (client, name: string, o: Json) => {
@@ -163,90 +172,114 @@ export function registerClientCommands(program: Command): void {
           ...(o.run ? { run: o.run } : {}),
           ...(o.env ? { env: parseEnvPairs(o.env) } : {}),
           ...(o.port ? { port: o.port } : {}),
+          ...(o.instances ? { instances: o.instances } : {}),
+          ...(o.https ? { https: o.https } : {}),
+          ...(o.hsts ? { hsts: true } : {}),
         });
         await finish(client, out(), body, o.wait, () => `${name} is live at ${(body.app as Json).url}`);
       }),
     );
-  apps
+  examples(create, [
+    'gasper apps create web --repo https://github.com/me/web.git --runtime node',
+    'gasper apps create api --repo https://github.com/me/api.git --env NODE_ENV=production --instances 2',
+    'gasper apps create site --repo https://github.com/me/site.git --https redirect --hsts --no-wait',
+  ]);
+  const list = apps
     .command('list')
     .alias('ls')
+    .description('list your apps with their status, URL and instances')
     .action(
       action(async (client) => {
         const body = await client.request<{ apps: Json[] }>('GET', '/apps');
         print(out(), body, () => (body.apps.length ? appRows(body.apps) : 'no apps yet'));
       }),
     );
-  apps
+  examples(list, ['gasper apps list', 'gasper --json apps list']);
+  const show = apps
     .command('show')
+    .description('show an app: its settings, linked databases, domains, processes and last deploy')
     .argument('<name>')
     .action(
       action(async (client, name: string) => {
-        const body = await client.request<{ app: Json }>('GET', `/apps/${encodeURIComponent(name)}`);
-        print(out(), body, () => appDetails(body.app));
+        const body = await client.request<{ app: Json }>('GET', `/apps/${enc(name)}`);
+        // What the app document only names: its domains and its releases (the last deploy).
+        const [domains, releases] = await Promise.all([
+          client.request<{ domains: Json[] }>('GET', `/apps/${enc(name)}/domains`).catch(() => undefined),
+          client.request<{ releases: Json[] }>('GET', `/apps/${enc(name)}/releases`).catch(() => undefined),
+        ]);
+        const details = { ...body, domains: domains?.domains ?? [], lastDeploy: releases?.releases[0] ?? null };
+        print(out(), details, () => appDetails(body.app, details.domains, details.lastDeploy));
       }),
     );
-  for (const [verb, what] of [
-    ['restart', 'restarted'],
-    ['rebuild', 'rebuilt'],
-    ['stop', 'stopped'],
-    ['start', 'started'],
+  examples(show, ['gasper apps show web', 'gasper --json apps show web']);
+  for (const [verb, what, description] of [
+    ['restart', 'restarted', 'restart the running release (no build)'],
+    ['rebuild', 'rebuilt', 'clone the branch head and build and deploy a new release'],
+    ['stop', 'stopped', "stop the app's instances (its settings and releases are kept)"],
+    ['start', 'started', 'start a stopped app again'],
   ] as const) {
-    apps
+    const command = apps
       .command(verb)
+      .description(description)
       .argument('<name>')
-      .option('--no-wait')
+      .option('--no-wait', 'return once the job is queued')
       .action(
         action(async (client, name: string, o: Json) => {
-          const body = await client.request('POST', `/apps/${encodeURIComponent(name)}/${verb}`);
+          const body = await client.request('POST', `/apps/${enc(name)}/${verb}`);
           await finish(client, out(), body, o.wait, () => `${name} ${what}`);
         }),
       );
+    examples(command, [`gasper apps ${verb} web`, `gasper apps ${verb} web --no-wait`]);
   }
-  apps
+  const rollback = apps
     .command('rollback')
+    .description('go back to the previous release (or --release), without building')
     .argument('<name>')
     .option('--release <id>', 'release to go back to (default: the previous)')
-    .option('--no-wait')
+    .option('--no-wait', 'return once the job is queued')
     .action(
       action(async (client, name: string, o: Json) => {
         const body = await client.request(
           'POST',
-          `/apps/${encodeURIComponent(name)}/rollback`,
+          `/apps/${enc(name)}/rollback`,
           o.release ? { release: o.release } : {},
         );
-        await finish(client, out(), body, o.wait, () => `${name} rolled back`);
+        await finish(
+          client,
+          out(),
+          body,
+          o.wait,
+          () => `${name} rolled back to ${body.release ?? 'the previous release'}`,
+        );
       }),
     );
-  apps
+  examples(rollback, [
+    'gasper apps rollback web',
+    'gasper apps rollback web --release r000003',
+    'gasper rollback web r000003',
+  ]);
+  const remove = apps
     .command('delete')
     .alias('rm')
+    .description('delete an app: its containers, releases, domains and routes')
     .argument('<name>')
-    .option('--no-wait')
+    .option('--no-wait', 'return once the job is queued')
     .action(
       action(async (client, name: string, o: Json) => {
-        const body = await client.request('DELETE', `/apps/${encodeURIComponent(name)}`);
+        const body = await client.request('DELETE', `/apps/${enc(name)}`);
         await finish(client, out(), body, o.wait, () => `${name} deleted`);
       }),
     );
-  apps
-    .command('logs')
-    .argument('<name>')
-    .option('--tail <n>', 'lines to show', (v) => Number(v), 100)
-    .option('-f, --follow', 'keep printing new lines')
-    .action(
-      action(async (client, name: string, o: Json) => {
-        const query = `tail=${o.tail}${o.follow ? '&follow=1' : ''}`;
-        await printLogs(client, `/apps/${encodeURIComponent(name)}/logs?${query}`, out());
-      }),
-    );
+  examples(remove, ['gasper apps delete web']);
 
   const jobs = program.command('jobs').description('follow the work the API queued');
-  jobs
+  const jobShow = jobs
     .command('show')
+    .description("show a job's state, progress and log")
     .argument('<id>')
     .action(
       action(async (client, id: string) => {
-        const body = await client.request<{ job: Json }>('GET', `/jobs/${encodeURIComponent(id)}`);
+        const body = await client.request<{ job: Json }>('GET', `/jobs/${enc(id)}`);
         print(out(), body, () =>
           [
             `${body.job.id}  ${body.job.type}  ${body.job.state}`,
@@ -256,7 +289,8 @@ export function registerClientCommands(program: Command): void {
         );
       }),
     );
-  jobs
+  examples(jobShow, ['gasper jobs show deploy-web-1a2b3c-r000002']);
+  const jobWait = jobs
     .command('wait')
     .argument('<id>')
     .description('wait for a job to end, with a progress bar; exit code 1 if it failed')
@@ -266,113 +300,14 @@ export function registerClientCommands(program: Command): void {
         print(out(), { job }, () => (job.state === 'completed' ? `${id} completed` : `${id} failed: ${job.error}`));
       }),
     );
+  examples(jobWait, ['gasper jobs wait deploy-web-1a2b3c-r000002']);
 
-  registerDomainCommands(program, {
-    action,
-    print: (json, human) => print(out(), json, human),
-    json: () => out().json,
-  });
-
-  const databases = program.command('databases').alias('db').description('databases as a service');
-  databases
-    .command('create')
-    .argument('<name>')
-    .requiredOption('--engine <engine>', 'postgres, mysql or redis')
-    .option('--no-wait')
-    .action(
-      action(async (client, name: string, o: Json) => {
-        const body = await client.request('POST', '/databases', { name, engine: o.engine });
-        // The password is shown once, in this answer: print it before waiting.
-        if (!out().json && body.credentials)
-          process.stdout.write(`connection (shown once): ${(body.credentials as Json).url}\n`);
-        await finish(client, out(), body, o.wait, () => `${name} is ready`);
-      }),
-    );
-  databases
-    .command('list')
-    .alias('ls')
-    .action(
-      action(async (client) => {
-        const body = await client.request<{ databases: Json[] }>('GET', '/databases');
-        print(out(), body, () =>
-          table(
-            ['NAME', 'ENGINE', 'STATUS', 'HOST', 'PORT'],
-            body.databases.map((d) => [d.name, d.engine, d.status, d.host ?? '-', String(d.port ?? '-')]),
-          ),
-        );
-      }),
-    );
-  databases
-    .command('show')
-    .argument('<name>')
-    .action(
-      action(async (client, name: string) => {
-        const body = await client.request<{ database: Json }>('GET', `/databases/${encodeURIComponent(name)}`);
-        print(out(), body, () =>
-          Object.entries(body.database)
-            .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`)
-            .join('\n'),
-        );
-      }),
-    );
-  databases
-    .command('delete')
-    .alias('rm')
-    .argument('<name>')
-    .option('--no-wait')
-    .action(
-      action(async (client, name: string, o: Json) => {
-        const body = await client.request('DELETE', `/databases/${encodeURIComponent(name)}`);
-        await finish(client, out(), body, o.wait, () => `${name} deleted`);
-      }),
-    );
-
-  registerTransferCommands(program, {
-    action,
-    print: (json, human) => print(out(), json, human),
-    json: () => out().json,
-  });
-}
-
-/**
- * Log lines come as one JSON document (`{lines}`, a tail) or as server-sent events whose `data:`
- * is one line each (a follow, ended by `event: end`).
- */
-async function printLogs(client: ApiClient, path: string, out: Output): Promise<void> {
-  let pending = '';
-  let event = 'message';
-  let ended = false;
-  const print = (l: Json) =>
-    process.stdout.write(
-      out.json ? `${JSON.stringify(l)}\n` : `${l.timestamp ?? ''} ${l.instance ?? ''} ${l.text ?? ''}\n`,
-    );
-  const handle = (raw: string) => {
-    if (raw.startsWith('event:')) return void (event = raw.slice(6).trim());
-    const line = raw.startsWith('data:') ? raw.slice(5).trim() : raw.trim();
-    if (!line || raw.startsWith(':') || raw.startsWith('id:')) return;
-    let entry: Json;
-    try {
-      entry = JSON.parse(line);
-    } catch {
-      return;
-    }
-    if (event === 'end') {
-      process.stderr.write(`gasper: log stream ended (${entry.reason ?? 'by the server'})\n`);
-      ended = true;
-    } else if (Array.isArray(entry.lines)) entry.lines.forEach(print);
-    else print(entry);
-  };
-  const abort = new AbortController();
-  process.once('SIGINT', () => abort.abort());
-  try {
-    for await (const chunk of client.stream(path, abort.signal)) {
-      const parts = (pending + chunk).split('\n');
-      pending = parts.pop() ?? '';
-      parts.forEach(handle);
-      if (ended) return;
-    }
-    handle(pending);
-  } catch (err) {
-    if ((err as Error).name !== 'AbortError') throw err;
-  }
+  registerEnvCommands(program, apps, kit);
+  registerReleaseCommands(program, apps, kit);
+  registerDomainCommands(program, kit);
+  registerDatabaseCommands(program, kit);
+  registerKeyCommands(program, kit);
+  registerTransferCommands(program, kit);
+  registerRunCommand(program);
+  registerCompletionCommand(program);
 }

@@ -1,15 +1,10 @@
 import type { Command } from 'commander';
 import type { ApiClient } from './api.ts';
 import { domainProblem, domainRows, nextSteps, shortDate } from './domain-format.ts';
-
 import type { Json } from './format.ts';
+import { type CommandKit, examples } from './kit.ts';
 
-/** How commands.ts runs an action and prints: handed in, so both files share one behaviour. */
-export interface CommandKit {
-  action<A extends unknown[]>(run: (client: ApiClient, ...args: A) => Promise<void>): (...args: A) => Promise<void>;
-  print(json: unknown, human: () => string): void;
-  json(): boolean;
-}
+export type { CommandKit };
 
 const path = (app: string, domain?: string) =>
   `/apps/${encodeURIComponent(app)}/domains${domain === undefined ? '' : `/${encodeURIComponent(domain)}`}`;
@@ -50,8 +45,9 @@ async function waitForDomain(
 /** `gasper domains add|list|remove`: custom domains of an app and their certificates. */
 export function registerDomainCommands(program: Command, kit: CommandKit): void {
   const domains = program.command('domains').description("an app's custom domains, with automatic certificates");
-  domains
+  const add = domains
     .command('add')
+    .description('add a custom domain to an app; its certificate is issued automatically')
     .argument('<app>')
     .argument('<domain>', 'a DNS name you control, e.g. shop.example.com')
     .option('--wait', 'follow until the certificate is issued or fails')
@@ -70,9 +66,11 @@ export function registerDomainCommands(program: Command, kit: CommandKit): void 
         );
       }),
     );
-  domains
+  examples(add, ['gasper domains add web shop.example.com', 'gasper domains add --wait web shop.example.com']);
+  const list = domains
     .command('list')
     .alias('ls')
+    .description("list an app's custom domains with their certificate status, issuer, expiry and last error")
     .argument('<app>')
     .action(
       kit.action(async (client, app: string) => {
@@ -82,9 +80,11 @@ export function registerDomainCommands(program: Command, kit: CommandKit): void 
         );
       }),
     );
-  domains
+  examples(list, ['gasper domains list web', 'gasper --json domains list web']);
+  const remove = domains
     .command('remove')
     .alias('rm')
+    .description('remove a custom domain from an app (its certificate is deleted)')
     .argument('<app>')
     .argument('<domain>')
     .action(
@@ -93,4 +93,5 @@ export function registerDomainCommands(program: Command, kit: CommandKit): void 
         kit.print({ removed: domain }, () => `${domain} removed from ${app}; its certificate is deleted`);
       }),
     );
+  examples(remove, ['gasper domains remove web shop.example.com']);
 }

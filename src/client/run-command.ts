@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { examples } from './kit.ts';
 import { ApiClient, ClientError } from './api.ts';
 import { loadClientConfig } from './config.ts';
 import { fieldLines, type Json } from './format.ts';
@@ -45,7 +46,7 @@ export async function followRun(client: ApiClient, id: string, intervalMs = 250)
 
 /** `gasper run <app> -- <command...>`: exits with the command's exit status. */
 export function registerRunCommand(program: Command): void {
-  program
+  const run = program
     .command('run')
     .description("run a command once in a new container of the app's current release, and print its output")
     .argument('<app>', 'the app')
@@ -69,4 +70,9 @@ export function registerRunCommand(program: Command): void {
         process.exitCode = 1;
       }
     });
+  examples(run, [
+    'gasper run shop -- npm run migrate',
+    "gasper run shop -- sh -c 'echo hi; exit 3'   # prints hi, exits 3",
+    'gasper run shop --no-wait -- node scripts/report.js',
+  ]);
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { examples } from './kit.ts';
 import type { CommandKit } from './domain-commands.ts';
 import type { Json } from './format.ts';
 
@@ -33,17 +34,17 @@ export function registerTransferCommands(program: Command, kit: CommandKit): voi
   ] as const) {
     const parent = program.commands.find((c) => c.name() === group);
     if (!parent) continue;
-    parent
+    const command = parent
       .command('transfer')
       .description(`give the ${kind} to another user (its owner or an admin)`)
       .argument('<name>')
       .argument('<user>', 'the user who receives it')
-      .addHelpText('after', `\nExample:\n  gasper ${group} transfer my-${kind === 'app' ? 'app' : 'db'} bob`)
       .action(
         kit.action(async (client, name: string, user: string) => {
           const body = await client.request<Json>('POST', `${path}/${encodeURIComponent(name)}/transfer`, { to: user });
           kit.print(body, () => transferred(kind, name, body));
         }),
       );
+    examples(command, [`gasper ${group} transfer my-${kind === 'app' ? 'app' : 'db'} bob`]);
   }
 }

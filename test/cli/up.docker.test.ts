@@ -4,10 +4,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { ensureCliBuilt, gasperBin } from '../support/cli.ts';
 import { dig } from '../support/dig.ts';
 import { requireDocker } from '../support/docker.ts';
 
-const bin = path.resolve('bin/gasper.js');
+const bin = gasperBin;
 
 interface Run {
   child: ChildProcessWithoutNullStreams;
@@ -48,7 +49,10 @@ describe('gasper up (the command, as a process)', function () {
   this.timeout(60_000);
   let stateDir: string;
 
-  before(requireDocker);
+  before(async () => {
+    await requireDocker();
+    await ensureCliBuilt();
+  });
   beforeEach(async () => {
     stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-test-up-'));
   });

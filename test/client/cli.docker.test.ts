@@ -1,34 +1,15 @@
-import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { type CliResult, ensureCliBuilt, runGasper } from '../support/cli.ts';
 import { requireDocker } from '../support/docker.ts';
 import { createGitRepo, helloNodeApp, type GitFixture } from '../support/git-fixture.ts';
 import { startTestPlatform, viaProxy, type TestPlatform } from '../support/platform.ts';
 
-const bin = path.resolve('bin/gasper.js');
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The `gasper` command as a user runs it, with its own config directory. */
-function gasper(args: string[], env: Record<string, string>): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { env: { PATH: process.env.PATH!, HOME: os.tmpdir(), ...env } },
-      (err, stdout, stderr) => {
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-      },
-    );
-  });
-}
+/** The `gasper` command as a user runs it (compiled), with its own config directory. */
+const gasper = runGasper;
 
 describe('gasper CLI client (against a running platform)', function () {
   this.timeout(180_000);
@@ -39,6 +20,7 @@ describe('gasper CLI client (against a running platform)', function () {
 
   before(async () => {
     await requireDocker();
+    await ensureCliBuilt();
     platform = await startTestPlatform();
     repo = await createGitRepo(helloNodeApp('cli'));
     configHome = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-test-cli-'));
@@ -91,7 +73,7 @@ describe('gasper CLI client (against a running platform)', function () {
     const shown = await gasper(['--json', 'apps', 'show', name], env);
     expect(JSON.parse(shown.stdout).app).to.include({ name, status: 'running' });
     const human = await gasper(['apps', 'show', name], env);
-    expect(human.stdout).to.include(`${name}  (running)`).and.include('env:       GREETING');
+    expect(human.stdout).to.include(`${name}  (running)`).and.include('env:        GREETING');
 
     const deleted = await gasper(['apps', 'delete', name], env);
     expect(deleted.code, deleted.stderr).to.equal(0);
@@ -117,7 +99,7 @@ describe('gasper CLI client (against a running platform)', function () {
     );
     expect(created.code, created.stderr).to.equal(0);
     // The node worker collects the app's output into Redis a moment after it is printed.
-    let logs: Result | undefined;
+    let logs: CliResult | undefined;
     for (let i = 0; i < 40; i++) {
       logs = await gasper(['apps', 'logs', name, '--tail', '20'], env);
       if (logs.stdout.includes('booted-for-the-cli')) break;

@@ -1,42 +1,23 @@
-import { execFile } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { expect } from 'chai';
 import { DomainStore } from '../../src/store/domains.ts';
 import { appName, startApiFixture, suffix, validBody, type ApiFixture } from '../api/api-fixture.ts';
-
-const bin = path.resolve('bin/gasper.js');
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { ensureCliBuilt, runGasper } from '../support/cli.ts';
 
 /** `gasper domains …` as a user runs it, against the API served in-process on a loopback port. */
 describe('gasper domains (CLI against the API, real Redis)', function () {
-  // Each run of the CLI starts node and tsx: seconds apiece on a busy machine.
+  // The first run may compile the CLI (ensureCliBuilt); each run after is a fraction of a second.
   this.timeout(300_000);
   let fx: ApiFixture;
   let server: http.Server;
   let env: Record<string, string>;
   let app: string;
 
-  function gasper(args: string[]): Promise<Result> {
-    return new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [bin, ...args],
-        { env: { PATH: process.env.PATH!, HOME: os.tmpdir(), ...env } },
-        (err, stdout, stderr) =>
-          resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-      );
-    });
-  }
+  const gasper = (args: string[]) => runGasper(args, env);
 
   before(async () => {
+    await ensureCliBuilt();
     fx = await startApiFixture({ domain: 'apps.example.net', proxyAddresses: ['203.0.113.7'] });
     await fx.registerNode(`n-${suffix()}`);
     server = http.createServer(fx.app);

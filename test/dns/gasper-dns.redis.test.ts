@@ -26,6 +26,8 @@ describe('gasper dns (the command, alone, as a process)', function () {
       env: {
         PATH: process.env.PATH!,
         HOME: os.tmpdir(),
+        // The service from its sources (through tsx), whatever state dist/ is in.
+        GASPER_FROM_SOURCE: '1',
         REDIS_URL: redis.url,
         GASPER_DOMAIN: 'apps.test',
         GASPER_DNS_PORT: '0',

@@ -28,7 +28,8 @@ export function spawnGasper(
   env: Record<string, string>,
   options: { inheritEnv?: boolean } = {},
 ): GasperProcess {
-  const childEnv = options.inheritEnv === false ? env : { ...process.env, ...env };
+  // The services as the sources are now (through tsx), whatever state dist/ (the compiled CLI) is in.
+  const childEnv = { ...(options.inheritEnv === false ? env : { ...process.env, ...env }), GASPER_FROM_SOURCE: '1' };
   const child = spawn(process.execPath, [gasperBin, command], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (chunk: Buffer) => {

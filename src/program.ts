@@ -1,0 +1,56 @@
+import { Command } from 'commander';
+import { registerClientCommands } from './client/commands.ts';
+import { examples } from './client/kit.ts';
+
+/** The service commands; `up` runs them all (order as platform.ts's allServices). */
+const services = ['worker', 'proxy', 'ssh', 'dns', 'api'] as const;
+type Service = (typeof services)[number];
+
+/**
+ * Starts services through serve.ts, imported here and only here: the client commands and
+ * `--help` never load the platform. Compiled (dist/cli.js), the services still run from their
+ * TypeScript sources through tsx: they read files kept beside them (the dashboard, the runtime
+ * catalogue, the proxy's process entry), and starting a service once is not where speed matters.
+ */
+async function serve(which: readonly Service[]): Promise<void> {
+  const compiled = !import.meta.url.endsWith('.ts');
+  if (compiled) (await import('tsx/esm/api')).register();
+  // A URL, not a relative specifier: the build must neither rewrite nor compile it.
+  const url = new URL(compiled ? '../src/serve.ts' : './serve.ts', import.meta.url).href;
+  // Typed here rather than with `typeof import('./serve.ts')`, which would pull the platform into the build.
+  const mod = (await import(url)) as { serve(services: readonly Service[]): Promise<void> };
+  await mod.serve(which);
+}
+
+/** The whole `gasper` command tree: the service commands, then the client commands. */
+export function buildProgram(): Command {
+  const program = new Command('gasper')
+    .description('Your cloud in a binary: a self-hosted PaaS on Docker and Redis.')
+    .showSuggestionAfterError();
+  examples(program, ['gasper login http://127.0.0.1:3000 --token gsp_…', 'gasper apps list', 'gasper help apps']);
+  const serviceCommands: Record<Service | 'up', [string, readonly Service[]]> = {
+    up: [
+      'run the whole platform on this machine: worker, proxy, SSH, DNS and API (and Redis unless REDIS_URL)',
+      services,
+    ],
+    api: ['run only the REST API (needs REDIS_URL)', ['api']],
+    worker: ["run only this node's worker (needs REDIS_URL and Docker)", ['worker']],
+    proxy: ['run only the reverse proxy (needs REDIS_URL)', ['proxy']],
+    ssh: ["run only the SSH service into apps' containers (needs REDIS_URL and Docker)", ['ssh']],
+    dns: ['run only the authoritative DNS for GASPER_DOMAIN (needs REDIS_URL)', ['dns']],
+  };
+  for (const [name, [description, which]] of Object.entries(serviceCommands)) {
+    const command = program
+      .command(name)
+      .description(description)
+      .action(() => serve(which));
+    examples(
+      command,
+      name === 'up'
+        ? ['gasper up', 'GASPER_DOMAIN=apps.example.com REDIS_URL=redis://10.0.0.5:6379 gasper up']
+        : [`REDIS_URL=redis://10.0.0.5:6379 gasper ${name}`],
+    );
+  }
+  registerClientCommands(program);
+  return program;
+}

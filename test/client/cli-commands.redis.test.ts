@@ -1,0 +1,336 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'bullmq';
+import { expect } from 'chai';
+import { bullPrefix } from '../../src/core/keys.ts';
+import { DatabaseStore } from '../../src/store/databases.ts';
+import { ReleaseStore, type ReleaseRecord } from '../../src/store/release-records.ts';
+import { appName, startApiFixture, suffix, validBody, type ApiFixture } from '../api/api-fixture.ts';
+import { ensureCliBuilt, gasperBin, runGasper } from '../support/cli.ts';
+
+/** A release as a node worker records it (its config as the API shows it). */
+function release(app: string, id: string, activated: boolean, extra: Partial<ReleaseRecord> = {}): ReleaseRecord {
+  return {
+    id,
+    app,
+    status: activated ? 'superseded' : 'failed',
+    commit: `${id}0123456789abcdef`,
+    config: {
+      runtime: 'node',
+      image: 'gasper/node:22',
+      repo: { url: 'file:///srv/git/demo.git' },
+      build: ['npm ci'],
+      run: 'node server.js',
+      port: 3000,
+      env: { GREETING: '••••••' },
+      instances: 1,
+      resources: { cpu: 0.5, memory: 256 },
+      healthCheck: {},
+    },
+    sealedEnv: {},
+    buildLog: [`building ${id}`, 'npm ci: added 3 packages'],
+    onDisk: true,
+    timings: {
+      createdAt: '2026-12-01T10:00:00.000Z',
+      finishedAt: '2026-12-01T10:01:00.000Z',
+      durationMs: 60_000,
+      activatedAt: activated ? ['2026-12-01T10:01:00.000Z'] : [],
+    },
+    ...extra,
+  };
+}
+
+/**
+ * The commands that cover the API a user works with, run as a user runs them (the compiled
+ * CLI, a child process) against the API served on a loopback port with a private Redis. The API
+ * only enqueues: where a command follows a job, a BullMQ worker on the node's queue stands in
+ * for the node worker and completes it.
+ */
+describe('gasper env, scale, https, releases, rollback, logs, open, databases, keys (CLI against the API, real Redis)', function () {
+  this.timeout(300_000);
+  let fx: ApiFixture;
+  let server: http.Server;
+  let env: Record<string, string>;
+  let app: string;
+  let node: string;
+  const gasper = (args: string[], input?: string) => runGasper(args, env, input);
+
+  before(async () => {
+    await ensureCliBuilt();
+    fx = await startApiFixture({ domain: 'apps.example.net' });
+    node = `n-${suffix()}`;
+    await fx.registerNode(node);
+    server = http.createServer(fx.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    env = { GASPER_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, GASPER_TOKEN: fx.token };
+    app = appName('web');
+    await fx.post('/apps').send(validBody(app)).expect(202);
+  });
+  // A fresh heartbeat: placement (a link moves the app) refuses a node silent for 30 s.
+  beforeEach(async () => {
+    await fx.registerNode(node);
+  });
+  after(async () => {
+    await new Promise((resolve) => server?.close(resolve));
+    await fx?.close();
+  });
+
+  /** Completes every job the node's queue gets while `run` runs (the node worker's part, stood in for). */
+  async function withNodeWorker<T>(run: () => Promise<T>): Promise<T> {
+    // A connection of its own: a BullMQ worker blocks on it.
+    const connection = fx.redis.duplicate({ maxRetriesPerRequest: null });
+    const worker = new Worker(fx.queues.forNode(node).name, async (job) => ({ done: job.name }), {
+      connection,
+      prefix: bullPrefix,
+    });
+    try {
+      return await run();
+    } finally {
+      await worker.close();
+      connection.disconnect();
+    }
+  }
+
+  it('env set follows the redeploy it starts; env get lists names and checks one; env unset removes', async () => {
+    const set = await withNodeWorker(() => gasper(['env', 'set', app, 'GREETING=hello world', 'URL=a=b']));
+    expect(set.code, set.stderr).to.equal(0);
+    expect(set.stderr).to.match(new RegExp(`${app}: set GREETING, URL; redeploying \\(job deploy-${app}-`));
+    expect(set.stdout).to.include(`${app}: set GREETING, URL; redeployed`);
+    const names = await gasper(['env', 'get', app]);
+    expect(names.stdout.trim().split('\n')).to.deep.equal(['GREETING', 'URL']);
+    expect((await gasper(['env', 'get', app, 'GREETING'])).code).to.equal(0);
+    const missing = await gasper(['env', 'get', app, 'NOPE']);
+    expect(missing.code).to.equal(1);
+    expect(missing.stdout).to.include(`NOPE is not set on ${app}`);
+    const unset = await gasper(['env', 'unset', app, 'URL', '--no-wait']);
+    expect(unset.code, unset.stderr).to.equal(0);
+    expect(unset.stdout).to.match(/job deploy-\S+ queued/);
+    expect((await fx.get(`/apps/${app}`).expect(200)).body.app.envKeys).to.deep.equal(['GREETING']);
+    const bad = await gasper(['env', 'set', app, 'no-equals-sign']);
+    expect(bad.code).to.equal(1);
+    expect(bad.stderr).to.include('expected KEY=VALUE');
+  });
+
+  it('scale sets web=N as instances on an API without process types, and says so for other types', async () => {
+    const scaled = await gasper(['scale', app, 'web=3', '--memory', '512', '--no-wait']);
+    expect(scaled.code, scaled.stderr).to.equal(0);
+    expect(scaled.stderr).to.include("this API has no process types yet: web=COUNT sets the app's instances");
+    const doc = (await fx.get(`/apps/${app}`).expect(200)).body.app;
+    expect(doc.scale.instances).to.equal(3);
+    expect(doc.scale.resources.memory).to.equal(512);
+    const shown = await gasper(['scale', app]);
+    expect(shown.stdout.trim()).to.match(/^web=3 {2}\(each [\d.]+ CPU, 512 MiB\)$/);
+    const worker = await gasper(['scale', app, 'web=1', 'worker=2']);
+    expect(worker.code).to.equal(1);
+    expect(worker.stderr).to.include('this API has no process types yet');
+    const invalid = await gasper(['scale', app, 'web=0', '--no-wait']);
+    expect(invalid.code).to.equal(1);
+    expect(invalid.stderr).to.match(/instances: at least 1/);
+  });
+
+  it('apps https sets redirect and HSTS at once (no redeploy) and shows them; a bad mode names the field', async () => {
+    const set = await gasper(['apps', 'https', app, 'redirect', '--hsts']);
+    expect(set.code, set.stderr).to.equal(0);
+    expect(set.stdout.trim()).to.equal(`${app}: https redirect (plain HTTP is redirected), HSTS on`);
+    const doc = (await fx.get(`/apps/${app}`).expect(200)).body.app;
+    expect([doc.https, doc.hsts]).to.deep.equal(['redirect', true]);
+    expect((await gasper(['apps', 'https', app])).stdout.trim()).to.equal(
+      `${app}: https redirect (plain HTTP is redirected), HSTS on`,
+    );
+    expect((await gasper(['apps', 'https', app, 'allow', '--no-hsts'])).stdout.trim()).to.equal(
+      `${app}: https allow, HSTS off`,
+    );
+    const bad = await gasper(['apps', 'https', app, 'sometimes']);
+    expect(bad.code).to.equal(1);
+    expect(bad.stderr).to.include('https: one of: allow, redirect');
+  });
+
+  it('releases lists and shows releases; rollback goes back to one; an unknown one is refused with the reason', async () => {
+    const store = new ReleaseStore(fx.redis);
+    await store.put(release(app, 'r000001', true));
+    await store.put(release(app, 'r000002', false, { error: 'build failed: npm ci exited 1' }));
+    const list = await gasper(['releases', app]);
+    expect(list.code, list.stderr).to.equal(0);
+    expect(list.stdout).to.match(/RELEASE\s+STATUS\s+COMMIT\s+CREATED\s+ON DISK\s+ERROR/);
+    expect(list.stdout).to.match(
+      /r000002\s+failed\s+r00000201234\s+2026-12-01 10:00 UTC\s+yes\s+build failed: npm ci exited 1/,
+    );
+    const one = await gasper(['releases', app, 'r000001']);
+    expect(one.stdout).to.include('  run:       node server.js');
+    expect(one.stdout).to.include('npm ci: added 3 packages');
+    const back = await gasper(['rollback', app, 'r000001', '--no-wait']);
+    expect(back.code, back.stderr).to.equal(0);
+    expect(back.stdout).to.match(new RegExp(`job rollback-${app}-\\S+ queued`));
+    const failed = await gasper(['rollback', app, 'r000002']);
+    expect(failed.code).to.equal(1);
+    expect(failed.stderr).to.include('release r000002 never ran successfully');
+    const none = await gasper(['rollback', app, 'r000009']);
+    expect(none.code).to.equal(1);
+    expect(none.stderr).to.include(`app "${app}" has no release r000009`);
+  });
+
+  it('logs prints the tail; --process on an API without process types says so; open prints the URL', async () => {
+    const logs = await gasper(['logs', app]);
+    expect(logs.code, logs.stderr).to.equal(0);
+    const byProcess = await gasper(['logs', app, '--process', 'worker']);
+    expect(byProcess.code).to.equal(1);
+    expect(byProcess.stderr).to.include('does not filter logs by process type yet');
+    const open = await gasper(['open', app]);
+    expect(open.code, open.stderr).to.equal(0);
+    expect(open.stdout.trim()).to.equal(`http://${app}.apps.example.net:8088`);
+    const missing = await gasper(['open', 'no-such-app']);
+    expect(missing.code).to.equal(1);
+    expect(missing.stderr).to.include('app "no-such-app" not found');
+  });
+
+  it('databases link/unlink redeploy the app; backup, backups, download and restore', async () => {
+    const db = `db-${suffix()}`;
+    const created = await gasper(['databases', 'create', db, '--engine', 'postgres', '--no-wait']);
+    expect(created.code, created.stderr).to.equal(0);
+    expect(created.stdout).to.match(/connection \(shown once\): postgres:\/\//);
+    const linked = await withNodeWorker(() => gasper(['db', 'link', db, app]));
+    expect(linked.code, linked.stderr).to.equal(0);
+    expect(linked.stdout).to.include(`${db} linked to ${app}; redeployed`);
+    expect((await fx.get(`/apps/${app}`).expect(200)).body.app.databases).to.deep.equal([db]);
+    expect((await gasper(['db', 'link', db, app])).stdout).to.include('already linked');
+
+    const show = await gasper(['apps', 'show', app]);
+    expect(show.stdout).to.include(`  databases:  ${db}`);
+    expect(show.stdout).to.match(/ {2}processes: {2}web=3/);
+    expect(show.stdout).to.match(/ {2}last deploy: r00000\d /);
+    const json = JSON.parse((await gasper(['--json', 'apps', 'show', app])).stdout);
+    expect(json.app.databases).to.deep.equal([db]);
+    expect(json).to.have.property('domains').that.is.an('array');
+    expect(json.lastDeploy.id).to.match(/^r\d{6}$/);
+
+    const unlinked = await gasper(['db', 'unlink', db, app, '--no-wait']);
+    expect(unlinked.code, unlinked.stderr).to.equal(0);
+    expect((await fx.get(`/apps/${app}`).expect(200)).body.app.databases).to.deep.equal([]);
+    const notLinked = await gasper(['db', 'unlink', db, app]);
+    expect(notLinked.code).to.equal(1);
+    expect(notLinked.stderr).to.include(`${db} is not linked to ${app}`);
+
+    // The node worker's part: the database running, a backup taken.
+    const store = new DatabaseStore(fx.redis);
+    await store.update(db, (d) => ({ ...d, status: 'running' }));
+    const backup = await gasper(['databases', 'backup', db, '--no-wait']);
+    expect(backup.code, backup.stderr).to.equal(0);
+    const data = Buffer.from('-- PostgreSQL dump\nCREATE TABLE t ();\n');
+    const meta = { id: 'b-1', size: data.length, createdAt: '2026-12-01T12:00:00.000Z', filename: `${db}-b-1.sql` };
+    await store.putBackup(db, meta, data, 5);
+    const list = await gasper(['databases', 'backups', db]);
+    expect(list.stdout).to.match(/b-1\s+\d+ B\s+2026-12-01 12:00 UTC/);
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-cli-download-'));
+    try {
+      const out = path.join(dir, 'dump.sql');
+      const download = await gasper(['databases', 'download', db, 'b-1', '-o', out]);
+      expect(download.code, download.stderr).to.equal(0);
+      expect(await fs.readFile(out)).to.deep.equal(data);
+      expect((await fs.stat(out)).mode & 0o777).to.equal(0o600);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+    const toStdout = await gasper(['databases', 'download', db, 'b-1', '-o', '-']);
+    expect(toStdout.stdout).to.equal(data.toString());
+    const restore = await gasper(['databases', 'restore', db, 'b-1', '--no-wait']);
+    expect(restore.code, restore.stderr).to.equal(0);
+    expect(restore.stdout).to.match(/job \S+ queued/);
+    const noBackup = await gasper(['databases', 'restore', db, 'b-nope']);
+    expect(noBackup.code).to.equal(1);
+    expect(noBackup.stderr).to.include(`backup: no backup "b-nope" of "${db}"`);
+  });
+
+  it('keys add (file or stdin), list and remove; a key added twice is refused', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-cli-keys-'));
+    try {
+      const file = path.join(dir, 'id_ed25519');
+      await new Promise<void>((resolve, reject) =>
+        execFile('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'me@laptop', '-f', file], (err) =>
+          err ? reject(err) : resolve(),
+        ),
+      );
+      const added = await gasper(['keys', 'add', app, `${file}.pub`]);
+      expect(added.code, added.stderr).to.equal(0);
+      const id = /^(key_[0-9a-f]{16}) added to /.exec(added.stdout)?.[1];
+      expect(id, added.stdout).to.be.a('string');
+      expect(added.stdout).to.match(/ssh-ed25519 SHA256:\S+ \(me@laptop\)/);
+      const again = await gasper(['keys', 'add', app, '-'], await fs.readFile(`${file}.pub`, 'utf8'));
+      expect(again.code).to.equal(1);
+      expect(again.stderr).to.include(`is already registered as ${id}`);
+      const list = await gasper(['keys', 'list', app]);
+      expect(list.stdout).to.match(
+        new RegExp(`${id}\\s+ssh-ed25519\\s+SHA256:\\S+\\s+\\d{4}-\\d\\d-\\d\\d .* UTC\\s+me@laptop`),
+      );
+      expect((await gasper(['keys', 'remove', app, id!])).stdout.trim()).to.equal(`${id} removed from ${app}`);
+      expect((await gasper(['keys', 'list', app])).stdout).to.include(`no SSH keys for ${app}`);
+      const bad = await gasper(['keys', 'add', app, '-'], 'not a key');
+      expect(bad.code).to.equal(1);
+      expect(bad.stderr).to.match(/key: /);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('completion prints a script for bash, zsh and fish, and refuses another shell', async () => {
+    const bash = await gasper(['completion', 'bash']);
+    expect(bash.code, bash.stderr).to.equal(0);
+    expect(bash.stdout).to.include('complete -o default -F _gasper_complete gasper');
+    expect((await gasper(['completion', 'zsh'])).stdout).to.match(/^#compdef gasper/);
+    expect((await gasper(['completion', 'fish'])).stdout).to.include("complete -c gasper -f -n 'test (__gasper_path)");
+    const tcsh = await gasper(['completion', 'tcsh']);
+    expect(tcsh.code).to.equal(1);
+    expect(tcsh.stderr).to.include('one of bash, zsh, fish');
+  });
+});
+
+describe('the compiled CLI (dist/) on its own', function () {
+  this.timeout(300_000);
+  let dir: string;
+  before(async () => {
+    await ensureCliBuilt();
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-cli-dist-'));
+  });
+  after(async () => fs.rm(dir, { recursive: true, force: true }));
+
+  const run = (bin: string, args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(
+        process.execPath,
+        [bin, ...args],
+        { env: { PATH: process.env.PATH!, HOME: dir } },
+        (err, stdout, stderr) =>
+          resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      ),
+    );
+
+  it('runs --help with commander alone: no tsx, no TypeScript sources, no platform code', async () => {
+    // A copy of bin/ and dist/ whose node_modules holds commander only: anything else `--help`
+    // imported (tsx, the sources, the API's or worker's packages) would fail to load here.
+    const root = path.join(dir, 'pkg');
+    await fs.cp(path.dirname(gasperBin), path.join(root, 'bin'), { recursive: true });
+    await fs.cp(path.resolve('dist'), path.join(root, 'dist'), { recursive: true });
+    await fs.writeFile(path.join(root, 'package.json'), JSON.stringify({ type: 'module' }));
+    await fs.mkdir(path.join(root, 'node_modules'));
+    await fs.symlink(path.resolve('node_modules/commander'), path.join(root, 'node_modules', 'commander'));
+    const help = await run(path.join(root, 'bin', 'gasper.js'), ['--help']);
+    expect(help.code, help.stderr).to.equal(0);
+    expect(help.stdout).to.include('Usage: gasper [options] [command]');
+    expect(help.stdout).to.include('completion <shell>');
+    const sub = await run(path.join(root, 'bin', 'gasper.js'), ['databases', 'link', '--help']);
+    expect(sub.stdout).to.include('Examples:');
+  });
+
+  it('says how to build it when dist/ is missing, without a stack trace', async () => {
+    const root = path.join(dir, 'bare');
+    await fs.cp(path.dirname(gasperBin), path.join(root, 'bin'), { recursive: true });
+    await fs.writeFile(path.join(root, 'package.json'), JSON.stringify({ type: 'module' }));
+    const res = await run(path.join(root, 'bin', 'gasper.js'), ['--help']);
+    expect(res.code).to.equal(1);
+    expect(res.stderr).to.include('the compiled CLI (dist/cli.js) is missing: run `npm run build`');
+    expect(res.stderr).not.to.match(/\n\s+at /);
+  });
+});
