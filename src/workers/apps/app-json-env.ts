@@ -6,6 +6,7 @@ import type { WorkerContext } from '../context.ts';
 import type { JobReporter } from '../job-reporter.ts';
 import { type AppJson, AppJsonError, appJsonFile, parseAppJson } from './app-json.ts';
 import { ConventionError } from './conventions.ts';
+import { cronEntryProblems } from '../schedules/app-json-cron.ts';
 
 /** What app.json's `env` asks of a deploy, given the variables already set. Pure. */
 export interface AppJsonEnvPlan {
@@ -78,6 +79,9 @@ export async function applyAppJson(
     throw err;
   }
   if (appJson.ignored.length) await report.line(`app.json: ignored ${appJson.ignored.join(', ')}`);
+  // Checked before anything starts; the schedules themselves are made once the release serves.
+  const cron = cronEntryProblems(appJson.cron);
+  if (cron.length) throw new ConventionError(cron.join('; '));
   const plan = planAppJsonEnv(appJson, present);
   if (plan.missing.length) {
     const names = plan.missing.join(', ');

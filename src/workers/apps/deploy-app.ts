@@ -59,6 +59,7 @@ import { resolveFormation, webProcess } from '../../core/formation.ts';
 import { readRepoListing } from './repo-listing.ts';
 import { ensureProcesses, planProcesses, startProcesses } from './process-rollout.ts';
 import { applyAppJson } from './app-json-env.ts';
+import { syncAppJsonCron } from '../schedules/app-json-cron.ts';
 
 export type DeployResult =
   | { outcome: 'deployed'; release: string; commit: string; instances: Instance[]; durationMs: number }
@@ -447,6 +448,13 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     await share.drain(processes.names);
     // Old releases beyond GASPER_KEEP_RELEASES go now; a failure is the periodic upkeep's to retry.
     await cleanupReleases(ctx, doc.name).catch((err) => ctx.log.warn({ err, app: doc.name }, 'release cleanup failed'));
+    if (primary) {
+      // app.json's cron entries become the app's app.json schedules, once the release serves.
+      const lines = await syncAppJsonCron(ctx.redis, doc, clone.appJson?.appJson.cron ?? []).catch((err: Error) => [
+        `app.json: the schedules could not be updated (${err.message}); the next deploy tries again`,
+      ]);
+      for (const line of lines) await report.line(line);
+    }
     await report.step(100, 'deployed');
     if (primary) {
       await recordActivation(ctx, doc.name, data.release, {

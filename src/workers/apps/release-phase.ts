@@ -33,9 +33,16 @@ export function planReleaseCommand(files: { procfile?: string; appJson?: string 
   return undefined;
 }
 
-/** Reads the Procfile and app.json at the top of a release directory. */
+/**
+ * Reads the Procfile and app.json at the top of a release directory: real files only, as the
+ * conventions read them (a committed `Procfile -> /etc/…` would be a file of the node).
+ */
 export async function readReleaseCommand(releaseDir: string): Promise<ReleaseCommand | undefined> {
-  const read = (name: string) => fs.readFile(path.join(releaseDir, name), 'utf8').catch(() => undefined);
+  const read = async (name: string) => {
+    const file = path.join(releaseDir, name);
+    const stat = await fs.lstat(file).catch(() => undefined);
+    return stat?.isFile() ? fs.readFile(file, 'utf8').catch(() => undefined) : undefined;
+  };
   const [procfile, appJson] = await Promise.all([read('Procfile'), read('app.json')]);
   return planReleaseCommand({
     ...(procfile !== undefined ? { procfile } : {}),
