@@ -7,6 +7,12 @@ import { type Json, shortCommit } from './format.ts';
  * (`{web: 2, worker: 1}` or `{web: {instances: 2}}`), else its instances as `web`.
  */
 export function processCounts(app: Json): Array<[string, number]> {
+  // The API's view: `formation.desired`, the count asked for each process type (web first).
+  const desired = (app.formation as Json | undefined)?.desired;
+  if (desired && typeof desired === 'object')
+    return Object.entries(desired as Record<string, unknown>)
+      .map(([type, n]): [string, number] => [type, Number(n)])
+      .sort(([a], [b]) => (a === 'web' ? -1 : b === 'web' ? 1 : a.localeCompare(b)));
   if (app.processes && typeof app.processes === 'object') {
     return Object.entries(app.processes as Record<string, unknown>).map(([type, value]) => [
       type,

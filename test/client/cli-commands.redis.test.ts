@@ -115,21 +115,23 @@ describe('gasper env, scale, https, releases, rollback, logs, open, databases, k
     expect(bad.stderr).to.include('expected KEY=VALUE');
   });
 
-  it('scale sets web=N as instances on an API without process types, and says so for other types', async () => {
+  it('scale sets the process types (web=N is the instances too) and shows them; a count over the limit names the field', async () => {
     const scaled = await gasper(['scale', app, 'web=3', '--memory', '512', '--no-wait']);
     expect(scaled.code, scaled.stderr).to.equal(0);
-    expect(scaled.stderr).to.include("this API has no process types yet: web=COUNT sets the app's instances");
+    expect(scaled.stderr).to.not.include('no process types');
     const doc = (await fx.get(`/apps/${app}`).expect(200)).body.app;
     expect(doc.scale.instances).to.equal(3);
     expect(doc.scale.resources.memory).to.equal(512);
     const shown = await gasper(['scale', app]);
     expect(shown.stdout.trim()).to.match(/^web=3 {2}\(each [\d.]+ CPU, 512 MiB\)$/);
-    const worker = await gasper(['scale', app, 'web=1', 'worker=2']);
-    expect(worker.code).to.equal(1);
-    expect(worker.stderr).to.include('this API has no process types yet');
-    const invalid = await gasper(['scale', app, 'web=0', '--no-wait']);
+    const worker = await gasper(['scale', app, 'worker=2', '--no-wait']);
+    expect(worker.code, worker.stderr).to.equal(0);
+    expect((await fx.get(`/apps/${app}`).expect(200)).body.app.formation.desired).to.deep.equal({ web: 3, worker: 2 });
+    expect((await gasper(['scale', app])).stdout).to.match(/web=3 .*\n.*worker=2|web=3.*worker=2/s);
+    await gasper(['scale', app, 'worker=0', '--no-wait']);
+    const invalid = await gasper(['scale', app, 'web=1000', '--no-wait']);
     expect(invalid.code).to.equal(1);
-    expect(invalid.stderr).to.match(/instances: at least 1/);
+    expect(invalid.stderr).to.match(/processes\.web/);
   });
 
   it('apps https sets redirect and HSTS at once (no redeploy) and shows them; a bad mode names the field', async () => {
@@ -173,12 +175,11 @@ describe('gasper env, scale, https, releases, rollback, logs, open, databases, k
     expect(none.stderr).to.include(`app "${app}" has no release r000009`);
   });
 
-  it('logs prints the tail; --process on an API without process types says so; open prints the URL', async () => {
+  it('logs prints the tail, of one process type with --process; open prints the URL', async () => {
     const logs = await gasper(['logs', app]);
     expect(logs.code, logs.stderr).to.equal(0);
     const byProcess = await gasper(['logs', app, '--process', 'worker']);
-    expect(byProcess.code).to.equal(1);
-    expect(byProcess.stderr).to.include('does not filter logs by process type yet');
+    expect(byProcess.code, byProcess.stderr).to.equal(0);
     const open = await gasper(['open', app]);
     expect(open.code, open.stderr).to.equal(0);
     expect(open.stdout.trim()).to.equal(`http://${app}.apps.example.net:8088`);
