@@ -28,6 +28,7 @@ export const errorCatalog = {
   DOMAIN_EXISTS: 409,
   DOMAIN_LIMIT: 409,
   DOMAIN_OWNER_LIMIT: 409,
+  SCHEDULE_LIMIT: 409,
   NO_RELEASE: 409,
   RELEASE_NOT_ON_DISK: 409,
   PAYLOAD_TOO_LARGE: 413,
@@ -71,6 +72,7 @@ export const errorMeanings: Record<ErrorCode, string> = {
   DOMAIN_EXISTS: 'the custom domain belongs to an app already (this one, or another whose name is not said)',
   DOMAIN_LIMIT: 'the app has `GASPER_DOMAINS_PER_APP` custom domains already',
   DOMAIN_OWNER_LIMIT: "the app's owner has `GASPER_DOMAINS_PER_OWNER` custom domains already, over all their apps",
+  SCHEDULE_LIMIT: '`POST /apps/:name/schedules` for an app with 20 schedules already: delete one first',
   NO_RELEASE:
     'restart/start or a one-off run (`POST /apps/:name/run`) of an app never deployed; rollback with no previous release, or to one that never ran',
   RELEASE_NOT_ON_DISK: 'rollback to a release whose directory was pruned (`GASPER_KEEP_RELEASES`)',

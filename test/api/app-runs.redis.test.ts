@@ -88,6 +88,18 @@ describe('API runs and schedules (real Redis, real BullMQ queues)', function () 
     expectError(await fx.get(`/apps/${name}/schedules/${id}/runs`), 404, 'NOT_FOUND');
   });
 
+  it('refuses a 21st schedule of an app with 409 SCHEDULE_LIMIT, saying to delete one', async () => {
+    const name = await deployedApp();
+    for (let i = 0; i < 20; i++)
+      await fx
+        .post(`/apps/${name}/schedules`)
+        .send({ command: `echo ${i}`, schedule: '0 * * * *' })
+        .expect(201);
+    const refused = await fx.post(`/apps/${name}/schedules`).send({ command: 'echo 21', schedule: '0 * * * *' });
+    expectError(refused, 409, 'SCHEDULE_LIMIT');
+    expect(refused.body.message).to.include('delete one first');
+  });
+
   it('removes an app’s schedulers when the app is deleted', async () => {
     const name = await deployedApp();
     const ids: string[] = [];

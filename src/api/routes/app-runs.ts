@@ -18,6 +18,7 @@ import { ApiError, validationError } from '../errors.ts';
 import { apiRoutes } from '../openapi/registry.ts';
 import { jobRef } from '../views.ts';
 import { visibleApp } from '../visible.ts';
+import { schedulesPerApp } from '../../core/schedule-ids.ts';
 
 /** `POST /apps/:name/run`. */
 export const runRequest = z
@@ -67,6 +68,13 @@ export function appRunsRouter(deps: ApiDeps): Router {
     const doc = await load(res, req.params.name);
     const parsed = createScheduleRequest.safeParse(req.body ?? {});
     if (!parsed.success) throw validationError(parsed.error);
+    // Each schedule's runs take a worker slot of the node: a bound keeps one app from filling it.
+    const existing = (await schedules.list(doc.name)).filter((s) => s.uid === doc.uid);
+    if (existing.length >= schedulesPerApp)
+      throw new ApiError(
+        'SCHEDULE_LIMIT',
+        `app "${doc.name}" has ${existing.length} schedules already (at most ${schedulesPerApp}): delete one first`,
+      );
     const schedule: Schedule = {
       id: crypto.randomBytes(6).toString('hex'),
       app: doc.name,

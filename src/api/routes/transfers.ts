@@ -19,13 +19,16 @@ import { visibleApp } from '../visible.ts';
 import { redeployApp } from './app-databases.ts';
 import { newDatabasePassword } from './databases.ts';
 import { defaultDomainsPerOwner } from './domains.ts';
+import { appJsonSchedulePrefix } from '../../core/schedule-ids.ts';
+import { removeScheduler, schedulesQueueName } from '../../jobs/schedule-jobs.ts';
+import { ScheduleStore } from '../../store/schedules.ts';
 
 export const transferRequest = z.strictObject({
   to: z.string().min(1, 'names the user who receives it').max(100).describe('the user who receives it'),
 });
 
 /** What an app transfer revoked, named for the answer and the guide. */
-const appRevocations = ['webhook', 'repoToken', 'sshKeys', 'sshPassword'] as const;
+const appRevocations = ['webhook', 'repoToken', 'sshKeys', 'sshPassword', 'schedules'] as const;
 type AppRevocation = (typeof appRevocations)[number];
 
 function refuse(refusal: TransferRefusal | undefined): void {
@@ -73,6 +76,17 @@ export function transfersRouter(deps: ApiDeps): Router {
     return counts.reduce((sum, [, count]) => sum + (typeof count === 'number' ? count : 0), 0);
   }
 
+  /** Removes the app's schedules made through the API (jobs/schedule-jobs.ts); true when there were any. */
+  async function removeApiSchedules(app: string, uid: string): Promise<boolean> {
+    const store = new ScheduleStore(deps.redis);
+    const own = (await store.list(app)).filter((s) => s.uid === uid && !s.id.startsWith(appJsonSchedulePrefix));
+    for (const schedule of own) {
+      await removeScheduler(deps.queues.byName(schedulesQueueName), app, schedule.id);
+      await store.remove(app, schedule.id);
+    }
+    return own.length > 0;
+  }
+
   router.post('/apps/:name/transfer', async (req, res) => {
     const name = req.params.name;
     const app = await visibleApp(deps.apps, res, name);
@@ -111,6 +125,9 @@ export function transfersRouter(deps: ApiDeps): Router {
     if (!stored || stored.owner !== to)
       throw new ApiError('TRANSFER_CONFLICT', `app "${name}" changed owner or is being deleted; try again`);
     await ssh.removeApp(name);
+    // Schedules made through the API run commands the old owner wrote, as the receiver's app, with
+    // its env: they go. The app.json ones come from the repository and are made again by deploys.
+    if (await removeApiSchedules(stored.name, stored.uid)) revoked.add('schedules');
     // Custom domains move with the app; their documents name the owner their certificate jobs count for.
     const domainStore = new DomainStore(deps.redis);
     for (const domain of await domainStore.listByApp(name))

@@ -10,6 +10,7 @@ import {
   upsertScheduler,
 } from '../../jobs/schedule-jobs.ts';
 import { ScheduleStore } from '../../store/schedules.ts';
+import { appJsonSchedulePrefix, schedulesPerApp } from '../../core/schedule-ids.ts';
 
 /**
  * The schedules an app's `app.json` declares (`cron: [{command, schedule}]`, Dokku's key), kept
@@ -22,7 +23,7 @@ export interface CronEntry {
   schedule: string;
 }
 
-const prefix = 'appjson-';
+const prefix = appJsonSchedulePrefix;
 
 /** cron-parser reads five or six fields: the common macros are written out (pure). */
 const macros: Record<string, string> = {
@@ -44,6 +45,8 @@ export function appJsonScheduleId(entry: CronEntry): string {
 
 /** The entries that are not cron expressions, each named by its key in app.json (pure). */
 export function cronEntryProblems(entries: readonly CronEntry[]): string[] {
+  if (entries.length > schedulesPerApp)
+    return [`app.json: cron has ${entries.length} entries (at most ${schedulesPerApp})`];
   return entries.flatMap((entry, i) => {
     const problem = cronProblem(cronPattern(entry.schedule));
     return problem ? [`app.json: cron.${i}.schedule ${JSON.stringify(entry.schedule)} ${problem}`] : [];

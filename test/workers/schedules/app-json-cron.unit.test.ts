@@ -38,6 +38,9 @@ describe("app-json-cron: an app's app.json schedules (pure)", () => {
     expect(problems).to.have.length(2);
     expect(problems[0]).to.match(/^app\.json: cron\.1\.schedule "every day" must have 5 fields/);
     expect(problems[1]).to.match(/^app\.json: cron\.2\.schedule "61 \* \* \* \*" not a cron expression/);
+    expect(cronEntryProblems(Array.from({ length: 21 }, () => nightly))).to.deep.equal([
+      'app.json: cron has 21 entries (at most 20)',
+    ]);
   });
 
   const rows: { name: string; entries: (typeof nightly)[]; existing: string[]; add: string[]; remove: string[] }[] = [
