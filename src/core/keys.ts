@@ -2,6 +2,8 @@
 export const keys = {
   /** This installation's id (core/installation.ts): created once, labels every Docker object it creates. */
   installation: 'gasper:installation',
+  /** The TLS session ticket keys of one 12-hour period, shared by every proxy (proxy/ticket-keys.ts). */
+  tlsTicketKeys: (period: number) => `gasper:tls:ticket-keys:${period}`,
   app: (name: string) => `gasper:app:${name}`,
   apps: 'gasper:apps',
   appReleaseSeq: (name: string) => `gasper:app:${name}:release-seq`,

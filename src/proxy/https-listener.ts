@@ -13,7 +13,7 @@ export interface HttpsListenerDeps {
   /** The plain HTTP listener's handlers: one request path for both (routing, headers, retries, drain). */
   onRequest: (req: http.IncomingMessage, res: http.ServerResponse) => void;
   onUpgrade: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
-  /** Session ticket keys shared by every proxy (ticket-keys.ts); undefined: Node's own, this process only. */
+  /** Session ticket keys shared by every proxy (ticket-keys.ts). */
   ticketKeys: Buffer | undefined;
   log: Logger;
 }

@@ -209,23 +209,24 @@ export async function startProxy(options: ProxyOptions, deps: ProxyDeps): Promis
   });
   server.keepAliveTimeout = 65_000;
 
-  const tickets = options.secretKey ? () => ticketKeysAt(options.secretKey!, Date.now()) : () => undefined;
-  const httpsServer = tls && createHttpsServer({ ...tls, onRequest, onUpgrade, ticketKeys: tickets(), log });
+  let ticketKeys = tls ? await ticketKeysAt(redis, Date.now()) : undefined;
+  const httpsServer = tls && createHttpsServer({ ...tls, onRequest, onUpgrade, ticketKeys, log });
   // A new context comes with new random ticket keys: the shared ones are set on it again.
-  tls?.onPlatformChange((pem) => {
-    const keys = tickets();
-    httpsServer!.setSecureContext({ ...tlsPolicy, ...pem, ...(keys ? { ticketKeys: keys } : {}) });
-  });
+  tls?.onPlatformChange((pem) => httpsServer!.setSecureContext({ ...tlsPolicy, ...pem, ticketKeys }));
   let ticketTimer: NodeJS.Timeout | undefined;
   const rotateTickets = () => {
     ticketTimer = setTimeout(() => {
-      const keys = tickets();
-      if (keys) httpsServer?.setTicketKeys(keys);
-      rotateTickets();
+      ticketKeysAt(redis, Date.now())
+        .then((next) => {
+          ticketKeys = next;
+          httpsServer?.setTicketKeys(next);
+        })
+        .catch((err) => log.warn({ err }, 'could not rotate the TLS ticket keys: the current ones stay'))
+        .finally(rotateTickets);
     }, msUntilNextPeriod(Date.now()) + 1000);
     ticketTimer.unref();
   };
-  if (httpsServer && options.secretKey) rotateTickets();
+  if (httpsServer) rotateTickets();
 
   await subscription.ready;
   await tls?.custom.settled();

@@ -1,22 +1,30 @@
 import crypto from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { keys } from '../core/keys.ts';
 
 /**
  * TLS session ticket keys shared by every proxy process of the installation, so that a client
  * resumes its session (no certificate, no key exchange signature) on whichever process or node it
  * reaches next. Node gives each server random keys of its own: with several proxy processes a
- * ticket issued by one is refused by the others. The keys are derived from the cluster's secret
- * key and the current period, so no process has to hand them to another, and they change every
- * period (a stolen key opens only one period's sessions). A ticket from the period before is
- * refused: that client makes a full handshake once.
+ * ticket issued by one is refused by the others.
+ *
+ * Each period's key is random, made by the first proxy that needs it (SET NX) and kept in Redis
+ * for two periods: nothing long-lived derives it, so a key taken from a proxy opens one period's
+ * sessions only (a ticket carries its session's secret), and the cluster's secret key opens none.
+ * A ticket from an earlier period is refused: that client makes a full handshake once.
  */
 export const ticketPeriodMs = 12 * 60 * 60 * 1000;
 
-/** The 48 bytes Node's `ticketKeys` wants (name, HMAC and AES keys) for the period holding `now` (pure). */
-export function ticketKeysAt(secretKeyHex: string, now: number): Buffer {
-  const period = Math.floor(now / ticketPeriodMs);
-  return Buffer.from(
-    crypto.hkdfSync('sha256', Buffer.from(secretKeyHex, 'hex'), 'gasper tls tickets', `period ${period}`, 48),
-  );
+export const periodOf = (now: number) => Math.floor(now / ticketPeriodMs);
+
+/** The 48 bytes Node's `ticketKeys` wants (name, HMAC and AES keys) for the period holding `now`. */
+export async function ticketKeysAt(redis: Redis, now: number): Promise<Buffer> {
+  const key = keys.tlsTicketKeys(periodOf(now));
+  const fresh = crypto.randomBytes(48).toString('base64');
+  // Kept past its period, so a proxy whose clock is a little behind still finds it.
+  await redis.set(key, fresh, 'PX', 2 * ticketPeriodMs, 'NX');
+  const stored = await redis.get(key);
+  return Buffer.from(stored ?? fresh, 'base64');
 }
 
 /** Milliseconds from `now` until the next period starts (pure). */

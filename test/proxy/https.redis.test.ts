@@ -205,16 +205,18 @@ describe('proxy: HTTPS listener (openssl-made certificates, curl, real Redis)', 
     await waitUntil(async () => (await curlTls(ca, domain, proxy.httpsPort!)).exit === 60, 'domain removed');
   });
 
-  it('resumes a TLS session on another proxy of the installation (shared ticket keys), not on another installation', async () => {
+  it('resumes a TLS session on another proxy of the installation (ticket keys shared in Redis), not on another installation', async () => {
     const caPem = await fs.readFile(ca.certFile, 'utf8');
-    const another = (key: string) =>
+    // Another installation: its own Redis, where its own ticket keys are.
+    const otherRedis = await startTestRedis();
+    const another = (key: string, url = redis.url) =>
       startProxy(
         {
           host: '127.0.0.1',
           port: 0,
           httpsPort: 0,
           domain: DOMAIN,
-          redisUrl: redis.url,
+          redisUrl: url,
           tlsCertFile: platformCert(),
           tlsKeyFile: platformKey(),
           tlsCheckIntervalMs: 600_000,
@@ -250,7 +252,7 @@ describe('proxy: HTTPS listener (openssl-made certificates, curl, real Redis)', 
         socket.once('error', reject);
       });
     const sibling = await another(secretKey);
-    const stranger = await another(crypto.randomBytes(32).toString('hex'));
+    const stranger = await another(crypto.randomBytes(32).toString('hex'), otherRedis.url);
     try {
       for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
         const first = await handshake(proxy.httpsPort!, version);
@@ -265,7 +267,12 @@ describe('proxy: HTTPS listener (openssl-made certificates, curl, real Redis)', 
     } finally {
       await sibling.close();
       await stranger.close();
+      await otherRedis.close();
     }
+    // The keys are random and kept in Redis (nothing long-lived derives them), one per period.
+    const stored = await pub.keys('gasper:tls:ticket-keys:*');
+    expect(stored).to.have.length(1);
+    expect(Buffer.from((await pub.get(stored[0]!))!, 'base64')).to.have.length(48);
   });
 
   it('refuses TLS 1.1 (the server sends protocol_version), accepts TLS 1.2 and 1.3', async () => {
