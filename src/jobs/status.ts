@@ -28,6 +28,21 @@ export async function findJob(redis: Redis, queues: NodeQueues, id: string): Pro
   return (await queues.byName(queueName).getJob(id)) ?? undefined;
 }
 
+/**
+ * Removes job `id` and its index keys if it has finished (completed or failed); a job still
+ * waiting or running stays. Per job, since BullMQ's `removeOnComplete: { count }` trims a whole
+ * queue's finished jobs, whatever their kind. True when it was removed.
+ */
+export async function removeFinishedJob(redis: Redis, queues: NodeQueues, id: string): Promise<boolean> {
+  const job = await findJob(redis, queues, id);
+  if (!job) return false;
+  const state = await job.getState();
+  if (state !== 'completed' && state !== 'failed') return false;
+  await job.remove();
+  await redis.del(keys.jobQueue(id), keys.jobOwner(id));
+  return true;
+}
+
 export async function viewJob(queues: NodeQueues, fetched: Job): Promise<JobView> {
   const queue = queues.byName(fetched.queueName);
   const [state, logs] = await Promise.all([fetched.getState(), queue.getJobLogs(fetched.id!, 0, -1)]);

@@ -2,7 +2,10 @@ import type { Redis } from 'ioredis';
 import { keys } from '../core/keys.ts';
 import { scheduleSchema, type Schedule } from '../jobs/schedule-jobs.ts';
 
-/** Runs listed per schedule; older ones are forgotten (their jobs expire anyway). */
+/**
+ * Runs listed per schedule; older ones are forgotten, and their finished jobs removed then (the tick
+ * worker does it): a schedule every minute would otherwise keep a day of run jobs, logs and all.
+ */
 export const runsKept = 50;
 
 /**
@@ -36,12 +39,16 @@ export class ScheduleStore {
     return removed === 1;
   }
 
-  async recordRun(app: string, id: string, tickMs: number, job: string): Promise<void> {
-    await this.redis
+  /** Lists a run; returns the run job ids that fell off the list (older than the newest `runsKept`). */
+  async recordRun(app: string, id: string, tickMs: number, job: string): Promise<string[]> {
+    const key = keys.scheduleRuns(app, id);
+    const replies = (await this.redis
       .multi()
-      .zadd(keys.scheduleRuns(app, id), tickMs, job)
-      .zremrangebyrank(keys.scheduleRuns(app, id), 0, -(runsKept + 1))
-      .exec();
+      .zadd(key, tickMs, job)
+      .zrange(key, 0, -(runsKept + 1))
+      .zremrangebyrank(key, 0, -(runsKept + 1))
+      .exec()) as [Error | null, unknown][];
+    return replies[1]![1] as string[];
   }
 
   /** Run job ids, newest first. */

@@ -6,6 +6,7 @@ import { containerSpec } from './container-spec.ts';
 import { ensureAppVolumes } from './app-volumes.ts';
 import { joinDatabaseNetworks } from './database-links.ts';
 import { ensureAppNetwork, type InstancePlan } from './instances.ts';
+import { OutputHandOn } from './output-hand-on.ts';
 
 /**
  * One-off containers: a command run once in a new container of a release (`POST /apps/:name/run`,
@@ -24,7 +25,10 @@ export interface OneOffRequest {
   plan: InstancePlan;
   command: string;
   timeoutMs: number;
-  /** Receives each output line (stdout and stderr interleaved, as written), in order. */
+  /**
+   * Receives each output line (stdout and stderr interleaved, as written), in order, one call at a
+   * time; at most `runOutputBytes` of them (output-hand-on.ts), then one line saying the rest is not kept.
+   */
   onLine: (line: string) => Promise<unknown> | unknown;
 }
 
@@ -40,7 +44,7 @@ export interface OneOffResult {
 
 /** Lines of output a result keeps (for the release phase's failure message and a schedule's run list). */
 export const tailLines = 20;
-/** A longer line is cut: one line of a runaway program must not fill Redis. */
+/** A longer line is cut (OutputLines): one line of a runaway program must not fill Redis or stall the worker. */
 const maxLineChars = 4096;
 
 /**
@@ -56,13 +60,11 @@ export async function runOneOff(ctx: WorkerContext, request: OneOffRequest): Pro
   ctx.runs?.add(name);
   const started = Date.now();
   const tail: string[] = [];
-  const pending: Promise<unknown>[] = [];
-  const emit = (raw: string) => {
-    const line = raw.length > maxLineChars ? `${raw.slice(0, maxLineChars)}…` : raw;
+  const handOn = new OutputHandOn(request.onLine);
+  const emit = (line: string) => {
     tail.push(line);
     if (tail.length > tailLines) tail.shift();
-    // Each line is handed on in order; a failing sink (Redis gone) does not stop the run.
-    pending.push(Promise.resolve(request.onLine(line)).catch(() => undefined));
+    handOn.push(line);
   };
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -95,7 +97,7 @@ export async function runOneOff(ctx: WorkerContext, request: OneOffRequest): Pro
     await joinDatabaseNetworks(docker, name, plan.networks);
     // Attached before the start, so not a line of output is missed.
     const stream = await container.attach({ stream: true, stdout: true, stderr: true });
-    const lines = new OutputLines((line) => emit(line));
+    const lines = new OutputLines((line) => emit(line), { maxLineChars });
     stream.on('data', (chunk: Buffer) => lines.push(chunk));
     const ended = new Promise<void>((resolve) => {
       stream.on('end', resolve);
@@ -113,7 +115,7 @@ export async function runOneOff(ctx: WorkerContext, request: OneOffRequest): Pro
     // The output after the exit is still in flight for a moment; a stream that never ends is not waited for.
     await Promise.race([ended, new Promise((r) => setTimeout(r, 2000).unref())]);
     lines.end();
-    await Promise.all(pending);
+    await handOn.settled();
     const state = await container.inspect().then(
       (i) => i.State,
       () => undefined,

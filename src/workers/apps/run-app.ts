@@ -10,7 +10,8 @@ export const runTimeoutMs = (ctx: WorkerContext) => ctx.options.runTimeoutMs ?? 
 
 /**
  * Lines of a run's output written to its job log; past them only a count is. The log lives in
- * Redis as long as the job (a day), and a chatty command must not fill it.
+ * Redis as long as the job (a day), and a chatty command must not fill it. Its bytes are bounded
+ * too, before the lines reach this log: runOneOff hands on at most `runOutputBytes` (256 KiB).
  */
 export const runLogLines = 5000;
 

@@ -6,7 +6,7 @@ import { connectRedis } from '../../core/redis.ts';
 import { createEnqueuer } from '../../jobs/enqueue.ts';
 import { NodeQueues } from '../../jobs/queues.ts';
 import { removeScheduler, schedulesQueueName, scheduleTickJob } from '../../jobs/schedule-jobs.ts';
-import { findJob } from '../../jobs/status.ts';
+import { findJob, removeFinishedJob } from '../../jobs/status.ts';
 import { AppStore } from '../../store/apps.ts';
 import { ScheduleStore } from '../../store/schedules.ts';
 import { planTick } from './tick-plan.ts';
@@ -65,7 +65,10 @@ export async function startScheduleTicks(
       app!.owner,
       plan.job,
     );
-    await schedules.recordRun(tick.app, tick.schedule, tickTime(job), plan.job);
+    const forgotten = await schedules.recordRun(tick.app, tick.schedule, tickTime(job), plan.job);
+    // The runs off the schedule's list go with their jobs; a removal that fails is left to the jobs' expiry.
+    for (const id of forgotten)
+      await removeFinishedJob(redis, queues, id).catch((err) => log.warn({ err, job: id }, 'cannot remove an old run'));
     return { run: plan.job, node: plan.node };
   };
 
