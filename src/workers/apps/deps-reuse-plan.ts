@@ -26,6 +26,11 @@ interface Installer {
   command: RegExp;
   lockfiles: (command: string) => string[];
   directory: string;
+  /**
+   * Files the key covers besides the lockfile: composer.lock's content-hash leaves out the
+   * `autoload` section of composer.json, and composer install writes the autoloader from it.
+   */
+  keyedWith?: string[];
 }
 const installers: Installer[] = [
   {
@@ -65,6 +70,7 @@ const installers: Installer[] = [
     command: new RegExp(`^composer install${flags}$`),
     lockfiles: () => ['composer.lock'],
     directory: 'vendor',
+    keyedWith: ['composer.json'],
   },
 ];
 
@@ -82,12 +88,19 @@ export function isInstallCommand(command: string): boolean {
  * The build's first plain install command (its index), the lockfiles it follows and the
  * directory it fills, if it has one.
  */
-export function installOf(commands: string[]): { index: number; lockfiles: string[]; directory: string } | undefined {
+export function installOf(
+  commands: string[],
+): { index: number; lockfiles: string[]; directory: string; keyedWith?: string[] } | undefined {
   const index = commands.findIndex(isInstallCommand);
   if (index < 0) return undefined;
   const command = commands[index]!.trim();
   const installer = installerOf(command)!;
-  return { index, lockfiles: installer.lockfiles(command), directory: installer.directory };
+  return {
+    index,
+    lockfiles: installer.lockfiles(command),
+    directory: installer.directory,
+    ...(installer.keyedWith ? { keyedWith: installer.keyedWith } : {}),
+  };
 }
 
 export interface ReuseCandidate {

@@ -14,12 +14,17 @@ const run = promisify(execFile);
  * the node, and its hash would be written where the app reads it.
  */
 async function depsKey(dir: string, commands: string[], image: string): Promise<{ lockfile?: string; key?: string }> {
-  for (const lockfile of installOf(commands)?.lockfiles ?? []) {
-    if ((await realPathProblem(dir, lockfile, 'file')) !== undefined) continue;
-    const bytes = await fs.readFile(path.join(dir, lockfile)).catch(() => undefined);
+  const install = installOf(commands);
+  const read = async (file: string) =>
+    (await realPathProblem(dir, file, 'file')) === undefined
+      ? await fs.readFile(path.join(dir, file)).catch(() => undefined)
+      : undefined;
+  for (const lockfile of install?.lockfiles ?? []) {
+    const bytes = await read(lockfile);
     if (!bytes) continue;
-    const key = crypto.createHash('sha256').update(`${lockfile}\0${image}\0`).update(bytes).digest('hex');
-    return { lockfile, key };
+    const hash = crypto.createHash('sha256').update(`${lockfile}\0${image}\0`).update(bytes);
+    for (const file of install?.keyedWith ?? []) hash.update(`\0${file}\0`).update((await read(file)) ?? '');
+    return { lockfile, key: hash.digest('hex') };
   }
   return {};
 }

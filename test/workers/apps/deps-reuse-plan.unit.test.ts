@@ -124,7 +124,7 @@ describe("deps-reuse-plan: when a release reuses an earlier one's installed depe
 });
 
 describe('deps-reuse-plan: the lockfile an install follows', () => {
-  type Install = { index: number; lockfiles: string[]; directory: string };
+  type Install = { index: number; lockfiles: string[]; directory: string; keyedWith?: string[] };
   const rows: [string[], Install | undefined][] = [
     [
       ['npm ci --no-audit --no-fund'],
@@ -137,7 +137,10 @@ describe('deps-reuse-plan: the lockfile an install follows', () => {
       { index: 0, lockfiles: ['requirements/base.txt'], directory: '.local' },
     ],
     [['bundle install --jobs 4'], { index: 0, lockfiles: ['Gemfile.lock'], directory: 'vendor/bundle' }],
-    [['composer install --no-dev'], { index: 0, lockfiles: ['composer.lock'], directory: 'vendor' }],
+    [
+      ['composer install --no-dev'],
+      { index: 0, lockfiles: ['composer.lock'], directory: 'vendor', keyedWith: ['composer.json'] },
+    ],
     [['npm run build'], undefined],
   ];
   for (const [commands, expected] of rows) {
