@@ -1,7 +1,7 @@
 import { nodesOf, shareOf, type PlacedApp } from '../core/app-placement.ts';
 import { describeNodeDown } from '../core/node-condition.ts';
 import { databaseJobNames, deleteDatabaseJob } from './database-jobs.ts';
-import { deleteAppJob, deployAppJob, operateAppJob } from './schemas.ts';
+import { deleteAppJob, deployAppJob, operateAppJob, runAppJob } from './schemas.ts';
 
 /**
  * What becomes of a job queued (or stalled) on a node that is down. Pure: tested in
@@ -10,7 +10,9 @@ import { deleteAppJob, deployAppJob, operateAppJob } from './schemas.ts';
  *    data is in a volume on that node), but for a deletion, and so do an app's jobs while the
  *    app is still placed there (no other node had room).
  *  - `fail`: the app was moved to another node (which redeploys it) or is gone: the job can never
- *    do anything useful, so it fails with the reason and where to look instead.
+ *    do anything useful, so it fails with the reason and where to look instead. A run (`run-app`)
+ *    runs on the app's primary node only (its release is there): it waits while the primary is
+ *    the down node, and fails once the primary is another (run it again there).
  *  - `delete`: the app or database is being deleted: its records are removed without the node,
  *    whose reconciliation removes its containers, release files, volumes and networks when it
  *    returns.
@@ -37,6 +39,9 @@ export interface AppPlacement extends PlacedApp {
   status: string;
   lastJob?: string | undefined;
 }
+
+/** The jobs that work on one app (`data.app`, `data.uid`) on the node they were queued on. */
+const appJobNames = new Set<string>([deployAppJob.name, operateAppJob.name, deleteAppJob.name, runAppJob.name]);
 
 export function planFailover(
   job: { id: string; name: string; data: unknown },
@@ -66,7 +71,7 @@ export function planFailover(
       reason: `${down}: database jobs run on the database's node only (its data is in a volume there); this one runs when the node returns`,
     };
   }
-  const isAppJob = job.name === deployAppJob.name || job.name === operateAppJob.name || job.name === deleteAppJob.name;
+  const isAppJob = appJobNames.has(job.name);
   const data = job.data as { app?: unknown; uid?: unknown } | undefined;
   if (!isAppJob || typeof data?.app !== 'string' || typeof data.uid !== 'string') {
     return { action: 'wait', reason: `${down}: the job runs when the node returns` };
@@ -88,6 +93,14 @@ export function planFailover(
 
   if (!ours) return { action: 'fail', reason: `${down}; the app no longer exists` };
   if (app.status === 'deleting') return { action: 'fail', reason: `${down}; the app is being deleted` };
+  if (job.name === runAppJob.name) {
+    if (app.node === node.id)
+      return { action: 'wait', reason: `${down}: the app's primary node is still this one, so the run waits for it` };
+    return {
+      action: 'fail',
+      reason: `${down}; the app's primary node is now ${app.node}: run the command again to run it there`,
+    };
+  }
   if (placedOn(app, node.id)) {
     return {
       action: 'wait',

@@ -93,4 +93,27 @@ describe('app volumes (API)', function () {
     const removal = await fx.del(`/apps/${name}/volumes/data`).expect(202);
     expect(removal.body.job.id).to.match(new RegExp(`^volume-remove-${name}-`));
   });
+
+  it('refuses a volume path parameter that is not a volume name with 400 naming `volume`', async () => {
+    await fx.registerNode(`a-${suffix()}`);
+    const name = appName('badvol');
+    await fx
+      .post('/apps')
+      .send(validBody(name, { volumes: [{ name: 'data', path: '/data' }] }))
+      .expect(202);
+    // `a:b` would reach a BullMQ job id ("Custom Id cannot contain :") and fail with a 500.
+    const requests = [
+      () => fx.del(`/apps/${name}/volumes/a:b`),
+      () => fx.post(`/apps/${name}/volumes/a:b/backups`),
+      () => fx.post(`/apps/${name}/volumes/Data/restore`).send({ backup: 'x' }),
+      () => fx.get(`/apps/${name}/volumes/a:b/backups`),
+      () => fx.get(`/apps/${name}/volumes/a:b/backups/x`),
+    ];
+    for (const request of requests) {
+      const res = await request();
+      expectError(res, 400, 'VALIDATION_FAILED');
+      expect(Object.keys(res.body.fields)).to.deep.equal(['volume']);
+    }
+    expect(await fx.redis.keys('*volume-remove*')).to.deep.equal([]);
+  });
 });

@@ -107,6 +107,31 @@ describe('failover plan: the jobs of a down node', () => {
     expect(planFailover(drop, node, undefined, { uid: 'u2', status: 'deleting' }).action).to.equal('skip');
   });
 
+  it("a run waits while the app's primary is the down node, fails once it moved (even if an instance stays), and with its app", () => {
+    const run = { id: 'run-blog-u1-abc', name: 'run-app', data: { app: 'blog', uid: 'u1', command: 'ls' } };
+    expect(planFailover(run, node, app({ node: 'b' }))).to.deep.equal({
+      action: 'wait',
+      reason: `${down}: the app's primary node is still this one, so the run waits for it`,
+    });
+    const moved = {
+      action: 'fail',
+      reason: `${down}; the app's primary node is now a: run the command again to run it there`,
+    };
+    expect(planFailover(run, node, app())).to.deep.equal(moved);
+    expect(planFailover(run, node, app({ node: 'a', placement: ['a', 'b'] }))).to.deep.equal(moved);
+    const scheduled = { ...run, id: 'sched-blog-u1-nightly-1', data: { ...run.data, schedule: 'nightly' } };
+    expect(planFailover(scheduled, node, app())).to.deep.equal(moved);
+    expect(planFailover(run, node, undefined)).to.deep.equal({
+      action: 'fail',
+      reason: `${down}; the app no longer exists`,
+    });
+    expect(planFailover(run, node, app({ uid: 'u2', node: 'b' })).action).to.equal('fail');
+    expect(planFailover(run, node, app({ node: 'b', status: 'deleting' }))).to.deep.equal({
+      action: 'fail',
+      reason: `${down}; the app is being deleted`,
+    });
+  });
+
   it('the other database jobs and unknown jobs wait for the node', () => {
     for (const name of ['db-provision', 'db-backup', 'db-restore', 'db-rotate-password']) {
       const plan = planFailover({ id: `${name}-x`, name, data: { database: 'x', uid: 'u' } }, node, undefined);

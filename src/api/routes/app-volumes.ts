@@ -1,5 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
+import { volumeNameProblem } from '../../core/app-volumes.ts';
 import { newBackupId } from '../../core/database-naming.ts';
 import { jobAdder } from '../../jobs/enqueue.ts';
 import { appVolumeJob } from '../../jobs/schemas.ts';
@@ -28,7 +29,10 @@ export function appVolumesRouter(deps: ApiDeps): Router {
   const add = jobAdder(deps.redis, deps.queues, deps.options.jobAttempts ?? 3);
   const backups = new VolumeBackupStore(deps.redis);
 
-  async function load(res: Response, name: string): Promise<AppDocument> {
+  // The volume name goes into job ids and Docker names: a bad one (`a:b`) is the caller's mistake, a 400.
+  async function load(res: Response, name: string, volume: string): Promise<AppDocument> {
+    const problem = volumeNameProblem(volume);
+    if (problem) throw new ApiError('VALIDATION_FAILED', `invalid request: volume: ${problem}`, { volume: problem });
     const doc = await visibleApp(deps.apps, res, name);
     if (doc.status === 'deleting') throw new ApiError('APP_BUSY', `app "${name}" is being deleted`);
     return doc;
@@ -39,7 +43,7 @@ export function appVolumesRouter(deps: ApiDeps): Router {
   }
 
   router.delete('/:name/volumes/:volume', async (req: Request<VolumeParams>, res) => {
-    const doc = await load(res, req.params.name);
+    const doc = await load(res, req.params.name, req.params.volume);
     if (doc.volumes?.some((v) => v.name === req.params.volume))
       throw new ApiError(
         'VOLUME_IN_USE',
@@ -52,7 +56,7 @@ export function appVolumesRouter(deps: ApiDeps): Router {
   });
 
   router.post('/:name/volumes/:volume/backups', async (req: Request<VolumeParams>, res) => {
-    const doc = await load(res, req.params.name);
+    const doc = await load(res, req.params.name, req.params.volume);
     declared(doc, req.params.volume);
     const backup = newBackupId();
     const data = { app: doc.name, uid: doc.uid, volume: req.params.volume, op: 'backup' as const, backup };
@@ -65,7 +69,7 @@ export function appVolumesRouter(deps: ApiDeps): Router {
   });
 
   router.post('/:name/volumes/:volume/restore', async (req: Request<VolumeParams>, res) => {
-    const doc = await load(res, req.params.name);
+    const doc = await load(res, req.params.name, req.params.volume);
     declared(doc, req.params.volume);
     const parsed = restoreRequest.safeParse(req.body ?? {});
     if (!parsed.success) throw validationError(parsed.error);
@@ -82,12 +86,12 @@ export function appVolumesRouter(deps: ApiDeps): Router {
   });
 
   router.get('/:name/volumes/:volume/backups', async (req: Request<VolumeParams>, res) => {
-    const doc = await load(res, req.params.name);
+    const doc = await load(res, req.params.name, req.params.volume);
     res.json({ backups: (await backups.list(doc.name, req.params.volume)).map(backupView) });
   });
 
   router.get('/:name/volumes/:volume/backups/:id', async (req: Request<VolumeParams & { id: string }>, res) => {
-    const doc = await load(res, req.params.name);
+    const doc = await load(res, req.params.name, req.params.volume);
     const meta = await backups.meta(doc.name, req.params.volume, req.params.id);
     const data = meta && (await backups.data(doc.name, meta.volume, meta.id));
     if (!meta || !data)
@@ -112,6 +116,7 @@ apiRoutes.add(
     params,
     responses: {
       202: { description: 'removal enqueued', schema: z.object({ volume: z.string(), job: jobRefSchema }) },
+      400: { description: 'not a volume name' },
       404: { description: 'no such app' },
       409: { description: 'the app still declares (mounts) the volume' },
     },
@@ -128,6 +133,7 @@ apiRoutes.add(
         description: 'backup enqueued',
         schema: z.object({ backup: z.object({ id: z.string(), url: z.string() }), job: jobRefSchema }),
       },
+      400: { description: 'not a volume name' },
       404: { description: 'no such app or volume' },
     },
   },
@@ -141,7 +147,7 @@ apiRoutes.add(
     body: restoreRequest,
     responses: {
       202: { description: 'restore enqueued', schema: z.object({ job: jobRefSchema }) },
-      400: { description: 'no such backup' },
+      400: { description: 'not a volume name, or no such backup' },
       404: { description: 'no such app or volume' },
     },
   },

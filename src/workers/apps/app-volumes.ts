@@ -16,8 +16,50 @@ export interface VolumeOwner {
   volumes?: readonly VolumeMount[];
 }
 
-/** Marks a volume helper container, with the app it works for. */
+/** Marks a volume helper container, with the app it works for (and `volumeLabels.appUid`, its incarnation). */
 export const volumeHelperLabel = 'io.gasper.volume-helper';
+
+/**
+ * A helper's limits: a `chown` or `find -delete` needs little, and a helper runs the app's image,
+ * so a bad one must not take the node's memory, processes or CPU (as containerSpec limits apps).
+ */
+export const volumeHelperLimits = {
+  Memory: 256 * 1024 * 1024,
+  MemorySwap: 256 * 1024 * 1024,
+  NanoCpus: 500_000_000,
+  PidsLimit: 64,
+} as const;
+
+/** How long the `chown` of a fresh volume may take (a deploy waits for it) before its helper is killed. */
+export const chownTimeoutMs = 60_000;
+
+/** Who a helper works for: its labels let deletion and reconciliation find one left behind. */
+export interface HelperOwner {
+  app: string;
+  uid: string;
+}
+
+/** The labels of a volume helper container of one incarnation of an app. */
+export function volumeHelperLabels(ctx: Pick<WorkerContext, 'scope'>, owner: HelperOwner): Record<string, string> {
+  return { ...scopeLabels(ctx.scope), [volumeHelperLabel]: owner.app, [volumeLabels.appUid]: owner.uid };
+}
+
+/**
+ * Removes the volume helpers of one incarnation of an app left on this node (a worker that died
+ * while one ran): they mount its volumes, which Docker would refuse to remove. Returns how many.
+ */
+export async function removeVolumeHelpers(ctx: WorkerContext, owner: HelperOwner): Promise<number> {
+  const helpers = await ctx.docker.listContainers({
+    all: true,
+    filters: { label: scopeFilter(ctx.scope, { [volumeHelperLabel]: owner.app, [volumeLabels.appUid]: owner.uid }) },
+  });
+  for (const h of helpers)
+    await ctx.docker
+      .getContainer(h.Id)
+      .remove({ force: true })
+      .catch(() => undefined);
+  return helpers.length;
+}
 
 const statusOf = (err: unknown) => (err as { statusCode?: number })?.statusCode;
 
@@ -71,19 +113,21 @@ async function handVolumeToApp(ctx: WorkerContext, owner: VolumeOwner, volume: s
   const target = numeric
     ? `chown ${user} /gasper-volume`
     : `chown "$(id -u ${name})":"${group ? `$(getent group ${group} | cut -d: -f3)` : `$(id -g ${name})`}" /gasper-volume`;
-  await runHelper(ctx, owner.image, ['sh', '-c', target], [`${volume}:/gasper-volume`], owner.app);
+  await runHelper(ctx, owner.image, ['sh', '-c', target], [`${volume}:/gasper-volume`], owner, chownTimeoutMs);
 }
 
 /**
  * Runs a short command in a throw-away container of `image` as root with only the capabilities
- * it needs (no network), and returns its output; a non-zero exit is an error with that output.
+ * it needs (no network, `volumeHelperLimits`), and returns its output; a non-zero exit is an error
+ * with that output, and a helper still running after `timeoutMs` is killed and is an error too.
  */
 export async function runHelper(
   ctx: WorkerContext,
   image: string,
   cmd: string[],
   binds: string[],
-  app: string,
+  owner: HelperOwner,
+  timeoutMs: number,
   caps: string[] = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER'],
 ): Promise<void> {
   const container = await ctx.docker.createContainer({
@@ -91,8 +135,9 @@ export async function runHelper(
     Entrypoint: [],
     Cmd: cmd,
     User: '0:0',
-    // Not labelled with the app: reconciliation, drains and the supervisor never take it for an instance.
-    Labels: { ...scopeLabels(ctx.scope), [volumeHelperLabel]: app },
+    // Not labelled as an app container (containerLabels.app): reconciliation, drains and the
+    // supervisor never take it for an instance; deletion finds it by volumeHelperLabels.
+    Labels: volumeHelperLabels(ctx, owner),
     NetworkDisabled: true,
     HostConfig: {
       Binds: binds,
@@ -101,11 +146,21 @@ export async function runHelper(
       CapAdd: caps,
       SecurityOpt: ['no-new-privileges'],
       NetworkMode: 'none',
+      ...volumeHelperLimits,
     },
   });
+  let timer: NodeJS.Timeout | undefined;
   try {
     await container.start();
-    const { StatusCode } = (await container.wait()) as { StatusCode: number };
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    const ended = await Promise.race([container.wait() as Promise<{ StatusCode: number }>, timedOut]);
+    if (ended === 'timeout') {
+      await container.kill().catch(() => undefined);
+      throw new Error(`volume helper (${cmd.join(' ')}) was killed after ${Math.round(timeoutMs / 1000)} s`);
+    }
+    const { StatusCode } = ended;
     if (StatusCode !== 0) {
       const logs = await container.logs({ stdout: true, stderr: true, follow: false });
       throw new Error(
@@ -113,6 +168,7 @@ export async function runHelper(
       );
     }
   } finally {
+    clearTimeout(timer);
     await container.remove({ force: true }).catch(() => undefined);
   }
 }

@@ -8,7 +8,7 @@ import { removeAppRecords } from '../../store/record-removal.ts';
 import { scopeFilter } from '../../core/installation.ts';
 import { containerLabels } from '../../core/naming.ts';
 import { removeImage } from './dockerfile-build.ts';
-import { removeAppVolumes } from './app-volumes.ts';
+import { removeAppVolumes, removeVolumeHelpers } from './app-volumes.ts';
 
 export type DeleteResult = { outcome: 'deleted'; containers: number } | { outcome: 'skipped'; reason: string };
 
@@ -36,6 +36,9 @@ export async function deleteApp(ctx: WorkerContext, job: Job, data: DeleteAppDat
   }
 
   // Its volumes (the data: deleting the app is what removes it), this incarnation's only.
+  // A volume helper left by a worker that died mounts a volume: Docker would refuse to remove it.
+  const helpers = await removeVolumeHelpers(ctx, data);
+  if (helpers) await report.line(`removed ${helpers} volume helper container(s)`);
   const removedVolumes = await removeAppVolumes(ctx, data.app, data.uid);
   if (removedVolumes.length) await report.line(`removed volume(s) ${removedVolumes.join(', ')}`);
 

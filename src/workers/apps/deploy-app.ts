@@ -542,7 +542,8 @@ async function releasePhase(
   if (!release) return;
   if (!primary) {
     await report.step(65, `waiting for the release phase on node ${rollout.nodes[0]}`);
-    await awaitReleased(ctx, rollout);
+    // The primary may still be building, then runs the release command for up to its time limit.
+    await awaitReleased(ctx, rollout, runTimeoutMs(ctx));
     await report.done('release phase done on the primary node');
     return;
   }

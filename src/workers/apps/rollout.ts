@@ -111,8 +111,17 @@ export async function announceReleased(ctx: WorkerContext, rollout: Pick<Rollout
   await write(ctx, rollout, 'released', true, true);
 }
 
-export async function awaitReleased(ctx: WorkerContext, rollout: Rollout): Promise<void> {
-  await waitFor(ctx, rollout, async (all) => (all.released ? true : undefined), "the primary node's release phase");
+/**
+ * Waits for `announceReleased`. The rollout's time (build + health + slack) does not cover the
+ * release phase, which may run for `releaseTimeoutMs` (GASPER_RUN_TIMEOUT_S): this wait adds it.
+ */
+export async function awaitReleased(ctx: WorkerContext, rollout: Rollout, releaseTimeoutMs = 0): Promise<void> {
+  await waitFor(
+    ctx,
+    { ...rollout, timeoutMs: rollout.timeoutMs + releaseTimeoutMs },
+    async (all) => (all.released ? true : undefined),
+    "the primary node's release phase",
+  );
 }
 
 /**

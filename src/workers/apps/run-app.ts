@@ -52,6 +52,11 @@ export async function runApp(ctx: WorkerContext, job: Job, data: RunAppData): Pr
   const doc = await ctx.apps.get(data.app);
   if (!doc || doc.uid !== data.uid || doc.status === 'deleting')
     throw new UnrecoverableError(`app ${data.app} is deleted or being deleted`);
+  // Enqueued on the primary node (its release is there); the app moved since (a failover, a drain).
+  if (doc.node !== ctx.options.nodeId)
+    throw new UnrecoverableError(
+      `app ${data.app} now runs on node ${doc.node}, not this node (${ctx.options.nodeId}): run the command again to run it there`,
+    );
   if (!doc.release) throw new UnrecoverableError(`app ${data.app} has no release to run the command in yet`);
   const plan = await planForRelease(ctx, doc, doc.release, await ctx.records.get(doc.name, doc.release));
   await checkReleaseImage(ctx, plan).catch((err: Error) => {

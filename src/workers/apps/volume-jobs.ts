@@ -7,8 +7,8 @@ import type { AppVolumeData } from '../../jobs/schemas.ts';
 import { VolumeBackupStore } from '../../store/volume-backups.ts';
 import type { WorkerContext } from '../context.ts';
 import { JobReporter } from '../job-reporter.ts';
-import { removeAppVolumes, runHelper, volumeHelperLabel } from './app-volumes.ts';
-import { scopeLabels } from '../../core/installation.ts';
+import { removeAppVolumes, runHelper, volumeHelperLabels, volumeHelperLimits } from './app-volumes.ts';
+import { runTimeoutMs } from './run-app.ts';
 
 export type VolumeJobResult =
   | { outcome: 'removed'; volumes: string[] }
@@ -98,17 +98,18 @@ async function volumeAndImage(ctx: WorkerContext, data: AppVolumeData): Promise<
 }
 
 /** A helper container (never started) of `image` with the volume at `helperPath`: Docker's archive API works on it. */
-function helperContainer(ctx: WorkerContext, image: string, volume: string, app: string, readOnly: boolean) {
+function helperContainer(ctx: WorkerContext, image: string, volume: string, data: AppVolumeData, readOnly: boolean) {
   return ctx.docker.createContainer({
     Image: image,
     Entrypoint: [],
     Cmd: ['true'],
-    Labels: { ...scopeLabels(ctx.scope), [volumeHelperLabel]: app },
+    Labels: volumeHelperLabels(ctx, data),
     NetworkDisabled: true,
     HostConfig: {
       Binds: [`${volume}:${helperPath}${readOnly ? ':ro' : ''}`],
       NetworkMode: 'none',
       CapDrop: ['ALL'],
+      ...volumeHelperLimits,
     },
   });
 }
@@ -120,7 +121,7 @@ function helperContainer(ctx: WorkerContext, image: string, volume: string, app:
  */
 async function archiveVolume(ctx: WorkerContext, data: AppVolumeData, maxBytes: number): Promise<Buffer> {
   const { volume, image } = await volumeAndImage(ctx, data);
-  const helper = await helperContainer(ctx, image, volume, data.app, true);
+  const helper = await helperContainer(ctx, image, volume, data, true);
   try {
     const stream = (await helper.getArchive({ path: `${helperPath}/.` })) as NodeJS.ReadableStream;
     const chunks: Buffer[] = [];
@@ -152,9 +153,11 @@ async function restoreVolume(ctx: WorkerContext, data: AppVolumeData, tar: Buffe
     image,
     ['sh', '-c', `find ${helperPath} -mindepth 1 -delete`],
     [`${volume}:${helperPath}`],
-    data.app,
+    data,
+    // Emptying a large volume may take long; one-off containers' limit bounds it (GASPER_RUN_TIMEOUT_S).
+    runTimeoutMs(ctx),
   );
-  const helper = await helperContainer(ctx, image, volume, data.app, false);
+  const helper = await helperContainer(ctx, image, volume, data, false);
   try {
     await helper.putArchive(tar, { path: helperPath });
   } finally {

@@ -9,7 +9,7 @@ import { databaseLabel, databaseUidLabel } from '../../core/database-naming.ts';
 import { DatabaseStore } from '../../store/databases.ts';
 import { listManaged, removeContainer } from '../../docker/containers.ts';
 import { removeVolume } from '../../docker/volumes.ts';
-import { listAppVolumes } from '../apps/app-volumes.ts';
+import { listAppVolumes, removeVolumeHelpers } from '../apps/app-volumes.ts';
 import type { WorkerContext } from '../context.ts';
 import { cleanupReleases, type CleanupReport } from './release-cleanup.ts';
 import { listAppNetworks, removeNetwork, removeUnusedNetwork } from '../../docker/networks.ts';
@@ -327,8 +327,13 @@ async function reconcileAppVolumes(ctx: WorkerContext, apps: ReadonlyMap<string,
   if (deleted.size === 0) return [];
   const volumes = await listAppVolumes(ctx);
   const removals = planVolumeRemovals(apps, volumes, deleted);
-  // A container of the deleted app still using a volume was removed above (its app has no document).
-  for (const r of removals) await removeVolume(ctx.docker, r.name);
+  // A container of the deleted app still using a volume was removed above (its app has no document);
+  // a volume helper (no app label, so not among those) is removed here, before its volume.
+  for (const r of removals) {
+    const uid = volumes.find((v) => v.name === r.name)!.uid;
+    await removeVolumeHelpers(ctx, { app: r.app, uid });
+    await removeVolume(ctx.docker, r.name);
+  }
   const left = new Set(volumes.filter((v) => !removals.some((r) => r.name === v.name)).map((v) => `${v.app}/${v.uid}`));
   const done = [...deleted].filter((d) => !left.has(d));
   if (done.length) await ctx.redis.srem(tombstones, ...done);

@@ -210,4 +210,26 @@ describe('rollouts over several nodes (real Redis)', function () {
     expect(err).to.be.instanceOf(RolloutAbandoned);
     expect((err as Error).message).to.match(/node a: release phase \(\.\/migrate\) exited with code 1/);
   });
+
+  it('waits for the release phase the rollout time plus the release command’s time limit', async () => {
+    const { rollout } = await createApp();
+    const short = { ...rollout, timeoutMs: 200 };
+    let released = false;
+    const waiting = awaitReleased(contextOf('b'), short, 800).then(() => {
+      released = true;
+    });
+    // Past the rollout's own time, within the release phase's: still waiting, not abandoned.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(released).to.equal(false);
+    await announceReleased(contextOf('a'), short);
+    await waiting;
+    expect(released).to.equal(true);
+
+    const never = await createApp();
+    const started = Date.now();
+    const err = await awaitReleased(contextOf('b'), { ...never.rollout, timeoutMs: 200 }, 300).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(RolloutAbandoned);
+    expect((err as Error).message).to.match(/gave up waiting 1 s for the primary node's release phase/);
+    expect(Date.now() - started).to.be.at.least(500);
+  });
 });
