@@ -196,7 +196,7 @@ func main() {
       '.well-known/x': 'hidden\n',
       'package.json': '{}\n',
       'app.json': '{}\n',
-      Procfile: 'worker: true\n',
+      Procfile: '# no process types: the runtime default is the web process\n',
       'Gemfile.lock': 'x\n',
       'yarn.lock': 'x\n',
       'requirements.txt': 'x\n',
