@@ -136,6 +136,8 @@ export async function buildDockerfileImage(options: DockerfileBuildOptions): Pro
     throw err;
   } finally {
     clearTimeout(timer);
+    // Sent whole by now, or not at all when the daemon refused: its files are not read further.
+    context.stream.destroy();
     await Promise.all(lines);
   }
   if (failure) throw new BuildFailedError(`the Docker build failed: ${failure}`, tail.slice(-20));
