@@ -15,7 +15,7 @@ const run = promisify(execFile);
 
 /**
  * A node app that counts its hits in /data/counter (a volume) and answers `<version> <count>`;
- * /env shows the variables app.json gives it.
+ * /env shows the variables app.json gives it, /version the version; any other path answers `ok`.
  */
 function counterApp(version: string, appJson?: unknown): Record<string, string> {
   return {
@@ -23,6 +23,7 @@ function counterApp(version: string, appJson?: unknown): Record<string, string> 
     'server.js': `const http = require('http');
 const fs = require('fs');
 http.createServer((req, res) => {
+  if (req.url === '/version') return res.end('${version}');
   if (req.url === '/env') return res.end(JSON.stringify({ greeting: process.env.GREETING, secret: process.env.SECRET_KEY, token: process.env.API_TOKEN }));
   if (req.url !== '/hit') return res.end('ok');
   let n = 0;
@@ -222,6 +223,40 @@ describe('persistent volumes and app.json (Docker, Redis, git)', function () {
     expect((await gasper.api().get(`/apps/${name}`).expect(200)).body.app.envKeys).to.include('SECRET_KEY');
     await finished(await gasper.api().post(`/apps/${name}/rebuild`).send({}).expect(202));
     expect(JSON.parse(await hit(name, '/env')).secret).to.equal(first.secret);
+    await finished(await gasper.api().delete(`/apps/${name}`).expect(202));
+  });
+
+  it('app.json healthchecks: the body must hold the content; a wrong one fails after its attempts and the old release serves on', async () => {
+    const name = unique();
+    const check = (content: string) => ({
+      healthchecks: { web: { path: '/health', content, timeout: 1, attempts: 2 } },
+    });
+    const source = await repo(counterApp('h1', check('ok')));
+    const first = await finished(
+      await gasper
+        .api()
+        .post('/apps')
+        .send({ name, repo: { url: source.url }, runtime: 'node' })
+        .expect(202),
+    );
+    const waited = 'GET /health answering 2xx or 3xx with "ok" in its body (2 attempts, 1 s each)';
+    expect(first.log.join('\n')).to.contain(`app.json: health check ${waited}`);
+    expect(first.log.join('\n')).to.contain(`waiting for ${waited}`);
+    expect(await hit(name, '/version')).to.equal('h1');
+
+    await source.commit(counterApp('h2', check('all good')));
+    const started = Date.now();
+    const failed = await finished(await gasper.api().post(`/apps/${name}/rebuild`).send({}).expect(202), 'failed');
+    expect(failed.error).to.contain(
+      'app did not pass its health check after 2 attempts: GET /health answered 200 but the body does not contain "all good" (first 200 bytes: "ok")',
+    );
+    expect(failed.log.join('\n')).to.contain('GET /health answered 200 but the body does not contain "all good"');
+    // Two attempts, a pause between: not the 60 s startup deadline.
+    expect(Date.now() - started).to.be.below(45_000);
+    // The old release still serves.
+    expect(await hit(name, '/version')).to.equal('h1');
+    const app = (await gasper.api().get(`/apps/${name}`).expect(200)).body.app;
+    expect(app.status).to.equal('running');
     await finished(await gasper.api().delete(`/apps/${name}`).expect(202));
   });
 
