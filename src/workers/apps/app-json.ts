@@ -5,8 +5,8 @@
  *
  * Applied by the deploy (app-json-env.ts): `env` defaults and generated secrets, the web health
  * check (path, content, probe timeout, attempts: health-verdict.ts). `formation`, `scripts` and
- * `cron` are parsed and checked here for the process types, release phase and schedules. Unknown keys are ignored and listed, so the job log can
- * say what Gasper did not use.
+ * `cron` are parsed and checked here for the process types, release phase and schedules. Unknown
+ * keys are ignored and listed, so the job log can say what Gasper did not use.
  */
 import { z } from 'zod';
 
