@@ -61,6 +61,20 @@ export const appDocumentSchema = z.object({
    */
   formation: z.record(z.string(), z.number().int()).optional(),
   lastError: z.string().optional(),
+  /**
+   * app.json's `scripts.postdeploy` run (workers/apps/postdeploy.ts): claimed before it starts, so
+   * it runs at most once in the app's life; `exitCode` and `error` once it finished.
+   */
+  postdeploy: z
+    .object({
+      release: z.string(),
+      job: z.string(),
+      startedAt: z.string(),
+      finishedAt: z.string().optional(),
+      exitCode: z.number().int().optional(),
+      error: z.string().optional(),
+    })
+    .optional(),
   lastJob: z.string().optional(),
   /**
    * The push webhook's secret, sealed: HMAC verification needs it in the clear, so not hashed.

@@ -260,6 +260,54 @@ describe('persistent volumes and app.json (Docker, Redis, git)', function () {
     await finished(await gasper.api().delete(`/apps/${name}`).expect(202));
   });
 
+  it('app.json scripts.postdeploy: runs once after the first deploy, not on a redeploy; a failure is reported and the deploy stands', async () => {
+    const name = unique();
+    const source = await repo(
+      counterApp('p1', {
+        scripts: { postdeploy: 'echo seeded-$GREETING', predeploy: 'echo migrated' },
+        env: { GREETING: 'once' },
+      }),
+    );
+    const first = await finished(
+      await gasper
+        .api()
+        .post('/apps')
+        .send({ name, repo: { url: source.url }, runtime: 'node' })
+        .expect(202),
+    );
+    const log = first.log.join('\n');
+    expect(log).to.contain('app.json: postdeploy: echo seeded-$GREETING (once, after the first deploy)');
+    expect(log).to.contain('  seeded-once');
+    expect(log).to.contain('app.json: postdeploy succeeded');
+    // After the release phase and the switch.
+    expect(log.indexOf('  migrated')).to.be.below(log.indexOf('  seeded-once'));
+    expect(log.indexOf('switching traffic')).to.be.below(log.indexOf('  seeded-once'));
+    const again = await finished(await gasper.api().post(`/apps/${name}/rebuild`).send({}).expect(202));
+    expect(again.log.join('\n')).not.to.contain('seeded-once');
+    expect(again.log.join('\n')).to.contain('app.json: scripts.postdeploy not run: it ran once already');
+
+    const failing = unique();
+    const bad = await repo(counterApp('p2', { scripts: { postdeploy: 'echo oops; exit 3' } }));
+    const deployed = await finished(
+      await gasper
+        .api()
+        .post('/apps')
+        .send({ name: failing, repo: { url: bad.url }, runtime: 'node' })
+        .expect(202),
+    );
+    expect(deployed.log.join('\n')).to.contain('  oops');
+    expect(deployed.log.join('\n')).to.contain('postdeploy (echo oops; exit 3) exited with code 3; the deploy stands');
+    const app = (await gasper.api().get(`/apps/${failing}`).expect(200)).body.app;
+    expect(app.status).to.equal('running');
+    expect(app.lastError).to.equal('postdeploy failed: postdeploy (echo oops; exit 3) exited with code 3');
+    expect(await hit(failing, '/version')).to.equal('p2');
+    // Not run again by a redeploy either.
+    const redeployed = await finished(await gasper.api().post(`/apps/${failing}/rebuild`).send({}).expect(202));
+    expect(redeployed.log.join('\n')).not.to.contain('  oops');
+    await finished(await gasper.api().delete(`/apps/${name}`).expect(202));
+    await finished(await gasper.api().delete(`/apps/${failing}`).expect(202));
+  });
+
   it('keeps a volume across a worker restart (the platform stopped and started again on the same Redis)', async () => {
     const redis = await startTestRedis();
     const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-test-state-'));

@@ -61,6 +61,7 @@ import { readRepoListing } from './repo-listing.ts';
 import { ensureProcesses, planProcesses, startProcesses } from './process-rollout.ts';
 import { applyAppJson } from './app-json-env.ts';
 import { syncAppJsonCron } from '../schedules/app-json-cron.ts';
+import { runPostdeploy } from './postdeploy.ts';
 
 export type DeployResult =
   | { outcome: 'deployed'; release: string; commit: string; instances: Instance[]; durationMs: number }
@@ -463,6 +464,15 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
         `app.json: the schedules could not be updated (${err.message}); the next deploy tries again`,
       ]);
       for (const line of lines) await report.line(line);
+      // app.json's postdeploy: once in the app's life, after its first deploy; its failure does not undo this one.
+      await runPostdeploy(ctx, {
+        job,
+        report,
+        plan,
+        doc,
+        release: data.release,
+        ...(clone.appJson?.appJson.scripts.postdeploy ? { command: clone.appJson.appJson.scripts.postdeploy } : {}),
+      });
     }
     await report.step(100, 'deployed');
     if (primary) {
