@@ -62,6 +62,7 @@ import { ensureProcesses, planProcesses, startProcesses } from './process-rollou
 import { applyAppJson } from './app-json-env.ts';
 import { syncAppJsonCron } from '../schedules/app-json-cron.ts';
 import { runPostdeploy } from './postdeploy.ts';
+import { askAppJsonFormation } from './app-json-formation-ask.ts';
 
 export type DeployResult =
   | { outcome: 'deployed'; release: string; commit: string; instances: Instance[]; durationMs: number }
@@ -473,6 +474,8 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
         release: data.release,
         ...(clone.appJson?.appJson.scripts.postdeploy ? { command: clone.appJson.appJson.scripts.postdeploy } : {}),
       });
+      // app.json's formation: asked once, for the control plane to place (app-json-formation.ts).
+      if (clone.appJson) await askAppJsonFormation(ctx, doc, data.release, clone.appJson.appJson, report);
     }
     await report.step(100, 'deployed');
     if (primary) {

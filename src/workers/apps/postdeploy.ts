@@ -50,7 +50,7 @@ export function decidePostdeploy(input: {
 }
 
 /** Whether `release` is the app's first to serve: no other release was ever activated. */
-async function isFirstDeploy(ctx: WorkerContext, doc: AppDocument, release: string): Promise<boolean> {
+export async function isFirstDeploy(ctx: WorkerContext, doc: AppDocument, release: string): Promise<boolean> {
   if (doc.release !== undefined && doc.release !== release) return false;
   const records = await ctx.records.list(doc.name);
   return !records.some((r) => r.id !== release && r.timings.activatedAt.length > 0);
