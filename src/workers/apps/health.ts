@@ -31,14 +31,26 @@ export function probeOnce(
     const settle = (o: ProbeOutcome) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
-      req.destroy();
       resolve(o);
     };
-    const timer = setTimeout(() => settle({ kind: 'timeout' }), timeoutMs);
+    /** Closes the connection and ends the time limit (the probe is over). */
+    const close = () => {
+      clearTimeout(timer);
+      req.destroy();
+    };
+    // Also bounds an answer whose body never ends (a stream): the connection is closed then.
+    const timer = setTimeout(() => {
+      settle({ kind: 'timeout' });
+      req.destroy();
+    }, timeoutMs);
     const req = http.get({ host: address, port, path, agent: false, headers: probeHeaders }, (res) => {
       const status = res.statusCode ?? 500;
-      if (!readBody) return settle({ kind: 'answer', status, body: '' });
+      res.on('close', () => clearTimeout(timer));
+      if (!readBody) {
+        // The body is drained, not read: the app finishes its answer as to any client.
+        res.resume();
+        return settle({ kind: 'answer', status, body: '' });
+      }
       const chunks: Buffer[] = [];
       let size = 0;
       const done = () => settle({ kind: 'answer', status, body: Buffer.concat(chunks).toString('utf8') });
@@ -46,8 +58,8 @@ export function probeOnce(
         chunks.push(chunk);
         size += chunk.length;
         if (size >= bodyLimitBytes) {
-          chunks.splice(0, chunks.length, Buffer.concat(chunks).subarray(0, bodyLimitBytes));
-          done();
+          settle({ kind: 'answer', status, body: Buffer.concat(chunks).subarray(0, bodyLimitBytes).toString('utf8') });
+          close();
         }
       });
       res.on('end', done);
@@ -55,7 +67,10 @@ export function probeOnce(
       res.on('error', done);
       res.on('aborted', done);
     });
-    req.on('error', (err: NodeJS.ErrnoException) => settle({ kind: 'refused', detail: err.code ?? err.message }));
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      settle({ kind: 'refused', detail: err.code ?? err.message });
+      clearTimeout(timer);
+    });
   });
 }
 
