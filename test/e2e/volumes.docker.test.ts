@@ -257,6 +257,9 @@ describe('persistent volumes and app.json (Docker, Redis, git)', function () {
     expect(await hit(name, '/version')).to.equal('h1');
     const app = (await gasper.api().get(`/apps/${name}`).expect(200)).body.app;
     expect(app.status).to.equal('running');
+    // A restart of the serving release checks what its deploy checked (kept with the release).
+    const restarted = await finished(await gasper.api().post(`/apps/${name}/restart`).send({}).expect(202));
+    expect(restarted.log.join('\n')).to.contain(`waiting for ${waited}`);
     await finished(await gasper.api().delete(`/apps/${name}`).expect(202));
   });
 
