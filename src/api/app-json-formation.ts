@@ -35,7 +35,13 @@ async function applyOne(deps: Deps, name: string): Promise<void> {
   const doc = await deps.apps.get(name);
   const ask = doc?.formationAsk;
   const done = () => deps.redis.srem(keys.appJsonFormations, name);
-  if (!doc || !ask || doc.status === 'deleting') return void (await done());
+  if (!doc || doc.status === 'deleting') return void (await done());
+  if (!ask) {
+    // Applied by an earlier check whose redeploy could not be enqueued (the app is still in the
+    // set): enqueued now. At worst a second deploy of the same branch head.
+    if (doc.formationSource === 'app.json') await enqueueRedeploy(deps, name);
+    return void (await done());
+  }
   const dropAsk = (lastError?: string) =>
     deps.apps.update(name, (d) =>
       d.uid === doc.uid && d.formationAsk

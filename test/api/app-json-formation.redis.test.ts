@@ -54,6 +54,23 @@ describe("app.json formation applied by the control plane (real Redis, the API's
     expect((await fx.apps.get(name))!.lastJob).to.equal(job);
   });
 
+  it('an app applied by a check whose redeploy could not be enqueued (still in the set) is redeployed by the next', async () => {
+    const name = await asked({ web: 1, worker: 1 });
+    await fx.apps.update(name, (d) => ({
+      ...d,
+      processes: { web: 1, worker: 1 },
+      formationSource: 'app.json',
+      formationAsk: undefined,
+    }));
+    const before = (await fx.apps.get(name))!.lastJob;
+    await apply();
+    const doc = (await fx.apps.get(name))!;
+    expect(doc.lastJob)
+      .to.match(new RegExp(`^deploy-${name}-`))
+      .and.not.equal(before);
+    expect(await fx.redis.sismember(keys.appJsonFormations, name)).to.equal(0);
+  });
+
   it("the user's PATCH before the check wins: the ask is dropped, nothing redeployed by it", async () => {
     const name = await asked({ web: 2, worker: 1 });
     expect((await fx.get(`/apps/${name}`).expect(200)).body.app.formation).to.include({ source: 'asked' });
