@@ -133,15 +133,18 @@ describe("web dashboard: an app's env, scale, releases and databases, in headles
     await fx?.close();
   });
 
-  it('opens the Manage panel on the Environment tab, with no variables yet', async () => {
+  it('opens the Manage panel on the Env tab, with no variables yet; the create form keeps its labels to itself', async () => {
     await page.getByRole('button', { name: `Manage ${app}` }).click();
     await page.locator('#manage-title', { hasText: `Manage ${app}` }).waitFor();
-    expect(await page.getByRole('tab', { name: 'Environment' }).getAttribute('aria-selected')).to.equal('true');
+    expect(await page.getByRole('tab', { name: 'Env' }).getAttribute('aria-selected')).to.equal('true');
+    // Other tests find the create form's fields by these labels (substrings, hidden elements too).
+    for (const label of ['Name', 'Environment', 'Runtime', 'Run command', 'Build commands', 'Repository URL'])
+      expect(await page.getByLabel(label).count(), label).to.equal(1);
     await page.locator('#env-empty').waitFor();
   });
 
   it('sets a variable: stored sealed, a redeploy queued and followed, the name listed and the value never shown', async () => {
-    await page.getByLabel('Variable name').fill('GREETING');
+    await page.getByLabel('Variable', { exact: true }).fill('GREETING');
     await page.getByLabel('Value', { exact: true }).fill('hello-secret-42');
     await page.getByRole('button', { name: 'Set', exact: true }).click();
     await page.locator('#env-message', { hasText: 'GREETING set; redeploy queued' }).waitFor();
@@ -159,18 +162,27 @@ describe("web dashboard: an app's env, scale, releases and databases, in headles
     await page.screenshot({ path: path.join(artifacts, 'manage-01-env.png'), fullPage: true });
   });
 
-  it("shows the API's field error next to the name for a bad or reserved name, storing nothing", async () => {
+  it("shows the API's field error next to the field it is about (a bad or reserved name, a value too long), storing nothing", async () => {
     const before = await fx.apps.get(app);
     for (const [name, problem] of [
       ['1BAD', 'variable names are letters, digits and _'],
       ['PORT', 'PORT is set by Gasper'],
     ] as const) {
-      await page.getByLabel('Variable name').fill(name);
+      await page.getByLabel('Variable', { exact: true }).fill(name);
       await page.getByLabel('Value', { exact: true }).fill('x');
       await page.getByRole('button', { name: 'Set', exact: true }).click();
       await page.locator('#env-key-error', { hasText: problem }).waitFor();
-      expect(await page.getByLabel('Variable name').getAttribute('aria-invalid')).to.equal('true');
+      expect(await page.getByLabel('Variable', { exact: true }).getAttribute('aria-invalid')).to.equal('true');
     }
+    // A value over 32 KiB: the API's message goes under the value, not the name.
+    await page.getByLabel('Variable', { exact: true }).fill('LONG_ONE');
+    await page.getByLabel('Value', { exact: true }).fill('x'.repeat(32 * 1024 + 1));
+    await page.getByRole('button', { name: 'Set', exact: true }).click();
+    await page.locator('#env-value-error', { hasText: '32768' }).waitFor();
+    expect(await page.locator('#env-key-error').textContent()).to.equal('');
+    expect(await page.getByLabel('Value', { exact: true }).getAttribute('aria-invalid')).to.equal('true');
+    // The success of the earlier Set is not left beside the errors of this one.
+    expect(await page.locator('#env-message').textContent()).to.equal('');
     expect(Object.keys((await fx.apps.get(app))!.sealedEnv)).to.deep.equal(Object.keys(before!.sealedEnv));
     await page.screenshot({ path: path.join(artifacts, 'manage-02-env-error.png'), fullPage: true });
   });

@@ -61,6 +61,7 @@ export function createEnvView({ list, empty, form, key, keyError, value, valueEr
   async function set(event) {
     event.preventDefault();
     clearErrors();
+    say('');
     const name = key.value.trim();
     if (!name) {
       markField(key, keyError, 'Enter a variable name, e.g. NODE_ENV.');
