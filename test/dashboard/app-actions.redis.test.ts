@@ -303,6 +303,28 @@ describe("web dashboard: an app's env, scale, releases and databases, in headles
     await page.locator(`#databases-body tr[data-database="${db}"] .linked`, { hasText: 'no' }).waitFor();
     await page.locator('#manage-close').click();
     expect(await page.locator('#manage').isHidden()).to.equal(true);
+  });
+
+  it('fits a phone-sized window, and the arrow keys move between the tabs', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole('button', { name: `Manage ${app}` }).click();
+    await page.locator('#env-empty').waitFor();
+    await page.getByRole('tab', { name: 'Env' }).focus();
+    await page.keyboard.press('ArrowRight');
+    expect(await page.getByRole('tab', { name: 'Scale' }).getAttribute('aria-selected')).to.equal('true');
+    await page.locator('#scale-web').waitFor();
+    expect(await page.locator('#panel-env').isHidden()).to.equal(true);
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('ArrowLeft');
+    expect(await page.getByRole('tab', { name: 'Databases' }).getAttribute('aria-selected')).to.equal('true');
+    await page.locator(`#databases-body tr[data-database="${db}"]`).waitFor();
+    // One column: the panel right below the apps it was opened from, before the job.
+    const top = async (selector: string) => (await page.locator(selector).boundingBox())!.y;
+    expect(await top('#apps')).to.be.below(await top('#manage'));
+    expect(await top('#manage')).to.be.below(await top('#activity'));
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow, 'pixels wider than the window').to.be.at.most(0);
+    await page.screenshot({ path: path.join(artifacts, 'manage-06-phone.png'), fullPage: true });
     expect(pageErrors, pageErrors.join('\n')).to.deep.equal([]);
   });
 });
