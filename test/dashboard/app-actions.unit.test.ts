@@ -5,8 +5,8 @@ type Json = Record<string, unknown>;
 const load = (file: string) => import(new URL(`../../src/dashboard/public/js/${file}`, import.meta.url).href);
 const scale: { formationRows(app: Json): [string, number][] } = await load('scale-view.js');
 const releases: { rollbackProblem(release: Json): string } = await load('releases-view.js');
-const databases: { byteSize(bytes: unknown): string } = await load('databases-view.js');
-const dom: { redeployNote(body: Json): string } = await load('dom.js');
+const format: { byteSize(bytes: unknown): string; redeployNote(body: Json): string; shortDate(iso: unknown): string } =
+  await load('format.js');
 
 describe("dashboard: the Manage panel's pure parts", function () {
   const formations: [string, Json, [string, number][]][] = [
@@ -55,7 +55,16 @@ describe("dashboard: the Manage panel's pure parts", function () {
     [undefined, '—'],
   ] as const)
     it(`backup size ${String(bytes)} -> ${text}`, function () {
-      expect(databases.byteSize(bytes)).to.equal(text);
+      expect(format.byteSize(bytes)).to.equal(text);
+    });
+
+  for (const [iso, text] of [
+    ['2026-03-01T12:00:59.000Z', '2026-03-01 12:00 UTC'],
+    ['not a date', '—'],
+    [undefined, '—'],
+  ] as const)
+    it(`a date ${String(iso)} -> ${text}`, function () {
+      expect(format.shortDate(iso)).to.equal(text);
     });
 
   for (const [body, text] of [
@@ -65,6 +74,6 @@ describe("dashboard: the Manage panel's pure parts", function () {
     [{ redeploy: false, changed: [] }, 'nothing changed'],
   ] as const)
     it(`a PATCH answer in words: ${text}`, function () {
-      expect(dom.redeployNote(body)).to.equal(text);
+      expect(format.redeployNote(body)).to.equal(text);
     });
 });

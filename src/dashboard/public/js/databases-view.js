@@ -1,17 +1,5 @@
-import { h, shortDate } from './dom.js';
-
-/** `1.5 MiB` */
-export function byteSize(bytes) {
-  if (typeof bytes !== 'number') return '—';
-  const units = ['B', 'KiB', 'MiB', 'GiB'];
-  let n = bytes;
-  let unit = 0;
-  while (n >= 1024 && unit < units.length - 1) {
-    n /= 1024;
-    unit++;
-  }
-  return `${unit ? n.toFixed(1) : n} ${units[unit]}`;
-}
+import { h } from './dom.js';
+import { byteSize, shortDate } from './format.js';
 
 /**
  * The user's databases seen from one app: which are linked to it, Link / Unlink (the app's whole

@@ -38,15 +38,3 @@ export function markField(input, errorElement, message = '') {
   if (message) input.setAttribute('aria-invalid', 'true');
   else input.removeAttribute('aria-invalid');
 }
-
-/** `2027-03-01 12:00 UTC`, or an em dash. */
-export function shortDate(iso) {
-  const date = new Date(String(iso ?? ''));
-  return iso && !Number.isNaN(date.getTime()) ? `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC` : '—';
-}
-
-/** What a change answered, in words: the redeploy it queued (with its job), or that none was needed. */
-export function redeployNote(body) {
-  if (body?.redeploy === false) return body.changed?.length ? 'applied, no redeploy needed' : 'nothing changed';
-  return body?.job?.id ? `redeploy queued (job ${body.job.id})` : 'saved';
-}

@@ -1,5 +1,6 @@
 import { ApiError } from './api.js';
-import { h, shortDate } from './dom.js';
+import { h } from './dom.js';
+import { shortDate } from './format.js';
 
 const refreshMs = 5000;
 const knownStatuses = new Set(['pending', 'issued', 'failed']);

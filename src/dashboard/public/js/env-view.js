@@ -1,5 +1,6 @@
 import { ApiError } from './api.js';
-import { h, markField, redeployNote } from './dom.js';
+import { h, markField } from './dom.js';
+import { redeployNote } from './format.js';
 
 /**
  * An app's environment variables: their names (values are stored encrypted and the API never

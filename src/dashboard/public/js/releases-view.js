@@ -1,4 +1,5 @@
-import { h, shortDate } from './dom.js';
+import { h } from './dom.js';
+import { shortDate } from './format.js';
 
 const knownStatuses = new Set(['building', 'starting', 'active', 'superseded', 'cancelled', 'failed']);
 

@@ -1,5 +1,6 @@
 import { ApiError } from './api.js';
-import { h, markField, redeployNote } from './dom.js';
+import { h, markField } from './dom.js';
+import { redeployNote } from './format.js';
 
 /**
  * The process types to show, web first: those the app asks for (`formation.desired`) and those its
