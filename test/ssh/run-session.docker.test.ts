@@ -1,0 +1,218 @@
+import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import { Redis } from 'ioredis';
+import { keys } from '../../src/core/keys.ts';
+import { containerLabels } from '../../src/core/naming.ts';
+import { docker, managedContainers, requireDocker } from '../support/docker.ts';
+import { createGitRepo, helloNodeApp, type GitFixture } from '../support/git-fixture.ts';
+import { startTestPlatform, type TestPlatform } from '../support/platform.ts';
+import { requireTools, SshClient } from '../support/ssh-client.ts';
+
+const run = promisify(execFile);
+
+async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * `ssh <app>.run@host`: a session in a new one-off container of the app's current release, with
+ * the real OpenSSH client (ssh, script) against the whole platform (Docker, Redis, a deployed app).
+ */
+describe('ssh into a one-off container of an app (<app>.run; OpenSSH client, Docker, Redis)', function () {
+  this.timeout(180_000);
+  let gasper: TestPlatform;
+  let repo: GitFixture;
+  let client: SshClient;
+  let alice: { identity: string; publicKey: string };
+  let mallory: { identity: string; publicKey: string };
+  let sshPort: number;
+  const app = `runssh-${crypto.randomBytes(3).toString('hex')}`;
+  const marker = `marker-${crypto.randomBytes(4).toString('hex')}`;
+
+  /** The app's containers of interactive sessions (any state). */
+  const sessionContainers = async () =>
+    (await managedContainers(gasper.nodeId, app)).filter((c) => c.Labels[containerLabels.session] === 'ssh');
+
+  before(async () => {
+    await requireDocker();
+    await requireTools('ssh', 'ssh-keygen', 'script');
+    gasper = await startTestPlatform();
+    sshPort = gasper.sshPort;
+    repo = await createGitRepo(helloNodeApp('hello'));
+    client = await SshClient.create();
+    alice = await client.keygen('alice');
+    mallory = await client.keygen('mallory');
+    const res = await gasper
+      .api()
+      .post('/apps')
+      .send({
+        name: app,
+        repo: { url: repo.url },
+        runtime: 'node',
+        run: 'node server.js',
+        env: { RUN_MARKER_ENV: marker },
+      })
+      .expect(202);
+    const job = await gasper.waitForJob(res.body.job.id);
+    expect(job.state, job.log.join('\n')).to.equal('completed');
+    await gasper.api().post(`/apps/${app}/ssh-keys`).send({ key: alice.publicKey }).expect(201);
+  });
+  after(async () => {
+    await gasper?.close();
+    await repo?.remove();
+    await client?.remove();
+  });
+
+  it("runs the command in a new container of the release (not an instance), with the app's env, and its exit status; the container is gone after", async () => {
+    const instances = (await managedContainers(gasper.nodeId, app)).filter(
+      (c) => c.Labels[containerLabels.role] === 'app',
+    );
+    expect(instances).to.have.length(1);
+    const instanceHost = (await docker.getContainer(instances[0]!.Id).inspect()).Config.Hostname;
+    const result = await client.exec(sshPort, `${app}.run`, 'echo $RUN_MARKER_ENV; hostname; id -u; pwd; exit 4', {
+      identity: alice.identity,
+    });
+    expect(result.code, result.stderr).to.equal(4);
+    const [env, host, uid, dir] = result.stdout.split('\n');
+    expect(env).to.equal(marker);
+    expect(host).to.match(/^[0-9a-f]{12}$/);
+    expect(host).to.not.equal(instanceHost);
+    expect([uid, dir]).to.deep.equal(['10001', '/app']);
+    await until(
+      async () => ((await sessionContainers()).length === 0 ? true : undefined),
+      10_000,
+      'no session container',
+    );
+    // The instance was not touched.
+    expect((await docker.getContainer(instances[0]!.Id).inspect()).State.Running).to.equal(true);
+  });
+
+  it('gives the container the one-off labels and the release of an instance, and holds its lease while it runs', async () => {
+    const ssh = client.spawn(sshPort, `${app}.run`, 'sleep 310', { identity: alice.identity, extra: ['-T'] });
+    try {
+      const [c] = await until(
+        async () => {
+          const list = await sessionContainers();
+          return list.length ? list : undefined;
+        },
+        30_000,
+        'the session container',
+      );
+      const [instance] = (await managedContainers(gasper.nodeId, app)).filter(
+        (i) => i.Labels[containerLabels.role] === 'app',
+      );
+      expect(c!.Labels[containerLabels.role]).to.equal('run');
+      expect(c!.Labels[containerLabels.installation]).to.equal(instance!.Labels[containerLabels.installation]);
+      expect(c!.Labels[containerLabels.release]).to.equal(instance!.Labels[containerLabels.release]);
+      expect(c!.Image).to.equal(instance!.Image);
+      const info = await docker.getContainer(c!.Id).inspect();
+      expect(info.HostConfig.CapDrop).to.deep.equal(['ALL']);
+      expect(info.HostConfig.SecurityOpt).to.deep.equal(['no-new-privileges']);
+      expect(Object.keys(info.NetworkSettings.Networks)).to.deep.equal(
+        Object.keys((await docker.getContainer(instance!.Id).inspect()).NetworkSettings.Networks),
+      );
+      const redis = new Redis(gasper.platform.redisUrl);
+      try {
+        const lease = await redis.zscore(keys.runSessions, c!.Names[0]!.replace(/^\//, ''));
+        expect(Number(lease)).to.be.greaterThan(Date.now());
+      } finally {
+        redis.disconnect();
+      }
+    } finally {
+      ssh.kill('SIGKILL');
+    }
+  });
+
+  for (const mode of ['without', 'with'] as const) {
+    it(`removes the container when the client disconnects (${mode} a PTY), and drops its lease`, async () => {
+      const ssh = client.spawn(sshPort, `${app}.run`, `sleep ${mode === 'with' ? 321 : 320}`, {
+        identity: alice.identity,
+        extra: mode === 'with' ? ['-tt'] : ['-T'],
+      });
+      let name: string;
+      try {
+        name = await until(
+          async () => {
+            const [c] = await sessionContainers();
+            return c?.State === 'running' ? c.Names[0]!.replace(/^\//, '') : undefined;
+          },
+          30_000,
+          'a running session container',
+        );
+      } finally {
+        ssh.kill('SIGKILL');
+      }
+      await until(async () => ((await sessionContainers()).length === 0 ? true : undefined), 15_000, 'it to be gone');
+      const redis = new Redis(gasper.platform.redisUrl);
+      try {
+        expect(await redis.zscore(keys.runSessions, name)).to.equal(null);
+      } finally {
+        redis.disconnect();
+      }
+    });
+  }
+
+  it('passes stdin through, with its end', async () => {
+    const result = await client.exec(sshPort, `${app}.run`, 'wc -l', { identity: alice.identity, input: 'a\nb\nc\n' });
+    expect(result.stdout.trim()).to.equal('3');
+    expect(result.code).to.equal(0);
+  });
+
+  it('allocates a TTY when asked (ssh -tt), with the exit status and all the output', async () => {
+    const result = await client.exec(sshPort, `${app}.run`, 'tty; echo $TERM; echo done; exit 5', {
+      identity: alice.identity,
+      extra: ['-tt'],
+    });
+    expect(result.stdout).to.match(/^\/dev\/pts\/\d+\r\n\S+\r\ndone\r\n$/);
+    expect(result.code).to.equal(5);
+  });
+
+  it('opens an interactive shell on a PTY (under script) and ends with its exit status', async () => {
+    const ssh = ['ssh', ...client.args(sshPort, `${app}.run`, { identity: alice.identity, extra: ['-tt'] })]
+      .map((a) => `'${a}'`)
+      .join(' ');
+    const outcome = await run(
+      'sh',
+      [
+        '-c',
+        `(sleep 3; printf 'echo $((6*7)) $RUN_MARKER_ENV; exit 6\\n'; sleep 5) | script -qec "${ssh}" /dev/null; echo "status=$?"`,
+      ],
+      { env: { PATH: process.env.PATH!, HOME: client.dir }, timeout: 60_000 },
+    );
+    expect(outcome.stdout).to.match(new RegExp(`^42 ${marker}\\r?$`, 'm'));
+    expect(outcome.stdout).to.match(/status=6$/m);
+    await until(
+      async () => ((await sessionContainers()).length === 0 ? true : undefined),
+      10_000,
+      'no session container',
+    );
+  });
+
+  it("refuses another user's key, and says when the app has no release", async () => {
+    const refused = await client.exec(sshPort, `${app}.run`, 'echo no', { identity: mallory.identity });
+    expect(refused.code).to.equal(255);
+    expect(refused.stdout).to.equal('');
+    expect(refused.stderr).to.match(/Permission denied \(publickey/);
+
+    const bare = `runssh-bare-${crypto.randomBytes(3).toString('hex')}`;
+    // Created with a branch that does not exist: the app exists, no release ever does.
+    const res = await gasper
+      .api()
+      .post('/apps')
+      .send({ name: bare, repo: { url: repo.url, branch: 'no-such-branch' }, runtime: 'node', run: 'node server.js' })
+      .expect(202);
+    await gasper.waitForJob(res.body.job.id);
+    await gasper.api().post(`/apps/${bare}/ssh-keys`).send({ key: mallory.publicKey }).expect(201);
+    const none = await client.exec(sshPort, `${bare}.run`, 'echo no', { identity: mallory.identity });
+    expect(none.code).to.equal(1);
+    expect(none.stderr).to.include(`app "${bare}" has no release to run in yet`);
+  });
+});
