@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { keys } from '../../src/core/keys.ts';
 import { containerLabels } from '../../src/core/naming.ts';
+import { ensureCliBuilt, gasperBin, runGasper } from '../support/cli.ts';
 import { docker, managedContainers, requireDocker } from '../support/docker.ts';
 import { createGitRepo, helloNodeApp, type GitFixture } from '../support/git-fixture.ts';
 import { startTestPlatform, type TestPlatform } from '../support/platform.ts';
@@ -194,6 +195,72 @@ describe('ssh into a one-off container of an app (<app>.run; OpenSSH client, Doc
       10_000,
       'no session container',
     );
+  });
+
+  describe('gasper run -it (the compiled CLI, the system ssh)', () => {
+    /** The CLI's environment: the API login, the SSH endpoint, and ssh with the test's own identity and known_hosts. */
+    const cliEnv = () => {
+      const base = client.args(sshPort, 'x', { identity: alice.identity }).slice(0, -1);
+      const at = base.indexOf('-p');
+      base.splice(at, 2);
+      return {
+        PATH: process.env.PATH!,
+        HOME: client.dir,
+        GASPER_URL: gasper.apiUrl,
+        GASPER_TOKEN: gasper.token,
+        GASPER_SSH: `127.0.0.1:${sshPort}`,
+        GASPER_SSH_COMMAND: ['ssh', ...base].map((a) => `'${a}'`).join(' '),
+      };
+    };
+    const quote = (words: string[]) => words.map((w) => `'${w.replace(/'/g, `'\\''`)}'`).join(' ');
+
+    before(async () => {
+      await ensureCliBuilt();
+    });
+
+    it('runs the command on a TTY in a new container and exits with its status (under script)', async () => {
+      const cli = quote([process.execPath, gasperBin, 'run', '-it', app, '--', 'echo $RUN_MARKER_ENV; tty; exit 7']);
+      // Through the environment: the outer shell must not expand the command's `$`.
+      const outcome = await run('sh', ['-c', 'script -qec "$CLI" /dev/null < /dev/null; echo "status=$?"'], {
+        env: { ...cliEnv(), CLI: cli },
+        timeout: 60_000,
+      });
+      // script may hand the end of its stdin on as a NUL, which the remote terminal echoes (^@) first.
+      expect(outcome.stdout).to.match(new RegExp(`^(\\^@)?${marker}\\r?$`, 'm'));
+      expect(outcome.stdout).to.match(/^\/dev\/pts\/\d+\r?$/m);
+      expect(outcome.stdout).to.match(/status=7$/m);
+    });
+
+    it('opens a shell with no command, and takes what is typed (under script)', async () => {
+      const cli = quote([process.execPath, gasperBin, 'run', '-it', app]);
+      const outcome = await run(
+        'sh',
+        [
+          '-c',
+          `(sleep 3; printf 'echo $((6*7)); exit 8\\n'; sleep 5) | script -qec "${cli}" /dev/null; echo "status=$?"`,
+        ],
+        { env: cliEnv(), timeout: 60_000 },
+      );
+      expect(outcome.stdout).to.match(/^42\r?$/m);
+      expect(outcome.stdout).to.match(/status=8$/m);
+      await until(
+        async () => ((await sessionContainers()).length === 0 ? true : undefined),
+        10_000,
+        'no session container',
+      );
+    });
+
+    it('passes stdin with -i alone, without a TTY', async () => {
+      const result = await runGasper(['run', '-i', app, '--', 'wc -l; test -t 0 || echo no-tty'], cliEnv(), 'a\nb\n');
+      expect(result.stdout).to.match(/^\s*2\nno-tty\n$/);
+      expect(result.code).to.equal(0);
+    });
+
+    it('says where it tried when ssh cannot connect', async () => {
+      const result = await runGasper(['run', '-it', app, '--ssh', '127.0.0.1:1', '--', 'true'], cliEnv());
+      expect(result.code).to.equal(255);
+      expect(result.stderr).to.include('the SSH endpoint 127.0.0.1:1 (from --ssh) may be wrong');
+    });
   });
 
   it("refuses another user's key, and says when the app has no release", async () => {
