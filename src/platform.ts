@@ -92,22 +92,7 @@ export async function startPlatform(
         redis.disconnect();
       }
     }
-    // What this node's app containers are made with: the worker's, and the SSH service's one-off ones.
-    const nodeWorker: NodeWorkerOptions = {
-      nodeId: config.node.id,
-      nodeAddress: config.node.address,
-      allowLocalRepos: config.allowLocalRepos,
-      extraCaCerts: config.extraCaCerts,
-      imagePrefix: config.imagePrefix,
-      runtimeImages: config.runtimeImages,
-      healthTimeoutMs: config.healthTimeoutMs,
-      buildTimeoutMs: config.buildTimeoutMs,
-      runTimeoutMs: config.runTimeoutS * 1000,
-      keepReleases: config.lifecycle.keepReleases,
-      clone: config.clone,
-      lifecycle: config.lifecycle,
-      networkPool: config.networkPool,
-    };
+    const nodeWorker = nodeWorkerOptions(config);
     if (services.includes('worker')) {
       const worker = await startWorker(
         {
@@ -254,4 +239,23 @@ export async function startPlatform(
     await close();
     throw err;
   }
+}
+
+/** What this node's app containers are made with: the worker's, and the SSH service's one-off ones (`<app>.run`). */
+export function nodeWorkerOptions(config: Readonly<Config>): NodeWorkerOptions {
+  return {
+    nodeId: config.node.id,
+    nodeAddress: config.node.address,
+    allowLocalRepos: config.allowLocalRepos,
+    extraCaCerts: config.extraCaCerts,
+    imagePrefix: config.imagePrefix,
+    runtimeImages: config.runtimeImages,
+    healthTimeoutMs: config.healthTimeoutMs,
+    buildTimeoutMs: config.buildTimeoutMs,
+    runTimeoutMs: config.runTimeoutS * 1000,
+    keepReleases: config.lifecycle.keepReleases,
+    clone: config.clone,
+    lifecycle: config.lifecycle,
+    networkPool: config.networkPool,
+  };
 }

@@ -1,9 +1,15 @@
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
+import { loadConfig } from '../../src/core/config.ts';
 import { keys } from '../../src/core/keys.ts';
+import { createLogger } from '../../src/core/log.ts';
+import { createSecretBox, loadSecretKey } from '../../src/core/secret-box.ts';
+import { nodeWorkerOptions } from '../../src/platform.ts';
+import { startSsh } from '../../src/ssh/index.ts';
 import { containerLabels } from '../../src/core/naming.ts';
 import { ensureCliBuilt, gasperBin, runGasper } from '../support/cli.ts';
 import { docker, managedContainers, requireDocker } from '../support/docker.ts';
@@ -44,8 +50,9 @@ describe('ssh into a one-off container of an app (<app>.run; OpenSSH client, Doc
 
   before(async () => {
     await requireDocker();
-    await requireTools('ssh', 'ssh-keygen', 'script');
-    gasper = await startTestPlatform();
+    await requireTools('ssh', 'ssh-keygen', 'script', 'tmux');
+    // The reconciliation every 2 s: a session's container must outlive many of them.
+    gasper = await startTestPlatform({ GASPER_RECONCILE_INTERVAL_MS: '2000' });
     sshPort = gasper.sshPort;
     repo = await createGitRepo(helloNodeApp('hello'));
     client = await SshClient.create();
@@ -261,6 +268,102 @@ describe('ssh into a one-off container of an app (<app>.run; OpenSSH client, Doc
       expect(result.code).to.equal(255);
       expect(result.stderr).to.include('the SSH endpoint 127.0.0.1:1 (from --ssh) may be wrong');
     });
+  });
+
+  it('gives a TTY command all its output before the exit status (ssh -tt, 6 runs)', async () => {
+    const wrong: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const result = await client.exec(sshPort, `${app}.run`, 'echo a; echo b; echo c', {
+        identity: alice.identity,
+        extra: ['-tt'],
+      });
+      if (result.stdout !== 'a\r\nb\r\nc\r\n' || result.code !== 0) wrong.push(JSON.stringify(result));
+    }
+    expect(wrong, `${wrong.length} of 6 runs lost output:\n${wrong.slice(0, 3).join('\n')}`).to.deep.equal([]);
+  });
+
+  it("follows window changes (tmux resizes the client's terminal)", async () => {
+    const socket = path.join(client.dir, `tmux-${crypto.randomBytes(3).toString('hex')}`);
+    const tmux = (...args: string[]) =>
+      run('tmux', ['-S', socket, '-f', '/dev/null', ...args], { env: { PATH: process.env.PATH!, HOME: client.dir } });
+    const ssh = ['ssh', ...client.args(sshPort, `${app}.run`, { identity: alice.identity, extra: ['-tt'] })]
+      .map((a) => `'${a}'`)
+      .join(' ');
+    await tmux('new-session', '-d', '-x', '100', '-y', '30', ssh);
+    try {
+      await tmux('set-option', '-g', 'status', 'off');
+      const screen = async () => (await tmux('capture-pane', '-p', '-J')).stdout;
+      const typed = async (line: string, expected: RegExp) => {
+        await tmux('send-keys', '-l', line);
+        await tmux('send-keys', 'Enter');
+        return until(async () => expected.exec(await screen())?.[0], 20_000, `${expected} on the screen`);
+      };
+      await typed('echo $((6*7))', /^42$/m);
+      const size = async () => (await tmux('display-message', '-p', '#{pane_height} #{pane_width}')).stdout.trim();
+      expect(await typed('stty size', new RegExp(`^${await size()}$`, 'm'))).to.equal(await size());
+      await tmux('resize-window', '-x', '120', '-y', '40');
+      expect(await size()).to.equal('40 120');
+      await typed('clear; stty size', /^40 120$/m);
+    } finally {
+      await tmux('kill-server').catch(() => {});
+    }
+    await until(
+      async () => ((await sessionContainers()).length === 0 ? true : undefined),
+      15_000,
+      'no session container',
+    );
+  });
+
+  it('keeps the container through the reconciliation while its lease runs; once the lease is gone (its SSH service died) the reconciliation removes it', async function () {
+    this.timeout(120_000);
+    // A service of its own whose lease is not renewed during the test: 10 minutes, renewed every 200 s.
+    const config = loadConfig({ GASPER_STATE_DIR: gasper.stateDir, GASPER_NODE_ID: gasper.nodeId });
+    const secrets = createSecretBox(await loadSecretKey(gasper.stateDir, undefined));
+    const extra = await startSsh(
+      {
+        host: '127.0.0.1',
+        port: 0,
+        stateDir: gasper.stateDir,
+        redisUrl: gasper.platform.redisUrl,
+        nodeId: gasper.nodeId,
+        dockerHost: undefined,
+        runs: { secrets, worker: nodeWorkerOptions(config), leaseMs: 600_000 },
+      },
+      { log: createLogger('silent') },
+    );
+    const ssh = client.spawn(extra.port, `${app}.run`, 'sleep 330', { identity: alice.identity, extra: ['-T'] });
+    const exited = new Promise<number | null>((resolve) => ssh.once('exit', (code) => resolve(code)));
+    try {
+      const c = await until(
+        async () => {
+          const [found] = await sessionContainers();
+          return found?.State === 'running' ? found : undefined;
+        },
+        30_000,
+        'a running session container',
+      );
+      // Past the 30 s a run container gets without a live job: some fifteen reconciliations later.
+      await new Promise((r) => setTimeout(r, Math.max(0, c.Created * 1000 + 34_000 - Date.now())));
+      expect((await docker.getContainer(c.Id).inspect()).State.Running, 'kept while its lease runs').to.equal(true);
+      const redis = new Redis(gasper.platform.redisUrl);
+      try {
+        expect(await redis.zrem(keys.runSessions, c.Names[0]!.replace(/^\//, ''))).to.equal(1);
+      } finally {
+        redis.disconnect();
+      }
+      await until(
+        async () => ((await sessionContainers()).length === 0 ? true : undefined),
+        15_000,
+        'it to be removed',
+      );
+      // The client is told: its command ended (killed with its container).
+      expect(
+        await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 10_000))]),
+      ).to.not.equal('still running');
+    } finally {
+      ssh.kill('SIGKILL');
+      await extra.close();
+    }
   });
 
   it("refuses another user's key, and says when the app has no release", async () => {
