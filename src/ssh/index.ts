@@ -123,13 +123,15 @@ export async function startSsh(options: SshOptions, deps: { log: Logger; docker?
       });
     });
     client.on('ready', () => {
+      // Every line a session logs says from where it came.
+      const sessionLog = log.child({ remote });
       client.on('session', (accept) => {
         handleSession(accept(), target!, {
           apps,
           nodes,
           self: { nodeId: options.nodeId, dockerHost: options.dockerHost },
           dockerFor,
-          log,
+          log: sessionLog,
           running,
           ...(runs ? { runs } : {}),
         });
