@@ -366,6 +366,38 @@ describe('ssh into a one-off container of an app (<app>.run; OpenSSH client, Doc
     }
   });
 
+  it("sends the client to the app's node from another node's service, and refuses without the secret key", async () => {
+    const config = loadConfig({ GASPER_STATE_DIR: gasper.stateDir, GASPER_NODE_ID: 'elsewhere' });
+    const secrets = createSecretBox(await loadSecretKey(gasper.stateDir, undefined));
+    const base = {
+      host: '127.0.0.1',
+      port: 0,
+      stateDir: gasper.stateDir,
+      redisUrl: gasper.platform.redisUrl,
+      nodeId: 'elsewhere',
+      dockerHost: undefined,
+    };
+    const log = createLogger('silent');
+    const other = await startSsh({ ...base, runs: { secrets, worker: nodeWorkerOptions(config) } }, { log });
+    const keyless = await startSsh({ ...base, nodeId: gasper.nodeId }, { log });
+    try {
+      const before = (await managedContainers(gasper.nodeId, app)).length;
+      const moved = await client.exec(other.port, `${app}.run`, 'echo no', { identity: alice.identity });
+      expect(moved.code).to.equal(1);
+      expect(moved.stdout).to.equal('');
+      expect(moved.stderr).to.include(
+        `app "${app}" runs on node "${gasper.nodeId}", not this one ("elsewhere"): open the session through that node's SSH service: ssh -p ${other.port} ${app}.run@`,
+      );
+      const refused = await client.exec(keyless.port, `${app}.run`, 'echo no', { identity: alice.identity });
+      expect(refused.code).to.equal(1);
+      expect(refused.stderr).to.include('cannot open one-off containers: it runs without the secret key');
+      expect((await managedContainers(gasper.nodeId, app)).length, 'no container made').to.equal(before);
+    } finally {
+      await other.close();
+      await keyless.close();
+    }
+  });
+
   it("refuses another user's key, and says when the app has no release", async () => {
     const refused = await client.exec(sshPort, `${app}.run`, 'echo no', { identity: mallory.identity });
     expect(refused.code).to.equal(255);
