@@ -88,6 +88,12 @@ export async function startSsh(options: SshOptions, deps: { log: Logger; docker?
     return docker;
   };
   const running = new Set<ContainerExec>();
+  const installation = options.runs
+    ? await ensureInstallation(redis).catch((err: unknown) => {
+        redis.disconnect();
+        throw err;
+      })
+    : undefined;
   const runs: RunSessionDeps | undefined = options.runs && {
     ctx: {
       docker: dockerFor(options.dockerHost),
@@ -98,7 +104,7 @@ export async function startSsh(options: SshOptions, deps: { log: Logger; docker?
       secrets: options.runs.secrets,
       log,
       options: options.runs.worker,
-      scope: { installation: await ensureInstallation(redis), node: options.nodeId },
+      scope: { installation: installation!, node: options.nodeId },
     },
     nodes,
     leases: new RunSessionStore(redis),
