@@ -65,6 +65,12 @@ export interface ContainerSpecInput {
    * depend on (or change) data that a rollback keeps.
    */
   volumes?: readonly VolumeMount[];
+  /**
+   * One-off containers of an interactive session (ssh/run-session.ts): stdin kept open for the
+   * client (closed after it detaches), a TTY when the client asked for one, and the session's
+   * label (`io.gasper.session`).
+   */
+  interactive?: { tty: boolean; session: string };
 }
 
 /** Env pointing every common TLS client at the extra CA bundle (node, OpenSSL, git, pip, requests). */
@@ -120,7 +126,18 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
       [containerLabels.release]: input.release,
       [containerLabels.role]: input.role,
       ...(input.role === 'app' ? { [containerLabels.process]: processType } : {}),
+      ...(input.interactive ? { [containerLabels.session]: input.interactive.session } : {}),
     },
+    ...(input.interactive
+      ? {
+          Tty: input.interactive.tty,
+          OpenStdin: true,
+          StdinOnce: true,
+          AttachStdin: true,
+          AttachStdout: true,
+          AttachStderr: true,
+        }
+      : {}),
     ExposedPorts: published ? { [portKey]: {} } : undefined,
     HostConfig: {
       Binds: binds,
