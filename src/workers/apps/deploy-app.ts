@@ -40,6 +40,8 @@ import { DiskFullError, ensureFreeDisk } from './free-disk.ts';
 import { cleanupReleases } from '../node/release-cleanup.ts';
 import { chownTree } from './releases.ts';
 import { prepareDeps, recordDeps } from './deps-reuse.ts';
+import { prepareGoCache } from './go-cache.ts';
+import { goCacheEnv } from './go-cache-plan.ts';
 import { narrowToSubdir } from './repo-subdir.ts';
 import {
   announceCommit,
@@ -372,6 +374,12 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
         `building (${commands.length} command${commands.length === 1 ? '' : 's'}${commands.length < clone.build.length ? `, ${clone.build.length - commands.length} skipped` : ''})`,
       );
       for (const line of deps.lines) await report.line(line);
+      // Go keeps its module and build caches per app between builds (go-cache-plan.ts).
+      const goCache =
+        commands.length && clone.choice.builder === 'runtime' && clone.choice.runtime === 'go'
+          ? await prepareGoCache({ appDir: releases.appDir(doc.name), uid: doc.uid, cache: data.cache !== false })
+          : undefined;
+      if (goCache) await report.line(goCache.line);
       // The build runs on the app's network: it reaches the internet, not other tenants' containers.
       const network = commands.length ? await ensureAppNetwork(ctx, doc.name, doc.uid) : '';
       try {
@@ -383,6 +391,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
               name: buildContainer,
               role: 'build',
               network,
+              ...(goCache ? { env: goCacheEnv(common.env), buildCacheBinds: [goCache.bind] } : {}),
               resources: { cpu: lifecycle.build.cpu, memoryMb: lifecycle.build.memoryMb },
               pidsLimit: lifecycle.build.pidsLimit,
             }),
