@@ -47,9 +47,10 @@ const unbounded = (why: string): PidsBound => ({
 /**
  * Starts the holder (build-pids-plan.ts): a container of `image` that only sleeps, as nobody,
  * with no network and no capabilities, whose PidsLimit bounds the build made inside its cgroup.
- * Named and labelled as the release's build container, so that reconciliation removes one an
- * interrupted worker left, and deleting the app removes it. On a daemon that cannot nest a
- * build in it, no holder is started and the build runs as before, the job log saying why.
+ * Labelled as the release's build container (and named for it and the node), so that
+ * reconciliation removes one an interrupted worker left, and deleting the app removes it. On a
+ * daemon that cannot nest a build in it, no holder is started and the build runs as before, the
+ * job log saying why.
  */
 export async function boundBuildPids(
   docker: Docker,

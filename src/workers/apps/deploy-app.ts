@@ -308,44 +308,48 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
       // RUN steps join the app's network, as the runtime build does: they reach the internet, not other tenants.
       const network = await ensureAppNetwork(ctx, doc.name, doc.uid);
       builtImage = tag;
-      // Read by the build only: a later attempt's build of the same name starts with no reason.
-      ctx.killedBuilds?.delete(buildContainer);
-      await buildDockerfileImage({
-        network,
-        ownRepository,
-        appPrefix: `${options.imagePrefix}-app/`,
-        cacheFrom,
-        docker,
-        releaseDir: dir,
-        context: clone.choice.context,
-        dockerfile: dockerfileInContext(clone.choice.dockerfile, clone.choice.context)!,
-        tag,
-        labels: {
-          ...scopeLabels(ctx.scope),
-          [containerLabels.app]: doc.name,
-          [containerLabels.release]: data.release,
-          [containerLabels.role]: 'image',
-        },
-        buildArgs,
-        memoryMb: lifecycle.build.memoryMb,
-        cpu: lifecycle.build.cpu,
-        pidsLimit: lifecycle.build.pidsLimit,
-        // Named and labelled as the release's build container: reconcile and deletion find one left behind.
-        pidsHolder: {
-          name: buildContainer,
-          image: `${options.imagePrefix}/base:bookworm`,
+      // The node in the name: nodes sharing a daemon build the same release each under its own holder.
+      const pidsHolder = `${buildContainer}-pids-${ctx.scope.node.replace(/[^a-zA-Z0-9_.-]/g, '-')}`;
+      try {
+        await buildDockerfileImage({
+          network,
+          ownRepository,
+          appPrefix: `${options.imagePrefix}-app/`,
+          cacheFrom,
+          docker,
+          releaseDir: dir,
+          context: clone.choice.context,
+          dockerfile: dockerfileInContext(clone.choice.dockerfile, clone.choice.context)!,
+          tag,
           labels: {
             ...scopeLabels(ctx.scope),
             [containerLabels.app]: doc.name,
             [containerLabels.release]: data.release,
-            [containerLabels.role]: 'build',
+            [containerLabels.role]: 'image',
           },
-        },
-        timeoutMs: options.buildTimeoutMs,
-        killedBecause: () => ctx.killedBuilds?.get(buildContainer),
-        onLine: (line) => report.line(line),
-      });
-      ctx.killedBuilds?.delete(buildContainer);
+          buildArgs,
+          memoryMb: lifecycle.build.memoryMb,
+          cpu: lifecycle.build.cpu,
+          pidsLimit: lifecycle.build.pidsLimit,
+          // Labelled as the release's build container: reconcile and deletion find one left behind.
+          pidsHolder: {
+            name: pidsHolder,
+            image: `${options.imagePrefix}/base:bookworm`,
+            labels: {
+              ...scopeLabels(ctx.scope),
+              [containerLabels.app]: doc.name,
+              [containerLabels.release]: data.release,
+              [containerLabels.role]: 'build',
+            },
+          },
+          timeoutMs: options.buildTimeoutMs,
+          killedBecause: () => ctx.killedBuilds?.get(pidsHolder),
+          onLine: (line) => report.line(line),
+        });
+      } finally {
+        // Read by the build only: a later attempt's build of the same name starts with no reason.
+        ctx.killedBuilds?.delete(pidsHolder);
+      }
       await report.done('image built');
       const exposed = (await docker.getImage(tag).inspect()).Config?.ExposedPorts;
       const port = doc.portFromImage ? imagePort(exposed, doc.port) : doc.port;
