@@ -148,4 +148,35 @@ describe('buildDockerfileImage (Docker)', function () {
     expect(log).to.match(/pids:\/docker\/[0-9a-f]{64}\/[0-9a-f]{64}/);
     expect(await docker.listContainers({ all: true, filters: { name: [holder] } })).to.deep.equal([]);
   });
+
+  it('stops the build when its holder is killed (the disk watchdog), with the reason given', async () => {
+    await removeImage(docker, tag);
+    const lines: string[] = [];
+    const started = Date.now();
+    const building = build(`FROM ${base}\nRUN echo ${marker}-held && sleep 30\n`, 60_000, lines, {
+      killedBecause: () => 'the build used 30 MiB of disk, over the limit (GASPER_APP_DISK_MB); it was stopped',
+    }).catch((e: unknown) => e);
+    // Killed once the step runs inside it, as the watchdog does (docker kill of the build container).
+    for (let i = 0; i < 100 && !lines.some((l) => l.includes(`${marker}-held`)); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    await docker.getContainer(holder).kill();
+    const err = await building;
+    expect(err, lines.join('\n')).to.be.instanceOf(BuildFailedError);
+    expect((err as Error).message).to.equal(
+      'the build used 30 MiB of disk, over the limit (GASPER_APP_DISK_MB); it was stopped',
+    );
+    expect(Date.now() - started).to.be.lessThan(20_000);
+    expect(await imageExists(docker, tag)).to.equal(false);
+    expect(await docker.listContainers({ all: true, filters: { name: [holder] } })).to.deep.equal([]);
+    // The daemon cancels the step with the request: none still runs its sleep.
+    let running: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      running = (await docker.listContainers({ all: true }))
+        .filter((c) => c.Command.includes(`${marker}-held`))
+        .map((c) => c.Id);
+      if (running.length === 0) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(running).to.deep.equal([]);
+  });
 });
