@@ -40,8 +40,14 @@ func Hello(s string) string {
 	return strings.Trim(string(out), "\\"")
 }
 `;
-/** Says how full GOCACHE is when the build starts, then builds as the Go convention does. */
-const build = ['echo "GOCACHE=$GOCACHE entries=$(ls -A "$GOCACHE" 2>/dev/null | wc -l)"', 'go build -o gasper-app .'];
+/**
+ * Says how full GOCACHE is when the build starts, then builds as the Go convention does, with
+ * `-v`: it names each package it compiles, and none it took from the cache.
+ */
+const build = [
+  'echo "GOCACHE=$GOCACHE entries=$(ls -A "$GOCACHE" 2>/dev/null | wc -l)"',
+  'go build -v -o gasper-app .',
+];
 
 /**
  * The Go build cache (issue 14): GOCACHE and GOMODCACHE in a per-app directory that the build
@@ -73,7 +79,15 @@ describe('go build cache: per app, reused by the next build, never seen by anoth
     const log = job.log.join('\n');
     expect(job.state, log).to.equal('completed');
     const buildMs = Number(/build succeeded \((\d+) ms\)/.exec(log)?.[1]);
-    return { log, buildMs };
+    // `go build` alone: from its command line to the step's end (the lines are stamped).
+    const at = (line: string) => {
+      const found = log.split('\n').find((l) => l.includes(line));
+      return Number(/^\[\+(\d+\.\d+)s\]/.exec(found ?? '')?.[1]) * 1000;
+    };
+    const goBuildMs = Math.round(at('build succeeded') - at('$ go build'));
+    // Packages `go build -v` compiled (the build's output lines are indented).
+    const compiled = [...log.matchAll(/^\[[^\]]+\]   (example\.com\/\S+)$/gm)].map((m) => m[1]).sort();
+    return { log, buildMs, goBuildMs, compiled };
   }
   const create = async (app: string) =>
     finish(
@@ -94,6 +108,7 @@ describe('go build cache: per app, reused by the next build, never seen by anoth
     expect(first.log).to.include('go cache: empty (the first Go build of this app on this node)');
     expect(first.log).to.include('GOCACHE=/var/cache/gasper/go/build entries=0');
     expect((await get(name)).body).to.equal('first from go\n');
+    expect(first.compiled).to.deep.equal(['example.com/sample', 'example.com/sample/greet']);
     const incarnations = await fs.readdir(cacheRoot(name));
     expect(incarnations).to.have.length(1);
     const cacheDir = path.join(cacheRoot(name), incarnations[0]!, 'go');
@@ -114,8 +129,10 @@ describe('go build cache: per app, reused by the next build, never seen by anoth
     expect(second.log).to.match(/go cache: reused from this app's earlier builds on this node \(\d+\.\d MiB/);
     expect(second.log).to.match(/GOCACHE=\/var\/cache\/gasper\/go\/build entries=([1-9]\d*)/);
     expect((await get(name)).body).to.equal('second from go\n');
+    // Only main changed: the greet package came from the first build's cache.
+    expect(second.compiled).to.deep.equal(['example.com/sample']);
     console.log(
-      `      go build with an empty cache ${first.buildMs} ms, with the first build's cache ${second.buildMs} ms`,
+      `      build step with an empty cache ${first.buildMs} ms (go build ${first.goBuildMs} ms), with the first build's cache ${second.buildMs} ms (go build ${second.goBuildMs} ms)`,
     );
 
     // The same repository as another app: nothing of the first app's cache.
@@ -123,10 +140,12 @@ describe('go build cache: per app, reused by the next build, never seen by anoth
     expect(b.log).to.include('go cache: empty (the first Go build of this app on this node)');
     expect(b.log).to.include('GOCACHE=/var/cache/gasper/go/build entries=0');
     expect((await get(other)).body).to.equal('second from go\n');
+    expect(b.compiled).to.deep.equal(['example.com/sample', 'example.com/sample/greet']);
 
     const third = await rebuild(name, { cache: false });
     expect(third.log).to.include('go cache: cache: false: building from an empty GOCACHE and GOMODCACHE');
     expect(third.log).to.include('GOCACHE=/var/cache/gasper/go/build entries=0');
+    expect(third.compiled).to.deep.equal(['example.com/sample', 'example.com/sample/greet']);
     expect(await entries(path.join(cacheDir, 'build')), 'refilled by the build').to.be.greaterThan(2);
 
     // GET /nodes counts the caches (the app directories outside releases/).
