@@ -86,7 +86,7 @@ describe('go build cache: per app, reused by the next build, never seen by anoth
     };
     const goBuildMs = Math.round(at('build succeeded') - at('$ go build'));
     // Packages `go build -v` compiled (the build's output lines are indented).
-    const compiled = [...log.matchAll(/^\[[^\]]+\]   (example\.com\/\S+)$/gm)].map((m) => m[1]).sort();
+    const compiled = [...log.matchAll(/^\[[^\]]+\] {3}(example\.com\/\S+)$/gm)].map((m) => m[1]).sort();
     return { log, buildMs, goBuildMs, compiled };
   }
   const create = async (app: string) =>
