@@ -69,6 +69,10 @@ require('http').createServer((req, res) => res.end('${version} ' + fs.readFileSy
     const log = first.log.join('\n');
     expect(log).to.include('builder: dockerfile (Dockerfile found at the repository root)');
     expect(log).to.include('build args: GREETING');
+    // This daemon (cgroup v1, cgroupfs) holds the steps to the build's pids limit (build-pids-plan.ts).
+    expect(log).to.include(
+      'pids: the RUN steps together run at most 1024 processes and threads (GASPER_BUILD_PIDS_LIMIT)',
+    );
     expect(log).to.match(/Step \d+\/\d+ : RUN echo/);
     expect(log).to.include("port: 3000 (the image's EXPOSE)");
     expect(log).to.not.include('hunter2');

@@ -71,6 +71,11 @@ export interface ContainerSpecInput {
    * label (`io.gasper.session`).
    */
   interactive?: { tty: boolean; session: string };
+  /**
+   * Builds only: `host:container` binds of the app's build cache (go-cache.ts), read-write.
+   * Instances and one-off runs never mount it: what a build cached is not the running app's.
+   */
+  buildCacheBinds?: readonly string[];
 }
 
 /** Env pointing every common TLS client at the extra CA bundle (node, OpenSSL, git, pip, requests). */
@@ -101,6 +106,7 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
   const binds = own ? [] : [`${input.releaseDir}:/app`];
   if (input.extraCaCerts) binds.push(`${input.extraCaCerts}:${containerCaPath}:ro`);
   if (input.launchDir && input.role === 'app' && !own) binds.push(`${input.launchDir}:${containerLaunchDir}:ro`);
+  if (input.role === 'build') binds.push(...(input.buildCacheBinds ?? []));
   const portKey = `${input.port}/tcp`;
   const processType = input.process ?? 'web';
   const published = input.role === 'app' && processType === 'web';

@@ -216,3 +216,12 @@ describe('containerSpec for an image built from a Dockerfile', () => {
     expect(spec.Cmd).to.deep.equal(['node worker.js']);
   });
 });
+
+describe('containerSpec: the build cache', () => {
+  const bind = '/var/gasper/apps/blog/build-cache/u1/go:/var/cache/gasper/go';
+  it('is bound into a build container only, never an app or one-off container', () => {
+    expect(containerSpec({ ...buildInput, buildCacheBinds: [bind] }).HostConfig?.Binds).to.include(bind);
+    for (const role of ['app', 'run'] as const)
+      expect(containerSpec({ ...appInput, role, buildCacheBinds: [bind] }).HostConfig?.Binds).not.to.include(bind);
+  });
+});
