@@ -169,6 +169,8 @@ require('http').createServer((req, res) => res.end('${version} ' + fs.readFileSy
       .expect(202);
     const job = await gasper.waitForJob(res.body.job.id, 120_000);
     expect(job.state).to.equal('failed');
-    expect(job.error).to.include('runtime:').and.include('add a Dockerfile').and.include('name a runtime');
+    expect(job.error).to.include('runtime:').and.include('add a Dockerfile');
+    // The repository's files suggest the runtime to name.
+    expect(job.error).to.include('create the app with runtime "static" as its index.html suggests');
   });
 });

@@ -234,7 +234,9 @@ export async function chooseReleaseBuilder(
   const { dockerfile, context } = dockerfilePaths(doc.dockerfile);
   // The API refuses `..` and absolute paths; a symlinked path (or one through a symlinked folder) is refused here.
   const problem = await realPathProblem(dir, dockerfile, 'file');
-  const choice = chooseBuilder(doc, (p) => p === dockerfile && problem !== 'missing');
+  // The top-level names only tell, when the app has neither, which runtime its files suggest.
+  const top = new Set(doc.runtime ? [] : await fs.readdir(dir).catch(() => []));
+  const choice = chooseBuilder(doc, (p) => (p === dockerfile ? problem !== 'missing' : top.has(p)));
   if (choice.builder === 'dockerfile') await assertRealBuildPaths(dir, context, dockerfile);
   return choice;
 }
