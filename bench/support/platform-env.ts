@@ -5,6 +5,11 @@
  */
 import crypto from 'node:crypto';
 
+function caBundle(): Record<string, string> {
+  const file = process.env.GASPER_EXTRA_CA_CERTS ?? process.env.NODE_EXTRA_CA_CERTS;
+  return file ? { GASPER_EXTRA_CA_CERTS: file } : {};
+}
+
 export function benchPlatformEnv(
   stateDir: string,
   token: string,
@@ -28,6 +33,9 @@ export function benchPlatformEnv(
     GASPER_ADMIN_TOKEN: token,
     GASPER_ALLOW_LOCAL_REPOS: '1',
     GASPER_LOG_LEVEL: 'warn',
+    // Builds reach registries through the machine's TLS proxy, if it has one: as a platform the
+    // user starts would, the bench's platform trusts the CA bundle the environment names.
+    ...caBundle(),
     ...extra,
   };
 }

@@ -3,6 +3,7 @@ import { formationTotal } from '../core/formation.ts';
 import { defaultResourcePolicy, resolveResources } from '../core/resources.ts';
 import type { AppDocument } from '../store/app-document.ts';
 import type { DatabaseStore } from '../store/databases.ts';
+import { DomainStore } from '../store/domains.ts';
 import type { ApiDeps } from './deps.ts';
 import { ApiError } from './errors.ts';
 
@@ -48,4 +49,10 @@ export async function enforceDatabaseQuota(deps: ApiDeps, databases: DatabaseSto
   const owned = (await databases.list()).filter((d) => d.owner === owner).length;
   const problem = quotaProblem(quotas, { apps: 0, databases: owned }, 'database');
   if (problem) throw new ApiError('QUOTA_EXCEEDED', problem);
+}
+
+/** Custom domains of all of the owner's apps (GASPER_DOMAINS_PER_OWNER); not atomic with an add: a bound. */
+export async function ownedDomainCount(deps: ApiDeps, owner: string): Promise<number> {
+  const apps = (await deps.apps.list()).filter((a) => a.owner === owner).map((a) => a.name);
+  return new DomainStore(deps.redis).countOfApps(apps);
 }

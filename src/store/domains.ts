@@ -60,6 +60,15 @@ export class DomainStore {
     return this.read(await this.redis.smembers(keys.appDomains(app)));
   }
 
+  /** How many domains these apps have in all (an owner's count against GASPER_DOMAINS_PER_OWNER). */
+  async countOfApps(apps: readonly string[]): Promise<number> {
+    if (apps.length === 0) return 0;
+    const pipeline = this.redis.pipeline();
+    for (const app of apps) pipeline.scard(keys.appDomains(app));
+    const counts = (await pipeline.exec()) ?? [];
+    return counts.reduce((sum, [, count]) => sum + (typeof count === 'number' ? count : 0), 0);
+  }
+
   /** Every domain of the installation (renewals, the proxy's start), by name. */
   async list(): Promise<DomainDocument[]> {
     return this.read(await this.redis.smembers(keys.domains));

@@ -2,7 +2,6 @@ import crypto from 'node:crypto';
 import { Router, type Response } from 'express';
 import { z } from 'zod';
 import { checkDomainName, platformHostProblem, platformZoneProblem } from '../../core/domain-name.ts';
-import { keys } from '../../core/keys.ts';
 import { enqueueCertificate } from '../../jobs/certificate-jobs.ts';
 import type { EnqueuedJob } from '../../jobs/enqueue.ts';
 import type { AppDocument } from '../../store/app-document.ts';
@@ -12,6 +11,7 @@ import { principalOf } from '../auth.ts';
 import { DomainStore } from '../../store/domains.ts';
 import { addDomainRequest, dnsAdvice, dnsAdviceSchema, domainView, domainViewSchema } from '../domain-request.ts';
 import type { ApiDeps } from '../deps.ts';
+import { ownedDomainCount } from '../quotas.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { apiRoutes } from '../openapi/registry.ts';
 import { jobRef } from '../views.ts';
@@ -68,7 +68,7 @@ export function domainsRouter(deps: ApiDeps): Router {
     // One ACME account serves everyone, so one user's many names would spend everyone's CA limits.
     const ownerLimit = deps.options.domainsPerOwner ?? defaultDomainsPerOwner;
     if (!admin) {
-      const owned = await ownedDomains(app.owner);
+      const owned = await ownedDomainCount(deps, app.owner);
       if (owned >= ownerLimit) {
         const problem = `at most ${ownerLimit} per user over all their apps (GASPER_DOMAINS_PER_OWNER)`;
         throw new ApiError(
@@ -133,16 +133,6 @@ export function domainsRouter(deps: ApiDeps): Router {
         certificates: acme ? 'automatic' : 'off',
       });
   });
-
-  /** Custom domains of all of the owner's apps (GASPER_DOMAINS_PER_OWNER); not atomic with the add, a bound. */
-  async function ownedDomains(owner: string): Promise<number> {
-    const names = (await deps.apps.list()).filter((a) => a.owner === owner).map((a) => a.name);
-    if (names.length === 0) return 0;
-    const pipeline = deps.redis.pipeline();
-    for (const n of names) pipeline.scard(keys.appDomains(n));
-    const counts = (await pipeline.exec()) ?? [];
-    return counts.reduce((sum, [, count]) => sum + (typeof count === 'number' ? count : 0), 0);
-  }
 
   router.get('/:name/domains', async (req, res) => {
     const app = await visibleApp(deps.apps, res, req.params.name);

@@ -2,6 +2,7 @@ import type { Response } from 'express';
 import type { LiveMetricsMessage } from '../../store/app-metrics.ts';
 import type { AppMetricsStore } from '../../store/app-metrics.ts';
 import type { ApiDeps } from '../deps.ts';
+import { appDeletedEvent, EventStream } from '../event-stream.ts';
 import { newerThanSnapshot, type MetricsFollowHub } from '../metrics-follows.ts';
 
 /** Bytes waiting for a slow client past which live samples are skipped rather than queued. */
@@ -28,26 +29,13 @@ export interface MetricsFollowContext {
 export async function followMetrics(app: string, res: Response, ctx: MetricsFollowContext): Promise<void> {
   const { deps, hub, store } = ctx;
   const release = ctx.admit();
-  let open = true;
-  let wake: (() => void) | undefined;
-  const stop = () => {
-    open = false;
-    wake?.();
-  };
   let unsubscribe: (() => void) | undefined;
+  let stream: EventStream | undefined;
   try {
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      'x-accel-buffering': 'no',
-      // The connection ends with the stream, so closing the API never waits on it going idle.
-      connection: 'close',
-    });
-    res.flushHeaders();
-    res.on('close', stop);
-    deps.shutdown?.addEventListener('abort', stop);
+    const events = new EventStream(res, deps.shutdown);
+    stream = events;
     const send = (text: string, droppable: boolean) => {
-      if (!open || (droppable && res.writableLength > maxBufferedBytes)) return;
+      if (!events.open || (droppable && res.writableLength > maxBufferedBytes)) return;
       res.write(text);
     };
     // Subscribed before the snapshot is read, so no sample falls between the two.
@@ -61,7 +49,7 @@ export async function followMetrics(app: string, res: Response, ctx: MetricsFoll
       }
       if ('removed' in message) send(`event: removed\ndata: ${JSON.stringify(message)}\n\n`, false);
       else if (fresh(message.instance, message.sample.at)) send(`data: ${JSON.stringify(message)}\n\n`, true);
-      wake?.();
+      events.wake();
     };
     unsubscribe = await hub.subscribe(app, deliver);
     const snapshot = await store.list(app);
@@ -70,29 +58,20 @@ export async function followMetrics(app: string, res: Response, ctx: MetricsFoll
     ready = true;
     for (const message of pending.splice(0)) deliver(message);
 
-    while (open) {
-      let timer: NodeJS.Timeout | undefined;
-      const woken = await new Promise<boolean>((resolve) => {
-        wake = () => resolve(true);
-        timer = setTimeout(() => resolve(false), ctx.blockMs);
-      });
-      clearTimeout(timer);
-      wake = undefined;
-      if (!open || woken) continue;
+    while (events.open) {
+      if (await events.wait(ctx.blockMs)) continue;
       if (!(await deps.apps.get(app))) {
-        send('event: end\ndata: {"reason":"app deleted"}\n\n', false);
+        send(appDeletedEvent, false);
         break;
       }
       send(': keep-alive\n\n', false);
     }
   } catch (err) {
-    if (open) deps.log.warn({ err: (err as Error).message, app }, 'metrics follow failed');
+    if (stream?.open !== false) deps.log.warn({ err: (err as Error).message, app }, 'metrics follow failed');
   } finally {
-    open = false;
     unsubscribe?.();
     release();
-    res.off('close', stop);
-    deps.shutdown?.removeEventListener('abort', stop);
-    res.end();
+    if (stream) stream.end();
+    else res.end();
   }
 }

@@ -10,6 +10,7 @@ import { AppLogStore, compareStreamIds, type LogLine } from '../../store/app-log
 import { AppMetricsStore } from '../../store/app-metrics.ts';
 import { principalOf } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
+import { appDeletedEvent, EventStream } from '../event-stream.ts';
 import { LogFollowHub } from '../log-follows.ts';
 import { MetricsFollowHub } from '../metrics-follows.ts';
 import { followMetrics } from './metrics-follow.ts';
@@ -99,24 +100,11 @@ export function observabilityRouter(deps: ApiDeps): Router {
   ): Promise<void> {
     const app = req.params.name as string;
     const release = follows.admit(principalOf(res).user);
-    let open = true;
-    let wake: (() => void) | undefined;
-    const stop = () => {
-      open = false;
-      wake?.();
-    };
     let unsubscribe: (() => void) | undefined;
+    let stream: EventStream | undefined;
     try {
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        'x-accel-buffering': 'no',
-        // The connection ends with the stream, so closing the API never waits on it going idle.
-        connection: 'close',
-      });
-      res.flushHeaders();
-      res.on('close', stop);
-      deps.shutdown?.addEventListener('abort', stop);
+      const events = new EventStream(res, deps.shutdown);
+      stream = events;
       const send = async (text: string) => {
         if (res.write(text)) return;
         // Waits for either; the other listener goes too, or a slow client would pile them up.
@@ -142,11 +130,11 @@ export function observabilityRouter(deps: ApiDeps): Router {
             handed = [];
           }
         }
-        wake?.();
+        events.wake();
       });
       const sendLines = async (lines: LogLine[]) => {
         for (const line of lines) {
-          if (!open) return;
+          if (!events.open) return;
           if (compareStreamIds(line.id, lastId) <= 0) continue;
           lastId = line.id;
           if (keep(line)) await send(sseEvent(line));
@@ -154,7 +142,7 @@ export function observabilityRouter(deps: ApiDeps): Router {
       };
       for (const line of initial) await send(sseEvent(line));
       const blockMs = deps.options.logFollowBlockMs ?? defaultFollowBlockMs;
-      while (open) {
+      while (events.open) {
         if (behind) {
           behind = false;
           handed = [];
@@ -169,29 +157,20 @@ export function observabilityRouter(deps: ApiDeps): Router {
           await sendLines(batch);
           continue;
         }
-        let timer: NodeJS.Timeout | undefined;
-        const woken = await new Promise<boolean>((resolve) => {
-          wake = () => resolve(true);
-          timer = setTimeout(() => resolve(false), blockMs);
-        });
-        clearTimeout(timer);
-        wake = undefined;
-        if (!open || woken) continue;
+        if (await events.wait(blockMs)) continue;
         if (!(await deps.apps.get(app))) {
-          await send('event: end\ndata: {"reason":"app deleted"}\n\n');
+          await send(appDeletedEvent);
           break;
         }
         await send(': keep-alive\n\n');
       }
     } catch (err) {
-      if (open) deps.log.warn({ err: (err as Error).message, app }, 'log follow failed');
+      if (stream?.open !== false) deps.log.warn({ err: (err as Error).message, app }, 'log follow failed');
     } finally {
-      open = false;
       unsubscribe?.();
       release();
-      res.off('close', stop);
-      deps.shutdown?.removeEventListener('abort', stop);
-      res.end();
+      if (stream) stream.end();
+      else res.end();
     }
   }
 

@@ -13,7 +13,7 @@ import { databaseView } from '../database-views.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { apiRoutes } from '../openapi/registry.ts';
-import { enforceAppQuotas, enforceDatabaseQuota } from '../quotas.ts';
+import { enforceAppQuotas, enforceDatabaseQuota, ownedDomainCount } from '../quotas.ts';
 import { appView, jobRef } from '../views.ts';
 import { visibleApp } from '../visible.ts';
 import { redeployApp } from './app-databases.ts';
@@ -67,15 +67,6 @@ export function transfersRouter(deps: ApiDeps): Router {
     return parsed.data;
   };
 
-  async function ownedDomains(owner: string): Promise<number> {
-    const names = (await deps.apps.list()).filter((a) => a.owner === owner).map((a) => a.name);
-    if (names.length === 0) return 0;
-    const pipeline = deps.redis.pipeline();
-    for (const n of names) pipeline.scard(keys.appDomains(n));
-    const counts = (await pipeline.exec()) ?? [];
-    return counts.reduce((sum, [, count]) => sum + (typeof count === 'number' ? count : 0), 0);
-  }
-
   /** Removes the app's schedules made through the API (jobs/schedule-jobs.ts); true when there were any. */
   async function removeApiSchedules(app: string, uid: string): Promise<boolean> {
     const store = new ScheduleStore(deps.redis);
@@ -101,7 +92,7 @@ export function transfersRouter(deps: ApiDeps): Router {
     // As when a domain is added: an admin's request is not held to the per-owner limit.
     const domains = await deps.redis.scard(keys.appDomains(name));
     const limit = deps.options.domainsPerOwner ?? defaultDomainsPerOwner;
-    if (caller.role !== 'admin' && domains > 0 && (await ownedDomains(to)) + domains > limit)
+    if (caller.role !== 'admin' && domains > 0 && (await ownedDomainCount(deps, to)) + domains > limit)
       throw new ApiError(
         'DOMAIN_OWNER_LIMIT',
         `"${to}" cannot receive ${domains} more custom domain(s): at most ${limit} per user (GASPER_DOMAINS_PER_OWNER)`,

@@ -38,13 +38,16 @@ export function startMetricsSampler(
     if (!limits.has(id)) limits.set(id, cpuLimitCores((await container.inspect()).HostConfig));
     const stats = (await container.stats({ stream: false })) as unknown as {
       read?: string;
-      cpu_stats: CpuStats;
-      precpu_stats: CpuStats;
-      memory_stats: MemoryStats;
+      cpu_stats?: CpuStats;
+      precpu_stats?: CpuStats;
+      memory_stats?: MemoryStats;
     };
+    // A container that stopped after the listing answers with empty stats (no cpu_stats), not a
+    // 404: there is nothing to record, as for a container already gone.
+    if (!stats.cpu_stats || !stats.memory_stats) return;
     const sample: ResourceSample = {
       at: stats.read && !stats.read.startsWith('0001') ? stats.read : new Date().toISOString(),
-      cpu: cpuUsage(stats.precpu_stats, stats.cpu_stats, limits.get(id)) ?? null,
+      cpu: cpuUsage(stats.precpu_stats ?? {}, stats.cpu_stats, limits.get(id)) ?? null,
       memory: memoryUsage(stats.memory_stats) ?? null,
     };
     await store.record(

@@ -52,6 +52,11 @@ export function createApi(token, { onUnauthorized = () => {} } = {}) {
     addDomain: (name, domain) => request('POST', `/apps/${encodeURIComponent(name)}/domains`, { domain }),
     removeDomain: (name, domain) =>
       request('DELETE', `/apps/${encodeURIComponent(name)}/domains/${encodeURIComponent(domain)}`),
+    listReleases: (name) => request('GET', `/apps/${encodeURIComponent(name)}/releases`),
+    rollback: (name, release) => request('POST', `/apps/${encodeURIComponent(name)}/rollback`, { release }),
+    listDatabases: () => request('GET', '/databases'),
+    backupDatabase: (db) => request('POST', `/databases/${encodeURIComponent(db)}/backups`),
+    listBackups: (db) => request('GET', `/databases/${encodeURIComponent(db)}/backups`),
     job: (id) => request('GET', `/jobs/${encodeURIComponent(id)}`),
     /** The raw response of a metrics follow (server-sent events), for a stream reader. */
     followMetrics: (name, { signal }) =>

@@ -6,7 +6,18 @@ const knownStatuses = new Set(['queued', 'deploying', 'running', 'failed', 'dele
  * The apps table, updated in place by name: a periodic refresh changes the cells that changed
  * and keeps rows (and the keyboard focus on their buttons) where they are.
  */
-export function createAppsTable({ table, body, empty, onLogs, onMetrics, onDomains, onTerminal, onRestart, onDelete }) {
+export function createAppsTable({
+  table,
+  body,
+  empty,
+  onLogs,
+  onMetrics,
+  onManage,
+  onDomains,
+  onTerminal,
+  onRestart,
+  onDelete,
+}) {
   const rows = new Map();
 
   function createRow(name) {
@@ -19,6 +30,15 @@ export function createAppsTable({ table, body, empty, onLogs, onMetrics, onDomai
         'button',
         { type: 'button', 'aria-label': `Show CPU and memory of ${name}`, onclick: () => onMetrics(name) },
         'Metrics',
+      ),
+      h(
+        'button',
+        {
+          type: 'button',
+          'aria-label': `Manage ${name}: env, scale, releases, databases`,
+          onclick: () => onManage(name),
+        },
+        'Manage',
       ),
       h(
         'button',

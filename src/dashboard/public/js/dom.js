@@ -31,3 +31,10 @@ export function safeHttpUrl(value) {
     return undefined;
   }
 }
+
+/** Shows `message` under a form field (its `aria-describedby` error paragraph); empty clears it. */
+export function markField(input, errorElement, message = '') {
+  errorElement.textContent = message;
+  if (message) input.setAttribute('aria-invalid', 'true');
+  else input.removeAttribute('aria-invalid');
+}

@@ -1,14 +1,9 @@
 import { ApiError } from './api.js';
 import { h } from './dom.js';
+import { shortDate } from './format.js';
 
 const refreshMs = 5000;
 const knownStatuses = new Set(['pending', 'issued', 'failed']);
-
-/** `2027-03-01 12:00 UTC`, or an em dash. */
-function shortDate(iso) {
-  const date = new Date(String(iso ?? ''));
-  return iso && !Number.isNaN(date.getTime()) ? `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC` : '—';
-}
 
 /** What a user should read about a domain: the issuance error, else a failed renewal's, with the next try. */
 export function domainProblem(domain) {

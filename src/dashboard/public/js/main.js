@@ -5,6 +5,7 @@ import { byId, h } from './dom.js';
 import { createDomainsView } from './domains-view.js';
 import { createJobView } from './job-view.js';
 import { createLogView } from './log-view.js';
+import { createManagePanel } from './manage-panel.js';
 import { createMetricsView } from './metrics-view.js';
 import { createTerminalView } from './terminal-view.js';
 import { forgetToken, storedToken, storeToken } from './session.js';
@@ -69,6 +70,7 @@ const domains = createDomainsView({
   closeButton: byId('domains-close'),
   edge: { form: byId('edge-form'), https: byId('edge-https'), hsts: byId('edge-hsts') },
 });
+const manage = createManagePanel({ follow: (job, heading) => follow(job, heading) });
 const terminal = createTerminalView({ column: document.querySelector('.main-column') });
 const apps = createAppsTable({
   table: byId('apps-table'),
@@ -76,6 +78,7 @@ const apps = createAppsTable({
   empty: byId('apps-empty'),
   onLogs: showLogs,
   onMetrics: showMetrics,
+  onManage: showManage,
   onDomains: showDomains,
   onTerminal: (name) => terminal.open(api, name),
   onRestart: restartApp,
@@ -131,6 +134,7 @@ function signOut(message = '') {
   logs.reset();
   metrics.reset();
   domains.reset();
+  manage.reset();
   terminal.reset();
   apps.clear();
   say('');
@@ -179,6 +183,11 @@ function showLogs(name) {
 function showMetrics(name) {
   metrics.follow(api, name);
   byId('metrics').scrollIntoView({ block: 'nearest' });
+}
+
+function showManage(name) {
+  manage.show(api, name);
+  byId('manage').scrollIntoView({ block: 'nearest' });
 }
 
 function showDomains(name) {

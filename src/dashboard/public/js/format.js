@@ -1,0 +1,26 @@
+// Values from the API in words, for the dashboard's views. Pure: tested in test/dashboard/app-actions.unit.test.ts.
+
+/** `2027-03-01 12:00 UTC`, or an em dash. */
+export function shortDate(iso) {
+  const date = new Date(String(iso ?? ''));
+  return iso && !Number.isNaN(date.getTime()) ? `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC` : '—';
+}
+
+/** What a change answered, in words: the redeploy it queued (with its job), or that none was needed. */
+export function redeployNote(body) {
+  if (body?.redeploy === false) return body.changed?.length ? 'applied, no redeploy needed' : 'nothing changed';
+  return body?.job?.id ? `redeploy queued (job ${body.job.id})` : 'saved';
+}
+
+/** `1.5 MiB` */
+export function byteSize(bytes) {
+  if (typeof bytes !== 'number') return '—';
+  const units = ['B', 'KiB', 'MiB', 'GiB'];
+  let n = bytes;
+  let unit = 0;
+  while (n >= 1024 && unit < units.length - 1) {
+    n /= 1024;
+    unit++;
+  }
+  return `${unit ? n.toFixed(1) : n} ${units[unit]}`;
+}

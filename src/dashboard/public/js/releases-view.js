@@ -1,0 +1,105 @@
+import { h } from './dom.js';
+import { shortDate } from './format.js';
+
+const knownStatuses = new Set(['building', 'starting', 'active', 'superseded', 'cancelled', 'failed']);
+
+/** Why a release cannot be served again, or '' when it can (the API's own rollback rules). */
+export function rollbackProblem(release) {
+  if (release.current) return 'serving now';
+  if (release.status === 'failed' || !release.timings?.activatedAt?.length) return 'never ran successfully';
+  if (!release.onDisk) return 'pruned from disk';
+  return '';
+}
+
+/**
+ * An app's releases, newest first (`GET /apps/:name/releases`, as `gasper releases` reads it), the
+ * serving one marked, and a Roll back button on each release that can serve again: it asks for a
+ * confirmation, then `POST /apps/:name/rollback {release}` and follows the job.
+ */
+export function createReleasesView({ list, empty, message, follow }) {
+  let api;
+  let app;
+
+  function say(text, problem = false) {
+    message.textContent = text;
+    message.classList.toggle('problem', problem);
+  }
+
+  function row(release) {
+    const id = String(release.id);
+    const status = String(release.status ?? 'unknown');
+    const problem = rollbackProblem(release);
+    return h(
+      'tr',
+      { 'data-release': id, class: release.current ? 'current' : undefined },
+      h(
+        'th',
+        { scope: 'row', 'data-label': 'Release' },
+        id,
+        release.current ? h('span', { class: 'badge serving' }, 'serving') : '',
+      ),
+      h(
+        'td',
+        { 'data-label': 'Status' },
+        h('span', { class: `badge release-${knownStatuses.has(status) ? status : 'unknown'}` }, status),
+      ),
+      h('td', { 'data-label': 'Commit' }, h('code', {}, String(release.commit ?? '').slice(0, 10) || '—')),
+      h('td', { 'data-label': 'Created' }, shortDate(release.timings?.createdAt)),
+      h(
+        'td',
+        { 'data-label': 'Actions', class: 'actions' },
+        problem
+          ? h('span', { class: 'help' }, problem)
+          : h(
+              'button',
+              { type: 'button', 'aria-label': `Roll back ${app} to ${id}`, onclick: () => rollback(id) },
+              'Roll back',
+            ),
+      ),
+    );
+  }
+
+  async function refresh() {
+    const [current, name] = [api, app];
+    try {
+      const { releases } = await current.listReleases(name);
+      if (current !== api || name !== app) return;
+      list.replaceChildren(...releases.map(row));
+      empty.hidden = releases.length > 0;
+      list.closest('table').hidden = releases.length === 0;
+    } catch (err) {
+      if (current === api && name === app) say(`Could not list the releases of ${name}: ${err.message}`, true);
+    }
+  }
+
+  async function rollback(release) {
+    if (!window.confirm(`Roll ${app} back to ${release}? It serves that release's build again, without building.`))
+      return;
+    const [current, name] = [api, app];
+    try {
+      const body = await current.rollback(name, release);
+      say(`Rollback of ${name} to ${body.release} queued (job ${body.job.id}).`);
+      const done = await follow(body.job, `Rollback of ${name} to ${body.release}`);
+      if (current === api && name === app && done) await refresh();
+    } catch (err) {
+      say(`Could not roll ${name} back to ${release}: ${err.message}`, true);
+    }
+  }
+
+  function reset() {
+    api = undefined;
+    app = undefined;
+    list.replaceChildren();
+    say('');
+  }
+
+  return {
+    show(client, name) {
+      reset();
+      api = client;
+      app = name;
+      return refresh();
+    },
+    reset,
+  };
+}

@@ -1,0 +1,79 @@
+import { expect } from 'chai';
+
+type Json = Record<string, unknown>;
+// Browser modules, plain JavaScript: imported by URL so TypeScript does not look for their types.
+const load = (file: string) => import(new URL(`../../src/dashboard/public/js/${file}`, import.meta.url).href);
+const scale: { formationRows(app: Json): [string, number][] } = await load('scale-view.js');
+const releases: { rollbackProblem(release: Json): string } = await load('releases-view.js');
+const format: { byteSize(bytes: unknown): string; redeployNote(body: Json): string; shortDate(iso: unknown): string } =
+  await load('format.js');
+
+describe("dashboard: the Manage panel's pure parts", function () {
+  const formations: [string, Json, [string, number][]][] = [
+    ['web only', { formation: { desired: { web: 2 }, running: null } }, [['web', 2]]],
+    [
+      "the release's types too, with 0 when none is asked for, web first then by name",
+      { formation: { desired: { web: 1, worker: 2 }, running: { web: 1, worker: 2, clock: 0 } } },
+      [
+        ['web', 1],
+        ['clock', 0],
+        ['worker', 2],
+      ],
+    ],
+    ['an API without formation: its instances as web', { scale: { instances: 3 } }, [['web', 3]]],
+    ['nothing at all: one web', {}, [['web', 1]]],
+  ];
+  for (const [what, app, rows] of formations)
+    it(`formation rows: ${what}`, function () {
+      expect(scale.formationRows(app)).to.deep.equal(rows);
+    });
+
+  const served = { timings: { activatedAt: ['2026-01-01T00:00:00Z'] } };
+  const rollbacks: [string, Json, string][] = [
+    ['an earlier release that served, on disk', { ...served, status: 'superseded', onDisk: true }, ''],
+    ['the serving one', { ...served, status: 'active', onDisk: true, current: true }, 'serving now'],
+    ['a failed build', { timings: { activatedAt: [] }, status: 'failed', onDisk: true }, 'never ran successfully'],
+    ['one that failed after serving', { ...served, status: 'failed', onDisk: true }, 'never ran successfully'],
+    [
+      'one that never started',
+      { timings: { activatedAt: [] }, status: 'cancelled', onDisk: true },
+      'never ran successfully',
+    ],
+    ['one pruned from disk', { ...served, status: 'superseded', onDisk: false }, 'pruned from disk'],
+  ];
+  for (const [what, release, problem] of rollbacks)
+    it(`roll back to ${what}: ${problem || 'offered'}`, function () {
+      expect(releases.rollbackProblem(release)).to.equal(problem);
+    });
+
+  for (const [bytes, text] of [
+    [0, '0 B'],
+    [1023, '1023 B'],
+    [1536, '1.5 KiB'],
+    [3 * 1024 ** 2, '3.0 MiB'],
+    [5 * 1024 ** 4, '5120.0 GiB'],
+    [undefined, '—'],
+  ] as const)
+    it(`backup size ${String(bytes)} -> ${text}`, function () {
+      expect(format.byteSize(bytes)).to.equal(text);
+    });
+
+  for (const [iso, text] of [
+    ['2026-03-01T12:00:59.000Z', '2026-03-01 12:00 UTC'],
+    ['not a date', '—'],
+    [undefined, '—'],
+  ] as const)
+    it(`a date ${String(iso)} -> ${text}`, function () {
+      expect(format.shortDate(iso)).to.equal(text);
+    });
+
+  for (const [body, text] of [
+    [{ redeploy: true, job: { id: 'deploy-a-1-r000002' } }, 'redeploy queued (job deploy-a-1-r000002)'],
+    [{ job: { id: 'deploy-a-1-r000003' } }, 'redeploy queued (job deploy-a-1-r000003)'],
+    [{ redeploy: false, changed: ['healthCheck'] }, 'applied, no redeploy needed'],
+    [{ redeploy: false, changed: [] }, 'nothing changed'],
+  ] as const)
+    it(`a PATCH answer in words: ${text}`, function () {
+      expect(format.redeployNote(body)).to.equal(text);
+    });
+});
