@@ -204,8 +204,10 @@ describe('process types through the API (Docker, Redis, git)', function () {
       running: { web: 2, worker: 1 },
       source: 'app.json',
     });
-    expect(await containersOf(name, 'worker')).to.have.length(1);
+    // The worker starts after the switch: once the redeploy is done.
     const redeploy = await gasper.waitForJob(applied.lastJob.id);
+    expect(redeploy.state, redeploy.log.join('\n')).to.equal('completed');
+    expect(await containersOf(name, 'worker')).to.have.length(1);
     expect(redeploy.log.join('\n'))
       .to.include('processes: web ×2, worker ×1')
       .and.include("app.json: formation web ×2, worker ×1: applied (the app's processes come from app.json");
