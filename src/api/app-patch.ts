@@ -92,12 +92,18 @@ export function planPatch(
     // `instances` is the web count: a `processes.web` set before follows it.
     if (next.processes?.web !== undefined) next.processes = { ...next.processes, web: patch.instances };
     changed.push('instances');
+    // The user's formation now: no longer app.json's (api/app-json-formation.ts).
+    next.formationSource = undefined;
   }
   // Merged: types not named keep their count. Compared as resolved, so naming a default changes nothing.
   if (patch.processes !== undefined) {
     const merged = { ...next.processes, ...patch.processes };
-    if (!same(formationOrder(desiredFormation({ ...next, processes: merged })), formationOrder(desiredFormation(next))))
+    if (
+      !same(formationOrder(desiredFormation({ ...next, processes: merged })), formationOrder(desiredFormation(next)))
+    ) {
       changed.push('processes');
+      next.formationSource = undefined;
+    }
     next.processes = merged;
     // A web count of 1 or more is `instances` too (the field older clients read).
     if (patch.processes.web !== undefined && patch.processes.web >= 1) next.instanceCount = patch.processes.web;

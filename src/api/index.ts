@@ -42,11 +42,12 @@ export async function startApi(
   const apps = new AppStore(redis);
   const nodes = new NodeStore(redis);
   const enqueue = createEnqueuer(redis, queues, options.jobAttempts);
+  const users = new UserStore(redis);
   const app = createApiApp({
     redis,
     apps,
     nodes,
-    users: new UserStore(redis),
+    users,
     tokens: new TokenStore(redis),
     limits: { authFailures: new RateLimiter(redis, 'auth-failures'), changes: new RateLimiter(redis, 'changes') },
     queues,
@@ -69,7 +70,7 @@ export async function startApi(
   // Heartbeats are checked where placement is decided: down nodes are announced and failed over.
   const monitor = startNodeMonitor(
     { timeoutMs: options.nodeTimeoutMs, intervalMs: options.nodeCheckMs },
-    { apps, nodes, enqueue, redis, options },
+    { apps, nodes, enqueue, redis, options, users },
     log,
   );
   let closing: Promise<void> | undefined;

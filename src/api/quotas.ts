@@ -15,7 +15,7 @@ type Scale = Pick<AppDocument, 'instanceCount' | 'processes' | 'resources'>;
  * Throws QUOTA_EXCEEDED; a quota left unset is no limit.
  */
 export async function enforceAppQuotas(
-  deps: ApiDeps,
+  deps: Pick<ApiDeps, 'users' | 'apps' | 'options'>,
   owner: string,
   app: string,
   scale: Scale,

@@ -55,9 +55,15 @@ export function appView(doc: AppDocument, options: ViewOptions) {
     /**
      * Process types (core/formation.ts): `desired` is the count asked for each (web: `instances`
      * unless set), `running` what the current release runs of each type it declares (null: no
-     * release yet, or one from before process types, which runs web only).
+     * release yet, or one from before process types, which runs web only). `source`: `app.json`
+     * when `desired` is app.json's formation (api/app-json-formation.ts), `asked` while app.json's
+     * waits to be applied, else `app` (the user's, or the default).
      */
-    formation: { desired: desiredFormation(doc), running: doc.formation ?? null },
+    formation: {
+      desired: desiredFormation(doc),
+      running: doc.formation ?? null,
+      source: doc.formationSource ?? (doc.formationAsk ? 'asked' : 'app'),
+    },
     /** Desired instance count, limits (defaults resolved) and health check. */
     scale: {
       instances: desiredFormation(doc).web,

@@ -333,7 +333,7 @@ export const envSchema = z.object({
     .max(64)
     .default(2)
     .describe(
-      "app jobs of one owner a node worker runs at once; another of theirs waits (delayed, not counted as an attempt) so other owners' jobs get the free slots",
+      "app jobs of one owner a node worker runs at once (deploys, operations, one-off and scheduled runs alike); another of theirs waits (delayed, not counted as an attempt) so other owners' jobs get the free slots",
     ),
   GASPER_WORKER_CONCURRENCY: z.coerce
     .number()

@@ -7,6 +7,11 @@ export const keys = {
   app: (name: string) => `gasper:app:${name}`,
   apps: 'gasper:apps',
   appReleaseSeq: (name: string) => `gasper:app:${name}:release-seq`,
+  /**
+   * Set of app names whose first deploy asked for app.json's `formation` (store/app-document.ts
+   * `formationAsk`): the control plane places and applies it (api/app-json-formation.ts).
+   */
+  appJsonFormations: 'gasper:app-json-formations',
   /** Hash: SSH public key id → record (src/store/ssh-credentials.ts). */
   appSshKeys: (name: string) => `gasper:app:${name}:ssh-keys`,
   /** The app's SSH password, as a scrypt hash only. */

@@ -61,7 +61,32 @@ export const appDocumentSchema = z.object({
    */
   formation: z.record(z.string(), z.number().int()).optional(),
   lastError: z.string().optional(),
+  /**
+   * app.json's `scripts.postdeploy` run (workers/apps/postdeploy.ts): claimed before it starts, so
+   * it runs at most once in the app's life; `exitCode` and `error` once it finished.
+   */
+  postdeploy: z
+    .object({
+      release: z.string(),
+      job: z.string(),
+      startedAt: z.string(),
+      finishedAt: z.string().optional(),
+      exitCode: z.number().int().optional(),
+      error: z.string().optional(),
+    })
+    .optional(),
   lastJob: z.string().optional(),
+  /**
+   * app.json's `formation`, asked by the app's first deploy because the app had none of its own
+   * (workers/apps/app-json-formation.ts); the control plane applies it and removes this
+   * (api/app-json-formation.ts).
+   */
+  formationAsk: z.object({ processes: z.record(z.string(), z.number().int()), release: z.string() }).optional(),
+  /**
+   * `app.json`: `processes` came from app.json's formation, not from the user; a PATCH of
+   * `processes` or `instances` removes it.
+   */
+  formationSource: z.literal('app.json').optional(),
   /**
    * The push webhook's secret, sealed: HMAC verification needs it in the clear, so not hashed.
    * `lastPush`: the newest push deployed (api/webhooks/push-decision.ts `orderPush`).

@@ -44,6 +44,18 @@ export const releaseRecordSchema = z.object({
   status: z.enum(releaseStatuses),
   commit: z.string().optional(),
   config: releaseConfigSchema,
+  /**
+   * The web startup check app.json gave this release (when the app set no health check path):
+   * a restart or rollback of the release checks the same (release-plan.ts).
+   */
+  appJsonHealthCheck: z
+    .object({
+      path: z.string(),
+      content: z.string().optional(),
+      timeoutMs: z.number().optional(),
+      attempts: z.number().int().optional(),
+    })
+    .optional(),
   /** Env values as stored in the app (encrypted); never returned by the API. */
   sealedEnv: z.record(z.string(), z.string()),
   error: z.string().optional(),

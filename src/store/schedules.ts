@@ -9,6 +9,20 @@ import { scheduleSchema, type Schedule } from '../jobs/schedule-jobs.ts';
 export const runsKept = 50;
 
 /**
+ * A tick that ran nothing but is listed among the runs (an app stopped): its entry in the runs'
+ * set is `skipped:<tick ms>:<reason>`, not a job id (pure).
+ */
+export function skippedRunEntry(tickMs: number, reason: string): string {
+  return `skipped:${tickMs}:${reason}`;
+}
+
+/** A runs' set entry that is a skipped tick: its time and reason; undefined for a run job's id. */
+export function parseSkippedRun(entry: string): { tickMs: number; reason: string } | undefined {
+  const match = /^skipped:(\d+):(.*)$/s.exec(entry);
+  return match ? { tickMs: Number(match[1]), reason: match[2]! } : undefined;
+}
+
+/**
  * An app's schedules (a hash, id → record) and each one's latest runs (a sorted set of run job
  * ids by tick time, so recording the same tick twice, a retried tick, adds it once).
  */
@@ -51,7 +65,12 @@ export class ScheduleStore {
     return replies[1]![1] as string[];
   }
 
-  /** Run job ids, newest first. */
+  /** Lists a skipped tick (skippedRunEntry); returns what fell off the list, as recordRun. */
+  async recordSkipped(app: string, id: string, tickMs: number, reason: string): Promise<string[]> {
+    return this.recordRun(app, id, tickMs, skippedRunEntry(tickMs, reason));
+  }
+
+  /** Run job ids (and skipped ticks' entries), newest first. */
   async runs(app: string, id: string): Promise<string[]> {
     return this.redis.zrevrange(keys.scheduleRuns(app, id), 0, -1);
   }

@@ -170,7 +170,7 @@ export async function startWorker(
    * queue, delayed (not counted as an attempt), and the worker slot goes to the next job, which
    * may be another owner's.
    */
-  const appJob = async (job: Job, token: string | undefined, app: string, run: () => Promise<unknown>) => {
+  const appJob = async (job: Job, token: string | undefined, app: string | undefined, run: () => Promise<unknown>) => {
     // Only an app's primary job counts. Its parts on the other nodes (`<id>-on-<node>`) wait for
     // the primary, which already holds its owner's slot: counting them too could make two
     // spread apps of one owner wait for each other across nodes until their rollouts time out.
@@ -184,7 +184,8 @@ export async function startWorker(
       );
     }
     try {
-      return await perApp.run(app, run);
+      // `app` undefined: not under the app's lock (a run), only its owner's slot.
+      return await (app === undefined ? run() : perApp.run(app, run));
     } finally {
       await lease?.release();
     }
@@ -208,10 +209,14 @@ export async function startWorker(
         const limits = { maxBytes: dbCtx.options.backupMaxBytes, kept: dbCtx.options.backupsKept };
         return appJob(job, token, data.app, () => runVolumeJob(ctx, job, data, limits));
       }
-      case runAppJob.name:
+      case runAppJob.name: {
         // Not under the app's lock: a run (minutes, maybe) must not hold up its app's deploys,
-        // and it runs in a container of its own, which no deploy touches.
-        return runApp(ctx, job, runAppJob.schema.parse(job.data));
+        // and it runs in a container of its own, which no deploy touches. It does hold one of its
+        // owner's slots (one-off and scheduled runs alike), as every other app job does: runs
+        // started in a loop must not take the node's worker slots from other owners.
+        const data = runAppJob.schema.parse(job.data);
+        return appJob(job, token, undefined, () => runApp(ctx, job, data));
+      }
       default:
         // Jobs of one database run one at a time, apart from the apps' (keys `db:<name>`).
         if (databaseJobNames.has(job.name))

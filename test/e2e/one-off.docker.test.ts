@@ -117,6 +117,22 @@ describe('one-off runs and the release phase (Docker, Redis, git)', function () 
     expect(await runContainers()).to.have.length(0);
   });
 
+  it("runs hold their owner's job slots (GASPER_JOBS_PER_OWNER, 2 here): of 3 runs at once, 2 run together and the third after", async () => {
+    const command = 'echo "start $(date +%s%N)"; sleep 1; echo "end $(date +%s%N)"';
+    const posted = await Promise.all(
+      [1, 2, 3].map(() => gasper.api().post(`/apps/${app}/run`).send({ command }).expect(202)),
+    );
+    const jobs = await Promise.all(posted.map((r) => gasper.waitForJob(r.body.job.id, 60_000)));
+    const spans = jobs.map((job) => {
+      expect(job.state, job.log.join('\n')).to.equal('completed');
+      const at = (word: string) => Number(job.log.find((l) => l.startsWith(`${word} `))!.split(' ')[1]) / 1e6;
+      return { start: at('start'), end: at('end') };
+    });
+    // The most runs whose commands ran at the same moment (the worker runs 4 jobs at once).
+    const together = Math.max(...spans.map((s) => spans.filter((o) => o.start <= s.start && s.start < o.end).length));
+    expect(together).to.equal(2);
+  });
+
   it('a failing release phase fails the deploy with its exit code and output, and the previous release keeps serving', async () => {
     await repo.commit(markerApp('echo "migrating"; echo "table locked" >&2; exit 4'));
     const res = await gasper.api().post(`/apps/${app}/rebuild`).send({}).expect(202);
@@ -130,5 +146,43 @@ describe('one-off runs and the release phase (Docker, Redis, git)', function () 
     expect(doc.lastError).to.match(/exited with code 4/);
     expect((await viaProxy(gasper.proxyPort, host())).body).to.equal('migrated v1\n');
     expect(await runContainers()).to.have.length(0);
+  });
+  it("a schedule's ticks while the app is stopped are skipped runs ('app stopped'), no container; they run again once started", async () => {
+    const created = await gasper
+      .api()
+      .post(`/apps/${app}/schedules`)
+      .send({ command: 'echo tick', schedule: '* * * * * *' })
+      .expect(201);
+    const { id } = created.body.schedule;
+    type Run = { job: { id: string } | null; state: string; reason?: string; queuedAt: string };
+    const runs = async () =>
+      (await gasper.api().get(`/apps/${app}/schedules/${id}/runs`).expect(200)).body.runs as Run[];
+    const until = async (what: string, ok: (r: Run[]) => boolean) => {
+      const deadline = Date.now() + 60_000;
+      while (!ok(await runs())) {
+        if (Date.now() > deadline) throw new Error(`${what}: ${JSON.stringify(await runs(), null, 1)}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    };
+    await until('a completed run', (r) => r.some((x) => x.state === 'completed'));
+
+    const stop = await gasper.api().post(`/apps/${app}/stop`).send({}).expect(202);
+    expect((await gasper.waitForJob(stop.body.job.id)).state).to.equal('completed');
+    // Ticks already past the check when the stop landed may still run: a second's margin.
+    const stoppedAt = Date.now() + 1000;
+    const afterStop = (r: Run[]) => r.filter((x) => Date.parse(x.queuedAt) > stoppedAt);
+    await until('two ticks after the stop', (r) => afterStop(r).length >= 2);
+    expect((await runs()).some((x) => x.state === 'skipped' && Date.parse(x.queuedAt) > stoppedAt)).to.equal(true);
+    for (const run of afterStop(await runs()))
+      expect(run).to.include({ state: 'skipped', reason: 'app stopped', job: null });
+    expect(await runContainers()).to.have.length(0);
+
+    const start = await gasper.api().post(`/apps/${app}/start`).send({}).expect(202);
+    expect((await gasper.waitForJob(start.body.job.id)).state).to.equal('completed');
+    const startedAt = Date.now();
+    await until('a run after the start', (r) =>
+      r.some((x) => x.state === 'completed' && Date.parse(x.queuedAt) > startedAt),
+    );
+    await gasper.api().delete(`/apps/${app}/schedules/${id}`).expect(204);
   });
 });

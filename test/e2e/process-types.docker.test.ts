@@ -104,7 +104,11 @@ describe('process types through the API (Docker, Redis, git)', function () {
     expect((await viaProxy(gasper.proxyPort, host(name))).body).to.equal('web ok\n');
 
     const app = (await gasper.api().get(`/apps/${name}`).expect(200)).body.app;
-    expect(app.formation).to.deep.equal({ desired: { web: 1, worker: 1 }, running: { web: 1, worker: 1 } });
+    expect(app.formation).to.deep.equal({
+      desired: { web: 1, worker: 1 },
+      running: { web: 1, worker: 1 },
+      source: 'app',
+    });
     expect(app.instances.map((i: { process: string }) => i.process).sort()).to.deep.equal(['web', 'worker']);
     const worker = app.instances.find((i: { process: string }) => i.process === 'worker');
     expect(worker.port).to.equal(0);
@@ -167,6 +171,73 @@ describe('process types through the API (Docker, Redis, git)', function () {
     expect(zero.log.join('\n')).to.include('declared but scaled to 0: worker');
     expect(await containersOf(name, 'worker')).to.have.length(0);
     expect((await viaProxy(gasper.proxyPort, host(name))).body).to.equal('web ok\n');
+  });
+
+  it("app.json formation: applied after the first deploy of an app with none of its own (a redeploy places it); the user's own wins", async () => {
+    const formation = { web: { quantity: 2 }, worker: { quantity: 1 } };
+    const repo = await createGitRepo({ ...webAndWorker(), 'app.json': JSON.stringify({ formation }) });
+    repos.push(repo);
+    const name = unique();
+    const first = await completed(
+      await gasper
+        .api()
+        .post('/apps')
+        .send({ name, repo: { url: repo.url }, runtime: 'node' })
+        .expect(202),
+    );
+    expect(first.log.join('\n'))
+      .to.include('processes: web ×1')
+      .and.include('app.json: formation web ×2, worker ×1 asked (the app has no formation of its own)');
+    // The control plane (its node check) places it and redeploys.
+    const applied = await until(
+      'the app.json formation running',
+      async () => {
+        const app = (await gasper.api().get(`/apps/${name}`).expect(200)).body.app;
+        return app.status === 'running' && app.formation.running?.worker === 1 && app.formation.running?.web === 2
+          ? app
+          : undefined;
+      },
+      120_000,
+    );
+    expect(applied.formation).to.deep.equal({
+      desired: { web: 2, worker: 1 },
+      running: { web: 2, worker: 1 },
+      source: 'app.json',
+    });
+    // The worker starts after the switch: once the redeploy is done.
+    const redeploy = await gasper.waitForJob(applied.lastJob.id);
+    expect(redeploy.state, redeploy.log.join('\n')).to.equal('completed');
+    expect(await containersOf(name, 'worker')).to.have.length(1);
+    expect(redeploy.log.join('\n'))
+      .to.include('processes: web ×2, worker ×1')
+      .and.include("app.json: formation web ×2, worker ×1: applied (the app's processes come from app.json");
+    // A PATCH makes it the user's.
+    const patched = await completed(
+      await gasper
+        .api()
+        .patch(`/apps/${name}`)
+        .send({ processes: { worker: 0 } })
+        .expect(202),
+    );
+    expect(patched.log.join('\n')).to.include('app.json: formation web ×2, worker ×1 not applied: the app has its own');
+    expect((await gasper.api().get(`/apps/${name}`).expect(200)).body.app.formation.source).to.equal('app');
+
+    // An app created with its own formation keeps it.
+    const own = unique();
+    const job = await completed(
+      await gasper
+        .api()
+        .post('/apps')
+        .send({ name: own, repo: { url: repo.url }, runtime: 'node', instances: 1 })
+        .expect(202),
+    );
+    expect(job.log.join('\n')).to.include('app.json: formation web ×2, worker ×1 not applied: the app has its own');
+    await new Promise((r) => setTimeout(r, 3000));
+    const kept = (await gasper.api().get(`/apps/${own}`).expect(200)).body.app;
+    expect(kept.formation).to.include({ source: 'app' });
+    expect(kept.formation.desired).to.deep.equal({ web: 1 });
+    await completed(await gasper.api().delete(`/apps/${name}`).expect(202));
+    await completed(await gasper.api().delete(`/apps/${own}`).expect(202));
   });
 
   it('deploys a worker-only app without an HTTP wait; the proxy answers 503 "no web process"', async () => {

@@ -15,7 +15,7 @@ const run = promisify(execFile);
 
 /**
  * A node app that counts its hits in /data/counter (a volume) and answers `<version> <count>`;
- * /env shows the variables app.json gives it.
+ * /env shows the variables app.json gives it, /version the version; any other path answers `ok`.
  */
 function counterApp(version: string, appJson?: unknown): Record<string, string> {
   return {
@@ -23,6 +23,7 @@ function counterApp(version: string, appJson?: unknown): Record<string, string> 
     'server.js': `const http = require('http');
 const fs = require('fs');
 http.createServer((req, res) => {
+  if (req.url === '/version') return res.end('${version}');
   if (req.url === '/env') return res.end(JSON.stringify({ greeting: process.env.GREETING, secret: process.env.SECRET_KEY, token: process.env.API_TOKEN }));
   if (req.url !== '/hit') return res.end('ok');
   let n = 0;
@@ -223,6 +224,91 @@ describe('persistent volumes and app.json (Docker, Redis, git)', function () {
     await finished(await gasper.api().post(`/apps/${name}/rebuild`).send({}).expect(202));
     expect(JSON.parse(await hit(name, '/env')).secret).to.equal(first.secret);
     await finished(await gasper.api().delete(`/apps/${name}`).expect(202));
+  });
+
+  it('app.json healthchecks: the body must hold the content; a wrong one fails after its attempts and the old release serves on', async () => {
+    const name = unique();
+    const check = (content: string) => ({
+      healthchecks: { web: { path: '/health', content, timeout: 1, attempts: 2 } },
+    });
+    const source = await repo(counterApp('h1', check('ok')));
+    const first = await finished(
+      await gasper
+        .api()
+        .post('/apps')
+        .send({ name, repo: { url: source.url }, runtime: 'node' })
+        .expect(202),
+    );
+    const waited = 'GET /health answering 2xx or 3xx with "ok" in its body (2 attempts, 1 s each)';
+    expect(first.log.join('\n')).to.contain(`app.json: health check ${waited}`);
+    expect(first.log.join('\n')).to.contain(`waiting for ${waited}`);
+    expect(await hit(name, '/version')).to.equal('h1');
+
+    await source.commit(counterApp('h2', check('all good')));
+    const started = Date.now();
+    const failed = await finished(await gasper.api().post(`/apps/${name}/rebuild`).send({}).expect(202), 'failed');
+    expect(failed.error).to.contain(
+      'app did not pass its health check after 2 attempts: GET /health answered 200 but the body does not contain "all good" (first 200 bytes: "ok")',
+    );
+    expect(failed.log.join('\n')).to.contain('GET /health answered 200 but the body does not contain "all good"');
+    // Two attempts, a pause between: not the 60 s startup deadline.
+    expect(Date.now() - started).to.be.below(45_000);
+    // The old release still serves.
+    expect(await hit(name, '/version')).to.equal('h1');
+    const app = (await gasper.api().get(`/apps/${name}`).expect(200)).body.app;
+    expect(app.status).to.equal('running');
+    // A restart of the serving release checks what its deploy checked (kept with the release).
+    const restarted = await finished(await gasper.api().post(`/apps/${name}/restart`).send({}).expect(202));
+    expect(restarted.log.join('\n')).to.contain(`waiting for ${waited}`);
+    await finished(await gasper.api().delete(`/apps/${name}`).expect(202));
+  });
+
+  it('app.json scripts.postdeploy: runs once after the first deploy, not on a redeploy; a failure is reported and the deploy stands', async () => {
+    const name = unique();
+    const source = await repo(
+      counterApp('p1', {
+        scripts: { postdeploy: 'echo seeded-$GREETING', predeploy: 'echo migrated' },
+        env: { GREETING: 'once' },
+      }),
+    );
+    const first = await finished(
+      await gasper
+        .api()
+        .post('/apps')
+        .send({ name, repo: { url: source.url }, runtime: 'node' })
+        .expect(202),
+    );
+    const log = first.log.join('\n');
+    expect(log).to.contain('app.json: postdeploy: echo seeded-$GREETING (once, after the first deploy)');
+    expect(log).to.contain('  seeded-once');
+    expect(log).to.contain('app.json: postdeploy succeeded');
+    // After the release phase and the switch.
+    expect(log.indexOf('  migrated')).to.be.below(log.indexOf('  seeded-once'));
+    expect(log.indexOf('switching traffic')).to.be.below(log.indexOf('  seeded-once'));
+    const again = await finished(await gasper.api().post(`/apps/${name}/rebuild`).send({}).expect(202));
+    expect(again.log.join('\n')).not.to.contain('seeded-once');
+    expect(again.log.join('\n')).to.contain('app.json: scripts.postdeploy not run: it ran once already');
+
+    const failing = unique();
+    const bad = await repo(counterApp('p2', { scripts: { postdeploy: 'echo oops; exit 3' } }));
+    const deployed = await finished(
+      await gasper
+        .api()
+        .post('/apps')
+        .send({ name: failing, repo: { url: bad.url }, runtime: 'node' })
+        .expect(202),
+    );
+    expect(deployed.log.join('\n')).to.contain('  oops');
+    expect(deployed.log.join('\n')).to.contain('postdeploy (echo oops; exit 3) exited with code 3; the deploy stands');
+    const app = (await gasper.api().get(`/apps/${failing}`).expect(200)).body.app;
+    expect(app.status).to.equal('running');
+    expect(app.lastError).to.equal('postdeploy failed: postdeploy (echo oops; exit 3) exited with code 3');
+    expect(await hit(failing, '/version')).to.equal('p2');
+    // Not run again by a redeploy either.
+    const redeployed = await finished(await gasper.api().post(`/apps/${failing}/rebuild`).send({}).expect(202));
+    expect(redeployed.log.join('\n')).not.to.contain('  oops');
+    await finished(await gasper.api().delete(`/apps/${name}`).expect(202));
+    await finished(await gasper.api().delete(`/apps/${failing}`).expect(202));
   });
 
   it('keeps a volume across a worker restart (the platform stopped and started again on the same Redis)', async () => {

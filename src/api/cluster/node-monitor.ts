@@ -4,6 +4,7 @@ import { publishEvent } from '../../events/stream.ts';
 import type { ApiDeps } from '../deps.ts';
 import { startJobFailover } from './job-failover.ts';
 import { moveAppsOff } from './node-placement.ts';
+import { applyAppJsonFormations } from '../app-json-formation.ts';
 
 export interface NodeMonitorOptions {
   /** Silence after which a node is down (GASPER_NODE_TIMEOUT_MS). */
@@ -27,7 +28,7 @@ export interface NodeMonitorHandle {
  */
 export function startNodeMonitor(
   options: NodeMonitorOptions,
-  deps: Pick<ApiDeps, 'apps' | 'nodes' | 'enqueue' | 'redis' | 'options'>,
+  deps: Pick<ApiDeps, 'apps' | 'nodes' | 'enqueue' | 'redis' | 'options' | 'users'>,
   log: Logger,
 ): NodeMonitorHandle {
   const intervalMs = options.intervalMs ?? Math.min(5000, Math.max(200, Math.floor(options.timeoutMs / 3)));
@@ -56,6 +57,8 @@ export function startNodeMonitor(
         log.warn({ node: node.id, unplaced: report.unplaced }, 'apps of a down node found no other node');
     }
     await failover.check(nodes.filter((n) => nodeStateAt(n.heartbeatAt, now, options.timeoutMs) === 'down'));
+    // Placement is decided here: the app.json formations first deploys asked for are applied here too.
+    await applyAppJsonFormations(deps, log);
   }
 
   const check = () => {

@@ -69,6 +69,7 @@ export function appOperationsRouter(deps: ApiDeps): Router {
           run: next.run,
           instanceCount: next.instanceCount,
           processes: next.processes,
+          formationSource: next.formationSource,
           resources: next.resources,
           healthCheck: next.healthCheck,
           volumes: next.volumes,

@@ -12,7 +12,7 @@ import {
 import { runResultSchema } from '../../jobs/schemas.ts';
 import { findJob } from '../../jobs/status.ts';
 import type { AppDocument } from '../../store/app-document.ts';
-import { ScheduleStore } from '../../store/schedules.ts';
+import { parseSkippedRun, ScheduleStore } from '../../store/schedules.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { apiRoutes } from '../openapi/registry.ts';
@@ -118,6 +118,20 @@ export function appRunsRouter(deps: ApiDeps): Router {
 
   /** A run job as a schedule's run list shows it; undefined once the job expired. */
   async function runView(id: string) {
+    // A tick that ran nothing (the app was stopped): listed with its reason, no job.
+    const skipped = parseSkippedRun(id);
+    if (skipped)
+      return {
+        job: null,
+        state: 'skipped',
+        reason: skipped.reason,
+        exitCode: null,
+        durationMs: null,
+        output: [],
+        queuedAt: new Date(skipped.tickMs).toISOString(),
+        startedAt: null,
+        finishedAt: null,
+      };
     const job = await findJob(redis, queues, id);
     if (!job) return undefined;
     const state = await job.getState();
@@ -222,7 +236,8 @@ apiRoutes.add(
   {
     method: 'get',
     path: '/apps/:name/schedules/:id/runs',
-    summary: "A schedule's latest runs, newest first: state, exit code, duration, output tail",
+    summary:
+      "A schedule's latest runs, newest first: state, exit code, duration, output tail; a tick while the app was stopped is a run in state `skipped` with its `reason` and no job",
     tags: ['apps'],
     auth: 'admin',
     params: { ...appName, id: 'the schedule id' },

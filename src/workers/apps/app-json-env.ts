@@ -4,7 +4,9 @@ import path from 'node:path';
 import type { AppDocument } from '../../store/app-document.ts';
 import type { WorkerContext } from '../context.ts';
 import type { JobReporter } from '../job-reporter.ts';
-import { type AppJson, AppJsonError, appJsonFile, parseAppJson } from './app-json.ts';
+import { type AppJson, AppJsonError, type AppJsonHealthcheck, appJsonFile, parseAppJson } from './app-json.ts';
+import { describeCheck } from './health-verdict.ts';
+import type { HealthRules } from './instances.ts';
 import { ConventionError } from './conventions.ts';
 import { cronEntryProblems } from '../schedules/app-json-cron.ts';
 
@@ -54,6 +56,20 @@ export interface AppJsonApplied {
   sealedEnv: Record<string, string>;
   /** app.json's `healthchecks.web.path`, when the app sets no health check path itself. */
   healthPath?: string;
+  /** With it, the rest of app.json's check: body content, probe timeout, attempts. */
+  healthRules?: HealthRules;
+}
+
+/** The startup check app.json asks for (its path, and the rest), in the probe's terms. Pure. */
+export function appJsonStartupCheck(web: AppJsonHealthcheck): { path: string; rules: HealthRules } {
+  return {
+    path: web.path,
+    rules: {
+      ...(web.content !== undefined ? { content: web.content } : {}),
+      ...(web.timeout !== undefined ? { timeoutMs: Math.round(web.timeout * 1000) } : {}),
+      ...(web.attempts !== undefined ? { attempts: web.attempts } : {}),
+    },
+  };
 }
 
 /**
@@ -109,8 +125,14 @@ export async function applyAppJson(
   const sealedDefaults = Object.fromEntries(Object.entries(plan.defaults).map(([k, v]) => [k, ctx.secrets.seal(v)]));
   if (Object.keys(plan.defaults).length)
     await report.line(`app.json: defaults for ${Object.keys(plan.defaults).join(', ')}`);
-  const healthPath = doc.healthCheck?.path === undefined ? appJson.healthchecks.web?.path : undefined;
-  if (healthPath) await report.line(`app.json: health check GET ${healthPath}`);
+  // The app's own health check path (PATCH healthCheck) wins over app.json's whole check.
+  const web = appJson.healthchecks.web;
+  const health = web && doc.healthCheck?.path === undefined ? appJsonStartupCheck(web) : undefined;
+  if (health) await report.line(`app.json: health check ${describeCheck({ path: health.path, ...health.rules })}`);
+  else if (web)
+    await report.line(
+      `app.json: health check not used: the app sets its own (GET ${doc.healthCheck?.path}, PATCH healthCheck)`,
+    );
   return {
     appJson,
     env: {
@@ -118,6 +140,6 @@ export async function applyAppJson(
       ...Object.fromEntries(Object.entries(generated).map(([k, v]) => [k, ctx.secrets.open(v)])),
     },
     sealedEnv: { ...sealedDefaults, ...generated },
-    ...(healthPath ? { healthPath } : {}),
+    ...(health ? { healthPath: health.path, healthRules: health.rules } : {}),
   };
 }

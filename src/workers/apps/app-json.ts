@@ -4,8 +4,10 @@
  * a checked description out, every rule a row of test/workers/apps/app-json.unit.test.ts.
  *
  * Applied by the deploy (app-json-env.ts): `env` defaults and generated secrets, the web health
- * check's path. `formation`, `scripts` and `cron` are parsed and checked here for the process
- * types, release phase and schedules. Unknown keys are ignored and listed, so the job log can
+ * check (path, content, probe timeout, attempts: health-verdict.ts); `scripts.predeploy` is the
+ * release phase (release-phase.ts), `scripts.postdeploy` runs once after the first deploy
+ * (postdeploy.ts), `formation` is asked for once (app-json-formation.ts) and `cron` makes
+ * schedules (schedules/app-json-cron.ts). Unknown keys are ignored and listed, so the job log can
  * say what Gasper did not use.
  */
 import { z } from 'zod';

@@ -16,6 +16,7 @@ import { containerSpec } from './container-spec.ts';
 import { containerLogTail, ensureImage, ImageMissingError, removeContainer } from '../../docker/containers.ts';
 import type { WorkerContext } from '../context.ts';
 import { HealthTimeoutError } from './health.ts';
+import { describeCheck } from './health-verdict.ts';
 import { ensureAppNetwork, InstanceStartError, type InstancePlan } from './instances.ts';
 import { JobReporter } from '../job-reporter.ts';
 import { launcherCommand, prepareReleaseCommands } from './launcher.ts';
@@ -62,6 +63,8 @@ import { readRepoListing } from './repo-listing.ts';
 import { ensureProcesses, planProcesses, startProcesses } from './process-rollout.ts';
 import { applyAppJson } from './app-json-env.ts';
 import { syncAppJsonCron } from '../schedules/app-json-cron.ts';
+import { runPostdeploy } from './postdeploy.ts';
+import { askAppJsonFormation } from './app-json-formation-ask.ts';
 
 export type DeployResult =
   | { outcome: 'deployed'; release: string; commit: string; instances: Instance[]; durationMs: number }
@@ -250,6 +253,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
             ...p,
             env: { ...clone.appJson.env, ...p.env },
             ...(clone.appJson.healthPath ? { healthPath: clone.appJson.healthPath } : {}),
+            ...(clone.appJson.healthRules ? { healthRules: clone.appJson.healthRules } : {}),
           }
         : p;
     const appJsonChanges = clone.appJson && (Object.keys(clone.appJson.env).length > 0 || clone.appJson.healthPath);
@@ -259,7 +263,14 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
       common.env = plan.env;
       share.replan(plan);
       // A restart or rollback of this release runs with them too (release-plan.ts planForRelease).
-      await records?.update(doc.name, data.release, (r) => ({ ...r, sealedEnv: { ...added, ...r.sealedEnv } }));
+      const check = clone.appJson.healthPath
+        ? { appJsonHealthCheck: { path: clone.appJson.healthPath, ...clone.appJson.healthRules } }
+        : {};
+      await records?.update(doc.name, data.release, (r) => ({
+        ...r,
+        ...check,
+        sealedEnv: { ...added, ...r.sealedEnv },
+      }));
       if (share.containers.length && (clone.image === undefined || clone.image === plan.image)) {
         const prepared = await share.prepare();
         await report.line(`prepared ${prepared.join(', ')} again with app.json's env`);
@@ -440,7 +451,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     await report.step(
       70,
       hasWeb
-        ? `starting ${share.containers.length} instance(s), waiting for ${plan.healthPath ? `GET ${plan.healthPath}` : 'HTTP'}`
+        ? `starting ${share.containers.length} instance(s), waiting for ${describeCheck(plan.healthPath === undefined ? {} : { path: plan.healthPath, ...plan.healthRules })}`
         : 'no web process: no HTTP wait',
     );
     const instances: Instance[] = await share.start();
@@ -483,6 +494,17 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
         `app.json: the schedules could not be updated (${err.message}); the next deploy tries again`,
       ]);
       for (const line of lines) await report.line(line);
+      // app.json's postdeploy: once in the app's life, after its first deploy; its failure does not undo this one.
+      await runPostdeploy(ctx, {
+        job,
+        report,
+        plan,
+        doc,
+        release: data.release,
+        ...(clone.appJson?.appJson.scripts.postdeploy ? { command: clone.appJson.appJson.scripts.postdeploy } : {}),
+      });
+      // app.json's formation: asked once, for the control plane to place (app-json-formation.ts).
+      if (clone.appJson) await askAppJsonFormation(ctx, doc, data.release, clone.appJson.appJson, report);
     }
     await report.step(100, 'deployed');
     if (primary) {

@@ -17,6 +17,10 @@ import {
 } from '../../docker/containers.ts';
 import type { WorkerContext } from '../context.ts';
 import { HealthTimeoutError, waitForHttp } from './health.ts';
+import type { StartupCheck } from './health-verdict.ts';
+
+/** What a startup check adds to its path. */
+export type HealthRules = Omit<StartupCheck, 'path'>;
 import { establishedOnPort, listeningOnPort } from './tcp-table.ts';
 import { joinDatabaseNetworks } from './database-links.ts';
 import { appNetwork, defaultNetworkPool, ensureBridgeNetwork } from '../../docker/networks.ts';
@@ -44,6 +48,8 @@ export interface InstancePlan {
   slots: { offsets: number[]; stride: number };
   resources: ResolvedResources;
   healthPath?: string;
+  /** app.json's `healthchecks.web` beyond its path: body content, probe timeout, attempts (health-verdict.ts). */
+  healthRules?: HealthRules;
   /** The process type (core/formation.ts); unset: `web`, the only one with a port and a health check. */
   process?: string;
   /** The app's persistent volumes (core/app-volumes.ts), mounted in every instance. */
@@ -154,7 +160,12 @@ export async function startInstances(
     return Promise.all(names.map((name) => startProcess(ctx, name, plan.process!)));
   return Promise.all(
     names.map((name) =>
-      startInstance(ctx, name, { port: plan.port, healthPath: plan.healthPath, memoryMb: plan.resources.memoryMb }),
+      startInstance(ctx, name, {
+        port: plan.port,
+        healthPath: plan.healthPath,
+        ...(plan.healthRules ? { healthRules: plan.healthRules } : {}),
+        memoryMb: plan.resources.memoryMb,
+      }),
     ),
   );
 }
@@ -167,7 +178,7 @@ export async function startInstances(
 export async function startInstance(
   ctx: WorkerContext,
   name: string,
-  app: { port: number; healthPath: string | undefined; memoryMb: number },
+  app: { port: number; healthPath: string | undefined; healthRules?: HealthRules; memoryMb: number },
 ): Promise<Instance> {
   const { docker, options } = ctx;
   let port = 0;
@@ -182,7 +193,8 @@ export async function startInstance(
       address: options.nodeAddress,
       port,
       timeoutMs: options.healthTimeoutMs,
-      healthPath: app.healthPath,
+      // The rules need a path (app.json gives both); a path alone is the app's own check.
+      check: app.healthPath === undefined ? {} : { path: app.healthPath, ...app.healthRules },
       stillRunning: async () => (await containerState(docker, name)).running,
     });
   } catch (err) {

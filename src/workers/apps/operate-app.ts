@@ -16,6 +16,7 @@ import { failRollout, RolloutAbandoned, type Rollout } from './rollout.ts';
 import { ShareRollout } from './share-rollout.ts';
 import { resolveFormation } from '../../core/formation.ts';
 import { planProcesses, releaseProcesses, startProcesses } from './process-rollout.ts';
+import { describeCheck } from './health-verdict.ts';
 
 export type OperateResult =
   | { outcome: 'restarted' | 'started' | 'rolled-back'; release: string; instances: Instance[]; durationMs: number }
@@ -146,7 +147,7 @@ async function rollOut(
   try {
     await report.step(
       30,
-      `starting ${names.join(', ')}, waiting for ${plan.healthPath ? `GET ${plan.healthPath}` : 'HTTP'}`,
+      `starting ${names.join(', ')}, waiting for ${describeCheck(plan.healthPath === undefined ? {} : { path: plan.healthPath, ...plan.healthRules })}`,
     );
     const instances = await share.start();
     await report.done('new instances are healthy');

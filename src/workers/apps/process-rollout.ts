@@ -39,7 +39,7 @@ export function planProcesses(
       const slots = processSlots(placementOf(doc), doc, ctx.options.nodeId, type);
       if (slots.offsets.length === 0) return [];
       // The command is given as it is (not through the launcher, which runs the web command).
-      const { launchDir: _launcher, healthPath: _health, ...rest } = web;
+      const { launchDir: _launcher, healthPath: _health, healthRules: _rules, ...rest } = web;
       return [{ ...rest, process: type, command: commands[type]!, count: slots.offsets.length, slots }];
     });
 }

@@ -101,7 +101,7 @@ export async function planForRelease(
   }
   const fromImage = record.config.builder === 'dockerfile';
   const extras = await planExtras(ctx, doc, release, record.config.run, fromImage);
-  return planInstances(ctx, {
+  const plan = planInstances(ctx, {
     doc,
     release,
     image: record.config.image,
@@ -112,6 +112,11 @@ export async function planForRelease(
     fromImage,
     web: record.config.processes === undefined || webProcess in record.config.processes,
   });
+  // app.json's check, as the deploy ran it, unless the app has set its own path since.
+  const fromAppJson = record.appJsonHealthCheck;
+  if (!fromAppJson || plan.healthPath !== undefined) return plan;
+  const { path, ...rules } = fromAppJson;
+  return { ...plan, healthPath: path, healthRules: rules };
 }
 
 /** The snapshot a release record keeps: what ran, with env values masked. */

@@ -6,7 +6,8 @@ const unfinished = new Set(['waiting', 'active', 'delayed', 'prioritized', 'wait
 /** What a schedule's tick does. */
 export type TickPlan =
   | { action: 'run'; node: string; job: string }
-  | { action: 'skip'; reason: string }
+  /** `record`: listed among the schedule's runs as skipped (store/schedules.ts), not only in the tick's log. */
+  | { action: 'skip'; reason: string; record?: true }
   /** The schedule or its app is gone: its job scheduler goes too (ticks of nothing stop). */
   | { action: 'drop'; reason: string };
 
@@ -25,12 +26,16 @@ export interface TickInput {
  * Decides a tick. Pure: tested in test/workers/schedules/tick-plan.unit.test.ts. The run goes to
  * the app's primary node, where its release is (release directory, Dockerfile image); with
  * overlap `skip`, a tick while the previous run is still queued or running runs nothing (so a run
- * that waits for a down node does not pile up copies behind it).
+ * that waits for a down node does not pile up copies behind it). A stopped app's tick is a
+ * skipped run.
  */
 export function planTick(input: TickInput): TickPlan {
   const { tick, schedule, app } = input;
   if (!app || app.uid !== tick.uid || app.status === 'deleting') return { action: 'drop', reason: 'app is gone' };
   if (!schedule || schedule.uid !== tick.uid) return { action: 'drop', reason: 'schedule was deleted' };
+  // A stopped app runs nothing, its schedules neither: each tick is a run listed as skipped, so
+  // the schedule's runs show why nothing ran. `start` brings its ticks back.
+  if (app.status === 'stopped') return { action: 'skip', reason: 'app stopped', record: true };
   if (!app.release) return { action: 'skip', reason: 'app has no release yet' };
   const previous = input.previousRun;
   if (schedule.overlap === 'skip' && previous && unfinished.has(previous.state))

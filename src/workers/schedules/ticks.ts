@@ -8,7 +8,7 @@ import { NodeQueues } from '../../jobs/queues.ts';
 import { removeScheduler, schedulesQueueName, scheduleTickJob } from '../../jobs/schedule-jobs.ts';
 import { findJob, removeFinishedJob } from '../../jobs/status.ts';
 import { AppStore } from '../../store/apps.ts';
-import { ScheduleStore } from '../../store/schedules.ts';
+import { parseSkippedRun, ScheduleStore } from '../../store/schedules.ts';
 import { planTick } from './tick-plan.ts';
 
 export interface ScheduleTicksHandle {
@@ -33,13 +33,20 @@ export async function startScheduleTicks(
   const enqueue = createEnqueuer(redis, queues, 1);
   const ticks = new Queue(schedulesQueueName, { connection: redis, prefix: bullPrefix });
 
+  /** The runs off a schedule's list go with their jobs; a removal that fails is left to the jobs' expiry. */
+  const forget = async (entries: readonly string[]) => {
+    for (const id of entries.filter((e) => !parseSkippedRun(e)))
+      await removeFinishedJob(redis, queues, id).catch((err) => log.warn({ err, job: id }, 'cannot remove an old run'));
+  };
+
   const handle = async (job: Job) => {
     if (job.name !== scheduleTickJob.name) throw new UnrecoverableError(`unknown schedule job ${job.name}`);
     const tick = scheduleTickJob.schema.parse(job.data);
     const [schedule, app, last] = await Promise.all([
       schedules.get(tick.app, tick.schedule),
       apps.get(tick.app),
-      schedules.runs(tick.app, tick.schedule).then((r) => r[0]),
+      // The latest run job: a skipped tick's entry is none (overlap looks at what really runs).
+      schedules.runs(tick.app, tick.schedule).then((r) => r.find((id) => !parseSkippedRun(id))),
     ]);
     const previous = last ? await findJob(redis, queues, last) : undefined;
     const plan = planTick({
@@ -57,6 +64,7 @@ export async function startScheduleTicks(
     }
     if (plan.action === 'skip') {
       await job.log(`skipped: ${plan.reason}`);
+      if (plan.record) await forget(await schedules.recordSkipped(tick.app, tick.schedule, tickTime(job), plan.reason));
       return { skipped: plan.reason };
     }
     await enqueue.runApp(
@@ -65,10 +73,7 @@ export async function startScheduleTicks(
       app!.owner,
       plan.job,
     );
-    const forgotten = await schedules.recordRun(tick.app, tick.schedule, tickTime(job), plan.job);
-    // The runs off the schedule's list go with their jobs; a removal that fails is left to the jobs' expiry.
-    for (const id of forgotten)
-      await removeFinishedJob(redis, queues, id).catch((err) => log.warn({ err, job: id }, 'cannot remove an old run'));
+    await forget(await schedules.recordRun(tick.app, tick.schedule, tickTime(job), plan.job));
     return { run: plan.job, node: plan.node };
   };
 

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { Schedule } from '../../../src/jobs/schedule-jobs.ts';
 import { planTick, type TickInput, type TickPlan } from '../../../src/workers/schedules/tick-plan.ts';
 import { tickTime } from '../../../src/workers/schedules/ticks.ts';
+import { parseSkippedRun, skippedRunEntry } from '../../../src/store/schedules.ts';
 
 const schedule: Schedule = {
   id: 's1',
@@ -53,6 +54,17 @@ describe('planTick', () => {
       { action: 'drop', reason: 'app is gone' },
     ],
     ['drops a deleted schedule', { schedule: undefined }, { action: 'drop', reason: 'schedule was deleted' }],
+    [
+      'a stopped app: a skipped run, listed, no container',
+      { app: { ...app, status: 'stopped' } },
+      { action: 'skip', reason: 'app stopped', record: true },
+    ],
+    [
+      'a stopped app with overlap allow: skipped too',
+      { app: { ...app, status: 'stopped' }, schedule: { ...schedule, overlap: 'allow' } },
+      { action: 'skip', reason: 'app stopped', record: true },
+    ],
+    ['a crashed app still runs (its release is there)', { app: { ...app, status: 'crashed' } }, run],
   ];
   for (const [what, input, expected] of cases) {
     it(what, () => expect(planTick({ ...base, ...input })).to.deep.equal(expected));
@@ -64,4 +76,14 @@ describe('tickTime', () => {
     expect(tickTime({ id: 'repeat:schedule-blog-s1:1796231710000', timestamp: 5 })).to.equal(1796231710000);
   });
   it('falls back to the creation time', () => expect(tickTime({ id: 'other', timestamp: 5 })).to.equal(5));
+});
+
+describe("skipped runs in a schedule's run list", () => {
+  it('an entry is the tick time and reason, told apart from run job ids', () => {
+    const entry = skippedRunEntry(1_700_000_000_000, 'app stopped');
+    expect(entry).to.equal('skipped:1700000000000:app stopped');
+    expect(parseSkippedRun(entry)).to.deep.equal({ tickMs: 1_700_000_000_000, reason: 'app stopped' });
+    expect(parseSkippedRun('sched-blog-s1-60000')).to.equal(undefined);
+    expect(parseSkippedRun('run-blog-abc')).to.equal(undefined);
+  });
 });
