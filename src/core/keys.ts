@@ -85,6 +85,12 @@ export const keys = {
   jobOwner: (jobId: string) => `gasper:job:${jobId}:owner`,
   rateLimit: (name: string, subject: string) => `gasper:rate:${name}:${subject}`,
   events: 'gasper:events',
+  /**
+   * Hash: `app:<name>` / `user:<name>` → a counter bumped whenever who may reach that app, or
+   * what that user may reach, narrows (transfer, deletion, token revocation): open sessions watch
+   * it (src/store/access-watch.ts). An app's field goes with the app.
+   */
+  accessGenerations: 'gasper:access-generations',
   eventsLatest: 'gasper:events:latest',
   /**
    * A push payload an app deployed, by the SHA-256 of its body → its deploy job; expires

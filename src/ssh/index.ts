@@ -11,6 +11,8 @@ import { handleAuthentication } from './authenticate.ts';
 import type { ContainerExec } from './container-exec.ts';
 import { ensureHostKey } from './host-key.ts';
 import { handleSession } from './session.ts';
+import { revocationNotice } from '../core/session-revocation.ts';
+import { AccessWatch } from '../store/access-watch.ts';
 import type { SshTarget } from './target.ts';
 import { startTerminalServer, type TerminalServerHandle, type TerminalServerOptions } from './terminal-server.ts';
 
@@ -66,12 +68,15 @@ export async function startSsh(options: SshOptions, deps: { log: Logger; docker?
     return docker;
   };
   const running = new Set<ContainerExec>();
+  // Ends the connections and web terminals of whoever lost the app (transfer, deletion) within a second.
+  const access = new AccessWatch(redis, { log });
   const clients = new Set<ssh2.Connection>();
 
   const server = new ssh2.Server({ hostKeys: [hostKey], ident: 'gasper' }, (client, info) => {
     clients.add(client);
     const remote = info.ip;
     let target: SshTarget | undefined;
+    let owner = '';
     let attempts = 0;
     client.on('authentication', (ctx) => {
       if (ctx.method !== 'none' && ++attempts > maxAuthTries) {
@@ -79,13 +84,29 @@ export async function startSsh(options: SshOptions, deps: { log: Logger; docker?
         client.end();
         return;
       }
-      handleAuthentication(ctx, remote, { apps, credentials, limiter, log }, (t) => {
+      handleAuthentication(ctx, remote, { apps, credentials, limiter, log }, (t, o) => {
         target = t;
+        owner = o;
       });
     });
     client.on('ready', () => {
+      const channels = new Set<ssh2.ServerChannel>();
+      // The credentials were the owner's; a transfer revokes them, and this connection with them.
+      const unwatch = access.watch(target!.app, { kind: 'credentials', owner }, (reason) => {
+        const notice = revocationNotice(reason);
+        log.info({ remote, app: target!.app, reason }, 'ssh connection ended: access revoked');
+        for (const channel of channels) {
+          channel.stderr.write(`\r\n${notice}\r\n`);
+          channel.exit(1);
+          channel.end();
+        }
+        client.end();
+      });
+      client.once('close', unwatch);
       client.on('session', (accept) => {
         handleSession(accept(), target!, {
+          owner,
+          channels,
           apps,
           nodes,
           self: { nodeId: options.nodeId, dockerHost: options.dockerHost },
@@ -119,6 +140,7 @@ export async function startSsh(options: SshOptions, deps: { log: Logger; docker?
         dockerFor,
         log,
         running,
+        access,
       });
     } catch (err) {
       server.close();
@@ -142,6 +164,7 @@ export async function startSsh(options: SshOptions, deps: { log: Logger; docker?
           ),
         );
         await closed;
+        access.close();
         redis.disconnect();
       })();
       return closing;

@@ -16,6 +16,10 @@ export interface SessionDeps {
   log: Logger;
   /** Every running exec, so closing the service can end them. */
   running: Set<ContainerExec>;
+  /** The app's owner when the connection's credentials were checked: a session of another owner's app is refused. */
+  owner: string;
+  /** The connection's open channels, so a revocation (index.ts) can say why it ends them. */
+  channels: Set<ServerChannel>;
 }
 
 /**
@@ -43,6 +47,8 @@ export function handleSession(session: Session, target: SshTarget, deps: Session
   const start = (channel: ServerChannel, command: string | undefined) => {
     if (started) return;
     started = true;
+    deps.channels.add(channel);
+    channel.once('close', () => deps.channels.delete(channel));
     run(channel, command).catch((err: Error) => {
       deps.log.error({ err, app: target.app }, 'ssh session failed');
       fail(channel, 'could not start the session');
@@ -54,6 +60,9 @@ export function handleSession(session: Session, target: SshTarget, deps: Session
   async function run(channel: ServerChannel, command: string | undefined): Promise<void> {
     const doc = await deps.apps.get(target.app);
     if (!doc || doc.status === 'deleting') return fail(channel, `app "${target.app}" not found`);
+    // Credentials checked before a transfer are the old owner's: the watcher ends the connection, and
+    // a channel opened before it did is refused here.
+    if (doc.owner !== deps.owner) return fail(channel, 'this app was transferred to another user');
     const choice = chooseInstance(doc.instances, target);
     if (!choice.ok) return fail(channel, choice.problem);
     const endpoint = dockerEndpointFor(choice.instance, deps.self, await deps.nodes.list());

@@ -10,7 +10,9 @@ import { AppLogStore, compareStreamIds, type LogLine } from '../../store/app-log
 import { AppMetricsStore } from '../../store/app-metrics.ts';
 import { principalOf } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
-import { appDeletedEvent, EventStream } from '../event-stream.ts';
+import { holderOf, streamEndReason, type RevocationReason } from '../../core/session-revocation.ts';
+import { AccessWatch } from '../../store/access-watch.ts';
+import { appDeletedEvent, endEvent, EventStream } from '../event-stream.ts';
 import { LogFollowHub } from '../log-follows.ts';
 import { MetricsFollowHub } from '../metrics-follows.ts';
 import { followMetrics } from './metrics-follow.ts';
@@ -53,12 +55,15 @@ export function observabilityRouter(deps: ApiDeps): Router {
     log: deps.log,
   });
   const metricFollows = new MetricsFollowHub(deps.redis, deps.log);
+  // Ends the follows of a caller who lost the app (transfer, deletion, token revoked) within a second.
+  const access = new AccessWatch(deps.redis, { log: deps.log });
   if (deps.shutdown) {
     // Each open follow listens for the shutdown; their number is bounded by the caps above.
     setMaxListeners(0, deps.shutdown);
     deps.shutdown.addEventListener('abort', () => {
       follows.close();
       metricFollows.close();
+      access.close();
     });
   }
   const router = Router();
@@ -101,10 +106,16 @@ export function observabilityRouter(deps: ApiDeps): Router {
     const app = req.params.name as string;
     const release = follows.admit(principalOf(res).user);
     let unsubscribe: (() => void) | undefined;
+    let unwatch: (() => void) | undefined;
     let stream: EventStream | undefined;
     try {
       const events = new EventStream(res, deps.shutdown);
       stream = events;
+      let revoked: RevocationReason | undefined;
+      unwatch = access.watch(app, holderOf(principalOf(res)), (reason) => {
+        revoked = reason;
+        events.wake();
+      });
       const send = async (text: string) => {
         if (res.write(text)) return;
         // Waits for either; the other listener goes too, or a slow client would pile them up.
@@ -134,7 +145,7 @@ export function observabilityRouter(deps: ApiDeps): Router {
       });
       const sendLines = async (lines: LogLine[]) => {
         for (const line of lines) {
-          if (!events.open) return;
+          if (!events.open || revoked) return;
           if (compareStreamIds(line.id, lastId) <= 0) continue;
           lastId = line.id;
           if (keep(line)) await send(sseEvent(line));
@@ -143,6 +154,10 @@ export function observabilityRouter(deps: ApiDeps): Router {
       for (const line of initial) await send(sseEvent(line));
       const blockMs = deps.options.logFollowBlockMs ?? defaultFollowBlockMs;
       while (events.open) {
+        if (revoked) {
+          await send(endEvent(streamEndReason(revoked)));
+          break;
+        }
         if (behind) {
           behind = false;
           handed = [];
@@ -168,6 +183,7 @@ export function observabilityRouter(deps: ApiDeps): Router {
       if (stream?.open !== false) deps.log.warn({ err: (err as Error).message, app }, 'log follow failed');
     } finally {
       unsubscribe?.();
+      unwatch?.();
       release();
       if (stream) stream.end();
       else res.end();
@@ -212,6 +228,7 @@ export function observabilityRouter(deps: ApiDeps): Router {
     await followMetrics(req.params.name, res, {
       deps,
       hub: metricFollows,
+      watch: (onRevoked) => access.watch(req.params.name, holderOf(principalOf(res)), onRevoked),
       store: metrics,
       admit: () => follows.admit(principalOf(res).user),
       blockMs: deps.options.logFollowBlockMs ?? defaultFollowBlockMs,

@@ -7,6 +7,7 @@ import { createDatabaseEnqueuer } from '../../jobs/database-enqueue.ts';
 import type { AppDocument } from '../../store/app-document.ts';
 import { DatabaseStore } from '../../store/databases.ts';
 import { DomainStore } from '../../store/domains.ts';
+import { bumpAccessGeneration } from '../../store/access-watch.ts';
 import { SshCredentialStore } from '../../store/ssh-credentials.ts';
 import { principalOf } from '../auth.ts';
 import { databaseView } from '../database-views.ts';
@@ -116,6 +117,8 @@ export function transfersRouter(deps: ApiDeps): Router {
     if (!stored || stored.owner !== to)
       throw new ApiError('TRANSFER_CONFLICT', `app "${name}" changed owner or is being deleted; try again`);
     await ssh.removeApp(name);
+    // The old owner's open follows, terminals and SSH sessions end within a second (store/access-watch.ts).
+    await bumpAccessGeneration(deps.redis, { app: name });
     // Schedules made through the API run commands the old owner wrote, as the receiver's app, with
     // its env: they go. The app.json ones come from the repository and are made again by deploys.
     if (await removeApiSchedules(stored.name, stored.uid)) revoked.add('schedules');

@@ -8,6 +8,7 @@ import { principalOf, requireScope } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { apiRoutes } from '../openapi/registry.ts';
+import { bumpAccessGeneration } from '../../store/access-watch.ts';
 
 const userName = z.string().superRefine((name, ctx) => {
   // User names share the rules of app names: they appear in URLs and labels.
@@ -118,6 +119,8 @@ export function usersRouter(deps: ApiDeps): Router {
     }
     await tokens.revokeAll(user.name);
     await users.remove(user.name);
+    // After the removal: a watcher woken by the revocation above may have found the user still there.
+    await bumpAccessGeneration(deps.redis, { user: user.name });
     res.status(204).end();
   });
 
