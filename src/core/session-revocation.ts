@@ -47,7 +47,7 @@ export interface AccessState {
   tokenLive(user: string, tokenId: string): boolean;
 }
 
-export type RevocationReason = 'app deleted' | 'app transferred' | 'user deleted' | 'token revoked';
+export type RevocationReason = 'app deleted' | 'app transferred' | 'user deleted' | 'token revoked' | 'role changed';
 
 export interface Revocation {
   id: string;
@@ -75,8 +75,9 @@ function revocationOf(session: WatchedSession, state: AccessState): RevocationRe
   const user = state.user(holder.user);
   if (!user) return 'user deleted';
   if (holder.tokenId !== undefined && !state.tokenLive(holder.user, holder.tokenId)) return 'token revoked';
-  // The current role: a user made a member loses the apps they saw as an admin.
-  return canSee({ user: holder.user, role: user.role, scopes: [] }, app.owner) ? undefined : 'app transferred';
+  if (canSee({ user: holder.user, role: user.role, scopes: [] }, app.owner)) return undefined;
+  // The current role: a user made a member loses the apps of others they saw as an admin.
+  return user.role !== holder.role ? 'role changed' : 'app transferred';
 }
 
 /** The line a terminal or SSH session shows before it is closed. */
@@ -86,6 +87,7 @@ export function revocationNotice(reason: RevocationReason): string {
     'app transferred': 'this app was transferred to another user',
     'user deleted': 'your user was deleted',
     'token revoked': 'the token this session was opened with was revoked',
+    'role changed': 'your role no longer gives you this app',
   }[reason];
   return `[gasper] ${why}; session closed`;
 }

@@ -197,7 +197,13 @@ export async function startTerminalServer(
     await audit.started(session).catch((err: Error) => log.warn({ err, ...fields }, 'could not record the session'));
 
     // A user who loses the app (given away, deleted, or the user deleted) loses the shell at once.
-    const unwatch = access.watch(grant.app, { kind: 'user', user: user.name, role: user.role }, (reason) => {
+    const holder = {
+      kind: 'user' as const,
+      user: user.name,
+      role: user.role,
+      ...(grant.tokenId !== undefined ? { tokenId: grant.tokenId } : {}),
+    };
+    const unwatch = access.watch(grant.app, holder, (reason) => {
       const notice = revocationNotice(reason);
       log.info({ ...fields, reason }, 'web terminal ended: access revoked');
       if (ws.readyState === WebSocket.OPEN) ws.send(Buffer.from(`\r\n${notice}\r\n`), { binary: true });

@@ -205,6 +205,35 @@ describe('follows end when access is revoked (Redis)', function () {
     expect(lastEvent(f)).to.deep.equal({ event: 'end', data: { reason: 'access revoked' } });
   });
 
+  it("an admin's follow of another's app ends when that admin is deleted or made a member", async function () {
+    const alice = await createUser();
+    const app = await createApp(alice.name);
+    const gone = await createUser();
+    const demoted = await createUser();
+    for (const u of [gone, demoted])
+      await supertest(url)
+        .patch(`/users/${u.name}`)
+        .set('authorization', `Bearer ${adminToken}`)
+        .send({ role: 'admin' })
+        .expect(200);
+    const a = follow(`/apps/${app}/logs?follow=1`, gone.token);
+    const b = follow(`/apps/${app}/metrics?follow=1`, demoted.token);
+    await Promise.all([a.ready, b.ready]);
+    expect([a.status, b.status]).to.deep.equal([200, 200]);
+    await new Promise((r) => setTimeout(r, 700));
+    const at = Date.now();
+    await admin.del(`/users/${gone.name}`).expect(204);
+    await supertest(url)
+      .patch(`/users/${demoted.name}`)
+      .set('authorization', `Bearer ${adminToken}`)
+      .send({ role: 'member' })
+      .expect(200);
+    expect(await endsWithin(a, at, 2000)).to.be.below(2000);
+    expect(await endsWithin(b, at, 2000)).to.be.below(2000);
+    expect(lastEvent(a)).to.deep.equal({ event: 'end', data: { reason: 'access revoked' } });
+    expect(lastEvent(b)).to.deep.equal({ event: 'end', data: { reason: 'access revoked' } });
+  });
+
   it("deleting the app ends every follow of it, an admin's too, with the reason", async function () {
     const alice = await createUser();
     const app = await createApp(alice.name);

@@ -51,7 +51,7 @@ describe('decideRevocations', function () {
       'an admin made a member, on an app not theirs',
       root,
       { users: { alice: 'member', root: 'member' } },
-      'app transferred',
+      'role changed',
     ],
     ["an SSH session with the owner's keys, nothing changed", aliceKeys, {}, undefined],
     [
@@ -91,7 +91,7 @@ describe('revocation wording', function () {
     );
     expect(revocationNotice('app deleted')).to.equal('[gasper] this app was deleted; session closed');
     expect(streamEndReason('app deleted')).to.equal('app deleted');
-    for (const r of ['app transferred', 'user deleted', 'token revoked'] as const)
+    for (const r of ['app transferred', 'user deleted', 'token revoked', 'role changed'] as const)
       expect(streamEndReason(r)).to.equal('access revoked');
   });
 

@@ -25,9 +25,10 @@ export interface MetricsFollowContext {
  * `GET /apps/:name/metrics?follow=1`, server-sent events: first `event: instances` with what
  * `GET /apps/:name/metrics` answers (each instance's recent samples), then one unnamed event per
  * new sample `{instance, node, release, sample}`, `event: removed` `{removed: [instances]}` when
- * instances stop, a `: keep-alive` comment every quiet `blockMs`, and `event: end` when the app
- * is deleted. Samples are live readings, not a log: a client too slow to take them skips some
- * (nothing queues without bound) and a reconnection starts again from the snapshot.
+ * instances stop, a `: keep-alive` comment every quiet `blockMs`, and `event: end` when the
+ * app is deleted or the caller loses it (`watch`). Samples are live readings, not a log: a
+ * client too slow to take them skips some (nothing queues without bound) and a reconnection
+ * starts again from the snapshot.
  */
 export async function followMetrics(app: string, res: Response, ctx: MetricsFollowContext): Promise<void> {
   const { deps, hub, store } = ctx;

@@ -92,9 +92,10 @@ export function observabilityRouter(deps: ApiDeps): Router {
   /**
    * Server-sent events: one `data:` JSON line per log line, its stream id as the event id;
    * a comment every block period keeps proxies from closing an idle stream; `event: end` when
-   * the app is deleted. New lines come from the process's shared reader (log-follows.ts); a
-   * follow that cannot keep up (a slow client) drops what it was handed and reads on from its
-   * last id itself, so a slow client costs neither memory nor lines.
+   * the app is deleted or the caller loses it (store/access-watch.ts). New lines come from the
+   * process's shared reader (log-follows.ts); a follow that cannot keep up (a slow client) drops
+   * what it was handed and reads on from its last id itself, so a slow client costs neither
+   * memory nor lines.
    */
   async function followLogs(
     req: Request,
@@ -273,7 +274,7 @@ apiRoutes.add(
     auth: 'admin',
     params: appName,
     description:
-      "Query: `tail` (0–10000, default 100), `follow=1` for server-sent events (`text/event-stream`, resumable with `Last-Event-ID`), `probes=1` to include the lines of Gasper's health probes (those with `gasper-health/1`, left out by default), `process=worker` for the lines of one process type only.",
+      "Query: `tail` (0–10000, default 100), `follow=1` for server-sent events (`text/event-stream`, resumable with `Last-Event-ID`), `probes=1` to include the lines of Gasper's health probes (those with `gasper-health/1`, left out by default), `process=worker` for the lines of one process type only. A follow ends with `event: end` `{reason}`: `app deleted`, or `access revoked` within about a second of the caller losing the app (transfer, token revoked, user deleted).",
     responses: {
       200: {
         description: 'the last lines (or an event stream with follow=1)',
@@ -311,7 +312,7 @@ apiRoutes.add(
     description:
       'Query: `follow=1` for server-sent events (`text/event-stream`): `event: instances` with this answer, then one event ' +
       'per new sample `{instance, node, release, sample}` as the node worker stores it, `event: removed` `{removed}` when ' +
-      'instances stop, a keep-alive comment when quiet, `event: end` when the app is deleted. Follows count with log ' +
+      'instances stop, a keep-alive comment when quiet, `event: end` `{reason}` when the app is deleted or the caller loses it (as a log follow). Follows count with log ' +
       'follows (`GASPER_LOG_FOLLOWS_PER_USER`, `GASPER_LOG_FOLLOWS_MAX`).',
     responses: {
       200: { description: 'samples per instance (or an event stream with follow=1)' },

@@ -102,6 +102,8 @@ export function usersRouter(deps: ApiDeps): Router {
       ...(body.quotas ? { quotas: body.quotas } : {}),
     };
     await users.put(next);
+    // An admin made a member loses the apps of others, open follows and terminals included.
+    if (next.role !== user.role) await bumpAccessGeneration(deps.redis, { user: user.name });
     res.json({ user: userView(next) });
   });
 
