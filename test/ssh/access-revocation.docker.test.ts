@@ -89,7 +89,7 @@ async function within(promise: Promise<void>, ms: number, what: string): Promise
  * why, while an admin's web terminal goes on. A real container (Docker), Redis, SSH service, API
  * and transfer route; the app's instance is a plain container rather than a deploy.
  */
-describe('a transfer ends the old owner’s web terminal and SSH sessions (Docker, Redis)', function () {
+describe('losing an app ends its open web terminals and SSH sessions (Docker, Redis)', function () {
   this.timeout(120_000);
   let redisHandle: Awaited<ReturnType<typeof startTestRedis>>;
   let redis: Redis;
@@ -150,23 +150,14 @@ describe('a transfer ends the old owner’s web terminal and SSH sessions (Docke
   const post = (p: string, token: string) =>
     supertest(`http://127.0.0.1:${api.port}`).post(p).set('authorization', `Bearer ${token}`);
 
-  it('closes the old owner’s terminal and SSH shell with the reason; the admin’s terminal goes on', async function () {
-    const alice = (
-      await post('/users', adminToken)
-        .send({ name: `alice-${app}` })
-        .expect(201)
-    ).body;
-    const bob = (
-      await post('/users', adminToken)
-        .send({ name: `bob-${app}` })
-        .expect(201)
-    ).body;
+  /** An app whose one instance is the test's container. */
+  async function createApp(name: string, owner: string): Promise<void> {
     const now = new Date().toISOString();
     await new AppStore(redis).create(
       {
-        name: app,
-        uid: 'u1',
-        owner: alice.user.name,
+        name,
+        uid: crypto.randomBytes(4).toString('hex'),
+        owner,
         repo: { url: 'file:///x' },
         runtime: 'node',
         port: 3000,
@@ -179,6 +170,20 @@ describe('a transfer ends the old owner’s web terminal and SSH sessions (Docke
       },
       1,
     );
+  }
+
+  it('closes the old owner’s terminal and SSH shell with the reason; the admin’s terminal goes on', async function () {
+    const alice = (
+      await post('/users', adminToken)
+        .send({ name: `alice-${app}` })
+        .expect(201)
+    ).body;
+    const bob = (
+      await post('/users', adminToken)
+        .send({ name: `bob-${app}` })
+        .expect(201)
+    ).body;
+    await createApp(app, alice.user.name);
     await new SshCredentialStore(redis).setPasswordHash(app, await hashPassword(password));
     const tickets = new TerminalTicketStore(redis);
 
@@ -220,5 +225,50 @@ describe('a transfer ends the old owner’s web terminal and SSH sessions (Docke
       (err: Error) => err.message,
     );
     expect(refused).to.match(/authentication/i);
+  });
+
+  it('revoking the token a terminal was asked for with ends it; deleting the app ends the rest', async function () {
+    const carol = (
+      await post('/users', adminToken)
+        .send({ name: `carol-${app}` })
+        .expect(201)
+    ).body;
+    const other = `${app}-b`;
+    await createApp(other, carol.user.name);
+    // Through the API, as the dashboard asks: the ticket remembers the token.
+    const ask = async (token: string) =>
+      (await post(`/apps/${other}/terminal`, token).send({}).expect(201)).body.ticket as string;
+    const second = (
+      await supertest(`http://127.0.0.1:${api.port}`)
+        .post(`/users/${carol.user.name}/tokens`)
+        .set('authorization', `Bearer ${carol.token}`)
+        .send({ name: 'laptop', scopes: ['read', 'deploy'] })
+        .expect(201)
+    ).body;
+    const byToken = openTerminal(sshService.terminalPort!, await ask(second.secret));
+    const byFirst = openTerminal(sshService.terminalPort!, await ask(carol.token));
+    opened.push({ close: () => byToken.ws.terminate() }, { close: () => byFirst.ws.terminate() });
+    await until(() => byToken.messages.some((m) => m.type === 'ready'), 20_000, 'the terminal ready');
+    await until(() => byFirst.messages.some((m) => m.type === 'ready'), 20_000, 'the other terminal ready');
+    await new Promise((r) => setTimeout(r, 800));
+
+    await supertest(`http://127.0.0.1:${api.port}`)
+      .delete(`/users/${carol.user.name}/tokens/${second.token.id}`)
+      .set('authorization', `Bearer ${carol.token}`)
+      .expect(204);
+    await within(byToken.closed, 2500, 'the terminal of the revoked token');
+    const revoked = '[gasper] the token this session was opened with was revoked; session closed';
+    expect(byToken.output).to.include(revoked);
+    expect(byToken.close).to.deep.equal({ code: 4403, reason: revoked });
+    expect(byFirst.close).to.equal(undefined);
+
+    await supertest(`http://127.0.0.1:${api.port}`)
+      .delete(`/apps/${other}`)
+      .set('authorization', `Bearer ${carol.token}`)
+      .expect(202);
+    await within(byFirst.closed, 2500, 'the terminal of the deleted app');
+    const deleted = '[gasper] this app was deleted; session closed';
+    expect(byFirst.output).to.include(deleted);
+    expect(byFirst.close).to.deep.equal({ code: 4404, reason: deleted });
   });
 });
