@@ -12,6 +12,7 @@ import { createSecretBox, loadSecretKey, type SecretBox } from './core/secret-bo
 import { checkDocker, checkRedis, ensureSharedSecretKey } from './preflight.ts';
 import { startProxyProcesses, type ProxyProcessesHandle } from './proxy/processes.ts';
 import { startSsh, type SshHandle } from './ssh/index.ts';
+import type { NodeWorkerOptions } from './workers/context.ts';
 import { startWorker } from './workers/index.ts';
 
 export type ServiceName = 'api' | 'worker' | 'proxy' | 'ssh' | 'dns';
@@ -64,11 +65,13 @@ export async function startPlatform(
     if (services.includes('worker') || services.includes('ssh')) await checkDocker(config.dockerHost);
     // API and worker seal and open secrets, and create the key if there is none. The proxy opens
     // custom domains' certificate keys with it: beside them it uses theirs, alone only a key it is
-    // given (GASPER_SECRET_KEY), never one of its own. DNS and SSH neither need nor create one.
+    // given (GASPER_SECRET_KEY), never one of its own. SSH opens app env for its one-off
+    // containers (`<app>.run`) likewise: with the worker's key, or alone one it is given; without
+    // one it refuses such sessions. DNS neither needs nor creates one.
     let secrets: SecretBox | undefined;
     let secretKey: string | undefined;
     const holdsKey = services.includes('api') || services.includes('worker');
-    if (holdsKey || (services.includes('proxy') && config.secretKey)) {
+    if (holdsKey || ((services.includes('proxy') || services.includes('ssh')) && config.secretKey)) {
       secretKey = holdsKey ? await loadSecretKey(config.stateDir, config.secretKey) : config.secretKey!;
       secrets = createSecretBox(secretKey);
       const redis = connectRedis(redisUrl);
@@ -89,26 +92,17 @@ export async function startPlatform(
         redis.disconnect();
       }
     }
+    const nodeWorker = nodeWorkerOptions(config);
     if (services.includes('worker')) {
       const worker = await startWorker(
         {
+          ...nodeWorker,
           redisUrl,
           stateDir: config.stateDir,
           dockerHost: config.dockerHost,
           concurrency: config.workerConcurrency,
           heartbeatMs: config.nodes.heartbeatMs,
-          nodeId: config.node.id,
-          nodeAddress: config.node.address,
-          allowLocalRepos: config.allowLocalRepos,
-          extraCaCerts: config.extraCaCerts,
-          imagePrefix: config.imagePrefix,
-          runtimeImages: config.runtimeImages,
-          healthTimeoutMs: config.healthTimeoutMs,
-          buildTimeoutMs: config.buildTimeoutMs,
-          runTimeoutMs: config.runTimeoutS * 1000,
-          keepReleases: config.lifecycle.keepReleases,
           advertisedDockerHost: config.nodeDockerHost,
-          clone: config.clone,
           jobsPerOwner: config.jobsPerOwner,
           reconcileIntervalMs: config.nodes.reconcileIntervalMs,
           stalledIntervalMs: config.nodes.stalledIntervalMs,
@@ -125,8 +119,6 @@ export async function startPlatform(
             backupMaxBytes: config.databases.backupMaxBytes,
             backupsKept: config.databases.backupsKept,
           },
-          lifecycle: config.lifecycle,
-          networkPool: config.networkPool,
           appFirewall: config.appFirewall,
           firewallDeny: config.appFirewallDeny,
           // The proxy's public port stays open to apps, as it is to anyone (0: a free port, unknown yet).
@@ -181,6 +173,7 @@ export async function startPlatform(
           nodeId: config.node.id,
           dockerHost: config.dockerHost,
           terminal: { host: config.terminal.host, port: config.terminal.port },
+          ...(secrets ? { runs: { secrets, worker: nodeWorker } } : {}),
         },
         { log },
       );
@@ -246,4 +239,23 @@ export async function startPlatform(
     await close();
     throw err;
   }
+}
+
+/** What this node's app containers are made with: the worker's, and the SSH service's one-off ones (`<app>.run`). */
+export function nodeWorkerOptions(config: Readonly<Config>): NodeWorkerOptions {
+  return {
+    nodeId: config.node.id,
+    nodeAddress: config.node.address,
+    allowLocalRepos: config.allowLocalRepos,
+    extraCaCerts: config.extraCaCerts,
+    imagePrefix: config.imagePrefix,
+    runtimeImages: config.runtimeImages,
+    healthTimeoutMs: config.healthTimeoutMs,
+    buildTimeoutMs: config.buildTimeoutMs,
+    runTimeoutMs: config.runTimeoutS * 1000,
+    keepReleases: config.lifecycle.keepReleases,
+    clone: config.clone,
+    lifecycle: config.lifecycle,
+    networkPool: config.networkPool,
+  };
 }

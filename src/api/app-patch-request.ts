@@ -59,6 +59,8 @@ export const rebuildRequest = z
     cache: z
       .boolean()
       .optional()
-      .describe("false: install dependencies from nothing instead of reusing an earlier release's (default true)"),
+      .describe(
+        "false: install dependencies from nothing instead of reusing an earlier release's, and build Go from an empty cache (default true)",
+      ),
   })
   .strict();

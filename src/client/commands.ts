@@ -10,6 +10,7 @@ import { registerRunCommand } from './run-command.ts';
 import { registerEnvCommands } from './env-commands.ts';
 import { fieldLines, type Json, parseEnvPairs, progressBar, shortCommit, table } from './format.ts';
 import { registerKeyCommands } from './key-commands.ts';
+import { parseSshAddress } from './ssh-endpoint.ts';
 import { type CommandKit, enc, examples } from './kit.ts';
 import { registerReleaseCommands } from './release-commands.ts';
 
@@ -112,11 +113,18 @@ export function registerClientCommands(program: Command): void {
     .description('save the API URL and a token for the commands below')
     .argument('<url>', 'the API, e.g. http://127.0.0.1:3000')
     .requiredOption('--token <token>', 'an API token (gsp_...)')
-    .action(async (url: string, opts: { token: string }) => {
+    .option('--ssh <host[:port]>', "the SSH service, for `gasper run -it` (default: the API's host, port 2222)")
+    .action(async (url: string, opts: { token: string; ssh?: string }) => {
       try {
+        if (opts.ssh && !parseSshAddress(opts.ssh))
+          throw new Error(`--ssh: "${opts.ssh}" is not an SSH endpoint (host or host:port)`);
         const client = new ApiClient(url.replace(/\/+$/, ''), opts.token);
         const { user } = await client.request<{ user: Json }>('GET', '/users/me');
-        const file = await saveClientConfig({ url: client.url, token: opts.token });
+        const file = await saveClientConfig({
+          url: client.url,
+          token: opts.token,
+          ...(opts.ssh ? { ssh: opts.ssh } : {}),
+        });
         print(
           out(),
           { user, config: file },
@@ -129,6 +137,7 @@ export function registerClientCommands(program: Command): void {
     });
   examples(login, [
     'gasper login https://gasper.example.com --token gsp_…',
+    'gasper login https://gasper.example.com --token gsp_… --ssh ssh.example.com:2222   # for gasper run -it',
     'GASPER_URL=http://127.0.0.1:3000 GASPER_TOKEN=gsp_… gasper apps list   # no saved login',
   ]);
 

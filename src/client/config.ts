@@ -6,6 +6,8 @@ import path from 'node:path';
 export interface ClientConfig {
   url: string;
   token: string;
+  /** The SSH service, `host[:port]` (`gasper login --ssh`), for `gasper run -it`; unset: the API's host, port 2222. */
+  ssh?: string;
 }
 
 export function configPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -23,7 +25,7 @@ export async function loadClientConfig(env: NodeJS.ProcessEnv = process.env): Pr
   const token = env.GASPER_TOKEN || saved.token;
   if (!url || !token)
     throw new Error('not logged in: run `gasper login <url> --token <token>` (or set GASPER_URL and GASPER_TOKEN)');
-  return { url: url.replace(/\/+$/, ''), token };
+  return { url: url.replace(/\/+$/, ''), token, ...(saved.ssh ? { ssh: saved.ssh } : {}) };
 }
 
 export async function saveClientConfig(config: ClientConfig, env: NodeJS.ProcessEnv = process.env): Promise<string> {

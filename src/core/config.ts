@@ -573,7 +573,9 @@ export const envSchema = z.object({
     .int()
     .min(16)
     .default(1024)
-    .describe('processes and threads of a build container'),
+    .describe(
+      'processes and threads of a build container; of all the RUN steps of a Dockerfile build together, on a daemon with cgroup v1 and the cgroupfs driver',
+    ),
   GASPER_TMP_MB: z.coerce
     .number()
     .int()

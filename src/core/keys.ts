@@ -34,6 +34,11 @@ export const keys = {
   appSchedules: (name: string) => `gasper:app:${name}:schedules`,
   /** Sorted set: a schedule's latest run jobs, by tick time (the last 50). */
   scheduleRuns: (name: string, id: string) => `gasper:app:${name}:schedule:${id}:runs`,
+  /**
+   * Sorted set: the one-off containers of live interactive sessions (ssh/run-session.ts), by
+   * container name, scored by when their lease runs out (store/run-sessions.ts).
+   */
+  runSessions: 'gasper:run-sessions',
   node: (id: string) => `gasper:node:${id}`,
   nodes: 'gasper:nodes',
   /** Ids of the nodes an admin drained: nothing new is placed there. */

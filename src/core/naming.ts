@@ -41,6 +41,11 @@ export const containerLabels = {
   /** An app container's process type (core/formation.ts); absent on containers from before process types: web. */
   process: 'io.gasper.process',
   specHash: 'io.gasper.spec-hash',
+  /**
+   * A one-off container of an interactive session (ssh/run-session.ts), not of a job: `ssh`. It
+   * lives as long as its lease in Redis (store/run-sessions.ts), which the reconciliation reads.
+   */
+  session: 'io.gasper.session',
 } as const;
 
 /**

@@ -16,7 +16,10 @@ export const deployAppJob = {
       .string()
       .regex(/^[0-9a-f]{40}$/)
       .optional(),
-    /** false (`POST /apps/:name/rebuild {"cache": false}`): install dependencies from nothing, reusing no release's. */
+    /**
+     * false (`POST /apps/:name/rebuild {"cache": false}`): install dependencies from nothing,
+     * reusing no release's, and empty the app's Go cache first (workers/apps/go-cache.ts).
+     */
     cache: z.boolean().optional(),
   }),
 } as const;

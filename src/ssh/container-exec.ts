@@ -40,7 +40,7 @@ export interface ContainerExec {
 export const sessionMarker = 'GASPER_SSH_SESSION';
 
 /** /bin/bash where the image has it, else /bin/sh; with `-c <command>` for a command. */
-const shellCmd = (command: string | undefined) => [
+export const shellCmd = (command: string | undefined) => [
   '/bin/sh',
   '-c',
   'if [ -x /bin/bash ]; then exec /bin/bash "$@"; fi; exec /bin/sh "$@"',
@@ -61,7 +61,7 @@ exit 0`;
  * Passes chunks on to `to` and tracks the callback of the last one: once it ran, every byte
  * before it was handed on as well (the SSH channel holds data back while the client's window is full).
  */
-function relay(to: Writable): Writable & { flushed(): Promise<void> } {
+export function relay(to: Writable): Writable & { flushed(): Promise<void> } {
   let last: Promise<void> = Promise.resolve();
   return Object.assign(
     new Writable({
@@ -75,7 +75,7 @@ function relay(to: Writable): Writable & { flushed(): Promise<void> } {
 }
 
 /** Writes through to `stream`, but never ends it: see `ContainerExec.stdin`. */
-function keepOpen(stream: Duplex): Writable {
+export function keepOpen(stream: Duplex): Writable {
   return new Writable({
     write: (chunk: Buffer, _encoding, callback) => {
       if (stream.destroyed || !stream.writable) return callback();

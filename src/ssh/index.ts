@@ -11,6 +11,13 @@ import { handleAuthentication } from './authenticate.ts';
 import type { ContainerExec } from './container-exec.ts';
 import { ensureHostKey } from './host-key.ts';
 import { handleSession } from './session.ts';
+import type { RunSessionDeps } from './run-session.ts';
+import type { SecretBox } from '../core/secret-box.ts';
+import { ensureInstallation } from '../core/installation.ts';
+import { RunSessionStore } from '../store/run-sessions.ts';
+import { ReleaseStore } from '../store/release-records.ts';
+import { ReleaseDirs } from '../workers/apps/releases.ts';
+import type { NodeWorkerOptions } from '../workers/context.ts';
 import { revocationNotice } from '../core/session-revocation.ts';
 import { AccessWatch } from '../store/access-watch.ts';
 import type { SshTarget } from './target.ts';
@@ -33,6 +40,20 @@ export interface SshOptions {
   maxAuthTries?: number;
   /** The web terminal's WebSocket listener (ssh/terminal-server.ts); unset: none. */
   terminal?: TerminalServerOptions;
+  /**
+   * One-off containers (`ssh <app>.run@host`, run-session.ts): what this node's worker creates
+   * them with. Unset: such sessions are refused with the reason (no secret key to open the env).
+   */
+  runs?: RunSessionOptions;
+}
+
+export interface RunSessionOptions {
+  /** Opens the app's sealed env and linked databases' passwords. */
+  secrets: SecretBox;
+  /** This node's worker options (image names, limits, network pool, node address). */
+  worker: NodeWorkerOptions;
+  /** Lease of a session's container in Redis (store/run-sessions.ts). Default 60 s. */
+  leaseMs?: number;
 }
 
 export interface SshHandle {
@@ -45,7 +66,8 @@ export interface SshHandle {
 /**
  * The SSH service: `ssh <app>[.<n>]@host` authenticates against the app's registered keys or
  * password, then opens a shell or runs a command in one of the app's containers, through the
- * Docker daemon of the node that runs it. With `terminal`, it also serves the dashboard's web
+ * Docker daemon of the node that runs it; `ssh <app>.run@host` opens a new one-off container of
+ * the app's current release instead (run-session.ts). With `terminal`, it also serves the dashboard's web
  * terminal: the same shells, over a WebSocket, for a ticket the API issued.
  */
 export async function startSsh(options: SshOptions, deps: { log: Logger; docker?: Docker }): Promise<SshHandle> {
@@ -68,6 +90,29 @@ export async function startSsh(options: SshOptions, deps: { log: Logger; docker?
     return docker;
   };
   const running = new Set<ContainerExec>();
+  const installation = options.runs
+    ? await ensureInstallation(redis).catch((err: unknown) => {
+        redis.disconnect();
+        throw err;
+      })
+    : undefined;
+  const runs: RunSessionDeps | undefined = options.runs && {
+    ctx: {
+      docker: dockerFor(options.dockerHost),
+      redis,
+      apps,
+      releases: new ReleaseDirs(options.stateDir),
+      records: new ReleaseStore(redis),
+      secrets: options.runs.secrets,
+      log,
+      options: options.runs.worker,
+      scope: { installation: installation!, node: options.nodeId },
+    },
+    nodes,
+    leases: new RunSessionStore(redis),
+    sshPort: 0,
+    ...(options.runs.leaseMs ? { leaseMs: options.runs.leaseMs } : {}),
+  };
   // Ends the connections and web terminals of whoever lost the app (transfer, deletion) within a second.
   const access = new AccessWatch(redis, { log });
   const clients = new Set<ssh2.Connection>();
@@ -103,6 +148,8 @@ export async function startSsh(options: SshOptions, deps: { log: Logger; docker?
         client.end();
       });
       client.once('close', unwatch);
+      // Every line a session logs says from where it came.
+      const sessionLog = log.child({ remote });
       client.on('session', (accept) => {
         handleSession(accept(), target!, {
           owner,
@@ -111,8 +158,9 @@ export async function startSsh(options: SshOptions, deps: { log: Logger; docker?
           nodes,
           self: { nodeId: options.nodeId, dockerHost: options.dockerHost },
           dockerFor,
-          log,
+          log: sessionLog,
           running,
+          ...(runs ? { runs } : {}),
         });
       });
     });
@@ -128,7 +176,8 @@ export async function startSsh(options: SshOptions, deps: { log: Logger; docker?
     });
   });
   const port = (server.address() as { port: number }).port;
-  log.info({ port }, 'ssh listening');
+  if (runs) runs.sshPort = port;
+  log.info({ port, runs: runs !== undefined }, 'ssh listening');
   let terminal: TerminalServerHandle | undefined;
   if (options.terminal) {
     try {

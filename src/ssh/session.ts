@@ -4,6 +4,7 @@ import type { Logger } from '../core/log.ts';
 import type { AppStore } from '../store/apps.ts';
 import type { NodeStore } from '../store/nodes.ts';
 import { startContainerExec, type ContainerExec } from './container-exec.ts';
+import { startRunSession, type RunSessionDeps } from './run-session.ts';
 import { chooseInstance, dockerEndpointFor, type SshTarget } from './target.ts';
 
 export interface SessionDeps {
@@ -16,11 +17,15 @@ export interface SessionDeps {
   log: Logger;
   /** Every running exec, so closing the service can end them. */
   running: Set<ContainerExec>;
+  /** One-off containers (`<app>.run`); unset: this service cannot open them (no secret key). */
+  runs?: RunSessionDeps;
   /** The app's owner when the connection's credentials were checked: a session of another owner's app is refused. */
   owner: string;
   /** The connection's open channels, so a revocation (index.ts) can say why it ends them. */
   channels: Set<ServerChannel>;
 }
+
+type Opened = { ok: true; exec: ContainerExec; container: string } | { ok: false; problem: string };
 
 /**
  * One SSH session channel: records the PTY request and window changes, then runs the shell or
@@ -50,42 +55,61 @@ export function handleSession(session: Session, target: SshTarget, deps: Session
     deps.channels.add(channel);
     channel.once('close', () => deps.channels.delete(channel));
     run(channel, command).catch((err: Error) => {
-      deps.log.error({ err, app: target.app }, 'ssh session failed');
+      deps.log.error({ err, app: target.app, run: target.run === true }, 'ssh session failed');
       fail(channel, 'could not start the session');
     });
   };
   session.on('shell', (accept) => start(accept(), undefined));
   session.on('exec', (accept, _reject, info) => start(accept(), info.command));
 
-  async function run(channel: ServerChannel, command: string | undefined): Promise<void> {
+  /** A process in one of the app's instances, or (`<app>.run`) a new one-off container. */
+  async function open(command: string | undefined): Promise<Opened> {
+    // Credentials checked before a transfer are the old owner's: the access watch ends the
+    // connection (index.ts), and a channel opened before it did is refused here.
+    const owner = (await deps.apps.get(target.app))?.owner;
+    if (owner !== undefined && owner !== deps.owner)
+      return { ok: false, problem: 'this app was transferred to another user' };
+    const size = pty ? { term: pty.term, cols: pty.cols, rows: pty.rows } : undefined;
+    if (target.run) {
+      if (!deps.runs)
+        return {
+          ok: false,
+          problem:
+            'this SSH service cannot open one-off containers: it runs without the secret key (GASPER_SECRET_KEY) the app env is sealed with',
+        };
+      return startRunSession(deps.runs, { app: target.app, command, ...(size ? { pty: size } : {}) });
+    }
     const doc = await deps.apps.get(target.app);
-    if (!doc || doc.status === 'deleting') return fail(channel, `app "${target.app}" not found`);
-    // Credentials checked before a transfer are the old owner's: the watcher ends the connection, and
-    // a channel opened before it did is refused here.
-    if (doc.owner !== deps.owner) return fail(channel, 'this app was transferred to another user');
+    if (!doc || doc.status === 'deleting') return { ok: false, problem: `app "${target.app}" not found` };
     const choice = chooseInstance(doc.instances, target);
-    if (!choice.ok) return fail(channel, choice.problem);
+    if (!choice.ok) return choice;
     const endpoint = dockerEndpointFor(choice.instance, deps.self, await deps.nodes.list());
-    if (!endpoint.ok) return fail(channel, endpoint.problem);
+    if (!endpoint.ok) return endpoint;
+    const started = await startContainerExec({
+      docker: deps.dockerFor(endpoint.endpoint),
+      container: choice.instance.container,
+      command,
+      pty: size,
+    });
+    return { ok: true, exec: started, container: choice.instance.container };
+  }
+
+  async function run(channel: ServerChannel, command: string | undefined): Promise<void> {
     let closed = false;
     channel.once('close', () => {
       closed = true;
     });
-    exec = await startContainerExec({
-      docker: deps.dockerFor(endpoint.endpoint),
-      container: choice.instance.container,
-      command,
-      pty: pty ? { term: pty.term, cols: pty.cols, rows: pty.rows } : undefined,
-    });
+    const opened = await open(command);
+    if (!opened.ok) return fail(channel, opened.problem);
+    exec = opened.exec;
+    const container = opened.container;
     const current = exec;
+    const startedAt = Date.now();
     deps.running.add(current);
     let exited = false;
     const hangUp = () => {
       if (exited) return;
-      deps.log.info(
-        { app: target.app, container: choice.instance.container },
-        'ssh client went away: ending its processes',
-      );
+      deps.log.info({ app: target.app, container }, 'ssh client went away: ending its processes');
       current
         .kill()
         .catch((err: Error) => deps.log.warn({ err, app: target.app }, "could not end the session's processes"));
@@ -93,13 +117,29 @@ export function handleSession(session: Session, target: SshTarget, deps: Session
     channel.once('close', hangUp);
     if (closed) hangUp();
     channel.pipe(current.stdin);
+    const oneOff = target.run === true;
     deps.log.info(
-      { app: target.app, container: choice.instance.container, pty: pty !== undefined, command: command !== undefined },
+      { app: target.app, container, run: oneOff, pty: pty !== undefined, command: command !== undefined },
       'ssh session started',
     );
-    const code = await current.run(channel, channel.stderr);
-    exited = true;
-    deps.running.delete(current);
+    let code: number;
+    try {
+      code = await current.run(channel, channel.stderr);
+    } finally {
+      exited = true;
+      deps.running.delete(current);
+    }
+    deps.log.info(
+      {
+        app: target.app,
+        container,
+        run: oneOff,
+        exitCode: code,
+        durationMs: Date.now() - startedAt,
+        clientGone: closed,
+      },
+      'ssh session ended',
+    );
     if (!closed) {
       channel.exit(code);
       channel.end();

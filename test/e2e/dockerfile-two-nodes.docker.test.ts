@@ -40,7 +40,8 @@ describe('a Dockerfile app on two nodes (Docker, Redis, processes)', function ()
   before(async function () {
     this.timeout(240_000);
     await requireDocker();
-    second = await startSecondDocker(['gasper/node:latest']);
+    // The base image too, as on every node: a Dockerfile build's pids holder runs it (build-pids.ts).
+    second = await startSecondDocker(['gasper/node:latest', 'gasper/base:bookworm']);
     redis = await startTestRedis();
     cluster = { redisUrl: redis.url, secretKey: newSecretKey() };
     control = await startControlPlane(cluster);

@@ -69,6 +69,10 @@ require('http').createServer((req, res) => res.end('${version} ' + fs.readFileSy
     const log = first.log.join('\n');
     expect(log).to.include('builder: dockerfile (Dockerfile found at the repository root)');
     expect(log).to.include('build args: GREETING');
+    // This daemon (cgroup v1, cgroupfs) holds the steps to the build's pids limit (build-pids-plan.ts).
+    expect(log).to.include(
+      'pids: the RUN steps together run at most 1024 processes and threads (GASPER_BUILD_PIDS_LIMIT)',
+    );
     expect(log).to.match(/Step \d+\/\d+ : RUN echo/);
     expect(log).to.include("port: 3000 (the image's EXPOSE)");
     expect(log).to.not.include('hunter2');
@@ -165,6 +169,8 @@ require('http').createServer((req, res) => res.end('${version} ' + fs.readFileSy
       .expect(202);
     const job = await gasper.waitForJob(res.body.job.id, 120_000);
     expect(job.state).to.equal('failed');
-    expect(job.error).to.include('runtime:').and.include('add a Dockerfile').and.include('name a runtime');
+    expect(job.error).to.include('runtime:').and.include('add a Dockerfile');
+    // The repository's files suggest the runtime to name.
+    expect(job.error).to.include('create the app with runtime "static" as its index.html suggests');
   });
 });

@@ -193,4 +193,60 @@ http.createServer((req, res) => {
     expect(await managedContainers(gasper.nodeId, name)).to.have.length(0);
     console.log(`      build: ${job.error!.split('\n')[0]}`);
   });
+
+  it("counts a Go build's cache against the disk limit: a build writing 30 MiB into GOCACHE fails saying so", async () => {
+    const goRepo = await createGitRepo({
+      'go.mod': 'module example.com/fill\n\ngo 1.19\n',
+      'main.go': 'package main\n\nfunc main() {}\n',
+    });
+    try {
+      const name = unique();
+      const job = await deploy({
+        name,
+        repo: { url: goRepo.url },
+        runtime: 'go',
+        // The cache is a bind mount outside the release directory (workers/apps/go-cache.ts).
+        build: [
+          'mkdir -p "$GOCACHE" && dd if=/dev/zero of="$GOCACHE/fill" bs=1M count=30 2>/dev/null',
+          'sleep 60',
+          'echo never-reached',
+        ],
+      });
+      expect(job.state, job.log.join('\n')).to.equal('failed');
+      expect(job.error ?? '').to.match(
+        /^the build used \d+(\.\d)? MiB of disk on node .*build cache \d+(\.\d)? MiB\), over the limit of 20 MiB \(GASPER_APP_DISK_MB\); it was stopped/,
+      );
+      expect(job.log.join('\n')).not.to.include('  never-reached');
+      console.log(`      go build: ${job.error!.split('\n')[0]}`);
+    } finally {
+      await goRepo.remove();
+    }
+  });
+
+  it('holds a Dockerfile build to GASPER_BUILD_PIDS_LIMIT (200 here): a RUN step starting 300 sleeps fails the deploy saying so', async () => {
+    const dfRepo = await createGitRepo({
+      Dockerfile:
+        'FROM gasper/base:bookworm\nRUN i=0; while [ $i -lt 300 ]; do sleep 30 & i=$((i+1)); echo started $i; done; wait\n',
+    });
+    try {
+      const name = unique();
+      const started = Date.now();
+      const job = await deploy({ name, repo: { url: dfRepo.url } });
+      const log = job.log.join('\n');
+      expect(job.state, log).to.equal('failed');
+      expect(job.error ?? '').to.match(
+        /^the build reached its process limit \(200 processes and threads, GASPER_BUILD_PIDS_LIMIT\): the Docker build failed: /,
+      );
+      const most = Math.max(...[...log.matchAll(/started (\d+)/g)].map((m) => Number(m[1])));
+      expect(most).to.be.within(190, 200);
+      expect((await gasper.api().get(`/jobs/${job.id}`).expect(200)).body.job.attempts.made).to.equal(1);
+      // Nothing left: no step, no holder.
+      expect(await managedContainers(gasper.nodeId, name)).to.have.length(0);
+      console.log(
+        `      Dockerfile build: ${most} of 300 sleeps started, failed in ${Date.now() - started} ms: ${job.error!.slice(0, 100)}…`,
+      );
+    } finally {
+      await dfRepo.remove();
+    }
+  });
 });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { chooseInstance, dockerEndpointFor, parseSshUser } from '../../src/ssh/target.ts';
+import { chooseInstance, dockerEndpointFor, parseSshUser, runSessionPlace } from '../../src/ssh/target.ts';
 
 const instance = (node: string, container: string) => ({ node, address: '127.0.0.1', port: 40000, container });
 
@@ -12,6 +12,12 @@ describe('parseSshUser', () => {
     ['Shop', undefined],
     ['shop.', undefined],
     ['shop.x', undefined],
+    ['shop.run', { app: 'shop', run: true }],
+    ['run.run', { app: 'run', run: true }],
+    ['run', { app: 'run' }],
+    ['shop.run.0', undefined],
+    ['shop.RUN', undefined],
+    ['api.run', undefined],
     ['shop.1.2', undefined],
     ['shop.1234', undefined],
     ['-shop', undefined],
@@ -70,6 +76,36 @@ describe('dockerEndpointFor', () => {
     expect(dockerEndpointFor(instance('n9', 'c'), self, nodes)).to.deep.equal({
       ok: false,
       problem: 'node "n9" is not registered',
+    });
+  });
+});
+
+describe('runSessionPlace', () => {
+  const self = { nodeId: 'n1', sshPort: 2222 };
+  const nodes = [
+    { id: 'n1', address: '10.0.0.1' },
+    { id: 'n2', address: '10.0.0.2' },
+  ];
+  it("opens on the app's node once it has a release", () => {
+    expect(runSessionPlace({ name: 'shop', node: 'n1', release: 'r000002' }, self, nodes)).to.deep.equal({ ok: true });
+  });
+  it('says the app has no release yet', () => {
+    expect(runSessionPlace({ name: 'shop', node: 'n1' }, self, nodes)).to.deep.equal({
+      ok: false,
+      problem: 'app "shop" has no release to run in yet: deploy it first',
+    });
+  });
+  it('sends the client to the node the app runs on, with its SSH endpoint', () => {
+    expect(runSessionPlace({ name: 'shop', node: 'n2', release: 'r000002' }, self, nodes)).to.deep.equal({
+      ok: false,
+      problem:
+        'app "shop" runs on node "n2", not this one ("n1"): open the session through that node\'s SSH service: ssh -p 2222 shop.run@10.0.0.2',
+    });
+  });
+  it('names the node even when it is not registered', () => {
+    expect(runSessionPlace({ name: 'shop', node: 'n9', release: 'r000002' }, self, nodes)).to.deep.equal({
+      ok: false,
+      problem: 'app "shop" runs on node "n9", not this one ("n1"): open the session through that node\'s SSH service',
     });
   });
 });

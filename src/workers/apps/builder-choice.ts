@@ -45,12 +45,37 @@ export function dockerfileInContext(dockerfile: string, context: string): string
   return relative.startsWith('..') || relative === '' ? undefined : relative;
 }
 
+/**
+ * Files that say which runtime a repository is for, as a buildpack would detect it; the first
+ * found is suggested when the app names no runtime (Gasper does not guess: the runtime is the
+ * app's, chosen when it is created).
+ */
+const runtimeMarkers: ReadonlyArray<readonly [file: string, runtime: string]> = [
+  ['package.json', 'node'],
+  ['requirements.txt', 'python'],
+  ['pyproject.toml', 'python'],
+  ['Pipfile', 'python'],
+  ['Gemfile', 'ruby'],
+  ['composer.json', 'php'],
+  ['index.php', 'php'],
+  ['go.mod', 'go'],
+  ['Cargo.toml', 'rust'],
+  ['index.html', 'static'],
+];
+
+/** The runtime a repository's files suggest, and the file that says so. */
+export function suggestedRuntime(exists: (path: string) => boolean): { runtime: string; file: string } | undefined {
+  const found = runtimeMarkers.find(([file]) => exists(file));
+  return found && { file: found[0], runtime: found[1] };
+}
+
 /** The message for an app that gives no runtime and whose repository has no Dockerfile. */
-export function neitherMessage(dockerfile: string): string {
-  return (
-    `runtime: the app names no runtime and the repository has no ${dockerfile}: ` +
-    'either add a Dockerfile (or set builder "dockerfile" with dockerfile.path), or name a runtime'
-  );
+export function neitherMessage(dockerfile: string, exists: (path: string) => boolean = () => false): string {
+  const hint = suggestedRuntime(exists);
+  const runtime = hint
+    ? `, or create the app with runtime "${hint.runtime}" as its ${hint.file} suggests (POST /apps {"runtime": "${hint.runtime}"}, \`gasper apps create --runtime ${hint.runtime}\`; the runtime is set when an app is created, so delete this one first)`
+    : ', or name a runtime when creating the app';
+  return `runtime: the app names no runtime and the repository has no ${dockerfile}: either add a Dockerfile (or set builder "dockerfile" with dockerfile.path)${runtime}`;
 }
 
 /**
@@ -65,7 +90,7 @@ export function chooseBuilder(
   const { dockerfile, context } = dockerfilePaths(app.dockerfile);
   const where = dockerfile === 'Dockerfile' ? 'at the repository root' : `at ${dockerfile}`;
   if (builder === 'runtime') {
-    if (!app.runtime) throw new ConventionError(neitherMessage(dockerfile));
+    if (!app.runtime) throw new ConventionError(neitherMessage(dockerfile, exists));
     return { builder: 'runtime', runtime: app.runtime, reason: 'the app asks for builder "runtime"' };
   }
   if (dockerfileInContext(dockerfile, context) === undefined)
@@ -83,7 +108,7 @@ export function chooseBuilder(
     };
   }
   if (builder === 'dockerfile') throw new ConventionError(`builder "dockerfile": the repository has no ${dockerfile}`);
-  if (!app.runtime) throw new ConventionError(neitherMessage(dockerfile));
+  if (!app.runtime) throw new ConventionError(neitherMessage(dockerfile, exists));
   return { builder: 'runtime', runtime: app.runtime, reason: `no Dockerfile ${where}: runtime ${app.runtime}` };
 }
 

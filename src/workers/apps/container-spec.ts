@@ -65,6 +65,17 @@ export interface ContainerSpecInput {
    * depend on (or change) data that a rollback keeps.
    */
   volumes?: readonly VolumeMount[];
+  /**
+   * One-off containers of an interactive session (ssh/run-session.ts): stdin kept open for the
+   * client (closed after it detaches), a TTY when the client asked for one, and the session's
+   * label (`io.gasper.session`).
+   */
+  interactive?: { tty: boolean; session: string };
+  /**
+   * Builds only: `host:container` binds of the app's build cache (go-cache.ts), read-write.
+   * Instances and one-off runs never mount it: what a build cached is not the running app's.
+   */
+  buildCacheBinds?: readonly string[];
 }
 
 /** Env pointing every common TLS client at the extra CA bundle (node, OpenSSL, git, pip, requests). */
@@ -95,6 +106,7 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
   const binds = own ? [] : [`${input.releaseDir}:/app`];
   if (input.extraCaCerts) binds.push(`${input.extraCaCerts}:${containerCaPath}:ro`);
   if (input.launchDir && input.role === 'app' && !own) binds.push(`${input.launchDir}:${containerLaunchDir}:ro`);
+  if (input.role === 'build') binds.push(...(input.buildCacheBinds ?? []));
   const portKey = `${input.port}/tcp`;
   const processType = input.process ?? 'web';
   const published = input.role === 'app' && processType === 'web';
@@ -120,7 +132,18 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
       [containerLabels.release]: input.release,
       [containerLabels.role]: input.role,
       ...(input.role === 'app' ? { [containerLabels.process]: processType } : {}),
+      ...(input.interactive ? { [containerLabels.session]: input.interactive.session } : {}),
     },
+    ...(input.interactive
+      ? {
+          Tty: input.interactive.tty,
+          OpenStdin: true,
+          StdinOnce: true,
+          AttachStdin: true,
+          AttachStdout: true,
+          AttachStderr: true,
+        }
+      : {}),
     ExposedPorts: published ? { [portKey]: {} } : undefined,
     HostConfig: {
       Binds: binds,

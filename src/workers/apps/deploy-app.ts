@@ -40,6 +40,8 @@ import { DiskFullError, ensureFreeDisk } from './free-disk.ts';
 import { cleanupReleases } from '../node/release-cleanup.ts';
 import { chownTree } from './releases.ts';
 import { prepareDeps, recordDeps } from './deps-reuse.ts';
+import { prepareGoCache } from './go-cache.ts';
+import { goCacheEnv } from './go-cache-plan.ts';
 import { narrowToSubdir } from './repo-subdir.ts';
 import {
   announceCommit,
@@ -306,28 +308,48 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
       // RUN steps join the app's network, as the runtime build does: they reach the internet, not other tenants.
       const network = await ensureAppNetwork(ctx, doc.name, doc.uid);
       builtImage = tag;
-      await buildDockerfileImage({
-        network,
-        ownRepository,
-        appPrefix: `${options.imagePrefix}-app/`,
-        cacheFrom,
-        docker,
-        releaseDir: dir,
-        context: clone.choice.context,
-        dockerfile: dockerfileInContext(clone.choice.dockerfile, clone.choice.context)!,
-        tag,
-        labels: {
-          ...scopeLabels(ctx.scope),
-          [containerLabels.app]: doc.name,
-          [containerLabels.release]: data.release,
-          [containerLabels.role]: 'image',
-        },
-        buildArgs,
-        memoryMb: lifecycle.build.memoryMb,
-        cpu: lifecycle.build.cpu,
-        timeoutMs: options.buildTimeoutMs,
-        onLine: (line) => report.line(line),
-      });
+      // The node in the name: nodes sharing a daemon build the same release each under its own holder.
+      const pidsHolder = `${buildContainer}-pids-${ctx.scope.node.replace(/[^a-zA-Z0-9_.-]/g, '-')}`;
+      try {
+        await buildDockerfileImage({
+          network,
+          ownRepository,
+          appPrefix: `${options.imagePrefix}-app/`,
+          cacheFrom,
+          docker,
+          releaseDir: dir,
+          context: clone.choice.context,
+          dockerfile: dockerfileInContext(clone.choice.dockerfile, clone.choice.context)!,
+          tag,
+          labels: {
+            ...scopeLabels(ctx.scope),
+            [containerLabels.app]: doc.name,
+            [containerLabels.release]: data.release,
+            [containerLabels.role]: 'image',
+          },
+          buildArgs,
+          memoryMb: lifecycle.build.memoryMb,
+          cpu: lifecycle.build.cpu,
+          pidsLimit: lifecycle.build.pidsLimit,
+          // Labelled as the release's build container: reconcile and deletion find one left behind.
+          pidsHolder: {
+            name: pidsHolder,
+            image: `${options.imagePrefix}/base:bookworm`,
+            labels: {
+              ...scopeLabels(ctx.scope),
+              [containerLabels.app]: doc.name,
+              [containerLabels.release]: data.release,
+              [containerLabels.role]: 'build',
+            },
+          },
+          timeoutMs: options.buildTimeoutMs,
+          killedBecause: () => ctx.killedBuilds?.get(pidsHolder),
+          onLine: (line) => report.line(line),
+        });
+      } finally {
+        // Read by the build only: a later attempt's build of the same name starts with no reason.
+        ctx.killedBuilds?.delete(pidsHolder);
+      }
       await report.done('image built');
       const exposed = (await docker.getImage(tag).inspect()).Config?.ExposedPorts;
       const port = doc.portFromImage ? imagePort(exposed, doc.port) : doc.port;
@@ -372,6 +394,12 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
         `building (${commands.length} command${commands.length === 1 ? '' : 's'}${commands.length < clone.build.length ? `, ${clone.build.length - commands.length} skipped` : ''})`,
       );
       for (const line of deps.lines) await report.line(line);
+      // Go keeps its module and build caches per app between builds (go-cache-plan.ts).
+      const goCache =
+        commands.length && clone.choice.builder === 'runtime' && clone.choice.runtime === 'go'
+          ? await prepareGoCache({ appDir: releases.appDir(doc.name), uid: doc.uid, cache: data.cache !== false })
+          : undefined;
+      if (goCache) await report.line(goCache.line);
       // The build runs on the app's network: it reaches the internet, not other tenants' containers.
       const network = commands.length ? await ensureAppNetwork(ctx, doc.name, doc.uid) : '';
       try {
@@ -383,6 +411,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
               name: buildContainer,
               role: 'build',
               network,
+              ...(goCache ? { env: goCacheEnv(common.env), buildCacheBinds: [goCache.bind] } : {}),
               resources: { cpu: lifecycle.build.cpu, memoryMb: lifecycle.build.memoryMb },
               pidsLimit: lifecycle.build.pidsLimit,
             }),

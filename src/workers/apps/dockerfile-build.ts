@@ -9,6 +9,8 @@ import { readRepoListing } from './repo-listing.ts';
 import { scanDockerfile } from './dockerfile-scan.ts';
 import { realPathProblem } from './repo-subdir.ts';
 import { packBuildContext } from './build-context.ts';
+import { boundBuildPids, type PidsBound } from './build-pids.ts';
+import { pidsLimitMessage } from './build-pids-plan.ts';
 
 export interface DockerfileBuildOptions {
   docker: Docker;
@@ -21,10 +23,18 @@ export interface DockerfileBuildOptions {
   tag: string;
   labels: Record<string, string>;
   buildArgs: Record<string, string>;
-  /** The build's limits (GASPER_BUILD_MEMORY_MB, GASPER_BUILD_CPU). */
+  /** The build's limits (GASPER_BUILD_MEMORY_MB, GASPER_BUILD_CPU, GASPER_BUILD_PIDS_LIMIT). */
   memoryMb: number;
   cpu: number;
+  pidsLimit: number;
+  /**
+   * The container that holds the pids limit (build-pids.ts): its name and labels (the release's
+   * build container's) and an image with `sleep` that is on every node (`<prefix>/base:bookworm`).
+   */
+  pidsHolder: { name: string; image: string; labels: Record<string, string> };
   timeoutMs: number;
+  /** Why the build's holder container was killed from outside (the disk watchdog), if it was. */
+  killedBecause?: () => string | undefined;
   /** The network RUN steps join: the app's own (the app firewall applies to its bridge). */
   network: string;
   /** This app's image repository and every app image's prefix (dockerfile-scan.ts). */
@@ -75,6 +85,13 @@ export async function buildDockerfileImage(options: DockerfileBuildOptions): Pro
     if (tail.length > 40) tail.shift();
     lines.push(Promise.resolve(options.onLine(`  ${line}`)));
   };
+  let pids: PidsBound;
+  try {
+    pids = await boundBuildPids(docker, { ...options.pidsHolder, limit: options.pidsLimit });
+  } catch (err) {
+    context.stream.destroy();
+    throw err;
+  }
   const abort = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -82,7 +99,16 @@ export async function buildDockerfileImage(options: DockerfileBuildOptions): Pro
     abort.abort();
   }, options.timeoutMs);
   let failure: string | undefined;
+  let reached: boolean | undefined;
+  let finished = false;
+  let holderStopped = false;
+  void pids.stopped.then(() => {
+    if (finished) return;
+    holderStopped = true;
+    abort.abort();
+  });
   try {
+    await options.onLine(pids.line);
     const stream = await docker.buildImage(context.stream, {
       t: options.tag,
       dockerfile: context.dockerfile,
@@ -94,6 +120,8 @@ export async function buildDockerfileImage(options: DockerfileBuildOptions): Pro
       ...(options.cacheFrom.length ? { cachefrom: JSON.stringify(options.cacheFrom) } : { nocache: true }),
       memory: options.memoryMb * 1024 * 1024,
       memswap: options.memoryMb * 1024 * 1024,
+      // The steps' cgroups are made inside the holder's, which has the pids limit (build-pids-plan.ts).
+      ...(pids.cgroupParent ? { cgroupparent: pids.cgroupParent } : {}),
       cpuperiod: 100_000,
       cpuquota: Math.round(options.cpu * 100_000),
       abortSignal: abort.signal,
@@ -123,7 +151,15 @@ export async function buildDockerfileImage(options: DockerfileBuildOptions): Pro
       });
       stream.on('error', reject);
     });
+    // Read before the holder goes: a step that failed because a fork was refused left its peak at the limit.
+    if (failure) reached = await pids.reached();
   } catch (err) {
+    if (holderStopped)
+      throw new BuildFailedError(
+        options.killedBecause?.() ??
+          'the container holding the build to GASPER_BUILD_PIDS_LIMIT stopped, and the build with it',
+        tail.slice(-20),
+      );
     if (timedOut)
       throw new BuildFailedError(
         `the Docker build timed out after ${Math.round(options.timeoutMs / 1000)} s (GASPER_BUILD_TIMEOUT_MS)`,
@@ -135,11 +171,18 @@ export async function buildDockerfileImage(options: DockerfileBuildOptions): Pro
       throw new BuildFailedError(`docker build refused: ${(err as Error).message.split('\n')[0]}`, tail.slice(-20));
     throw err;
   } finally {
+    finished = true;
     clearTimeout(timer);
     // Sent whole by now, or not at all when the daemon refused: its files are not read further.
     context.stream.destroy();
     await Promise.all(lines);
+    await pids.close();
   }
+  if (failure && reached)
+    throw new BuildFailedError(
+      pidsLimitMessage(options.pidsLimit, `the Docker build failed: ${failure}`),
+      tail.slice(-20),
+    );
   if (failure) throw new BuildFailedError(`the Docker build failed: ${failure}`, tail.slice(-20));
 }
 
@@ -191,7 +234,9 @@ export async function chooseReleaseBuilder(
   const { dockerfile, context } = dockerfilePaths(doc.dockerfile);
   // The API refuses `..` and absolute paths; a symlinked path (or one through a symlinked folder) is refused here.
   const problem = await realPathProblem(dir, dockerfile, 'file');
-  const choice = chooseBuilder(doc, (p) => p === dockerfile && problem !== 'missing');
+  // The top-level names only tell, when the app has neither, which runtime its files suggest.
+  const top = new Set(doc.runtime ? [] : await fs.readdir(dir).catch(() => []));
+  const choice = chooseBuilder(doc, (p) => (p === dockerfile ? problem !== 'missing' : top.has(p)));
   if (choice.builder === 'dockerfile') await assertRealBuildPaths(dir, context, dockerfile);
   return choice;
 }

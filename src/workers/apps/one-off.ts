@@ -2,7 +2,8 @@ import { runContainerName } from '../../core/naming.ts';
 import { removeContainer } from '../../docker/containers.ts';
 import { OutputLines } from '../../docker/output-lines.ts';
 import type { WorkerContext } from '../context.ts';
-import { containerSpec } from './container-spec.ts';
+import type Docker from 'dockerode';
+import { containerSpec, type ContainerSpecInput } from './container-spec.ts';
 import { ensureAppVolumes } from './app-volumes.ts';
 import { joinDatabaseNetworks } from './database-links.ts';
 import { ensureAppNetwork, type InstancePlan } from './instances.ts';
@@ -48,13 +49,60 @@ export const tailLines = 20;
 const maxLineChars = 4096;
 
 /**
+ * Creates (does not start) a one-off container of the plan's release named `name`: the app's
+ * network and volumes first, its linked databases' networks joined. `interactive`: an SSH
+ * session's (ssh/run-session.ts), with stdin open and a TTY if asked.
+ */
+export async function createRunContainer(
+  ctx: WorkerContext,
+  request: {
+    name: string;
+    plan: InstancePlan;
+    command: string;
+    interactive?: ContainerSpecInput['interactive'];
+    /** Over the release's env (TERM for a TTY). */
+    env?: Record<string, string>;
+  },
+): Promise<Docker.Container> {
+  const { docker, options } = ctx;
+  const { plan, name } = request;
+  const network = await ensureAppNetwork(ctx, plan.app, plan.uid);
+  // The app's volumes, as its instances mount them (a release phase may be the first to use one).
+  await ensureAppVolumes(ctx, plan);
+  const spec = containerSpec({
+    name,
+    image: plan.image,
+    app: plan.app,
+    release: plan.release,
+    ...ctx.scope,
+    role: 'run',
+    releaseDir: plan.releaseDir,
+    command: request.command,
+    port: plan.port,
+    env: { ...plan.env, ...request.env },
+    publishAddress: options.nodeAddress,
+    extraCaCerts: options.extraCaCerts,
+    resources: plan.resources,
+    pidsLimit: options.lifecycle.resources.pidsLimit,
+    tmpMb: options.lifecycle.disk.tmpMb,
+    ...(plan.fromImage ? { fromImage: true } : {}),
+    ...(plan.volumes?.length ? { volumes: plan.volumes } : {}),
+    ...(request.interactive ? { interactive: request.interactive } : {}),
+    network,
+  });
+  const container = await docker.createContainer(spec);
+  await joinDatabaseNetworks(docker, name, plan.networks);
+  return container;
+}
+
+/**
  * Runs `command` in a new container of the plan's release on this node and waits for it to exit
  * (or kills it at the time limit), streaming its output line by line. The container is removed
  * whatever happens. While it runs its name is in `ctx.runs`, which the reconciliation reads: a
  * run container not there belongs to no running job (its worker died) and is removed.
  */
 export async function runOneOff(ctx: WorkerContext, request: OneOffRequest): Promise<OneOffResult> {
-  const { docker, options } = ctx;
+  const { docker } = ctx;
   const { plan } = request;
   const name = runContainerName(ctx.scope.installation, plan.app, request.key);
   ctx.runs?.add(name);
@@ -70,31 +118,7 @@ export async function runOneOff(ctx: WorkerContext, request: OneOffRequest): Pro
   try {
     // A retried job's container (its worker died mid-run) goes first: the command runs afresh.
     await removeContainer(docker, name);
-    const network = await ensureAppNetwork(ctx, plan.app, plan.uid);
-    // The app's volumes, as its instances mount them (a release phase may be the first to use one).
-    await ensureAppVolumes(ctx, plan);
-    const spec = containerSpec({
-      name,
-      image: plan.image,
-      app: plan.app,
-      release: plan.release,
-      ...ctx.scope,
-      role: 'run',
-      releaseDir: plan.releaseDir,
-      command: request.command,
-      port: plan.port,
-      env: plan.env,
-      publishAddress: options.nodeAddress,
-      extraCaCerts: options.extraCaCerts,
-      resources: plan.resources,
-      pidsLimit: options.lifecycle.resources.pidsLimit,
-      tmpMb: options.lifecycle.disk.tmpMb,
-      ...(plan.fromImage ? { fromImage: true } : {}),
-      ...(plan.volumes?.length ? { volumes: plan.volumes } : {}),
-      network,
-    });
-    const container = await docker.createContainer(spec);
-    await joinDatabaseNetworks(docker, name, plan.networks);
+    const container = await createRunContainer(ctx, { name, plan, command: request.command });
     // Attached before the start, so not a line of output is missed.
     const stream = await container.attach({ stream: true, stdout: true, stderr: true });
     const lines = new OutputLines((line) => emit(line), { maxLineChars });

@@ -23,6 +23,12 @@ export interface DiskPlanInput {
   containers: readonly ContainerUsage[];
   /** Size on disk of each release directory, by `app/release`; missing: 0. */
   releaseDirBytes: ReadonlyMap<string, number>;
+  /**
+   * Size of each app's build cache (Go's, workers/apps/go-cache.ts), by app; missing: 0. Counted
+   * for a release whose build is running: the build writes it (it is mounted there, outside the
+   * release directory), and without it a build could fill the node's disk past the limit.
+   */
+  buildCacheBytes?: ReadonlyMap<string, number>;
   /** The release each app serves (its document's `release`); apps without a document are left to reconciliation. */
   serving: ReadonlyMap<string, string | undefined>;
   limitBytes: number;
@@ -50,14 +56,17 @@ export function planDiskActions(input: DiskPlanInput): DiskAction[] {
     if (!input.serving.has(app)) continue;
     const dirBytes = input.releaseDirBytes.get(key) ?? 0;
     const layerBytes = containers.reduce((sum, c) => sum + c.layerBytes, 0);
-    const used = dirBytes + layerBytes;
-    if (used <= input.limitBytes) continue;
-    // A release directory du could not finish counting (millions of small files) is over the
-    // limit too: otherwise filling it that way would escape the watchdog.
-    const measured = Number.isFinite(dirBytes)
-      ? `${mib(used)} of disk on node ${input.node} (release directory ${mib(dirBytes)}, container layers ${mib(layerBytes)}), over the limit of ${mib(input.limitBytes)} (GASPER_APP_DISK_MB)`
-      : `more disk on node ${input.node} than could be counted in time (its release directory holds too many files), over the limit of ${mib(input.limitBytes)} (GASPER_APP_DISK_MB)`;
     const builds = containers.filter((c) => c.role === 'build' && c.running);
+    const cacheBytes = builds.length ? (input.buildCacheBytes?.get(app) ?? 0) : 0;
+    const used = dirBytes + layerBytes + cacheBytes;
+    if (used <= input.limitBytes) continue;
+    // A release directory (or cache) du could not finish counting (millions of small files) is
+    // over the limit too: otherwise filling it that way would escape the watchdog.
+    const cache = cacheBytes ? `, build cache ${mib(cacheBytes)}` : '';
+    const measured =
+      Number.isFinite(dirBytes) && Number.isFinite(cacheBytes)
+        ? `${mib(used)} of disk on node ${input.node} (release directory ${mib(dirBytes)}, container layers ${mib(layerBytes)}${cache}), over the limit of ${mib(input.limitBytes)} (GASPER_APP_DISK_MB)`
+        : `more disk on node ${input.node} than could be counted in time (its ${Number.isFinite(dirBytes) ? 'build cache' : 'release directory'} holds too many files), over the limit of ${mib(input.limitBytes)} (GASPER_APP_DISK_MB)`;
     if (builds.length) {
       // A build of this release: it alone is stopped; the deploy fails and removes what it made.
       for (const b of builds) {

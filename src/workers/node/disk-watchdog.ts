@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { scopeFilter } from '../../core/installation.ts';
 import { containerLabels } from '../../core/naming.ts';
 import { overDiskLimit } from '../../core/app-state.ts';
@@ -6,6 +8,7 @@ import { applyTransition } from '../../store/app-state-writes.ts';
 import type { WorkerContext } from '../context.ts';
 import { planDiskActions, releaseKey, type ContainerUsage, type DiskAction } from './disk-plan.ts';
 import { stopContainer } from '../apps/instances.ts';
+import { buildCacheFolder } from '../apps/go-cache-plan.ts';
 import type { KeyedMutex } from '../keyed-mutex.ts';
 import type { SupervisorHandle } from '../apps/supervisor.ts';
 
@@ -73,6 +76,18 @@ export function startDiskWatchdog(
       if (!releaseDirBytes.has(key))
         releaseDirBytes.set(key, await diskUsage(ctx.releases.releaseDir(c.app, c.release)));
     }
+    // The build cache (workers/apps/go-cache.ts) of each app with a build running: it writes there too.
+    const buildCacheBytes = new Map<string, number>();
+    for (const app of new Set(containers.filter((c) => c.role === 'build' && c.running).map((c) => c.app))) {
+      const dir = path.join(ctx.releases.appDir(app), buildCacheFolder);
+      if (
+        await fs.stat(dir).then(
+          () => true,
+          () => false,
+        )
+      )
+        buildCacheBytes.set(app, await diskUsage(dir));
+    }
     const serving = new Map<string, string | undefined>();
     for (const app of new Set(containers.map((c) => c.app))) {
       const doc = await ctx.apps.get(app);
@@ -81,6 +96,7 @@ export function startDiskWatchdog(
     return planDiskActions({
       containers,
       releaseDirBytes,
+      buildCacheBytes,
       serving,
       limitBytes: disk.appMb * 1024 * 1024,
       node: options.nodeId,

@@ -7,6 +7,7 @@ import { keys } from '../../core/keys.ts';
 import type { AppDocument } from '../../store/app-document.ts';
 import { databaseLabel, databaseUidLabel } from '../../core/database-naming.ts';
 import { DatabaseStore } from '../../store/databases.ts';
+import { RunSessionStore } from '../../store/run-sessions.ts';
 import { listManaged, removeContainer } from '../../docker/containers.ts';
 import { removeVolume } from '../../docker/volumes.ts';
 import { listAppVolumes, removeVolumeHelpers } from '../apps/app-volumes.ts';
@@ -52,7 +53,8 @@ const movedGraceMs = 5000;
  *  - the release is neither the current nor the pending one, and the container is older than
  *    `settleMs` (the health timeout and a minute): an interrupted deploy's leftovers;
  *  - a build container older than the build timeout (its worker died mid-build);
- *  - a one-off run container whose job this worker no longer runs (it died, or its job ended).
+ *  - a one-off run container whose job this worker no longer runs (it died, or its job ended), or
+ *    whose interactive session's lease ran out (its SSH service died: store/run-sessions.ts).
  * An app being deleted is left to its delete job.
  */
 export function planReconcile(
@@ -63,7 +65,7 @@ export function planReconcile(
     now: number;
     buildTimeoutMs: number;
     settleMs: number;
-    /** Names of the one-off containers whose job this worker is running (one-off.ts). */
+    /** Names of the one-off containers whose job this worker is running (one-off.ts) or whose session is live. */
     liveRuns?: ReadonlySet<string>;
   },
 ): Removal[] {
@@ -80,7 +82,7 @@ export function planReconcile(
     // end a run of the previous one), on any node the job ran.
     if (c.role === 'run') {
       if (!context.liveRuns?.has(c.name) && context.now - c.createdMs > runGraceMs)
-        remove('one-off run whose job is no longer running');
+        remove('one-off run whose job (or interactive session) is no longer running');
       continue;
     }
     if (c.role === 'build' && context.now - c.createdMs > context.buildTimeoutMs + buildGraceMs) {
@@ -222,6 +224,8 @@ export async function reconcileNode(ctx: WorkerContext): Promise<ReconcileReport
   const listed = (await listManaged(docker, ctx.scope)).filter((c) => c.Labels[containerLabels.app]);
   const networks = await listAppNetworks(docker, ctx.scope);
   const apps = new Map((await ctx.apps.list()).map((a) => [a.name, a]));
+  // Interactive sessions' containers (ssh/run-session.ts) live as long as their lease.
+  const sessions = await new RunSessionStore(ctx.redis).live();
   const observed: ObservedContainer[] = listed.map((c) => ({
     id: c.Id,
     name: (c.Names[0] ?? c.Id).replace(/^\//, ''),
@@ -234,7 +238,7 @@ export async function reconcileNode(ctx: WorkerContext): Promise<ReconcileReport
     now: Date.now(),
     buildTimeoutMs: options.buildTimeoutMs,
     settleMs: options.healthTimeoutMs + 60_000,
-    liveRuns: ctx.runs,
+    liveRuns: new Set([...(ctx.runs ?? []), ...sessions]),
   });
   const doomed = new Set(removed.map((r) => r.container));
   for (const c of observed) if (doomed.has(c.name)) await removeContainer(docker, c.id);

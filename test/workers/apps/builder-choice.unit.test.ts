@@ -62,7 +62,20 @@ describe('chooseBuilder', () => {
   }
 
   const failures: [string, App, string[], RegExp][] = [
-    ['neither Dockerfile nor runtime', {}, [], /^runtime: .*add a Dockerfile.*name a runtime/],
+    ['neither Dockerfile nor runtime', {}, [], /^runtime: .*add a Dockerfile.*name a runtime when creating the app$/],
+    [
+      'neither, with a package.json',
+      {},
+      ['package.json', 'index.html'],
+      /add a Dockerfile.*create the app with runtime "node" as its package\.json suggests .*--runtime node/,
+    ],
+    ['neither, with a go.mod', {}, ['go.mod'], /runtime "go" as its go\.mod suggests/],
+    [
+      'neither, with requirements.txt',
+      {},
+      ['README.md', 'requirements.txt'],
+      /runtime "python" as its requirements\.txt/,
+    ],
     ['builder runtime without runtime', { builder: 'runtime' }, ['Dockerfile'], /^runtime: /],
     ['builder dockerfile without one', { builder: 'dockerfile', runtime: 'node' }, [], /has no Dockerfile/],
     [

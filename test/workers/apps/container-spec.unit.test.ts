@@ -147,6 +147,21 @@ describe('containerSpec', () => {
     expect(host(run)).to.deep.equal(host(app));
   });
 
+  it("makes an interactive session's one-off container with stdin open, a TTY if asked, and the session label", () => {
+    const input = { ...appInput, role: 'run' as const, command: 'bash' };
+    const plain = containerSpec(input);
+    expect(plain).to.not.have.any.keys('Tty', 'OpenStdin', 'StdinOnce');
+    expect(plain.Labels).to.not.have.property(containerLabels.session);
+    for (const tty of [true, false]) {
+      const session = containerSpec({ ...input, interactive: { tty, session: 'ssh' } });
+      expect(session).to.include({ Tty: tty, OpenStdin: true, StdinOnce: true, AttachStdin: true });
+      expect(session.Labels?.[containerLabels.session]).to.equal('ssh');
+      expect(session.Labels?.[containerLabels.role]).to.equal('run');
+      for (const key of ['Cmd', 'Env', 'User', 'WorkingDir', 'Image', 'HostConfig'] as const)
+        expect(session[key]).to.deep.equal(plain[key]);
+    }
+  });
+
   describe('spec-hash label', () => {
     const hash = (input: ContainerSpecInput) => containerSpec(input).Labels![containerLabels.specHash];
 
@@ -199,5 +214,14 @@ describe('containerSpec for an image built from a Dockerfile', () => {
     const spec = containerSpec({ ...input, command: 'node worker.js' });
     expect(spec.Entrypoint).to.deep.equal(['sh', '-c']);
     expect(spec.Cmd).to.deep.equal(['node worker.js']);
+  });
+});
+
+describe('containerSpec: the build cache', () => {
+  const bind = '/var/gasper/apps/blog/build-cache/u1/go:/var/cache/gasper/go';
+  it('is bound into a build container only, never an app or one-off container', () => {
+    expect(containerSpec({ ...buildInput, buildCacheBinds: [bind] }).HostConfig?.Binds).to.include(bind);
+    for (const role of ['app', 'run'] as const)
+      expect(containerSpec({ ...appInput, role, buildCacheBinds: [bind] }).HostConfig?.Binds).not.to.include(bind);
   });
 });

@@ -25,6 +25,7 @@ describe('buildDockerfileImage (Docker)', function () {
     await fs.rm(dir, { recursive: true, force: true });
   });
 
+  const holder = `gasper-test-dfb-holder-${crypto.randomBytes(3).toString('hex')}`;
   const otherTag = `gasper-test-app/dfb-other-${crypto.randomBytes(3).toString('hex')}:r000001`;
   const build = async (
     dockerfile: string,
@@ -47,6 +48,8 @@ describe('buildDockerfileImage (Docker)', function () {
       buildArgs: {},
       memoryMb: 64,
       cpu: 1,
+      pidsLimit: 1024,
+      pidsHolder: { name: holder, image: base, labels: { 'io.gasper.test': marker } },
       timeoutMs,
       onLine: (line) => {
         lines.push(line);
@@ -103,5 +106,77 @@ describe('buildDockerfileImage (Docker)', function () {
     const again: string[] = [];
     await build(dockerfile, 60_000, again, { cacheFrom: [tag] });
     expect(again.join('\n')).to.include('Using cache');
+  });
+
+  it('holds the RUN steps together to the pids limit: 300 background sleeps with a limit of 100 fail the build naming GASPER_BUILD_PIDS_LIMIT', async () => {
+    await removeImage(docker, tag);
+    const lines: string[] = [];
+    const started = Date.now();
+    const err = await build(
+      `FROM ${base}\nRUN i=0; while [ $i -lt 300 ]; do sleep 30 & i=$((i+1)); echo started $i; done; wait\n`,
+      60_000,
+      lines,
+      { pidsLimit: 100 },
+    ).catch((e: unknown) => e);
+    const log = lines.join('\n');
+    expect(err, log).to.be.instanceOf(BuildFailedError);
+    expect((err as Error).message).to.match(
+      /^the build reached its process limit \(100 processes and threads, GASPER_BUILD_PIDS_LIMIT\): the Docker build failed: /,
+    );
+    expect(log).to.include(
+      'pids: the RUN steps together run at most 100 processes and threads (GASPER_BUILD_PIDS_LIMIT)',
+    );
+    // Bounded: the step's shell and sleeps (and the holder's own sleep) stop short of 100, far from 300.
+    const most = Math.max(...[...log.matchAll(/started (\d+)/g)].map((m) => Number(m[1])));
+    expect(most).to.be.within(90, 100);
+    console.log(`      the step started ${most} of its 300 sleeps; the build failed in ${Date.now() - started} ms`);
+    expect(log).to.include('Cannot fork');
+    expect(Date.now() - started).to.be.lessThan(30_000);
+    // The holder and the step's container are gone; no image was tagged.
+    expect(await docker.listContainers({ all: true, filters: { name: [holder] } })).to.deep.equal([]);
+    expect(await imageExists(docker, tag)).to.equal(false);
+  });
+
+  it("a build under the limit passes, its step inside the holder's cgroup, and leaves no holder", async () => {
+    await removeImage(docker, tag);
+    const lines: string[] = [];
+    await build(`FROM ${base}\nRUN grep pids /proc/self/cgroup; cat /sys/fs/cgroup/pids/pids.max\n`, 60_000, lines, {
+      pidsLimit: 100,
+    });
+    const log = lines.join('\n');
+    // The step's own cgroup has no limit of its own: the holder's, above it, bounds it.
+    expect(log).to.match(/pids:\/docker\/[0-9a-f]{64}\/[0-9a-f]{64}/);
+    expect(await docker.listContainers({ all: true, filters: { name: [holder] } })).to.deep.equal([]);
+  });
+
+  it('stops the build when its holder is killed (the disk watchdog), with the reason given', async () => {
+    await removeImage(docker, tag);
+    const lines: string[] = [];
+    const started = Date.now();
+    const building = build(`FROM ${base}\nRUN echo ${marker}-held && sleep 30\n`, 60_000, lines, {
+      killedBecause: () => 'the build used 30 MiB of disk, over the limit (GASPER_APP_DISK_MB); it was stopped',
+    }).catch((e: unknown) => e);
+    // Killed once the step runs inside it, as the watchdog does (docker kill of the build container).
+    for (let i = 0; i < 100 && !lines.some((l) => l.includes(`${marker}-held`)); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    await docker.getContainer(holder).kill();
+    const err = await building;
+    expect(err, lines.join('\n')).to.be.instanceOf(BuildFailedError);
+    expect((err as Error).message).to.equal(
+      'the build used 30 MiB of disk, over the limit (GASPER_APP_DISK_MB); it was stopped',
+    );
+    expect(Date.now() - started).to.be.lessThan(20_000);
+    expect(await imageExists(docker, tag)).to.equal(false);
+    expect(await docker.listContainers({ all: true, filters: { name: [holder] } })).to.deep.equal([]);
+    // The daemon cancels the step with the request: none still runs its sleep.
+    let running: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      running = (await docker.listContainers({ all: true }))
+        .filter((c) => c.Command.includes(`${marker}-held`))
+        .map((c) => c.Id);
+      if (running.length === 0) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(running).to.deep.equal([]);
   });
 });

@@ -146,4 +146,41 @@ describe('planDiskActions (limit 20 MiB)', () => {
       /^release r1 used more disk on node n1 than could be counted in time \(its release directory holds too many files\), over the limit of 20 MiB/,
     );
   });
+
+  it("counts the app's build cache for a running build only: it writes there, its instances never see it", () => {
+    const cache = new Map([['web', 15 * MiB]]);
+    const [kill] = planDiskActions({
+      containers: [c('wb', 'web', 'r2', 'build', 1)],
+      releaseDirBytes: new Map([['web/r2', 5 * MiB]]),
+      buildCacheBytes: cache,
+      serving: new Map([['web', 'r1']]),
+      limitBytes: 20 * MiB,
+      node: 'n1',
+    });
+    expect(kill!.message).to.equal(
+      'the build used 21 MiB of disk on node n1 (release directory 5 MiB, container layers 1 MiB, build cache 15 MiB), over the limit of 20 MiB (GASPER_APP_DISK_MB); it was stopped',
+    );
+    // The same cache with no build running: the serving instances are measured without it.
+    const none = planDiskActions({
+      containers: [c('w0', 'web', 'r1', 'app', 1), c('wb', 'web', 'r2', 'build', 1, false)],
+      releaseDirBytes: new Map([
+        ['web/r1', 5 * MiB],
+        ['web/r2', 5 * MiB],
+      ]),
+      buildCacheBytes: cache,
+      serving: new Map([['web', 'r1']]),
+      limitBytes: 20 * MiB,
+      node: 'n1',
+    });
+    expect(none).to.deep.equal([]);
+    const [uncounted] = planDiskActions({
+      containers: [c('wb', 'web', 'r2', 'build', 0)],
+      releaseDirBytes: new Map(),
+      buildCacheBytes: new Map([['web', Infinity]]),
+      serving: new Map([['web', 'r1']]),
+      limitBytes: 20 * MiB,
+      node: 'n1',
+    });
+    expect(uncounted!.message).to.match(/than could be counted in time \(its build cache holds too many files\)/);
+  });
 });

@@ -153,7 +153,7 @@ describe('planReconcile', () => {
         'removes a run whose job no longer runs here',
         [run('r000009', 60_000)],
         [],
-        [['gasper-blog-run-r000009', 'one-off run whose job is no longer running']],
+        [['gasper-blog-run-r000009', 'one-off run whose job (or interactive session) is no longer running']],
       ],
     ];
     for (const [what, containers, live, expected] of cases) {
