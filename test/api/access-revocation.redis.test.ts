@@ -192,6 +192,18 @@ describe('follows end when access is revoked (Redis)', function () {
     await as(alice.token).get(`/apps/${app}/logs`).expect(404);
   });
 
+  it('a transfer right after a follow opened (before the watch first read the counters) ends it too', async function () {
+    const alice = await createUser();
+    const bob = await createUser();
+    const app = await createApp(alice.name);
+    const f = follow(`/apps/${app}/logs?follow=1`, alice.token);
+    await f.ready;
+    const at = Date.now();
+    await as(alice.token).post(`/apps/${app}/transfer`).send({ to: bob.name }).expect(200);
+    expect(await endsWithin(f, at, 2000)).to.be.below(2000);
+    expect(lastEvent(f)).to.deep.equal({ event: 'end', data: { reason: 'access revoked' } });
+  });
+
   it('revoking the token a follow was opened with ends it', async function () {
     const alice = await createUser();
     const app = await createApp(alice.name);
