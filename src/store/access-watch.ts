@@ -51,6 +51,7 @@ export class AccessWatch {
   readonly #users: UserStore;
   #timer: NodeJS.Timeout | undefined;
   #ticking = false;
+  #failing = false;
   #closed = false;
   #next = 0;
 
@@ -95,7 +96,17 @@ export class AccessWatch {
       this.#timer = undefined;
       this.#ticking = true;
       this.#tick()
-        .catch((err: Error) => this.options.log.warn({ err: err.message }, 'access watch failed; reading again'))
+        .then(
+          () => {
+            if (this.#failing) this.options.log.info('access watch reads again');
+            this.#failing = false;
+          },
+          (err: Error) => {
+            // Once per outage, not twice a second: the sessions stay as they were until it reads again.
+            if (!this.#failing) this.options.log.warn({ err: err.message }, 'access watch failed; reading again');
+            this.#failing = true;
+          },
+        )
         .finally(() => {
           this.#ticking = false;
           this.#schedule();
