@@ -21,7 +21,12 @@ export interface AuthDeps {
 }
 
 export type AuthOutcome =
-  | { result: 'accepted'; target: SshTarget /** The app's owner when its credentials were checked. */; owner: string }
+  | {
+      result: 'accepted';
+      target: SshTarget;
+      /** The app's owner when its credentials were checked: they are that owner's, and go with a transfer. */
+      owner: string;
+    }
   | { result: 'key-ok' }
   | { result: 'rejected'; counted: boolean };
 

@@ -196,7 +196,7 @@ export async function startTerminalServer(
     );
     await audit.started(session).catch((err: Error) => log.warn({ err, ...fields }, 'could not record the session'));
 
-    // A user who loses the app (given away, deleted, or the user deleted) loses the shell at once.
+    // A user who loses the app (given away, deleted; the user or the ticket's token gone) loses the shell at once.
     const holder = {
       kind: 'user' as const,
       user: user.name,
