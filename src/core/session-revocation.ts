@@ -13,11 +13,14 @@ export type SessionHolder =
   | {
       kind: 'user';
       user: string;
-      role: Role /** The API token it came with; none for the bootstrap admin token. */;
+      /** The role when the session opened: a change of it is told apart from a transfer. */
+      role: Role;
+      /** The API token it came with; none for the bootstrap admin token. */
       tokenId?: string;
     }
   | {
-      kind: 'credentials' /** The owner when the credentials were checked: they are the owner's, and go with a transfer. */;
+      kind: 'credentials';
+      /** The owner when the credentials were checked: they are the owner's, and go with a transfer. */
       owner: string;
     };
 
