@@ -93,7 +93,8 @@ export const keys = {
   /**
    * Hash: `app:<name>` / `user:<name>` → a counter bumped whenever who may reach that app, or
    * what that user may reach, narrows (transfer, deletion, token revocation): open sessions watch
-   * it (src/store/access-watch.ts). An app's field goes with the app.
+   * it (src/store/access-watch.ts). Fields stay when their app or user goes (a few bytes each):
+   * removing one could hide the last bump from a watcher that had not read it yet.
    */
   accessGenerations: 'gasper:access-generations',
   eventsLatest: 'gasper:events:latest',

@@ -22,11 +22,6 @@ export async function bumpAccessGeneration(redis: Redis, of: { app?: string; use
   await multi.exec();
 }
 
-/** Drops an app's counter with the app (its watchers see the change, and find the app gone). */
-export async function forgetAccessGeneration(redis: Redis, app: string): Promise<void> {
-  await redis.hdel(keys.accessGenerations, appField(app));
-}
-
 interface Entry {
   session: WatchedSession;
   end: (reason: RevocationReason) => void;

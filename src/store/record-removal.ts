@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis';
 import { publishEvent } from '../events/stream.ts';
-import { forgetAccessGeneration } from './access-watch.ts';
 import type { AppStore } from './apps.ts';
 import type { DatabaseStore } from './databases.ts';
 import { DomainStore } from './domains.ts';
@@ -17,7 +16,6 @@ export async function removeAppRecords(redis: Redis, apps: AppStore, name: strin
   await new DomainStore(redis).removeApp(name);
   await new SshCredentialStore(redis).removeApp(name);
   await apps.remove(name);
-  await forgetAccessGeneration(redis, name);
 }
 
 /** The last step of deleting a database, on its node or without it: its DNS name and every key of its own. */
