@@ -64,5 +64,10 @@ export class EventStream {
   };
 }
 
+/** The event that ends a follow, with why. */
+export function endEvent(reason: 'app deleted' | 'access revoked'): string {
+  return `event: end\ndata: ${JSON.stringify({ reason })}\n\n`;
+}
+
 /** The event that ends a follow whose app was deleted. */
-export const appDeletedEvent = 'event: end\ndata: {"reason":"app deleted"}\n\n';
+export const appDeletedEvent = endEvent('app deleted');

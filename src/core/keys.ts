@@ -95,6 +95,13 @@ export const keys = {
   jobOwner: (jobId: string) => `gasper:job:${jobId}:owner`,
   rateLimit: (name: string, subject: string) => `gasper:rate:${name}:${subject}`,
   events: 'gasper:events',
+  /**
+   * Hash: `app:<name>` / `user:<name>` → a counter bumped whenever who may reach that app, or
+   * what that user may reach, narrows (transfer, deletion, token revocation): open sessions watch
+   * it (src/store/access-watch.ts). Fields stay when their app or user goes (a few bytes each):
+   * removing one could hide the last bump from a watcher that had not read it yet.
+   */
+  accessGenerations: 'gasper:access-generations',
   eventsLatest: 'gasper:events:latest',
   /**
    * A push payload an app deployed, by the SHA-256 of its body → its deploy job; expires

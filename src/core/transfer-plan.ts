@@ -7,7 +7,8 @@
  * - moves: the resource itself with its env, releases, logs, metrics, custom domains, backups;
  * - revoked from an app: its push webhook (the old owner knew the secret), its repository token
  *   (the old owner's credential: the new owner must not clone or act with it), its SSH keys and
- *   password (access follows ownership; the old owner registered them);
+ *   password (access follows ownership; the old owner registered them), and with them the old owner's open web
+ *   terminals, SSH connections and follows (core/session-revocation.ts);
  * - revoked from a database: its password is rotated (the old owner was shown it); the new owner
  *   gets one with `POST /databases/:name/rotate-password`, as it is never shown to the caller
  *   (who may be the old owner);

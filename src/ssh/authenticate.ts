@@ -21,7 +21,12 @@ export interface AuthDeps {
 }
 
 export type AuthOutcome =
-  | { result: 'accepted'; target: SshTarget }
+  | {
+      result: 'accepted';
+      target: SshTarget;
+      /** The app's owner when its credentials were checked: they are that owner's, and go with a transfer. */
+      owner: string;
+    }
   | { result: 'key-ok' }
   | { result: 'rejected'; counted: boolean };
 
@@ -46,24 +51,28 @@ export async function decideAuth(ctx: AuthContext, deps: AuthDeps): Promise<Auth
     const publicKey = ssh2.utils.parseKey(`${match.type} ${match.blob}`);
     if (publicKey instanceof Error || Array.isArray(publicKey)) return { result: 'rejected', counted: true };
     const verified = publicKey.verify(ctx.blob, ctx.signature, ctx.hashAlgo as string | undefined) === true;
-    return verified ? { result: 'accepted', target: target! } : { result: 'rejected', counted: true };
+    return verified
+      ? { result: 'accepted', target: target!, owner: doc!.owner }
+      : { result: 'rejected', counted: true };
   }
 
   const hash = live ? await deps.credentials.passwordHash(target.app) : undefined;
   const matches = await verifyPassword(ctx.password, hash ?? unmatchable);
-  return matches && hash ? { result: 'accepted', target: target! } : { result: 'rejected', counted: true };
+  return matches && hash
+    ? { result: 'accepted', target: target!, owner: doc!.owner }
+    : { result: 'rejected', counted: true };
 }
 
 /**
  * Wires decideAuth to an ssh2 connection with the per-address limiter: a locked-out address is
  * refused without looking at its credentials; each counted failure is answered only after the
- * limiter's delay. Calls `onAccepted` with the target before accepting.
+ * limiter's delay. Calls `onAccepted` with the target, and the owner whose credentials they were, before accepting.
  */
 export function handleAuthentication(
   ctx: AuthContext,
   remote: string,
   deps: AuthDeps,
-  onAccepted: (target: SshTarget) => void,
+  onAccepted: (target: SshTarget, owner: string) => void,
 ): void {
   const now = deps.now ?? Date.now;
   const verdict = deps.limiter.check(remote, now());
@@ -81,7 +90,7 @@ export function handleAuthentication(
       if (outcome.result === 'key-ok') return ctx.accept();
       if (outcome.result === 'accepted') {
         deps.log.info({ remote, user: ctx.username, method: ctx.method }, 'ssh authentication accepted');
-        onAccepted(outcome.target);
+        onAccepted(outcome.target, outcome.owner);
         return ctx.accept();
       }
       if (!outcome.counted) return ctx.reject(offeredMethods);

@@ -18,6 +18,8 @@ import { RunSessionStore } from '../store/run-sessions.ts';
 import { ReleaseStore } from '../store/release-records.ts';
 import { ReleaseDirs } from '../workers/apps/releases.ts';
 import type { NodeWorkerOptions } from '../workers/context.ts';
+import { revocationNotice } from '../core/session-revocation.ts';
+import { AccessWatch } from '../store/access-watch.ts';
 import type { SshTarget } from './target.ts';
 import { startTerminalServer, type TerminalServerHandle, type TerminalServerOptions } from './terminal-server.ts';
 
@@ -111,12 +113,15 @@ export async function startSsh(options: SshOptions, deps: { log: Logger; docker?
     sshPort: 0,
     ...(options.runs.leaseMs ? { leaseMs: options.runs.leaseMs } : {}),
   };
+  // Ends the connections and web terminals of whoever lost the app (transfer, deletion) within a second.
+  const access = new AccessWatch(redis, { log });
   const clients = new Set<ssh2.Connection>();
 
   const server = new ssh2.Server({ hostKeys: [hostKey], ident: 'gasper' }, (client, info) => {
     clients.add(client);
     const remote = info.ip;
     let target: SshTarget | undefined;
+    let owner = '';
     let attempts = 0;
     client.on('authentication', (ctx) => {
       if (ctx.method !== 'none' && ++attempts > maxAuthTries) {
@@ -124,15 +129,31 @@ export async function startSsh(options: SshOptions, deps: { log: Logger; docker?
         client.end();
         return;
       }
-      handleAuthentication(ctx, remote, { apps, credentials, limiter, log }, (t) => {
+      handleAuthentication(ctx, remote, { apps, credentials, limiter, log }, (t, o) => {
         target = t;
+        owner = o;
       });
     });
     client.on('ready', () => {
+      const channels = new Set<ssh2.ServerChannel>();
+      // The credentials were the owner's; a transfer revokes them, and this connection with them.
+      const unwatch = access.watch(target!.app, { kind: 'credentials', owner }, (reason) => {
+        const notice = revocationNotice(reason);
+        log.info({ remote, app: target!.app, reason }, 'ssh connection ended: access revoked');
+        for (const channel of channels) {
+          channel.stderr.write(`\r\n${notice}\r\n`);
+          channel.exit(1);
+          channel.end();
+        }
+        client.end();
+      });
+      client.once('close', unwatch);
       // Every line a session logs says from where it came.
       const sessionLog = log.child({ remote });
       client.on('session', (accept) => {
         handleSession(accept(), target!, {
+          owner,
+          channels,
           apps,
           nodes,
           self: { nodeId: options.nodeId, dockerHost: options.dockerHost },
@@ -168,6 +189,7 @@ export async function startSsh(options: SshOptions, deps: { log: Logger; docker?
         dockerFor,
         log,
         running,
+        access,
       });
     } catch (err) {
       server.close();
@@ -191,6 +213,7 @@ export async function startSsh(options: SshOptions, deps: { log: Logger; docker?
           ),
         );
         await closed;
+        access.close();
         redis.disconnect();
       })();
       return closing;

@@ -19,6 +19,10 @@ export interface SessionDeps {
   running: Set<ContainerExec>;
   /** One-off containers (`<app>.run`); unset: this service cannot open them (no secret key). */
   runs?: RunSessionDeps;
+  /** The app's owner when the connection's credentials were checked: a session of another owner's app is refused. */
+  owner: string;
+  /** The connection's open channels, so a revocation (index.ts) can say why it ends them. */
+  channels: Set<ServerChannel>;
 }
 
 type Opened = { ok: true; exec: ContainerExec; container: string } | { ok: false; problem: string };
@@ -48,6 +52,8 @@ export function handleSession(session: Session, target: SshTarget, deps: Session
   const start = (channel: ServerChannel, command: string | undefined) => {
     if (started) return;
     started = true;
+    deps.channels.add(channel);
+    channel.once('close', () => deps.channels.delete(channel));
     run(channel, command).catch((err: Error) => {
       deps.log.error({ err, app: target.app, run: target.run === true }, 'ssh session failed');
       fail(channel, 'could not start the session');
@@ -58,6 +64,11 @@ export function handleSession(session: Session, target: SshTarget, deps: Session
 
   /** A process in one of the app's instances, or (`<app>.run`) a new one-off container. */
   async function open(command: string | undefined): Promise<Opened> {
+    // Credentials checked before a transfer are the old owner's: the access watch ends the
+    // connection (index.ts), and a channel opened before it did is refused here.
+    const owner = (await deps.apps.get(target.app))?.owner;
+    if (owner !== undefined && owner !== deps.owner)
+      return { ok: false, problem: 'this app was transferred to another user' };
     const size = pty ? { term: pty.term, cols: pty.cols, rows: pty.rows } : undefined;
     if (target.run) {
       if (!deps.runs)

@@ -21,7 +21,10 @@ export const ticketProtocolPrefix = 'ticket.';
 export const terminalCloseCodes = {
   /** The subprotocol or the ticket is missing, unknown, used or expired. */
   refused: 4401,
-  /** The user may no longer reach the app (deleted user, app given away). */
+  /**
+   * The user may no longer reach the app (deleted user, app given away, token revoked), at the
+   * start or during the session.
+   */
   forbidden: 4403,
   /** The app, its instance, or its node's Docker endpoint is gone. */
   unavailable: 4404,

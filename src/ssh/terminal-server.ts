@@ -13,6 +13,8 @@ import { TerminalTicketStore } from '../store/terminal-tickets.ts';
 import { UserStore } from '../store/users.ts';
 import { startContainerExec, type ContainerExec } from './container-exec.ts';
 import { planTerminalSession } from './terminal-access.ts';
+import { revocationNotice } from '../core/session-revocation.ts';
+import { AccessWatch } from '../store/access-watch.ts';
 import {
   parseClientMessage,
   terminalCloseCodes,
@@ -39,6 +41,8 @@ export interface TerminalServerDeps {
   log: Logger;
   /** Every running exec, shared with the SSH sessions, so closing the service ends them. */
   running: Set<ContainerExec>;
+  /** The SSH service's watch of who lost an app (store/access-watch.ts); unset: one of its own. */
+  access?: AccessWatch;
 }
 
 export interface TerminalServerHandle {
@@ -71,6 +75,8 @@ export async function startTerminalServer(
   const tickets = new TerminalTicketStore(deps.redis);
   const users = new UserStore(deps.redis);
   const audit = new TerminalSessionStore(deps.redis);
+  const ownAccess = deps.access ? undefined : new AccessWatch(deps.redis, { log });
+  const access = deps.access ?? ownAccess!;
   const wss = new WebSocketServer({
     host: options.host,
     port: options.port,
@@ -162,7 +168,7 @@ export async function startTerminalServer(
       );
       return refuse(ws, plan.code, plan.problem);
     }
-    if (closed) return;
+    if (closed || !user) return;
     const current = await startContainerExec({
       docker: deps.dockerFor(plan.endpoint),
       container: plan.instance.container,
@@ -190,6 +196,21 @@ export async function startTerminalServer(
     );
     await audit.started(session).catch((err: Error) => log.warn({ err, ...fields }, 'could not record the session'));
 
+    // A user who loses the app (given away, deleted; the user or the ticket's token gone) loses the shell at once.
+    const holder = {
+      kind: 'user' as const,
+      user: user.name,
+      role: user.role,
+      ...(grant.tokenId !== undefined ? { tokenId: grant.tokenId } : {}),
+    };
+    const unwatch = access.watch(grant.app, holder, (reason) => {
+      const notice = revocationNotice(reason);
+      log.info({ ...fields, reason }, 'web terminal ended: access revoked');
+      if (ws.readyState === WebSocket.OPEN) ws.send(Buffer.from(`\r\n${notice}\r\n`), { binary: true });
+      refuse(ws, reason === 'app deleted' ? terminalCloseCodes.unavailable : terminalCloseCodes.forbidden, notice);
+    });
+    void hungUp.then(unwatch);
+
     // The socket gone ends the shell and everything it started, as sshd's hang-up does.
     let exited = false;
     void hungUp.then(() => {
@@ -210,6 +231,7 @@ export async function startTerminalServer(
     const output = socketWriter(ws);
     const code = await current.run(output, output);
     exited = true;
+    unwatch();
     deps.running.delete(current);
     const endedAt = new Date().toISOString();
     log.info(
@@ -231,6 +253,7 @@ export async function startTerminalServer(
     close() {
       closing ??= (async () => {
         clearInterval(pinger);
+        ownAccess?.close();
         for (const ws of wss.clients) ws.close(terminalCloseCodes.stopping, 'the SSH service is stopping');
         const closed = new Promise<void>((resolve) => wss.close(() => resolve()));
         // Clients that do not answer the close handshake promptly are cut.

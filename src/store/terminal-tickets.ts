@@ -13,6 +13,8 @@ export const terminalGrantSchema = z.object({
   instance: z.number().int().min(0).optional(),
   /** The address that asked for the ticket, as the API saw it (its `trust proxy` applied), for the audit. */
   remote: z.string().optional(),
+  /** The API token it was asked with (none for the bootstrap admin token): revoking it ends the shell. */
+  tokenId: z.string().optional(),
   /** Milliseconds since the epoch; Redis expires the key then too, this guards a clock-skewed read. */
   expiresAt: z.number(),
 });
@@ -32,7 +34,7 @@ export class TerminalTicketStore {
   constructor(private readonly redis: Redis) {}
 
   async issue(
-    grant: { user: string; app: string; instance?: number; remote?: string },
+    grant: { user: string; app: string; instance?: number; remote?: string; tokenId?: string },
     now = Date.now(),
   ): Promise<{ ticket: string; expiresAt: number }> {
     const ticket = `gtt_${crypto.randomBytes(32).toString('base64url')}`;

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { scopes } from '../core/access.ts';
 import { keys } from '../core/keys.ts';
+import { bumpAccessGeneration } from './access-watch.ts';
 import { sha256 } from '../core/secret-box.ts';
 
 export const tokenRecordSchema = z.object({
@@ -63,6 +64,8 @@ export class TokenStore {
     const hash = await this.redis.hget(keys.userTokens(user), id);
     if (!hash) return false;
     await this.redis.multi().del(keys.token(hash)).hdel(keys.userTokens(user), id).exec();
+    // Follows opened with it end too (store/access-watch.ts).
+    await bumpAccessGeneration(this.redis, { user });
     return true;
   }
 
@@ -71,5 +74,6 @@ export class TokenStore {
     const multi = this.redis.multi();
     for (const hash of hashes) multi.del(keys.token(hash));
     await multi.del(keys.userTokens(user)).exec();
+    await bumpAccessGeneration(this.redis, { user });
   }
 }

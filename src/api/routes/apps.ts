@@ -21,6 +21,7 @@ import { ApiError, validationError } from '../errors.ts';
 import { storedRepo } from '../repo-settings.ts';
 import { appView, jobRef, volumesWithUse } from '../views.ts';
 import { visibleApp } from '../visible.ts';
+import { bumpAccessGeneration } from '../../store/access-watch.ts';
 
 export function appsRouter(deps: ApiDeps): Router {
   const { apps, enqueue, secrets, options } = deps;
@@ -120,6 +121,8 @@ export function appsRouter(deps: ApiDeps): Router {
     // Intent first: a deploy still running sees `deleting` and does not resurrect the app.
     const { doc } = await applyTransition(deps.redis, req.params.name, deletionRequested());
     if (!doc) throw new ApiError('NOT_FOUND', `app "${req.params.name}" not found`);
+    // Its open follows, terminals and SSH sessions end now, not when the job removes it.
+    await bumpAccessGeneration(deps.redis, { app: doc.name });
     // Its custom domains go now (routes, certificates, domain.removed events), so they are free
     // for another app at once; the delete job's last step removes any left (store/record-removal.ts).
     await new DomainStore(deps.redis).removeApp(doc.name);

@@ -10,7 +10,9 @@ import { AppLogStore, compareStreamIds, type LogLine } from '../../store/app-log
 import { AppMetricsStore } from '../../store/app-metrics.ts';
 import { principalOf } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
-import { appDeletedEvent, EventStream } from '../event-stream.ts';
+import { holderOf, streamEndReason, type RevocationReason } from '../../core/session-revocation.ts';
+import { AccessWatch } from '../../store/access-watch.ts';
+import { appDeletedEvent, endEvent, EventStream } from '../event-stream.ts';
 import { LogFollowHub } from '../log-follows.ts';
 import { MetricsFollowHub } from '../metrics-follows.ts';
 import { followMetrics } from './metrics-follow.ts';
@@ -53,12 +55,15 @@ export function observabilityRouter(deps: ApiDeps): Router {
     log: deps.log,
   });
   const metricFollows = new MetricsFollowHub(deps.redis, deps.log);
+  // Ends the follows of a caller who lost the app (transfer, deletion, token revoked) within a second.
+  const access = new AccessWatch(deps.redis, { log: deps.log });
   if (deps.shutdown) {
     // Each open follow listens for the shutdown; their number is bounded by the caps above.
     setMaxListeners(0, deps.shutdown);
     deps.shutdown.addEventListener('abort', () => {
       follows.close();
       metricFollows.close();
+      access.close();
     });
   }
   const router = Router();
@@ -87,9 +92,10 @@ export function observabilityRouter(deps: ApiDeps): Router {
   /**
    * Server-sent events: one `data:` JSON line per log line, its stream id as the event id;
    * a comment every block period keeps proxies from closing an idle stream; `event: end` when
-   * the app is deleted. New lines come from the process's shared reader (log-follows.ts); a
-   * follow that cannot keep up (a slow client) drops what it was handed and reads on from its
-   * last id itself, so a slow client costs neither memory nor lines.
+   * the app is deleted or the caller loses it (store/access-watch.ts). New lines come from the
+   * process's shared reader (log-follows.ts); a follow that cannot keep up (a slow client) drops
+   * what it was handed and reads on from its last id itself, so a slow client costs neither
+   * memory nor lines.
    */
   async function followLogs(
     req: Request,
@@ -101,10 +107,16 @@ export function observabilityRouter(deps: ApiDeps): Router {
     const app = req.params.name as string;
     const release = follows.admit(principalOf(res).user);
     let unsubscribe: (() => void) | undefined;
+    let unwatch: (() => void) | undefined;
     let stream: EventStream | undefined;
     try {
       const events = new EventStream(res, deps.shutdown);
       stream = events;
+      let revoked: RevocationReason | undefined;
+      unwatch = access.watch(app, holderOf(principalOf(res)), (reason) => {
+        revoked = reason;
+        events.wake();
+      });
       const send = async (text: string) => {
         if (res.write(text)) return;
         // Waits for either; the other listener goes too, or a slow client would pile them up.
@@ -134,7 +146,7 @@ export function observabilityRouter(deps: ApiDeps): Router {
       });
       const sendLines = async (lines: LogLine[]) => {
         for (const line of lines) {
-          if (!events.open) return;
+          if (!events.open || revoked) return;
           if (compareStreamIds(line.id, lastId) <= 0) continue;
           lastId = line.id;
           if (keep(line)) await send(sseEvent(line));
@@ -143,6 +155,10 @@ export function observabilityRouter(deps: ApiDeps): Router {
       for (const line of initial) await send(sseEvent(line));
       const blockMs = deps.options.logFollowBlockMs ?? defaultFollowBlockMs;
       while (events.open) {
+        if (revoked) {
+          await send(endEvent(streamEndReason(revoked)));
+          break;
+        }
         if (behind) {
           behind = false;
           handed = [];
@@ -168,6 +184,7 @@ export function observabilityRouter(deps: ApiDeps): Router {
       if (stream?.open !== false) deps.log.warn({ err: (err as Error).message, app }, 'log follow failed');
     } finally {
       unsubscribe?.();
+      unwatch?.();
       release();
       if (stream) stream.end();
       else res.end();
@@ -212,6 +229,7 @@ export function observabilityRouter(deps: ApiDeps): Router {
     await followMetrics(req.params.name, res, {
       deps,
       hub: metricFollows,
+      watch: (onRevoked) => access.watch(req.params.name, holderOf(principalOf(res)), onRevoked),
       store: metrics,
       admit: () => follows.admit(principalOf(res).user),
       blockMs: deps.options.logFollowBlockMs ?? defaultFollowBlockMs,
@@ -256,7 +274,7 @@ apiRoutes.add(
     auth: 'admin',
     params: appName,
     description:
-      "Query: `tail` (0–10000, default 100), `follow=1` for server-sent events (`text/event-stream`, resumable with `Last-Event-ID`), `probes=1` to include the lines of Gasper's health probes (those with `gasper-health/1`, left out by default), `process=worker` for the lines of one process type only.",
+      "Query: `tail` (0–10000, default 100), `follow=1` for server-sent events (`text/event-stream`, resumable with `Last-Event-ID`), `probes=1` to include the lines of Gasper's health probes (those with `gasper-health/1`, left out by default), `process=worker` for the lines of one process type only. A follow ends with `event: end` `{reason}`: `app deleted`, or `access revoked` within about a second of the caller losing the app (transfer, token revoked, user deleted).",
     responses: {
       200: {
         description: 'the last lines (or an event stream with follow=1)',
@@ -294,7 +312,7 @@ apiRoutes.add(
     description:
       'Query: `follow=1` for server-sent events (`text/event-stream`): `event: instances` with this answer, then one event ' +
       'per new sample `{instance, node, release, sample}` as the node worker stores it, `event: removed` `{removed}` when ' +
-      'instances stop, a keep-alive comment when quiet, `event: end` when the app is deleted. Follows count with log ' +
+      'instances stop, a keep-alive comment when quiet, `event: end` `{reason}` when the app is deleted or the caller loses it (as a log follow). Follows count with log ' +
       'follows (`GASPER_LOG_FOLLOWS_PER_USER`, `GASPER_LOG_FOLLOWS_MAX`).',
     responses: {
       200: { description: 'samples per instance (or an event stream with follow=1)' },

@@ -51,12 +51,13 @@ export function terminalRouter(deps: ApiDeps): Router {
         { instance: `must be below ${count}` },
       );
     }
-    const user = principalOf(res).user;
+    const { user, tokenId } = principalOf(res);
     const { ticket, expiresAt } = await tickets.issue({
       user,
       app: name,
       instance,
       ...(req.ip ? { remote: req.ip } : {}),
+      ...(tokenId !== undefined ? { tokenId } : {}),
     });
     deps.log.info({ app: name, user, instance }, 'web terminal ticket issued');
     res.status(201).json({

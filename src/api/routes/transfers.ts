@@ -7,6 +7,7 @@ import { createDatabaseEnqueuer } from '../../jobs/database-enqueue.ts';
 import type { AppDocument } from '../../store/app-document.ts';
 import { DatabaseStore } from '../../store/databases.ts';
 import { DomainStore } from '../../store/domains.ts';
+import { bumpAccessGeneration } from '../../store/access-watch.ts';
 import { SshCredentialStore } from '../../store/ssh-credentials.ts';
 import { principalOf } from '../auth.ts';
 import { databaseView } from '../database-views.ts';
@@ -53,7 +54,8 @@ async function asReceiver(to: string, check: () => Promise<void>): Promise<void>
  * `POST /apps/:name/transfer` and `POST /databases/:name/transfer`: gives a resource to another
  * user, within the receiver's quotas, revoking what the old owner knew or held (the list and its
  * reasons: core/transfer-plan.ts). Ownership changes by compare-and-set on the document; no event,
- * as neither the proxy nor DNS key anything by owner.
+ * as neither the proxy nor DNS key anything by owner: open sessions learn of it through the
+ * access counter (store/access-watch.ts).
  */
 export function transfersRouter(deps: ApiDeps): Router {
   const router = Router();
@@ -116,6 +118,8 @@ export function transfersRouter(deps: ApiDeps): Router {
     if (!stored || stored.owner !== to)
       throw new ApiError('TRANSFER_CONFLICT', `app "${name}" changed owner or is being deleted; try again`);
     await ssh.removeApp(name);
+    // The old owner's open follows, terminals and SSH sessions end within a second (store/access-watch.ts).
+    await bumpAccessGeneration(deps.redis, { app: name });
     // Schedules made through the API run commands the old owner wrote, as the receiver's app, with
     // its env: they go. The app.json ones come from the repository and are made again by deploys.
     if (await removeApiSchedules(stored.name, stored.uid)) revoked.add('schedules');
@@ -211,7 +215,8 @@ apiRoutes.add(
     params: { name: 'the app name' },
     description:
       'Its owner or an admin only. The receiver must exist and have room in their quotas. Env, releases, domains and logs ' +
-      'move with it; its push webhook, repository token and SSH keys and password are revoked (the old owner knew them). ' +
+      'move with it; its push webhook, repository token and SSH keys and password are revoked (the old owner knew them), ' +
+      "and the old owner's open web terminals, SSH connections and log and metrics follows end within about a second. " +
       'Refused while it is linked to databases the receiver does not own.',
     body: transferRequest,
     responses: {

@@ -8,6 +8,7 @@ import { principalOf, requireScope } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { apiRoutes } from '../openapi/registry.ts';
+import { bumpAccessGeneration } from '../../store/access-watch.ts';
 
 const userName = z.string().superRefine((name, ctx) => {
   // User names share the rules of app names: they appear in URLs and labels.
@@ -101,6 +102,8 @@ export function usersRouter(deps: ApiDeps): Router {
       ...(body.quotas ? { quotas: body.quotas } : {}),
     };
     await users.put(next);
+    // An admin made a member loses the apps of others, open follows and terminals included.
+    if (next.role !== user.role) await bumpAccessGeneration(deps.redis, { user: user.name });
     res.json({ user: userView(next) });
   });
 
@@ -118,6 +121,8 @@ export function usersRouter(deps: ApiDeps): Router {
     }
     await tokens.revokeAll(user.name);
     await users.remove(user.name);
+    // After the removal: a watcher woken by the revocation above may have found the user still there.
+    await bumpAccessGeneration(deps.redis, { user: user.name });
     res.status(204).end();
   });
 
