@@ -108,6 +108,11 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     return { outcome: 'skipped', reason: `no instance of the app is placed on node ${options.nodeId}` };
   // The primary node records the release and announces the commit; every node starts its share.
   const primary = doc.node === options.nodeId;
+  // The app's own network is the slowest part of preparing its first container (Docker makes the
+  // bridge and programs its firewall rules: hundreds of ms on a busy host), and every way a release
+  // runs needs it (instances, build, Dockerfile build): it is made from the job's first moment,
+  // beside the rest. Idempotent; a failure shows where the network is used (ensureAppNetwork again).
+  const network = ensureAppNetwork(ctx, doc.name, doc.uid).catch(() => undefined);
   const rollout: Rollout = {
     app: doc.name,
     id: `deploy-${data.release}`,
@@ -233,7 +238,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
         };
       }),
       runtimeFirst
-        ? ensureImage(docker, image).then(async () => {
+        ? Promise.all([ensureImage(docker, image), network]).then(async () => {
             const prepared = await share.prepare();
             await report.line(
               `prepared ${prepared.join(', ')} on node ${options.nodeId} from ${image} (${plan.resources.cpu} CPU, ${plan.resources.memoryMb} MiB)`,
