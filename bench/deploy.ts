@@ -15,7 +15,13 @@ import os from 'node:os';
 import { promisify } from 'node:util';
 import { createGitRepo, helloNodeApp } from '../test/support/git-fixture.ts';
 import { percentile, startBenchPlatform, untilBody } from './support/bench-platform.ts';
-import { type ClientTimes, deployPhases, type JobTimes, medianPhases } from './support/deploy-breakdown.ts';
+import {
+  type ClientTimes,
+  deployPhases,
+  type JobTimes,
+  medianPhases,
+  medianStamps,
+} from './support/deploy-breakdown.ts';
 import { startPlatformProcess } from './support/platform-process.ts';
 
 const run = promisify(execFile);
@@ -134,6 +140,7 @@ async function asUser(): Promise<void> {
   const raw: number[] = [];
   const gasper: number[] = [];
   const phases: [string, number][][] = [];
+  const logs: string[][] = [];
   const pollAttempts: { gasper: number[]; raw: number[] } = { gasper: [], raw: [] };
   const rawRound = async () => {
     const name = `gasper-bench-raw-${crypto.randomBytes(3).toString('hex')}`;
@@ -170,6 +177,7 @@ async function asUser(): Promise<void> {
       if (i > 0) {
         gasper.push(elapsed);
         phases.push(deployPhases(times, job));
+        logs.push(job.log);
         pollAttempts.gasper.push(times.attempts);
       }
       const { job: deletion } = (await platform.call('DELETE', `/apps/${name}`)) as { job: { id: string } };
@@ -202,6 +210,10 @@ async function asUser(): Promise<void> {
   );
   console.log('\nwhere a deploy goes (median per phase over rounds; consecutive, so they add up to about the p50):');
   for (const [name, ms] of medianPhases(phases)) console.log(`  ${name.padEnd(56)} ${ms.toFixed(0).padStart(6)} ms`);
+  console.log(
+    '\njob log lines, median ms since the job started (the clone and the container are prepared side by side):',
+  );
+  for (const [label, at] of medianStamps(logs)) console.log(`  ${label.padEnd(56)} ${at.toFixed(0).padStart(6)} ms`);
 }
 
 await (process.env.BENCH_AS_USER === '1' ? asUser() : main());

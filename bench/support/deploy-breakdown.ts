@@ -77,3 +77,25 @@ export function medianPhases(rounds: [string, number][][]): [string, number, num
     return [name, sorted[Math.floor((sorted.length - 1) / 2)]!, values.length];
   });
 }
+
+/**
+ * The median stamp of each log label, ms since the job started: the clone and the container's
+ * preparation run side by side, so which one ends last (and by how much) shows here, not in the
+ * consecutive phases.
+ */
+export function medianStamps(logs: string[][]): [string, number][] {
+  const byLabel = new Map<string, number[]>();
+  for (const log of logs) {
+    const seen = new Set<string>();
+    for (const line of log) {
+      const parsed = parseLogLine(line);
+      if (!parsed || seen.has(parsed.label)) continue;
+      seen.add(parsed.label);
+      byLabel.set(parsed.label, [...(byLabel.get(parsed.label) ?? []), parsed.at]);
+    }
+  }
+  return [...byLabel].map(([label, values]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return [label, sorted[Math.floor((sorted.length - 1) / 2)]!];
+  });
+}

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { deployPhases, medianPhases, parseLogLine } from '../../bench/support/deploy-breakdown.ts';
+import { deployPhases, medianPhases, medianStamps, parseLogLine } from '../../bench/support/deploy-breakdown.ts';
 
 describe("bench:deploy's breakdown of a deploy into phases", function () {
   const labels: [string, { at: number; label: string } | undefined][] = [
@@ -49,6 +49,18 @@ describe("bench:deploy's breakdown of a deploy into phases", function () {
     expect(medianPhases(rounds)).to.deep.equal([
       ['a', 2, 3],
       ['b', 15, 1],
+    ]);
+  });
+
+  it('takes the median stamp of each log line over rounds, in the order lines first appear', function () {
+    const logs = [
+      ['[+0.500s] prepared gasper-83ef-r000001-0', '[+0.300s] cloned file:///r', '[+0.900s] prepared gasper-83ef-r000001-0 again'],
+      ['[+0.200s] cloned file:///r', '[+0.700s] prepared gasper-83ef-r000002-0'],
+      ['[+0.400s] cloned file:///r'],
+    ];
+    expect(medianStamps(logs)).to.deep.equal([
+      ['prepared', 500],
+      ['cloned', 300],
     ]);
   });
 });
