@@ -18,7 +18,7 @@ import type { WorkerContext } from '../context.ts';
 import { HealthTimeoutError } from './health.ts';
 import { ensureAppNetwork, InstanceStartError, type InstancePlan } from './instances.ts';
 import { JobReporter } from '../job-reporter.ts';
-import { launcherCommand, prepareReleaseCommands } from './launcher.ts';
+import { launchDir, launcherCommand, markReleaseReady, prepareReleaseCommands } from './launcher.ts';
 import { ConventionError, procfileProcesses } from './conventions.ts';
 import {
   planExtras,
@@ -151,10 +151,14 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     extraCaCerts: options.extraCaCerts,
   };
   const buildContainer = buildContainerName(ctx.scope.installation, doc.name, data.release);
+  // The runtime containers prepared during the clone are started at once too, held until the
+  // release is ready (launcher.ts heldCommand): Docker's start then overlaps the clone and build.
+  const releaseLaunchDir = launchDir(releases.appDir(doc.name), data.release);
   let share = new ShareRollout(
     ctx,
     plan,
     doc.instances.map((i) => i.container),
+    runtimeFirst ? releaseLaunchDir : undefined,
   );
   const createdAt = new Date(job.timestamp).toISOString();
   const records = primary ? ctx.records : undefined;
@@ -243,6 +247,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
             await report.line(
               `prepared ${prepared.join(', ')} on node ${options.nodeId} from ${image} (${plan.resources.cpu} CPU, ${plan.resources.memoryMb} MiB)`,
             );
+            await share.startHeld();
           })
         : Promise.resolve(),
     ]);
@@ -419,6 +424,8 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
         ? `starting ${share.containers.length} instance(s), waiting for ${plan.healthPath ? `GET ${plan.healthPath}` : 'HTTP'}`
         : 'no web process: no HTTP wait',
     );
+    // Only now, after the clone, build and release phase: the held containers run the app.
+    if (runtimeFirst) await markReleaseReady(releaseLaunchDir);
     const instances: Instance[] = await share.start();
     timings.healthyAt = new Date().toISOString();
     if (hasWeb) await report.done(plan.healthPath ? 'app passes its health check' : 'app answers HTTP');
