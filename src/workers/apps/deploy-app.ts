@@ -151,8 +151,8 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     extraCaCerts: options.extraCaCerts,
   };
   const buildContainer = buildContainerName(ctx.scope.installation, doc.name, data.release);
-  // The runtime containers prepared during the clone are started at once too, held until the
-  // release is ready (launcher.ts heldCommand): Docker's start then overlaps the clone and build.
+  // The runtime containers prepared during the clone are started while the build runs, held until
+  // the release is ready (launcher.ts heldCommand): Docker's start then overlaps the build.
   const releaseLaunchDir = launchDir(releases.appDir(doc.name), data.release);
   let share = new ShareRollout(
     ctx,
@@ -174,6 +174,8 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     timings: { createdAt, activatedAt: [] },
   });
   const timings: { builtAt?: string; healthyAt?: string } = {};
+  /** The held start of the runtime containers while the build runs (launcher.ts heldCommand). */
+  let heldStart: Promise<void> | undefined;
   /** Set once a Dockerfile build starts: a failed deploy removes the image. */
   let builtImage: string | undefined;
 
@@ -247,7 +249,6 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
             await report.line(
               `prepared ${prepared.join(', ')} on node ${options.nodeId} from ${image} (${plan.resources.cpu} CPU, ${plan.resources.memoryMb} MiB)`,
             );
-            await share.startHeld();
           })
         : Promise.resolve(),
     ]);
@@ -368,6 +369,10 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
       const config = releaseConfig(doc, plan, clone.processes);
       await records?.update(doc.name, data.release, (r) => ({ ...r, config }));
     } else if (clone.build.length) {
+      // The release directory is final now (cloned, narrowed to its folder; the bind mount is made
+      // at start, so not before): the held containers start while the build runs.
+      heldStart = share.startHeld();
+      heldStart.catch(() => undefined); // awaited before the start; a failed build discards them
       // An unchanged lockfile reuses an earlier release's installed dependencies instead of installing (deps-reuse.ts).
       const deps = await prepareDeps({
         releasesDir: path.dirname(dir),
@@ -425,6 +430,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
         : 'no web process: no HTTP wait',
     );
     // Only now, after the clone, build and release phase: the held containers run the app.
+    await heldStart;
     if (runtimeFirst) await markReleaseReady(releaseLaunchDir);
     const instances: Instance[] = await share.start();
     timings.healthyAt = new Date().toISOString();
