@@ -3,12 +3,26 @@
  * measured in the same run: `docker run` of the same image and app to its first HTTP 200.
  * Needs Docker, redis-server and the runtime images (scripts/setup.sh).
  *   npm run bench:deploy            (BENCH_N=20 for more rounds)
+ *   BENCH_AS_USER=1 npm run bench:deploy
+ *     as a user measures it: `gasper up` in a process of its own, every round's POST and polling
+ *     from a separate client (a shell running curl), the raw floor from the same shell and curl;
+ *     prints where a deploy's time goes (median per phase, from the job's timed log).
  */
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
 import { promisify } from 'node:util';
 import { createGitRepo, helloNodeApp } from '../test/support/git-fixture.ts';
 import { percentile, startBenchPlatform, untilBody } from './support/bench-platform.ts';
+import {
+  type ClientTimes,
+  deployPhases,
+  type JobTimes,
+  medianPhases,
+  medianStamps,
+} from './support/deploy-breakdown.ts';
+import { startPlatformProcess } from './support/platform-process.ts';
 
 const run = promisify(execFile);
 const rounds = Number(process.env.BENCH_N ?? 10);
@@ -83,4 +97,123 @@ async function main(): Promise<void> {
   );
 }
 
-await main();
+/** The client of a round: one shell, curl for every request, its own clock (epoch ms). */
+const clientPoll = `
+  n=0
+  until curl -s -f -o /dev/null --max-time 5 -H "host: $HOST" "http://127.0.0.1:$PORT/"; do
+    n=$((n+1)); sleep 0.01
+  done
+  t2=$(date +%s%3N)`;
+
+const deployScript = `
+  t0=$(date +%s%3N)
+  body=$(curl -s -f -X POST -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d "$BODY" "$API/apps") || exit 3
+  t1=$(date +%s%3N)
+  ${clientPoll}
+  echo "$t0 $t1 $t2 $((n+1))"
+  echo "$body"`;
+
+const rawScript = `
+  t0=$(date +%s%3N)
+  docker run -d --name "$NAME" -p 127.0.0.1::8080 -e PORT=8080 -v "$DIR:/app" -w /app ${image} sh -c 'node server.js' >/dev/null || exit 3
+  PORT=$(docker port "$NAME" 8080/tcp | head -n1 | sed 's/.*://')
+  HOST="127.0.0.1:$PORT"
+  t1=$(date +%s%3N)
+  ${clientPoll}
+  echo "$t0 $t1 $t2 $((n+1))"`;
+
+async function clientRun(script: string, env: Record<string, string>): Promise<{ times: ClientTimes; rest: string }> {
+  const { stdout } = await run('sh', ['-c', script], { env: { ...process.env, ...env }, maxBuffer: 1 << 20 });
+  const [first, ...rest] = stdout.split('\n');
+  const [posted, accepted, firstOk, attempts] = first!.trim().split(' ').map(Number) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  return { times: { posted, accepted, firstOk, attempts }, rest: rest.join('\n') };
+}
+
+async function asUser(): Promise<void> {
+  const repo = await createGitRepo(helloNodeApp('bench'));
+  const platform = await startPlatformProcess();
+  const raw: number[] = [];
+  const gasper: number[] = [];
+  const phases: [string, number][][] = [];
+  const logs: string[][] = [];
+  const pollAttempts: { gasper: number[]; raw: number[] } = { gasper: [], raw: [] };
+  const rawRound = async () => {
+    const name = `gasper-bench-raw-${crypto.randomBytes(3).toString('hex')}`;
+    try {
+      const { times } = await clientRun(rawScript, { NAME: name, DIR: repo.dir });
+      pollAttempts.raw.push(times.attempts);
+      return times.firstOk - times.posted;
+    } finally {
+      await run('docker', ['rm', '-f', name]).catch(() => undefined);
+    }
+  };
+  const load = (await fs.readFile('/proc/loadavg', 'utf8').catch(() => '?')).split(' ').slice(0, 3).join(' ');
+  try {
+    await rawRound(); // warm-up, untimed
+    for (let i = 0; i <= rounds; i++) {
+      const name = `bench-${i}-${crypto.randomBytes(2).toString('hex')}`;
+      const { times, rest } = await clientRun(deployScript, {
+        TOKEN: platform.token,
+        API: platform.apiUrl,
+        BODY: JSON.stringify({ name, repo: { url: repo.url }, runtime: 'node', run: 'node server.js' }),
+        HOST: platform.hostOf(name),
+        PORT: String(platform.proxyPort),
+      });
+      const elapsed = times.firstOk - times.posted;
+      const jobId = (JSON.parse(rest) as { job: { id: string } }).job.id;
+      let job: JobTimes & { state: string };
+      for (;;) {
+        job = ((await platform.call('GET', `/jobs/${jobId}`)) as { job: JobTimes & { state: string } }).job;
+        if (job.state === 'completed' || job.state === 'failed') break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      if (process.env.BENCH_SHOW_LOG === '1')
+        process.stderr.write(`${JSON.stringify({ ...times, ...job, result: undefined })}\n`);
+      if (i > 0) {
+        gasper.push(elapsed);
+        phases.push(deployPhases(times, job));
+        logs.push(job.log);
+        pollAttempts.gasper.push(times.attempts);
+      }
+      const { job: deletion } = (await platform.call('DELETE', `/apps/${name}`)) as { job: { id: string } };
+      for (;;) {
+        const { job: d } = (await platform.call('GET', `/jobs/${deletion.id}`)) as { job: { state: string } };
+        if (d.state === 'completed' || d.state === 'failed') break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      if (i > 0) raw.push(await rawRound());
+      process.stderr.write(
+        `round ${i}/${rounds}${i === 0 ? ' (warm-up)' : `: gasper ${elapsed.toFixed(0)} ms, raw ${raw.at(-1)!.toFixed(0)} ms`}\n`,
+      );
+    }
+  } finally {
+    await platform.close();
+    await repo.remove();
+  }
+  const loadAfter = (await fs.readFile('/proc/loadavg', 'utf8').catch(() => '?')).split(' ').slice(0, 3).join(' ');
+  const row = (label: string, values: number[]) =>
+    `${label.padEnd(48)} p50 ${percentile(values, 50).toFixed(0).padStart(5)} ms   p90 ${percentile(values, 90).toFixed(0).padStart(5)} ms`;
+  console.log(`\ndeploy of a no-dependency node app as a user measures it, ${rounds} rounds`);
+  console.log(`load average before ${load}, after ${loadAfter} (${os.availableParallelism()} CPUs)`);
+  console.log(row('raw floor (docker run → first 200, curl)', raw));
+  console.log(row('gasper up (POST /apps → first 200 via proxy, curl)', gasper));
+  console.log(
+    `ratio p50 ${(percentile(gasper, 50) / percentile(raw, 50)).toFixed(2)}×   p90 ${(percentile(gasper, 90) / percentile(raw, 90)).toFixed(2)}×   (goal: p50 ≤ 1.2×)`,
+  );
+  console.log(
+    `client polls until the first 200 (curl, 10 ms apart): median ${percentile(pollAttempts.gasper, 50)} requests (gasper), ${percentile(pollAttempts.raw, 50)} (raw)`,
+  );
+  console.log('\nwhere a deploy goes (median per phase over rounds; consecutive, so they add up to about the p50):');
+  for (const [name, ms] of medianPhases(phases)) console.log(`  ${name.padEnd(56)} ${ms.toFixed(0).padStart(6)} ms`);
+  console.log(
+    '\njob log lines, median ms since the job started (the clone and the container are prepared side by side):',
+  );
+  for (const [label, at] of medianStamps(logs)) console.log(`  ${label.padEnd(56)} ${at.toFixed(0).padStart(6)} ms`);
+}
+
+await (process.env.BENCH_AS_USER === '1' ? asUser() : main());

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { createGitRepo, helloNodeApp, type GitFixture } from '../support/git-fixture.ts';
 import { docker, managedContainers, requireDocker } from '../support/docker.ts';
 import { startTestPlatform, viaProxy, type TestPlatform } from '../support/platform.ts';
+import { heldCommand } from '../../src/workers/apps/launcher.ts';
 
 /**
  * The spine, end to end with real parts: REST call → BullMQ job → node worker → Docker →
@@ -73,7 +74,15 @@ describe('deploy through the API (Docker, Redis, git)', function () {
     const info = await docker.getContainer(containers[0]!.Id).inspect();
     expect(info.HostConfig.RestartPolicy?.Name).to.equal('no');
     expect(info.HostConfig).to.include({ Memory: 512 * 1024 * 1024, MemorySwap: 512 * 1024 * 1024, NanoCpus: 1e9 });
-    expect(info.Config.Cmd).to.deep.equal(['sh', '-c', 'node server.js']);
+    // Started during the clone, held until the release was ready (launcher.ts), then exec'd: under
+    // the image's init (tini) run the processes of `sh -c 'node server.js'`, and nothing else.
+    expect(info.Config.Cmd).to.deep.equal(['sh', '-c', heldCommand('node server.js')]);
+    const top = await docker.getContainer(containers[0]!.Id).top();
+    const commandColumn = top.Titles.indexOf('CMD');
+    const commands = (top.Processes as string[][])
+      .map((p) => p[commandColumn]!)
+      .filter((c) => !c.startsWith('/usr/bin/tini '));
+    expect(commands).to.deep.equal(['sh -c node server.js', 'node server.js']);
     expect(info.HostConfig.PortBindings?.['8080/tcp']?.[0]?.HostIp).to.equal('127.0.0.1');
   });
 

@@ -19,7 +19,7 @@ import { HealthTimeoutError } from './health.ts';
 import { describeCheck } from './health-verdict.ts';
 import { ensureAppNetwork, InstanceStartError, type InstancePlan } from './instances.ts';
 import { JobReporter } from '../job-reporter.ts';
-import { launcherCommand, prepareReleaseCommands } from './launcher.ts';
+import { launchDir, launcherCommand, markReleaseReady, prepareReleaseCommands } from './launcher.ts';
 import { ConventionError, procfileProcesses } from './conventions.ts';
 import {
   planExtras,
@@ -113,6 +113,11 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     return { outcome: 'skipped', reason: `no instance of the app is placed on node ${options.nodeId}` };
   // The primary node records the release and announces the commit; every node starts its share.
   const primary = doc.node === options.nodeId;
+  // The app's own network is the slowest part of preparing its first container (Docker makes the
+  // bridge and programs its firewall rules: hundreds of ms on a busy host), and every way a release
+  // runs needs it (instances, build, Dockerfile build): it is made from the job's first moment,
+  // beside the rest. Idempotent; a failure shows where the network is used (ensureAppNetwork again).
+  const network = ensureAppNetwork(ctx, doc.name, doc.uid).catch(() => undefined);
   const rollout: Rollout = {
     app: doc.name,
     id: `deploy-${data.release}`,
@@ -151,10 +156,14 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     extraCaCerts: options.extraCaCerts,
   };
   const buildContainer = buildContainerName(ctx.scope.installation, doc.name, data.release);
+  // The runtime containers prepared during the clone are started while the build runs, held until
+  // the release is ready (launcher.ts heldCommand): Docker's start then overlaps the build.
+  const releaseLaunchDir = launchDir(releases.appDir(doc.name), data.release);
   let share = new ShareRollout(
     ctx,
     plan,
     doc.instances.map((i) => i.container),
+    runtimeFirst ? releaseLaunchDir : undefined,
   );
   const createdAt = new Date(job.timestamp).toISOString();
   const records = primary ? ctx.records : undefined;
@@ -170,6 +179,8 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     timings: { createdAt, activatedAt: [] },
   });
   const timings: { builtAt?: string; healthyAt?: string } = {};
+  /** The held start of the runtime containers while the build runs (launcher.ts heldCommand). */
+  let heldStart: Promise<void> | undefined;
   /** Set once a Dockerfile build starts: a failed deploy removes the image. */
   let builtImage: string | undefined;
 
@@ -238,7 +249,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
         };
       }),
       runtimeFirst
-        ? ensureImage(docker, image).then(async () => {
+        ? Promise.all([ensureImage(docker, image), network]).then(async () => {
             const prepared = await share.prepare();
             await report.line(
               `prepared ${prepared.join(', ')} on node ${options.nodeId} from ${image} (${plan.resources.cpu} CPU, ${plan.resources.memoryMb} MiB)`,
@@ -391,6 +402,10 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
       const config = releaseConfig(doc, plan, clone.processes);
       await records?.update(doc.name, data.release, (r) => ({ ...r, config }));
     } else if (clone.build.length) {
+      // The release directory is final now (cloned, narrowed to its folder; the bind mount is made
+      // at start, so not before): the held containers start while the build runs.
+      heldStart = share.startHeld();
+      heldStart.catch(() => undefined); // awaited before the start; a failed build discards them
       // An unchanged lockfile reuses an earlier release's installed dependencies instead of installing (deps-reuse.ts).
       const deps = await prepareDeps({
         releasesDir: path.dirname(dir),
@@ -454,6 +469,9 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
         ? `starting ${share.containers.length} instance(s), waiting for ${describeCheck(plan.healthPath === undefined ? {} : { path: plan.healthPath, ...plan.healthRules })}`
         : 'no web process: no HTTP wait',
     );
+    // Only now, after the clone, build and release phase: the held containers run the app.
+    await heldStart;
+    if (runtimeFirst) await markReleaseReady(releaseLaunchDir);
     const instances: Instance[] = await share.start();
     timings.healthyAt = new Date().toISOString();
     if (hasWeb) await report.done(plan.healthPath ? 'app passes its health check' : 'app answers HTTP');

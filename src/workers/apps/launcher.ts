@@ -21,6 +21,27 @@ import { readRepoListing } from './repo-listing.ts';
  */
 export const launcherCommand = `set -e; run=$(cat ${containerLaunchDir}/run); exec sh -c "$run"`;
 
+/**
+ * A container started before its release is ready, so that Docker's start (the slowest step of
+ * a container, most of all on the app's own network) overlaps the clone and build instead of
+ * following them: it waits for the release's `ready` file in the read-only launch directory, then
+ * `exec`s the app's command, which so stays the container's main process (signals reach it). It
+ * checks every 10 ms for half a second, then every 200 ms: a build may take minutes.
+ */
+export function heldCommand(command: string): string {
+  const quoted = `'${command.replaceAll("'", `'\\''`)}'`;
+  return (
+    `i=0; until [ -e ${containerLaunchDir}/ready ]; do ` +
+    `if [ $i -lt 50 ]; then sleep 0.01; else sleep 0.2; fi; i=$((i+1)); done; exec sh -c ${quoted}`
+  );
+}
+
+/** Lets the release's held containers run the app (see heldCommand); harmless to repeat. */
+export async function markReleaseReady(dir: string): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+  await fs.writeFile(path.join(dir, 'ready'), '', { mode: 0o644 });
+}
+
 /** `<appDir>/launch/<release>`: holds `run`, the release's run command. */
 export function launchDir(appDir: string, release: string): string {
   return path.join(appDir, 'launch', release);

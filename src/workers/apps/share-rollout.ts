@@ -1,6 +1,8 @@
+import fs from 'node:fs/promises';
 import type { AppTransition } from '../../core/app-state.ts';
 import type { Instance } from '../../events/schemas.ts';
 import { removeContainer } from '../../docker/containers.ts';
+import { heldCommand } from './launcher.ts';
 import type { WorkerContext } from '../context.ts';
 import { containersOutside, drainAndRemove, type InstancePlan, prepareInstances, startInstances } from './instances.ts';
 import { type Rollout, switchTogether } from './rollout.ts';
@@ -25,6 +27,12 @@ export class ShareRollout {
     private plan: InstancePlan,
     /** Containers serving now: their slots are kept, the new ones take others. */
     private readonly serving: readonly string[],
+    /**
+     * The release's launch directory when its containers are to be started before the release is
+     * ready (`startHeld`, launcher.ts heldCommand): the deploy's; restart, start and rollback run
+     * a release that is ready.
+     */
+    private readonly holdIn?: string,
   ) {}
 
   /** Whether the app switched to this share's containers: they serve, and `discard` leaves them. */
@@ -38,8 +46,31 @@ export class ShareRollout {
   }
 
   async prepare(): Promise<readonly string[]> {
-    this.#prepared = await prepareInstances(this.ctx, this.plan, this.serving);
+    // Made before the containers that mount it: Docker would make a missing one, owned by root.
+    if (this.holdIn) await fs.mkdir(this.holdIn, { recursive: true, mode: 0o755 });
+    const plan = this.holdIn
+      ? { ...this.plan, command: heldCommand(this.plan.command), launchDir: this.holdIn }
+      : this.plan;
+    this.#prepared = await prepareInstances(this.ctx, plan, this.serving);
     return this.#prepared;
+  }
+
+  /**
+   * Starts the prepared containers of a held share without waiting for anything: each waits for
+   * its release to be marked ready (launcher.ts), then `start` probes it. One already running is fine.
+   */
+  async startHeld(): Promise<void> {
+    if (!this.holdIn) return;
+    await Promise.all(
+      this.#prepared.map((name) =>
+        this.ctx.docker
+          .getContainer(name)
+          .start()
+          .catch((err: { statusCode?: number }) => {
+            if (err.statusCode !== 304) throw err;
+          }),
+      ),
+    );
   }
 
   /**

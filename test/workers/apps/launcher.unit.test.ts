@@ -1,12 +1,14 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import {
+  heldCommand,
   launchDir,
   launcherCommand,
+  markReleaseReady,
   prepareReleaseCommands,
   pruneLaunchDirs,
   writeRunCommand,
@@ -79,6 +81,25 @@ describe('repository listing and launcher (filesystem)', () => {
     const result = await run('sh', ['-c', script], { env: { PATH: process.env.PATH, PORT: '5123' } }).catch((e) => e);
     expect(result.code).to.equal(7);
     expect(result.stdout).to.equal('port=5123 sh\n');
+  });
+
+  it('a held container runs nothing until its release is marked ready, then execs the command (same process)', async () => {
+    const dir = path.join(root, 'launch', 'r000001');
+    await fs.mkdir(dir, { recursive: true });
+    // A command with quotes and expansions, run as written; `$$` shows it is the script's own process.
+    const script = heldCommand(`echo "it's $PORT" 'pid' $$; exit 7`).replace('/etc/gasper/launch', dir);
+    const child = spawn('sh', ['-c', script], { env: { PATH: process.env.PATH, PORT: '5123' } });
+    let stdout = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    // Past the fast checks (half a second) into the slow ones: still waiting, nothing run.
+    await new Promise((r) => setTimeout(r, 700));
+    expect(child.exitCode).to.equal(null);
+    expect(stdout).to.equal('');
+    await markReleaseReady(dir);
+    await markReleaseReady(dir); // harmless to repeat
+    expect(await exited).to.equal(7);
+    expect(stdout).to.equal(`it's 5123 pid ${child.pid}\n`);
   });
 
   it('the launcher fails to start when no run command was written', async () => {
