@@ -54,7 +54,11 @@ describe("bench:deploy's breakdown of a deploy into phases", function () {
 
   it('takes the median stamp of each log line over rounds, in the order lines first appear', function () {
     const logs = [
-      ['[+0.500s] prepared gasper-83ef-r000001-0', '[+0.300s] cloned file:///r', '[+0.900s] prepared gasper-83ef-r000001-0 again'],
+      [
+        '[+0.500s] prepared gasper-83ef-r000001-0',
+        '[+0.300s] cloned file:///r',
+        '[+0.900s] prepared gasper-83ef-r000001-0 again',
+      ],
       ['[+0.200s] cloned file:///r', '[+0.700s] prepared gasper-83ef-r000002-0'],
       ['[+0.400s] cloned file:///r'],
     ];
