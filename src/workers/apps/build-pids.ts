@@ -1,3 +1,4 @@
+import fs from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { ensureImage, removeContainer } from '../../docker/containers.ts';
@@ -45,6 +46,21 @@ const unbounded = (why: string): PidsBound => ({
 });
 
 /**
+ * The holder's pids cgroup. The worker usually runs on the daemon's host: it reads the holder's
+ * `/proc/<pid>/cgroup` there, an inspect (tens of ms) instead of an exec (a few hundred). The
+ * container's id in the path proves the pid is the holder's: a worker in another pid namespace
+ * would read another process (or none), and then asks the holder itself, as it always may.
+ */
+async function holderCgroup(docker: Docker, id: string): Promise<string | undefined> {
+  const pid = (await docker.getContainer(id).inspect()).State?.Pid;
+  if (pid) {
+    const seen = pidsCgroupOf(await fs.readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => ''));
+    if (seen?.includes(id)) return seen;
+  }
+  return pidsCgroupOf(await execText(docker, id, ['cat', '/proc/self/cgroup']));
+}
+
+/**
  * Starts the holder (build-pids-plan.ts): a container of `image` that only sleeps, as nobody,
  * with no network and no capabilities, whose PidsLimit bounds the build made inside its cgroup.
  * Labelled as the release's build container (and named for it and the node), so that
@@ -84,7 +100,7 @@ export async function boundBuildPids(
       () => undefined,
       () => undefined,
     );
-    const cgroup = pidsCgroupOf(await execText(docker, container.id, ['cat', '/proc/self/cgroup']));
+    const cgroup = await holderCgroup(docker, container.id);
     if (!cgroup) {
       await close();
       return unbounded("the holder container's cgroup path is hidden (a private cgroup namespace)");
