@@ -44,12 +44,28 @@ async function usedRanges(docker: Docker): Promise<Range[]> {
   return [...ofDocker, ...routes];
 }
 
+/** Creations under way in this process, per daemon and network name (see ensureBridgeNetwork). */
+const creating = new WeakMap<Docker, Map<string, Promise<string>>>();
+
 /**
  * The network of that name, created if missing with its named bridge and a free /26 of the pool;
- * returns its id. A concurrent creation of the same name is reused, and one that took the subnet
- * picked meanwhile makes it pick again.
+ * returns its id. Callers in this process asking for the same network at once share one creation:
+ * two would pick the same subnet and bridge name, and the daemon refuses the second with a 403,
+ * not the 409 of a duplicate name (a deploy makes the network beside its clone, and its build
+ * asks for it too). A creation by another process is reused, and one that took the subnet picked
+ * meanwhile makes it pick again.
  */
-export async function ensureBridgeNetwork(docker: Docker, network: BridgeNetwork): Promise<string> {
+export function ensureBridgeNetwork(docker: Docker, network: BridgeNetwork): Promise<string> {
+  let ongoing = creating.get(docker);
+  if (!ongoing) creating.set(docker, (ongoing = new Map()));
+  const running = ongoing.get(network.name);
+  if (running) return running;
+  const made = createBridgeNetwork(docker, network).finally(() => ongoing.delete(network.name));
+  ongoing.set(network.name, made);
+  return made;
+}
+
+async function createBridgeNetwork(docker: Docker, network: BridgeNetwork): Promise<string> {
   try {
     return (await docker.getNetwork(network.name).inspect()).Id as string;
   } catch (err) {
@@ -73,8 +89,15 @@ export async function ensureBridgeNetwork(docker: Docker, network: BridgeNetwork
       });
       return created.id;
     } catch (err) {
-      // Created by a concurrent attempt between our inspect and create.
-      if (statusOf(err) === 409) return (await docker.getNetwork(network.name).inspect()).Id as string;
+      // Created by another process between our inspect and create: a 409 for its name, or a 403
+      // when it took the same bridge name first.
+      if (statusOf(err) === 409 || statusOf(err) === 403) {
+        const existing = await docker
+          .getNetwork(network.name)
+          .inspect()
+          .catch(() => undefined);
+        if (existing) return existing.Id as string;
+      }
       if (attempt < 8 && /overlap/i.test(String((err as Error).message))) {
         taken.push(cidrRange(subnet)!);
         continue;
