@@ -4,15 +4,21 @@ import { type Json, shortCommit } from './format.ts';
 
 /**
  * The app's process types and their counts: `processes` when the API has them
- * (`{web: 2, worker: 1}` or `{web: {instances: 2}}`), else its instances as `web`.
+ * (`{web: 2, worker: 1}` or `{web: {instances: 2}}`), else its instances as `web`. The types the
+ * current release declares (`formation.running`, its Procfile's) are listed too, at 0 when not
+ * asked for, so that a user sees what `gasper scale` can start.
  */
 export function processCounts(app: Json): Array<[string, number]> {
   // The API's view: `formation.desired`, the count asked for each process type (web first).
-  const desired = (app.formation as Json | undefined)?.desired;
-  if (desired && typeof desired === 'object')
-    return Object.entries(desired as Record<string, unknown>)
-      .map(([type, n]): [string, number] => [type, Number(n)])
+  const formation = app.formation as Json | undefined;
+  const desired = formation?.desired;
+  if (desired && typeof desired === 'object') {
+    const declared = formation?.running && typeof formation.running === 'object' ? Object.keys(formation.running) : [];
+    const types = new Set([...Object.keys(desired as Record<string, unknown>), ...declared]);
+    return [...types]
+      .map((type): [string, number] => [type, Number((desired as Record<string, unknown>)[type] ?? 0)])
       .sort(([a], [b]) => (a === 'web' ? -1 : b === 'web' ? 1 : a.localeCompare(b)));
+  }
   if (app.processes && typeof app.processes === 'object') {
     return Object.entries(app.processes as Record<string, unknown>).map(([type, value]) => [
       type,

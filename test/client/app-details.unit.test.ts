@@ -30,6 +30,19 @@ describe('gasper apps show (text)', () => {
     expect(processCounts({ processes: { web: { instances: 3 } } })).to.deep.equal([['web', 3]]);
   });
 
+  it("lists the release's declared process types at 0 when they are not asked for", () => {
+    const formation = { desired: { web: 1 }, running: { web: 1, worker: 0, clock: 0 } };
+    expect(processCounts({ formation })).to.deep.equal([
+      ['web', 1],
+      ['clock', 0],
+      ['worker', 0],
+    ]);
+    expect(processCounts({ formation: { desired: { worker: 2, web: 1 }, running: null } })).to.deep.equal([
+      ['web', 1],
+      ['worker', 2],
+    ]);
+  });
+
   it('lists linked databases, domains, processes, HTTPS settings and the last deploy', () => {
     const text = appDetails(
       app,
