@@ -98,21 +98,25 @@ describe('proxy processes (GASPER_PROXY_PROCESSES)', function () {
     }
   }
 
-  /** Resolves with each slot's delay (ms) from `since` to applying the event for `app`. */
-  function appliedByAll(handle: ProxyProcessesHandle, app: string, since: () => number): Promise<number[]> {
+  /**
+   * Resolves with the time (preciseNow) each slot applied the event for `app`, in slot order. Times,
+   * not delays: a process may apply the event before the publisher's XADD has answered it, so the
+   * delay is taken once both are known.
+   */
+  function appliedByAll(handle: ProxyProcessesHandle, app: string): Promise<number[]> {
     return new Promise((resolve, reject) => {
-      const delays = new Map<number, number>();
+      const times = new Map<number, number>();
       const timer = setTimeout(
-        () => reject(new Error(`only slots ${[...delays.keys()]} applied ${app} within 10 s`)),
+        () => reject(new Error(`only slots ${[...times.keys()]} applied ${app} within 10 s`)),
         10_000,
       );
       const onApplied = (index: number, event: GasperEvent, at: number) => {
         if (event.type !== 'app.instances' || event.app !== app) return;
-        delays.set(index, at - since());
-        if (delays.size < PROCESSES) return;
+        times.set(index, at);
+        if (times.size < PROCESSES) return;
         clearTimeout(timer);
         handle.events.off('applied', onApplied);
-        resolve([...delays.entries()].sort(([a], [b]) => a - b).map(([, d]) => d));
+        resolve([...times.entries()].sort(([a], [b]) => a - b).map(([, t]) => t));
       };
       handle.events.on('applied', onApplied);
     });
@@ -139,10 +143,9 @@ describe('proxy processes (GASPER_PROXY_PROCESSES)', function () {
 
     const app = `app-${crypto.randomBytes(4).toString('hex')}`;
     expect((await get(proxy.port, `${app}.${DOMAIN}`)).status, 'before the event').to.equal(404);
-    let publishedAt = 0;
-    const applied = appliedByAll(proxy, app, () => publishedAt);
-    publishedAt = await publishRoute(app);
-    const delays = await applied;
+    const applied = appliedByAll(proxy, app);
+    const publishedAt = await publishRoute(app);
+    const delays = (await applied).map((at) => at - publishedAt);
     expect(Math.max(...delays), `delays ${delays.map((d) => d.toFixed(1)).join(', ')} ms`).to.be.below(
       PROPAGATION_BOUND_MS,
     );
@@ -152,7 +155,7 @@ describe('proxy processes (GASPER_PROXY_PROCESSES)', function () {
   it('serves the counters of all processes summed on the metrics port', async () => {
     proxy = await start();
     const app = `app-${crypto.randomBytes(4).toString('hex')}`;
-    const applied = appliedByAll(proxy, app, () => 0);
+    const applied = appliedByAll(proxy, app);
     await publishRoute(app);
     await applied;
     await servedByEvery(proxy, app);
@@ -194,9 +197,8 @@ describe('proxy processes (GASPER_PROXY_PROCESSES)', function () {
     }
     // Restarted and listening: a new route reaches all, the replacement included.
     const app = `app-${crypto.randomBytes(4).toString('hex')}`;
-    let publishedAt = 0;
-    const applied = appliedByAll(proxy, app, () => publishedAt);
-    publishedAt = await publishRoute(app);
+    const applied = appliedByAll(proxy, app);
+    await publishRoute(app);
     await applied;
     await servedByEvery(proxy, app);
 
