@@ -1,5 +1,6 @@
 import { h } from './dom.js';
 import { byteSize, shortDate } from './format.js';
+import { statusLine, tabHandle } from './tab.js';
 
 /**
  * The user's databases seen from one app: which are linked to it, Link / Unlink (the app's whole
@@ -11,10 +12,7 @@ export function createDatabasesView({ list, empty, message, backups, follow }) {
   let api;
   let app;
 
-  function say(text, problem = false) {
-    message.textContent = text;
-    message.classList.toggle('problem', problem);
-  }
+  const say = statusLine(message);
 
   function row(db, isLinked) {
     const name = String(db.name);
@@ -115,22 +113,17 @@ export function createDatabasesView({ list, empty, message, backups, follow }) {
     }
   }
 
-  function reset() {
-    api = undefined;
-    app = undefined;
-    list.replaceChildren();
-    backups.section.hidden = true;
-    backups.list.replaceChildren();
-    say('');
-  }
-
-  return {
-    show(client, name) {
-      reset();
+  return tabHandle({
+    bind(client, name) {
       api = client;
       app = name;
-      return refresh();
     },
-    reset,
-  };
+    clear() {
+      list.replaceChildren();
+      backups.section.hidden = true;
+      backups.list.replaceChildren();
+      say('');
+    },
+    load: refresh,
+  });
 }

@@ -1,6 +1,7 @@
 import { ApiError } from './api.js';
 import { h, markField } from './dom.js';
 import { redeployNote } from './format.js';
+import { statusLine, tabHandle } from './tab.js';
 
 /**
  * An app's environment variables: their names (values are stored encrypted and the API never
@@ -12,10 +13,7 @@ export function createEnvView({ list, empty, form, key, keyError, value, valueEr
   let api;
   let app;
 
-  function say(text, problem = false) {
-    message.textContent = text;
-    message.classList.toggle('problem', problem);
-  }
+  const say = statusLine(message);
 
   function clearErrors() {
     markField(key, keyError);
@@ -98,22 +96,17 @@ export function createEnvView({ list, empty, form, key, keyError, value, valueEr
 
   form.addEventListener('submit', set);
 
-  function reset() {
-    api = undefined;
-    app = undefined;
-    list.replaceChildren();
-    form.reset();
-    clearErrors();
-    say('');
-  }
-
-  return {
-    show(client, name) {
-      reset();
+  return tabHandle({
+    bind(client, name) {
       api = client;
       app = name;
-      return refresh();
     },
-    reset,
-  };
+    clear() {
+      list.replaceChildren();
+      form.reset();
+      clearErrors();
+      say('');
+    },
+    load: refresh,
+  });
 }

@@ -1,5 +1,6 @@
 import { h } from './dom.js';
 import { shortDate } from './format.js';
+import { statusLine, tabHandle } from './tab.js';
 
 const knownStatuses = new Set(['building', 'starting', 'active', 'superseded', 'cancelled', 'failed']);
 
@@ -20,10 +21,7 @@ export function createReleasesView({ list, empty, message, follow }) {
   let api;
   let app;
 
-  function say(text, problem = false) {
-    message.textContent = text;
-    message.classList.toggle('problem', problem);
-  }
+  const say = statusLine(message);
 
   function row(release) {
     const id = String(release.id);
@@ -86,20 +84,15 @@ export function createReleasesView({ list, empty, message, follow }) {
     }
   }
 
-  function reset() {
-    api = undefined;
-    app = undefined;
-    list.replaceChildren();
-    say('');
-  }
-
-  return {
-    show(client, name) {
-      reset();
+  return tabHandle({
+    bind(client, name) {
       api = client;
       app = name;
-      return refresh();
     },
-    reset,
-  };
+    clear() {
+      list.replaceChildren();
+      say('');
+    },
+    load: refresh,
+  });
 }

@@ -1,6 +1,7 @@
 import { ApiError } from './api.js';
 import { h, markField } from './dom.js';
 import { redeployNote } from './format.js';
+import { statusLine, tabHandle } from './tab.js';
 
 /**
  * The process types to show, web first: those the app asks for (`formation.desired`) and those its
@@ -25,10 +26,7 @@ export function createScaleView({ rows, form, message, follow }) {
   /** type → {input, error} */
   let fields = new Map();
 
-  function say(text, problem = false) {
-    message.textContent = text;
-    message.classList.toggle('problem', problem);
-  }
+  const say = statusLine(message);
 
   function render(doc) {
     fields = new Map();
@@ -96,21 +94,16 @@ export function createScaleView({ rows, form, message, follow }) {
 
   form.addEventListener('submit', apply);
 
-  function reset() {
-    api = undefined;
-    app = undefined;
-    fields = new Map();
-    rows.replaceChildren();
-    say('');
-  }
-
-  return {
-    show(client, name) {
-      reset();
+  return tabHandle({
+    bind(client, name) {
       api = client;
       app = name;
-      return refresh();
     },
-    reset,
-  };
+    clear() {
+      fields = new Map();
+      rows.replaceChildren();
+      say('');
+    },
+    load: refresh,
+  });
 }
