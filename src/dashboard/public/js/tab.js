@@ -12,7 +12,10 @@ export function statusLine(message) {
   };
 }
 
-/** The handle of a tab: `bind` sets (or with undefined, clears) its client and app, `clear` empties it, `load` fills it. */
+/**
+ * The handle of a tab: `bind` sets (or, given undefined, clears) its client and app, `clear` empties
+ * it, `load` fills it.
+ */
 export function tabHandle({ bind, clear, load }) {
   const reset = () => {
     bind(undefined, undefined);
