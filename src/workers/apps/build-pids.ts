@@ -68,10 +68,7 @@ async function holderCgroup(docker: Docker, id: string): Promise<string | undefi
  * daemon that cannot nest a build in it, no holder is started and the build runs as before, the
  * job log saying why.
  */
-export async function boundBuildPids(
-  docker: Docker,
-  input: { name: string; image: string; labels: Record<string, string>; limit: number },
-): Promise<PidsBound> {
+export async function boundBuildPids(docker: Docker, input: PidsHolderSpec): Promise<PidsBound> {
   const problem = nestingProblem((await docker.info()) as { CgroupVersion?: string; CgroupDriver?: string });
   if (problem) return unbounded(problem);
   // A holder an interrupted attempt left is not reused: its peak would be that attempt's.
@@ -119,5 +116,57 @@ export async function boundBuildPids(
   } catch (err) {
     await close();
     throw err;
+  }
+}
+
+/** What a holder is made of: its name and labels (the release's build container's), an image with `sleep`, the limit. */
+export interface PidsHolderSpec {
+  name: string;
+  image: string;
+  labels: Record<string, string>;
+  limit: number;
+}
+
+/**
+ * A build's holder, started at most once and removed at most once. Its start takes about as long
+ * as a clone (a container start), so a deploy that can only build from its Dockerfile starts it
+ * beside the clone (`startEarly`) and the build waits for it (`bound`); its removal starts when the
+ * build ends and overlaps the app's start (`close` gives the same promise to every caller, awaited
+ * before the deploy ends).
+ */
+export class BuildPidsHolder {
+  #bound: Promise<PidsBound> | undefined;
+  #closed: Promise<void> | undefined;
+
+  constructor(
+    private readonly docker: Docker,
+    private readonly spec: PidsHolderSpec,
+  ) {}
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  /** The bound, the holder started on the first call. After `close`, none is started again. */
+  bound(): Promise<PidsBound> {
+    if (this.#closed) return Promise.reject(new Error(`the build's pids holder ${this.spec.name} is closed`));
+    this.#bound ??= boundBuildPids(this.docker, this.spec);
+    return this.#bound;
+  }
+
+  /** Starts the holder now, beside other work; a failure is reported by the build's `bound()`. */
+  startEarly(): void {
+    this.bound().catch(() => undefined);
+  }
+
+  /** Removes the holder if one was started (one that failed to start removed itself). */
+  close(): Promise<void> {
+    this.#closed ??= this.#bound
+      ? this.#bound.then(
+          (bound) => bound.close(),
+          () => undefined,
+        )
+      : Promise.resolve();
+    return this.#closed;
   }
 }

@@ -58,6 +58,7 @@ import { readReleaseCommand, ReleasePhaseError, releaseFailureMessage } from './
 import { runTimeoutMs } from './run-app.ts';
 import { chooseReleaseImage } from './runtime-image.ts';
 import { ShareRollout } from './share-rollout.ts';
+import { BuildPidsHolder } from './build-pids.ts';
 import { resolveFormation, webProcess } from '../../core/formation.ts';
 import { readRepoListing } from './repo-listing.ts';
 import { ensureProcesses, planProcesses, startProcesses } from './process-rollout.ts';
@@ -156,6 +157,20 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     extraCaCerts: options.extraCaCerts,
   };
   const buildContainer = buildContainerName(ctx.scope.installation, doc.name, data.release);
+  // A Dockerfile build's pids holder, labelled as the release's build container: reconcile and
+  // deletion find one left behind. The node in the name: nodes sharing a daemon build the same
+  // release each under its own holder.
+  const pidsHolder = new BuildPidsHolder(docker, {
+    name: `${buildContainer}-pids-${ctx.scope.node.replace(/[^a-zA-Z0-9_.-]/g, '-')}`,
+    image: `${options.imagePrefix}/base:bookworm`,
+    labels: {
+      ...scopeLabels(ctx.scope),
+      [containerLabels.app]: doc.name,
+      [containerLabels.release]: data.release,
+      [containerLabels.role]: 'build',
+    },
+    limit: lifecycle.build.pidsLimit,
+  });
   // The runtime containers prepared during the clone are started while the build runs, held until
   // the release is ready (launcher.ts heldCommand): Docker's start then overlaps the build.
   const releaseLaunchDir = launchDir(releases.appDir(doc.name), data.release);
@@ -187,6 +202,9 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
   try {
     await ensureFreeDisk(releases.root(), lifecycle.disk.minFreeMb, options.nodeId);
     await report.step(5, 'cloning repository and preparing container');
+    // An app that can only build from its Dockerfile starts the holder beside the clone: both take
+    // a few hundred ms, and the build needs both.
+    if (doc.builder === 'dockerfile' || doc.runtime === undefined) pidsHolder.startEarly();
     const [clone] = await settleAll([
       (primary || data.commit ? Promise.resolve(data.commit) : awaitCommit(ctx, rollout)).then(async (commit) => {
         const c = await cloneRelease({
@@ -330,8 +348,6 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
       // RUN steps join the app's network, as the runtime build does: they reach the internet, not other tenants.
       const network = await ensureAppNetwork(ctx, doc.name, doc.uid);
       builtImage = tag;
-      // The node in the name: nodes sharing a daemon build the same release each under its own holder.
-      const pidsHolder = `${buildContainer}-pids-${ctx.scope.node.replace(/[^a-zA-Z0-9_.-]/g, '-')}`;
       try {
         await buildDockerfileImage({
           network,
@@ -353,24 +369,14 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
           memoryMb: lifecycle.build.memoryMb,
           cpu: lifecycle.build.cpu,
           pidsLimit: lifecycle.build.pidsLimit,
-          // Labelled as the release's build container: reconcile and deletion find one left behind.
-          pidsHolder: {
-            name: pidsHolder,
-            image: `${options.imagePrefix}/base:bookworm`,
-            labels: {
-              ...scopeLabels(ctx.scope),
-              [containerLabels.app]: doc.name,
-              [containerLabels.release]: data.release,
-              [containerLabels.role]: 'build',
-            },
-          },
+          pidsHolder,
           timeoutMs: options.buildTimeoutMs,
-          killedBecause: () => ctx.killedBuilds?.get(pidsHolder),
+          killedBecause: () => ctx.killedBuilds?.get(pidsHolder.name),
           onLine: (line) => report.line(line),
         });
       } finally {
         // Read by the build only: a later attempt's build of the same name starts with no reason.
-        ctx.killedBuilds?.delete(pidsHolder);
+        ctx.killedBuilds?.delete(pidsHolder.name);
       }
       await report.done('image built');
       const exposed = (await docker.getImage(tag).inspect()).Config?.ExposedPorts;
@@ -473,6 +479,10 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
     await heldStart;
     if (runtimeFirst) await markReleaseReady(releaseLaunchDir);
     const instances: Instance[] = await share.start();
+    // Its removal began when the build ended, beside the start; one left behind is reconcile's.
+    await pidsHolder
+      .close()
+      .catch((err) => ctx.log.warn({ err, app: doc.name }, 'cannot remove the build pids holder'));
     timings.healthyAt = new Date().toISOString();
     if (hasWeb) await report.done(plan.healthPath ? 'app passes its health check' : 'app answers HTTP');
 
@@ -554,7 +564,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
       throw err;
     }
     if (err instanceof RolloutAbandoned && err.superseded) {
-      await Promise.allSettled([share.discard(), removeContainer(docker, buildContainer)]);
+      await Promise.allSettled([share.discard(), removeContainer(docker, buildContainer), pidsHolder.close()]);
       // A cancelled release's image goes as a failed one's does: it would otherwise stay (and be ranked) forever.
       if (builtImage && doc.release !== data.release) await removeImage(docker, builtImage).catch(() => undefined);
       if (doc.release !== data.release) await releases.removeRelease(doc.name, data.release);
@@ -568,7 +578,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
       return { outcome: 'skipped', reason: `app was deleted or redeployed meanwhile (${err.message})` };
     }
     const failure = await explain(ctx, err);
-    await Promise.allSettled([share.discard(), removeContainer(docker, buildContainer)]);
+    await Promise.allSettled([share.discard(), removeContainer(docker, buildContainer), pidsHolder.close()]);
     // The image of a release that never served goes too (a retry builds it again, cached only from
     // this app's other images).
     if (builtImage && doc.release !== data.release) await removeImage(docker, builtImage);

@@ -9,7 +9,7 @@ import { readRepoListing } from './repo-listing.ts';
 import { scanDockerfile } from './dockerfile-scan.ts';
 import { realPathProblem } from './repo-subdir.ts';
 import { packBuildContext } from './build-context.ts';
-import { boundBuildPids, type PidsBound } from './build-pids.ts';
+import type { BuildPidsHolder, PidsBound } from './build-pids.ts';
 import { pidsLimitMessage } from './build-pids-plan.ts';
 
 export interface DockerfileBuildOptions {
@@ -28,10 +28,10 @@ export interface DockerfileBuildOptions {
   cpu: number;
   pidsLimit: number;
   /**
-   * The container that holds the pids limit (build-pids.ts): its name and labels (the release's
-   * build container's) and an image with `sleep` that is on every node (`<prefix>/base:bookworm`).
+   * The container that holds the pids limit (build-pids.ts), started by the caller or here. Its
+   * removal starts when the build ends; the caller awaits `close()`.
    */
-  pidsHolder: { name: string; image: string; labels: Record<string, string> };
+  pidsHolder: BuildPidsHolder;
   timeoutMs: number;
   /** Why the build's holder container was killed from outside (the disk watchdog), if it was. */
   killedBecause?: () => string | undefined;
@@ -87,7 +87,7 @@ export async function buildDockerfileImage(options: DockerfileBuildOptions): Pro
   };
   let pids: PidsBound;
   try {
-    pids = await boundBuildPids(docker, { ...options.pidsHolder, limit: options.pidsLimit });
+    pids = await options.pidsHolder.bound();
   } catch (err) {
     context.stream.destroy();
     throw err;
@@ -176,7 +176,8 @@ export async function buildDockerfileImage(options: DockerfileBuildOptions): Pro
     // Sent whole by now, or not at all when the daemon refused: its files are not read further.
     context.stream.destroy();
     await Promise.all(lines);
-    await pids.close();
+    // Not awaited: the removal overlaps what follows (the app's start); the caller awaits close().
+    options.pidsHolder.close().catch(() => undefined);
   }
   if (failure && reached)
     throw new BuildFailedError(

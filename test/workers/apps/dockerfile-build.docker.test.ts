@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { BuildFailedError } from '../../../src/workers/apps/build.ts';
+import { BuildPidsHolder } from '../../../src/workers/apps/build-pids.ts';
 import { buildDockerfileImage, imageExists, removeImage } from '../../../src/workers/apps/dockerfile-build.ts';
 import { docker, requireDocker } from '../../support/docker.ts';
 
@@ -34,28 +35,41 @@ describe('buildDockerfileImage (Docker)', function () {
     more: Partial<Parameters<typeof buildDockerfileImage>[0]> = {},
   ) => {
     await fs.writeFile(path.join(dir, 'Dockerfile'), dockerfile);
-    return buildDockerfileImage({
-      network: 'bridge',
-      ownRepository: tag.split(':')[0]!,
-      appPrefix: 'gasper-test-app/',
-      cacheFrom: [],
-      docker,
-      releaseDir: dir,
-      context: '.',
-      dockerfile: 'Dockerfile',
-      tag,
-      labels: { 'io.gasper.test': marker },
-      buildArgs: {},
-      memoryMb: 64,
-      cpu: 1,
-      pidsLimit: 1024,
-      pidsHolder: { name: holder, image: base, labels: { 'io.gasper.test': marker } },
-      timeoutMs,
-      onLine: (line) => {
-        lines.push(line);
-      },
-      ...more,
-    });
+    const pidsHolder =
+      more.pidsHolder ??
+      new BuildPidsHolder(docker, {
+        name: holder,
+        image: base,
+        labels: { 'io.gasper.test': marker },
+        limit: more.pidsLimit ?? 1024,
+      });
+    // As the deploy does: the build starts the holder's removal, the caller awaits it.
+    try {
+      return await buildDockerfileImage({
+        network: 'bridge',
+        ownRepository: tag.split(':')[0]!,
+        appPrefix: 'gasper-test-app/',
+        cacheFrom: [],
+        docker,
+        releaseDir: dir,
+        context: '.',
+        dockerfile: 'Dockerfile',
+        tag,
+        labels: { 'io.gasper.test': marker },
+        buildArgs: {},
+        memoryMb: 64,
+        cpu: 1,
+        pidsLimit: 1024,
+        timeoutMs,
+        onLine: (line) => {
+          lines.push(line);
+        },
+        ...more,
+        pidsHolder,
+      });
+    } finally {
+      await pidsHolder.close();
+    }
   };
 
   it('stops a build at its time limit and leaves no step running', async () => {
@@ -146,6 +160,45 @@ describe('buildDockerfileImage (Docker)', function () {
     const log = lines.join('\n');
     // The step's own cgroup has no limit of its own: the holder's, above it, bounds it.
     expect(log).to.match(/pids:\/docker\/[0-9a-f]{64}\/[0-9a-f]{64}/);
+    expect(await docker.listContainers({ all: true, filters: { name: [holder] } })).to.deep.equal([]);
+  });
+
+  it('uses a holder started early (beside the clone), and one a build never reached is removed by close', async () => {
+    await removeImage(docker, tag);
+    const early = new BuildPidsHolder(docker, {
+      name: holder,
+      image: base,
+      labels: { 'io.gasper.test': marker },
+      limit: 100,
+    });
+    early.startEarly();
+    for (let i = 0; i < 100; i++) {
+      const seen = await docker.listContainers({ filters: { name: [holder] } });
+      if (seen.length) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const lines: string[] = [];
+    await build(`FROM ${base}\nRUN cat /sys/fs/cgroup/pids/pids.max\n`, 60_000, lines, {
+      pidsHolder: early,
+      pidsLimit: 100,
+    });
+    expect(lines.join('\n')).to.include('pids: the RUN steps together run at most 100 processes and threads');
+    expect(await docker.listContainers({ all: true, filters: { name: [holder] } })).to.deep.equal([]);
+    // Closed for good: a late caller starts no second holder.
+    const late = await early.bound().catch((e: unknown) => e);
+    expect(String(late)).to.include('is closed');
+
+    // A deploy whose clone fails after the holder started: close removes it.
+    const orphan = new BuildPidsHolder(docker, {
+      name: holder,
+      image: base,
+      labels: { 'io.gasper.test': marker },
+      limit: 100,
+    });
+    orphan.startEarly();
+    await orphan.bound();
+    expect(await docker.listContainers({ filters: { name: [holder] } })).to.have.length(1);
+    await orphan.close();
     expect(await docker.listContainers({ all: true, filters: { name: [holder] } })).to.deep.equal([]);
   });
 
