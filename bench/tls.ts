@@ -10,6 +10,9 @@
  *   npm run bench:tls
  *   BENCH_SECONDS=5 BENCH_CONNECTIONS=100 npm run bench:tls
  *
+ * A third target, handshakes only: a bare `node:https` server answering itself (runNodeFloor), the
+ * ceiling of any proxy on Node's TLS.
+ *
  * Load from `wrk -t1` (apt-get install wrk); nginx from /usr/sbin/nginx (nginx-light); one
  * Gasper proxy process and one nginx worker (BENCH_WORKERS changes nginx's; Gasper runs one
  * process here). Bounded: 3 s of warm-up, then four runs of BENCH_SECONDS (default 3).
@@ -57,6 +60,29 @@ async function runGasperProxy(redisUrl: string, certFile: string, keyFile: strin
   process.send!({ port: proxy.httpsPort! });
 }
 
+/**
+ * Node's own ceiling: a bare `node:https` server with the same certificate and TLS policy that
+ * answers the body itself (no route, no upstream). Its handshakes per second are what any proxy
+ * written on Node's TLS could reach on this machine.
+ */
+async function runNodeFloor(certFile: string, keyFile: string): Promise<void> {
+  const [{ tlsPolicy }, https, fs] = await Promise.all([
+    import('../src/proxy/tls.ts'),
+    import('node:https'),
+    import('node:fs/promises'),
+  ]);
+  const bytes = Buffer.from(BODY);
+  const server = https.createServer(
+    { ...tlsPolicy, cert: await fs.readFile(certFile), key: await fs.readFile(keyFile) },
+    (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': bytes.length });
+      res.end(bytes);
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  process.send!({ port: (server.address() as { port: number }).port });
+}
+
 const children: ChildProcess[] = [];
 
 const forkRole = (role: string, args: string[]) => forkRolePort(self, role, args, children);
@@ -100,6 +126,8 @@ async function main(): Promise<void> {
     await publishInstances(redisUrl, [{ app: APP, address: '127.0.0.1', port: upstreamPort }]);
     const gasperPort = await forkRole('proxy', [redisUrl, cert.certFile, cert.keyFile]);
     const gasperPid = children.at(-1)!.pid!;
+    const floorPort = await forkRole('node-floor', [cert.certFile, cert.keyFile]);
+    const floorPid = children.at(-1)!.pid!;
     const nginxPort = await freePort();
     const nginx = await startNginx({
       dir: path.join(dir, 'nginx'),
@@ -112,8 +140,9 @@ async function main(): Promise<void> {
     children.push(nginx);
     await untilServing(gasperPort, ca.certFile, 'Gasper proxy');
     await untilServing(nginxPort, ca.certFile, 'nginx');
+    await untilServing(floorPort, ca.certFile, 'the bare node:https server');
 
-    const pids = { gasper: [gasperPid], nginx: await withChildren(nginx.pid!) };
+    const pids = { gasper: [gasperPid], nginx: await withChildren(nginx.pid!), node: [floorPid] };
     console.log(
       `tls bench: ${connections} connections, ${seconds} s each after a warm-up, wrk -t1, ` +
         `${os.cpus().length} CPU(s), 1 Gasper proxy process vs ${workers} nginx worker(s), ECDSA P-256 certificate`,
@@ -121,6 +150,7 @@ async function main(): Promise<void> {
     // Warm-up: Node's JIT needs a couple of seconds of load before its speed is its own.
     await wrk(gasperPort, 2, false);
     await wrk(nginxPort, 1, false);
+    await wrk(floorPort, 2, false);
     const results: Record<string, Record<string, Load>> = { 'keep-alive': {}, handshakes: {} };
     for (const [mode, close] of [
       ['keep-alive', false],
@@ -129,6 +159,8 @@ async function main(): Promise<void> {
       for (const [name, port] of [
         ['gasper', gasperPort],
         ['nginx', nginxPort],
+        // Node's ceiling matters for handshakes, where Node's TLS set-up is the cost.
+        ...(close ? ([['node', floorPort]] as const) : []),
       ] as const) {
         const before = await cpuSeconds(pids[name]);
         const r = await wrk(port, seconds, close);
@@ -159,10 +191,17 @@ async function main(): Promise<void> {
       `gasper/nginx: keep-alive ${ratio('keep-alive').toFixed(2)}x (${verdict(ratio('keep-alive'))} the 0.5x goal), ` +
         `new TLS handshakes ${ratio('handshakes').toFixed(2)}x (${verdict(ratio('handshakes'))} the 0.5x goal)`,
     );
+    const floor = results.handshakes!.node!.rps;
+    console.log(
+      `a bare node:https server answering itself (no proxying): ${floor.toFixed(0)} handshakes/s, ` +
+        `${(floor / results.handshakes!.nginx!.rps).toFixed(2)}x nginx's proxying; Gasper reaches ` +
+        `${(results.handshakes!.gasper!.rps / floor).toFixed(2)}x of that ceiling`,
+    );
   });
 }
 
 await runBench(main, {
   upstream: () => runUpstream(BODY),
   proxy: (args) => runGasperProxy(args[0]!, args[1]!, args[2]!),
+  'node-floor': (args) => runNodeFloor(args[0]!, args[1]!),
 });
