@@ -74,6 +74,32 @@ describe('network isolation between apps (Docker)', function () {
     const left = await docker.listNetworks({ filters: { name: [network] } });
     expect(left.map((n) => n.Name)).to.not.include(network);
   });
+
+  it('deleting an app waits for a container that still holds its network (a job ending), then removes the network', async () => {
+    const name = `iso-late-${crypto.randomBytes(3).toString('hex')}`;
+    const app = await deploy(name);
+    const network = Object.keys(app.NetworkSettings.Networks)[0]!;
+    // Stands for a container an ending job holds: on the network, not among the app's containers
+    // the deletion lists, gone a second later.
+    const late = await docker.createContainer({
+      name: `${name}-late`,
+      Image: 'gasper/base:bookworm',
+      Cmd: ['sleep', '60'],
+      HostConfig: { NetworkMode: network },
+    });
+    await late.start();
+    try {
+      const res = await gasper.api().delete(`/apps/${name}`).expect(202);
+      await new Promise((r) => setTimeout(r, 1000));
+      await late.remove({ force: true });
+      const job = await gasper.waitForJob(res.body.job.id);
+      expect(job.state).to.equal('completed');
+      expect(job.log.join('\n')).to.include(`removed network ${network}`);
+      expect((await docker.listNetworks({ filters: { name: [network] } })).map((n) => n.Name)).to.not.include(network);
+    } finally {
+      await late.remove({ force: true }).catch(() => undefined);
+    }
+  });
 });
 
 /**

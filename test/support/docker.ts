@@ -39,13 +39,21 @@ export async function removeNodeContainers(node: string): Promise<void> {
   const networks = await docker.listNetworks({
     filters: { label: [`${containerLabels.managed}=true`, `${containerLabels.node}=${node}`] },
   });
+  // A container removed just before may still hold its endpoint for a moment: a few tries.
   await Promise.all(
-    networks.map((n) =>
-      docker
-        .getNetwork(n.Id)
-        .remove()
-        .catch(() => {}),
-    ),
+    networks.map(async (n) => {
+      for (let attempt = 0; attempt < 10; attempt++) {
+        const done = await docker
+          .getNetwork(n.Id)
+          .remove()
+          .then(
+            () => true,
+            (err: { statusCode?: number }) => err.statusCode === 404,
+          );
+        if (done) return;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    }),
   );
   // A database's volume, when the test ended before its delete job did (a failed assertion).
   const volumes =

@@ -10,6 +10,10 @@ import { containerLabels } from '../../core/naming.ts';
 import { removeImage } from './dockerfile-build.ts';
 import { removeAppVolumes, removeVolumeHelpers } from './app-volumes.ts';
 
+/** Tries of the app network's removal while a container of an ending job still holds it, and the pause between. */
+const networkRetries = 10;
+const networkRetryMs = 500;
+
 export type DeleteResult = { outcome: 'deleted'; containers: number } | { outcome: 'skipped'; reason: string };
 
 /**
@@ -26,13 +30,30 @@ export async function deleteApp(ctx: WorkerContext, job: Job, data: DeleteAppDat
   }
 
   await report.step(10, 'removing containers');
-  const containers = await listManaged(ctx.docker, ctx.scope, { app: data.app });
-  await Promise.all(containers.map((c) => removeContainer(ctx.docker, c.Id)));
-  await report.line(`removed ${containers.length} container(s)`);
-  // Its network too, now that no container of the app uses it.
+  const removeContainers = async () => {
+    const containers = await listManaged(ctx.docker, ctx.scope, { app: data.app });
+    await Promise.all(containers.map((c) => removeContainer(ctx.docker, c.Id)));
+    return containers.length;
+  };
+  const removedContainers = await removeContainers();
+  await report.line(`removed ${removedContainers} container(s)`);
+  // Its network too, now that no container of the app uses it. A job of the app still ending (a
+  // redeploy draining its previous instances) may attach or hold a container after the listing
+  // above: those go too, and the removal is tried again for a few seconds before it is left to
+  // the node's reconcile.
   for (const network of await listAppNetworks(ctx.docker, ctx.scope, data.app)) {
-    if (network.uid === data.uid && (await removeUnusedNetwork(ctx.docker, network.id)))
-      await report.line(`removed network ${network.name}`);
+    if (network.uid !== data.uid) continue;
+    let removed = await removeUnusedNetwork(ctx.docker, network.id);
+    for (let attempt = 1; !removed && attempt <= networkRetries; attempt++) {
+      await new Promise((r) => setTimeout(r, networkRetryMs));
+      await removeContainers();
+      removed = await removeUnusedNetwork(ctx.docker, network.id);
+    }
+    await report.line(
+      removed
+        ? `removed network ${network.name}`
+        : `network ${network.name} is still in use; the node's reconcile removes it once it is not`,
+    );
   }
 
   // Its volumes (the data: deleting the app is what removes it), this incarnation's only.
@@ -55,5 +76,5 @@ export async function deleteApp(ctx: WorkerContext, job: Job, data: DeleteAppDat
   await report.step(80, 'removing route and records');
   await removeAppRecords(ctx.redis, ctx.apps, data.app);
   await report.step(100, 'deleted');
-  return { outcome: 'deleted', containers: containers.length };
+  return { outcome: 'deleted', containers: removedContainers };
 }
