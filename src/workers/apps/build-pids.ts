@@ -119,7 +119,10 @@ export async function boundBuildPids(docker: Docker, input: PidsHolderSpec): Pro
   }
 }
 
-/** What a holder is made of: its name and labels (the release's build container's), an image with `sleep`, the limit. */
+/**
+ * What a holder is made of: its name and labels (the release's build container's), an image with
+ * `sleep`, the limit.
+ */
 export interface PidsHolderSpec {
   name: string;
   image: string;
