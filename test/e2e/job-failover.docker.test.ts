@@ -66,8 +66,7 @@ describe('jobs of a killed node (Docker, Redis, processes)', function () {
   after(async function () {
     this.timeout(60_000);
     for (const w of workers) await w.stop('SIGKILL');
-    await removeNodeContainers(nodeA);
-    await removeNodeContainers(nodeB);
+    await removeNodeContainers(nodeA, nodeB);
     await control?.close();
     await redis?.close();
     await repo?.remove();

@@ -73,8 +73,7 @@ describe('scheduled runs over two nodes (Docker, Redis, processes)', function ()
   after(async function () {
     this.timeout(60_000);
     for (const w of Object.values(workers)) await w.stop();
-    await removeNodeContainers(nodeA);
-    await removeNodeContainers(nodeB);
+    await removeNodeContainers(nodeA, nodeB);
     await control?.close();
     await redis?.close();
     await repo?.remove();

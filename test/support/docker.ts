@@ -23,11 +23,13 @@ export async function managedContainers(node: string, app?: string): Promise<Doc
 }
 
 /**
- * Removes every container a test node left behind (after a failed assertion, say), then its networks and
- * volumes (apps', databases').
+ * Removes every container test nodes left behind (after a failed assertion, say), then their
+ * networks and volumes (apps', databases'). Nodes sharing one daemon are given together: an app's
+ * network is named for the app, not the node, so the second node's instances join the network the
+ * first one made, and it can go only once both nodes' containers have.
  */
-export async function removeNodeContainers(node: string): Promise<void> {
-  const containers = await managedContainers(node);
+export async function removeNodeContainers(...nodes: string[]): Promise<void> {
+  const containers = (await Promise.all(nodes.map((node) => managedContainers(node)))).flat();
   await Promise.all(
     containers.map((c) =>
       docker
@@ -36,6 +38,11 @@ export async function removeNodeContainers(node: string): Promise<void> {
         .catch(() => {}),
     ),
   );
+  for (const node of nodes) await removeNodeObjects(node);
+}
+
+/** A test node's networks, volumes and firewall chains, once its containers (removeNodeContainers) are gone. */
+async function removeNodeObjects(node: string): Promise<void> {
   const networks = await docker.listNetworks({
     filters: { label: [`${containerLabels.managed}=true`, `${containerLabels.node}=${node}`] },
   });
