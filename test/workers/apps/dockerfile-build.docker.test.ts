@@ -28,6 +28,8 @@ describe('buildDockerfileImage (Docker)', function () {
 
   const holder = `gasper-test-dfb-holder-${crypto.randomBytes(3).toString('hex')}`;
   const otherTag = `gasper-test-app/dfb-other-${crypto.randomBytes(3).toString('hex')}:r000001`;
+  const newHolder = (limit: number) =>
+    new BuildPidsHolder(docker, { name: holder, image: base, labels: { 'io.gasper.test': marker }, limit });
   const build = async (
     dockerfile: string,
     timeoutMs: number,
@@ -35,14 +37,7 @@ describe('buildDockerfileImage (Docker)', function () {
     more: Partial<Parameters<typeof buildDockerfileImage>[0]> = {},
   ) => {
     await fs.writeFile(path.join(dir, 'Dockerfile'), dockerfile);
-    const pidsHolder =
-      more.pidsHolder ??
-      new BuildPidsHolder(docker, {
-        name: holder,
-        image: base,
-        labels: { 'io.gasper.test': marker },
-        limit: more.pidsLimit ?? 1024,
-      });
+    const pidsHolder = more.pidsHolder ?? newHolder(more.pidsLimit ?? 1024);
     // As the deploy does: the build starts the holder's removal, the caller awaits it.
     try {
       return await buildDockerfileImage({
@@ -165,18 +160,10 @@ describe('buildDockerfileImage (Docker)', function () {
 
   it('uses a holder started early (beside the clone), and one a build never reached is removed by close', async () => {
     await removeImage(docker, tag);
-    const early = new BuildPidsHolder(docker, {
-      name: holder,
-      image: base,
-      labels: { 'io.gasper.test': marker },
-      limit: 100,
-    });
+    const early = newHolder(100);
     early.startEarly();
-    for (let i = 0; i < 100; i++) {
-      const seen = await docker.listContainers({ filters: { name: [holder] } });
-      if (seen.length) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await early.bound();
+    expect(await docker.listContainers({ filters: { name: [holder] } })).to.have.length(1);
     const lines: string[] = [];
     await build(`FROM ${base}\nRUN cat /sys/fs/cgroup/pids/pids.max\n`, 60_000, lines, {
       pidsHolder: early,
@@ -189,12 +176,7 @@ describe('buildDockerfileImage (Docker)', function () {
     expect(String(late)).to.include('is closed');
 
     // A deploy whose clone fails after the holder started: close removes it.
-    const orphan = new BuildPidsHolder(docker, {
-      name: holder,
-      image: base,
-      labels: { 'io.gasper.test': marker },
-      limit: 100,
-    });
+    const orphan = newHolder(100);
     orphan.startEarly();
     await orphan.bound();
     expect(await docker.listContainers({ filters: { name: [holder] } })).to.have.length(1);
