@@ -2,9 +2,9 @@
 # Everything Gasper needs on a Debian machine with Node.js, installed or started only when
 # missing, so it is cheap to run before every `npm run up` and `npm test`:
 #   system packages (docker.io, redis-server, git, debootstrap, and the DNS tools dig, dnsperf and
-#   dnsmasq, chromium for the dashboard's browser test, nginx-light, wrk and openssl for the
-#   proxy benchmarks and TLS tests, and pebble, Let's Encrypt's test CA, for the certificate
-#   tests), a running Docker daemon,
+#   dnsmasq, chromium for the dashboard's browser test and gcc for its shim, nginx-light, wrk and
+#   openssl for the proxy benchmarks and TLS tests, and pebble, Let's Encrypt's test CA, for the
+#   certificate tests), a running Docker daemon,
 #   npm dependencies, the compiled CLI (dist/, `npm run build`) and the base and runtime images
 #   (docker/build-images.sh).
 set -euo pipefail
@@ -21,9 +21,11 @@ missing=()
 for pair in docker:docker.io dockerd:docker.io redis-server:redis-server git:git debootstrap:debootstrap curl:curl \
     ssh:openssh-client ssh-keygen:openssh-client sshpass:sshpass tmux:tmux script:bsdutils \
     dig:dnsutils dnsperf:dnsperf chromium:chromium ip:iproute2 wrk:wrk openssl:openssl \
-    pebble:pebble pebble-challtestsrv:pebble; do
+    pebble:pebble pebble-challtestsrv:pebble cc:gcc; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
+# gcc and libc's headers build the dashboard tests' Chromium shim (test/support/no-netlink.c).
+[ -e /usr/include/dlfcn.h ] || missing+=(libc6-dev)
 # dnsmasq is bench/dns's baseline, run as a foreground child on a high port. dnsmasq-base holds
 # just the binary: the `dnsmasq` package would add a system service that takes port 53 and, on
 # systemd machines, fights systemd-resolved for it.

@@ -1,16 +1,13 @@
-import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { DatabaseStore } from '../../src/store/databases.ts';
 import { ReleaseStore, type ReleaseRecord } from '../../src/store/release-records.ts';
 import { appName, startApiFixture, suffix, validBody, type ApiFixture } from '../api/api-fixture.ts';
+import { launchTestBrowser, type TestBrowser } from '../support/browser.ts';
 
-/** Debian's chromium: playwright-core never downloads a browser. */
-const chromiumPath = '/usr/bin/chromium';
 const artifacts = path.resolve('test-artifacts/dashboard');
 
 /**
@@ -24,10 +21,8 @@ describe("web dashboard: an app's env, scale, releases and databases, in headles
   let nodeId: string;
   let server: http.Server;
   let base: string;
-  let userDataDir: string;
-  let context: BrowserContext;
+  let browser: TestBrowser;
   let page: Page;
-  const pageErrors: string[] = [];
   const app = appName('manage');
   const db = `db-${suffix()}`;
 
@@ -67,10 +62,6 @@ describe("web dashboard: an app's env, scale, releases and databases, in headles
   }
 
   before(async () => {
-    await fs.access(chromiumPath).catch(() => {
-      throw new Error(`these tests need Debian's chromium at ${chromiumPath} (apt-get install chromium)`);
-    });
-    await fs.mkdir(artifacts, { recursive: true });
     fx = await startApiFixture();
     nodeId = `n-${suffix()}`;
     await fx.registerNode(nodeId);
@@ -106,29 +97,16 @@ describe("web dashboard: an app's env, scale, releases and databases, in headles
     server = http.createServer(fx.app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    userDataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: chromiumPath,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-      viewport: { width: 1280, height: 900 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    browser = await launchTestBrowser({ artifacts });
+    ({ page } = browser);
     page.setDefaultTimeout(20_000);
-    page.on('pageerror', (err) => pageErrors.push(`page error: ${err.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error' && !/Failed to load resource/.test(message.text()))
-        pageErrors.push(message.text());
-    });
-    await page.goto(`${base}/dashboard/`);
-    await page.waitForSelector('body[data-ready="true"]');
+    await browser.openDashboard(`${base}/dashboard/`);
     await page.getByLabel('API token').fill(fx.token);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.locator(`#apps-body tr[data-app="${app}"]`).waitFor();
   });
   after(async () => {
-    await context?.close();
-    if (userDataDir) await fs.rm(userDataDir, { recursive: true, force: true });
+    await browser?.close();
     await new Promise((resolve) => server?.close(resolve));
     await fx?.close();
   });
@@ -325,6 +303,6 @@ describe("web dashboard: an app's env, scale, releases and databases, in headles
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow, 'pixels wider than the window').to.be.at.most(0);
     await page.screenshot({ path: path.join(artifacts, 'manage-06-phone.png'), fullPage: true });
-    expect(pageErrors, pageErrors.join('\n')).to.deep.equal([]);
+    expect(browser.problems, browser.problems.join('\n')).to.deep.equal([]);
   });
 });

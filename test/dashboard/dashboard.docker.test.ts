@@ -1,15 +1,12 @@
 import crypto from 'node:crypto';
-import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { launchTestBrowser, type TestBrowser } from '../support/browser.ts';
 import { requireDocker } from '../support/docker.ts';
 import { createGitRepo, type GitFixture } from '../support/git-fixture.ts';
 import { startTestPlatform, viaProxy, type TestPlatform } from '../support/platform.ts';
 
-/** Debian's chromium: playwright-core never downloads a browser. */
-const chromiumPath = '/usr/bin/chromium';
 const artifacts = path.resolve('test-artifacts/dashboard');
 
 /** A node app that prints one line per request. */
@@ -32,10 +29,8 @@ describe('web dashboard in headless Chromium (Docker, Redis, git)', function () 
   this.timeout(240_000);
   let gasper: TestPlatform;
   let repo: GitFixture;
-  let userDataDir: string;
-  let context: BrowserContext;
+  let browser: TestBrowser;
   let page: Page;
-  const pageErrors: string[] = [];
   const name = `dash-${crypto.randomBytes(3).toString('hex')}`;
   const row = () => page.locator(`#apps-body tr[data-app="${name}"]`);
 
@@ -45,53 +40,23 @@ describe('web dashboard in headless Chromium (Docker, Redis, git)', function () 
 
   before(async () => {
     await requireDocker();
-    await fs.access(chromiumPath).catch(() => {
-      throw new Error(
-        `these tests need Debian's chromium at ${chromiumPath} (apt-get install chromium; scripts/setup.sh installs it)`,
-      );
-    });
-    await fs.mkdir(artifacts, { recursive: true });
     gasper = await startTestPlatform();
     repo = await createGitRepo(chattyApp);
-    userDataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: chromiumPath,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('pageerror', (err) => pageErrors.push(`page error: ${err.message}`));
-    page.on('console', (message) => {
-      // Failed fetches (the wrong token's 401) are logged by Chromium as errors: only a script
-      // error or a CSP refusal counts here.
-      if (message.type() === 'error' && !/Failed to load resource/.test(message.text()))
-        pageErrors.push(message.text());
-    });
+    browser = await launchTestBrowser({ artifacts });
+    ({ page } = browser);
   });
   after(async () => {
-    await context?.close();
-    if (userDataDir) await fs.rm(userDataDir, { recursive: true, force: true });
+    await browser?.close();
     await gasper?.close();
     await repo?.remove();
   });
 
   it('serves the page under a strict Content-Security-Policy, without a token', async () => {
-    const res = await page.goto(`${gasper.apiUrl}/dashboard/`);
+    const res = await browser.openDashboard(`${gasper.apiUrl}/dashboard/`);
     expect(res?.status()).to.equal(200);
     const csp = res!.headers()['content-security-policy']!;
     expect(csp).to.include("default-src 'none'").and.include("script-src 'self'").and.include("connect-src 'self'");
     expect(csp).to.not.include('unsafe-inline');
-    await page.waitForSelector('body[data-ready="true"]');
     await page.getByLabel('API token').waitFor();
     await shot('01-sign-in.png');
   });
@@ -230,10 +195,9 @@ describe('web dashboard in headless Chromium (Docker, Redis, git)', function () 
     await page.getByLabel('API token').waitFor();
     expect(await page.evaluate(() => sessionStorage.getItem('gasper.token'))).to.equal(null);
     expect(await page.locator('#workspace').isHidden()).to.equal(true);
-    await page.reload();
-    await page.waitForSelector('body[data-ready="true"]');
+    await browser.openDashboard(`${gasper.apiUrl}/dashboard/`);
     expect(await page.locator('#sign-in').isVisible()).to.equal(true);
     await shot('11-signed-out.png');
-    expect(pageErrors, pageErrors.join('\n')).to.deep.equal([]);
+    expect(browser.problems, browser.problems.join('\n')).to.deep.equal([]);
   });
 });

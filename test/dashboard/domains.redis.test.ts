@@ -1,15 +1,12 @@
-import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { DomainStore } from '../../src/store/domains.ts';
 import { appName, startApiFixture, suffix, validBody, type ApiFixture } from '../api/api-fixture.ts';
+import { launchTestBrowser, type TestBrowser } from '../support/browser.ts';
 
-/** Debian's chromium: playwright-core never downloads a browser. */
-const chromiumPath = '/usr/bin/chromium';
 const artifacts = path.resolve('test-artifacts/dashboard');
 
 /**
@@ -22,47 +19,28 @@ describe("web dashboard: an app's custom domains, in headless Chromium (real Red
   let fx: ApiFixture;
   let server: http.Server;
   let base: string;
-  let userDataDir: string;
-  let context: BrowserContext;
+  let browser: TestBrowser;
   let page: Page;
-  const pageErrors: string[] = [];
   const app = appName('dash');
   const domain = `shop-${suffix()}.example.com`;
   const domainRow = (name = domain) => page.locator(`#domains-body tr[data-domain="${name}"]`);
 
   before(async () => {
-    await fs.access(chromiumPath).catch(() => {
-      throw new Error(`these tests need Debian's chromium at ${chromiumPath} (apt-get install chromium)`);
-    });
-    await fs.mkdir(artifacts, { recursive: true });
     fx = await startApiFixture({ domain: 'apps.example.net', proxyAddresses: ['203.0.113.7'] });
     await fx.registerNode(`n-${suffix()}`);
     await fx.post('/apps').send(validBody(app)).expect(202);
     server = http.createServer(fx.app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    userDataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: chromiumPath,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-      viewport: { width: 1280, height: 900 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('pageerror', (err) => pageErrors.push(`page error: ${err.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error' && !/Failed to load resource/.test(message.text()))
-        pageErrors.push(message.text());
-    });
-    await page.goto(`${base}/dashboard/`);
-    await page.waitForSelector('body[data-ready="true"]');
+    browser = await launchTestBrowser({ artifacts });
+    ({ page } = browser);
+    await browser.openDashboard(`${base}/dashboard/`);
     await page.getByLabel('API token').fill(fx.token);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.locator(`#apps-body tr[data-app="${app}"]`).waitFor();
   });
   after(async () => {
-    await context?.close();
-    if (userDataDir) await fs.rm(userDataDir, { recursive: true, force: true });
+    await browser?.close();
     await new Promise((resolve) => server?.close(resolve));
     await fx?.close();
   });
@@ -142,6 +120,6 @@ describe("web dashboard: an app's custom domains, in headless Chromium (real Red
     await page.locator('#domains-message', { hasText: `${domain} removed` }).waitFor();
     await domainRow().waitFor({ state: 'detached' });
     expect(await fx.redis.exists(`gasper:domain:${domain}`)).to.equal(0);
-    expect(pageErrors, pageErrors.join('\n')).to.deep.equal([]);
+    expect(browser.problems, browser.problems.join('\n')).to.deep.equal([]);
   });
 });

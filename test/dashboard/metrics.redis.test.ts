@@ -1,15 +1,12 @@
-import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { AppMetricsStore, type ResourceSample } from '../../src/store/app-metrics.ts';
 import { appName, startApiFixture, suffix, validBody, type ApiFixture } from '../api/api-fixture.ts';
+import { launchTestBrowser, type TestBrowser } from '../support/browser.ts';
 
-/** Debian's chromium: playwright-core never downloads a browser. */
-const chromiumPath = '/usr/bin/chromium';
 const artifacts = path.resolve('test-artifacts/dashboard');
 
 /**
@@ -22,11 +19,9 @@ describe('web dashboard: live CPU and memory charts, in headless Chromium (real 
   let fx: ApiFixture;
   let server: http.Server;
   let base: string;
-  let userDataDir: string;
-  let context: BrowserContext;
+  let browser: TestBrowser;
   let page: Page;
   let metrics: AppMetricsStore;
-  const pageErrors: string[] = [];
   const app = appName('charts');
   const first = `gasper-${app}-r000001-0`;
   const second = `gasper-${app}-r000001-1`;
@@ -50,10 +45,6 @@ describe('web dashboard: live CPU and memory charts, in headless Chromium (real 
   }
 
   before(async () => {
-    await fs.access(chromiumPath).catch(() => {
-      throw new Error(`these tests need Debian's chromium at ${chromiumPath} (apt-get install chromium)`);
-    });
-    await fs.mkdir(artifacts, { recursive: true });
     fx = await startApiFixture();
     metrics = new AppMetricsStore(fx.redis);
     await fx.registerNode(`n-${suffix()}`);
@@ -61,28 +52,15 @@ describe('web dashboard: live CPU and memory charts, in headless Chromium (real 
     server = http.createServer(fx.app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    userDataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: chromiumPath,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-      viewport: { width: 1280, height: 900 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('pageerror', (err) => pageErrors.push(`page error: ${err.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error' && !/Failed to load resource/.test(message.text()))
-        pageErrors.push(message.text());
-    });
-    await page.goto(`${base}/dashboard/`);
-    await page.waitForSelector('body[data-ready="true"]');
+    browser = await launchTestBrowser({ artifacts });
+    ({ page } = browser);
+    await browser.openDashboard(`${base}/dashboard/`);
     await page.getByLabel('API token').fill(fx.token);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.locator(`#apps-body tr[data-app="${app}"]`).waitFor();
   });
   after(async () => {
-    await context?.close();
-    if (userDataDir) await fs.rm(userDataDir, { recursive: true, force: true });
+    await browser?.close();
     server?.closeAllConnections();
     await new Promise((resolve) => server?.close(resolve));
     await fx?.close();
@@ -113,6 +91,6 @@ describe('web dashboard: live CPU and memory charts, in headless Chromium (real 
   it('stops following on request, with no script or CSP error on the way', async () => {
     await page.locator('#metrics-stop').click();
     await page.locator('#metrics-status', { hasText: 'Stopped following.' }).waitFor();
-    expect(pageErrors).to.deep.equal([]);
+    expect(browser.problems, browser.problems.join('\n')).to.deep.equal([]);
   });
 });

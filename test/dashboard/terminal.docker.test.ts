@@ -1,16 +1,14 @@
 import crypto from 'node:crypto';
-import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { expect } from 'chai';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { appUser } from '../../src/core/app-user.ts';
+import { launchTestBrowser, type TestBrowser } from '../support/browser.ts';
 import { docker, requireDocker } from '../support/docker.ts';
 import { createGitRepo, helloNodeApp, type GitFixture } from '../support/git-fixture.ts';
 import { startTestPlatform, type TestPlatform } from '../support/platform.ts';
 
-const chromiumPath = '/usr/bin/chromium';
 const artifacts = path.resolve('test-artifacts/terminal');
 
 /** Pid and command of every process in the container started by a web-terminal or SSH session. */
@@ -58,12 +56,11 @@ describe('web terminal in the dashboard (headless Chromium, Docker, Redis, git)'
   this.timeout(240_000);
   let gasper: TestPlatform;
   let repo: GitFixture;
-  let userDataDir: string;
+  let browser: TestBrowser;
   let context: BrowserContext;
   let page: Page;
   let alice: { name: string; token: string };
   let containers: string[] = [];
-  const pageErrors: string[] = [];
   const socketUrls: string[] = [];
   const violations = new Set<string>();
   const app = `term-${crypto.randomBytes(3).toString('hex')}`;
@@ -91,10 +88,6 @@ describe('web terminal in the dashboard (headless Chromium, Docker, Redis, git)'
 
   before(async () => {
     await requireDocker();
-    await fs.access(chromiumPath).catch(() => {
-      throw new Error(`these tests need Debian's chromium at ${chromiumPath}`);
-    });
-    await fs.mkdir(artifacts, { recursive: true });
     gasper = await startTestPlatform();
     repo = await createGitRepo(helloNodeApp('hi'));
     const user = await gasper
@@ -115,24 +108,8 @@ describe('web terminal in the dashboard (headless Chromium, Docker, Redis, git)'
     containers = (doc.instances as { container: string }[]).map((i) => i.container);
     expect(containers).to.have.length(2);
 
-    userDataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gasper-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: chromiumPath,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('pageerror', (err) => pageErrors.push(`page error: ${err.message}`));
+    browser = await launchTestBrowser({ artifacts, expectedConsoleErrors: /Applying inline style violates/ });
+    ({ context, page } = browser);
     // xterm.js writes <style> elements the CSP refuses: the page mirrors them into a constructed
     // stylesheet instead (terminal-view.js). Those refusals are expected, and only those (its style
     // attributes go through CSSOM, refused never): each CSP violation is reported with its
@@ -145,14 +122,11 @@ describe('web terminal in the dashboard (headless Chromium, Docker, Redis, git)'
     page.on('console', (message) => {
       const text = message.text();
       if (text.startsWith('csp-violation ')) violations.add(text.slice('csp-violation '.length));
-      else if (message.type() === 'error' && !/Failed to load resource|Applying inline style violates/.test(text))
-        pageErrors.push(text);
     });
     page.on('websocket', (ws) => socketUrls.push(ws.url()));
   });
   after(async () => {
-    await context?.close();
-    if (userDataDir) await fs.rm(userDataDir, { recursive: true, force: true });
+    await browser?.close();
     await gasper?.close();
     await repo?.remove();
   });
@@ -171,8 +145,7 @@ describe('web terminal in the dashboard (headless Chromium, Docker, Redis, git)'
   });
 
   it('signs in as the owner and opens a shell in the first instance: types a command and reads its output', async () => {
-    await page.goto(`${gasper.apiUrl}/dashboard/`);
-    await page.waitForSelector('body[data-ready="true"]');
+    await browser.openDashboard(`${gasper.apiUrl}/dashboard/`);
     await page.getByLabel('API token').fill(alice.token);
     await page.getByRole('button', { name: 'Sign in' }).click();
     const row = page.locator(`#apps-body tr[data-app="${app}"]`);
@@ -328,7 +301,7 @@ describe('web terminal in the dashboard (headless Chromium, Docker, Redis, git)'
         endedAt: undefined,
       },
     ]);
-    expect(pageErrors, pageErrors.join('\n')).to.deep.equal([]);
+    expect(browser.problems, browser.problems.join('\n')).to.deep.equal([]);
     expect([...violations]).to.deep.equal([`style-src-elem ${gasper.apiUrl}/dashboard/vendor/xterm.mjs`]);
   });
 });

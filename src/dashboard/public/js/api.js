@@ -15,8 +15,24 @@ export class ApiError extends Error {
  * code only; `credentials: 'omit'` keeps cookies (the admin session's, say) out of every request.
  * `onUnauthorized` runs when the API stops accepting the token (revoked, rotated).
  */
-export function createApi(token, { onUnauthorized = () => {} } = {}) {
+export function createApi(token, { onUnauthorized = () => {}, fetch = globalThis.fetch, retryDelayMs = 250 } = {}) {
   const headers = (extra = {}) => ({ authorization: `Bearer ${token}`, accept: 'application/json', ...extra });
+
+  /**
+   * A GET that failed before any answer (fetch's TypeError) is asked once more: it changes
+   * nothing, and such failures are often momentary. A browser on the Gasper host itself loses
+   * every request in flight whenever Docker adds or removes an interface (ERR_NETWORK_CHANGED).
+   * Other methods are never repeated: the first may have reached the API.
+   */
+  async function send(method, path, init) {
+    try {
+      return await fetch(path, init);
+    } catch (err) {
+      if (method !== 'GET' || !(err instanceof TypeError)) throw err;
+      await new Promise((resolve) => setTimeout(resolve, retryDelayMs));
+      return fetch(path, init);
+    }
+  }
 
   async function request(method, path, body) {
     const init = { method, headers: headers(), credentials: 'omit', cache: 'no-store' };
@@ -24,7 +40,7 @@ export function createApi(token, { onUnauthorized = () => {} } = {}) {
       init.headers = headers({ 'content-type': 'application/json' });
       init.body = JSON.stringify(body);
     }
-    const res = await fetch(path, init);
+    const res = await send(method, path, init);
     const text = await res.text();
     let parsed;
     try {

@@ -288,12 +288,14 @@ async function createApp(event) {
 
 // ---- start ----
 
+/** The create form's runtimes. The page waits for them, but never more than 10 s: then it offers node. */
 async function loadRuntimes() {
   try {
-    const res = await fetch('settings.json', { credentials: 'omit' });
+    const res = await fetch('settings.json', { credentials: 'omit', signal: AbortSignal.timeout(10_000) });
     const { runtimes } = await res.json();
     ui.runtime.replaceChildren(...runtimes.map((name) => h('option', { value: name }, String(name))));
-  } catch {
+  } catch (err) {
+    console.error(`Could not load the runtimes (${err.message}): the form offers node only.`);
     ui.runtime.replaceChildren(h('option', { value: 'node' }, 'node'));
   }
 }
