@@ -4,9 +4,9 @@
  * Chromium follows the host's network interfaces through a NETLINK_ROUTE socket and fails every
  * request in flight with net::ERR_NETWORK_CHANGED when one comes or goes. On a test machine,
  * Docker adds and removes an interface with every container a test starts or removes, so a page
- * could lose a script it was loading and never start. Without that socket, Chromium takes its
- * documented fallback and assumes the network never changes. A browser on another machine, as a
- * dashboard user's is, never sees the server's interfaces at all.
+ * could lose a script it was loading and never start. Without that socket, Chromium falls back
+ * to assuming that the network never changes. A browser on another machine, as a dashboard
+ * user's is, never sees the server's interfaces at all.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
