@@ -5,8 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { chromium, type BrowserContext, type Page, type Response } from 'playwright-core';
+import { chromium, type BrowserContext, type Page, type Request, type Response } from 'playwright-core';
 
+const run = promisify(execFile);
 const chromiumPath = '/usr/bin/chromium';
 
 /**
@@ -29,7 +30,7 @@ const chromiumArgs = [
  * once per source version into the checkout's own cache: not a shared temporary directory, where
  * another user could leave a library of the same name for a root test run to preload.
  */
-async function noNetlinkShim(): Promise<string> {
+async function buildNoNetlinkShim(): Promise<string> {
   const source = fileURLToPath(new URL('./no-netlink.c', import.meta.url));
   const hash = crypto
     .createHash('sha256')
@@ -41,12 +42,14 @@ async function noNetlinkShim(): Promise<string> {
   const shim = path.join(dir, `no-netlink-${hash}.so`);
   if (await fs.stat(shim).catch(() => undefined)) return shim;
   const building = `${shim}.${process.pid}`;
-  await promisify(execFile)('cc', ['-shared', '-fPIC', '-O2', '-o', building, source, '-ldl']).catch((err: Error) => {
+  await run('cc', ['-shared', '-fPIC', '-O2', '-o', building, source, '-ldl']).catch((err: Error) => {
     throw new Error(`could not build ${source} (scripts/setup.sh installs gcc): ${err.message}`);
   });
   await fs.rename(building, shim);
   return shim;
 }
+/** Built or found once per test run, whatever the number of browsers. */
+let noNetlinkShim: Promise<string> | undefined;
 
 export interface TestBrowser {
   context: BrowserContext;
@@ -78,7 +81,7 @@ export async function launchTestBrowser(options: {
     executablePath: chromiumPath,
     headless: true,
     args: chromiumArgs,
-    env: { ...process.env, LD_PRELOAD: await noNetlinkShim() },
+    env: { ...process.env, LD_PRELOAD: await (noNetlinkShim ??= buildNoNetlinkShim()) },
     viewport: { width: 1280, height: 900 },
   });
   const page = context.pages()[0] ?? (await context.newPage());
@@ -93,11 +96,12 @@ export async function launchTestBrowser(options: {
   });
   // What the page asked for and has no answer to yet: the likely reason a page hangs.
   const pending = new Set<string>();
-  page.on('request', (request) => pending.add(`${request.method()} ${request.url()}`));
-  page.on('requestfinished', (request) => pending.delete(`${request.method()} ${request.url()}`));
+  const said = (request: Request) => `${request.method()} ${request.url()}`;
+  page.on('request', (request) => pending.add(said(request)));
+  page.on('requestfinished', (request) => pending.delete(said(request)));
   page.on('requestfailed', (request) => {
-    pending.delete(`${request.method()} ${request.url()}`);
-    failedRequests.push(`${request.method()} ${request.url()}: ${request.failure()?.errorText}`);
+    pending.delete(said(request));
+    failedRequests.push(`${said(request)}: ${request.failure()?.errorText}`);
   });
 
   async function openDashboard(url: string): Promise<Response | null> {
