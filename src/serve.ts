@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from './core/config.ts';
 import { createLogger } from './core/log.ts';
+import { upMessage } from './core/up-message.ts';
 import { allServices, startPlatform, type ServiceName } from './platform.ts';
 import { PreflightError } from './preflight.ts';
 
@@ -50,7 +51,14 @@ export async function serve(services: readonly ServiceName[]): Promise<void> {
       dns: platform.dns?.port,
       domain: config.domain,
     },
-    `gasper is up${platform.api ? `: API on :${platform.api.port}` : ''}${platform.proxy ? `, apps at http://<app>.${config.domain}:${platform.proxy.port}` : ''}${platform.proxy?.httpsPort ? ` and https://<app>.${config.domain}:${platform.proxy.httpsPort}` : ''}${platform.dns ? `, DNS on :${platform.dns.port}` : ''}`,
+    upMessage({
+      domain: config.domain,
+      api: platform.api?.port,
+      proxy: platform.proxy?.port,
+      httpsPort: platform.proxy?.httpsPort,
+      platformCertificate: config.proxy.tlsCertFile !== undefined,
+      dns: platform.dns?.port,
+    }),
   );
   let stopping = false;
   const stop = (signal: string) => {

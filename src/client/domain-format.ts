@@ -11,7 +11,8 @@ export function shortDate(iso: unknown): string {
 /** The problem a user should read for a domain, in words: the issuance error, else a failed renewal's. */
 export function domainProblem(domain: Json): string {
   const retry = domain.nextAttemptAt ? ` (next try ${shortDate(domain.nextAttemptAt)})` : '';
-  if (domain.lastError) return `${domain.lastError}${retry}`;
+  // The certificates service's messages mostly end with when it tries again: said once.
+  if (domain.lastError) return `${domain.lastError}${/tries again at/.test(domain.lastError) ? '' : retry}`;
   if (domain.renewalError)
     return `renewal failed, the current certificate still serves: ${domain.renewalError}${retry}`;
   return '-';
@@ -22,6 +23,19 @@ export function domainRows(domains: Json[]): string {
   return table(
     ['DOMAIN', 'STATUS', 'ISSUER', 'NOT AFTER', 'ERROR'],
     domains.map((d) => [d.domain, d.status, d.issuer ?? '-', shortDate(d.notAfter), domainProblem(d)]),
+  );
+}
+
+/**
+ * `gasper apps https`: where `redirect` applies (the proxy redirects only names a certificate
+ * covers, never to a handshake that would fail), or why it does not yet; nothing for `allow`.
+ */
+export function redirectNote(https: string, covered: readonly string[]): string {
+  if (https !== 'redirect') return '';
+  if (covered.length) return ` (plain HTTP to ${covered.join(', ')} is redirected)`;
+  return (
+    ' (not in effect yet: no name of the app has a certificate, so plain HTTP is still served; it starts with ' +
+    'the platform certificate, GASPER_TLS_CERT, or once a custom domain is issued)'
   );
 }
 

@@ -3,6 +3,7 @@ import { type ApiClient, ClientError } from './api.ts';
 import { type Json, parseEnvPairs } from './format.ts';
 import { type CommandKit, enc, examples } from './kit.ts';
 import { processCounts } from './app-details.ts';
+import { redirectNote } from './domain-format.ts';
 import { parseScaleArgs, unknownField } from './scale-args.ts';
 
 /** What a PATCH answered, in words: the redeploy it started (followed), or that it applied at once. */
@@ -15,6 +16,18 @@ async function patched(kit: CommandKit, client: ApiClient, app: string, body: Js
   }
   if (!kit.json() && wait) process.stderr.write(`${app}: ${what}; redeploying (job ${body.job?.id})\n`);
   await kit.finish(client, body, wait, () => `${app}: ${what}; redeployed`);
+}
+
+/**
+ * The app's names a certificate covers, where the proxy redirects plain HTTP: its platform name
+ * when the API announces it over https (the platform certificate), and its issued custom domains.
+ */
+async function namesWithCertificate(client: ApiClient, app: string, doc: Json): Promise<string[]> {
+  const platform = typeof doc.url === 'string' && doc.url.startsWith('https://') ? [new URL(doc.url).hostname] : [];
+  const { domains } = await client
+    .request<{ domains: Json[] }>('GET', `/apps/${enc(app)}/domains`)
+    .catch(() => ({ domains: [] as Json[] }));
+  return [...platform, ...domains.filter((d) => d.status === 'issued').map((d) => String(d.domain))];
 }
 
 /**
@@ -153,10 +166,10 @@ export function registerEnvCommands(program: Command, apps: Command, kit: Comman
           ? await client.request<Json>('PATCH', `/apps/${enc(app)}`, change)
           : await client.request<Json>('GET', `/apps/${enc(app)}`);
         const doc = body.app as Json;
+        const covered = doc.https === 'redirect' ? await namesWithCertificate(client, app, doc) : [];
         kit.print(
           { app, https: doc.https, hsts: doc.hsts, ...(body.changed ? { changed: body.changed } : {}) },
-          () =>
-            `${app}: https ${doc.https}${doc.https === 'redirect' ? ' (plain HTTP is redirected)' : ''}, HSTS ${doc.hsts ? 'on' : 'off'}`,
+          () => `${app}: https ${doc.https}${redirectNote(doc.https, covered)}, HSTS ${doc.hsts ? 'on' : 'off'}`,
         );
       }),
     );

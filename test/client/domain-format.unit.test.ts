@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { domainProblem, domainRows, nextSteps, shortDate } from '../../src/client/domain-format.ts';
+import { domainProblem, domainRows, nextSteps, redirectNote, shortDate } from '../../src/client/domain-format.ts';
 
 describe('client output for custom domains', () => {
   const problems: [string, Record<string, unknown>, string][] = [
@@ -11,6 +11,15 @@ describe('client output for custom domains', () => {
       'rate limited (next try 2027-01-02 03:04 UTC)',
     ],
     [
+      'an error that says itself when it is tried again',
+      {
+        status: 'pending',
+        lastError: 'the TXT record is missing. Gasper tries again at 2027-01-02T03:04:05.000Z.',
+        nextAttemptAt: '2027-01-02T03:04:05.000Z',
+      },
+      'the TXT record is missing. Gasper tries again at 2027-01-02T03:04:05.000Z.',
+    ],
+    [
       'a failed renewal',
       { status: 'issued', renewalError: 'the CA refused: bad nonce' },
       'renewal failed, the current certificate still serves: the CA refused: bad nonce',
@@ -18,6 +27,25 @@ describe('client output for custom domains', () => {
   ];
   for (const [what, domain, expected] of problems) {
     it(`words ${what}`, () => expect(domainProblem(domain)).to.equal(expected));
+  }
+
+  const redirects: [string, string, string[], string][] = [
+    ['allow says nothing more', 'allow', ['a.example.com'], ''],
+    [
+      'redirect names where it applies',
+      'redirect',
+      ['web.apps.example.com', 'shop.example.com'],
+      ' (plain HTTP to web.apps.example.com, shop.example.com is redirected)',
+    ],
+    [
+      'redirect without a certificate says it does nothing yet',
+      'redirect',
+      [],
+      ' (not in effect yet: no name of the app has a certificate, so plain HTTP is still served; it starts with the platform certificate, GASPER_TLS_CERT, or once a custom domain is issued)',
+    ],
+  ];
+  for (const [what, mode, covered, expected] of redirects) {
+    it(`https: ${what}`, () => expect(redirectNote(mode, covered)).to.equal(expected));
   }
 
   it('dates read as UTC minutes, or -', () => {

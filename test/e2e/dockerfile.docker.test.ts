@@ -139,6 +139,9 @@ require('http').createServer((req, res) => res.end('${version} ' + fs.readFileSy
     expect(job.state).to.equal('failed');
     expect(job.log.join('\n')).to.include('this-step-breaks');
     expect(job.error).to.include('the Docker build failed').and.include('returned a non-zero code: 3');
+    // The step's title and its output, with no blank lines between Docker's steps taking the tail's room.
+    expect(job.error).to.match(/Step \d+\/\d+ : RUN echo this-step-breaks/);
+    expect(job.error).not.to.include('\n\n');
     const app = (await gasper.api().get(`/apps/${name}`).expect(200)).body.app;
     expect(app.status).to.equal('failed');
     expect(await managedContainers(gasper.nodeId, name)).to.have.length(0);

@@ -36,27 +36,35 @@ export interface CloneLimits {
 
 export const defaultCloneLimits: CloneLimits = { idleTimeoutMs: 60_000, timeoutMs: 10 * 60_000 };
 
+/** Where a failed clone went: the host for what the network did, the URL for what the repository lacks. */
+interface CloneTarget {
+  host: string;
+  /** The repository URL as the app has it (credentials are kept apart, never in it). */
+  url: string;
+  branch?: string;
+}
+
 /**
  * What git's message means for the user, in words that do not map the network: a refused
  * connection, a closed port, a reset and a non-git service all read "could not reach". The
  * full message goes to the worker's log (`detail`).
  */
-const userErrors: Array<[RegExp, (where: string, branch?: string) => string]> = [
+const userErrors: Array<[RegExp, (at: CloneTarget) => string]> = [
   [
     /repository .*not found|Repository not found|repository not exported|does not appear to be a git repository|The requested URL returned error: 404/i,
-    (where) => `repository ${where} not found (or the credentials given cannot read it)`,
+    (at) => `repository ${at.url} not found (or the credentials given cannot read it)`,
   ],
   [
     /Authentication failed|could not read (?:Username|Password)|The requested URL returned error: 40[13]|Permission denied \(|Invalid username or password/i,
-    (where) => `authentication failed for ${where}: give repo.token (https) or check that the repository is public`,
+    (at) => `authentication failed for ${at.url}: give repo.token (https) or check that the repository is public`,
   ],
   [
     /Remote branch (\S+) not found|couldn't find remote ref/i,
-    (where, branch) => `branch ${branch ?? '(default)'} not found in ${where}`,
+    (at) => `branch ${at.branch ?? '(default)'} not found in ${at.url}`,
   ],
   [
     /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i,
-    (where) => `the SSH host key of ${where} differs from the one recorded at the first clone`,
+    (at) => `the SSH host key of ${at.host} differs from the one recorded at the first clone`,
   ],
   [/transport '.*' not allowed/i, () => 'this kind of repository URL is not allowed'],
 ];
@@ -213,7 +221,7 @@ export async function cloneRelease(options: CloneOptions): Promise<{ commit: str
     await fs.rm(`${options.dir}/.git`, { recursive: true, force: true });
     return { commit };
   } catch (err) {
-    throw explainGitFailure(err, where, limits, options.credentials, options.branch);
+    throw explainGitFailure(err, { host: where, url: options.url, branch: options.branch }, limits, options.credentials);
   }
 }
 
@@ -289,11 +297,11 @@ async function checkoutCommit(
 
 function explainGitFailure(
   err: unknown,
-  where: string,
+  at: CloneTarget,
   limits: CloneLimits,
   credentials: RepoCredentials | undefined,
-  branch?: string,
 ): CloneFailedError {
+  const where = at.host;
   if (err instanceof CloneFailedError) return err;
   if (err instanceof GitTimeoutError) {
     const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
@@ -310,7 +318,7 @@ function explainGitFailure(
     credentials,
   );
   for (const [pattern, say] of userErrors)
-    if (pattern.test(detail)) return new CloneFailedError(`git clone failed: ${say(where, branch)}`, 'user', detail);
+    if (pattern.test(detail)) return new CloneFailedError(`git clone failed: ${say(at)}`, 'user', detail);
   if (tlsError.test(detail))
     return new CloneFailedError(
       `git clone failed: the TLS certificate of ${where} could not be verified`,

@@ -138,7 +138,9 @@ export async function buildDockerfileImage(options: DockerfileBuildOptions): Pro
         }
         if (message.error) failure = message.errorDetail?.message ?? message.error;
         const out = message.stream ?? message.status ?? message.error;
-        if (out) for (const line of out.replace(/\n$/, '').split(/\r?\n/)) emit(line);
+        // The classic builder sends a lone "\n" after each step's title: not a line of output,
+        // and it would take a place in the tail a failure shows.
+        if (out?.trim()) for (const line of out.replace(/\n$/, '').split(/\r?\n/)) emit(line);
       };
       stream.on('data', (chunk: Buffer) => {
         const parts = (pending + chunk.toString('utf8')).split('\n');

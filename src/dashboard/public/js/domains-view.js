@@ -18,10 +18,25 @@ export function domainProblem(domain) {
   return '';
 }
 
-/** What the proxy does with plain HTTP and HSTS, in words, after a change. */
-function edgeSummary({ https, hsts }) {
-  const plain = https === 'redirect' ? 'plain HTTP is redirected to HTTPS' : 'plain HTTP is served as it is';
+/**
+ * What the proxy does with plain HTTP and HSTS, in words, after a change. It redirects only the
+ * names a certificate covers (`covered`), never to a handshake that would fail.
+ */
+function edgeSummary({ https, hsts }, covered) {
+  const plain =
+    https !== 'redirect'
+      ? 'plain HTTP is served as it is'
+      : covered.length
+        ? `plain HTTP to ${covered.join(', ')} is redirected to HTTPS`
+        : 'the redirect is not in effect yet: no name of the app has a certificate (the platform certificate, GASPER_TLS_CERT, or an issued custom domain), so plain HTTP is still served';
   return `HTTPS settings saved: ${plain}; HSTS ${hsts ? 'on' : 'off'}.`;
+}
+
+/** The app's names a certificate covers: its platform name when announced over https, and its issued domains. */
+function namesWithCertificate(appDoc, domains) {
+  const url =
+    typeof appDoc?.url === 'string' && appDoc.url.startsWith('https://') ? [new URL(appDoc.url).hostname] : [];
+  return [...url, ...domains.filter((d) => d.status === 'issued').map((d) => String(d.domain))];
 }
 
 /**
@@ -45,6 +60,8 @@ export function createDomainsView({
   let api;
   let app;
   let timer;
+  /** The domains last listed, for what the HTTPS settings apply to. */
+  let listed = [];
 
   function say(text, problem = false) {
     message.textContent = text;
@@ -85,6 +102,7 @@ export function createDomainsView({
     try {
       const { domains } = await current.listDomains(name);
       if (current !== api || name !== app) return;
+      listed = domains;
       list.replaceChildren(...domains.map(row));
       empty.hidden = domains.length > 0;
       list.closest('table').hidden = domains.length === 0;
@@ -159,8 +177,8 @@ export function createDomainsView({
     event.preventDefault();
     const settings = { https: edge.https.value, hsts: edge.hsts.checked };
     try {
-      await api.updateApp(app, settings);
-      say(edgeSummary(settings));
+      const body = await api.updateApp(app, settings);
+      say(edgeSummary(settings, namesWithCertificate(body.app, listed)));
     } catch (err) {
       say(`Could not save the HTTPS settings: ${err.message}`, true);
     }
@@ -174,6 +192,7 @@ export function createDomainsView({
     clearTimeout(timer);
     api = undefined;
     app = undefined;
+    listed = [];
     section.hidden = true;
     list.replaceChildren();
     form.reset();
