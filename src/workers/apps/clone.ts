@@ -221,7 +221,12 @@ export async function cloneRelease(options: CloneOptions): Promise<{ commit: str
     await fs.rm(`${options.dir}/.git`, { recursive: true, force: true });
     return { commit };
   } catch (err) {
-    throw explainGitFailure(err, { host: where, url: options.url, branch: options.branch }, limits, options.credentials);
+    throw explainGitFailure(
+      err,
+      { host: where, url: options.url, branch: options.branch },
+      limits,
+      options.credentials,
+    );
   }
 }
 
