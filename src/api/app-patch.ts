@@ -27,6 +27,27 @@ const needsContainers = new Set([
   'volumes',
 ]);
 
+/**
+ * The document fields `planPatch` may change and a redeploy stores over the app as it is then
+ * (routes/app-operations.ts). `https` and `hsts` are not among them: app-edge.ts stores and
+ * announces them in one call.
+ */
+export const patchedFields = [
+  'repo',
+  'sealedEnv',
+  'build',
+  'run',
+  'builder',
+  'dockerfile',
+  'buildArgs',
+  'volumes',
+  'instanceCount',
+  'processes',
+  'formationSource',
+  'resources',
+  'healthCheck',
+] as const satisfies readonly (keyof AppDocument)[];
+
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 /**

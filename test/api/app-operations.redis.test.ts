@@ -152,6 +152,35 @@ describe('API app operations (real Redis, real BullMQ queues)', function () {
       expect(job!.data).to.deep.equal({ app: name, uid: stored!.uid, release: 'r000002' });
     });
 
+    it('builder, dockerfile and buildArgs are stored with the redeploy they start (the deploy reads them from the app)', async function () {
+      const { name } = await createApp();
+      await markDeployed(name);
+      const res = await patch(`/apps/${name}`)
+        .send({
+          builder: 'dockerfile',
+          dockerfile: { path: 'web/Dockerfile', context: 'web' },
+          buildArgs: ['GREETING'],
+        })
+        .expect(202);
+      expect(res.body.changed).to.deep.equal(['builder', 'dockerfile', 'buildArgs']);
+      const stored = await fx.apps.get(name);
+      expect(stored).to.deep.include({
+        builder: 'dockerfile',
+        dockerfile: { path: 'web/Dockerfile', context: 'web' },
+        buildArgs: ['GREETING'],
+      });
+      const back = await patch(`/apps/${name}`)
+        .send({ builder: 'auto', dockerfile: null, buildArgs: null })
+        .expect(202);
+      expect(back.body.changed).to.deep.equal(['builder', 'dockerfile', 'buildArgs']);
+      const reverted = await fx.apps.get(name);
+      expect([reverted!.builder, reverted!.dockerfile, reverted!.buildArgs]).to.deep.equal([
+        'auto',
+        undefined,
+        undefined,
+      ]);
+    });
+
     it('a health check change is saved without a job; a change to the same values is no change', async function () {
       const { name } = await createApp();
       await markDeployed(name);

@@ -8,7 +8,7 @@ import type { AppOperation } from '../../jobs/schemas.ts';
 import type { AppDocument } from '../../store/app-document.ts';
 import { ReleaseStore, type ReleaseRecord } from '../../store/release-records.ts';
 import { nodesOf, placementOf } from '../../core/app-placement.ts';
-import { planPatch } from '../app-patch.ts';
+import { patchedFields, planPatch } from '../app-patch.ts';
 import { desiredFormation, formationOrder } from '../../core/formation.ts';
 import { ensureRoomInPlace, holdsCapacity, placeApp } from '../cluster/node-placement.ts';
 import { patchAppRequest, rebuildRequest, rollbackRequest } from '../app-patch-request.ts';
@@ -59,22 +59,11 @@ export function appOperationsRouter(deps: ApiDeps): Router {
   }
 
   /** The fields a PATCH sets, over the app as it is now (a worker may have changed the rest). */
-  const withSettings = (d: AppDocument, next: AppDocument | undefined): AppDocument =>
-    next
-      ? {
-          ...d,
-          repo: next.repo,
-          sealedEnv: next.sealedEnv,
-          build: next.build,
-          run: next.run,
-          instanceCount: next.instanceCount,
-          processes: next.processes,
-          formationSource: next.formationSource,
-          resources: next.resources,
-          healthCheck: next.healthCheck,
-          volumes: next.volumes,
-        }
-      : d;
+  const withSettings = (d: AppDocument, next: AppDocument | undefined): AppDocument => {
+    if (!next) return d;
+    const settings = Object.fromEntries(patchedFields.map((field) => [field, next[field]]));
+    return { ...d, ...settings };
+  };
 
   /**
    * A deploy of the branch head as a new release, unless one not started yet would do the same.
