@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { defaultResourcePolicy, type ResourcePolicy } from '../core/resources.ts';
 import { edgeFields } from './app-edge.ts';
-import { envMap } from './app-request.ts';
+import { checked, envMap } from './app-request.ts';
+import { branchProblem, repoUrlProblem } from '../core/repo-url.ts';
+import { repoPathProblem } from '../core/repo-path.ts';
 import { buildArgsField, builderField, dockerfileField } from './builder-fields.ts';
 import { lifecycleFields } from './lifecycle-fields.ts';
 import { appVolumesField } from '../core/app-volumes.ts';
@@ -13,7 +15,7 @@ import { repoTokenField, repoUsernameField } from './repo-settings.ts';
  * app's (`build: []` means no build at all), and `null` goes back to the runtime's default.
  * Add new fields here (and their effect in app-patch.ts).
  */
-export function patchAppRequest(options: { resources?: ResourcePolicy } = {}) {
+export function patchAppRequest(options: { resources?: ResourcePolicy; allowLocalRepos?: boolean } = {}) {
   return z
     .object({
       env: envMap(
@@ -27,8 +29,27 @@ export function patchAppRequest(options: { resources?: ResourcePolicy } = {}) {
       builder: builderField.optional(),
       dockerfile: dockerfileField.nullable().optional(),
       buildArgs: buildArgsField.nullable().optional(),
-      /** Sets (or with `null` removes) the https repository's token; the next clone uses it. */
-      repo: z.object({ token: repoTokenField.nullable(), username: repoUsernameField.optional() }).strict().optional(),
+      /**
+       * The repository: another URL, branch (`null`: the repository's default) or folder (`null`:
+       * the root) redeploys from it; a token alone (`null` removes it) is used by the next clone.
+       */
+      repo: z
+        .object({
+          url: checked((url) => repoUrlProblem(url, { allowLocal: options.allowLocalRepos ?? false })).optional(),
+          branch: checked(branchProblem).nullable().optional(),
+          path: checked(repoPathProblem).nullable().optional(),
+          token: repoTokenField.nullable().optional(),
+          username: repoUsernameField.optional(),
+        })
+        .strict()
+        .refine((repo) => Object.keys(repo).length > 0, {
+          message: 'nothing to change: give url, branch, path or token',
+        })
+        .refine((repo) => repo.username === undefined || typeof repo.token === 'string', {
+          message: 'goes with repo.token',
+          path: ['username'],
+        })
+        .optional(),
       /**
        * Replaces the app's volumes (a redeploy mounts the new list). A volume left out is unmounted
        * but its data is kept until `DELETE /apps/:name/volumes/:volume`.

@@ -1,6 +1,8 @@
 import { desiredFormation, formationOrder } from '../core/formation.ts';
 import { resolveResources, type ResourcePolicy } from '../core/resources.ts';
 import { defaultTokenUser, sealCredentials } from '../core/repo-credentials.ts';
+import { normalRepoPath } from '../core/repo-path.ts';
+import { sameRepoOrigin } from '../core/repo-url.ts';
 import type { AppDocument } from '../store/app-document.ts';
 import type { PatchAppRequest } from './app-patch-request.ts';
 
@@ -13,8 +15,14 @@ export interface PatchPlan {
   redeploy: boolean;
 }
 
-/** Fields whose change needs new containers; the others (the health check) apply as they are saved. */
+/**
+ * Fields whose change needs new containers (another repository, branch or folder: a new clone);
+ * the others (the health check, a token the next clone uses) apply as they are saved.
+ */
 const needsContainers = new Set([
+  'repo.url',
+  'repo.branch',
+  'repo.path',
   'env',
   'build',
   'run',
@@ -134,20 +142,10 @@ export function planPatch(
     if (!same(resolveResources(merged, policy), resolveResources(doc.resources, policy))) changed.push('resources');
     next.resources = merged;
   }
-  // A token is secret and sealed anew each time: given, it counts as a change. No redeploy: the next clone uses it.
   if (patch.repo) {
-    const { sealedCredentials: _old, ...repo } = next.repo;
-    next.repo =
-      patch.repo.token === null
-        ? repo
-        : {
-            ...repo,
-            sealedCredentials: sealCredentials(
-              { seal },
-              { username: patch.repo.username ?? defaultTokenUser, token: patch.repo.token },
-            ),
-          };
-    if (patch.repo.token !== null || doc.repo.sealedCredentials) changed.push('repo.token');
+    const { repo, changed: repoChanged } = planRepo(doc.repo, patch.repo, seal);
+    next.repo = repo;
+    changed.push(...repoChanged);
   }
   if (patch.healthCheck !== undefined && !same(patch.healthCheck.path, doc.healthCheck?.path)) {
     next.healthCheck = patch.healthCheck.path === undefined ? undefined : { path: patch.healthCheck.path };
@@ -160,4 +158,44 @@ export function planPatch(
     }
   }
   return { next, changed, redeploy: changed.some((f) => needsContainers.has(f)) };
+}
+
+/**
+ * A change of the repository. A token is secret and sealed anew each time: given, it counts as a
+ * change. One kept goes only to the server it was given for: a URL on another server drops it
+ * (`repo.token` changed), unless the PATCH gives a new one.
+ */
+function planRepo(
+  before: AppDocument['repo'],
+  patch: NonNullable<PatchAppRequest['repo']>,
+  seal: (value: string) => string,
+): { repo: AppDocument['repo']; changed: string[] } {
+  const { sealedCredentials, ...repo }: AppDocument['repo'] = { ...before };
+  const changed: string[] = [];
+  if (patch.url !== undefined && patch.url !== before.url) {
+    repo.url = patch.url;
+    changed.push('repo.url');
+  }
+  if (patch.branch !== undefined && (patch.branch ?? undefined) !== before.branch) {
+    if (patch.branch === null) delete repo.branch;
+    else repo.branch = patch.branch;
+    changed.push('repo.branch');
+  }
+  const path = patch.path === null ? undefined : normalRepoPath(patch.path);
+  if (patch.path !== undefined && path !== before.path) {
+    if (path === undefined) delete repo.path;
+    else repo.path = path;
+    changed.push('repo.path');
+  }
+  if (patch.token) {
+    const credentials = { username: patch.username ?? defaultTokenUser, token: patch.token };
+    return {
+      repo: { ...repo, sealedCredentials: sealCredentials({ seal }, credentials) },
+      changed: [...changed, 'repo.token'],
+    };
+  }
+  if (!sealedCredentials) return { repo, changed };
+  if (patch.token === null || !sameRepoOrigin(before.url, repo.url))
+    return { repo, changed: [...changed, 'repo.token'] };
+  return { repo: { ...repo, sealedCredentials }, changed };
 }

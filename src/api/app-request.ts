@@ -11,7 +11,7 @@ import { appVolumesField } from '../core/app-volumes.ts';
 import { repoTokenField, repoUsernameField } from './repo-settings.ts';
 
 /** Adds a custom problem check to a string schema, so messages come from the pure checkers. */
-const checked = (problem: (value: string) => string | undefined) =>
+export const checked = (problem: (value: string) => string | undefined) =>
   z.string().superRefine((value, ctx) => {
     const message = problem(value);
     if (message) ctx.addIssue({ code: 'custom', message });

@@ -85,3 +85,28 @@ export async function checkRepoHost(url: string, options: { allowLocal: boolean;
   });
   if (problem) throw invalid('repo.url', problem);
 }
+
+/**
+ * A PATCH of `repo`, checked as `POST /apps` checks it: credentials in a new URL moved into
+ * `token`, a token only for https (the new URL's, else the app's), the new host where
+ * repositories may be.
+ */
+export async function checkedRepoPatch<R extends { url?: string; token?: string | null; username?: string }>(
+  repo: R,
+  currentUrl: string,
+  options: { allowLocalRepos: boolean; lookup?: Lookup },
+): Promise<R> {
+  let patch = repo;
+  if (repo.url !== undefined) {
+    const { url, credentials } = splitRepoCredentials(repo.url);
+    if (credentials && repo.token)
+      throw invalid('repo.url', 'carries credentials and repo.token is given too: give the token once');
+    const schemeProblem = credentials && tokenSchemeProblem(url, options.allowLocalRepos);
+    if (schemeProblem) throw invalid('repo.url', `carries credentials: ${schemeProblem}`);
+    patch = { ...repo, url, ...(credentials ? { token: credentials.token, username: credentials.username } : {}) };
+    await checkRepoHost(url, { allowLocal: options.allowLocalRepos, lookup: options.lookup });
+  }
+  const tokenProblem = patch.token ? tokenSchemeProblem(patch.url ?? currentUrl, options.allowLocalRepos) : undefined;
+  if (tokenProblem) throw invalid('repo.token', tokenProblem);
+  return patch;
+}

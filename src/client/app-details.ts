@@ -43,7 +43,7 @@ export function appDetails(app: Json, domains: Json[] = [], lastDeploy: Json | n
   const lines = [
     `${app.name}  (${app.status})`,
     `  url:        ${app.url}`,
-    `  repo:       ${app.repo?.url}${app.repo?.branch ? ` (${app.repo.branch})` : ''}`,
+    `  repo:       ${app.repo?.url}${app.repo?.branch ? ` (${app.repo.branch})` : ''}${app.repo?.path ? `, folder ${app.repo.path}` : ''}`,
     `  runtime:    ${app.runtime ?? `(none: builder ${app.builder})`}`,
     `  release:    ${app.release ?? '-'}  commit ${shortCommit(app.commit)}`,
     `  owner:      ${app.owner ?? '-'}`,

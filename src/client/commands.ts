@@ -8,6 +8,7 @@ import { registerDomainCommands } from './domain-commands.ts';
 import { registerTransferCommands } from './transfer-commands.ts';
 import { registerRunCommand } from './run-command.ts';
 import { registerEnvCommands } from './env-commands.ts';
+import { registerRepoCommand } from './repo-command.ts';
 import { fieldLines, type Json, parseEnvPairs, progressBar, shortCommit, table } from './format.ts';
 import { registerKeyCommands } from './key-commands.ts';
 import { parseSshAddress } from './ssh-endpoint.ts';
@@ -153,6 +154,7 @@ export function registerClientCommands(program: Command): void {
     .option('--context <path>', 'the Docker build context, relative to the repository root')
     .option('--build-arg <NAME>', 'env variable passed to the Docker build (repeatable)', collect)
     .option('--branch <branch>', 'the branch to deploy (default: the repository default)')
+    .option('--path <folder>', 'the folder of the repository the app is (monorepos, dist/)')
     .option('--build <command>', 'build command (repeatable, run in order)', collect)
     .option('--run <command>', 'run command')
     .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect)
@@ -176,7 +178,7 @@ export function registerClientCommands(program: Command): void {
               }
             : {}),
           ...(o.buildArg ? { buildArgs: o.buildArg } : {}),
-          repo: { url: o.repo, ...(o.branch ? { branch: o.branch } : {}) },
+          repo: { url: o.repo, ...(o.branch ? { branch: o.branch } : {}), ...(o.path ? { path: o.path } : {}) },
           ...(o.build ? { build: o.build } : {}),
           ...(o.run ? { run: o.run } : {}),
           ...(o.env ? { env: parseEnvPairs(o.env) } : {}),
@@ -312,6 +314,7 @@ export function registerClientCommands(program: Command): void {
   examples(jobWait, ['gasper jobs wait deploy-web-1a2b3c-r000002']);
 
   registerEnvCommands(program, apps, kit);
+  registerRepoCommand(apps, kit);
   registerReleaseCommands(program, apps, kit);
   registerDomainCommands(program, kit);
   registerDatabaseCommands(program, kit);

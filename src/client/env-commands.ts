@@ -7,7 +7,14 @@ import { redirectNote } from './domain-format.ts';
 import { parseScaleArgs, unknownField } from './scale-args.ts';
 
 /** What a PATCH answered, in words: the redeploy it started (followed), or that it applied at once. */
-async function patched(kit: CommandKit, client: ApiClient, app: string, body: Json, wait: boolean, what: string) {
+export async function patched(
+  kit: CommandKit,
+  client: ApiClient,
+  app: string,
+  body: Json,
+  wait: boolean,
+  what: string,
+) {
   if (!body.redeploy) {
     const changed: string[] = body.changed ?? [];
     return kit.print(body, () =>

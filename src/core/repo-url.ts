@@ -106,6 +106,19 @@ export function repoHost(url: string): string | undefined {
   return parts.host.startsWith('[') ? parts.host.slice(1, -1) : parts.host;
 }
 
+/**
+ * Whether two repository URLs reach the same server (scheme, host and port): a token given for
+ * one is sent to the other. Sent to another one it would hand a tenant's secret to that host.
+ */
+export function sameRepoOrigin(a: string, b: string): boolean {
+  const [pa, pb] = [parseRepoUrl(a), parseRepoUrl(b)];
+  if (!pa || !pb || pa.kind === 'file' || pb.kind === 'file') return false;
+  // `URL.origin` is "null" for git:// and ssh://: scheme and host (with its port) instead.
+  const server = (url: string, parts: RepoUrlParts) =>
+    parts.kind === 'url' ? `${parts.scheme}://${new URL(url).host}` : `${parts.scheme}://${parts.host.toLowerCase()}`;
+  return server(a, pa) === server(b, pb);
+}
+
 /** The rules of `git check-ref-format --branch`, as a pure function. */
 export function branchProblem(branch: string): string | undefined {
   if (branch.length === 0 || branch.length > 255) return 'must be 1 to 255 characters';

@@ -81,7 +81,19 @@ describe('API app operations (real Redis, real BullMQ queues)', function () {
       ['a bad env name', { env: { '1X': 'v' } }, 'env.1X'],
       ['PORT in env', { env: { PORT: '1' } }, 'env.PORT'],
       ['an unknown field', { repository: { url: 'https://x/y.git' } }, 'repository'],
-      ['a repo url (only repo.token may change)', { repo: { url: 'https://x/y.git' } }, 'repo.url'],
+      ['a repo url git would run as a command', { repo: { url: 'ext::sh -c id' } }, 'repo.url'],
+      ['a repo url with an option for ssh', { repo: { url: 'ssh://%2DoProxyCommand=x/r.git' } }, 'repo.url'],
+      ['a metadata address as the repository', { repo: { url: 'http://169.254.169.254/r.git' } }, 'repo.url'],
+      ['a branch git refuses', { repo: { branch: 'a..b' } }, 'repo.branch'],
+      ['a folder outside the repository', { repo: { path: '../up' } }, 'repo.path'],
+      ['an empty repo change', { repo: {} }, 'repo'],
+      ['a token user name without a token', { repo: { username: 'alice' } }, 'repo.username'],
+      ['a token for a git:// repository', { repo: { url: 'git://example.com/r.git', token: 't0k3n' } }, 'repo.token'],
+      [
+        'credentials in the URL and a token',
+        { repo: { url: 'https://a:b@example.com/r.git', token: 't0k3n' } },
+        'repo.url',
+      ],
       ['an empty run command', { run: '' }, 'run'],
       ['an unknown builder', { builder: 'nixpacks' }, 'builder'],
       ['a Dockerfile outside the repository', { dockerfile: { path: '../Dockerfile' } }, 'dockerfile.path'],
@@ -179,6 +191,58 @@ describe('API app operations (real Redis, real BullMQ queues)', function () {
         undefined,
         undefined,
       ]);
+    });
+
+    it('another repository, branch or folder redeploys from it; the old token never goes to another server', async function () {
+      const { name } = await createApp({ repo: { url: 'https://example.com/o/blog.git', token: 'secret-1' } });
+      await markDeployed(name);
+      const sealed = (await fx.apps.get(name))!.repo.sealedCredentials;
+      expect(sealed).to.be.a('string');
+
+      const branch = await patch(`/apps/${name}`)
+        .send({ repo: { branch: 'release', path: './web/' } })
+        .expect(202);
+      expect(branch.body).to.deep.include({ redeploy: true, changed: ['repo.branch', 'repo.path'] });
+      expect(branch.body.job.id).to.match(new RegExp(`^deploy-${name}-[0-9a-f]+-r000002$`));
+      expect(branch.body.app.repo).to.deep.equal({
+        url: 'https://example.com/o/blog.git',
+        branch: 'release',
+        path: 'web',
+        hasToken: true,
+      });
+      expect((await fx.apps.get(name))!.repo.sealedCredentials).to.equal(sealed);
+
+      // Credentials in the new URL are moved into the sealed secret, as at creation.
+      const moved = await patch(`/apps/${name}`)
+        .send({ repo: { url: 'https://bob:secret-2@git.other.example/o/blog.git', branch: null } })
+        .expect(202);
+      expect(moved.body.changed).to.deep.equal(['repo.url', 'repo.branch', 'repo.token']);
+      expect(moved.body.app.repo).to.deep.equal({
+        url: 'https://git.other.example/o/blog.git',
+        path: 'web',
+        hasToken: true,
+      });
+      const stored = await fx.apps.get(name);
+      expect(JSON.stringify(stored)).not.to.include('secret-2');
+      expect(fx.secrets.open(stored!.repo.sealedCredentials!)).to.include('"token":"secret-2"');
+
+      // Back to the first server without a token: the second server's is dropped, not sent there.
+      const back = await patch(`/apps/${name}`)
+        .send({ repo: { url: 'https://example.com/o/blog.git' } })
+        .expect(202);
+      expect(back.body.changed).to.deep.equal(['repo.url', 'repo.token']);
+      expect(back.body.app.repo.hasToken).to.equal(false);
+    });
+
+    it('a repository on this machine or its networks is refused when local repositories are not', async function () {
+      const { name } = await createApp();
+      const strict = fx.withOptions({ allowLocalRepos: false });
+      const before = await fx.snapshot();
+      for (const url of ['git://127.0.0.1:9418/r.git', 'http://10.1.2.3/r.git', 'file:///srv/git/other.git']) {
+        const res = await fx.patch(`/apps/${name}`, strict).send({ repo: { url } });
+        expectFieldError(res, 'repo.url');
+      }
+      await fx.expectNothingCreated(before);
     });
 
     it('a health check change is saved without a job; a change to the same values is no change', async function () {

@@ -50,6 +50,13 @@ describe('app-patch', () => {
     ],
     ['a health check path only', { healthCheck: { path: '/healthz' } }, ['healthCheck'], false],
     ['health path and instances', { healthCheck: { path: '/up' }, instances: 2 }, ['instances', 'healthCheck'], true],
+    ['another repository', { repo: { url: 'https://example.com/shop.git' } }, ['repo.url'], true],
+    ['the same repository', { repo: { url: 'https://example.com/blog.git' } }, [], false],
+    ['a branch', { repo: { branch: 'release' } }, ['repo.branch'], true],
+    ['the default branch when none was set', { repo: { branch: null } }, [], false],
+    ['a folder', { repo: { path: './web/' } }, ['repo.path'], true],
+    ['the root when it was the root', { repo: { path: '.' } }, [], false],
+    ['a token alone (the next clone uses it)', { repo: { token: 'ghp_x' } }, ['repo.token'], false],
   ];
   for (const [what, body, changed, redeploy] of cases) {
     it(`${what}: changed ${JSON.stringify(changed)}, ${redeploy ? 'redeploy' : 'just saved'}`, () => {
@@ -106,6 +113,74 @@ describe('app-patch', () => {
       defaultResourcePolicy,
     );
     expect(result.next.resources).to.deep.equal({ cpu: 0.5, memory: 256 });
+  });
+
+  describe('repo', () => {
+    const withToken: AppDocument = {
+      ...doc,
+      repo: { url: 'https://example.com/blog.git', branch: 'main', path: 'web', sealedCredentials: 'sealed-token' },
+    };
+    const planRepo = (body: unknown) =>
+      planPatch(withToken, patchAppRequest().parse(body), seal, defaultResourcePolicy);
+    const table: [string, unknown, AppDocument['repo'], string[]][] = [
+      [
+        'another repository on the same server keeps the token',
+        { repo: { url: 'https://example.com/blog-v2.git' } },
+        { url: 'https://example.com/blog-v2.git', branch: 'main', path: 'web', sealedCredentials: 'sealed-token' },
+        ['repo.url'],
+      ],
+      [
+        'a repository on another server drops the token (it is never sent there)',
+        { repo: { url: 'https://git.other.example/blog.git' } },
+        { url: 'https://git.other.example/blog.git', branch: 'main', path: 'web' },
+        ['repo.url', 'repo.token'],
+      ],
+      [
+        'another server with a new token keeps the new one',
+        { repo: { url: 'https://git.other.example/blog.git', token: 't2' } },
+        {
+          url: 'https://git.other.example/blog.git',
+          branch: 'main',
+          path: 'web',
+          sealedCredentials: seal(JSON.stringify({ username: 'x-access-token', token: 't2' })),
+        },
+        ['repo.url', 'repo.token'],
+      ],
+      [
+        "the repository's default branch and the root folder (null)",
+        { repo: { branch: null, path: null } },
+        { url: 'https://example.com/blog.git', sealedCredentials: 'sealed-token' },
+        ['repo.branch', 'repo.path'],
+      ],
+      [
+        'the token removed',
+        { repo: { token: null } },
+        { url: 'https://example.com/blog.git', branch: 'main', path: 'web' },
+        ['repo.token'],
+      ],
+    ];
+    for (const [what, body, repo, changed] of table) {
+      it(what, () => {
+        const result = planRepo(body);
+        expect(result.next.repo).to.deep.equal(repo);
+        expect(result.changed).to.deep.equal(changed);
+      });
+    }
+
+    const bad: [string, unknown, string][] = [
+      ['nothing in repo', { repo: {} }, 'nothing to change'],
+      ['a user name without a token', { repo: { username: 'alice' } }, 'goes with repo.token'],
+      ['a transport that runs commands', { repo: { url: 'ext::sh -c id' } }, 'url'],
+      ['a branch git refuses', { repo: { branch: 'a..b' } }, 'branch'],
+      ['a folder outside the repository', { repo: { path: '../x' } }, 'path'],
+    ];
+    for (const [what, body, said] of bad) {
+      it(`refuses ${what}`, () => {
+        const parsed = patchAppRequest().safeParse(body);
+        expect(parsed.success).to.equal(false);
+        expect(JSON.stringify(parsed.error!.issues)).to.include(said);
+      });
+    }
   });
 
   it('does not touch the input document', () => {

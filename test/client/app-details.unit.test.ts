@@ -58,6 +58,10 @@ describe('gasper apps show (text)', () => {
       },
     );
     expect(text).to.include('  processes:  web=2  (each 0.5 CPU, 512 MiB)');
+    expect(text).to.include('  repo:       https://github.com/me/web.git (main)\n');
+    expect(appDetails({ ...app, repo: { ...app.repo, path: 'packages/web' } })).to.include(
+      '  repo:       https://github.com/me/web.git (main), folder packages/web\n',
+    );
     expect(text).to.include('  https:      redirect, HSTS');
     expect(text).to.include('  databases:  shop-db');
     expect(text).to.include('  domains:    shop.example.com (issued, until 2027-03-01 00:00 UTC)');

@@ -134,6 +134,47 @@ describe('gasper env, scale, https, releases, rollback, logs, open, databases, k
     expect(invalid.stderr).to.match(/processes\.web/);
   });
 
+  it('apps repo shows where the app is built from, and changes branch, folder and URL with a followed redeploy', async () => {
+    const name = appName('repo');
+    await fx
+      .post('/apps')
+      .send(validBody(name, { repo: { url: 'https://example.com/o/site.git', token: 'tok-1' } }))
+      .expect(202);
+    const shown = await gasper(['apps', 'repo', name]);
+    expect(shown.code, shown.stderr).to.equal(0);
+    expect(shown.stdout.trim()).to.equal(
+      `${name}: https://example.com/o/site.git (default branch, whole repository), token: set`,
+    );
+    const moved = await withNodeWorker(() => gasper(['apps', 'repo', name, '--branch', 'release', '--path', 'web/']));
+    expect(moved.code, moved.stderr).to.equal(0);
+    expect(moved.stdout.trim()).to.equal(
+      `${name}: repository now https://example.com/o/site.git (branch release, folder web), token: set; redeployed`,
+    );
+    // Another server: the token is not sent there, and the user is told.
+    const other = await gasper([
+      'apps',
+      'repo',
+      name,
+      '--url',
+      'https://git.other.example/o/site.git',
+      '--default-branch',
+      '--root',
+      '--no-wait',
+    ]);
+    expect(other.code, other.stderr).to.equal(0);
+    expect(other.stderr).to.include('the repository token was for another server and is not sent to this one');
+    expect((await fx.get(`/apps/${name}`).expect(200)).body.app.repo).to.deep.equal({
+      url: 'https://git.other.example/o/site.git',
+      hasToken: false,
+    });
+    const both = await gasper(['apps', 'repo', name, '--branch', 'a', '--default-branch']);
+    expect(both.code).to.equal(1);
+    expect(both.stderr).to.include('give --branch or --default-branch, not both');
+    const bad = await gasper(['apps', 'repo', name, '--path', '../elsewhere']);
+    expect(bad.code).to.equal(1);
+    expect(bad.stderr).to.include('repo.path');
+  });
+
   it('apps https sets redirect and HSTS at once (no redeploy) and shows them; a bad mode names the field', async () => {
     const set = await gasper(['apps', 'https', app, 'redirect', '--hsts']);
     expect(set.code, set.stderr).to.equal(0);

@@ -1,5 +1,11 @@
 import { expect } from 'chai';
-import { branchProblem, repoHost, repoUrlProblem, splitRepoCredentials } from '../../src/core/repo-url.ts';
+import {
+  branchProblem,
+  repoHost,
+  repoUrlProblem,
+  sameRepoOrigin,
+  splitRepoCredentials,
+} from '../../src/core/repo-url.ts';
 
 describe('repo-url', () => {
   describe('repoUrlProblem', () => {
@@ -97,6 +103,23 @@ describe('repo-url', () => {
     ];
     for (const [url, host] of table) {
       it(`${url} → ${host}`, () => expect(repoHost(url)).to.equal(host));
+    }
+  });
+
+  describe('sameRepoOrigin (where a kept token may go)', () => {
+    const table: Array<[string, string, boolean]> = [
+      ['https://github.com/o/a.git', 'https://github.com/o/b.git', true],
+      ['https://GitHub.com/o/a', 'https://github.com/o/a', true],
+      ['https://github.com/o/a', 'https://gitlab.com/o/a', false],
+      ['https://github.com/o/a', 'http://github.com/o/a', false],
+      ['https://github.com/o/a', 'https://github.com:8443/o/a', false],
+      ['https://github.com/o/a', 'https://github.com.evil.example/o/a', false],
+      ['git@github.com:o/a.git', 'ssh://git@github.com/o/b.git', true],
+      ['git://127.0.0.1:9418/a', 'git://127.0.0.1:9419/a', false],
+      ['file:///srv/a', 'file:///srv/b', false],
+    ];
+    for (const [a, b, same] of table) {
+      it(`${a} and ${b}: ${same ? 'same' : 'another'} server`, () => expect(sameRepoOrigin(a, b)).to.equal(same));
     }
   });
 

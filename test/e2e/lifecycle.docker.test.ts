@@ -208,6 +208,39 @@ describe('app lifecycle through the API (Docker, Redis, git)', function () {
     expect(releases[0]).to.include({ onDisk: false });
   });
 
+  it('moves to another branch, repository and folder with a redeploy; a branch that is not there changes nothing', async () => {
+    const name = unique();
+    const first = await deploy(name, {}, await ownRepo());
+    const wrong = await gasper
+      .api()
+      .patch(`/apps/${name}`)
+      .send({ repo: { branch: 'nope' } })
+      .expect(202);
+    expect(wrong.body.changed).to.deep.equal(['repo.branch']);
+    const failed = await gasper.waitForJob(wrong.body.job.id);
+    expect(failed.state).to.equal('failed');
+    expect(failed.error).to.include('branch nope not found in file://');
+    expect(await app(name)).to.include({ status: 'running', release: first.release });
+    expect(await body(name)).to.match(/^v1 /);
+
+    // A monorepo on another branch: its folder site/ is the app.
+    const mono = await createGitRepo(
+      Object.fromEntries(Object.entries(lifecycleApp('v2')).map(([file, text]) => [`site/${file}`, text])),
+      'release',
+    );
+    repos.push(mono);
+    const moved = await gasper
+      .api()
+      .patch(`/apps/${name}`)
+      .send({ repo: { url: mono.url, branch: 'release', path: 'site' } })
+      .expect(202);
+    expect(moved.body.changed).to.deep.equal(['repo.url', 'repo.branch', 'repo.path']);
+    const job = await completed(moved);
+    expect(job.log.join('\n')).to.include(`cloned ${mono.url} (release)`).and.include('folder site as /app');
+    expect(await body(name)).to.match(/^v2 /);
+    expect((await app(name)).repo).to.deep.equal({ url: mono.url, branch: 'release', path: 'site', hasToken: false });
+  });
+
   it('records no crash when stop, start and restart are sent one right after another, and ends as the last one asked', async () => {
     const name = unique();
     await deploy(name);

@@ -13,7 +13,7 @@ import { desiredFormation, formationOrder } from '../../core/formation.ts';
 import { ensureRoomInPlace, holdsCapacity, placeApp } from '../cluster/node-placement.ts';
 import { patchAppRequest, rebuildRequest, rollbackRequest } from '../app-patch-request.ts';
 import { enforceAppQuotas } from '../quotas.ts';
-import { tokenSchemeProblem } from '../repo-settings.ts';
+import { checkedRepoPatch } from '../repo-settings.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { runtimeOrDockerfile } from '../builder-fields.ts';
@@ -39,7 +39,7 @@ export function appOperationsRouter(deps: ApiDeps): Router {
   const { apps, enqueue, secrets, options, redis, queues } = deps;
   const records = new ReleaseStore(redis);
   const policy = options.resources ?? defaultResourcePolicy;
-  const patchSchema = patchAppRequest({ resources: policy });
+  const patchSchema = patchAppRequest({ resources: policy, allowLocalRepos: options.allowLocalRepos });
   const view = (doc: AppDocument) => appView(doc, options);
   const router = Router();
 
@@ -123,14 +123,10 @@ export function appOperationsRouter(deps: ApiDeps): Router {
     const doc = await load(res, req.params.name);
     const parsed = patchSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw validationError(parsed.error);
-    const tokenProblem = parsed.data.repo?.token
-      ? tokenSchemeProblem(doc.repo.url, options.allowLocalRepos)
-      : undefined;
-    if (tokenProblem)
-      throw new ApiError('VALIDATION_FAILED', `invalid request: repo.token: ${tokenProblem}`, {
-        'repo.token': tokenProblem,
-      });
-    const plan = planPatch(doc, parsed.data, (v) => secrets.seal(v), policy);
+    const patch = parsed.data.repo
+      ? { ...parsed.data, repo: await checkedRepoPatch(parsed.data.repo, doc.repo.url, options) }
+      : parsed.data;
+    const plan = planPatch(doc, patch, (v) => secrets.seal(v), policy);
     // An app made without a runtime (built from its Dockerfile) cannot switch to the runtime builder.
     if (plan.next.builder === 'runtime' && !plan.next.runtime) {
       const message = `builder "runtime" needs a runtime: ${runtimeOrDockerfile}`;
@@ -243,7 +239,9 @@ apiRoutes.add(
     auth: 'admin',
     params: appName,
     description:
-      'env (merged; null removes a variable), build, run, instances, resources, healthCheck. A change that needs new containers ' +
+      'env (merged; null removes a variable), build, run, instances, resources, healthCheck, builder, dockerfile, buildArgs, ' +
+      'repo (url, branch, path: a redeploy from them; a token alone is saved for the next clone, and one kept goes only to ' +
+      'the server it was given for). A change that needs new containers ' +
       'answers 202 with the redeploy job; one that does not answers 200. A body of `{databases: [...]}` alone links exactly those ' +
       'databases (DATABASE_URL / REDIS_URL, or `<NAME>_URL` each) and redeploys.',
     body: patchAppRequest(),

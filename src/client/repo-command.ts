@@ -1,0 +1,67 @@
+import type { Command } from 'commander';
+import { patched } from './env-commands.ts';
+import type { Json } from './format.ts';
+import { type CommandKit, enc, examples } from './kit.ts';
+
+/** The app's repository in one line: URL, branch, folder and whether a token is kept. */
+export function repoLine(repo: Json): string {
+  const where = [
+    repo.branch ? `branch ${repo.branch}` : 'default branch',
+    repo.path ? `folder ${repo.path}` : 'whole repository',
+  ];
+  return `${repo.url} (${where.join(', ')}), token: ${repo.hasToken ? 'set' : 'none'}`;
+}
+
+/** The `repo` change of `PATCH /apps/:name` the options ask for; undefined for none (show). */
+export function repoChange(o: Json): Json | undefined {
+  if (o.branch !== undefined && o.defaultBranch) throw new Error('give --branch or --default-branch, not both');
+  if (o.path !== undefined && o.root) throw new Error('give --path or --root, not both');
+  const change: Json = {
+    ...(o.url !== undefined ? { url: o.url } : {}),
+    ...(o.branch !== undefined ? { branch: o.branch } : o.defaultBranch ? { branch: null } : {}),
+    ...(o.path !== undefined ? { path: o.path } : o.root ? { path: null } : {}),
+  };
+  return Object.keys(change).length ? change : undefined;
+}
+
+/**
+ * `gasper apps repo`: where the app is built from. A change is a `PATCH /apps/:name {repo}`,
+ * which redeploys from the new repository, branch or folder (followed like a deploy); the
+ * serving release stays until the new one is healthy, so a wrong branch costs nothing.
+ */
+export function registerRepoCommand(apps: Command, kit: CommandKit): void {
+  const repo = apps
+    .command('repo')
+    .description("show or change the app's repository, branch or folder (a change redeploys from it)")
+    .argument('<app>')
+    .option('--url <url>', 'another git repository (a token is kept only on the same server)')
+    .option('--branch <branch>', 'the branch to deploy')
+    .option('--default-branch', "deploy the repository's default branch")
+    .option('--path <folder>', 'the folder of the repository the app is (monorepos, dist/)')
+    .option('--root', 'the whole repository, no folder')
+    .option('--no-wait', 'return once the redeploy is queued')
+    .action(
+      kit.action(async (client, app: string, o: Json) => {
+        const change = repoChange(o);
+        if (!change) {
+          const { app: doc } = await client.request<{ app: Json }>('GET', `/apps/${enc(app)}`);
+          return kit.print({ app, repo: doc.repo }, () => `${app}: ${repoLine(doc.repo)}`);
+        }
+        const body = await client.request<Json>('PATCH', `/apps/${enc(app)}`, { repo: change });
+        const changed: string[] = body.changed ?? [];
+        // Said before the deploy is followed: the user must know to give the token again.
+        if (changed.includes('repo.token') && !kit.json())
+          process.stderr.write(
+            `${app}: the repository token was for another server and is not sent to this one: ` +
+              'PATCH /apps/:name {"repo": {"token": "…"}} gives one for it\n',
+          );
+        await patched(kit, client, app, body, o.wait, `repository now ${repoLine(body.app.repo)}`);
+      }),
+    );
+  examples(repo, [
+    'gasper apps repo web',
+    'gasper apps repo web --branch release',
+    'gasper apps repo web --url https://github.com/me/web-v2.git --default-branch',
+    'gasper apps repo web --path packages/api',
+  ]);
+}
