@@ -9,7 +9,7 @@ import { registerTransferCommands } from './transfer-commands.ts';
 import { registerRunCommand } from './run-command.ts';
 import { registerEnvCommands } from './env-commands.ts';
 import { registerRepoCommand } from './repo-command.ts';
-import { fieldLines, type Json, parseEnvPairs, progressBar, shortCommit, table } from './format.ts';
+import { fieldLines, jobStateWords, type Json, parseEnvPairs, progressBar, shortCommit, table } from './format.ts';
 import { registerKeyCommands } from './key-commands.ts';
 import { parseSshAddress } from './ssh-endpoint.ts';
 import { type CommandKit, enc, examples } from './kit.ts';
@@ -59,7 +59,7 @@ export async function waitForJob(
   let lastStep = '';
   for (;;) {
     const { job } = await client.request<{ job: Json }>('GET', `/jobs/${id}`);
-    const bar = progressBar(job.progress?.percent ?? 0, job.progress?.step ?? job.state);
+    const bar = progressBar(job.progress?.percent ?? 0, job.progress?.step ?? jobStateWords(job.state));
     if (!options.quiet) {
       if (tty) process.stderr.write(`\r\x1b[2K${bar}`);
       else if (job.progress?.step !== lastStep) process.stderr.write(`${bar}\n`);

@@ -22,6 +22,21 @@ export function progressBar(percent: number, step: string, width = 24): string {
   return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(clamped).padStart(3)}%  ${step}`;
 }
 
+/** A job's BullMQ state in words, for the moment before its first step says more. */
+export function jobStateWords(state: string): string {
+  switch (state) {
+    case 'waiting':
+    case 'prioritized':
+      return 'queued: waiting for the node to take it';
+    case 'delayed':
+      return 'waiting to be tried again';
+    case 'active':
+      return 'started';
+    default:
+      return state;
+  }
+}
+
 /** `"name: problem"` lines for a validation error's fields. */
 export function fieldLines(fields: Record<string, string> | undefined): string[] {
   return Object.entries(fields ?? {}).map(([field, problem]) => `  ${field}: ${problem}`);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { fieldLines, parseEnvPairs, progressBar, shortCommit, table } from '../../src/client/format.ts';
+import { fieldLines, jobStateWords, parseEnvPairs, progressBar, shortCommit, table } from '../../src/client/format.ts';
 
 describe('client output', () => {
   it('aligns table columns and trims trailing space', () => {
@@ -23,6 +23,16 @@ describe('client output', () => {
   ];
   for (const [percent, expected] of bars) {
     it(`draws a progress bar at ${percent}%`, () => expect(progressBar(percent, 'queued')).to.equal(expected));
+  }
+
+  const states: [string, string][] = [
+    ['waiting', 'queued: waiting for the node to take it'],
+    ['delayed', 'waiting to be tried again'],
+    ['active', 'started'],
+    ['completed', 'completed'],
+  ];
+  for (const [state, words] of states) {
+    it(`says a job ${state} before its first step as "${words}"`, () => expect(jobStateWords(state)).to.equal(words));
   }
 
   it('lists each bad field of a validation error', () => {
