@@ -26,14 +26,17 @@ function releaseRows(releases: Json[]): string {
  * Log lines come as one JSON document (`{lines}`, a tail) or as server-sent events whose `data:`
  * is one line each (a follow, ended by `event: end`).
  */
-export async function printLogs(client: ApiClient, path: string, json: boolean): Promise<void> {
+export async function printLogs(client: ApiClient, path: string, json: boolean): Promise<number> {
   let pending = '';
   let event = 'message';
   let ended = false;
-  const print = (l: Json) =>
+  let printed = 0;
+  const print = (l: Json) => {
+    printed++;
     process.stdout.write(
       json ? `${JSON.stringify(l)}\n` : `${l.timestamp ?? ''} ${l.instance ?? ''} ${l.text ?? ''}\n`,
     );
+  };
   const handle = (raw: string) => {
     if (raw.startsWith('event:')) return void (event = raw.slice(6).trim());
     const line = raw.startsWith('data:') ? raw.slice(5).trim() : raw.trim();
@@ -57,12 +60,13 @@ export async function printLogs(client: ApiClient, path: string, json: boolean):
       const parts = (pending + chunk).split('\n');
       pending = parts.pop() ?? '';
       parts.forEach(handle);
-      if (ended) return;
+      if (ended) return printed;
     }
     handle(pending);
   } catch (err) {
     if ((err as Error).name !== 'AbortError') throw err;
   }
+  return printed;
 }
 
 /** The command that opens a URL in the desktop's browser, if this system has one. */
@@ -121,7 +125,12 @@ export function registerReleaseCommands(program: Command, apps: Command, kit: Co
     if (o.follow) query.set('follow', '1');
     if (o.process) query.set('process', o.process);
     try {
-      await printLogs(client, `/apps/${enc(app)}/logs?${query}`, kit.json());
+      const printed = await printLogs(client, `/apps/${enc(app)}/logs?${query}`, kit.json());
+      // An empty tail is not an error, but silence reads like one: say what it means.
+      if (!printed && !o.follow && !kit.json())
+        process.stderr.write(
+          `gasper: ${app}${o.process ? ` (${o.process})` : ''} has printed nothing yet to stdout or stderr\n`,
+        );
     } catch (err) {
       if (err instanceof ClientError && err.status === 400 && unknownField(err.fields, 'process'))
         throw new Error('this API does not filter logs by process type yet: run without --process');

@@ -220,10 +220,15 @@ describe('gasper env, scale, https, releases, rollback, logs, open, databases, k
   });
 
   it('logs prints the tail, of one process type with --process; open prints the URL', async () => {
+    // No worker ran the app here: an empty tail, said on stderr rather than left silent.
     const logs = await gasper(['logs', app]);
     expect(logs.code, logs.stderr).to.equal(0);
+    expect(logs.stdout).to.equal('');
+    expect(logs.stderr).to.equal(`gasper: ${app} has printed nothing yet to stdout or stderr\n`);
     const byProcess = await gasper(['logs', app, '--process', 'worker']);
     expect(byProcess.code, byProcess.stderr).to.equal(0);
+    expect(byProcess.stderr).to.include(`${app} (worker) has printed nothing yet`);
+    expect((await gasper(['--json', 'logs', app])).stderr).to.equal('');
     const open = await gasper(['open', app]);
     expect(open.code, open.stderr).to.equal(0);
     expect(open.stdout.trim()).to.equal(`http://${app}.apps.example.net:8088`);
