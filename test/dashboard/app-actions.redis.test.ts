@@ -11,11 +11,11 @@ import { launchTestBrowser, type TestBrowser } from '../support/browser.ts';
 const artifacts = path.resolve('test-artifacts/dashboard');
 
 /**
- * The dashboard's Manage panel (env, scale, releases, databases) in a real headless Chromium,
+ * The dashboard's Manage panel (env, scale, source, releases, databases) in a real headless Chromium,
  * against the API served in-process on real Redis and BullMQ. No worker runs: every change stays
  * a queued job, so the tests check what the API stored and queued, and what the page says.
  */
-describe("web dashboard: an app's env, scale, releases and databases, in headless Chromium (real Redis)", function () {
+describe("web dashboard: an app's env, scale, source, releases and databases, in headless Chromium (real Redis)", function () {
   this.timeout(120_000);
   let fx: ApiFixture;
   let nodeId: string;
@@ -116,8 +116,11 @@ describe("web dashboard: an app's env, scale, releases and databases, in headles
     await page.locator('#manage-title', { hasText: `Manage ${app}` }).waitFor();
     expect(await page.getByRole('tab', { name: 'Env' }).getAttribute('aria-selected')).to.equal('true');
     // Other tests find the create form's fields by these labels (substrings, hidden elements too).
-    for (const label of ['Name', 'Environment', 'Runtime', 'Run command', 'Build commands', 'Repository URL'])
+    for (const label of ['Name', 'Environment', 'Runtime', 'Run command', 'Build commands'])
       expect(await page.getByLabel(label).count(), label).to.equal(1);
+    // The Source tab has its own repository URL and branch: the create form's are found within it.
+    for (const label of ['Repository URL', 'Branch'])
+      expect(await page.locator('#create-form').getByLabel(label).count(), label).to.equal(1);
     await page.locator('#env-empty').waitFor();
   });
 
@@ -200,6 +203,36 @@ describe("web dashboard: an app's env, scale, releases and databases, in headles
     expect(await queued(await jobIn('#scale-message'))).to.not.equal(undefined);
     expect(await page.locator('#scale-web-error').textContent()).to.equal('');
     await page.screenshot({ path: path.join(artifacts, 'manage-03-scale.png'), fullPage: true });
+  });
+
+  it("changes the app's source: a bad folder shown at its input, then another branch and folder with a redeploy queued", async () => {
+    await page.getByRole('tab', { name: 'Source' }).click();
+    const source = page.locator('#panel-repo');
+    const url = source.getByLabel('Repository URL');
+    await page.waitForFunction(
+      () => (document.querySelector('#repo-url') as HTMLInputElement | null)?.value === 'file:///srv/git/demo.git',
+    );
+    expect(await source.getByLabel('Branch').inputValue()).to.equal('');
+    expect(await page.locator('#repo-token').textContent()).to.include('No token');
+    await page.getByRole('button', { name: 'Save and redeploy' }).click();
+    await page.locator('#repo-message', { hasText: 'Nothing changed.' }).waitFor();
+    await source.getByLabel('Folder').fill('../outside');
+    await page.getByRole('button', { name: 'Save and redeploy' }).click();
+    await page.locator('#repo-path-error', { hasText: 'inside the repository' }).waitFor();
+    expect(await source.getByLabel('Folder').getAttribute('aria-invalid')).to.equal('true');
+    expect((await fx.apps.get(app))!.repo.path).to.equal(undefined);
+    await source.getByLabel('Branch').fill('release');
+    await source.getByLabel('Folder').fill('web');
+    await page.getByRole('button', { name: 'Save and redeploy' }).click();
+    await page.locator('#repo-message', { hasText: `${app}: redeploy queued` }).waitFor();
+    expect((await fx.apps.get(app))!.repo).to.deep.include({
+      url: await url.inputValue(),
+      branch: 'release',
+      path: 'web',
+    });
+    expect(await queued(await jobIn('#repo-message'))).to.not.equal(undefined);
+    expect(await page.locator('#repo-path-error').textContent()).to.equal('');
+    await page.screenshot({ path: path.join(artifacts, 'manage-04-source.png'), fullPage: true });
   });
 
   it('lists the releases, the serving one marked, and rolls back to the chosen one after a confirmation', async () => {
@@ -293,6 +326,8 @@ describe("web dashboard: an app's env, scale, releases and databases, in headles
     await page.locator('#scale-web').waitFor();
     expect(await page.locator('#panel-env').isHidden()).to.equal(true);
     await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('ArrowLeft');
+    expect(await page.getByRole('tab', { name: 'Source' }).getAttribute('aria-selected')).to.equal('true');
     await page.keyboard.press('ArrowLeft');
     expect(await page.getByRole('tab', { name: 'Databases' }).getAttribute('aria-selected')).to.equal('true');
     await page.locator(`#databases-body tr[data-database="${db}"]`).waitFor();

@@ -5,10 +5,28 @@ type Json = Record<string, unknown>;
 const load = (file: string) => import(new URL(`../../src/dashboard/public/js/${file}`, import.meta.url).href);
 const scale: { formationRows(app: Json): [string, number][] } = await load('scale-view.js');
 const releases: { rollbackProblem(release: Json): string } = await load('releases-view.js');
+const repo: { repoChange(current: Json | undefined, values: { url: string; branch: string; path: string }): Json } =
+  await load('repo-view.js');
 const format: { byteSize(bytes: unknown): string; redeployNote(body: Json): string; shortDate(iso: unknown): string } =
   await load('format.js');
 
 describe("dashboard: the Manage panel's pure parts", function () {
+  const current = { url: 'https://github.com/me/web.git', branch: 'main', hasToken: true };
+  const repoChanges: [string, { url: string; branch: string; path: string }, Json][] = [
+    ['nothing changed (spaces trimmed)', { url: ` ${current.url} `, branch: 'main', path: '' }, {}],
+    ['another branch', { url: current.url, branch: 'release', path: '' }, { branch: 'release' }],
+    ["an emptied branch: the repository's default", { url: current.url, branch: ' ', path: '' }, { branch: null }],
+    ['a folder', { url: current.url, branch: 'main', path: 'packages/web' }, { path: 'packages/web' }],
+    [
+      'another URL alone',
+      { url: 'https://git.example.org/me/web.git', branch: 'main', path: '' },
+      { url: 'https://git.example.org/me/web.git' },
+    ],
+  ];
+  for (const [what, values, change] of repoChanges) {
+    it(`source tab: ${what}`, () => expect(repo.repoChange(current, values)).to.deep.equal(change));
+  }
+
   const formations: [string, Json, [string, number][]][] = [
     ['web only', { formation: { desired: { web: 2 }, running: null } }, [['web', 2]]],
     [

@@ -79,7 +79,8 @@ describe('web dashboard in headless Chromium (Docker, Redis, git)', function () 
 
   it('shows the API field error next to the field, then creates the app and follows its deploy to 100%', async () => {
     await page.getByLabel('Name').fill('Not_A_Valid_Name');
-    await page.getByLabel('Repository URL').fill(repo.url);
+    // The Source tab of the Manage panel has a repository URL too: the create form's.
+    await page.locator('#create-form').getByLabel('Repository URL').fill(repo.url);
     await page.getByLabel('Runtime').selectOption('node');
     // Markup in the build output must come out as text.
     await page.getByLabel('Build commands').fill('echo "<b id=injected>build-says-hi</b>"');

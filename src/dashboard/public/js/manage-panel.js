@@ -2,11 +2,13 @@ import { byId } from './dom.js';
 import { createDatabasesView } from './databases-view.js';
 import { createEnvView } from './env-view.js';
 import { createReleasesView } from './releases-view.js';
+import { createRepoView } from './repo-view.js';
 import { createScaleView } from './scale-view.js';
 
 /**
- * The "Manage" panel of one app: tabs for its environment, processes, releases and databases,
- * each a view of its own. `follow(job, heading)` shows a job they queue in the job panel.
+ * The "Manage" panel of one app: tabs for its environment, processes, releases, databases and
+ * source (repository, branch, folder), each a view of its own. `follow(job, heading)` shows a job
+ * they queue in the job panel.
  */
 export function createManagePanel({ follow }) {
   const section = byId('manage');
@@ -46,6 +48,14 @@ export function createManagePanel({ follow }) {
         list: byId('backups-body'),
         empty: byId('backups-empty'),
       },
+      follow,
+    }),
+    repo: createRepoView({
+      form: byId('repo-form'),
+      inputs: { url: byId('repo-url'), branch: byId('repo-branch'), path: byId('repo-path') },
+      errors: { url: byId('repo-url-error'), branch: byId('repo-branch-error'), path: byId('repo-path-error') },
+      token: byId('repo-token'),
+      message: byId('repo-message'),
       follow,
     }),
   };

@@ -1,5 +1,5 @@
 /**
- * What the tabs of the Manage panel share (env, scale, releases, databases): a status line under
+ * What the tabs of the Manage panel share (env, scale, releases, databases, source): a status line under
  * the tab, and the handle the panel drives. `show` empties the tab, binds it to the API client and
  * the app, and loads it; `reset` empties it and lets go of both.
  */
