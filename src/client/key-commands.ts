@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { shortDate } from './domain-format.ts';
 import { type Json, table } from './format.ts';
 import { type CommandKit, enc, examples } from './kit.ts';
+import { readStdin } from './stdin.ts';
 
 /** The first public key the user has, as ssh-keygen names them. */
 async function defaultPublicKey(): Promise<string> {
@@ -14,12 +15,6 @@ async function defaultPublicKey(): Promise<string> {
     if (text) return text;
   }
   throw new Error('no public key in ~/.ssh (id_ed25519.pub, id_ecdsa.pub, id_rsa.pub): name a file, or - for stdin');
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** `gasper keys add|list|remove`: the SSH public keys that may `ssh <app>@<host>` into an app. */

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { patched } from './env-commands.ts';
 import type { Json } from './format.ts';
 import { type CommandKit, enc, examples } from './kit.ts';
+import { readStdin } from './stdin.ts';
 
 /** The app's repository in one line: URL, branch, folder and whether a token is kept. */
 export function repoLine(repo: Json): string {
@@ -12,14 +13,20 @@ export function repoLine(repo: Json): string {
   return `${repo.url} (${where.join(', ')}), token: ${repo.hasToken ? 'set' : 'none'}`;
 }
 
-/** The `repo` change of `PATCH /apps/:name` the options ask for; undefined for none (show). */
-export function repoChange(o: Json): Json | undefined {
+/**
+ * The `repo` change of `PATCH /apps/:name` the options ask for (`token`: read from stdin by the
+ * caller); undefined for none (show).
+ */
+export function repoChange(o: Json, token?: string): Json | undefined {
   if (o.branch !== undefined && o.defaultBranch) throw new Error('give --branch or --default-branch, not both');
   if (o.path !== undefined && o.root) throw new Error('give --path or --root, not both');
+  if (o.tokenStdin && o.removeToken) throw new Error('give --token-stdin or --remove-token, not both');
+  if (o.tokenStdin && !token) throw new Error('--token-stdin: stdin was empty (pipe the token in: < token.txt)');
   const change: Json = {
     ...(o.url !== undefined ? { url: o.url } : {}),
     ...(o.branch !== undefined ? { branch: o.branch } : o.defaultBranch ? { branch: null } : {}),
     ...(o.path !== undefined ? { path: o.path } : o.root ? { path: null } : {}),
+    ...(token ? { token } : o.removeToken ? { token: null } : {}),
   };
   return Object.keys(change).length ? change : undefined;
 }
@@ -39,10 +46,12 @@ export function registerRepoCommand(apps: Command, kit: CommandKit): void {
     .option('--default-branch', "deploy the repository's default branch")
     .option('--path <folder>', 'the folder of the repository the app is (monorepos, dist/)')
     .option('--root', 'the whole repository, no folder')
+    .option('--token-stdin', 'read an access token for an https repository from stdin (kept sealed, never shown)')
+    .option('--remove-token', 'clone without a token from now on')
     .option('--no-wait', 'return once the redeploy is queued')
     .action(
       kit.action(async (client, app: string, o: Json) => {
-        const change = repoChange(o);
+        const change = repoChange(o, o.tokenStdin ? (await readStdin()).trim() : undefined);
         if (!change) {
           const { app: doc } = await client.request<{ app: Json }>('GET', `/apps/${enc(app)}`);
           return kit.print({ app, repo: doc.repo }, () => `${app}: ${repoLine(doc.repo)}`);
@@ -50,10 +59,10 @@ export function registerRepoCommand(apps: Command, kit: CommandKit): void {
         const body = await client.request<Json>('PATCH', `/apps/${enc(app)}`, { repo: change });
         const changed: string[] = body.changed ?? [];
         // Said before the deploy is followed: the user must know to give the token again.
-        if (changed.includes('repo.token') && !kit.json())
+        if (changed.includes('repo.token') && !body.app.repo?.hasToken && !o.removeToken && !kit.json())
           process.stderr.write(
             `${app}: the repository token was for another server and is not sent to this one: ` +
-              'PATCH /apps/:name {"repo": {"token": "…"}} gives one for it\n',
+              `give one for it with gasper apps repo ${app} --token-stdin < token.txt\n`,
           );
         await patched(kit, client, app, body, o.wait, `repository now ${repoLine(body.app.repo)}`);
       }),
@@ -63,5 +72,6 @@ export function registerRepoCommand(apps: Command, kit: CommandKit): void {
     'gasper apps repo web --branch release',
     'gasper apps repo web --url https://github.com/me/web-v2.git --default-branch',
     'gasper apps repo web --path packages/api',
+    'gasper apps repo web --url https://github.com/me/private.git --token-stdin < token.txt',
   ]);
 }

@@ -107,8 +107,9 @@ export function repoHost(url: string): string | undefined {
 }
 
 /**
- * Whether two repository URLs reach the same server (scheme, host and port): a token given for
- * one is sent to the other. Sent to another one it would hand a tenant's secret to that host.
+ * Whether two repository URLs reach the same server (scheme, host and port): only then may a
+ * token given for one be sent to the other. Sent anywhere else, it would hand a tenant's secret
+ * to a host the tenant never gave it to.
  */
 export function sameRepoOrigin(a: string, b: string): boolean {
   const [pa, pb] = [parseRepoUrl(a), parseRepoUrl(b)];

@@ -162,11 +162,28 @@ describe('gasper env, scale, https, releases, rollback, logs, open, databases, k
       '--no-wait',
     ]);
     expect(other.code, other.stderr).to.equal(0);
-    expect(other.stderr).to.include('the repository token was for another server and is not sent to this one');
+    expect(other.stderr).to.include(
+      `the repository token was for another server and is not sent to this one: give one for it with gasper apps repo ${name} --token-stdin`,
+    );
     expect((await fx.get(`/apps/${name}`).expect(200)).body.app.repo).to.deep.equal({
       url: 'https://git.other.example/o/site.git',
       hasToken: false,
     });
+    // A token for the new server, read from stdin (never in argv), saved for the next clone: no redeploy.
+    const token = await gasper(['apps', 'repo', name, '--token-stdin'], 'tok-2\n');
+    expect(token.code, token.stderr).to.equal(0);
+    expect(token.stdout.trim()).to.equal(
+      `${name}: repository now https://git.other.example/o/site.git (default branch, whole repository), token: set (applied, no redeploy needed)`,
+    );
+    const sealed = (await fx.apps.get(name))!.repo.sealedCredentials!;
+    expect(fx.secrets.open(sealed)).to.include('"token":"tok-2"');
+    const empty = await gasper(['apps', 'repo', name, '--token-stdin'], '');
+    expect(empty.code).to.equal(1);
+    expect(empty.stderr).to.include('stdin was empty');
+    const removed = await gasper(['apps', 'repo', name, '--remove-token']);
+    expect(removed.code, removed.stderr).to.equal(0);
+    expect(removed.stderr).to.equal('');
+    expect((await fx.get(`/apps/${name}`).expect(200)).body.app.repo.hasToken).to.equal(false);
     const both = await gasper(['apps', 'repo', name, '--branch', 'a', '--default-branch']);
     expect(both.code).to.equal(1);
     expect(both.stderr).to.include('give --branch or --default-branch, not both');
