@@ -119,7 +119,7 @@ describe("web dashboard: an app's env, scale, source, releases and databases, in
     for (const label of ['Name', 'Environment', 'Runtime', 'Run command', 'Build commands'])
       expect(await page.getByLabel(label).count(), label).to.equal(1);
     // The Source tab has its own repository URL and branch: the create form's are found within it.
-    for (const label of ['Repository URL', 'Branch'])
+    for (const label of ['Repository URL', 'Branch', 'Folder'])
       expect(await page.locator('#create-form').getByLabel(label).count(), label).to.equal(1);
     await page.locator('#env-empty').waitFor();
   });

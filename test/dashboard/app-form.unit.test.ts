@@ -9,7 +9,7 @@ interface AppFormModule {
 // A browser module, plain JavaScript: imported by URL so TypeScript does not look for its types.
 const form: AppFormModule = await import(new URL('../../src/dashboard/public/js/app-form.js', import.meta.url).href);
 
-const empty = { name: '', repo: '', branch: '', runtime: '', build: '', run: '', env: '' };
+const empty = { name: '', repo: '', branch: '', path: '', runtime: '', build: '', run: '', env: '' };
 
 describe('dashboard: the create form', function () {
   it('turns the fields into a POST /apps body, leaving empty optional fields out', function () {
@@ -23,6 +23,7 @@ describe('dashboard: the create form', function () {
       name: 'hello',
       repo: 'https://git.example/x.git',
       branch: 'main',
+      path: 'services/api',
       runtime: 'python',
       build: 'pip install -r requirements.txt\n\n  make assets  \r\n',
       run: 'python app.py',
@@ -31,7 +32,7 @@ describe('dashboard: the create form', function () {
     expect(errors).to.deep.equal({});
     expect(body).to.deep.equal({
       name: 'hello',
-      repo: { url: 'https://git.example/x.git', branch: 'main' },
+      repo: { url: 'https://git.example/x.git', branch: 'main', path: 'services/api' },
       runtime: 'python',
       build: ['pip install -r requirements.txt', 'make assets'],
       run: 'python app.py',
@@ -53,6 +54,7 @@ describe('dashboard: the create form', function () {
         name: 'must be lowercase',
         'repo.url': 'not allowed',
         'repo.branch': 'bad branch',
+        'repo.path': 'must stay inside the repository',
         runtime: 'unknown runtime',
         'build.1': 'too long',
         run: 'too long',
@@ -66,6 +68,7 @@ describe('dashboard: the create form', function () {
         name: 'must be lowercase',
         repo: 'not allowed; required',
         branch: 'bad branch',
+        path: 'must stay inside the repository',
         runtime: 'unknown runtime',
         build: 'command 2: too long',
         run: 'too long',

@@ -1,5 +1,5 @@
 /** The create form's fields, by the name of their input. */
-export const formFields = ['name', 'repo', 'branch', 'runtime', 'build', 'run', 'env'];
+export const formFields = ['name', 'repo', 'branch', 'path', 'runtime', 'build', 'run', 'env'];
 
 const nonEmptyLines = (text) =>
   String(text ?? '')
@@ -18,6 +18,7 @@ export function formToRequest(values) {
   const text = (name) => String(values[name] ?? '').trim();
   const body = { name: text('name'), repo: { url: text('repo') }, runtime: text('runtime') };
   if (text('branch')) body.repo.branch = text('branch');
+  if (text('path')) body.repo.path = text('path');
   const build = nonEmptyLines(values.build).map(({ line }) => line.trim());
   if (build.length > 0) body.build = build;
   if (text('run')) body.run = text('run');
@@ -49,11 +50,12 @@ export function placeFieldErrors(apiFields) {
     const sub = rest.join('.');
     let field;
     let text = String(message);
-    if (head === 'repo') field = sub === 'branch' ? 'branch' : 'repo';
+    if (head === 'repo') field = sub === 'branch' || sub === 'path' ? sub : 'repo';
     else if (head === 'build' && /^\d+$/.test(sub)) [field, text] = ['build', `command ${Number(sub) + 1}: ${text}`];
     else if (head === 'env' && sub) [field, text] = ['env', `${sub}: ${text}`];
     else if (formFields.includes(head)) field = head;
-    if (field && (head !== 'repo' || !sub || sub === 'url' || sub === 'branch')) (byField[field] ??= []).push(text);
+    if (field && (head !== 'repo' || !sub || ['url', 'branch', 'path'].includes(sub)))
+      (byField[field] ??= []).push(text);
     else other.push(`${path}: ${text}`);
   }
   return { byField: Object.fromEntries(Object.entries(byField).map(([f, list]) => [f, list.join('; ')])), other };
