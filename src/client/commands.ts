@@ -9,7 +9,16 @@ import { registerTransferCommands } from './transfer-commands.ts';
 import { registerRunCommand } from './run-command.ts';
 import { registerEnvCommands } from './env-commands.ts';
 import { registerRepoCommand } from './repo-command.ts';
-import { fieldLines, jobStateWords, type Json, parseEnvPairs, progressBar, shortCommit, table } from './format.ts';
+import {
+  cloneFailureHint,
+  fieldLines,
+  jobStateWords,
+  type Json,
+  parseEnvPairs,
+  progressBar,
+  shortCommit,
+  table,
+} from './format.ts';
 import { registerKeyCommands } from './key-commands.ts';
 import { parseSshAddress } from './ssh-endpoint.ts';
 import { type CommandKit, enc, examples } from './kit.ts';
@@ -92,7 +101,11 @@ async function finish(
   if (!wait || !body.job)
     return print(out, body, () => `job ${body.job?.id ?? '-'} queued (gasper jobs wait ${body.job?.id ?? ''})`);
   const job = await waitForJob(client, body.job.id, { quiet: out.json });
-  print(out, { ...body, job }, () => (job.state === 'completed' ? done(job) : `failed: ${job.error}`));
+  const hint =
+    job.state === 'failed' && body.app?.name ? cloneFailureHint(body.app.name, String(job.error)) : undefined;
+  print(out, { ...body, job }, () =>
+    job.state === 'completed' ? done(job) : `failed: ${job.error}${hint ? `\n${hint}` : ''}`,
+  );
 }
 
 /**

@@ -37,6 +37,21 @@ export function jobStateWords(state: string): string {
   }
 }
 
+/**
+ * What the user can do about a failed deploy whose repository was the problem (clone.ts's
+ * messages), as a command; undefined for other failures.
+ */
+export function cloneFailureHint(app: string, error: string): string | undefined {
+  if (!error.startsWith('git clone failed: ')) return undefined;
+  if (/^git clone failed: branch .* not found in /.test(error))
+    return `gasper apps repo ${app} --branch <branch> (or --default-branch) deploys another branch`;
+  if (/^git clone failed: repository .* not found /.test(error))
+    return `gasper apps repo ${app} --url <url> deploys another repository; a private one needs --token-stdin`;
+  if (/^git clone failed: authentication failed for /.test(error))
+    return `gasper apps repo ${app} --token-stdin < token.txt gives the clone an access token`;
+  return undefined;
+}
+
 /** `"name: problem"` lines for a validation error's fields. */
 export function fieldLines(fields: Record<string, string> | undefined): string[] {
   return Object.entries(fields ?? {}).map(([field, problem]) => `  ${field}: ${problem}`);

@@ -139,6 +139,23 @@ describe('gasper CLI client (against a running platform)', function () {
     expect(waited.code).to.equal(1);
   });
 
+  it('a first deploy from a branch that is not there says what to run, and apps repo fixes it', async () => {
+    const name = `clibranch-${crypto.randomBytes(3).toString('hex')}`;
+    const res = await gasper(
+      ['apps', 'create', name, '--repo', repo.url, '--branch', 'nope', '--runtime', 'node'],
+      env,
+    );
+    expect(res.code).to.equal(1);
+    expect(res.stdout).to.equal(
+      `failed: git clone failed: branch nope not found in ${repo.url}\n` +
+        `gasper apps repo ${name} --branch <branch> (or --default-branch) deploys another branch\n`,
+    );
+    const fixed = await gasper(['apps', 'repo', name, '--default-branch'], env);
+    expect(fixed.code, fixed.stderr).to.equal(0);
+    expect(fixed.stdout).to.include(`${name}: repository now ${repo.url} (default branch, whole repository)`);
+    expect(JSON.parse((await gasper(['--json', 'apps', 'show', name], env)).stdout).app.status).to.equal('running');
+  });
+
   it('works from GASPER_URL and GASPER_TOKEN without a login', async () => {
     const res = await gasper(['--json', 'apps', 'list'], {
       XDG_CONFIG_HOME: path.join(configHome, 'none'),

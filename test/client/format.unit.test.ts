@@ -1,5 +1,13 @@
 import { expect } from 'chai';
-import { fieldLines, jobStateWords, parseEnvPairs, progressBar, shortCommit, table } from '../../src/client/format.ts';
+import {
+  cloneFailureHint,
+  fieldLines,
+  jobStateWords,
+  parseEnvPairs,
+  progressBar,
+  shortCommit,
+  table,
+} from '../../src/client/format.ts';
 
 describe('client output', () => {
   it('aligns table columns and trims trailing space', () => {
@@ -33,6 +41,30 @@ describe('client output', () => {
   ];
   for (const [state, words] of states) {
     it(`says a job ${state} before its first step as "${words}"`, () => expect(jobStateWords(state)).to.equal(words));
+  }
+
+  const hints: [string, string, string | undefined][] = [
+    [
+      'a branch that is not there',
+      'git clone failed: branch nope not found in https://github.com/me/web.git',
+      'gasper apps repo web --branch <branch> (or --default-branch) deploys another branch',
+    ],
+    [
+      'a repository that is not there',
+      'git clone failed: repository https://github.com/me/wbe.git not found (or the credentials given cannot read it)',
+      'gasper apps repo web --url <url> deploys another repository; a private one needs --token-stdin',
+    ],
+    [
+      'a refused token',
+      'git clone failed: authentication failed for https://github.com/me/web.git: give repo.token (https) or check that the repository is public',
+      'gasper apps repo web --token-stdin < token.txt gives the clone an access token',
+    ],
+    ['a server that does not answer', 'git clone failed: could not reach the repository at github.com', undefined],
+    ['a build that failed', 'build failed: npm ci exited 1', undefined],
+  ];
+  for (const [what, error, hint] of hints) {
+    it(`after a failed deploy, ${what}: ${hint ? 'says what to run' : 'no hint'}`, () =>
+      expect(cloneFailureHint('web', error)).to.equal(hint));
   }
 
   it('lists each bad field of a validation error', () => {
