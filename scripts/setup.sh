@@ -67,10 +67,11 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
   touch node_modules
 fi
 
-# The compiled CLI (bin/gasper.js runs dist/cli.js), when missing or older than a source file.
-# `npm ci` builds it too (the `prepare` script); this covers a checkout whose sources moved on.
+# The compiled CLI and platform (bin/gasper.js runs dist/), when missing or older than a source
+# file (the build touches dist/cli.js). `npm ci` builds it too (the `prepare` script); this covers
+# a checkout whose sources moved on.
 if [ ! -f dist/cli.js ] || [ -n "$(find src -name '*.ts' -newer dist/cli.js -print -quit)" ]; then
-  say "compiling the CLI (npm run build)"
+  say "compiling the CLI and the platform (npm run build)"
   npm run --silent build
 fi
 

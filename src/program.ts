@@ -1,4 +1,7 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { newerSource } from './build-freshness.ts';
 import { registerClientCommands } from './client/commands.ts';
 import { examples } from './client/kit.ts';
 
@@ -8,15 +11,28 @@ type Service = (typeof services)[number];
 
 /**
  * Starts services through serve.ts, imported here and only here: the client commands and
- * `--help` never load the platform. Compiled (dist/cli.js), the services still run from their
- * TypeScript sources through tsx: they read files kept beside them (the dashboard, the runtime
- * catalogue, the proxy's process entry), and starting a service once is not where speed matters.
+ * `--help` never load the platform. Compiled (dist/cli.js), the services run compiled too
+ * (dist/serve.js, built beside it): tsx's output keeps every function's name with a call made
+ * each time a closure is created, and carries source maps, which cost the proxy 20–40% of its
+ * kept-alive throughput (docs/development/benchmarks.md). Files the services read are found from
+ * either tree (the dashboard's from src/, the runtime catalogue's from docker/).
  */
 async function serve(which: readonly Service[]): Promise<void> {
   const compiled = !import.meta.url.endsWith('.ts');
-  if (compiled) (await import('tsx/esm/api')).register();
-  // A URL, not a relative specifier: the build must neither rewrite nor compile it.
-  const url = new URL(compiled ? '../src/serve.ts' : './serve.ts', import.meta.url).href;
+  // A URL, not a relative specifier: the build must not follow it into the CLI's imports.
+  const url = new URL(compiled ? './serve.js' : './serve.ts', import.meta.url).href;
+  if (compiled) {
+    // dist/cli.js is touched by every build (tsc leaves unchanged outputs alone): the build's time.
+    const builtAt = fileURLToPath(new URL('./cli.js', import.meta.url));
+    const stale = await newerSource(builtAt, fileURLToPath(new URL('../src/', import.meta.url)));
+    if (stale) {
+      process.stderr.write(
+        `gasper: the compiled platform (dist/) is older than ${path.relative(process.cwd(), stale)}: ` +
+          'run `npm run build` (scripts/setup.sh does), or GASPER_FROM_SOURCE=1 to run the sources\n',
+      );
+      process.exit(1);
+    }
+  }
   // Typed here rather than with `typeof import('./serve.ts')`, which would pull the platform into the build.
   const mod = (await import(url)) as { serve(services: readonly Service[]): Promise<void> };
   await mod.serve(which);

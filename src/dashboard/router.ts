@@ -4,8 +4,11 @@ import { ApiError } from '../api/errors.ts';
 import { runtimeNames } from '../core/runtimes.ts';
 import { vendorRouter } from './vendor.ts';
 
-/** The dashboard's static files: plain HTML, CSS and ES modules, served as they are (no build step). */
-export const dashboardPublicDir = fileURLToPath(new URL('./public/', import.meta.url));
+/**
+ * The dashboard's static files: plain HTML, CSS and ES modules, served as they are (no build
+ * step), kept in src/ only: found from src/dashboard/ and from its compiled twin dist/dashboard/.
+ */
+export const dashboardPublicDir = fileURLToPath(new URL('../../src/dashboard/public/', import.meta.url));
 
 /**
  * Scripts and styles only from this origin, requests only to this origin (the API), nothing

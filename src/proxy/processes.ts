@@ -26,7 +26,7 @@ export interface ProxyProcessesOptions {
    * for the whole process at the first fork, so only the first group's choice counts. For benches.
    */
   scheduling?: ProxyScheduling;
-  /** Node flags of the proxy processes (default: tsx's loader only, as the sources are TypeScript). */
+  /** Node flags of the proxy processes (default: none compiled, tsx's loader from the sources). */
   execArgv?: string[];
 }
 
@@ -129,9 +129,11 @@ const defaultScheduling: ProxyScheduling = 'kernel';
 const schedulingPolicies = { kernel: cluster.SCHED_NONE, 'round-robin': cluster.SCHED_RR } as const;
 let clusterSetUp = false;
 
-const entry = fileURLToPath(new URL('./process-entry.ts', import.meta.url));
+/** Compiled (dist/), the processes run the compiled entry with no loader; from the sources, through tsx. */
+const compiled = !import.meta.url.endsWith('.ts');
+const entry = fileURLToPath(new URL(compiled ? './process-entry.js' : './process-entry.ts', import.meta.url));
 /** tsx's loader, by absolute URL: `--import tsx` would resolve from the working directory. */
-const tsxLoader = import.meta.resolve('tsx');
+const defaultExecArgv = compiled ? [] : ['--import', import.meta.resolve('tsx')];
 
 interface Slot {
   worker?: Worker;
@@ -192,7 +194,7 @@ class ProxyGroup {
     clusterSetUp = true;
     cluster.setupPrimary({
       exec: entry,
-      execArgv: this.options.execArgv ?? ['--import', tsxLoader],
+      execArgv: this.options.execArgv ?? defaultExecArgv,
       args: [],
     });
     const worker = cluster.fork();

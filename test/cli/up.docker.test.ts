@@ -77,6 +77,26 @@ describe('gasper up (the command, as a process)', function () {
     });
   }
 
+  it('refuses to start services compiled before a source changed, saying what to run', async () => {
+    // A copy of the package whose one source is newer than its dist/: a checkout updated since the build.
+    const root = path.join(stateDir, 'pkg');
+    await fs.cp(path.dirname(bin), path.join(root, 'bin'), { recursive: true });
+    await fs.cp(path.resolve('dist'), path.join(root, 'dist'), { recursive: true });
+    await fs.cp(path.resolve('package.json'), path.join(root, 'package.json'));
+    await fs.symlink(path.resolve('node_modules'), path.join(root, 'node_modules'));
+    await fs.mkdir(path.join(root, 'src', 'proxy'), { recursive: true });
+    await fs.writeFile(path.join(root, 'src', 'proxy', 'forward.ts'), '// changed after the build\n');
+    const child = spawn(process.execPath, [path.join(root, 'bin', 'gasper.js'), 'up'], {
+      env: { PATH: process.env.PATH!, HOME: os.tmpdir(), GASPER_STATE_DIR: stateDir },
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c));
+    expect(await new Promise((resolve) => child.on('exit', resolve))).to.equal(1);
+    expect(stderr).to.match(
+      /^gasper: the compiled platform \(dist\/\) is older than \S*src\/proxy\/forward\.ts: run `npm run build`/,
+    );
+  });
+
   it('starts Redis, worker, proxy, DNS and API; prints a generated admin token once; stops cleanly on SIGTERM', async () => {
     const [apiPort, proxyPort, dnsPort] = [await freePort(), await freePort(), await freePort()];
     const env = {
@@ -105,6 +125,15 @@ describe('gasper up (the command, as a process)', function () {
       headers: { host: `nothing.localhost:${proxyPort}` },
     });
     expect(proxied.status).to.equal(404);
+    // The compiled platform, as users run it: the dashboard's files found from dist/, the proxy's
+    // processes running the compiled entry with no TypeScript loader.
+    const page = await fetch(`http://127.0.0.1:${apiPort}/dashboard/`);
+    expect(page.status).to.equal(200);
+    expect(await page.text()).to.include('<title>Gasper');
+    expect((await fetch(`http://127.0.0.1:${apiPort}/dashboard/js/main.js`)).status).to.equal(200);
+    const proxies = await childCommands(first.child.pid!);
+    expect(proxies.filter((c) => c.includes('dist/proxy/process-entry.js'))).to.have.length.of.at.least(1);
+    expect(proxies.join('\n')).to.not.include('tsx');
     const soa = await dig(dnsPort, 'localhost', 'SOA');
     expect(soa.status).to.equal('NOERROR');
     expect(soa.flags).to.include('aa');
@@ -127,6 +156,20 @@ describe('gasper up (the command, as a process)', function () {
     expect(await second.exited).to.equal(0);
   });
 });
+
+/** The command lines of a process's children (/proc). */
+async function childCommands(pid: number): Promise<string[]> {
+  const commands: string[] = [];
+  for (const entry of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await fs.readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // The parent's pid is the second field after the command, which is in parentheses.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid !== pid) continue;
+    commands.push((await fs.readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' '));
+  }
+  return commands;
+}
 
 function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
