@@ -22,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startNginx } from './support/nginx.ts';
+import { compiledModule } from './support/compiled.ts';
 import { cpuSeconds, freePort, withChildren } from './support/processes.ts';
 import { publishInstances, withScratch } from './support/scratch.ts';
 import { forkRole as forkRoleOf, runBench } from './support/roles.ts';
@@ -49,8 +50,9 @@ type Message = { port: number } | { result: LoadResult } | { error: string };
 // ------------------------------------------------------------------------------------------------
 
 async function runGasperProxy(redisUrl: string): Promise<void> {
-  const { startProxyProcesses } = await import('../src/proxy/processes.ts');
-  const { createLogger } = await import('../src/core/log.ts');
+  const { startProxyProcesses } =
+    await compiledModule<typeof import('../src/proxy/processes.ts')>('src/proxy/processes.ts');
+  const { createLogger } = await compiledModule<typeof import('../src/core/log.ts')>('src/core/log.ts');
   const profile = process.env.BENCH_CPU_PROF;
   // The route was published before: each process applies the snapshot before it listens.
   const proxy = await startProxyProcesses(
@@ -58,9 +60,7 @@ async function runGasperProxy(redisUrl: string): Promise<void> {
       proxy: { host: '127.0.0.1', port: 0, domain: DOMAIN, redisUrl },
       processes,
       scheduling,
-      ...(profile
-        ? { execArgv: ['--import', import.meta.resolve('tsx'), '--cpu-prof', '--cpu-prof-dir', profile] }
-        : {}),
+      ...(profile ? { execArgv: ['--cpu-prof', '--cpu-prof-dir', profile] } : {}),
     },
     { log: createLogger(process.env.BENCH_LOG_LEVEL ?? 'silent') },
   );

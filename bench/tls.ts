@@ -10,20 +10,23 @@
  *   npm run bench:tls
  *   BENCH_SECONDS=5 BENCH_CONNECTIONS=100 npm run bench:tls
  *
- * A third target, handshakes only: a bare `node:https` server answering itself (runNodeFloor), the
- * ceiling of any proxy on Node's TLS.
+ * Two more targets, handshakes only: a bare `node:https` server answering itself (runNodeFloor),
+ * the ceiling of any server on Node's TLS, and a minimal proxy on Gasper's stack (runNodeProxy),
+ * the ceiling of any proxy on it.
  *
  * Load from `wrk -t1` (apt-get install wrk); nginx from /usr/sbin/nginx (nginx-light); one
  * Gasper proxy process and one nginx worker (BENCH_WORKERS changes nginx's; Gasper runs one
  * process here). Bounded: 3 s of warm-up, then four runs of BENCH_SECONDS (default 3).
  */
 import { execFile, type ChildProcess } from 'node:child_process';
+import type { Dispatcher } from 'undici';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { issueTestCertificate, makeTestCa } from '../test/support/certificates.ts';
 import { startNginx } from './support/nginx.ts';
+import { compiledModule } from './support/compiled.ts';
 import { cpuSeconds, freePort, withChildren } from './support/processes.ts';
 import { publishInstances, withScratch } from './support/scratch.ts';
 import { forkRolePort, runBench } from './support/roles.ts';
@@ -45,8 +48,8 @@ const CIPHERS =
   'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305';
 
 async function runGasperProxy(redisUrl: string, certFile: string, keyFile: string): Promise<void> {
-  const { startProxy } = await import('../src/proxy/index.ts');
-  const { createLogger } = await import('../src/core/log.ts');
+  const { startProxy } = await compiledModule<typeof import('../src/proxy/index.ts')>('src/proxy/index.ts');
+  const { createLogger } = await compiledModule<typeof import('../src/core/log.ts')>('src/core/log.ts');
   const proxy = await startProxy(
     { host: '127.0.0.1', port: 0, httpsPort: 0, domain: DOMAIN, redisUrl, tlsCertFile: certFile, tlsKeyFile: keyFile },
     { log: createLogger(process.env.BENCH_LOG_LEVEL ?? 'silent') },
@@ -77,6 +80,44 @@ async function runNodeFloor(certFile: string, keyFile: string): Promise<void> {
     (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': bytes.length });
       res.end(bytes);
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  process.send!({ port: (server.address() as { port: number }).port });
+}
+
+/**
+ * A minimal proxy on Gasper's stack: `node:https` and an undici pool to the upstream, forwarding
+ * each request with no routing, header rewriting, retries or metrics. Between the bare server and
+ * Gasper, it shows what forwarding a request costs a Node process on each new connection.
+ */
+async function runNodeProxy(certFile: string, keyFile: string, upstreamPort: string): Promise<void> {
+  const [{ tlsPolicy }, https, fs, { Pool }] = await Promise.all([
+    import('../src/proxy/tls.ts'),
+    import('node:https'),
+    import('node:fs/promises'),
+    import('undici'),
+  ]);
+  const pool = new Pool(`http://127.0.0.1:${upstreamPort}`, { connections: 256, pipelining: 1 });
+  const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding']);
+  const server = https.createServer(
+    { ...tlsPolicy, cert: await fs.readFile(certFile), key: await fs.readFile(keyFile) },
+    (req, res) => {
+      pool.dispatch({ path: req.url ?? '/', method: 'GET', headers: ['host', 'upstream'] }, {
+        onConnect() {},
+        onHeaders(status: number, raw: Buffer[]) {
+          const headers: string[] = [];
+          for (let i = 0; i < raw.length; i += 2) {
+            const name = raw[i]!.toString('latin1');
+            if (!hopByHop.has(name.toLowerCase())) headers.push(name, raw[i + 1]!.toString('latin1'));
+          }
+          res.writeHead(status, headers);
+          return true;
+        },
+        onData: (chunk: Buffer) => res.write(chunk),
+        onComplete: () => res.end(),
+        onError: (err: Error) => res.destroy(err),
+      } as unknown as Dispatcher.DispatchHandler);
     },
   );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -128,6 +169,8 @@ async function main(): Promise<void> {
     const gasperPid = children.at(-1)!.pid!;
     const floorPort = await forkRole('node-floor', [cert.certFile, cert.keyFile]);
     const floorPid = children.at(-1)!.pid!;
+    const minimalPort = await forkRole('node-proxy', [cert.certFile, cert.keyFile, String(upstreamPort)]);
+    const minimalPid = children.at(-1)!.pid!;
     const nginxPort = await freePort();
     const nginx = await startNginx({
       dir: path.join(dir, 'nginx'),
@@ -141,8 +184,14 @@ async function main(): Promise<void> {
     await untilServing(gasperPort, ca.certFile, 'Gasper proxy');
     await untilServing(nginxPort, ca.certFile, 'nginx');
     await untilServing(floorPort, ca.certFile, 'the bare node:https server');
+    await untilServing(minimalPort, ca.certFile, 'the minimal node:https proxy');
 
-    const pids = { gasper: [gasperPid], nginx: await withChildren(nginx.pid!), node: [floorPid] };
+    const pids = {
+      gasper: [gasperPid],
+      nginx: await withChildren(nginx.pid!),
+      node: [floorPid],
+      'min-proxy': [minimalPid],
+    };
     console.log(
       `tls bench: ${connections} connections, ${seconds} s each after a warm-up, wrk -t1, ` +
         `${os.cpus().length} CPU(s), 1 Gasper proxy process vs ${workers} nginx worker(s), ECDSA P-256 certificate`,
@@ -151,6 +200,7 @@ async function main(): Promise<void> {
     await wrk(gasperPort, 2, false);
     await wrk(nginxPort, 1, false);
     await wrk(floorPort, 2, false);
+    await wrk(minimalPort, 2, false);
     const results: Record<string, Record<string, Load>> = { 'keep-alive': {}, handshakes: {} };
     for (const [mode, close] of [
       ['keep-alive', false],
@@ -159,6 +209,8 @@ async function main(): Promise<void> {
       for (const [name, port] of [
         ['gasper', gasperPort],
         ['nginx', nginxPort],
+        // What forwarding alone costs on Gasper's stack, kept alive and per new connection.
+        ['min-proxy', minimalPort],
         // Node's ceiling matters for handshakes, where Node's TLS set-up is the cost.
         ...(close ? ([['node', floorPort]] as const) : []),
       ] as const) {
@@ -170,12 +222,12 @@ async function main(): Promise<void> {
     }
     const pad = (s: string, n: number) => s.padStart(n);
     console.log(
-      `${'measure'.padEnd(12)}${'target'.padEnd(8)}${pad('req/s', 10)}${pad('requests', 10)}${pad('errors', 8)}${pad('non-2xx', 9)}${pad('proxy CPU µs/req', 18)}`,
+      `${'measure'.padEnd(12)}${'target'.padEnd(10)}${pad('req/s', 10)}${pad('requests', 10)}${pad('errors', 8)}${pad('non-2xx', 9)}${pad('proxy CPU µs/req', 18)}`,
     );
     for (const [mode, byTarget] of Object.entries(results)) {
       for (const [name, r] of Object.entries(byTarget)) {
         console.log(
-          `${mode.padEnd(12)}${name.padEnd(8)}${pad(r.rps.toFixed(0), 10)}${pad(String(r.requests), 10)}` +
+          `${mode.padEnd(12)}${name.padEnd(10)}${pad(r.rps.toFixed(0), 10)}${pad(String(r.requests), 10)}` +
             `${pad(String(r.errors), 8)}${pad(String(r.non2xx), 9)}${pad(r.cpuUs!.toFixed(0), 18)}`,
         );
       }
@@ -197,6 +249,14 @@ async function main(): Promise<void> {
         `${(floor / results.handshakes!.nginx!.rps).toFixed(2)}x nginx's proxying; Gasper reaches ` +
         `${(results.handshakes!.gasper!.rps / floor).toFixed(2)}x of that ceiling`,
     );
+    const vs = (mode: string, a: string, b: string) => results[mode]![a]!.rps / results[mode]![b]!.rps;
+    const minimal = (mode: string) => results[mode]!['min-proxy']!.rps.toFixed(0);
+    console.log(
+      `a minimal node:https proxy (an undici pool, nothing else): keep-alive ${minimal('keep-alive')} req/s ` +
+        `(${vs('keep-alive', 'min-proxy', 'nginx').toFixed(2)}x nginx's), handshakes ${minimal('handshakes')}/s ` +
+        `(${vs('handshakes', 'min-proxy', 'nginx').toFixed(2)}x nginx's); Gasper reaches ` +
+        `${vs('keep-alive', 'gasper', 'min-proxy').toFixed(2)}x and ${vs('handshakes', 'gasper', 'min-proxy').toFixed(2)}x of it`,
+    );
   });
 }
 
@@ -204,4 +264,5 @@ await runBench(main, {
   upstream: () => runUpstream(BODY),
   proxy: (args) => runGasperProxy(args[0]!, args[1]!, args[2]!),
   'node-floor': (args) => runNodeFloor(args[0]!, args[1]!),
+  'node-proxy': (args) => runNodeProxy(args[0]!, args[1]!, args[2]!),
 });
