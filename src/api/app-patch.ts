@@ -187,7 +187,8 @@ function planRepo(
     else repo.path = path;
     changed.push('repo.path');
   }
-  if (patch.token) {
+  // A string, even empty: a URL's `https://<token>@host` gives its token as the user name.
+  if (typeof patch.token === 'string') {
     const credentials = { username: patch.username ?? defaultTokenUser, token: patch.token };
     return {
       repo: { ...repo, sealedCredentials: sealCredentials({ seal }, credentials) },

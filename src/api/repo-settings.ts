@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defaultTokenUser, sealCredentials, type RepoCredentials } from '../core/repo-credentials.ts';
+import { defaultTokenUser, sealCredentials } from '../core/repo-credentials.ts';
 import { normalRepoPath } from '../core/repo-path.ts';
 import { hostProblem, type Lookup } from '../core/repo-host.ts';
 import { parseRepoUrl, repoHost, splitRepoCredentials } from '../core/repo-url.ts';
@@ -51,24 +51,21 @@ export async function storedRepo(
   repo: { url: string; branch?: string; path?: string; token?: string; username?: string },
   options: RepoCheckOptions,
 ): Promise<AppDocument['repo']> {
-  const { url, credentials: inUrl } = splitRepoCredentials(repo.url);
-  if (inUrl && repo.token)
-    throw invalid('repo.url', 'carries credentials and repo.token is given too: give the token once');
-  let credentials: RepoCredentials | undefined = inUrl;
-  const schemeProblem = tokenSchemeProblem(url, options.allowLocal);
-  if (inUrl && schemeProblem) throw invalid('repo.url', `carries credentials: ${schemeProblem}`);
-  if (repo.token) {
-    if (schemeProblem) throw invalid('repo.token', schemeProblem);
-    credentials = { username: repo.username ?? defaultTokenUser, token: repo.token };
-  } else if (repo.username) {
-    throw invalid('repo.username', 'goes with repo.token');
-  }
-  await checkRepoHost(url, options);
+  if (repo.username && !repo.token) throw invalid('repo.username', 'goes with repo.token');
+  const checked = await checkedRepo(repo, repo.url, { allowLocalRepos: options.allowLocal, lookup: options.lookup });
+  const path = normalRepoPath(repo.path);
   return {
-    url,
+    url: checked.url,
     ...(repo.branch ? { branch: repo.branch } : {}),
-    ...(normalRepoPath(repo.path) ? { path: normalRepoPath(repo.path) } : {}),
-    ...(credentials ? { sealedCredentials: sealCredentials(options.secrets, credentials) } : {}),
+    ...(path ? { path } : {}),
+    ...(typeof checked.token === 'string'
+      ? {
+          sealedCredentials: sealCredentials(options.secrets, {
+            username: checked.username ?? defaultTokenUser,
+            token: checked.token,
+          }),
+        }
+      : {}),
   };
 }
 
@@ -87,11 +84,12 @@ export async function checkRepoHost(url: string, options: { allowLocal: boolean;
 }
 
 /**
- * A PATCH of `repo`, checked as `POST /apps` checks it: credentials in a new URL moved into
- * `token`, a token only for https (the new URL's, else the app's), the new host where
- * repositories may be.
+ * A repository as `POST /apps` gives it or `PATCH /apps/:name` changes it: credentials in the
+ * URL moved into `token` and `username` (a name alone, `https://<token>@host`, is a token with an
+ * empty password: `token` is then ""), a token only for https (the URL's, else `currentUrl`, the
+ * app's), the host where repositories may be.
  */
-export async function checkedRepoPatch<R extends { url?: string; token?: string | null; username?: string }>(
+export async function checkedRepo<R extends { url?: string; token?: string | null; username?: string }>(
   repo: R,
   currentUrl: string,
   options: { allowLocalRepos: boolean; lookup?: Lookup },
@@ -106,7 +104,8 @@ export async function checkedRepoPatch<R extends { url?: string; token?: string 
     patch = { ...repo, url, ...(credentials ? { token: credentials.token, username: credentials.username } : {}) };
     await checkRepoHost(url, { allowLocal: options.allowLocalRepos, lookup: options.lookup });
   }
-  const tokenProblem = patch.token ? tokenSchemeProblem(patch.url ?? currentUrl, options.allowLocalRepos) : undefined;
+  const tokenProblem =
+    typeof patch.token === 'string' ? tokenSchemeProblem(patch.url ?? currentUrl, options.allowLocalRepos) : undefined;
   if (tokenProblem) throw invalid('repo.token', tokenProblem);
   return patch;
 }

@@ -234,6 +234,22 @@ describe('API app operations (real Redis, real BullMQ queues)', function () {
       expect(back.body.app.repo.hasToken).to.equal(false);
     });
 
+    it('a token written as the user name of a new URL (https://<token>@host) is kept sealed, as at creation', async function () {
+      const { name } = await createApp({ repo: { url: 'https://example.com/o/blog.git' } });
+      await markDeployed(name);
+      const res = await patch(`/apps/${name}`)
+        .send({ repo: { url: 'https://ghp_solo-token@git.other.example/o/blog.git' } })
+        .expect(202);
+      expect(res.body.changed).to.deep.equal(['repo.url', 'repo.token']);
+      expect(res.body.app.repo).to.deep.equal({ url: 'https://git.other.example/o/blog.git', hasToken: true });
+      const stored = await fx.apps.get(name);
+      expect(JSON.stringify(stored)).not.to.include('ghp_solo-token');
+      expect(JSON.parse(fx.secrets.open(stored!.repo.sealedCredentials!))).to.deep.equal({
+        username: 'ghp_solo-token',
+        token: '',
+      });
+    });
+
     it('a repository on this machine or its networks is refused when local repositories are not', async function () {
       const { name } = await createApp();
       const strict = fx.withOptions({ allowLocalRepos: false });

@@ -13,7 +13,7 @@ import { desiredFormation, formationOrder } from '../../core/formation.ts';
 import { ensureRoomInPlace, holdsCapacity, placeApp } from '../cluster/node-placement.ts';
 import { patchAppRequest, rebuildRequest, rollbackRequest } from '../app-patch-request.ts';
 import { enforceAppQuotas } from '../quotas.ts';
-import { checkedRepoPatch } from '../repo-settings.ts';
+import { checkedRepo } from '../repo-settings.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { runtimeOrDockerfile } from '../builder-fields.ts';
@@ -124,7 +124,7 @@ export function appOperationsRouter(deps: ApiDeps): Router {
     const parsed = patchSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw validationError(parsed.error);
     const patch = parsed.data.repo
-      ? { ...parsed.data, repo: await checkedRepoPatch(parsed.data.repo, doc.repo.url, options) }
+      ? { ...parsed.data, repo: await checkedRepo(parsed.data.repo, doc.repo.url, options) }
       : parsed.data;
     const plan = planPatch(doc, patch, (v) => secrets.seal(v), policy);
     // An app made without a runtime (built from its Dockerfile) cannot switch to the runtime builder.
