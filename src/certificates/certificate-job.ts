@@ -150,15 +150,18 @@ export async function runCertificateJob(
 
 /**
  * Records a failed attempt on the domain (pending/failed, or renewalError on an issued one), only
- * on the incarnation the job started with.
+ * on the incarnation the job started with. Returns what the domain now says, for the job's log.
  */
 export async function recordFailure(
   ctx: CertificateJobContext,
   domain: string,
   incarnation: Incarnation,
   plan: RetryPlan,
-): Promise<void> {
-  await ctx.domains.update(domain, (doc) =>
-    sameIncarnation(doc, incarnation) ? withFailure(doc, plan, ctx.clock(), ctx.renewalRetryMs) : undefined,
-  );
+): Promise<string> {
+  let recorded: DomainDocument | undefined;
+  await ctx.domains.update(domain, (doc) => {
+    recorded = sameIncarnation(doc, incarnation) ? withFailure(doc, plan, ctx.clock(), ctx.renewalRetryMs) : undefined;
+    return recorded;
+  });
+  return (recorded?.status === 'issued' ? recorded.renewalError : recorded?.lastError) ?? plan.message;
 }

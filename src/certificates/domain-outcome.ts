@@ -78,7 +78,9 @@ export function renewalRetryMs(attempts: number, baseMs: number): number {
 /**
  * A failed attempt. A domain without a certificate is `pending` while retries remain, `failed`
  * when the plan gives up. A domain with one keeps `issued` (its certificate still serves) and
- * says why the renewal failed.
+ * says why the renewal failed. Either way the stored message ends with when Gasper tries again
+ * (the job's retry, the CA's rate limit, or the sweep after giving up), so that whoever reads it,
+ * through the API, the CLI, the dashboard or the job log, reads the same words.
  */
 export function withFailure(doc: DomainDocument, plan: RetryPlan, now: number, renewalBaseMs: number): DomainDocument {
   const attempts = doc.attempts + 1;
@@ -88,9 +90,11 @@ export function withFailure(doc: DomainDocument, plan: RetryPlan, now: number, r
       : plan.action === 'retry'
         ? now + plan.delayMs
         : now + renewalRetryMs(attempts, renewalBaseMs);
-  const base = { ...doc, attempts, nextAttemptAt: new Date(next).toISOString() };
-  if (doc.status === 'issued' && doc.certificate) return { ...base, renewalError: plan.message };
-  return { ...base, status: plan.action === 'give-up' ? 'failed' : 'pending', lastError: plan.message };
+  const nextAttemptAt = new Date(next).toISOString();
+  const message = `${plan.message} Gasper tries again at ${nextAttemptAt}.`;
+  const base = { ...doc, attempts, nextAttemptAt };
+  if (doc.status === 'issued' && doc.certificate) return { ...base, renewalError: message };
+  return { ...base, status: plan.action === 'give-up' ? 'failed' : 'pending', lastError: message };
 }
 
 /** `CN=R11, O=Let's Encrypt, C=US` (X509Certificate.issuer, one per line) → `R11 (Let's Encrypt)`. */

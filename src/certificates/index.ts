@@ -166,9 +166,9 @@ export async function startCertificates(
         { attemptsMade: job.attemptsMade, maxAttempts: job.opts.attempts ?? 1, ...retry },
         clock(),
       );
-      if (doc) await recordFailure(ctx, domain, doc, plan);
-      await job.log(plan.message).catch(() => undefined);
-      log.warn({ domain, kind, action: plan.action, reason: plan.message }, 'certificate attempt failed');
+      const said = doc ? await recordFailure(ctx, domain, doc, plan) : plan.message;
+      await job.log(said).catch(() => undefined);
+      log.warn({ domain, kind, action: plan.action, reason: said }, 'certificate attempt failed');
       if (plan.action === 'wait') {
         // A rate limit is not the job's fault: wait without spending an attempt.
         await job.moveToDelayed(plan.until, token);

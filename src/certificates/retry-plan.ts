@@ -109,7 +109,7 @@ function sentence(text: string): string {
   return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
 }
 
-/** The failure in words a user can act on, without the retry part. */
+/** The failure in words a user can act on. */
 export function describeFailure(domain: string, failure: CertificateFailure): string {
   switch (failure.kind) {
     case 'dns':
@@ -150,20 +150,21 @@ function isRateLimit(failure: CertificateFailure): failure is Extract<Certificat
   );
 }
 
-/** Retry, wait for a rate limit, or give up; the message says what happened and what comes next. */
+/**
+ * Retry, wait for a rate limit, or give up; the message says what happened. When Gasper tries
+ * again is said by the domain's outcome (withFailure), which also knows the sweep's later try
+ * after giving up.
+ */
 export function planRetry(domain: string, failure: CertificateFailure, policy: RetryPolicy, now: number): RetryPlan {
-  const what = describeFailure(domain, failure);
+  const message = describeFailure(domain, failure);
   if (isRateLimit(failure)) {
     const until = failure.retryAfter && failure.retryAfter > now ? failure.retryAfter : now + policy.rateLimitWaitMs;
-    return { action: 'wait', until, message: `${what} Gasper tries again at ${new Date(until).toISOString()}.` };
+    return { action: 'wait', until, message };
   }
-  if (!isTransient(failure) || policy.attemptsMade + 1 >= policy.maxAttempts) {
-    return { action: 'give-up', message: what };
-  }
-  const delayMs = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** policy.attemptsMade);
+  if (!isTransient(failure) || policy.attemptsMade + 1 >= policy.maxAttempts) return { action: 'give-up', message };
   return {
     action: 'retry',
-    delayMs,
-    message: `${what} Gasper tries again at ${new Date(now + delayMs).toISOString()}.`,
+    delayMs: Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** policy.attemptsMade),
+    message,
   };
 }

@@ -8,13 +8,13 @@ export function shortDate(iso: unknown): string {
   return Number.isNaN(date.getTime()) ? iso : `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
-/** The problem a user should read for a domain, in words: the issuance error, else a failed renewal's. */
+/**
+ * The problem a user should read for a domain, in words: the issuance error, else a failed
+ * renewal's. Each ends with when Gasper tries again (the certificates service writes it).
+ */
 export function domainProblem(domain: Json): string {
-  const retry = domain.nextAttemptAt ? ` (next try ${shortDate(domain.nextAttemptAt)})` : '';
-  // The certificates service's messages mostly end with when it tries again: said once.
-  if (domain.lastError) return `${domain.lastError}${/tries again at/.test(domain.lastError) ? '' : retry}`;
-  if (domain.renewalError)
-    return `renewal failed, the current certificate still serves: ${domain.renewalError}${retry}`;
+  if (domain.lastError) return domain.lastError;
+  if (domain.renewalError) return `renewal failed, the current certificate still serves: ${domain.renewalError}`;
   return '-';
 }
 

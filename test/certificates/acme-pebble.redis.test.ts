@@ -242,6 +242,7 @@ describe('certificates: ACME with pebble (real Redis, API, proxy)', function () 
     const doc = (await domains.get(issuedDomain))!;
     expect(doc.certificate).to.deep.equal(before);
     expect(doc.nextAttemptAt).to.be.a('string');
+    expect(failed.renewalError).to.match(new RegExp(` Gasper tries again at ${doc.nextAttemptAt}\\.$`));
     expect(await servedVersion(proxy.httpsPort!, issuedDomain, root)).to.equal(before.version);
     clockAhead = 0;
     await pebble.setA(issuedDomain, ['127.0.0.1']);
@@ -309,6 +310,8 @@ describe('certificates: ACME with pebble (real Redis, API, proxy)', function () 
     console.log(`      lastError: ${view.lastError}`);
     expect(view.lastError).to.match(/^The certificate authority refused: .*connection refused/i);
     expect(view.lastError).to.include(`The CA could not connect to http://${domain}/.well-known/acme-challenge/`);
+    // Given up, but not for good: the sweep tries again after a backoff, and the message says when.
+    expect(view.lastError).to.match(new RegExp(` Gasper tries again at ${view.nextAttemptAt}\\.$`));
     expect(await certificates.get(domain)).to.equal(undefined);
   });
 

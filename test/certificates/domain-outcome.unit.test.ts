@@ -61,7 +61,12 @@ describe('certificates: domain outcome', () => {
       'first issuance, retrying: pending with the reason and the next attempt',
       base,
       { action: 'retry', delayMs: 30_000, message: 'DNS: …' },
-      { status: 'pending', lastError: 'DNS: …', attempts: 1, nextAttemptAt: iso(now + 30_000) },
+      {
+        status: 'pending',
+        lastError: `DNS: … Gasper tries again at ${iso(now + 30_000)}.`,
+        attempts: 1,
+        nextAttemptAt: iso(now + 30_000),
+      },
     ],
     [
       'first issuance, given up: failed; the sweep tries again after the backoff (here 4 h: 1 h doubled twice)',
@@ -69,7 +74,7 @@ describe('certificates: domain outcome', () => {
       { action: 'give-up', message: 'The certificate authority refused: …' },
       {
         status: 'failed',
-        lastError: 'The certificate authority refused: …',
+        lastError: `The certificate authority refused: … Gasper tries again at ${iso(now + 4 * 3600_000)}.`,
         attempts: 3,
         nextAttemptAt: iso(now + 4 * 3600_000),
       },
@@ -77,8 +82,13 @@ describe('certificates: domain outcome', () => {
     [
       'rate limited: pending until the CA allows',
       base,
-      { action: 'wait', until: now + 3 * 3600_000, message: 'rate limited' },
-      { status: 'pending', lastError: 'rate limited', attempts: 1, nextAttemptAt: iso(now + 3 * 3600_000) },
+      { action: 'wait', until: now + 3 * 3600_000, message: 'The certificate authority is rate limiting.' },
+      {
+        status: 'pending',
+        lastError: `The certificate authority is rate limiting. Gasper tries again at ${iso(now + 3 * 3600_000)}.`,
+        attempts: 1,
+        nextAttemptAt: iso(now + 3 * 3600_000),
+      },
     ],
     [
       'renewal given up: still issued (the old certificate serves), renewalError, the sweep retries in an hour',
@@ -87,7 +97,7 @@ describe('certificates: domain outcome', () => {
       {
         status: 'issued',
         certificate: cert,
-        renewalError: 'The certificate authority refused: …',
+        renewalError: `The certificate authority refused: … Gasper tries again at ${iso(now + 3600_000)}.`,
         attempts: 1,
         nextAttemptAt: iso(now + 3600_000),
       },

@@ -72,19 +72,25 @@ describe("web dashboard: an app's custom domains, in headless Chromium (real Red
   });
 
   it('follows the status the certificates service writes: failed with the error, then issued', async () => {
+    const problem = `DNS: ${domain} points to 198.51.100.1, not to this platform. Point its A/AAAA records to 203.0.113.7.`;
     const store = new DomainStore(fx.redis);
     await store.update(domain, (d) => ({
       ...d,
       status: 'failed',
-      lastError: 'DNS does not point here: it resolves to 198.51.100.1; it should resolve to 203.0.113.7',
+      lastError: `${problem} Gasper tries again at 2027-01-02T03:04:05.000Z.`,
+      nextAttemptAt: '2027-01-02T03:04:05.000Z',
     }));
     await domainRow().locator('.badge', { hasText: 'failed' }).waitFor({ timeout: 20_000 });
-    expect(await domainRow().locator('.domain-problem').textContent()).to.include('should resolve to 203.0.113.7');
+    // The stored message says when the next try is; the page says it once.
+    expect(await domainRow().locator('.domain-problem').textContent()).to.equal(
+      `${problem} Gasper tries again at 2027-01-02T03:04:05.000Z.`,
+    );
     await page.screenshot({ path: path.join(artifacts, 'domains-02-failed.png'), fullPage: true });
     await store.update(domain, (d) => ({
       ...d,
       status: 'issued',
       lastError: undefined,
+      nextAttemptAt: undefined,
       certificate: {
         issuer: 'Pebble Intermediate CA',
         notBefore: 'x',

@@ -5,12 +5,13 @@ import { shortDate } from './format.js';
 const refreshMs = 5000;
 const knownStatuses = new Set(['pending', 'issued', 'failed']);
 
-/** What a user should read about a domain: the issuance error, else a failed renewal's, with the next try. */
+/**
+ * What a user should read about a domain: the issuance error, else a failed renewal's. Each ends
+ * with when Gasper tries again (the certificates service writes it).
+ */
 export function domainProblem(domain) {
-  const retry = domain.nextAttemptAt ? ` (next try ${shortDate(domain.nextAttemptAt)})` : '';
-  if (domain.lastError) return `${domain.lastError}${retry}`;
-  if (domain.renewalError)
-    return `Renewal failed; the current certificate still serves. ${domain.renewalError}${retry}`;
+  if (domain.lastError) return domain.lastError;
+  if (domain.renewalError) return `Renewal failed; the current certificate still serves. ${domain.renewalError}`;
   const proof = domain.verification;
   if (domain.status === 'pending' && proof && !proof.verifiedAt)
     return `Waiting for the ownership proof: create the TXT record ${proof.name} with the value ${proof.value}.`;
