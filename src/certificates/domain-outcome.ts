@@ -91,10 +91,15 @@ export function withFailure(doc: DomainDocument, plan: RetryPlan, now: number, r
         ? now + plan.delayMs
         : now + renewalRetryMs(attempts, renewalBaseMs);
   const nextAttemptAt = new Date(next).toISOString();
-  const message = `${plan.message} Gasper tries again at ${nextAttemptAt}.`;
+  const message = `${plan.message} Gasper tries again at ${utcTime(nextAttemptAt)}.`;
   const base = { ...doc, attempts, nextAttemptAt };
   if (doc.status === 'issued' && doc.certificate) return { ...base, renewalError: message };
   return { ...base, status: plan.action === 'give-up' ? 'failed' : 'pending', lastError: message };
+}
+
+/** `2027-01-02T03:04:05.000Z` → `2027-01-02 03:04:05 UTC`: a time a user reads in a message. */
+export function utcTime(iso: string): string {
+  return iso.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC');
 }
 
 /** `CN=R11, O=Let's Encrypt, C=US` (X509Certificate.issuer, one per line) → `R11 (Let's Encrypt)`. */

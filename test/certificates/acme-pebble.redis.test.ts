@@ -8,6 +8,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
+import { utcTime } from '../../src/certificates/domain-outcome.ts';
 import { startCertificates, type CertificatesHandle } from '../../src/certificates/index.ts';
 import { keys } from '../../src/core/keys.ts';
 import { createLogger } from '../../src/core/log.ts';
@@ -242,7 +243,7 @@ describe('certificates: ACME with pebble (real Redis, API, proxy)', function () 
     const doc = (await domains.get(issuedDomain))!;
     expect(doc.certificate).to.deep.equal(before);
     expect(doc.nextAttemptAt).to.be.a('string');
-    expect(failed.renewalError).to.match(new RegExp(` Gasper tries again at ${doc.nextAttemptAt}\\.$`));
+    expect(failed.renewalError).to.match(new RegExp(` Gasper tries again at ${utcTime(doc.nextAttemptAt!)}\\.$`));
     expect(await servedVersion(proxy.httpsPort!, issuedDomain, root)).to.equal(before.version);
     clockAhead = 0;
     await pebble.setA(issuedDomain, ['127.0.0.1']);
@@ -261,7 +262,7 @@ describe('certificates: ACME with pebble (real Redis, API, proxy)', function () 
     expect(waiting.status).to.equal('pending');
     expect(waiting.lastError).to.match(
       new RegExp(
-        `^DNS: ${domain.replaceAll('.', '\\.')} points to 192\\.0\\.2\\.50, not to this platform\\. .* Gasper tries again at \\d{4}-`,
+        `^DNS: ${domain.replaceAll('.', '\\.')} points to 192\\.0\\.2\\.50, not to this platform\\. .* Gasper tries again at \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC\\.$`,
       ),
     );
     expect(waiting.nextAttemptAt).to.be.a('string');
@@ -311,7 +312,7 @@ describe('certificates: ACME with pebble (real Redis, API, proxy)', function () 
     expect(view.lastError).to.match(/^The certificate authority refused: .*connection refused/i);
     expect(view.lastError).to.include(`The CA could not connect to http://${domain}/.well-known/acme-challenge/`);
     // Given up, but not for good: the sweep tries again after a backoff, and the message says when.
-    expect(view.lastError).to.match(new RegExp(` Gasper tries again at ${view.nextAttemptAt}\\.$`));
+    expect(view.lastError).to.match(new RegExp(` Gasper tries again at ${utcTime(view.nextAttemptAt)}\\.$`));
     expect(await certificates.get(domain)).to.equal(undefined);
   });
 

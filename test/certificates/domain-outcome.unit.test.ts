@@ -8,6 +8,7 @@ import {
   withFailure,
   withVerified,
   sameIncarnation,
+  utcTime,
 } from '../../src/certificates/domain-outcome.ts';
 import type { DomainDocument } from '../../src/store/domain-document.ts';
 
@@ -63,7 +64,7 @@ describe('certificates: domain outcome', () => {
       { action: 'retry', delayMs: 30_000, message: 'DNS: …' },
       {
         status: 'pending',
-        lastError: `DNS: … Gasper tries again at ${iso(now + 30_000)}.`,
+        lastError: `DNS: … Gasper tries again at 2026-03-01 00:00:30 UTC.`,
         attempts: 1,
         nextAttemptAt: iso(now + 30_000),
       },
@@ -74,7 +75,7 @@ describe('certificates: domain outcome', () => {
       { action: 'give-up', message: 'The certificate authority refused: …' },
       {
         status: 'failed',
-        lastError: `The certificate authority refused: … Gasper tries again at ${iso(now + 4 * 3600_000)}.`,
+        lastError: `The certificate authority refused: … Gasper tries again at 2026-03-01 04:00:00 UTC.`,
         attempts: 3,
         nextAttemptAt: iso(now + 4 * 3600_000),
       },
@@ -85,7 +86,7 @@ describe('certificates: domain outcome', () => {
       { action: 'wait', until: now + 3 * 3600_000, message: 'The certificate authority is rate limiting.' },
       {
         status: 'pending',
-        lastError: `The certificate authority is rate limiting. Gasper tries again at ${iso(now + 3 * 3600_000)}.`,
+        lastError: `The certificate authority is rate limiting. Gasper tries again at 2026-03-01 03:00:00 UTC.`,
         attempts: 1,
         nextAttemptAt: iso(now + 3 * 3600_000),
       },
@@ -97,7 +98,7 @@ describe('certificates: domain outcome', () => {
       {
         status: 'issued',
         certificate: cert,
-        renewalError: `The certificate authority refused: … Gasper tries again at ${iso(now + 3600_000)}.`,
+        renewalError: `The certificate authority refused: … Gasper tries again at 2026-03-01 01:00:00 UTC.`,
         attempts: 1,
         nextAttemptAt: iso(now + 3600_000),
       },
@@ -109,6 +110,11 @@ describe('certificates: domain outcome', () => {
       expect(withFailure(doc, plan, now, 3600_000)).to.deep.equal({ ...rest, ...expected });
     });
   }
+
+  it('says a retry time as a user reads it', () => {
+    expect(utcTime('2027-01-02T03:04:05.000Z')).to.equal('2027-01-02 03:04:05 UTC');
+    expect(utcTime('2027-01-02T03:04:05Z')).to.equal('2027-01-02 03:04:05 UTC');
+  });
 
   it('a failed renewal backs off, doubling up to a day', () => {
     expect([1, 2, 3, 6, 20].map((a) => renewalRetryMs(a, 3600_000))).to.deep.equal([

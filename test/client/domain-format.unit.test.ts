@@ -9,15 +9,15 @@ describe('client output for custom domains', () => {
       'an error, which says when it is tried again',
       {
         status: 'pending',
-        lastError: 'the TXT record is missing. Gasper tries again at 2027-01-02T03:04:05.000Z.',
+        lastError: 'the TXT record is missing. Gasper tries again at 2027-01-02 03:04:05 UTC.',
         nextAttemptAt: '2027-01-02T03:04:05.000Z',
       },
-      'the TXT record is missing. Gasper tries again at 2027-01-02T03:04:05.000Z.',
+      'the TXT record is missing. Gasper tries again at 2027-01-02 03:04:05 UTC.',
     ],
     [
       'a failed renewal',
-      { status: 'issued', renewalError: 'the CA refused: bad nonce. Gasper tries again at 2027-01-02T03:04:05.000Z.' },
-      'renewal failed, the current certificate still serves: the CA refused: bad nonce. Gasper tries again at 2027-01-02T03:04:05.000Z.',
+      { status: 'issued', renewalError: 'the CA refused: bad nonce. Gasper tries again at 2027-01-02 03:04:05 UTC.' },
+      'renewal failed, the current certificate still serves: the CA refused: bad nonce. Gasper tries again at 2027-01-02 03:04:05 UTC.',
     ],
   ];
   for (const [what, domain, expected] of problems) {

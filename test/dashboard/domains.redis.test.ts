@@ -77,13 +77,13 @@ describe("web dashboard: an app's custom domains, in headless Chromium (real Red
     await store.update(domain, (d) => ({
       ...d,
       status: 'failed',
-      lastError: `${problem} Gasper tries again at 2027-01-02T03:04:05.000Z.`,
+      lastError: `${problem} Gasper tries again at 2027-01-02 03:04:05 UTC.`,
       nextAttemptAt: '2027-01-02T03:04:05.000Z',
     }));
     await domainRow().locator('.badge', { hasText: 'failed' }).waitFor({ timeout: 20_000 });
     // The stored message says when the next try is; the page says it once.
     expect(await domainRow().locator('.domain-problem').textContent()).to.equal(
-      `${problem} Gasper tries again at 2027-01-02T03:04:05.000Z.`,
+      `${problem} Gasper tries again at 2027-01-02 03:04:05 UTC.`,
     );
     await page.screenshot({ path: path.join(artifacts, 'domains-02-failed.png'), fullPage: true });
     await store.update(domain, (d) => ({
