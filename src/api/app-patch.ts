@@ -17,7 +17,8 @@ export interface PatchPlan {
 
 /**
  * Fields whose change needs new containers (another repository, branch or folder: a new clone);
- * the others (the health check, a token the next clone uses) apply as they are saved.
+ * the others (the health check, a token the next clone uses) apply as they are saved, except a
+ * token given to an app that never ran (planPatch).
  */
 const needsContainers = new Set([
   'repo.url',
@@ -157,7 +158,11 @@ export function planPatch(
       changed.push(field);
     }
   }
-  return { next, changed, redeploy: changed.some((f) => needsContainers.has(f)) };
+  // An app that never ran (`failed`: its first deploy failed, most often on a clone that a token,
+  // or the removal of a wrong one, fixes) has nothing to keep serving: the change deploys it. A
+  // running app's token is for its next clone.
+  const retriesFirstDeploy = doc.status === 'failed' && changed.includes('repo.token');
+  return { next, changed, redeploy: retriesFirstDeploy || changed.some((f) => needsContainers.has(f)) };
 }
 
 /**

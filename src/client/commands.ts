@@ -23,6 +23,7 @@ import { registerKeyCommands } from './key-commands.ts';
 import { parseSshAddress } from './ssh-endpoint.ts';
 import { type CommandKit, enc, examples } from './kit.ts';
 import { registerReleaseCommands } from './release-commands.ts';
+import { readTokenStdin } from './stdin.ts';
 
 interface Output {
   json: boolean;
@@ -168,6 +169,10 @@ export function registerClientCommands(program: Command): void {
     .option('--build-arg <NAME>', 'env variable passed to the Docker build (repeatable)', collect)
     .option('--branch <branch>', 'the branch to deploy (default: the repository default)')
     .option('--path <folder>', 'the folder of the repository the app is (monorepos, dist/)')
+    .option(
+      '--token-stdin',
+      'read an access token for a private https repository from stdin (kept sealed, never shown)',
+    )
     .option('--build <command>', 'build command (repeatable, run in order)', collect)
     .option('--run <command>', 'run command')
     .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect)
@@ -178,6 +183,7 @@ export function registerClientCommands(program: Command): void {
     .option('--no-wait', 'return once the deploy is queued')
     .action(
       action(async (client, name: string, o: Json) => {
+        const token = o.tokenStdin ? await readTokenStdin() : undefined;
         const body = await client.request('POST', '/apps', {
           name,
           ...(o.runtime ? { runtime: o.runtime } : {}),
@@ -191,7 +197,12 @@ export function registerClientCommands(program: Command): void {
               }
             : {}),
           ...(o.buildArg ? { buildArgs: o.buildArg } : {}),
-          repo: { url: o.repo, ...(o.branch ? { branch: o.branch } : {}), ...(o.path ? { path: o.path } : {}) },
+          repo: {
+            url: o.repo,
+            ...(o.branch ? { branch: o.branch } : {}),
+            ...(o.path ? { path: o.path } : {}),
+            ...(token ? { token } : {}),
+          },
           ...(o.build ? { build: o.build } : {}),
           ...(o.run ? { run: o.run } : {}),
           ...(o.env ? { env: parseEnvPairs(o.env) } : {}),
@@ -207,6 +218,7 @@ export function registerClientCommands(program: Command): void {
     'gasper apps create web --repo https://github.com/me/web.git --runtime node',
     'gasper apps create api --repo https://github.com/me/api.git --env NODE_ENV=production --instances 2',
     'gasper apps create site --repo https://github.com/me/site.git --https redirect --hsts --no-wait',
+    'gasper apps create private --repo https://github.com/me/private.git --token-stdin < token.txt',
   ]);
   const list = apps
     .command('list')

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { patched } from './env-commands.ts';
 import type { Json } from './format.ts';
 import { type CommandKit, enc, examples } from './kit.ts';
-import { readStdin } from './stdin.ts';
+import { readTokenStdin } from './stdin.ts';
 
 /** The app's repository in one line: URL, branch, folder and whether a token is kept. */
 export function repoLine(repo: Json): string {
@@ -21,7 +21,6 @@ export function repoChange(o: Json, token?: string): Json | undefined {
   if (o.branch !== undefined && o.defaultBranch) throw new Error('give --branch or --default-branch, not both');
   if (o.path !== undefined && o.root) throw new Error('give --path or --root, not both');
   if (o.tokenStdin && o.removeToken) throw new Error('give --token-stdin or --remove-token, not both');
-  if (o.tokenStdin && !token) throw new Error('--token-stdin: stdin was empty (pipe the token in: < token.txt)');
   const change: Json = {
     ...(o.url !== undefined ? { url: o.url } : {}),
     ...(o.branch !== undefined ? { branch: o.branch } : o.defaultBranch ? { branch: null } : {}),
@@ -51,7 +50,7 @@ export function registerRepoCommand(apps: Command, kit: CommandKit): void {
     .option('--no-wait', 'return once the redeploy is queued')
     .action(
       kit.action(async (client, app: string, o: Json) => {
-        const change = repoChange(o, o.tokenStdin ? (await readStdin()).trim() : undefined);
+        const change = repoChange(o, o.tokenStdin ? await readTokenStdin() : undefined);
         if (!change) {
           const { app: doc } = await client.request<{ app: Json }>('GET', `/apps/${enc(app)}`);
           return kit.print({ app, repo: doc.repo }, () => `${app}: ${repoLine(doc.repo)}`);
@@ -63,6 +62,14 @@ export function registerRepoCommand(apps: Command, kit: CommandKit): void {
           process.stderr.write(
             `${app}: the repository token was for another server and is not sent to this one: ` +
               `give one for it with gasper apps repo ${app} --token-stdin < token.txt\n`,
+          );
+        // A token saved for an app that runs is for its next clone: say how to clone now.
+        if (!body.redeploy && changed.includes('repo.token'))
+          return kit.print(
+            body,
+            () =>
+              `${app}: repository now ${repoLine(body.app.repo)} (saved for the next clone; ` +
+              `gasper apps rebuild ${app} deploys the latest commit with it now)`,
           );
         await patched(kit, client, app, body, o.wait, `repository now ${repoLine(body.app.repo)}`);
       }),

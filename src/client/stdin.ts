@@ -4,3 +4,10 @@ export async function readStdin(): Promise<string> {
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
 }
+
+/** `--token-stdin`'s token: stdin, trimmed; empty stdin is a mistake worth saying (nothing was piped in). */
+export async function readTokenStdin(): Promise<string> {
+  const token = (await readStdin()).trim();
+  if (!token) throw new Error('--token-stdin: stdin was empty (pipe the token in: < token.txt)');
+  return token;
+}

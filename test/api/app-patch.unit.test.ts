@@ -66,6 +66,36 @@ describe('app-patch', () => {
     });
   }
 
+  const neverRan: AppDocument = { ...doc, status: 'failed', release: undefined };
+  const firstDeployCases: [string, AppDocument, unknown, boolean][] = [
+    [
+      'a token for an app that never ran deploys it (its first clone most likely needed one)',
+      neverRan,
+      { token: 'ghp_x' },
+      true,
+    ],
+    [
+      'a token removed from an app that never ran deploys it too',
+      { ...neverRan, repo: { ...neverRan.repo, sealedCredentials: 'sealed' } },
+      { token: null },
+      true,
+    ],
+    ['no token to remove: nothing changed, nothing deployed', neverRan, { token: null }, false],
+    ['a token for a running app: just saved', doc, { token: 'ghp_x' }, false],
+    [
+      'a token for a crashed app: just saved (it ran; its next clone uses it)',
+      { ...doc, status: 'crashed' },
+      { token: 'x' },
+      false,
+    ],
+  ];
+  for (const [what, base, repo, redeploy] of firstDeployCases) {
+    it(`repo.token: ${what}`, () => {
+      const result = planPatch(base, patchAppRequest().parse({ repo }), seal, defaultResourcePolicy);
+      expect(result.redeploy).to.equal(redeploy);
+    });
+  }
+
   const defaultBuild = { ...doc, build: undefined };
   const noBuild = { ...doc, build: [] };
   const buildCases: [string, AppDocument, unknown, string[], string[] | undefined][] = [

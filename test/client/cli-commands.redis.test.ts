@@ -173,7 +173,8 @@ describe('gasper env, scale, https, releases, rollback, logs, open, databases, k
     const token = await gasper(['apps', 'repo', name, '--token-stdin'], 'tok-2\n');
     expect(token.code, token.stderr).to.equal(0);
     expect(token.stdout.trim()).to.equal(
-      `${name}: repository now https://git.other.example/o/site.git (default branch, whole repository), token: set (applied, no redeploy needed)`,
+      `${name}: repository now https://git.other.example/o/site.git (default branch, whole repository), token: set ` +
+        `(saved for the next clone; gasper apps rebuild ${name} deploys the latest commit with it now)`,
     );
     const sealed = (await fx.apps.get(name))!.repo.sealedCredentials!;
     expect(fx.secrets.open(sealed)).to.include('"token":"tok-2"');
@@ -190,6 +191,22 @@ describe('gasper env, scale, https, releases, rollback, logs, open, databases, k
     const bad = await gasper(['apps', 'repo', name, '--path', '../elsewhere']);
     expect(bad.code).to.equal(1);
     expect(bad.stderr).to.include('repo.path');
+  });
+
+  it('apps create --token-stdin keeps the token sealed, never in argv; empty stdin creates nothing', async () => {
+    const name = appName('private');
+    const args = ['apps', 'create', name, '--repo', 'https://example.com/o/private.git', '--runtime', 'static'];
+    const empty = await gasper([...args, '--token-stdin', '--no-wait'], '');
+    expect(empty.code).to.equal(1);
+    expect(empty.stderr).to.include('--token-stdin: stdin was empty');
+    await fx.get(`/apps/${name}`).expect(404);
+    const created = await gasper([...args, '--token-stdin', '--no-wait'], 'tok-private\n');
+    expect(created.code, created.stderr).to.equal(0);
+    expect((await fx.get(`/apps/${name}`).expect(200)).body.app.repo).to.deep.equal({
+      url: 'https://example.com/o/private.git',
+      hasToken: true,
+    });
+    expect(fx.secrets.open((await fx.apps.get(name))!.repo.sealedCredentials!)).to.include('"token":"tok-private"');
   });
 
   it('apps https sets redirect and HSTS at once (no redeploy) and shows them; a bad mode names the field', async () => {

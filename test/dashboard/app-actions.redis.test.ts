@@ -235,6 +235,60 @@ describe("web dashboard: an app's env, scale, source, releases and databases, in
     await page.screenshot({ path: path.join(artifacts, 'manage-04-source.png'), fullPage: true });
   });
 
+  it("sets the app's access token (write-only, refused on a non-https URL at its input), removes it, and deploys the latest commit without the cache", async () => {
+    const source = page.locator('#panel-repo');
+    const tokenInput = source.getByLabel('Access token');
+    const secret = `ghp_${suffix()}${suffix()}`;
+    const sealedToken = async () => {
+      const sealed = (await fx.apps.get(app))!.repo.sealedCredentials;
+      return sealed ? (JSON.parse(fx.secrets.open(sealed)) as { token: string }).token : undefined;
+    };
+    expect(await tokenInput.getAttribute('type')).to.equal('password');
+    expect(await source.getByLabel(/Remove the kept token/).isDisabled()).to.equal(true);
+    // The app's repository is a file:// one: a token is for https only, said under the token.
+    await tokenInput.fill(secret);
+    await page.getByRole('button', { name: 'Save and redeploy' }).click();
+    await page.locator('#repo-token-error', { hasText: 'https://' }).waitFor();
+    expect(await tokenInput.getAttribute('aria-invalid')).to.equal('true');
+    expect(await sealedToken()).to.equal(undefined);
+    // With an https URL it is kept, sealed; the page never shows it again.
+    await source.getByLabel('Repository URL').fill('https://git.example.org/me/demo.git');
+    await tokenInput.fill(secret);
+    await page.getByRole('button', { name: 'Save and redeploy' }).click();
+    await page.locator('#repo-message', { hasText: 'The new token is kept' }).waitFor();
+    expect(await sealedToken()).to.equal(secret);
+    expect(await tokenInput.inputValue()).to.equal('');
+    expect(await page.locator('#repo-token').textContent()).to.include('A token is kept');
+    expect(await page.content()).not.to.include(secret);
+    // A new token for a running app is for its next clone: no redeploy, and the page says how to clone now.
+    await tokenInput.fill(`${secret}2`);
+    await page.getByRole('button', { name: 'Save and redeploy' }).click();
+    await page.locator('#repo-message', { hasText: 'applied, no redeploy needed' }).waitFor();
+    expect(await page.locator('#repo-message').textContent()).to.include(
+      '"Deploy the latest commit" clones with it now',
+    );
+    expect(await sealedToken()).to.equal(`${secret}2`);
+    // Both a new token and its removal: refused before anything is sent.
+    await tokenInput.fill('another');
+    await source.getByLabel(/Remove the kept token/).check();
+    await page.getByRole('button', { name: 'Save and redeploy' }).click();
+    await page.locator('#repo-token-error', { hasText: 'not both' }).waitFor();
+    expect(await sealedToken()).to.equal(`${secret}2`);
+    await tokenInput.fill('');
+    await page.getByRole('button', { name: 'Save and redeploy' }).click();
+    await page.locator('#repo-message', { hasText: 'The token was removed' }).waitFor();
+    expect(await sealedToken()).to.equal(undefined);
+    expect(await page.locator('#repo-token').textContent()).to.include('No token');
+
+    await source.getByLabel('Without the build cache').check();
+    await page.getByRole('button', { name: 'Deploy the latest commit' }).click();
+    await page.locator('#repo-message', { hasText: 'without the build cache' }).waitFor();
+    const job = await queued(await jobIn('#repo-message'));
+    expect(job?.data).to.deep.include({ app, cache: false });
+    expect(await source.getByLabel('Without the build cache').isChecked()).to.equal(false);
+    await page.screenshot({ path: path.join(artifacts, 'manage-05-source-token.png'), fullPage: true });
+  });
+
   it('lists the releases, the serving one marked, and rolls back to the chosen one after a confirmation', async () => {
     await page.getByRole('tab', { name: 'Releases' }).click();
     const row = (id: string) => page.locator(`#releases-body tr[data-release="${id}"]`);

@@ -5,14 +5,17 @@ type Json = Record<string, unknown>;
 const load = (file: string) => import(new URL(`../../src/dashboard/public/js/${file}`, import.meta.url).href);
 const scale: { formationRows(app: Json): [string, number][] } = await load('scale-view.js');
 const releases: { rollbackProblem(release: Json): string } = await load('releases-view.js');
-const repo: { repoChange(current: Json | undefined, values: { url: string; branch: string; path: string }): Json } =
-  await load('repo-view.js');
+type RepoValues = { url: string; branch: string; path: string; token?: string; removeToken?: boolean };
+const repo: {
+  repoChange(current: Json | undefined, values: RepoValues): Json;
+  tokenNote(change: Json, body: Json): string;
+} = await load('repo-view.js');
 const format: { byteSize(bytes: unknown): string; redeployNote(body: Json): string; shortDate(iso: unknown): string } =
   await load('format.js');
 
 describe("dashboard: the Manage panel's pure parts", function () {
   const current = { url: 'https://github.com/me/web.git', branch: 'main', hasToken: true };
-  const repoChanges: [string, { url: string; branch: string; path: string }, Json][] = [
+  const repoChanges: [string, RepoValues, Json, Json?][] = [
     ['nothing changed (spaces trimmed)', { url: ` ${current.url} `, branch: 'main', path: '' }, {}],
     ['another branch', { url: current.url, branch: 'release', path: '' }, { branch: 'release' }],
     ["an emptied branch: the repository's default", { url: current.url, branch: ' ', path: '' }, { branch: null }],
@@ -22,9 +25,49 @@ describe("dashboard: the Manage panel's pure parts", function () {
       { url: 'https://git.example.org/me/web.git', branch: 'main', path: '' },
       { url: 'https://git.example.org/me/web.git' },
     ],
+    ['a new token (trimmed)', { url: current.url, branch: 'main', path: '', token: ' ghp_2 ' }, { token: 'ghp_2' }],
+    ['the kept token removed', { url: current.url, branch: 'main', path: '', removeToken: true }, { token: null }],
+    [
+      'no token to remove: nothing',
+      { url: current.url, branch: 'main', path: '', removeToken: true },
+      {},
+      { ...current, hasToken: false },
+    ],
   ];
-  for (const [what, values, change] of repoChanges) {
-    it(`source tab: ${what}`, () => expect(repo.repoChange(current, values)).to.deep.equal(change));
+  for (const [what, values, change, from = current] of repoChanges) {
+    it(`source tab: ${what}`, () => expect(repo.repoChange(from, values)).to.deep.equal(change));
+  }
+
+  const app = (hasToken: boolean) => ({ repo: { url: current.url, hasToken } });
+  const tokenNotes: [string, Json, Json, string][] = [
+    ['no token change: nothing said', {}, { changed: ['repo.branch'], app: app(true) }, ''],
+    [
+      'a token for a running app: kept, for the next clone',
+      { token: 't' },
+      { changed: ['repo.token'], redeploy: false, app: app(true) },
+      ' The new token is kept (encrypted, never shown). "Deploy the latest commit" clones with it now.',
+    ],
+    [
+      'a token that deploys an app that never ran',
+      { token: 't' },
+      { changed: ['repo.token'], job: { id: 'j' }, app: app(true) },
+      ' The new token is kept (encrypted, never shown).',
+    ],
+    [
+      'removed',
+      { token: null },
+      { changed: ['repo.token'], redeploy: false, app: app(false) },
+      ' The token was removed: the next clone goes without credentials. "Deploy the latest commit" clones without it now.',
+    ],
+    [
+      'dropped with a move to another server',
+      { url: 'https://other.example/x.git' },
+      { changed: ['repo.url', 'repo.token'], job: { id: 'j' }, app: app(false) },
+      ' The token was for another server and was dropped.',
+    ],
+  ];
+  for (const [what, change, body, note] of tokenNotes) {
+    it(`source tab, token note: ${what}`, () => expect(repo.tokenNote(change, body)).to.equal(note));
   }
 
   const formations: [string, Json, [string, number][]][] = [

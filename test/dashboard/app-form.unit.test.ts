@@ -9,7 +9,7 @@ interface AppFormModule {
 // A browser module, plain JavaScript: imported by URL so TypeScript does not look for its types.
 const form: AppFormModule = await import(new URL('../../src/dashboard/public/js/app-form.js', import.meta.url).href);
 
-const empty = { name: '', repo: '', branch: '', path: '', runtime: '', build: '', run: '', env: '' };
+const empty = { name: '', repo: '', branch: '', path: '', token: '', runtime: '', build: '', run: '', env: '' };
 
 describe('dashboard: the create form', function () {
   it('turns the fields into a POST /apps body, leaving empty optional fields out', function () {
@@ -24,6 +24,7 @@ describe('dashboard: the create form', function () {
       repo: 'https://git.example/x.git',
       branch: 'main',
       path: 'services/api',
+      token: ' ghp_secret ',
       runtime: 'python',
       build: 'pip install -r requirements.txt\n\n  make assets  \r\n',
       run: 'python app.py',
@@ -32,7 +33,7 @@ describe('dashboard: the create form', function () {
     expect(errors).to.deep.equal({});
     expect(body).to.deep.equal({
       name: 'hello',
-      repo: { url: 'https://git.example/x.git', branch: 'main', path: 'services/api' },
+      repo: { url: 'https://git.example/x.git', branch: 'main', path: 'services/api', token: 'ghp_secret' },
       runtime: 'python',
       build: ['pip install -r requirements.txt', 'make assets'],
       run: 'python app.py',
@@ -55,6 +56,9 @@ describe('dashboard: the create form', function () {
         'repo.url': 'not allowed',
         'repo.branch': 'bad branch',
         'repo.path': 'must stay inside the repository',
+        'repo.token': 'a token is for https:// repositories',
+        'repo.username': 'goes with repo.token',
+        'repo.other': 'unknown',
         runtime: 'unknown runtime',
         'build.1': 'too long',
         run: 'too long',
@@ -69,12 +73,13 @@ describe('dashboard: the create form', function () {
         repo: 'not allowed; required',
         branch: 'bad branch',
         path: 'must stay inside the repository',
+        token: 'a token is for https:// repositories; goes with repo.token',
         runtime: 'unknown runtime',
         build: 'command 2: too long',
         run: 'too long',
         env: '1X: bad name',
       },
-      other: ['port: too big', '(body): unknown field'],
+      other: ['repo.other: unknown', 'port: too big', '(body): unknown field'],
     });
     for (const field of Object.keys(form.placeFieldErrors({ name: 'x' }).byField))
       expect(form.formFields).to.include(field);

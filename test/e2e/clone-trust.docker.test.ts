@@ -136,7 +136,7 @@ describe('clones through the platform: credentials, user errors, fairness (Docke
       expect(twice.body.fields).to.have.property('repo.url');
     });
 
-    it('a wrong token fails at once: authentication failed, one attempt, no token in the message', async () => {
+    it('a wrong token fails at once: authentication failed, one attempt, no token in the message; the right one deploys the app', async () => {
       const name = unique('badtok');
       const res = await gasper
         .api()
@@ -148,6 +148,24 @@ describe('clones through the platform: credentials, user errors, fairness (Docke
       expect(job.error).to.include(`authentication failed for ${server.url}`);
       expect(job.error).not.to.include(token);
       expect((await gasper.api().get(`/jobs/${res.body.job.id}`).expect(200)).body.job.attempts.made).to.equal(1);
+
+      // The right token for the app that never ran deploys it: nothing else is left to change.
+      const fixed = await gasper
+        .api()
+        .patch(`/apps/${name}`)
+        .send({ repo: { token, username: 'alice' } })
+        .expect(202);
+      expect(fixed.body.changed).to.deep.equal(['repo.token']);
+      const redeploy = await gasper.waitForJob(fixed.body.job.id);
+      expect(redeploy.state, redeploy.log.join('\n')).to.equal('completed');
+      expect((await viaProxy(gasper.proxyPort, `${name}.localhost`, '/')).body).to.equal('<p>fair</p>\n');
+      // Now it runs: another token is for its next clone, and deploys nothing.
+      const rotated = await gasper
+        .api()
+        .patch(`/apps/${name}`)
+        .send({ repo: { token: `${token}2` } })
+        .expect(200);
+      expect(rotated.body).to.include({ redeploy: false });
     });
   });
 

@@ -62,6 +62,7 @@ export function createApi(token, { onUnauthorized = () => {}, fetch = globalThis
     createApp: (body) => request('POST', '/apps', body),
     deleteApp: (name) => request('DELETE', `/apps/${encodeURIComponent(name)}`),
     restartApp: (name) => request('POST', `/apps/${encodeURIComponent(name)}/restart`),
+    rebuildApp: (name, { cache }) => request('POST', `/apps/${encodeURIComponent(name)}/rebuild`, { cache }),
     getApp: (name) => request('GET', `/apps/${encodeURIComponent(name)}`),
     updateApp: (name, body) => request('PATCH', `/apps/${encodeURIComponent(name)}`, body),
     listDomains: (name) => request('GET', `/apps/${encodeURIComponent(name)}/domains`),

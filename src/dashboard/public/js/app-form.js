@@ -1,5 +1,5 @@
 /** The create form's fields, by the name of their input. */
-export const formFields = ['name', 'repo', 'branch', 'path', 'runtime', 'build', 'run', 'env'];
+export const formFields = ['name', 'repo', 'branch', 'path', 'token', 'runtime', 'build', 'run', 'env'];
 
 const nonEmptyLines = (text) =>
   String(text ?? '')
@@ -9,7 +9,7 @@ const nonEmptyLines = (text) =>
 
 /**
  * The form's values as a `POST /apps` body. Empty optional fields are left out, so the API
- * applies its defaults. Build commands are one per line; env is `KEY=VALUE` per line (`#`
+ * applies its defaults. The access token (a private https repository's) goes in `repo.token`. Build commands are one per line; env is `KEY=VALUE` per line (`#`
  * comments allowed, the value kept as typed). `errors` holds what cannot become a body at all;
  * everything else is for the API to judge, so its rules live in one place.
  */
@@ -19,6 +19,7 @@ export function formToRequest(values) {
   const body = { name: text('name'), repo: { url: text('repo') }, runtime: text('runtime') };
   if (text('branch')) body.repo.branch = text('branch');
   if (text('path')) body.repo.path = text('path');
+  if (text('token')) body.repo.token = text('token');
   const build = nonEmptyLines(values.build).map(({ line }) => line.trim());
   if (build.length > 0) body.build = build;
   if (text('run')) body.run = text('run');
@@ -38,6 +39,9 @@ export function formToRequest(values) {
   return { body, errors };
 }
 
+/** The form field of each `repo.*` field of the API (the user name goes with the token). */
+const repoFields = { url: 'repo', branch: 'branch', path: 'path', token: 'token', username: 'token' };
+
 /**
  * Places the API's 400 `fields` (`"repo.url"`, `"build.1"`, `"env.FOO"`) on the form's fields.
  * Problems with no field of their own (an unknown field, the body) go to `other`.
@@ -50,12 +54,11 @@ export function placeFieldErrors(apiFields) {
     const sub = rest.join('.');
     let field;
     let text = String(message);
-    if (head === 'repo') field = sub === 'branch' || sub === 'path' ? sub : 'repo';
+    if (head === 'repo') field = repoFields[sub] ?? 'repo';
     else if (head === 'build' && /^\d+$/.test(sub)) [field, text] = ['build', `command ${Number(sub) + 1}: ${text}`];
     else if (head === 'env' && sub) [field, text] = ['env', `${sub}: ${text}`];
     else if (formFields.includes(head)) field = head;
-    if (field && (head !== 'repo' || !sub || ['url', 'branch', 'path'].includes(sub)))
-      (byField[field] ??= []).push(text);
+    if (field && (head !== 'repo' || !sub || Object.hasOwn(repoFields, sub))) (byField[field] ??= []).push(text);
     else other.push(`${path}: ${text}`);
   }
   return { byField: Object.fromEntries(Object.entries(byField).map(([f, list]) => [f, list.join('; ')])), other };

@@ -52,9 +52,21 @@ export function createManagePanel({ follow }) {
     }),
     repo: createRepoView({
       form: byId('repo-form'),
-      inputs: { url: byId('repo-url'), branch: byId('repo-branch'), path: byId('repo-path') },
-      errors: { url: byId('repo-url-error'), branch: byId('repo-branch-error'), path: byId('repo-path-error') },
+      inputs: {
+        url: byId('repo-url'),
+        branch: byId('repo-branch'),
+        path: byId('repo-path'),
+        token: byId('repo-token-input'),
+        removeToken: byId('repo-token-remove'),
+      },
+      errors: {
+        url: byId('repo-url-error'),
+        branch: byId('repo-branch-error'),
+        path: byId('repo-path-error'),
+        token: byId('repo-token-error'),
+      },
       token: byId('repo-token'),
+      rebuild: { form: byId('rebuild-form'), noCache: byId('rebuild-no-cache') },
       message: byId('repo-message'),
       follow,
     }),
