@@ -8,7 +8,7 @@ import { registerDomainCommands } from './domain-commands.ts';
 import { registerTransferCommands } from './transfer-commands.ts';
 import { registerRunCommand } from './run-command.ts';
 import { registerEnvCommands } from './env-commands.ts';
-import { registerRepoCommand } from './repo-command.ts';
+import { credentialOptions, registerRepoCommand, tokenUserHelp } from './repo-command.ts';
 import {
   cloneFailureHint,
   fieldLines,
@@ -23,7 +23,6 @@ import { registerKeyCommands } from './key-commands.ts';
 import { parseSshAddress } from './ssh-endpoint.ts';
 import { type CommandKit, enc, examples } from './kit.ts';
 import { registerReleaseCommands } from './release-commands.ts';
-import { readTokenStdin } from './stdin.ts';
 
 interface Output {
   json: boolean;
@@ -173,6 +172,7 @@ export function registerClientCommands(program: Command): void {
       '--token-stdin',
       'read an access token for a private https repository from stdin (kept sealed, never shown)',
     )
+    .option('--username <name>', tokenUserHelp)
     .option('--build <command>', 'build command (repeatable, run in order)', collect)
     .option('--run <command>', 'run command')
     .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect)
@@ -183,7 +183,7 @@ export function registerClientCommands(program: Command): void {
     .option('--no-wait', 'return once the deploy is queued')
     .action(
       action(async (client, name: string, o: Json) => {
-        const token = o.tokenStdin ? await readTokenStdin() : undefined;
+        const credentials = await credentialOptions(o);
         const body = await client.request('POST', '/apps', {
           name,
           ...(o.runtime ? { runtime: o.runtime } : {}),
@@ -201,7 +201,7 @@ export function registerClientCommands(program: Command): void {
             url: o.repo,
             ...(o.branch ? { branch: o.branch } : {}),
             ...(o.path ? { path: o.path } : {}),
-            ...(token ? { token } : {}),
+            ...credentials,
           },
           ...(o.build ? { build: o.build } : {}),
           ...(o.run ? { run: o.run } : {}),

@@ -13,11 +13,31 @@ export function repoLine(repo: Json): string {
   return `${repo.url} (${where.join(', ')}), token: ${repo.hasToken ? 'set' : 'none'}`;
 }
 
+/** `--username`: most servers take any user name with a token; Bitbucket wants a real one. */
+export const tokenUserHelp =
+  'the user name sent with the token (default x-access-token, which GitHub, GitLab and Gitea accept; Bitbucket wants yours)';
+
+/** An access token and the user name it goes with, as `repo` fields. */
+export interface RepoCredentials {
+  token?: string;
+  username?: string;
+}
+
 /**
- * The `repo` change of `PATCH /apps/:name` the options ask for (`token`: read from stdin by the
- * caller); undefined for none (show).
+ * `--token-stdin` and `--username` as `repo` fields, the token read from stdin (never argv, so
+ * never in the shell's history or `ps`). Shared by `apps create` and `apps repo`.
  */
-export function repoChange(o: Json, token?: string): Json | undefined {
+export async function credentialOptions(o: Json): Promise<RepoCredentials> {
+  if (o.username !== undefined && !o.tokenStdin) throw new Error('--username goes with --token-stdin');
+  if (!o.tokenStdin) return {};
+  return { token: await readTokenStdin(), ...(o.username !== undefined ? { username: o.username } : {}) };
+}
+
+/**
+ * The `repo` change of `PATCH /apps/:name` the options ask for (`credentials`: from
+ * credentialOptions); undefined for none (show). Pure: test/client/repo-command.unit.test.ts.
+ */
+export function repoChange(o: Json, credentials: RepoCredentials = {}): Json | undefined {
   if (o.branch !== undefined && o.defaultBranch) throw new Error('give --branch or --default-branch, not both');
   if (o.path !== undefined && o.root) throw new Error('give --path or --root, not both');
   if (o.tokenStdin && o.removeToken) throw new Error('give --token-stdin or --remove-token, not both');
@@ -25,7 +45,7 @@ export function repoChange(o: Json, token?: string): Json | undefined {
     ...(o.url !== undefined ? { url: o.url } : {}),
     ...(o.branch !== undefined ? { branch: o.branch } : o.defaultBranch ? { branch: null } : {}),
     ...(o.path !== undefined ? { path: o.path } : o.root ? { path: null } : {}),
-    ...(token ? { token } : o.removeToken ? { token: null } : {}),
+    ...(credentials.token ? credentials : o.removeToken ? { token: null } : {}),
   };
   return Object.keys(change).length ? change : undefined;
 }
@@ -46,11 +66,12 @@ export function registerRepoCommand(apps: Command, kit: CommandKit): void {
     .option('--path <folder>', 'the folder of the repository the app is (monorepos, dist/)')
     .option('--root', 'the whole repository, no folder')
     .option('--token-stdin', 'read an access token for an https repository from stdin (kept sealed, never shown)')
+    .option('--username <name>', tokenUserHelp)
     .option('--remove-token', 'clone without a token from now on')
     .option('--no-wait', 'return once the redeploy is queued')
     .action(
       kit.action(async (client, app: string, o: Json) => {
-        const change = repoChange(o, o.tokenStdin ? await readTokenStdin() : undefined);
+        const change = repoChange(o, await credentialOptions(o));
         if (!change) {
           const { app: doc } = await client.request<{ app: Json }>('GET', `/apps/${enc(app)}`);
           return kit.print({ app, repo: doc.repo }, () => `${app}: ${repoLine(doc.repo)}`);

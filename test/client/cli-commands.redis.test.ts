@@ -193,20 +193,27 @@ describe('gasper env, scale, https, releases, rollback, logs, open, databases, k
     expect(bad.stderr).to.include('repo.path');
   });
 
-  it('apps create --token-stdin keeps the token sealed, never in argv; empty stdin creates nothing', async () => {
+  it('apps create --token-stdin (and --username) keeps the token sealed, never in argv; empty stdin creates nothing', async () => {
     const name = appName('private');
     const args = ['apps', 'create', name, '--repo', 'https://example.com/o/private.git', '--runtime', 'static'];
     const empty = await gasper([...args, '--token-stdin', '--no-wait'], '');
     expect(empty.code).to.equal(1);
     expect(empty.stderr).to.include('--token-stdin: stdin was empty');
     await fx.get(`/apps/${name}`).expect(404);
-    const created = await gasper([...args, '--token-stdin', '--no-wait'], 'tok-private\n');
+    const alone = await gasper([...args, '--username', 'alice', '--no-wait']);
+    expect(alone.code).to.equal(1);
+    expect(alone.stderr).to.include('--username goes with --token-stdin');
+    await fx.get(`/apps/${name}`).expect(404);
+    const created = await gasper([...args, '--token-stdin', '--username', 'alice', '--no-wait'], 'tok-private\n');
     expect(created.code, created.stderr).to.equal(0);
     expect((await fx.get(`/apps/${name}`).expect(200)).body.app.repo).to.deep.equal({
       url: 'https://example.com/o/private.git',
       hasToken: true,
     });
-    expect(fx.secrets.open((await fx.apps.get(name))!.repo.sealedCredentials!)).to.include('"token":"tok-private"');
+    expect(JSON.parse(fx.secrets.open((await fx.apps.get(name))!.repo.sealedCredentials!))).to.deep.equal({
+      username: 'alice',
+      token: 'tok-private',
+    });
   });
 
   it('apps https sets redirect and HSTS at once (no redeploy) and shows them; a bad mode names the field', async () => {

@@ -55,8 +55,13 @@ describe('client output', () => {
       'gasper apps repo web --url <url> deploys another repository; a private one needs --token-stdin',
     ],
     [
+      'a private repository',
+      'git clone failed: authentication failed for https://github.com/me/web.git: the repository is private: give the app an access token (repo.token, https) or make the repository public',
+      'gasper apps repo web --token-stdin < token.txt gives the clone an access token',
+    ],
+    [
       'a refused token',
-      'git clone failed: authentication failed for https://github.com/me/web.git: give repo.token (https) or check that the repository is public',
+      'git clone failed: authentication failed for https://github.com/me/web.git: the server refused the access token (expired, mistyped, or without read access to this repository)',
       'gasper apps repo web --token-stdin < token.txt gives the clone an access token',
     ],
     ['a server that does not answer', 'git clone failed: could not reach the repository at github.com', undefined],

@@ -42,6 +42,8 @@ interface CloneTarget {
   /** The repository URL as the app has it (credentials are kept apart, never in it). */
   url: string;
   branch?: string;
+  /** Whether the clone sent an access token: a refusal then means the token, not its absence. */
+  withToken: boolean;
 }
 
 /**
@@ -56,7 +58,10 @@ const userErrors: Array<[RegExp, (at: CloneTarget) => string]> = [
   ],
   [
     /Authentication failed|could not read (?:Username|Password)|The requested URL returned error: 40[13]|Permission denied \(|Invalid username or password/i,
-    (at) => `authentication failed for ${at.url}: give repo.token (https) or check that the repository is public`,
+    (at) =>
+      at.withToken
+        ? `authentication failed for ${at.url}: the server refused the access token (expired, mistyped, or without read access to this repository)`
+        : `authentication failed for ${at.url}: the repository is private: give the app an access token (repo.token, https) or make the repository public`,
   ],
   [
     /Remote branch (\S+) not found|couldn't find remote ref/i,
@@ -223,7 +228,7 @@ export async function cloneRelease(options: CloneOptions): Promise<{ commit: str
   } catch (err) {
     throw explainGitFailure(
       err,
-      { host: where, url: options.url, branch: options.branch },
+      { host: where, url: options.url, branch: options.branch, withToken: !!options.credentials },
       limits,
       options.credentials,
     );

@@ -319,13 +319,18 @@ describe('cloneRelease: limits, user errors, hosts, credentials (real git, serve
       for (const listing of argvSeen) expect(listing).not.to.include(token);
     });
 
-    it('without the token, or with a wrong one: authentication failed, permanent, the token not echoed', async function () {
+    it('without the token, or with a wrong one: authentication failed, said for each, permanent, the token not echoed', async function () {
       server = await startGitHttpServer(repo.dir, { auth: { username: 'alice', password: token } });
       const none = await failure({ ...base, url: server.url });
-      expect(none.err.message).to.include(`authentication failed for ${server.url}`);
+      expect(none.err.message).to.equal(
+        `git clone failed: authentication failed for ${server.url}: the repository is private: give the app an access token (repo.token, https) or make the repository public`,
+      );
       expect(none.err.permanent).to.equal(true);
       const wrong = await failure({ ...base, url: server.url, credentials: { username: 'alice', token: `${token}x` } });
-      expect(wrong.err.message).to.match(/authentication failed/);
+      // With a token the refusal is the token's: the message says so rather than ask for one.
+      expect(wrong.err.message).to.equal(
+        `git clone failed: authentication failed for ${server.url}: the server refused the access token (expired, mistyped, or without read access to this repository)`,
+      );
       expect(`${wrong.err.message}${wrong.err.detail}`).not.to.include(token);
     });
   });
