@@ -77,7 +77,12 @@ export function appView(doc: AppDocument, options: ViewOptions) {
     lastError: doc.lastError ?? null,
     lastJob: doc.lastJob ? { id: doc.lastJob, url: `/jobs/${doc.lastJob}` } : null,
     // Whether a push webhook is set up, and since when; its secret is never shown again.
-    webhook: doc.webhook ? { createdAt: doc.webhook.createdAt } : null,
+    webhook: doc.webhook
+      ? {
+          createdAt: doc.webhook.createdAt,
+          lastPushAt: doc.webhook.lastPush ? new Date(doc.webhook.lastPush.pushedAt * 1000).toISOString() : null,
+        }
+      : null,
     createdAt: doc.createdAt,
     updatedAt: doc.updatedAt,
   };

@@ -44,6 +44,7 @@ export function appDetails(app: Json, domains: Json[] = [], lastDeploy: Json | n
     `${app.name}  (${app.status})`,
     `  url:        ${app.url}`,
     `  repo:       ${app.repo?.url}${app.repo?.branch ? ` (${app.repo.branch})` : ''}${app.repo?.path ? `, folder ${app.repo.path}` : ''}`,
+    `  webhook:    ${app.webhook ? `set up ${shortDate(app.webhook.createdAt)}${app.webhook.lastPushAt ? `, last push ${shortDate(app.webhook.lastPushAt)}` : ''}` : '-'}`,
     `  runtime:    ${app.runtime ?? `(none: builder ${app.builder})`}`,
     `  release:    ${app.release ?? '-'}  commit ${shortCommit(app.commit)}`,
     `  owner:      ${app.owner ?? '-'}`,

@@ -6,6 +6,7 @@ import { registerCompletionCommand } from './completion.ts';
 import { registerDatabaseCommands } from './database-commands.ts';
 import { registerDomainCommands } from './domain-commands.ts';
 import { registerTransferCommands } from './transfer-commands.ts';
+import { registerWebhookCommands } from './webhook-commands.ts';
 import { registerRunCommand } from './run-command.ts';
 import { registerEnvCommands } from './env-commands.ts';
 import { credentialOptions, registerRepoCommand, tokenUserHelp } from './repo-command.ts';
@@ -344,6 +345,7 @@ export function registerClientCommands(program: Command): void {
   registerDomainCommands(program, kit);
   registerDatabaseCommands(program, kit);
   registerKeyCommands(program, kit);
+  registerWebhookCommands(program, kit);
   registerTransferCommands(program, kit);
   registerRunCommand(program);
   registerCompletionCommand(program);

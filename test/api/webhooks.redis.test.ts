@@ -56,9 +56,11 @@ describe('GitHub push webhooks (real Redis, real BullMQ queues, GitHub example p
       expect(res.body.url).to.match(new RegExp(`^http://127\\.0\\.0\\.1:\\d+/webhooks/github/${name}$`));
       expect(res.body).to.include({ contentType: 'application/json' });
       expect(res.body.events).to.deep.equal(['push']);
+      // Over loopback with no GASPER_API_URL, the URL is one GitHub cannot reach: said.
+      expect(res.body.warning).to.match(/^GitHub cannot reach 127\.0\.0\.1: set GASPER_API_URL/);
       expect(secret).to.match(/^[A-Za-z0-9_-]{43}$/);
       const shown = (await fx.get(`/apps/${name}`).expect(200)).body.app;
-      expect(shown.webhook).to.deep.equal({ createdAt: res.body.createdAt });
+      expect(shown.webhook).to.deep.equal({ createdAt: res.body.createdAt, lastPushAt: null });
       expect(JSON.stringify(shown)).to.not.include(secret);
       for (const key of await fx.redis.keys('gasper:*')) {
         const type = await fx.redis.type(key);
@@ -72,6 +74,7 @@ describe('GitHub push webhooks (real Redis, real BullMQ queues, GitHub example p
       const app = fx.withOptions({ publicUrl: 'https://gasper.example.com/' });
       const res = await fx.post(`/apps/${name}/webhook`, app).expect(201);
       expect(res.body.url).to.equal(`https://gasper.example.com/webhooks/github/${name}`);
+      expect(res.body).to.not.have.property('warning');
     });
 
     it('needs the admin token, and a known app', async function () {
@@ -111,8 +114,12 @@ describe('GitHub push webhooks (real Redis, real BullMQ queues, GitHub example p
     it("a push to the app's branch enqueues a deploy of exactly the pushed commit -> 202 with the job", async function () {
       const { name, secret } = await appWithWebhook();
       const after = sha();
-      const res = await push(name, secret, { after });
+      const res = await push(name, secret, { after, pushedAt: 1_900_000_000 });
       expect(res.status, JSON.stringify(res.body)).to.equal(202);
+      // The app says when GitHub received the push it deploys.
+      expect((await fx.get(`/apps/${name}`).expect(200)).body.app.webhook.lastPushAt).to.equal(
+        '2030-03-17T17:46:40.000Z',
+      );
       expect(res.body).to.include({ app: name, branch: 'main', commit: after, release: 'r000002' });
       expect(res.body.job.url).to.equal(`/jobs/${res.body.job.id}`);
       const job = await fx.queues.forNode(nodeId).getJob(res.body.job.id);

@@ -63,6 +63,12 @@ describe('gasper apps show (text)', () => {
       '  repo:       https://github.com/me/web.git (main), folder packages/web\n',
     );
     expect(text).to.include('  https:      redirect, HSTS');
+    expect(text).to.include('  webhook:    -');
+    const hooked = { ...app, webhook: { createdAt: '2026-12-01T09:00:00.000Z', lastPushAt: null } };
+    expect(appDetails(hooked)).to.include('  webhook:    set up 2026-12-01 09:00 UTC\n');
+    expect(
+      appDetails({ ...hooked, webhook: { ...hooked.webhook, lastPushAt: '2026-12-02T08:30:00.000Z' } }),
+    ).to.include('  webhook:    set up 2026-12-01 09:00 UTC, last push 2026-12-02 08:30 UTC\n');
     expect(text).to.include('  databases:  shop-db');
     expect(text).to.include('  domains:    shop.example.com (issued, until 2027-03-01 00:00 UTC)');
     expect(text).to.include('              www.example.com (pending)');

@@ -11,6 +11,7 @@ import { DatabaseStore } from '../../src/store/databases.ts';
 import { ReleaseStore, type ReleaseRecord } from '../../src/store/release-records.ts';
 import { appName, startApiFixture, suffix, validBody, type ApiFixture } from '../api/api-fixture.ts';
 import { ensureCliBuilt, gasperBin, runGasper } from '../support/cli.ts';
+import { deliver, pushPayload } from '../support/github-webhooks.ts';
 
 /** A release as a node worker records it (its config as the API shows it). */
 function release(app: string, id: string, activated: boolean, extra: Partial<ReleaseRecord> = {}): ReleaseRecord {
@@ -50,7 +51,7 @@ function release(app: string, id: string, activated: boolean, extra: Partial<Rel
  * only enqueues: where a command follows a job, a BullMQ worker on the node's queue stands in
  * for the node worker and completes it.
  */
-describe('gasper env, scale, https, releases, rollback, logs, open, databases, keys (CLI against the API, real Redis)', function () {
+describe('gasper env, scale, https, releases, rollback, logs, open, databases, keys, webhook (CLI against the API, real Redis)', function () {
   this.timeout(300_000);
   let fx: ApiFixture;
   let server: http.Server;
@@ -214,6 +215,49 @@ describe('gasper env, scale, https, releases, rollback, logs, open, databases, k
       username: 'alice',
       token: 'tok-private',
     });
+  });
+
+  it('webhook create prints what to paste into GitHub (the secret works), warns of a local URL; show, rotate, remove', async () => {
+    const name = appName('hook');
+    const repoUrl = 'https://github.com/Codertocat/Hello-World.git';
+    await fx
+      .post('/apps')
+      .send(validBody(name, { repo: { url: repoUrl, branch: 'main' } }))
+      .expect(202);
+    expect((await gasper(['webhook', 'show', name])).stdout.trim()).to.equal(
+      `${name}: no push webhook (gasper webhook create ${name} sets one up)`,
+    );
+    const created = await gasper(['webhook', 'create', name]);
+    expect(created.code, created.stderr).to.equal(0);
+    expect(created.stdout).to.include(`${name}: push webhook ready.`);
+    expect(created.stdout).to.include(`  Payload URL:   ${env.GASPER_URL}/webhooks/github/${name}\n`);
+    expect(created.stdout).to.include('A push to branch main then deploys exactly the pushed commit.');
+    // The API is on 127.0.0.1 here, which GitHub cannot reach: said, with what to set.
+    expect(created.stderr).to.include(`${name}: GitHub cannot reach 127.0.0.1: set GASPER_API_URL`);
+    const secret = /Secret: +(\S+)/.exec(created.stdout)?.[1];
+    expect(secret).to.match(/^[A-Za-z0-9_-]{43}$/);
+    // The secret printed is the one the API verifies: a push signed with it deploys.
+    const pushed = await deliver(fx.app, `/webhooks/github/${name}`, {
+      event: 'push',
+      secret: secret!,
+      payload: pushPayload({ ref: 'refs/heads/main', after: 'a'.repeat(40), repoUrl, pushedAt: 1_900_000_000 }),
+    });
+    expect(pushed.status, JSON.stringify(pushed.body)).to.equal(202);
+    expect((await gasper(['webhook', 'show', name])).stdout.trim()).to.match(
+      new RegExp(
+        `^${name}: push webhook set up \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC; last push deployed: 2030-03-17 17:46 UTC$`,
+      ),
+    );
+    expect((await gasper(['apps', 'show', name])).stdout).to.match(
+      / {2}webhook: {4}set up .*, last push 2030-03-17 17:46 UTC\n/,
+    );
+    const rotated = await gasper(['webhook', 'create', name]);
+    expect(rotated.stdout).to.match(new RegExp(`^${name}: push webhook secret rotated: the old one stops working now`));
+    expect(/Secret: +(\S+)/.exec(rotated.stdout)?.[1]).to.not.equal(secret);
+    const removed = await gasper(['webhook', 'remove', name]);
+    expect(removed.code, removed.stderr).to.equal(0);
+    expect(removed.stdout).to.include(`${name}: push webhook removed`);
+    expect((await fx.get(`/apps/${name}`).expect(200)).body.app.webhook).to.equal(null);
   });
 
   it('apps https sets redirect and HSTS at once (no redeploy) and shows them; a bad mode names the field', async () => {

@@ -7,6 +7,7 @@ import { DatabaseStore } from '../../src/store/databases.ts';
 import { ReleaseStore, type ReleaseRecord } from '../../src/store/release-records.ts';
 import { appName, startApiFixture, suffix, validBody, type ApiFixture } from '../api/api-fixture.ts';
 import { launchTestBrowser, type TestBrowser } from '../support/browser.ts';
+import { deliver, pushPayload } from '../support/github-webhooks.ts';
 
 const artifacts = path.resolve('test-artifacts/dashboard');
 
@@ -287,6 +288,56 @@ describe("web dashboard: an app's env, scale, source, releases and databases, in
     expect(job?.data).to.deep.include({ app, cache: false });
     expect(await source.getByLabel('Without the build cache').isChecked()).to.equal(false);
     await page.screenshot({ path: path.join(artifacts, 'manage-05-source-token.png'), fullPage: true });
+  });
+
+  it('sets up push deploys: the fields for GitHub and a secret that verifies, shown once; rotates after a confirmation; removes', async () => {
+    const source = page.locator('#panel-repo');
+    const state = page.locator('#webhook-state');
+    await state.filter({ hasText: 'Pushes do not deploy the app yet' }).waitFor();
+    expect(await page.locator('#webhook-remove').isHidden()).to.equal(true);
+    await source.getByRole('button', { name: 'Set up push deploys' }).click();
+    await page.locator('#repo-message', { hasText: `${app}: push webhook ready.` }).waitFor();
+    await page.locator('#webhook-setup').waitFor();
+    expect(await page.locator('#webhook-url').textContent()).to.equal(`${base}/webhooks/github/${app}`);
+    expect(await page.locator('#webhook-content-type').textContent()).to.equal('application/json');
+    // Served on loopback with no GASPER_API_URL: GitHub could not reach it, and the page says so.
+    expect(await page.locator('#webhook-warning').textContent()).to.match(/^GitHub cannot reach 127\.0\.0\.1/);
+    const secret = (await page.locator('#webhook-secret').textContent()) ?? '';
+    expect(secret).to.match(/^[A-Za-z0-9_-]{43}$/);
+    // The secret shown is the one the API verifies: a push signed with it deploys the app.
+    const { url, branch } = (await fx.apps.get(app))!.repo;
+    const pushed = await deliver(fx.app, `/webhooks/github/${app}`, {
+      event: 'push',
+      secret,
+      payload: pushPayload({
+        ref: `refs/heads/${branch}`,
+        after: 'b'.repeat(40),
+        repoUrl: url,
+        pushedAt: 1_900_000_000,
+      }),
+    });
+    expect(pushed.status, JSON.stringify(pushed.body)).to.equal(202);
+    await page.screenshot({ path: path.join(artifacts, 'manage-06-webhook.png'), fullPage: true });
+    // Opened again, the tab says when the newest push deployed reached GitHub, and never shows the secret.
+    await page.getByRole('tab', { name: 'Env' }).click();
+    await page.getByRole('tab', { name: 'Source' }).click();
+    await state.filter({ hasText: 'the newest push deployed reached GitHub 2030-03-17 17:46 UTC' }).waitFor();
+    expect(await page.locator('#webhook-setup').isHidden()).to.equal(true);
+    expect(await page.content()).to.not.include(secret);
+    // Rotating is asked first: dismissed, the secret still verifies; accepted, a new one is shown.
+    page.once('dialog', (dialog) => void dialog.dismiss());
+    await source.getByRole('button', { name: 'Rotate the secret' }).click();
+    expect(await page.locator('#webhook-setup').isHidden()).to.equal(true);
+    page.once('dialog', (dialog) => void dialog.accept());
+    await source.getByRole('button', { name: 'Rotate the secret' }).click();
+    await page.locator('#repo-message', { hasText: 'the webhook secret was rotated' }).waitFor();
+    expect(await page.locator('#webhook-secret').textContent()).to.not.equal(secret);
+    page.once('dialog', (dialog) => void dialog.accept());
+    await source.getByRole('button', { name: 'Remove' }).click();
+    await page.locator('#repo-message', { hasText: 'push webhook removed' }).waitFor();
+    expect((await fx.get(`/apps/${app}`).expect(200)).body.app.webhook).to.equal(null);
+    expect(await state.textContent()).to.include('Pushes do not deploy the app yet');
+    expect(await page.locator('#webhook-setup').isHidden()).to.equal(true);
   });
 
   it('lists the releases, the serving one marked, and rolls back to the chosen one after a confirmation', async () => {

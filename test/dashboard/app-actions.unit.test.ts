@@ -10,6 +10,7 @@ const repo: {
   repoChange(current: Json | undefined, values: RepoValues): Json;
   tokenNote(change: Json, body: Json): string;
 } = await load('repo-view.js');
+const hooks: { webhookState(webhook: Json | null): string } = await load('webhook-view.js');
 const format: { byteSize(bytes: unknown): string; redeployNote(body: Json): string; shortDate(iso: unknown): string } =
   await load('format.js');
 
@@ -69,6 +70,22 @@ describe("dashboard: the Manage panel's pure parts", function () {
   for (const [what, change, body, note] of tokenNotes) {
     it(`source tab, token note: ${what}`, () => expect(repo.tokenNote(change, body)).to.equal(note));
   }
+
+  const webhookStates: [string, Json | null, string][] = [
+    ['none', null, 'Pushes do not deploy the app yet: set up a GitHub webhook to deploy each push to its branch.'],
+    [
+      'set up, nothing pushed',
+      { createdAt: '2026-12-01T09:00:00.000Z', lastPushAt: null },
+      "A GitHub webhook deploys each push to the app's branch: set up 2026-12-01 09:00 UTC, no push deployed yet.",
+    ],
+    [
+      'with a push deployed',
+      { createdAt: '2026-12-01T09:00:00.000Z', lastPushAt: '2026-12-02T08:30:00.000Z' },
+      "A GitHub webhook deploys each push to the app's branch: set up 2026-12-01 09:00 UTC, the newest push deployed reached GitHub 2026-12-02 08:30 UTC.",
+    ],
+  ];
+  for (const [what, webhook, text] of webhookStates)
+    it(`source tab, push deploys: ${what}`, () => expect(hooks.webhookState(webhook)).to.equal(text));
 
   const formations: [string, Json, [string, number][]][] = [
     ['web only', { formation: { desired: { web: 2 }, running: null } }, [['web', 2]]],

@@ -63,7 +63,10 @@ export const appViewSchema = z.object({
     .optional()
     .describe('persistent volumes: an app with any runs all its instances on `node`, where they are'),
   webhook: z
-    .object({ createdAt: z.string() })
+    .object({
+      createdAt: z.string(),
+      lastPushAt: z.string().nullable().describe('when GitHub received the newest push deployed (its pushed_at)'),
+    })
     .nullable()
     .describe('set up by POST /apps/{name}/webhook; the secret is never shown again'),
   createdAt: z.string(),

@@ -5,6 +5,7 @@ import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { apiRoutes } from '../openapi/registry.ts';
 import { visibleApp } from '../visible.ts';
+import { unreachableFromGitHub } from './reachability.ts';
 
 export const webhookCreatedSchema = z.object({
   url: z.string().describe('the payload URL for GitHub'),
@@ -12,6 +13,7 @@ export const webhookCreatedSchema = z.object({
   contentType: z.literal('application/json'),
   events: z.array(z.literal('push')),
   createdAt: z.string(),
+  warning: z.string().optional().describe('why GitHub could not reach `url` (a local address), and what to set'),
 });
 
 /** Where GitHub should send an app's pushes: the configured public API URL, else this request's origin. */
@@ -37,15 +39,18 @@ export function webhookSecretRouter(deps: ApiDeps): Router {
     );
     if (!doc || doc.webhook?.sealedSecret !== webhook.sealedSecret)
       throw new ApiError('NOT_FOUND', `app "${req.params.name}" not found`);
+    const url = webhookUrl(req, deps.options.publicUrl, doc.name);
+    const warning = unreachableFromGitHub(url);
     res
       .status(201)
       .set('cache-control', 'no-store')
       .json({
-        url: webhookUrl(req, deps.options.publicUrl, doc.name),
+        url,
         secret,
         contentType: 'application/json',
         events: ['push'],
         createdAt: webhook.createdAt,
+        ...(warning ? { warning } : {}),
       });
   });
 

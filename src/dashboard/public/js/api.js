@@ -63,6 +63,8 @@ export function createApi(token, { onUnauthorized = () => {}, fetch = globalThis
     deleteApp: (name) => request('DELETE', `/apps/${encodeURIComponent(name)}`),
     restartApp: (name) => request('POST', `/apps/${encodeURIComponent(name)}/restart`),
     rebuildApp: (name, { cache }) => request('POST', `/apps/${encodeURIComponent(name)}/rebuild`, { cache }),
+    createWebhook: (name) => request('POST', `/apps/${encodeURIComponent(name)}/webhook`),
+    removeWebhook: (name) => request('DELETE', `/apps/${encodeURIComponent(name)}/webhook`),
     getApp: (name) => request('GET', `/apps/${encodeURIComponent(name)}`),
     updateApp: (name, body) => request('PATCH', `/apps/${encodeURIComponent(name)}`, body),
     listDomains: (name) => request('GET', `/apps/${encodeURIComponent(name)}/domains`),

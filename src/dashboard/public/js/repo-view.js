@@ -2,6 +2,7 @@ import { ApiError } from './api.js';
 import { markField } from './dom.js';
 import { redeployNote } from './format.js';
 import { statusLine, tabHandle } from './tab.js';
+import { createWebhookSection } from './webhook-view.js';
 
 /**
  * The `repo` change of `PATCH /apps/:name` that turns the app's repository (`current`, as the API
@@ -45,12 +46,14 @@ export function tokenNote(change, body) {
  * `repo.url`, `repo.branch`, `repo.path` or `repo.token`: shown under that input. "Deploy the
  * latest commit" is `POST /apps/:name/rebuild` (with `cache: false` when asked), as Render's
  * manual deploy: the way to deploy a new push without a webhook, or a token saved for a running app.
+ * "Deploy on push" sets up the GitHub webhook (webhook-view.js).
  */
-export function createRepoView({ form, inputs, errors, token, rebuild, message, follow }) {
+export function createRepoView({ form, inputs, errors, token, rebuild, webhook, message, follow }) {
   let api;
   let app;
   let current;
   const say = statusLine(message);
+  const hook = createWebhookSection({ ...webhook, say });
   const field = {
     'repo.url': 'url',
     'repo.branch': 'branch',
@@ -80,7 +83,10 @@ export function createRepoView({ form, inputs, errors, token, rebuild, message, 
     const [client, name] = [api, app];
     try {
       const body = await client.getApp(name);
-      if (client === api && name === app) render(body.app.repo);
+      if (client === api && name === app) {
+        render(body.app.repo);
+        hook.render(body.app.webhook);
+      }
     } catch (err) {
       if (client === api && name === app) say(`Could not read the repository of ${name}: ${err.message}`, true);
     }
@@ -146,11 +152,13 @@ export function createRepoView({ form, inputs, errors, token, rebuild, message, 
     bind(client, name) {
       api = client;
       app = name;
+      hook.bind(client, name);
     },
     clear() {
       current = undefined;
       form.reset();
       rebuild.form.reset();
+      hook.clear();
       clearMarks();
       token.textContent = '';
       say('');
