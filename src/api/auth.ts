@@ -101,8 +101,14 @@ export function principalOf(res: Response): Principal {
 export function requireScope(scope?: Scope): RequestHandler {
   return (req, res, next) => {
     const needed = scope ?? scopeForMethod(req.method);
-    if (!hasScope(principalOf(res), needed)) {
-      return next(new ApiError('FORBIDDEN', `this token lacks the "${needed}" scope`));
+    const principal = principalOf(res);
+    if (!hasScope(principal, needed)) {
+      // A member can hold no admin token: asking them for the scope would send them looking for one.
+      const why =
+        needed === 'admin' && principal.role !== 'admin'
+          ? `only admins may do this (you are ${principal.user}, a ${principal.role})`
+          : `this token lacks the "${needed}" scope`;
+      return next(new ApiError('FORBIDDEN', why));
     }
     next();
   };

@@ -7,6 +7,8 @@ import { registerDatabaseCommands } from './database-commands.ts';
 import { registerDomainCommands } from './domain-commands.ts';
 import { registerTransferCommands } from './transfer-commands.ts';
 import { registerWebhookCommands } from './webhook-commands.ts';
+import { registerUserCommands } from './user-commands.ts';
+import { registerNodeCommands } from './node-commands.ts';
 import { registerRunCommand } from './run-command.ts';
 import { registerEnvCommands } from './env-commands.ts';
 import { credentialOptions, registerRepoCommand, tokenUserHelp } from './repo-command.ts';
@@ -346,6 +348,8 @@ export function registerClientCommands(program: Command): void {
   registerDatabaseCommands(program, kit);
   registerKeyCommands(program, kit);
   registerWebhookCommands(program, kit);
+  registerUserCommands(program, kit);
+  registerNodeCommands(program, kit);
   registerTransferCommands(program, kit);
   registerRunCommand(program);
   registerCompletionCommand(program);

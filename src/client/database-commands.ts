@@ -3,21 +3,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { ApiClient } from './api.ts';
 import { shortDate } from './domain-format.ts';
-import { type Json, table } from './format.ts';
+import { byteSize, type Json, table } from './format.ts';
 import { type CommandKit, enc, examples } from './kit.ts';
-
-/** `1.5 MiB` */
-function size(bytes: unknown): string {
-  if (typeof bytes !== 'number') return '-';
-  const units = ['B', 'KiB', 'MiB', 'GiB'];
-  let n = bytes;
-  let unit = 0;
-  while (n >= 1024 && unit < units.length - 1) {
-    n /= 1024;
-    unit++;
-  }
-  return `${unit ? n.toFixed(1) : n} ${units[unit]}`;
-}
 
 /**
  * Links or unlinks one database: `PATCH /apps/:app {databases}` sets the whole list, so the
@@ -160,7 +147,7 @@ export function registerDatabaseCommands(program: Command, kit: CommandKit): voi
           body.backups.length
             ? table(
                 ['BACKUP', 'SIZE', 'CREATED'],
-                body.backups.map((b) => [b.id, size(b.size), shortDate(b.createdAt)]),
+                body.backups.map((b) => [b.id, byteSize(b.size), shortDate(b.createdAt)]),
               )
             : `${name} has no backups yet (gasper databases backup ${name})`,
         );
@@ -193,7 +180,7 @@ export function registerDatabaseCommands(program: Command, kit: CommandKit): voi
         // The API's name, without any directory part: the file goes where the user is.
         const file = o.output ?? path.basename(filename ?? `${name}-${backupId}.backup`);
         await fs.writeFile(file, data, { mode: 0o600 });
-        kit.print({ file, bytes: data.length }, () => `${file}: ${size(data.length)}`);
+        kit.print({ file, bytes: data.length }, () => `${file}: ${byteSize(data.length)}`);
       }),
     );
   examples(download, [

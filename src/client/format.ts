@@ -71,3 +71,16 @@ export function parseEnvPairs(pairs: readonly string[]): Record<string, string> 
 export function shortCommit(commit: unknown): string {
   return typeof commit === 'string' ? commit.slice(0, 12) : '-';
 }
+
+/** `1.5 MiB`, or `-` when there is no number. */
+export function byteSize(bytes: unknown): string {
+  if (typeof bytes !== 'number') return '-';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let n = bytes;
+  let unit = 0;
+  while (n >= 1024 && unit < units.length - 1) {
+    n /= 1024;
+    unit++;
+  }
+  return `${unit ? n.toFixed(1) : n} ${units[unit]}`;
+}

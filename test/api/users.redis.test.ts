@@ -154,7 +154,10 @@ describe('API users and access (real Redis)', () => {
       403,
       'FORBIDDEN',
     );
-    expectError(await as(alice.token).get('/users'), 403, 'FORBIDDEN');
+    const listed = await as(alice.token).get('/users');
+    expectError(listed, 403, 'FORBIDDEN');
+    // A member can hold no admin token, so the answer says who may, not which scope is missing.
+    expect(listed.body.message).to.equal(`only admins may do this (you are ${alice.name}, a member)`);
     expectError(await as(alice.token).get(`/users/${bob.name}`), 404, 'NOT_FOUND');
     expectError(await as(alice.token).get(`/users/${bob.name}/tokens`), 404, 'NOT_FOUND');
     expectError(await as(alice.token).patch(`/users/${alice.name}`).send({ role: 'admin' }), 403, 'FORBIDDEN');
@@ -177,7 +180,9 @@ describe('API users and access (real Redis)', () => {
       403,
       'FORBIDDEN',
     );
-    expectError(await as(readOnly).post('/users/me/tokens').send({ name: 'x' }), 403, 'FORBIDDEN');
+    const refused = await as(readOnly).post('/users/me/tokens').send({ name: 'x' });
+    expectError(refused, 403, 'FORBIDDEN');
+    expect(refused.body.message).to.equal('this token lacks the "deploy" scope');
     expectFieldError(
       await as(alice.token)
         .post('/users/me/tokens')
