@@ -47,6 +47,8 @@ export function cloneFailureHint(app: string, error: string): string | undefined
     return `gasper apps repo ${app} --branch <branch> (or --default-branch) deploys another branch`;
   if (/^git clone failed: repository .* not found /.test(error))
     return `gasper apps repo ${app} --url <url> deploys another repository; a private one needs --token-stdin`;
+  if (/^git clone failed: authentication failed for .*this installation's SSH key/.test(error))
+    return `gasper apps repo ${app} --url <https URL> --token-stdin < token.txt clones over https with a token`;
   if (/^git clone failed: authentication failed for /.test(error))
     return `gasper apps repo ${app} --token-stdin < token.txt gives the clone an access token`;
   return undefined;

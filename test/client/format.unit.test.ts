@@ -64,6 +64,11 @@ describe('client output', () => {
       'git clone failed: authentication failed for https://github.com/me/web.git: the server refused the access token (expired, mistyped, or without read access to this repository)',
       'gasper apps repo web --token-stdin < token.txt gives the clone an access token',
     ],
+    [
+      'an ssh:// repository that refused the key',
+      "git clone failed: authentication failed for git@github.com:me/web.git: the server refused this installation's SSH key: clone over https with an access token (repo.token) instead",
+      'gasper apps repo web --url <https URL> --token-stdin < token.txt clones over https with a token',
+    ],
     ['a server that does not answer', 'git clone failed: could not reach the repository at github.com', undefined],
     ['a build that failed', 'build failed: npm ci exited 1', undefined],
   ];

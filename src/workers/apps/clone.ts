@@ -58,10 +58,7 @@ const userErrors: Array<[RegExp, (at: CloneTarget) => string]> = [
   ],
   [
     /Authentication failed|could not read (?:Username|Password)|The requested URL returned error: 40[13]|Permission denied \(|Invalid username or password/i,
-    (at) =>
-      at.withToken
-        ? `authentication failed for ${at.url}: the server refused the access token (expired, mistyped, or without read access to this repository)`
-        : `authentication failed for ${at.url}: the repository is private: give the app an access token (repo.token, https) or make the repository public`,
+    (at) => `authentication failed for ${at.url}: ${authenticationAdvice(at)}`,
   ],
   [
     /Remote branch (\S+) not found|couldn't find remote ref/i,
@@ -73,6 +70,18 @@ const userErrors: Array<[RegExp, (at: CloneTarget) => string]> = [
   ],
   [/transport '.*' not allowed/i, () => 'this kind of repository URL is not allowed'],
 ];
+/**
+ * What to do about a refused clone: the token was refused, or there was none; over ssh the key
+ * offered is the installation's (an operator's, never a tenant's), so the way in is https.
+ */
+function authenticationAdvice(at: CloneTarget): string {
+  if (parseRepoUrl(at.url)?.scheme === 'ssh')
+    return "the server refused this installation's SSH key: clone over https with an access token (repo.token) instead";
+  if (at.withToken)
+    return 'the server refused the access token (expired, mistyped, or without read access to this repository)';
+  return 'the repository is private: give the app an access token (repo.token, https) or make the repository public';
+}
+
 const tlsError = /SSL certificate problem|server certificate verification failed|certificate verify failed/i;
 
 /**

@@ -282,8 +282,12 @@ describe('cloneRelease: limits, user errors, hosts, credentials (real git, serve
       const before = await fs.readFile(rootKnownHosts, 'utf8').catch(() => undefined);
       try {
         const port = (server.address() as net.AddressInfo).port;
-        const { err } = await failure({ ...base, url: `ssh://git@127.0.0.1:${port}/repo.git` });
-        expect(err.message).to.match(/authentication failed/);
+        const url = `ssh://git@127.0.0.1:${port}/repo.git`;
+        const { err } = await failure({ ...base, url });
+        // The key offered is the installation's, not the tenant's: the way in is https with a token.
+        expect(err.message).to.equal(
+          `git clone failed: authentication failed for ${url}: the server refused this installation's SSH key: clone over https with an access token (repo.token) instead`,
+        );
         expect(err.permanent).to.equal(true);
         const known = await fs.readFile(path.join(base.sshDir, 'known_hosts'), 'utf8');
         expect(known).to.match(new RegExp(`^\\[127\\.0\\.0\\.1\\]:${port} ssh-ed25519 `, 'm'));
