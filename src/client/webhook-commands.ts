@@ -29,17 +29,28 @@ export function registerWebhookCommands(program: Command, kit: CommandKit): void
   const webhook = program.command('webhook').description('deploy on every push to GitHub (a push webhook)');
   const create = webhook
     .command('create')
-    .description('set up the push webhook, or rotate its secret, and print what to paste into GitHub')
+    .description('set up the push webhook (or, with --rotate, make a new secret) and print what to paste into GitHub')
     .argument('<app>')
+    .option('--rotate', 'replace the secret of a webhook set up before: the old one stops working at once')
     .action(
-      kit.action(async (client, app: string) => {
+      kit.action(async (client, app: string, o: Json) => {
         const { app: doc } = await client.request<{ app: Json }>('GET', `/apps/${enc(app)}`);
+        // A new secret breaks GitHub's deliveries until it is pasted there: only when asked for.
+        if (doc.webhook && !o.rotate)
+          throw new Error(
+            `${app} already has a push webhook (set up ${shortDate(doc.webhook.createdAt)}): ` +
+              `gasper webhook create ${app} --rotate makes a new secret, and the old one stops working at once`,
+          );
         const created = await client.request<Json>('POST', `/apps/${enc(app)}/webhook`);
         if (created.warning && !kit.json()) process.stderr.write(`${app}: ${created.warning}\n`);
         kit.print(created, () => webhookSetup(app, created, doc.repo?.branch, !!doc.webhook));
       }),
     );
-  examples(create, ['gasper webhook create web', 'gasper --json webhook create web']);
+  examples(create, [
+    'gasper webhook create web',
+    'gasper webhook create web --rotate',
+    'gasper --json webhook create web',
+  ]);
   const show = webhook
     .command('show')
     .description('whether pushes deploy the app, since when, and the newest push deployed')

@@ -251,7 +251,12 @@ describe('gasper env, scale, https, releases, rollback, logs, open, databases, k
     expect((await gasper(['apps', 'show', name])).stdout).to.match(
       / {2}webhook: {4}set up .*, last push 2030-03-17 17:46 UTC\n/,
     );
-    const rotated = await gasper(['webhook', 'create', name]);
+    // A second create would break GitHub's deliveries: refused unless --rotate says so.
+    const again = await gasper(['webhook', 'create', name]);
+    expect(again.code).to.equal(1);
+    expect(again.stderr).to.include(`${name} already has a push webhook (set up `);
+    expect(again.stderr).to.include(`gasper webhook create ${name} --rotate makes a new secret`);
+    const rotated = await gasper(['webhook', 'create', name, '--rotate']);
     expect(rotated.stdout).to.match(new RegExp(`^${name}: push webhook secret rotated: the old one stops working now`));
     expect(/Secret: +(\S+)/.exec(rotated.stdout)?.[1]).to.not.equal(secret);
     const removed = await gasper(['webhook', 'remove', name]);

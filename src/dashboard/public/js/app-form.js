@@ -9,9 +9,10 @@ const nonEmptyLines = (text) =>
 
 /**
  * The form's values as a `POST /apps` body. Empty optional fields are left out, so the API
- * applies its defaults. The access token (a private https repository's) goes in `repo.token`. Build commands are one per line; env is `KEY=VALUE` per line (`#`
- * comments allowed, the value kept as typed). `errors` holds what cannot become a body at all;
- * everything else is for the API to judge, so its rules live in one place.
+ * applies its defaults. The access token (a private https repository's) goes in `repo.token`.
+ * Build commands are one per line; env is `KEY=VALUE` per line (`#` comments allowed, the value
+ * kept as typed). `errors` holds what cannot become a body at all; everything else is for the API
+ * to judge, so its rules live in one place.
  */
 export function formToRequest(values) {
   const errors = {};
