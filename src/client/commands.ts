@@ -99,16 +99,17 @@ async function finish(
   out: Output,
   body: Json,
   wait: boolean,
-  done: (job: Json) => string,
+  done: (job: Json) => string | Promise<string>,
 ): Promise<void> {
   if (!wait || !body.job)
     return print(out, body, () => `job ${body.job?.id ?? '-'} queued (gasper jobs wait ${body.job?.id ?? ''})`);
   const job = await waitForJob(client, body.job.id, { quiet: out.json });
   const hint =
     job.state === 'failed' && body.app?.name ? cloneFailureHint(body.app.name, String(job.error)) : undefined;
-  print(out, { ...body, job }, () =>
-    job.state === 'completed' ? done(job) : `failed: ${job.error}${hint ? `\n${hint}` : ''}`,
-  );
+  // `done` may ask the API what changed; with --json only the job is printed, so it is not asked.
+  const line =
+    job.state !== 'completed' ? `failed: ${job.error}${hint ? `\n${hint}` : ''}` : out.json ? '' : await done(job);
+  print(out, { ...body, job }, () => line);
 }
 
 /**

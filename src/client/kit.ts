@@ -13,7 +13,7 @@ export interface CommandKit {
    * After a request that started a job (`body.job`): follows it with a progress bar unless
    * `wait` is false, then prints `done(job)` (or the job's error, exit code 1).
    */
-  finish(client: ApiClient, body: Json, wait: boolean, done: (job: Json) => string): Promise<void>;
+  finish(client: ApiClient, body: Json, wait: boolean, done: (job: Json) => string | Promise<string>): Promise<void>;
 }
 
 /** Adds an "Examples:" section to a command's `--help`. */

@@ -76,6 +76,20 @@ function opener(): [string, string[]] | undefined {
   return process.env.DISPLAY || process.env.WAYLAND_DISPLAY ? ['xdg-open', []] : undefined;
 }
 
+/**
+ * After a rollback, which variables it brought back or took away (the release's env is restored
+ * with its code): `before` and `after` are the app's env names. Pure: test/client/format.unit.test.ts.
+ */
+export function rollbackEnvNote(before: readonly string[], after: readonly string[]): string {
+  const removed = before.filter((k) => !after.includes(k));
+  const added = after.filter((k) => !before.includes(k));
+  const changes = [
+    ...(removed.length ? [`${removed.join(', ')} no longer set`] : []),
+    ...(added.length ? [`${added.join(', ')} set again`] : []),
+  ];
+  return ` (its code and env as they were then${changes.length ? `: ${changes.join('; ')}` : ''})`;
+}
+
 /** `gasper releases`, `gasper rollback`, `gasper logs` (and `apps logs`), `gasper open`. */
 export function registerReleaseCommands(program: Command, apps: Command, kit: CommandKit): void {
   const releases = program
@@ -114,8 +128,17 @@ export function registerReleaseCommands(program: Command, apps: Command, kit: Co
     .option('--no-wait', 'return once the rollback is queued')
     .action(
       kit.action(async (client, app: string, release: string | undefined, o: Json) => {
+        const envKeys = async () =>
+          ((await client.request<{ app: Json }>('GET', `/apps/${enc(app)}`)).app.envKeys ?? []) as string[];
+        const before = await envKeys();
         const body = await client.request<Json>('POST', `/apps/${enc(app)}/rollback`, release ? { release } : {});
-        await kit.finish(client, body, o.wait, () => `${app} rolled back to ${body.release}`);
+        // Like Heroku's, a rollback brings back the release's env too: say which variables that changed.
+        await kit.finish(
+          client,
+          body,
+          o.wait,
+          async () => `${app} rolled back to ${body.release}${rollbackEnvNote(before, await envKeys())}`,
+        );
       }),
     );
   examples(rollback, ['gasper rollback web', 'gasper rollback web r000003']);

@@ -81,7 +81,7 @@ describe('gasper CLI client (against a running platform)', function () {
     expect((await gasper(['apps', 'show', name], env)).stderr).to.include(`app "${name}" not found`);
   });
 
-  it("shows an app's logs and restarts it", async () => {
+  it("shows an app's logs, restarts it, and rolls back an env change", async () => {
     const name = `clilog-${crypto.randomBytes(3).toString('hex')}`;
     const created = await gasper(
       [
@@ -113,6 +113,13 @@ describe('gasper CLI client (against a running platform)', function () {
     expect(restarted.code, restarted.stderr).to.equal(0);
     expect(restarted.stdout).to.include(`${name} restarted`);
     expect((await viaProxy(platform.proxyPort, `${name}.localhost`)).status).to.equal(200);
+    // A rollback brings back the release's env with its code, and says which variables that changed.
+    expect((await gasper(['env', 'set', name, 'GREETING=hey'], env)).code).to.equal(0);
+    const back = await gasper(['rollback', name], env);
+    expect(back.code, back.stderr).to.equal(0);
+    expect(back.stdout.trim()).to.equal(
+      `${name} rolled back to r000001 (its code and env as they were then: GREETING no longer set)`,
+    );
     expect((await gasper(['apps', 'delete', name], env)).code).to.equal(0);
   });
 

@@ -8,6 +8,7 @@ import {
   shortCommit,
   table,
 } from '../../src/client/format.ts';
+import { rollbackEnvNote } from '../../src/client/release-commands.ts';
 
 describe('client output', () => {
   it('aligns table columns and trims trailing space', () => {
@@ -95,4 +96,19 @@ describe('client output', () => {
     expect(shortCommit('5460e11a4793a22fc8e31dc0015cf1b92fa39a13')).to.equal('5460e11a4793');
     expect(shortCommit(null)).to.equal('-');
   });
+
+  const rollbackNotes: [string, string[], string[], string][] = [
+    ['the same names', ['A', 'B'], ['B', 'A'], ' (its code and env as they were then)'],
+    ['one gone', ['A', 'GREETING'], ['A'], ' (its code and env as they were then: GREETING no longer set)'],
+    [
+      'one gone, two back',
+      ['A', 'NEW'],
+      ['A', 'OLD', 'X'],
+      ' (its code and env as they were then: NEW no longer set; OLD, X set again)',
+    ],
+  ];
+  for (const [what, before, after, note] of rollbackNotes) {
+    it(`after a rollback, says what the env became: ${what}`, () =>
+      expect(rollbackEnvNote(before, after)).to.equal(note));
+  }
 });
