@@ -25,7 +25,7 @@ import {
 import { registerKeyCommands } from './key-commands.ts';
 import { parseSshAddress } from './ssh-endpoint.ts';
 import { type CommandKit, enc, examples } from './kit.ts';
-import { registerReleaseCommands } from './release-commands.ts';
+import { registerReleaseCommands, rollBack } from './release-commands.ts';
 
 interface Output {
   json: boolean;
@@ -277,22 +277,7 @@ export function registerClientCommands(program: Command): void {
     .argument('<name>')
     .option('--release <id>', 'release to go back to (default: the previous)')
     .option('--no-wait', 'return once the job is queued')
-    .action(
-      action(async (client, name: string, o: Json) => {
-        const body = await client.request(
-          'POST',
-          `/apps/${enc(name)}/rollback`,
-          o.release ? { release: o.release } : {},
-        );
-        await finish(
-          client,
-          out(),
-          body,
-          o.wait,
-          () => `${name} rolled back to ${body.release ?? 'the previous release'}`,
-        );
-      }),
-    );
+    .action(action((client, name: string, o: Json) => rollBack(kit, client, name, o.release, o.wait)));
   examples(rollback, [
     'gasper apps rollback web',
     'gasper apps rollback web --release r000003',

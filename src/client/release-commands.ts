@@ -90,6 +90,30 @@ export function rollbackEnvNote(before: readonly string[], after: readonly strin
   return ` (its code and env as they were then${changes.length ? `: ${changes.join('; ')}` : ''})`;
 }
 
+/**
+ * `gasper rollback` and `gasper apps rollback`: `POST /apps/:name/rollback`, followed. Like
+ * Heroku's, a rollback brings back the release's env with its code: the output says which
+ * variables that changed.
+ */
+export async function rollBack(
+  kit: CommandKit,
+  client: ApiClient,
+  app: string,
+  release: string | undefined,
+  wait: boolean,
+): Promise<void> {
+  const envKeys = async () =>
+    ((await client.request<{ app: Json }>('GET', `/apps/${enc(app)}`)).app.envKeys ?? []) as string[];
+  const before = await envKeys();
+  const body = await client.request<Json>('POST', `/apps/${enc(app)}/rollback`, release ? { release } : {});
+  await kit.finish(
+    client,
+    body,
+    wait,
+    async () => `${app} rolled back to ${body.release}${rollbackEnvNote(before, await envKeys())}`,
+  );
+}
+
 /** `gasper releases`, `gasper rollback`, `gasper logs` (and `apps logs`), `gasper open`. */
 export function registerReleaseCommands(program: Command, apps: Command, kit: CommandKit): void {
   const releases = program
@@ -127,19 +151,9 @@ export function registerReleaseCommands(program: Command, apps: Command, kit: Co
     .argument('[release]', 'the release to serve again, e.g. r000003 (see gasper releases)')
     .option('--no-wait', 'return once the rollback is queued')
     .action(
-      kit.action(async (client, app: string, release: string | undefined, o: Json) => {
-        const envKeys = async () =>
-          ((await client.request<{ app: Json }>('GET', `/apps/${enc(app)}`)).app.envKeys ?? []) as string[];
-        const before = await envKeys();
-        const body = await client.request<Json>('POST', `/apps/${enc(app)}/rollback`, release ? { release } : {});
-        // Like Heroku's, a rollback brings back the release's env too: say which variables that changed.
-        await kit.finish(
-          client,
-          body,
-          o.wait,
-          async () => `${app} rolled back to ${body.release}${rollbackEnvNote(before, await envKeys())}`,
-        );
-      }),
+      kit.action((client, app: string, release: string | undefined, o: Json) =>
+        rollBack(kit, client, app, release, o.wait),
+      ),
     );
   examples(rollback, ['gasper rollback web', 'gasper rollback web r000003']);
 
