@@ -82,7 +82,7 @@ export function registerUserCommands(program: Command, kit: CommandKit): void {
         role: o.admin ? 'admin' : 'member',
         ...(Object.keys(quotas).length ? { quotas } : {}),
       });
-      kit.print(body, () => userCreated(client.url, body));
+      kit.print(body, () => userCreated(body.apiUrl ?? client.url, body));
     }),
   );
   examples(create, ['gasper users create alice --max-apps 3 --max-memory 2048', 'gasper users create bob --admin']);

@@ -56,6 +56,20 @@ describe('API users and access (real Redis)', () => {
     }
   });
 
+  it('says where the new user signs in: GASPER_API_URL, else the address the request came to', async () => {
+    const here = await fx
+      .post('/users')
+      .send({ name: `user-${suffix()}` })
+      .expect(201);
+    expect(here.body.apiUrl).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const app = fx.withOptions({ publicUrl: 'https://gasper.example.com/' });
+    const there = await fx
+      .post('/users', app)
+      .send({ name: `user-${suffix()}` })
+      .expect(201);
+    expect(there.body.apiUrl).to.equal('https://gasper.example.com');
+  });
+
   it('refuses bad user requests with the field named, and duplicates with 409', async () => {
     expectFieldError(await fx.post('/users').send({ name: 'Bad Name' }), 'name');
     expectFieldError(await fx.post('/users').send({ name: `u-${suffix()}`, role: 'root' }), 'role');

@@ -5,6 +5,7 @@ import { appNameProblem } from '../../core/naming.ts';
 import { DatabaseStore } from '../../store/databases.ts';
 import { quotasSchema, type UserDocument } from '../../store/users.ts';
 import { principalOf, requireScope } from '../auth.ts';
+import { apiBaseUrl } from '../public-url.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { apiRoutes } from '../openapi/registry.ts';
@@ -77,7 +78,7 @@ export function usersRouter(deps: ApiDeps): Router {
     res
       .status(201)
       .location(`/users/${user.name}`)
-      .json({ user: userView(user), token: secret });
+      .json({ user: userView(user), token: secret, apiUrl: apiBaseUrl(req, deps.options.publicUrl) });
   });
 
   router.get('/', requireScope('admin'), async (_req, res) => {
@@ -174,7 +175,11 @@ apiRoutes.add(
     responses: {
       201: {
         description: 'the user and their first token, shown once',
-        schema: z.object({ user: userSchema, token: z.string() }),
+        schema: z.object({
+          user: userSchema,
+          token: z.string(),
+          apiUrl: z.string().describe('where the user signs in: GASPER_API_URL, else the address this request came to'),
+        }),
       },
       409: { description: 'the name is taken' },
     },

@@ -5,6 +5,7 @@ import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { apiRoutes } from '../openapi/registry.ts';
 import { visibleApp } from '../visible.ts';
+import { apiBaseUrl } from '../public-url.ts';
 import { unreachableFromGitHub } from './reachability.ts';
 
 export const webhookCreatedSchema = z.object({
@@ -18,8 +19,7 @@ export const webhookCreatedSchema = z.object({
 
 /** Where GitHub should send an app's pushes: the configured public API URL, else this request's origin. */
 export function webhookUrl(req: Request, publicUrl: string | undefined, app: string): string {
-  const base = publicUrl ?? `${req.protocol}://${req.get('host')}`;
-  return `${base.replace(/\/+$/, '')}/webhooks/github/${encodeURIComponent(app)}`;
+  return `${apiBaseUrl(req, publicUrl)}/webhooks/github/${encodeURIComponent(app)}`;
 }
 
 /**
