@@ -11,8 +11,13 @@ const repo: {
   tokenNote(change: Json, body: Json): string;
 } = await load('repo-view.js');
 const hooks: { webhookState(webhook: Json | null): string } = await load('webhook-view.js');
-const format: { byteSize(bytes: unknown): string; redeployNote(body: Json): string; shortDate(iso: unknown): string } =
-  await load('format.js');
+const account: { userRequest(values: Json): Json } = await load('account-view.js');
+const format: {
+  quotaWords(quotas: Json): string;
+  byteSize(bytes: unknown): string;
+  redeployNote(body: Json): string;
+  shortDate(iso: unknown): string;
+} = await load('format.js');
 
 describe("dashboard: the Manage panel's pure parts", function () {
   const current = { url: 'https://github.com/me/web.git', branch: 'main', hasToken: true };
@@ -70,6 +75,29 @@ describe("dashboard: the Manage panel's pure parts", function () {
   for (const [what, change, body, note] of tokenNotes) {
     it(`source tab, token note: ${what}`, () => expect(repo.tokenNote(change, body)).to.equal(note));
   }
+
+  const userRequests: [string, Json, Json][] = [
+    ['a member with no quotas', { name: ' alice ', role: 'member' }, { name: 'alice', role: 'member' }],
+    [
+      'an admin with quotas, empty ones left out (no limit)',
+      { name: 'bob', role: 'admin', maxApps: '3', maxDatabases: ' ', maxCpu: '1.5', maxMemoryMb: '' },
+      { name: 'bob', role: 'admin', quotas: { maxApps: 3, maxCpu: 1.5 } },
+    ],
+    [
+      'a quota that is not a number: sent as typed, for the API to name',
+      { name: 'c', role: 'member', maxApps: 'lots' },
+      { name: 'c', role: 'member', quotas: { maxApps: 'lots' } },
+    ],
+  ];
+  for (const [what, values, body] of userRequests)
+    it(`account, new user: ${what}`, () => expect(account.userRequest(values)).to.deep.equal(body));
+
+  it('account: quotas in words', () => {
+    expect(format.quotaWords({})).to.equal('none');
+    expect(format.quotaWords({ maxApps: 3, maxDatabases: 1, maxCpu: 2, maxMemoryMb: 1024 })).to.equal(
+      'apps ≤ 3, databases ≤ 1, CPU ≤ 2, memory ≤ 1024 MiB',
+    );
+  });
 
   const webhookStates: [string, Json | null, string][] = [
     ['none', null, 'Pushes do not deploy the app yet: set up a GitHub webhook to deploy each push to its branch.'],

@@ -25,7 +25,11 @@ const updateUserRequest = z
   .strict();
 const createTokenRequest = z
   .object({
-    name: z.string().min(1).max(100),
+    name: z
+      .string()
+      .trim()
+      .min(1, 'give the token a name: what it is for (ci, laptop, …)')
+      .max(100, 'at most 100 characters'),
     scopes: z.array(z.enum(scopes)).min(1).max(scopes.length).default(['read', 'deploy']),
   })
   .strict();

@@ -58,6 +58,12 @@ export function createApi(token, { onUnauthorized = () => {}, fetch = globalThis
 
   return {
     me: () => request('GET', '/users/me'),
+    listTokens: () => request('GET', '/users/me/tokens'),
+    createToken: (body) => request('POST', '/users/me/tokens', body),
+    revokeToken: (id) => request('DELETE', `/users/me/tokens/${encodeURIComponent(id)}`),
+    listUsers: () => request('GET', '/users'),
+    createUser: (body) => request('POST', '/users', body),
+    deleteUser: (name) => request('DELETE', `/users/${encodeURIComponent(name)}`),
     listApps: () => request('GET', '/apps'),
     createApp: (body) => request('POST', '/apps', body),
     deleteApp: (name) => request('DELETE', `/apps/${encodeURIComponent(name)}`),

@@ -24,3 +24,15 @@ export function byteSize(bytes) {
   }
   return `${unit ? n.toFixed(1) : n} ${units[unit]}`;
 }
+
+/** A user's quotas in words (`apps ≤ 3, memory ≤ 2048 MiB`), or `none`. */
+export function quotaWords(quotas) {
+  const q = quotas ?? {};
+  const words = [
+    q.maxApps !== undefined && `apps ≤ ${q.maxApps}`,
+    q.maxDatabases !== undefined && `databases ≤ ${q.maxDatabases}`,
+    q.maxCpu !== undefined && `CPU ≤ ${q.maxCpu}`,
+    q.maxMemoryMb !== undefined && `memory ≤ ${q.maxMemoryMb} MiB`,
+  ].filter(Boolean);
+  return words.length ? words.join(', ') : 'none';
+}

@@ -1,3 +1,4 @@
+import { createAccountView } from './account-view.js';
 import { ApiError, createApi } from './api.js';
 import { formFields, formToRequest, placeFieldErrors } from './app-form.js';
 import { createAppsTable } from './apps-list.js';
@@ -70,6 +71,41 @@ const domains = createDomainsView({
   closeButton: byId('domains-close'),
   edge: { form: byId('edge-form'), https: byId('edge-https'), hsts: byId('edge-hsts') },
 });
+const account = createAccountView({
+  section: byId('account'),
+  closeButton: byId('account-close'),
+  me: byId('account-me'),
+  tokens: {
+    list: byId('tokens-body'),
+    empty: byId('tokens-empty'),
+    form: byId('token-form'),
+    name: byId('t-name'),
+    nameError: byId('t-name-error'),
+    scopes: [byId('t-read'), byId('t-deploy'), byId('t-admin')],
+    created: byId('token-created'),
+  },
+  users: {
+    section: byId('users-section'),
+    list: byId('users-body'),
+    form: byId('user-form'),
+    inputs: {
+      name: byId('u-name'),
+      maxApps: byId('u-max-apps'),
+      maxDatabases: byId('u-max-databases'),
+      maxCpu: byId('u-max-cpu'),
+      maxMemoryMb: byId('u-max-memory'),
+    },
+    errors: {
+      name: byId('u-name-error'),
+      maxApps: byId('u-max-apps-error'),
+      maxDatabases: byId('u-max-databases-error'),
+      maxCpu: byId('u-max-cpu-error'),
+      maxMemoryMb: byId('u-max-memory-error'),
+    },
+    created: byId('user-created'),
+  },
+  message: byId('account-message'),
+});
 const manage = createManagePanel({ follow: (job, heading) => follow(job, heading) });
 const terminal = createTerminalView({ column: document.querySelector('.main-column') });
 const apps = createAppsTable({
@@ -134,6 +170,7 @@ function signOut(message = '') {
   logs.reset();
   metrics.reset();
   domains.reset();
+  account.reset();
   manage.reset();
   terminal.reset();
   apps.clear();
@@ -188,6 +225,11 @@ function showMetrics(name) {
 function showManage(name) {
   manage.show(api, name);
   byId('manage').scrollIntoView({ block: 'nearest' });
+}
+
+function showAccount() {
+  account.show(api);
+  byId('account').scrollIntoView({ block: 'nearest' });
 }
 
 function showDomains(name) {
@@ -307,6 +349,7 @@ ui.signInForm.addEventListener('submit', (event) => {
   signIn(token);
 });
 ui.signOut.addEventListener('click', () => signOut('Signed out.'));
+byId('account-open').addEventListener('click', showAccount);
 ui.createForm.addEventListener('submit', createApp);
 
 await loadRuntimes();
