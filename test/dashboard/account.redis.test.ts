@@ -126,4 +126,21 @@ describe('web dashboard: the Account panel (tokens, users), in headless Chromium
     expect((await tryToken(aliceToken)).read).to.equal(401);
     expect(await page.locator('#users-body tr[data-user="admin"] button').count()).to.equal(0);
   });
+
+  it('an admin signed in with a token without the admin scope sees their tokens, and why the users are not shown', async () => {
+    const admin2 = `root-${suffix()}`;
+    const made = await fx.post('/users').send({ name: admin2, role: 'admin' }).expect(201);
+    const deployOnly = await supertest(fx.app)
+      .post('/users/me/tokens')
+      .set('authorization', `Bearer ${made.body.token}`)
+      .send({ name: 'laptop', scopes: ['read', 'deploy'] })
+      .expect(201);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signIn(deployOnly.body.secret);
+    await page.locator('#tokens-body tr', { hasText: 'laptop' }).waitFor();
+    await page
+      .locator('#account-message', { hasText: 'The users are not shown: this token lacks the "admin" scope.' })
+      .waitFor();
+    expect(await page.locator('#users-section').isHidden()).to.equal(true);
+  });
 });

@@ -164,6 +164,7 @@ export function createAccountView({ section, closeButton, me, tokens, users, mes
 
   function reset() {
     section.hidden = true;
+    users.section.hidden = true;
     tokens.created.hidden = true;
     tokens.created.replaceChildren();
     users.created.hidden = true;
@@ -181,11 +182,18 @@ export function createAccountView({ section, closeButton, me, tokens, users, mes
       try {
         ({ user } = await api.me());
         me.textContent = `${user.name} (${user.role}); quotas: ${quotaWords(user.quotas)}.`;
-        users.section.hidden = user.role !== 'admin';
         for (const box of tokens.scopes) box.closest('.field').hidden = box.value === 'admin' && user.role !== 'admin';
-        await Promise.all([refreshTokens(), user.role === 'admin' ? refreshUsers() : undefined]);
+        await refreshTokens();
       } catch (err) {
-        say(`Could not read your account: ${err.message}`, true);
+        return say(`Could not read your account: ${err.message}`, true);
+      }
+      if (user.role !== 'admin') return;
+      try {
+        await refreshUsers();
+        users.section.hidden = false;
+      } catch (err) {
+        // An admin signed in with a token without the admin scope sees their tokens, and why no users.
+        say(`The users are not shown: ${err.message}.`, !(err instanceof ApiError && err.status === 403));
       }
     },
     reset,
