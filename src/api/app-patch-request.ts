@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defaultResourcePolicy, type ResourcePolicy } from '../core/resources.ts';
 import { edgeFields } from './app-edge.ts';
-import { checked, envMap } from './app-request.ts';
+import { checked, envMap, runtimeField } from './app-request.ts';
 import { branchProblem, repoUrlProblem } from '../core/repo-url.ts';
 import { repoPathProblem } from '../core/repo-path.ts';
 import { buildArgsField, builderField, dockerfileField } from './builder-fields.ts';
@@ -26,6 +26,8 @@ export function patchAppRequest(options: { resources?: ResourcePolicy; allowLoca
       ).optional(),
       build: z.array(z.string().min(1).max(4096)).max(50).nullable().optional(),
       run: z.string().min(1).max(4096).nullable().optional(),
+      /** Another runtime (its image, build and start conventions): redeploys. */
+      runtime: runtimeField.optional(),
       builder: builderField.optional(),
       dockerfile: dockerfileField.nullable().optional(),
       buildArgs: buildArgsField.nullable().optional(),

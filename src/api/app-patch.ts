@@ -30,6 +30,7 @@ const needsContainers = new Set([
   'instances',
   'processes',
   'resources',
+  'runtime',
   'builder',
   'dockerfile',
   'buildArgs',
@@ -46,6 +47,7 @@ export const patchedFields = [
   'sealedEnv',
   'build',
   'run',
+  'runtime',
   'builder',
   'dockerfile',
   'buildArgs',
@@ -100,6 +102,10 @@ export function planPatch(
   if (patch.run !== undefined && !same(patch.run, doc.run)) {
     next.run = patch.run ?? undefined;
     changed.push('run');
+  }
+  if (patch.runtime !== undefined && patch.runtime !== doc.runtime) {
+    next.runtime = patch.runtime;
+    changed.push('runtime');
   }
   if (patch.builder !== undefined && patch.builder !== (doc.builder ?? 'auto')) {
     next.builder = patch.builder;

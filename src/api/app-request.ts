@@ -53,6 +53,11 @@ export function envMap<V extends z.ZodType>(value: V) {
   return z.unknown().superRefine(refineEnvNames).pipe(z.record(z.string(), value));
 }
 
+/** A runtime Gasper has images for (core/runtimes.ts); `POST /apps` and `PATCH` share it. */
+export const runtimeField = z.string().refine((r) => runtimeNames.includes(r), {
+  message: `unknown runtime; one of: ${runtimeNames.join(', ')}`,
+});
+
 /** The body of `POST /apps`. */
 export function createAppRequest(options: { allowLocalRepos: boolean; resources?: ResourcePolicy }) {
   return z
@@ -69,12 +74,7 @@ export function createAppRequest(options: { allowLocalRepos: boolean; resources?
           username: repoUsernameField.optional(),
         })
         .strict(),
-      runtime: z
-        .string()
-        .refine((r) => runtimeNames.includes(r), {
-          message: `unknown runtime; one of: ${runtimeNames.join(', ')}`,
-        })
-        .optional(),
+      runtime: runtimeField.optional(),
       builder: builderField.optional(),
       dockerfile: dockerfileField.optional(),
       buildArgs: buildArgsField.optional(),

@@ -11,6 +11,7 @@ import { registerUserCommands } from './user-commands.ts';
 import { registerNodeCommands } from './node-commands.ts';
 import { registerRunCommand } from './run-command.ts';
 import { registerEnvCommands } from './env-commands.ts';
+import { registerAppUpdateCommand } from './app-update-command.ts';
 import { credentialOptions, registerRepoCommand, tokenUserHelp } from './repo-command.ts';
 import {
   cloneFailureHint,
@@ -329,6 +330,7 @@ export function registerClientCommands(program: Command): void {
 
   registerEnvCommands(program, apps, kit);
   registerRepoCommand(apps, kit);
+  registerAppUpdateCommand(apps, kit);
   registerReleaseCommands(program, apps, kit);
   registerDomainCommands(program, kit);
   registerDatabaseCommands(program, kit);

@@ -57,6 +57,8 @@ describe('app-patch', () => {
     ['a folder', { repo: { path: './web/' } }, ['repo.path'], true],
     ['the root when it was the root', { repo: { path: '.' } }, [], false],
     ['a token alone (the next clone uses it)', { repo: { token: 'ghp_x' } }, ['repo.token'], false],
+    ['another runtime', { runtime: 'python' }, ['runtime'], true],
+    ['the same runtime', { runtime: 'node' }, [], false],
   ];
   for (const [what, body, changed, redeploy] of cases) {
     it(`${what}: changed ${JSON.stringify(changed)}, ${redeploy ? 'redeploy' : 'just saved'}`, () => {
@@ -203,6 +205,7 @@ describe('app-patch', () => {
       ['a transport that runs commands', { repo: { url: 'ext::sh -c id' } }, 'url'],
       ['a branch git refuses', { repo: { branch: 'a..b' } }, 'branch'],
       ['a folder outside the repository', { repo: { path: '../x' } }, 'path'],
+      ['a runtime Gasper has no image for', { runtime: 'cobol' }, 'unknown runtime; one of: '],
     ];
     for (const [what, body, said] of bad) {
       it(`refuses ${what}`, () => {

@@ -194,6 +194,28 @@ describe('gasper env, scale, https, releases, rollback, logs, open, databases, k
     expect(bad.stderr).to.include('repo.path');
   });
 
+  it('apps update changes how the app is built and run: a runtime redeploys, a health path alone does not; bad input named', async () => {
+    const name = appName('upd');
+    await fx.post('/apps').send(validBody(name)).expect(202);
+    const runtime = await withNodeWorker(() =>
+      gasper(['apps', 'update', name, '--runtime', 'python', '--build', 'pip install -r requirements.txt']),
+    );
+    expect(runtime.code, runtime.stderr).to.equal(0);
+    expect(runtime.stdout.trim()).to.equal(`${name}: changed build, runtime; redeployed`);
+    expect(await fx.apps.get(name)).to.deep.include({ runtime: 'python', build: ['pip install -r requirements.txt'] });
+    const health = await gasper(['apps', 'update', name, '--health-path', '/up']);
+    expect(health.stdout.trim()).to.equal(`${name}: changed healthCheck (applied, no redeploy needed)`);
+    const back = await withNodeWorker(() => gasper(['apps', 'update', name, '--default-build']));
+    expect(back.stdout.trim()).to.equal(`${name}: changed build; redeployed`);
+    expect((await fx.apps.get(name))!.build).to.equal(undefined);
+    const nothing = await gasper(['apps', 'update', name]);
+    expect(nothing.code).to.equal(1);
+    expect(nothing.stderr).to.include('nothing to change: give --runtime');
+    const unknown = await gasper(['apps', 'update', name, '--runtime', 'cobol', '--no-wait']);
+    expect(unknown.code).to.equal(1);
+    expect(unknown.stderr).to.include('runtime: unknown runtime; one of: ');
+  });
+
   it('apps create --token-stdin (and --username) keeps the token sealed, never in argv; empty stdin creates nothing', async () => {
     const name = appName('private');
     const args = ['apps', 'create', name, '--repo', 'https://example.com/o/private.git', '--runtime', 'static'];

@@ -165,15 +165,22 @@ require('http').createServer((req, res) => res.end('${version} ' + fs.readFileSy
     // `auto` without a runtime: only the clone tells, so the deploy fails with the same words.
     const repo = await createGitRepo({ 'index.html': 'hello\n' });
     repos.push(repo);
+    const name = unique();
     const res = await gasper
       .api()
       .post('/apps')
-      .send({ name: unique(), repo: { url: repo.url } })
+      .send({ name, repo: { url: repo.url } })
       .expect(202);
     const job = await gasper.waitForJob(res.body.job.id, 120_000);
     expect(job.state).to.equal('failed');
     expect(job.error).to.include('runtime:').and.include('add a Dockerfile');
-    // The repository's files suggest the runtime to name.
-    expect(job.error).to.include('create the app with runtime "static" as its index.html suggests');
+    // The repository's files suggest the runtime to name, and the PATCH that gives it.
+    expect(job.error).to.include(`give the app runtime "static" as its index.html suggests (PATCH /apps/${name}`);
+    const given = await gasper.api().patch(`/apps/${name}`).send({ runtime: 'static' }).expect(202);
+    expect(given.body.changed).to.deep.equal(['runtime']);
+    const redeployed = await gasper.waitForJob(given.body.job.id, 120_000);
+    expect(redeployed.state, redeployed.log.join('\n')).to.equal('completed');
+    expect((await viaProxy(gasper.proxyPort, `${name}.localhost:${gasper.proxyPort}`, '/')).body).to.equal('hello\n');
+    expect((await gasper.api().get(`/apps/${name}`).expect(200)).body.app.runtime).to.equal('static');
   });
 });

@@ -127,7 +127,7 @@ export function appOperationsRouter(deps: ApiDeps): Router {
       ? { ...parsed.data, repo: await checkedRepo(parsed.data.repo, doc.repo.url, options) }
       : parsed.data;
     const plan = planPatch(doc, patch, (v) => secrets.seal(v), policy);
-    // An app made without a runtime (built from its Dockerfile) cannot switch to the runtime builder.
+    // The runtime builder needs a runtime: the app's, or one given in the same PATCH.
     if (plan.next.builder === 'runtime' && !plan.next.runtime) {
       const message = `builder "runtime" needs a runtime: ${runtimeOrDockerfile}`;
       throw new ApiError('VALIDATION_FAILED', `invalid request: runtime: ${message}`, { runtime: message });

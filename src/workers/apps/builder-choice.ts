@@ -69,12 +69,19 @@ export function suggestedRuntime(exists: (path: string) => boolean): { runtime: 
   return found && { file: found[0], runtime: found[1] };
 }
 
-/** The message for an app that gives no runtime and whose repository has no Dockerfile. */
-export function neitherMessage(dockerfile: string, exists: (path: string) => boolean = () => false): string {
+/**
+ * The message for an app that gives no runtime and whose repository has no Dockerfile: the
+ * runtime its files suggest, and how to give it one (a PATCH redeploys it).
+ */
+export function neitherMessage(
+  app: string,
+  dockerfile: string,
+  exists: (path: string) => boolean = () => false,
+): string {
   const hint = suggestedRuntime(exists);
   const runtime = hint
-    ? `, or create the app with runtime "${hint.runtime}" as its ${hint.file} suggests (POST /apps {"runtime": "${hint.runtime}"}, \`gasper apps create --runtime ${hint.runtime}\`; the runtime is set when an app is created, so delete this one first)`
-    : ', or name a runtime when creating the app';
+    ? `, or give the app runtime "${hint.runtime}" as its ${hint.file} suggests (PATCH /apps/${app} {"runtime": "${hint.runtime}"}, or \`gasper apps update ${app} --runtime ${hint.runtime}\`), which deploys it again`
+    : `, or give the app a runtime (PATCH /apps/${app} {"runtime": …}, or \`gasper apps update ${app} --runtime <runtime>\`)`;
   return `runtime: the app names no runtime and the repository has no ${dockerfile}: either add a Dockerfile (or set builder "dockerfile" with dockerfile.path)${runtime}`;
 }
 
@@ -83,14 +90,14 @@ export function neitherMessage(dockerfile: string, exists: (path: string) => boo
  * file in the clone. Throws ConventionError (a user error) when neither builder can be used.
  */
 export function chooseBuilder(
-  app: { builder?: Builder; dockerfile?: DockerfileSettings; runtime?: string },
+  app: { name: string; builder?: Builder; dockerfile?: DockerfileSettings; runtime?: string },
   exists: (path: string) => boolean,
 ): BuilderChoice {
   const builder = app.builder ?? 'auto';
   const { dockerfile, context } = dockerfilePaths(app.dockerfile);
   const where = dockerfile === 'Dockerfile' ? 'at the repository root' : `at ${dockerfile}`;
   if (builder === 'runtime') {
-    if (!app.runtime) throw new ConventionError(neitherMessage(dockerfile, exists));
+    if (!app.runtime) throw new ConventionError(neitherMessage(app.name, dockerfile, exists));
     return { builder: 'runtime', runtime: app.runtime, reason: 'the app asks for builder "runtime"' };
   }
   if (dockerfileInContext(dockerfile, context) === undefined)
@@ -108,7 +115,7 @@ export function chooseBuilder(
     };
   }
   if (builder === 'dockerfile') throw new ConventionError(`builder "dockerfile": the repository has no ${dockerfile}`);
-  if (!app.runtime) throw new ConventionError(neitherMessage(dockerfile, exists));
+  if (!app.runtime) throw new ConventionError(neitherMessage(app.name, dockerfile, exists));
   return { builder: 'runtime', runtime: app.runtime, reason: `no Dockerfile ${where}: runtime ${app.runtime}` };
 }
 

@@ -231,7 +231,7 @@ export async function imageExists(docker: Docker, image: string): Promise<boolea
 
 /** The builder of a release from its clone in `dir` (builder-choice.ts), looking for the Dockerfile on disk. */
 export async function chooseReleaseBuilder(
-  doc: Pick<AppDocument, 'builder' | 'dockerfile' | 'runtime'>,
+  doc: Pick<AppDocument, 'name' | 'builder' | 'dockerfile' | 'runtime'>,
   dir: string,
 ): Promise<BuilderChoice> {
   const { dockerfile, context } = dockerfilePaths(doc.dockerfile);

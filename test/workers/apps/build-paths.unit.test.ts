@@ -62,7 +62,7 @@ describe('build paths: a Dockerfile build never packs what lies outside the clon
 
   it('a symlinked Dockerfile path fails the builder choice, even with builder auto', async () => {
     const err = await chooseReleaseBuilder(
-      { builder: 'auto', dockerfile: { path: 'inner/Dockerfile', context: '.' } },
+      { name: 'web', builder: 'auto', dockerfile: { path: 'inner/Dockerfile', context: '.' } },
       clone,
     ).catch((e: unknown) => e);
     expect((err as Error).message).to.include('dockerfile.path: inner/Dockerfile is a symlink');

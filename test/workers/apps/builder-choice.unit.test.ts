@@ -56,18 +56,23 @@ describe('chooseBuilder', () => {
   ];
   for (const [title, app, files, expected] of cases) {
     it(title, () => {
-      const choice = chooseBuilder(app, (p) => files.includes(p));
+      const choice = chooseBuilder({ name: 'web', ...app }, (p) => files.includes(p));
       expect(`${choice.builder}: ${choice.reason}`).to.equal(expected);
     });
   }
 
   const failures: [string, App, string[], RegExp][] = [
-    ['neither Dockerfile nor runtime', {}, [], /^runtime: .*add a Dockerfile.*name a runtime when creating the app$/],
+    [
+      'neither Dockerfile nor runtime',
+      {},
+      [],
+      /^runtime: .*add a Dockerfile.*give the app a runtime \(PATCH \/apps\/web \{"runtime": …\}, or `gasper apps update web --runtime <runtime>`\)$/,
+    ],
     [
       'neither, with a package.json',
       {},
       ['package.json', 'index.html'],
-      /add a Dockerfile.*create the app with runtime "node" as its package\.json suggests .*--runtime node/,
+      /add a Dockerfile.*give the app runtime "node" as its package\.json suggests \(PATCH \/apps\/web \{"runtime": "node"\}, or `gasper apps update web --runtime node`\), which deploys it again$/,
     ],
     ['neither, with a go.mod', {}, ['go.mod'], /runtime "go" as its go\.mod suggests/],
     [
@@ -87,7 +92,7 @@ describe('chooseBuilder', () => {
   ];
   for (const [title, app, files, message] of failures) {
     it(`fails: ${title}`, () => {
-      expect(() => chooseBuilder(app, (p) => files.includes(p)))
+      expect(() => chooseBuilder({ name: 'web', ...app }, (p) => files.includes(p)))
         .to.throw(ConventionError)
         .with.property('message')
         .that.matches(message);
