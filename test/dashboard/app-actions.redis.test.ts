@@ -117,10 +117,10 @@ describe("web dashboard: an app's env, scale, source, releases and databases, in
     await page.locator('#manage-title', { hasText: `Manage ${app}` }).waitFor();
     expect(await page.getByRole('tab', { name: 'Env' }).getAttribute('aria-selected')).to.equal('true');
     // Other tests find the create form's fields by these labels (substrings, hidden elements too).
-    for (const label of ['Name', 'Environment', 'Runtime', 'Run command', 'Build commands'])
-      expect(await page.getByLabel(label).count(), label).to.equal(1);
-    // The Source tab has its own repository URL and branch: the create form's are found within it.
-    for (const label of ['Repository URL', 'Branch', 'Folder'])
+    for (const label of ['Name', 'Environment']) expect(await page.getByLabel(label).count(), label).to.equal(1);
+    // The Source and Build tabs have their own repository URL, branch, runtime and commands: the
+    // create form's are found within it.
+    for (const label of ['Repository URL', 'Branch', 'Folder', 'Runtime', 'Run command', 'Build commands'])
       expect(await page.locator('#create-form').getByLabel(label).count(), label).to.equal(1);
     await page.locator('#env-empty').waitFor();
   });
@@ -340,6 +340,40 @@ describe("web dashboard: an app's env, scale, source, releases and databases, in
     expect(await page.locator('#webhook-setup').isHidden()).to.equal(true);
   });
 
+  it('changes how the app is built and run: a runtime and build commands redeploy, a bad health path is shown at its input', async () => {
+    await page.getByRole('tab', { name: 'Build' }).click();
+    const panel = page.locator('#panel-build');
+    await page.waitForFunction(
+      () => (document.querySelector('#b-runtime') as HTMLSelectElement | null)?.value === 'node',
+    );
+    expect(await panel.getByLabel('Builder').inputValue()).to.equal('auto');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.locator('#build-message', { hasText: 'Nothing changed.' }).waitFor();
+    await panel.getByLabel('Health check path').fill('health');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.locator('#b-health-error', { hasText: 'must start with /' }).waitFor();
+    expect((await fx.apps.get(app))!.healthCheck?.path).to.equal(undefined);
+    await panel.getByLabel('Health check path').fill('/health');
+    await panel.getByLabel('Runtime').selectOption('python');
+    await panel
+      .getByLabel('Build commands')
+      .fill('pip install -r requirements.txt\n\n  python manage.py collectstatic  \n');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.locator('#build-message', { hasText: `${app}: redeploy queued` }).waitFor();
+    expect(await fx.apps.get(app)).to.deep.include({
+      runtime: 'python',
+      build: ['pip install -r requirements.txt', 'python manage.py collectstatic'],
+      healthCheck: { path: '/health' },
+    });
+    expect(await queued(await jobIn('#build-message'))).to.not.equal(undefined);
+    // Emptied, the build goes back to the runtime's default.
+    await panel.getByLabel('Build commands').fill('');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.locator('#build-message', { hasText: 'redeploy queued' }).waitFor();
+    expect((await fx.apps.get(app))!.build).to.equal(undefined);
+    await page.screenshot({ path: path.join(artifacts, 'manage-07-build.png'), fullPage: true });
+  });
+
   it('lists the releases, the serving one marked, and rolls back to the chosen one after a confirmation', async () => {
     await page.getByRole('tab', { name: 'Releases' }).click();
     const row = (id: string) => page.locator(`#releases-body tr[data-release="${id}"]`);
@@ -431,6 +465,8 @@ describe("web dashboard: an app's env, scale, source, releases and databases, in
     await page.locator('#scale-web').waitFor();
     expect(await page.locator('#panel-env').isHidden()).to.equal(true);
     await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('ArrowLeft');
+    expect(await page.getByRole('tab', { name: 'Build' }).getAttribute('aria-selected')).to.equal('true');
     await page.keyboard.press('ArrowLeft');
     expect(await page.getByRole('tab', { name: 'Source' }).getAttribute('aria-selected')).to.equal('true');
     await page.keyboard.press('ArrowLeft');

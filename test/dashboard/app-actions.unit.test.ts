@@ -12,6 +12,7 @@ const repo: {
 } = await load('repo-view.js');
 const hooks: { webhookState(webhook: Json | null): string } = await load('webhook-view.js');
 const account: { userRequest(values: Json): Json } = await load('account-view.js');
+const build: { buildChange(app: Json, values: Json): Json } = await load('build-view.js');
 const format: {
   quotaWords(quotas: Json): string;
   byteSize(bytes: unknown): string;
@@ -75,6 +76,61 @@ describe("dashboard: the Manage panel's pure parts", function () {
   for (const [what, change, body, note] of tokenNotes) {
     it(`source tab, token note: ${what}`, () => expect(repo.tokenNote(change, body)).to.equal(note));
   }
+
+  const built = {
+    runtime: 'node',
+    builder: 'auto',
+    build: ['npm ci'],
+    run: null,
+    scale: { healthCheck: { path: null } },
+  };
+  const unchanged = {
+    runtime: 'node',
+    builder: 'auto',
+    dockerfile: '',
+    context: '',
+    build: 'npm ci',
+    run: '',
+    health: '',
+  };
+  const buildChanges: [string, Json, Json, Json?][] = [
+    ['nothing changed (spaces and empty lines ignored)', { ...unchanged, build: ' npm ci \n\n' }, {}],
+    ['another runtime', { ...unchanged, runtime: 'python' }, { runtime: 'python' }],
+    [
+      'an app without a runtime keeps none when "none" stays chosen',
+      { ...unchanged, runtime: '' },
+      {},
+      { ...built, runtime: null },
+    ],
+    ['a builder', { ...unchanged, builder: 'dockerfile' }, { builder: 'dockerfile' }],
+    [
+      'a Dockerfile and its context',
+      { ...unchanged, dockerfile: 'api/Dockerfile', context: 'api' },
+      { dockerfile: { path: 'api/Dockerfile', context: 'api' } },
+    ],
+    [
+      'an emptied Dockerfile: the default',
+      { ...unchanged },
+      { dockerfile: null },
+      { ...built, dockerfile: { path: 'api/Dockerfile' } },
+    ],
+    [
+      'build commands, one per line',
+      { ...unchanged, build: 'npm ci\nnpm run build' },
+      { build: ['npm ci', 'npm run build'] },
+    ],
+    ["emptied build commands: the runtime's default", { ...unchanged, build: '' }, { build: null }],
+    ['a run command', { ...unchanged, run: ' node server.js ' }, { run: 'node server.js' }],
+    ['a health path', { ...unchanged, health: '/health' }, { healthCheck: { path: '/health' } }],
+    [
+      'an emptied health path: none',
+      { ...unchanged },
+      { healthCheck: {} },
+      { ...built, scale: { healthCheck: { path: '/up' } } },
+    ],
+  ];
+  for (const [what, values, change, from = built] of buildChanges)
+    it(`build tab: ${what}`, () => expect(build.buildChange(from, values)).to.deep.equal(change));
 
   const userRequests: [string, Json, Json][] = [
     ['a member with no quotas', { name: ' alice ', role: 'member' }, { name: 'alice', role: 'member' }],

@@ -81,10 +81,10 @@ describe('web dashboard in headless Chromium (Docker, Redis, git)', function () 
     await page.getByLabel('Name').fill('Not_A_Valid_Name');
     // The Source tab of the Manage panel has a repository URL too: the create form's.
     await page.locator('#create-form').getByLabel('Repository URL').fill(repo.url);
-    await page.getByLabel('Runtime').selectOption('node');
+    await page.locator('#create-form').getByLabel('Runtime').selectOption('node');
     // Markup in the build output must come out as text.
-    await page.getByLabel('Build commands').fill('echo "<b id=injected>build-says-hi</b>"');
-    await page.getByLabel('Run command').fill('node server.js');
+    await page.locator('#create-form').getByLabel('Build commands').fill('echo "<b id=injected>build-says-hi</b>"');
+    await page.locator('#create-form').getByLabel('Run command').fill('node server.js');
     await page.getByLabel('Environment').fill('GREETING=hi');
     await page.getByRole('button', { name: 'Create and deploy' }).click();
     const nameError = page.locator('#f-name-error');

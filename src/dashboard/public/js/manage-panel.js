@@ -1,3 +1,4 @@
+import { createBuildView } from './build-view.js';
 import { byId } from './dom.js';
 import { createDatabasesView } from './databases-view.js';
 import { createEnvView } from './env-view.js';
@@ -6,9 +7,9 @@ import { createRepoView } from './repo-view.js';
 import { createScaleView } from './scale-view.js';
 
 /**
- * The "Manage" panel of one app: tabs for its environment, processes, releases, databases and
- * source (repository, branch, folder), each a view of its own. `follow(job, heading)` shows a job
- * they queue in the job panel.
+ * The "Manage" panel of one app: tabs for its environment, processes, releases, databases,
+ * source (repository, branch, folder) and build settings, each a view of its own.
+ * `follow(job, heading)` shows a job they queue in the job panel.
  */
 export function createManagePanel({ follow }) {
   const section = byId('manage');
@@ -48,6 +49,18 @@ export function createManagePanel({ follow }) {
         list: byId('backups-body'),
         empty: byId('backups-empty'),
       },
+      follow,
+    }),
+    build: createBuildView({
+      form: byId('build-form'),
+      inputs: Object.fromEntries(
+        ['runtime', 'builder', 'dockerfile', 'context', 'build', 'run', 'health'].map((k) => [k, byId(`b-${k}`)]),
+      ),
+      errors: Object.fromEntries(
+        ['runtime', 'builder', 'dockerfile', 'context', 'build', 'run', 'health'].map((k) => [k, byId(`b-${k}-error`)]),
+      ),
+      runtimes: byId('f-runtime'),
+      message: byId('build-message'),
       follow,
     }),
     repo: createRepoView({
