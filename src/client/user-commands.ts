@@ -3,21 +3,13 @@ import { shortDate } from './domain-format.ts';
 import { type Json, table } from './format.ts';
 import { type CommandKit, enc, examples } from './kit.ts';
 
-/** The quota options, by the `quotas` field each sets (docs/guides/users-and-tokens.md). */
+/** The quota options: the `quotas` field each sets, commander's name for it, its flag and help. */
 const quotaOptions = [
-  ['maxApps', '--max-apps <n>', 'apps the user may own'],
-  ['maxDatabases', '--max-databases <n>', 'databases the user may own'],
-  ['maxCpu', '--max-cpu <cpus>', 'CPUs over all instances of all their apps'],
-  ['maxMemoryMb', '--max-memory <MiB>', 'memory over all instances of all their apps, in MiB'],
+  ['maxApps', 'maxApps', '--max-apps <n>', 'apps the user may own'],
+  ['maxDatabases', 'maxDatabases', '--max-databases <n>', 'databases the user may own'],
+  ['maxCpu', 'maxCpu', '--max-cpu <cpus>', 'CPUs over all instances of all their apps'],
+  ['maxMemoryMb', 'maxMemory', '--max-memory <MiB>', 'memory over all instances of all their apps, in MiB'],
 ] as const;
-
-type QuotaField = (typeof quotaOptions)[number][0];
-const optionKey: Record<QuotaField, string> = {
-  maxApps: 'maxApps',
-  maxDatabases: 'maxDatabases',
-  maxCpu: 'maxCpu',
-  maxMemoryMb: 'maxMemory',
-};
 
 /**
  * The user's quotas after the options: each given one set (a number) or lifted (`none`), the
@@ -26,8 +18,8 @@ const optionKey: Record<QuotaField, string> = {
  */
 export function quotasAfter(current: Json, options: Json): Json {
   const next: Json = { ...current };
-  for (const [field] of quotaOptions) {
-    const value = options[optionKey[field]];
+  for (const [field, option] of quotaOptions) {
+    const value = options[option];
     if (value === undefined) continue;
     if (value === 'none') delete next[field];
     else next[field] = Number.isFinite(Number(value)) && value !== '' ? Number(value) : value;
@@ -57,7 +49,7 @@ export function userCreated(url: string, body: Json): string {
 }
 
 function addQuotaOptions(command: Command): Command {
-  for (const [, flag, description] of quotaOptions) command.option(flag, `${description} (none: no limit)`);
+  for (const [, , flag, description] of quotaOptions) command.option(flag, `${description} (none: no limit)`);
   return command;
 }
 
@@ -130,7 +122,7 @@ export function registerUserCommands(program: Command, kit: CommandKit): void {
       .option('--role <role>', 'admin or member'),
   ).action(
     kit.action(async (client, name: string, o: Json) => {
-      if (o.role === undefined && quotaOptions.every(([field]) => o[optionKey[field]] === undefined))
+      if (o.role === undefined && quotaOptions.every(([, option]) => o[option] === undefined))
         throw new Error('give --role or a quota option (--max-apps, --max-databases, --max-cpu, --max-memory)');
       const { user } = await client.request<{ user: Json }>('GET', `/users/${enc(name)}`);
       const quotas = quotasAfter(user.quotas ?? {}, o);
