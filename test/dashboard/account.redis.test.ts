@@ -114,6 +114,7 @@ describe('web dashboard: the Account panel (tokens, users), in headless Chromium
     await page.locator('#tokens-body tr', { hasText: 'initial' }).waitFor();
     expect(await page.locator('#users-section').isHidden()).to.equal(true);
     expect(await page.locator('#t-admin').isHidden()).to.equal(true);
+    expect(await page.getByRole('button', { name: 'Nodes' }).isHidden()).to.equal(true);
     await page.getByRole('button', { name: 'Sign out' }).click();
   });
 
@@ -142,5 +143,27 @@ describe('web dashboard: the Account panel (tokens, users), in headless Chromium
       .locator('#account-message', { hasText: 'The users are not shown: this token lacks the "admin" scope.' })
       .waitFor();
     expect(await page.locator('#users-section').isHidden()).to.equal(true);
+  });
+
+  it('an admin sees the nodes (reserved, disk, what runs there), drains one after a confirmation and undrains it', async () => {
+    const node = `n-${suffix()}`;
+    await fx.registerNode(node);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signIn(fx.token);
+    await page.getByRole('button', { name: 'Nodes' }).click();
+    const row = page.locator(`#nodes-body tr[data-node="${node}"]`);
+    await row.waitFor();
+    const cells = await row.locator('td').allTextContents();
+    expect(cells.slice(1, 4)).to.deep.equal(['up', '0 of 16', '0 B of 64.0 GiB']);
+    expect(cells[4]).to.include('Gasper: not measured yet');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await row.getByRole('button', { name: 'Drain' }).click();
+    await page.locator('#nodes-message', { hasText: `${node} draining.` }).waitFor();
+    expect(await row.locator('td').nth(1).textContent()).to.equal('up, draining');
+    expect((await fx.get(`/nodes/${node}`).expect(200)).body.node.draining).to.equal(true);
+    await row.getByRole('button', { name: 'Undrain' }).click();
+    await page.locator('#nodes-message', { hasText: `${node}: new apps may be placed there again.` }).waitFor();
+    expect((await fx.get(`/nodes/${node}`).expect(200)).body.node.draining).to.equal(false);
+    await page.screenshot({ path: path.join(artifacts, 'nodes-01.png'), fullPage: true });
   });
 });

@@ -13,6 +13,7 @@ const repo: {
 const hooks: { webhookState(webhook: Json | null): string } = await load('webhook-view.js');
 const account: { userRequest(values: Json): Json } = await load('account-view.js');
 const build: { buildChange(app: Json, values: Json): Json } = await load('build-view.js');
+const nodes: { diskUseWords(disk: Json | undefined): string } = await load('nodes-view.js');
 const format: {
   quotaWords(quotas: Json): string;
   byteSize(bytes: unknown): string;
@@ -131,6 +132,23 @@ describe("dashboard: the Manage panel's pure parts", function () {
   ];
   for (const [what, values, change, from = built] of buildChanges)
     it(`build tab: ${what}`, () => expect(build.buildChange(from, values)).to.deep.equal(change));
+
+  it("nodes: Gasper's disk use by category, or that it is not measured yet", () => {
+    expect(nodes.diskUseWords(undefined)).to.equal('not measured yet');
+    const mib = 1024 ** 2;
+    expect(
+      nodes.diskUseWords({
+        releasesBytes: 10 * mib,
+        imagesBytes: 2048 * mib,
+        cachesBytes: 300 * mib,
+        containersBytes: 1024,
+        volumesBytes: 0,
+        logsBytes: 5 * mib,
+      }),
+    ).to.equal(
+      'releases 10.0 MiB, images 2.0 GiB, build caches 300.0 MiB, containers 1.0 KiB, volumes 0 B, logs 5.0 MiB',
+    );
+  });
 
   const userRequests: [string, Json, Json][] = [
     ['a member with no quotas', { name: ' alice ', role: 'member' }, { name: 'alice', role: 'member' }],

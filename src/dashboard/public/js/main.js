@@ -8,6 +8,7 @@ import { createJobView } from './job-view.js';
 import { createLogView } from './log-view.js';
 import { createManagePanel } from './manage-panel.js';
 import { createMetricsView } from './metrics-view.js';
+import { createNodesView } from './nodes-view.js';
 import { createTerminalView } from './terminal-view.js';
 import { forgetToken, storedToken, storeToken } from './session.js';
 
@@ -106,6 +107,12 @@ const account = createAccountView({
   },
   message: byId('account-message'),
 });
+const nodes = createNodesView({
+  section: byId('nodes'),
+  closeButton: byId('nodes-close'),
+  list: byId('nodes-body'),
+  message: byId('nodes-message'),
+});
 const manage = createManagePanel({ follow: (job, heading) => follow(job, heading) });
 const terminal = createTerminalView({ column: document.querySelector('.main-column') });
 const apps = createAppsTable({
@@ -148,6 +155,8 @@ async function signIn(token, { remembered = false } = {}) {
   ui.token.value = '';
   ui.userName.textContent = String(me.user?.name ?? '');
   ui.userRole.textContent = String(me.user?.role ?? '');
+  // The nodes are for admins (GET /nodes needs the admin scope: a member would get 403).
+  byId('nodes-open').hidden = me.user?.role !== 'admin';
   ui.signIn.hidden = true;
   ui.whoami.hidden = false;
   ui.workspace.hidden = false;
@@ -171,6 +180,7 @@ function signOut(message = '') {
   metrics.reset();
   domains.reset();
   account.reset();
+  nodes.reset();
   manage.reset();
   terminal.reset();
   apps.clear();
@@ -225,6 +235,11 @@ function showMetrics(name) {
 function showManage(name) {
   manage.show(api, name);
   byId('manage').scrollIntoView({ block: 'nearest' });
+}
+
+function showNodes() {
+  nodes.show(api);
+  byId('nodes').scrollIntoView({ block: 'nearest' });
 }
 
 function showAccount() {
@@ -350,6 +365,7 @@ ui.signInForm.addEventListener('submit', (event) => {
 });
 ui.signOut.addEventListener('click', () => signOut('Signed out.'));
 byId('account-open').addEventListener('click', showAccount);
+byId('nodes-open').addEventListener('click', showNodes);
 ui.createForm.addEventListener('submit', createApp);
 
 await loadRuntimes();
