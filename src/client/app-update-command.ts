@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { patched } from './env-commands.ts';
-import type { Json } from './format.ts';
+import { type Json, table } from './format.ts';
 import { type CommandKit, enc, examples } from './kit.ts';
 
 /** Options that cannot go together, each with the one it contradicts. */
@@ -53,7 +53,7 @@ export function registerAppUpdateCommand(apps: Command, kit: CommandKit): void {
     .command('update')
     .description('change how the app is built and run (runtime, builder, Dockerfile, commands, health check)')
     .argument('<app>')
-    .option('--runtime <runtime>', 'node, python, static, … (see GET /runtimes)')
+    .option('--runtime <runtime>', 'node, python, static, … (see gasper runtimes)')
     .option('--builder <builder>', 'auto (the Dockerfile if there is one), dockerfile or runtime')
     .option('--dockerfile <path>', 'the Dockerfile, relative to the repository root')
     .option('--context <path>', 'the Docker build context, relative to the repository root')
@@ -86,4 +86,28 @@ export function registerAppUpdateCommand(apps: Command, kit: CommandKit): void {
     'gasper apps update web --default-build --default-run',
     'gasper apps update web --health-path /health',
   ]);
+}
+
+/** `gasper runtimes`: what `--runtime` may be, the versions each offers and the files that choose one. */
+export function registerRuntimesCommand(program: Command, kit: CommandKit): void {
+  const runtimes = program
+    .command('runtimes')
+    .description('the runtimes an app may use, their versions, and the files that choose one')
+    .action(
+      kit.action(async (client) => {
+        const body = await client.request<{ runtimes: Json[] }>('GET', '/runtimes');
+        kit.print(body, () =>
+          table(
+            ['RUNTIME', 'VERSIONS', 'DEFAULT', 'CHOSEN BY'],
+            body.runtimes.map((r) => [
+              r.name,
+              r.versions.map((v: Json) => v.version).join(', ') || '-',
+              r.default ?? '-',
+              r.chosenBy.join(', ') || '-',
+            ]),
+          ),
+        );
+      }),
+    );
+  examples(runtimes, ['gasper runtimes']);
 }

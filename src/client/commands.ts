@@ -9,9 +9,10 @@ import { registerTransferCommands } from './transfer-commands.ts';
 import { registerWebhookCommands } from './webhook-commands.ts';
 import { registerUserCommands } from './user-commands.ts';
 import { registerNodeCommands } from './node-commands.ts';
+import { registerScheduleCommands } from './schedule-commands.ts';
 import { registerRunCommand } from './run-command.ts';
 import { registerEnvCommands } from './env-commands.ts';
-import { registerAppUpdateCommand } from './app-update-command.ts';
+import { registerAppUpdateCommand, registerRuntimesCommand } from './app-update-command.ts';
 import { credentialOptions, registerRepoCommand, tokenUserHelp } from './repo-command.ts';
 import {
   cloneFailureHint,
@@ -331,6 +332,7 @@ export function registerClientCommands(program: Command): void {
   registerEnvCommands(program, apps, kit);
   registerRepoCommand(apps, kit);
   registerAppUpdateCommand(apps, kit);
+  registerRuntimesCommand(program, kit);
   registerReleaseCommands(program, apps, kit);
   registerDomainCommands(program, kit);
   registerDatabaseCommands(program, kit);
@@ -338,6 +340,7 @@ export function registerClientCommands(program: Command): void {
   registerWebhookCommands(program, kit);
   registerUserCommands(program, kit);
   registerNodeCommands(program, kit);
+  registerScheduleCommands(program, kit);
   registerTransferCommands(program, kit);
   registerRunCommand(program);
   registerCompletionCommand(program);

@@ -216,6 +216,43 @@ describe('gasper env, scale, https, releases, rollback, logs, open, databases, k
     expect(unknown.stderr).to.include('runtime: unknown runtime; one of: ');
   });
 
+  it('schedules add, list, runs and remove; runtimes lists what --runtime may be', async () => {
+    const added = await gasper([
+      'schedules',
+      'add',
+      app,
+      '0 3 * * *',
+      '--timezone',
+      'Europe/Paris',
+      '--',
+      'npm',
+      'run',
+      'report',
+    ]);
+    expect(added.code, added.stderr).to.equal(0);
+    const id = /^([0-9a-f]{12}) added to /.exec(added.stdout)?.[1];
+    expect(added.stdout).to.match(
+      new RegExp(`^${id} added to ${app}: npm run report at 0 3 \\* \\* \\* \\(Europe/Paris\\); next run \\d{4}-`),
+    );
+    const listed = await gasper(['schedules', 'list', app]);
+    expect(listed.stdout).to.match(
+      new RegExp(`^${id} +0 3 \\* \\* \\* +Europe/Paris +skip +\\d{4}-\\S+ \\d\\d:\\d\\d UTC +npm run report$`, 'm'),
+    );
+    expect((await gasper(['schedules', 'runs', app, id!])).stdout.trim()).to.equal(`${id} has not run yet`);
+    const bad = await gasper(['schedules', 'add', app, 'soon', '--', 'true']);
+    expect(bad.code).to.equal(1);
+    expect(bad.stderr).to.include('schedule');
+    expect((await gasper(['schedules', 'remove', app, id!])).stdout.trim()).to.equal(`${id} removed from ${app}`);
+    expect((await gasper(['schedules', 'list', app])).stdout.trim()).to.equal(
+      `${app} has no schedules (gasper schedules add ${app} '<cron>' -- <command>)`,
+    );
+    const runtimes = await gasper(['runtimes']);
+    expect(runtimes.code, runtimes.stderr).to.equal(0);
+    expect(runtimes.stdout).to.match(
+      /^node +20, 22, 24 +24 +\.node-version, \.nvmrc, engines\.node in package\.json$/m,
+    );
+  });
+
   it('apps create --token-stdin (and --username) keeps the token sealed, never in argv; empty stdin creates nothing', async () => {
     const name = appName('private');
     const args = ['apps', 'create', name, '--repo', 'https://example.com/o/private.git', '--runtime', 'static'];
