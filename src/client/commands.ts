@@ -10,6 +10,7 @@ import { registerWebhookCommands } from './webhook-commands.ts';
 import { registerUserCommands } from './user-commands.ts';
 import { registerNodeCommands } from './node-commands.ts';
 import { registerScheduleCommands } from './schedule-commands.ts';
+import { registerVolumeCommands } from './volume-commands.ts';
 import { registerRunCommand } from './run-command.ts';
 import { registerEnvCommands } from './env-commands.ts';
 import { registerAppUpdateCommand, registerRuntimesCommand } from './app-update-command.ts';
@@ -341,6 +342,7 @@ export function registerClientCommands(program: Command): void {
   registerUserCommands(program, kit);
   registerNodeCommands(program, kit);
   registerScheduleCommands(program, kit);
+  registerVolumeCommands(program, kit);
   registerTransferCommands(program, kit);
   registerRunCommand(program);
   registerCompletionCommand(program);

@@ -1,9 +1,8 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { Command } from 'commander';
 import type { ApiClient } from './api.ts';
 import { shortDate } from './domain-format.ts';
 import { byteSize, type Json, table } from './format.ts';
+import { saveDownload } from './download.ts';
 import { type CommandKit, enc, examples } from './kit.ts';
 
 /**
@@ -175,12 +174,13 @@ export function registerDatabaseCommands(program: Command, kit: CommandKit): voi
     .option('-o, --output <file>', 'where to write it (default: the name the API gives, here); - for stdout')
     .action(
       kit.action(async (client, name: string, backupId: string, o: Json) => {
-        const { data, filename } = await client.download(`/databases/${enc(name)}/backups/${enc(backupId)}`);
-        if (o.output === '-') return void process.stdout.write(data);
-        // The API's name, without any directory part: the file goes where the user is.
-        const file = o.output ?? path.basename(filename ?? `${name}-${backupId}.backup`);
-        await fs.writeFile(file, data, { mode: 0o600 });
-        kit.print({ file, bytes: data.length }, () => `${file}: ${byteSize(data.length)}`);
+        await saveDownload(
+          kit,
+          client,
+          `/databases/${enc(name)}/backups/${enc(backupId)}`,
+          o.output,
+          `${name}-${backupId}.backup`,
+        );
       }),
     );
   examples(download, [

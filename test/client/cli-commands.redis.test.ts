@@ -8,6 +8,7 @@ import { Worker } from 'bullmq';
 import { expect } from 'chai';
 import { bullPrefix } from '../../src/core/keys.ts';
 import { DatabaseStore } from '../../src/store/databases.ts';
+import { VolumeBackupStore } from '../../src/store/volume-backups.ts';
 import { ReleaseStore, type ReleaseRecord } from '../../src/store/release-records.ts';
 import { appName, startApiFixture, suffix, validBody, type ApiFixture } from '../api/api-fixture.ts';
 import { ensureCliBuilt, gasperBin, runGasper } from '../support/cli.ts';
@@ -251,6 +252,57 @@ describe('gasper env, scale, https, releases, rollback, logs, open, databases, k
     expect(runtimes.stdout).to.match(
       /^node +20, 22, 24 +24 +\.node-version, \.nvmrc, engines\.node in package\.json$/m,
     );
+  });
+
+  it('volumes add, list, backup, backups, download, restore, unmount and delete, each as the API takes it', async () => {
+    const name = appName('vol');
+    await fx.post('/apps').send(validBody(name)).expect(202);
+    const added = await withNodeWorker(() => gasper(['volumes', 'add', name, 'data', '/data', '--size', '64']));
+    expect(added.code, added.stderr).to.equal(0);
+    expect(added.stdout.trim()).to.equal(`${name}: volume data at /data; redeployed`);
+    await withNodeWorker(() => gasper(['volumes', 'add', name, 'cache', '/cache']));
+    expect((await fx.apps.get(name))!.volumes).to.deep.equal([
+      { name: 'data', path: '/data', size: 64 },
+      { name: 'cache', path: '/cache' },
+    ]);
+    expect((await gasper(['volumes', 'list', name])).stdout.split('\n')).to.include.members([
+      'VOLUME  PATH    SIZE    USED',
+      'data    /data   64 MiB  not measured yet',
+    ]);
+    // The node worker's part: a backup taken (here written as the worker would).
+    const backup = await withNodeWorker(() => gasper(['volumes', 'backup', name, 'data']));
+    expect(backup.stdout.trim()).to.match(/^backup \S+ of volume data taken$/);
+    const data = Buffer.from('a tar stands here');
+    const meta = {
+      id: 'v-1',
+      volume: 'data',
+      size: data.length,
+      createdAt: '2026-12-01T12:00:00.000Z',
+      filename: `${name}-data-v-1.tar`,
+    };
+    await new VolumeBackupStore(fx.redis).put(name, meta, data, 5);
+    expect((await gasper(['volumes', 'backups', name, 'data'])).stdout).to.match(/^v-1 +17 B +2026-12-01 12:00 UTC$/m);
+    expect((await gasper(['volumes', 'download', name, 'data', 'v-1', '-o', '-'])).stdout).to.equal(data.toString());
+    const restore = await gasper(['volumes', 'restore', name, 'data', 'v-1', '--no-wait']);
+    expect(restore.stdout).to.match(/job \S+ queued/);
+    const noBackup = await gasper(['volumes', 'restore', name, 'data', 'v-nope']);
+    expect(noBackup.code).to.equal(1);
+    expect(noBackup.stderr).to.include('backup: no backup "v-nope" of volume "data"');
+    // Data is never deleted while mounted: unmount first (the data is kept), then delete.
+    const inUse = await gasper(['volumes', 'delete', name, 'data']);
+    expect(inUse.code).to.equal(1);
+    expect(inUse.stderr).to.include(
+      `stop mounting it first (PATCH /apps/${name} with the volumes without it, or gasper volumes unmount ${name} data`,
+    );
+    const unmounted = await withNodeWorker(() => gasper(['volumes', 'unmount', name, 'data']));
+    expect(unmounted.stdout.trim()).to.equal(`${name}: volume data unmounted, its data kept; redeployed`);
+    expect((await fx.apps.get(name))!.volumes).to.deep.equal([{ name: 'cache', path: '/cache' }]);
+    const deleted = await withNodeWorker(() => gasper(['volumes', 'delete', name, 'data']));
+    expect(deleted.code, deleted.stderr).to.equal(0);
+    expect(deleted.stdout.trim()).to.equal(`volume data of ${name} deleted, with its backups`);
+    const none = await gasper(['volumes', 'unmount', name, 'data']);
+    expect(none.code).to.equal(1);
+    expect(none.stderr).to.include('the app declares no volume "data"');
   });
 
   it('apps create --token-stdin (and --username) keeps the token sealed, never in argv; empty stdin creates nothing', async () => {

@@ -47,7 +47,7 @@ export function appVolumesRouter(deps: ApiDeps): Router {
     if (doc.volumes?.some((v) => v.name === req.params.volume))
       throw new ApiError(
         'VOLUME_IN_USE',
-        `app "${doc.name}" still mounts volume "${req.params.volume}": remove it from the app's volumes (PATCH /apps/${doc.name}) first, then delete its data`,
+        `app "${doc.name}" still mounts volume "${req.params.volume}": stop mounting it first (PATCH /apps/${doc.name} with the volumes without it, or gasper volumes unmount ${doc.name} ${req.params.volume}; its data is kept), then delete its data`,
       );
     const id = `volume-remove-${doc.name}-${doc.uid}-${req.params.volume}-${Date.now()}`;
     const data = { app: doc.name, uid: doc.uid, volume: req.params.volume, op: 'remove' as const };
