@@ -1,6 +1,6 @@
 /** What `gasper apps show` prints. Pure: tested in test/client/app-details.unit.test.ts. */
 import { shortDate } from './domain-format.ts';
-import { type Json, shortCommit } from './format.ts';
+import { duration, type Json, shortCommit } from './format.ts';
 
 /**
  * The app's process types and their counts: `processes` when the API has them
@@ -26,13 +26,6 @@ export function processCounts(app: Json): Array<[string, number]> {
     ]);
   }
   return [['web', Number(app.scale?.instances ?? app.instances?.length ?? 1)]];
-}
-
-/** `1.2 s`, `3 min 4 s`. */
-function duration(ms: unknown): string {
-  if (typeof ms !== 'number') return '';
-  const s = Math.round(ms / 1000);
-  return s < 60 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
 }
 
 /**

@@ -86,3 +86,10 @@ export function byteSize(bytes: unknown): string {
   }
   return `${unit ? n.toFixed(1) : n} ${units[unit]}`;
 }
+
+/** `1.2 s`, `3 min 5 s`; empty when there is no number. */
+export function duration(ms: unknown): string {
+  if (typeof ms !== 'number') return '';
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}

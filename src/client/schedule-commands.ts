@@ -1,13 +1,8 @@
 import type { Command } from 'commander';
 import { shortDate } from './domain-format.ts';
-import { type Json, table } from './format.ts';
+import { duration, type Json, table } from './format.ts';
 import { type CommandKit, enc, examples } from './kit.ts';
 import { commandLine } from './run-command.ts';
-
-/** `1.2 s`, or `-`. */
-function seconds(ms: unknown): string {
-  return typeof ms === 'number' ? `${(ms / 1000).toFixed(1)} s` : '-';
-}
 
 /** `gasper schedules list`: one row per schedule. Pure: test/client/schedule-format.unit.test.ts. */
 export function scheduleRows(schedules: Json[]): string {
@@ -28,7 +23,7 @@ export function runRows(runs: Json[], output = false): string {
       shortDate(r.queuedAt),
       r.state,
       r.exitCode === null || r.exitCode === undefined ? '-' : String(r.exitCode),
-      seconds(r.durationMs),
+      duration(r.durationMs) || '-',
       r.reason ?? r.error ?? (r.timedOut ? 'killed at the time limit' : ''),
     ]),
   );

@@ -55,11 +55,11 @@ describe('gasper schedules (text)', () => {
   ];
   it('lists runs: how each ended, a skipped tick with its reason, a run killed at the limit', () => {
     expect(runRows(runs).split('\n')).to.deep.equal([
-      'QUEUED                STATE      EXIT  TOOK      NOTE',
+      'QUEUED                STATE      EXIT  TOOK        NOTE',
       '2026-12-03 03:00 UTC  completed  0     1.2 s',
-      '2026-12-02 03:00 UTC  failed     3     0.2 s     exited with 3',
-      '2026-12-01 03:00 UTC  skipped    -     -         the app is stopped',
-      '2026-11-30 03:00 UTC  failed     -     3600.0 s  killed at the time limit',
+      '2026-12-02 03:00 UTC  failed     3     0.2 s       exited with 3',
+      '2026-12-01 03:00 UTC  skipped    -     -           the app is stopped',
+      '2026-11-30 03:00 UTC  failed     -     60 min 0 s  killed at the time limit',
     ]);
   });
 
