@@ -4,8 +4,12 @@ type Fetch = (path: string, init: RequestInit) => Promise<Response>;
 interface ApiModule {
   createApi(
     token: string,
-    options: { fetch: Fetch; retryDelayMs: number },
-  ): { listApps(): Promise<unknown>; createApp(body: unknown): Promise<unknown> };
+    options: { fetch: Fetch; retryDelayMs: number; onUnauthorized?: (err: Error) => void },
+  ): {
+    listApps(): Promise<unknown>;
+    createApp(body: unknown): Promise<unknown>;
+    downloadVolumeBackup(app: string, volume: string, id: string): Promise<{ blob: Blob; filename?: string }>;
+  };
 }
 
 // A browser module, plain JavaScript: imported by URL so TypeScript does not look for its types.
@@ -58,5 +62,42 @@ describe('dashboard: the API client asks a GET again after a network failure', f
     );
     expect(outcome).to.equal('AbortError');
     expect(calls).to.deep.equal(['GET /apps']);
+  });
+});
+
+describe('dashboard: the API client downloads a backup with the token in a header', function () {
+  it("gives the blob and the name the API gives it, asking with the token and the path's parts encoded", async function () {
+    let asked: [string, RequestInit] | undefined;
+    const fetch: Fetch = async (path, init) => {
+      asked = [path, init];
+      return new Response('tar bytes', {
+        headers: {
+          'content-type': 'application/x-tar',
+          'content-disposition': 'attachment; filename="notes-data.tar"',
+        },
+      });
+    };
+    const { blob, filename } = await createApi('gsp_t', { fetch, retryDelayMs: 1 }).downloadVolumeBackup(
+      'notes',
+      'data',
+      'b/1',
+    );
+    expect(filename).to.equal('notes-data.tar');
+    expect(await blob.text()).to.equal('tar bytes');
+    expect(asked![0]).to.equal('/apps/notes/volumes/data/backups/b%2F1');
+    expect((asked![1].headers as Record<string, string>).authorization).to.equal('Bearer gsp_t');
+    expect(asked![1].credentials).to.equal('omit');
+  });
+
+  it("an error answer is the API's error, and a 401 signs out as for any request", async function () {
+    const unauthorized: Error[] = [];
+    const fetch: Fetch = async () => Response.json({ code: 'UNAUTHORIZED', message: 'token revoked' }, { status: 401 });
+    const api = createApi('gsp_t', { fetch, retryDelayMs: 1, onUnauthorized: (err) => unauthorized.push(err) });
+    const outcome = await api.downloadVolumeBackup('notes', 'data', 'b1').then(
+      () => 'downloaded',
+      (err: Error) => err.message,
+    );
+    expect(outcome).to.equal('token revoked');
+    expect(unauthorized.map((e) => e.message)).to.deep.equal(['token revoked']);
   });
 });

@@ -1,3 +1,4 @@
+import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -417,7 +418,7 @@ describe("web dashboard: an app's env, scale, source, releases and databases, in
     await row.locator('.linked', { hasText: `linked to ${app}` }).waitFor();
   });
 
-  it('backs up a database: refused while it is not running, then queued; its backups listed', async () => {
+  it('backs up a database: refused while it is not running, then queued; its backups listed and downloaded', async () => {
     await page.getByRole('button', { name: `Back up ${db}` }).click();
     await page.locator('#databases-message.problem', { hasText: 'not running' }).waitFor();
     const store = new DatabaseStore(fx.redis);
@@ -442,6 +443,12 @@ describe("web dashboard: an app's env, scale, source, releases and databases, in
       .to.include('3.0 MiB')
       .and.include('2026-03-01 12:00 UTC');
     expect(await page.locator('#backups-title').textContent()).to.equal(`Backups of ${db}`);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: `Download ${backupId}` }).click(),
+    ]);
+    expect(download.suggestedFilename()).to.equal(`${db}.dump.gz`);
+    expect(await fs.readFile((await download.path())!, 'utf8')).to.equal('dump');
     await page.screenshot({ path: path.join(artifacts, 'manage-05-databases.png'), fullPage: true });
   });
 
@@ -466,9 +473,11 @@ describe("web dashboard: an app's env, scale, source, releases and databases, in
     expect(await page.locator('#panel-env').isHidden()).to.equal(true);
     await page.keyboard.press('ArrowLeft');
     await page.keyboard.press('ArrowLeft');
-    expect(await page.getByRole('tab', { name: 'Build' }).getAttribute('aria-selected')).to.equal('true');
-    await page.keyboard.press('ArrowLeft');
-    expect(await page.getByRole('tab', { name: 'Source' }).getAttribute('aria-selected')).to.equal('true');
+    expect(await page.getByRole('tab', { name: 'Schedules' }).getAttribute('aria-selected')).to.equal('true');
+    for (const tab of ['Volumes', 'Build', 'Source']) {
+      await page.keyboard.press('ArrowLeft');
+      expect(await page.getByRole('tab', { name: tab }).getAttribute('aria-selected'), tab).to.equal('true');
+    }
     await page.keyboard.press('ArrowLeft');
     expect(await page.getByRole('tab', { name: 'Databases' }).getAttribute('aria-selected')).to.equal('true');
     await page.locator(`#databases-body tr[data-database="${db}"]`).waitFor();

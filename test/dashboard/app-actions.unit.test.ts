@@ -14,11 +14,22 @@ const hooks: { webhookState(webhook: Json | null): string } = await load('webhoo
 const account: { userRequest(values: Json): Json } = await load('account-view.js');
 const build: { buildChange(app: Json, values: Json): Json } = await load('build-view.js');
 const nodes: { diskUseWords(disk: Json | undefined): string } = await load('nodes-view.js');
+const volumes: {
+  volumesWith(current: Json[], volume: Json): Json[];
+  volumesWithout(current: Json[], name: string): Json[];
+  volumeUse(volume: Json): string;
+} = await load('volumes-view.js');
+const schedules: {
+  runNote(run: Json): string;
+  runState(run: Json): string;
+  scheduleRequest(values: Record<string, string>): Json;
+} = await load('schedules-view.js');
 const format: {
+  seconds(ms: unknown): string;
   quotaWords(quotas: Json): string;
   byteSize(bytes: unknown): string;
   redeployNote(body: Json): string;
-  shortDate(iso: unknown): string;
+  shortDate(iso: unknown, seconds?: boolean): string;
 } = await load('format.js');
 
 describe("dashboard: the Manage panel's pure parts", function () {
@@ -255,5 +266,102 @@ describe("dashboard: the Manage panel's pure parts", function () {
   ] as const)
     it(`a PATCH answer in words: ${text}`, function () {
       expect(format.redeployNote(body)).to.equal(text);
+    });
+
+  // As GET /apps/:name shows them: what each uses is added, and goes nowhere in a PATCH.
+  const shown = [
+    { name: 'data', path: '/data', size: 1024, usedBytes: 5, overSize: false },
+    { name: 'cache', path: '/cache', size: null, usedBytes: null, overSize: false },
+  ];
+  const volumeLists: [string, Json[], Json[]][] = [
+    [
+      'a new volume: added last, the others sent back as declared',
+      volumes.volumesWith(shown, { name: 'uploads', path: '/uploads' }),
+      [
+        { name: 'data', path: '/data', size: 1024 },
+        { name: 'cache', path: '/cache' },
+        { name: 'uploads', path: '/uploads' },
+      ],
+    ],
+    [
+      "a volume's new path and size: it replaces the old",
+      volumes.volumesWith(shown, { name: 'data', path: '/srv/data', size: 2048 }),
+      [
+        { name: 'cache', path: '/cache' },
+        { name: 'data', path: '/srv/data', size: 2048 },
+      ],
+    ],
+    ['one unmounted', volumes.volumesWithout(shown, 'data'), [{ name: 'cache', path: '/cache' }]],
+    [
+      'a name not there: the list as declared',
+      volumes.volumesWithout(shown, 'nope'),
+      shown.map(({ name, path, size }) => (size ? { name, path, size } : { name, path })),
+    ],
+  ];
+  for (const [what, list, expected] of volumeLists)
+    it(`volumes tab: ${what}`, function () {
+      expect(list).to.deep.equal(expected);
+    });
+
+  for (const [volume, text] of [
+    [{ usedBytes: null }, 'not measured yet'],
+    [{ usedBytes: 1536, overSize: false }, '1.5 KiB'],
+    [{ usedBytes: 3 * 1024 ** 2, overSize: true }, '3.0 MiB (over its size)'],
+  ] as const)
+    it(`a volume's use in words: ${text}`, function () {
+      expect(volumes.volumeUse(volume)).to.equal(text);
+    });
+
+  const requests: [string, Record<string, string>, Json][] = [
+    [
+      'trimmed, UTC left to the API',
+      { schedule: ' 0 3 * * * ', command: ' npm run report ', timezone: ' ', overlap: 'skip' },
+      { schedule: '0 3 * * *', command: 'npm run report', overlap: 'skip' },
+    ],
+    [
+      'a time zone and overlapping runs',
+      { schedule: '*/10 * * * *', command: 'node sync.js', timezone: 'Europe/Paris', overlap: 'allow' },
+      { schedule: '*/10 * * * *', command: 'node sync.js', timezone: 'Europe/Paris', overlap: 'allow' },
+    ],
+  ];
+  for (const [what, values, body] of requests)
+    it(`schedules tab: the request, ${what}`, function () {
+      expect(schedules.scheduleRequest(values)).to.deep.equal(body);
+    });
+
+  for (const [run, note] of [
+    [{ state: 'skipped', reason: 'the app is stopped' }, 'the app is stopped'],
+    [{ state: 'failed', error: 'exited with 2' }, 'exited with 2'],
+    [{ state: 'completed', exitCode: 137, timedOut: true }, 'killed at the time limit'],
+    [{ state: 'completed', exitCode: 0 }, ''],
+  ] as const)
+    it(`a scheduled run's note: ${note || 'none'}`, function () {
+      expect(schedules.runNote(run)).to.equal(note);
+    });
+
+  for (const [run, state] of [
+    [{ state: 'completed', exitCode: 0 }, 'succeeded'],
+    [{ state: 'completed', exitCode: 3 }, 'failed'],
+    [{ state: 'failed', exitCode: null }, 'failed'],
+    [{ state: 'active' }, 'running'],
+    [{ state: 'waiting' }, 'queued'],
+    [{ state: 'delayed' }, 'queued'],
+    [{ state: 'skipped' }, 'skipped'],
+  ] as const)
+    it(`a scheduled run, ${JSON.stringify(run)}, is ${state}`, function () {
+      expect(schedules.runState(run)).to.equal(state);
+    });
+
+  it('a date to the second', function () {
+    expect(format.shortDate('2026-03-01T12:00:59.900Z', true)).to.equal('2026-03-01 12:00:59 UTC');
+  });
+
+  for (const [ms, text] of [
+    [1234, '1.2 s'],
+    [185_000, '3 min 5 s'],
+    [null, '—'],
+  ] as const)
+    it(`a run's duration ${String(ms)} -> ${text}`, function () {
+      expect(format.seconds(ms)).to.equal(text);
     });
 });

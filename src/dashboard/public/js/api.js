@@ -41,20 +41,41 @@ export function createApi(token, { onUnauthorized = () => {}, fetch = globalThis
       init.body = JSON.stringify(body);
     }
     const res = await send(method, path, init);
-    const text = await res.text();
-    let parsed;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    if (!res.ok) {
-      const error = new ApiError(res.status, parsed);
-      if (res.status === 401) onUnauthorized(error);
-      throw error;
-    }
+    const parsed = await json(res);
+    if (!res.ok) throw failure(res, parsed);
     return parsed;
   }
+
+  async function json(res) {
+    const text = await res.text();
+    try {
+      return text ? JSON.parse(text) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  function failure(res, parsed) {
+    const error = new ApiError(res.status, parsed);
+    if (res.status === 401) onUnauthorized(error);
+    return error;
+  }
+
+  /**
+   * A file the API serves (a backup), as a blob and the name the API gives it. A link cannot
+   * fetch it: the token goes in a header, never in a URL.
+   */
+  async function download(path) {
+    const init = { method: 'GET', headers: headers({ accept: '*/*' }), credentials: 'omit', cache: 'no-store' };
+    const res = await send('GET', path, init);
+    if (!res.ok) throw failure(res, await json(res));
+    const filename = /filename="?([^";]+)"?/.exec(res.headers.get('content-disposition') ?? '')?.[1];
+    return { blob: await res.blob(), filename };
+  }
+
+  const app = (name) => `/apps/${encodeURIComponent(name)}`;
+  const volume = (name, vol) => `${app(name)}/volumes/${encodeURIComponent(vol)}`;
+  const schedule = (name, id) => `${app(name)}/schedules/${encodeURIComponent(id)}`;
 
   return {
     me: () => request('GET', '/users/me'),
@@ -85,6 +106,16 @@ export function createApi(token, { onUnauthorized = () => {}, fetch = globalThis
     listDatabases: () => request('GET', '/databases'),
     backupDatabase: (db) => request('POST', `/databases/${encodeURIComponent(db)}/backups`),
     listBackups: (db) => request('GET', `/databases/${encodeURIComponent(db)}/backups`),
+    downloadBackup: (db, id) => download(`/databases/${encodeURIComponent(db)}/backups/${encodeURIComponent(id)}`),
+    deleteVolume: (name, vol) => request('DELETE', volume(name, vol)),
+    backupVolume: (name, vol) => request('POST', `${volume(name, vol)}/backups`),
+    listVolumeBackups: (name, vol) => request('GET', `${volume(name, vol)}/backups`),
+    restoreVolume: (name, vol, backup) => request('POST', `${volume(name, vol)}/restore`, { backup }),
+    downloadVolumeBackup: (name, vol, id) => download(`${volume(name, vol)}/backups/${encodeURIComponent(id)}`),
+    listSchedules: (name) => request('GET', `${app(name)}/schedules`),
+    addSchedule: (name, body) => request('POST', `${app(name)}/schedules`, body),
+    removeSchedule: (name, id) => request('DELETE', schedule(name, id)),
+    scheduleRuns: (name, id) => request('GET', `${schedule(name, id)}/runs`),
     job: (id) => request('GET', `/jobs/${encodeURIComponent(id)}`),
     /** The raw response of a metrics follow (server-sent events), for a stream reader. */
     followMetrics: (name, { signal }) =>

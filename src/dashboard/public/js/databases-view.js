@@ -1,12 +1,12 @@
-import { h } from './dom.js';
+import { h, saveFile } from './dom.js';
 import { byteSize, shortDate } from './format.js';
-import { statusLine, tabHandle } from './tab.js';
+import { showRows, statusLine, tabHandle } from './tab.js';
 
 /**
  * The user's databases seen from one app: which are linked to it, Link / Unlink (the app's whole
  * list sent back with one added or removed, `PATCH /apps/:name {databases}`, as `gasper databases
- * link` does), Back up (`POST /databases/:db/backups`) and a database's backups listed. Each
- * change queues a job, followed in the job panel.
+ * link` does), Back up (`POST /databases/:db/backups`), and a database's backups listed and
+ * downloaded. Each change queues a job, followed in the job panel.
  */
 export function createDatabasesView({ list, empty, message, backups, follow }) {
   let api;
@@ -50,9 +50,11 @@ export function createDatabasesView({ list, empty, message, backups, follow }) {
       // A linked database this user cannot list (deleted since, say) still shows, so it can be unlinked.
       const known = new Set(databases.map((d) => d.name));
       const rows = [...databases, ...linked.filter((d) => !known.has(d)).map((d) => ({ name: d }))];
-      list.replaceChildren(...rows.map((db) => row(db, linked.includes(db.name))));
-      empty.hidden = rows.length > 0;
-      list.closest('table').hidden = rows.length === 0;
+      showRows(
+        list,
+        empty,
+        rows.map((db) => row(db, linked.includes(db.name))),
+      );
     } catch (err) {
       if (current === api && name === app) say(`Could not list the databases: ${err.message}`, true);
     }
@@ -104,12 +106,31 @@ export function createDatabasesView({ list, empty, message, backups, follow }) {
             h('th', { scope: 'row', 'data-label': 'Backup' }, String(b.id)),
             h('td', { 'data-label': 'Size' }, byteSize(b.size)),
             h('td', { 'data-label': 'Created' }, shortDate(b.createdAt)),
+            h(
+              'td',
+              { 'data-label': 'Actions', class: 'actions' },
+              h(
+                'button',
+                { type: 'button', 'aria-label': `Download ${b.id}`, onclick: () => download(db, String(b.id)) },
+                'Download',
+              ),
+            ),
           ),
         ),
       );
       backups.empty.hidden = body.backups.length > 0;
     } catch (err) {
       say(`Could not list the backups of ${db}: ${err.message}`, true);
+    }
+  }
+
+  async function download(db, id) {
+    try {
+      const { blob, filename } = await api.downloadBackup(db, id);
+      saveFile(blob, filename ?? `${db}-${id}`);
+      say(`Backup ${id} of ${db} downloaded (${byteSize(blob.size)}).`);
+    } catch (err) {
+      say(`Could not download ${id}: ${err.message}`, true);
     }
   }
 

@@ -38,3 +38,14 @@ export function markField(input, errorElement, message = '') {
   if (message) input.setAttribute('aria-invalid', 'true');
   else input.removeAttribute('aria-invalid');
 }
+
+/** Hands `blob` to the browser as a download named `filename`. */
+export function saveFile(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const link = h('a', { href: url, download: filename, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  // Revoked a while later, not at once: some browsers read the blob after the click returns.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}

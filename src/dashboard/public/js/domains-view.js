@@ -1,6 +1,7 @@
 import { ApiError } from './api.js';
 import { h } from './dom.js';
 import { shortDate } from './format.js';
+import { showRows } from './tab.js';
 
 const refreshMs = 5000;
 const knownStatuses = new Set(['pending', 'issued', 'failed']);
@@ -104,9 +105,7 @@ export function createDomainsView({
       const { domains } = await current.listDomains(name);
       if (current !== api || name !== app) return;
       listed = domains;
-      list.replaceChildren(...domains.map(row));
-      empty.hidden = domains.length > 0;
-      list.closest('table').hidden = domains.length === 0;
+      showRows(list, empty, domains.map(row));
     } catch (err) {
       if (current !== api || name !== app) return;
       say(`Could not list the domains of ${name}: ${err.message}`, true);

@@ -5,10 +5,12 @@ import { createEnvView } from './env-view.js';
 import { createReleasesView } from './releases-view.js';
 import { createRepoView } from './repo-view.js';
 import { createScaleView } from './scale-view.js';
+import { createSchedulesView } from './schedules-view.js';
+import { createVolumesView } from './volumes-view.js';
 
 /**
  * The "Manage" panel of one app: tabs for its environment, processes, releases, databases,
- * source (repository, branch, folder) and build settings, each a view of its own.
+ * source (repository, branch, folder), build settings, volumes and schedules, each a view of its own.
  * `follow(job, heading)` shows a job they queue in the job panel.
  */
 export function createManagePanel({ follow }) {
@@ -62,6 +64,36 @@ export function createManagePanel({ follow }) {
       runtimes: byId('f-runtime'),
       message: byId('build-message'),
       follow,
+    }),
+    volumes: createVolumesView({
+      list: byId('volumes-body'),
+      empty: byId('volumes-empty'),
+      form: byId('volume-form'),
+      inputs: { name: byId('v-name'), path: byId('v-path'), size: byId('v-size') },
+      errors: { name: byId('v-name-error'), path: byId('v-path-error'), size: byId('v-size-error') },
+      backups: {
+        section: byId('volume-backups'),
+        title: byId('volume-backups-title'),
+        list: byId('volume-backups-body'),
+        empty: byId('volume-backups-empty'),
+      },
+      removal: { form: byId('volume-delete-form'), input: byId('v-delete'), error: byId('v-delete-error') },
+      message: byId('volumes-message'),
+      follow,
+    }),
+    schedules: createSchedulesView({
+      list: byId('schedules-body'),
+      empty: byId('schedules-empty'),
+      form: byId('schedule-form'),
+      inputs: Object.fromEntries(['schedule', 'timezone', 'command', 'overlap'].map((k) => [k, byId(`s-${k}`)])),
+      errors: Object.fromEntries(['schedule', 'timezone', 'command', 'overlap'].map((k) => [k, byId(`s-${k}-error`)])),
+      runs: {
+        section: byId('schedule-runs'),
+        title: byId('schedule-runs-title'),
+        list: byId('schedule-runs-body'),
+        empty: byId('schedule-runs-empty'),
+      },
+      message: byId('schedules-message'),
     }),
     repo: createRepoView({
       form: byId('repo-form'),

@@ -1,6 +1,6 @@
 import { h } from './dom.js';
 import { shortDate } from './format.js';
-import { statusLine, tabHandle } from './tab.js';
+import { showRows, statusLine, tabHandle } from './tab.js';
 
 const knownStatuses = new Set(['building', 'starting', 'active', 'superseded', 'cancelled', 'failed']);
 
@@ -62,9 +62,7 @@ export function createReleasesView({ list, empty, message, follow }) {
     try {
       const { releases } = await current.listReleases(name);
       if (current !== api || name !== app) return;
-      list.replaceChildren(...releases.map(row));
-      empty.hidden = releases.length > 0;
-      list.closest('table').hidden = releases.length === 0;
+      showRows(list, empty, releases.map(row));
     } catch (err) {
       if (current === api && name === app) say(`Could not list the releases of ${name}: ${err.message}`, true);
     }

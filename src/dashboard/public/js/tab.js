@@ -30,3 +30,10 @@ export function tabHandle({ bind, clear, load }) {
     reset,
   };
 }
+
+/** Puts `rows` in a table's body; an empty list hides the table and shows its `empty` note instead. */
+export function showRows(body, empty, rows) {
+  body.replaceChildren(...rows);
+  empty.hidden = rows.length > 0;
+  body.closest('table').hidden = rows.length === 0;
+}
