@@ -314,7 +314,11 @@ async function checkoutCommit(
   }
 }
 
-function explainGitFailure(
+/**
+ * The failure a user reads for what git said (`err`). Exported for the CLI's hint table
+ * (test/client/format.unit.test.ts), which reads these messages.
+ */
+export function explainGitFailure(
   err: unknown,
   at: CloneTarget,
   limits: CloneLimits,
