@@ -237,14 +237,15 @@ describe("web dashboard: an app's env, scale, source, releases and databases, in
     await page.screenshot({ path: path.join(artifacts, 'manage-04-source.png'), fullPage: true });
   });
 
-  it("sets the app's access token (write-only, refused on a non-https URL at its input), removes it, and deploys the latest commit without the cache", async () => {
+  it("sets the app's access token and its user (write-only, refused on a non-https URL at its input), removes it, and deploys the latest commit without the cache", async () => {
     const source = page.locator('#panel-repo');
     const tokenInput = source.getByLabel('Access token');
     const secret = `ghp_${suffix()}${suffix()}`;
-    const sealedToken = async () => {
+    const sealedCredentials = async () => {
       const sealed = (await fx.apps.get(app))!.repo.sealedCredentials;
-      return sealed ? (JSON.parse(fx.secrets.open(sealed)) as { token: string }).token : undefined;
+      return sealed ? (JSON.parse(fx.secrets.open(sealed)) as { token: string; username: string }) : undefined;
     };
+    const sealedToken = async () => (await sealedCredentials())?.token;
     expect(await tokenInput.getAttribute('type')).to.equal('password');
     expect(await source.getByLabel(/Remove the kept token/).isDisabled()).to.equal(true);
     // The app's repository is a file:// one: a token is for https only, said under the token.
@@ -262,6 +263,12 @@ describe("web dashboard: an app's env, scale, source, releases and databases, in
     expect(await tokenInput.inputValue()).to.equal('');
     expect(await page.locator('#repo-token').textContent()).to.include('A token is kept');
     expect(await page.content()).not.to.include(secret);
+    expect(await sealedCredentials()).to.deep.equal({ username: 'x-access-token', token: secret });
+    // A user alone (Bitbucket's) is refused at its input: it goes with a new token.
+    const userInput = source.getByLabel('Git user for the token');
+    await userInput.fill('alice');
+    await page.getByRole('button', { name: 'Save and redeploy' }).click();
+    await page.locator('#repo-username-error', { hasText: 'enter the token too' }).waitFor();
     // A new token for a running app is for its next clone: no redeploy, and the page says how to clone now.
     await tokenInput.fill(`${secret}2`);
     await page.getByRole('button', { name: 'Save and redeploy' }).click();
@@ -269,7 +276,9 @@ describe("web dashboard: an app's env, scale, source, releases and databases, in
     expect(await page.locator('#repo-message').textContent()).to.include(
       '"Deploy the latest commit" clones with it now',
     );
-    expect(await sealedToken()).to.equal(`${secret}2`);
+    expect(await sealedCredentials()).to.deep.equal({ username: 'alice', token: `${secret}2` });
+    expect(await userInput.inputValue(), 'emptied, as the token').to.equal('');
+    expect(await page.content()).not.to.include('alice');
     // Both a new token and its removal: refused before anything is sent.
     await tokenInput.fill('another');
     await source.getByLabel(/Remove the kept token/).check();

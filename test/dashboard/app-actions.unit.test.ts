@@ -5,7 +5,14 @@ type Json = Record<string, unknown>;
 const load = (file: string) => import(new URL(`../../src/dashboard/public/js/${file}`, import.meta.url).href);
 const scale: { formationRows(app: Json): [string, number][] } = await load('scale-view.js');
 const releases: { rollbackProblem(release: Json): string } = await load('releases-view.js');
-type RepoValues = { url: string; branch: string; path: string; token?: string; removeToken?: boolean };
+type RepoValues = {
+  url: string;
+  branch: string;
+  path: string;
+  token?: string;
+  username?: string;
+  removeToken?: boolean;
+};
 const repo: {
   repoChange(current: Json | undefined, values: RepoValues): Json;
   tokenNote(change: Json, body: Json): string;
@@ -45,6 +52,11 @@ describe("dashboard: the Manage panel's pure parts", function () {
       { url: 'https://git.example.org/me/web.git' },
     ],
     ['a new token (trimmed)', { url: current.url, branch: 'main', path: '', token: ' ghp_2 ' }, { token: 'ghp_2' }],
+    [
+      'a new token with its user',
+      { url: current.url, branch: 'main', path: '', token: 'app-pass', username: ' alice ' },
+      { token: 'app-pass', username: 'alice' },
+    ],
     ['the kept token removed', { url: current.url, branch: 'main', path: '', removeToken: true }, { token: null }],
     [
       'no token to remove: nothing',

@@ -9,7 +9,18 @@ interface AppFormModule {
 // A browser module, plain JavaScript: imported by URL so TypeScript does not look for its types.
 const form: AppFormModule = await import(new URL('../../src/dashboard/public/js/app-form.js', import.meta.url).href);
 
-const empty = { name: '', repo: '', branch: '', path: '', token: '', runtime: '', build: '', run: '', env: '' };
+const empty = {
+  name: '',
+  repo: '',
+  branch: '',
+  path: '',
+  token: '',
+  username: '',
+  runtime: '',
+  build: '',
+  run: '',
+  env: '',
+};
 
 describe('dashboard: the create form', function () {
   it('turns the fields into a POST /apps body, leaving empty optional fields out', function () {
@@ -25,6 +36,7 @@ describe('dashboard: the create form', function () {
       branch: 'main',
       path: 'services/api',
       token: ' ghp_secret ',
+      username: '',
       runtime: 'python',
       build: 'pip install -r requirements.txt\n\n  make assets  \r\n',
       run: 'python app.py',
@@ -38,6 +50,18 @@ describe('dashboard: the create form', function () {
       build: ['pip install -r requirements.txt', 'make assets'],
       run: 'python app.py',
       env: { GREETING: 'hi there', URL: 'postgres://u:p@h/db?a=b', EMPTY: '' },
+    });
+  });
+
+  it("sends the token's user with the token (Bitbucket's), and refuses a user without a token", function () {
+    const values = { ...empty, name: 'b', repo: 'https://bitbucket.org/me/b.git', runtime: 'node' };
+    expect(form.formToRequest({ ...values, token: 'app-pass', username: ' alice ' }).body.repo).to.deep.equal({
+      url: 'https://bitbucket.org/me/b.git',
+      token: 'app-pass',
+      username: 'alice',
+    });
+    expect(form.formToRequest({ ...values, username: 'alice' }).errors).to.deep.equal({
+      username: 'A user goes with an access token: enter the token too.',
     });
   });
 
@@ -73,7 +97,8 @@ describe('dashboard: the create form', function () {
         repo: 'not allowed; required',
         branch: 'bad branch',
         path: 'must stay inside the repository',
-        token: 'a token is for https:// repositories; goes with repo.token',
+        token: 'a token is for https:// repositories',
+        username: 'goes with repo.token',
         runtime: 'unknown runtime',
         build: 'command 2: too long',
         run: 'too long',

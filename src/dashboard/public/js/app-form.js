@@ -1,5 +1,5 @@
 /** The create form's fields, by the name of their input. */
-export const formFields = ['name', 'repo', 'branch', 'path', 'token', 'runtime', 'build', 'run', 'env'];
+export const formFields = ['name', 'repo', 'branch', 'path', 'token', 'username', 'runtime', 'build', 'run', 'env'];
 
 const nonEmptyLines = (text) =>
   String(text ?? '')
@@ -9,7 +9,8 @@ const nonEmptyLines = (text) =>
 
 /**
  * The form's values as a `POST /apps` body. Empty optional fields are left out, so the API
- * applies its defaults. The access token (a private https repository's) goes in `repo.token`.
+ * applies its defaults. The access token (a private https repository's) goes in `repo.token`, with
+ * `repo.username` when one is given (Bitbucket's needs the account's).
  * Build commands are one per line; env is `KEY=VALUE` per line (`#` comments allowed, the value
  * kept as typed). `errors` holds what cannot become a body at all; everything else is for the API
  * to judge, so its rules live in one place.
@@ -21,6 +22,8 @@ export function formToRequest(values) {
   if (text('branch')) body.repo.branch = text('branch');
   if (text('path')) body.repo.path = text('path');
   if (text('token')) body.repo.token = text('token');
+  if (text('username') && !text('token')) errors.username = 'A user goes with an access token: enter the token too.';
+  else if (text('username')) body.repo.username = text('username');
   const build = nonEmptyLines(values.build).map(({ line }) => line.trim());
   if (build.length > 0) body.build = build;
   if (text('run')) body.run = text('run');
@@ -40,8 +43,8 @@ export function formToRequest(values) {
   return { body, errors };
 }
 
-/** The form field of each `repo.*` field of the API (the user name goes with the token). */
-const repoFields = { url: 'repo', branch: 'branch', path: 'path', token: 'token', username: 'token' };
+/** The form field of each `repo.*` field of the API. */
+const repoFields = { url: 'repo', branch: 'branch', path: 'path', token: 'token', username: 'username' };
 
 /**
  * Places the API's 400 `fields` (`"repo.url"`, `"build.1"`, `"env.FOO"`) on the form's fields.

@@ -102,6 +102,7 @@ export function createManagePanel({ follow }) {
         branch: byId('repo-branch'),
         path: byId('repo-path'),
         token: byId('repo-token-input'),
+        username: byId('repo-username'),
         removeToken: byId('repo-token-remove'),
       },
       errors: {
@@ -109,6 +110,7 @@ export function createManagePanel({ follow }) {
         branch: byId('repo-branch-error'),
         path: byId('repo-path-error'),
         token: byId('repo-token-error'),
+        username: byId('repo-username-error'),
       },
       token: byId('repo-token'),
       rebuild: { form: byId('rebuild-form'), noCache: byId('rebuild-no-cache') },

@@ -8,7 +8,8 @@ import { createWebhookSection } from './webhook-view.js';
  * The `repo` change of `PATCH /apps/:name` that turns the app's repository (`current`, as the API
  * shows it) into the form's values: only what differs; an emptied branch or folder is `null`
  * (the repository's default branch, the whole repository). A token typed in replaces the kept
- * one; `removeToken` (without a new one) removes it (`null`). Pure: tested in
+ * one, with the user it goes with when one is given; `removeToken` (without a new one) removes it
+ * (`null`). Pure: tested in
  * test/dashboard/app-actions.unit.test.ts.
  */
 export function repoChange(current, values) {
@@ -20,7 +21,8 @@ export function repoChange(current, values) {
   if (url !== (current?.url ?? '')) change.url = url;
   if (branch !== (current?.branch ?? '')) change.branch = branch || null;
   if (folder !== (current?.path ?? '')) change.path = folder || null;
-  if (token) change.token = token;
+  const username = (values.username ?? '').trim();
+  if (token) Object.assign(change, { token }, username ? { username } : {});
   else if (values.removeToken && current?.hasToken) change.token = null;
   return change;
 }
@@ -59,7 +61,7 @@ export function createRepoView({ form, inputs, errors, token, rebuild, webhook, 
     'repo.branch': 'branch',
     'repo.path': 'path',
     'repo.token': 'token',
-    'repo.username': 'token',
+    'repo.username': 'username',
   };
 
   function clearMarks() {
@@ -72,6 +74,7 @@ export function createRepoView({ form, inputs, errors, token, rebuild, webhook, 
     inputs.branch.value = repo?.branch ?? '';
     inputs.path.value = repo?.path ?? '';
     inputs.token.value = '';
+    inputs.username.value = '';
     inputs.removeToken.checked = false;
     inputs.removeToken.disabled = !repo?.hasToken;
     token.textContent = repo?.hasToken
@@ -100,6 +103,10 @@ export function createRepoView({ form, inputs, errors, token, rebuild, webhook, 
       markField(inputs.url, errors.url, 'Enter the git URL of the repository.');
       return inputs.url.focus();
     }
+    if (inputs.username.value.trim() && !inputs.token.value.trim()) {
+      markField(inputs.username, errors.username, 'A user goes with a new token: enter the token too.');
+      return inputs.token.focus();
+    }
     if (inputs.token.value.trim() && inputs.removeToken.checked) {
       markField(inputs.token, errors.token, 'Enter a new token or remove the kept one, not both.');
       return inputs.token.focus();
@@ -109,6 +116,7 @@ export function createRepoView({ form, inputs, errors, token, rebuild, webhook, 
       branch: inputs.branch.value,
       path: inputs.path.value,
       token: inputs.token.value,
+      username: inputs.username.value,
       removeToken: inputs.removeToken.checked,
     });
     if (!Object.keys(change).length) return say('Nothing changed.');
