@@ -9,7 +9,7 @@ import {
   table,
 } from '../../src/client/format.ts';
 import { rollbackEnvNote } from '../../src/client/release-commands.ts';
-import { defaultCloneLimits, explainGitFailure } from '../../src/workers/apps/clone.ts';
+import { cloneFailures } from '../support/clone-failures.ts';
 
 describe('client output', () => {
   it('aligns table columns and trims trailing space', () => {
@@ -45,55 +45,34 @@ describe('client output', () => {
     it(`says a job ${state} before its first step as "${words}"`, () => expect(jobStateWords(state)).to.equal(words));
   }
 
-  /** What the worker writes when git says `stderr` (workers/apps/clone.ts), as the CLI reads it. */
-  const failure = (stderr: string, url = 'https://github.com/me/web.git', withToken = false) =>
-    explainGitFailure(
-      new Error(stderr),
-      { host: new URL(url.replace(/^git@([^:]+):/, 'ssh://git@$1/')).host, url, branch: 'nope', withToken },
-      defaultCloneLimits,
-      undefined,
-    ).message;
   const hints: [string, string, string | undefined][] = [
     [
       'a branch that is not there',
-      failure(
-        'warning: Could not find remote branch nope to clone.\nfatal: Remote branch nope not found in upstream origin',
-      ),
+      cloneFailures.branch,
       'gasper apps repo web --branch <branch> (or --default-branch) deploys another branch',
     ],
     [
       'a repository that is not there',
-      failure("remote: Repository not found.\nfatal: repository 'https://github.com/me/wbe.git/' not found"),
+      cloneFailures.repository,
       'gasper apps repo web --url <url> deploys another repository; a private one needs --token-stdin',
     ],
     [
       'a private repository',
-      failure("fatal: could not read Username for 'https://github.com': terminal prompts disabled"),
+      cloneFailures.privateRepository,
       'gasper apps repo web --token-stdin < token.txt gives the clone an access token',
     ],
     [
       'a refused token',
-      failure(
-        "remote: Invalid username or password.\nfatal: Authentication failed for 'https://github.com/me/web.git/'",
-        'https://github.com/me/web.git',
-        true,
-      ),
+      cloneFailures.refusedToken,
       'gasper apps repo web --token-stdin < token.txt gives the clone an access token',
     ],
     [
       'an ssh:// repository that refused the key',
-      failure(
-        'git@github.com: Permission denied (publickey).\nfatal: Could not read from remote repository.',
-        'ssh://git@github.com/me/web.git',
-      ),
+      cloneFailures.refusedSshKey,
       'gasper apps repo web --url <https URL> --token-stdin < token.txt clones over https with a token',
     ],
-    [
-      'a server that does not answer',
-      failure("fatal: unable to access 'https://github.com/me/web.git/': Could not resolve host: github.com"),
-      undefined,
-    ],
-    ['a build that failed', 'build failed: npm ci exited 1', undefined],
+    ['a server that does not answer', cloneFailures.unreachable, undefined],
+    ['a build that failed', cloneFailures.build, undefined],
   ];
   for (const [what, error, hint] of hints) {
     it(`after a failed deploy, ${what}: ${hint ? 'says what to run' : 'no hint'}`, () =>

@@ -471,6 +471,20 @@ describe("web dashboard: an app's env, scale, source, releases and databases, in
     expect(await page.locator('#manage').isHidden()).to.equal(true);
   });
 
+  it('says at the name field that a name is taken, and what to do instead; nothing is created', async () => {
+    const form = page.locator('#create-form');
+    await form.getByLabel('Name').fill(app);
+    await form.getByLabel('Repository URL').fill('https://git.example.org/me/other.git');
+    await form.getByLabel('Runtime').selectOption('node');
+    const before = (await fx.apps.get(app))!.repo.url;
+    await page.getByRole('button', { name: 'Create and deploy' }).click();
+    await page
+      .locator('#f-name-error', { hasText: `${app} exists already: change it with its Manage button` })
+      .waitFor();
+    expect(await form.getByLabel('Name').getAttribute('aria-invalid')).to.equal('true');
+    expect((await fx.apps.get(app))!.repo.url).to.equal(before);
+  });
+
   it('fits a phone-sized window, and the arrow keys move between the tabs', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole('button', { name: `Manage ${app}` }).click();

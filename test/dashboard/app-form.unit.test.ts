@@ -1,9 +1,11 @@
 import { expect } from 'chai';
+import { cloneFailures } from '../support/clone-failures.ts';
 
 interface AppFormModule {
   formFields: string[];
   formToRequest(values: Record<string, string>): { body: Record<string, unknown>; errors: Record<string, string> };
   placeFieldErrors(fields: Record<string, string>): { byField: Record<string, string>; other: string[] };
+  cloneAdvice(error: unknown): string;
 }
 
 // A browser module, plain JavaScript: imported by URL so TypeScript does not look for its types.
@@ -109,4 +111,24 @@ describe('dashboard: the create form', function () {
     for (const field of Object.keys(form.placeFieldErrors({ name: 'x' }).byField))
       expect(form.formFields).to.include(field);
   });
+
+  const advice: [keyof typeof cloneFailures, string][] = [
+    ['branch', 'Choose another branch in Manage → Source.'],
+    ['repository', 'Check the URL in Manage → Source; a private repository also needs an access token there.'],
+    [
+      'privateRepository',
+      'Give an access token that can read the repository (and its git user, for Bitbucket) in Manage → Source.',
+    ],
+    [
+      'refusedToken',
+      'Give an access token that can read the repository (and its git user, for Bitbucket) in Manage → Source.',
+    ],
+    ['refusedSshKey', 'In Manage → Source, give the https URL of the repository and an access token.'],
+    ['unreachable', ''],
+    ['build', ''],
+  ];
+  for (const [kind, words] of advice)
+    it(`after a failed first deploy (${kind}): ${words || 'no advice'}`, function () {
+      expect(form.cloneAdvice(cloneFailures[kind])).to.equal(words);
+    });
 });

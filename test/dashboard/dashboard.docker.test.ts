@@ -191,6 +191,22 @@ describe('web dashboard in headless Chromium (Docker, Redis, git)', function () 
     await shot('10-deleted.png');
   });
 
+  it('a first deploy from a branch that is not there fails, and the page says where to choose another', async () => {
+    const failing = `${name}-b`;
+    const form = page.locator('#create-form');
+    await form.getByLabel('Name').fill(failing);
+    await form.getByLabel('Repository URL').fill(repo.url);
+    await form.getByLabel('Branch').fill('no-such-branch');
+    await form.getByLabel('Runtime').selectOption('node');
+    await page.getByRole('button', { name: 'Create and deploy' }).click();
+    const message = page.locator('#action-message.problem', { hasText: `The deploy of ${failing} failed` });
+    await message.waitFor({ timeout: 120_000 });
+    expect(await message.innerText())
+      .to.include('branch no-such-branch not found')
+      .and.match(/Choose another branch in Manage → Source\.$/);
+    await gasper.api().delete(`/apps/${failing}`).expect(202);
+  });
+
   it('signs out: the token is forgotten and the sign-in form is back', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('API token').waitFor();

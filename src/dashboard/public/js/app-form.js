@@ -67,3 +67,22 @@ export function placeFieldErrors(apiFields) {
   }
   return { byField: Object.fromEntries(Object.entries(byField).map(([f, list]) => [f, list.join('; ')])), other };
 }
+
+/**
+ * What to do in the dashboard about a deploy whose clone failed (the worker's messages,
+ * workers/apps/clone.ts), or '' for other failures. Pure: its table test builds the messages with
+ * the worker's own code, so a reworded message fails it.
+ */
+export function cloneAdvice(error) {
+  const message = String(error ?? '');
+  if (!message.startsWith('git clone failed: ')) return '';
+  const source = 'Manage → Source';
+  if (/^git clone failed: branch .* not found in /.test(message)) return `Choose another branch in ${source}.`;
+  if (/^git clone failed: repository .* not found /.test(message))
+    return `Check the URL in ${source}; a private repository also needs an access token there.`;
+  if (/^git clone failed: authentication failed for .*this installation's SSH key/.test(message))
+    return `In ${source}, give the https URL of the repository and an access token.`;
+  if (/^git clone failed: authentication failed for /.test(message))
+    return `Give an access token that can read the repository (and its git user, for Bitbucket) in ${source}.`;
+  return '';
+}

@@ -1,6 +1,6 @@
 import { createAccountView } from './account-view.js';
 import { ApiError, createApi } from './api.js';
-import { formFields, formToRequest, placeFieldErrors } from './app-form.js';
+import { cloneAdvice, formFields, formToRequest, placeFieldErrors } from './app-form.js';
 import { createAppsTable } from './apps-list.js';
 import { byId, h } from './dom.js';
 import { createDomainsView } from './domains-view.js';
@@ -327,7 +327,7 @@ async function createApp(event) {
       say(
         done.state === 'completed'
           ? `${app.name} is live at ${app.url}`
-          : `The deploy of ${app.name} failed: ${done.error ?? done.state}`,
+          : `The deploy of ${app.name} failed: ${done.error ?? done.state} ${cloneAdvice(done.error)}`.trim(),
         done.state !== 'completed',
       );
   } catch (err) {
@@ -335,6 +335,8 @@ async function createApp(event) {
       const { byField, other } = placeFieldErrors(err.fields);
       showFieldErrors(byField);
       ui.createError.textContent = other.length > 0 ? other.join('; ') : 'Please correct the fields marked above.';
+    } else if (err instanceof ApiError && err.code === 'APP_EXISTS') {
+      showFieldErrors({ name: `${body.name} exists already: change it with its Manage button, or delete it first.` });
     } else {
       ui.createError.textContent = `Could not create the app: ${err.message}`;
     }
