@@ -6,6 +6,10 @@ import { placeApp } from './cluster/node-placement.ts';
 import type { ApiDeps } from './deps.ts';
 import { enforceAppQuotas } from './quotas.ts';
 import { enqueueRedeploy } from './redeploy.ts';
+import { platformActor } from './release-reasons.ts';
+
+/** The redeploys that apply app.json's formation (the platform's, after a deploy read it). */
+const appJsonCause = { by: platformActor, reason: "the formation of the repository's app.json" };
 
 type Deps = Pick<ApiDeps, 'apps' | 'nodes' | 'enqueue' | 'redis' | 'options' | 'users'>;
 
@@ -39,7 +43,7 @@ async function applyOne(deps: Deps, name: string): Promise<void> {
   if (!ask) {
     // Applied by an earlier check whose redeploy could not be enqueued (the app is still in the
     // set): enqueued now. At worst a second deploy of the same branch head.
-    if (doc.formationSource === 'app.json') await enqueueRedeploy(deps, name);
+    if (doc.formationSource === 'app.json') await enqueueRedeploy(deps, name, appJsonCause);
     return void (await done());
   }
   const dropAsk = (lastError?: string) =>
@@ -70,6 +74,6 @@ async function applyOne(deps: Deps, name: string): Promise<void> {
       ? { ...d, ...placed, processes: ask.processes, formationSource: 'app.json', formationAsk: undefined }
       : undefined,
   );
-  if (stored?.formationSource === 'app.json' && stored.processes) await enqueueRedeploy(deps, name);
+  if (stored?.formationSource === 'app.json' && stored.processes) await enqueueRedeploy(deps, name, appJsonCause);
   await done();
 }

@@ -6,19 +6,34 @@ import { type Json, shortCommit, table } from './format.ts';
 import { type CommandKit, enc, examples } from './kit.ts';
 import { unknownField } from './scale-args.ts';
 
-/** `gasper releases`: newest first, the serving one marked. */
-function releaseRows(releases: Json[]): string {
+/**
+ * Who asked for a release and why: the first cause, then the later ones (a change coalesced into
+ * the same deploy, a rollback to it) with who asked for each. Pure: test/client/format.unit.test.ts.
+ */
+export function causeWords(causes: Json[] | undefined): { by: string; why: string } {
+  const [first, ...later] = causes ?? [];
+  if (!first) return { by: '-', why: '' };
+  return { by: first.by, why: [first.reason, ...later.map((c) => `${c.reason} (${c.by})`)].join('; ') };
+}
+
+/** `gasper releases`: newest first, the serving one marked, who asked for each and why. Pure. */
+export function releaseRows(releases: Json[]): string {
   return table(
-    ['', 'RELEASE', 'STATUS', 'COMMIT', 'CREATED', 'ON DISK', 'ERROR'],
-    releases.map((r) => [
-      r.current ? '*' : ' ',
-      r.id,
-      r.status,
-      shortCommit(r.commit),
-      shortDate(r.timings?.createdAt),
-      r.onDisk ? 'yes' : 'no',
-      r.error ? String(r.error).split('\n')[0]! : '',
-    ]),
+    ['', 'RELEASE', 'STATUS', 'COMMIT', 'CREATED', 'BY', 'WHY', 'ON DISK', 'ERROR'],
+    releases.map((r) => {
+      const { by, why } = causeWords(r.causes);
+      return [
+        r.current ? '*' : ' ',
+        r.id,
+        r.status,
+        shortCommit(r.commit),
+        shortDate(r.timings?.createdAt),
+        by,
+        why,
+        r.onDisk ? 'yes' : 'no',
+        r.error ? String(r.error).split('\n')[0]! : '',
+      ];
+    }),
   );
 }
 

@@ -28,6 +28,11 @@ export const keys = {
   terminalTicket: (hash: string) => `gasper:terminal-ticket:${hash}`,
   /** Release records of an app (hash: release id → JSON). */
   appReleases: (name: string) => `gasper:app:${name}:releases`,
+  /**
+   * List, newest first: who asked for each release of an app and why, and who rolled back to one
+   * (src/store/release-causes.ts). Trimmed; removed with the app.
+   */
+  appReleaseCauses: (name: string) => `gasper:app:${name}:release-causes`,
   /** Sequence of an app's operation jobs (restart, stop, start, rollback). */
   appOpSeq: (name: string) => `gasper:app:${name}:op-seq`,
   /**

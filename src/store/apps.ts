@@ -65,6 +65,7 @@ export class AppStore {
         ...runs,
         keys.appReleaseSeq(name),
         keys.appReleases(name),
+        keys.appReleaseCauses(name),
         keys.appOpSeq(name),
         keys.appLogs(name),
         keys.appLogCursors(name),

@@ -364,12 +364,46 @@ describe('API app operations (real Redis, real BullMQ queues)', function () {
       expectError(await fx.get(`/apps/${name}/releases/r000009`), 404, 'NOT_FOUND');
     });
 
-    it('deleting the app removes its release records and operation counter', async function () {
+    it('each release says who asked for it and why: the first deploy, changes (names, never values), coalesced ones, a rebuild, a rollback', async function () {
+      const { name } = await createApp();
+      await markDeployed(name);
+      await patch(`/apps/${name}`)
+        .send({ env: { GREETING: 'a-secret-value', OLD: null }, processes: { web: 2 } })
+        .expect(202);
+      // Coalesced into the same pending release: both requests are its causes.
+      await patch(`/apps/${name}`).send({ run: 'node other.js' }).expect(202);
+      await markDeployed(name, 'r000002');
+      await fx.post(`/apps/${name}/rebuild`).send({ cache: false }).expect(202);
+      await markDeployed(name, 'r000003');
+      // As the worker records them.
+      for (const id of ['r000001', 'r000002', 'r000003']) await records.put(record(name, id));
+      await fx.post(`/apps/${name}/rollback`).send({ release: 'r000001' }).expect(202);
+
+      const list = (await fx.get(`/apps/${name}/releases`).expect(200)).body.releases as {
+        id: string;
+        causes: { by: string; reason: string; at: string }[];
+      }[];
+      const causes = Object.fromEntries(list.map((r) => [r.id, r.causes.map((c) => `${c.by}: ${c.reason}`)]));
+      expect(causes).to.deep.equal({
+        r000003: ['admin: rebuild without the build cache'],
+        r000002: ['admin: set GREETING; unset OLD; scaled web=2', 'admin: changed run'],
+        r000001: ['admin: first deploy', 'admin: rollback from r000003'],
+      });
+      expect(JSON.stringify(list)).to.not.include('a-secret-value');
+      expect(Date.parse(list[0]!.causes[0]!.at)).to.be.closeTo(Date.now(), 60_000);
+      const one = (await fx.get(`/apps/${name}/releases/r000002`).expect(200)).body.release;
+      expect(one.causes).to.have.length(2);
+    });
+
+    it('deleting the app removes its release records, their causes and operation counter', async function () {
       const { name } = await createApp();
       await records.put(record(name, 'r000001'));
       await fx.redis.incr(keys.appOpSeq(name));
+      expect(await fx.redis.exists(keys.appReleaseCauses(name)), 'the first deploy recorded').to.equal(1);
       await fx.apps.remove(name);
-      expect(await fx.redis.exists(keys.appReleases(name), keys.appOpSeq(name))).to.equal(0);
+      expect(await fx.redis.exists(keys.appReleases(name), keys.appReleaseCauses(name), keys.appOpSeq(name))).to.equal(
+        0,
+      );
     });
   });
 });

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import supertest from 'supertest';
 import { keys } from '../../src/core/keys.ts';
 import { DatabaseStore } from '../../src/store/databases.ts';
+import { ReleaseCauseStore } from '../../src/store/release-causes.ts';
 import {
   appName,
   expectError,
@@ -158,6 +159,8 @@ describe('databases API (Redis, BullMQ)', function () {
       expect(res.body.app.databases).to.deep.equal([db]);
       expect(res.body.job.id).to.match(new RegExp(`^deploy-${app}-[0-9a-f]{10}-r000002$`));
       expect((await f.apps.get(app))!.pendingRelease).to.equal('r000002');
+      const [cause] = (await new ReleaseCauseStore(f.redis).byRelease(app)).get('r000002')!;
+      expect(cause).to.include({ by: 'admin', reason: `databases linked: ${db}` });
       expectError(await f.del(`/databases/${db}`), 409, 'DATABASE_LINKED');
     });
 

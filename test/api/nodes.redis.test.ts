@@ -4,6 +4,7 @@ import { startNodeMonitor } from '../../src/api/cluster/node-monitor.ts';
 import { keys } from '../../src/core/keys.ts';
 import { createLogger } from '../../src/core/log.ts';
 import { eventSchema } from '../../src/events/schemas.ts';
+import { ReleaseCauseStore } from '../../src/store/release-causes.ts';
 import { appName, expectError, startApiFixture, suffix, validBody, type ApiFixture } from './api-fixture.ts';
 
 /** GET /nodes, drain and undrain, and the node monitor (down → node.state event, apps moved), on a real Redis. */
@@ -244,6 +245,8 @@ describe('nodes (API and monitor)', function () {
     });
     const job = await fx.get(`/jobs/${res.body.moved[0].job}`).expect(200);
     expect(job.body.job.queue).to.equal(`node-${b}`);
+    const [cause] = (await new ReleaseCauseStore(fx.redis).byRelease(name)).get('r000002')!;
+    expect(cause).to.include({ by: 'admin', reason: `moved off node ${a}` });
 
     // Draining twice moves nothing more; new apps avoid the drained node.
     expect((await fx.post(`/nodes/${a}/drain`).expect(202)).body.moved).to.deep.equal([]);
@@ -333,6 +336,8 @@ describe('nodes (API and monitor)', function () {
       expect(doc.node).to.equal(to);
       expect(doc.pendingRelease).to.equal('r000002');
       expect((await queuedJobs(to)).map((j) => j.data.release)).to.include('r000002');
+      const [cause] = (await new ReleaseCauseStore(fx.redis).byRelease(name)).get('r000002')!;
+      expect(cause, "the platform's own").to.include({ by: 'gasper', reason: `moved off node ${from}` });
       // The first release's job, left on the silent node's queue, ended (api/cluster/job-failover.ts).
       expect(await queuedJobs(from)).to.deep.equal([]);
       const first = (await fx.queues.forNode(from).getJobs(['failed']))[0]!;

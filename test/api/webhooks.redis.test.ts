@@ -5,6 +5,7 @@ import zlib from 'node:zlib';
 import { expect } from 'chai';
 import supertest from 'supertest';
 import { keys } from '../../src/core/keys.ts';
+import { ReleaseCauseStore } from '../../src/store/release-causes.ts';
 import { deliver, githubExample, githubSignature, pushPayload } from '../support/github-webhooks.ts';
 import { appName, expectError, startApiFixture, suffix, validBody, type ApiFixture } from './api-fixture.ts';
 
@@ -130,6 +131,9 @@ describe('GitHub push webhooks (real Redis, real BullMQ queues, GitHub example p
       expect(app?.lastJob).to.equal(res.body.job.id);
       // The job is visible where clients poll.
       expect((await fx.get(res.body.job.url).expect(200)).body.job.type).to.equal('deploy-app');
+      // The release list will say a push made it.
+      const [cause] = (await new ReleaseCauseStore(fx.redis).byRelease(name)).get('r000002')!;
+      expect(cause).to.include({ by: 'github', reason: `push of ${after.slice(0, 12)} to main` });
     });
 
     it("follows the repository's default branch when the app names none", async function () {

@@ -402,9 +402,13 @@ describe('gasper env, scale, https, releases, rollback, logs, open, databases, k
     await store.put(release(app, 'r000002', false, { error: 'build failed: npm ci exited 1' }));
     const list = await gasper(['releases', app]);
     expect(list.code, list.stderr).to.equal(0);
-    expect(list.stdout).to.match(/RELEASE\s+STATUS\s+COMMIT\s+CREATED\s+ON DISK\s+ERROR/);
+    expect(list.stdout).to.match(/RELEASE\s+STATUS\s+COMMIT\s+CREATED\s+BY\s+WHY\s+ON DISK\s+ERROR/);
     expect(list.stdout).to.match(
-      /r000002\s+failed\s+r00000201234\s+2026-12-01 10:00 UTC\s+yes\s+build failed: npm ci exited 1/,
+      /r000002\s+failed\s+r00000201234\s+2026-12-01 10:00 UTC\s+admin\s+set GREETING, URL\s+yes\s+build failed: npm ci exited 1/,
+    );
+    // Who asked for each and why, as the API recorded the CLI's requests.
+    expect(list.stdout).to.match(
+      /r000001\s+superseded\s+r00000101234\s+2026-12-01 10:00 UTC\s+admin\s+first deploy\s+yes/,
     );
     const one = await gasper(['releases', app, 'r000001']);
     expect(one.stdout).to.include('  run:       node server.js');

@@ -8,7 +8,7 @@ import {
   shortCommit,
   table,
 } from '../../src/client/format.ts';
-import { rollbackEnvNote } from '../../src/client/release-commands.ts';
+import { causeWords, releaseRows, rollbackEnvNote } from '../../src/client/release-commands.ts';
 import { cloneFailures } from '../support/clone-failures.ts';
 
 describe('client output', () => {
@@ -112,4 +112,38 @@ describe('client output', () => {
     it(`after a rollback, says what the env became: ${what}`, () =>
       expect(rollbackEnvNote(before, after)).to.equal(note));
   }
+
+  const causeCases: [string, Record<string, string>[] | undefined, { by: string; why: string }][] = [
+    ['a release from before causes were kept', undefined, { by: '-', why: '' }],
+    ['a first deploy', [{ by: 'alice', reason: 'first deploy' }], { by: 'alice', why: 'first deploy' }],
+    [
+      'a change coalesced into it, then a rollback to it',
+      [
+        { by: 'alice', reason: 'set GREETING' },
+        { by: 'bob', reason: 'changed run' },
+        { by: 'carol', reason: 'rollback from r000004' },
+      ],
+      { by: 'alice', why: 'set GREETING; changed run (bob); rollback from r000004 (carol)' },
+    ],
+  ];
+  for (const [what, causes, words] of causeCases)
+    it(`a release's causes in words: ${what}`, () => expect(causeWords(causes)).to.deep.equal(words));
+
+  it('lists releases with who asked for each and why', () => {
+    const rows = releaseRows([
+      {
+        id: 'r000002',
+        current: true,
+        status: 'active',
+        commit: '6d7c88a1aaec0000',
+        onDisk: true,
+        timings: { createdAt: '2026-12-03T21:36:00Z' },
+        causes: [{ by: 'github', reason: 'push of 6d7c88a1aaec to main' }],
+      },
+    ]).split('\n');
+    expect(rows[0]).to.match(/^ +RELEASE +STATUS +COMMIT +CREATED +BY +WHY +ON DISK +ERROR$/);
+    expect(rows[1]).to.equal(
+      '*  r000002  active  6d7c88a1aaec  2026-12-03 21:36 UTC  github  push of 6d7c88a1aaec to main  yes',
+    );
+  });
 });

@@ -396,6 +396,8 @@ describe("web dashboard: an app's env, scale, source, releases and databases, in
     expect(await row('r000003').getByRole('button').count()).to.equal(0);
     expect(await row('r000004').getByRole('button').count()).to.equal(0);
     expect(await row('r000004').textContent()).to.include('never ran successfully');
+    // Who asked for each and why, as the API recorded the requests (the others were seeded).
+    expect(await row('r000001').locator('.why').textContent()).to.equal('admin: first deploy');
     expect(
       await row('r000002')
         .getByRole('button', { name: `Roll back ${app} to r000002` })

@@ -4,7 +4,8 @@ type Json = Record<string, unknown>;
 // Browser modules, plain JavaScript: imported by URL so TypeScript does not look for their types.
 const load = (file: string) => import(new URL(`../../src/dashboard/public/js/${file}`, import.meta.url).href);
 const scale: { formationRows(app: Json): [string, number][] } = await load('scale-view.js');
-const releases: { rollbackProblem(release: Json): string } = await load('releases-view.js');
+const releases: { rollbackProblem(release: Json): string; causeLines(release: Json): string[] } =
+  await load('releases-view.js');
 type RepoValues = {
   url: string;
   branch: string;
@@ -376,4 +377,13 @@ describe("dashboard: the Manage panel's pure parts", function () {
     it(`a run's duration ${String(ms)} -> ${text}`, function () {
       expect(format.seconds(ms)).to.equal(text);
     });
+
+  it("a release's causes, one line each, oldest first; none for a release from before they were kept", function () {
+    const causes = [
+      { by: 'alice', reason: 'set GREETING', at: '2026-01-01T00:00:00Z' },
+      { by: 'bob', reason: 'rollback from r000004', at: '2026-01-02T00:00:00Z' },
+    ];
+    expect(releases.causeLines({ causes })).to.deep.equal(['alice: set GREETING', 'bob: rollback from r000004']);
+    expect(releases.causeLines({})).to.deep.equal([]);
+  });
 });

@@ -10,6 +10,7 @@ import { volumeStaysReason } from '../../core/app-volumes.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { enqueueRedeploy } from '../redeploy.ts';
+import { platformActor } from '../release-reasons.ts';
 
 /**
  * What an app is assumed to ask for when it sets no limits: the lifecycle defaults (1 CPU,
@@ -230,6 +231,8 @@ export async function moveAppsOff(
   deps: PlacementDeps & Pick<ApiDeps, 'enqueue'>,
   from: string,
   log: Logger,
+  /** Who moves them: the admin draining the node, else the platform (failover). */
+  by = platformActor,
 ): Promise<MoveReport> {
   const report: MoveReport = { moved: [], unplaced: [], staying: [] };
   const exclude = new Set([from]);
@@ -260,7 +263,8 @@ export async function moveAppsOff(
     }
     // The commit that runs now, unless a newer deploy was asked for: that one goes on instead.
     const commit = moved.pendingRelease ? undefined : moved.commit;
-    const redeploy = await enqueueRedeploy(deps, doc.name, commit ? { commit } : {});
+    const cause = { by, reason: `moved off node ${from}` };
+    const redeploy = await enqueueRedeploy(deps, doc.name, cause, commit ? { commit } : {});
     report.moved.push({
       app: doc.name,
       to,

@@ -11,14 +11,17 @@ import { ApiError, validationError } from '../errors.ts';
 import { appView, jobRef } from '../views.ts';
 import { placeApp } from '../cluster/node-placement.ts';
 import { nodesOf, placementOf } from '../../core/app-placement.ts';
+import { type ReleaseCause, ReleaseCauseStore } from '../../store/release-causes.ts';
 
 /**
  * A new release of the app, as `POST /apps` makes its first: the next release number becomes the
- * pending one and a deploy job is queued. `mutate` changes the desired state in the same write.
+ * pending one and a deploy job is queued. `mutate` changes the desired state in the same write;
+ * `cause` (who asked, and why) goes in the app's release list.
  */
 export async function redeployApp(
   deps: ApiDeps,
   name: string,
+  cause: Omit<ReleaseCause, 'release' | 'at'>,
   mutate: (doc: AppDocument) => AppDocument = (doc) => doc,
 ): Promise<{ app: AppDocument; job: EnqueuedJob }> {
   const existing = await deps.apps.get(name);
@@ -30,6 +33,7 @@ export async function redeployApp(
     d.status === 'deleting' ? undefined : { ...mutate(d), ...placed, pendingRelease: release },
   );
   if (!updated || updated.status === 'deleting') throw new ApiError('NOT_FOUND', `app "${name}" not found`);
+  await new ReleaseCauseStore(deps.redis).add(name, { release, ...cause });
   const job = await deps.enqueue.deployApp(nodesOf(updated), { app: name, uid: updated.uid, release }, updated.owner);
   const stored = (await deps.apps.update(name, (d) => ({ ...d, lastJob: job.id }))) ?? updated;
   return { app: stored, job };
@@ -71,7 +75,9 @@ export async function linkAppDatabases(
       .join('; ');
     throw new ApiError('VALIDATION_FAILED', `invalid request: ${summary}`, fields);
   }
-  return redeployApp(deps, name, (doc) => ({ ...doc, databases: parsed.data.databases }));
+  const linked = parsed.data.databases;
+  const reason = linked.length ? `databases linked: ${linked.join(', ')}` : 'databases unlinked';
+  return redeployApp(deps, name, { by: principal.user, reason }, (doc) => ({ ...doc, databases: linked }));
 }
 
 /**

@@ -6,13 +6,16 @@ import { defaultResourcePolicy } from '../../core/resources.ts';
 import { operationJobId } from '../../jobs/enqueue.ts';
 import type { AppOperation } from '../../jobs/schemas.ts';
 import type { AppDocument } from '../../store/app-document.ts';
+import { type ReleaseCause, ReleaseCauseStore } from '../../store/release-causes.ts';
 import { ReleaseStore, type ReleaseRecord } from '../../store/release-records.ts';
 import { nodesOf, placementOf } from '../../core/app-placement.ts';
 import { patchedFields, planPatch } from '../app-patch.ts';
 import { desiredFormation, formationOrder } from '../../core/formation.ts';
 import { ensureRoomInPlace, holdsCapacity, placeApp } from '../cluster/node-placement.ts';
 import { patchAppRequest, rebuildRequest, rollbackRequest } from '../app-patch-request.ts';
+import { principalOf } from '../auth.ts';
 import { enforceAppQuotas } from '../quotas.ts';
+import { patchReason } from '../release-reasons.ts';
 import { checkedRepo } from '../repo-settings.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
@@ -24,10 +27,25 @@ import { visibleApp } from '../visible.ts';
 /** States in which a job has not started yet: asking again returns it instead of adding one. */
 const notStarted = new Set(['waiting', 'delayed', 'prioritized', 'waiting-children']);
 
-/** A release as the API shows it: never the sealed env; the build log only when asked for one release. */
-export function releaseView(record: ReleaseRecord, current: string | undefined, withLog: boolean) {
+/**
+ * A release as the API shows it: never the sealed env; the build log only when asked for one
+ * release; who asked for it and why, oldest first (`causes`: changes coalesced into one deploy,
+ * then each rollback to it).
+ */
+export function releaseView(
+  record: ReleaseRecord,
+  current: string | undefined,
+  withLog: boolean,
+  causes: readonly ReleaseCause[] = [],
+) {
   const { sealedEnv: _sealed, buildLog, ...rest } = record;
-  return { ...rest, current: record.id === current, buildLogLines: buildLog.length, ...(withLog ? { buildLog } : {}) };
+  return {
+    ...rest,
+    current: record.id === current,
+    causes: causes.map(({ by, reason, at }) => ({ by, reason, at })),
+    buildLogLines: buildLog.length,
+    ...(withLog ? { buildLog } : {}),
+  };
 }
 
 /**
@@ -38,6 +56,7 @@ export function releaseView(record: ReleaseRecord, current: string | undefined, 
 export function appOperationsRouter(deps: ApiDeps): Router {
   const { apps, enqueue, secrets, options, redis, queues } = deps;
   const records = new ReleaseStore(redis);
+  const causes = new ReleaseCauseStore(redis);
   const policy = options.resources ?? defaultResourcePolicy;
   const patchSchema = patchAppRequest({ resources: policy, allowLocalRepos: options.allowLocalRepos });
   const view = (doc: AppDocument) => appView(doc, options);
@@ -70,7 +89,7 @@ export function appOperationsRouter(deps: ApiDeps): Router {
    * A change of instances or resources places the app anew (core/place-instances.ts: its
    * instances stay where they are when they still fit).
    */
-  async function redeploy(doc: AppDocument, next?: AppDocument, cache = true) {
+  async function redeploy(doc: AppDocument, by: string, reason: string, next?: AppDocument, cache = true) {
     // A change of volumes places the app anew too: an app with volumes runs on one node.
     const resized =
       next &&
@@ -88,6 +107,7 @@ export function appOperationsRouter(deps: ApiDeps): Router {
     if (!moves && cache && pendingJob && (await notStartedJob(pendingJob))) {
       // The queued deploy reads the app when it starts, so it will run the saved change too.
       const stored = next ? await apps.update(doc.name, (d) => withSettings(d, next)) : doc;
+      await causes.add(doc.name, { release: doc.pendingRelease!, by, reason });
       return { doc: stored ?? doc, job: jobRef(pendingJob) };
     }
     const release = releaseId(await apps.nextReleaseSeq(doc.name));
@@ -96,6 +116,7 @@ export function appOperationsRouter(deps: ApiDeps): Router {
       ...placed,
       pendingRelease: release,
     }));
+    await causes.add(doc.name, { release, by, reason });
     const job = await enqueue.deployApp(
       nodesOf(stored ?? doc),
       { app: doc.name, uid: doc.uid, release, ...(cache ? {} : { cache: false }) },
@@ -142,7 +163,8 @@ export function appOperationsRouter(deps: ApiDeps): Router {
     // Stored and announced to the proxies in one Redis call (app-edge.ts), before anything else.
     if (plan.changed.includes('https') || plan.changed.includes('hsts')) await storeEdge(apps, doc.name, plan.next);
     if (plan.redeploy) {
-      const { doc: stored, job } = await redeploy(doc, plan.next);
+      const reason = patchReason(patch, plan.changed);
+      const { doc: stored, job } = await redeploy(doc, principalOf(res).user, reason, plan.next);
       return res.status(202).json({ app: view(stored), changed: plan.changed, redeploy: true, job });
     }
     const stored = plan.changed.length
@@ -159,7 +181,9 @@ export function appOperationsRouter(deps: ApiDeps): Router {
     const doc = await load(res, req.params.name);
     const parsed = rebuildRequest.safeParse(req.body ?? {});
     if (!parsed.success) throw validationError(parsed.error);
-    const { doc: stored, job } = await redeploy(doc, undefined, parsed.data.cache !== false);
+    const cache = parsed.data.cache !== false;
+    const reason = cache ? 'rebuild of the branch head' : 'rebuild without the build cache';
+    const { doc: stored, job } = await redeploy(doc, principalOf(res).user, reason, undefined, cache);
     res.status(202).json({ app: view(stored), job });
   });
 
@@ -207,19 +231,23 @@ export function appOperationsRouter(deps: ApiDeps): Router {
       });
     }
     const { doc: stored, job } = await operate(doc, 'rollback', target.id);
+    const reason = doc.release ? `rollback from ${doc.release}` : 'rollback';
+    await causes.add(doc.name, { release: target.id, by: principalOf(res).user, reason });
     res.status(202).json({ app: view(stored), release: target.id, job });
   });
 
   router.get('/:name/releases', async (req, res) => {
     const doc = await visibleApp(apps, res, req.params.name);
-    res.json({ releases: (await records.list(doc.name)).map((r) => releaseView(r, doc.release, false)) });
+    const [list, byRelease] = await Promise.all([records.list(doc.name), causes.byRelease(doc.name)]);
+    res.json({ releases: list.map((r) => releaseView(r, doc.release, false, byRelease.get(r.id))) });
   });
 
   router.get('/:name/releases/:release', async (req, res) => {
     const doc = await visibleApp(apps, res, req.params.name);
     const record = await records.get(doc.name, req.params.release);
     if (!record) throw new ApiError('NOT_FOUND', `app "${req.params.name}" has no release ${req.params.release}`);
-    res.json({ release: releaseView(record, doc.release, true) });
+    const byRelease = await causes.byRelease(doc.name);
+    res.json({ release: releaseView(record, doc.release, true, byRelease.get(record.id)) });
   });
 
   return router;
@@ -289,10 +317,13 @@ apiRoutes.add(
   {
     method: 'get',
     path: '/apps/:name/releases',
-    summary: "The app's releases, newest first (env values masked)",
+    summary: "The app's releases, newest first (env values masked), with who asked for each and why",
     tags: ['apps'],
     auth: 'admin',
     params: appName,
+    description:
+      '`causes` (oldest first): `{by, reason, at}` for the request that made the release, a change coalesced into it ' +
+      'and each rollback to it; `by` is a user, `github` (a push) or `gasper` (a lost node, app.json).',
     responses: { 200: { description: 'the releases' }, 404: { description: 'no such app' } },
   },
   {

@@ -22,6 +22,7 @@ import { storedRepo } from '../repo-settings.ts';
 import { appView, jobRef, volumesWithUse } from '../views.ts';
 import { visibleApp } from '../visible.ts';
 import { bumpAccessGeneration } from '../../store/access-watch.ts';
+import { ReleaseCauseStore } from '../../store/release-causes.ts';
 
 export function appsRouter(deps: ApiDeps): Router {
   const { apps, enqueue, secrets, options } = deps;
@@ -80,6 +81,7 @@ export function appsRouter(deps: ApiDeps): Router {
     };
     if (!(await apps.create(doc, 1)))
       throw new ApiError('APP_EXISTS', `app "${body.name}" already exists`, { name: 'already exists' });
+    await new ReleaseCauseStore(deps.redis).add(doc.name, { release, by: principal.user, reason: 'first deploy' });
     // Before the deploy: the proxy knows how to serve the app by the time it is routed.
     // Announced through the stored document (app-edge.ts): never for an app deleted meanwhile.
     const edgeAnnounced = doc.https !== undefined || doc.hsts !== undefined;

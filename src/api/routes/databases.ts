@@ -162,7 +162,10 @@ export function databasesRouter(deps: ApiDeps): Router {
     const redeployed: string[] = [];
     for (const app of await apps.list()) {
       if (app.databases?.includes(doc.name) && app.status !== 'deleting') {
-        await redeployApp(deps, app.name);
+        await redeployApp(deps, app.name, {
+          by: principalOf(res).user,
+          reason: `the password of database ${doc.name} rotated`,
+        });
         redeployed.push(app.name);
       }
     }

@@ -7,7 +7,7 @@ import type { DatabaseDocument } from '../../store/database-document.ts';
 import { DatabaseStore } from '../../store/databases.ts';
 import type { AppDocument } from '../../store/app-document.ts';
 import type { NodeDocument } from '../../store/nodes.ts';
-import { requireScope } from '../auth.ts';
+import { principalOf, requireScope } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { apiRoutes } from '../openapi/registry.ts';
@@ -61,7 +61,7 @@ export function nodesRouter(deps: ApiDeps): Router {
   router.post('/:id/drain', async (req, res) => {
     await existing(req.params.id);
     await deps.nodes.setDraining(req.params.id, true);
-    const report = await moveAppsOff(deps, req.params.id, deps.log);
+    const report = await moveAppsOff(deps, req.params.id, deps.log, principalOf(res).user);
     const node = await existing(req.params.id);
     // What the drain leaves behind, and why: databases and apps with volumes stay (the node's `staying`).
     res.status(202).json({ node, ...report, staying: node.staying });

@@ -173,7 +173,7 @@ export function transfersRouter(deps: ApiDeps): Router {
     // Linked apps (the receiver's, by the rule above) get the new URL in a new release.
     const redeployedApps: string[] = [];
     for (const app of linkedApps) {
-      await redeployApp(deps, app.name);
+      await redeployApp(deps, app.name, { by: caller.user, reason: `database ${name} transferred to ${to}` });
       redeployedApps.push(app.name);
     }
     deps.log.info({ database: name, from: db.owner, to, by: caller.user }, 'database transferred');

@@ -13,9 +13,18 @@ export function rollbackProblem(release) {
 }
 
 /**
+ * Who asked for a release and why, oldest first (`causes`): `alice: set GREETING`, then a change
+ * coalesced into it or a rollback to it. Pure: tested in test/dashboard/app-actions.unit.test.ts.
+ */
+export function causeLines(release) {
+  return (release.causes ?? []).map((c) => `${c.by}: ${c.reason}`);
+}
+
+/**
  * An app's releases, newest first (`GET /apps/:name/releases`, as `gasper releases` reads it), the
- * serving one marked, and a Roll back button on each release that can serve again: it asks for a
- * confirmation, then `POST /apps/:name/rollback {release}` and follows the job.
+ * serving one marked, who asked for each and why, and a Roll back button on each release that can
+ * serve again: it asks for a confirmation, then `POST /apps/:name/rollback {release}` and follows
+ * the job.
  */
 export function createReleasesView({ list, empty, message, follow }) {
   let api;
@@ -43,6 +52,7 @@ export function createReleasesView({ list, empty, message, follow }) {
       ),
       h('td', { 'data-label': 'Commit' }, h('code', {}, String(release.commit ?? '').slice(0, 10) || '—')),
       h('td', { 'data-label': 'Created' }, shortDate(release.timings?.createdAt)),
+      h('td', { 'data-label': 'Why', class: 'why' }, ...causeLines(release).map((line) => h('div', {}, line))),
       h(
         'td',
         { 'data-label': 'Actions', class: 'actions' },
