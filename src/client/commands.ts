@@ -265,14 +265,30 @@ export function registerClientCommands(program: Command): void {
       .command(verb)
       .description(description)
       .argument('<name>')
-      .option('--no-wait', 'return once the job is queued')
-      .action(
-        action(async (client, name: string, o: Json) => {
-          const body = await client.request('POST', `/apps/${enc(name)}/${verb}`);
-          await finish(client, out(), body, o.wait, () => `${name} ${what}`);
-        }),
-      );
-    examples(command, [`gasper apps ${verb} web`, `gasper apps ${verb} web --no-wait`]);
+      .option('--no-wait', 'return once the job is queued');
+    // Dependencies installed from nothing, a Dockerfile built without its layer cache.
+    if (verb === 'rebuild') command.option('--no-cache', 'reuse no build cache: install dependencies from nothing');
+    command.action(
+      action(async (client, name: string, o: Json) => {
+        const body = await client.request(
+          'POST',
+          `/apps/${enc(name)}/${verb}`,
+          o.cache === false ? { cache: false } : undefined,
+        );
+        await finish(
+          client,
+          out(),
+          body,
+          o.wait,
+          () => `${name} ${what}${o.cache === false ? ' without the build cache' : ''}`,
+        );
+      }),
+    );
+    examples(command, [
+      `gasper apps ${verb} web`,
+      `gasper apps ${verb} web --no-wait`,
+      ...(verb === 'rebuild' ? ['gasper apps rebuild web --no-cache'] : []),
+    ]);
   }
   const rollback = apps
     .command('rollback')

@@ -13,6 +13,7 @@ import { ReleaseStore, type ReleaseRecord } from '../../src/store/release-record
 import { appName, startApiFixture, suffix, validBody, type ApiFixture } from '../api/api-fixture.ts';
 import { ensureCliBuilt, gasperBin, runGasper } from '../support/cli.ts';
 import { deliver, pushPayload } from '../support/github-webhooks.ts';
+import { ReleaseCauseStore } from '../../src/store/release-causes.ts';
 
 /** A release as a node worker records it (its config as the API shows it). */
 function release(app: string, id: string, activated: boolean, extra: Partial<ReleaseRecord> = {}): ReleaseRecord {
@@ -422,6 +423,17 @@ describe('gasper env, scale, https, releases, rollback, logs, open, databases, k
     const none = await gasper(['rollback', app, 'r000009']);
     expect(none.code).to.equal(1);
     expect(none.stderr).to.include(`app "${app}" has no release r000009`);
+  });
+
+  it('apps rebuild --no-cache deploys the branch head without the build cache, followed to the end', async () => {
+    const rebuilt = await withNodeWorker(() => gasper(['apps', 'rebuild', app, '--no-cache']));
+    expect(rebuilt.code, rebuilt.stderr).to.equal(0);
+    expect(rebuilt.stdout).to.include(`${app} rebuilt without the build cache`);
+    const doc = (await fx.apps.get(app))!;
+    const job = await fx.queues.forNode(node).getJob(doc.lastJob!);
+    expect(job?.data).to.include({ app, cache: false });
+    const [cause] = (await new ReleaseCauseStore(fx.redis).byRelease(app)).get(job!.data.release)!;
+    expect(cause).to.include({ by: 'admin', reason: 'rebuild without the build cache' });
   });
 
   it('logs prints the tail, of one process type with --process; open prints the URL', async () => {
