@@ -29,7 +29,6 @@ export async function enqueueRedeploy(
   // An app that never ran is queued again; a running one keeps serving until the switch.
   const { doc } = await applyTransition(deps.redis, name, deployRequested(release));
   if (!doc || doc.pendingRelease !== release) return undefined;
-  await new ReleaseCauseStore(deps.redis).add(name, { release, ...cause });
   const job = await deps.enqueue.deployApp(
     nodesOf(doc),
     {
@@ -40,6 +39,8 @@ export async function enqueueRedeploy(
     },
     doc.owner,
   );
-  await deps.apps.update(name, (d) => (d.uid === doc.uid ? { ...d, lastJob: job.id } : undefined));
+  // Recorded once the job exists, and only for the app that asked (not one deleted meanwhile).
+  const stored = await deps.apps.update(name, (d) => (d.uid === doc.uid ? { ...d, lastJob: job.id } : undefined));
+  if (stored) await new ReleaseCauseStore(deps.redis).add(name, { release, ...cause });
   return { release, job };
 }

@@ -2,7 +2,8 @@ import type { PatchAppRequest } from './app-patch-request.ts';
 
 /**
  * Why a PATCH made a release, in words for the release list (store/release-causes.ts): the
- * variables set and unset by name (never their values), the new counts, then the other fields
+ * variables set and unset by name (never their values), as the request named them (an unset of
+ * a name the app did not have is still what was asked), the new counts, then the other fields
  * changed. Pure: test/api/release-reasons.unit.test.ts.
  */
 export function patchReason(patch: PatchAppRequest, changed: readonly string[]): string {
@@ -34,5 +35,9 @@ export function pushReason(commit: string, branch: string): string {
   return `push of ${commit.slice(0, 12)} to ${branch}`;
 }
 
-/** The platform's own user in the release list: a node drained or lost, app.json applied. */
+/** The platform's own user in the release list: apps moved off a lost node, app.json applied. */
 export const platformActor = 'gasper';
+/** A push webhook's user in the release list. */
+export const webhookActor = 'github';
+/** Names no user may take: a release they asked for would read as the platform's or a push's. */
+export const actorNames: ReadonlySet<string> = new Set([platformActor, webhookActor]);

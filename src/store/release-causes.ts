@@ -5,9 +5,9 @@ import { keys } from '../core/keys.ts';
 /** Who asked for a release, or for a rollback to it, and why: the app's audit trail. */
 export const releaseCauseSchema = z.object({
   release: z.string(),
-  /** A user's name; `github` for a push webhook; `gasper` for the platform's own (a node drained or lost). */
+  /** A user's name; `github` for a push webhook; `gasper` for the platform's own (apps moved off a lost node). */
   by: z.string(),
-  /** In words: `first deploy`, `env: set GREETING`, `push of 3f9c1a2b7e10 to main`, `rollback from r000003`. */
+  /** In words: `first deploy`, `set GREETING`, `push of 3f9c1a2b7e10 to main`, `rollback from r000003`. */
   reason: z.string(),
   at: z.string(),
 });
@@ -38,7 +38,14 @@ export class ReleaseCauseStore {
     const entries = await this.redis.lrange(keys.appReleaseCauses(app), 0, -1);
     const causes = new Map<string, ReleaseCause[]>();
     for (const raw of entries.reverse()) {
-      const cause = releaseCauseSchema.safeParse(JSON.parse(raw));
+      // An entry that is not one (written by hand, or by a later version) is left out, not a 500.
+      let json: unknown;
+      try {
+        json = JSON.parse(raw);
+      } catch {
+        continue;
+      }
+      const cause = releaseCauseSchema.safeParse(json);
       if (!cause.success) continue;
       const list = causes.get(cause.data.release) ?? [];
       list.push(cause.data);

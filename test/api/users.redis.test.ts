@@ -72,6 +72,8 @@ describe('API users and access (real Redis)', () => {
 
   it('refuses bad user requests with the field named, and duplicates with 409', async () => {
     expectFieldError(await fx.post('/users').send({ name: 'Bad Name' }), 'name');
+    // The release list's own actors: a user named so would pass for the platform or a push.
+    for (const name of ['github', 'gasper']) expectFieldError(await fx.post('/users').send({ name }), 'name');
     expectFieldError(await fx.post('/users').send({ name: `u-${suffix()}`, role: 'root' }), 'role');
     expectFieldError(
       await fx.post('/users').send({ name: `u-${suffix()}`, quotas: { maxApps: -1 } }),

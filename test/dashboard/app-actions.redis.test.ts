@@ -481,7 +481,9 @@ describe("web dashboard: an app's env, scale, source, releases and databases, in
     const before = (await fx.apps.get(app))!.repo.url;
     await page.getByRole('button', { name: 'Create and deploy' }).click();
     await page
-      .locator('#f-name-error', { hasText: `${app} exists already: change it with its Manage button` })
+      .locator('#f-name-error', {
+        hasText: `${app} is taken: choose another name (if it is your app, change it with its Manage button)`,
+      })
       .waitFor();
     expect(await form.getByLabel('Name').getAttribute('aria-invalid')).to.equal('true');
     expect((await fx.apps.get(app))!.repo.url).to.equal(before);

@@ -297,11 +297,19 @@ describe("dashboard: the Manage panel's pure parts", function () {
       ],
     ],
     [
-      "a volume's new path and size: it replaces the old",
+      "a volume's new path and size: it replaces the old in its place",
       volumes.volumesWith(shown, { name: 'data', path: '/srv/data', size: 2048 }),
       [
-        { name: 'cache', path: '/cache' },
         { name: 'data', path: '/srv/data', size: 2048 },
+        { name: 'cache', path: '/cache' },
+      ],
+    ],
+    [
+      'a volume saved unchanged: the list as declared, in its order',
+      volumes.volumesWith(shown, { name: 'data', path: '/data', size: 1024 }),
+      [
+        { name: 'data', path: '/data', size: 1024 },
+        { name: 'cache', path: '/cache' },
       ],
     ],
     ['one unmounted', volumes.volumesWithout(shown, 'data'), [{ name: 'cache', path: '/cache' }]],

@@ -106,9 +106,16 @@ require('http').createServer((req, res) => res.end('${version} ' + fs.readFileSy
     expect(inspect.HostConfig.Memory).to.be.greaterThan(0);
 
     await repo.commit({ 'server.js': server('v2') });
-    await completed(await gasper.api().post(`/apps/${name}/rebuild`).expect(202));
+    const cached = await completed(await gasper.api().post(`/apps/${name}/rebuild`).expect(202));
+    // The steps before the changed COPY come from the first image's layers.
+    expect(cached.log.join('\n')).to.match(/cache: this app's images only[\s\S]*Using cache/);
     expect(await get(name)).to.equal('v2 hi/unset 3000');
     expect(await imagesOf(name)).to.have.length(2);
+    // cache: false (`gasper apps rebuild --no-cache`): every step again, no earlier layer.
+    const fresh = await completed(await gasper.api().post(`/apps/${name}/rebuild`).send({ cache: false }).expect(202));
+    expect(fresh.log.join('\n')).to.include('cache: none (cache: false: every step built from nothing)');
+    expect(fresh.log.join('\n')).not.to.include('Using cache');
+    expect(await get(name)).to.equal('v2 hi/unset 3000');
 
     const started = Date.now();
     const rollback = await completed(

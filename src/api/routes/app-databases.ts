@@ -33,10 +33,11 @@ export async function redeployApp(
     d.status === 'deleting' ? undefined : { ...mutate(d), ...placed, pendingRelease: release },
   );
   if (!updated || updated.status === 'deleting') throw new ApiError('NOT_FOUND', `app "${name}" not found`);
-  await new ReleaseCauseStore(deps.redis).add(name, { release, ...cause });
   const job = await deps.enqueue.deployApp(nodesOf(updated), { app: name, uid: updated.uid, release }, updated.owner);
-  const stored = (await deps.apps.update(name, (d) => ({ ...d, lastJob: job.id }))) ?? updated;
-  return { app: stored, job };
+  const withJob = await deps.apps.update(name, (d) => ({ ...d, lastJob: job.id }));
+  // Recorded once the job exists, and only while the app does.
+  if (withJob) await new ReleaseCauseStore(deps.redis).add(name, { release, ...cause });
+  return { app: withJob ?? updated, job };
 }
 
 /**

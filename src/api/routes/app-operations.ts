@@ -107,7 +107,7 @@ export function appOperationsRouter(deps: ApiDeps): Router {
     if (!moves && cache && pendingJob && (await notStartedJob(pendingJob))) {
       // The queued deploy reads the app when it starts, so it will run the saved change too.
       const stored = next ? await apps.update(doc.name, (d) => withSettings(d, next)) : doc;
-      await causes.add(doc.name, { release: doc.pendingRelease!, by, reason });
+      if (stored) await causes.add(doc.name, { release: doc.pendingRelease!, by, reason });
       return { doc: stored ?? doc, job: jobRef(pendingJob) };
     }
     const release = releaseId(await apps.nextReleaseSeq(doc.name));
@@ -116,13 +116,14 @@ export function appOperationsRouter(deps: ApiDeps): Router {
       ...placed,
       pendingRelease: release,
     }));
-    await causes.add(doc.name, { release, by, reason });
     const job = await enqueue.deployApp(
       nodesOf(stored ?? doc),
       { app: doc.name, uid: doc.uid, release, ...(cache ? {} : { cache: false }) },
       doc.owner,
     );
     const withJob = await apps.update(doc.name, (d) => ({ ...d, lastJob: job.id }));
+    // Recorded once the job exists, and only while the app does (a delete may have won the race).
+    if (withJob) await causes.add(doc.name, { release, by, reason });
     return { doc: withJob ?? stored ?? doc, job: jobRef(job.id) };
   }
 
@@ -132,12 +133,14 @@ export function appOperationsRouter(deps: ApiDeps): Router {
     const last = doc.lastJob?.startsWith(`${op}-${doc.name}-${doc.uid}-`)
       ? await notStartedJob(doc.lastJob)
       : undefined;
-    if (last && (last.data as { release?: string }).release === release) return { doc, job: jobRef(last.id!) };
+    if (last && (last.data as { release?: string }).release === release)
+      return { doc, job: jobRef(last.id!), fresh: false };
     const seq = await redis.incr(keys.appOpSeq(doc.name));
     const data = { app: doc.name, uid: doc.uid, op, seq, ...(release ? { release } : {}) };
     const job = await enqueue.operateApp(nodesOf(doc), data, doc.owner);
     const stored = await apps.update(doc.name, (d) => ({ ...d, lastJob: job.id }));
-    return { doc: stored ?? doc, job: jobRef(operationJobId(data)) };
+    // fresh: a new job, for an app still there (a delete may have won the race).
+    return { doc: stored ?? doc, job: jobRef(operationJobId(data)), fresh: stored !== undefined };
   }
 
   router.patch('/:name', async (req, res) => {
@@ -230,9 +233,10 @@ export function appOperationsRouter(deps: ApiDeps): Router {
         release: 'no longer on disk',
       });
     }
-    const { doc: stored, job } = await operate(doc, 'rollback', target.id);
+    const { doc: stored, job, fresh } = await operate(doc, 'rollback', target.id);
     const reason = doc.release ? `rollback from ${doc.release}` : 'rollback';
-    await causes.add(doc.name, { release: target.id, by: principalOf(res).user, reason });
+    // Once per rollback: the same one asked again while queued, or for an app deleted meanwhile, adds none.
+    if (fresh) await causes.add(doc.name, { release: target.id, by: principalOf(res).user, reason });
     res.status(202).json({ app: view(stored), release: target.id, job });
   });
 
@@ -329,7 +333,7 @@ apiRoutes.add(
   {
     method: 'get',
     path: '/apps/:name/releases/:release',
-    summary: 'One release, with its build log',
+    summary: 'One release, with its build log and who asked for it and why (`causes`, as in the list)',
     tags: ['apps'],
     auth: 'admin',
     params: { ...appName, release: 'the release id' },

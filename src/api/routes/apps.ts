@@ -81,7 +81,6 @@ export function appsRouter(deps: ApiDeps): Router {
     };
     if (!(await apps.create(doc, 1)))
       throw new ApiError('APP_EXISTS', `app "${body.name}" already exists`, { name: 'already exists' });
-    await new ReleaseCauseStore(deps.redis).add(doc.name, { release, by: principal.user, reason: 'first deploy' });
     // Before the deploy: the proxy knows how to serve the app by the time it is routed.
     // Announced through the stored document (app-edge.ts): never for an app deleted meanwhile.
     const edgeAnnounced = doc.https !== undefined || doc.hsts !== undefined;
@@ -98,6 +97,7 @@ export function appsRouter(deps: ApiDeps): Router {
       throw err;
     }
     const stored = (await apps.update(doc.name, (d) => ({ ...d, lastJob: job.id }))) ?? doc;
+    await new ReleaseCauseStore(deps.redis).add(doc.name, { release, by: principal.user, reason: 'first deploy' });
     res
       .status(202)
       .location(`/apps/${doc.name}`)

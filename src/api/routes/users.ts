@@ -9,11 +9,12 @@ import { apiBaseUrl } from '../public-url.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { apiRoutes } from '../openapi/registry.ts';
+import { actorNames } from '../release-reasons.ts';
 import { bumpAccessGeneration } from '../../store/access-watch.ts';
 
 const userName = z.string().superRefine((name, ctx) => {
   // User names share the rules of app names: they appear in URLs and labels.
-  const problem = appNameProblem(name);
+  const problem = appNameProblem(name) ?? (actorNames.has(name) ? `"${name}" is reserved` : undefined);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 const createUserRequest = z

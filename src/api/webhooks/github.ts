@@ -7,7 +7,7 @@ import { ApiError, validationError } from '../errors.ts';
 import { jobRefSchema } from '../openapi/core-routes.ts';
 import { apiRoutes } from '../openapi/registry.ts';
 import { enqueueRedeploy } from '../redeploy.ts';
-import { pushReason } from '../release-reasons.ts';
+import { pushReason, webhookActor } from '../release-reasons.ts';
 import { jobRef } from '../views.ts';
 import type { AppStore } from '../../store/apps.ts';
 import type { AppDocument } from '../../store/app-document.ts';
@@ -138,7 +138,7 @@ export function githubWebhookRouter(deps: ApiDeps): Router {
     }
     let redeploy;
     try {
-      const cause = { by: 'github', reason: pushReason(decision.commit, decision.branch) };
+      const cause = { by: webhookActor, reason: pushReason(decision.commit, decision.branch) };
       redeploy = await enqueueRedeploy(deps, doc.name, cause, { commit: decision.commit });
     } catch (err) {
       await Promise.allSettled([deliveries.release(doc.uid, digest), order.undo()]);

@@ -339,11 +339,14 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
       const buildArgs = buildArgsOf(doc.buildArgs, plan.env);
       if (Object.keys(buildArgs).length) await report.line(`build args: ${Object.keys(buildArgs).join(', ')}`);
       const ownRepository = appImageRepository(options.imagePrefix, ctx.scope.installation, doc.name);
-      const cacheFrom = await ownCacheImages(docker, ownRepository);
+      // No image to take layers from: buildDockerfileImage then builds every step anew (nocache).
+      const cacheFrom = data.cache === false ? [] : await ownCacheImages(docker, ownRepository);
       await report.line(
-        cacheFrom.length
-          ? `cache: this app's images only (${cacheFrom.length})`
-          : "cache: none (no earlier image of this app on this node; other apps' layers are never used)",
+        data.cache === false
+          ? 'cache: none (cache: false: every step built from nothing)'
+          : cacheFrom.length
+            ? `cache: this app's images only (${cacheFrom.length})`
+            : "cache: none (no earlier image of this app on this node; other apps' layers are never used)",
       );
       // RUN steps join the app's network, as the runtime build does: they reach the internet, not other tenants.
       const network = await ensureAppNetwork(ctx, doc.name, doc.uid);

@@ -336,7 +336,10 @@ async function createApp(event) {
       showFieldErrors(byField);
       ui.createError.textContent = other.length > 0 ? other.join('; ') : 'Please correct the fields marked above.';
     } else if (err instanceof ApiError && err.code === 'APP_EXISTS') {
-      showFieldErrors({ name: `${body.name} exists already: change it with its Manage button, or delete it first.` });
+      // App names are one namespace for every user: the app may be someone else's, not in this list.
+      showFieldErrors({
+        name: `${body.name} is taken: choose another name (if it is your app, change it with its Manage button).`,
+      });
     } else {
       ui.createError.textContent = `Could not create the app: ${err.message}`;
     }

@@ -148,9 +148,11 @@ export function createSchedulesView({ list, empty, form, inputs, errors, runs, m
 
   async function showRuns(s) {
     const client = api;
+    const shown = app;
     try {
-      const body = await client.scheduleRuns(app, s.id);
-      if (client !== api) return;
+      const body = await client.scheduleRuns(shown, s.id);
+      // Another app chosen meanwhile: its panel is not this one's.
+      if (client !== api || shown !== app) return;
       runs.section.hidden = false;
       runs.section.dataset.schedule = String(s.id);
       runs.title.textContent = `Runs of ${s.command}`;

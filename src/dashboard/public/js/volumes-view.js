@@ -6,12 +6,15 @@ import { showRows, statusLine, tabHandle } from './tab.js';
 const spec = (v) => ({ name: v.name, path: v.path, ...(typeof v.size === 'number' ? { size: v.size } : {}) });
 
 /**
- * The app's volume list (`PATCH {"volumes"}` replaces it whole) with `volume` added, or its path
- * and size changed; the others go back as they are. Pure: tested in
+ * The app's volume list (`PATCH {"volumes"}` replaces it whole) with `volume` added last, or its
+ * path and size changed in its place (the API compares lists in order: a volume saved unchanged
+ * must not read as a change and redeploy); the others go back as they are. Pure: tested in
  * test/dashboard/app-actions.unit.test.ts.
  */
 export function volumesWith(current, volume) {
-  return [...current.filter((v) => v.name !== volume.name).map(spec), volume];
+  const listed = current.some((v) => v.name === volume.name);
+  const list = current.map((v) => (v.name === volume.name ? volume : spec(v)));
+  return listed ? list : [...list, volume];
 }
 
 /** The list without `name`: unmounted, its data kept. Pure. */
@@ -159,9 +162,11 @@ export function createVolumesView({ list, empty, form, inputs, errors, backups, 
 
   async function showBackups(name) {
     const client = api;
+    const shown = app;
     try {
-      const body = await client.listVolumeBackups(app, name);
-      if (client !== api) return;
+      const body = await client.listVolumeBackups(shown, name);
+      // Another app chosen meanwhile: its panel is not this one's.
+      if (client !== api || shown !== app) return;
       backups.section.hidden = false;
       backups.section.dataset.volume = name;
       backups.title.textContent = `Backups of ${name}`;
