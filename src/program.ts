@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
@@ -38,10 +39,24 @@ async function serve(which: readonly Service[]): Promise<void> {
   await mod.serve(which);
 }
 
+/**
+ * The package's version, from the package.json beside src/ and dist/ (one small read: `--help`
+ * stays fast); `unknown` for a copy of the CLI without it.
+ */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 /** The whole `gasper` command tree: the service commands, then the client commands. */
 export function buildProgram(): Command {
   const program = new Command('gasper')
     .description('Your cloud in a binary: a self-hosted PaaS on Docker and Redis.')
+    .version(packageVersion(), '-V, --version', 'print the version of gasper')
     .showSuggestionAfterError();
   examples(program, ['gasper login http://127.0.0.1:3000 --token gsp_…', 'gasper apps list', 'gasper help apps']);
   const serviceCommands: Record<Service | 'up', [string, readonly Service[]]> = {

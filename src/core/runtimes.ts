@@ -21,7 +21,14 @@ export interface Runtime {
 }
 
 export const runtimes: Readonly<Record<string, Runtime>> = Object.freeze({
-  node: { defaultPort: 8080, env: {}, imagePerVersion: true },
+  // corepack (pnpm: workers/apps/node-installs.ts) runs the pnpm the repository pins, else the
+  // one its own release knows (not the registry's newest, which would change under a redeploy),
+  // without asking whether to download it.
+  node: {
+    defaultPort: 8080,
+    env: { COREPACK_DEFAULT_TO_LATEST: '0', COREPACK_ENABLE_DOWNLOAD_PROMPT: '0' },
+    imagePerVersion: true,
+  },
   // `pip install --user` goes to /app/.local, and python3 puts its user site-packages on sys.path.
   python: { defaultPort: 8080, env: { PYTHONUSERBASE: '/app/.local' } },
   static: { defaultPort: 8080, env: {} },

@@ -589,6 +589,16 @@ describe('the compiled CLI (dist/) on its own', function () {
     expect(help.stdout).to.include('completion <shell>');
     const sub = await run(path.join(root, 'bin', 'gasper.js'), ['databases', 'link', '--help']);
     expect(sub.stdout).to.include('Examples:');
+    // The version is the package's; a copy without its package.json says it does not know.
+    const { version } = JSON.parse(await fs.readFile('package.json', 'utf8')) as { version: string };
+    // Through a symlink elsewhere, as `npm link` puts it on the PATH: dist/ is found from the link's target.
+    const linked = path.join(dir, 'on-path', 'gasper');
+    await fs.mkdir(path.dirname(linked));
+    await fs.symlink(gasperBin, linked);
+    const own = await run(linked, ['--version']);
+    expect(own.code, own.stderr).to.equal(0);
+    expect(own.stdout.trim()).to.equal(version);
+    expect((await run(path.join(root, 'bin', 'gasper.js'), ['-V'])).stdout.trim()).to.equal('unknown');
   });
 
   it('says how to build it when dist/ is missing, without a stack trace', async () => {

@@ -11,6 +11,8 @@ import { cargoBinary, cargoBuild } from './cargo.ts';
  */
 
 import { notProcessTypes, processNamePattern, webProcess } from '../../core/formation.ts';
+import { ConventionError } from './convention-error.ts';
+import { type NodePackageJson, nodeInstall } from './node-installs.ts';
 
 /** What conventions look at in a fresh clone. */
 export interface RepoListing {
@@ -40,18 +42,11 @@ export interface ConventionPlan {
   processes: Record<string, string>;
 }
 
-/** The repository gives no way to run it, or a file conventions read is malformed: a user error. */
-export class ConventionError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConventionError';
-  }
-}
+export { ConventionError } from './convention-error.ts';
 
 /** Name of the binary the default Go build makes in /app, and the default Go run starts. */
 export const goBinary = 'gasper-app';
 
-const npmFlags = '--no-audit --no-fund';
 // Default flags on purpose: Debian's Go ships the standard library compiled for them, so a
 // build takes seconds; CGO_ENABLED=0 or -trimpath would recompile it on every deploy (a minute).
 const goBuild = `go build -o ${goBinary} .`;
@@ -73,12 +68,8 @@ export const staticDocroots = ['public', 'dist', 'build', '_site'] as const;
 
 const none = (reason: string) => ({ commands: [] as string[], reason });
 
-interface PackageJson {
-  scripts?: Record<string, unknown>;
+interface PackageJson extends NodePackageJson {
   main?: unknown;
-  dependencies?: Record<string, unknown>;
-  devDependencies?: Record<string, unknown>;
-  optionalDependencies?: Record<string, unknown>;
 }
 
 function packageJson(layout: Layout): PackageJson | undefined {
@@ -105,7 +96,6 @@ function directStart(pkg: PackageJson): string | undefined {
   if (typeof start !== 'string' || hasScript(pkg, 'prestart') || hasScript(pkg, 'poststart')) return undefined;
   return /^node( +[\w./=:@+-]+)+$/.test(start.trim()) ? start.trim().replace(/ +/g, ' ') : undefined;
 }
-const countKeys = (value: unknown) => (value && typeof value === 'object' ? Object.keys(value).length : 0);
 
 /** The command for the first of `files` that exists. */
 function firstFile(
@@ -124,15 +114,10 @@ const conventions: Record<string, RuntimeConventions> = {
       if (!pkg) return none('no package.json');
       const commands: string[] = [];
       const reasons: string[] = [];
-      if (layout.has('package-lock.json') || layout.has('npm-shrinkwrap.json')) {
-        commands.push(`npm ci ${npmFlags}`);
-        reasons.push(layout.has('package-lock.json') ? 'package-lock.json' : 'npm-shrinkwrap.json');
-      } else if (
-        countKeys(pkg.dependencies) + countKeys(pkg.devDependencies) + countKeys(pkg.optionalDependencies) >
-        0
-      ) {
-        commands.push(`npm install ${npmFlags}`);
-        reasons.push('package.json has dependencies, no lock file');
+      const install = nodeInstall((p) => layout.has(p), pkg);
+      if (install.install) {
+        commands.push(install.install);
+        reasons.push(install.reason);
       }
       if (hasScript(pkg, 'build')) {
         commands.push('npm run build');

@@ -46,8 +46,10 @@ const installers: Installer[] = [
     directory: 'node_modules',
   },
   {
+    // pnpm runs through corepack (node-installs.ts); its node_modules is symlinks into .pnpm
+    // inside it, relative, which the copy keeps.
     manager: 'pnpm',
-    command: new RegExp(`^pnpm (install|i)${flags}$`),
+    command: new RegExp(`^(corepack )?pnpm (install|i)${flags}$`),
     lockfiles: () => ['pnpm-lock.yaml'],
     directory: 'node_modules',
   },

@@ -32,6 +32,22 @@ const layouts: [string, string, RepoListing, string[], string][] = [
   ],
   [
     'node',
+    'a yarn.lock: Yarn 1, then the build script',
+    repo(['yarn.lock'], {
+      'package.json': pkg({ scripts: { start: 'node s.js', build: 'tsc' }, dependencies: { a: '1' } }),
+    }),
+    ['yarn install --frozen-lockfile', 'npm run build'],
+    'node s.js',
+  ],
+  [
+    'node',
+    'a pnpm-lock.yaml: pnpm through corepack',
+    repo(['pnpm-lock.yaml'], { 'package.json': pkg({ scripts: { start: 'node s.js' }, dependencies: { a: '1' } }) }),
+    ['corepack pnpm install --frozen-lockfile'],
+    'node s.js',
+  ],
+  [
+    'node',
     'a start script with flags runs without npm too',
     repo(['server.js'], { 'package.json': pkg({ scripts: { start: 'node  --enable-source-maps server.js' } }) }),
     [],
