@@ -127,4 +127,58 @@ describe('package managers: yarn.lock and pnpm-lock.yaml install with their own 
       }
     });
   }
+
+  it("a native addon is compiled at install by node-gyp against the image's own Node headers", async () => {
+    // The app's own addon (binding.gyp at the root: npm runs `node-gyp rebuild` as its install),
+    // so nothing is downloaded: neither a prebuilt binary nor the headers (npm_config_nodedir).
+    const name = `addon-${id}`;
+    const repo = await createGitRepo({
+      'package.json': JSON.stringify({
+        name: 'addon',
+        version: '1.0.0',
+        gypfile: true,
+        scripts: { start: 'node server.js' },
+      }),
+      'package-lock.json': JSON.stringify({
+        name: 'addon',
+        version: '1.0.0',
+        lockfileVersion: 3,
+        requires: true,
+        packages: { '': { name: 'addon', version: '1.0.0', hasInstallScript: true } },
+      }),
+      'binding.gyp': JSON.stringify({ targets: [{ target_name: 'answer', sources: ['answer.c'] }] }),
+      'answer.c': `#include <node_api.h>
+static napi_value Answer(napi_env env, napi_callback_info info) {
+  napi_value n;
+  napi_create_int32(env, 42, &n);
+  return n;
+}
+NAPI_MODULE_INIT() {
+  napi_value fn;
+  napi_create_function(env, "answer", NAPI_AUTO_LENGTH, Answer, NULL, &fn);
+  napi_set_named_property(env, exports, "answer", fn);
+  return exports;
+}
+`,
+      'server.js': `const { answer } = require('./build/Release/answer.node');
+require('http').createServer((req, res) => res.end('answer ' + answer() + '\\n')).listen(process.env.PORT);
+`,
+    });
+    try {
+      const log = await deployed(
+        await gasper
+          .api()
+          .post('/apps')
+          .send({ name, repo: { url: repo.url }, runtime: 'node' })
+          .expect(202),
+      );
+      expect(log).to.include('$ npm ci --no-audit --no-fund');
+      expect(log).to.include('node-gyp rebuild');
+      const res = await viaProxy(gasper.proxyPort, `${name}.localhost:${gasper.proxyPort}`, '/');
+      expect(res.body).to.equal('answer 42\n');
+    } finally {
+      await gasper.api().delete(`/apps/${name}`);
+      await repo.remove();
+    }
+  });
 });

@@ -266,6 +266,8 @@ export function planConventions(
   runtime: string,
   listing: RepoListing,
   given: { build?: string[]; run?: string },
+  /** The app's name, for the command an error suggests. */
+  app = '<app>',
 ): ConventionPlan {
   const rules = conventions[runtime];
   if (!rules) throw new ConventionError(`no conventions for runtime ${runtime}`);
@@ -291,7 +293,9 @@ export function planConventions(
   if (!run) {
     throw new ConventionError(
       `no run command: the app gives none, there is no Procfile with a web: process, and the ${runtime} ` +
-        `conventions found nothing to run (they look for ${rules.runHint})`,
+        `conventions found nothing to run (they look for ${rules.runHint}): give the app its command ` +
+        `(gasper apps update ${app} --run '<command>', or PATCH /apps/${app} {"run": …}), or add a Procfile ` +
+        "with a 'web: <command>' line",
     );
   }
   return withWeb(run);

@@ -244,6 +244,7 @@ export async function deployApp(ctx: WorkerContext, job: Job, data: DeployAppDat
         }
         // Build and run commands the app omits come from the repository (conventions.ts).
         const commands = await prepareReleaseCommands({
+          app: doc.name,
           appDir: releases.appDir(doc.name),
           release: data.release,
           releaseDir: dir,

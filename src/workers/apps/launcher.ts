@@ -70,6 +70,7 @@ export async function pruneLaunchDirs(appDir: string): Promise<void> {
  * gives none. Safe to repeat (a retried job writes the same file).
  */
 export async function prepareReleaseCommands(input: {
+  app: string;
   appDir: string;
   release: string;
   releaseDir: string;
@@ -77,10 +78,12 @@ export async function prepareReleaseCommands(input: {
   build?: string[];
   run?: string;
 }): Promise<ConventionPlan> {
-  const plan = planConventions(input.runtime, await readRepoListing(input.releaseDir), {
-    build: input.build,
-    run: input.run,
-  });
+  const plan = planConventions(
+    input.runtime,
+    await readRepoListing(input.releaseDir),
+    { build: input.build, run: input.run },
+    input.app,
+  );
   if (!input.run && plan.run.command) {
     await pruneLaunchDirs(input.appDir);
     await writeRunCommand(launchDir(input.appDir, input.release), plan.run.command);

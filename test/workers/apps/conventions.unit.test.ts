@@ -255,6 +255,12 @@ describe('planConventions', () => {
   });
 
   describe('a repository with nothing to run fails with what to add', () => {
+    it("names the app's own command to set one", () => {
+      expect(() => planConventions('node', repo([], { 'package.json': pkg({ main: 'index.js' }) }), {}, 'todo'))
+        .to.throw(ConventionError)
+        .with.property('message')
+        .that.includes('gasper apps update todo --run \'<command>\', or PATCH /apps/todo {"run": …}');
+    });
     for (const [runtime, what, listing, hint] of unrunnable) {
       it(`${runtime}: ${what}`, () => {
         expect(() => planConventions(runtime, listing, {}))

@@ -114,12 +114,13 @@ describe('repository listing and launcher (filesystem)', () => {
     const releaseDir = path.join(appDir, 'releases', 'r000002');
     await write({ 'package.json': '{"scripts":{"start":"node s.js"}}', 'package-lock.json': '{}' }, releaseDir);
 
-    const plan = await prepareReleaseCommands({ appDir, release: 'r000002', releaseDir, runtime: 'node' });
+    const plan = await prepareReleaseCommands({ app: 'web', appDir, release: 'r000002', releaseDir, runtime: 'node' });
     expect(plan.build.commands).to.deep.equal(['npm ci --no-audit --no-fund']);
     expect(await fs.readFile(path.join(launchDir(appDir, 'r000002'), 'run'), 'utf8')).to.equal('node s.js\n');
 
     await fs.rm(launchDir(appDir, 'r000002'), { recursive: true });
     const given = await prepareReleaseCommands({
+      app: 'web',
       appDir,
       release: 'r000002',
       releaseDir,
